@@ -1,0 +1,52 @@
+"""Names, units and interval policy shared by every module.
+
+Units used throughout:
+- parameters N: count (total or non-embedding, declared by the user and stored with the fit);
+- tokens D: count of training tokens;
+- compute C: FLOPs unless a name says ``pf_days`` (1 PF-day = 1e15 FLOP/s x 86400 s, Kaplan et al. 2020 §1.3);
+- loss: cross-entropy in nats/token.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bayes_scaling.errors import BayesScalingError
+
+#: Default credible-interval mass; intervals are equal-tailed (ETI), never ArviZ's rcParams default.
+CI_PROB: float = 0.9
+#: 1 PF-day in FLOPs (Kaplan et al. 2020, §1.3).
+PF_DAY_FLOPS: float = 8.64e19
+#: Training FLOPs per parameter per token (forward + backward, Kaplan et al. 2020 §2.1).
+FLOPS_PER_PARAM_TOKEN: float = 6.0
+
+SAMPLE_DIMS = ("chain", "draw")
+RUN_DIM = "run"
+QUERY_DIM = "query"
+
+#: Diagnostic thresholds (Vehtari et al. 2021: R-hat <= 1.01, bulk/tail ESS >= 100 per chain).
+RHAT_MAX = 1.01
+ESS_MIN_PER_CHAIN = 100
+
+PARAMS_KINDS = ("total", "non-embedding")
+
+
+def flops_to_pf_days(flops):
+    """Convert FLOPs to PF-days."""
+    return np.asarray(flops, dtype=float) / PF_DAY_FLOPS
+
+
+def pf_days_to_flops(pf_days):
+    """Convert PF-days to FLOPs."""
+    return np.asarray(pf_days, dtype=float) * PF_DAY_FLOPS
+
+
+def check_ci_prob(ci_prob: float) -> float:
+    """Validate an interval mass in (0, 1)."""
+    try:
+        p = float(ci_prob)
+    except (TypeError, ValueError):
+        raise BayesScalingError(f"ci_prob must be a number in (0, 1), got {ci_prob!r}") from None
+    if not 0.0 < p < 1.0:
+        raise BayesScalingError(f"ci_prob must be in (0, 1), got {ci_prob!r} (e.g. 0.9 for a 90% interval)")
+    return p

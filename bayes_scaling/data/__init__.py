@@ -1,0 +1,1 @@
+"""Observed runs: loading, units and validation."""

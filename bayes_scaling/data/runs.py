@@ -1,0 +1,295 @@
+"""The runs table: observed training runs with units.
+
+Columns of the canonical table (one row per run, dim ``run``):
+
+- ``N``: parameters (count; ``params_kind`` says total or non-embedding),
+- ``D``: training tokens (count),
+- ``C``: training compute in FLOPs (derived as 6ND when absent),
+- ``loss``: final loss in nats/token,
+- optional group columns (architecture, dataset, ...) and ``seed``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, PARAMS_KINDS, PF_DAY_FLOPS
+from bayes_scaling.errors import BayesScalingError
+
+#: Given compute may differ from 6ND by this factor before a warning (Hoffmann et al. 2022 Table A4
+#: shows exact counts within 10% of 6ND; a 2x gap means mismatched units or conventions).
+COMPUTE_MISMATCH_FACTOR = 2.0
+_COMPUTE_UNITS = ("flops", "pf-days")
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Which source column holds each quantity (``None``: absent)."""
+
+    params: str | None = "params"
+    tokens: str | None = "tokens"
+    compute: str | None = "compute"
+    loss: str = "loss"
+    groups: tuple[str, ...] = ()
+    seed: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "params": self.params,
+            "tokens": self.tokens,
+            "compute": self.compute,
+            "loss": self.loss,
+            "groups": list(self.groups),
+            "seed": self.seed,
+        }
+
+
+@dataclass(frozen=True)
+class RunTable:
+    """Validated runs in canonical units. Build it with :func:`load_runs`."""
+
+    frame: pd.DataFrame
+    params_kind: str
+    columns: ColumnMap
+    source: str = "<DataFrame>"
+    sha256: str = ""
+    derived: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @property
+    def group_cols(self) -> tuple[str, ...]:
+        return self.columns.groups
+
+    def has(self, quantity: str) -> bool:
+        return quantity in self.frame.columns and self.frame[quantity].notna().all()
+
+    def log_inputs(self, compute_unit: str = "FLOPs") -> dict[str, np.ndarray]:
+        """Natural logs of N, D and C (C in ``compute_unit``) for the quantities present."""
+        out = {}
+        for q in ("N", "D", "C"):
+            if self.has(q):
+                v = self.frame[q].to_numpy(float)
+                if q == "C" and compute_unit == "PF-days":
+                    v = v / PF_DAY_FLOPS
+                out[q] = np.log(v)
+        return out
+
+    def require(self, law) -> None:
+        """Check that this table can fit ``law``: inputs present and enough distinct values."""
+        problems = []
+        for name in law.input_names:
+            if not self.has(name):
+                what = {"N": "parameters (--params-col)", "D": "tokens (--tokens-col, or compute and parameters)",
+                        "C": "compute (--compute-col, or parameters and tokens)"}[name]
+                problems.append(f"law {law.name!r} needs {what}, which the runs table lacks")
+        if problems:
+            raise BayesScalingError(*problems)
+        min_runs = len(law.params) + 2
+        if len(self) < min_runs:
+            raise BayesScalingError(
+                f"law {law.name!r} has {len(law.params)} parameters plus noise and needs at least {min_runs} runs; "
+                f"got {len(self)}: add runs or choose a law with fewer parameters"
+            )
+        for name in law.input_names:
+            distinct = self.frame[name].nunique()
+            if distinct < 2:
+                raise BayesScalingError(
+                    f"law {law.name!r} needs runs at 2 or more distinct values of {name}; all runs share {name} = "
+                    f"{self.frame[name].iloc[0]:.4g}: add runs at other sizes or fit a law without {name}"
+                )
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "sha256": self.sha256,
+            "params_kind": self.params_kind,
+            "columns": self.columns.as_dict(),
+            "derived": list(self.derived),
+            "n_runs": len(self),
+        }
+
+
+def _read_source(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str, str]:
+    if isinstance(source, pd.DataFrame):
+        dup = source.columns[source.columns.duplicated()].tolist()
+        if dup:
+            raise BayesScalingError(f"duplicate column names {dup}: rename them so each column is unique")
+        return source.copy(), "<DataFrame>", ""
+    path = Path(source)
+    if not path.exists():
+        raise BayesScalingError(f"runs file {str(path)!r} does not exist: check the path")
+    if path.is_dir():
+        raise BayesScalingError(f"runs path {str(path)!r} is a directory: give a .csv or .parquet file")
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise BayesScalingError(f"cannot read runs file {str(path)!r}: {e.strerror}") from None
+    sha = hashlib.sha256(raw).hexdigest()
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        try:
+            frame = pd.read_parquet(io.BytesIO(raw))
+        except Exception as e:  # pyarrow raises several types for corrupt files
+            raise BayesScalingError(f"runs file {str(path)!r} is not a readable Parquet file ({type(e).__name__})") from None
+        return frame, str(path), sha
+    if suffix not in (".csv", ".tsv", ".txt"):
+        raise BayesScalingError(f"runs file {str(path)!r} has unsupported extension {suffix!r}: use .csv or .parquet")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise BayesScalingError(f"runs file {str(path)!r} is not UTF-8 text: save it as UTF-8 CSV") from None
+    if not text.strip():
+        raise BayesScalingError(f"runs file {str(path)!r} is empty: it needs a header row and one row per run")
+    sep = "\t" if suffix == ".tsv" else ","
+    header = next(csv.reader(io.StringIO(text), delimiter=sep))
+    stripped = [h.strip() for h in header]
+    dup = sorted({h for h in stripped if stripped.count(h) > 1})
+    if dup:
+        raise BayesScalingError(f"runs file {str(path)!r} has duplicate column names {dup}: rename them")
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=sep, skipinitialspace=True)
+    except pd.errors.ParserError as e:
+        first = str(e).strip().splitlines()[0]
+        raise BayesScalingError(f"runs file {str(path)!r} is not valid CSV: {first}") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame, str(path), sha
+
+
+def _numeric(frame: pd.DataFrame, col: str, label: str, unit: str, problems: list[str]) -> np.ndarray | None:
+    raw = frame[col]
+    values = pd.to_numeric(raw, errors="coerce")
+    bad_text = values.isna() & raw.notna() & (raw.astype(str).str.strip().str.lower() != "nan")
+    if bad_text.any():
+        rows = (np.flatnonzero(bad_text.to_numpy()) + 1).tolist()[:5]
+        problems.append(
+            f"column {col!r} ({label}) has non-numeric text in data row(s) {rows}, e.g. {str(raw[bad_text].iloc[0])!r}: "
+            f"{label} must be numbers in {unit}"
+        )
+        return None
+    arr = values.to_numpy(float)
+    missing = ~np.isfinite(arr)
+    if missing.any():
+        rows = (np.flatnonzero(missing) + 1).tolist()[:5]
+        problems.append(f"column {col!r} ({label}) has missing, NaN or infinite values in data row(s) {rows}: "
+                        f"drop those runs or fill them in ({unit})")
+        return None
+    nonpos = arr <= 0
+    if nonpos.any():
+        rows = (np.flatnonzero(nonpos) + 1).tolist()[:5]
+        problems.append(f"column {col!r} ({label}) must be > 0 but is {arr[nonpos][0]:g} in data row(s) {rows}: "
+                        f"{label} is a positive quantity in {unit}")
+        return None
+    return arr
+
+
+def load_runs(
+    source: str | Path | pd.DataFrame,
+    *,
+    params_col: str | None = "params",
+    tokens_col: str | None = "tokens",
+    compute_col: str | None = "compute",
+    loss_col: str = "loss",
+    params_kind: str = "total",
+    compute_unit: str = "flops",
+    group_cols: tuple[str, ...] | list[str] = (),
+    seed_col: str | None = None,
+) -> RunTable:
+    """Load observed runs from CSV, Parquet or a DataFrame and convert to canonical units.
+
+    ``params_kind`` declares whether N counts total or non-embedding parameters. Compute is read in
+    ``compute_unit`` ("flops" or "pf-days") and stored in FLOPs. Absent compute is derived as
+    C = 6ND; absent tokens as D = C / 6N. A given C more than 2x away from 6ND triggers a warning.
+    """
+    if params_kind not in PARAMS_KINDS:
+        raise BayesScalingError(f"params_kind must be one of {PARAMS_KINDS}, got {params_kind!r}")
+    if compute_unit not in _COMPUTE_UNITS:
+        raise BayesScalingError(f"compute_unit must be one of {_COMPUTE_UNITS}, got {compute_unit!r}")
+    frame, name, sha = _read_source(source)
+    if len(frame) == 0:
+        raise BayesScalingError(f"runs table {name!r} has a header but no runs: add one row per training run")
+    group_cols = tuple(group_cols)
+    cmap = ColumnMap(params_col, tokens_col, compute_col, loss_col, group_cols, seed_col)
+    available = list(frame.columns)
+
+    def present(col: str | None, option: str, required: bool) -> str | None:
+        if col is None:
+            return None
+        if col in frame.columns:
+            return col
+        if required:
+            problems.append(f"column {col!r} not found (set it with {option}); columns are: {available}")
+        return None
+
+    problems: list[str] = []
+    loss_c = present(loss_col, "--loss-col", True)
+    # A column named by the user explicitly but missing is an error; a default name missing is fine.
+    params_c = present(params_col, "--params-col", params_col != "params")
+    tokens_c = present(tokens_col, "--tokens-col", tokens_col != "tokens")
+    compute_c = present(compute_col, "--compute-col", compute_col != "compute")
+    for g in group_cols:
+        present(g, "--group-col", True)
+    if seed_col:
+        present(seed_col, "--seed-col", True)
+    if problems:
+        raise BayesScalingError(*problems)
+    if not (params_c or tokens_c or compute_c):
+        raise BayesScalingError(
+            f"no parameters, tokens or compute column found; map yours with --params-col/--tokens-col/--compute-col "
+            f"(columns are: {available})"
+        )
+    out = pd.DataFrame(index=pd.RangeIndex(len(frame), name="run"))
+    specs = [("N", params_c, "parameters", "parameters"), ("D", tokens_c, "tokens", "tokens"),
+             ("C", compute_c, "compute", "PF-days" if compute_unit == "pf-days" else "FLOPs"),
+             ("loss", loss_c, "loss", "nats/token")]
+    for key, col, label, unit in specs:
+        if col is None:
+            continue
+        arr = _numeric(frame, col, label, unit, problems)
+        if arr is not None:
+            out[key] = arr * (PF_DAY_FLOPS if key == "C" and compute_unit == "pf-days" else 1.0)
+    if problems:
+        raise BayesScalingError(*problems)
+
+    derived = []
+    notes = []
+    if "D" not in out and "C" in out and "N" in out:
+        out["D"] = out["C"] / (FLOPS_PER_PARAM_TOKEN * out["N"])
+        derived.append("D = C / (6 N)")
+    if "C" not in out and "N" in out and "D" in out:
+        out["C"] = FLOPS_PER_PARAM_TOKEN * out["N"] * out["D"]
+        derived.append("C = 6 N D")
+    elif {"C", "N", "D"} <= set(out.columns) and "D = C / (6 N)" not in derived:
+        ratio = out["C"] / (FLOPS_PER_PARAM_TOKEN * out["N"] * out["D"])
+        off = (ratio > COMPUTE_MISMATCH_FACTOR) | (ratio < 1 / COMPUTE_MISMATCH_FACTOR)
+        if off.any():
+            msg = (f"{int(off.sum())} run(s) have compute more than {COMPUTE_MISMATCH_FACTOR:g}x away from 6*N*D "
+                   f"(e.g. data row {int(np.flatnonzero(off.to_numpy())[0]) + 1}: C/(6ND) = {ratio[off].iloc[0]:.3g}); "
+                   f"check the compute unit (--compute-unit) and the parameter convention")
+            warnings.warn(msg, UserWarning, stacklevel=2)
+            notes.append(msg)
+    for g in group_cols:
+        out[g] = frame[g].astype(str).to_numpy()
+    if seed_col:
+        out["seed"] = frame[seed_col].to_numpy()
+    return RunTable(out, params_kind, cmap, name, sha, tuple(derived), tuple(notes))
+
+
+def runs_from_frame(frame: pd.DataFrame, metadata: dict[str, Any]) -> RunTable:
+    """Rebuild a RunTable from its canonical frame and :meth:`RunTable.metadata` (used by load)."""
+    cols = metadata.get("columns", {})
+    cmap = ColumnMap(cols.get("params"), cols.get("tokens"), cols.get("compute"), cols.get("loss", "loss"),
+                     tuple(cols.get("groups", ())), cols.get("seed"))
+    return RunTable(frame, metadata.get("params_kind", "total"), cmap, metadata.get("source", ""),
+                    metadata.get("sha256", ""), tuple(metadata.get("derived", ())))

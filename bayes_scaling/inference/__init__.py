@@ -1,0 +1,1 @@
+"""Inference: the PyMC model, NUTS sampling and sampler diagnostics."""

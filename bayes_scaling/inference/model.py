@@ -1,0 +1,81 @@
+"""Build the PyMC model for a law + spec on a runs table.
+
+The likelihood is on log-loss (Student-t by default). Inputs enter as natural logs; the reference
+point (``ref_log_*``: the mean log of each input) centres the constants for sampling. Everything
+data-dependent is a ``pm.Data`` container, so one compiled model serves any runs table of the same
+law and spec (see :mod:`bayes_scaling.inference.fit`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bayes_scaling.data.runs import RunTable
+from bayes_scaling.specs.spec import LawSpec
+
+
+@dataclass(frozen=True)
+class ModelData:
+    """The numbers a model is built or updated with (all natural logs)."""
+
+    log_inputs: dict[str, np.ndarray]
+    ref: dict[str, float]
+    log_loss: np.ndarray
+
+    def containers(self) -> dict[str, np.ndarray]:
+        """Values keyed by ``pm.Data`` name."""
+        out = {f"log_{k}": v for k, v in self.log_inputs.items()}
+        out.update({f"ref_log_{k}": np.asarray(v) for k, v in self.ref.items()})
+        out["log_loss"] = self.log_loss
+        return out
+
+
+def model_data(spec: LawSpec, runs: RunTable) -> ModelData:
+    """Validate ``runs`` against the law and compute log inputs and reference points."""
+    law = spec.law
+    runs.require(law)
+    logs = runs.log_inputs(law.compute_unit)
+    x = {k: logs[k] for k in law.input_names}
+    ref = {k: float(np.mean(v)) for k, v in x.items()}
+    return ModelData(x, ref, np.log(runs.frame["loss"].to_numpy(float)))
+
+
+def build_model(spec: LawSpec, data: ModelData):
+    """The PyMC model. Free variables: exponents and losses with their priors; constants as
+    centred ``u_<name>`` with the prior on the published constant added as a potential (exact
+    change of variables, see :mod:`bayes_scaling.laws.base`); ``sigma``, the log-loss noise scale.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    law = spec.law
+    n = len(data.log_loss)
+    with pm.Model(coords={"run": np.arange(n)}) as model:
+        x = {k: pm.Data(f"log_{k}", v, dims="run") for k, v in data.log_inputs.items()}
+        ref = {k: pm.Data(f"ref_log_{k}", np.asarray(v)) for k, v in data.ref.items()}
+        y = pm.Data("log_loss", data.log_loss, dims="run")
+        p = {}
+        for name in law.param_names:
+            if law.param(name).kind != "constant":
+                prior = spec.priors[name]
+                p[name] = getattr(pm, prior.dist)(name, **prior.kwargs)
+        constants = law.names_of("constant")
+        u = {c: pm.Flat(f"u_{c}") for c in constants}
+        logc = law.constants_from_centred(pt, u, p, ref)
+        prior_terms = [law.log_jacobian(pt, p)]
+        for c in constants:
+            value = pm.Deterministic(c, pt.exp(logc[f"log_{c}"]))
+            # density of log c = density of c times c (the Jacobian of c = exp(log c))
+            prior_terms.append(pm.logp(spec.priors[c].pymc_dist(), value) + logc[f"log_{c}"])
+        if constants:
+            pm.Potential("constants_prior", pt.sum(pt.stack(prior_terms)))
+        s = spec.likelihood.sigma
+        sigma = getattr(pm, s.dist)("sigma", **s.kwargs)
+        mu = law.log_loss(pt, x, {**p, **logc})
+        if spec.likelihood.family == "student_t":
+            pm.StudentT("obs", nu=spec.likelihood.nu, mu=mu, sigma=sigma, observed=y, dims="run")
+        else:
+            pm.Normal("obs", mu=mu, sigma=sigma, observed=y, dims="run")
+    return model

@@ -1,0 +1,1 @@
+"""Scaling laws, each written once over an array namespace (NumPy or PyTensor)."""

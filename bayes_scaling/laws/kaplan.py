@@ -1,0 +1,99 @@
+"""Kaplan et al. 2020 (arXiv:2001.08361) laws: L(N) Eq. 1.1, L(D) Eq. 1.2, L(C_min) Eq. 1.3, L(N, D) Eq. 1.5.
+
+Kaplan's N counts non-embedding parameters and C_min is in PF-days; a pure power law has no
+irreducible term, so these laws describe the regime the paper fitted, not an asymptote.
+"""
+
+from __future__ import annotations
+
+from bayes_scaling.laws.base import Input, Param, ScalingLaw
+
+
+class _KaplanSingle(ScalingLaw):
+    """L(X) = (X_c / X)^alpha_X on one input X."""
+
+    axis: str
+
+    def log_loss(self, xp, x, p):
+        a = p[f"alpha_{self.axis}"]
+        return a * (p[f"log_{self.axis}_c"] - x[self.axis])
+
+    # u = log L at the reference input: log X_c = ref + u / alpha.
+    def constants_from_centred(self, xp, u, p, ref):
+        return {f"log_{self.axis}_c": ref[self.axis] + u[f"{self.axis}_c"] / p[f"alpha_{self.axis}"]}
+
+    def centred_from_constants(self, xp, logc, p, ref):
+        return {f"{self.axis}_c": p[f"alpha_{self.axis}"] * (logc[f"log_{self.axis}_c"] - ref[self.axis])}
+
+    def log_jacobian(self, xp, p):
+        return -xp.log(p[f"alpha_{self.axis}"])
+
+
+class KaplanN(_KaplanSingle):
+    name = "kaplan_n"
+    axis = "N"
+    title = "Kaplan L(N) (Kaplan et al. 2020, Eq. 1.1)"
+    formula = "L(N) = (N_c / N)^alpha_N"
+    citation = "Kaplan et al. 2020, Scaling Laws for Neural Language Models, arXiv:2001.08361, Eq. 1.1"
+    inputs = (Input("N", "parameters"),)
+    params = (
+        Param("alpha_N", "exponent", "1", "parameter exponent"),
+        Param("N_c", "constant", "parameters", "critical parameter count"),
+    )
+
+
+class KaplanD(_KaplanSingle):
+    name = "kaplan_d"
+    axis = "D"
+    title = "Kaplan L(D) (Kaplan et al. 2020, Eq. 1.2)"
+    formula = "L(D) = (D_c / D)^alpha_D"
+    citation = "Kaplan et al. 2020, arXiv:2001.08361, Eq. 1.2"
+    inputs = (Input("D", "tokens"),)
+    params = (
+        Param("alpha_D", "exponent", "1", "data exponent"),
+        Param("D_c", "constant", "tokens", "critical token count"),
+    )
+
+
+class KaplanC(_KaplanSingle):
+    name = "kaplan_c"
+    axis = "C"
+    title = "Kaplan L(C_min) (Kaplan et al. 2020, Eq. 1.3)"
+    formula = "L(C) = (C_c / C)^alpha_C, C in PF-days"
+    citation = "Kaplan et al. 2020, arXiv:2001.08361, Eq. 1.3"
+    compute_unit = "PF-days"
+    inputs = (Input("C", "PF-days"),)
+    params = (
+        Param("alpha_C", "exponent", "1", "compute exponent"),
+        Param("C_c", "constant", "PF-days", "critical compute"),
+    )
+
+
+class KaplanND(ScalingLaw):
+    name = "kaplan_nd"
+    title = "Kaplan L(N, D) (Kaplan et al. 2020, Eq. 1.5)"
+    formula = "L(N, D) = [(N_c / N)^(alpha_N / alpha_D) + D_c / D]^alpha_D"
+    citation = "Kaplan et al. 2020, arXiv:2001.08361, Eq. 1.5 / 4.1, Table 2"
+    inputs = (Input("N", "parameters"), Input("D", "tokens"))
+    params = (
+        Param("alpha_N", "exponent", "1", "parameter exponent"),
+        Param("alpha_D", "exponent", "1", "data exponent"),
+        Param("N_c", "constant", "parameters", "critical parameter count"),
+        Param("D_c", "constant", "tokens", "critical token count"),
+    )
+
+    def log_loss(self, xp, x, p):
+        ratio = p["alpha_N"] / p["alpha_D"]
+        return p["alpha_D"] * xp.logaddexp(ratio * (p["log_N_c"] - x["N"]), p["log_D_c"] - x["D"])
+
+    # u_N = (alpha_N/alpha_D) log(N_c/N_ref), u_D = log(D_c/D_ref): the two terms inside the bracket.
+    def constants_from_centred(self, xp, u, p, ref):
+        ratio = p["alpha_N"] / p["alpha_D"]
+        return {"log_N_c": ref["N"] + u["N_c"] / ratio, "log_D_c": ref["D"] + u["D_c"]}
+
+    def centred_from_constants(self, xp, logc, p, ref):
+        ratio = p["alpha_N"] / p["alpha_D"]
+        return {"N_c": ratio * (logc["log_N_c"] - ref["N"]), "D_c": logc["log_D_c"] - ref["D"]}
+
+    def log_jacobian(self, xp, p):
+        return xp.log(p["alpha_D"]) - xp.log(p["alpha_N"])

@@ -1,0 +1,83 @@
+"""Predicted loss at new (N, D, C): the law's value and the posterior predictive of a new run.
+
+Both keep ``chain`` and ``draw`` (dims ``chain, draw, query``), so every answer carries its
+interval. Evaluation uses the same law function as the PyMC graph, in NumPy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS, QUERY_DIM
+from bayes_scaling.errors import BayesScalingError
+
+
+def query_inputs(law, N=None, D=None, C=None) -> dict[str, np.ndarray]:
+    """Natural-log law inputs for a query, completing N/D/C with C = 6ND. C is in FLOPs."""
+
+    def arr(name, v):
+        if v is None:
+            return None
+        a = np.atleast_1d(np.asarray(v, dtype=float))
+        if a.size == 0 or not np.all(np.isfinite(a)) or np.any(a <= 0):
+            raise BayesScalingError(f"{name} must be finite and > 0, got {v!r}")
+        return a
+
+    N, D, C = arr("params N", N), arr("tokens D", D), arr("compute C", C)
+    try:
+        if D is None and N is not None and C is not None:
+            D = C / (FLOPS_PER_PARAM_TOKEN * N)
+        if N is None and D is not None and C is not None:
+            N = C / (FLOPS_PER_PARAM_TOKEN * D)
+        if C is None and N is not None and D is not None:
+            C = FLOPS_PER_PARAM_TOKEN * N * D
+        given = {"N": N, "D": D, "C": C}
+        missing = [k for k in law.input_names if given[k] is None]
+        if missing:
+            flags = {"N": "--params", "D": "--tokens", "C": "--compute"}
+            raise BayesScalingError(
+                f"law {law.name!r} needs {', '.join(missing)} to predict: give {' '.join(flags[m] for m in missing)} "
+                f"(or two of N, D, C, with C = 6ND)"
+            )
+        used = {k: given[k] for k in law.input_names}
+        shapes = np.broadcast_shapes(*(v.shape for v in given.values() if v is not None))
+    except ValueError:
+        raise BayesScalingError("N, D and C must have the same number of values (or one value each)") from None
+    out = {}
+    for k in ("N", "D", "C"):
+        if given[k] is not None:
+            v = np.broadcast_to(given[k], shapes)
+            out[k] = v
+    logs = {k: np.log(out[k] / (PF_DAY_FLOPS if (k == "C" and law.compute_unit == "PF-days") else 1.0)) for k in used}
+    return {"values": out, "logs": logs}
+
+
+def predict_loss(result, N=None, D=None, C=None, *, seed: int | None = None) -> xr.Dataset:
+    """Posterior of the law's loss and of a new run's observed loss at each query point.
+
+    ``N`` in parameters, ``D`` in tokens, ``C`` in FLOPs (scalars or equal-length arrays).
+    Returns a Dataset with ``loss`` (the law, nats/token) and ``loss_predictive`` (law plus the
+    fitted run-to-run noise), dims ``(chain, draw, query)``, and the query's N, D, C as coords.
+    """
+    law = result.law
+    q = query_inputs(law, N, D, C)
+    params = result.law_params()
+    x = {k: xr.DataArray(v, dims=QUERY_DIM) for k, v in q["logs"].items()}
+    log_mu = law.log_loss(np, x, params)
+    log_mu = log_mu.transpose("chain", "draw", QUERY_DIM)
+    sigma = result.posterior["sigma"]
+    rng = np.random.default_rng(result.sampler_config.get("seed", 0) + 1 if seed is None else seed)
+    nu = result.spec.likelihood.nu
+    shape = log_mu.shape
+    noise = rng.standard_t(nu, size=shape) if result.spec.likelihood.family == "student_t" else rng.standard_normal(shape)
+    log_pred = log_mu + sigma * xr.DataArray(noise, dims=log_mu.dims)
+    coords = {f"{k}": (QUERY_DIM, v) for k, v in q["values"].items()}
+    ds = xr.Dataset({"loss": np.exp(log_mu), "loss_predictive": np.exp(log_pred.transpose(*log_mu.dims))})
+    ds = ds.assign_coords(coords)
+    ds["loss"].attrs["units"] = "nats/token"
+    ds["loss_predictive"].attrs["units"] = "nats/token"
+    for k, unit in (("N", "parameters"), ("D", "tokens"), ("C", "FLOPs")):
+        if k in ds.coords:
+            ds[k].attrs["units"] = unit
+    return ds

@@ -1,0 +1,230 @@
+"""``FitResult``: a fitted posterior wrapping an ``xarray.DataTree``, with save/load.
+
+Groups: ``posterior`` (law parameters in user units, ``sigma``, and the centred sampling
+variables ``u_*``), ``sample_stats``, ``log_likelihood`` (``obs``, per run), ``observed_data``
+(``loss``) and ``constant_data`` (``N``, ``D``, ``C`` and group columns). Root attributes hold
+the spec text, the runs' provenance, the sampler configuration and the diagnostics.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayes_scaling.conventions import CI_PROB, RUN_DIM
+from bayes_scaling.data.runs import RunTable, runs_from_frame
+from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.inference.diagnostics import Diagnostics, compute_diagnostics
+from bayes_scaling.queries.intervals import summarize
+from bayes_scaling.specs.spec import LawSpec, parse_spec
+
+FORMAT = "bayes_scaling.fit/1"
+
+
+def _pointwise_loglik(spec: LawSpec, posterior: xr.Dataset, log_inputs: dict, log_loss: np.ndarray) -> xr.DataArray:
+    """log p(log-loss_i | draw) for every run, via the NumPy law (no recompilation)."""
+    from scipy import stats
+
+    law = spec.law
+    params = law_params_from(posterior, law)
+    x = {k: xr.DataArray(v, dims=RUN_DIM) for k, v in log_inputs.items()}
+    mu = law.log_loss(np, x, params).transpose("chain", "draw", RUN_DIM)
+    sigma = posterior["sigma"]
+    y = xr.DataArray(log_loss, dims=RUN_DIM)
+    z = ((y - mu) / sigma).transpose("chain", "draw", RUN_DIM)
+    sig = sigma.values[..., None]
+    if spec.likelihood.family == "student_t":
+        ll = stats.t.logpdf(z.values, df=spec.likelihood.nu) - np.log(sig)
+    else:
+        ll = stats.norm.logpdf(z.values) - np.log(sig)
+    return xr.DataArray(ll, dims=("chain", "draw", RUN_DIM))
+
+
+def law_params_from(posterior: xr.Dataset, law) -> dict[str, xr.DataArray]:
+    """Posterior draws in the law function's convention (constants as ``log_<name>``)."""
+    out = {}
+    for p in law.params:
+        if p.kind == "constant":
+            out[f"log_{p.name}"] = np.log(posterior[p.name])
+        else:
+            out[p.name] = posterior[p.name]
+    return out
+
+
+class FitResult:
+    """A fitted scaling law: posterior draws plus the spec and runs that produced them."""
+
+    def __init__(self, tree: xr.DataTree):
+        if tree.attrs.get("bayes_scaling_format") != FORMAT:
+            raise BayesScalingError("not a bayes_scaling fit (missing format marker): produce one with `bayes-scaling fit`")
+        self.tree = tree
+
+    # -- construction ----------------------------------------------------------------------
+    @classmethod
+    def from_trace(cls, trace: xr.DataTree, *, spec: LawSpec, runs: RunTable, data, sampler_config: dict,
+                   command: str = "") -> "FitResult":
+        import arviz_base  # noqa: F401  (version recorded below)
+        import pymc
+        import pytensor
+
+        import bayes_scaling
+
+        law = spec.law
+        posterior = trace["posterior"].to_dataset()
+        keep = [v for v in posterior.data_vars if v in law.param_names or v == "sigma" or v.startswith("u_")]
+        posterior = posterior[keep]
+        stats = trace["sample_stats"].to_dataset()
+        n = len(runs)
+        run_coord = {RUN_DIM: np.arange(n)}
+        frame = runs.frame
+        const = xr.Dataset({c: (RUN_DIM, frame[c].to_numpy()) for c in frame.columns if c != "loss"}, coords=run_coord)
+        for c, unit in (("N", "parameters"), ("D", "tokens"), ("C", "FLOPs")):
+            if c in const:
+                const[c].attrs["units"] = unit
+        observed = xr.Dataset({"loss": (RUN_DIM, frame["loss"].to_numpy(float))}, coords=run_coord)
+        observed["loss"].attrs["units"] = "nats/token"
+        loglik = _pointwise_loglik(spec, posterior, data.log_inputs, data.log_loss).assign_coords(run_coord)
+        diag = compute_diagnostics(posterior, stats, [*law.param_names, "sigma"])
+        attrs = {
+            "bayes_scaling_format": FORMAT,
+            "bayes_scaling_version": bayes_scaling.__version__,
+            "pymc_version": pymc.__version__,
+            "pytensor_version": pytensor.__version__,
+            "arviz_base_version": arviz_base.__version__,
+            "law": law.name,
+            "spec_text": spec.text,
+            "spec_origin": spec.origin,
+            "runs_metadata": json.dumps(runs.metadata(), sort_keys=True),
+            "reference_log_inputs": json.dumps(data.ref, sort_keys=True),
+            "sampler_config": json.dumps(sampler_config, sort_keys=True),
+            "diagnostics": json.dumps(diag.as_dict(), sort_keys=True),
+            "command": command,
+        }
+        tree = xr.DataTree.from_dict(
+            {
+                "posterior": posterior,
+                "sample_stats": stats,
+                "log_likelihood": xr.Dataset({"obs": loglik}),
+                "observed_data": observed,
+                "constant_data": const,
+            }
+        )
+        tree.attrs = attrs
+        return cls(tree)
+
+    # -- persistence -----------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the fit to netCDF (h5netcdf) atomically: a temp file renamed into place."""
+        path = Path(path)
+        if path.parent and not path.parent.exists():
+            raise BayesScalingError(f"output folder {str(path.parent)!r} does not exist: create it first")
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+        os.close(fd)
+        try:
+            self.tree.to_netcdf(tmp, engine="h5netcdf")
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "FitResult":
+        """Read a fit written by :meth:`save`; anything else fails with one clear message."""
+        path = Path(path)
+        if not path.is_file():
+            raise BayesScalingError(f"fit file {str(path)!r} does not exist: run `bayes-scaling fit ... --out {path}` first")
+        try:
+            with xr.open_datatree(path, engine="h5netcdf") as tree:
+                tree = tree.load()
+        except Exception:
+            raise BayesScalingError(f"{str(path)!r} is not a bayes_scaling fit file (not readable as netCDF/HDF5)") from None
+        if tree.attrs.get("bayes_scaling_format") != FORMAT:
+            raise BayesScalingError(f"{str(path)!r} is a netCDF file but not a bayes_scaling fit (no {FORMAT!r} marker)")
+        missing = [g for g in ("posterior", "sample_stats", "observed_data", "constant_data") if g not in tree.children]
+        if missing:
+            raise BayesScalingError(f"{str(path)!r} is an incomplete bayes_scaling fit: missing group(s) {missing}")
+        return cls(tree)
+
+    # -- views -----------------------------------------------------------------------------
+    @cached_property
+    def spec(self) -> LawSpec:
+        return parse_spec(self.tree.attrs["spec_text"], self.tree.attrs.get("spec_origin", "<fit>"))
+
+    @property
+    def law(self):
+        return self.spec.law
+
+    @property
+    def posterior(self) -> xr.Dataset:
+        return self.tree["posterior"].to_dataset()
+
+    @property
+    def sample_stats(self) -> xr.Dataset:
+        return self.tree["sample_stats"].to_dataset()
+
+    @cached_property
+    def runs(self) -> RunTable:
+        const = self.tree["constant_data"].to_dataset()
+        frame = pd.DataFrame({c: const[c].values for c in const.data_vars})
+        frame["loss"] = self.tree["observed_data"]["loss"].values
+        frame.index.name = RUN_DIM
+        return runs_from_frame(frame, self.runs_metadata)
+
+    @property
+    def runs_metadata(self) -> dict[str, Any]:
+        return json.loads(self.tree.attrs["runs_metadata"])
+
+    @property
+    def sampler_config(self) -> dict[str, Any]:
+        return json.loads(self.tree.attrs["sampler_config"])
+
+    @cached_property
+    def diagnostics(self) -> Diagnostics:
+        d = json.loads(self.tree.attrs["diagnostics"])
+        return Diagnostics(**{k: v for k, v in d.items() if k not in ("ok", "problems")})
+
+    def law_params(self) -> dict[str, xr.DataArray]:
+        """Posterior draws in the law function's convention (for NumPy queries)."""
+        return law_params_from(self.posterior, self.law)
+
+    # -- answers ---------------------------------------------------------------------------
+    def summary(self, ci_prob: float = CI_PROB) -> pd.DataFrame:
+        """Parameter table in user units: median, mean, sd, equal-tailed interval, R-hat, ESS."""
+        import arviz_stats as azs
+
+        names = [*self.law.param_names, "sigma"]
+        post = self.posterior[names]
+        s = {n: summarize(post[n], ci_prob) for n in names}
+        rhat, ess_b, ess_t = azs.rhat(post), azs.ess(post, method="bulk"), azs.ess(post, method="tail")
+        rows = []
+        for n in names:
+            unit = self.law.param(n).unit if n in self.law.param_names else "log(nats/token)"
+            rows.append({
+                "param": n, "unit": unit,
+                "median": float(s[n]["median"]), "mean": float(s[n]["mean"]), "sd": float(s[n]["sd"]),
+                "ci_low": float(s[n]["ci_low"]), "ci_high": float(s[n]["ci_high"]),
+                "r_hat": float(rhat[n]), "ess_bulk": float(ess_b[n]), "ess_tail": float(ess_t[n]),
+            })
+        df = pd.DataFrame(rows).set_index("param")
+        df.attrs["ci_prob"] = ci_prob
+        return df
+
+    def predict(self, N=None, D=None, C=None, *, seed: int | None = None) -> xr.Dataset:
+        """Loss posterior at new runs (see :func:`bayes_scaling.queries.predict.predict_loss`)."""
+        from bayes_scaling.queries.predict import predict_loss
+
+        return predict_loss(self, N=N, D=D, C=C, seed=seed)
+
+    def __repr__(self) -> str:
+        d = self.diagnostics
+        return (f"<FitResult law={self.law.name} runs={len(self.runs)} chains={d.n_chains} draws={d.n_draws} "
+                f"r_hat_max={d.r_hat_max:.3f} divergences={d.divergences}>")

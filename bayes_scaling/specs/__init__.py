@@ -1,0 +1,1 @@
+"""Priors as data: declarative law + prior specs (TOML), parsed, never executed."""

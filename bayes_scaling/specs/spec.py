@@ -1,0 +1,226 @@
+"""Law + prior specs in TOML.
+
+A spec names a law, gives one prior per law parameter (in the user's units: E in nats/token,
+A and N_c as the published constants, exponents as plain numbers), the likelihood on log-loss
+and its provenance. Specs are parsed as data with ``tomllib``; nothing in them is evaluated.
+
+Example::
+
+    [law]
+    name = "chinchilla"
+    [provenance]
+    source = "..."
+    [priors.alpha]
+    dist = "Beta"
+    alpha = 2.0
+    beta = 4.0
+    [likelihood]
+    family = "student_t"
+    nu = 4.0
+    [likelihood.sigma]
+    dist = "HalfNormal"
+    sigma = 0.05
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.laws.base import ScalingLaw
+from bayes_scaling.laws.registry import get_law
+
+#: Allowed distributions: name -> (required parameters, optional parameters, positive support?).
+DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...], bool]] = {
+    "Normal": (("mu", "sigma"), (), False),
+    "StudentT": (("nu", "mu", "sigma"), (), False),
+    "TruncatedNormal": (("mu", "sigma"), ("lower", "upper"), False),
+    "Uniform": (("lower", "upper"), (), False),
+    "LogNormal": (("mu", "sigma"), (), True),
+    "HalfNormal": (("sigma",), (), True),
+    "HalfStudentT": (("nu", "sigma"), (), True),
+    "Exponential": (("lam",), (), True),
+    "Gamma": (("alpha", "beta"), (), True),
+    "InverseGamma": (("alpha", "beta"), (), True),
+    "Beta": (("alpha", "beta"), (), True),
+}
+_SCALE_KEYS = {"sigma", "nu", "lam", "alpha", "beta"}
+_LIKELIHOODS = ("student_t", "normal")
+
+
+@dataclass(frozen=True)
+class PriorSpec:
+    """One prior: a distribution name and its keyword parameters."""
+
+    dist: str
+    kwargs: dict[str, float]
+
+    def positive_support(self) -> bool:
+        if DISTRIBUTIONS[self.dist][2]:
+            return True
+        lower = self.kwargs.get("lower")
+        return self.dist in ("TruncatedNormal", "Uniform") and lower is not None and lower >= 0
+
+    def pymc_dist(self):
+        """The unnamed PyMC distribution (``pm.X.dist(**kwargs)``)."""
+        import pymc as pm
+
+        return getattr(pm, self.dist).dist(**self.kwargs)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"dist": self.dist, **self.kwargs}
+
+    def describe(self) -> str:
+        args = ", ".join(f"{k}={v:g}" for k, v in self.kwargs.items())
+        return f"{self.dist}({args})"
+
+
+@dataclass(frozen=True)
+class LikelihoodSpec:
+    """Likelihood of log-loss around the law: Student-t (robust, default) or Normal."""
+
+    family: str = "student_t"
+    nu: float = 4.0
+    sigma: PriorSpec = field(default_factory=lambda: PriorSpec("HalfNormal", {"sigma": 0.05}))
+
+
+@dataclass(frozen=True)
+class LawSpec:
+    """A parsed spec: law, priors, likelihood, provenance and the source text."""
+
+    law_name: str
+    priors: dict[str, PriorSpec]
+    likelihood: LikelihoodSpec
+    provenance: dict[str, str]
+    text: str
+    origin: str
+
+    @property
+    def law(self) -> ScalingLaw:
+        return get_law(self.law_name)
+
+    @property
+    def name(self) -> str:
+        return Path(self.origin).stem if self.origin else self.law_name
+
+
+def _prior(where: str, table: Any) -> PriorSpec:
+    if not isinstance(table, dict):
+        raise BayesScalingError(f"{where} must be a table like {{ dist = \"Normal\", mu = 0.0, sigma = 1.0 }}")
+    table = dict(table)
+    dist = table.pop("dist", None)
+    if dist not in DISTRIBUTIONS:
+        raise BayesScalingError(f"{where}: dist must be one of {sorted(DISTRIBUTIONS)}, got {dist!r}")
+    required, optional, _ = DISTRIBUTIONS[dist]
+    unknown = sorted(set(table) - set(required) - set(optional))
+    missing = [k for k in required if k not in table]
+    if unknown or missing:
+        raise BayesScalingError(
+            f"{where}: {dist} takes {list(required) + list(optional)}; "
+            + (f"missing {missing}" if missing else f"unknown {unknown}")
+        )
+    kwargs = {}
+    for k, v in table.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise BayesScalingError(f"{where}: {k} must be a finite number, got {v!r}")
+        if k in _SCALE_KEYS and v <= 0:
+            raise BayesScalingError(f"{where}: {k} must be > 0, got {v!r}")
+        kwargs[k] = float(v)
+    if dist in ("Uniform", "TruncatedNormal") and "lower" in kwargs and "upper" in kwargs:
+        if kwargs["lower"] >= kwargs["upper"]:
+            raise BayesScalingError(f"{where}: lower must be < upper")
+    return PriorSpec(dist, kwargs)
+
+
+def parse_spec(text: str, origin: str = "<string>") -> LawSpec:
+    """Parse a spec from TOML text; every problem is a one-line ``BayesScalingError``."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise BayesScalingError(f"spec {origin!r} is not valid TOML: {e}") from None
+    unknown = sorted(set(data) - {"law", "priors", "likelihood", "provenance"})
+    if unknown:
+        raise BayesScalingError(f"spec {origin!r}: unknown section(s) {unknown}; allowed: law, priors, likelihood, provenance")
+    law_table = data.get("law")
+    if not isinstance(law_table, dict) or "name" not in law_table:
+        raise BayesScalingError(f"spec {origin!r} needs a [law] section with name = \"chinchilla\" (or another law)")
+    law = get_law(law_table["name"])
+    priors_table = data.get("priors", {})
+    if not isinstance(priors_table, dict):
+        raise BayesScalingError(f"spec {origin!r}: [priors] must be a table of per-parameter tables")
+    extra = sorted(set(priors_table) - set(law.param_names))
+    missing = [p for p in law.param_names if p not in priors_table]
+    if extra:
+        raise BayesScalingError(f"spec {origin!r}: priors for unknown parameter(s) {extra}; law {law.name!r} has {list(law.param_names)}")
+    if missing:
+        raise BayesScalingError(f"spec {origin!r}: missing prior(s) for {missing}; law {law.name!r} needs one per parameter")
+    priors = {}
+    for pname in law.param_names:
+        prior = _prior(f"spec {origin!r} prior {pname!r}", priors_table[pname])
+        if not prior.positive_support():
+            raise BayesScalingError(
+                f"spec {origin!r} prior {pname!r}: {prior.dist} allows values <= 0 but {pname} must be positive; "
+                f"use LogNormal, HalfNormal, Gamma, Beta, or TruncatedNormal/Uniform with lower >= 0"
+            )
+        priors[pname] = prior
+    lik = data.get("likelihood", {})
+    if not isinstance(lik, dict):
+        raise BayesScalingError(f"spec {origin!r}: [likelihood] must be a table")
+    family = lik.get("family", "student_t")
+    if family not in _LIKELIHOODS:
+        raise BayesScalingError(f"spec {origin!r}: likelihood family must be one of {_LIKELIHOODS}, got {family!r}")
+    nu = lik.get("nu", 4.0)
+    if isinstance(nu, bool) or not isinstance(nu, (int, float)) or not nu > 0:
+        raise BayesScalingError(f"spec {origin!r}: likelihood nu must be a number > 0, got {nu!r}")
+    sigma = _prior(f"spec {origin!r} likelihood.sigma", lik.get("sigma", {"dist": "HalfNormal", "sigma": 0.05}))
+    if not sigma.positive_support():
+        raise BayesScalingError(f"spec {origin!r}: likelihood.sigma needs a prior on positive values (e.g. HalfNormal)")
+    bad = sorted(set(lik) - {"family", "nu", "sigma"})
+    if bad:
+        raise BayesScalingError(f"spec {origin!r}: unknown likelihood key(s) {bad}; allowed: family, nu, sigma")
+    prov = data.get("provenance", {})
+    if not isinstance(prov, dict):
+        raise BayesScalingError(f"spec {origin!r}: [provenance] must be a table of strings")
+    return LawSpec(law.name, priors, LikelihoodSpec(family, float(nu), sigma), {k: str(v) for k, v in prov.items()},
+                   text, origin)
+
+
+def models_dir() -> Path:
+    """Folder of the shipped specs (``models/`` in a checkout, ``bayes_scaling/_models`` in a wheel)."""
+    packaged = resources.files("bayes_scaling") / "_models"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[2] / "models"
+
+
+def list_specs() -> list[str]:
+    """Names of the shipped specs (file stems under ``models/``)."""
+    return sorted(p.stem for p in models_dir().glob("*.toml"))
+
+
+def load_spec(spec: str | Path) -> LawSpec:
+    """Load a spec from a path, or by shipped name (e.g. ``"chinchilla"`` or ``"chinchilla_epoch2024"``)."""
+    path = Path(spec)
+    if not path.suffix and not path.exists():
+        shipped = models_dir() / f"{spec}.toml"
+        if not shipped.exists():
+            raise BayesScalingError(f"no shipped spec named {str(spec)!r}; shipped specs: {', '.join(list_specs())}")
+        path = shipped
+    if not path.exists():
+        raise BayesScalingError(f"spec file {str(path)!r} does not exist: check the path")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise BayesScalingError(f"cannot read spec file {str(path)!r}: {e}") from None
+    return parse_spec(text, str(path))
+
+
+def default_spec(law_name: str) -> LawSpec:
+    """The weakly informative default spec of a law (``models/<law>.toml``)."""
+    get_law(law_name)
+    return load_spec(law_name)
