@@ -1,7 +1,7 @@
 """``FitResult``: a fitted posterior wrapping an ``xarray.DataTree``, with save/load.
 
-Groups: ``posterior`` (law parameters in user units, ``sigma``, and the centred sampling
-variables ``u_*``), ``sample_stats``, ``log_likelihood`` (``obs``, per run), ``observed_data``
+Groups: ``posterior`` (law parameters in user units, ``sigma``, and the law's internal
+centred sampling coordinates), ``sample_stats``, ``log_likelihood`` (``obs``, per run), ``observed_data``
 (``loss``) and ``constant_data`` (``N``, ``D``, ``C`` and group columns). Root attributes hold
 the spec text, the runs' provenance, the sampler configuration and the diagnostics.
 """
@@ -49,13 +49,9 @@ def _pointwise_loglik(spec: LawSpec, posterior: xr.Dataset, log_inputs: dict, lo
 
 
 def law_params_from(posterior: xr.Dataset, law) -> dict[str, xr.DataArray]:
-    """Posterior draws in the law function's convention (constants as ``log_<name>``)."""
-    out = {}
-    for p in law.params:
-        if p.kind == "constant":
-            out[f"log_{p.name}"] = np.log(posterior[p.name])
-        else:
-            out[p.name] = posterior[p.name]
+    """Posterior draws in the law function's convention (positive parameters as ``log_<name>``)."""
+    out = {n: posterior[n] for n in law.names_of("exponent")}
+    out.update({f"log_{n}": np.log(posterior[n]) for n in law.positive_names})
     return out
 
 
@@ -79,7 +75,7 @@ class FitResult:
 
         law = spec.law
         posterior = trace["posterior"].to_dataset()
-        keep = [v for v in posterior.data_vars if v in law.param_names or v == "sigma" or v.startswith("u_")]
+        keep = [v for v in posterior.data_vars if v in law.param_names or v == "sigma" or v in law.internal]
         posterior = posterior[keep]
         stats = trace["sample_stats"].to_dataset()
         n = len(runs)

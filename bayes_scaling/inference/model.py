@@ -43,9 +43,10 @@ def model_data(spec: LawSpec, runs: RunTable) -> ModelData:
 
 
 def build_model(spec: LawSpec, data: ModelData):
-    """The PyMC model. Free variables: exponents and losses with their priors; constants as
-    centred ``u_<name>`` with the prior on the published constant added as a potential (exact
-    change of variables, see :mod:`bayes_scaling.laws.base`); ``sigma``, the log-loss noise scale.
+    """The PyMC model. Free variables: exponents with their priors; the law's internal centred
+    coordinates (flat), with the priors on the positive parameters (E, A, N_c, ...) added as a
+    potential by an exact change of variables (see :mod:`bayes_scaling.laws.base`); ``sigma``,
+    the noise scale of log-loss.
     """
     import pymc as pm
     import pytensor.tensor as pt
@@ -57,20 +58,17 @@ def build_model(spec: LawSpec, data: ModelData):
         ref = {k: pm.Data(f"ref_log_{k}", np.asarray(v)) for k, v in data.ref.items()}
         y = pm.Data("log_loss", data.log_loss, dims="run")
         p = {}
-        for name in law.param_names:
-            if law.param(name).kind != "constant":
-                prior = spec.priors[name]
-                p[name] = getattr(pm, prior.dist)(name, **prior.kwargs)
-        constants = law.names_of("constant")
-        u = {c: pm.Flat(f"u_{c}") for c in constants}
-        logc = law.constants_from_centred(pt, u, p, ref)
-        prior_terms = [law.log_jacobian(pt, p)]
-        for c in constants:
+        for name in law.names_of("exponent"):
+            prior = spec.priors[name]
+            p[name] = getattr(pm, prior.dist)(name, **prior.kwargs)
+        z = {name: pm.Flat(name) for name in law.internal}
+        logc = law.from_internal(pt, z, p, ref)
+        prior_terms = [law.log_jacobian(pt, z, p)]
+        for c in law.positive_names:
             value = pm.Deterministic(c, pt.exp(logc[f"log_{c}"]))
             # density of log c = density of c times c (the Jacobian of c = exp(log c))
             prior_terms.append(pm.logp(spec.priors[c].pymc_dist(), value) + logc[f"log_{c}"])
-        if constants:
-            pm.Potential("constants_prior", pt.sum(pt.stack(prior_terms)))
+        pm.Potential("positive_params_prior", pt.sum(pt.stack(prior_terms)))
         s = spec.likelihood.sigma
         sigma = getattr(pm, s.dist)("sigma", **s.kwargs)
         mu = law.log_loss(pt, x, {**p, **logc})

@@ -2,14 +2,16 @@
 
 A law is one function ``log_loss(xp, x, p)`` over an array namespace ``xp`` (``numpy`` or
 ``pytensor.tensor``): ``x`` maps input names to *natural logs* of the inputs in the law's units,
-``p`` maps parameter names to values (exponents and losses as they are, positive constants as
-their natural log under the key ``log_<name>``). The same function builds the PyMC graph and
-answers NumPy queries over posterior draws.
+``p`` maps exponents to their values and every other (positive) parameter to its natural log
+under ``log_<name>``. The same function builds the PyMC graph and answers NumPy queries over
+posterior draws.
 
-For sampling, positive constants are re-expressed as the law's log-contribution at a reference
-point inside the data (``u_<name>``), which decorrelates them from their exponents. Each law maps
-those centred values back (``constants_from_centred``) and states the log-Jacobian of that map,
-so priors written on the published constants (A, N_c, ...) keep their meaning exactly.
+For sampling, exponents are drawn from their priors directly, while the positive parameters
+(E, A, N_c, ...) are re-expressed through ``internal`` coordinates centred in the data: the log
+loss at a reference point and log-ratios of the law's terms there. This removes the strong,
+curved correlations between constants, exponents and the irreducible loss. Each law maps the
+internal coordinates back (``from_internal``) and states the log-Jacobian of that map, so priors
+written on the published parameters (E, A, N_c, ...) keep their meaning exactly.
 """
 
 from __future__ import annotations
@@ -55,17 +57,22 @@ class ScalingLaw:
         """Natural log of the predicted loss (nats/token)."""
         raise NotImplementedError
 
-    # -- centring for sampling -------------------------------------------------------------
-    def constants_from_centred(self, xp: Any, u: dict[str, Any], p: dict[str, Any], ref: dict[str, Any]):
-        """Map centred values ``u[c]`` (and exponents in ``p``) to ``{"log_<c>": ...}``."""
+    # -- centred coordinates for sampling -------------------------------------------------
+    #: Names of the unconstrained internal coordinates (sampled with flat priors; the prior on
+    #: the published parameters enters through a potential with :meth:`log_jacobian`).
+    internal: ClassVar[tuple[str, ...]]
+
+    def from_internal(self, xp: Any, z: dict[str, Any], p: dict[str, Any], ref: dict[str, Any]) -> dict[str, Any]:
+        """Internal coordinates ``z`` (with exponents ``p`` and reference log-inputs ``ref``) to
+        ``{"log_<name>": ...}`` for every non-exponent parameter."""
         raise NotImplementedError
 
-    def centred_from_constants(self, xp: Any, logc: dict[str, Any], p: dict[str, Any], ref: dict[str, Any]):
-        """Inverse of :meth:`constants_from_centred` (used for initial values and tests)."""
+    def to_internal(self, xp: Any, logc: dict[str, Any], p: dict[str, Any], ref: dict[str, Any]) -> dict[str, Any]:
+        """Inverse of :meth:`from_internal` (initial values and tests)."""
         raise NotImplementedError
 
-    def log_jacobian(self, xp: Any, p: dict[str, Any]) -> Any:
-        """log |d(log constants) / d(centred values)| at exponents ``p``."""
+    def log_jacobian(self, xp: Any, z: dict[str, Any], p: dict[str, Any]) -> Any:
+        """log |det d(log parameters) / d(internal coordinates)| at exponents ``p``."""
         return 0.0
 
     # -- conveniences ----------------------------------------------------------------------
@@ -79,6 +86,11 @@ class ScalingLaw:
 
     def names_of(self, kind: Kind) -> tuple[str, ...]:
         return tuple(p.name for p in self.params if p.kind == kind)
+
+    @property
+    def positive_names(self) -> tuple[str, ...]:
+        """Parameters passed to the law as ``log_<name>`` (everything but exponents)."""
+        return tuple(p.name for p in self.params if p.kind != "exponent")
 
     def param(self, name: str) -> Param:
         for p in self.params:

@@ -18,16 +18,31 @@ class Chinchilla(ScalingLaw):
         Param("alpha", "exponent", "1", "parameter exponent"),
         Param("beta", "exponent", "1", "data exponent"),
     )
+    # log L at the reference (N_ref, D_ref), and log(A-term / E), log(B-term / E) there.
+    internal = ("log_L_ref", "z_A", "z_B")
 
     def log_loss(self, xp, x, p):
         # log-sum-exp of the three terms: stable in both NumPy and PyTensor.
         term_n = p["log_A"] - p["alpha"] * x["N"]
         term_d = p["log_B"] - p["beta"] * x["D"]
-        return xp.logaddexp(xp.logaddexp(xp.log(p["E"]), term_n), term_d)
+        return xp.logaddexp(xp.logaddexp(p["log_E"], term_n), term_d)
 
-    # u_A = log(A / N_ref^alpha): the parameter term at the reference size (in log nats).
-    def constants_from_centred(self, xp, u, p, ref):
-        return {"log_A": u["A"] + p["alpha"] * ref["N"], "log_B": u["B"] + p["beta"] * ref["D"]}
+    def from_internal(self, xp, z, p, ref):
+        lse = xp.logaddexp(xp.logaddexp(0.0, z["z_A"]), z["z_B"])
+        log_e = z["log_L_ref"] - lse
+        return {
+            "log_E": log_e,
+            "log_A": log_e + z["z_A"] + p["alpha"] * ref["N"],
+            "log_B": log_e + z["z_B"] + p["beta"] * ref["D"],
+        }
 
-    def centred_from_constants(self, xp, logc, p, ref):
-        return {"A": logc["log_A"] - p["alpha"] * ref["N"], "B": logc["log_B"] - p["beta"] * ref["D"]}
+    def to_internal(self, xp, logc, p, ref):
+        u_a = logc["log_A"] - p["alpha"] * ref["N"]
+        u_b = logc["log_B"] - p["beta"] * ref["D"]
+        return {
+            "log_L_ref": xp.logaddexp(xp.logaddexp(logc["log_E"], u_a), u_b),
+            "z_A": u_a - logc["log_E"],
+            "z_B": u_b - logc["log_E"],
+        }
+
+    # (log_L_ref, z_A, z_B) -> (log E, log A, log B) has unit Jacobian determinant.

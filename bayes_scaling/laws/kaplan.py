@@ -13,19 +13,20 @@ class _KaplanSingle(ScalingLaw):
     """L(X) = (X_c / X)^alpha_X on one input X."""
 
     axis: str
+    internal = ("log_L_ref",)
 
     def log_loss(self, xp, x, p):
         a = p[f"alpha_{self.axis}"]
         return a * (p[f"log_{self.axis}_c"] - x[self.axis])
 
-    # u = log L at the reference input: log X_c = ref + u / alpha.
-    def constants_from_centred(self, xp, u, p, ref):
-        return {f"log_{self.axis}_c": ref[self.axis] + u[f"{self.axis}_c"] / p[f"alpha_{self.axis}"]}
+    # log_L_ref = log L at the reference input: log X_c = ref + log_L_ref / alpha.
+    def from_internal(self, xp, z, p, ref):
+        return {f"log_{self.axis}_c": ref[self.axis] + z["log_L_ref"] / p[f"alpha_{self.axis}"]}
 
-    def centred_from_constants(self, xp, logc, p, ref):
-        return {f"{self.axis}_c": p[f"alpha_{self.axis}"] * (logc[f"log_{self.axis}_c"] - ref[self.axis])}
+    def to_internal(self, xp, logc, p, ref):
+        return {"log_L_ref": p[f"alpha_{self.axis}"] * (logc[f"log_{self.axis}_c"] - ref[self.axis])}
 
-    def log_jacobian(self, xp, p):
+    def log_jacobian(self, xp, z, p):
         return -xp.log(p[f"alpha_{self.axis}"])
 
 
@@ -81,19 +82,27 @@ class KaplanND(ScalingLaw):
         Param("N_c", "constant", "parameters", "critical parameter count"),
         Param("D_c", "constant", "tokens", "critical token count"),
     )
+    # At the reference point the bracket is e^a + e^b with a = (alpha_N/alpha_D) log(N_c/N_ref),
+    # b = log(D_c/D_ref): internal coordinates are s = log(e^a + e^b) and z = a - b.
+    internal = ("log_bracket_ref", "z_N")
 
     def log_loss(self, xp, x, p):
         ratio = p["alpha_N"] / p["alpha_D"]
         return p["alpha_D"] * xp.logaddexp(ratio * (p["log_N_c"] - x["N"]), p["log_D_c"] - x["D"])
 
-    # u_N = (alpha_N/alpha_D) log(N_c/N_ref), u_D = log(D_c/D_ref): the two terms inside the bracket.
-    def constants_from_centred(self, xp, u, p, ref):
+    def from_internal(self, xp, z, p, ref):
         ratio = p["alpha_N"] / p["alpha_D"]
-        return {"log_N_c": ref["N"] + u["N_c"] / ratio, "log_D_c": ref["D"] + u["D_c"]}
+        lse = xp.logaddexp(0.0, z["z_N"])
+        a = z["log_bracket_ref"] + z["z_N"] - lse
+        b = z["log_bracket_ref"] - lse
+        return {"log_N_c": ref["N"] + a / ratio, "log_D_c": ref["D"] + b}
 
-    def centred_from_constants(self, xp, logc, p, ref):
+    def to_internal(self, xp, logc, p, ref):
         ratio = p["alpha_N"] / p["alpha_D"]
-        return {"N_c": ratio * (logc["log_N_c"] - ref["N"]), "D_c": logc["log_D_c"] - ref["D"]}
+        a = ratio * (logc["log_N_c"] - ref["N"])
+        b = logc["log_D_c"] - ref["D"]
+        return {"log_bracket_ref": xp.logaddexp(a, b), "z_N": a - b}
 
-    def log_jacobian(self, xp, p):
+    def log_jacobian(self, xp, z, p):
+        # (s, z) -> (a, b) has |det| = 1; a -> log N_c scales by alpha_D / alpha_N.
         return xp.log(p["alpha_D"]) - xp.log(p["alpha_N"])

@@ -1,0 +1,3 @@
+from bayes_scaling.examples import write_example
+
+print(f"wrote {write_example()}")

@@ -1,0 +1,51 @@
+"""Test helpers shipped with the package: fits with known draws, built without sampling.
+
+``fake_fit`` returns a real :class:`FitResult` whose posterior draws scatter narrowly around a
+given truth, so queries, save/load and the CLI can be exercised in milliseconds. It is never
+used to answer a user's question.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayes_scaling.data.runs import load_runs
+from bayes_scaling.inference.fit import resolve_spec
+from bayes_scaling.inference.model import model_data
+from bayes_scaling.simulate import isoflop_design, simulate_runs
+
+
+def fake_fit(law: str = "chinchilla", truth: dict[str, float] | None = None, *, chains: int = 2, draws: int = 200,
+             rel_sd: float = 0.01, sigma: float = 0.01, seed: int = 0, spec=None):
+    """A FitResult with draws ~ truth x (1 + rel_sd * z) on runs simulated from the truth."""
+    from bayes_scaling.examples import EXAMPLE
+    from bayes_scaling.result import FitResult
+
+    spec = resolve_spec(law, spec)
+    law_obj = spec.law
+    if truth is None:
+        if law_obj.name != "chinchilla":
+            raise ValueError("give a truth for laws other than chinchilla")
+        truth = EXAMPLE["truth"]
+    runs = load_runs(runs_frame(law_obj.name, truth, sigma=sigma, seed=seed))
+    data = model_data(spec, runs)
+    rng = np.random.default_rng(seed)
+    post = {n: (("chain", "draw"), truth[n] * (1 + rel_sd * rng.standard_normal((chains, draws))))
+            for n in law_obj.param_names}
+    post["sigma"] = (("chain", "draw"), np.abs(sigma * (1 + 0.1 * rng.standard_normal((chains, draws)))))
+    coords = {"chain": np.arange(chains), "draw": np.arange(draws)}
+    stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros((chains, draws), bool))}, coords=coords)
+    trace = xr.DataTree.from_dict({"posterior": xr.Dataset(post, coords=coords), "sample_stats": stats})
+    config = {"sampler": "fake (testing)", "draws": draws, "tune": 0, "chains": chains, "seed": seed}
+    return FitResult.from_trace(trace, spec=spec, runs=runs, data=data, sampler_config=config)
+
+
+def runs_frame(law: str = "chinchilla", truth: dict[str, float] | None = None, *, sigma: float = 0.01,
+               seed: int = 0) -> pd.DataFrame:
+    """16 simulated runs: an IsoFLOP grid of 4 budgets (1e18-1e21 FLOPs) x 4 tokens/param ratios."""
+    from bayes_scaling.examples import EXAMPLE
+
+    design = isoflop_design(np.geomspace(1e18, 1e21, 4), np.geomspace(2, 200, 4))
+    return simulate_runs(law, truth or EXAMPLE["truth"], design, sigma=sigma, seed=seed)

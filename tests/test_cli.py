@@ -1,0 +1,196 @@
+"""CLI contract without sampling: bad inputs (exit 2, one stderr line, nothing written),
+summary/predict JSON shape on a fit built from known draws, and the console script itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from bayes_scaling.cli import main
+from bayes_scaling.testing import fake_fit, runs_frame
+
+
+@pytest.fixture(scope="module")
+def fit_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("fit") / "fit.nc"
+    fake_fit(seed=3).save(path)
+    return path
+
+
+@pytest.fixture
+def good_csv(tmp_path):
+    path = tmp_path / "runs.csv"
+    runs_frame().to_csv(path, index=False)
+    return path
+
+
+def _write(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def _bad_runs(tmp_path, kind):
+    """Runs files with one problem each (all other rows valid)."""
+    frame = runs_frame()
+    if kind == "nan":
+        frame.loc[3, "loss"] = np.nan
+    elif kind == "inf":
+        frame.loc[2, "params"] = np.inf
+    elif kind == "zero":
+        frame.loc[1, "tokens"] = 0.0
+    elif kind == "negative":
+        frame.loc[4, "loss"] = -2.5
+    elif kind == "text":
+        frame["params"] = frame["params"].astype(object)
+        frame.loc[5, "params"] = "seven billion"
+    elif kind == "single":
+        frame = frame.iloc[:1]
+    elif kind == "one_n":
+        frame = frame.drop(columns="compute").assign(params=1e9)
+    p = tmp_path / f"{kind}.csv"
+    frame.to_csv(p, index=False)
+    return p
+
+
+BAD_FIT_CASES = {
+    "nan_loss": lambda t: [str(_bad_runs(t, "nan")), "--law", "chinchilla"],
+    "inf_params": lambda t: [str(_bad_runs(t, "inf")), "--law", "chinchilla"],
+    "zero_tokens": lambda t: [str(_bad_runs(t, "zero")), "--law", "chinchilla"],
+    "negative_loss": lambda t: [str(_bad_runs(t, "negative")), "--law", "chinchilla"],
+    "non_numeric_text": lambda t: [str(_bad_runs(t, "text")), "--law", "chinchilla"],
+    "single_run": lambda t: [str(_bad_runs(t, "single")), "--law", "chinchilla"],
+    "one_distinct_N": lambda t: [str(_bad_runs(t, "one_n")), "--law", "chinchilla"],
+    "missing_column": lambda t: [str(_bad_runs(t, "nan")), "--law", "chinchilla", "--loss-col", "val_loss"],
+    "duplicate_columns": lambda t: [str(_write(t, "dup.csv", "params,tokens,loss,loss\n1e9,2e10,2.5,2.6\n")),
+                                    "--law", "chinchilla"],
+    "empty_file": lambda t: [str(_write(t, "empty.csv", "")), "--law", "chinchilla"],
+    "header_only": lambda t: [str(_write(t, "header.csv", "params,tokens,compute,loss\n")), "--law", "chinchilla"],
+    "missing_file": lambda t: [str(t / "nope.csv"), "--law", "chinchilla"],
+    "unsupported_extension": lambda t: [str(_write(t, "runs.xlsx", "x")), "--law", "chinchilla"],
+    "unknown_law": lambda t: [str(_bad_runs(t, "nan")), "--law", "gpt_law"],
+    "malformed_spec": lambda t: [str(_bad_runs(t, "nan")), "--spec", str(_write(t, "s.toml", "[law\nname=1"))],
+    "spec_unknown_dist": lambda t: [str(_bad_runs(t, "nan")), "--spec", str(_write(
+        t, "s.toml", '[law]\nname = "kaplan_n"\n[priors.alpha_N]\ndist = "Cauchy"\n[priors.N_c]\ndist = "HalfNormal"\nsigma = 1.0\n'))],
+    "spec_not_found": lambda t: [str(_bad_runs(t, "nan")), "--spec", "no_such_spec"],
+    "law_spec_disagree": lambda t: [str(_bad_runs(t, "nan")), "--law", "kaplan_n", "--spec", "chinchilla"],
+    "no_law_or_spec": lambda t: [str(_bad_runs(t, "nan"))],
+    "zero_draws": lambda t: [str(_bad_runs(t, "nan")), "--law", "chinchilla", "--draws", "0"],
+    "bad_params_kind": lambda t: [str(_bad_runs(t, "nan")), "--law", "chinchilla", "--params-kind", "embedding"],
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FIT_CASES))
+def test_fit_bad_input_exits_2_with_one_line_and_no_file(case, tmp_path, capsys):
+    out = tmp_path / "out" / "fit.nc"
+    out.parent.mkdir()
+    code = main(["fit", *BAD_FIT_CASES[case](tmp_path), "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 2, captured
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), captured.err
+    assert "Traceback" not in captured.err
+    assert list(out.parent.iterdir()) == []
+
+
+def test_fit_output_folder_missing(good_csv, tmp_path, capsys):
+    code = main(["fit", str(good_csv), "--law", "chinchilla", "--out", str(tmp_path / "no" / "dir" / "fit.nc")])
+    err = capsys.readouterr().err
+    assert code == 2 and "does not exist" in err
+
+
+BAD_QUERY_CASES = {
+    "fit_file_missing": lambda t, f: ["summary", str(t / "missing.nc")],
+    "fit_file_not_netcdf": lambda t, f: ["summary", str(_write(t, "junk.nc", "this is not netCDF"))],
+    "netcdf_not_a_fit": lambda t, f: ["predict", str(_netcdf_not_fit(t)), "--params", "1e9", "--tokens", "1e10"],
+    "predict_missing_tokens": lambda t, f: ["predict", str(f), "--params", "1e9"],
+    "predict_negative_params": lambda t, f: ["predict", str(f), "--params", "-5", "--tokens", "1e10"],
+    "predict_non_numeric": lambda t, f: ["predict", str(f), "--params", "big", "--tokens", "1e10"],
+    "ci_out_of_range": lambda t, f: ["predict", str(f), "--params", "1e9", "--tokens", "1e10", "--ci", "1.5"],
+    "unknown_command": lambda t, f: ["frobnicate"],
+}
+
+
+def _netcdf_not_fit(tmp_path):
+    p = tmp_path / "other.nc"
+    xr.Dataset({"x": ("t", np.arange(3.0))}).to_netcdf(p, engine="h5netcdf")
+    return p
+
+
+@pytest.mark.parametrize("case", sorted(BAD_QUERY_CASES))
+def test_query_bad_input_exits_2(case, tmp_path, fit_file, capsys):
+    code = main(BAD_QUERY_CASES[case](tmp_path, fit_file))
+    captured = capsys.readouterr()
+    assert code == 2, captured
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), captured.err
+    assert captured.out == ""
+
+
+def test_summary_json_shape(fit_file, capsys):
+    assert main(["summary", str(fit_file), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for name in ("E", "A", "B", "alpha", "beta", "sigma"):
+        assert set(out[name]) == {"median", "mean", "ci_low", "ci_high", "ci_prob"}
+        assert out[name]["ci_low"] <= out[name]["median"] <= out[name]["ci_high"]
+        assert out[name]["ci_prob"] == 0.9
+    assert {"r_hat_max", "ess_bulk_min", "divergences"} <= set(out["diagnostics"])
+    assert out["law"] == "chinchilla"
+    assert abs(out["alpha"]["median"] - 0.34) < 0.01
+
+
+def test_summary_text_has_intervals_and_diagnostics(fit_file, capsys):
+    assert main(["summary", str(fit_file), "--ci", "0.8"]) == 0
+    out = capsys.readouterr().out
+    assert "80% interval" in out and "r_hat_max" in out and "divergences" in out
+
+
+def test_predict_json_matches_truth_and_ci_prob(fit_file, capsys):
+    from bayes_scaling.examples import EXAMPLE
+    from bayes_scaling.simulate import true_loss
+
+    assert main(["predict", str(fit_file), "--params", "7e10", "--tokens", "1.4e12", "--ci", "0.95", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    loss = out["loss"]
+    assert loss["ci_prob"] == 0.95
+    truth = float(true_loss("chinchilla", EXAMPLE["truth"], N=7e10, D=1.4e12))
+    assert loss["ci_low"] < truth < loss["ci_high"]
+    # the predictive interval of a new run is wider than the law's
+    pred = out["loss_predictive"]
+    assert pred["ci_high"] - pred["ci_low"] > loss["ci_high"] - loss["ci_low"]
+    assert out["query"]["C"] == pytest.approx(6 * 7e10 * 1.4e12)
+    assert {"r_hat_max", "ess_bulk_min", "divergences"} <= set(out["diagnostics"])
+
+
+def test_predict_from_compute_derives_tokens(fit_file, capsys):
+    assert main(["predict", str(fit_file), "--params", "1e9", "--compute", "1.2e20", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["query"]["D"] == pytest.approx(1.2e20 / 6e9)
+
+
+def test_specs_lists_laws_and_specs(capsys):
+    assert main(["specs"]) == 0
+    out = capsys.readouterr().out
+    assert "law chinchilla" in out and "spec chinchilla_epoch2024" in out and "spec kaplan_nd_kaplan2020" in out
+
+
+def test_console_script_exit_codes(tmp_path, fit_file):
+    """The installed entry point: exit 0 on success, 2 and one stderr line on bad input."""
+    exe = Path(sys.executable).with_name("bayes-scaling")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "bayes_scaling"]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    ok = subprocess.run([*cmd, "predict", str(fit_file), "--params", "1e9", "--tokens", "2e10", "--json"],
+                        capture_output=True, text=True, env=env, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert "loss" in json.loads(ok.stdout)
+    bad = subprocess.run([*cmd, "summary", str(tmp_path / "none.nc")], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert bad.returncode == 2
+    assert len(bad.stderr.strip().splitlines()) == 1 and bad.stdout == ""
