@@ -44,13 +44,15 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
     return int(value)
 
 
-def compiled_model(spec: LawSpec, data):
+def compiled_model(spec: LawSpec, data, *, progress: bool = False):
     """The compiled nutpie model for ``spec``, built once per process and fed ``data``."""
     import nutpie
 
     key = hashlib.sha256(f"{spec.law_name}\n{spec.text}".encode()).hexdigest()
     compiled = _COMPILED.get(key)
     if compiled is None:
+        if progress:
+            print("compiling the model with numba (once per law and spec in a process) ...", file=sys.stderr, flush=True)
         model = build_model(spec, data)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=FutureWarning)
@@ -90,9 +92,9 @@ def fit(
         seed = int(np.random.SeedSequence().generate_state(1)[0])
     seed = _check_int("seed", seed, 0)
     data = model_data(spec, runs)
-    compiled = compiled_model(spec, data)
     if progress is None:
         progress = sys.stderr.isatty()
+    compiled = compiled_model(spec, data, progress=progress)
     trace = nutpie.sample(
         compiled,
         draws=draws,
