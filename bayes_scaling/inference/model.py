@@ -60,7 +60,7 @@ def build_model(spec: LawSpec, data: ModelData):
         p = {}
         for name in law.names_of("exponent"):
             prior = spec.priors[name]
-            p[name] = getattr(pm, prior.dist)(name, **prior.kwargs)
+            p[name] = getattr(pm, prior.dist)(name, **prior.pymc_kwargs)
         z = {name: pm.Flat(name) for name in law.internal}
         logc = law.from_internal(pt, z, p, ref)
         prior_terms = [law.log_jacobian(pt, z, p)]
@@ -70,10 +70,10 @@ def build_model(spec: LawSpec, data: ModelData):
             prior_terms.append(pm.logp(spec.priors[c].pymc_dist(), value) + logc[f"log_{c}"])
         pm.Potential("positive_params_prior", pt.sum(pt.stack(prior_terms)))
         s = spec.likelihood.sigma
-        sigma = getattr(pm, s.dist)("sigma", **s.kwargs)
+        sigma = getattr(pm, s.dist)("sigma", **s.pymc_kwargs)
         mu = law.log_loss(pt, x, {**p, **logc})
         if spec.likelihood.family == "student_t":
-            pm.StudentT("obs", nu=spec.likelihood.nu, mu=mu, sigma=sigma, observed=y, dims="run")
+            pm.StudentT("obs", nu=np.float64(spec.likelihood.nu), mu=mu, sigma=sigma, observed=y, dims="run")
         else:
             pm.Normal("obs", mu=mu, sigma=sigma, observed=y, dims="run")
     return model

@@ -19,11 +19,11 @@ def summarize(da: xr.DataArray, ci_prob: float = CI_PROB) -> xr.Dataset:
     q = da.quantile([0.5, lo, hi], dim=list(SAMPLE_DIMS))
     out = xr.Dataset(
         {
-            "median": q.sel(quantile=0.5, drop=True),
+            "median": q.isel(quantile=0, drop=True),
             "mean": da.mean(SAMPLE_DIMS),
-            "sd": da.std(SAMPLE_DIMS),
-            "ci_low": q.sel(quantile=lo, drop=True),
-            "ci_high": q.sel(quantile=hi, drop=True),
+            "sd": da.std(SAMPLE_DIMS, ddof=1),
+            "ci_low": q.isel(quantile=1, drop=True),
+            "ci_high": q.isel(quantile=2, drop=True),
         }
     )
     out.attrs["ci_prob"] = float(ci_prob)

@@ -31,6 +31,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.laws.base import ScalingLaw
 from bayes_scaling.laws.registry import get_law
@@ -66,11 +68,16 @@ class PriorSpec:
         lower = self.kwargs.get("lower")
         return self.dist in ("TruncatedNormal", "Uniform") and lower is not None and lower >= 0
 
+    @property
+    def pymc_kwargs(self) -> dict[str, np.float64]:
+        """Keyword arguments as float64 (a Python float like 0.75 would become float32 in PyTensor)."""
+        return {k: np.float64(v) for k, v in self.kwargs.items()}
+
     def pymc_dist(self):
         """The unnamed PyMC distribution (``pm.X.dist(**kwargs)``)."""
         import pymc as pm
 
-        return getattr(pm, self.dist).dist(**self.kwargs)
+        return getattr(pm, self.dist).dist(**self.pymc_kwargs)
 
     def as_dict(self) -> dict[str, Any]:
         return {"dist": self.dist, **self.kwargs}
@@ -114,7 +121,7 @@ def _prior(where: str, table: Any) -> PriorSpec:
         raise BayesScalingError(f"{where} must be a table like {{ dist = \"Normal\", mu = 0.0, sigma = 1.0 }}")
     table = dict(table)
     dist = table.pop("dist", None)
-    if dist not in DISTRIBUTIONS:
+    if not isinstance(dist, str) or dist not in DISTRIBUTIONS:
         raise BayesScalingError(f"{where}: dist must be one of {sorted(DISTRIBUTIONS)}, got {dist!r}")
     required, optional, _ = DISTRIBUTIONS[dist]
     unknown = sorted(set(table) - set(required) - set(optional))
@@ -149,6 +156,8 @@ def parse_spec(text: str, origin: str = "<string>") -> LawSpec:
     law_table = data.get("law")
     if not isinstance(law_table, dict) or "name" not in law_table:
         raise BayesScalingError(f"spec {origin!r} needs a [law] section with name = \"chinchilla\" (or another law)")
+    if set(law_table) != {"name"}:
+        raise BayesScalingError(f"spec {origin!r}: [law] takes only name, got {sorted(law_table)}")
     law = get_law(law_table["name"])
     priors_table = data.get("priors", {})
     if not isinstance(priors_table, dict):
@@ -175,8 +184,8 @@ def parse_spec(text: str, origin: str = "<string>") -> LawSpec:
     if family not in _LIKELIHOODS:
         raise BayesScalingError(f"spec {origin!r}: likelihood family must be one of {_LIKELIHOODS}, got {family!r}")
     nu = lik.get("nu", 4.0)
-    if isinstance(nu, bool) or not isinstance(nu, (int, float)) or not nu > 0:
-        raise BayesScalingError(f"spec {origin!r}: likelihood nu must be a number > 0, got {nu!r}")
+    if isinstance(nu, bool) or not isinstance(nu, (int, float)) or not math.isfinite(nu) or not nu > 0:
+        raise BayesScalingError(f"spec {origin!r}: likelihood nu must be a finite number > 0, got {nu!r}")
     sigma = _prior(f"spec {origin!r} likelihood.sigma", lik.get("sigma", {"dist": "HalfNormal", "sigma": 0.05}))
     if not sigma.positive_support():
         raise BayesScalingError(f"spec {origin!r}: likelihood.sigma needs a prior on positive values (e.g. HalfNormal)")
