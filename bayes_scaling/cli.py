@@ -1,4 +1,4 @@
-"""Command line: ``bayes-scaling demo | fit | summary | predict | specs``.
+"""Command line: ``bayes-scaling demo | fit | summary | predict | allocate | target | frontier | specs``.
 
 Exit codes: 0 success; 2 bad input (one line on stderr, no traceback, no output file);
 1 when ``--strict`` diagnostics fail.
@@ -16,6 +16,7 @@ from typing import Any
 
 from bayes_scaling.conventions import CI_PROB, PARAMS_KINDS
 from bayes_scaling.errors import BayesScalingError, DiagnosticsError
+from bayes_scaling.queries.extrapolation import extrapolation_report
 
 
 class _Parser(argparse.ArgumentParser):
@@ -167,8 +168,19 @@ def _prediction_json(result, pred, ci_prob: float) -> dict[str, Any]:
         "units": {"loss": "nats/token", "N": f"{result.runs_metadata['params_kind']} parameters", "D": "tokens",
                   "C": "FLOPs"},
     }
+    out["extrapolation"] = extrapolation_report(
+        result, {k: pred[k].values for k in ("N", "D", "C") if k in pred.coords}, ci_prob)
     out["diagnostics"] = _diag_json(result)
     return out
+
+
+def _extrapolation_lines(report: dict) -> list[str]:
+    dec = ", ".join(f"{k} {v:+.2f}" for k, v in report["decades_beyond"].items())
+    chk = report["largest_runs_check"]
+    lines = [f"extrapolation: decades beyond the largest run: {dec}; largest {chk['n_runs']} runs: "
+             f"{chk['outside_interval']} outside their {chk['ci_prob']:.0%} predictive interval"]
+    lines += [f"WARNING: {n}" for n in report["notes"]]
+    return lines
 
 
 def cmd_predict(args) -> int:
@@ -186,6 +198,7 @@ def cmd_predict(args) -> int:
         s = out[key]
         print(f"predicted loss at {q}: {label}: median {s['median']:.4f} nats/token, "
               f"{pct} interval [{s['ci_low']:.4f}, {s['ci_high']:.4f}]")
+    print("\n".join(_extrapolation_lines(out["extrapolation"])))
     print(_diag_line(result))
     return 0
 
@@ -293,6 +306,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ci", type=_ci, default=CI_PROB, help="credible interval mass, equal-tailed (default 0.9)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_predict)
+
+    from bayes_scaling.cli_planning import add_parsers
+
+    add_parsers(sub, _positive_float, _ci)
 
     p = sub.add_parser("specs", help="list the shipped laws and prior specs")
     p.set_defaults(func=cmd_specs)

@@ -57,6 +57,13 @@ class ScalingLaw:
         """Natural log of the predicted loss (nats/token)."""
         raise NotImplementedError
 
+    # -- compute-optimal allocation --------------------------------------------------------
+    def log_optimal_params(self, xp: Any, log_tokens_x_params: Any, p: dict[str, Any]) -> Any | None:
+        """Closed-form log N*(C) minimising L(N, D) subject to N D = C / k, given
+        ``log_tokens_x_params`` = log(C / k) (k FLOPs per parameter-token, 6 by default).
+        ``None`` when the law has no closed form (a numeric search is used instead)."""
+        return None
+
     # -- centred coordinates for sampling -------------------------------------------------
     #: Names of the unconstrained internal coordinates (sampled with flat priors; the prior on
     #: the published parameters enters through a potential with :meth:`log_jacobian`).

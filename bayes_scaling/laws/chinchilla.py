@@ -27,6 +27,12 @@ class Chinchilla(ScalingLaw):
         term_d = p["log_B"] - p["beta"] * x["D"]
         return xp.logaddexp(xp.logaddexp(p["log_E"], term_n), term_d)
 
+    def log_optimal_params(self, xp, log_tokens_x_params, p):
+        # Hoffmann et al. 2022 Eq. 4: N* = G (C/6)^a, G = (alpha A / (beta B))^(1/(alpha+beta)), a = beta/(alpha+beta)
+        s = p["alpha"] + p["beta"]
+        log_g = (xp.log(p["alpha"]) + p["log_A"] - xp.log(p["beta"]) - p["log_B"]) / s
+        return log_g + p["beta"] / s * log_tokens_x_params
+
     def from_internal(self, xp, z, p, ref):
         lse = xp.logaddexp(xp.logaddexp(0.0, z["z_A"]), z["z_B"])
         log_e = z["log_L_ref"] - lse

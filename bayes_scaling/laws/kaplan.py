@@ -90,6 +90,12 @@ class KaplanND(ScalingLaw):
         ratio = p["alpha_N"] / p["alpha_D"]
         return p["alpha_D"] * xp.logaddexp(ratio * (p["log_N_c"] - x["N"]), p["log_D_c"] - x["D"])
 
+    def log_optimal_params(self, xp, log_tokens_x_params, p):
+        # d/du log L = 0 for u = log N with D = (C/k)/N gives e^(t_D - t_N) = alpha_N/alpha_D, i.e.
+        # log N* = (r log N_c - log D_c + log(C/k) + log r) / (1 + r), r = alpha_N/alpha_D.
+        r = p["alpha_N"] / p["alpha_D"]
+        return (r * p["log_N_c"] - p["log_D_c"] + log_tokens_x_params + xp.log(r)) / (1 + r)
+
     def from_internal(self, xp, z, p, ref):
         ratio = p["alpha_N"] / p["alpha_D"]
         lse = xp.logaddexp(0.0, z["z_N"])

@@ -1,0 +1,209 @@
+"""Planning commands: ``allocate``, ``target``, ``frontier`` (see :mod:`bayes_scaling.cli`)."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+from bayes_scaling.conventions import CI_PROB, FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
+
+
+def _finite(obj: Any) -> Any:
+    """JSON-safe: non-finite floats become null (e.g. compute needed for an unreachable loss)."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def _rec(da, ci_prob):
+    from bayes_scaling.queries.intervals import summary_record
+
+    return summary_record(da, ci_prob)
+
+
+def _line(label: str, r: dict, unit: str = "", fmt: str = ".4g") -> str:
+    pct = f"{r['ci_prob']:.0%}"
+    return (f"  {label}: median {r['median']:{fmt}}{unit}, {pct} interval "
+            f"[{r['ci_low']:{fmt}}, {r['ci_high']:{fmt}}]")
+
+
+def _budget(args) -> float:
+    return args.compute * (PF_DAY_FLOPS if args.compute_unit == "pf-days" else 1.0)
+
+
+def cmd_allocate(args) -> int:
+    from bayes_scaling.cli import _diag_json, _diag_line, _extrapolation_lines
+    from bayes_scaling.queries.allocate import decide, frontier_exponents
+    from bayes_scaling.result import FitResult
+
+    result = FitResult.load(args.fit)
+    c = _budget(args)
+    alts = {f"N = {n:.3g}": n for n in (args.alt_params or [])}
+    d = decide(result, c, utility=args.utility, max_params=args.max_params, max_tokens=args.max_tokens,
+               alternatives=alts, alt_tokens_per_param=args.alt_tokens_per_param, flops_per_token=args.flops_per_token)
+    fe = frontier_exponents(result, c / 10, c * 10, flops_per_token=args.flops_per_token)
+    ci = args.ci
+    out: dict[str, Any] = {
+        "compute": {"flops": c, "pf_days": c / PF_DAY_FLOPS, "flops_per_token": args.flops_per_token},
+        "decision": {"N": d.N, "D": d.D, "tokens_per_param": d.tokens_per_param, "utility": d.utility,
+                     "objective_loss": d.objective, "constraints": d.constraints},
+        **{k: _rec(d.optimum[k], ci) for k in ("N_opt", "D_opt", "tokens_per_param", "loss_opt")},
+        "loss": _rec(d.outcome["loss"], ci),
+        "loss_penalty": _rec(d.outcome["loss_penalty"], ci),
+        "wasted_compute": _rec(d.outcome["wasted_compute"], ci),
+        "a": _rec(fe["a"], ci),
+        "b": _rec(fe["b"], ci),
+        "alternatives": {},
+    }
+    for name, alt in d.alternatives.items():
+        out["alternatives"][name] = {
+            "N": alt.attrs["N"], "D": alt.attrs["D"], "tokens_per_param": alt.attrs["D"] / alt.attrs["N"],
+            "loss": _rec(alt["loss"], ci), "loss_penalty": _rec(alt["loss_penalty"], ci),
+            "wasted_compute": _rec(alt["wasted_compute"], ci),
+            "p_worse_than_decision": float((alt["loss"] > d.outcome["loss"]).mean()),
+        }
+    query = {"N": np.array([d.N]), "D": np.array([d.D]), "C": np.array([c])}
+    from bayes_scaling.queries.extrapolation import extrapolation_report
+
+    out["extrapolation"] = extrapolation_report(result, query, ci)
+    out["diagnostics"] = _diag_json(result)
+    if args.json:
+        print(json.dumps(_finite(out), indent=2))
+        return 0
+    units = result.runs_metadata["params_kind"]
+    print(f"budget C = {c:.4g} FLOPs ({c / PF_DAY_FLOPS:.4g} PF-days), {args.flops_per_token:g} FLOPs per parameter-token")
+    print(f"decision ({d.utility}): train N = {d.N:.4g} {units} parameters on D = {d.D:.4g} tokens "
+          f"({d.tokens_per_param:.1f} tokens/parameter)" + (f", constraints {d.constraints}" if d.constraints else ""))
+    print(_line("loss at the decision (nats/token)", out["loss"]))
+    print(_line("wasted compute vs each draw's optimum", out["wasted_compute"], fmt=".2%"))
+    print("compute-optimal allocation, per posterior draw:")
+    print(_line("N* (parameters)", out["N_opt"]))
+    print(_line("D* (tokens)", out["D_opt"]))
+    print(_line("D*/N* (tokens/parameter)", out["tokens_per_param"], fmt=".3g"))
+    print(_line("L* (nats/token)", out["loss_opt"]))
+    print(_line("a in N* ~ C^a (C/10 to 10C)", out["a"], fmt=".3f"))
+    print(_line("b in D* ~ C^b", out["b"], fmt=".3f"))
+    for name, alt in out["alternatives"].items():
+        print(f"alternative '{name}': N = {alt['N']:.4g}, D = {alt['D']:.4g}; P(worse than the decision) = "
+              f"{alt['p_worse_than_decision']:.2f}")
+        print(_line("loss penalty (nats/token)", alt["loss_penalty"]))
+        print(_line("wasted compute", alt["wasted_compute"], fmt=".2%"))
+    print("\n".join(_extrapolation_lines(out["extrapolation"])))
+    print(_diag_line(result))
+    return 0
+
+
+def cmd_target(args) -> int:
+    from bayes_scaling.cli import _diag_json, _diag_line
+    from bayes_scaling.queries.allocate import compute_for_loss, prob_reach
+    from bayes_scaling.result import FitResult
+
+    result = FitResult.load(args.fit)
+    ds = compute_for_loss(result, args.loss, flops_per_token=args.flops_per_token)
+    ci = args.ci
+    out: dict[str, Any] = {
+        "target_loss": args.loss,
+        "p_unreachable": ds.attrs["p_unreachable"],
+        "compute": _rec(ds["compute"], ci),
+        "compute_pf_days": _rec(ds["compute"] / PF_DAY_FLOPS, ci),
+        "N_opt": _rec(ds["N_opt"], ci),
+        "D_opt": _rec(ds["D_opt"], ci),
+    }
+    if args.compute is not None:
+        out["budget_flops"] = _budget(args)
+        out["p_reach"] = prob_reach(result, args.loss, out["budget_flops"], flops_per_token=args.flops_per_token)
+    out["diagnostics"] = _diag_json(result)
+    if args.json:
+        print(json.dumps(_finite(out), indent=2))
+        return 0
+    print(f"to reach a loss of {args.loss:g} nats/token with the compute-optimal plan "
+          f"(P(unreachable at any budget) = {out['p_unreachable']:.3f}):")
+    print(_line("compute (FLOPs)", out["compute"]))
+    print(_line("compute (PF-days)", out["compute_pf_days"]))
+    print(_line("N* (parameters)", out["N_opt"]))
+    print(_line("D* (tokens)", out["D_opt"]))
+    if "p_reach" in out:
+        print(f"P(reach {args.loss:g} within {out['budget_flops']:.4g} FLOPs) = {out['p_reach']:.3f}")
+    print(_diag_line(result))
+    return 0
+
+
+def cmd_frontier(args) -> int:
+    from bayes_scaling.cli import _diag_json, _diag_line
+    from bayes_scaling.queries.allocate import compute_optimal, frontier_exponents
+    from bayes_scaling.result import FitResult
+
+    result = FitResult.load(args.fit)
+    scale = PF_DAY_FLOPS if args.compute_unit == "pf-days" else 1.0
+    lo, hi = args.compute_min * scale, args.compute_max * scale
+    fe = frontier_exponents(result, lo, hi, flops_per_token=args.flops_per_token)
+    budgets = np.geomspace(lo, hi, args.points)
+    opt = compute_optimal(result, budgets, flops_per_token=args.flops_per_token)
+    ci = args.ci
+    rows = []
+    for i, c in enumerate(budgets):
+        sel = opt.isel(budget=i)
+        rows.append({"compute_flops": float(c), **{k: _rec(sel[k], ci) for k in ("N_opt", "D_opt", "tokens_per_param",
+                                                                                   "loss_opt")}})
+    out = {"a": _rec(fe["a"], ci), "b": _rec(fe["b"], ci), "loss_slope": _rec(fe["loss_slope"], ci),
+           "budgets": rows, "diagnostics": _diag_json(result)}
+    if args.json:
+        print(json.dumps(_finite(out), indent=2))
+        return 0
+    print(f"compute-optimal frontier from {lo:.3g} to {hi:.3g} FLOPs:")
+    print(_line("a in N* ~ C^a", out["a"], fmt=".3f"))
+    print(_line("b in D* ~ C^b", out["b"], fmt=".3f"))
+    print(_line("d log L* / d log C", out["loss_slope"], fmt=".4f"))
+    pct = f"{ci:.0%}"
+    print(f"  {'C (FLOPs)':>10}  {'N* median [' + pct + ']':>30}  {'D*/N* median [' + pct + ']':>26}  "
+          f"{'L* median [' + pct + ']':>26}")
+    for r in rows:
+        n, t, l_ = r["N_opt"], r["tokens_per_param"], r["loss_opt"]
+        print(f"  {r['compute_flops']:>10.3g}  {n['median']:>9.3g} [{n['ci_low']:.3g}, {n['ci_high']:.3g}]".ljust(44)
+              + f"  {t['median']:>7.3g} [{t['ci_low']:.3g}, {t['ci_high']:.3g}]".ljust(28)
+              + f"  {l_['median']:.4f} [{l_['ci_low']:.4f}, {l_['ci_high']:.4f}]")
+    print(_diag_line(result))
+    return 0
+
+
+def add_parsers(sub, positive_float, ci_type) -> None:
+    """Register the planning subcommands on the main parser's subparsers."""
+
+    def common(p):
+        p.add_argument("fit", help="fit file (.nc) of a law in N and D (chinchilla, kaplan_nd)")
+        p.add_argument("--compute-unit", choices=("flops", "pf-days"), default="flops", help="unit of compute values")
+        p.add_argument("--flops-per-token", type=positive_float, default=FLOPS_PER_PARAM_TOKEN,
+                       help="training FLOPs per parameter per token (default 6: C = 6ND)")
+        p.add_argument("--ci", type=ci_type, default=CI_PROB, help="credible interval mass, equal-tailed (default 0.9)")
+        p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("allocate", help="compute-optimal N and D at a budget, the decision, and alternatives")
+    common(p)
+    p.add_argument("--compute", type=positive_float, required=True, help="training budget C")
+    p.add_argument("--utility", default="mean", help="'mean' (expected loss) or 'quantile:Q' (risk-averse)")
+    p.add_argument("--alt-tokens-per-param", type=positive_float, default=None,
+                   help="compare with the plan using this many tokens per parameter (e.g. 20)")
+    p.add_argument("--alt-params", type=positive_float, action="append", help="compare with your own N; repeatable")
+    p.add_argument("--max-params", type=positive_float, default=None, help="largest feasible N")
+    p.add_argument("--max-tokens", type=positive_float, default=None, help="tokens available")
+    p.set_defaults(func=cmd_allocate)
+
+    p = sub.add_parser("target", help="compute needed to reach a target loss")
+    common(p)
+    p.add_argument("--loss", type=positive_float, required=True, help="target loss in nats/token")
+    p.add_argument("--compute", type=positive_float, default=None, help="budget: also print P(reach the target)")
+    p.set_defaults(func=cmd_target)
+
+    p = sub.add_parser("frontier", help="the compute-optimal frontier between two budgets, with exponents")
+    common(p)
+    p.add_argument("--compute-min", type=positive_float, required=True, help="smallest budget")
+    p.add_argument("--compute-max", type=positive_float, required=True, help="largest budget")
+    p.add_argument("--points", type=int, default=6, help="budgets to tabulate (default %(default)s)")
+    p.set_defaults(func=cmd_frontier)

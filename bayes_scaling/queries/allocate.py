@@ -1,0 +1,315 @@
+"""Compute-optimal allocation and budget decisions under posterior uncertainty.
+
+For a law L(N, D) and a budget C (FLOPs), training costs C = k N D with k FLOPs per parameter per
+token (6 by default, Kaplan et al. 2020 §2.1). Per posterior draw, N*(C) minimises L(N, C/(kN))
+(closed form where the law has one, e.g. Hoffmann et al. 2022 Eq. 4; a vectorised golden-section
+search otherwise). A *decision* picks one N for all draws, minimising the posterior expected loss
+or a loss quantile (risk-averse), and reports what each alternative plan costs, in loss and in
+wasted compute (1 - C'/C, C' being the budget at which the optimal plan reaches the plan's loss).
+
+Every per-draw answer keeps ``chain`` and ``draw``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
+from bayes_scaling.errors import BayesScalingError
+
+BUDGET_DIM = "budget"
+_GOLDEN = (np.sqrt(5.0) - 1) / 2
+
+
+def _require_nd(law) -> None:
+    if set(law.input_names) != {"N", "D"}:
+        raise BayesScalingError(
+            f"allocation needs a law of both parameters N and tokens D; {law.name!r} has {list(law.input_names)} "
+            f"(fit chinchilla or kaplan_nd)"
+        )
+
+
+def _budgets(compute, compute_unit: str) -> np.ndarray:
+    c = np.atleast_1d(np.asarray(compute, dtype=float))
+    if c.ndim != 1 or c.size == 0 or not np.all(np.isfinite(c)) or np.any(c <= 0):
+        raise BayesScalingError(f"compute budgets must be finite numbers > 0, got {compute!r}")
+    if compute_unit == "pf-days":
+        return c * PF_DAY_FLOPS
+    if compute_unit != "flops":
+        raise BayesScalingError(f"compute_unit must be 'flops' or 'pf-days', got {compute_unit!r}")
+    return c
+
+
+def _check_k(flops_per_token: float) -> float:
+    k = float(flops_per_token)
+    if not np.isfinite(k) or k <= 0:
+        raise BayesScalingError(f"flops_per_token must be > 0 (6 for the usual 6ND), got {flops_per_token!r}")
+    return k
+
+
+class _Draws:
+    """Posterior parameters as NumPy arrays shaped (chain, draw, 1) for fast broadcasting."""
+
+    def __init__(self, result):
+        self.result = result
+        self.law = result.law
+        _require_nd(self.law)
+        post = result.posterior
+        self.shape = (post.sizes["chain"], post.sizes["draw"])
+        self.p = {k: np.asarray(v.transpose("chain", "draw").values)[..., None] for k, v in result.law_params().items()}
+
+    def log_loss(self, log_n, log_d):
+        return self.law.log_loss(np, {"N": log_n, "D": log_d}, self.p)
+
+    def log_n_opt(self, log_ct):
+        """log N* per draw for log(C/k) (array broadcast against (chain, draw, 1))."""
+        closed = self.law.log_optimal_params(np, log_ct, self.p)
+        if closed is not None:
+            return np.broadcast_to(closed, np.broadcast_shapes(self.shape + (1,), np.shape(log_ct)))
+        return _golden_min(lambda u: self.log_loss(u, log_ct - u), np.zeros_like(log_ct), log_ct, self.shape)
+
+    def log_loss_opt(self, log_ct):
+        u = self.log_n_opt(log_ct)
+        return self.log_loss(u, log_ct - u)
+
+
+def _golden_min(f, lo, hi, shape, iters: int = 90):
+    """Vectorised golden-section minimisation of a unimodal f on [lo, hi] (elementwise)."""
+    full = np.broadcast_shapes(shape + (1,), np.shape(lo))
+    a = np.broadcast_to(lo, full).astype(float).copy()
+    b = np.broadcast_to(hi, full).astype(float).copy()
+    c = b - _GOLDEN * (b - a)
+    d = a + _GOLDEN * (b - a)
+    fc, fd = f(c), f(d)
+    for _ in range(iters):
+        left = fc < fd
+        b = np.where(left, d, b)
+        a = np.where(left, a, c)
+        c_new = b - _GOLDEN * (b - a)
+        d_new = a + _GOLDEN * (b - a)
+        c, d = c_new, d_new
+        fc, fd = f(c), f(d)
+    return (a + b) / 2
+
+
+def _bisect_decreasing(g, target, lo, hi, iters: int = 100):
+    """Per element, x in [lo, hi] with g(x) = target for g decreasing in x (NaN if not bracketed)."""
+    lo = np.array(lo, dtype=float, copy=True)
+    hi = np.array(hi, dtype=float, copy=True)
+    lo, hi, target = np.broadcast_arrays(lo, hi, target)
+    lo, hi = lo.copy(), hi.copy()
+    for _ in range(iters):
+        mid = (lo + hi) / 2
+        above = g(mid) > target
+        lo = np.where(above, mid, lo)
+        hi = np.where(above, hi, mid)
+    return (lo + hi) / 2
+
+
+def _da(values, budgets=None, attrs=None):
+    dims = ("chain", "draw") if budgets is None else ("chain", "draw", BUDGET_DIM)
+    coords = {} if budgets is None else {BUDGET_DIM: budgets}
+    da = xr.DataArray(values, dims=dims, coords=coords)
+    da.attrs.update(attrs or {})
+    return da
+
+
+def compute_optimal(result, compute, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
+                    compute_unit: str = "flops") -> xr.Dataset:
+    """Posterior of the compute-optimal allocation at each budget.
+
+    Returns ``N_opt`` (parameters), ``D_opt`` (tokens), ``tokens_per_param`` and ``loss_opt``
+    (nats/token), dims ``(chain, draw, budget)``; the ``budget`` coordinate is in FLOPs.
+    """
+    k = _check_k(flops_per_token)
+    budgets = _budgets(compute, compute_unit)
+    draws = _Draws(result)
+    log_ct = np.log(budgets / k)
+    log_n = draws.log_n_opt(log_ct)
+    log_d = log_ct - log_n
+    loss = np.exp(draws.log_loss(log_n, log_d))
+    ds = xr.Dataset({
+        "N_opt": _da(np.exp(log_n), budgets, {"units": f"{result.runs_metadata['params_kind']} parameters"}),
+        "D_opt": _da(np.exp(log_d), budgets, {"units": "tokens"}),
+        "tokens_per_param": _da(np.exp(log_d - log_n), budgets, {"units": "tokens/parameter"}),
+        "loss_opt": _da(loss, budgets, {"units": "nats/token"}),
+    })
+    ds[BUDGET_DIM].attrs["units"] = "FLOPs"
+    ds.attrs["flops_per_token"] = k
+    return ds
+
+
+def frontier_exponents(result, compute_min: float, compute_max: float, *,
+                       flops_per_token: float = FLOPS_PER_PARAM_TOKEN, compute_unit: str = "flops") -> xr.Dataset:
+    """Exponents a, b of N* ~ C^a and D* ~ C^b between two budgets (per draw; exact for power-law
+    frontiers such as Chinchilla's, where a = beta/(alpha+beta)), and the local loss slope
+    d log(L* - 0)/d log C."""
+    lo, hi = _budgets([compute_min, compute_max], compute_unit)
+    if not hi > lo:
+        raise BayesScalingError(f"compute_max must exceed compute_min, got {compute_min!r} and {compute_max!r}")
+    opt = compute_optimal(result, [lo, hi], flops_per_token=flops_per_token)
+    span = np.log(hi) - np.log(lo)
+    slope = lambda v: (np.log(v.isel(budget=1)) - np.log(v.isel(budget=0))) / span  # noqa: E731
+    ds = xr.Dataset({"a": slope(opt["N_opt"]), "b": slope(opt["D_opt"]), "loss_slope": slope(opt["loss_opt"])})
+    ds.attrs.update({"compute_min_flops": lo, "compute_max_flops": hi})
+    return ds
+
+
+def plan_outcome(result, compute: float, n_params: float, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
+                 compute_unit: str = "flops") -> xr.Dataset:
+    """What training ``n_params`` parameters on budget C costs, per draw.
+
+    ``loss`` (nats/token), ``loss_penalty`` = loss - the draw's optimal loss at C, and
+    ``wasted_compute`` = 1 - C'/C where C' is the budget at which that draw's optimal plan reaches
+    the same loss (0 for an optimal plan; 0.3 means 30% of the budget bought nothing).
+    """
+    k = _check_k(flops_per_token)
+    (c,) = _budgets([compute], compute_unit)
+    if not np.isfinite(n_params) or n_params <= 0:
+        raise BayesScalingError(f"planned parameters must be > 0, got {n_params!r}")
+    draws = _Draws(result)
+    log_ct = np.log(c / k)
+    log_loss_plan = draws.log_loss(np.log(n_params), log_ct - np.log(n_params))[..., 0]
+    log_loss_opt = draws.log_loss_opt(np.array([log_ct]))[..., 0]
+    # C' <= C: search log(C'/k) in [log_ct - 60, log_ct]
+    log_ct_equiv = _bisect_decreasing(lambda x: draws.log_loss_opt(x[..., None])[..., 0], log_loss_plan,
+                                      np.full(draws.shape, log_ct - 60.0), np.full(draws.shape, log_ct))
+    return xr.Dataset({
+        "loss": _da(np.exp(log_loss_plan), attrs={"units": "nats/token"}),
+        "loss_penalty": _da(np.exp(log_loss_plan) - np.exp(log_loss_opt), attrs={"units": "nats/token"}),
+        "wasted_compute": _da(1 - np.exp(log_ct_equiv - log_ct), attrs={"units": "fraction of the budget"}),
+    }, attrs={"compute_flops": c, "N": float(n_params), "D": float(c / k / n_params)})
+
+
+@dataclass
+class Decision:
+    """The allocation chosen at one budget, and how it and the alternatives fare per draw."""
+
+    compute: float
+    N: float
+    D: float
+    utility: str
+    objective: float
+    outcome: xr.Dataset
+    optimum: xr.Dataset
+    alternatives: dict[str, xr.Dataset] = field(default_factory=dict)
+    constraints: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def tokens_per_param(self) -> float:
+        return self.D / self.N
+
+
+def parse_utility(utility: str) -> float | None:
+    """``"mean"`` -> None; ``"quantile:0.9"`` -> 0.9 (minimise that loss quantile)."""
+    if utility == "mean":
+        return None
+    if isinstance(utility, str) and utility.startswith("quantile:"):
+        try:
+            q = float(utility.split(":", 1)[1])
+        except ValueError:
+            q = -1.0
+        if 0 < q < 1:
+            return q
+    raise BayesScalingError(f"utility must be 'mean' or 'quantile:Q' with 0 < Q < 1, got {utility!r}")
+
+
+def decide(result, compute: float, *, utility: str = "mean", max_params: float | None = None,
+           max_tokens: float | None = None, alternatives: dict[str, float] | None = None,
+           alt_tokens_per_param: float | None = None, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
+           compute_unit: str = "flops", grid: int = 801) -> Decision:
+    """The one N (and D = C/(kN)) to train at budget C.
+
+    Minimises the posterior expected loss (``utility="mean"``) or a loss quantile
+    (``"quantile:0.9"``: risk-averse), subject to N <= ``max_params`` and D <= ``max_tokens``.
+    ``alternatives`` maps names to planned N; ``alt_tokens_per_param`` adds the plan with that
+    many tokens per parameter (e.g. 20, the Chinchilla rule of thumb).
+    """
+    q = parse_utility(utility)
+    k = _check_k(flops_per_token)
+    (c,) = _budgets([compute], compute_unit)
+    draws = _Draws(result)
+    log_ct = np.log(c / k)
+    opt = compute_optimal(result, [c], flops_per_token=k)
+    log_nopt = np.log(opt["N_opt"].values[..., 0])
+    lo = max(np.quantile(log_nopt, 0.001) - np.log(30.0), 0.0)
+    hi = min(np.quantile(log_nopt, 0.999) + np.log(30.0), log_ct)
+    constraints = {}
+    if max_params is not None:
+        if not max_params > 0:
+            raise BayesScalingError(f"max_params must be > 0, got {max_params!r}")
+        hi = min(hi, np.log(max_params))
+        constraints["max_params"] = float(max_params)
+    if max_tokens is not None:
+        if not max_tokens > 0:
+            raise BayesScalingError(f"max_tokens must be > 0, got {max_tokens!r}")
+        lo = max(lo, log_ct - np.log(max_tokens))
+        constraints["max_tokens"] = float(max_tokens)
+    if lo > hi:
+        raise BayesScalingError(
+            f"no feasible plan at C = {c:.3g} FLOPs: N <= {max_params or np.inf:.3g} and D <= {max_tokens or np.inf:.3g} "
+            f"cannot spend the budget (N D = C/{k:g}); raise a limit or lower the budget"
+        )
+    u = np.linspace(lo, hi, grid)
+    loss = np.exp(draws.log_loss(u, log_ct - u)).reshape(-1, grid)
+    score = loss.mean(axis=0) if q is None else np.quantile(loss, q, axis=0)
+    i = int(np.argmin(score))
+    # refine between the neighbouring grid points
+    a, b = u[max(i - 1, 0)], u[min(i + 1, grid - 1)]
+    for _ in range(60):
+        m1, m2 = b - _GOLDEN * (b - a), a + _GOLDEN * (b - a)
+        s1, s2 = (_score(draws, m, log_ct, q) for m in (m1, m2))
+        a, b = (a, m2) if s1 < s2 else (m1, b)
+    best = (a + b) / 2
+    n_best = float(np.exp(best))
+    alts = dict(alternatives or {})
+    if alt_tokens_per_param is not None:
+        if not alt_tokens_per_param > 0:
+            raise BayesScalingError(f"alt_tokens_per_param must be > 0, got {alt_tokens_per_param!r}")
+        alts[f"{alt_tokens_per_param:g} tokens/parameter"] = float(np.sqrt(c / k / alt_tokens_per_param))
+    return Decision(
+        compute=c, N=n_best, D=float(c / k / n_best), utility=utility, objective=float(_score(draws, best, log_ct, q)),
+        outcome=plan_outcome(result, c, n_best, flops_per_token=k),
+        optimum=opt.isel(budget=0, drop=True),
+        alternatives={name: plan_outcome(result, c, n, flops_per_token=k) for name, n in alts.items()},
+        constraints=constraints,
+    )
+
+
+def _score(draws: _Draws, u: float, log_ct: float, q: float | None) -> float:
+    loss = np.exp(draws.log_loss(np.array([u]), np.array([log_ct - u]))).ravel()
+    return float(loss.mean() if q is None else np.quantile(loss, q))
+
+
+def compute_for_loss(result, target_loss: float, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN) -> xr.Dataset:
+    """Compute (FLOPs) the optimal plan needs to reach ``target_loss`` (nats/token), per draw, with
+    the N* and D* there. Draws whose loss floor is above the target give ``inf``."""
+    if not np.isfinite(target_loss) or target_loss <= 0:
+        raise BayesScalingError(f"target loss must be a number > 0 (nats/token), got {target_loss!r}")
+    k = _check_k(flops_per_token)
+    draws = _Draws(result)
+    log_t = np.log(target_loss)
+    lo_x, hi_x = np.log(1e6), np.log(1e60)
+    g = lambda x: draws.log_loss_opt(x[..., None])[..., 0]  # noqa: E731
+    reachable = g(np.full(draws.shape, hi_x)) <= log_t
+    already = g(np.full(draws.shape, lo_x)) <= log_t
+    x = _bisect_decreasing(g, log_t, np.full(draws.shape, lo_x), np.full(draws.shape, hi_x))
+    x = np.where(reachable, x, np.inf)
+    x = np.where(already, lo_x, x)
+    log_n = np.where(np.isfinite(x), draws.log_n_opt(np.where(np.isfinite(x), x, 0.0)[..., None])[..., 0], np.inf)
+    return xr.Dataset({
+        "compute": _da(k * np.exp(x), attrs={"units": "FLOPs"}),
+        "N_opt": _da(np.exp(log_n), attrs={"units": "parameters"}),
+        "D_opt": _da(np.where(np.isfinite(x), np.exp(x - np.where(np.isfinite(log_n), log_n, 0.0)), np.inf),
+                     attrs={"units": "tokens"}),
+    }, attrs={"target_loss": float(target_loss), "p_unreachable": float(1 - reachable.mean())})
+
+
+def prob_reach(result, target_loss: float, compute: float, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
+               compute_unit: str = "flops") -> float:
+    """Posterior probability that the optimal plan at budget C reaches ``target_loss`` (law loss)."""
+    opt = compute_optimal(result, [compute], flops_per_token=flops_per_token, compute_unit=compute_unit)
+    return float((opt["loss_opt"] <= target_loss).mean())

@@ -1,0 +1,65 @@
+"""Extrapolation guard: how far a query lies beyond the observed runs, and whether the fit
+describes the largest runs (the ones closest to any extrapolation) well.
+
+Every prediction reports, per input, the decades beyond the largest observed value
+(log10(query / max observed); <= 0 means inside the observed range), and a posterior predictive
+check of the largest-compute runs: each run's PIT (posterior predictive probability of a loss
+below the observed one) and whether it falls outside the ``ci_prob`` predictive interval.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bayes_scaling.conventions import CI_PROB
+
+#: The check is flagged when a run's PIT is outside [PIT_EXTREME, 1 - PIT_EXTREME], or when more than
+#: OUTSIDE_FRACTION of the largest runs fall outside the predictive interval (0.1 expected at 90%).
+PIT_EXTREME = 0.005
+OUTSIDE_FRACTION = 0.4
+
+
+def decades_beyond(result, query: dict[str, np.ndarray]) -> dict[str, float]:
+    """log10(max query value / max observed value) per input present in both."""
+    frame = result.runs.frame
+    out = {}
+    for k in ("N", "D", "C"):
+        if k in query and k in frame:
+            out[k] = float(np.log10(np.max(query[k]) / frame[k].max()))
+    return out
+
+
+def largest_runs_check(result, n_largest: int = 5, ci_prob: float = CI_PROB) -> dict:
+    """Posterior predictive check of the ``n_largest`` runs by compute (or by the law's last input)."""
+    frame = result.runs.frame
+    key = "C" if "C" in frame else result.law.input_names[-1]
+    idx = np.argsort(frame[key].to_numpy())[::-1][: max(1, min(n_largest, len(frame)))]
+    sub = frame.iloc[idx]
+    pred = result.predict(**{k: sub[k].to_numpy() for k in result.law.input_names})["loss_predictive"]
+    draws = pred.transpose("query", "chain", "draw").values.reshape(len(sub), -1)
+    obs = sub["loss"].to_numpy()
+    pit = (draws < obs[:, None]).mean(axis=1)
+    lo, hi = (1 - ci_prob) / 2, 1 - (1 - ci_prob) / 2
+    outside = (pit < lo) | (pit > hi)
+    poor = bool(np.any((pit < PIT_EXTREME) | (pit > 1 - PIT_EXTREME)) or outside.mean() > OUTSIDE_FRACTION)
+    return {
+        "n_runs": int(len(sub)),
+        "ranked_by": key,
+        "pit": [float(v) for v in pit],
+        "outside_interval": int(outside.sum()),
+        "ci_prob": float(ci_prob),
+        "poor_fit": poor,
+    }
+
+
+def extrapolation_report(result, query: dict[str, np.ndarray], ci_prob: float = CI_PROB) -> dict:
+    """Decades beyond the data plus the largest-runs check, with a one-line verdict."""
+    decades = decades_beyond(result, query)
+    check = largest_runs_check(result, ci_prob=ci_prob)
+    far = max(decades.values(), default=0.0)
+    notes = []
+    if far > 1:
+        notes.append(f"extrapolates {far:.1f} decades beyond the largest observed run")
+    if check["poor_fit"]:
+        notes.append(f"the fit misses the {check['n_runs']} largest runs (posterior predictive check)")
+    return {"decades_beyond": decades, "largest_runs_check": check, "flag": bool(notes), "notes": notes}
