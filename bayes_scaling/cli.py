@@ -14,7 +14,7 @@ import sys
 import warnings
 from typing import Any
 
-from bayes_scaling.conventions import CI_PROB, PARAMS_KINDS
+from bayes_scaling.conventions import CI_PROB, INPUT_QUANTITIES, PARAMS_KINDS
 from bayes_scaling.errors import BayesScalingError, DiagnosticsError
 from bayes_scaling.queries.extrapolation import extrapolation_report
 
@@ -112,7 +112,18 @@ def _load_runs(args):
         compute_unit=args.compute_unit,
         group_cols=args.group_col or (),
         seed_col=args.seed_col,
+        extra_cols=_col_map(args.col),
     )
+
+
+def _col_map(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        q, sep, col = item.partition("=")
+        if not sep or not q.strip() or not col.strip():
+            raise BayesScalingError(f"--col expects Q=COLUMN (e.g. U=unique_tokens), got {item!r}")
+        out[q.strip()] = col.strip()
+    return out
 
 
 def cmd_fit(args) -> int:
@@ -164,12 +175,12 @@ def _prediction_json(result, pred, ci_prob: float) -> dict[str, Any]:
     out = {
         "loss": summary_record(pred["loss"].isel(query=0), ci_prob),
         "loss_predictive": summary_record(pred["loss_predictive"].isel(query=0), ci_prob),
-        "query": {k: float(pred[k].values[0]) for k in ("N", "D", "C") if k in pred.coords},
+        "query": {k: float(pred[k].values[0]) for k in INPUT_QUANTITIES if k in pred.coords},
         "units": {"loss": "nats/token", "N": f"{result.runs_metadata['params_kind']} parameters", "D": "tokens",
                   "C": "FLOPs"},
     }
     out["extrapolation"] = extrapolation_report(
-        result, {k: pred[k].values for k in ("N", "D", "C") if k in pred.coords}, ci_prob)
+        result, {k: pred[k].values for k in INPUT_QUANTITIES if k in pred.coords}, ci_prob)
     out["diagnostics"] = _diag_json(result)
     return out
 
@@ -187,7 +198,8 @@ def cmd_predict(args) -> int:
     from bayes_scaling.result import FitResult
 
     result = FitResult.load(args.fit)
-    pred = result.predict(N=args.params, D=args.tokens, C=args.compute)
+    extra = {k: v for k, v in (("U", args.unique_tokens), ("X", args.x)) if v is not None}
+    pred = result.predict(N=args.params, D=args.tokens, C=args.compute, **extra)
     out = _prediction_json(result, pred, args.ci)
     if args.json:
         print(json.dumps(out, indent=2))
@@ -286,6 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compute-unit", choices=("flops", "pf-days"), default="flops", help="unit of the compute column")
     p.add_argument("--group-col", action="append", help="group column (architecture, dataset); repeatable")
     p.add_argument("--seed-col", default=None, help="column with the training seed of each run")
+    p.add_argument("--col", action="append", default=[], metavar="Q=COLUMN",
+                   help="column of a further law input: U (unique tokens) or X (scale axis); repeatable")
     _add_sampler_args(p)
     p.add_argument("--strict", action="store_true", help="fail (exit 1) when diagnostics fail")
     p.add_argument("--ci", type=_ci, default=CI_PROB, help="credible interval mass, equal-tailed (default 0.9)")
@@ -303,6 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params", type=_positive_float, default=None, help="parameters N")
     p.add_argument("--tokens", type=_positive_float, default=None, help="training tokens D")
     p.add_argument("--compute", type=_positive_float, default=None, help="training compute C in FLOPs")
+    p.add_argument("--unique-tokens", type=_positive_float, default=None, help="unique tokens U (data-constrained laws)")
+    p.add_argument("--x", type=_positive_float, default=None, help="value on the scale axis X (single-axis laws)")
     p.add_argument("--ci", type=_ci, default=CI_PROB, help="credible interval mass, equal-tailed (default 0.9)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_predict)

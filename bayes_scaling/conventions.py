@@ -29,6 +29,8 @@ RHAT_MAX = 1.01
 ESS_MIN_PER_CHAIN = 100
 
 PARAMS_KINDS = ("total", "non-embedding")
+#: Law inputs: parameters, tokens, compute, unique tokens, a generic scale axis.
+INPUT_QUANTITIES = ("N", "D", "C", "U", "X")
 
 
 def flops_to_pf_days(flops):

@@ -50,7 +50,7 @@ def _pointwise_loglik(spec: LawSpec, posterior: xr.Dataset, log_inputs: dict, lo
 
 def law_params_from(posterior: xr.Dataset, law) -> dict[str, xr.DataArray]:
     """Posterior draws in the law function's convention (positive parameters as ``log_<name>``)."""
-    out = {n: posterior[n] for n in law.names_of("exponent")}
+    out = {n: posterior[n] for n in law.direct_names}
     out.update({f"log_{n}": np.log(posterior[n]) for n in law.positive_names})
     return out
 
@@ -214,11 +214,11 @@ class FitResult:
         df.attrs["ci_prob"] = ci_prob
         return df
 
-    def predict(self, N=None, D=None, C=None, *, seed: int | None = None) -> xr.Dataset:
+    def predict(self, N=None, D=None, C=None, *, seed: int | None = None, **extra) -> xr.Dataset:
         """Loss posterior at new runs (see :func:`bayes_scaling.queries.predict.predict_loss`)."""
         from bayes_scaling.queries.predict import predict_loss
 
-        return predict_loss(self, N=N, D=D, C=C, seed=seed)
+        return predict_loss(self, N=N, D=D, C=C, seed=seed, **extra)
 
     def __repr__(self) -> str:
         d = self.diagnostics

@@ -6,6 +6,8 @@ Columns of the canonical table (one row per run, dim ``run``):
 - ``D``: training tokens (count),
 - ``C``: training compute in FLOPs (derived as 6ND when absent),
 - ``loss``: final loss in nats/token,
+- optional further inputs some laws need (``EXTRA_QUANTITIES``): ``U`` unique tokens,
+  ``X`` a generic scale axis (e.g. training-set size of a learning curve);
 - optional group columns (architecture, dataset, ...) and ``seed``.
 """
 
@@ -29,6 +31,9 @@ from bayes_scaling.errors import BayesScalingError
 #: shows exact counts within 10% of 6ND; a 2x gap means mismatched units or conventions).
 COMPUTE_MISMATCH_FACTOR = 2.0
 _COMPUTE_UNITS = ("flops", "pf-days")
+#: Further positive inputs a law may use, with their units.
+EXTRA_QUANTITIES = {"U": "unique tokens", "X": "units of the scale axis"}
+_REQUIRE_DISTINCT = ("N", "D", "C", "X")
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,7 @@ class ColumnMap:
     loss: str = "loss"
     groups: tuple[str, ...] = ()
     seed: str | None = None
+    extra: tuple[tuple[str, str], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -50,6 +56,7 @@ class ColumnMap:
             "loss": self.loss,
             "groups": list(self.groups),
             "seed": self.seed,
+            "extra": dict(self.extra),
         }
 
 
@@ -76,9 +83,9 @@ class RunTable:
         return quantity in self.frame.columns and self.frame[quantity].notna().all()
 
     def log_inputs(self, compute_unit: str = "FLOPs") -> dict[str, np.ndarray]:
-        """Natural logs of N, D and C (C in ``compute_unit``) for the quantities present."""
+        """Natural logs of the inputs present (N, D, C with C in ``compute_unit``, U, X)."""
         out = {}
-        for q in ("N", "D", "C"):
+        for q in ("N", "D", "C", *EXTRA_QUANTITIES):
             if self.has(q):
                 v = self.frame[q].to_numpy(float)
                 if q == "C" and compute_unit == "PF-days":
@@ -92,7 +99,8 @@ class RunTable:
         for name in law.input_names:
             if not self.has(name):
                 what = {"N": "parameters (--params-col)", "D": "tokens (--tokens-col, or compute and parameters)",
-                        "C": "compute (--compute-col, or parameters and tokens)"}[name]
+                        "C": "compute (--compute-col, or parameters and tokens)",
+                        **{k: f"{v} (--col {k}=COLUMN)" for k, v in EXTRA_QUANTITIES.items()}}[name]
                 problems.append(f"law {law.name!r} needs {what}, which the runs table lacks")
         if problems:
             raise BayesScalingError(*problems)
@@ -102,7 +110,7 @@ class RunTable:
                 f"law {law.name!r} has {len(law.params)} parameters plus noise and needs at least {min_runs} runs; "
                 f"got {len(self)}: add runs or choose a law with fewer parameters"
             )
-        for name in law.input_names:
+        for name in (n for n in law.input_names if n in _REQUIRE_DISTINCT):
             distinct = self.frame[name].nunique()
             if distinct < 2:
                 raise BayesScalingError(
@@ -205,6 +213,7 @@ def load_runs(
     compute_unit: str = "flops",
     group_cols: tuple[str, ...] | list[str] = (),
     seed_col: str | None = None,
+    extra_cols: dict[str, str] | None = None,
 ) -> RunTable:
     """Load observed runs from CSV, Parquet or a DataFrame and convert to canonical units.
 
@@ -220,7 +229,12 @@ def load_runs(
     if len(frame) == 0:
         raise BayesScalingError(f"runs table {name!r} has a header but no runs: add one row per training run")
     group_cols = tuple(group_cols)
-    cmap = ColumnMap(params_col, tokens_col, compute_col, loss_col, group_cols, seed_col)
+    extra_cols = dict(extra_cols or {})
+    unknown = sorted(set(extra_cols) - set(EXTRA_QUANTITIES))
+    if unknown:
+        raise BayesScalingError(f"unknown quantity {unknown} in --col; known: {sorted(EXTRA_QUANTITIES)} "
+                                f"(parameters, tokens, compute and loss have their own options)")
+    cmap = ColumnMap(params_col, tokens_col, compute_col, loss_col, group_cols, seed_col, tuple(extra_cols.items()))
     available = list(frame.columns)
 
     def present(col: str | None, option: str, required: bool) -> str | None:
@@ -242,6 +256,8 @@ def load_runs(
         present(g, "--group-col", True)
     if seed_col:
         present(seed_col, "--seed-col", True)
+    for q, col in extra_cols.items():
+        present(col, f"--col {q}=COLUMN", True)
     if problems:
         raise BayesScalingError(*problems)
     if not (params_c or tokens_c or compute_c):
@@ -252,7 +268,8 @@ def load_runs(
     out = pd.DataFrame(index=pd.RangeIndex(len(frame), name="run"))
     specs = [("N", params_c, "parameters", "parameters"), ("D", tokens_c, "tokens", "tokens"),
              ("C", compute_c, "compute", "PF-days" if compute_unit == "pf-days" else "FLOPs"),
-             ("loss", loss_c, "loss", "nats/token")]
+             ("loss", loss_c, "loss", "nats/token"),
+             *((q, col, EXTRA_QUANTITIES[q], EXTRA_QUANTITIES[q]) for q, col in extra_cols.items())]
     for key, col, label, unit in specs:
         if col is None:
             continue
@@ -290,6 +307,6 @@ def runs_from_frame(frame: pd.DataFrame, metadata: dict[str, Any]) -> RunTable:
     """Rebuild a RunTable from its canonical frame and :meth:`RunTable.metadata` (used by load)."""
     cols = metadata.get("columns", {})
     cmap = ColumnMap(cols.get("params"), cols.get("tokens"), cols.get("compute"), cols.get("loss", "loss"),
-                     tuple(cols.get("groups", ())), cols.get("seed"))
+                     tuple(cols.get("groups", ())), cols.get("seed"), tuple(cols.get("extra", {}).items()))
     return RunTable(frame, metadata.get("params_kind", "total"), cmap, metadata.get("source", ""),
                     metadata.get("sha256", ""), tuple(metadata.get("derived", ())))

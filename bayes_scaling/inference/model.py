@@ -58,7 +58,7 @@ def build_model(spec: LawSpec, data: ModelData):
         ref = {k: pm.Data(f"ref_log_{k}", np.asarray(v)) for k, v in data.ref.items()}
         y = pm.Data("log_loss", data.log_loss, dims="run")
         p = {}
-        for name in law.names_of("exponent"):
+        for name in law.direct_names:
             prior = spec.priors[name]
             p[name] = getattr(pm, prior.dist)(name, **prior.pymc_kwargs)
         z = {name: pm.Flat(name) for name in law.internal}

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-Kind = Literal["exponent", "constant", "loss"]
+Kind = Literal["exponent", "shape", "constant", "loss"]
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,10 @@ class Param:
 
 @dataclass(frozen=True)
 class Input:
-    """A law input: ``N`` (parameters), ``D`` (tokens) or ``C`` (compute)."""
+    """A law input: ``N`` (parameters), ``D`` (tokens), ``C`` (compute), ``U`` (unique tokens) or
+    ``X`` (a generic scale axis)."""
 
-    name: Literal["N", "D", "C"]
+    name: Literal["N", "D", "C", "U", "X"]
     unit: str
 
 
@@ -95,9 +96,15 @@ class ScalingLaw:
         return tuple(p.name for p in self.params if p.kind == kind)
 
     @property
+    def direct_names(self) -> tuple[str, ...]:
+        """Parameters sampled directly from their priors and passed as they are (exponents and
+        shape parameters such as a break's sharpness)."""
+        return tuple(p.name for p in self.params if p.kind in ("exponent", "shape"))
+
+    @property
     def positive_names(self) -> tuple[str, ...]:
-        """Parameters passed to the law as ``log_<name>`` (everything but exponents)."""
-        return tuple(p.name for p in self.params if p.kind != "exponent")
+        """Parameters passed to the law as ``log_<name>`` and reached through ``internal``."""
+        return tuple(p.name for p in self.params if p.kind in ("constant", "loss"))
 
     def param(self, name: str) -> Param:
         for p in self.params:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayes_scaling.conventions import CI_PROB
+from bayes_scaling.conventions import CI_PROB, INPUT_QUANTITIES
 
 #: The check is flagged when a run's PIT is outside [PIT_EXTREME, 1 - PIT_EXTREME], or when more than
 #: OUTSIDE_FRACTION of the largest runs fall outside the predictive interval (0.1 expected at 90%).
@@ -23,7 +23,7 @@ def decades_beyond(result, query: dict[str, np.ndarray]) -> dict[str, float]:
     """log10(max query value / max observed value) per input present in both."""
     frame = result.runs.frame
     out = {}
-    for k in ("N", "D", "C"):
+    for k in INPUT_QUANTITIES:
         if k in query and k in frame:
             out[k] = float(np.log10(np.max(query[k]) / frame[k].max()))
     return out

@@ -13,8 +13,9 @@ from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS, QUERY
 from bayes_scaling.errors import BayesScalingError
 
 
-def query_inputs(law, N=None, D=None, C=None) -> dict[str, np.ndarray]:
-    """Natural-log law inputs for a query, completing N/D/C with C = 6ND. C is in FLOPs."""
+def query_inputs(law, N=None, D=None, C=None, **extra) -> dict[str, dict[str, np.ndarray]]:
+    """Query values and natural-log law inputs, completing N/D/C with C = 6ND. C is in FLOPs;
+    ``extra`` holds further inputs (``U`` unique tokens, ``X`` scale axis)."""
 
     def arr(name, v):
         if v is None:
@@ -25,35 +26,32 @@ def query_inputs(law, N=None, D=None, C=None) -> dict[str, np.ndarray]:
         return a
 
     N, D, C = arr("params N", N), arr("tokens D", D), arr("compute C", C)
+    if D is None and N is not None and C is not None:
+        D = C / (FLOPS_PER_PARAM_TOKEN * N)
+    if N is None and D is not None and C is not None:
+        N = C / (FLOPS_PER_PARAM_TOKEN * D)
+    if C is None and N is not None and D is not None:
+        C = FLOPS_PER_PARAM_TOKEN * N * D
+    given = {"N": N, "D": D, "C": C, **{k: arr(k, v) for k, v in extra.items()}}
+    missing = [k for k in law.input_names if given.get(k) is None]
+    if missing:
+        flags = {"N": "--params", "D": "--tokens", "C": "--compute", "U": "--unique-tokens", "X": "--x"}
+        raise BayesScalingError(
+            f"law {law.name!r} needs {', '.join(missing)} to predict: give {' '.join(flags[m] for m in missing)}"
+            + (" (or two of N, D, C, with C = 6ND)" if set(missing) <= {"N", "D", "C"} else "")
+        )
+    present = {k: v for k, v in given.items() if v is not None}
     try:
-        if D is None and N is not None and C is not None:
-            D = C / (FLOPS_PER_PARAM_TOKEN * N)
-        if N is None and D is not None and C is not None:
-            N = C / (FLOPS_PER_PARAM_TOKEN * D)
-        if C is None and N is not None and D is not None:
-            C = FLOPS_PER_PARAM_TOKEN * N * D
-        given = {"N": N, "D": D, "C": C}
-        missing = [k for k in law.input_names if given[k] is None]
-        if missing:
-            flags = {"N": "--params", "D": "--tokens", "C": "--compute"}
-            raise BayesScalingError(
-                f"law {law.name!r} needs {', '.join(missing)} to predict: give {' '.join(flags[m] for m in missing)} "
-                f"(or two of N, D, C, with C = 6ND)"
-            )
-        used = {k: given[k] for k in law.input_names}
-        shapes = np.broadcast_shapes(*(v.shape for v in given.values() if v is not None))
+        shape = np.broadcast_shapes(*(v.shape for v in present.values()))
     except ValueError:
-        raise BayesScalingError("N, D and C must have the same number of values (or one value each)") from None
-    out = {}
-    for k in ("N", "D", "C"):
-        if given[k] is not None:
-            v = np.broadcast_to(given[k], shapes)
-            out[k] = v
-    logs = {k: np.log(out[k] / (PF_DAY_FLOPS if (k == "C" and law.compute_unit == "PF-days") else 1.0)) for k in used}
-    return {"values": out, "logs": logs}
+        raise BayesScalingError("query inputs must have the same number of values (or one value each)") from None
+    values = {k: np.broadcast_to(v, shape) for k, v in present.items()}
+    logs = {k: np.log(values[k] / (PF_DAY_FLOPS if (k == "C" and law.compute_unit == "PF-days") else 1.0))
+            for k in law.input_names}
+    return {"values": values, "logs": logs}
 
 
-def predict_loss(result, N=None, D=None, C=None, *, seed: int | None = None) -> xr.Dataset:
+def predict_loss(result, N=None, D=None, C=None, *, seed: int | None = None, **extra) -> xr.Dataset:
     """Posterior of the law's loss and of a new run's observed loss at each query point.
 
     ``N`` in parameters, ``D`` in tokens, ``C`` in FLOPs (scalars or equal-length arrays).
@@ -61,7 +59,7 @@ def predict_loss(result, N=None, D=None, C=None, *, seed: int | None = None) -> 
     fitted run-to-run noise), dims ``(chain, draw, query)``, and the query's N, D, C as coords.
     """
     law = result.law
-    q = query_inputs(law, N, D, C)
+    q = query_inputs(law, N, D, C, **extra)
     params = result.law_params()
     x = {k: xr.DataArray(v, dims=QUERY_DIM) for k, v in q["logs"].items()}
     log_mu = law.log_loss(np, x, params)
@@ -77,7 +75,7 @@ def predict_loss(result, N=None, D=None, C=None, *, seed: int | None = None) -> 
     ds = ds.assign_coords(coords)
     ds["loss"].attrs["units"] = "nats/token"
     ds["loss_predictive"].attrs["units"] = "nats/token"
-    for k, unit in (("N", "parameters"), ("D", "tokens"), ("C", "FLOPs")):
+    for k, unit in (("N", "parameters"), ("D", "tokens"), ("C", "FLOPs"), ("U", "unique tokens")):
         if k in ds.coords:
             ds[k].attrs["units"] = unit
     return ds
