@@ -66,8 +66,10 @@ def build_model(spec: LawSpec, data: ModelData):
         prior_terms = [law.log_jacobian(pt, z, p)]
         for c in law.positive_names:
             value = pm.Deterministic(c, pt.exp(logc[f"log_{c}"]))
-            # density of log c = density of c times c (the Jacobian of c = exp(log c))
-            prior_terms.append(pm.logp(spec.priors[c].pymc_dist(), value) + logc[f"log_{c}"])
+            prior = spec.priors[c]
+            log_v = logc[f"log_{c}"] - (ref[prior.relative_to] if prior.relative_to else 0.0)
+            # density of log v = density of v times v (the Jacobian of v = exp(log v))
+            prior_terms.append(pm.logp(prior.pymc_dist(), pt.exp(log_v)) + log_v)
         pm.Potential("positive_params_prior", pt.sum(pt.stack(prior_terms)))
         s = spec.likelihood.sigma
         sigma = getattr(pm, s.dist)("sigma", **s.pymc_kwargs)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.laws.base import ScalingLaw
+from bayes_scaling.laws.broken import BROKEN_LAWS
 from bayes_scaling.laws.chinchilla import Chinchilla
+from bayes_scaling.laws.data_constrained import DataConstrained
 from bayes_scaling.laws.kaplan import KaplanC, KaplanD, KaplanN, KaplanND
 
-_LAWS: dict[str, type[ScalingLaw]] = {cls.name: cls for cls in (Chinchilla, KaplanN, KaplanD, KaplanC, KaplanND)}
+_LAWS: dict[str, type[ScalingLaw]] = {
+    cls.name: cls for cls in (Chinchilla, KaplanN, KaplanD, KaplanC, KaplanND, DataConstrained, *BROKEN_LAWS)
+}
 
 
 def list_laws() -> list[str]:

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from bayes_scaling.conventions import INPUT_QUANTITIES
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.laws.base import ScalingLaw
 from bayes_scaling.laws.registry import get_law
@@ -61,6 +62,9 @@ class PriorSpec:
 
     dist: str
     kwargs: dict[str, float]
+    #: When set (e.g. "X"), the prior is on value / (geometric mean of that input over the runs):
+    #: a data-relative prior for quantities in the data's own units, such as a break location.
+    relative_to: str | None = None
 
     def positive_support(self) -> bool:
         if DISTRIBUTIONS[self.dist][2]:
@@ -80,11 +84,12 @@ class PriorSpec:
         return getattr(pm, self.dist).dist(**self.pymc_kwargs)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"dist": self.dist, **self.kwargs}
+        return {"dist": self.dist, **self.kwargs, **({"relative_to": self.relative_to} if self.relative_to else {})}
 
     def describe(self) -> str:
         args = ", ".join(f"{k}={v:g}" for k, v in self.kwargs.items())
-        return f"{self.dist}({args})"
+        rel = f" on value / geometric mean of {self.relative_to}" if self.relative_to else ""
+        return f"{self.dist}({args}){rel}"
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,9 @@ def _prior(where: str, table: Any) -> PriorSpec:
     if not isinstance(table, dict):
         raise BayesScalingError(f"{where} must be a table like {{ dist = \"Normal\", mu = 0.0, sigma = 1.0 }}")
     table = dict(table)
+    relative_to = table.pop("relative_to", None)
+    if relative_to is not None and relative_to not in INPUT_QUANTITIES:
+        raise BayesScalingError(f"{where}: relative_to must be one of {list(INPUT_QUANTITIES)}, got {relative_to!r}")
     dist = table.pop("dist", None)
     if not isinstance(dist, str) or dist not in DISTRIBUTIONS:
         raise BayesScalingError(f"{where}: dist must be one of {sorted(DISTRIBUTIONS)}, got {dist!r}")
@@ -141,7 +149,7 @@ def _prior(where: str, table: Any) -> PriorSpec:
     if dist in ("Uniform", "TruncatedNormal") and "lower" in kwargs and "upper" in kwargs:
         if kwargs["lower"] >= kwargs["upper"]:
             raise BayesScalingError(f"{where}: lower must be < upper")
-    return PriorSpec(dist, kwargs)
+    return PriorSpec(dist, kwargs, relative_to)
 
 
 def parse_spec(text: str, origin: str = "<string>") -> LawSpec:
@@ -171,6 +179,9 @@ def parse_spec(text: str, origin: str = "<string>") -> LawSpec:
     priors = {}
     for pname in law.param_names:
         prior = _prior(f"spec {origin!r} prior {pname!r}", priors_table[pname])
+        if prior.relative_to and (pname in law.direct_names or prior.relative_to not in law.input_names):
+            raise BayesScalingError(f"spec {origin!r} prior {pname!r}: relative_to = {prior.relative_to!r} needs a "
+                                    f"constant of the law and one of its inputs {list(law.input_names)}")
         if not prior.positive_support():
             raise BayesScalingError(
                 f"spec {origin!r} prior {pname!r}: {prior.dist} allows values <= 0 but {pname} must be positive; "
