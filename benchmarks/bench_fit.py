@@ -27,7 +27,7 @@ One run measures, in order (all times are wall-clock seconds, ``time.perf_counte
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_fit.py            # full (~3-4 min on 2 cores)
+    .venv/bin/python benchmarks/bench_fit.py            # full (~2.5-3 min on 2 cores)
     .venv/bin/python benchmarks/bench_fit.py --quick    # fewer repeats, B = 50, no cache probe
     .venv/bin/python benchmarks/bench_fit.py --json benchmarks/latest.json
 """

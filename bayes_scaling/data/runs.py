@@ -260,10 +260,10 @@ def load_runs(
         present(col, f"--col {q}=COLUMN", True)
     if problems:
         raise BayesScalingError(*problems)
-    if not (params_c or tokens_c or compute_c):
+    if not (params_c or tokens_c or compute_c or extra_cols):
         raise BayesScalingError(
-            f"no parameters, tokens or compute column found; map yours with --params-col/--tokens-col/--compute-col "
-            f"(columns are: {available})"
+            f"no parameters, tokens, compute or scale-axis column found; map yours with --params-col/--tokens-col/"
+            f"--compute-col or --col X=COLUMN (columns are: {available})"
         )
     out = pd.DataFrame(index=pd.RangeIndex(len(frame), name="run"))
     specs = [("N", params_c, "parameters", "parameters"), ("D", tokens_c, "tokens", "tokens"),
