@@ -1,4 +1,4 @@
-"""Command line: ``bayes-scaling demo | fit | summary | predict | allocate | target | frontier | specs``.
+"""Command line: ``bayes-scaling demo | fit | summary | predict | allocate | target | frontier | breakdown | specs``.
 
 Exit codes: 0 success; 2 bad input (one line on stderr, no traceback, no output file);
 1 when ``--strict`` diagnostics fail.

@@ -1,4 +1,4 @@
-"""Planning commands: ``allocate``, ``target``, ``frontier`` (see :mod:`bayes_scaling.cli`)."""
+"""Planning commands: ``allocate``, ``target``, ``frontier``, ``breakdown`` (see :mod:`bayes_scaling.cli`)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from bayes_scaling.conventions import CI_PROB, FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
+from bayes_scaling.errors import BayesScalingError
 
 
 def _finite(obj: Any) -> Any:
@@ -207,3 +208,106 @@ def add_parsers(sub, positive_float, ci_type) -> None:
     p.add_argument("--compute-max", type=positive_float, required=True, help="largest budget")
     p.add_argument("--points", type=int, default=6, help="budgets to tabulate (default %(default)s)")
     p.set_defaults(func=cmd_frontier)
+    add_breakdown_parser(sub, positive_float, ci_type)
+
+
+def cmd_breakdown(args) -> int:
+    """Where scaling may break down, for whatever the fit's law supports."""
+    from bayes_scaling.cli import _diag_json, _diag_line
+    from bayes_scaling.queries import breakdown as bd
+    from bayes_scaling.queries.extrapolation import largest_runs_check
+    from bayes_scaling.result import FitResult
+
+    result = FitResult.load(args.fit)
+    law = result.law
+    ci = args.ci
+    out: dict[str, Any] = {"law": law.name}
+    lines = [f"breakdown checks for a {law.name} fit ({law.formula})"]
+    budget = None if args.budget is None else args.budget * (PF_DAY_FLOPS if args.compute_unit == "pf-days" else 1.0)
+
+    if law.name == "kaplan_c":
+        if not args.kaplan_d:
+            raise BayesScalingError("Kaplan's contradiction point needs an L(D) fit too: add --kaplan-d FIT_D.nc "
+                                    "(a fit of the kaplan_d law)")
+        point = bd.contradiction_point(result, FitResult.load(args.kaplan_d), n_e=args.path_ne, p_n=args.path_p)
+        cp = {k: _rec(point[k], ci) for k in ("C_star", "N_star", "D_star", "L_star")}
+        cp["p_never_meet"] = point.attrs["p_never_meet"]
+        cp["path"] = {"n_e": args.path_ne, "p_n": args.path_p}
+        if budget is not None:
+            cp["p_before_budget"] = bd.prob_before(point, budget / PF_DAY_FLOPS)
+        out["contradiction_point"] = cp
+        lines.append(f"Kaplan's contradiction point (L(C_min) meets L(D) on the path N = {args.path_ne:.3g} C^{args.path_p}):")
+        lines += [_line("C* (PF-days)", cp["C_star"]), _line("N* (parameters)", cp["N_star"]),
+                  _line("D* (tokens)", cp["D_star"]), _line("L* (nats/token)", cp["L_star"])]
+        if "p_before_budget" in cp:
+            lines.append(f"  P(C* < budget {budget / PF_DAY_FLOPS:.4g} PF-days) = {cp['p_before_budget']:.3f}")
+    elif set(law.input_names) == {"N", "D"}:
+        from bayes_scaling.queries.data_requirement import data_requirement
+
+        n_obs = result.runs.frame["N"]
+        req = data_requirement(result, float(n_obs.min()), 10 * float(n_obs.max()), delta=args.delta)
+        out["data_requirement"] = {"k": _rec(req["k"], ci), "gamma": _rec(req["gamma"], ci), "delta": args.delta,
+                                   "n_range": [float(n_obs.min()), 10 * float(n_obs.max())]}
+        g = out["data_requirement"]["gamma"]
+        lines.append(f"data requirement: D >= k N^gamma keeps the overfitting penalty under {args.delta:.0%} "
+                     f"(N from {n_obs.min():.3g} to {10 * n_obs.max():.3g})")
+        lines += [_line("gamma", g, fmt=".3f"), _line("k", out["data_requirement"]["k"])]
+        if budget is not None:
+            from bayes_scaling.queries.allocate import decide
+            from bayes_scaling.queries.extrapolation import extrapolation_report
+
+            d = decide(result, budget)
+            rep = extrapolation_report(result, {"N": np.array([d.N]), "D": np.array([d.D]), "C": np.array([budget])}, ci)
+            out["extrapolation_at_budget"] = rep
+            lines.append(f"at the budget's decision (N = {d.N:.3g}, D = {d.D:.3g}): decades beyond the data "
+                         + ", ".join(f"{k} {v:+.2f}" for k, v in rep["decades_beyond"].items()))
+    else:
+        try:
+            other = bd.fit_counterpart(result, seed=args.seed)
+        except BayesScalingError:
+            other = None
+        if other is not None:
+            from bayes_scaling.queries.compare_laws import break_test
+
+            unbroken, broken = (result, other) if law.name.startswith("power") else (other, result)
+            test = break_test(unbroken, broken, ci)
+            test["diagnostics_counterpart"] = _diag_json(other)
+            out["break_test"] = test
+            lines.append(f"break test on {test['axis']} (PSIS-LOO, {test['laws']['broken']} vs {test['laws']['unbroken']}): "
+                         f"P(break) = {test['p_break']:.3f}, elpd difference {test['elpd_diff']:.1f} "
+                         f"(se {test['se_diff']:.1f}), stacking weight of the broken law "
+                         f"{test['stacking_weight_broken']:.2f}")
+            for name, r in test["break_location"].items():
+                lines.append(_line(f"break location {name}", r))
+            k = test["pareto_k_max"]
+            if max(k.values()) > 0.7:
+                lines.append(f"  note: Pareto k up to {max(k.values()):.2f} (> 0.7): some runs are influential; "
+                             f"treat the LOO difference as indicative")
+            lines.append("  counterpart fit " + _diag_line(other))
+    check = largest_runs_check(result, ci_prob=ci)
+    out["largest_runs_check"] = check
+    lines.append(f"largest {check['n_runs']} runs: {check['outside_interval']} outside their {ci:.0%} predictive "
+                 f"interval" + (" - WARNING: the fit misses them" if check["poor_fit"] else ""))
+    out["diagnostics"] = _diag_json(result)
+    if args.json:
+        print(json.dumps(_finite(out), indent=2))
+        return 0
+    print("\n".join(lines))
+    print(_diag_line(result))
+    return 0
+
+
+def add_breakdown_parser(sub, positive_float, ci_type) -> None:
+    p = sub.add_parser("breakdown", help="where scaling may break down (contradiction point, breaks, data needs)")
+    p.add_argument("fit", help="fit file (.nc)")
+    p.add_argument("--budget", type=positive_float, default=None, help="your compute budget")
+    p.add_argument("--compute-unit", choices=("flops", "pf-days"), default="flops", help="unit of --budget")
+    p.add_argument("--kaplan-d", default=None, help="kaplan_d fit, for the contradiction point of a kaplan_c fit")
+    p.add_argument("--path-ne", type=positive_float, default=1.3e9,
+                   help="compute-efficient path N = NE C^P (C in PF-days; Kaplan Table 6: 1.3e9)")
+    p.add_argument("--path-p", type=positive_float, default=0.73, help="exponent P of that path (Kaplan: 0.73)")
+    p.add_argument("--delta", type=positive_float, default=0.02, help="overfitting penalty for the data requirement")
+    p.add_argument("--seed", type=int, default=0, help="seed of the counterpart fit in break tests")
+    p.add_argument("--ci", type=ci_type, default=CI_PROB, help="credible interval mass, equal-tailed (default 0.9)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_breakdown)

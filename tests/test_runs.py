@@ -326,9 +326,20 @@ def test_unreadable_file(tmp_path):
 # -- RunTable.require -------------------------------------------------------------------------
 
 def test_require_accepts_enough_runs():
-    runs = load_runs(_frame(), compute_col=None)
+    frame = pd.concat([_frame(), _frame().assign(params=N * 3, tokens=D * 2)], ignore_index=True)
+    frame["unique"] = frame["tokens"] / 2
+    frame["size"] = np.geomspace(10, 1e4, len(frame))
+    runs = load_runs(frame, compute_col=None, extra_cols={"U": "unique", "X": "size"})
+    assert len(runs) >= max(len(get_law(n).params) + 2 for n in bs.list_laws())
     for name in bs.list_laws():
         runs.require(get_law(name))
+
+
+def test_require_names_the_missing_scale_axis():
+    runs = load_runs(_frame(), compute_col=None)
+    with pytest.raises(BayesScalingError) as ei:
+        runs.require(get_law("bnsl1_x"))
+    _one_line_error(ei, "bnsl1_x", "--col X=COLUMN")
 
 
 def test_require_too_few_runs():

@@ -1,0 +1,93 @@
+"""Where scaling may break down.
+
+``contradiction_point``: Kaplan et al. 2020 §6.3. The compute-efficient trend L(C_min) =
+(C_c/C_min)^alpha_C falls faster than the data-limited L(D) = (D_c/D)^alpha_D evaluated at the
+data that compute-efficient training consumes, D(C_min) = 2 C_min / (6 N(C_min)) with
+N(C_min) = N_e C_min^p_N (Table 6: N_e = 1.3e9, p_N = 0.73, C_min in PF-days). The two meet at
+C* (~1e4 PF-days, N* ~ 1e12, D* ~ 1e12, L* ~ 1.7 in the paper); past it the laws contradict each
+other. With posteriors for both laws (fits of ``kaplan_c`` and ``kaplan_d``), C* has a posterior.
+
+``fit_counterpart``: for a single-axis law, the broken (or unbroken) law on the same runs, so a
+break can be tested by LOO (:func:`bayes_scaling.queries.compare_laws.break_test`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
+from bayes_scaling.errors import BayesScalingError
+
+#: Kaplan et al. 2020 Table 6: N_opt = 1.3e9 C_min^0.73 (C_min in PF-days), trained at C = 2 C_min.
+KAPLAN_PATH = {"n_e": 1.3e9, "p_n": 0.73, "compute_factor": 2.0}
+
+
+def _flat(result, name):
+    return result.posterior[name].transpose("chain", "draw").values.ravel()
+
+
+def contradiction_point(fit_c, fit_d, *, n_e: float = KAPLAN_PATH["n_e"], p_n: float = KAPLAN_PATH["p_n"],
+                        compute_factor: float = KAPLAN_PATH["compute_factor"], seed: int = 0) -> xr.Dataset:
+    """Posterior of Kaplan's contradiction point from a ``kaplan_c`` fit and a ``kaplan_d`` fit.
+
+    Draws of the two independent posteriors are paired at random (seeded). Returns ``C_star``
+    (PF-days), ``N_star`` (parameters), ``D_star`` (tokens) and ``L_star`` (nats/token) over
+    ``(chain, draw)`` of ``fit_c``; ``inf`` where the curves never meet (alpha_C <= alpha_D (1 - p_N)).
+    """
+    if fit_c.law.name != "kaplan_c" or fit_d.law.name != "kaplan_d":
+        raise BayesScalingError(
+            f"the contradiction point needs a kaplan_c fit and a kaplan_d fit, got {fit_c.law.name!r} and "
+            f"{fit_d.law.name!r}"
+        )
+    if not (n_e > 0 and 0 < p_n < 1 and compute_factor > 0):
+        raise BayesScalingError("the compute-efficient path needs n_e > 0, 0 < p_n < 1 and compute_factor > 0")
+    shape = (fit_c.posterior.sizes["chain"], fit_c.posterior.sizes["draw"])
+    size = shape[0] * shape[1]
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(fit_d.posterior.sizes["chain"] * fit_d.posterior.sizes["draw"], size=size, replace=True)
+    a_c, log_cc = _flat(fit_c, "alpha_C"), np.log(_flat(fit_c, "C_c"))
+    a_d, log_dc = _flat(fit_d, "alpha_D")[idx], np.log(_flat(fit_d, "D_c"))[idx]
+    # log D(C) = log_k + (1 - p_n) log C, C in PF-days
+    log_k = np.log(compute_factor * PF_DAY_FLOPS / (FLOPS_PER_PARAM_TOKEN * n_e))
+    denom = a_c - a_d * (1 - p_n)
+    meets = denom > 0
+    x = np.where(meets, (a_c * log_cc - a_d * log_dc + a_d * log_k) / np.where(meets, denom, 1.0), np.inf)
+    c_star = np.exp(x)
+    n_star = n_e * c_star ** p_n
+    d_star = np.exp(log_k + (1 - p_n) * np.where(meets, x, np.inf))
+    l_star = np.where(meets, np.exp(a_c * (log_cc - np.where(meets, x, 0.0))), np.nan)
+    dims = ("chain", "draw")
+    ds = xr.Dataset({
+        "C_star": (dims, c_star.reshape(shape), {"units": "PF-days"}),
+        "N_star": (dims, n_star.reshape(shape), {"units": "parameters"}),
+        "D_star": (dims, d_star.reshape(shape), {"units": "tokens"}),
+        "L_star": (dims, l_star.reshape(shape), {"units": "nats/token"}),
+    })
+    ds.attrs.update({"n_e": n_e, "p_n": p_n, "compute_factor": compute_factor, "p_never_meet": float(1 - meets.mean())})
+    return ds
+
+
+def prob_before(point: xr.Dataset, budget_pf_days: float) -> float:
+    """P(C* < budget): the probability that the laws already contradict each other at the budget."""
+    return float((point["C_star"] < budget_pf_days).mean())
+
+
+def counterpart_law(law) -> str:
+    """The law a single-axis fit is tested against: the one-break law for an unbroken law, and the
+    unbroken law for a broken one."""
+    name = law.name
+    family, _, axis = name.partition("_")
+    if family == "power":
+        return f"bnsl1_{axis}"
+    if family.startswith("bnsl"):
+        return f"power_{axis}"
+    raise BayesScalingError(f"break tests need a single-axis law (power_x, bnsl1_x, ...); {name!r} is not one")
+
+
+def fit_counterpart(result, *, seed: int = 0, draws: int = 4000, tune: int = 2000):
+    """Fit the counterpart law (see :func:`counterpart_law`) on the same runs. Broken laws get more
+    draws: their posteriors are narrow and curved, and mix slowly."""
+    from bayes_scaling.inference.fit import fit
+
+    return fit(result.runs, law=counterpart_law(result.law), seed=seed, draws=draws, tune=tune, progress=False)

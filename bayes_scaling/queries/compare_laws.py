@@ -1,0 +1,63 @@
+"""Compare laws fitted to the same runs by PSIS-LOO (arviz_stats), and test for a break.
+
+``compare_fits`` returns the ELPD table with stacking weights. ``break_test`` pits an unbroken
+law against a broken one: P(break) is the normal-approximation probability that the broken law
+predicts left-out runs better (Phi(elpd_diff / se_diff), the "p_worse" of the unbroken law), with
+the stacking weight and Pareto-k warnings beside it, and the break's location with its interval.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from bayes_scaling.conventions import CI_PROB
+from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.queries.intervals import summary_record
+
+
+def _same_runs(fits: dict) -> None:
+    frames = [f.runs.frame[["loss"]].to_numpy() for f in fits.values()]
+    if any(fr.shape != frames[0].shape or not np.array_equal(fr, frames[0]) for fr in frames[1:]):
+        raise BayesScalingError("laws can only be compared on the same runs: these fits were made on different runs")
+
+
+def compare_fits(fits: dict, method: str = "stacking") -> pd.DataFrame:
+    """ELPD (PSIS-LOO) comparison table of fits on the same runs, best first."""
+    import arviz_stats as azs
+
+    if len(fits) < 2:
+        raise BayesScalingError("compare at least two fits")
+    _same_runs(fits)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = azs.compare({name: f.tree for name, f in fits.items()}, method=method, round_to="none")
+        khat = {name: float(np.max(azs.loo(f.tree, pointwise=True).pareto_k.values)) for name, f in fits.items()}
+    table = table.copy()
+    table["pareto_k_max"] = [khat[n] for n in table.index]
+    table.attrs["warnings"] = [str(w.message).split(".")[0] for w in caught]
+    return table
+
+
+def break_test(unbroken, broken, ci_prob: float = CI_PROB) -> dict:
+    """Is there a break? LOO comparison of ``broken`` against ``unbroken`` on the same runs."""
+    from scipy.stats import norm
+
+    table = compare_fits({"unbroken": unbroken, "broken": broken})
+    diff = float(table.loc["broken", "elpd"] - table.loc["unbroken", "elpd"])
+    se = float(table["dse"].max())
+    p_break = float(norm.cdf(diff / se)) if se > 0 else float(diff > 0)
+    law = broken.law
+    breaks = {f"d{i}": summary_record(broken.posterior[f"d{i}"], ci_prob) for i in range(1, law.n_breaks + 1)}
+    return {
+        "p_break": p_break,
+        "elpd_diff": diff,
+        "se_diff": se,
+        "stacking_weight_broken": float(table.loc["broken", "weight"]),
+        "pareto_k_max": {k: float(table.loc[k, "pareto_k_max"]) for k in ("unbroken", "broken")},
+        "break_location": breaks,
+        "axis": law.axis,
+        "laws": {"unbroken": unbroken.law.name, "broken": law.name},
+    }

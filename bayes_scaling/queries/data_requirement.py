@@ -1,0 +1,80 @@
+"""Data requirement and sample efficiency for laws of N and D.
+
+The overfitting penalty is delta_L(N, D) = L(N, D) / L(N, inf) - 1 (Kaplan et al. 2020, Eq. 4.2).
+Per posterior draw, ``tokens_to_limit_overfitting`` finds the fewest tokens keeping it under
+``delta`` (Kaplan's 2%, the seed-to-seed noise), and ``data_requirement`` summarises that as
+D >= k N^gamma over a range of N (Kaplan Eq. 4.4: D >~ 5e3 N^0.74). ``tokens_for_loss`` gives the
+tokens a model of size N needs to reach a target loss.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.queries.allocate import _bisect_decreasing, _Draws
+
+#: log of "infinitely many" tokens: large enough that any power-law data term vanishes.
+_LOG_D_INF = 700.0
+_LOG_D_MAX = 200.0
+
+
+def _sizes(N) -> np.ndarray:
+    n = np.atleast_1d(np.asarray(N, dtype=float))
+    if n.ndim != 1 or n.size == 0 or not np.all(np.isfinite(n)) or np.any(n <= 0):
+        raise BayesScalingError(f"model sizes N must be finite numbers > 0, got {N!r}")
+    return n
+
+
+def _query(values, draws, attrs=None):
+    da = xr.DataArray(values, dims=("chain", "draw", "N"), coords={"N": draws})
+    da.attrs.update(attrs or {})
+    return da
+
+
+def tokens_to_limit_overfitting(result, N, delta: float = 0.02) -> xr.DataArray:
+    """Fewest tokens D with L(N, D) / L(N, inf) - 1 <= ``delta``, per draw (dims chain, draw, N)."""
+    if not 0 < delta < 10:
+        raise BayesScalingError(f"delta must be a relative penalty in (0, 10), e.g. 0.02, got {delta!r}")
+    n = _sizes(N)
+    d = _Draws(result)
+    log_n = np.log(n)
+    log_inf = d.log_loss(log_n, np.full_like(log_n, _LOG_D_INF))
+    target = log_inf + np.log1p(delta)
+    shape = np.broadcast_shapes(d.shape + (1,), log_n.shape)
+    x = _bisect_decreasing(lambda u: d.log_loss(log_n, u), target, np.zeros(shape), np.full(shape, _LOG_D_MAX))
+    return _query(np.exp(x), n, {"units": "tokens", "delta": float(delta)})
+
+
+def data_requirement(result, n_min: float, n_max: float, delta: float = 0.02, points: int = 25) -> xr.Dataset:
+    """D >= k N^gamma fitted per draw (least squares in log-log) to the tokens that keep the
+    overfitting penalty under ``delta`` for N between ``n_min`` and ``n_max``. Exact for Kaplan's
+    L(N, D), where gamma = alpha_N / alpha_D."""
+    if not 0 < n_min < n_max:
+        raise BayesScalingError(f"need 0 < n_min < n_max, got {n_min!r} and {n_max!r}")
+    n = np.geomspace(n_min, n_max, points)
+    dmin = tokens_to_limit_overfitting(result, n, delta)
+    x = np.log(n) - np.log(n).mean()
+    y = np.log(dmin.values)
+    gamma = (y * x).sum(axis=-1) / (x * x).sum()
+    log_k = y.mean(axis=-1) - gamma * np.log(n).mean()
+    dims = ("chain", "draw")
+    return xr.Dataset({"k": (dims, np.exp(log_k)), "gamma": (dims, gamma), "tokens_needed": dmin},
+                      attrs={"delta": float(delta), "n_min": float(n_min), "n_max": float(n_max)})
+
+
+def tokens_for_loss(result, N, target_loss: float) -> xr.DataArray:
+    """Tokens a model of N parameters needs to reach ``target_loss`` (nats/token), per draw;
+    ``inf`` where even infinite data cannot get there (L(N, inf) >= target)."""
+    if not np.isfinite(target_loss) or target_loss <= 0:
+        raise BayesScalingError(f"target loss must be > 0 (nats/token), got {target_loss!r}")
+    n = _sizes(N)
+    d = _Draws(result)
+    log_n = np.log(n)
+    log_t = np.log(target_loss)
+    shape = np.broadcast_shapes(d.shape + (1,), log_n.shape)
+    reachable = d.log_loss(log_n, np.full(shape, _LOG_D_MAX)) <= log_t
+    x = _bisect_decreasing(lambda u: d.log_loss(log_n, u), np.full(shape, log_t), np.zeros(shape),
+                           np.full(shape, _LOG_D_MAX))
+    return _query(np.where(reachable, np.exp(x), np.inf), n, {"units": "tokens", "target_loss": float(target_loss)})
