@@ -326,7 +326,7 @@ def test_unreadable_file(tmp_path):
 # -- RunTable.require -------------------------------------------------------------------------
 
 def test_require_accepts_enough_runs():
-    frame = pd.concat([_frame(), _frame().assign(params=N * 3, tokens=D * 2)], ignore_index=True)
+    frame = pd.concat([_frame(), _frame().assign(params=np.asarray(N) * 3, tokens=np.asarray(D) * 2)], ignore_index=True)
     frame["unique"] = frame["tokens"] / 2
     frame["size"] = np.geomspace(10, 1e4, len(frame))
     runs = load_runs(frame, compute_col=None, extra_cols={"U": "unique", "X": "size"})
