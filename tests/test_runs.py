@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import DATASETS
 
 import bayes_scaling as bs
 from bayes_scaling import BayesScalingError, get_law, load_runs
@@ -373,8 +373,7 @@ def test_require_missing_input(law_name, needle):
 
 # -- the real Epoch AI extraction of Chinchilla Fig. 4 ------------------------------------------
 
-EPOCH_CSV = Path(os.environ.get("BAYES_SCALING_DATASETS", "/work/shared/datasets")) / \
-    "chinchilla_epoch_besiroglu2024" / "svg_extracted_data.csv"
+EPOCH_CSV = DATASETS / "chinchilla_epoch_besiroglu2024" / "svg_extracted_data.csv"
 
 
 @pytest.mark.skipif(not EPOCH_CSV.is_file(), reason=f"Epoch CSV not found at {EPOCH_CSV} (set BAYES_SCALING_DATASETS)")

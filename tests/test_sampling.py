@@ -4,8 +4,6 @@ against Epoch's published intervals on the real Chinchilla extraction."""
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,8 +16,6 @@ from bayes_scaling.simulate import simulate_runs, true_loss
 
 pytestmark = pytest.mark.sampling
 
-DATASETS = Path(os.environ.get("BAYES_SCALING_DATASETS", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
-EPOCH_CSV = DATASETS / "chinchilla_epoch_besiroglu2024" / "svg_extracted_data.csv"
 
 
 @pytest.fixture(scope="module")
@@ -87,11 +83,9 @@ def test_warm_refit_reuses_compiled_model(example_fit):
     assert refit.posterior.sizes["draw"] == 300
 
 
-@pytest.mark.skipif(not EPOCH_CSV.exists(), reason=f"Epoch Chinchilla data not found at {EPOCH_CSV}")
-def test_epoch_chinchilla_inside_published_intervals():
-    runs = bs.load_runs(EPOCH_CSV, params_col="Model Size", compute_col="Training FLOP", tokens_col=None)
-    assert len(runs) == 245
-    res = bs.fit(runs, law="chinchilla", seed=2024, progress=False)
+def test_epoch_chinchilla_inside_published_intervals(epoch_fit):
+    res = epoch_fit
+    assert len(res.runs) == 245
     d = res.diagnostics
     assert d.r_hat_max <= 1.01 and d.divergences == 0
     s = res.summary()

@@ -65,7 +65,7 @@ def build_model(spec: LawSpec, data: ModelData):
         logc = law.from_internal(pt, z, p, ref)
         prior_terms = [law.log_jacobian(pt, z, p)]
         for c in law.positive_names:
-            value = pm.Deterministic(c, pt.exp(logc[f"log_{c}"]))
+            pm.Deterministic(c, pt.exp(logc[f"log_{c}"]))
             prior = spec.priors[c]
             log_v = logc[f"log_{c}"] - (ref[prior.relative_to] if prior.relative_to else 0.0)
             # density of log v = density of v times v (the Jacobian of v = exp(log v))
