@@ -469,8 +469,8 @@ def report(res: dict) -> None:
 
     say("\n== Timing (wall s) ==")
     cold_min, warm_med, base_tot = cold["min_s"], warm["median_s"], base["total_s"]
-    say(f"cold fit (fresh process): " + ", ".join(f"{w:.2f}" for w in cold["wall_s"]) + f"  min {cold_min:.2f}")
-    say(f"warm refit: " + ", ".join(f"{w:.2f}" for w in warm["refit_s"]) + f"  median {warm_med:.2f}")
+    say("cold fit (fresh process): " + ", ".join(f"{w:.2f}" for w in cold["wall_s"]) + f"  min {cold_min:.2f}")
+    say("warm refit: " + ", ".join(f"{w:.2f}" for w in warm["refit_s"]) + f"  median {warm_med:.2f}")
     say(f"baseline: point fit {base['point_fit_s']:.2f} + bootstrap {base['bootstrap_s']:.2f} = {base_tot:.2f}"
         f"  (trap bootstrap, for contrast: {base['trap_s']:.2f})")
     ratios = {"cold_over_baseline": cold_min / base_tot, "warm_over_baseline": warm_med / base_tot}
