@@ -144,6 +144,10 @@ def cmd_frontier(args) -> int:
     result = FitResult.load(args.fit)
     scale = PF_DAY_FLOPS if args.compute_unit == "pf-days" else 1.0
     lo, hi = args.compute_min * scale, args.compute_max * scale
+    if not hi > lo:
+        raise BayesScalingError(f"--compute-max must exceed --compute-min, got {args.compute_min:g} and {args.compute_max:g}")
+    if result.law.name == "kaplan_ns":
+        return _kaplan_frontier(args, result, lo, hi)
     fe = frontier_exponents(result, lo, hi, flops_per_token=args.flops_per_token)
     budgets = np.geomspace(lo, hi, args.points)
     opt = compute_optimal(result, budgets, flops_per_token=args.flops_per_token)
@@ -174,11 +178,49 @@ def cmd_frontier(args) -> int:
     return 0
 
 
+def _kaplan_frontier(args, result, lo: float, hi: float) -> int:
+    """Kaplan's compute-efficient frontier of an L(N, S_min) fit, and efficient vs converged training."""
+    from bayes_scaling.cli import _diag_json, _diag_line
+    from bayes_scaling.queries.kaplan_frontier import efficient_frontier, efficient_vs_converged
+
+    budgets = np.geomspace(lo, hi, args.points) / PF_DAY_FLOPS
+    ef = efficient_frontier(result, budgets)
+    ci = args.ci
+    out: dict[str, Any] = {k: _rec(ef[k], ci) for k in ("p_N", "p_B", "p_S", "alpha_C", "C_c")}
+    rows = []
+    for i, c in enumerate(budgets):
+        cmp = efficient_vs_converged(result, float(c), f=args.converged_within)
+        sel = ef.isel(budget=i)
+        rows.append({"compute_pf_days": float(c), **{k: _rec(sel[k], ci) for k in ("N_opt", "S_min", "B", "loss")},
+                     "converged_N": _rec(cmp["converged"]["N"], ci), "converged_loss": _rec(cmp["converged"]["loss"], ci),
+                     "loss_gap": _rec(cmp["loss_gap"], ci), "p_efficient_better": cmp["p_efficient_better"]})
+    out["budgets"] = rows
+    out["converged_within"] = args.converged_within
+    out["diagnostics"] = _diag_json(result)
+    if args.json:
+        print(json.dumps(_finite(out), indent=2))
+        return 0
+    print(f"Kaplan compute-efficient frontier (Appendix B; C = 6 N B S with B_crit), {budgets[0]:.3g} to "
+          f"{budgets[-1]:.3g} PF-days:")
+    print(_line("N ~ C^p_N", out["p_N"], fmt=".3f"))
+    print(_line("B ~ C^p_B", out["p_B"], fmt=".3f"))
+    print(_line("S ~ C^p_S", out["p_S"], fmt=".3f"))
+    print(_line("L ~ C^-alpha_C", out["alpha_C"], fmt=".4f"))
+    print(f"efficient (large, stopped early) vs trained to within {args.converged_within:.0%} of convergence:")
+    for r in rows:
+        n, g = r["N_opt"], r["loss_gap"]
+        print(f"  C = {r['compute_pf_days']:.3g} PF-days: N* {n['median']:.3g} [{n['ci_low']:.3g}, {n['ci_high']:.3g}] "
+              f"vs converged N {r['converged_N']['median']:.3g}; loss gap {g['median']:.4f} "
+              f"[{g['ci_low']:.4f}, {g['ci_high']:.4f}] nats; P(efficient better) = {r['p_efficient_better']:.3f}")
+    print(_diag_line(result))
+    return 0
+
+
 def add_parsers(sub, positive_float, ci_type) -> None:
     """Register the planning subcommands on the main parser's subparsers."""
 
     def common(p):
-        p.add_argument("fit", help="fit file (.nc) of a law in N and D (chinchilla, kaplan_nd)")
+        p.add_argument("fit", help="fit file (.nc) of a law in N and D (chinchilla, kaplan_nd; frontier: also kaplan_ns)")
         p.add_argument("--compute-unit", choices=("flops", "pf-days"), default="flops", help="unit of compute values")
         p.add_argument("--flops-per-token", type=positive_float, default=FLOPS_PER_PARAM_TOKEN,
                        help="training FLOPs per parameter per token (default 6: C = 6ND)")
@@ -207,6 +249,8 @@ def add_parsers(sub, positive_float, ci_type) -> None:
     p.add_argument("--compute-min", type=positive_float, required=True, help="smallest budget")
     p.add_argument("--compute-max", type=positive_float, required=True, help="largest budget")
     p.add_argument("--points", type=int, default=6, help="budgets to tabulate (default %(default)s)")
+    p.add_argument("--converged-within", type=positive_float, default=0.02,
+                   help="kaplan_ns fits: the converged plan stops within this fraction of its converged loss")
     p.set_defaults(func=cmd_frontier)
     add_breakdown_parser(sub, positive_float, ci_type)
 

@@ -29,8 +29,11 @@ RHAT_MAX = 1.01
 ESS_MIN_PER_CHAIN = 100
 
 PARAMS_KINDS = ("total", "non-embedding")
-#: Law inputs: parameters, tokens, compute, unique tokens, a generic scale axis.
-INPUT_QUANTITIES = ("N", "D", "C", "U", "X")
+#: Law inputs: parameters, tokens, compute, unique tokens, a generic scale axis, optimizer steps.
+INPUT_QUANTITIES = ("N", "D", "C", "U", "X", "S")
+#: Kaplan et al. 2020 critical batch size B_crit(L) = B_* / L^(1/alpha_B) (Eq. 1.4 / 5.3, Table 5).
+KAPLAN_B_STAR_TOKENS = 2.1e8
+KAPLAN_ALPHA_B = 0.21
 
 
 def flops_to_pf_days(flops):

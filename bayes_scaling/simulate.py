@@ -34,13 +34,14 @@ def law_truth_params(law, truth: dict[str, float]) -> dict[str, float]:
     return out
 
 
-def true_loss(law_name: str, truth: dict[str, float], N=None, D=None, C=None) -> np.ndarray:
-    """Noise-free loss (nats/token) of ``law_name`` at the truth; C in FLOPs."""
+def true_loss(law_name: str, truth: dict[str, float], N=None, D=None, C=None, **extra) -> np.ndarray:
+    """Noise-free loss (nats/token) of ``law_name`` at the truth; C in FLOPs; ``extra`` holds
+    further inputs by name (U unique tokens, X scale axis, S steps)."""
     law = get_law(law_name)
-    given = {"N": N, "D": D, "C": C}
+    given = {"N": N, "D": D, "C": C, **extra}
     x = {}
     for k in law.input_names:
-        if given[k] is None:
+        if given.get(k) is None:
             raise BayesScalingError(f"law {law_name!r} needs {k}")
         v = np.asarray(given[k], float)
         x[k] = np.log(v / PF_DAY_FLOPS if (k == "C" and law.compute_unit == "PF-days") else v)
@@ -50,9 +51,11 @@ def true_loss(law_name: str, truth: dict[str, float], N=None, D=None, C=None) ->
 def simulate_runs(law_name: str, truth: dict[str, float], design: pd.DataFrame, *, sigma: float = 0.01,
                   nu: float = 4.0, seed: int = 0) -> pd.DataFrame:
     """Add a ``loss`` column (nats/token) drawn around the true law to ``design`` (columns params,
-    tokens, compute in parameters, tokens, FLOPs). Student-t noise on log-loss, scale ``sigma``."""
+    tokens, compute in parameters, tokens, FLOPs, and U, X or S for laws that use them).
+    Student-t noise on log-loss, scale ``sigma``."""
     rng = np.random.default_rng(seed)
     out = design.copy()
-    mean = true_loss(law_name, truth, N=out.get("params"), D=out.get("tokens"), C=out.get("compute"))
+    extra = {k: out[k] for k in ("U", "X", "S") if k in out}
+    mean = true_loss(law_name, truth, N=out.get("params"), D=out.get("tokens"), C=out.get("compute"), **extra)
     out["loss"] = np.exp(np.log(mean) + sigma * rng.standard_t(nu, size=len(out)))
     return out

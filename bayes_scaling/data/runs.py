@@ -7,7 +7,8 @@ Columns of the canonical table (one row per run, dim ``run``):
 - ``C``: training compute in FLOPs (derived as 6ND when absent),
 - ``loss``: final loss in nats/token,
 - optional further inputs some laws need (``EXTRA_QUANTITIES``): ``U`` unique tokens,
-  ``X`` a generic scale axis (e.g. training-set size of a learning curve);
+  ``X`` a generic scale axis (e.g. training-set size of a learning curve), ``S`` optimizer steps
+  and ``B`` batch size in tokens (with both, S becomes Kaplan's S_min = S / (1 + B_crit(L)/B));
 - optional group columns (architecture, dataset, ...) and ``seed``.
 """
 
@@ -24,7 +25,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, PARAMS_KINDS, PF_DAY_FLOPS
+from bayes_scaling.conventions import (
+    FLOPS_PER_PARAM_TOKEN,
+    KAPLAN_ALPHA_B,
+    KAPLAN_B_STAR_TOKENS,
+    PARAMS_KINDS,
+    PF_DAY_FLOPS,
+)
 from bayes_scaling.errors import BayesScalingError
 
 #: Given compute may differ from 6ND by this factor before a warning (Hoffmann et al. 2022 Table A4
@@ -32,8 +39,9 @@ from bayes_scaling.errors import BayesScalingError
 COMPUTE_MISMATCH_FACTOR = 2.0
 _COMPUTE_UNITS = ("flops", "pf-days")
 #: Further positive inputs a law may use, with their units.
-EXTRA_QUANTITIES = {"U": "unique tokens", "X": "units of the scale axis"}
-_REQUIRE_DISTINCT = ("N", "D", "C", "X")
+EXTRA_QUANTITIES = {"U": "unique tokens", "X": "units of the scale axis", "S": "optimizer steps",
+                    "B": "batch size in tokens"}
+_REQUIRE_DISTINCT = ("N", "D", "C", "X", "S")
 
 
 @dataclass(frozen=True)
@@ -214,6 +222,7 @@ def load_runs(
     group_cols: tuple[str, ...] | list[str] = (),
     seed_col: str | None = None,
     extra_cols: dict[str, str] | None = None,
+    critical_batch: tuple[float, float] = (KAPLAN_B_STAR_TOKENS, KAPLAN_ALPHA_B),
 ) -> RunTable:
     """Load observed runs from CSV, Parquet or a DataFrame and convert to canonical units.
 
@@ -296,6 +305,13 @@ def load_runs(
                    f"check the compute unit (--compute-unit) and the parameter convention")
             warnings.warn(msg, UserWarning, stacklevel=2)
             notes.append(msg)
+    if "S" in out and "B" in out:
+        # Kaplan et al. 2020 Eq. 5.4: steps at B << B_crit that reach the same loss.
+        out["steps_raw"] = out["S"]
+        b_crit = critical_batch[0] / out["loss"] ** (1 / critical_batch[1])
+        out["S"] = out["S"] / (1 + b_crit / out["B"])
+        derived.append(f"S = S_min = steps / (1 + B_crit(L)/B), B_crit = {critical_batch[0]:.3g} tokens / "
+                       f"L^(1/{critical_batch[1]:g})")
     for g in group_cols:
         out[g] = frame[g].astype(str).to_numpy()
     if seed_col:

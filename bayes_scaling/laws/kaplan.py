@@ -112,3 +112,38 @@ class KaplanND(ScalingLaw):
     def log_jacobian(self, xp, z, p):
         # (s, z) -> (a, b) has |det| = 1; a -> log N_c scales by alpha_D / alpha_N.
         return xp.log(p["alpha_D"]) - xp.log(p["alpha_N"])
+
+
+class KaplanNS(ScalingLaw):
+    name = "kaplan_ns"
+    title = "Kaplan L(N, S_min) learning-curve law (Kaplan et al. 2020, Eq. 1.6)"
+    formula = "L(N, S) = (N_c / N)^alpha_N + (S_c / S_min)^alpha_S"
+    citation = "Kaplan et al. 2020, arXiv:2001.08361, Eq. 1.6 / 5.6, Table 3"
+    inputs = (Input("N", "parameters"), Input("S", "optimizer steps at B << B_crit (S_min)"))
+    params = (
+        Param("alpha_N", "exponent", "1", "parameter exponent"),
+        Param("alpha_S", "exponent", "1", "step exponent"),
+        Param("N_c", "constant", "parameters", "critical parameter count"),
+        Param("S_c", "constant", "steps", "critical step count"),
+    )
+    # At the reference point L = e^a + e^b, a = alpha_N log(N_c/N_ref), b = alpha_S log(S_c/S_ref):
+    # internal coordinates are log L_ref = log(e^a + e^b) and z_N = a - b.
+    internal = ("log_L_ref", "z_N")
+
+    def log_loss(self, xp, x, p):
+        return xp.logaddexp(p["alpha_N"] * (p["log_N_c"] - x["N"]), p["alpha_S"] * (p["log_S_c"] - x["S"]))
+
+    def from_internal(self, xp, z, p, ref):
+        lse = xp.logaddexp(0.0, z["z_N"])
+        a = z["log_L_ref"] + z["z_N"] - lse
+        b = z["log_L_ref"] - lse
+        return {"log_N_c": ref["N"] + a / p["alpha_N"], "log_S_c": ref["S"] + b / p["alpha_S"]}
+
+    def to_internal(self, xp, logc, p, ref):
+        a = p["alpha_N"] * (logc["log_N_c"] - ref["N"])
+        b = p["alpha_S"] * (logc["log_S_c"] - ref["S"])
+        return {"log_L_ref": xp.logaddexp(a, b), "z_N": a - b}
+
+    def log_jacobian(self, xp, z, p):
+        # (log_L_ref, z_N) -> (a, b) has |det| = 1; a -> log N_c and b -> log S_c scale by 1/alpha.
+        return -xp.log(p["alpha_N"]) - xp.log(p["alpha_S"])

@@ -7,10 +7,10 @@ from bayes_scaling.laws.base import ScalingLaw
 from bayes_scaling.laws.broken import BROKEN_LAWS
 from bayes_scaling.laws.chinchilla import Chinchilla
 from bayes_scaling.laws.data_constrained import DataConstrained
-from bayes_scaling.laws.kaplan import KaplanC, KaplanD, KaplanN, KaplanND
+from bayes_scaling.laws.kaplan import KaplanC, KaplanD, KaplanN, KaplanND, KaplanNS
 
 _LAWS: dict[str, type[ScalingLaw]] = {
-    cls.name: cls for cls in (Chinchilla, KaplanN, KaplanD, KaplanC, KaplanND, DataConstrained, *BROKEN_LAWS)
+    cls.name: cls for cls in (Chinchilla, KaplanN, KaplanD, KaplanC, KaplanND, KaplanNS, DataConstrained, *BROKEN_LAWS)
 }
 
 

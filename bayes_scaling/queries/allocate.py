@@ -235,24 +235,28 @@ def decide(result, compute: float, *, utility: str = "mean", max_params: float |
     log_ct = np.log(c / k)
     opt = compute_optimal(result, [c], flops_per_token=k)
     log_nopt = np.log(opt["N_opt"].values[..., 0])
-    lo = max(np.quantile(log_nopt, 0.001) - np.log(30.0), 0.0)
-    hi = min(np.quantile(log_nopt, 0.999) + np.log(30.0), log_ct)
+    # feasible log N from the limits, then the search window around the posterior of N*
+    lo_c, hi_c = 0.0, log_ct
     constraints = {}
     if max_params is not None:
         if not max_params > 0:
             raise BayesScalingError(f"max_params must be > 0, got {max_params!r}")
-        hi = min(hi, np.log(max_params))
+        hi_c = min(hi_c, np.log(max_params))
         constraints["max_params"] = float(max_params)
     if max_tokens is not None:
         if not max_tokens > 0:
             raise BayesScalingError(f"max_tokens must be > 0, got {max_tokens!r}")
-        lo = max(lo, log_ct - np.log(max_tokens))
+        lo_c = max(lo_c, log_ct - np.log(max_tokens))
         constraints["max_tokens"] = float(max_tokens)
-    if lo > hi:
+    if lo_c > hi_c:
         raise BayesScalingError(
             f"no feasible plan at C = {c:.3g} FLOPs: N <= {max_params or np.inf:.3g} and D <= {max_tokens or np.inf:.3g} "
             f"cannot spend the budget (N D = C/{k:g}); raise a limit or lower the budget"
         )
+    lo = max(np.quantile(log_nopt, 0.001) - np.log(30.0), lo_c)
+    hi = min(np.quantile(log_nopt, 0.999) + np.log(30.0), hi_c)
+    if lo > hi:  # the limits exclude every plausible optimum: search next to the binding limit
+        lo, hi = (max(lo_c, hi_c - 2 * np.log(30.0)), hi_c) if hi_c < lo else (lo_c, min(hi_c, lo_c + 2 * np.log(30.0)))
     u = np.linspace(lo, hi, grid)
     loss = np.exp(draws.log_loss(u, log_ct - u)).reshape(-1, grid)
     score = loss.mean(axis=0) if q is None else np.quantile(loss, q, axis=0)
