@@ -29,7 +29,8 @@ def fake_fit(law: str = "chinchilla", truth: dict[str, float] | None = None, *, 
         if law_obj.name != "chinchilla":
             raise ValueError("give a truth for laws other than chinchilla")
         truth = EXAMPLE["truth"]
-    runs = load_runs(runs_frame(law_obj.name, truth, sigma=sigma, seed=seed))
+    frame = runs_frame(law_obj.name, truth, sigma=sigma, seed=seed)
+    runs = load_runs(frame, extra_cols={k: k for k in ("U", "X", "S") if k in frame})
     data = model_data(spec, runs)
     rng = np.random.default_rng(seed)
     post = {n: (("chain", "draw"), truth[n] * (1 + rel_sd * rng.standard_normal((chains, draws))))
@@ -44,8 +45,14 @@ def fake_fit(law: str = "chinchilla", truth: dict[str, float] | None = None, *, 
 
 def runs_frame(law: str = "chinchilla", truth: dict[str, float] | None = None, *, sigma: float = 0.01,
                seed: int = 0) -> pd.DataFrame:
-    """16 simulated runs: an IsoFLOP grid of 4 budgets (1e18-1e21 FLOPs) x 4 tokens/param ratios."""
+    """16 simulated runs: an IsoFLOP grid of 4 budgets (1e18-1e21 FLOPs) x 4 tokens/param ratios,
+    with U = D/2 unique tokens, X = N/1e6 and S = D/2^19 steps for laws that need them."""
     from bayes_scaling.examples import EXAMPLE
+    from bayes_scaling.laws.registry import get_law
 
     design = isoflop_design(np.geomspace(1e18, 1e21, 4), np.geomspace(2, 200, 4))
+    extra = {"U": design["tokens"] / 2, "X": design["params"] / 1e6, "S": design["tokens"] / 2**19}
+    for k in get_law(law).input_names:
+        if k in extra:
+            design[k] = extra[k]
     return simulate_runs(law, truth or EXAMPLE["truth"], design, sigma=sigma, seed=seed)

@@ -24,13 +24,13 @@ LAWS = list_laws()
 
 
 def test_registry_has_the_shipped_laws():
-    assert set(LAWS) == {"chinchilla", "kaplan_n", "kaplan_d", "kaplan_c", "kaplan_nd", "data_constrained",
+    assert set(LAWS) == {"chinchilla", "kaplan_n", "kaplan_d", "kaplan_c", "kaplan_nd", "kaplan_ns", "data_constrained",
                          *(f"{fam}_{axis}" for fam in ("power", "bnsl1", "bnsl2") for axis in "xdn")}
     for name in LAWS:
         law = get_law(name)
         assert law.name == name
         assert law.citation and law.formula
-        assert set(law.input_names) <= {"N", "D", "C", "U", "X"}
+        assert set(law.input_names) <= {"N", "D", "C", "U", "X", "S"}
         assert len(set(law.param_names)) == len(law.params)
 
 
@@ -147,7 +147,7 @@ def _random_params(law, rng, shape=()):
 
 def _random_inputs(law, rng, n):
     lo_hi = {"N": (np.log(1e6), np.log(1e12)), "D": (np.log(1e8), np.log(1e13)), "C": (np.log(1e-6), np.log(1e5)),
-             "U": (np.log(1e8), np.log(1e12)), "X": (np.log(1e1), np.log(1e6))}
+             "U": (np.log(1e8), np.log(1e12)), "X": (np.log(1e1), np.log(1e6)), "S": (np.log(1e2), np.log(1e6))}
     return {k: rng.uniform(*lo_hi[k], n) for k in law.input_names}
 
 
@@ -247,7 +247,7 @@ def test_reference_log_loss_is_an_internal_coordinate(law_name):
     z = law.to_internal(np, logc, expo, ref)
     first = z[law.internal[0]]
     log_l_ref = float(law.log_loss(np, ref, p))
-    scale = p["alpha_D"] if law.name == "kaplan_nd" else 1.0
+    scale = p["alpha_D"] if law.name == "kaplan_nd" else 1.0  # kaplan_ns: log L_ref itself
     assert first * scale == pytest.approx(log_l_ref, rel=1e-11, abs=1e-12)
 
 
@@ -309,9 +309,9 @@ def _synthetic_runs(n=14, seed=0):
     D = np.exp(rng.uniform(np.log(5e8), np.log(2e11), n))
     loss = (1.7 + 406.4 / N**0.34 + 410.7 / D**0.28) * np.exp(rng.normal(0, 0.01, n))
     frame = pd.DataFrame({"params": N, "tokens": D, "loss": loss, "unique": D / rng.uniform(1, 8, n),
-                          "size": D / 1e6})
+                          "size": D / 1e6, "steps": D / 2**19})
     return bs.load_runs(frame, params_col="params", tokens_col="tokens", compute_col=None, loss_col="loss",
-                        extra_cols={"U": "unique", "X": "size"})
+                        extra_cols={"U": "unique", "X": "size", "S": "steps"})
 
 
 #: Constrained values at which the model density is checked (published fits where they exist).
@@ -321,6 +321,7 @@ POINTS = {
     "kaplan_d": {"alpha_D": 0.095, "D_c": 5.4e13},
     "kaplan_c": {"alpha_C": 0.050, "C_c": 3.1e8},
     "kaplan_nd": {"alpha_N": 0.076, "alpha_D": 0.103, "N_c": 6.4e13, "D_c": 1.8e13},
+    "kaplan_ns": {"alpha_N": 0.077, "alpha_S": 0.76, "N_c": 6.5e13, "S_c": 2.1e3},
     "data_constrained": {"E": 1.8, "alpha": 0.35, "beta": 0.30, "A": 450.0, "B": 1500.0, "R_D_star": 15.0,
                          "R_N_star": 5.0},
 }

@@ -329,10 +329,23 @@ def test_require_accepts_enough_runs():
     frame = pd.concat([_frame(), _frame().assign(params=np.asarray(N) * 3, tokens=np.asarray(D) * 2)], ignore_index=True)
     frame["unique"] = frame["tokens"] / 2
     frame["size"] = np.geomspace(10, 1e4, len(frame))
-    runs = load_runs(frame, compute_col=None, extra_cols={"U": "unique", "X": "size"})
+    frame["steps"] = np.geomspace(1e3, 1e5, len(frame))
+    runs = load_runs(frame, compute_col=None, extra_cols={"U": "unique", "X": "size", "S": "steps"})
     assert len(runs) >= max(len(get_law(n).params) + 2 for n in bs.list_laws())
     for name in bs.list_laws():
         runs.require(get_law(name))
+
+
+def test_steps_and_batch_become_s_min():
+    """Kaplan et al. 2020 Eq. 5.4: S_min = S / (1 + B_crit(L)/B), B_crit = 2.1e8 / L^(1/0.21)."""
+    frame = _frame(steps=np.full(len(N), 1e5), batch=np.full(len(N), 2.0**19))
+    runs = load_runs(frame, compute_col=None, extra_cols={"S": "steps", "B": "batch"})
+    b_crit = 2.1e8 / np.asarray(LOSS) ** (1 / 0.21)
+    np.testing.assert_allclose(runs.frame["S"], 1e5 / (1 + b_crit / 2.0**19), rtol=1e-12)
+    np.testing.assert_allclose(runs.frame["steps_raw"], 1e5)
+    assert any("S_min" in d for d in runs.derived)
+    custom = load_runs(frame, compute_col=None, extra_cols={"S": "steps", "B": "batch"}, critical_batch=(1e8, 0.3))
+    np.testing.assert_allclose(custom.frame["S"], 1e5 / (1 + 1e8 / np.asarray(LOSS) ** (1 / 0.3) / 2.0**19))
 
 
 def test_require_names_the_missing_scale_axis():
