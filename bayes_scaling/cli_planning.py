@@ -307,7 +307,7 @@ def cmd_breakdown(args) -> int:
                          + ", ".join(f"{k} {v:+.2f}" for k, v in rep["decades_beyond"].items()))
     else:
         try:
-            other = bd.fit_counterpart(result, seed=args.seed)
+            other = bd.fit_counterpart(result, n_breaks=args.breaks, seed=args.seed)
         except BayesScalingError:
             other = None
         if other is not None:
@@ -352,6 +352,7 @@ def add_breakdown_parser(sub, positive_float, ci_type) -> None:
     p.add_argument("--path-p", type=positive_float, default=0.73, help="exponent P of that path (Kaplan: 0.73)")
     p.add_argument("--delta", type=positive_float, default=0.02, help="overfitting penalty for the data requirement")
     p.add_argument("--seed", type=int, default=0, help="seed of the counterpart fit in break tests")
+    p.add_argument("--breaks", type=int, choices=(1, 2), default=1, help="breaks of the law a power-law fit is tested against")
     p.add_argument("--ci", type=ci_type, default=CI_PROB, help="credible interval mass, equal-tailed (default 0.9)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_breakdown)

@@ -73,21 +73,24 @@ def prob_before(point: xr.Dataset, budget_pf_days: float) -> float:
     return float((point["C_star"] < budget_pf_days).mean())
 
 
-def counterpart_law(law) -> str:
-    """The law a single-axis fit is tested against: the one-break law for an unbroken law, and the
-    unbroken law for a broken one."""
+def counterpart_law(law, n_breaks: int = 1) -> str:
+    """The law a single-axis fit is tested against: the ``n_breaks``-break law for an unbroken law,
+    and the unbroken law for a broken one."""
     name = law.name
     family, _, axis = name.partition("_")
     if family == "power":
-        return f"bnsl1_{axis}"
+        if n_breaks not in (1, 2):
+            raise BayesScalingError(f"break tests use 1 or 2 breaks, got {n_breaks!r}")
+        return f"bnsl{n_breaks}_{axis}"
     if family.startswith("bnsl"):
         return f"power_{axis}"
     raise BayesScalingError(f"break tests need a single-axis law (power_x, bnsl1_x, ...); {name!r} is not one")
 
 
-def fit_counterpart(result, *, seed: int = 0, draws: int = 4000, tune: int = 2000):
+def fit_counterpart(result, *, n_breaks: int = 1, seed: int = 0, draws: int = 4000, tune: int = 2000):
     """Fit the counterpart law (see :func:`counterpart_law`) on the same runs. Broken laws get more
     draws: their posteriors are narrow and curved, and mix slowly."""
     from bayes_scaling.inference.fit import fit
 
-    return fit(result.runs, law=counterpart_law(result.law), seed=seed, draws=draws, tune=tune, progress=False)
+    return fit(result.runs, law=counterpart_law(result.law, n_breaks), seed=seed, draws=draws, tune=tune,
+               progress=False)
