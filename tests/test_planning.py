@@ -82,27 +82,9 @@ def _degenerate(law, truth, **kw):
     return fake_fit(law, truth, rel_sd=0.0, **kw)
 
 
-def _fit_with_runs_from(law: str, post_truth: dict, runs_truth: dict, *, rel_sd=0.01, sigma=0.01, seed=0,
-                        chains=2, draws=200):
+def _fit_with_runs_from(law: str, post_truth: dict, runs_truth: dict, **kw):
     """Like fake_fit, but the runs come from ``runs_truth`` and the draws from ``post_truth``."""
-    from bayes_scaling.data.runs import load_runs
-    from bayes_scaling.inference.fit import resolve_spec
-    from bayes_scaling.inference.model import model_data
-    from bayes_scaling.result import FitResult
-    from bayes_scaling.testing import runs_frame
-
-    spec = resolve_spec(law, None)
-    runs = load_runs(runs_frame(law, runs_truth, sigma=sigma, seed=seed))
-    data = model_data(spec, runs)
-    rng = np.random.default_rng(seed)
-    post = {n: (("chain", "draw"), post_truth[n] * (1 + rel_sd * rng.standard_normal((chains, draws))))
-            for n in spec.law.param_names}
-    post["sigma"] = (("chain", "draw"), np.abs(sigma * (1 + 0.1 * rng.standard_normal((chains, draws)))))
-    coords = {"chain": np.arange(chains), "draw": np.arange(draws)}
-    stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros((chains, draws), bool))}, coords=coords)
-    trace = xr.DataTree.from_dict({"posterior": xr.Dataset(post, coords=coords), "sample_stats": stats})
-    config = {"sampler": "fake (testing)", "draws": draws, "tune": 0, "chains": chains, "seed": seed}
-    return FitResult.from_trace(trace, spec=spec, runs=runs, data=data, sampler_config=config)
+    return fake_fit(law, post_truth, runs_truth=runs_truth, **kw)
 
 
 def _only(da):

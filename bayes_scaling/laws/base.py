@@ -22,6 +22,18 @@ from typing import Any, ClassVar, Literal
 Kind = Literal["exponent", "shape", "constant", "loss"]
 
 
+def split_two_terms(xp: Any, log_total: Any, z: Any) -> tuple[Any, Any]:
+    """Logs (a, b) of two positive terms from log(e^a + e^b) and z = a - b. The map has unit
+    Jacobian determinant, which makes it a clean set of internal coordinates."""
+    lse = xp.logaddexp(0.0, z)
+    return log_total + z - lse, log_total - lse
+
+
+def join_two_terms(xp: Any, a: Any, b: Any) -> tuple[Any, Any]:
+    """Inverse of :func:`split_two_terms`: (log(e^a + e^b), a - b)."""
+    return xp.logaddexp(a, b), a - b
+
+
 @dataclass(frozen=True)
 class Param:
     """A law parameter in the user's units."""

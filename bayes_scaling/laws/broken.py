@@ -10,7 +10,7 @@ is chosen per law: ``X`` (any scale variable, e.g. training-set size), ``N`` or 
 
 from __future__ import annotations
 
-from bayes_scaling.laws.base import Input, Param, ScalingLaw
+from bayes_scaling.laws.base import Input, Param, ScalingLaw, join_two_terms, split_two_terms
 
 _AXIS_UNITS = {"X": "units of the scale axis", "N": "parameters", "D": "tokens"}
 
@@ -31,11 +31,10 @@ class _PowerFamily(ScalingLaw):
         return rel
 
     def from_internal(self, xp, z, p, ref):
-        lse = xp.logaddexp(0.0, z["z_B"])
-        log_e = z["log_L_ref"] - lse
+        log_term, log_e = split_two_terms(xp, z["log_L_ref"], z["z_B"])
         out = {"log_E": log_e}
         r = ref[self.axis]
-        log_b = log_e + z["z_B"] + p["c0"] * r
+        log_b = log_term + p["c0"] * r
         for i, rel in enumerate(self._rel(xp, z) if self.n_breaks else [], start=1):
             out[f"log_d{i}"] = r + rel
             # B is defined with the break factors, which at x_ref are not 1: undo them
@@ -54,8 +53,7 @@ class _PowerFamily(ScalingLaw):
             else:
                 out[f"log_gap{i}"] = xp.log(logc[f"log_d{i}"] - logc[f"log_d{i - 1}"])
             log_term = log_term - p[f"c{i}"] * p[f"f{i}"] * xp.logaddexp(0.0, -rel / p[f"f{i}"])
-        out["log_L_ref"] = xp.logaddexp(logc["log_E"], log_term)
-        out["z_B"] = log_term - logc["log_E"]
+        out["log_L_ref"], out["z_B"] = join_two_terms(xp, log_term, logc["log_E"])
         return out
 
     def log_jacobian(self, xp, z, p):

@@ -6,7 +6,7 @@ irreducible term, so these laws describe the regime the paper fitted, not an asy
 
 from __future__ import annotations
 
-from bayes_scaling.laws.base import Input, Param, ScalingLaw
+from bayes_scaling.laws.base import Input, Param, ScalingLaw, join_two_terms, split_two_terms
 
 
 class _KaplanSingle(ScalingLaw):
@@ -97,17 +97,13 @@ class KaplanND(ScalingLaw):
         return (r * p["log_N_c"] - p["log_D_c"] + log_tokens_x_params + xp.log(r)) / (1 + r)
 
     def from_internal(self, xp, z, p, ref):
-        ratio = p["alpha_N"] / p["alpha_D"]
-        lse = xp.logaddexp(0.0, z["z_N"])
-        a = z["log_bracket_ref"] + z["z_N"] - lse
-        b = z["log_bracket_ref"] - lse
-        return {"log_N_c": ref["N"] + a / ratio, "log_D_c": ref["D"] + b}
+        a, b = split_two_terms(xp, z["log_bracket_ref"], z["z_N"])
+        return {"log_N_c": ref["N"] + a * p["alpha_D"] / p["alpha_N"], "log_D_c": ref["D"] + b}
 
     def to_internal(self, xp, logc, p, ref):
-        ratio = p["alpha_N"] / p["alpha_D"]
-        a = ratio * (logc["log_N_c"] - ref["N"])
-        b = logc["log_D_c"] - ref["D"]
-        return {"log_bracket_ref": xp.logaddexp(a, b), "z_N": a - b}
+        total, z = join_two_terms(xp, p["alpha_N"] / p["alpha_D"] * (logc["log_N_c"] - ref["N"]),
+                                  logc["log_D_c"] - ref["D"])
+        return {"log_bracket_ref": total, "z_N": z}
 
     def log_jacobian(self, xp, z, p):
         # (s, z) -> (a, b) has |det| = 1; a -> log N_c scales by alpha_D / alpha_N.
@@ -134,15 +130,13 @@ class KaplanNS(ScalingLaw):
         return xp.logaddexp(p["alpha_N"] * (p["log_N_c"] - x["N"]), p["alpha_S"] * (p["log_S_c"] - x["S"]))
 
     def from_internal(self, xp, z, p, ref):
-        lse = xp.logaddexp(0.0, z["z_N"])
-        a = z["log_L_ref"] + z["z_N"] - lse
-        b = z["log_L_ref"] - lse
+        a, b = split_two_terms(xp, z["log_L_ref"], z["z_N"])
         return {"log_N_c": ref["N"] + a / p["alpha_N"], "log_S_c": ref["S"] + b / p["alpha_S"]}
 
     def to_internal(self, xp, logc, p, ref):
-        a = p["alpha_N"] * (logc["log_N_c"] - ref["N"])
-        b = p["alpha_S"] * (logc["log_S_c"] - ref["S"])
-        return {"log_L_ref": xp.logaddexp(a, b), "z_N": a - b}
+        total, z = join_two_terms(xp, p["alpha_N"] * (logc["log_N_c"] - ref["N"]),
+                                  p["alpha_S"] * (logc["log_S_c"] - ref["S"]))
+        return {"log_L_ref": total, "z_N": z}
 
     def log_jacobian(self, xp, z, p):
         # (log_L_ref, z_N) -> (a, b) has |det| = 1; a -> log N_c and b -> log S_c scale by 1/alpha.
