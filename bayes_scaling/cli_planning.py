@@ -273,14 +273,21 @@ def cmd_breakdown(args) -> int:
         if not args.kaplan_d:
             raise BayesScalingError("Kaplan's contradiction point needs an L(D) fit too: add --kaplan-d FIT_D.nc "
                                     "(a fit of the kaplan_d law)")
-        point = bd.contradiction_point(result, FitResult.load(args.kaplan_d), n_e=args.path_ne, p_n=args.path_p)
+        if args.kaplan_ns:
+            n_e, p_n = bd.path_from_frontier(FitResult.load(args.kaplan_ns))
+            path = f"the kaplan_ns fit's frontier, N = {np.median(n_e):.3g} C^{np.median(p_n):.3f} (medians)"
+        else:
+            n_e, p_n = args.path_ne, args.path_p
+            path = f"N = {n_e:.3g} C^{p_n}"
+        point = bd.contradiction_point(result, FitResult.load(args.kaplan_d), n_e=n_e, p_n=p_n)
         cp = {k: _rec(point[k], ci) for k in ("C_star", "N_star", "D_star", "L_star")}
         cp["p_never_meet"] = point.attrs["p_never_meet"]
-        cp["path"] = {"n_e": args.path_ne, "p_n": args.path_p}
+        cp["path"] = {"n_e_median": point.attrs["n_e_median"], "p_n_median": point.attrs["p_n_median"],
+                      "from": "kaplan_ns fit" if args.kaplan_ns else "given"}
         if budget is not None:
             cp["p_before_budget"] = bd.prob_before(point, budget / PF_DAY_FLOPS)
         out["contradiction_point"] = cp
-        lines.append(f"Kaplan's contradiction point (L(C_min) meets L(D) on the path N = {args.path_ne:.3g} C^{args.path_p}):")
+        lines.append(f"Kaplan's contradiction point (L(C_min) meets L(D) on the path {path}):")
         lines += [_line("C* (PF-days)", cp["C_star"]), _line("N* (parameters)", cp["N_star"]),
                   _line("D* (tokens)", cp["D_star"]), _line("L* (nats/token)", cp["L_star"])]
         if "p_before_budget" in cp:
@@ -347,6 +354,7 @@ def add_breakdown_parser(sub, positive_float, ci_type) -> None:
     p.add_argument("--budget", type=positive_float, default=None, help="your compute budget")
     p.add_argument("--compute-unit", choices=("flops", "pf-days"), default="flops", help="unit of --budget")
     p.add_argument("--kaplan-d", default=None, help="kaplan_d fit, for the contradiction point of a kaplan_c fit")
+    p.add_argument("--kaplan-ns", default=None, help="kaplan_ns fit whose compute-efficient frontier gives the path")
     p.add_argument("--path-ne", type=positive_float, default=1.3e9,
                    help="compute-efficient path N = NE C^P (C in PF-days; Kaplan Table 6: 1.3e9)")
     p.add_argument("--path-p", type=positive_float, default=0.73, help="exponent P of that path (Kaplan: 0.73)")

@@ -87,3 +87,18 @@ def test_kaplan_ns_fit_recovers_frontier_exponent():
     truth = (1 / (1 / 0.76 + 1 / 0.21 + 1 / 0.076)) / 0.076
     assert p_n["ci_low"] <= truth <= p_n["ci_high"]
     assert efficient_vs_converged(res, 1.0)["p_efficient_better"] > 0.99
+
+
+def test_contradiction_point_on_the_fitted_frontier_path(exact):
+    """The path N = n_e C^p_N taken from an L(N, S_min) fit instead of Table 6: C* solves
+    (C_c/C)^alpha_C = (D_c / D(C))^alpha_D with D(C) = 2 C / (6 N(C)) for that path."""
+    from bayes_scaling.queries.breakdown import contradiction_point, path_from_frontier
+
+    n_e, p_n = path_from_frontier(exact)
+    assert np.allclose(p_n, 0.05199 / 0.076, rtol=1e-3)
+    fit_c = fake_fit("kaplan_c", {"alpha_C": 0.050, "C_c": 3.1e8}, rel_sd=0.0)
+    fit_d = fake_fit("kaplan_d", {"alpha_D": 0.095, "D_c": 5.4e13}, rel_sd=0.0)
+    point = contradiction_point(fit_c, fit_d, n_e=n_e, p_n=p_n)
+    c_star = float(point["C_star"].isel(chain=0, draw=0))
+    d_star = 2 * c_star * 8.64e19 / (6 * n_e[0] * c_star ** p_n[0])
+    assert (3.1e8 / c_star) ** 0.050 == pytest.approx((5.4e13 / d_star) ** 0.095, rel=1e-9)

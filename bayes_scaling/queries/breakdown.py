@@ -27,11 +27,22 @@ def _flat(result, name):
     return result.posterior[name].transpose("chain", "draw").values.ravel()
 
 
-def contradiction_point(fit_c, fit_d, *, n_e: float = KAPLAN_PATH["n_e"], p_n: float = KAPLAN_PATH["p_n"],
+def path_from_frontier(fit_ns) -> tuple[np.ndarray, np.ndarray]:
+    """The compute-efficient path N = n_e C^p_n (C in PF-days) per draw of a ``kaplan_ns`` fit
+    (Appendix B), flattened over (chain, draw): the alternative to Kaplan's Table 6 constants."""
+    from bayes_scaling.queries.kaplan_frontier import efficient_frontier
+
+    ef = efficient_frontier(fit_ns, [1.0]).isel(budget=0)
+    return (ef["N_opt"].transpose("chain", "draw").values.ravel(), ef["p_N"].transpose("chain", "draw").values.ravel())
+
+
+def contradiction_point(fit_c, fit_d, *, n_e=KAPLAN_PATH["n_e"], p_n=KAPLAN_PATH["p_n"],
                         compute_factor: float = KAPLAN_PATH["compute_factor"], seed: int = 0) -> xr.Dataset:
     """Posterior of Kaplan's contradiction point from a ``kaplan_c`` fit and a ``kaplan_d`` fit.
 
-    Draws of the two independent posteriors are paired at random (seeded). Returns ``C_star``
+    The path N = n_e C^p_n is given as numbers (default: Kaplan's Table 6) or as per-draw arrays
+    (e.g. :func:`path_from_frontier` of a ``kaplan_ns`` fit). Draws of independent posteriors are
+    paired at random (seeded). Returns ``C_star``
     (PF-days), ``N_star`` (parameters), ``D_star`` (tokens) and ``L_star`` (nats/token) over
     ``(chain, draw)`` of ``fit_c``; ``inf`` where the curves never meet (alpha_C <= alpha_D (1 - p_N)).
     """
@@ -40,12 +51,15 @@ def contradiction_point(fit_c, fit_d, *, n_e: float = KAPLAN_PATH["n_e"], p_n: f
             f"the contradiction point needs a kaplan_c fit and a kaplan_d fit, got {fit_c.law.name!r} and "
             f"{fit_d.law.name!r}"
         )
-    if not (n_e > 0 and 0 < p_n < 1 and compute_factor > 0):
+    n_e, p_n = np.atleast_1d(np.asarray(n_e, float)), np.atleast_1d(np.asarray(p_n, float))
+    if not (np.all(n_e > 0) and np.all((0 < p_n) & (p_n < 1)) and compute_factor > 0):
         raise BayesScalingError("the compute-efficient path needs n_e > 0, 0 < p_n < 1 and compute_factor > 0")
     shape = (fit_c.posterior.sizes["chain"], fit_c.posterior.sizes["draw"])
     size = shape[0] * shape[1]
     rng = np.random.default_rng(seed)
     idx = rng.choice(fit_d.posterior.sizes["chain"] * fit_d.posterior.sizes["draw"], size=size, replace=True)
+    path = rng.choice(n_e.size, size=size, replace=True) if n_e.size > 1 else np.zeros(size, int)
+    n_e, p_n = n_e[path], np.broadcast_to(p_n, n_e.shape)[path]
     a_c, log_cc = _flat(fit_c, "alpha_C"), np.log(_flat(fit_c, "C_c"))
     a_d, log_dc = _flat(fit_d, "alpha_D")[idx], np.log(_flat(fit_d, "D_c"))[idx]
     # log D(C) = log_k + (1 - p_n) log C, C in PF-days
@@ -64,7 +78,8 @@ def contradiction_point(fit_c, fit_d, *, n_e: float = KAPLAN_PATH["n_e"], p_n: f
         "D_star": (dims, d_star.reshape(shape), {"units": "tokens"}),
         "L_star": (dims, l_star.reshape(shape), {"units": "nats/token"}),
     })
-    ds.attrs.update({"n_e": n_e, "p_n": p_n, "compute_factor": compute_factor, "p_never_meet": float(1 - meets.mean())})
+    ds.attrs.update({"n_e_median": float(np.median(n_e)), "p_n_median": float(np.median(p_n)),
+                     "compute_factor": compute_factor, "p_never_meet": float(1 - meets.mean())})
     return ds
 
 
