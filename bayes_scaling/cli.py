@@ -1,4 +1,5 @@
-"""Command line: ``bayes-scaling demo | fit | summary | predict | allocate | target | frontier | breakdown | specs``.
+"""Command line: ``bayes-scaling demo | fit | summary | predict | allocate | target | frontier | breakdown | compare |
+specs``.
 
 Exit codes: 0 success; 2 bad input (one line on stderr, no traceback, no output file);
 1 when ``--strict`` diagnostics fail.
@@ -140,8 +141,17 @@ def cmd_fit(args) -> int:
         raise BayesScalingError(f"output folder {str(out.parent)!r} does not exist: create it first")
     spec = resolve_spec(args.law, args.spec)
     runs = _load_runs(args)
+    vary = None
+    if args.group_col:
+        law = spec.law
+        vary = ([v.strip() for v in args.vary.split(",") if v.strip()] if args.vary is not None
+                else list(spec.hierarchy.vary) if spec.hierarchy
+                else [p.name for p in law.params if p.kind != "loss"])
+    elif args.vary:
+        raise BayesScalingError("--vary needs --group-col COLUMN (the column whose groups get their own parameters)")
     result = fit(runs, spec=spec, draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed,
-                 strict=args.strict, command=args.command_line)
+                 strict=args.strict, command=args.command_line, vary=vary,
+                 group_col=args.group_col[0] if args.group_col else None)
     result.save(out)
     if args.json:
         print(json.dumps({**_summary_json(result, args.ci), "out": str(out)}, indent=2))
@@ -199,7 +209,7 @@ def cmd_predict(args) -> int:
 
     result = FitResult.load(args.fit)
     extra = {k: v for k, v in (("U", args.unique_tokens), ("X", args.x)) if v is not None}
-    pred = result.predict(N=args.params, D=args.tokens, C=args.compute, **extra)
+    pred = result.predict(N=args.params, D=args.tokens, C=args.compute, group=args.group, **extra)
     out = _prediction_json(result, pred, args.ci)
     if args.json:
         print(json.dumps(out, indent=2))
@@ -296,7 +306,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params-kind", choices=PARAMS_KINDS, default="total",
                    help="whether N counts total or non-embedding parameters (default %(default)s)")
     p.add_argument("--compute-unit", choices=("flops", "pf-days"), default="flops", help="unit of the compute column")
-    p.add_argument("--group-col", action="append", help="group column (architecture, dataset); repeatable")
+    p.add_argument("--group-col", action="append",
+                   help="group column (architecture, dataset): each group gets its own, partially pooled parameters")
+    p.add_argument("--vary", default=None,
+                   help="comma-separated parameters that vary by group (default: all but the irreducible loss)")
     p.add_argument("--seed-col", default=None, help="column with the training seed of each run")
     p.add_argument("--col", action="append", default=[], metavar="Q=COLUMN",
                    help="column of a further law input: U (unique tokens) or X (scale axis); repeatable")
@@ -319,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compute", type=_positive_float, default=None, help="training compute C in FLOPs")
     p.add_argument("--unique-tokens", type=_positive_float, default=None, help="unique tokens U (data-constrained laws)")
     p.add_argument("--x", type=_positive_float, default=None, help="value on the scale axis X (single-axis laws)")
+    p.add_argument("--group", default=None, help="hierarchical fits: a group label, or 'new' for an unseen group")
     p.add_argument("--ci", type=_ci, default=CI_PROB, help="credible interval mass, equal-tailed (default 0.9)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_predict)
@@ -360,5 +374,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `bayes-scaling ... | head`: the reader left; nothing to report
+        sys.stderr.close()
+        return 0
     finally:
         warnings.showwarning = old

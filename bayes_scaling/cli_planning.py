@@ -1,4 +1,4 @@
-"""Planning commands: ``allocate``, ``target``, ``frontier``, ``breakdown`` (see :mod:`bayes_scaling.cli`)."""
+"""Planning commands: ``allocate``, ``target``, ``frontier``, ``breakdown``, ``compare`` (see :mod:`bayes_scaling.cli`)."""
 
 from __future__ import annotations
 
@@ -48,8 +48,9 @@ def cmd_allocate(args) -> int:
     c = _budget(args)
     alts = {f"N = {n:.3g}": n for n in (args.alt_params or [])}
     d = decide(result, c, utility=args.utility, max_params=args.max_params, max_tokens=args.max_tokens,
-               alternatives=alts, alt_tokens_per_param=args.alt_tokens_per_param, flops_per_token=args.flops_per_token)
-    fe = frontier_exponents(result, c / 10, c * 10, flops_per_token=args.flops_per_token)
+               alternatives=alts, alt_tokens_per_param=args.alt_tokens_per_param, flops_per_token=args.flops_per_token,
+               group=args.group)
+    fe = frontier_exponents(result, c / 10, c * 10, flops_per_token=args.flops_per_token, group=args.group)
     ci = args.ci
     out: dict[str, Any] = {
         "compute": {"flops": c, "pf_days": c / PF_DAY_FLOPS, "flops_per_token": args.flops_per_token},
@@ -236,6 +237,7 @@ def add_parsers(sub, positive_float, ci_type) -> None:
     p.add_argument("--alt-params", type=positive_float, action="append", help="compare with your own N; repeatable")
     p.add_argument("--max-params", type=positive_float, default=None, help="largest feasible N")
     p.add_argument("--max-tokens", type=positive_float, default=None, help="tokens available")
+    p.add_argument("--group", default=None, help="hierarchical fits: a group label, or 'new' for an unseen group")
     p.set_defaults(func=cmd_allocate)
 
     p = sub.add_parser("target", help="compute needed to reach a target loss")
@@ -253,6 +255,7 @@ def add_parsers(sub, positive_float, ci_type) -> None:
                    help="kaplan_ns fits: the converged plan stops within this fraction of its converged loss")
     p.set_defaults(func=cmd_frontier)
     add_breakdown_parser(sub, positive_float, ci_type)
+    add_compare_parser(sub, positive_float, ci_type)
 
 
 def cmd_breakdown(args) -> int:
@@ -364,3 +367,70 @@ def add_breakdown_parser(sub, positive_float, ci_type) -> None:
     p.add_argument("--ci", type=ci_type, default=CI_PROB, help="credible interval mass, equal-tailed (default 0.9)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_breakdown)
+
+
+def cmd_compare(args) -> int:
+    """Paired comparison of groups in a hierarchical fit."""
+    from bayes_scaling.cli import _diag_json, _diag_line
+    from bayes_scaling.queries.compare_groups import compare_groups
+    from bayes_scaling.result import FitResult
+
+    result = FitResult.load(args.fit)
+    compute = None if args.compute is None else _budget(args)
+    if compute is None and (args.params is None or args.tokens is None):
+        raise BayesScalingError("compare at a budget (--compute C) or at a model (--params N --tokens D)")
+    c = compare_groups(result, args.groups, compute=compute, N=args.params, D=args.tokens, rope=args.rope,
+                       flops_per_token=args.flops_per_token)
+    ci = args.ci
+    a, b = c["a"], c["b"]
+    out: dict[str, Any] = {
+        "groups": c["groups"],
+        "at": {"compute_flops": compute} if compute is not None else {"N": args.params, "D": args.tokens},
+        "loss": {g: _rec(v, ci) for g, v in c["loss"].items()},
+        "loss_diff": _rec(c["loss_diff"], ci),
+        "rel_diff": _rec(c["rel_diff"], ci),
+        "p_a_better": c["p_a_better"],
+        "rope": c["rope"],
+        "p_rope": c["p_rope"],
+        "param_diff": {k: _rec(v, ci) for k, v in c["param_diff"].items()},
+    }
+    if "compute_multiplier" in c:
+        out["compute_multiplier"] = _rec(c["compute_multiplier"], ci)
+    if "p_best" in c:
+        out["p_best"], out["expected_rank"] = c["p_best"], c["expected_rank"]
+    out["diagnostics"] = _diag_json(result)
+    if args.json:
+        print(json.dumps(_finite(out), indent=2))
+        return 0
+    where = f"at C = {compute:.4g} FLOPs, each group at its own optimal allocation" if compute is not None else \
+        f"at N = {args.params:.4g}, D = {args.tokens:.4g}"
+    print(f"paired comparison {where} (same posterior draw for every group):")
+    for g, r in out["loss"].items():
+        print(_line(f"loss of {g} (nats/token)", r))
+    print(_line(f"L({b}) - L({a})", out["loss_diff"]))
+    print(f"  P({a} better than {b}) = {out['p_a_better']:.3f}; P(|difference| < {args.rope:.0%} of the loss) = "
+          f"{out['p_rope']:.3f}")
+    if "compute_multiplier" in out:
+        print(_line(f"compute {b} needs to match {a} (x C)", out["compute_multiplier"], fmt=".3g"))
+    for k, r in out["param_diff"].items():
+        print(_line(f"{k}({b}) - {k}({a})", r))
+    if "p_best" in out:
+        print("ranking: " + ", ".join(f"{g}: P(best) {p:.3f}, expected rank {out['expected_rank'][g]:.2f}"
+                                      for g, p in sorted(out["p_best"].items(), key=lambda t: -t[1])))
+    print(_diag_line(result))
+    return 0
+
+
+def add_compare_parser(sub, positive_float, ci_type) -> None:
+    p = sub.add_parser("compare", help="paired comparison of groups (architectures, datasets) in a hierarchical fit")
+    p.add_argument("fit", help="hierarchical fit file (.nc) from `fit --group-col`")
+    p.add_argument("--groups", nargs="+", default=None, help="groups to compare, A B [C ...] (default: all)")
+    p.add_argument("--compute", type=positive_float, default=None, help="budget: each group at its own optimum")
+    p.add_argument("--compute-unit", choices=("flops", "pf-days"), default="flops", help="unit of --compute")
+    p.add_argument("--params", type=positive_float, default=None, help="or compare at this N ...")
+    p.add_argument("--tokens", type=positive_float, default=None, help="... and this D")
+    p.add_argument("--rope", type=positive_float, default=0.01, help="region of practical equivalence (relative)")
+    p.add_argument("--flops-per-token", type=positive_float, default=FLOPS_PER_PARAM_TOKEN, help="C = k N D")
+    p.add_argument("--ci", type=ci_type, default=CI_PROB, help="credible interval mass, equal-tailed (default 0.9)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_compare)

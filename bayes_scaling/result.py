@@ -29,12 +29,15 @@ from bayes_scaling.specs.spec import LawSpec, parse_spec
 FORMAT = "bayes_scaling.fit/1"
 
 
-def _pointwise_loglik(spec: LawSpec, posterior: xr.Dataset, log_inputs: dict, log_loss: np.ndarray) -> xr.DataArray:
+def _pointwise_loglik(spec: LawSpec, posterior: xr.Dataset, log_inputs: dict, log_loss: np.ndarray,
+                      group_idx: np.ndarray | None = None) -> xr.DataArray:
     """log p(log-loss_i | draw) for every run, via the NumPy law (no recompilation)."""
     from scipy import stats
 
     law = spec.law
     params = law_params_from(posterior, law)
+    if group_idx is not None:
+        params = per_run_params(posterior, law, params, group_idx)
     x = {k: xr.DataArray(v, dims=RUN_DIM) for k, v in log_inputs.items()}
     mu = law.log_loss(np, x, params).transpose("chain", "draw", RUN_DIM)
     sigma = posterior["sigma"]
@@ -46,6 +49,19 @@ def _pointwise_loglik(spec: LawSpec, posterior: xr.Dataset, log_inputs: dict, lo
     else:
         ll = stats.norm.logpdf(z.values) - np.log(sig)
     return xr.DataArray(ll, dims=("chain", "draw", RUN_DIM))
+
+
+def per_run_params(posterior: xr.Dataset, law, params: dict, group_idx: np.ndarray) -> dict:
+    """Replace group-level parameters (``<name>_group``: the varying ones, and constants that pivot
+    with a varying exponent) by each run's group value (dims chain, draw, run)."""
+    idx = xr.DataArray(np.asarray(group_idx), dims=RUN_DIM)
+    out = dict(params)
+    for name in law.param_names:
+        if f"{name}_group" in posterior:
+            v = posterior[f"{name}_group"].isel(group=idx)
+            key = name if name in law.direct_names else f"log_{name}"
+            out[key] = v if name in law.direct_names else np.log(v)
+    return out
 
 
 def law_params_from(posterior: xr.Dataset, law) -> dict[str, xr.DataArray]:
@@ -75,7 +91,8 @@ class FitResult:
 
         law = spec.law
         posterior = trace["posterior"].to_dataset()
-        keep = [v for v in posterior.data_vars if v in law.param_names or v == "sigma" or v in law.internal]
+        keep = [v for v in posterior.data_vars if v in law.param_names or v == "sigma" or v in law.internal
+                or v.endswith("_group") or v.startswith(("tau_", "eps_"))]
         posterior = posterior[keep]
         stats = trace["sample_stats"].to_dataset()
         n = len(runs)
@@ -87,8 +104,10 @@ class FitResult:
                 const[c].attrs["units"] = unit
         observed = xr.Dataset({"loss": (RUN_DIM, frame["loss"].to_numpy(float))}, coords=run_coord)
         observed["loss"].attrs["units"] = "nats/token"
-        loglik = _pointwise_loglik(spec, posterior, data.log_inputs, data.log_loss).assign_coords(run_coord)
-        diag = compute_diagnostics(posterior, stats, [*law.param_names, "sigma"])
+        loglik = _pointwise_loglik(spec, posterior, data.log_inputs, data.log_loss,
+                                   data.group_idx).assign_coords(run_coord)
+        diag = compute_diagnostics(posterior, stats, [*law.param_names, "sigma", *(
+            v for v in posterior.data_vars if v.endswith("_group") or v.startswith("tau_"))])
         attrs = {
             "bayes_scaling_format": FORMAT,
             "bayes_scaling_version": bayes_scaling.__version__,
@@ -103,6 +122,9 @@ class FitResult:
             "sampler_config": json.dumps(sampler_config, sort_keys=True),
             "diagnostics": json.dumps(diag.as_dict(), sort_keys=True),
             "command": command,
+            "hierarchy": json.dumps(None if spec.hierarchy is None or data.group_idx is None else {
+                "vary": list(spec.hierarchy.vary), "tau": spec.hierarchy.tau.as_dict(), "group_col": data.group_col,
+                "groups": list(data.groups)}),
         }
         tree = xr.DataTree.from_dict(
             {
@@ -153,7 +175,25 @@ class FitResult:
     # -- views -----------------------------------------------------------------------------
     @cached_property
     def spec(self) -> LawSpec:
-        return parse_spec(self.tree.attrs["spec_text"], self.tree.attrs.get("spec_origin", "<fit>"))
+        from dataclasses import replace
+
+        from bayes_scaling.specs.spec import HierarchySpec, _prior
+
+        spec = parse_spec(self.tree.attrs["spec_text"], self.tree.attrs.get("spec_origin", "<fit>"))
+        h = self.hierarchy
+        if h is None:
+            return replace(spec, hierarchy=None)
+        return replace(spec, hierarchy=HierarchySpec(tuple(h["vary"]), _prior("hierarchy.tau", h["tau"])))
+
+    @property
+    def hierarchy(self) -> dict | None:
+        """``{vary, tau, group_col, groups}`` for a hierarchical fit, else ``None``."""
+        return json.loads(self.tree.attrs.get("hierarchy", "null"))
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        h = self.hierarchy
+        return tuple(h["groups"]) if h else ()
 
     @property
     def law(self):
@@ -188,9 +228,44 @@ class FitResult:
         d = json.loads(self.tree.attrs["diagnostics"])
         return Diagnostics(**{k: v for k, v in d.items() if k not in ("ok", "problems")})
 
-    def law_params(self) -> dict[str, xr.DataArray]:
-        """Posterior draws in the law function's convention (for NumPy queries)."""
-        return law_params_from(self.posterior, self.law)
+    def law_params(self, group: str | None = None, *, seed: int = 0) -> dict[str, xr.DataArray]:
+        """Posterior draws in the law function's convention (for NumPy queries).
+
+        ``group``: ``None`` for the population (a typical group: all deviations at 0), a group label
+        for that group, or ``"new"`` for an unseen group (deviations drawn from the fitted spread,
+        seeded by ``seed``).
+        """
+        post = self.posterior
+        params = law_params_from(post, self.law)
+        if group is None:
+            return params
+        h = self.hierarchy
+        if h is None:
+            raise BayesScalingError(f"this fit has no groups; group {group!r} is not available (fit with --group-col)")
+        if group == "new":
+            from bayes_scaling.inference.model import group_params
+
+            rng = np.random.default_rng(seed)
+            law = self.law
+            shape = (post.sizes["chain"], post.sizes["draw"])
+            tau = {k: post[f"tau_{k}"].values for k in h["vary"]}
+            eps = {k: rng.standard_normal(shape) for k in h["vary"]}
+            expo = {k: v.values for k, v in params.items() if k in law.direct_names}
+            logc = {k: v.values for k, v in params.items() if k not in law.direct_names}
+            ref = json.loads(self.tree.attrs["reference_log_inputs"])
+            p_g, logc_g = group_params(np, law, self.spec.hierarchy, expo, logc, ref, tau, eps)
+            dims = ("chain", "draw")
+            return {k: xr.DataArray(np.broadcast_to(v, shape), dims=dims) for k, v in {**p_g, **logc_g}.items()}
+        if group not in h["groups"]:
+            raise BayesScalingError(f"unknown group {group!r}; the fit's groups are {h['groups']} (or 'new')")
+        for name in self.law.param_names:
+            if f"{name}_group" in post:
+                v = post[f"{name}_group"].sel(group=group, drop=True)
+                if name in self.law.direct_names:
+                    params[name] = v
+                else:
+                    params[f"log_{name}"] = np.log(v)
+        return params
 
     # -- answers ---------------------------------------------------------------------------
     def summary(self, ci_prob: float = CI_PROB) -> pd.DataFrame:
@@ -198,27 +273,38 @@ class FitResult:
         import arviz_stats as azs
 
         names = [*self.law.param_names, "sigma"]
-        post = self.posterior[names]
-        s = {n: summarize(post[n], ci_prob) for n in names}
+        extra = [v for v in self.posterior.data_vars if v.endswith("_group") or v.startswith("tau_")]
+        post = self.posterior[names + extra]
         rhat, ess_b, ess_t = azs.rhat(post), azs.ess(post, method="bulk"), azs.ess(post, method="tail")
         rows = []
-        for n in names:
-            unit = self.law.param(n).unit if n in self.law.param_names else "log(nats/token)"
-            rows.append({
-                "param": n, "unit": unit,
-                "median": float(s[n]["median"]), "mean": float(s[n]["mean"]), "sd": float(s[n]["sd"]),
-                "ci_low": float(s[n]["ci_low"]), "ci_high": float(s[n]["ci_high"]),
-                "r_hat": float(rhat[n]), "ess_bulk": float(ess_b[n]), "ess_tail": float(ess_t[n]),
-            })
+
+        def unit_of(n: str) -> str:
+            base = n.removesuffix("_group")
+            if base in self.law.param_names:
+                return self.law.param(base).unit
+            return "log scale" if n.startswith("tau_") else "log(nats/token)"
+
+        for n in names + extra:
+            for label, sel in ([(n, {})] if "group" not in post[n].dims else
+                               [(f"{n.removesuffix('_group')}[{g}]", {"group": g}) for g in post[n]["group"].values]):
+                s = summarize(post[n].sel(sel), ci_prob)
+                rows.append({
+                    "param": label, "unit": unit_of(n),
+                    "median": float(s["median"]), "mean": float(s["mean"]), "sd": float(s["sd"]),
+                    "ci_low": float(s["ci_low"]), "ci_high": float(s["ci_high"]),
+                    "r_hat": float(rhat[n].sel(sel)), "ess_bulk": float(ess_b[n].sel(sel)),
+                    "ess_tail": float(ess_t[n].sel(sel)),
+                })
         df = pd.DataFrame(rows).set_index("param")
         df.attrs["ci_prob"] = ci_prob
         return df
 
-    def predict(self, N=None, D=None, C=None, *, seed: int | None = None, **extra) -> xr.Dataset:
+    def predict(self, N=None, D=None, C=None, *, seed: int | None = None, group: str | None = None,
+                **extra) -> xr.Dataset:
         """Loss posterior at new runs (see :func:`bayes_scaling.queries.predict.predict_loss`)."""
         from bayes_scaling.queries.predict import predict_loss
 
-        return predict_loss(self, N=N, D=D, C=C, seed=seed, **extra)
+        return predict_loss(self, N=N, D=D, C=C, seed=seed, group=group, **extra)
 
     def __repr__(self) -> str:
         d = self.diagnostics

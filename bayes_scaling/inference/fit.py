@@ -48,7 +48,9 @@ def compiled_model(spec: LawSpec, data, *, progress: bool = False):
     """The compiled nutpie model for ``spec``, built once per process and fed ``data``."""
     import nutpie
 
-    key = hashlib.sha256(f"{spec.law_name}\n{spec.text}".encode()).hexdigest()
+    hier = spec.hierarchy
+    shape = f"{hier.vary}|{hier.tau}|{len(data.groups)}" if hier and data.group_idx is not None else ""
+    key = hashlib.sha256(f"{spec.law_name}\n{spec.text}\n{shape}".encode()).hexdigest()
     compiled = _COMPILED.get(key)
     if compiled is None:
         if progress:
@@ -74,27 +76,38 @@ def fit(
     progress: bool | None = None,
     strict: bool = False,
     command: str = "",
+    vary: tuple[str, ...] | list[str] | None = None,
+    group_col: str | None = None,
+    target_accept: float | None = None,
 ):
     """Sample the posterior of ``law`` (or ``spec``) given ``runs``; return a :class:`FitResult`.
 
     Diagnostics are always computed; failures warn, or raise :class:`DiagnosticsError` when
     ``strict``. ``seed`` makes the fit reproducible (one is drawn and recorded when absent).
+    ``vary`` (or the spec's ``[hierarchy]``) names the parameters that vary by ``group_col``
+    (default: the runs' first group column), partially pooled around population values.
+    ``target_accept`` (default 0.8; 0.95 for hierarchical fits, whose group-scale funnels need
+    smaller steps) is NUTS's target acceptance rate.
     """
     import nutpie
 
     from bayes_scaling.result import FitResult
 
-    spec = resolve_spec(law, spec)
+    spec = resolve_spec(law, spec).with_vary(vary)
     draws = _check_int("draws", draws, 10)
     tune = _check_int("tune", tune, 10)
     chains = _check_int("chains", chains, 1)
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1)[0])
     seed = _check_int("seed", seed, 0)
-    data = model_data(spec, runs)
+    data = model_data(spec, runs, group_col)
     if progress is None:
         progress = sys.stderr.isatty()
     compiled = compiled_model(spec, data, progress=progress)
+    if target_accept is None:
+        target_accept = 0.95 if data.group_idx is not None else 0.8
+    if not 0.5 <= float(target_accept) < 1:
+        raise BayesScalingError(f"target_accept must be in [0.5, 1), got {target_accept!r}")
     trace = nutpie.sample(
         compiled,
         draws=draws,
@@ -104,9 +117,10 @@ def fit(
         progress_bar=bool(progress),
         adaptation="low_rank",
         save_warmup=False,
+        target_accept=float(target_accept),
     )
     config = {"sampler": "nutpie", "adaptation": "low_rank", "draws": draws, "tune": tune, "chains": chains,
-              "seed": seed}
+              "seed": seed, "target_accept": float(target_accept)}
     result = FitResult.from_trace(trace, spec=spec, runs=runs, data=data, sampler_config=config, command=command)
     diag = result.diagnostics
     if not diag.ok:

@@ -23,23 +23,57 @@ class ModelData:
     log_inputs: dict[str, np.ndarray]
     ref: dict[str, float]
     log_loss: np.ndarray
+    #: Hierarchical fits: each run's group index, the group labels and the group column.
+    group_idx: np.ndarray | None = None
+    groups: tuple[str, ...] = ()
+    group_col: str | None = None
 
     def containers(self) -> dict[str, np.ndarray]:
         """Values keyed by ``pm.Data`` name."""
         out = {f"log_{k}": v for k, v in self.log_inputs.items()}
         out.update({f"ref_log_{k}": np.asarray(v) for k, v in self.ref.items()})
         out["log_loss"] = self.log_loss
+        if self.group_idx is not None:
+            out["group_idx"] = self.group_idx
         return out
 
 
-def model_data(spec: LawSpec, runs: RunTable) -> ModelData:
-    """Validate ``runs`` against the law and compute log inputs and reference points."""
+def model_data(spec: LawSpec, runs: RunTable, group_col: str | None = None) -> ModelData:
+    """Validate ``runs`` against the law and compute log inputs and reference points; with a
+    hierarchy in ``spec``, also the runs' groups (``group_col``, default the first group column)."""
+    from bayes_scaling.errors import BayesScalingError
+
     law = spec.law
     runs.require(law)
     logs = runs.log_inputs(law.compute_unit)
     x = {k: logs[k] for k in law.input_names}
     ref = {k: float(np.mean(v)) for k, v in x.items()}
-    return ModelData(x, ref, np.log(runs.frame["loss"].to_numpy(float)))
+    y = np.log(runs.frame["loss"].to_numpy(float))
+    if spec.hierarchy is None:
+        return ModelData(x, ref, y)
+    if group_col is None:
+        if not runs.group_cols:
+            raise BayesScalingError(f"varying {list(spec.hierarchy.vary)} by group needs a group column "
+                                    f"(--group-col COLUMN)")
+        group_col = runs.group_cols[0]
+    if group_col not in runs.frame:
+        raise BayesScalingError(f"group column {group_col!r} is not among the runs' group columns {list(runs.group_cols)}")
+    labels = runs.frame[group_col].astype(str)
+    groups = tuple(sorted(labels.unique()))
+    if len(groups) < 2:
+        raise BayesScalingError(f"group column {group_col!r} has one group ({groups[0]!r}); a hierarchy needs 2 or more")
+    idx = np.searchsorted(np.array(groups), labels.to_numpy())
+    return ModelData(x, ref, y, idx.astype(np.int64), groups, group_col)
+
+
+def group_params(xp, law, hierarchy, p: dict, logc: dict, ref: dict, tau: dict, eps: dict) -> tuple[dict, dict]:
+    """Group-level parameters from population ``p`` (exponents), ``logc`` (log constants) and
+    non-centred deviations ``tau[k] * eps[k]`` for the varying parameters (arrays over groups)."""
+    vary = set(hierarchy.vary)
+    p_g = {j: (p[j] * xp.exp(tau[j] * eps[j]) if j in vary else p[j]) for j in law.direct_names}
+    cen = law.centre(xp, logc, p, ref)
+    cen_g = {k: (cen[k] + tau[k] * eps[k] if k in vary else cen[k]) for k in law.positive_names}
+    return p_g, law.uncentre(xp, cen_g, p_g, ref)
 
 
 def build_model(spec: LawSpec, data: ModelData):
@@ -53,7 +87,10 @@ def build_model(spec: LawSpec, data: ModelData):
 
     law = spec.law
     n = len(data.log_loss)
-    with pm.Model(coords={"run": np.arange(n)}) as model:
+    coords = {"run": np.arange(n)}
+    if data.group_idx is not None:
+        coords["group"] = list(data.groups)
+    with pm.Model(coords=coords) as model:
         x = {k: pm.Data(f"log_{k}", v, dims="run") for k, v in data.log_inputs.items()}
         ref = {k: pm.Data(f"ref_log_{k}", np.asarray(v)) for k, v in data.ref.items()}
         y = pm.Data("log_loss", data.log_loss, dims="run")
@@ -71,9 +108,21 @@ def build_model(spec: LawSpec, data: ModelData):
             # density of log v = density of v times v (the Jacobian of v = exp(log v))
             prior_terms.append(pm.logp(prior.pymc_dist(), pt.exp(log_v)) + log_v)
         pm.Potential("positive_params_prior", pt.sum(pt.stack(prior_terms)))
+        params = {**p, **logc}
+        if spec.hierarchy is not None and data.group_idx is not None:
+            idx = pm.Data("group_idx", data.group_idx, dims="run")
+            t = spec.hierarchy.tau
+            tau = {k: getattr(pm, t.dist)(f"tau_{k}", **t.pymc_kwargs) for k in spec.hierarchy.vary}
+            eps = {k: pm.Normal(f"eps_{k}", 0.0, 1.0, dims="group") for k in spec.hierarchy.vary}
+            p_g, logc_g = group_params(pt, law, spec.hierarchy, p, logc, ref, tau, eps)
+            for k in law.param_names:  # every parameter that differs by group, varying or pivoting
+                value = p_g[k] if k in law.direct_names else pt.exp(logc_g[f"log_{k}"])
+                if value.ndim == 1:
+                    pm.Deterministic(f"{k}_group", value, dims="group")
+            params = {k: (v[idx] if getattr(v, "ndim", 0) == 1 else v) for k, v in {**p_g, **logc_g}.items()}
         s = spec.likelihood.sigma
         sigma = getattr(pm, s.dist)("sigma", **s.pymc_kwargs)
-        mu = law.log_loss(pt, x, {**p, **logc})
+        mu = law.log_loss(pt, x, params)
         if spec.likelihood.family == "student_t":
             pm.StudentT("obs", nu=np.float64(spec.likelihood.nu), mu=mu, sigma=sigma, observed=y, dims="run")
         else:

@@ -95,6 +95,16 @@ class ScalingLaw:
         """log |det d(log parameters) / d(internal coordinates)| at exponents ``p``."""
         return 0.0
 
+    # -- centred values for group-level variation ------------------------------------------
+    def centre(self, xp: Any, logc: dict[str, Any], p: dict[str, Any], ref: dict[str, Any]) -> dict[str, Any]:
+        """Each positive parameter as the log of its own term at the reference point (``{name: ...}``):
+        what a group may shift while the exponents (also allowed to vary) pivot around the data."""
+        raise NotImplementedError
+
+    def uncentre(self, xp: Any, cen: dict[str, Any], p: dict[str, Any], ref: dict[str, Any]) -> dict[str, Any]:
+        """Inverse of :meth:`centre`: ``{"log_<name>": ...}``."""
+        raise NotImplementedError
+
     # -- conveniences ----------------------------------------------------------------------
     @property
     def input_names(self) -> tuple[str, ...]:

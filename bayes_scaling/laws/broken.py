@@ -56,6 +56,26 @@ class _PowerFamily(ScalingLaw):
         out["log_L_ref"], out["z_B"] = join_two_terms(xp, log_term, logc["log_E"])
         return out
 
+    def _break_terms(self, xp, log_d, p, r):
+        out = 0.0
+        for i in range(1, self.n_breaks + 1):
+            out = out + p[f"c{i}"] * p[f"f{i}"] * xp.logaddexp(0.0, -(log_d[i] - r) / p[f"f{i}"])
+        return out
+
+    def centre(self, xp, logc, p, ref):
+        r = ref[self.axis]
+        log_d = {i: logc[f"log_d{i}"] for i in range(1, self.n_breaks + 1)}
+        out = {"E": logc["log_E"], "B": logc["log_B"] - p["c0"] * r - self._break_terms(xp, log_d, p, r)}
+        out.update({f"d{i}": log_d[i] - r for i in log_d})
+        return out
+
+    def uncentre(self, xp, cen, p, ref):
+        r = ref[self.axis]
+        log_d = {i: cen[f"d{i}"] + r for i in range(1, self.n_breaks + 1)}
+        out = {"log_E": cen["E"], "log_B": cen["B"] + p["c0"] * r + self._break_terms(xp, log_d, p, r)}
+        out.update({f"log_d{i}": v for i, v in log_d.items()})
+        return out
+
     def log_jacobian(self, xp, z, p):
         # (log_L_ref, z_B) -> (log E, log-term): unit determinant; log B adds terms of the breaks
         # only (triangular); log d1 = ref + rel (unit); log d_i = log d_(i-1) + exp(gap_i).

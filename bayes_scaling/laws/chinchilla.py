@@ -52,3 +52,9 @@ class Chinchilla(ScalingLaw):
         }
 
     # (log_L_ref, z_A, z_B) -> (log E, log A, log B) has unit Jacobian determinant.
+
+    def centre(self, xp, logc, p, ref):
+        return {"E": logc["log_E"], "A": logc["log_A"] - p["alpha"] * ref["N"], "B": logc["log_B"] - p["beta"] * ref["D"]}
+
+    def uncentre(self, xp, cen, p, ref):
+        return {"log_E": cen["E"], "log_A": cen["A"] + p["alpha"] * ref["N"], "log_B": cen["B"] + p["beta"] * ref["D"]}

@@ -29,6 +29,12 @@ class _KaplanSingle(ScalingLaw):
     def log_jacobian(self, xp, z, p):
         return -xp.log(p[f"alpha_{self.axis}"])
 
+    def centre(self, xp, logc, p, ref):
+        return {f"{self.axis}_c": p[f"alpha_{self.axis}"] * (logc[f"log_{self.axis}_c"] - ref[self.axis])}
+
+    def uncentre(self, xp, cen, p, ref):
+        return {f"log_{self.axis}_c": ref[self.axis] + cen[f"{self.axis}_c"] / p[f"alpha_{self.axis}"]}
+
 
 class KaplanN(_KaplanSingle):
     name = "kaplan_n"
@@ -109,6 +115,12 @@ class KaplanND(ScalingLaw):
         # (s, z) -> (a, b) has |det| = 1; a -> log N_c scales by alpha_D / alpha_N.
         return xp.log(p["alpha_D"]) - xp.log(p["alpha_N"])
 
+    def centre(self, xp, logc, p, ref):
+        return {"N_c": p["alpha_N"] / p["alpha_D"] * (logc["log_N_c"] - ref["N"]), "D_c": logc["log_D_c"] - ref["D"]}
+
+    def uncentre(self, xp, cen, p, ref):
+        return {"log_N_c": ref["N"] + cen["N_c"] * p["alpha_D"] / p["alpha_N"], "log_D_c": ref["D"] + cen["D_c"]}
+
 
 class KaplanNS(ScalingLaw):
     name = "kaplan_ns"
@@ -141,3 +153,9 @@ class KaplanNS(ScalingLaw):
     def log_jacobian(self, xp, z, p):
         # (log_L_ref, z_N) -> (a, b) has |det| = 1; a -> log N_c and b -> log S_c scale by 1/alpha.
         return -xp.log(p["alpha_N"]) - xp.log(p["alpha_S"])
+
+    def centre(self, xp, logc, p, ref):
+        return {"N_c": p["alpha_N"] * (logc["log_N_c"] - ref["N"]), "S_c": p["alpha_S"] * (logc["log_S_c"] - ref["S"])}
+
+    def uncentre(self, xp, cen, p, ref):
+        return {"log_N_c": ref["N"] + cen["N_c"] / p["alpha_N"], "log_S_c": ref["S"] + cen["S_c"] / p["alpha_S"]}

@@ -53,13 +53,14 @@ def _check_k(flops_per_token: float) -> float:
 class _Draws:
     """Posterior parameters as NumPy arrays shaped (chain, draw, 1) for fast broadcasting."""
 
-    def __init__(self, result):
+    def __init__(self, result, group: str | None = None):
         self.result = result
         self.law = result.law
         _require_nd(self.law)
         post = result.posterior
         self.shape = (post.sizes["chain"], post.sizes["draw"])
-        self.p = {k: np.asarray(v.transpose("chain", "draw").values)[..., None] for k, v in result.law_params().items()}
+        self.p = {k: np.asarray(v.transpose("chain", "draw").values)[..., None]
+                  for k, v in result.law_params(group).items()}
 
     def log_loss(self, log_n, log_d):
         return self.law.log_loss(np, {"N": log_n, "D": log_d}, self.p)
@@ -118,15 +119,16 @@ def _da(values, budgets=None, attrs=None):
 
 
 def compute_optimal(result, compute, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
-                    compute_unit: str = "flops") -> xr.Dataset:
+                    compute_unit: str = "flops", group: str | None = None) -> xr.Dataset:
     """Posterior of the compute-optimal allocation at each budget.
 
     Returns ``N_opt`` (parameters), ``D_opt`` (tokens), ``tokens_per_param`` and ``loss_opt``
-    (nats/token), dims ``(chain, draw, budget)``; the ``budget`` coordinate is in FLOPs.
+    (nats/token), dims ``(chain, draw, budget)``; the ``budget`` coordinate is in FLOPs. ``group``
+    selects a group of a hierarchical fit (``"new"``: an unseen group; ``None``: the population).
     """
     k = _check_k(flops_per_token)
     budgets = _budgets(compute, compute_unit)
-    draws = _Draws(result)
+    draws = _Draws(result, group)
     log_ct = np.log(budgets / k)
     log_n = draws.log_n_opt(log_ct)
     log_d = log_ct - log_n
@@ -143,14 +145,15 @@ def compute_optimal(result, compute, *, flops_per_token: float = FLOPS_PER_PARAM
 
 
 def frontier_exponents(result, compute_min: float, compute_max: float, *,
-                       flops_per_token: float = FLOPS_PER_PARAM_TOKEN, compute_unit: str = "flops") -> xr.Dataset:
+                       flops_per_token: float = FLOPS_PER_PARAM_TOKEN, compute_unit: str = "flops",
+                       group: str | None = None) -> xr.Dataset:
     """Exponents a, b of N* ~ C^a and D* ~ C^b between two budgets (per draw; exact for power-law
     frontiers such as Chinchilla's, where a = beta/(alpha+beta)), and the local loss slope
     d log(L* - 0)/d log C."""
     lo, hi = _budgets([compute_min, compute_max], compute_unit)
     if not hi > lo:
         raise BayesScalingError(f"compute_max must exceed compute_min, got {compute_min!r} and {compute_max!r}")
-    opt = compute_optimal(result, [lo, hi], flops_per_token=flops_per_token)
+    opt = compute_optimal(result, [lo, hi], flops_per_token=flops_per_token, group=group)
     span = np.log(hi) - np.log(lo)
     slope = lambda v: (np.log(v.isel(budget=1)) - np.log(v.isel(budget=0))) / span  # noqa: E731
     ds = xr.Dataset({"a": slope(opt["N_opt"]), "b": slope(opt["D_opt"]), "loss_slope": slope(opt["loss_opt"])})
@@ -159,7 +162,7 @@ def frontier_exponents(result, compute_min: float, compute_max: float, *,
 
 
 def plan_outcome(result, compute: float, n_params: float, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
-                 compute_unit: str = "flops") -> xr.Dataset:
+                 compute_unit: str = "flops", group: str | None = None) -> xr.Dataset:
     """What training ``n_params`` parameters on budget C costs, per draw.
 
     ``loss`` (nats/token), ``loss_penalty`` = loss - the draw's optimal loss at C, and
@@ -170,7 +173,7 @@ def plan_outcome(result, compute: float, n_params: float, *, flops_per_token: fl
     (c,) = _budgets([compute], compute_unit)
     if not np.isfinite(n_params) or n_params <= 0:
         raise BayesScalingError(f"planned parameters must be > 0, got {n_params!r}")
-    draws = _Draws(result)
+    draws = _Draws(result, group)
     log_ct = np.log(c / k)
     log_loss_plan = draws.log_loss(np.log(n_params), log_ct - np.log(n_params))[..., 0]
     log_loss_opt = draws.log_loss_opt(np.array([log_ct]))[..., 0]
@@ -220,7 +223,7 @@ def parse_utility(utility: str) -> float | None:
 def decide(result, compute: float, *, utility: str = "mean", max_params: float | None = None,
            max_tokens: float | None = None, alternatives: dict[str, float] | None = None,
            alt_tokens_per_param: float | None = None, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
-           compute_unit: str = "flops", grid: int = 801) -> Decision:
+           compute_unit: str = "flops", grid: int = 801, group: str | None = None) -> Decision:
     """The one N (and D = C/(kN)) to train at budget C.
 
     Minimises the posterior expected loss (``utility="mean"``) or a loss quantile
@@ -231,9 +234,9 @@ def decide(result, compute: float, *, utility: str = "mean", max_params: float |
     q = parse_utility(utility)
     k = _check_k(flops_per_token)
     (c,) = _budgets([compute], compute_unit)
-    draws = _Draws(result)
+    draws = _Draws(result, group)
     log_ct = np.log(c / k)
-    opt = compute_optimal(result, [c], flops_per_token=k)
+    opt = compute_optimal(result, [c], flops_per_token=k, group=group)
     log_nopt = np.log(opt["N_opt"].values[..., 0])
     # feasible log N from the limits, then the search window around the posterior of N*
     lo_c, hi_c = 0.0, log_ct
@@ -276,9 +279,9 @@ def decide(result, compute: float, *, utility: str = "mean", max_params: float |
         alts[f"{alt_tokens_per_param:g} tokens/parameter"] = float(np.sqrt(c / k / alt_tokens_per_param))
     return Decision(
         compute=c, N=n_best, D=float(c / k / n_best), utility=utility, objective=float(_score(draws, best, log_ct, q)),
-        outcome=plan_outcome(result, c, n_best, flops_per_token=k),
+        outcome=plan_outcome(result, c, n_best, flops_per_token=k, group=group),
         optimum=opt.isel(budget=0, drop=True),
-        alternatives={name: plan_outcome(result, c, n, flops_per_token=k) for name, n in alts.items()},
+        alternatives={name: plan_outcome(result, c, n, flops_per_token=k, group=group) for name, n in alts.items()},
         constraints=constraints,
     )
 
@@ -288,13 +291,14 @@ def _score(draws: _Draws, u: float, log_ct: float, q: float | None) -> float:
     return float(loss.mean() if q is None else np.quantile(loss, q))
 
 
-def compute_for_loss(result, target_loss: float, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN) -> xr.Dataset:
+def compute_for_loss(result, target_loss: float, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
+                     group: str | None = None) -> xr.Dataset:
     """Compute (FLOPs) the optimal plan needs to reach ``target_loss`` (nats/token), per draw, with
     the N* and D* there. Draws whose loss floor is above the target give ``inf``."""
     if not np.isfinite(target_loss) or target_loss <= 0:
         raise BayesScalingError(f"target loss must be a number > 0 (nats/token), got {target_loss!r}")
     k = _check_k(flops_per_token)
-    draws = _Draws(result)
+    draws = _Draws(result, group)
     log_t = np.log(target_loss)
     lo_x, hi_x = np.log(1e6), np.log(1e60)
     g = lambda x: draws.log_loss_opt(x[..., None])[..., 0]  # noqa: E731
@@ -313,7 +317,7 @@ def compute_for_loss(result, target_loss: float, *, flops_per_token: float = FLO
 
 
 def prob_reach(result, target_loss: float, compute: float, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
-               compute_unit: str = "flops") -> float:
+               compute_unit: str = "flops", group: str | None = None) -> float:
     """Posterior probability that the optimal plan at budget C reaches ``target_loss`` (law loss)."""
-    opt = compute_optimal(result, [compute], flops_per_token=flops_per_token, compute_unit=compute_unit)
+    opt = compute_optimal(result, [compute], flops_per_token=flops_per_token, compute_unit=compute_unit, group=group)
     return float((opt["loss_opt"] <= target_loss).mean())

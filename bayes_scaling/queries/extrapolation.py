@@ -35,8 +35,14 @@ def largest_runs_check(result, n_largest: int = 5, ci_prob: float = CI_PROB) -> 
     key = "C" if "C" in frame else result.law.input_names[-1]
     idx = np.argsort(frame[key].to_numpy())[::-1][: max(1, min(n_largest, len(frame)))]
     sub = frame.iloc[idx]
-    pred = result.predict(**{k: sub[k].to_numpy() for k in result.law.input_names})["loss_predictive"]
-    draws = pred.transpose("query", "chain", "draw").values.reshape(len(sub), -1)
+    h = result.hierarchy
+    rows = []
+    for i in range(len(sub)):  # each run with its own group's parameters in a hierarchical fit
+        one = sub.iloc[[i]]
+        group = str(one[h["group_col"]].iloc[0]) if h else None
+        pred = result.predict(group=group, **{k: one[k].to_numpy() for k in result.law.input_names})
+        rows.append(pred["loss_predictive"].transpose("query", "chain", "draw").values.reshape(-1))
+    draws = np.stack(rows)
     obs = sub["loss"].to_numpy()
     pit = (draws < obs[:, None]).mean(axis=1)
     lo, hi = (1 - ci_prob) / 2, 1 - (1 - ci_prob) / 2

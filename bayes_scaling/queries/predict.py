@@ -51,16 +51,19 @@ def query_inputs(law, N=None, D=None, C=None, **extra) -> dict[str, dict[str, np
     return {"values": values, "logs": logs}
 
 
-def predict_loss(result, N=None, D=None, C=None, *, seed: int | None = None, **extra) -> xr.Dataset:
+def predict_loss(result, N=None, D=None, C=None, *, seed: int | None = None, group: str | None = None,
+                 **extra) -> xr.Dataset:
     """Posterior of the law's loss and of a new run's observed loss at each query point.
 
     ``N`` in parameters, ``D`` in tokens, ``C`` in FLOPs (scalars or equal-length arrays).
     Returns a Dataset with ``loss`` (the law, nats/token) and ``loss_predictive`` (law plus the
     fitted run-to-run noise), dims ``(chain, draw, query)``, and the query's N, D, C as coords.
+    ``group`` (hierarchical fits): a group label, ``"new"`` for an unseen group, ``None`` for the
+    population.
     """
     law = result.law
     q = query_inputs(law, N, D, C, **extra)
-    params = result.law_params()
+    params = result.law_params(group, seed=0 if seed is None else seed)
     x = {k: xr.DataArray(v, dims=QUERY_DIM) for k, v in q["logs"].items()}
     log_mu = law.log_loss(np, x, params)
     log_mu = log_mu.transpose("chain", "draw", QUERY_DIM)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -102,8 +102,21 @@ class LikelihoodSpec:
 
 
 @dataclass(frozen=True)
+class HierarchySpec:
+    """Which law parameters vary by group, and the prior on their group-level spread ``tau``.
+
+    Deviations are non-centred, on the log scale: exponents as alpha_g = alpha exp(tau eps_g),
+    positive constants through their term at the reference point (:meth:`ScalingLaw.centre`),
+    eps_g ~ Normal(0, 1). tau = 0.1 means groups differ by about 10%.
+    """
+
+    vary: tuple[str, ...]
+    tau: PriorSpec = field(default_factory=lambda: PriorSpec("HalfNormal", {"sigma": 0.1}))
+
+
+@dataclass(frozen=True)
 class LawSpec:
-    """A parsed spec: law, priors, likelihood, provenance and the source text."""
+    """A parsed spec: law, priors, likelihood, hierarchy, provenance and the source text."""
 
     law_name: str
     priors: dict[str, PriorSpec]
@@ -111,6 +124,20 @@ class LawSpec:
     provenance: dict[str, str]
     text: str
     origin: str
+    hierarchy: HierarchySpec | None = None
+
+    def with_vary(self, vary: tuple[str, ...] | list[str] | None) -> "LawSpec":
+        """This spec with ``vary`` as the group-varying parameters (validated; ``None``: unchanged)."""
+        if vary is None:
+            return self
+        vary = tuple(vary)
+        bad = sorted(set(vary) - set(self.law.param_names))
+        if bad:
+            raise BayesScalingError(f"cannot vary {bad} by group: law {self.law_name!r} has {list(self.law.param_names)}")
+        if not vary:
+            return replace(self, hierarchy=None)
+        tau = self.hierarchy.tau if self.hierarchy else HierarchySpec(vary).tau
+        return replace(self, hierarchy=HierarchySpec(vary, tau))
 
     @property
     def law(self) -> ScalingLaw:
@@ -158,9 +185,10 @@ def parse_spec(text: str, origin: str = "<string>") -> LawSpec:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise BayesScalingError(f"spec {origin!r} is not valid TOML: {e}") from None
-    unknown = sorted(set(data) - {"law", "priors", "likelihood", "provenance"})
+    unknown = sorted(set(data) - {"law", "priors", "likelihood", "provenance", "hierarchy"})
     if unknown:
-        raise BayesScalingError(f"spec {origin!r}: unknown section(s) {unknown}; allowed: law, priors, likelihood, provenance")
+        raise BayesScalingError(f"spec {origin!r}: unknown section(s) {unknown}; allowed: law, priors, likelihood, "
+                                f"provenance, hierarchy")
     law_table = data.get("law")
     if not isinstance(law_table, dict) or "name" not in law_table:
         raise BayesScalingError(f"spec {origin!r} needs a [law] section with name = \"chinchilla\" (or another law)")
@@ -206,8 +234,22 @@ def parse_spec(text: str, origin: str = "<string>") -> LawSpec:
     prov = data.get("provenance", {})
     if not isinstance(prov, dict):
         raise BayesScalingError(f"spec {origin!r}: [provenance] must be a table of strings")
+    hierarchy = None
+    hier = data.get("hierarchy")
+    if hier is not None:
+        if not isinstance(hier, dict) or not isinstance(hier.get("vary"), list) or set(hier) - {"vary", "tau"}:
+            raise BayesScalingError(f"spec {origin!r}: [hierarchy] takes vary = [\"alpha\", ...] and an optional "
+                                    f"[hierarchy.tau] prior")
+        bad = sorted(str(v) for v in hier["vary"] if v not in law.param_names)
+        if bad:
+            raise BayesScalingError(f"spec {origin!r}: [hierarchy] vary names unknown parameter(s) {bad}; law "
+                                    f"{law.name!r} has {list(law.param_names)}")
+        tau = _prior(f"spec {origin!r} hierarchy.tau", hier.get("tau", {"dist": "HalfNormal", "sigma": 0.1}))
+        if not tau.positive_support():
+            raise BayesScalingError(f"spec {origin!r}: hierarchy.tau needs a prior on positive values (e.g. HalfNormal)")
+        hierarchy = HierarchySpec(tuple(hier["vary"]), tau) if hier["vary"] else None
     return LawSpec(law.name, priors, LikelihoodSpec(family, float(nu), sigma), {k: str(v) for k, v in prov.items()},
-                   text, origin)
+                   text, origin, hierarchy)
 
 
 def models_dir() -> Path:

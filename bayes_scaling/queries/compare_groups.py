@@ -1,0 +1,110 @@
+"""Statistical comparison of groups (architectures, datasets, recipes) in a hierarchical fit.
+
+Every quantity is computed per posterior draw with the *same* draw for all groups (paired), so
+the uncertainty shared by the groups (E, the population exponents, the noise) cancels in the
+differences instead of inflating them. Answers:
+
+- the posterior of the loss difference and P(A better), at one (N, D) or at a budget C with each
+  group at its own compute-optimal allocation;
+- the compute-equivalent multiplier: the compute B needs to match A's optimal loss at C (> 1 means
+  A is more compute-efficient);
+- differences of group-level parameters (exponents ...);
+- a ROPE statement: P(|L_B - L_A| / L_A < rope);
+- with more than two groups, P(each group is best) and the expected rank.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
+from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.queries.allocate import _bisect_decreasing, _Draws, compute_optimal
+
+
+def _check_groups(result, groups) -> list[str]:
+    h = result.hierarchy
+    if h is None:
+        raise BayesScalingError("comparing groups needs a hierarchical fit: fit with --group-col COLUMN (and --vary)")
+    groups = list(groups) if groups else list(h["groups"])
+    bad = [g for g in groups if g not in h["groups"]]
+    if bad:
+        raise BayesScalingError(f"unknown group(s) {bad}; the fit's groups are {h['groups']}")
+    if len(set(groups)) < 2:
+        raise BayesScalingError("compare at least two different groups")
+    return groups
+
+
+def group_losses(result, groups=None, *, compute: float | None = None, N=None, D=None,
+                 flops_per_token: float = FLOPS_PER_PARAM_TOKEN) -> xr.DataArray:
+    """Loss per group and draw (dims chain, draw, group): at a budget C (FLOPs), each group at its
+    own compute-optimal allocation, or at a given (N, D)."""
+    groups = _check_groups(result, groups)
+    if compute is not None:
+        losses = [compute_optimal(result, [compute], flops_per_token=flops_per_token, group=g)["loss_opt"]
+                  .isel(budget=0, drop=True) for g in groups]
+    elif N is not None and D is not None:
+        losses = [result.predict(N=N, D=D, group=g)["loss"].isel(query=0, drop=True) for g in groups]
+    else:
+        raise BayesScalingError("compare at a budget (--compute C) or at a model (--params N --tokens D)")
+    out = xr.concat(losses, dim="group").assign_coords(group=groups).transpose("chain", "draw", "group")
+    out.attrs["units"] = "nats/token"
+    return out
+
+
+def compute_multiplier(result, a: str, b: str, compute: float, *,
+                       flops_per_token: float = FLOPS_PER_PARAM_TOKEN) -> xr.DataArray:
+    """Per draw, C'/C where C' is the budget at which group ``b``'s optimal plan matches group
+    ``a``'s optimal loss at C (> 1: ``b`` needs more compute than ``a``)."""
+    k = flops_per_token
+    da, db = _Draws(result, a), _Draws(result, b)
+    log_ct = np.log(compute / k)
+    target = da.log_loss_opt(np.array([log_ct]))[..., 0]
+    g = lambda x: db.log_loss_opt(x[..., None])[..., 0]  # noqa: E731
+    lo, hi = np.full(da.shape, log_ct - 40.0), np.full(da.shape, log_ct + 40.0)
+    x = _bisect_decreasing(g, target, lo, hi)
+    return xr.DataArray(np.exp(x - log_ct), dims=("chain", "draw"), attrs={"units": "compute ratio"})
+
+
+def compare_groups(result, groups=None, *, compute: float | None = None, N=None, D=None, rope: float = 0.01,
+                   flops_per_token: float = FLOPS_PER_PARAM_TOKEN, paired: bool = True, seed: int = 0) -> dict:
+    """Paired comparison of ``groups`` (default: all). The first two are A and B for the pairwise
+    quantities; ``paired=False`` shuffles B's draws (as if the groups were fitted separately), for
+    showing what pairing buys."""
+    if not 0 < rope < 1:
+        raise BayesScalingError(f"rope must be a relative loss difference in (0, 1), e.g. 0.01, got {rope!r}")
+    groups = _check_groups(result, groups)
+    losses = group_losses(result, groups, compute=compute, N=N, D=D, flops_per_token=flops_per_token)
+    a, b = groups[0], groups[1]
+    la, lb = losses.sel(group=a, drop=True), losses.sel(group=b, drop=True)
+    if not paired:
+        rng = np.random.default_rng(seed)
+        flat = lb.values.ravel()
+        lb = lb.copy(data=rng.permutation(flat).reshape(lb.shape))
+    diff = lb - la
+    rel = diff / la
+    out = {
+        "groups": groups,
+        "a": a,
+        "b": b,
+        "loss": {g: losses.sel(group=g, drop=True) for g in groups},
+        "loss_diff": diff,  # L_B - L_A: positive when A is better
+        "rel_diff": rel,
+        "p_a_better": float((diff > 0).mean()),
+        "p_rope": float((np.abs(rel) < rope).mean()),
+        "rope": rope,
+        "param_diff": {},
+    }
+    post = result.posterior
+    for name in result.law.param_names:
+        if f"{name}_group" in post:
+            v = post[f"{name}_group"]
+            out["param_diff"][name] = v.sel(group=b, drop=True) - v.sel(group=a, drop=True)
+    if compute is not None:
+        out["compute_multiplier"] = compute_multiplier(result, a, b, compute, flops_per_token=flops_per_token)
+    if len(groups) > 2:
+        ranks = losses.copy(data=losses.values.argsort(axis=-1).argsort(axis=-1) + 1)  # 1 = lowest loss
+        out["p_best"] = {g: float((ranks.sel(group=g) == 1).mean()) for g in groups}
+        out["expected_rank"] = {g: float(ranks.sel(group=g).mean()) for g in groups}
+    return out
