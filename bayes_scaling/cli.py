@@ -1,5 +1,5 @@
 """Command line: ``bayes-scaling demo | fit | summary | predict | allocate | target | frontier | breakdown | compare |
-specs``.
+shape | specs``.
 
 Exit codes: 0 success; 2 bad input (one line on stderr, no traceback, no output file);
 1 when ``--strict`` diagnostics fail.
@@ -114,6 +114,8 @@ def _load_runs(args):
         group_cols=args.group_col or (),
         seed_col=args.seed_col,
         extra_cols=_col_map(args.col),
+        shape_cols=tuple(args.shape_cols) if args.shape_cols else None,
+        covariate_cols=args.covariate or (),
     )
 
 
@@ -311,6 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vary", default=None,
                    help="comma-separated parameters that vary by group (default: all but the irreducible loss)")
     p.add_argument("--seed-col", default=None, help="column with the training seed of each run")
+    p.add_argument("--shape-cols", nargs=2, metavar=("WIDTH", "DEPTH"), default=None,
+                   help="d_model and n_layer columns: adds log(d_model/n_layer) as a covariate (shape vs scale)")
+    p.add_argument("--covariate", action="append", default=None, help="numeric column entering log-loss linearly")
     p.add_argument("--col", action="append", default=[], metavar="Q=COLUMN",
                    help="column of a further law input: U (unique tokens) or X (scale axis); repeatable")
     _add_sampler_args(p)

@@ -256,6 +256,7 @@ def add_parsers(sub, positive_float, ci_type) -> None:
     p.set_defaults(func=cmd_frontier)
     add_breakdown_parser(sub, positive_float, ci_type)
     add_compare_parser(sub, positive_float, ci_type)
+    add_shape_parser(sub, positive_float, ci_type)
 
 
 def cmd_breakdown(args) -> int:
@@ -434,3 +435,35 @@ def add_compare_parser(sub, positive_float, ci_type) -> None:
     p.add_argument("--ci", type=ci_type, default=CI_PROB, help="credible interval mass, equal-tailed (default 0.9)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_compare)
+
+
+def cmd_shape(args) -> int:
+    """Shape vs scale: the effect of the aspect ratio at fixed N and D, with a ROPE statement."""
+    from bayes_scaling.cli import _diag_json, _diag_line
+    from bayes_scaling.queries.shape import shape_effect
+    from bayes_scaling.result import FitResult
+
+    result = FitResult.load(args.fit)
+    out = shape_effect(result, rope=args.rope, ci_prob=args.ci)
+    out["diagnostics"] = _diag_json(result)
+    if args.json:
+        print(json.dumps(_finite(out), indent=2))
+        return 0
+    lo, hi = out["aspect_ratio_range"] or out["observed_range"]
+    print(f"shape effect at fixed N and D ({out['covariate']}; observed aspect ratios d_model/n_layer {lo:.3g}-{hi:.3g}):")
+    print(_line("gamma (log-loss per unit log aspect ratio)", out["gamma"]))
+    print(_line("loss change from the narrowest to the widest shape", out["loss_change_across_range"], fmt=".2%"))
+    print(f"  P(|change| < {args.rope:.0%}) = {out['p_within_rope']:.3f}")
+    print(_line("loss change per 40x aspect ratio (Kaplan Fig. 5: a few percent)",
+                out["loss_change_per_40x_aspect_ratio"], fmt=".2%"))
+    print(_diag_line(result))
+    return 0
+
+
+def add_shape_parser(sub, positive_float, ci_type) -> None:
+    p = sub.add_parser("shape", help="shape vs scale: loss change across the observed aspect ratios at fixed N")
+    p.add_argument("fit", help="fit file (.nc) made with --shape-cols WIDTH DEPTH")
+    p.add_argument("--rope", type=positive_float, default=0.01, help="region of practical equivalence (relative)")
+    p.add_argument("--ci", type=ci_type, default=CI_PROB, help="credible interval mass, equal-tailed (default 0.9)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_shape)

@@ -30,7 +30,7 @@ FORMAT = "bayes_scaling.fit/1"
 
 
 def _pointwise_loglik(spec: LawSpec, posterior: xr.Dataset, log_inputs: dict, log_loss: np.ndarray,
-                      group_idx: np.ndarray | None = None) -> xr.DataArray:
+                      group_idx: np.ndarray | None = None, covariates: np.ndarray | None = None) -> xr.DataArray:
     """log p(log-loss_i | draw) for every run, via the NumPy law (no recompilation)."""
     from scipy import stats
 
@@ -39,7 +39,10 @@ def _pointwise_loglik(spec: LawSpec, posterior: xr.Dataset, log_inputs: dict, lo
     if group_idx is not None:
         params = per_run_params(posterior, law, params, group_idx)
     x = {k: xr.DataArray(v, dims=RUN_DIM) for k, v in log_inputs.items()}
-    mu = law.log_loss(np, x, params).transpose("chain", "draw", RUN_DIM)
+    mu = law.log_loss(np, x, params)
+    if covariates is not None:
+        mu = mu + xr.DataArray(covariates, dims=(RUN_DIM, "covariate")).dot(posterior["gamma"], dim="covariate")
+    mu = mu.transpose("chain", "draw", RUN_DIM)
     sigma = posterior["sigma"]
     y = xr.DataArray(log_loss, dims=RUN_DIM)
     z = ((y - mu) / sigma).transpose("chain", "draw", RUN_DIM)
@@ -92,7 +95,7 @@ class FitResult:
         law = spec.law
         posterior = trace["posterior"].to_dataset()
         keep = [v for v in posterior.data_vars if v in law.param_names or v == "sigma" or v in law.internal
-                or v.endswith("_group") or v.startswith(("tau_", "eps_"))]
+                or v.endswith("_group") or v.startswith(("tau_", "eps_")) or v == "gamma"]
         posterior = posterior[keep]
         stats = trace["sample_stats"].to_dataset()
         n = len(runs)
@@ -105,9 +108,9 @@ class FitResult:
         observed = xr.Dataset({"loss": (RUN_DIM, frame["loss"].to_numpy(float))}, coords=run_coord)
         observed["loss"].attrs["units"] = "nats/token"
         loglik = _pointwise_loglik(spec, posterior, data.log_inputs, data.log_loss,
-                                   data.group_idx).assign_coords(run_coord)
+                                   data.group_idx, data.covariates).assign_coords(run_coord)
         diag = compute_diagnostics(posterior, stats, [*law.param_names, "sigma", *(
-            v for v in posterior.data_vars if v.endswith("_group") or v.startswith("tau_"))])
+            v for v in posterior.data_vars if v.endswith("_group") or v.startswith("tau_") or v == "gamma")])
         attrs = {
             "bayes_scaling_format": FORMAT,
             "bayes_scaling_version": bayes_scaling.__version__,
@@ -122,6 +125,9 @@ class FitResult:
             "sampler_config": json.dumps(sampler_config, sort_keys=True),
             "diagnostics": json.dumps(diag.as_dict(), sort_keys=True),
             "command": command,
+            "covariates": json.dumps(None if data.covariates is None else {
+                "names": list(data.covariate_names), "means": list(data.covariate_means),
+                "prior": spec.covariate_prior.as_dict()}),
             "hierarchy": json.dumps(None if spec.hierarchy is None or data.group_idx is None else {
                 "vary": list(spec.hierarchy.vary), "tau": spec.hierarchy.tau.as_dict(), "group_col": data.group_col,
                 "groups": list(data.groups)}),
@@ -189,6 +195,11 @@ class FitResult:
     def hierarchy(self) -> dict | None:
         """``{vary, tau, group_col, groups}`` for a hierarchical fit, else ``None``."""
         return json.loads(self.tree.attrs.get("hierarchy", "null"))
+
+    @property
+    def covariates(self) -> dict | None:
+        """``{names, means, prior}`` when the fit has covariates (e.g. log aspect ratio), else ``None``."""
+        return json.loads(self.tree.attrs.get("covariates", "null"))
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -273,7 +284,7 @@ class FitResult:
         import arviz_stats as azs
 
         names = [*self.law.param_names, "sigma"]
-        extra = [v for v in self.posterior.data_vars if v.endswith("_group") or v.startswith("tau_")]
+        extra = [v for v in self.posterior.data_vars if v.endswith("_group") or v.startswith("tau_") or v == "gamma"]
         post = self.posterior[names + extra]
         rhat, ess_b, ess_t = azs.rhat(post), azs.ess(post, method="bulk"), azs.ess(post, method="tail")
         rows = []
@@ -282,11 +293,14 @@ class FitResult:
             base = n.removesuffix("_group")
             if base in self.law.param_names:
                 return self.law.param(base).unit
+            if n == "gamma":
+                return "log-loss per unit covariate"
             return "log scale" if n.startswith("tau_") else "log(nats/token)"
 
         for n in names + extra:
-            for label, sel in ([(n, {})] if "group" not in post[n].dims else
-                               [(f"{n.removesuffix('_group')}[{g}]", {"group": g}) for g in post[n]["group"].values]):
+            dim = next((d for d in ("group", "covariate") if d in post[n].dims), None)
+            for label, sel in ([(n, {})] if dim is None else
+                               [(f"{n.removesuffix('_group')}[{g}]", {dim: g}) for g in post[n][dim].values]):
                 s = summarize(post[n].sel(sel), ci_prob)
                 rows.append({
                     "param": label, "unit": unit_of(n),
@@ -300,11 +314,11 @@ class FitResult:
         return df
 
     def predict(self, N=None, D=None, C=None, *, seed: int | None = None, group: str | None = None,
-                **extra) -> xr.Dataset:
+                covariates: dict[str, float] | None = None, **extra) -> xr.Dataset:
         """Loss posterior at new runs (see :func:`bayes_scaling.queries.predict.predict_loss`)."""
         from bayes_scaling.queries.predict import predict_loss
 
-        return predict_loss(self, N=N, D=D, C=C, seed=seed, group=group, **extra)
+        return predict_loss(self, N=N, D=D, C=C, seed=seed, group=group, covariates=covariates, **extra)
 
     def __repr__(self) -> str:
         d = self.diagnostics

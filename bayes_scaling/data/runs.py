@@ -55,9 +55,13 @@ class ColumnMap:
     groups: tuple[str, ...] = ()
     seed: str | None = None
     extra: tuple[tuple[str, str], ...] = ()
+    covariates: tuple[str, ...] = ()
+    shape: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "covariates": list(self.covariates),
+            "shape": list(self.shape),
             "params": self.params,
             "tokens": self.tokens,
             "compute": self.compute,
@@ -86,6 +90,11 @@ class RunTable:
     @property
     def group_cols(self) -> tuple[str, ...]:
         return self.columns.groups
+
+    @property
+    def covariate_names(self) -> tuple[str, ...]:
+        """Covariates (numeric columns entering log-loss linearly, e.g. ``log_aspect_ratio``)."""
+        return (*(("log_aspect_ratio",) if self.columns.shape else ()), *self.columns.covariates)
 
     def has(self, quantity: str) -> bool:
         return quantity in self.frame.columns and self.frame[quantity].notna().all()
@@ -223,6 +232,8 @@ def load_runs(
     seed_col: str | None = None,
     extra_cols: dict[str, str] | None = None,
     critical_batch: tuple[float, float] = (KAPLAN_B_STAR_TOKENS, KAPLAN_ALPHA_B),
+    shape_cols: tuple[str, str] | None = None,
+    covariate_cols: tuple[str, ...] | list[str] = (),
 ) -> RunTable:
     """Load observed runs from CSV, Parquet or a DataFrame and convert to canonical units.
 
@@ -243,7 +254,12 @@ def load_runs(
     if unknown:
         raise BayesScalingError(f"unknown quantity {unknown} in --col; known: {sorted(EXTRA_QUANTITIES)} "
                                 f"(parameters, tokens, compute and loss have their own options)")
-    cmap = ColumnMap(params_col, tokens_col, compute_col, loss_col, group_cols, seed_col, tuple(extra_cols.items()))
+    shape_cols = tuple(shape_cols or ())
+    if shape_cols and len(shape_cols) != 2:
+        raise BayesScalingError(f"shape columns are (d_model, n_layer), got {list(shape_cols)}")
+    covariate_cols = tuple(covariate_cols)
+    cmap = ColumnMap(params_col, tokens_col, compute_col, loss_col, group_cols, seed_col, tuple(extra_cols.items()),
+                     covariate_cols, shape_cols)
     available = list(frame.columns)
 
     def present(col: str | None, option: str, required: bool) -> str | None:
@@ -267,6 +283,10 @@ def load_runs(
         present(seed_col, "--seed-col", True)
     for q, col in extra_cols.items():
         present(col, f"--col {q}=COLUMN", True)
+    for col in shape_cols:
+        present(col, "--shape-cols", True)
+    for col in covariate_cols:
+        present(col, "--covariate", True)
     if problems:
         raise BayesScalingError(*problems)
     if not (params_c or tokens_c or compute_c or extra_cols):
@@ -316,6 +336,17 @@ def load_runs(
         out[g] = frame[g].astype(str).to_numpy()
     if seed_col:
         out["seed"] = frame[seed_col].to_numpy()
+    if shape_cols:
+        width = _numeric(frame, shape_cols[0], "d_model (width)", "units", problems)
+        depth = _numeric(frame, shape_cols[1], "n_layer (depth)", "layers", problems)
+        if problems:
+            raise BayesScalingError(*problems)
+        out["log_aspect_ratio"] = np.log(width / depth)
+    for col in covariate_cols:
+        values = pd.to_numeric(frame[col], errors="coerce").to_numpy(float)
+        if not np.all(np.isfinite(values)):
+            raise BayesScalingError(f"covariate column {col!r} must be finite numbers in every run")
+        out[col] = values
     return RunTable(out, params_kind, cmap, name, sha, tuple(derived), tuple(notes))
 
 
@@ -323,6 +354,7 @@ def runs_from_frame(frame: pd.DataFrame, metadata: dict[str, Any]) -> RunTable:
     """Rebuild a RunTable from its canonical frame and :meth:`RunTable.metadata` (used by load)."""
     cols = metadata.get("columns", {})
     cmap = ColumnMap(cols.get("params"), cols.get("tokens"), cols.get("compute"), cols.get("loss", "loss"),
-                     tuple(cols.get("groups", ())), cols.get("seed"), tuple(cols.get("extra", {}).items()))
+                     tuple(cols.get("groups", ())), cols.get("seed"), tuple(cols.get("extra", {}).items()),
+                     tuple(cols.get("covariates", ())), tuple(cols.get("shape", ())))
     return RunTable(frame, metadata.get("params_kind", "total"), cmap, metadata.get("source", ""),
                     metadata.get("sha256", ""), tuple(metadata.get("derived", ())))

@@ -27,6 +27,10 @@ class ModelData:
     group_idx: np.ndarray | None = None
     groups: tuple[str, ...] = ()
     group_col: str | None = None
+    #: Covariates entering log-loss linearly: centred matrix (run x covariate), names, centres.
+    covariates: np.ndarray | None = None
+    covariate_names: tuple[str, ...] = ()
+    covariate_means: tuple[float, ...] = ()
 
     def containers(self) -> dict[str, np.ndarray]:
         """Values keyed by ``pm.Data`` name."""
@@ -35,6 +39,8 @@ class ModelData:
         out["log_loss"] = self.log_loss
         if self.group_idx is not None:
             out["group_idx"] = self.group_idx
+        if self.covariates is not None:
+            out["covariates"] = self.covariates
         return out
 
 
@@ -49,8 +55,14 @@ def model_data(spec: LawSpec, runs: RunTable, group_col: str | None = None) -> M
     x = {k: logs[k] for k in law.input_names}
     ref = {k: float(np.mean(v)) for k, v in x.items()}
     y = np.log(runs.frame["loss"].to_numpy(float))
+    cov = {}
+    if runs.covariate_names:
+        raw = np.column_stack([runs.frame[c].to_numpy(float) for c in runs.covariate_names])
+        means = raw.mean(axis=0)
+        cov = {"covariates": raw - means, "covariate_names": runs.covariate_names,
+               "covariate_means": tuple(float(m) for m in means)}
     if spec.hierarchy is None:
-        return ModelData(x, ref, y)
+        return ModelData(x, ref, y, **cov)
     if group_col is None:
         if not runs.group_cols:
             raise BayesScalingError(f"varying {list(spec.hierarchy.vary)} by group needs a group column "
@@ -63,7 +75,7 @@ def model_data(spec: LawSpec, runs: RunTable, group_col: str | None = None) -> M
     if len(groups) < 2:
         raise BayesScalingError(f"group column {group_col!r} has one group ({groups[0]!r}); a hierarchy needs 2 or more")
     idx = np.searchsorted(np.array(groups), labels.to_numpy())
-    return ModelData(x, ref, y, idx.astype(np.int64), groups, group_col)
+    return ModelData(x, ref, y, idx.astype(np.int64), groups, group_col, **cov)
 
 
 def group_params(xp, law, hierarchy, p: dict, logc: dict, ref: dict, tau: dict, eps: dict) -> tuple[dict, dict]:
@@ -90,6 +102,8 @@ def build_model(spec: LawSpec, data: ModelData):
     coords = {"run": np.arange(n)}
     if data.group_idx is not None:
         coords["group"] = list(data.groups)
+    if data.covariates is not None:
+        coords["covariate"] = list(data.covariate_names)
     with pm.Model(coords=coords) as model:
         x = {k: pm.Data(f"log_{k}", v, dims="run") for k, v in data.log_inputs.items()}
         ref = {k: pm.Data(f"ref_log_{k}", np.asarray(v)) for k, v in data.ref.items()}
@@ -123,6 +137,12 @@ def build_model(spec: LawSpec, data: ModelData):
         s = spec.likelihood.sigma
         sigma = getattr(pm, s.dist)("sigma", **s.pymc_kwargs)
         mu = law.log_loss(pt, x, params)
+        if data.covariates is not None:
+            # effect on log-loss per unit of each (centred) covariate, centred at no effect
+            cov = pm.Data("covariates", data.covariates, dims=("run", "covariate"))
+            g = spec.covariate_prior
+            gamma = getattr(pm, g.dist)("gamma", **g.pymc_kwargs, dims="covariate")
+            mu = mu + pt.dot(cov, gamma)
         if spec.likelihood.family == "student_t":
             pm.StudentT("obs", nu=np.float64(spec.likelihood.nu), mu=mu, sigma=sigma, observed=y, dims="run")
         else:

@@ -40,7 +40,9 @@ def largest_runs_check(result, n_largest: int = 5, ci_prob: float = CI_PROB) -> 
     for i in range(len(sub)):  # each run with its own group's parameters in a hierarchical fit
         one = sub.iloc[[i]]
         group = str(one[h["group_col"]].iloc[0]) if h else None
-        pred = result.predict(group=group, **{k: one[k].to_numpy() for k in result.law.input_names})
+        cov = result.covariates
+        covariates = {n: float(one[n].iloc[0]) for n in cov["names"]} if cov else None
+        pred = result.predict(group=group, covariates=covariates, **{k: one[k].to_numpy() for k in result.law.input_names})
         rows.append(pred["loss_predictive"].transpose("query", "chain", "draw").values.reshape(-1))
     draws = np.stack(rows)
     obs = sub["loss"].to_numpy()

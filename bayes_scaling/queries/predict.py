@@ -52,20 +52,30 @@ def query_inputs(law, N=None, D=None, C=None, **extra) -> dict[str, dict[str, np
 
 
 def predict_loss(result, N=None, D=None, C=None, *, seed: int | None = None, group: str | None = None,
-                 **extra) -> xr.Dataset:
+                 covariates: dict[str, float] | None = None, **extra) -> xr.Dataset:
     """Posterior of the law's loss and of a new run's observed loss at each query point.
 
     ``N`` in parameters, ``D`` in tokens, ``C`` in FLOPs (scalars or equal-length arrays).
     Returns a Dataset with ``loss`` (the law, nats/token) and ``loss_predictive`` (law plus the
     fitted run-to-run noise), dims ``(chain, draw, query)``, and the query's N, D, C as coords.
     ``group`` (hierarchical fits): a group label, ``"new"`` for an unseen group, ``None`` for the
-    population.
+    population. ``covariates`` (fits with covariates): values such as ``{"log_aspect_ratio": 3.5}``;
+    those not given stay at the runs' mean (no effect).
     """
     law = result.law
     q = query_inputs(law, N, D, C, **extra)
     params = result.law_params(group, seed=0 if seed is None else seed)
     x = {k: xr.DataArray(v, dims=QUERY_DIM) for k, v in q["logs"].items()}
     log_mu = law.log_loss(np, x, params)
+    cov = result.covariates
+    if covariates:
+        if cov is None:
+            raise BayesScalingError("this fit has no covariates; fit with --shape-cols or --covariate to use them")
+        unknown = sorted(set(covariates) - set(cov["names"]))
+        if unknown:
+            raise BayesScalingError(f"unknown covariate(s) {unknown}; the fit's covariates are {cov['names']}")
+        shift = np.array([covariates.get(n, m) - m for n, m in zip(cov["names"], cov["means"])])
+        log_mu = log_mu + xr.DataArray(shift, dims="covariate").dot(result.posterior["gamma"], dim="covariate")
     log_mu = log_mu.transpose("chain", "draw", QUERY_DIM)
     sigma = result.posterior["sigma"]
     rng = np.random.default_rng(result.sampler_config.get("seed", 0) + 1 if seed is None else seed)

@@ -125,6 +125,8 @@ class LawSpec:
     text: str
     origin: str
     hierarchy: HierarchySpec | None = None
+    #: Prior on covariate effects (log-loss per unit covariate), centred at no effect.
+    covariate_prior: PriorSpec = field(default_factory=lambda: PriorSpec("Normal", {"mu": 0.0, "sigma": 0.05}))
 
     def with_vary(self, vary: tuple[str, ...] | list[str] | None) -> "LawSpec":
         """This spec with ``vary`` as the group-varying parameters (validated; ``None``: unchanged)."""
@@ -185,10 +187,10 @@ def parse_spec(text: str, origin: str = "<string>") -> LawSpec:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise BayesScalingError(f"spec {origin!r} is not valid TOML: {e}") from None
-    unknown = sorted(set(data) - {"law", "priors", "likelihood", "provenance", "hierarchy"})
+    unknown = sorted(set(data) - {"law", "priors", "likelihood", "provenance", "hierarchy", "covariates"})
     if unknown:
         raise BayesScalingError(f"spec {origin!r}: unknown section(s) {unknown}; allowed: law, priors, likelihood, "
-                                f"provenance, hierarchy")
+                                f"provenance, hierarchy, covariates")
     law_table = data.get("law")
     if not isinstance(law_table, dict) or "name" not in law_table:
         raise BayesScalingError(f"spec {origin!r} needs a [law] section with name = \"chinchilla\" (or another law)")
@@ -248,8 +250,14 @@ def parse_spec(text: str, origin: str = "<string>") -> LawSpec:
         if not tau.positive_support():
             raise BayesScalingError(f"spec {origin!r}: hierarchy.tau needs a prior on positive values (e.g. HalfNormal)")
         hierarchy = HierarchySpec(tuple(hier["vary"]), tau) if hier["vary"] else None
+    extra = {}
+    cov = data.get("covariates")
+    if cov is not None:
+        if not isinstance(cov, dict) or set(cov) != {"prior"}:
+            raise BayesScalingError(f"spec {origin!r}: [covariates] takes one prior table, [covariates.prior]")
+        extra["covariate_prior"] = _prior(f"spec {origin!r} covariates.prior", cov["prior"])
     return LawSpec(law.name, priors, LikelihoodSpec(family, float(nu), sigma), {k: str(v) for k, v in prov.items()},
-                   text, origin, hierarchy)
+                   text, origin, hierarchy, **extra)
 
 
 def models_dir() -> Path:
