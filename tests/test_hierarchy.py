@@ -1,0 +1,100 @@
+"""Hierarchical laws without sampling: centred values, group parameters in NumPy and PyTensor,
+spec [hierarchy] parsing, the model's structure, and group selection on a saved fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytensor
+import pytensor.tensor as pt
+import pytest
+
+import bayes_scaling as bs
+from bayes_scaling import BayesScalingError, get_law, list_laws
+from bayes_scaling.inference.model import build_model, group_params, model_data
+from bayes_scaling.specs.spec import HierarchySpec, default_spec, parse_spec
+from bayes_scaling.testing import runs_frame
+
+
+@pytest.mark.parametrize("name", list_laws())
+def test_centre_round_trip(name):
+    law = get_law(name)
+    rng = np.random.default_rng(1)
+    p = {k: rng.uniform(0.1, 0.8) for k in law.direct_names}
+    logc = {f"log_{k}": rng.uniform(1, 20) for k in law.positive_names}
+    if "log_d2" in logc:
+        logc["log_d2"] = logc["log_d1"] + 1.0
+    ref = {k: rng.uniform(5, 20) for k in law.input_names}
+    back = law.uncentre(np, law.centre(np, logc, p, ref), p, ref)
+    for k, v in logc.items():
+        assert back[k] == pytest.approx(v, abs=1e-12)
+
+
+def test_chinchilla_centred_values_are_terms_at_the_reference():
+    law = get_law("chinchilla")
+    p, logc, ref = {"alpha": 0.34, "beta": 0.28}, {"log_E": 0.5, "log_A": 6.0, "log_B": 6.1}, {"N": 20.0, "D": 23.0}
+    cen = law.centre(np, logc, p, ref)
+    assert cen["A"] == pytest.approx(6.0 - 0.34 * 20.0) and cen["B"] == pytest.approx(6.1 - 0.28 * 23.0)
+
+
+def test_group_params_pivot_at_the_reference_and_agree_with_pytensor():
+    """A varying exponent keeps each group's term at the reference point (unless the constant varies
+    too); NumPy and PyTensor give the same group parameters."""
+    law = get_law("chinchilla")
+    hier = HierarchySpec(("alpha", "B"))
+    p, logc, ref = {"alpha": 0.34, "beta": 0.28}, {"log_E": 0.5, "log_A": 6.0, "log_B": 6.1}, {"N": 20.0, "D": 23.0}
+    tau = {"alpha": 0.1, "B": 0.2}
+    eps = {"alpha": np.array([-1.0, 0.5, 2.0]), "B": np.array([0.3, -0.7, 0.0])}
+    p_g, logc_g = group_params(np, law, hier, p, logc, ref, tau, eps)
+    np.testing.assert_allclose(p_g["alpha"], 0.34 * np.exp(0.1 * eps["alpha"]))
+    # the A-term at the reference is the population's for every group; B's shifts by tau * eps
+    np.testing.assert_allclose(logc_g["log_A"] - p_g["alpha"] * ref["N"], 6.0 - 0.34 * 20.0)
+    np.testing.assert_allclose(logc_g["log_B"] - 0.28 * ref["D"], 6.1 - 0.28 * 23.0 + 0.2 * eps["B"])
+    assert np.ndim(logc_g["log_E"]) == 0 and np.ndim(p_g["beta"]) == 0
+    sym_eps = {k: pt.dvector(k) for k in eps}
+    sym = group_params(pt, law, hier, {k: pt.as_tensor(v) for k, v in p.items()},
+                       {k: pt.as_tensor(v) for k, v in logc.items()}, {k: pt.as_tensor(v) for k, v in ref.items()},
+                       {k: pt.as_tensor(v) for k, v in tau.items()}, sym_eps)
+    f = pytensor.function(list(sym_eps.values()), [sym[0]["alpha"], sym[1]["log_A"], sym[1]["log_B"]])
+    got = f(*eps.values())
+    np.testing.assert_allclose(got[0], p_g["alpha"], rtol=1e-12)
+    np.testing.assert_allclose(got[1], logc_g["log_A"], rtol=1e-12)
+    np.testing.assert_allclose(got[2], logc_g["log_B"], rtol=1e-12)
+
+
+def _grouped_runs():
+    frames = [runs_frame(seed=s).assign(arch=name) for s, name in enumerate(["x", "y", "z"])]
+    return bs.load_runs(pd.concat(frames, ignore_index=True), group_cols=["arch"])
+
+
+def test_model_structure_with_groups():
+    spec = default_spec("chinchilla").with_vary(["alpha", "A"])
+    data = model_data(spec, _grouped_runs())
+    assert data.groups == ("x", "y", "z") and data.group_col == "arch"
+    assert np.array_equal(np.bincount(data.group_idx), [16, 16, 16])
+    model = build_model(spec, data)
+    names = {rv.name for rv in model.free_RVs}
+    assert {"tau_alpha", "tau_A", "eps_alpha", "eps_A"} <= names
+    det = {d.name for d in model.deterministics}
+    assert {"alpha_group", "A_group"} <= det and "B_group" not in det and "E_group" not in det
+    assert model.named_vars_to_dims["eps_alpha"] == ("group",)
+
+
+def test_hierarchy_needs_groups_and_known_params():
+    spec = default_spec("chinchilla")
+    with pytest.raises(BayesScalingError, match="group column"):
+        model_data(spec.with_vary(["alpha"]), bs.load_runs(runs_frame()))
+    with pytest.raises(BayesScalingError, match="cannot vary"):
+        spec.with_vary(["gamma"])
+    one = bs.load_runs(runs_frame().assign(arch="only"), group_cols=["arch"])
+    with pytest.raises(BayesScalingError, match="one group"):
+        model_data(spec.with_vary(["alpha"]), one)
+
+
+def test_spec_hierarchy_section():
+    text = default_spec("chinchilla").text + '\n[hierarchy]\nvary = ["alpha", "A"]\n[hierarchy.tau]\ndist = "HalfNormal"\nsigma = 0.2\n'
+    spec = parse_spec(text, "h.toml")
+    assert spec.hierarchy.vary == ("alpha", "A") and spec.hierarchy.tau.kwargs == {"sigma": 0.2}
+    for bad in ('[hierarchy]\nvary = ["zeta"]\n', '[hierarchy]\nvary = "alpha"\n', '[hierarchy]\nvary = ["alpha"]\nx = 1\n'):
+        with pytest.raises(BayesScalingError):
+            parse_spec(default_spec("chinchilla").text + "\n" + bad, "bad.toml")
