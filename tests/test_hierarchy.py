@@ -98,3 +98,26 @@ def test_spec_hierarchy_section():
     for bad in ('[hierarchy]\nvary = ["zeta"]\n', '[hierarchy]\nvary = "alpha"\n', '[hierarchy]\nvary = ["alpha"]\nx = 1\n'):
         with pytest.raises(BayesScalingError):
             parse_spec(default_spec("chinchilla").text + "\n" + bad, "bad.toml")
+
+
+def test_compare_laws_cli_prefers_the_fit_that_describes_the_runs(tmp_path, capsys):
+    """Two posteriors on the same runs: one at the truth that generated them, one shifted; the
+    PSIS-LOO table ranks the true one first with most of the stacking weight."""
+    import json
+
+    from bayes_scaling.cli import main
+    from bayes_scaling.examples import EXAMPLE
+    from bayes_scaling.testing import fake_fit
+
+    truth = EXAMPLE["truth"]
+    good = fake_fit("chinchilla", truth, rel_sd=0.002, seed=1)
+    bad = fake_fit("chinchilla", {**truth, "E": truth["E"] + 0.1}, runs_truth=truth, rel_sd=0.002, seed=1)
+    good.save(tmp_path / "good.nc")
+    bad.save(tmp_path / "bad.nc")
+    assert main(["compare-laws", str(tmp_path / "good.nc"), str(tmp_path / "bad.nc"), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["fits"]
+    assert rows[0]["fit"] == "good" and rows[0]["weight"] > 0.9 and rows[1]["elpd_diff"] < 0
+    other = fake_fit("chinchilla", truth, rel_sd=0.002, seed=2)  # different runs (another noise seed)
+    other.save(tmp_path / "other.nc")
+    assert main(["compare-laws", str(tmp_path / "good.nc"), str(tmp_path / "other.nc")]) == 2
+    assert "same runs" in capsys.readouterr().err
