@@ -121,3 +121,23 @@ def test_compare_laws_cli_prefers_the_fit_that_describes_the_runs(tmp_path, caps
     other.save(tmp_path / "other.nc")
     assert main(["compare-laws", str(tmp_path / "good.nc"), str(tmp_path / "other.nc")]) == 2
     assert "same runs" in capsys.readouterr().err
+
+
+def test_compute_multiplier_is_inf_when_a_group_cannot_reach_the_loss():
+    """A group whose loss floor lies above the other's optimal loss needs infinite compute."""
+    import xarray as xr
+
+    from bayes_scaling.queries.compare_groups import compute_multiplier
+    from bayes_scaling.testing import fake_fit
+
+    res = fake_fit(rel_sd=0.0, chains=1, draws=4)
+    post = res.tree["posterior"].to_dataset()
+    e_group = xr.DataArray(np.array([[[1.8, 1.8], [1.8, 2.5], [1.8, 1.9], [1.8, 2.5]]]), dims=("chain", "draw", "group"),
+                           coords={"group": ["a", "b"]})
+    post["E_group"] = e_group
+    res.tree["posterior"] = xr.DataTree(post)
+    res.tree.attrs["hierarchy"] = '{"vary": ["E"], "tau": {"dist": "HalfNormal", "sigma": 0.1}, "group_col": "g", "groups": ["a", "b"]}'
+    m = compute_multiplier(res, "a", "b", 1e22).values.ravel()
+    assert m[0] == pytest.approx(1.0, rel=1e-6)
+    assert np.isinf(m[1]) and np.isinf(m[3])
+    assert np.isfinite(m[2]) and m[2] > 1

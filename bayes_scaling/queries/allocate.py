@@ -97,7 +97,8 @@ def _golden_min(f, lo, hi, shape, iters: int = 90):
 
 
 def _bisect_decreasing(g, target, lo, hi, iters: int = 100):
-    """Per element, x in [lo, hi] with g(x) = target for g decreasing in x (NaN if not bracketed)."""
+    """Per element, x in [lo, hi] with g(x) = target for g decreasing in x. Where the target is not
+    bracketed the result is the nearer end of the range: callers that can meet that case check it."""
     lo = np.array(lo, dtype=float, copy=True)
     hi = np.array(hi, dtype=float, copy=True)
     lo, hi, target = np.broadcast_arrays(lo, hi, target)

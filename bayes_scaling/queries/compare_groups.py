@@ -56,7 +56,8 @@ def group_losses(result, groups=None, *, compute: float | None = None, N=None, D
 def compute_multiplier(result, a: str, b: str, compute: float, *,
                        flops_per_token: float = FLOPS_PER_PARAM_TOKEN) -> xr.DataArray:
     """Per draw, C'/C where C' is the budget at which group ``b``'s optimal plan matches group
-    ``a``'s optimal loss at C (> 1: ``b`` needs more compute than ``a``)."""
+    ``a``'s optimal loss at C (> 1: ``b`` needs more compute than ``a``); ``inf`` in draws where
+    ``b`` cannot reach that loss at any budget (its loss floor is above it)."""
     k = flops_per_token
     da, db = _Draws(result, a), _Draws(result, b)
     log_ct = np.log(compute / k)
@@ -64,14 +65,16 @@ def compute_multiplier(result, a: str, b: str, compute: float, *,
     g = lambda x: db.log_loss_opt(x[..., None])[..., 0]  # noqa: E731
     lo, hi = np.full(da.shape, log_ct - 40.0), np.full(da.shape, log_ct + 40.0)
     x = _bisect_decreasing(g, target, lo, hi)
+    x = np.where(g(hi) > target, np.inf, x)  # b never gets there
     return xr.DataArray(np.exp(x - log_ct), dims=("chain", "draw"), attrs={"units": "compute ratio"})
 
 
 def compare_groups(result, groups=None, *, compute: float | None = None, N=None, D=None, rope: float = 0.01,
                    flops_per_token: float = FLOPS_PER_PARAM_TOKEN, paired: bool = True, seed: int = 0) -> dict:
     """Paired comparison of ``groups`` (default: all). The first two are A and B for the pairwise
-    quantities; ``paired=False`` shuffles B's draws (as if the groups were fitted separately), for
-    showing what pairing buys."""
+    quantities. ``paired=False`` shuffles B's loss draws against A's before the loss difference,
+    P(A better) and the ROPE probability (only those), to show what pairing buys; everything else
+    stays paired. Fitting the groups separately widens intervals further (benchmarks/README.md)."""
     if not 0 < rope < 1:
         raise BayesScalingError(f"rope must be a relative loss difference in (0, 1), e.g. 0.01, got {rope!r}")
     groups = _check_groups(result, groups)
