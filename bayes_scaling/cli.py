@@ -1,5 +1,5 @@
 """Command line: ``bayes-scaling demo | fit | summary | predict | allocate | target | frontier | breakdown | compare |
-shape | compare-laws | specs``.
+shape | compare-laws | fit-many | specs``.
 
 Exit codes: 0 success; 2 bad input (one line on stderr, no traceback, no output file);
 1 when ``--strict`` diagnostics fail.
@@ -100,11 +100,11 @@ def _runs_line(result) -> str:
 
 # -- commands ------------------------------------------------------------------------------
 
-def _load_runs(args):
+def _load_runs(args, source=None):
     from bayes_scaling.data.runs import load_runs
 
     return load_runs(
-        args.runs,
+        args.runs if source is None else source,
         params_col=args.params_col or None,
         tokens_col=args.tokens_col or None,
         compute_col=args.compute_col or None,
@@ -164,6 +164,47 @@ def cmd_fit(args) -> int:
         print(_diag_line(result))
         print(f"saved {out}")
     return 0
+
+
+def cmd_fit_many(args) -> int:
+    import re
+    from pathlib import Path
+
+    from bayes_scaling.data.runs import _read_source
+    from bayes_scaling.inference.batch import fit_many
+    from bayes_scaling.inference.fit import resolve_spec
+
+    if args.law is None and args.spec is None:
+        raise BayesScalingError("choose a law with --law NAME or a spec with --spec FILE")
+    out_dir = Path(args.out_dir)
+    if not out_dir.is_dir():
+        raise BayesScalingError(f"--out-dir {args.out_dir!r} is not an existing folder: create it first")
+    spec = resolve_spec(args.law, args.spec)
+    frame, _, _ = _read_source(args.runs)
+    if args.by not in frame.columns:
+        raise BayesScalingError(f"--by column {args.by!r} not found; columns are: {list(frame.columns)}")
+    tables = {}
+    for value, part in frame.groupby(args.by, sort=True):
+        tables[str(value)] = _load_runs(args, part.reset_index(drop=True))
+    res = fit_many(tables, spec=spec, workers=args.workers, scheduler=args.scheduler, draws=args.draws,
+                   tune=args.tune, chains=args.chains, seed=args.seed)
+    rows = []
+    for name, fit_result in res.fits.items():
+        path = out_dir / (re.sub(r"[^A-Za-z0-9._-]+", "_", name) + ".nc")
+        fit_result.save(path)
+        d = fit_result.diagnostics
+        rows.append({"name": name, "out": str(path), "n_runs": len(fit_result.runs),
+                     **{k: float(fit_result.posterior[k].median()) for k in fit_result.law.param_names},
+                     "r_hat_max": d.r_hat_max, "divergences": d.divergences, "ok": d.ok})
+    if args.json:
+        print(json.dumps({"fits": rows, "errors": res.errors}, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['name']}: {r['n_runs']} runs, r_hat_max {r['r_hat_max']:.3f}, divergences {r['divergences']}"
+                  f"{'' if r['ok'] else ' (diagnostics FAILED)'} -> {r['out']}")
+        for name, err in res.errors.items():
+            print(f"{name}: not fitted: {err}")
+    return 0 if rows else 2
 
 
 def cmd_summary(args) -> int:
@@ -284,23 +325,8 @@ def _add_sampler_args(p, draws=1000, tune=1000):
     p.add_argument("--seed", type=int, default=None, help="random seed (default: drawn and recorded in the fit)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="bayes-scaling", description="Posterior distributions over neural scaling laws.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    p = sub.add_parser("demo", help="fit the bundled simulated ladder and compare with the truth")
-    _add_sampler_args(p)
-    p.set_defaults(seed=1)
-    p.add_argument("--ci", type=_ci, default=CI_PROB, help="credible interval mass, equal-tailed (default 0.9)")
-    p.add_argument("--out", default=None, help="also save the fit to this .nc file")
-    p.set_defaults(func=cmd_demo)
-
-    p = sub.add_parser("fit", help="fit a law to a runs file and save the posterior")
-    p.add_argument("runs", help="runs file (.csv or .parquet), one row per training run")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--law", default=None, help="law name (chinchilla, kaplan_n, kaplan_d, kaplan_c, kaplan_nd)")
-    p.add_argument("--spec", default=None, help="spec file or shipped spec name (see `bayes-scaling specs`)")
-    p.add_argument("--out", required=True, help="output fit file (.nc)")
+def _add_runs_args(p) -> None:
+    """Column mapping and unit options shared by `fit` and `fit-many`."""
     p.add_argument("--params-col", default="params", help="column with parameter counts N")
     p.add_argument("--tokens-col", default="tokens", help="column with training tokens D ('' if absent)")
     p.add_argument("--compute-col", default="compute", help="column with training compute C ('' if absent)")
@@ -318,11 +344,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--covariate", action="append", default=None, help="numeric column entering log-loss linearly")
     p.add_argument("--col", action="append", default=[], metavar="Q=COLUMN",
                    help="column of a further law input: U (unique tokens) or X (scale axis); repeatable")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="bayes-scaling", description="Posterior distributions over neural scaling laws.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("demo", help="fit the bundled simulated ladder and compare with the truth")
+    _add_sampler_args(p)
+    p.set_defaults(seed=1)
+    p.add_argument("--ci", type=_ci, default=CI_PROB, help="credible interval mass, equal-tailed (default 0.9)")
+    p.add_argument("--out", default=None, help="also save the fit to this .nc file")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("fit", help="fit a law to a runs file and save the posterior")
+    p.add_argument("runs", help="runs file (.csv or .parquet), one row per training run")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--law", default=None, help="law name (chinchilla, kaplan_n, kaplan_d, kaplan_c, kaplan_nd)")
+    p.add_argument("--spec", default=None, help="spec file or shipped spec name (see `bayes-scaling specs`)")
+    p.add_argument("--out", required=True, help="output fit file (.nc)")
+    _add_runs_args(p)
     _add_sampler_args(p)
     p.add_argument("--strict", action="store_true", help="fail (exit 1) when diagnostics fail")
     p.add_argument("--ci", type=_ci, default=CI_PROB, help="credible interval mass, equal-tailed (default 0.9)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("fit-many", help="fit one law to each curve/dataset of a runs file (one compile per worker)")
+    p.add_argument("runs", help="runs file (.csv or .parquet)")
+    p.add_argument("--by", required=True, help="column whose values split the runs into separate fits")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--law", default=None, help="law name")
+    p.add_argument("--spec", default=None, help="spec file or shipped spec name")
+    p.add_argument("--out-dir", required=True, help="existing folder for one <value>.nc per fit")
+    p.add_argument("--workers", type=int, default=None, help="local worker processes (default: CPU count)")
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://host:port) instead of local workers")
+    _add_runs_args(p)
+    _add_sampler_args(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_fit_many, seed=0)
 
     p = sub.add_parser("summary", help="parameter table with credible intervals and diagnostics")
     p.add_argument("fit", help="fit file (.nc) from `bayes-scaling fit`")
