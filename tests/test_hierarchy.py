@@ -141,3 +141,20 @@ def test_compute_multiplier_is_inf_when_a_group_cannot_reach_the_loss():
     assert m[0] == pytest.approx(1.0, rel=1e-6)
     assert np.isinf(m[1]) and np.isinf(m[3])
     assert np.isfinite(m[2]) and m[2] > 1
+
+
+def test_compiled_model_key_separates_structures():
+    """Runs with covariates or groups need their own compiled model, even for the same spec; new
+    data of the same structure reuses it."""
+    from bayes_scaling.inference.fit import model_key
+
+    spec = default_spec("chinchilla")
+    plain = model_data(spec, bs.load_runs(runs_frame()))
+    other_plain = model_data(spec, bs.load_runs(runs_frame(seed=5)))
+    frame = runs_frame().assign(width=np.geomspace(256, 4096, 16), depth=np.geomspace(4, 64, 16)[::-1])
+    shaped = model_data(spec, bs.load_runs(frame, shape_cols=("width", "depth")))
+    hier = spec.with_vary(["alpha"])
+    grouped = model_data(hier, _grouped_runs())
+    keys = {model_key(spec, plain), model_key(spec, shaped), model_key(hier, grouped)}
+    assert len(keys) == 3
+    assert model_key(spec, other_plain) == model_key(spec, plain)

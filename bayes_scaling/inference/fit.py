@@ -44,13 +44,20 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
     return int(value)
 
 
+def model_key(spec: LawSpec, data) -> str:
+    """Cache key of a compiled model: everything that changes the graph's structure (law, priors,
+    hierarchy and number of groups, covariates), not the data it is fed."""
+    hier = spec.hierarchy
+    shape = f"{hier.vary}|{hier.tau}|{len(data.groups)}" if hier and data.group_idx is not None else ""
+    covs = f"{len(data.covariate_names)}|{spec.covariate_prior}" if data.covariates is not None else ""
+    return hashlib.sha256(f"{spec.law_name}\n{spec.text}\n{shape}\n{covs}".encode()).hexdigest()
+
+
 def compiled_model(spec: LawSpec, data, *, progress: bool = False):
     """The compiled nutpie model for ``spec``, built once per process and fed ``data``."""
     import nutpie
 
-    hier = spec.hierarchy
-    shape = f"{hier.vary}|{hier.tau}|{len(data.groups)}" if hier and data.group_idx is not None else ""
-    key = hashlib.sha256(f"{spec.law_name}\n{spec.text}\n{shape}".encode()).hexdigest()
+    key = model_key(spec, data)
     compiled = _COMPILED.get(key)
     if compiled is None:
         if progress:
