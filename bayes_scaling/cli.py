@@ -1,5 +1,5 @@
 """Command line: ``bayes-scaling demo | fit | summary | predict | allocate | target | frontier | breakdown | compare |
-shape | compare-laws | fit-many | specs``.
+shape | compare-laws | fit-many | backtest | specs``.
 
 Exit codes: 0 success; 2 bad input (one line on stderr, no traceback, no output file);
 1 when ``--strict`` diagnostics fail.

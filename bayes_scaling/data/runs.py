@@ -96,6 +96,12 @@ class RunTable:
         """Covariates (numeric columns entering log-loss linearly, e.g. ``log_aspect_ratio``)."""
         return (*(("log_aspect_ratio",) if self.columns.shape else ()), *self.columns.covariates)
 
+    def subset(self, mask) -> "RunTable":
+        """The runs where ``mask`` is true (same columns, units and provenance)."""
+        from dataclasses import replace
+
+        return replace(self, frame=self.frame[np.asarray(mask, bool)].reset_index(drop=True).rename_axis("run"))
+
     def has(self, quantity: str) -> bool:
         return quantity in self.frame.columns and self.frame[quantity].notna().all()
 

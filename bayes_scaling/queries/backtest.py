@@ -1,0 +1,133 @@
+"""Backtests: fit the smaller runs, predict the larger held-out ones, score the predictions.
+
+The split is by compute for laws of N and D (or by the law's single input axis): runs above
+``holdout_above``, or the largest ``holdout_fraction`` of them, are held out. Reported per
+method, on the held-out runs:
+
+- coverage of the 50% and 90% intervals (Bayes: posterior predictive of a new run; Huber:
+  bootstrap percentile interval of the fitted curve);
+- median absolute relative error (MARE) of the point prediction (Bayes: predictive median);
+- CRPS (Bayes, from predictive draws; nats/token), the proper score;
+- baselines in the same run: Huber / L-BFGS point fit with bootstrap (Hoffmann et al. 2022
+  Approach 3 style) and, for single-axis curves, the M4 estimator (Alabdulmohsin et al. 2022) and
+  a BNSL point fit (Caballero et al. 2022).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bayes_scaling.errors import BayesScalingError
+
+
+@dataclass
+class BacktestResult:
+    """``table``: one row per method; ``runs``: per held-out run predictions; ``split``: how."""
+
+    table: pd.DataFrame
+    runs: pd.DataFrame
+    split: dict
+    fit: object
+
+
+def _axis(law) -> str:
+    return "C" if {"N", "D"} <= set(law.input_names) else law.input_names[-1]
+
+
+def split_runs(runs, law, *, holdout_above: float | None = None, holdout_fraction: float | None = None):
+    """(train, test, info): hold out runs with the split axis above a threshold or the largest fraction."""
+    axis = _axis(law)
+    if axis not in runs.frame:
+        raise BayesScalingError(f"backtests split on {axis}, which the runs table lacks")
+    v = runs.frame[axis].to_numpy(float)
+    if (holdout_above is None) == (holdout_fraction is None):
+        raise BayesScalingError("give one of --holdout-above VALUE or --holdout-fraction F")
+    if holdout_fraction is not None:
+        if not 0 < holdout_fraction < 1:
+            raise BayesScalingError(f"--holdout-fraction must be in (0, 1), got {holdout_fraction!r}")
+        k = max(1, int(round(holdout_fraction * len(v))))
+        holdout_above = float(np.sort(v)[-k - 1]) if k < len(v) else float(v.min())
+    test = v > holdout_above
+    if not test.any() or test.all():
+        raise BayesScalingError(f"holding out {axis} > {holdout_above:.4g} leaves {int(test.sum())} of {len(v)} runs "
+                                f"out: choose a threshold inside the data")
+    info = {"axis": axis, "holdout_above": float(holdout_above), "n_train": int((~test).sum()),
+            "n_test": int(test.sum()), "decades_beyond": float(np.log10(v[test].max() / v[~test].max()))}
+    return runs.subset(~test), runs.subset(test), info
+
+
+def crps_samples(draws: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """CRPS of predictive samples (rows: observations, columns: draws) at observations ``y``:
+    E|X - y| - E|X - X'| / 2, with the second term from sorted samples (exact for the empirical
+    distribution)."""
+    draws = np.sort(draws, axis=1)
+    m = draws.shape[1]
+    term1 = np.abs(draws - y[:, None]).mean(axis=1)
+    w = (2 * np.arange(1, m + 1) - m - 1) / (m * m)
+    term2 = (draws * w).sum(axis=1)
+    return term1 - term2
+
+
+def _covers(lo, hi, y):
+    return float(np.mean((lo <= y) & (y <= hi)))
+
+
+def backtest(runs, law: str | None = None, spec=None, *, holdout_above: float | None = None,
+             holdout_fraction: float | None = None, seed: int = 0, draws: int = 1000, tune: int = 1000,
+             n_boot: int = 100, baselines: bool = True) -> BacktestResult:
+    """Fit on the smaller runs, predict the held-out larger ones, and score every method."""
+    from bayes_scaling import baselines as bl
+    from bayes_scaling.inference.fit import fit, resolve_spec
+
+    spec = resolve_spec(law, spec)
+    lw = spec.law
+    train, test, info = split_runs(runs, lw, holdout_above=holdout_above, holdout_fraction=holdout_fraction)
+    res = fit(train, spec=spec, seed=seed, draws=draws, tune=tune, progress=False)
+    inputs = {k: test.frame[k].to_numpy(float) for k in lw.input_names if k in test.frame}
+    pred = res.predict(**{k: v for k, v in inputs.items() if k in ("N", "D", "C")},
+                       **{k: v for k, v in inputs.items() if k not in ("N", "D", "C")}, seed=seed)
+    samples = pred["loss_predictive"].transpose("query", "chain", "draw").values.reshape(len(test), -1)
+    y = test.frame["loss"].to_numpy(float)
+    q = np.quantile(samples, [0.05, 0.25, 0.5, 0.75, 0.95], axis=1)
+    rows = [{"method": f"bayes ({lw.name})", "coverage_50": _covers(q[1], q[3], y), "coverage_90": _covers(q[0], q[4], y),
+             "mare": float(np.median(np.abs(q[2] - y) / y)), "crps": float(crps_samples(samples, y).mean())}]
+    per_run = pd.DataFrame({"loss": y, "bayes_median": q[2], "bayes_lo90": q[0], "bayes_hi90": q[4],
+                            **{k: v for k, v in inputs.items()}})
+    if baselines:
+        log_train = train.log_inputs(lw.compute_unit)
+        log_test = test.log_inputs(lw.compute_unit)
+        xtr = {k: log_train[k] for k in lw.input_names}
+        xte = {k: log_test[k] for k in lw.input_names}
+        ytr = np.log(train.frame["loss"].to_numpy(float))
+        try:
+            boot = bl.huber_bootstrap(lw.name, xtr, ytr, n_boot=n_boot, seed=seed)
+            p90, p50 = bl.predict_interval(boot, xte, prob=0.9), bl.predict_interval(boot, xte, prob=0.5)
+            rows.append({"method": f"huber + bootstrap ({lw.name})", "coverage_50": _covers(p50["lower"], p50["upper"], y),
+                         "coverage_90": _covers(p90["lower"], p90["upper"], y),
+                         "mare": float(np.median(np.abs(p90["point"] - y) / y)), "crps": np.nan})
+            per_run["huber_point"] = p90["point"]
+        except (BayesScalingError, ValueError, FloatingPointError) as e:
+            rows.append({"method": f"huber + bootstrap ({lw.name})", "error": str(e)})
+        if len(lw.input_names) == 1:
+            xs = np.exp(xtr[lw.input_names[0]])
+            xt = np.exp(xte[lw.input_names[0]])
+            for name, predict in (("m4", lambda: bl.m4_predict(bl.m4_fit(xs, np.exp(ytr)), xt)),
+                                  ("bnsl point fit", lambda: bl.bnsl_point_fit(xs, np.exp(ytr)).predict(
+                                      {"X": np.log(xt)}) if lw.input_names[0] == "X" else None)):
+                try:
+                    pt = predict()
+                except (BayesScalingError, ValueError, FloatingPointError, RuntimeError) as e:
+                    rows.append({"method": name, "error": str(e)})
+                    continue
+                if pt is None:
+                    continue
+                rows.append({"method": name, "coverage_50": np.nan, "coverage_90": np.nan,
+                             "mare": float(np.median(np.abs(pt - y) / y)), "crps": np.nan})
+                per_run[name.replace(" ", "_")] = pt
+    table = pd.DataFrame(rows).set_index("method")
+    d = res.diagnostics
+    info.update({"r_hat_max": d.r_hat_max, "divergences": d.divergences, "diagnostics_ok": d.ok})
+    return BacktestResult(table, per_run, info, res)

@@ -1,0 +1,46 @@
+"""Backtests: the split, the CRPS, and one real run against the Huber baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import bayes_scaling as bs
+from bayes_scaling import BayesScalingError, get_law
+from bayes_scaling.examples import example_path
+from bayes_scaling.queries.backtest import backtest, crps_samples, split_runs
+
+
+def test_crps_matches_the_double_sum():
+    rng = np.random.default_rng(0)
+    draws = rng.normal(size=(3, 40))
+    y = np.array([0.0, 1.0, -2.0])
+    brute = np.abs(draws - y[:, None]).mean(1) - 0.5 * np.abs(draws[:, :, None] - draws[:, None, :]).mean((1, 2))
+    np.testing.assert_allclose(crps_samples(draws, y), brute, rtol=1e-12)
+    # a point forecast's CRPS is its absolute error
+    np.testing.assert_allclose(crps_samples(np.full((1, 5), 2.0), np.array([3.5])), [1.5])
+
+
+def test_split_by_compute_and_by_fraction():
+    runs = bs.load_runs(example_path())
+    law = get_law("chinchilla")
+    train, test, info = split_runs(runs, law, holdout_above=1e21)
+    assert info["axis"] == "C" and len(train) + len(test) == len(runs)
+    assert train.frame["C"].max() <= 1e21 < test.frame["C"].min()
+    train, test, info = split_runs(runs, law, holdout_fraction=0.2)
+    assert len(test) == round(0.2 * len(runs)) or info["n_test"] >= 1
+    for bad in ({"holdout_above": 1e30}, {"holdout_fraction": 1.5}, {}):
+        with pytest.raises(BayesScalingError):
+            split_runs(runs, law, **bad)
+
+
+@pytest.mark.sampling
+def test_backtest_on_the_bundled_example():
+    runs = bs.load_runs(example_path())
+    res = backtest(runs, law="chinchilla", holdout_above=1e21, seed=1, draws=300, tune=300, n_boot=10)
+    assert res.split["n_test"] == 14 and res.split["decades_beyond"] > 0.4
+    bayes = res.table.loc["bayes (chinchilla)"]
+    assert 0 <= bayes["coverage_90"] <= 1 and bayes["coverage_90"] >= bayes["coverage_50"]
+    assert bayes["mare"] < 0.02 and bayes["crps"] > 0
+    assert "huber + bootstrap (chinchilla)" in res.table.index
+    assert list(res.runs["loss"]) == list(runs.frame.loc[runs.frame["C"] > 1e21, "loss"])
