@@ -2,12 +2,16 @@
 
 Pipeline: ``data`` (runs table) → ``laws`` (the law, once, over an array namespace) →
 ``specs`` (priors as data) → ``inference`` (PyMC model, NUTS, diagnostics) → ``result``
-(FitResult wrapping an xarray DataTree) → ``queries`` (predictions with credible intervals).
+(FitResult wrapping an xarray DataTree) → ``queries`` (predictions, allocation, comparison,
+breakdown, backtests, all with credible intervals). ``datasets`` loads the public data sets,
+``baselines`` holds the frequentist methods the backtests compare against, ``accounting`` counts
+parameters and FLOPs.
 """
 
 from bayes_scaling.conventions import CI_PROB, PF_DAY_FLOPS, flops_to_pf_days, pf_days_to_flops
 from bayes_scaling.data.runs import RunTable, load_runs
 from bayes_scaling.errors import BayesScalingError, DiagnosticsError
+from bayes_scaling.inference.batch import fit_many
 from bayes_scaling.inference.fit import fit
 from bayes_scaling.laws.registry import get_law, list_laws
 from bayes_scaling.result import FitResult
@@ -24,6 +28,7 @@ __all__ = [
     "LawSpec",
     "RunTable",
     "fit",
+    "fit_many",
     "flops_to_pf_days",
     "get_law",
     "list_laws",
