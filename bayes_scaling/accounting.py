@@ -77,6 +77,17 @@ def _shape(n_layer, d_model, d_ff, d_attn):
     return n_layer, d_model, d_ff, d_attn
 
 
+def _config(n_layer, d_model, d_ff, d_attn, n_ctx, vocab):
+    """Validated, broadcast shape arrays and the non-embedding parameter count (Eq. 2.1)."""
+    n_layer, d_model, d_ff, d_attn = _shape(n_layer, d_model, d_ff, d_attn)
+    n_ctx = _arr("n_ctx", n_ctx, allow_zero=True)
+    vocab = _arr("vocab", vocab)
+    n_layer, d_model, d_ff, d_attn, n_ctx, vocab = _broadcast(
+        n_layer=n_layer, d_model=d_model, d_ff=d_ff, d_attn=d_attn, n_ctx=n_ctx, vocab=vocab)
+    non_embedding = 2.0 * d_model * n_layer * (2.0 * d_attn + d_ff)
+    return n_layer, d_model, d_ff, d_attn, n_ctx, vocab, non_embedding
+
+
 def transformer_params(
     n_layer,
     d_model,
@@ -95,12 +106,7 @@ def transformer_params(
     """
     if not isinstance(tied_embeddings, (bool, np.bool_)):
         raise BayesScalingError(f"tied_embeddings must be True or False, got {tied_embeddings!r}")
-    n_layer, d_model, d_ff, d_attn = _shape(n_layer, d_model, d_ff, d_attn)
-    n_ctx = _arr("n_ctx", n_ctx, allow_zero=True)
-    vocab = _arr("vocab", vocab)
-    n_layer, d_model, d_ff, d_attn, n_ctx, vocab = _broadcast(
-        n_layer=n_layer, d_model=d_model, d_ff=d_ff, d_attn=d_attn, n_ctx=n_ctx, vocab=vocab)
-    non_embedding = 2.0 * d_model * n_layer * (2.0 * d_attn + d_ff)
+    n_layer, d_model, d_ff, d_attn, n_ctx, vocab, non_embedding = _config(n_layer, d_model, d_ff, d_attn, n_ctx, vocab)
     embedding = (vocab + n_ctx) * d_model
     unembedding = np.zeros_like(embedding) if tied_embeddings else vocab * d_model
     return {
@@ -126,12 +132,7 @@ def forward_flops_per_token(
     2 N + 2 n_layer n_ctx d_attn, with N the non-embedding parameters; ``include_embedding`` adds
     the embed (4 d_model) and de-embed (2 d_model vocab) rows of Table 1.
     """
-    n_layer, d_model, d_ff, d_attn = _shape(n_layer, d_model, d_ff, d_attn)
-    n_ctx = _arr("n_ctx", n_ctx, allow_zero=True)
-    vocab = _arr("vocab", vocab)
-    n_layer, d_model, d_ff, d_attn, n_ctx, vocab = _broadcast(
-        n_layer=n_layer, d_model=d_model, d_ff=d_ff, d_attn=d_attn, n_ctx=n_ctx, vocab=vocab)
-    n = 2.0 * d_model * n_layer * (2.0 * d_attn + d_ff)
+    n_layer, d_model, d_ff, d_attn, n_ctx, vocab, n = _config(n_layer, d_model, d_ff, d_attn, n_ctx, vocab)
     flops = 2.0 * n + 2.0 * n_layer * n_ctx * d_attn
     if include_embedding:
         flops = flops + 4.0 * d_model + 2.0 * d_model * vocab
