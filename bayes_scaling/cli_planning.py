@@ -540,6 +540,9 @@ def cmd_backtest(args) -> int:
     print(f"backtest: trained on {sp['n_train']} runs with {sp['axis']} <= {sp['holdout_above']:.4g}, predicted "
           f"{sp['n_test']} held-out runs up to {sp['decades_beyond']:.2f} decades beyond "
           f"(fit r_hat_max {sp['r_hat_max']:.3f}, divergences {sp['divergences']})")
+    if not sp["diagnostics_ok"] or sp["nonfinite_predictive_draws"]:
+        print(f"WARNING: the Bayesian fit's diagnostics failed ({sp['nonfinite_predictive_draws']} non-finite "
+              f"predictive draws): rerun with more --tune/--draws before trusting its row")
     print(f"  {'method':<34} {'cover 50%':>9} {'cover 90%':>9} {'MARE':>8} {'CRPS':>8}")
     for r in table:
         if r.get("error") and isinstance(r["error"], str):

@@ -91,9 +91,13 @@ def backtest(runs, law: str | None = None, spec=None, *, holdout_above: float | 
                        **{k: v for k, v in inputs.items() if k not in ("N", "D", "C")}, seed=seed)
     samples = pred["loss_predictive"].transpose("query", "chain", "draw").values.reshape(len(test), -1)
     y = test.frame["loss"].to_numpy(float)
-    q = np.quantile(samples, [0.05, 0.25, 0.5, 0.75, 0.95], axis=1)
+    nonfinite = int((~np.isfinite(samples)).sum())
+    if nonfinite:  # e.g. a stuck chain; quantiles skip them, CRPS is undefined
+        samples = np.where(np.isfinite(samples), samples, np.nan)
+    q = np.nanquantile(samples, [0.05, 0.25, 0.5, 0.75, 0.95], axis=1)
     rows = [{"method": f"bayes ({lw.name})", "coverage_50": _covers(q[1], q[3], y), "coverage_90": _covers(q[0], q[4], y),
-             "mare": float(np.median(np.abs(q[2] - y) / y)), "crps": float(crps_samples(samples, y).mean())}]
+             "mare": float(np.median(np.abs(q[2] - y) / y)),
+             "crps": float(crps_samples(samples, y).mean()) if not nonfinite else np.nan}]
     per_run = pd.DataFrame({"loss": y, "bayes_median": q[2], "bayes_lo90": q[0], "bayes_hi90": q[4],
                             **{k: v for k, v in inputs.items()}})
     if baselines:
@@ -129,5 +133,6 @@ def backtest(runs, law: str | None = None, spec=None, *, holdout_above: float | 
                 per_run[name.replace(" ", "_")] = pt
     table = pd.DataFrame(rows).set_index("method")
     d = res.diagnostics
-    info.update({"r_hat_max": d.r_hat_max, "divergences": d.divergences, "diagnostics_ok": d.ok})
+    info.update({"r_hat_max": d.r_hat_max, "divergences": d.divergences, "diagnostics_ok": d.ok,
+                 "nonfinite_predictive_draws": nonfinite})
     return BacktestResult(table, per_run, info, res)
