@@ -15,6 +15,7 @@ import sys
 import warnings
 from typing import Any
 
+from bayes_scaling.commands.common import _diag_json, _diag_line, _extrapolation_lines
 from bayes_scaling.conventions import CI_PROB, INPUT_QUANTITIES, PARAMS_KINDS
 from bayes_scaling.errors import BayesScalingError, DiagnosticsError
 from bayes_scaling.queries.extrapolation import extrapolation_report
@@ -64,18 +65,6 @@ def _param_table(result, ci_prob: float, truth: dict[str, float] | None = None) 
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
-
-
-def _diag_line(result) -> str:
-    d = result.diagnostics
-    status = "ok" if d.ok else "FAILED: " + "; ".join(d.problems)
-    return (f"diagnostics: r_hat_max {d.r_hat_max:.4f}, ess_bulk_min {d.ess_bulk_min:.0f}, "
-            f"ess_tail_min {d.ess_tail_min:.0f}, divergences {d.divergences} "
-            f"({d.n_chains} chains x {d.n_draws} draws) - {status}")
-
-
-def _diag_json(result) -> dict[str, Any]:
-    return result.diagnostics.as_dict()
 
 
 def _summary_json(result, ci_prob: float) -> dict[str, Any]:
@@ -238,15 +227,6 @@ def _prediction_json(result, pred, ci_prob: float) -> dict[str, Any]:
     return out
 
 
-def _extrapolation_lines(report: dict) -> list[str]:
-    dec = ", ".join(f"{k} {v:+.2f}" for k, v in report["decades_beyond"].items())
-    chk = report["largest_runs_check"]
-    lines = [f"extrapolation: decades beyond the largest run: {dec}; largest {chk['n_runs']} runs: "
-             f"{chk['outside_interval']} outside their {chk['ci_prob']:.0%} predictive interval"]
-    lines += [f"WARNING: {n}" for n in report["notes"]]
-    return lines
-
-
 def cmd_predict(args) -> int:
     from bayes_scaling.result import FitResult
 
@@ -402,9 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_predict)
 
-    from bayes_scaling.cli_planning import add_parsers
+    from bayes_scaling.commands import add_all
 
-    add_parsers(sub, _positive_float, _ci)
+    add_all(sub, _positive_float, _ci)
 
     p = sub.add_parser("specs", help="list the shipped laws and prior specs")
     p.set_defaults(func=cmd_specs)

@@ -1,46 +1,18 @@
-"""Planning commands: ``allocate``, ``target``, ``frontier``, ``breakdown``, ``compare`` (see :mod:`bayes_scaling.cli`)."""
+"""Planning commands: ``allocate``, ``target``, ``frontier``, ``breakdown``."""
 
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import numpy as np
 
+from bayes_scaling.commands.common import _budget, _diag_json, _diag_line, _extrapolation_lines, _finite, _line, _rec
 from bayes_scaling.conventions import CI_PROB, FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
 from bayes_scaling.errors import BayesScalingError
 
 
-def _finite(obj: Any) -> Any:
-    """JSON-safe: non-finite floats become null (e.g. compute needed for an unreachable loss)."""
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
-def _rec(da, ci_prob):
-    from bayes_scaling.queries.intervals import summary_record
-
-    return summary_record(da, ci_prob)
-
-
-def _line(label: str, r: dict, unit: str = "", fmt: str = ".4g") -> str:
-    pct = f"{r['ci_prob']:.0%}"
-    return (f"  {label}: median {r['median']:{fmt}}{unit}, {pct} interval "
-            f"[{r['ci_low']:{fmt}}, {r['ci_high']:{fmt}}]")
-
-
-def _budget(args) -> float:
-    return args.compute * (PF_DAY_FLOPS if args.compute_unit == "pf-days" else 1.0)
-
-
 def cmd_allocate(args) -> int:
-    from bayes_scaling.cli import _diag_json, _diag_line, _extrapolation_lines
     from bayes_scaling.queries.allocate import decide, frontier_exponents
     from bayes_scaling.result import FitResult
 
@@ -103,7 +75,6 @@ def cmd_allocate(args) -> int:
 
 
 def cmd_target(args) -> int:
-    from bayes_scaling.cli import _diag_json, _diag_line
     from bayes_scaling.queries.allocate import compute_for_loss, prob_reach
     from bayes_scaling.result import FitResult
 
@@ -138,7 +109,6 @@ def cmd_target(args) -> int:
 
 
 def cmd_frontier(args) -> int:
-    from bayes_scaling.cli import _diag_json, _diag_line
     from bayes_scaling.queries.allocate import compute_optimal, frontier_exponents
     from bayes_scaling.result import FitResult
 
@@ -181,7 +151,6 @@ def cmd_frontier(args) -> int:
 
 def _kaplan_frontier(args, result, lo: float, hi: float) -> int:
     """Kaplan's compute-efficient frontier of an L(N, S_min) fit, and efficient vs converged training."""
-    from bayes_scaling.cli import _diag_json, _diag_line
     from bayes_scaling.queries.kaplan_frontier import efficient_frontier, efficient_vs_converged
 
     budgets = np.geomspace(lo, hi, args.points) / PF_DAY_FLOPS
@@ -255,15 +224,10 @@ def add_parsers(sub, positive_float, ci_type) -> None:
                    help="kaplan_ns fits: the converged plan stops within this fraction of its converged loss")
     p.set_defaults(func=cmd_frontier)
     add_breakdown_parser(sub, positive_float, ci_type)
-    add_compare_parser(sub, positive_float, ci_type)
-    add_shape_parser(sub, positive_float, ci_type)
-    add_compare_laws_parser(sub)
-    add_backtest_parser(sub, positive_float)
 
 
 def cmd_breakdown(args) -> int:
     """Where scaling may break down, for whatever the fit's law supports."""
-    from bayes_scaling.cli import _diag_json, _diag_line
     from bayes_scaling.queries import breakdown as bd
     from bayes_scaling.queries.extrapolation import largest_runs_check
     from bayes_scaling.result import FitResult
@@ -370,203 +334,3 @@ def add_breakdown_parser(sub, positive_float, ci_type) -> None:
     p.add_argument("--ci", type=ci_type, default=CI_PROB, help="credible interval mass, equal-tailed (default 0.9)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_breakdown)
-
-
-def cmd_compare(args) -> int:
-    """Paired comparison of groups in a hierarchical fit."""
-    from bayes_scaling.cli import _diag_json, _diag_line
-    from bayes_scaling.queries.compare_groups import compare_groups
-    from bayes_scaling.result import FitResult
-
-    result = FitResult.load(args.fit)
-    compute = None if args.compute is None else _budget(args)
-    if compute is None and (args.params is None or args.tokens is None):
-        raise BayesScalingError("compare at a budget (--compute C) or at a model (--params N --tokens D)")
-    c = compare_groups(result, args.groups, compute=compute, N=args.params, D=args.tokens, rope=args.rope,
-                       flops_per_token=args.flops_per_token)
-    ci = args.ci
-    a, b = c["a"], c["b"]
-    out: dict[str, Any] = {
-        "groups": c["groups"],
-        "at": {"compute_flops": compute} if compute is not None else {"N": args.params, "D": args.tokens},
-        "loss": {g: _rec(v, ci) for g, v in c["loss"].items()},
-        "loss_diff": _rec(c["loss_diff"], ci),
-        "rel_diff": _rec(c["rel_diff"], ci),
-        "p_a_better": c["p_a_better"],
-        "rope": c["rope"],
-        "p_rope": c["p_rope"],
-        "param_diff": {k: _rec(v, ci) for k, v in c["param_diff"].items()},
-    }
-    if "compute_multiplier" in c:
-        out["compute_multiplier"] = _rec(c["compute_multiplier"], ci)
-    if "p_best" in c:
-        out["p_best"], out["expected_rank"] = c["p_best"], c["expected_rank"]
-    out["diagnostics"] = _diag_json(result)
-    if args.json:
-        print(json.dumps(_finite(out), indent=2))
-        return 0
-    where = f"at C = {compute:.4g} FLOPs, each group at its own optimal allocation" if compute is not None else \
-        f"at N = {args.params:.4g}, D = {args.tokens:.4g}"
-    print(f"paired comparison {where} (same posterior draw for every group):")
-    for g, r in out["loss"].items():
-        print(_line(f"loss of {g} (nats/token)", r))
-    print(_line(f"L({b}) - L({a})", out["loss_diff"]))
-    print(f"  P({a} better than {b}) = {out['p_a_better']:.3f}; P(|difference| < {args.rope:.0%} of the loss) = "
-          f"{out['p_rope']:.3f}")
-    if "compute_multiplier" in out:
-        print(_line(f"compute {b} needs to match {a} (x C)", out["compute_multiplier"], fmt=".3g"))
-    for k, r in out["param_diff"].items():
-        print(_line(f"{k}({b}) - {k}({a})", r))
-    if "p_best" in out:
-        print("ranking: " + ", ".join(f"{g}: P(best) {p:.3f}, expected rank {out['expected_rank'][g]:.2f}"
-                                      for g, p in sorted(out["p_best"].items(), key=lambda t: -t[1])))
-    print(_diag_line(result))
-    return 0
-
-
-def add_compare_parser(sub, positive_float, ci_type) -> None:
-    p = sub.add_parser("compare", help="paired comparison of groups (architectures, datasets) in a hierarchical fit")
-    p.add_argument("fit", help="hierarchical fit file (.nc) from `fit --group-col`")
-    p.add_argument("--groups", nargs="+", default=None, help="groups to compare, A B [C ...] (default: all)")
-    p.add_argument("--compute", type=positive_float, default=None, help="budget: each group at its own optimum")
-    p.add_argument("--compute-unit", choices=("flops", "pf-days"), default="flops", help="unit of --compute")
-    p.add_argument("--params", type=positive_float, default=None, help="or compare at this N ...")
-    p.add_argument("--tokens", type=positive_float, default=None, help="... and this D")
-    p.add_argument("--rope", type=positive_float, default=0.01, help="region of practical equivalence (relative)")
-    p.add_argument("--flops-per-token", type=positive_float, default=FLOPS_PER_PARAM_TOKEN, help="C = k N D")
-    p.add_argument("--ci", type=ci_type, default=CI_PROB, help="credible interval mass, equal-tailed (default 0.9)")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_compare)
-
-
-def cmd_shape(args) -> int:
-    """Shape vs scale: the effect of the aspect ratio at fixed N and D, with a ROPE statement."""
-    from bayes_scaling.cli import _diag_json, _diag_line
-    from bayes_scaling.queries.shape import shape_effect
-    from bayes_scaling.result import FitResult
-
-    result = FitResult.load(args.fit)
-    out = shape_effect(result, rope=args.rope, ci_prob=args.ci)
-    out["diagnostics"] = _diag_json(result)
-    if args.json:
-        print(json.dumps(_finite(out), indent=2))
-        return 0
-    lo, hi = out["aspect_ratio_range"] or out["observed_range"]
-    print(f"shape effect at fixed N and D ({out['covariate']}; observed aspect ratios d_model/n_layer {lo:.3g}-{hi:.3g}):")
-    print(_line("gamma (log-loss per unit log aspect ratio)", out["gamma"]))
-    print(_line("loss change from the narrowest to the widest shape", out["loss_change_across_range"], fmt=".2%"))
-    print(f"  P(|change| < {args.rope:.0%}) = {out['p_within_rope']:.3f}")
-    print(_line("loss change per 40x aspect ratio (Kaplan Fig. 5: a few percent)",
-                out["loss_change_per_40x_aspect_ratio"], fmt=".2%"))
-    print(_diag_line(result))
-    return 0
-
-
-def add_shape_parser(sub, positive_float, ci_type) -> None:
-    p = sub.add_parser("shape", help="shape vs scale: loss change across the observed aspect ratios at fixed N")
-    p.add_argument("fit", help="fit file (.nc) made with --shape-cols WIDTH DEPTH")
-    p.add_argument("--rope", type=positive_float, default=0.01, help="region of practical equivalence (relative)")
-    p.add_argument("--ci", type=ci_type, default=CI_PROB, help="credible interval mass, equal-tailed (default 0.9)")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_shape)
-
-
-def cmd_compare_laws(args) -> int:
-    """PSIS-LOO comparison of fits of different laws (or groupings) on the same runs."""
-    from pathlib import Path
-
-    from bayes_scaling.cli import _diag_json
-    from bayes_scaling.queries.compare_laws import compare_fits
-    from bayes_scaling.result import FitResult
-
-    fits = {}
-    for path in args.fits:
-        res = FitResult.load(path)
-        name = Path(path).stem
-        fits[name if name not in fits else path] = res
-    table = compare_fits(fits, method=args.method)
-    rows = []
-    for name, r in table.iterrows():
-        res = fits[name]
-        h = res.hierarchy
-        rows.append({"fit": name, "law": res.law.name, "groups": h["group_col"] if h else None,
-                     "vary": h["vary"] if h else [], "rank": int(r["rank"]), "elpd": float(r["elpd"]),
-                     "se": float(r["se"]), "elpd_diff": float(r["elpd_diff"]), "dse": float(r["dse"]),
-                     "p_loo": float(r["p"]), "weight": float(r["weight"]), "pareto_k_max": float(r["pareto_k_max"]),
-                     "diagnostics": _diag_json(res)})
-    if args.json:
-        print(json.dumps(_finite({"method": args.method, "fits": rows}), indent=2))
-        return 0
-    print(f"PSIS-LOO comparison on the same {len(next(iter(fits.values())).runs)} runs ({args.method} weights):")
-    head = f"  {'fit':<22} {'law':<12} {'groups':<10} {'elpd':>9} {'se':>6} {'diff':>8} {'dse':>6} {'p_loo':>6} " \
-           f"{'weight':>7} {'k_max':>6}  diagnostics"
-    print(head)
-    for r in rows:
-        ok = "ok" if r["diagnostics"]["ok"] else "FAILED"
-        print(f"  {r['fit'][:22]:<22} {r['law']:<12} {str(r['groups'] or '-'):<10} {r['elpd']:>9.1f} {r['se']:>6.1f} "
-              f"{r['elpd_diff']:>8.1f} {r['dse']:>6.1f} {r['p_loo']:>6.1f} {r['weight']:>7.3f} {r['pareto_k_max']:>6.2f}  "
-              f"r_hat {r['diagnostics']['r_hat_max']:.3f}, {ok}")
-    if any(r["pareto_k_max"] > 0.7 for r in rows):
-        print("  note: Pareto k > 0.7 for some runs: their LOO estimate is unreliable; treat differences as indicative")
-    return 0
-
-
-def add_compare_laws_parser(sub) -> None:
-    p = sub.add_parser("compare-laws", help="PSIS-LOO table of fits of different laws on the same runs")
-    p.add_argument("fits", nargs="+", help="two or more fit files (.nc) made from the same runs")
-    p.add_argument("--method", choices=("stacking", "BB-pseudo-BMA", "pseudo-BMA"), default="stacking",
-                   help="model weights (default stacking)")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_compare_laws)
-
-
-def cmd_backtest(args) -> int:
-    """Fit the smaller runs, predict the held-out larger ones; Bayes against baselines in one run."""
-    from bayes_scaling.cli import _load_runs
-    from bayes_scaling.inference.fit import resolve_spec
-    from bayes_scaling.queries.backtest import backtest
-
-    if args.law is None and args.spec is None:
-        raise BayesScalingError("choose a law with --law NAME or a spec with --spec FILE")
-    spec = resolve_spec(args.law, args.spec)
-    runs = _load_runs(args)
-    res = backtest(runs, spec=spec, holdout_above=args.holdout_above, holdout_fraction=args.holdout_fraction,
-                   seed=args.seed, draws=args.draws, tune=args.tune, n_boot=args.n_boot)
-    table = res.table.reset_index().to_dict(orient="records")
-    if args.json:
-        print(json.dumps(_finite({"split": res.split, "methods": table}), indent=2))
-        return 0
-    sp = res.split
-    print(f"backtest: trained on {sp['n_train']} runs with {sp['axis']} <= {sp['holdout_above']:.4g}, predicted "
-          f"{sp['n_test']} held-out runs up to {sp['decades_beyond']:.2f} decades beyond "
-          f"(fit r_hat_max {sp['r_hat_max']:.3f}, divergences {sp['divergences']})")
-    if not sp["diagnostics_ok"] or sp["nonfinite_predictive_draws"]:
-        print(f"WARNING: the Bayesian fit's diagnostics failed ({sp['nonfinite_predictive_draws']} non-finite "
-              f"predictive draws): rerun with more --tune/--draws before trusting its row")
-    print(f"  {'method':<34} {'cover 50%':>9} {'cover 90%':>9} {'MARE':>8} {'CRPS':>8}")
-    for r in table:
-        if r.get("error") and isinstance(r["error"], str):
-            print(f"  {r['method']:<34} failed: {r['error']}")
-            continue
-        cells = [f"{r[k]:>9.2f}" if np.isfinite(r[k]) else f"{'-':>9}" for k in ("coverage_50", "coverage_90")]
-        cells += [f"{r['mare']:>8.2%}", f"{r['crps']:>8.4f}" if np.isfinite(r["crps"]) else f"{'-':>8}"]
-        print(f"  {r['method']:<34} " + " ".join(cells))
-    return 0
-
-
-def add_backtest_parser(sub, positive_float) -> None:
-    from bayes_scaling.cli import _add_runs_args, _add_sampler_args
-
-    p = sub.add_parser("backtest", help="fit the smaller runs, predict the larger ones, score against baselines")
-    p.add_argument("runs", help="runs file (.csv or .parquet)")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--law", default=None, help="law name")
-    p.add_argument("--spec", default=None, help="spec file or shipped spec name")
-    p.add_argument("--holdout-above", type=positive_float, default=None,
-                   help="hold out runs above this compute in FLOPs (or value of a single-axis law's input)")
-    p.add_argument("--holdout-fraction", type=float, default=None, help="or hold out this fraction of the largest runs")
-    p.add_argument("--n-boot", type=int, default=100, help="bootstrap resamples of the Huber baseline")
-    _add_runs_args(p)
-    _add_sampler_args(p)
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_backtest, seed=0)

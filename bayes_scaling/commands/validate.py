@@ -1,0 +1,62 @@
+"""Validation command: ``backtest``."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from bayes_scaling.commands.common import _finite
+from bayes_scaling.errors import BayesScalingError
+
+
+def cmd_backtest(args) -> int:
+    """Fit the smaller runs, predict the held-out larger ones; Bayes against baselines in one run."""
+    from bayes_scaling.cli import _load_runs
+    from bayes_scaling.inference.fit import resolve_spec
+    from bayes_scaling.queries.backtest import backtest
+
+    if args.law is None and args.spec is None:
+        raise BayesScalingError("choose a law with --law NAME or a spec with --spec FILE")
+    spec = resolve_spec(args.law, args.spec)
+    runs = _load_runs(args)
+    res = backtest(runs, spec=spec, holdout_above=args.holdout_above, holdout_fraction=args.holdout_fraction,
+                   seed=args.seed, draws=args.draws, tune=args.tune, n_boot=args.n_boot)
+    table = res.table.reset_index().to_dict(orient="records")
+    if args.json:
+        print(json.dumps(_finite({"split": res.split, "methods": table}), indent=2))
+        return 0
+    sp = res.split
+    print(f"backtest: trained on {sp['n_train']} runs with {sp['axis']} <= {sp['holdout_above']:.4g}, predicted "
+          f"{sp['n_test']} held-out runs up to {sp['decades_beyond']:.2f} decades beyond "
+          f"(fit r_hat_max {sp['r_hat_max']:.3f}, divergences {sp['divergences']})")
+    if not sp["diagnostics_ok"] or sp["nonfinite_predictive_draws"]:
+        print(f"WARNING: the Bayesian fit's diagnostics failed ({sp['nonfinite_predictive_draws']} non-finite "
+              f"predictive draws): rerun with more --tune/--draws before trusting its row")
+    print(f"  {'method':<34} {'cover 50%':>9} {'cover 90%':>9} {'MARE':>8} {'CRPS':>8}")
+    for r in table:
+        if r.get("error") and isinstance(r["error"], str):
+            print(f"  {r['method']:<34} failed: {r['error']}")
+            continue
+        cells = [f"{r[k]:>9.2f}" if np.isfinite(r[k]) else f"{'-':>9}" for k in ("coverage_50", "coverage_90")]
+        cells += [f"{r['mare']:>8.2%}", f"{r['crps']:>8.4f}" if np.isfinite(r["crps"]) else f"{'-':>8}"]
+        print(f"  {r['method']:<34} " + " ".join(cells))
+    return 0
+
+
+def add_parsers(sub, positive_float) -> None:
+    from bayes_scaling.cli import _add_runs_args, _add_sampler_args
+
+    p = sub.add_parser("backtest", help="fit the smaller runs, predict the larger ones, score against baselines")
+    p.add_argument("runs", help="runs file (.csv or .parquet)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--law", default=None, help="law name")
+    p.add_argument("--spec", default=None, help="spec file or shipped spec name")
+    p.add_argument("--holdout-above", type=positive_float, default=None,
+                   help="hold out runs above this compute in FLOPs (or value of a single-axis law's input)")
+    p.add_argument("--holdout-fraction", type=float, default=None, help="or hold out this fraction of the largest runs")
+    p.add_argument("--n-boot", type=int, default=100, help="bootstrap resamples of the Huber baseline")
+    _add_runs_args(p)
+    _add_sampler_args(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_backtest, seed=0)
