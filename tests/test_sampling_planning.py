@@ -42,6 +42,10 @@ def test_datablations_data_constrained_recovers_published_r_star():
     s = res.summary(ci_prob=0.9)
     assert s.loc["R_D_star", "ci_low"] <= 15.387756 <= s.loc["R_D_star", "ci_high"]
     assert s.loc["R_N_star", "ci_low"] <= 5.309743 <= s.loc["R_N_star", "ci_high"]
+    # the compiled model is reused for new data of the same law (regression: ref_log_U is not in its graph)
+    again = bs.fit(runs.subset(np.arange(len(runs)) % 2 == 0), spec="data_constrained_muennighoff2023", seed=4,
+                   draws=200, tune=200, progress=False)
+    assert len(again.runs) == 91
 
 
 @pytest.fixture(scope="module")

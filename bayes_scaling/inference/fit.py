@@ -68,7 +68,10 @@ def compiled_model(spec: LawSpec, data, *, progress: bool = False):
             compiled = nutpie.compile_pymc_model(model)
         _COMPILED[key] = compiled
         return compiled
-    return compiled.with_data(**data.containers())
+    # nutpie keeps only the data containers its compiled graph reads (e.g. no ref_log_U when the
+    # law never centres U): feed those, so reuse works for every law.
+    known = {var.name for var in compiled.shared_var_keys}
+    return compiled.with_data(**{k: v for k, v in data.containers().items() if k in known})
 
 
 def fit(
