@@ -114,9 +114,6 @@ class ScalingLaw:
     def param_names(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.params)
 
-    def names_of(self, kind: Kind) -> tuple[str, ...]:
-        return tuple(p.name for p in self.params if p.kind == kind)
-
     @property
     def direct_names(self) -> tuple[str, ...]:
         """Parameters sampled directly from their priors and passed as they are (exponents and
