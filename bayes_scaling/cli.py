@@ -1,5 +1,5 @@
 """Command line: ``bayes-scaling demo | fit | summary | predict | allocate | target | frontier | breakdown | compare |
-shape | compare-laws | fit-many | backtest | specs``.
+shape | compare-laws | fit-many | backtest | report | specs``.
 
 Exit codes: 0 success; 2 bad input (one line on stderr, no traceback, no output file);
 1 when ``--strict`` diagnostics fail.
@@ -15,7 +15,8 @@ import sys
 import warnings
 from typing import Any
 
-from bayes_scaling.commands.common import _diag_json, _diag_line, _extrapolation_lines
+from bayes_scaling.commands.common import (_diag_json, _diag_line, _discrepancy_json, _discrepancy_line,
+                                          _extrapolation_lines)
 from bayes_scaling.conventions import CI_PROB, INPUT_QUANTITIES, PARAMS_KINDS
 from bayes_scaling.errors import BayesScalingError, DiagnosticsError
 from bayes_scaling.queries.extrapolation import extrapolation_report
@@ -77,6 +78,7 @@ def _summary_json(result, ci_prob: float) -> dict[str, Any]:
     out["spec"] = {"origin": result.spec.origin, **result.spec.provenance}
     out["runs"] = result.runs_metadata
     out["diagnostics"] = _diag_json(result)
+    out["extrapolation_discrepancy"] = _discrepancy_json(result, ci_prob)
     return out
 
 
@@ -142,7 +144,8 @@ def cmd_fit(args) -> int:
         raise BayesScalingError("--vary needs --group-col COLUMN (the column whose groups get their own parameters)")
     result = fit(runs, spec=spec, draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed,
                  strict=args.strict, command=args.command_line, vary=vary,
-                 group_col=args.group_col[0] if args.group_col else None)
+                 group_col=args.group_col[0] if args.group_col else None,
+                 calibrate_extrapolation=args.calibrate_extrapolation)
     result.save(out)
     if args.json:
         print(json.dumps({**_summary_json(result, args.ci), "out": str(out)}, indent=2))
@@ -151,6 +154,8 @@ def cmd_fit(args) -> int:
         print(_runs_line(result))
         print(_param_table(result, args.ci))
         print(_diag_line(result))
+        if result.discrepancy is not None:
+            print(_discrepancy_line(result, args.ci))
         print(f"saved {out}")
     return 0
 
@@ -208,6 +213,8 @@ def cmd_summary(args) -> int:
     print(_runs_line(result))
     print(_param_table(result, args.ci))
     print(_diag_line(result))
+    if result.discrepancy is not None:
+        print(_discrepancy_line(result, args.ci))
     return 0
 
 
@@ -346,6 +353,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_runs_args(p)
     _add_sampler_args(p)
     p.add_argument("--strict", action="store_true", help="fail (exit 1) when diagnostics fail")
+    p.add_argument("--calibrate-extrapolation", action="store_true",
+                   help="also fit the runs below one decade under the largest and learn how far predictions miss "
+                        "beyond the data; widens predictive intervals beyond the data accordingly")
     p.add_argument("--ci", type=_ci, default=CI_PROB, help="credible interval mass, equal-tailed (default 0.9)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_fit)
@@ -385,6 +395,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bayes_scaling.commands import add_all
 
     add_all(sub, _positive_float, _ci)
+    from bayes_scaling.commands import report
+
+    report.add_parser(sub, _positive_float, _ci)
 
     p = sub.add_parser("specs", help="list the shipped laws and prior specs")
     p.set_defaults(func=cmd_specs)

@@ -481,12 +481,15 @@ _GEM_SOURCE = ("https://github.com/mcleish7/gemstone-scaling-laws/blob/5f420478f
 def _load_gemstones(get, variant: str = "cool_end") -> RunTable:
     """N = ``params`` (active parameters incl. embeddings), D = ``tokens`` (step x 2048 x 2048),
     C = 6ND (derived), loss = ``val_loss`` (nats/token), shape covariate ``log_aspect_ratio`` =
-    log(width / depth). ``variant``: "cool_end" (default: losses after the cooldowns, 199 runs),
-    "cool_begin", "hot" (constant-LR checkpoints), "hot_100bplus" or "lr_ablation_hot"."""
+    log(width / depth). Group column ``model`` (``w<width>_d<depth>``): the runs of one model are
+    checkpoints (or cooldowns) of one training run, not independent runs. ``variant``: "cool_end"
+    (default: losses after the cooldowns, 199 runs), "cool_begin", "hot" (constant-LR checkpoints),
+    "hot_100bplus" or "lr_ablation_hot"."""
     _choice(variant, list(_GEM_VARIANTS), "variant", "gemstones")
-    frame = get(_GEM_VARIANTS[variant])
+    frame = get(_GEM_VARIANTS[variant]).copy()
+    frame["model"] = [f"w{int(w)}_d{int(d)}" for w, d in zip(frame["width"], frame["depth"])]
     return load_runs(frame, params_col="params", tokens_col="tokens", compute_col=None, loss_col="val_loss",
-                     params_kind="total", shape_cols=("width", "depth"))
+                     params_kind="total", shape_cols=("width", "depth"), group_cols=("model",))
 
 
 _register(Dataset(

@@ -34,15 +34,7 @@ def _pointwise_loglik(spec: LawSpec, posterior: xr.Dataset, log_inputs: dict, lo
     """log p(log-loss_i | draw) for every run, via the NumPy law (no recompilation)."""
     from scipy import stats
 
-    law = spec.law
-    params = law_params_from(posterior, law)
-    if group_idx is not None:
-        params = per_run_params(posterior, law, params, group_idx)
-    x = {k: xr.DataArray(v, dims=RUN_DIM) for k, v in log_inputs.items()}
-    mu = law.log_loss(np, x, params)
-    if covariates is not None:
-        mu = mu + xr.DataArray(covariates, dims=(RUN_DIM, "covariate")).dot(posterior["gamma"], dim="covariate")
-    mu = mu.transpose("chain", "draw", RUN_DIM)
+    mu = log_mu_runs(spec.law, posterior, log_inputs, group_idx, covariates)
     sigma = posterior["sigma"]
     y = xr.DataArray(log_loss, dims=RUN_DIM)
     z = ((y - mu) / sigma).transpose("chain", "draw", RUN_DIM)
@@ -52,6 +44,20 @@ def _pointwise_loglik(spec: LawSpec, posterior: xr.Dataset, log_inputs: dict, lo
     else:
         ll = stats.norm.logpdf(z.values) - np.log(sig)
     return xr.DataArray(ll, dims=("chain", "draw", RUN_DIM))
+
+
+def log_mu_runs(law, posterior: xr.Dataset, log_inputs: dict, group_idx: np.ndarray | None = None,
+                covariates: np.ndarray | None = None) -> xr.DataArray:
+    """The law's log-loss at each run for every draw (dims chain, draw, run); ``covariates`` centred
+    as in the fit."""
+    params = law_params_from(posterior, law)
+    if group_idx is not None:
+        params = per_run_params(posterior, law, params, group_idx)
+    x = {k: xr.DataArray(v, dims=RUN_DIM) for k, v in log_inputs.items()}
+    mu = law.log_loss(np, x, params)
+    if covariates is not None:
+        mu = mu + xr.DataArray(covariates, dims=(RUN_DIM, "covariate")).dot(posterior["gamma"], dim="covariate")
+    return mu.transpose("chain", "draw", RUN_DIM)
 
 
 def per_run_params(posterior: xr.Dataset, law, params: dict, group_idx: np.ndarray) -> dict:
@@ -97,6 +103,11 @@ class FitResult:
         keep = [v for v in posterior.data_vars if v in law.param_names or v == "sigma" or v in law.internal
                 or v.endswith("_group") or v.startswith(("tau_", "eps_")) or v == "gamma"]
         posterior = posterior[keep]
+        # a compiled model reused for another runs table keeps the coordinate labels it was built with
+        if "group" in posterior.dims:
+            posterior = posterior.assign_coords(group=list(data.groups))
+        if "covariate" in posterior.dims:
+            posterior = posterior.assign_coords(covariate=list(data.covariate_names))
         stats = trace["sample_stats"].to_dataset()
         n = len(runs)
         run_coord = {RUN_DIM: np.arange(n)}
@@ -277,6 +288,24 @@ class FitResult:
                 else:
                     params[f"log_{name}"] = np.log(v)
         return params
+
+    @property
+    def discrepancy(self):
+        """The extrapolation discrepancy calibrated for this fit (see
+        :mod:`bayes_scaling.inference.discrepancy`), or ``None``."""
+        from bayes_scaling.inference.discrepancy import GROUP, Discrepancy
+
+        if GROUP not in self.tree.children:
+            return None
+        return Discrepancy.from_dataset(self.tree[GROUP].to_dataset())
+
+    def with_discrepancy(self, discrepancy) -> "FitResult":
+        """A copy of this fit carrying ``discrepancy`` (widens ``loss_predictive`` beyond the data)."""
+        from bayes_scaling.inference.discrepancy import GROUP
+
+        tree = self.tree.copy()
+        tree[GROUP] = xr.DataTree(discrepancy.to_dataset())
+        return FitResult(tree)
 
     # -- answers ---------------------------------------------------------------------------
     def summary(self, ci_prob: float = CI_PROB) -> pd.DataFrame:

@@ -113,3 +113,17 @@ def test_gemstones_shape_effect_is_reported():
     assert 0 <= eff["p_within_rope"] <= 1
     # Kaplan Fig. 5: a 40x change of aspect ratio moves the loss by only a few percent
     assert abs(eff["loss_change_per_40x_aspect_ratio"]["median"]) < 0.05
+
+
+def test_reused_compiled_model_takes_the_new_group_labels():
+    """A second hierarchical fit through the same compiled model (same law, spec, group count) must
+    carry its own group labels, not the first fit's."""
+    base = EXAMPLE["truth"]
+    frame = _ladder({"x": base, "y": base}, seed=3)
+    kw = dict(law="chinchilla", vary=VARY, seed=3, draws=100, tune=100, chains=2, progress=False)
+    first = bs.fit(bs.load_runs(frame, group_cols=["arch"]), **kw)
+    second = bs.fit(bs.load_runs(frame.replace({"arch": {"x": "p", "y": "q"}}), group_cols=["arch"]), **kw)
+    assert list(first.posterior["group"].values) == ["x", "y"]
+    assert list(second.posterior["group"].values) == ["p", "q"]
+    pred = second.predict(N=1e9, D=2e10, group="q")
+    assert np.isfinite(pred["loss"].values).all()

@@ -43,6 +43,28 @@ def _diag_line(result) -> str:
             f"({d.n_chains} chains x {d.n_draws} draws) - {status}")
 
 
+def _discrepancy_json(result, ci_prob: float) -> dict[str, Any] | None:
+    disc = result.discrepancy
+    if disc is None:
+        return None
+    return {"axis": disc.axis, "largest_fitted": 10 ** disc.log10_axis_max, "tau0": _rec(disc.tau0, ci_prob),
+            "tau1_per_decade": _rec(disc.tau1, ci_prob), **disc.info}
+
+
+def _discrepancy_line(result, ci_prob: float) -> str | None:
+    """One line on the extrapolation discrepancy, or None when the fit has none."""
+    d = _discrepancy_json(result, ci_prob)
+    if d is None:
+        return None
+    t0, t1 = d["tau0"], d["tau1_per_decade"]
+    flag = "" if d["inner_diagnostics_ok"] else " (inner fit's diagnostics FAILED: rerun with more draws)"
+    return (f"extrapolation discrepancy (leave-future-out: {d['inner_n_train']} runs fit, {d['inner_n_test']} "
+            f"held out): log-loss sd {t0['median']:.3g} [{t0['ci_low']:.3g}, {t0['ci_high']:.3g}] + "
+            f"{t1['median']:.3g} [{t1['ci_low']:.3g}, {t1['ci_high']:.3g}] per decade of {d['axis']} beyond "
+            f"{d['largest_fitted']:.3g}; held-out 90% coverage {d['inner_coverage_90_raw']:.0%} without it, "
+            f"{d['inner_coverage_90_calibrated']:.0%} with it{flag}")
+
+
 def _diag_json(result) -> dict[str, Any]:
     return result.diagnostics.as_dict()
 

@@ -21,7 +21,9 @@ def cmd_backtest(args) -> int:
     spec = resolve_spec(args.law, args.spec)
     runs = _load_runs(args)
     res = backtest(runs, spec=spec, holdout_above=args.holdout_above, holdout_fraction=args.holdout_fraction,
-                   seed=args.seed, draws=args.draws, tune=args.tune, n_boot=args.n_boot)
+                   seed=args.seed, draws=args.draws, tune=args.tune, n_boot=args.n_boot,
+                   calibrate=not args.no_calibrate, group_col=args.group_col[0] if args.group_col else None,
+                   vary=[v.strip() for v in args.vary.split(",") if v.strip()] if args.vary else None)
     table = res.table.reset_index().to_dict(orient="records")
     if args.json:
         print(json.dumps(_finite({"split": res.split, "methods": table}), indent=2))
@@ -33,14 +35,19 @@ def cmd_backtest(args) -> int:
     if not sp["diagnostics_ok"] or sp["nonfinite_predictive_draws"]:
         print(f"WARNING: the Bayesian fit's diagnostics failed ({sp['nonfinite_predictive_draws']} non-finite "
               f"predictive draws): rerun with more --tune/--draws before trusting its row")
-    print(f"  {'method':<34} {'cover 50%':>9} {'cover 90%':>9} {'MARE':>8} {'CRPS':>8}")
+    disc = sp.get("discrepancy")
+    if disc:
+        print(f"extrapolation discrepancy learned inside the training runs (leave-future-out, {disc['inner_n_train']} "
+              f"fit, {disc['inner_n_test']} held out): sd {disc['tau0_median']:.3g} + {disc['tau1_median']:.3g} "
+              f"per decade (log-loss, medians)")
+    print(f"  {'method':<40} {'cover 50%':>9} {'cover 90%':>9} {'MARE':>8} {'CRPS':>8}")
     for r in table:
         if r.get("error") and isinstance(r["error"], str):
-            print(f"  {r['method']:<34} failed: {r['error']}")
+            print(f"  {r['method']:<40} failed: {r['error']}")
             continue
         cells = [f"{r[k]:>9.2f}" if np.isfinite(r[k]) else f"{'-':>9}" for k in ("coverage_50", "coverage_90")]
         cells += [f"{r['mare']:>8.2%}", f"{r['crps']:>8.4f}" if np.isfinite(r["crps"]) else f"{'-':>8}"]
-        print(f"  {r['method']:<34} " + " ".join(cells))
+        print(f"  {r['method']:<40} " + " ".join(cells))
     return 0
 
 
@@ -56,6 +63,8 @@ def add_parsers(sub, positive_float) -> None:
                    help="hold out runs above this compute in FLOPs (or value of a single-axis law's input)")
     p.add_argument("--holdout-fraction", type=float, default=None, help="or hold out this fraction of the largest runs")
     p.add_argument("--n-boot", type=int, default=100, help="bootstrap resamples of the Huber baseline")
+    p.add_argument("--no-calibrate", action="store_true",
+                   help="skip the leave-future-out extrapolation discrepancy (one fit fewer)")
     _add_runs_args(p)
     _add_sampler_args(p)
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -38,6 +38,52 @@ def resolve_spec(law: str | None = None, spec: LawSpec | str | None = None) -> L
     return default_spec(law)
 
 
+#: A chain whose log density sits far below the best chain's never reached the typical set (e.g. started
+#: many prior sds away under a tight published prior); the whole sampling restarts from new seeds.
+MAX_RESTARTS = 2
+RESTART_SEED_STRIDE = 7919
+
+
+#: Priors narrower than this (sd of the log of prior draws, or of the draws when they can be <= 0) are
+#: "tight": chains start at their support point instead of a +-1 jitter in unconstrained space, which
+#: would put them thousands of prior sds away (e.g. the published constants held at sd 1e-4).
+TIGHT_PRIOR_SD = 0.1
+
+
+def _prior_spread(prior) -> float:
+    import pymc as pm
+
+    x = np.asarray(pm.draw(prior.pymc_dist(), draws=400, random_seed=0), float)
+    return float(np.std(np.log(x)) if np.all(x > 0) else np.std(x))
+
+
+def jittered_rvs(spec: LawSpec, model) -> set:
+    """Free variables whose initial values get nutpie's random jitter: all but those with tight priors;
+    the law's internal coordinates (which carry the positive parameters' priors) only when none of
+    those priors is tight."""
+    law = spec.law
+    tight = {name for name, prior in spec.priors.items() if _prior_spread(prior) < TIGHT_PRIOR_SD}
+    positive_tight = bool(tight & set(law.positive_names))
+    out = set()
+    for rv in model.free_RVs:
+        if rv.name in tight or (rv.name in law.internal and positive_tight):
+            continue
+        out.add(rv)
+    return out
+
+
+def stuck_chains(trace) -> list[int]:
+    """Chains whose median log density is more than max(10, 5 robust sds) below the best chain's."""
+    lp = np.asarray(trace["sample_stats"]["logp"].values, float)
+    if lp.shape[0] < 2:
+        return []
+    med = np.nanmedian(lp, axis=1)
+    best = int(np.nanargmax(med))
+    q75, q25 = np.nanpercentile(lp[best], [75, 25])
+    margin = max(10.0, 5.0 * (q75 - q25) / 1.349)
+    return [int(c) for c in np.flatnonzero(~(med >= med[best] - margin))]
+
+
 def _check_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise BayesScalingError(f"{name} must be an integer >= {minimum}, got {value!r}")
@@ -65,7 +111,7 @@ def compiled_model(spec: LawSpec, data, *, progress: bool = False):
         model = build_model(spec, data)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=FutureWarning)
-            compiled = nutpie.compile_pymc_model(model)
+            compiled = nutpie.compile_pymc_model(model, jitter_rvs=jittered_rvs(spec, model))
         _COMPILED[key] = compiled
         return compiled
     # nutpie keeps only the data containers its compiled graph reads (e.g. no ref_log_U when the
@@ -89,6 +135,7 @@ def fit(
     vary: tuple[str, ...] | list[str] | None = None,
     group_col: str | None = None,
     target_accept: float | None = None,
+    calibrate_extrapolation: bool = False,
 ):
     """Sample the posterior of ``law`` (or ``spec``) given ``runs``; return a :class:`FitResult`.
 
@@ -97,7 +144,10 @@ def fit(
     ``vary`` (or the spec's ``[hierarchy]``) names the parameters that vary by ``group_col``
     (default: the runs' first group column), partially pooled around population values.
     ``target_accept`` (default 0.8; 0.95 for hierarchical fits, whose group-scale funnels need
-    smaller steps) is NUTS's target acceptance rate.
+    smaller steps) is NUTS's target acceptance rate. ``calibrate_extrapolation`` also fits the runs
+    below one decade under the largest and learns, from how its predictions miss the larger ones,
+    a discrepancy that widens predictions beyond the data
+    (:mod:`bayes_scaling.inference.discrepancy`).
     """
     import nutpie
 
@@ -118,19 +168,26 @@ def fit(
         target_accept = 0.95 if data.group_idx is not None else 0.8
     if not 0.5 <= float(target_accept) < 1:
         raise BayesScalingError(f"target_accept must be in [0.5, 1), got {target_accept!r}")
-    trace = nutpie.sample(
-        compiled,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        seed=seed,
-        progress_bar=bool(progress),
-        adaptation="low_rank",
-        save_warmup=False,
-        target_accept=float(target_accept),
-    )
+    restarts = 0
+    for attempt in range(MAX_RESTARTS + 1):
+        trace = nutpie.sample(
+            compiled,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed + attempt * RESTART_SEED_STRIDE,
+            progress_bar=bool(progress),
+            adaptation="low_rank",
+            save_warmup=False,
+            target_accept=float(target_accept),
+        )
+        stuck = stuck_chains(trace)
+        if not stuck or attempt == MAX_RESTARTS:
+            break
+        restarts += 1
     config = {"sampler": "nutpie", "adaptation": "low_rank", "draws": draws, "tune": tune, "chains": chains,
-              "seed": seed, "target_accept": float(target_accept)}
+              "seed": seed, "target_accept": float(target_accept), "stuck_chain_restarts": restarts,
+              "stuck_chains": stuck}
     result = FitResult.from_trace(trace, spec=spec, runs=runs, data=data, sampler_config=config, command=command)
     diag = result.diagnostics
     if not diag.ok:
@@ -139,5 +196,9 @@ def fit(
         if strict:
             raise DiagnosticsError(msg)
         warnings.warn(msg, UserWarning, stacklevel=2)
+    if calibrate_extrapolation:
+        from bayes_scaling.inference.discrepancy import calibrate
+
+        result = result.with_discrepancy(calibrate(result))
     return result
 

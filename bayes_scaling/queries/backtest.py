@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.queries.predict import predictive_at_runs
 
 
 @dataclass
@@ -77,29 +78,46 @@ def _covers(lo, hi, y):
 
 def backtest(runs, law: str | None = None, spec=None, *, holdout_above: float | None = None,
              holdout_fraction: float | None = None, seed: int = 0, draws: int = 1000, tune: int = 1000,
-             n_boot: int = 100, baselines: bool = True) -> BacktestResult:
-    """Fit on the smaller runs, predict the held-out larger ones, and score every method."""
+             n_boot: int = 100, baselines: bool = True, calibrate: bool = True, group_col: str | None = None,
+             vary: tuple[str, ...] | list[str] | None = None) -> BacktestResult:
+    """Fit on the smaller runs, predict the held-out larger ones, and score every method.
+
+    ``calibrate``: also score the fit with its extrapolation discrepancy, learned by
+    leave-future-out inside the training runs only (:mod:`bayes_scaling.inference.discrepancy`).
+    ``group_col`` and ``vary``: a hierarchical fit (e.g. runs that are checkpoints of one model share
+    that model's data term); held-out runs of unseen groups are predicted as a new group."""
     from bayes_scaling import baselines as bl
     from bayes_scaling.inference.fit import fit, resolve_spec
 
     spec = resolve_spec(law, spec)
     lw = spec.law
     train, test, info = split_runs(runs, lw, holdout_above=holdout_above, holdout_fraction=holdout_fraction)
-    res = fit(train, spec=spec, seed=seed, draws=draws, tune=tune, progress=False)
+    res = fit(train, spec=spec, seed=seed, draws=draws, tune=tune, progress=False, group_col=group_col, vary=vary)
     inputs = {k: test.frame[k].to_numpy(float) for k in lw.input_names if k in test.frame}
-    pred = res.predict(**{k: v for k, v in inputs.items() if k in ("N", "D", "C")},
-                       **{k: v for k, v in inputs.items() if k not in ("N", "D", "C")}, seed=seed)
-    samples = pred["loss_predictive"].transpose("query", "chain", "draw").values.reshape(len(test), -1)
+    if "C" not in inputs and "C" in test.frame:
+        inputs["C"] = test.frame["C"].to_numpy(float)
     y = test.frame["loss"].to_numpy(float)
-    nonfinite = int((~np.isfinite(samples)).sum())
-    if nonfinite:  # e.g. a stuck chain; quantiles skip them, CRPS is undefined
-        samples = np.where(np.isfinite(samples), samples, np.nan)
-    q = np.nanquantile(samples, [0.05, 0.25, 0.5, 0.75, 0.95], axis=1)
-    rows = [{"method": f"bayes ({lw.name})", "coverage_50": _covers(q[1], q[3], y), "coverage_90": _covers(q[0], q[4], y),
-             "mare": float(np.median(np.abs(q[2] - y) / y)),
-             "crps": float(crps_samples(samples, y).mean()) if not nonfinite else np.nan}]
-    per_run = pd.DataFrame({"loss": y, "bayes_median": q[2], "bayes_lo90": q[0], "bayes_hi90": q[4],
-                            **{k: v for k, v in inputs.items()}})
+    fits = [(f"bayes ({lw.name})", "bayes", res)]
+    if calibrate:
+        from bayes_scaling.inference.discrepancy import calibrate as lfo
+
+        try:
+            res = res.with_discrepancy(lfo(res, draws=draws, tune=tune))
+            fits.append((f"bayes + LFO discrepancy ({lw.name})", "bayes_lfo", res))
+        except BayesScalingError as e:  # too few runs to split again: the plain posterior predictive stands
+            info["discrepancy_error"] = str(e)
+    rows, per_run, nonfinite = [], pd.DataFrame({"loss": y, **inputs}), 0
+    for label, key, r in fits:
+        samples = predictive_at_runs(r, test, seed=seed)
+        bad = int((~np.isfinite(samples)).sum())
+        nonfinite = max(nonfinite, bad)
+        if bad:  # e.g. a stuck chain; quantiles skip them, CRPS is undefined
+            samples = np.where(np.isfinite(samples), samples, np.nan)
+        q = np.nanquantile(samples, [0.05, 0.25, 0.5, 0.75, 0.95], axis=1)
+        rows.append({"method": label, "coverage_50": _covers(q[1], q[3], y), "coverage_90": _covers(q[0], q[4], y),
+                     "mare": float(np.median(np.abs(q[2] - y) / y)),
+                     "crps": float(crps_samples(samples, y).mean()) if not bad else np.nan})
+        per_run[f"{key}_median"], per_run[f"{key}_lo90"], per_run[f"{key}_hi90"] = q[2], q[0], q[4]
     if baselines:
         log_train = train.log_inputs(lw.compute_unit)
         log_test = test.log_inputs(lw.compute_unit)
@@ -135,4 +153,8 @@ def backtest(runs, law: str | None = None, spec=None, *, holdout_above: float | 
     d = res.diagnostics
     info.update({"r_hat_max": d.r_hat_max, "divergences": d.divergences, "diagnostics_ok": d.ok,
                  "nonfinite_predictive_draws": nonfinite})
+    if res.discrepancy is not None:
+        disc = res.discrepancy
+        info["discrepancy"] = {**disc.info, "tau0_median": float(disc.tau0.median()),
+                               "tau1_median": float(disc.tau1.median())}
     return BacktestResult(table, per_run, info, res)

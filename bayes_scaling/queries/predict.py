@@ -57,10 +57,10 @@ def predict_loss(result, N=None, D=None, C=None, *, seed: int | None = None, gro
 
     ``N`` in parameters, ``D`` in tokens, ``C`` in FLOPs (scalars or equal-length arrays).
     Returns a Dataset with ``loss`` (the law, nats/token) and ``loss_predictive`` (law plus the
-    fitted run-to-run noise), dims ``(chain, draw, query)``, and the query's N, D, C as coords.
+    fitted run-to-run noise, plus the extrapolation discrepancy when the fit carries one), dims ``(chain, draw, query)``, and the query's N, D, C as coords.
     ``group`` (hierarchical fits): a group label, ``"new"`` for an unseen group, ``None`` for the
-    population. ``covariates`` (fits with covariates): values such as ``{"log_aspect_ratio": 3.5}``;
-    those not given stay at the runs' mean (no effect).
+    population. ``covariates`` (fits with covariates): values such as ``{"log_aspect_ratio": 3.5}`` (one
+    number, or one per query point); those not given stay at the runs' mean (no effect).
     """
     law = result.law
     q = query_inputs(law, N, D, C, **extra)
@@ -74,8 +74,14 @@ def predict_loss(result, N=None, D=None, C=None, *, seed: int | None = None, gro
         unknown = sorted(set(covariates) - set(cov["names"]))
         if unknown:
             raise BayesScalingError(f"unknown covariate(s) {unknown}; the fit's covariates are {cov['names']}")
-        shift = np.array([covariates.get(n, m) - m for n, m in zip(cov["names"], cov["means"])])
-        log_mu = log_mu + xr.DataArray(shift, dims="covariate").dot(result.posterior["gamma"], dim="covariate")
+        n_query = next(iter(q["logs"].values())).shape[0]
+        try:
+            shift = np.stack([np.broadcast_to(np.asarray(covariates.get(n, m), float) - m, (n_query,))
+                              for n, m in zip(cov["names"], cov["means"])])
+        except ValueError:
+            raise BayesScalingError(f"covariate values must be one number or one per query point ({n_query})") from None
+        log_mu = log_mu + xr.DataArray(shift, dims=("covariate", QUERY_DIM)).dot(result.posterior["gamma"],
+                                                                                  dim="covariate")
     log_mu = log_mu.transpose("chain", "draw", QUERY_DIM)
     sigma = result.posterior["sigma"]
     rng = np.random.default_rng(result.sampler_config.get("seed", 0) + 1 if seed is None else seed)
@@ -83,6 +89,10 @@ def predict_loss(result, N=None, D=None, C=None, *, seed: int | None = None, gro
     shape = log_mu.shape
     noise = rng.standard_t(nu, size=shape) if result.spec.likelihood.family == "student_t" else rng.standard_normal(shape)
     log_pred = log_mu + sigma * xr.DataArray(noise, dims=log_mu.dims)
+    disc = result.discrepancy
+    if disc is not None:  # model discrepancy beyond the data (calibrated by leave-future-out)
+        s = disc.scale(q["values"][disc.axis])
+        log_pred = log_pred + s * xr.DataArray(rng.standard_normal(shape), dims=log_mu.dims)
     coords = {f"{k}": (QUERY_DIM, v) for k, v in q["values"].items()}
     ds = xr.Dataset({"loss": np.exp(log_mu), "loss_predictive": np.exp(log_pred.transpose(*log_mu.dims))})
     ds = ds.assign_coords(coords)
@@ -92,3 +102,51 @@ def predict_loss(result, N=None, D=None, C=None, *, seed: int | None = None, gro
         if k in ds.coords:
             ds[k].attrs["units"] = unit
     return ds
+
+
+def log_mu_at_runs(result, runs, *, seed: int = 0) -> xr.DataArray:
+    """The law's log-loss at each run of a runs table (dims chain, draw, run), as the fit sees it:
+    each run's own group when the fit has groups (an unseen group gets ``"new"``'s draws), and its
+    covariate values centred as in the fit."""
+    from bayes_scaling.conventions import RUN_DIM
+
+    law = result.law
+    logs = runs.log_inputs(law.compute_unit)
+    x = {k: xr.DataArray(logs[k], dims=RUN_DIM) for k in law.input_names}
+    h = result.hierarchy
+    if h is None:
+        labels = np.array([None] * len(runs))
+    else:
+        if h["group_col"] not in runs.frame:
+            raise BayesScalingError(f"the runs lack the fit's group column {h['group_col']!r}")
+        labels = runs.frame[h["group_col"]].astype(str).to_numpy()
+    out = None
+    for label in dict.fromkeys(labels):
+        group = None if label is None else (label if label in h["groups"] else "new")
+        sel = np.flatnonzero(labels == label) if label is not None else np.arange(len(runs))
+        mu = law.log_loss(np, {k: v.isel({RUN_DIM: sel}) for k, v in x.items()}, result.law_params(group, seed=seed))
+        mu = mu.transpose("chain", "draw", RUN_DIM).assign_coords({RUN_DIM: sel})
+        out = mu if out is None else xr.concat([out, mu], dim=RUN_DIM)
+    out = out.sortby(RUN_DIM)
+    cov = result.covariates
+    if cov is not None:
+        shift = np.column_stack([runs.frame[n].to_numpy(float) - m for n, m in zip(cov["names"], cov["means"])])
+        out = out + xr.DataArray(shift, dims=(RUN_DIM, "covariate")).dot(result.posterior["gamma"], dim="covariate")
+    return out.transpose("chain", "draw", RUN_DIM).drop_vars(RUN_DIM)
+
+
+def predictive_at_runs(result, runs, *, seed: int = 0) -> np.ndarray:
+    """Posterior predictive draws of each run's loss (nats/token; array run x draws): the law at the
+    run (see :func:`log_mu_at_runs`), the fitted noise and, when the fit carries one, the
+    extrapolation discrepancy."""
+    log_mu = log_mu_at_runs(result, runs, seed=seed)
+    rng = np.random.default_rng(seed)
+    shape = log_mu.shape
+    fam, nu = result.spec.likelihood.family, result.spec.likelihood.nu
+    noise = rng.standard_t(nu, size=shape) if fam == "student_t" else rng.standard_normal(shape)
+    log_pred = log_mu.values + result.posterior["sigma"].values[..., None] * noise
+    disc = result.discrepancy
+    if disc is not None:
+        s = disc.scale(runs.frame[disc.axis].to_numpy(float)).values
+        log_pred = log_pred + s * rng.standard_normal(shape)
+    return np.exp(log_pred).reshape(-1, shape[-1]).T

@@ -1,0 +1,263 @@
+"""Shared plotting helpers: figures without pyplot, axis labels with units, posterior bands,
+per-run posterior draws and compute budgets.
+
+Figures are built as ``matplotlib.figure.Figure`` objects (no pyplot state, no window, rendered by
+the Agg canvas when saved), so plotting works headless and never leaks figures.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from bayes_scaling.conventions import RUN_DIM, check_ci_prob
+from bayes_scaling.errors import BayesScalingError
+
+LOSS_LABEL = "loss (nats/token)"
+#: Runs whose compute lies within this many decades of each other belong to one IsoFLOP budget.
+BUDGET_TOL_DECADES = 0.08
+#: Colours: posterior median and band, observed runs, highlights.
+BAND_COLOR = "#1f4e8c"
+PRED_COLOR = "#7fa7d6"
+OBS_COLOR = "#222222"
+FLAG_COLOR = "#c0392b"
+
+
+def new_figure(figsize=(7.0, 4.6), nrows: int = 1, ncols: int = 1, **subplot_kw):
+    """A pyplot-free figure (Agg when saved) with ``nrows x ncols`` axes; returns (figure, axes)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False, **subplot_kw)
+    return fig, (axes[0, 0] if nrows * ncols == 1 else axes.ravel())
+
+
+def target_ax(ax, figsize=(7.0, 4.6)):
+    """(figure, axes): the given axes' figure, or a new figure with one axes."""
+    if ax is None:
+        return new_figure(figsize)
+    return ax.figure, ax
+
+
+def check_ci(ci_prob: float) -> tuple[float, float, float]:
+    """(ci_prob, lower quantile, upper quantile) of the equal-tailed interval."""
+    p = check_ci_prob(ci_prob)
+    return p, (1 - p) / 2, 1 - (1 - p) / 2
+
+
+def axis_label(result, quantity: str) -> str:
+    """Axis label with units for an input quantity of ``result``'s runs."""
+    meta = result.runs_metadata
+    if quantity == "N":
+        return f"parameters N ({meta.get('params_kind', 'total')})"
+    if quantity == "D":
+        return "tokens D"
+    if quantity == "C":
+        return "compute C (FLOPs)"
+    if quantity == "U":
+        return "unique tokens U"
+    if quantity == "S":
+        return "optimizer steps S_min"
+    if quantity == "X":
+        col = meta.get("columns", {}).get("extra", {}).get("X")
+        return f"scale axis X ({col})" if col else "scale axis X"
+    return quantity
+
+
+def is_nd(law) -> bool:
+    """Whether the law is a law of exactly N and D (allocation and IsoFLOP curves apply)."""
+    return set(law.input_names) == {"N", "D"}
+
+
+def require_nd(result, what: str) -> None:
+    law = result.law
+    if not is_nd(law):
+        raise BayesScalingError(
+            f"{what} needs a law of parameters N and tokens D (chinchilla, kaplan_nd); this fit's law "
+            f"{law.name!r} has inputs {list(law.input_names)}: use plot_fit for it"
+        )
+
+
+def scale_axis(result) -> str:
+    """The runs' scale axis: compute C for laws of several inputs, else the law's one input."""
+    law = result.law
+    if len(law.input_names) == 1:
+        return law.input_names[0]
+    return "C" if "C" in result.runs.frame else law.input_names[-1]
+
+
+def band(draws, ci_prob: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(median, lower, upper) over the sample dims of ``draws``: an xarray object with ``chain``
+    and ``draw`` dims, or an array whose last axis holds the samples."""
+    _, lo, hi = check_ci(ci_prob)
+    if isinstance(draws, xr.DataArray):
+        others = [d for d in draws.dims if d not in ("chain", "draw")]
+        arr = draws.transpose(*others, "chain", "draw").values
+        arr = arr.reshape(arr.shape[: len(others)] + (-1,))
+    else:
+        arr = np.asarray(draws, float)
+    with np.errstate(invalid="ignore"):
+        q = np.nanquantile(arr, [0.5, lo, hi], axis=-1)
+    return q[0], q[1], q[2]
+
+
+def check_groups(result, groups) -> list[str | None]:
+    """Groups to draw: ``[None]`` (the population) for a fit without groups; all or the given ones
+    of a hierarchical fit (unknown names fail with one clear message)."""
+    h = result.hierarchy
+    if h is None:
+        if groups:
+            raise BayesScalingError(f"this fit has no groups, so groups={list(groups)!r} cannot be drawn: "
+                                    f"fit with --group-col COLUMN for per-group curves")
+        return [None]
+    if groups is None:
+        return list(h["groups"])
+    groups = [groups] if isinstance(groups, str) else list(groups)
+    bad = [g for g in groups if g not in h["groups"]]
+    if bad or not groups:
+        raise BayesScalingError(f"unknown group(s) {bad or groups}; the fit's groups are {h['groups']}")
+    return groups
+
+
+def group_colors(groups) -> dict:
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10"]
+    return {g: (BAND_COLOR if g is None else cmap(i % 10)) for i, g in enumerate(groups)}
+
+
+def run_draws(result, *, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per run, posterior draws of the law's loss and of a new run's loss (posterior predictive),
+    each shaped (run, sample), with every run's own group parameters and covariates."""
+    from bayes_scaling.result import law_params_from, per_run_params
+
+    law = result.law
+    runs = result.runs
+    frame = runs.frame
+    post = result.posterior
+    logs = runs.log_inputs(law.compute_unit)
+    x = {k: xr.DataArray(logs[k], dims=RUN_DIM) for k in law.input_names}
+    params = law_params_from(post, law)
+    h = result.hierarchy
+    if h is not None:
+        idx = np.searchsorted(np.array(h["groups"]), frame[h["group_col"]].astype(str).to_numpy())
+        params = per_run_params(post, law, params, idx)
+    mu = law.log_loss(np, x, params)
+    cov = result.covariates
+    if cov is not None:
+        shift = np.column_stack([frame[n].to_numpy(float) - m for n, m in zip(cov["names"], cov["means"])])
+        mu = mu + xr.DataArray(shift, dims=(RUN_DIM, "covariate")).dot(post["gamma"], dim="covariate")
+    mu = mu.transpose(RUN_DIM, "chain", "draw")
+    shape = mu.shape
+    rng = np.random.default_rng(result.sampler_config.get("seed", 0) + 2 if seed is None else seed)
+    spec = result.spec
+    noise = rng.standard_t(spec.likelihood.nu, size=shape) if spec.likelihood.family == "student_t" \
+        else rng.standard_normal(shape)
+    sigma = post["sigma"].transpose("chain", "draw").values[None]
+    log_mu = mu.values
+    n = shape[0]
+    return np.exp(log_mu).reshape(n, -1), np.exp(log_mu + sigma * noise).reshape(n, -1)
+
+
+def budget_labels(compute, tol_decades: float = BUDGET_TOL_DECADES) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Cluster runs into compute budgets: (label per run, geometric-mean budget per label, whether
+    the runs form an IsoFLOP ladder, i.e. few budgets each spanning a narrow compute range)."""
+    lc = np.log10(np.asarray(compute, float))
+    order = np.argsort(lc)
+    gaps = np.diff(lc[order]) > tol_decades
+    sorted_labels = np.concatenate([[0], np.cumsum(gaps)])
+    labels = np.empty(len(lc), int)
+    labels[order] = sorted_labels
+    k = int(sorted_labels[-1]) + 1 if len(lc) else 0
+    centres = np.array([10 ** lc[labels == i].mean() for i in range(k)])
+    spans = np.array([np.ptp(lc[labels == i]) for i in range(k)])
+    isoflop = bool(k >= 2 and k <= max(2, len(lc) // 2) and np.all(spans <= 2 * tol_decades))
+    return labels, centres, isoflop
+
+
+def envelope_runs(result, bin_decades: float = 0.25, min_runs: int = 3) -> tuple[np.ndarray, str]:
+    """Indices (by increasing compute) of the lowest-loss run per compute budget: an IsoFLOP
+    ladder's budgets, else bins of ``bin_decades`` in log10 C holding at least ``min_runs`` runs;
+    and a sentence saying which."""
+    frame = result.runs.frame
+    c = frame["C"].to_numpy(float)
+    loss = frame["loss"].to_numpy(float)
+    labels, centres, isoflop = budget_labels(c)
+    if isoflop:
+        how = f"the lowest-loss run at each of the {len(centres)} IsoFLOP budgets"
+    else:
+        lc = np.log10(c)
+        labels = np.floor((lc - lc.min()) / bin_decades).astype(int)
+        keep = [i for i in np.unique(labels) if (labels == i).sum() >= min_runs]
+        how = (f"the lowest-loss run in each {bin_decades:g}-decade bin of compute holding at least {min_runs} runs "
+               f"(the runs are not on IsoFLOP budgets)")
+        labels = np.where(np.isin(labels, keep), labels, -1)
+    idx = []
+    for i in np.unique(labels):
+        if i < 0:
+            continue
+        m = np.flatnonzero(labels == i)
+        idx.append(m[np.argmin(loss[m])])
+    idx = np.asarray(idx, int)
+    return idx[np.argsort(c[idx])], how
+
+
+def spread_x(result, axis: str, width_decades: float = 0.12) -> tuple[np.ndarray, bool]:
+    """x positions of the runs on ``axis``; runs of one IsoFLOP budget are spread over
+    ``width_decades`` in order of N so that they do not hide each other. (positions, spread?)"""
+    frame = result.runs.frame
+    x = frame[axis].to_numpy(float)
+    if axis != "C" or "N" not in frame:
+        return x, False
+    labels, _, isoflop = budget_labels(x)
+    if not isoflop:
+        return x, False
+    out = x.copy()
+    n = frame["N"].to_numpy(float)
+    for i in np.unique(labels):
+        m = np.flatnonzero(labels == i)
+        if m.size > 1:
+            rank = np.argsort(np.argsort(n[m]))
+            out[m] = x[m] * 10 ** (width_decades * (rank / (m.size - 1) - 0.5))
+    return out, True
+
+
+def sci(v: float) -> str:
+    """Compact scientific notation: 1e+21 -> 1e21, 5.76e+23 -> 5.76e23."""
+    return f"{v:.3g}".replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
+
+
+def finish_log_axes(ax, xlabel: str, ylabel: str, *, logx: bool = True, logy: bool = True,
+                    loss_ticks: bool = True) -> None:
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+        if loss_ticks:
+            _loss_ticks(ax)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="major", alpha=0.25)
+
+
+def _loss_ticks(ax) -> None:
+    """Readable tick labels on a log loss axis (losses span less than a decade)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0)))
+    ax.yaxis.set_minor_locator(LogLocator(base=10, subs=np.arange(1.0, 10.0, 0.5)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+
+
+def legend(ax, **kw: Any) -> None:
+    handles, _ = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(fontsize="small", framealpha=0.85, **kw)
+
+
+def pct(ci_prob: float) -> str:
+    return f"{ci_prob:.0%}"
+

@@ -1,0 +1,330 @@
+"""Report sections that go beyond the fit: breakdown (extrapolation, break test, Kaplan's
+contradiction point), group comparison, sensitivity refits and reproducibility."""
+
+from __future__ import annotations
+
+import platform
+import time
+from importlib import metadata
+
+import numpy as np
+
+from bayes_scaling.queries.intervals import summary_record
+from bayes_scaling.report._model import Para, Section, Table, figure_item, interval, num
+from bayes_scaling.report._refits import OUTLIER_ROBUST_SDS, break_test_from
+
+
+def _rec(da, ci):
+    return summary_record(da, ci)
+
+
+def _pct(ci) -> str:
+    return f"{ci:.0%}"
+
+
+def _diag(fit) -> str:
+    d = fit.diagnostics
+    return (f"R-hat {d.r_hat_max:.3f}, ESS bulk {d.ess_bulk_min:.0f}, tail {d.ess_tail_min:.0f}, divergences "
+            f"{d.divergences}: " + ("ok" if d.ok else "FAILED (" + "; ".join(d.problems) + ")"))
+
+
+# -- breakdown -----------------------------------------------------------------------------
+
+def breakdown_section(ctx) -> Section:
+    from bayes_scaling.plots._common import axis_label, is_nd
+    from bayes_scaling.queries.extrapolation import decades_beyond
+
+    result, ci = ctx.result, ctx.ci
+    sec = Section("breakdown", "Where scaling may break down")
+    law = result.law
+    frame = result.runs.frame
+    if is_nd(law):
+        rows = []
+        for d in ctx.decisions:
+            dec = decades_beyond(result, {"N": np.array([d.N]), "D": np.array([d.D]), "C": np.array([d.compute])})
+            rows.append([num(d.compute), num(d.N), num(d.D)] + [f"{dec[k]:+.2f}" for k in ("N", "D", "C")])
+        sec.add(Table(["budget C (FLOPs)", "decision N", "decision D", "N: decades beyond", "D: decades beyond",
+                       "C: decades beyond"], rows, "Extrapolation distance of each budget's decision (log10 of the "
+                       "query over the largest observed value; <= 0 is inside the data)"))
+    elif len(law.input_names) == 1:
+        axis = law.input_names[0]
+        x_max = float(frame[axis].max())
+        rows = []
+        for f in (10.0, 100.0, 1000.0):
+            pred = result.predict(**{axis: x_max * f})
+            rows.append([f"{num(x_max * f)} ({f:g}x the largest run)", interval(_rec(pred["loss"].isel(query=0), ci)),
+                         interval(_rec(pred["loss_predictive"].isel(query=0), ci)), f"{np.log10(f):+.2f}"])
+        sec.add(Table([axis_label(result, axis), "law loss (nats/token)", "new run's loss (nats/token)",
+                       "decades beyond"], rows, f"Extrapolation, median [{_pct(ci)} interval]"))
+    chk = ctx.largest_check
+    if chk is not None:
+        sec.add(Para(f"Posterior predictive check of the {chk['n_runs']} largest runs: {chk['outside_interval']} outside "
+                     f"their {_pct(ci)} predictive interval" + (" - the fit misses them, so extrapolations are suspect."
+                                                                if chk["poor_fit"] else "."), flag=chk["poor_fit"]))
+    _discrepancy_part(ctx, sec)
+    _break_part(ctx, sec)
+    _kaplan_part(ctx, sec)
+    return sec
+
+
+def _discrepancy_part(ctx, sec: Section) -> None:
+    """The leave-future-out extrapolation discrepancy, when the fit carries one."""
+    disc = ctx.result.discrepancy
+    if disc is None:
+        sec.add(Para("No extrapolation discrepancy: predictive intervals beyond the data hold only the parameter "
+                     "uncertainty and the run-to-run noise. Refit with `bayes-scaling fit ... --calibrate-extrapolation` "
+                     "to learn, by leave-future-out, how far this law misses runs a decade beyond the ones it saw."))
+        return
+    ci = ctx.ci
+    info = disc.info
+    sec.add(Table(["quantity", f"median [{_pct(ci)} interval]"],
+                  [["tau0: discrepancy sd at the data's edge (log-loss)", interval(_rec(disc.tau0, ci))],
+                   [f"tau1: growth per decade of {disc.axis} beyond the data (log-loss)", interval(_rec(disc.tau1, ci))],
+                   ["held-out runs in the calibration (fit / held out)",
+                    f"{info.get('inner_n_train')} / {info.get('inner_n_test')}"],
+                   ["their 90% coverage without / with the discrepancy",
+                    f"{info.get('inner_coverage_90_raw', float('nan')):.0%} / "
+                    f"{info.get('inner_coverage_90_calibrated', float('nan')):.0%}"]],
+                  "Extrapolation discrepancy learned by leave-future-out (sd(d) = sqrt(tau0^2 + (tau1 d)^2), "
+                  "d decades beyond the largest fitted run); it widens the new-run intervals in this report"))
+    if not info.get("inner_diagnostics_ok", True):
+        sec.add(Para("The calibration fit's sampler diagnostics failed: refit with more draws.", flag=True))
+
+
+def _break_part(ctx, sec: Section) -> None:
+    result, ci = ctx.result, ctx.ci
+    if not ctx.refits:
+        sec.add(Para("Break test skipped (--no-refits): it fits a power law with a floor and a smoothly broken power "
+                     "law (Caballero et al. 2022) and compares them by PSIS-LOO; rerun without --no-refits to add it."))
+        return
+    t0 = time.perf_counter()
+    test = break_test_from(result, ctx.plan, ctx.runner, ci)
+    ctx.timings["break-test fits"] = time.perf_counter() - t0
+    if isinstance(test, str):
+        sec.add(Para(f"Break test not run: {test}."))
+        return
+    fits = test["fits"]
+    loc = test["break_location"]["d1"]
+    rows = [["P(break)", f"{test['p_break']:.3f}"],
+            ["ELPD difference (broken - unbroken)", f"{test['elpd_diff']:.1f} (se {test['se_diff']:.1f})"],
+            ["stacking weight of the broken law", f"{test['stacking_weight_broken']:.2f}"],
+            [f"break location d1 ({test['axis_label']})", interval(loc)],
+            ["Pareto k max (unbroken / broken)", (f"{test['pareto_k_max']['unbroken']:.2f} / "
+                                                  f"{test['pareto_k_max']['broken']:.2f}")],
+            [f"fit {test['laws']['unbroken']}", _diag(fits["unbroken"])],
+            [f"fit {test['laws']['broken']}", _diag(fits["broken"])]]
+    sec.add(Table(["", ""], rows, f"Break test on {test['n_points']} points: {test['how']}"))
+    sec.add(Para(f"P(break) is the probability that the one-break law ({test['laws']['broken']}) predicts left-out "
+                 f"points better than the unbroken power law with a floor ({test['laws']['unbroken']}): "
+                 f"Phi(ELPD difference / its se). Points to the right of the break location bend away from the "
+                 f"unbroken trend."
+                 + (" The lowest observed loss per budget sits above the true L*(C) by the coarseness of the runs' "
+                    "allocations, so treat this as a screen, not a proof." if test["axis_label"].startswith("compute")
+                    and result.law.name not in ("kaplan_c",) else "")
+                 + (" Pareto k > 0.7: some points are influential; the LOO difference is indicative."
+                    if max(test["pareto_k_max"].values()) > 0.7 else "")))
+    if not (fits["unbroken"].diagnostics.ok and fits["broken"].diagnostics.ok):
+        sec.add(Para("A break-test fit failed its diagnostics, so this P(break) is indicative only (a break location "
+                     "that the data barely constrain, as when there is no break, mixes slowly).", flag=True))
+
+
+def _kaplan_part(ctx, sec: Section) -> None:
+    from bayes_scaling.queries.breakdown import contradiction_point
+
+    ci = ctx.ci
+    if ctx.kaplan_fits is None:
+        sec.add(Para("Kaplan's contradiction point (where L(C_min) would fall below L(D)): pass "
+                     "`--kaplan-fits C.nc D.nc` (fits of the kaplan_c and kaplan_d laws) to add it."))
+        return
+    fit_c, fit_d = ctx.kaplan_fits
+    point = contradiction_point(fit_c, fit_d)
+    rows = [[name, unit, interval(_rec(point[k], ci))] for k, name, unit in
+            (("C_star", "C*", "PF-days"), ("N_star", "N*", "parameters"), ("D_star", "D*", "tokens"),
+             ("L_star", "L*", "nats/token"))]
+    rows.append(["P(the curves never meet)", "", f"{point.attrs['p_never_meet']:.3f}"])
+    sec.add(Table(["quantity", "unit", f"median [{_pct(ci)} interval]"], rows,
+                  f"Kaplan et al. 2020 §6.3 contradiction point on the path N = {num(point.attrs['n_e_median'])} "
+                  f"C^{point.attrs['p_n_median']:g} (C in PF-days): kaplan_c fit ({_diag(fit_c)}), kaplan_d fit "
+                  f"({_diag(fit_d)})"))
+
+
+# -- groups --------------------------------------------------------------------------------
+
+def groups_section(ctx) -> Section | None:
+    from bayes_scaling.plots import plot_group_comparison
+    from bayes_scaling.plots._common import is_nd
+    from bayes_scaling.queries.compare_groups import compare_groups
+
+    result, ci = ctx.result, ctx.ci
+    h = result.hierarchy
+    if h is None:
+        return None
+    sec = Section("groups", "Group comparison")
+    if not is_nd(result.law):
+        sec.add(Para(f"Paired comparisons at a budget need a law of N and D; compare the groups of this "
+                     f"{result.law.name!r} fit with `bayes-scaling compare FIT --params N --tokens D`."))
+        return sec
+    b = float(ctx.budgets[0])
+    c = compare_groups(result, None, compute=b)
+    rows = []
+    for g in c["groups"]:
+        row = [g, interval(_rec(c["loss"][g], ci))]
+        if "p_best" in c:
+            row += [f"{c['p_best'][g]:.3f}", f"{c['expected_rank'][g]:.2f}"]
+        rows.append(row)
+    head = ["group", "optimal loss L* (nats/token)"] + (["P(best)", "expected rank"] if "p_best" in c else [])
+    sec.add(Table(head, rows, f"At C = {num(b)} FLOPs, each group at its own optimal allocation; median "
+                              f"[{_pct(ci)} interval], the same posterior draw for every group"))
+    a, bb = c["a"], c["b"]
+    diff = [[f"L({bb}) - L({a}) (nats/token)", interval(_rec(c["loss_diff"], ci))],
+            ["relative difference", interval(_rec(c["rel_diff"], ci), pct=True)],
+            [f"P({a} better than {bb})", f"{c['p_a_better']:.3f}"],
+            [f"P(|difference| < {c['rope']:.0%} of the loss)", f"{c['p_rope']:.3f}"]]
+    if "compute_multiplier" in c:
+        diff.append([f"compute {bb} needs to match {a} (x C)", interval(_rec(c["compute_multiplier"], ci), 3)])
+    diff += [[f"{k}({bb}) - {k}({a})", interval(_rec(v, ci))] for k, v in c["param_diff"].items()]
+    sec.add(Table(["quantity", f"median [{_pct(ci)} interval] or probability"], diff, f"Paired difference {bb} vs {a}"))
+    fig = plot_group_comparison(result, compute=b, ci_prob=ci)
+    sec.add(figure_item("groups", fig, f"Loss per group and paired differences at C = {num(b)} FLOPs, "
+                                       f"{_pct(ci)} intervals.", "loss per group and paired differences"))
+    return sec
+
+
+# -- sensitivity ---------------------------------------------------------------------------
+
+def sensitivity_section(ctx) -> Section:
+    from bayes_scaling.plots._common import is_nd
+    from bayes_scaling.report._refits import convert_params
+
+    result, ci = ctx.result, ctx.ci
+    sec = Section("sensitivity", "Sensitivity")
+    if not ctx.refits:
+        sec.add(Para("Sensitivity refits skipped (--no-refits). Without it, the report refits the runs with the other "
+                     "likelihood (Student-t vs Gaussian), without outlying runs, and with N in the other "
+                     "parameter-count convention, and shows how the answers move."))
+        return sec
+    cfg = ctx.refit_config
+    plan = ctx.plan
+    nd = is_nd(result.law)
+    kind = result.runs_metadata.get("params_kind", "total")
+    t0 = time.perf_counter()
+    fam = plan.other_family
+    variants = [("this fit", result, "")]
+    failed = []
+
+    def add(name, key, other=""):
+        fit, err = ctx.runner.get(key)
+        if fit is None:
+            failed.append(f"{name}: the refit failed ({err})")
+        else:
+            variants.append((name, fit, other))
+
+    add(f"{'Gaussian' if fam == 'normal' else 'Student-t'} likelihood", "likelihood")
+    keep, resid, rsd = plan.keep, plan.resid, plan.robust_sd
+    n_out = int((~keep).sum())
+    notes = []
+    if n_out == 0:
+        notes.append(f"Outlier rule: no run lies beyond {OUTLIER_ROBUST_SDS:g} robust SDs (1.4826 x MAD = "
+                     f"{rsd:.4f} in log-loss) of the median residual, so there is nothing to drop.")
+    elif "outliers" not in ctx.runner:
+        notes.append(f"Outlier rule: {plan.outlier_note}.")
+    else:
+        add(f"without {n_out} outlying run(s)", "outliers")
+        frame = result.runs.frame
+        worst = np.argsort(-np.abs(resid - np.median(resid)))[:min(n_out, 8)]
+        notes.append(f"Outlier rule: dropped the {n_out} run(s) whose log-loss residual (observed minus the posterior "
+                     f"median of the law) is beyond {OUTLIER_ROBUST_SDS:g} robust SDs (1.4826 x MAD = {rsd:.4f}) of the "
+                     f"median residual; the largest: " + "; ".join(
+                         f"run {i} (loss {num(frame['loss'].iloc[i])}, {(resid[i] - np.median(resid)) / rsd:+.1f} SD)"
+                         for i in worst) + ".")
+    if plan.other_kind is not None:
+        other = plan.other_kind
+        add(f"N counted as {other} parameters", "params_kind", other)
+        notes.append(f"Parameter convention: N re-expressed as {other} parameters with Pearce & Song (2024), "
+                     f"N_total = N_non-embedding + 47491 N_non-embedding^(1/3) (fitted to Chinchilla's configurations, "
+                     f"vocabulary 32k; an assumption when the runs' embedding sizes are unknown); tokens D unchanged. "
+                     f"Its N* is converted back to {kind} parameters to compare; its budget is read as C = 6 N D with "
+                     f"N in its own convention.")
+    else:
+        notes.append("Parameter convention: not applicable (the law has no N).")
+    ctx.timings["sensitivity refits"] = time.perf_counter() - t0
+    if nd:
+        b = float(ctx.budgets[0])
+        rows = []
+        from bayes_scaling.queries.allocate import compute_optimal
+
+        for name, fit, other in variants:
+            opt = compute_optimal(fit, [b]).isel(budget=0)
+            n_opt = opt["N_opt"]
+            if other:
+                n_opt = n_opt.copy(data=np.asarray(convert_params(n_opt.values, kind), float))
+            ratio = opt["D_opt"] / n_opt
+            rows.append([name, str(len(fit.runs)), interval(_rec(n_opt, ci)), interval(_rec(ratio, ci), 3),
+                         interval(_rec(opt["loss_opt"], ci)), _diag(fit)])
+        sec.add(Table(["variant", "runs", f"N* ({kind} parameters)", "D*/N* (tokens/parameter)", "L* (nats/token)",
+                       "diagnostics"], rows, f"Allocation at the first budget, C = {num(b)} FLOPs, median "
+                                             f"[{_pct(ci)} interval]"))
+    else:
+        law = result.law
+        axis = law.input_names[-1]
+        x10 = 10 * float(result.runs.frame[axis].max())
+        names = list(law.param_names)[:4]
+        rows = []
+        for name, fit, other in variants:
+            q = x10 if not other or axis != "N" else float(convert_params(x10, other))
+            pred = fit.predict(**{axis: q})["loss"].isel(query=0)
+            rows.append([name, str(len(fit.runs))] + [interval(_rec(fit.posterior[p], ci)) for p in names]
+                        + [interval(_rec(pred, ci)), _diag(fit)])
+        sec.add(Table(["variant", "runs"] + names + [f"loss at {num(x10)} ({axis}, 10x the largest run)", "diagnostics"],
+                      rows, f"Parameters and an extrapolation per variant, median [{_pct(ci)} interval]"))
+    for n in notes:
+        sec.add(Para(n))
+    for f in failed:
+        sec.add(Para(f, flag=True))
+    sec.add(Para(f"Refits use {cfg.chains} chains x {cfg.draws} draws after {cfg.tune} tuning steps (fewer than a full "
+                 f"fit), seeds {ctx.seed + 1}-{ctx.seed + 3}."))
+    return sec
+
+
+# -- reproducibility -----------------------------------------------------------------------
+
+def _version(pkg: str) -> str:
+    try:
+        return metadata.version(pkg)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def reproducibility_section(ctx) -> Section:
+    result = ctx.result
+    attrs = result.tree.attrs
+    sec = Section("reproducibility", "Reproducibility")
+    rows = [["bayes_scaling", attrs.get("bayes_scaling_version", "?"), _version("bayes_scaling")],
+            ["pymc", attrs.get("pymc_version", "?"), _version("pymc")],
+            ["pytensor", attrs.get("pytensor_version", "?"), _version("pytensor")],
+            ["arviz_base", attrs.get("arviz_base_version", "?"), _version("arviz-base")]]
+    rows += [[p, "not recorded", _version(p)] for p in ("nutpie", "arviz-stats", "arviz-plots", "numpy", "scipy",
+                                                        "xarray", "pandas", "matplotlib")]
+    rows.append(["Python", "not recorded", platform.python_version()])
+    sec.add(Table(["package", "at fit time", "at report time"], rows, "Package versions"))
+    cfg = result.sampler_config
+    run = [["fit file", f"`{ctx.fit_path}`" if ctx.fit_path else "(in memory)"],
+           ["fit command", f"`{attrs.get('command')}`" if attrs.get("command") else "not recorded (fitted from Python)"],
+           ["report command", f"`{ctx.command}`" if ctx.command else "(built from Python)"],
+           ["seed", str(cfg.get("seed", "not recorded"))],
+           ["sampler", ", ".join(f"{k} = {v}" for k, v in sorted(cfg.items()))],
+           ["spec", f"`{result.spec.origin}`"], ["interval", f"{ctx.ci:.0%} equal-tailed (ci_prob = {ctx.ci:g})"]]
+    if ctx.refits:
+        rc = ctx.refit_config
+        run.append(["refits", (f"{rc.chains} chains x {rc.draws} draws (+{rc.tune} tuning); break-test fits "
+                               f"{rc.break_draws} draws (+{rc.break_tune}); seeds from {ctx.seed + 1}")])
+    else:
+        run.append(["refits", "skipped (--no-refits)"])
+    if ctx.timings:
+        run.append(["report timings", ", ".join(f"{k} {v:.1f} s" for k, v in ctx.timings.items())])
+    sec.add(Table(["", ""], run, "How this report was made"))
+    sec.add(Para("The fit file holds the runs, the spec text and every posterior draw: `bayes-scaling summary FIT` and "
+                 "this report reproduce from it alone; refitting from the runs file with the fit command and seed "
+                 "reproduces the draws on the same package versions."))
+    return sec
+

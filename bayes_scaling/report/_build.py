@@ -1,0 +1,117 @@
+"""Assemble a report from a fit: configuration, context shared by the sections, and the order of
+the sections."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bayes_scaling.conventions import CI_PROB, check_ci_prob
+from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.report._model import Report
+from bayes_scaling.report._refits import RefitConfig
+
+#: Default budgets: these multiples of the largest run's compute.
+DEFAULT_BUDGET_FACTORS = (10.0, 100.0, 1000.0)
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """What goes into a report.
+
+    ``budgets``: compute budgets in FLOPs for the allocation table (default: 10x, 100x and 1000x
+    the largest run's compute); ``refits``: run the sensitivity and break-test refits;
+    ``kaplan_fits``: (kaplan_c fit, kaplan_d fit) for Kaplan's contradiction point; ``command`` and
+    ``fit_path`` are recorded in the reproducibility section."""
+
+    ci_prob: float = CI_PROB
+    budgets: tuple[float, ...] | None = None
+    refits: bool = True
+    refit: RefitConfig = field(default_factory=RefitConfig)
+    kaplan_fits: tuple | None = None
+    command: str = ""
+    fit_path: str = ""
+
+
+@dataclass
+class _Context:
+    result: object
+    ci: float
+    budgets: np.ndarray | None
+    refits: bool
+    refit_config: RefitConfig
+    kaplan_fits: tuple | None
+    seed: int
+    command: str
+    fit_path: str
+    decisions: list = field(default_factory=list)
+    largest_check: dict | None = None
+    optimum: object = None
+    timings: dict = field(default_factory=dict)
+    plan: object = None
+    runner: object = None
+
+
+def report_budgets(result, budgets) -> np.ndarray | None:
+    """Validated budgets in FLOPs, or the defaults; ``None`` for laws without N and D."""
+    from bayes_scaling.plots._common import is_nd
+
+    if not is_nd(result.law):
+        if budgets:
+            raise BayesScalingError(f"--budgets applies to laws of N and D; this fit's law {result.law.name!r} has "
+                                    f"inputs {list(result.law.input_names)}: drop --budgets")
+        return None
+    if not budgets:
+        c_max = float(result.runs.frame["C"].max())
+        return np.array([float(f"{c_max * f:.3g}") for f in DEFAULT_BUDGET_FACTORS])
+    b = np.asarray(budgets, dtype=float)
+    if b.ndim != 1 or not np.all(np.isfinite(b)) or np.any(b <= 0):
+        raise BayesScalingError(f"budgets must be compute values in FLOPs > 0, e.g. 1e22 1e23, got {list(budgets)!r}")
+    return b
+
+
+def check_kaplan_fits(kaplan_fits) -> tuple | None:
+    if kaplan_fits is None:
+        return None
+    fit_c, fit_d = kaplan_fits
+    if fit_c.law.name != "kaplan_c" or fit_d.law.name != "kaplan_d":
+        raise BayesScalingError(f"--kaplan-fits takes a kaplan_c fit and then a kaplan_d fit, got "
+                                f"{fit_c.law.name!r} and {fit_d.law.name!r}")
+    return fit_c, fit_d
+
+
+def build_report(result, config: ReportConfig | None = None) -> Report:
+    """Compute every section of the report for ``result`` (a FitResult)."""
+    from bayes_scaling.report import _analysis as an
+    from bayes_scaling.report import _sections as se
+
+    config = config or ReportConfig()
+    ci = check_ci_prob(config.ci_prob)
+    ctx = _Context(result=result, ci=ci, budgets=report_budgets(result, config.budgets), refits=config.refits,
+                   refit_config=config.refit, kaplan_fits=check_kaplan_fits(config.kaplan_fits),
+                   seed=int(result.sampler_config.get("seed", 0) or 0), command=config.command,
+                   fit_path=config.fit_path)
+    builders = [se.data_section, se.law_section, se.diagnostics_section, se.parameters_section, se.fit_section,
+                se.residuals_section, se.isoflops_section, se.frontier_section, an.breakdown_section,
+                an.groups_section, an.sensitivity_section, an.reproducibility_section]
+    sections = []
+    t_all = time.perf_counter()
+    if ctx.refits:  # decided up front, fitted when the breakdown and sensitivity sections ask
+        from bayes_scaling.report._refits import RefitRunner, plan_refits
+
+        ctx.plan = plan_refits(result, ctx.refit_config, ctx.seed)
+        ctx.runner = RefitRunner(ctx.plan.jobs)
+    for build in builders:
+        if build is an.reproducibility_section:
+            ctx.timings["report before this section"] = time.perf_counter() - t_all
+        sec = build(ctx)
+        if sec is not None:
+            sections.append(sec)
+    law = result.law
+    d = result.diagnostics
+    title = f"Scaling-law report: {law.name} fit to {len(result.runs)} runs"
+    subtitle = (f"{law.title}: `{law.formula}`. Intervals are {ci:.0%} equal-tailed credible intervals "
+                f"(median [lower, upper]). Diagnostics: {'pass' if d.ok else 'FAILED'}.")
+    return Report(title, subtitle, sections)

@@ -1,0 +1,90 @@
+"""What a report is made of: sections holding paragraphs, tables and figures, independent of the
+output format (HTML or Markdown)."""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Para:
+    """A paragraph; ``flag`` marks a warning (failed diagnostics, a poor fit, a skipped step)."""
+
+    text: str
+    flag: bool = False
+
+
+@dataclass
+class Table:
+    """A table of strings with a header row and an optional caption."""
+
+    header: list[str]
+    rows: list[list[str]]
+    caption: str = ""
+
+
+@dataclass
+class Fig:
+    """A figure, kept as PNG bytes (rendered once, embedded or written next to the report)."""
+
+    name: str
+    png: bytes
+    caption: str
+    alt: str
+    width_px: int = 0
+    height_px: int = 0
+
+
+@dataclass
+class Section:
+    """One ``<section id=...>`` of the report."""
+
+    id: str
+    title: str
+    items: list[Any] = field(default_factory=list)
+
+    def add(self, item) -> Section:
+        self.items.append(item)
+        return self
+
+
+@dataclass
+class Report:
+    title: str
+    subtitle: str
+    sections: list[Section]
+
+
+def figure_item(name: str, fig, caption: str, alt: str, dpi: int = 110) -> Fig:
+    """Render a matplotlib Figure to PNG bytes (Agg) and wrap it."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    w, h = (round(float(v) * dpi) for v in fig.get_size_inches())
+    return Fig(name, buf.getvalue(), caption, alt, w, h)
+
+
+def num(v: float, digits: int = 4) -> str:
+    """A number in compact form: 4 significant digits, exponents without '+' and leading zeros."""
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    if math.isnan(v):
+        return "n/a"
+    if math.isinf(v):
+        return "∞" if v > 0 else "-∞"
+    text = f"{v:.{digits}g}"
+    if "e" in text:
+        mant, exp = text.split("e")
+        text = f"{mant}e{int(exp)}"
+    return text
+
+
+def interval(rec: dict, digits: int = 4, pct: bool = False) -> str:
+    """``median [lo, hi]`` of a summary record (``summary_record``)."""
+    if pct:
+        return f"{rec['median']:.{max(digits - 3, 1)}%} [{rec['ci_low']:.{max(digits - 3, 1)}%}, {rec['ci_high']:.{max(digits - 3, 1)}%}]"
+    return f"{num(rec['median'], digits)} [{num(rec['ci_low'], digits)}, {num(rec['ci_high'], digits)}]"

@@ -1,0 +1,160 @@
+"""`bayes-scaling report` on fits built from known draws: the sections of the HTML and Markdown
+reports, self-containment (no external resources), intervals on the numbers, the CLI's one-line
+errors (exit 2, nothing written), a hierarchical fit's group section, and the sensitivity refits
+(real, small NUTS fits)."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import pytest
+
+from bayes_scaling.cli import main
+from bayes_scaling.report import SECTION_IDS, RefitConfig, ReportConfig, build_report, render_html, write_report
+from bayes_scaling.testing import fake_fit
+
+BASE_SECTIONS = [s for s in SECTION_IDS if s != "groups"]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("report")
+
+
+@pytest.fixture(scope="module")
+def fit_file(folder):
+    path = folder / "fit.nc"
+    fake_fit(seed=3).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def html(fit_file, folder):
+    out = folder / "report.html"
+    assert main(["report", str(fit_file), "--out", str(out), "--no-refits"]) == 0
+    return out.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def markdown(fit_file, folder):
+    """Markdown, at 80%, with given budgets and Kaplan's contradiction point from two more fits."""
+    out = folder / "md" / "fit report.md"
+    out.parent.mkdir()
+    fake_fit("kaplan_c", {"alpha_C": 0.050, "C_c": 3.1e8}, seed=1).save(folder / "c.nc")
+    fake_fit("kaplan_d", {"alpha_D": 0.095, "D_c": 5.4e13}, seed=2).save(folder / "d.nc")
+    assert main(["report", str(fit_file), "--out", str(out), "--no-refits", "--ci-prob", "0.8",
+                 "--budgets", "1e22", "3e23", "--kaplan-fits", str(folder / "c.nc"), str(folder / "d.nc")]) == 0
+    return out
+
+
+def _section(html_text: str, sid: str) -> str:
+    m = re.search(rf'<section id="{sid}">(.*?)</section>', html_text, re.DOTALL)
+    assert m, f"section {sid} missing"
+    return m.group(1)
+
+
+def test_html_has_every_section_in_order_with_a_heading(html):
+    found = re.findall(r'<section id="([^"]+)">\s*<h2>([^<]+)</h2>', html)
+    assert [sid for sid, _ in found] == BASE_SECTIONS  # no groups section: the fit has no groups
+    assert dict(found)["frontier"] == "Compute-optimal frontier and allocation"
+
+
+def test_html_is_self_contained(html):
+    assert not re.search(r"https?://|<link\b|@import|url\(|<iframe|<object", html, re.IGNORECASE)
+    srcs = re.findall(r'\bsrc="([^"]*)"', html)
+    assert len(srcs) == 5 and all(s.startswith("data:image/png;base64,") for s in srcs)
+    for s in srcs:
+        assert base64.b64decode(s.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert all(h.startswith("#") for h in re.findall(r'\bhref="([^"]*)"', html))
+    assert "window.onerror" in html and 'data-render-check="pending"' in html
+
+
+def test_html_numbers_carry_intervals_and_units(html):
+    params = _section(html, "parameters")
+    rows = re.findall(r"<tr><td>(E|A|B|alpha|beta|sigma)</td><td>[^<]*</td><td>([^<]*)</td>", params)
+    assert [r[0] for r in rows] == ["E", "A", "B", "alpha", "beta", "sigma"]
+    assert all(re.fullmatch(r"\S+ \[\S+, \S+\]", r[1]) for r in rows)
+    frontier = _section(html, "frontier")
+    for budget in ("1e22", "1e23", "1e24"):  # default budgets: 10x, 100x, 1000x the largest run (1e21 FLOPs)
+        assert f"<tr><td>{budget}</td>" in frontier
+    assert frontier.count("[") >= 3 * 5 and "D*/N* (tokens/parameter)" in frontier
+    data = _section(html, "data")
+    assert "total parameters, embeddings included" in data and "FLOPs" in data and "PF-days" in data
+    assert "skipped (--no-refits)" in _section(html, "sensitivity")
+    assert "skipped (--no-refits)" in _section(html, "breakdown")
+    assert "--kaplan-fits C.nc D.nc" in _section(html, "breakdown")
+    repro = _section(html, "reproducibility")
+    assert "bayes-scaling report" in repro and "--no-refits" in repro and "pymc" in repro
+
+
+def test_markdown_has_the_same_sections_and_figure_files(markdown):
+    text = markdown.read_text(encoding="utf-8")
+    assert re.findall(r'<a id="([^"]+)"></a>', text) == BASE_SECTIONS
+    figures = re.findall(r"!\[[^\]]*\]\(<([^>]+)>\)", text)  # <...>: file names may hold spaces
+    assert len(figures) == 5
+    for name in figures:
+        png = markdown.parent / name
+        assert png.name.startswith("fit report_") and png.read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in markdown.parent.iterdir()) == sorted([markdown.name, *figures])  # no temp files left
+    assert "80% equal-tailed" in text and "| 1e22 |" in text and "| 3e23 |" in text
+    assert "http" not in text
+    assert "N\\*(C)" in text  # asterisks of N*, D* are escaped, not emphasis
+    # Kaplan et al. 2020 put the contradiction point near 1e4 PF-days; with their constants it has an interval
+    c_star = re.search(r"\| C\\\* \| PF-days \| (\S+) \[(\S+), (\S+)\] \|", text)
+    assert c_star and 1e3 < float(c_star.group(1)) < 1e5 and float(c_star.group(2)) < float(c_star.group(3))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["missing.nc", "--out", "{d}/r.html"], "does not exist"),
+    (["{fit}", "--out", "{d}/r.txt"], "should end in .html or .md"),
+    (["{fit}", "--out", "{d}/r.md", "--format", "html"], "make them agree"),
+    (["{fit}", "--out", "{d}/no/such/folder/r.html"], "does not exist: create it first"),
+    (["{fit}", "--out", "{d}/r.html", "--budgets", "1e22", "0"], "finite number > 0"),
+    (["{fit}", "--out", "{d}/r.html", "--ci-prob", "1.5"], "interval mass in (0, 1)"),
+    (["{power}", "--out", "{d}/r.html", "--budgets", "1e22"], "--budgets applies to laws of N and D"),
+    (["{fit}", "--out", "{d}/r.html", "--kaplan-fits", "{fit}", "{fit}"], "kaplan_c fit and then a kaplan_d fit"),
+])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(args, message, fit_file, tmp_path, capsys):
+    power = tmp_path / "power.nc"
+    if any("{power}" in a for a in args):
+        fake_fit("power_x", {"E": 1.5, "B": 10.0, "c0": 0.3}, seed=1).save(power)
+    argv = ["report"] + [a.format(fit=fit_file, d=tmp_path, power=power) for a in args]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and message in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_hierarchical_fit_gets_a_paired_group_section(tmp_path):
+    from test_plots import fake_hierarchical_fit
+
+    report = build_report(fake_hierarchical_fit(draws=100), ReportConfig(refits=False, budgets=(1e22,), ci_prob=0.8))
+    ids = [s.id for s in report.sections]
+    assert ids == list(SECTION_IDS)
+    html = render_html(report)
+    groups = _section(html, "groups")
+    assert "P(x better than y)" in groups and "compute y needs to match x (x C)" in groups
+    assert re.search(r"<tr><td>y</td><td>\S+ \[\S+, \S+\]</td>", groups)
+    assert "80%" in groups and groups.count("<img") == 1
+    assert "not run for hierarchical fits" not in html  # refits are off: the break test says it was skipped
+    written = write_report(report, tmp_path / "h.html")
+    assert written == [tmp_path / "h.html"]
+
+
+@pytest.mark.sampling
+def test_sensitivity_refits_move_the_allocation_with_intervals():
+    """Real (small) refits: the other likelihood, the injected outlier dropped, and N counted as
+    non-embedding parameters; each row carries intervals and the refit's diagnostics."""
+    result = fake_fit(seed=1)  # run 8 of these simulated runs is an outlier (Student-t noise)
+    cfg = ReportConfig(budgets=(1e22,), refit=RefitConfig(draws=150, tune=150, chains=2))
+    html = render_html(build_report(result, cfg))
+    sens = _section(html, "sensitivity")
+    rows = re.findall(r"<tr><td>([^<]+)</td><td>(\d+)</td><td>([^<]+)</td><td>([^<]+)</td><td>([^<]+)</td>", sens)
+    assert [r[0] for r in rows] == ["this fit", "Gaussian likelihood", "without 1 outlying run(s)",
+                                    "N counted as non-embedding parameters"]
+    assert [r[1] for r in rows] == ["16", "16", "15", "16"]
+    assert all(re.fullmatch(r"\S+ \[\S+, \S+\]", cell) for r in rows for cell in r[2:])
+    assert "Pearce &amp; Song (2024)" in sens and "run 8" in sens
+    assert "the envelope has 4 points" in _section(html, "breakdown")  # too few budgets for the broken law
