@@ -46,6 +46,26 @@ def _pointwise_loglik(spec: LawSpec, posterior: xr.Dataset, log_inputs: dict, lo
     return xr.DataArray(ll, dims=("chain", "draw", RUN_DIM))
 
 
+#: Packages whose versions every fit records (with Python's), for the reproducibility of reports.
+RECORDED_PACKAGES = ("bayes_scaling", "pymc", "pytensor", "nutpie", "arviz-base", "arviz-stats", "arviz-plots",
+                     "numpy", "scipy", "xarray", "pandas", "matplotlib")
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of :data:`RECORDED_PACKAGES` and Python."""
+    import platform
+    from importlib import metadata
+
+    out = {}
+    for pkg in RECORDED_PACKAGES:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    out["Python"] = platform.python_version()
+    return out
+
+
 def log_mu_runs(law, posterior: xr.Dataset, log_inputs: dict, group_idx: np.ndarray | None = None,
                 covariates: np.ndarray | None = None) -> xr.DataArray:
     """The law's log-loss at each run for every draw (dims chain, draw, run); ``covariates`` centred
@@ -128,6 +148,7 @@ class FitResult:
             "pymc_version": pymc.__version__,
             "pytensor_version": pytensor.__version__,
             "arviz_base_version": arviz_base.__version__,
+            "package_versions": json.dumps(package_versions(), sort_keys=True),
             "law": law.name,
             "spec_text": spec.text,
             "spec_origin": spec.origin,

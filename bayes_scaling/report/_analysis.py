@@ -3,9 +3,8 @@ contradiction point), group comparison, sensitivity refits and reproducibility."
 
 from __future__ import annotations
 
-import platform
+import json
 import time
-from importlib import metadata
 
 import numpy as np
 
@@ -288,24 +287,17 @@ def sensitivity_section(ctx) -> Section:
 
 # -- reproducibility -----------------------------------------------------------------------
 
-def _version(pkg: str) -> str:
-    try:
-        return metadata.version(pkg)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
 def reproducibility_section(ctx) -> Section:
     result = ctx.result
     attrs = result.tree.attrs
     sec = Section("reproducibility", "Reproducibility")
-    rows = [["bayes_scaling", attrs.get("bayes_scaling_version", "?"), _version("bayes_scaling")],
-            ["pymc", attrs.get("pymc_version", "?"), _version("pymc")],
-            ["pytensor", attrs.get("pytensor_version", "?"), _version("pytensor")],
-            ["arviz_base", attrs.get("arviz_base_version", "?"), _version("arviz-base")]]
-    rows += [[p, "not recorded", _version(p)] for p in ("nutpie", "arviz-stats", "arviz-plots", "numpy", "scipy",
-                                                        "xarray", "pandas", "matplotlib")]
-    rows.append(["Python", "not recorded", platform.python_version()])
+    from bayes_scaling.result import package_versions
+
+    at_fit = json.loads(attrs.get("package_versions", "{}")) or {
+        "bayes_scaling": attrs.get("bayes_scaling_version"), "pymc": attrs.get("pymc_version"),
+        "pytensor": attrs.get("pytensor_version"), "arviz-base": attrs.get("arviz_base_version")}
+    now = package_versions()
+    rows = [[p, at_fit.get(p) or "not recorded", v] for p, v in now.items()]
     sec.add(Table(["package", "at fit time", "at report time"], rows, "Package versions"))
     cfg = result.sampler_config
     run = [["fit file", f"`{ctx.fit_path}`" if ctx.fit_path else "(in memory)"],
