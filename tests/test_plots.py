@@ -236,3 +236,17 @@ def test_every_figure_renders_to_png(chin, power, hier):
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=50)
         assert buf.getvalue()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_figures_display_as_png_in_an_ipython_shell():
+    pytest.importorskip("IPython")
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from bayes_scaling.plots import register_ipython_png
+    from bayes_scaling.testing import fake_fit
+
+    shell = InteractiveShell.instance()
+    register_ipython_png()
+    fig = plot_fit(fake_fit(draws=50))
+    data, _ = shell.display_formatter.format(fig)
+    assert data["image/png"][:8] == b"\x89PNG\r\n\x1a\n"

@@ -13,11 +13,14 @@ one is passed.
 - :func:`plot_backtest`: held-out runs against their predicted intervals.
 """
 
+from bayes_scaling.plots._common import register_ipython_png
 from bayes_scaling.plots.allocation import plot_frontier, plot_isoflops
 from bayes_scaling.plots.backtest import plot_backtest
 from bayes_scaling.plots.fit import plot_fit, plot_residuals
 from bayes_scaling.plots.groups import plot_group_comparison
 from bayes_scaling.plots.posterior import plot_posterior
 
-__all__ = ["plot_backtest", "plot_fit", "plot_frontier", "plot_group_comparison", "plot_isoflops", "plot_posterior",
+register_ipython_png()
+
+__all__ = ["plot_backtest", "register_ipython_png", "plot_fit", "plot_frontier", "plot_group_comparison", "plot_isoflops", "plot_posterior",
            "plot_residuals"]

@@ -121,11 +121,15 @@ def check_groups(result, groups) -> list[str | None]:
     return groups
 
 
-def group_colors(groups) -> dict:
+def group_colors(groups, result=None) -> dict:
+    """A colour per group; with ``result``, by the group's place among the fit's groups, so a group
+    keeps its colour in every figure whatever subset or order is drawn."""
     from matplotlib import colormaps
 
     cmap = colormaps["tab10"]
-    return {g: (BAND_COLOR if g is None else cmap(i % 10)) for i, g in enumerate(groups)}
+    order = list(((result.hierarchy or {}).get("groups") or []) if result is not None else [])
+    return {g: (BAND_COLOR if g is None else cmap((order.index(g) if g in order else i) % 10))
+            for i, g in enumerate(groups)}
 
 
 def run_draws(result, *, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -261,3 +265,26 @@ def legend(ax, **kw: Any) -> None:
 def pct(ci_prob: float) -> str:
     return f"{ci_prob:.0%}"
 
+
+
+def register_ipython_png() -> None:
+    """Show this module's Figures as PNG in a running IPython/Jupyter kernel (they are built without
+    pyplot, so no inline backend has registered a formatter for them)."""
+    import io
+    import sys
+
+    if "IPython" not in sys.modules:
+        return
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        return
+    from matplotlib.figure import Figure
+
+    def _png(fig):
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", bbox_inches="tight")
+        return buf.getvalue()
+
+    shell.display_formatter.formatters["image/png"].for_type(Figure, _png)

@@ -72,7 +72,7 @@ def _fit_nd(result, groups, ci_prob, ax, fig):
     frame = result.runs.frame
     c = frame["C"].to_numpy(float)
     grid = np.geomspace(c.min() / 2, c.max() * 100, 80)
-    colors = group_colors(groups)
+    colors = group_colors(groups, result)
     for g in groups:
         med, lo, hi = band(compute_optimal(result, grid, group=g)["loss_opt"], ci_prob)
         name = "" if g is None else f" ({g})"
@@ -118,7 +118,7 @@ def _fit_single(result, groups, ci_prob, ax):
     frame = result.runs.frame
     x = frame[axis].to_numpy(float)
     grid = np.geomspace(x.min() / 2, x.max() * 10, 80)
-    colors = group_colors(groups)
+    colors = group_colors(groups, result)
     for g in groups:
         pred = result.predict(**{axis: grid}, group=g)
         med, lo, hi = band(pred["loss"], ci_prob)

@@ -34,7 +34,7 @@ def plot_group_comparison(result, groups=None, *, compute=None, N=None, D=None, 
         fig = ax_l.figure
     else:
         ax_l, ax_d, fig = ax, None, ax.figure
-    colors = group_colors(names)
+    colors = group_colors(names, result)
     y = np.arange(len(names))[::-1]
     for yi, g in zip(y, names):
         med, lo, hi = band(c["loss"][g], ci_prob)
