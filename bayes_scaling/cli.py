@@ -181,7 +181,8 @@ def cmd_fit_many(args) -> int:
     for value, part in frame.groupby(args.by, sort=True):
         tables[str(value)] = _load_runs(args, part.reset_index(drop=True))
     res = fit_many(tables, spec=spec, workers=args.workers, scheduler=args.scheduler, draws=args.draws,
-                   tune=args.tune, chains=args.chains, seed=args.seed)
+                   tune=args.tune, chains=args.chains, seed=args.seed,
+                   calibrate_extrapolation=args.calibrate_extrapolation)
     rows = []
     for name, fit_result in res.fits.items():
         path = out_dir / (re.sub(r"[^A-Za-z0-9._-]+", "_", name) + ".nc")
@@ -312,6 +313,12 @@ def _add_sampler_args(p, draws=1000, tune=1000):
     p.add_argument("--seed", type=int, default=None, help="random seed (default: drawn and recorded in the fit)")
 
 
+def _add_calibrate_arg(p) -> None:
+    p.add_argument("--calibrate-extrapolation", action="store_true",
+                   help="also fit the runs below one decade under the largest and learn how far predictions miss "
+                        "beyond the data; widens predictive intervals beyond the data accordingly")
+
+
 def _add_runs_args(p) -> None:
     """Column mapping and unit options shared by `fit` and `fit-many`."""
     p.add_argument("--params-col", default="params", help="column with parameter counts N")
@@ -353,9 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_runs_args(p)
     _add_sampler_args(p)
     p.add_argument("--strict", action="store_true", help="fail (exit 1) when diagnostics fail")
-    p.add_argument("--calibrate-extrapolation", action="store_true",
-                   help="also fit the runs below one decade under the largest and learn how far predictions miss "
-                        "beyond the data; widens predictive intervals beyond the data accordingly")
+    _add_calibrate_arg(p)
     p.add_argument("--ci", type=_ci, default=CI_PROB, help="credible interval mass, equal-tailed (default 0.9)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_fit)
@@ -371,6 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://host:port) instead of local workers")
     _add_runs_args(p)
     _add_sampler_args(p)
+    _add_calibrate_arg(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_fit_many, seed=0)
 

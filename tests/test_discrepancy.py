@@ -143,3 +143,28 @@ def test_report_and_summary_show_the_discrepancy(tmp_path, capsys):
     assert main(["summary", str(path)]) == 0
     out = capsys.readouterr().out
     assert "extrapolation discrepancy (leave-future-out: 12 runs fit, 4 held out)" in out
+
+
+@pytest.mark.sampling
+def test_cli_fit_calibrates_and_predict_widens_beyond_the_data(tmp_path, capsys):
+    """`fit --calibrate-extrapolation` on the bundled example stores the discrepancy; `summary --json`
+    reports it; a prediction 3 decades beyond the data is wider than the same fit's without it."""
+    import json
+
+    from bayes_scaling.cli import main
+    from bayes_scaling.examples import example_path
+    from bayes_scaling.result import FitResult
+
+    out = tmp_path / "cal.nc"
+    args = ["fit", str(example_path()), "--law", "chinchilla", "--draws", "150", "--tune", "150", "--chains", "2",
+            "--seed", "4", "--calibrate-extrapolation", "--out", str(out)]
+    assert main(args) == 0
+    assert "extrapolation discrepancy (leave-future-out" in capsys.readouterr().out
+    assert main(["summary", str(out), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)["extrapolation_discrepancy"]
+    assert d["axis"] == "C" and d["inner_n_test"] >= 3 and d["tau1_per_decade"]["ci_prob"] == 0.9
+    cal = FitResult.load(out)
+    plain = FitResult(cal.tree.copy())
+    del plain.tree[GROUP_NAME]
+    far = dict(N=3e11, C=3e25)
+    assert _width(cal.predict(**far, seed=0))[0] > _width(plain.predict(**far, seed=0))[0]
