@@ -19,7 +19,7 @@ from pathlib import Path
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars", "--virtual-time-budget=10000")
+         "--disable-dev-shm-usage", "--hide-scrollbars", "--virtual-time-budget=10000")
 
 
 @dataclass
