@@ -158,8 +158,8 @@ def calibrate(result, *, inner_decades: float = 1.0, draws: int | None = None, t
     axis = split_axis(law)
     inner_max = float(train.frame[axis].max())
     d = np.maximum(0.0, np.log10(test.frame[axis].to_numpy(float) / inner_max))
-    fam, nu = spec.likelihood.family, float(spec.likelihood.nu)
-    tau, mass = grid_posterior(r, flat_sigma[keep], d, family=fam, nu=nu)
+    lik = spec.likelihood
+    tau, mass = grid_posterior(r, flat_sigma[keep], d, family=lik.family, nu=float(lik.nu))
     shape = (result.posterior.sizes["chain"], result.posterior.sizes["draw"])
     pick = rng.choice(mass.size, size=int(np.prod(shape)), p=mass.ravel())
     i0, i1 = np.unravel_index(pick, mass.shape)
@@ -177,21 +177,23 @@ def calibrate(result, *, inner_decades: float = 1.0, draws: int | None = None, t
         "inner_decades_beyond": float(d.max()), "prior": f"HalfNormal({PRIOR_SCALE}) on tau0 and tau1",
         "inner_diagnostics_ok": bool(inner.diagnostics.ok), "inner_r_hat_max": float(inner.diagnostics.r_hat_max),
         "inner_seed": seed,
-        "inner_coverage_90_raw": _coverage(r, flat_sigma[keep], np.zeros_like(d), 0.0, 0.0, fam, nu, rng),
+        "inner_coverage_90_raw": _coverage(r, flat_sigma[keep], np.zeros_like(d), 0.0, 0.0, lik, rng),
         "inner_coverage_90_calibrated": _coverage(r, flat_sigma[keep], d, float(np.median(t0)), float(np.median(t1)),
-                                                  fam, nu, rng),
+                                                  lik, rng),
         "posterior_mass_at_grid_edge": edge,
     }
     return Discrepancy(xr.DataArray(t0, dims=dims, coords=coords), xr.DataArray(t1, dims=dims, coords=coords),
                        axis, float(np.log10(runs.frame[axis].max())), info)
 
 
-def _coverage(r, sigma, d, t0, t1, family, nu, rng) -> float:
-    """Share of held-out runs inside the 90% predictive interval (noise and discrepancy simulated)."""
+def _coverage(r, sigma, d, t0, t1, likelihood, rng) -> float:
+    """Share of held-out runs inside the 90% predictive interval (noise and discrepancy simulated).
+    With residuals r = y - mu, y lies inside iff 0 lies inside the interval of (mu - y) + noise."""
+    from bayes_scaling.queries.predict import noise_draws
+
     shape = r.shape
-    noise = rng.standard_t(nu, size=shape) if family == "student_t" else rng.standard_normal(shape)
+    noise = noise_draws(likelihood, rng, shape)
     s = np.sqrt(t0 ** 2 + (t1 * d) ** 2)[:, None]
-    pred = -r + 0.0  # residual = y - mu: y is inside iff 0 lies inside (mu + noise - y)
-    sim = pred + sigma[None, :] * noise + s * rng.standard_normal(shape)
+    sim = -r + sigma[None, :] * noise + s * rng.standard_normal(shape)
     lo, hi = np.quantile(sim, [0.05, 0.95], axis=1)
     return float(np.mean((lo <= 0) & (0 <= hi)))

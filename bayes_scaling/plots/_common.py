@@ -135,32 +135,13 @@ def group_colors(groups, result=None) -> dict:
 def run_draws(result, *, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per run, posterior draws of the law's loss and of a new run's loss (posterior predictive),
     each shaped (run, sample), with every run's own group parameters and covariates."""
-    from bayes_scaling.result import law_params_from, per_run_params
+    from bayes_scaling.queries.predict import log_mu_at_runs, noise_draws
 
-    law = result.law
-    runs = result.runs
-    frame = runs.frame
-    post = result.posterior
-    logs = runs.log_inputs(law.compute_unit)
-    x = {k: xr.DataArray(logs[k], dims=RUN_DIM) for k in law.input_names}
-    params = law_params_from(post, law)
-    h = result.hierarchy
-    if h is not None:
-        idx = np.searchsorted(np.array(h["groups"]), frame[h["group_col"]].astype(str).to_numpy())
-        params = per_run_params(post, law, params, idx)
-    mu = law.log_loss(np, x, params)
-    cov = result.covariates
-    if cov is not None:
-        shift = np.column_stack([frame[n].to_numpy(float) - m for n, m in zip(cov["names"], cov["means"])])
-        mu = mu + xr.DataArray(shift, dims=(RUN_DIM, "covariate")).dot(post["gamma"], dim="covariate")
-    mu = mu.transpose(RUN_DIM, "chain", "draw")
-    shape = mu.shape
+    log_mu = log_mu_at_runs(result, result.runs).transpose(RUN_DIM, "chain", "draw").values
+    shape = log_mu.shape
     rng = np.random.default_rng(result.sampler_config.get("seed", 0) + 2 if seed is None else seed)
-    spec = result.spec
-    noise = rng.standard_t(spec.likelihood.nu, size=shape) if spec.likelihood.family == "student_t" \
-        else rng.standard_normal(shape)
-    sigma = post["sigma"].transpose("chain", "draw").values[None]
-    log_mu = mu.values
+    noise = noise_draws(result.spec.likelihood, rng, shape)
+    sigma = result.posterior["sigma"].transpose("chain", "draw").values[None]
     n = shape[0]
     return np.exp(log_mu).reshape(n, -1), np.exp(log_mu + sigma * noise).reshape(n, -1)
 

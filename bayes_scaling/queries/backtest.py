@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.inference.discrepancy import split_axis
 from bayes_scaling.queries.predict import predictive_at_runs
 
 
@@ -34,13 +35,9 @@ class BacktestResult:
     fit: object
 
 
-def _axis(law) -> str:
-    return "C" if {"N", "D"} <= set(law.input_names) else law.input_names[-1]
-
-
 def split_runs(runs, law, *, holdout_above: float | None = None, holdout_fraction: float | None = None):
     """(train, test, info): hold out runs with the split axis above a threshold or the largest fraction."""
-    axis = _axis(law)
+    axis = split_axis(law)
     if axis not in runs.frame:
         raise BayesScalingError(f"backtests split on {axis}, which the runs table lacks")
     v = runs.frame[axis].to_numpy(float)

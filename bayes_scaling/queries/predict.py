@@ -51,13 +51,21 @@ def query_inputs(law, N=None, D=None, C=None, **extra) -> dict[str, dict[str, np
     return {"values": values, "logs": logs}
 
 
+def noise_draws(likelihood, rng: np.random.Generator, shape) -> np.ndarray:
+    """Standardised run-to-run noise of the likelihood (Student-t with its nu, or Normal), ``shape``."""
+    if likelihood.family == "student_t":
+        return rng.standard_t(likelihood.nu, size=shape)
+    return rng.standard_normal(shape)
+
+
 def predict_loss(result, N=None, D=None, C=None, *, seed: int | None = None, group: str | None = None,
                  covariates: dict[str, float] | None = None, **extra) -> xr.Dataset:
     """Posterior of the law's loss and of a new run's observed loss at each query point.
 
     ``N`` in parameters, ``D`` in tokens, ``C`` in FLOPs (scalars or equal-length arrays).
     Returns a Dataset with ``loss`` (the law, nats/token) and ``loss_predictive`` (law plus the
-    fitted run-to-run noise, plus the extrapolation discrepancy when the fit carries one), dims ``(chain, draw, query)``, and the query's N, D, C as coords.
+    fitted run-to-run noise, plus the extrapolation discrepancy when the fit carries one), dims
+    ``(chain, draw, query)``, and the query's N, D, C as coords.
     ``group`` (hierarchical fits): a group label, ``"new"`` for an unseen group, ``None`` for the
     population. ``covariates`` (fits with covariates): values such as ``{"log_aspect_ratio": 3.5}`` (one
     number, or one per query point); those not given stay at the runs' mean (no effect).
@@ -85,10 +93,8 @@ def predict_loss(result, N=None, D=None, C=None, *, seed: int | None = None, gro
     log_mu = log_mu.transpose("chain", "draw", QUERY_DIM)
     sigma = result.posterior["sigma"]
     rng = np.random.default_rng(result.sampler_config.get("seed", 0) + 1 if seed is None else seed)
-    nu = result.spec.likelihood.nu
     shape = log_mu.shape
-    noise = rng.standard_t(nu, size=shape) if result.spec.likelihood.family == "student_t" else rng.standard_normal(shape)
-    log_pred = log_mu + sigma * xr.DataArray(noise, dims=log_mu.dims)
+    log_pred = log_mu + sigma * xr.DataArray(noise_draws(result.spec.likelihood, rng, shape), dims=log_mu.dims)
     disc = result.discrepancy
     if disc is not None:  # model discrepancy beyond the data (calibrated by leave-future-out)
         s = disc.scale(q["values"][disc.axis])
@@ -142,8 +148,7 @@ def predictive_at_runs(result, runs, *, seed: int = 0) -> np.ndarray:
     log_mu = log_mu_at_runs(result, runs, seed=seed)
     rng = np.random.default_rng(seed)
     shape = log_mu.shape
-    fam, nu = result.spec.likelihood.family, result.spec.likelihood.nu
-    noise = rng.standard_t(nu, size=shape) if fam == "student_t" else rng.standard_normal(shape)
+    noise = noise_draws(result.spec.likelihood, rng, shape)
     log_pred = log_mu.values + result.posterior["sigma"].values[..., None] * noise
     disc = result.discrepancy
     if disc is not None:
