@@ -15,8 +15,8 @@ import sys
 import warnings
 from typing import Any
 
-from bayes_scaling.commands.common import (_diag_json, _diag_line, _discrepancy_json, _discrepancy_line,
-                                          _extrapolation_lines)
+from bayes_scaling.commands.common import (_add_law_args, _diag_json, _diag_line, _discrepancy_json,
+                                          _discrepancy_line, _extrapolation_lines, _spec_from_args)
 from bayes_scaling.conventions import CI_PROB, INPUT_QUANTITIES, PARAMS_KINDS
 from bayes_scaling.errors import BayesScalingError, DiagnosticsError
 from bayes_scaling.queries.extrapolation import extrapolation_report
@@ -89,6 +89,19 @@ def _runs_line(result) -> str:
     return f"runs: {m['n_runs']} from {m['source']} (N = {m['params_kind']} parameters; columns {cols}{derived})"
 
 
+def _print_fit(result, ci_prob: float, *, with_spec: bool = False) -> None:
+    """The text view of a fit shared by `fit` and `summary`: law, runs, parameters, diagnostics."""
+    print(f"{result.law.title}: {result.law.formula}")
+    if with_spec:
+        print(f"spec: {result.spec.origin} ({result.spec.provenance.get('source', '')})")
+    print(_runs_line(result))
+    print(_param_table(result, ci_prob))
+    print(_diag_line(result))
+    line = _discrepancy_line(result, ci_prob)
+    if line is not None:
+        print(line)
+
+
 # -- commands ------------------------------------------------------------------------------
 
 def _load_runs(args, source=None):
@@ -123,16 +136,14 @@ def _col_map(items: list[str]) -> dict[str, str]:
 def cmd_fit(args) -> int:
     from pathlib import Path
 
-    from bayes_scaling.inference.fit import fit, resolve_spec
+    from bayes_scaling.inference.fit import fit
 
-    if args.law is None and args.spec is None:
-        raise BayesScalingError("choose a law with --law NAME or a spec with --spec FILE")
+    spec = _spec_from_args(args)
     out = Path(args.out)
     if out.suffix.lower() not in (".nc", ".h5", ".nc4"):
         raise BayesScalingError(f"--out {args.out!r} should end in .nc (the fit is written as netCDF)")
     if not out.parent.exists() and str(out.parent) not in ("", "."):
         raise BayesScalingError(f"output folder {str(out.parent)!r} does not exist: create it first")
-    spec = resolve_spec(args.law, args.spec)
     runs = _load_runs(args)
     vary = None
     if args.group_col:
@@ -150,12 +161,7 @@ def cmd_fit(args) -> int:
     if args.json:
         print(json.dumps({**_summary_json(result, args.ci), "out": str(out)}, indent=2))
     else:
-        print(f"{result.law.title}: {result.law.formula}")
-        print(_runs_line(result))
-        print(_param_table(result, args.ci))
-        print(_diag_line(result))
-        if result.discrepancy is not None:
-            print(_discrepancy_line(result, args.ci))
+        _print_fit(result, args.ci)
         print(f"saved {out}")
     return 0
 
@@ -166,14 +172,11 @@ def cmd_fit_many(args) -> int:
 
     from bayes_scaling.data.runs import _read_source
     from bayes_scaling.inference.batch import fit_many
-    from bayes_scaling.inference.fit import resolve_spec
 
-    if args.law is None and args.spec is None:
-        raise BayesScalingError("choose a law with --law NAME or a spec with --spec FILE")
+    spec = _spec_from_args(args)
     out_dir = Path(args.out_dir)
     if not out_dir.is_dir():
         raise BayesScalingError(f"--out-dir {args.out_dir!r} is not an existing folder: create it first")
-    spec = resolve_spec(args.law, args.spec)
     frame, _, _ = _read_source(args.runs)
     if args.by not in frame.columns:
         raise BayesScalingError(f"--by column {args.by!r} not found; columns are: {list(frame.columns)}")
@@ -209,13 +212,7 @@ def cmd_summary(args) -> int:
     if args.json:
         print(json.dumps(_summary_json(result, args.ci), indent=2))
         return 0
-    print(f"{result.law.title}: {result.law.formula}")
-    print(f"spec: {result.spec.origin} ({result.spec.provenance.get('source', '')})")
-    print(_runs_line(result))
-    print(_param_table(result, args.ci))
-    print(_diag_line(result))
-    if result.discrepancy is not None:
-        print(_discrepancy_line(result, args.ci))
+    _print_fit(result, args.ci, with_spec=True)
     return 0
 
 
@@ -353,9 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("fit", help="fit a law to a runs file and save the posterior")
     p.add_argument("runs", help="runs file (.csv or .parquet), one row per training run")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--law", default=None, help="law name (chinchilla, kaplan_n, kaplan_d, kaplan_c, kaplan_nd)")
-    p.add_argument("--spec", default=None, help="spec file or shipped spec name (see `bayes-scaling specs`)")
+    _add_law_args(p, "law name (chinchilla, kaplan_n, kaplan_d, kaplan_c, kaplan_nd; see `bayes-scaling specs`)")
     p.add_argument("--out", required=True, help="output fit file (.nc)")
     _add_runs_args(p)
     _add_sampler_args(p)
@@ -368,9 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fit-many", help="fit one law to each curve/dataset of a runs file (one compile per worker)")
     p.add_argument("runs", help="runs file (.csv or .parquet)")
     p.add_argument("--by", required=True, help="column whose values split the runs into separate fits")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--law", default=None, help="law name")
-    p.add_argument("--spec", default=None, help="spec file or shipped spec name")
+    _add_law_args(p)
     p.add_argument("--out-dir", required=True, help="existing folder for one <value>.nc per fit")
     p.add_argument("--workers", type=int, default=None, help="local worker processes (default: CPU count)")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://host:port) instead of local workers")

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from bayes_scaling.conventions import PF_DAY_FLOPS
+from bayes_scaling.queries.intervals import summary_record as _rec
 
 
 def _finite(obj: Any) -> Any:
@@ -19,20 +20,35 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
-def _rec(da, ci_prob):
-    from bayes_scaling.queries.intervals import summary_record
-
-    return summary_record(da, ci_prob)
-
-
 def _line(label: str, r: dict, unit: str = "", fmt: str = ".4g") -> str:
     pct = f"{r['ci_prob']:.0%}"
     return (f"  {label}: median {r['median']:{fmt}}{unit}, {pct} interval "
             f"[{r['ci_low']:{fmt}}, {r['ci_high']:{fmt}}]")
 
 
+def _add_law_args(p, law_help: str = "law name") -> None:
+    """``--law`` and ``--spec`` (a spec's law must agree with ``--law`` when both are given)."""
+    p.add_argument("--law", default=None, help=law_help)
+    p.add_argument("--spec", default=None, help="spec file or shipped spec name (see `bayes-scaling specs`)")
+
+
+def _spec_from_args(args):
+    """The spec named by ``--law`` / ``--spec``; one of them is required."""
+    from bayes_scaling.errors import BayesScalingError
+    from bayes_scaling.inference.fit import resolve_spec
+
+    if args.law is None and args.spec is None:
+        raise BayesScalingError("choose a law with --law NAME or a spec with --spec FILE")
+    return resolve_spec(args.law, args.spec)
+
+
+def _to_flops(value: float, compute_unit: str) -> float:
+    """A compute value given in ``--compute-unit`` (flops or pf-days), in FLOPs."""
+    return value * (PF_DAY_FLOPS if compute_unit == "pf-days" else 1.0)
+
+
 def _budget(args) -> float:
-    return args.compute * (PF_DAY_FLOPS if args.compute_unit == "pf-days" else 1.0)
+    return _to_flops(args.compute, args.compute_unit)
 
 
 def _diag_line(result) -> str:

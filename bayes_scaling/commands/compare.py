@@ -7,7 +7,6 @@ from typing import Any
 
 from bayes_scaling.commands.common import _budget, _diag_json, _diag_line, _finite, _line, _rec
 from bayes_scaling.conventions import CI_PROB, FLOPS_PER_PARAM_TOKEN
-from bayes_scaling.errors import BayesScalingError
 
 
 def cmd_compare(args) -> int:
@@ -17,8 +16,6 @@ def cmd_compare(args) -> int:
 
     result = FitResult.load(args.fit)
     compute = None if args.compute is None else _budget(args)
-    if compute is None and (args.params is None or args.tokens is None):
-        raise BayesScalingError("compare at a budget (--compute C) or at a model (--params N --tokens D)")
     c = compare_groups(result, args.groups, compute=compute, N=args.params, D=args.tokens, rope=args.rope,
                        flops_per_token=args.flops_per_token)
     ci = args.ci

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from bayes_scaling.commands.common import _budget, _diag_json, _diag_line, _extrapolation_lines, _finite, _line, _rec
+from bayes_scaling.commands.common import (_budget, _diag_json, _diag_line, _extrapolation_lines, _finite, _line, _rec,
+                                           _to_flops)
 from bayes_scaling.conventions import CI_PROB, FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
 from bayes_scaling.errors import BayesScalingError
 
@@ -113,8 +114,7 @@ def cmd_frontier(args) -> int:
     from bayes_scaling.result import FitResult
 
     result = FitResult.load(args.fit)
-    scale = PF_DAY_FLOPS if args.compute_unit == "pf-days" else 1.0
-    lo, hi = args.compute_min * scale, args.compute_max * scale
+    lo, hi = _to_flops(args.compute_min, args.compute_unit), _to_flops(args.compute_max, args.compute_unit)
     if not hi > lo:
         raise BayesScalingError(f"--compute-max must exceed --compute-min, got {args.compute_min:g} and {args.compute_max:g}")
     if result.law.name == "kaplan_ns":
@@ -237,7 +237,7 @@ def cmd_breakdown(args) -> int:
     ci = args.ci
     out: dict[str, Any] = {"law": law.name}
     lines = [f"breakdown checks for a {law.name} fit ({law.formula})"]
-    budget = None if args.budget is None else args.budget * (PF_DAY_FLOPS if args.compute_unit == "pf-days" else 1.0)
+    budget = None if args.budget is None else _to_flops(args.budget, args.compute_unit)
 
     if law.name == "kaplan_c":
         if not args.kaplan_d:
@@ -305,7 +305,8 @@ def cmd_breakdown(args) -> int:
                 lines.append(f"  note: Pareto k up to {max(k.values()):.2f} (> 0.7): some runs are influential; "
                              f"treat the LOO difference as indicative")
             lines.append("  counterpart fit " + _diag_line(other))
-    check = largest_runs_check(result, ci_prob=ci)
+    at_budget = out.get("extrapolation_at_budget")  # already ran the same check
+    check = at_budget["largest_runs_check"] if at_budget else largest_runs_check(result, ci_prob=ci)
     out["largest_runs_check"] = check
     lines.append(f"largest {check['n_runs']} runs: {check['outside_interval']} outside their {ci:.0%} predictive "
                  f"interval" + (" - WARNING: the fit misses them" if check["poor_fit"] else ""))

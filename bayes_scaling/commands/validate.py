@@ -6,19 +6,15 @@ import json
 
 import numpy as np
 
-from bayes_scaling.commands.common import _finite
-from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.commands.common import _add_law_args, _finite, _spec_from_args
 
 
 def cmd_backtest(args) -> int:
     """Fit the smaller runs, predict the held-out larger ones; Bayes against baselines in one run."""
     from bayes_scaling.cli import _load_runs
-    from bayes_scaling.inference.fit import resolve_spec
     from bayes_scaling.queries.backtest import backtest
 
-    if args.law is None and args.spec is None:
-        raise BayesScalingError("choose a law with --law NAME or a spec with --spec FILE")
-    spec = resolve_spec(args.law, args.spec)
+    spec = _spec_from_args(args)
     runs = _load_runs(args)
     res = backtest(runs, spec=spec, holdout_above=args.holdout_above, holdout_fraction=args.holdout_fraction,
                    seed=args.seed, draws=args.draws, tune=args.tune, n_boot=args.n_boot,
@@ -56,9 +52,7 @@ def add_parsers(sub, positive_float) -> None:
 
     p = sub.add_parser("backtest", help="fit the smaller runs, predict the larger ones, score against baselines")
     p.add_argument("runs", help="runs file (.csv or .parquet)")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--law", default=None, help="law name")
-    p.add_argument("--spec", default=None, help="spec file or shipped spec name")
+    _add_law_args(p)
     p.add_argument("--holdout-above", type=positive_float, default=None,
                    help="hold out runs above this compute in FLOPs (or value of a single-axis law's input)")
     p.add_argument("--holdout-fraction", type=float, default=None, help="or hold out this fraction of the largest runs")

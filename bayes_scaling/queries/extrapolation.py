@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from bayes_scaling.conventions import CI_PROB, INPUT_QUANTITIES
+from bayes_scaling.queries.intervals import interval_bounds
 
 #: The check is flagged when a run's PIT is outside [PIT_EXTREME, 1 - PIT_EXTREME], or when more than
 #: OUTSIDE_FRACTION of the largest runs fall outside the predictive interval (0.1 expected at 90%).
@@ -47,7 +48,7 @@ def largest_runs_check(result, n_largest: int = 5, ci_prob: float = CI_PROB) -> 
     draws = np.stack(rows)
     obs = sub["loss"].to_numpy()
     pit = (draws < obs[:, None]).mean(axis=1)
-    lo, hi = (1 - ci_prob) / 2, 1 - (1 - ci_prob) / 2
+    lo, hi = interval_bounds(ci_prob)
     outside = (pit < lo) | (pit > hi)
     poor = bool(np.any((pit < PIT_EXTREME) | (pit > 1 - PIT_EXTREME)) or outside.mean() > OUTSIDE_FRACTION)
     return {

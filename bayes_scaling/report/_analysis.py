@@ -8,17 +8,9 @@ import time
 
 import numpy as np
 
-from bayes_scaling.queries.intervals import summary_record
 from bayes_scaling.report._model import Para, Section, Table, figure_item, interval, num
 from bayes_scaling.report._refits import OUTLIER_ROBUST_SDS, break_test_from
-
-
-def _rec(da, ci):
-    return summary_record(da, ci)
-
-
-def _pct(ci) -> str:
-    return f"{ci:.0%}"
+from bayes_scaling.report._sections import _pct, _rec
 
 
 def _diag(fit) -> str:
