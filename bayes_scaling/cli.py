@@ -236,7 +236,7 @@ def cmd_predict(args) -> int:
     from bayes_scaling.result import FitResult
 
     result = FitResult.load(args.fit)
-    extra = {k: v for k, v in (("U", args.unique_tokens), ("X", args.x)) if v is not None}
+    extra = {k: v for k, v in (("U", args.unique_tokens), ("X", args.x), ("S", args.steps)) if v is not None}
     pred = result.predict(N=args.params, D=args.tokens, C=args.compute, group=args.group, **extra)
     out = _prediction_json(result, pred, args.ci)
     if args.json:
@@ -386,6 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compute", type=_positive_float, default=None, help="training compute C in FLOPs")
     p.add_argument("--unique-tokens", type=_positive_float, default=None, help="unique tokens U (data-constrained laws)")
     p.add_argument("--x", type=_positive_float, default=None, help="value on the scale axis X (single-axis laws)")
+    p.add_argument("--steps", type=_positive_float, default=None,
+                   help="optimizer steps S_min (laws of N and S: kaplan_ns)")
     p.add_argument("--group", default=None, help="hierarchical fits: a group label, or 'new' for an unseen group")
     p.add_argument("--ci", type=_ci, default=CI_PROB, help="credible interval mass, equal-tailed (default 0.9)")
     p.add_argument("--json", action="store_true", help="print JSON")

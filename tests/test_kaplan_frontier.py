@@ -102,3 +102,15 @@ def test_contradiction_point_on_the_fitted_frontier_path(exact):
     c_star = float(point["C_star"].isel(chain=0, draw=0))
     d_star = 2 * c_star * 8.64e19 / (6 * n_e[0] * c_star ** p_n[0])
     assert (3.1e8 / c_star) ** 0.050 == pytest.approx((5.4e13 / d_star) ** 0.095, rel=1e-9)
+
+
+def test_predicting_kaplan_ns_without_steps_says_which_flag_is_missing():
+    import pytest
+
+    from bayes_scaling.errors import BayesScalingError
+    from bayes_scaling.laws.registry import get_law
+    from bayes_scaling.queries.predict import query_inputs
+
+    with pytest.raises(BayesScalingError, match="needs S to predict: give --steps"):
+        query_inputs(get_law("kaplan_ns"), N=1e9)
+    assert set(query_inputs(get_law("kaplan_ns"), N=1e9, S=1e4)["logs"]) == {"N", "S"}

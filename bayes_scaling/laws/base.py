@@ -46,10 +46,10 @@ class Param:
 
 @dataclass(frozen=True)
 class Input:
-    """A law input: ``N`` (parameters), ``D`` (tokens), ``C`` (compute), ``U`` (unique tokens) or
-    ``X`` (a generic scale axis)."""
+    """A law input: ``N`` (parameters), ``D`` (tokens), ``C`` (compute), ``U`` (unique tokens),
+    ``X`` (a generic scale axis) or ``S`` (optimizer steps)."""
 
-    name: Literal["N", "D", "C", "U", "X"]
+    name: Literal["N", "D", "C", "U", "X", "S"]
     unit: str
 
 

@@ -27,11 +27,14 @@ class Chinchilla(ScalingLaw):
         term_d = p["log_B"] - p["beta"] * x["D"]
         return xp.logaddexp(xp.logaddexp(p["log_E"], term_n), term_d)
 
+    @staticmethod
+    def _log_g(xp, p):
+        """log G, G = (alpha A / (beta B))^(1/(alpha+beta)) (Hoffmann et al. 2022 Eq. 4)."""
+        return (xp.log(p["alpha"]) + p["log_A"] - xp.log(p["beta"]) - p["log_B"]) / (p["alpha"] + p["beta"])
+
     def log_optimal_params(self, xp, log_tokens_x_params, p):
-        # Hoffmann et al. 2022 Eq. 4: N* = G (C/6)^a, G = (alpha A / (beta B))^(1/(alpha+beta)), a = beta/(alpha+beta)
-        s = p["alpha"] + p["beta"]
-        log_g = (xp.log(p["alpha"]) + p["log_A"] - xp.log(p["beta"]) - p["log_B"]) / s
-        return log_g + p["beta"] / s * log_tokens_x_params
+        # Hoffmann et al. 2022 Eq. 4: N* = G (C/6)^a, a = beta/(alpha+beta)
+        return self._log_g(xp, p) + p["beta"] / (p["alpha"] + p["beta"]) * log_tokens_x_params
 
     def from_internal(self, xp, z, p, ref):
         lse = xp.logaddexp(xp.logaddexp(0.0, z["z_A"]), z["z_B"])

@@ -33,8 +33,7 @@ class DataConstrained(Chinchilla):
         r_d = xp.exp(x["D"] - log_u) - 1.0
         log_d_eff = log_u + xp.log1p(-p["R_D_star"] * xp.expm1(-r_d / p["R_D_star"]))
         # N_opt(U): on the frontier D* = U, N* = G (C/6)^a with (C/6) = (U G)^(1/b), a/b = beta/alpha
-        s = p["alpha"] + p["beta"]
-        log_g = (xp.log(p["alpha"]) + p["log_A"] - xp.log(p["beta"]) - p["log_B"]) / s
+        log_g = self._log_g(xp, p)
         log_n_opt = log_g + p["beta"] / p["alpha"] * (log_u + log_g)  # U_D tokens, as in the paper
         log_u_n = xp.minimum(x["N"], log_n_opt)
         r_n = xp.exp(x["N"] - log_u_n) - 1.0

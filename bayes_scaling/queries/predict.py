@@ -35,7 +35,7 @@ def query_inputs(law, N=None, D=None, C=None, **extra) -> dict[str, dict[str, np
     given = {"N": N, "D": D, "C": C, **{k: arr(k, v) for k, v in extra.items()}}
     missing = [k for k in law.input_names if given.get(k) is None]
     if missing:
-        flags = {"N": "--params", "D": "--tokens", "C": "--compute", "U": "--unique-tokens", "X": "--x"}
+        flags = {"N": "--params", "D": "--tokens", "C": "--compute", "U": "--unique-tokens", "X": "--x", "S": "--steps"}
         raise BayesScalingError(
             f"law {law.name!r} needs {', '.join(missing)} to predict: give {' '.join(flags[m] for m in missing)}"
             + (" (or two of N, D, C, with C = 6ND)" if set(missing) <= {"N", "D", "C"} else "")
