@@ -589,14 +589,7 @@ def _load_marin(get, dataset: str | Sequence[str] | None = None) -> RunTable:
     DCLM and Nemotron-CC (258 runs). N = ``params`` (total), D = ``tokens``, C = ``budget`` (FLOPs,
     x3 the forward-pass budget in the run name), loss = Paloma macro-average eval loss (nats/token),
     group column ``dataset`` (comma, dclm, nemotron). ``dataset`` keeps a subset."""
-    frame = get()
-    frame = frame[frame["source"] == "marin_202603"]
-    datasets = _as_list(dataset)
-    if datasets is not None:
-        for d in datasets:
-            _choice(d, sorted(frame["dataset"].unique()), "dataset", "marin")
-        frame = frame[frame["dataset"].isin(datasets)]
-    return _isoflops_runs(frame.reset_index(drop=True))
+    return _load_isoflops(get, source="marin_202603", dataset=dataset)
 
 
 _register(Dataset(
