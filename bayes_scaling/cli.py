@@ -180,15 +180,21 @@ def cmd_fit_many(args) -> int:
     frame, _, _ = _read_source(args.runs)
     if args.by not in frame.columns:
         raise BayesScalingError(f"--by column {args.by!r} not found; columns are: {list(frame.columns)}")
-    tables = {}
+    tables, paths = {}, {}
     for value, part in frame.groupby(args.by, sort=True):
-        tables[str(value)] = _load_runs(args, part.reset_index(drop=True))
+        name = str(value)
+        path = out_dir / (re.sub(r"[^A-Za-z0-9._-]+", "_", name) + ".nc")
+        if path in paths.values():
+            other = next(k for k, v in paths.items() if v == path)
+            raise BayesScalingError(f"--by values {other!r} and {name!r} would both be saved as {path.name}: "
+                                    f"rename one of them in column {args.by!r}")
+        tables[name], paths[name] = _load_runs(args, part.reset_index(drop=True)), path
     res = fit_many(tables, spec=spec, workers=args.workers, scheduler=args.scheduler, draws=args.draws,
                    tune=args.tune, chains=args.chains, seed=args.seed,
                    calibrate_extrapolation=args.calibrate_extrapolation)
     rows = []
     for name, fit_result in res.fits.items():
-        path = out_dir / (re.sub(r"[^A-Za-z0-9._-]+", "_", name) + ".nc")
+        path = paths[name]
         fit_result.save(path)
         d = fit_result.diagnostics
         rows.append({"name": name, "out": str(path), "n_runs": len(fit_result.runs),

@@ -81,3 +81,16 @@ def test_fit_many_cli(tmp_path, capsys):
     capsys.readouterr()
     assert main([*args[:3], "nope", *args[4:]]) == 2
     assert "--by column 'nope' not found" in capsys.readouterr().err
+
+
+def test_fit_many_cli_refuses_two_values_saved_under_one_name(tmp_path, capsys):
+    frame = simulate_runs("power_x", TRUTHS[0], pd.DataFrame({"X": np.geomspace(10, 1e5, 12)}), seed=0)
+    path = tmp_path / "curves.csv"
+    pd.concat([frame.assign(curve="a b"), frame.assign(curve="a/b")]).to_csv(path, index=False)
+    out = tmp_path / "fits"
+    out.mkdir()
+    args = ["fit-many", str(path), "--by", "curve", "--law", "power_x", "--col", "X=X", "--params-col", "",
+            "--tokens-col", "", "--compute-col", "", "--out-dir", str(out), "--workers", "1"]
+    assert main(args) == 2
+    assert "would both be saved as a_b.nc" in capsys.readouterr().err
+    assert not any(out.iterdir())

@@ -621,6 +621,14 @@ def test_cli_frontier_json(cli_files, capsys):
     assert js["a"]["median"] == pytest.approx(t["beta"] / (t["alpha"] + t["beta"]), rel=0.02)
 
 
+@pytest.mark.parametrize("points", ["1", "-1", "two"])
+def test_cli_frontier_needs_two_points_or_more(cli_files, capsys, points):
+    code, out, err = _run(capsys, ["frontier", cli_files["chin"], "--compute-min", "1e20", "--compute-max", "1e24",
+                                   "--points", points])
+    assert code == 2 and out == ""
+    assert "--points" in err and ">= 2" in err and len(err.strip().splitlines()) == 1
+
+
 def test_cli_breakdown_chinchilla_json(cli_files, capsys):
     code, out, _ = _run(capsys, ["breakdown", cli_files["chin"], "--budget", "1e24", "--json"])
     assert code == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from typing import Any
 
@@ -12,6 +13,15 @@ from bayes_scaling.commands.common import (_budget, _diag_json, _diag_line, _ext
 from bayes_scaling.conventions import CI_PROB, FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
 from bayes_scaling.errors import BayesScalingError
 
+
+def _at_least_two(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 2, got {text!r}") from None
+    if v < 2:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 2 (the two ends of the range), got {text!r}")
+    return v
 
 def cmd_allocate(args) -> int:
     from bayes_scaling.queries.allocate import decide, frontier_exponents
@@ -219,7 +229,7 @@ def add_parsers(sub, positive_float, ci_type) -> None:
     common(p)
     p.add_argument("--compute-min", type=positive_float, required=True, help="smallest budget")
     p.add_argument("--compute-max", type=positive_float, required=True, help="largest budget")
-    p.add_argument("--points", type=int, default=6, help="budgets to tabulate (default %(default)s)")
+    p.add_argument("--points", type=_at_least_two, default=6, help="budgets to tabulate, >= 2 (default %(default)s)")
     p.add_argument("--converged-within", type=positive_float, default=0.02,
                    help="kaplan_ns fits: the converged plan stops within this fraction of its converged loss")
     p.set_defaults(func=cmd_frontier)
