@@ -84,11 +84,21 @@ class ScalingLaw:
 
     def from_internal(self, xp: Any, z: dict[str, Any], p: dict[str, Any], ref: dict[str, Any]) -> dict[str, Any]:
         """Internal coordinates ``z`` (with exponents ``p`` and reference log-inputs ``ref``) to
-        ``{"log_<name>": ...}`` for every non-exponent parameter."""
-        raise NotImplementedError
+        ``{"log_<name>": ...}`` for every non-exponent parameter: by default the centred values of
+        :meth:`centred_from_internal`, uncentred."""
+        return self.uncentre(xp, self.centred_from_internal(xp, z), p, ref)
 
     def to_internal(self, xp: Any, logc: dict[str, Any], p: dict[str, Any], ref: dict[str, Any]) -> dict[str, Any]:
         """Inverse of :meth:`from_internal` (initial values and tests)."""
+        return self.internal_from_centred(xp, self.centre(xp, logc, p, ref))
+
+    def centred_from_internal(self, xp: Any, z: dict[str, Any]) -> dict[str, Any]:
+        """The centred values (:meth:`centre`) from the internal coordinates: how the terms at the
+        reference point are mixed into well-conditioned sampling coordinates."""
+        raise NotImplementedError
+
+    def internal_from_centred(self, xp: Any, cen: dict[str, Any]) -> dict[str, Any]:
+        """Inverse of :meth:`centred_from_internal`."""
         raise NotImplementedError
 
     def log_jacobian(self, xp: Any, z: dict[str, Any], p: dict[str, Any]) -> Any:

@@ -36,22 +36,15 @@ class Chinchilla(ScalingLaw):
         # Hoffmann et al. 2022 Eq. 4: N* = G (C/6)^a, a = beta/(alpha+beta)
         return self._log_g(xp, p) + p["beta"] / (p["alpha"] + p["beta"]) * log_tokens_x_params
 
-    def from_internal(self, xp, z, p, ref):
-        lse = xp.logaddexp(xp.logaddexp(0.0, z["z_A"]), z["z_B"])
-        log_e = z["log_L_ref"] - lse
-        return {
-            "log_E": log_e,
-            "log_A": log_e + z["z_A"] + p["alpha"] * ref["N"],
-            "log_B": log_e + z["z_B"] + p["beta"] * ref["D"],
-        }
+    def centred_from_internal(self, xp, z):
+        log_e = z["log_L_ref"] - xp.logaddexp(xp.logaddexp(0.0, z["z_A"]), z["z_B"])
+        return {"E": log_e, "A": log_e + z["z_A"], "B": log_e + z["z_B"]}
 
-    def to_internal(self, xp, logc, p, ref):
-        u_a = logc["log_A"] - p["alpha"] * ref["N"]
-        u_b = logc["log_B"] - p["beta"] * ref["D"]
+    def internal_from_centred(self, xp, cen):
         return {
-            "log_L_ref": xp.logaddexp(xp.logaddexp(logc["log_E"], u_a), u_b),
-            "z_A": u_a - logc["log_E"],
-            "z_B": u_b - logc["log_E"],
+            "log_L_ref": xp.logaddexp(xp.logaddexp(cen["E"], cen["A"]), cen["B"]),
+            "z_A": cen["A"] - cen["E"],
+            "z_B": cen["B"] - cen["E"],
         }
 
     # (log_L_ref, z_A, z_B) -> (log E, log A, log B) has unit Jacobian determinant.

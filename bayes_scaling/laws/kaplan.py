@@ -19,12 +19,12 @@ class _KaplanSingle(ScalingLaw):
         a = p[f"alpha_{self.axis}"]
         return a * (p[f"log_{self.axis}_c"] - x[self.axis])
 
-    # log_L_ref = log L at the reference input: log X_c = ref + log_L_ref / alpha.
-    def from_internal(self, xp, z, p, ref):
-        return {f"log_{self.axis}_c": ref[self.axis] + z["log_L_ref"] / p[f"alpha_{self.axis}"]}
+    # log_L_ref = log L at the reference input, which is the centred value: log X_c = ref + log_L_ref / alpha.
+    def centred_from_internal(self, xp, z):
+        return {f"{self.axis}_c": z["log_L_ref"]}
 
-    def to_internal(self, xp, logc, p, ref):
-        return {"log_L_ref": p[f"alpha_{self.axis}"] * (logc[f"log_{self.axis}_c"] - ref[self.axis])}
+    def internal_from_centred(self, xp, cen):
+        return {"log_L_ref": cen[f"{self.axis}_c"]}
 
     def log_jacobian(self, xp, z, p):
         return -xp.log(p[f"alpha_{self.axis}"])
@@ -102,13 +102,12 @@ class KaplanND(ScalingLaw):
         r = p["alpha_N"] / p["alpha_D"]
         return (r * p["log_N_c"] - p["log_D_c"] + log_tokens_x_params + xp.log(r)) / (1 + r)
 
-    def from_internal(self, xp, z, p, ref):
+    def centred_from_internal(self, xp, z):
         a, b = split_two_terms(xp, z["log_bracket_ref"], z["z_N"])
-        return {"log_N_c": ref["N"] + a * p["alpha_D"] / p["alpha_N"], "log_D_c": ref["D"] + b}
+        return {"N_c": a, "D_c": b}
 
-    def to_internal(self, xp, logc, p, ref):
-        total, z = join_two_terms(xp, p["alpha_N"] / p["alpha_D"] * (logc["log_N_c"] - ref["N"]),
-                                  logc["log_D_c"] - ref["D"])
+    def internal_from_centred(self, xp, cen):
+        total, z = join_two_terms(xp, cen["N_c"], cen["D_c"])
         return {"log_bracket_ref": total, "z_N": z}
 
     def log_jacobian(self, xp, z, p):
@@ -141,13 +140,12 @@ class KaplanNS(ScalingLaw):
     def log_loss(self, xp, x, p):
         return xp.logaddexp(p["alpha_N"] * (p["log_N_c"] - x["N"]), p["alpha_S"] * (p["log_S_c"] - x["S"]))
 
-    def from_internal(self, xp, z, p, ref):
+    def centred_from_internal(self, xp, z):
         a, b = split_two_terms(xp, z["log_L_ref"], z["z_N"])
-        return {"log_N_c": ref["N"] + a / p["alpha_N"], "log_S_c": ref["S"] + b / p["alpha_S"]}
+        return {"N_c": a, "S_c": b}
 
-    def to_internal(self, xp, logc, p, ref):
-        total, z = join_two_terms(xp, p["alpha_N"] * (logc["log_N_c"] - ref["N"]),
-                                  p["alpha_S"] * (logc["log_S_c"] - ref["S"]))
+    def internal_from_centred(self, xp, cen):
+        total, z = join_two_terms(xp, cen["N_c"], cen["S_c"])
         return {"log_L_ref": total, "z_N": z}
 
     def log_jacobian(self, xp, z, p):
