@@ -253,10 +253,7 @@ class HuberFit:
 
 
 def _natural(law, p: Mapping) -> dict:
-    out = {}
-    for prm in law.params:
-        out[prm.name] = p[prm.name] if prm.name in law.direct_names else np.exp(p[f"log_{prm.name}"])
-    return {k: (float(v) if np.ndim(v) == 0 else np.asarray(v)) for k, v in out.items()}
+    return {k: (float(v) if np.ndim(v) == 0 else np.asarray(v)) for k, v in law.from_law_params(p).items()}
 
 
 def _start_array(coords: _Coords, starts, x, y, seed: int, default: int) -> np.ndarray:

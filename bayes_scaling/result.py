@@ -95,9 +95,7 @@ def per_run_params(posterior: xr.Dataset, law, params: dict, group_idx: np.ndarr
 
 def law_params_from(posterior: xr.Dataset, law) -> dict[str, xr.DataArray]:
     """Posterior draws in the law function's convention (positive parameters as ``log_<name>``)."""
-    out = {n: posterior[n] for n in law.direct_names}
-    out.update({f"log_{n}": np.log(posterior[n]) for n in law.positive_names})
-    return out
+    return law.to_law_params(posterior)
 
 
 class FitResult:

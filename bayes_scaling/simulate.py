@@ -29,9 +29,7 @@ def law_truth_params(law, truth: dict[str, float]) -> dict[str, float]:
     missing = [p for p in law.param_names if p not in truth]
     if missing:
         raise BayesScalingError(f"truth for law {law.name!r} lacks {missing}")
-    out = {n: float(truth[n]) for n in law.direct_names}
-    out.update({f"log_{n}": float(np.log(truth[n])) for n in law.positive_names})
-    return out
+    return {k: float(v) for k, v in law.to_law_params(truth).items()}
 
 
 def true_loss(law_name: str, truth: dict[str, float], N=None, D=None, C=None, **extra) -> np.ndarray:

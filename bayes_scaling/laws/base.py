@@ -135,6 +135,21 @@ class ScalingLaw:
         """Parameters passed to the law as ``log_<name>`` and reached through ``internal``."""
         return tuple(p.name for p in self.params if p.kind in ("constant", "loss"))
 
+    def to_law_params(self, values) -> dict[str, Any]:
+        """Values in user units (``E``, ``A``, ``N_c`` ..., numbers or arrays) to the law function's
+        convention: positive parameters as ``log_<name>``."""
+        import numpy as np
+
+        out = {n: values[n] for n in self.direct_names}
+        out.update({f"log_{n}": np.log(values[n]) for n in self.positive_names})
+        return out
+
+    def from_law_params(self, p) -> dict[str, Any]:
+        """Inverse of :meth:`to_law_params`, in the order of :attr:`params`."""
+        import numpy as np
+
+        return {q.name: p[q.name] if q.name in self.direct_names else np.exp(p[f"log_{q.name}"]) for q in self.params}
+
     def param(self, name: str) -> Param:
         for p in self.params:
             if p.name == name:
