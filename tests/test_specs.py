@@ -227,3 +227,36 @@ def test_spec_is_never_executed(tmp_path):
         with pytest.raises(BayesScalingError):
             parse_spec(_mutate(old, new), "evil.toml")
     assert not marker.exists()
+
+
+def test_synced_keeps_text_in_step_with_a_replaced_spec():
+    """A spec changed in Python (dataclasses.replace, with_vary) gets text that parses back to it:
+    fits save and reparse that text, and the compiled-model cache keys on the spec's content."""
+    from dataclasses import replace
+
+    spec = default_spec("chinchilla")
+    assert spec.synced() is spec  # in step already: the shipped text (and its comments) is kept
+    normal = replace(spec, likelihood=replace(spec.likelihood, family="normal"))
+    assert parse_spec(normal.text).likelihood.family == "student_t"  # stale text, as replace leaves it
+    synced = normal.synced()
+    assert parse_spec(synced.text).content_key() == normal.content_key()
+    assert synced.content_key() != spec.content_key()
+    assert synced.provenance == spec.provenance
+    varied = spec.with_vary(["B", "beta"]).synced()
+    assert parse_spec(varied.text).hierarchy.vary == ("B", "beta")
+
+
+def test_compiled_model_key_follows_the_spec_content_not_its_text():
+    from dataclasses import replace
+
+    from bayes_scaling.data.runs import load_runs
+    from bayes_scaling.inference.fit import model_key
+    from bayes_scaling.inference.model import model_data
+    from bayes_scaling.testing import runs_frame
+
+    spec = default_spec("chinchilla")
+    data = model_data(spec, load_runs(runs_frame("chinchilla", seed=0)))
+    normal = replace(spec, likelihood=replace(spec.likelihood, family="normal"))
+    assert model_key(normal, data) != model_key(spec, data)
+    relabelled = replace(spec, provenance={**spec.provenance, "notes": "other words"}, text=spec.text + "\n# comment")
+    assert model_key(relabelled, data) == model_key(spec, data)

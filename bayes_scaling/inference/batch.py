@@ -56,7 +56,7 @@ def fit_many(tables: Mapping[str, RunTable], *, law: str | None = None, spec=Non
 
     if not tables:
         raise BayesScalingError("no runs tables to fit")
-    parsed = resolve_spec(law, spec)
+    parsed = resolve_spec(law, spec).synced()
     args = (law, parsed.text, parsed.origin, dict(fit_kw))
     items = list(tables.items())
     if scheduler is not None:

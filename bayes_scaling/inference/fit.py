@@ -96,7 +96,7 @@ def model_key(spec: LawSpec, data) -> str:
     hier = spec.hierarchy
     shape = f"{hier.vary}|{hier.tau}|{len(data.groups)}" if hier and data.group_idx is not None else ""
     covs = f"{len(data.covariate_names)}|{spec.covariate_prior}" if data.covariates is not None else ""
-    return hashlib.sha256(f"{spec.law_name}\n{spec.text}\n{shape}\n{covs}".encode()).hexdigest()
+    return hashlib.sha256(f"{spec.content_key()}\n{shape}\n{covs}".encode()).hexdigest()
 
 
 def compiled_model(spec: LawSpec, data, *, progress: bool = False):
@@ -153,7 +153,7 @@ def fit(
 
     from bayes_scaling.result import FitResult
 
-    spec = resolve_spec(law, spec).with_vary(vary)
+    spec = resolve_spec(law, spec).with_vary(vary).synced()
     draws = _check_int("draws", draws, 10)
     tune = _check_int("tune", tune, 10)
     chains = _check_int("chains", chains, 1)

@@ -7,7 +7,6 @@ diagnostics are reported beside its answers, never hidden.
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import dataclass, replace
 
@@ -15,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_scaling.accounting import PEARCE_SONG_OMEGA, total_from_non_embedding
-from bayes_scaling.specs.spec import LawSpec, parse_spec
+from bayes_scaling.specs.spec import LawSpec, parse_spec, spec_to_toml
 
 #: Runs whose log-loss residual is farther than this many robust SDs (1.4826 x MAD) from the median
 #: residual are dropped by the outlier rule.
@@ -32,41 +31,6 @@ class RefitConfig:
     chains: int = 4
     break_draws: int = 1000
     break_tune: int = 1000
-
-
-def _toml_value(v) -> str:
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    return repr(float(v))
-
-
-def _prior_lines(table: str, prior) -> list[str]:
-    lines = [f"[{table}]", f"dist = {_toml_value(prior.dist)}"]
-    lines += [f"{k} = {_toml_value(v)}" for k, v in prior.kwargs.items()]
-    if prior.relative_to:
-        lines.append(f"relative_to = {_toml_value(prior.relative_to)}")
-    return lines + [""]
-
-
-def spec_to_toml(spec: LawSpec) -> str:
-    """TOML text of a parsed spec (round-trips through :func:`parse_spec`)."""
-    lines = ["[law]", f"name = {_toml_value(spec.law_name)}", ""]
-    if spec.provenance:
-        lines.append("[provenance]")
-        lines += [f"{k} = {_toml_value(v)}" for k, v in spec.provenance.items()]
-        lines.append("")
-    for name, prior in spec.priors.items():
-        lines += _prior_lines(f"priors.{name}", prior)
-    lik = spec.likelihood
-    lines += ["[likelihood]", f"family = {_toml_value(lik.family)}", f"nu = {_toml_value(lik.nu)}", ""]
-    lines += _prior_lines("likelihood.sigma", lik.sigma)
-    if spec.hierarchy is not None:
-        lines += ["[hierarchy]", f"vary = {_toml_value(list(spec.hierarchy.vary))}", ""]
-        lines += _prior_lines("hierarchy.tau", spec.hierarchy.tau)
-    lines += _prior_lines("covariates.prior", spec.covariate_prior)
-    return "\n".join(lines)
 
 
 def other_likelihood_spec(spec: LawSpec) -> LawSpec:
@@ -134,7 +98,7 @@ class RefitRunner:
 
 
 def _job(key, runs, spec, cfg: RefitConfig, seed: int, hier: dict | None = None, *, break_fit: bool = False) -> FitJob:
-    return FitJob(key, runs, spec.text, spec.origin, seed,
+    return FitJob(key, runs, spec.synced().text, spec.origin, seed,
                   cfg.break_draws if break_fit else cfg.draws, cfg.break_tune if break_fit else cfg.tune, cfg.chains,
                   tuple(hier["vary"]) if hier else None, hier["group_col"] if hier else None)
 

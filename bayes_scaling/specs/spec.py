@@ -24,6 +24,7 @@ Example::
 
 from __future__ import annotations
 
+import json
 import math
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -144,6 +145,22 @@ class LawSpec:
     @property
     def law(self) -> ScalingLaw:
         return get_law(self.law_name)
+
+    def content_key(self) -> str:
+        """Everything that defines the model (law, priors, likelihood, hierarchy, covariate prior), as
+        text; provenance, comments and the origin are left out."""
+        return repr((self.law_name, sorted((k, repr(v)) for k, v in self.priors.items()), repr(self.likelihood),
+                     repr(self.hierarchy), repr(self.covariate_prior)))
+
+    def synced(self) -> "LawSpec":
+        """This spec with ``text`` that parses back to it: ``self`` when it already does (comments
+        kept), else the same spec with its text written from its fields (after
+        ``dataclasses.replace`` or :meth:`with_vary`). Fits save and reparse the text, so they use this."""
+        try:
+            same = parse_spec(self.text, self.origin).content_key() == self.content_key()
+        except BayesScalingError:
+            same = False
+        return self if same else replace(self, text=spec_to_toml(self))
 
     @property
     def name(self) -> str:
@@ -294,3 +311,38 @@ def default_spec(law_name: str) -> LawSpec:
     """The weakly informative default spec of a law (``models/<law>.toml``)."""
     get_law(law_name)
     return load_spec(law_name)
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return repr(float(v))
+
+
+def _prior_lines(table: str, prior: PriorSpec) -> list[str]:
+    lines = [f"[{table}]", f"dist = {_toml_value(prior.dist)}"]
+    lines += [f"{k} = {_toml_value(v)}" for k, v in prior.kwargs.items()]
+    if prior.relative_to:
+        lines.append(f"relative_to = {_toml_value(prior.relative_to)}")
+    return lines + [""]
+
+
+def spec_to_toml(spec: LawSpec) -> str:
+    """TOML text of a spec (round-trips through :func:`parse_spec`)."""
+    lines = ["[law]", f"name = {_toml_value(spec.law_name)}", ""]
+    if spec.provenance:
+        lines.append("[provenance]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in spec.provenance.items()]
+        lines.append("")
+    for name, prior in spec.priors.items():
+        lines += _prior_lines(f"priors.{name}", prior)
+    lik = spec.likelihood
+    lines += ["[likelihood]", f"family = {_toml_value(lik.family)}", f"nu = {_toml_value(lik.nu)}", ""]
+    lines += _prior_lines("likelihood.sigma", lik.sigma)
+    if spec.hierarchy is not None:
+        lines += ["[hierarchy]", f"vary = {_toml_value(list(spec.hierarchy.vary))}", ""]
+        lines += _prior_lines("hierarchy.tau", spec.hierarchy.tau)
+    lines += _prior_lines("covariates.prior", spec.covariate_prior)
+    return "\n".join(lines)
