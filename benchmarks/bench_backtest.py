@@ -69,6 +69,13 @@ def _threshold(runs, rule):
     raise ValueError(kind)
 
 
+def _with_family(spec, family: str):
+    """``spec`` with another likelihood family (same noise prior)."""
+    from dataclasses import replace
+
+    return replace(spec, likelihood=replace(spec.likelihood, family=family)).synced()
+
+
 def _fmt(x, pct=False, nd=4):
     if x is None or (isinstance(x, float) and not np.isfinite(x)):
         return "–"
@@ -83,22 +90,29 @@ def main(argv=None) -> int:
     ap.add_argument("--n-boot", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", nargs="*", default=None, help="dataset names to run (default: all)")
+    ap.add_argument("--likelihood", choices=["spec", "student_t", "normal"], default="spec",
+                    help="likelihood family of every Bayes fit (default: each spec's own, Student-t)")
     args = ap.parse_args(argv)
     print("command:", shlex.join([sys.executable, *sys.argv]), flush=True)
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, load avg {os.getloadavg()}",
           flush=True)
 
     from bayes_scaling import datasets as ds
+    from bayes_scaling.inference.fit import resolve_spec
     from bayes_scaling.queries.backtest import backtest
 
     t_all = time.perf_counter()
     out = {"command": shlex.join([sys.executable, *sys.argv]), "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "cpu_count": os.cpu_count(), "load_start": os.getloadavg(), "draws": args.draws, "tune": args.tune,
-           "n_boot": args.n_boot, "datasets": {}}
+           "n_boot": args.n_boot, "likelihood": args.likelihood, "datasets": {}}
     for name, opts, law, spec, rule in DATASETS:
         if args.only and name not in args.only:
             continue
         t0 = time.perf_counter()
+        label = spec or law
+        if args.likelihood != "spec":
+            spec = _with_family(resolve_spec(law, spec), args.likelihood)
+            label = f"{label}, {args.likelihood} likelihood"
         try:
             runs = ds.load(name, **opts)
             thr = _threshold(runs, rule)
@@ -118,13 +132,13 @@ def main(argv=None) -> int:
         bias = float(np.median((pr[f"{k}_median"] - y) / y))
         width = float(np.median((pr[f"{k}_hi90"] - pr[f"{k}_lo90"]) / y))
         table = res.table.reset_index().replace({np.nan: None}).to_dict(orient="records")
-        entry = {"load_options": opts, "fit_options": FIT_OPTIONS.get(name, {}), "law": law, "spec": spec,
+        entry = {"load_options": opts, "fit_options": FIT_OPTIONS.get(name, {}), "law": law, "spec": label,
                  "split": res.split, "wall_s": wall,
                  "n_runs": len(runs), "table": table, "bayes_below_lo90": below, "bayes_above_hi90": above,
                  "bayes_median_signed_rel_err": bias, "bayes_rel_width90": width}
         out["datasets"][name] = entry
         s = res.split
-        print(f"\n== {name} ({spec or law}; {s['axis']} > {s['holdout_above']:.3g}: train {s['n_train']}, "
+        print(f"\n== {name} ({label}; {s['axis']} > {s['holdout_above']:.3g}: train {s['n_train']}, "
               f"test {s['n_test']}, {s['decades_beyond']:.2f} decades beyond; R-hat max {s['r_hat_max']:.3f}, "
               f"divergences {s['divergences']}; {wall:.1f} s)", flush=True)
         print(res.table.to_string(float_format=lambda v: f"{v:.4g}"), flush=True)

@@ -120,6 +120,10 @@ def test_calibration_widens_for_a_bend_and_not_for_the_true_law():
                      for k, v in out.items()}
     assert at_one_decade["law"] < 0.012
     assert at_one_decade["law"] < 0.6 * at_one_decade["bend"]
+    # the calibration also says how far the smaller runs' law missed the larger ones: low under the bend
+    inner = {k: v.split["discrepancy"] for k, v in out.items()}
+    assert inner["bend"]["inner_median_signed_rel_error"] < 0
+    assert inner["law"]["inner_mare"] < inner["bend"]["inner_mare"]
 
 
 def test_report_and_summary_show_the_discrepancy(tmp_path, capsys):
@@ -130,7 +134,8 @@ def test_report_and_summary_show_the_discrepancy(tmp_path, capsys):
     cal = _with_disc(fit)
     cal.tree[GROUP_NAME].attrs["info"] = (
         '{"inner_n_train": 12, "inner_n_test": 4, "inner_coverage_90_raw": 0.5, '
-        '"inner_coverage_90_calibrated": 1.0, "inner_diagnostics_ok": true}')
+        '"inner_coverage_90_calibrated": 1.0, "inner_diagnostics_ok": true, "inner_mare": 0.0123, '
+        '"inner_median_signed_rel_error": -0.0101}')
     def markdown(result):
         rep = build_report(result, ReportConfig(refits=False))
         names = {item.name: f"{item.name}.png" for sec in rep.sections for item in sec.items if hasattr(item, "png")}
@@ -138,11 +143,13 @@ def test_report_and_summary_show_the_discrepancy(tmp_path, capsys):
 
     text = markdown(cal)
     assert "tau1: growth per decade of C" in text and "50% / 100%" in text
+    assert "1.23% (-1.01%)" in text
     assert "--calibrate-extrapolation" in markdown(fit)
     path = cal.save(tmp_path / "cal.nc")
     assert main(["summary", str(path)]) == 0
     out = capsys.readouterr().out
     assert "extrapolation discrepancy (leave-future-out: 12 runs fit, 4 held out)" in out
+    assert "missed the held-out ones by a median 1.23% (signed -1.01%)" in out
 
 
 @pytest.mark.sampling

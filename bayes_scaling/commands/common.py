@@ -73,12 +73,15 @@ def _discrepancy_line(result, ci_prob: float) -> str | None:
     if d is None:
         return None
     t0, t1 = d["tau0"], d["tau1_per_decade"]
+    miss = "" if d.get("inner_mare") is None else (
+        f"; the smaller runs' law missed the held-out ones by a median {d['inner_mare']:.2%} "
+        f"(signed {d['inner_median_signed_rel_error']:+.2%})")
     flag = "" if d["inner_diagnostics_ok"] else " (inner fit's diagnostics FAILED: rerun with more draws)"
     return (f"extrapolation discrepancy (leave-future-out: {d['inner_n_train']} runs fit, {d['inner_n_test']} "
             f"held out): log-loss sd {t0['median']:.3g} [{t0['ci_low']:.3g}, {t0['ci_high']:.3g}] + "
             f"{t1['median']:.3g} [{t1['ci_low']:.3g}, {t1['ci_high']:.3g}] per decade of {d['axis']} beyond "
             f"{d['largest_fitted']:.3g}; held-out 90% coverage {d['inner_coverage_90_raw']:.0%} without it, "
-            f"{d['inner_coverage_90_calibrated']:.0%} with it{flag}")
+            f"{d['inner_coverage_90_calibrated']:.0%} with it{miss}{flag}")
 
 
 def _diag_json(result) -> dict[str, Any]:

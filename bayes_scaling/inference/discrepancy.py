@@ -13,7 +13,8 @@ s(d) = sqrt(tau0^2 + (tau1 * d)^2), d = decades beyond the largest fitted run on
 (log-loss per decade) have HalfNormal(0.05) priors; their posterior is computed on a grid from the
 held-out runs' predictive densities (Student-t with scale sqrt(sigma^2 + s^2); exact for a Normal
 likelihood). Draws of (tau0, tau1) are stored with the fit and widen ``loss_predictive`` only, never
-the law's own ``loss``.
+the law's own ``loss``. The calibration also records how far the smaller runs' law missed the larger
+ones (``inner_mare``: median |relative error| of the law's median; ``inner_median_signed_rel_error``).
 """
 
 from __future__ import annotations
@@ -158,6 +159,7 @@ def calibrate(result, *, inner_decades: float = 1.0, draws: int | None = None, t
     axis = split_axis(law)
     inner_max = float(train.frame[axis].max())
     d = np.maximum(0.0, np.log10(test.frame[axis].to_numpy(float) / inner_max))
+    rel = np.expm1(np.median(flat_mu, axis=1) - y)  # law median vs loss, relative
     lik = spec.likelihood
     tau, mass = grid_posterior(r, flat_sigma[keep], d, family=lik.family, nu=float(lik.nu))
     shape = (result.posterior.sizes["chain"], result.posterior.sizes["draw"])
@@ -181,6 +183,8 @@ def calibrate(result, *, inner_decades: float = 1.0, draws: int | None = None, t
         "inner_coverage_90_calibrated": _coverage(r, flat_sigma[keep], d, float(np.median(t0)), float(np.median(t1)),
                                                   lik, rng),
         "posterior_mass_at_grid_edge": edge,
+        # How far the smaller runs' law missed the larger ones (median of |relative error| and its sign).
+        "inner_mare": float(np.median(np.abs(rel))), "inner_median_signed_rel_error": float(np.median(rel)),
     }
     return Discrepancy(xr.DataArray(t0, dims=dims, coords=coords), xr.DataArray(t1, dims=dims, coords=coords),
                        axis, float(np.log10(runs.frame[axis].max())), info)

@@ -75,7 +75,10 @@ def _discrepancy_part(ctx, sec: Section) -> None:
                     f"{info.get('inner_n_train')} / {info.get('inner_n_test')}"],
                    ["their 90% coverage without / with the discrepancy",
                     f"{info.get('inner_coverage_90_raw', float('nan')):.0%} / "
-                    f"{info.get('inner_coverage_90_calibrated', float('nan')):.0%}"]],
+                    f"{info.get('inner_coverage_90_calibrated', float('nan')):.0%}"],
+                   *([["the smaller runs' law vs the held-out runs: median |error| (median signed error)",
+                       f"{info['inner_mare']:.2%} ({info['inner_median_signed_rel_error']:+.2%})"]]
+                     if "inner_mare" in info else [])],
                   "Extrapolation discrepancy learned by leave-future-out (sd(d) = sqrt(tau0^2 + (tau1 d)^2), "
                   "d decades beyond the largest fitted run); it widens the new-run intervals in this report"))
     if not info.get("inner_diagnostics_ok", True):
