@@ -6,13 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import xarray as xr
 from matplotlib.collections import PathCollection, PolyCollection
 from matplotlib.figure import Figure
 
-import bayes_scaling as bs
 from bayes_scaling import BayesScalingError
-from bayes_scaling.examples import EXAMPLE
 from bayes_scaling.plots import (
     plot_backtest,
     plot_fit,
@@ -22,41 +19,10 @@ from bayes_scaling.plots import (
     plot_posterior,
     plot_residuals,
 )
-from bayes_scaling.testing import fake_fit, runs_frame
+from bayes_scaling.testing import fake_fit, fake_hierarchical_fit
 
 POWER_X = {"E": 1.5, "B": 10.0, "c0": 0.3}
 LOSS = "loss (nats/token)"
-
-
-def fake_hierarchical_fit(seed: int = 0, chains: int = 2, draws: int = 200):
-    """A hierarchical chinchilla FitResult (A and B vary by ``arch``; group y is ~6% worse), with
-    draws scattered narrowly around the truth that simulated its 32 runs."""
-    from bayes_scaling.inference.fit import resolve_spec
-    from bayes_scaling.inference.model import model_data
-    from bayes_scaling.result import FitResult
-
-    truth = EXAMPLE["truth"]
-    scale = {"x": 1.0, "y": 1.06}
-    frames = [runs_frame(truth={**truth, "A": truth["A"] * k, "B": truth["B"] * k}, seed=seed + i).assign(arch=g)
-              for i, (g, k) in enumerate(scale.items())]
-    runs = bs.load_runs(pd.concat(frames, ignore_index=True), group_cols=["arch"])
-    spec = resolve_spec("chinchilla").with_vary(["A", "B"])
-    data = model_data(spec, runs)
-    rng = np.random.default_rng(seed)
-    shape = (chains, draws)
-    dims = ("chain", "draw")
-    post = {n: (dims, truth[n] * (1 + 0.01 * rng.standard_normal(shape))) for n in spec.law.param_names}
-    post["sigma"] = (dims, np.abs(0.01 * (1 + 0.1 * rng.standard_normal(shape))))
-    for p in ("A", "B"):
-        post[f"{p}_group"] = ((*dims, "group"), np.stack(
-            [post[p][1] * k * (1 + 0.01 * rng.standard_normal(shape)) for k in scale.values()], axis=-1))
-        post[f"tau_{p}"] = (dims, np.abs(0.05 * (1 + 0.1 * rng.standard_normal(shape))))
-    coords = {"chain": np.arange(chains), "draw": np.arange(draws)}
-    stats = xr.Dataset({"diverging": (dims, np.zeros(shape, bool))}, coords=coords)
-    trace = xr.DataTree.from_dict({"posterior": xr.Dataset(post, coords={**coords, "group": list(scale)}),
-                                   "sample_stats": stats})
-    config = {"sampler": "fake (testing)", "draws": draws, "tune": 0, "chains": chains, "seed": seed}
-    return FitResult.from_trace(trace, spec=spec, runs=runs, data=data, sampler_config=config)
 
 
 @pytest.fixture(scope="module")

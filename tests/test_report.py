@@ -128,7 +128,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(args, message, fit_file
 
 
 def test_hierarchical_fit_gets_a_paired_group_section(tmp_path):
-    from test_plots import fake_hierarchical_fit
+    from bayes_scaling.testing import fake_hierarchical_fit
 
     report = build_report(fake_hierarchical_fit(draws=100), ReportConfig(refits=False, budgets=(1e22,), ci_prob=0.8))
     ids = [s.id for s in report.sections]

@@ -50,6 +50,16 @@ def _check_k(flops_per_token: float) -> float:
     return k
 
 
+def _check_target(target_loss) -> float:
+    try:
+        t = float(target_loss)
+    except (TypeError, ValueError):
+        t = float("nan")
+    if not np.isfinite(t) or t <= 0:
+        raise BayesScalingError(f"target loss must be a number > 0 (nats/token), got {target_loss!r}")
+    return t
+
+
 class _Draws:
     """Posterior parameters as NumPy arrays shaped (chain, draw, 1) for fast broadcasting."""
 
@@ -296,8 +306,7 @@ def compute_for_loss(result, target_loss: float, *, flops_per_token: float = FLO
                      group: str | None = None) -> xr.Dataset:
     """Compute (FLOPs) the optimal plan needs to reach ``target_loss`` (nats/token), per draw, with
     the N* and D* there. Draws whose loss floor is above the target give ``inf``."""
-    if not np.isfinite(target_loss) or target_loss <= 0:
-        raise BayesScalingError(f"target loss must be a number > 0 (nats/token), got {target_loss!r}")
+    target_loss = _check_target(target_loss)
     k = _check_k(flops_per_token)
     draws = _Draws(result, group)
     log_t = np.log(target_loss)
@@ -320,5 +329,6 @@ def compute_for_loss(result, target_loss: float, *, flops_per_token: float = FLO
 def prob_reach(result, target_loss: float, compute: float, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
                compute_unit: str = "flops", group: str | None = None) -> float:
     """Posterior probability that the optimal plan at budget C reaches ``target_loss`` (law loss)."""
+    target_loss = _check_target(target_loss)
     opt = compute_optimal(result, [compute], flops_per_token=flops_per_token, compute_unit=compute_unit, group=group)
     return float((opt["loss_opt"] <= target_loss).mean())

@@ -51,15 +51,19 @@ def contradiction_point(fit_c, fit_d, *, n_e=KAPLAN_PATH["n_e"], p_n=KAPLAN_PATH
             f"the contradiction point needs a kaplan_c fit and a kaplan_d fit, got {fit_c.law.name!r} and "
             f"{fit_d.law.name!r}"
         )
-    n_e, p_n = np.atleast_1d(np.asarray(n_e, float)), np.atleast_1d(np.asarray(p_n, float))
-    if not (np.all(n_e > 0) and np.all((0 < p_n) & (p_n < 1)) and compute_factor > 0):
+    try:
+        n_e, p_n = np.broadcast_arrays(np.atleast_1d(np.asarray(n_e, float)), np.atleast_1d(np.asarray(p_n, float)))
+    except ValueError:
+        raise BayesScalingError("n_e and p_n must be one number each or arrays of the same length (one per path)") \
+            from None
+    if n_e.ndim != 1 or not (np.all(n_e > 0) and np.all((0 < p_n) & (p_n < 1)) and compute_factor > 0):
         raise BayesScalingError("the compute-efficient path needs n_e > 0, 0 < p_n < 1 and compute_factor > 0")
     shape = (fit_c.posterior.sizes["chain"], fit_c.posterior.sizes["draw"])
     size = shape[0] * shape[1]
     rng = np.random.default_rng(seed)
     idx = rng.choice(fit_d.posterior.sizes["chain"] * fit_d.posterior.sizes["draw"], size=size, replace=True)
     path = rng.choice(n_e.size, size=size, replace=True) if n_e.size > 1 else np.zeros(size, int)
-    n_e, p_n = n_e[path], np.broadcast_to(p_n, n_e.shape)[path]
+    n_e, p_n = n_e[path], p_n[path]
     a_c, log_cc = _flat(fit_c, "alpha_C"), np.log(_flat(fit_c, "C_c"))
     a_d, log_dc = _flat(fit_d, "alpha_D")[idx], np.log(_flat(fit_d, "D_c"))[idx]
     # log D(C) = log_k + (1 - p_n) log C, C in PF-days

@@ -20,7 +20,7 @@ import xarray as xr
 
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.queries.allocate import _bisect_decreasing, _Draws, compute_optimal
+from bayes_scaling.queries.allocate import _bisect_decreasing, _budgets, _check_k, _Draws, compute_optimal
 
 
 def _check_groups(result, groups) -> list[str]:
@@ -45,6 +45,8 @@ def group_losses(result, groups=None, *, compute: float | None = None, N=None, D
         losses = [compute_optimal(result, [compute], flops_per_token=flops_per_token, group=g)["loss_opt"]
                   .isel(budget=0, drop=True) for g in groups]
     elif N is not None and D is not None:
+        if np.size(N) != 1 or np.size(D) != 1:
+            raise BayesScalingError(f"compare groups at one model: give one N and one D, got {np.size(N)} and {np.size(D)}")
         losses = [result.predict(N=N, D=D, group=g)["loss"].isel(query=0, drop=True) for g in groups]
     else:
         raise BayesScalingError("compare at a budget (--compute C) or at a model (--params N --tokens D)")
@@ -58,9 +60,10 @@ def compute_multiplier(result, a: str, b: str, compute: float, *,
     """Per draw, C'/C where C' is the budget at which group ``b``'s optimal plan matches group
     ``a``'s optimal loss at C (> 1: ``b`` needs more compute than ``a``); ``inf`` in draws where
     ``b`` cannot reach that loss at any budget (its loss floor is above it)."""
-    k = flops_per_token
+    k = _check_k(flops_per_token)
+    (c,) = _budgets([compute], "flops")
     da, db = _Draws(result, a), _Draws(result, b)
-    log_ct = np.log(compute / k)
+    log_ct = np.log(c / k)
     target = da.log_loss_opt(np.array([log_ct]))[..., 0]
     g = lambda x: db.log_loss_opt(x[..., None])[..., 0]  # noqa: E731
     lo, hi = np.full(da.shape, log_ct - 40.0), np.full(da.shape, log_ct + 40.0)

@@ -53,6 +53,8 @@ def data_requirement(result, n_min: float, n_max: float, delta: float = 0.02, po
     L(N, D), where gamma = alpha_N / alpha_D."""
     if not 0 < n_min < n_max:
         raise BayesScalingError(f"need 0 < n_min < n_max, got {n_min!r} and {n_max!r}")
+    if isinstance(points, bool) or not isinstance(points, (int, np.integer)) or points < 2:
+        raise BayesScalingError(f"points must be an integer >= 2 (a slope needs two sizes), got {points!r}")
     n = np.geomspace(n_min, n_max, points)
     dmin = tokens_to_limit_overfitting(result, n, delta)
     x = np.log(n) - np.log(n).mean()

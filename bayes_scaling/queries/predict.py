@@ -20,19 +20,33 @@ def query_inputs(law, N=None, D=None, C=None, **extra) -> dict[str, dict[str, np
     def arr(name, v):
         if v is None:
             return None
-        a = np.atleast_1d(np.asarray(v, dtype=float))
+        try:
+            a = np.atleast_1d(np.asarray(v, dtype=float))
+        except (TypeError, ValueError):
+            raise BayesScalingError(f"{name} must be a number or a list of numbers, got {v!r}") from None
+        if a.ndim != 1:
+            raise BayesScalingError(f"{name} must be a number or a flat list of numbers, got shape {a.shape}")
         if a.size == 0 or not np.all(np.isfinite(a)) or np.any(a <= 0):
             raise BayesScalingError(f"{name} must be finite and > 0, got {v!r}")
         return a
 
     N, D, C = arr("params N", N), arr("tokens D", D), arr("compute C", C)
+    extra = {k: arr(k, v) for k, v in extra.items()}
+    try:
+        np.broadcast_shapes(*(v.shape for v in (N, D, C, *extra.values()) if v is not None))
+    except ValueError:
+        raise BayesScalingError("query inputs must have the same number of values (or one value each)") from None
+    if N is not None and D is not None and C is not None:
+        implied = FLOPS_PER_PARAM_TOKEN * N * D
+        if not np.allclose(C, implied, rtol=1e-3, atol=0.0):
+            raise BayesScalingError("N, D and C disagree (C must be 6ND FLOPs): give two of them, not all three")
     if D is None and N is not None and C is not None:
         D = C / (FLOPS_PER_PARAM_TOKEN * N)
     if N is None and D is not None and C is not None:
         N = C / (FLOPS_PER_PARAM_TOKEN * D)
     if C is None and N is not None and D is not None:
         C = FLOPS_PER_PARAM_TOKEN * N * D
-    given = {"N": N, "D": D, "C": C, **{k: arr(k, v) for k, v in extra.items()}}
+    given = {"N": N, "D": D, "C": C, **extra}
     missing = [k for k in law.input_names if given.get(k) is None]
     if missing:
         flags = {"N": "--params", "D": "--tokens", "C": "--compute", "U": "--unique-tokens", "X": "--x", "S": "--steps"}
