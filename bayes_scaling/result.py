@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayes_scaling._files import temp_sibling
 from bayes_scaling.conventions import CI_PROB, RUN_DIM
 from bayes_scaling.data.runs import RunTable, runs_from_frame
 from bayes_scaling.errors import BayesScalingError
@@ -98,6 +98,11 @@ def law_params_from(posterior: xr.Dataset, law) -> dict[str, xr.DataArray]:
     return law.to_law_params(posterior)
 
 
+def _column(values: pd.Series) -> np.ndarray:
+    v = values.to_numpy()
+    return v.astype(str) if v.dtype == object else v
+
+
 class FitResult:
     """A fitted scaling law: posterior draws plus the spec and runs that produced them."""
 
@@ -130,7 +135,8 @@ class FitResult:
         n = len(runs)
         run_coord = {RUN_DIM: np.arange(n)}
         frame = runs.frame
-        const = xr.Dataset({c: (RUN_DIM, frame[c].to_numpy()) for c in frame.columns if c != "loss"}, coords=run_coord)
+        # text columns (groups, labels) as fixed-width strings: what netCDF gives back on load
+        const = xr.Dataset({c: (RUN_DIM, _column(frame[c])) for c in frame.columns if c != "loss"}, coords=run_coord)
         for c, unit in (("N", "parameters"), ("D", "tokens"), ("C", "FLOPs")):
             if c in const:
                 const[c].attrs["units"] = unit
@@ -180,7 +186,7 @@ class FitResult:
         path = Path(path)
         if path.parent and not path.parent.exists():
             raise BayesScalingError(f"output folder {str(path.parent)!r} does not exist: create it first")
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+        fd, tmp = temp_sibling(path)
         os.close(fd)
         try:
             self.tree.to_netcdf(tmp, engine="h5netcdf")

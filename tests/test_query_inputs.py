@@ -93,3 +93,4 @@ def test_holdout_fraction_keeps_tied_runs_together():
     with pytest.raises(BayesScalingError, match="too few distinct values"):
         split_runs(bs.load_runs(runs_frame().assign(compute=1e20, tokens=lambda f: 1e20 / (6 * f["params"]))),
                    law, holdout_fraction=0.9)
+

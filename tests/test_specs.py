@@ -260,3 +260,35 @@ def test_compiled_model_key_follows_the_spec_content_not_its_text():
     assert model_key(normal, data) != model_key(spec, data)
     relabelled = replace(spec, provenance={**spec.provenance, "notes": "other words"}, text=spec.text + "\n# comment")
     assert model_key(relabelled, data) == model_key(spec, data)
+
+
+def test_synced_rewrites_quoted_provenance_keys_and_changed_provenance():
+    from dataclasses import replace
+
+    base = default_spec("chinchilla")
+    text = base.text.replace("[provenance]", '[provenance]\n"data set" = "C4, 2024 crawl"', 1)
+    quoted = parse_spec(text, "q.toml")
+    normal = replace(quoted, likelihood=replace(quoted.likelihood, family="normal")).synced()
+    back = parse_spec(normal.text)
+    assert back.provenance["data set"] == "C4, 2024 crawl" and back.likelihood.family == "normal"
+    relabelled = replace(base, provenance={**base.provenance, "source": "NEW"}).synced()
+    assert parse_spec(relabelled.text).provenance["source"] == "NEW"
+
+
+@pytest.mark.parametrize("table, snippet", [
+    ("likelihood.sigma", '[likelihood.sigma]\ndist = "HalfNormal"\nsigma = 0.05\nrelative_to = "N"\n'),
+    ("covariates.prior", '[covariates.prior]\ndist = "Normal"\nmu = 0.0\nsigma = 0.05\nrelative_to = "N"\n'),
+])
+def test_relative_to_only_on_a_laws_constants(table, snippet):
+    base = default_spec("chinchilla").text
+    text = base.replace('[likelihood.sigma]\ndist = "HalfNormal"\nsigma = 0.05\n', "") + "\n" + snippet
+    with pytest.raises(BayesScalingError, match=f"{table}: relative_to applies only"):
+        parse_spec(text)
+
+
+def test_vary_names_each_parameter_once():
+    spec = default_spec("chinchilla")
+    with pytest.raises(BayesScalingError, match="twice"):
+        spec.with_vary(["alpha", "alpha"])
+    with pytest.raises(BayesScalingError, match="twice"):
+        parse_spec(spec.text + '\n[hierarchy]\nvary = ["alpha", "alpha"]\n')

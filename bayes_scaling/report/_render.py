@@ -8,9 +8,9 @@ import base64
 import contextlib
 import html
 import os
-import tempfile
 from pathlib import Path
 
+from bayes_scaling._files import temp_sibling
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.report._model import Fig, Para, Report, Table
 
@@ -139,9 +139,9 @@ def check_out_path(out: str | os.PathLike, fmt: str | None) -> tuple[Path, str]:
 
 
 def _temp_for(path: Path) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
+    fd, tmp = temp_sibling(path)
     os.close(fd)
-    return Path(tmp)
+    return tmp
 
 
 def write_atomic(files: dict[Path, bytes]) -> list[Path]:

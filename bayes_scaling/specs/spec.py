@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -134,6 +135,8 @@ class LawSpec:
         if vary is None:
             return self
         vary = tuple(vary)
+        if len(set(vary)) != len(vary):
+            raise BayesScalingError(f"vary names a parameter twice: {list(vary)}; name each once")
         bad = sorted(set(vary) - set(self.law.param_names))
         if bad:
             raise BayesScalingError(f"cannot vary {bad} by group: law {self.law_name!r} has {list(self.law.param_names)}")
@@ -153,11 +156,12 @@ class LawSpec:
                      repr(self.hierarchy), repr(self.covariate_prior)))
 
     def synced(self) -> "LawSpec":
-        """This spec with ``text`` that parses back to it: ``self`` when it already does (comments
-        kept), else the same spec with its text written from its fields (after
+        """This spec with ``text`` that parses back to it (provenance included): ``self`` when it
+        already does (comments kept), else the same spec with its text written from its fields (after
         ``dataclasses.replace`` or :meth:`with_vary`). Fits save and reparse the text, so they use this."""
         try:
-            same = parse_spec(self.text, self.origin).content_key() == self.content_key()
+            parsed = parse_spec(self.text, self.origin)
+            same = parsed.content_key() == self.content_key() and parsed.provenance == self.provenance
         except BayesScalingError:
             same = False
         return self if same else replace(self, text=spec_to_toml(self))
@@ -167,11 +171,15 @@ class LawSpec:
         return Path(self.origin).stem if self.origin else self.law_name
 
 
-def _prior(where: str, table: Any) -> PriorSpec:
+def _prior(where: str, table: Any, *, relative: bool = True) -> PriorSpec:
+    """A prior table; ``relative=False`` for priors that cannot be data-relative (noise, group spread,
+    covariate effects)."""
     if not isinstance(table, dict):
         raise BayesScalingError(f"{where} must be a table like {{ dist = \"Normal\", mu = 0.0, sigma = 1.0 }}")
     table = dict(table)
     relative_to = table.pop("relative_to", None)
+    if relative_to is not None and not relative:
+        raise BayesScalingError(f"{where}: relative_to applies only to priors on a law's constants; remove it here")
     if relative_to is not None and relative_to not in INPUT_QUANTITIES:
         raise BayesScalingError(f"{where}: relative_to must be one of {list(INPUT_QUANTITIES)}, got {relative_to!r}")
     dist = table.pop("dist", None)
@@ -244,7 +252,8 @@ def parse_spec(text: str, origin: str = "<string>") -> LawSpec:
     nu = lik.get("nu", 4.0)
     if isinstance(nu, bool) or not isinstance(nu, (int, float)) or not math.isfinite(nu) or not nu > 0:
         raise BayesScalingError(f"spec {origin!r}: likelihood nu must be a finite number > 0, got {nu!r}")
-    sigma = _prior(f"spec {origin!r} likelihood.sigma", lik.get("sigma", {"dist": "HalfNormal", "sigma": 0.05}))
+    sigma = _prior(f"spec {origin!r} likelihood.sigma", lik.get("sigma", {"dist": "HalfNormal", "sigma": 0.05}),
+                   relative=False)
     if not sigma.positive_support():
         raise BayesScalingError(f"spec {origin!r}: likelihood.sigma needs a prior on positive values (e.g. HalfNormal)")
     bad = sorted(set(lik) - {"family", "nu", "sigma"})
@@ -259,11 +268,14 @@ def parse_spec(text: str, origin: str = "<string>") -> LawSpec:
         if not isinstance(hier, dict) or not isinstance(hier.get("vary"), list) or set(hier) - {"vary", "tau"}:
             raise BayesScalingError(f"spec {origin!r}: [hierarchy] takes vary = [\"alpha\", ...] and an optional "
                                     f"[hierarchy.tau] prior")
+        if len(set(map(str, hier["vary"]))) != len(hier["vary"]):
+            raise BayesScalingError(f"spec {origin!r}: [hierarchy] vary names a parameter twice: {hier['vary']}")
         bad = sorted(str(v) for v in hier["vary"] if v not in law.param_names)
         if bad:
             raise BayesScalingError(f"spec {origin!r}: [hierarchy] vary names unknown parameter(s) {bad}; law "
                                     f"{law.name!r} has {list(law.param_names)}")
-        tau = _prior(f"spec {origin!r} hierarchy.tau", hier.get("tau", {"dist": "HalfNormal", "sigma": 0.1}))
+        tau = _prior(f"spec {origin!r} hierarchy.tau", hier.get("tau", {"dist": "HalfNormal", "sigma": 0.1}),
+                     relative=False)
         if not tau.positive_support():
             raise BayesScalingError(f"spec {origin!r}: hierarchy.tau needs a prior on positive values (e.g. HalfNormal)")
         hierarchy = HierarchySpec(tuple(hier["vary"]), tau) if hier["vary"] else None
@@ -272,7 +284,7 @@ def parse_spec(text: str, origin: str = "<string>") -> LawSpec:
     if cov is not None:
         if not isinstance(cov, dict) or set(cov) != {"prior"}:
             raise BayesScalingError(f"spec {origin!r}: [covariates] takes one prior table, [covariates.prior]")
-        extra["covariate_prior"] = _prior(f"spec {origin!r} covariates.prior", cov["prior"])
+        extra["covariate_prior"] = _prior(f"spec {origin!r} covariates.prior", cov["prior"], relative=False)
     return LawSpec(law.name, priors, LikelihoodSpec(family, float(nu), sigma), {k: str(v) for k, v in prov.items()},
                    text, origin, hierarchy, **extra)
 
@@ -313,6 +325,10 @@ def default_spec(law_name: str) -> LawSpec:
     return load_spec(law_name)
 
 
+def _toml_key(k: str) -> str:
+    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else json.dumps(k, ensure_ascii=False)
+
+
 def _toml_value(v) -> str:
     if isinstance(v, str):
         return json.dumps(v, ensure_ascii=False)
@@ -334,7 +350,7 @@ def spec_to_toml(spec: LawSpec) -> str:
     lines = ["[law]", f"name = {_toml_value(spec.law_name)}", ""]
     if spec.provenance:
         lines.append("[provenance]")
-        lines += [f"{k} = {_toml_value(v)}" for k, v in spec.provenance.items()]
+        lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in spec.provenance.items()]
         lines.append("")
     for name, prior in spec.priors.items():
         lines += _prior_lines(f"priors.{name}", prior)
