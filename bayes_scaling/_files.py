@@ -1,10 +1,13 @@
-"""Temporary siblings for atomic writes: write the sibling, then ``os.replace`` it into place."""
+"""Output files: checking an output path before the work that fills it, and temporary siblings for
+atomic writes (write the sibling, then ``os.replace`` it into place)."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
+
+from bayes_scaling.errors import BayesScalingError
 
 
 def _default_mode() -> int:
@@ -19,3 +22,17 @@ def temp_sibling(path: Path, suffix: str = ".tmp") -> tuple[int, Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent if str(path.parent) else ".")
     os.fchmod(fd, _default_mode())
     return fd, Path(tmp)
+
+
+def check_out_file(out: str | os.PathLike, fix: str, option: str = "--out") -> Path:
+    """``out`` as a Path, refused with one line unless a file can be written there: not an existing
+    folder (``fix`` says what to do instead), in a folder that exists. Call it before the (slow) work
+    whose result goes there."""
+    path = Path(out)
+    if path.is_dir():
+        raise BayesScalingError(f"{option} {str(out)!r} is a folder: {fix}")
+    parent = path.parent
+    if str(parent) not in ("", ".") and not parent.is_dir():
+        what = "is a file, not a folder" if parent.exists() else "does not exist: create it first"
+        raise BayesScalingError(f"output folder {str(parent)!r} {what}")
+    return path

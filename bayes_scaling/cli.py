@@ -16,7 +16,8 @@ import warnings
 from typing import Any
 
 from bayes_scaling.commands.common import (_add_law_args, _diag_json, _diag_line, _discrepancy_json,
-                                          _discrepancy_line, _extrapolation_lines, _spec_from_args)
+                                          _discrepancy_line, _extrapolation_lines, _group_kw, _int_at_least,
+                                          _spec_from_args)
 from bayes_scaling.conventions import CI_PROB, INPUT_QUANTITIES, PARAMS_KINDS
 from bayes_scaling.errors import BayesScalingError, DiagnosticsError
 from bayes_scaling.queries.extrapolation import extrapolation_report
@@ -133,30 +134,27 @@ def _col_map(items: list[str]) -> dict[str, str]:
     return out
 
 
-def cmd_fit(args) -> int:
+def _fit_out(out: str):
+    """The path of a fit file to write (``--out``), checked before the fit."""
     from pathlib import Path
 
+    from bayes_scaling._files import check_out_file
+
+    if Path(out).suffix.lower() not in (".nc", ".h5", ".nc4"):
+        raise BayesScalingError(f"--out {out!r} should end in .nc (the fit is written as netCDF)")
+    return check_out_file(out, "give a file name such as fit.nc")
+
+
+def cmd_fit(args) -> int:
     from bayes_scaling.inference.fit import fit
 
     spec = _spec_from_args(args)
-    out = Path(args.out)
-    if out.suffix.lower() not in (".nc", ".h5", ".nc4"):
-        raise BayesScalingError(f"--out {args.out!r} should end in .nc (the fit is written as netCDF)")
-    if not out.parent.exists() and str(out.parent) not in ("", "."):
-        raise BayesScalingError(f"output folder {str(out.parent)!r} does not exist: create it first")
+    out = _fit_out(args.out)
+    group_kw = _group_kw(args, spec)
     runs = _load_runs(args)
-    vary = None
-    if args.group_col:
-        law = spec.law
-        vary = ([v.strip() for v in args.vary.split(",") if v.strip()] if args.vary is not None
-                else list(spec.hierarchy.vary) if spec.hierarchy
-                else [p.name for p in law.params if p.kind != "loss"])
-    elif args.vary:
-        raise BayesScalingError("--vary needs --group-col COLUMN (the column whose groups get their own parameters)")
     result = fit(runs, spec=spec, draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed,
-                 strict=args.strict, command=args.command_line, vary=vary,
-                 group_col=args.group_col[0] if args.group_col else None,
-                 calibrate_extrapolation=args.calibrate_extrapolation)
+                 strict=args.strict, command=args.command_line, calibrate_extrapolation=args.calibrate_extrapolation,
+                 **group_kw)
     result.save(out)
     if args.json:
         print(json.dumps({**_summary_json(result, args.ci), "out": str(out)}, indent=2))
@@ -168,30 +166,42 @@ def cmd_fit(args) -> int:
 
 def cmd_fit_many(args) -> int:
     import re
+    from dataclasses import replace
     from pathlib import Path
 
+    from bayes_scaling._files import check_out_file
     from bayes_scaling.data.runs import _read_source
     from bayes_scaling.inference.batch import fit_many
 
     spec = _spec_from_args(args)
+    group_kw = _group_kw(args, spec)
     out_dir = Path(args.out_dir)
     if not out_dir.is_dir():
         raise BayesScalingError(f"--out-dir {args.out_dir!r} is not an existing folder: create it first")
-    frame, _, _ = _read_source(args.runs)
+    frame, source, sha = _read_source(args.runs)
     if args.by not in frame.columns:
         raise BayesScalingError(f"--by column {args.by!r} not found; columns are: {list(frame.columns)}")
+    by = frame[args.by]
+    empty = (by.isna() | (by.astype(str).str.strip() == "")).to_numpy()
+    if empty.any():
+        rows = (empty.nonzero()[0] + 1).tolist()[:5]
+        raise BayesScalingError(f"--by column {args.by!r} is empty in data row(s) {rows}: give every run a value "
+                                f"or drop those runs")
     tables, paths = {}, {}
     for value, part in frame.groupby(args.by, sort=True):
         name = str(value)
-        path = out_dir / (re.sub(r"[^A-Za-z0-9._-]+", "_", name) + ".nc")
+        path = check_out_file(out_dir / (re.sub(r"[^A-Za-z0-9._-]+", "_", name) + ".nc"),
+                              "move that folder away or choose another --out-dir", "output file")
         if path in paths.values():
             other = next(k for k, v in paths.items() if v == path)
             raise BayesScalingError(f"--by values {other!r} and {name!r} would both be saved as {path.name}: "
                                     f"rename one of them in column {args.by!r}")
-        tables[name], paths[name] = _load_runs(args, part.reset_index(drop=True)), path
+        # Each table is a slice of one file: it records that file and its SHA-256, as load_runs does.
+        tables[name] = replace(_load_runs(args, part.reset_index(drop=True)), source=source, sha256=sha)
+        paths[name] = path
     res = fit_many(tables, spec=spec, workers=args.workers, scheduler=args.scheduler, draws=args.draws,
                    tune=args.tune, chains=args.chains, seed=args.seed,
-                   calibrate_extrapolation=args.calibrate_extrapolation)
+                   calibrate_extrapolation=args.calibrate_extrapolation, **group_kw)
     rows = []
     for name, fit_result in res.fits.items():
         path = paths[name]
@@ -268,6 +278,7 @@ def cmd_demo(args) -> int:
     from bayes_scaling.queries.intervals import summary_record
     from bayes_scaling.simulate import true_loss
 
+    out = _fit_out(args.out) if args.out else None
     path = example_path()
     runs = load_runs(path, params_kind=EXAMPLE["params_kind"])
     truth = EXAMPLE["truth"]
@@ -290,9 +301,9 @@ def cmd_demo(args) -> int:
           f"D = {d_big:.3g} tokens (20 tokens/parameter), C = {6 * n_big * d_big:.3g} FLOPs")
     print(f"  loss: median {s['median']:.4f} nats/token, {args.ci:.0%} interval [{s['ci_low']:.4f}, "
           f"{s['ci_high']:.4f}]; truth {t:.4f} ({inside} the interval)")
-    if args.out:
-        result.save(args.out)
-        print(f"saved {args.out}")
+    if out:
+        result.save(out)
+        print(f"saved {out}")
     return 0 if np.isfinite(s["median"]) else 1
 
 
@@ -371,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", required=True, help="column whose values split the runs into separate fits")
     _add_law_args(p)
     p.add_argument("--out-dir", required=True, help="existing folder for one <value>.nc per fit")
-    p.add_argument("--workers", type=int, default=None, help="local worker processes (default: CPU count)")
+    p.add_argument("--workers", type=_int_at_least(1), default=None, help="local worker processes (default: CPU count)")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://host:port) instead of local workers")
     _add_runs_args(p)
     _add_sampler_args(p)

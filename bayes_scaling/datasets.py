@@ -24,7 +24,6 @@ import hashlib
 import http.client
 import inspect
 import os
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -35,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bayes_scaling._files import temp_sibling
 from bayes_scaling.data.runs import RunTable, load_runs
 from bayes_scaling.errors import BayesScalingError
 
@@ -121,7 +121,7 @@ def _download(url: str, target: Path, sha256: str, timeout: float = DOWNLOAD_TIM
 
     Nothing is left at ``target`` (or in a partial file) when the download or the check fails.
     """
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    fd, tmp = temp_sibling(target, ".part")
     try:
         h = hashlib.sha256()
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
@@ -318,6 +318,9 @@ def _load_chinchilla_epoch(get, drop_highest_loss: int = 0) -> RunTable:
     """N = ``Model Size`` (total parameters, embeddings included), C = ``Training FLOP`` (FLOPs),
     D = C / (6N) tokens (derived, as Epoch does), loss = final MassiveText training loss (nats/token,
     decoded from the marker colour). ``drop_highest_loss=5`` reproduces Epoch's n = 240 sample."""
+    if not isinstance(drop_highest_loss, (int, np.integer)) or isinstance(drop_highest_loss, bool) or drop_highest_loss < 0:
+        raise BayesScalingError(f"dataset 'chinchilla_epoch': drop_highest_loss must be a whole number >= 0 (5 gives "
+                                f"Epoch's n = 240 sample), got {drop_highest_loss!r}")
     frame = get()
     if drop_highest_loss:
         frame = frame.drop(frame["loss"].nlargest(int(drop_highest_loss)).index).reset_index(drop=True)

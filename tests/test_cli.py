@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -194,3 +195,137 @@ def test_console_script_exit_codes(tmp_path, fit_file):
                          timeout=120)
     assert bad.returncode == 2
     assert len(bad.stderr.strip().splitlines()) == 1 and bad.stdout == ""
+
+
+# -- checks that come before any fitting ---------------------------------------------------------
+
+class _Fitted(Exception):
+    """Raised by the stand-ins below: the command got as far as fitting."""
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """fit, fit_many and backtest replaced by stand-ins that record their arguments and stop the command."""
+    import bayes_scaling.inference.batch as batch
+    import bayes_scaling.inference.fit as fit_module
+    import bayes_scaling.queries.backtest as backtest
+
+    seen = {}
+
+    def stand_in(name):
+        def record(*args, **kwargs):
+            seen[name] = (args, kwargs)
+            raise _Fitted(name)
+        return record
+
+    for module, name in ((fit_module, "fit"), (batch, "fit_many"), (backtest, "backtest")):
+        monkeypatch.setattr(module, name, stand_in(name))
+    return seen
+
+
+@pytest.fixture
+def curves_csv(tmp_path):
+    """Two curves (column `curve`), each with two architectures (column `arch`)."""
+    frame = runs_frame()
+    path = tmp_path / "curves.csv"
+    pd.concat([frame.assign(curve=c, arch=["x", "y"] * 8) for c in ("a", "b")]).to_csv(path, index=False)
+    return path
+
+
+def _folder(path):
+    path.mkdir()
+    return path
+
+
+def _fit_many(csv, tmp_path, *extra):
+    out = tmp_path / "fits"
+    out.mkdir(exist_ok=True)
+    return ["fit-many", str(csv), "--by", "curve", "--law", "chinchilla", "--out-dir", str(out), *extra]
+
+
+OUT_PATH_CASES = {
+    "fit_out_is_a_folder": (lambda t, c: ["fit", str(c), "--law", "chinchilla", "--out", str(_folder(t / "f.nc"))],
+                            "is a folder"),
+    "fit_parent_is_a_file": (lambda t, c: ["fit", str(c), "--law", "chinchilla", "--out", str(c / "fit.nc")],
+                             "is a file, not a folder"),
+    "demo_parent_missing": (lambda t, c: ["demo", "--out", str(t / "missing" / "fit.nc")], "does not exist"),
+    "demo_out_is_a_folder": (lambda t, c: ["demo", "--out", str(_folder(t / "d.nc"))], "is a folder"),
+    "demo_out_not_nc": (lambda t, c: ["demo", "--out", str(t / "fit.txt")], "should end in .nc"),
+    "fit_many_out_is_a_folder": (lambda t, c: _folder_in_fits(_fit_many(c, t), t / "fits" / "b.nc"), "is a folder"),
+}
+
+
+def _folder_in_fits(args, path):
+    path.mkdir()
+    return args
+
+
+@pytest.mark.parametrize("case", sorted(OUT_PATH_CASES))
+def test_output_path_is_checked_before_fitting(case, tmp_path, curves_csv, calls, capsys):
+    make, needle = OUT_PATH_CASES[case]
+    code = main(make(tmp_path, curves_csv))
+    err = capsys.readouterr().err
+    assert code == 2 and not calls
+    assert len(err.strip().splitlines()) == 1 and needle in err, err
+
+
+@pytest.mark.parametrize("workers", ["0", "-1", "two"])
+def test_fit_many_workers_must_be_a_positive_whole_number(workers, tmp_path, curves_csv, calls, capsys):
+    code = main(_fit_many(curves_csv, tmp_path, "--workers", workers))
+    err = capsys.readouterr().err
+    assert code == 2 and not calls
+    assert len(err.strip().splitlines()) == 1 and "--workers" in err and ">= 1" in err, err
+
+
+def _fit_kwargs(args, calls):
+    with pytest.raises(_Fitted):
+        main(args)
+    return calls.popitem()[1][1]
+
+
+@pytest.mark.parametrize("vary", [[], ["--vary", "alpha,beta"]])
+def test_fit_many_and_backtest_vary_by_group_as_fit_does(vary, tmp_path, curves_csv, calls):
+    group = ["--group-col", "arch", *vary]
+    fit_kw = _fit_kwargs(["fit", str(curves_csv), "--law", "chinchilla", "--out", str(tmp_path / "f.nc"), *group],
+                         calls)
+    assert fit_kw["group_col"] == "arch" and fit_kw["vary"] == (["alpha", "beta"] if vary else ["A", "B", "alpha", "beta"])
+    many_kw = _fit_kwargs(_fit_many(curves_csv, tmp_path, *group), calls)
+    assert (many_kw["group_col"], many_kw["vary"]) == (fit_kw["group_col"], fit_kw["vary"])
+    bt_kw = _fit_kwargs(["backtest", str(curves_csv), "--law", "chinchilla", *group], calls)
+    assert (bt_kw["group_col"], bt_kw["vary"]) == (fit_kw["group_col"], fit_kw["vary"])
+
+
+def test_fit_many_vary_needs_a_group_column(tmp_path, curves_csv, calls, capsys):
+    assert main(_fit_many(curves_csv, tmp_path, "--vary", "alpha")) == 2 and not calls
+    assert "--vary needs --group-col" in capsys.readouterr().err
+
+
+def test_fit_many_tables_record_the_source_file_and_its_sha256(tmp_path, curves_csv, calls):
+    import hashlib
+
+    with pytest.raises(_Fitted):
+        main(_fit_many(curves_csv, tmp_path))
+    tables = calls["fit_many"][0][0]
+    assert sorted(tables) == ["a", "b"] and all(len(t) == 16 for t in tables.values())
+    sha = hashlib.sha256(curves_csv.read_bytes()).hexdigest()
+    assert all(t.metadata()["source"] == str(curves_csv) and t.metadata()["sha256"] == sha for t in tables.values())
+
+
+def test_fit_many_refuses_runs_without_a_by_value(tmp_path, calls, capsys):
+    frame = runs_frame().assign(curve=["a", "b"] * 8)
+    frame.loc[[2, 5], "curve"] = [np.nan, " "]
+    path = tmp_path / "curves.csv"
+    frame.to_csv(path, index=False)
+    assert main(_fit_many(path, tmp_path)) == 2 and not calls
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "'curve' is empty in data row(s) [3, 6]" in err, err
+
+
+def test_frontier_of_a_kaplan_ns_fit_refuses_flops_per_token(tmp_path, capsys):
+    path = tmp_path / "ns.nc"
+    fake_fit("kaplan_ns", {"alpha_N": 0.076, "alpha_S": 0.76, "N_c": 6.5e13, "S_c": 2.1e3}).save(path)
+    args = ["frontier", str(path), "--compute-min", "1e18", "--compute-max", "1e20", "--points", "2"]
+    assert main([*args, "--flops-per-token", "4"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "--flops-per-token does not apply to a kaplan_ns fit" in err, err
+    assert main([*args, "--flops-per-token", "6", "--json"]) == 0

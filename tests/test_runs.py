@@ -11,7 +11,7 @@ import pytest
 from conftest import DATASETS
 
 import bayes_scaling as bs
-from bayes_scaling import BayesScalingError, get_law, load_runs
+from bayes_scaling import BayesScalingError, datasets, get_law, load_runs
 
 N = [1e8, 2e8, 4e8, 8e8, 1.6e9, 3.2e9, 6.4e9, 1.28e10]
 D = [2e9, 4e9, 8e9, 1.6e10, 3.2e10, 6.4e10, 1.28e11, 2.56e11]
@@ -176,6 +176,28 @@ def test_group_and_seed_columns_carried():
     assert meta["columns"]["groups"] == ["arch", "data"] and meta["columns"]["seed"] == "rs"
 
 
+@pytest.mark.parametrize(("kwargs", "needle"), [
+    ({"group_cols": ["D"]}, "--group-col 'D' has the name of the runs table's own column 'D' (tokens)"),
+    ({"covariate_cols": ["N"]}, "--covariate 'N' has the name of the runs table's own column 'N' (parameters)"),
+    ({"covariate_cols": ["loss"]}, "own column 'loss'"),
+    ({"group_cols": ["U"]}, "own column 'U'"),
+    ({"group_cols": ["seed"], "seed_col": "rs"}, "own column 'seed'"),
+    ({"covariate_cols": ["log_aspect_ratio"], "shape_cols": ("width", "depth")}, "own column 'log_aspect_ratio'"),
+    ({"group_cols": ["arch"], "covariate_cols": ["arch"]}, "'arch' is given twice"),
+])
+def test_group_or_covariate_named_like_a_table_column_is_refused(kwargs, needle):
+    frame = _frame(D=[1.0] * 8, N=[2.0] * 8, U=["u"] * 8, seed=["s"] * 8, rs=list(range(8)), arch=[0, 1] * 4,
+                   width=[512.0] * 8, depth=[8.0] * 8, log_aspect_ratio=[1.0] * 8)
+    with pytest.raises(BayesScalingError) as ei:
+        load_runs(frame, compute_col=None, **kwargs)
+    _one_line_error(ei, needle)
+
+
+def test_group_named_seed_without_a_seed_column_is_fine():
+    runs = load_runs(_frame(seed=[1, 2] * 4), compute_col=None, group_cols=["seed"])
+    assert list(runs.frame["seed"]) == ["1", "2"] * 4 and runs.columns.seed is None
+
+
 # -- bad values ---------------------------------------------------------------------------------
 
 def _header_and_rows(rows):
@@ -311,6 +333,29 @@ def test_ragged_csv(tmp_path):
     _one_line_error(ei, "CSV")
 
 
+@pytest.mark.parametrize(("text", "needles"), [
+    ("params,tokens,loss\n1e8,1e9,3.0\n\n2e8,2e9,2.9,7\n3e8,3e9,2.8\n", ("data row 2", "line 4", "4 fields", "has 3")),
+    ("params,tokens,loss\n1e8,1e9,3.0,\n2e8,2e9,2.9,\n", ("data row 1", "trailing ','")),
+    ("params,tokens,loss\n1e8,1e9,3.0\n2e8,2e9\n", ("data row 2", "2 fields")),
+])
+def test_row_with_a_field_more_or_less_than_the_header(tmp_path, text, needles):
+    with pytest.raises(BayesScalingError) as ei:
+        load_runs(_csv(tmp_path, text))
+    _one_line_error(ei, "runs.csv", *needles)
+
+
+def test_blank_lines_and_old_mac_line_ends_are_read(tmp_path):
+    runs = load_runs(_csv(tmp_path, "params,tokens,loss\r1e8,1e9,3.0\r   \r2e8,2e9,2.9\r"))
+    np.testing.assert_allclose(runs.frame["loss"], [3.0, 2.9])
+
+
+def test_unclosed_quote_in_a_large_file_is_one_line(tmp_path):
+    text = 'params,"tokens,loss\n' + "1e8,1e9,3.0\n" * 20_000  # > 128 KiB, the csv module's field limit
+    with pytest.raises(BayesScalingError) as ei:
+        load_runs(_csv(tmp_path, text))
+    _one_line_error(ei, "not valid CSV", "line 1", "quot")
+
+
 @pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() == 0, reason="root can read unreadable files")
 def test_unreadable_file(tmp_path):
     path = _csv(tmp_path, _header_and_rows(GOOD_ROWS))
@@ -385,6 +430,13 @@ def test_require_missing_input(law_name, needle):
 
 
 # -- the real Epoch AI extraction of Chinchilla Fig. 4 ------------------------------------------
+
+@pytest.mark.parametrize("value", [-1, 2.5, "5", True])
+def test_chinchilla_epoch_refuses_a_bad_drop_highest_loss(tmp_path, value):
+    with pytest.raises(BayesScalingError) as ei:
+        datasets.load("chinchilla_epoch", drop_highest_loss=value, data_home=tmp_path, download=False)
+    _one_line_error(ei, "drop_highest_loss", ">= 0")
+
 
 EPOCH_CSV = DATASETS / "chinchilla_epoch_besiroglu2024" / "svg_extracted_data.csv"
 

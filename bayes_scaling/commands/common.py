@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import math
 from typing import Any
 
@@ -26,6 +27,21 @@ def _line(label: str, r: dict, unit: str = "", fmt: str = ".4g") -> str:
             f"[{r['ci_low']:{fmt}}, {r['ci_high']:{fmt}}]")
 
 
+def _int_at_least(low: int, why: str = ""):
+    """argparse type: a whole number >= ``low`` (``why`` explains the bound in the error)."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            v = None
+        if v is None or v < low:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}{why}, got {text!r}")
+        return v
+
+    return parse
+
+
 def _add_law_args(p, law_help: str = "law name") -> None:
     """``--law`` and ``--spec`` (a spec's law must agree with ``--law`` when both are given)."""
     p.add_argument("--law", default=None, help=law_help)
@@ -40,6 +56,22 @@ def _spec_from_args(args):
     if args.law is None and args.spec is None:
         raise BayesScalingError("choose a law with --law NAME or a spec with --spec FILE")
     return resolve_spec(args.law, args.spec)
+
+
+def _group_kw(args, spec) -> dict[str, Any]:
+    """``vary`` and ``group_col`` of a fit from ``--group-col``/``--vary``. With a group column, the
+    parameters in ``--vary`` vary by group, else the spec's ``[hierarchy]`` ones, else all but the
+    irreducible loss."""
+    from bayes_scaling.errors import BayesScalingError
+
+    if not args.group_col:
+        if args.vary:
+            raise BayesScalingError("--vary needs --group-col COLUMN (the column whose groups get their own parameters)")
+        return {"vary": None, "group_col": None}
+    vary = ([v.strip() for v in args.vary.split(",") if v.strip()] if args.vary is not None
+            else list(spec.hierarchy.vary) if spec.hierarchy
+            else [p.name for p in spec.law.params if p.kind != "loss"])
+    return {"vary": vary, "group_col": args.group_col[0]}
 
 
 def _to_flops(value: float, compute_unit: str) -> float:

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from typing import Any
 
 import numpy as np
 
-from bayes_scaling.commands.common import (_budget, _diag_json, _diag_line, _extrapolation_lines, _finite, _line, _rec,
-                                           _to_flops)
+from bayes_scaling.commands.common import (_budget, _diag_json, _diag_line, _extrapolation_lines, _finite,
+                                           _int_at_least, _line, _rec, _to_flops)
 from bayes_scaling.conventions import CI_PROB, FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
 from bayes_scaling.errors import BayesScalingError
 
+_at_least_two = _int_at_least(2, " (the two ends of the range)")
 
-def _at_least_two(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 2, got {text!r}") from None
-    if v < 2:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 2 (the two ends of the range), got {text!r}")
-    return v
 
 def cmd_allocate(args) -> int:
     from bayes_scaling.queries.allocate import decide, frontier_exponents
@@ -128,6 +120,9 @@ def cmd_frontier(args) -> int:
     if not hi > lo:
         raise BayesScalingError(f"--compute-max must exceed --compute-min, got {args.compute_min:g} and {args.compute_max:g}")
     if result.law.name == "kaplan_ns":
+        if args.flops_per_token != FLOPS_PER_PARAM_TOKEN:
+            raise BayesScalingError("--flops-per-token does not apply to a kaplan_ns fit, whose frontier counts "
+                                    "C = 6 N B S (Kaplan et al. 2020, Appendix B): drop the option")
         return _kaplan_frontier(args, result, lo, hi)
     fe = frontier_exponents(result, lo, hi, flops_per_token=args.flops_per_token)
     budgets = np.geomspace(lo, hi, args.points)
@@ -203,7 +198,7 @@ def add_parsers(sub, positive_float, ci_type) -> None:
         p.add_argument("fit", help="fit file (.nc) of a law in N and D (chinchilla, kaplan_nd; frontier: also kaplan_ns)")
         p.add_argument("--compute-unit", choices=("flops", "pf-days"), default="flops", help="unit of compute values")
         p.add_argument("--flops-per-token", type=positive_float, default=FLOPS_PER_PARAM_TOKEN,
-                       help="training FLOPs per parameter per token (default 6: C = 6ND)")
+                       help="training FLOPs per parameter per token (default 6: C = 6ND; kaplan_ns frontiers use 6NBS)")
         p.add_argument("--ci", type=ci_type, default=CI_PROB, help="credible interval mass, equal-tailed (default 0.9)")
         p.add_argument("--json", action="store_true", help="print JSON")
 

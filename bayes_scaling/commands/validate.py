@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from bayes_scaling.commands.common import _add_law_args, _finite, _spec_from_args
+from bayes_scaling.commands.common import _add_law_args, _finite, _group_kw, _spec_from_args
 
 
 def cmd_backtest(args) -> int:
@@ -18,8 +18,7 @@ def cmd_backtest(args) -> int:
     runs = _load_runs(args)
     res = backtest(runs, spec=spec, holdout_above=args.holdout_above, holdout_fraction=args.holdout_fraction,
                    seed=args.seed, draws=args.draws, tune=args.tune, n_boot=args.n_boot,
-                   calibrate=not args.no_calibrate, group_col=args.group_col[0] if args.group_col else None,
-                   vary=[v.strip() for v in args.vary.split(",") if v.strip()] if args.vary else None)
+                   calibrate=not args.no_calibrate, **_group_kw(args, spec))
     table = res.table.reset_index().to_dict(orient="records")
     if args.json:
         print(json.dumps(_finite({"split": res.split, "methods": table}), indent=2))

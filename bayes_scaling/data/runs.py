@@ -42,6 +42,9 @@ _COMPUTE_UNITS = ("flops", "pf-days")
 EXTRA_QUANTITIES = {"U": "unique tokens", "X": "units of the scale axis", "S": "optimizer steps",
                     "B": "batch size in tokens"}
 _REQUIRE_DISTINCT = ("N", "D", "C", "X", "S")
+#: Columns of the canonical table, which group and covariate columns must not overwrite.
+_OWN_COLUMNS = {"N": "parameters", "D": "tokens", "C": "compute", "loss": "loss", **EXTRA_QUANTITIES,
+                "steps_raw": "optimizer steps before the S_min conversion"}
 
 
 @dataclass(frozen=True)
@@ -184,18 +187,44 @@ def _read_source(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str, 
     if not text.strip():
         raise BayesScalingError(f"runs file {str(path)!r} is empty: it needs a header row and one row per run")
     sep = "\t" if suffix == ".tsv" else ","
-    header = next(csv.reader(io.StringIO(text), delimiter=sep))
+    header = _csv_header(text, sep, str(path))
     stripped = [h.strip() for h in header]
     dup = sorted({h for h in stripped if stripped.count(h) > 1})
     if dup:
         raise BayesScalingError(f"runs file {str(path)!r} has duplicate column names {dup}: rename them")
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=sep, skipinitialspace=True)
+        frame = pd.read_csv(io.StringIO(text), sep=sep, skipinitialspace=True, index_col=False)
     except pd.errors.ParserError as e:
         first = str(e).strip().splitlines()[0]
         raise BayesScalingError(f"runs file {str(path)!r} is not valid CSV: {first}") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame, str(path), sha
+
+
+def _csv_header(text: str, sep: str, name: str) -> list[str]:
+    """The header row, after checking that every data row has as many fields as it (pandas would shift
+    the columns of a longer row, or silently drop its extra field)."""
+    reader = csv.reader(io.StringIO(text, newline=None), delimiter=sep, skipinitialspace=True)
+    header: list[str] = []
+    row, start = 0, 1  # data rows so far; line where the next record starts
+    try:
+        for fields in reader:
+            line, start = start, reader.line_num + 1
+            if len(fields) <= 1 and not "".join(fields).strip():
+                continue  # a blank line, skipped as pandas does
+            if not header:
+                header = fields
+                continue
+            row += 1
+            if len(fields) != len(header):
+                fix = (f"remove the trailing {sep!r}" if len(fields) == len(header) + 1 and not fields[-1].strip()
+                       else f"quote values that contain {sep!r} and give one value per column")
+                raise BayesScalingError(f"runs file {name!r} is not valid CSV: data row {row} (line {line}) has "
+                                        f"{len(fields)} fields but the header has {len(header)}: {fix}")
+    except csv.Error as e:
+        raise BayesScalingError(f"runs file {name!r} is not valid CSV from line {start}: {e}; check the quoting "
+                                f"(an unclosed quote runs to the end of the file)") from None
+    return header
 
 
 def _numeric(frame: pd.DataFrame, col: str, label: str, unit: str, problems: list[str]) -> np.ndarray | None:
@@ -223,6 +252,23 @@ def _numeric(frame: pd.DataFrame, col: str, label: str, unit: str, problems: lis
                         f"{label} is a positive quantity in {unit}")
         return None
     return arr
+
+
+def _check_names(group_cols: tuple[str, ...], covariate_cols: tuple[str, ...], seed_col: str | None,
+                 shape_cols: tuple[str, ...]) -> None:
+    """Group and covariate columns keep their names in the table: refuse a name taken by one of the
+    table's own columns (or used twice), which it would silently overwrite."""
+    own = {**_OWN_COLUMNS, **({"seed": "the --seed-col values"} if seed_col else {}),
+           **({"log_aspect_ratio": "log(d_model/n_layer) from --shape-cols"} if shape_cols else {})}
+    seen: dict[str, str] = {}
+    for option, names in (("--group-col", group_cols), ("--covariate", covariate_cols)):
+        for col in names:
+            if col in own:
+                raise BayesScalingError(f"{option} {col!r} has the name of the runs table's own column {col!r} "
+                                        f"({own[col]}), which it would overwrite: rename that column in the runs file")
+            if col in seen:
+                raise BayesScalingError(f"column {col!r} is given twice ({seen[col]} and {option}): name it once")
+            seen[col] = option
 
 
 def load_runs(
@@ -264,6 +310,7 @@ def load_runs(
     if shape_cols and len(shape_cols) != 2:
         raise BayesScalingError(f"shape columns are (d_model, n_layer), got {list(shape_cols)}")
     covariate_cols = tuple(covariate_cols)
+    _check_names(group_cols, covariate_cols, seed_col, shape_cols)
     cmap = ColumnMap(params_col, tokens_col, compute_col, loss_col, group_cols, seed_col, tuple(extra_cols.items()),
                      covariate_cols, shape_cols)
     available = list(frame.columns)

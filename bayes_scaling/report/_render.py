@@ -10,7 +10,7 @@ import html
 import os
 from pathlib import Path
 
-from bayes_scaling._files import temp_sibling
+from bayes_scaling._files import check_out_file, temp_sibling
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.report._model import Fig, Para, Report, Table
 
@@ -130,12 +130,7 @@ def check_out_path(out: str | os.PathLike, fmt: str | None) -> tuple[Path, str]:
         raise BayesScalingError(f"--format must be html or md, got {fmt!r}")
     if by_suffix is not None and by_suffix != fmt:
         raise BayesScalingError(f"--out {str(out)!r} ends in {suffix} but --format is {fmt}: make them agree")
-    if path.is_dir():
-        raise BayesScalingError(f"--out {str(out)!r} is a folder: give a file name such as report.{fmt}")
-    parent = path.parent
-    if str(parent) not in ("", ".") and not parent.is_dir():
-        raise BayesScalingError(f"output folder {str(parent)!r} does not exist: create it first")
-    return path, fmt
+    return check_out_file(path, f"give a file name such as report.{fmt}"), fmt
 
 
 def _temp_for(path: Path) -> Path:
