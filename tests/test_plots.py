@@ -175,6 +175,58 @@ def test_group_comparison_is_paired(hier, chin):
         plot_group_comparison(chin)
 
 
+def test_interval_percentages_are_exact(chin):
+    from bayes_scaling.plots._common import pct
+
+    assert [pct(p) for p in (0.9, 0.975, 0.995, 0.5)] == ["90%", "97.5%", "99.5%", "50%"]
+    ax = plot_fit(chin, ci_prob=0.975).axes[0]
+    assert "97.5% band" in ax.get_title()
+    assert "97.5% band of L*(C)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "outside their 99.5% interval" in plot_residuals(chin, ci_prob=0.995).axes[0].get_title()
+    post = fake_fit("power_x", POWER_X, seed=1, draws=50)
+    assert "99.5% equal-tailed" in plot_posterior(post, ["c0"], ci_prob=0.995).get_suptitle()
+
+
+def test_kaplan_c_fit_says_the_formula_is_in_pf_days_and_the_axis_in_flops():
+    ax = plot_fit(fake_fit("kaplan_c", {"alpha_C": 0.050, "C_c": 3.1e8}, seed=1, draws=50)).axes[0]
+    assert ax.get_xlabel() == "compute C (FLOPs)"
+    assert "C in PF-days" in ax.get_title() and "the axis shows C in FLOPs, 1 PF-day = 8.64e19 FLOPs" in ax.get_title()
+
+
+def _relabelled(fit, names: dict[str, str]):
+    """The hierarchical ``fit`` with its groups renamed (``names`` must keep their sorted order)."""
+    from dataclasses import replace
+
+    import xarray as xr
+
+    from bayes_scaling.inference.model import model_data
+    from bayes_scaling.result import FitResult
+
+    col = fit.hierarchy["group_col"]
+    runs = replace(fit.runs, frame=fit.runs.frame.assign(**{col: fit.runs.frame[col].map(names)}))
+    trace = xr.DataTree.from_dict({"posterior": fit.posterior.assign_coords(group=[names[g] for g in fit.groups]),
+                                   "sample_stats": fit.sample_stats})
+    return FitResult.from_trace(trace, spec=fit.spec, runs=runs, data=model_data(fit.spec, runs),
+                                sampler_config=fit.sampler_config)
+
+
+def test_dollar_signs_in_group_labels_are_literal_text(hier):
+    import io
+
+    fit = _relabelled(hier, {"x": "$x", "y": "y$^{2}"})
+    texts = []
+    for fig in (plot_group_comparison(fit), plot_fit(fit), plot_isoflops(fit, group="$x"),
+                plot_posterior(fit, ["A_group"])):
+        fig.savefig(io.BytesIO(), format="png", dpi=30)
+        for ax in fig.axes:
+            legend = ax.get_legend()
+            texts += [ax.get_title(), *(t.get_text() for t in [*ax.get_yticklabels(), *ax.texts,
+                                                                 *(legend.get_texts() if legend else [])])]
+    dollars = [t for t in texts if "$" in t]
+    assert dollars and all(t.count("$") == t.count(r"\$") for t in dollars)  # every $ escaped: no mathtext
+    assert r"L(y\$^{2}) − L(\$x)" in texts and r"runs (\$x)" in texts and r"A_group[\$x]: " in " ".join(texts)
+
+
 def test_backtest_shows_held_out_runs_against_their_intervals(chin):
     from bayes_scaling.queries.backtest import BacktestResult, split_runs
 

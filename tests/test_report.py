@@ -11,7 +11,7 @@ import re
 import pytest
 
 from bayes_scaling.cli import main
-from bayes_scaling.report import SECTION_IDS, RefitConfig, ReportConfig, build_report, render_html, write_report
+from bayes_scaling.report import SECTION_IDS, RefitConfig, ReportConfig, Table, build_report, render_html, write_report
 from bayes_scaling.testing import fake_fit
 
 BASE_SECTIONS = [s for s in SECTION_IDS if s != "groups"]
@@ -141,6 +141,87 @@ def test_hierarchical_fit_gets_a_paired_group_section(tmp_path):
     assert "not run for hierarchical fits" not in html  # refits are off: the break test says it was skipped
     written = write_report(report, tmp_path / "h.html")
     assert written == [tmp_path / "h.html"]
+
+
+def test_interval_percentages_are_exact_in_the_report():
+    report = build_report(fake_fit(draws=100), ReportConfig(refits=False, ci_prob=0.975))
+    html = render_html(report)
+    assert "Intervals are 97.5% equal-tailed" in report.subtitle
+    assert "median [97.5% interval]" in html and "97.5% equal-tailed (ci_prob = 0.975)" in html
+    assert not re.search(r"\b98%", html)
+
+
+def _units_row(result) -> list[str]:
+    data = build_report(result, ReportConfig(refits=False)).sections[0]
+    return next(t for t in data.items if getattr(t, "caption", "") == "Units").rows[2]
+
+
+def test_compute_unit_comes_from_the_runs_metadata_with_the_command_as_fallback(fit_file):
+    import json
+
+    from bayes_scaling.result import FitResult
+
+    fit = FitResult.load(fit_file)
+    assert fit.runs_metadata["compute_unit"] == "flops"  # recorded by load_runs, kept by save and load
+    meta = fit.runs_metadata
+    fit.tree.attrs["command"] = "bayes-scaling fit runs.csv --compute-unit=pf-days --out fit.nc"
+    fit.tree.attrs["runs_metadata"] = json.dumps({**meta, "compute_unit": "pf-days"})
+    assert "read in PF-days and converted to FLOPs" in _units_row(fit)[1]
+    fit.tree.attrs["runs_metadata"] = json.dumps({**meta, "compute_unit": "flops"})
+    assert _units_row(fit)[1].startswith("FLOPs, read in FLOPs")
+    old = {k: v for k, v in meta.items() if k != "compute_unit"}  # a fit saved before the unit was recorded
+    fit.tree.attrs["runs_metadata"] = json.dumps(old)
+    fit.tree.attrs["command"] = "bayes-scaling fit runs.csv --compute-unit pf-days --out fit.nc"
+    assert "read in PF-days" in _units_row(fit)[1]
+
+
+def test_tables_state_units_in_headers_and_rows():
+    from bayes_scaling.report import _analysis
+    from bayes_scaling.report._build import _Context, report_budgets
+    from bayes_scaling.report._refits import plan_refits
+    from bayes_scaling.testing import fake_hierarchical_fit
+
+    report = build_report(fake_fit(draws=100), ReportConfig(refits=False))
+    headers = [h for s in report.sections for t in s.items if isinstance(t, Table) for h in t.header]
+    assert "decision N (total parameters) / D (tokens), min. expected loss" in headers
+    assert {"decision N (total parameters)", "decision D (tokens)"} <= set(headers)
+    groups = next(s for s in build_report(fake_hierarchical_fit(draws=100), ReportConfig(refits=False)).sections
+                  if s.id == "groups")
+    labels = [r[0] for t in groups.items if isinstance(t, Table) for r in t.rows]
+    assert {"A(y) - A(x) (nats/token x parameters^alpha)", "B(y) - B(x) (nats/token x tokens^beta)"} <= set(labels)
+
+    class Runner:  # the sensitivity refits, replaced by another set of known draws
+        def __contains__(self, key):
+            return key == "likelihood"
+
+        def get(self, key):
+            return fake_fit("kaplan_c", truth, seed=5, draws=50), None
+
+    truth = {"alpha_C": 0.050, "C_c": 3.1e8}
+    fit = fake_fit("kaplan_c", truth, seed=1, draws=50)
+    ctx = _Context(result=fit, ci=0.8, budgets=report_budgets(fit, None), refits=True, refit_config=RefitConfig(),
+                   kaplan_fits=None, seed=0, command="", fit_path="")
+    ctx.plan, ctx.runner = plan_refits(fit, ctx.refit_config, 0), Runner()
+    table = next(t for t in _analysis.sensitivity_section(ctx).items if isinstance(t, Table))
+    assert table.header[2:5] == ["alpha_C (dimensionless)", "C_c (PF-days)",
+                                 "loss (nats/token) at compute C (FLOPs) = 1e22, 10x the largest run"]
+    assert [r[0] for r in table.rows] == ["this fit", "Gaussian likelihood"]
+
+
+def test_markdown_escapes_html_and_markdown_outside_code_spans():
+    from bayes_scaling.report import Para, Report, Section, render_markdown
+
+    markdown_it = pytest.importorskip("markdown_it")
+
+    label = "<img src=x onerror=alert(1)>"
+    sec = Section("s", "S").add(Para(f"groups {label}, AT&T, a_b_, [x](javascript:alert(1)), `a<b>_c` and N*"))
+    sec.add(Table(["group", "loss [80% interval]"], [[label, "2.1 [2, 2.2]"]], "caption"))
+    text = render_markdown(Report("t", "sub", [sec]), {})
+    assert "&lt;img src=x onerror=alert(1)&gt;" in text and "AT&amp;T" in text and "a\\_b\\_" in text
+    assert "`a<b>_c`" in text and "N\\*" in text and "| 2.1 [2, 2.2] |" in text  # code and intervals as they were
+    rendered = markdown_it.MarkdownIt("commonmark", {"html": True}).enable("table").render(text)
+    assert "<img" not in rendered and 'href="javascript' not in rendered and "<em>" not in rendered
+    assert "<code>a&lt;b&gt;_c</code>" in rendered and "AT&amp;T" in rendered
 
 
 @pytest.mark.sampling

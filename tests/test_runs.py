@@ -132,6 +132,19 @@ def test_pf_days_conversion():
     np.testing.assert_allclose(runs.log_inputs()["C"], np.log(c_flops), rtol=1e-13)
 
 
+def test_compute_unit_is_recorded_in_the_metadata_and_rebuilt_from_it():
+    from bayes_scaling.data.runs import runs_from_frame
+
+    frame = pd.DataFrame({"params": N, "pf": 6 * np.array(N) * np.array(D) / 8.64e19, "loss": LOSS})
+    runs = load_runs(frame, compute_col="pf", compute_unit="pf-days", tokens_col=None)
+    assert runs.compute_unit == "pf-days" and runs.metadata()["compute_unit"] == "pf-days"
+    assert runs_from_frame(runs.frame, runs.metadata()).metadata() == runs.metadata()
+    assert load_runs(_frame(), compute_col=None).metadata()["compute_unit"] == "flops"
+    old = {k: v for k, v in runs.metadata().items() if k != "compute_unit"}  # saved before the unit was recorded
+    rebuilt = runs_from_frame(runs.frame, old)
+    assert rebuilt.compute_unit is None and "compute_unit" not in rebuilt.metadata()
+
+
 def test_bad_compute_unit_and_params_kind():
     with pytest.raises(BayesScalingError) as ei:
         load_runs(_frame(), compute_col=None, compute_unit="exaflops")

@@ -86,6 +86,8 @@ class RunTable:
     sha256: str = ""
     derived: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: The unit compute was read in ("flops" or "pf-days"; stored in FLOPs either way); None: not recorded.
+    compute_unit: str | None = None
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -152,6 +154,7 @@ class RunTable:
             "columns": self.columns.as_dict(),
             "derived": list(self.derived),
             "n_runs": len(self),
+            **({"compute_unit": self.compute_unit} if self.compute_unit else {}),
         }
 
 
@@ -400,7 +403,7 @@ def load_runs(
         if not np.all(np.isfinite(values)):
             raise BayesScalingError(f"covariate column {col!r} must be finite numbers in every run")
         out[col] = values
-    return RunTable(out, params_kind, cmap, name, sha, tuple(derived), tuple(notes))
+    return RunTable(out, params_kind, cmap, name, sha, tuple(derived), tuple(notes), compute_unit)
 
 
 def runs_from_frame(frame: pd.DataFrame, metadata: dict[str, Any]) -> RunTable:
@@ -410,4 +413,5 @@ def runs_from_frame(frame: pd.DataFrame, metadata: dict[str, Any]) -> RunTable:
                      tuple(cols.get("groups", ())), cols.get("seed"), tuple(cols.get("extra", {}).items()),
                      tuple(cols.get("covariates", ())), tuple(cols.get("shape", ())))
     return RunTable(frame, metadata.get("params_kind", "total"), cmap, metadata.get("source", ""),
-                    metadata.get("sha256", ""), tuple(metadata.get("derived", ())))
+                    metadata.get("sha256", ""), tuple(metadata.get("derived", ())),
+                    compute_unit=metadata.get("compute_unit"))

@@ -243,9 +243,33 @@ def legend(ax, **kw: Any) -> None:
         ax.legend(fontsize="small", framealpha=0.85, **kw)
 
 
-def pct(ci_prob: float) -> str:
-    return f"{ci_prob:.0%}"
+def pct(p: float) -> str:
+    """A probability as an exact percentage: 0.8 -> 80%, 0.975 -> 97.5% (never rounded to 98%)."""
+    return f"{100 * p:.6g}%"
 
+
+def mpl_text(label) -> str:
+    """A label (e.g. a group name) as literal matplotlib text: ``$`` escaped, so it never starts mathtext."""
+    return str(label).replace("$", r"\$")
+
+
+def unit_text(unit: str) -> str:
+    """A law parameter's unit as written in figures and tables ("1" is "dimensionless")."""
+    return "dimensionless" if unit == "1" else unit
+
+
+def param_unit(result, name: str) -> str:
+    """Unit of a posterior variable of ``result``: the law's unit for its parameters (and their
+    ``_group`` values), the log scales of ``sigma`` and ``tau_*``; "" when unknown."""
+    base = name.removesuffix("_group")
+    law = result.law
+    if base in law.param_names:
+        return unit_text(law.param(base).unit)
+    if name == "sigma":
+        return "log-loss scale"
+    if name.startswith("tau_"):
+        return "log scale"
+    return ""
 
 
 def register_ipython_png() -> None:

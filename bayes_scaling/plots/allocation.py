@@ -16,6 +16,7 @@ from bayes_scaling.plots._common import (
     envelope_runs,
     finish_log_axes,
     legend,
+    mpl_text,
     new_figure,
     pct,
     require_nd,
@@ -107,7 +108,7 @@ def plot_isoflops(result, budgets=None, *, ci_prob: float = CI_PROB, ax=None, gr
     if np.isfinite(ymin) and np.isfinite(ymax) and ymax > ymin:
         pad = 0.05 * (ymax - ymin)
         ax.set_ylim(ymin - pad, ymax + pad)
-    who = "" if group is None else f" (group {group})"
+    who = "" if group is None else f" (group {mpl_text(group)})"
     ax.set_title(f"IsoFLOP curves{who}: loss vs N at fixed compute (D = C/({flops_per_token:g} N))", fontsize="medium")
     ax.legend(handles, names, fontsize="small", framealpha=0.85, loc="upper right")
     return fig

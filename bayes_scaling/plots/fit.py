@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayes_scaling.conventions import CI_PROB
+from bayes_scaling.conventions import CI_PROB, PF_DAY_FLOPS
 from bayes_scaling.plots._common import (
     BAND_COLOR,
     FLAG_COLOR,
@@ -20,6 +20,7 @@ from bayes_scaling.plots._common import (
     group_colors,
     is_nd,
     legend,
+    mpl_text,
     pct,
     run_draws,
     scale_axis,
@@ -75,14 +76,14 @@ def _fit_nd(result, groups, ci_prob, ax, fig):
     colors = group_colors(groups, result)
     for g in groups:
         med, lo, hi = band(compute_optimal(result, grid, group=g)["loss_opt"], ci_prob)
-        name = "" if g is None else f" ({g})"
+        name = "" if g is None else f" ({mpl_text(g)})"
         ax.fill_between(grid, lo, hi, color=colors[g], alpha=0.22, lw=0, label=f"{pct(ci_prob)} band of L*(C){name}")
         ax.plot(grid, med, color=colors[g], lw=1.8, label=f"L*(C) posterior median{name}")
     if result.hierarchy is not None:
         for g in groups:
             sub = _runs_of(result, g)
             ax.scatter(sub["C"], sub["loss"], s=18, color=colors[g], edgecolor="white", lw=0.4, zorder=3,
-                       label=f"runs ({g})")
+                       label=f"runs ({mpl_text(g)})")
     else:
         labels, centres, isoflop = budget_labels(c)
         if isoflop:
@@ -123,7 +124,7 @@ def _fit_single(result, groups, ci_prob, ax):
         pred = result.predict(**{axis: grid}, group=g)
         med, lo, hi = band(pred["loss"], ci_prob)
         _, plo, phi = band(pred["loss_predictive"], ci_prob)
-        name = "" if g is None else f" ({g})"
+        name = "" if g is None else f" ({mpl_text(g)})"
         if len(groups) == 1:
             ax.fill_between(grid, plo, phi, color=PRED_COLOR, alpha=0.18, lw=0,
                             label=f"{pct(ci_prob)} predictive band (new run){name}")
@@ -137,7 +138,10 @@ def _fit_single(result, groups, ci_prob, ax):
     ax.set_xlim(grid[0], grid[-1])
     formula = result.law.formula
     what = f"{result.law.name} fit: {formula}" if len(formula) <= 40 else f"{result.law.name} fit"
-    ax.set_title(f"{what}, {pct(ci_prob)} band", fontsize="medium")
+    title = f"{what}, {pct(ci_prob)} band"
+    if axis == "C" and result.law.compute_unit == "PF-days":  # the law's C and C_c are in PF-days, the axis in FLOPs
+        title += f"\n(C_c in PF-days; the axis shows C in FLOPs, 1 PF-day = {sci(PF_DAY_FLOPS)} FLOPs)"
+    ax.set_title(title, fontsize="medium")
     legend(ax, loc="upper right")
 
 

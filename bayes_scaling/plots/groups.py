@@ -6,7 +6,17 @@ import numpy as np
 
 from bayes_scaling.conventions import CI_PROB, FLOPS_PER_PARAM_TOKEN
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.plots._common import BAND_COLOR, LOSS_LABEL, band, check_ci, group_colors, is_nd, new_figure, pct
+from bayes_scaling.plots._common import (
+    BAND_COLOR,
+    LOSS_LABEL,
+    band,
+    check_ci,
+    group_colors,
+    is_nd,
+    mpl_text,
+    new_figure,
+    pct,
+)
 
 
 def plot_group_comparison(result, groups=None, *, compute=None, N=None, D=None, ci_prob: float = CI_PROB, ax=None,
@@ -27,6 +37,7 @@ def plot_group_comparison(result, groups=None, *, compute=None, N=None, D=None, 
                        D=None if compute is not None else D, flops_per_token=flops_per_token)
     names = c["groups"]
     ref = names[0]
+    shown = {g: mpl_text(g) for g in names}
     if ax is None:
         fig, (ax_l, ax_d) = new_figure((11.0, 0.9 + 0.55 * len(names) + 1.6), 1, 2)
     elif np.ndim(ax) and len(np.ravel(ax)) == 2:
@@ -39,14 +50,15 @@ def plot_group_comparison(result, groups=None, *, compute=None, N=None, D=None, 
     for yi, g in zip(y, names):
         med, lo, hi = band(c["loss"][g], ci_prob)
         ax_l.errorbar([med], [yi], xerr=[[med - lo], [hi - med]], fmt="o", color=colors[g], capsize=3, lw=1.8)
-    ax_l.set_yticks(y, names)
+    ax_l.set_yticks(y, [shown[g] for g in names])
     ax_l.set_xlabel(LOSS_LABEL)
     ax_l.grid(True, axis="x", alpha=0.25)
     where = (f"at C = {compute:.3g} FLOPs, each group at its own optimum" if compute is not None
-             else f"at N = {N:.3g}, D = {D:.3g}")
+             else f"at N = {N:.3g} parameters, D = {D:.3g} tokens")
     ax_l.set_title(f"loss per group, {pct(ci_prob)} interval\n({where})", fontsize="medium")
     diffs = {g: c["loss"][g] - c["loss"][ref] for g in names[1:]}
-    summary = "; ".join(f"P({ref} better than {g}) = {float((d > 0).mean()):.2f}" for g, d in diffs.items())
+    summary = "; ".join(f"P({shown[ref]} better than {shown[g]}) = {float((d > 0).mean()):.2f}"
+                        for g, d in diffs.items())
     if ax_d is None:
         ax_l.set_title(ax_l.get_title() + "\n" + summary, fontsize="medium")
         return fig
@@ -54,12 +66,12 @@ def plot_group_comparison(result, groups=None, *, compute=None, N=None, D=None, 
     for yi, (g, d) in zip(yd, diffs.items()):
         med, lo, hi = band(d, ci_prob)
         ax_d.errorbar([med], [yi], xerr=[[med - lo], [hi - med]], fmt="o", color=BAND_COLOR, capsize=3, lw=1.8)
-        ax_d.annotate(f"P({ref} better) = {float((d > 0).mean()):.2f}", (med, yi), xytext=(0, 9),
+        ax_d.annotate(f"P({shown[ref]} better) = {float((d > 0).mean()):.2f}", (med, yi), xytext=(0, 9),
                       textcoords="offset points", ha="center", fontsize="small")
     ax_d.axvline(0.0, color="0.4", lw=0.8)
-    ax_d.set_yticks(yd, [f"L({g}) − L({ref})" for g in diffs])
+    ax_d.set_yticks(yd, [f"L({shown[g]}) − L({shown[ref]})" for g in diffs])
     ax_d.set_xlabel("paired loss difference (nats/token)")
     ax_d.set_ylim(-0.7, len(diffs) - 0.3)
     ax_d.grid(True, axis="x", alpha=0.25)
-    ax_d.set_title(f"paired difference from {ref} (same draw), {pct(ci_prob)} interval", fontsize="medium")
+    ax_d.set_title(f"paired difference from {shown[ref]} (same draw), {pct(ci_prob)} interval", fontsize="medium")
     return fig

@@ -8,20 +8,7 @@ import numpy as np
 
 from bayes_scaling.conventions import CI_PROB
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.plots._common import check_ci
-
-
-def _unit(result, name: str) -> str:
-    base = name.removesuffix("_group")
-    law = result.law
-    if base in law.param_names:
-        unit = law.param(base).unit
-        return "dimensionless" if unit == "1" else unit
-    if name == "sigma":
-        return "log-loss scale"
-    if name.startswith("tau_"):
-        return "log scale"
-    return ""
+from bayes_scaling.plots._common import check_ci, mpl_text, param_unit, pct
 
 
 def _fmt(v: float) -> str:
@@ -54,7 +41,7 @@ def plot_posterior(result, var_names=None, *, ci_prob: float = CI_PROB):
     plots = pc.viz["plot"]
     _, lo, hi = check_ci(ci_prob)
     for name in names:
-        unit = _unit(result, name)
+        unit = param_unit(result, name)
         da = post[name]
         others = [d for d in da.dims if d not in ("chain", "draw")]
         stacked = da.stack(__s=others) if others else da.expand_dims(__s=[0])
@@ -64,12 +51,12 @@ def plot_posterior(result, var_names=None, *, ci_prob: float = CI_PROB):
             q = np.quantile(v, [0.5, lo, hi])
             label = name if not others else f"{name}[{stacked['__s'].values[i]}]" if len(others) == 1 else ax.get_title()
             if len(others) == 1:
-                label = f"{name}[{stacked[others[0]].values[i]}]"
+                label = f"{name}[{mpl_text(stacked[others[0]].values[i])}]"
             ax.set_title(f"{label}: {_fmt(q[0])} [{_fmt(q[1])}, {_fmt(q[2])}]", fontsize="small")
             ax.set_xlabel(f"{name} ({unit})" if unit else name, fontsize="small")
             ax.tick_params(labelsize="small")
             ax.xaxis.set_major_locator(MaxNLocator(5))
-    fig.suptitle(f"Marginal posteriors: median and {ci_prob:.0%} equal-tailed interval", fontsize="medium")
+    fig.suptitle(f"Marginal posteriors: median and {pct(ci_prob)} equal-tailed interval", fontsize="medium")
     if "matplotlib.pyplot" in sys.modules:  # arviz_plots draws through pyplot: detach the figure from it
         import matplotlib.pyplot as plt
 

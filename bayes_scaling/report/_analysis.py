@@ -8,9 +8,10 @@ import time
 
 import numpy as np
 
+from bayes_scaling.plots._common import param_unit, pct
 from bayes_scaling.report._model import Para, Section, Table, figure_item, interval, num
 from bayes_scaling.report._refits import OUTLIER_ROBUST_SDS, break_test_from
-from bayes_scaling.report._sections import _pct, _rec
+from bayes_scaling.report._sections import _rec
 
 
 def _diag(fit) -> str:
@@ -34,9 +35,11 @@ def breakdown_section(ctx) -> Section:
         for d in ctx.decisions:
             dec = decades_beyond(result, {"N": np.array([d.N]), "D": np.array([d.D]), "C": np.array([d.compute])})
             rows.append([num(d.compute), num(d.N), num(d.D)] + [f"{dec[k]:+.2f}" for k in ("N", "D", "C")])
-        sec.add(Table(["budget C (FLOPs)", "decision N", "decision D", "N: decades beyond", "D: decades beyond",
-                       "C: decades beyond"], rows, "Extrapolation distance of each budget's decision (log10 of the "
-                       "query over the largest observed value; <= 0 is inside the data)"))
+        kind = result.runs_metadata.get("params_kind", "total")
+        sec.add(Table(["budget C (FLOPs)", f"decision N ({kind} parameters)", "decision D (tokens)",
+                       "N: decades beyond", "D: decades beyond", "C: decades beyond"], rows,
+                      "Extrapolation distance of each budget's decision (log10 of the query over the largest observed "
+                      "value; <= 0 is inside the data)"))
     elif len(law.input_names) == 1:
         axis = law.input_names[0]
         x_max = float(frame[axis].max())
@@ -46,12 +49,12 @@ def breakdown_section(ctx) -> Section:
             rows.append([f"{num(x_max * f)} ({f:g}x the largest run)", interval(_rec(pred["loss"].isel(query=0), ci)),
                          interval(_rec(pred["loss_predictive"].isel(query=0), ci)), f"{np.log10(f):+.2f}"])
         sec.add(Table([axis_label(result, axis), "law loss (nats/token)", "new run's loss (nats/token)",
-                       "decades beyond"], rows, f"Extrapolation, median [{_pct(ci)} interval]"))
+                       "decades beyond"], rows, f"Extrapolation, median [{pct(ci)} interval]"))
     chk = ctx.largest_check
     if chk is not None:
         sec.add(Para(f"Posterior predictive check of the {chk['n_runs']} largest runs: {chk['outside_interval']} outside "
-                     f"their {_pct(ci)} predictive interval" + (" - the fit misses them, so extrapolations are suspect."
-                                                                if chk["poor_fit"] else "."), flag=chk["poor_fit"]))
+                     f"their {pct(ci)} predictive interval" + (" - the fit misses them, so extrapolations are suspect."
+                                                               if chk["poor_fit"] else "."), flag=chk["poor_fit"]))
     _discrepancy_part(ctx, sec)
     _break_part(ctx, sec)
     _kaplan_part(ctx, sec)
@@ -68,7 +71,7 @@ def _discrepancy_part(ctx, sec: Section) -> None:
         return
     ci = ctx.ci
     info = disc.info
-    sec.add(Table(["quantity", f"median [{_pct(ci)} interval]"],
+    sec.add(Table(["quantity", f"median [{pct(ci)} interval]"],
                   [["tau0: discrepancy sd at the data's edge (log-loss)", interval(_rec(disc.tau0, ci))],
                    [f"tau1: growth per decade of {disc.axis} beyond the data (log-loss)", interval(_rec(disc.tau1, ci))],
                    ["held-out runs in the calibration (fit / held out)",
@@ -136,7 +139,7 @@ def _kaplan_part(ctx, sec: Section) -> None:
             (("C_star", "C*", "PF-days"), ("N_star", "N*", "parameters"), ("D_star", "D*", "tokens"),
              ("L_star", "L*", "nats/token"))]
     rows.append(["P(the curves never meet)", "", f"{point.attrs['p_never_meet']:.3f}"])
-    sec.add(Table(["quantity", "unit", f"median [{_pct(ci)} interval]"], rows,
+    sec.add(Table(["quantity", "unit", f"median [{pct(ci)} interval]"], rows,
                   f"Kaplan et al. 2020 §6.3 contradiction point on the path N = {num(point.attrs['n_e_median'])} "
                   f"C^{point.attrs['p_n_median']:g} (C in PF-days): kaplan_c fit ({_diag(fit_c)}), kaplan_d fit "
                   f"({_diag(fit_d)})"))
@@ -168,26 +171,27 @@ def groups_section(ctx) -> Section | None:
         rows.append(row)
     head = ["group", "optimal loss L* (nats/token)"] + (["P(best)", "expected rank"] if "p_best" in c else [])
     sec.add(Table(head, rows, f"At C = {num(b)} FLOPs, each group at its own optimal allocation; median "
-                              f"[{_pct(ci)} interval], the same posterior draw for every group"))
+                              f"[{pct(ci)} interval], the same posterior draw for every group"))
     a, bb = c["a"], c["b"]
     diff = [[f"L({bb}) - L({a}) (nats/token)", interval(_rec(c["loss_diff"], ci))],
             ["relative difference", interval(_rec(c["rel_diff"], ci), pct=True)],
             [f"P({a} better than {bb})", f"{c['p_a_better']:.3f}"],
-            [f"P(|difference| < {c['rope']:.0%} of the loss)", f"{c['p_rope']:.3f}"]]
+            [f"P(|difference| < {pct(c['rope'])} of the loss)", f"{c['p_rope']:.3f}"]]
     if "compute_multiplier" in c:
         diff.append([f"compute {bb} needs to match {a} (x C)", interval(_rec(c["compute_multiplier"], ci), 3)])
-    diff += [[f"{k}({bb}) - {k}({a})", interval(_rec(v, ci))] for k, v in c["param_diff"].items()]
-    sec.add(Table(["quantity", f"median [{_pct(ci)} interval] or probability"], diff, f"Paired difference {bb} vs {a}"))
+    diff += [[f"{k}({bb}) - {k}({a}) ({param_unit(result, k)})", interval(_rec(v, ci))]
+             for k, v in c["param_diff"].items()]
+    sec.add(Table(["quantity", f"median [{pct(ci)} interval] or probability"], diff, f"Paired difference {bb} vs {a}"))
     fig = plot_group_comparison(result, compute=b, ci_prob=ci)
     sec.add(figure_item("groups", fig, f"Loss per group and paired differences at C = {num(b)} FLOPs, "
-                                       f"{_pct(ci)} intervals.", "loss per group and paired differences"))
+                                       f"{pct(ci)} intervals.", "loss per group and paired differences"))
     return sec
 
 
 # -- sensitivity ---------------------------------------------------------------------------
 
 def sensitivity_section(ctx) -> Section:
-    from bayes_scaling.plots._common import is_nd
+    from bayes_scaling.plots._common import axis_label, is_nd
     from bayes_scaling.report._refits import convert_params
 
     result, ci = ctx.result, ctx.ci
@@ -257,7 +261,7 @@ def sensitivity_section(ctx) -> Section:
                          interval(_rec(opt["loss_opt"], ci)), _diag(fit)])
         sec.add(Table(["variant", "runs", f"N* ({kind} parameters)", "D*/N* (tokens/parameter)", "L* (nats/token)",
                        "diagnostics"], rows, f"Allocation at the first budget, C = {num(b)} FLOPs, median "
-                                             f"[{_pct(ci)} interval]"))
+                                             f"[{pct(ci)} interval]"))
     else:
         law = result.law
         axis = law.input_names[-1]
@@ -269,8 +273,10 @@ def sensitivity_section(ctx) -> Section:
             pred = fit.predict(**{axis: q})["loss"].isel(query=0)
             rows.append([name, str(len(fit.runs))] + [interval(_rec(fit.posterior[p], ci)) for p in names]
                         + [interval(_rec(pred, ci)), _diag(fit)])
-        sec.add(Table(["variant", "runs"] + names + [f"loss at {num(x10)} ({axis}, 10x the largest run)", "diagnostics"],
-                      rows, f"Parameters and an extrapolation per variant, median [{_pct(ci)} interval]"))
+        head = [f"{p} ({param_unit(result, p)})" for p in names]
+        loss = f"loss (nats/token) at {axis_label(result, axis)} = {num(x10)}, 10x the largest run"
+        sec.add(Table(["variant", "runs", *head, loss, "diagnostics"], rows,
+                      f"Parameters and an extrapolation per variant, median [{pct(ci)} interval]"))
     for n in notes:
         sec.add(Para(n))
     for f in failed:
@@ -300,7 +306,7 @@ def reproducibility_section(ctx) -> Section:
            ["report command", f"`{ctx.command}`" if ctx.command else "(built from Python)"],
            ["seed", str(cfg.get("seed", "not recorded"))],
            ["sampler", ", ".join(f"{k} = {v}" for k, v in sorted(cfg.items()))],
-           ["spec", f"`{result.spec.origin}`"], ["interval", f"{ctx.ci:.0%} equal-tailed (ci_prob = {ctx.ci:g})"]]
+           ["spec", f"`{result.spec.origin}`"], ["interval", f"{pct(ctx.ci)} equal-tailed (ci_prob = {ctx.ci:g})"]]
     if ctx.refits:
         rc = ctx.refit_config
         run.append(["refits", (f"{rc.chains} chains x {rc.draws} draws (+{rc.tune} tuning); break-test fits "

@@ -10,6 +10,7 @@ import numpy as np
 
 from bayes_scaling.conventions import CI_PROB, check_ci_prob
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.plots._common import pct
 from bayes_scaling.report._model import Report
 from bayes_scaling.report._refits import RefitConfig
 
@@ -112,6 +113,6 @@ def build_report(result, config: ReportConfig | None = None) -> Report:
     law = result.law
     d = result.diagnostics
     title = f"Scaling-law report: {law.name} fit to {len(result.runs)} runs"
-    subtitle = (f"{law.title}: `{law.formula}`. Intervals are {ci:.0%} equal-tailed credible intervals "
+    subtitle = (f"{law.title}: `{law.formula}`. Intervals are {pct(ci)} equal-tailed credible intervals "
                 f"(median [lower, upper]). Diagnostics: {'pass' if d.ok else 'FAILED'}.")
     return Report(title, subtitle, sections)

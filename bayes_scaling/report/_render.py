@@ -8,6 +8,7 @@ import base64
 import contextlib
 import html
 import os
+import re
 from pathlib import Path
 
 from bayes_scaling._files import check_out_file, temp_sibling
@@ -85,10 +86,22 @@ def render_html(report: Report) -> str:
     return "\n".join(out)
 
 
+_MD_SPECIALS = str.maketrans({c: "\\" + c for c in "\\`*_"})
+
+
+def _md_plain(text: str) -> str:
+    """Text as literal Markdown: HTML escaped (a label such as ``<img ...>`` stays text), backslashes,
+    backticks and emphasis marks escaped (N*, alpha_N are literal), and a ``]`` that would close a link
+    (``](`` or ``][``) escaped; the brackets of ``median [lo, hi]`` are left as they are."""
+    return html.escape(re.sub(r"\](?=[(\[])", r"\\]", text.translate(_MD_SPECIALS)), quote=False)
+
+
 def _md_text(text: str) -> str:
-    """Markdown-safe text: asterisks outside `code` spans escaped (N*, D*/N* are not emphasis)."""
+    """Markdown-safe text: :func:`_md_plain` outside `code` spans, which are kept."""
     parts = str(text).split("`")
-    return "`".join(p if i % 2 else p.replace("*", "\\*") for i, p in enumerate(parts))
+    if len(parts) % 2 == 0:  # an unmatched backtick (e.g. in a group label) is text, not the start of code
+        parts[-2:] = [parts[-2] + "`" + parts[-1]]
+    return "`".join(p if i % 2 else _md_plain(p) for i, p in enumerate(parts))
 
 
 def _md_cell(text: str) -> str:
@@ -113,7 +126,7 @@ def render_markdown(report: Report, figure_names: dict[str, str]) -> str:
                 out += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in item.rows]
                 out.append("")
             elif isinstance(item, Fig):
-                out += [f"![{item.alt}](<{figure_names[item.name]}>)", "", f"*{_md_text(item.caption)}*", ""]
+                out += [f"![{_md_text(item.alt)}](<{figure_names[item.name]}>)", "", f"*{_md_text(item.caption)}*", ""]
     return "\n".join(out)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from bayes_scaling.conventions import ESS_MIN_PER_CHAIN, PF_DAY_FLOPS, RHAT_MAX
+from bayes_scaling.plots._common import pct, unit_text
 from bayes_scaling.queries.intervals import summary_record
 from bayes_scaling.report._model import Para, Section, Table, figure_item, interval, num
 
@@ -20,10 +21,6 @@ KIND_NOTE = {
 
 def _rec(da, ci):
     return summary_record(da, ci)
-
-
-def _pct(ci) -> str:
-    return f"{ci:.0%}"
 
 
 # -- data and provenance -------------------------------------------------------------------
@@ -69,9 +66,10 @@ def data_section(ctx) -> Section:
     sec.add(Table(["quantity", "meaning", "source column"], mapping, "Column mapping"))
 
     command = result.tree.attrs.get("command", "")
-    if "--compute-unit pf-days" in command:
+    given = meta.get("compute_unit")  # recorded by load_runs; older fits: inferred from the fit command
+    if given == "pf-days" or (given is None and "--compute-unit pf-days" in command):
         read = "read in PF-days and converted to FLOPs (1 PF-day = 8.64e19 FLOPs)"
-    elif command:
+    elif given or command:
         read = "read in FLOPs"
     else:
         read = "stored in FLOPs (the unit it was read in is not recorded)"
@@ -100,7 +98,7 @@ def law_section(ctx) -> Section:
     sec.add(Para(f"{law.title}: `{law.formula}`. Source: {law.citation}."))
     prov = [["spec", f"`{spec.origin}`"]] + [[k, v] for k, v in spec.provenance.items()]
     sec.add(Table(["", ""], prov, "Prior specification and its provenance"))
-    rows = [[p.name, p.kind, "dimensionless" if p.unit == "1" else p.unit, p.doc, spec.priors[p.name].describe()]
+    rows = [[p.name, p.kind, unit_text(p.unit), p.doc, spec.priors[p.name].describe()]
             for p in law.params]
     lik = spec.likelihood
     fam = f"Student-t (nu = {lik.nu:g})" if lik.family == "student_t" else "Gaussian"
@@ -156,13 +154,13 @@ def parameters_section(ctx) -> Section:
     result, ci = ctx.result, ctx.ci
     sec = Section("parameters", "Parameters")
     df = result.summary(ci)
-    rows = [[name, "dimensionless" if r["unit"] == "1" else r["unit"],
+    rows = [[name, unit_text(r["unit"]),
              f"{num(r['median'])} [{num(r['ci_low'])}, {num(r['ci_high'])}]", num(r["mean"]), num(r["sd"]),
              f"{r['r_hat']:.3f}", f"{r['ess_bulk']:.0f}", f"{r['ess_tail']:.0f}"] for name, r in df.iterrows()]
-    sec.add(Table(["parameter", "unit", f"median [{_pct(ci)} interval]", "mean", "sd", "R-hat", "ESS bulk", "ESS tail"],
-                  rows, f"Posterior of each parameter ({_pct(ci)} equal-tailed intervals)"))
+    sec.add(Table(["parameter", "unit", f"median [{pct(ci)} interval]", "mean", "sd", "R-hat", "ESS bulk", "ESS tail"],
+                  rows, f"Posterior of each parameter ({pct(ci)} equal-tailed intervals)"))
     fig = plot_posterior(result, ci_prob=ci)
-    sec.add(figure_item("posterior", fig, f"Marginal posteriors with the median and the {_pct(ci)} equal-tailed "
+    sec.add(figure_item("posterior", fig, f"Marginal posteriors with the median and the {pct(ci)} equal-tailed "
                         f"interval.", "marginal posterior densities of the law's parameters"))
     return sec
 
@@ -178,10 +176,10 @@ def fit_section(ctx) -> Section:
     fig = plot_fit(result, ci_prob=ci)
     if is_nd(result.law):
         cap = (f"Observed runs (loss vs compute) and the compute-optimal loss L*(C): each posterior draw at its own "
-               f"optimal allocation; median and {_pct(ci)} band, extended two decades past the largest run (shaded). "
+               f"optimal allocation; median and {pct(ci)} band, extended two decades past the largest run (shaded). "
                f"Runs above the curve were trained at non-optimal N/D.")
     else:
-        cap = f"Observed runs and the fitted law: posterior median and {_pct(ci)} band."
+        cap = f"Observed runs and the fitted law: posterior median and {pct(ci)} band."
     sec.add(figure_item("fit", fig, cap, "observed runs and the fitted scaling law on log-log axes"))
     return sec
 
@@ -194,13 +192,13 @@ def residuals_section(ctx) -> Section:
     sec = Section("residuals", "Residuals and posterior predictive check")
     fig = plot_residuals(result, ci_prob=ci)
     sec.add(figure_item("residuals", fig, f"Each run's observed loss relative to its posterior predictive median "
-                        f"(law plus fitted run-to-run noise), with its {_pct(ci)} predictive interval.",
+                        f"(law plus fitted run-to-run noise), with its {pct(ci)} predictive interval.",
                         "posterior predictive check: relative residual per run"))
     chk = largest_runs_check(result, ci_prob=ci)
     ctx.largest_check = chk
     pits = ", ".join(f"{p:.2f}" for p in chk["pit"])
     text = (f"Largest {chk['n_runs']} runs by {chk['ranked_by']}: {chk['outside_interval']} outside their "
-            f"{_pct(ci)} predictive interval; posterior predictive p-values (PIT) {pits}.")
+            f"{pct(ci)} predictive interval; posterior predictive p-values (PIT) {pits}.")
     if chk["poor_fit"]:
         sec.add(Para(text + " The fit misses the largest runs: extrapolations from it are suspect.", flag=True))
     else:
@@ -225,9 +223,9 @@ def isoflops_section(ctx) -> Section:
         return _not_nd(ctx, sec, "an IsoFLOP curve")
     fig = plot_isoflops(ctx.result, ci_prob=ctx.ci)
     sec.add(figure_item("isoflops", fig, f"Loss against N at fixed compute (D = C/(6N)): posterior median and "
-                        f"{_pct(ctx.ci)} band, the observed runs at each budget, and the compute-optimal N* with its "
-                        f"{_pct(ctx.ci)} interval." + (" Hierarchical fit: population curves." if ctx.result.hierarchy
-                                                        else ""),
+                        f"{pct(ctx.ci)} band, the observed runs at each budget, and the compute-optimal N* with its "
+                        f"{pct(ctx.ci)} interval." + (" Hierarchical fit: population curves." if ctx.result.hierarchy
+                                                       else ""),
                         "IsoFLOP curves: loss against parameters at fixed compute"))
     return sec
 
@@ -247,7 +245,7 @@ def frontier_section(ctx) -> Section:
     hi = max(budgets.max(), 1000 * c_max)
     fig = plot_frontier(result, lo, hi, ci_prob=ci)
     sec.add(figure_item("frontier", fig, f"Compute-optimal parameters N*(C) and tokens D*(C) (C = 6ND), median and "
-                        f"{_pct(ci)} band; grey lines show the published slopes through the median at the smallest "
+                        f"{pct(ci)} band; grey lines show the published slopes through the median at the smallest "
                         f"budget (slopes only).", "compute-optimal parameters and tokens against compute"))
     fe = frontier_exponents(result, lo, hi)
     sec.add(Para(f"Between {num(lo)} and {num(hi)} FLOPs: N* ∝ C^a with a = {interval(_rec(fe['a'], ci), 3)}, "
@@ -266,8 +264,8 @@ def frontier_section(ctx) -> Section:
                      interval(_rec(sel["tokens_per_param"], ci), 3), interval(_rec(sel["loss_opt"], ci)),
                      f"{num(d.N)} / {num(d.D)}", interval(_rec(d.outcome["loss"], ci)), dec])
     sec.add(Table(["budget C (FLOPs)", "PF-days", f"N* ({kind} parameters)", "D* (tokens)", "D*/N* (tokens/parameter)",
-                   "L* (nats/token)", "decision N / D (min. expected loss)", "loss at the decision (nats/token)",
-                   "decades beyond the largest run"], rows,
-                  f"Allocation per budget: per-draw optimum, median [{_pct(ci)} interval]; the decision is one plan "
+                   "L* (nats/token)", f"decision N ({kind} parameters) / D (tokens), min. expected loss",
+                   "loss at the decision (nats/token)", "decades beyond the largest run"], rows,
+                  f"Allocation per budget: per-draw optimum, median [{pct(ci)} interval]; the decision is one plan "
                   f"for all draws" + (" (population of the hierarchical fit)" if result.hierarchy else "")))
     return sec
