@@ -469,3 +469,13 @@ def test_epoch_chinchilla_csv():
     assert runs.frame["loss"].min() == pytest.approx(2.08, abs=0.01)
     assert runs.frame["loss"].max() == pytest.approx(5.01, abs=0.01)
     runs.require(get_law("chinchilla"))
+
+
+def test_notes_travel_with_the_metadata():
+    from bayes_scaling.data.runs import runs_from_frame
+
+    frame = pd.DataFrame({"params": N, "tokens": D, "compute": 18 * np.array(N) * np.array(D), "loss": LOSS})
+    with pytest.warns(UserWarning, match="C/\\(6ND\\)"):
+        runs = load_runs(frame)
+    assert runs.notes and runs.metadata()["notes"] == list(runs.notes)
+    assert runs_from_frame(runs.frame, runs.metadata()).notes == runs.notes

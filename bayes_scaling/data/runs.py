@@ -155,6 +155,7 @@ class RunTable:
             "derived": list(self.derived),
             "n_runs": len(self),
             **({"compute_unit": self.compute_unit} if self.compute_unit else {}),
+            **({"notes": list(self.notes)} if self.notes else {}),
         }
 
 
@@ -413,5 +414,5 @@ def runs_from_frame(frame: pd.DataFrame, metadata: dict[str, Any]) -> RunTable:
                      tuple(cols.get("groups", ())), cols.get("seed"), tuple(cols.get("extra", {}).items()),
                      tuple(cols.get("covariates", ())), tuple(cols.get("shape", ())))
     return RunTable(frame, metadata.get("params_kind", "total"), cmap, metadata.get("source", ""),
-                    metadata.get("sha256", ""), tuple(metadata.get("derived", ())),
+                    metadata.get("sha256", ""), tuple(metadata.get("derived", ())), tuple(metadata.get("notes", ())),
                     compute_unit=metadata.get("compute_unit"))
