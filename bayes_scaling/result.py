@@ -39,8 +39,11 @@ def _pointwise_loglik(spec: LawSpec, posterior: xr.Dataset, log_inputs: dict, lo
     y = xr.DataArray(log_loss, dims=RUN_DIM)
     z = ((y - mu) / sigma).transpose("chain", "draw", RUN_DIM)
     sig = sigma.values[..., None]
-    if spec.likelihood.family == "student_t":
+    family = spec.likelihood.family
+    if family == "student_t":
         ll = stats.t.logpdf(z.values, df=spec.likelihood.nu) - np.log(sig)
+    elif family == "laplace":
+        ll = stats.laplace.logpdf(z.values) - np.log(sig)
     else:
         ll = stats.norm.logpdf(z.values) - np.log(sig)
     return xr.DataArray(ll, dims=("chain", "draw", RUN_DIM))

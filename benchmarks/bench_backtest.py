@@ -90,7 +90,7 @@ def main(argv=None) -> int:
     ap.add_argument("--n-boot", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", nargs="*", default=None, help="dataset names to run (default: all)")
-    ap.add_argument("--likelihood", choices=["spec", "student_t", "normal"], default="spec",
+    ap.add_argument("--likelihood", choices=["spec", "student_t", "normal", "laplace"], default="spec",
                     help="likelihood family of every Bayes fit (default: each spec's own, Student-t)")
     args = ap.parse_args(argv)
     print("command:", shlex.join([sys.executable, *sys.argv]), flush=True)

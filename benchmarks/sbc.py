@@ -12,7 +12,7 @@ under each law's default spec (``models/<law>.toml``). For each law and each sim
    the model orders them (d1 < d2 by construction), so its prior is the product of the spec's
    priors restricted to d1 < d2: the draws are taken from that restriction by rejection.
 2. **Data.** ``simulate_runs`` on a fixed design for the law (see ``DESIGNS``): Student-t(nu) noise
-   of scale sigma on log-loss. A draw whose simulated losses are not all finite and positive is
+   of scale sigma on log-loss (``--likelihood normal|laplace``: that noise, and fits with that family). A draw whose simulated losses are not all finite and positive is
    skipped and counted. Rejecting on the data alone leaves SBC valid (ranks stay uniform
    conditional on the data lying in the accepted set). No draw is ever rejected because its fit
    looked poor.
@@ -283,9 +283,11 @@ def law_seed(base: int, name: str) -> int:
 def run_law(name: str, n_sims: int, a, say) -> dict:
     law = get_law(name)
     spec = default_spec(name)
-    if spec.likelihood.family != "student_t":
-        raise SystemExit(f"{name}: SBC here simulates Student-t noise; spec family {spec.likelihood.family!r}")
-    nu = spec.likelihood.nu
+    if a.likelihood != "spec":  # the default spec with another likelihood family, simulated with that noise
+        from dataclasses import replace
+
+        spec = replace(spec, likelihood=replace(spec.likelihood, family=a.likelihood)).synced()
+    family, nu = spec.likelihood.family, spec.likelihood.nu
     build, design_desc = DESIGNS[name]
     design = build()
     ref = design_ref(law, design)
@@ -307,7 +309,7 @@ def run_law(name: str, n_sims: int, a, say) -> dict:
         rec = {"pool_index": i, "truth": truth, "sigma": sigma, "seed": sim_seed}
         i += 1
         with np.errstate(all="ignore"):
-            frame = simulate_runs(name, truth, design, sigma=sigma, nu=nu, seed=sim_seed)
+            frame = simulate_runs(name, truth, design, sigma=sigma, nu=nu, seed=sim_seed, family=family)
         loss = frame["loss"].to_numpy(float)
         if not (np.all(np.isfinite(loss)) and np.all(loss > 0) and np.all(np.isfinite(np.log(loss)))):
             skipped_nonfinite += 1
@@ -366,7 +368,7 @@ def run_law(name: str, n_sims: int, a, say) -> dict:
     failing = sorted(k for k, t in tests.items() if t and min(t["chi2_p"], t["ks_p"]) < thr)
     fit_times = [s["fit_s"] for s in done]
     out = {
-        "law": name, "design": design_desc, "n_runs": len(design), "ref": ref, "nu": nu,
+        "law": name, "design": design_desc, "n_runs": len(design), "ref": ref, "likelihood": family, "nu": nu,
         "spec_priors": {k: p.describe() for k, p in spec.priors.items()} | {"sigma": spec.likelihood.sigma.describe()},
         "prior_pool": pool_info, "sims_requested": n_sims, "sims_fitted": len(done),
         "skipped_nonfinite_data": skipped_nonfinite, "fit_errors": sum("error" in s for s in sims),
@@ -493,6 +495,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bins", type=int, default=10)
     p.add_argument("--alpha", type=float, default=0.01, help="family-wise level per law (default 0.01)")
     p.add_argument("--seed", type=int, default=20261127)
+    p.add_argument("--likelihood", choices=["spec", "student_t", "normal", "laplace"], default="spec",
+                   help="likelihood family of the fits and of the simulated noise (default: the spec's, Student-t)")
     p.add_argument("--no-workaround", dest="workaround", action="store_false",
                    help="do not work around the data_constrained refit bug (its refits then raise)")
     p.add_argument("--json", metavar="PATH", help="write every number (and every simulation) to PATH")

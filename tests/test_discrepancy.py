@@ -175,3 +175,36 @@ def test_cli_fit_calibrates_and_predict_widens_beyond_the_data(tmp_path, capsys)
     del plain.tree[GROUP_NAME]
     far = dict(N=3e11, C=3e25)
     assert _width(cal.predict(**far, seed=0))[0] > _width(plain.predict(**far, seed=0))[0]
+
+
+def test_laplace_normal_convolution_matches_numerical_integration():
+    from scipy import integrate, stats
+
+    from bayes_scaling.inference.discrepancy import laplace_normal_logpdf
+
+    for b, s in ((0.01, 0.005), (0.005, 0.3), (0.01, 0.0)):
+        for r in (0.0, 0.013, -0.2, 0.15):
+            got = float(np.exp(laplace_normal_logpdf(np.array([r]), np.array([b]), s))[0])
+            if s == 0:
+                want = stats.laplace.pdf(r, scale=b)
+            else:
+                want = integrate.quad(lambda u: stats.laplace.pdf(u, scale=b) * stats.norm.pdf(r - u, scale=s),
+                                      -1, 1, points=[0.0, r], limit=500)[0]
+            assert got == pytest.approx(want, rel=1e-6)
+    # far tails stay finite in log space (no overflow of erfc * exp)
+    assert np.isfinite(laplace_normal_logpdf(np.array([5.0, -5.0]), np.array([0.001, 0.001]), 1e-4)).all()
+
+
+@pytest.mark.parametrize("family, sd_per_scale", [("normal", 1.0), ("laplace", np.sqrt(2.0))])
+def test_predictive_noise_follows_the_likelihood_family(family, sd_per_scale):
+    """A new run's log-loss spread = the likelihood's sd at the fitted scale (Laplace: sqrt(2) b)."""
+    from dataclasses import replace
+
+    from bayes_scaling.specs.spec import default_spec
+
+    base = default_spec("chinchilla")
+    spec = replace(base, likelihood=replace(base.likelihood, family=family)).synced()
+    fit = fake_fit(spec=spec, draws=2000, rel_sd=0.0, sigma=0.02)
+    pred = fit.predict(N=1e9, D=2e10, seed=3)
+    spread = np.log(pred["loss_predictive"]) - np.log(pred["loss"])
+    assert float(spread.std()) == pytest.approx(0.02 * sd_per_scale, rel=0.05)

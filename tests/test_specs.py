@@ -292,3 +292,11 @@ def test_vary_names_each_parameter_once():
         spec.with_vary(["alpha", "alpha"])
     with pytest.raises(BayesScalingError, match="twice"):
         parse_spec(spec.text + '\n[hierarchy]\nvary = ["alpha", "alpha"]\n')
+
+
+def test_laplace_likelihood_parses_and_describes_itself():
+    text = default_spec("chinchilla").text.replace('family = "student_t"', 'family = "laplace"')
+    spec = parse_spec(text)
+    assert spec.likelihood.family == "laplace" and spec.likelihood.describe() == "Laplace"
+    with pytest.raises(BayesScalingError, match="likelihood family must be one of"):
+        parse_spec(text.replace('"laplace"', '"cauchy"'))

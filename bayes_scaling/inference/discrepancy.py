@@ -12,7 +12,7 @@ s(d) = sqrt(tau0^2 + (tau1 * d)^2), d = decades beyond the largest fitted run on
 (compute C for laws of N and D, else the law's input; 0 inside the data). tau0 (log-loss) and tau1
 (log-loss per decade) have HalfNormal(0.05) priors; their posterior is computed on a grid from the
 held-out runs' predictive densities (Student-t with scale sqrt(sigma^2 + s^2); exact for a Normal
-likelihood). Draws of (tau0, tau1) are stored with the fit and widen ``loss_predictive`` only, never
+likelihood, and for a Laplace one by the exact Laplace-Normal convolution). Draws of (tau0, tau1) are stored with the fit and widen ``loss_predictive`` only, never
 the law's own ``loss``. The calibration also records how far the smaller runs' law missed the larger
 ones (``inner_mare``: median |relative error| of the law's median; ``inner_median_signed_rel_error``).
 """
@@ -88,9 +88,28 @@ def inner_split(runs, law, inner_decades: float = 1.0, min_test: int = 3):
     return runs.subset(~test), runs.subset(test), thr
 
 
+def laplace_normal_logpdf(r: np.ndarray, b: np.ndarray, s: float) -> np.ndarray:
+    """log density of Laplace(0, b) + Normal(0, s) at ``r`` (exact convolution, stable in the tails)."""
+    from scipy.special import erfc, erfcx
+
+    if s == 0:
+        return -np.log(2 * b) - np.abs(r) / b
+
+    def log_term(x, e):  # log(exp(e) erfc(x)), with e - x^2 = -r^2 / (2 s^2)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return np.where(x >= 0, np.log(erfcx(np.maximum(x, 0.0))) - r * r / (2 * s * s),
+                            e + np.log(erfc(np.minimum(x, 0.0))))
+
+    base = s * s / (2 * b * b)
+    t1 = log_term((s / b - r / s) / np.sqrt(2), base - r / b)
+    t2 = log_term((s / b + r / s) / np.sqrt(2), base + r / b)
+    return np.logaddexp(t1, t2) - np.log(4 * b)
+
+
 def _mixture_logp(r: np.ndarray, sigma: np.ndarray, s_grid: np.ndarray, family: str, nu: float) -> np.ndarray:
     """log predictive density of residuals ``r`` (run x draw) for each extra scale in ``s_grid``:
-    (s, run) = log mean_draws f(r | scale sqrt(sigma^2 + s^2))."""
+    (s, run) = log mean_draws f(r | noise, plus Normal(0, s)). Student-t and Normal: the noise's scale
+    widened to sqrt(sigma^2 + s^2) (exact for Normal); Laplace: the exact convolution."""
     from scipy.special import gammaln, logsumexp
 
     r2 = r ** 2
@@ -102,7 +121,9 @@ def _mixture_logp(r: np.ndarray, sigma: np.ndarray, s_grid: np.ndarray, family: 
     out = np.empty((len(s_grid), r.shape[0]))
     for i, s in enumerate(s_grid):
         v = sig2 + s * s
-        if family == "student_t":
+        if family == "laplace":
+            lp = laplace_normal_logpdf(r, sigma[None, :], float(s))
+        elif family == "student_t":
             lp = const - 0.5 * np.log(v) - (nu + 1) / 2 * np.log1p(r2 / (nu * v))
         else:
             lp = const - 0.5 * np.log(v) - 0.5 * r2 / v

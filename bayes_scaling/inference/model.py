@@ -143,8 +143,11 @@ def build_model(spec: LawSpec, data: ModelData):
             g = spec.covariate_prior
             gamma = getattr(pm, g.dist)("gamma", **g.pymc_kwargs, dims="covariate")
             mu = mu + pt.dot(cov, gamma)
-        if spec.likelihood.family == "student_t":
+        family = spec.likelihood.family
+        if family == "student_t":
             pm.StudentT("obs", nu=np.float64(spec.likelihood.nu), mu=mu, sigma=sigma, observed=y, dims="run")
+        elif family == "laplace":
+            pm.Laplace("obs", mu=mu, b=sigma, observed=y, dims="run")
         else:
             pm.Normal("obs", mu=mu, sigma=sigma, observed=y, dims="run")
     return model

@@ -66,9 +66,12 @@ def query_inputs(law, N=None, D=None, C=None, **extra) -> dict[str, dict[str, np
 
 
 def noise_draws(likelihood, rng: np.random.Generator, shape) -> np.ndarray:
-    """Standardised run-to-run noise of the likelihood (Student-t with its nu, or Normal), ``shape``."""
+    """Standardised run-to-run noise of the likelihood (Student-t with its nu, Normal, or Laplace with
+    scale 1), ``shape``."""
     if likelihood.family == "student_t":
         return rng.standard_t(likelihood.nu, size=shape)
+    if likelihood.family == "laplace":
+        return rng.laplace(0.0, 1.0, size=shape)
     return rng.standard_normal(shape)
 
 

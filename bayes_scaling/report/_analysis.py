@@ -217,7 +217,7 @@ def sensitivity_section(ctx) -> Section:
         else:
             variants.append((name, fit, other))
 
-    add(f"{'Gaussian' if fam == 'normal' else 'Student-t'} likelihood", "likelihood")
+    add(f"{fam.split(' (')[0]} likelihood", "likelihood")
     keep, resid, rsd = plan.keep, plan.resid, plan.robust_sd
     n_out = int((~keep).sum())
     notes = []

@@ -34,7 +34,8 @@ class RefitConfig:
 
 
 def other_likelihood_spec(spec: LawSpec) -> LawSpec:
-    """The same spec with the other likelihood (Student-t <-> Gaussian), same noise prior."""
+    """The same spec with the other likelihood (Student-t -> Gaussian; Gaussian or Laplace -> Student-t),
+    same noise prior."""
     family = "normal" if spec.likelihood.family == "student_t" else "student_t"
     swapped = replace(spec, likelihood=replace(spec.likelihood, family=family))
     text = spec_to_toml(swapped)
@@ -181,7 +182,7 @@ def plan_refits(result, cfg: RefitConfig, seed: int) -> RefitPlan:
             if not (result.law.name == law_name and runs is result.runs):
                 jobs.append(_job(f"break_{role}", runs, _spec(law_name), cfg, seed + 10 + i, break_fit=True))
         break_info = (label, how, len(runs), names)
-    return RefitPlan(jobs, other_spec.likelihood.family, keep, resid, rsd, note, other_kind, break_info)
+    return RefitPlan(jobs, other_spec.likelihood.describe(), keep, resid, rsd, note, other_kind, break_info)
 
 
 # -- break test ------------------------------------------------------------------------------

@@ -101,7 +101,7 @@ def law_section(ctx) -> Section:
     rows = [[p.name, p.kind, unit_text(p.unit), p.doc, spec.priors[p.name].describe()]
             for p in law.params]
     lik = spec.likelihood
-    fam = f"Student-t (nu = {lik.nu:g})" if lik.family == "student_t" else "Gaussian"
+    fam = lik.describe()
     rows.append(["sigma", "noise", "log-loss scale", f"run-to-run noise of log-loss, {fam} likelihood",
                  lik.sigma.describe()])
     sec.add(Table(["parameter", "kind", "unit", "meaning", "prior"], rows, "Priors (in the parameters' published units)"))

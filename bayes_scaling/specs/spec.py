@@ -55,7 +55,7 @@ DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...], bool]] = {
     "Beta": (("alpha", "beta"), (), True),
 }
 _SCALE_KEYS = {"sigma", "nu", "lam", "alpha", "beta"}
-_LIKELIHOODS = ("student_t", "normal")
+_LIKELIHOODS = ("student_t", "normal", "laplace")
 
 
 @dataclass(frozen=True)
@@ -96,11 +96,16 @@ class PriorSpec:
 
 @dataclass(frozen=True)
 class LikelihoodSpec:
-    """Likelihood of log-loss around the law: Student-t (robust, default) or Normal."""
+    """Likelihood of log-loss around the law: Student-t (robust, default), Normal, or Laplace (the
+    Bayesian counterpart of Hoffmann et al.'s Huber loss with a small delta, which is close to L1).
+    ``sigma`` is the scale (Laplace: b, so the sd is sigma * sqrt(2))."""
 
     family: str = "student_t"
     nu: float = 4.0
     sigma: PriorSpec = field(default_factory=lambda: PriorSpec("HalfNormal", {"sigma": 0.05}))
+
+    def describe(self) -> str:
+        return {"student_t": f"Student-t (nu = {self.nu:g})", "normal": "Gaussian", "laplace": "Laplace"}[self.family]
 
 
 @dataclass(frozen=True)
