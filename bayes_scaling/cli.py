@@ -351,7 +351,8 @@ def _add_runs_args(p) -> None:
                    help="d_model and n_layer columns: adds log(d_model/n_layer) as a covariate (shape vs scale)")
     p.add_argument("--covariate", action="append", default=None, help="numeric column entering log-loss linearly")
     p.add_argument("--col", action="append", default=[], metavar="Q=COLUMN",
-                   help="column of a further law input: U (unique tokens) or X (scale axis); repeatable")
+                   help="column of a further law input: U (unique tokens), X (scale axis), S (steps) or B (batch "
+                        "size in tokens, with S); repeatable")
 
 
 def build_parser() -> argparse.ArgumentParser:

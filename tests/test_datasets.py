@@ -14,9 +14,11 @@ import urllib.request
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import DATASETS
 
+import bayes_scaling as bs
 import bayes_scaling.datasets as bsd
 from bayes_scaling.data.runs import RunTable
 from bayes_scaling.errors import BayesScalingError
@@ -308,3 +310,32 @@ def test_offline_without_local_copy_is_a_clear_error(tmp_path, monkeypatch):
         bsd.load("gemstones", data_home=tmp_path / "empty")
     _one_line(ei, "no byte-identical public copy", "mcleish7/gemstone-scaling-laws", "BAYES_SCALING_DATASETS")
     assert len(calls) == 1
+
+
+def test_cli_lists_and_exports_a_dataset_that_fit_reads_back(home, tmp_path, capsys):
+    """`datasets NAME --out F.csv` writes the runs with fit's default column names and prints the fit
+    options that read them back: the same runs, groups and further inputs."""
+    import shlex
+
+    from bayes_scaling.cli import main
+
+    assert main(["datasets"]) == 0
+    assert "marin:" in capsys.readouterr().out
+    for name, options in (("marin", []), ("datablations", ["--option", "paper_subset=true"])):
+        out = tmp_path / f"{name}.csv"
+        assert main(["datasets", name, "--data-home", str(home), "--out", str(out), *options]) == 0
+        printed = capsys.readouterr().out
+        hint = shlex.split(printed.split("fit it with: bayes-scaling fit ", 1)[1])
+        runs = bs.load_runs(str(out), group_cols=[hint[i + 1] for i, a in enumerate(hint) if a == "--group-col"],
+                            extra_cols=dict(hint[i + 1].split("=") for i, a in enumerate(hint) if a == "--col"),
+                            seed_col=next((hint[i + 1] for i, a in enumerate(hint) if a == "--seed-col"), None))
+        want = bsd.load(name, data_home=home, **({"paper_subset": True} if options else {}))
+        cols = ["N", "D", "C", "loss", *want.columns.groups, *(["U"] if "U" in want.frame else [])]
+        pd.testing.assert_frame_equal(runs.frame[cols].reset_index(drop=True), want.frame[cols].reset_index(drop=True),
+                                      check_dtype=False)
+    for bad in (["datasets", "marin"], ["datasets", "marin", "--out", str(tmp_path / "x.txt")],
+                ["datasets", "marin", "--out", str(tmp_path / "x.csv"), "--option", "oops"],
+                ["datasets", "nope", "--out", str(tmp_path / "y.csv")]):
+        assert main(bad) == 2
+        assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert not (tmp_path / "x.csv").exists() and not (tmp_path / "y.csv").exists()

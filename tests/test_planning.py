@@ -668,3 +668,31 @@ def test_cli_bad_inputs_exit_2_one_line(cli_files, tmp_path, capsys, case):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:"), err
     assert "Traceback" not in err
+
+
+def test_breakdown_says_why_a_break_test_was_skipped(tmp_path, capsys, monkeypatch):
+    """A single-axis fit whose counterpart cannot be fitted (e.g. too few runs for two breaks) gets a
+    line saying so, instead of silently no break test."""
+    from bayes_scaling.queries import breakdown as bd
+
+    path = fake_fit("power_x", {"E": 1.5, "B": 10.0, "c0": 0.3}, draws=50).save(tmp_path / "p.nc")
+
+    def refuse(result, **kw):
+        raise BayesScalingError("law 'bnsl2_x' has 9 parameters plus noise and needs at least 11 runs; got 10")
+
+    monkeypatch.setattr(bd, "fit_counterpart", refuse)
+    assert main(["breakdown", str(path), "--breaks", "2"]) == 0
+    assert "break test skipped: law 'bnsl2_x' has 9 parameters" in capsys.readouterr().out
+    assert main(["breakdown", str(path), "--breaks", "2", "--json"]) == 0
+    assert "needs at least 11 runs" in json.loads(capsys.readouterr().out)["break_test"]["skipped"]
+
+
+def test_allocate_on_a_hierarchical_fit_says_for_which_group(tmp_path, capsys):
+    from bayes_scaling.testing import fake_hierarchical_fit
+
+    path = fake_hierarchical_fit(draws=50).save(tmp_path / "h.nc")
+    for group, words in ((None, "for the population"), ("x", "for group 'x'"), ("new", "for an unseen group")):
+        assert main(["allocate", str(path), "--compute", "1e21", *(["--group", group] if group else [])]) == 0
+        assert words in capsys.readouterr().out
+    assert main(["allocate", str(path), "--compute", "1e21", "--group", "x", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["group"] == "x"

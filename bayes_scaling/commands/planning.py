@@ -51,10 +51,16 @@ def cmd_allocate(args) -> int:
 
     out["extrapolation"] = extrapolation_report(result, query, ci)
     out["diagnostics"] = _diag_json(result)
+    if result.hierarchy is not None:
+        out["group"] = args.group
     if args.json:
         print(json.dumps(_finite(out), indent=2))
         return 0
     units = result.runs_metadata["params_kind"]
+    if result.hierarchy is not None:
+        who = {None: "the population (population values of the varying parameters)",
+               "new": "an unseen group (group values drawn around the population)"}.get(args.group, f"group {args.group!r}")
+        print(f"for {who}")
     print(f"budget C = {c:.4g} FLOPs ({c / PF_DAY_FLOPS:.4g} PF-days), {args.flops_per_token:g} FLOPs per parameter-token")
     print(f"decision ({d.utility}): train N = {d.N:.4g} {units} parameters on D = {d.D:.4g} tokens "
           f"({d.tokens_per_param:.1f} tokens/parameter)" + (f", constraints {d.constraints}" if d.constraints else ""))
@@ -288,10 +294,13 @@ def cmd_breakdown(args) -> int:
             lines.append(f"at the budget's decision (N = {d.N:.3g}, D = {d.D:.3g}): decades beyond the data "
                          + ", ".join(f"{k} {v:+.2f}" for k, v in rep["decades_beyond"].items()))
     else:
-        try:
-            other = bd.fit_counterpart(result, n_breaks=args.breaks, seed=args.seed)
-        except BayesScalingError:
-            other = None
+        other = None
+        if law.name.startswith(("power_", "bnsl")):  # single-axis laws have a broken/unbroken counterpart
+            try:
+                other = bd.fit_counterpart(result, n_breaks=args.breaks, seed=args.seed)
+            except BayesScalingError as e:
+                out["break_test"] = {"skipped": str(e)}
+                lines.append(f"break test skipped: {e}")
         if other is not None:
             from bayes_scaling.queries.compare_laws import break_test
 

@@ -1,0 +1,92 @@
+"""``datasets``: list the registered public datasets, or write one as a runs CSV that ``fit`` reads."""
+
+from __future__ import annotations
+
+import os
+import shlex
+
+from bayes_scaling.errors import BayesScalingError
+
+#: Canonical run-table columns -> the CSV column names ``fit`` reads by default.
+EXPORT_NAMES = {"N": "params", "D": "tokens", "C": "compute", "loss": "loss"}
+
+
+def _option(text: str) -> tuple[str, object]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise BayesScalingError(f"--option takes KEY=VALUE (e.g. best_lr=true), got {text!r}")
+    low = raw.lower()
+    if low in ("true", "false"):
+        return key, low == "true"
+    for kind in (int, float):
+        try:
+            return key, kind(raw)
+        except ValueError:
+            pass
+    return key, raw
+
+
+def export_frame(runs):
+    """(frame, fit arguments): the runs with N, D, C, loss named as ``fit``'s defaults, and the ``fit``
+    options that read it back (further inputs, groups, the parameter convention)."""
+    frame = runs.frame.rename(columns=EXPORT_NAMES)
+    args = []
+    if "tokens" not in frame:
+        args += ["--tokens-col", ""]
+    if "compute" not in frame:
+        args += ["--compute-col", ""]
+    if "params" not in frame:
+        args += ["--params-col", ""]
+    for q in ("U", "X", "S", "B"):
+        if q in frame:
+            args += ["--col", f"{q}={q}"]
+    for g in runs.columns.groups:
+        args += ["--group-col", g]
+    if runs.columns.seed:
+        args += ["--seed-col", runs.columns.seed]
+    for c in (*runs.columns.covariates, *(["log_aspect_ratio"] if runs.columns.shape else [])):
+        args += ["--covariate", c]
+    if runs.params_kind != "total":
+        args += ["--params-kind", runs.params_kind]
+    return frame, args
+
+
+def cmd_datasets(args) -> int:
+    from bayes_scaling import datasets as ds
+    from bayes_scaling._files import check_out_file, temp_sibling
+
+    if args.name is None:
+        for name in ds.list_datasets():
+            d = ds.info(name)
+            print(f"{name}: {d.title}\n    {d.citation}\n    license: {d.license}; units: {d.units}")
+        return 0
+    if args.out is None:
+        raise BayesScalingError("give --out FILE.csv to write the dataset (or no name to list the datasets)")
+    out = check_out_file(args.out, "give a file name such as runs.csv")
+    if out.suffix.lower() != ".csv":
+        raise BayesScalingError(f"--out {str(out)!r} must end in .csv")
+    options = dict(_option(o) for o in args.option)
+    runs = ds.load(args.name, data_home=args.data_home, **options)
+    frame, fit_args = export_frame(runs)
+    fd, tmp = temp_sibling(out)
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            frame.to_csv(fh, index=False)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    print(f"wrote {out}: {len(frame)} runs of {args.name!r}, columns {', '.join(map(str, frame.columns))}")
+    print("fit it with: bayes-scaling fit " + shlex.join([str(out), *fit_args]) + " --law LAW --out FIT.nc")
+    return 0
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("datasets", help="list the public datasets, or write one as a runs CSV for fit")
+    p.add_argument("name", nargs="?", default=None, help="dataset name (omit to list them)")
+    p.add_argument("--out", default=None, help="CSV file to write (params, tokens, compute in FLOPs, loss ...)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="loader option, e.g. best_lr=true, paper_subset=true, variant=cool_end, curve=ID, source=...")
+    p.add_argument("--data-home", default=None,
+                   help="folder with local copies (default: $BAYES_SCALING_DATASETS, else a download cache)")
+    p.set_defaults(func=cmd_datasets)
