@@ -29,7 +29,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
-from bench_backtest import DATASETS, FIT_OPTIONS, PRIMARY, VERDICT_ROW  # noqa: E402  (sets the data home)
+from bench_backtest import DATASETS, FIT_OPTIONS, PRIMARY, VERDICT_ROW, _fmt  # noqa: E402  (sets the data home)
+
+
+def _num(x):
+    """A finite float, or None (a failed baseline's NaN)."""
+    return float(x) if x is not None and np.isfinite(x) else None
 
 
 def main(argv=None) -> int:
@@ -80,15 +85,16 @@ def main(argv=None) -> int:
                 "bayes_row": VERDICT_ROW if VERDICT_ROW in t else "bayes",
                 "bayes_mare": float(bayes["mare"]), "bayes_cov90": float(bayes["coverage_90"]),
                 "bayes_signed": float(np.median((res.runs[f"{key}_median"] - y) / y)),
-                "huber_mare": None if huber is None else float(huber["mare"]),
+                "huber_mare": None if huber is None else _num(huber["mare"]),
                 "huber_signed": None if "huber_point" not in res.runs else
                 float(np.median((res.runs["huber_point"] - y) / y)),
                 "wall_s": time.perf_counter() - t0,
             })
             rows.append(row)
+            hs = row["huber_signed"]
             print(f"{name:18s} h={h:<4} train {row['n_train']:4d} test {row['n_test']:3d}  "
                   f"Bayes+LFO MARE {row['bayes_mare']:.4f} ({row['bayes_signed']:+.4f})  "
-                  f"Huber MARE {row['huber_mare']:.4f} ({row['huber_signed']:+.4f})  "
+                  f"Huber MARE {_fmt(row['huber_mare'])} ({'–' if hs is None else f'{hs:+.4f}'})  "
                   f"cov90 {row['bayes_cov90']:.0%}  R-hat {row['r_hat_max']:.3f}  {row['wall_s']:.0f} s", flush=True)
 
     ok = [r for r in rows if "error" not in r and r.get("huber_mare") is not None]

@@ -339,3 +339,17 @@ def test_cli_lists_and_exports_a_dataset_that_fit_reads_back(home, tmp_path, cap
         assert main(bad) == 2
         assert len(capsys.readouterr().err.strip().splitlines()) == 1
     assert not (tmp_path / "x.csv").exists() and not (tmp_path / "y.csv").exists()
+
+
+def test_cli_dataset_options_are_read_as_the_loader_types_them(home, tmp_path, capsys):
+    from bayes_scaling.cli import main
+
+    out = str(tmp_path / "m.csv")
+    sizes = {}
+    for value in ("false", "no", "true", "yes"):
+        assert main(["datasets", "misfitting", "--data-home", str(home), "--out", out, "--option", f"best_lr={value}"]) == 0
+        sizes[value] = int(capsys.readouterr().out.split("wrote ", 1)[1].split(": ", 1)[1].split()[0])
+    assert sizes["false"] == sizes["no"] > sizes["true"] == sizes["yes"]
+    for bad in ("best_lr=maybe", "checkpoints=1"):  # a bool that is neither; a text option given a number is text
+        code = main(["datasets", "misfitting", "--data-home", str(home), "--out", out, "--option", bad])
+        assert code == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1

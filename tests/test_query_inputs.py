@@ -90,7 +90,22 @@ def test_holdout_fraction_keeps_tied_runs_together():
         train, test, info = split_runs(runs, law, holdout_fraction=fraction)
         assert info["n_test"] >= round(fraction * len(runs))
         assert train.frame["C"].max() < test.frame["C"].min()
-    with pytest.raises(BayesScalingError, match="too few distinct values"):
+    with pytest.raises(BayesScalingError, match="every run has the same C"):
         split_runs(bs.load_runs(runs_frame().assign(compute=1e20, tokens=lambda f: 1e20 / (6 * f["params"]))),
                    law, holdout_fraction=0.9)
 
+
+
+def test_holdout_fraction_near_one_keeps_one_run_to_fit():
+    runs = bs.load_runs(runs_frame())
+    train, test, info = split_runs(runs, get_law("chinchilla"), holdout_fraction=0.99)
+    assert len(train) >= 1 and info["n_test"] >= len(runs) - 4  # the smallest budget's tied runs stay
+
+
+def test_simulating_an_unknown_noise_family_is_refused():
+    from bayes_scaling.examples import EXAMPLE
+    from bayes_scaling.simulate import simulate_runs
+
+    design = runs_frame()[["params", "tokens", "compute"]]
+    with pytest.raises(BayesScalingError, match="likelihood family"):
+        simulate_runs("chinchilla", EXAMPLE["truth"], design, family="Laplace")

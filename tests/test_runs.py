@@ -479,3 +479,14 @@ def test_notes_travel_with_the_metadata():
         runs = load_runs(frame)
     assert runs.notes and runs.metadata()["notes"] == list(runs.notes)
     assert runs_from_frame(runs.frame, runs.metadata()).notes == runs.notes
+
+
+def test_a_long_text_field_still_loads(tmp_path):
+    """The row-length check reads any field length, as pandas does (the csv module stops at 128 KiB)."""
+    import csv
+
+    limit = csv.field_size_limit()
+    frame = pd.DataFrame({"params": N[:3], "tokens": D[:3], "loss": LOSS[:3], "config": ["x" * 200_000, "y", "z"]})
+    frame.to_csv(tmp_path / "long.csv", index=False)
+    assert len(load_runs(tmp_path / "long.csv", compute_col=None)) == 3
+    assert csv.field_size_limit() == limit

@@ -11,18 +11,28 @@ from bayes_scaling.errors import BayesScalingError
 EXPORT_NAMES = {"N": "params", "D": "tokens", "C": "compute", "loss": "loss"}
 
 
-def _option(text: str) -> tuple[str, object]:
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def _option(text: str, loader) -> tuple[str, object]:
+    """KEY=VALUE, with VALUE read as the loader's parameter KEY is typed (bool, int, float, else text)."""
+    import inspect
+
     key, sep, raw = text.partition("=")
     if not sep or not key:
         raise BayesScalingError(f"--option takes KEY=VALUE (e.g. best_lr=true), got {text!r}")
-    low = raw.lower()
-    if low in ("true", "false"):
-        return key, low == "true"
-    for kind in (int, float):
-        try:
-            return key, kind(raw)
-        except ValueError:
-            pass
+    param = inspect.signature(loader).parameters.get(key)
+    kind = str(param.annotation) if param is not None else "str"  # an unknown key is refused by the loader
+    if kind == "bool":
+        if raw.lower() not in _TRUE + _FALSE:
+            raise BayesScalingError(f"--option {key} takes true or false, got {raw!r}")
+        return key, raw.lower() in _TRUE
+    for name, cast in (("int", int), ("float", float)):
+        if kind == name:
+            try:
+                return key, cast(raw)
+            except ValueError:
+                raise BayesScalingError(f"--option {key} takes a number ({name}), got {raw!r}") from None
     return key, raw
 
 
@@ -65,7 +75,8 @@ def cmd_datasets(args) -> int:
     out = check_out_file(args.out, "give a file name such as runs.csv")
     if out.suffix.lower() != ".csv":
         raise BayesScalingError(f"--out {str(out)!r} must end in .csv")
-    options = dict(_option(o) for o in args.option)
+    loader = ds.info(args.name).loader
+    options = dict(_option(o, loader) for o in args.option)
     runs = ds.load(args.name, data_home=args.data_home, **options)
     frame, fit_args = export_frame(runs)
     fd, tmp = temp_sibling(out)

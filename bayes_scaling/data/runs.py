@@ -208,9 +208,10 @@ def _read_source(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str, 
 def _csv_header(text: str, sep: str, name: str) -> list[str]:
     """The header row, after checking that every data row has as many fields as it (pandas would shift
     the columns of a longer row, or silently drop its extra field)."""
-    reader = csv.reader(io.StringIO(text, newline=None), delimiter=sep, skipinitialspace=True)
+    reader = csv.reader(io.StringIO(text, newline=None), delimiter=sep, skipinitialspace=True, strict=True)
     header: list[str] = []
     row, start = 0, 1  # data rows so far; line where the next record starts
+    limit = csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))  # pandas reads any field length
     try:
         for fields in reader:
             line, start = start, reader.line_num + 1
@@ -228,6 +229,8 @@ def _csv_header(text: str, sep: str, name: str) -> list[str]:
     except csv.Error as e:
         raise BayesScalingError(f"runs file {name!r} is not valid CSV from line {start}: {e}; check the quoting "
                                 f"(an unclosed quote runs to the end of the file)") from None
+    finally:
+        csv.field_size_limit(limit)
     return header
 
 

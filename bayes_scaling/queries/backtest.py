@@ -46,12 +46,11 @@ def split_runs(runs, law, *, holdout_above: float | None = None, holdout_fractio
     if holdout_fraction is not None:
         if not 0 < holdout_fraction < 1:
             raise BayesScalingError(f"--holdout-fraction must be in (0, 1), got {holdout_fraction!r}")
-        k = max(1, int(round(holdout_fraction * len(v))))
-        below = v[v < np.sort(v)[-k]]  # hold out at least k runs, whole groups of tied values
-        if below.size == 0:
-            raise BayesScalingError(f"--holdout-fraction {holdout_fraction} would hold out every run ({axis} has too "
-                                    f"few distinct values): use a smaller fraction or --holdout-above VALUE")
-        holdout_above = float(below.max())
+        k = min(max(1, int(round(holdout_fraction * len(v)))), len(v) - 1)  # keep at least one run to fit
+        below = v[v < np.sort(v)[-k]]  # hold out at least k runs, whole groups of tied values ...
+        if below.size == 0 and np.unique(v).size == 1:
+            raise BayesScalingError(f"--holdout-fraction {holdout_fraction} cannot split: every run has the same {axis}")
+        holdout_above = float(below.max()) if below.size else float(v.min())  # ... but fit at least the smallest
     test = v > holdout_above
     if not test.any() or test.all():
         raise BayesScalingError(f"holding out {axis} > {holdout_above:.4g} leaves {int(test.sum())} of {len(v)} runs "

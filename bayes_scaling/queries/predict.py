@@ -72,7 +72,9 @@ def noise_draws(likelihood, rng: np.random.Generator, shape) -> np.ndarray:
         return rng.standard_t(likelihood.nu, size=shape)
     if likelihood.family == "laplace":
         return rng.laplace(0.0, 1.0, size=shape)
-    return rng.standard_normal(shape)
+    if likelihood.family == "normal":
+        return rng.standard_normal(shape)
+    raise BayesScalingError(f"likelihood family must be student_t, normal or laplace, got {likelihood.family!r}")
 
 
 def predict_loss(result, N=None, D=None, C=None, *, seed: int | None = None, group: str | None = None,
