@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from bayes_scaling.errors import BayesScalingError
@@ -22,6 +24,20 @@ def temp_sibling(path: Path, suffix: str = ".tmp") -> tuple[int, Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent if str(path.parent) else ".")
     os.fchmod(fd, _default_mode())
     return fd, Path(tmp)
+
+
+@contextmanager
+def atomic_path(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
+    """A temporary sibling of ``path`` to write; renamed onto ``path`` when the block ends normally,
+    removed when it raises, so ``path`` is never left half-written."""
+    fd, tmp = temp_sibling(path, suffix)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def check_out_file(out: str | os.PathLike, fix: str, option: str = "--out") -> Path:

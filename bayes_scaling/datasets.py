@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayes_scaling._files import temp_sibling
+from bayes_scaling._files import atomic_path
 from bayes_scaling.data.runs import RunTable, load_runs
 from bayes_scaling.errors import BayesScalingError
 
@@ -121,10 +121,9 @@ def _download(url: str, target: Path, sha256: str, timeout: float = DOWNLOAD_TIM
 
     Nothing is left at ``target`` (or in a partial file) when the download or the check fails.
     """
-    fd, tmp = temp_sibling(target, ".part")
-    try:
+    with atomic_path(target, ".part") as tmp:
         h = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+        with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
             while chunk := resp.read(_CHUNK):
                 h.update(chunk)
                 out.write(chunk)
@@ -132,11 +131,6 @@ def _download(url: str, target: Path, sha256: str, timeout: float = DOWNLOAD_TIM
         if got != sha256:
             raise _HashMismatch(f"downloaded bytes have SHA-256 {got}, expected {sha256} (the file changed upstream or "
                                 f"the download was corrupted); nothing was written")
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def _reason(err: BaseException) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayes_scaling._files import temp_sibling
+from bayes_scaling._files import atomic_path
 from bayes_scaling.conventions import CI_PROB, RUN_DIM
 from bayes_scaling.data.runs import RunTable, runs_from_frame
 from bayes_scaling.errors import BayesScalingError
@@ -189,14 +189,8 @@ class FitResult:
         path = Path(path)
         if path.parent and not path.parent.exists():
             raise BayesScalingError(f"output folder {str(path.parent)!r} does not exist: create it first")
-        fd, tmp = temp_sibling(path)
-        os.close(fd)
-        try:
+        with atomic_path(path) as tmp:
             self.tree.to_netcdf(tmp, engine="h5netcdf")
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         return path
 
     @classmethod

@@ -69,13 +69,6 @@ def _threshold(runs, rule):
     raise ValueError(kind)
 
 
-def _with_family(spec, family: str):
-    """``spec`` with another likelihood family (same noise prior)."""
-    from dataclasses import replace
-
-    return replace(spec, likelihood=replace(spec.likelihood, family=family)).synced()
-
-
 def _fmt(x, pct=False, nd=4):
     if x is None or (isinstance(x, float) and not np.isfinite(x)):
         return "–"
@@ -111,7 +104,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         label = spec or law
         if args.likelihood != "spec":
-            spec = _with_family(resolve_spec(law, spec), args.likelihood)
+            spec = resolve_spec(law, spec).with_family(args.likelihood)
             label = f"{label}, {args.likelihood} likelihood"
         try:
             runs = ds.load(name, **opts)

@@ -284,9 +284,7 @@ def run_law(name: str, n_sims: int, a, say) -> dict:
     law = get_law(name)
     spec = default_spec(name)
     if a.likelihood != "spec":  # the default spec with another likelihood family, simulated with that noise
-        from dataclasses import replace
-
-        spec = replace(spec, likelihood=replace(spec.likelihood, family=a.likelihood)).synced()
+        spec = spec.with_family(a.likelihood)
     family, nu = spec.likelihood.family, spec.likelihood.nu
     build, design_desc = DESIGNS[name]
     design = build()

@@ -198,12 +198,11 @@ def test_laplace_normal_convolution_matches_numerical_integration():
 @pytest.mark.parametrize("family, sd_per_scale", [("normal", 1.0), ("laplace", np.sqrt(2.0))])
 def test_predictive_noise_follows_the_likelihood_family(family, sd_per_scale):
     """A new run's log-loss spread = the likelihood's sd at the fitted scale (Laplace: sqrt(2) b)."""
-    from dataclasses import replace
 
     from bayes_scaling.specs.spec import default_spec
 
     base = default_spec("chinchilla")
-    spec = replace(base, likelihood=replace(base.likelihood, family=family)).synced()
+    spec = base.with_family(family)
     fit = fake_fit(spec=spec, draws=2000, rel_sd=0.0, sigma=0.02)
     pred = fit.predict(N=1e9, D=2e10, seed=3)
     spread = np.log(pred["loss_predictive"]) - np.log(pred["loss"])

@@ -141,7 +141,6 @@ def test_laplace_likelihood_recovers_truth_and_its_loglik_matches_pymc(example_f
     """Runs on the example's design with Laplace noise (scale b = 0.01 in log-loss), fitted with the
     Laplace likelihood (the Bayesian counterpart of a Huber fit with small delta): the truth and b
     are recovered, predictive noise has the Laplace scale, and the NumPy log-likelihood is PyMC's."""
-    from dataclasses import replace
 
     import pymc as pm
     import xarray as xr
@@ -152,7 +151,7 @@ def test_laplace_likelihood_recovers_truth_and_its_loglik_matches_pymc(example_f
     design = example_fit.runs.frame[["N", "D", "C"]].rename(columns={"N": "params", "D": "tokens", "C": "compute"})
     frame = simulate_runs("chinchilla", EXAMPLE["truth"], design, sigma=0.01, seed=21, family="laplace")
     base = default_spec("chinchilla")
-    spec = replace(base, likelihood=replace(base.likelihood, family="laplace")).synced()
+    spec = base.with_family("laplace")
     res = bs.fit(bs.load_runs(frame), spec=spec, draws=400, tune=400, chains=4, seed=5, progress=False)
     assert res.spec.likelihood.family == "laplace" and res.diagnostics.ok, res.diagnostics.problems
     s = res.summary(ci_prob=0.99)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 
 from bayes_scaling.errors import BayesScalingError
@@ -63,7 +62,7 @@ def export_frame(runs):
 
 def cmd_datasets(args) -> int:
     from bayes_scaling import datasets as ds
-    from bayes_scaling._files import check_out_file, temp_sibling
+    from bayes_scaling._files import atomic_path, check_out_file
 
     if args.name is None:
         for name in ds.list_datasets():
@@ -79,14 +78,8 @@ def cmd_datasets(args) -> int:
     options = dict(_option(o, loader) for o in args.option)
     runs = ds.load(args.name, data_home=args.data_home, **options)
     frame, fit_args = export_frame(runs)
-    fd, tmp = temp_sibling(out)
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            frame.to_csv(fh, index=False)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(out) as tmp:
+        frame.to_csv(tmp, index=False)
     print(f"wrote {out}: {len(frame)} runs of {args.name!r}, columns {', '.join(map(str, frame.columns))}")
     print("fit it with: bayes-scaling fit " + shlex.join([str(out), *fit_args]) + " --law LAW --out FIT.nc")
     return 0

@@ -49,9 +49,8 @@ def plot_posterior(result, var_names=None, *, ci_prob: float = CI_PROB):
         for i, ax in enumerate(targets):
             v = stacked.isel(__s=i).values.ravel()
             q = np.quantile(v, [0.5, lo, hi])
-            label = name if not others else f"{name}[{stacked['__s'].values[i]}]" if len(others) == 1 else ax.get_title()
-            if len(others) == 1:
-                label = f"{name}[{mpl_text(stacked[others[0]].values[i])}]"
+            label = (name if not others else f"{name}[{mpl_text(stacked[others[0]].values[i])}]" if len(others) == 1
+                     else ax.get_title())
             ax.set_title(f"{label}: {_fmt(q[0])} [{_fmt(q[1])}, {_fmt(q[2])}]", fontsize="small")
             ax.set_xlabel(f"{name} ({unit})" if unit else name, fontsize="small")
             ax.tick_params(labelsize="small")

@@ -13,7 +13,7 @@ import numpy as np
 import xarray as xr
 
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.queries.allocate import _bisect_decreasing, _Draws
+from bayes_scaling.queries.allocate import _bisect_decreasing, _check_target, _Draws
 
 #: log of "infinitely many" tokens: large enough that any power-law data term vanishes.
 _LOG_D_INF = 700.0
@@ -69,8 +69,7 @@ def data_requirement(result, n_min: float, n_max: float, delta: float = 0.02, po
 def tokens_for_loss(result, N, target_loss: float) -> xr.DataArray:
     """Tokens a model of N parameters needs to reach ``target_loss`` (nats/token), per draw;
     ``inf`` where even infinite data cannot get there (L(N, inf) >= target)."""
-    if not np.isfinite(target_loss) or target_loss <= 0:
-        raise BayesScalingError(f"target loss must be > 0 (nats/token), got {target_loss!r}")
+    target_loss = _check_target(target_loss)
     n = _sizes(N)
     d = _Draws(result)
     log_n = np.log(n)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_scaling.accounting import PEARCE_SONG_OMEGA, total_from_non_embedding
-from bayes_scaling.specs.spec import LawSpec, parse_spec, spec_to_toml
+from bayes_scaling.specs.spec import LawSpec, parse_spec
 
 #: Runs whose log-loss residual is farther than this many robust SDs (1.4826 x MAD) from the median
 #: residual are dropped by the outlier rule.
@@ -37,10 +37,7 @@ def other_likelihood_spec(spec: LawSpec) -> LawSpec:
     """The same spec with the other likelihood (Student-t -> Gaussian; Gaussian or Laplace -> Student-t),
     same noise prior."""
     family = "normal" if spec.likelihood.family == "student_t" else "student_t"
-    swapped = replace(spec, likelihood=replace(spec.likelihood, family=family))
-    text = spec_to_toml(swapped)
-    origin = f"{spec.origin} (likelihood: {family})"
-    return parse_spec(text, origin)
+    return replace(spec.with_family(family), origin=f"{spec.origin} (likelihood: {family})")
 
 
 def _quiet_fit(runs, spec, *, seed, draws, tune, chains, vary=None, group_col=None):

@@ -154,6 +154,12 @@ class LawSpec:
     def law(self) -> ScalingLaw:
         return get_law(self.law_name)
 
+    def with_family(self, family: str) -> "LawSpec":
+        """This spec with another likelihood family (same noise prior), its text rewritten to match."""
+        if family not in _LIKELIHOODS:
+            raise BayesScalingError(f"likelihood family must be one of {_LIKELIHOODS}, got {family!r}")
+        return replace(self, likelihood=replace(self.likelihood, family=family)).synced()
+
     def content_key(self) -> str:
         """Everything that defines the model (law, priors, likelihood, hierarchy, covariate prior), as
         text; provenance, comments and the origin are left out."""
