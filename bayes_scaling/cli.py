@@ -138,7 +138,7 @@ def _fit_out(out: str):
     """The path of a fit file to write (``--out``), checked before the fit."""
     from pathlib import Path
 
-    from bayes_scaling._files import check_out_file
+    from bayes_scaling.files import check_out_file
 
     if Path(out).suffix.lower() not in (".nc", ".h5", ".nc4"):
         raise BayesScalingError(f"--out {out!r} should end in .nc (the fit is written as netCDF)")
@@ -169,7 +169,7 @@ def cmd_fit_many(args) -> int:
     from dataclasses import replace
     from pathlib import Path
 
-    from bayes_scaling._files import check_out_file
+    from bayes_scaling.files import check_out_file
     from bayes_scaling.data.runs import _read_source
     from bayes_scaling.inference.batch import fit_many
 

@@ -30,7 +30,7 @@ ESS_MIN_PER_CHAIN = 100
 
 PARAMS_KINDS = ("total", "non-embedding")
 #: Law inputs: parameters, tokens, compute, unique tokens, a generic scale axis, optimizer steps.
-INPUT_QUANTITIES = ("N", "D", "C", "U", "X", "S")
+from bayes_scaling.quantities import INPUT_SYMBOLS as INPUT_QUANTITIES  # noqa: E402  (one list of inputs)
 #: Kaplan et al. 2020 critical batch size B_crit(L) = B_* / L^(1/alpha_B) (Eq. 1.4 / 5.3, Table 5).
 KAPLAN_B_STAR_TOKENS = 2.1e8
 KAPLAN_ALPHA_B = 0.21

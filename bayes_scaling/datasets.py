@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayes_scaling._files import atomic_path
+from bayes_scaling.files import atomic_path
 from bayes_scaling.data.runs import RunTable, load_runs
 from bayes_scaling.errors import BayesScalingError
 

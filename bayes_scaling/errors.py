@@ -2,10 +2,16 @@
 
 
 class BayesScalingError(ValueError):
-    """Bad input: the message says what is wrong and how to fix it (CLI exit code 2)."""
+    """Bad input: the message says what is wrong and how to fix it (CLI exit code 2).
 
-    def __init__(self, *problems: str):
+    ``quantity`` (a symbol of :mod:`bayes_scaling.quantities`, e.g. ``"N"``) names the quantity at
+    fault, so the command line can point at its flag; ``column=True`` when it was read from a runs
+    file column rather than given as a value."""
+
+    def __init__(self, *problems: str, quantity: str | None = None, column: bool = False):
         self.problems = [p for p in problems if p]
+        self.quantity = quantity
+        self.column = column
         super().__init__("; ".join(self.problems))
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayes_scaling._files import atomic_path
+from bayes_scaling.files import atomic_path
 from bayes_scaling.conventions import CI_PROB, RUN_DIM
 from bayes_scaling.data.runs import RunTable, runs_from_frame
 from bayes_scaling.errors import BayesScalingError

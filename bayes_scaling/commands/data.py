@@ -62,7 +62,7 @@ def export_frame(runs):
 
 def cmd_datasets(args) -> int:
     from bayes_scaling import datasets as ds
-    from bayes_scaling._files import atomic_path, check_out_file
+    from bayes_scaling.files import atomic_path, check_out_file
 
     if args.name is None:
         for name in ds.list_datasets():

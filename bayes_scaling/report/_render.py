@@ -11,7 +11,7 @@ import os
 import re
 from pathlib import Path
 
-from bayes_scaling._files import check_out_file, temp_sibling
+from bayes_scaling.files import check_out_file, temp_sibling
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.report._model import Fig, Para, Report, Table
 
