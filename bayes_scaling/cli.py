@@ -70,7 +70,7 @@ def _param_table(result, ci_prob: float, truth: dict[str, float] | None = None) 
 
 
 def _summary_json(result, ci_prob: float) -> dict[str, Any]:
-    from bayes_scaling.queries.intervals import summary_record
+    from bayes_scaling.posterior.intervals import summary_record
 
     post = result.posterior
     out: dict[str, Any] = {n: summary_record(post[n], ci_prob) for n in [*result.law.param_names, "sigma"]}
@@ -233,7 +233,7 @@ def cmd_summary(args) -> int:
 
 
 def _prediction_json(result, pred, ci_prob: float) -> dict[str, Any]:
-    from bayes_scaling.queries.intervals import summary_record
+    from bayes_scaling.posterior.intervals import summary_record
 
     out = {
         "loss": summary_record(pred["loss"].isel(query=0), ci_prob),
@@ -275,7 +275,7 @@ def cmd_demo(args) -> int:
     from bayes_scaling.data.runs import load_runs
     from bayes_scaling.examples import EXAMPLE, example_path
     from bayes_scaling.inference.fit import fit
-    from bayes_scaling.queries.intervals import summary_record
+    from bayes_scaling.posterior.intervals import summary_record
     from bayes_scaling.simulate import true_loss
 
     out = _fit_out(args.out) if args.out else None

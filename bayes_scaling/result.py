@@ -22,31 +22,13 @@ from bayes_scaling.files import atomic_path
 from bayes_scaling.conventions import CI_PROB, RUN_DIM
 from bayes_scaling.data.runs import RunTable, runs_from_frame
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.inference.diagnostics import Diagnostics, compute_diagnostics
-from bayes_scaling.queries.intervals import summarize
+from bayes_scaling.posterior.diagnostics import Diagnostics, compute_diagnostics
+from bayes_scaling.posterior.discrepancy import GROUP, Discrepancy
+from bayes_scaling.posterior.evaluator import PosteriorEvaluator
+from bayes_scaling.posterior.intervals import summarize
 from bayes_scaling.specs.spec import LawSpec, parse_spec
 
 FORMAT = "bayes_scaling.fit/1"
-
-
-def _pointwise_loglik(spec: LawSpec, posterior: xr.Dataset, log_inputs: dict, log_loss: np.ndarray,
-                      group_idx: np.ndarray | None = None, covariates: np.ndarray | None = None) -> xr.DataArray:
-    """log p(log-loss_i | draw) for every run, via the NumPy law (no recompilation)."""
-    from scipy import stats
-
-    mu = log_mu_runs(spec.law, posterior, log_inputs, group_idx, covariates)
-    sigma = posterior["sigma"]
-    y = xr.DataArray(log_loss, dims=RUN_DIM)
-    z = ((y - mu) / sigma).transpose("chain", "draw", RUN_DIM)
-    sig = sigma.values[..., None]
-    family = spec.likelihood.family
-    if family == "student_t":
-        ll = stats.t.logpdf(z.values, df=spec.likelihood.nu) - np.log(sig)
-    elif family == "laplace":
-        ll = stats.laplace.logpdf(z.values) - np.log(sig)
-    else:
-        ll = stats.norm.logpdf(z.values) - np.log(sig)
-    return xr.DataArray(ll, dims=("chain", "draw", RUN_DIM))
 
 
 #: Packages whose versions every fit records (with Python's), for the reproducibility of reports.
@@ -67,38 +49,6 @@ def package_versions() -> dict[str, str]:
             out[pkg] = "not installed"
     out["Python"] = platform.python_version()
     return out
-
-
-def log_mu_runs(law, posterior: xr.Dataset, log_inputs: dict, group_idx: np.ndarray | None = None,
-                covariates: np.ndarray | None = None) -> xr.DataArray:
-    """The law's log-loss at each run for every draw (dims chain, draw, run); ``covariates`` centred
-    as in the fit."""
-    params = law_params_from(posterior, law)
-    if group_idx is not None:
-        params = per_run_params(posterior, law, params, group_idx)
-    x = {k: xr.DataArray(v, dims=RUN_DIM) for k, v in log_inputs.items()}
-    mu = law.log_loss(np, x, params)
-    if covariates is not None:
-        mu = mu + xr.DataArray(covariates, dims=(RUN_DIM, "covariate")).dot(posterior["gamma"], dim="covariate")
-    return mu.transpose("chain", "draw", RUN_DIM)
-
-
-def per_run_params(posterior: xr.Dataset, law, params: dict, group_idx: np.ndarray) -> dict:
-    """Replace group-level parameters (``<name>_group``: the varying ones, and constants that pivot
-    with a varying exponent) by each run's group value (dims chain, draw, run)."""
-    idx = xr.DataArray(np.asarray(group_idx), dims=RUN_DIM)
-    out = dict(params)
-    for name in law.param_names:
-        if f"{name}_group" in posterior:
-            v = posterior[f"{name}_group"].isel(group=idx)
-            key = name if name in law.direct_names else f"log_{name}"
-            out[key] = v if name in law.direct_names else np.log(v)
-    return out
-
-
-def law_params_from(posterior: xr.Dataset, law) -> dict[str, xr.DataArray]:
-    """Posterior draws in the law function's convention (positive parameters as ``log_<name>``)."""
-    return law.to_law_params(posterior)
 
 
 def _column(values: pd.Series) -> np.ndarray:
@@ -145,8 +95,11 @@ class FitResult:
                 const[c].attrs["units"] = unit
         observed = xr.Dataset({"loss": (RUN_DIM, frame["loss"].to_numpy(float))}, coords=run_coord)
         observed["loss"].attrs["units"] = "nats/token"
-        loglik = _pointwise_loglik(spec, posterior, data.log_inputs, data.log_loss,
-                                   data.group_idx, data.covariates).assign_coords(run_coord)
+        ev = PosteriorEvaluator(law, spec.likelihood.dist, posterior, ref=data.ref, hierarchy_spec=spec.hierarchy,
+                                hierarchy=None if data.group_idx is None else {"groups": list(data.groups)})
+        labels = None if data.group_idx is None else np.asarray(data.groups)[data.group_idx]
+        loglik = ev.pointwise_loglik(ev.log_mean_runs(data.log_inputs, labels=labels, shift=data.covariates),
+                                     data.log_loss).assign_coords(run_coord)
         diag = compute_diagnostics(posterior, stats, [*law.param_names, "sigma", *(
             v for v in posterior.data_vars if v.endswith("_group") or v.startswith("tau_") or v == "gamma")])
         attrs = {
@@ -216,13 +169,13 @@ class FitResult:
     def spec(self) -> LawSpec:
         from dataclasses import replace
 
-        from bayes_scaling.specs.spec import HierarchySpec, _prior
+        from bayes_scaling.specs.spec import HierarchySpec, parse_prior
 
         spec = parse_spec(self.tree.attrs["spec_text"], self.tree.attrs.get("spec_origin", "<fit>"))
         h = self.hierarchy
         if h is None:
             return replace(spec, hierarchy=None)
-        return replace(spec, hierarchy=HierarchySpec(tuple(h["vary"]), _prior("hierarchy.tau", h["tau"])))
+        return replace(spec, hierarchy=HierarchySpec(tuple(h["vary"]), parse_prior("hierarchy.tau", h["tau"])))
 
     @property
     def hierarchy(self) -> dict | None:
@@ -272,59 +225,29 @@ class FitResult:
         d = json.loads(self.tree.attrs["diagnostics"])
         return Diagnostics(**{k: v for k, v in d.items() if k not in ("ok", "problems")})
 
+    @cached_property
+    def evaluator(self) -> PosteriorEvaluator:
+        """The one evaluator of this fit's posterior (:mod:`bayes_scaling.posterior.evaluator`)."""
+        return PosteriorEvaluator(self.law, self.spec.likelihood.dist, self.posterior,
+                                  ref=json.loads(self.tree.attrs["reference_log_inputs"]), hierarchy=self.hierarchy,
+                                  hierarchy_spec=self.spec.hierarchy, covariates=self.covariates,
+                                  discrepancy=self.discrepancy, seed=int(self.sampler_config.get("seed", 0)))
+
     def law_params(self, group: str | None = None, *, seed: int = 0) -> dict[str, xr.DataArray]:
-        """Posterior draws in the law function's convention (for NumPy queries).
-
-        ``group``: ``None`` for the population (a typical group: all deviations at 0), a group label
-        for that group, or ``"new"`` for an unseen group (deviations drawn from the fitted spread,
-        seeded by ``seed``).
-        """
-        post = self.posterior
-        params = law_params_from(post, self.law)
-        if group is None:
-            return params
-        h = self.hierarchy
-        if h is None:
-            raise BayesScalingError(f"this fit has no groups; group {group!r} is not available (fit with --group-col)")
-        if group == "new":
-            from bayes_scaling.inference.model import group_params
-
-            rng = np.random.default_rng(seed)
-            law = self.law
-            shape = (post.sizes["chain"], post.sizes["draw"])
-            tau = {k: post[f"tau_{k}"].values for k in h["vary"]}
-            eps = {k: rng.standard_normal(shape) for k in h["vary"]}
-            expo = {k: v.values for k, v in params.items() if k in law.direct_names}
-            logc = {k: v.values for k, v in params.items() if k not in law.direct_names}
-            ref = json.loads(self.tree.attrs["reference_log_inputs"])
-            p_g, logc_g = group_params(np, law, self.spec.hierarchy, expo, logc, ref, tau, eps)
-            dims = ("chain", "draw")
-            return {k: xr.DataArray(np.broadcast_to(v, shape), dims=dims) for k, v in {**p_g, **logc_g}.items()}
-        if group not in h["groups"]:
-            raise BayesScalingError(f"unknown group {group!r}; the fit's groups are {h['groups']} (or 'new')")
-        for name in self.law.param_names:
-            if f"{name}_group" in post:
-                v = post[f"{name}_group"].sel(group=group, drop=True)
-                if name in self.law.direct_names:
-                    params[name] = v
-                else:
-                    params[f"log_{name}"] = np.log(v)
-        return params
+        """Posterior draws in the law function's convention (for NumPy queries): ``group`` ``None``
+        for the population, a group label, or ``"new"`` for an unseen group (seeded by ``seed``)."""
+        return self.evaluator.params(group, seed=seed)
 
     @property
     def discrepancy(self):
         """The extrapolation discrepancy calibrated for this fit (see
         :mod:`bayes_scaling.inference.discrepancy`), or ``None``."""
-        from bayes_scaling.inference.discrepancy import GROUP, Discrepancy
-
         if GROUP not in self.tree.children:
             return None
         return Discrepancy.from_dataset(self.tree[GROUP].to_dataset())
 
     def with_discrepancy(self, discrepancy) -> "FitResult":
         """A copy of this fit carrying ``discrepancy`` (widens ``loss_predictive`` beyond the data)."""
-        from bayes_scaling.inference.discrepancy import GROUP
-
         tree = self.tree.copy()
         tree[GROUP] = xr.DataTree(discrepancy.to_dataset())
         return FitResult(tree)
@@ -366,10 +289,13 @@ class FitResult:
 
     def predict(self, N=None, D=None, C=None, *, seed: int | None = None, group: str | None = None,
                 covariates: dict[str, float] | None = None, **extra) -> xr.Dataset:
-        """Loss posterior at new runs (see :func:`bayes_scaling.queries.predict.predict_loss`)."""
-        from bayes_scaling.queries.predict import predict_loss
-
-        return predict_loss(self, N=N, D=D, C=C, seed=seed, group=group, covariates=covariates, **extra)
+        """Posterior of the law's loss (``loss``) and of a new run's (``loss_predictive``: the fitted noise,
+        plus the extrapolation discrepancy when the fit carries one) at query points, nats/token, dims
+        (chain, draw, query). ``N`` parameters, ``D`` tokens, ``C`` FLOPs (two of them suffice),
+        ``extra``: further inputs (``U``, ``X``, ``S``). ``group``: a group label, ``"new"`` or ``None``
+        (the population); ``covariates``: values by name (the rest stay at the runs' mean)."""
+        return self.evaluator.predict({"N": N, "D": D, "C": C, **extra}, group=group, seed=seed,
+                                      covariates=covariates)
 
     def __repr__(self) -> str:
         d = self.diagnostics

@@ -51,12 +51,11 @@ def simulate_runs(law_name: str, truth: dict[str, float], design: pd.DataFrame, 
     """Add a ``loss`` column (nats/token) drawn around the true law to ``design`` (columns params,
     tokens, compute in parameters, tokens, FLOPs, and U, X or S for laws that use them).
     Noise on log-loss with scale ``sigma``: Student-t(nu) by default, or ``family`` "normal" / "laplace"."""
-    from bayes_scaling.queries.predict import noise_draws
-    from bayes_scaling.specs.spec import LikelihoodSpec
+    from bayes_scaling.specs.families import get_family
 
     rng = np.random.default_rng(seed)
     out = design.copy()
     extra = {k: out[k] for k in ("U", "X", "S") if k in out}
     mean = true_loss(law_name, truth, N=out.get("params"), D=out.get("tokens"), C=out.get("compute"), **extra)
-    out["loss"] = np.exp(np.log(mean) + sigma * noise_draws(LikelihoodSpec(family, nu), rng, len(out)))
+    out["loss"] = np.exp(np.log(mean) + sigma * get_family(family, nu).draws(rng, len(out)))
     return out

@@ -1,6 +1,6 @@
 """Backtests on real data: fit the smaller runs, predict the larger held-out ones, score every method.
 
-Uses :func:`bayes_scaling.queries.backtest.backtest` (Bayes posterior predictive vs Huber/L-BFGS +
+Uses :func:`bayes_scaling.inference.backtest.backtest` (Bayes posterior predictive vs Huber/L-BFGS +
 bootstrap, and M4 + BNSL point fits on single-axis curves), on public datasets from
 :mod:`bayes_scaling.datasets`. The splits are fixed in ``DATASETS`` below, before any result was
 seen: Epoch Chinchilla above 1e21 FLOPs (as in the issue); the other N-D datasets hold out every
@@ -92,7 +92,7 @@ def main(argv=None) -> int:
 
     from bayes_scaling import datasets as ds
     from bayes_scaling.inference.fit import resolve_spec
-    from bayes_scaling.queries.backtest import backtest
+    from bayes_scaling.inference.backtest import backtest
 
     t_all = time.perf_counter()
     out = {"command": shlex.join([sys.executable, *sys.argv]), "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),

@@ -1,7 +1,7 @@
 """How much do the backtest verdicts depend on where the split falls? The same backtest at three depths.
 
 ``bench_backtest.py`` scores one pre-registered split per dataset; with 8-82 held-out runs, one split
-can flip a MARE comparison. This companion reruns :func:`bayes_scaling.queries.backtest.backtest` on
+can flip a MARE comparison. This companion reruns :func:`bayes_scaling.inference.backtest.backtest` on
 the four primary datasets (same loaders, laws and fit options as ``bench_backtest.py``) with the
 held-out runs being those within ``h`` decades of compute of the largest run (C > C_max / 10^h),
 for h = 0.5, 1 and 1.5, and prints, per dataset and depth, the MARE of the Bayes + LFO predictive
@@ -52,7 +52,7 @@ def main(argv=None) -> int:
     print(f"machine: {platform.node()}, {os.cpu_count()} cores, load avg {os.getloadavg()}", flush=True)
 
     from bayes_scaling import datasets as ds
-    from bayes_scaling.queries.backtest import backtest
+    from bayes_scaling.inference.backtest import backtest
 
     t_all = time.perf_counter()
     rows = []

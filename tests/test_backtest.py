@@ -8,7 +8,7 @@ import pytest
 import bayes_scaling as bs
 from bayes_scaling import BayesScalingError, get_law
 from bayes_scaling.examples import example_path
-from bayes_scaling.queries.backtest import backtest, crps_samples, split_runs
+from bayes_scaling.inference.backtest import backtest, crps_samples, split_runs
 
 
 def test_crps_matches_the_double_sum():

@@ -208,7 +208,7 @@ def calls(monkeypatch):
     """fit, fit_many and backtest replaced by stand-ins that record their arguments and stop the command."""
     import bayes_scaling.inference.batch as batch
     import bayes_scaling.inference.fit as fit_module
-    import bayes_scaling.queries.backtest as backtest
+    import bayes_scaling.inference.backtest as backtest
 
     seen = {}
 

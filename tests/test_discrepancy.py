@@ -97,7 +97,7 @@ def test_calibration_widens_for_a_bend_and_not_for_the_true_law():
     discrepancy stays small and coverage stays high."""
     from bayes_scaling.data.runs import load_runs
     from bayes_scaling.examples import EXAMPLE
-    from bayes_scaling.queries.backtest import backtest
+    from bayes_scaling.inference.backtest import backtest
     from bayes_scaling.simulate import isoflop_design, simulate_runs
 
     design = isoflop_design(np.geomspace(1e18, 1e22, 9), np.geomspace(5, 100, 5))

@@ -11,7 +11,8 @@ import pytest
 
 import bayes_scaling as bs
 from bayes_scaling import BayesScalingError, get_law, list_laws
-from bayes_scaling.inference.model import build_model, group_params, model_data
+from bayes_scaling.inference.model import build_model, model_data
+from bayes_scaling.posterior.evaluator import group_params
 from bayes_scaling.specs.spec import HierarchySpec, default_spec, parse_spec
 from bayes_scaling.testing import runs_frame
 

@@ -10,7 +10,7 @@ import pytest
 import xarray as xr
 
 from bayes_scaling import CI_PROB, BayesScalingError
-from bayes_scaling.queries.intervals import interval_bounds, summarize, summary_record
+from bayes_scaling.posterior.intervals import interval_bounds, summarize, summary_record
 
 
 def _draws(seed=0, extra=None):

@@ -9,7 +9,7 @@ import pytest
 
 import bayes_scaling as bs
 from bayes_scaling import BayesScalingError
-from bayes_scaling.queries.intervals import summary_record
+from bayes_scaling.posterior.intervals import summary_record
 from bayes_scaling.queries.kaplan_frontier import converged_plan_loss, efficient_frontier, efficient_vs_converged
 from bayes_scaling.simulate import simulate_runs
 from bayes_scaling.testing import fake_fit

@@ -228,7 +228,7 @@ def test_dollar_signs_in_group_labels_are_literal_text(hier):
 
 
 def test_backtest_shows_held_out_runs_against_their_intervals(chin):
-    from bayes_scaling.queries.backtest import BacktestResult, split_runs
+    from bayes_scaling.inference.backtest import BacktestResult, split_runs
 
     _, test, info = split_runs(chin.runs, chin.law, holdout_above=3e20)
     pred = chin.predict(N=test.frame["N"].to_numpy(), D=test.frame["D"].to_numpy())["loss_predictive"]

@@ -10,7 +10,7 @@ import pytest
 import bayes_scaling as bs
 from bayes_scaling import BayesScalingError, get_law
 from bayes_scaling.queries.allocate import compute_for_loss, prob_reach
-from bayes_scaling.queries.backtest import split_runs
+from bayes_scaling.inference.backtest import split_runs
 from bayes_scaling.queries.breakdown import contradiction_point
 from bayes_scaling.queries.compare_groups import compute_multiplier, group_losses
 from bayes_scaling.queries.data_requirement import data_requirement

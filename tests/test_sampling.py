@@ -11,7 +11,7 @@ import pytest
 import bayes_scaling as bs
 from bayes_scaling.cli import main
 from bayes_scaling.examples import EXAMPLE, example_path
-from bayes_scaling.queries.intervals import summary_record
+from bayes_scaling.posterior.intervals import summary_record
 from bayes_scaling.simulate import simulate_runs, true_loss
 
 pytestmark = pytest.mark.sampling

@@ -15,7 +15,7 @@ from bayes_scaling.cli import main
 from bayes_scaling.examples import EXAMPLE
 from bayes_scaling.queries.allocate import compute_optimal
 from bayes_scaling.queries.compare_groups import compare_groups
-from bayes_scaling.queries.intervals import summary_record
+from bayes_scaling.posterior.intervals import summary_record
 from bayes_scaling.queries.shape import shape_effect
 from bayes_scaling.simulate import isoflop_design, simulate_runs
 from conftest import dataset

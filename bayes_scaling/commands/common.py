@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from bayes_scaling.conventions import PF_DAY_FLOPS
-from bayes_scaling.queries.intervals import summary_record as _rec
+from bayes_scaling.posterior.intervals import summary_record as _rec
 
 
 def _finite(obj: Any) -> Any:

@@ -297,7 +297,8 @@ def cmd_breakdown(args) -> int:
         other = None
         if law.name.startswith(("power_", "bnsl")):  # single-axis laws have a broken/unbroken counterpart
             try:
-                other = bd.fit_counterpart(result, n_breaks=args.breaks, seed=args.seed)
+                from bayes_scaling.inference.counterpart import fit_counterpart
+                other = fit_counterpart(result, n_breaks=args.breaks, seed=args.seed)
             except BayesScalingError as e:
                 out["break_test"] = {"skipped": str(e)}
                 lines.append(f"break test skipped: {e}")

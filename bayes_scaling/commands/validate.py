@@ -12,7 +12,7 @@ from bayes_scaling.commands.common import _add_law_args, _finite, _group_kw, _sp
 def cmd_backtest(args) -> int:
     """Fit the smaller runs, predict the held-out larger ones; Bayes against baselines in one run."""
     from bayes_scaling.cli import _load_runs
-    from bayes_scaling.queries.backtest import backtest
+    from bayes_scaling.inference.backtest import backtest
 
     spec = _spec_from_args(args)
     runs = _load_runs(args)

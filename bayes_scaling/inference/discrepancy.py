@@ -19,54 +19,20 @@ ones (``inner_mare``: median |relative error| of the law's median; ``inner_media
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-
 import numpy as np
 import xarray as xr
 
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.posterior.discrepancy import GROUP, Discrepancy, split_axis
+from bayes_scaling.specs.families import get_family, laplace_normal_logpdf
 
-GROUP = "extrapolation_discrepancy"
+__all__ = ["GROUP", "Discrepancy", "split_axis", "laplace_normal_logpdf", "calibrate", "grid_posterior", "inner_split"]
+
 PRIOR_SCALE = 0.05
 TAU_MAX = 0.3
 GRID = 121
 _S_GRID = 240
 _MAX_DRAWS = 400
-
-
-def split_axis(law) -> str:
-    """The scale axis extrapolation is measured along: C for laws of N and D, else the law's input."""
-    return "C" if {"N", "D"} <= set(law.input_names) else law.input_names[-1]
-
-
-@dataclass
-class Discrepancy:
-    """Posterior draws of the discrepancy scales (dims chain, draw) and where the data end."""
-
-    tau0: xr.DataArray
-    tau1: xr.DataArray
-    axis: str
-    log10_axis_max: float
-    info: dict = field(default_factory=dict)
-
-    def scale(self, axis_values) -> xr.DataArray:
-        """s(d) per draw and query (dims chain, draw, query) for values on the split axis."""
-        d = np.maximum(0.0, np.log10(np.asarray(axis_values, float)) - self.log10_axis_max)
-        d = xr.DataArray(np.atleast_1d(d), dims="query")
-        return np.sqrt(self.tau0 ** 2 + (self.tau1 * d) ** 2).transpose("chain", "draw", "query")
-
-    def to_dataset(self) -> xr.Dataset:
-        ds = xr.Dataset({"tau0": self.tau0, "tau1": self.tau1})
-        ds["tau0"].attrs["units"] = "log-loss"
-        ds["tau1"].attrs["units"] = "log-loss per decade beyond the data"
-        ds.attrs.update({"axis": self.axis, "log10_axis_max": self.log10_axis_max, "info": json.dumps(self.info)})
-        return ds
-
-    @classmethod
-    def from_dataset(cls, ds: xr.Dataset) -> "Discrepancy":
-        return cls(ds["tau0"], ds["tau1"], str(ds.attrs["axis"]), float(ds.attrs["log10_axis_max"]),
-                   json.loads(ds.attrs.get("info", "{}")))
 
 
 def inner_split(runs, law, inner_decades: float = 1.0, min_test: int = 3):
@@ -88,45 +54,14 @@ def inner_split(runs, law, inner_decades: float = 1.0, min_test: int = 3):
     return runs.subset(~test), runs.subset(test), thr
 
 
-def laplace_normal_logpdf(r: np.ndarray, b: np.ndarray, s: float) -> np.ndarray:
-    """log density of Laplace(0, b) + Normal(0, s) at ``r`` (exact convolution, stable in the tails)."""
-    from scipy.special import erfc, erfcx
-
-    if s == 0:
-        return -np.log(2 * b) - np.abs(r) / b
-
-    def log_term(x, e):  # log(exp(e) erfc(x)), with e - x^2 = -r^2 / (2 s^2)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            return np.where(x >= 0, np.log(erfcx(np.maximum(x, 0.0))) - r * r / (2 * s * s),
-                            e + np.log(erfc(np.minimum(x, 0.0))))
-
-    base = s * s / (2 * b * b)
-    t1 = log_term((s / b - r / s) / np.sqrt(2), base - r / b)
-    t2 = log_term((s / b + r / s) / np.sqrt(2), base + r / b)
-    return np.logaddexp(t1, t2) - np.log(4 * b)
-
-
-def _mixture_logp(r: np.ndarray, sigma: np.ndarray, s_grid: np.ndarray, family: str, nu: float) -> np.ndarray:
+def _mixture_logp(r: np.ndarray, sigma: np.ndarray, s_grid: np.ndarray, family) -> np.ndarray:
     """log predictive density of residuals ``r`` (run x draw) for each extra scale in ``s_grid``:
-    (s, run) = log mean_draws f(r | noise, plus Normal(0, s)). Student-t and Normal: the noise's scale
-    widened to sqrt(sigma^2 + s^2) (exact for Normal); Laplace: the exact convolution."""
-    from scipy.special import gammaln, logsumexp
+    (s, run) = log mean_draws f(r | noise, plus Normal(0, s)), the family's own convolution."""
+    from scipy.special import logsumexp
 
-    r2 = r ** 2
-    sig2 = (sigma ** 2)[None, :]
-    if family == "student_t":
-        const = gammaln((nu + 1) / 2) - gammaln(nu / 2) - 0.5 * np.log(nu * np.pi)
-    else:
-        const = -0.5 * np.log(2 * np.pi)
     out = np.empty((len(s_grid), r.shape[0]))
     for i, s in enumerate(s_grid):
-        v = sig2 + s * s
-        if family == "laplace":
-            lp = laplace_normal_logpdf(r, sigma[None, :], float(s))
-        elif family == "student_t":
-            lp = const - 0.5 * np.log(v) - (nu + 1) / 2 * np.log1p(r2 / (nu * v))
-        else:
-            lp = const - 0.5 * np.log(v) - 0.5 * r2 / v
+        lp = family.logpdf_plus_normal(r, sigma[None, :], float(s))
         out[i] = logsumexp(lp, axis=1) - np.log(r.shape[1])
     return out
 
@@ -140,7 +75,7 @@ def grid_posterior(r, sigma, d, *, family: str = "student_t", nu: float = 4.0, p
     tau = np.linspace(0.0, tau_max, n_grid)
     s_max = np.sqrt(2.0) * tau_max * max(1.0, float(np.max(d)))
     s_grid = np.linspace(0.0, s_max, _S_GRID)
-    table = _mixture_logp(r, sigma, s_grid, family, nu)  # (s, run)
+    table = _mixture_logp(r, sigma, s_grid, get_family(family, nu))  # (s, run)
     t0, t1 = np.meshgrid(tau, tau, indexing="ij")
     s = np.sqrt(t0[..., None] ** 2 + (t1[..., None] * d) ** 2)  # (tau0, tau1, run)
     pos = s / s_grid[-1] * (len(s_grid) - 1)
@@ -159,7 +94,6 @@ def calibrate(result, *, inner_decades: float = 1.0, draws: int | None = None, t
     """Fit ``result``'s spec to its runs below the calibration split, score the predictions of the runs
     above it, and return the posterior draws of (tau0, tau1) aligned with ``result``'s draws."""
     from bayes_scaling.inference.fit import fit
-    from bayes_scaling.queries.predict import log_mu_at_runs
 
     spec, runs, law = result.spec, result.runs, result.law
     cfg = result.sampler_config
@@ -170,7 +104,7 @@ def calibrate(result, *, inner_decades: float = 1.0, draws: int | None = None, t
                 tune=tune or min(int(cfg.get("tune", 1000)), 1000), chains=int(cfg.get("chains", 4)), seed=seed,
                 progress=False, group_col=None if h is None else h["group_col"],
                 target_accept=cfg.get("target_accept"), vary=None if h is None else tuple(h["vary"]))
-    mu = log_mu_at_runs(inner, test, seed=seed)  # chain, draw, run; unseen groups as a new group
+    mu = inner.evaluator.log_mean_at_runs(test, seed=seed)  # chain, draw, run; unseen groups as a new group
     rng = np.random.default_rng(seed)
     flat_mu = mu.values.reshape(-1, mu.shape[-1]).T
     flat_sigma = inner.posterior["sigma"].stack(s=("chain", "draw")).values
@@ -214,10 +148,8 @@ def calibrate(result, *, inner_decades: float = 1.0, draws: int | None = None, t
 def _coverage(r, sigma, d, t0, t1, likelihood, rng) -> float:
     """Share of held-out runs inside the 90% predictive interval (noise and discrepancy simulated).
     With residuals r = y - mu, y lies inside iff 0 lies inside the interval of (mu - y) + noise."""
-    from bayes_scaling.queries.predict import noise_draws
-
     shape = r.shape
-    noise = noise_draws(likelihood, rng, shape)
+    noise = likelihood.dist.draws(rng, shape)
     s = np.sqrt(t0 ** 2 + (t1 * d) ** 2)[:, None]
     sim = -r + sigma[None, :] * noise + s * rng.standard_normal(shape)
     lo, hi = np.quantile(sim, [0.05, 0.95], axis=1)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bayes_scaling.data.runs import RunTable
+from bayes_scaling.posterior.evaluator import group_params
 from bayes_scaling.specs.spec import LawSpec
 
 
@@ -78,16 +79,6 @@ def model_data(spec: LawSpec, runs: RunTable, group_col: str | None = None) -> M
     return ModelData(x, ref, y, idx.astype(np.int64), groups, group_col, **cov)
 
 
-def group_params(xp, law, hierarchy, p: dict, logc: dict, ref: dict, tau: dict, eps: dict) -> tuple[dict, dict]:
-    """Group-level parameters from population ``p`` (exponents), ``logc`` (log constants) and
-    non-centred deviations ``tau[k] * eps[k]`` for the varying parameters (arrays over groups)."""
-    vary = set(hierarchy.vary)
-    p_g = {j: (p[j] * xp.exp(tau[j] * eps[j]) if j in vary else p[j]) for j in law.direct_names}
-    cen = law.centre(xp, logc, p, ref)
-    cen_g = {k: (cen[k] + tau[k] * eps[k] if k in vary else cen[k]) for k in law.positive_names}
-    return p_g, law.uncentre(xp, cen_g, p_g, ref)
-
-
 def build_model(spec: LawSpec, data: ModelData):
     """The PyMC model. Free variables: exponents with their priors; the law's internal centred
     coordinates (flat), with the priors on the positive parameters (E, A, N_c, ...) added as a
@@ -143,11 +134,5 @@ def build_model(spec: LawSpec, data: ModelData):
             g = spec.covariate_prior
             gamma = getattr(pm, g.dist)("gamma", **g.pymc_kwargs, dims="covariate")
             mu = mu + pt.dot(cov, gamma)
-        family = spec.likelihood.family
-        if family == "student_t":
-            pm.StudentT("obs", nu=np.float64(spec.likelihood.nu), mu=mu, sigma=sigma, observed=y, dims="run")
-        elif family == "laplace":
-            pm.Laplace("obs", mu=mu, b=sigma, observed=y, dims="run")
-        else:
-            pm.Normal("obs", mu=mu, sigma=sigma, observed=y, dims="run")
+        spec.likelihood.dist.observe(pm, "obs", mu, sigma, y, dims="run")
     return model

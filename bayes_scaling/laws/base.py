@@ -19,7 +19,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
+
 Kind = Literal["exponent", "shape", "constant", "loss"]
+
+#: Every law registers itself here by ``name`` when its class is defined (see :mod:`.registry`).
+REGISTRY: dict[str, type["ScalingLaw"]] = {}
+
+#: Capabilities a law may declare (``capabilities``) or have by its form (:meth:`ScalingLaw.has`):
+CAPABILITIES = {
+    "allocation": "a law of parameters N and tokens D: compute-optimal allocation, frontier, decisions",
+    "closed_form_allocation": "N*(C) in closed form (log_optimal_params)",
+    "single_axis": "a law of one scale input: break tests against its counterpart law",
+    "efficient_frontier": "Kaplan's compute-efficient frontier from L(N, S_min)",
+    "compute_law": "Kaplan's L(C_min) in PF-days: one half of the contradiction point",
+    "data_law": "Kaplan's L(D): the other half of the contradiction point",
+}
 
 
 def split_two_terms(xp: Any, log_total: Any, z: Any) -> tuple[Any, Any]:
@@ -64,6 +79,36 @@ class ScalingLaw:
     params: ClassVar[tuple[Param, ...]]
     #: Unit of compute the law is written in ("FLOPs" or "PF-days"); only laws with a C input use it.
     compute_unit: ClassVar[str] = "FLOPs"
+    #: Training cost: C = k N D FLOPs with k FLOPs per parameter per token (Kaplan et al. 2020 §2.1).
+    flops_per_param_token: ClassVar[float] = FLOPS_PER_PARAM_TOKEN
+    #: Capabilities declared by the law beyond those its form implies (see :data:`CAPABILITIES`).
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        name = cls.__dict__.get("name")
+        if isinstance(name, str) and not name.startswith("_"):
+            REGISTRY[name] = cls
+
+    def has(self, capability: str) -> bool:
+        """Whether the law can answer the queries that need ``capability`` (see :data:`CAPABILITIES`)."""
+        if capability not in CAPABILITIES:
+            raise KeyError(f"unknown capability {capability!r}; known: {sorted(CAPABILITIES)}")
+        if capability == "allocation":
+            return set(self.input_names) == {"N", "D"}
+        if capability == "closed_form_allocation":
+            return self.has("allocation") and type(self).log_optimal_params is not ScalingLaw.log_optimal_params
+        if capability == "single_axis":
+            return self.counterpart(1) is not None
+        return capability in self.capabilities
+
+    def counterpart(self, n_breaks: int = 1) -> str | None:
+        """Name of the law a break test compares this one with (single-axis laws), else ``None``."""
+        return None
+
+    def compute_flops(self, N, D):
+        """Training compute C = k N D in FLOPs for N parameters and D tokens."""
+        return self.flops_per_param_token * N * D
 
     # -- the law ---------------------------------------------------------------------------
     def log_loss(self, xp: Any, x: dict[str, Any], p: dict[str, Any]) -> Any:

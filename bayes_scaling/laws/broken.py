@@ -21,6 +21,12 @@ class _PowerFamily(ScalingLaw):
     axis: str
     n_breaks: int
 
+    def counterpart(self, n_breaks: int = 1) -> str | None:
+        """The n-break law for an unbroken one; the unbroken law for a broken one."""
+        if self.n_breaks:
+            return f"power_{self.axis.lower()}"
+        return f"bnsl{n_breaks}_{self.axis.lower()}"
+
     # Internal coordinates: log L at the reference x, log(B-term / E) there, the first break's log
     # location relative to the reference, and for later breaks the log of the log-gap to the
     # previous break (so breaks stay ordered, d1 < d2: no label switching).

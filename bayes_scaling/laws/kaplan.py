@@ -51,6 +51,7 @@ class KaplanN(_KaplanSingle):
 
 class KaplanD(_KaplanSingle):
     name = "kaplan_d"
+    capabilities = frozenset({"data_law"})
     axis = "D"
     title = "Kaplan L(D) (Kaplan et al. 2020, Eq. 1.2)"
     formula = "L(D) = (D_c / D)^alpha_D"
@@ -64,6 +65,7 @@ class KaplanD(_KaplanSingle):
 
 class KaplanC(_KaplanSingle):
     name = "kaplan_c"
+    capabilities = frozenset({"compute_law"})
     axis = "C"
     title = "Kaplan L(C_min) (Kaplan et al. 2020, Eq. 1.3)"
     formula = "L(C) = (C_c / C)^alpha_C, C in PF-days"
@@ -123,6 +125,7 @@ class KaplanND(ScalingLaw):
 
 class KaplanNS(ScalingLaw):
     name = "kaplan_ns"
+    capabilities = frozenset({"efficient_frontier"})
     title = "Kaplan L(N, S_min) learning-curve law (Kaplan et al. 2020, Eq. 1.6)"
     formula = "L(N, S) = (N_c / N)^alpha_N + (S_c / S_min)^alpha_S"
     citation = "Kaplan et al. 2020, arXiv:2001.08361, Eq. 1.6 / 5.6, Table 3"

@@ -122,7 +122,7 @@ def plot_frontier(result, compute_min=None, compute_max=None, *, ci_prob: float 
     ``compute_min`` for comparison. Budgets in FLOPs (default: the smallest run's compute to 1000x
     the largest's). ``axes``: two Axes (default: a new figure)."""
     from bayes_scaling.queries.allocate import compute_optimal, frontier_exponents
-    from bayes_scaling.queries.intervals import summary_record
+    from bayes_scaling.posterior.intervals import summary_record
 
     require_nd(result, "the compute-optimal frontier")
     ci_prob, _, _ = check_ci(ci_prob)

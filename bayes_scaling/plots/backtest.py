@@ -21,7 +21,7 @@ _POINTS = {"huber_point": ("Huber + bootstrap point fit", "x"), "m4": ("M4 point
 
 
 def plot_backtest(bt, *, ax=None):
-    """For a :class:`~bayes_scaling.queries.backtest.BacktestResult`: the training runs, the
+    """For a :class:`~bayes_scaling.inference.backtest.BacktestResult`: the training runs, the
     held-out runs' observed loss, and the Bayesian 90% predictive interval and median for each
     (plus the baselines' point predictions), against the split axis (log-log). Held-out runs
     outside their interval are flagged."""
@@ -29,7 +29,7 @@ def plot_backtest(bt, *, ax=None):
     split = getattr(bt, "split", None)
     need = {"loss", "bayes_median", "bayes_lo90", "bayes_hi90"}
     if runs is None or split is None or not need <= set(runs.columns):
-        raise BayesScalingError("plot_backtest needs the BacktestResult of bayes_scaling.queries.backtest.backtest")
+        raise BayesScalingError("plot_backtest needs the BacktestResult of bayes_scaling.inference.backtest.backtest")
     axis = split["axis"]
     fig, ax = target_ax(ax)
     fit = bt.fit

@@ -19,106 +19,11 @@ import xarray as xr
 
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.queries.draws import (LawDraws, bisect_decreasing, budgets_flops, check_flops_per_token,
+                                         check_target_loss, require_allocation)
 
 BUDGET_DIM = "budget"
 _GOLDEN = (np.sqrt(5.0) - 1) / 2
-
-
-def _require_nd(law) -> None:
-    if set(law.input_names) != {"N", "D"}:
-        raise BayesScalingError(
-            f"allocation needs a law of both parameters N and tokens D; {law.name!r} has {list(law.input_names)} "
-            f"(fit chinchilla or kaplan_nd)"
-        )
-
-
-def _budgets(compute, compute_unit: str) -> np.ndarray:
-    c = np.atleast_1d(np.asarray(compute, dtype=float))
-    if c.ndim != 1 or c.size == 0 or not np.all(np.isfinite(c)) or np.any(c <= 0):
-        raise BayesScalingError(f"compute budgets must be finite numbers > 0, got {compute!r}")
-    if compute_unit == "pf-days":
-        return c * PF_DAY_FLOPS
-    if compute_unit != "flops":
-        raise BayesScalingError(f"compute_unit must be 'flops' or 'pf-days', got {compute_unit!r}")
-    return c
-
-
-def _check_k(flops_per_token: float) -> float:
-    k = float(flops_per_token)
-    if not np.isfinite(k) or k <= 0:
-        raise BayesScalingError(f"flops_per_token must be > 0 (6 for the usual 6ND), got {flops_per_token!r}")
-    return k
-
-
-def _check_target(target_loss) -> float:
-    try:
-        t = float(target_loss)
-    except (TypeError, ValueError):
-        t = float("nan")
-    if not np.isfinite(t) or t <= 0:
-        raise BayesScalingError(f"target loss must be a number > 0 (nats/token), got {target_loss!r}")
-    return t
-
-
-class _Draws:
-    """Posterior parameters as NumPy arrays shaped (chain, draw, 1) for fast broadcasting."""
-
-    def __init__(self, result, group: str | None = None):
-        self.result = result
-        self.law = result.law
-        _require_nd(self.law)
-        post = result.posterior
-        self.shape = (post.sizes["chain"], post.sizes["draw"])
-        self.p = {k: np.asarray(v.transpose("chain", "draw").values)[..., None]
-                  for k, v in result.law_params(group).items()}
-
-    def log_loss(self, log_n, log_d):
-        return self.law.log_loss(np, {"N": log_n, "D": log_d}, self.p)
-
-    def log_n_opt(self, log_ct):
-        """log N* per draw for log(C/k) (array broadcast against (chain, draw, 1))."""
-        closed = self.law.log_optimal_params(np, log_ct, self.p)
-        if closed is not None:
-            return np.broadcast_to(closed, np.broadcast_shapes(self.shape + (1,), np.shape(log_ct)))
-        return _golden_min(lambda u: self.log_loss(u, log_ct - u), np.zeros_like(log_ct), log_ct, self.shape)
-
-    def log_loss_opt(self, log_ct):
-        u = self.log_n_opt(log_ct)
-        return self.log_loss(u, log_ct - u)
-
-
-def _golden_min(f, lo, hi, shape, iters: int = 90):
-    """Vectorised golden-section minimisation of a unimodal f on [lo, hi] (elementwise)."""
-    full = np.broadcast_shapes(shape + (1,), np.shape(lo))
-    a = np.broadcast_to(lo, full).astype(float).copy()
-    b = np.broadcast_to(hi, full).astype(float).copy()
-    c = b - _GOLDEN * (b - a)
-    d = a + _GOLDEN * (b - a)
-    fc, fd = f(c), f(d)
-    for _ in range(iters):
-        left = fc < fd
-        b = np.where(left, d, b)
-        a = np.where(left, a, c)
-        c_new = b - _GOLDEN * (b - a)
-        d_new = a + _GOLDEN * (b - a)
-        c, d = c_new, d_new
-        fc, fd = f(c), f(d)
-    return (a + b) / 2
-
-
-def _bisect_decreasing(g, target, lo, hi, iters: int = 100):
-    """Per element, x in [lo, hi] with g(x) = target for g decreasing in x. Where the target is not
-    bracketed the result is the nearer end of the range: callers that can meet that case check it."""
-    lo = np.array(lo, dtype=float, copy=True)
-    hi = np.array(hi, dtype=float, copy=True)
-    lo, hi, target = np.broadcast_arrays(lo, hi, target)
-    lo, hi = lo.copy(), hi.copy()
-    for _ in range(iters):
-        mid = (lo + hi) / 2
-        above = g(mid) > target
-        lo = np.where(above, mid, lo)
-        hi = np.where(above, hi, mid)
-    return (lo + hi) / 2
 
 
 def _da(values, budgets=None, attrs=None):
@@ -137,9 +42,9 @@ def compute_optimal(result, compute, *, flops_per_token: float = FLOPS_PER_PARAM
     (nats/token), dims ``(chain, draw, budget)``; the ``budget`` coordinate is in FLOPs. ``group``
     selects a group of a hierarchical fit (``"new"``: an unseen group; ``None``: the population).
     """
-    k = _check_k(flops_per_token)
-    budgets = _budgets(compute, compute_unit)
-    draws = _Draws(result, group)
+    k = check_flops_per_token(flops_per_token)
+    budgets = budgets_flops(compute, compute_unit)
+    draws = LawDraws(result, group)
     log_ct = np.log(budgets / k)
     log_n = draws.log_n_opt(log_ct)
     log_d = log_ct - log_n
@@ -161,7 +66,7 @@ def frontier_exponents(result, compute_min: float, compute_max: float, *,
     """Exponents a, b of N* ~ C^a and D* ~ C^b between two budgets (per draw; exact for power-law
     frontiers such as Chinchilla's, where a = beta/(alpha+beta)), and the local loss slope
     d log(L* - 0)/d log C."""
-    lo, hi = _budgets([compute_min, compute_max], compute_unit)
+    lo, hi = budgets_flops([compute_min, compute_max], compute_unit)
     if not hi > lo:
         raise BayesScalingError(f"compute_max must exceed compute_min, got {compute_min!r} and {compute_max!r}")
     opt = compute_optimal(result, [lo, hi], flops_per_token=flops_per_token, group=group)
@@ -180,16 +85,16 @@ def plan_outcome(result, compute: float, n_params: float, *, flops_per_token: fl
     ``wasted_compute`` = 1 - C'/C where C' is the budget at which that draw's optimal plan reaches
     the same loss (0 for an optimal plan; 0.3 means 30% of the budget bought nothing).
     """
-    k = _check_k(flops_per_token)
-    (c,) = _budgets([compute], compute_unit)
+    k = check_flops_per_token(flops_per_token)
+    (c,) = budgets_flops([compute], compute_unit)
     if not np.isfinite(n_params) or n_params <= 0:
         raise BayesScalingError(f"planned parameters must be > 0, got {n_params!r}")
-    draws = _Draws(result, group)
+    draws = LawDraws(result, group)
     log_ct = np.log(c / k)
     log_loss_plan = draws.log_loss(np.log(n_params), log_ct - np.log(n_params))[..., 0]
     log_loss_opt = draws.log_loss_opt(np.array([log_ct]))[..., 0]
     # C' <= C: search log(C'/k) in [log_ct - 60, log_ct]
-    log_ct_equiv = _bisect_decreasing(lambda x: draws.log_loss_opt(x[..., None])[..., 0], log_loss_plan,
+    log_ct_equiv = bisect_decreasing(lambda x: draws.log_loss_opt(x[..., None])[..., 0], log_loss_plan,
                                       np.full(draws.shape, log_ct - 60.0), np.full(draws.shape, log_ct))
     return xr.Dataset({
         "loss": _da(np.exp(log_loss_plan), attrs={"units": "nats/token"}),
@@ -243,9 +148,9 @@ def decide(result, compute: float, *, utility: str = "mean", max_params: float |
     many tokens per parameter (e.g. 20, the Chinchilla rule of thumb).
     """
     q = parse_utility(utility)
-    k = _check_k(flops_per_token)
-    (c,) = _budgets([compute], compute_unit)
-    draws = _Draws(result, group)
+    k = check_flops_per_token(flops_per_token)
+    (c,) = budgets_flops([compute], compute_unit)
+    draws = LawDraws(result, group)
     log_ct = np.log(c / k)
     opt = compute_optimal(result, [c], flops_per_token=k, group=group)
     log_nopt = np.log(opt["N_opt"].values[..., 0])
@@ -297,7 +202,7 @@ def decide(result, compute: float, *, utility: str = "mean", max_params: float |
     )
 
 
-def _score(draws: _Draws, u: float, log_ct: float, q: float | None) -> float:
+def _score(draws: LawDraws, u: float, log_ct: float, q: float | None) -> float:
     loss = np.exp(draws.log_loss(np.array([u]), np.array([log_ct - u]))).ravel()
     return float(loss.mean() if q is None else np.quantile(loss, q))
 
@@ -306,15 +211,15 @@ def compute_for_loss(result, target_loss: float, *, flops_per_token: float = FLO
                      group: str | None = None) -> xr.Dataset:
     """Compute (FLOPs) the optimal plan needs to reach ``target_loss`` (nats/token), per draw, with
     the N* and D* there. Draws whose loss floor is above the target give ``inf``."""
-    target_loss = _check_target(target_loss)
-    k = _check_k(flops_per_token)
-    draws = _Draws(result, group)
+    target_loss = check_target_loss(target_loss)
+    k = check_flops_per_token(flops_per_token)
+    draws = LawDraws(result, group)
     log_t = np.log(target_loss)
     lo_x, hi_x = np.log(1e6), np.log(1e60)
     g = lambda x: draws.log_loss_opt(x[..., None])[..., 0]  # noqa: E731
     reachable = g(np.full(draws.shape, hi_x)) <= log_t
     already = g(np.full(draws.shape, lo_x)) <= log_t
-    x = _bisect_decreasing(g, log_t, np.full(draws.shape, lo_x), np.full(draws.shape, hi_x))
+    x = bisect_decreasing(g, log_t, np.full(draws.shape, lo_x), np.full(draws.shape, hi_x))
     x = np.where(reachable, x, np.inf)
     x = np.where(already, lo_x, x)
     log_n = np.where(np.isfinite(x), draws.log_n_opt(np.where(np.isfinite(x), x, 0.0)[..., None])[..., 0], np.inf)
@@ -329,6 +234,6 @@ def compute_for_loss(result, target_loss: float, *, flops_per_token: float = FLO
 def prob_reach(result, target_loss: float, compute: float, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
                compute_unit: str = "flops", group: str | None = None) -> float:
     """Posterior probability that the optimal plan at budget C reaches ``target_loss`` (law loss)."""
-    target_loss = _check_target(target_loss)
+    target_loss = check_target_loss(target_loss)
     opt = compute_optimal(result, [compute], flops_per_token=flops_per_token, compute_unit=compute_unit, group=group)
     return float((opt["loss_opt"] <= target_loss).mean())

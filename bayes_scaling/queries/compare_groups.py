@@ -20,7 +20,8 @@ import xarray as xr
 
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.queries.allocate import _bisect_decreasing, _budgets, _check_k, _Draws, compute_optimal
+from bayes_scaling.queries.allocate import compute_optimal
+from bayes_scaling.queries.draws import LawDraws, bisect_decreasing, budgets_flops, check_flops_per_token
 
 
 def _check_groups(result, groups) -> list[str]:
@@ -60,14 +61,14 @@ def compute_multiplier(result, a: str, b: str, compute: float, *,
     """Per draw, C'/C where C' is the budget at which group ``b``'s optimal plan matches group
     ``a``'s optimal loss at C (> 1: ``b`` needs more compute than ``a``); ``inf`` in draws where
     ``b`` cannot reach that loss at any budget (its loss floor is above it)."""
-    k = _check_k(flops_per_token)
-    (c,) = _budgets([compute], "flops")
-    da, db = _Draws(result, a), _Draws(result, b)
+    k = check_flops_per_token(flops_per_token)
+    (c,) = budgets_flops([compute], "flops")
+    da, db = LawDraws(result, a), LawDraws(result, b)
     log_ct = np.log(c / k)
     target = da.log_loss_opt(np.array([log_ct]))[..., 0]
     g = lambda x: db.log_loss_opt(x[..., None])[..., 0]  # noqa: E731
     lo, hi = np.full(da.shape, log_ct - 40.0), np.full(da.shape, log_ct + 40.0)
-    x = _bisect_decreasing(g, target, lo, hi)
+    x = bisect_decreasing(g, target, lo, hi)
     x = np.where(g(hi) > target, np.inf, x)  # b never gets there
     return xr.DataArray(np.exp(x - log_ct), dims=("chain", "draw"), attrs={"units": "compute ratio"})
 

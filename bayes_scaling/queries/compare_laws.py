@@ -15,7 +15,7 @@ import pandas as pd
 
 from bayes_scaling.conventions import CI_PROB
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.queries.intervals import summary_record
+from bayes_scaling.posterior.intervals import summary_record
 
 
 def _same_runs(fits: dict) -> None:

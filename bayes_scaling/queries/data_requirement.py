@@ -13,7 +13,7 @@ import numpy as np
 import xarray as xr
 
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.queries.allocate import _bisect_decreasing, _check_target, _Draws
+from bayes_scaling.queries.draws import LawDraws, bisect_decreasing, check_target_loss
 
 #: log of "infinitely many" tokens: large enough that any power-law data term vanishes.
 _LOG_D_INF = 700.0
@@ -38,12 +38,12 @@ def tokens_to_limit_overfitting(result, N, delta: float = 0.02) -> xr.DataArray:
     if not 0 < delta < 10:
         raise BayesScalingError(f"delta must be a relative penalty in (0, 10), e.g. 0.02, got {delta!r}")
     n = _sizes(N)
-    d = _Draws(result)
+    d = LawDraws(result)
     log_n = np.log(n)
     log_inf = d.log_loss(log_n, np.full_like(log_n, _LOG_D_INF))
     target = log_inf + np.log1p(delta)
     shape = np.broadcast_shapes(d.shape + (1,), log_n.shape)
-    x = _bisect_decreasing(lambda u: d.log_loss(log_n, u), target, np.zeros(shape), np.full(shape, _LOG_D_MAX))
+    x = bisect_decreasing(lambda u: d.log_loss(log_n, u), target, np.zeros(shape), np.full(shape, _LOG_D_MAX))
     return _query(np.exp(x), n, {"units": "tokens", "delta": float(delta)})
 
 
@@ -69,13 +69,13 @@ def data_requirement(result, n_min: float, n_max: float, delta: float = 0.02, po
 def tokens_for_loss(result, N, target_loss: float) -> xr.DataArray:
     """Tokens a model of N parameters needs to reach ``target_loss`` (nats/token), per draw;
     ``inf`` where even infinite data cannot get there (L(N, inf) >= target)."""
-    target_loss = _check_target(target_loss)
+    target_loss = check_target_loss(target_loss)
     n = _sizes(N)
-    d = _Draws(result)
+    d = LawDraws(result)
     log_n = np.log(n)
     log_t = np.log(target_loss)
     shape = np.broadcast_shapes(d.shape + (1,), log_n.shape)
     reachable = d.log_loss(log_n, np.full(shape, _LOG_D_MAX)) <= log_t
-    x = _bisect_decreasing(lambda u: d.log_loss(log_n, u), np.full(shape, log_t), np.zeros(shape),
+    x = bisect_decreasing(lambda u: d.log_loss(log_n, u), np.full(shape, log_t), np.zeros(shape),
                            np.full(shape, _LOG_D_MAX))
     return _query(np.where(reachable, np.exp(x), np.inf), n, {"units": "tokens", "target_loss": float(target_loss)})

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from bayes_scaling.conventions import CI_PROB, INPUT_QUANTITIES
-from bayes_scaling.queries.intervals import interval_bounds
+from bayes_scaling.posterior.intervals import interval_bounds
 
 #: The check is flagged when a run's PIT is outside [PIT_EXTREME, 1 - PIT_EXTREME], or when more than
 #: OUTSIDE_FRACTION of the largest runs fall outside the predictive interval (0.1 expected at 90%).

@@ -23,11 +23,11 @@ import xarray as xr
 
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, KAPLAN_ALPHA_B, KAPLAN_B_STAR_TOKENS, PF_DAY_FLOPS
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.queries.allocate import _bisect_decreasing
+from bayes_scaling.queries.draws import bisect_decreasing
 
 
 def _params(result):
-    if result.law.name != "kaplan_ns":
+    if not result.law.has("efficient_frontier"):
         raise BayesScalingError(f"the compute-efficient frontier needs a kaplan_ns fit (L(N, S_min)); got "
                                 f"{result.law.name!r}")
     post = result.posterior
@@ -110,7 +110,7 @@ def converged_plan_loss(result, compute_pf_days: float, *, f: float = 0.02, b_st
         return np.log(FLOPS_PER_PARAM_TOKEN) + log_n + log_b + log_s, log_l, log_s
 
     # cost falls as N falls: search log N in [0, 60] for cost(N) = C (bisect on -cost, decreasing)
-    log_n = _bisect_decreasing(lambda u: -parts(u)[0], -np.full(a_n.shape, log_c), np.zeros(a_n.shape),
+    log_n = bisect_decreasing(lambda u: -parts(u)[0], -np.full(a_n.shape, log_c), np.zeros(a_n.shape),
                                np.full(a_n.shape, 60.0))
     _, log_l, log_s = parts(log_n)
     dims = ("chain", "draw")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.queries.intervals import summary_record
+from bayes_scaling.posterior.intervals import summary_record
 
 
 def shape_effect(result, rope: float = 0.01, ci_prob: float = 0.9, covariate: str = "log_aspect_ratio") -> dict:

@@ -10,7 +10,7 @@ import numpy as np
 
 from bayes_scaling.conventions import ESS_MIN_PER_CHAIN, PF_DAY_FLOPS, RHAT_MAX
 from bayes_scaling.plots._common import pct, unit_text
-from bayes_scaling.queries.intervals import summary_record
+from bayes_scaling.posterior.intervals import summary_record
 from bayes_scaling.report._model import Para, Section, Table, figure_item, interval, num
 
 KIND_NOTE = {

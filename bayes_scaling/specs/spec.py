@@ -39,6 +39,7 @@ from bayes_scaling.conventions import INPUT_QUANTITIES
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.laws.base import ScalingLaw
 from bayes_scaling.laws.registry import get_law
+from bayes_scaling.specs.families import Family, family_names, get_family
 
 #: Allowed distributions: name -> (required parameters, optional parameters, positive support?).
 DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...], bool]] = {
@@ -55,7 +56,6 @@ DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...], bool]] = {
     "Beta": (("alpha", "beta"), (), True),
 }
 _SCALE_KEYS = {"sigma", "nu", "lam", "alpha", "beta"}
-_LIKELIHOODS = ("student_t", "normal", "laplace")
 
 
 @dataclass(frozen=True)
@@ -104,8 +104,13 @@ class LikelihoodSpec:
     nu: float = 4.0
     sigma: PriorSpec = field(default_factory=lambda: PriorSpec("HalfNormal", {"sigma": 0.05}))
 
+    @property
+    def dist(self) -> Family:
+        """The family object: PyMC observation, log density, draws (:mod:`bayes_scaling.specs.families`)."""
+        return get_family(self.family, self.nu)
+
     def describe(self) -> str:
-        return {"student_t": f"Student-t (nu = {self.nu:g})", "normal": "Gaussian", "laplace": "Laplace"}[self.family]
+        return self.dist.describe()
 
 
 @dataclass(frozen=True)
@@ -156,8 +161,8 @@ class LawSpec:
 
     def with_family(self, family: str) -> "LawSpec":
         """This spec with another likelihood family (same noise prior), its text rewritten to match."""
-        if family not in _LIKELIHOODS:
-            raise BayesScalingError(f"likelihood family must be one of {_LIKELIHOODS}, got {family!r}")
+        if family not in family_names():
+            raise BayesScalingError(f"likelihood family must be one of {family_names()}, got {family!r}")
         return replace(self, likelihood=replace(self.likelihood, family=family)).synced()
 
     def content_key(self) -> str:
@@ -182,7 +187,7 @@ class LawSpec:
         return Path(self.origin).stem if self.origin else self.law_name
 
 
-def _prior(where: str, table: Any, *, relative: bool = True) -> PriorSpec:
+def parse_prior(where: str, table: Any, *, relative: bool = True) -> PriorSpec:
     """A prior table; ``relative=False`` for priors that cannot be data-relative (noise, group spread,
     covariate effects)."""
     if not isinstance(table, dict):
@@ -244,7 +249,7 @@ def parse_spec(text: str, origin: str = "<string>") -> LawSpec:
         raise BayesScalingError(f"spec {origin!r}: missing prior(s) for {missing}; law {law.name!r} needs one per parameter")
     priors = {}
     for pname in law.param_names:
-        prior = _prior(f"spec {origin!r} prior {pname!r}", priors_table[pname])
+        prior = parse_prior(f"spec {origin!r} prior {pname!r}", priors_table[pname])
         if prior.relative_to and (pname in law.direct_names or prior.relative_to not in law.input_names):
             raise BayesScalingError(f"spec {origin!r} prior {pname!r}: relative_to = {prior.relative_to!r} needs a "
                                     f"constant of the law and one of its inputs {list(law.input_names)}")
@@ -258,12 +263,12 @@ def parse_spec(text: str, origin: str = "<string>") -> LawSpec:
     if not isinstance(lik, dict):
         raise BayesScalingError(f"spec {origin!r}: [likelihood] must be a table")
     family = lik.get("family", "student_t")
-    if family not in _LIKELIHOODS:
-        raise BayesScalingError(f"spec {origin!r}: likelihood family must be one of {_LIKELIHOODS}, got {family!r}")
+    if family not in family_names():
+        raise BayesScalingError(f"spec {origin!r}: likelihood family must be one of {family_names()}, got {family!r}")
     nu = lik.get("nu", 4.0)
     if isinstance(nu, bool) or not isinstance(nu, (int, float)) or not math.isfinite(nu) or not nu > 0:
         raise BayesScalingError(f"spec {origin!r}: likelihood nu must be a finite number > 0, got {nu!r}")
-    sigma = _prior(f"spec {origin!r} likelihood.sigma", lik.get("sigma", {"dist": "HalfNormal", "sigma": 0.05}),
+    sigma = parse_prior(f"spec {origin!r} likelihood.sigma", lik.get("sigma", {"dist": "HalfNormal", "sigma": 0.05}),
                    relative=False)
     if not sigma.positive_support():
         raise BayesScalingError(f"spec {origin!r}: likelihood.sigma needs a prior on positive values (e.g. HalfNormal)")
@@ -285,7 +290,7 @@ def parse_spec(text: str, origin: str = "<string>") -> LawSpec:
         if bad:
             raise BayesScalingError(f"spec {origin!r}: [hierarchy] vary names unknown parameter(s) {bad}; law "
                                     f"{law.name!r} has {list(law.param_names)}")
-        tau = _prior(f"spec {origin!r} hierarchy.tau", hier.get("tau", {"dist": "HalfNormal", "sigma": 0.1}),
+        tau = parse_prior(f"spec {origin!r} hierarchy.tau", hier.get("tau", {"dist": "HalfNormal", "sigma": 0.1}),
                      relative=False)
         if not tau.positive_support():
             raise BayesScalingError(f"spec {origin!r}: hierarchy.tau needs a prior on positive values (e.g. HalfNormal)")
@@ -295,7 +300,7 @@ def parse_spec(text: str, origin: str = "<string>") -> LawSpec:
     if cov is not None:
         if not isinstance(cov, dict) or set(cov) != {"prior"}:
             raise BayesScalingError(f"spec {origin!r}: [covariates] takes one prior table, [covariates.prior]")
-        extra["covariate_prior"] = _prior(f"spec {origin!r} covariates.prior", cov["prior"], relative=False)
+        extra["covariate_prior"] = parse_prior(f"spec {origin!r} covariates.prior", cov["prior"], relative=False)
     return LawSpec(law.name, priors, LikelihoodSpec(family, float(nu), sigma), {k: str(v) for k, v in prov.items()},
                    text, origin, hierarchy, **extra)
 

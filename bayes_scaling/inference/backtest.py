@@ -22,7 +22,6 @@ import pandas as pd
 
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.discrepancy import split_axis
-from bayes_scaling.queries.predict import predictive_at_runs
 
 
 @dataclass
@@ -108,7 +107,7 @@ def backtest(runs, law: str | None = None, spec=None, *, holdout_above: float | 
             info["discrepancy_error"] = str(e)
     rows, per_run, nonfinite = [], pd.DataFrame({"loss": y, **inputs}), 0
     for label, key, r in fits:
-        samples = predictive_at_runs(r, test, seed=seed)
+        samples = r.evaluator.predictive_at_runs(test, seed=seed)
         bad = int((~np.isfinite(samples)).sum())
         nonfinite = max(nonfinite, bad)
         if bad:  # e.g. a stuck chain; quantiles skip them, CRPS is undefined

@@ -1,0 +1,217 @@
+"""One evaluator of a posterior: the law at any inputs, for the population, a fitted group, an unseen
+group or each run (its own group and covariates), and predictive draws of a new run's loss with the
+likelihood family's noise and, where the fit carries one, the extrapolation discrepancy.
+
+Every query, plot and report evaluates a fit through :class:`PosteriorEvaluator`. A weighted mixture
+of fits (an ensemble of law forms) is one too: :class:`MixtureEvaluator` answers the same calls.
+Losses are in nats/token; draws keep the dims ``(chain, draw, <points>)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from bayes_scaling.conventions import QUERY_DIM, RUN_DIM
+from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.posterior.inputs import law_log_inputs, query_inputs
+
+SAMPLE_DIMS = ("chain", "draw")
+
+
+def group_params(xp, law, hierarchy, p: dict, logc: dict, ref: dict, tau: dict, eps: dict) -> tuple[dict, dict]:
+    """Group-level parameters from population ``p`` (exponents), ``logc`` (log constants) and
+    non-centred deviations ``tau[k] * eps[k]`` for the varying parameters (arrays over groups);
+    ``xp`` is NumPy or PyTensor (the model's graph uses the same function)."""
+    vary = set(hierarchy.vary)
+    p_g = {j: (p[j] * xp.exp(tau[j] * eps[j]) if j in vary else p[j]) for j in law.direct_names}
+    cen = law.centre(xp, logc, p, ref)
+    cen_g = {k: (cen[k] + tau[k] * eps[k] if k in vary else cen[k]) for k in law.positive_names}
+    return p_g, law.uncentre(xp, cen_g, p_g, ref)
+
+
+class PosteriorEvaluator:
+    """The posterior draws of one fit, evaluated.
+
+    ``posterior``: law parameters in user units, ``sigma`` and (hierarchical fits) ``<name>_group``,
+    ``tau_<name>``; ``family``: the likelihood family object; ``ref``: the reference log-inputs of the
+    fit; ``hierarchy``: ``{vary, groups, group_col}`` and ``hierarchy_spec`` (for unseen groups);
+    ``covariates``: ``{names, means}``; ``discrepancy``: a :class:`Discrepancy` or ``None``;
+    ``seed``: the fit's seed (default streams of the predictive draws derive from it).
+    """
+
+    def __init__(self, law, family, posterior: xr.Dataset, *, ref: dict, hierarchy: dict | None = None,
+                 hierarchy_spec=None, covariates: dict | None = None, discrepancy=None, seed: int = 0):
+        self.law = law
+        self.family = family
+        self.posterior = posterior
+        self.ref = ref
+        self.hierarchy = hierarchy
+        self.hierarchy_spec = hierarchy_spec
+        self.covariates = covariates
+        self.discrepancy = discrepancy
+        self.seed = int(seed)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(chains, draws)."""
+        return self.posterior.sizes["chain"], self.posterior.sizes["draw"]
+
+    @property
+    def sigma(self) -> xr.DataArray:
+        """Noise scale of log-loss per draw (dims chain, draw)."""
+        return self.posterior["sigma"]
+
+    # -- parameters --------------------------------------------------------------------------
+    def params(self, group: str | None = None, *, seed: int = 0) -> dict[str, xr.DataArray]:
+        """Draws in the law function's convention (positive parameters as ``log_<name>``).
+
+        ``group``: ``None`` for the population (a typical group: deviations at 0), a fitted group's
+        label, or ``"new"`` for an unseen group (deviations drawn from the fitted spread, ``seed``)."""
+        law, post = self.law, self.posterior
+        params = law.to_law_params(post)
+        if group is None:
+            return params
+        h = self.hierarchy
+        if h is None:
+            raise BayesScalingError(f"this fit has no groups; group {group!r} is not available (fit with groups)")
+        if group == "new":
+            rng = np.random.default_rng(seed)
+            tau = {k: post[f"tau_{k}"].values for k in h["vary"]}
+            eps = {k: rng.standard_normal(self.shape) for k in h["vary"]}
+            expo = {k: v.values for k, v in params.items() if k in law.direct_names}
+            logc = {k: v.values for k, v in params.items() if k not in law.direct_names}
+            p_g, logc_g = group_params(np, law, self.hierarchy_spec, expo, logc, self.ref, tau, eps)
+            return {k: xr.DataArray(np.broadcast_to(v, self.shape), dims=SAMPLE_DIMS)
+                    for k, v in {**p_g, **logc_g}.items()}
+        if group not in h["groups"]:
+            raise BayesScalingError(f"unknown group {group!r}; the fit's groups are {h['groups']} (or 'new')")
+        return self._with_groups(params, lambda v: v.sel(group=group, drop=True))
+
+    def _with_groups(self, params: dict, pick) -> dict:
+        """``params`` with each group-level parameter replaced by ``pick(<name>_group)``."""
+        out = dict(params)
+        for name in self.law.param_names:
+            if f"{name}_group" in self.posterior:
+                v = pick(self.posterior[f"{name}_group"])
+                key = name if name in self.law.direct_names else f"log_{name}"
+                out[key] = v if name in self.law.direct_names else np.log(v)
+        return out
+
+    # -- the law's mean -----------------------------------------------------------------------
+    def _covariate_shift(self, shift: np.ndarray, dim: str) -> xr.DataArray:
+        return xr.DataArray(shift, dims=(dim, "covariate")).dot(self.posterior["gamma"], dim="covariate")
+
+    def log_mean(self, values: dict, *, group: str | None = None, seed: int = 0,
+                 covariates: dict | None = None) -> xr.DataArray:
+        """log of the law's loss at query points (dims chain, draw, query); ``values`` by symbol (N
+        parameters, D tokens, C FLOPs ...; two of N, D, C suffice). ``covariates``: values by name
+        (one, or one per point); those not given stay at the runs' mean."""
+        q = query_inputs(self.law, **values)
+        x = {k: xr.DataArray(v, dims=QUERY_DIM) for k, v in q["logs"].items()}
+        log_mu = self.law.log_loss(np, x, self.params(group, seed=seed))
+        if covariates:
+            log_mu = log_mu + self._covariate_shift(self._query_shift(covariates, len(next(iter(x.values())))),
+                                                    QUERY_DIM)
+        return log_mu.transpose(*SAMPLE_DIMS, QUERY_DIM)
+
+    def _query_shift(self, covariates: dict, n: int) -> np.ndarray:
+        cov = self.covariates
+        if cov is None:
+            raise BayesScalingError("this fit has no covariates; fit with covariates to use them")
+        unknown = sorted(set(covariates) - set(cov["names"]))
+        if unknown:
+            raise BayesScalingError(f"unknown covariate(s) {unknown}; the fit's covariates are {cov['names']}")
+        try:
+            return np.stack([np.broadcast_to(np.asarray(covariates.get(c, m), float) - m, (n,))
+                             for c, m in zip(cov["names"], cov["means"])], axis=-1)
+        except ValueError:
+            raise BayesScalingError(f"covariate values must be one number or one per query point ({n})") from None
+
+    def log_mean_at_runs(self, runs, *, seed: int = 0) -> xr.DataArray:
+        """log of the law's loss at each run of a runs table (dims chain, draw, run), as the fit sees
+        it: each run's own group (a group the fit never saw gets ``"new"``'s draws, ``seed``) and its
+        covariate values centred as in the fit."""
+        logs = runs.log_inputs(self.law.compute_unit)
+        labels = None
+        if self.hierarchy is not None:
+            col = self.hierarchy["group_col"]
+            if col not in runs.frame:
+                raise BayesScalingError(f"the runs lack the fit's group column {col!r}")
+            labels = runs.frame[col].astype(str).to_numpy()
+        shift = None
+        if self.covariates is not None:
+            shift = np.column_stack([runs.frame[n].to_numpy(float) - m
+                                     for n, m in zip(self.covariates["names"], self.covariates["means"])])
+        return self.log_mean_runs({k: logs[k] for k in self.law.input_names}, labels=labels, shift=shift, seed=seed)
+
+    def log_mean_runs(self, log_inputs: dict, *, labels=None, shift=None, seed: int = 0) -> xr.DataArray:
+        """log of the law's loss at runs given their log-inputs (dims chain, draw, run): with a group
+        label per run (``labels``; a group the fit never saw as ``"new"``) and the runs' centred
+        covariates ``shift`` (run x covariate)."""
+        x = {k: xr.DataArray(v, dims=RUN_DIM) for k, v in log_inputs.items()}
+        if labels is None:
+            mu = self.law.log_loss(np, x, self.params(None))
+        else:
+            labels = np.asarray(labels)
+            groups, parts = self.hierarchy["groups"], []
+            for lab in dict.fromkeys(labels.tolist()):
+                sel = np.flatnonzero(labels == lab)
+                params = self.params(lab if lab in groups else "new", seed=seed)
+                m = self.law.log_loss(np, {k: v.isel({RUN_DIM: sel}) for k, v in x.items()}, params)
+                parts.append(m.transpose(*SAMPLE_DIMS, RUN_DIM).assign_coords({RUN_DIM: sel}))
+            mu = xr.concat(parts, dim=RUN_DIM).sortby(RUN_DIM).drop_vars(RUN_DIM)
+        if shift is not None:
+            mu = mu + self._covariate_shift(shift, RUN_DIM)
+        return mu.transpose(*SAMPLE_DIMS, RUN_DIM)
+
+    # -- a new run ----------------------------------------------------------------------------
+    def log_predictive(self, log_mu: xr.DataArray, axis_values=None, *, rng: np.random.Generator,
+                       discrepancy: bool = True) -> xr.DataArray:
+        """Draws of a new run's log-loss around ``log_mu`` (dims chain, draw, points): the family's
+        noise with the fitted scale and, when the fit carries one and ``discrepancy``, the
+        extrapolation discrepancy at ``axis_values`` (values on its split axis, one per point)."""
+        noise = xr.DataArray(self.family.draws(rng, log_mu.shape), dims=log_mu.dims)
+        out = log_mu + self.sigma * noise
+        disc = self.discrepancy
+        if discrepancy and disc is not None:
+            s = disc.scale(axis_values).rename(query=log_mu.dims[-1])
+            out = out + s * xr.DataArray(rng.standard_normal(log_mu.shape), dims=log_mu.dims)
+        return out.transpose(*log_mu.dims)
+
+    def default_rng(self, offset: int = 1, seed: int | None = None) -> np.random.Generator:
+        """The predictive draws' generator: ``seed``, or the fit's seed + ``offset``."""
+        return np.random.default_rng(self.seed + offset if seed is None else seed)
+
+    def predict(self, values: dict, *, group: str | None = None, seed: int | None = None,
+                covariates: dict | None = None) -> xr.Dataset:
+        """``loss`` (the law) and ``loss_predictive`` (a new run: noise and discrepancy), nats/token,
+        dims (chain, draw, query), with the query's inputs as coords."""
+        q = query_inputs(self.law, **values)
+        log_mu = self.log_mean(values, group=group, seed=0 if seed is None else seed, covariates=covariates)
+        axis = None if self.discrepancy is None else q["values"][self.discrepancy.axis]
+        log_pred = self.log_predictive(log_mu, axis, rng=self.default_rng(1, seed))
+        ds = xr.Dataset({"loss": np.exp(log_mu), "loss_predictive": np.exp(log_pred)})
+        ds = ds.assign_coords({k: (QUERY_DIM, v) for k, v in q["values"].items()})
+        from bayes_scaling.quantities import QUANTITIES
+
+        ds["loss"].attrs["units"] = "nats/token"
+        ds["loss_predictive"].attrs["units"] = "nats/token"
+        for k in q["values"]:
+            ds[k].attrs["units"] = QUANTITIES[k].unit
+        return ds
+
+    def predictive_at_runs(self, runs, *, seed: int = 0) -> np.ndarray:
+        """Draws of each run's loss as a new run (nats/token; array run x draws): the law at the run
+        (:meth:`log_mean_at_runs`), the fitted noise and the extrapolation discrepancy, if any."""
+        log_mu = self.log_mean_at_runs(runs, seed=seed)
+        axis = None if self.discrepancy is None else runs.frame[self.discrepancy.axis].to_numpy(float)
+        log_pred = self.log_predictive(log_mu, axis, rng=np.random.default_rng(seed))
+        return np.exp(log_pred.values).reshape(-1, log_mu.shape[-1]).T
+
+    def pointwise_loglik(self, log_mu: xr.DataArray, log_loss) -> xr.DataArray:
+        """log p(observed log-loss | draw) per point (dims chain, draw, run)."""
+        y = xr.DataArray(np.asarray(log_loss), dims=log_mu.dims[-1])
+        z = ((y - log_mu) / self.sigma).transpose(*log_mu.dims)
+        ll = self.family.logpdf(z.values) - np.log(self.sigma.values[..., None])
+        return xr.DataArray(ll, dims=log_mu.dims)

@@ -1,0 +1,109 @@
+"""Posterior draws of a law of N and D as NumPy arrays, and the vectorised searches the planning
+queries share (golden-section minimisation, bisection), with their input checks. Compute in FLOPs,
+loss in nats/token."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bayes_scaling.conventions import PF_DAY_FLOPS
+from bayes_scaling.errors import BayesScalingError
+
+_GOLDEN = (np.sqrt(5.0) - 1) / 2
+
+
+def require_allocation(law) -> None:
+    if not law.has("allocation"):
+        raise BayesScalingError(
+            f"allocation needs a law of both parameters N and tokens D; {law.name!r} has {list(law.input_names)} "
+            f"(fit chinchilla or kaplan_nd)"
+        )
+
+
+def budgets_flops(compute, compute_unit: str) -> np.ndarray:
+    c = np.atleast_1d(np.asarray(compute, dtype=float))
+    if c.ndim != 1 or c.size == 0 or not np.all(np.isfinite(c)) or np.any(c <= 0):
+        raise BayesScalingError(f"compute budgets must be finite numbers > 0, got {compute!r}")
+    if compute_unit == "pf-days":
+        return c * PF_DAY_FLOPS
+    if compute_unit != "flops":
+        raise BayesScalingError(f"compute_unit must be 'flops' or 'pf-days', got {compute_unit!r}")
+    return c
+
+
+def check_flops_per_token(flops_per_token: float) -> float:
+    k = float(flops_per_token)
+    if not np.isfinite(k) or k <= 0:
+        raise BayesScalingError(f"flops_per_token must be > 0 (6 for the usual 6ND), got {flops_per_token!r}")
+    return k
+
+
+def check_target_loss(target_loss) -> float:
+    try:
+        t = float(target_loss)
+    except (TypeError, ValueError):
+        t = float("nan")
+    if not np.isfinite(t) or t <= 0:
+        raise BayesScalingError(f"target loss must be a number > 0 (nats/token), got {target_loss!r}")
+    return t
+
+
+class LawDraws:
+    """Posterior parameters as NumPy arrays shaped (chain, draw, 1) for fast broadcasting."""
+
+    def __init__(self, result, group: str | None = None):
+        self.result = result
+        self.law = result.law
+        require_allocation(self.law)
+        post = result.posterior
+        self.shape = (post.sizes["chain"], post.sizes["draw"])
+        self.p = {k: np.asarray(v.transpose("chain", "draw").values)[..., None]
+                  for k, v in result.law_params(group).items()}
+
+    def log_loss(self, log_n, log_d):
+        return self.law.log_loss(np, {"N": log_n, "D": log_d}, self.p)
+
+    def log_n_opt(self, log_ct):
+        """log N* per draw for log(C/k) (array broadcast against (chain, draw, 1))."""
+        closed = self.law.log_optimal_params(np, log_ct, self.p)
+        if closed is not None:
+            return np.broadcast_to(closed, np.broadcast_shapes(self.shape + (1,), np.shape(log_ct)))
+        return golden_min(lambda u: self.log_loss(u, log_ct - u), np.zeros_like(log_ct), log_ct, self.shape)
+
+    def log_loss_opt(self, log_ct):
+        u = self.log_n_opt(log_ct)
+        return self.log_loss(u, log_ct - u)
+
+
+def golden_min(f, lo, hi, shape, iters: int = 90):
+    """Vectorised golden-section minimisation of a unimodal f on [lo, hi] (elementwise)."""
+    full = np.broadcast_shapes(shape + (1,), np.shape(lo))
+    a = np.broadcast_to(lo, full).astype(float).copy()
+    b = np.broadcast_to(hi, full).astype(float).copy()
+    c = b - _GOLDEN * (b - a)
+    d = a + _GOLDEN * (b - a)
+    fc, fd = f(c), f(d)
+    for _ in range(iters):
+        left = fc < fd
+        b = np.where(left, d, b)
+        a = np.where(left, a, c)
+        c_new = b - _GOLDEN * (b - a)
+        d_new = a + _GOLDEN * (b - a)
+        c, d = c_new, d_new
+        fc, fd = f(c), f(d)
+    return (a + b) / 2
+
+
+def bisect_decreasing(g, target, lo, hi, iters: int = 100):
+    """Per element, x in [lo, hi] with g(x) = target for g decreasing in x. Where the target is not
+    bracketed the result is the nearer end of the range: callers that can meet that case check it."""
+    lo = np.array(lo, dtype=float, copy=True)
+    hi = np.array(hi, dtype=float, copy=True)
+    lo, hi, target = np.broadcast_arrays(lo, hi, target)
+    lo, hi = lo.copy(), hi.copy()
+    for _ in range(iters):
+        mid = (lo + hi) / 2
+        above = g(mid) > target
+        lo = np.where(above, mid, lo)
+        hi = np.where(above, hi, mid)
+    return (lo + hi) / 2
