@@ -1,0 +1,25 @@
+"""(Mis)Fitting Scaling Laws: the open_lm sweep (``misfitting``)."""
+
+from __future__ import annotations
+
+from bayes_scaling.data.runs import RunTable, load_runs
+from bayes_scaling.datasets.options import choice
+from bayes_scaling.datasets.registry import register
+
+
+@register("misfitting")
+def load_misfitting(get, checkpoints: str = "last", params_kind: str = "total", best_lr: bool = False) -> RunTable:
+    """N = ``N`` (total, 57M-1.18B) or ``N_no_emb`` with ``params_kind="non-embedding"``; D = ``D``
+    (tokens seen); C = the authors' precise ``C`` or ``C_no_emb`` (FLOPs); loss = C4 eval loss
+    (nats/token). ``checkpoints``: "last" (final checkpoint of each of 261 runs) or "all" (4,852
+    mid-schedule checkpoints, correlated within a run). ``best_lr`` keeps the lowest loss per
+    (model, planned tokens, checkpoint) over the learning-rate sweeps."""
+    choice(checkpoints, ("last", "all"), "checkpoints", "misfitting")
+    choice(params_kind, ("total", "non-embedding"), "params_kind", "misfitting")
+    frame = get("scaling_results_last_ckpt_only.csv" if checkpoints == "last" else "scaling_results.csv")
+    if best_lr:
+        keys = ["model", "train_tokens", "current_steps"]
+        frame = frame.loc[frame.groupby(keys)["loss"].idxmin()].reset_index(drop=True)
+    emb = params_kind == "total"
+    return load_runs(frame, params_col="N" if emb else "N_no_emb", tokens_col="D", compute_col="C" if emb else "C_no_emb",
+                     loss_col="loss", params_kind=params_kind)

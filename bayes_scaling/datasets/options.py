@@ -1,0 +1,32 @@
+"""Helpers shared by the loaders: checking an option's value, and extra per-run columns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from bayes_scaling.data.runs import RunTable
+from bayes_scaling.errors import BayesScalingError
+
+
+def with_columns(runs: RunTable, **columns) -> RunTable:
+    """Attach informational per-run columns (e.g. ``split``) that no law reads."""
+    frame = runs.frame.copy()
+    for key, values in columns.items():
+        frame[key] = np.asarray(values)
+    return replace(runs, frame=frame)
+
+
+def choice(value, allowed: Sequence[str], option: str, dataset: str) -> None:
+    """Refuse (one line) an option ``value`` that is not one of ``allowed``."""
+    if value not in allowed:
+        raise BayesScalingError(f"dataset {dataset!r}: {option} must be one of {list(allowed)}, got {value!r}")
+
+
+def as_list(value) -> list[str] | None:
+    """None, one name, or several names, as None or a list."""
+    if value is None:
+        return None
+    return [value] if isinstance(value, str) else list(value)
