@@ -136,8 +136,12 @@ def fit(
     group_col: str | None = None,
     target_accept: float | None = None,
     calibrate_extrapolation: bool = False,
+    columns: dict | None = None,
 ):
     """Sample the posterior of ``law`` (or ``spec``) given ``runs``; return a :class:`FitResult`.
+
+    ``runs``: a :class:`RunTable`, or a DataFrame or file read with :func:`load_runs` and the keyword
+    arguments in ``columns`` (e.g. ``{"params_col": "n_params", "params_kind": "non-embedding"}``).
 
     Diagnostics are always computed; failures warn, or raise :class:`DiagnosticsError` when
     ``strict``. ``seed`` makes the fit reproducible (one is drawn and recorded when absent).
@@ -153,6 +157,15 @@ def fit(
 
     from bayes_scaling.result import FitResult
 
+    if not isinstance(runs, RunTable):
+        from bayes_scaling.data.runs import load_runs
+
+        try:
+            runs = load_runs(runs, **(columns or {}))
+        except TypeError as e:
+            raise BayesScalingError(f"columns takes load_runs' options (params_col, tokens_col, ...): {e}") from None
+    elif columns:
+        raise BayesScalingError("columns maps the columns of a DataFrame or file; these runs are already a RunTable")
     spec = resolve_spec(law, spec).with_vary(vary).synced()
     draws = _check_int("draws", draws, 10)
     tune = _check_int("tune", tune, 10)

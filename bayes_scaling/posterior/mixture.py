@@ -1,0 +1,70 @@
+"""A weighted mixture of posteriors (e.g. an ensemble of law forms fitted to the same runs): one
+evaluator whose draws are pooled from its members in proportion to their weights, so every query
+that takes an evaluator's draws answers with the mixture. Each draw remembers its member."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from bayes_scaling.errors import BayesScalingError
+
+SAMPLE_DIMS = ("chain", "draw")
+
+
+class MixtureEvaluator:
+    """Members (name -> evaluator with the :class:`PosteriorEvaluator` calls) and their weights
+    (non-negative, normalised here). ``n_draws`` pooled draws (default: the smallest member's
+    count) are split by largest remainder and picked from each member without replacement
+    (``seed``); the result has dims (chain = 1, draw = n_draws) and a ``member`` coordinate."""
+
+    def __init__(self, members: dict, weights: dict[str, float], *, n_draws: int | None = None, seed: int = 0):
+        if not members or set(members) != set(weights):
+            raise BayesScalingError("a mixture needs one weight per member (and at least one member)")
+        w = np.array([float(weights[k]) for k in members])
+        if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+            raise BayesScalingError(f"mixture weights must be >= 0 with a positive sum, got {dict(weights)}")
+        self.members = dict(members)
+        self.weights = dict(zip(members, w / w.sum()))
+        sizes = [int(np.prod(m.shape)) for m in members.values()]
+        self.n_draws = int(n_draws or min(sizes))
+        counts = np.floor(w / w.sum() * self.n_draws).astype(int)
+        short = self.n_draws - counts.sum()
+        counts[np.argsort(-(w / w.sum() * self.n_draws - counts))[:short]] += 1
+        if any(c > s for c, s in zip(counts, sizes)):
+            raise BayesScalingError(f"n_draws = {self.n_draws} asks a member for more draws than it has ({sizes})")
+        rng = np.random.default_rng(seed)
+        self._picks = {k: np.sort(rng.choice(s, size=c, replace=False)) for (k, s, c) in zip(members, sizes, counts)}
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return 1, self.n_draws
+
+    def _pool(self, per_member: dict[str, xr.DataArray]) -> xr.DataArray:
+        parts = []
+        for name, da in per_member.items():
+            flat = da.stack(_sample=SAMPLE_DIMS).transpose("_sample", ...).drop_vars(["_sample", *SAMPLE_DIMS],
+                                                                                  errors="ignore")
+            parts.append(flat.isel(_sample=self._picks[name]).assign_coords(member=("_sample", [name] * len(
+                self._picks[name]))))
+        out = xr.concat(parts, dim="_sample").rename(_sample="draw").expand_dims(chain=1)
+        return out.transpose(*SAMPLE_DIMS, ...)
+
+    def predict(self, values: dict, **kw) -> xr.Dataset:
+        """``loss`` and ``loss_predictive`` (nats/token) of the mixture at query points."""
+        preds = {k: m.predict(values, **kw) for k, m in self.members.items()}
+        ds = xr.Dataset({v: self._pool({k: p[v] for k, p in preds.items()}) for v in ("loss", "loss_predictive")})
+        first = next(iter(preds.values()))
+        return ds.assign_coords({c: first[c] for c in first.coords if c not in SAMPLE_DIMS})
+
+    def log_mean_at_runs(self, runs, **kw) -> xr.DataArray:
+        """log of the mixture's law at each run (dims chain, draw, run)."""
+        return self._pool({k: m.log_mean_at_runs(runs, **kw) for k, m in self.members.items()})
+
+    def predictive_at_runs(self, runs, *, seed: int = 0) -> np.ndarray:
+        """Draws of each run's loss as a new run (run x draws), pooled from the members."""
+        per = {}
+        for k, m in self.members.items():
+            d = m.predictive_at_runs(runs, seed=seed)  # run x (chain*draw), chain-major
+            per[k] = xr.DataArray(d.T.reshape(*m.shape, -1), dims=(*SAMPLE_DIMS, "run"))
+        return self._pool(per).values.reshape(self.n_draws, -1).T
