@@ -150,12 +150,13 @@ def main(argv=None) -> int:
                        r_hat_max=float(d.r_hat_max), divergences=int(d.divergences), diagnostics_ok=bool(d.ok))
             if args.calibrate:
                 from bayes_scaling.inference.discrepancy import calibrate
+                from bayes_scaling.inference.fit import fit
 
                 a = time.perf_counter()
                 try:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
-                        cal = res.with_discrepancy(calibrate(res, draws=args.draws, tune=args.tune))
+                        cal = res.with_discrepancy(calibrate(res, fit, draws=args.draws, tune=args.tune))
                     s = cal.predict(X=xt, seed=args.seed)["loss_predictive"].transpose("query", "chain", "draw")
                     q = np.quantile(s.values.reshape(len(xt), -1), [0.05, 0.25, 0.5, 0.75, 0.95], axis=1)
                     row.update(lfo_cov50=float(np.mean((q[1] <= yt) & (yt <= q[3]))),

@@ -101,7 +101,7 @@ def backtest(runs, law: str | None = None, spec=None, *, holdout_above: float | 
         from bayes_scaling.inference.discrepancy import calibrate as lfo
 
         try:
-            res = res.with_discrepancy(lfo(res, draws=draws, tune=tune))
+            res = res.with_discrepancy(lfo(res, fit, draws=draws, tune=tune))
             fits.append((f"bayes + LFO discrepancy ({lw.name})", "bayes_lfo", res))
         except BayesScalingError as e:  # too few runs to split again: the plain posterior predictive stands
             info["discrepancy_error"] = str(e)

@@ -89,18 +89,18 @@ def grid_posterior(r, sigma, d, *, family: str = "student_t", nu: float = 4.0, p
     return tau, mass / mass.sum()
 
 
-def calibrate(result, *, inner_decades: float = 1.0, draws: int | None = None, tune: int | None = None,
+def calibrate(result, fitter, *, inner_decades: float = 1.0, draws: int | None = None, tune: int | None = None,
               seed: int | None = None) -> Discrepancy:
-    """Fit ``result``'s spec to its runs below the calibration split, score the predictions of the runs
-    above it, and return the posterior draws of (tau0, tau1) aligned with ``result``'s draws."""
-    from bayes_scaling.inference.fit import fit
+    """Fit ``result``'s spec to its runs below the calibration split with ``fitter`` (the package's
+    :func:`~bayes_scaling.inference.fit.fit`), score the predictions of the runs above it, and return
+    the posterior draws of (tau0, tau1) aligned with ``result``'s draws."""
 
     spec, runs, law = result.spec, result.runs, result.law
     cfg = result.sampler_config
     seed = int(cfg.get("seed", 0)) + 1 if seed is None else int(seed)
     train, test, thr = inner_split(runs, law, inner_decades)
     h = result.hierarchy
-    inner = fit(train, spec=spec, draws=draws or min(int(cfg.get("draws", 1000)), 1000),
+    inner = fitter(train, spec=spec, draws=draws or min(int(cfg.get("draws", 1000)), 1000),
                 tune=tune or min(int(cfg.get("tune", 1000)), 1000), chains=int(cfg.get("chains", 4)), seed=seed,
                 progress=False, group_col=None if h is None else h["group_col"],
                 target_accept=cfg.get("target_accept"), vary=None if h is None else tuple(h["vary"]))

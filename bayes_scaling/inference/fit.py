@@ -212,6 +212,6 @@ def fit(
     if calibrate_extrapolation:
         from bayes_scaling.inference.discrepancy import calibrate
 
-        result = result.with_discrepancy(calibrate(result))
+        result = result.with_discrepancy(calibrate(result, fit))
     return result
 
