@@ -32,7 +32,7 @@ DATASETS = Path(os.environ.get("BAYES_SCALING_DATASETS", ROOT.parent / "shared" 
 EPOCH = DATASETS / "chinchilla_epoch_besiroglu2024" / "svg_extracted_data.csv"
 SAMPLER = ["--draws", "300", "--tune", "300", "--chains", "2"]
 #: Keys whose values depend on the clock, the path or the environment, not on the numbers.
-VOLATILE = re.compile(r"(seconds|time|elapsed|path|out|source|command|versions?|sha256|file)$", re.I)
+VOLATILE = re.compile(r"(seconds|time|elapsed|path|out|source|origin|command|versions?|sha256|file)$", re.I)
 
 
 def _cli(argv: list[str]) -> tuple[int, str]:

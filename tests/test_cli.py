@@ -101,6 +101,55 @@ def test_fit_bad_input_exits_2_with_one_line_and_no_file(case, tmp_path, capsys)
     assert list(out.parent.iterdir()) == []
 
 
+def _only_loss(tmp_path):
+    return _write(tmp_path, "loss_only.csv", "loss\n3.0\n2.9\n")
+
+
+FLAG_CASES = {  # (fit arguments after the runs file, message, option appended once)
+    "missing_loss_column": (["--loss-col", "val_loss"], "loss column 'val_loss' not found", "--loss-col"),
+    "missing_params_column": (["--params-col", "n"], "parameters N column 'n' not found", "--params-col"),
+    "missing_extra_column": (["--col", "U=u"], "unique tokens U column 'u' not found", "--col U=COLUMN"),
+    "group_named_like_own_column": (["--group-col", "D"], "group column 'D' has the name", "--group-col"),
+    "covariate_named_like_own_column": (["--covariate", "N"], "covariate column 'N' has the name", "--covariate"),
+    "law_needs_scale_axis": (["--law", "bnsl1_x"], "law 'bnsl1_x' needs scale axis X", "--col X=COLUMN"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FLAG_CASES))
+def test_errors_about_a_quantity_end_with_its_option(case, tmp_path, good_csv, capsys):
+    extra, needle, option = FLAG_CASES[case]
+    law = [] if "--law" in extra else ["--law", "chinchilla"]
+    code = main(["fit", str(good_csv), *law, *extra, "--out", str(tmp_path / "fit.nc")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert needle in err and err.rstrip().endswith(f" [{option}]") and err.count(option) == 1, err
+
+
+def test_no_size_column_points_at_params_col(tmp_path, capsys):
+    assert main(["fit", str(_only_loss(tmp_path)), "--law", "chinchilla", "--out", str(tmp_path / "f.nc")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no parameters N" in err and err.endswith("[--params-col]"), err
+
+
+def test_unknown_col_quantity_names_the_option(tmp_path, good_csv, capsys):
+    code = main(["fit", str(good_csv), "--law", "chinchilla", "--col", "Q=x", "--out", str(tmp_path / "f.nc")])
+    err = capsys.readouterr().err
+    assert code == 2 and "unknown quantity ['Q'] in --col" in err, err
+
+
+def test_json_output_writes_null_for_non_finite_numbers(capsys):
+    from bayes_scaling.commands.output import emit
+
+    assert emit(lambda: "unused", {"a": float("nan"), "b": [1.0, float("inf")], "c": {"d": -float("inf")}},
+                as_json=True) == 0
+    text = capsys.readouterr().out
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"a": None, "b": [1.0, None], "c": {"d": None}}
+    emit(["one", "two"])
+    emit([])
+    assert capsys.readouterr().out == "one\ntwo\n"
+
+
 def test_fit_output_folder_missing(good_csv, tmp_path, capsys):
     code = main(["fit", str(good_csv), "--law", "chinchilla", "--out", str(tmp_path / "no" / "dir" / "fit.nc")])
     err = capsys.readouterr().err

@@ -19,8 +19,8 @@ from bayes_scaling.cli import main
 from bayes_scaling.conventions import PF_DAY_FLOPS
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.laws.registry import get_law
+from bayes_scaling.queries.draws import golden_min
 from bayes_scaling.queries.allocate import (
-    _golden_min,
     compute_for_loss,
     compute_optimal,
     decide,
@@ -133,7 +133,7 @@ def test_closed_form_optimum_matches_numeric_minimum(law_name):
         f = lambda u, p=p, t=log_ct: law.log_loss(np, {"N": u, "D": t - u}, p)
         if law_name == "chinchilla" and f(closed) - p["log_E"] < 1e-3:
             continue  # the reducible terms vanish against E: log L is flat to machine precision
-        golden = float(_golden_min(f, np.array([0.0]), np.array([log_ct]), ())[0])
+        golden = float(golden_min(f, np.array([0.0]), np.array([log_ct]), ())[0])
         scipy_u = minimize_scalar(f, bounds=(0.0, log_ct), method="bounded", options={"xatol": 1e-11}).x
         assert golden == pytest.approx(closed, abs=1e-5), (p, log_ct)
         assert scipy_u == pytest.approx(closed, abs=1e-5), (p, log_ct)
@@ -153,7 +153,7 @@ def test_closed_form_vectorised_over_draws_and_budgets():
     log_ct = np.log(np.array([1e20, 1e22, 1e24]) / 6)
     closed = law.log_optimal_params(np, log_ct, p)
     assert closed.shape == (2, 3, 3)
-    golden = _golden_min(lambda u: law.log_loss(np, {"N": u, "D": log_ct - u}, p), np.zeros_like(log_ct), log_ct,
+    golden = golden_min(lambda u: law.log_loss(np, {"N": u, "D": log_ct - u}, p), np.zeros_like(log_ct), log_ct,
                          (2, 3))
     np.testing.assert_allclose(golden, closed, atol=1e-5)
 
@@ -673,7 +673,7 @@ def test_cli_bad_inputs_exit_2_one_line(cli_files, tmp_path, capsys, case):
 def test_breakdown_says_why_a_break_test_was_skipped(tmp_path, capsys, monkeypatch):
     """A single-axis fit whose counterpart cannot be fitted (e.g. too few runs for two breaks) gets a
     line saying so, instead of silently no break test."""
-    from bayes_scaling.queries import breakdown as bd
+    from bayes_scaling.inference import counterpart as bd
 
     path = fake_fit("power_x", {"E": 1.5, "B": 10.0, "c0": 0.3}, draws=50).save(tmp_path / "p.nc")
 

@@ -190,8 +190,8 @@ def test_group_and_seed_columns_carried():
 
 
 @pytest.mark.parametrize(("kwargs", "needle"), [
-    ({"group_cols": ["D"]}, "--group-col 'D' has the name of the runs table's own column 'D' (tokens)"),
-    ({"covariate_cols": ["N"]}, "--covariate 'N' has the name of the runs table's own column 'N' (parameters)"),
+    ({"group_cols": ["D"]}, "group column 'D' has the name of the runs table's own column 'D' (tokens)"),
+    ({"covariate_cols": ["N"]}, "covariate column 'N' has the name of the runs table's own column 'N' (parameters)"),
     ({"covariate_cols": ["loss"]}, "own column 'loss'"),
     ({"group_cols": ["U"]}, "own column 'U'"),
     ({"group_cols": ["seed"], "seed_col": "rs"}, "own column 'seed'"),
@@ -268,10 +268,26 @@ def test_missing_named_column(kwargs, missing):
     _one_line_error(ei, f"'{missing}'", "params")  # names the column and lists those available
 
 
+@pytest.mark.parametrize(("kwargs", "quantity", "needle"), [
+    ({"loss_col": "final_loss"}, "loss", "loss column 'final_loss' not found"),
+    ({"params_col": "n_params"}, "N", "parameters N column 'n_params' not found"),
+    ({"extra_cols": {"U": "unique"}}, "U", "unique tokens U column 'unique' not found"),
+    ({"group_cols": ["arch"]}, "group", "group column 'arch' not found"),
+    ({"covariate_cols": ["N"]}, "covariate", "covariate column 'N'"),
+])
+def test_column_errors_name_the_quantity_not_an_option(kwargs, quantity, needle):
+    """The library names the quantity (or column role) at fault; only the command line names options."""
+    with pytest.raises(BayesScalingError) as ei:
+        load_runs(_frame(), **{"compute_col": None, **kwargs})
+    msg = _one_line_error(ei, needle)
+    assert "--" not in msg and (ei.value.quantity, ei.value.column) == (quantity, True)
+
+
 def test_no_size_columns_at_all():
     with pytest.raises(BayesScalingError) as ei:
         load_runs(pd.DataFrame({"loss": LOSS}))
-    _one_line_error(ei, "--params-col")
+    _one_line_error(ei, "parameters N", "scale axis X")  # the command line adds --params-col (test_cli)
+    assert (ei.value.quantity, ei.value.column) == ("N", True)
 
 
 def test_duplicate_column_names_in_csv(tmp_path):
@@ -410,7 +426,8 @@ def test_require_names_the_missing_scale_axis():
     runs = load_runs(_frame(), compute_col=None)
     with pytest.raises(BayesScalingError) as ei:
         runs.require(get_law("bnsl1_x"))
-    _one_line_error(ei, "bnsl1_x", "--col X=COLUMN")
+    _one_line_error(ei, "bnsl1_x", "scale axis X")  # the command line adds --col X=COLUMN (test_cli)
+    assert (ei.value.quantity, ei.value.column) == ("X", True)
 
 
 def test_require_too_few_runs():

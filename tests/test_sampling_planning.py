@@ -10,7 +10,8 @@ import pytest
 
 import bayes_scaling as bs
 from bayes_scaling.queries.allocate import compute_optimal, frontier_exponents
-from bayes_scaling.queries.breakdown import contradiction_point, fit_counterpart
+from bayes_scaling.inference.counterpart import fit_counterpart
+from bayes_scaling.queries.breakdown import contradiction_point
 from bayes_scaling.queries.compare_laws import break_test
 from bayes_scaling.posterior.intervals import summary_record
 from bayes_scaling.simulate import simulate_runs

@@ -1,13 +1,6 @@
-"""Subcommands beyond fitting: planning (allocate, target, frontier, breakdown), comparison (compare,
-shape, compare-laws), validation (backtest) and data (datasets). Each module registers its parsers on the
-main CLI."""
-
-
-def add_all(sub, positive_float, ci_type) -> None:
-    """Register every subcommand of this package on the main parser's subparsers."""
-    from bayes_scaling.commands import compare, data, planning, validate
-
-    planning.add_parsers(sub, positive_float, ci_type)
-    compare.add_parsers(sub, positive_float, ci_type)
-    validate.add_parsers(sub, positive_float)
-    data.add_parsers(sub)
+"""The subcommands of ``bayes-scaling``, one module per family: fitting (:mod:`.fit`: demo, fit,
+fit-many, summary, specs), :mod:`.predict`, planning (:mod:`.planning`: allocate, target, frontier,
+breakdown), comparison (:mod:`.compare`: compare, shape, compare-laws), validation
+(:mod:`.validate`: backtest), :mod:`.data` (datasets) and :mod:`.report`. Each registers its parsers
+with ``add_parsers(sub)`` (or ``add_parser``); :mod:`.args` holds the shared options and
+:mod:`.output` the one helper that prints text or JSON. :mod:`bayes_scaling.cli` assembles them."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from bayes_scaling.commands.common import _budget, _diag_json, _diag_line, _finite, _line, _rec
-from bayes_scaling.conventions import CI_PROB, FLOPS_PER_PARAM_TOKEN
+from bayes_scaling.commands.args import add_ci_arg, add_compute_unit_arg, add_json_arg, budget_flops, positive_float
+from bayes_scaling.commands.output import diagnostics_line, diagnostics_record, emit, interval_line
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
+from bayes_scaling.posterior.intervals import summary_record as rec
 
 
 def cmd_compare(args) -> int:
@@ -15,7 +16,7 @@ def cmd_compare(args) -> int:
     from bayes_scaling.result import FitResult
 
     result = FitResult.load(args.fit)
-    compute = None if args.compute is None else _budget(args)
+    compute = None if args.compute is None else budget_flops(args)
     c = compare_groups(result, args.groups, compute=compute, N=args.params, D=args.tokens, rope=args.rope,
                        flops_per_token=args.flops_per_token)
     ci = args.ci
@@ -23,53 +24,53 @@ def cmd_compare(args) -> int:
     out: dict[str, Any] = {
         "groups": c["groups"],
         "at": {"compute_flops": compute} if compute is not None else {"N": args.params, "D": args.tokens},
-        "loss": {g: _rec(v, ci) for g, v in c["loss"].items()},
-        "loss_diff": _rec(c["loss_diff"], ci),
-        "rel_diff": _rec(c["rel_diff"], ci),
+        "loss": {g: rec(v, ci) for g, v in c["loss"].items()},
+        "loss_diff": rec(c["loss_diff"], ci),
+        "rel_diff": rec(c["rel_diff"], ci),
         "p_a_better": c["p_a_better"],
         "rope": c["rope"],
         "p_rope": c["p_rope"],
-        "param_diff": {k: _rec(v, ci) for k, v in c["param_diff"].items()},
+        "param_diff": {k: rec(v, ci) for k, v in c["param_diff"].items()},
     }
     if "compute_multiplier" in c:
-        out["compute_multiplier"] = _rec(c["compute_multiplier"], ci)
+        out["compute_multiplier"] = rec(c["compute_multiplier"], ci)
     if "p_best" in c:
         out["p_best"], out["expected_rank"] = c["p_best"], c["expected_rank"]
-    out["diagnostics"] = _diag_json(result)
-    if args.json:
-        print(json.dumps(_finite(out), indent=2))
-        return 0
-    where = f"at C = {compute:.4g} FLOPs, each group at its own optimal allocation" if compute is not None else \
-        f"at N = {args.params:.4g}, D = {args.tokens:.4g}"
-    print(f"paired comparison {where} (same posterior draw for every group):")
-    for g, r in out["loss"].items():
-        print(_line(f"loss of {g} (nats/token)", r))
-    print(_line(f"L({b}) - L({a})", out["loss_diff"]))
-    print(f"  P({a} better than {b}) = {out['p_a_better']:.3f}; P(|difference| < {args.rope:.0%} of the loss) = "
-          f"{out['p_rope']:.3f}")
-    if "compute_multiplier" in out:
-        print(_line(f"compute {b} needs to match {a} (x C)", out["compute_multiplier"], fmt=".3g"))
-    for k, r in out["param_diff"].items():
-        print(_line(f"{k}({b}) - {k}({a})", r))
-    if "p_best" in out:
-        print("ranking: " + ", ".join(f"{g}: P(best) {p:.3f}, expected rank {out['expected_rank'][g]:.2f}"
-                                      for g, p in sorted(out["p_best"].items(), key=lambda t: -t[1])))
-    print(_diag_line(result))
-    return 0
+    out["diagnostics"] = diagnostics_record(result)
+
+    def text():
+        where = f"at C = {compute:.4g} FLOPs, each group at its own optimal allocation" if compute is not None else \
+            f"at N = {args.params:.4g}, D = {args.tokens:.4g}"
+        yield f"paired comparison {where} (same posterior draw for every group):"
+        for g, r in out["loss"].items():
+            yield interval_line(f"loss of {g} (nats/token)", r)
+        yield interval_line(f"L({b}) - L({a})", out["loss_diff"])
+        yield (f"  P({a} better than {b}) = {out['p_a_better']:.3f}; P(|difference| < {args.rope:.0%} of the loss) = "
+               f"{out['p_rope']:.3f}")
+        if "compute_multiplier" in out:
+            yield interval_line(f"compute {b} needs to match {a} (x C)", out["compute_multiplier"], fmt=".3g")
+        for k, r in out["param_diff"].items():
+            yield interval_line(f"{k}({b}) - {k}({a})", r)
+        if "p_best" in out:
+            yield ("ranking: " + ", ".join(f"{g}: P(best) {p:.3f}, expected rank {out['expected_rank'][g]:.2f}"
+                                           for g, p in sorted(out["p_best"].items(), key=lambda t: -t[1])))
+        yield diagnostics_line(result)
+
+    return emit(text, out, as_json=args.json)
 
 
-def add_compare_parser(sub, positive_float, ci_type) -> None:
+def _add_compare_parser(sub) -> None:
     p = sub.add_parser("compare", help="paired comparison of groups (architectures, datasets) in a hierarchical fit")
     p.add_argument("fit", help="hierarchical fit file (.nc) from `fit --group-col`")
     p.add_argument("--groups", nargs="+", default=None, help="groups to compare, A B [C ...] (default: all)")
     p.add_argument("--compute", type=positive_float, default=None, help="budget: each group at its own optimum")
-    p.add_argument("--compute-unit", choices=("flops", "pf-days"), default="flops", help="unit of --compute")
+    add_compute_unit_arg(p, "unit of --compute")
     p.add_argument("--params", type=positive_float, default=None, help="or compare at this N ...")
     p.add_argument("--tokens", type=positive_float, default=None, help="... and this D")
     p.add_argument("--rope", type=positive_float, default=0.01, help="region of practical equivalence (relative)")
     p.add_argument("--flops-per-token", type=positive_float, default=FLOPS_PER_PARAM_TOKEN, help="C = k N D")
-    p.add_argument("--ci", type=ci_type, default=CI_PROB, help="credible interval mass, equal-tailed (default 0.9)")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    add_ci_arg(p)
+    add_json_arg(p)
     p.set_defaults(func=cmd_compare)
 
 
@@ -80,27 +81,29 @@ def cmd_shape(args) -> int:
 
     result = FitResult.load(args.fit)
     out = shape_effect(result, rope=args.rope, ci_prob=args.ci)
-    out["diagnostics"] = _diag_json(result)
-    if args.json:
-        print(json.dumps(_finite(out), indent=2))
-        return 0
-    lo, hi = out["aspect_ratio_range"] or out["observed_range"]
-    print(f"shape effect at fixed N and D ({out['covariate']}; observed aspect ratios d_model/n_layer {lo:.3g}-{hi:.3g}):")
-    print(_line("gamma (log-loss per unit log aspect ratio)", out["gamma"]))
-    print(_line("loss change from the narrowest to the widest shape", out["loss_change_across_range"], fmt=".2%"))
-    print(f"  P(|change| < {args.rope:.0%}) = {out['p_within_rope']:.3f}")
-    print(_line("loss change per 40x aspect ratio (Kaplan Fig. 5: a few percent)",
-                out["loss_change_per_40x_aspect_ratio"], fmt=".2%"))
-    print(_diag_line(result))
-    return 0
+    out["diagnostics"] = diagnostics_record(result)
+
+    def text():
+        lo, hi = out["aspect_ratio_range"] or out["observed_range"]
+        yield (f"shape effect at fixed N and D ({out['covariate']}; observed aspect ratios d_model/n_layer "
+               f"{lo:.3g}-{hi:.3g}):")
+        yield interval_line("gamma (log-loss per unit log aspect ratio)", out["gamma"])
+        yield interval_line("loss change from the narrowest to the widest shape", out["loss_change_across_range"],
+                            fmt=".2%")
+        yield f"  P(|change| < {args.rope:.0%}) = {out['p_within_rope']:.3f}"
+        yield interval_line("loss change per 40x aspect ratio (Kaplan Fig. 5: a few percent)",
+                            out["loss_change_per_40x_aspect_ratio"], fmt=".2%")
+        yield diagnostics_line(result)
+
+    return emit(text, out, as_json=args.json)
 
 
-def add_shape_parser(sub, positive_float, ci_type) -> None:
+def _add_shape_parser(sub) -> None:
     p = sub.add_parser("shape", help="shape vs scale: loss change across the observed aspect ratios at fixed N")
     p.add_argument("fit", help="fit file (.nc) made with --shape-cols WIDTH DEPTH")
     p.add_argument("--rope", type=positive_float, default=0.01, help="region of practical equivalence (relative)")
-    p.add_argument("--ci", type=ci_type, default=CI_PROB, help="credible interval mass, equal-tailed (default 0.9)")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    add_ci_arg(p)
+    add_json_arg(p)
     p.set_defaults(func=cmd_shape)
 
 
@@ -125,35 +128,36 @@ def cmd_compare_laws(args) -> int:
                      "vary": h["vary"] if h else [], "rank": int(r["rank"]), "elpd": float(r["elpd"]),
                      "se": float(r["se"]), "elpd_diff": float(r["elpd_diff"]), "dse": float(r["dse"]),
                      "p_loo": float(r["p"]), "weight": float(r["weight"]), "pareto_k_max": float(r["pareto_k_max"]),
-                     "diagnostics": _diag_json(res)})
-    if args.json:
-        print(json.dumps(_finite({"method": args.method, "fits": rows}), indent=2))
-        return 0
-    print(f"PSIS-LOO comparison on the same {len(next(iter(fits.values())).runs)} runs ({args.method} weights):")
-    head = f"  {'fit':<22} {'law':<12} {'groups':<10} {'elpd':>9} {'se':>6} {'diff':>8} {'dse':>6} {'p_loo':>6} " \
-           f"{'weight':>7} {'k_max':>6}  diagnostics"
-    print(head)
-    for r in rows:
-        ok = "ok" if r["diagnostics"]["ok"] else "FAILED"
-        print(f"  {r['fit'][:22]:<22} {r['law']:<12} {str(r['groups'] or '-'):<10} {r['elpd']:>9.1f} {r['se']:>6.1f} "
-              f"{r['elpd_diff']:>8.1f} {r['dse']:>6.1f} {r['p_loo']:>6.1f} {r['weight']:>7.3f} {r['pareto_k_max']:>6.2f}  "
-              f"r_hat {r['diagnostics']['r_hat_max']:.3f}, {ok}")
-    if any(r["pareto_k_max"] > 0.7 for r in rows):
-        print("  note: Pareto k > 0.7 for some runs: their LOO estimate is unreliable; treat differences as indicative")
-    return 0
+                     "diagnostics": diagnostics_record(res)})
+
+    def text():
+        yield f"PSIS-LOO comparison on the same {len(next(iter(fits.values())).runs)} runs ({args.method} weights):"
+        head = f"  {'fit':<22} {'law':<12} {'groups':<10} {'elpd':>9} {'se':>6} {'diff':>8} {'dse':>6} {'p_loo':>6} " \
+               f"{'weight':>7} {'k_max':>6}  diagnostics"
+        yield head
+        for r in rows:
+            ok = "ok" if r["diagnostics"]["ok"] else "FAILED"
+            yield (f"  {r['fit'][:22]:<22} {r['law']:<12} {str(r['groups'] or '-'):<10} {r['elpd']:>9.1f} {r['se']:>6.1f} "
+                   f"{r['elpd_diff']:>8.1f} {r['dse']:>6.1f} {r['p_loo']:>6.1f} {r['weight']:>7.3f} {r['pareto_k_max']:>6.2f}  "
+                   f"r_hat {r['diagnostics']['r_hat_max']:.3f}, {ok}")
+        if any(r["pareto_k_max"] > 0.7 for r in rows):
+            yield ("  note: Pareto k > 0.7 for some runs: their LOO estimate is unreliable; treat differences as "
+                   "indicative")
+
+    return emit(text, {"method": args.method, "fits": rows}, as_json=args.json)
 
 
-def add_compare_laws_parser(sub) -> None:
+def _add_compare_laws_parser(sub) -> None:
     p = sub.add_parser("compare-laws", help="PSIS-LOO table of fits of different laws on the same runs")
     p.add_argument("fits", nargs="+", help="two or more fit files (.nc) made from the same runs")
     p.add_argument("--method", choices=("stacking", "BB-pseudo-BMA", "pseudo-BMA"), default="stacking",
                    help="model weights (default stacking)")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    add_json_arg(p)
     p.set_defaults(func=cmd_compare_laws)
 
 
-def add_parsers(sub, positive_float, ci_type) -> None:
+def add_parsers(sub) -> None:
     """Register ``compare``, ``shape`` and ``compare-laws``."""
-    add_compare_parser(sub, positive_float, ci_type)
-    add_shape_parser(sub, positive_float, ci_type)
-    add_compare_laws_parser(sub)
+    _add_compare_parser(sub)
+    _add_shape_parser(sub)
+    _add_compare_laws_parser(sub)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 
+from bayes_scaling.commands.output import emit
 from bayes_scaling.errors import BayesScalingError
 
 #: Canonical run-table columns -> the CSV column names ``fit`` reads by default.
@@ -65,10 +66,8 @@ def cmd_datasets(args) -> int:
     from bayes_scaling.files import atomic_path, check_out_file
 
     if args.name is None:
-        for name in ds.list_datasets():
-            d = ds.info(name)
-            print(f"{name}: {d.title}\n    {d.citation}\n    license: {d.license}; units: {d.units}")
-        return 0
+        return emit(f"{name}: {d.title}\n    {d.citation}\n    license: {d.license}; units: {d.units}"
+                    for name, d in ((n, ds.info(n)) for n in ds.list_datasets()))
     if args.out is None:
         raise BayesScalingError("give --out FILE.csv to write the dataset (or no name to list the datasets)")
     out = check_out_file(args.out, "give a file name such as runs.csv")
@@ -80,12 +79,12 @@ def cmd_datasets(args) -> int:
     frame, fit_args = export_frame(runs)
     with atomic_path(out) as tmp:
         frame.to_csv(tmp, index=False)
-    print(f"wrote {out}: {len(frame)} runs of {args.name!r}, columns {', '.join(map(str, frame.columns))}")
-    print("fit it with: bayes-scaling fit " + shlex.join([str(out), *fit_args]) + " --law LAW --out FIT.nc")
-    return 0
+    return emit([f"wrote {out}: {len(frame)} runs of {args.name!r}, columns {', '.join(map(str, frame.columns))}",
+                 "fit it with: bayes-scaling fit " + shlex.join([str(out), *fit_args]) + " --law LAW --out FIT.nc"])
 
 
 def add_parsers(sub) -> None:
+    """Register ``datasets``."""
     p = sub.add_parser("datasets", help="list the public datasets, or write one as a runs CSV for fit")
     p.add_argument("name", nargs="?", default=None, help="dataset name (omit to list them)")
     p.add_argument("--out", default=None, help="CSV file to write (params, tokens, compute in FLOPs, loss ...)")

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
 
-from bayes_scaling.commands.common import (_budget, _diag_json, _diag_line, _extrapolation_lines, _finite,
-                                           _int_at_least, _line, _rec, _to_flops)
-from bayes_scaling.conventions import CI_PROB, FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
+from bayes_scaling.commands.args import (add_ci_arg, add_compute_unit_arg, add_json_arg, budget_flops, int_at_least,
+                                         positive_float, to_flops)
+from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, emit, extrapolation_lines,
+                                           interval_line)
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.posterior.intervals import summary_record as rec
 
-_at_least_two = _int_at_least(2, " (the two ends of the range)")
+_at_least_two = int_at_least(2, " (the two ends of the range)")
 
 
 def cmd_allocate(args) -> int:
@@ -20,7 +22,7 @@ def cmd_allocate(args) -> int:
     from bayes_scaling.result import FitResult
 
     result = FitResult.load(args.fit)
-    c = _budget(args)
+    c = budget_flops(args)
     alts = {f"N = {n:.3g}": n for n in (args.alt_params or [])}
     d = decide(result, c, utility=args.utility, max_params=args.max_params, max_tokens=args.max_tokens,
                alternatives=alts, alt_tokens_per_param=args.alt_tokens_per_param, flops_per_token=args.flops_per_token,
@@ -31,56 +33,59 @@ def cmd_allocate(args) -> int:
         "compute": {"flops": c, "pf_days": c / PF_DAY_FLOPS, "flops_per_token": args.flops_per_token},
         "decision": {"N": d.N, "D": d.D, "tokens_per_param": d.tokens_per_param, "utility": d.utility,
                      "objective_loss": d.objective, "constraints": d.constraints},
-        **{k: _rec(d.optimum[k], ci) for k in ("N_opt", "D_opt", "tokens_per_param", "loss_opt")},
-        "loss": _rec(d.outcome["loss"], ci),
-        "loss_penalty": _rec(d.outcome["loss_penalty"], ci),
-        "wasted_compute": _rec(d.outcome["wasted_compute"], ci),
-        "a": _rec(fe["a"], ci),
-        "b": _rec(fe["b"], ci),
+        **{k: rec(d.optimum[k], ci) for k in ("N_opt", "D_opt", "tokens_per_param", "loss_opt")},
+        "loss": rec(d.outcome["loss"], ci),
+        "loss_penalty": rec(d.outcome["loss_penalty"], ci),
+        "wasted_compute": rec(d.outcome["wasted_compute"], ci),
+        "a": rec(fe["a"], ci),
+        "b": rec(fe["b"], ci),
         "alternatives": {},
     }
     for name, alt in d.alternatives.items():
         out["alternatives"][name] = {
             "N": alt.attrs["N"], "D": alt.attrs["D"], "tokens_per_param": alt.attrs["D"] / alt.attrs["N"],
-            "loss": _rec(alt["loss"], ci), "loss_penalty": _rec(alt["loss_penalty"], ci),
-            "wasted_compute": _rec(alt["wasted_compute"], ci),
+            "loss": rec(alt["loss"], ci), "loss_penalty": rec(alt["loss_penalty"], ci),
+            "wasted_compute": rec(alt["wasted_compute"], ci),
             "p_worse_than_decision": float((alt["loss"] > d.outcome["loss"]).mean()),
         }
     query = {"N": np.array([d.N]), "D": np.array([d.D]), "C": np.array([c])}
     from bayes_scaling.queries.extrapolation import extrapolation_report
 
     out["extrapolation"] = extrapolation_report(result, query, ci)
-    out["diagnostics"] = _diag_json(result)
+    out["diagnostics"] = diagnostics_record(result)
     if result.hierarchy is not None:
         out["group"] = args.group
-    if args.json:
-        print(json.dumps(_finite(out), indent=2))
-        return 0
-    units = result.runs_metadata["params_kind"]
-    if result.hierarchy is not None:
-        who = {None: "the population (population values of the varying parameters)",
-               "new": "an unseen group (group values drawn around the population)"}.get(args.group, f"group {args.group!r}")
-        print(f"for {who}")
-    print(f"budget C = {c:.4g} FLOPs ({c / PF_DAY_FLOPS:.4g} PF-days), {args.flops_per_token:g} FLOPs per parameter-token")
-    print(f"decision ({d.utility}): train N = {d.N:.4g} {units} parameters on D = {d.D:.4g} tokens "
-          f"({d.tokens_per_param:.1f} tokens/parameter)" + (f", constraints {d.constraints}" if d.constraints else ""))
-    print(_line("loss at the decision (nats/token)", out["loss"]))
-    print(_line("wasted compute vs each draw's optimum", out["wasted_compute"], fmt=".2%"))
-    print("compute-optimal allocation, per posterior draw:")
-    print(_line("N* (parameters)", out["N_opt"]))
-    print(_line("D* (tokens)", out["D_opt"]))
-    print(_line("D*/N* (tokens/parameter)", out["tokens_per_param"], fmt=".3g"))
-    print(_line("L* (nats/token)", out["loss_opt"]))
-    print(_line("a in N* ~ C^a (C/10 to 10C)", out["a"], fmt=".3f"))
-    print(_line("b in D* ~ C^b", out["b"], fmt=".3f"))
-    for name, alt in out["alternatives"].items():
-        print(f"alternative '{name}': N = {alt['N']:.4g}, D = {alt['D']:.4g}; P(worse than the decision) = "
-              f"{alt['p_worse_than_decision']:.2f}")
-        print(_line("loss penalty (nats/token)", alt["loss_penalty"]))
-        print(_line("wasted compute", alt["wasted_compute"], fmt=".2%"))
-    print("\n".join(_extrapolation_lines(out["extrapolation"])))
-    print(_diag_line(result))
-    return 0
+
+    def text():
+        units = result.runs_metadata["params_kind"]
+        if result.hierarchy is not None:
+            who = {None: "the population (population values of the varying parameters)",
+                   "new": "an unseen group (group values drawn around the population)"}.get(
+                args.group, f"group {args.group!r}")
+            yield f"for {who}"
+        yield (f"budget C = {c:.4g} FLOPs ({c / PF_DAY_FLOPS:.4g} PF-days), {args.flops_per_token:g} FLOPs per "
+               f"parameter-token")
+        yield (f"decision ({d.utility}): train N = {d.N:.4g} {units} parameters on D = {d.D:.4g} tokens "
+               f"({d.tokens_per_param:.1f} tokens/parameter)"
+               + (f", constraints {d.constraints}" if d.constraints else ""))
+        yield interval_line("loss at the decision (nats/token)", out["loss"])
+        yield interval_line("wasted compute vs each draw's optimum", out["wasted_compute"], fmt=".2%")
+        yield "compute-optimal allocation, per posterior draw:"
+        yield interval_line("N* (parameters)", out["N_opt"])
+        yield interval_line("D* (tokens)", out["D_opt"])
+        yield interval_line("D*/N* (tokens/parameter)", out["tokens_per_param"], fmt=".3g")
+        yield interval_line("L* (nats/token)", out["loss_opt"])
+        yield interval_line("a in N* ~ C^a (C/10 to 10C)", out["a"], fmt=".3f")
+        yield interval_line("b in D* ~ C^b", out["b"], fmt=".3f")
+        for name, alt in out["alternatives"].items():
+            yield (f"alternative '{name}': N = {alt['N']:.4g}, D = {alt['D']:.4g}; P(worse than the decision) = "
+                   f"{alt['p_worse_than_decision']:.2f}")
+            yield interval_line("loss penalty (nats/token)", alt["loss_penalty"])
+            yield interval_line("wasted compute", alt["wasted_compute"], fmt=".2%")
+        yield from extrapolation_lines(out["extrapolation"])
+        yield diagnostics_line(result)
+
+    return emit(text, out, as_json=args.json)
 
 
 def cmd_target(args) -> int:
@@ -93,28 +98,28 @@ def cmd_target(args) -> int:
     out: dict[str, Any] = {
         "target_loss": args.loss,
         "p_unreachable": ds.attrs["p_unreachable"],
-        "compute": _rec(ds["compute"], ci),
-        "compute_pf_days": _rec(ds["compute"] / PF_DAY_FLOPS, ci),
-        "N_opt": _rec(ds["N_opt"], ci),
-        "D_opt": _rec(ds["D_opt"], ci),
+        "compute": rec(ds["compute"], ci),
+        "compute_pf_days": rec(ds["compute"] / PF_DAY_FLOPS, ci),
+        "N_opt": rec(ds["N_opt"], ci),
+        "D_opt": rec(ds["D_opt"], ci),
     }
     if args.compute is not None:
-        out["budget_flops"] = _budget(args)
+        out["budget_flops"] = budget_flops(args)
         out["p_reach"] = prob_reach(result, args.loss, out["budget_flops"], flops_per_token=args.flops_per_token)
-    out["diagnostics"] = _diag_json(result)
-    if args.json:
-        print(json.dumps(_finite(out), indent=2))
-        return 0
-    print(f"to reach a loss of {args.loss:g} nats/token with the compute-optimal plan "
-          f"(P(unreachable at any budget) = {out['p_unreachable']:.3f}):")
-    print(_line("compute (FLOPs)", out["compute"]))
-    print(_line("compute (PF-days)", out["compute_pf_days"]))
-    print(_line("N* (parameters)", out["N_opt"]))
-    print(_line("D* (tokens)", out["D_opt"]))
-    if "p_reach" in out:
-        print(f"P(reach {args.loss:g} within {out['budget_flops']:.4g} FLOPs) = {out['p_reach']:.3f}")
-    print(_diag_line(result))
-    return 0
+    out["diagnostics"] = diagnostics_record(result)
+
+    def text():
+        yield (f"to reach a loss of {args.loss:g} nats/token with the compute-optimal plan "
+               f"(P(unreachable at any budget) = {out['p_unreachable']:.3f}):")
+        yield interval_line("compute (FLOPs)", out["compute"])
+        yield interval_line("compute (PF-days)", out["compute_pf_days"])
+        yield interval_line("N* (parameters)", out["N_opt"])
+        yield interval_line("D* (tokens)", out["D_opt"])
+        if "p_reach" in out:
+            yield f"P(reach {args.loss:g} within {out['budget_flops']:.4g} FLOPs) = {out['p_reach']:.3f}"
+        yield diagnostics_line(result)
+
+    return emit(text, out, as_json=args.json)
 
 
 def cmd_frontier(args) -> int:
@@ -122,7 +127,7 @@ def cmd_frontier(args) -> int:
     from bayes_scaling.result import FitResult
 
     result = FitResult.load(args.fit)
-    lo, hi = _to_flops(args.compute_min, args.compute_unit), _to_flops(args.compute_max, args.compute_unit)
+    lo, hi = to_flops(args.compute_min, args.compute_unit), to_flops(args.compute_max, args.compute_unit)
     if not hi > lo:
         raise BayesScalingError(f"--compute-max must exceed --compute-min, got {args.compute_min:g} and {args.compute_max:g}")
     if result.law.name == "kaplan_ns":
@@ -137,27 +142,27 @@ def cmd_frontier(args) -> int:
     rows = []
     for i, c in enumerate(budgets):
         sel = opt.isel(budget=i)
-        rows.append({"compute_flops": float(c), **{k: _rec(sel[k], ci) for k in ("N_opt", "D_opt", "tokens_per_param",
+        rows.append({"compute_flops": float(c), **{k: rec(sel[k], ci) for k in ("N_opt", "D_opt", "tokens_per_param",
                                                                                    "loss_opt")}})
-    out = {"a": _rec(fe["a"], ci), "b": _rec(fe["b"], ci), "loss_slope": _rec(fe["loss_slope"], ci),
-           "budgets": rows, "diagnostics": _diag_json(result)}
-    if args.json:
-        print(json.dumps(_finite(out), indent=2))
-        return 0
-    print(f"compute-optimal frontier from {lo:.3g} to {hi:.3g} FLOPs:")
-    print(_line("a in N* ~ C^a", out["a"], fmt=".3f"))
-    print(_line("b in D* ~ C^b", out["b"], fmt=".3f"))
-    print(_line("d log L* / d log C", out["loss_slope"], fmt=".4f"))
-    pct = f"{ci:.0%}"
-    print(f"  {'C (FLOPs)':>10}  {'N* median [' + pct + ']':>30}  {'D*/N* median [' + pct + ']':>26}  "
-          f"{'L* median [' + pct + ']':>26}")
-    for r in rows:
-        n, t, l_ = r["N_opt"], r["tokens_per_param"], r["loss_opt"]
-        print(f"  {r['compute_flops']:>10.3g}  {n['median']:>9.3g} [{n['ci_low']:.3g}, {n['ci_high']:.3g}]".ljust(44)
-              + f"  {t['median']:>7.3g} [{t['ci_low']:.3g}, {t['ci_high']:.3g}]".ljust(28)
-              + f"  {l_['median']:.4f} [{l_['ci_low']:.4f}, {l_['ci_high']:.4f}]")
-    print(_diag_line(result))
-    return 0
+    out = {"a": rec(fe["a"], ci), "b": rec(fe["b"], ci), "loss_slope": rec(fe["loss_slope"], ci),
+           "budgets": rows, "diagnostics": diagnostics_record(result)}
+
+    def text():
+        yield f"compute-optimal frontier from {lo:.3g} to {hi:.3g} FLOPs:"
+        yield interval_line("a in N* ~ C^a", out["a"], fmt=".3f")
+        yield interval_line("b in D* ~ C^b", out["b"], fmt=".3f")
+        yield interval_line("d log L* / d log C", out["loss_slope"], fmt=".4f")
+        pct = f"{ci:.0%}"
+        yield (f"  {'C (FLOPs)':>10}  {'N* median [' + pct + ']':>30}  {'D*/N* median [' + pct + ']':>26}  "
+               f"{'L* median [' + pct + ']':>26}")
+        for r in rows:
+            n, t, l_ = r["N_opt"], r["tokens_per_param"], r["loss_opt"]
+            yield (f"  {r['compute_flops']:>10.3g}  {n['median']:>9.3g} [{n['ci_low']:.3g}, {n['ci_high']:.3g}]".ljust(44)
+                   + f"  {t['median']:>7.3g} [{t['ci_low']:.3g}, {t['ci_high']:.3g}]".ljust(28)
+                   + f"  {l_['median']:.4f} [{l_['ci_low']:.4f}, {l_['ci_high']:.4f}]")
+        yield diagnostics_line(result)
+
+    return emit(text, out, as_json=args.json)
 
 
 def _kaplan_frontier(args, result, lo: float, hi: float) -> int:
@@ -167,46 +172,46 @@ def _kaplan_frontier(args, result, lo: float, hi: float) -> int:
     budgets = np.geomspace(lo, hi, args.points) / PF_DAY_FLOPS
     ef = efficient_frontier(result, budgets)
     ci = args.ci
-    out: dict[str, Any] = {k: _rec(ef[k], ci) for k in ("p_N", "p_B", "p_S", "alpha_C", "C_c")}
+    out: dict[str, Any] = {k: rec(ef[k], ci) for k in ("p_N", "p_B", "p_S", "alpha_C", "C_c")}
     rows = []
     for i, c in enumerate(budgets):
         cmp = efficient_vs_converged(result, float(c), f=args.converged_within)
         sel = ef.isel(budget=i)
-        rows.append({"compute_pf_days": float(c), **{k: _rec(sel[k], ci) for k in ("N_opt", "S_min", "B", "loss")},
-                     "converged_N": _rec(cmp["converged"]["N"], ci), "converged_loss": _rec(cmp["converged"]["loss"], ci),
-                     "loss_gap": _rec(cmp["loss_gap"], ci), "p_efficient_better": cmp["p_efficient_better"]})
+        rows.append({"compute_pf_days": float(c), **{k: rec(sel[k], ci) for k in ("N_opt", "S_min", "B", "loss")},
+                     "converged_N": rec(cmp["converged"]["N"], ci), "converged_loss": rec(cmp["converged"]["loss"], ci),
+                     "loss_gap": rec(cmp["loss_gap"], ci), "p_efficient_better": cmp["p_efficient_better"]})
     out["budgets"] = rows
     out["converged_within"] = args.converged_within
-    out["diagnostics"] = _diag_json(result)
-    if args.json:
-        print(json.dumps(_finite(out), indent=2))
-        return 0
-    print(f"Kaplan compute-efficient frontier (Appendix B; C = 6 N B S with B_crit), {budgets[0]:.3g} to "
-          f"{budgets[-1]:.3g} PF-days:")
-    print(_line("N ~ C^p_N", out["p_N"], fmt=".3f"))
-    print(_line("B ~ C^p_B", out["p_B"], fmt=".3f"))
-    print(_line("S ~ C^p_S", out["p_S"], fmt=".3f"))
-    print(_line("L ~ C^-alpha_C", out["alpha_C"], fmt=".4f"))
-    print(f"efficient (large, stopped early) vs trained to within {args.converged_within:.0%} of convergence:")
-    for r in rows:
-        n, g = r["N_opt"], r["loss_gap"]
-        print(f"  C = {r['compute_pf_days']:.3g} PF-days: N* {n['median']:.3g} [{n['ci_low']:.3g}, {n['ci_high']:.3g}] "
-              f"vs converged N {r['converged_N']['median']:.3g}; loss gap {g['median']:.4f} "
-              f"[{g['ci_low']:.4f}, {g['ci_high']:.4f}] nats; P(efficient better) = {r['p_efficient_better']:.3f}")
-    print(_diag_line(result))
-    return 0
+    out["diagnostics"] = diagnostics_record(result)
+
+    def text():
+        yield (f"Kaplan compute-efficient frontier (Appendix B; C = 6 N B S with B_crit), {budgets[0]:.3g} to "
+               f"{budgets[-1]:.3g} PF-days:")
+        yield interval_line("N ~ C^p_N", out["p_N"], fmt=".3f")
+        yield interval_line("B ~ C^p_B", out["p_B"], fmt=".3f")
+        yield interval_line("S ~ C^p_S", out["p_S"], fmt=".3f")
+        yield interval_line("L ~ C^-alpha_C", out["alpha_C"], fmt=".4f")
+        yield f"efficient (large, stopped early) vs trained to within {args.converged_within:.0%} of convergence:"
+        for r in rows:
+            n, g = r["N_opt"], r["loss_gap"]
+            yield (f"  C = {r['compute_pf_days']:.3g} PF-days: N* {n['median']:.3g} [{n['ci_low']:.3g}, {n['ci_high']:.3g}] "
+                   f"vs converged N {r['converged_N']['median']:.3g}; loss gap {g['median']:.4f} "
+                   f"[{g['ci_low']:.4f}, {g['ci_high']:.4f}] nats; P(efficient better) = {r['p_efficient_better']:.3f}")
+        yield diagnostics_line(result)
+
+    return emit(text, out, as_json=args.json)
 
 
-def add_parsers(sub, positive_float, ci_type) -> None:
-    """Register the planning subcommands on the main parser's subparsers."""
+def add_parsers(sub) -> None:
+    """Register ``allocate``, ``target``, ``frontier`` and ``breakdown``."""
 
     def common(p):
         p.add_argument("fit", help="fit file (.nc) of a law in N and D (chinchilla, kaplan_nd; frontier: also kaplan_ns)")
-        p.add_argument("--compute-unit", choices=("flops", "pf-days"), default="flops", help="unit of compute values")
+        add_compute_unit_arg(p, "unit of compute values")
         p.add_argument("--flops-per-token", type=positive_float, default=FLOPS_PER_PARAM_TOKEN,
                        help="training FLOPs per parameter per token (default 6: C = 6ND; kaplan_ns frontiers use 6NBS)")
-        p.add_argument("--ci", type=ci_type, default=CI_PROB, help="credible interval mass, equal-tailed (default 0.9)")
-        p.add_argument("--json", action="store_true", help="print JSON")
+        add_ci_arg(p)
+        add_json_arg(p)
 
     p = sub.add_parser("allocate", help="compute-optimal N and D at a budget, the decision, and alternatives")
     common(p)
@@ -234,7 +239,7 @@ def add_parsers(sub, positive_float, ci_type) -> None:
     p.add_argument("--converged-within", type=positive_float, default=0.02,
                    help="kaplan_ns fits: the converged plan stops within this fraction of its converged loss")
     p.set_defaults(func=cmd_frontier)
-    add_breakdown_parser(sub, positive_float, ci_type)
+    _add_breakdown_parser(sub)
 
 
 def cmd_breakdown(args) -> int:
@@ -248,7 +253,7 @@ def cmd_breakdown(args) -> int:
     ci = args.ci
     out: dict[str, Any] = {"law": law.name}
     lines = [f"breakdown checks for a {law.name} fit ({law.formula})"]
-    budget = None if args.budget is None else _to_flops(args.budget, args.compute_unit)
+    budget = None if args.budget is None else to_flops(args.budget, args.compute_unit)
 
     if law.name == "kaplan_c":
         if not args.kaplan_d:
@@ -261,7 +266,7 @@ def cmd_breakdown(args) -> int:
             n_e, p_n = args.path_ne, args.path_p
             path = f"N = {n_e:.3g} C^{p_n}"
         point = bd.contradiction_point(result, FitResult.load(args.kaplan_d), n_e=n_e, p_n=p_n)
-        cp = {k: _rec(point[k], ci) for k in ("C_star", "N_star", "D_star", "L_star")}
+        cp = {k: rec(point[k], ci) for k in ("C_star", "N_star", "D_star", "L_star")}
         cp["p_never_meet"] = point.attrs["p_never_meet"]
         cp["path"] = {"n_e_median": point.attrs["n_e_median"], "p_n_median": point.attrs["p_n_median"],
                       "from": "kaplan_ns fit" if args.kaplan_ns else "given"}
@@ -269,8 +274,8 @@ def cmd_breakdown(args) -> int:
             cp["p_before_budget"] = bd.prob_before(point, budget / PF_DAY_FLOPS)
         out["contradiction_point"] = cp
         lines.append(f"Kaplan's contradiction point (L(C_min) meets L(D) on the path {path}):")
-        lines += [_line("C* (PF-days)", cp["C_star"]), _line("N* (parameters)", cp["N_star"]),
-                  _line("D* (tokens)", cp["D_star"]), _line("L* (nats/token)", cp["L_star"])]
+        lines += [interval_line("C* (PF-days)", cp["C_star"]), interval_line("N* (parameters)", cp["N_star"]),
+                  interval_line("D* (tokens)", cp["D_star"]), interval_line("L* (nats/token)", cp["L_star"])]
         if "p_before_budget" in cp:
             lines.append(f"  P(C* < budget {budget / PF_DAY_FLOPS:.4g} PF-days) = {cp['p_before_budget']:.3f}")
     elif set(law.input_names) == {"N", "D"}:
@@ -278,12 +283,12 @@ def cmd_breakdown(args) -> int:
 
         n_obs = result.runs.frame["N"]
         req = data_requirement(result, float(n_obs.min()), 10 * float(n_obs.max()), delta=args.delta)
-        out["data_requirement"] = {"k": _rec(req["k"], ci), "gamma": _rec(req["gamma"], ci), "delta": args.delta,
+        out["data_requirement"] = {"k": rec(req["k"], ci), "gamma": rec(req["gamma"], ci), "delta": args.delta,
                                    "n_range": [float(n_obs.min()), 10 * float(n_obs.max())]}
         g = out["data_requirement"]["gamma"]
         lines.append(f"data requirement: D >= k N^gamma keeps the overfitting penalty under {args.delta:.0%} "
                      f"(N from {n_obs.min():.3g} to {10 * n_obs.max():.3g})")
-        lines += [_line("gamma", g, fmt=".3f"), _line("k", out["data_requirement"]["k"])]
+        lines += [interval_line("gamma", g, fmt=".3f"), interval_line("k", out["data_requirement"]["k"])]
         if budget is not None:
             from bayes_scaling.queries.allocate import decide
             from bayes_scaling.queries.extrapolation import extrapolation_report
@@ -307,38 +312,33 @@ def cmd_breakdown(args) -> int:
 
             unbroken, broken = (result, other) if law.name.startswith("power") else (other, result)
             test = break_test(unbroken, broken, ci)
-            test["diagnostics_counterpart"] = _diag_json(other)
+            test["diagnostics_counterpart"] = diagnostics_record(other)
             out["break_test"] = test
             lines.append(f"break test on {test['axis']} (PSIS-LOO, {test['laws']['broken']} vs {test['laws']['unbroken']}): "
                          f"P(break) = {test['p_break']:.3f}, elpd difference {test['elpd_diff']:.1f} "
                          f"(se {test['se_diff']:.1f}), stacking weight of the broken law "
                          f"{test['stacking_weight_broken']:.2f}")
             for name, r in test["break_location"].items():
-                lines.append(_line(f"break location {name}", r))
+                lines.append(interval_line(f"break location {name}", r))
             k = test["pareto_k_max"]
             if max(k.values()) > 0.7:
                 lines.append(f"  note: Pareto k up to {max(k.values()):.2f} (> 0.7): some runs are influential; "
                              f"treat the LOO difference as indicative")
-            lines.append("  counterpart fit " + _diag_line(other))
+            lines.append("  counterpart fit " + diagnostics_line(other))
     at_budget = out.get("extrapolation_at_budget")  # already ran the same check
     check = at_budget["largest_runs_check"] if at_budget else largest_runs_check(result, ci_prob=ci)
     out["largest_runs_check"] = check
     lines.append(f"largest {check['n_runs']} runs: {check['outside_interval']} outside their {ci:.0%} predictive "
                  f"interval" + (" - WARNING: the fit misses them" if check["poor_fit"] else ""))
-    out["diagnostics"] = _diag_json(result)
-    if args.json:
-        print(json.dumps(_finite(out), indent=2))
-        return 0
-    print("\n".join(lines))
-    print(_diag_line(result))
-    return 0
+    out["diagnostics"] = diagnostics_record(result)
+    return emit([*lines, diagnostics_line(result)], out, as_json=args.json)
 
 
-def add_breakdown_parser(sub, positive_float, ci_type) -> None:
+def _add_breakdown_parser(sub) -> None:
     p = sub.add_parser("breakdown", help="where scaling may break down (contradiction point, breaks, data needs)")
     p.add_argument("fit", help="fit file (.nc)")
     p.add_argument("--budget", type=positive_float, default=None, help="your compute budget")
-    p.add_argument("--compute-unit", choices=("flops", "pf-days"), default="flops", help="unit of --budget")
+    add_compute_unit_arg(p, "unit of --budget")
     p.add_argument("--kaplan-d", default=None, help="kaplan_d fit, for the contradiction point of a kaplan_c fit")
     p.add_argument("--kaplan-ns", default=None, help="kaplan_ns fit whose compute-efficient frontier gives the path")
     p.add_argument("--path-ne", type=positive_float, default=1.3e9,
@@ -347,6 +347,6 @@ def add_breakdown_parser(sub, positive_float, ci_type) -> None:
     p.add_argument("--delta", type=positive_float, default=0.02, help="overfitting penalty for the data requirement")
     p.add_argument("--seed", type=int, default=0, help="seed of the counterpart fit in break tests")
     p.add_argument("--breaks", type=int, choices=(1, 2), default=1, help="breaks of the law a power-law fit is tested against")
-    p.add_argument("--ci", type=ci_type, default=CI_PROB, help="credible interval mass, equal-tailed (default 0.9)")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    add_ci_arg(p)
+    add_json_arg(p)
     p.set_defaults(func=cmd_breakdown)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from bayes_scaling.commands.common import _diag_line
+from bayes_scaling.commands.args import CI_HELP, ci_fraction, positive_float
+from bayes_scaling.commands.output import diagnostics_line, emit
 from bayes_scaling.conventions import CI_PROB
 from bayes_scaling.errors import BayesScalingError
 
@@ -30,21 +31,20 @@ def cmd_report(args) -> int:
         raise BayesScalingError(f"cannot write the report to {str(path)!r}: {e.strerror or e}") from None
     size = path.stat().st_size / 1024
     extra = f" and {len(written) - 1} figure file(s) next to it" if len(written) > 1 else ""
-    print(f"wrote {path} ({fmt}, {len(report.sections)} sections, {size:.0f} KiB){extra} in "
-          f"{time.perf_counter() - t0:.1f} s" + ("" if config.refits else "; refits skipped (--no-refits)"))
-    print(_diag_line(result))
-    return 0
+    return emit([f"wrote {path} ({fmt}, {len(report.sections)} sections, {size:.0f} KiB){extra} in "
+                 f"{time.perf_counter() - t0:.1f} s" + ("" if config.refits else "; refits skipped (--no-refits)"),
+                 diagnostics_line(result)])
 
 
-def add_parser(sub, positive_float, ci_type) -> None:
+def add_parser(sub) -> None:
+    """Register ``report``."""
     p = sub.add_parser("report", help="self-contained HTML or Markdown report of a fit (figures, tables, checks)")
     p.add_argument("fit", help="fit file (.nc) from `bayes-scaling fit`")
     p.add_argument("--out", required=True, help="output file: report.html (one self-contained file) or report.md")
     p.add_argument("--format", choices=("html", "md"), default=None, help="default: from the --out suffix")
     p.add_argument("--budgets", type=positive_float, nargs="+", default=None, metavar="C",
                    help="compute budgets in FLOPs for the allocation table (default: 10x, 100x, 1000x the largest run)")
-    p.add_argument("--ci-prob", "--ci", dest="ci_prob", type=ci_type, default=CI_PROB,
-                   help="credible interval mass, equal-tailed (default 0.9)")
+    p.add_argument("--ci-prob", "--ci", dest="ci_prob", type=ci_fraction, default=CI_PROB, help=CI_HELP)
     p.add_argument("--no-refits", action="store_true",
                    help="skip the sensitivity and break-test refits (each compiles and samples a model)")
     p.add_argument("--kaplan-fits", nargs=2, metavar=("C.nc", "D.nc"), default=None,

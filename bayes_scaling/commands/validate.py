@@ -2,63 +2,61 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
-from bayes_scaling.commands.common import _add_law_args, _finite, _group_kw, _spec_from_args
+from bayes_scaling.commands.args import (add_json_arg, add_law_args, add_runs_args, add_sampler_args, group_kw,
+                                         positive_float, runs_from_args, spec_from_args)
+from bayes_scaling.commands.output import emit
 
 
 def cmd_backtest(args) -> int:
     """Fit the smaller runs, predict the held-out larger ones; Bayes against baselines in one run."""
-    from bayes_scaling.cli import _load_runs
     from bayes_scaling.inference.backtest import backtest
 
-    spec = _spec_from_args(args)
-    runs = _load_runs(args)
+    spec = spec_from_args(args)
+    runs = runs_from_args(args)
     res = backtest(runs, spec=spec, holdout_above=args.holdout_above, holdout_fraction=args.holdout_fraction,
                    seed=args.seed, draws=args.draws, tune=args.tune, n_boot=args.n_boot,
-                   calibrate=not args.no_calibrate, **_group_kw(args, spec))
+                   calibrate=not args.no_calibrate, **group_kw(args, spec))
     table = res.table.reset_index().to_dict(orient="records")
-    if args.json:
-        print(json.dumps(_finite({"split": res.split, "methods": table}), indent=2))
-        return 0
-    sp = res.split
-    print(f"backtest: trained on {sp['n_train']} runs with {sp['axis']} <= {sp['holdout_above']:.4g}, predicted "
-          f"{sp['n_test']} held-out runs up to {sp['decades_beyond']:.2f} decades beyond "
-          f"(fit r_hat_max {sp['r_hat_max']:.3f}, divergences {sp['divergences']})")
-    if not sp["diagnostics_ok"] or sp["nonfinite_predictive_draws"]:
-        print(f"WARNING: the Bayesian fit's diagnostics failed ({sp['nonfinite_predictive_draws']} non-finite "
-              f"predictive draws): rerun with more --tune/--draws before trusting its row")
-    disc = sp.get("discrepancy")
-    if disc:
-        print(f"extrapolation discrepancy learned inside the training runs (leave-future-out, {disc['inner_n_train']} "
-              f"fit, {disc['inner_n_test']} held out): sd {disc['tau0_median']:.3g} + {disc['tau1_median']:.3g} "
-              f"per decade (log-loss, medians)")
-    print(f"  {'method':<40} {'cover 50%':>9} {'cover 90%':>9} {'MARE':>8} {'CRPS':>8}")
-    for r in table:
-        if r.get("error") and isinstance(r["error"], str):
-            print(f"  {r['method']:<40} failed: {r['error']}")
-            continue
-        cells = [f"{r[k]:>9.2f}" if np.isfinite(r[k]) else f"{'-':>9}" for k in ("coverage_50", "coverage_90")]
-        cells += [f"{r['mare']:>8.2%}", f"{r['crps']:>8.4f}" if np.isfinite(r["crps"]) else f"{'-':>8}"]
-        print(f"  {r['method']:<40} " + " ".join(cells))
-    return 0
+
+    def text():
+        sp = res.split
+        yield (f"backtest: trained on {sp['n_train']} runs with {sp['axis']} <= {sp['holdout_above']:.4g}, predicted "
+               f"{sp['n_test']} held-out runs up to {sp['decades_beyond']:.2f} decades beyond "
+               f"(fit r_hat_max {sp['r_hat_max']:.3f}, divergences {sp['divergences']})")
+        if not sp["diagnostics_ok"] or sp["nonfinite_predictive_draws"]:
+            yield (f"WARNING: the Bayesian fit's diagnostics failed ({sp['nonfinite_predictive_draws']} non-finite "
+                   f"predictive draws): rerun with more --tune/--draws before trusting its row")
+        disc = sp.get("discrepancy")
+        if disc:
+            yield (f"extrapolation discrepancy learned inside the training runs (leave-future-out, {disc['inner_n_train']} "
+                   f"fit, {disc['inner_n_test']} held out): sd {disc['tau0_median']:.3g} + {disc['tau1_median']:.3g} "
+                   f"per decade (log-loss, medians)")
+        yield f"  {'method':<40} {'cover 50%':>9} {'cover 90%':>9} {'MARE':>8} {'CRPS':>8}"
+        for r in table:
+            if r.get("error") and isinstance(r["error"], str):
+                yield f"  {r['method']:<40} failed: {r['error']}"
+                continue
+            cells = [f"{r[k]:>9.2f}" if np.isfinite(r[k]) else f"{'-':>9}" for k in ("coverage_50", "coverage_90")]
+            cells += [f"{r['mare']:>8.2%}", f"{r['crps']:>8.4f}" if np.isfinite(r["crps"]) else f"{'-':>8}"]
+            yield f"  {r['method']:<40} " + " ".join(cells)
+
+    return emit(text, {"split": res.split, "methods": table}, as_json=args.json)
 
 
-def add_parsers(sub, positive_float) -> None:
-    from bayes_scaling.cli import _add_runs_args, _add_sampler_args
-
+def add_parsers(sub) -> None:
+    """Register ``backtest``."""
     p = sub.add_parser("backtest", help="fit the smaller runs, predict the larger ones, score against baselines")
     p.add_argument("runs", help="runs file (.csv or .parquet)")
-    _add_law_args(p)
+    add_law_args(p)
     p.add_argument("--holdout-above", type=positive_float, default=None,
                    help="hold out runs above this compute in FLOPs (or value of a single-axis law's input)")
     p.add_argument("--holdout-fraction", type=float, default=None, help="or hold out this fraction of the largest runs")
     p.add_argument("--n-boot", type=int, default=100, help="bootstrap resamples of the Huber baseline")
     p.add_argument("--no-calibrate", action="store_true",
                    help="skip the leave-future-out extrapolation discrepancy (one fit fewer)")
-    _add_runs_args(p)
-    _add_sampler_args(p)
-    p.add_argument("--json", action="store_true", help="print JSON")
+    add_runs_args(p)
+    add_sampler_args(p)
+    add_json_arg(p)
     p.set_defaults(func=cmd_backtest, seed=0)

@@ -1,26 +1,16 @@
-"""The runs table: observed training runs with units.
+"""Loading runs: map the columns of a runs file or DataFrame to quantities, check the values and
+convert them to canonical units (N parameters, D tokens, C FLOPs, loss nats/token).
 
-Columns of the canonical table (one row per run, dim ``run``):
-
-- ``N``: parameters (count; ``params_kind`` says total or non-embedding),
-- ``D``: training tokens (count),
-- ``C``: training compute in FLOPs (derived as 6ND when absent),
-- ``loss``: final loss in nats/token,
-- optional further inputs some laws need (``EXTRA_QUANTITIES``): ``U`` unique tokens,
-  ``X`` a generic scale axis (e.g. training-set size of a learning curve), ``S`` optimizer steps
-  and ``B`` batch size in tokens (with both, S becomes Kaplan's S_min = S / (1 + B_crit(L)/B));
-- optional group columns (architecture, dataset, ...) and ``seed``.
+The table itself is :class:`~bayes_scaling.data.table.RunTable` (re-exported here with
+:class:`ColumnMap` and :func:`runs_from_frame`); reading files is :mod:`bayes_scaling.data.sources`.
+Errors name the quantity at fault (``BayesScalingError(quantity=..., column=True)``), never an option
+of the command line.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,209 +22,33 @@ from bayes_scaling.conventions import (
     PARAMS_KINDS,
     PF_DAY_FLOPS,
 )
+from bayes_scaling.data.sources import read_source
+from bayes_scaling.data.table import EXTRA_QUANTITIES, ColumnMap, RunTable, runs_from_frame
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.quantities import QUANTITIES
+
+__all__ = ["COMPUTE_MISMATCH_FACTOR", "EXTRA_QUANTITIES", "ColumnMap", "RunTable", "load_runs", "runs_from_frame"]
 
 #: Given compute may differ from 6ND by this factor before a warning (Hoffmann et al. 2022 Table A4
 #: shows exact counts within 10% of 6ND; a 2x gap means mismatched units or conventions).
 COMPUTE_MISMATCH_FACTOR = 2.0
 _COMPUTE_UNITS = ("flops", "pf-days")
-#: Further positive inputs a law may use, with their units.
-EXTRA_QUANTITIES = {"U": "unique tokens", "X": "units of the scale axis", "S": "optimizer steps",
-                    "B": "batch size in tokens"}
-_REQUIRE_DISTINCT = ("N", "D", "C", "X", "S")
 #: Columns of the canonical table, which group and covariate columns must not overwrite.
 _OWN_COLUMNS = {"N": "parameters", "D": "tokens", "C": "compute", "loss": "loss", **EXTRA_QUANTITIES,
                 "steps_raw": "optimizer steps before the S_min conversion"}
+#: Source columns that hold no quantity, by role (the ``quantity`` their errors carry).
+COLUMN_ROLES = ("group", "seed", "covariate", "shape")
 
 
-@dataclass(frozen=True)
-class ColumnMap:
-    """Which source column holds each quantity (``None``: absent)."""
-
-    params: str | None = "params"
-    tokens: str | None = "tokens"
-    compute: str | None = "compute"
-    loss: str = "loss"
-    groups: tuple[str, ...] = ()
-    seed: str | None = None
-    extra: tuple[tuple[str, str], ...] = ()
-    covariates: tuple[str, ...] = ()
-    shape: tuple[str, ...] = ()
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "covariates": list(self.covariates),
-            "shape": list(self.shape),
-            "params": self.params,
-            "tokens": self.tokens,
-            "compute": self.compute,
-            "loss": self.loss,
-            "groups": list(self.groups),
-            "seed": self.seed,
-            "extra": dict(self.extra),
-        }
-
-
-@dataclass(frozen=True)
-class RunTable:
-    """Validated runs in canonical units. Build it with :func:`load_runs`."""
-
-    frame: pd.DataFrame
-    params_kind: str
-    columns: ColumnMap
-    source: str = "<DataFrame>"
-    sha256: str = ""
-    derived: tuple[str, ...] = ()
-    notes: tuple[str, ...] = field(default_factory=tuple)
-    #: The unit compute was read in ("flops" or "pf-days"; stored in FLOPs either way); None: not recorded.
-    compute_unit: str | None = None
-
-    def __len__(self) -> int:
-        return len(self.frame)
-
-    @property
-    def group_cols(self) -> tuple[str, ...]:
-        return self.columns.groups
-
-    @property
-    def covariate_names(self) -> tuple[str, ...]:
-        """Covariates (numeric columns entering log-loss linearly, e.g. ``log_aspect_ratio``)."""
-        return (*(("log_aspect_ratio",) if self.columns.shape else ()), *self.columns.covariates)
-
-    def subset(self, mask) -> "RunTable":
-        """The runs where ``mask`` is true (same columns, units and provenance)."""
-        from dataclasses import replace
-
-        return replace(self, frame=self.frame[np.asarray(mask, bool)].reset_index(drop=True).rename_axis("run"))
-
-    def has(self, quantity: str) -> bool:
-        return quantity in self.frame.columns and self.frame[quantity].notna().all()
-
-    def log_inputs(self, compute_unit: str = "FLOPs") -> dict[str, np.ndarray]:
-        """Natural logs of the inputs present (N, D, C with C in ``compute_unit``, U, X)."""
-        out = {}
-        for q in ("N", "D", "C", *EXTRA_QUANTITIES):
-            if self.has(q):
-                v = self.frame[q].to_numpy(float)
-                if q == "C" and compute_unit == "PF-days":
-                    v = v / PF_DAY_FLOPS
-                out[q] = np.log(v)
-        return out
-
-    def require(self, law) -> None:
-        """Check that this table can fit ``law``: inputs present and enough distinct values."""
-        problems = []
-        for name in law.input_names:
-            if not self.has(name):
-                what = {"N": "parameters (--params-col)", "D": "tokens (--tokens-col, or compute and parameters)",
-                        "C": "compute (--compute-col, or parameters and tokens)",
-                        **{k: f"{v} (--col {k}=COLUMN)" for k, v in EXTRA_QUANTITIES.items()}}[name]
-                problems.append(f"law {law.name!r} needs {what}, which the runs table lacks")
-        if problems:
-            raise BayesScalingError(*problems)
-        min_runs = len(law.params) + 2
-        if len(self) < min_runs:
-            raise BayesScalingError(
-                f"law {law.name!r} has {len(law.params)} parameters plus noise and needs at least {min_runs} runs; "
-                f"got {len(self)}: add runs or choose a law with fewer parameters"
-            )
-        for name in (n for n in law.input_names if n in _REQUIRE_DISTINCT):
-            distinct = self.frame[name].nunique()
-            if distinct < 2:
-                raise BayesScalingError(
-                    f"law {law.name!r} needs runs at 2 or more distinct values of {name}; all runs share {name} = "
-                    f"{self.frame[name].iloc[0]:.4g}: add runs at other sizes or fit a law without {name}"
-                )
-
-    def metadata(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "sha256": self.sha256,
-            "params_kind": self.params_kind,
-            "columns": self.columns.as_dict(),
-            "derived": list(self.derived),
-            "n_runs": len(self),
-            **({"compute_unit": self.compute_unit} if self.compute_unit else {}),
-            **({"notes": list(self.notes)} if self.notes else {}),
-        }
-
-
-def _read_source(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str, str]:
-    if isinstance(source, pd.DataFrame):
-        dup = source.columns[source.columns.duplicated()].tolist()
-        if dup:
-            raise BayesScalingError(f"duplicate column names {dup}: rename them so each column is unique")
-        return source.copy(), "<DataFrame>", ""
-    path = Path(source)
-    if not path.exists():
-        raise BayesScalingError(f"runs file {str(path)!r} does not exist: check the path")
-    if path.is_dir():
-        raise BayesScalingError(f"runs path {str(path)!r} is a directory: give a .csv or .parquet file")
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise BayesScalingError(f"cannot read runs file {str(path)!r}: {e.strerror}") from None
-    sha = hashlib.sha256(raw).hexdigest()
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        try:
-            frame = pd.read_parquet(io.BytesIO(raw))
-        except Exception as e:  # pyarrow raises several types for corrupt files
-            raise BayesScalingError(f"runs file {str(path)!r} is not a readable Parquet file ({type(e).__name__})") from None
-        return frame, str(path), sha
-    if suffix not in (".csv", ".tsv", ".txt"):
-        raise BayesScalingError(f"runs file {str(path)!r} has unsupported extension {suffix!r}: use .csv or .parquet")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise BayesScalingError(f"runs file {str(path)!r} is not UTF-8 text: save it as UTF-8 CSV") from None
-    if not text.strip():
-        raise BayesScalingError(f"runs file {str(path)!r} is empty: it needs a header row and one row per run")
-    sep = "\t" if suffix == ".tsv" else ","
-    header = _csv_header(text, sep, str(path))
-    stripped = [h.strip() for h in header]
-    dup = sorted({h for h in stripped if stripped.count(h) > 1})
-    if dup:
-        raise BayesScalingError(f"runs file {str(path)!r} has duplicate column names {dup}: rename them")
-    try:
-        frame = pd.read_csv(io.StringIO(text), sep=sep, skipinitialspace=True, index_col=False)
-    except pd.errors.ParserError as e:
-        first = str(e).strip().splitlines()[0]
-        raise BayesScalingError(f"runs file {str(path)!r} is not valid CSV: {first}") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame, str(path), sha
-
-
-def _csv_header(text: str, sep: str, name: str) -> list[str]:
-    """The header row, after checking that every data row has as many fields as it (pandas would shift
-    the columns of a longer row, or silently drop its extra field)."""
-    reader = csv.reader(io.StringIO(text, newline=None), delimiter=sep, skipinitialspace=True, strict=True)
-    header: list[str] = []
-    row, start = 0, 1  # data rows so far; line where the next record starts
-    limit = csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))  # pandas reads any field length
-    try:
-        for fields in reader:
-            line, start = start, reader.line_num + 1
-            if len(fields) <= 1 and not "".join(fields).strip():
-                continue  # a blank line, skipped as pandas does
-            if not header:
-                header = fields
-                continue
-            row += 1
-            if len(fields) != len(header):
-                fix = (f"remove the trailing {sep!r}" if len(fields) == len(header) + 1 and not fields[-1].strip()
-                       else f"quote values that contain {sep!r} and give one value per column")
-                raise BayesScalingError(f"runs file {name!r} is not valid CSV: data row {row} (line {line}) has "
-                                        f"{len(fields)} fields but the header has {len(header)}: {fix}")
-    except csv.Error as e:
-        raise BayesScalingError(f"runs file {name!r} is not valid CSV from line {start}: {e}; check the quoting "
-                                f"(an unclosed quote runs to the end of the file)") from None
-    finally:
-        csv.field_size_limit(limit)
-    return header
+def _column_label(role: str) -> str:
+    """How a message names the column of ``role`` (a quantity symbol or one of ``COLUMN_ROLES``):
+    ``"parameters N"``, ``"loss"``, ``"group"``."""
+    q = QUANTITIES.get(role)
+    return role if q is None or q.name == q.symbol else q.label
 
 
 def _numeric(frame: pd.DataFrame, col: str, label: str, unit: str, problems: list[str]) -> np.ndarray | None:
+    """Column ``col`` as finite positive floats (in ``unit``), or None after adding a problem."""
     raw = frame[col]
     values = pd.to_numeric(raw, errors="coerce")
     bad_text = values.isna() & raw.notna() & (raw.astype(str).str.strip().str.lower() != "nan")
@@ -265,17 +79,19 @@ def _check_names(group_cols: tuple[str, ...], covariate_cols: tuple[str, ...], s
                  shape_cols: tuple[str, ...]) -> None:
     """Group and covariate columns keep their names in the table: refuse a name taken by one of the
     table's own columns (or used twice), which it would silently overwrite."""
-    own = {**_OWN_COLUMNS, **({"seed": "the --seed-col values"} if seed_col else {}),
-           **({"log_aspect_ratio": "log(d_model/n_layer) from --shape-cols"} if shape_cols else {})}
+    own = {**_OWN_COLUMNS, **({"seed": "the seed column's values"} if seed_col else {}),
+           **({"log_aspect_ratio": "log(d_model/n_layer) from the shape columns"} if shape_cols else {})}
     seen: dict[str, str] = {}
-    for option, names in (("--group-col", group_cols), ("--covariate", covariate_cols)):
+    for role, names in (("group", group_cols), ("covariate", covariate_cols)):
         for col in names:
             if col in own:
-                raise BayesScalingError(f"{option} {col!r} has the name of the runs table's own column {col!r} "
-                                        f"({own[col]}), which it would overwrite: rename that column in the runs file")
+                raise BayesScalingError(f"{role} column {col!r} has the name of the runs table's own column {col!r} "
+                                        f"({own[col]}), which it would overwrite: rename that column in the runs file",
+                                        quantity=role, column=True)
             if col in seen:
-                raise BayesScalingError(f"column {col!r} is given twice ({seen[col]} and {option}): name it once")
-            seen[col] = option
+                raise BayesScalingError(f"column {col!r} is given twice ({seen[col]} column and {role} column): "
+                                        f"name it once", quantity=role, column=True)
+            seen[col] = role
 
 
 def load_runs(
@@ -299,20 +115,22 @@ def load_runs(
     ``params_kind`` declares whether N counts total or non-embedding parameters. Compute is read in
     ``compute_unit`` ("flops" or "pf-days") and stored in FLOPs. Absent compute is derived as
     C = 6ND; absent tokens as D = C / 6N. A given C more than 2x away from 6ND triggers a warning.
+    ``*_col`` name the source column of each quantity (``None``: absent; a default name may be absent,
+    a name given explicitly must exist). Errors carry the quantity (or column role) at fault.
     """
     if params_kind not in PARAMS_KINDS:
         raise BayesScalingError(f"params_kind must be one of {PARAMS_KINDS}, got {params_kind!r}")
     if compute_unit not in _COMPUTE_UNITS:
         raise BayesScalingError(f"compute_unit must be one of {_COMPUTE_UNITS}, got {compute_unit!r}")
-    frame, name, sha = _read_source(source)
+    frame, name, sha = read_source(source)
     if len(frame) == 0:
         raise BayesScalingError(f"runs table {name!r} has a header but no runs: add one row per training run")
     group_cols = tuple(group_cols)
     extra_cols = dict(extra_cols or {})
     unknown = sorted(set(extra_cols) - set(EXTRA_QUANTITIES))
     if unknown:
-        raise BayesScalingError(f"unknown quantity {unknown} in --col; known: {sorted(EXTRA_QUANTITIES)} "
-                                f"(parameters, tokens, compute and loss have their own options)")
+        raise BayesScalingError(f"unknown quantity {unknown} in extra_cols; known: {sorted(EXTRA_QUANTITIES)} "
+                                f"(parameters, tokens, compute and loss have their own arguments)")
     shape_cols = tuple(shape_cols or ())
     if shape_cols and len(shape_cols) != 2:
         raise BayesScalingError(f"shape columns are (d_model, n_layer), got {list(shape_cols)}")
@@ -322,38 +140,40 @@ def load_runs(
                      covariate_cols, shape_cols)
     available = list(frame.columns)
 
-    def present(col: str | None, option: str, required: bool) -> str | None:
+    missing: list[str] = []  # roles (quantity symbols or COLUMN_ROLES) of named columns not in the source
+
+    def present(col: str | None, role: str, required: bool) -> str | None:
         if col is None:
             return None
         if col in frame.columns:
             return col
         if required:
-            problems.append(f"column {col!r} not found (set it with {option}); columns are: {available}")
+            missing.append(role)
+            problems.append(f"{_column_label(role)} column {col!r} not found; columns are: {available}")
         return None
 
     problems: list[str] = []
-    loss_c = present(loss_col, "--loss-col", True)
+    loss_c = present(loss_col, "loss", True)
     # A column named by the user explicitly but missing is an error; a default name missing is fine.
-    params_c = present(params_col, "--params-col", params_col != "params")
-    tokens_c = present(tokens_col, "--tokens-col", tokens_col != "tokens")
-    compute_c = present(compute_col, "--compute-col", compute_col != "compute")
+    params_c = present(params_col, "N", params_col != "params")
+    tokens_c = present(tokens_col, "D", tokens_col != "tokens")
+    compute_c = present(compute_col, "C", compute_col != "compute")
     for g in group_cols:
-        present(g, "--group-col", True)
+        present(g, "group", True)
     if seed_col:
-        present(seed_col, "--seed-col", True)
+        present(seed_col, "seed", True)
     for q, col in extra_cols.items():
-        present(col, f"--col {q}=COLUMN", True)
+        present(col, q, True)
     for col in shape_cols:
-        present(col, "--shape-cols", True)
+        present(col, "shape", True)
     for col in covariate_cols:
-        present(col, "--covariate", True)
-    if problems:
-        raise BayesScalingError(*problems)
+        present(col, "covariate", True)
+    if problems:  # the error points at the first missing column's quantity
+        raise BayesScalingError(*problems, quantity=missing[0], column=True)
     if not (params_c or tokens_c or compute_c or extra_cols):
         raise BayesScalingError(
-            f"no parameters, tokens, compute or scale-axis column found; map yours with --params-col/--tokens-col/"
-            f"--compute-col or --col X=COLUMN (columns are: {available})"
-        )
+            f"no {', '.join(_column_label(q) for q in 'NDC')} or {_column_label('X')} column found: name the column "
+            f"of at least one (columns are: {available})", quantity="N", column=True)
     out = pd.DataFrame(index=pd.RangeIndex(len(frame), name="run"))
     specs = [("N", params_c, "parameters", "parameters"), ("D", tokens_c, "tokens", "tokens"),
              ("C", compute_c, "compute", "PF-days" if compute_unit == "pf-days" else "FLOPs"),
@@ -382,7 +202,7 @@ def load_runs(
         if off.any():
             msg = (f"{int(off.sum())} run(s) have compute more than {COMPUTE_MISMATCH_FACTOR:g}x away from 6*N*D "
                    f"(e.g. data row {int(np.flatnonzero(off.to_numpy())[0]) + 1}: C/(6ND) = {ratio[off].iloc[0]:.3g}); "
-                   f"check the compute unit (--compute-unit) and the parameter convention")
+                   f"check the unit compute was read in (FLOPs or PF-days) and the parameter convention")
             warnings.warn(msg, UserWarning, stacklevel=2)
             notes.append(msg)
     if "S" in out and "B" in out:
@@ -408,14 +228,3 @@ def load_runs(
             raise BayesScalingError(f"covariate column {col!r} must be finite numbers in every run")
         out[col] = values
     return RunTable(out, params_kind, cmap, name, sha, tuple(derived), tuple(notes), compute_unit)
-
-
-def runs_from_frame(frame: pd.DataFrame, metadata: dict[str, Any]) -> RunTable:
-    """Rebuild a RunTable from its canonical frame and :meth:`RunTable.metadata` (used by load)."""
-    cols = metadata.get("columns", {})
-    cmap = ColumnMap(cols.get("params"), cols.get("tokens"), cols.get("compute"), cols.get("loss", "loss"),
-                     tuple(cols.get("groups", ())), cols.get("seed"), tuple(cols.get("extra", {}).items()),
-                     tuple(cols.get("covariates", ())), tuple(cols.get("shape", ())))
-    return RunTable(frame, metadata.get("params_kind", "total"), cmap, metadata.get("source", ""),
-                    metadata.get("sha256", ""), tuple(metadata.get("derived", ())), tuple(metadata.get("notes", ())),
-                    compute_unit=metadata.get("compute_unit"))

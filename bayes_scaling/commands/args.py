@@ -1,0 +1,199 @@
+"""Arguments shared by the commands: argparse value types, the option builders (runs columns,
+sampler, law/spec, credible interval, JSON, compute unit) and what the parsed options become
+(a spec, a runs table, a budget in FLOPs). Also the map from a quantity at fault in an error to the
+option that sets it (:func:`option_for`): the only place quantities meet flags."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Any
+
+from bayes_scaling.conventions import CI_PROB, PARAMS_KINDS, PF_DAY_FLOPS
+from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.quantities import flag
+
+CI_HELP = "credible interval mass, equal-tailed (default 0.9)"
+COMPUTE_UNITS = ("flops", "pf-days")
+#: Options that set the runs-file columns holding no quantity, by the role their errors carry.
+COLUMN_ROLE_OPTIONS = {"group": "--group-col", "seed": "--seed-col", "covariate": "--covariate",
+                       "shape": "--shape-cols"}
+
+
+def option_for(quantity: str | None, column: bool = False) -> str | None:
+    """The option that sets ``quantity`` (a quantity symbol or a column role such as ``"group"``):
+    its runs-file column option with ``column=True``, else its value option; None if it has none."""
+    if quantity is None:
+        return None
+    return flag(quantity, column=column) or (COLUMN_ROLE_OPTIONS.get(quantity) if column else None)
+
+
+# -- value types --------------------------------------------------------------------------------
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0 (a count, a number of tokens, FLOPs ...)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number like 7e9, got {text!r}") from None
+    if not math.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return v
+
+
+def ci_fraction(text: str) -> float:
+    """argparse type: a credible interval mass strictly between 0 and 1."""
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    if not 0 < v < 1:
+        raise argparse.ArgumentTypeError(f"expected an interval mass in (0, 1) like 0.9, got {text!r}")
+    return v
+
+
+def int_at_least(low: int, why: str = ""):
+    """argparse type: a whole number >= ``low`` (``why`` explains the bound in the error)."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            v = None
+        if v is None or v < low:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}{why}, got {text!r}")
+        return v
+
+    return parse
+
+
+# -- option builders ----------------------------------------------------------------------------
+
+def add_ci_arg(p) -> None:
+    """``--ci``: the credible interval mass of every interval printed."""
+    p.add_argument("--ci", type=ci_fraction, default=CI_PROB, help=CI_HELP)
+
+
+def add_json_arg(p) -> None:
+    """``--json``: print the answer as JSON instead of text."""
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def add_compute_unit_arg(p, help_text: str) -> None:
+    """``--compute-unit``: flops or pf-days (1 PF-day = 8.64e19 FLOPs)."""
+    p.add_argument("--compute-unit", choices=COMPUTE_UNITS, default="flops", help=help_text)
+
+
+def add_law_args(p, law_help: str = "law name") -> None:
+    """``--law`` and ``--spec`` (a spec's law must agree with ``--law`` when both are given)."""
+    p.add_argument("--law", default=None, help=law_help)
+    p.add_argument("--spec", default=None, help="spec file or shipped spec name (see `bayes-scaling specs`)")
+
+
+def add_sampler_args(p, draws: int = 1000, tune: int = 1000) -> None:
+    """``--draws``, ``--tune``, ``--chains``, ``--seed`` of the NUTS sampler."""
+    p.add_argument("--draws", type=int, default=draws, help="posterior draws per chain (default %(default)s)")
+    p.add_argument("--tune", type=int, default=tune, help="tuning steps per chain (default %(default)s)")
+    p.add_argument("--chains", type=int, default=4, help="chains (default %(default)s)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: drawn and recorded in the fit)")
+
+
+def add_calibrate_arg(p) -> None:
+    """``--calibrate-extrapolation``: also learn the extrapolation discrepancy."""
+    p.add_argument("--calibrate-extrapolation", action="store_true",
+                   help="also fit the runs below one decade under the largest and learn how far predictions miss "
+                        "beyond the data; widens predictive intervals beyond the data accordingly")
+
+
+def add_runs_args(p) -> None:
+    """Column mapping and unit options of a runs file (``fit``, ``fit-many``, ``backtest``)."""
+    p.add_argument("--params-col", default="params", help="column with parameter counts N")
+    p.add_argument("--tokens-col", default="tokens", help="column with training tokens D ('' if absent)")
+    p.add_argument("--compute-col", default="compute", help="column with training compute C ('' if absent)")
+    p.add_argument("--loss-col", default="loss", help="column with final loss in nats/token")
+    p.add_argument("--params-kind", choices=PARAMS_KINDS, default="total",
+                   help="whether N counts total or non-embedding parameters (default %(default)s)")
+    add_compute_unit_arg(p, "unit of the compute column")
+    p.add_argument("--group-col", action="append",
+                   help="group column (architecture, dataset): each group gets its own, partially pooled parameters")
+    p.add_argument("--vary", default=None,
+                   help="comma-separated parameters that vary by group (default: all but the irreducible loss)")
+    p.add_argument("--seed-col", default=None, help="column with the training seed of each run")
+    p.add_argument("--shape-cols", nargs=2, metavar=("WIDTH", "DEPTH"), default=None,
+                   help="d_model and n_layer columns: adds log(d_model/n_layer) as a covariate (shape vs scale)")
+    p.add_argument("--covariate", action="append", default=None, help="numeric column entering log-loss linearly")
+    p.add_argument("--col", action="append", default=[], metavar="Q=COLUMN",
+                   help="column of a further law input: U (unique tokens), X (scale axis), S (steps) or B (batch "
+                        "size in tokens, with S); repeatable")
+
+
+# -- what the options become ----------------------------------------------------------------------
+
+def col_map(items: list[str]) -> dict[str, str]:
+    """``--col Q=COLUMN`` options as {quantity symbol: column}; Q must be a further law input."""
+    from bayes_scaling.data.runs import EXTRA_QUANTITIES
+
+    out = {}
+    for item in items:
+        q, sep, col = item.partition("=")
+        if not sep or not q.strip() or not col.strip():
+            raise BayesScalingError(f"--col expects Q=COLUMN (e.g. U=unique_tokens), got {item!r}")
+        out[q.strip()] = col.strip()
+    unknown = sorted(set(out) - set(EXTRA_QUANTITIES))
+    if unknown:
+        raise BayesScalingError(f"unknown quantity {unknown} in --col; known: {sorted(EXTRA_QUANTITIES)} "
+                                f"(parameters, tokens, compute and loss have their own options)")
+    return out
+
+
+def runs_from_args(args, source=None):
+    """The runs table of ``args.runs`` (or of ``source``, a path or DataFrame) mapped by the runs options."""
+    from bayes_scaling.data.runs import load_runs
+
+    return load_runs(
+        args.runs if source is None else source,
+        params_col=args.params_col or None,
+        tokens_col=args.tokens_col or None,
+        compute_col=args.compute_col or None,
+        loss_col=args.loss_col,
+        params_kind=args.params_kind,
+        compute_unit=args.compute_unit,
+        group_cols=args.group_col or (),
+        seed_col=args.seed_col,
+        extra_cols=col_map(args.col),
+        shape_cols=tuple(args.shape_cols) if args.shape_cols else None,
+        covariate_cols=args.covariate or (),
+    )
+
+
+def spec_from_args(args):
+    """The spec named by ``--law`` / ``--spec``; one of them is required."""
+    from bayes_scaling.inference.fit import resolve_spec
+
+    if args.law is None and args.spec is None:
+        raise BayesScalingError("choose a law with --law NAME or a spec with --spec FILE")
+    return resolve_spec(args.law, args.spec)
+
+
+def group_kw(args, spec) -> dict[str, Any]:
+    """``vary`` and ``group_col`` of a fit from ``--group-col``/``--vary``. With a group column, the
+    parameters in ``--vary`` vary by group, else the spec's ``[hierarchy]`` ones, else all but the
+    irreducible loss."""
+    if not args.group_col:
+        if args.vary:
+            raise BayesScalingError("--vary needs --group-col COLUMN (the column whose groups get their own parameters)")
+        return {"vary": None, "group_col": None}
+    vary = ([v.strip() for v in args.vary.split(",") if v.strip()] if args.vary is not None
+            else list(spec.hierarchy.vary) if spec.hierarchy
+            else [p.name for p in spec.law.params if p.kind != "loss"])
+    return {"vary": vary, "group_col": args.group_col[0]}
+
+
+def to_flops(value: float, compute_unit: str) -> float:
+    """A compute value given in ``--compute-unit`` (flops or pf-days), in FLOPs."""
+    return value * (PF_DAY_FLOPS if compute_unit == "pf-days" else 1.0)
+
+
+def budget_flops(args) -> float:
+    """``--compute`` in FLOPs."""
+    return to_flops(args.compute, args.compute_unit)

@@ -1,0 +1,263 @@
+"""Fitting commands: ``demo``, ``fit``, ``fit-many``, ``summary`` and ``specs`` (the laws and specs
+a fit can use). Parameters are reported in their own units (see ``summary``'s unit column), losses
+in nats/token, compute in FLOPs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bayes_scaling.commands.args import (add_calibrate_arg, add_ci_arg, add_json_arg, add_law_args, add_runs_args,
+                                         add_sampler_args, group_kw, int_at_least, runs_from_args, spec_from_args)
+from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, discrepancy_line,
+                                           discrepancy_record, emit)
+from bayes_scaling.errors import BayesScalingError
+
+
+def fmt(v: float) -> str:
+    """A number with 4 significant digits."""
+    return f"{v:.4g}"
+
+
+def param_table(result, ci_prob: float, truth: dict[str, float] | None = None) -> str:
+    """The parameter table of a fit: unit, median, interval, R-hat, bulk ESS (and the truth if known)."""
+    df = result.summary(ci_prob)
+    pct = f"{ci_prob:.0%}"
+    head = ["param", "unit", "median", f"{pct} interval", "r_hat", "ess_bulk"] + (["truth"] if truth else [])
+    rows = [head]
+    for name, r in df.iterrows():
+        row = [name, r["unit"], fmt(r["median"]), f"[{fmt(r['ci_low'])}, {fmt(r['ci_high'])}]",
+               f"{r['r_hat']:.3f}", f"{r['ess_bulk']:.0f}"]
+        if truth:
+            row.append(fmt(truth[name]) if name in truth else "")
+        rows.append(row)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+
+def summary_json(result, ci_prob: float) -> dict[str, Any]:
+    """The JSON record of a fit shared by ``fit --json`` and ``summary --json``."""
+    from bayes_scaling.posterior.intervals import summary_record
+
+    post = result.posterior
+    out: dict[str, Any] = {n: summary_record(post[n], ci_prob) for n in [*result.law.param_names, "sigma"]}
+    out["law"] = result.law.name
+    out["formula"] = result.law.formula
+    out["spec"] = {"origin": result.spec.origin, **result.spec.provenance}
+    out["runs"] = result.runs_metadata
+    out["diagnostics"] = diagnostics_record(result)
+    out["extrapolation_discrepancy"] = discrepancy_record(result, ci_prob)
+    return out
+
+
+def _runs_line(result) -> str:
+    m = result.runs_metadata
+    cols = {k: v for k, v in m["columns"].items() if v}
+    derived = f"; derived {', '.join(m['derived'])}" if m["derived"] else ""
+    return f"runs: {m['n_runs']} from {m['source']} (N = {m['params_kind']} parameters; columns {cols}{derived})"
+
+
+def fit_lines(result, ci_prob: float, *, with_spec: bool = False) -> list[str]:
+    """The text view of a fit shared by `fit` and `summary`: law, runs, parameters, diagnostics."""
+    lines = [f"{result.law.title}: {result.law.formula}"]
+    if with_spec:
+        lines.append(f"spec: {result.spec.origin} ({result.spec.provenance.get('source', '')})")
+    lines += [_runs_line(result), param_table(result, ci_prob), diagnostics_line(result)]
+    line = discrepancy_line(result, ci_prob)
+    return lines if line is None else [*lines, line]
+
+
+def _fit_out(out: str) -> Path:
+    """The path of a fit file to write (``--out``), checked before the fit."""
+    from bayes_scaling.files import check_out_file
+
+    if Path(out).suffix.lower() not in (".nc", ".h5", ".nc4"):
+        raise BayesScalingError(f"--out {out!r} should end in .nc (the fit is written as netCDF)")
+    return check_out_file(out, "give a file name such as fit.nc")
+
+
+def cmd_fit(args) -> int:
+    from bayes_scaling.inference.fit import fit
+
+    spec = spec_from_args(args)
+    out = _fit_out(args.out)
+    kw = group_kw(args, spec)
+    runs = runs_from_args(args)
+    result = fit(runs, spec=spec, draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed,
+                 strict=args.strict, command=args.command_line, calibrate_extrapolation=args.calibrate_extrapolation,
+                 **kw)
+    result.save(out)
+    return emit(lambda: [*fit_lines(result, args.ci), f"saved {out}"],
+                lambda: {**summary_json(result, args.ci), "out": str(out)}, as_json=args.json)
+
+
+def _by_tables(args, out_dir: Path) -> tuple[dict[str, Any], dict[str, Path]]:
+    """``fit-many``'s runs split by the ``--by`` column: {value: runs table}, {value: fit file}."""
+    import re
+    from dataclasses import replace
+
+    from bayes_scaling.data.sources import read_source
+    from bayes_scaling.files import check_out_file
+
+    frame, source, sha = read_source(args.runs)
+    if args.by not in frame.columns:
+        raise BayesScalingError(f"--by column {args.by!r} not found; columns are: {list(frame.columns)}")
+    by = frame[args.by]
+    empty = (by.isna() | (by.astype(str).str.strip() == "")).to_numpy()
+    if empty.any():
+        rows = (empty.nonzero()[0] + 1).tolist()[:5]
+        raise BayesScalingError(f"--by column {args.by!r} is empty in data row(s) {rows}: give every run a value "
+                                f"or drop those runs")
+    tables, paths = {}, {}
+    for value, part in frame.groupby(args.by, sort=True):
+        name = str(value)
+        path = check_out_file(out_dir / (re.sub(r"[^A-Za-z0-9._-]+", "_", name) + ".nc"),
+                              "move that folder away or choose another --out-dir", "output file")
+        if path in paths.values():
+            other = next(k for k, v in paths.items() if v == path)
+            raise BayesScalingError(f"--by values {other!r} and {name!r} would both be saved as {path.name}: "
+                                    f"rename one of them in column {args.by!r}")
+        # Each table is a slice of one file: it records that file and its SHA-256, as load_runs does.
+        tables[name] = replace(runs_from_args(args, part.reset_index(drop=True)), source=source, sha256=sha)
+        paths[name] = path
+    return tables, paths
+
+
+def cmd_fit_many(args) -> int:
+    from bayes_scaling.inference.batch import fit_many
+
+    spec = spec_from_args(args)
+    kw = group_kw(args, spec)
+    out_dir = Path(args.out_dir)
+    if not out_dir.is_dir():
+        raise BayesScalingError(f"--out-dir {args.out_dir!r} is not an existing folder: create it first")
+    tables, paths = _by_tables(args, out_dir)
+    res = fit_many(tables, spec=spec, workers=args.workers, scheduler=args.scheduler, draws=args.draws,
+                   tune=args.tune, chains=args.chains, seed=args.seed,
+                   calibrate_extrapolation=args.calibrate_extrapolation, **kw)
+    rows = []
+    for name, fit_result in res.fits.items():
+        path = paths[name]
+        fit_result.save(path)
+        d = fit_result.diagnostics
+        rows.append({"name": name, "out": str(path), "n_runs": len(fit_result.runs),
+                     **{k: float(fit_result.posterior[k].median()) for k in fit_result.law.param_names},
+                     "r_hat_max": d.r_hat_max, "divergences": d.divergences, "ok": d.ok})
+
+    def text():
+        for r in rows:
+            yield (f"{r['name']}: {r['n_runs']} runs, r_hat_max {r['r_hat_max']:.3f}, divergences {r['divergences']}"
+                   f"{'' if r['ok'] else ' (diagnostics FAILED)'} -> {r['out']}")
+        for name, err in res.errors.items():
+            yield f"{name}: not fitted: {err}"
+
+    emit(text, {"fits": rows, "errors": res.errors}, as_json=args.json)
+    return 0 if rows else 2
+
+
+def cmd_summary(args) -> int:
+    from bayes_scaling.result import FitResult
+
+    result = FitResult.load(args.fit)
+    return emit(lambda: fit_lines(result, args.ci, with_spec=True), lambda: summary_json(result, args.ci),
+                as_json=args.json)
+
+
+def cmd_demo(args) -> int:
+    import numpy as np
+
+    from bayes_scaling.data.runs import load_runs
+    from bayes_scaling.examples import EXAMPLE, example_path
+    from bayes_scaling.inference.fit import fit
+    from bayes_scaling.posterior.intervals import summary_record
+    from bayes_scaling.simulate import true_loss
+
+    out = _fit_out(args.out) if args.out else None
+    path = example_path()
+    runs = load_runs(path, params_kind=EXAMPLE["params_kind"])
+    truth = EXAMPLE["truth"]
+    budgets = EXAMPLE["budgets_flops"]
+    emit([f"bundled example: {len(runs)} simulated runs ({path.name}), IsoFLOP ladder of "
+          f"{len(budgets)} budgets {budgets[0]:.1e}-{budgets[-1]:.1e} FLOPs",
+          "truth: " + ", ".join(f"{k} = {v:g}" for k, v in truth.items())
+          + f"; noise Student-t(nu={EXAMPLE['nu']:g}) on log-loss, sigma = {EXAMPLE['sigma']}",
+          f"fitting {EXAMPLE['law']} with NUTS (nutpie), seed {args.seed} ..."])
+    result = fit(runs, law=EXAMPLE["law"], draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed,
+                 command=args.command_line)
+    emit([param_table(result, args.ci, truth={**truth, "sigma": EXAMPLE["sigma"]}), diagnostics_line(result)])
+    n_big = 10 * float(runs.frame["N"].max())
+    d_big = 20 * n_big
+    pred = result.predict(N=n_big, D=d_big)
+    s = summary_record(pred["loss"].isel(query=0), args.ci)
+    t = float(true_loss(EXAMPLE["law"], truth, N=n_big, D=d_big))
+    inside = "inside" if s["ci_low"] <= t <= s["ci_high"] else "OUTSIDE"
+    emit([f"prediction for a model 10x larger than the largest run: N = {n_big:.3g} parameters, "
+          f"D = {d_big:.3g} tokens (20 tokens/parameter), C = {6 * n_big * d_big:.3g} FLOPs",
+          f"  loss: median {s['median']:.4f} nats/token, {args.ci:.0%} interval [{s['ci_low']:.4f}, "
+          f"{s['ci_high']:.4f}]; truth {t:.4f} ({inside} the interval)"])
+    if out:
+        result.save(out)
+        emit(f"saved {out}")
+    return 0 if np.isfinite(s["median"]) else 1
+
+
+def cmd_specs(args) -> int:
+    from bayes_scaling.laws.registry import get_law, list_laws
+    from bayes_scaling.specs.spec import list_specs, load_spec
+
+    def text():
+        for name in list_laws():
+            law = get_law(name)
+            yield f"law {name}: {law.formula}  [{law.citation}]"
+        for name in list_specs():
+            spec = load_spec(name)
+            yield f"spec {name} (law {spec.law_name}): {spec.provenance.get('source', '')}"
+
+    return emit(text)
+
+
+def add_parsers(sub) -> None:
+    """Register ``demo``, ``fit``, ``fit-many`` and ``summary`` (``specs``: :func:`add_specs_parser`)."""
+    p = sub.add_parser("demo", help="fit the bundled simulated ladder and compare with the truth")
+    add_sampler_args(p)
+    p.set_defaults(seed=1)
+    add_ci_arg(p)
+    p.add_argument("--out", default=None, help="also save the fit to this .nc file")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("fit", help="fit a law to a runs file and save the posterior")
+    p.add_argument("runs", help="runs file (.csv or .parquet), one row per training run")
+    add_law_args(p, "law name (chinchilla, kaplan_n, kaplan_d, kaplan_c, kaplan_nd; see `bayes-scaling specs`)")
+    p.add_argument("--out", required=True, help="output fit file (.nc)")
+    add_runs_args(p)
+    add_sampler_args(p)
+    p.add_argument("--strict", action="store_true", help="fail (exit 1) when diagnostics fail")
+    add_calibrate_arg(p)
+    add_ci_arg(p)
+    add_json_arg(p)
+    p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("fit-many", help="fit one law to each curve/dataset of a runs file (one compile per worker)")
+    p.add_argument("runs", help="runs file (.csv or .parquet)")
+    p.add_argument("--by", required=True, help="column whose values split the runs into separate fits")
+    add_law_args(p)
+    p.add_argument("--out-dir", required=True, help="existing folder for one <value>.nc per fit")
+    p.add_argument("--workers", type=int_at_least(1), default=None, help="local worker processes (default: CPU count)")
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://host:port) instead of local workers")
+    add_runs_args(p)
+    add_sampler_args(p)
+    add_calibrate_arg(p)
+    add_json_arg(p)
+    p.set_defaults(func=cmd_fit_many, seed=0)
+
+    p = sub.add_parser("summary", help="parameter table with credible intervals and diagnostics")
+    p.add_argument("fit", help="fit file (.nc) from `bayes-scaling fit`")
+    add_ci_arg(p)
+    add_json_arg(p)
+    p.set_defaults(func=cmd_summary)
+
+
+def add_specs_parser(sub) -> None:
+    """Register ``specs`` (listed last in ``--help``, after every query)."""
+    p = sub.add_parser("specs", help="list the shipped laws and prior specs")
+    p.set_defaults(func=cmd_specs)

@@ -1,0 +1,103 @@
+"""What the commands print: one helper, :func:`emit`, writes either the text view or the JSON record
+of a command's answer, and the formatting pieces the text views share (interval lines, diagnostics,
+the extrapolation discrepancy and guard). Losses are in nats/token, compute in FLOPs unless a line
+says otherwise."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from bayes_scaling.posterior.intervals import summary_record
+
+Text = str | Iterable[str] | Callable[[], str | Iterable[str]]
+
+
+def json_safe(obj: Any) -> Any:
+    """``obj`` with every non-finite float (NaN, +-Infinity) replaced by None (JSON null), e.g. the
+    compute needed for an unreachable loss; dicts, lists and tuples are walked."""
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def emit(text: Text = (), record: Any = None, *, as_json: bool = False) -> int:
+    """Print a command's answer and return exit code 0.
+
+    ``as_json``: ``record`` (or what it returns, when callable) as indented JSON, non-finite numbers
+    written as null (never NaN or Infinity). Otherwise ``text``: a string, lines, or a callable
+    returning either; nothing is printed for no lines. Callables run only for the view printed."""
+    if as_json:
+        print(json.dumps(json_safe(record() if callable(record) else record), indent=2, allow_nan=False))
+        return 0
+    body = text() if callable(text) else text
+    lines = [body] if isinstance(body, str) else list(body)
+    if lines:
+        print("\n".join(lines), flush=True)
+    return 0
+
+
+def interval_line(label: str, r: dict, unit: str = "", fmt: str = ".4g") -> str:
+    """``"  label: median M<unit>, 90% interval [lo, hi]"`` from a :func:`summary_record`."""
+    pct = f"{r['ci_prob']:.0%}"
+    return (f"  {label}: median {r['median']:{fmt}}{unit}, {pct} interval "
+            f"[{r['ci_low']:{fmt}}, {r['ci_high']:{fmt}}]")
+
+
+def diagnostics_record(result) -> dict[str, Any]:
+    """The sampler diagnostics of a fit, as JSON."""
+    return result.diagnostics.as_dict()
+
+
+def diagnostics_line(result) -> str:
+    """One line: R-hat, effective sample sizes, divergences and whether they pass."""
+    d = result.diagnostics
+    status = "ok" if d.ok else "FAILED: " + "; ".join(d.problems)
+    return (f"diagnostics: r_hat_max {d.r_hat_max:.4f}, ess_bulk_min {d.ess_bulk_min:.0f}, "
+            f"ess_tail_min {d.ess_tail_min:.0f}, divergences {d.divergences} "
+            f"({d.n_chains} chains x {d.n_draws} draws) - {status}")
+
+
+def discrepancy_record(result, ci_prob: float) -> dict[str, Any] | None:
+    """The fit's extrapolation discrepancy (log-loss sd tau0 + tau1 per decade beyond the largest
+    fitted run), as JSON; None when the fit has none."""
+    disc = result.discrepancy
+    if disc is None:
+        return None
+    return {"axis": disc.axis, "largest_fitted": 10 ** disc.log10_axis_max,
+            "tau0": summary_record(disc.tau0, ci_prob), "tau1_per_decade": summary_record(disc.tau1, ci_prob),
+            **disc.info}
+
+
+def discrepancy_line(result, ci_prob: float) -> str | None:
+    """One line on the extrapolation discrepancy, or None when the fit has none."""
+    d = discrepancy_record(result, ci_prob)
+    if d is None:
+        return None
+    t0, t1 = d["tau0"], d["tau1_per_decade"]
+    miss = "" if d.get("inner_mare") is None else (
+        f"; the smaller runs' law missed the held-out ones by a median {d['inner_mare']:.2%} "
+        f"(signed {d['inner_median_signed_rel_error']:+.2%})")
+    flag = "" if d["inner_diagnostics_ok"] else " (inner fit's diagnostics FAILED: rerun with more draws)"
+    return (f"extrapolation discrepancy (leave-future-out: {d['inner_n_train']} runs fit, {d['inner_n_test']} "
+            f"held out): log-loss sd {t0['median']:.3g} [{t0['ci_low']:.3g}, {t0['ci_high']:.3g}] + "
+            f"{t1['median']:.3g} [{t1['ci_low']:.3g}, {t1['ci_high']:.3g}] per decade of {d['axis']} beyond "
+            f"{d['largest_fitted']:.3g}; held-out 90% coverage {d['inner_coverage_90_raw']:.0%} without it, "
+            f"{d['inner_coverage_90_calibrated']:.0%} with it{miss}{flag}")
+
+
+def extrapolation_lines(report: dict) -> list[str]:
+    """The extrapolation guard of a query: decades beyond the largest run per input, the largest
+    runs' predictive check, and any warnings."""
+    dec = ", ".join(f"{k} {v:+.2f}" for k, v in report["decades_beyond"].items())
+    chk = report["largest_runs_check"]
+    lines = [f"extrapolation: decades beyond the largest run: {dec}; largest {chk['n_runs']} runs: "
+             f"{chk['outside_interval']} outside their {chk['ci_prob']:.0%} predictive interval"]
+    lines += [f"WARNING: {n}" for n in report["notes"]]
+    return lines

@@ -1,0 +1,67 @@
+"""``predict``: the loss (nats/token) of the law and of a new run at given N (parameters), D (tokens),
+C (FLOPs) or the fit's further inputs, with credible intervals and the extrapolation guard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bayes_scaling.commands.args import add_ci_arg, add_json_arg, positive_float
+from bayes_scaling.commands.output import diagnostics_line, diagnostics_record, emit, extrapolation_lines
+from bayes_scaling.conventions import INPUT_QUANTITIES
+
+
+def prediction_json(result, pred, ci_prob: float) -> dict[str, Any]:
+    """The JSON record of one prediction: loss and predictive loss intervals, the query, units,
+    the extrapolation guard and the fit's diagnostics."""
+    from bayes_scaling.queries.extrapolation import extrapolation_report
+    from bayes_scaling.posterior.intervals import summary_record
+
+    out = {
+        "loss": summary_record(pred["loss"].isel(query=0), ci_prob),
+        "loss_predictive": summary_record(pred["loss_predictive"].isel(query=0), ci_prob),
+        "query": {k: float(pred[k].values[0]) for k in INPUT_QUANTITIES if k in pred.coords},
+        "units": {"loss": "nats/token", "N": f"{result.runs_metadata['params_kind']} parameters", "D": "tokens",
+                  "C": "FLOPs"},
+    }
+    out["extrapolation"] = extrapolation_report(
+        result, {k: pred[k].values for k in INPUT_QUANTITIES if k in pred.coords}, ci_prob)
+    out["diagnostics"] = diagnostics_record(result)
+    return out
+
+
+def cmd_predict(args) -> int:
+    from bayes_scaling.result import FitResult
+
+    result = FitResult.load(args.fit)
+    extra = {k: v for k, v in (("U", args.unique_tokens), ("X", args.x), ("S", args.steps)) if v is not None}
+    pred = result.predict(N=args.params, D=args.tokens, C=args.compute, group=args.group, **extra)
+    out = prediction_json(result, pred, args.ci)
+
+    def text():
+        q = ", ".join(f"{k} = {v:.4g}" for k, v in out["query"].items())
+        pct = f"{args.ci:.0%}"
+        for key, label in (("loss", "law (mean curve)"), ("loss_predictive", "new run (with run-to-run noise)")):
+            s = out[key]
+            yield (f"predicted loss at {q}: {label}: median {s['median']:.4f} nats/token, "
+                   f"{pct} interval [{s['ci_low']:.4f}, {s['ci_high']:.4f}]")
+        yield from extrapolation_lines(out["extrapolation"])
+        yield diagnostics_line(result)
+
+    return emit(text, out, as_json=args.json)
+
+
+def add_parser(sub) -> None:
+    """Register ``predict``."""
+    p = sub.add_parser("predict", help="predicted loss with credible intervals")
+    p.add_argument("fit", help="fit file (.nc)")
+    p.add_argument("--params", type=positive_float, default=None, help="parameters N")
+    p.add_argument("--tokens", type=positive_float, default=None, help="training tokens D")
+    p.add_argument("--compute", type=positive_float, default=None, help="training compute C in FLOPs")
+    p.add_argument("--unique-tokens", type=positive_float, default=None, help="unique tokens U (data-constrained laws)")
+    p.add_argument("--x", type=positive_float, default=None, help="value on the scale axis X (single-axis laws)")
+    p.add_argument("--steps", type=positive_float, default=None,
+                   help="optimizer steps S_min (laws of N and S: kaplan_ns)")
+    p.add_argument("--group", default=None, help="hierarchical fits: a group label, or 'new' for an unseen group")
+    add_ci_arg(p)
+    add_json_arg(p)
+    p.set_defaults(func=cmd_predict)

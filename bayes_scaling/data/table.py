@@ -1,0 +1,160 @@
+"""The runs table: observed training runs in canonical units (:class:`RunTable`), which source
+column held each quantity (:class:`ColumnMap`), and its rebuilding from a saved fit.
+
+Columns of the canonical table (one row per run, dim ``run``):
+
+- ``N``: parameters (count; ``params_kind`` says total or non-embedding),
+- ``D``: training tokens (count),
+- ``C``: training compute in FLOPs (derived as 6ND when absent),
+- ``loss``: final loss in nats/token,
+- optional further inputs some laws need (``EXTRA_QUANTITIES``): ``U`` unique tokens,
+  ``X`` a generic scale axis (e.g. training-set size of a learning curve), ``S`` optimizer steps
+  and ``B`` batch size in tokens (with both, S becomes Kaplan's S_min = S / (1 + B_crit(L)/B));
+- optional group columns (architecture, dataset, ...) and ``seed``.
+
+Build a table with :func:`bayes_scaling.data.runs.load_runs`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bayes_scaling.conventions import PF_DAY_FLOPS
+from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.quantities import label
+
+#: Further positive inputs a law may use, with their units.
+EXTRA_QUANTITIES = {"U": "unique tokens", "X": "units of the scale axis", "S": "optimizer steps",
+                    "B": "batch size in tokens"}
+_REQUIRE_DISTINCT = ("N", "D", "C", "X", "S")
+
+
+def _needed(symbol: str) -> str:
+    """How :meth:`RunTable.require` names a missing input, with the inputs it can be derived from."""
+    alternatives = {"D": ("C", "N"), "C": ("N", "D")}.get(symbol)
+    if alternatives:
+        return f"{label(symbol)} (or {label(alternatives[0])} and {label(alternatives[1])})"
+    return label(symbol)
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Which source column holds each quantity (``None``: absent)."""
+
+    params: str | None = "params"
+    tokens: str | None = "tokens"
+    compute: str | None = "compute"
+    loss: str = "loss"
+    groups: tuple[str, ...] = ()
+    seed: str | None = None
+    extra: tuple[tuple[str, str], ...] = ()
+    covariates: tuple[str, ...] = ()
+    shape: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "covariates": list(self.covariates),
+            "shape": list(self.shape),
+            "params": self.params,
+            "tokens": self.tokens,
+            "compute": self.compute,
+            "loss": self.loss,
+            "groups": list(self.groups),
+            "seed": self.seed,
+            "extra": dict(self.extra),
+        }
+
+
+@dataclass(frozen=True)
+class RunTable:
+    """Validated runs in canonical units. Build it with :func:`load_runs`."""
+
+    frame: pd.DataFrame
+    params_kind: str
+    columns: ColumnMap
+    source: str = "<DataFrame>"
+    sha256: str = ""
+    derived: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)
+    #: The unit compute was read in ("flops" or "pf-days"; stored in FLOPs either way); None: not recorded.
+    compute_unit: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @property
+    def group_cols(self) -> tuple[str, ...]:
+        return self.columns.groups
+
+    @property
+    def covariate_names(self) -> tuple[str, ...]:
+        """Covariates (numeric columns entering log-loss linearly, e.g. ``log_aspect_ratio``)."""
+        return (*(("log_aspect_ratio",) if self.columns.shape else ()), *self.columns.covariates)
+
+    def subset(self, mask) -> "RunTable":
+        """The runs where ``mask`` is true (same columns, units and provenance)."""
+        from dataclasses import replace
+
+        return replace(self, frame=self.frame[np.asarray(mask, bool)].reset_index(drop=True).rename_axis("run"))
+
+    def has(self, quantity: str) -> bool:
+        return quantity in self.frame.columns and self.frame[quantity].notna().all()
+
+    def log_inputs(self, compute_unit: str = "FLOPs") -> dict[str, np.ndarray]:
+        """Natural logs of the inputs present (N, D, C with C in ``compute_unit``, U, X)."""
+        out = {}
+        for q in ("N", "D", "C", *EXTRA_QUANTITIES):
+            if self.has(q):
+                v = self.frame[q].to_numpy(float)
+                if q == "C" and compute_unit == "PF-days":
+                    v = v / PF_DAY_FLOPS
+                out[q] = np.log(v)
+        return out
+
+    def require(self, law) -> None:
+        """Check that this table can fit ``law``: inputs present (an error names the missing quantity)
+        and enough runs at enough distinct values."""
+        missing = [name for name in law.input_names if not self.has(name)]
+        if missing:  # the error points at the first missing quantity's column
+            raise BayesScalingError(*(f"law {law.name!r} needs {_needed(m)}, which the runs table lacks"
+                                      for m in missing), quantity=missing[0], column=True)
+        min_runs = len(law.params) + 2
+        if len(self) < min_runs:
+            raise BayesScalingError(
+                f"law {law.name!r} has {len(law.params)} parameters plus noise and needs at least {min_runs} runs; "
+                f"got {len(self)}: add runs or choose a law with fewer parameters"
+            )
+        for name in (n for n in law.input_names if n in _REQUIRE_DISTINCT):
+            distinct = self.frame[name].nunique()
+            if distinct < 2:
+                raise BayesScalingError(
+                    f"law {law.name!r} needs runs at 2 or more distinct values of {name}; all runs share {name} = "
+                    f"{self.frame[name].iloc[0]:.4g}: add runs at other sizes or fit a law without {name}"
+                )
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "sha256": self.sha256,
+            "params_kind": self.params_kind,
+            "columns": self.columns.as_dict(),
+            "derived": list(self.derived),
+            "n_runs": len(self),
+            **({"compute_unit": self.compute_unit} if self.compute_unit else {}),
+            **({"notes": list(self.notes)} if self.notes else {}),
+        }
+
+
+def runs_from_frame(frame: pd.DataFrame, metadata: dict[str, Any]) -> RunTable:
+    """Rebuild a RunTable from its canonical frame and :meth:`RunTable.metadata` (used by load)."""
+    cols = metadata.get("columns", {})
+    cmap = ColumnMap(cols.get("params"), cols.get("tokens"), cols.get("compute"), cols.get("loss", "loss"),
+                     tuple(cols.get("groups", ())), cols.get("seed"), tuple(cols.get("extra", {}).items()),
+                     tuple(cols.get("covariates", ())), tuple(cols.get("shape", ())))
+    return RunTable(frame, metadata.get("params_kind", "total"), cmap, metadata.get("source", ""),
+                    metadata.get("sha256", ""), tuple(metadata.get("derived", ())), tuple(metadata.get("notes", ())),
+                    compute_unit=metadata.get("compute_unit"))
