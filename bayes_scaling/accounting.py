@@ -88,16 +88,8 @@ def _config(n_layer, d_model, d_ff, d_attn, n_ctx, vocab):
     return n_layer, d_model, d_ff, d_attn, n_ctx, vocab, non_embedding
 
 
-def transformer_params(
-    n_layer,
-    d_model,
-    *,
-    d_ff=None,
-    d_attn=None,
-    n_ctx=DEFAULT_N_CTX,
-    vocab=DEFAULT_VOCAB,
-    tied_embeddings: bool = True,
-) -> dict:
+def transformer_params(n_layer, d_model, *, d_ff=None, d_attn=None, n_ctx=DEFAULT_N_CTX, vocab=DEFAULT_VOCAB,
+                       tied_embeddings: bool = True) -> dict:
     """Parameter counts (params) of a decoder-only transformer (Kaplan et al. 2020 Table 1).
 
     Returns ``non_embedding`` = 2 d_model n_layer (2 d_attn + d_ff) (Eq. 2.1; 12 n_layer d_model^2
@@ -117,16 +109,8 @@ def transformer_params(
     }
 
 
-def forward_flops_per_token(
-    n_layer,
-    d_model,
-    *,
-    d_ff=None,
-    d_attn=None,
-    n_ctx=DEFAULT_N_CTX,
-    vocab=DEFAULT_VOCAB,
-    include_embedding: bool = False,
-):
+def forward_flops_per_token(n_layer, d_model, *, d_ff=None, d_attn=None, n_ctx=DEFAULT_N_CTX, vocab=DEFAULT_VOCAB,
+                            include_embedding: bool = False):
     """Forward-pass FLOPs/token (Kaplan et al. 2020 Table 1, Eq. 2.2).
 
     2 N + 2 n_layer n_ctx d_attn, with N the non-embedding parameters; ``include_embedding`` adds
@@ -161,17 +145,8 @@ def training_flops(n_params, tokens, *, n_layer=None, n_ctx=None, d_attn=None):
     return _out(3.0 * (2.0 * n_params + term) * tokens)
 
 
-def six_nd_ratio(
-    n_layer,
-    d_model,
-    *,
-    d_ff=None,
-    d_attn=None,
-    n_ctx=DEFAULT_N_CTX,
-    vocab=DEFAULT_VOCAB,
-    tied_embeddings: bool = True,
-    include_embedding: bool = False,
-):
+def six_nd_ratio(n_layer, d_model, *, d_ff=None, d_attn=None, n_ctx=DEFAULT_N_CTX, vocab=DEFAULT_VOCAB,
+                 tied_embeddings: bool = True, include_embedding: bool = False):
     """Exact training FLOPs over 6 N D (dimensionless; tokens cancel).
 
     Without embeddings (Kaplan's convention) the ratio is 1 + n_layer n_ctx d_attn / N, which is

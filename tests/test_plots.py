@@ -176,7 +176,7 @@ def test_group_comparison_is_paired(hier, chin):
 
 
 def test_interval_percentages_are_exact(chin):
-    from bayes_scaling.plots._common import pct
+    from bayes_scaling.plots.common import pct
 
     assert [pct(p) for p in (0.9, 0.975, 0.995, 0.5)] == ["90%", "97.5%", "99.5%", "50%"]
     ax = plot_fit(chin, ci_prob=0.975).axes[0]

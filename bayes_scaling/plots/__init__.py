@@ -13,7 +13,7 @@ one is passed.
 - :func:`plot_backtest`: held-out runs against their predicted intervals.
 """
 
-from bayes_scaling.plots._common import register_ipython_png
+from bayes_scaling.plots.common import register_ipython_png
 from bayes_scaling.plots.allocation import plot_frontier, plot_isoflops
 from bayes_scaling.plots.backtest import plot_backtest
 from bayes_scaling.plots.fit import plot_fit, plot_residuals

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.plots._common import (
+from bayes_scaling.plots.common import (
     BAND_COLOR,
     FLAG_COLOR,
     LOSS_LABEL,

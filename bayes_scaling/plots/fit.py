@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bayes_scaling.conventions import CI_PROB, PF_DAY_FLOPS
-from bayes_scaling.plots._common import (
+from bayes_scaling.plots.common import (
     BAND_COLOR,
     FLAG_COLOR,
     LOSS_LABEL,

@@ -6,7 +6,7 @@ import numpy as np
 
 from bayes_scaling.conventions import CI_PROB, FLOPS_PER_PARAM_TOKEN
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.plots._common import (
+from bayes_scaling.plots.common import (
     BAND_COLOR,
     LOSS_LABEL,
     band,

@@ -8,7 +8,7 @@ import numpy as np
 
 from bayes_scaling.conventions import CI_PROB
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.plots._common import check_ci, mpl_text, param_unit, pct
+from bayes_scaling.plots.common import check_ci, mpl_text, param_unit, pct
 
 
 def _fmt(v: float) -> str:

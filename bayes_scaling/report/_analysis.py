@@ -8,10 +8,9 @@ import time
 
 import numpy as np
 
-from bayes_scaling.plots._common import param_unit, pct
-from bayes_scaling.report._model import Para, Section, Table, figure_item, interval, num
-from bayes_scaling.report._refits import OUTLIER_ROBUST_SDS, break_test_from
-from bayes_scaling.report._sections import _rec
+from bayes_scaling.plots.common import axis_label, is_nd, param_unit, pct
+from bayes_scaling.report._model import Para, Section, Table, draws_interval, figure_item, interval, num
+from bayes_scaling.report._refits import OUTLIER_ROBUST_SDS, break_test_from, convert_params
 
 
 def _diag(fit) -> str:
@@ -23,7 +22,6 @@ def _diag(fit) -> str:
 # -- breakdown -----------------------------------------------------------------------------
 
 def breakdown_section(ctx) -> Section:
-    from bayes_scaling.plots._common import axis_label, is_nd
     from bayes_scaling.queries.extrapolation import decades_beyond
 
     result, ci = ctx.result, ctx.ci
@@ -46,8 +44,8 @@ def breakdown_section(ctx) -> Section:
         rows = []
         for f in (10.0, 100.0, 1000.0):
             pred = result.predict(**{axis: x_max * f})
-            rows.append([f"{num(x_max * f)} ({f:g}x the largest run)", interval(_rec(pred["loss"].isel(query=0), ci)),
-                         interval(_rec(pred["loss_predictive"].isel(query=0), ci)), f"{np.log10(f):+.2f}"])
+            rows.append([f"{num(x_max * f)} ({f:g}x the largest run)", draws_interval(pred["loss"].isel(query=0), ci),
+                         draws_interval(pred["loss_predictive"].isel(query=0), ci), f"{np.log10(f):+.2f}"])
         sec.add(Table([axis_label(result, axis), "law loss (nats/token)", "new run's loss (nats/token)",
                        "decades beyond"], rows, f"Extrapolation, median [{pct(ci)} interval]"))
     chk = ctx.largest_check
@@ -72,8 +70,8 @@ def _discrepancy_part(ctx, sec: Section) -> None:
     ci = ctx.ci
     info = disc.info
     sec.add(Table(["quantity", f"median [{pct(ci)} interval]"],
-                  [["tau0: discrepancy sd at the data's edge (log-loss)", interval(_rec(disc.tau0, ci))],
-                   [f"tau1: growth per decade of {disc.axis} beyond the data (log-loss)", interval(_rec(disc.tau1, ci))],
+                  [["tau0: discrepancy sd at the data's edge (log-loss)", draws_interval(disc.tau0, ci)],
+                   [f"tau1: growth per decade of {disc.axis} beyond the data (log-loss)", draws_interval(disc.tau1, ci)],
                    ["held-out runs in the calibration (fit / held out)",
                     f"{info.get('inner_n_train')} / {info.get('inner_n_test')}"],
                    ["their 90% coverage without / with the discrepancy",
@@ -135,7 +133,7 @@ def _kaplan_part(ctx, sec: Section) -> None:
         return
     fit_c, fit_d = ctx.kaplan_fits
     point = contradiction_point(fit_c, fit_d)
-    rows = [[name, unit, interval(_rec(point[k], ci))] for k, name, unit in
+    rows = [[name, unit, draws_interval(point[k], ci)] for k, name, unit in
             (("C_star", "C*", "PF-days"), ("N_star", "N*", "parameters"), ("D_star", "D*", "tokens"),
              ("L_star", "L*", "nats/token"))]
     rows.append(["P(the curves never meet)", "", f"{point.attrs['p_never_meet']:.3f}"])
@@ -149,7 +147,6 @@ def _kaplan_part(ctx, sec: Section) -> None:
 
 def groups_section(ctx) -> Section | None:
     from bayes_scaling.plots import plot_group_comparison
-    from bayes_scaling.plots._common import is_nd
     from bayes_scaling.queries.compare_groups import compare_groups
 
     result, ci = ctx.result, ctx.ci
@@ -165,7 +162,7 @@ def groups_section(ctx) -> Section | None:
     c = compare_groups(result, None, compute=b)
     rows = []
     for g in c["groups"]:
-        row = [g, interval(_rec(c["loss"][g], ci))]
+        row = [g, draws_interval(c["loss"][g], ci)]
         if "p_best" in c:
             row += [f"{c['p_best'][g]:.3f}", f"{c['expected_rank'][g]:.2f}"]
         rows.append(row)
@@ -173,27 +170,23 @@ def groups_section(ctx) -> Section | None:
     sec.add(Table(head, rows, f"At C = {num(b)} FLOPs, each group at its own optimal allocation; median "
                               f"[{pct(ci)} interval], the same posterior draw for every group"))
     a, bb = c["a"], c["b"]
-    diff = [[f"L({bb}) - L({a}) (nats/token)", interval(_rec(c["loss_diff"], ci))],
-            ["relative difference", interval(_rec(c["rel_diff"], ci), pct=True)],
+    diff = [[f"L({bb}) - L({a}) (nats/token)", draws_interval(c["loss_diff"], ci)],
+            ["relative difference", draws_interval(c["rel_diff"], ci, pct=True)],
             [f"P({a} better than {bb})", f"{c['p_a_better']:.3f}"],
             [f"P(|difference| < {pct(c['rope'])} of the loss)", f"{c['p_rope']:.3f}"]]
     if "compute_multiplier" in c:
-        diff.append([f"compute {bb} needs to match {a} (x C)", interval(_rec(c["compute_multiplier"], ci), 3)])
-    diff += [[f"{k}({bb}) - {k}({a}) ({param_unit(result, k)})", interval(_rec(v, ci))]
+        diff.append([f"compute {bb} needs to match {a} (x C)", draws_interval(c["compute_multiplier"], ci, 3)])
+    diff += [[f"{k}({bb}) - {k}({a}) ({param_unit(result, k)})", draws_interval(v, ci)]
              for k, v in c["param_diff"].items()]
     sec.add(Table(["quantity", f"median [{pct(ci)} interval] or probability"], diff, f"Paired difference {bb} vs {a}"))
     fig = plot_group_comparison(result, compute=b, ci_prob=ci)
-    sec.add(figure_item("groups", fig, f"Loss per group and paired differences at C = {num(b)} FLOPs, "
-                                       f"{pct(ci)} intervals.", "loss per group and paired differences"))
-    return sec
+    return sec.add(figure_item("groups", fig, f"Loss per group and paired differences at C = {num(b)} FLOPs, "
+                                              f"{pct(ci)} intervals.", "loss per group and paired differences"))
 
 
 # -- sensitivity ---------------------------------------------------------------------------
 
 def sensitivity_section(ctx) -> Section:
-    from bayes_scaling.plots._common import axis_label, is_nd
-    from bayes_scaling.report._refits import convert_params
-
     result, ci = ctx.result, ctx.ci
     sec = Section("sensitivity", "Sensitivity")
     if not ctx.refits:
@@ -257,8 +250,8 @@ def sensitivity_section(ctx) -> Section:
             if other:
                 n_opt = n_opt.copy(data=np.asarray(convert_params(n_opt.values, kind), float))
             ratio = opt["D_opt"] / n_opt
-            rows.append([name, str(len(fit.runs)), interval(_rec(n_opt, ci)), interval(_rec(ratio, ci), 3),
-                         interval(_rec(opt["loss_opt"], ci)), _diag(fit)])
+            rows.append([name, str(len(fit.runs)), draws_interval(n_opt, ci), draws_interval(ratio, ci, 3),
+                         draws_interval(opt["loss_opt"], ci), _diag(fit)])
         sec.add(Table(["variant", "runs", f"N* ({kind} parameters)", "D*/N* (tokens/parameter)", "L* (nats/token)",
                        "diagnostics"], rows, f"Allocation at the first budget, C = {num(b)} FLOPs, median "
                                              f"[{pct(ci)} interval]"))
@@ -271,8 +264,8 @@ def sensitivity_section(ctx) -> Section:
         for name, fit, other in variants:
             q = x10 if not other or axis != "N" else float(convert_params(x10, other))
             pred = fit.predict(**{axis: q})["loss"].isel(query=0)
-            rows.append([name, str(len(fit.runs))] + [interval(_rec(fit.posterior[p], ci)) for p in names]
-                        + [interval(_rec(pred, ci)), _diag(fit)])
+            rows.append([name, str(len(fit.runs))] + [draws_interval(fit.posterior[p], ci) for p in names]
+                        + [draws_interval(pred, ci), _diag(fit)])
         head = [f"{p} ({param_unit(result, p)})" for p in names]
         loss = f"loss (nats/token) at {axis_label(result, axis)} = {num(x10)}, 10x the largest run"
         sec.add(Table(["variant", "runs", *head, loss, "diagnostics"], rows,

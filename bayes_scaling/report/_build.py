@@ -10,9 +10,25 @@ import numpy as np
 
 from bayes_scaling.conventions import CI_PROB, check_ci_prob
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.plots._common import pct
+from bayes_scaling.plots.common import is_nd, pct
+from bayes_scaling.report._analysis import (
+    breakdown_section,
+    groups_section,
+    reproducibility_section,
+    sensitivity_section,
+)
 from bayes_scaling.report._model import Report
-from bayes_scaling.report._refits import RefitConfig
+from bayes_scaling.report._refits import RefitConfig, RefitRunner, plan_refits
+from bayes_scaling.report._sections import (
+    data_section,
+    diagnostics_section,
+    fit_section,
+    frontier_section,
+    isoflops_section,
+    law_section,
+    parameters_section,
+    residuals_section,
+)
 
 #: Default budgets: these multiples of the largest run's compute.
 DEFAULT_BUDGET_FACTORS = (10.0, 100.0, 1000.0)
@@ -57,8 +73,6 @@ class _Context:
 
 def report_budgets(result, budgets) -> np.ndarray | None:
     """Validated budgets in FLOPs, or the defaults; ``None`` for laws without N and D."""
-    from bayes_scaling.plots._common import is_nd
-
     if not is_nd(result.law):
         if budgets:
             raise BayesScalingError(f"--budgets applies to laws of N and D; this fit's law {result.law.name!r} has "
@@ -74,6 +88,7 @@ def report_budgets(result, budgets) -> np.ndarray | None:
 
 
 def check_kaplan_fits(kaplan_fits) -> tuple | None:
+    """``(kaplan_c fit, kaplan_d fit)`` checked in that order, or ``None``."""
     if kaplan_fits is None:
         return None
     fit_c, fit_d = kaplan_fits
@@ -85,27 +100,22 @@ def check_kaplan_fits(kaplan_fits) -> tuple | None:
 
 def build_report(result, config: ReportConfig | None = None) -> Report:
     """Compute every section of the report for ``result`` (a FitResult)."""
-    from bayes_scaling.report import _analysis as an
-    from bayes_scaling.report import _sections as se
-
     config = config or ReportConfig()
     ci = check_ci_prob(config.ci_prob)
     ctx = _Context(result=result, ci=ci, budgets=report_budgets(result, config.budgets), refits=config.refits,
                    refit_config=config.refit, kaplan_fits=check_kaplan_fits(config.kaplan_fits),
                    seed=int(result.sampler_config.get("seed", 0) or 0), command=config.command,
                    fit_path=config.fit_path)
-    builders = [se.data_section, se.law_section, se.diagnostics_section, se.parameters_section, se.fit_section,
-                se.residuals_section, se.isoflops_section, se.frontier_section, an.breakdown_section,
-                an.groups_section, an.sensitivity_section, an.reproducibility_section]
+    builders = [data_section, law_section, diagnostics_section, parameters_section, fit_section, residuals_section,
+                isoflops_section, frontier_section, breakdown_section, groups_section, sensitivity_section,
+                reproducibility_section]
     sections = []
     t_all = time.perf_counter()
     if ctx.refits:  # decided up front, fitted when the breakdown and sensitivity sections ask
-        from bayes_scaling.report._refits import RefitRunner, plan_refits
-
         ctx.plan = plan_refits(result, ctx.refit_config, ctx.seed)
         ctx.runner = RefitRunner(ctx.plan.jobs)
     for build in builders:
-        if build is an.reproducibility_section:
+        if build is reproducibility_section:
             ctx.timings["report before this section"] = time.perf_counter() - t_all
         sec = build(ctx)
         if sec is not None:

@@ -8,6 +8,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from bayes_scaling.posterior.intervals import summary_record
+
 
 @dataclass
 class Para:
@@ -88,3 +90,8 @@ def interval(rec: dict, digits: int = 4, pct: bool = False) -> str:
     if pct:
         return f"{rec['median']:.{max(digits - 3, 1)}%} [{rec['ci_low']:.{max(digits - 3, 1)}%}, {rec['ci_high']:.{max(digits - 3, 1)}%}]"
     return f"{num(rec['median'], digits)} [{num(rec['ci_low'], digits)}, {num(rec['ci_high'], digits)}]"
+
+
+def draws_interval(draws, ci: float, digits: int = 4, pct: bool = False) -> str:
+    """``median [lo, hi]`` of posterior draws, the interval equal-tailed with mass ``ci``."""
+    return interval(summary_record(draws, ci), digits, pct)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_scaling.accounting import PEARCE_SONG_OMEGA, total_from_non_embedding
+from bayes_scaling.plots.common import envelope_runs, is_nd, run_draws
 from bayes_scaling.specs.spec import LawSpec, parse_spec
 
 #: Runs whose log-loss residual is farther than this many robust SDs (1.4826 x MAD) from the median
@@ -104,8 +105,6 @@ def _job(key, runs, spec, cfg: RefitConfig, seed: int, hier: dict | None = None,
 def outlier_mask(result) -> tuple[np.ndarray, np.ndarray, float]:
     """(keep mask, residual per run, robust SD): residuals are log observed loss minus the posterior
     median of the law's log-loss for that run."""
-    from bayes_scaling.plots._common import run_draws
-
     law_draws, _ = run_draws(result)
     resid = np.log(result.runs.frame["loss"].to_numpy(float)) - np.median(np.log(law_draws), axis=1)
     centre = np.median(resid)
@@ -189,7 +188,6 @@ def break_runs(result):
     break test does not apply. Laws of N and D: the lowest-loss run per compute budget on X = C;
     single-axis laws: the runs themselves."""
     from bayes_scaling.data.runs import load_runs
-    from bayes_scaling.plots._common import envelope_runs, is_nd
 
     law = result.law
     frame = result.runs.frame

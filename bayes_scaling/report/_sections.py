@@ -9,9 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from bayes_scaling.conventions import ESS_MIN_PER_CHAIN, PF_DAY_FLOPS, RHAT_MAX
-from bayes_scaling.plots._common import pct, unit_text
-from bayes_scaling.posterior.intervals import summary_record
-from bayes_scaling.report._model import Para, Section, Table, figure_item, interval, num
+from bayes_scaling.plots.common import budget_labels, is_nd, pct, unit_text
+from bayes_scaling.report._model import Para, Section, Table, draws_interval, figure_item, num
 
 KIND_NOTE = {
     "total": "total parameters, embeddings included (the convention of Hoffmann et al. 2022)",
@@ -19,15 +18,9 @@ KIND_NOTE = {
 }
 
 
-def _rec(da, ci):
-    return summary_record(da, ci)
-
-
 # -- data and provenance -------------------------------------------------------------------
 
 def data_section(ctx) -> Section:
-    from bayes_scaling.plots._common import budget_labels
-
     result = ctx.result
     meta = result.runs_metadata
     cols = meta.get("columns", {})
@@ -160,16 +153,14 @@ def parameters_section(ctx) -> Section:
     sec.add(Table(["parameter", "unit", f"median [{pct(ci)} interval]", "mean", "sd", "R-hat", "ESS bulk", "ESS tail"],
                   rows, f"Posterior of each parameter ({pct(ci)} equal-tailed intervals)"))
     fig = plot_posterior(result, ci_prob=ci)
-    sec.add(figure_item("posterior", fig, f"Marginal posteriors with the median and the {pct(ci)} equal-tailed "
-                        f"interval.", "marginal posterior densities of the law's parameters"))
-    return sec
+    return sec.add(figure_item("posterior", fig, f"Marginal posteriors with the median and the {pct(ci)} equal-tailed "
+                               f"interval.", "marginal posterior densities of the law's parameters"))
 
 
 # -- fit and residuals ----------------------------------------------------------------------
 
 def fit_section(ctx) -> Section:
     from bayes_scaling.plots import plot_fit
-    from bayes_scaling.plots._common import is_nd
 
     result, ci = ctx.result, ctx.ci
     sec = Section("fit", "Fit")
@@ -180,8 +171,7 @@ def fit_section(ctx) -> Section:
                f"Runs above the curve were trained at non-optimal N/D.")
     else:
         cap = f"Observed runs and the fitted law: posterior median and {pct(ci)} band."
-    sec.add(figure_item("fit", fig, cap, "observed runs and the fitted scaling law on log-log axes"))
-    return sec
+    return sec.add(figure_item("fit", fig, cap, "observed runs and the fitted scaling law on log-log axes"))
 
 
 def residuals_section(ctx) -> Section:
@@ -216,23 +206,19 @@ def _not_nd(ctx, sec, what):
 
 def isoflops_section(ctx) -> Section:
     from bayes_scaling.plots import plot_isoflops
-    from bayes_scaling.plots._common import is_nd
 
     sec = Section("isoflops", "IsoFLOP curves")
     if not is_nd(ctx.result.law):
         return _not_nd(ctx, sec, "an IsoFLOP curve")
     fig = plot_isoflops(ctx.result, ci_prob=ctx.ci)
-    sec.add(figure_item("isoflops", fig, f"Loss against N at fixed compute (D = C/(6N)): posterior median and "
-                        f"{pct(ctx.ci)} band, the observed runs at each budget, and the compute-optimal N* with its "
-                        f"{pct(ctx.ci)} interval." + (" Hierarchical fit: population curves." if ctx.result.hierarchy
-                                                       else ""),
-                        "IsoFLOP curves: loss against parameters at fixed compute"))
-    return sec
+    cap = (f"Loss against N at fixed compute (D = C/(6N)): posterior median and {pct(ctx.ci)} band, the observed runs "
+           f"at each budget, and the compute-optimal N* with its {pct(ctx.ci)} interval."
+           + (" Hierarchical fit: population curves." if ctx.result.hierarchy else ""))
+    return sec.add(figure_item("isoflops", fig, cap, "IsoFLOP curves: loss against parameters at fixed compute"))
 
 
 def frontier_section(ctx) -> Section:
     from bayes_scaling.plots import plot_frontier
-    from bayes_scaling.plots._common import is_nd
     from bayes_scaling.queries.allocate import compute_optimal, decide, frontier_exponents
 
     result, ci = ctx.result, ctx.ci
@@ -248,8 +234,8 @@ def frontier_section(ctx) -> Section:
                         f"{pct(ci)} band; grey lines show the published slopes through the median at the smallest "
                         f"budget (slopes only).", "compute-optimal parameters and tokens against compute"))
     fe = frontier_exponents(result, lo, hi)
-    sec.add(Para(f"Between {num(lo)} and {num(hi)} FLOPs: N* ∝ C^a with a = {interval(_rec(fe['a'], ci), 3)}, "
-                 f"D* ∝ C^b with b = {interval(_rec(fe['b'], ci), 3)} (Kaplan et al. 2020: a = 0.73; "
+    sec.add(Para(f"Between {num(lo)} and {num(hi)} FLOPs: N* ∝ C^a with a = {draws_interval(fe['a'], ci, 3)}, "
+                 f"D* ∝ C^b with b = {draws_interval(fe['b'], ci, 3)} (Kaplan et al. 2020: a = 0.73; "
                  f"Hoffmann et al. 2022: a = b = 0.5)."))
     opt = compute_optimal(result, budgets)
     ctx.optimum = opt
@@ -260,9 +246,9 @@ def frontier_section(ctx) -> Section:
         d = decide(result, float(b))
         ctx.decisions.append(d)
         dec = f"{max(np.log10(b / c_max), 0.0):.2f}"
-        rows.append([num(b), num(b / PF_DAY_FLOPS), interval(_rec(sel["N_opt"], ci)), interval(_rec(sel["D_opt"], ci)),
-                     interval(_rec(sel["tokens_per_param"], ci), 3), interval(_rec(sel["loss_opt"], ci)),
-                     f"{num(d.N)} / {num(d.D)}", interval(_rec(d.outcome["loss"], ci)), dec])
+        rows.append([num(b), num(b / PF_DAY_FLOPS), draws_interval(sel["N_opt"], ci), draws_interval(sel["D_opt"], ci),
+                     draws_interval(sel["tokens_per_param"], ci, 3), draws_interval(sel["loss_opt"], ci),
+                     f"{num(d.N)} / {num(d.D)}", draws_interval(d.outcome["loss"], ci), dec])
     sec.add(Table(["budget C (FLOPs)", "PF-days", f"N* ({kind} parameters)", "D* (tokens)", "D*/N* (tokens/parameter)",
                    "L* (nats/token)", f"decision N ({kind} parameters) / D (tokens), min. expected loss",
                    "loss at the decision (nats/token)", "decades beyond the largest run"], rows,

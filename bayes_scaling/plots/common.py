@@ -1,5 +1,5 @@
 """Shared plotting helpers: figures without pyplot, axis labels with units, posterior bands,
-per-run posterior draws and compute budgets.
+per-run posterior draws and compute budgets. Public: the report builds on them too.
 
 Figures are built as ``matplotlib.figure.Figure`` objects (no pyplot state, no window, rendered by
 the Agg canvas when saved), so plotting works headless and never leaks figures.
