@@ -133,17 +133,17 @@ def group_colors(groups, result=None) -> dict:
 
 
 def run_draws(result, *, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Per run, posterior draws of the law's loss and of a new run's loss (posterior predictive),
-    each shaped (run, sample), with every run's own group parameters and covariates."""
-    from bayes_scaling.queries.predict import log_mu_at_runs, noise_draws
-
-    log_mu = log_mu_at_runs(result, result.runs).transpose(RUN_DIM, "chain", "draw").values
-    shape = log_mu.shape
-    rng = np.random.default_rng(result.sampler_config.get("seed", 0) + 2 if seed is None else seed)
-    noise = noise_draws(result.spec.likelihood, rng, shape)
-    sigma = result.posterior["sigma"].transpose("chain", "draw").values[None]
-    n = shape[0]
-    return np.exp(log_mu).reshape(n, -1), np.exp(log_mu + sigma * noise).reshape(n, -1)
+    """Per run, posterior draws of the law's loss and of a new run's loss (posterior predictive: noise,
+    and the extrapolation discrepancy when the fit carries one), each shaped (run, sample), nats/token,
+    with every run's own group parameters and covariates (the fit's evaluator)."""
+    ev = result.evaluator
+    runs = result.runs
+    log_mu = ev.log_mean_at_runs(runs)
+    axis = None if ev.discrepancy is None else runs.frame[ev.discrepancy.axis].to_numpy(float)
+    log_pred = ev.log_predictive(log_mu, axis, rng=ev.default_rng(2, seed))
+    n = log_mu.shape[-1]
+    flat = lambda da: np.exp(da.transpose(RUN_DIM, "chain", "draw").values).reshape(n, -1)  # noqa: E731
+    return flat(log_mu), flat(log_pred)
 
 
 def budget_labels(compute, tol_decades: float = BUDGET_TOL_DECADES) -> tuple[np.ndarray, np.ndarray, bool]:
