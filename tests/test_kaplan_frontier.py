@@ -104,13 +104,21 @@ def test_contradiction_point_on_the_fitted_frontier_path(exact):
     assert (3.1e8 / c_star) ** 0.050 == pytest.approx((5.4e13 / d_star) ** 0.095, rel=1e-9)
 
 
-def test_predicting_kaplan_ns_without_steps_says_which_flag_is_missing():
+def test_predicting_kaplan_ns_without_steps_says_which_flag_is_missing(tmp_path, capsys):
     import pytest
 
     from bayes_scaling.errors import BayesScalingError
     from bayes_scaling.laws.registry import get_law
     from bayes_scaling.queries.predict import query_inputs
 
-    with pytest.raises(BayesScalingError, match="needs S to predict: give --steps"):
+    with pytest.raises(BayesScalingError, match="needs optimizer steps S to predict") as err:
         query_inputs(get_law("kaplan_ns"), N=1e9)
+    assert err.value.quantity == "S"  # the library names the quantity; the CLI names its flag:
+    from bayes_scaling.cli import main
+    from bayes_scaling.testing import fake_fit
+
+    path = fake_fit("kaplan_ns", {"alpha_N": 0.077, "alpha_S": 0.76, "N_c": 6.5e13, "S_c": 2.1e3}, draws=20).save(
+        tmp_path / "ns.nc")
+    assert main(["predict", str(path), "--params", "1e9"]) == 2
+    assert "--steps" in capsys.readouterr().err
     assert set(query_inputs(get_law("kaplan_ns"), N=1e9, S=1e4)["logs"]) == {"N", "S"}
