@@ -15,7 +15,7 @@ import shlex
 import sys
 import warnings
 
-from bayes_scaling.commands import compare, data, fit, planning, predict, report, validate
+from bayes_scaling.commands import compare, data, ensemble, fit, planning, predict, report, validate
 from bayes_scaling.commands.args import option_for
 from bayes_scaling.errors import BayesScalingError, DiagnosticsError
 
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bayes-scaling", description="Posterior distributions over neural scaling laws.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     fit.add_parsers(sub)
+    ensemble.add_parser(sub)
     predict.add_parser(sub)
     planning.add_parsers(sub)
     compare.add_parsers(sub)

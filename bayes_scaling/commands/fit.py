@@ -67,7 +67,7 @@ def fit_lines(result, ci_prob: float, *, with_spec: bool = False) -> list[str]:
     return lines if line is None else [*lines, line]
 
 
-def _fit_out(out: str) -> Path:
+def fit_out(out: str) -> Path:
     """The path of a fit file to write (``--out``), checked before the fit."""
     from bayes_scaling.files import check_out_file
 
@@ -80,7 +80,7 @@ def cmd_fit(args) -> int:
     from bayes_scaling.inference.fit import fit
 
     spec = spec_from_args(args)
-    out = _fit_out(args.out)
+    out = fit_out(args.out)
     kw = group_kw(args, spec)
     runs = runs_from_args(args)
     result = fit(runs, spec=spec, draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed,
@@ -156,9 +156,12 @@ def cmd_fit_many(args) -> int:
 
 
 def cmd_summary(args) -> int:
-    from bayes_scaling.result import FitResult
+    from bayes_scaling.commands.ensemble import ensemble_json, ensemble_lines, is_ensemble
+    from bayes_scaling.result import load_fit
 
-    result = FitResult.load(args.fit)
+    result = load_fit(args.fit)
+    if is_ensemble(result):
+        return emit(lambda: ensemble_lines(result, args.ci), lambda: ensemble_json(result, args.ci), as_json=args.json)
     return emit(lambda: fit_lines(result, args.ci, with_spec=True), lambda: summary_json(result, args.ci),
                 as_json=args.json)
 
@@ -172,7 +175,7 @@ def cmd_demo(args) -> int:
     from bayes_scaling.posterior.intervals import summary_record
     from bayes_scaling.simulate import true_loss
 
-    out = _fit_out(args.out) if args.out else None
+    out = fit_out(args.out) if args.out else None
     path = example_path()
     runs = load_runs(path, params_kind=EXAMPLE["params_kind"])
     truth = EXAMPLE["truth"]

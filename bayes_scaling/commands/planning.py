@@ -18,10 +18,11 @@ _at_least_two = int_at_least(2, " (the two ends of the range)")
 
 
 def cmd_allocate(args) -> int:
-    from bayes_scaling.queries.allocate import decide, frontier_exponents
-    from bayes_scaling.result import FitResult
+    from bayes_scaling.commands.ensemble import member_lines, member_records
+    from bayes_scaling.queries.allocate import compute_optimal, decide, frontier_exponents
+    from bayes_scaling.result import load_fit
 
-    result = FitResult.load(args.fit)
+    result = load_fit(args.fit)
     c = budget_flops(args)
     alts = {f"N = {n:.3g}": n for n in (args.alt_params or [])}
     d = decide(result, c, utility=args.utility, max_params=args.max_params, max_tokens=args.max_tokens,
@@ -53,6 +54,10 @@ def cmd_allocate(args) -> int:
 
     out["extrapolation"] = extrapolation_report(result, query, ci)
     out["diagnostics"] = diagnostics_record(result)
+    by_form = member_records(result, lambda m: compute_optimal(m, c, flops_per_token=args.flops_per_token)[
+        "N_opt"].isel(budget=0, drop=True), ci)
+    if by_form:
+        out["N_opt_by_law_form"] = by_form
     if result.hierarchy is not None:
         out["group"] = args.group
 
@@ -75,6 +80,7 @@ def cmd_allocate(args) -> int:
         yield interval_line("D* (tokens)", out["D_opt"])
         yield interval_line("D*/N* (tokens/parameter)", out["tokens_per_param"], fmt=".3g")
         yield interval_line("L* (nats/token)", out["loss_opt"])
+        yield from member_lines(out.get("N_opt_by_law_form", {}), "N*")
         yield interval_line("a in N* ~ C^a (C/10 to 10C)", out["a"], fmt=".3f")
         yield interval_line("b in D* ~ C^b", out["b"], fmt=".3f")
         for name, alt in out["alternatives"].items():
@@ -90,9 +96,9 @@ def cmd_allocate(args) -> int:
 
 def cmd_target(args) -> int:
     from bayes_scaling.queries.allocate import compute_for_loss, prob_reach
-    from bayes_scaling.result import FitResult
+    from bayes_scaling.result import load_fit
 
-    result = FitResult.load(args.fit)
+    result = load_fit(args.fit)
     ds = compute_for_loss(result, args.loss, flops_per_token=args.flops_per_token)
     ci = args.ci
     out: dict[str, Any] = {
@@ -124,9 +130,9 @@ def cmd_target(args) -> int:
 
 def cmd_frontier(args) -> int:
     from bayes_scaling.queries.allocate import compute_optimal, frontier_exponents
-    from bayes_scaling.result import FitResult
+    from bayes_scaling.result import load_fit
 
-    result = FitResult.load(args.fit)
+    result = load_fit(args.fit)
     lo, hi = to_flops(args.compute_min, args.compute_unit), to_flops(args.compute_max, args.compute_unit)
     if not hi > lo:
         raise BayesScalingError(f"--compute-max must exceed --compute-min, got {args.compute_min:g} and {args.compute_max:g}")

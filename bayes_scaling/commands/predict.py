@@ -30,12 +30,15 @@ def prediction_json(result, pred, ci_prob: float) -> dict[str, Any]:
 
 
 def cmd_predict(args) -> int:
-    from bayes_scaling.result import FitResult
+    from bayes_scaling.commands.ensemble import member_lines, member_records
+    from bayes_scaling.result import load_fit
 
-    result = FitResult.load(args.fit)
+    result = load_fit(args.fit)
     extra = {k: v for k, v in (("U", args.unique_tokens), ("X", args.x), ("S", args.steps)) if v is not None}
     pred = result.predict(N=args.params, D=args.tokens, C=args.compute, group=args.group, **extra)
     out = prediction_json(result, pred, args.ci)
+    out.update(member_records(result, lambda m: m.predict(N=args.params, D=args.tokens, C=args.compute, **extra)[
+        "loss"].isel(query=0, drop=True), args.ci))
 
     def text():
         q = ", ".join(f"{k} = {v:.4g}" for k, v in out["query"].items())
@@ -44,6 +47,7 @@ def cmd_predict(args) -> int:
             s = out[key]
             yield (f"predicted loss at {q}: {label}: median {s['median']:.4f} nats/token, "
                    f"{pct} interval [{s['ci_low']:.4f}, {s['ci_high']:.4f}]")
+        yield from member_lines({k: out[k] for k in ("members", "law_form_share") if k in out}, "loss")
         yield from extrapolation_lines(out["extrapolation"])
         yield diagnostics_line(result)
 

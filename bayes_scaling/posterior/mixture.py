@@ -40,7 +40,13 @@ class MixtureEvaluator:
     def shape(self) -> tuple[int, int]:
         return 1, self.n_draws
 
-    def _pool(self, per_member: dict[str, xr.DataArray]) -> xr.DataArray:
+    @property
+    def picks(self) -> dict[str, np.ndarray]:
+        """Per member, the indices (into its chain-major flattened draws) that enter the mixture."""
+        return self._picks
+
+    def pool(self, per_member: dict[str, xr.DataArray]) -> xr.DataArray:
+        """Member draws (dims chain, draw, ...) pooled by weight: dims (chain = 1, draw, ...)."""
         parts = []
         for name, da in per_member.items():
             flat = da.stack(_sample=SAMPLE_DIMS).transpose("_sample", ...).drop_vars(["_sample", *SAMPLE_DIMS],
@@ -53,13 +59,13 @@ class MixtureEvaluator:
     def predict(self, values: dict, **kw) -> xr.Dataset:
         """``loss`` and ``loss_predictive`` (nats/token) of the mixture at query points."""
         preds = {k: m.predict(values, **kw) for k, m in self.members.items()}
-        ds = xr.Dataset({v: self._pool({k: p[v] for k, p in preds.items()}) for v in ("loss", "loss_predictive")})
+        ds = xr.Dataset({v: self.pool({k: p[v] for k, p in preds.items()}) for v in ("loss", "loss_predictive")})
         first = next(iter(preds.values()))
         return ds.assign_coords({c: first[c] for c in first.coords if c not in SAMPLE_DIMS})
 
     def log_mean_at_runs(self, runs, **kw) -> xr.DataArray:
         """log of the mixture's law at each run (dims chain, draw, run)."""
-        return self._pool({k: m.log_mean_at_runs(runs, **kw) for k, m in self.members.items()})
+        return self.pool({k: m.log_mean_at_runs(runs, **kw) for k, m in self.members.items()})
 
     def predictive_at_runs(self, runs, *, seed: int = 0) -> np.ndarray:
         """Draws of each run's loss as a new run (run x draws), pooled from the members."""
@@ -67,4 +73,4 @@ class MixtureEvaluator:
         for k, m in self.members.items():
             d = m.predictive_at_runs(runs, seed=seed)  # run x (chain*draw), chain-major
             per[k] = xr.DataArray(d.T.reshape(*m.shape, -1), dims=(*SAMPLE_DIMS, "run"))
-        return self._pool(per).values.reshape(self.n_draws, -1).T
+        return self.pool(per).values.reshape(self.n_draws, -1).T

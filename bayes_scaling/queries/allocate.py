@@ -20,7 +20,7 @@ import xarray as xr
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.queries.draws import (LawDraws, bisect_decreasing, budgets_flops, check_flops_per_token,
-                                         check_target_loss, require_allocation)
+                                         check_target_loss, law_draws, require_allocation)
 
 BUDGET_DIM = "budget"
 _GOLDEN = (np.sqrt(5.0) - 1) / 2
@@ -44,7 +44,7 @@ def compute_optimal(result, compute, *, flops_per_token: float = FLOPS_PER_PARAM
     """
     k = check_flops_per_token(flops_per_token)
     budgets = budgets_flops(compute, compute_unit)
-    draws = LawDraws(result, group)
+    draws = law_draws(result, group)
     log_ct = np.log(budgets / k)
     log_n = draws.log_n_opt(log_ct)
     log_d = log_ct - log_n
@@ -89,7 +89,7 @@ def plan_outcome(result, compute: float, n_params: float, *, flops_per_token: fl
     (c,) = budgets_flops([compute], compute_unit)
     if not np.isfinite(n_params) or n_params <= 0:
         raise BayesScalingError(f"planned parameters must be > 0, got {n_params!r}")
-    draws = LawDraws(result, group)
+    draws = law_draws(result, group)
     log_ct = np.log(c / k)
     log_loss_plan = draws.log_loss(np.log(n_params), log_ct - np.log(n_params))[..., 0]
     log_loss_opt = draws.log_loss_opt(np.array([log_ct]))[..., 0]
@@ -150,7 +150,7 @@ def decide(result, compute: float, *, utility: str = "mean", max_params: float |
     q = parse_utility(utility)
     k = check_flops_per_token(flops_per_token)
     (c,) = budgets_flops([compute], compute_unit)
-    draws = LawDraws(result, group)
+    draws = law_draws(result, group)
     log_ct = np.log(c / k)
     opt = compute_optimal(result, [c], flops_per_token=k, group=group)
     log_nopt = np.log(opt["N_opt"].values[..., 0])
@@ -213,7 +213,7 @@ def compute_for_loss(result, target_loss: float, *, flops_per_token: float = FLO
     the N* and D* there. Draws whose loss floor is above the target give ``inf``."""
     target_loss = check_target_loss(target_loss)
     k = check_flops_per_token(flops_per_token)
-    draws = LawDraws(result, group)
+    draws = law_draws(result, group)
     log_t = np.log(target_loss)
     lo_x, hi_x = np.log(1e6), np.log(1e60)
     g = lambda x: draws.log_loss_opt(x[..., None])[..., 0]  # noqa: E731

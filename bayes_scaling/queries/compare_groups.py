@@ -21,7 +21,7 @@ import xarray as xr
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.queries.allocate import compute_optimal
-from bayes_scaling.queries.draws import LawDraws, bisect_decreasing, budgets_flops, check_flops_per_token
+from bayes_scaling.queries.draws import bisect_decreasing, budgets_flops, check_flops_per_token, law_draws
 
 
 def _check_groups(result, groups) -> list[str]:
@@ -63,7 +63,7 @@ def compute_multiplier(result, a: str, b: str, compute: float, *,
     ``b`` cannot reach that loss at any budget (its loss floor is above it)."""
     k = check_flops_per_token(flops_per_token)
     (c,) = budgets_flops([compute], "flops")
-    da, db = LawDraws(result, a), LawDraws(result, b)
+    da, db = law_draws(result, a), law_draws(result, b)
     log_ct = np.log(c / k)
     target = da.log_loss_opt(np.array([log_ct]))[..., 0]
     g = lambda x: db.log_loss_opt(x[..., None])[..., 0]  # noqa: E731

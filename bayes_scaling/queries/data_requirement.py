@@ -13,7 +13,7 @@ import numpy as np
 import xarray as xr
 
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.queries.draws import LawDraws, bisect_decreasing, check_target_loss
+from bayes_scaling.queries.draws import bisect_decreasing, check_target_loss, law_draws
 
 #: log of "infinitely many" tokens: large enough that any power-law data term vanishes.
 _LOG_D_INF = 700.0
@@ -38,7 +38,7 @@ def tokens_to_limit_overfitting(result, N, delta: float = 0.02) -> xr.DataArray:
     if not 0 < delta < 10:
         raise BayesScalingError(f"delta must be a relative penalty in (0, 10), e.g. 0.02, got {delta!r}")
     n = _sizes(N)
-    d = LawDraws(result)
+    d = law_draws(result)
     log_n = np.log(n)
     log_inf = d.log_loss(log_n, np.full_like(log_n, _LOG_D_INF))
     target = log_inf + np.log1p(delta)
@@ -71,7 +71,7 @@ def tokens_for_loss(result, N, target_loss: float) -> xr.DataArray:
     ``inf`` where even infinite data cannot get there (L(N, inf) >= target)."""
     target_loss = check_target_loss(target_loss)
     n = _sizes(N)
-    d = LawDraws(result)
+    d = law_draws(result)
     log_n = np.log(n)
     log_t = np.log(target_loss)
     shape = np.broadcast_shapes(d.shape + (1,), log_n.shape)

@@ -49,16 +49,16 @@ def check_target_loss(target_loss) -> float:
 
 
 class LawDraws:
-    """Posterior parameters as NumPy arrays shaped (chain, draw, 1) for fast broadcasting."""
+    """Posterior parameters of one law as NumPy arrays shaped (chain, draw, 1) for fast broadcasting."""
 
-    def __init__(self, result, group: str | None = None):
-        self.result = result
-        self.law = result.law
+    def __init__(self, result, group: str | None = None, *, law=None, params: dict | None = None):
+        self.law = result.law if law is None else law
         require_allocation(self.law)
-        post = result.posterior
-        self.shape = (post.sizes["chain"], post.sizes["draw"])
-        self.p = {k: np.asarray(v.transpose("chain", "draw").values)[..., None]
-                  for k, v in result.law_params(group).items()}
+        if params is None:
+            params = {k: np.asarray(v.transpose("chain", "draw").values)[..., None]
+                      for k, v in result.law_params(group).items()}
+        self.p = params
+        self.shape = next(iter(params.values())).shape[:2]
 
     def log_loss(self, log_n, log_d):
         return self.law.log_loss(np, {"N": log_n, "D": log_d}, self.p)
@@ -73,6 +73,50 @@ class LawDraws:
     def log_loss_opt(self, log_ct):
         u = self.log_n_opt(log_ct)
         return self.log_loss(u, log_ct - u)
+
+
+class MixtureDraws:
+    """The draws of an ensemble as one (chain = 1, draw) array: each member's law on the draws the
+    mixture picked from it, concatenated in the mixture's order; same calls as :class:`LawDraws`."""
+
+    def __init__(self, ensemble):
+        picks = ensemble.evaluator.picks
+        self.parts = []
+        for name, fit in ensemble.members.items():
+            require_allocation(fit.law)
+            flat = {k: np.asarray(v.transpose("chain", "draw").values).reshape(-1)[picks[name]][None, :, None]
+                    for k, v in fit.law_params(None).items()}
+            self.parts.append(LawDraws(fit, law=fit.law, params=flat))
+        self.law = self.parts[0].law
+        self.shape = (1, sum(p.shape[1] for p in self.parts))
+
+    def _each(self, method, *args):
+        out, lo = [], 0
+        for part in self.parts:
+            hi = lo + part.shape[1]
+            sliced = [a[:, lo:hi] if np.ndim(a) >= 2 and np.shape(a)[:2] == self.shape else a for a in args]
+            out.append(getattr(part, method)(*sliced))
+            lo = hi
+        return np.concatenate([np.broadcast_to(o, (1, p.shape[1], *np.shape(o)[2:])) for o, p in zip(out, self.parts)],
+                              axis=1)
+
+    def log_loss(self, log_n, log_d):
+        return self._each("log_loss", log_n, log_d)
+
+    def log_n_opt(self, log_ct):
+        return self._each("log_n_opt", log_ct)
+
+    def log_loss_opt(self, log_ct):
+        return self._each("log_loss_opt", log_ct)
+
+
+def law_draws(result, group: str | None = None):
+    """:class:`LawDraws` of a fit, or :class:`MixtureDraws` of an ensemble (population only)."""
+    if hasattr(result, "members"):
+        if group is not None:
+            raise BayesScalingError("ensembles answer for the population: groups are per member")
+        return MixtureDraws(result)
+    return LawDraws(result, group)
 
 
 def golden_min(f, lo, hi, shape, iters: int = 90):

@@ -1,0 +1,98 @@
+"""``ensemble``: fit several law forms to one runs file and weight them by leave-future-out stacking
+(or PSIS-LOO, or equally); and the ensemble views the other commands print beside the mixture's
+answer (each member's answer, its weight, and how much of the interval the law form contributes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bayes_scaling.commands.args import (add_calibrate_arg, add_ci_arg, add_json_arg, add_runs_args, add_sampler_args,
+                                         runs_from_args)
+from bayes_scaling.commands.output import diagnostics_line, diagnostics_record, emit
+from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.posterior.intervals import summary_record as rec
+
+
+def is_ensemble(result) -> bool:
+    return hasattr(result, "members")
+
+
+def member_records(result, query, ci_prob: float) -> dict[str, Any]:
+    """``{"members": {name: {weight, law, value}}, "law_form_share": ...}`` for ``query(fit) -> draws``
+    of one scalar per draw; empty for a single fit."""
+    if not is_ensemble(result):
+        return {}
+    from bayes_scaling.result.ensemble import law_form_share
+
+    per = result.member_answers(query)
+    return {"members": {k: {"law": result.members[k].law.name, "weight": result.weights[k], **rec(v, ci_prob)}
+                        for k, v in per.items()},
+            "law_form_share": float(law_form_share(per, result.weights))}
+
+
+def member_lines(block: dict, label: str) -> list[str]:
+    """Text lines for :func:`member_records`' output."""
+    if not block:
+        return []
+    lines = [f"{label} by law form (the answer above mixes them by weight):"]
+    for k, r in block["members"].items():
+        lines.append(f"  {k} (weight {r['weight']:.2f}): median {r['median']:.4g}, [{r['ci_low']:.4g}, "
+                     f"{r['ci_high']:.4g}]")
+    lines.append(f"  share of the variance of log({label}) from the law form: {block['law_form_share']:.0%}")
+    return lines
+
+
+def ensemble_lines(result, ci_prob: float) -> list[str]:
+    """The text view of an ensemble: members, weights, how the weights were found, diagnostics."""
+    info = result.info
+    lines = [f"ensemble of {len(result.members)} law forms on {len(result.runs)} runs; weights by "
+             f"{info.get('method', '?')}"]
+    for k, m in result.members.items():
+        lines.append(f"  {k}: weight {result.weights[k]:.3f}  {m.law.formula}  ({m.diagnostics.r_hat_max:.3f} R-hat "
+                     f"max, {m.diagnostics.divergences} divergences)")
+    for cut, ws in info.get("weights_per_cut", {}).items():
+        lines.append(f"  weights fitted below {cut} decade(s) under the largest run: "
+                     + ", ".join(f"{k} {w:.2f}" for k, w in ws.items()))
+    lines.append(diagnostics_line(result))
+    return lines
+
+
+def ensemble_json(result, ci_prob: float) -> dict[str, Any]:
+    return {"ensemble": {k: {"law": m.law.name, "formula": m.law.formula, "weight": result.weights[k],
+                             "diagnostics": diagnostics_record(m)} for k, m in result.members.items()},
+            "weights": result.info, "runs": result.runs_metadata, "diagnostics": diagnostics_record(result)}
+
+
+def cmd_ensemble(args) -> int:
+    from bayes_scaling.commands.fit import fit_out
+    from bayes_scaling.inference.ensemble import fit_ensemble
+
+    laws = [s.strip() for s in (args.laws or "").split(",") if s.strip()]
+    specs = list(args.spec or [])
+    if len(laws) + len(specs) < 2:
+        raise BayesScalingError("an ensemble needs at least two law forms: --laws a,b[,c] and/or --spec FILE ...")
+    out = fit_out(args.out)
+    runs = runs_from_args(args)
+    ens = fit_ensemble(runs, laws=laws, specs=specs, method=args.weights, draws=args.draws, tune=args.tune,
+                       chains=args.chains, seed=0 if args.seed is None else args.seed,
+                       calibrate_extrapolation=args.calibrate_extrapolation)
+    ens.save(out)
+    return emit(lambda: [*ensemble_lines(ens, args.ci), f"saved {out}"],
+                lambda: {**ensemble_json(ens, args.ci), "out": str(out)}, as_json=args.json)
+
+
+def add_parser(sub) -> None:
+    """Register ``ensemble``."""
+    p = sub.add_parser("ensemble", help="fit several law forms and weight them by leave-future-out stacking")
+    p.add_argument("runs", help="runs file (.csv or .parquet), one row per training run")
+    p.add_argument("--laws", default="", help="comma-separated law names, e.g. chinchilla,chinchilla_tied,kaplan_nd")
+    p.add_argument("--spec", action="append", default=None, help="a spec file or shipped spec name (repeatable)")
+    p.add_argument("--weights", choices=("lfo", "loo", "equal"), default="lfo",
+                   help="leave-future-out stacking (default), PSIS-LOO stacking, or equal weights")
+    p.add_argument("--out", required=True, help="output ensemble file (.nc)")
+    add_runs_args(p)
+    add_sampler_args(p)
+    add_calibrate_arg(p)
+    add_ci_arg(p)
+    add_json_arg(p)
+    p.set_defaults(func=cmd_ensemble)

@@ -1,0 +1,171 @@
+"""``EnsembleResult``: several laws (or specs) fitted to the same runs, with the weights that mix them
+(leave-future-out or PSIS-LOO stacking, :mod:`bayes_scaling.inference.ensemble`). Its evaluator is a
+:class:`~bayes_scaling.posterior.mixture.MixtureEvaluator`, so every answer is the mixture's; each
+member's own answer and the share of an interval that the law form contributes come with it.
+
+On disk: one netCDF file, the ensemble's attributes at the root and each member's fit as a group.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayes_scaling.conventions import CI_PROB
+from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.files import atomic_path
+from bayes_scaling.posterior.diagnostics import Diagnostics
+from bayes_scaling.posterior.mixture import MixtureEvaluator
+from bayes_scaling.result.fit import FitResult
+
+ENSEMBLE_FORMAT = "bayes_scaling.ensemble/1"
+
+
+def law_form_share(per_member: dict[str, xr.DataArray], weights: dict[str, float]) -> xr.DataArray:
+    """Share of the mixture's variance of log(value) that lies between members (the law form), by the
+    law of total variance: Var = E_k[Var_k] + Var_k[E_k], weights w_k; 0 = the forms agree."""
+    logs = {k: np.log(v) for k, v in per_member.items()}
+    means = {k: v.mean(("chain", "draw")) for k, v in logs.items()}
+    within = sum(weights[k] * v.var(("chain", "draw")) for k, v in logs.items())
+    grand = sum(weights[k] * means[k] for k in logs)
+    between = sum(weights[k] * (means[k] - grand) ** 2 for k in logs)
+    return between / (between + within)
+
+
+class EnsembleResult:
+    """Members (name -> :class:`FitResult` on the same runs), normalised ``weights`` and ``info`` (how
+    the weights were found: method, cuts, weights per cut, held-out log scores)."""
+
+    def __init__(self, members: dict[str, FitResult], weights: dict[str, float], info: dict | None = None,
+                 *, seed: int = 0):
+        if not members:
+            raise BayesScalingError("an ensemble needs at least one member fit")
+        if set(members) != set(weights):
+            raise BayesScalingError(f"ensemble weights {sorted(weights)} do not match its members {sorted(members)}")
+        first = next(iter(members.values())).runs.frame["loss"].to_numpy()
+        for name, m in members.items():
+            if not np.array_equal(m.runs.frame["loss"].to_numpy(), first):
+                raise BayesScalingError(f"ensemble member {name!r} was fitted to other runs: members share one runs table")
+        total = float(sum(weights.values()))
+        self.members = dict(members)
+        self.weights = {k: float(v) / total for k, v in weights.items()}
+        self.info = dict(info or {})
+        self.seed = int(seed)
+
+    # -- views shared with FitResult ------------------------------------------------------------
+    @property
+    def runs(self):
+        return next(iter(self.members.values())).runs
+
+    @property
+    def runs_metadata(self) -> dict:
+        return next(iter(self.members.values())).runs_metadata
+
+    @property
+    def hierarchy(self):
+        return None
+
+    @property
+    def law(self):
+        """The first member's law: the inputs every member shares (answers specific to a law form are
+        per member, in :attr:`members`)."""
+        return next(iter(self.members.values())).law
+
+    @property
+    def covariates(self):
+        return None
+
+    @property
+    def discrepancy(self):
+        """The extrapolation discrepancy the members share (calibrated on the mixture), or ``None``."""
+        return next(iter(self.members.values())).discrepancy
+
+    @property
+    def sampler_config(self) -> dict:
+        return {"seed": self.seed, "members": {k: m.sampler_config for k, m in self.members.items()}}
+
+    @property
+    def laws(self) -> dict:
+        return {k: m.law for k, m in self.members.items()}
+
+    @cached_property
+    def evaluator(self) -> MixtureEvaluator:
+        return MixtureEvaluator({k: m.evaluator for k, m in self.members.items()}, self.weights, seed=self.seed)
+
+    @cached_property
+    def diagnostics(self) -> Diagnostics:
+        """The worst member's: max R-hat, min ESS, all divergences (weights do not hide a bad member)."""
+        ds = [m.diagnostics for m in self.members.values()]
+        return Diagnostics(r_hat_max=max(d.r_hat_max for d in ds), ess_bulk_min=min(d.ess_bulk_min for d in ds),
+                           ess_tail_min=min(d.ess_tail_min for d in ds), divergences=sum(d.divergences for d in ds),
+                           n_chains=min(d.n_chains for d in ds), n_draws=min(d.n_draws for d in ds))
+
+    # -- answers ----------------------------------------------------------------------------------
+    def predict(self, N=None, D=None, C=None, *, seed: int | None = None, group: str | None = None,
+                covariates: dict | None = None, **extra) -> xr.Dataset:
+        """The mixture's ``loss`` and ``loss_predictive`` (nats/token, dims chain, draw, query), with a
+        ``member`` coordinate per draw; see :meth:`FitResult.predict`."""
+        if group is not None or covariates:
+            raise BayesScalingError("ensembles answer for the population: groups and covariates are per member")
+        return self.evaluator.predict({"N": N, "D": D, "C": C, **extra}, seed=seed)
+
+    def member_answers(self, query) -> dict[str, xr.DataArray]:
+        """``query(fit)`` for each member (a function of one :class:`FitResult` returning draws)."""
+        return {k: query(m) for k, m in self.members.items()}
+
+    def pooled(self, per_member: dict[str, xr.DataArray]) -> xr.DataArray:
+        """Member draws (dims chain, draw, ...) pooled by weight into the mixture's draws."""
+        return self.evaluator.pool(per_member)
+
+    def summary(self, ci_prob: float = CI_PROB) -> pd.DataFrame:
+        """One row per member: law, weight, and its diagnostics (member parameters: ``members[k].summary``)."""
+        rows = []
+        for k, m in self.members.items():
+            d = m.diagnostics
+            rows.append({"member": k, "law": m.law.name, "formula": m.law.formula, "weight": self.weights[k],
+                         "r_hat_max": d.r_hat_max, "ess_bulk_min": d.ess_bulk_min, "divergences": d.divergences})
+        df = pd.DataFrame(rows).set_index("member")
+        df.attrs["ci_prob"] = ci_prob
+        return df
+
+    # -- persistence -------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the ensemble to one netCDF file atomically (each member a group)."""
+        path = Path(path)
+        if path.parent and not path.parent.exists():
+            raise BayesScalingError(f"output folder {str(path.parent)!r} does not exist: create it first")
+        tree = xr.DataTree()
+        for name, m in self.members.items():
+            tree[name] = m.tree
+        tree.attrs = {"bayes_scaling_format": ENSEMBLE_FORMAT, "members": json.dumps(list(self.members)),
+                      "weights": json.dumps(self.weights), "info": json.dumps(self.info, default=float),
+                      "seed": self.seed}
+        with atomic_path(path) as tmp:
+            tree.to_netcdf(tmp, engine="h5netcdf")
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "EnsembleResult":
+        path = Path(path)
+        try:
+            with xr.open_datatree(path, engine="h5netcdf") as tree:
+                tree = tree.load()
+            names = json.loads(tree.attrs["members"])
+            weights = json.loads(tree.attrs["weights"])
+            info = json.loads(tree.attrs.get("info", "{}"))
+            members = {k: FitResult(tree[k].copy()) for k in names}
+        except BayesScalingError:
+            raise
+        except Exception:
+            raise BayesScalingError(f"{str(path)!r} is not a readable bayes_scaling ensemble file") from None
+        return cls(members, weights, info, seed=int(tree.attrs.get("seed", 0)))
+
+    def __repr__(self) -> str:
+        ws = ", ".join(f"{k} {w:.2f}" for k, w in self.weights.items())
+        return f"<EnsembleResult runs={len(self.runs)} weights: {ws}>"

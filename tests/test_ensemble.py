@@ -1,0 +1,98 @@
+"""Ensembles of law forms: stacking weights, the mixture's answers beside each member's, the law-form
+share of an interval, save/load, and the CLI on an ensemble file."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import bayes_scaling as bs
+from bayes_scaling.cli import main
+from bayes_scaling.inference.ensemble import stacking_weights
+from bayes_scaling.queries.allocate import compute_optimal, decide
+from bayes_scaling.result import EnsembleResult, load_fit
+from bayes_scaling.result.ensemble import law_form_share
+from bayes_scaling.testing import fake_fit
+
+TRUTH = bs.EXAMPLE["truth"]
+
+
+@pytest.fixture(scope="module")
+def ensemble():
+    a = fake_fit(seed=1)  # the truth
+    b = fake_fit(truth={**TRUTH, "beta": 0.30}, runs_truth=TRUTH, seed=1)  # another form's answer
+    return EnsembleResult({"right": a, "other": b}, {"right": 3.0, "other": 1.0}, {"method": "test"})
+
+
+def test_stacking_weights_recover_the_better_predictor():
+    rng = np.random.default_rng(0)
+    good = rng.normal(0.0, 0.1, 200)
+    lpd = np.column_stack([good, good - 2.0])  # member 2 is worse on every point
+    w = stacking_weights(lpd)
+    assert w[0] > 0.99 and w.sum() == pytest.approx(1.0)
+    # two members each best on half the points: stacking mixes them
+    lpd = np.column_stack([np.r_[np.zeros(100), -5 * np.ones(100)], np.r_[-5 * np.ones(100), np.zeros(100)]])
+    assert stacking_weights(lpd) == pytest.approx([0.5, 0.5], abs=0.01)
+    assert stacking_weights(np.zeros((5, 1))) == pytest.approx([1.0])
+
+
+def test_law_form_share_is_zero_for_identical_members_and_large_for_distinct_ones():
+    a = fake_fit(seed=1)
+    draws = a.predict(N=1e10, D=2e11)["loss"].isel(query=0, drop=True)
+    assert float(law_form_share({"x": draws, "y": draws}, {"x": 0.5, "y": 0.5})) == pytest.approx(0.0, abs=1e-12)
+    far = draws * 1.5
+    assert float(law_form_share({"x": draws, "y": far}, {"x": 0.5, "y": 0.5})) > 0.9
+
+
+def test_queries_answer_with_the_mixture(ensemble):
+    opt = compute_optimal(ensemble, 1e24)["N_opt"].isel(budget=0)
+    each = {k: float(compute_optimal(m, 1e24)["N_opt"].median()) for k, m in ensemble.members.items()}
+    assert opt.shape == (1, ensemble.evaluator.n_draws)
+    lo, hi = sorted(each.values())
+    assert lo <= float(opt.median()) <= hi  # mostly the heavier member, bounded by the two
+    assert abs(np.log(float(opt.median())) - np.log(each["right"])) < abs(np.log(float(opt.median())) - np.log(each["other"]))
+    d = decide(ensemble, 1e24)
+    assert np.isfinite(d.N) and d.outcome["loss"].shape == (1, ensemble.evaluator.n_draws)
+    with pytest.raises(bs.BayesScalingError, match="population"):
+        ensemble.predict(N=1e9, D=2e10, group="x")
+
+
+def test_save_load_and_cli(ensemble, tmp_path, capsys):
+    path = ensemble.save(tmp_path / "ens.nc")
+    again = load_fit(path)
+    assert isinstance(again, EnsembleResult) and again.weights == pytest.approx(ensemble.weights)
+    np.testing.assert_allclose(again.predict(N=1e10, D=2e11)["loss"].values, ensemble.predict(N=1e10, D=2e11)["loss"].values)
+    assert main(["predict", str(path), "--params", "1e10", "--tokens", "2e11", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["members"]) == {"right", "other"} and 0 <= out["law_form_share"] <= 1
+    assert out["members"]["right"]["weight"] == pytest.approx(0.75)
+    assert main(["allocate", str(path), "--compute", "1e24", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["N_opt_by_law_form"]["law_form_share"] > 0.5  # beta 0.36 vs 0.30 moves N* far apart
+    assert main(["summary", str(path)]) == 0
+    assert "weight 0.750" in capsys.readouterr().out
+    assert main(["frontier", str(path), "--compute-min", "1e21", "--compute-max", "1e24", "--json"]) == 0
+
+
+def test_ensemble_refuses_members_fitted_to_other_runs():
+    a = fake_fit(seed=1)
+    b = fake_fit(seed=2)  # other simulated runs
+    with pytest.raises(bs.BayesScalingError, match="other runs"):
+        EnsembleResult({"a": a, "b": b}, {"a": 1, "b": 1})
+
+
+@pytest.mark.sampling
+def test_lfo_stacking_prefers_the_true_form(tmp_path, capsys):
+    """Runs simulated from tied exponents (alpha = beta = 0.34): leave-future-out stacking puts most
+    weight on forms that contain the truth, and the CLI writes a readable ensemble file."""
+    design = bs.isoflop_design(np.geomspace(1e18, 3e21, 8), np.geomspace(4, 160, 6))
+    truth = {"E": 1.8, "A": 450.0, "B": 2000.0, "alpha": 0.34, "beta": 0.34}
+    frame = bs.simulate_runs("chinchilla", truth, design, sigma=0.005, seed=3)
+    frame.to_csv(tmp_path / "runs.csv", index=False)
+    assert main(["ensemble", str(tmp_path / "runs.csv"), "--laws", "chinchilla_tied,kaplan_nd", "--draws", "300",
+                 "--tune", "300", "--seed", "1", "--out", str(tmp_path / "e.nc"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["ensemble"]["chinchilla_tied"]["weight"] > 0.8, out["weights"]
+    assert len(out["weights"]["weights_per_cut"]) >= 2
