@@ -197,3 +197,14 @@ def to_flops(value: float, compute_unit: str) -> float:
 def budget_flops(args) -> float:
     """``--compute`` in FLOPs."""
     return to_flops(args.compute, args.compute_unit)
+
+
+def fit_out(out: str):
+    """The path of a fit file to write (``--out``), checked before the fit."""
+    from pathlib import Path
+
+    from bayes_scaling.files import check_out_file
+
+    if Path(out).suffix.lower() not in (".nc", ".h5", ".nc4"):
+        raise BayesScalingError(f"--out {out!r} should end in .nc (the fit is written as netCDF)")
+    return check_out_file(out, "give a file name such as fit.nc")

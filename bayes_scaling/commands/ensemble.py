@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from bayes_scaling.commands.args import (add_calibrate_arg, add_ci_arg, add_json_arg, add_runs_args, add_sampler_args,
-                                         runs_from_args)
+                                         fit_out, runs_from_args)
 from bayes_scaling.commands.output import diagnostics_line, diagnostics_record, emit
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import summary_record as rec
@@ -64,7 +64,6 @@ def ensemble_json(result, ci_prob: float) -> dict[str, Any]:
 
 
 def cmd_ensemble(args) -> int:
-    from bayes_scaling.commands.fit import fit_out
     from bayes_scaling.inference.ensemble import fit_ensemble
 
     laws = [s.strip() for s in (args.laws or "").split(",") if s.strip()]

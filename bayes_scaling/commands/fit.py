@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from bayes_scaling.commands.args import (add_calibrate_arg, add_ci_arg, add_json_arg, add_law_args, add_runs_args,
-                                         add_sampler_args, group_kw, int_at_least, runs_from_args, spec_from_args)
+                                         add_sampler_args, fit_out, group_kw, int_at_least, runs_from_args,
+                                         spec_from_args)
 from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, discrepancy_line,
                                            discrepancy_record, emit)
 from bayes_scaling.errors import BayesScalingError
@@ -65,15 +66,6 @@ def fit_lines(result, ci_prob: float, *, with_spec: bool = False) -> list[str]:
     lines += [_runs_line(result), param_table(result, ci_prob), diagnostics_line(result)]
     line = discrepancy_line(result, ci_prob)
     return lines if line is None else [*lines, line]
-
-
-def fit_out(out: str) -> Path:
-    """The path of a fit file to write (``--out``), checked before the fit."""
-    from bayes_scaling.files import check_out_file
-
-    if Path(out).suffix.lower() not in (".nc", ".h5", ".nc4"):
-        raise BayesScalingError(f"--out {out!r} should end in .nc (the fit is written as netCDF)")
-    return check_out_file(out, "give a file name such as fit.nc")
 
 
 def cmd_fit(args) -> int:
