@@ -1,0 +1,168 @@
+"""Ensembles of law forms against single laws and the Huber point fit, on held-out larger runs.
+
+For each dataset and depth h (hold out the runs with C > C_max / 10^h: h = 0.5, 1, 1.5 decades), the
+training runs are fitted by every member law and by the ensemble (leave-future-out stacking inside
+the training runs, then the extrapolation discrepancy calibrated on the mixture), and the held-out
+runs are scored: 90% coverage of the posterior predictive, MARE of its median, and the same for
+each member alone (the best member is chosen in hindsight, per dataset) and for a Huber point fit of
+the Chinchilla form (Hoffmann et al. 2022 Approach 3). The datasets, laws and depths are fixed here
+before any result is seen; nothing is tuned per dataset.
+
+    .venv/bin/python benchmarks/bench_ensemble.py [--only NAME ...] [--depths 0.5 1 1.5] [--json PATH]
+    .venv/bin/python benchmarks/bench_ensemble.py --cost   # the 4-law Epoch ensemble from a cold process
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent
+os.environ.setdefault("BAYES_SCALING_DATASETS", str(ROOT.parent.parent / "shared" / "datasets"))
+
+#: name, load options, member laws. Fixed before any result was seen.
+ND_LAWS = ["chinchilla", "chinchilla_tied", "kaplan_nd"]
+DATASETS = [
+    ("chinchilla_epoch", {}, ND_LAWS),
+    ("datablations", {"paper_subset": True}, ["data_constrained", *ND_LAWS]),
+    ("misfitting", {"best_lr": True}, ND_LAWS),
+    ("gemstones", {"variant": "cool_end"}, ND_LAWS),
+    ("marin", {}, ND_LAWS),
+    ("isoflops", {"source": "llama_3"}, ND_LAWS),
+]
+COVERAGE_POOLED = (0.85, 0.95)
+COVERAGE_EACH = 0.75
+
+
+def _score(draws: np.ndarray, y: np.ndarray) -> dict:
+    lo, med, hi = np.quantile(draws, [0.05, 0.5, 0.95], axis=1)
+    return {"coverage_90": float(np.mean((lo <= y) & (y <= hi))), "mare": float(np.median(np.abs(med - y) / y)),
+            "n": int(len(y)), "signed": float(np.median((med - y) / y))}
+
+
+def one_split(runs, laws, threshold, args) -> dict:
+    from bayes_scaling import baselines as bl
+    from bayes_scaling.inference.backtest import split_runs
+    from bayes_scaling.inference.ensemble import fit_ensemble
+    from bayes_scaling.laws.registry import get_law
+
+    train, test, info = split_runs(runs, get_law(laws[-1]), holdout_above=threshold)
+    y = test.frame["loss"].to_numpy(float)
+    ens = fit_ensemble(train, laws=laws, draws=args.draws, tune=args.tune, seed=args.seed,
+                       inner_draws=args.inner_draws, calibrate_extrapolation=True)
+    out = {"split": info, "weights": ens.weights, "weights_per_cut": ens.info.get("weights_per_cut", {}),
+           "ensemble": _score(ens.evaluator.predictive_at_runs(test, seed=args.seed), y), "members": {}}
+    for name, m in ens.members.items():  # each member alone, with the discrepancy the mixture calibrated
+        out["members"][name] = _score(m.evaluator.predictive_at_runs(test, seed=args.seed), y)
+    lw = get_law("chinchilla")
+    lt, le = train.log_inputs(lw.compute_unit), test.log_inputs(lw.compute_unit)
+    try:
+        hf = bl.huber_fit("chinchilla", {k: lt[k] for k in lw.input_names}, np.log(train.frame["loss"].to_numpy(float)))
+        point = hf.predict({k: le[k] for k in lw.input_names})
+        out["huber"] = {"mare": float(np.median(np.abs(point - y) / y))}
+    except Exception as e:  # noqa: BLE001  (a failed baseline must not sink the split)
+        out["huber"] = {"error": f"{type(e).__name__}: {e}"}
+    return out
+
+
+#: The 4-law ensemble timed from a cold process (Epoch's data: laws of N and D only).
+COST_LAWS = ["chinchilla", "chinchilla_tied", "kaplan_nd", "chinchilla_ptied"]
+
+
+def cost(args) -> int:
+    """Wall time of the 4-law ensemble on Epoch's data from a cold process, beside one single-law fit."""
+    code = ("import warnings; warnings.simplefilter('ignore'); import bayes_scaling as bs; "
+            "from bayes_scaling.inference.ensemble import fit_ensemble; r = bs.datasets.load('chinchilla_epoch'); ")
+    timings = {}
+    for label, call in (("single fit (chinchilla)", "bs.fit(r, law='chinchilla', seed=1, progress=False)"),
+                        ("ensemble of 4 laws, LFO weights", f"fit_ensemble(r, laws={COST_LAWS!r}, seed=1)")):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code + call], check=True, capture_output=True)
+        timings[label] = time.perf_counter() - t0
+        print(f"{label}: {timings[label]:.1f} s (fresh process)", flush=True)
+    ens = timings["ensemble of 4 laws, LFO weights"]
+    print(f"ratio ensemble / single fit: {ens / timings['single fit (chinchilla)']:.2f}; target <= 30 s: "
+          f"{'PASS' if ens <= 30 else 'MISS'}")
+    return 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--depths", type=float, nargs="+", default=[0.5, 1.0, 1.5])
+    ap.add_argument("--only", nargs="*", default=None)
+    ap.add_argument("--draws", type=int, default=1000)
+    ap.add_argument("--tune", type=int, default=1000)
+    ap.add_argument("--inner-draws", type=int, default=500)
+    ap.add_argument("--n-boot", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--cost", action="store_true", help="only time the 4-law ensemble from a cold process")
+    args = ap.parse_args(argv)
+    print("command:", shlex.join([sys.executable, *sys.argv]), flush=True)
+    print(f"machine: {platform.node()}, {os.cpu_count()} cores, load avg {os.getloadavg()}", flush=True)
+    if args.cost:
+        return cost(args)
+    from bayes_scaling import datasets as ds
+
+    t_all = time.perf_counter()
+    results = []
+    for name, opts, laws in DATASETS:
+        if args.only and name not in args.only:
+            continue
+        runs = ds.load(name, **opts)
+        c_max = float(runs.frame["C"].max())
+        for h in args.depths:
+            t0 = time.perf_counter()
+            row = {"dataset": name, "depth": h}
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    row.update(one_split(runs, laws, c_max / 10 ** h, args))
+            except Exception as e:  # noqa: BLE001
+                row["error"] = f"{type(e).__name__}: {e}"
+            row["seconds"] = time.perf_counter() - t0
+            results.append(row)
+            if "error" in row:
+                print(f"{name} h={h:g}: ERROR {row['error']}", flush=True)
+                continue
+            e, hub = row["ensemble"], row["huber"]
+            best = min(row["members"].items(), key=lambda kv: kv[1]["mare"])
+            print(f"{name:17s} h={h:<4g} n_test={e['n']:3d}  ensemble cov90 {e['coverage_90']:.0%} MARE {e['mare']:.2%}"
+                  f"  | best member {best[0]} MARE {best[1]['mare']:.2%}  | huber MARE "
+                  f"{hub.get('mare', float('nan')):.2%}  | weights "
+                  + ", ".join(f"{k} {w:.2f}" for k, w in row["weights"].items()) + f"  ({row['seconds']:.0f} s)",
+                  flush=True)
+    ok = [r for r in results if "error" not in r]
+    if ok:
+        n = sum(r["ensemble"]["n"] for r in ok)
+        pooled = sum(r["ensemble"]["coverage_90"] * r["ensemble"]["n"] for r in ok) / n
+        worst = min(r["ensemble"]["coverage_90"] for r in ok)
+        print(f"\npooled 90% coverage {pooled:.1%} over {n} held-out runs (target {COVERAGE_POOLED[0]:.0%}-"
+              f"{COVERAGE_POOLED[1]:.0%}); lowest dataset x depth {worst:.0%} (target >= {COVERAGE_EACH:.0%})")
+        for name in dict.fromkeys(r["dataset"] for r in ok):
+            rs = [r for r in ok if r["dataset"] == name]
+            ens = np.median([r["ensemble"]["mare"] for r in rs])
+            members = {k: np.median([r["members"][k]["mare"] for r in rs]) for k in rs[0]["members"]}
+            best = min(members, key=members.get)
+            hub = np.median([r["huber"].get("mare", np.nan) for r in rs])
+            print(f"{name:17s} median MARE: ensemble {ens:.2%}, best member in hindsight {best} {members[best]:.2%} "
+                  f"(ratio {ens / members[best]:.2f}, target <= 1.1), huber {hub:.2%} "
+                  f"({'ensemble <= huber' if ens <= hub else 'huber better'})")
+    print(f"\nwall time {time.perf_counter() - t_all:.0f} s")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
