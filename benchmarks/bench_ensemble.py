@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent
 os.environ.setdefault("BAYES_SCALING_DATASETS", str(ROOT.parent.parent / "shared" / "datasets"))
 
 #: name, load options, member laws. Fixed before any result was seen.
-ND_LAWS = ["chinchilla", "chinchilla_tied", "kaplan_nd"]
+ND_LAWS = ["chinchilla", "chinchilla_tied", "kaplan_nd_floor"]
 DATASETS = [
     ("chinchilla_epoch", {}, ND_LAWS),
     ("datablations", {"paper_subset": True}, ["data_constrained", *ND_LAWS]),
@@ -76,7 +76,7 @@ def one_split(runs, laws, threshold, args) -> dict:
 
 
 #: The 4-law ensemble timed from a cold process (Epoch's data: laws of N and D only).
-COST_LAWS = ["chinchilla", "chinchilla_tied", "kaplan_nd", "chinchilla_ptied"]
+COST_LAWS = ["chinchilla", "chinchilla_tied", "chinchilla_ptied", "kaplan_nd_floor"]
 
 
 def cost(args) -> int:

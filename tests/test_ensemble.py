@@ -76,6 +76,14 @@ def test_save_load_and_cli(ensemble, tmp_path, capsys):
     assert main(["frontier", str(path), "--compute-min", "1e21", "--compute-max", "1e24", "--json"]) == 0
 
 
+def test_report_of_an_ensemble_leads_with_the_ensemble_section(ensemble, tmp_path, capsys):
+    path = ensemble.save(tmp_path / "ens.nc")
+    assert main(["report", str(path), "--out", str(tmp_path / "r.html"), "--no-refits"]) == 0
+    html = (tmp_path / "r.html").read_text()
+    assert html.index('id="ensemble"') < html.index('id="data"')
+    assert "law-form share" in html and "ensemble of 2 law forms" in html
+
+
 def test_ensemble_refuses_members_fitted_to_other_runs():
     a = fake_fit(seed=1)
     b = fake_fit(seed=2)  # other simulated runs

@@ -16,11 +16,11 @@ def cmd_report(args) -> int:
     matplotlib.use("Agg")  # headless: figures are only ever written to files
 
     from bayes_scaling.report import ReportConfig, build_report, check_out_path, write_report
-    from bayes_scaling.result import FitResult
+    from bayes_scaling.result import FitResult, load_fit
 
     t0 = time.perf_counter()
     path, fmt = check_out_path(args.out, args.format)
-    result = FitResult.load(args.fit)
+    result = load_fit(args.fit)
     kaplan = tuple(FitResult.load(p) for p in args.kaplan_fits) if args.kaplan_fits else None
     config = ReportConfig(ci_prob=args.ci_prob, budgets=tuple(args.budgets) if args.budgets else None,
                           refits=not args.no_refits, kaplan_fits=kaplan, command=args.command_line, fit_path=args.fit)

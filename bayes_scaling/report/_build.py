@@ -99,8 +99,13 @@ def check_kaplan_fits(kaplan_fits) -> tuple | None:
 
 
 def build_report(result, config: ReportConfig | None = None) -> Report:
-    """Compute every section of the report for ``result`` (a FitResult)."""
+    """Compute every section of the report for ``result`` (a FitResult, or an EnsembleResult: its
+    heaviest member's sections after one on the ensemble)."""
     config = config or ReportConfig()
+    if hasattr(result, "members"):
+        from bayes_scaling.report._ensemble import ensemble_report
+
+        return ensemble_report(result, config, build_report)
     ci = check_ci_prob(config.ci_prob)
     ctx = _Context(result=result, ci=ci, budgets=report_budgets(result, config.budgets), refits=config.refits,
                    refit_config=config.refit, kaplan_fits=check_kaplan_fits(config.kaplan_fits),
