@@ -18,6 +18,7 @@ from bayes_scaling.report._analysis import (
     sensitivity_section,
 )
 from bayes_scaling.report._model import Report
+from bayes_scaling.report._ensemble import ensemble_report
 from bayes_scaling.report._refits import RefitConfig, RefitRunner, plan_refits
 from bayes_scaling.report._sections import (
     data_section,
@@ -103,9 +104,7 @@ def build_report(result, config: ReportConfig | None = None) -> Report:
     heaviest member's sections after one on the ensemble)."""
     config = config or ReportConfig()
     if hasattr(result, "members"):
-        from bayes_scaling.report._ensemble import ensemble_report
-
-        return ensemble_report(result, config, build_report)
+        return ensemble_report(result, config, build_report, report_budgets)
     ci = check_ci_prob(config.ci_prob)
     ctx = _Context(result=result, ci=ci, budgets=report_budgets(result, config.budgets), refits=config.refits,
                    refit_config=config.refit, kaplan_fits=check_kaplan_fits(config.kaplan_fits),

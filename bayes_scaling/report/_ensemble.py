@@ -46,13 +46,12 @@ def ensemble_section(ens, budgets, ci: float) -> Section:
     return sec
 
 
-def ensemble_report(ens, config, build) -> Report:
-    """``build(member, config)`` for the heaviest member, with the ensemble section first."""
-    from bayes_scaling.report._build import report_budgets
-
+def ensemble_report(ens, config, build, budgets_of) -> Report:
+    """``build(member, config)`` for the heaviest member, with the ensemble section first (allocation
+    at ``budgets_of(member, config.budgets)``)."""
     top = max(ens.weights, key=ens.weights.get)
     report = build(ens.members[top], config)
-    budgets = report_budgets(ens.members[top], config.budgets)
+    budgets = budgets_of(ens.members[top], config.budgets)
     report.sections.insert(0, ensemble_section(ens, budgets, config.ci_prob))
     weights = ", ".join(f"{k} {w:.2f}" for k, w in ens.weights.items())
     return Report(f"Scaling-law report: ensemble of {len(ens.members)} law forms on {len(ens.runs)} runs",
