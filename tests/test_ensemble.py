@@ -55,7 +55,7 @@ def test_queries_answer_with_the_mixture(ensemble):
     assert abs(np.log(float(opt.median())) - np.log(each["right"])) < abs(np.log(float(opt.median())) - np.log(each["other"]))
     d = decide(ensemble, 1e24)
     assert np.isfinite(d.N) and d.outcome["loss"].shape == (1, ensemble.evaluator.n_draws)
-    with pytest.raises(bs.BayesScalingError, match="population"):
+    with pytest.raises(bs.BayesScalingError, match="share no groups"):
         ensemble.predict(N=1e9, D=2e10, group="x")
 
 
@@ -82,6 +82,19 @@ def test_report_of_an_ensemble_leads_with_the_ensemble_section(ensemble, tmp_pat
     html = (tmp_path / "r.html").read_text()
     assert html.index('id="ensemble"') < html.index('id="data"')
     assert "law-form share" in html and "ensemble of 2 law forms" in html
+
+
+def test_compare_groups_on_a_hierarchical_ensemble(tmp_path, capsys):
+    from bayes_scaling.testing import fake_hierarchical_fit
+
+    a, b = fake_hierarchical_fit(seed=0), fake_hierarchical_fit(seed=0, draws=100)
+    ens = EnsembleResult({"a": a, "b": b}, {"a": 0.5, "b": 0.5})
+    assert ens.hierarchy["groups"] == ["x", "y"]
+    path = ens.save(tmp_path / "h.nc")
+    assert main(["compare", str(path), "--compute", "1e21", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["p_a_better"] > 0.9  # group y is ~6% worse in both members
+    assert main(["predict", str(path), "--params", "1e9", "--tokens", "2e10", "--group", "y"]) == 0
 
 
 def test_ensemble_refuses_members_fitted_to_other_runs():

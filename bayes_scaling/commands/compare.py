@@ -13,9 +13,9 @@ from bayes_scaling.posterior.intervals import summary_record as rec
 def cmd_compare(args) -> int:
     """Paired comparison of groups in a hierarchical fit."""
     from bayes_scaling.queries.compare_groups import compare_groups
-    from bayes_scaling.result import FitResult
+    from bayes_scaling.result import load_fit
 
-    result = FitResult.load(args.fit)
+    result = load_fit(args.fit)
     compute = None if args.compute is None else budget_flops(args)
     c = compare_groups(result, args.groups, compute=compute, N=args.params, D=args.tokens, rope=args.rope,
                        flops_per_token=args.flops_per_token)

@@ -74,7 +74,9 @@ def cmd_ensemble(args) -> int:
     runs = runs_from_args(args)
     ens = fit_ensemble(runs, laws=laws, specs=specs, method=args.weights, draws=args.draws, tune=args.tune,
                        chains=args.chains, seed=0 if args.seed is None else args.seed,
-                       calibrate_extrapolation=args.calibrate_extrapolation)
+                       calibrate_extrapolation=args.calibrate_extrapolation,
+                       group_col=args.group_col[0] if args.group_col else None,
+                       vary=[v.strip() for v in args.vary.split(",") if v.strip()] if args.vary else None)
     ens.save(out)
     return emit(lambda: [*ensemble_lines(ens, args.ci), f"saved {out}"],
                 lambda: {**ensemble_json(ens, args.ci), "out": str(out)}, as_json=args.json)

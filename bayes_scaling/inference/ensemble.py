@@ -74,13 +74,14 @@ def _cuts(runs, law, cut_decades, n_min_train: int):
 
 def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decades=CUT_DECADES,
                  draws: int = 1000, tune: int = 1000, chains: int = 4, seed: int = 0, inner_draws: int = 500,
-                 calibrate_extrapolation: bool = False, progress: bool = False, columns: dict | None = None
-                 ) -> EnsembleResult:
+                 calibrate_extrapolation: bool = False, progress: bool = False, columns: dict | None = None,
+                 group_col: str | None = None, vary=None) -> EnsembleResult:
     """Fit each law (names) or spec (objects, names or paths) to ``runs`` and stack them.
 
     ``method``: ``"lfo"`` (leave-future-out stacking at ``cut_decades`` below the largest run),
     ``"loo"`` (PSIS-LOO stacking) or ``"equal"``. Inner fits use ``inner_draws`` draws and tuning
-    steps per chain. Returns an :class:`EnsembleResult` whose ``info`` records the cuts, the weights
+    steps per chain. ``group_col``: a hierarchical ensemble (every member varies ``vary`` by group, or
+    by default all its parameters but the irreducible loss). Returns an :class:`EnsembleResult` whose ``info`` records the cuts, the weights
     per cut and the held-out log scores."""
     if not hasattr(runs, "frame"):
         from bayes_scaling.data.runs import load_runs
@@ -97,8 +98,12 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
         raise BayesScalingError(f"ensemble members must extrapolate along one axis; these use {sorted(axes)}")
     if method not in ("lfo", "loo", "equal"):
         raise BayesScalingError(f"ensemble weights method must be 'lfo', 'loo' or 'equal', got {method!r}")
+    if group_col is not None:
+        items = [s.with_vary(_vary_for(s, vary)) for s in items]
+    elif vary:
+        raise BayesScalingError("vary needs a group column (group_col) whose groups get their own parameters")
     t0 = time.perf_counter()
-    kw = {"chains": chains, "progress": progress}
+    kw = {"chains": chains, "progress": progress, "group_col": group_col}
     info: dict = {"method": method}
     if method == "lfo":
         n_min = max(6, max(len(s.law.param_names) for s in items) + 2)
@@ -130,6 +135,17 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
     return ens
 
 
+def _vary_for(spec, vary) -> list[str]:
+    law = spec.law
+    if not vary:
+        return [p.name for p in law.params if p.kind != "loss"]
+    missing = [v for v in vary if v not in law.param_names]
+    if missing:
+        raise BayesScalingError(f"ensemble member {law.name!r} has no parameter(s) {missing} to vary by group; "
+                                f"its parameters are {list(law.param_names)}")
+    return list(vary)
+
+
 def _loo_pointwise(result) -> np.ndarray:
     import arviz_stats as azs
 
@@ -151,8 +167,9 @@ def with_mixture_discrepancy(ens: EnsembleResult, *, seed: int = 0, draws: int =
 
     first = next(iter(ens.members.values()))
     train, test, thr = inner_split(ens.runs, first.law, inner_decades)
-    inner = {k: fit(train, spec=m.spec, draws=draws, tune=draws, seed=seed + 99, chains=4, progress=False)
-             for k, m in ens.members.items()}
+    h = first.hierarchy
+    inner = {k: fit(train, spec=m.spec, draws=draws, tune=draws, seed=seed + 99, chains=4, progress=False,
+                    group_col=None if h is None else h["group_col"]) for k, m in ens.members.items()}
     mix = EnsembleResult(inner, ens.weights, seed=seed).evaluator
     mu = mix.log_mean_at_runs(test).values.reshape(-1, len(test)).T  # run x draw
     sigma = mix.pool({k: m.posterior["sigma"] for k, m in inner.items()}).values.ravel()

@@ -103,8 +103,8 @@ def compare_groups(result, groups=None, *, compute: float | None = None, N=None,
         "rope": rope,
         "param_diff": {},
     }
-    post = result.posterior
-    for name in result.law.param_names:
+    post = getattr(result, "posterior", None)  # an ensemble's parameters differ by law form: none compared
+    for name in ([] if post is None else result.law.param_names):
         if f"{name}_group" in post:
             v = post[f"{name}_group"]
             out["param_diff"][name] = v.sel(group=b, drop=True) - v.sel(group=a, drop=True)

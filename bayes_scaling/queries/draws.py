@@ -79,13 +79,13 @@ class MixtureDraws:
     """The draws of an ensemble as one (chain = 1, draw) array: each member's law on the draws the
     mixture picked from it, concatenated in the mixture's order; same calls as :class:`LawDraws`."""
 
-    def __init__(self, ensemble):
+    def __init__(self, ensemble, group: str | None = None):
         picks = ensemble.evaluator.picks
         self.parts = []
         for name, fit in ensemble.members.items():
             require_allocation(fit.law)
             flat = {k: np.asarray(v.transpose("chain", "draw").values).reshape(-1)[picks[name]][None, :, None]
-                    for k, v in fit.law_params(None).items()}
+                    for k, v in fit.law_params(group).items()}
             self.parts.append(LawDraws(fit, law=fit.law, params=flat))
         self.law = self.parts[0].law
         self.shape = (1, sum(p.shape[1] for p in self.parts))
@@ -111,11 +111,11 @@ class MixtureDraws:
 
 
 def law_draws(result, group: str | None = None):
-    """:class:`LawDraws` of a fit, or :class:`MixtureDraws` of an ensemble (population only)."""
+    """:class:`LawDraws` of a fit, or :class:`MixtureDraws` of an ensemble."""
     if hasattr(result, "members"):
-        if group is not None:
-            raise BayesScalingError("ensembles answer for the population: groups are per member")
-        return MixtureDraws(result)
+        if group is not None and result.hierarchy is None:
+            raise BayesScalingError(f"group {group!r}: this ensemble's members share no groups")
+        return MixtureDraws(result, group)
     return LawDraws(result, group)
 
 

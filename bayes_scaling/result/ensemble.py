@@ -68,8 +68,12 @@ class EnsembleResult:
         return next(iter(self.members.values())).runs_metadata
 
     @property
-    def hierarchy(self):
-        return None
+    def hierarchy(self) -> dict | None:
+        """The groups every member shares (``{vary, tau, group_col, groups}`` of the first), or ``None``."""
+        hs = [m.hierarchy for m in self.members.values()]
+        if any(h is None for h in hs) or len({(h["group_col"], tuple(h["groups"])) for h in hs}) != 1:
+            return None
+        return hs[0]
 
     @property
     def law(self):
@@ -111,9 +115,11 @@ class EnsembleResult:
                 covariates: dict | None = None, **extra) -> xr.Dataset:
         """The mixture's ``loss`` and ``loss_predictive`` (nats/token, dims chain, draw, query), with a
         ``member`` coordinate per draw; see :meth:`FitResult.predict`."""
-        if group is not None or covariates:
-            raise BayesScalingError("ensembles answer for the population: groups and covariates are per member")
-        return self.evaluator.predict({"N": N, "D": D, "C": C, **extra}, seed=seed)
+        if covariates:
+            raise BayesScalingError("ensembles take no covariates: their effects are per member")
+        if group is not None and self.hierarchy is None:
+            raise BayesScalingError(f"group {group!r}: this ensemble's members share no groups (fit it with a group column)")
+        return self.evaluator.predict({"N": N, "D": D, "C": C, **extra}, seed=seed, group=group)
 
     def member_answers(self, query) -> dict[str, xr.DataArray]:
         """``query(fit)`` for each member (a function of one :class:`FitResult` returning draws)."""
