@@ -38,12 +38,14 @@ _GROUPS: dict[str, dict[str, str]] = {
         "PosteriorEvaluator": "bayes_scaling.posterior.evaluator",
         "MixtureEvaluator": "bayes_scaling.posterior.mixture",
         "summarize": "bayes_scaling.posterior.intervals", "summary_record": "bayes_scaling.posterior.intervals",
-        "FitResult": "bayes_scaling.result",
+        "FitResult": "bayes_scaling.result", "EnsembleResult": "bayes_scaling.result",
+        "load_fit": "bayes_scaling.result", "law_form_share": "bayes_scaling.result.ensemble",
     },
     "inference": {
         "fit": "bayes_scaling.inference.fit", "fit_many": "bayes_scaling.inference.batch",
         "backtest": "bayes_scaling.inference.backtest", "split_runs": "bayes_scaling.inference.backtest",
         "fit_counterpart": "bayes_scaling.inference.counterpart",
+        "fit_ensemble": "bayes_scaling.inference.ensemble", "stacking_weights": "bayes_scaling.inference.ensemble",
     },
     "queries": {
         "predict_loss": "bayes_scaling.queries.predict",
