@@ -2,8 +2,9 @@
 shape | compare-laws | fit-many | backtest | report | specs``.
 
 This module only assembles the parser from :mod:`bayes_scaling.commands` and runs a command. Exit
-codes: 0 success; 2 bad input (one line on stderr, no traceback, no output file); 1 when
-``--strict`` diagnostics fail. An error about a quantity ends with the option that sets it, e.g.
+codes: 0 success; 2 bad input or an output the system refuses (permission, full disk, memory: one
+line on stderr, no traceback, no output file); 1 when ``--strict`` diagnostics fail; 130 after
+Ctrl-C (SIGINT) and 143 after SIGTERM, with no partial file left. An error about a quantity ends with the option that sets it, e.g.
 ``error: parameters N column 'n' not found; columns are: [...] [--params-col]``.
 """
 
@@ -12,12 +13,14 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
+import signal
 import sys
 import warnings
+from contextlib import contextmanager
 
 from bayes_scaling.commands import compare, data, ensemble, fit, planning, predict, report, validate
 from bayes_scaling.commands.args import option_for
-from bayes_scaling.errors import BayesScalingError, DiagnosticsError
+from bayes_scaling.errors import BayesScalingError, DiagnosticsError, Terminated
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,6 +61,25 @@ def error_line(e: BayesScalingError) -> str:
     return f"error: {text}"
 
 
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+@contextmanager
+def _sigterm_raises():
+    """SIGTERM raises :class:`Terminated` while the command runs (main thread only), so the cleanup
+    that follows an interrupt (temporary files removed) also follows a kill."""
+    try:
+        old = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``bayes-scaling`` console script."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -65,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     old = warnings.showwarning
     warnings.showwarning = _one_line_warning
     try:
-        with warnings.catch_warnings():
+        with _sigterm_raises(), warnings.catch_warnings():
             warnings.simplefilter("default", UserWarning)
             for cat in (FutureWarning, DeprecationWarning, RuntimeWarning):
                 warnings.simplefilter("ignore", cat)
@@ -78,11 +100,19 @@ def main(argv: list[str] | None = None) -> int:
     except DiagnosticsError as e:
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # e.g. `bayes-scaling ... | head`: the reader left; nothing to report
-        sys.stderr.close()
-        return 0
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM as Terminated
+        term = isinstance(e, Terminated)
+        print(f"error: interrupted by {'SIGTERM' if term else 'Ctrl-C (SIGINT)'}", file=sys.stderr)
+        return 143 if term else 130
+    except MemoryError:
+        print("error: out of memory: ask for fewer points or draws at a time", file=sys.stderr)
+        return 2
+    except OSError as e:  # a file the system refused (permissions, full disk) outside the checked writes
+        if isinstance(e, BrokenPipeError):
+            sys.stderr.close()
+            return 0
+        where = f" {e.filename!r}" if e.filename else ""
+        print(f"error: system error{where}: {e.strerror or type(e).__name__}", file=sys.stderr)
+        return 2
     finally:
         warnings.showwarning = old

@@ -17,3 +17,8 @@ class BayesScalingError(ValueError):
 
 class DiagnosticsError(RuntimeError):
     """Sampler diagnostics failed under ``strict=True`` (CLI exit code 1)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised by the command line's handler so that work stops the way Ctrl-C stops it:
+    temporary files removed, nothing half-written (CLI exit code 143 = 128 + SIGTERM)."""

@@ -1,8 +1,11 @@
 """Output files: checking an output path before the work that fills it, and temporary siblings for
-atomic writes (write the sibling, then ``os.replace`` it into place)."""
+atomic writes (write the sibling, then ``os.replace`` it into place). Operating-system failures
+(permission denied, read-only or full disk) become one-line :class:`BayesScalingError` s and never
+leave a temporary file behind."""
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -10,6 +13,22 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bayes_scaling.errors import BayesScalingError
+
+#: What a user can do about an operating-system error, by errno.
+_FIXES = {
+    errno.ENOSPC: "the disk is full: free some space or write elsewhere",
+    errno.EDQUOT: "the disk quota is exceeded: free some space or write elsewhere",
+    errno.EACCES: "permission denied: choose a folder you can write to",
+    errno.EPERM: "permission denied: choose a folder you can write to",
+    errno.EROFS: "the file system is read-only: choose a writable folder",
+    errno.ENAMETOOLONG: "the file name is too long: choose a shorter one",
+}
+
+
+def os_error(e: OSError, path: str | os.PathLike, doing: str = "write") -> BayesScalingError:
+    """A one-line error for an :class:`OSError` met while ``doing`` ``path``: the cause and its fix."""
+    fix = _FIXES.get(e.errno) or (e.strerror or type(e).__name__)
+    return BayesScalingError(f"cannot {doing} {str(path)!r}: {fix}")
 
 
 def _default_mode() -> int:
@@ -21,7 +40,11 @@ def _default_mode() -> int:
 def temp_sibling(path: Path, suffix: str = ".tmp") -> tuple[int, Path]:
     """(open descriptor, path) of a new empty file in ``path``'s folder, with the permissions a plain
     ``open`` would give (``mkstemp`` makes them 0600, which ``os.replace`` would keep)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent if str(path.parent) else ".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix,
+                                   dir=path.parent if str(path.parent) else ".")
+    except OSError as e:
+        raise os_error(e, path) from None
     os.fchmod(fd, _default_mode())
     return fd, Path(tmp)
 
@@ -29,21 +52,37 @@ def temp_sibling(path: Path, suffix: str = ".tmp") -> tuple[int, Path]:
 @contextmanager
 def atomic_path(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
     """A temporary sibling of ``path`` to write; renamed onto ``path`` when the block ends normally,
-    removed when it raises, so ``path`` is never left half-written."""
-    fd, tmp = temp_sibling(path, suffix)
-    os.close(fd)
+    removed when it raises (an interrupt included), so ``path`` is never left half-written and no
+    temporary file stays behind. An :class:`OSError` (full disk, permissions) becomes one line."""
+    path = Path(path)
+    tmp = None
     try:
+        fd, tmp = temp_sibling(path, suffix)
+        os.close(fd)
         yield tmp
         os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    except OSError as e:
+        raise os_error(e, path) from None
+    finally:  # after os.replace the sibling is gone; after a failure it is removed here
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes | memoryview) -> Path:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_path`). The bytes are written by
+    Python, so a full disk raises a clean error rather than failing inside a C library."""
+    path = Path(path)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    return path
 
 
 def check_out_file(out: str | os.PathLike, fix: str, option: str = "--out") -> Path:
     """``out`` as a Path, refused with one line unless a file can be written there: not an existing
-    folder (``fix`` says what to do instead), in a folder that exists. Call it before the (slow) work
-    whose result goes there."""
+    folder (``fix`` says what to do instead), in a folder that exists and accepts a new file (a
+    probe file is created and removed). Call it before the (slow) work whose result goes there."""
     path = Path(out)
     if path.is_dir():
         raise BayesScalingError(f"{option} {str(out)!r} is a folder: {fix}")
@@ -51,4 +90,7 @@ def check_out_file(out: str | os.PathLike, fix: str, option: str = "--out") -> P
     if str(parent) not in ("", ".") and not parent.is_dir():
         what = "is a file, not a folder" if parent.exists() else "does not exist: create it first"
         raise BayesScalingError(f"output folder {str(parent)!r} {what}")
+    fd, probe = temp_sibling(path, ".probe")
+    os.close(fd)
+    probe.unlink(missing_ok=True)
     return path

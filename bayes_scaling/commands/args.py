@@ -13,6 +13,8 @@ from bayes_scaling.conventions import CI_PROB, PARAMS_KINDS, PF_DAY_FLOPS
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.quantities import flag
 
+#: Largest seed (nutpie's seed is 64-bit unsigned; restarts add to it).
+MAX_SEED = 2**63 - 1
 CI_HELP = "credible interval mass, equal-tailed (default 0.9)"
 COMPUTE_UNITS = ("flops", "pf-days")
 #: Options that set the runs-file columns holding no quantity, by the role their errors carry.
@@ -52,16 +54,18 @@ def ci_fraction(text: str) -> float:
     return v
 
 
-def int_at_least(low: int, why: str = ""):
-    """argparse type: a whole number >= ``low`` (``why`` explains the bound in the error)."""
+def int_at_least(low: int, why: str = "", high: int | None = None):
+    """argparse type: a whole number >= ``low`` (and <= ``high`` when given; ``why`` explains the
+    bounds in the error)."""
+    bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
 
     def parse(text: str) -> int:
         try:
             v = int(text)
         except ValueError:
             v = None
-        if v is None or v < low:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}{why}, got {text!r}")
+        if v is None or v < low or (high is not None and v > high):
+            raise argparse.ArgumentTypeError(f"expected a whole number {bounds}{why}, got {text[:40]!r}")
         return v
 
     return parse
@@ -95,7 +99,8 @@ def add_sampler_args(p, draws: int = 1000, tune: int = 1000) -> None:
     p.add_argument("--draws", type=int, default=draws, help="posterior draws per chain (default %(default)s)")
     p.add_argument("--tune", type=int, default=tune, help="tuning steps per chain (default %(default)s)")
     p.add_argument("--chains", type=int, default=4, help="chains (default %(default)s)")
-    p.add_argument("--seed", type=int, default=None, help="random seed (default: drawn and recorded in the fit)")
+    p.add_argument("--seed", type=int_at_least(0, high=MAX_SEED), default=None,
+                   help="random seed, 0 to 2^63 - 1 (default: drawn and recorded in the fit)")
 
 
 def add_calibrate_arg(p) -> None:
@@ -163,6 +168,7 @@ def runs_from_args(args, source=None):
         extra_cols=col_map(args.col),
         shape_cols=tuple(args.shape_cols) if args.shape_cols else None,
         covariate_cols=args.covariate or (),
+        strict=getattr(args, "strict", False),
     )
 
 

@@ -10,6 +10,8 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
+
 from bayes_scaling.posterior.intervals import summary_record
 
 Text = str | Iterable[str] | Callable[[], str | Iterable[str]]
@@ -22,6 +24,8 @@ def json_safe(obj: Any) -> Any:
         return {k: json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [json_safe(v) for v in obj]
+    if isinstance(obj, np.generic):  # NumPy scalars (float32, int64, bool_) as plain Python values
+        obj = obj.item()
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     return obj

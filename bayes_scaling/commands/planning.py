@@ -14,7 +14,9 @@ from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import summary_record as rec
 
-_at_least_two = int_at_least(2, " (the two ends of the range)")
+#: More budgets than a table can show: frontier --points is bounded (memory grows with points x draws).
+MAX_POINTS = 1000
+_points = int_at_least(2, " (the two ends of the range and at most one row per budget)", high=MAX_POINTS)
 
 
 def cmd_allocate(args) -> int:
@@ -241,7 +243,8 @@ def add_parsers(sub) -> None:
     common(p)
     p.add_argument("--compute-min", type=positive_float, required=True, help="smallest budget")
     p.add_argument("--compute-max", type=positive_float, required=True, help="largest budget")
-    p.add_argument("--points", type=_at_least_two, default=6, help="budgets to tabulate, >= 2 (default %(default)s)")
+    p.add_argument("--points", type=_points, default=6,
+                   help=f"budgets to tabulate, 2 to {MAX_POINTS} (default %(default)s)")
     p.add_argument("--converged-within", type=positive_float, default=0.02,
                    help="kaplan_ns fits: the converged plan stops within this fraction of its converged loss")
     p.set_defaults(func=cmd_frontier)

@@ -22,6 +22,7 @@ from bayes_scaling.conventions import (
     PARAMS_KINDS,
     PF_DAY_FLOPS,
 )
+from bayes_scaling.data.plausibility import UNIT_FACTOR, check_plausible, plausibility_problems
 from bayes_scaling.data.sources import read_source
 from bayes_scaling.data.table import EXTRA_QUANTITIES, ColumnMap, RunTable, runs_from_frame
 from bayes_scaling.errors import BayesScalingError
@@ -50,6 +51,14 @@ def _column_label(role: str) -> str:
 def _numeric(frame: pd.DataFrame, col: str, label: str, unit: str, problems: list[str]) -> np.ndarray | None:
     """Column ``col`` as finite positive floats (in ``unit``), or None after adding a problem."""
     raw = frame[col]
+    kind = raw.dtype.kind
+    odd = (raw.map(lambda x: isinstance(x, (bool, np.bool_, complex, np.complexfloating))).to_numpy(bool)
+           if kind == "O" else np.full(len(raw), kind in "bcmM"))
+    if odd.any():  # booleans, complex numbers, times: never coerced to numbers
+        rows = (np.flatnonzero(odd) + 1).tolist()[:5]
+        problems.append(f"column {col!r} ({label}) holds {raw.dtype if kind != 'O' else type(raw[odd].iloc[0]).__name__} "
+                        f"values in data row(s) {rows}, not numbers: {label} must be real numbers in {unit}")
+        return None
     values = pd.to_numeric(raw, errors="coerce")
     bad_text = values.isna() & raw.notna() & (raw.astype(str).str.strip().str.lower() != "nan")
     if bad_text.any():
@@ -84,6 +93,9 @@ def _check_names(group_cols: tuple[str, ...], covariate_cols: tuple[str, ...], s
     seen: dict[str, str] = {}
     for role, names in (("group", group_cols), ("covariate", covariate_cols)):
         for col in names:
+            if not str(col).strip() or "/" in str(col):
+                raise BayesScalingError(f"{role} column name {col!r} cannot be stored in a fit file (empty, or with "
+                                        f"a '/'): rename that column in the runs file", quantity=role, column=True)
             if col in own:
                 raise BayesScalingError(f"{role} column {col!r} has the name of the runs table's own column {col!r} "
                                         f"({own[col]}), which it would overwrite: rename that column in the runs file",
@@ -109,6 +121,7 @@ def load_runs(
     critical_batch: tuple[float, float] = (KAPLAN_B_STAR_TOKENS, KAPLAN_ALPHA_B),
     shape_cols: tuple[str, str] | None = None,
     covariate_cols: tuple[str, ...] | list[str] = (),
+    strict: bool = False,
 ) -> RunTable:
     """Load observed runs from CSV, Parquet or a DataFrame and convert to canonical units.
 
@@ -117,6 +130,8 @@ def load_runs(
     C = 6ND; absent tokens as D = C / 6N. A given C more than 2x away from 6ND triggers a warning.
     ``*_col`` name the source column of each quantity (``None``: absent; a default name may be absent,
     a name given explicitly must exist). Errors carry the quantity (or column role) at fault.
+    Implausible values (a sign of wrong units: :mod:`bayes_scaling.data.plausibility`) warn, or
+    raise with ``strict``; the warnings are kept in ``notes``.
     """
     if params_kind not in PARAMS_KINDS:
         raise BayesScalingError(f"params_kind must be one of {PARAMS_KINDS}, got {params_kind!r}")
@@ -199,7 +214,7 @@ def load_runs(
     elif {"C", "N", "D"} <= set(out.columns) and "D = C / (6 N)" not in derived:
         ratio = out["C"] / (FLOPS_PER_PARAM_TOKEN * out["N"] * out["D"])
         off = (ratio > COMPUTE_MISMATCH_FACTOR) | (ratio < 1 / COMPUTE_MISMATCH_FACTOR)
-        if off.any():
+        if off.any() and 1 / UNIT_FACTOR <= ratio.median() <= UNIT_FACTOR:  # else a unit problem, below
             msg = (f"{int(off.sum())} run(s) have compute more than {COMPUTE_MISMATCH_FACTOR:g}x away from 6*N*D "
                    f"(e.g. data row {int(np.flatnonzero(off.to_numpy())[0]) + 1}: C/(6ND) = {ratio[off].iloc[0]:.3g}); "
                    f"check the unit compute was read in (FLOPs or PF-days) and the parameter convention")
@@ -213,6 +228,10 @@ def load_runs(
         derived.append(f"S = S_min = steps / (1 + B_crit(L)/B), B_crit = {critical_batch[0]:.3g} tokens / "
                        f"L^(1/{critical_batch[1]:g})")
     for g in group_cols:
+        empty = (frame[g].isna() | (frame[g].astype(str).str.strip() == "")).to_numpy()
+        if empty.any():
+            raise BayesScalingError(f"group column {g!r} is empty in data row(s) {(np.flatnonzero(empty) + 1).tolist()[:5]}: "
+                                    f"give every run a group or drop those runs", quantity="group", column=True)
         out[g] = frame[g].astype(str).to_numpy()
     if seed_col:
         out["seed"] = frame[seed_col].to_numpy()
@@ -227,4 +246,7 @@ def load_runs(
         if not np.all(np.isfinite(values)):
             raise BayesScalingError(f"covariate column {col!r} must be finite numbers in every run")
         out[col] = values
+    implausible = plausibility_problems(out)
+    check_plausible(implausible, strict=strict)
+    notes += [f"implausible runs: {p}" for p in implausible]
     return RunTable(out, params_kind, cmap, name, sha, tuple(derived), tuple(notes), compute_unit)

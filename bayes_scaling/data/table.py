@@ -101,6 +101,13 @@ class RunTable:
 
         return replace(self, frame=self.frame[np.asarray(mask, bool)].reset_index(drop=True).rename_axis("run"))
 
+    def implausible(self) -> list[str]:
+        """Implausible features of the runs, a sign of wrong units; one line each
+        (:mod:`bayes_scaling.data.plausibility`)."""
+        from bayes_scaling.data.plausibility import plausibility_problems
+
+        return plausibility_problems(self.frame)
+
     def has(self, quantity: str) -> bool:
         return quantity in self.frame.columns and self.frame[quantity].notna().all()
 

@@ -83,8 +83,9 @@ def _dask_map(items, args, scheduler):
     if own:
         try:
             client = Client(scheduler, timeout="10s")
-        except OSError as e:
-            raise BayesScalingError(f"cannot reach the Dask scheduler at {scheduler!r}: {e}") from None
+        except (OSError, ValueError, TypeError) as e:  # unreachable, or a malformed address
+            raise BayesScalingError(f"cannot reach the Dask scheduler at {scheduler!r}: "
+                                    f"{' '.join(str(e).split())} (expected tcp://host:port)") from None
     try:
         futures = client.map(_fit_one, items, *([a] * len(items) for a in args), pure=False)
         return client.gather(futures)

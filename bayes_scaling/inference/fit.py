@@ -16,7 +16,9 @@ import numpy as np
 
 from bayes_scaling.data.runs import RunTable
 from bayes_scaling.errors import BayesScalingError, DiagnosticsError
+from bayes_scaling.inference.checks import check_posterior, check_runs
 from bayes_scaling.inference.model import build_model, model_data
+from bayes_scaling.inference.sampling import sample_nuts
 from bayes_scaling.specs.spec import LawSpec, default_spec, load_spec
 
 _COMPILED: dict[str, Any] = {}
@@ -153,8 +155,6 @@ def fit(
     a discrepancy that widens predictions beyond the data
     (:mod:`bayes_scaling.inference.discrepancy`).
     """
-    import nutpie
-
     from bayes_scaling.result import FitResult
 
     if not isinstance(runs, RunTable):
@@ -166,6 +166,7 @@ def fit(
             raise BayesScalingError(f"columns takes load_runs' options (params_col, tokens_col, ...): {e}") from None
     elif columns:
         raise BayesScalingError("columns maps the columns of a DataFrame or file; these runs are already a RunTable")
+    check_runs(runs, strict=strict)  # implausible values (wrong units) refused before sampling
     spec = resolve_spec(law, spec).with_vary(vary).synced()
     draws = _check_int("draws", draws, 10)
     tune = _check_int("tune", tune, 10)
@@ -183,7 +184,7 @@ def fit(
         raise BayesScalingError(f"target_accept must be in [0.5, 1), got {target_accept!r}")
     restarts = 0
     for attempt in range(MAX_RESTARTS + 1):
-        trace = nutpie.sample(
+        trace = sample_nuts(  # an interrupt propagates: never taken for a stuck chain
             compiled,
             draws=draws,
             tune=tune,
@@ -209,6 +210,7 @@ def fit(
         if strict:
             raise DiagnosticsError(msg)
         warnings.warn(msg, UserWarning, stacklevel=2)
+    check_posterior(result, strict=strict)  # prior-data conflicts: warn, or raise under strict
     if calibrate_extrapolation:
         from bayes_scaling.inference.discrepancy import calibrate
 

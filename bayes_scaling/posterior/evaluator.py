@@ -14,7 +14,7 @@ import xarray as xr
 
 from bayes_scaling.conventions import QUERY_DIM, RUN_DIM
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.posterior.inputs import law_log_inputs, query_inputs
+from bayes_scaling.posterior.inputs import check_query_size, law_log_inputs, query_inputs
 
 SAMPLE_DIMS = ("chain", "draw")
 
@@ -108,6 +108,7 @@ class PosteriorEvaluator:
         parameters, D tokens, C FLOPs ...; two of N, D, C suffice). ``covariates``: values by name
         (one, or one per point); those not given stay at the runs' mean."""
         q = query_inputs(self.law, **values)
+        check_query_size(int(np.prod(next(iter(q["values"].values())).shape)), self.shape[0] * self.shape[1])
         x = {k: xr.DataArray(v, dims=QUERY_DIM) for k, v in q["logs"].items()}
         log_mu = self.law.log_loss(np, x, self.params(group, seed=seed))
         if covariates:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from bayes_scaling.conventions import PF_DAY_FLOPS
@@ -10,22 +12,63 @@ from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.quantities import label
 
 
+#: Largest number of (draw x query point) values one query array may hold: 1e8 float64 = 0.8 GB. A
+#: larger query is refused with a message to split it (its draws would not fit in memory).
+MAX_DRAW_VALUES = 100_000_000
+
+
+def _numbers(symbol: str, v) -> np.ndarray:
+    """``v`` as a float array, refusing anything that is not a real number (bools, complex numbers,
+    times and durations, text) rather than coercing it."""
+    bad = BayesScalingError(f"{label(symbol)} must be a number or a list of numbers, got {v!r}"[:200], quantity=symbol)
+    try:  # lists element by element (NumPy would turn [1e9, False] into floats)
+        a = np.asarray(v, dtype=object) if isinstance(v, (list, tuple)) else np.asarray(v)
+    except (TypeError, ValueError):
+        raise bad from None
+    if a.dtype.kind == "O":
+        if not all(isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_)) for x in a.ravel().tolist()):
+            raise bad
+        a = a.astype(float)
+    elif a.dtype.kind not in "iuf":
+        raise bad
+    return np.atleast_1d(a.astype(float))
+
+
 def _array(symbol: str, v) -> np.ndarray | None:
     if v is None:
         return None
-    if isinstance(v, (bool, np.bool_)) or (isinstance(v, (list, tuple)) and any(isinstance(x, bool) for x in v)):
-        raise BayesScalingError(f"{label(symbol)} must be a number or a list of numbers, got {v!r}", quantity=symbol)
-    try:
-        a = np.atleast_1d(np.asarray(v, dtype=float))
-    except (TypeError, ValueError):
-        raise BayesScalingError(f"{label(symbol)} must be a number or a list of numbers, got {v!r}",
-                                quantity=symbol) from None
+    a = _numbers(symbol, v)
     if a.ndim != 1:
         raise BayesScalingError(f"{label(symbol)} must be a number or a flat list of numbers, got shape {a.shape}",
                                 quantity=symbol)
     if a.size == 0 or not np.all(np.isfinite(a)) or np.any(a <= 0):
-        raise BayesScalingError(f"{label(symbol)} must be finite and > 0, got {v!r}", quantity=symbol)
+        raise BayesScalingError(f"{label(symbol)} must be finite and > 0, got {v!r}"[:200], quantity=symbol)
     return a
+
+
+def check_query_size(n_points: int, n_draws: int) -> None:
+    """Refuse a query whose draws (``n_draws`` x ``n_points`` values) would exceed
+    :data:`MAX_DRAW_VALUES`, with the largest number of points that fits."""
+    if n_points * n_draws > MAX_DRAW_VALUES:
+        fits = max(1, MAX_DRAW_VALUES // max(n_draws, 1))
+        raise BayesScalingError(f"{n_points} query points x {n_draws} posterior draws is too much to hold in memory "
+                                f"at once: ask for at most {fits} points at a time (split the query into chunks)")
+
+
+def _unused(law, given: dict) -> list[str]:
+    """Inputs given but not read by ``law``: an input it lacks, unless it is one of N, D, C that
+    completes another of them (two give the third through C = kND) or is checked against them."""
+    ndc = {"N", "D", "C"}
+    need = set(law.input_names) & ndc
+    have = {s for s in ndc if given.get(s) is not None}
+    out = []
+    for s, v in given.items():
+        if v is None or s in law.input_names:
+            continue
+        if s in ndc and (have == ndc or any(n not in have and ndc - {n} <= have for n in need)):
+            continue
+        out.append(s)
+    return out
 
 
 def _shape(arrays) -> tuple[int, ...]:
@@ -43,6 +86,11 @@ def query_inputs(law, N=None, D=None, C=None, **extra) -> dict[str, dict[str, np
     extra = {k: _array(k, v) for k, v in extra.items()}
     _shape((N, D, C, *extra.values()))
     k = law.flops_per_param_token
+    unused = _unused(law, {"N": N, "D": D, "C": C, **extra})
+    if unused:
+        raise BayesScalingError(f"law {law.name!r} does not use {', '.join(label(u) for u in unused)}: drop it "
+                                f"(the law's inputs are {', '.join(label(s) for s in law.input_names)})",
+                                quantity=unused[0])
     if N is not None and D is not None and C is not None:
         if not np.allclose(C, k * N * D, rtol=1e-3, atol=0.0):
             raise BayesScalingError(f"N, D and C disagree (C must be {k:g}ND FLOPs): give two of them, not all three",

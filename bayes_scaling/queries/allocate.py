@@ -19,6 +19,7 @@ import xarray as xr
 
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.posterior.inputs import check_query_size
 from bayes_scaling.queries.draws import (LawDraws, bisect_decreasing, budgets_flops, check_flops_per_token,
                                          check_target_loss, law_draws, require_allocation)
 
@@ -45,6 +46,7 @@ def compute_optimal(result, compute, *, flops_per_token: float = FLOPS_PER_PARAM
     k = check_flops_per_token(flops_per_token)
     budgets = budgets_flops(compute, compute_unit)
     draws = law_draws(result, group)
+    check_query_size(budgets.size, draws.shape[0] * draws.shape[1])
     log_ct = np.log(budgets / k)
     log_n = draws.log_n_opt(log_ct)
     log_d = log_ct - log_n

@@ -2,7 +2,8 @@
 describes the largest runs (the ones closest to any extrapolation) well.
 
 Every prediction reports, per input, the decades beyond the largest observed value
-(log10(query / max observed); <= 0 means inside the observed range), and a posterior predictive
+(log10(query / max observed); <= 0 means inside the observed range) and below the smallest
+(log10(min observed / query); <= 0 means inside), and a posterior predictive
 check of the largest-compute runs: each run's PIT (posterior predictive probability of a loss
 below the observed one) and whether it falls outside the ``ci_prob`` predictive interval.
 """
@@ -28,6 +29,13 @@ def decades_beyond(result, query: dict[str, np.ndarray]) -> dict[str, float]:
         if k in query and k in frame:
             out[k] = float(np.log10(np.max(query[k]) / frame[k].max()))
     return out
+
+
+def decades_below(result, query: dict[str, np.ndarray]) -> dict[str, float]:
+    """log10(min observed value / min query value) per input present in both (> 0: below the data)."""
+    frame = result.runs.frame
+    return {k: float(np.log10(frame[k].min() / np.min(query[k]))) for k in INPUT_QUANTITIES
+            if k in query and k in frame}
 
 
 def largest_runs_check(result, n_largest: int = 5, ci_prob: float = CI_PROB) -> dict:
@@ -62,13 +70,20 @@ def largest_runs_check(result, n_largest: int = 5, ci_prob: float = CI_PROB) -> 
 
 
 def extrapolation_report(result, query: dict[str, np.ndarray], ci_prob: float = CI_PROB) -> dict:
-    """Decades beyond the data plus the largest-runs check, with a one-line verdict."""
+    """Decades beyond (and below) the data plus the largest-runs check, with one line per concern."""
     decades = decades_beyond(result, query)
+    below = decades_below(result, query)
     check = largest_runs_check(result, ci_prob=ci_prob)
     far = max(decades.values(), default=0.0)
+    under = max(below.values(), default=0.0)
     notes = []
     if far > 1:
         notes.append(f"extrapolates {far:.1f} decades beyond the largest observed run")
+    if under > 1:
+        worst = max(below, key=below.get)
+        notes.append(f"extrapolates {under:.1f} decades below the smallest observed run ({worst}): the law was not "
+                     f"fitted there and small-scale effects dominate")
     if check["poor_fit"]:
         notes.append(f"the fit misses the {check['n_runs']} largest runs (posterior predictive check)")
-    return {"decades_beyond": decades, "largest_runs_check": check, "flag": bool(notes), "notes": notes}
+    return {"decades_beyond": decades, "decades_below": below, "largest_runs_check": check, "flag": bool(notes),
+            "notes": notes}

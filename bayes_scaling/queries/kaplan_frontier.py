@@ -23,6 +23,7 @@ import xarray as xr
 
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, KAPLAN_ALPHA_B, KAPLAN_B_STAR_TOKENS, PF_DAY_FLOPS
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.posterior.inputs import check_query_size
 from bayes_scaling.queries.draws import bisect_decreasing
 
 
@@ -62,6 +63,7 @@ def efficient_frontier(result, compute_pf_days, *, b_star: float = KAPLAN_B_STAR
     ``alpha_C`` over (chain, draw).
     """
     c = _pf_days(compute_pf_days)
+    check_query_size(c.size, result.posterior.sizes["chain"] * result.posterior.sizes["draw"])
     a_n, a_s, log_nc, log_sc = _params(result)
     alpha_c, log_cc = _log_cc(a_n, a_s, log_nc, log_sc, b_star, alpha_b)
     e = lambda v: v[..., None]  # noqa: E731

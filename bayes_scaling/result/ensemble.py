@@ -19,10 +19,9 @@ import xarray as xr
 
 from bayes_scaling.conventions import CI_PROB
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.files import atomic_path
 from bayes_scaling.posterior.diagnostics import Diagnostics
 from bayes_scaling.posterior.mixture import MixtureEvaluator
-from bayes_scaling.result.fit import FitResult
+from bayes_scaling.result.fit import FitResult, write_tree
 
 ENSEMBLE_FORMAT = "bayes_scaling.ensemble/1"
 
@@ -143,18 +142,13 @@ class EnsembleResult:
     # -- persistence -------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
         """Write the ensemble to one netCDF file atomically (each member a group)."""
-        path = Path(path)
-        if path.parent and not path.parent.exists():
-            raise BayesScalingError(f"output folder {str(path.parent)!r} does not exist: create it first")
         tree = xr.DataTree()
         for name, m in self.members.items():
             tree[name] = m.tree
         tree.attrs = {"bayes_scaling_format": ENSEMBLE_FORMAT, "members": json.dumps(list(self.members)),
                       "weights": json.dumps(self.weights), "info": json.dumps(self.info, default=float),
                       "seed": self.seed}
-        with atomic_path(path) as tmp:
-            tree.to_netcdf(tmp, engine="h5netcdf")
-        return path
+        return write_tree(tree, path, "ensemble file")
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "EnsembleResult":

@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayes_scaling.files import atomic_path
 from bayes_scaling.conventions import CI_PROB, RUN_DIM
 from bayes_scaling.data.runs import RunTable, runs_from_frame
 from bayes_scaling.errors import BayesScalingError
@@ -54,6 +53,19 @@ def package_versions() -> dict[str, str]:
 def _column(values: pd.Series) -> np.ndarray:
     v = values.to_numpy()
     return v.astype(str) if v.dtype == object else v
+
+
+def write_tree(tree: xr.DataTree, path: str | os.PathLike, what: str) -> Path:
+    """Write ``tree`` as netCDF (h5netcdf) atomically: serialised in memory, then written to a temp file
+    renamed into place; a folder, a missing folder, a read-only place or a full disk is one line."""
+    from bayes_scaling.files import check_out_file, write_bytes_atomic
+
+    path = check_out_file(path, "give a file name such as fit.nc", what)
+    view = tree.to_netcdf(engine="h5netcdf")  # a memoryview of an in-memory buffer
+    data = bytes(view)
+    view.release()  # a live export of a freed buffer crashes the interpreter (e.g. after an error)
+    write_bytes_atomic(path, data)
+    return path
 
 
 class FitResult:
@@ -138,17 +150,17 @@ class FitResult:
 
     # -- persistence -----------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the fit to netCDF (h5netcdf) atomically: a temp file renamed into place."""
-        path = Path(path)
-        if path.parent and not path.parent.exists():
-            raise BayesScalingError(f"output folder {str(path.parent)!r} does not exist: create it first")
-        with atomic_path(path) as tmp:
-            self.tree.to_netcdf(tmp, engine="h5netcdf")
-        return path
+        """Write the fit to netCDF (h5netcdf) atomically: serialised in memory, written to a temp file
+        renamed into place; a folder, a missing folder, a read-only place or a full disk is one line
+        (:class:`BayesScalingError`) and leaves no file behind."""
+        return write_tree(self.tree, path, "fit file")
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "FitResult":
-        """Read a fit written by :meth:`save`; anything else fails with one clear message."""
+        """Read a fit written by :meth:`save`; anything else (another file, a damaged or tampered fit)
+        fails with one clear message (see :func:`bayes_scaling.posterior.checks.check_fit_tree`)."""
+        from bayes_scaling.posterior.checks import check_fit_tree
+
         path = Path(path)
         if not path.is_file():
             raise BayesScalingError(f"fit file {str(path)!r} does not exist: run `bayes-scaling fit ... --out {path}` first")
@@ -162,7 +174,16 @@ class FitResult:
         missing = [g for g in ("posterior", "sample_stats", "observed_data", "constant_data") if g not in tree.children]
         if missing:
             raise BayesScalingError(f"{str(path)!r} is an incomplete bayes_scaling fit: missing group(s) {missing}")
-        return cls(tree)
+        check_fit_tree(tree, str(path))
+        result = cls(tree)
+        try:  # every view a command reads, built once here so a damaged one fails now, in one line
+            result.runs, result.diagnostics, result.evaluator, result.sampler_config  # noqa: B018
+        except BayesScalingError:
+            raise
+        except (KeyError, ValueError, TypeError, AttributeError, IndexError) as e:
+            raise BayesScalingError(f"fit file {str(path)!r} is damaged or was edited ({type(e).__name__}: "
+                                    f"{' '.join(str(e).split())[:120]}); refit it with `bayes-scaling fit`") from None
+        return result
 
     # -- views -----------------------------------------------------------------------------
     @cached_property

@@ -228,6 +228,9 @@ def parse_spec(text: str, origin: str = "<string>") -> LawSpec:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise BayesScalingError(f"spec {origin!r} is not valid TOML: {e}") from None
+    except RecursionError:  # arrays or tables nested thousands deep
+        raise BayesScalingError(f"spec {origin!r} nests arrays or tables too deeply to parse: a spec needs "
+                                f"two levels ([priors.E])") from None
     unknown = sorted(set(data) - {"law", "priors", "likelihood", "provenance", "hierarchy", "covariates"})
     if unknown:
         raise BayesScalingError(f"spec {origin!r}: unknown section(s) {unknown}; allowed: law, priors, likelihood, "

@@ -1,0 +1,84 @@
+"""Plausibility of runs in canonical units: values no language-model run can have are a sign of a
+unit mistake (loss in bits x 100, N in millions, FLOPs read as PF-days ...). Each problem is one line;
+:func:`check_plausible` warns (default) or raises (``strict``).
+
+Bounds, from published facts with wide margins:
+
+- loss (nats/token): uniform guessing over a 256k-token vocabulary costs ln(256000) = 12.45 nats; a
+  trained model's final loss above :data:`MAX_LOSS` = 20 nats (uniform over 485M tokens) is not a
+  per-token cross-entropy in nats.
+- N (parameters): from 100 (Kaplan et al. 2020's smallest models have 768 non-embedding
+  parameters) to 1e13 (the largest dense models have ~2e12).
+- D (tokens): from 1e3 to 1e15 (the largest training sets are ~4e13 tokens).
+- C (FLOPs): from 1e6 to 1e28 (the largest runs are ~1e26 FLOPs; 1 PF-day = 8.64e19 FLOPs).
+- D/N (tokens per parameter): from 1e-3 to 1e6 (Chinchilla-optimal is ~20; heavily over-trained
+  small models reach ~1e4-1e5).
+- C/(6ND): a given compute more than :data:`UNIT_FACTOR` = 100x from 6ND means N, D or C is in
+  another unit (thousands, millions, billions, PF-days).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
+from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.quantities import label
+
+MAX_LOSS = 20.0
+#: Typical ranges (low, high) of the inputs, in canonical units.
+TYPICAL_RANGES: dict[str, tuple[float, float]] = {"N": (1e2, 1e13), "D": (1e3, 1e15), "C": (1e6, 1e28)}
+TOKENS_PER_PARAM_RANGE = (1e-3, 1e6)
+UNIT_FACTOR = 100.0
+_UNITS = {"N": "parameters", "D": "tokens", "C": "FLOPs"}
+
+
+def _unit_hint(ratio: float) -> str:
+    """What a typical C/(6ND) off by ``ratio`` suggests."""
+    for factor, what in ((PF_DAY_FLOPS, "compute in PF-days read as FLOPs or the reverse (--compute-unit)"),
+                         (1e9, "N or D in billions"), (1e6, "N or D in millions"), (1e3, "N or D in thousands")):
+        if abs(abs(math.log10(ratio)) - math.log10(factor)) < 0.5:
+            return what
+    return "N, D or C in another unit"
+
+
+def plausibility_problems(frame: pd.DataFrame) -> list[str]:
+    """One line per implausible feature of a canonical runs frame (columns N, D, C, loss ...)."""
+    out = []
+    if "loss" in frame:
+        worst = float(frame["loss"].max())
+        if worst > MAX_LOSS:
+            out.append(f"loss up to {worst:.4g} nats/token: no language model's loss exceeds ~{MAX_LOSS:g} "
+                       f"(uniform over a 256k vocabulary is 12.45): give the loss per token in nats, not bits, "
+                       f"percent or a sum")
+    for q, (low, high) in TYPICAL_RANGES.items():
+        if q not in frame:
+            continue
+        v = frame[q].to_numpy(float)
+        lo, hi = float(v.min()), float(v.max())
+        if lo < low or hi > high:
+            out.append(f"{label(q)} spans {lo:.3g} to {hi:.3g} {_UNITS[q]}, outside the typical {low:.0e} to "
+                       f"{high:.0e}: check its unit")
+    if {"N", "D"} <= set(frame.columns):
+        tpp = float(np.median(frame["D"] / frame["N"]))
+        if not TOKENS_PER_PARAM_RANGE[0] <= tpp <= TOKENS_PER_PARAM_RANGE[1]:
+            out.append(f"the runs' median tokens per parameter D/N is {tpp:.3g} (typical: 1 to 1e4): N or D is "
+                       f"probably in another unit (thousands, millions, billions)")
+    if {"N", "D", "C"} <= set(frame.columns):
+        ratio = float(np.median(frame["C"] / (FLOPS_PER_PARAM_TOKEN * frame["N"] * frame["D"])))
+        if not 1 / UNIT_FACTOR <= ratio <= UNIT_FACTOR:
+            out.append(f"compute is {ratio:.3g}x 6ND in the median run: {_unit_hint(ratio)}?")
+    return out
+
+
+def check_plausible(problems: list[str] | tuple[str, ...], *, strict: bool = False, stacklevel: int = 3) -> None:
+    """Warn once per problem (one line each), or raise them as one :class:`BayesScalingError` when
+    ``strict``."""
+    if problems and strict:
+        raise BayesScalingError("implausible runs (strict): " + "; ".join(problems))
+    for p in problems:
+        warnings.warn(f"implausible runs: {p}", UserWarning, stacklevel=stacklevel)
