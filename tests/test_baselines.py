@@ -84,6 +84,7 @@ def _truth(law, natural):
     ("data_constrained", {"E": 1.87, "A": 521.0, "B": 1488.0, "alpha": 0.35, "beta": 0.35,
                           "R_D_star": 15.4, "R_N_star": 5.3}),
     ("bnsl1_x", {"E": 0.3, "B": 5.0, "c0": 0.1, "c1": 1.5, "d1": 3e3, "f1": 0.3}),
+    ("chinchilla_ptied", {"E": 1.7, "A": 400.0, "B": 1500.0, "alpha": 0.34, "delta": -0.15}),  # a signed offset
 ])
 def test_huber_fit_recovers_any_law(name, natural):
     law = get_law(name)

@@ -136,6 +136,8 @@ def _random_params(law, rng, shape=()):
             p[par.name] = rng.uniform(0.05, 0.8, shape)
         elif par.kind == "shape":
             p[par.name] = rng.uniform(0.3, 5.0, shape)
+        elif par.kind == "offset":
+            p[par.name] = rng.uniform(-0.5, 0.5, shape)
         elif par.kind == "loss":
             p[f"log_{par.name}"] = np.log(rng.uniform(0.5, 3.0, shape))
         else:
@@ -326,7 +328,7 @@ POINTS = {
     "data_constrained": {"E": 1.8, "alpha": 0.35, "beta": 0.30, "A": 450.0, "B": 1500.0, "R_D_star": 15.0,
                          "R_N_star": 5.0},
 }
-for _axis, _at in (("x", 3e4), ("d", 3e10), ("n", 3e8)):
+for _axis, _at in (("x", 3e4), ("d", 3e10), ("n", 3e8), ("c", 3e19)):
     POINTS[f"power_{_axis}"] = {"E": 1.5, "B": 50.0, "c0": 0.3}
     POINTS[f"bnsl1_{_axis}"] = {**POINTS[f"power_{_axis}"], "c1": 1.0, "d1": _at, "f1": 0.5}
     POINTS[f"bnsl2_{_axis}"] = {**POINTS[f"bnsl1_{_axis}"], "c2": 0.5, "d2": 20 * _at, "f2": 0.3}
@@ -402,6 +404,8 @@ def _scipy_dist(prior):
 def _unconstrain(value_name, x, prior):
     """(unconstrained value, log|dx/dy|) for the PyMC default transform named in ``value_name``."""
     k = prior.kwargs
+    if "__" not in value_name:  # an unbounded prior (a real-valued offset): no transform
+        return x, 0.0
     if value_name.endswith("_log__"):
         y = np.log(x)
         return y, y

@@ -88,6 +88,14 @@ def test_html_numbers_carry_intervals_and_units(html):
     assert "bayes-scaling report" in repro and "--no-refits" in repro and "pymc" in repro
 
 
+def test_parameter_table_reports_the_contraction(html):
+    """Each parameter's prior-to-posterior contraction, marked (log) where it is on the log scale."""
+    params = _section(html, "parameters")
+    assert "<th>contraction</th>" in params
+    rows = dict(re.findall(r"<tr><td>(E|A|alpha)</td>(?:<td>[^<]*</td>){7}<td>([^<]*)</td></tr>", params))
+    assert re.fullmatch(r"[01]\.\d\d \(log\)", rows["A"]) and re.fullmatch(r"[01]\.\d\d", rows["alpha"])
+
+
 def test_markdown_has_the_same_sections_and_figure_files(markdown):
     text = markdown.read_text(encoding="utf-8")
     assert re.findall(r'<a id="([^"]+)"></a>', text) == BASE_SECTIONS

@@ -433,9 +433,17 @@ def test_require_names_the_missing_scale_axis():
 def test_require_too_few_runs():
     runs = load_runs(_frame().iloc[:6], compute_col=None)
     with pytest.raises(BayesScalingError) as ei:
-        runs.require(get_law("chinchilla"))  # 5 parameters + noise: needs 7
+        runs.require(get_law("chinchilla"))  # 5 parameters + noise: needs 7 unless the priors are proper
     _one_line_error(ei, "chinchilla", "7", "6")
     runs.require(get_law("kaplan_n"))  # 2 parameters + noise: 4 runs suffice
+
+
+def test_require_few_runs_with_proper_priors_warns_in_one_line():
+    runs = load_runs(_frame().iloc[:6], compute_col=None)
+    with pytest.warns(UserWarning) as rec:
+        runs.require(get_law("chinchilla"), proper_priors=True)
+    (w,) = [r for r in rec if "dominated by the prior" in str(r.message)]
+    assert "\n" not in str(w.message) and "6 runs" in str(w.message)
 
 
 def test_require_single_distinct_n_for_chinchilla():

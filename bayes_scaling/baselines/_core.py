@@ -27,9 +27,9 @@ class Coords:
 
     ``theta`` = (each positive constant as the law's *centred* value at the reference log-inputs
     ``ref`` -- mostly the log of its own term there, see ``ScalingLaw.centre`` --, then the log of
-    every exponent and shape parameter). Centring removes the strong log A <-> alpha correlation
-    of raw coordinates (log N ~ 20), so L-BFGS-B is well conditioned and tolerances mean the same
-    for every law.
+    every exponent and shape parameter, and each real-valued offset as it is). Centring removes the
+    strong log A <-> alpha correlation of raw coordinates (log N ~ 20), so L-BFGS-B is well
+    conditioned and tolerances mean the same for every law.
     """
 
     def __init__(self, law, ref: dict[str, float]):
@@ -44,7 +44,7 @@ class Coords:
         """``theta`` of shape (k,) or (m, k) to the law's ``p`` (values of shape () or (m, 1))."""
         th = np.asarray(theta, float)
         col = (lambda i: th[i]) if th.ndim == 1 else (lambda i: th[:, i:i + 1])
-        dp = {n: np.exp(col(self.k - len(self.direct) + j)) for j, n in enumerate(self.direct)}
+        dp = {n: self._from_theta(n, col(self.k - len(self.direct) + j)) for j, n in enumerate(self.direct)}
         cen = {n: col(i) for i, n in enumerate(self.pos)}
         out = dict(self.law.uncentre(np, cen, dp, self.ref))
         out.update(dp)
@@ -54,13 +54,21 @@ class Coords:
         """The law's ``p`` to ``theta`` (k,)."""
         dp = {n: float(p[n]) for n in self.direct}
         cen = self.law.centre(np, {f"log_{n}": float(p[f"log_{n}"]) for n in self.pos}, dp, self.ref)
-        return np.array([float(cen[n]) for n in self.pos] + [np.log(dp[n]) for n in self.direct])
+        return np.array([float(cen[n]) for n in self.pos] + [self._to_theta(n, dp[n]) for n in self.direct])
+
+    def _from_theta(self, name: str, v):
+        """A direct parameter from its coordinate: the log of a positive one, a real offset as is."""
+        return v if name in self.law.offset_names else np.exp(v)
+
+    def _to_theta(self, name: str, v: float) -> float:
+        return v if name in self.law.offset_names else float(np.log(v))
 
     def bounds(self) -> list[tuple[float, float]]:
         out = [(-60.0, 60.0)] * len(self.pos)
         for n in self.direct:
             kind = self.law.param(n).kind
-            out.append((np.log(1e-4), np.log(100.0)) if kind == "exponent" else (np.log(1e-3), np.log(1e3)))
+            wide = {"exponent": (np.log(1e-4), np.log(100.0)), "offset": (-5.0, 5.0)}
+            out.append(wide.get(kind, (np.log(1e-3), np.log(1e3))))
         return out
 
     def box(self, x: dict[str, np.ndarray], y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -68,7 +76,7 @@ class Coords:
 
         Loss floors: 2%-95% of the geometric-mean loss; other constants (the log of their term at
         the reference point): 1%-150% of it; break locations (BNSL ``d_i``): the data's range on
-        the axis; exponents 0.03-2; shape parameters 0.03-30 (all on the log scale).
+        the axis; exponents 0.03-2; shape parameters 0.03-30 (all on the log scale); offsets -1 to 1.
         """
         ly = float(np.mean(y))
         lo, hi = [], []
@@ -85,7 +93,8 @@ class Coords:
             hi.append(b)
         for n in self.direct:
             kind = self.law.param(n).kind
-            a, b = (np.log(0.03), np.log(2.0)) if kind == "exponent" else (np.log(0.03), np.log(30.0))
+            starts = {"exponent": (np.log(0.03), np.log(2.0)), "offset": (-1.0, 1.0)}
+            a, b = starts.get(kind, (np.log(0.03), np.log(30.0)))
             lo.append(a)
             hi.append(b)
         return np.array(lo), np.array(hi)

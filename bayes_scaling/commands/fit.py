@@ -13,6 +13,7 @@ from bayes_scaling.commands.args import (add_calibrate_arg, add_ci_arg, add_json
 from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, discrepancy_line,
                                            discrepancy_record, emit)
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.specs.moments import contraction_label
 
 
 def fmt(v: float) -> str:
@@ -21,14 +22,17 @@ def fmt(v: float) -> str:
 
 
 def param_table(result, ci_prob: float, truth: dict[str, float] | None = None) -> str:
-    """The parameter table of a fit: unit, median, interval, R-hat, bulk ESS (and the truth if known)."""
+    """The parameter table of a fit: unit, median, interval, R-hat, bulk ESS, contraction (and the
+    truth if known)."""
     df = result.summary(ci_prob)
     pct = f"{ci_prob:.0%}"
-    head = ["param", "unit", "median", f"{pct} interval", "r_hat", "ess_bulk"] + (["truth"] if truth else [])
+    head = ["param", "unit", "median", f"{pct} interval", "r_hat", "ess_bulk", "contraction"] + \
+        (["truth"] if truth else [])
     rows = [head]
     for name, r in df.iterrows():
         row = [name, r["unit"], fmt(r["median"]), f"[{fmt(r['ci_low'])}, {fmt(r['ci_high'])}]",
-               f"{r['r_hat']:.3f}", f"{r['ess_bulk']:.0f}"]
+               f"{r['r_hat']:.3f}", f"{r['ess_bulk']:.0f}",
+               contraction_label(r["contraction"], r["contraction_scale"])]
         if truth:
             row.append(fmt(truth[name]) if name in truth else "")
         rows.append(row)
@@ -36,12 +40,21 @@ def param_table(result, ci_prob: float, truth: dict[str, float] | None = None) -
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 
 
+def _contraction_record(row) -> dict[str, Any]:
+    return {"contraction": float(row["contraction"]), "contraction_scale": str(row["contraction_scale"])}
+
+
 def summary_json(result, ci_prob: float) -> dict[str, Any]:
     """The JSON record of a fit shared by ``fit --json`` and ``summary --json``."""
     from bayes_scaling.posterior.intervals import summary_record
 
     post = result.posterior
-    out: dict[str, Any] = {n: summary_record(post[n], ci_prob) for n in [*result.law.param_names, "sigma"]}
+    table = result.summary(ci_prob)
+    out: dict[str, Any] = {n: {**summary_record(post[n], ci_prob), **_contraction_record(table.loc[n])}
+                           for n in [*result.law.param_names, "sigma"]}
+    derived = result.law.derived(result.law.to_law_params(post))
+    if derived:
+        out["derived"] = {k: summary_record(v, ci_prob) for k, v in derived.items()}
     out["law"] = result.law.name
     out["formula"] = result.law.formula
     out["spec"] = {"origin": result.spec.origin, **result.spec.provenance}

@@ -17,6 +17,7 @@ Build a table with :func:`bayes_scaling.data.runs.load_runs`.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +31,6 @@ from bayes_scaling.quantities import label
 #: Further positive inputs a law may use, with their units.
 EXTRA_QUANTITIES = {"U": "unique tokens", "X": "units of the scale axis", "S": "optimizer steps",
                     "B": "batch size in tokens"}
-_REQUIRE_DISTINCT = ("N", "D", "C", "X", "S")
 
 
 def _needed(symbol: str) -> str:
@@ -122,26 +122,33 @@ class RunTable:
                 out[q] = np.log(v)
         return out
 
-    def require(self, law) -> None:
+    def require(self, law, *, proper_priors: bool = False) -> None:
         """Check that this table can fit ``law``: inputs present (an error names the missing quantity)
-        and enough runs at enough distinct values."""
+        and a design that can determine the law (2 or more distinct values of each input the law
+        raises to an exponent, ``law.exponent_inputs``). Fewer runs than parameters + 2 are refused
+        unless every prior is proper (``proper_priors``): then the fit goes ahead with a one-line
+        warning that the posterior is dominated by the prior."""
         missing = [name for name in law.input_names if not self.has(name)]
         if missing:  # the error points at the first missing quantity's column
             raise BayesScalingError(*(f"law {law.name!r} needs {_needed(m)}, which the runs table lacks"
                                       for m in missing), quantity=missing[0], column=True)
+        for name in getattr(law, "exponent_inputs", law.input_names):
+            if self.frame[name].nunique() < 2:
+                raise BayesScalingError(
+                    f"law {law.name!r} needs runs at 2 or more distinct values of {name}; all runs share {name} = "
+                    f"{self.frame[name].iloc[0]:.4g}: add runs at other sizes or fit a law without {name}",
+                    quantity=name)
         min_runs = len(law.params) + 2
-        if len(self) < min_runs:
+        if len(self) >= min_runs:
+            return
+        if not proper_priors:
             raise BayesScalingError(
                 f"law {law.name!r} has {len(law.params)} parameters plus noise and needs at least {min_runs} runs; "
                 f"got {len(self)}: add runs or choose a law with fewer parameters"
             )
-        for name in (n for n in law.input_names if n in _REQUIRE_DISTINCT):
-            distinct = self.frame[name].nunique()
-            if distinct < 2:
-                raise BayesScalingError(
-                    f"law {law.name!r} needs runs at 2 or more distinct values of {name}; all runs share {name} = "
-                    f"{self.frame[name].iloc[0]:.4g}: add runs at other sizes or fit a law without {name}"
-                )
+        warnings.warn(f"{len(self)} runs for law {law.name!r} with {len(law.params)} parameters plus noise: the "
+                      f"posterior is dominated by the prior (see the contraction column of the summary)",
+                      UserWarning, stacklevel=3)
 
     def metadata(self) -> dict[str, Any]:
         return {

@@ -51,7 +51,7 @@ def model_data(spec: LawSpec, runs: RunTable, group_col: str | None = None) -> M
     from bayes_scaling.errors import BayesScalingError
 
     law = spec.law
-    runs.require(law)
+    runs.require(law, proper_priors=spec.priors_proper)
     logs = runs.log_inputs(law.compute_unit)
     x = {k: logs[k] for k in law.input_names}
     ref = {k: float(np.mean(v)) for k, v in x.items()}

@@ -21,7 +21,9 @@ from typing import Any, ClassVar, Literal
 
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
 
-Kind = Literal["exponent", "shape", "constant", "loss"]
+#: exponent/shape: positive, sampled directly; offset: any real number, sampled directly (e.g. the log
+#: ratio of two exponents); constant/loss: positive, reached through the centred ``internal`` coordinates.
+Kind = Literal["exponent", "shape", "offset", "constant", "loss"]
 
 #: Every law registers itself here by ``name`` when its class is defined (see :mod:`.registry`).
 REGISTRY: dict[str, type["ScalingLaw"]] = {}
@@ -102,6 +104,17 @@ class ScalingLaw:
             return self.counterpart(1) is not None
         return capability in self.capabilities
 
+    @property
+    def exponent_inputs(self) -> tuple[str, ...]:
+        """Inputs the law raises to a fitted exponent: a fit needs runs at 2 or more distinct values
+        of each (one value leaves the exponent undetermined whatever the number of runs)."""
+        return self.input_names
+
+    def derived(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Parameters of the published form that this law computes from its own (``{name: value}``
+        in user units, from ``p`` in the law's convention), e.g. chinchilla_ptied's beta."""
+        return {}
+
     def counterpart(self, n_breaks: int = 1) -> str | None:
         """Name of the law a break test compares this one with (single-axis laws), else ``None``."""
         return None
@@ -171,9 +184,14 @@ class ScalingLaw:
 
     @property
     def direct_names(self) -> tuple[str, ...]:
-        """Parameters sampled directly from their priors and passed as they are (exponents and
-        shape parameters such as a break's sharpness)."""
-        return tuple(p.name for p in self.params if p.kind in ("exponent", "shape"))
+        """Parameters sampled directly from their priors and passed as they are (exponents, shape
+        parameters such as a break's sharpness, and real-valued offsets)."""
+        return tuple(p.name for p in self.params if p.kind in ("exponent", "shape", "offset"))
+
+    @property
+    def offset_names(self) -> tuple[str, ...]:
+        """Direct parameters that may take any real value (the others are positive)."""
+        return tuple(p.name for p in self.params if p.kind == "offset")
 
     @property
     def positive_names(self) -> tuple[str, ...]:

@@ -5,14 +5,17 @@ broken power laws (Caballero et al. 2022, "Broken Neural Scaling Laws", arXiv:22
 
 Past a break d_i the log-log slope steepens by c_i; f_i sets how sharp the break is. Here every
 c_i > 0 (the curve bends down, as in the break-through behaviour the law is used for). The axis
-is chosen per law: ``X`` (any scale variable, e.g. training-set size), ``N`` or ``D``.
+is chosen per law: ``X`` (any scale variable, e.g. training-set size), ``N``, ``D`` or ``C``
+(training compute in FLOPs, read from the runs' compute column: fit it to the compute-optimal
+frontier L*(C), i.e. the lowest-loss run at each budget, as Hoffmann et al. 2022 Fig. 1 and
+Porian et al. 2024, arXiv:2406.19146, fit the frontier with power laws).
 """
 
 from __future__ import annotations
 
 from bayes_scaling.laws.base import Input, Param, ScalingLaw, join_two_terms, split_two_terms
 
-_AXIS_UNITS = {"X": "units of the scale axis", "N": "parameters", "D": "tokens"}
+_AXIS_UNITS = {"X": "units of the scale axis", "N": "parameters", "D": "tokens", "C": "FLOPs"}
 
 
 class _PowerFamily(ScalingLaw):
@@ -132,4 +135,4 @@ def _make(axis: str, n_breaks: int) -> type[ScalingLaw]:
     )
 
 
-BROKEN_LAWS = [_make(axis, k) for axis in ("X", "D", "N") for k in (0, 1, 2)]
+BROKEN_LAWS = [_make(axis, k) for axis in ("X", "D", "N", "C") for k in (0, 1, 2)]

@@ -54,3 +54,34 @@ class Chinchilla(ScalingLaw):
 
     def uncentre(self, xp, cen, p, ref):
         return {"log_E": cen["E"], "log_A": cen["A"] + p["alpha"] * ref["N"], "log_B": cen["B"] + p["beta"] * ref["D"]}
+
+
+class ChinchillaDerivedBeta(Chinchilla):
+    """Chinchilla whose data exponent beta is computed from the law's own parameters (:meth:`beta`):
+    the law, the closed-form allocation (Eq. 4) and the centring all see the full Chinchilla ``p``."""
+
+    def beta(self, xp, p):
+        """beta from the law's parameters (``xp``: the array namespace)."""
+        raise NotImplementedError
+
+    def _full(self, p, xp=None):
+        import numpy as np
+
+        return {**p, "beta": self.beta(np if xp is None else xp, p)}
+
+    def derived(self, p):
+        import numpy as np
+
+        return {"beta": self.beta(np, p)}
+
+    def log_loss(self, xp, x, p):
+        return super().log_loss(xp, x, self._full(p, xp))
+
+    def log_optimal_params(self, xp, log_tokens_x_params, p):
+        return super().log_optimal_params(xp, log_tokens_x_params, self._full(p, xp))
+
+    def centre(self, xp, logc, p, ref):
+        return super().centre(xp, logc, self._full(p, xp), ref)
+
+    def uncentre(self, xp, cen, p, ref):
+        return super().uncentre(xp, cen, self._full(p, xp), ref)

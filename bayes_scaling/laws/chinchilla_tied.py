@@ -5,10 +5,10 @@ tokens-per-parameter ratio constant (N* ~ C^0.5, Hoffmann et al. 2022 Eq. 4 with
 from __future__ import annotations
 
 from bayes_scaling.laws.base import Param
-from bayes_scaling.laws.chinchilla import Chinchilla
+from bayes_scaling.laws.chinchilla import ChinchillaDerivedBeta
 
 
-class ChinchillaTied(Chinchilla):
+class ChinchillaTied(ChinchillaDerivedBeta):
     name = "chinchilla_tied"
     title = "Chinchilla with tied exponents (Gadre et al. 2024)"
     formula = "L(N, D) = E + A / N^alpha + B / D^alpha"
@@ -21,18 +21,5 @@ class ChinchillaTied(Chinchilla):
         Param("alpha", "exponent", "1", "exponent of both N and D"),
     )
 
-    @staticmethod
-    def _tied(p):
-        return {**p, "beta": p["alpha"]}
-
-    def log_loss(self, xp, x, p):
-        return super().log_loss(xp, x, self._tied(p))
-
-    def log_optimal_params(self, xp, log_tokens_x_params, p):
-        return super().log_optimal_params(xp, log_tokens_x_params, self._tied(p))
-
-    def centre(self, xp, logc, p, ref):
-        return super().centre(xp, logc, self._tied(p), ref)
-
-    def uncentre(self, xp, cen, p, ref):
-        return super().uncentre(xp, cen, self._tied(p), ref)
+    def beta(self, xp, p):
+        return p["alpha"]

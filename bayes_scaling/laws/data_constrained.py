@@ -40,5 +40,10 @@ class DataConstrained(Chinchilla):
         log_n_eff = log_u_n + xp.log1p(-p["R_N_star"] * xp.expm1(-r_n / p["R_N_star"]))
         return super().log_loss(xp, {"N": log_n_eff, "D": log_d_eff}, p)
 
+    @property
+    def exponent_inputs(self):
+        """U only caps N and D (all runs may share one unique-token pool)."""
+        return ("N", "D")
+
     def log_optimal_params(self, xp, log_tokens_x_params, p):
         return None

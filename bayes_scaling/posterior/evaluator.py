@@ -21,10 +21,18 @@ SAMPLE_DIMS = ("chain", "draw")
 
 def group_params(xp, law, hierarchy, p: dict, logc: dict, ref: dict, tau: dict, eps: dict) -> tuple[dict, dict]:
     """Group-level parameters from population ``p`` (exponents), ``logc`` (log constants) and
-    non-centred deviations ``tau[k] * eps[k]`` for the varying parameters (arrays over groups);
+    non-centred deviations ``tau[k] * eps[k]`` for the varying parameters (arrays over groups; added
+    on the log scale, and to real-valued offsets as they are);
     ``xp`` is NumPy or PyTensor (the model's graph uses the same function)."""
     vary = set(hierarchy.vary)
-    p_g = {j: (p[j] * xp.exp(tau[j] * eps[j]) if j in vary else p[j]) for j in law.direct_names}
+    offsets = set(law.offset_names)
+
+    def shifted(j):
+        if j not in vary:
+            return p[j]
+        return p[j] + tau[j] * eps[j] if j in offsets else p[j] * xp.exp(tau[j] * eps[j])
+
+    p_g = {j: shifted(j) for j in law.direct_names}
     cen = law.centre(xp, logc, p, ref)
     cen_g = {k: (cen[k] + tau[k] * eps[k] if k in vary else cen[k]) for k in law.positive_names}
     return p_g, law.uncentre(xp, cen_g, p_g, ref)

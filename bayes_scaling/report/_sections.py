@@ -11,6 +11,7 @@ import numpy as np
 from bayes_scaling.conventions import ESS_MIN_PER_CHAIN, PF_DAY_FLOPS, RHAT_MAX
 from bayes_scaling.plots.common import budget_labels, is_nd, pct, unit_text
 from bayes_scaling.report._model import Para, Section, Table, draws_interval, figure_item, num
+from bayes_scaling.specs.moments import contraction_label
 
 KIND_NOTE = {
     "total": "total parameters, embeddings included (the convention of Hoffmann et al. 2022)",
@@ -149,9 +150,14 @@ def parameters_section(ctx) -> Section:
     df = result.summary(ci)
     rows = [[name, unit_text(r["unit"]),
              f"{num(r['median'])} [{num(r['ci_low'])}, {num(r['ci_high'])}]", num(r["mean"]), num(r["sd"]),
-             f"{r['r_hat']:.3f}", f"{r['ess_bulk']:.0f}", f"{r['ess_tail']:.0f}"] for name, r in df.iterrows()]
-    sec.add(Table(["parameter", "unit", f"median [{pct(ci)} interval]", "mean", "sd", "R-hat", "ESS bulk", "ESS tail"],
-                  rows, f"Posterior of each parameter ({pct(ci)} equal-tailed intervals)"))
+             f"{r['r_hat']:.3f}", f"{r['ess_bulk']:.0f}", f"{r['ess_tail']:.0f}",
+             contraction_label(r["contraction"], r["contraction_scale"])]
+            for name, r in df.iterrows()]
+    sec.add(Table(["parameter", "unit", f"median [{pct(ci)} interval]", "mean", "sd", "R-hat", "ESS bulk", "ESS tail",
+                   "contraction"], rows,
+                  f"Posterior of each parameter ({pct(ci)} equal-tailed intervals). Contraction: 1 - posterior "
+                  f"variance / prior variance (log: on the log scale, for heavy-tailed priors); near 0 the prior, "
+                  f"not the runs, sets the parameter"))
     fig = plot_posterior(result, ci_prob=ci)
     return sec.add(figure_item("posterior", fig, f"Marginal posteriors with the median and the {pct(ci)} equal-tailed "
                                f"interval.", "marginal posterior densities of the law's parameters"))

@@ -275,12 +275,18 @@ class FitResult:
 
     # -- answers ---------------------------------------------------------------------------
     def summary(self, ci_prob: float = CI_PROB) -> pd.DataFrame:
-        """Parameter table in user units: median, mean, sd, equal-tailed interval, R-hat, ESS."""
+        """Parameter table in user units: median, mean, sd, equal-tailed interval, R-hat, ESS, and the
+        prior-to-posterior ``contraction`` 1 - Var(posterior) / Var(prior) on ``contraction_scale``
+        (``log`` for heavy-tailed positive priors, see :mod:`bayes_scaling.specs.moments`): near 1 the
+        data determined the parameter, near 0 the prior did. Parameters a law derives from its own
+        (e.g. chinchilla_ptied's beta) follow, without a contraction."""
         import arviz_stats as azs
 
         names = [*self.law.param_names, "sigma"]
         extra = [v for v in self.posterior.data_vars if v.endswith("_group") or v.startswith("tau_") or v == "gamma"]
-        post = self.posterior[names + extra]
+        derived = {k: v for k, v in self.law.derived(self.law.to_law_params(self.posterior)).items()
+                   if k not in self.posterior}
+        post = self.posterior[names + extra].assign(derived)
         rhat, ess_b, ess_t = azs.rhat(post), azs.ess(post, method="bulk"), azs.ess(post, method="tail")
         rows = []
 
@@ -290,9 +296,11 @@ class FitResult:
                 return self.law.param(base).unit
             if n == "gamma":
                 return "log-loss per unit covariate"
+            if n in derived:
+                return "1"
             return "log scale" if n.startswith("tau_") else "log(nats/token)"
 
-        for n in names + extra:
+        for n in names + extra + list(derived):
             dim = next((d for d in ("group", "covariate") if d in post[n].dims), None)
             for label, sel in ([(n, {})] if dim is None else
                                [(f"{n.removesuffix('_group')}[{g}]", {dim: g}) for g in post[n][dim].values]):
@@ -303,10 +311,28 @@ class FitResult:
                     "ci_low": float(s["ci_low"]), "ci_high": float(s["ci_high"]),
                     "r_hat": float(rhat[n].sel(sel)), "ess_bulk": float(ess_b[n].sel(sel)),
                     "ess_tail": float(ess_t[n].sel(sel)),
+                    **self._contraction(n, post[n].sel(sel)),
                 })
         df = pd.DataFrame(rows).set_index("param")
         df.attrs["ci_prob"] = ci_prob
         return df
+
+    def _contraction(self, name: str, draws: xr.DataArray) -> dict[str, Any]:
+        """``contraction`` and its ``contraction_scale`` for one row of :meth:`summary` (NaN and ""
+        for group-level and derived parameters, which have no prior of their own)."""
+        from bayes_scaling.specs.moments import contraction_scale, prior_variance
+
+        spec = self.spec
+        prior = {"sigma": spec.likelihood.sigma, "gamma": spec.covariate_prior}.get(name, spec.priors.get(name))
+        if prior is None and name.startswith("tau_") and spec.hierarchy is not None:
+            prior = spec.hierarchy.tau
+        if prior is None:
+            return {"contraction": float("nan"), "contraction_scale": ""}
+        scale = contraction_scale(prior)
+        ref = json.loads(self.tree.attrs["reference_log_inputs"]).get(prior.relative_to, 0.0)
+        v = np.asarray(draws, float)
+        post_var = float(np.var(np.log(v) if scale == "log" else v))
+        return {"contraction": 1.0 - post_var / prior_variance(prior, scale, ref), "contraction_scale": scale}
 
     def predict(self, N=None, D=None, C=None, *, seed: int | None = None, group: str | None = None,
                 covariates: dict[str, float] | None = None, **extra) -> xr.Dataset:

@@ -56,6 +56,9 @@ DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...], bool]] = {
     "Beta": (("alpha", "beta"), (), True),
 }
 _SCALE_KEYS = {"sigma", "nu", "lam", "alpha", "beta"}
+#: Distributions with a normalised density (every one above; an improper one, e.g. Flat, must stay
+#: out): with proper priors a fit from fewer runs than parameters is allowed, prior-dominated.
+PROPER = frozenset(DISTRIBUTIONS)
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,9 @@ class PriorSpec:
     #: When set (e.g. "X"), the prior is on value / (geometric mean of that input over the runs):
     #: a data-relative prior for quantities in the data's own units, such as a break location.
     relative_to: str | None = None
+
+    def is_proper(self) -> bool:
+        return self.dist in PROPER
 
     def positive_support(self) -> bool:
         if DISTRIBUTIONS[self.dist][2]:
@@ -158,6 +164,12 @@ class LawSpec:
     @property
     def law(self) -> ScalingLaw:
         return get_law(self.law_name)
+
+    @property
+    def priors_proper(self) -> bool:
+        """Whether every prior of the model (parameters, noise, group spread, covariates) is proper."""
+        extra = [self.likelihood.sigma, self.covariate_prior, *([self.hierarchy.tau] if self.hierarchy else [])]
+        return all(p.is_proper() for p in [*self.priors.values(), *extra])
 
     def with_family(self, family: str) -> "LawSpec":
         """This spec with another likelihood family (same noise prior), its text rewritten to match."""
@@ -256,7 +268,7 @@ def parse_spec(text: str, origin: str = "<string>") -> LawSpec:
         if prior.relative_to and (pname in law.direct_names or prior.relative_to not in law.input_names):
             raise BayesScalingError(f"spec {origin!r} prior {pname!r}: relative_to = {prior.relative_to!r} needs a "
                                     f"constant of the law and one of its inputs {list(law.input_names)}")
-        if not prior.positive_support():
+        if pname not in law.offset_names and not prior.positive_support():
             raise BayesScalingError(
                 f"spec {origin!r} prior {pname!r}: {prior.dist} allows values <= 0 but {pname} must be positive; "
                 f"use LogNormal, HalfNormal, Gamma, Beta, or TruncatedNormal/Uniform with lower >= 0"

@@ -1,0 +1,106 @@
+"""Estimator M4 of Alabdulmohsin, Neyshabur, Zhai 2022 ("Revisiting Neural Scaling Laws in Language
+and Vision", arXiv:2209.06640, estimator M4) as a fitted law on a scale axis X:
+
+    (L - eps_inf) / (eps_0 - L)^alpha = beta X^-c,        eps_inf < L < eps_0
+
+L falls from eps_0 (random guessing) to eps_inf along a power law that bends at both ends; alpha = 0
+is the power law with a floor (M2, ``power_x``), alpha = 1 a logistic curve in log X. Here the gap
+G = eps_0 - eps_inf is the parameter (so eps_0 > eps_inf by construction): eps_0 = E + G.
+
+For alpha other than 0 or 1 L has no closed form. With u = (L - E) / G = sigmoid(t) the equation is
+phi(t) = log sigmoid(t) - alpha log sigmoid(-t) = log g, g = beta X^-c G^(alpha - 1), and phi rises
+with slope phi' = sigmoid(-t) + alpha sigmoid(t) in [min(1, alpha), max(1, alpha)], convex or
+concave: Newton's method from the asymptotes' guess converges from any start. :func:`solve_logit`
+runs a fixed number of Newton steps (16; 8 reach machine precision for alpha in [1e-3, 100] and
+|log g| <= 800, tests/test_law_forms.py) on values cut off from the gradient, then one more step on
+the connected values: its value is the root and its gradient the implicit-function-theorem one,
+exact at the root, identically in NumPy and PyTensor. This is not a closed form: the law is an
+implicit solve converged to machine precision, not an approximation of a different curve.
+"""
+
+from __future__ import annotations
+
+from bayes_scaling.laws.base import Input, Param, ScalingLaw, join_two_terms, split_two_terms
+
+#: Newton steps of :func:`solve_logit` before the final, differentiated one.
+NEWTON_STEPS = 16
+
+
+def _softplus(xp, t):
+    return xp.logaddexp(0.0, t)
+
+
+def phi(xp, t, alpha):
+    """log sigmoid(t) - alpha log sigmoid(-t) and its derivative in t."""
+    sig_pos, sig_neg = xp.exp(-_softplus(xp, -t)), xp.exp(-_softplus(xp, t))
+    return alpha * _softplus(xp, t) - _softplus(xp, -t), sig_neg + alpha * sig_pos
+
+
+def _cut(xp, v):
+    """``v`` cut off from the gradient (PyTensor); NumPy has no gradient."""
+    if getattr(xp, "__name__", "") == "numpy":
+        return v
+    from pytensor.gradient import disconnected_grad
+
+    return disconnected_grad(v)
+
+
+def solve_logit(xp, log_g, alpha):
+    """t with phi(t, alpha) = log_g (alpha > 0), elementwise, differentiable in (log_g, alpha)."""
+    lg, a = _cut(xp, log_g), _cut(xp, alpha)
+    t = xp.minimum(lg, 0.0) + xp.maximum(lg, 0.0) / a  # phi ~ t for t << 0, ~ alpha t for t >> 0
+    for _ in range(NEWTON_STEPS):
+        f, df = phi(xp, t, a)
+        t = t - (f - lg) / df
+    t = _cut(xp, t)
+    f, df = phi(xp, t, alpha)
+    return t - (f - log_g) / df
+
+
+class M4(ScalingLaw):
+    name = "m4"
+    title = "M4 (Alabdulmohsin, Neyshabur, Zhai 2022)"
+    formula = "(L - E) / (E + G - L)^alpha = beta X^-c  (eps_inf = E, eps_0 = E + G)"
+    citation = ("Alabdulmohsin, Neyshabur, Zhai 2022, Revisiting Neural Scaling Laws in Language and Vision, "
+                "arXiv:2209.06640, estimator M4")
+    inputs = (Input("X", "units of the scale axis"),)
+    params = (
+        Param("E", "loss", "loss units", "eps_inf: limit of the loss as X grows"),
+        Param("G", "constant", "loss units", "eps_0 - eps_inf: gap from random guessing (eps_0) to the limit"),
+        Param("beta", "constant", "(loss units)^(1 - alpha) x (units of X)^c", "scale of the power law"),
+        Param("c", "exponent", "1", "power-law exponent in X"),
+        Param("alpha", "shape", "1", "bend towards eps_0 at small X (0: power law with a floor)"),
+    )
+    # At the reference X: log L_ref, z_W = log((L_ref - E) / E) and t_ref = logit((L_ref - E) / G).
+    internal = ("log_L_ref", "z_W", "t_ref")
+
+    @staticmethod
+    def _log_g(p, lx):
+        return p["log_beta"] - p["c"] * lx + (p["alpha"] - 1.0) * p["log_G"]
+
+    def log_loss(self, xp, x, p):
+        t = solve_logit(xp, self._log_g(p, x["X"]), p["alpha"])
+        return xp.logaddexp(p["log_E"], p["log_G"] - _softplus(xp, -t))
+
+    def from_internal(self, xp, z, p, ref):
+        log_w, log_e = split_two_terms(xp, z["log_L_ref"], z["z_W"])
+        t = z["t_ref"]
+        log_g = log_w + _softplus(xp, -t)
+        f, _ = phi(xp, t, p["alpha"])
+        return {"log_E": log_e, "log_G": log_g, "log_beta": f + p["c"] * ref["X"] + (1.0 - p["alpha"]) * log_g}
+
+    def to_internal(self, xp, logc, p, ref):
+        t = solve_logit(xp, self._log_g({**logc, **p}, ref["X"]), p["alpha"])
+        log_l, z_w = join_two_terms(xp, logc["log_G"] - _softplus(xp, -t), logc["log_E"])
+        return {"log_L_ref": log_l, "z_W": z_w, "t_ref": t}
+
+    def log_jacobian(self, xp, z, p):
+        # (log L_ref, z_W) -> (log w, log E): unit determinant; (log w, t) -> (log G, log beta) has
+        # determinant phi'(t), the (1 - alpha) log G terms cancelling (see the module docstring).
+        return xp.log(phi(xp, z["t_ref"], p["alpha"])[1])
+
+    def centre(self, xp, logc, p, ref):
+        return {"E": logc["log_E"], "G": logc["log_G"], "beta": logc["log_beta"] - p["c"] * ref["X"]}
+
+    def uncentre(self, xp, cen, p, ref):
+        return {"log_E": cen["E"], "log_G": cen["G"], "log_beta": cen["beta"] + p["c"] * ref["X"]}

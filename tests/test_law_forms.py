@@ -1,0 +1,124 @@
+"""The law forms practitioners extrapolate with, beyond tests/test_laws.py's conformance checks:
+M4's implicit solve (convergence, its limits alpha = 0 and 1, exact gradients), Chinchilla with
+partially tied exponents (its derived beta and Eq. 4), Kaplan's Eq. 1.5 with a floor, and broken
+power laws on compute reading the compute column."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytensor
+import pytensor.tensor as pt
+import pytest
+
+import bayes_scaling as bs
+from bayes_scaling import get_law
+from bayes_scaling.inference.model import model_data
+from bayes_scaling.laws import m4
+from bayes_scaling.specs.spec import default_spec
+
+
+def _p(law, natural):
+    return law.to_law_params(natural)
+
+
+@pytest.mark.parametrize("alpha", [1e-3, 0.05, 0.3, 1.0, 3.0, 100.0])
+def test_m4_solve_reaches_machine_precision_in_8_steps(alpha, monkeypatch):
+    monkeypatch.setattr(m4, "NEWTON_STEPS", 8)  # the law runs 16: twice what this range needs
+    log_g = np.linspace(-800.0, 800.0, 40001)
+    t = m4.solve_logit(np, log_g, np.full_like(log_g, alpha))
+    f, _ = m4.phi(np, t, alpha)
+    assert np.max(np.abs(f - log_g) / np.maximum(1.0, np.abs(log_g))) < 1e-14
+
+
+def test_m4_limits_are_the_power_law_and_the_logistic():
+    law, x = get_law("m4"), {"X": np.log(np.geomspace(10, 1e6, 7))}
+    p = {"E": 0.4, "G": 2.0, "beta": 3.0, "c": 0.5}
+    # alpha -> 0: M2, E + beta X^-c (power_x with B = beta, c0 = c)
+    m2 = get_law("power_x").log_loss(np, x, _p(get_law("power_x"), {"E": 0.4, "B": 3.0, "c0": 0.5}))
+    np.testing.assert_allclose(law.log_loss(np, x, _p(law, {**p, "alpha": 1e-12})), m2, rtol=1e-10)
+    # alpha = 1: u / (1 - u) = beta X^-c, so L = E + G g / (1 + g)
+    g = 3.0 * np.exp(x["X"]) ** -0.5
+    np.testing.assert_allclose(law.loss(np, x, _p(law, {**p, "alpha": 1.0})), 0.4 + 2.0 * g / (1 + g), rtol=1e-13)
+
+
+def test_m4_satisfies_its_equation_and_falls_from_eps0_to_eps_inf():
+    law = get_law("m4")
+    nat = {"E": 0.4, "G": 2.0, "beta": 3.0, "c": 0.5, "alpha": 0.7}
+    xs = np.geomspace(1e-6, 1e12, 50)
+    loss = law.loss(np, {"X": np.log(xs)}, _p(law, nat))
+    lhs = (loss - 0.4) / (2.4 - loss) ** 0.7
+    np.testing.assert_allclose(lhs, 3.0 * xs ** -0.5, rtol=1e-10)
+    assert np.all(np.diff(loss) < 0) and 0.4 < loss[-1] < loss[0] < 2.4
+
+
+def test_m4_pytensor_gradient_is_the_implicit_one():
+    """The gradient of log L in every parameter (PyTensor) matches central differences of the NumPy law."""
+    law = get_law("m4")
+    x = np.log(np.geomspace(10, 1e5, 6))
+    nat = {"E": 0.4, "G": 2.0, "beta": 3.0, "c": 0.5, "alpha": 0.7}
+    p0 = _p(law, nat)
+    keys = sorted(p0)
+    sym = {k: pt.dscalar(k) for k in keys}
+    out = law.log_loss(pt, {"X": pt.as_tensor(x)}, sym).sum()
+    grad = pytensor.function(list(sym.values()), pt.grad(out, list(sym.values())))(*[p0[k] for k in keys])
+    for k, g in zip(keys, grad):
+        h = 1e-5
+        up, dn = law.log_loss(np, {"X": x}, {**p0, k: p0[k] + h}), law.log_loss(np, {"X": x}, {**p0, k: p0[k] - h})
+        assert float(g) == pytest.approx(float((up - dn).sum() / (2 * h)), rel=1e-7, abs=1e-9), k
+
+
+def test_ptied_beta_is_derived_and_allocates_by_chinchilla_eq4():
+    ptied, chin = get_law("chinchilla_ptied"), get_law("chinchilla")
+    nat = {"E": 1.8, "A": 450.0, "B": 2000.0, "alpha": 0.34}
+    p = _p(ptied, {**nat, "delta": 0.07})
+    beta = 0.34 * np.exp(0.07)
+    assert ptied.derived(p)["beta"] == pytest.approx(beta, rel=1e-15)
+    q = _p(chin, {**nat, "beta": beta})
+    x = {"N": np.log([1e8, 7e10]), "D": np.log([2e9, 1.4e12])}
+    np.testing.assert_allclose(ptied.log_loss(np, x, p), chin.log_loss(np, x, q), rtol=1e-14)
+    log_ct = np.log(1e24 / 6)
+    want = float(chin.log_optimal_params(np, log_ct, q))
+    assert float(ptied.log_optimal_params(np, log_ct, p)) == pytest.approx(want, rel=1e-14)
+    # delta = 0 is the tied law
+    tied = get_law("chinchilla_tied")
+    np.testing.assert_allclose(ptied.log_loss(np, x, _p(ptied, {**nat, "delta": 0.0})),
+                               tied.log_loss(np, x, _p(tied, nat)), rtol=1e-14)
+    assert ptied.param("delta").kind == "offset" and "delta" in ptied.direct_names
+
+
+def test_ptied_delta_varies_additively_by_group():
+    from bayes_scaling.posterior.evaluator import group_params
+    from bayes_scaling.specs.spec import HierarchySpec
+
+    law = get_law("chinchilla_ptied")
+    p = {"alpha": 0.34, "delta": -0.1}
+    logc = {"log_E": 0.5, "log_A": 6.0, "log_B": 7.0}
+    eps = np.array([-1.0, 0.0, 2.0])
+    p_g, _ = group_params(np, law, HierarchySpec(("delta",)), p, logc, {"N": 20.0, "D": 23.0},
+                          {"delta": 0.2}, {"delta": eps})
+    np.testing.assert_allclose(p_g["delta"], -0.1 + 0.2 * eps)
+
+
+def test_kaplan_nd_floor_is_kaplan_plus_the_floor():
+    floor, kaplan = get_law("kaplan_nd_floor"), get_law("kaplan_nd")
+    table2 = {"alpha_N": 0.076, "alpha_D": 0.103, "N_c": 6.4e13, "D_c": 1.8e13}  # Kaplan et al. 2020 Table 2
+    x = {"N": np.log([1e8, 1e9]), "D": np.log([1e9, 2.29e10])}
+    got = floor.loss(np, x, _p(floor, {**table2, "E": 1.2}))
+    np.testing.assert_allclose(got, 1.2 + np.array([2.9567, 2.3675]), atol=1.1e-4)  # test_laws' oracles + E
+    np.testing.assert_allclose(got, 1.2 + kaplan.loss(np, x, _p(kaplan, table2)), rtol=1e-14)
+    log_ct = np.log(1e22 / 6)  # the floor does not move N*(C)
+    assert float(floor.log_optimal_params(np, log_ct, _p(floor, {**table2, "E": 1.2}))) == pytest.approx(
+        float(kaplan.log_optimal_params(np, log_ct, _p(kaplan, table2))), rel=1e-14)
+
+
+def test_compute_axis_laws_read_the_compute_column():
+    assert {"power_c", "bnsl1_c", "bnsl2_c"} <= set(bs.list_laws())
+    law = get_law("bnsl1_c")
+    assert law.input_names == ("C",) and law.compute_unit == "FLOPs" and law.counterpart() == "power_c"
+    n, d = np.geomspace(1e8, 1e10, 9), np.geomspace(2e9, 2e11, 9)
+    # the compute column (here 1.5 x 6ND, as for a model with attention FLOPs counted) is what the law sees
+    frame = pd.DataFrame({"params": n, "tokens": d, "compute": 9.0 * n * d, "loss": np.linspace(3.0, 2.2, 9)})
+    runs = bs.load_runs(frame)
+    data = model_data(default_spec("bnsl1_c"), runs)
+    np.testing.assert_allclose(data.log_inputs["C"], np.log(frame["compute"]), rtol=1e-14)
