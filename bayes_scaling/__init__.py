@@ -27,12 +27,13 @@ _GROUPS: dict[str, dict[str, str]] = {
         "EXAMPLE": "bayes_scaling.examples", "example_path": "bayes_scaling.examples",
         "isoflop_design": "bayes_scaling.simulate", "simulate_runs": "bayes_scaling.simulate",
         "true_loss": "bayes_scaling.simulate",
+        "replicate_noise": "bayes_scaling.datasets.replicates", "olmo_ladder_noise": "bayes_scaling.datasets.replicates",
     },
     "laws and specs": {
         "get_law": "bayes_scaling.laws.registry", "list_laws": "bayes_scaling.laws.registry",
         "laws_with": "bayes_scaling.laws.registry", "LawSpec": "bayes_scaling.specs.spec",
         "load_spec": "bayes_scaling.specs.spec", "list_specs": "bayes_scaling.specs.spec",
-        "get_family": "bayes_scaling.specs.families",
+        "get_family": "bayes_scaling.specs.families", "with_chance": "bayes_scaling.specs.metric",
     },
     "posterior": {
         "PosteriorEvaluator": "bayes_scaling.posterior.evaluator",
@@ -66,6 +67,11 @@ _GROUPS: dict[str, dict[str, str]] = {
         "KAPLAN_PATH": "bayes_scaling.queries.breakdown", "contradiction_point": "bayes_scaling.queries.breakdown",
         "path_from_frontier": "bayes_scaling.queries.breakdown", "prob_before": "bayes_scaling.queries.breakdown",
         "shape_effect": "bayes_scaling.queries.shape",
+        "predict_metric": "bayes_scaling.queries.metric_chain",
+        "compute_for_metric": "bayes_scaling.queries.metric_chain",
+        "prob_reach_metric": "bayes_scaling.queries.metric_chain",
+        "approach2_check": "bayes_scaling.queries.isoflop_check",
+        "isoflop_minima": "bayes_scaling.queries.isoflop_check",
     },
     "plots and report": {
         "plots": "bayes_scaling.plots", "report": "bayes_scaling.report",

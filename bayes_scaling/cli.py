@@ -1,5 +1,5 @@
-"""Command line: ``bayes-scaling demo | fit | summary | predict | allocate | target | frontier | breakdown | compare |
-shape | compare-laws | fit-many | backtest | report | specs``.
+"""Command line: ``bayes-scaling demo | fit | summary | predict | predict-metric | target-metric | allocate | target |
+frontier | breakdown | compare | shape | compare-laws | fit-many | backtest | isoflop-check | report | specs``.
 
 This module only assembles the parser from :mod:`bayes_scaling.commands` and runs a command. Exit
 codes: 0 success; 2 bad input or an output the system refuses (permission, full disk, memory: one
@@ -18,7 +18,8 @@ import sys
 import warnings
 from contextlib import contextmanager
 
-from bayes_scaling.commands import compare, data, ensemble, fit, planning, predict, report, validate
+from bayes_scaling.commands import (compare, data, ensemble, fit, isoflop, metric, planning, predict, report,
+                                    validate)
 from bayes_scaling.commands.args import option_for
 from bayes_scaling.errors import BayesScalingError, DiagnosticsError, Terminated
 
@@ -37,9 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_parsers(sub)
     ensemble.add_parser(sub)
     predict.add_parser(sub)
+    metric.add_parsers(sub)
     planning.add_parsers(sub)
     compare.add_parsers(sub)
     validate.add_parsers(sub)
+    isoflop.add_parser(sub)
     data.add_parsers(sub)
     report.add_parser(sub)
     fit.add_specs_parser(sub)

@@ -41,12 +41,13 @@ QUANTITIES: dict[str, Quantity] = {q.symbol: q for q in (
     Quantity("U", "unique tokens", "tokens", "--unique-tokens", None, "--col U=COLUMN"),
     Quantity("X", "scale axis", "the axis's own units", "--x", None, "--col X=COLUMN"),
     Quantity("S", "optimizer steps", "steps", "--steps", None, "--col S=COLUMN"),
+    Quantity("L", "predictor loss", "nats/token or bits/byte", "--task-loss", None, "--col L=COLUMN"),
     Quantity("B", "batch size", "tokens per step", None, None, "--col B=COLUMN"),
     Quantity("loss", "loss", "nats/token", None, "loss", "--loss-col"),
 )}
 
 #: Law inputs (every quantity a law may be a function of), in the order queries list them.
-INPUT_SYMBOLS: tuple[str, ...] = ("N", "D", "C", "U", "X", "S")
+INPUT_SYMBOLS: tuple[str, ...] = ("N", "D", "C", "U", "X", "S", "L")
 
 
 def quantity(symbol: str) -> Quantity:

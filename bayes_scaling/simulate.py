@@ -55,7 +55,7 @@ def simulate_runs(law_name: str, truth: dict[str, float], design: pd.DataFrame, 
 
     rng = np.random.default_rng(seed)
     out = design.copy()
-    extra = {k: out[k] for k in ("U", "X", "S") if k in out}
+    extra = {k: out[k] for k in ("U", "X", "S", "L") if k in out}
     mean = true_loss(law_name, truth, N=out.get("params"), D=out.get("tokens"), C=out.get("compute"), **extra)
     out["loss"] = np.exp(np.log(mean) + sigma * get_family(family, nu).draws(rng, len(out)))
     return out

@@ -32,7 +32,7 @@ def fake_fit(law: str = "chinchilla", truth: dict[str, float] | None = None, *, 
             raise ValueError("give a truth for laws other than chinchilla")
         truth = EXAMPLE["truth"]
     frame = runs_frame(law_obj.name, runs_truth or truth, sigma=sigma, seed=seed)
-    runs = load_runs(frame, extra_cols={k: k for k in ("U", "X", "S") if k in frame})
+    runs = load_runs(frame, extra_cols={k: k for k in ("U", "X", "S", "L") if k in frame})
     data = model_data(spec, runs)
     rng = np.random.default_rng(seed)
     post = {n: (("chain", "draw"), truth[n] * (1 + rel_sd * rng.standard_normal((chains, draws))))
@@ -48,12 +48,14 @@ def fake_fit(law: str = "chinchilla", truth: dict[str, float] | None = None, *, 
 def runs_frame(law: str = "chinchilla", truth: dict[str, float] | None = None, *, sigma: float = 0.01,
                seed: int = 0) -> pd.DataFrame:
     """16 simulated runs: an IsoFLOP grid of 4 budgets (1e18-1e21 FLOPs) x 4 tokens/param ratios,
-    with U = D/2 unique tokens, X = N/1e6 and S = D/2^19 steps for laws that need them."""
+    with U = D/2 unique tokens, X = N/1e6, S = D/2^19 steps and L = a predictor loss from 1.6 down to 0.6
+    (metric laws) for laws that need them."""
     from bayes_scaling.examples import EXAMPLE
     from bayes_scaling.laws.registry import get_law
 
     design = isoflop_design(np.geomspace(1e18, 1e21, 4), np.geomspace(2, 200, 4))
-    extra = {"U": design["tokens"] / 2, "X": design["params"] / 1e6, "S": design["tokens"] / 2**19}
+    extra = {"U": design["tokens"] / 2, "X": design["params"] / 1e6, "S": design["tokens"] / 2**19,
+             "L": np.geomspace(1.6, 0.6, len(design))}
     for k in get_law(law).input_names:
         if k in extra:
             design[k] = extra[k]

@@ -31,7 +31,7 @@ def test_registry_has_the_shipped_laws():
         law = get_law(name)
         assert law.name == name
         assert law.citation and law.formula
-        assert set(law.input_names) <= {"N", "D", "C", "U", "X", "S"}
+        assert set(law.input_names) <= {"N", "D", "C", "U", "X", "S", "L"}
         assert len(set(law.param_names)) == len(law.params)
 
 
@@ -150,7 +150,8 @@ def _random_params(law, rng, shape=()):
 
 def _random_inputs(law, rng, n):
     lo_hi = {"N": (np.log(1e6), np.log(1e12)), "D": (np.log(1e8), np.log(1e13)), "C": (np.log(1e-6), np.log(1e5)),
-             "U": (np.log(1e8), np.log(1e12)), "X": (np.log(1e1), np.log(1e6)), "S": (np.log(1e2), np.log(1e6))}
+             "U": (np.log(1e8), np.log(1e12)), "X": (np.log(1e1), np.log(1e6)), "S": (np.log(1e2), np.log(1e6)),
+             "L": (np.log(0.3), np.log(10.0))}
     return {k: rng.uniform(*lo_hi[k], n) for k in law.input_names}
 
 
@@ -312,9 +313,18 @@ def _synthetic_runs(n=14, seed=0):
     D = np.exp(rng.uniform(np.log(5e8), np.log(2e11), n))
     loss = (1.7 + 406.4 / N**0.34 + 410.7 / D**0.28) * np.exp(rng.normal(0, 0.01, n))
     frame = pd.DataFrame({"params": N, "tokens": D, "loss": loss, "unique": D / rng.uniform(1, 8, n),
-                          "size": D / 1e6, "steps": D / 2**19})
+                          "size": D / 1e6, "steps": D / 2**19, "task_loss": loss / 2})
     return bs.load_runs(frame, params_col="params", tokens_col="tokens", compute_col=None, loss_col="loss",
-                        extra_cols={"U": "unique", "X": "size", "S": "steps"})
+                        extra_cols={"U": "unique", "X": "size", "S": "steps", "L": "task_loss"})
+
+
+def _metric_runs(n=14, seed=0):
+    """Accuracies (fractions) against a task loss (bits-per-byte): a sigmoid with chance 0.25."""
+    rng = np.random.default_rng(seed)
+    bpb = rng.uniform(0.6, 1.6, n)
+    acc = special.expit(special.logit(0.25 + 0.5 / (1 + np.exp(4.0 * (bpb - 1.0)))) + rng.normal(0, 0.05, n))
+    return bs.load_runs(pd.DataFrame({"L": bpb, "acc": acc}), params_col=None, tokens_col=None, compute_col=None,
+                        loss_col="acc", extra_cols={"L": "L"})
 
 
 #: Constrained values at which the model density is checked (published fits where they exist).
@@ -332,6 +342,8 @@ for _axis, _at in (("x", 3e4), ("d", 3e10), ("n", 3e8), ("c", 3e19)):
     POINTS[f"power_{_axis}"] = {"E": 1.5, "B": 50.0, "c0": 0.3}
     POINTS[f"bnsl1_{_axis}"] = {**POINTS[f"power_{_axis}"], "c1": 1.0, "d1": _at, "f1": 0.5}
     POINTS[f"bnsl2_{_axis}"] = {**POINTS[f"bnsl1_{_axis}"], "c2": 0.5, "d2": 20 * _at, "f2": 0.3}
+POINTS["sigmoid_metric"] = {"b": 0.25, "a": 0.5, "L0": 1.0, "k": 4.0}
+POINTS["exp_metric"] = {"c": 0.25, "k": 1.0, "gamma": 2.0}
 
 
 
@@ -449,6 +461,9 @@ def _hand_logp(spec, data, values, sigma, value_names, jacobian):
     mu = law.log_loss(np, data.log_inputs, {**expo, **logc})
     if spec.likelihood.family == "student_t":
         total += stats.t.logpdf(data.log_loss, df=spec.likelihood.nu, loc=mu, scale=sigma).sum()
+    elif spec.likelihood.family == "logit_normal":  # logit(acc) ~ Normal(logit(law), sigma)
+        total += stats.norm.logpdf(special.logit(np.exp(data.log_loss)), loc=special.logit(np.exp(mu)),
+                                   scale=sigma).sum()
     else:
         total += stats.norm.logpdf(data.log_loss, loc=mu, scale=sigma).sum()
     return total, {k: np.asarray(v, dtype=float) for k, v in point.items()}
@@ -478,6 +493,8 @@ def _value_names(model):
 def test_model_log_density_matches_hand_computation(spec_name, runs):
     spec = _spec(spec_name)
     law = spec.law
+    if law.response == "metric":
+        runs = _metric_runs()
     data = model_data(spec, runs)
     model = build_model(spec, data)
 

@@ -32,7 +32,7 @@ def test_shipped_spec_parses(name):
         assert prior.positive_support() or pname in law.offset_names, (name, pname)  # offsets: any real
         assert all(math.isfinite(v) for v in prior.kwargs.values())
         prior.pymc_dist()  # constructible
-    assert spec.likelihood.family in ("student_t", "normal")
+    assert spec.likelihood.family in ("student_t", "normal", "logit_normal")
     assert spec.likelihood.nu > 0
     assert spec.likelihood.sigma.positive_support()
     # the spec text round-trips through the parser unchanged

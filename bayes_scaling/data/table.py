@@ -9,7 +9,9 @@ Columns of the canonical table (one row per run, dim ``run``):
 - ``loss``: final loss in nats/token,
 - optional further inputs some laws need (``EXTRA_QUANTITIES``): ``U`` unique tokens,
   ``X`` a generic scale axis (e.g. training-set size of a learning curve), ``S`` optimizer steps
-  and ``B`` batch size in tokens (with both, S becomes Kaplan's S_min = S / (1 + B_crit(L)/B));
+  and ``B`` batch size in tokens (with both, S becomes Kaplan's S_min = S / (1 + B_crit(L)/B)),
+  ``L`` a predictor loss (LM loss or task bits-per-byte) that metric laws map to ``loss``, then the
+  metric (e.g. accuracy as a fraction);
 - optional group columns (architecture, dataset, ...) and ``seed``.
 
 Build a table with :func:`bayes_scaling.data.runs.load_runs`.
@@ -30,7 +32,7 @@ from bayes_scaling.quantities import label
 
 #: Further positive inputs a law may use, with their units.
 EXTRA_QUANTITIES = {"U": "unique tokens", "X": "units of the scale axis", "S": "optimizer steps",
-                    "B": "batch size in tokens"}
+                    "B": "batch size in tokens", "L": "predictor loss (nats/token or bits/byte)"}
 
 
 def _needed(symbol: str) -> str:

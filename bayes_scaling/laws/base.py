@@ -64,9 +64,9 @@ class Param:
 @dataclass(frozen=True)
 class Input:
     """A law input: ``N`` (parameters), ``D`` (tokens), ``C`` (compute), ``U`` (unique tokens),
-    ``X`` (a generic scale axis) or ``S`` (optimizer steps)."""
+    ``X`` (a generic scale axis), ``S`` (optimizer steps) or ``L`` (a predictor loss, for metric laws)."""
 
-    name: Literal["N", "D", "C", "U", "X", "S"]
+    name: Literal["N", "D", "C", "U", "X", "S", "L"]
     unit: str
 
 
@@ -85,6 +85,11 @@ class ScalingLaw:
     flops_per_param_token: ClassVar[float] = FLOPS_PER_PARAM_TOKEN
     #: Capabilities declared by the law beyond those its form implies (see :data:`CAPABILITIES`).
     capabilities: ClassVar[frozenset[str]] = frozenset()
+    #: What the law predicts: ``"loss"`` (nats/token) or ``"metric"`` (a bounded score such as accuracy,
+    #: a fraction in (0, 1)). ``log_loss`` returns the natural log of it either way; the likelihood
+    #: family maps that log to its own scale (:meth:`bayes_scaling.specs.families.Family.location`).
+    response: ClassVar[str] = "loss"
+    response_unit: ClassVar[str] = "nats/token"
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)

@@ -181,7 +181,8 @@ class PosteriorEvaluator:
         noise with the fitted scale and, when the fit carries one and ``discrepancy``, the
         extrapolation discrepancy at ``axis_values`` (values on its split axis, one per point)."""
         noise = xr.DataArray(self.family.draws(rng, log_mu.shape), dims=log_mu.dims)
-        out = log_mu + self.sigma * noise
+        fam = self.family
+        out = fam.from_location(np, fam.location(np, log_mu) + self.sigma * noise)
         disc = self.discrepancy
         if discrepancy and disc is not None:
             s = disc.scale(axis_values).rename(query=log_mu.dims[-1])
@@ -219,8 +220,9 @@ class PosteriorEvaluator:
         return np.exp(log_pred.values).reshape(-1, log_mu.shape[-1]).T
 
     def pointwise_loglik(self, log_mu: xr.DataArray, log_loss) -> xr.DataArray:
-        """log p(observed log-loss | draw) per point (dims chain, draw, run)."""
-        y = xr.DataArray(np.asarray(log_loss), dims=log_mu.dims[-1])
-        z = ((y - log_mu) / self.sigma).transpose(*log_mu.dims)
+        """log p(observed log-loss | draw) per point (dims chain, draw, run), on the family's scale."""
+        fam = self.family
+        y = xr.DataArray(fam.location(np, np.asarray(log_loss)), dims=log_mu.dims[-1])
+        z = ((y - fam.location(np, log_mu)) / self.sigma).transpose(*log_mu.dims)
         ll = self.family.logpdf(z.values) - np.log(self.sigma.values[..., None])
         return xr.DataArray(ll, dims=log_mu.dims)

@@ -1,9 +1,12 @@
-"""Likelihood families of log-loss around the law: each one owns its PyMC observation, its log
-density, its draws and its convolution with a Normal discrepancy, so no other module switches on
-the family's name.
+"""Likelihood families of the law's response around the law: each one owns its PyMC observation,
+its log density, its draws, its convolution with a Normal discrepancy and the scale it lives on, so
+no other module switches on the family's name.
 
-A family is standardised: ``sigma`` is its scale parameter on log-loss (Student-t and Normal: the
-scale; Laplace: b, so its sd is sigma * sqrt(2)). Register a new family with :func:`register`.
+A family is standardised: ``sigma`` is its scale parameter on the family's scale (Student-t and
+Normal: the scale; Laplace: b, so its sd is sigma * sqrt(2)). Laws return the log of their response;
+:meth:`Family.location` maps that log to the family's scale (log-loss for the loss families, the logit
+of a fraction for ``logit_normal``) and :meth:`Family.from_location` maps back. Register a new family
+with :func:`register`.
 """
 
 from __future__ import annotations
@@ -43,6 +46,15 @@ class Family:
         """log density at residual ``r`` of this noise with scale ``sigma`` plus an independent
         Normal(0, s) (the extrapolation discrepancy)."""
         raise NotImplementedError
+
+    def location(self, xp: Any, log_value: Any) -> Any:
+        """The family's scale from the log of the response (``xp``: numpy or pytensor.tensor):
+        the identity for the families of log-loss."""
+        return log_value
+
+    def from_location(self, xp: Any, value: Any) -> Any:
+        """Inverse of :meth:`location`: the log of the response."""
+        return value
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.describe()}>"
@@ -138,6 +150,31 @@ def laplace_normal_logpdf(r: np.ndarray, b: np.ndarray, s: float) -> np.ndarray:
     return np.logaddexp(t1, t2) - np.log(4 * b)
 
 
+class LogitNormal(Normal):
+    """A bounded metric m in (0, 1) (accuracy as a fraction): logit(m) ~ Normal(logit(mu), sigma), so
+    draws never leave (0, 1) and the noise shrinks near the floor and the ceiling. A law mean at or
+    above 1 is held just below 1 (its logit stays finite; priors keep the ceiling below 1)."""
+
+    name = "logit_normal"
+    #: Largest log-mean the logit is taken of (mean 1 - 1e-9).
+    LOG_MAX = float(np.log1p(-1e-9))
+
+    def describe(self) -> str:
+        return "logit-normal (accuracy on the logit scale)"
+
+    def observe(self, pm, name, mu, sigma, observed, **kw):
+        import pytensor.tensor as pt
+
+        return pm.Normal(name, mu=self.location(pt, mu), sigma=sigma, observed=self.location(pt, observed), **kw)
+
+    def location(self, xp, log_value):
+        lv = xp.minimum(log_value, self.LOG_MAX)
+        return lv - xp.log(-xp.expm1(lv))  # logit(m) = log m - log(1 - m)
+
+    def from_location(self, xp, value):
+        return -xp.logaddexp(0.0, -value)  # log expit
+
+
 FAMILIES: dict[str, type[Family]] = {}
 
 
@@ -147,7 +184,7 @@ def register(cls: type[Family]) -> type[Family]:
     return cls
 
 
-for _cls in (StudentT, Normal, Laplace):
+for _cls in (StudentT, Normal, Laplace, LogitNormal):
     register(_cls)
 
 

@@ -1,0 +1,43 @@
+"""``isoflop-check``: a fit's compute-optimal N*(C) against law-free IsoFLOP parabola minima
+(Hoffmann et al. 2022, Approach 2, with a bootstrap), each budget flagged where they disagree."""
+
+from __future__ import annotations
+
+from bayes_scaling.commands.args import add_ci_arg, add_json_arg, int_at_least
+from bayes_scaling.commands.output import emit
+
+
+def cmd_isoflop_check(args) -> int:
+    from bayes_scaling.queries.isoflop_check import approach2_check
+    from bayes_scaling.result import load_fit
+
+    result = load_fit(args.fit)
+    table = approach2_check(result, group=args.group, n_boot=args.bootstrap, seed=args.seed, ci_prob=args.ci)
+    records = table.to_dict(orient="records")
+    out = {"law": result.law.name, "ci_prob": args.ci, "budgets": records,
+           "n_disagree": int((~table["agree"]).sum())}
+
+    def text():
+        pct = f"{args.ci:.0%}"
+        yield f"Approach 2 check of {result.law.name}: N* by budget, parabola (bootstrap {pct}) vs fit ({pct})"
+        for r in records:
+            flag = "ok" if r["agree"] else "DISAGREE"
+            grid = "" if r["inside_grid"] else " (parabola minimum outside the budget's sizes)"
+            yield (f"  C = {r['budget']:.3g} FLOPs ({r['n_runs']} runs): parabola {r['N_parabola']:.3g} "
+                   f"[{r['N_parabola_low']:.3g}, {r['N_parabola_high']:.3g}], fit {r['N_fit']:.3g} "
+                   f"[{r['N_fit_low']:.3g}, {r['N_fit_high']:.3g}]: {flag}{grid}")
+        yield f"{out['n_disagree']} of {len(records)} budgets disagree"
+
+    return emit(text, out, as_json=args.json)
+
+
+def add_parser(sub) -> None:
+    """Register ``isoflop-check``."""
+    p = sub.add_parser("isoflop-check", help="compare a fit's N*(C) with law-free IsoFLOP minima (Approach 2)")
+    p.add_argument("fit", help="fit file (.nc) of a law of N and D fitted on IsoFLOP runs")
+    p.add_argument("--group", default=None, help="hierarchical fits: check one group's runs")
+    p.add_argument("--bootstrap", type=int_at_least(50), default=1000, help="bootstrap resamples per budget")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    add_ci_arg(p)
+    add_json_arg(p)
+    p.set_defaults(func=cmd_isoflop_check)

@@ -1,0 +1,82 @@
+"""``predict-metric`` and ``target-metric``: a downstream metric (accuracy as a fraction) from two fits, a
+loss law of (N, D) and a metric law of that loss (Bhagia et al. 2024 steps 1 and 2), with intervals
+that carry both fits' uncertainty."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bayes_scaling.commands.args import add_ci_arg, add_json_arg, positive_float
+from bayes_scaling.commands.output import emit, interval_line
+
+
+def _fits(args):
+    from bayes_scaling.result import load_fit
+
+    return load_fit(args.loss_fit), load_fit(args.metric_fit)
+
+
+def cmd_predict_metric(args) -> int:
+    from bayes_scaling.posterior.intervals import summary_record
+    from bayes_scaling.queries.metric_chain import predict_metric
+
+    loss_fit, metric_fit = _fits(args)
+    ds = predict_metric(loss_fit, metric_fit, N=args.params, D=args.tokens, C=args.compute, seed=args.seed)
+    out = {k: summary_record(ds[k].isel(query=0), args.ci) for k in ("loss", "metric", "metric_predictive")}
+    out["query"] = {k: float(ds[k].values[0]) for k in ("N", "D", "C") if k in ds.coords}
+    out["units"] = {"loss": "the loss fit's unit (nats/token or bits/byte)", "metric": metric_fit.law.response_unit}
+
+    def text():
+        q = ", ".join(f"{k} = {v:.4g}" for k, v in out["query"].items())
+        yield f"metric at {q} ({loss_fit.law.name} -> {metric_fit.law.name}):"
+        yield interval_line("loss of a new run", out["loss"])
+        yield interval_line("metric law at that loss", out["metric"])
+        yield interval_line("metric of a new run (with evaluation noise)", out["metric_predictive"])
+
+    return emit(text, out, as_json=args.json)
+
+
+def cmd_target_metric(args) -> int:
+    from bayes_scaling.posterior.intervals import summary_record
+    from bayes_scaling.queries.metric_chain import compute_for_metric
+
+    loss_fit, metric_fit = _fits(args)
+    res = compute_for_metric(loss_fit, metric_fit, args.target, seed=args.seed or 0)
+    c = res["compute"]
+    finite = c.where(np.isfinite(c), 1e300)
+    out = {"target": args.target, "compute": summary_record(finite, args.ci),
+           "p_unreachable": res.attrs["p_unreachable"]}
+    if args.budget is not None:
+        out["budget"] = args.budget
+        out["p_reach_within_budget"] = float((c <= args.budget).mean())
+
+    def text():
+        yield f"compute for the optimal plan to reach {args.target:.3g} ({metric_fit.law.name} of {loss_fit.law.name}):"
+        yield interval_line("compute (FLOPs; 1e300 = not reached)", out["compute"])
+        if args.budget is not None:
+            yield f"  P(reaching it within {args.budget:.3g} FLOPs) = {out['p_reach_within_budget']:.3f}"
+
+    return emit(text, out, as_json=args.json)
+
+
+def _common(p) -> None:
+    p.add_argument("loss_fit", help="fit of a loss law of (N, D) (.nc), e.g. chinchilla on a task's bits-per-byte")
+    p.add_argument("metric_fit", help="fit of a metric law of that loss (.nc), e.g. sigmoid_metric")
+    p.add_argument("--seed", type=int, default=None, help="seed of the draw pairing and noise")
+    add_ci_arg(p)
+    add_json_arg(p)
+
+
+def add_parsers(sub) -> None:
+    """Register ``predict-metric`` and ``target-metric``."""
+    p = sub.add_parser("predict-metric", help="a downstream metric at (N, D) through a loss fit and a metric fit")
+    _common(p)
+    for flag, what in (("--params", "parameters N"), ("--tokens", "training tokens D"),
+                       ("--compute", "training compute C in FLOPs")):
+        p.add_argument(flag, type=positive_float, default=None, help=what)
+    p.set_defaults(func=cmd_predict_metric)
+    p = sub.add_parser("target-metric", help="compute needed to reach a metric (e.g. 0.55 accuracy)")
+    p.set_defaults(func=cmd_target_metric)
+    _common(p)
+    p.add_argument("--target", type=float, required=True, help="metric to reach, a fraction (e.g. 0.55)")
+    p.add_argument("--budget", type=positive_float, default=None, help="budget in FLOPs: P(reaching it within)")

@@ -1,0 +1,75 @@
+"""The OLMo model ladder (``olmo_ladder``; Bhagia et al. 2024, arXiv:2412.04403): final runs or checkpoints
+with the C4 loss, each task's bits-per-byte and accuracy."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from bayes_scaling.data.runs import RunTable, load_runs
+from bayes_scaling.datasets.options import as_list, choice
+from bayes_scaling.datasets.registry import register
+from bayes_scaling.errors import BayesScalingError
+
+#: Task -> its column suffix: the paper's 8 main tasks ("v2_main": MMLU is the weighted test average),
+#: then BoolQ and Winogrande.
+TASKS = {"mmlu": "mmlu_avg_test", "hellaswag": "hellaswag_val", "arc_challenge": "arc_challenge_test",
+         "arc_easy": "arc_easy_test", "piqa": "piqa_val", "csqa": "csqa_val", "socialiqa": "socialiqa_val",
+         "openbookqa": "openbookqa_test", "boolq": "boolq_val", "winogrande": "winogrande_val"}
+MAIN_TASKS = tuple(TASKS)[:8]
+#: Chance accuracy (fraction) per task: 1 / number of answer choices.
+CHANCE = {"mmlu": 0.25, "hellaswag": 0.25, "arc_challenge": 0.25, "arc_easy": 0.25, "piqa": 0.5, "csqa": 0.2,
+          "socialiqa": 1 / 3, "openbookqa": 0.25, "boolq": 0.5, "winogrande": 0.5}
+SIZES = ("190M", "370M", "760M", "1B", "3B")
+_TARGETS = ("c4", "bpb", "acc")
+
+
+def task_column(kind: str, task: str) -> str:
+    """The column of ``kind`` ("bpb": bits-per-byte of the correct answer; "acc": accuracy) for ``task``."""
+    choice(task, list(TASKS), "task", "olmo_ladder")
+    return f"{kind}_{TASKS[task]}"
+
+
+def _last_fraction(frame, drop_first: float):
+    """Each run's checkpoints after the first ``drop_first`` of its steps (the paper drops 10%)."""
+    last = frame.groupby("run_id")["step"].transform("max")
+    return frame[frame["step"] > drop_first * last]
+
+
+@register("olmo_ladder")
+def load_olmo_ladder(get, target: str = "c4", task: str | None = None, sizes: str | Sequence[str] | None = None,
+                     replicates: bool = True, checkpoints: bool = False, drop_first: float = 0.1,
+                     params: str = "N") -> RunTable:
+    """N = ``N`` (the authors' count: no input embedding, with the LM head; ``params="N_total"`` for all),
+    D = ``D_tokens``, C = 6ND, ``seed`` = the replicate (orig, rerun, seed-1, seed-1-init), group column
+    ``size`` (190M ... 3B). ``target``: "c4" (loss = ``val_ce_c4_en``, nats/token), "bpb" (loss = the task's
+    bits-per-byte) or "acc" (loss = the task's accuracy, a fraction, and L = its bits-per-byte, for metric
+    laws); ``task`` one of :data:`TASKS`. ``sizes`` keeps some sizes; ``replicates=False`` keeps the main
+    ladder only; ``checkpoints=True`` reads every evaluated checkpoint after the first ``drop_first`` of
+    each run (intermediate checkpoints are not finished runs at that D)."""
+    choice(target, _TARGETS, "target", "olmo_ladder")
+    choice(params, ["N", "N_total"], "params", "olmo_ladder")
+    if target != "c4" and task is None:
+        raise BayesScalingError(f"dataset 'olmo_ladder': target={target!r} needs task=, one of {list(TASKS)}")
+    frame = get("olmo_ladder_checkpoints.csv") if checkpoints else get("olmo_ladder_final.csv")
+    if checkpoints:
+        if params == "N_total":
+            sizes_n = get("olmo_ladder_runs.csv").set_index("run_id")["N_total"]
+            frame = frame.copy()
+            frame["N_total"] = frame["run_id"].map(sizes_n)
+        frame = _last_fraction(frame, float(drop_first))
+    keep = as_list(sizes)
+    for s in keep or ():
+        choice(s, SIZES, "sizes", "olmo_ladder")
+    mask = np.ones(len(frame), bool)
+    if keep is not None:
+        mask &= frame["size_key"].isin(keep).to_numpy()
+    if not replicates:
+        mask &= (frame["replicate"] == "orig").to_numpy()
+    frame = frame[mask].rename(columns={"size_key": "size"}).reset_index(drop=True)
+    loss_col = "val_ce_c4_en" if target == "c4" else task_column(target, task)
+    extra = {"L": task_column("bpb", task)} if target == "acc" else {}
+    return load_runs(frame, params_col=params, tokens_col="D_tokens", compute_col=None, loss_col=loss_col,
+                     params_kind="total" if params == "N_total" else "non-embedding", extra_cols=extra,
+                     seed_col="replicate", group_cols=("size",))

@@ -1,0 +1,40 @@
+"""Pythia checkpoint evals (``pythia_evals``; Biderman et al. 2023, arXiv:2304.01373): LAMBADA
+log-perplexity and downstream accuracy per checkpoint."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bayes_scaling.data.runs import RunTable, load_runs
+from bayes_scaling.datasets.options import choice
+from bayes_scaling.datasets.registry import register
+
+_TASKS = ("lambada_openai", "piqa", "arc_easy", "arc_challenge", "winogrande", "sciq", "logiqa", "wsc", "mmlu")
+_DATASETS = ("pile", "pile-deduped")
+
+
+@register("pythia_evals")
+def load_pythia_evals(get, task: str | None = None, n_shot: int = 0, dataset: str | None = None,
+                      final: bool = False, min_step: int = 1000, params: str = "N_nonembedding") -> RunTable:
+    """N = ``N_nonembedding`` (or ``params="N_total"``), D = step x batch tokens, C = 6ND, loss = LAMBADA
+    log-perplexity (nats per target word: the dataset's only loss) or, with ``task``, the task's accuracy (a
+    fraction; ``acc``, ``mmlu_acc_macro`` for MMLU) with L = the LAMBADA log-perplexity (for metric laws).
+    ``n_shot`` 0 or 5; ``dataset`` "pile" or "pile-deduped" (both by default: group column ``dataset``);
+    checkpoints from step ``min_step`` on (early ones sit at chance), or the ``final`` ones. The
+    batch-size variants are left out. Rows whose response is 0 or missing are dropped."""
+    choice(n_shot, [0, 5], "n_shot", "pythia_evals")
+    choice(params, ["N_nonembedding", "N_total"], "params", "pythia_evals")
+    if task is not None:
+        choice(task, _TASKS, "task", "pythia_evals")
+    frame = get("pythia_evals_final.csv") if final else get("pythia_evals_checkpoints.csv")
+    frame = frame[(frame["n_shot"] == n_shot) & (frame["batch_size_tokens"] == 2097152) & (frame["step"] >= min_step)]
+    if dataset is not None:
+        choice(dataset, _DATASETS, "dataset", "pythia_evals")
+        frame = frame[frame["dataset"] == dataset]
+    loss_col = "lambada_logppl" if task is None else ("mmlu_acc_macro" if task == "mmlu" else f"{task}_acc")
+    response = frame[loss_col].to_numpy(float)
+    frame = frame[np.isfinite(response) & (response > 0)].reset_index(drop=True)
+    groups = ("dataset",) if frame["dataset"].nunique() > 1 else ()
+    return load_runs(frame, params_col=params, tokens_col="D_tokens", compute_col=None, loss_col=loss_col,
+                     params_kind="total" if params == "N_total" else "non-embedding", group_cols=groups,
+                     extra_cols={"L": "lambada_logppl"} if task is not None else {})

@@ -1,0 +1,81 @@
+"""Hoffmann et al. 2022 Approach 2 as a law-free check of a fit's frontier: at each IsoFLOP budget, a
+parabola of loss in log N gives the loss-minimising N (with a bootstrap over the budget's runs); the
+fit's compute-optimal N*(C) at the same compute is flagged where its interval misses the parabola's.
+
+Compute per budget is the geometric mean of k N D over its runs (k = the law's FLOPs per parameter-token,
+6 by default), so both answers refer to the same C. N in parameters, loss in nats/token.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.posterior.intervals import interval_bounds
+from bayes_scaling.queries.allocate import compute_optimal
+
+
+def parabola_minimum(log_n: np.ndarray, loss: np.ndarray) -> float:
+    """log N at the minimum of the least-squares parabola loss = a + b x + c x^2 in x = log N (NaN when the
+    parabola opens downwards)."""
+    c, b, _ = np.polyfit(log_n, loss, 2)
+    return float(-b / (2 * c)) if c > 0 else float("nan")
+
+
+def isoflop_minima(frame: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0, decimals: int = 1,
+                   ci_prob: float = 0.9) -> pd.DataFrame:
+    """Per budget (runs grouped by log10 C rounded to ``decimals``; budgets with 4+ runs at 3+ sizes): the
+    parabola's N_opt and its bootstrap ``ci_prob`` interval (runs resampled within the budget; resamples
+    with fewer than 3 sizes or no minimum are dropped). ``frame``: columns N, D, C (FLOPs), loss."""
+    rng = np.random.default_rng(seed)
+    lo_q, hi_q = interval_bounds(ci_prob)
+    rows = []
+    for key, g in frame.groupby(np.round(np.log10(frame["C"].to_numpy(float)), decimals)):
+        x, y = np.log(g["N"].to_numpy(float)), g["loss"].to_numpy(float)
+        if len(g) < 4 or len(np.unique(x)) < 3:
+            continue
+        boots = []
+        for _ in range(n_boot):
+            i = rng.integers(0, len(g), len(g))
+            if len(np.unique(x[i])) >= 3:
+                boots.append(parabola_minimum(x[i], y[i]))
+        boots = np.asarray(boots)
+        boots = boots[np.isfinite(boots)]
+        point = parabola_minimum(x, y)
+        rows.append({"budget": 10 ** key, "n_runs": len(g), "N_parabola": np.exp(point),
+                     "N_parabola_low": np.exp(np.quantile(boots, lo_q)) if boots.size else np.nan,
+                     "N_parabola_high": np.exp(np.quantile(boots, hi_q)) if boots.size else np.nan,
+                     "inside_grid": bool(x.min() < point < x.max()),
+                     "log_6nd": float(np.mean(np.log(g["N"].to_numpy(float) * g["D"].to_numpy(float))))})
+    if not rows:
+        raise BayesScalingError("no IsoFLOP budget has 4 or more runs at 3 or more sizes: Approach 2 needs IsoFLOP data",
+                                quantity="C")
+    return pd.DataFrame(rows)
+
+
+def approach2_check(result, runs=None, *, group: str | None = None, n_boot: int = 1000, seed: int = 0,
+                    ci_prob: float = 0.9) -> pd.DataFrame:
+    """Compare the fit's N*(C) with law-free IsoFLOP minima (Hoffmann et al. 2022, Approach 2) on ``runs``
+    (default: the fit's own; ``group``: one group of a hierarchical fit, its runs only). Columns: budget
+    (FLOPs, nominal), compute (k x geometric mean N D), n_runs, N_parabola (+ _low, _high), N_fit (median,
+    _low, _high: the posterior's ``ci_prob`` interval), ``agree`` (the intervals overlap) and
+    ``inside_grid`` (the parabola's minimum lies within the budget's sizes)."""
+    if not result.law.has("allocation"):
+        raise BayesScalingError(f"law {result.law.name!r} has no compute-optimal allocation (a law of N and D)")
+    frame = (runs or result.runs).frame
+    if group is not None:
+        col = (result.hierarchy or {}).get("group_col")
+        if col is None or col not in frame:
+            raise BayesScalingError(f"group {group!r} needs a hierarchical fit with its group column in the runs")
+        frame = frame[frame[col].astype(str) == group]
+    table = isoflop_minima(frame, n_boot=n_boot, seed=seed, ci_prob=ci_prob)
+    k = result.law.flops_per_param_token
+    compute = k * np.exp(table.pop("log_6nd").to_numpy())
+    n_opt = compute_optimal(result, compute, group=group)["N_opt"]
+    lo_q, hi_q = interval_bounds(ci_prob)
+    q = n_opt.quantile([0.5, lo_q, hi_q], dim=("chain", "draw")).values
+    table.insert(1, "compute", compute)
+    table["N_fit"], table["N_fit_low"], table["N_fit_high"] = q[0], q[1], q[2]
+    table["agree"] = (table["N_fit_low"] <= table["N_parabola_high"]) & (table["N_parabola_low"] <= table["N_fit_high"])
+    return table

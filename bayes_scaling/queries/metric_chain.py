@@ -1,0 +1,97 @@
+"""Chains of two fits: (N, D) -> a loss (a law fitted to the LM loss or a task's bits-per-byte) and that
+loss -> a bounded metric (a metric law, e.g. accuracy as a fraction), as in Bhagia et al. 2024
+(arXiv:2412.04403, steps 1 and 2) and Gadre et al. 2024 (arXiv:2403.08540, Eq. 5).
+
+Every posterior draw of the first fit is pushed through one draw of the second (paired by index; the
+second fit's draws are resampled with replacement when the counts differ), so the metric carries both
+fits' uncertainty; ``metric_predictive`` adds the second fit's noise (a new run's evaluation). Draws keep
+``(chain, draw)`` of the first fit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from bayes_scaling.conventions import QUERY_DIM
+from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.queries.allocate import BUDGET_DIM, compute_optimal
+
+
+def _check(loss_fit, metric_fit) -> None:
+    if metric_fit.law.response != "metric" or metric_fit.law.input_names != ("L",):
+        raise BayesScalingError(f"the second fit must be a metric law of a loss L (sigmoid_metric, exp_metric), "
+                                f"got {metric_fit.law.name!r}")
+    if loss_fit.law.response == "metric":
+        raise BayesScalingError(f"the first fit must predict a loss from N, D or C, got {loss_fit.law.name!r}")
+
+
+def pair_index(n_from: int, n_to: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices into ``n_from`` draws, one per each of ``n_to`` draws: the identity when the counts agree,
+    else a resample with replacement."""
+    return np.arange(n_to) if n_from == n_to else rng.integers(0, n_from, n_to)
+
+
+def metric_at_loss(metric_fit, loss: np.ndarray, *, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(law, predictive) metric draws at ``loss`` (array (chain, draw, ...) of the first fit's draws): each
+    leading draw paired with one draw of ``metric_fit`` (:func:`pair_index`)."""
+    ev = metric_fit.evaluator
+    shape = loss.shape[:2]
+    flat = {k: v.values.reshape(-1) for k, v in ev.params().items()}
+    idx = pair_index(ev.sigma.size, int(np.prod(shape)), rng)
+    extra = (1,) * (loss.ndim - 2)
+    p = {k: v[idx].reshape(shape + extra) for k, v in flat.items()}
+    log_mu = ev.law.log_loss(np, {"L": np.log(loss)}, p)
+    sigma = ev.sigma.values.reshape(-1)[idx].reshape(shape + extra)
+    fam = ev.family
+    log_pred = fam.from_location(np, fam.location(np, log_mu) + sigma * fam.draws(rng, log_mu.shape))
+    return np.exp(log_mu), np.exp(log_pred)
+
+
+def predict_metric(loss_fit, metric_fit, N=None, D=None, C=None, *, seed: int | None = None,
+                   loss_noise: bool = True, **extra) -> xr.Dataset:
+    """The metric at query points (N parameters, D tokens, C FLOPs; two suffice): ``loss`` (the first fit's
+    loss draws: a new run's, with its noise, unless ``loss_noise=False``; nats/token or bits-per-byte),
+    ``metric`` (the metric law at that loss) and ``metric_predictive`` (plus the metric's noise), both
+    fractions, dims (chain, draw, query)."""
+    _check(loss_fit, metric_fit)
+    pred = loss_fit.predict(N=N, D=D, C=C, seed=seed, **extra)
+    loss = pred["loss_predictive" if loss_noise else "loss"]
+    rng = np.random.default_rng(metric_fit.evaluator.seed + 2 if seed is None else seed + 2)
+    mu, m_pred = metric_at_loss(metric_fit, loss.values, rng=rng)
+    ds = xr.Dataset({"loss": loss, "metric": (loss.dims, mu), "metric_predictive": (loss.dims, m_pred)},
+                    coords={k: pred[k] for k in pred.coords if k not in ("chain", "draw")})
+    ds["metric"].attrs["units"] = ds["metric_predictive"].attrs["units"] = metric_fit.law.response_unit
+    return ds.transpose("chain", "draw", QUERY_DIM)
+
+
+def compute_for_metric(loss_fit, metric_fit, target: float, *, budgets=None, seed: int = 0) -> xr.Dataset:
+    """Compute (FLOPs) the loss fit's compute-optimal plan needs for the metric law to reach ``target`` (a
+    fraction, e.g. 0.55), per draw (``inf`` where the grid of ``budgets`` never reaches it; log-linear
+    interpolation between budgets), and ``metric_opt``, the metric along that frontier (chain, draw,
+    budget). Needs a loss law of N and D (allocation)."""
+    _check(loss_fit, metric_fit)
+    if not 0 < target < 1:
+        raise BayesScalingError(f"target metric must be a fraction in (0, 1), got {target!r}")
+    budgets = np.geomspace(1e17, 1e27, 121) if budgets is None else np.asarray(budgets, float)
+    opt = compute_optimal(loss_fit, budgets)
+    mu, _ = metric_at_loss(metric_fit, opt["loss_opt"].values, rng=np.random.default_rng(seed))
+    hit = mu >= target
+    first = np.argmax(hit, axis=-1)
+    logc = np.log(budgets)
+    prev = np.maximum(first - 1, 0)
+    m0, m1 = np.take_along_axis(mu, prev[..., None], -1)[..., 0], np.take_along_axis(mu, first[..., None], -1)[..., 0]
+    w = np.where(m1 > m0, (target - m0) / np.where(m1 > m0, m1 - m0, 1.0), 1.0)
+    x = np.where(first > 0, logc[prev] + np.clip(w, 0, 1) * (logc[first] - logc[prev]), logc[0])
+    compute = np.where(hit.any(-1), np.exp(x), np.inf)
+    return xr.Dataset({"compute": (("chain", "draw"), compute, {"units": "FLOPs"}),
+                       "metric_opt": (("chain", "draw", BUDGET_DIM), mu, {"units": metric_fit.law.response_unit})},
+                      coords={BUDGET_DIM: budgets}, attrs={"target": float(target),
+                                                           "p_unreachable": float(1 - hit.any(-1).mean())})
+
+
+def prob_reach_metric(loss_fit, metric_fit, target: float, compute: float, *, seed: int = 0) -> float:
+    """Posterior probability that the compute-optimal plan at ``compute`` FLOPs reaches the metric ``target``
+    (the metric law's mean at that plan)."""
+    out = compute_for_metric(loss_fit, metric_fit, target, budgets=[float(compute)], seed=seed)
+    return float(np.isfinite(out["compute"]).mean())

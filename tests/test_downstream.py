@@ -1,0 +1,181 @@
+"""Beyond loss: metric laws and the logit-normal family, the (N, D) -> loss -> accuracy chain (fake fits),
+the OLMo ladder and Pythia loaders and replicate noise (real data, skipped when absent), and the
+Approach 2 check on simulated IsoFLOP data with a known optimum."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import DATASETS, dataset
+
+import bayes_scaling as bs
+from bayes_scaling import BayesScalingError, get_law
+from bayes_scaling.cli import main
+from bayes_scaling.examples import EXAMPLE
+from bayes_scaling.queries.metric_chain import pair_index, predict_metric
+from bayes_scaling.specs.spec import default_spec
+from bayes_scaling.testing import fake_fit
+
+SIGMOID = {"b": 0.25, "a": 0.5, "L0": 2.5, "k": 4.0}
+
+
+def _acc(law, L, params):
+    law = get_law(law)
+    return law.loss(np, {"L": np.log(np.asarray(L, float))}, law.to_law_params(params))
+
+
+def test_sigmoid_metric_values_and_direction():
+    assert _acc("sigmoid_metric", 2.5, SIGMOID) == pytest.approx(0.25 + 0.5 / 2)  # the midpoint
+    acc = _acc("sigmoid_metric", [0.01, 1.0, 2.5, 4.0, 50.0], SIGMOID)
+    assert np.all(np.diff(acc) < 0)  # accuracy decreases in loss
+    assert acc[0] == pytest.approx(0.75, abs=1e-4) and acc[-1] == pytest.approx(0.25, abs=1e-12)
+
+
+def test_exp_metric_is_gadre_eq5_for_accuracy():
+    c, k, gamma, L = 0.25, 1.0, 2.0, np.array([0.5, 1.0, 2.0])
+    err = (1 - c) - k * np.exp(-gamma * L)  # Gadre et al. 2024 Eq. 5 with eps = 1 - c
+    np.testing.assert_allclose(_acc("exp_metric", L, {"c": c, "k": k, "gamma": gamma}), 1 - err, rtol=1e-12)
+
+
+def test_metric_laws_declare_a_bounded_response_and_default_to_logit_normal():
+    for name in ("sigmoid_metric", "exp_metric"):
+        law = get_law(name)
+        assert law.response == "metric" and law.response_unit == "fraction" and law.input_names == ("L",)
+        assert default_spec(name).likelihood.family == "logit_normal"
+    assert get_law("chinchilla").response == "loss"
+
+
+def test_logit_normal_round_trip_and_draws_stay_in_the_unit_interval():
+    fam = bs.get_family("logit_normal")
+    m = np.array([0.01, 0.25, 0.5, 0.99])
+    np.testing.assert_allclose(fam.location(np, np.log(m)), np.log(m / (1 - m)), rtol=1e-12)
+    np.testing.assert_allclose(fam.from_location(np, fam.location(np, np.log(m))), np.log(m), rtol=1e-12)
+    assert np.isfinite(fam.location(np, np.log(1.2)))  # a mean above 1 is held just below it
+    noisy = np.exp(fam.from_location(np, fam.location(np, np.log(0.3)) + 3.0 * fam.draws(np.random.default_rng(0), 5000)))
+    assert noisy.min() > 0 and noisy.max() < 1
+
+
+def test_with_chance_sets_the_floor_prior():
+    spec = bs.with_chance(default_spec("sigmoid_metric"), 0.5)
+    prior = spec.priors["b"]
+    assert prior.dist == "LogNormal" and np.exp(prior.kwargs["mu"]) == pytest.approx(0.5)
+    with pytest.raises(BayesScalingError, match="not a metric law"):
+        bs.with_chance(default_spec("chinchilla"), 0.25)
+
+
+# -- the chain -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def fits():
+    loss_fit = fake_fit("chinchilla", draws=300)
+    metric_fit = fake_fit("sigmoid_metric", SIGMOID, draws=200, sigma=0.02)
+    return loss_fit, metric_fit
+
+
+def test_chain_pushes_every_loss_draw_through_the_metric_law(fits):
+    loss_fit, metric_fit = fits
+    ds = predict_metric(loss_fit, metric_fit, N=1e9, D=2e10, seed=1)
+    assert ds["metric"].shape == (2, 300, 1)  # the loss fit's draws; the metric fit's 400 were resampled
+    t = EXAMPLE["truth"]
+    L = t["E"] + t["A"] / 1e9 ** t["alpha"] + t["B"] / 2e10 ** t["beta"]
+    want = float(_acc("sigmoid_metric", L, SIGMOID))
+    assert float(ds["metric"].median()) == pytest.approx(want, abs=0.02)
+    lo, hi = ds["metric_predictive"].quantile([0.05, 0.95]).values
+    assert lo < want < hi and 0 < lo and hi < 1
+    # the law without the loss noise is narrower than the new run's metric with both noises
+    quiet = predict_metric(loss_fit, metric_fit, N=1e9, D=2e10, seed=1, loss_noise=False)
+    assert float(quiet["metric"].std()) < float(ds["metric_predictive"].std())
+
+
+def test_pair_index_is_the_identity_or_a_resample():
+    rng = np.random.default_rng(0)
+    np.testing.assert_array_equal(pair_index(5, 5, rng), np.arange(5))
+    idx = pair_index(3, 100, rng)
+    assert idx.shape == (100,) and set(idx) == {0, 1, 2}
+
+
+def test_chain_refuses_swapped_fits(fits):
+    loss_fit, metric_fit = fits
+    with pytest.raises(BayesScalingError, match="metric law"):
+        predict_metric(metric_fit, loss_fit, N=1e9, D=2e10)
+
+
+def test_cli_predict_and_target_metric(fits, tmp_path, capsys):
+    loss_fit, metric_fit = fits
+    lp, mp = str(loss_fit.save(tmp_path / "loss.nc")), str(metric_fit.save(tmp_path / "metric.nc"))
+    assert main(["predict-metric", lp, mp, "--params", "1e9", "--tokens", "2e10", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert 0 < out["metric_predictive"]["ci_low"] < out["metric"]["median"] < out["metric_predictive"]["ci_high"] < 1
+    assert main(["target-metric", lp, mp, "--target", "0.6", "--budget", "1e22", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["compute"]["median"] < 1e22 and out["p_reach_within_budget"] > 0.9
+
+
+# -- Approach 2 ------------------------------------------------------------------------------
+
+def test_approach2_recovers_a_known_optimum_and_flags_a_wrong_fit():
+    truth = EXAMPLE["truth"]
+    runs = bs.load_runs(bs.simulate_runs("chinchilla", truth, bs.isoflop_design(np.geomspace(1e18, 1e21, 4),
+                                                                                 np.geomspace(2, 400, 9)),
+                                         sigma=0.003, seed=1))
+    right = bs.approach2_check(fake_fit("chinchilla"), runs, n_boot=200)
+    law = get_law("chinchilla")
+    n_star = np.exp(law.log_optimal_params(np, np.log(right["compute"].to_numpy() / 6), law.to_law_params(truth)))
+    np.testing.assert_allclose(right["N_parabola"], n_star, rtol=0.15)
+    assert right["agree"].all()
+    wrong = bs.approach2_check(fake_fit("chinchilla", {**truth, "alpha": truth["alpha"] * 1.4}), runs, n_boot=200)
+    assert not wrong["agree"].any()
+
+
+def test_isoflop_minima_needs_isoflop_data():
+    frame = pd.DataFrame({"N": [1e8, 2e8], "D": [1e9, 1e9], "C": [6e17, 1.2e18], "loss": [3.0, 2.9]})
+    with pytest.raises(BayesScalingError, match="IsoFLOP"):
+        bs.isoflop_minima(frame)
+
+
+# -- real data ---------------------------------------------------------------------------------
+
+def test_olmo_ladder_and_pythia_loaders():
+    dataset("olmo_ladder_bhagia2024/olmo_ladder_final.csv")
+    runs = bs.datasets.load("olmo_ladder", data_home=DATASETS)
+    assert len(runs) == 34 and set(runs.frame["seed"]) == {"orig", "rerun", "seed-1", "seed-1-init"}
+    assert runs.frame["loss"].between(2.5, 4.0).all()  # C4 loss, nats/token
+    acc = bs.datasets.load("olmo_ladder", data_home=DATASETS, target="acc", task="piqa", sizes=["3B"])
+    assert len(acc) == 6 and acc.frame["loss"].between(0.5, 1).all() and acc.frame["L"].between(0.3, 3).all()
+    ck = bs.datasets.load("olmo_ladder", data_home=DATASETS, target="bpb", task="mmlu", checkpoints=True)
+    assert 2500 < len(ck) < 3805
+    dataset("pythia_evals_biderman2023/pythia_evals_final.csv")
+    final = bs.datasets.load("pythia_evals", data_home=DATASETS, task="arc_easy", final=True)
+    assert len(final) == 16 and final.frame["D"].nunique() == 1
+
+
+def test_replicate_noise_on_the_olmo_ladder():
+    dataset("olmo_ladder_bhagia2024/olmo_ladder_checkpoints.csv")
+    table = bs.olmo_ladder_noise(data_home=DATASETS)
+    c4, mmlu = table.loc["val_ce_c4_en"], table.loc["acc_mmlu_avg_test"]
+    assert 3e-4 < c4["total_sd"] < 3e-3  # ~0.001 nats/token (Bhagia et al. 2024 replicates)
+    assert 1e-3 < mmlu["total_sd"] < 5e-3  # ~0.002-0.003 accuracy
+    assert mmlu["replicate_dof"] == 9
+    for _, r in table.iterrows():
+        assert r["run_sd"] ** 2 == pytest.approx(max(r["total_sd"] ** 2 - r["eval_sd"] ** 2, 0.0), abs=1e-15)
+
+
+@pytest.mark.sampling
+def test_sigmoid_metric_fit_recovers_the_curve():
+    rng = np.random.default_rng(3)
+    L = rng.uniform(0.8, 2.0, 60)
+    mean = _acc("sigmoid_metric", L, {"b": 0.25, "a": 0.5, "L0": 1.3, "k": 5.0})
+    fam = bs.get_family("logit_normal")
+    acc = np.exp(fam.from_location(np, fam.location(np, np.log(mean)) + 0.05 * rng.standard_normal(60)))
+    runs = bs.load_runs(pd.DataFrame({"bpb": L, "acc": acc}), params_col=None, tokens_col=None, compute_col=None,
+                        loss_col="acc", extra_cols={"L": "bpb"})
+    fit = bs.fit(runs, "sigmoid_metric", draws=300, tune=300, chains=2, seed=5, progress=False)
+    post = fit.posterior
+    assert float(post["b"].median()) == pytest.approx(0.25, abs=0.03)
+    assert float(post["L0"].median()) == pytest.approx(1.3, abs=0.1)
+    pred = fit.predict(L=[1.0, 1.6])
+    want = _acc("sigmoid_metric", [1.0, 1.6], {"b": 0.25, "a": 0.5, "L0": 1.3, "k": 5.0})
+    np.testing.assert_allclose(pred["loss"].median(("chain", "draw")), want, atol=0.02)
