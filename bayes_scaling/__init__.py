@@ -46,6 +46,7 @@ _GROUPS: dict[str, dict[str, str]] = {
         "backtest": "bayes_scaling.inference.backtest", "split_runs": "bayes_scaling.inference.backtest",
         "fit_counterpart": "bayes_scaling.inference.counterpart",
         "fit_ensemble": "bayes_scaling.inference.ensemble", "stacking_weights": "bayes_scaling.inference.ensemble",
+        "refit_expected": "bayes_scaling.inference.design", "prior_draws": "bayes_scaling.inference.design",
     },
     "queries": {
         "predict_loss": "bayes_scaling.queries.predict",
@@ -66,6 +67,9 @@ _GROUPS: dict[str, dict[str, str]] = {
         "KAPLAN_PATH": "bayes_scaling.queries.breakdown", "contradiction_point": "bayes_scaling.queries.breakdown",
         "path_from_frontier": "bayes_scaling.queries.breakdown", "prob_before": "bayes_scaling.queries.breakdown",
         "shape_effect": "bayes_scaling.queries.shape",
+        "design_runs": "bayes_scaling.queries.design", "candidate_grid": "bayes_scaling.queries.design",
+        "posterior_objective": "bayes_scaling.queries.design",
+        "PriorLadder": "bayes_scaling.queries.design_prior", "design_new_ladder": "bayes_scaling.queries.design_prior",
     },
     "plots and report": {
         "plots": "bayes_scaling.plots", "report": "bayes_scaling.report",

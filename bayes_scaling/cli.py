@@ -1,4 +1,4 @@
-"""Command line: ``bayes-scaling demo | fit | summary | predict | allocate | target | frontier | breakdown | compare |
+"""Command line: ``bayes-scaling demo | fit | summary | predict | allocate | target | frontier | breakdown | design | compare |
 shape | compare-laws | fit-many | backtest | report | specs``.
 
 This module only assembles the parser from :mod:`bayes_scaling.commands` and runs a command. Exit
@@ -15,7 +15,7 @@ import shlex
 import sys
 import warnings
 
-from bayes_scaling.commands import compare, data, ensemble, fit, planning, predict, report, validate
+from bayes_scaling.commands import compare, data, design, ensemble, fit, planning, predict, report, validate
 from bayes_scaling.commands.args import option_for
 from bayes_scaling.errors import BayesScalingError, DiagnosticsError
 
@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     ensemble.add_parser(sub)
     predict.add_parser(sub)
     planning.add_parsers(sub)
+    design.add_parser(sub)
     compare.add_parsers(sub)
     validate.add_parsers(sub)
     data.add_parsers(sub)
