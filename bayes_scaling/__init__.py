@@ -47,6 +47,7 @@ _GROUPS: dict[str, dict[str, str]] = {
         "backtest": "bayes_scaling.inference.backtest", "split_runs": "bayes_scaling.inference.backtest",
         "fit_counterpart": "bayes_scaling.inference.counterpart",
         "fit_ensemble": "bayes_scaling.inference.ensemble", "stacking_weights": "bayes_scaling.inference.ensemble",
+        "refit_expected": "bayes_scaling.inference.design", "prior_draws": "bayes_scaling.inference.design",
     },
     "queries": {
         "predict_loss": "bayes_scaling.queries.predict",
@@ -72,6 +73,9 @@ _GROUPS: dict[str, dict[str, str]] = {
         "prob_reach_metric": "bayes_scaling.queries.metric_chain",
         "approach2_check": "bayes_scaling.queries.isoflop_check",
         "isoflop_minima": "bayes_scaling.queries.isoflop_check",
+        "design_runs": "bayes_scaling.queries.design", "candidate_grid": "bayes_scaling.queries.design",
+        "posterior_objective": "bayes_scaling.queries.design",
+        "PriorLadder": "bayes_scaling.queries.design_prior", "design_new_ladder": "bayes_scaling.queries.design_prior",
     },
     "plots and report": {
         "plots": "bayes_scaling.plots", "report": "bayes_scaling.report",

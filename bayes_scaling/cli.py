@@ -1,5 +1,6 @@
-"""Command line: ``bayes-scaling demo | fit | summary | predict | predict-metric | target-metric | allocate | target |
-frontier | breakdown | compare | shape | compare-laws | fit-many | backtest | isoflop-check | report | specs``.
+"""Command line: ``bayes-scaling demo | fit | ensemble | summary | predict | predict-metric | target-metric | allocate |
+target | frontier | breakdown | design | compare | shape | compare-laws | fit-many | backtest | isoflop-check | report |
+specs``.
 
 This module only assembles the parser from :mod:`bayes_scaling.commands` and runs a command. Exit
 codes: 0 success; 2 bad input or an output the system refuses (permission, full disk, memory: one
@@ -18,7 +19,7 @@ import sys
 import warnings
 from contextlib import contextmanager
 
-from bayes_scaling.commands import (compare, data, ensemble, fit, isoflop, metric, planning, predict, report,
+from bayes_scaling.commands import (compare, data, design, ensemble, fit, isoflop, metric, planning, predict, report,
                                     validate)
 from bayes_scaling.commands.args import option_for
 from bayes_scaling.errors import BayesScalingError, DiagnosticsError, Terminated
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_parser(sub)
     metric.add_parsers(sub)
     planning.add_parsers(sub)
+    design.add_parser(sub)
     compare.add_parsers(sub)
     validate.add_parsers(sub)
     isoflop.add_parser(sub)

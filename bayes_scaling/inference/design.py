@@ -1,0 +1,67 @@
+"""The sampling side of run design: real warm refits with simulated new runs (the fallback of the
+importance reweighting in :mod:`bayes_scaling.queries.design` when its weights collapse) and draws
+from a spec's priors (the prior predictive of a project with no runs yet)."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import replace
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from bayes_scaling.errors import BayesScalingError
+
+
+def with_simulated_runs(result, n_params, tokens, *, rng: np.random.Generator, draw: int | None = None):
+    """The fit's runs table plus runs at (N parameters, D tokens) whose losses (nats/token) are drawn
+    from one posterior draw (``draw``, flattened index; random when None) with the family's noise."""
+    ev = result.evaluator
+    n, d = np.atleast_1d(np.asarray(n_params, float)), np.atleast_1d(np.asarray(tokens, float))
+    mu = ev.log_mean_runs({"N": np.log(n), "D": np.log(d)}).values.reshape(-1, len(n))
+    sigma = ev.sigma.transpose("chain", "draw").values.reshape(-1)
+    s = int(rng.integers(len(sigma))) if draw is None else int(draw)
+    y = mu[s] + sigma[s] * ev.family.draws(rng, len(n))
+    law = result.law
+    new = pd.DataFrame({"N": n, "D": d, "C": law.compute_flops(n, d), "loss": np.exp(y)})
+    frame = pd.concat([result.runs.frame, new], ignore_index=True).rename_axis("run")
+    return replace(result.runs, frame=frame)
+
+
+def refit_expected(result, n_params, tokens, score: Callable, *, sims: int = 6, seed: int = 0, draws: int = 300,
+                   tune: int = 300, chains: int = 2) -> dict:
+    """Expected ``score(fit)`` after adding runs (N, D) by real warm refits (the compiled model is
+    reused, ~1 s each): per simulated world a posterior draw is the truth, the new runs' losses are
+    drawn from it and the fit is redone. Returns the mean, the per-world scores and the seconds."""
+    import time
+
+    from bayes_scaling.inference.fit import fit
+
+    if hasattr(result, "members"):
+        raise BayesScalingError("refits need a single fit, not an ensemble (reweighting only)")
+    rng = np.random.default_rng(seed)
+    scores, t0 = [], time.perf_counter()
+    for i in range(sims):
+        runs = with_simulated_runs(result, n_params, tokens, rng=rng)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            new = fit(runs, spec=result.spec, draws=draws, tune=tune, chains=chains, seed=seed + 101 * i,
+                      progress=False)
+        scores.append(float(score(new)))
+    return {"mean": float(np.mean(scores)), "scores": scores, "seconds": time.perf_counter() - t0}
+
+
+def prior_draws(spec, n: int = 400, seed: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Draws of the law's parameters (in the law function's convention: ``log_<name>`` for positive
+    constants, exponents as they are) and of the noise scale sigma from a spec's priors (PyMC)."""
+    import pymc as pm
+
+    law = spec.law
+    rel = [k for k, p in spec.priors.items() if p.relative_to]
+    if rel:
+        raise BayesScalingError(f"priors of {rel} are relative to the data; a new project has no runs yet")
+    values = {k: np.asarray(pm.draw(p.pymc_dist(), draws=n, random_seed=seed + i), float)
+              for i, (k, p) in enumerate(spec.priors.items())}
+    sigma = np.asarray(pm.draw(spec.likelihood.sigma.pymc_dist(), draws=n, random_seed=seed + 97), float)
+    return {k: np.asarray(v, float) for k, v in law.to_law_params(values).items()}, sigma

@@ -1,0 +1,377 @@
+"""Which runs next: preposterior analysis of candidate ladder runs by importance reweighting.
+
+For a candidate run x = (N, D) and a posterior draw s taken as the truth, a simulated log-loss
+y = log L_s(x) + sigma_s eps (eps from the likelihood family) reweights every draw r by
+p(y | theta_r); the objective at the target budget C is recomputed on the reweighted draws and
+averaged over simulated worlds (a true draw and an outcome each). No sampling: the worlds share
+their true draws and noise across candidates (common random numbers), so candidates compare fairly.
+
+Objectives at C (FLOPs): ``n_star``, the variance of log N*(C) (log parameters, squared);
+``loss``, the variance of the loss (nats/token, squared) at the decision that minimises expected
+loss; ``wasted_compute``, the expected wasted compute (fraction of C) of the decision that
+minimises it: its reduction is the expected value of sample information, in FLOPs once times C.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
+from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.queries.draws import (LawDraws, bisect_decreasing, budgets_flops, check_flops_per_token,
+                                         law_draws)
+
+OBJECTIVES = ("n_star", "loss", "wasted_compute")
+OBJECTIVE_UNITS = {"n_star": "(log parameters)^2", "loss": "(nats/token)^2", "wasted_compute": "fraction of C"}
+
+
+def check_objective(objective: str) -> str:
+    if objective not in OBJECTIVES:
+        raise BayesScalingError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    return objective
+
+
+def _flat(a) -> np.ndarray:
+    return np.asarray(a, float).reshape(-1)
+
+
+def draws_sigma_family(result):
+    """(law draws, noise scale per draw flattened, likelihood family) of a fit or an ensemble."""
+    for name in ("hierarchy", "covariates"):
+        if getattr(result, name) is not None:
+            raise BayesScalingError(f"design supports fits without groups or covariates; this fit has {name}")
+    draws = law_draws(result)
+    if hasattr(result, "members"):
+        picks = result.evaluator.picks
+        fams = {m.spec.likelihood.describe() for m in result.members.values()}
+        if len(fams) > 1:
+            raise BayesScalingError(f"ensemble members use different likelihood families {sorted(fams)}")
+        sigma = np.concatenate([_flat(m.evaluator.sigma.transpose("chain", "draw").values)[picks[k]]
+                                for k, m in result.members.items()])
+        return draws, sigma, next(iter(result.members.values())).spec.likelihood.dist
+    return draws, _flat(result.evaluator.sigma.transpose("chain", "draw").values), result.spec.likelihood.dist
+
+
+def thin(draws, idx):
+    """Law draws (:class:`LawDraws` or an ensemble's :class:`MixtureDraws`) at flat draw indices
+    ``idx`` (sorted), shaped (1, len(idx))."""
+    if hasattr(draws, "parts"):
+        out, parts, lo = copy.copy(draws), [], 0
+        for part in draws.parts:
+            size = int(np.prod(part.shape))
+            sel = idx[(idx >= lo) & (idx < lo + size)] - lo
+            if sel.size:
+                parts.append(thin(part, sel))
+            lo += size
+        out.parts, out.shape = parts, (1, len(idx))
+        return out
+    return LawDraws(None, law=draws.law, params={k: np.asarray(v).reshape(-1)[idx][None, :, None]
+                                                 for k, v in draws.p.items()})
+
+
+class Preposterior:
+    """Posterior draws (thinned to ``max_draws``) and the decision grid at the target budget C
+    (FLOPs); :meth:`objective` scores rows of normalised draw weights."""
+
+    def __init__(self, draws, sigma, family, target_flops: float, *, objective: str = "n_star",
+                 flops_per_token: float = FLOPS_PER_PARAM_TOKEN, max_draws: int = 800, grid: int = 81, seed: int = 0):
+        self.objective_name = check_objective(objective)
+        self.k = check_flops_per_token(flops_per_token)
+        (self.target,) = budgets_flops([target_flops], "flops")
+        self.family = family
+        total = int(np.prod(draws.shape))
+        rng = np.random.default_rng(seed)
+        idx = np.sort(rng.choice(total, max_draws, replace=False)) if total > max_draws else np.arange(total)
+        self.draws = thin(draws, idx)
+        self.sigma = np.asarray(sigma, float)[idx]
+        self.log_ct = float(np.log(self.target / self.k))
+        self.log_nstar = self._flat(self.draws.log_n_opt(np.array([self.log_ct])))[:, 0]
+        lo, hi = np.quantile(self.log_nstar, [0.001, 0.999])
+        self.u = np.linspace(lo - np.log(3.0), hi + np.log(3.0), grid)
+        self.loss_grid = np.exp(self._flat(self.draws.log_loss(self.u, self.log_ct - self.u)))
+        self._waste = None
+
+    @property
+    def size(self) -> int:
+        return len(self.sigma)
+
+    @staticmethod
+    def _flat(a) -> np.ndarray:
+        a = np.asarray(a, float)
+        return a.reshape(-1, a.shape[-1])
+
+    def log_mean(self, n_params, tokens) -> np.ndarray:
+        """log L per draw at runs (N parameters, D tokens): array (draws, runs)."""
+        n, d = np.atleast_1d(np.asarray(n_params, float)), np.atleast_1d(np.asarray(tokens, float))
+        return self._flat(self.draws.log_loss(np.log(n), np.log(d)))
+
+    @property
+    def waste_grid(self) -> np.ndarray:
+        """Wasted compute (fraction of C) of each grid plan per draw: 1 - C'/C, C' the budget at which
+        the draw's optimal plan reaches the plan's loss (array draws x grid)."""
+        if self._waste is None:
+            shape = self.draws.shape + (len(self.u),)
+            log_plan = self.draws.log_loss(self.u, self.log_ct - self.u)
+            g = lambda x: self.draws.log_loss_opt(x)  # noqa: E731
+            x = bisect_decreasing(g, log_plan, np.full(shape, self.log_ct - 60.0), np.full(shape, self.log_ct),
+                                  iters=60)
+            self._waste = self._flat(np.clip(1 - np.exp(x - self.log_ct), 0.0, 1.0))
+        return self._waste
+
+    def objective(self, w: np.ndarray, name: str | None = None) -> np.ndarray:
+        """The objective for each row of normalised weights ``w`` (worlds x draws)."""
+        name = name or self.objective_name
+        w = np.atleast_2d(w)
+        if name == "n_star":
+            m = w @ self.log_nstar
+            return np.maximum(w @ self.log_nstar ** 2 - m * m, 0.0)
+        if name == "loss":
+            pick = np.argmin(w @ self.loss_grid, axis=1)
+            at = self.loss_grid[:, pick].T
+            m = np.sum(w * at, axis=1)
+            return np.maximum(np.sum(w * at * at, axis=1) - m * m, 0.0)
+        return np.min(w @ self.waste_grid, axis=1)
+
+    def current(self, name: str | None = None) -> float:
+        """The objective under the current posterior (equal weights)."""
+        return float(self.objective(np.full(self.size, 1.0 / self.size), name)[0])
+
+    def decision(self) -> float:
+        """N (parameters) minimising the posterior expected loss on the grid."""
+        return float(np.exp(self.u[np.argmin(self.loss_grid.mean(axis=0))]))
+
+
+def normalise(logw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised weights per row and each row's effective sample size (sum w)^2 / sum w^2."""
+    w = np.exp(logw - logw.max(axis=-1, keepdims=True))
+    w /= w.sum(axis=-1, keepdims=True)
+    return w, 1.0 / np.sum(w * w, axis=-1)
+
+
+@dataclass
+class Worlds:
+    """Simulated worlds: a true draw each, the noise of each candidate's outcome there, and each
+    draw's log-likelihood of the outcomes of the runs picked so far (log-weights, worlds x draws)."""
+
+    truth: np.ndarray
+    noise: np.ndarray
+    logw: np.ndarray
+    picks: list[int] = field(default_factory=list)
+
+    @classmethod
+    def draw(cls, pre: Preposterior, n_candidates: int, worlds: int = 128, seed: int = 0) -> "Worlds":
+        rng = np.random.default_rng(seed)
+        truth = rng.integers(0, pre.size, worlds)
+        return cls(truth, pre.family.draws(rng, (worlds, n_candidates)), np.zeros((worlds, pre.size)))
+
+
+def outcome_loglik(pre: Preposterior, log_mu: np.ndarray, worlds: Worlds) -> np.ndarray:
+    """log p(y_wj | draw) for each candidate j, world w and draw: array (candidates, worlds, draws);
+    ``log_mu`` is (draws, candidates)."""
+    sig = pre.sigma[worlds.truth][:, None]
+    y = log_mu[worlds.truth] + sig * worlds.noise  # (worlds, candidates)
+    z = (y.T[:, :, None] - log_mu.T[:, None, :]) / pre.sigma[None, None, :]
+    return pre.family.logpdf(z) - np.log(pre.sigma)[None, None, :]
+
+
+@dataclass
+class Gains:
+    """Expected objective after each candidate (given the worlds' earlier picks), the reduction
+    against ``before`` and the median importance-weight ESS over worlds."""
+
+    before: float
+    after: np.ndarray
+    ess: np.ndarray
+
+    @property
+    def gain(self) -> np.ndarray:
+        return self.before - self.after
+
+
+def expected_after(pre: Preposterior, ll: np.ndarray, worlds: Worlds, which=None, name: str | None = None,
+                   before: float | None = None) -> Gains:
+    """Preposterior expected objective after adding candidate j to the worlds' picks, for j in ``which``
+    (``before``: the expected objective with the picks alone, when known)."""
+    which = np.arange(ll.shape[0]) if which is None else np.asarray(which, int)
+    if before is None:
+        before = float(np.mean(pre.objective(normalise(worlds.logw)[0], name)))
+    after, ess = np.full(ll.shape[0], np.nan), np.full(ll.shape[0], np.nan)
+    for j in which:
+        w, e = normalise(worlds.logw + ll[j])
+        after[j] = np.mean(pre.objective(w, name))
+        ess[j] = np.median(e)
+    return Gains(before, after, ess)
+
+
+def greedy_batch(pre: Preposterior, ll: np.ndarray, worlds: Worlds, cost: np.ndarray, budget: float,
+                 batch: int, rule: str = "per_flop", first_gains: np.ndarray | None = None) -> list[dict]:
+    """Pick up to ``batch`` distinct candidates within ``budget`` FLOPs, each the best gain per FLOP
+    (``rule="per_flop"``) or the best gain (``"gain"``) given the earlier picks' simulated outcomes;
+    ``worlds`` (no picks yet) is updated in place. One record per pick. Lazy greedy (Minoux 1978;
+    CELF, Leskovec et al. 2007): a score from an earlier step bounds the score now (gains shrink as
+    runs are added), so only candidates whose bound could win are re-evaluated. ``first_gains``: the
+    gains before any pick, when known (from :func:`expected_after` on the same worlds)."""
+    scale = np.asarray(cost, float) if rule == "per_flop" else np.ones(len(cost))
+    if first_gains is None:
+        first_gains = expected_after(pre, ll, worlds).gain
+    bound = np.asarray(first_gains, float) / scale
+    first = float(np.mean(pre.objective(normalise(worlds.logw)[0])))
+    out, spent, before = [], 0.0, first
+    for _ in range(batch):
+        fits = [j for j in range(len(cost)) if j not in worlds.picks and spent + cost[j] <= budget]
+        if not fits:
+            break
+        fresh: dict[int, Gains] = {}
+        while True:
+            best = max(fits, key=lambda k: bound[k])
+            if best in fresh:
+                break
+            fresh[best] = expected_after(pre, ll, worlds, [best], before=before)
+            bound[best] = fresh[best].gain[best] / scale[best]
+        g = fresh[best]
+        if not g.gain[best] > 0:
+            break
+        worlds.logw = worlds.logw + ll[best]
+        worlds.picks.append(best)
+        spent += float(cost[best])
+        before = float(g.after[best])
+        out.append({"candidate": best, "gain": float(g.gain[best]), "after": before, "cumulative_cost": spent,
+                    "cumulative_gain": first - before, "ess": float(g.ess[best])})
+    return out
+
+
+def stop_or_go(pre: Preposterior, ll: np.ndarray, picks: list[int], cost: np.ndarray) -> dict:
+    """The value of the batch ``picks`` (in order) against its cost, in FLOPs at the target: after each
+    pick, the expected reduction of the decision's wasted compute x C (EVSI) against the FLOPs spent so
+    far. ``go_runs``: how many of the first picks maximise value - cost (0: stop, the ladder is enough).
+    ``evpi_flops`` (current expected waste x C) bounds what any ladder could save."""
+    now = pre.current("wasted_compute")
+    logw, spent, steps = np.zeros((ll.shape[1], pre.size)), 0.0, []
+    for j in picks:
+        logw = logw + ll[j]
+        w, ess = normalise(logw)
+        after = float(np.mean(pre.objective(w, "wasted_compute")))
+        spent += float(cost[j])
+        value = (now - after) * pre.target
+        steps.append({"expected_wasted_after": after, "value_flops": value, "cost_flops": spent,
+                      "net_flops": value - spent, "ess": float(np.median(ess))})
+    nets = [0.0] + [s["net_flops"] for s in steps]
+    go = int(np.argmax(nets))
+    last = steps[-1] if steps else {"expected_wasted_after": now, "value_flops": 0.0, "cost_flops": 0.0,
+                                    "ess": float(pre.size)}
+    return {"expected_wasted_now": now, "expected_wasted_after": last["expected_wasted_after"],
+            "value_flops": last["value_flops"], "batch_cost_flops": last["cost_flops"], "ess": last["ess"],
+            "evpi_flops": now * pre.target, "steps": steps, "go_runs": go, "verdict": "go" if go else "stop"}
+
+
+def candidate_grid(runs_compute, budget: float, *, budgets: int = 10, ratios=(2.0, 200.0), per_budget: int = 10,
+                   flops_per_token: float = FLOPS_PER_PARAM_TOKEN) -> tuple[np.ndarray, np.ndarray]:
+    """IsoFLOP candidates (N parameters, D tokens): ``budgets`` budgets from the ladder's smallest
+    run to the ladder budget (FLOPs), ``per_budget`` tokens/parameter ratios over ``ratios`` each."""
+    c_runs = np.asarray(runs_compute, float)
+    lo = min(float(np.min(c_runs)), budget / 100)
+    c = np.repeat(np.geomspace(lo, budget, budgets), per_budget)
+    r = np.tile(np.geomspace(*ratios, per_budget), budgets)
+    n = np.sqrt(c / (flops_per_token * r))
+    return n, r * n
+
+
+def posterior_objective(result, target_flops: float, objective: str, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
+                        max_draws: int = 800) -> float:
+    """The objective of a fit's posterior at the target budget (used to score real refits)."""
+    draws, sigma, family = draws_sigma_family(result)
+    return Preposterior(draws, sigma, family, target_flops, objective=objective, flops_per_token=flops_per_token,
+                        max_draws=max_draws).current()
+
+
+@dataclass
+class Design:
+    """Candidates ranked by expected reduction of the objective per FLOP, the greedy batch and the
+    stop-or-go comparison (see :func:`design_runs`)."""
+
+    pre: Preposterior
+    n_params: np.ndarray
+    tokens: np.ndarray
+    cost: np.ndarray
+    gains: Gains
+    method: list[str]
+    batch: list[dict]
+    stop_go: dict
+    batch_refit: float | None = None
+    rule: str = "per_flop"
+    #: wall seconds: ``rank`` (every candidate's expected gain, refits excluded) and ``total``
+    seconds: dict = field(default_factory=dict)
+
+    def candidate_records(self) -> list[dict]:
+        """One record per candidate, best gain per FLOP first."""
+        g, before = self.gains, self.gains.before
+        recs = [{"N": float(self.n_params[j]), "D": float(self.tokens[j]),
+                 "tokens_per_param": float(self.tokens[j] / self.n_params[j]), "cost_flops": float(self.cost[j]),
+                 "expected_after": float(g.after[j]), "gain": float(g.gain[j]),
+                 "relative_gain": float(g.gain[j] / before) if before > 0 else 0.0,
+                 "gain_per_flop": float(g.gain[j] / self.cost[j]), "ess": float(g.ess[j]), "method": self.method[j]}
+                for j in range(len(self.cost))]
+        return sorted(recs, key=lambda r: -r["gain_per_flop"])
+
+    def batch_records(self) -> list[dict]:
+        return [{"N": float(self.n_params[b["candidate"]]), "D": float(self.tokens[b["candidate"]]),
+                 "cost_flops": float(self.cost[b["candidate"]]), **b} for b in self.batch]
+
+
+def design_runs(result, target_flops: float, ladder_budget: float, n_params, tokens, *, objective: str = "n_star",
+                batch: int = 4, worlds: int = 128, max_draws: int = 800, min_ess: float = 50.0,
+                refit=None, max_refits: int = 3, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
+                seed: int = 0) -> Design:
+    """Rank candidate runs (N parameters, D tokens; cost from the law's ``compute_flops``) by the
+    expected reduction of ``objective`` at ``target_flops`` per FLOP, and pick a greedy batch of up to
+    ``batch`` runs within ``ladder_budget`` FLOPs. ``refit(n, d)`` (e.g. built on
+    :func:`bayes_scaling.inference.design.refit_expected`) gives the expected objective after runs by
+    real refits: used for the best ``max_refits`` candidates whose importance-weight ESS is below
+    ``min_ess``, and for the batch when its ESS is."""
+    (budget,) = budgets_flops([ladder_budget], "flops")
+    n, d = np.atleast_1d(np.asarray(n_params, float)), np.atleast_1d(np.asarray(tokens, float))
+    if n.shape != d.shape or n.size == 0 or not np.all(np.isfinite(n * d)) or np.any(n <= 0) or np.any(d <= 0):
+        raise BayesScalingError("candidate runs need one N > 0 and one D > 0 each")
+    t0 = time.perf_counter()
+    draws, sigma, family = draws_sigma_family(result)
+    pre = Preposterior(draws, sigma, family, target_flops, objective=objective, flops_per_token=flops_per_token,
+                       max_draws=max_draws, seed=seed)
+    cost = np.asarray(pre.draws.law.compute_flops(n, d), float)
+    keep = cost <= budget
+    if not keep.any():
+        raise BayesScalingError(f"no candidate run fits the ladder budget {budget:.3g} FLOPs (the cheapest costs "
+                                f"{cost.min():.3g}): raise the budget or add smaller candidates")
+    n, d, cost = n[keep], d[keep], cost[keep]
+    w = Worlds.draw(pre, len(n), worlds, seed)
+    ll = outcome_loglik(pre, pre.log_mean(n, d), w)
+    gains = expected_after(pre, ll, w)
+    method = ["reweight"] * len(n)
+    seconds = {"rank": time.perf_counter() - t0}
+    first_gains = gains.gain.copy()
+    if refit is not None:
+        low = [j for j in np.argsort(-gains.gain / cost) if gains.ess[j] < min_ess][:max_refits]
+        for j in low:
+            gains.after[j], method[j] = refit(n[j:j + 1], d[j:j + 1]), "refit"
+    # the better of the per-FLOP and the plain greedy batch (budgeted greedy, Leskovec et al. 2007)
+    tries = {}
+    for rule in ("per_flop", "gain"):
+        wr = Worlds(w.truth, w.noise, w.logw.copy())
+        picks = greedy_batch(pre, ll, wr, cost, budget, batch, rule, first_gains)
+        tries[rule] = (picks[-1]["cumulative_gain"] if picks else 0.0, picks, wr)
+    rule = max(tries, key=lambda r: tries[r][0])
+    picks = tries[rule][1]
+    # stop or go: the batch of either rule whose best first picks pay most
+    sgs = {r: {**stop_or_go(pre, ll, t[2].picks, cost), "rule": r} for r, t in tries.items()}
+    sg = max(sgs.values(), key=lambda x: max([0.0] + [st["net_flops"] for st in x["steps"]]))
+    for st, j in zip(sg["steps"], tries[sg["rule"]][2].picks):
+        st.update(N=float(n[j]), D=float(d[j]))
+    seconds["total"] = time.perf_counter() - t0
+    out = Design(pre, n, d, cost, gains, method, picks, sg, rule=rule, seconds=seconds)
+    if refit is not None and picks and sg["ess"] < min_ess:
+        idx = [p["candidate"] for p in picks]
+        out.batch_refit = float(refit(n[idx], d[idx]))
+    return out

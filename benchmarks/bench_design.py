@@ -1,0 +1,185 @@
+"""Benchmark: which runs next (``bayes_scaling.queries.design``), against simple ways to spend the same FLOPs.
+
+On simulated ladders with a known truth (half Chinchilla-like: E 1.7-1.9, A ~400, B 400-2000,
+alpha and beta 0.28-0.38; half Kaplan-like through the same chinchilla law with small exponents,
+alpha 0.07-0.10, beta 0.08-0.11), each ladder an IsoFLOP grid of 4 budgets (1e18-1e20 FLOPs) x 5
+tokens/parameter ratios (2-200), Student-t(4) noise of scale 0.01 on log-loss, fitted with the
+default chinchilla spec (nutpie, 2 chains x (300 tune + 300 draws)). The extra budget is that of
+(b) one more IsoFLOP budget at 3x the largest (5 runs, 1.5e21 FLOPs). Strategies spending it:
+
+* (a) **designed**: ``design_runs`` on 100 IsoFLOP grid candidates, objective ``n_star``, batch <= 5;
+* (b) **isoflop 3x**: the 5 runs of one more IsoFLOP budget at 3x the largest;
+* (c) **random**: 5 runs, costs a Dirichlet(1) split of the budget, tokens/parameter log-uniform 2-200;
+* (none): the ladder as it is.
+
+The new runs' losses are simulated from the truth, the fit is redone with all runs, and at
+C = 100x the largest budget (1e22 FLOPs) we score: the wasted compute of ``decide``'s N against the
+truth (1 - C'/C, C' where the true optimal plan reaches the plan's true loss), the width of N*'s 90%
+interval (decades, log10(hi/lo)) and whether it covers the true N* (target 85-95%). Also timed: ranking
+100 candidates with ``design_runs`` on a 4 x 1000-draw fit (target <= 10 s on 2 cores).
+
+Usage::
+
+    python benchmarks/bench_design.py                 # 60 ladders, ~3 min on 2 shared cores
+    python benchmarks/bench_design.py --ladders 6     # quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_allocation import true_log_nopt, true_wasted  # noqa: E402
+
+from bayes_scaling.data.runs import load_runs  # noqa: E402
+from bayes_scaling.inference.fit import fit  # noqa: E402
+from bayes_scaling.laws.registry import get_law  # noqa: E402
+from bayes_scaling.queries.allocate import compute_optimal, decide  # noqa: E402
+from bayes_scaling.queries.design import candidate_grid, design_runs  # noqa: E402
+from bayes_scaling.simulate import isoflop_design, law_truth_params, simulate_runs  # noqa: E402
+
+T = time.perf_counter
+LAW = get_law("chinchilla")
+BUDGETS = np.geomspace(1e18, 1e20, 4)
+RATIOS = np.geomspace(2.0, 200.0, 5)
+EXTRA_BUDGET = 3 * BUDGETS[-1] * len(RATIOS)
+TARGET = 100 * BUDGETS[-1]
+SAMPLER = {"draws": 300, "tune": 300, "chains": 2}
+
+
+def truth_for(kind: str, rng: np.random.Generator) -> dict:
+    u = lambda a, b: float(rng.uniform(a, b))  # noqa: E731
+    logu = lambda a, b: float(np.exp(rng.uniform(np.log(a), np.log(b))))  # noqa: E731
+    if kind == "chinchilla":
+        return {"E": u(1.7, 1.9), "A": logu(320, 500), "B": logu(400, 2000), "alpha": u(0.28, 0.38),
+                "beta": u(0.28, 0.38)}
+    return {"E": u(1.0, 1.5), "A": logu(4, 10), "B": logu(6, 15), "alpha": u(0.07, 0.10), "beta": u(0.08, 0.11)}
+
+
+def runs_at(truth: dict, n, d, seed: int) -> pd.DataFrame:
+    design = pd.DataFrame({"params": n, "tokens": d, "compute": 6 * np.asarray(n) * np.asarray(d)})
+    return simulate_runs("chinchilla", truth, design, sigma=0.01, seed=seed)
+
+
+def refit(frame: pd.DataFrame, seed: int):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fit(load_runs(frame), law="chinchilla", seed=seed, progress=False, **SAMPLER)
+
+
+def score(res, truth: dict) -> dict:
+    p = law_truth_params(LAW, truth)
+    n_true = float(np.exp(true_log_nopt(LAW, p, np.log(TARGET / 6))))
+    n_opt = compute_optimal(res, [TARGET])["N_opt"].values.reshape(-1)
+    lo, hi = np.quantile(n_opt, [0.05, 0.95])
+    return {"wasted": true_wasted(LAW, p, decide(res, TARGET).N, TARGET), "width_decades": float(np.log10(hi / lo)),
+            "covered": bool(lo <= n_true <= hi)}
+
+
+def strategies(res, rng: np.random.Generator, seed: int) -> dict:
+    """(N, D) of the new runs of each strategy, and the designed batch's record."""
+    iso = isoflop_design([3 * BUDGETS[-1]], RATIOS)
+    costs = EXTRA_BUDGET * rng.dirichlet(np.ones(len(RATIOS)))
+    ratio = np.exp(rng.uniform(np.log(2), np.log(200), len(RATIOS)))
+    n_rand = np.sqrt(costs / (6 * ratio))
+    n, d = candidate_grid(res.runs.frame["C"], EXTRA_BUDGET)
+    t0 = T()
+    des = design_runs(res, TARGET, EXTRA_BUDGET, n, d, batch=len(RATIOS), seed=seed)
+    picks = [b["candidate"] for b in des.batch]
+    return {"designed": (des.n_params[picks], des.tokens[picks]), "isoflop_3x": (iso["params"], iso["tokens"]),
+            "random": (n_rand, ratio * n_rand)}, {"seconds": T() - t0, "rule": des.rule,
+                                                   "cost": float(des.cost[picks].sum()), "n_runs": len(picks),
+                                                   "min_ess": float(min([b["ess"] for b in des.batch] or [0]))}
+
+
+def one_ladder(i: int, kind: str) -> dict:
+    rng = np.random.default_rng(1000 + i)
+    truth = truth_for(kind, rng)
+    base = isoflop_design(BUDGETS, RATIOS)
+    frame = runs_at(truth, base["params"], base["tokens"], seed=i)
+    res = refit(frame, seed=i)
+    out = {"kind": kind, "truth": truth, "none": score(res, truth)}
+    plans, info = strategies(res, rng, seed=i)
+    out["design"] = info
+    for name, (n, d) in plans.items():
+        new = runs_at(truth, n, d, seed=10_000 + i)  # the same noise stream for every strategy
+        out[name] = {**score(refit(pd.concat([frame, new], ignore_index=True), seed=i), truth),
+                     "cost": float(np.sum(6 * n * d))}
+    return out
+
+
+def time_ranking() -> dict:
+    """design_runs on 100 candidates for a 4 x 1000-draw fit (thinned to 800 draws), wall seconds."""
+    truth = truth_for("chinchilla", np.random.default_rng(0))
+    base = isoflop_design(BUDGETS, RATIOS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = fit(load_runs(runs_at(truth, base["params"], base["tokens"], 0)), law="chinchilla", seed=0,
+                  progress=False)
+    n, d = candidate_grid(res.runs.frame["C"], EXTRA_BUDGET)
+    times = {}
+    for obj in ("n_star", "loss", "wasted_compute"):
+        t0 = T()
+        des = design_runs(res, TARGET, EXTRA_BUDGET, n, d, objective=obj, batch=5)
+        times[obj] = {"rank": des.seconds["rank"], "rank_batch_stop_go": T() - t0}
+    return {"candidates": len(n), "draws": 4000, "seconds": times}
+
+
+def summarise(rows: list[dict]) -> dict:
+    out = {}
+    for name in ("designed", "isoflop_3x", "random", "none"):
+        w = np.array([r[name]["wasted"] for r in rows])
+        width = np.array([r[name]["width_decades"] for r in rows])
+        cov = np.mean([r[name]["covered"] for r in rows])
+        out[name] = {"median_wasted": float(np.median(w)), "mean_wasted": float(w.mean()),
+                     "median_width_decades": float(np.median(width)), "coverage_90": float(cov),
+                     "median_cost": float(np.median([r[name].get("cost", 0.0) for r in rows]))}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ladders", type=int, default=60)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    t0 = T()
+    timing = time_ranking()
+    print(f"ranking {timing['candidates']} candidates ({timing['draws']} draws, thinned to 800): "
+          + ", ".join(f"{k} {v['rank']:.2f} s (with batch and stop-or-go {v['rank_batch_stop_go']:.2f} s)"
+                      for k, v in timing["seconds"].items()), flush=True)
+    rows = []
+    for i in range(args.ladders):
+        kind = "chinchilla" if i % 2 == 0 else "kaplan_like"
+        r = one_ladder(i, kind)
+        rows.append(r)
+        print(f"{i:>3} {kind:<11} " + "  ".join(f"{k} {r[k]['wasted']:.2%}/{r[k]['width_decades']:.2f}"
+                                                 f"{'' if r[k]['covered'] else '!'}"
+                                                 for k in ("designed", "isoflop_3x", "random", "none"))
+              + f"  (design {r['design']['seconds']:.1f} s, {r['design']['n_runs']} runs, {r['design']['rule']}, "
+                f"{r['design']['cost']:.2g} FLOPs)", flush=True)
+    summary = {"all": summarise(rows), **{k: summarise([r for r in rows if r["kind"] == k])
+                                          for k in ("chinchilla", "kaplan_like")}}
+    print(f"\n{args.ladders} ladders; extra budget {EXTRA_BUDGET:.3g} FLOPs; target {TARGET:.3g} FLOPs; "
+          f"{T() - t0:.0f} s in all ({platform.processor() or platform.machine()}, {platform.python_version()})")
+    print(f"{'subset':<12} {'strategy':<11} {'median wasted':>13} {'mean wasted':>11} {'median 90% width (dec)':>22} "
+          f"{'coverage 90%':>12} {'median FLOPs':>12}")
+    for subset, s in summary.items():
+        for name, v in s.items():
+            print(f"{subset:<12} {name:<11} {v['median_wasted']:>13.3%} {v['mean_wasted']:>11.3%} "
+                  f"{v['median_width_decades']:>22.3f} {v['coverage_90']:>12.0%} {v['median_cost']:>12.3g}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"timing": timing, "summary": summary, "ladders": rows}, indent=1,
+                                              default=float))
+
+
+if __name__ == "__main__":
+    main()

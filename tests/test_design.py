@@ -1,0 +1,212 @@
+"""Which runs next (``design``): preposterior reweighting, the greedy batch, stop-or-go, a new
+project's IsoFLOP grid and the CLI. Posteriors come from ``fake_fit`` (no sampling) except the one
+``sampling`` test, which checks the reweighting against real warm refits."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bayes_scaling.cli import main
+from bayes_scaling.queries.design import (Preposterior, Worlds, design_runs, draws_sigma_family, expected_after,
+                                          normalise, outcome_loglik, posterior_objective)
+from bayes_scaling.specs.families import get_family
+from bayes_scaling.testing import fake_fit
+
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+TARGET = 1e23  # FLOPs: 100x the ladder's largest budget (1e21)
+
+
+@pytest.fixture(scope="module")
+def res():
+    return fake_fit(draws=300)
+
+
+@pytest.fixture(scope="module")
+def fit_file(res, tmp_path_factory):
+    return str(res.save(tmp_path_factory.mktemp("design") / "fit.nc"))
+
+
+def isoflop(c, ratio=20.0):
+    n = np.sqrt(np.asarray(c, float) / (6 * ratio))
+    return n, ratio * n
+
+
+def test_extending_run_informs_more_than_inside_run():
+    """On a wide posterior (10% per parameter, as after a short ladder); the sampling test below checks
+    the same on a real posterior, for every objective."""
+    wide = fake_fit(draws=300, rel_sd=0.1)
+    n, d = isoflop([3e19, 1e22])  # inside the 1e18-1e21 ladder, and 10x beyond it
+    for objective in ("n_star", "loss"):
+        des = design_runs(wide, TARGET, 1e23, n, d, objective=objective, batch=1)
+        inside, beyond = des.gains.gain
+        assert beyond > inside > 0, objective
+        assert des.gains.before > 0
+
+
+def test_greedy_batch_respects_budget_and_conditions_on_picks(res):
+    n, d = isoflop(np.repeat(np.geomspace(1e19, 1e22, 6), 3), np.tile([5.0, 20.0, 80.0], 6))
+    budget = 2.5e22
+    des = design_runs(res, TARGET, budget, n, d, batch=5)
+    picks = [b["candidate"] for b in des.batch]
+    assert len(set(picks)) == len(picks) >= 2
+    assert des.batch[-1]["cumulative_cost"] <= budget
+    assert sum(des.cost[picks]) == pytest.approx(des.batch[-1]["cumulative_cost"])
+    after = [b["after"] for b in des.batch]
+    assert all(a2 <= a1 for a1, a2 in zip(after, after[1:]))  # each pick reduces the expected objective
+    # each pick's gain is conditioned on the earlier picks: the gains add up to the batch's reduction
+    assert sum(b["gain"] for b in des.batch) == pytest.approx(des.batch[-1]["cumulative_gain"])
+    assert des.batch[-1]["cumulative_gain"] == pytest.approx(des.gains.before - after[-1])
+    sg = des.stop_go
+    assert 0 <= sg["value_flops"] <= sg["evpi_flops"] * 1.01
+    assert sg["rule"] in ("per_flop", "gain") and des.rule in ("per_flop", "gain")
+    costs = [st["cost_flops"] for st in sg["steps"]]
+    assert costs == sorted(costs) and costs[-1] <= budget and sg["batch_cost_flops"] == costs[-1]
+    nets = [s["net_flops"] for s in sg["steps"]]
+    assert sg["verdict"] == ("go" if max(nets) > 0 else "stop")
+    assert sg["go_runs"] == (0 if max(nets) <= 0 else int(np.argmax(nets)) + 1)
+
+
+def test_importance_weight_ess_reported(res):
+    draws, sigma, fam = draws_sigma_family(res)
+    pre = Preposterior(draws, sigma, fam, TARGET, max_draws=400)
+    n, d = isoflop([1e19, 1e24])
+    w = Worlds.draw(pre, 2, 64)
+    g = expected_after(pre, outcome_loglik(pre, pre.log_mean(n, d), w), w)
+    assert np.all((g.ess > 1) & (g.ess <= pre.size))
+    recs = design_runs(res, TARGET, 1e25, n, d, batch=2, max_draws=400).candidate_records()
+    assert all("ess" in r and r["method"] == "reweight" for r in recs)
+    wn, ess = normalise(np.zeros((1, 10)))
+    assert ess[0] == pytest.approx(10) and wn.sum() == pytest.approx(1)
+
+
+def test_refit_fallback_used_when_weights_collapse(res):
+    n, d = isoflop([1e19, 1e24])
+    calls = []
+
+    def refit(nn, dd):
+        calls.append(float(nn[0]))
+        return 0.0
+
+    des = design_runs(res, TARGET, 1e25, n, d, batch=1, min_ess=1e9, max_refits=1, refit=refit)
+    assert len(calls) == 2 and des.method.count("refit") == 1  # one candidate, then the collapsed batch
+    assert des.batch_refit == 0.0
+
+
+def test_cost_follows_the_law_and_bad_candidates(res):
+    from bayes_scaling.errors import BayesScalingError
+
+    n, d = isoflop([1e19])
+    des = design_runs(res, TARGET, 1e20, n, d, batch=1)
+    assert des.cost[0] == pytest.approx(1e19)
+    with pytest.raises(BayesScalingError, match="ladder budget"):
+        design_runs(res, TARGET, 1e18, n, d)
+    with pytest.raises(BayesScalingError, match="N > 0"):
+        design_runs(res, TARGET, 1e20, [-1.0], [1e9])
+    assert posterior_objective(res, TARGET, "loss") > 0
+
+
+def test_family_information():
+    from bayes_scaling.queries.design_prior import family_information
+
+    assert family_information(get_family("normal")) == pytest.approx(1.0, rel=0.03)
+    assert family_information(get_family("student_t", 4.0)) == pytest.approx(5 / 7, rel=0.05)
+
+
+def test_new_project_grid_reduces_prior_uncertainty():
+    from bayes_scaling.inference.design import prior_draws
+    from bayes_scaling.inference.fit import resolve_spec
+    from bayes_scaling.queries.design_prior import PriorLadder, design_new_ladder
+
+    spec = resolve_spec("chinchilla")
+    params, sigma = prior_draws(spec, 150, seed=1)
+    prior = PriorLadder(spec.law, params, sigma, spec.likelihood.dist, 1e24)
+    rows = design_new_ladder(prior, 1e21, n_budgets=(3, 5), per_budget=(3, 5), spacing=(4.0,), widths=(3.0,))
+    assert [r["expected_var"] for r in rows] == sorted(r["expected_var"] for r in rows)
+    best = rows[0]
+    assert best["expected_var"] < np.mean(prior.prior_var)
+    assert best["cost_flops"] == pytest.approx(1e21)
+    assert 6 * best["N"] @ best["D"] / best["cost_flops"] == pytest.approx(1.0)
+
+
+def test_cli_json(fit_file, capsys):
+    rc = main(["design", fit_file, "--target-compute", "1e23", "--ladder-budget", "3e21", "--batch", "3",
+               "--worlds", "32", "--json"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["objective"] == "n_star" and len(out["candidates"]) > 10
+    assert 1 <= len(out["batch"]) <= 3 and out["batch_cost_flops"] <= 3e21
+    assert {"gain_per_flop", "ess", "method", "cost_flops"} <= set(out["candidates"][0])
+    assert out["stop_or_go"]["verdict"] in ("go", "stop")
+    rc = main(["design", fit_file, "--target-compute", "1e23", "--ladder-budget", "3e21", "--worlds", "16"])
+    text = capsys.readouterr().out
+    assert rc == 0 and "greedy batch" in text and "stop or go" in text
+
+
+def test_cli_new_project_json(capsys):
+    rc = main(["design", "--spec", "chinchilla", "--target-compute", "1e24", "--ladder-budget", "1e21",
+               "--prior-draws", "60", "--json"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["best"]["runs"] and out["designs"][0]["expected_var"] <= out["designs"][-1]["expected_var"]
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--target-compute", "-1", "--ladder-budget", "1e21"], "--target-compute"),
+    (["--target-compute", "1e23", "--ladder-budget", "1e21", "--batch", "0"], "--batch"),
+    (["--target-compute", "1e23", "--ladder-budget", "1e21", "--candidates", "missing.csv"], "missing.csv"),
+    (["--target-compute", "1e23", "--ladder-budget", "1e21", "--spec", "chinchilla"], "not both"),
+])
+def test_cli_bad_input(fit_file, capsys, argv, needle):
+    assert main(["design", fit_file, *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "\n" not in err and needle in err
+
+
+def test_cli_candidates_csv(fit_file, tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("width,depth\n1,2\n")
+    assert main(["design", fit_file, "--target-compute", "1e23", "--ladder-budget", "1e21", "--candidates",
+                 str(bad)]) == 2
+    assert "params and tokens" in capsys.readouterr().err
+    good = tmp_path / "runs.csv"
+    good.write_text("params,compute\n1e9,1e20\n3e8,1e20\n")
+    assert main(["design", fit_file, "--target-compute", "1e23", "--ladder-budget", "1e21", "--candidates",
+                 str(good), "--json", "--worlds", "16"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert sorted(r["N"] for r in out["candidates"]) == [3e8, 1e9]
+
+
+@pytest.mark.sampling
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_reweighting_matches_warm_refits():
+    """Reweighted posterior variance of log N* after one simulated run equals (within Monte Carlo)
+    what a real refit with that run gives, on a few simulated outcomes."""
+    from bayes_scaling.inference.design import with_simulated_runs
+    from bayes_scaling.inference.fit import fit
+    from bayes_scaling.testing import runs_frame
+    from bayes_scaling.data.runs import load_runs
+
+    res = fit(load_runs(runs_frame(seed=3)), law="chinchilla", draws=400, tune=400, chains=2, seed=3, progress=False)
+    draws, sigma, fam = draws_sigma_family(res)
+    pre = Preposterior(draws, sigma, fam, TARGET, max_draws=800)
+    n, d = isoflop([4e21])
+    log_mu = pre.log_mean(n, d)[:, 0]
+    rng = np.random.default_rng(0)
+    ratios = []
+    for i in range(3):
+        runs = with_simulated_runs(res, n, d, rng=rng)
+        y = np.log(runs.frame["loss"].to_numpy()[-1])
+        w, ess = normalise(fam.logpdf((y - log_mu) / pre.sigma) - np.log(pre.sigma))
+        new = fit(runs, spec=res.spec, draws=400, tune=400, chains=2, seed=10 + i, progress=False)
+        ratios.append(pre.objective(w)[0] / posterior_objective(new, TARGET, "n_star"))
+        assert ess > 20
+    print("reweighted / refit var log N*:", np.round(ratios, 3))
+    assert 0.5 < np.exp(np.mean(np.log(ratios))) < 2.0, ratios
+    n2, d2 = isoflop([3e19, 1e22])  # inside the ladder, and beyond it
+    for objective in ("n_star", "loss", "wasted_compute"):
+        inside, beyond = design_runs(res, TARGET, 1e23, n2, d2, objective=objective, batch=1).gains.gain
+        assert beyond > inside, objective
