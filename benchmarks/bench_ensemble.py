@@ -38,7 +38,7 @@ DATASETS = [
     ("misfitting", {"best_lr": True}, ND_LAWS),
     ("gemstones", {"variant": "cool_end"}, ND_LAWS),
     ("marin", {}, ND_LAWS),
-    ("isoflops", {"source": "llama_3"}, ND_LAWS),
+    ("isoflops", {"source": "llama_3", "condition": "raw_loss"}, ND_LAWS),
 ]
 COVERAGE_POOLED = (0.85, 0.95)
 COVERAGE_EACH = 0.75

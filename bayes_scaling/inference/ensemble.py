@@ -61,6 +61,9 @@ def _lpd(result, test) -> np.ndarray:
 
 
 def _cuts(runs, law, cut_decades, n_min_train: int):
+    """(axis, [(decades, threshold, train, test)]): the cuts ``cut_decades`` below the largest run
+    that leave enough runs on both sides; when none does (a ladder spanning under a decade or so),
+    one cut holding out the largest quarter of the runs."""
     axis = split_axis(law)
     v = runs.frame[axis].to_numpy(float)
     out = []
@@ -69,6 +72,13 @@ def _cuts(runs, law, cut_decades, n_min_train: int):
         test = v > thr
         if test.sum() >= MIN_TEST and (~test).sum() >= n_min_train:
             out.append((float(dec), thr, runs.subset(~test), runs.subset(test)))
+    if not out:
+        k = max(MIN_TEST, int(np.ceil(0.25 * len(v))))
+        if k < len(v):
+            thr = float(np.sort(v)[-k - 1])
+            test = v > thr
+            if test.sum() >= MIN_TEST and (~test).sum() >= n_min_train:
+                out.append((round(float(np.log10(v.max() / thr)), 2), thr, runs.subset(~test), runs.subset(test)))
     return axis, out
 
 
