@@ -211,12 +211,13 @@ class PosteriorEvaluator:
             ds[k].attrs["units"] = QUANTITIES[k].unit
         return ds
 
-    def predictive_at_runs(self, runs, *, seed: int = 0) -> np.ndarray:
+    def predictive_at_runs(self, runs, *, seed: int = 0, discrepancy: bool = True) -> np.ndarray:
         """Draws of each run's loss as a new run (nats/token; array run x draws): the law at the run
-        (:meth:`log_mean_at_runs`), the fitted noise and the extrapolation discrepancy, if any."""
+        (:meth:`log_mean_at_runs`), the fitted noise and (``discrepancy``) the extrapolation
+        discrepancy, if the fit carries one."""
         log_mu = self.log_mean_at_runs(runs, seed=seed)
         axis = None if self.discrepancy is None else runs.frame[self.discrepancy.axis].to_numpy(float)
-        log_pred = self.log_predictive(log_mu, axis, rng=np.random.default_rng(seed))
+        log_pred = self.log_predictive(log_mu, axis, rng=np.random.default_rng(seed), discrepancy=discrepancy)
         return np.exp(log_pred.values).reshape(-1, log_mu.shape[-1]).T
 
     def pointwise_loglik(self, log_mu: xr.DataArray, log_loss) -> xr.DataArray:

@@ -67,10 +67,10 @@ class MixtureEvaluator:
         """log of the mixture's law at each run (dims chain, draw, run)."""
         return self.pool({k: m.log_mean_at_runs(runs, **kw) for k, m in self.members.items()})
 
-    def predictive_at_runs(self, runs, *, seed: int = 0) -> np.ndarray:
+    def predictive_at_runs(self, runs, *, seed: int = 0, discrepancy: bool = True) -> np.ndarray:
         """Draws of each run's loss as a new run (run x draws), pooled from the members."""
         per = {}
         for k, m in self.members.items():
-            d = m.predictive_at_runs(runs, seed=seed)  # run x (chain*draw), chain-major
+            d = m.predictive_at_runs(runs, seed=seed, discrepancy=discrepancy)  # run x (chain*draw), chain-major
             per[k] = xr.DataArray(d.T.reshape(*m.shape, -1), dims=(*SAMPLE_DIMS, "run"))
         return self.pool(per).values.reshape(self.n_draws, -1).T
