@@ -25,7 +25,8 @@ def test_centre_round_trip(name):
     logc = {f"log_{k}": rng.uniform(1, 20) for k in law.positive_names}
     if "log_d2" in logc:
         logc["log_d2"] = logc["log_d1"] + 1.0
-    ref = {k: rng.uniform(5, 20) for k in law.input_names}
+    # log inputs of the scale their quantities have (a loss L is a few nats, not e^20)
+    ref = {k: rng.uniform(-1, 2) if k == "L" else rng.uniform(5, 20) for k in law.input_names}
     back = law.uncentre(np, law.centre(np, logc, p, ref), p, ref)
     for k, v in logc.items():
         assert back[k] == pytest.approx(v, abs=1e-12)
@@ -159,3 +160,18 @@ def test_compiled_model_key_separates_structures():
     keys = {model_key(spec, plain), model_key(spec, shaped), model_key(hier, grouped)}
     assert len(keys) == 3
     assert model_key(spec, other_plain) == model_key(spec, plain)
+
+
+def test_new_group_scale_is_that_of_the_iid_model_behind_sum_to_zero_offsets():
+    """Sum-to-zero offsets are iid offsets tau e_g minus their mean (the population value); a new
+    group's offset from that mean has sd tau sqrt(1 + 1/G), which the evaluator's "new" draws use."""
+    from bayes_scaling.posterior.evaluator import ZERO_SUM, new_group_scale
+
+    rng = np.random.default_rng(0)
+    for n_groups in (2, 3, 5):
+        e = rng.standard_normal((200_000, n_groups + 1))  # fitted groups, then the unseen one
+        new = e[:, -1] - e[:, :-1].mean(axis=1)
+        scale = new_group_scale({"offsets": ZERO_SUM, "groups": list("abcde")[:n_groups]})
+        assert scale == pytest.approx(np.sqrt(1 + 1 / n_groups))
+        assert new.std() == pytest.approx(scale, rel=0.01)
+    assert new_group_scale({"groups": ["a", "b"]}) == 1.0  # fits saved before sum-to-zero offsets

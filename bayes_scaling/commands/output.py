@@ -54,18 +54,32 @@ def interval_line(label: str, r: dict, unit: str = "", fmt: str = ".4g") -> str:
             f"[{r['ci_low']:{fmt}}, {r['ci_high']:{fmt}}]")
 
 
+def _attempts(result) -> list[dict]:
+    return result.sampler_config.get("attempts", [])
+
+
 def diagnostics_record(result) -> dict[str, Any]:
-    """The sampler diagnostics of a fit, as JSON."""
-    return result.diagnostics.as_dict()
+    """The sampler diagnostics of a fit, as JSON, with the sampling attempts (settings, seconds,
+    problems) when the fit was retried after failing them."""
+    out = result.diagnostics.as_dict()
+    out["attempts"] = _attempts(result)
+    return out
 
 
 def diagnostics_line(result) -> str:
-    """One line: R-hat, effective sample sizes, divergences and whether they pass."""
+    """One line: R-hat, effective sample sizes, divergences and whether they pass; for a retried fit,
+    the number of attempts and why the first failed."""
     d = result.diagnostics
     status = "ok" if d.ok else "FAILED: " + "; ".join(d.problems)
+    attempts = _attempts(result)
+    retried = ""
+    if len(attempts) > 1:
+        last = attempts[-1]
+        retried = (f"; attempt {len(attempts)} of {len(attempts)} (tune {last['tune']}, target_accept "
+                   f"{last['target_accept']}), after: {'; '.join(attempts[0]['problems'])}")
     return (f"diagnostics: r_hat_max {d.r_hat_max:.4f}, ess_bulk_min {d.ess_bulk_min:.0f}, "
             f"ess_tail_min {d.ess_tail_min:.0f}, divergences {d.divergences} "
-            f"({d.n_chains} chains x {d.n_draws} draws) - {status}")
+            f"({d.n_chains} chains x {d.n_draws} draws{retried}) - {status}")
 
 
 def discrepancy_record(result, ci_prob: float) -> dict[str, Any] | None:

@@ -8,7 +8,9 @@ A low-rank mass-matrix adaptation handles the E/A/B correlations of additive law
 from __future__ import annotations
 
 import hashlib
+import json
 import sys
+import time
 import warnings
 from typing import Any
 
@@ -60,15 +62,17 @@ def _prior_spread(prior) -> float:
 
 
 def jittered_rvs(spec: LawSpec, model) -> set:
-    """Free variables whose initial values get nutpie's random jitter: all but those with tight priors;
-    the law's internal coordinates (which carry the positive parameters' priors) only when none of
-    those priors is tight."""
+    """Free variables whose initial values get nutpie's random jitter: all but those with tight priors
+    and the group offsets; the law's internal coordinates (which carry the positive parameters'
+    priors) only when none of those priors is tight."""
     law = spec.law
     tight = {name for name, prior in spec.priors.items() if _prior_spread(prior) < TIGHT_PRIOR_SD}
     positive_tight = bool(tight & set(law.positive_names))
     out = set()
     for rv in model.free_RVs:
-        if rv.name in tight or (rv.name in law.internal and positive_tight):
+        # group offsets start at 0 (every group at the population value), not +-1 on the log scale,
+        # which under a group scale tau ~ 0.05 would start them some 20 tau away, in the funnel's wall
+        if rv.name in tight or (rv.name in law.internal and positive_tight) or rv.name.startswith("eps_"):
             continue
         out.add(rv)
     return out
@@ -122,6 +126,45 @@ def compiled_model(spec: LawSpec, data, *, progress: bool = False):
     return compiled.with_data(**{k: v for k, v in data.containers().items() if k in known})
 
 
+def _sample(compiled, *, draws: int, tune: int, chains: int, seed: int, progress: bool, target_accept: float):
+    """One NUTS run (restarted from new seeds while a chain is stuck): (trace, restarts, stuck chains).
+    An interrupt cancels the sampling and propagates (:func:`~bayes_scaling.inference.sampling.sample_nuts`),
+    so no caller mistakes a stopped run for a finished one."""
+    for restart in range(MAX_RESTARTS + 1):
+        trace = sample_nuts(compiled, draws=draws, tune=tune, chains=chains, seed=seed + restart * RESTART_SEED_STRIDE,
+                            progress_bar=progress, adaptation="low_rank", save_warmup=False,
+                            target_accept=target_accept)
+        stuck = stuck_chains(trace)
+        if not stuck or restart == MAX_RESTARTS:
+            return trace, restart, stuck
+    raise AssertionError("unreachable")
+
+
+#: Refits when diagnostics fail: at most MAX_RETRIES, each with twice the tuning (and, unless only
+#: divergences failed, draws) of the last and a higher target acceptance (smaller steps, fewer divergences); none starts unless its
+#: expected time (RETRY_TIME_FACTOR x the last attempt's) fits in RETRY_BUDGET_S seconds from the start.
+MAX_RETRIES = 2
+RETRY_BUDGET_S = 300.0
+RETRY_TIME_FACTOR = 2.5
+RETRY_SEED_STRIDE = 104729
+#: target_accept of retry 1, 2 (hierarchical fits, whose group-scale funnels need the smallest steps).
+RETRY_TARGET_ACCEPT = {False: (0.95, 0.99), True: (0.99, 0.995)}
+
+
+def escalate(settings: dict, retry: int, *, hierarchical: bool, more_draws: bool = True) -> dict:
+    """Sampler settings of retry number ``retry`` (1, 2, ...) after ``settings`` failed: tuning doubled,
+    target acceptance raised to the schedule's value (never lowered), and draws doubled when
+    ``more_draws`` (R-hat or ESS failed; divergences alone need smaller steps, not more draws)."""
+    ladder = RETRY_TARGET_ACCEPT[hierarchical]
+    target = ladder[min(retry, len(ladder)) - 1]
+    return {"draws": settings["draws"] * (2 if more_draws else 1), "tune": 2 * settings["tune"],
+            "target_accept": max(float(settings["target_accept"]), target)}
+
+
+def _may_retry(done: int, retries: int, last_s: float, elapsed_s: float, budget_s: float) -> bool:
+    return done <= retries and elapsed_s + RETRY_TIME_FACTOR * last_s <= budget_s
+
+
 def fit(
     runs: RunTable,
     law: str | None = None,
@@ -139,6 +182,8 @@ def fit(
     target_accept: float | None = None,
     calibrate_extrapolation: bool = False,
     columns: dict | None = None,
+    retries: int = MAX_RETRIES,
+    retry_budget_s: float = RETRY_BUDGET_S,
 ):
     """Sample the posterior of ``law`` (or ``spec``) given ``runs``; return a :class:`FitResult`.
 
@@ -154,6 +199,12 @@ def fit(
     below one decade under the largest and learns, from how its predictions miss the larger ones,
     a discrepancy that widens predictions beyond the data
     (:mod:`bayes_scaling.inference.discrepancy`).
+
+    When the diagnostics fail, the fit is sampled again (new seed) up to ``retries`` times with longer
+    tuning, more draws (unless only divergences failed) and a higher target acceptance (:func:`escalate`); a retry starts only if its
+    expected time fits in ``retry_budget_s`` seconds from the fit's start. Every attempt (settings,
+    seconds, problems) is recorded in ``sampler_config["attempts"]``; the last one is returned.
+    A KeyboardInterrupt while sampling propagates (it is never taken for a failed attempt).
     """
     from bayes_scaling.result import FitResult
 
@@ -171,6 +222,7 @@ def fit(
     draws = _check_int("draws", draws, 10)
     tune = _check_int("tune", tune, 10)
     chains = _check_int("chains", chains, 1)
+    retries = _check_int("retries", retries, 0)
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1)[0])
     seed = _check_int("seed", seed, 0)
@@ -182,31 +234,32 @@ def fit(
         target_accept = 0.95 if data.group_idx is not None else 0.8
     if not 0.5 <= float(target_accept) < 1:
         raise BayesScalingError(f"target_accept must be in [0.5, 1), got {target_accept!r}")
-    restarts = 0
-    for attempt in range(MAX_RESTARTS + 1):
-        trace = sample_nuts(  # an interrupt propagates: never taken for a stuck chain
-            compiled,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            seed=seed + attempt * RESTART_SEED_STRIDE,
-            progress_bar=bool(progress),
-            adaptation="low_rank",
-            save_warmup=False,
-            target_accept=float(target_accept),
-        )
-        stuck = stuck_chains(trace)
-        if not stuck or attempt == MAX_RESTARTS:
+    settings = {"draws": draws, "tune": tune, "target_accept": float(target_accept)}
+    attempts: list[dict] = []
+    start = time.perf_counter()
+    while True:
+        t0 = time.perf_counter()
+        trace, restarts, stuck = _sample(compiled, chains=chains, seed=seed + len(attempts) * RETRY_SEED_STRIDE,
+                                         progress=bool(progress), **settings)
+        config = {"sampler": "nutpie", "adaptation": "low_rank", **settings, "chains": chains, "seed": seed,
+                  "stuck_chain_restarts": restarts, "stuck_chains": stuck}
+        result = FitResult.from_trace(trace, spec=spec, runs=runs, data=data, command=command, sampler_config=config)
+        diag = result.diagnostics
+        seconds = time.perf_counter() - t0
+        attempts.append({**settings, "seed": seed + len(attempts) * RETRY_SEED_STRIDE, "seconds": round(seconds, 2),
+                         "ok": diag.ok, "problems": diag.problems})
+        if diag.ok or not _may_retry(len(attempts), retries, seconds, time.perf_counter() - start, retry_budget_s):
             break
-        restarts += 1
-    config = {"sampler": "nutpie", "adaptation": "low_rank", "draws": draws, "tune": tune, "chains": chains,
-              "seed": seed, "target_accept": float(target_accept), "stuck_chain_restarts": restarts,
-              "stuck_chains": stuck}
-    result = FitResult.from_trace(trace, spec=spec, runs=runs, data=data, sampler_config=config, command=command)
-    diag = result.diagnostics
+        more_draws = not (diag.r_hat_max <= diag.r_hat_threshold and diag.ess_bulk_min >= diag.ess_threshold * chains
+                          and diag.ess_tail_min >= diag.ess_threshold * chains)
+        settings = escalate(settings, len(attempts), hierarchical=data.group_idx is not None, more_draws=more_draws)
+        if progress:
+            print(f"diagnostics failed ({'; '.join(diag.problems)}): retrying with {settings}",
+                  file=sys.stderr, flush=True)
+    result.tree.attrs["sampler_config"] = json.dumps({**config, "attempts": attempts}, sort_keys=True)
     if not diag.ok:
         msg = "sampler diagnostics failed: " + "; ".join(diag.problems) + \
-              " (increase --tune/--draws, check the data, or use a more informative spec)"
+              f" after {len(attempts)} attempt(s) (increase --tune/--draws, check the data, or use a more informative spec)"
         if strict:
             raise DiagnosticsError(msg)
         warnings.warn(msg, UserWarning, stacklevel=2)

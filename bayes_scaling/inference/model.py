@@ -118,8 +118,12 @@ def build_model(spec: LawSpec, data: ModelData):
             idx = pm.Data("group_idx", data.group_idx, dims="run")
             t = spec.hierarchy.tau
             tau = {k: getattr(pm, t.dist)(f"tau_{k}", **t.pymc_kwargs) for k in spec.hierarchy.vary}
-            eps = {k: pm.Normal(f"eps_{k}", 0.0, 1.0, dims="group") for k in spec.hierarchy.vary}
-            p_g, logc_g = group_params(pt, law, spec.hierarchy, p, logc, ref, tau, eps)
+            # centred, sum-to-zero offsets on the log scale: the population value is the groups' mean,
+            # identified by the data (no ridge along which it and every offset move together), and
+            # each offset is pinned by its group's runs, so tau | offsets is an easy 1-d posterior
+            # (docs: HierarchySpec; an unseen group's spread: PosteriorEvaluator.params)
+            eps = {k: pm.ZeroSumNormal(f"eps_{k}", sigma=tau[k], dims="group") for k in spec.hierarchy.vary}
+            p_g, logc_g = group_params(pt, law, spec.hierarchy, p, logc, ref, offsets=eps)
             for k in law.param_names:  # every parameter that differs by group, varying or pivoting
                 value = p_g[k] if k in law.direct_names else pt.exp(logc_g[f"log_{k}"])
                 if value.ndim == 1:

@@ -19,23 +19,44 @@ from bayes_scaling.posterior.inputs import check_query_size, law_log_inputs, que
 SAMPLE_DIMS = ("chain", "draw")
 
 
-def group_params(xp, law, hierarchy, p: dict, logc: dict, ref: dict, tau: dict, eps: dict) -> tuple[dict, dict]:
-    """Group-level parameters from population ``p`` (exponents), ``logc`` (log constants) and
-    non-centred deviations ``tau[k] * eps[k]`` for the varying parameters (arrays over groups; added
-    on the log scale, and to real-valued offsets as they are);
-    ``xp`` is NumPy or PyTensor (the model's graph uses the same function)."""
+def group_params(xp, law, hierarchy, p: dict, logc: dict, ref: dict, tau: dict | None = None,
+                 eps: dict | None = None, *, offsets: dict | None = None) -> tuple[dict, dict]:
+    """Group-level parameters from population ``p`` (exponents), ``logc`` (log constants) and the
+    ``offsets`` of the varying parameters (arrays over groups; or ``tau[k] * eps[k]``): exponents
+    multiply by exp(offset), real-valued offset parameters add it, constants shift their centred
+    term at the reference point. ``xp`` is NumPy or PyTensor (the model's graph uses the same function)."""
     vary = set(hierarchy.vary)
-    offsets = set(law.offset_names)
+    additive = set(law.offset_names)
+    if offsets is None:
+        offsets = {k: tau[k] * eps[k] for k in vary}
 
     def shifted(j):
         if j not in vary:
             return p[j]
-        return p[j] + tau[j] * eps[j] if j in offsets else p[j] * xp.exp(tau[j] * eps[j])
+        return p[j] + offsets[j] if j in additive else p[j] * xp.exp(offsets[j])
 
     p_g = {j: shifted(j) for j in law.direct_names}
     cen = law.centre(xp, logc, p, ref)
-    cen_g = {k: (cen[k] + tau[k] * eps[k] if k in vary else cen[k]) for k in law.positive_names}
+    cen_g = {k: (cen[k] + offsets[k] if k in vary else cen[k]) for k in law.positive_names}
     return p_g, law.uncentre(xp, cen_g, p_g, ref)
+
+
+#: ``hierarchy["offsets"]`` of fits whose group offsets sum to zero (population = the groups' mean).
+ZERO_SUM = "zero_sum"
+
+
+def new_group_scale(hierarchy: dict) -> float:
+    """sd of an unseen group's log-scale offset from the population value, in units of tau.
+
+    Offsets that sum to zero are the iid model's delta_g = tau e_g (e_g ~ Normal(0, 1), around a
+    mean mu of all possible groups) minus their mean: population m = mu + tau e_bar, e_bar ~
+    Normal(0, 1/G). The data see m and the centred offsets, never e_bar, so (under the broad prior
+    on mu) its posterior stays Normal(0, 1/G), independent of a new group's e_new. A new group's
+    offset from m is tau (e_new - e_bar) ~ Normal(0, tau^2 (1 + 1/G)). Older fits (iid offsets
+    around mu = the population): scale 1."""
+    if hierarchy.get("offsets") != ZERO_SUM:
+        return 1.0
+    return float(np.sqrt(1.0 + 1.0 / len(hierarchy["groups"])))
 
 
 class PosteriorEvaluator:
@@ -74,7 +95,7 @@ class PosteriorEvaluator:
     def params(self, group: str | None = None, *, seed: int = 0) -> dict[str, xr.DataArray]:
         """Draws in the law function's convention (positive parameters as ``log_<name>``).
 
-        ``group``: ``None`` for the population (a typical group: deviations at 0), a fitted group's
+        ``group``: ``None`` for the population (the groups' mean on the log scale: offsets at 0), a fitted group's
         label, or ``"new"`` for an unseen group (deviations drawn from the fitted spread, ``seed``)."""
         law, post = self.law, self.posterior
         params = law.to_law_params(post)
@@ -86,7 +107,8 @@ class PosteriorEvaluator:
         if group == "new":
             rng = np.random.default_rng(seed)
             tau = {k: post[f"tau_{k}"].values for k in h["vary"]}
-            eps = {k: rng.standard_normal(self.shape) for k in h["vary"]}
+            scale = new_group_scale(h)
+            eps = {k: scale * rng.standard_normal(self.shape) for k in h["vary"]}
             expo = {k: v.values for k, v in params.items() if k in law.direct_names}
             logc = {k: v.values for k, v in params.items() if k not in law.direct_names}
             p_g, logc_g = group_params(np, law, self.hierarchy_spec, expo, logc, self.ref, tau, eps)

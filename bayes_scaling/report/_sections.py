@@ -102,7 +102,7 @@ def law_section(ctx) -> Section:
     h = result.hierarchy
     if h:
         sec.add(Para(f"Hierarchy: {', '.join(h['vary'])} vary by {h['group_col']} (groups {', '.join(h['groups'])}), "
-                     f"partially pooled with group spread tau ~ {spec.hierarchy.tau.describe()} (non-centred, log scale)."))
+                     f"partially pooled with group spread tau ~ {spec.hierarchy.tau.describe()} (centred offsets on the log scale, summing to zero: the population is the groups' mean)."))
     cov = result.covariates
     if cov:
         sec.add(Para(f"Covariates entering log-loss linearly: {', '.join(cov['names'])}, effect prior "

@@ -23,7 +23,7 @@ from bayes_scaling.data.runs import RunTable, runs_from_frame
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.diagnostics import Diagnostics, compute_diagnostics
 from bayes_scaling.posterior.discrepancy import GROUP, Discrepancy
-from bayes_scaling.posterior.evaluator import PosteriorEvaluator
+from bayes_scaling.posterior.evaluator import ZERO_SUM, PosteriorEvaluator
 from bayes_scaling.posterior.intervals import summarize
 from bayes_scaling.specs.spec import LawSpec, parse_spec
 
@@ -134,7 +134,7 @@ class FitResult:
                 "prior": spec.covariate_prior.as_dict()}),
             "hierarchy": json.dumps(None if spec.hierarchy is None or data.group_idx is None else {
                 "vary": list(spec.hierarchy.vary), "tau": spec.hierarchy.tau.as_dict(), "group_col": data.group_col,
-                "groups": list(data.groups)}),
+                "groups": list(data.groups), "offsets": ZERO_SUM}),
         }
         tree = xr.DataTree.from_dict(
             {

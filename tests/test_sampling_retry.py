@@ -1,0 +1,105 @@
+"""The adaptive retry of fits that fail their diagnostics, the interrupt that must not be taken for
+a failed attempt, and the sum-to-zero group offsets of hierarchical fits (real sampling, seeded)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayes_scaling as bs
+from bayes_scaling.commands.output import diagnostics_line, diagnostics_record
+from bayes_scaling.examples import EXAMPLE, example_path
+from bayes_scaling.inference import fit as fit_mod
+from bayes_scaling.simulate import isoflop_design, simulate_runs
+
+pytestmark = pytest.mark.sampling
+
+
+def test_escalate_doubles_the_work_and_raises_target_accept():
+    s0 = {"draws": 1000, "tune": 1000, "target_accept": 0.8}
+    s1 = fit_mod.escalate(s0, 1, hierarchical=False)
+    s2 = fit_mod.escalate(s1, 2, hierarchical=False)
+    assert (s1["draws"], s1["tune"], s1["target_accept"]) == (2000, 2000, 0.95)
+    assert (s2["draws"], s2["tune"], s2["target_accept"]) == (4000, 4000, 0.99)
+    # never lowered, and hierarchical fits go straight to the smallest steps
+    assert fit_mod.escalate({**s0, "target_accept": 0.97}, 1, hierarchical=False)["target_accept"] == 0.97
+    assert fit_mod.escalate(s0, 1, hierarchical=True)["target_accept"] == 0.99
+    # divergences alone: smaller steps and longer tuning, the same draws
+    assert fit_mod.escalate(s0, 1, hierarchical=True, more_draws=False) == {"draws": 1000, "tune": 2000,
+                                                                          "target_accept": 0.99}
+
+
+def test_a_fit_that_fails_its_first_attempt_retries_and_records_it():
+    runs = bs.load_runs(example_path())
+    # 2 chains x 30 draws cannot reach the ESS threshold (200): the fit retries with 60, then 120 draws
+    res = bs.fit(runs, law="chinchilla", draws=30, tune=30, chains=2, seed=7, progress=False, retries=1)
+    att = res.sampler_config["attempts"]
+    assert len(att) == 2
+    assert att[0]["draws"] == 30 and att[0]["tune"] == 30 and not att[0]["ok"]
+    assert any("ESS" in p for p in att[0]["problems"])
+    assert att[1]["draws"] == 60 and att[1]["tune"] == 60 and att[1]["target_accept"] == 0.95
+    assert att[0]["seed"] != att[1]["seed"]
+    assert res.posterior.sizes["draw"] == 60 and res.sampler_config["draws"] == 60
+    assert res.sampler_config["seed"] == 7  # the fit's seed: every attempt's derives from it
+    assert "attempt 2 of 2" in diagnostics_line(res) and len(diagnostics_record(res)["attempts"]) == 2
+    # no retry without the budget for one, or with retries=0
+    for kw in ({"retry_budget_s": 0.0}, {"retries": 0}):
+        once = bs.fit(runs, law="chinchilla", draws=30, tune=30, chains=2, seed=7, progress=False, **kw)
+        assert len(once.sampler_config["attempts"]) == 1 and not once.diagnostics.ok
+    with pytest.raises(bs.BayesScalingError, match="retries"):
+        bs.fit(runs, law="chinchilla", retries=-1)
+
+
+def test_a_passing_fit_makes_one_attempt(epoch_fit):
+    assert epoch_fit.diagnostics.ok
+    assert len(epoch_fit.sampler_config["attempts"]) == 1 and "attempt" not in diagnostics_line(epoch_fit)
+
+
+def test_keyboard_interrupt_propagates_and_cancels_the_sampler(monkeypatch):
+    """nutpie turns Ctrl-C into a partial trace; the fit must raise instead of scoring (and retrying) it."""
+    import nutpie
+
+    cancelled = []
+
+    class Interrupted:
+        def wait(self):
+            raise KeyboardInterrupt
+
+        def cancel(self):
+            cancelled.append(True)
+
+    monkeypatch.setattr(nutpie, "sample", lambda *a, **k: Interrupted())
+    with pytest.raises(KeyboardInterrupt):
+        bs.fit(bs.load_runs(example_path()), law="chinchilla", seed=1, progress=False)
+    assert cancelled == [True]
+
+
+def test_group_offsets_sum_to_zero_and_recover_a_known_truth():
+    """Three groups with known A, B (and a shared truth otherwise): the log-scale offsets of every
+    draw sum to zero, the population value is the groups' mean on the log scale, and each group's
+    A and B (which differ by up to 15%) lie inside its 99% interval, away from the other groups'."""
+    t = EXAMPLE["truth"]
+    scale = {"g0": 0.87, "g1": 1.0, "g2": 1.15}
+    design = isoflop_design(np.geomspace(1e18, 1e21, 5), np.geomspace(3, 100, 5))
+    frame = pd.concat([simulate_runs("chinchilla", {**t, "A": t["A"] * k, "B": t["B"] * k}, design, sigma=0.005,
+                                     seed=40 + i).assign(arch=g) for i, (g, k) in enumerate(scale.items())])
+    res = bs.fit(bs.load_runs(frame, group_cols=["arch"]), law="chinchilla", vary=["A", "B"], seed=4,
+                 draws=500, tune=500, progress=False)
+    assert res.diagnostics.ok, res.diagnostics.problems
+    post = res.posterior
+    for k in ("A", "B"):
+        np.testing.assert_allclose(post[f"eps_{k}"].sum("group").values, 0.0, atol=1e-9)
+    # exponents do not vary, so the A-term at the reference is log A - alpha ref: its group mean is the population's
+    np.testing.assert_allclose(np.log(post["A_group"]).mean("group").values, np.log(post["A"]).values, atol=1e-9)
+    for g, k in scale.items():
+        for name in ("A", "B"):
+            lo, hi = np.quantile(post[f"{name}_group"].sel(group=g).values, [0.005, 0.995])
+            assert lo <= t[name] * k <= hi, (g, name, lo, hi)
+    # the 15%-apart groups are told apart: g2's A exceeds g0's in (nearly) every draw
+    assert float((post["A_group"].sel(group="g2") > post["A_group"].sel(group="g0")).mean()) > 0.99
+    # an unseen group's offset from the population: sd tau sqrt(1 + 1/G) (see new_group_scale)
+    new = res.law_params("new", seed=1)
+    log_a = new["log_A"] - res.law_params()["log_A"]
+    ratio = float((log_a / post["tau_A"]).std())
+    assert ratio == pytest.approx(np.sqrt(1 + 1 / 3), rel=0.05)
