@@ -404,7 +404,8 @@ def test_require_accepts_enough_runs():
     frame["unique"] = frame["tokens"] / 2
     frame["size"] = np.geomspace(10, 1e4, len(frame))
     frame["steps"] = np.geomspace(1e3, 1e5, len(frame))
-    runs = load_runs(frame, compute_col=None, extra_cols={"U": "unique", "X": "size", "S": "steps"})
+    frame["task_loss"] = np.geomspace(0.8, 1.6, len(frame))  # L: the predictor loss of metric laws
+    runs = load_runs(frame, compute_col=None, extra_cols={"U": "unique", "X": "size", "S": "steps", "L": "task_loss"})
     assert len(runs) >= max(len(get_law(n).params) + 2 for n in bs.list_laws())
     for name in bs.list_laws():
         runs.require(get_law(name))
