@@ -59,6 +59,17 @@ def test_queries_answer_with_the_mixture(ensemble):
         ensemble.predict(N=1e9, D=2e10, group="x")
 
 
+def test_mixture_draws_line_up_with_the_mixture_predictions(ensemble):
+    """Draw by draw, the allocation draws of an ensemble are the mixture's law (same member, same draw)."""
+    from bayes_scaling.queries.draws import law_draws
+
+    d = law_draws(ensemble)
+    log_n, log_d = np.log(1e10), np.log(2e11)
+    got = d.log_loss(np.full(d.shape + (1,), log_n), np.full(d.shape + (1,), log_d))[..., 0]
+    want = np.log(ensemble.predict(N=1e10, D=2e11)["loss"].isel(query=0).values)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
 def test_save_load_and_cli(ensemble, tmp_path, capsys):
     path = ensemble.save(tmp_path / "ens.nc")
     again = load_fit(path)
@@ -115,5 +126,5 @@ def test_lfo_stacking_prefers_the_true_form(tmp_path, capsys):
     assert main(["ensemble", str(tmp_path / "runs.csv"), "--laws", "chinchilla_tied,kaplan_nd", "--draws", "300",
                  "--tune", "300", "--seed", "1", "--out", str(tmp_path / "e.nc"), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["ensemble"]["chinchilla_tied"]["weight"] > 0.8, out["weights"]
-    assert len(out["weights"]["weights_per_cut"]) >= 2
+    assert out["ensemble"]["chinchilla_tied"]["weight"] > 0.8, out["weighting"]
+    assert len(out["weighting"]["weights_per_cut"]) >= 2

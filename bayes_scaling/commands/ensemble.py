@@ -60,7 +60,7 @@ def ensemble_lines(result, ci_prob: float) -> list[str]:
 def ensemble_json(result, ci_prob: float) -> dict[str, Any]:
     return {"ensemble": {k: {"law": m.law.name, "formula": m.law.formula, "weight": result.weights[k],
                              "diagnostics": diagnostics_record(m)} for k, m in result.members.items()},
-            "weights": result.info, "runs": result.runs_metadata, "diagnostics": diagnostics_record(result)}
+            "weighting": result.info, "runs": result.runs_metadata, "diagnostics": diagnostics_record(result)}
 
 
 def cmd_ensemble(args) -> int:

@@ -37,22 +37,33 @@ def cmd_predict_metric(args) -> int:
 
 
 def cmd_target_metric(args) -> int:
-    from bayes_scaling.posterior.intervals import summary_record
     from bayes_scaling.queries.metric_chain import compute_for_metric
 
     loss_fit, metric_fit = _fits(args)
     res = compute_for_metric(loss_fit, metric_fit, args.target, seed=args.seed or 0)
     c = res["compute"]
-    finite = c.where(np.isfinite(c), 1e300)
-    out = {"target": args.target, "compute": summary_record(finite, args.ci),
-           "p_unreachable": res.attrs["p_unreachable"]}
+    # Draws that never reach the target have infinite compute: the interval's quantiles are taken over
+    # every draw (an unreached one counts as larger than any budget), and an end that falls among the
+    # unreached draws is reported as null (not reached), never as a placeholder number.
+    lo_q, hi_q = (1 - args.ci) / 2, 1 - (1 - args.ci) / 2
+    flat = np.sort(c.values.ravel())
+    q = {k: float(np.quantile(flat, p, method="inverted_cdf")) for k, p in (("ci_low", lo_q), ("median", 0.5),
+                                                                            ("ci_high", hi_q))}
+    rec = {k: (v if np.isfinite(v) else None) for k, v in q.items()}
+    rec["ci_prob"] = float(args.ci)
+    if np.isfinite(flat).any():
+        rec["mean_of_reached"] = float(flat[np.isfinite(flat)].mean())
+    out = {"target": args.target, "compute": rec, "p_unreachable": res.attrs["p_unreachable"]}
     if args.budget is not None:
         out["budget"] = args.budget
         out["p_reach_within_budget"] = float((c <= args.budget).mean())
 
     def text():
         yield f"compute for the optimal plan to reach {args.target:.3g} ({metric_fit.law.name} of {loss_fit.law.name}):"
-        yield interval_line("compute (FLOPs; 1e300 = not reached)", out["compute"])
+        r = out["compute"]
+        fmt = lambda v: "not reached" if v is None else f"{v:.4g}"  # noqa: E731
+        yield (f"  compute (FLOPs): median {fmt(r['median'])}, {args.ci:.0%} interval [{fmt(r['ci_low'])}, "
+               f"{fmt(r['ci_high'])}]; P(never reached) = {out['p_unreachable']:.3f}")
         if args.budget is not None:
             yield f"  P(reaching it within {args.budget:.3g} FLOPs) = {out['p_reach_within_budget']:.3f}"
 

@@ -39,7 +39,7 @@ _UNITS = {"N": "parameters", "D": "tokens", "C": "FLOPs"}
 
 def _unit_hint(ratio: float) -> str:
     """What a typical C/(6ND) off by ``ratio`` suggests."""
-    for factor, what in ((PF_DAY_FLOPS, "compute in PF-days read as FLOPs or the reverse (--compute-unit)"),
+    for factor, what in ((PF_DAY_FLOPS, "compute in PF-days read as FLOPs or the reverse (the compute unit)"),
                          (1e9, "N or D in billions"), (1e6, "N or D in millions"), (1e3, "N or D in thousands")):
         if abs(abs(math.log10(ratio)) - math.log10(factor)) < 0.5:
             return what
@@ -66,7 +66,7 @@ def plausibility_problems(frame: pd.DataFrame) -> list[str]:
     if {"N", "D"} <= set(frame.columns):
         tpp = float(np.median(frame["D"] / frame["N"]))
         if not TOKENS_PER_PARAM_RANGE[0] <= tpp <= TOKENS_PER_PARAM_RANGE[1]:
-            out.append(f"the runs' median tokens per parameter D/N is {tpp:.3g} (typical: 1 to 1e4): N or D is "
+            out.append(f"the runs' median tokens per parameter D/N is {tpp:.3g} (plausible: {TOKENS_PER_PARAM_RANGE[0]:g} to {TOKENS_PER_PARAM_RANGE[1]:g}): N or D is "
                        f"probably in another unit (thousands, millions, billions)")
     if {"N", "D", "C"} <= set(frame.columns):
         ratio = float(np.median(frame["C"] / (FLOPS_PER_PARAM_TOKEN * frame["N"] * frame["D"])))

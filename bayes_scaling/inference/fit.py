@@ -256,10 +256,12 @@ def fit(
         if progress:
             print(f"diagnostics failed ({'; '.join(diag.problems)}): retrying with {settings}",
                   file=sys.stderr, flush=True)
-    result.tree.attrs["sampler_config"] = json.dumps({**config, "attempts": attempts}, sort_keys=True)
+    # "seed" is the fit's seed; "seed_used" drew the returned trace (a retry moves to a stream of its own).
+    result.tree.attrs["sampler_config"] = json.dumps({**config, "seed_used": attempts[-1]["seed"], "attempts": attempts},
+                                                     sort_keys=True)
     if not diag.ok:
         msg = "sampler diagnostics failed: " + "; ".join(diag.problems) + \
-              f" after {len(attempts)} attempt(s) (increase --tune/--draws, check the data, or use a more informative spec)"
+              f" after {len(attempts)} attempt(s) (increase the tuning steps and draws, check the data, or use a more informative spec)"
         if strict:
             raise DiagnosticsError(msg)
         warnings.warn(msg, UserWarning, stacklevel=2)

@@ -18,7 +18,15 @@ GROUP = "extrapolation_discrepancy"
 
 
 def split_axis(law) -> str:
-    """The scale axis extrapolation is measured along: C for laws of N and D, else the law's input."""
+    """The scale axis extrapolation is measured along: C for laws of N and D, else the law's input.
+    Only loss laws have one: a metric law of a loss extrapolates toward *lower* loss, which no
+    held-out split by the largest input (backtests, the discrepancy, leave-future-out weights) tests."""
+    if getattr(law, "response", "loss") != "loss":
+        from bayes_scaling.errors import BayesScalingError
+
+        raise BayesScalingError(f"law {law.name!r} predicts a {law.response}, not a loss: backtests, the extrapolation "
+                                f"discrepancy and leave-future-out weights apply to loss laws; check a metric "
+                                f"law through the loss -> metric chain instead")
     return "C" if {"N", "D"} <= set(law.input_names) else law.input_names[-1]
 
 

@@ -14,7 +14,7 @@ import xarray as xr
 
 from bayes_scaling.conventions import QUERY_DIM, RUN_DIM
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.posterior.inputs import check_query_size, law_log_inputs, query_inputs
+from bayes_scaling.posterior.inputs import check_query_size, query_inputs
 
 SAMPLE_DIMS = ("chain", "draw")
 
@@ -59,6 +59,12 @@ def new_group_scale(hierarchy: dict) -> float:
     return float(np.sqrt(1.0 + 1.0 / len(hierarchy["groups"])))
 
 
+def new_group_rng(seed: int, stream: int = 0) -> np.random.Generator:
+    """The generator of an unseen group's deviations: a stream of its own (``stream`` for the k-th
+    unseen group), never the one the predictive noise draws from with the same ``seed``."""
+    return np.random.default_rng(np.random.SeedSequence([int(seed), 0x6E6577, int(stream)]))
+
+
 class PosteriorEvaluator:
     """The posterior draws of one fit, evaluated.
 
@@ -92,11 +98,13 @@ class PosteriorEvaluator:
         return self.posterior["sigma"]
 
     # -- parameters --------------------------------------------------------------------------
-    def params(self, group: str | None = None, *, seed: int = 0) -> dict[str, xr.DataArray]:
+    def params(self, group: str | None = None, *, seed: int = 0, stream: int = 0) -> dict[str, xr.DataArray]:
         """Draws in the law function's convention (positive parameters as ``log_<name>``).
 
         ``group``: ``None`` for the population (the groups' mean on the log scale: offsets at 0), a fitted group's
-        label, or ``"new"`` for an unseen group (deviations drawn from the fitted spread, ``seed``)."""
+        label, or ``"new"`` for an unseen group (deviations drawn from the fitted spread: ``seed``, and
+        ``stream`` to tell several unseen groups apart; a stream of its own, independent of the noise
+        draws made with the same seed)."""
         law, post = self.law, self.posterior
         params = law.to_law_params(post)
         if group is None:
@@ -105,7 +113,7 @@ class PosteriorEvaluator:
         if h is None:
             raise BayesScalingError(f"this fit has no groups; group {group!r} is not available (fit with groups)")
         if group == "new":
-            rng = np.random.default_rng(seed)
+            rng = new_group_rng(seed, stream)
             tau = {k: post[f"tau_{k}"].values for k in h["vary"]}
             scale = new_group_scale(h)
             eps = {k: scale * rng.standard_normal(self.shape) for k in h["vary"]}
@@ -185,10 +193,12 @@ class PosteriorEvaluator:
             mu = self.law.log_loss(np, x, self.params(None))
         else:
             labels = np.asarray(labels)
-            groups, parts = self.hierarchy["groups"], []
+            groups, parts, n_new = self.hierarchy["groups"], [], 0
             for lab in dict.fromkeys(labels.tolist()):
                 sel = np.flatnonzero(labels == lab)
-                params = self.params(lab if lab in groups else "new", seed=seed)
+                unseen = lab not in groups
+                params = self.params("new" if unseen else lab, seed=seed, stream=n_new if unseen else 0)
+                n_new += unseen
                 m = self.law.log_loss(np, {k: v.isel({RUN_DIM: sel}) for k, v in x.items()}, params)
                 parts.append(m.transpose(*SAMPLE_DIMS, RUN_DIM).assign_coords({RUN_DIM: sel}))
             mu = xr.concat(parts, dim=RUN_DIM).sortby(RUN_DIM).drop_vars(RUN_DIM)
@@ -220,7 +230,7 @@ class PosteriorEvaluator:
         """``loss`` (the law) and ``loss_predictive`` (a new run: noise and discrepancy), nats/token,
         dims (chain, draw, query), with the query's inputs as coords."""
         q = query_inputs(self.law, **values)
-        log_mu = self.log_mean(values, group=group, seed=0 if seed is None else seed, covariates=covariates)
+        log_mu = self.log_mean(values, group=group, seed=self.seed if seed is None else seed, covariates=covariates)
         axis = None if self.discrepancy is None else q["values"][self.discrepancy.axis]
         log_pred = self.log_predictive(log_mu, axis, rng=self.default_rng(1, seed))
         ds = xr.Dataset({"loss": np.exp(log_mu), "loss_predictive": np.exp(log_pred)})

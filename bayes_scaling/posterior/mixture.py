@@ -58,7 +58,8 @@ class MixtureEvaluator:
 
     def predict(self, values: dict, **kw) -> xr.Dataset:
         """``loss`` and ``loss_predictive`` (nats/token) of the mixture at query points."""
-        preds = {k: m.predict(values, **kw) for k, m in self.members.items()}
+        seed = kw.pop("seed", None)
+        preds = {k: m.predict(values, seed=_member_seed(m, seed, i), **kw) for i, (k, m) in enumerate(self.members.items())}
         ds = xr.Dataset({v: self.pool({k: p[v] for k, p in preds.items()}) for v in ("loss", "loss_predictive")})
         first = next(iter(preds.values()))
         return ds.assign_coords({c: first[c] for c in first.coords if c not in SAMPLE_DIMS})
@@ -70,7 +71,17 @@ class MixtureEvaluator:
     def predictive_at_runs(self, runs, *, seed: int = 0, discrepancy: bool = True) -> np.ndarray:
         """Draws of each run's loss as a new run (run x draws), pooled from the members."""
         per = {}
-        for k, m in self.members.items():
-            d = m.predictive_at_runs(runs, seed=seed, discrepancy=discrepancy)  # run x (chain*draw), chain-major
+        for i, (k, m) in enumerate(self.members.items()):
+            d = m.predictive_at_runs(runs, seed=_member_seed(m, seed, i), discrepancy=discrepancy)  # run x (chain*draw), chain-major
             per[k] = xr.DataArray(d.T.reshape(*m.shape, -1), dims=(*SAMPLE_DIMS, "run"))
         return self.pool(per).values.reshape(self.n_draws, -1).T
+
+
+#: Members draw their noise from streams this far apart, so pooled draws are independent across members.
+MEMBER_SEED_STRIDE = 1_000_003
+
+
+def _member_seed(member, seed: int | None, i: int) -> int:
+    """Member ``i``'s seed: ``seed`` (or the member's fit seed + 1) moved to a stream of its own."""
+    base = (getattr(member, "seed", 0) + 1) if seed is None else int(seed)
+    return base + i * MEMBER_SEED_STRIDE
