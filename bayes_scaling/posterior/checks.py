@@ -87,28 +87,14 @@ def check_fit_tree(tree: xr.DataTree, name: str):
     return spec
 
 
-def _scipy_prior(prior):
-    """The frozen ``scipy.stats`` distribution of a :class:`PriorSpec` (None for one it lacks)."""
-    from scipy import stats
+def _prior_cdf_ppf(prior):
+    """(cdf, ppf) of a prior on its value (HalfStudentT as the folded Student-t |T|)."""
+    from bayes_scaling.specs.moments import scipy_dist
 
-    k = prior.kwargs
-    half_t = getattr(stats, "halft", None)
-    makers = {
-        "Normal": lambda: stats.norm(k["mu"], k["sigma"]),
-        "StudentT": lambda: stats.t(k["nu"], k["mu"], k["sigma"]),
-        "TruncatedNormal": lambda: stats.truncnorm((k.get("lower", -np.inf) - k["mu"]) / k["sigma"],
-                                                   (k.get("upper", np.inf) - k["mu"]) / k["sigma"], k["mu"], k["sigma"]),
-        "Uniform": lambda: stats.uniform(k["lower"], k["upper"] - k["lower"]),
-        "LogNormal": lambda: stats.lognorm(k["sigma"], scale=math.exp(min(k["mu"], 700.0))),
-        "HalfNormal": lambda: stats.halfnorm(scale=k["sigma"]),
-        "HalfStudentT": lambda: None if half_t is None else half_t(k["nu"], scale=k["sigma"]),
-        "Exponential": lambda: stats.expon(scale=1 / k["lam"]),
-        "Gamma": lambda: stats.gamma(k["alpha"], scale=1 / k["beta"]),
-        "InverseGamma": lambda: stats.invgamma(k["alpha"], scale=k["beta"]),
-        "Beta": lambda: stats.beta(k["alpha"], k["beta"]),
-    }
-    maker = makers.get(prior.dist)
-    return None if maker is None else maker()
+    d = scipy_dist(prior)
+    if prior.dist == "HalfStudentT":
+        return (lambda x: 2 * d.cdf(x) - 1), (lambda q: d.ppf((1 + q) / 2))
+    return d.cdf, d.ppf
 
 
 def prior_conflicts(spec, posterior: xr.Dataset, tail: float = CONFLICT_TAIL) -> list[str]:
@@ -119,16 +105,14 @@ def prior_conflicts(spec, posterior: xr.Dataset, tail: float = CONFLICT_TAIL) ->
     for pname, prior in priors.items():
         if prior.relative_to or pname not in posterior:
             continue
-        dist = _scipy_prior(prior)
-        if dist is None:
-            continue
+        cdf, ppf = _prior_cdf_ppf(prior)
         median = float(posterior[pname].median())
         with np.errstate(all="ignore"):
-            p = float(dist.cdf(median))
+            p = float(cdf(median))
         if not math.isfinite(p) or tail <= p <= 1 - tail:
             continue
         side, level = ("below", tail) if p < tail else ("above", 1 - tail)
         out.append(f"prior-data conflict: {pname}'s posterior median {median:.4g} is {side} the {level:.1%} "
-                   f"quantile {float(dist.ppf(level)):.4g} of its prior {prior.describe()}: check the data's units "
+                   f"quantile {float(ppf(level)):.4g} of its prior {prior.describe()}: check the data's units "
                    f"or the prior")
     return out

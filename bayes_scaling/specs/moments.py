@@ -32,7 +32,7 @@ def scipy_dist(prior):
         "TruncatedNormal": lambda: stats.truncnorm((k.get("lower", -inf) - k["mu"]) / k["sigma"],
                                                    (k.get("upper", inf) - k["mu"]) / k["sigma"], k["mu"], k["sigma"]),
         "Uniform": lambda: stats.uniform(k["lower"], k["upper"] - k["lower"]),
-        "LogNormal": lambda: stats.lognorm(k["sigma"], scale=math.exp(k["mu"])),
+        "LogNormal": lambda: stats.lognorm(k["sigma"], scale=math.exp(min(k["mu"], 700.0))),  # no overflow
         "HalfNormal": lambda: stats.halfnorm(scale=k["sigma"]),
         "HalfStudentT": lambda: stats.t(k["nu"], 0.0, k["sigma"]),  # |T|: same variance, folded below
         "Exponential": lambda: stats.expon(scale=1.0 / k["lam"]),
