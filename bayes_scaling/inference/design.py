@@ -22,7 +22,7 @@ def with_simulated_runs(result, n_params, tokens, *, rng: np.random.Generator, d
     mu = ev.log_mean_runs({"N": np.log(n), "D": np.log(d)}).values.reshape(-1, len(n))
     sigma = ev.sigma.transpose("chain", "draw").values.reshape(-1)
     s = int(rng.integers(len(sigma))) if draw is None else int(draw)
-    y = mu[s] + sigma[s] * ev.family.draws(rng, len(n))
+    y = ev.family.add_noise(np, mu[s], sigma[s], ev.family.draws(rng, len(n)))
     law = result.law
     new = pd.DataFrame({"N": n, "D": d, "C": law.compute_flops(n, d), "loss": np.exp(y)})
     frame = pd.concat([result.runs.frame, new], ignore_index=True).rename_axis("run")

@@ -213,8 +213,7 @@ class PosteriorEvaluator:
         noise with the fitted scale and, when the fit carries one and ``discrepancy``, the
         extrapolation discrepancy at ``axis_values`` (values on its split axis, one per point)."""
         noise = xr.DataArray(self.family.draws(rng, log_mu.shape), dims=log_mu.dims)
-        fam = self.family
-        out = fam.from_location(np, fam.location(np, log_mu) + self.sigma * noise)
+        out = self.family.add_noise(np, log_mu, self.sigma, noise)
         disc = self.discrepancy
         if discrepancy and disc is not None:
             s = disc.scale(axis_values).rename(query=log_mu.dims[-1])

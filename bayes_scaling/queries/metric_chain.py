@@ -43,8 +43,7 @@ def metric_at_loss(metric_fit, loss: np.ndarray, *, rng: np.random.Generator) ->
     p = {k: v[idx].reshape(shape + extra) for k, v in flat.items()}
     log_mu = ev.law.log_loss(np, {"L": np.log(loss)}, p)
     sigma = ev.sigma.values.reshape(-1)[idx].reshape(shape + extra)
-    fam = ev.family
-    log_pred = fam.from_location(np, fam.location(np, log_mu) + sigma * fam.draws(rng, log_mu.shape))
+    log_pred = ev.family.add_noise(np, log_mu, sigma, ev.family.draws(rng, log_mu.shape))
     return np.exp(log_mu), np.exp(log_pred)
 
 

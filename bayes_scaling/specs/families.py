@@ -56,6 +56,11 @@ class Family:
         """Inverse of :meth:`location`: the log of the response."""
         return value
 
+    def add_noise(self, xp: Any, log_value: Any, sigma: Any, noise: Any) -> Any:
+        """log of a new observation: standardised ``noise`` (:meth:`draws`) with scale ``sigma`` added on
+        the family's scale (:meth:`location`) around the law's ``log_value``."""
+        return self.from_location(xp, self.location(xp, log_value) + sigma * noise)
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.describe()}>"
 
