@@ -117,15 +117,7 @@ def calibrate(result, fitter, *, inner_decades: float = 1.0, draws: int | None =
     rel = np.expm1(np.median(flat_mu, axis=1) - y)  # law median vs loss, relative
     lik = spec.likelihood
     tau, mass = grid_posterior(r, flat_sigma[keep], d, family=lik.family, nu=float(lik.nu))
-    shape = (result.posterior.sizes["chain"], result.posterior.sizes["draw"])
-    pick = rng.choice(mass.size, size=int(np.prod(shape)), p=mass.ravel())
-    i0, i1 = np.unravel_index(pick, mass.shape)
-    step = tau[1] - tau[0]
-    jitter = rng.uniform(-0.5, 0.5, size=(2, pick.size)) * step
-    t0 = np.abs(tau[i0] + jitter[0]).reshape(shape)
-    t1 = np.abs(tau[i1] + jitter[1]).reshape(shape)
-    dims = ("chain", "draw")
-    coords = {k: result.posterior[k].values for k in dims}
+    t0, t1 = draws_from_grid(tau, mass, result.posterior, rng)
     m0, m1 = (mass.sum(axis=1), mass.sum(axis=0))
     edge = float(m0[-5:].sum() + m1[-5:].sum())
     info = {
@@ -135,14 +127,27 @@ def calibrate(result, fitter, *, inner_decades: float = 1.0, draws: int | None =
         "inner_diagnostics_ok": bool(inner.diagnostics.ok), "inner_r_hat_max": float(inner.diagnostics.r_hat_max),
         "inner_seed": seed,
         "inner_coverage_90_raw": _coverage(r, flat_sigma[keep], np.zeros_like(d), 0.0, 0.0, lik, rng),
-        "inner_coverage_90_calibrated": _coverage(r, flat_sigma[keep], d, float(np.median(t0)), float(np.median(t1)),
+        "inner_coverage_90_calibrated": _coverage(r, flat_sigma[keep], d, float(t0.median()), float(t1.median()),
                                                   lik, rng),
         "posterior_mass_at_grid_edge": edge,
         # How far the smaller runs' law missed the larger ones (median of |relative error| and its sign).
         "inner_mare": float(np.median(np.abs(rel))), "inner_median_signed_rel_error": float(np.median(rel)),
     }
-    return Discrepancy(xr.DataArray(t0, dims=dims, coords=coords), xr.DataArray(t1, dims=dims, coords=coords),
-                       axis, float(np.log10(runs.frame[axis].max())), info)
+    return Discrepancy(t0, t1, axis, float(np.log10(runs.frame[axis].max())), info)
+
+
+def draws_from_grid(tau: np.ndarray, mass: np.ndarray, posterior: xr.Dataset, rng: np.random.Generator):
+    """(tau0, tau1) draws aligned with ``posterior``'s (chain, draw): grid cells picked by their
+    posterior ``mass`` (from :func:`grid_posterior`), jittered uniformly within the cell."""
+    dims = ("chain", "draw")
+    shape = (posterior.sizes["chain"], posterior.sizes["draw"])
+    pick = rng.choice(mass.size, size=int(np.prod(shape)), p=mass.ravel())
+    i0, i1 = np.unravel_index(pick, mass.shape)
+    step = tau[1] - tau[0]
+    jitter = rng.uniform(-0.5, 0.5, size=(2, pick.size)) * step
+    coords = {k: posterior[k].values for k in dims}
+    return tuple(xr.DataArray(np.abs(tau[i] + j).reshape(shape), dims=dims, coords=coords)
+                 for i, j in ((i0, jitter[0]), (i1, jitter[1])))
 
 
 def _coverage(r, sigma, d, t0, t1, likelihood, rng) -> float:

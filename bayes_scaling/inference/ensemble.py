@@ -18,10 +18,9 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import xarray as xr
 
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.inference.discrepancy import grid_posterior, split_axis
+from bayes_scaling.inference.discrepancy import draws_from_grid, grid_posterior, split_axis
 from bayes_scaling.inference.fit import fit, resolve_spec
 from bayes_scaling.posterior.discrepancy import Discrepancy
 from bayes_scaling.result.ensemble import EnsembleResult
@@ -176,6 +175,9 @@ def with_mixture_discrepancy(ens: EnsembleResult, *, seed: int = 0, draws: int =
     from bayes_scaling.inference.discrepancy import inner_split
 
     first = next(iter(ens.members.values()))
+    if len({(m.spec.likelihood.family, m.spec.likelihood.nu) for m in ens.members.values()}) > 1:
+        raise BayesScalingError("calibrating one discrepancy on the mixture needs one likelihood family for every "
+                                "member; these members' families differ")
     train, test, thr = inner_split(ens.runs, first.law, inner_decades)
     h = first.hierarchy
     inner = {k: fit(train, spec=m.spec, draws=draws, tune=draws, seed=seed + 99, chains=4, progress=False,
@@ -191,12 +193,7 @@ def with_mixture_discrepancy(ens: EnsembleResult, *, seed: int = 0, draws: int =
     rng = np.random.default_rng(seed)
     out = {}
     for k, m in ens.members.items():
-        shape = (m.posterior.sizes["chain"], m.posterior.sizes["draw"])
-        pick = rng.choice(mass.size, size=int(np.prod(shape)), p=mass.ravel())
-        i0, i1 = np.unravel_index(pick, mass.shape)
-        coords = {c: m.posterior[c].values for c in ("chain", "draw")}
-        t0 = xr.DataArray(tau[i0].reshape(shape), dims=("chain", "draw"), coords=coords)
-        t1 = xr.DataArray(tau[i1].reshape(shape), dims=("chain", "draw"), coords=coords)
+        t0, t1 = draws_from_grid(tau, mass, m.posterior, rng)
         info = {"method": "leave-future-out grid posterior on the ensemble's mixture", "inner_threshold": thr,
                 "inner_n_train": len(train), "inner_n_test": len(test)}
         out[k] = m.with_discrepancy(Discrepancy(t0, t1, axis, float(np.log10(ens.runs.frame[axis].max())), info))
