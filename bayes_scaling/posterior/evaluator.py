@@ -3,7 +3,8 @@ group or each run (its own group and covariates), and predictive draws of a new 
 likelihood family's noise and, where the fit carries one, the extrapolation discrepancy.
 
 Every query, plot and report evaluates a fit through :class:`PosteriorEvaluator`. A weighted mixture
-of fits (an ensemble of law forms) is one too: :class:`MixtureEvaluator` answers the same calls.
+of fits (an ensemble of law forms) answers the calls queries make of draws (``predict``, ``log_mean_at_runs``,
+``predictive_at_runs``) through :class:`~bayes_scaling.posterior.mixture.MixtureEvaluator`.
 Losses are in nats/token; draws keep the dims ``(chain, draw, <points>)``.
 """
 
