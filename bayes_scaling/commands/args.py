@@ -22,12 +22,18 @@ COLUMN_ROLE_OPTIONS = {"group": "--group-col", "seed": "--seed-col", "covariate"
                        "shape": "--shape-cols"}
 
 
+#: Options that set an argument of the library (not a quantity): the CLI names them after an error.
+ARGUMENT_OPTIONS = {"law": "--law", "holdout_above": "--holdout-above", "holdout_fraction": "--holdout-fraction",
+                    "calibrate_extrapolation": "--calibrate-extrapolation"}
+
+
 def option_for(quantity: str | None, column: bool = False) -> str | None:
     """The option that sets ``quantity`` (a quantity symbol or a column role such as ``"group"``):
     its runs-file column option with ``column=True``, else its value option; None if it has none."""
     if quantity is None:
         return None
-    return flag(quantity, column=column) or (COLUMN_ROLE_OPTIONS.get(quantity) if column else None)
+    return (flag(quantity, column=column) or (COLUMN_ROLE_OPTIONS.get(quantity) if column else None)
+            or (None if column else ARGUMENT_OPTIONS.get(quantity)))
 
 
 # -- value types --------------------------------------------------------------------------------

@@ -41,14 +41,17 @@ def split_runs(runs, law, *, holdout_above: float | None = None, holdout_fractio
         raise BayesScalingError(f"backtests split on {axis}, which the runs table lacks")
     v = runs.frame[axis].to_numpy(float)
     if (holdout_above is None) == (holdout_fraction is None):
-        raise BayesScalingError("give one of --holdout-above VALUE or --holdout-fraction F")
+        raise BayesScalingError("give one of holdout_above (a value on the split axis) or holdout_fraction (of the runs)",
+                                quantity="holdout_above")
     if holdout_fraction is not None:
         if not 0 < holdout_fraction < 1:
-            raise BayesScalingError(f"--holdout-fraction must be in (0, 1), got {holdout_fraction!r}")
+            raise BayesScalingError(f"holdout_fraction must be in (0, 1), got {holdout_fraction!r}",
+                                    quantity="holdout_fraction")
         k = min(max(1, int(round(holdout_fraction * len(v)))), len(v) - 1)  # keep at least one run to fit
         below = v[v < np.sort(v)[-k]]  # hold out at least k runs, whole groups of tied values ...
         if below.size == 0 and np.unique(v).size == 1:
-            raise BayesScalingError(f"--holdout-fraction {holdout_fraction} cannot split: every run has the same {axis}")
+            raise BayesScalingError(f"holdout_fraction {holdout_fraction} cannot split: every run has the same {axis}",
+                                    quantity="holdout_fraction")
         holdout_above = float(below.max()) if below.size else float(v.min())  # ... but fit at least the smallest
     test = v > holdout_above
     if not test.any() or test.all():

@@ -50,7 +50,8 @@ def inner_split(runs, law, inner_decades: float = 1.0, min_test: int = 3):
     if test.sum() < min_test or (~test).sum() < n_min_train:
         raise BayesScalingError(
             f"too few runs to calibrate the extrapolation discrepancy: {len(v)} runs, but it needs {n_min_train} "
-            f"to fit and {min_test} more to hold out; fit without --calibrate-extrapolation")
+            f"to fit and {min_test} more to hold out; fit without the extrapolation calibration",
+            quantity="calibrate_extrapolation")
     return runs.subset(~test), runs.subset(test), thr
 
 

@@ -31,14 +31,15 @@ def resolve_spec(law: str | None = None, spec: LawSpec | str | None = None) -> L
     if spec is not None and law is not None:
         parsed = spec if isinstance(spec, LawSpec) else load_spec(spec)
         if parsed.law_name != law:
-            raise BayesScalingError(f"--law {law!r} disagrees with the spec's law {parsed.law_name!r}: give one of them")
+            raise BayesScalingError(f"law {law!r} disagrees with the spec's law {parsed.law_name!r}: give one of them",
+                                    quantity="law")
         return parsed
     if isinstance(spec, LawSpec):
         return spec
     if spec is not None:
         return load_spec(spec)
     if law is None:
-        raise BayesScalingError("choose a law (--law chinchilla) or a spec file (--spec FILE)")
+        raise BayesScalingError("choose a law (e.g. chinchilla) or a spec (a shipped name or a TOML file)", quantity="law")
     return default_spec(law)
 
 

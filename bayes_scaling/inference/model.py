@@ -66,8 +66,8 @@ def model_data(spec: LawSpec, runs: RunTable, group_col: str | None = None) -> M
         return ModelData(x, ref, y, **cov)
     if group_col is None:
         if not runs.group_cols:
-            raise BayesScalingError(f"varying {list(spec.hierarchy.vary)} by group needs a group column "
-                                    f"(--group-col COLUMN)")
+            raise BayesScalingError(f"varying {list(spec.hierarchy.vary)} by group needs a group column",
+                                    quantity="group", column=True)
         group_col = runs.group_cols[0]
     if group_col not in runs.frame:
         raise BayesScalingError(f"group column {group_col!r} is not among the runs' group columns {list(runs.group_cols)}")
