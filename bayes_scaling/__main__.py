@@ -1,3 +1,3 @@
-from bayes_scaling.cli import main
+from bayes_scaling.cli import console
 
-raise SystemExit(main())
+raise SystemExit(console())

@@ -121,3 +121,33 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         warnings.showwarning = old
+
+
+def _skip_xarray_dask_probe() -> None:
+    """Spare a command-line process xarray's probe for dask arrays.
+
+    xarray checks every new array against dask's array type, importing dask (about 0.25 s) even
+    when no dask array exists. The CLI's xarray objects are all NumPy-backed (``fit-many`` schedules
+    fits with dask.distributed, never dask arrays), so the console script tells xarray up front that
+    there are no dask arrays. Skipped when xarray's internals differ, or when
+    ``BAYES_SCALING_XARRAY_DASK_PROBE=1`` (the baseline of ``benchmarks/bench_cli_latency.py``)."""
+    import os
+
+    if os.environ.get("BAYES_SCALING_XARRAY_DASK_PROBE") == "1" or "dask.array" in sys.modules:
+        return
+    try:
+        from packaging.version import Version
+        from xarray.namedarray import pycompat
+
+        absent = pycompat.DuckArrayModule.__new__(pycompat.DuckArrayModule)
+        absent.module, absent.version, absent.type, absent.available = None, Version("0.0.0"), (), False
+        pycompat._cached_duck_array_modules.setdefault("dask", absent)
+    except (ImportError, AttributeError, TypeError):  # another xarray: keep its probe
+        pass
+
+
+def console() -> int:
+    """The ``bayes-scaling`` console script and ``python -m bayes_scaling``: :func:`main` in a fresh
+    process, without xarray's dask probe."""
+    _skip_xarray_dask_probe()
+    return main()

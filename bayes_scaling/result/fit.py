@@ -68,6 +68,45 @@ def write_tree(tree: xr.DataTree, path: str | os.PathLike, what: str) -> Path:
     return path
 
 
+#: The fit file's group holding R-hat and bulk/tail ESS per summarised variable.
+CONVERGENCE = "convergence"
+_CONVERGENCE_SUFFIXES = ("__r_hat", "__ess_bulk", "__ess_tail")
+
+
+def summary_draws(law, posterior: xr.Dataset) -> tuple[list[str], list[str], xr.Dataset]:
+    """(law parameters + sigma, group/covariate variables, their draws with the law's derived
+    parameters added): what :meth:`FitResult.summary` tabulates."""
+    names = [*law.param_names, "sigma"]
+    extra = [v for v in posterior.data_vars if v.endswith("_group") or v.startswith("tau_") or v == "gamma"]
+    derived = {k: v for k, v in law.derived(law.to_law_params(posterior)).items() if k not in posterior}
+    return names, extra, posterior[names + extra].assign(derived)
+
+
+def convergence(post: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset, xr.Dataset]:
+    """(R-hat, bulk ESS, tail ESS) of every variable of ``post`` (arviz_stats)."""
+    import arviz_stats as azs
+
+    return azs.rhat(post), azs.ess(post, method="bulk"), azs.ess(post, method="tail")
+
+
+def prior_moments(spec, names, ref: dict) -> dict[str, tuple[str, float] | None]:
+    """Per name (a law parameter, ``sigma``, ``gamma`` or ``tau_<name>``): (scale, prior variance on that
+    scale) of its prior (:mod:`bayes_scaling.specs.moments`), or ``None`` when it has no prior of its own."""
+    from bayes_scaling.specs.moments import contraction_scale, prior_variance
+
+    out = {}
+    for name in names:
+        prior = {"sigma": spec.likelihood.sigma, "gamma": spec.covariate_prior}.get(name, spec.priors.get(name))
+        if prior is None and name.startswith("tau_") and spec.hierarchy is not None:
+            prior = spec.hierarchy.tau
+        if prior is None:
+            out[name] = None
+            continue
+        scale = contraction_scale(prior)
+        out[name] = (scale, float(prior_variance(prior, scale, ref.get(prior.relative_to, 0.0))))
+    return out
+
+
 class FitResult:
     """A fitted scaling law: posterior draws plus the spec and runs that produced them."""
 
@@ -127,6 +166,8 @@ class FitResult:
             "runs_metadata": json.dumps(runs.metadata(), sort_keys=True),
             "reference_log_inputs": json.dumps(data.ref, sort_keys=True),
             "sampler_config": json.dumps(sampler_config, sort_keys=True),
+            "prior_moments": json.dumps(prior_moments(spec, [*law.param_names, "sigma", "gamma", *(
+                v for v in posterior.data_vars if v.startswith("tau_"))], data.ref)),
             "diagnostics": json.dumps(diag.as_dict(), sort_keys=True),
             "command": command,
             "covariates": json.dumps(None if data.covariates is None else {
@@ -141,6 +182,8 @@ class FitResult:
                 "posterior": posterior,
                 "sample_stats": stats,
                 "log_likelihood": xr.Dataset({"obs": loglik}),
+                CONVERGENCE: xr.merge([d.rename({v: f"{v}{sfx}" for v in d.data_vars}) for d, sfx in
+                                       zip(convergence(summary_draws(law, posterior)[2]), _CONVERGENCE_SUFFIXES)]),
                 "observed_data": observed,
                 "constant_data": const,
             }
@@ -274,20 +317,25 @@ class FitResult:
         return FitResult(tree)
 
     # -- answers ---------------------------------------------------------------------------
+    def _convergence(self, post: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset, xr.Dataset]:
+        """(R-hat, bulk ESS, tail ESS) per summarised variable: stored with the fit (so a query process
+        need not import arviz_stats), else computed (fits saved before they were stored)."""
+        if CONVERGENCE in self.tree.children:
+            ds = self.tree[CONVERGENCE].to_dataset()
+            if all(f"{v}{sfx}" in ds for v in post.data_vars for sfx in _CONVERGENCE_SUFFIXES):
+                return tuple(ds[[f"{v}{sfx}" for v in post.data_vars]].rename({f"{v}{sfx}": v for v in post.data_vars})
+                             for sfx in _CONVERGENCE_SUFFIXES)
+        return convergence(post)
+
     def summary(self, ci_prob: float = CI_PROB) -> pd.DataFrame:
         """Parameter table in user units: median, mean, sd, equal-tailed interval, R-hat, ESS, and the
         prior-to-posterior ``contraction`` 1 - Var(posterior) / Var(prior) on ``contraction_scale``
         (``log`` for heavy-tailed positive priors, see :mod:`bayes_scaling.specs.moments`): near 1 the
         data determined the parameter, near 0 the prior did. Parameters a law derives from its own
         (e.g. chinchilla_ptied's beta) follow, without a contraction."""
-        import arviz_stats as azs
-
-        names = [*self.law.param_names, "sigma"]
-        extra = [v for v in self.posterior.data_vars if v.endswith("_group") or v.startswith("tau_") or v == "gamma"]
-        derived = {k: v for k, v in self.law.derived(self.law.to_law_params(self.posterior)).items()
-                   if k not in self.posterior}
-        post = self.posterior[names + extra].assign(derived)
-        rhat, ess_b, ess_t = azs.rhat(post), azs.ess(post, method="bulk"), azs.ess(post, method="tail")
+        names, extra, post = summary_draws(self.law, self.posterior)
+        derived = [v for v in post.data_vars if v not in names and v not in extra]
+        rhat, ess_b, ess_t = self._convergence(post)
         rows = []
 
         def unit_of(n: str) -> str:
@@ -300,7 +348,7 @@ class FitResult:
                 return "1"
             return "log scale" if n.startswith("tau_") else "log(nats/token)"
 
-        for n in names + extra + list(derived):
+        for n in names + extra + derived:
             dim = next((d for d in ("group", "covariate") if d in post[n].dims), None)
             for label, sel in ([(n, {})] if dim is None else
                                [(f"{n.removesuffix('_group')}[{g}]", {dim: g}) for g in post[n][dim].values]):
@@ -319,20 +367,21 @@ class FitResult:
 
     def _contraction(self, name: str, draws: xr.DataArray) -> dict[str, Any]:
         """``contraction`` and its ``contraction_scale`` for one row of :meth:`summary` (NaN and ""
-        for group-level and derived parameters, which have no prior of their own)."""
-        from bayes_scaling.specs.moments import contraction_scale, prior_variance
-
-        spec = self.spec
-        prior = {"sigma": spec.likelihood.sigma, "gamma": spec.covariate_prior}.get(name, spec.priors.get(name))
-        if prior is None and name.startswith("tau_") and spec.hierarchy is not None:
-            prior = spec.hierarchy.tau
-        if prior is None:
+        for group-level and derived parameters, which have no prior of their own). The priors' moments
+        are stored with the fit (computed here for fits saved before they were)."""
+        try:
+            stored = json.loads(self.tree.attrs.get("prior_moments", "null"))
+        except (TypeError, ValueError):
+            stored = None
+        if not isinstance(stored, dict) or name not in stored:
+            ref = json.loads(self.tree.attrs["reference_log_inputs"])
+            stored = prior_moments(self.spec, [name], ref)
+        if stored.get(name) is None:
             return {"contraction": float("nan"), "contraction_scale": ""}
-        scale = contraction_scale(prior)
-        ref = json.loads(self.tree.attrs["reference_log_inputs"]).get(prior.relative_to, 0.0)
+        scale, prior_var = stored[name]
         v = np.asarray(draws, float)
         post_var = float(np.var(np.log(v) if scale == "log" else v))
-        return {"contraction": 1.0 - post_var / prior_variance(prior, scale, ref), "contraction_scale": scale}
+        return {"contraction": 1.0 - post_var / prior_var, "contraction_scale": scale}
 
     def predict(self, N=None, D=None, C=None, *, seed: int | None = None, group: str | None = None,
                 covariates: dict[str, float] | None = None, **extra) -> xr.Dataset:
