@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from bayes_scaling.cost import CostLaw, store_cost
 from bayes_scaling.data.runs import RunTable
 from bayes_scaling.errors import BayesScalingError, DiagnosticsError
 from bayes_scaling.inference.checks import check_posterior, check_runs
@@ -185,6 +186,7 @@ def fit(
     columns: dict | None = None,
     retries: int = MAX_RETRIES,
     retry_budget_s: float = RETRY_BUDGET_S,
+    cost: CostLaw | None = None,
 ):
     """Sample the posterior of ``law`` (or ``spec``) given ``runs``; return a :class:`FitResult`.
 
@@ -206,6 +208,8 @@ def fit(
     expected time fits in ``retry_budget_s`` seconds from the fit's start. Every attempt (settings,
     seconds, problems) is recorded in ``sampler_config["attempts"]``; the last one is returned.
     A KeyboardInterrupt while sampling propagates (it is never taken for a failed attempt).
+    ``cost`` (a :class:`~bayes_scaling.cost.CostLaw`, e.g. :func:`~bayes_scaling.cost.fit_cost` of the
+    runs' recorded compute) is stored with the fit: allocation, frontiers and design price budgets with it.
     """
     from bayes_scaling.result import FitResult
 
@@ -219,6 +223,8 @@ def fit(
     elif columns:
         raise BayesScalingError("columns maps the columns of a DataFrame or file; these runs are already a RunTable")
     check_runs(runs, strict=strict)  # implausible values (wrong units) refused before sampling
+    if cost is not None and not isinstance(cost, CostLaw):
+        raise BayesScalingError(f"cost must be a CostLaw, got {cost!r}", quantity="cost")
     spec = resolve_spec(law, spec).with_vary(vary).synced()
     draws = _check_int("draws", draws, 10)
     tune = _check_int("tune", tune, 10)
@@ -271,5 +277,6 @@ def fit(
         from bayes_scaling.inference.discrepancy import calibrate
 
         result = result.with_discrepancy(calibrate(result, fit))
+    store_cost(result, cost)
     return result
 
