@@ -105,7 +105,8 @@ class CostLaw:
             return np.zeros_like(log_n)
         if self.kind == "fitted":
             return (self.a - 1.0) * log_n
-        return np.log(self.flops_per_token(np.exp(log_n))) - np.log(self.k) - log_n
+        # = log(f(N) / 6N) of flops_per_token in closed form (fast inside the allocation searches)
+        return np.log1p(self.n_ctx / (12.0 * self.d_model(np.exp(log_n))))
 
     def log_tokens(self, x, log_n):
         """log D that spends x = log(C / k) at log N."""
