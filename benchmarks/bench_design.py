@@ -66,6 +66,8 @@ try:  # benchmark-only dependency (pyproject extra "bench")
     from simple_scaling_laws.cost import cost_model as ssl_cost_model
 except ImportError:
     ssl = None
+#: tokens/parameter range of the designed strategy's candidates (candidate_grid's default; --ratios)
+CANDIDATE_RATIOS = (2.0, 200.0)
 STRATEGIES = ("designed", "ssl_suggest", "isoflop_3x", "random", "none")
 
 
@@ -119,7 +121,7 @@ def strategies(res, frame: pd.DataFrame, rng: np.random.Generator, seed: int) ->
     costs = EXTRA_BUDGET * rng.dirichlet(np.ones(len(RATIOS)))
     ratio = np.exp(rng.uniform(np.log(2), np.log(200), len(RATIOS)))
     n_rand = np.sqrt(costs / (6 * ratio))
-    n, d = candidate_grid(res.runs.frame["C"], EXTRA_BUDGET)
+    n, d = candidate_grid(res.runs.frame["C"], EXTRA_BUDGET, ratios=CANDIDATE_RATIOS)
     t0 = T()
     des = design_runs(res, TARGET, EXTRA_BUDGET, n, d, batch=len(RATIOS), seed=seed)
     picks = [b["candidate"] for b in des.batch]
@@ -183,12 +185,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ladders", type=int, default=60)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--ratios", type=float, nargs=2, default=CANDIDATE_RATIOS, metavar=("LO", "HI"),
+                    help="tokens/parameter range of the designed candidates (default: candidate_grid's 2 200)")
+    ap.add_argument("--skip-timing", action="store_true", help="skip the ranking-time measurement")
     args = ap.parse_args()
+    globals()["CANDIDATE_RATIOS"] = tuple(args.ratios)
     t0 = T()
-    timing = time_ranking()
-    print(f"ranking {timing['candidates']} candidates ({timing['draws']} draws, thinned to 800): "
-          + ", ".join(f"{k} {v['rank']:.2f} s (with batch and stop-or-go {v['rank_batch_stop_go']:.2f} s)"
-                      for k, v in timing["seconds"].items()), flush=True)
+    timing = {"candidates": 0, "draws": 0, "seconds": {}} if args.skip_timing else time_ranking()
+    print(f"designed candidates: tokens/parameter {CANDIDATE_RATIOS[0]:g}-{CANDIDATE_RATIOS[1]:g}", flush=True)
+    if timing["seconds"]:
+        print(f"ranking {timing['candidates']} candidates ({timing['draws']} draws, thinned to 800): "
+              + ", ".join(f"{k} {v['rank']:.2f} s (with batch and stop-or-go {v['rank_batch_stop_go']:.2f} s)"
+                          for k, v in timing["seconds"].items()), flush=True)
     if ssl is None:
         print("strategy (a) ssl suggest skipped: simple-scaling-laws is not installed (pip install '.[bench]')",
               flush=True)
