@@ -25,7 +25,8 @@ interval (decades, log10(hi/lo)) and whether it covers the true N* (target 85-95
 
 Usage::
 
-    python benchmarks/bench_design.py                 # 60 ladders, ~3 min on 2 shared cores
+    python benchmarks/bench_design.py                 # 60 ladders, ~16 min on 2 cores at load ~12 (ssl: ~4 s each)
+    python benchmarks/bench_design.py --ratios 0.01 1000 --skip-timing   # wider designed candidates
     python benchmarks/bench_design.py --ladders 6     # quick
 """
 
