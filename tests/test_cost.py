@@ -165,3 +165,26 @@ def test_design_prices_candidates_and_the_target_with_the_cost_law():
     pre = des.pre
     np.testing.assert_allclose(KAPLAN.flops(np.exp(pre.u), np.exp(pre.draws.log_tokens(pre.log_ct, pre.u))), 1e23,
                                rtol=1e-9)
+
+
+@pytest.mark.sampling
+def test_fit_stores_the_cost_fitted_to_recorded_compute(tmp_path, capsys):
+    """``fit --cost fitted`` fits k and a to the compute column, stores them, and allocate uses them."""
+    rng = np.random.default_rng(1)
+    n = np.repeat(np.geomspace(3e7, 1e9, 5), 4)
+    d = n * np.tile(np.geomspace(5, 100, 4), 5)
+    loss = (1.8 + 400 / n ** 0.34 + 2000 / d ** 0.36) * np.exp(0.01 * rng.standard_normal(n.size))
+    runs = tmp_path / "runs.csv"
+    pd.DataFrame({"params": n, "tokens": d, "compute": 4.5 * n ** 1.03 * d, "loss": loss}).to_csv(runs, index=False)
+    out = tmp_path / "fit.nc"
+    assert main(["fit", str(runs), "--law", "chinchilla", "--out", str(out), "--cost", "fitted", "--draws", "100",
+                 "--tune", "100", "--chains", "2", "--seed", "1", "--json"]) == 0
+    cost = json.loads(capsys.readouterr().out)["cost"]
+    assert cost["kind"] == "fitted" and cost["a"] == pytest.approx(1.03, abs=1e-6)
+    assert cost["k"] == pytest.approx(4.5, rel=1e-4)
+    from bayes_scaling.result import load_fit
+
+    assert stored_cost(load_fit(out)) == CostLaw(**cost)
+    alloc = _allocate(capsys, str(out))
+    assert "N^1.0300" in alloc["compute"]["cost"]
+    assert alloc["decision"]["D"] == pytest.approx(1e20 / (4.5 * alloc["decision"]["N"] ** 1.03), rel=1e-6)
