@@ -185,7 +185,8 @@ def fit_cost(n_params, tokens, compute) -> CostLaw:
                                 f"compute column and its unit", quantity="cost")
     if rms > MAX_RMS_LOG_ERROR:
         raise BayesScalingError(f"the recorded compute is not of the form C = k N^a D (rms log error {rms:.3g} > "
-                                f"{MAX_RMS_LOG_ERROR:g}): check the compute column, or use another cost", quantity="cost")
+                                f"{MAX_RMS_LOG_ERROR:g}): check the compute column, or use another cost",
+                                quantity="cost")
     return CostLaw("fitted", k=float(np.exp(log_k)), a=float(a), rms_log_error=rms, n_runs=int(n.size))
 
 

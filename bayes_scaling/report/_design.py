@@ -66,12 +66,13 @@ def design_section(ctx) -> Section:
     sg = des.stop_go
     steps = "; ".join(f"first {i}: saves {num(st['value_flops'])} FLOPs for {num(st['cost_flops'])}"
                       for i, st in enumerate(sg["steps"], 1))
-    verdict = (f"GO: run the first {sg['go_runs']} pick(s) of the {'gain per FLOP' if sg['rule'] == 'per_flop' else 'gain'}"
-               f" batch, whose expected saving at C exceeds their cost" if sg["go_runs"] else
+    which = "gain per FLOP" if sg["rule"] == "per_flop" else "gain"
+    verdict = (f"GO: run the first {sg['go_runs']} pick(s) of the {which} batch, whose expected saving at C exceeds their cost" if sg["go_runs"] else
                "STOP: no batch's expected saving at C exceeds its cost; the current ladder is enough for this decision")
     low = sg["ess"] < 50
     sec.add(Para(f"Stop or go: the decision at C wastes {100 * sg['expected_wasted_now']:.2f}% of the budget in "
-                 f"expectation now (perfect information would save {num(sg['evpi_flops'])} FLOPs). {steps or 'no picks'}. "
+                 f"expectation now (perfect information would save {num(sg['evpi_flops'])} FLOPs). "
+                 f"{steps or 'no picks'}. "
                  f"{verdict}." + (f" The importance weights collapsed (ESS {sg['ess']:.0f}): recheck with real refits."
                                   if low else ""), flag=low))
     return sec
