@@ -188,3 +188,22 @@ def test_fit_stores_the_cost_fitted_to_recorded_compute(tmp_path, capsys):
     alloc = _allocate(capsys, str(out))
     assert "N^1.0300" in alloc["compute"]["cost"]
     assert alloc["decision"]["D"] == pytest.approx(1e20 / (4.5 * alloc["decision"]["N"] ** 1.03), rel=1e-6)
+
+
+def test_kaplan_aspect_ratio_defaults_to_the_runs_shape_columns():
+    frame = pd.DataFrame({"params": [1e8, 3e8, 1e9], "tokens": [2e9, 6e9, 2e10], "loss": [3.1, 2.9, 2.7],
+                          "d_model": [512, 1024, 2048], "n_layer": [8, 8, 16]})
+    runs = load_runs(frame, shape_cols=("d_model", "n_layer"))
+    assert cost_from_options("kaplan", n_ctx=2048, runs=runs).aspect_ratio == pytest.approx(128.0)
+    assert cost_from_options("kaplan", n_ctx=2048, aspect_ratio=64, runs=runs).aspect_ratio == 64
+
+
+def test_design_cli_prices_candidates_with_the_cost_flag(fit_file, capsys):
+    assert main(["design", str(fit_file), "--target-compute", "1e23", "--ladder-budget", "3e21", "--cost", "kaplan",
+                 "--n-ctx", "2048", "--aspect-ratio", "128", "--worlds", "16", "--max-refits", "0", "--batch", "2",
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "Kaplan" in out["cost"]
+    for c in out["candidates"][:5]:
+        assert c["cost_flops"] == pytest.approx(float(KAPLAN.flops(c["N"], c["D"])), rel=1e-9)
+    assert out["batch_cost_flops"] <= 3e21
