@@ -49,7 +49,8 @@ class CostLaw:
     """Training FLOPs C = f(N) D of a run of N parameters on D tokens (see the module docstring).
     ``k``: FLOPs per parameter per token of the leading term; ``a``: exponent of N (``fitted``);
     ``n_ctx``: context length in tokens and ``aspect_ratio``: d_model / n_layer (``kaplan``);
-    ``rms_log_error`` and ``n_runs``: how well a fitted law matches the recorded compute."""
+    ``rms_log_error``, ``n_runs`` and ``n_max`` (the largest N it was fitted to): how well and where a
+    fitted law matches the recorded compute."""
 
     kind: str = "6nd"
     k: float = FLOPS_PER_PARAM_TOKEN
@@ -58,6 +59,7 @@ class CostLaw:
     aspect_ratio: float | None = None
     rms_log_error: float | None = None
     n_runs: int | None = None
+    n_max: float | None = None
 
     def __post_init__(self):
         if self.kind not in COST_KINDS:
@@ -132,8 +134,8 @@ class CostLaw:
         if self.kind == "6nd":
             return f"C = {self.k:g} N D FLOPs"
         if self.kind == "fitted":
-            fit = f"; fitted to {self.n_runs} runs' recorded compute, rms log error {self.rms_log_error:.3g}" \
-                if self.n_runs else ""
+            fit = (f"; fitted to {self.n_runs} runs' recorded compute (N <= {self.n_max:.3g}), rms log error "
+                   f"{self.rms_log_error:.3g}") if self.n_runs else ""
             return f"C = {self.k:.4g} N^{self.a:.4f} D FLOPs{fit}"
         return (f"C = 6 N (1 + n_ctx / (12 d_model)) D FLOPs (Kaplan et al. 2020 Table 1; n_ctx = {self.n_ctx:g}, "
                 f"d_model / n_layer = {self.aspect_ratio:g})")
@@ -187,7 +189,28 @@ def fit_cost(n_params, tokens, compute) -> CostLaw:
         raise BayesScalingError(f"the recorded compute is not of the form C = k N^a D (rms log error {rms:.3g} > "
                                 f"{MAX_RMS_LOG_ERROR:g}): check the compute column, or use another cost",
                                 quantity="cost")
-    return CostLaw("fitted", k=float(np.exp(log_k)), a=float(a), rms_log_error=rms, n_runs=int(n.size))
+    return CostLaw("fitted", k=float(np.exp(log_k)), a=float(a), rms_log_error=rms, n_runs=int(n.size),
+                   n_max=float(n.max()))
+
+
+#: A fitted cost law is extrapolated, with a warning, when N* exceeds its largest run's N by this factor.
+COST_EXTRAPOLATION_FACTOR = 3.0
+
+
+def check_cost_range(cost: CostLaw, n_params) -> None:
+    """Warn when a fitted cost law is used at N (parameters; e.g. N* per draw, budgets on the last
+    axis) whose median at some budget exceeds the largest N it was fitted to by :data:`COST_EXTRAPOLATION_FACTOR`: a power law in N need not
+    hold there (a true count 6N + overhead tends to 6N; k N^a with a < 1 falls below it)."""
+    if cost.kind != "fitted" or cost.n_max is None:
+        return
+    arr = np.asarray(n_params, float)
+    n = float(np.max(np.median(arr.reshape(-1, arr.shape[-1]) if arr.ndim > 1 else arr[:, None], axis=0)))
+    if n > COST_EXTRAPOLATION_FACTOR * cost.n_max:
+        import warnings
+
+        warnings.warn(f"N* = {n:.3g} is {n / cost.n_max:.3g}x the largest run the fitted cost law saw "
+                      f"({cost.n_max:.3g}): its FLOPs per token are extrapolated (the kaplan cost keeps the 6N limit)",
+                      UserWarning, stacklevel=3)
 
 
 def cost_from_options(kind: str | None, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN, n_ctx=None,

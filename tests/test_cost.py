@@ -207,3 +207,17 @@ def test_design_cli_prices_candidates_with_the_cost_flag(fit_file, capsys):
     for c in out["candidates"][:5]:
         assert c["cost_flops"] == pytest.approx(float(KAPLAN.flops(c["N"], c["D"])), rel=1e-9)
     assert out["batch_cost_flops"] <= 3e21
+
+
+def test_a_fitted_cost_law_warns_when_the_allocation_extrapolates_it():
+    res = fake_fit(seed=3, draws=50)
+    n = np.geomspace(1e7, 1e8, 6)
+    law = fit_cost(n, 20 * n, 5.0 * n ** 1.02 * 20 * n)
+    assert law.n_max == pytest.approx(1e8) and "N <= 1e+08" in law.describe()
+    with pytest.warns(UserWarning, match="fitted cost law saw"):
+        compute_optimal(res, [1e22], cost=law)  # N* ~ 1e10
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compute_optimal(res, [1e16], cost=law)  # N* ~ 1e7: inside the runs

@@ -19,6 +19,7 @@ import numpy as np
 import xarray as xr
 
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
+from bayes_scaling.cost import check_cost_range
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import check_query_size
 from bayes_scaling.queries.draws import (LawDraws, bisect_decreasing, budgets_flops, check_target_loss, law_draws,
@@ -53,6 +54,7 @@ def compute_optimal(result, compute, *, flops_per_token: float = FLOPS_PER_PARAM
     log_ct = np.log(budgets / k)
     log_n = draws.log_n_opt(log_ct)
     log_d = draws.log_tokens(log_ct, log_n)
+    check_cost_range(cost, np.exp(log_n))
     loss = np.exp(draws.log_loss(log_n, log_d))
     ds = xr.Dataset({
         "N_opt": _da(np.exp(log_n), budgets, {"units": f"{result.runs_metadata['params_kind']} parameters"}),
