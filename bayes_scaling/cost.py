@@ -145,7 +145,14 @@ class CostLaw:
 
     @classmethod
     def from_json(cls, text: str) -> "CostLaw":
-        return cls(**json.loads(text))
+        try:
+            fields = json.loads(text)
+            return cls(**fields)
+        except (TypeError, ValueError) as e:
+            if isinstance(e, BayesScalingError):
+                raise
+            raise BayesScalingError(f"the stored cost law is unreadable ({' '.join(str(e).split())}): refit, or "
+                                    f"override it", quantity="cost") from None
 
 
 def stored_cost(result) -> CostLaw | None:

@@ -91,6 +91,8 @@ def test_fitted_cost_recovers_k_and_a_from_recorded_compute():
     (lambda: cost_from_options("fitted", runs=load_runs(pd.DataFrame({"params": [1e8, 1e9], "tokens": [1e9, 1e10],
                                                                        "loss": [3.0, 2.8]}))), "cost", "derived"),
     (lambda: cost_from_options(None, n_ctx=2048), "cost", "kaplan cost"),
+    (lambda: CostLaw.from_json('{"kind": "kaplan", "colour": 3}'), "cost", "unreadable"),
+    (lambda: CostLaw.from_json("[1, 2"), "cost", "unreadable"),
 ])
 def test_bad_cost_input_is_one_error_naming_what_to_fix(make, quantity, words):
     with pytest.raises(BayesScalingError) as e:
