@@ -69,6 +69,8 @@ except ImportError:
     ssl = None
 #: tokens/parameter range of the designed strategy's candidates (candidate_grid's default; --ratios)
 CANDIDATE_RATIOS = (2.0, 200.0)
+#: the designed strategy's objective (--objective)
+OBJECTIVE = "n_star"
 STRATEGIES = ("designed", "ssl_suggest", "isoflop_3x", "random", "none")
 
 
@@ -124,7 +126,7 @@ def strategies(res, frame: pd.DataFrame, rng: np.random.Generator, seed: int) ->
     n_rand = np.sqrt(costs / (6 * ratio))
     n, d = candidate_grid(res.runs.frame["C"], EXTRA_BUDGET, ratios=CANDIDATE_RATIOS)
     t0 = T()
-    des = design_runs(res, TARGET, EXTRA_BUDGET, n, d, batch=len(RATIOS), seed=seed)
+    des = design_runs(res, TARGET, EXTRA_BUDGET, n, d, objective=OBJECTIVE, batch=len(RATIOS), seed=seed)
     picks = [b["candidate"] for b in des.batch]
     info = {"seconds": T() - t0, "rule": des.rule, "cost": float(des.cost[picks].sum()), "n_runs": len(picks),
             "min_ess": float(min([b["ess"] for b in des.batch] or [0]))}
@@ -188,12 +190,16 @@ def main() -> None:
     ap.add_argument("--json", default=None)
     ap.add_argument("--ratios", type=float, nargs=2, default=CANDIDATE_RATIOS, metavar=("LO", "HI"),
                     help="tokens/parameter range of the designed candidates (default: candidate_grid's 2 200)")
+    ap.add_argument("--objective", choices=("n_star", "loss", "wasted_compute"), default=OBJECTIVE,
+                    help="objective of the designed strategy (default %(default)s)")
     ap.add_argument("--skip-timing", action="store_true", help="skip the ranking-time measurement")
     args = ap.parse_args()
     globals()["CANDIDATE_RATIOS"] = tuple(args.ratios)
+    globals()["OBJECTIVE"] = args.objective
     t0 = T()
     timing = {"candidates": 0, "draws": 0, "seconds": {}} if args.skip_timing else time_ranking()
-    print(f"designed candidates: tokens/parameter {CANDIDATE_RATIOS[0]:g}-{CANDIDATE_RATIOS[1]:g}", flush=True)
+    print(f"designed candidates: tokens/parameter {CANDIDATE_RATIOS[0]:g}-{CANDIDATE_RATIOS[1]:g}; objective {OBJECTIVE}",
+          flush=True)
     if timing["seconds"]:
         print(f"ranking {timing['candidates']} candidates ({timing['draws']} draws, thinned to 800): "
               + ", ".join(f"{k} {v['rank']:.2f} s (with batch and stop-or-go {v['rank_batch_stop_go']:.2f} s)"
