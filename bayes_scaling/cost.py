@@ -206,8 +206,9 @@ COST_EXTRAPOLATION_FACTOR = 3.0
 
 def check_cost_range(cost: CostLaw, n_params) -> None:
     """Warn when a fitted cost law is used at N (parameters; e.g. N* per draw, budgets on the last
-    axis) whose median at some budget exceeds the largest N it was fitted to by :data:`COST_EXTRAPOLATION_FACTOR`: a power law in N need not
-    hold there (a true count 6N + overhead tends to 6N; k N^a with a < 1 falls below it)."""
+    axis) whose median at some budget exceeds the largest N it was fitted to by
+    :data:`COST_EXTRAPOLATION_FACTOR`: a power law in N need not hold there (a true count 6N +
+    overhead tends to 6N; k N^a with a < 1 falls below it)."""
     if cost.kind != "fitted" or cost.n_max is None:
         return
     arr = np.asarray(n_params, float)
