@@ -14,6 +14,8 @@ emptied at the start, so the user's cache is neither used nor touched):
    (interpreter start-up included) and split inside into: ``import bayes_scaling``; ``import pymc,
    nutpie``; load the CSV; compile (``compiled_model``); fit (``bayes_scaling.fit``, which reuses the
    compiled model: sampling + post-processing). 4 chains x (1000 tune + 1000 draws), seed 1;
+   Then ``--cli-repeats`` fresh ``python -m bayes_scaling fit`` processes (the command a user types;
+   it also saves the fit file), median reported;
 3. **warm refit**: in one process, after a first fit, ``--warm-repeats`` refits on bootstrap
    resamples of the rows (``with_data`` reuse; median of the ``fit`` calls);
 4. **posterior**: means and sds of every parameter, on Epoch's runs and on the bundled example,
@@ -26,7 +28,7 @@ targets: cold fit <= 8 s, warm refit <= 1 s.
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_cold_fit.py                 # ~3-4 min on 2 cores
+    .venv/bin/python benchmarks/bench_cold_fit.py                 # ~4-5 min on 2 quiet cores
     .venv/bin/python benchmarks/bench_cold_fit.py --repeats 5 --json /tmp/cold.json
     .venv/bin/python benchmarks/bench_cold_fit.py --routes cached --no-first
 """
@@ -165,6 +167,18 @@ def run_worker(args: list[str], env: dict) -> tuple[float, dict]:
     return wall, out
 
 
+def run_cli(csv: Path, seed: int, env: dict, out: Path) -> float:
+    """Wall seconds of ``python -m bayes_scaling fit`` on Epoch's runs, saving the fit to ``out``."""
+    cmd = [sys.executable, "-m", "bayes_scaling", "fit", str(csv), "--law", "chinchilla", "--params-col", "Model Size",
+           "--compute-col", "Training FLOP", "--tokens-col", "", "--seed", str(seed), "--out", str(out)]
+    t = T()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env)
+    wall = T() - t
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed (rc {proc.returncode}):\n{proc.stderr[-3000:]}")
+    return wall
+
+
 def cold_line(tag: str, wall: float, c: dict) -> str:
     return (f"  {tag}: {wall:6.2f} s wall = imports {c['import_bayes_scaling_s'] + c['import_pymc_nutpie_s']:.2f} "
             f"+ compile {c['compile_s']:.2f} + fit {c['fit_s']:.2f} + start-up {c['startup_s']:.2f} "
@@ -173,7 +187,8 @@ def cold_line(tag: str, wall: float, c: dict) -> str:
             f"ESS/s {c['ess_bulk_min'] / wall:.0f} (per fit-call s: {c['ess_per_fit_s']:.0f})")
 
 
-def bench_route(route: str, csv: Path, repeats: int, warm_repeats: int, first: bool, seed: int) -> dict:
+def bench_route(route: str, csv: Path, repeats: int, cli_repeats: int, warm_repeats: int, first: bool,
+                seed: int) -> dict:
     tmp = tempfile.mkdtemp(prefix=f"bench_cold_{route}_")
     env = dict(os.environ, BAYES_SCALING_COMPILE=route, PYTHONPATH=str(REPO))
     flags = env.get("PYTENSOR_FLAGS", "")
@@ -196,6 +211,11 @@ def bench_route(route: str, csv: Path, repeats: int, warm_repeats: int, first: b
             say(cold_line(f"cold fit {i + 1}/{repeats}", wall, c))
         out["cold"] = runs
         out["cold_median_s"] = statistics.median(r["wall_s"] for r in runs)
+        out["cli_s"] = [run_cli(csv, seed, env, Path(tmp) / f"fit{i}.nc") for i in range(cli_repeats)]
+        if out["cli_s"]:
+            out["cli_median_s"] = statistics.median(out["cli_s"])
+            say("  `bayes-scaling fit` (CLI, fresh process, saves the fit): " + ", ".join(f"{w:.2f}" for w in out["cli_s"])
+                + f" s; median {out['cli_median_s']:.2f} s")
         _, w = run_worker(["warm", str(csv), str(seed), str(warm_repeats)], env)
         out["warm"] = w
         out["warm_median_s"] = statistics.median(r["s"] for r in w["refits"])
@@ -222,11 +242,13 @@ def report(res: dict) -> None:
                                     for n in names))
 
     row("first process, caches cleared", lambda r: r.get("first", {}).get("wall_s"))
-    row("cold fit wall (median)", lambda r: r["cold_median_s"])
+    row("CLI `bayes-scaling fit` wall (median)", lambda r: r.get("cli_median_s"))
+    row("library cold fit wall (median)", lambda r: r["cold_median_s"])
     row("  imports", lambda r: med(r["cold"], "import_bayes_scaling_s") + med(r["cold"], "import_pymc_nutpie_s"))
     row("  compile", lambda r: med(r["cold"], "compile_s"))
     row("  fit call (sample + post-process)", lambda r: med(r["cold"], "fit_s"))
     row("  interpreter start-up + exit", lambda r: med(r["cold"], "startup_s") + med(r["cold"], "teardown_s"))
+    row("  load CSV", lambda r: med(r["cold"], "load_s"))
     row("R-hat max (worst run)", lambda r: max(c["r_hat_max"] for c in r["cold"]), "{:.4f}")
     row("bulk ESS min (worst run)", lambda r: min(c["ess_bulk_min"] for c in r["cold"]), "{:.0f}")
     row("ESS/s over the cold wall (median)", lambda r: statistics.median(c["ess_bulk_min"] / c["wall_s"]
@@ -236,12 +258,15 @@ def report(res: dict) -> None:
     row("warm ESS/s (median)", lambda r: statistics.median(x["ess_per_fit_s"] for x in r["warm"]["refits"]), "{:.0f}")
     for n in names:
         r = routes[n]
-        say(f"{n}: cold fit {r['cold_median_s']:.2f} s vs target <= {TARGET_COLD_S:.0f} s: "
-            f"{'PASS' if r['cold_median_s'] <= TARGET_COLD_S else 'MISS'}; warm refit {r['warm_median_s']:.2f} s vs "
+        cold = max(r["cold_median_s"], r.get("cli_median_s", 0.0))  # the slower of the two paths
+        say(f"{n}: cold fit {cold:.2f} s (slower of CLI and library) vs target <= {TARGET_COLD_S:.0f} s: "
+            f"{'PASS' if cold <= TARGET_COLD_S else 'MISS'}; warm refit {r['warm_median_s']:.2f} s vs "
             f"target <= {TARGET_WARM_S:.0f} s: {'PASS' if r['warm_median_s'] <= TARGET_WARM_S else 'MISS'}")
     if {"cached", "nutpie"} <= set(names):
         a, b = routes["cached"], routes["nutpie"]
-        say(f"ratio cold fit cached / nutpie: {a['cold_median_s'] / b['cold_median_s']:.2f}; "
+        if "cli_median_s" in a and "cli_median_s" in b:
+            say(f"ratio CLI cold fit cached / nutpie: {a['cli_median_s'] / b['cli_median_s']:.2f}")
+        say(f"ratio library cold fit cached / nutpie: {a['cold_median_s'] / b['cold_median_s']:.2f}; "
             f"warm refit: {a['warm_median_s'] / b['warm_median_s']:.2f}")
         say("\n== Posterior moments, same seed, both routes ==")
         worst = 0.0
@@ -266,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--routes", default="cached,nutpie", help="comma-separated compile routes (cached, nutpie)")
     p.add_argument("--repeats", type=int, default=3, help="cold processes per route after the first (median)")
+    p.add_argument("--cli-repeats", type=int, default=3, help="fresh `bayes-scaling fit` processes per route (median)")
     p.add_argument("--warm-repeats", type=int, default=3)
     p.add_argument("--no-first", action="store_true", help="do not report the first (cleared-cache) process")
     p.add_argument("--seed", type=int, default=1)
@@ -274,11 +300,13 @@ def main(argv: list[str] | None = None) -> int:
     csv = dataset_csv()
     load0 = os.getloadavg()
     say(f"bench_cold_fit: {csv.name} | {os.cpu_count()} CPUs, load avg {load0[0]:.2f} {load0[1]:.2f} | "
-        f"Python {platform.python_version()} | routes {a.routes} | cold x{a.repeats}, warm x{a.warm_repeats}")
+        f"Python {platform.python_version()} | routes {a.routes} | cold x{a.repeats} (library) + "
+        f"x{a.cli_repeats} (CLI), warm x{a.warm_repeats}")
     t0 = T()
     res = {"config": vars(a), "load_avg_start": load0, "routes": {}}
     for route in [r.strip() for r in a.routes.split(",") if r.strip()]:
-        res["routes"][route] = bench_route(route, csv, a.repeats, a.warm_repeats, not a.no_first, a.seed)
+        res["routes"][route] = bench_route(route, csv, a.repeats, a.cli_repeats, a.warm_repeats, not a.no_first,
+                                          a.seed)
     report(res)
     res["load_avg_end"] = os.getloadavg()
     res["wall_s"] = T() - t0
