@@ -11,12 +11,16 @@ everything the machine code depends on: PyTensor's cache keys of the two compile
 constants, fastmath), the dimensions, the layout of the data record, and the numba, PyTensor and
 nutpie versions (numba adds the CPU). The first process compiles and stores them in PyTensor's
 numba cache folder (``<pytensor base_compiledir>/numba``); later processes load them in
-milliseconds. The sampler, its random streams and the compiled code are the ones nutpie's own
-route produces, so the draws are the same, except in the last bit in one case. numba's stored copy
-can differ from the build in the process that stored it, and the chains then diverge: the same
-posterior, other draws. PyTensor's kernel cache already did this, on both routes. The ``"nutpie"`` route is ``nutpie.compile_pymc_model``
-unchanged (for comparison, and the fallback when a graph has no PyTensor cache key or nutpie's
-internals differ from the 0.16 series this was written against).
+milliseconds.
+
+The sampler, its random streams and the compiled code are the ones nutpie's own route produces,
+so the draws are the same. The exception is the process that stores the callbacks: numba's stored
+copy can differ from that process's own build in the last bit, and the chains then diverge (the
+same posterior, other draws). PyTensor's kernel cache already does this, on both routes.
+
+The ``"nutpie"`` route is ``nutpie.compile_pymc_model`` unchanged. It is kept for comparison, and
+it is the fallback when a graph has no PyTensor cache key, or when nutpie's internals differ from
+the 0.16 series this module was written against.
 
 Choose with ``BAYES_SCALING_COMPILE=cached|nutpie`` (default ``cached``).
 """
