@@ -1,6 +1,7 @@
 """Fit a law to runs with NUTS (nutpie), reusing one compiled model per (law, spec).
 
-nutpie compiles the model's log-density and gradient with numba once per process per spec;
+nutpie samples the model's log-density and gradient compiled with numba: once per process per spec
+(the machine code is cached on disk across processes: :mod:`bayes_scaling.inference.compile`);
 later fits of the same spec on new runs swap the data (``with_data``) and skip compilation.
 A low-rank mass-matrix adaptation handles the E/A/B correlations of additive laws.
 """
@@ -20,6 +21,7 @@ from bayes_scaling.cost import CostLaw, store_cost
 from bayes_scaling.data.runs import RunTable
 from bayes_scaling.errors import BayesScalingError, DiagnosticsError
 from bayes_scaling.inference.checks import check_posterior, check_runs
+from bayes_scaling.inference.compile import compile_nutpie_model
 from bayes_scaling.inference.model import build_model, model_data
 from bayes_scaling.inference.sampling import sample_nuts
 from bayes_scaling.specs.spec import LawSpec, default_spec, load_spec
@@ -107,19 +109,18 @@ def model_key(spec: LawSpec, data) -> str:
     return hashlib.sha256(f"{spec.content_key()}\n{shape}\n{covs}".encode()).hexdigest()
 
 
-def compiled_model(spec: LawSpec, data, *, progress: bool = False):
-    """The compiled nutpie model for ``spec``, built once per process and fed ``data``."""
-    import nutpie
-
+def compiled_model(spec: LawSpec, data, *, progress: bool = False, route: str | None = None):
+    """The compiled nutpie model for ``spec``, built once per process and fed ``data``. ``route``:
+    ``"cached"`` (default, or ``$BAYES_SCALING_COMPILE``) or ``"nutpie"``
+    (:mod:`bayes_scaling.inference.compile`); a model compiled by either is reused."""
     key = model_key(spec, data)
     compiled = _COMPILED.get(key)
     if compiled is None:
         if progress:
-            print("compiling the model with numba (once per law and spec in a process) ...", file=sys.stderr, flush=True)
+            print("compiling the model with numba (once per law and spec in a process; cached on disk) ...",
+                  file=sys.stderr, flush=True)
         model = build_model(spec, data)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", category=FutureWarning)
-            compiled = nutpie.compile_pymc_model(model, jitter_rvs=jittered_rvs(spec, model))
+        compiled = compile_nutpie_model(model, jitter_rvs=jittered_rvs(spec, model), route=route)
         _COMPILED[key] = compiled
         return compiled
     # nutpie keeps only the data containers its compiled graph reads (e.g. no ref_log_U when the
