@@ -87,6 +87,7 @@ def main() -> None:
     pred = fit.predict(N=N, D=D, seed=args.seed)["loss_predictive"]
     point = chinchilla_ls(c4.frame["N"].to_numpy(), c4.frame["D"].to_numpy(), c4.frame["loss"].to_numpy())(N, D)
     rows["C4 loss (nats/token)"] = score(test.frame["loss"].to_numpy(), *quantiles(pred), point)
+    rows["C4 loss (nats/token)"]["diagnostics_ok"] = bool(fit.diagnostics.ok)
     print(rows["C4 loss (nats/token)"], flush=True)
 
     for task in MAIN_TASKS:
@@ -102,15 +103,27 @@ def main() -> None:
         f2 = sigmoid_ls(acc.frame["L"].to_numpy(), acc.frame["loss"].to_numpy(), CHANCE[task])
         rows[task] = score(truth, *quantiles(chain), f2(f1(N, D)))
         rows[task]["diagnostics_ok"] = bool(step1.diagnostics.ok and step2.diagnostics.ok)
+        for name, f in (("step1", step1), ("step2", step2)):
+            d = f.diagnostics
+            rows[task][name] = {"r_hat_max": d.r_hat_max, "ess_bulk_min": d.ess_bulk_min,
+                                "ess_tail_min": d.ess_tail_min, "divergences": d.divergences, "ok": d.ok}
         print(task, rows[task], flush=True)
 
     tasks = [rows[t] for t in MAIN_TASKS]
     rows["8 tasks (mean)"] = {k: float(np.mean([r[k] for r in tasks])) for k in ("mae", "coverage90", "mae_point")}
     rows["8 tasks (mean)"]["n"] = sum(r["n"] for r in tasks)
-    print("| target | 3B runs | MAE (Bayes, median) | 90% coverage | MAE (two-step least squares) |")
-    print("|---|---|---|---|---|")
+    rows["8 tasks (mean)"]["diagnostics_ok"] = sum(r["diagnostics_ok"] for r in tasks)
+    print("| target | 3B runs | MAE (Bayes, median) | 90% coverage | MAE (two-step least squares) | diagnostics pass |")
+    print("|---|---|---|---|---|---|")
     for name, r in rows.items():
-        print(f"| {name} | {r['n']} | {r['mae']:.4f} | {r['coverage90']:.2f} | {r['mae_point']:.4f} |")
+        ok = r["diagnostics_ok"]
+        ok = f"{ok}/{len(tasks)}" if name == "8 tasks (mean)" else ("yes" if ok else "no")
+        print(f"| {name} | {r['n']} | {r['mae']:.4f} | {r['coverage90']:.2f} | {r['mae_point']:.4f} | {ok} |")
+    print("step 2 (metric law) diagnostics: task, max R-hat (target <= 1.01), min bulk / tail ESS (target >= 100 "
+          "per chain), divergences (target 0)")
+    for t in MAIN_TASKS:
+        d = rows[t]["step2"]
+        print(f"  {t}: {d['r_hat_max']:.3f}, {d['ess_bulk_min']:.0f} / {d['ess_tail_min']:.0f}, {d['divergences']}")
     print(f"total {time.perf_counter() - t_start:.0f} s")
     if args.out:
         with open(args.out, "w") as fh:

@@ -73,11 +73,16 @@ CONVERGENCE = "convergence"
 _CONVERGENCE_SUFFIXES = ("__r_hat", "__ess_bulk", "__ess_tail")
 
 
+#: Further reported variables: ``gamma`` (covariate effects) and, in a fit with ``run_noise``, its noise components
+#: ``sigma_law`` (scatter of configurations around the law, shared by replicates) and ``sigma_run`` (run to run).
+EXTRA_VARS = ("gamma", "sigma_law", "sigma_run")
+
+
 def summary_draws(law, posterior: xr.Dataset) -> tuple[list[str], list[str], xr.Dataset]:
     """(law parameters + sigma, group/covariate variables, their draws with the law's derived
     parameters added): what :meth:`FitResult.summary` tabulates."""
     names = [*law.param_names, "sigma"]
-    extra = [v for v in posterior.data_vars if v.endswith("_group") or v.startswith("tau_") or v == "gamma"]
+    extra = [v for v in posterior.data_vars if v.endswith("_group") or v.startswith("tau_") or v in EXTRA_VARS]
     derived = {k: v for k, v in law.derived(law.to_law_params(posterior)).items() if k not in posterior}
     return names, extra, posterior[names + extra].assign(derived)
 
@@ -96,7 +101,8 @@ def prior_moments(spec, names, ref: dict) -> dict[str, tuple[str, float] | None]
 
     out = {}
     for name in names:
-        prior = {"sigma": spec.likelihood.sigma, "gamma": spec.covariate_prior}.get(name, spec.priors.get(name))
+        prior = {"sigma": spec.likelihood.sigma, "gamma": spec.covariate_prior, "sigma_law": spec.likelihood.sigma,
+                 "sigma_run": spec.likelihood.sigma}.get(name, spec.priors.get(name))
         if prior is None and name.startswith("tau_") and spec.hierarchy is not None:
             prior = spec.hierarchy.tau
         if prior is None:
@@ -128,7 +134,7 @@ class FitResult:
         law = spec.law
         posterior = trace["posterior"].to_dataset()
         keep = [v for v in posterior.data_vars if v in law.param_names or v == "sigma" or v in law.internal
-                or v.endswith("_group") or v.startswith(("tau_", "eps_")) or v == "gamma"]
+                or v.endswith("_group") or v.startswith(("tau_", "eps_")) or v in EXTRA_VARS]
         posterior = posterior[keep]
         # a compiled model reused for another runs table keeps the coordinate labels it was built with
         if "group" in posterior.dims:
@@ -152,7 +158,7 @@ class FitResult:
         loglik = ev.pointwise_loglik(ev.log_mean_runs(data.log_inputs, labels=labels, shift=data.covariates),
                                      data.log_loss).assign_coords(run_coord)
         diag = compute_diagnostics(posterior, stats, [*law.param_names, "sigma", *(
-            v for v in posterior.data_vars if v.endswith("_group") or v.startswith("tau_") or v == "gamma")])
+            v for v in posterior.data_vars if v.endswith("_group") or v.startswith("tau_") or v in EXTRA_VARS)])
         attrs = {
             "bayes_scaling_format": FORMAT,
             "bayes_scaling_version": bayes_scaling.__version__,
@@ -166,13 +172,16 @@ class FitResult:
             "runs_metadata": json.dumps(runs.metadata(), sort_keys=True),
             "reference_log_inputs": json.dumps(data.ref, sort_keys=True),
             "sampler_config": json.dumps(sampler_config, sort_keys=True),
-            "prior_moments": json.dumps(prior_moments(spec, [*law.param_names, "sigma", "gamma", *(
+            "prior_moments": json.dumps(prior_moments(spec, [*law.param_names, "sigma", *EXTRA_VARS, *(
                 v for v in posterior.data_vars if v.startswith("tau_"))], data.ref)),
             "diagnostics": json.dumps(diag.as_dict(), sort_keys=True),
             "command": command,
             "covariates": json.dumps(None if data.covariates is None else {
                 "names": list(data.covariate_names), "means": list(data.covariate_means),
                 "prior": spec.covariate_prior.as_dict()}),
+            "run_noise": json.dumps(None if data.cell_idx is None else {
+                "cells": int(data.n_cells), "replicate_cells": int(np.sum(np.bincount(data.cell_idx) >= 2)),
+                "cell_by": list(data.cell_by), "se": data.se_given}),
             "hierarchy": json.dumps(None if spec.hierarchy is None or data.group_idx is None else {
                 "vary": list(spec.hierarchy.vary), "tau": spec.hierarchy.tau.as_dict(), "group_col": data.group_col,
                 "groups": list(data.groups), "offsets": ZERO_SUM}),
