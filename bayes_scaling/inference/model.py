@@ -53,6 +53,13 @@ class ModelData:
             out["cell_idx"], out["se"] = self.cell_idx, self.se
         return out
 
+    def run_noise_record(self) -> dict | None:
+        """What a fit with run noise stores: configurations, those with replicates, what defines one, SE given."""
+        if self.cell_idx is None:
+            return None
+        return {"cells": int(self.n_cells), "replicate_cells": int(np.sum(np.bincount(self.cell_idx) >= 2)),
+                "cell_by": list(self.cell_by), "se": bool(self.se_given)}
+
 
 def replicate_cells(spec: LawSpec, runs: RunTable, group_idx: np.ndarray | None = None
                     ) -> tuple[np.ndarray, int, tuple[str, ...]]:

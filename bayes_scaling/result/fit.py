@@ -71,10 +71,7 @@ def write_tree(tree: xr.DataTree, path: str | os.PathLike, what: str) -> Path:
 #: The fit file's group holding R-hat and bulk/tail ESS per summarised variable.
 CONVERGENCE = "convergence"
 _CONVERGENCE_SUFFIXES = ("__r_hat", "__ess_bulk", "__ess_tail")
-
-
-#: Further reported variables: ``gamma`` (covariate effects) and, in a fit with ``run_noise``, its noise components
-#: ``sigma_law`` (scatter of configurations around the law, shared by replicates) and ``sigma_run`` (run to run).
+#: Reported beside the law: covariate effects, and a run-noise fit's components (configuration, run to run).
 EXTRA_VARS = ("gamma", "sigma_law", "sigma_run")
 
 
@@ -94,25 +91,6 @@ def convergence(post: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset, xr.Dataset]:
     return azs.rhat(post), azs.ess(post, method="bulk"), azs.ess(post, method="tail")
 
 
-def prior_moments(spec, names, ref: dict) -> dict[str, tuple[str, float] | None]:
-    """Per name (a law parameter, ``sigma``, ``gamma`` or ``tau_<name>``): (scale, prior variance on that
-    scale) of its prior (:mod:`bayes_scaling.specs.moments`), or ``None`` when it has no prior of its own."""
-    from bayes_scaling.specs.moments import contraction_scale, prior_variance
-
-    out = {}
-    for name in names:
-        prior = {"sigma": spec.likelihood.sigma, "gamma": spec.covariate_prior, "sigma_law": spec.likelihood.sigma,
-                 "sigma_run": spec.likelihood.sigma}.get(name, spec.priors.get(name))
-        if prior is None and name.startswith("tau_") and spec.hierarchy is not None:
-            prior = spec.hierarchy.tau
-        if prior is None:
-            out[name] = None
-            continue
-        scale = contraction_scale(prior)
-        out[name] = (scale, float(prior_variance(prior, scale, ref.get(prior.relative_to, 0.0))))
-    return out
-
-
 class FitResult:
     """A fitted scaling law: posterior draws plus the spec and runs that produced them."""
 
@@ -130,6 +108,7 @@ class FitResult:
         import pytensor
 
         import bayes_scaling
+        from bayes_scaling.specs import moments
 
         law = spec.law
         posterior = trace["posterior"].to_dataset()
@@ -172,16 +151,14 @@ class FitResult:
             "runs_metadata": json.dumps(runs.metadata(), sort_keys=True),
             "reference_log_inputs": json.dumps(data.ref, sort_keys=True),
             "sampler_config": json.dumps(sampler_config, sort_keys=True),
-            "prior_moments": json.dumps(prior_moments(spec, [*law.param_names, "sigma", *EXTRA_VARS, *(
-                v for v in posterior.data_vars if v.startswith("tau_"))], data.ref)),
+            "prior_moments": json.dumps(moments.prior_moments(spec, [*law.param_names, "sigma", "gamma", *(
+                v for v in posterior.data_vars if v.startswith(("tau_", "sigma_")))], data.ref)),
             "diagnostics": json.dumps(diag.as_dict(), sort_keys=True),
             "command": command,
             "covariates": json.dumps(None if data.covariates is None else {
                 "names": list(data.covariate_names), "means": list(data.covariate_means),
                 "prior": spec.covariate_prior.as_dict()}),
-            "run_noise": json.dumps(None if data.cell_idx is None else {
-                "cells": int(data.n_cells), "replicate_cells": int(np.sum(np.bincount(data.cell_idx) >= 2)),
-                "cell_by": list(data.cell_by), "se": data.se_given}),
+            "run_noise": json.dumps(data.run_noise_record()),
             "hierarchy": json.dumps(None if spec.hierarchy is None or data.group_idx is None else {
                 "vary": list(spec.hierarchy.vary), "tau": spec.hierarchy.tau.as_dict(), "group_col": data.group_col,
                 "groups": list(data.groups), "offsets": ZERO_SUM}),
@@ -383,8 +360,9 @@ class FitResult:
         except (TypeError, ValueError):
             stored = None
         if not isinstance(stored, dict) or name not in stored:
-            ref = json.loads(self.tree.attrs["reference_log_inputs"])
-            stored = prior_moments(self.spec, [name], ref)
+            from bayes_scaling.specs.moments import prior_moments
+
+            stored = prior_moments(self.spec, [name], json.loads(self.tree.attrs["reference_log_inputs"]))
         if stored.get(name) is None:
             return {"contraction": float("nan"), "contraction_scale": ""}
         scale, prior_var = stored[name]
