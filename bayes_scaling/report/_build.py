@@ -17,6 +17,7 @@ from bayes_scaling.report._analysis import (
     reproducibility_section,
     sensitivity_section,
 )
+from bayes_scaling.report._metric import metric_section, noise_section
 from bayes_scaling.report._model import Report
 from bayes_scaling.report._ensemble import ensemble_report
 from bayes_scaling.report._refits import RefitConfig, RefitRunner, plan_refits
@@ -111,7 +112,7 @@ def build_report(result, config: ReportConfig | None = None) -> Report:
                    seed=int(result.sampler_config.get("seed", 0) or 0), command=config.command,
                    fit_path=config.fit_path)
     builders = [data_section, law_section, diagnostics_section, parameters_section, fit_section, residuals_section,
-                isoflops_section, frontier_section, breakdown_section, groups_section, sensitivity_section,
+                metric_section, noise_section, isoflops_section, frontier_section, breakdown_section, groups_section, sensitivity_section,
                 reproducibility_section]
     sections = []
     t_all = time.perf_counter()
