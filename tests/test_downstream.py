@@ -267,3 +267,14 @@ def test_run_noise_recovers_run_to_run_and_configuration_sds():
     assert float(post["sigma"].median()) == pytest.approx(np.hypot(law_sd, run_sd), rel=0.1)
     assert json.loads(fit.tree.attrs["run_noise"]) == {"cells": 16, "replicate_cells": 16, "cell_by": ["N", "D"],
                                                        "se": True}
+
+
+def test_cli_run_noise_errors_name_the_option(tmp_path, capsys):
+    path = tmp_path / "runs.csv"
+    _replicate_runs(0.01, 0.005, 0.003).to_csv(path, index=False)
+    out = str(tmp_path / "fit.nc")
+    assert main(["fit", str(path), "--law", "chinchilla", "--run-noise", "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert "--run-noise" in err and "normal" in err
+    assert main(["fit", str(path), "--law", "chinchilla", "--col", "SE=se", "--out", out]) == 2
+    assert "--col SE=COLUMN" in capsys.readouterr().err

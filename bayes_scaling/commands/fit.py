@@ -90,7 +90,7 @@ def cmd_fit(args) -> int:
     runs = runs_from_args(args)
     result = fit(runs, spec=spec, draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed,
                  strict=args.strict, command=args.command_line, calibrate_extrapolation=args.calibrate_extrapolation,
-                 **kw)
+                 run_noise=args.run_noise, **kw)
     result.save(out)
     return emit(lambda: [*fit_lines(result, args.ci), f"saved {out}"],
                 lambda: {**summary_json(result, args.ci), "out": str(out)}, as_json=args.json)
@@ -241,6 +241,10 @@ def add_parsers(sub) -> None:
     add_sampler_args(p)
     p.add_argument("--strict", action="store_true", help="fail (exit 1) when diagnostics fail")
     add_calibrate_arg(p)
+    p.add_argument("--run-noise", action="store_true",
+                   help="split the noise into run to run (replicates: runs at the same N and D) and each configuration's "
+                        "offset from the law; a column given as --col SE=COLUMN holds each run's evaluation standard "
+                        "error (the loss column's units). Needs a normal or logit_normal likelihood")
     add_ci_arg(p)
     add_json_arg(p)
     p.set_defaults(func=cmd_fit)

@@ -92,7 +92,7 @@ def _run_noise(spec: LawSpec, runs: RunTable, data: ModelData, run_noise: bool) 
 
     if not isinstance(spec.likelihood.dist, Normal):
         raise BayesScalingError(f"run noise adds Normal components on the family's scale: use family = \"normal\" or "
-                                f"\"logit_normal\" (the spec has {spec.likelihood.family!r})", quantity="law")
+                                f"\"logit_normal\" (the spec has {spec.likelihood.family!r})", quantity="run_noise")
     idx, n_cells, by = replicate_cells(spec, runs, data.group_idx)
     se = np.zeros(len(runs))
     if has_se:
