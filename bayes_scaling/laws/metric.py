@@ -7,6 +7,10 @@
 - ``exp_metric``: Gadre et al. 2024 (arXiv:2403.08540, Eq. 5), Err(L) = eps - k e^{-gamma L}, written for
   accuracy Acc = 1 - Err = c + k e^{-gamma L} with the floor c = 1 - eps.
 
+``exp_metric`` keeps the published form: its accuracy at zero loss, c + k, is not bounded by 1 (on the OLMo ladder
+it comes out far above 1: the exponential is a local form over the runs' losses, and the logit-normal family
+holds a mean above 1 just below it). Its fits pass their diagnostics there, so it was left as it is.
+
 Both return log Acc (the law machinery's response is a log); the ``logit_normal`` family fits it on the
 logit scale. Internal coordinates of ``exp_metric``: the log accuracy at the reference loss and the log-ratio
 of the floor to the loss term there (unit Jacobian, :func:`split_two_terms`); the sigmoid's are its own.
