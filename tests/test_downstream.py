@@ -210,7 +210,7 @@ def _normal_spec(name="chinchilla"):
     return replace(spec, likelihood=replace(spec.likelihood, family="normal")).synced()
 
 
-def test_run_noise_needs_replicates_and_se_needs_run_noise():
+def test_run_noise_needs_replicates_and_se_is_ignored_without_it():
     frame = _replicate_runs(0.01, 0.005, 0.003)
     once = frame.drop_duplicates(["params", "tokens"])
     with pytest.raises(BayesScalingError, match="replicates") as e:
@@ -219,9 +219,10 @@ def test_run_noise_needs_replicates_and_se_needs_run_noise():
     with pytest.raises(BayesScalingError, match="normal"):  # Student-t noise does not add in variance
         bs.fit(bs.load_runs(frame, compute_col=None), "chinchilla", run_noise=True, draws=10, tune=10)
     with_se = bs.load_runs(frame, compute_col=None, extra_cols={"SE": "se"}, seed_col="seed")
-    with pytest.raises(BayesScalingError, match="run noise") as e:
-        bs.fit(with_se, "chinchilla", draws=10, tune=10)
-    assert e.value.quantity == "SE"
+    from bayes_scaling.inference.model import model_data
+
+    with pytest.warns(UserWarning, match="only with run noise"):
+        assert model_data(default_spec("chinchilla"), with_se).cell_idx is None
 
 
 def test_run_noise_model_has_the_components():
@@ -276,5 +277,3 @@ def test_cli_run_noise_errors_name_the_option(tmp_path, capsys):
     assert main(["fit", str(path), "--law", "chinchilla", "--run-noise", "--out", out]) == 2
     err = capsys.readouterr().err
     assert "--run-noise" in err and "normal" in err
-    assert main(["fit", str(path), "--law", "chinchilla", "--col", "SE=se", "--out", out]) == 2
-    assert "--col SE=COLUMN" in capsys.readouterr().err

@@ -84,9 +84,11 @@ def _run_noise(spec: LawSpec, runs: RunTable, data: ModelData, run_noise: bool) 
 
     has_se = runs.has("SE")
     if not run_noise:
-        if has_se:
-            raise BayesScalingError("an evaluation standard error column (SE) enters a fit only with run noise "
-                                    "(run_noise=True, --run-noise)", quantity="SE", column=True)
+        if has_se:  # refits of a run-noise fit's runs (sensitivity, backtests) come here too: warn, not fail
+            import warnings
+
+            warnings.warn("the evaluation standard errors (SE column) enter a fit only with run noise "
+                          "(run_noise=True, --run-noise); this fit ignores them", UserWarning, stacklevel=3)
         return data
     from bayes_scaling.specs.families import Normal
 
