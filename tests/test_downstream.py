@@ -277,3 +277,30 @@ def test_cli_run_noise_errors_name_the_option(tmp_path, capsys):
     assert main(["fit", str(path), "--law", "chinchilla", "--run-noise", "--out", out]) == 2
     err = capsys.readouterr().err
     assert "--run-noise" in err and "normal" in err
+
+
+def test_predict_adds_a_new_runs_evaluation_standard_error():
+    """With ``se`` (response units) the new run's noise on the family's scale is sqrt(sigma^2 + (se x slope)^2):
+    for the log-loss families the slope is 1 / loss."""
+    fit = fake_fit("chinchilla", draws=2000, sigma=0.01, spec=_normal_spec())
+    base = fit.predict(N=1e9, D=2e10, seed=3)
+    wide = fit.predict(N=1e9, D=2e10, seed=3, se=0.02 * float(base["loss"].median()))
+    law_sd = float(np.log(base["loss"]).std())
+    sd0 = float(np.log(base["loss_predictive"]).std())
+    sd1 = float(np.log(wide["loss_predictive"]).std())
+    assert sd0 == pytest.approx(np.sqrt(law_sd ** 2 + 0.01 ** 2), rel=0.1)
+    assert sd1 == pytest.approx(np.sqrt(law_sd ** 2 + 0.01 ** 2 + 0.02 ** 2), rel=0.1)
+    with pytest.raises(BayesScalingError, match="standard error") as e:
+        fit.predict(N=1e9, D=2e10, se=-1.0)
+    assert e.value.quantity == "SE"
+
+
+def test_chain_adds_the_metrics_evaluation_standard_error(fits):
+    loss_fit, metric_fit = fits
+    base = predict_metric(loss_fit, metric_fit, N=1e9, D=2e10, seed=1, loss_noise=False)
+    wide = predict_metric(loss_fit, metric_fit, N=1e9, D=2e10, seed=1, loss_noise=False, metric_se=0.02)
+    np.testing.assert_array_equal(base["metric"].values, wide["metric"].values)
+    sd0, sd1 = float(base["metric_predictive"].std()), float(wide["metric_predictive"].std())
+    assert sd1 == pytest.approx(np.hypot(sd0, 0.02), rel=0.1)  # in quadrature (near 0.5, logit ~ linear)
+    with pytest.raises(BayesScalingError, match="standard error"):
+        predict_metric(loss_fit, metric_fit, N=1e9, D=2e10, metric_se=-0.1)

@@ -371,14 +371,15 @@ class FitResult:
         return {"contraction": 1.0 - post_var / prior_var, "contraction_scale": scale}
 
     def predict(self, N=None, D=None, C=None, *, seed: int | None = None, group: str | None = None,
-                covariates: dict[str, float] | None = None, **extra) -> xr.Dataset:
+                covariates: dict[str, float] | None = None, se: float | None = None, **extra) -> xr.Dataset:
         """Posterior of the law's loss (``loss``) and of a new run's (``loss_predictive``: the fitted noise,
         plus the extrapolation discrepancy when the fit carries one) at query points, nats/token, dims
         (chain, draw, query). ``N`` parameters, ``D`` tokens, ``C`` FLOPs (two of them suffice),
-        ``extra``: further inputs (``U``, ``X``, ``S``). ``group``: a group label, ``"new"`` or ``None``
-        (the population); ``covariates``: values by name (the rest stay at the runs' mean)."""
+        ``extra``: further inputs (``U``, ``X``, ``S``, ``L``). ``group``: a group label, ``"new"`` or ``None``
+        (the population); ``covariates``: values by name (the rest stay at the runs' mean); ``se``: the new
+        run's evaluation standard error (response units), for fits with run noise that were given SEs."""
         return self.evaluator.predict({"N": N, "D": D, "C": C, **extra}, group=group, seed=seed,
-                                      covariates=covariates)
+                                      covariates=covariates, se=se)
 
     def __repr__(self) -> str:
         d = self.diagnostics
