@@ -116,6 +116,37 @@ def test_markdown_has_the_same_sections_and_figure_files(markdown):
     assert c_star and 1e3 < float(c_star.group(1)) < 1e5 and float(c_star.group(2)) < float(c_star.group(3))
 
 
+def _num(cell: str) -> float:
+    return float(cell.rstrip("%"))
+
+
+def test_design_section_ranks_runs_per_flop_and_says_stop_or_go(html, fit_file, folder):
+    """'Which runs next': candidates best reduction of var(log N*) per FLOP first, a greedy batch that
+    fits the ladder budget (default: the runs' own compute) and a stop-or-go verdict; --design-budget
+    sets that budget."""
+    sec = _section(html, "design")
+    assert "<h2>Which runs next</h2>" in sec and "at C = 1e23 FLOPs" in sec
+    tables = re.findall(r"<table>(.*?)</table>", sec, re.DOTALL)
+    assert len(tables) == 2
+    cells = lambda t: [re.findall(r"<td>([^<]*)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", t)]  # noqa: E731
+    cands = [r for r in cells(tables[0]) if r]
+    per_flop = [_num(r[6]) for r in cands]
+    assert len(cands) == 8 and per_flop == sorted(per_flop, reverse=True) and per_flop[0] > 0
+    assert all(0 < _num(r[5]) < 100 and _num(r[7]) > 0 for r in cands)  # reduction %, ESS
+    budget = float(re.search(r"If the ladder got (\S+) more FLOPs", sec).group(1))
+    batch = [r for r in cells(tables[1]) if r]
+    assert batch and _num(batch[-1][4]) <= budget
+    after = [_num(r[5]) for r in batch]
+    assert after == sorted(after, reverse=True)  # each pick lowers the expected variance further
+    assert re.search(r"Stop or go: .*(GO: run the first \d pick|STOP: no batch)", sec)
+    out = folder / "small.html"
+    assert main(["report", str(fit_file), "--out", str(out), "--no-refits", "--design-budget", "1e19"]) == 0
+    small = _section(out.read_text(encoding="utf-8"), "design")
+    assert "If the ladder got 1e19 more FLOPs," in small
+    rows = [r for r in cells(re.findall(r"<table>(.*?)</table>", small, re.DOTALL)[-1]) if r]
+    assert rows and _num(rows[-1][4]) <= 1e19
+
+
 @pytest.mark.parametrize("args, message", [
     (["missing.nc", "--out", "{d}/r.html"], "does not exist"),
     (["{fit}", "--out", "{d}/r.txt"], "should end in .html or .md"),

@@ -82,7 +82,9 @@ class ScalingLaw:
     params: ClassVar[tuple[Param, ...]]
     #: Unit of compute the law is written in ("FLOPs" or "PF-days"); only laws with a C input use it.
     compute_unit: ClassVar[str] = "FLOPs"
-    #: Training cost: C = k N D FLOPs with k FLOPs per parameter per token (Kaplan et al. 2020 §2.1).
+    #: FLOPs per parameter per token k of C = k N D, used to derive D from C in queries given C
+    #: (Kaplan et al. 2020 §2.1). What a run costs for allocation and design is the fit's cost law
+    #: (:mod:`bayes_scaling.cost`).
     flops_per_param_token: ClassVar[float] = FLOPS_PER_PARAM_TOKEN
     #: Capabilities declared by the law beyond those its form implies (see :data:`CAPABILITIES`).
     capabilities: ClassVar[frozenset[str]] = frozenset()
@@ -124,10 +126,6 @@ class ScalingLaw:
     def counterpart(self, n_breaks: int = 1) -> str | None:
         """Name of the law a break test compares this one with (single-axis laws), else ``None``."""
         return None
-
-    def compute_flops(self, N, D):
-        """Training compute C = k N D in FLOPs for N parameters and D tokens."""
-        return self.flops_per_param_token * N * D
 
     # -- the law ---------------------------------------------------------------------------
     def log_loss(self, xp: Any, x: dict[str, Any], p: dict[str, Any]) -> Any:

@@ -1,5 +1,6 @@
 """Self-contained reports of a fit: data and provenance, law and priors, diagnostics, parameters,
-figures (fit, posterior predictive check, IsoFLOP curves, frontier), allocation, breakdown checks,
+figures (fit, posterior predictive check, IsoFLOP curves, frontier), allocation, which runs next
+(value of information per FLOP, a greedy batch, stop or go), breakdown checks,
 group comparison, sensitivity refits and reproducibility.
 
 ``build_report(result, ReportConfig(...))`` computes the sections; ``write_report(report, out)``
@@ -16,7 +17,7 @@ from bayes_scaling.report.browser import RenderCheck, check_report_html, find_ch
 
 #: Section ids, in order; ``groups`` appears only for hierarchical fits.
 SECTION_IDS = ("data", "law", "diagnostics", "parameters", "fit", "residuals", "metric", "noise", "isoflops", "frontier",
-               "breakdown", "groups", "sensitivity", "reproducibility")
+               "design", "breakdown", "groups", "sensitivity", "reproducibility")
 #: Sections only some fits have: groups (hierarchical), metric (metric laws), noise (fits with run noise).
 OPTIONAL_SECTIONS = ("groups", "metric", "noise")
 
