@@ -6,15 +6,18 @@ errors (exit 2, nothing written), a hierarchical fit's group section, and the se
 from __future__ import annotations
 
 import base64
+import json
 import re
 
 import pytest
+import xarray as xr
 
 from bayes_scaling.cli import main
-from bayes_scaling.report import SECTION_IDS, RefitConfig, ReportConfig, Table, build_report, render_html, write_report
+from bayes_scaling.report import (OPTIONAL_SECTIONS, SECTION_IDS, RefitConfig, ReportConfig, Table, build_report,
+                                  render_html, write_report)
 from bayes_scaling.testing import fake_fit
 
-BASE_SECTIONS = [s for s in SECTION_IDS if s != "groups"]
+BASE_SECTIONS = [s for s in SECTION_IDS if s not in OPTIONAL_SECTIONS]
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +174,7 @@ def test_hierarchical_fit_gets_a_paired_group_section(tmp_path):
 
     report = build_report(fake_hierarchical_fit(draws=100), ReportConfig(refits=False, budgets=(1e22,), ci_prob=0.8))
     ids = [s.id for s in report.sections]
-    assert ids == list(SECTION_IDS)
+    assert ids == [s for s in SECTION_IDS if s not in ("metric", "noise")]
     html = render_html(report)
     groups = _section(html, "groups")
     assert "P(x better than y)" in groups and "compute y needs to match x (x C)" in groups
@@ -278,3 +281,30 @@ def test_sensitivity_refits_move_the_allocation_with_intervals():
     assert all(re.fullmatch(r"\S+ \[\S+, \S+\]", cell) for r in rows for cell in r[2:])
     assert "Pearce &amp; Song (2024)" in sens and "run 8" in sens
     assert "the envelope has 4 points" in _section(html, "breakdown")  # too few budgets for the broken law
+
+
+def test_metric_fit_gets_a_downstream_section_and_a_run_noise_fit_its_components():
+    from bayes_scaling.result import FitResult
+
+    truth = {"b": 0.25, "r": 0.9, "L0": 1.0, "k": 4.0}
+    result = fake_fit("sigmoid_metric", truth, draws=100, sigma=0.05)
+    report = build_report(result, ReportConfig(refits=False))
+    ids = [s.id for s in report.sections]
+    assert "metric" in ids and "noise" not in ids
+    sec = next(s for s in report.sections if s.id == "metric")
+    bounds, curve = [i for i in sec.items if isinstance(i, Table)]
+    floor, ceiling = (float(r[2].split()[0]) for r in bounds.rows)
+    assert floor == pytest.approx(0.25, rel=0.05) and ceiling == pytest.approx(0.25 + 0.9 * 0.75, rel=0.05)
+    assert len(curve.rows) == 5 and "extrapolated" in curve.rows[-1][1]
+    # a fit with run noise (components added by hand to a fake fit): the noise section, in the response's units
+    tree = result.tree.copy()
+    post = tree["posterior"].to_dataset()
+    post["sigma_run"], post["sigma_law"] = post["sigma"] * 0.6, post["sigma"] * 0.8
+    tree["posterior"] = xr.DataTree(post)
+    tree.attrs = {**result.tree.attrs, "run_noise": json.dumps({"cells": 10, "replicate_cells": 2,
+                                                                "cell_by": ["N", "D"], "se": False})}
+    noisy = build_report(FitResult(tree), ReportConfig(refits=False))
+    sec = next(s for s in noisy.sections if s.id == "noise")
+    rows = next(i for i in sec.items if isinstance(i, Table)).rows
+    assert [r[0] for r in rows] == ["sigma_run", "sigma_law", "sigma"]
+    assert "fraction" in next(i for i in sec.items if isinstance(i, Table)).header[3]

@@ -92,7 +92,7 @@ def cmd_fit(args) -> int:
     cost = cost_from_args(args, runs)
     result = fit(runs, spec=spec, draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed,
                  strict=args.strict, command=args.command_line, calibrate_extrapolation=args.calibrate_extrapolation,
-                 cost=cost, **kw)
+                 cost=cost, run_noise=args.run_noise, **kw)
     result.save(out)
     costed = [f"training cost: {cost.describe()}"] if cost is not None else []
     return emit(lambda: [*fit_lines(result, args.ci), *costed, f"saved {out}"],
@@ -245,6 +245,10 @@ def add_parsers(sub) -> None:
     add_sampler_args(p)
     p.add_argument("--strict", action="store_true", help="fail (exit 1) when diagnostics fail")
     add_calibrate_arg(p)
+    p.add_argument("--run-noise", action="store_true",
+                   help="split the noise into run to run (replicates: runs at the same N and D) and each configuration's "
+                        "offset from the law; a column given as --col SE=COLUMN holds each run's evaluation standard "
+                        "error (the loss column's units). Needs a normal or logit_normal likelihood")
     add_cost_args(p, stored=True)
     add_ci_arg(p)
     add_json_arg(p)

@@ -106,7 +106,8 @@ def model_key(spec: LawSpec, data) -> str:
     hier = spec.hierarchy
     shape = f"{hier.vary}|{hier.tau}|{len(data.groups)}" if hier and data.group_idx is not None else ""
     covs = f"{len(data.covariate_names)}|{spec.covariate_prior}" if data.covariates is not None else ""
-    return hashlib.sha256(f"{spec.content_key()}\n{shape}\n{covs}".encode()).hexdigest()
+    noise = f"\nrun_noise|{data.n_cells}" if data.cell_idx is not None else ""
+    return hashlib.sha256(f"{spec.content_key()}\n{shape}\n{covs}{noise}".encode()).hexdigest()
 
 
 def compiled_model(spec: LawSpec, data, *, progress: bool = False, route: str | None = None):
@@ -188,6 +189,7 @@ def fit(
     retries: int = MAX_RETRIES,
     retry_budget_s: float = RETRY_BUDGET_S,
     cost: CostLaw | None = None,
+    run_noise: bool = False,
 ):
     """Sample the posterior of ``law`` (or ``spec``) given ``runs``; return a :class:`FitResult`.
 
@@ -202,7 +204,10 @@ def fit(
     smaller steps) is NUTS's target acceptance rate. ``calibrate_extrapolation`` also fits the runs
     below one decade under the largest and learns, from how its predictions miss the larger ones,
     a discrepancy that widens predictions beyond the data
-    (:mod:`bayes_scaling.inference.discrepancy`).
+    (:mod:`bayes_scaling.inference.discrepancy`). ``run_noise`` splits the noise into ``sigma_run`` (run to
+    run: replicates at the same N and D, e.g. seeds) and ``sigma_law`` (each configuration's shared offset
+    from the law), with each run's evaluation standard error (an ``SE`` column, in the loss column's units)
+    added to the run's own noise (:func:`~bayes_scaling.inference.model.build_model`).
 
     When the diagnostics fail, the fit is sampled again (new seed) up to ``retries`` times with longer
     tuning, more draws (unless only divergences failed) and a higher target acceptance (:func:`escalate`); a retry starts only if its
@@ -234,7 +239,7 @@ def fit(
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1)[0])
     seed = _check_int("seed", seed, 0)
-    data = model_data(spec, runs, group_col)
+    data = model_data(spec, runs, group_col, run_noise=bool(run_noise))
     if progress is None:
         progress = sys.stderr.isatty()
     compiled = compiled_model(spec, data, progress=progress)

@@ -22,8 +22,9 @@ from typing import Any, ClassVar, Literal
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
 
 #: exponent/shape: positive, sampled directly; offset: any real number, sampled directly (e.g. the log
-#: ratio of two exponents); constant/loss: positive, reached through the centred ``internal`` coordinates.
-Kind = Literal["exponent", "shape", "offset", "constant", "loss"]
+#: ratio of two exponents); constant/loss: positive, reached through the centred ``internal`` coordinates;
+#: fraction: a positive constant below 1 (a metric law's floor or ceiling), reached the same way.
+Kind = Literal["exponent", "shape", "offset", "constant", "loss", "fraction"]
 
 #: Every law registers itself here by ``name`` when its class is defined (see :mod:`.registry`).
 REGISTRY: dict[str, type["ScalingLaw"]] = {}
@@ -162,8 +163,9 @@ class ScalingLaw:
         """Inverse of :meth:`centred_from_internal`."""
         raise NotImplementedError
 
-    def log_jacobian(self, xp: Any, z: dict[str, Any], p: dict[str, Any]) -> Any:
-        """log |det d(log parameters) / d(internal coordinates)| at exponents ``p``."""
+    def log_jacobian(self, xp: Any, z: dict[str, Any], p: dict[str, Any], ref: dict[str, Any] | None = None) -> Any:
+        """log |det d(log parameters) / d(internal coordinates)| at exponents ``p`` (and reference
+        log-inputs ``ref``, for laws whose map depends on them)."""
         return 0.0
 
     # -- centred values for group-level variation ------------------------------------------
@@ -199,7 +201,7 @@ class ScalingLaw:
     @property
     def positive_names(self) -> tuple[str, ...]:
         """Parameters passed to the law as ``log_<name>`` and reached through ``internal``."""
-        return tuple(p.name for p in self.params if p.kind in ("constant", "loss"))
+        return tuple(p.name for p in self.params if p.kind in ("constant", "loss", "fraction"))
 
     def to_law_params(self, values) -> dict[str, Any]:
         """Values in user units (``E``, ``A``, ``N_c`` ..., numbers or arrays) to the law function's

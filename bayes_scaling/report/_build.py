@@ -19,6 +19,7 @@ from bayes_scaling.report._analysis import (
     sensitivity_section,
 )
 from bayes_scaling.report._design import design_section
+from bayes_scaling.report._metric import metric_section, noise_section
 from bayes_scaling.report._model import Report
 from bayes_scaling.report._ensemble import ensemble_report
 from bayes_scaling.report._refits import RefitConfig, RefitRunner, plan_refits
@@ -128,8 +129,8 @@ def build_report(result, config: ReportConfig | None = None) -> Report:
                    fit_path=config.fit_path, design_budget=check_design_budget(config.design_budget),
                    cost=resolve_cost(result))
     builders = [data_section, law_section, diagnostics_section, parameters_section, fit_section, residuals_section,
-                isoflops_section, frontier_section, design_section, breakdown_section, groups_section, sensitivity_section,
-                reproducibility_section]
+                metric_section, noise_section, isoflops_section, frontier_section, design_section, breakdown_section,
+                groups_section, sensitivity_section, reproducibility_section]
     sections = []
     t_all = time.perf_counter()
     if ctx.refits:  # decided up front, fitted when the breakdown and sensitivity sections ask
