@@ -150,4 +150,13 @@ def console() -> int:
     """The ``bayes-scaling`` console script and ``python -m bayes_scaling``: :func:`main` in a fresh
     process, without xarray's dask probe."""
     _skip_xarray_dask_probe()
-    return main()
+    code = main()
+    sampling = sys.modules.get("bayes_scaling.inference.sampling")
+    if code in (130, 143) and sampling is not None and sampling.sampler_abandoned():
+        # an interrupted sampler's chains finish their draw (minutes on 1e6 rows): end now, the line is printed
+        import os
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code

@@ -103,3 +103,93 @@ def test_a_big_tables_fit_file_holds_no_draws_x_rows_array_and_loo_still_works(t
     assert res.n_data_points == rows and np.all(np.isfinite(res.elpd_i.values))
     # the rows lie on the truth with sigma 0.01 on log-loss: elpd per row near a Student-t's at that scale
     assert 2.5 < res.elpd / rows < 4.0
+
+
+def test_an_interrupt_does_not_wait_for_a_chain_stuck_in_a_long_draw(monkeypatch):
+    """nutpie's chains stop between draws (minutes apart on 1e6 rows): the interrupt propagates after
+    CANCEL_WAIT_S and the sampler is reported as still stopping, so the command line can end at once."""
+    import threading
+    import time
+
+    import nutpie
+
+    import bayes_scaling.inference.sampling as sm
+
+    release = threading.Event()
+
+    class LongDraw:
+        def wait(self):
+            raise KeyboardInterrupt
+
+        def cancel(self):
+            release.wait(60)  # the chains finish their current draw
+
+    monkeypatch.setattr(nutpie, "sample", lambda *a, **k: LongDraw())
+    monkeypatch.setattr(sm, "CANCEL_WAIT_S", 0.2)
+    monkeypatch.setattr(sm, "_STOPPING", [])
+    t0 = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        sm.sample_nuts(object(), seed=1)
+    assert time.perf_counter() - t0 < 5 and sm.sampler_abandoned()
+    release.set()
+    sm._STOPPING[0][1].join(5)
+    assert not sm.sampler_abandoned()
+
+
+MARKED = """
+import sys
+import bayes_scaling.inference.fit as fm
+import nutpie
+def marked(name, f):
+    def g(*a, **k):
+        print(name, file=sys.stderr, flush=True)
+        return f(*a, **k)
+    return g
+fm.compiled_model = marked("BUILDING", fm.compiled_model)
+nutpie.sample = marked("SAMPLING", nutpie.sample)
+from bayes_scaling.cli import console
+raise SystemExit(console())
+"""
+
+
+@pytest.mark.sampling
+@pytest.mark.parametrize("marker, delay", [("BUILDING", 1.0), ("SAMPLING", 3.0)])
+def test_ctrl_c_stops_a_big_fit_promptly_with_one_line_and_no_file(marker, delay, tmp_path):
+    """2e5 rows: SIGINT while the model is built or while NUTS runs (a draw of a deep tree takes seconds
+    at this size) exits 130 within seconds, one line on stderr, no fit file and no temporary file."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    runs_n, steps = 400, 500
+    n = np.repeat(np.geomspace(1e7, 1e10, runs_n), steps)
+    d = n * np.tile(np.linspace(0.5, 20, steps), runs_n)
+    loss = 1.8 + 400 / n**0.34 + 2000 / d**0.36
+    pd.DataFrame({"params": n, "tokens": d, "loss": loss * np.exp(0.01 * rng.standard_normal(n.size))}).to_csv(
+        tmp_path / "curves.csv", index=False)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    p = subprocess.Popen([sys.executable, "-c", MARKED, "fit", "curves.csv", "--law", "chinchilla", "--out", "fit.nc",
+                          "--compute-col", "", "--seed", "1"], cwd=tmp_path, env=env, stderr=subprocess.PIPE,
+                         stdout=subprocess.DEVNULL, text=True)
+    try:
+        for line in p.stderr:
+            if marker in line:
+                break
+        time.sleep(delay)
+        t0 = time.perf_counter()
+        p.send_signal(signal.SIGINT)
+        err = p.stderr.read()
+        rc = p.wait(timeout=120)
+        seconds = time.perf_counter() - t0
+    finally:
+        p.kill() if p.poll() is None else None
+    lines = [ln for ln in err.strip().splitlines() if ln not in ("BUILDING", "SAMPLING")]
+    assert rc == 130 and lines == ["error: interrupted by Ctrl-C (SIGINT)"], err
+    assert seconds < 10, seconds
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["curves.csv"]
