@@ -150,13 +150,24 @@ def console() -> int:
     """The ``bayes-scaling`` console script and ``python -m bayes_scaling``: :func:`main` in a fresh
     process, without xarray's dask probe."""
     _skip_xarray_dask_probe()
-    code = main()
-    sampling = sys.modules.get("bayes_scaling.inference.sampling")
-    if code in (130, 143) and sampling is not None and sampling.sampler_abandoned():
-        # an interrupted sampler's chains finish their draw (minutes on 1e6 rows): end now, the line is printed
-        import os
-
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+    code = 130  # what an interrupt that escapes main (e.g. its line meeting a closed pipe) ends with
+    try:
+        code = main()
+    finally:
+        sampling = sys.modules.get("bayes_scaling.inference.sampling")
+        if sampling is not None and sampling.sampler_abandoned():
+            _exit_now(code)
     return code
+
+
+def _exit_now(code: int) -> None:
+    """End the process at once: an interrupted sampler's chains are still finishing a draw (minutes on
+    1e6 rows), which a normal shutdown would wait for. Output is flushed; no file is open for writing."""
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)

@@ -62,15 +62,19 @@ def run_fit(csv: Path, out: Path, draws: int, tune: int, prelude: str = "", time
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = t0 + timeout
-    while True:
-        pid, status, usage = os.wait4(p.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.perf_counter() > deadline:
-            p.kill()
-            pid, status, usage = os.wait4(p.pid, 0)
-            break
-        time.sleep(0.2)
+    try:
+        while True:
+            pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                p.kill()
+                pid, status, usage = os.wait4(p.pid, 0)
+                break
+            time.sleep(0.2)
+    except BaseException:  # the benchmark interrupted: never leave the fit running
+        p.kill()
+        raise
     wall = time.perf_counter() - t0
     err = p.stderr.read()
     rc = os.waitstatus_to_exitcode(status)
