@@ -140,13 +140,15 @@ MARKED = """
 import sys
 import bayes_scaling.inference.fit as fm
 import nutpie
-def marked(name, f):
+def marked(name, f, after=False):
     def g(*a, **k):
-        print(name, file=sys.stderr, flush=True)
-        return f(*a, **k)
+        print(name, file=sys.stderr, flush=True) if not after else None
+        out = f(*a, **k)
+        print(name, file=sys.stderr, flush=True) if after else None
+        return out
     return g
 fm.compiled_model = marked("BUILDING", fm.compiled_model)
-nutpie.sample = marked("SAMPLING", nutpie.sample)
+nutpie.sample = marked("SAMPLING", nutpie.sample, after=True)  # once the (background) sampler runs
 from bayes_scaling.cli import console
 raise SystemExit(console())
 """
