@@ -153,6 +153,25 @@ def console() -> int:
     import gc
 
     _skip_xarray_dask_probe()
-    code = main()
-    gc.freeze()  # exit handlers and finalizers of live objects still run; the OS frees the rest
+    code = 130  # what an interrupt that escapes main (e.g. its line meeting a closed pipe) ends with
+    try:
+        code = main()
+        gc.freeze()  # exit handlers and finalizers of live objects still run; the OS frees the rest
+    finally:
+        sampling = sys.modules.get("bayes_scaling.inference.sampling")
+        if sampling is not None and sampling.sampler_abandoned():
+            _exit_now(code)
     return code
+
+
+def _exit_now(code: int) -> None:
+    """End the process at once: an interrupted sampler's chains are still finishing a draw (minutes on
+    1e6 rows), which a normal shutdown would wait for. Output is flushed; no file is open for writing."""
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)

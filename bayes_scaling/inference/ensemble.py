@@ -156,9 +156,9 @@ def _vary_for(spec, vary) -> list[str]:
 
 
 def _loo_pointwise(result) -> np.ndarray:
-    import arviz_stats as azs
+    from bayes_scaling.result.loglik import loo
 
-    return np.asarray(azs.loo(result.tree, pointwise=True).elpd_i.values, float).ravel()
+    return np.asarray(loo(result).elpd_i.values, float).ravel()
 
 
 def _stem(origin: str) -> str:

@@ -1,15 +1,40 @@
 """One call of nutpie's sampler that an interrupt stops: ``nutpie.sample`` (blocking) catches Ctrl-C
 and returns the draws so far, which a caller would take for a finished (or stuck) run. Here
-Ctrl-C or SIGTERM cancels the sampler and propagates, and a failed initialisation is one line."""
+Ctrl-C or SIGTERM cancels the sampler and propagates, and a failed initialisation is one line.
+
+nutpie's chains stop between draws, and cancelling waits for them. On a table of 1e5-1e6 rows one
+draw of a deep tree (up to 1,023 gradients, each a pass over every row) takes minutes, so an
+interrupt waits at most :data:`CANCEL_WAIT_S` seconds and propagates while the chains wind down;
+the command line then ends the process at once (:func:`sampler_abandoned`)."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from bayes_scaling.errors import BayesScalingError
 
 #: nutpie's seed is an unsigned 64-bit integer; restarts add to it, so stay well below 2^64.
 MAX_SEED = 2**63 - 1
+#: Seconds an interrupt waits for the chains to stop before it propagates without them.
+CANCEL_WAIT_S = 2.0
+#: Samplers still stopping after an interrupt, kept alive here (collecting one would wait for its chains).
+_STOPPING: list = []
+
+
+def sampler_abandoned() -> bool:
+    """Did an interrupt leave a sampler whose chains are still finishing a draw? (A process that
+    exits should then end at once, ``os._exit``, rather than wait for them while shutting down.)"""
+    return any(t.is_alive() for _, t in _STOPPING)
+
+
+def _cancel(sampler) -> None:
+    """Cancel ``sampler``, waiting at most :data:`CANCEL_WAIT_S` seconds for its chains."""
+    t = threading.Thread(target=sampler.cancel, name="bayes-scaling-cancel", daemon=True)
+    t.start()
+    t.join(CANCEL_WAIT_S)
+    if t.is_alive():
+        _STOPPING.append((sampler, t))
 
 
 def sample_nuts(compiled, *, seed: int, **kwargs: Any):
@@ -25,7 +50,7 @@ def sample_nuts(compiled, *, seed: int, **kwargs: Any):
     try:
         return sampler.wait()
     except KeyboardInterrupt:
-        sampler.cancel()
+        _cancel(sampler)
         raise
     except RuntimeError as e:
         sampler.cancel()

@@ -172,6 +172,12 @@ class PosteriorEvaluator:
         """log of the law's loss at each run of a runs table (dims chain, draw, run), as the fit sees
         it: each run's own group (a group the fit never saw gets ``"new"``'s draws, ``seed``) and its
         covariate values centred as in the fit."""
+        log_inputs, labels, shift = self.run_inputs(runs)
+        return self.log_mean_runs(log_inputs, labels=labels, shift=shift, seed=seed)
+
+    def run_inputs(self, runs) -> tuple[dict, np.ndarray | None, np.ndarray | None]:
+        """What :meth:`log_mean_runs` takes for each run of a runs table: its log-inputs, its group
+        label (hierarchical fits) and its covariates centred as in the fit (run x covariate)."""
         logs = runs.log_inputs(self.law.compute_unit)
         labels = None
         if self.hierarchy is not None:
@@ -183,7 +189,7 @@ class PosteriorEvaluator:
         if self.covariates is not None:
             shift = np.column_stack([runs.frame[n].to_numpy(float) - m
                                      for n, m in zip(self.covariates["names"], self.covariates["means"])])
-        return self.log_mean_runs({k: logs[k] for k in self.law.input_names}, labels=labels, shift=shift, seed=seed)
+        return {k: logs[k] for k in self.law.input_names}, labels, shift
 
     def log_mean_runs(self, log_inputs: dict, *, labels=None, shift=None, seed: int = 0) -> xr.DataArray:
         """log of the law's loss at runs given their log-inputs (dims chain, draw, run): with a group

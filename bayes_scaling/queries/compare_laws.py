@@ -25,16 +25,20 @@ def _same_runs(fits: dict) -> None:
 
 
 def compare_fits(fits: dict, method: str = "stacking") -> pd.DataFrame:
-    """ELPD (PSIS-LOO) comparison table of fits on the same runs, best first."""
+    """ELPD (PSIS-LOO) comparison table of fits on the same runs, best first. Each fit's pointwise
+    log-likelihood is the stored one or, for a big table, computed in row chunks (:func:`loo`)."""
     import arviz_stats as azs
+
+    from bayes_scaling.result.loglik import loo
 
     if len(fits) < 2:
         raise BayesScalingError("compare at least two fits")
     _same_runs(fits)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        table = azs.compare({name: f.tree for name, f in fits.items()}, method=method, round_to="none")
-        khat = {name: float(np.max(azs.loo(f.tree, pointwise=True).pareto_k.values)) for name, f in fits.items()}
+        elpd = {name: loo(f) for name, f in fits.items()}
+        table = azs.compare(elpd, method=method, round_to="none")
+        khat = {name: float(np.max(e.pareto_k.values)) for name, e in elpd.items()}
     table = table.copy()
     table["pareto_k_max"] = [khat[n] for n in table.index]
     table.attrs["warnings"] = [str(w.message).split(".")[0] for w in caught]

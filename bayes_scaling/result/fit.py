@@ -1,9 +1,9 @@
 """``FitResult``: a fitted posterior wrapping an ``xarray.DataTree``, with save/load.
 
 Groups: ``posterior`` (law parameters in user units, ``sigma``, and the law's internal
-centred sampling coordinates), ``sample_stats``, ``log_likelihood`` (``obs``, per run), ``observed_data``
-(``loss``) and ``constant_data`` (``N``, ``D``, ``C`` and group columns). Root attributes hold
-the spec text, the runs' provenance, the sampler configuration and the diagnostics.
+centred sampling coordinates), ``sample_stats``, ``log_likelihood`` (``obs``, per run, while draws x runs
+is small: ``result.loglik``), ``observed_data`` (``loss``) and ``constant_data`` (``N``, ``D``, ``C``,
+groups). Root attributes hold the spec text, the runs' provenance, the sampler configuration and the diagnostics.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from bayes_scaling.posterior.diagnostics import Diagnostics, compute_diagnostics
 from bayes_scaling.posterior.discrepancy import GROUP, Discrepancy
 from bayes_scaling.posterior.evaluator import ZERO_SUM, PosteriorEvaluator
 from bayes_scaling.posterior.intervals import summarize
+from bayes_scaling.result.loglik import loglik_group
 from bayes_scaling.specs.spec import LawSpec, parse_spec
 
 FORMAT = "bayes_scaling.fit/1"
@@ -133,9 +134,7 @@ class FitResult:
         observed["loss"].attrs["units"] = "nats/token"
         ev = PosteriorEvaluator(law, spec.likelihood.dist, posterior, ref=data.ref, hierarchy_spec=spec.hierarchy,
                                 hierarchy=None if data.group_idx is None else {"groups": list(data.groups)})
-        labels = None if data.group_idx is None else np.asarray(data.groups)[data.group_idx]
-        loglik = ev.pointwise_loglik(ev.log_mean_runs(data.log_inputs, labels=labels, shift=data.covariates),
-                                     data.log_loss).assign_coords(run_coord)
+        loglik = loglik_group(ev, data, run_coord)  # {} for big tables: computed when a query needs it
         diag = compute_diagnostics(posterior, stats, [*law.param_names, "sigma", *(
             v for v in posterior.data_vars if v.endswith("_group") or v.startswith("tau_") or v in EXTRA_VARS)])
         attrs = {
@@ -167,7 +166,7 @@ class FitResult:
             {
                 "posterior": posterior,
                 "sample_stats": stats,
-                "log_likelihood": xr.Dataset({"obs": loglik}),
+                **loglik,
                 CONVERGENCE: xr.merge([d.rename({v: f"{v}{sfx}" for v in d.data_vars}) for d, sfx in
                                        zip(convergence(summary_draws(law, posterior)[2]), _CONVERGENCE_SUFFIXES)]),
                 "observed_data": observed,
