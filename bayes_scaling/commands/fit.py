@@ -4,6 +4,7 @@ in nats/token, compute in FLOPs."""
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,11 @@ from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record,
                                            discrepancy_record, emit)
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.specs.moments import contraction_label
+
+
+#: fit-many's default sampler settings per chain (4 chains): see benchmarks/README.md, "Many curves".
+FIT_MANY_DRAWS = 400
+FIT_MANY_TUNE = 200
 
 
 def fmt(v: float) -> str:
@@ -133,6 +139,8 @@ def _by_tables(args, out_dir: Path) -> tuple[dict[str, Any], dict[str, Path]]:
 
 
 def cmd_fit_many(args) -> int:
+    import sys
+
     from bayes_scaling.inference.batch import fit_many
 
     spec = spec_from_args(args)
@@ -141,26 +149,27 @@ def cmd_fit_many(args) -> int:
     if not out_dir.is_dir():
         raise BayesScalingError(f"--out-dir {args.out_dir!r} is not an existing folder: create it first")
     tables, paths = _by_tables(args, out_dir)
-    res = fit_many(tables, spec=spec, workers=args.workers, scheduler=args.scheduler, draws=args.draws,
-                   tune=args.tune, chains=args.chains, seed=args.seed,
+    # the progress line goes to stderr: when asked (--progress), or by default on a terminal without --json
+    progress = args.progress if args.progress is not None else (sys.stderr.isatty() and not args.json)
+    res = fit_many(tables, spec=spec, workers=args.workers, scheduler=args.scheduler, out=paths, keep=False,
+                   progress=progress, draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed,
                    calibrate_extrapolation=args.calibrate_extrapolation, **kw)
-    rows = []
-    for name, fit_result in res.fits.items():
-        path = paths[name]
-        fit_result.save(path)
-        d = fit_result.diagnostics
-        rows.append({"name": name, "out": str(path), "n_runs": len(fit_result.runs),
-                     **{k: float(fit_result.posterior[k].median()) for k in fit_result.law.param_names},
-                     "r_hat_max": d.r_hat_max, "divergences": d.divergences, "ok": d.ok})
+    rows = [{"name": name, **r} for name, r in res.records.items()]
+    summary = {"curves": len(tables), "fitted": len(rows), "passed_diagnostics": res.passed,
+               "not_fitted": len(res.errors), "seconds": round(res.seconds, 2),
+               "sampler": {"chains": args.chains, "tune": args.tune, "draws": args.draws}}
 
     def text():
         for r in rows:
             yield (f"{r['name']}: {r['n_runs']} runs, r_hat_max {r['r_hat_max']:.3f}, divergences {r['divergences']}"
-                   f"{'' if r['ok'] else ' (diagnostics FAILED)'} -> {r['out']}")
+                   f"{'' if r['ok'] else ' (diagnostics FAILED: ' + '; '.join(r['problems']) + ')'} -> {r['out']}")
         for name, err in res.errors.items():
             yield f"{name}: not fitted: {err}"
+        yield (f"{len(rows)} of {len(tables)} curves fitted, {res.passed} pass the diagnostics (R-hat, ESS, "
+               f"divergences), {len(res.errors)} not fitted; {res.seconds:.1f} s ({args.chains} chains x "
+               f"{args.tune} tune + {args.draws} draws)")
 
-    emit(text, {"fits": rows, "errors": res.errors}, as_json=args.json)
+    emit(text, {"fits": rows, "errors": res.errors, "summary": summary}, as_json=args.json)
     return 0 if rows else 2
 
 
@@ -262,9 +271,12 @@ def add_parsers(sub) -> None:
     p.add_argument("--workers", type=int_at_least(1), default=None, help="local worker processes (default: CPU count)")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://host:port) instead of local workers")
     add_runs_args(p)
-    add_sampler_args(p)
+    add_sampler_args(p, draws=FIT_MANY_DRAWS, tune=FIT_MANY_TUNE)
     add_calibrate_arg(p)
     add_json_arg(p)
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress line on stderr (curves done/total, rate, ETA, failures); default: on a terminal, "
+                        "not with --json")
     p.set_defaults(func=cmd_fit_many, seed=0)
 
     p = sub.add_parser("summary", help="parameter table with credible intervals and diagnostics")

@@ -4,78 +4,215 @@ Each worker process compiles the model of a (law, spec) once (module-level cache
 :mod:`bayes_scaling.inference.fit`) and swaps the data for every further table, so N curves cost
 one compilation per worker, not N. Work runs in-process (``workers=1``), on a local process pool
 (the default), or on a Dask distributed cluster (``scheduler``: an address or a ``Client``).
+
+Tables travel in chunks (one task fits several curves in turn), finished chunks are collected as
+they complete (:func:`concurrent.futures.as_completed` / ``distributed.as_completed``), which
+drives the progress line. With ``out`` each worker writes its own fit files (atomically: a file is
+either complete or absent) and sends back a small record per curve instead of the posterior.
+
+An interrupt (Ctrl-C, SIGTERM in the CLI) cancels the chunks not started, stops the local workers
+and is raised again; the fit files already written stay (each is complete), no temporary file is
+left by a stopped local worker. On a Dask cluster a chunk already running finishes on its worker
+(Dask cannot stop a running task) and may still write its files, each complete.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor
+import signal
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
+from pathlib import Path
 from typing import Any
 
 from bayes_scaling.data.runs import RunTable
-from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.errors import BayesScalingError, Terminated
+
+#: Curves per task: at most this many, and at least 16 tasks per worker when there are enough curves
+#: (so the progress line moves and the last tasks balance across workers).
+MAX_CHUNK = 8
+TASKS_PER_WORKER = 16
+
+_SPECS: dict[tuple[str, str], Any] = {}
 
 
-def _fit_one(item: tuple[str, RunTable], law: str | None, spec_text: str | None, spec_origin: str,
-             fit_kw: dict[str, Any]):
-    """Worker task: fit one table. The spec travels as text (parsed again in the worker)."""
+def curve_record(result, seconds: float) -> dict[str, Any]:
+    """What a batch reports per fitted curve: runs, posterior medians, diagnostics, attempts, seconds."""
+    d = result.diagnostics
+    return {"n_runs": len(result.runs),
+            **{k: float(result.posterior[k].median()) for k in result.law.param_names},
+            "r_hat_max": d.r_hat_max, "ess_bulk_min": d.ess_bulk_min, "ess_tail_min": d.ess_tail_min,
+            "divergences": d.divergences, "ok": d.ok, "problems": d.problems,
+            "attempts": len(result.sampler_config.get("attempts", [])), "seconds": round(seconds, 3)}
+
+
+def _fit_chunk(chunk: list[tuple[str, RunTable, str | None]], law: str | None, spec_text: str | None,
+               spec_origin: str, fit_kw: dict[str, Any], keep: bool) -> list[tuple[str, Any, dict | None, str | None]]:
+    """Worker task: fit each (name, runs, out path) in turn; (name, fit or None, record, error) per curve.
+    The spec travels as text (parsed once per worker process)."""
     import warnings
 
     from bayes_scaling.inference.fit import fit
     from bayes_scaling.specs.spec import parse_spec
 
-    name, runs = item
-    spec = parse_spec(spec_text, spec_origin) if spec_text is not None else None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            return name, fit(runs, law=None if spec else law, spec=spec, progress=False, **fit_kw), None
-        except BayesScalingError as e:
-            return name, None, str(e)
+    spec = None
+    if spec_text is not None:
+        spec = _SPECS.get((spec_text, spec_origin))
+        if spec is None:
+            spec = _SPECS[(spec_text, spec_origin)] = parse_spec(spec_text, spec_origin)
+    out = []
+    for name, runs, path in chunk:
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                res = fit(runs, law=None if spec else law, spec=spec, progress=False, **fit_kw)
+            except BayesScalingError as e:
+                out.append((name, None, None, str(e)))
+                continue
+        record = curve_record(res, time.perf_counter() - t0)
+        if path is not None:
+            res.save(path)
+            record["out"] = str(path)
+        out.append((name, res if keep or path is None else None, record, None))
+    return out
+
+
+def _worker_init() -> None:
+    """Local workers leave Ctrl-C to the parent (which stops them) and end cleanly on SIGTERM
+    (an atomic write in progress removes its temporary file)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def _term(signum, frame):
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, _term)
 
 
 @dataclass
 class BatchResult:
-    """Fits by table name, and the one-line reason for each table that could not be fitted."""
+    """Per table name: the fit (unless dropped after writing), a record (runs, medians, diagnostics,
+    attempts, seconds, ``out``), or the one-line reason it could not be fitted."""
 
     fits: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    records: dict[str, dict] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> int:
+        """How many fits pass their sampler diagnostics (R-hat, bulk/tail ESS, divergences)."""
+        return sum(bool(r["ok"]) for r in self.records.values())
+
+
+def chunk_size(n: int, workers: int) -> int:
+    """Curves per task for ``n`` curves on ``workers`` workers (see :data:`MAX_CHUNK`)."""
+    return max(1, min(MAX_CHUNK, n // (TASKS_PER_WORKER * max(1, workers))))
 
 
 def fit_many(tables: Mapping[str, RunTable], *, law: str | None = None, spec=None, workers: int | None = None,
-             scheduler: Any = None, **fit_kw) -> BatchResult:
+             scheduler: Any = None, out: Mapping[str, str | os.PathLike] | None = None, keep: bool = True,
+             progress: bool | Callable[[int, int, int], None] | None = None, chunk: int | None = None,
+             **fit_kw) -> BatchResult:
     """Fit every table with the same law/spec and fit options (``draws``, ``seed`` ...).
 
     ``workers``: local processes (default: CPU count, at most the number of tables; 1 runs
     in-process). ``scheduler``: a Dask ``Client`` or scheduler address instead of the local pool.
+    ``out``: {name: fit file} written by the workers (atomically); with ``keep=False`` the fits
+    written are not sent back (``records`` still are), which saves memory and transfer for
+    thousands of curves. ``progress``: ``True`` for a progress line on stderr, or a callable
+    ``(done, failed_diagnostics, not_fitted)`` called as curves finish. ``chunk``: curves per task
+    (default :func:`chunk_size`).
     """
     from bayes_scaling.inference.fit import resolve_spec
+    from bayes_scaling.inference.progress import ProgressLine
 
     if not tables:
         raise BayesScalingError("no runs tables to fit")
+    out = dict(out or {})
+    unknown = sorted(set(out) - set(tables))
+    if unknown:
+        raise BayesScalingError(f"out names tables that are not being fitted: {unknown[:5]}")
     parsed = resolve_spec(law, spec).synced()
-    args = (law, parsed.text, parsed.origin, dict(fit_kw))
-    items = list(tables.items())
-    if scheduler is not None:
-        results = _dask_map(items, args, scheduler)
-    else:
-        workers = min(workers or os.cpu_count() or 1, len(items))
-        if workers == 1:
-            results = [_fit_one(item, *args) for item in items]
-        else:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-                results = list(pool.map(_fit_one, items, *([a] * len(items) for a in args),
-                                        chunksize=max(1, len(items) // (4 * workers))))
-    return BatchResult({name: res for name, res, err in results if res is not None},
-                       {name: err for name, res, err in results if err is not None})
+    args = (law, parsed.text, parsed.origin, dict(fit_kw), keep)
+    items = [(name, runs, None if out.get(name) is None else str(out[name])) for name, runs in tables.items()]
+    line = ProgressLine(len(items)) if progress is True else None
+    report = line.update if line else (progress if callable(progress) else None)
+    res = BatchResult()
+    t0 = time.perf_counter()
 
+    def collect(results) -> None:
+        for name, fitted, record, err in results:
+            if err is not None:
+                res.errors[name] = err
+                continue
+            res.records[name] = record
+            if fitted is not None:
+                res.fits[name] = fitted
+        if report:
+            done = len(res.records) + len(res.errors)
+            report(done, done - len(res.errors) - res.passed, len(res.errors))
 
-def _dask_map(items, args, scheduler):
     try:
-        from distributed import Client
+        if scheduler is not None:
+            _dask_run(items, args, scheduler, chunk, collect)
+        else:
+            workers = min(workers or os.cpu_count() or 1, len(items))
+            size = chunk or chunk_size(len(items), workers)
+            chunks = [items[i:i + size] for i in range(0, len(items), size)]
+            if workers == 1:
+                for c in chunks:
+                    collect(_fit_chunk(c, *args))
+            else:
+                _pool_run(chunks, args, workers, collect, out.values())
+    except KeyboardInterrupt:
+        if line:
+            line.close(interrupted=True)
+        raise
+    if line:
+        line.close()
+    order = {name: i for i, name in enumerate(tables)}
+    res.fits = dict(sorted(res.fits.items(), key=lambda kv: order[kv[0]]))
+    res.records = dict(sorted(res.records.items(), key=lambda kv: order[kv[0]]))
+    res.errors = dict(sorted(res.errors.items(), key=lambda kv: order[kv[0]]))
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def _pool_run(chunks, args, workers, collect, paths) -> None:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_worker_init)
+    try:
+        futures = [pool.submit(_fit_chunk, c, *args) for c in chunks]
+        for fut in as_completed(futures):
+            collect(fut.result())
+    except BaseException:
+        # stop now: queued chunks cancelled, running workers terminated (their atomic writes clean up)
+        procs = list(getattr(pool, "_processes", {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+        for p in procs:
+            p.join(5)
+        _remove_temporaries(paths)
+        raise
+    pool.shutdown()
+
+
+def _remove_temporaries(paths) -> None:
+    """Temporary siblings (``.<name>.*.tmp``) a killed writer may have left next to the fit files."""
+    for path in paths:
+        path = Path(path)
+        for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+
+def _dask_run(items, args, scheduler, chunk, collect) -> None:
+    try:
+        from distributed import Client, as_completed as dask_completed
     except ImportError:  # pragma: no cover - dask is a declared dependency
         raise BayesScalingError("a Dask scheduler needs the 'distributed' package: pip install 'dask[distributed]'") from None
     client = scheduler if isinstance(scheduler, Client) else None
@@ -86,9 +223,17 @@ def _dask_map(items, args, scheduler):
         except (OSError, ValueError, TypeError) as e:  # unreachable, or a malformed address
             raise BayesScalingError(f"cannot reach the Dask scheduler at {scheduler!r}: "
                                     f"{' '.join(str(e).split())} (expected tcp://host:port)") from None
+    futures = []
     try:
-        futures = client.map(_fit_one, items, *([a] * len(items) for a in args), pure=False)
-        return client.gather(futures)
+        workers = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values()) or 1
+        size = chunk or chunk_size(len(items), workers)
+        chunks = [items[i:i + size] for i in range(0, len(items), size)]
+        futures = client.map(_fit_chunk, chunks, *([a] * len(chunks) for a in args), pure=False)
+        for fut in dask_completed(futures):
+            collect(fut.result())
+    except BaseException:
+        client.cancel(futures)
+        raise
     finally:
         if own:
             client.close()
