@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from functools import cache, cached_property
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +37,7 @@ RECORDED_PACKAGES = ("bayes_scaling", "pymc", "pytensor", "nutpie", "arviz-base"
 
 
 def package_versions() -> dict[str, str]:
-    """Installed versions of :data:`RECORDED_PACKAGES` and Python (looked up once per process)."""
-    return dict(_package_versions())
-
-
-@cache
-def _package_versions() -> dict[str, str]:
+    """Installed versions of :data:`RECORDED_PACKAGES` and Python."""
     import platform
     from importlib import metadata
 
