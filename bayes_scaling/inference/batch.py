@@ -7,7 +7,8 @@ one compilation per worker, not N. Work runs in-process (``workers=1``), on a lo
 
 Tables travel in chunks (one task fits several curves in turn), finished chunks are collected as
 they complete (:func:`concurrent.futures.as_completed` / ``distributed.as_completed``), which
-drives the progress line. With ``out`` each worker writes its own fit files (atomically: a file is
+drives the progress line. Each worker samples its chains on one thread (one core per worker, so the
+throughput grows with the workers). With ``out`` each worker writes its own fit files (atomically: a file is
 either complete or absent) and sends back a small record per curve instead of the posterior.
 
 An interrupt (Ctrl-C, SIGTERM in the CLI) cancels the chunks not started, stops the local workers
@@ -50,9 +51,17 @@ def curve_record(result, seconds: float) -> dict[str, Any]:
 
 
 def _fit_chunk(chunk: list[tuple[str, RunTable, str | None]], law: str | None, spec_text: str | None,
-               spec_origin: str, fit_kw: dict[str, Any], keep: bool) -> list[tuple[str, Any, dict | None, str | None]]:
-    """Worker task: fit each (name, runs, out path) in turn; (name, fit or None, record, error) per curve.
-    The spec travels as text (parsed once per worker process)."""
+               spec_origin: str, fit_kw: dict[str, Any], keep: bool,
+               threads: int | None = None) -> list[tuple[str, Any, dict | None, str | None]]:
+    """Worker task: fit each (name, runs, out path) in turn, sampling on ``threads`` threads; (name, fit or
+    None, record, error) per curve. The spec travels as text (parsed once per worker process)."""
+    from bayes_scaling.inference.sampling import sampler_threads
+
+    with sampler_threads(threads):
+        return _fit_each(chunk, law, spec_text, spec_origin, fit_kw, keep)
+
+
+def _fit_each(chunk, law, spec_text, spec_origin, fit_kw, keep):
     import warnings
 
     from bayes_scaling.inference.fit import fit
@@ -75,10 +84,24 @@ def _fit_chunk(chunk: list[tuple[str, RunTable, str | None]], law: str | None, s
                 continue
         record = curve_record(res, time.perf_counter() - t0)
         if path is not None:
-            res.save(path)
+            _save(res, path)
             record["out"] = str(path)
         out.append((name, res if keep or path is None else None, record, None))
     return out
+
+
+def _save(result, path: str) -> None:
+    """Write a fit file; in a Dask worker, xarray would guard the in-memory netCDF write with a cluster-wide
+    lock that is not there (an error), so the write runs under dask's local scheduler."""
+    import sys
+
+    if "distributed" not in sys.modules:
+        result.save(path)
+        return
+    import dask
+
+    with dask.config.set(scheduler="synchronous"):
+        result.save(path)
 
 
 def _worker_init() -> None:
@@ -158,16 +181,16 @@ def fit_many(tables: Mapping[str, RunTable], *, law: str | None = None, spec=Non
 
     try:
         if scheduler is not None:
-            _dask_run(items, args, scheduler, chunk, collect)
+            _dask_run(items, (*args, 1), scheduler, chunk, collect)
         else:
             workers = min(workers or os.cpu_count() or 1, len(items))
             size = chunk or chunk_size(len(items), workers)
             chunks = [items[i:i + size] for i in range(0, len(items), size)]
-            if workers == 1:
+            if workers == 1:  # in-process: the chains may use every core
                 for c in chunks:
                     collect(_fit_chunk(c, *args))
-            else:
-                _pool_run(chunks, args, workers, collect, out.values())
+            else:  # one core per worker: near-linear in the workers
+                _pool_run(chunks, (*args, 1), workers, collect, out.values())
     except KeyboardInterrupt:
         if line:
             line.close(interrupted=True)

@@ -10,6 +10,9 @@ the command line then ends the process at once (:func:`sampler_abandoned`)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from bayes_scaling.errors import BayesScalingError
@@ -37,6 +40,20 @@ def _cancel(sampler) -> None:
         _STOPPING.append((sampler, t))
 
 
+#: Threads the chains are sampled on; ``None``: nutpie's default (one per chain, up to the CPU count).
+SAMPLER_THREADS: ContextVar[int | None] = ContextVar("sampler_threads", default=None)
+
+
+@contextmanager
+def sampler_threads(n: int | None) -> Iterator[None]:
+    """Sample on ``n`` threads inside the block (a batch worker takes 1: one core per worker)."""
+    token = SAMPLER_THREADS.set(n)
+    try:
+        yield
+    finally:
+        SAMPLER_THREADS.reset(token)
+
+
 def sample_nuts(compiled, *, seed: int, **kwargs: Any):
     """``nutpie.sample(compiled, seed=seed, **kwargs)``, but a ``KeyboardInterrupt`` (Ctrl-C, or
     :class:`~bayes_scaling.errors.Terminated`) cancels sampling and is raised again, and an
@@ -46,6 +63,9 @@ def sample_nuts(compiled, *, seed: int, **kwargs: Any):
 
     if not 0 <= int(seed) <= MAX_SEED:
         raise BayesScalingError(f"seed must be an integer in [0, 2^63 - 1], got {seed}")
+    threads = SAMPLER_THREADS.get()
+    if threads is not None:
+        kwargs.setdefault("cores", threads)
     sampler = nutpie.sample(compiled, seed=int(seed), blocking=False, **kwargs)
     try:
         return sampler.wait()
