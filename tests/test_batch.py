@@ -108,3 +108,63 @@ def test_fit_many_cli_refuses_two_values_saved_under_one_name(tmp_path, capsys):
     assert main(args) == 2
     assert "would both be saved as a_b.nc" in capsys.readouterr().err
     assert not any(out.iterdir())
+
+
+def test_progress_callback_counts_every_curve_and_records_match_the_fits(in_process):
+    calls = []
+    tables = {k: v for k, v in _tables().items() if k in ("curve0", "too_small")}
+    res = fit_many(tables, law="power_x", workers=1, chunk=1, progress=lambda *a: calls.append(a), **KW)
+    assert [c[0] for c in calls] == [1, 2] and calls[-1][2] == 1  # done 1, 2; one table not fitted
+    assert calls[-1][1] == (0 if res.records["curve0"]["ok"] else 1)
+    rec = res.records["curve0"]
+    assert rec["n_runs"] == 12 and rec["attempts"] >= 1
+    assert rec["c0"] == pytest.approx(float(in_process.fits["curve0"].posterior["c0"].median()))
+    assert rec["ok"] == in_process.fits["curve0"].diagnostics.ok and res.passed == int(rec["ok"])
+
+
+def _fit_many_args(tmp_path, out_name):
+    path = tmp_path / "curves.csv"
+    if not path.exists():
+        pd.concat([simulate_runs("power_x", t, pd.DataFrame({"X": np.geomspace(10, 1e5, 12)}), seed=i).assign(
+            curve=f"k{i}") for i, t in enumerate(TRUTHS[:2])]).to_csv(path, index=False)
+    (tmp_path / out_name).mkdir()
+    return ["fit-many", str(path), "--by", "curve", "--law", "power_x", "--col", "X=X", "--params-col", "",
+            "--tokens-col", "", "--compute-col", "", "--out-dir", str(tmp_path / out_name), "--workers", "1",
+            "--draws", "300", "--tune", "300", "--seed", "3"]
+
+
+def test_fit_many_progress_when_asked_and_never_under_json(tmp_path, capsys, monkeypatch):
+    import json
+    import sys
+
+    assert main([*_fit_many_args(tmp_path, "a"), "--progress"]) == 0
+    cap = capsys.readouterr()
+    assert "fit-many 2/2 curves (100%)" in cap.err and "curves/s" in cap.err and "ETA" in cap.err
+    assert "fit-many" not in cap.out and "2 of 2 curves fitted" in cap.out
+    assert main(_fit_many_args(tmp_path, "b")) == 0  # not a terminal: quiet by default
+    assert "fit-many" not in capsys.readouterr().err
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)  # a terminal, but --json: quiet
+    assert main([*_fit_many_args(tmp_path, "c"), "--json"]) == 0
+    cap = capsys.readouterr()
+    assert "fit-many" not in cap.err
+    record = json.loads(cap.out)
+    assert record["summary"]["curves"] == 2 and record["summary"]["fitted"] == 2
+    assert {r["name"] for r in record["fits"]} == {"k0", "k1"}
+
+
+def test_interrupt_stops_the_local_workers_and_leaves_only_complete_files(tmp_path):
+    import multiprocessing
+
+    tables = {f"c{i}": _tables()[f"curve{i % 3}"] for i in range(6)}
+    out = {name: tmp_path / f"{name}.nc" for name in tables}
+
+    def stop(done, failed, errors):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit_many(tables, law="power_x", workers=2, chunk=1, out=out, keep=False, progress=stop, **KW)
+    assert not multiprocessing.active_children()  # every worker stopped
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written and all(not n.startswith(".") for n in written) and len(written) < len(tables)
+    for name in written:  # each file written is a complete fit
+        assert bs.load_fit(tmp_path / name).diagnostics.n_chains == 4
