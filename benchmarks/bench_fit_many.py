@@ -83,7 +83,7 @@ def local_pool(tables, args, fit_kw) -> dict:
         out = _out_paths(tables, Path(tmp))
         t0 = time.perf_counter()
         res = fit_many(tables, law=args.law, workers=args.workers, out=out, keep=False,
-                       progress=sys.stderr.isatty(), **fit_kw)
+                       progress=args.progress or sys.stderr.isatty(), **fit_kw)
         wall = time.perf_counter() - t0
         written = sum(p.is_file() for p in out.values())
         size_mb = sum(p.stat().st_size for p in out.values() if p.is_file()) / 1e6
@@ -104,7 +104,7 @@ def dask_scaling(tables, args, fit_kw) -> dict:
             t_warm = time.perf_counter() - t0
             t1 = time.perf_counter()
             res = fit_many(tables, law=args.law, scheduler=client, out=_out_paths(tables, Path(tmp)), keep=False,
-                           progress=sys.stderr.isatty(), **fit_kw)
+                           progress=args.progress or sys.stderr.isatty(), **fit_kw)
             wall = time.perf_counter() - t1
         out[k] = {**_summary(res, wall, len(tables)), "compile_s": round(t_warm, 2), "cold_s": round(t_warm + wall, 2)}
         print(f"  dask {k} worker(s): {wall:.1f} s warm ({len(tables) / wall:.2f} curves/s), compile {t_warm:.1f} s, "
@@ -129,6 +129,7 @@ def main(argv=None) -> int:
     ap.add_argument("--tune", type=int, default=FIT_MANY_TUNE)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--progress", action="store_true", help="progress lines on stderr even when it is not a terminal")
     args = ap.parse_args(argv)
     n = args.n or (100 if args.quick else N_TARGET)
     dask_n = args.dask_n or (24 if args.quick else 200)

@@ -248,7 +248,7 @@ def _dask_run(items, args, scheduler, chunk, collect) -> None:
                                     f"{' '.join(str(e).split())} (expected tcp://host:port)") from None
     futures = []
     try:
-        workers = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values()) or 1
+        workers = sum(client.nthreads().values()) or 1
         size = chunk or chunk_size(len(items), workers)
         chunks = [items[i:i + size] for i in range(0, len(items), size)]
         futures = client.map(_fit_chunk, chunks, *([a] * len(chunks) for a in args), pure=False)
