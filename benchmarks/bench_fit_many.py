@@ -69,11 +69,15 @@ def _warm(runs, law, fit_kw):
 
 
 def _summary(res, wall: float, n: int) -> dict:
-    recs = res.records.values()
+    import numpy as np
+
+    recs = list(res.records.values())
     return {"curves": n, "wall_s": round(wall, 2), "curves_per_s": round(n / wall, 3), "fitted": len(res.records),
             "passed_diagnostics": res.passed, "not_fitted": len(res.errors),
             "attempts": dict(sorted(collections.Counter(r["attempts"] for r in recs).items())),
-            "worker_seconds_per_curve": round(sum(r["seconds"] for r in recs) / max(1, len(res.records)), 3)}
+            "worker_seconds_per_curve": round(sum(r["seconds"] for r in recs) / max(1, len(res.records)), 3),
+            "cpu_seconds_total": round(sum(r["cpu_seconds"] for r in recs), 1),
+            "cpu_seconds_median": round(float(np.median([r["cpu_seconds"] for r in recs])) if recs else 0.0, 3)}
 
 
 def local_pool(tables, args, fit_kw) -> dict:
@@ -151,8 +155,11 @@ def main(argv=None) -> int:
           f"{pool['curves_per_s']:.2f} curves/s (target >= {N_TARGET / TIME_TARGET_S:.2f})")
     print(f"  passing diagnostics: {pool['passed_diagnostics']}/{n} ({100 * pool['passed_diagnostics'] / n:.0f}%); "
           f"not fitted {pool['not_fitted']}; attempts per curve {pool['attempts']}; "
-          f"{pool['worker_seconds_per_curve']:.3f} s per curve in a worker (fit + diagnostics + write); "
           f"{pool['files_written']} files, {pool['files_mb']:.0f} MB", flush=True)
+    print(f"  per curve in a worker (fit + diagnostics + write): {pool['worker_seconds_per_curve']:.3f} s wall, CPU "
+          f"{pool['cpu_seconds_median']:.3f} s median; all curves' CPU {pool['cpu_seconds_total']:.0f} s / {args.workers} "
+          f"workers = {pool['cpu_seconds_total'] / args.workers:.0f} s: the wall time on {args.workers} idle cores, "
+          f"before spawn and imports (a check on the load's effect)", flush=True)
 
     dask = None
     if not args.no_dask:

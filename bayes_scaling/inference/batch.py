@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bayes_scaling.data.runs import RunTable
-from bayes_scaling.errors import BayesScalingError, Terminated
+from bayes_scaling.errors import BayesScalingError
 
 #: Curves per task: at most this many, and at least 16 tasks per worker when there are enough curves
 #: (so the progress line moves and the last tasks balance across workers).
@@ -40,14 +40,14 @@ TASKS_PER_WORKER = 16
 _SPECS: dict[tuple[str, str], Any] = {}
 
 
-def curve_record(result, seconds: float) -> dict[str, Any]:
-    """What a batch reports per fitted curve: runs, posterior medians, diagnostics, attempts, seconds."""
+def curve_record(result) -> dict[str, Any]:
+    """What a batch reports per fitted curve: runs, posterior medians, diagnostics and attempts."""
     d = result.diagnostics
     return {"n_runs": len(result.runs),
             **{k: float(result.posterior[k].median()) for k in result.law.param_names},
             "r_hat_max": d.r_hat_max, "ess_bulk_min": d.ess_bulk_min, "ess_tail_min": d.ess_tail_min,
             "divergences": d.divergences, "ok": d.ok, "problems": d.problems,
-            "attempts": len(result.sampler_config.get("attempts", [])), "seconds": round(seconds, 3)}
+            "attempts": len(result.sampler_config.get("attempts", []))}
 
 
 def _fit_chunk(chunk: list[tuple[str, RunTable, str | None]], law: str | None, spec_text: str | None,
@@ -74,7 +74,7 @@ def _fit_each(chunk, law, spec_text, spec_origin, fit_kw, keep):
             spec = _SPECS[(spec_text, spec_origin)] = parse_spec(spec_text, spec_origin)
     out = []
     for name, runs, path in chunk:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
@@ -82,10 +82,12 @@ def _fit_each(chunk, law, spec_text, spec_origin, fit_kw, keep):
             except BayesScalingError as e:
                 out.append((name, None, None, str(e)))
                 continue
-        record = curve_record(res, time.perf_counter() - t0)
+        record = curve_record(res)
         if path is not None:
             _save(res, path)
             record["out"] = str(path)
+        # wall and CPU seconds of this curve in its worker: fit, diagnostics, write (the first includes the compile)
+        record.update(seconds=round(time.perf_counter() - t0, 3), cpu_seconds=round(time.process_time() - c0, 3))
         out.append((name, res if keep or path is None else None, record, None))
     return out
 
@@ -105,14 +107,9 @@ def _save(result, path: str) -> None:
 
 
 def _worker_init() -> None:
-    """Local workers leave Ctrl-C to the parent (which stops them) and end cleanly on SIGTERM
-    (an atomic write in progress removes its temporary file)."""
+    """Local workers leave Ctrl-C to the parent, which stops them (SIGTERM, then SIGKILL) and removes
+    the temporary file of a write they were in."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def _term(signum, frame):
-        raise Terminated()
-
-    signal.signal(signal.SIGTERM, _term)
 
 
 @dataclass
@@ -220,6 +217,9 @@ def _pool_run(chunks, args, workers, collect, paths) -> None:
                 p.terminate()
         for p in procs:
             p.join(5)
+            if p.is_alive():
+                p.kill()
+                p.join(5)
         _remove_temporaries(paths)
         raise
     pool.shutdown()
