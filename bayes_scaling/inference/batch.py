@@ -152,6 +152,8 @@ def fit_many(tables: Mapping[str, RunTable], *, law: str | None = None, spec=Non
 
     if not tables:
         raise BayesScalingError("no runs tables to fit")
+    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
+        raise BayesScalingError(f"chunk must be a whole number of curves >= 1, got {chunk!r}")
     out = dict(out or {})
     unknown = sorted(set(out) - set(tables))
     if unknown:
