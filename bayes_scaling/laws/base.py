@@ -168,6 +168,19 @@ class ScalingLaw:
         """log |det d(log parameters) / d(internal coordinates)| at exponents ``p``."""
         return 0.0
 
+    def slope_coordinates(self) -> dict[str, str]:
+        """Exponents sampled through a local-slope coordinate (exponent name -> coordinate name):
+        where the data pin the log-log slope at the reference point, not the exponent (a law with a
+        floor, whose exponent trades off against the floor along a curved ridge). Empty: every
+        exponent is sampled directly."""
+        return {}
+
+    def exponent_from_slope(self, xp: Any, name: str, z: dict[str, Any], p: dict[str, Any]) -> Any:
+        """log of exponent ``name`` from its slope coordinate, the internal coordinates ``z`` and the
+        directly sampled parameters ``p``; the
+        map must have unit derivative in the slope coordinate (d log exponent / d coordinate = 1)."""
+        raise NotImplementedError
+
     # -- centred values for group-level variation ------------------------------------------
     def centre(self, xp: Any, logc: dict[str, Any], p: dict[str, Any], ref: dict[str, Any]) -> dict[str, Any]:
         """Each positive parameter as the log of its own term at the reference point (``{name: ...}``):
