@@ -94,7 +94,8 @@ def _log_prior_draws(prior) -> np.ndarray:
 
 
 def build_model(spec: LawSpec, data: ModelData):
-    """The PyMC model. Free variables: exponents with their priors; the law's internal centred
+    """The PyMC model. Free variables: exponents with their priors (or, for the law's slope
+    coordinates, the log local slope, flat, with the exponent's prior in the potential); the law's internal centred
     coordinates (flat), with the priors on the positive parameters (E, A, N_c, ...) added as a
     potential by an exact change of variables (see :mod:`bayes_scaling.laws.base`); ``sigma``,
     the noise scale of log-loss.

@@ -11,7 +11,10 @@ For sampling, exponents are drawn from their priors directly, while the positive
 loss at a reference point and log-ratios of the law's terms there. This removes the strong,
 curved correlations between constants, exponents and the irreducible loss. Each law maps the
 internal coordinates back (``from_internal``) and states the log-Jacobian of that map, so priors
-written on the published parameters (E, A, N_c, ...) keep their meaning exactly.
+written on the published parameters (E, A, N_c, ...) keep their meaning exactly. A law with a floor
+may also sample an exponent through the log of the local log-log slope at the reference point
+(``slope_coordinates``), which the data pin while exponent and floor trade off along a curve; the
+exponent's prior then enters through the same potential, with its exact Jacobian.
 """
 
 from __future__ import annotations
