@@ -28,6 +28,7 @@ _GROUPS: dict[str, dict[str, str]] = {
         "isoflop_design": "bayes_scaling.simulate", "simulate_runs": "bayes_scaling.simulate",
         "true_loss": "bayes_scaling.simulate",
         "replicate_noise": "bayes_scaling.datasets.replicates", "olmo_ladder_noise": "bayes_scaling.datasets.replicates",
+        "CostLaw": "bayes_scaling.cost", "fit_cost": "bayes_scaling.cost",
     },
     "laws and specs": {
         "get_law": "bayes_scaling.laws.registry", "list_laws": "bayes_scaling.laws.registry",

@@ -43,6 +43,7 @@ QUANTITIES: dict[str, Quantity] = {q.symbol: q for q in (
     Quantity("S", "optimizer steps", "steps", "--steps", None, "--col S=COLUMN"),
     Quantity("L", "predictor loss", "nats/token or bits/byte", "--task-loss", None, "--col L=COLUMN"),
     Quantity("B", "batch size", "tokens per step", None, None, "--col B=COLUMN"),
+    Quantity("SE", "evaluation standard error", "units of the loss column", None, None, "--col SE=COLUMN"),
     Quantity("loss", "loss", "nats/token", None, "loss", "--loss-col"),
 )}
 

@@ -7,7 +7,12 @@ tokens/parameter ratios (2-200), Student-t(4) noise of scale 0.01 on log-loss, f
 default chinchilla spec (nutpie, 2 chains x (300 tune + 300 draws)). The extra budget is that of
 (b) one more IsoFLOP budget at 3x the largest (5 runs, 1.5e21 FLOPs). Strategies spending it:
 
-* (a) **designed**: ``design_runs`` on 100 IsoFLOP grid candidates, objective ``n_star``, batch <= 5;
+* **designed**: ``design_runs`` on 100 IsoFLOP grid candidates, objective ``n_star``, batch <= 5;
+* (a) **ssl suggest**: simple-scaling-laws 0.2.0's ``suggest_runs`` (greedy linear-Gaussian variance
+  reduction of log N* at the target over its bootstrap draws; its own ``fit``, law ``separable-power``,
+  400 draws, cost 6ND): 5 runs on the iso-cost curve of the budget of (b)'s runs, 3x the largest, so it
+  spends exactly the same FLOPs and chooses only the sizes. Optional (``pip install '.[bench]'``): skipped,
+  with a line saying so, when the package is not installed;
 * (b) **isoflop 3x**: the 5 runs of one more IsoFLOP budget at 3x the largest;
 * (c) **random**: 5 runs, costs a Dirichlet(1) split of the budget, tokens/parameter log-uniform 2-200;
 * (none): the ladder as it is.
@@ -20,7 +25,8 @@ interval (decades, log10(hi/lo)) and whether it covers the true N* (target 85-95
 
 Usage::
 
-    python benchmarks/bench_design.py                 # 60 ladders, ~3 min on 2 shared cores
+    python benchmarks/bench_design.py                 # 60 ladders, ~16 min on 2 cores at load ~12 (ssl: ~4 s each)
+    python benchmarks/bench_design.py --ratios 0.01 1000 --skip-timing   # wider designed candidates
     python benchmarks/bench_design.py --ladders 6     # quick
 """
 
@@ -55,6 +61,18 @@ EXTRA_BUDGET = 3 * BUDGETS[-1] * len(RATIOS)
 TARGET = 100 * BUDGETS[-1]
 SAMPLER = {"draws": 300, "tune": 300, "chains": 2}
 
+try:  # benchmark-only dependency (pyproject extra "bench")
+    import polars as pl
+    import simple_scaling_laws as ssl
+    from simple_scaling_laws.cost import cost_model as ssl_cost_model
+except ImportError:
+    ssl = None
+#: tokens/parameter range of the designed strategy's candidates (candidate_grid's default; --ratios)
+CANDIDATE_RATIOS = (2.0, 200.0)
+#: the designed strategy's objective (--objective)
+OBJECTIVE = "n_star"
+STRATEGIES = ("designed", "ssl_suggest", "isoflop_3x", "random", "none")
+
 
 def truth_for(kind: str, rng: np.random.Generator) -> dict:
     u = lambda a, b: float(rng.uniform(a, b))  # noqa: E731
@@ -85,20 +103,40 @@ def score(res, truth: dict) -> dict:
             "covered": bool(lo <= n_true <= hi)}
 
 
-def strategies(res, rng: np.random.Generator, seed: int) -> dict:
+def ssl_suggest(frame: pd.DataFrame, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(N, D) of simple-scaling-laws' ``suggest_runs``: 5 runs on the iso-cost curve of 3x the largest
+    budget (the per-run budget of (b)), for N* at the target, from its own bootstrap fit of the ladder."""
+    df = pl.DataFrame({"training_run_id": [f"r{i}" for i in range(len(frame))],
+                       "model_size__n_params": frame["params"].to_numpy(float),
+                       "dataset_size__n_tokens": frame["tokens"].to_numpy(float),
+                       "test_loss__cross_entropy": frame["loss"].to_numpy(float)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = ssl.fit(df, law="separable-power", n_draws=400, seed=seed)
+        plan = ssl.suggest_runs(model, [TARGET], ssl_cost_model("power", k=6.0, a=1.0, b=1.0), n=len(RATIOS),
+                                candidate_budgets=[3 * BUDGETS[-1]])
+    return plan["model_size__n_params"].to_numpy(), plan["dataset_size__n_tokens"].to_numpy()
+
+
+def strategies(res, frame: pd.DataFrame, rng: np.random.Generator, seed: int) -> dict:
     """(N, D) of the new runs of each strategy, and the designed batch's record."""
     iso = isoflop_design([3 * BUDGETS[-1]], RATIOS)
     costs = EXTRA_BUDGET * rng.dirichlet(np.ones(len(RATIOS)))
     ratio = np.exp(rng.uniform(np.log(2), np.log(200), len(RATIOS)))
     n_rand = np.sqrt(costs / (6 * ratio))
-    n, d = candidate_grid(res.runs.frame["C"], EXTRA_BUDGET)
+    n, d = candidate_grid(res.runs.frame["C"], EXTRA_BUDGET, ratios=CANDIDATE_RATIOS)
     t0 = T()
-    des = design_runs(res, TARGET, EXTRA_BUDGET, n, d, batch=len(RATIOS), seed=seed)
+    des = design_runs(res, TARGET, EXTRA_BUDGET, n, d, objective=OBJECTIVE, batch=len(RATIOS), seed=seed)
     picks = [b["candidate"] for b in des.batch]
-    return {"designed": (des.n_params[picks], des.tokens[picks]), "isoflop_3x": (iso["params"], iso["tokens"]),
-            "random": (n_rand, ratio * n_rand)}, {"seconds": T() - t0, "rule": des.rule,
-                                                   "cost": float(des.cost[picks].sum()), "n_runs": len(picks),
-                                                   "min_ess": float(min([b["ess"] for b in des.batch] or [0]))}
+    info = {"seconds": T() - t0, "rule": des.rule, "cost": float(des.cost[picks].sum()), "n_runs": len(picks),
+            "min_ess": float(min([b["ess"] for b in des.batch] or [0]))}
+    plans = {"designed": (des.n_params[picks], des.tokens[picks]), "isoflop_3x": (iso["params"], iso["tokens"]),
+             "random": (n_rand, ratio * n_rand)}
+    if ssl is not None:
+        t0 = T()
+        plans["ssl_suggest"] = ssl_suggest(frame, seed)
+        info["ssl_seconds"] = T() - t0
+    return plans, info
 
 
 def one_ladder(i: int, kind: str) -> dict:
@@ -108,7 +146,7 @@ def one_ladder(i: int, kind: str) -> dict:
     frame = runs_at(truth, base["params"], base["tokens"], seed=i)
     res = refit(frame, seed=i)
     out = {"kind": kind, "truth": truth, "none": score(res, truth)}
-    plans, info = strategies(res, rng, seed=i)
+    plans, info = strategies(res, frame, rng, seed=i)
     out["design"] = info
     for name, (n, d) in plans.items():
         new = runs_at(truth, n, d, seed=10_000 + i)  # the same noise stream for every strategy
@@ -136,7 +174,7 @@ def time_ranking() -> dict:
 
 def summarise(rows: list[dict]) -> dict:
     out = {}
-    for name in ("designed", "isoflop_3x", "random", "none"):
+    for name in [k for k in STRATEGIES if all(k in r for r in rows)]:
         w = np.array([r[name]["wasted"] for r in rows])
         width = np.array([r[name]["width_decades"] for r in rows])
         cov = np.mean([r[name]["covered"] for r in rows])
@@ -150,12 +188,25 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ladders", type=int, default=60)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--ratios", type=float, nargs=2, default=CANDIDATE_RATIOS, metavar=("LO", "HI"),
+                    help="tokens/parameter range of the designed candidates (default: candidate_grid's 2 200)")
+    ap.add_argument("--objective", choices=("n_star", "loss", "wasted_compute"), default=OBJECTIVE,
+                    help="objective of the designed strategy (default %(default)s)")
+    ap.add_argument("--skip-timing", action="store_true", help="skip the ranking-time measurement")
     args = ap.parse_args()
+    globals()["CANDIDATE_RATIOS"] = tuple(args.ratios)
+    globals()["OBJECTIVE"] = args.objective
     t0 = T()
-    timing = time_ranking()
-    print(f"ranking {timing['candidates']} candidates ({timing['draws']} draws, thinned to 800): "
-          + ", ".join(f"{k} {v['rank']:.2f} s (with batch and stop-or-go {v['rank_batch_stop_go']:.2f} s)"
-                      for k, v in timing["seconds"].items()), flush=True)
+    timing = {"candidates": 0, "draws": 0, "seconds": {}} if args.skip_timing else time_ranking()
+    print(f"designed candidates: tokens/parameter {CANDIDATE_RATIOS[0]:g}-{CANDIDATE_RATIOS[1]:g}; objective {OBJECTIVE}",
+          flush=True)
+    if timing["seconds"]:
+        print(f"ranking {timing['candidates']} candidates ({timing['draws']} draws, thinned to 800): "
+              + ", ".join(f"{k} {v['rank']:.2f} s (with batch and stop-or-go {v['rank_batch_stop_go']:.2f} s)"
+                          for k, v in timing["seconds"].items()), flush=True)
+    if ssl is None:
+        print("strategy (a) ssl suggest skipped: simple-scaling-laws is not installed (pip install '.[bench]')",
+              flush=True)
     rows = []
     for i in range(args.ladders):
         kind = "chinchilla" if i % 2 == 0 else "kaplan_like"
@@ -163,7 +214,7 @@ def main() -> None:
         rows.append(r)
         print(f"{i:>3} {kind:<11} " + "  ".join(f"{k} {r[k]['wasted']:.2%}/{r[k]['width_decades']:.2f}"
                                                  f"{'' if r[k]['covered'] else '!'}"
-                                                 for k in ("designed", "isoflop_3x", "random", "none"))
+                                                 for k in STRATEGIES if k in r)
               + f"  (design {r['design']['seconds']:.1f} s, {r['design']['n_runs']} runs, {r['design']['rule']}, "
                 f"{r['design']['cost']:.2g} FLOPs)", flush=True)
     summary = {"all": summarise(rows), **{k: summarise([r for r in rows if r["kind"] == k])

@@ -3,6 +3,10 @@ local Dask cluster that the test starts and stops. Results are seeded, so every 
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -30,6 +34,15 @@ def _tables():
 
 @pytest.fixture(scope="module")
 def in_process():
+    # The process that first stores the compiled callbacks in the disk cache can differ from later
+    # processes in the last bit of the log density (inference/compile.py), and then takes other draws
+    # of the same posterior. Fill the cache in another process first, so that this process and the
+    # Dask worker both load the stored copy and must agree draw for draw.
+    code = ("import sys; sys.path.insert(0, {tests!r}); from test_batch import _tables, KW; "
+            "from bayes_scaling.inference.batch import fit_many; "
+            "fit_many({{'c': _tables()['curve0']}}, law='power_x', workers=1, seed=0, draws=20, tune=20)")
+    subprocess.run([sys.executable, "-c", code.format(tests=str(Path(__file__).parent))], check=True,
+                   capture_output=True, timeout=600)
     return fit_many(_tables(), law="power_x", workers=1, **KW)
 
 

@@ -19,7 +19,7 @@ from bayes_scaling.queries.metric_chain import pair_index, predict_metric
 from bayes_scaling.specs.spec import default_spec
 from bayes_scaling.testing import fake_fit
 
-SIGMOID = {"b": 0.25, "a": 0.5, "L0": 2.5, "k": 4.0}
+SIGMOID = {"b": 0.25, "r": 2 / 3, "L0": 2.5, "k": 4.0}  # range a = r (1 - b) = 0.5, ceiling 0.75
 
 
 def _acc(law, L, params):
@@ -167,15 +167,140 @@ def test_replicate_noise_on_the_olmo_ladder():
 def test_sigmoid_metric_fit_recovers_the_curve():
     rng = np.random.default_rng(3)
     L = rng.uniform(0.8, 2.0, 60)
-    mean = _acc("sigmoid_metric", L, {"b": 0.25, "a": 0.5, "L0": 1.3, "k": 5.0})
+    truth = {"b": 0.25, "r": 0.9, "L0": 1.3, "k": 5.0}  # ceiling 0.925
+    mean = _acc("sigmoid_metric", L, truth)
     fam = bs.get_family("logit_normal")
     acc = np.exp(fam.from_location(np, fam.location(np, np.log(mean)) + 0.05 * rng.standard_normal(60)))
     runs = bs.load_runs(pd.DataFrame({"bpb": L, "acc": acc}), params_col=None, tokens_col=None, compute_col=None,
                         loss_col="acc", extra_cols={"L": "bpb"})
     fit = bs.fit(runs, "sigmoid_metric", draws=300, tune=300, chains=2, seed=5, progress=False)
     post = fit.posterior
+    assert fit.diagnostics.ok
     assert float(post["b"].median()) == pytest.approx(0.25, abs=0.03)
     assert float(post["L0"].median()) == pytest.approx(1.3, abs=0.1)
+    assert float(post["r"].median()) == pytest.approx(0.9, abs=0.05)
+    assert float(post["k"].median()) == pytest.approx(5.0, rel=0.3)
     pred = fit.predict(L=[1.0, 1.6])
-    want = _acc("sigmoid_metric", [1.0, 1.6], {"b": 0.25, "a": 0.5, "L0": 1.3, "k": 5.0})
+    want = _acc("sigmoid_metric", [1.0, 1.6], truth)
     np.testing.assert_allclose(pred["loss"].median(("chain", "draw")), want, atol=0.02)
+
+
+# -- noise components from replicates ------------------------------------------------------------
+
+def _replicate_runs(sigma_law, sigma_run, se, n_cells=16, reps=3, seed=0):
+    """Chinchilla runs at ``n_cells`` configurations x ``reps`` seeds: log-loss = law + a configuration's
+    offset (sd sigma_law) + a run's offset (sd sigma_run) + evaluation noise (sd se); SE in nats/token."""
+    rng = np.random.default_rng(seed)
+    t = EXAMPLE["truth"]
+    N = np.repeat(np.exp(rng.uniform(np.log(5e7), np.log(2e9), n_cells)), reps)
+    D = np.repeat(np.exp(rng.uniform(np.log(1e9), np.log(1e11), n_cells)), reps)
+    law = t["E"] + t["A"] / N ** t["alpha"] + t["B"] / D ** t["beta"]
+    log_y = (np.log(law) + np.repeat(rng.normal(0, sigma_law, n_cells), reps) + rng.normal(0, sigma_run, N.size)
+             + rng.normal(0, se, N.size))
+    y = np.exp(log_y)
+    frame = pd.DataFrame({"params": N, "tokens": D, "loss": y, "seed": np.tile(np.arange(reps), n_cells),
+                          "se": se * y})
+    return frame
+
+
+def _normal_spec(name="chinchilla"):
+    from dataclasses import replace
+
+    spec = default_spec(name)
+    return replace(spec, likelihood=replace(spec.likelihood, family="normal")).synced()
+
+
+def test_run_noise_needs_replicates_and_se_is_ignored_without_it():
+    frame = _replicate_runs(0.01, 0.005, 0.003)
+    once = frame.drop_duplicates(["params", "tokens"])
+    with pytest.raises(BayesScalingError, match="replicates") as e:
+        bs.fit(bs.load_runs(once, compute_col=None), spec=_normal_spec(), run_noise=True, draws=10, tune=10)
+    assert e.value.quantity == "seed"
+    with pytest.raises(BayesScalingError, match="normal"):  # Student-t noise does not add in variance
+        bs.fit(bs.load_runs(frame, compute_col=None), "chinchilla", run_noise=True, draws=10, tune=10)
+    with_se = bs.load_runs(frame, compute_col=None, extra_cols={"SE": "se"}, seed_col="seed")
+    from bayes_scaling.inference.model import model_data
+
+    with pytest.warns(UserWarning, match="only with run noise"):
+        assert model_data(default_spec("chinchilla"), with_se).cell_idx is None
+
+
+def test_run_noise_model_has_the_components():
+    from bayes_scaling.inference.model import build_model, model_data
+
+    runs = bs.load_runs(_replicate_runs(0.01, 0.005, 0.003), compute_col=None, extra_cols={"SE": "se"}, seed_col="seed")
+    data = model_data(_normal_spec(), runs, run_noise=True)
+    assert data.n_cells == 16 and np.bincount(data.cell_idx).tolist() == [3] * 16 and data.cell_by == ("N", "D")
+    np.testing.assert_allclose(data.se, 0.003, rtol=1e-12)  # SE in nats/token over the loss: log scale
+    model = build_model(_normal_spec(), data)
+    assert {"sigma_law", "sigma_run"} <= {rv.name for rv in model.free_RVs}
+    assert "sigma" in {d.name for d in model.deterministics}
+
+
+def test_replicate_loglik_integrates_the_configuration_offsets():
+    """The closed form equals the multivariate Normal of the runs (compound symmetry within a configuration)."""
+    from scipy import stats
+
+    from bayes_scaling.inference.model import replicate_loglik
+
+    rng = np.random.default_rng(4)
+    cell = np.array([0, 0, 0, 1, 2, 2])
+    mu, y, se = rng.normal(0, 1, 6), rng.normal(0, 1, 6), rng.uniform(0, 0.3, 6)
+    sl, sr = 0.7, 0.4
+    cov = sl ** 2 * (cell[:, None] == cell[None, :]) + np.diag(sr ** 2 + se ** 2)
+    want = stats.multivariate_normal(mu, cov).logpdf(y)
+    got = replicate_loglik(np, bs.get_family("normal"), mu, y, cell, 3, sl, sr, se)
+    assert got == pytest.approx(want, rel=1e-12)
+
+
+@pytest.mark.sampling
+def test_run_noise_recovers_run_to_run_and_configuration_sds():
+    """Known sds on log-loss: configurations 0.02, run to run 0.006, evaluation 0.004 (given per run). The
+    run-to-run sd is recovered apart from the evaluation noise; the total for a new run combines them."""
+    runs = bs.load_runs(_replicate_runs(0.02, 0.006, 0.004, seed=2), compute_col=None, extra_cols={"SE": "se"},
+                        seed_col="seed")
+    fit = bs.fit(runs, spec=_normal_spec(), draws=400, tune=500, chains=2, seed=1, progress=False, run_noise=True)
+    post = fit.posterior
+    run_sd, law_sd = float(post["sigma_run"].median()), float(post["sigma_law"].median())
+    assert fit.diagnostics.ok, fit.diagnostics.problems
+    assert 0.0035 < run_sd < 0.009, run_sd
+    assert 0.012 < law_sd < 0.032, law_sd
+    assert float(post["sigma"].median()) == pytest.approx(np.hypot(law_sd, run_sd), rel=0.1)
+    assert json.loads(fit.tree.attrs["run_noise"]) == {"cells": 16, "replicate_cells": 16, "cell_by": ["N", "D"],
+                                                       "se": True}
+
+
+def test_cli_run_noise_errors_name_the_option(tmp_path, capsys):
+    path = tmp_path / "runs.csv"
+    _replicate_runs(0.01, 0.005, 0.003).to_csv(path, index=False)
+    out = str(tmp_path / "fit.nc")
+    assert main(["fit", str(path), "--law", "chinchilla", "--run-noise", "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert "--run-noise" in err and "normal" in err
+
+
+def test_predict_adds_a_new_runs_evaluation_standard_error():
+    """With ``se`` (response units) the new run's noise on the family's scale is sqrt(sigma^2 + (se x slope)^2):
+    for the log-loss families the slope is 1 / loss."""
+    fit = fake_fit("chinchilla", draws=2000, sigma=0.01, spec=_normal_spec())
+    base = fit.predict(N=1e9, D=2e10, seed=3)
+    wide = fit.predict(N=1e9, D=2e10, seed=3, se=0.02 * float(base["loss"].median()))
+    law_sd = float(np.log(base["loss"]).std())
+    sd0 = float(np.log(base["loss_predictive"]).std())
+    sd1 = float(np.log(wide["loss_predictive"]).std())
+    assert sd0 == pytest.approx(np.sqrt(law_sd ** 2 + 0.01 ** 2), rel=0.1)
+    assert sd1 == pytest.approx(np.sqrt(law_sd ** 2 + 0.01 ** 2 + 0.02 ** 2), rel=0.1)
+    with pytest.raises(BayesScalingError, match="standard error") as e:
+        fit.predict(N=1e9, D=2e10, se=-1.0)
+    assert e.value.quantity == "SE"
+
+
+def test_chain_adds_the_metrics_evaluation_standard_error(fits):
+    loss_fit, metric_fit = fits
+    base = predict_metric(loss_fit, metric_fit, N=1e9, D=2e10, seed=1, loss_noise=False)
+    wide = predict_metric(loss_fit, metric_fit, N=1e9, D=2e10, seed=1, loss_noise=False, metric_se=0.02)
+    np.testing.assert_array_equal(base["metric"].values, wide["metric"].values)
+    sd0, sd1 = float(base["metric_predictive"].std()), float(wide["metric_predictive"].std())
+    assert sd1 == pytest.approx(np.hypot(sd0, 0.02), rel=0.1)  # in quadrature (near 0.5, logit ~ linear)
+    with pytest.raises(BayesScalingError, match="standard error"):
+        predict_metric(loss_fit, metric_fit, N=1e9, D=2e10, metric_se=-0.1)

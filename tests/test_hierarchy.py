@@ -23,6 +23,11 @@ def test_centre_round_trip(name):
     rng = np.random.default_rng(1)
     p = {k: rng.uniform(0.1, 0.8) for k in law.direct_names}
     logc = {f"log_{k}": rng.uniform(1, 20) for k in law.positive_names}
+    for par in law.params:  # fractions below 1; a level of a metric law's loss L is a few units of L
+        if par.kind == "fraction":
+            logc[f"log_{par.name}"] = np.log(rng.uniform(0.02, 0.98))
+        elif par.unit == "units of L":
+            logc[f"log_{par.name}"] = np.log(rng.uniform(0.5, 3.0))
     if "log_d2" in logc:
         logc["log_d2"] = logc["log_d1"] + 1.0
     # log inputs of the scale their quantities have (a loss L is a few nats, not e^20)

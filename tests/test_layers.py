@@ -21,7 +21,7 @@ LAYERS: dict[str, int] = {
     "bayes_scaling.errors": 0, "bayes_scaling.conventions": 0, "bayes_scaling.quantities": 0,
     "bayes_scaling.files": 0,
     "bayes_scaling.data": 1, "bayes_scaling.datasets": 1, "bayes_scaling.examples": 4,
-    "bayes_scaling.accounting": 1,
+    "bayes_scaling.accounting": 1, "bayes_scaling.cost": 1,
     "bayes_scaling.laws": 2,
     "bayes_scaling.specs": 3,
     "bayes_scaling.posterior": 4, "bayes_scaling.simulate": 4,

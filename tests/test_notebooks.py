@@ -33,6 +33,7 @@ NOTEBOOK_SPECS = {
     "05_budget_decision_memo.ipynb": ((EPOCH,), 300),
     "06_law_form_uncertainty.ipynb": ((EPOCH,), 300),
     "07_designing_a_ladder.ipynb": ((), 240),
+    "08_ladder_to_accuracy.ipynb": (("olmo_ladder_bhagia2024/olmo_ladder_checkpoints.csv",), 480),
 }
 SMALL_DRAWS = {"BAYES_SCALING_NB_DRAWS": "200", "BAYES_SCALING_NB_TUNE": "200", "BAYES_SCALING_NB_CHAINS": "2"}
 KERNEL_NAME = "bayes-scaling-this-python"

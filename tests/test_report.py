@@ -6,15 +6,18 @@ errors (exit 2, nothing written), a hierarchical fit's group section, and the se
 from __future__ import annotations
 
 import base64
+import json
 import re
 
 import pytest
+import xarray as xr
 
 from bayes_scaling.cli import main
-from bayes_scaling.report import SECTION_IDS, RefitConfig, ReportConfig, Table, build_report, render_html, write_report
+from bayes_scaling.report import (OPTIONAL_SECTIONS, SECTION_IDS, RefitConfig, ReportConfig, Table, build_report,
+                                  render_html, write_report)
 from bayes_scaling.testing import fake_fit
 
-BASE_SECTIONS = [s for s in SECTION_IDS if s != "groups"]
+BASE_SECTIONS = [s for s in SECTION_IDS if s not in OPTIONAL_SECTIONS]
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +116,37 @@ def test_markdown_has_the_same_sections_and_figure_files(markdown):
     assert c_star and 1e3 < float(c_star.group(1)) < 1e5 and float(c_star.group(2)) < float(c_star.group(3))
 
 
+def _num(cell: str) -> float:
+    return float(cell.rstrip("%"))
+
+
+def test_design_section_ranks_runs_per_flop_and_says_stop_or_go(html, fit_file, folder):
+    """'Which runs next': candidates best reduction of var(log N*) per FLOP first, a greedy batch that
+    fits the ladder budget (default: the runs' own compute) and a stop-or-go verdict; --design-budget
+    sets that budget."""
+    sec = _section(html, "design")
+    assert "<h2>Which runs next</h2>" in sec and "at C = 1e23 FLOPs" in sec
+    tables = re.findall(r"<table>(.*?)</table>", sec, re.DOTALL)
+    assert len(tables) == 2
+    cells = lambda t: [re.findall(r"<td>([^<]*)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", t)]  # noqa: E731
+    cands = [r for r in cells(tables[0]) if r]
+    per_flop = [_num(r[6]) for r in cands]
+    assert len(cands) == 8 and per_flop == sorted(per_flop, reverse=True) and per_flop[0] > 0
+    assert all(0 < _num(r[5]) < 100 and _num(r[7]) > 0 for r in cands)  # reduction %, ESS
+    budget = float(re.search(r"If the ladder got (\S+) more FLOPs", sec).group(1))
+    batch = [r for r in cells(tables[1]) if r]
+    assert batch and _num(batch[-1][4]) <= budget
+    after = [_num(r[5]) for r in batch]
+    assert after == sorted(after, reverse=True)  # each pick lowers the expected variance further
+    assert re.search(r"Stop or go: .*(GO: run the first \d pick|STOP: no batch)", sec)
+    out = folder / "small.html"
+    assert main(["report", str(fit_file), "--out", str(out), "--no-refits", "--design-budget", "1e19"]) == 0
+    small = _section(out.read_text(encoding="utf-8"), "design")
+    assert "If the ladder got 1e19 more FLOPs," in small
+    rows = [r for r in cells(re.findall(r"<table>(.*?)</table>", small, re.DOTALL)[-1]) if r]
+    assert rows and _num(rows[-1][4]) <= 1e19
+
+
 @pytest.mark.parametrize("args, message", [
     (["missing.nc", "--out", "{d}/r.html"], "does not exist"),
     (["{fit}", "--out", "{d}/r.txt"], "should end in .html or .md"),
@@ -140,7 +174,7 @@ def test_hierarchical_fit_gets_a_paired_group_section(tmp_path):
 
     report = build_report(fake_hierarchical_fit(draws=100), ReportConfig(refits=False, budgets=(1e22,), ci_prob=0.8))
     ids = [s.id for s in report.sections]
-    assert ids == list(SECTION_IDS)
+    assert ids == [s for s in SECTION_IDS if s not in ("metric", "noise")]
     html = render_html(report)
     groups = _section(html, "groups")
     assert "P(x better than y)" in groups and "compute y needs to match x (x C)" in groups
@@ -247,3 +281,30 @@ def test_sensitivity_refits_move_the_allocation_with_intervals():
     assert all(re.fullmatch(r"\S+ \[\S+, \S+\]", cell) for r in rows for cell in r[2:])
     assert "Pearce &amp; Song (2024)" in sens and "run 8" in sens
     assert "the envelope has 4 points" in _section(html, "breakdown")  # too few budgets for the broken law
+
+
+def test_metric_fit_gets_a_downstream_section_and_a_run_noise_fit_its_components():
+    from bayes_scaling.result import FitResult
+
+    truth = {"b": 0.25, "r": 0.9, "L0": 1.0, "k": 4.0}
+    result = fake_fit("sigmoid_metric", truth, draws=100, sigma=0.05)
+    report = build_report(result, ReportConfig(refits=False))
+    ids = [s.id for s in report.sections]
+    assert "metric" in ids and "noise" not in ids
+    sec = next(s for s in report.sections if s.id == "metric")
+    bounds, curve = [i for i in sec.items if isinstance(i, Table)]
+    floor, ceiling = (float(r[2].split()[0]) for r in bounds.rows)
+    assert floor == pytest.approx(0.25, rel=0.05) and ceiling == pytest.approx(0.25 + 0.9 * 0.75, rel=0.05)
+    assert len(curve.rows) == 5 and "extrapolated" in curve.rows[-1][1]
+    # a fit with run noise (components added by hand to a fake fit): the noise section, in the response's units
+    tree = result.tree.copy()
+    post = tree["posterior"].to_dataset()
+    post["sigma_run"], post["sigma_law"] = post["sigma"] * 0.6, post["sigma"] * 0.8
+    tree["posterior"] = xr.DataTree(post)
+    tree.attrs = {**result.tree.attrs, "run_noise": json.dumps({"cells": 10, "replicate_cells": 2,
+                                                                "cell_by": ["N", "D"], "se": False})}
+    noisy = build_report(FitResult(tree), ReportConfig(refits=False))
+    sec = next(s for s in noisy.sections if s.id == "noise")
+    rows = next(i for i in sec.items if isinstance(i, Table)).rows
+    assert [r[0] for r in rows] == ["sigma_run", "sigma_law", "sigma"]
+    assert "fraction" in next(i for i in sec.items if isinstance(i, Table)).header[3]

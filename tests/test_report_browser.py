@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from bayes_scaling.report import SECTION_IDS, ReportConfig, build_report, check_report_html, find_chromium, write_report
+from bayes_scaling.report import OPTIONAL_SECTIONS, SECTION_IDS, ReportConfig, build_report, check_report_html, find_chromium, write_report
 from bayes_scaling.testing import fake_fit
 
 if find_chromium() is None and not os.environ.get("BAYES_SCALING_REQUIRE_BROWSER"):
@@ -27,7 +27,7 @@ def report_file(tmp_path_factory):
 def test_report_renders_without_errors_and_every_image_loads(report_file, tmp_path):
     assert find_chromium() is not None, "BAYES_SCALING_REQUIRE_BROWSER is set but no Chromium was found"
     shot = tmp_path / "report.png"
-    expected = [s for s in SECTION_IDS if s != "groups"]
+    expected = [s for s in SECTION_IDS if s not in OPTIONAL_SECTIONS]
     chk = check_report_html(report_file, screenshot=shot, expected_sections=expected)
     assert chk.problems == []
     assert chk.js_errors == 0 and chk.images_total == 5 and chk.images_loaded == 5

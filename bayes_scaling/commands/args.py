@@ -24,7 +24,8 @@ COLUMN_ROLE_OPTIONS = {"group": "--group-col", "seed": "--seed-col", "covariate"
 
 #: Options that set an argument of the library (not a quantity): the CLI names them after an error.
 ARGUMENT_OPTIONS = {"law": "--law", "holdout_above": "--holdout-above", "holdout_fraction": "--holdout-fraction",
-                    "calibrate_extrapolation": "--calibrate-extrapolation"}
+                    "calibrate_extrapolation": "--calibrate-extrapolation", "cost": "--cost", "n_ctx": "--n-ctx",
+                    "aspect_ratio": "--aspect-ratio", "run_noise": "--run-noise"}
 
 
 def option_for(quantity: str | None, column: bool = False) -> str | None:
@@ -199,6 +200,33 @@ def group_kw(args, spec) -> dict[str, Any]:
             else list(spec.hierarchy.vary) if spec.hierarchy
             else [p.name for p in spec.law.params if p.kind != "loss"])
     return {"vary": vary, "group_col": args.group_col[0]}
+
+
+def add_cost_args(p, stored: bool) -> None:
+    """``--cost``, ``--n-ctx`` and ``--aspect-ratio``: the training cost law (FLOPs). ``stored``: the
+    fit command, which stores the law with the fit; else the queries, which override the stored one."""
+    from bayes_scaling.cost import COST_KINDS
+
+    default = ("6nd" if stored else "the fit's stored law, else 6nd")
+    p.add_argument("--cost", choices=COST_KINDS, default=None,
+                   help=f"training cost C = f(N) D in FLOPs: 6nd (k N D, k = --flops-per-token), kaplan (Kaplan et al. "
+                        f"2020 Table 1: 6 N D (1 + n_ctx / (12 d_model)); needs --n-ctx) or fitted (C = k N^a D fitted "
+                        f"to the runs' recorded compute column) (default: {default})")
+    p.add_argument("--n-ctx", type=positive_float, default=None, help="--cost kaplan: context length (tokens)")
+    p.add_argument("--aspect-ratio", type=positive_float, default=None,
+                   help="--cost kaplan: d_model / n_layer (default: the runs' shape columns' median)")
+
+
+def cost_from_args(args, runs=None):
+    """The :class:`~bayes_scaling.cost.CostLaw` of ``--cost`` (None when not given: the stored law or 6ND)."""
+    from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
+    from bayes_scaling.cost import cost_from_options
+
+    k = getattr(args, "flops_per_token", FLOPS_PER_PARAM_TOKEN)
+    if args.cost not in (None, "6nd") and k != FLOPS_PER_PARAM_TOKEN:
+        raise BayesScalingError(f"--flops-per-token sets k of the 6nd cost; --cost {args.cost} has its own")
+    return cost_from_options(args.cost, flops_per_token=k, n_ctx=args.n_ctx, aspect_ratio=args.aspect_ratio,
+                             runs=runs)
 
 
 def to_flops(value: float, compute_unit: str) -> float:

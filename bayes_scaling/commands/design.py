@@ -9,17 +9,19 @@ from typing import Any
 
 import numpy as np
 
-from bayes_scaling.commands.args import add_compute_unit_arg, add_json_arg, int_at_least, positive_float, to_flops
+from bayes_scaling.commands.args import (add_compute_unit_arg, add_cost_args, add_json_arg, cost_from_args,
+                                         int_at_least, positive_float, to_flops)
 from bayes_scaling.commands.output import emit
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
+from bayes_scaling.cost import CostLaw
 from bayes_scaling.errors import BayesScalingError
 
 _VAR_LABEL = {"n_star": "var log N*", "loss": "var loss at the decision", "wasted_compute": "E[wasted compute]"}
 
 
-def read_candidates(path: str, flops_per_token: float) -> tuple[np.ndarray, np.ndarray]:
-    """Candidate runs from a CSV: columns params and tokens (or N and D), or one of them and
-    compute (C, FLOPs)."""
+def read_candidates(path: str, cost) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate runs from a CSV: columns params and tokens (or N and D), or params and compute
+    (C, FLOPs, priced by the cost law ``cost``)."""
     import pandas as pd
 
     try:
@@ -33,9 +35,12 @@ def read_candidates(path: str, flops_per_token: float) -> tuple[np.ndarray, np.n
 
     n, d, c = col("params", "N"), col("tokens", "D"), col("compute", "C")
     if n is None and d is not None and c is not None:
-        n = c / (flops_per_token * d)
+        if not cost.linear:
+            raise BayesScalingError(f"candidate runs {path!r}: with {cost.describe()} give params (with tokens or "
+                                    f"compute), not tokens and compute")
+        n = c / (cost.k * d)
     if d is None and n is not None and c is not None:
-        d = c / (flops_per_token * n)
+        d = cost.tokens(c, n)
     if n is None or d is None or len(n) == 0:
         raise BayesScalingError(f"candidate runs {path!r} need columns params and tokens (or one of them and compute); "
                                 f"columns are {list(frame.columns)}")
@@ -53,26 +58,27 @@ def cmd_design(args) -> int:
         return _new_project(args, target, budget)
     from bayes_scaling.inference.design import refit_expected
     from bayes_scaling.queries.design import OBJECTIVE_UNITS, candidate_grid, design_runs, posterior_objective
+    from bayes_scaling.queries.draws import resolve_cost
     from bayes_scaling.result import load_fit
 
     result = load_fit(args.fit)
-    k = args.flops_per_token
+    cost = resolve_cost(result, cost_from_args(args, getattr(result, "runs", None)), args.flops_per_token)
     if args.candidates == "grid":
-        n, d = candidate_grid(result.runs.frame["C"], budget, flops_per_token=k)
+        n, d = candidate_grid(result.runs.frame["C"], budget, cost=cost)
     else:
-        n, d = read_candidates(args.candidates, k)
+        n, d = read_candidates(args.candidates, cost)
 
     def refit(nn, dd):
-        score = lambda f: posterior_objective(f, target, args.objective, flops_per_token=k)  # noqa: E731
+        score = lambda f: posterior_objective(f, target, args.objective, cost=cost)  # noqa: E731
         return refit_expected(result, nn, dd, score, sims=args.refit_sims, seed=args.seed)["mean"]
 
     des = design_runs(result, target, budget, n, d, objective=args.objective, batch=args.batch, worlds=args.worlds,
                       min_ess=args.min_ess, refit=None if args.max_refits == 0 or hasattr(result, "members") else refit,
-                      max_refits=args.max_refits, flops_per_token=k, seed=args.seed)
+                      max_refits=args.max_refits, seed=args.seed, cost=cost)
     cands, batch, sg = des.candidate_records(), des.batch_records(), des.stop_go
     out: dict[str, Any] = {
-        "target_compute_flops": target, "ladder_budget_flops": budget, "objective": args.objective,
-        "objective_units": OBJECTIVE_UNITS[args.objective], "objective_now": des.gains.before,
+        "target_compute_flops": target, "ladder_budget_flops": budget, "cost": cost.describe(),
+        "objective": args.objective, "objective_units": OBJECTIVE_UNITS[args.objective], "objective_now": des.gains.before,
         "decision_N_now": des.pre.decision(), "draws": des.pre.size, "worlds": args.worlds, "min_ess": args.min_ess,
         "candidates": cands, "batch": batch, "batch_cost_flops": sum(b["cost_flops"] for b in batch),
         "batch_expected_after": batch[-1]["after"] if batch else des.gains.before,
@@ -80,7 +86,7 @@ def cmd_design(args) -> int:
     }
 
     def text():
-        yield (f"design for C = {target:.3g} FLOPs with a ladder budget of {budget:.3g} FLOPs; objective "
+        yield (f"design for C = {target:.3g} FLOPs with a ladder budget of {budget:.3g} FLOPs ({cost.describe()}); objective "
                f"{_VAR_LABEL[args.objective]} = {des.gains.before:.4g} {OBJECTIVE_UNITS[args.objective]} now "
                f"({des.pre.size} draws, {args.worlds} simulated outcomes per run)")
         yield f"  {'N':>9} {'D':>9} {'D/N':>6} {'cost':>9} {'gain':>9} {'gain%':>6} {'gain/EFLOP':>10} {'ESS':>5}  how"
@@ -118,12 +124,13 @@ def _new_project(args, target: float, budget: float) -> int:
         raise BayesScalingError(f"design needs a law of N and D; spec {spec.name!r} is for {spec.law.name!r}")
     params, sigma = prior_draws(spec, args.prior_draws, seed=args.seed)
     prior = PriorLadder(spec.law, params, sigma, spec.likelihood.dist, target, objective=args.objective,
-                        flops_per_token=args.flops_per_token)
+                        cost=cost_from_args(args) or CostLaw("6nd", k=args.flops_per_token))
     rows = design_new_ladder(prior, budget)
     best = rows[0]
     summary = lambda r: {k: r[k] for k in ("budgets", "per_budget", "spacing", "width", "cost_flops",  # noqa: E731
                                            "expected_var", "median_var")}
     out = {"spec": spec.name, "target_compute_flops": target, "ladder_budget_flops": budget,
+           "cost": prior.cost.describe(),
            "objective": args.objective, "prior_draws": args.prior_draws, "prior_expected_var": float(np.mean(prior.prior_var)),
            "best": {**summary(best), "runs": [{"N": float(a), "D": float(b)} for a, b in zip(best["N"], best["D"])]},
            "designs": [summary(r) for r in rows[:args.top]]}
@@ -158,6 +165,7 @@ def add_parser(sub) -> None:
     p.add_argument("--batch", type=int_at_least(1), default=4, help="runs in the batch, at most (default %(default)s)")
     p.add_argument("--flops-per-token", type=positive_float, default=FLOPS_PER_PARAM_TOKEN,
                    help="training FLOPs per parameter per token (default 6)")
+    add_cost_args(p, stored=False)
     p.add_argument("--worlds", type=int_at_least(8), default=128, help="simulated outcomes per run (default %(default)s)")
     p.add_argument("--min-ess", type=positive_float, default=50.0, help="importance-weight ESS below which to refit")
     p.add_argument("--max-refits", type=int_at_least(0), default=3, help="candidates rechecked by real refits")

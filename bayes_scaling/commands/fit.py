@@ -4,12 +4,13 @@ in nats/token, compute in FLOPs."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
-from bayes_scaling.commands.args import (add_calibrate_arg, add_ci_arg, add_json_arg, add_law_args, add_runs_args,
-                                         add_sampler_args, fit_out, group_kw, int_at_least, runs_from_args,
-                                         spec_from_args)
+from bayes_scaling.commands.args import (add_calibrate_arg, add_ci_arg, add_cost_args, add_json_arg, add_law_args,
+                                         add_runs_args, add_sampler_args, cost_from_args, fit_out, group_kw,
+                                         int_at_least, runs_from_args, spec_from_args)
 from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, discrepancy_line,
                                            discrepancy_record, emit)
 from bayes_scaling.errors import BayesScalingError
@@ -88,12 +89,15 @@ def cmd_fit(args) -> int:
     out = fit_out(args.out)
     kw = group_kw(args, spec)
     runs = runs_from_args(args)
+    cost = cost_from_args(args, runs)
     result = fit(runs, spec=spec, draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed,
                  strict=args.strict, command=args.command_line, calibrate_extrapolation=args.calibrate_extrapolation,
-                 **kw)
+                 cost=cost, run_noise=args.run_noise, **kw)
     result.save(out)
-    return emit(lambda: [*fit_lines(result, args.ci), f"saved {out}"],
-                lambda: {**summary_json(result, args.ci), "out": str(out)}, as_json=args.json)
+    costed = [f"training cost: {cost.describe()}"] if cost is not None else []
+    return emit(lambda: [*fit_lines(result, args.ci), *costed, f"saved {out}"],
+                lambda: {**summary_json(result, args.ci), "out": str(out),
+                         "cost": None if cost is None else json.loads(cost.to_json())}, as_json=args.json)
 
 
 def _by_tables(args, out_dir: Path) -> tuple[dict[str, Any], dict[str, Path]]:
@@ -241,6 +245,11 @@ def add_parsers(sub) -> None:
     add_sampler_args(p)
     p.add_argument("--strict", action="store_true", help="fail (exit 1) when diagnostics fail")
     add_calibrate_arg(p)
+    p.add_argument("--run-noise", action="store_true",
+                   help="split the noise into run to run (replicates: runs at the same N and D) and each configuration's "
+                        "offset from the law; a column given as --col SE=COLUMN holds each run's evaluation standard "
+                        "error (the loss column's units). Needs a normal or logit_normal likelihood")
+    add_cost_args(p, stored=True)
     add_ci_arg(p)
     add_json_arg(p)
     p.set_defaults(func=cmd_fit)

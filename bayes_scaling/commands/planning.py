@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from bayes_scaling.commands.args import (add_ci_arg, add_compute_unit_arg, add_json_arg, budget_flops, int_at_least,
-                                         positive_float, to_flops)
+from bayes_scaling.commands.args import (add_ci_arg, add_compute_unit_arg, add_cost_args, add_json_arg, budget_flops,
+                                         cost_from_args, int_at_least, positive_float, to_flops)
 from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, emit, extrapolation_lines,
                                            interval_line)
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
@@ -19,6 +19,14 @@ MAX_POINTS = 1000
 _points = int_at_least(2, " (the two ends of the range and at most one row per budget)", high=MAX_POINTS)
 
 
+def query_cost(args, result):
+    """The cost law of a query: ``--cost`` (fitted: to the fit's runs), else the fit's stored law,
+    else C = k N D with k = ``--flops-per-token``."""
+    from bayes_scaling.queries.draws import resolve_cost
+
+    return resolve_cost(result, cost_from_args(args, getattr(result, "runs", None)), args.flops_per_token)
+
+
 def cmd_allocate(args) -> int:
     from bayes_scaling.commands.ensemble import member_lines, member_records
     from bayes_scaling.queries.allocate import compute_optimal, decide, frontier_exponents
@@ -26,14 +34,14 @@ def cmd_allocate(args) -> int:
 
     result = load_fit(args.fit)
     c = budget_flops(args)
+    cost = query_cost(args, result)
     alts = {f"N = {n:.3g}": n for n in (args.alt_params or [])}
     d = decide(result, c, utility=args.utility, max_params=args.max_params, max_tokens=args.max_tokens,
-               alternatives=alts, alt_tokens_per_param=args.alt_tokens_per_param, flops_per_token=args.flops_per_token,
-               group=args.group)
-    fe = frontier_exponents(result, c / 10, c * 10, flops_per_token=args.flops_per_token, group=args.group)
+               alternatives=alts, alt_tokens_per_param=args.alt_tokens_per_param, group=args.group, cost=cost)
+    fe = frontier_exponents(result, c / 10, c * 10, group=args.group, cost=cost)
     ci = args.ci
     out: dict[str, Any] = {
-        "compute": {"flops": c, "pf_days": c / PF_DAY_FLOPS, "flops_per_token": args.flops_per_token},
+        "compute": {"flops": c, "pf_days": c / PF_DAY_FLOPS, "flops_per_token": cost.k, "cost": cost.describe()},
         "decision": {"N": d.N, "D": d.D, "tokens_per_param": d.tokens_per_param, "utility": d.utility,
                      "objective_loss": d.objective, "constraints": d.constraints},
         **{k: rec(d.optimum[k], ci) for k in ("N_opt", "D_opt", "tokens_per_param", "loss_opt")},
@@ -56,7 +64,7 @@ def cmd_allocate(args) -> int:
 
     out["extrapolation"] = extrapolation_report(result, query, ci)
     out["diagnostics"] = diagnostics_record(result)
-    by_form = member_records(result, lambda m: compute_optimal(m, c, flops_per_token=args.flops_per_token)[
+    by_form = member_records(result, lambda m: compute_optimal(m, c, cost=cost)[
         "N_opt"].isel(budget=0, drop=True), ci)
     if by_form:
         out["N_opt_by_law_form"] = by_form
@@ -70,8 +78,7 @@ def cmd_allocate(args) -> int:
                    "new": "an unseen group (group values drawn around the population)"}.get(
                 args.group, f"group {args.group!r}")
             yield f"for {who}"
-        yield (f"budget C = {c:.4g} FLOPs ({c / PF_DAY_FLOPS:.4g} PF-days), {args.flops_per_token:g} FLOPs per "
-               f"parameter-token")
+        yield f"budget C = {c:.4g} FLOPs ({c / PF_DAY_FLOPS:.4g} PF-days); training cost {cost.describe()}"
         yield (f"decision ({d.utility}): train N = {d.N:.4g} {units} parameters on D = {d.D:.4g} tokens "
                f"({d.tokens_per_param:.1f} tokens/parameter)"
                + (f", constraints {d.constraints}" if d.constraints else ""))
@@ -101,10 +108,11 @@ def cmd_target(args) -> int:
     from bayes_scaling.result import load_fit
 
     result = load_fit(args.fit)
-    ds = compute_for_loss(result, args.loss, flops_per_token=args.flops_per_token)
+    cost = query_cost(args, result)
+    ds = compute_for_loss(result, args.loss, cost=cost)
     ci = args.ci
     out: dict[str, Any] = {
-        "target_loss": args.loss,
+        "target_loss": args.loss, "cost": cost.describe(),
         "p_unreachable": ds.attrs["p_unreachable"],
         "compute": rec(ds["compute"], ci),
         "compute_pf_days": rec(ds["compute"] / PF_DAY_FLOPS, ci),
@@ -113,7 +121,7 @@ def cmd_target(args) -> int:
     }
     if args.compute is not None:
         out["budget_flops"] = budget_flops(args)
-        out["p_reach"] = prob_reach(result, args.loss, out["budget_flops"], flops_per_token=args.flops_per_token)
+        out["p_reach"] = prob_reach(result, args.loss, out["budget_flops"], cost=cost)
     out["diagnostics"] = diagnostics_record(result)
 
     def text():
@@ -139,13 +147,16 @@ def cmd_frontier(args) -> int:
     if not hi > lo:
         raise BayesScalingError(f"--compute-max must exceed --compute-min, got {args.compute_min:g} and {args.compute_max:g}")
     if result.law.name == "kaplan_ns":
-        if args.flops_per_token != FLOPS_PER_PARAM_TOKEN:
-            raise BayesScalingError("--flops-per-token does not apply to a kaplan_ns fit, whose frontier counts "
-                                    "C = 6 N B S (Kaplan et al. 2020, Appendix B): drop the option")
+        for given, option in ((args.flops_per_token != FLOPS_PER_PARAM_TOKEN, "--flops-per-token"),
+                              (args.cost is not None, "--cost")):
+            if given:
+                raise BayesScalingError(f"{option} does not apply to a kaplan_ns fit, whose frontier counts "
+                                        f"C = 6 N B S (Kaplan et al. 2020, Appendix B): drop the option")
         return _kaplan_frontier(args, result, lo, hi)
-    fe = frontier_exponents(result, lo, hi, flops_per_token=args.flops_per_token)
+    cost = query_cost(args, result)
+    fe = frontier_exponents(result, lo, hi, cost=cost)
     budgets = np.geomspace(lo, hi, args.points)
-    opt = compute_optimal(result, budgets, flops_per_token=args.flops_per_token)
+    opt = compute_optimal(result, budgets, cost=cost)
     ci = args.ci
     rows = []
     for i, c in enumerate(budgets):
@@ -153,10 +164,10 @@ def cmd_frontier(args) -> int:
         rows.append({"compute_flops": float(c), **{k: rec(sel[k], ci) for k in ("N_opt", "D_opt", "tokens_per_param",
                                                                                    "loss_opt")}})
     out = {"a": rec(fe["a"], ci), "b": rec(fe["b"], ci), "loss_slope": rec(fe["loss_slope"], ci),
-           "budgets": rows, "diagnostics": diagnostics_record(result)}
+           "budgets": rows, "cost": cost.describe(), "diagnostics": diagnostics_record(result)}
 
     def text():
-        yield f"compute-optimal frontier from {lo:.3g} to {hi:.3g} FLOPs:"
+        yield f"compute-optimal frontier from {lo:.3g} to {hi:.3g} FLOPs (training cost {cost.describe()}):"
         yield interval_line("a in N* ~ C^a", out["a"], fmt=".3f")
         yield interval_line("b in D* ~ C^b", out["b"], fmt=".3f")
         yield interval_line("d log L* / d log C", out["loss_slope"], fmt=".4f")
@@ -218,6 +229,7 @@ def add_parsers(sub) -> None:
         add_compute_unit_arg(p, "unit of compute values")
         p.add_argument("--flops-per-token", type=positive_float, default=FLOPS_PER_PARAM_TOKEN,
                        help="training FLOPs per parameter per token (default 6: C = 6ND; kaplan_ns frontiers use 6NBS)")
+        add_cost_args(p, stored=False)
         add_ci_arg(p)
         add_json_arg(p)
 

@@ -23,7 +23,8 @@ def cmd_report(args) -> int:
     result = load_fit(args.fit)
     kaplan = tuple(FitResult.load(p) for p in args.kaplan_fits) if args.kaplan_fits else None
     config = ReportConfig(ci_prob=args.ci_prob, budgets=tuple(args.budgets) if args.budgets else None,
-                          refits=not args.no_refits, kaplan_fits=kaplan, command=args.command_line, fit_path=args.fit)
+                          refits=not args.no_refits, kaplan_fits=kaplan, design_budget=args.design_budget,
+                          command=args.command_line, fit_path=args.fit)
     report = build_report(result, config)
     try:
         written = write_report(report, path, fmt)
@@ -44,6 +45,8 @@ def add_parser(sub) -> None:
     p.add_argument("--format", choices=("html", "md"), default=None, help="default: from the --out suffix")
     p.add_argument("--budgets", type=positive_float, nargs="+", default=None, metavar="C",
                    help="compute budgets in FLOPs for the allocation table (default: 10x, 100x, 1000x the largest run)")
+    p.add_argument("--design-budget", type=positive_float, default=None, metavar="FLOPS",
+                   help="extra ladder compute for 'Which runs next' (default: as much again as the runs so far)")
     p.add_argument("--ci-prob", "--ci", dest="ci_prob", type=ci_fraction, default=CI_PROB, help=CI_HELP)
     p.add_argument("--no-refits", action="store_true",
                    help="skip the sensitivity and break-test refits (each compiles and samples a model)")

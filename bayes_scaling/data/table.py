@@ -11,7 +11,9 @@ Columns of the canonical table (one row per run, dim ``run``):
   ``X`` a generic scale axis (e.g. training-set size of a learning curve), ``S`` optimizer steps
   and ``B`` batch size in tokens (with both, S becomes Kaplan's S_min = S / (1 + B_crit(L)/B)),
   ``L`` a predictor loss (LM loss or task bits-per-byte) that metric laws map to ``loss``, then the
-  metric (e.g. accuracy as a fraction);
+  metric (e.g. accuracy as a fraction); ``SE`` each run's evaluation standard error of its loss (or
+  metric) column, in that column's units (e.g. sqrt(p (1 - p) / n) for an accuracy p on n examples), which
+  a fit with ``run_noise`` separates from the run-to-run noise;
 - optional group columns (architecture, dataset, ...) and ``seed``.
 
 Build a table with :func:`bayes_scaling.data.runs.load_runs`.
@@ -32,7 +34,8 @@ from bayes_scaling.quantities import label
 
 #: Further positive inputs a law may use, with their units.
 EXTRA_QUANTITIES = {"U": "unique tokens", "X": "units of the scale axis", "S": "optimizer steps",
-                    "B": "batch size in tokens", "L": "predictor loss (nats/token or bits/byte)"}
+                    "B": "batch size in tokens", "L": "predictor loss (nats/token or bits/byte)",
+                    "SE": "evaluation standard error (units of the loss column)"}
 
 
 def _needed(symbol: str) -> str:

@@ -11,6 +11,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from bayes_scaling.cost import CostLaw, store_cost, stored_cost
 from bayes_scaling.errors import BayesScalingError
 
 
@@ -23,8 +24,8 @@ def with_simulated_runs(result, n_params, tokens, *, rng: np.random.Generator, d
     sigma = ev.sigma.transpose("chain", "draw").values.reshape(-1)
     s = int(rng.integers(len(sigma))) if draw is None else int(draw)
     y = ev.family.add_noise(np, mu[s], sigma[s], ev.family.draws(rng, len(n)))
-    law = result.law
-    new = pd.DataFrame({"N": n, "D": d, "C": law.compute_flops(n, d), "loss": np.exp(y)})
+    cost = stored_cost(result) or CostLaw()
+    new = pd.DataFrame({"N": n, "D": d, "C": cost.flops(n, d), "loss": np.exp(y)})
     frame = pd.concat([result.runs.frame, new], ignore_index=True).rename_axis("run")
     return replace(result.runs, frame=frame)
 
@@ -48,6 +49,7 @@ def refit_expected(result, n_params, tokens, score: Callable, *, sims: int = 6, 
             warnings.simplefilter("ignore")
             new = fit(runs, spec=result.spec, draws=draws, tune=tune, chains=chains, seed=seed + 101 * i,
                       progress=False)
+        store_cost(new, stored_cost(result))
         scores.append(float(score(new)))
     return {"mean": float(np.mean(scores)), "scores": scores, "seconds": time.perf_counter() - t0}
 

@@ -1,6 +1,7 @@
 """Fit a law to runs with NUTS (nutpie), reusing one compiled model per (law, spec).
 
-nutpie compiles the model's log-density and gradient with numba once per process per spec;
+nutpie samples the model's log-density and gradient compiled with numba: once per process per spec
+(the machine code is cached on disk across processes: :mod:`bayes_scaling.inference.compile`);
 later fits of the same spec on new runs swap the data (``with_data``) and skip compilation.
 A low-rank mass-matrix adaptation handles the E/A/B correlations of additive laws.
 """
@@ -16,9 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from bayes_scaling.cost import CostLaw, store_cost
 from bayes_scaling.data.runs import RunTable
 from bayes_scaling.errors import BayesScalingError, DiagnosticsError
 from bayes_scaling.inference.checks import check_posterior, check_runs
+from bayes_scaling.inference.compile import compile_nutpie_model
 from bayes_scaling.inference.model import build_model, model_data
 from bayes_scaling.inference.sampling import sample_nuts
 from bayes_scaling.specs.spec import LawSpec, default_spec, load_spec
@@ -103,22 +106,22 @@ def model_key(spec: LawSpec, data) -> str:
     hier = spec.hierarchy
     shape = f"{hier.vary}|{hier.tau}|{len(data.groups)}" if hier and data.group_idx is not None else ""
     covs = f"{len(data.covariate_names)}|{spec.covariate_prior}" if data.covariates is not None else ""
-    return hashlib.sha256(f"{spec.content_key()}\n{shape}\n{covs}".encode()).hexdigest()
+    noise = f"\nrun_noise|{data.n_cells}" if data.cell_idx is not None else ""
+    return hashlib.sha256(f"{spec.content_key()}\n{shape}\n{covs}{noise}".encode()).hexdigest()
 
 
-def compiled_model(spec: LawSpec, data, *, progress: bool = False):
-    """The compiled nutpie model for ``spec``, built once per process and fed ``data``."""
-    import nutpie
-
+def compiled_model(spec: LawSpec, data, *, progress: bool = False, route: str | None = None):
+    """The compiled nutpie model for ``spec``, built once per process and fed ``data``. ``route``:
+    ``"cached"`` (default, or ``$BAYES_SCALING_COMPILE``) or ``"nutpie"``
+    (:mod:`bayes_scaling.inference.compile`); a model compiled by either is reused."""
     key = model_key(spec, data)
     compiled = _COMPILED.get(key)
     if compiled is None:
         if progress:
-            print("compiling the model with numba (once per law and spec in a process) ...", file=sys.stderr, flush=True)
+            print("compiling the model with numba (once per law and spec in a process; cached on disk) ...",
+                  file=sys.stderr, flush=True)
         model = build_model(spec, data)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", category=FutureWarning)
-            compiled = nutpie.compile_pymc_model(model, jitter_rvs=jittered_rvs(spec, model))
+        compiled = compile_nutpie_model(model, jitter_rvs=jittered_rvs(spec, model), route=route)
         _COMPILED[key] = compiled
         return compiled
     # nutpie keeps only the data containers its compiled graph reads (e.g. no ref_log_U when the
@@ -185,6 +188,8 @@ def fit(
     columns: dict | None = None,
     retries: int = MAX_RETRIES,
     retry_budget_s: float = RETRY_BUDGET_S,
+    cost: CostLaw | None = None,
+    run_noise: bool = False,
 ):
     """Sample the posterior of ``law`` (or ``spec``) given ``runs``; return a :class:`FitResult`.
 
@@ -199,13 +204,18 @@ def fit(
     smaller steps) is NUTS's target acceptance rate. ``calibrate_extrapolation`` also fits the runs
     below one decade under the largest and learns, from how its predictions miss the larger ones,
     a discrepancy that widens predictions beyond the data
-    (:mod:`bayes_scaling.inference.discrepancy`).
+    (:mod:`bayes_scaling.inference.discrepancy`). ``run_noise`` splits the noise into ``sigma_run`` (run to
+    run: replicates at the same N and D, e.g. seeds) and ``sigma_law`` (each configuration's shared offset
+    from the law), with each run's evaluation standard error (an ``SE`` column, in the loss column's units)
+    added to the run's own noise (:func:`~bayes_scaling.inference.model.build_model`).
 
     When the diagnostics fail, the fit is sampled again (new seed) up to ``retries`` times with longer
     tuning, more draws (unless only divergences failed) and a higher target acceptance (:func:`escalate`); a retry starts only if its
     expected time fits in ``retry_budget_s`` seconds from the fit's start. Every attempt (settings,
     seconds, problems) is recorded in ``sampler_config["attempts"]``; the last one is returned.
     A KeyboardInterrupt while sampling propagates (it is never taken for a failed attempt).
+    ``cost`` (a :class:`~bayes_scaling.cost.CostLaw`, e.g. :func:`~bayes_scaling.cost.fit_cost` of the
+    runs' recorded compute) is stored with the fit: allocation, frontiers and design price budgets with it.
     """
     from bayes_scaling.result import FitResult
 
@@ -219,6 +229,8 @@ def fit(
     elif columns:
         raise BayesScalingError("columns maps the columns of a DataFrame or file; these runs are already a RunTable")
     check_runs(runs, strict=strict)  # implausible values (wrong units) refused before sampling
+    if cost is not None and not isinstance(cost, CostLaw):
+        raise BayesScalingError(f"cost must be a CostLaw, got {cost!r}", quantity="cost")
     spec = resolve_spec(law, spec).with_vary(vary).synced()
     draws = _check_int("draws", draws, 10)
     tune = _check_int("tune", tune, 10)
@@ -227,7 +239,7 @@ def fit(
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1)[0])
     seed = _check_int("seed", seed, 0)
-    data = model_data(spec, runs, group_col)
+    data = model_data(spec, runs, group_col, run_noise=bool(run_noise))
     if progress is None:
         progress = sys.stderr.isatty()
     compiled = compiled_model(spec, data, progress=progress)
@@ -271,5 +283,6 @@ def fit(
         from bayes_scaling.inference.discrepancy import calibrate
 
         result = result.with_discrepancy(calibrate(result, fit))
+    store_cost(result, cost)
     return result
 

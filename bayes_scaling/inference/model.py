@@ -32,6 +32,13 @@ class ModelData:
     covariates: np.ndarray | None = None
     covariate_names: tuple[str, ...] = ()
     covariate_means: tuple[float, ...] = ()
+    #: Fits with run noise: each run's configuration (cell: runs sharing ``cell_by``, e.g. N and D, are
+    #: replicates), the number of cells, and each run's evaluation standard error on the family's scale.
+    cell_idx: np.ndarray | None = None
+    n_cells: int = 0
+    cell_by: tuple[str, ...] = ()
+    se: np.ndarray | None = None
+    se_given: bool = False
 
     def containers(self) -> dict[str, np.ndarray]:
         """Values keyed by ``pm.Data`` name."""
@@ -42,12 +49,66 @@ class ModelData:
             out["group_idx"] = self.group_idx
         if self.covariates is not None:
             out["covariates"] = self.covariates
+        if self.cell_idx is not None:
+            out["cell_idx"], out["se"] = self.cell_idx, self.se
         return out
 
+    def run_noise_record(self) -> dict | None:
+        """What a fit with run noise stores: configurations, those with replicates, what defines one, SE given."""
+        if self.cell_idx is None:
+            return None
+        return {"cells": int(self.n_cells), "replicate_cells": int(np.sum(np.bincount(self.cell_idx) >= 2)),
+                "cell_by": list(self.cell_by), "se": bool(self.se_given)}
 
-def model_data(spec: LawSpec, runs: RunTable, group_col: str | None = None) -> ModelData:
+
+def replicate_cells(spec: LawSpec, runs: RunTable, group_idx: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, int, tuple[str, ...]]:
+    """(cell index per run, number of cells, the columns that define a cell): runs with the same N and D (or,
+    without both, the same law inputs) and group are one configuration; two or more there are replicates."""
+    from bayes_scaling.errors import BayesScalingError
+
+    by = ("N", "D") if runs.has("N") and runs.has("D") else spec.law.input_names
+    keys = np.column_stack([np.round(np.log(runs.frame[c].to_numpy(float)), 9) for c in by]
+                           + ([group_idx.astype(float)] if group_idx is not None else []))
+    _, idx, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+    if not np.any(counts >= 2):
+        raise BayesScalingError(f"run noise needs replicates: two or more runs at the same {' and '.join(by)} "
+                                f"(e.g. training seeds); every configuration here has one run", quantity="seed", column=True)
+    return idx.reshape(-1).astype(np.int64), int(len(counts)), tuple(by)
+
+
+def _run_noise(spec: LawSpec, runs: RunTable, data: ModelData, run_noise: bool) -> ModelData:
+    from dataclasses import replace
+
+    from bayes_scaling.errors import BayesScalingError
+
+    has_se = runs.has("SE")
+    if not run_noise:
+        if has_se:  # refits of a run-noise fit's runs (sensitivity, backtests) come here too: warn, not fail
+            import warnings
+
+            warnings.warn("the evaluation standard errors (SE column) enter a fit only with run noise "
+                          "(run_noise=True, --run-noise); this fit ignores them", UserWarning, stacklevel=3)
+        return data
+    from bayes_scaling.specs.families import Normal
+
+    if not isinstance(spec.likelihood.dist, Normal):
+        raise BayesScalingError(f"run noise adds Normal components on the family's scale: use family = \"normal\" or "
+                                f"\"logit_normal\" (the spec has {spec.likelihood.family!r})", quantity="run_noise")
+    idx, n_cells, by = replicate_cells(spec, runs, data.group_idx)
+    se = np.zeros(len(runs))
+    if has_se:
+        raw = runs.frame["SE"].to_numpy(float)
+        if np.any(raw < 0):
+            raise BayesScalingError("evaluation standard errors (SE) must be >= 0", quantity="SE", column=True)
+        se = raw * np.abs(spec.likelihood.dist.location_slope(runs.frame["loss"].to_numpy(float)))
+    return replace(data, cell_idx=idx, n_cells=n_cells, cell_by=by, se=se, se_given=bool(has_se))
+
+
+def model_data(spec: LawSpec, runs: RunTable, group_col: str | None = None, run_noise: bool = False) -> ModelData:
     """Validate ``runs`` against the law and compute log inputs and reference points; with a
-    hierarchy in ``spec``, also the runs' groups (``group_col``, default the first group column)."""
+    hierarchy in ``spec``, also the runs' groups (``group_col``, default the first group column); with
+    ``run_noise``, the replicate cells and evaluation standard errors (:func:`replicate_cells`)."""
     from bayes_scaling.errors import BayesScalingError
 
     law = spec.law
@@ -63,7 +124,7 @@ def model_data(spec: LawSpec, runs: RunTable, group_col: str | None = None) -> M
         cov = {"covariates": raw - means, "covariate_names": runs.covariate_names,
                "covariate_means": tuple(float(m) for m in means)}
     if spec.hierarchy is None:
-        return ModelData(x, ref, y, **cov)
+        return _run_noise(spec, runs, ModelData(x, ref, y, **cov), run_noise)
     if group_col is None:
         if not runs.group_cols:
             raise BayesScalingError(f"varying {list(spec.hierarchy.vary)} by group needs a group column",
@@ -76,7 +137,24 @@ def model_data(spec: LawSpec, runs: RunTable, group_col: str | None = None) -> M
     if len(groups) < 2:
         raise BayesScalingError(f"group column {group_col!r} has one group ({groups[0]!r}); a hierarchy needs 2 or more")
     idx = np.searchsorted(np.array(groups), labels.to_numpy())
-    return ModelData(x, ref, y, idx.astype(np.int64), groups, group_col, **cov)
+    return _run_noise(spec, runs, ModelData(x, ref, y, idx.astype(np.int64), groups, group_col, **cov), run_noise)
+
+
+def replicate_loglik(xp, family, log_mu, log_y, cell, n_cells: int, sigma_law, sigma_run, se):
+    """log density of the runs with the configurations' offsets integrated out: on the family's scale,
+    residual r_i = u_k + e_i with u_k ~ Normal(0, sigma_law) shared by the runs of configuration k and
+    e_i ~ Normal(0, s_i), s_i^2 = sigma_run^2 + se_i^2. Per configuration (w_i = 1 / s_i^2, W = sum w_i):
+    sum_i log Normal(r_i; 0, s_i) - log(1 + sigma_law^2 W) / 2 + sigma_law^2 (sum w_i r_i)^2 / (2 (1 + sigma_law^2 W))."""
+    r = family.location(xp, log_y) - family.location(xp, log_mu)
+    s2 = sigma_run ** 2 + se ** 2
+    w = 1.0 / s2
+    base = -0.5 * xp.sum(r ** 2 * w + xp.log(2 * np.pi * s2))
+    def per_cell(values):
+        return np.bincount(cell, values, n_cells) if xp is np else xp.inc_subtensor(xp.zeros(n_cells)[cell], values)
+
+    big_w, wr = per_cell(w), per_cell(w * r)
+    v = sigma_law ** 2
+    return base + xp.sum(-0.5 * xp.log1p(v * big_w) + 0.5 * v * wr ** 2 / (1 + v * big_w))
 
 
 def slope_coordinates(spec: LawSpec) -> dict[str, str]:
@@ -98,7 +176,13 @@ def build_model(spec: LawSpec, data: ModelData):
     coordinates, the log local slope, flat, with the exponent's prior in the potential); the law's internal centred
     coordinates (flat), with the priors on the positive parameters (E, A, N_c, ...) added as a
     potential by an exact change of variables (see :mod:`bayes_scaling.laws.base`); ``sigma``,
-    the noise scale of log-loss.
+    the noise scale of log-loss. With run noise (``data.cell_idx``), ``sigma`` splits into ``sigma_law``
+    (each configuration's shared offset from the law: its replicates move together) and ``sigma_run``
+    (run to run), both on the family's scale with the spec's sigma prior; a run's evaluation standard
+    error adds in quadrature to ``sigma_run``, and ``sigma`` = sqrt(sigma_law^2 + sigma_run^2) is a new
+    run's noise at a new configuration (what predictions use). The configurations' offsets are integrated
+    out (:func:`replicate_loglik`): Normal on the family's scale, so run noise needs a Normal family
+    (``normal``, ``logit_normal``).
     """
     import pymc as pm
     import pytensor.tensor as pt
@@ -130,7 +214,7 @@ def build_model(spec: LawSpec, data: ModelData):
             p[name] = pm.Deterministic(name, pt.exp(log_v))
             prior_terms.append(pm.logp(spec.priors[name].pymc_dist(), p[name]) + log_v)
         logc = law.from_internal(pt, z, p, ref)
-        prior_terms.append(law.log_jacobian(pt, z, p))
+        prior_terms.append(law.log_jacobian(pt, z, p, ref))
         for c in law.positive_names:
             pm.Deterministic(c, pt.exp(logc[f"log_{c}"]))
             prior = spec.priors[c]
@@ -155,7 +239,12 @@ def build_model(spec: LawSpec, data: ModelData):
                     pm.Deterministic(f"{k}_group", value, dims="group")
             params = {k: (v[idx] if getattr(v, "ndim", 0) == 1 else v) for k, v in {**p_g, **logc_g}.items()}
         s = spec.likelihood.sigma
-        sigma = getattr(pm, s.dist)("sigma", **s.pymc_kwargs)
+        if data.cell_idx is None:
+            sigma = getattr(pm, s.dist)("sigma", **s.pymc_kwargs)
+        else:
+            sigma_law = getattr(pm, s.dist)("sigma_law", **s.pymc_kwargs)
+            sigma_run = getattr(pm, s.dist)("sigma_run", **s.pymc_kwargs)
+            pm.Deterministic("sigma", pt.sqrt(sigma_law ** 2 + sigma_run ** 2))
         mu = law.log_loss(pt, x, params)
         if data.covariates is not None:
             # effect on log-loss per unit of each (centred) covariate, centred at no effect
@@ -163,5 +252,11 @@ def build_model(spec: LawSpec, data: ModelData):
             g = spec.covariate_prior
             gamma = getattr(pm, g.dist)("gamma", **g.pymc_kwargs, dims="covariate")
             mu = mu + pt.dot(cov, gamma)
+        if data.cell_idx is not None:
+            cell = pm.Data("cell_idx", data.cell_idx, dims="run")
+            se = pm.Data("se", data.se, dims="run")
+            pm.Potential("obs", replicate_loglik(pt, spec.likelihood.dist, mu, y, cell, data.n_cells, sigma_law,
+                                                 sigma_run, se))
+            return model
         spec.likelihood.dist.observe(pm, "obs", mu, sigma, y, dims="run")
     return model

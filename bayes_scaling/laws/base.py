@@ -25,8 +25,9 @@ from typing import Any, ClassVar, Literal
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
 
 #: exponent/shape: positive, sampled directly; offset: any real number, sampled directly (e.g. the log
-#: ratio of two exponents); constant/loss: positive, reached through the centred ``internal`` coordinates.
-Kind = Literal["exponent", "shape", "offset", "constant", "loss"]
+#: ratio of two exponents); constant/loss: positive, reached through the centred ``internal`` coordinates;
+#: fraction: a positive constant below 1 (a metric law's floor or ceiling), reached the same way.
+Kind = Literal["exponent", "shape", "offset", "constant", "loss", "fraction"]
 
 #: Every law registers itself here by ``name`` when its class is defined (see :mod:`.registry`).
 REGISTRY: dict[str, type["ScalingLaw"]] = {}
@@ -84,7 +85,9 @@ class ScalingLaw:
     params: ClassVar[tuple[Param, ...]]
     #: Unit of compute the law is written in ("FLOPs" or "PF-days"); only laws with a C input use it.
     compute_unit: ClassVar[str] = "FLOPs"
-    #: Training cost: C = k N D FLOPs with k FLOPs per parameter per token (Kaplan et al. 2020 §2.1).
+    #: FLOPs per parameter per token k of C = k N D, used to derive D from C in queries given C
+    #: (Kaplan et al. 2020 §2.1). What a run costs for allocation and design is the fit's cost law
+    #: (:mod:`bayes_scaling.cost`).
     flops_per_param_token: ClassVar[float] = FLOPS_PER_PARAM_TOKEN
     #: Capabilities declared by the law beyond those its form implies (see :data:`CAPABILITIES`).
     capabilities: ClassVar[frozenset[str]] = frozenset()
@@ -127,10 +130,6 @@ class ScalingLaw:
         """Name of the law a break test compares this one with (single-axis laws), else ``None``."""
         return None
 
-    def compute_flops(self, N, D):
-        """Training compute C = k N D in FLOPs for N parameters and D tokens."""
-        return self.flops_per_param_token * N * D
-
     # -- the law ---------------------------------------------------------------------------
     def log_loss(self, xp: Any, x: dict[str, Any], p: dict[str, Any]) -> Any:
         """Natural log of the predicted loss (nats/token)."""
@@ -167,8 +166,9 @@ class ScalingLaw:
         """Inverse of :meth:`centred_from_internal`."""
         raise NotImplementedError
 
-    def log_jacobian(self, xp: Any, z: dict[str, Any], p: dict[str, Any]) -> Any:
-        """log |det d(log parameters) / d(internal coordinates)| at exponents ``p``."""
+    def log_jacobian(self, xp: Any, z: dict[str, Any], p: dict[str, Any], ref: dict[str, Any] | None = None) -> Any:
+        """log |det d(log parameters) / d(internal coordinates)| at exponents ``p`` (and reference
+        log-inputs ``ref``, for laws whose map depends on them)."""
         return 0.0
 
     def slope_coordinates(self) -> dict[str, str]:
@@ -217,7 +217,7 @@ class ScalingLaw:
     @property
     def positive_names(self) -> tuple[str, ...]:
         """Parameters passed to the law as ``log_<name>`` and reached through ``internal``."""
-        return tuple(p.name for p in self.params if p.kind in ("constant", "loss"))
+        return tuple(p.name for p in self.params if p.kind in ("constant", "loss", "fraction"))
 
     def to_law_params(self, values) -> dict[str, Any]:
         """Values in user units (``E``, ``A``, ``N_c`` ..., numbers or arrays) to the law function's

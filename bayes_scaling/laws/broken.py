@@ -94,7 +94,7 @@ class _PowerFamily(ScalingLaw):
         out.update({f"log_d{i}": v for i, v in log_d.items()})
         return out
 
-    def log_jacobian(self, xp, z, p):
+    def log_jacobian(self, xp, z, p, ref=None):
         # (log_L_ref, z_B) -> (log E, log-term): unit determinant; log B adds terms of the breaks
         # only (triangular); log d1 = ref + rel (unit); log d_i = log d_(i-1) + exp(gap_i).
         out = 0.0

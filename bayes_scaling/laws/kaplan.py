@@ -26,7 +26,7 @@ class _KaplanSingle(ScalingLaw):
     def internal_from_centred(self, xp, cen):
         return {"log_L_ref": cen[f"{self.axis}_c"]}
 
-    def log_jacobian(self, xp, z, p):
+    def log_jacobian(self, xp, z, p, ref=None):
         return -xp.log(p[f"alpha_{self.axis}"])
 
     def centre(self, xp, logc, p, ref):
@@ -112,7 +112,7 @@ class KaplanND(ScalingLaw):
         total, z = join_two_terms(xp, cen["N_c"], cen["D_c"])
         return {"log_bracket_ref": total, "z_N": z}
 
-    def log_jacobian(self, xp, z, p):
+    def log_jacobian(self, xp, z, p, ref=None):
         # (s, z) -> (a, b) has |det| = 1; a -> log N_c scales by alpha_D / alpha_N.
         return xp.log(p["alpha_D"]) - xp.log(p["alpha_N"])
 
@@ -151,7 +151,7 @@ class KaplanNS(ScalingLaw):
         total, z = join_two_terms(xp, cen["N_c"], cen["S_c"])
         return {"log_L_ref": total, "z_N": z}
 
-    def log_jacobian(self, xp, z, p):
+    def log_jacobian(self, xp, z, p, ref=None):
         # (log_L_ref, z_N) -> (a, b) has |det| = 1; a -> log N_c and b -> log S_c scale by 1/alpha.
         return -xp.log(p["alpha_N"]) - xp.log(p["alpha_S"])
 

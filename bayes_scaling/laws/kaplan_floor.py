@@ -39,7 +39,7 @@ class KaplanNDFloor(KaplanND):
         log_l, z_k = join_two_terms(xp, p["alpha_D"] * log_bracket, cen["E"])
         return {"log_L_ref": log_l, "z_K": z_k, "z_N": z_n}
 
-    def log_jacobian(self, xp, z, p):
+    def log_jacobian(self, xp, z, p, ref=None):
         # (log L_ref, z_K) -> (log K, log E) and (log bracket, z_N) -> (a, b): unit determinants;
         # log K -> log bracket scales by 1 / alpha_D, a -> log N_c by alpha_D / alpha_N.
         return -xp.log(p["alpha_N"])

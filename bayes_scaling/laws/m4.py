@@ -105,7 +105,7 @@ class M4(ScalingLaw):
         log_l, z_w = join_two_terms(xp, logc["log_G"] - _softplus(xp, -t), logc["log_E"])
         return {"log_L_ref": log_l, "z_W": z_w, "t_ref": t}
 
-    def log_jacobian(self, xp, z, p):
+    def log_jacobian(self, xp, z, p, ref=None):
         # (log L_ref, z_W) -> (log w, log E): unit determinant; (log w, t) -> (log G, log beta) has
         # determinant phi'(t), the (1 - alpha) log G terms cancelling (see the module docstring).
         return xp.log(phi(xp, z["t_ref"], p["alpha"])[1])

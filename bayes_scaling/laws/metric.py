@@ -2,13 +2,18 @@
 (the LM loss in nats/token, or a task loss such as the correct answer's bits-per-byte).
 
 - ``sigmoid_metric``: Bhagia et al. 2024 (arXiv:2412.04403, step 2), Acc(L) = b + a / (1 + e^{k (L - L0)}),
-  accuracy decreasing in loss from the ceiling a + b towards the chance floor b.
+  accuracy decreasing in loss from the ceiling a + b towards the chance floor b; fitted as a = r (1 - b) with
+  the ceiling fraction r in (0, 1), so the ceiling never passes 1.
 - ``exp_metric``: Gadre et al. 2024 (arXiv:2403.08540, Eq. 5), Err(L) = eps - k e^{-gamma L}, written for
   accuracy Acc = 1 - Err = c + k e^{-gamma L} with the floor c = 1 - eps.
 
+``exp_metric`` keeps the published form: its accuracy at zero loss, c + k, is not bounded by 1 (on the OLMo ladder
+it comes out far above 1: the exponential is a local form over the runs' losses, and the logit-normal family
+holds a mean above 1 just below it). Its fits pass their diagnostics there, so it was left as it is.
+
 Both return log Acc (the law machinery's response is a log); the ``logit_normal`` family fits it on the
-logit scale. Internal coordinates: the log accuracy at the reference loss and the log-ratio of the floor
-to the loss term there (unit Jacobian, :func:`split_two_terms`), plus log L0 for the sigmoid.
+logit scale. Internal coordinates of ``exp_metric``: the log accuracy at the reference loss and the log-ratio
+of the floor to the loss term there (unit Jacobian, :func:`split_two_terms`); the sigmoid's are its own.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ _LOSS_INPUT = (Input("L", "nats/token or bits/byte"),)
 
 
 class _MetricLaw(ScalingLaw):
-    """Acc(L) = floor + term(L): shared centring on (log Acc at the reference loss, log floor/term)."""
+    """Acc(L) = floor + term(L) (``exp_metric``): centring on (log Acc at the reference loss, log floor/term)."""
 
     response = "metric"
     response_unit = "fraction"
@@ -55,41 +60,78 @@ class _MetricLaw(ScalingLaw):
 
     def centred_from_internal(self, xp, z):
         floor, term = split_two_terms(xp, z["log_acc_ref"], z["z_floor"])
-        return {self.floor_param: floor, self.term_param: term, **self._extra_from_internal(z)}
+        return {self.floor_param: floor, self.term_param: term}
 
     def internal_from_centred(self, xp, cen):
         total, z = join_two_terms(xp, cen[self.floor_param], cen[self.term_param])
-        return {"log_acc_ref": total, "z_floor": z, **self._extra_to_internal(cen)}
-
-    def _extra_from_internal(self, z):
-        return {}
-
-    def _extra_to_internal(self, cen):
-        return {}
+        return {"log_acc_ref": total, "z_floor": z}
 
 
-class SigmoidMetric(_MetricLaw):
+class SigmoidMetric(ScalingLaw):
+    """Acc(L) = b + r (1 - b) / (1 + e^{k (L - L0)}): the published sigmoid (Bhagia et al. 2024, step 2) with
+    its range written as a = r (1 - b), so the ceiling a + b = b + r (1 - b) stays below 1 by construction.
+
+    Internal coordinates: logit b, logit r, and the reference loss's position on the sigmoid,
+    t = k (L0 - L_ref) = softplus(z_mid + k L_ref) - k L_ref (t > -k L_ref keeps L0 > 0). The data fix the
+    position t whatever the steepness k; the floor and the ceiling fraction are set by their priors and the
+    runs at high and low loss. Each map is one-dimensional, so the Jacobian is diagonal and exact.
+    """
+
     name = "sigmoid_metric"
-    floor_param, term_param = "b", "a"
-    title = "Accuracy from a loss: sigmoid with a chance floor (Bhagia et al. 2024, step 2)"
-    internal = ("log_acc_ref", "z_floor", "log_L0")
-    formula = "Acc(L) = b + a / (1 + exp(k (L - L0)))"
+    response = "metric"
+    response_unit = "fraction"
+    inputs = _LOSS_INPUT
+    floor_param = "b"
+    title = "Accuracy from a loss: sigmoid with a chance floor and a ceiling below 1 (Bhagia et al. 2024, step 2)"
+    internal = ("z_floor", "z_ceil", "z_mid")
+    formula = "Acc(L) = b + a / (1 + exp(k (L - L0))), a = r (1 - b)"
     citation = ("Bhagia et al. 2024, Establishing Task Scaling Laws via Compute-Efficient Model Ladders, "
                 "arXiv:2412.04403, step 2")
-    params = (Param("b", "constant", "fraction", "chance floor: the accuracy as the loss grows"),
-              Param("a", "constant", "fraction", "range: a + b is the accuracy as the loss goes to 0"),
-              Param("L0", "constant", "units of L", "midpoint of the sigmoid"), Param("k", "shape", "1 / units of L",
-                                                                                     "steepness"))
+    params = (Param("b", "fraction", "fraction", "chance floor: the accuracy as the loss grows"),
+              Param("r", "fraction", "fraction", "ceiling as a fraction of the range above chance: a + b = b + r (1 - b)"),
+              Param("L0", "constant", "units of L", "midpoint of the sigmoid"),
+              Param("k", "shape", "1 / units of L", "steepness"))
 
-    def log_term_shape(self, xp, log_l, logc, p):
-        # log of 1 / (1 + e^{k (L - L0)}), stable for any sign
-        return -xp.logaddexp(0.0, p["k"] * (xp.exp(log_l) - xp.exp(logc["log_L0"])))
+    def log_loss(self, xp, x, p):
+        """log Acc (accuracy as a fraction) at the loss x["L"] (its natural log)."""
+        log_sig = -xp.logaddexp(0.0, p["k"] * (xp.exp(x["L"]) - xp.exp(p["log_L0"])))
+        log_a = p["log_r"] + xp.log(-xp.expm1(p["log_b"]))
+        return xp.logaddexp(p["log_b"], log_a + log_sig)
 
-    def _extra_from_internal(self, z):
-        return {"L0": z["log_L0"]}
+    def derived(self, p):
+        """The published range a = r (1 - b) and the ceiling a + b (fractions)."""
+        import numpy as np
 
-    def _extra_to_internal(self, cen):
-        return {"log_L0": cen["L0"]}
+        b, r = np.exp(p["log_b"]), np.exp(p["log_r"])
+        return {"a": r * (1 - b), "ceiling": b + r * (1 - b)}
+
+    @staticmethod
+    def _k_lref(xp, p, ref):
+        return p["k"] * xp.exp(ref["L"])
+
+    def centre(self, xp, logc, p, ref):
+        kl0 = p["k"] * xp.exp(logc["log_L0"])
+        return {"b": logc["log_b"] - xp.log(-xp.expm1(logc["log_b"])),
+                "r": logc["log_r"] - xp.log(-xp.expm1(logc["log_r"])),
+                "L0": kl0 + xp.log(-xp.expm1(-kl0)) - self._k_lref(xp, p, ref)}
+
+    def uncentre(self, xp, cen, p, ref):
+        u = cen["L0"] + self._k_lref(xp, p, ref)
+        return {"log_b": -xp.logaddexp(0.0, -cen["b"]), "log_r": -xp.logaddexp(0.0, -cen["r"]),
+                "log_L0": xp.log(xp.logaddexp(0.0, u)) - xp.log(p["k"])}
+
+    def centred_from_internal(self, xp, z):
+        return {"b": z["z_floor"], "r": z["z_ceil"], "L0": z["z_mid"]}
+
+    def internal_from_centred(self, xp, cen):
+        return {"z_floor": cen["b"], "z_ceil": cen["r"], "z_mid": cen["L0"]}
+
+    def log_jacobian(self, xp, z, p, ref=None):
+        """d log b / d z_floor = 1 - b, d log r / d z_ceil = 1 - r, d log L0 / d z_mid = sigmoid(u) / softplus(u)
+        with u = z_mid + k L_ref."""
+        u = z["z_mid"] + self._k_lref(xp, p, ref)
+        return (-xp.logaddexp(0.0, z["z_floor"]) - xp.logaddexp(0.0, z["z_ceil"])
+                - xp.logaddexp(0.0, -u) - xp.log(xp.logaddexp(0.0, u)))
 
 
 class ExpMetric(_MetricLaw):

@@ -60,24 +60,26 @@ def _runs_at(result, budget, labels, centres, isoflop) -> np.ndarray:
 
 def plot_isoflops(result, budgets=None, *, ci_prob: float = CI_PROB, ax=None, group: str | None = None,
                   flops_per_token: float = FLOPS_PER_PARAM_TOKEN):
-    """Loss against N at fixed compute (IsoFLOP curves, D = C/(6N)) with the posterior median and
-    ``ci_prob`` band, the observed runs of each budget, and each budget's compute-optimal N* with
-    its interval. ``budgets`` in FLOPs (default: the runs' IsoFLOP budgets, or four budgets spread
+    """Loss against N at fixed compute (IsoFLOP curves: D = C/(6N), or as the fit's cost law spends C)
+    with the posterior median and ``ci_prob`` band, the observed runs of each budget, and each
+    budget's compute-optimal N* with its interval. ``budgets`` in FLOPs (default: the runs' IsoFLOP budgets, or four budgets spread
     over their compute). Laws of N and D only. ``group``: a group of a hierarchical fit (default:
     the population)."""
     from matplotlib import colormaps
     from matplotlib.lines import Line2D
 
     from bayes_scaling.queries.allocate import compute_optimal
+    from bayes_scaling.queries.draws import resolve_cost
 
     require_nd(result, "IsoFLOP curves")
+    cost = resolve_cost(result, None, flops_per_token)
     ci_prob, _, _ = check_ci(ci_prob)
     budgets, labels, centres, isoflop = _budgets(result, budgets)
     fig, ax = target_ax(ax, figsize=(7.5, 4.8))
     frame = result.runs.frame
     n_obs = frame["N"].to_numpy(float)
     loss_obs = frame["loss"].to_numpy(float)
-    opt = compute_optimal(result, budgets, flops_per_token=flops_per_token, group=group)
+    opt = compute_optimal(result, budgets, group=group, cost=cost)
     shades = colormaps["viridis"](np.linspace(0.0, 0.88, len(budgets)))
     ymin, ymax = np.inf, -np.inf
     for i, b in enumerate(budgets):
@@ -86,7 +88,7 @@ def plot_isoflops(result, budgets=None, *, ci_prob: float = CI_PROB, ax=None, gr
         lo_n = min(float(n_lo), n_obs[at].min() if at.size else np.inf) / 2
         hi_n = max(float(n_hi), n_obs[at].max() if at.size else 0.0) * 2
         grid = np.geomspace(lo_n, hi_n, 60)
-        pred = result.predict(N=grid, D=b / (flops_per_token * grid), group=group)
+        pred = result.predict(N=grid, D=cost.tokens(b, grid), group=group)
         med, lo, hi = band(pred["loss"], ci_prob)
         ax.fill_between(grid, lo, hi, color=shades[i], alpha=0.22, lw=0)
         ax.plot(grid, med, color=shades[i], lw=1.7, label=f"C = {sci(b)} FLOPs")
@@ -109,7 +111,8 @@ def plot_isoflops(result, budgets=None, *, ci_prob: float = CI_PROB, ax=None, gr
         pad = 0.05 * (ymax - ymin)
         ax.set_ylim(ymin - pad, ymax + pad)
     who = "" if group is None else f" (group {mpl_text(group)})"
-    ax.set_title(f"IsoFLOP curves{who}: loss vs N at fixed compute (D = C/({flops_per_token:g} N))", fontsize="medium")
+    spent = f"D = C/({cost.k:g} N)" if cost.kind == "6nd" else f"{cost.kind} cost"
+    ax.set_title(f"IsoFLOP curves{who}: loss vs N at fixed compute ({spent})", fontsize="medium")
     ax.legend(handles, names, fontsize="small", framealpha=0.85, loc="upper right")
     return fig
 
@@ -141,9 +144,12 @@ def plot_frontier(result, compute_min=None, compute_max=None, *, ci_prob: float 
             raise BayesScalingError(f"plot_frontier draws two panels (N* and D*): pass axes=[ax_N, ax_D], got "
                                     f"{len(axes)} axes")
         fig = axes[0].figure
+    from bayes_scaling.queries.draws import resolve_cost
+
+    cost = resolve_cost(result, None, flops_per_token)
     grid = np.geomspace(lo_c, hi_c, 60)
-    opt = compute_optimal(result, grid, flops_per_token=flops_per_token, group=group)
-    expo = frontier_exponents(result, lo_c, hi_c, flops_per_token=flops_per_token, group=group)
+    opt = compute_optimal(result, grid, group=group, cost=cost)
+    expo = frontier_exponents(result, lo_c, hi_c, group=group, cost=cost)
     best, _ = envelope_runs(result)
     for ax, key, q, exp_name in ((axes[0], "N_opt", "N", "a"), (axes[1], "D_opt", "D", "b")):
         med, lo, hi = band(opt[key], ci_prob)
@@ -164,6 +170,6 @@ def plot_frontier(result, compute_min=None, compute_max=None, *, ci_prob: float 
         finish_log_axes(ax, axis_label(result, "C"), ylabel, logy=True, loss_ticks=False)
         ax.set_xlim(grid[0], grid[-1])
         ax.set_title(f"compute-optimal {'parameters N*' if q == 'N' else 'tokens D*'}(C), "
-                     f"C = {flops_per_token:g} N D", fontsize="medium")
+                     + (f"C = {cost.k:g} N D" if cost.kind == "6nd" else f"{cost.kind} cost"), fontsize="medium")
         legend(ax, loc="upper left")
     return fig

@@ -209,12 +209,24 @@ class PosteriorEvaluator:
 
     # -- a new run ----------------------------------------------------------------------------
     def log_predictive(self, log_mu: xr.DataArray, axis_values=None, *, rng: np.random.Generator,
-                       discrepancy: bool = True) -> xr.DataArray:
+                       discrepancy: bool = True, se: float | None = None) -> xr.DataArray:
         """Draws of a new run's log-loss around ``log_mu`` (dims chain, draw, points): the family's
         noise with the fitted scale and, when the fit carries one and ``discrepancy``, the
-        extrapolation discrepancy at ``axis_values`` (values on its split axis, one per point)."""
+        extrapolation discrepancy at ``axis_values`` (values on its split axis, one per point). ``se``:
+        the new run's evaluation standard error (response units), added in quadrature on the family's
+        scale (for fits with run noise, whose ``sigma`` leaves the evaluation noise out when SEs were given)."""
         noise = xr.DataArray(self.family.draws(rng, log_mu.shape), dims=log_mu.dims)
-        out = self.family.add_noise(np, log_mu, self.sigma, noise)
+        scale = self.sigma
+        if se is not None:
+            try:
+                se = float(se)
+            except (TypeError, ValueError):
+                se = float("nan")
+            if not np.isfinite(se) or se < 0:
+                raise BayesScalingError(f"the evaluation standard error must be a number >= 0, got {se!r}", quantity="SE")
+            slope = xr.DataArray(self.family.location_slope(np.exp(log_mu.values)), dims=log_mu.dims)
+            scale = np.sqrt(self.sigma ** 2 + (se * slope) ** 2)
+        out = self.family.add_noise(np, log_mu, scale, noise)
         disc = self.discrepancy
         if discrepancy and disc is not None:
             s = disc.scale(axis_values).rename(query=log_mu.dims[-1])
@@ -226,13 +238,13 @@ class PosteriorEvaluator:
         return np.random.default_rng(self.seed + offset if seed is None else seed)
 
     def predict(self, values: dict, *, group: str | None = None, seed: int | None = None,
-                covariates: dict | None = None) -> xr.Dataset:
-        """``loss`` (the law) and ``loss_predictive`` (a new run: noise and discrepancy), nats/token,
-        dims (chain, draw, query), with the query's inputs as coords."""
+                covariates: dict | None = None, se: float | None = None) -> xr.Dataset:
+        """``loss`` (the law) and ``loss_predictive`` (a new run: noise, discrepancy and, with ``se``, its
+        evaluation standard error), nats/token, dims (chain, draw, query), with the query's inputs as coords."""
         q = query_inputs(self.law, **values)
         log_mu = self.log_mean(values, group=group, seed=self.seed if seed is None else seed, covariates=covariates)
         axis = None if self.discrepancy is None else q["values"][self.discrepancy.axis]
-        log_pred = self.log_predictive(log_mu, axis, rng=self.default_rng(1, seed))
+        log_pred = self.log_predictive(log_mu, axis, rng=self.default_rng(1, seed), se=se)
         ds = xr.Dataset({"loss": np.exp(log_mu), "loss_predictive": np.exp(log_pred)})
         ds = ds.assign_coords({k: (QUERY_DIM, v) for k, v in q["values"].items()})
         from bayes_scaling.quantities import QUANTITIES

@@ -1,9 +1,10 @@
 """Compute-optimal allocation and budget decisions under posterior uncertainty.
 
 For a law L(N, D) and a budget C (FLOPs), training costs C = k N D with k FLOPs per parameter per
-token (6 by default, Kaplan et al. 2020 §2.1). Per posterior draw, N*(C) minimises L(N, C/(kN))
-(closed form where the law has one, e.g. Hoffmann et al. 2022 Eq. 4; a vectorised golden-section
-search otherwise). A *decision* picks one N for all draws, minimising the posterior expected loss
+token (6 by default, Kaplan et al. 2020 §2.1), or what the cost law (``cost``, or the one stored with
+the fit: :mod:`bayes_scaling.cost`) says. Per posterior draw, N*(C) minimises L(N, D(C, N)) (closed
+form where the law has one and the cost is linear, e.g. Hoffmann et al. 2022 Eq. 4; a vectorised
+golden-section search otherwise). A *decision* picks one N for all draws, minimising the posterior expected loss
 or a loss quantile (risk-averse), and reports what each alternative plan costs, in loss and in
 wasted compute (1 - C'/C, C' being the budget at which the optimal plan reaches the plan's loss).
 
@@ -18,10 +19,11 @@ import numpy as np
 import xarray as xr
 
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
+from bayes_scaling.cost import check_cost_range
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import check_query_size
-from bayes_scaling.queries.draws import (LawDraws, bisect_decreasing, budgets_flops, check_flops_per_token,
-                                         check_target_loss, law_draws, require_allocation)
+from bayes_scaling.queries.draws import (LawDraws, bisect_decreasing, budgets_flops, check_target_loss, law_draws,
+                                         require_allocation, resolve_cost)
 
 BUDGET_DIM = "budget"
 _GOLDEN = (np.sqrt(5.0) - 1) / 2
@@ -36,20 +38,23 @@ def _da(values, budgets=None, attrs=None):
 
 
 def compute_optimal(result, compute, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
-                    compute_unit: str = "flops", group: str | None = None) -> xr.Dataset:
+                    compute_unit: str = "flops", group: str | None = None, cost=None) -> xr.Dataset:
     """Posterior of the compute-optimal allocation at each budget.
 
     Returns ``N_opt`` (parameters), ``D_opt`` (tokens), ``tokens_per_param`` and ``loss_opt``
     (nats/token), dims ``(chain, draw, budget)``; the ``budget`` coordinate is in FLOPs. ``group``
     selects a group of a hierarchical fit (``"new"``: an unseen group; ``None``: the population).
+    ``cost``: a :class:`~bayes_scaling.cost.CostLaw` (default: the fit's stored one, else C = k N D).
     """
-    k = check_flops_per_token(flops_per_token)
+    cost = resolve_cost(result, cost, flops_per_token)
+    k = cost.k
     budgets = budgets_flops(compute, compute_unit)
-    draws = law_draws(result, group)
+    draws = law_draws(result, group, cost)
     check_query_size(budgets.size, draws.shape[0] * draws.shape[1])
     log_ct = np.log(budgets / k)
     log_n = draws.log_n_opt(log_ct)
-    log_d = log_ct - log_n
+    log_d = draws.log_tokens(log_ct, log_n)
+    check_cost_range(cost, np.exp(log_n))
     loss = np.exp(draws.log_loss(log_n, log_d))
     ds = xr.Dataset({
         "N_opt": _da(np.exp(log_n), budgets, {"units": f"{result.runs_metadata['params_kind']} parameters"}),
@@ -59,19 +64,20 @@ def compute_optimal(result, compute, *, flops_per_token: float = FLOPS_PER_PARAM
     })
     ds[BUDGET_DIM].attrs["units"] = "FLOPs"
     ds.attrs["flops_per_token"] = k
+    ds.attrs["cost"] = cost.describe()
     return ds
 
 
 def frontier_exponents(result, compute_min: float, compute_max: float, *,
                        flops_per_token: float = FLOPS_PER_PARAM_TOKEN, compute_unit: str = "flops",
-                       group: str | None = None) -> xr.Dataset:
+                       group: str | None = None, cost=None) -> xr.Dataset:
     """Exponents a, b of N* ~ C^a and D* ~ C^b between two budgets (per draw; exact for power-law
     frontiers such as Chinchilla's, where a = beta/(alpha+beta)), and the local loss slope
     d log(L* - 0)/d log C."""
     lo, hi = budgets_flops([compute_min, compute_max], compute_unit)
     if not hi > lo:
         raise BayesScalingError(f"compute_max must exceed compute_min, got {compute_min!r} and {compute_max!r}")
-    opt = compute_optimal(result, [lo, hi], flops_per_token=flops_per_token, group=group)
+    opt = compute_optimal(result, [lo, hi], flops_per_token=flops_per_token, group=group, cost=cost)
     span = np.log(hi) - np.log(lo)
     slope = lambda v: (np.log(v.isel(budget=1)) - np.log(v.isel(budget=0))) / span  # noqa: E731
     ds = xr.Dataset({"a": slope(opt["N_opt"]), "b": slope(opt["D_opt"]), "loss_slope": slope(opt["loss_opt"])})
@@ -80,20 +86,22 @@ def frontier_exponents(result, compute_min: float, compute_max: float, *,
 
 
 def plan_outcome(result, compute: float, n_params: float, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
-                 compute_unit: str = "flops", group: str | None = None) -> xr.Dataset:
+                 compute_unit: str = "flops", group: str | None = None, cost=None) -> xr.Dataset:
     """What training ``n_params`` parameters on budget C costs, per draw.
 
     ``loss`` (nats/token), ``loss_penalty`` = loss - the draw's optimal loss at C, and
     ``wasted_compute`` = 1 - C'/C where C' is the budget at which that draw's optimal plan reaches
     the same loss (0 for an optimal plan; 0.3 means 30% of the budget bought nothing).
     """
-    k = check_flops_per_token(flops_per_token)
+    cost = resolve_cost(result, cost, flops_per_token)
+    k = cost.k
     (c,) = budgets_flops([compute], compute_unit)
     if not np.isfinite(n_params) or n_params <= 0:
         raise BayesScalingError(f"planned parameters must be > 0, got {n_params!r}")
-    draws = law_draws(result, group)
+    draws = law_draws(result, group, cost)
     log_ct = np.log(c / k)
-    log_loss_plan = draws.log_loss(np.log(n_params), log_ct - np.log(n_params))[..., 0]
+    log_d_plan = float(draws.log_tokens(log_ct, np.log(n_params)))
+    log_loss_plan = draws.log_loss(np.log(n_params), log_d_plan)[..., 0]
     log_loss_opt = draws.log_loss_opt(np.array([log_ct]))[..., 0]
     # C' <= C: search log(C'/k) in [log_ct - 60, log_ct]
     log_ct_equiv = bisect_decreasing(lambda x: draws.log_loss_opt(x[..., None])[..., 0], log_loss_plan,
@@ -102,7 +110,7 @@ def plan_outcome(result, compute: float, n_params: float, *, flops_per_token: fl
         "loss": _da(np.exp(log_loss_plan), attrs={"units": "nats/token"}),
         "loss_penalty": _da(np.exp(log_loss_plan) - np.exp(log_loss_opt), attrs={"units": "nats/token"}),
         "wasted_compute": _da(1 - np.exp(log_ct_equiv - log_ct), attrs={"units": "fraction of the budget"}),
-    }, attrs={"compute_flops": c, "N": float(n_params), "D": float(c / k / n_params)})
+    }, attrs={"compute_flops": c, "N": float(n_params), "D": float(np.exp(log_d_plan))})
 
 
 @dataclass
@@ -141,7 +149,7 @@ def parse_utility(utility: str) -> float | None:
 def decide(result, compute: float, *, utility: str = "mean", max_params: float | None = None,
            max_tokens: float | None = None, alternatives: dict[str, float] | None = None,
            alt_tokens_per_param: float | None = None, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
-           compute_unit: str = "flops", grid: int = 801, group: str | None = None) -> Decision:
+           compute_unit: str = "flops", grid: int = 801, group: str | None = None, cost=None) -> Decision:
     """The one N (and D = C/(kN)) to train at budget C.
 
     Minimises the posterior expected loss (``utility="mean"``) or a loss quantile
@@ -150,11 +158,12 @@ def decide(result, compute: float, *, utility: str = "mean", max_params: float |
     many tokens per parameter (e.g. 20, the Chinchilla rule of thumb).
     """
     q = parse_utility(utility)
-    k = check_flops_per_token(flops_per_token)
+    cost = resolve_cost(result, cost, flops_per_token)
+    k = cost.k
     (c,) = budgets_flops([compute], compute_unit)
-    draws = law_draws(result, group)
+    draws = law_draws(result, group, cost)
     log_ct = np.log(c / k)
-    opt = compute_optimal(result, [c], flops_per_token=k, group=group)
+    opt = compute_optimal(result, [c], group=group, cost=cost)
     log_nopt = np.log(opt["N_opt"].values[..., 0])
     # feasible log N from the limits, then the search window around the posterior of N*
     lo_c, hi_c = 0.0, log_ct
@@ -167,19 +176,21 @@ def decide(result, compute: float, *, utility: str = "mean", max_params: float |
     if max_tokens is not None:
         if not max_tokens > 0:
             raise BayesScalingError(f"max_tokens must be > 0, got {max_tokens!r}")
-        lo_c = max(lo_c, log_ct - np.log(max_tokens))
+        # D <= max_tokens: log N at or above where the budget buys exactly max_tokens (D falls with N)
+        lo_c = max(lo_c, float(bisect_decreasing(lambda u: draws.log_tokens(log_ct, u), np.log(max_tokens),
+                                                 -60.0, log_ct + 60.0)))
         constraints["max_tokens"] = float(max_tokens)
     if lo_c > hi_c:
         raise BayesScalingError(
             f"no feasible plan at C = {c:.3g} FLOPs: N <= {max_params or np.inf:.3g} and D <= {max_tokens or np.inf:.3g} "
-            f"cannot spend the budget (N D = C/{k:g}); raise a limit or lower the budget"
+            f"cannot spend the budget ({cost.describe()}); raise a limit or lower the budget"
         )
     lo = max(np.quantile(log_nopt, 0.001) - np.log(30.0), lo_c)
     hi = min(np.quantile(log_nopt, 0.999) + np.log(30.0), hi_c)
     if lo > hi:  # the limits exclude every plausible optimum: search next to the binding limit
         lo, hi = (max(lo_c, hi_c - 2 * np.log(30.0)), hi_c) if hi_c < lo else (lo_c, min(hi_c, lo_c + 2 * np.log(30.0)))
     u = np.linspace(lo, hi, grid)
-    loss = np.exp(draws.log_loss(u, log_ct - u)).reshape(-1, grid)
+    loss = np.exp(draws.log_loss(u, draws.log_tokens(log_ct, u))).reshape(-1, grid)
     score = loss.mean(axis=0) if q is None else np.quantile(loss, q, axis=0)
     i = int(np.argmin(score))
     # refine between the neighbouring grid points
@@ -194,28 +205,29 @@ def decide(result, compute: float, *, utility: str = "mean", max_params: float |
     if alt_tokens_per_param is not None:
         if not alt_tokens_per_param > 0:
             raise BayesScalingError(f"alt_tokens_per_param must be > 0, got {alt_tokens_per_param!r}")
-        alts[f"{alt_tokens_per_param:g} tokens/parameter"] = float(np.sqrt(c / k / alt_tokens_per_param))
+        alts[f"{alt_tokens_per_param:g} tokens/parameter"] = float(cost.params_at_ratio(c, alt_tokens_per_param))
     return Decision(
-        compute=c, N=n_best, D=float(c / k / n_best), utility=utility, objective=float(_score(draws, best, log_ct, q)),
-        outcome=plan_outcome(result, c, n_best, flops_per_token=k, group=group),
+        compute=c, N=n_best, D=float(np.exp(draws.log_tokens(log_ct, best))), utility=utility,
+        objective=float(_score(draws, best, log_ct, q)), outcome=plan_outcome(result, c, n_best, group=group, cost=cost),
         optimum=opt.isel(budget=0, drop=True),
-        alternatives={name: plan_outcome(result, c, n, flops_per_token=k, group=group) for name, n in alts.items()},
+        alternatives={name: plan_outcome(result, c, n, group=group, cost=cost) for name, n in alts.items()},
         constraints=constraints,
     )
 
 
 def _score(draws: LawDraws, u: float, log_ct: float, q: float | None) -> float:
-    loss = np.exp(draws.log_loss(np.array([u]), np.array([log_ct - u]))).ravel()
+    loss = np.exp(draws.log_loss(np.array([u]), draws.log_tokens(log_ct, np.array([u])))).ravel()
     return float(loss.mean() if q is None else np.quantile(loss, q))
 
 
 def compute_for_loss(result, target_loss: float, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
-                     group: str | None = None) -> xr.Dataset:
+                     group: str | None = None, cost=None) -> xr.Dataset:
     """Compute (FLOPs) the optimal plan needs to reach ``target_loss`` (nats/token), per draw, with
     the N* and D* there. Draws whose loss floor is above the target give ``inf``."""
     target_loss = check_target_loss(target_loss)
-    k = check_flops_per_token(flops_per_token)
-    draws = law_draws(result, group)
+    cost = resolve_cost(result, cost, flops_per_token)
+    k = cost.k
+    draws = law_draws(result, group, cost)
     log_t = np.log(target_loss)
     lo_x, hi_x = np.log(1e6), np.log(1e60)
     g = lambda x: draws.log_loss_opt(x[..., None])[..., 0]  # noqa: E731
@@ -228,14 +240,16 @@ def compute_for_loss(result, target_loss: float, *, flops_per_token: float = FLO
     return xr.Dataset({
         "compute": _da(k * np.exp(x), attrs={"units": "FLOPs"}),
         "N_opt": _da(np.exp(log_n), attrs={"units": "parameters"}),
-        "D_opt": _da(np.where(np.isfinite(x), np.exp(x - np.where(np.isfinite(log_n), log_n, 0.0)), np.inf),
+        "D_opt": _da(np.where(np.isfinite(x), np.exp(draws.log_tokens(np.where(np.isfinite(x), x, 0.0),
+                                                                     np.where(np.isfinite(log_n), log_n, 0.0))), np.inf),
                      attrs={"units": "tokens"}),
     }, attrs={"target_loss": float(target_loss), "p_unreachable": float(1 - reachable.mean())})
 
 
 def prob_reach(result, target_loss: float, compute: float, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
-               compute_unit: str = "flops", group: str | None = None) -> float:
+               compute_unit: str = "flops", group: str | None = None, cost=None) -> float:
     """Posterior probability that the optimal plan at budget C reaches ``target_loss`` (law loss)."""
     target_loss = check_target_loss(target_loss)
-    opt = compute_optimal(result, [compute], flops_per_token=flops_per_token, compute_unit=compute_unit, group=group)
+    opt = compute_optimal(result, [compute], flops_per_token=flops_per_token, compute_unit=compute_unit, group=group,
+                          cost=cost)
     return float((opt["loss_opt"] <= target_loss).mean())

@@ -22,8 +22,8 @@ import numpy as np
 
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.queries.draws import (LawDraws, bisect_decreasing, budgets_flops, check_flops_per_token,
-                                         law_draws)
+from bayes_scaling.cost import CostLaw
+from bayes_scaling.queries.draws import LawDraws, bisect_decreasing, budgets_flops, law_draws, resolve_cost
 
 OBJECTIVES = ("n_star", "loss", "wasted_compute")
 OBJECTIVE_UNITS = {"n_star": "(log parameters)^2", "loss": "(nats/token)^2", "wasted_compute": "fraction of C"}
@@ -39,12 +39,12 @@ def _flat(a) -> np.ndarray:
     return np.asarray(a, float).reshape(-1)
 
 
-def draws_sigma_family(result):
-    """(law draws, noise scale per draw flattened, likelihood family) of a fit or an ensemble."""
+def draws_sigma_family(result, cost: CostLaw | None = None):
+    """(law draws priced by ``cost``, noise scale per draw flattened, likelihood family) of a fit or an ensemble."""
     for name in ("hierarchy", "covariates"):
         if getattr(result, name) is not None:
             raise BayesScalingError(f"design supports fits without groups or covariates; this fit has {name}")
-    draws = law_draws(result)
+    draws = law_draws(result, cost=cost)
     if hasattr(result, "members"):
         picks = result.evaluator.picks
         fams = {m.spec.likelihood.describe() for m in result.members.values()}
@@ -69,18 +69,20 @@ def thin(draws, idx):
             lo += size
         out.parts, out.shape = parts, (1, len(idx))
         return out
-    return LawDraws(None, law=draws.law, params={k: np.asarray(v).reshape(-1)[idx][None, :, None]
-                                                 for k, v in draws.p.items()})
+    return LawDraws(None, law=draws.law, cost=draws.cost, params={k: np.asarray(v).reshape(-1)[idx][None, :, None]
+                                                                  for k, v in draws.p.items()})
 
 
 class Preposterior:
     """Posterior draws (thinned to ``max_draws``) and the decision grid at the target budget C
-    (FLOPs); :meth:`objective` scores rows of normalised draw weights."""
+    (FLOPs); :meth:`objective` scores rows of normalised draw weights. Budgets are priced by the
+    draws' cost law (``draws.cost``)."""
 
     def __init__(self, draws, sigma, family, target_flops: float, *, objective: str = "n_star",
-                 flops_per_token: float = FLOPS_PER_PARAM_TOKEN, max_draws: int = 800, grid: int = 81, seed: int = 0):
+                 max_draws: int = 800, grid: int = 81, seed: int = 0):
         self.objective_name = check_objective(objective)
-        self.k = check_flops_per_token(flops_per_token)
+        self.cost = draws.cost
+        self.k = self.cost.k
         (self.target,) = budgets_flops([target_flops], "flops")
         self.family = family
         total = int(np.prod(draws.shape))
@@ -92,7 +94,7 @@ class Preposterior:
         self.log_nstar = self._flat(self.draws.log_n_opt(np.array([self.log_ct])))[:, 0]
         lo, hi = np.quantile(self.log_nstar, [0.001, 0.999])
         self.u = np.linspace(lo - np.log(3.0), hi + np.log(3.0), grid)
-        self.loss_grid = np.exp(self._flat(self.draws.log_loss(self.u, self.log_ct - self.u)))
+        self.loss_grid = np.exp(self._flat(self.draws.log_loss(self.u, self.draws.log_tokens(self.log_ct, self.u))))
         self._waste = None
 
     @property
@@ -115,7 +117,7 @@ class Preposterior:
         the draw's optimal plan reaches the plan's loss (array draws x grid)."""
         if self._waste is None:
             shape = self.draws.shape + (len(self.u),)
-            log_plan = self.draws.log_loss(self.u, self.log_ct - self.u)
+            log_plan = self.draws.log_loss(self.u, self.draws.log_tokens(self.log_ct, self.u))
             g = lambda x: self.draws.log_loss_opt(x)  # noqa: E731
             x = bisect_decreasing(g, log_plan, np.full(shape, self.log_ct - 60.0), np.full(shape, self.log_ct),
                                   iters=60)
@@ -269,23 +271,25 @@ def stop_or_go(pre: Preposterior, ll: np.ndarray, picks: list[int], cost: np.nda
 
 
 def candidate_grid(runs_compute, budget: float, *, budgets: int = 10, ratios=(2.0, 200.0), per_budget: int = 10,
-                   flops_per_token: float = FLOPS_PER_PARAM_TOKEN) -> tuple[np.ndarray, np.ndarray]:
+                   flops_per_token: float = FLOPS_PER_PARAM_TOKEN, cost: CostLaw | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """IsoFLOP candidates (N parameters, D tokens): ``budgets`` budgets from the ladder's smallest
-    run to the ladder budget (FLOPs), ``per_budget`` tokens/parameter ratios over ``ratios`` each."""
+    run to the ladder budget (FLOPs), ``per_budget`` tokens/parameter ratios over ``ratios`` each,
+    priced by ``cost`` (default C = k N D, k = ``flops_per_token``)."""
+    cost = CostLaw("6nd", k=flops_per_token) if cost is None else cost
     c_runs = np.asarray(runs_compute, float)
     lo = min(float(np.min(c_runs)), budget / 100)
     c = np.repeat(np.geomspace(lo, budget, budgets), per_budget)
     r = np.tile(np.geomspace(*ratios, per_budget), budgets)
-    n = np.sqrt(c / (flops_per_token * r))
+    n = cost.params_at_ratio(c, r)
     return n, r * n
 
 
 def posterior_objective(result, target_flops: float, objective: str, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
-                        max_draws: int = 800) -> float:
+                        max_draws: int = 800, cost: CostLaw | None = None) -> float:
     """The objective of a fit's posterior at the target budget (used to score real refits)."""
-    draws, sigma, family = draws_sigma_family(result)
-    return Preposterior(draws, sigma, family, target_flops, objective=objective, flops_per_token=flops_per_token,
-                        max_draws=max_draws).current()
+    draws, sigma, family = draws_sigma_family(result, resolve_cost(result, cost, flops_per_token))
+    return Preposterior(draws, sigma, family, target_flops, objective=objective, max_draws=max_draws).current()
 
 
 @dataclass
@@ -303,8 +307,15 @@ class Design:
     stop_go: dict
     batch_refit: float | None = None
     rule: str = "per_flop"
+    #: simulated outcomes per candidate
+    worlds: int = 0
     #: wall seconds: ``rank`` (every candidate's expected gain, refits excluded) and ``total``
     seconds: dict = field(default_factory=dict)
+
+    @property
+    def cost_name(self) -> str:
+        """The cost law that priced the candidates and the target budget."""
+        return self.pre.cost.describe()
 
     def candidate_records(self) -> list[dict]:
         """One record per candidate, best gain per FLOP first."""
@@ -325,8 +336,9 @@ class Design:
 def design_runs(result, target_flops: float, ladder_budget: float, n_params, tokens, *, objective: str = "n_star",
                 batch: int = 4, worlds: int = 128, max_draws: int = 800, min_ess: float = 50.0,
                 refit=None, max_refits: int = 3, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
-                seed: int = 0) -> Design:
-    """Rank candidate runs (N parameters, D tokens; cost from the law's ``compute_flops``) by the
+                seed: int = 0, cost: CostLaw | None = None) -> Design:
+    """Rank candidate runs (N parameters, D tokens; priced by ``cost``, default the fit's stored cost
+    law, else C = k N D with k = ``flops_per_token``) by the
     expected reduction of ``objective`` at ``target_flops`` per FLOP, and pick a greedy batch of up to
     ``batch`` runs within ``ladder_budget`` FLOPs. ``refit(n, d)`` (e.g. built on
     :func:`bayes_scaling.inference.design.refit_expected`) gives the expected objective after runs by
@@ -337,10 +349,9 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
     if n.shape != d.shape or n.size == 0 or not np.all(np.isfinite(n * d)) or np.any(n <= 0) or np.any(d <= 0):
         raise BayesScalingError("candidate runs need one N > 0 and one D > 0 each")
     t0 = time.perf_counter()
-    draws, sigma, family = draws_sigma_family(result)
-    pre = Preposterior(draws, sigma, family, target_flops, objective=objective, flops_per_token=flops_per_token,
-                       max_draws=max_draws, seed=seed)
-    cost = np.asarray(pre.draws.law.compute_flops(n, d), float)
+    draws, sigma, family = draws_sigma_family(result, resolve_cost(result, cost, flops_per_token))
+    pre = Preposterior(draws, sigma, family, target_flops, objective=objective, max_draws=max_draws, seed=seed)
+    cost = np.asarray(pre.cost.flops(n, d), float)
     keep = cost <= budget
     if not keep.any():
         raise BayesScalingError(f"no candidate run fits the ladder budget {budget:.3g} FLOPs (the cheapest costs "
@@ -370,7 +381,7 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
     for st, j in zip(sg["steps"], tries[sg["rule"]][2].picks):
         st.update(N=float(n[j]), D=float(d[j]))
     seconds["total"] = time.perf_counter() - t0
-    out = Design(pre, n, d, cost, gains, method, picks, sg, rule=rule, seconds=seconds)
+    out = Design(pre, n, d, cost, gains, method, picks, sg, rule=rule, worlds=worlds, seconds=seconds)
     if refit is not None and picks and sg["ess"] < min_ess:
         idx = [p["candidate"] for p in picks]
         out.batch_refit = float(refit(n[idx], d[idx]))

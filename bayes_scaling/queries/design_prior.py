@@ -17,6 +17,7 @@ import itertools
 import numpy as np
 
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
+from bayes_scaling.cost import CostLaw
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.queries.draws import LawDraws, budgets_flops, check_flops_per_token
 
@@ -33,14 +34,16 @@ def family_information(family, n: int = 20000, seed: int = 0) -> float:
 
 class PriorLadder:
     """Prior draws of a law (``params`` in the law function's convention, flat arrays) and the
-    Laplace posterior variance of the objective at the target C (FLOPs) for any design."""
+    Laplace posterior variance of the objective at the target C (FLOPs) for any design; budgets
+    priced by ``cost`` (default C = k N D, k = ``flops_per_token``)."""
 
     def __init__(self, law, params: dict, sigma, family, target_flops: float, *, objective: str = "n_star",
-                 flops_per_token: float = FLOPS_PER_PARAM_TOKEN):
+                 flops_per_token: float = FLOPS_PER_PARAM_TOKEN, cost: CostLaw | None = None):
         if objective not in ("n_star", "loss"):
             raise BayesScalingError(f"a new project's design takes objective n_star or loss, got {objective!r}")
         self.law, self.objective, self.keys = law, objective, list(params)
-        self.k = check_flops_per_token(flops_per_token)
+        self.cost = CostLaw("6nd", k=check_flops_per_token(flops_per_token)) if cost is None else cost
+        self.k = self.cost.k
         (self.target,) = budgets_flops([target_flops], "flops")
         self.params = {k: np.asarray(v, float) for k, v in params.items()}
         self.sigma = np.asarray(sigma, float)
@@ -50,7 +53,7 @@ class PriorLadder:
         self.prior_var = self._var(self.prior_prec[None])
 
     def _draws(self, params) -> LawDraws:
-        return LawDraws(None, law=self.law, params={k: v[None, :, None] for k, v in params.items()})
+        return LawDraws(None, law=self.law, params={k: v[None, :, None] for k, v in params.items()}, cost=self.cost)
 
     def _quantity(self, draws: LawDraws) -> np.ndarray:
         log_ct = np.array([np.log(self.target / self.k)])
@@ -95,7 +98,7 @@ def isoflop_grids(prior: PriorLadder, ladder_budget: float, *, n_budgets=(3, 4, 
         c = np.repeat(budgets, ns)
         n = np.exp(log_n)
         out.append({"budgets": budgets.tolist(), "per_budget": ns, "spacing": float(r), "width": float(w),
-                    "N": n, "D": c / (prior.k * n), "cost_flops": float(np.sum(c))})
+                    "N": n, "D": prior.cost.tokens(c, n), "cost_flops": float(np.sum(c))})
     return out
 
 

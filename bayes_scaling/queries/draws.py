@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayes_scaling.conventions import PF_DAY_FLOPS
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
+from bayes_scaling.cost import CostLaw, stored_cost
 from bayes_scaling.errors import BayesScalingError
 
 _GOLDEN = (np.sqrt(5.0) - 1) / 2
@@ -38,6 +39,23 @@ def check_flops_per_token(flops_per_token: float) -> float:
     return k
 
 
+def resolve_cost(result, cost: CostLaw | None = None, flops_per_token: float = FLOPS_PER_PARAM_TOKEN) -> CostLaw:
+    """The cost law a query uses: ``cost`` when given, else the one stored with the fit, else
+    C = k N D with k = ``flops_per_token``."""
+    if cost is not None:
+        if not isinstance(cost, CostLaw):
+            raise BayesScalingError(f"cost must be a CostLaw, got {cost!r}", quantity="cost")
+        return cost
+    k = check_flops_per_token(flops_per_token)
+    stored = stored_cost(result)
+    if stored is None:
+        return CostLaw("6nd", k=k)
+    if k != FLOPS_PER_PARAM_TOKEN:
+        raise BayesScalingError(f"this fit stores its cost law ({stored.describe()}); give a cost law or FLOPs per "
+                                f"token, not both", quantity="cost")
+    return stored
+
+
 def check_target_loss(target_loss) -> float:
     try:
         t = float(target_loss)
@@ -49,10 +67,13 @@ def check_target_loss(target_loss) -> float:
 
 
 class LawDraws:
-    """Posterior parameters of one law as NumPy arrays shaped (chain, draw, 1) for fast broadcasting."""
+    """Posterior parameters of one law as NumPy arrays shaped (chain, draw, 1) for fast broadcasting.
+    Budgets enter as x = log(C / k) with the cost law's k (``cost``, default 6ND)."""
 
-    def __init__(self, result, group: str | None = None, *, law=None, params: dict | None = None):
+    def __init__(self, result, group: str | None = None, *, law=None, params: dict | None = None,
+                 cost: CostLaw | None = None):
         self.law = result.law if law is None else law
+        self.cost = CostLaw() if cost is None else cost
         require_allocation(self.law)
         if params is None:
             params = {k: np.asarray(v.transpose("chain", "draw").values)[..., None]
@@ -63,31 +84,39 @@ class LawDraws:
     def log_loss(self, log_n, log_d):
         return self.law.log_loss(np, {"N": log_n, "D": log_d}, self.p)
 
+    def log_tokens(self, log_ct, log_n):
+        """log D that spends x = log(C/k) at log N under the cost law (x - log N for 6ND)."""
+        return self.cost.log_tokens(log_ct, log_n)
+
     def log_n_opt(self, log_ct):
-        """log N* per draw for log(C/k) (array broadcast against (chain, draw, 1))."""
-        closed = self.law.log_optimal_params(np, log_ct, self.p)
-        if closed is not None:
-            return np.broadcast_to(closed, np.broadcast_shapes(self.shape + (1,), np.shape(log_ct)))
-        return golden_min(lambda u: self.log_loss(u, log_ct - u), np.zeros_like(log_ct), log_ct, self.shape)
+        """log N* per draw for x = log(C/k) (array broadcast against (chain, draw, 1))."""
+        if self.cost.linear:
+            closed = self.law.log_optimal_params(np, log_ct, self.p)
+            if closed is not None:
+                return np.broadcast_to(closed, np.broadcast_shapes(self.shape + (1,), np.shape(log_ct)))
+        hi = np.asarray(log_ct, float) * max(1.0, 1.0 / self.cost.a)
+        return golden_min(lambda u: self.log_loss(u, self.log_tokens(log_ct, u)), np.zeros_like(log_ct), hi,
+                          self.shape)
 
     def log_loss_opt(self, log_ct):
         u = self.log_n_opt(log_ct)
-        return self.log_loss(u, log_ct - u)
+        return self.log_loss(u, self.log_tokens(log_ct, u))
 
 
 class MixtureDraws:
     """The draws of an ensemble as one (chain = 1, draw) array: each member's law on the draws the
     mixture picked from it, concatenated in the mixture's order; same calls as :class:`LawDraws`."""
 
-    def __init__(self, ensemble, group: str | None = None):
+    def __init__(self, ensemble, group: str | None = None, cost: CostLaw | None = None):
         picks = ensemble.evaluator.picks
         self.parts = []
         for name, fit in ensemble.members.items():
             require_allocation(fit.law)
             flat = {k: np.asarray(v.transpose("chain", "draw").values).reshape(-1)[picks[name]][None, :, None]
                     for k, v in fit.law_params(group).items()}
-            self.parts.append(LawDraws(fit, law=fit.law, params=flat))
+            self.parts.append(LawDraws(fit, law=fit.law, params=flat, cost=cost))
         self.law = self.parts[0].law
+        self.cost = self.parts[0].cost
         self.shape = (1, sum(p.shape[1] for p in self.parts))
 
     def _each(self, method, *args):
@@ -106,17 +135,21 @@ class MixtureDraws:
     def log_n_opt(self, log_ct):
         return self._each("log_n_opt", log_ct)
 
+    def log_tokens(self, log_ct, log_n):
+        return self.cost.log_tokens(log_ct, log_n)
+
     def log_loss_opt(self, log_ct):
         return self._each("log_loss_opt", log_ct)
 
 
-def law_draws(result, group: str | None = None):
-    """:class:`LawDraws` of a fit, or :class:`MixtureDraws` of an ensemble."""
+def law_draws(result, group: str | None = None, cost: CostLaw | None = None):
+    """:class:`LawDraws` of a fit, or :class:`MixtureDraws` of an ensemble (budgets priced by ``cost``,
+    default 6ND)."""
     if hasattr(result, "members"):
         if group is not None and result.hierarchy is None:
             raise BayesScalingError(f"group {group!r}: this ensemble's members share no groups")
-        return MixtureDraws(result, group)
-    return LawDraws(result, group)
+        return MixtureDraws(result, group, cost)
+    return LawDraws(result, group, cost=cost)
 
 
 def golden_min(f, lo, hi, shape, iters: int = 90):

@@ -32,9 +32,11 @@ def pair_index(n_from: int, n_to: int, rng: np.random.Generator) -> np.ndarray:
     return np.arange(n_to) if n_from == n_to else rng.integers(0, n_from, n_to)
 
 
-def metric_at_loss(metric_fit, loss: np.ndarray, *, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def metric_at_loss(metric_fit, loss: np.ndarray, *, rng: np.random.Generator,
+                   se: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(law, predictive) metric draws at ``loss`` (array (chain, draw, ...) of the first fit's draws): each
-    leading draw paired with one draw of ``metric_fit`` (:func:`pair_index`)."""
+    leading draw paired with one draw of ``metric_fit`` (:func:`pair_index`); ``se``: the new evaluation's
+    standard error (a fraction), added in quadrature to the metric fit's noise on the family's scale."""
     ev = metric_fit.evaluator
     shape = loss.shape[:2]
     flat = {k: v.values.reshape(-1) for k, v in ev.params().items()}
@@ -43,21 +45,26 @@ def metric_at_loss(metric_fit, loss: np.ndarray, *, rng: np.random.Generator) ->
     p = {k: v[idx].reshape(shape + extra) for k, v in flat.items()}
     log_mu = ev.law.log_loss(np, {"L": np.log(loss)}, p)
     sigma = ev.sigma.values.reshape(-1)[idx].reshape(shape + extra)
+    if se is not None:
+        if not (np.isfinite(se) and se >= 0):
+            raise BayesScalingError(f"the metric's evaluation standard error must be >= 0, got {se!r}", quantity="SE")
+        sigma = np.sqrt(sigma ** 2 + (se * ev.family.location_slope(np.exp(log_mu))) ** 2)
     log_pred = ev.family.add_noise(np, log_mu, sigma, ev.family.draws(rng, log_mu.shape))
     return np.exp(log_mu), np.exp(log_pred)
 
 
 def predict_metric(loss_fit, metric_fit, N=None, D=None, C=None, *, seed: int | None = None,
-                   loss_noise: bool = True, **extra) -> xr.Dataset:
+                   loss_noise: bool = True, metric_se: float | None = None, **extra) -> xr.Dataset:
     """The metric at query points (N parameters, D tokens, C FLOPs; two suffice): ``loss`` (the first fit's
     loss draws: a new run's, with its noise, unless ``loss_noise=False``; nats/token or bits-per-byte),
     ``metric`` (the metric law at that loss) and ``metric_predictive`` (plus the metric's noise), both
-    fractions, dims (chain, draw, query)."""
+    fractions, dims (chain, draw, query). ``metric_se``: the new run's evaluation standard error of the metric
+    (a fraction, e.g. sqrt(p (1 - p) / n) on n examples), for a metric fit with run noise given SEs."""
     _check(loss_fit, metric_fit)
     pred = loss_fit.predict(N=N, D=D, C=C, seed=seed, **extra)
     loss = pred["loss_predictive" if loss_noise else "loss"]
     rng = np.random.default_rng(metric_fit.evaluator.seed + 2 if seed is None else seed + 2)
-    mu, m_pred = metric_at_loss(metric_fit, loss.values, rng=rng)
+    mu, m_pred = metric_at_loss(metric_fit, loss.values, rng=rng, se=metric_se)
     ds = xr.Dataset({"loss": loss, "metric": (loss.dims, mu), "metric_predictive": (loss.dims, m_pred)},
                     coords={k: pred[k] for k in pred.coords if k not in ("chain", "draw")})
     ds["metric"].attrs["units"] = ds["metric_predictive"].attrs["units"] = metric_fit.law.response_unit

@@ -11,12 +11,15 @@ import numpy as np
 from bayes_scaling.conventions import CI_PROB, check_ci_prob
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.plots.common import is_nd, pct
+from bayes_scaling.queries.draws import resolve_cost
 from bayes_scaling.report._analysis import (
     breakdown_section,
     groups_section,
     reproducibility_section,
     sensitivity_section,
 )
+from bayes_scaling.report._design import design_section
+from bayes_scaling.report._metric import metric_section, noise_section
 from bayes_scaling.report._model import Report
 from bayes_scaling.report._ensemble import ensemble_report
 from bayes_scaling.report._refits import RefitConfig, RefitRunner, plan_refits
@@ -41,14 +44,16 @@ class ReportConfig:
 
     ``budgets``: compute budgets in FLOPs for the allocation table (default: 10x, 100x and 1000x
     the largest run's compute); ``refits``: run the sensitivity and break-test refits;
-    ``kaplan_fits``: (kaplan_c fit, kaplan_d fit) for Kaplan's contradiction point; ``command`` and
-    ``fit_path`` are recorded in the reproducibility section."""
+    ``kaplan_fits``: (kaplan_c fit, kaplan_d fit) for Kaplan's contradiction point; ``design_budget``:
+    the extra ladder FLOPs of "Which runs next" (default: the compute of the runs so far); ``command``
+    and ``fit_path`` are recorded in the reproducibility section."""
 
     ci_prob: float = CI_PROB
     budgets: tuple[float, ...] | None = None
     refits: bool = True
     refit: RefitConfig = field(default_factory=RefitConfig)
     kaplan_fits: tuple | None = None
+    design_budget: float | None = None
     command: str = ""
     fit_path: str = ""
 
@@ -70,6 +75,8 @@ class _Context:
     timings: dict = field(default_factory=dict)
     plan: object = None
     runner: object = None
+    design_budget: float | None = None
+    cost: object = None
 
 
 def report_budgets(result, budgets) -> np.ndarray | None:
@@ -85,6 +92,16 @@ def report_budgets(result, budgets) -> np.ndarray | None:
     b = np.asarray(budgets, dtype=float)
     if b.ndim != 1 or not np.all(np.isfinite(b)) or np.any(b <= 0):
         raise BayesScalingError(f"budgets must be compute values in FLOPs > 0, e.g. 1e22 1e23, got {list(budgets)!r}")
+    return b
+
+
+def check_design_budget(budget) -> float | None:
+    """The extra ladder budget of the design section in FLOPs (> 0), or None (the default)."""
+    if budget is None:
+        return None
+    b = float(budget)
+    if not np.isfinite(b) or b <= 0:
+        raise BayesScalingError(f"the design section's ladder budget must be FLOPs > 0, got {budget!r}")
     return b
 
 
@@ -109,10 +126,11 @@ def build_report(result, config: ReportConfig | None = None) -> Report:
     ctx = _Context(result=result, ci=ci, budgets=report_budgets(result, config.budgets), refits=config.refits,
                    refit_config=config.refit, kaplan_fits=check_kaplan_fits(config.kaplan_fits),
                    seed=int(result.sampler_config.get("seed", 0) or 0), command=config.command,
-                   fit_path=config.fit_path)
+                   fit_path=config.fit_path, design_budget=check_design_budget(config.design_budget),
+                   cost=resolve_cost(result))
     builders = [data_section, law_section, diagnostics_section, parameters_section, fit_section, residuals_section,
-                isoflops_section, frontier_section, breakdown_section, groups_section, sensitivity_section,
-                reproducibility_section]
+                metric_section, noise_section, isoflops_section, frontier_section, design_section, breakdown_section,
+                groups_section, sensitivity_section, reproducibility_section]
     sections = []
     t_all = time.perf_counter()
     if ctx.refits:  # decided up front, fitted when the breakdown and sensitivity sections ask

@@ -217,8 +217,8 @@ def isoflops_section(ctx) -> Section:
     if not is_nd(ctx.result.law):
         return _not_nd(ctx, sec, "an IsoFLOP curve")
     fig = plot_isoflops(ctx.result, ci_prob=ctx.ci)
-    cap = (f"Loss against N at fixed compute (D = C/(6N)): posterior median and {pct(ctx.ci)} band, the observed runs "
-           f"at each budget, and the compute-optimal N* with its {pct(ctx.ci)} interval."
+    cap = (f"Loss against N at fixed compute (training cost {ctx.cost.describe()}): posterior median and "
+           f"{pct(ctx.ci)} band, the observed runs at each budget, and the compute-optimal N* with its {pct(ctx.ci)} interval."
            + (" Hierarchical fit: population curves." if ctx.result.hierarchy else ""))
     return sec.add(figure_item("isoflops", fig, cap, "IsoFLOP curves: loss against parameters at fixed compute"))
 
@@ -236,8 +236,8 @@ def frontier_section(ctx) -> Section:
     lo = min(float(result.runs.frame["C"].min()), budgets.min())
     hi = max(budgets.max(), 1000 * c_max)
     fig = plot_frontier(result, lo, hi, ci_prob=ci)
-    sec.add(figure_item("frontier", fig, f"Compute-optimal parameters N*(C) and tokens D*(C) (C = 6ND), median and "
-                        f"{pct(ci)} band; grey lines show the published slopes through the median at the smallest "
+    sec.add(figure_item("frontier", fig, f"Compute-optimal parameters N*(C) and tokens D*(C) "
+                        f"({ctx.cost.describe()}), median and {pct(ci)} band; grey lines show the published slopes through the median at the smallest "
                         f"budget (slopes only).", "compute-optimal parameters and tokens against compute"))
     fe = frontier_exponents(result, lo, hi)
     sec.add(Para(f"Between {num(lo)} and {num(hi)} FLOPs: N* ∝ C^a with a = {draws_interval(fe['a'], ci, 3)}, "

@@ -71,13 +71,15 @@ def write_tree(tree: xr.DataTree, path: str | os.PathLike, what: str) -> Path:
 #: The fit file's group holding R-hat and bulk/tail ESS per summarised variable.
 CONVERGENCE = "convergence"
 _CONVERGENCE_SUFFIXES = ("__r_hat", "__ess_bulk", "__ess_tail")
+#: Reported beside the law: covariate effects, and a run-noise fit's components (configuration, run to run).
+EXTRA_VARS = ("gamma", "sigma_law", "sigma_run")
 
 
 def summary_draws(law, posterior: xr.Dataset) -> tuple[list[str], list[str], xr.Dataset]:
     """(law parameters + sigma, group/covariate variables, their draws with the law's derived
     parameters added): what :meth:`FitResult.summary` tabulates."""
     names = [*law.param_names, "sigma"]
-    extra = [v for v in posterior.data_vars if v.endswith("_group") or v.startswith("tau_") or v == "gamma"]
+    extra = [v for v in posterior.data_vars if v.endswith("_group") or v.startswith("tau_") or v in EXTRA_VARS]
     derived = {k: v for k, v in law.derived(law.to_law_params(posterior)).items() if k not in posterior}
     return names, extra, posterior[names + extra].assign(derived)
 
@@ -87,24 +89,6 @@ def convergence(post: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset, xr.Dataset]:
     import arviz_stats as azs
 
     return azs.rhat(post), azs.ess(post, method="bulk"), azs.ess(post, method="tail")
-
-
-def prior_moments(spec, names, ref: dict) -> dict[str, tuple[str, float] | None]:
-    """Per name (a law parameter, ``sigma``, ``gamma`` or ``tau_<name>``): (scale, prior variance on that
-    scale) of its prior (:mod:`bayes_scaling.specs.moments`), or ``None`` when it has no prior of its own."""
-    from bayes_scaling.specs.moments import contraction_scale, prior_variance
-
-    out = {}
-    for name in names:
-        prior = {"sigma": spec.likelihood.sigma, "gamma": spec.covariate_prior}.get(name, spec.priors.get(name))
-        if prior is None and name.startswith("tau_") and spec.hierarchy is not None:
-            prior = spec.hierarchy.tau
-        if prior is None:
-            out[name] = None
-            continue
-        scale = contraction_scale(prior)
-        out[name] = (scale, float(prior_variance(prior, scale, ref.get(prior.relative_to, 0.0))))
-    return out
 
 
 class FitResult:
@@ -124,11 +108,12 @@ class FitResult:
         import pytensor
 
         import bayes_scaling
+        from bayes_scaling.specs import moments
 
         law = spec.law
         posterior = trace["posterior"].to_dataset()
         keep = [v for v in posterior.data_vars if v in law.param_names or v == "sigma" or v in law.internal
-                or v.endswith("_group") or v.startswith(("tau_", "eps_")) or v == "gamma"]
+                or v.endswith("_group") or v.startswith(("tau_", "eps_")) or v in EXTRA_VARS]
         posterior = posterior[keep]
         # a compiled model reused for another runs table keeps the coordinate labels it was built with
         if "group" in posterior.dims:
@@ -152,7 +137,7 @@ class FitResult:
         loglik = ev.pointwise_loglik(ev.log_mean_runs(data.log_inputs, labels=labels, shift=data.covariates),
                                      data.log_loss).assign_coords(run_coord)
         diag = compute_diagnostics(posterior, stats, [*law.param_names, "sigma", *(
-            v for v in posterior.data_vars if v.endswith("_group") or v.startswith("tau_") or v == "gamma")])
+            v for v in posterior.data_vars if v.endswith("_group") or v.startswith("tau_") or v in EXTRA_VARS)])
         attrs = {
             "bayes_scaling_format": FORMAT,
             "bayes_scaling_version": bayes_scaling.__version__,
@@ -166,13 +151,14 @@ class FitResult:
             "runs_metadata": json.dumps(runs.metadata(), sort_keys=True),
             "reference_log_inputs": json.dumps(data.ref, sort_keys=True),
             "sampler_config": json.dumps(sampler_config, sort_keys=True),
-            "prior_moments": json.dumps(prior_moments(spec, [*law.param_names, "sigma", "gamma", *(
-                v for v in posterior.data_vars if v.startswith("tau_"))], data.ref)),
+            "prior_moments": json.dumps(moments.prior_moments(spec, [*law.param_names, "sigma", "gamma", *(
+                v for v in posterior.data_vars if v.startswith(("tau_", "sigma_")))], data.ref)),
             "diagnostics": json.dumps(diag.as_dict(), sort_keys=True),
             "command": command,
             "covariates": json.dumps(None if data.covariates is None else {
                 "names": list(data.covariate_names), "means": list(data.covariate_means),
                 "prior": spec.covariate_prior.as_dict()}),
+            "run_noise": json.dumps(data.run_noise_record()),
             "hierarchy": json.dumps(None if spec.hierarchy is None or data.group_idx is None else {
                 "vary": list(spec.hierarchy.vary), "tau": spec.hierarchy.tau.as_dict(), "group_col": data.group_col,
                 "groups": list(data.groups), "offsets": ZERO_SUM}),
@@ -374,8 +360,9 @@ class FitResult:
         except (TypeError, ValueError):
             stored = None
         if not isinstance(stored, dict) or name not in stored:
-            ref = json.loads(self.tree.attrs["reference_log_inputs"])
-            stored = prior_moments(self.spec, [name], ref)
+            from bayes_scaling.specs.moments import prior_moments
+
+            stored = prior_moments(self.spec, [name], json.loads(self.tree.attrs["reference_log_inputs"]))
         if stored.get(name) is None:
             return {"contraction": float("nan"), "contraction_scale": ""}
         scale, prior_var = stored[name]
@@ -384,14 +371,15 @@ class FitResult:
         return {"contraction": 1.0 - post_var / prior_var, "contraction_scale": scale}
 
     def predict(self, N=None, D=None, C=None, *, seed: int | None = None, group: str | None = None,
-                covariates: dict[str, float] | None = None, **extra) -> xr.Dataset:
+                covariates: dict[str, float] | None = None, se: float | None = None, **extra) -> xr.Dataset:
         """Posterior of the law's loss (``loss``) and of a new run's (``loss_predictive``: the fitted noise,
         plus the extrapolation discrepancy when the fit carries one) at query points, nats/token, dims
         (chain, draw, query). ``N`` parameters, ``D`` tokens, ``C`` FLOPs (two of them suffice),
-        ``extra``: further inputs (``U``, ``X``, ``S``). ``group``: a group label, ``"new"`` or ``None``
-        (the population); ``covariates``: values by name (the rest stay at the runs' mean)."""
+        ``extra``: further inputs (``U``, ``X``, ``S``, ``L``). ``group``: a group label, ``"new"`` or ``None``
+        (the population); ``covariates``: values by name (the rest stay at the runs' mean); ``se``: the new
+        run's evaluation standard error (response units), for fits with run noise that were given SEs."""
         return self.evaluator.predict({"N": N, "D": D, "C": C, **extra}, group=group, seed=seed,
-                                      covariates=covariates)
+                                      covariates=covariates, se=se)
 
     def __repr__(self) -> str:
         d = self.diagnostics

@@ -56,6 +56,11 @@ class Family:
         """Inverse of :meth:`location`: the log of the response."""
         return value
 
+    def location_slope(self, value: np.ndarray) -> np.ndarray:
+        """d location / d response at ``value`` (the response, e.g. a loss in nats/token): converts a
+        standard error of the response to the family's scale (delta method); 1 / value on log-loss."""
+        return 1.0 / np.asarray(value, float)
+
     def add_noise(self, xp: Any, log_value: Any, sigma: Any, noise: Any) -> Any:
         """log of a new observation: standardised ``noise`` (:meth:`draws`) with scale ``sigma`` added on
         the family's scale (:meth:`location`) around the law's ``log_value``."""
@@ -177,6 +182,10 @@ class LogitNormal(Normal):
     def location(self, xp, log_value):
         lv = xp.minimum(log_value, self.LOG_MAX)
         return lv - xp.log(-xp.expm1(lv))  # logit(m) = log m - log(1 - m)
+
+    def location_slope(self, value):
+        m = np.asarray(value, float)
+        return 1.0 / (m * (1.0 - m))  # d logit(m) / dm
 
     def from_location(self, xp, value):
         return -xp.logaddexp(0.0, -value)  # log expit

@@ -99,3 +99,20 @@ def contraction_label(contraction: float, scale: str) -> str:
     if contraction != contraction:
         return ""
     return f"{contraction:.2f}" + (" (log)" if scale == "log" else "")
+
+
+def prior_moments(spec, names, ref: dict) -> dict[str, tuple[str, float] | None]:
+    """Per name (a law parameter, ``sigma``, ``gamma`` or ``tau_<name>``): (scale, prior variance on that
+    scale) of its prior (:mod:`bayes_scaling.specs.moments`), or ``None`` when it has no prior of its own."""
+    out = {}
+    for name in names:
+        prior = spec.covariate_prior if name == "gamma" else spec.likelihood.sigma if name.startswith("sigma") else \
+            spec.priors.get(name)
+        if prior is None and name.startswith("tau_") and spec.hierarchy is not None:
+            prior = spec.hierarchy.tau
+        if prior is None:
+            out[name] = None
+            continue
+        scale = contraction_scale(prior)
+        out[name] = (scale, float(prior_variance(prior, scale, ref.get(prior.relative_to, 0.0))))
+    return out

@@ -1,0 +1,249 @@
+"""Training cost laws: the FLOPs of a run of N parameters on D tokens, C = f(N) D, where f(N) is the
+training FLOPs per token. The one place that says what a run costs; allocation, frontiers and run
+design ask a :class:`CostLaw` (stored with a fit) instead of assuming 6ND.
+
+Kinds (all in FLOPs, never PF-days):
+
+- ``6nd``: f(N) = k N with k = 6 FLOPs per parameter per token (Kaplan et al. 2020 §2.1);
+- ``kaplan``: Kaplan et al. 2020 Table 1, f(N) = 3 (2 N + 2 n_layer n_ctx d_attn) with the shape
+  implied by N and an aspect ratio r = d_model / n_layer (d_attn = d_model, d_ff = 4 d_model, so
+  N = 12 n_layer d_model^2 non-embedding parameters): f(N) = 6 N (1 + n_ctx / (12 d_model)), larger
+  than 6N, and relatively largest for small models (:func:`bayes_scaling.accounting.training_flops`);
+- ``fitted``: f(N) = k N^a, k and a fitted by least squares on log(C / D) = log k + a log N to the
+  compute the runs recorded (:func:`fit_cost`).
+
+Queries work in x = log(C / k) (log parameter-tokens for 6ND): D = exp(x) / (N g(N)) with the
+overhead g(N) = f(N) / (k N) (1 for ``6nd``); :meth:`CostLaw.log_tokens` is that map.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from bayes_scaling.accounting import training_flops
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
+from bayes_scaling.errors import BayesScalingError
+
+COST_KINDS = ("6nd", "kaplan", "fitted")
+#: A fitted cost law needs runs at this many distinct N, and recorded compute within this rms error
+#: (natural log; 0.1 = about 10%) for its form k N^a D to be trusted.
+MIN_DISTINCT_N = 2
+MAX_RMS_LOG_ERROR = 0.1
+
+
+def _positive(name: str, value, quantity: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = float("nan")
+    if not np.isfinite(v) or v <= 0:
+        raise BayesScalingError(f"{name} must be a number > 0, got {value!r}", quantity=quantity)
+    return v
+
+
+@dataclass(frozen=True)
+class CostLaw:
+    """Training FLOPs C = f(N) D of a run of N parameters on D tokens (see the module docstring).
+    ``k``: FLOPs per parameter per token of the leading term; ``a``: exponent of N (``fitted``);
+    ``n_ctx``: context length in tokens and ``aspect_ratio``: d_model / n_layer (``kaplan``);
+    ``rms_log_error``, ``n_runs`` and ``n_max`` (the largest N it was fitted to): how well and where a
+    fitted law matches the recorded compute."""
+
+    kind: str = "6nd"
+    k: float = FLOPS_PER_PARAM_TOKEN
+    a: float = 1.0
+    n_ctx: float | None = None
+    aspect_ratio: float | None = None
+    rms_log_error: float | None = None
+    n_runs: int | None = None
+    n_max: float | None = None
+
+    def __post_init__(self):
+        if self.kind not in COST_KINDS:
+            raise BayesScalingError(f"cost must be one of {', '.join(COST_KINDS)}, got {self.kind!r}", quantity="cost")
+        _positive("FLOPs per parameter per token k", self.k, "cost")
+        _positive("cost exponent a", self.a, "cost")
+        if self.kind == "kaplan":
+            if self.n_ctx is None:
+                raise BayesScalingError("the kaplan cost needs the context length n_ctx (tokens)", quantity="n_ctx")
+            _positive("context length n_ctx (tokens)", self.n_ctx, "n_ctx")
+            if self.aspect_ratio is None:
+                raise BayesScalingError("the kaplan cost needs the aspect ratio d_model / n_layer (give it, or shape "
+                                        "columns in the runs)", quantity="aspect_ratio")
+            _positive("aspect ratio d_model / n_layer", self.aspect_ratio, "aspect_ratio")
+            if self.k != FLOPS_PER_PARAM_TOKEN:
+                raise BayesScalingError("the kaplan cost counts 6 FLOPs per parameter per token (3 x 2, Kaplan et al. "
+                                        "2020 Table 1); give k only with the 6nd cost", quantity="cost")
+
+    @property
+    def linear(self) -> bool:
+        """True when C = k N D (closed-form allocations apply)."""
+        return self.kind == "6nd" or (self.kind == "fitted" and self.a == 1.0)
+
+    def d_model(self, n_params):
+        """Width implied by N non-embedding parameters at the aspect ratio (``kaplan``): N = 12 d^3 / r."""
+        return np.cbrt(np.asarray(n_params, float) * self.aspect_ratio / 12.0)
+
+    def flops_per_token(self, n_params):
+        """Training FLOPs per token f(N) for N parameters (array)."""
+        n = np.asarray(n_params, float)
+        if self.kind == "kaplan":
+            width = self.d_model(n)
+            return np.asarray(training_flops(n, 1.0, n_layer=width / self.aspect_ratio, n_ctx=self.n_ctx,
+                                             d_attn=width), float)
+        return self.k * n ** self.a
+
+    def flops(self, n_params, tokens):
+        """Training compute C = f(N) D in FLOPs."""
+        return self.flops_per_token(n_params) * np.asarray(tokens, float)
+
+    def log_overhead(self, log_n):
+        """log g(N) = log(f(N) / (k N)) at log N (0 for 6ND)."""
+        log_n = np.asarray(log_n, float)
+        if self.kind == "6nd":
+            return np.zeros_like(log_n)
+        if self.kind == "fitted":
+            return (self.a - 1.0) * log_n
+        # = log(f(N) / 6N) of flops_per_token in closed form (fast inside the allocation searches)
+        return np.log1p(self.n_ctx / (12.0 * self.d_model(np.exp(log_n))))
+
+    def log_tokens(self, x, log_n):
+        """log D that spends x = log(C / k) at log N."""
+        return x - log_n - self.log_overhead(log_n)
+
+    def tokens(self, compute, n_params):
+        """Tokens D that spend ``compute`` FLOPs at N parameters."""
+        return np.asarray(compute, float) / self.flops_per_token(n_params)
+
+    def params_at_ratio(self, compute, tokens_per_param):
+        """N such that a run of N parameters on D = r N tokens costs ``compute`` FLOPs (r = tokens/parameter)."""
+        c, r = np.broadcast_arrays(np.asarray(compute, float), np.asarray(tokens_per_param, float))
+        if self.linear:
+            return np.sqrt(c / (self.k * r))
+        lo, hi = np.zeros(c.shape), np.log(c)
+        for _ in range(80):  # f(N) r N increases with N
+            mid = (lo + hi) / 2
+            over = self.flops(np.exp(mid), r * np.exp(mid)) > c
+            lo, hi = np.where(over, lo, mid), np.where(over, mid, hi)
+        return np.exp((lo + hi) / 2)
+
+    def describe(self) -> str:
+        if self.kind == "6nd":
+            return f"C = {self.k:g} N D FLOPs"
+        if self.kind == "fitted":
+            fit = (f"; fitted to {self.n_runs} runs' recorded compute (N <= {self.n_max:.3g}), rms log error "
+                   f"{self.rms_log_error:.3g}") if self.n_runs else ""
+            return f"C = {self.k:.4g} N^{self.a:.4f} D FLOPs{fit}"
+        return (f"C = 6 N (1 + n_ctx / (12 d_model)) D FLOPs (Kaplan et al. 2020 Table 1; n_ctx = {self.n_ctx:g}, "
+                f"d_model / n_layer = {self.aspect_ratio:g})")
+
+    def to_json(self) -> str:
+        return json.dumps({k: v for k, v in asdict(self).items() if v is not None}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "CostLaw":
+        try:
+            fields = json.loads(text)
+            return cls(**fields)
+        except (TypeError, ValueError) as e:
+            if isinstance(e, BayesScalingError):
+                raise
+            raise BayesScalingError(f"the stored cost law is unreadable ({' '.join(str(e).split())}): refit, or "
+                                    f"override it", quantity="cost") from None
+
+
+def stored_cost(result) -> CostLaw | None:
+    """The cost law stored with a fit (its attribute ``cost_law``; an ensemble: its members', which
+    must agree), or None (the fit assumes 6ND)."""
+    if hasattr(result, "members"):
+        costs = {m.tree.attrs.get("cost_law") for m in result.members.values()}
+        if len(costs) > 1:
+            raise BayesScalingError("the ensemble's members store different cost laws", quantity="cost")
+        text = costs.pop()
+    else:
+        text = result.tree.attrs.get("cost_law")
+    return CostLaw.from_json(text) if text else None
+
+
+def store_cost(result, cost: CostLaw | None) -> None:
+    """Store ``cost`` with a fit (saved with it); None removes a stored law (6ND)."""
+    if cost is None:
+        result.tree.attrs.pop("cost_law", None)
+    else:
+        result.tree.attrs["cost_law"] = cost.to_json()
+
+
+def fit_cost(n_params, tokens, compute) -> CostLaw:
+    """The ``fitted`` cost law C = k N^a D from runs' recorded compute (FLOPs): least squares of
+    log(C / D) on log N. Needs runs at 2 or more distinct N, and the form must match the records
+    (rms log error <= 0.1), else one error naming the cost."""
+    n, d, c = (np.asarray(v, float).reshape(-1) for v in (n_params, tokens, compute))
+    if not (n.size == d.size == c.size) or not np.all(np.isfinite(n * d * c)) or np.any(n * d * c <= 0):
+        raise BayesScalingError("a fitted cost needs every run's N, D and recorded compute C > 0", quantity="cost")
+    if np.unique(n).size < MIN_DISTINCT_N:
+        raise BayesScalingError(f"a fitted cost needs runs at {MIN_DISTINCT_N} or more distinct N; these have "
+                                f"{np.unique(n).size}", quantity="cost")
+    y, x = np.log(c / d), np.log(n)
+    a, log_k = np.polyfit(x, y, 1)
+    rms = float(np.sqrt(np.mean((y - log_k - a * x) ** 2)))
+    if not a > 0:
+        raise BayesScalingError(f"the recorded compute per token falls with N (fitted exponent {a:.3g}): check the "
+                                f"compute column and its unit", quantity="cost")
+    if rms > MAX_RMS_LOG_ERROR:
+        raise BayesScalingError(f"the recorded compute is not of the form C = k N^a D (rms log error {rms:.3g} > "
+                                f"{MAX_RMS_LOG_ERROR:g}): check the compute column, or use another cost",
+                                quantity="cost")
+    return CostLaw("fitted", k=float(np.exp(log_k)), a=float(a), rms_log_error=rms, n_runs=int(n.size),
+                   n_max=float(n.max()))
+
+
+#: A fitted cost law is extrapolated, with a warning, when N* exceeds its largest run's N by this factor.
+COST_EXTRAPOLATION_FACTOR = 3.0
+
+
+def check_cost_range(cost: CostLaw, n_params) -> None:
+    """Warn when a fitted cost law is used at N (parameters; e.g. N* per draw, budgets on the last
+    axis) whose median at some budget exceeds the largest N it was fitted to by
+    :data:`COST_EXTRAPOLATION_FACTOR`: a power law in N need not hold there (a true count 6N +
+    overhead tends to 6N; k N^a with a < 1 falls below it)."""
+    if cost.kind != "fitted" or cost.n_max is None:
+        return
+    arr = np.asarray(n_params, float)
+    n = float(np.max(np.median(arr.reshape(-1, arr.shape[-1]) if arr.ndim > 1 else arr[:, None], axis=0)))
+    if n > COST_EXTRAPOLATION_FACTOR * cost.n_max:
+        import warnings
+
+        warnings.warn(f"N* = {n:.3g} is {n / cost.n_max:.3g}x the largest run the fitted cost law saw "
+                      f"({cost.n_max:.3g}): its FLOPs per token are extrapolated (the kaplan cost keeps the 6N limit)",
+                      UserWarning, stacklevel=3)
+
+
+def cost_from_options(kind: str | None, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN, n_ctx=None,
+                      aspect_ratio=None, runs=None) -> CostLaw | None:
+    """A cost law from the command line's options: ``kind`` None gives None (the fit's stored law or
+    6ND); ``fitted`` needs ``runs`` (a :class:`~bayes_scaling.data.table.RunTable` with recorded
+    compute); ``kaplan`` takes its aspect ratio from the runs' shape columns when not given."""
+    if kind is None:
+        if n_ctx is not None or aspect_ratio is not None:
+            raise BayesScalingError("n_ctx and the aspect ratio belong to the kaplan cost: give the cost too",
+                                    quantity="cost")
+        return None
+    if kind == "6nd":
+        return CostLaw("6nd", k=flops_per_token)
+    if kind == "kaplan":
+        if aspect_ratio is None and runs is not None and "log_aspect_ratio" in runs.frame:
+            aspect_ratio = float(np.exp(np.median(runs.frame["log_aspect_ratio"])))
+        return CostLaw("kaplan", n_ctx=n_ctx, aspect_ratio=aspect_ratio)
+    if kind == "fitted":
+        if runs is None:
+            raise BayesScalingError("a fitted cost is fitted to the runs' recorded compute: give it when fitting",
+                                    quantity="cost")
+        if "C" not in runs.frame or {"C = 6 N D", "D = C / (6 N)"} & set(runs.derived):
+            raise BayesScalingError("a fitted cost needs compute recorded beside N and D (the runs' compute or tokens "
+                                    "were derived as 6ND)", quantity="cost")
+        f = runs.frame
+        return fit_cost(f["N"], f["D"], f["C"])
+    raise BayesScalingError(f"cost must be one of {', '.join(COST_KINDS)}, got {kind!r}", quantity="cost")

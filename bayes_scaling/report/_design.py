@@ -1,0 +1,78 @@
+"""The report's "Which runs next" section: candidate ladder runs ranked by the expected reduction of
+the uncertainty of log N* at one of the report's budgets per FLOP, the greedy batch within a ladder
+budget and stop-or-go (:mod:`bayes_scaling.queries.design`; importance reweighting, no refits)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.plots.common import is_nd
+from bayes_scaling.report._model import Para, Section, Table, num
+
+#: Candidate rows shown, best expected reduction per FLOP first.
+TOP_CANDIDATES = 8
+
+
+def design_targets(ctx) -> tuple[float, float]:
+    """(target budget, ladder budget) in FLOPs: the middle of the report's budgets (100x the largest
+    run by default) and the report's ``design_budget`` (default: the compute of the runs so far)."""
+    target = float(np.sort(ctx.budgets)[len(ctx.budgets) // 2])
+    budget = ctx.design_budget if ctx.design_budget is not None else float(ctx.result.runs.frame["C"].sum())
+    return target, budget
+
+
+def design_section(ctx) -> Section:
+    from bayes_scaling.queries.design import candidate_grid, design_runs
+
+    result = ctx.result
+    sec = Section("design", "Which runs next")
+    if not is_nd(result.law):
+        sec.add(Para(f"Not applicable: run design needs a law of parameters N and tokens D; this fit's law "
+                     f"{result.law.name!r} has inputs {list(result.law.input_names)}."))
+        return sec
+    target, budget = design_targets(ctx)
+    try:
+        n, d = candidate_grid(result.runs.frame["C"], budget, cost=ctx.cost)
+        des = design_runs(result, target, budget, n, d, objective="n_star", batch=4, seed=ctx.seed, cost=ctx.cost)
+    except BayesScalingError as e:  # e.g. a hierarchical fit, or no candidate within the budget
+        sec.add(Para(f"Not computed: {e}"))
+        return sec
+    before = des.gains.before
+    sec.add(Para(
+        f"If the ladder got {num(budget)} more FLOPs"
+        f"{' (as much again as its runs so far)' if ctx.design_budget is None else ''}, which runs would most "
+        f"reduce the uncertainty of the compute-optimal size N* at C = {num(target)} FLOPs? Now var(log N*) = "
+        f"{num(before)} (log parameters squared). Each of {len(des.cost)} IsoFLOP candidates is scored by "
+        f"preposterior analysis: its loss is simulated in {des.worlds} worlds (a posterior draw as the truth, the "
+        f"fitted noise), the {des.pre.size} draws are reweighted by each outcome's likelihood, and var(log N*) is "
+        f"averaged over the worlds (cost: {des.cost_name}; {des.seconds['total']:.1f} s). The importance-weight "
+        f"ESS says how far to trust a row: below 50, recheck with `bayes-scaling design` (real refits)."))
+    cands = des.candidate_records()[:TOP_CANDIDATES]
+    sec.add(Table(["N (parameters)", "D (tokens)", "D/N (tokens/parameter)", "cost (FLOPs)",
+                   "expected var(log N*) after", "reduction", "reduction per 1e18 FLOPs", "ESS"],
+                  [[num(r["N"]), num(r["D"]), num(r["tokens_per_param"], 3), num(r["cost_flops"]),
+                    num(r["expected_after"]), f"{100 * r['relative_gain']:.1f}%", num(1e18 * r["gain_per_flop"]),
+                    f"{r['ess']:.0f}"] for r in cands],
+                  f"The {len(cands)} candidates with the largest expected reduction of var(log N*) per FLOP"))
+    batch = des.batch_records()
+    rule = "gain per FLOP" if des.rule == "per_flop" else "gain"
+    sec.add(Table(["pick", "N (parameters)", "D (tokens)", "cost (FLOPs)", "cumulative cost (FLOPs)",
+                   "expected var(log N*) after", "ESS"],
+                  [[str(i), num(b["N"]), num(b["D"]), num(b["cost_flops"]), num(b["cumulative_cost"]),
+                    num(b["after"]), f"{b['ess']:.0f}"] for i, b in enumerate(batch, 1)],
+                  f"Greedy batch within {num(budget)} FLOPs ({rule} rule; each pick conditioned on the earlier "
+                  f"picks' simulated outcomes)"))
+    sg = des.stop_go
+    steps = "; ".join(f"first {i}: saves {num(st['value_flops'])} FLOPs for {num(st['cost_flops'])}"
+                      for i, st in enumerate(sg["steps"], 1))
+    which = "gain per FLOP" if sg["rule"] == "per_flop" else "gain"
+    verdict = (f"GO: run the first {sg['go_runs']} pick(s) of the {which} batch, whose expected saving at C exceeds their cost" if sg["go_runs"] else
+               "STOP: no batch's expected saving at C exceeds its cost; the current ladder is enough for this decision")
+    low = sg["ess"] < 50
+    sec.add(Para(f"Stop or go: the decision at C wastes {100 * sg['expected_wasted_now']:.2f}% of the budget in "
+                 f"expectation now (perfect information would save {num(sg['evpi_flops'])} FLOPs). "
+                 f"{steps or 'no picks'}. "
+                 f"{verdict}." + (f" The importance weights collapsed (ESS {sg['ess']:.0f}): recheck with real refits."
+                                  if low else ""), flag=low))
+    return sec
