@@ -8,6 +8,14 @@ For each curve (72 vision few-shot IC, 5 NMT, 5 LM, 10 BIG-bench): fit on the au
   Student-t on log-loss) fitted with :func:`bayes_scaling.inference.batch.fit_many` (one compiled
   model per worker, data swapped per curve); point prediction = posterior-predictive median;
   50%/90% equal-tailed predictive intervals.
+- Bayes ensemble (``--members``, default ``power_x,m4``: the paper's M2 and M4 as fitted laws) per
+  curve with :func:`bayes_scaling.inference.ensemble.fit_ensembles` (one compiled model per member
+  per worker): weights by leave-future-out stacking on the curve's own fit points (``--cuts``
+  decades below its largest fit X, or its largest quarter when the curve spans too little), and the
+  leave-future-out discrepancy calibrated on the mixture's misses at the 1-decade split, whose
+  member fits the stacking cut already made (the discrepancy adds only what the weighted law forms
+  miss). The held-out points are never used. ``calibrate_extrapolation="auto"``: curves too short to
+  split keep the plain mixture.
 - M4 (:func:`bayes_scaling.baselines.m4_fit`; eps_0 fixed to 1 for IC error rates).
 - Huber power-law point fit (:func:`bayes_scaling.baselines.huber_fit` with ``power_x``).
 
@@ -15,10 +23,13 @@ Scores on the extrapolation rows of each curve: RMSE in log space as in the pape
 sqrt(mean((log yhat - log y)^2)), and MARE (median |yhat - y| / y). Per domain: mean over curves of
 RMSE-log, median over curves of MARE, and how many curves each method wins on RMSE-log. Coverage:
 extrapolation points inside the Bayes intervals, pooled over points, and averaged over curves.
-Timing: wall time of the ``fit_many`` call (process spawn, imports, compile and sampling), against
-the 3-minute target on 2 cores.
+Diagnostics: share of fits passing R-hat/ESS/divergence checks (single law; ensemble members'
+full fits; the inner leave-future-out fits separately). Timing: wall and worker CPU time of the
+``fit_many`` and ``fit_ensembles`` calls (process spawn, imports, compile and sampling); the
+ensemble's against the 3-minute target for 92 curves on 2 cores. Acceptance lines print each figure
+beside its target.
 
-    .venv/bin/python benchmarks/bench_revisiting.py [--quick] [--json PATH] [--workers 2]
+    .venv/bin/python benchmarks/bench_revisiting.py [--quick] [--json PATH] [--workers 2] [--members power_x,m4]
 """
 
 from __future__ import annotations
@@ -78,6 +89,35 @@ def _baselines(dom, xf, yf, xt, yt, seed):
     return row, t_m4, t_hub
 
 
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of this process's finished child processes (the worker pools)."""
+    t = os.times()
+    return t.children_user + t.children_system
+
+
+def _scores(prefix, q, yt):
+    """RMSE-log and MARE of the median, 50%/90% coverage and the 90% misses below/above, from the
+    predictive quantiles q = (5, 25, 50, 75, 95)%."""
+    return {f"{prefix}_rmse_log": _rmse_log(q[2], yt), f"{prefix}_mare": _mare(q[2], yt),
+            f"{prefix}_cov50": float(np.mean((q[1] <= yt) & (yt <= q[3]))),
+            f"{prefix}_cov90": float(np.mean((q[0] <= yt) & (yt <= q[4]))),
+            f"{prefix}_below90": float(np.mean(yt < q[0])), f"{prefix}_above90": float(np.mean(yt > q[4]))}
+
+
+def _ensemble_row(ens, xt, yt, seed):
+    """Scores of an ensemble (with its mixture discrepancy where calibrated) at the held-out points."""
+    s = ens.predict(X=xt, seed=seed)["loss_predictive"].transpose("query", "chain", "draw").values
+    q = np.quantile(s.reshape(len(xt), -1), [0.05, 0.25, 0.5, 0.75, 0.95], axis=1)
+    diag = {k: bool(m.diagnostics.ok) for k, m in ens.members.items()}
+    inner = [ok for cut in ens.info.get("inner_diagnostics_ok", {}).values() for ok in cut.values()]
+    first = next(iter(ens.members.values()))
+    return {**_scores("ens", q, yt), "ens_weights": dict(ens.weights),
+            "ens_weights_per_cut": ens.info.get("weights_per_cut"),
+            "ens_calibrated": first.discrepancy is not None,
+            "ens_member_diagnostics_ok": diag, "ens_inner_fits": len(inner), "ens_inner_ok": int(sum(inner)),
+            "ens_attempts": {k: len(m.sampler_config.get("attempts", [])) for k, m in ens.members.items()}}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="every 8th curve (12 of 92)")
@@ -88,6 +128,14 @@ def main(argv=None) -> int:
     ap.add_argument("--draws", type=int, default=200)
     ap.add_argument("--tune", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--members", default="power_x,m4",
+                    help="ensemble members (laws of X), comma-separated; 'none' skips the ensemble")
+    ap.add_argument("--cuts", default="1.0",
+                    help="leave-future-out stacking cuts, decades below each curve's largest fit X (the 1-decade "
+                         "cut is also the discrepancy's split, so its fits are reused)")
+    ap.add_argument("--ens-draws", type=int, default=300, help="draws and tuning steps per chain of every ensemble fit")
+    ap.add_argument("--retry-budget", type=float, default=10.0,
+                    help="seconds per fit within which a fit whose diagnostics failed is resampled (fit's retries)")
     ap.add_argument("--calibrate", action="store_true",
                     help="also score each fit with its leave-future-out extrapolation discrepancy (one more fit per "
                          "curve, in this process, timed separately)")
@@ -119,11 +167,33 @@ def main(argv=None) -> int:
     print(f"{len(ids)} curves loaded in {t_load:.1f} s; fitting with fit_many(law={args.law!r}, workers={args.workers}, "
           f"chains={args.chains}, draws={args.draws}, tune={args.tune})", flush=True)
 
+    c0 = _children_cpu()
     t1 = time.perf_counter()
     batch = fit_many(fit_tables, law=args.law, workers=args.workers, chains=args.chains, draws=args.draws,
                      tune=args.tune, seed=args.seed)
     t_bayes = time.perf_counter() - t1
+    t_bayes_cpu = _children_cpu() - c0
     print(f"fit_many: {len(batch.fits)} fitted, {len(batch.errors)} errors, {t_bayes:.1f} s wall", flush=True)
+
+    members = [] if args.members == "none" else args.members.split(",")
+    ens_batch, t_ens, t_ens_cpu = None, 0.0, 0.0
+    if members:
+        from bayes_scaling.inference.ensemble import fit_ensembles
+
+        cuts = tuple(float(c) for c in args.cuts.split(","))
+        print(f"fit_ensembles(members={members}, leave-future-out cuts {list(cuts)}, discrepancy on the mixture, "
+              f"draws=tune={args.ens_draws}, retry budget {args.retry_budget:g} s per fit, workers={args.workers})",
+              flush=True)
+        c0 = _children_cpu()
+        t1 = time.perf_counter()
+        ens_batch = fit_ensembles(fit_tables, members, workers=args.workers, method="lfo", cut_decades=cuts,
+                                  draws=args.ens_draws, tune=args.ens_draws, inner_draws=args.ens_draws,
+                                  chains=args.chains, seed=args.seed, calibrate_extrapolation="auto",
+                                  retry_budget_s=args.retry_budget)
+        t_ens = time.perf_counter() - t1
+        t_ens_cpu = _children_cpu() - c0
+        print(f"fit_ensembles: {len(ens_batch.fits)} fitted, {len(ens_batch.errors)} errors, {t_ens:.1f} s wall, "
+              f"{t_ens_cpu:.1f} s CPU in workers", flush=True)
 
     per_curve, bl_rows, t_pred, t_m4, t_hub, t_cal = [], [], 0.0, 0.0, 0.0, 0.0
     t2 = time.perf_counter()
@@ -143,11 +213,7 @@ def main(argv=None) -> int:
             q = np.quantile(s, [0.05, 0.25, 0.5, 0.75, 0.95], axis=1)
             t_pred += time.perf_counter() - a
             d = res.diagnostics
-            row.update(bayes_rmse_log=_rmse_log(q[2], yt), bayes_mare=_mare(q[2], yt),
-                       bayes_cov50=float(np.mean((q[1] <= yt) & (yt <= q[3]))),
-                       bayes_cov90=float(np.mean((q[0] <= yt) & (yt <= q[4]))),
-                       bayes_below90=float(np.mean(yt < q[0])), bayes_above90=float(np.mean(yt > q[4])),
-                       r_hat_max=float(d.r_hat_max), divergences=int(d.divergences), diagnostics_ok=bool(d.ok))
+            row.update(**_scores("bayes", q, yt), r_hat_max=float(d.r_hat_max), divergences=int(d.divergences), diagnostics_ok=bool(d.ok))
             if args.calibrate:
                 from bayes_scaling.inference.discrepancy import calibrate
                 from bayes_scaling.inference.fit import fit
@@ -159,12 +225,15 @@ def main(argv=None) -> int:
                         cal = res.with_discrepancy(calibrate(res, fit, draws=args.draws, tune=args.tune))
                     s = cal.predict(X=xt, seed=args.seed)["loss_predictive"].transpose("query", "chain", "draw")
                     q = np.quantile(s.values.reshape(len(xt), -1), [0.05, 0.25, 0.5, 0.75, 0.95], axis=1)
-                    row.update(lfo_cov50=float(np.mean((q[1] <= yt) & (yt <= q[3]))),
-                               lfo_cov90=float(np.mean((q[0] <= yt) & (yt <= q[4]))),
-                               lfo_mare=_mare(q[2], yt), lfo_tau1=float(cal.discrepancy.tau1.median()))
+                    row.update(**_scores("lfo", q, yt), lfo_tau1=float(cal.discrepancy.tau1.median()))
                 except Exception as e:  # e.g. too few points to split: reported, the raw row stands
                     row["lfo_error"] = f"{type(e).__name__}: {e}"
                 t_cal += time.perf_counter() - a
+        ens = None if ens_batch is None else ens_batch.fits.get(cid)
+        if ens_batch is not None and ens is None:
+            row["ens_error"] = ens_batch.errors.get(cid, "missing")
+        elif ens is not None:
+            row.update(_ensemble_row(ens, xt, yt, args.seed))
         bl_rows.append(pool.submit(_baselines, dom, xf, yf, xt, yt, args.seed))
         per_curve.append(row)
     for row, fut in zip(per_curve, bl_rows):
@@ -174,7 +243,8 @@ def main(argv=None) -> int:
     t_baselines = time.perf_counter() - t2
 
     # ---- summaries ---------------------------------------------------------------------------------
-    methods = ("bayes", "m4", "huber")
+    methods = ("bayes", "ens", "m4", "huber") if members else ("bayes", "m4", "huber")
+    interval_methods = [m for m in ("bayes", "ens", "lfo") if m in methods or (m == "lfo" and args.calibrate)]
     domains = [d for d in ("IC", "NMT", "LM", "BB") if any(r["domain"] == d for r in per_curve)]
 
     def summ(rows):
@@ -189,65 +259,106 @@ def main(argv=None) -> int:
         both = [x for x in rows if all(f"{m}_rmse_log" in x for m in methods)]
         for m in methods:
             out[f"{m}_wins"] = sum(min(methods, key=lambda k: x[f"{k}_rmse_log"]) == m for x in both)
+        if "ens" in methods:
+            both = [x for x in rows if "ens_rmse_log" in x and "m4_rmse_log" in x]
+            out["ens_beats_m4_curves"] = sum(x["ens_rmse_log"] < x["m4_rmse_log"] for x in both)
+        for m in interval_methods:
+            b = [x for x in rows if f"{m}_cov90" in x]
+            n = sum(x["n_test"] for x in b)
+            out[f"{m}_curves_scored"] = len(b)
+            for k in ("cov50", "cov90", "below90", "above90"):
+                out[f"{m}_{k}_points"] = sum(x[f"{m}_{k}"] * x["n_test"] for x in b) / n if n else None
+                out[f"{m}_{k}_curves"] = float(np.mean([x[f"{m}_{k}"] for x in b])) if b else None
+        out["n_test_points"] = sum(x["n_test"] for x in rows)
         b = [x for x in rows if "bayes_cov90" in x]
-        n = sum(x["n_test"] for x in b)
-        out["n_test_points"] = n
-        out["bayes_cov50_points"] = sum(x["bayes_cov50"] * x["n_test"] for x in b) / n if n else None
-        out["bayes_cov90_points"] = sum(x["bayes_cov90"] * x["n_test"] for x in b) / n if n else None
-        out["bayes_cov50_curves"] = float(np.mean([x["bayes_cov50"] for x in b])) if b else None
-        out["bayes_cov90_curves"] = float(np.mean([x["bayes_cov90"] for x in b])) if b else None
-        out["bayes_below90_points"] = sum(x["bayes_below90"] * x["n_test"] for x in b) / n if n else None
-        out["bayes_above90_points"] = sum(x["bayes_above90"] * x["n_test"] for x in b) / n if n else None
-        lf = [x for x in rows if "lfo_cov90" in x]
-        nl = sum(x["n_test"] for x in lf)
-        out["lfo_curves"] = len(lf)
-        out["lfo_cov50_points"] = sum(x["lfo_cov50"] * x["n_test"] for x in lf) / nl if nl else None
-        out["lfo_cov90_points"] = sum(x["lfo_cov90"] * x["n_test"] for x in lf) / nl if nl else None
-        out["lfo_cov90_curves"] = float(np.mean([x["lfo_cov90"] for x in lf])) if lf else None
-        out["lfo_mare_median"] = float(np.median([x["lfo_mare"] for x in lf])) if lf else None
         out["diagnostics_ok"] = sum(x["diagnostics_ok"] for x in b)
         out["divergent_curves"] = sum(x["divergences"] > 0 for x in b)
+        if "ens" in methods:
+            e = [x for x in rows if "ens_member_diagnostics_ok" in x]
+            out["ens_member_fits"] = sum(len(x["ens_member_diagnostics_ok"]) for x in e)
+            out["ens_member_fits_ok"] = sum(sum(x["ens_member_diagnostics_ok"].values()) for x in e)
+            out["ens_inner_fits"] = sum(x["ens_inner_fits"] for x in e)
+            out["ens_inner_fits_ok"] = sum(x["ens_inner_ok"] for x in e)
+            out["ens_calibrated"] = sum(x["ens_calibrated"] for x in e)
+            out["ens_weights_mean"] = {k: float(np.mean([x["ens_weights"][k] for x in e])) for k in members} if e else None
+        out["lfo_mare_median"] = (float(np.median([x["lfo_mare"] for x in rows if "lfo_mare" in x]))
+                                  if any("lfo_mare" in x for x in rows) else None)
         return out
 
     by_domain = {d: summ([r for r in per_curve if r["domain"] == d]) for d in domains}
     total = summ(per_curve)
     f = lambda v, p=False: "–" if v is None else (f"{100 * v:.0f}%" if p else f"{v:.4f}")  # noqa: E731
-    print("\nper domain (RMSE-log: mean over curves; MARE: median over curves; wins: lowest RMSE-log)")
-    hdr = ("domain", "curves", "bayes rmse", "m4 rmse", "huber rmse", "bayes mare", "m4 mare", "huber mare",
-           "wins b/m4/h", "cov50", "cov90", "below/above 90")
-    print(" | ".join(hdr))
-    for d, s in [*by_domain.items(), ("all", total)]:
-        print(" | ".join([d, str(s["curves"]), f(s["bayes_rmse_log_mean"]), f(s["m4_rmse_log_mean"]),
-                          f(s["huber_rmse_log_mean"]), f(s["bayes_mare_median"]), f(s["m4_mare_median"]),
-                          f(s["huber_mare_median"]), f"{s['bayes_wins']}/{s['m4_wins']}/{s['huber_wins']}",
-                          f(s["bayes_cov50_points"], True), f(s["bayes_cov90_points"], True),
-                          f"{f(s['bayes_below90_points'], True)}/{f(s['bayes_above90_points'], True)}"]))
-    print(f"\ncoverage averaged over curves: 50% {f(total['bayes_cov50_curves'], True)}, "
-          f"90% {f(total['bayes_cov90_curves'], True)}; diagnostics ok on {total['diagnostics_ok']} of "
-          f"{len(batch.fits)} fits, {total['divergent_curves']} with divergences; errors: {batch.errors or 'none'}")
-    if args.calibrate:
-        print("\nwith the leave-future-out discrepancy (curves calibrated / 90% coverage pooled over points / "
-              "averaged over curves / MARE):")
+    names = {"bayes": f"Bayes {args.law}", "ens": f"Bayes ensemble ({'+'.join(members)})", "m4": "M4",
+             "huber": f"Huber {args.law}", "lfo": f"Bayes {args.law} + LFO discrepancy"}
+    print("\nper domain: RMSE-log (mean over curves) / MARE (median over curves); wins: lowest RMSE-log of "
+          + "/".join(methods))
+    print(" | ".join(["domain", "curves", *(f"{names[m]} rmse / mare" for m in methods), "wins"]))
+    for d, sm in [*by_domain.items(), ("all", total)]:
+        print(" | ".join([d, str(sm["curves"]), *(f"{f(sm[f'{m}_rmse_log_mean'])} / {f(sm[f'{m}_mare_median'])}"
+                                                   for m in methods),
+                          "/".join(str(sm[f"{m}_wins"]) for m in methods)]))
+    print("\nintervals (pooled over points | mean over curves): cov50, cov90, below / above the 90% interval")
+    for m in interval_methods:
         for d, sm in [*by_domain.items(), ("all", total)]:
-            print(f"   {d:4s} {sm['lfo_curves']:3d}  cov50 {f(sm['lfo_cov50_points'], True)}  cov90 "
-                  f"{f(sm['lfo_cov90_points'], True)} / {f(sm['lfo_cov90_curves'], True)}  MARE "
-                  f"{f(sm['lfo_mare_median'])}")
-        print(f"   calibration time {t_cal:.1f} s in this process")
+            print(f"   {names[m]:40s} {d:4s} ({sm[f'{m}_curves_scored']:2d} curves)  "
+                  f"cov50 {f(sm[f'{m}_cov50_points'], True)} | {f(sm[f'{m}_cov50_curves'], True)}   "
+                  f"cov90 {f(sm[f'{m}_cov90_points'], True)} | {f(sm[f'{m}_cov90_curves'], True)}   "
+                  f"below/above {f(sm[f'{m}_below90_points'], True)}/{f(sm[f'{m}_above90_points'], True)} | "
+                  f"{f(sm[f'{m}_below90_curves'], True)}/{f(sm[f'{m}_above90_curves'], True)}")
+    n_fit = len(batch.fits)
+    print(f"\ndiagnostics: Bayes {args.law} (fit_many) ok on {total['diagnostics_ok']} of {n_fit} fits "
+          f"({f(total['diagnostics_ok'] / max(n_fit, 1), True)}), {total['divergent_curves']} with divergences; "
+          f"errors: {batch.errors or 'none'}")
+    if members:
+        print(f"diagnostics: ensemble members' fits ok on {total['ens_member_fits_ok']} of {total['ens_member_fits']} "
+              f"({f(total['ens_member_fits_ok'] / max(total['ens_member_fits'], 1), True)}); leave-future-out inner "
+              f"fits ok on {total['ens_inner_fits_ok']} of {total['ens_inner_fits']}; discrepancy calibrated on "
+              f"{total['ens_calibrated']} of {len(ens_batch.fits)} curves; mean weights {total['ens_weights_mean']}; "
+              f"errors: {ens_batch.errors or 'none'}")
+    if args.calibrate:
+        print(f"   {args.law} LFO calibration time {t_cal:.1f} s in this process")
     errs = {r["curve"]: {k: v for k, v in r.items() if k.endswith("_error")} for r in per_curve
             if any(k.endswith("_error") for k in r)}
     if errs:
         print("baseline/fit errors:", errs)
     verdict = "PASS" if t_bayes <= TIME_TARGET_S else "MISS"
-    print(f"\nBayes fit_many wall {t_bayes:.1f} s for {len(ids)} curves (target <= {TIME_TARGET_S:.0f} s for 92 "
-          f"on 2 cores{'; quick subset, not comparable' if args.quick else ''}): {verdict if not args.quick else 'n/a'}")
+    quick = "; quick subset, not comparable" if args.quick else ""
+    print(f"\nBayes {args.law} fit_many wall {t_bayes:.1f} s ({t_bayes_cpu:.1f} s CPU in workers) for {len(ids)} "
+          f"curves{quick}")
     print(f"Bayes predict {t_pred:.1f} s; baselines wall {t_baselines:.1f} s on {args.workers} workers (CPU time in "
           f"workers: M4 {t_m4:.1f} s, Huber power-law {t_hub:.1f} s); load avg {os.getloadavg()}")
+    acceptance = {}
+    if members:
+        a = total
+        acceptance = {
+            "ens_rmse_log_below_m4": (a["ens_rmse_log_mean"], a["m4_rmse_log_mean"],
+                                      a["ens_rmse_log_mean"] is not None and a["m4_rmse_log_mean"] is not None
+                                      and a["ens_rmse_log_mean"] < a["m4_rmse_log_mean"]),
+            "ens_cov90_curves_80_97": (a["ens_cov90_curves"], (0.80, 0.97),
+                                       a["ens_cov90_curves"] is not None and 0.80 <= a["ens_cov90_curves"] <= 0.97),
+            "diagnostics_share_ge_95": (a["ens_member_fits_ok"] / max(a["ens_member_fits"], 1), 0.95,
+                                        a["ens_member_fits_ok"] >= 0.95 * a["ens_member_fits"]),
+            "ens_wall_le_180s": (t_ens, TIME_TARGET_S, t_ens <= TIME_TARGET_S),
+        }
+        v = lambda ok: "PASS" if ok else "MISS"  # noqa: E731
+        print(f"\nacceptance (issue 12, revisiting){quick}:")
+        print(f"   ensemble RMSE-log {f(a['ens_rmse_log_mean'])} vs M4 {f(a['m4_rmse_log_mean'])} (target: below M4; "
+              f"ensemble better on {a['ens_beats_m4_curves']} of {len(per_curve)} curves): "
+              f"{v(acceptance['ens_rmse_log_below_m4'][2])}")
+        print(f"   ensemble 90% coverage averaged over curves {f(a['ens_cov90_curves'], True)} (target 80-97%): "
+              f"{v(acceptance['ens_cov90_curves_80_97'][2])}")
+        print(f"   diagnostics pass on {f(acceptance['diagnostics_share_ge_95'][0], True)} of the ensemble members' "
+              f"fits (target >= 95%): {v(acceptance['diagnostics_share_ge_95'][2])}")
+        print(f"   ensemble wall {t_ens:.1f} s ({t_ens_cpu:.1f} s CPU in workers) for {len(ids)} curves on "
+              f"{args.workers} workers (target <= {TIME_TARGET_S:.0f} s for 92 on 2 cores): "
+              f"{'n/a' if args.quick else v(t_ens <= TIME_TARGET_S)}")
     if args.json:
         args.json.write_text(json.dumps({
             "command": cmd, "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu_count": os.cpu_count(),
             "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
             "n_curves": len(ids), "t_load_s": t_load, "t_fit_many_s": t_bayes, "t_predict_s": t_pred, "t_m4_s": t_m4,
-            "t_huber_s": t_hub, "t_calibrate_s": t_cal, "t_baselines_wall_s": t_baselines, "time_target_s": TIME_TARGET_S, "time_verdict": None if args.quick else verdict,
+            "t_huber_s": t_hub, "t_calibrate_s": t_cal, "t_fit_many_cpu_s": t_bayes_cpu, "t_ensemble_s": t_ens,
+            "t_ensemble_cpu_s": t_ens_cpu, "acceptance": acceptance, "ensemble_errors": None if ens_batch is None else ens_batch.errors, "t_baselines_wall_s": t_baselines, "time_target_s": TIME_TARGET_S, "time_verdict": None if args.quick else verdict,
             "fit_errors": batch.errors, "by_domain": by_domain, "all": total, "per_curve": per_curve,
             "load_end": os.getloadavg()}, indent=2, default=float))
         print("wrote", args.json)

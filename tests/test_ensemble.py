@@ -128,3 +128,31 @@ def test_lfo_stacking_prefers_the_true_form(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["ensemble"]["chinchilla_tied"]["weight"] > 0.8, out["weighting"]
     assert len(out["weighting"]["weights_per_cut"]) >= 2
+
+
+@pytest.mark.sampling
+def test_fit_ensembles_reuses_the_cut_fits_for_the_discrepancy_and_skips_it_when_runs_are_few():
+    """Two learning curves of L = 0.5 + 5 X^-0.4: the long one's discrepancy is calibrated on the
+    stacking cut's fits (no refit) and its exponent is recovered; the short one has too few points
+    to split again, so "auto" leaves it uncalibrated and says why."""
+    import pandas as pd
+
+    from bayes_scaling.inference.ensemble import fit_ensembles
+
+    rng = np.random.default_rng(0)
+
+    def curve(n):
+        x = np.geomspace(1e2, 1e5, n)
+        frame = pd.DataFrame({"X": x, "loss": (0.5 + 5 * x ** -0.4) * np.exp(rng.normal(0, 0.004, n))})
+        return bs.load_runs(frame, extra_cols={"X": "X"})
+
+    out = fit_ensembles({"long": curve(16), "short": curve(9)}, ["power_x"], workers=1, cut_decades=(1.0,),
+                        calibrate_extrapolation="auto", draws=200, tune=200, inner_draws=200, seed=2)
+    assert not out.errors
+    long, short = out.fits["long"], out.fits["short"]
+    disc = long.members["power_x"].discrepancy
+    assert disc is not None and disc.info["inner_fits_reused"] is True
+    c0 = float(long.members["power_x"].posterior["c0"].median())
+    assert abs(c0 - 0.4) < 0.1, c0
+    assert short.members["power_x"].discrepancy is None
+    assert short.info["discrepancy"].startswith("not calibrated")

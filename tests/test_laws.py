@@ -17,7 +17,7 @@ from scipy import special, stats
 
 import bayes_scaling as bs
 from bayes_scaling import BayesScalingError, get_law, list_laws
-from bayes_scaling.inference.model import build_model, model_data
+from bayes_scaling.inference.model import build_model, model_data, slope_coordinates
 from bayes_scaling.specs.spec import default_spec, load_spec, parse_spec
 
 LAWS = list_laws()
@@ -470,8 +470,12 @@ def _hand_logp(spec, data, values, sigma, value_names, jacobian):
     logc = {f"log_{c}": np.log(values[c]) for c in law.positive_names}
     total = 0.0
     point = {}
+    slopes = slope_coordinates(spec)
     for name, v in [*expo.items(), ("sigma", sigma)]:
         prior = spec.likelihood.sigma if name == "sigma" else spec.priors[name]
+        if name in slopes:  # sampled through the log local slope at the reference point: p(v) * v
+            total += _scipy_dist(prior).logpdf(v) + np.log(v)
+            continue
         total += _scipy_dist(prior).logpdf(v)
         y, lj = _unconstrain(value_names[name], v, prior)
         point[value_names[name]] = y
@@ -482,6 +486,11 @@ def _hand_logp(spec, data, values, sigma, value_names, jacobian):
     z = law.to_internal(np, logc, expo, data.ref)
     for k in law.internal:
         point[value_names[k]] = z[k]
+    for name, coord in slopes.items():  # log of -d log L / d log x at the reference, by finite differences
+        (ax,) = law.input_names
+        h = 1e-3  # five-point stencil: truncation error O(h^4)
+        f = [law.log_loss(np, {ax: np.asarray(data.ref[ax] + k * h)}, {**expo, **logc}) for k in (-2, -1, 1, 2)]
+        point[coord] = np.log(-(f[0] - 8 * f[1] + 8 * f[2] - f[3]) / (12 * h))
     total += _fd_log_abs_det(law, z, expo, data.ref)
     mu = law.log_loss(np, data.log_inputs, {**expo, **logc})
     if spec.likelihood.family == "student_t":
@@ -523,8 +532,10 @@ def test_model_log_density_matches_hand_computation(spec_name, runs):
     data = model_data(spec, runs)
     model = build_model(spec, data)
 
-    assert {rv.name for rv in model.free_RVs} == {*law.direct_names, *law.internal, "sigma"}
-    assert {d.name for d in model.deterministics} == set(law.positive_names)
+    slopes = slope_coordinates(spec)
+    assert {rv.name for rv in model.free_RVs} == {*(set(law.direct_names) - set(slopes)), *slopes.values(),
+                                                  *law.internal, "sigma"}
+    assert {d.name for d in model.deterministics} == {*law.positive_names, *slopes}
     assert [o.name for o in model.observed_RVs] == ["obs"]
     assert len(model.potentials) == 1
     value_names = _value_names(model)

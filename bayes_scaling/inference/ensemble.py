@@ -84,13 +84,16 @@ def _cuts(runs, law, cut_decades, n_min_train: int):
 def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decades=CUT_DECADES,
                  draws: int = 1000, tune: int = 1000, chains: int = 4, seed: int = 0, inner_draws: int = 500,
                  calibrate_extrapolation: bool = False, progress: bool = False, columns: dict | None = None,
-                 group_col: str | None = None, vary=None) -> EnsembleResult:
+                 group_col: str | None = None, vary=None, **fit_kw) -> EnsembleResult:
     """Fit each law (names) or spec (objects, names or paths) to ``runs`` and stack them.
 
     ``method``: ``"lfo"`` (leave-future-out stacking at ``cut_decades`` below the largest run),
     ``"loo"`` (PSIS-LOO stacking) or ``"equal"``. Inner fits use ``inner_draws`` draws and tuning
     steps per chain. ``group_col``: a hierarchical ensemble (every member varies ``vary`` by group, or
-    by default all its parameters but the irreducible loss). Returns an :class:`EnsembleResult` whose ``info`` records the cuts, the weights
+    by default all its parameters but the irreducible loss). ``calibrate_extrapolation``: True, False
+    or ``"auto"`` (calibrate when the runs allow the discrepancy's split, else record why not in
+    ``info["discrepancy"]``). ``fit_kw``: further options of every fit (``retries``,
+    ``retry_budget_s``, ``target_accept``). Returns an :class:`EnsembleResult` whose ``info`` records the cuts, the weights
     per cut and the held-out log scores."""
     if not hasattr(runs, "frame"):
         from bayes_scaling.data.runs import load_runs
@@ -112,8 +115,20 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
     elif vary:
         raise BayesScalingError("vary needs a group column (group_col) whose groups get their own parameters")
     t0 = time.perf_counter()
-    kw = {"chains": chains, "progress": progress, "group_col": group_col}
+    kw = {"chains": chains, "progress": progress, "group_col": group_col, **fit_kw}
+    no_calibration = None
+    if calibrate_extrapolation == "auto":
+        from bayes_scaling.inference.discrepancy import inner_split
+
+        try:
+            inner_split(runs, items[0].law)
+            calibrate_extrapolation = True
+        except BayesScalingError as e:
+            calibrate_extrapolation, no_calibration = False, f"not calibrated: {e}"
+    elif calibrate_extrapolation not in (True, False):
+        raise BayesScalingError(f"calibrate_extrapolation must be True, False or 'auto', got {calibrate_extrapolation!r}")
     info: dict = {"method": method}
+    inner_fits: dict = {}  # cut threshold -> member fits below it (reused by the discrepancy's split)
     if method == "lfo":
         n_min = max(6, max(len(s.law.param_names) for s in items) + 2)
         axis, cuts = _cuts(runs, items[0].law, cut_decades, n_min)
@@ -121,16 +136,19 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
             raise BayesScalingError(f"too few runs for leave-future-out weights: no cut at {list(cut_decades)} decades "
                                     f"below the largest {axis} leaves {n_min} runs to fit and {MIN_TEST} to score; "
                                     f"use method='loo' or 'equal'")
-        per_cut, blocks = {}, []
+        per_cut, blocks, inner_ok = {}, [], {}
         for j, (dec, thr, train, test) in enumerate(cuts):
-            lpd = np.column_stack([_lpd(fit(train, spec=s, draws=inner_draws, tune=inner_draws, seed=seed + 1 + j,
-                                            **kw), test) for s in items])
+            fits_j = {n: fit(train, spec=s, draws=inner_draws, tune=inner_draws, seed=seed + 1 + j, **kw)
+                      for n, s in zip(names, items)}
+            inner_fits[thr] = fits_j
+            lpd = np.column_stack([_lpd(f, test) for f in fits_j.values()])
             blocks.append(lpd)
             per_cut[f"{dec:g}"] = dict(zip(names, map(float, stacking_weights(lpd))))
+            inner_ok[f"{dec:g}"] = {n: bool(f.diagnostics.ok) for n, f in fits_j.items()}
         w = stacking_weights(np.vstack(blocks))
         info.update({"axis": axis, "cuts": [{"decades": d, "threshold": t, "n_train": len(tr), "n_test": len(te)}
                                              for d, t, tr, te in cuts],
-                     "weights_per_cut": per_cut,
+                     "weights_per_cut": per_cut, "inner_diagnostics_ok": inner_ok,
                      "heldout_lpd_per_member": {n: float(v) for n, v in zip(names, np.vstack(blocks).sum(axis=0))}})
     members = {n: fit(runs, spec=s, draws=draws, tune=tune, seed=seed, **kw) for n, s in zip(names, items)}
     if method == "equal":
@@ -138,9 +156,11 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
     elif method == "loo":
         w = stacking_weights(np.column_stack([_loo_pointwise(m) for m in members.values()]))
     info["seconds"] = time.perf_counter() - t0
+    if no_calibration:
+        info["discrepancy"] = no_calibration
     ens = EnsembleResult(members, dict(zip(names, map(float, w))), info, seed=seed)
     if calibrate_extrapolation:
-        ens = with_mixture_discrepancy(ens, seed=seed, draws=inner_draws)
+        ens = with_mixture_discrepancy(ens, seed=seed, draws=inner_draws, inner_fits=inner_fits, fit_kw=fit_kw)
     return ens
 
 
@@ -167,11 +187,12 @@ def _stem(origin: str) -> str:
     return Path(origin).stem
 
 
-def with_mixture_discrepancy(ens: EnsembleResult, *, seed: int = 0, draws: int = 500,
-                             inner_decades: float = 1.0) -> EnsembleResult:
+def with_mixture_discrepancy(ens: EnsembleResult, *, seed: int = 0, draws: int = 500, inner_decades: float = 1.0,
+                             inner_fits: dict | None = None, fit_kw: dict | None = None) -> EnsembleResult:
     """Calibrate one extrapolation discrepancy on the mixture's held-out misses (members fitted below
     the split, mixed with the ensemble's weights) and give it to every member, so the law-form
-    spread and the discrepancy do not count the same miss twice."""
+    spread and the discrepancy do not count the same miss twice. ``inner_fits`` (split threshold ->
+    member fits below it, from the stacking cuts): fits on the same split are reused, not refitted."""
     from bayes_scaling.inference.discrepancy import inner_split
 
     first = next(iter(ens.members.values()))
@@ -180,8 +201,12 @@ def with_mixture_discrepancy(ens: EnsembleResult, *, seed: int = 0, draws: int =
                                 "member; these members' families differ")
     train, test, thr = inner_split(ens.runs, first.law, inner_decades)
     h = first.hierarchy
-    inner = {k: fit(train, spec=m.spec, draws=draws, tune=draws, seed=seed + 99, chains=4, progress=False,
-                    group_col=None if h is None else h["group_col"]) for k, m in ens.members.items()}
+    inner = (inner_fits or {}).get(thr)
+    reused = inner is not None and set(inner) == set(ens.members)
+    if not reused:
+        inner = {k: fit(train, spec=m.spec, draws=draws, tune=draws, seed=seed + 99, chains=4, progress=False,
+                        group_col=None if h is None else h["group_col"], **(fit_kw or {}))
+                 for k, m in ens.members.items()}
     mix = EnsembleResult(inner, ens.weights, seed=seed).evaluator
     mu = mix.log_mean_at_runs(test).values.reshape(-1, len(test)).T  # run x draw
     sigma = mix.pool({k: m.posterior["sigma"] for k, m in inner.items()}).values.ravel()
@@ -195,6 +220,49 @@ def with_mixture_discrepancy(ens: EnsembleResult, *, seed: int = 0, draws: int =
     for k, m in ens.members.items():
         t0, t1 = draws_from_grid(tau, mass, m.posterior, rng)
         info = {"method": "leave-future-out grid posterior on the ensemble's mixture", "inner_threshold": thr,
-                "inner_n_train": len(train), "inner_n_test": len(test)}
+                "inner_n_train": len(train), "inner_n_test": len(test), "inner_fits_reused": reused,
+                "inner_diagnostics_ok": bool(inner[k].diagnostics.ok)}
         out[k] = m.with_discrepancy(Discrepancy(t0, t1, axis, float(np.log10(ens.runs.frame[axis].max())), info))
     return EnsembleResult(out, ens.weights, {**ens.info, "discrepancy": "calibrated on the mixture"}, seed=ens.seed)
+
+
+def _ensemble_one(item, laws, spec_texts, kw):
+    """Worker task of :func:`fit_ensembles`: one table's ensemble (specs travel as text)."""
+    import warnings
+
+    from bayes_scaling.specs.spec import parse_spec
+
+    name, runs = item
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            specs = [parse_spec(text, origin) for text, origin in spec_texts]
+            return name, fit_ensemble(runs, laws, specs or None, **kw), None
+        except BayesScalingError as e:
+            return name, None, str(e)
+
+
+def fit_ensembles(tables, laws=None, specs=None, *, workers: int | None = None, **kw):
+    """:func:`fit_ensemble` on every table (learning curves, datasets) with the same members and
+    options ``kw``, on ``workers`` local processes (default: CPU count; 1 runs in-process). Each
+    worker compiles every member's model once and swaps the data for the later tables and cuts
+    (as :func:`~bayes_scaling.inference.batch.fit_many`). Returns a
+    :class:`~bayes_scaling.inference.batch.BatchResult` of :class:`EnsembleResult`."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from bayes_scaling.inference.batch import BatchResult
+
+    if not tables:
+        raise BayesScalingError("no runs tables to fit")
+    spec_texts = [(s.text, s.origin) for s in (resolve_spec(spec=x).synced() for x in (specs or []))]
+    items = list(tables.items())
+    workers = min(workers or os.cpu_count() or 1, len(items))
+    args = (laws, spec_texts, dict(kw))
+    if workers == 1:
+        results = [_ensemble_one(item, *args) for item in items]
+    else:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            results = list(pool.map(_ensemble_one, items, *([a] * len(items) for a in args), chunksize=1))
+    return BatchResult({n: r for n, r, e in results if r is not None}, {n: e for n, r, e in results if e is not None})

@@ -157,8 +157,23 @@ def replicate_loglik(xp, family, log_mu, log_y, cell, n_cells: int, sigma_law, s
     return base + xp.sum(-0.5 * xp.log1p(v * big_w) + 0.5 * v * wr ** 2 / (1 + v * big_w))
 
 
+def slope_coordinates(spec: LawSpec) -> dict[str, str]:
+    """The law's exponents sampled through local-slope coordinates (:meth:`ScalingLaw.slope_coordinates`),
+    except those that vary by group or have a tight prior (sampled directly, as before)."""
+    vary = set(spec.hierarchy.vary) if spec.hierarchy is not None else set()
+    return {name: coord for name, coord in spec.law.slope_coordinates().items()
+            if name not in vary and spec.priors[name].positive_support() and _log_prior_draws(spec.priors[name]).std() >= 0.1}
+
+
+def _log_prior_draws(prior) -> np.ndarray:
+    import pymc as pm
+
+    return np.log(np.asarray(pm.draw(prior.pymc_dist(), draws=400, random_seed=0), float))
+
+
 def build_model(spec: LawSpec, data: ModelData):
-    """The PyMC model. Free variables: exponents with their priors; the law's internal centred
+    """The PyMC model. Free variables: exponents with their priors (or, for the law's slope
+    coordinates, the log local slope, flat, with the exponent's prior in the potential); the law's internal centred
     coordinates (flat), with the priors on the positive parameters (E, A, N_c, ...) added as a
     potential by an exact change of variables (see :mod:`bayes_scaling.laws.base`); ``sigma``,
     the noise scale of log-loss. With run noise (``data.cell_idx``), ``sigma`` splits into ``sigma_law``
@@ -184,12 +199,22 @@ def build_model(spec: LawSpec, data: ModelData):
         ref = {k: pm.Data(f"ref_log_{k}", np.asarray(v)) for k, v in data.ref.items()}
         y = pm.Data("log_loss", data.log_loss, dims="run")
         p = {}
+        slopes = slope_coordinates(spec)
         for name in law.direct_names:
-            prior = spec.priors[name]
-            p[name] = getattr(pm, prior.dist)(name, **prior.pymc_kwargs)
+            if name not in slopes:
+                prior = spec.priors[name]
+                p[name] = getattr(pm, prior.dist)(name, **prior.pymc_kwargs)
         z = {name: pm.Flat(name) for name in law.internal}
+        prior_terms = []
+        for name, coord in slopes.items():
+            # exponent = exp(log slope + f(z)): its prior's density times the exponent (d exponent /
+            # d coordinate; unit derivative of the log), started at the prior's median slope region
+            z[coord] = pm.Flat(coord, initval=float(np.median(_log_prior_draws(spec.priors[name]))))
+            log_v = law.exponent_from_slope(pt, name, z, p)
+            p[name] = pm.Deterministic(name, pt.exp(log_v))
+            prior_terms.append(pm.logp(spec.priors[name].pymc_dist(), p[name]) + log_v)
         logc = law.from_internal(pt, z, p, ref)
-        prior_terms = [law.log_jacobian(pt, z, p, ref)]
+        prior_terms.append(law.log_jacobian(pt, z, p, ref))
         for c in law.positive_names:
             pm.Deterministic(c, pt.exp(logc[f"log_{c}"]))
             prior = spec.priors[c]

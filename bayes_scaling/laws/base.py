@@ -11,7 +11,10 @@ For sampling, exponents are drawn from their priors directly, while the positive
 loss at a reference point and log-ratios of the law's terms there. This removes the strong,
 curved correlations between constants, exponents and the irreducible loss. Each law maps the
 internal coordinates back (``from_internal``) and states the log-Jacobian of that map, so priors
-written on the published parameters (E, A, N_c, ...) keep their meaning exactly.
+written on the published parameters (E, A, N_c, ...) keep their meaning exactly. A law with a floor
+may also sample an exponent through the log of the local log-log slope at the reference point
+(``slope_coordinates``), which the data pin while exponent and floor trade off along a curve; the
+exponent's prior then enters through the same potential, with its exact Jacobian.
 """
 
 from __future__ import annotations
@@ -167,6 +170,19 @@ class ScalingLaw:
         """log |det d(log parameters) / d(internal coordinates)| at exponents ``p`` (and reference
         log-inputs ``ref``, for laws whose map depends on them)."""
         return 0.0
+
+    def slope_coordinates(self) -> dict[str, str]:
+        """Exponents sampled through a local-slope coordinate (exponent name -> coordinate name):
+        where the data pin the log-log slope at the reference point, not the exponent (a law with a
+        floor, whose exponent trades off against the floor along a curved ridge). Empty: every
+        exponent is sampled directly."""
+        return {}
+
+    def exponent_from_slope(self, xp: Any, name: str, z: dict[str, Any], p: dict[str, Any]) -> Any:
+        """log of exponent ``name`` from its slope coordinate, the internal coordinates ``z`` and the
+        directly sampled parameters ``p``; the
+        map must have unit derivative in the slope coordinate (d log exponent / d coordinate = 1)."""
+        raise NotImplementedError
 
     # -- centred values for group-level variation ------------------------------------------
     def centre(self, xp: Any, logc: dict[str, Any], p: dict[str, Any], ref: dict[str, Any]) -> dict[str, Any]:

@@ -30,6 +30,15 @@ class _PowerFamily(ScalingLaw):
             return f"power_{self.axis.lower()}"
         return f"bnsl{n_breaks}_{self.axis.lower()}"
 
+    def slope_coordinates(self) -> dict[str, str]:
+        """The unbroken law samples c0 through log s0, s0 = -d log L / d log x at the reference x =
+        c0 (L_ref - E) / L_ref = c0 sigmoid(z_B): the data pin the slope, while c0 and the floor trade
+        off along a curved ridge (c0 = s0 (1 + e^-z_B)) that (z_B, c0) coordinates sample badly."""
+        return {} if self.n_breaks else {"c0": "log_s0"}
+
+    def exponent_from_slope(self, xp, name, z, p):
+        return z["log_s0"] + xp.logaddexp(0.0, -z["z_B"])
+
     # Internal coordinates: log L at the reference x, log(B-term / E) there, the first break's log
     # location relative to the reference, and for later breaks the log of the log-gap to the
     # previous break (so breaks stay ordered, d1 < d2: no label switching).

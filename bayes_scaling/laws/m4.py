@@ -82,6 +82,17 @@ class M4(ScalingLaw):
         t = solve_logit(xp, self._log_g(p, x["X"]), p["alpha"])
         return xp.logaddexp(p["log_E"], p["log_G"] - _softplus(xp, -t))
 
+    def slope_coordinates(self) -> dict[str, str]:
+        """c is sampled through log s, s = -d log L / d log X at the reference X
+        = c sigmoid(z_W) sigmoid(-t_ref) / phi'(t_ref): the data pin the slope; c trades off against
+        the floor and alpha along a curved ridge."""
+        return {"c": "log_s"}
+
+    def exponent_from_slope(self, xp, name, z, p):
+        t = z["t_ref"]
+        return (z["log_s"] + _softplus(xp, -z["z_W"]) + _softplus(xp, t)
+                + xp.log(phi(xp, t, p["alpha"])[1]))
+
     def from_internal(self, xp, z, p, ref):
         log_w, log_e = split_two_terms(xp, z["log_L_ref"], z["z_W"])
         t = z["t_ref"]
