@@ -22,7 +22,8 @@ from contextlib import contextmanager
 from bayes_scaling.commands import (compare, data, design, ensemble, fit, isoflop, metric, planning, predict, report,
                                     validate)
 from bayes_scaling.commands.args import option_for
-from bayes_scaling.errors import BayesScalingError, DiagnosticsError, Terminated
+from bayes_scaling.errors import (RECEIVED_INTERRUPTS, BayesScalingError, DiagnosticsError, Terminated,
+                                  raise_received_interrupt)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -67,22 +68,47 @@ def error_line(e: BayesScalingError) -> str:
 
 
 def _raise_terminated(signum, frame):
+    RECEIVED_INTERRUPTS.append(Terminated)
     raise Terminated()
+
+
+def _raise_interrupt(signum, frame):
+    RECEIVED_INTERRUPTS.append(KeyboardInterrupt)
+    raise KeyboardInterrupt()
 
 
 @contextmanager
 def _sigterm_raises():
     """SIGTERM raises :class:`Terminated` while the command runs (main thread only), so the cleanup
-    that follows an interrupt (temporary files removed) also follows a kill."""
+    that follows an interrupt (temporary files removed) also follows a kill. Both signals are recorded
+    (:data:`~bayes_scaling.errors.RECEIVED_INTERRUPTS`), so one that a finalizer swallowed is raised
+    again at the next checkpoint (before sampling, before a file is renamed into place)."""
     try:
         old = signal.signal(signal.SIGTERM, _raise_terminated)
     except ValueError:  # not the main thread: leave signals alone
         yield
         return
+    old_int = signal.getsignal(signal.SIGINT)
+    if old_int is signal.default_int_handler:  # keep a handler someone else installed
+        signal.signal(signal.SIGINT, _raise_interrupt)
+    old_hook = sys.unraisablehook
+    sys.unraisablehook = _quiet_lost_interrupts
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, old)
+        if old_int is signal.default_int_handler:
+            signal.signal(signal.SIGINT, old_int)
+        sys.unraisablehook = old_hook
+        RECEIVED_INTERRUPTS.clear()
+
+
+def _quiet_lost_interrupts(unraisable) -> None:
+    """An interrupt a finalizer swallowed is raised again at a checkpoint: no traceback for it here
+    (the command ends with its one line); any other unraisable exception is reported as usual."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt) and RECEIVED_INTERRUPTS:
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
                 warnings.simplefilter("ignore", cat)
             args = parser.parse_args(argv)
             args.command_line = "bayes-scaling " + shlex.join(argv)
-            return int(args.func(args) or 0)
+            code = int(args.func(args) or 0)
+            raise_received_interrupt()  # one a finalizer swallowed: the command was interrupted
+            return code
     except BayesScalingError as e:
         print(error_line(e), file=sys.stderr)
         return 2

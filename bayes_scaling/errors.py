@@ -22,3 +22,17 @@ class DiagnosticsError(RuntimeError):
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised by the command line's handler so that work stops the way Ctrl-C stops it:
     temporary files removed, nothing half-written (CLI exit code 143 = 128 + SIGTERM)."""
+
+
+#: Interrupts the command line received (set by its signal handlers, cleared once one is handled).
+#: Python drops an exception raised inside a finalizer or weakref callback ("Exception ignored in
+#: ..."), and numba runs such callbacks while it compiles, so a Ctrl-C can be lost there; the
+#: checkpoints below raise it again.
+RECEIVED_INTERRUPTS: list[type[KeyboardInterrupt]] = []
+
+
+def raise_received_interrupt() -> None:
+    """Raise the interrupt the command line received if it was lost on the way; a no-op otherwise
+    (and always in library use, where no handler records interrupts)."""
+    if RECEIVED_INTERRUPTS:
+        raise RECEIVED_INTERRUPTS[-1]()

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.errors import BayesScalingError, raise_received_interrupt
 
 #: What a user can do about an operating-system error, by errno.
 _FIXES = {
@@ -60,6 +60,7 @@ def atomic_path(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
         fd, tmp = temp_sibling(path, suffix)
         os.close(fd)
         yield tmp
+        raise_received_interrupt()  # an interrupt lost in a finalizer: no file
         os.replace(tmp, path)
     except OSError as e:
         raise os_error(e, path) from None

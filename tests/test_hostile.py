@@ -444,3 +444,27 @@ def test_a_seed_beyond_64_bits_is_refused_by_the_sampler_call():
 
     with pytest.raises(BayesScalingError, match="seed must be an integer"):
         sample_nuts(None, seed=2**64 + 1)
+
+
+def test_an_interrupt_lost_in_a_finalizer_is_raised_again_and_writes_no_file(tmp_path):
+    """Python drops an exception raised inside a finalizer (numba runs them while it compiles), so the
+    command line records each interrupt: the next checkpoint raises it, and no file is renamed into place."""
+    import gc
+
+    from bayes_scaling import errors
+    from bayes_scaling.files import atomic_path
+
+    class Finalized:
+        def __del__(self):
+            errors.RECEIVED_INTERRUPTS.append(KeyboardInterrupt)  # what the CLI's handler records
+            raise KeyboardInterrupt
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with atomic_path(tmp_path / "fit.nc") as tmp:
+                tmp.write_text("half")
+                Finalized()  # its KeyboardInterrupt is swallowed ("Exception ignored in ...")
+                gc.collect()
+        assert sorted(tmp_path.iterdir()) == []
+    finally:
+        errors.RECEIVED_INTERRUPTS.clear()

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.errors import BayesScalingError, raise_received_interrupt
 
 #: nutpie's seed is an unsigned 64-bit integer; restarts add to it, so stay well below 2^64.
 MAX_SEED = 2**63 - 1
@@ -66,6 +66,7 @@ def sample_nuts(compiled, *, seed: int, **kwargs: Any):
     threads = SAMPLER_THREADS.get()
     if threads is not None:
         kwargs.setdefault("cores", threads)
+    raise_received_interrupt()  # a Ctrl-C lost while the model compiled stops here, before sampling
     sampler = nutpie.sample(compiled, seed=int(seed), blocking=False, **kwargs)
     try:
         return sampler.wait()
