@@ -50,7 +50,9 @@ from bayes_scaling.data.runs import load_runs  # noqa: E402
 from bayes_scaling.inference.fit import fit  # noqa: E402
 from bayes_scaling.laws.registry import get_law  # noqa: E402
 from bayes_scaling.queries.allocate import compute_optimal, decide  # noqa: E402
-from bayes_scaling.queries.design import candidate_grid, design_runs  # noqa: E402
+from bayes_scaling.inference.design import refit_expected  # noqa: E402
+from bayes_scaling.queries.design import candidate_grid, design_runs, posterior_objective  # noqa: E402
+from bayes_scaling.queries.design_laplace import TRUSTED_TOKENS_PER_PARAM  # noqa: E402
 from bayes_scaling.simulate import isoflop_design, law_truth_params, simulate_runs  # noqa: E402
 
 T = time.perf_counter
@@ -68,7 +70,9 @@ try:  # benchmark-only dependency (pyproject extra "bench")
 except ImportError:
     ssl = None
 #: tokens/parameter range of the designed strategy's candidates (candidate_grid's default; --ratios)
-CANDIDATE_RATIOS = (2.0, 200.0)
+CANDIDATE_RATIOS = TRUSTED_TOKENS_PER_PARAM
+#: the designed strategy's Laplace fallback (--no-laplace turns it off)
+LAPLACE = True
 #: the designed strategy's objective (--objective)
 OBJECTIVE = "n_star"
 STRATEGIES = ("designed", "ssl_suggest", "isoflop_3x", "random", "none")
@@ -126,10 +130,13 @@ def strategies(res, frame: pd.DataFrame, rng: np.random.Generator, seed: int) ->
     n_rand = np.sqrt(costs / (6 * ratio))
     n, d = candidate_grid(res.runs.frame["C"], EXTRA_BUDGET, ratios=CANDIDATE_RATIOS)
     t0 = T()
-    des = design_runs(res, TARGET, EXTRA_BUDGET, n, d, objective=OBJECTIVE, batch=len(RATIOS), seed=seed)
+    des = design_runs(res, TARGET, EXTRA_BUDGET, n, d, objective=OBJECTIVE, batch=len(RATIOS), seed=seed,
+                      laplace=LAPLACE)
     picks = [b["candidate"] for b in des.batch]
     info = {"seconds": T() - t0, "rule": des.rule, "cost": float(des.cost[picks].sum()), "n_runs": len(picks),
-            "min_ess": float(min([b["ess"] for b in des.batch] or [0]))}
+            "min_ess": float(min([b["ess"] for b in des.batch] or [0])),
+            "laplace_share": float(max([b["laplace_share"] for b in des.batch] or [0])),
+            "tokens_per_param": [float(des.tokens[j] / des.n_params[j]) for j in picks], "_des": des}
     plans = {"designed": (des.n_params[picks], des.tokens[picks]), "isoflop_3x": (iso["params"], iso["tokens"]),
              "random": (n_rand, ratio * n_rand)}
     if ssl is not None:
@@ -139,7 +146,28 @@ def strategies(res, frame: pd.DataFrame, rng: np.random.Generator, seed: int) ->
     return plans, info
 
 
-def one_ladder(i: int, kind: str) -> dict:
+def refit_check(res, des, sims: int, seed: int) -> dict:
+    """The estimated expected objective after the designed batch's first pick (the reweighting alone,
+    with the Laplace fallback) against real warm refits (``sims`` simulated outcomes)."""
+    from bayes_scaling.queries.design import Worlds, expected_after, outcome_loglik
+
+    j = des.batch[0]["candidate"]
+    pre = des.pre
+    est = {}
+    for lap in (False, True):
+        w = Worlds.draw(pre, len(des.cost), des.worlds, seed)
+        if lap:
+            from bayes_scaling.queries.design_laplace import laplace_for
+            w.laplace, w.min_ess = laplace_for(pre, des.n_params, des.tokens), 50.0
+        ll = outcome_loglik(pre, pre.log_mean(des.n_params, des.tokens), w)
+        est["laplace" if lap else "reweight"] = float(expected_after(pre, ll, w, [j]).after[j])
+    score = lambda f: posterior_objective(f, TARGET, OBJECTIVE)  # noqa: E731
+    ref = refit_expected(res, des.n_params[j:j + 1], des.tokens[j:j + 1], score, sims=sims, seed=seed, **SAMPLER)
+    return {"before": float(des.gains.before), **est, "refit": ref["mean"], "refit_scores": ref["scores"],
+            "tokens_per_param": float(des.tokens[j] / des.n_params[j]), "cost": float(des.cost[j])}
+
+
+def one_ladder(i: int, kind: str, check_sims: int = 0) -> dict:
     rng = np.random.default_rng(1000 + i)
     truth = truth_for(kind, rng)
     base = isoflop_design(BUDGETS, RATIOS)
@@ -147,6 +175,9 @@ def one_ladder(i: int, kind: str) -> dict:
     res = refit(frame, seed=i)
     out = {"kind": kind, "truth": truth, "none": score(res, truth)}
     plans, info = strategies(res, frame, rng, seed=i)
+    des = info.pop("_des")
+    if check_sims and des.batch:
+        info["refit_check"] = refit_check(res, des, check_sims, seed=i)
     out["design"] = info
     for name, (n, d) in plans.items():
         new = runs_at(truth, n, d, seed=10_000 + i)  # the same noise stream for every strategy
@@ -193,13 +224,21 @@ def main() -> None:
     ap.add_argument("--objective", choices=("n_star", "loss", "wasted_compute"), default=OBJECTIVE,
                     help="objective of the designed strategy (default %(default)s)")
     ap.add_argument("--skip-timing", action="store_true", help="skip the ranking-time measurement")
+    ap.add_argument("--no-laplace", action="store_true", help="designed strategy without the Laplace fallback")
+    ap.add_argument("--first", type=int, default=0,
+                    help="index of the first ladder (its seeds); 0 for the benchmark, others for development")
+    ap.add_argument("--refit-checks", type=int, default=4, metavar="K",
+                    help="on the first K ladders, check the estimated objective after the first pick against "
+                         "real refits (default %(default)s)")
+    ap.add_argument("--refit-sims", type=int, default=6, help="simulated outcomes per refit check")
     args = ap.parse_args()
     globals()["CANDIDATE_RATIOS"] = tuple(args.ratios)
+    globals()["LAPLACE"] = not args.no_laplace
     globals()["OBJECTIVE"] = args.objective
     t0 = T()
     timing = {"candidates": 0, "draws": 0, "seconds": {}} if args.skip_timing else time_ranking()
-    print(f"designed candidates: tokens/parameter {CANDIDATE_RATIOS[0]:g}-{CANDIDATE_RATIOS[1]:g}; objective {OBJECTIVE}",
-          flush=True)
+    print(f"designed candidates: tokens/parameter {CANDIDATE_RATIOS[0]:g}-{CANDIDATE_RATIOS[1]:g}; objective {OBJECTIVE}; "
+          f"Laplace fallback {'on' if LAPLACE else 'off'}", flush=True)
     if timing["seconds"]:
         print(f"ranking {timing['candidates']} candidates ({timing['draws']} draws, thinned to 800): "
               + ", ".join(f"{k} {v['rank']:.2f} s (with batch and stop-or-go {v['rank_batch_stop_go']:.2f} s)"
@@ -208,15 +247,27 @@ def main() -> None:
         print("strategy (a) ssl suggest skipped: simple-scaling-laws is not installed (pip install '.[bench]')",
               flush=True)
     rows = []
-    for i in range(args.ladders):
+    for i in range(args.first, args.first + args.ladders):
         kind = "chinchilla" if i % 2 == 0 else "kaplan_like"
-        r = one_ladder(i, kind)
+        r = one_ladder(i, kind, args.refit_sims if i < args.first + args.refit_checks else 0)
         rows.append(r)
         print(f"{i:>3} {kind:<11} " + "  ".join(f"{k} {r[k]['wasted']:.2%}/{r[k]['width_decades']:.2f}"
                                                  f"{'' if r[k]['covered'] else '!'}"
                                                  for k in STRATEGIES if k in r)
               + f"  (design {r['design']['seconds']:.1f} s, {r['design']['n_runs']} runs, {r['design']['rule']}, "
-                f"{r['design']['cost']:.2g} FLOPs)", flush=True)
+                f"{r['design']['cost']:.2g} FLOPs, D/N {','.join(f'{x:.2g}' for x in r['design']['tokens_per_param'])}, "
+                f"min ESS {r['design']['min_ess']:.0f}, Laplace share {r['design']['laplace_share']:.0%})", flush=True)
+        if "refit_check" in r["design"]:
+            c = r["design"]["refit_check"]
+            print(f"    refit check (first pick, D/N {c['tokens_per_param']:.2g}, {c['cost']:.2g} FLOPs): var log N* "
+                  f"now {c['before']:.4g}; after, estimated by reweighting {c['reweight']:.4g}, with Laplace fallback "
+                  f"{c['laplace']:.4g}; real refits {c['refit']:.4g} (mean of {len(c['refit_scores'])})", flush=True)
+    checks = [r["design"]["refit_check"] for r in rows if "refit_check" in r["design"]]
+    if checks:
+        for k in ("reweight", "laplace"):
+            ratio = np.array([c[k] / c["refit"] for c in checks])
+            print(f"refit check: estimated / refit var log N* after the first pick, {k}: geometric mean "
+                  f"{np.exp(np.mean(np.log(ratio))):.2f} (each {', '.join(f'{x:.2f}' for x in ratio)})")
     summary = {"all": summarise(rows), **{k: summarise([r for r in rows if r["kind"] == k])
                                           for k in ("chinchilla", "kaplan_like")}}
     print(f"\n{args.ladders} ladders; extra budget {EXTRA_BUDGET:.3g} FLOPs; target {TARGET:.3g} FLOPs; "

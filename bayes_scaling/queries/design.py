@@ -10,11 +10,12 @@ Objectives at C (FLOPs): ``n_star``, the variance of log N*(C) (log parameters, 
 ``loss``, the variance of the loss (nats/token, squared) at the decision that minimises expected
 loss; ``wasted_compute``, the expected wasted compute (fraction of C) of the decision that
 minimises it: its reduction is the expected value of sample information, in FLOPs once times C.
+In a world whose weights collapse (ESS below ``min_ess``) the objective comes from a linearised
+Gaussian update instead (:mod:`bayes_scaling.queries.design_laplace`).
 """
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass, field
 
@@ -23,7 +24,10 @@ import numpy as np
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.cost import CostLaw
-from bayes_scaling.queries.draws import LawDraws, bisect_decreasing, budgets_flops, law_draws, resolve_cost
+from bayes_scaling.queries.design_laplace import candidate_grid, laplace_for
+from bayes_scaling.queries.draws import bisect_decreasing, budgets_flops, law_draws, resolve_cost, thin_draws
+
+__all__ = ["OBJECTIVES", "Preposterior", "Worlds", "candidate_grid", "design_runs", "posterior_objective"]
 
 OBJECTIVES = ("n_star", "loss", "wasted_compute")
 OBJECTIVE_UNITS = {"n_star": "(log parameters)^2", "loss": "(nats/token)^2", "wasted_compute": "fraction of C"}
@@ -56,23 +60,6 @@ def draws_sigma_family(result, cost: CostLaw | None = None):
     return draws, _flat(result.evaluator.sigma.transpose("chain", "draw").values), result.spec.likelihood.dist
 
 
-def thin(draws, idx):
-    """Law draws (:class:`LawDraws` or an ensemble's :class:`MixtureDraws`) at flat draw indices
-    ``idx`` (sorted), shaped (1, len(idx))."""
-    if hasattr(draws, "parts"):
-        out, parts, lo = copy.copy(draws), [], 0
-        for part in draws.parts:
-            size = int(np.prod(part.shape))
-            sel = idx[(idx >= lo) & (idx < lo + size)] - lo
-            if sel.size:
-                parts.append(thin(part, sel))
-            lo += size
-        out.parts, out.shape = parts, (1, len(idx))
-        return out
-    return LawDraws(None, law=draws.law, cost=draws.cost, params={k: np.asarray(v).reshape(-1)[idx][None, :, None]
-                                                                  for k, v in draws.p.items()})
-
-
 class Preposterior:
     """Posterior draws (thinned to ``max_draws``) and the decision grid at the target budget C
     (FLOPs); :meth:`objective` scores rows of normalised draw weights. Budgets are priced by the
@@ -88,7 +75,7 @@ class Preposterior:
         total = int(np.prod(draws.shape))
         rng = np.random.default_rng(seed)
         idx = np.sort(rng.choice(total, max_draws, replace=False)) if total > max_draws else np.arange(total)
-        self.draws = thin(draws, idx)
+        self.draws = thin_draws(draws, idx)
         self.sigma = np.asarray(sigma, float)[idx]
         self.log_ct = float(np.log(self.target / self.k))
         self.log_nstar = self._flat(self.draws.log_n_opt(np.array([self.log_ct])))[:, 0]
@@ -163,6 +150,23 @@ class Worlds:
     noise: np.ndarray
     logw: np.ndarray
     picks: list[int] = field(default_factory=list)
+    #: information about the law's parameters from the picks per world (Laplace fallback), or None
+    info: np.ndarray | None = None
+    #: the Laplace fallback (:class:`~bayes_scaling.queries.design_laplace.LaplaceUpdate`) and its ESS threshold
+    laplace: object = None
+    min_ess: float = 0.0
+
+    def copy(self) -> "Worlds":
+        return Worlds(self.truth, self.noise, self.logw.copy(), list(self.picks),
+                      None if self.info is None else self.info.copy(), self.laplace, self.min_ess)
+
+    def add(self, j: int, ll: np.ndarray) -> None:
+        """Condition the worlds on candidate ``j``'s outcome."""
+        self.logw = self.logw + ll[j]
+        self.picks.append(j)
+        if self.laplace is not None:
+            f = self.laplace.fisher(j, self.truth)
+            self.info = f if self.info is None else self.info + f
 
     @classmethod
     def draw(cls, pre: Preposterior, n_candidates: int, worlds: int = 128, seed: int = 0) -> "Worlds":
@@ -183,11 +187,13 @@ def outcome_loglik(pre: Preposterior, log_mu: np.ndarray, worlds: Worlds) -> np.
 @dataclass
 class Gains:
     """Expected objective after each candidate (given the worlds' earlier picks), the reduction
-    against ``before`` and the median importance-weight ESS over worlds."""
+    against ``before``, the median importance-weight ESS over worlds and the share of worlds whose
+    weights collapsed (scored by the Laplace fallback)."""
 
     before: float
     after: np.ndarray
     ess: np.ndarray
+    laplace_share: np.ndarray | None = None
 
     @property
     def gain(self) -> np.ndarray:
@@ -200,13 +206,19 @@ def expected_after(pre: Preposterior, ll: np.ndarray, worlds: Worlds, which=None
     (``before``: the expected objective with the picks alone, when known)."""
     which = np.arange(ll.shape[0]) if which is None else np.asarray(which, int)
     if before is None:
-        before = float(np.mean(pre.objective(normalise(worlds.logw)[0], name)))
-    after, ess = np.full(ll.shape[0], np.nan), np.full(ll.shape[0], np.nan)
+        before = pre.current(name) if not worlds.picks else float(np.mean(pre.objective(normalise(worlds.logw)[0], name)))
+    after, ess, share = (np.full(ll.shape[0], np.nan) for _ in range(3))
     for j in which:
         w, e = normalise(worlds.logw + ll[j])
-        after[j] = np.mean(pre.objective(w, name))
-        ess[j] = np.median(e)
-    return Gains(before, after, ess)
+        obj = pre.objective(w, name)
+        low = e < worlds.min_ess
+        if worlds.laplace is not None and low.any():
+            extra = worlds.laplace.fisher(j, worlds.truth[low])
+            if worlds.info is not None:
+                extra = extra + worlds.info[low]
+            obj[low] = pre.current(name) * worlds.laplace.ratio(extra, worlds.truth[low], name or pre.objective_name)
+        after[j], ess[j], share[j] = np.mean(obj), np.median(e), np.mean(low) if worlds.laplace is not None else 0.0
+    return Gains(before, after, ess, share)
 
 
 def greedy_batch(pre: Preposterior, ll: np.ndarray, worlds: Worlds, cost: np.ndarray, budget: float,
@@ -221,7 +233,7 @@ def greedy_batch(pre: Preposterior, ll: np.ndarray, worlds: Worlds, cost: np.nda
     if first_gains is None:
         first_gains = expected_after(pre, ll, worlds).gain
     bound = np.asarray(first_gains, float) / scale
-    first = float(np.mean(pre.objective(normalise(worlds.logw)[0])))
+    first = pre.current()
     out, spent, before = [], 0.0, first
     for _ in range(batch):
         fits = [j for j in range(len(cost)) if j not in worlds.picks and spent + cost[j] <= budget]
@@ -237,26 +249,27 @@ def greedy_batch(pre: Preposterior, ll: np.ndarray, worlds: Worlds, cost: np.nda
         g = fresh[best]
         if not g.gain[best] > 0:
             break
-        worlds.logw = worlds.logw + ll[best]
-        worlds.picks.append(best)
+        worlds.add(best, ll)
         spent += float(cost[best])
         before = float(g.after[best])
         out.append({"candidate": best, "gain": float(g.gain[best]), "after": before, "cumulative_cost": spent,
-                    "cumulative_gain": first - before, "ess": float(g.ess[best])})
+                    "cumulative_gain": first - before, "ess": float(g.ess[best]),
+                    "laplace_share": float(g.laplace_share[best])})
     return out
 
 
-def stop_or_go(pre: Preposterior, ll: np.ndarray, picks: list[int], cost: np.ndarray) -> dict:
+def stop_or_go(pre: Preposterior, ll: np.ndarray, worlds: Worlds, picks: list[int], cost: np.ndarray) -> dict:
     """The value of the batch ``picks`` (in order) against its cost, in FLOPs at the target: after each
     pick, the expected reduction of the decision's wasted compute x C (EVSI) against the FLOPs spent so
     far. ``go_runs``: how many of the first picks maximise value - cost (0: stop, the ladder is enough).
-    ``evpi_flops`` (current expected waste x C) bounds what any ladder could save."""
+    ``evpi_flops`` (current expected waste x C) bounds what any ladder could save. ``worlds``: with no
+    picks (copied, not changed)."""
     now = pre.current("wasted_compute")
-    logw, spent, steps = np.zeros((ll.shape[1], pre.size)), 0.0, []
+    wr, spent, steps = worlds.copy(), 0.0, []
     for j in picks:
-        logw = logw + ll[j]
-        w, ess = normalise(logw)
-        after = float(np.mean(pre.objective(w, "wasted_compute")))
+        g = expected_after(pre, ll, wr, [j], "wasted_compute", before=now)
+        after, ess = float(g.after[j]), g.ess[j:j + 1]
+        wr.add(j, ll)
         spent += float(cost[j])
         value = (now - after) * pre.target
         steps.append({"expected_wasted_after": after, "value_flops": value, "cost_flops": spent,
@@ -268,21 +281,6 @@ def stop_or_go(pre: Preposterior, ll: np.ndarray, picks: list[int], cost: np.nda
     return {"expected_wasted_now": now, "expected_wasted_after": last["expected_wasted_after"],
             "value_flops": last["value_flops"], "batch_cost_flops": last["cost_flops"], "ess": last["ess"],
             "evpi_flops": now * pre.target, "steps": steps, "go_runs": go, "verdict": "go" if go else "stop"}
-
-
-def candidate_grid(runs_compute, budget: float, *, budgets: int = 10, ratios=(2.0, 200.0), per_budget: int = 10,
-                   flops_per_token: float = FLOPS_PER_PARAM_TOKEN, cost: CostLaw | None = None
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """IsoFLOP candidates (N parameters, D tokens): ``budgets`` budgets from the ladder's smallest
-    run to the ladder budget (FLOPs), ``per_budget`` tokens/parameter ratios over ``ratios`` each,
-    priced by ``cost`` (default C = k N D, k = ``flops_per_token``)."""
-    cost = CostLaw("6nd", k=flops_per_token) if cost is None else cost
-    c_runs = np.asarray(runs_compute, float)
-    lo = min(float(np.min(c_runs)), budget / 100)
-    c = np.repeat(np.geomspace(lo, budget, budgets), per_budget)
-    r = np.tile(np.geomspace(*ratios, per_budget), budgets)
-    n = cost.params_at_ratio(c, r)
-    return n, r * n
 
 
 def posterior_objective(result, target_flops: float, objective: str, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
@@ -324,7 +322,8 @@ class Design:
                  "tokens_per_param": float(self.tokens[j] / self.n_params[j]), "cost_flops": float(self.cost[j]),
                  "expected_after": float(g.after[j]), "gain": float(g.gain[j]),
                  "relative_gain": float(g.gain[j] / before) if before > 0 else 0.0,
-                 "gain_per_flop": float(g.gain[j] / self.cost[j]), "ess": float(g.ess[j]), "method": self.method[j]}
+                 "gain_per_flop": float(g.gain[j] / self.cost[j]), "ess": float(g.ess[j]),
+                 "laplace_share": float(g.laplace_share[j]), "method": self.method[j]}
                 for j in range(len(self.cost))]
         return sorted(recs, key=lambda r: -r["gain_per_flop"])
 
@@ -336,14 +335,16 @@ class Design:
 def design_runs(result, target_flops: float, ladder_budget: float, n_params, tokens, *, objective: str = "n_star",
                 batch: int = 4, worlds: int = 128, max_draws: int = 800, min_ess: float = 50.0,
                 refit=None, max_refits: int = 3, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
-                seed: int = 0, cost: CostLaw | None = None) -> Design:
+                seed: int = 0, cost: CostLaw | None = None, laplace: bool = True) -> Design:
     """Rank candidate runs (N parameters, D tokens; priced by ``cost``, default the fit's stored cost
     law, else C = k N D with k = ``flops_per_token``) by the
     expected reduction of ``objective`` at ``target_flops`` per FLOP, and pick a greedy batch of up to
     ``batch`` runs within ``ladder_budget`` FLOPs. ``refit(n, d)`` (e.g. built on
     :func:`bayes_scaling.inference.design.refit_expected`) gives the expected objective after runs by
     real refits: used for the best ``max_refits`` candidates whose importance-weight ESS is below
-    ``min_ess``, and for the batch when its ESS is."""
+    ``min_ess``, and for the batch when its ESS is. ``laplace``: score the simulated outcomes whose
+    weights' ESS is below ``min_ess`` by the linearised Gaussian update (single fits; an ensemble's
+    mixture of laws is reweighted only)."""
     (budget,) = budgets_flops([ladder_budget], "flops")
     n, d = np.atleast_1d(np.asarray(n_params, float)), np.atleast_1d(np.asarray(tokens, float))
     if n.shape != d.shape or n.size == 0 or not np.all(np.isfinite(n * d)) or np.any(n <= 0) or np.any(d <= 0):
@@ -358,9 +359,10 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
                                 f"{cost.min():.3g}): raise the budget or add smaller candidates")
     n, d, cost = n[keep], d[keep], cost[keep]
     w = Worlds.draw(pre, len(n), worlds, seed)
+    w.laplace, w.min_ess = laplace_for(pre, n, d) if laplace else None, min_ess
     ll = outcome_loglik(pre, pre.log_mean(n, d), w)
     gains = expected_after(pre, ll, w)
-    method = ["reweight"] * len(n)
+    method = ["laplace" if s > 0.5 else "reweight" for s in gains.laplace_share]
     seconds = {"rank": time.perf_counter() - t0}
     first_gains = gains.gain.copy()
     if refit is not None:
@@ -370,13 +372,13 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
     # the better of the per-FLOP and the plain greedy batch (budgeted greedy, Leskovec et al. 2007)
     tries = {}
     for rule in ("per_flop", "gain"):
-        wr = Worlds(w.truth, w.noise, w.logw.copy())
+        wr = w.copy()
         picks = greedy_batch(pre, ll, wr, cost, budget, batch, rule, first_gains)
         tries[rule] = (picks[-1]["cumulative_gain"] if picks else 0.0, picks, wr)
     rule = max(tries, key=lambda r: tries[r][0])
     picks = tries[rule][1]
     # stop or go: the batch of either rule whose best first picks pay most
-    sgs = {r: {**stop_or_go(pre, ll, t[2].picks, cost), "rule": r} for r, t in tries.items()}
+    sgs = {r: {**stop_or_go(pre, ll, w, t[2].picks, cost), "rule": r} for r, t in tries.items()}
     sg = max(sgs.values(), key=lambda x: max([0.0] + [st["net_flops"] for st in x["steps"]]))
     for st, j in zip(sg["steps"], tries[sg["rule"]][2].picks):
         st.update(N=float(n[j]), D=float(d[j]))

@@ -4,6 +4,8 @@ loss in nats/token."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
@@ -184,3 +186,20 @@ def bisect_decreasing(g, target, lo, hi, iters: int = 100):
         lo = np.where(above, mid, lo)
         hi = np.where(above, hi, mid)
     return (lo + hi) / 2
+
+
+def thin_draws(draws, idx):
+    """Law draws (:class:`LawDraws` or an ensemble's :class:`MixtureDraws`) at flat draw indices
+    ``idx`` (sorted), shaped (1, len(idx))."""
+    if hasattr(draws, "parts"):
+        out, parts, lo = copy.copy(draws), [], 0
+        for part in draws.parts:
+            size = int(np.prod(part.shape))
+            sel = idx[(idx >= lo) & (idx < lo + size)] - lo
+            if sel.size:
+                parts.append(thin_draws(part, sel))
+            lo += size
+        out.parts, out.shape = parts, (1, len(idx))
+        return out
+    return LawDraws(None, law=draws.law, cost=draws.cost, params={k: np.asarray(v).reshape(-1)[idx][None, :, None]
+                                                                  for k, v in draws.p.items()})
