@@ -57,7 +57,7 @@ def cmd_design(args) -> int:
     if args.spec is not None:
         return _new_project(args, target, budget)
     from bayes_scaling.inference.design import refit_expected
-    from bayes_scaling.queries.design import OBJECTIVE_UNITS, candidate_grid, design_runs, posterior_objective
+    from bayes_scaling.queries.design import OBJECTIVE_UNITS, RULES, candidate_grid, design_runs, posterior_objective
     from bayes_scaling.queries.draws import resolve_cost
     from bayes_scaling.result import load_fit
 
@@ -94,7 +94,7 @@ def cmd_design(args) -> int:
             yield (f"  {r['N']:>9.3g} {r['D']:>9.3g} {r['tokens_per_param']:>6.3g} {r['cost_flops']:>9.3g} "
                    f"{r['gain']:>9.3g} {100 * r['relative_gain']:>5.1f}% {1e18 * r['gain_per_flop']:>10.3g} "
                    f"{r['ess']:>5.0f}  {r['method']}")
-        yield (f"greedy batch ({'gain per FLOP' if des.rule == 'per_flop' else 'gain'} rule; each pick conditioned on "
+        yield (f"greedy batch ({RULES[des.rule]} rule; each pick conditioned on "
                f"the earlier ones' simulated outcomes), {len(batch)} runs:")
         for i, b in enumerate(batch, 1):
             yield (f"  {i}. N = {b['N']:.3g}, D = {b['D']:.3g} ({b['cost_flops']:.3g} FLOPs; total "
@@ -104,7 +104,7 @@ def cmd_design(args) -> int:
             yield f"  weights collapsed for the batch: real refits give {des.batch_refit:.4g} after it"
         yield (f"stop or go: expected wasted compute at C {sg['expected_wasted_now']:.2%} now (perfect information "
                f"would save {sg['evpi_flops']:.3g} FLOPs); after the first k picks of the "
-               f"{'gain per FLOP' if sg['rule'] == 'per_flop' else 'gain'} batch:")
+               f"{RULES[sg['rule']]} batch:")
         for i, st in enumerate(sg["steps"], 1):
             yield (f"  k = {i} (N = {st['N']:.3g}, D = {st['D']:.3g}): {st['expected_wasted_after']:.2%}, saves "
                    f"{st['value_flops']:.3g} FLOPs in expectation for {st['cost_flops']:.3g} (net {st['net_flops']:+.3g})")

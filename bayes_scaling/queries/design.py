@@ -30,6 +30,8 @@ from bayes_scaling.queries.draws import bisect_decreasing, budgets_flops, law_dr
 __all__ = ["OBJECTIVES", "Preposterior", "Worlds", "candidate_grid", "design_runs", "posterior_objective"]
 
 OBJECTIVES = ("n_star", "loss", "wasted_compute")
+#: the greedy batch's rules (:func:`greedy_batch`), as reports name them
+RULES = {"per_flop": "gain per FLOP", "gain": "gain", "paced": "gain within an equal share of the budget left"}
 OBJECTIVE_UNITS = {"n_star": "(log parameters)^2", "loss": "(nats/token)^2", "wasted_compute": "fraction of C"}
 
 
@@ -224,7 +226,9 @@ def expected_after(pre: Preposterior, ll: np.ndarray, worlds: Worlds, which=None
 def greedy_batch(pre: Preposterior, ll: np.ndarray, worlds: Worlds, cost: np.ndarray, budget: float,
                  batch: int, rule: str = "per_flop", first_gains: np.ndarray | None = None) -> list[dict]:
     """Pick up to ``batch`` distinct candidates within ``budget`` FLOPs, each the best gain per FLOP
-    (``rule="per_flop"``) or the best gain (``"gain"``) given the earlier picks' simulated outcomes;
+    (``rule="per_flop"``), the best gain (``"gain"``) or the best gain among the runs that cost at most
+    an equal share of the budget left (``"paced"``: (budget - spent) / picks left) given the earlier
+    picks' simulated outcomes;
     ``worlds`` (no picks yet) is updated in place. One record per pick. Lazy greedy (Minoux 1978;
     CELF, Leskovec et al. 2007): a score from an earlier step bounds the score now (gains shrink as
     runs are added), so only candidates whose bound could win are re-evaluated. ``first_gains``: the
@@ -235,8 +239,9 @@ def greedy_batch(pre: Preposterior, ll: np.ndarray, worlds: Worlds, cost: np.nda
     bound = np.asarray(first_gains, float) / scale
     first = pre.current()
     out, spent, before = [], 0.0, first
-    for _ in range(batch):
-        fits = [j for j in range(len(cost)) if j not in worlds.picks and spent + cost[j] <= budget]
+    for k in range(batch):
+        cap = (budget - spent) / (batch - k) if rule == "paced" else budget - spent
+        fits = [j for j in range(len(cost)) if j not in worlds.picks and cost[j] <= cap]
         if not fits:
             break
         fresh: dict[int, Gains] = {}
@@ -369,9 +374,9 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
         low = [j for j in np.argsort(-gains.gain / cost) if gains.ess[j] < min_ess][:max_refits]
         for j in low:
             gains.after[j], method[j] = refit(n[j:j + 1], d[j:j + 1]), "refit"
-    # the better of the per-FLOP and the plain greedy batch (budgeted greedy, Leskovec et al. 2007)
+    # the best of the rules' batches (budgeted greedy, Leskovec et al. 2007, plus a paced rule)
     tries = {}
-    for rule in ("per_flop", "gain"):
+    for rule in RULES:
         wr = w.copy()
         picks = greedy_batch(pre, ll, wr, cost, budget, batch, rule, first_gains)
         tries[rule] = (picks[-1]["cumulative_gain"] if picks else 0.0, picks, wr)

@@ -23,7 +23,7 @@ def design_targets(ctx) -> tuple[float, float]:
 
 
 def design_section(ctx) -> Section:
-    from bayes_scaling.queries.design import candidate_grid, design_runs
+    from bayes_scaling.queries.design import RULES, candidate_grid, design_runs
 
     result = ctx.result
     sec = Section("design", "Which runs next")
@@ -56,7 +56,7 @@ def design_section(ctx) -> Section:
                     f"{r['ess']:.0f}"] for r in cands],
                   f"The {len(cands)} candidates with the largest expected reduction of var(log N*) per FLOP"))
     batch = des.batch_records()
-    rule = "gain per FLOP" if des.rule == "per_flop" else "gain"
+    rule = RULES[des.rule]
     sec.add(Table(["pick", "N (parameters)", "D (tokens)", "cost (FLOPs)", "cumulative cost (FLOPs)",
                    "expected var(log N*) after", "ESS"],
                   [[str(i), num(b["N"]), num(b["D"]), num(b["cost_flops"]), num(b["cumulative_cost"]),
@@ -66,7 +66,7 @@ def design_section(ctx) -> Section:
     sg = des.stop_go
     steps = "; ".join(f"first {i}: saves {num(st['value_flops'])} FLOPs for {num(st['cost_flops'])}"
                       for i, st in enumerate(sg["steps"], 1))
-    which = "gain per FLOP" if sg["rule"] == "per_flop" else "gain"
+    which = RULES[sg["rule"]]
     verdict = (f"GO: run the first {sg['go_runs']} pick(s) of the {which} batch, whose expected saving at C exceeds their cost" if sg["go_runs"] else
                "STOP: no batch's expected saving at C exceeds its cost; the current ladder is enough for this decision")
     low = sg["ess"] < 50
