@@ -210,3 +210,71 @@ def test_reweighting_matches_warm_refits():
     for objective in ("n_star", "loss", "wasted_compute"):
         inside, beyond = design_runs(res, TARGET, 1e23, n2, d2, objective=objective, batch=1).gains.gain
         assert beyond > inside, objective
+
+
+def test_gaussian_update_matches_linear_gaussian_conditioning():
+    """The Laplace fallback's precision-form update against the covariance form (Schur complement of
+    the joint Gaussian of q = g theta and y = J theta + noise), and a scalar case by hand."""
+    from bayes_scaling.queries.design_laplace import gaussian_ratio
+
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((4, 4))
+    cov = a @ a.T + 0.1 * np.eye(4)
+    jac, noise_var, g = rng.standard_normal((3, 4)), 0.05, rng.standard_normal(4)
+    extra = jac.T @ jac / noise_var
+    r = gaussian_ratio(cov, np.linalg.inv(cov), extra[None], g[None])[0]
+    s = jac @ cov @ jac.T + noise_var * np.eye(3)
+    c = jac @ cov @ g
+    exact = (g @ cov @ g - c @ np.linalg.solve(s, c)) / (g @ cov @ g)
+    assert r == pytest.approx(exact, rel=1e-9) and 0 < r < 1
+    # one parameter observed once: the variance goes from p to p s2 / (p + s2)
+    p, s2 = 2.0, 0.5
+    assert gaussian_ratio(np.array([[p]]), np.array([[1 / p]]), np.array([[[1 / s2]]]), np.ones((1, 1)))[0] == \
+        pytest.approx(s2 / (p + s2))
+
+
+def test_laplace_agrees_with_reweighting_where_weights_hold():
+    """On a narrow posterior (the law nearly linear over it) and a run whose weights keep a large ESS,
+    the Laplace estimate of var log N* after the run is close to the importance-reweighted one."""
+    from bayes_scaling.queries.design_laplace import LaplaceUpdate
+
+    narrow = fake_fit(draws=750, rel_sd=0.02)
+    draws, sigma, fam = draws_sigma_family(narrow)
+    pre = Preposterior(draws, sigma, fam, TARGET, max_draws=1500)
+    n, d = isoflop([1e21], ratio=0.5)  # a shape-extreme run: var log N* falls by about a quarter
+    w = Worlds.draw(pre, 1, 256)
+    ll = outcome_loglik(pre, pre.log_mean(n, d), w)
+    g = expected_after(pre, ll, w)
+    assert np.median(g.ess) > 200 and g.gain[0] > 0.15 * g.before
+    lap = LaplaceUpdate(pre, n, d)
+    est = pre.current() * np.mean(lap.ratio(lap.fisher(0, w.truth), w.truth, "n_star"))
+    assert est == pytest.approx(g.after[0], rel=0.1)
+
+
+def test_collapsed_weights_switch_to_laplace(res):
+    """Worlds whose ESS is below min_ess are scored by the Laplace update: with min_ess above any ESS
+    every world is (the estimate is the objective now times the mean Laplace ratio), with 0 none is."""
+    from bayes_scaling.queries.design_laplace import LaplaceUpdate
+
+    draws, sigma, fam = draws_sigma_family(res)
+    pre = Preposterior(draws, sigma, fam, TARGET, max_draws=400)
+    n, d = isoflop([1e19, 1e24])
+    w = Worlds.draw(pre, 2, 64)
+    ll = outcome_loglik(pre, pre.log_mean(n, d), w)
+    plain = expected_after(pre, ll, w)
+    w.laplace, w.min_ess = LaplaceUpdate(pre, n, d), 0.0
+    none = expected_after(pre, ll, w)
+    assert np.allclose(none.after, plain.after) and np.all(none.laplace_share == 0)
+    w.min_ess = np.inf
+    every = expected_after(pre, ll, w)
+    assert np.all(every.laplace_share == 1)
+    for j in range(2):
+        want = pre.current() * np.mean(w.laplace.ratio(w.laplace.fisher(j, w.truth), w.truth, "n_star"))
+        assert every.after[j] == pytest.approx(want)
+    # through design_runs: the run far beyond the ladder collapses the weights of a 10% posterior
+    wide = fake_fit(draws=300, rel_sd=0.1)
+    des = design_runs(wide, TARGET, 1e25, n, d, batch=1, min_ess=50.0)
+    rec = {round(r["N"]): r for r in des.candidate_records()}[round(n[1])]
+    assert rec["laplace_share"] > 0 and (rec["method"] == "laplace") == (rec["laplace_share"] > 0.5)
+    off = design_runs(wide, TARGET, 1e25, n, d, batch=1, min_ess=50.0, laplace=False)
+    assert all(r["laplace_share"] == 0 and r["method"] == "reweight" for r in off.candidate_records())

@@ -24,10 +24,8 @@ import numpy as np
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.cost import CostLaw
-from bayes_scaling.queries.design_laplace import candidate_grid, laplace_for
+from bayes_scaling.queries.design_laplace import candidate_grid, laplace_for  # noqa: F401 (candidate_grid: re-export)
 from bayes_scaling.queries.draws import bisect_decreasing, budgets_flops, law_draws, resolve_cost, thin_draws
-
-__all__ = ["OBJECTIVES", "Preposterior", "Worlds", "candidate_grid", "design_runs", "posterior_objective"]
 
 OBJECTIVES = ("n_star", "loss", "wasted_compute")
 #: the greedy batch's rules (:func:`greedy_batch`), as reports name them

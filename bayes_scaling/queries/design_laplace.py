@@ -83,10 +83,16 @@ class LaplaceUpdate:
 
     def ratio(self, extra: np.ndarray, truth: np.ndarray, name: str) -> np.ndarray:
         """Posterior over prior variance of q per world, given information ``extra`` (worlds, params, params)."""
-        g = self.grad(name)[truth]
-        post = np.linalg.solve(self.prec[None] + extra, g[..., None])[..., 0]
-        prior = np.einsum("wp,pq,wq->w", g, self.cov, g)
-        return np.clip(np.einsum("wp,wp->w", g, post) / np.maximum(prior, 1e-300), 0.0, 1.0)
+        return gaussian_ratio(self.cov, self.prec, extra, self.grad(name)[truth])
+
+
+def gaussian_ratio(cov: np.ndarray, prec: np.ndarray, extra: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """g^T (prec + extra)^-1 g / g^T cov g per row: the share of the variance of a linear quantity
+    (gradient ``g``, rows x params) left after information ``extra`` (rows x params x params) about
+    Gaussian parameters of covariance ``cov`` (precision ``prec``); clipped to [0, 1]."""
+    post = np.linalg.solve(prec[None] + extra, g[..., None])[..., 0]
+    prior = np.einsum("wp,pq,wq->w", g, cov, g)
+    return np.clip(np.einsum("wp,wp->w", g, post) / np.maximum(prior, 1e-300), 0.0, 1.0)
 
 
 def laplace_for(pre, n_params, tokens) -> LaplaceUpdate | None:
