@@ -55,3 +55,9 @@ def check_ci_prob(ci_prob: float) -> float:
     if not 0.0 < p < 1.0:
         raise BayesScalingError(f"ci_prob must be in (0, 1), got {ci_prob!r} (e.g. 0.9 for a 90% interval)")
     return p
+
+
+#: Default tokens/parameter range of design candidates: the span of the 245 training runs that
+#: Hoffmann et al. (2022, arXiv:2203.15556) fitted their law to, as extracted by Besiroglu et al.
+#: (2024, arXiv:2404.10102): 0.036 to 341. Shapes outside it are extrapolations of the law's form.
+TRUSTED_TOKENS_PER_PARAM = (0.04, 340.0)

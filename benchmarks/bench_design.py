@@ -52,7 +52,7 @@ from bayes_scaling.laws.registry import get_law  # noqa: E402
 from bayes_scaling.queries.allocate import compute_optimal, decide  # noqa: E402
 from bayes_scaling.inference.design import refit_expected  # noqa: E402
 from bayes_scaling.queries.design import candidate_grid, design_runs, posterior_objective  # noqa: E402
-from bayes_scaling.queries.design_laplace import TRUSTED_TOKENS_PER_PARAM  # noqa: E402
+from bayes_scaling.conventions import TRUSTED_TOKENS_PER_PARAM  # noqa: E402
 from bayes_scaling.simulate import isoflop_design, law_truth_params, simulate_runs  # noqa: E402
 
 T = time.perf_counter

@@ -278,3 +278,19 @@ def test_collapsed_weights_switch_to_laplace(res):
     assert rec["laplace_share"] > 0 and (rec["method"] == "laplace") == (rec["laplace_share"] > 0.5)
     off = design_runs(wide, TARGET, 1e25, n, d, batch=1, min_ess=50.0, laplace=False)
     assert all(r["laplace_share"] == 0 and r["method"] == "reweight" for r in off.candidate_records())
+
+
+def test_cli_shapes_and_laplace(fit_file, capsys):
+    argv = ["design", fit_file, "--target-compute", "1e23", "--ladder-budget", "5e21", "--batch", "2", "--json"]
+    assert main(argv + ["--shapes", "1", "50"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    ratios = [r["tokens_per_param"] for r in out["candidates"]]
+    assert out["shapes_tokens_per_param"] == [1.0, 50.0] and out["laplace"] is True
+    assert min(ratios) == pytest.approx(1.0) and max(ratios) == pytest.approx(50.0)
+    assert all(0 <= r["laplace_share"] <= 1 for r in out["candidates"])
+    assert main(argv + ["--no-laplace"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["laplace"] is False and all(r["laplace_share"] == 0 for r in out["candidates"])
+    assert main(argv + ["--shapes", "50", "1"]) != 0
+    err = capsys.readouterr().err
+    assert "--shapes" in err and len(err.strip().splitlines()) == 1

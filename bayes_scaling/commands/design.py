@@ -12,7 +12,7 @@ import numpy as np
 from bayes_scaling.commands.args import (add_compute_unit_arg, add_cost_args, add_json_arg, cost_from_args,
                                          int_at_least, positive_float, to_flops)
 from bayes_scaling.commands.output import emit
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, TRUSTED_TOKENS_PER_PARAM
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.errors import BayesScalingError
 
@@ -64,7 +64,9 @@ def cmd_design(args) -> int:
     result = load_fit(args.fit)
     cost = resolve_cost(result, cost_from_args(args, getattr(result, "runs", None)), args.flops_per_token)
     if args.candidates == "grid":
-        n, d = candidate_grid(result.runs.frame["C"], budget, cost=cost)
+        if not args.shapes[0] < args.shapes[1]:
+            raise BayesScalingError(f"--shapes: give the lower tokens/parameter ratio first, got {args.shapes}")
+        n, d = candidate_grid(result.runs.frame["C"], budget, cost=cost, ratios=tuple(args.shapes))
     else:
         n, d = read_candidates(args.candidates, cost)
 
@@ -74,12 +76,13 @@ def cmd_design(args) -> int:
 
     des = design_runs(result, target, budget, n, d, objective=args.objective, batch=args.batch, worlds=args.worlds,
                       min_ess=args.min_ess, refit=None if args.max_refits == 0 or hasattr(result, "members") else refit,
-                      max_refits=args.max_refits, seed=args.seed, cost=cost)
+                      max_refits=args.max_refits, seed=args.seed, cost=cost, laplace=not args.no_laplace)
     cands, batch, sg = des.candidate_records(), des.batch_records(), des.stop_go
     out: dict[str, Any] = {
         "target_compute_flops": target, "ladder_budget_flops": budget, "cost": cost.describe(),
         "objective": args.objective, "objective_units": OBJECTIVE_UNITS[args.objective], "objective_now": des.gains.before,
         "decision_N_now": des.pre.decision(), "draws": des.pre.size, "worlds": args.worlds, "min_ess": args.min_ess,
+        "laplace": not args.no_laplace, "shapes_tokens_per_param": list(args.shapes) if args.candidates == "grid" else None,
         "candidates": cands, "batch": batch, "batch_cost_flops": sum(b["cost_flops"] for b in batch),
         "batch_expected_after": batch[-1]["after"] if batch else des.gains.before,
         "seconds": des.seconds, "batch_rule": des.rule, "batch_refit_expected_after": des.batch_refit, "stop_or_go": sg,
@@ -88,7 +91,8 @@ def cmd_design(args) -> int:
     def text():
         yield (f"design for C = {target:.3g} FLOPs with a ladder budget of {budget:.3g} FLOPs ({cost.describe()}); objective "
                f"{_VAR_LABEL[args.objective]} = {des.gains.before:.4g} {OBJECTIVE_UNITS[args.objective]} now "
-               f"({des.pre.size} draws, {args.worlds} simulated outcomes per run)")
+               f"({des.pre.size} draws, {args.worlds} simulated outcomes per run; an outcome whose importance weights "
+               f"have ESS < {args.min_ess:g} is scored by the Laplace update{' (off)' if args.no_laplace else ''})")
         yield f"  {'N':>9} {'D':>9} {'D/N':>6} {'cost':>9} {'gain':>9} {'gain%':>6} {'gain/EFLOP':>10} {'ESS':>5}  how"
         for r in cands[:args.top]:
             yield (f"  {r['N']:>9.3g} {r['D']:>9.3g} {r['tokens_per_param']:>6.3g} {r['cost_flops']:>9.3g} "
@@ -167,7 +171,13 @@ def add_parser(sub) -> None:
                    help="training FLOPs per parameter per token (default 6)")
     add_cost_args(p, stored=False)
     p.add_argument("--worlds", type=int_at_least(8), default=128, help="simulated outcomes per run (default %(default)s)")
-    p.add_argument("--min-ess", type=positive_float, default=50.0, help="importance-weight ESS below which to refit")
+    p.add_argument("--shapes", type=positive_float, nargs=2, default=TRUSTED_TOKENS_PER_PARAM, metavar=("LO", "HI"),
+                   help="grid candidates' tokens/parameter range, the shapes where the law is trusted (default "
+                        "%(default)s: the span of Hoffmann et al. 2022's runs)")
+    p.add_argument("--min-ess", type=positive_float, default=50.0,
+                   help="importance-weight ESS below which a simulated outcome is scored by the Laplace update and "
+                        "the best candidates are refit (default %(default)s)")
+    p.add_argument("--no-laplace", action="store_true", help="reweighting only (refits where the weights collapse)")
     p.add_argument("--max-refits", type=int_at_least(0), default=3, help="candidates rechecked by real refits")
     p.add_argument("--refit-sims", type=int_at_least(1), default=4, help="simulated worlds per refit check")
     p.add_argument("--prior-draws", type=int_at_least(50), default=400, help="--spec: prior draws (default %(default)s)")

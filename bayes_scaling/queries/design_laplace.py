@@ -19,15 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, TRUSTED_TOKENS_PER_PARAM
 from bayes_scaling.cost import CostLaw
+from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.queries.design_prior import family_information
 from bayes_scaling.queries.draws import LawDraws
-
-#: Default tokens/parameter range of design candidates: the span of the 245 training runs that
-#: Hoffmann et al. (2022, arXiv:2203.15556) fitted their law to, as extracted by Besiroglu et al.
-#: (2024, arXiv:2404.10102): 0.036 to 341. Shapes outside it are extrapolations of the law's form.
-TRUSTED_TOKENS_PER_PARAM = (0.04, 340.0)
 
 _H = 1e-4
 
@@ -109,6 +105,8 @@ def candidate_grid(runs_compute, budget: float, *, budgets: int = 10, ratios=TRU
     run (or budget / 100 if smaller) to the ladder budget (FLOPs), ``per_budget`` tokens/parameter
     ratios log-evenly over ``ratios`` (the trusted shapes, default :data:`TRUSTED_TOKENS_PER_PARAM`)
     each, priced by ``cost`` (default C = k N D, k = ``flops_per_token``)."""
+    if not 0 < ratios[0] <= ratios[1] < np.inf:
+        raise BayesScalingError(f"candidate tokens/parameter range must be 0 < LO <= HI, got {tuple(ratios)}")
     cost = CostLaw("6nd", k=flops_per_token) if cost is None else cost
     c_runs = np.asarray(runs_compute, float)
     lo = min(float(np.min(c_runs)), budget / 100)
