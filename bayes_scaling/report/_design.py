@@ -46,14 +46,18 @@ def design_section(ctx) -> Section:
         f"{num(before)} (log parameters squared). Each of {len(des.cost)} IsoFLOP candidates is scored by "
         f"preposterior analysis: its loss is simulated in {des.worlds} worlds (a posterior draw as the truth, the "
         f"fitted noise), the {des.pre.size} draws are reweighted by each outcome's likelihood, and var(log N*) is "
-        f"averaged over the worlds (cost: {des.cost_name}; {des.seconds['total']:.1f} s). The importance-weight "
-        f"ESS says how far to trust a row: below 50, recheck with `bayes-scaling design` (real refits)."))
+        f"averaged over the worlds (cost: {des.cost_name}; {des.seconds['total']:.1f} s). Where an outcome's "
+        f"importance weights collapse (ESS below 50) var(log N*) comes from a linearised Gaussian (Laplace) update "
+        f"instead; the share of such outcomes is listed. Candidates span "
+        f"{num(min(des.tokens / des.n_params), 2)}-{num(max(des.tokens / des.n_params), 3)} tokens/parameter, the "
+        f"shapes of Hoffmann et al. (2022)'s runs; `bayes-scaling design --shapes` changes the range, and real "
+        f"refits recheck a row."))
     cands = des.candidate_records()[:TOP_CANDIDATES]
     sec.add(Table(["N (parameters)", "D (tokens)", "D/N (tokens/parameter)", "cost (FLOPs)",
-                   "expected var(log N*) after", "reduction", "reduction per 1e18 FLOPs", "ESS"],
+                   "expected var(log N*) after", "reduction", "reduction per 1e18 FLOPs", "ESS", "Laplace share"],
                   [[num(r["N"]), num(r["D"]), num(r["tokens_per_param"], 3), num(r["cost_flops"]),
                     num(r["expected_after"]), f"{100 * r['relative_gain']:.1f}%", num(1e18 * r["gain_per_flop"]),
-                    f"{r['ess']:.0f}"] for r in cands],
+                    f"{r['ess']:.0f}", f"{100 * r['laplace_share']:.0f}%"] for r in cands],
                   f"The {len(cands)} candidates with the largest expected reduction of var(log N*) per FLOP"))
     batch = des.batch_records()
     rule = RULES[des.rule]
