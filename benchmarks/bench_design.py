@@ -7,7 +7,9 @@ tokens/parameter ratios (2-200), Student-t(4) noise of scale 0.01 on log-loss, f
 default chinchilla spec (nutpie, 2 chains x (300 tune + 300 draws)). The extra budget is that of
 (b) one more IsoFLOP budget at 3x the largest (5 runs, 1.5e21 FLOPs). Strategies spending it:
 
-* **designed**: ``design_runs`` on 100 IsoFLOP grid candidates, objective ``n_star``, batch <= 5;
+* **designed**: ``design_runs`` on 100 IsoFLOP grid candidates over the trusted shapes (0.04-340
+  tokens/parameter, the span of Hoffmann et al. 2022's runs; ``--ratios``), objective ``n_star``, batch <= 5,
+  the Laplace fallback where an outcome's importance weights collapse (``--no-laplace``);
 * (a) **ssl suggest**: simple-scaling-laws 0.2.0's ``suggest_runs`` (greedy linear-Gaussian variance
   reduction of log N* at the target over its bootstrap draws; its own ``fit``, law ``separable-power``,
   400 draws, cost 6ND): 5 runs on the iso-cost curve of the budget of (b)'s runs, 3x the largest, so it
@@ -21,12 +23,15 @@ The new runs' losses are simulated from the truth, the fit is redone with all ru
 C = 100x the largest budget (1e22 FLOPs) we score: the wasted compute of ``decide``'s N against the
 truth (1 - C'/C, C' where the true optimal plan reaches the plan's true loss), the width of N*'s 90%
 interval (decades, log10(hi/lo)) and whether it covers the true N* (target 85-95%). Also timed: ranking
-100 candidates with ``design_runs`` on a 4 x 1000-draw fit (target <= 10 s on 2 cores).
+100 candidates with ``design_runs`` on a 4 x 1000-draw fit (target <= 10 s on 2 cores). On the first
+``--refit-checks`` ladders the expected var log N* after the designed batch, estimated by reweighting
+alone and with the Laplace fallback, is compared with real warm refits.
 
 Usage::
 
     python benchmarks/bench_design.py                 # 60 ladders, ~16 min on 2 cores at load ~12 (ssl: ~4 s each)
-    python benchmarks/bench_design.py --ratios 0.01 1000 --skip-timing   # wider designed candidates
+    python benchmarks/bench_design.py --ladders 20 --ratios 0.001 1e6 --skip-timing   # ssl-like freedom of shape
+    python benchmarks/bench_design.py --first 500 --ladders 12 --skip-timing   # development ladders (other seeds)
     python benchmarks/bench_design.py --ladders 6     # quick
 """
 
