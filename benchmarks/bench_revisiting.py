@@ -108,14 +108,15 @@ def _ensemble_row(ens, xt, yt, seed):
     """Scores of an ensemble (with its mixture discrepancy where calibrated) at the held-out points."""
     s = ens.predict(X=xt, seed=seed)["loss_predictive"].transpose("query", "chain", "draw").values
     q = np.quantile(s.reshape(len(xt), -1), [0.05, 0.25, 0.5, 0.75, 0.95], axis=1)
-    diag = {k: bool(m.diagnostics.ok) for k, m in ens.members.items()}
+    law = {k: m.law.name for k, m in ens.members.items()}  # members by law (m4's spec differs by domain)
+    diag = {law[k]: bool(m.diagnostics.ok) for k, m in ens.members.items()}
     inner = [ok for cut in ens.info.get("inner_diagnostics_ok", {}).values() for ok in cut.values()]
     first = next(iter(ens.members.values()))
-    return {**_scores("ens", q, yt), "ens_weights": dict(ens.weights),
+    return {**_scores("ens", q, yt), "ens_weights": {law[k]: w for k, w in ens.weights.items()},
             "ens_weights_per_cut": ens.info.get("weights_per_cut"),
             "ens_calibrated": first.discrepancy is not None,
             "ens_member_diagnostics_ok": diag, "ens_inner_fits": len(inner), "ens_inner_ok": int(sum(inner)),
-            "ens_attempts": {k: len(m.sampler_config.get("attempts", [])) for k, m in ens.members.items()}}
+            "ens_attempts": {law[k]: len(m.sampler_config.get("attempts", [])) for k, m in ens.members.items()}}
 
 
 def main(argv=None) -> int:
@@ -133,7 +134,15 @@ def main(argv=None) -> int:
     ap.add_argument("--cuts", default="1.0",
                     help="leave-future-out stacking cuts, decades below each curve's largest fit X (the 1-decade "
                          "cut is also the discrepancy's split, so its fits are reused)")
-    ap.add_argument("--ens-draws", type=int, default=300, help="draws and tuning steps per chain of every ensemble fit")
+    ap.add_argument("--ens-draws", type=int, default=700, help="draws per chain of the members' full fits")
+    ap.add_argument("--ens-tune", type=int, default=300, help="tuning steps per chain of the members' full fits")
+    ap.add_argument("--inner-draws", type=int, default=200,
+                    help="draws and tuning steps per chain of the inner (stacking) fits, which only score held-out points")
+    ap.add_argument("--inner-retries", type=int, default=0,
+                    help="retries of an inner fit whose diagnostics fail (-1: fit's default)")
+    ap.add_argument("--error-rate-spec", default="m4_error_rate",
+                    help="spec of the m4 member on the IC curves, whose loss is a classification error rate (eps_0 <= 1, "
+                         "known before any fit; the M4 baseline fixes eps_0 = 1 there too); 'none': m4.toml everywhere")
     ap.add_argument("--retry-budget", type=float, default=10.0,
                     help="seconds per fit within which a fit whose diagnostics failed is resampled (fit's retries)")
     ap.add_argument("--calibrate", action="store_true",
@@ -182,14 +191,19 @@ def main(argv=None) -> int:
 
         cuts = tuple(float(c) for c in args.cuts.split(","))
         print(f"fit_ensembles(members={members}, leave-future-out cuts {list(cuts)}, discrepancy on the mixture, "
-              f"draws=tune={args.ens_draws}, retry budget {args.retry_budget:g} s per fit, workers={args.workers})",
+              f"draws={args.ens_draws}, tune={args.ens_tune} (inner {args.inner_draws}, retries {args.inner_retries}), m4 spec on IC "
+              f"{args.error_rate_spec}, retry budget {args.retry_budget:g} s per fit, workers={args.workers})",
               flush=True)
         c0 = _children_cpu()
         t1 = time.perf_counter()
-        ens_batch = fit_ensembles(fit_tables, members, workers=args.workers, method="lfo", cut_decades=cuts,
-                                  draws=args.ens_draws, tune=args.ens_draws, inner_draws=args.ens_draws,
-                                  chains=args.chains, seed=args.seed, calibrate_extrapolation="auto",
-                                  retry_budget_s=args.retry_budget)
+        ens_kw = dict(workers=args.workers, method="lfo", cut_decades=cuts, draws=args.ens_draws, tune=args.ens_tune,
+                      inner_draws=args.inner_draws, chains=args.chains, seed=args.seed, calibrate_extrapolation="auto",
+                      retry_budget_s=args.retry_budget,
+                      inner_fit_kw=None if args.inner_retries < 0 else {"retries": args.inner_retries})
+        # IC curves are error rates: their m4 member takes the error-rate spec (decided by what the loss is)
+        own = {} if args.error_rate_spec == "none" or "m4" not in members else {
+            k: ([m for m in members if m != "m4"], [args.error_rate_spec]) for k in fit_tables if k.startswith("IC|")}
+        ens_batch = fit_ensembles(fit_tables, members, members=own, **ens_kw)
         t_ens = time.perf_counter() - t1
         t_ens_cpu = _children_cpu() - c0
         print(f"fit_ensembles: {len(ens_batch.fits)} fitted, {len(ens_batch.errors)} errors, {t_ens:.1f} s wall, "
@@ -277,6 +291,8 @@ def main(argv=None) -> int:
             e = [x for x in rows if "ens_member_diagnostics_ok" in x]
             out["ens_member_fits"] = sum(len(x["ens_member_diagnostics_ok"]) for x in e)
             out["ens_member_fits_ok"] = sum(sum(x["ens_member_diagnostics_ok"].values()) for x in e)
+            out["ens_member_fits_ok_by_law"] = {k: f'{sum(x["ens_member_diagnostics_ok"][k] for x in e)} of {len(e)}'
+                                                for k in members}
             out["ens_inner_fits"] = sum(x["ens_inner_fits"] for x in e)
             out["ens_inner_fits_ok"] = sum(x["ens_inner_ok"] for x in e)
             out["ens_calibrated"] = sum(x["ens_calibrated"] for x in e)
@@ -311,7 +327,8 @@ def main(argv=None) -> int:
           f"errors: {batch.errors or 'none'}")
     if members:
         print(f"diagnostics: ensemble members' fits ok on {total['ens_member_fits_ok']} of {total['ens_member_fits']} "
-              f"({f(total['ens_member_fits_ok'] / max(total['ens_member_fits'], 1), True)}); leave-future-out inner "
+              f"({f(total['ens_member_fits_ok'] / max(total['ens_member_fits'], 1), True)}; by law "
+              f"{total['ens_member_fits_ok_by_law']}); leave-future-out inner "
               f"fits ok on {total['ens_inner_fits_ok']} of {total['ens_inner_fits']}; discrepancy calibrated on "
               f"{total['ens_calibrated']} of {len(ens_batch.fits)} curves; mean weights {total['ens_weights_mean']}; "
               f"errors: {ens_batch.errors or 'none'}")

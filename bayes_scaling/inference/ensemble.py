@@ -136,7 +136,7 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
                  draws: int = 1000, tune: int = 1000, chains: int = 4, seed: int = 0, inner_draws: int = 500,
                  calibrate_extrapolation: bool = False, progress: bool = False, columns: dict | None = None,
                  group_col: str | None = None, vary=None, prior_alpha: float = PRIOR_ALPHA,
-                 **fit_kw) -> EnsembleResult:
+                 inner_fit_kw: dict | None = None, **fit_kw) -> EnsembleResult:
     """Fit each law (names) or spec (objects, names or paths) to ``runs`` and stack them.
 
     ``method``: ``"lfo"`` (leave-future-out stacking at ``cut_decades`` below the largest run),
@@ -145,7 +145,8 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
     by default all its parameters but the irreducible loss). ``calibrate_extrapolation``: True, False
     or ``"auto"`` (calibrate when the runs allow the discrepancy's split, else record why not in
     ``info["discrepancy"]``). ``fit_kw``: further options of every fit (``retries``,
-    ``retry_budget_s``, ``target_accept``). Returns an :class:`EnsembleResult` whose ``info`` records the cuts, the weights
+    ``retry_budget_s``, ``target_accept``); ``inner_fit_kw`` overrides them for the inner (stacking) fits,
+    e.g. ``{"retries": 0}``: their draws only score held-out runs. Returns an :class:`EnsembleResult` whose ``info`` records the cuts, the weights
     per cut and the held-out log scores."""
     if not hasattr(runs, "frame"):
         from bayes_scaling.data.runs import load_runs
@@ -190,7 +191,8 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
                                     f"use method='loo' or 'equal'")
         per_cut, blocks, inner_ok, values = {}, [], {}, []
         for j, (dec, thr, train, test) in enumerate(cuts):
-            fits_j = {n: fit(train, spec=s, draws=inner_draws, tune=inner_draws, seed=seed + 1 + j, **kw)
+            fits_j = {n: fit(train, spec=s, draws=inner_draws, tune=inner_draws, seed=seed + 1 + j,
+                             **{**kw, **(inner_fit_kw or {})})
                       for n, s in zip(names, items)}
             inner_fits[thr] = fits_j
             lpd = np.column_stack([_lpd(f, test) for f in fits_j.values()])
@@ -330,27 +332,35 @@ def with_mixture_discrepancy(ens: EnsembleResult, *, seed: int = 0, draws: int =
     return EnsembleResult(out, ens.weights, {**ens.info, "discrepancy": "calibrated on the mixture"}, seed=ens.seed)
 
 
-def _ensemble_one(item, laws, spec_texts, kw):
-    """Worker task of :func:`fit_ensembles`: one table's ensemble (specs travel as text)."""
+_SPECS: dict = {}
+
+
+def _ensemble_one(item, laws, spec_texts, kw, threads=None):
+    """Worker task of :func:`fit_ensembles`: one table's ensemble (specs travel as text, parsed once per
+    process, so every member's compiled model is reused for later tables and cuts), its chains sampled on
+    ``threads`` threads."""
     import warnings
 
+    from bayes_scaling.inference.sampling import sampler_threads
     from bayes_scaling.specs.spec import parse_spec
 
     name, runs = item
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), sampler_threads(threads):
         warnings.simplefilter("ignore")
         try:
-            specs = [parse_spec(text, origin) for text, origin in spec_texts]
+            specs = [_SPECS.get((text, origin)) or _SPECS.setdefault((text, origin), parse_spec(text, origin))
+                     for text, origin in spec_texts]
             return name, fit_ensemble(runs, laws, specs or None, **kw), None
         except BayesScalingError as e:
             return name, None, str(e)
 
 
-def fit_ensembles(tables, laws=None, specs=None, *, workers: int | None = None, **kw):
+def fit_ensembles(tables, laws=None, specs=None, *, members=None, workers: int | None = None, **kw):
     """:func:`fit_ensemble` on every table (learning curves, datasets) with the same members and
-    options ``kw``, on ``workers`` local processes (default: CPU count; 1 runs in-process). Each
-    worker compiles every member's model once and swaps the data for the later tables and cuts
-    (as :func:`~bayes_scaling.inference.batch.fit_many`). Returns a
+    options ``kw``, on ``workers`` local processes (default: CPU count; 1 runs in-process). ``members``:
+    ``{table name: (laws, specs)}`` for tables whose members differ (e.g. a spec for error rates). Each
+    worker samples on one core, compiles every member's model once and swaps the data for the later tables
+    and cuts (as :func:`~bayes_scaling.inference.batch.fit_many`). Returns a
     :class:`~bayes_scaling.inference.batch.BatchResult` of :class:`EnsembleResult`."""
     import os
     from concurrent.futures import ProcessPoolExecutor
@@ -360,13 +370,23 @@ def fit_ensembles(tables, laws=None, specs=None, *, workers: int | None = None, 
 
     if not tables:
         raise BayesScalingError("no runs tables to fit")
-    spec_texts = [(s.text, s.origin) for s in (resolve_spec(spec=x).synced() for x in (specs or []))]
+    unknown = sorted(set(members or {}) - set(tables))
+    if unknown:
+        raise BayesScalingError(f"members names tables that are not being fitted: {unknown[:5]}")
+
+    def texts(specs_):
+        return [(s.text, s.origin) for s in (resolve_spec(spec=x).synced() for x in (specs_ or []))]
+
+    default = (laws, texts(specs))
+    own = {name: (lw, texts(sp)) for name, (lw, sp) in (members or {}).items()}
     items = list(tables.items())
+    per = [own.get(name, default) for name, _ in items]
     workers = min(workers or os.cpu_count() or 1, len(items))
-    args = (laws, spec_texts, dict(kw))
     if workers == 1:
-        results = [_ensemble_one(item, *args) for item in items]
+        results = [_ensemble_one(item, lw, st, dict(kw)) for item, (lw, st) in zip(items, per)]
     else:
         with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            results = list(pool.map(_ensemble_one, items, *([a] * len(items) for a in args), chunksize=1))
+            # one core per worker, as fit_many: nutpie's default would start a thread per chain in every worker
+            results = list(pool.map(_ensemble_one, items, [lw for lw, _ in per], [st for _, st in per],
+                                    [dict(kw)] * len(items), [1] * len(items), chunksize=1))
     return BatchResult({n: r for n, r, e in results if r is not None}, {n: e for n, r, e in results if e is not None})
