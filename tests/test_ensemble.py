@@ -142,6 +142,15 @@ def test_compare_groups_on_a_hierarchical_ensemble(tmp_path, capsys):
     assert main(["predict", str(path), "--params", "1e9", "--tokens", "2e10", "--group", "y"]) == 0
 
 
+def test_fit_ensembles_refuses_members_for_tables_it_does_not_fit():
+    from bayes_scaling.errors import BayesScalingError
+    from bayes_scaling.inference.ensemble import fit_ensembles
+
+    runs = bs.load_runs(__import__("pandas").DataFrame({"X": [1.0, 10.0], "loss": [1.0, 0.5]}), extra_cols={"X": "X"})
+    with pytest.raises(BayesScalingError, match="not being fitted"):
+        fit_ensembles({"a": runs}, ["power_x"], members={"b": (["m4"], None)}, workers=1)
+
+
 def test_ensemble_refuses_members_fitted_to_other_runs():
     a = fake_fit(seed=1)
     b = fake_fit(seed=2)  # other simulated runs
@@ -181,7 +190,8 @@ def test_fit_ensembles_reuses_the_cut_fits_for_the_discrepancy_and_skips_it_when
         return bs.load_runs(frame, extra_cols={"X": "X"})
 
     out = fit_ensembles({"long": curve(16), "short": curve(9)}, ["power_x"], workers=1, cut_decades=(1.0,),
-                        calibrate_extrapolation="auto", draws=200, tune=200, inner_draws=200, seed=2)
+                        calibrate_extrapolation="auto", draws=200, tune=200, inner_draws=200, seed=2,
+                        members={"short": (None, ["power_x"])}, inner_fit_kw={"retries": 0})
     assert not out.errors
     long, short = out.fits["long"], out.fits["short"]
     disc = long.members["power_x"].discrepancy
