@@ -281,14 +281,28 @@ def with_cross_fitted_discrepancy(ens: EnsembleResult, cuts, *, seed: int = 0) -
     med = [float(tau[np.searchsorted(np.cumsum(m), 0.5)]) for m in (m0, m1)]
     for (r, sg, d, _), c in zip(blocks, per_cut.values()):
         c["coverage_90_calibrated"] = heldout_coverage(r, sg, d, med[0], med[1], lik, rng)
+    total, diag_rng = sum(float(b[3].sum()) for b in blocks), np.random.default_rng(seed + 1)
+    deepest = min(cuts, key=lambda c: c[1])
     info = {"method": "cross-fitted leave-future-out grid posterior on the ensemble's mixture", "cuts": per_cut,
+            "inner_n_train": len(next(iter(deepest[3].values())).runs), "inner_n_test": len(deepest[2])}
+    for label, taus in (("raw", (0.0, 0.0)), ("calibrated", med)):  # pooled, each held-out run once in all
+        info[f"inner_coverage_90_{label}"] = float(sum(b[3] @ _covered(b, lik, diag_rng, taus) for b in blocks) / total)
+    info.update({
             "inner_fits_reused": True, "tau_median": med, "posterior_mass_at_grid_edge": float(m0[-5:].sum() + m1[-5:].sum()),
-            "inner_diagnostics_ok": all(bool(f.diagnostics.ok) for c in cuts for f in c[3].values())}
+            "inner_diagnostics_ok": all(bool(f.diagnostics.ok) for c in cuts for f in c[3].values())})
     out = {}
     for k, m in ens.members.items():
         t0, t1 = draws_from_grid(tau, mass, m.posterior, rng)
         out[k] = m.with_discrepancy(Discrepancy(t0, t1, axis, float(np.log10(ens.runs.frame[axis].max())), info))
     return EnsembleResult(out, ens.weights, {**ens.info, "discrepancy": "cross-fitted on the mixture"}, seed=ens.seed)
+
+
+def _covered(block, likelihood, rng, taus) -> np.ndarray:
+    """Per held-out run of ``block`` (r, sigma, d, _): 1 when inside the 90% predictive interval."""
+    from bayes_scaling.inference.discrepancy import heldout_coverage
+
+    r, sigma, d, _ = block
+    return np.array([heldout_coverage(r[i:i + 1], sigma, d[i:i + 1], *taus, likelihood, rng) for i in range(len(d))])
 
 
 def with_mixture_discrepancy(ens: EnsembleResult, *, seed: int = 0, draws: int = 500, inner_decades: float = 1.0,
