@@ -196,6 +196,11 @@ def test_fit_ensembles_reuses_the_cut_fits_for_the_discrepancy_and_skips_it_when
     long, short = out.fits["long"], out.fits["short"]
     disc = long.members["power_x"].discrepancy
     assert disc is not None and disc.info["inner_fits_reused"] is True
+    assert disc.info["method"].startswith("cross-fitted") and disc.info["inner_n_test"] >= 3
+    assert disc.info["cuts"]["1"]["weights"] == {"power_x": 1.0}
+    from bayes_scaling.commands.output import discrepancy_line
+
+    assert "held out" in discrepancy_line(long.members["power_x"], 0.9)
     c0 = float(long.members["power_x"].posterior["c0"].median())
     assert abs(c0 - 0.4) < 0.1, c0
     assert short.members["power_x"].discrepancy is None
