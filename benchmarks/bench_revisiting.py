@@ -9,7 +9,7 @@ For each curve (72 vision few-shot IC, 5 NMT, 5 LM, 10 BIG-bench): fit on the au
   model per worker, data swapped per curve); point prediction = posterior-predictive median;
   50%/90% equal-tailed predictive intervals.
 - Bayes ensemble (``--members``, default ``power_x,m4``: the paper's M2 and M4 as fitted laws) per
-  curve with :func:`bayes_scaling.inference.ensemble.fit_ensembles` (one compiled model per member
+  curve with :func:`bayes_scaling.inference.batch.fit_ensembles` (one compiled model per member
   per worker): weights by leave-future-out stacking on the curve's own fit points (``--cuts``
   decades below its largest fit X, or its largest quarter when the curve spans too little), and the
   leave-future-out discrepancy calibrated on the mixture's misses at the 1-decade split, whose
@@ -143,7 +143,7 @@ def main(argv=None) -> int:
     ap.add_argument("--error-rate-spec", default="m4_error_rate",
                     help="spec of the m4 member on the IC curves, whose loss is a classification error rate (eps_0 <= 1, "
                          "known before any fit; the M4 baseline fixes eps_0 = 1 there too); 'none': m4.toml everywhere")
-    ap.add_argument("--retry-budget", type=float, default=10.0,
+    ap.add_argument("--retry-budget", type=float, default=30.0,
                     help="seconds per fit within which a fit whose diagnostics failed is resampled (fit's retries)")
     ap.add_argument("--calibrate", action="store_true",
                     help="also score each fit with its leave-future-out extrapolation discrepancy (one more fit per "
@@ -187,7 +187,7 @@ def main(argv=None) -> int:
     members = [] if args.members == "none" else args.members.split(",")
     ens_batch, t_ens, t_ens_cpu = None, 0.0, 0.0
     if members:
-        from bayes_scaling.inference.ensemble import fit_ensembles
+        from bayes_scaling.inference.batch import fit_ensembles
 
         cuts = tuple(float(c) for c in args.cuts.split(","))
         print(f"fit_ensembles(members={members}, leave-future-out cuts {list(cuts)}, discrepancy on the mixture, "

@@ -144,7 +144,7 @@ def test_compare_groups_on_a_hierarchical_ensemble(tmp_path, capsys):
 
 def test_fit_ensembles_refuses_members_for_tables_it_does_not_fit():
     from bayes_scaling.errors import BayesScalingError
-    from bayes_scaling.inference.ensemble import fit_ensembles
+    from bayes_scaling.inference.batch import fit_ensembles
 
     runs = bs.load_runs(__import__("pandas").DataFrame({"X": [1.0, 10.0], "loss": [1.0, 0.5]}), extra_cols={"X": "X"})
     with pytest.raises(BayesScalingError, match="not being fitted"):
@@ -180,7 +180,7 @@ def test_fit_ensembles_reuses_the_cut_fits_for_the_discrepancy_and_skips_it_when
     to split again, so "auto" leaves it uncalibrated and says why."""
     import pandas as pd
 
-    from bayes_scaling.inference.ensemble import fit_ensembles
+    from bayes_scaling.inference.batch import fit_ensembles
 
     rng = np.random.default_rng(0)
 
