@@ -9,13 +9,17 @@ For each curve (72 vision few-shot IC, 5 NMT, 5 LM, 10 BIG-bench): fit on the au
   model per worker, data swapped per curve); point prediction = posterior-predictive median;
   50%/90% equal-tailed predictive intervals.
 - Bayes ensemble (``--members``, default ``power_x,m4``: the paper's M2 and M4 as fitted laws) per
-  curve with :func:`bayes_scaling.inference.batch.fit_ensembles` (one compiled model per member
-  per worker): weights by leave-future-out stacking on the curve's own fit points (``--cuts``
-  decades below its largest fit X, or its largest quarter when the curve spans too little), and the
-  leave-future-out discrepancy calibrated on the mixture's misses at the 1-decade split, whose
-  member fits the stacking cut already made (the discrepancy adds only what the weighted law forms
-  miss). The held-out points are never used. ``calibrate_extrapolation="auto"``: curves too short to
-  split keep the plain mixture.
+  curve with :func:`bayes_scaling.inference.batch.fit_ensembles` (one core per worker; one compiled
+  model per member spec per worker): weights by leave-future-out stacking on the curve's own fit points
+  (``--cuts`` decades below its largest fit X, or its largest quarter when the curve spans too little),
+  and the cross-fitted leave-future-out discrepancy of :mod:`bayes_scaling.inference.ensemble`, calibrated
+  on the stacking cut's member fits (no refit). The held-out points are never used.
+  ``calibrate_extrapolation="auto"``: curves too short to split keep the plain mixture. On the IC curves
+  (classification error rates, eps_0 <= 1: known before any fit, as the M4 baseline's eps_0 = 1) the m4
+  member takes ``models/m4_error_rate.toml`` (``--error-rate-spec``). Member fits: 4 chains x
+  (``--ens-tune`` 300 + ``--ens-draws`` 700), fit's retries within ``--retry-budget`` seconds; inner
+  (stacking) fits: 200 + 200 (``--inner-draws``) without retries (``--inner-retries``): they only score
+  held-out points, and their diagnostics are reported apart.
 - M4 (:func:`bayes_scaling.baselines.m4_fit`; eps_0 fixed to 1 for IC error rates).
 - Huber power-law point fit (:func:`bayes_scaling.baselines.huber_fit` with ``power_x``).
 
