@@ -9,13 +9,17 @@ For each curve (72 vision few-shot IC, 5 NMT, 5 LM, 10 BIG-bench): fit on the au
   model per worker, data swapped per curve); point prediction = posterior-predictive median;
   50%/90% equal-tailed predictive intervals.
 - Bayes ensemble (``--members``, default ``power_x,m4``: the paper's M2 and M4 as fitted laws) per
-  curve with :func:`bayes_scaling.inference.ensemble.fit_ensembles` (one compiled model per member
-  per worker): weights by leave-future-out stacking on the curve's own fit points (``--cuts``
-  decades below its largest fit X, or its largest quarter when the curve spans too little), and the
-  leave-future-out discrepancy calibrated on the mixture's misses at the 1-decade split, whose
-  member fits the stacking cut already made (the discrepancy adds only what the weighted law forms
-  miss). The held-out points are never used. ``calibrate_extrapolation="auto"``: curves too short to
-  split keep the plain mixture.
+  curve with :func:`bayes_scaling.inference.batch.fit_ensembles` (one core per worker; one compiled
+  model per member spec per worker): weights by leave-future-out stacking on the curve's own fit points
+  (``--cuts`` decades below its largest fit X, or its largest quarter when the curve spans too little),
+  and the cross-fitted leave-future-out discrepancy of :mod:`bayes_scaling.inference.ensemble`, calibrated
+  on the stacking cut's member fits (no refit). The held-out points are never used.
+  ``calibrate_extrapolation="auto"``: curves too short to split keep the plain mixture. On the IC curves
+  (classification error rates, eps_0 <= 1: known before any fit, as the M4 baseline's eps_0 = 1) the m4
+  member takes ``models/m4_error_rate.toml`` (``--error-rate-spec``). Member fits: 4 chains x
+  (``--ens-tune`` 300 + ``--ens-draws`` 700), fit's retries within ``--retry-budget`` seconds; inner
+  (stacking) fits: 200 + 200 (``--inner-draws``) without retries (``--inner-retries``): they only score
+  held-out points, and their diagnostics are reported apart.
 - M4 (:func:`bayes_scaling.baselines.m4_fit`; eps_0 fixed to 1 for IC error rates).
 - Huber power-law point fit (:func:`bayes_scaling.baselines.huber_fit` with ``power_x``).
 
@@ -108,14 +112,15 @@ def _ensemble_row(ens, xt, yt, seed):
     """Scores of an ensemble (with its mixture discrepancy where calibrated) at the held-out points."""
     s = ens.predict(X=xt, seed=seed)["loss_predictive"].transpose("query", "chain", "draw").values
     q = np.quantile(s.reshape(len(xt), -1), [0.05, 0.25, 0.5, 0.75, 0.95], axis=1)
-    diag = {k: bool(m.diagnostics.ok) for k, m in ens.members.items()}
+    law = {k: m.law.name for k, m in ens.members.items()}  # members by law (m4's spec differs by domain)
+    diag = {law[k]: bool(m.diagnostics.ok) for k, m in ens.members.items()}
     inner = [ok for cut in ens.info.get("inner_diagnostics_ok", {}).values() for ok in cut.values()]
     first = next(iter(ens.members.values()))
-    return {**_scores("ens", q, yt), "ens_weights": dict(ens.weights),
+    return {**_scores("ens", q, yt), "ens_weights": {law[k]: w for k, w in ens.weights.items()},
             "ens_weights_per_cut": ens.info.get("weights_per_cut"),
             "ens_calibrated": first.discrepancy is not None,
             "ens_member_diagnostics_ok": diag, "ens_inner_fits": len(inner), "ens_inner_ok": int(sum(inner)),
-            "ens_attempts": {k: len(m.sampler_config.get("attempts", [])) for k, m in ens.members.items()}}
+            "ens_attempts": {law[k]: len(m.sampler_config.get("attempts", [])) for k, m in ens.members.items()}}
 
 
 def main(argv=None) -> int:
@@ -133,8 +138,16 @@ def main(argv=None) -> int:
     ap.add_argument("--cuts", default="1.0",
                     help="leave-future-out stacking cuts, decades below each curve's largest fit X (the 1-decade "
                          "cut is also the discrepancy's split, so its fits are reused)")
-    ap.add_argument("--ens-draws", type=int, default=300, help="draws and tuning steps per chain of every ensemble fit")
-    ap.add_argument("--retry-budget", type=float, default=10.0,
+    ap.add_argument("--ens-draws", type=int, default=700, help="draws per chain of the members' full fits")
+    ap.add_argument("--ens-tune", type=int, default=300, help="tuning steps per chain of the members' full fits")
+    ap.add_argument("--inner-draws", type=int, default=200,
+                    help="draws and tuning steps per chain of the inner (stacking) fits, which only score held-out points")
+    ap.add_argument("--inner-retries", type=int, default=0,
+                    help="retries of an inner fit whose diagnostics fail (-1: fit's default)")
+    ap.add_argument("--error-rate-spec", default="m4_error_rate",
+                    help="spec of the m4 member on the IC curves, whose loss is a classification error rate (eps_0 <= 1, "
+                         "known before any fit; the M4 baseline fixes eps_0 = 1 there too); 'none': m4.toml everywhere")
+    ap.add_argument("--retry-budget", type=float, default=30.0,
                     help="seconds per fit within which a fit whose diagnostics failed is resampled (fit's retries)")
     ap.add_argument("--calibrate", action="store_true",
                     help="also score each fit with its leave-future-out extrapolation discrepancy (one more fit per "
@@ -178,18 +191,23 @@ def main(argv=None) -> int:
     members = [] if args.members == "none" else args.members.split(",")
     ens_batch, t_ens, t_ens_cpu = None, 0.0, 0.0
     if members:
-        from bayes_scaling.inference.ensemble import fit_ensembles
+        from bayes_scaling.inference.batch import fit_ensembles
 
         cuts = tuple(float(c) for c in args.cuts.split(","))
         print(f"fit_ensembles(members={members}, leave-future-out cuts {list(cuts)}, discrepancy on the mixture, "
-              f"draws=tune={args.ens_draws}, retry budget {args.retry_budget:g} s per fit, workers={args.workers})",
+              f"draws={args.ens_draws}, tune={args.ens_tune} (inner {args.inner_draws}, retries {args.inner_retries}), m4 spec on IC "
+              f"{args.error_rate_spec}, retry budget {args.retry_budget:g} s per fit, workers={args.workers})",
               flush=True)
         c0 = _children_cpu()
         t1 = time.perf_counter()
-        ens_batch = fit_ensembles(fit_tables, members, workers=args.workers, method="lfo", cut_decades=cuts,
-                                  draws=args.ens_draws, tune=args.ens_draws, inner_draws=args.ens_draws,
-                                  chains=args.chains, seed=args.seed, calibrate_extrapolation="auto",
-                                  retry_budget_s=args.retry_budget)
+        ens_kw = dict(workers=args.workers, method="lfo", cut_decades=cuts, draws=args.ens_draws, tune=args.ens_tune,
+                      inner_draws=args.inner_draws, chains=args.chains, seed=args.seed, calibrate_extrapolation="auto",
+                      retry_budget_s=args.retry_budget,
+                      inner_fit_kw=None if args.inner_retries < 0 else {"retries": args.inner_retries})
+        # IC curves are error rates: their m4 member takes the error-rate spec (decided by what the loss is)
+        own = {} if args.error_rate_spec == "none" or "m4" not in members else {
+            k: ([m for m in members if m != "m4"], [args.error_rate_spec]) for k in fit_tables if k.startswith("IC|")}
+        ens_batch = fit_ensembles(fit_tables, members, members=own, **ens_kw)
         t_ens = time.perf_counter() - t1
         t_ens_cpu = _children_cpu() - c0
         print(f"fit_ensembles: {len(ens_batch.fits)} fitted, {len(ens_batch.errors)} errors, {t_ens:.1f} s wall, "
@@ -277,6 +295,8 @@ def main(argv=None) -> int:
             e = [x for x in rows if "ens_member_diagnostics_ok" in x]
             out["ens_member_fits"] = sum(len(x["ens_member_diagnostics_ok"]) for x in e)
             out["ens_member_fits_ok"] = sum(sum(x["ens_member_diagnostics_ok"].values()) for x in e)
+            out["ens_member_fits_ok_by_law"] = {k: f'{sum(x["ens_member_diagnostics_ok"][k] for x in e)} of {len(e)}'
+                                                for k in members}
             out["ens_inner_fits"] = sum(x["ens_inner_fits"] for x in e)
             out["ens_inner_fits_ok"] = sum(x["ens_inner_ok"] for x in e)
             out["ens_calibrated"] = sum(x["ens_calibrated"] for x in e)
@@ -311,7 +331,8 @@ def main(argv=None) -> int:
           f"errors: {batch.errors or 'none'}")
     if members:
         print(f"diagnostics: ensemble members' fits ok on {total['ens_member_fits_ok']} of {total['ens_member_fits']} "
-              f"({f(total['ens_member_fits_ok'] / max(total['ens_member_fits'], 1), True)}); leave-future-out inner "
+              f"({f(total['ens_member_fits_ok'] / max(total['ens_member_fits'], 1), True)}; by law "
+              f"{total['ens_member_fits_ok_by_law']}); leave-future-out inner "
               f"fits ok on {total['ens_inner_fits_ok']} of {total['ens_inner_fits']}; discrepancy calibrated on "
               f"{total['ens_calibrated']} of {len(ens_batch.fits)} curves; mean weights {total['ens_weights_mean']}; "
               f"errors: {ens_batch.errors or 'none'}")

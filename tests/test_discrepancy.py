@@ -207,3 +207,18 @@ def test_predictive_noise_follows_the_likelihood_family(family, sd_per_scale):
     pred = fit.predict(N=1e9, D=2e10, seed=3)
     spread = np.log(pred["loss_predictive"]) - np.log(pred["loss"])
     assert float(spread.std()) == pytest.approx(0.02 * sd_per_scale, rel=0.05)
+
+
+def test_pooled_grid_posterior_adds_the_blocks_weighted_log_likelihoods():
+    from bayes_scaling.inference.discrepancy import grid_posterior, pooled_grid_posterior
+
+    rng = np.random.default_rng(4)
+    d = np.linspace(0.2, 1.5, 12)
+    r = rng.normal(0, np.sqrt(0.01 ** 2 + (0.05 * d) ** 2))[:, None] + rng.normal(0, 0.002, (12, 50))
+    sigma = np.full(50, 0.01)
+    tau, whole = grid_posterior(r, sigma, d, n_grid=31)
+    _, split = pooled_grid_posterior([(r[:5], sigma, d[:5], None), (r[5:], sigma, d[5:], None)], n_grid=31)
+    np.testing.assert_allclose(split, whole, rtol=1e-8, atol=1e-12)
+    # a block given twice at weight 1/2 is the block once
+    _, twice = pooled_grid_posterior([(r, sigma, d, np.full(12, 0.5))] * 2, n_grid=31)
+    np.testing.assert_allclose(twice, whole, rtol=1e-8, atol=1e-12)

@@ -10,7 +10,7 @@ import pytest
 
 import bayes_scaling as bs
 from bayes_scaling.cli import main
-from bayes_scaling.inference.ensemble import stacking_weights
+from bayes_scaling.inference.ensemble import cross_fitted_weights, run_weights, stacking_weights
 from bayes_scaling.queries.allocate import compute_optimal, decide
 from bayes_scaling.result import EnsembleResult, load_fit
 from bayes_scaling.result.ensemble import law_form_share
@@ -36,6 +36,40 @@ def test_stacking_weights_recover_the_better_predictor():
     lpd = np.column_stack([np.r_[np.zeros(100), -5 * np.ones(100)], np.r_[-5 * np.ones(100), np.zeros(100)]])
     assert stacking_weights(lpd) == pytest.approx([0.5, 0.5], abs=0.01)
     assert stacking_weights(np.zeros((5, 1))) == pytest.approx([1.0])
+
+
+def test_regularised_weights_stay_interior_with_few_points_and_follow_many():
+    few = np.column_stack([np.zeros(2), -3.0 * np.ones(2)])  # two runs, member 2 far worse on both
+    w = stacking_weights(few)
+    assert 0.6 < w[0] < 0.9  # prefers member 1, but two runs cannot rule member 2 out
+    assert stacking_weights(few, prior_alpha=1.0)[0] > 0.99  # plain stacking would
+    assert stacking_weights(np.zeros((0, 3))) == pytest.approx([1 / 3] * 3)
+    # point weights: two copies of a run at weight 1/2 are one run
+    np.testing.assert_allclose(stacking_weights(np.vstack([few, few]), point_weights=np.full(4, 0.5)), w, atol=1e-4)
+
+
+def test_run_weights_count_each_run_once_over_nested_cuts():
+    np.testing.assert_allclose(run_weights([5.0, 50.0, 500.0, 0.5], [1.0, 10.0, 100.0]), [1.0, 0.5, 1 / 3, 0.0])
+
+
+def test_cross_fitted_weights_never_use_the_scored_cut():
+    """Three nested cuts (thresholds 1, 10, 100). Runs above 10 favour member 2, runs in (1, 10]
+    favour member 1: cut 10's weights see only (1, 10] and prefer member 1; the deepest cut has
+    nothing below it and gets equal weights; changing a cut's own held-out scores changes nothing."""
+    thr = [100.0, 10.0, 1.0]
+    vals = [np.array([200.0, 300, 400, 500]), np.geomspace(11, 500, 8), np.geomspace(2, 500, 12)]
+
+    def scores(v):
+        return np.column_stack([np.where(v > 10, -4.0, 0.0), np.where(v > 10, 0.0, -4.0)])
+
+    blocks = [scores(v) for v in vals]
+    w = cross_fitted_weights(blocks, thr, vals)
+    assert w[2] == pytest.approx([0.5, 0.5])
+    assert w[1][0] > 0.7  # learned from cut 1's runs in (1, 10] only
+    assert w[0][1] > 0.5  # cut 100 learns from runs in (1, 100]: mostly above 10
+    for j in range(3):  # scramble cut j's own held-out runs (those above its threshold, in every block)
+        moved = [np.where((v > thr[j])[:, None], -50.0 * np.arange(2)[::-1], b) for b, v in zip(blocks, vals)]
+        np.testing.assert_allclose(cross_fitted_weights(moved, thr, vals)[j], w[j], atol=1e-6)
 
 
 def test_law_form_share_is_zero_for_identical_members_and_large_for_distinct_ones():
@@ -108,6 +142,15 @@ def test_compare_groups_on_a_hierarchical_ensemble(tmp_path, capsys):
     assert main(["predict", str(path), "--params", "1e9", "--tokens", "2e10", "--group", "y"]) == 0
 
 
+def test_fit_ensembles_refuses_members_for_tables_it_does_not_fit():
+    from bayes_scaling.errors import BayesScalingError
+    from bayes_scaling.inference.batch import fit_ensembles
+
+    runs = bs.load_runs(__import__("pandas").DataFrame({"X": [1.0, 10.0], "loss": [1.0, 0.5]}), extra_cols={"X": "X"})
+    with pytest.raises(BayesScalingError, match="not being fitted"):
+        fit_ensembles({"a": runs}, ["power_x"], members={"b": (["m4"], None)}, workers=1)
+
+
 def test_ensemble_refuses_members_fitted_to_other_runs():
     a = fake_fit(seed=1)
     b = fake_fit(seed=2)  # other simulated runs
@@ -137,7 +180,7 @@ def test_fit_ensembles_reuses_the_cut_fits_for_the_discrepancy_and_skips_it_when
     to split again, so "auto" leaves it uncalibrated and says why."""
     import pandas as pd
 
-    from bayes_scaling.inference.ensemble import fit_ensembles
+    from bayes_scaling.inference.batch import fit_ensembles
 
     rng = np.random.default_rng(0)
 
@@ -147,11 +190,17 @@ def test_fit_ensembles_reuses_the_cut_fits_for_the_discrepancy_and_skips_it_when
         return bs.load_runs(frame, extra_cols={"X": "X"})
 
     out = fit_ensembles({"long": curve(16), "short": curve(9)}, ["power_x"], workers=1, cut_decades=(1.0,),
-                        calibrate_extrapolation="auto", draws=200, tune=200, inner_draws=200, seed=2)
+                        calibrate_extrapolation="auto", draws=200, tune=200, inner_draws=200, seed=2,
+                        members={"short": (None, ["power_x"])}, inner_fit_kw={"retries": 0})
     assert not out.errors
     long, short = out.fits["long"], out.fits["short"]
     disc = long.members["power_x"].discrepancy
     assert disc is not None and disc.info["inner_fits_reused"] is True
+    assert disc.info["method"].startswith("cross-fitted") and disc.info["inner_n_test"] >= 3
+    assert disc.info["cuts"]["1"]["weights"] == {"power_x": 1.0}
+    from bayes_scaling.commands.output import discrepancy_line
+
+    assert "held out" in discrepancy_line(long.members["power_x"], 0.9)
     c0 = float(long.members["power_x"].posterior["c0"].median())
     assert abs(c0 - 0.4) < 0.1, c0
     assert short.members["power_x"].discrepancy is None

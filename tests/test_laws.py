@@ -503,7 +503,7 @@ def _hand_logp(spec, data, values, sigma, value_names, jacobian):
     return total, {k: np.asarray(v, dtype=float) for k, v in point.items()}
 
 
-MODEL_SPECS = [*LAWS, "chinchilla_hoffmann2022", "custom"]
+MODEL_SPECS = [*LAWS, "chinchilla_hoffmann2022", "m4_error_rate", "custom"]
 
 
 def _spec(name):

@@ -8,7 +8,8 @@ from typing import Any
 
 from bayes_scaling.commands.args import (add_calibrate_arg, add_ci_arg, add_json_arg, add_runs_args, add_sampler_args,
                                          fit_out, runs_from_args)
-from bayes_scaling.commands.output import diagnostics_line, diagnostics_record, emit
+from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, discrepancy_line, discrepancy_record,
+                                           emit)
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import summary_record as rec
 
@@ -53,6 +54,9 @@ def ensemble_lines(result, ci_prob: float) -> list[str]:
     for cut, ws in info.get("weights_per_cut", {}).items():
         lines.append(f"  weights fitted below {cut} decade(s) under the largest run: "
                      + ", ".join(f"{k} {w:.2f}" for k, w in ws.items()))
+    disc = discrepancy_line(next(iter(result.members.values())), ci_prob)  # one, shared by the members
+    if disc:
+        lines.append(f"{disc} ({info.get('discrepancy', 'calibrated on the mixture')})")
     lines.append(diagnostics_line(result))
     return lines
 
@@ -60,7 +64,8 @@ def ensemble_lines(result, ci_prob: float) -> list[str]:
 def ensemble_json(result, ci_prob: float) -> dict[str, Any]:
     return {"ensemble": {k: {"law": m.law.name, "formula": m.law.formula, "weight": result.weights[k],
                              "diagnostics": diagnostics_record(m)} for k, m in result.members.items()},
-            "weighting": result.info, "runs": result.runs_metadata, "diagnostics": diagnostics_record(result)}
+            "weighting": result.info, "runs": result.runs_metadata, "diagnostics": diagnostics_record(result),
+            "extrapolation_discrepancy": discrepancy_record(next(iter(result.members.values())), ci_prob)}
 
 
 def cmd_ensemble(args) -> int:

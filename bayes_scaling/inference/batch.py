@@ -4,6 +4,8 @@ Each worker process compiles the model of a (law, spec) once (module-level cache
 :mod:`bayes_scaling.inference.fit`) and swaps the data for every further table, so N curves cost
 one compilation per worker, not N. Work runs in-process (``workers=1``), on a local process pool
 (the default), or on a Dask distributed cluster (``scheduler``: an address or a ``Client``).
+:func:`fit_ensembles` does the same for ensembles of law forms (local processes), each worker
+keeping every member's compiled model for its later tables and stacking cuts.
 
 Tables travel in chunks (one task fits several curves in turn), finished chunks are collected as
 they complete (:func:`concurrent.futures.as_completed` / ``distributed.as_completed``), which
@@ -262,3 +264,57 @@ def _dask_run(items, args, scheduler, chunk, collect) -> None:
     finally:
         if own:
             client.close()
+
+
+def _ensemble_one(item, laws, spec_texts, kw, threads=None):
+    """Worker task of :func:`fit_ensembles`: one table's ensemble (specs travel as text, parsed once per
+    process, so every member's compiled model is reused for later tables and cuts), its chains sampled on
+    ``threads`` threads."""
+    import warnings
+
+    from bayes_scaling.inference.ensemble import fit_ensemble
+    from bayes_scaling.inference.sampling import sampler_threads
+    from bayes_scaling.specs.spec import parse_spec
+
+    name, runs = item
+    with warnings.catch_warnings(), sampler_threads(threads):
+        warnings.simplefilter("ignore")
+        try:
+            specs = [_SPECS.get((text, origin)) or _SPECS.setdefault((text, origin), parse_spec(text, origin))
+                     for text, origin in spec_texts]
+            return name, fit_ensemble(runs, laws, specs or None, **kw), None
+        except BayesScalingError as e:
+            return name, None, str(e)
+
+
+def fit_ensembles(tables, laws=None, specs=None, *, members=None, workers: int | None = None, **kw):
+    """:func:`~bayes_scaling.inference.ensemble.fit_ensemble` on every table (learning curves, datasets)
+    with the same members and options ``kw``, on ``workers`` local processes (default: CPU count; 1 runs in-process). ``members``:
+    ``{table name: (laws, specs)}`` for tables whose members differ (e.g. a spec for error rates). Each
+    worker samples on one core, compiles every member's model once and swaps the data for the later tables
+    and cuts (as :func:`fit_many`). Returns a :class:`BatchResult` of ensembles
+    (:class:`~bayes_scaling.result.ensemble.EnsembleResult`)."""
+    from bayes_scaling.inference.fit import resolve_spec
+
+    if not tables:
+        raise BayesScalingError("no runs tables to fit")
+    unknown = sorted(set(members or {}) - set(tables))
+    if unknown:
+        raise BayesScalingError(f"members names tables that are not being fitted: {unknown[:5]}")
+
+    def texts(specs_):
+        return [(s.text, s.origin) for s in (resolve_spec(spec=x).synced() for x in (specs_ or []))]
+
+    default = (laws, texts(specs))
+    own = {name: (lw, texts(sp)) for name, (lw, sp) in (members or {}).items()}
+    items = list(tables.items())
+    per = [own.get(name, default) for name, _ in items]
+    workers = min(workers or os.cpu_count() or 1, len(items))
+    if workers == 1:
+        results = [_ensemble_one(item, lw, st, dict(kw)) for item, (lw, st) in zip(items, per)]
+    else:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            # one core per worker, as fit_many: nutpie's default would start a thread per chain in every worker
+            results = list(pool.map(_ensemble_one, items, [lw for lw, _ in per], [st for _, st in per],
+                                    [dict(kw)] * len(items), [1] * len(items), chunksize=1))
+    return BatchResult({n: r for n, r, e in results if r is not None}, {n: e for n, r, e in results if e is not None})

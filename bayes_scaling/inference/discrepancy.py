@@ -26,7 +26,8 @@ from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.discrepancy import GROUP, Discrepancy, split_axis
 from bayes_scaling.specs.families import get_family, laplace_normal_logpdf
 
-__all__ = ["GROUP", "Discrepancy", "split_axis", "laplace_normal_logpdf", "calibrate", "grid_posterior", "inner_split"]
+__all__ = ["GROUP", "Discrepancy", "split_axis", "laplace_normal_logpdf", "calibrate", "grid_posterior", "pooled_grid_posterior",
+           "inner_split", "heldout_coverage"]
 
 PRIOR_SCALE = 0.05
 TAU_MAX = 0.3
@@ -68,22 +69,38 @@ def _mixture_logp(r: np.ndarray, sigma: np.ndarray, s_grid: np.ndarray, family) 
 
 
 def grid_posterior(r, sigma, d, *, family: str = "student_t", nu: float = 4.0, prior_scale: float = PRIOR_SCALE,
-                   tau_max: float = TAU_MAX, n_grid: int = GRID):
+                   tau_max: float = TAU_MAX, n_grid: int = GRID, weights=None):
     """Posterior of (tau0, tau1) on a uniform grid from held-out residuals ``r`` (run x draw, log-loss),
-    the noise draws ``sigma`` (draw) and the runs' decades beyond the fitted data ``d`` (run).
+    the noise draws ``sigma`` (draw) and the runs' decades beyond the fitted data ``d`` (run);
+    ``weights`` (run, default 1) temper each run's log-likelihood.
 
     Returns (tau grid, posterior mass over (tau0, tau1))."""
+    return pooled_grid_posterior([(r, sigma, d, weights)], family=family, nu=nu, prior_scale=prior_scale,
+                                 tau_max=tau_max, n_grid=n_grid)
+
+
+def pooled_grid_posterior(blocks, *, family: str = "student_t", nu: float = 4.0, prior_scale: float = PRIOR_SCALE,
+                          tau_max: float = TAU_MAX, n_grid: int = GRID):
+    """:func:`grid_posterior` from several held-out blocks (e.g. the cuts of a cross-fitted calibration),
+    each ``(r, sigma, d, weights)`` as there, its own fits' residuals and noise draws; the blocks'
+    weighted log-likelihoods add (a power likelihood when a run is held out by several blocks and
+    weighted 1 / their number). Returns (tau grid, posterior mass over (tau0, tau1))."""
+    fam = get_family(family, nu)
     tau = np.linspace(0.0, tau_max, n_grid)
-    s_max = np.sqrt(2.0) * tau_max * max(1.0, float(np.max(d)))
+    s_max = np.sqrt(2.0) * tau_max * max(1.0, max(float(np.max(b[2])) for b in blocks))
     s_grid = np.linspace(0.0, s_max, _S_GRID)
-    table = _mixture_logp(r, sigma, s_grid, get_family(family, nu))  # (s, run)
     t0, t1 = np.meshgrid(tau, tau, indexing="ij")
-    s = np.sqrt(t0[..., None] ** 2 + (t1[..., None] * d) ** 2)  # (tau0, tau1, run)
-    pos = s / s_grid[-1] * (len(s_grid) - 1)
-    lo = np.clip(np.floor(pos).astype(int), 0, len(s_grid) - 2)
-    w = pos - lo
-    runs_idx = np.arange(len(d))
-    loglik = ((1 - w) * table[lo, runs_idx] + w * table[lo + 1, runs_idx]).sum(axis=-1)
+    loglik = np.zeros_like(t0)
+    for r, sigma, d, w in blocks:
+        d = np.asarray(d, float)
+        w = np.ones(len(d)) if w is None else np.asarray(w, float)
+        table = _mixture_logp(np.asarray(r, float), np.asarray(sigma, float), s_grid, fam)  # (s, run)
+        s = np.sqrt(t0[..., None] ** 2 + (t1[..., None] * d) ** 2)  # (tau0, tau1, run)
+        pos = s / s_grid[-1] * (len(s_grid) - 1)
+        lo = np.clip(np.floor(pos).astype(int), 0, len(s_grid) - 2)
+        frac = pos - lo
+        runs_idx = np.arange(len(d))
+        loglik += (((1 - frac) * table[lo, runs_idx] + frac * table[lo + 1, runs_idx]) * w).sum(axis=-1)
     logprior = -0.5 * (t0 ** 2 + t1 ** 2) / prior_scale ** 2
     lp = loglik + logprior
     mass = np.exp(lp - lp.max())
@@ -127,8 +144,8 @@ def calibrate(result, fitter, *, inner_decades: float = 1.0, draws: int | None =
         "inner_decades_beyond": float(d.max()), "prior": f"HalfNormal({PRIOR_SCALE}) on tau0 and tau1",
         "inner_diagnostics_ok": bool(inner.diagnostics.ok), "inner_r_hat_max": float(inner.diagnostics.r_hat_max),
         "inner_seed": seed,
-        "inner_coverage_90_raw": _coverage(r, flat_sigma[keep], np.zeros_like(d), 0.0, 0.0, lik, rng),
-        "inner_coverage_90_calibrated": _coverage(r, flat_sigma[keep], d, float(t0.median()), float(t1.median()),
+        "inner_coverage_90_raw": heldout_coverage(r, flat_sigma[keep], np.zeros_like(d), 0.0, 0.0, lik, rng),
+        "inner_coverage_90_calibrated": heldout_coverage(r, flat_sigma[keep], d, float(t0.median()), float(t1.median()),
                                                   lik, rng),
         "posterior_mass_at_grid_edge": edge,
         # How far the smaller runs' law missed the larger ones (median of |relative error| and its sign).
@@ -151,7 +168,7 @@ def draws_from_grid(tau: np.ndarray, mass: np.ndarray, posterior: xr.Dataset, rn
                  for i, j in ((i0, jitter[0]), (i1, jitter[1])))
 
 
-def _coverage(r, sigma, d, t0, t1, likelihood, rng) -> float:
+def heldout_coverage(r, sigma, d, t0, t1, likelihood, rng) -> float:
     """Share of held-out runs inside the 90% predictive interval (noise and discrepancy simulated).
     With residuals r = y - mu, y lies inside iff 0 lies inside the interval of (mu - y) + noise."""
     shape = r.shape

@@ -8,9 +8,30 @@ the weighted predictive densities over the held-out runs of all cuts. Weights pe
 stable the choice is. ``method="loo"`` stacks PSIS-LOO densities of the full-data fits instead
 (in-sample: it rewards fit, not extrapolation). The members are then fitted to all runs.
 
-With the leave-future-out discrepancy (``calibrate_extrapolation``) the ensemble and the discrepancy
-do not count the same miss twice: the discrepancy is calibrated on the *mixture's* misses at the
-first cut, i.e. on what the law-form spread did not already cover.
+Two choices keep the weights and the calibration honest when held-out runs are few:
+
+* **Regularised weights.** The cuts are nested, so a run above the shallowest cut is scored by every
+  cut; each run's score is weighted 1 / (number of cuts that hold it out), so it counts once. The
+  objective adds a Dirichlet(alpha = 2) prior on the weights: (alpha - 1) sum_k log w_k, the score of
+  one pseudo-run per member that only that member predicts. A few held-out runs cannot drive a weight
+  to 0 or 1, while a hundred runs that agree still come close. With no member the truth (the M-open
+  case of Yao et al. 2018), weights near 0/1 from a handful of correlated runs are noise, not evidence.
+* **Cross-fitted calibration.** The extrapolation discrepancy must measure the misses of the whole
+  procedure (choose weights below a cut, predict above it), not of the form that won on the very
+  runs it is scored on. At each cut the members fitted below it are mixed with weights learned only
+  from runs below that cut (scores of the deeper cuts on runs under this cut's threshold; equal
+  weights at the deepest cut, where nothing is left to learn from), and the misses of all cuts, each
+  run at its own distance beyond its cut (0.5 to 1.5 decades and more), enter one grid posterior of
+  the discrepancy's (tau0, tau1), each run counting once in all. Pooling the cuts also lets the
+  growth with distance (tau1) be measured over a range of distances rather than one. This applies
+  leave-future-out (Bürkner, Gabry & Vehtari 2020) one level deeper, to the weighting step itself
+  (nested cross-validation). The inner fits are those of the stacking cuts: nothing is refitted.
+  Limitation: weights learned from fewer runs are more spread than the final ones (equal at the
+  deepest cut), so when the final weights concentrate on one form the calibration can be optimistic
+  for it (benchmarks/README.md, "Ensembles of law forms").
+
+The ensemble and the discrepancy do not count the same miss twice: the discrepancy is calibrated on
+the *mixture's* misses, i.e. on what the law-form spread did not already cover.
 """
 
 from __future__ import annotations
@@ -28,25 +49,57 @@ from bayes_scaling.result.ensemble import EnsembleResult
 #: Default cuts: hold out the runs within 0.5, 1 and 1.5 decades of the largest on the split axis.
 CUT_DECADES = (0.5, 1.0, 1.5)
 MIN_TEST = 3
+_MAX_DRAWS = 400  # mixture draws per cut scored by the discrepancy's calibration
+#: Dirichlet prior on the stacking weights (alpha - 1 = 1: one pseudo-run per member, see the docstring).
+PRIOR_ALPHA = 2.0
 
 
-def stacking_weights(lpd: np.ndarray) -> np.ndarray:
-    """Weights on the simplex maximising sum_i log sum_k w_k exp(lpd[i, k]) (points x members)."""
+def stacking_weights(lpd: np.ndarray, *, point_weights=None, prior_alpha: float = PRIOR_ALPHA) -> np.ndarray:
+    """Weights on the simplex maximising sum_i v_i log sum_k w_k exp(lpd[i, k]) + (alpha - 1) sum_k log w_k
+    (points x members; v = ``point_weights``, default 1): stacking with a Dirichlet(``prior_alpha``)
+    prior, the posterior mode. With no points, the prior's mode (equal weights)."""
     from scipy.optimize import minimize
-    from scipy.special import logsumexp, softmax
+    from scipy.special import log_softmax, logsumexp, softmax
 
+    lpd = np.asarray(lpd, float)
     n, k = lpd.shape
     if k == 1:
         return np.ones(1)
+    if n == 0:
+        return np.full(k, 1.0 / k)
+    v = np.ones(n) if point_weights is None else np.asarray(point_weights, float)
 
     def objective(z):
-        w = softmax(np.append(z, 0.0))
-        return -float(np.sum(logsumexp(lpd, b=w[None, :], axis=1)))
+        logw = log_softmax(np.append(z, 0.0))
+        return -float(np.sum(v * logsumexp(lpd + logw[None, :], axis=1)) + (prior_alpha - 1.0) * logw.sum())
 
     best = min((minimize(objective, z0, method="Nelder-Mead" if k <= 3 else "Powell",
                          options={"xatol": 1e-6, "fatol": 1e-9, "maxiter": 20000}) for z0 in
                 (np.zeros(k - 1), *np.eye(k - 1) * 3.0)), key=lambda r: r.fun)
     return softmax(np.append(best.x, 0.0))
+
+
+def run_weights(values, thresholds) -> np.ndarray:
+    """1 / (number of cuts in ``thresholds`` that hold each run out, i.e. lie below its ``values``), so
+    a run held out by several nested cuts counts once in all (0 for a run no cut holds out)."""
+    n = (np.asarray(values, float)[:, None] > np.asarray(thresholds, float)[None, :]).sum(axis=1)
+    return np.where(n > 0, 1.0 / np.maximum(n, 1), 0.0)
+
+
+def cross_fitted_weights(blocks, thresholds, values, prior_alpha: float = PRIOR_ALPHA) -> list[np.ndarray]:
+    """Per cut j, the stacking weights a fit below cut j could have learned: from the held-out scores
+    ``blocks[k]`` (runs x members) of the deeper cuts k (``thresholds[k] < thresholds[j]``), on their runs
+    at or below ``thresholds[j]`` only (``values[k]``: those runs on the split axis); the prior's equal
+    weights where there are none. Cut j's own held-out runs never enter its weights."""
+    out = []
+    for tj in thresholds:
+        used = [k for k, tk in enumerate(thresholds) if tk < tj]
+        rows = [(blocks[k][values[k] <= tj], values[k][values[k] <= tj]) for k in used]
+        lpd = np.vstack([r for r, _ in rows]) if rows else np.zeros((0, blocks[0].shape[1]))
+        v = np.concatenate([x for _, x in rows]) if rows else np.zeros(0)
+        out.append(stacking_weights(lpd, point_weights=run_weights(v, [thresholds[k] for k in used]),
+                                    prior_alpha=prior_alpha))
+    return out
 
 
 def _lpd(result, test) -> np.ndarray:
@@ -84,7 +137,8 @@ def _cuts(runs, law, cut_decades, n_min_train: int):
 def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decades=CUT_DECADES,
                  draws: int = 1000, tune: int = 1000, chains: int = 4, seed: int = 0, inner_draws: int = 500,
                  calibrate_extrapolation: bool = False, progress: bool = False, columns: dict | None = None,
-                 group_col: str | None = None, vary=None, **fit_kw) -> EnsembleResult:
+                 group_col: str | None = None, vary=None, prior_alpha: float = PRIOR_ALPHA,
+                 inner_fit_kw: dict | None = None, **fit_kw) -> EnsembleResult:
     """Fit each law (names) or spec (objects, names or paths) to ``runs`` and stack them.
 
     ``method``: ``"lfo"`` (leave-future-out stacking at ``cut_decades`` below the largest run),
@@ -93,7 +147,8 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
     by default all its parameters but the irreducible loss). ``calibrate_extrapolation``: True, False
     or ``"auto"`` (calibrate when the runs allow the discrepancy's split, else record why not in
     ``info["discrepancy"]``). ``fit_kw``: further options of every fit (``retries``,
-    ``retry_budget_s``, ``target_accept``). Returns an :class:`EnsembleResult` whose ``info`` records the cuts, the weights
+    ``retry_budget_s``, ``target_accept``); ``inner_fit_kw`` overrides them for the inner (stacking) fits,
+    e.g. ``{"retries": 0}``: their draws only score held-out runs. Returns an :class:`EnsembleResult` whose ``info`` records the cuts, the weights
     per cut and the held-out log scores."""
     if not hasattr(runs, "frame"):
         from bayes_scaling.data.runs import load_runs
@@ -136,31 +191,40 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
             raise BayesScalingError(f"too few runs for leave-future-out weights: no cut at {list(cut_decades)} decades "
                                     f"below the largest {axis} leaves {n_min} runs to fit and {MIN_TEST} to score; "
                                     f"use method='loo' or 'equal'")
-        per_cut, blocks, inner_ok = {}, [], {}
+        per_cut, blocks, inner_ok, values = {}, [], {}, []
         for j, (dec, thr, train, test) in enumerate(cuts):
-            fits_j = {n: fit(train, spec=s, draws=inner_draws, tune=inner_draws, seed=seed + 1 + j, **kw)
+            fits_j = {n: fit(train, spec=s, draws=inner_draws, tune=inner_draws, seed=seed + 1 + j,
+                             **{**kw, **(inner_fit_kw or {})})
                       for n, s in zip(names, items)}
             inner_fits[thr] = fits_j
             lpd = np.column_stack([_lpd(f, test) for f in fits_j.values()])
             blocks.append(lpd)
-            per_cut[f"{dec:g}"] = dict(zip(names, map(float, stacking_weights(lpd))))
+            values.append(test.frame[axis].to_numpy(float))
+            per_cut[f"{dec:g}"] = dict(zip(names, map(float, stacking_weights(lpd, prior_alpha=prior_alpha))))
             inner_ok[f"{dec:g}"] = {n: bool(f.diagnostics.ok) for n, f in fits_j.items()}
-        w = stacking_weights(np.vstack(blocks))
+        thresholds = [t for _, t, _, _ in cuts]
+        w = stacking_weights(np.vstack(blocks), point_weights=np.concatenate([run_weights(v, thresholds) for v in values]),
+                             prior_alpha=prior_alpha)
+        crossed = cross_fitted_weights(blocks, thresholds, values, prior_alpha)
         info.update({"axis": axis, "cuts": [{"decades": d, "threshold": t, "n_train": len(tr), "n_test": len(te)}
                                              for d, t, tr, te in cuts],
-                     "weights_per_cut": per_cut, "inner_diagnostics_ok": inner_ok,
+                     "weights_per_cut": per_cut, "inner_diagnostics_ok": inner_ok, "prior_alpha": prior_alpha,
+                     "weights_cross_fitted": {f"{c[0]:g}": dict(zip(names, map(float, x))) for c, x in zip(cuts, crossed)},
                      "heldout_lpd_per_member": {n: float(v) for n, v in zip(names, np.vstack(blocks).sum(axis=0))}})
     members = {n: fit(runs, spec=s, draws=draws, tune=tune, seed=seed, **kw) for n, s in zip(names, items)}
     if method == "equal":
         w = np.ones(len(items)) / len(items)
     elif method == "loo":
-        w = stacking_weights(np.column_stack([_loo_pointwise(m) for m in members.values()]))
+        w = stacking_weights(np.column_stack([_loo_pointwise(m) for m in members.values()]), prior_alpha=prior_alpha)
     info["seconds"] = time.perf_counter() - t0
     if no_calibration:
         info["discrepancy"] = no_calibration
     ens = EnsembleResult(members, dict(zip(names, map(float, w))), info, seed=seed)
-    if calibrate_extrapolation:
-        ens = with_mixture_discrepancy(ens, seed=seed, draws=inner_draws, inner_fits=inner_fits, fit_kw=fit_kw)
+    if calibrate_extrapolation and method == "lfo":
+        ens = with_cross_fitted_discrepancy(ens, [(c[0], c[1], c[3], inner_fits[c[1]], x) for c, x in zip(cuts, crossed)],
+                                            seed=seed)
+    elif calibrate_extrapolation:
+        ens = with_mixture_discrepancy(ens, seed=seed, draws=inner_draws, fit_kw=fit_kw)
     return ens
 
 
@@ -185,6 +249,64 @@ def _stem(origin: str) -> str:
     from pathlib import Path
 
     return Path(origin).stem
+
+
+def with_cross_fitted_discrepancy(ens: EnsembleResult, cuts, *, seed: int = 0) -> EnsembleResult:
+    """Calibrate one extrapolation discrepancy on the misses of the whole procedure, cross-fitted: at each
+    cut ``(decades, threshold, held-out runs, member fits below the cut, weights)`` the members fitted
+    below it are mixed with weights learned below it only (:func:`cross_fitted_weights`), and the held-out
+    misses of all cuts, each at its own distance beyond its cut, enter one grid posterior of (tau0, tau1),
+    each run counting once in all (:func:`run_weights`). Every member gets the same discrepancy."""
+    from bayes_scaling.inference.discrepancy import heldout_coverage, pooled_grid_posterior
+
+    first = next(iter(ens.members.values()))
+    if len({(m.spec.likelihood.family, m.spec.likelihood.nu) for m in ens.members.values()}) > 1:
+        raise BayesScalingError("calibrating one discrepancy on the mixture needs one likelihood family for every "
+                                "member; these members' families differ")
+    axis, lik = split_axis(first.law), first.spec.likelihood
+    rng = np.random.default_rng(seed)
+    thresholds = [c[1] for c in cuts]
+    blocks, per_cut = [], {}
+    for dec, thr, test, fits_j, w in cuts:
+        mix = EnsembleResult(fits_j, dict(zip(fits_j, w)), seed=seed).evaluator
+        mu = mix.log_mean_at_runs(test).values.reshape(-1, len(test)).T  # run x draw
+        sigma = mix.pool({k: m.posterior["sigma"] for k, m in fits_j.items()}).values.ravel()
+        keep = rng.choice(mu.shape[1], size=min(_MAX_DRAWS, mu.shape[1]), replace=False)
+        v = test.frame[axis].to_numpy(float)
+        train_max = float(next(iter(fits_j.values())).runs.frame[axis].max())
+        r = np.log(test.frame["loss"].to_numpy(float))[:, None] - mu[:, keep]
+        d = np.maximum(0.0, np.log10(v / train_max))
+        blocks.append((r, sigma[keep], d, run_weights(v, thresholds)))
+        per_cut[f"{dec:g}"] = {"n_test": len(test), "decades_beyond_max": float(d.max()),
+                               "weights": dict(zip(fits_j, map(float, w))),
+                               "coverage_90_raw": heldout_coverage(r, sigma[keep], d, 0.0, 0.0, lik, rng)}
+    tau, mass = pooled_grid_posterior(blocks, family=lik.family, nu=float(lik.nu))
+    m0, m1 = mass.sum(axis=1), mass.sum(axis=0)
+    med = [float(tau[np.searchsorted(np.cumsum(m), 0.5)]) for m in (m0, m1)]
+    for (r, sg, d, _), c in zip(blocks, per_cut.values()):
+        c["coverage_90_calibrated"] = heldout_coverage(r, sg, d, med[0], med[1], lik, rng)
+    total, diag_rng = sum(float(b[3].sum()) for b in blocks), np.random.default_rng(seed + 1)
+    deepest = min(cuts, key=lambda c: c[1])
+    info = {"method": "cross-fitted leave-future-out grid posterior on the ensemble's mixture", "cuts": per_cut,
+            "inner_n_train": len(next(iter(deepest[3].values())).runs), "inner_n_test": len(deepest[2])}
+    for label, taus in (("raw", (0.0, 0.0)), ("calibrated", med)):  # pooled, each held-out run once in all
+        info[f"inner_coverage_90_{label}"] = float(sum(b[3] @ _covered(b, lik, diag_rng, taus) for b in blocks) / total)
+    info.update({
+            "inner_fits_reused": True, "tau_median": med, "posterior_mass_at_grid_edge": float(m0[-5:].sum() + m1[-5:].sum()),
+            "inner_diagnostics_ok": all(bool(f.diagnostics.ok) for c in cuts for f in c[3].values())})
+    out = {}
+    for k, m in ens.members.items():
+        t0, t1 = draws_from_grid(tau, mass, m.posterior, rng)
+        out[k] = m.with_discrepancy(Discrepancy(t0, t1, axis, float(np.log10(ens.runs.frame[axis].max())), info))
+    return EnsembleResult(out, ens.weights, {**ens.info, "discrepancy": "cross-fitted on the mixture"}, seed=ens.seed)
+
+
+def _covered(block, likelihood, rng, taus) -> np.ndarray:
+    """Per held-out run of ``block`` (r, sigma, d, _): 1 when inside the 90% predictive interval."""
+    from bayes_scaling.inference.discrepancy import heldout_coverage
+
+    r, sigma, d, _ = block
+    return np.array([heldout_coverage(r[i:i + 1], sigma, d[i:i + 1], *taus, likelihood, rng) for i in range(len(d))])
 
 
 def with_mixture_discrepancy(ens: EnsembleResult, *, seed: int = 0, draws: int = 500, inner_decades: float = 1.0,
@@ -224,45 +346,3 @@ def with_mixture_discrepancy(ens: EnsembleResult, *, seed: int = 0, draws: int =
                 "inner_diagnostics_ok": bool(inner[k].diagnostics.ok)}
         out[k] = m.with_discrepancy(Discrepancy(t0, t1, axis, float(np.log10(ens.runs.frame[axis].max())), info))
     return EnsembleResult(out, ens.weights, {**ens.info, "discrepancy": "calibrated on the mixture"}, seed=ens.seed)
-
-
-def _ensemble_one(item, laws, spec_texts, kw):
-    """Worker task of :func:`fit_ensembles`: one table's ensemble (specs travel as text)."""
-    import warnings
-
-    from bayes_scaling.specs.spec import parse_spec
-
-    name, runs = item
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            specs = [parse_spec(text, origin) for text, origin in spec_texts]
-            return name, fit_ensemble(runs, laws, specs or None, **kw), None
-        except BayesScalingError as e:
-            return name, None, str(e)
-
-
-def fit_ensembles(tables, laws=None, specs=None, *, workers: int | None = None, **kw):
-    """:func:`fit_ensemble` on every table (learning curves, datasets) with the same members and
-    options ``kw``, on ``workers`` local processes (default: CPU count; 1 runs in-process). Each
-    worker compiles every member's model once and swaps the data for the later tables and cuts
-    (as :func:`~bayes_scaling.inference.batch.fit_many`). Returns a
-    :class:`~bayes_scaling.inference.batch.BatchResult` of :class:`EnsembleResult`."""
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
-
-    from bayes_scaling.inference.batch import BatchResult
-
-    if not tables:
-        raise BayesScalingError("no runs tables to fit")
-    spec_texts = [(s.text, s.origin) for s in (resolve_spec(spec=x).synced() for x in (specs or []))]
-    items = list(tables.items())
-    workers = min(workers or os.cpu_count() or 1, len(items))
-    args = (laws, spec_texts, dict(kw))
-    if workers == 1:
-        results = [_ensemble_one(item, *args) for item in items]
-    else:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            results = list(pool.map(_ensemble_one, items, *([a] * len(items) for a in args), chunksize=1))
-    return BatchResult({n: r for n, r, e in results if r is not None}, {n: e for n, r, e in results if e is not None})
