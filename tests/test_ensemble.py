@@ -219,6 +219,9 @@ def test_fit_ensembles_reuses_the_cut_fits_for_the_discrepancy_and_skips_it_when
     from bayes_scaling.commands.output import discrepancy_line
 
     assert "held out" in discrepancy_line(long.members["power_x"], 0.9)
+    from bayes_scaling.commands.ensemble import ensemble_lines
+
+    assert any("calibration mixture weights: final weights" in line for line in ensemble_lines(long, 0.9))
     c0 = float(long.members["power_x"].posterior["c0"].median())
     assert abs(c0 - 0.4) < 0.1, c0
     assert short.members["power_x"].discrepancy is None
