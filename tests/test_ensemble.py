@@ -11,6 +11,7 @@ import pytest
 import bayes_scaling as bs
 from bayes_scaling.cli import main
 from bayes_scaling.inference.ensemble import cross_fitted_weights, run_weights, stacking_weights
+from bayes_scaling.inference.ensemble_calibration import calibration_cuts, entropy, temper_to_entropy
 from bayes_scaling.queries.allocate import compute_optimal, decide
 from bayes_scaling.result import EnsembleResult, load_fit
 from bayes_scaling.result.ensemble import law_form_share
@@ -70,6 +71,32 @@ def test_cross_fitted_weights_never_use_the_scored_cut():
     for j in range(3):  # scramble cut j's own held-out runs (those above its threshold, in every block)
         moved = [np.where((v > thr[j])[:, None], -50.0 * np.arange(2)[::-1], b) for b, v in zip(blocks, vals)]
         np.testing.assert_allclose(cross_fitted_weights(moved, thr, vals)[j], w[j], atol=1e-6)
+
+
+def test_tempering_matches_the_final_weights_concentration_and_keeps_the_ranking():
+    final = np.array([0.71, 0.2, 0.09])
+    w, g = temper_to_entropy([0.25, 0.4, 0.35], final)
+    assert entropy(w) == pytest.approx(entropy(final), abs=1e-6) and g > 1
+    assert list(np.argsort(w)) == [0, 2, 1]
+    flat, g = temper_to_entropy([0.9, 0.05, 0.05], [0.4, 0.3, 0.3])  # more concentrated than final: flattened
+    assert g < 1 and entropy(flat) == pytest.approx(entropy([0.4, 0.3, 0.3]), abs=1e-6)
+    np.testing.assert_allclose(temper_to_entropy(np.full(3, 1 / 3), final)[0], 1 / 3)  # nothing to sharpen
+
+
+def test_calibration_cuts_use_only_learned_weights():
+    """Cuts at 100, 10, 1: the deepest learned nothing and is dropped, the others keep their ranking
+    at the final weights' entropy; a single cut falls back to the final weights and says so."""
+    thr = [100.0, 10.0, 1.0]
+    vals = [np.array([200.0, 300, 400]), np.geomspace(11, 400, 6), np.geomspace(2, 400, 9)]
+    cuts = [(d, t, f"test{d}", f"fits{d}") for d, t in zip((0.5, 1.0, 1.5), thr)]
+    crossed = [np.array([0.2, 0.8]), np.array([0.6, 0.4]), np.array([0.5, 0.5])]
+    used, info = calibration_cuts(cuts, crossed, vals, np.array([0.9, 0.1]))
+    assert [c[0] for c in used] == [0.5, 1.0] and list(info["dropped_cuts"]) == ["1.5"]
+    np.testing.assert_allclose(used[0][4], [0.1, 0.9], atol=1e-6)
+    np.testing.assert_allclose(used[1][4], [0.9, 0.1], atol=1e-6)
+    one, info = calibration_cuts(cuts[2:], crossed[2:], vals[2:], np.array([0.9, 0.1]))
+    assert len(one) == 1 and info["weights_source"].startswith("final weights")
+    np.testing.assert_allclose(one[0][4], [0.9, 0.1])
 
 
 def test_law_form_share_is_zero_for_identical_members_and_large_for_distinct_ones():
@@ -198,9 +225,13 @@ def test_fit_ensembles_reuses_the_cut_fits_for_the_discrepancy_and_skips_it_when
     assert disc is not None and disc.info["inner_fits_reused"] is True
     assert disc.info["method"].startswith("cross-fitted") and disc.info["inner_n_test"] >= 3
     assert disc.info["cuts"]["1"]["weights"] == {"power_x": 1.0}
+    assert disc.info["weights_source"].startswith("final weights")  # one cut: nothing learned below it
     from bayes_scaling.commands.output import discrepancy_line
 
     assert "held out" in discrepancy_line(long.members["power_x"], 0.9)
+    from bayes_scaling.commands.ensemble import ensemble_lines
+
+    assert any("calibration mixture weights: final weights" in line for line in ensemble_lines(long, 0.9))
     c0 = float(long.members["power_x"].posterior["c0"].median())
     assert abs(c0 - 0.4) < 0.1, c0
     assert short.members["power_x"].discrepancy is None

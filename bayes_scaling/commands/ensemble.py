@@ -57,6 +57,10 @@ def ensemble_lines(result, ci_prob: float) -> list[str]:
     disc = discrepancy_line(next(iter(result.members.values())), ci_prob)  # one, shared by the members
     if disc:
         lines.append(f"{disc} ({info.get('discrepancy', 'calibrated on the mixture')})")
+        dinfo = next(iter(result.members.values())).discrepancy.info
+        if dinfo.get("weights_source"):
+            dropped = "".join(f"; cut {c} left out: {why}" for c, why in dinfo.get("dropped_cuts", {}).items())
+            lines.append(f"  calibration mixture weights: {dinfo['weights_source']}{dropped}")
     lines.append(diagnostics_line(result))
     return lines
 

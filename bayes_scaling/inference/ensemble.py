@@ -19,16 +19,13 @@ Two choices keep the weights and the calibration honest when held-out runs are f
 * **Cross-fitted calibration.** The extrapolation discrepancy must measure the misses of the whole
   procedure (choose weights below a cut, predict above it), not of the form that won on the very
   runs it is scored on. At each cut the members fitted below it are mixed with weights learned only
-  from runs below that cut (scores of the deeper cuts on runs under this cut's threshold; equal
-  weights at the deepest cut, where nothing is left to learn from), and the misses of all cuts, each
-  run at its own distance beyond its cut (0.5 to 1.5 decades and more), enter one grid posterior of
-  the discrepancy's (tau0, tau1), each run counting once in all. Pooling the cuts also lets the
-  growth with distance (tau1) be measured over a range of distances rather than one. This applies
-  leave-future-out (Bürkner, Gabry & Vehtari 2020) one level deeper, to the weighting step itself
-  (nested cross-validation). The inner fits are those of the stacking cuts: nothing is refitted.
-  Limitation: weights learned from fewer runs are more spread than the final ones (equal at the
-  deepest cut), so when the final weights concentrate on one form the calibration can be optimistic
-  for it (benchmarks/README.md, "Ensembles of law forms").
+  from runs below that cut (scores of the deeper cuts on runs under this cut's threshold), tempered
+  to be as concentrated as the final weights; the deepest cut, with nothing below it to learn from,
+  is left out (:mod:`~bayes_scaling.inference.ensemble_calibration`). The misses of the cuts used,
+  each run at its own distance beyond its cut, enter one grid posterior of the discrepancy's
+  (tau0, tau1), each run counting once in all. This applies leave-future-out (Bürkner, Gabry &
+  Vehtari 2020) one level deeper, to the weighting step itself (nested cross-validation). The inner
+  fits are those of the stacking cuts: nothing is refitted.
 
 The ensemble and the discrepancy do not count the same miss twice: the discrepancy is calibrated on
 the *mixture's* misses, i.e. on what the law-form spread did not already cover.
@@ -42,6 +39,7 @@ import numpy as np
 
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.discrepancy import draws_from_grid, grid_posterior, split_axis
+from bayes_scaling.inference.ensemble_calibration import calibration_cuts, run_weights, with_cross_fitted_discrepancy
 from bayes_scaling.inference.fit import fit, resolve_spec
 from bayes_scaling.posterior.discrepancy import Discrepancy
 from bayes_scaling.result.ensemble import EnsembleResult
@@ -49,7 +47,6 @@ from bayes_scaling.result.ensemble import EnsembleResult
 #: Default cuts: hold out the runs within 0.5, 1 and 1.5 decades of the largest on the split axis.
 CUT_DECADES = (0.5, 1.0, 1.5)
 MIN_TEST = 3
-_MAX_DRAWS = 400  # mixture draws per cut scored by the discrepancy's calibration
 #: Dirichlet prior on the stacking weights (alpha - 1 = 1: one pseudo-run per member, see the docstring).
 PRIOR_ALPHA = 2.0
 
@@ -77,13 +74,6 @@ def stacking_weights(lpd: np.ndarray, *, point_weights=None, prior_alpha: float 
                          options={"xatol": 1e-6, "fatol": 1e-9, "maxiter": 20000}) for z0 in
                 (np.zeros(k - 1), *np.eye(k - 1) * 3.0)), key=lambda r: r.fun)
     return softmax(np.append(best.x, 0.0))
-
-
-def run_weights(values, thresholds) -> np.ndarray:
-    """1 / (number of cuts in ``thresholds`` that hold each run out, i.e. lie below its ``values``), so
-    a run held out by several nested cuts counts once in all (0 for a run no cut holds out)."""
-    n = (np.asarray(values, float)[:, None] > np.asarray(thresholds, float)[None, :]).sum(axis=1)
-    return np.where(n > 0, 1.0 / np.maximum(n, 1), 0.0)
 
 
 def cross_fitted_weights(blocks, thresholds, values, prior_alpha: float = PRIOR_ALPHA) -> list[np.ndarray]:
@@ -221,8 +211,8 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
         info["discrepancy"] = no_calibration
     ens = EnsembleResult(members, dict(zip(names, map(float, w))), info, seed=seed)
     if calibrate_extrapolation and method == "lfo":
-        ens = with_cross_fitted_discrepancy(ens, [(c[0], c[1], c[3], inner_fits[c[1]], x) for c, x in zip(cuts, crossed)],
-                                            seed=seed)
+        cal, selection = calibration_cuts([(c[0], c[1], c[3], inner_fits[c[1]]) for c in cuts], crossed, values, w)
+        ens = with_cross_fitted_discrepancy(ens, cal, seed=seed, selection=selection)
     elif calibrate_extrapolation:
         ens = with_mixture_discrepancy(ens, seed=seed, draws=inner_draws, fit_kw=fit_kw)
     return ens
@@ -249,64 +239,6 @@ def _stem(origin: str) -> str:
     from pathlib import Path
 
     return Path(origin).stem
-
-
-def with_cross_fitted_discrepancy(ens: EnsembleResult, cuts, *, seed: int = 0) -> EnsembleResult:
-    """Calibrate one extrapolation discrepancy on the misses of the whole procedure, cross-fitted: at each
-    cut ``(decades, threshold, held-out runs, member fits below the cut, weights)`` the members fitted
-    below it are mixed with weights learned below it only (:func:`cross_fitted_weights`), and the held-out
-    misses of all cuts, each at its own distance beyond its cut, enter one grid posterior of (tau0, tau1),
-    each run counting once in all (:func:`run_weights`). Every member gets the same discrepancy."""
-    from bayes_scaling.inference.discrepancy import heldout_coverage, pooled_grid_posterior
-
-    first = next(iter(ens.members.values()))
-    if len({(m.spec.likelihood.family, m.spec.likelihood.nu) for m in ens.members.values()}) > 1:
-        raise BayesScalingError("calibrating one discrepancy on the mixture needs one likelihood family for every "
-                                "member; these members' families differ")
-    axis, lik = split_axis(first.law), first.spec.likelihood
-    rng = np.random.default_rng(seed)
-    thresholds = [c[1] for c in cuts]
-    blocks, per_cut = [], {}
-    for dec, thr, test, fits_j, w in cuts:
-        mix = EnsembleResult(fits_j, dict(zip(fits_j, w)), seed=seed).evaluator
-        mu = mix.log_mean_at_runs(test).values.reshape(-1, len(test)).T  # run x draw
-        sigma = mix.pool({k: m.posterior["sigma"] for k, m in fits_j.items()}).values.ravel()
-        keep = rng.choice(mu.shape[1], size=min(_MAX_DRAWS, mu.shape[1]), replace=False)
-        v = test.frame[axis].to_numpy(float)
-        train_max = float(next(iter(fits_j.values())).runs.frame[axis].max())
-        r = np.log(test.frame["loss"].to_numpy(float))[:, None] - mu[:, keep]
-        d = np.maximum(0.0, np.log10(v / train_max))
-        blocks.append((r, sigma[keep], d, run_weights(v, thresholds)))
-        per_cut[f"{dec:g}"] = {"n_test": len(test), "decades_beyond_max": float(d.max()),
-                               "weights": dict(zip(fits_j, map(float, w))),
-                               "coverage_90_raw": heldout_coverage(r, sigma[keep], d, 0.0, 0.0, lik, rng)}
-    tau, mass = pooled_grid_posterior(blocks, family=lik.family, nu=float(lik.nu))
-    m0, m1 = mass.sum(axis=1), mass.sum(axis=0)
-    med = [float(tau[np.searchsorted(np.cumsum(m), 0.5)]) for m in (m0, m1)]
-    for (r, sg, d, _), c in zip(blocks, per_cut.values()):
-        c["coverage_90_calibrated"] = heldout_coverage(r, sg, d, med[0], med[1], lik, rng)
-    total, diag_rng = sum(float(b[3].sum()) for b in blocks), np.random.default_rng(seed + 1)
-    deepest = min(cuts, key=lambda c: c[1])
-    info = {"method": "cross-fitted leave-future-out grid posterior on the ensemble's mixture", "cuts": per_cut,
-            "inner_n_train": len(next(iter(deepest[3].values())).runs), "inner_n_test": len(deepest[2])}
-    for label, taus in (("raw", (0.0, 0.0)), ("calibrated", med)):  # pooled, each held-out run once in all
-        info[f"inner_coverage_90_{label}"] = float(sum(b[3] @ _covered(b, lik, diag_rng, taus) for b in blocks) / total)
-    info.update({
-            "inner_fits_reused": True, "tau_median": med, "posterior_mass_at_grid_edge": float(m0[-5:].sum() + m1[-5:].sum()),
-            "inner_diagnostics_ok": all(bool(f.diagnostics.ok) for c in cuts for f in c[3].values())})
-    out = {}
-    for k, m in ens.members.items():
-        t0, t1 = draws_from_grid(tau, mass, m.posterior, rng)
-        out[k] = m.with_discrepancy(Discrepancy(t0, t1, axis, float(np.log10(ens.runs.frame[axis].max())), info))
-    return EnsembleResult(out, ens.weights, {**ens.info, "discrepancy": "cross-fitted on the mixture"}, seed=ens.seed)
-
-
-def _covered(block, likelihood, rng, taus) -> np.ndarray:
-    """Per held-out run of ``block`` (r, sigma, d, _): 1 when inside the 90% predictive interval."""
-    from bayes_scaling.inference.discrepancy import heldout_coverage
-
-    r, sigma, d, _ = block
-    return np.array([heldout_coverage(r[i:i + 1], sigma, d[i:i + 1], *taus, likelihood, rng) for i in range(len(d))])
 
 
 def with_mixture_discrepancy(ens: EnsembleResult, *, seed: int = 0, draws: int = 500, inner_decades: float = 1.0,

@@ -1,0 +1,155 @@
+"""Calibration cuts of an ensemble's extrapolation discrepancy (leave-future-out, cross-fitted).
+
+At each stacking cut the members fitted below it are mixed and their misses on the runs above it
+calibrate one discrepancy (:func:`with_cross_fitted_discrepancy`). Which weights mix them
+(:func:`calibration_cuts`) decides whether the calibration describes the final mixture:
+
+* **Only learned weights.** A cut is used only when its weights were learned from held-out runs below
+  it (the deeper cuts' runs; nested leave-future-out, Bürkner, Gabry & Vehtari 2020). The deepest
+  cut has nothing below it: its weights are the prior's equal weights, a mixture wider than any the
+  procedure would end with, whose misses would understate those of a concentrated final mixture;
+  it is dropped. When no cut has learned weights (a single cut), the final weights mix every cut
+  instead, and ``info["weights_source"]`` says so: those weights were chosen on the very runs
+  scored, so that calibration can be optimistic.
+* **As concentrated as the final weights.** Weights learned from fewer runs are more spread than
+  the final ones (the Dirichlet prior and fewer held-out runs both pull toward equal). Each cut's
+  weights are tempered, w_k^g / sum_j w_j^g, with g chosen so that their entropy equals the final
+  weights' entropy: the cut keeps its own ranking of the forms (learned below it) but commits to it
+  as firmly as the final mixture does, so its misses are those of a mixture as narrow as the one
+  the discrepancy is given to.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.inference.discrepancy import draws_from_grid, split_axis
+from bayes_scaling.posterior.discrepancy import Discrepancy
+from bayes_scaling.result.ensemble import EnsembleResult
+
+_MAX_DRAWS = 400  # mixture draws per cut scored by the discrepancy's calibration
+
+
+def run_weights(values, thresholds) -> np.ndarray:
+    """1 / (number of cuts in ``thresholds`` that hold each run out, i.e. lie below its ``values``), so
+    a run held out by several nested cuts counts once in all (0 for a run no cut holds out)."""
+    n = (np.asarray(values, float)[:, None] > np.asarray(thresholds, float)[None, :]).sum(axis=1)
+    return np.where(n > 0, 1.0 / np.maximum(n, 1), 0.0)
+
+
+
+def entropy(w) -> float:
+    """Shannon entropy (nats) of the weights ``w``."""
+    w = np.asarray(w, float)
+    w = w[w > 0]
+    return float(-(w * np.log(w)).sum())
+
+
+def temper_to_entropy(w, target) -> tuple[np.ndarray, float]:
+    """(w^g / sum w^g, g): the weights ``w`` tempered so that their entropy equals that of ``target``
+    (g > 1 sharpens, g < 1 flattens, the ranking kept). Equal weights have no ranking to sharpen and
+    come back unchanged (g = 1)."""
+    from scipy.optimize import brentq
+    from scipy.special import softmax
+
+    logw = np.log(np.clip(np.asarray(w, float), 1e-300, None))
+    if np.ptp(logw) < 1e-9:
+        return softmax(logw), 1.0
+    h_target = entropy(target)
+    gap = lambda g: entropy(softmax(g * logw)) - h_target  # noqa: E731 (decreasing in g)
+    g_max = 1e4
+    g = 0.0 if gap(0.0) <= 0 else g_max if gap(g_max) >= 0 else brentq(gap, 0.0, g_max, xtol=1e-8)
+    return softmax(g * logw), float(g)
+
+
+def learning_runs(thresholds, values) -> list[int]:
+    """Per cut j, how many held-out runs of the deeper cuts lie at or below ``thresholds[j]``: the runs
+    its cross-fitted weights were learned from (0: the prior's equal weights)."""
+    return [int(sum(np.sum(values[k] <= tj) for k, tk in enumerate(thresholds) if tk < tj)) for tj in thresholds]
+
+
+def calibration_cuts(cuts, crossed, values, final_weights) -> tuple[list, dict]:
+    """The cuts that calibrate the discrepancy and the weights that mix each (module docstring).
+    ``cuts``: (decades, threshold, held-out runs, member fits below the cut) per stacking cut;
+    ``crossed``: their cross-fitted weights; ``values``: their held-out runs on the split axis;
+    ``final_weights``: the ensemble's weights. Returns ([(decades, threshold, held-out runs, fits,
+    weights)], info)."""
+    thresholds = [c[1] for c in cuts]
+    n_learn = learning_runs(thresholds, values)
+    learned = [j for j, n in enumerate(n_learn) if n > 0]
+    info = {"learning_runs": {f"{c[0]:g}": n for c, n in zip(cuts, n_learn)}}
+    if not learned:
+        info["weights_source"] = ("final weights at every cut: no cut had weights learned below it (in-sample: the "
+                                  "runs scored also chose the weights, so the calibration can be optimistic)")
+        return [(*c, np.asarray(final_weights, float)) for c in cuts], info
+    out, gammas = [], {}
+    for j in learned:
+        w, g = temper_to_entropy(crossed[j], final_weights)
+        out.append((*cuts[j], w))
+        gammas[f"{cuts[j][0]:g}"] = g
+    dropped = [f"{cuts[j][0]:g}" for j in range(len(cuts)) if j not in learned]
+    info.update({"weights_source": "cross-fitted below each cut, tempered to the final weights' entropy "
+                                   f"({entropy(final_weights):.3f} nats)", "temper_exponent": gammas,
+                 "dropped_cuts": {d: "no held-out runs below it to learn weights from" for d in dropped}})
+    return out, info
+
+
+def with_cross_fitted_discrepancy(ens: EnsembleResult, cuts, *, seed: int = 0, selection: dict | None = None
+                                  ) -> EnsembleResult:
+    """Calibrate one extrapolation discrepancy on the misses of the whole procedure, cross-fitted: at each
+    cut ``(decades, threshold, held-out runs, member fits below the cut, weights)`` (:func:`calibration_cuts`,
+    whose ``selection`` info is recorded) the members fitted below it are mixed, and the held-out
+    misses of all cuts, each at its own distance beyond its cut, enter one grid posterior of (tau0, tau1),
+    each run counting once in all (:func:`run_weights`). Every member gets the same discrepancy."""
+    from bayes_scaling.inference.discrepancy import heldout_coverage, pooled_grid_posterior
+
+    first = next(iter(ens.members.values()))
+    if len({(m.spec.likelihood.family, m.spec.likelihood.nu) for m in ens.members.values()}) > 1:
+        raise BayesScalingError("calibrating one discrepancy on the mixture needs one likelihood family for every "
+                                "member; these members' families differ")
+    axis, lik = split_axis(first.law), first.spec.likelihood
+    rng = np.random.default_rng(seed)
+    thresholds = [c[1] for c in cuts]
+    blocks, per_cut = [], {}
+    for dec, thr, test, fits_j, w in cuts:
+        mix = EnsembleResult(fits_j, dict(zip(fits_j, w)), seed=seed).evaluator
+        mu = mix.log_mean_at_runs(test).values.reshape(-1, len(test)).T  # run x draw
+        sigma = mix.pool({k: m.posterior["sigma"] for k, m in fits_j.items()}).values.ravel()
+        keep = rng.choice(mu.shape[1], size=min(_MAX_DRAWS, mu.shape[1]), replace=False)
+        v = test.frame[axis].to_numpy(float)
+        train_max = float(next(iter(fits_j.values())).runs.frame[axis].max())
+        r = np.log(test.frame["loss"].to_numpy(float))[:, None] - mu[:, keep]
+        d = np.maximum(0.0, np.log10(v / train_max))
+        blocks.append((r, sigma[keep], d, run_weights(v, thresholds)))
+        per_cut[f"{dec:g}"] = {"n_test": len(test), "decades_beyond_max": float(d.max()),
+                               "weights": dict(zip(fits_j, map(float, w))),
+                               "coverage_90_raw": heldout_coverage(r, sigma[keep], d, 0.0, 0.0, lik, rng)}
+    tau, mass = pooled_grid_posterior(blocks, family=lik.family, nu=float(lik.nu))
+    m0, m1 = mass.sum(axis=1), mass.sum(axis=0)
+    med = [float(tau[np.searchsorted(np.cumsum(m), 0.5)]) for m in (m0, m1)]
+    for (r, sg, d, _), c in zip(blocks, per_cut.values()):
+        c["coverage_90_calibrated"] = heldout_coverage(r, sg, d, med[0], med[1], lik, rng)
+    total, diag_rng = sum(float(b[3].sum()) for b in blocks), np.random.default_rng(seed + 1)
+    deepest = min(cuts, key=lambda c: c[1])
+    info = {"method": "cross-fitted leave-future-out grid posterior on the ensemble's mixture", "cuts": per_cut,
+            **(selection or {}),
+            "inner_n_train": len(next(iter(deepest[3].values())).runs), "inner_n_test": len(deepest[2])}
+    for label, taus in (("raw", (0.0, 0.0)), ("calibrated", med)):  # pooled, each held-out run once in all
+        info[f"inner_coverage_90_{label}"] = float(sum(b[3] @ _covered(b, lik, diag_rng, taus) for b in blocks) / total)
+    info.update({
+            "inner_fits_reused": True, "tau_median": med, "posterior_mass_at_grid_edge": float(m0[-5:].sum() + m1[-5:].sum()),
+            "inner_diagnostics_ok": all(bool(f.diagnostics.ok) for c in cuts for f in c[3].values())})
+    out = {}
+    for k, m in ens.members.items():
+        t0, t1 = draws_from_grid(tau, mass, m.posterior, rng)
+        out[k] = m.with_discrepancy(Discrepancy(t0, t1, axis, float(np.log10(ens.runs.frame[axis].max())), info))
+    return EnsembleResult(out, ens.weights, {**ens.info, "discrepancy": "cross-fitted on the mixture"}, seed=ens.seed)
+
+
+def _covered(block, likelihood, rng, taus) -> np.ndarray:
+    """Per held-out run of ``block`` (r, sigma, d, _): 1 when inside the 90% predictive interval."""
+    from bayes_scaling.inference.discrepancy import heldout_coverage
+
+    r, sigma, d, _ = block
+    return np.array([heldout_coverage(r[i:i + 1], sigma, d[i:i + 1], *taus, likelihood, rng) for i in range(len(d))])
