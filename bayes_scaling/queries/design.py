@@ -198,15 +198,17 @@ class Gains:
         return self.before - self.after
 
 
-def _scored(pre: Preposterior, logw: np.ndarray, worlds: Worlds, extra, name: str | None):
-    """Objective, ESS and collapse (ESS < min_ess: scored by the worlds' Laplace update given information
-    ``extra``, worlds x params x params or None) per world for log-weights ``logw`` (worlds x draws)."""
+def _scored(pre: Preposterior, logw: np.ndarray, worlds: Worlds, j: int | None, name: str | None):
+    """Objective, ESS and collapse (ESS < min_ess: scored by the worlds' Laplace update given the picks'
+    information and candidate ``j``'s, if not None) per world for log-weights ``logw`` (worlds x draws)."""
     w, e = normalise(logw)
     obj = pre.objective(w, name)
     low = e < worlds.min_ess if worlds.laplace is not None else np.zeros(len(e), bool)
     if low.any():
-        info = np.zeros((int(low.sum()),) + worlds.laplace.cov.shape) if extra is None else extra[low]
-        obj[low] = pre.current(name) * worlds.laplace.ratio(info, worlds.truth[low], name or pre.objective_name)
+        lap, truth = worlds.laplace, worlds.truth[low]
+        info = np.zeros((len(truth),) + lap.cov.shape) if worlds.info is None else worlds.info[low]
+        info = info if j is None else info + lap.fisher(j, truth)
+        obj[low] = pre.current(name) * lap.ratio(info, truth, name or pre.objective_name)
     return obj, e, low
 
 
@@ -217,12 +219,10 @@ def expected_after(pre: Preposterior, ll: np.ndarray, worlds: Worlds, which=None
     collapsed worlds by the Laplace update)."""
     which = np.arange(ll.shape[0]) if which is None else np.asarray(which, int)
     if before is None:
-        before = float(np.mean(_scored(pre, worlds.logw, worlds, worlds.info, name)[0]))
+        before = float(np.mean(_scored(pre, worlds.logw, worlds, None, name)[0]))
     after, ess, share = (np.full(ll.shape[0], np.nan) for _ in range(3))
     for j in which:
-        extra = None if worlds.laplace is None else worlds.laplace.fisher(j, worlds.truth)
-        extra = extra if worlds.info is None else extra + worlds.info
-        obj, e, low = _scored(pre, worlds.logw + ll[j], worlds, extra, name)
+        obj, e, low = _scored(pre, worlds.logw + ll[j], worlds, j, name)
         after[j], ess[j], share[j] = np.mean(obj), np.median(e), np.mean(low)
     return Gains(before, after, ess, share)
 
