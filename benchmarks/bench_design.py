@@ -24,7 +24,7 @@ C = 100x the largest budget (1e22 FLOPs) we score: the wasted compute of ``decid
 truth (1 - C'/C, C' where the true optimal plan reaches the plan's true loss), the width of N*'s 90%
 interval (decades, log10(hi/lo)) and whether it covers the true N* (target 85-95%). Also timed: ranking
 100 candidates with ``design_runs`` on a 4 x 1000-draw fit (target <= 10 s on 2 cores). On the first
-``--refit-checks`` ladders the expected var log N* after the designed batch, estimated by reweighting
+``--refit-checks`` ladders the expected objective (``--objective``) after the designed batch, estimated by reweighting
 alone and with the Laplace fallback, is compared with real warm refits.
 
 Usage::
@@ -80,6 +80,8 @@ CANDIDATE_RATIOS = TRUSTED_TOKENS_PER_PARAM
 LAPLACE = True
 #: the designed strategy's objective (--objective)
 OBJECTIVE = "n_star"
+#: importance-weight ESS below which a simulated outcome is scored by the Laplace fallback (design and refit check)
+MIN_ESS = 50.0
 STRATEGIES = ("designed", "ssl_suggest", "isoflop_3x", "random", "none")
 
 
@@ -136,7 +138,7 @@ def strategies(res, frame: pd.DataFrame, rng: np.random.Generator, seed: int) ->
     n, d = candidate_grid(res.runs.frame["C"], EXTRA_BUDGET, ratios=CANDIDATE_RATIOS)
     t0 = T()
     des = design_runs(res, TARGET, EXTRA_BUDGET, n, d, objective=OBJECTIVE, batch=len(RATIOS), seed=seed,
-                      laplace=LAPLACE)
+                      laplace=LAPLACE, min_ess=MIN_ESS)
     picks = [b["candidate"] for b in des.batch]
     info = {"seconds": T() - t0, "rule": des.rule, "cost": float(des.cost[picks].sum()), "n_runs": len(picks),
             "min_ess": float(min([b["ess"] for b in des.batch] or [0])),
@@ -152,8 +154,9 @@ def strategies(res, frame: pd.DataFrame, rng: np.random.Generator, seed: int) ->
 
 
 def refit_check(res, des, sims: int, seed: int) -> dict:
-    """The estimated expected var log N* after the designed batch (by reweighting alone, and with the
-    Laplace fallback where the weights collapse) against real warm refits (``sims`` simulated outcomes)."""
+    """The estimated expected objective (``OBJECTIVE``) after the whole designed batch (by reweighting
+    alone, and with the Laplace fallback where the weights collapse, ESS < ``MIN_ESS`` as in the design)
+    against real warm refits (``sims`` simulated outcomes)."""
     from bayes_scaling.queries.design import Worlds, expected_after, outcome_loglik
     from bayes_scaling.queries.design_laplace import laplace_for
 
@@ -162,14 +165,14 @@ def refit_check(res, des, sims: int, seed: int) -> dict:
     for lap in (False, True):
         w = Worlds.draw(pre, len(des.cost), des.worlds, seed)
         if lap:
-            w.laplace, w.min_ess = laplace_for(pre, des.n_params, des.tokens), 50.0
+            w.laplace, w.min_ess = laplace_for(pre, des.n_params, des.tokens), MIN_ESS
         ll = outcome_loglik(pre, pre.log_mean(des.n_params, des.tokens), w) if ll is None else ll
         for j in picks[:-1]:
             w.add(j, ll)
-        est["laplace" if lap else "reweight"] = float(expected_after(pre, ll, w, [picks[-1]], "n_star").after[picks[-1]])
-    score = lambda f: posterior_objective(f, TARGET, "n_star")  # noqa: E731
+        est["laplace" if lap else "reweight"] = float(expected_after(pre, ll, w, [picks[-1]], OBJECTIVE).after[picks[-1]])
+    score = lambda f: posterior_objective(f, TARGET, OBJECTIVE)  # noqa: E731
     ref = refit_expected(res, des.n_params[picks], des.tokens[picks], score, sims=sims, seed=seed, **SAMPLER)
-    return {"before": float(des.pre.current("n_star")), **est, "refit": ref["mean"], "refit_scores": ref["scores"],
+    return {"objective": OBJECTIVE, "before": float(des.pre.current(OBJECTIVE)), **est, "refit": ref["mean"], "refit_scores": ref["scores"],
             "runs": len(picks), "cost": float(des.cost[picks].sum())}
 
 
@@ -234,8 +237,8 @@ def main() -> None:
     ap.add_argument("--first", type=int, default=0,
                     help="index of the first ladder (its seeds); 0 for the benchmark, others for development")
     ap.add_argument("--refit-checks", type=int, default=4, metavar="K",
-                    help="on the first K ladders, check the estimated objective after the first pick against "
-                         "real refits (default %(default)s)")
+                    help="on the first K ladders, check the estimated objective after the whole designed batch "
+                         "against real refits (default %(default)s)")
     ap.add_argument("--refit-sims", type=int, default=6, help="simulated outcomes per refit check")
     args = ap.parse_args()
     globals()["CANDIDATE_RATIOS"] = tuple(args.ratios)
@@ -265,14 +268,14 @@ def main() -> None:
                 f"min ESS {r['design']['min_ess']:.0f}, Laplace share {r['design']['laplace_share']:.0%})", flush=True)
         if "refit_check" in r["design"]:
             c = r["design"]["refit_check"]
-            print(f"    refit check (the batch, {c['runs']} runs, {c['cost']:.2g} FLOPs): var log N* "
+            print(f"    refit check (the batch, {c['runs']} runs, {c['cost']:.2g} FLOPs): {c['objective']} "
                   f"now {c['before']:.4g}; after, estimated by reweighting {c['reweight']:.4g}, with Laplace fallback "
                   f"{c['laplace']:.4g}; real refits {c['refit']:.4g} (mean of {len(c['refit_scores'])})", flush=True)
     checks = [r["design"]["refit_check"] for r in rows if "refit_check" in r["design"]]
     if checks:
         for k in ("reweight", "laplace"):
             ratio = np.array([c[k] / c["refit"] for c in checks])
-            print(f"refit check: estimated / refit var log N* after the designed batch, {k}: geometric mean "
+            print(f"refit check: estimated / refit {OBJECTIVE} after the designed batch, {k}: geometric mean "
                   f"{np.exp(np.mean(np.log(ratio))):.2f} (each {', '.join(f'{x:.2f}' for x in ratio)})")
     summary = {"all": summarise(rows), **{k: summarise([r for r in rows if r["kind"] == k])
                                           for k in ("chinchilla", "kaplan_like")}}

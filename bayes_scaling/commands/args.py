@@ -25,7 +25,7 @@ COLUMN_ROLE_OPTIONS = {"group": "--group-col", "seed": "--seed-col", "covariate"
 #: Options that set an argument of the library (not a quantity): the CLI names them after an error.
 ARGUMENT_OPTIONS = {"law": "--law", "holdout_above": "--holdout-above", "holdout_fraction": "--holdout-fraction",
                     "calibrate_extrapolation": "--calibrate-extrapolation", "cost": "--cost", "n_ctx": "--n-ctx",
-                    "aspect_ratio": "--aspect-ratio", "run_noise": "--run-noise"}
+                    "aspect_ratio": "--aspect-ratio", "run_noise": "--run-noise", "shapes": "--shapes"}
 
 
 def option_for(quantity: str | None, column: bool = False) -> str | None:

@@ -63,10 +63,12 @@ def cmd_design(args) -> int:
 
     result = load_fit(args.fit)
     cost = resolve_cost(result, cost_from_args(args, getattr(result, "runs", None)), args.flops_per_token)
+    shapes = tuple(TRUSTED_TOKENS_PER_PARAM if args.shapes is None else args.shapes)
     if args.candidates == "grid":
-        if not args.shapes[0] < args.shapes[1]:
-            raise BayesScalingError(f"--shapes: give the lower tokens/parameter ratio first, got {args.shapes}")
-        n, d = candidate_grid(result.runs.frame["C"], budget, cost=cost, ratios=tuple(args.shapes))
+        n, d = candidate_grid(result.runs.frame["C"], budget, cost=cost, ratios=shapes)
+    elif args.shapes is not None:
+        raise BayesScalingError("--shapes sets the grid candidates' range; a candidates CSV gives its runs' own shapes",
+                                quantity="shapes")
     else:
         n, d = read_candidates(args.candidates, cost)
 
@@ -82,7 +84,7 @@ def cmd_design(args) -> int:
         "target_compute_flops": target, "ladder_budget_flops": budget, "cost": cost.describe(),
         "objective": args.objective, "objective_units": OBJECTIVE_UNITS[args.objective], "objective_now": des.gains.before,
         "decision_N_now": des.pre.decision(), "draws": des.pre.size, "worlds": args.worlds, "min_ess": args.min_ess,
-        "laplace": not args.no_laplace, "shapes_tokens_per_param": list(args.shapes) if args.candidates == "grid" else None,
+        "laplace": des.laplace, "shapes_tokens_per_param": list(shapes) if args.candidates == "grid" else None,
         "candidates": cands, "batch": batch, "batch_cost_flops": sum(b["cost_flops"] for b in batch),
         "batch_expected_after": batch[-1]["after"] if batch else des.gains.before,
         "seconds": des.seconds, "batch_rule": des.rule, "batch_refit_expected_after": des.batch_refit, "stop_or_go": sg,
@@ -91,8 +93,10 @@ def cmd_design(args) -> int:
     def text():
         yield (f"design for C = {target:.3g} FLOPs with a ladder budget of {budget:.3g} FLOPs ({cost.describe()}); objective "
                f"{_VAR_LABEL[args.objective]} = {des.gains.before:.4g} {OBJECTIVE_UNITS[args.objective]} now "
-               f"({des.pre.size} draws, {args.worlds} simulated outcomes per run; an outcome whose importance weights "
-               f"have ESS < {args.min_ess:g} is scored by the Laplace update{' (off)' if args.no_laplace else ''})")
+               f"({des.pre.size} draws, {args.worlds} simulated outcomes per run; "
+               + (f"an outcome whose importance weights have ESS < {args.min_ess:g} is scored by the Laplace update)"
+                  if des.laplace else "reweighting only: Laplace update "
+                  + ("off)" if args.no_laplace else "not for an ensemble's mixture of laws)")))
         yield f"  {'N':>9} {'D':>9} {'D/N':>6} {'cost':>9} {'gain':>9} {'gain%':>6} {'gain/EFLOP':>10} {'ESS':>5}  how"
         for r in cands[:args.top]:
             yield (f"  {r['N']:>9.3g} {r['D']:>9.3g} {r['tokens_per_param']:>6.3g} {r['cost_flops']:>9.3g} "
@@ -171,9 +175,9 @@ def add_parser(sub) -> None:
                    help="training FLOPs per parameter per token (default 6)")
     add_cost_args(p, stored=False)
     p.add_argument("--worlds", type=int_at_least(8), default=128, help="simulated outcomes per run (default %(default)s)")
-    p.add_argument("--shapes", type=positive_float, nargs=2, default=TRUSTED_TOKENS_PER_PARAM, metavar=("LO", "HI"),
-                   help="grid candidates' tokens/parameter range, the shapes where the law is trusted (default "
-                        "%(default)s: the span of Hoffmann et al. 2022's runs)")
+    p.add_argument("--shapes", type=positive_float, nargs=2, default=None, metavar=("LO", "HI"),
+                   help=f"grid candidates' tokens/parameter range LO < HI, the shapes where the law is trusted (default "
+                        f"{TRUSTED_TOKENS_PER_PARAM}: the span of Hoffmann et al. 2022's runs)")
     p.add_argument("--min-ess", type=positive_float, default=50.0,
                    help="importance-weight ESS below which a simulated outcome is scored by the Laplace update and "
                         "the best candidates are refit (default %(default)s)")

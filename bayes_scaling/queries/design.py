@@ -61,9 +61,8 @@ def draws_sigma_family(result, cost: CostLaw | None = None):
 
 
 class Preposterior:
-    """Posterior draws (thinned to ``max_draws``) and the decision grid at the target budget C
-    (FLOPs); :meth:`objective` scores rows of normalised draw weights. Budgets are priced by the
-    draws' cost law (``draws.cost``)."""
+    """Posterior draws (thinned to ``max_draws``) and the decision grid at the target budget C (FLOPs,
+    priced by ``draws.cost``); :meth:`objective` scores rows of normalised draw weights."""
 
     def __init__(self, draws, sigma, family, target_flops: float, *, objective: str = "n_star",
                  max_draws: int = 800, grid: int = 81, seed: int = 0):
@@ -186,9 +185,8 @@ def outcome_loglik(pre: Preposterior, log_mu: np.ndarray, worlds: Worlds) -> np.
 
 @dataclass
 class Gains:
-    """Expected objective after each candidate (given the worlds' earlier picks), the reduction
-    against ``before``, the median importance-weight ESS over worlds and the share of worlds whose
-    weights collapsed (scored by the Laplace fallback)."""
+    """Expected objective after each candidate (given the worlds' earlier picks), the reduction against
+    ``before``, the median importance-weight ESS and the share of collapsed worlds (scored by Laplace)."""
 
     before: float
     after: np.ndarray
@@ -200,24 +198,32 @@ class Gains:
         return self.before - self.after
 
 
+def _scored(pre: Preposterior, logw: np.ndarray, worlds: Worlds, j: int | None, name: str | None):
+    """Objective, ESS and collapse (ESS < min_ess: scored by the worlds' Laplace update given the picks'
+    information and candidate ``j``'s, if not None) per world for log-weights ``logw`` (worlds x draws)."""
+    w, e = normalise(logw)
+    obj = pre.objective(w, name)
+    low = e < worlds.min_ess if worlds.laplace is not None else np.zeros(len(e), bool)
+    if low.any():
+        lap, truth = worlds.laplace, worlds.truth[low]
+        info = np.zeros((len(truth),) + lap.cov.shape) if worlds.info is None else worlds.info[low]
+        info = info if j is None else info + lap.fisher(j, truth)
+        obj[low] = pre.current(name) * lap.ratio(info, truth, name or pre.objective_name)
+    return obj, e, low
+
+
 def expected_after(pre: Preposterior, ll: np.ndarray, worlds: Worlds, which=None, name: str | None = None,
                    before: float | None = None) -> Gains:
     """Preposterior expected objective after adding candidate j to the worlds' picks, for j in ``which``
-    (``before``: the expected objective with the picks alone, when known)."""
+    (``before``: the expected objective with the picks alone, when known; otherwise scored the same way,
+    collapsed worlds by the Laplace update)."""
     which = np.arange(ll.shape[0]) if which is None else np.asarray(which, int)
     if before is None:
-        before = pre.current(name) if not worlds.picks else float(np.mean(pre.objective(normalise(worlds.logw)[0], name)))
+        before = float(np.mean(_scored(pre, worlds.logw, worlds, None, name)[0]))
     after, ess, share = (np.full(ll.shape[0], np.nan) for _ in range(3))
     for j in which:
-        w, e = normalise(worlds.logw + ll[j])
-        obj = pre.objective(w, name)
-        low = e < worlds.min_ess
-        if worlds.laplace is not None and low.any():
-            extra = worlds.laplace.fisher(j, worlds.truth[low])
-            if worlds.info is not None:
-                extra = extra + worlds.info[low]
-            obj[low] = pre.current(name) * worlds.laplace.ratio(extra, worlds.truth[low], name or pre.objective_name)
-        after[j], ess[j], share[j] = np.mean(obj), np.median(e), np.mean(low) if worlds.laplace is not None else 0.0
+        obj, e, low = _scored(pre, worlds.logw + ll[j], worlds, j, name)
+        after[j], ess[j], share[j] = np.mean(obj), np.median(e), np.mean(low)
     return Gains(before, after, ess, share)
 
 
@@ -230,7 +236,10 @@ def greedy_batch(pre: Preposterior, ll: np.ndarray, worlds: Worlds, cost: np.nda
     ``worlds`` (no picks yet) is updated in place. One record per pick. Lazy greedy (Minoux 1978;
     CELF, Leskovec et al. 2007): a score from an earlier step bounds the score now (gains shrink as
     runs are added), so only candidates whose bound could win are re-evaluated. ``first_gains``: the
-    gains before any pick, when known (from :func:`expected_after` on the same worlds)."""
+    gains before any pick, when known (from :func:`expected_after` on the same worlds).
+
+    Heuristic here: worlds switch between reweighting and the Laplace update at the hard threshold
+    ``min_ess``, so a pick can make a gain grow and a stale bound may then skip the best candidate."""
     scale = np.asarray(cost, float) if rule == "per_flop" else np.ones(len(cost))
     if first_gains is None:
         first_gains = expected_after(pre, ll, worlds).gain
@@ -279,8 +288,7 @@ def stop_or_go(pre: Preposterior, ll: np.ndarray, worlds: Worlds, picks: list[in
                       "net_flops": value - spent, "ess": float(np.median(ess))})
     nets = [0.0] + [s["net_flops"] for s in steps]
     go = int(np.argmax(nets))
-    last = steps[-1] if steps else {"expected_wasted_after": now, "value_flops": 0.0, "cost_flops": 0.0,
-                                    "ess": float(pre.size)}
+    last = steps[-1] if steps else {"expected_wasted_after": now, "value_flops": 0.0, "cost_flops": 0.0, "ess": pre.size}
     return {"expected_wasted_now": now, "expected_wasted_after": last["expected_wasted_after"],
             "value_flops": last["value_flops"], "batch_cost_flops": last["cost_flops"], "ess": last["ess"],
             "evpi_flops": now * pre.target, "steps": steps, "go_runs": go, "verdict": "go" if go else "stop"}
@@ -308,8 +316,8 @@ class Design:
     stop_go: dict
     batch_refit: float | None = None
     rule: str = "per_flop"
-    #: simulated outcomes per candidate
-    worlds: int = 0
+    laplace: bool = False  #: collapsed outcomes scored by the Laplace update (False: off, or an ensemble)
+    worlds: int = 0  #: simulated outcomes per candidate
     #: wall seconds: ``rank`` (every candidate's expected gain, refits excluded) and ``total``
     seconds: dict = field(default_factory=dict)
 
@@ -340,9 +348,8 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
                 refit=None, max_refits: int = 3, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
                 seed: int = 0, cost: CostLaw | None = None, laplace: bool = True) -> Design:
     """Rank candidate runs (N parameters, D tokens; priced by ``cost``, default the fit's stored cost
-    law, else C = k N D with k = ``flops_per_token``) by the
-    expected reduction of ``objective`` at ``target_flops`` per FLOP, and pick a greedy batch of up to
-    ``batch`` runs within ``ladder_budget`` FLOPs. ``refit(n, d)`` (e.g. built on
+    law, else C = k N D with k = ``flops_per_token``) by the expected reduction of ``objective`` at
+    ``target_flops`` per FLOP, and pick a greedy batch of up to ``batch`` runs within ``ladder_budget`` FLOPs. ``refit(n, d)`` (e.g. built on
     :func:`bayes_scaling.inference.design.refit_expected`) gives the expected objective after runs by
     real refits: used for the best ``max_refits`` candidates whose importance-weight ESS is below
     ``min_ess``, and for the batch when its ESS is. ``laplace``: score the simulated outcomes whose
@@ -353,8 +360,8 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
     if n.shape != d.shape or n.size == 0 or not np.all(np.isfinite(n * d)) or np.any(n <= 0) or np.any(d <= 0):
         raise BayesScalingError("candidate runs need one N > 0 and one D > 0 each")
     t0 = time.perf_counter()
-    draws, sigma, family = draws_sigma_family(result, resolve_cost(result, cost, flops_per_token))
-    pre = Preposterior(draws, sigma, family, target_flops, objective=objective, max_draws=max_draws, seed=seed)
+    pre = Preposterior(*draws_sigma_family(result, resolve_cost(result, cost, flops_per_token)), target_flops,
+                       objective=objective, max_draws=max_draws, seed=seed)
     cost = np.asarray(pre.cost.flops(n, d), float)
     keep = cost <= budget
     if not keep.any():
@@ -368,10 +375,8 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
     method = ["laplace" if s > 0.5 else "reweight" for s in gains.laplace_share]
     seconds = {"rank": time.perf_counter() - t0}
     first_gains = gains.gain.copy()
-    if refit is not None:
-        low = [j for j in np.argsort(-gains.gain / cost) if gains.ess[j] < min_ess][:max_refits]
-        for j in low:
-            gains.after[j], method[j] = refit(n[j:j + 1], d[j:j + 1]), "refit"
+    for j in [] if refit is None else [j for j in np.argsort(-gains.gain / cost) if gains.ess[j] < min_ess][:max_refits]:
+        gains.after[j], method[j] = refit(n[j:j + 1], d[j:j + 1]), "refit"
     # the best of the rules' batches (budgeted greedy, Leskovec et al. 2007, plus a paced rule)
     tries = {}
     for rule in RULES:
@@ -386,7 +391,8 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
     for st, j in zip(sg["steps"], tries[sg["rule"]][2].picks):
         st.update(N=float(n[j]), D=float(d[j]))
     seconds["total"] = time.perf_counter() - t0
-    out = Design(pre, n, d, cost, gains, method, picks, sg, rule=rule, worlds=worlds, seconds=seconds)
+    out = Design(pre, n, d, cost, gains, method, picks, sg, rule=rule, laplace=w.laplace is not None, worlds=worlds,
+                 seconds=seconds)
     if refit is not None and picks and sg["ess"] < min_ess:
         idx = [p["candidate"] for p in picks]
         out.batch_refit = float(refit(n[idx], d[idx]))

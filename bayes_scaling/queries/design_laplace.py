@@ -3,16 +3,20 @@
 
 When a simulated outcome is far more precise than the posterior in some direction (a run at an
 extreme shape pins one term of the law), the importance weights of the posterior draws collapse onto
-a few draws and the reweighted variance is too small. In those worlds the design uses a linearised
-Gaussian update instead, in the law function's coordinates theta (log constants, exponents): the
-posterior covariance P of the draws, the Jacobian J_s of log-loss at the new runs at the world's true
-draw s, the family's Fisher information i_z per unit scale and the true draw's noise scale sigma_s,
+a few draws and the reweighted variance is too small. In those worlds the design uses a Gaussian
+update instead, in the law function's coordinates theta (log constants, exponents), statistically
+linearised over the posterior draws (regression, not the slope at one point: log-loss at a run is
+far from linear across a wide posterior, so a local slope overstates what a run tells): with P the
+draws' covariance of theta, J_j = Cov(y_j, theta) P^-1 and r_j the variance of the residual of the
+log-loss y_j at candidate j about that line, g = Cov(q, theta) P^-1, the family's Fisher information
+i_z per unit scale and the world's true noise scale sigma_s,
 
-    P' = (P^-1 + i_z J_s^T J_s / sigma_s^2)^-1,
+    P' = (P^-1 + sum_j J_j^T J_j / (sigma_s^2 / i_z + r_j))^-1,
 
-and the objective is scaled by g_s^T P' g_s / g_s^T P g_s, g_s = dq/dtheta at s (q = log N*(C) for
-``n_star`` and, to second order in the error of log N*, for ``wasted_compute``; the loss at the
-current decision for ``loss``). Exact for a law linear in theta with Gaussian posterior and noise.
+and the objective is scaled by g^T P' g / g^T P g (q = log N*(C) for ``n_star`` and, to second order
+in the error of log N*, for ``wasted_compute``; the loss at the current decision for ``loss``). The
+residual r_j counts as noise (statistical linearisation, e.g. Sarkka 2013, Bayesian Filtering and
+Smoothing, sec. 5.3). Exact for a law linear in theta with Gaussian posterior and noise.
 """
 
 from __future__ import annotations
@@ -23,63 +27,55 @@ from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, TRUSTED_TOKENS_PER_
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.queries.design_prior import family_information
-from bayes_scaling.queries.draws import LawDraws
-
-_H = 1e-4
 
 
 class LaplaceUpdate:
-    """Linearised Gaussian preposterior of ``pre`` (a :class:`~bayes_scaling.queries.design.Preposterior`
-    on one law's draws) for candidate runs (N parameters, D tokens)."""
+    """Statistically linearised Gaussian preposterior of ``pre`` (a
+    :class:`~bayes_scaling.queries.design.Preposterior` on one law's draws) for candidate runs
+    (N parameters, D tokens)."""
 
     def __init__(self, pre, n_params, tokens):
         self.pre = pre
         p = {k: np.asarray(v, float).reshape(-1) for k, v in pre.draws.p.items()}
-        self.fixed = {k: v for k, v in p.items() if np.ptp(v) == 0}  # not sampled: no uncertainty
-        self.keys = [k for k in p if k not in self.fixed]
-        self.theta = {k: p[k] for k in self.keys}
-        cov = np.atleast_2d(np.cov(np.stack([self.theta[k] for k in self.keys])))
+        self.keys = [k for k in p if np.ptp(p[k]) > 0]  # fixed (not sampled) parameters carry no uncertainty
+        theta = np.stack([p[k] for k in self.keys], axis=1)
+        self._centred = theta - theta.mean(axis=0)
+        cov = np.atleast_2d(np.cov(theta.T))
         self.cov = cov
         self.prec = np.linalg.inv(cov + 1e-12 * np.trace(cov) * np.eye(len(cov)))
-        self.info = family_information(pre.family) / pre.sigma ** 2  # per draw
-        log_n, log_d = np.log(np.asarray(n_params, float)), np.log(np.asarray(tokens, float))
-        self.jac = self._diff(lambda dr: dr.log_loss(log_n, log_d))  # (draws, candidates, params)
+        y = pre.log_mean(n_params, tokens)  # (draws, candidates)
+        self.jac, resid = self._regress(y)  # (candidates, params), (candidates,)
+        noise = pre.sigma ** 2 / family_information(pre.family)  # per draw, log-loss^2
+        self.info = 1.0 / (noise[:, None] + resid[None, :])  # (draws, candidates)
         self._grads: dict[str, np.ndarray] = {}
 
-    def _draws(self, theta: dict) -> LawDraws:
-        params = {k: np.asarray(v, float)[None, :, None] for k, v in {**self.fixed, **theta}.items()}
-        return LawDraws(None, law=self.pre.draws.law, params=params, cost=self.pre.cost)
-
-    def _diff(self, f) -> np.ndarray:
-        out = []
-        for k in self.keys:
-            up, down = dict(self.theta), dict(self.theta)
-            up[k], down[k] = self.theta[k] + _H, self.theta[k] - _H
-            diff = np.asarray(f(self._draws(up)) - f(self._draws(down)), float)
-            out.append(diff.reshape(-1, diff.shape[-1]) / (2 * _H))
-        return np.stack(out, axis=-1)
+    def _regress(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Slopes Cov(y, theta) P^-1 of each column of ``y`` (draws x k) on theta, and the residual variances."""
+        yc = y - y.mean(axis=0)
+        slope = (yc.T @ self._centred / (len(yc) - 1)) @ self.prec
+        resid = yc - self._centred @ slope.T
+        return slope, np.var(resid, axis=0, ddof=1)
 
     def grad(self, name: str) -> np.ndarray:
-        """dq/dtheta per draw (draws, params) for objective ``name``."""
+        """Statistical-linearisation gradient dq/dtheta (params,) for objective ``name``."""
         key = "loss" if name == "loss" else "n_star"
         if key not in self._grads:
-            x = np.array([self.pre.log_ct])
             if key == "n_star":
-                f = lambda dr: dr.log_n_opt(x)  # noqa: E731
+                q = self.pre.log_nstar
             else:
-                u = np.array([np.log(self.pre.decision())])
-                f = lambda dr: np.exp(dr.log_loss(u, dr.log_tokens(self.pre.log_ct, u)))  # noqa: E731
-            self._grads[key] = self._diff(f)[:, 0, :]
+                q = self.pre.loss_grid[:, int(np.argmin(self.pre.loss_grid.mean(axis=0)))]
+            self._grads[key] = self._regress(q[:, None])[0][0]
         return self._grads[key]
 
     def fisher(self, j: int, truth: np.ndarray) -> np.ndarray:
         """Information about theta from candidate ``j``'s outcome in each world (worlds, params, params)."""
-        jac = self.jac[truth, j, :]
-        return self.info[truth][:, None, None] * jac[:, :, None] * jac[:, None, :]
+        jac = self.jac[j]
+        return self.info[truth, j][:, None, None] * np.outer(jac, jac)[None]
 
     def ratio(self, extra: np.ndarray, truth: np.ndarray, name: str) -> np.ndarray:
         """Posterior over prior variance of q per world, given information ``extra`` (worlds, params, params)."""
-        return gaussian_ratio(self.cov, self.prec, extra, self.grad(name)[truth])
+        g = np.broadcast_to(self.grad(name), (len(truth), len(self.keys)))
+        return gaussian_ratio(self.cov, self.prec, extra, g)
 
 
 def gaussian_ratio(cov: np.ndarray, prec: np.ndarray, extra: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -105,8 +101,9 @@ def candidate_grid(runs_compute, budget: float, *, budgets: int = 10, ratios=TRU
     run (or budget / 100 if smaller) to the ladder budget (FLOPs), ``per_budget`` tokens/parameter
     ratios log-evenly over ``ratios`` (the trusted shapes, default :data:`TRUSTED_TOKENS_PER_PARAM`)
     each, priced by ``cost`` (default C = k N D, k = ``flops_per_token``)."""
-    if not 0 < ratios[0] <= ratios[1] < np.inf:
-        raise BayesScalingError(f"candidate tokens/parameter range must be 0 < LO <= HI, got {tuple(ratios)}")
+    if not 0 < ratios[0] < ratios[1] < np.inf:
+        raise BayesScalingError(f"candidate tokens/parameter range must be 0 < LO < HI (lower first), got "
+                                f"{tuple(ratios)}", quantity="shapes")
     cost = CostLaw("6nd", k=flops_per_token) if cost is None else cost
     c_runs = np.asarray(runs_compute, float)
     lo = min(float(np.min(c_runs)), budget / 100)

@@ -46,9 +46,10 @@ def design_section(ctx) -> Section:
         f"{num(before)} (log parameters squared). Each of {len(des.cost)} IsoFLOP candidates is scored by "
         f"preposterior analysis: its loss is simulated in {des.worlds} worlds (a posterior draw as the truth, the "
         f"fitted noise), the {des.pre.size} draws are reweighted by each outcome's likelihood, and var(log N*) is "
-        f"averaged over the worlds (cost: {des.cost_name}; {des.seconds['total']:.1f} s). Where an outcome's "
-        f"importance weights collapse (ESS below 50) var(log N*) comes from a linearised Gaussian (Laplace) update "
-        f"instead; the share of such outcomes is listed. Candidates span "
+        f"averaged over the worlds (cost: {des.cost_name}; {des.seconds['total']:.1f} s). "
+        + ("Where an outcome's importance weights collapse (ESS below 50) var(log N*) comes from a Gaussian "
+           "(Laplace) update linearised over the draws instead; the share of such outcomes is listed. "
+           if des.laplace else "") + f"Candidates span "
         f"{num(min(des.tokens / des.n_params), 2)}-{num(max(des.tokens / des.n_params), 3)} tokens/parameter, the "
         f"shapes of Hoffmann et al. (2022)'s runs; `bayes-scaling design --shapes` changes the range, and real "
         f"refits recheck a row."))
