@@ -21,10 +21,10 @@ from bayes_scaling.cost import CostLaw, store_cost
 from bayes_scaling.data.runs import RunTable
 from bayes_scaling.errors import BayesScalingError, DiagnosticsError
 from bayes_scaling.inference.checks import check_posterior, check_runs
-from bayes_scaling.inference.compile import compile_nutpie_model
+from bayes_scaling.inference.compile import compile_jax_model, compile_nutpie_model
 from bayes_scaling.inference.model import build_model, model_data
 from bayes_scaling.inference.sampling import sample_nuts
-from bayes_scaling.inference.whiten import BIG_TUNE, WHITE_CHOL, WHITE_MEAN, is_big, pilot, whitened_model
+from bayes_scaling.inference.whiten import BIG_TUNE, WHITE_CHOL, WHITE_MEAN, big_backend, is_big, pilot, whitened_model
 from bayes_scaling.specs.spec import LawSpec, default_spec, load_spec
 
 _COMPILED: dict[str, Any] = {}
@@ -119,7 +119,7 @@ def compiled_model(spec: LawSpec, data, *, progress: bool = False, route: str | 
     (:mod:`bayes_scaling.inference.compile`); a model compiled by either is reused. ``whiten``: the
     whitened model of big tables (:mod:`bayes_scaling.inference.whiten`); its pilot starts at
     ``_STARTS[key]`` (where the plain model's chains start, unconstrained)."""
-    key = model_key(spec, data) + ("|whitened" if whiten else "")
+    key = model_key(spec, data) + (f"|whitened|{big_backend()}" if whiten else "")
     compiled = _COMPILED.get(key)
     if compiled is None:
         if progress:
@@ -128,7 +128,10 @@ def compiled_model(spec: LawSpec, data, *, progress: bool = False, route: str | 
         model = build_model(spec, data)
         if whiten:
             white, start = whitened_model(model)
-            compiled = compile_nutpie_model(white, jitter_rvs=set(white.free_RVs), route=route)
+            if big_backend() == "jax":
+                compiled = compile_jax_model(white, jitter_rvs=set(white.free_RVs))
+            else:
+                compiled = compile_nutpie_model(white, jitter_rvs=set(white.free_RVs), route=route)
             _STARTS[key] = start
         else:
             compiled = compile_nutpie_model(model, jitter_rvs=jittered_rvs(spec, model), route=route)
@@ -136,7 +139,8 @@ def compiled_model(spec: LawSpec, data, *, progress: bool = False, route: str | 
         return compiled
     # nutpie keeps only the data containers its compiled graph reads (e.g. no ref_log_U when the
     # law never centres U): feed those, so reuse works for every law.
-    known = {var.name for var in compiled.shared_var_keys}
+    known = set(compiled._shared_data) if big_backend() == "jax" and whiten else \
+        {var.name for var in compiled.shared_var_keys}
     return compiled.with_data(**{k: v for k, v in data.containers().items() if k in known})
 
 
@@ -148,8 +152,8 @@ def _whitened(spec: LawSpec, data, *, progress: bool):
     if progress:
         print("big table: finding the posterior mode (pilot) ...", file=sys.stderr, flush=True)
     t1 = time.perf_counter()
-    found = pilot(compiled, _STARTS[model_key(spec, data) + "|whitened"])
-    record = {"rows": len(data.log_loss), "compile_seconds": round(t1 - t0, 2),
+    found = pilot(compiled, _STARTS[model_key(spec, data) + f"|whitened|{big_backend()}"])
+    record = {"rows": len(data.log_loss), "backend": big_backend(), "compile_seconds": round(t1 - t0, 2),
               "seconds": round(time.perf_counter() - t1, 2), "ok": found is not None}
     if found is None:
         return None, record
