@@ -18,7 +18,7 @@ Baseline, in the same run: the same fit of a ``--baseline-rows`` table (default 
 ``--loglik-baseline`` also refits it storing the pointwise log-likelihood, as every fit did before.
 
     .venv/bin/python benchmarks/bench_big_tables.py [--rows 1e5] [--full] [--baseline-rows 1e4]
-        [--draws 1000] [--tune N] [--no-baseline] [--loglik-baseline]
+        [--draws 1000] [--tune N] [--route auto|numba|jax|off] [--no-baseline] [--loglik-baseline]
 """
 
 from __future__ import annotations
@@ -113,9 +113,10 @@ def show_work(r: dict, w: dict) -> None:
           f"diagnostics {'pass' if w['ok'] else 'FAIL'}, log-likelihood stored: {w['stores_loglik']}", flush=True)
 
 
-def gradient_cost(csv: Path, repeats: int = 20, mode: str = "NUMBA") -> float:
-    """Seconds of one log-density + gradient evaluation of the fit's model on the table (one core;
-    ``mode``: PyTensor's NUMBA or JAX backend)."""
+def gradient_cost(csv: Path, repeats: int = 20, mode: str = "NUMBA", summed: bool = True) -> float:
+    """Seconds of one log-density + gradient evaluation of the fit's model on the table (``mode``:
+    PyTensor's NUMBA or JAX backend; ``summed``: the law as log(sum(exp(terms))), as big tables are
+    sampled, else as nested log-add-exps, as before)."""
     code = f"""
 import time, warnings
 warnings.simplefilter("ignore")
@@ -126,7 +127,7 @@ from bayes_scaling.inference.fit import resolve_spec
 from bayes_scaling.inference.model import build_model, model_data
 spec = resolve_spec("chinchilla").synced()
 runs = load_runs({str(csv)!r}, compute_col=None)
-model = build_model(spec, model_data(spec, runs))
+model = build_model(spec, model_data(spec, runs), summed={summed!r})
 f = model.logp_dlogp_function(mode={mode!r})
 f.set_extra_values({{}})
 ip = model.initial_point()
@@ -163,6 +164,8 @@ def main(argv=None) -> int:
     ap.add_argument("--baseline-rows", type=float, default=1e4)
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--loglik-baseline", action="store_true")
+    ap.add_argument("--route", default="auto", choices=["auto", "numba", "jax", "off"],
+                    help="BAYES_SCALING_BIG_BACKEND of the --rows (and --full) fits")
     ap.add_argument("--draws", type=int, default=1000)
     ap.add_argument("--tune", type=int, default=None, help="default: the fit's (1000; 200 whitened)")
     args = ap.parse_args(argv)
@@ -176,11 +179,12 @@ def main(argv=None) -> int:
         for rows in sizes:
             csv = d / f"curves_{rows}.csv"
             learning_curves(rows).to_csv(csv, index=False)
-            for mode in ("NUMBA", "JAX") if has_jax else ("NUMBA",):
-                g = gradient_cost(csv, mode=mode)
-                print(f"{rows} rows: one log-density gradient, {mode.lower()}: {g * 1e3:.2f} ms ({g / rows * 1e9:.1f} ns "
-                      f"per row)", flush=True)
-            r = run_fit(csv, d / f"fit_{rows}.nc", args.draws, args.tune)
+            for mode, summed in (("NUMBA", False), ("NUMBA", True), *((("JAX", True),) if has_jax else ())):
+                g = gradient_cost(csv, mode=mode, summed=summed)
+                print(f"{rows} rows: one log-density gradient, {mode.lower()}, law as "
+                      f"{'log(sum(exp(terms)))' if summed else 'nested log-add-exps (before)'}: {g * 1e3:.2f} ms "
+                      f"({g / rows * 1e9:.1f} ns per row)", flush=True)
+            r = run_fit(csv, d / f"fit_{rows}.nc", args.draws, args.tune, route=args.route)
             ok &= show(f"{rows} rows", r, TARGETS.get(float(rows)))
             if r["rc"] == 0:
                 show_work(r, sampler_work(d / f"fit_{rows}.nc"))

@@ -108,3 +108,28 @@ def test_the_whitened_route_samples_the_plain_routes_posterior(monkeypatch):
         se = np.hypot(a.std(), b.std()) / np.sqrt(500)  # ~4 x 500 draws at ESS >= 500 per fit
         assert abs(a.mean() - b.mean()) < 5 * se, (name, a.mean(), b.mean())
         assert b.std() == pytest.approx(a.std(), rel=0.15), name
+
+
+def test_summed_log_loss_is_the_laws_log_loss_for_every_law():
+    """Laws that state their terms give the same log-loss summed (rtol 1e-13); others, and subclasses
+    that redefine the law alone, fall back to their own log_loss."""
+    from bayes_scaling.laws.base import summed_log_loss
+    from bayes_scaling.laws.registry import get_law, list_laws
+
+    rng = np.random.default_rng(0)
+    stated = []  # laws compared
+    for name in list_laws():
+        law = get_law(name)
+        x = {i.name: np.log(rng.uniform(1e6, 1e11, 50)) for i in law.inputs}
+        p = {}
+        for prm in law.params:
+            p[prm.name if prm.kind in ("exponent", "shape", "offset") else f"log_{prm.name}"] = (
+                rng.uniform(0.1, 0.6) if prm.kind in ("exponent", "shape", "offset") else np.log(rng.uniform(0.5, 500)))
+        try:
+            want = law.log_loss(np, x, p)
+        except (KeyError, ValueError):
+            continue
+        got = summed_log_loss(law, np, x, p)
+        np.testing.assert_allclose(got, want, rtol=1e-13, err_msg=name)
+        stated.append(name)
+    assert {"chinchilla", "chinchilla_tied", "data_constrained"} <= set(stated), stated

@@ -125,7 +125,7 @@ def compiled_model(spec: LawSpec, data, *, progress: bool = False, route: str | 
         if progress:
             print("compiling the model with numba (once per law and spec in a process; cached on disk) ...",
                   file=sys.stderr, flush=True)
-        model = build_model(spec, data)
+        model = build_model(spec, data, summed=whiten)  # big tables: log(sum(exp(terms))), laws.base.summed_log_loss
         if whiten:
             white, start = whitened_model(model)
             if big_backend() == "jax":
