@@ -139,7 +139,7 @@ def compiled_model(spec: LawSpec, data, *, progress: bool = False, route: str | 
         return compiled
     # nutpie keeps only the data containers its compiled graph reads (e.g. no ref_log_U when the
     # law never centres U): feed those, so reuse works for every law.
-    known = set(compiled._shared_data) if big_backend() == "jax" and whiten else \
+    known = set(compiled._shared_data) if whiten and big_backend() == "jax" else \
         {var.name for var in compiled.shared_var_keys}
     return compiled.with_data(**{k: v for k, v in data.containers().items() if k in known})
 
