@@ -46,7 +46,7 @@ def test_the_whitened_density_is_the_models_at_the_mapped_point():
     from bayes_scaling.inference.model import build_model, model_data
 
     spec = resolve_spec("chinchilla").synced()
-    runs = curves(600)
+    runs = curves(120, runs=12)
     model = build_model(spec, model_data(spec, runs))
     white, start = wh.whitened_model(model)
     rng = np.random.default_rng(1)
