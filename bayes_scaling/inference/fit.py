@@ -24,7 +24,8 @@ from bayes_scaling.inference.checks import check_posterior, check_runs
 from bayes_scaling.inference.compile import compile_jax_model, compile_nutpie_model
 from bayes_scaling.inference.model import build_model, model_data
 from bayes_scaling.inference.sampling import sample_nuts
-from bayes_scaling.inference.whiten import BIG_TUNE, WHITE_CHOL, WHITE_MEAN, big_backend, is_big, pilot, whitened_model
+from bayes_scaling.inference.whiten import (BIG_TUNE, WHITE_CHOL, WHITE_MEAN, big_backend, feed, is_big, pilot,
+                                            whitened_model)
 from bayes_scaling.specs.spec import LawSpec, default_spec, load_spec
 
 _COMPILED: dict[str, Any] = {}
@@ -141,7 +142,7 @@ def compiled_model(spec: LawSpec, data, *, progress: bool = False, route: str | 
     # law never centres U): feed those, so reuse works for every law.
     known = set(compiled._shared_data) if whiten and big_backend() == "jax" else \
         {var.name for var in compiled.shared_var_keys}
-    return compiled.with_data(**{k: v for k, v in data.containers().items() if k in known})
+    return feed(compiled, **{k: v for k, v in data.containers().items() if k in known})
 
 
 def _whitened(spec: LawSpec, data, *, progress: bool):
@@ -158,7 +159,7 @@ def _whitened(spec: LawSpec, data, *, progress: bool):
     if found is None:
         return None, record
     record.update(gradients=found.gradients, max_whitened_gradient=found.max_grad_z)
-    return compiled.with_data(**{WHITE_MEAN: found.mean, WHITE_CHOL: found.chol}), record
+    return feed(compiled, **{WHITE_MEAN: found.mean, WHITE_CHOL: found.chol}), record
 
 
 def _sample(compiled, *, draws: int, tune: int, chains: int, seed: int, progress: bool, target_accept: float):

@@ -64,6 +64,16 @@ def is_big(n_rows: int) -> bool:
     return int(n_rows) >= BIG_TABLE_ROWS and big_backend() != "off"
 
 
+def feed(compiled, **data):
+    """``compiled.with_data(**data)``; for a JAX model the arrays become JAX arrays once here (fed as
+    NumPy arrays, every gradient would copy them: 24 MB per call at 1e6 rows)."""
+    if not hasattr(compiled, "compiled_logp_func"):
+        import jax.numpy as jnp
+
+        data = {k: jnp.asarray(v) for k, v in data.items()}
+    return compiled.with_data(**data)
+
+
 def whitened_model(model):
     """A PyMC model of ``z`` (flat, one vector) whose log density is ``model``'s at ``x = m + L z``,
     with every free variable and deterministic of ``model`` as a deterministic (same names, dims)."""
@@ -160,7 +170,7 @@ def pilot(compiled, start: np.ndarray, max_iter: int = 500) -> Pilot | None:
     from scipy.optimize import minimize
 
     n = compiled.n_dim
-    density = _Density(compiled.with_data(**{WHITE_MEAN: np.asarray(start, float), WHITE_CHOL: np.eye(n)}))
+    density = _Density(feed(compiled, **{WHITE_MEAN: np.asarray(start, float), WHITE_CHOL: np.eye(n)}))
 
     def neg(z):
         lp, g = density(z)
