@@ -86,7 +86,7 @@ def run_fit(csv: Path, out: Path, draws: int, tune: int | None, prelude: str = "
     wall = time.perf_counter() - t0
     err = p.stderr.read()
     rc = os.waitstatus_to_exitcode(status)
-    return {"seconds": wall, "peak_gb": usage.ru_maxrss / 1e6, "file_mb": out.stat().st_size / 1e6 if out.exists() else
+    return {"seconds": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_gb": usage.ru_maxrss / 1e6, "file_mb": out.stat().st_size / 1e6 if out.exists() else
             float("nan"), "rc": rc, "stderr": err.strip().splitlines()[-1:] if err.strip() else []}
 
 
@@ -145,7 +145,7 @@ print((time.perf_counter() - t) / {repeats})
 
 def show(label: str, r: dict, target: dict | None = None) -> bool:
     ok = r["rc"] == 0
-    parts = [f"{label}: {r['seconds']:.1f} s", f"peak {r['peak_gb']:.2f} GB", f"file {r['file_mb']:.1f} MB",
+    parts = [f"{label}: {r['seconds']:.1f} s", f"CPU {r['cpu_s']:.0f} s (all threads)", f"peak {r['peak_gb']:.2f} GB", f"file {r['file_mb']:.1f} MB",
              f"exit {r['rc']}"]
     if target:
         for key, unit in (("seconds", "s"), ("peak_gb", "GB")):
