@@ -6,7 +6,7 @@ from 1/40 of its tokens to all of them (D over 1.6 decades per run, 3.2 overall)
 Chinchilla law (Hoffmann et al. 2022's form; E 1.8, A 400, B 2000, alpha 0.34, beta 0.36) with
 Student-t(4) noise of scale 0.01 on log-loss. ``bayes-scaling fit`` runs in a fresh process with
 its defaults (4 chains x 1000 draws; tables of 1e4+ rows: whitened from a pilot mode, 200 tuning
-steps, JAX when installed: :mod:`bayes_scaling.inference.whiten`); its wall time, peak resident
+steps, numba unless ``--route jax``: :mod:`bayes_scaling.inference.whiten`); its wall time, peak resident
 memory (``wait4``) and file size are printed beside the targets (<= 60 s, <= 2 GB at 1e5 rows;
 <= 600 s at 1e6 rows with ``--full``), with the diagnostics (R-hat, ESS bulk/tail), ESS per second,
 the gradient evaluations per kept draw and the cost of one log-density gradient at that size on

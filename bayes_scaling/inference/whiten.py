@@ -19,11 +19,13 @@ any fit, and a failed one is retried with longer tuning as usual.
 same for every table of a spec and reused or loaded from the disk cache. Tables under
 :data:`BIG_TABLE_ROWS` rows are fitted as before (their draws are unchanged).
 
-Backend (``$BAYES_SCALING_BIG_BACKEND``: ``auto``, the default, ``numba``, ``jax``, or ``off``: big
-tables sampled as small ones, the route before this module): the log density
-of a big table is one pass over its rows per gradient; numba's kernel calls scalar libm functions
-(~60 ns per row for the Chinchilla law with Student-t noise), JAX's XLA code vectorised ones (~5x
-faster). ``auto`` takes JAX when the optional ``jax`` package is installed, else numba.
+Backend (``$BAYES_SCALING_BIG_BACKEND``: ``auto`` = ``numba``, the default; ``jax``; or ``off``: big
+tables sampled as small ones, the route before this module): the log density of a big table is one
+pass over its rows per gradient. numba's kernel calls scalar libm functions (~30-50 ns per row for
+the Chinchilla law with Student-t noise) and its chains run in parallel, one per core; JAX's XLA code
+calls vectorised ones (~2x fewer seconds per row) but nutpie calls it from Python, so its chains
+share about one core (measured: CPU seconds = wall seconds on 2 cores). On 2 cores the two are
+close at 1e5 rows; with more cores numba wins. ``jax`` needs the optional ``jax`` package.
 """
 
 from __future__ import annotations
@@ -53,10 +55,9 @@ def big_backend() -> str:
         raise BayesScalingError(f"{BACKEND_ENV} must be auto, numba, jax or off; got {value!r}")
     if value in ("numba", "off"):
         return value
-    has_jax = importlib.util.find_spec("jax") is not None
-    if value == "jax" and not has_jax:
+    if value == "jax" and importlib.util.find_spec("jax") is None:
         raise BayesScalingError(f"{BACKEND_ENV}=jax needs the optional jax package (pip install jax)")
-    return "jax" if value == "jax" or (value == "auto" and has_jax) else "numba"
+    return "jax" if value == "jax" else "numba"
 
 
 def is_big(n_rows: int) -> bool:
