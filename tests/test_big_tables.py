@@ -148,6 +148,7 @@ def marked(name, f, after=False):
         return out
     return g
 fm.compiled_model = marked("BUILDING", fm.compiled_model)
+fm.pilot = marked("PILOT", fm.pilot)  # big tables: the mode search before sampling
 nutpie.sample = marked("SAMPLING", nutpie.sample, after=True)  # once the (background) sampler runs
 from bayes_scaling.cli import console
 raise SystemExit(console())
@@ -155,10 +156,10 @@ raise SystemExit(console())
 
 
 @pytest.mark.sampling
-@pytest.mark.parametrize("marker, delay", [("BUILDING", 1.0), ("SAMPLING", 3.0)])
+@pytest.mark.parametrize("marker, delay", [("BUILDING", 1.0), ("PILOT", 0.3), ("SAMPLING", 3.0)])
 def test_ctrl_c_stops_a_big_fit_promptly_with_one_line_and_no_file(marker, delay, tmp_path):
-    """2e5 rows: SIGINT while the model is built or while NUTS runs (a draw of a deep tree takes seconds
-    at this size) exits 130 within seconds, one line on stderr, no fit file and no temporary file."""
+    """2e5 rows: SIGINT while the model is built, while the pilot looks for the mode, or while NUTS runs
+    exits 130 within seconds, one line on stderr, no fit file and no temporary file."""
     import os
     import signal
     import subprocess
@@ -192,7 +193,7 @@ def test_ctrl_c_stops_a_big_fit_promptly_with_one_line_and_no_file(marker, delay
         seconds = time.perf_counter() - t0
     finally:
         p.kill() if p.poll() is None else None
-    lines = [ln for ln in err.strip().splitlines() if ln not in ("BUILDING", "SAMPLING")]
+    lines = [ln for ln in err.strip().splitlines() if ln not in ("BUILDING", "PILOT", "SAMPLING")]
     assert rc == 130 and lines == ["error: interrupted by Ctrl-C (SIGINT)"], err
     assert seconds < 10, seconds
     assert sorted(f.name for f in tmp_path.iterdir()) == ["curves.csv"]

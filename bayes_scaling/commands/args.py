@@ -101,10 +101,10 @@ def add_law_args(p, law_help: str = "law name") -> None:
     p.add_argument("--spec", default=None, help="spec file or shipped spec name (see `bayes-scaling specs`)")
 
 
-def add_sampler_args(p, draws: int = 1000, tune: int = 1000) -> None:
+def add_sampler_args(p, draws: int = 1000, tune: int | None = 1000, tune_help: str = "%(default)s") -> None:
     """``--draws``, ``--tune``, ``--chains``, ``--seed`` of the NUTS sampler."""
     p.add_argument("--draws", type=int, default=draws, help="posterior draws per chain (default %(default)s)")
-    p.add_argument("--tune", type=int, default=tune, help="tuning steps per chain (default %(default)s)")
+    p.add_argument("--tune", type=int, default=tune, help=f"tuning steps per chain (default {tune_help})")
     p.add_argument("--chains", type=int, default=4, help="chains (default %(default)s)")
     p.add_argument("--seed", type=int_at_least(0, high=MAX_SEED), default=None,
                    help="random seed, 0 to 2^63 - 1 (default: drawn and recorded in the fit)")

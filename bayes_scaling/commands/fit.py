@@ -15,6 +15,7 @@ from bayes_scaling.commands.args import (add_calibrate_arg, add_ci_arg, add_cost
 from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, discrepancy_line,
                                            discrepancy_record, emit)
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.inference.whiten import BIG_TABLE_ROWS, BIG_TUNE
 from bayes_scaling.specs.moments import contraction_label
 
 
@@ -251,7 +252,8 @@ def add_parsers(sub) -> None:
     add_law_args(p, "law name (chinchilla, kaplan_n, kaplan_d, kaplan_c, kaplan_nd; see `bayes-scaling specs`)")
     p.add_argument("--out", required=True, help="output fit file (.nc)")
     add_runs_args(p)
-    add_sampler_args(p)
+    add_sampler_args(p, tune=None, tune_help=f"1000; {BIG_TUNE} for tables of {BIG_TABLE_ROWS:,}+ rows, which start "
+                                            "at the posterior mode, whitened")
     p.add_argument("--strict", action="store_true", help="fail (exit 1) when diagnostics fail")
     add_calibrate_arg(p)
     p.add_argument("--run-noise", action="store_true",

@@ -21,12 +21,16 @@ from bayes_scaling.cost import CostLaw, store_cost
 from bayes_scaling.data.runs import RunTable
 from bayes_scaling.errors import BayesScalingError, DiagnosticsError
 from bayes_scaling.inference.checks import check_posterior, check_runs
-from bayes_scaling.inference.compile import compile_nutpie_model
+from bayes_scaling.inference.compile import compile_jax_model, compile_nutpie_model
 from bayes_scaling.inference.model import build_model, model_data
 from bayes_scaling.inference.sampling import sample_nuts
+from bayes_scaling.inference.whiten import (BIG_TUNE, WHITE_CHOL, WHITE_MEAN, big_backend, feed, is_big, pilot,
+                                            whitened_model)
 from bayes_scaling.specs.spec import LawSpec, default_spec, load_spec
 
 _COMPILED: dict[str, Any] = {}
+#: Unconstrained starting point of the plain model of each whitened compiled model (by model key).
+_STARTS: dict[str, np.ndarray] = {}
 
 
 def resolve_spec(law: str | None = None, spec: LawSpec | str | None = None) -> LawSpec:
@@ -110,24 +114,52 @@ def model_key(spec: LawSpec, data) -> str:
     return hashlib.sha256(f"{spec.content_key()}\n{shape}\n{covs}{noise}".encode()).hexdigest()
 
 
-def compiled_model(spec: LawSpec, data, *, progress: bool = False, route: str | None = None):
+def compiled_model(spec: LawSpec, data, *, progress: bool = False, route: str | None = None, whiten: bool = False):
     """The compiled nutpie model for ``spec``, built once per process and fed ``data``. ``route``:
     ``"cached"`` (default, or ``$BAYES_SCALING_COMPILE``) or ``"nutpie"``
-    (:mod:`bayes_scaling.inference.compile`); a model compiled by either is reused."""
-    key = model_key(spec, data)
+    (:mod:`bayes_scaling.inference.compile`); a model compiled by either is reused. ``whiten``: the
+    whitened model of big tables (:mod:`bayes_scaling.inference.whiten`); its pilot starts at
+    ``_STARTS[key]`` (where the plain model's chains start, unconstrained)."""
+    key = model_key(spec, data) + (f"|whitened|{big_backend()}" if whiten else "")
     compiled = _COMPILED.get(key)
     if compiled is None:
         if progress:
             print("compiling the model with numba (once per law and spec in a process; cached on disk) ...",
                   file=sys.stderr, flush=True)
-        model = build_model(spec, data)
-        compiled = compile_nutpie_model(model, jitter_rvs=jittered_rvs(spec, model), route=route)
+        model = build_model(spec, data, summed=whiten)  # big tables: log(sum(exp(terms))), laws.base.summed_log_loss
+        if whiten:
+            white, start = whitened_model(model)
+            if big_backend() == "jax":
+                compiled = compile_jax_model(white, jitter_rvs=set(white.free_RVs))
+            else:
+                compiled = compile_nutpie_model(white, jitter_rvs=set(white.free_RVs), route=route)
+            _STARTS[key] = start
+        else:
+            compiled = compile_nutpie_model(model, jitter_rvs=jittered_rvs(spec, model), route=route)
         _COMPILED[key] = compiled
         return compiled
     # nutpie keeps only the data containers its compiled graph reads (e.g. no ref_log_U when the
     # law never centres U): feed those, so reuse works for every law.
-    known = {var.name for var in compiled.shared_var_keys}
-    return compiled.with_data(**{k: v for k, v in data.containers().items() if k in known})
+    known = set(compiled._shared_data) if whiten and big_backend() == "jax" else \
+        {var.name for var in compiled.shared_var_keys}
+    return feed(compiled, **{k: v for k, v in data.containers().items() if k in known})
+
+
+def _whitened(spec: LawSpec, data, *, progress: bool):
+    """The whitened model of a big table fed its pilot's mode and Laplace factor, and the pilot's
+    record; (None, record) when the pilot finds no usable mode (the fit then samples as usual)."""
+    t0 = time.perf_counter()
+    compiled = compiled_model(spec, data, progress=progress, whiten=True)
+    if progress:
+        print("big table: finding the posterior mode (pilot) ...", file=sys.stderr, flush=True)
+    t1 = time.perf_counter()
+    found = pilot(compiled, _STARTS[model_key(spec, data) + f"|whitened|{big_backend()}"])
+    record = {"rows": len(data.log_loss), "backend": big_backend(), "compile_seconds": round(t1 - t0, 2),
+              "seconds": round(time.perf_counter() - t1, 2), "ok": found is not None}
+    if found is None:
+        return None, record
+    record.update(gradients=found.gradients, max_whitened_gradient=found.max_grad_z)
+    return feed(compiled, **{WHITE_MEAN: found.mean, WHITE_CHOL: found.chol}), record
 
 
 def _sample(compiled, *, draws: int, tune: int, chains: int, seed: int, progress: bool, target_accept: float):
@@ -175,7 +207,7 @@ def fit(
     spec: LawSpec | str | None = None,
     *,
     draws: int = 1000,
-    tune: int = 1000,
+    tune: int | None = None,
     chains: int = 4,
     seed: int | None = None,
     progress: bool | None = None,
@@ -195,6 +227,11 @@ def fit(
 
     ``runs``: a :class:`RunTable`, or a DataFrame or file read with :func:`load_runs` and the keyword
     arguments in ``columns`` (e.g. ``{"params_col": "n_params", "params_kind": "non-embedding"}``).
+
+    ``tune`` tuning steps per chain (default 1000). Big tables (:data:`~bayes_scaling.inference.whiten.BIG_TABLE_ROWS`
+    rows or more, without hierarchy or run noise) are sampled in whitened coordinates from the posterior
+    mode (:mod:`bayes_scaling.inference.whiten`; the same posterior), with ``tune`` defaulting to
+    :data:`~bayes_scaling.inference.whiten.BIG_TUNE`.
 
     Diagnostics are always computed; failures warn, or raise :class:`DiagnosticsError` when
     ``strict``. ``seed`` makes the fit reproducible (one is drawn and recorded when absent).
@@ -233,7 +270,8 @@ def fit(
         raise BayesScalingError(f"cost must be a CostLaw, got {cost!r}", quantity="cost")
     spec = resolve_spec(law, spec).with_vary(vary).synced()
     draws = _check_int("draws", draws, 10)
-    tune = _check_int("tune", tune, 10)
+    if tune is not None:
+        tune = _check_int("tune", tune, 10)
     chains = _check_int("chains", chains, 1)
     retries = _check_int("retries", retries, 0)
     if seed is None:
@@ -242,7 +280,13 @@ def fit(
     data = model_data(spec, runs, group_col, run_noise=bool(run_noise))
     if progress is None:
         progress = sys.stderr.isatty()
-    compiled = compiled_model(spec, data, progress=progress)
+    compiled, big = None, None
+    if is_big(len(data.log_loss)) and data.group_idx is None and data.cell_idx is None:
+        compiled, big = _whitened(spec, data, progress=progress)
+    if compiled is None:
+        compiled = compiled_model(spec, data, progress=progress)
+    if tune is None:
+        tune = BIG_TUNE if big and big["ok"] else 1000
     if target_accept is None:
         target_accept = 0.95 if data.group_idx is not None else 0.8
     if not 0.5 <= float(target_accept) < 1:
@@ -255,7 +299,7 @@ def fit(
         trace, restarts, stuck = _sample(compiled, chains=chains, seed=seed + len(attempts) * RETRY_SEED_STRIDE,
                                          progress=bool(progress), **settings)
         config = {"sampler": "nutpie", "adaptation": "low_rank", **settings, "chains": chains, "seed": seed,
-                  "stuck_chain_restarts": restarts, "stuck_chains": stuck}
+                  "stuck_chain_restarts": restarts, "stuck_chains": stuck, **({"big_table_pilot": big} if big else {})}
         result = FitResult.from_trace(trace, spec=spec, runs=runs, data=data, command=command, sampler_config=config)
         diag = result.diagnostics
         seconds = time.perf_counter() - t0

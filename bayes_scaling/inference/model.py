@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bayes_scaling.data.runs import RunTable
+from bayes_scaling.laws.base import summed_log_loss
 from bayes_scaling.posterior.evaluator import group_params
 from bayes_scaling.specs.spec import LawSpec
 
@@ -171,7 +172,7 @@ def _log_prior_draws(prior) -> np.ndarray:
     return np.log(np.asarray(pm.draw(prior.pymc_dist(), draws=400, random_seed=0), float))
 
 
-def build_model(spec: LawSpec, data: ModelData):
+def build_model(spec: LawSpec, data: ModelData, *, summed: bool = False):
     """The PyMC model. Free variables: exponents with their priors (or, for the law's slope
     coordinates, the log local slope, flat, with the exponent's prior in the potential); the law's internal centred
     coordinates (flat), with the priors on the positive parameters (E, A, N_c, ...) added as a
@@ -182,7 +183,8 @@ def build_model(spec: LawSpec, data: ModelData):
     error adds in quadrature to ``sigma_run``, and ``sigma`` = sqrt(sigma_law^2 + sigma_run^2) is a new
     run's noise at a new configuration (what predictions use). The configurations' offsets are integrated
     out (:func:`replicate_loglik`): Normal on the family's scale, so run noise needs a Normal family
-    (``normal``, ``logit_normal``).
+    (``normal``, ``logit_normal``). ``summed``: the law as log(sum(exp(terms))) where it states its
+    terms (:func:`~bayes_scaling.laws.base.summed_log_loss`; big tables: fewer calls per row).
     """
     import pymc as pm
     import pytensor.tensor as pt
@@ -245,7 +247,7 @@ def build_model(spec: LawSpec, data: ModelData):
             sigma_law = getattr(pm, s.dist)("sigma_law", **s.pymc_kwargs)
             sigma_run = getattr(pm, s.dist)("sigma_run", **s.pymc_kwargs)
             pm.Deterministic("sigma", pt.sqrt(sigma_law ** 2 + sigma_run ** 2))
-        mu = law.log_loss(pt, x, params)
+        mu = summed_log_loss(law, pt, x, params) if summed else law.log_loss(pt, x, params)
         if data.covariates is not None:
             # effect on log-loss per unit of each (centred) covariate, centred at no effect
             cov = pm.Data("covariates", data.covariates, dims=("run", "covariate"))

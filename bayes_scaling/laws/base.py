@@ -135,6 +135,12 @@ class ScalingLaw:
         """Natural log of the predicted loss (nats/token)."""
         raise NotImplementedError
 
+    def log_loss_terms(self, xp: Any, x: dict[str, Any], p: dict[str, Any]) -> list[Any] | None:
+        """Logs of the positive terms whose sum is the loss, when the law is such a sum (else ``None``):
+        big tables evaluate log(sum(exp(terms))), fewer transcendental calls per row than nested
+        log-add-exps (:func:`summed_log_loss`)."""
+        return None
+
     # -- compute-optimal allocation --------------------------------------------------------
     def log_optimal_params(self, xp: Any, log_tokens_x_params: Any, p: dict[str, Any]) -> Any | None:
         """Closed-form log N*(C) minimising L(N, D) subject to N D = C / k, given
@@ -246,3 +252,22 @@ class ScalingLaw:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}: {self.formula}>"
+
+
+def summed_log_loss(law: ScalingLaw, xp: Any, x: dict[str, Any], p: dict[str, Any]) -> Any:
+    """``law.log_loss`` as log(sum(exp(terms))) when the law states its terms (one exp per term and
+    one log, against two exps and two logs per log-add-exp), else ``law.log_loss``. The same number
+    wherever no term's log leaves (-745, 709) (float64 exp under- and overflow: losses of 1e-323 or
+    1e308 nats/token), far from any posterior. Terms are used only when the class that states them
+    is the one that defines ``log_loss`` or a subclass of it (a subclass that redefines the law
+    alone, e.g. data_constrained, keeps ``log_loss``)."""
+    mro = type(law).__mro__
+    owner_terms = next(c for c in mro if "log_loss_terms" in c.__dict__)
+    owner_loss = next(c for c in mro if "log_loss" in c.__dict__)
+    terms = law.log_loss_terms(xp, x, p) if issubclass(owner_terms, owner_loss) else None
+    if not terms:
+        return law.log_loss(xp, x, p)
+    total = xp.exp(terms[0])
+    for t in terms[1:]:
+        total = total + xp.exp(t)
+    return xp.log(total)

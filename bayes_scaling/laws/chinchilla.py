@@ -27,6 +27,9 @@ class Chinchilla(ScalingLaw):
         term_d = p["log_B"] - p["beta"] * x["D"]
         return xp.logaddexp(xp.logaddexp(p["log_E"], term_n), term_d)
 
+    def log_loss_terms(self, xp, x, p):
+        return [p["log_E"], p["log_A"] - p["alpha"] * x["N"], p["log_B"] - p["beta"] * x["D"]]
+
     @staticmethod
     def _log_g(xp, p):
         """log G, G = (alpha A / (beta B))^(1/(alpha+beta)) (Hoffmann et al. 2022 Eq. 4)."""
@@ -76,6 +79,9 @@ class ChinchillaDerivedBeta(Chinchilla):
 
     def log_loss(self, xp, x, p):
         return super().log_loss(xp, x, self._full(p, xp))
+
+    def log_loss_terms(self, xp, x, p):
+        return super().log_loss_terms(xp, x, self._full(p, xp))
 
     def log_optimal_params(self, xp, log_tokens_x_params, p):
         return super().log_optimal_params(xp, log_tokens_x_params, self._full(p, xp))
