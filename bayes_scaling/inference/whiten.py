@@ -139,6 +139,19 @@ class _Density:
         return float(logp), grad
 
 
+def _laplace_at(density, z, steps):
+    """(covariance, its Cholesky factor) of the Laplace approximation at ``z`` (finite-difference
+    Hessian with ``steps``), or None when the Hessian is not negative definite there."""
+    h = _hessian(density, z, steps)
+    if h is None:
+        return None
+    try:
+        cov = np.linalg.inv(-h)
+        return cov, np.linalg.cholesky(0.5 * (cov + cov.T))
+    except np.linalg.LinAlgError:
+        return None
+
+
 def _hessian(density, z, steps):
     """Symmetrised central-difference Hessian of the log density at ``z`` (steps per coordinate)."""
     n = len(z)
@@ -185,16 +198,11 @@ def pilot(compiled, start: np.ndarray, max_iter: int = 500) -> Pilot | None:
         return None
     # Newton steps with a finite-difference Hessian; the step sizes follow the current scale estimate
     steps = np.full(n, 1e-4)
-    cov = None
     for _ in range(3):
-        h = _hessian(density, z, steps)
-        if h is None:
+        laplace = _laplace_at(density, z, steps)
+        if laplace is None:
             return None
-        try:
-            cov = np.linalg.inv(-h)
-            chol = np.linalg.cholesky(0.5 * (cov + cov.T))
-        except np.linalg.LinAlgError:
-            return None
+        cov, chol = laplace
         lp, g = density(z)
         step = cov @ g
         lp_new, _ = density(z + step)
@@ -202,13 +210,9 @@ def pilot(compiled, start: np.ndarray, max_iter: int = 500) -> Pilot | None:
             z = z + step
         steps = np.maximum(1e-3 * np.sqrt(np.diag(cov)), 1e-12)
     lp, g = density(z)
-    h = _hessian(density, z, steps)
-    if h is None:
+    laplace = _laplace_at(density, z, steps)
+    if laplace is None:
         return None
-    try:
-        cov = np.linalg.inv(-h)
-        chol = np.linalg.cholesky(0.5 * (cov + cov.T))
-    except np.linalg.LinAlgError:
-        return None
+    cov, chol = laplace
     mean = np.asarray(start, float) + z  # density was fed chol = I: x = start + z
     return Pilot(mean=mean, chol=chol, gradients=density.calls, max_grad_z=float(np.max(np.abs(chol.T @ g))))
