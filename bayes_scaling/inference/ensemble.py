@@ -58,6 +58,9 @@ def stacking_weights(lpd: np.ndarray, *, point_weights=None, prior_alpha: float 
     from scipy.optimize import minimize
     from scipy.special import log_softmax, logsumexp, softmax
 
+    if not prior_alpha >= 1.0:
+        raise BayesScalingError(f"prior_alpha must be >= 1 (1: plain stacking; 2: one pseudo-run per member), "
+                                f"got {prior_alpha!r}", quantity="prior_alpha")
     lpd = np.asarray(lpd, float)
     n, k = lpd.shape
     if k == 1:
