@@ -133,3 +133,23 @@ def test_summed_log_loss_is_the_laws_log_loss_for_every_law():
         np.testing.assert_allclose(got, want, rtol=1e-13, err_msg=name)
         stated.append(name)
     assert {"chinchilla", "chinchilla_tied", "data_constrained"} <= set(stated), stated
+
+
+def test_a_failing_pilot_route_falls_back_to_the_plain_fit(monkeypatch):
+    """Any error of the whitened route (compile, mode search) leaves the plain route to fit the table,
+    and the record says why; the inner fit of a calibration then gets the fit's own default tuning."""
+    import bayes_scaling.inference.fit as fm
+    from bayes_scaling.inference.discrepancy import _inner_tune
+
+    def broken(*a, **k):
+        raise RuntimeError("no mode here")
+
+    monkeypatch.setattr(fm, "_whitened", broken)
+    monkeypatch.setattr(fm, "is_big", lambda n: True)
+    runs = curves(600)
+    res = fm.fit(runs, law="chinchilla", draws=100, tune=100, chains=2, seed=1, retries=0, progress=False)
+    rec = res.sampler_config["big_table_pilot"]
+    assert rec["ok"] is False and "no mode here" in rec["error"]
+    assert res.posterior["alpha"].size == 200
+    assert _inner_tune({"tune": 200, "big_table_pilot": {"ok": True}}) is None
+    assert _inner_tune({"tune": 1500}) == 1000 and _inner_tune(res.sampler_config) == 100

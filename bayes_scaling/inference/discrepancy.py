@@ -107,6 +107,15 @@ def pooled_grid_posterior(blocks, *, family: str = "student_t", nu: float = 4.0,
     return tau, mass / mass.sum()
 
 
+def _inner_tune(cfg: dict) -> int | None:
+    """Tuning steps of the inner fit: the outer fit's (at most 1000), or None (the fit's own default)
+    when the outer fit was a big table's whitened one, whose short warmup need not suit the split."""
+    pilot = cfg.get("big_table_pilot")
+    if isinstance(pilot, dict) and pilot.get("ok"):
+        return None
+    return min(int(cfg.get("tune", 1000)), 1000)
+
+
 def calibrate(result, fitter, *, inner_decades: float = 1.0, draws: int | None = None, tune: int | None = None,
               seed: int | None = None) -> Discrepancy:
     """Fit ``result``'s spec to its runs below the calibration split with ``fitter`` (the package's
@@ -119,7 +128,7 @@ def calibrate(result, fitter, *, inner_decades: float = 1.0, draws: int | None =
     train, test, thr = inner_split(runs, law, inner_decades)
     h = result.hierarchy
     inner = fitter(train, spec=spec, draws=draws or min(int(cfg.get("draws", 1000)), 1000),
-                tune=tune or min(int(cfg.get("tune", 1000)), 1000), chains=int(cfg.get("chains", 4)), seed=seed,
+                tune=tune or _inner_tune(cfg), chains=int(cfg.get("chains", 4)), seed=seed,
                 progress=False, group_col=None if h is None else h["group_col"],
                 target_accept=cfg.get("target_accept"), vary=None if h is None else tuple(h["vary"]))
     mu = inner.evaluator.log_mean_at_runs(test, seed=seed)  # chain, draw, run; unseen groups as a new group

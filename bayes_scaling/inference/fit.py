@@ -282,7 +282,10 @@ def fit(
         progress = sys.stderr.isatty()
     compiled, big = None, None
     if is_big(len(data.log_loss)) and data.group_idx is None and data.cell_idx is None:
-        compiled, big = _whitened(spec, data, progress=progress)
+        try:
+            compiled, big = _whitened(spec, data, progress=progress)
+        except Exception as e:  # noqa: BLE001 - any failure of the pilot route falls back to the plain one (interrupts are BaseException)
+            compiled, big = None, {"rows": len(data.log_loss), "ok": False, "error": f"{type(e).__name__}: {e}"[:300]}
     if compiled is None:
         compiled = compiled_model(spec, data, progress=progress)
     if tune is None:
