@@ -248,3 +248,36 @@ def test_fit_ensembles_reuses_the_cut_fits_for_the_discrepancy_and_skips_it_when
     assert abs(c0 - 0.4) < 0.1, c0
     assert short.members["power_x"].discrepancy is None
     assert short.info["discrepancy"].startswith("not calibrated")
+
+
+def test_fallback_cut_keeps_budgets_whole_then_fits_fewer_runs_then_equal_weights():
+    """A ladder under a decade wide with many runs per budget (3 at 1.8e18, 15 at 3e18, 30 at 9e18 FLOPs):
+    no default cut leaves 7 runs to fit, and the largest quarter would split the top budget; the fallback
+    holds out the whole top budget. With only 2 runs per budget the cut fits fewer runs than the default
+    7 (what the members' proper priors allow); with one run below the top budget no member can be fitted
+    and the rule is equal weights."""
+    import pandas as pd
+
+    from bayes_scaling.inference.ensemble import _cuts, fallback_cuts, level_cut
+    from bayes_scaling.inference.fit import resolve_spec
+
+    items = [resolve_spec(law=name) for name in ("chinchilla", "chinchilla_tied")]
+
+    def ladder(counts):
+        rows = []
+        for c, k in counts.items():
+            for n in np.geomspace(1e8, 1e9, k):
+                rows.append({"params": n, "tokens": c / (6 * n), "loss": 3.5})
+        return bs.load_runs(pd.DataFrame(rows))
+
+    runs = ladder({1.8e18: 3, 3e18: 15, 9e18: 30})
+    assert _cuts(runs, items[0].law, (0.5, 1.0, 1.5), 7)[1] == []
+    cuts, rule = fallback_cuts(runs, items, 7)
+    assert rule == "level" and len(cuts) == 1
+    dec, thr, train, test = cuts[0]
+    assert thr == pytest.approx(3e18) and (len(train), len(test)) == (18, 30)
+    cuts, rule = fallback_cuts(ladder({1e18: 2, 3e18: 2, 9e18: 3}), items, 7)
+    assert rule == "few_runs" and (len(cuts[0][2]), len(cuts[0][3])) == (4, 3)
+    assert fallback_cuts(ladder({3e18: 1, 9e18: 3}), items, 7) == ([], "equal")  # one N below the top
+    # no ties: the largest quarter exactly (the rule the default cuts fell back to before)
+    assert level_cut(np.arange(1.0, 21.0), lambda m: m.sum() >= 7) == 15.0

@@ -51,6 +51,8 @@ def ensemble_lines(result, ci_prob: float) -> list[str]:
     for k, m in result.members.items():
         lines.append(f"  {k}: weight {result.weights[k]:.3f}  {m.law.formula}  ({m.diagnostics.r_hat_max:.3f} R-hat "
                      f"max, {m.diagnostics.divergences} divergences)")
+    if info.get("weights_fallback"):
+        lines.append(f"  fallback ({info['weights_fallback']['rule']}): {info['weights_fallback']['why']}")
     for cut, ws in info.get("weights_per_cut", {}).items():
         lines.append(f"  weights fitted below {cut} decade(s) under the largest run: "
                      + ", ".join(f"{k} {w:.2f}" for k, w in ws.items()))

@@ -107,8 +107,7 @@ def _lpd(result, test) -> np.ndarray:
 
 def _cuts(runs, law, cut_decades, n_min_train: int):
     """(axis, [(decades, threshold, train, test)]): the cuts ``cut_decades`` below the largest run
-    that leave enough runs on both sides; when none does (a ladder spanning under a decade or so),
-    one cut holding out the largest quarter of the runs."""
+    that leave ``n_min_train`` runs to fit and ``MIN_TEST`` to score (empty when none does)."""
     axis = split_axis(law)
     v = runs.frame[axis].to_numpy(float)
     out = []
@@ -117,14 +116,60 @@ def _cuts(runs, law, cut_decades, n_min_train: int):
         test = v > thr
         if test.sum() >= MIN_TEST and (~test).sum() >= n_min_train:
             out.append((float(dec), thr, runs.subset(~test), runs.subset(test)))
-    if not out:
-        k = max(MIN_TEST, int(np.ceil(0.25 * len(v))))
-        if k < len(v):
-            thr = float(np.sort(v)[-k - 1])
-            test = v > thr
-            if test.sum() >= MIN_TEST and (~test).sum() >= n_min_train:
-                out.append((round(float(np.log10(v.max() / thr)), 2), thr, runs.subset(~test), runs.subset(test)))
     return axis, out
+
+
+def level_cut(values, fits_ok, quarter: float = 0.25):
+    """The fallback cut's threshold on the split axis ``values``, or None: between two distinct values
+    (runs at one budget are never split), holding out at least ``MIN_TEST`` runs and the largest
+    ``quarter`` of them where the ladder allows, the fewest above that; ``fits_ok(mask)`` says whether
+    the members can be fitted to the runs in ``mask`` (those at or below the threshold)."""
+    v = np.asarray(values, float)
+    want = max(MIN_TEST, int(np.ceil(quarter * len(v))))
+    level = np.round(np.log10(v), 6)  # one budget: equal to 1e-6 decades (C = 6ND in floating point)
+    tops = [float(v[level == u].max()) for u in np.unique(level)[:-1]]
+    ok = [(int((v > t).sum()), t) for t in tops if (v > t).sum() >= MIN_TEST and fits_ok(v <= t)]
+    if not ok:
+        return None
+    above = [c for c in ok if c[0] >= want]
+    return min(above)[1] if above else max(ok)[1]
+
+
+def fallback_cuts(runs, items, n_min_train: int):
+    """(cuts, rule) when no cut at the default depths is possible (a ladder spanning under a decade or
+    so, or few runs): one cut between budgets holding out the largest quarter, with ``n_min_train`` runs
+    to fit (rule ``"level"``); else the same with as few runs to fit as every member's design and
+    priors allow (the few-run fits that proper priors permit: ``"few_runs"``); else no cut (``"equal"``:
+    equal weights, the mode of the weights' Dirichlet prior with no held-out run to score)."""
+    axis = split_axis(items[0].law)
+    v = runs.frame[axis].to_numpy(float)
+
+    def members_fit(mask):
+        sub = runs.subset(mask)
+        try:
+            for s in items:
+                sub.require(s.law, proper_priors=s.priors_proper)
+        except BayesScalingError:
+            return False
+        return True
+
+    for rule, ok in (("level", lambda m: m.sum() >= n_min_train and members_fit(m)), ("few_runs", members_fit)):
+        thr = level_cut(v, ok)
+        if thr is not None:
+            test = v > thr
+            return [(round(float(np.log10(v.max() / thr)), 2), thr, runs.subset(~test), runs.subset(test))], rule
+    return [], "equal"
+
+
+#: What each fallback rule does, for ``info["weights_fallback"]`` and the summary.
+FALLBACK_RULES = {
+    "level": "no cut at the default depths leaves {n_min} runs to fit and 3 to score; one cut between budgets "
+             "holds out the largest quarter of the runs (whole budgets)",
+    "few_runs": "no cut leaves {n_min} runs to fit; one cut between budgets with as few runs to fit as the members' "
+                "proper priors allow (prior-dominated inner fits)",
+    "equal": "no cut leaves runs the members can be fitted to and 3 to score: equal weights (the Dirichlet "
+             "prior's mode with no held-out run); the law-form spread is not weighted by extrapolation",
+}
 
 
 def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decades=CUT_DECADES,
@@ -181,9 +226,9 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
         n_min = max(6, max(len(s.law.param_names) for s in items) + 2)
         axis, cuts = _cuts(runs, items[0].law, cut_decades, n_min)
         if not cuts:
-            raise BayesScalingError(f"too few runs for leave-future-out weights: no cut at {list(cut_decades)} decades "
-                                    f"below the largest {axis} leaves {n_min} runs to fit and {MIN_TEST} to score; "
-                                    f"use method='loo' or 'equal'")
+            cuts, rule = fallback_cuts(runs, items, n_min)
+            info["weights_fallback"] = {"rule": rule, "why": FALLBACK_RULES[rule].format(n_min=n_min)}
+    if method == "lfo" and cuts:
         per_cut, blocks, inner_ok, values = {}, [], {}, []
         for j, (dec, thr, train, test) in enumerate(cuts):
             fits_j = {n: fit(train, spec=s, draws=inner_draws, tune=inner_draws, seed=seed + 1 + j,
@@ -205,7 +250,7 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
                      "weights_cross_fitted": {f"{c[0]:g}": dict(zip(names, map(float, x))) for c, x in zip(cuts, crossed)},
                      "heldout_lpd_per_member": {n: float(v) for n, v in zip(names, np.vstack(blocks).sum(axis=0))}})
     members = {n: fit(runs, spec=s, draws=draws, tune=tune, seed=seed, **kw) for n, s in zip(names, items)}
-    if method == "equal":
+    if method == "equal" or (method == "lfo" and not cuts):
         w = np.ones(len(items)) / len(items)
     elif method == "loo":
         w = stacking_weights(np.column_stack([_loo_pointwise(m) for m in members.values()]), prior_alpha=prior_alpha)
@@ -213,7 +258,7 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
     if no_calibration:
         info["discrepancy"] = no_calibration
     ens = EnsembleResult(members, dict(zip(names, map(float, w))), info, seed=seed)
-    if calibrate_extrapolation and method == "lfo":
+    if calibrate_extrapolation and method == "lfo" and cuts:
         cal, selection = calibration_cuts([(c[0], c[1], c[3], inner_fits[c[1]]) for c in cuts], crossed, values, w)
         ens = with_cross_fitted_discrepancy(ens, cal, seed=seed, selection=selection)
     elif calibrate_extrapolation:
