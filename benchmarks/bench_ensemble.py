@@ -11,6 +11,7 @@ before any result is seen; nothing is tuned per dataset.
     .venv/bin/python benchmarks/bench_ensemble.py [--only NAME ...] [--depths 0.5 1 1.5] [--json PATH]
     .venv/bin/python benchmarks/bench_ensemble.py --cost   # the 4-law Epoch ensemble from a cold process
     .venv/bin/python benchmarks/bench_ensemble.py --simulate   # simulated ladders, truth known
+    .venv/bin/python benchmarks/bench_ensemble.py --simulate-narrow   # the no-cut fallback, narrow ladders
 """
 
 from __future__ import annotations
@@ -153,6 +154,52 @@ def simulate(args) -> int:
     return 0
 
 
+#: Narrow simulated ladders (``--simulate-narrow``): 3 budgets over 0.7 decades (1.8e18, 3e18, 9e18 FLOPs; 6 ratios
+#: 5-100 tokens/parameter, 18 runs, shaped like a ladder too narrow for the default stacking cuts) and the runs at
+#: 3e19-3e20 FLOPs held out; same truths and noise as ``--simulate``. Scores the fallback cut's weights against
+#: equal weights on the same member fits.
+NARROW_TRAIN, NARROW_TEST = (1.8e18, 3e18, 9e18), (3e19, 9e19, 3e20)
+
+
+def simulate_narrow(args) -> int:
+    """The no-cut fallback on narrow simulated ladders (truth known): coverage and MARE of its weights
+    beside equal weights, each with and without the discrepancy calibrated at the fallback cut."""
+    import pandas as pd
+
+    import bayes_scaling as bs
+    from bayes_scaling.inference.ensemble import fit_ensemble
+    from bayes_scaling.result.ensemble import EnsembleResult
+
+    design = bs.isoflop_design(np.array([*NARROW_TRAIN, *NARROW_TEST]), np.geomspace(5, 100, 6))
+    acc = {}
+    t_all = time.perf_counter()
+    for scen in SIM_SCENARIOS:
+        for rep in range(args.sim_reps):
+            frame = bs.simulate_runs("chinchilla", SIM_TRUTH, design, sigma=0.01, seed=200 + rep)
+            frame["loss"] *= np.exp(SIM_SCENARIOS[scen] * (np.log10(frame["compute"]) - 18.0) ** 2 / 16)
+            runs = bs.load_runs(pd.DataFrame(frame))
+            train, test = runs.subset(runs.frame["C"] < 1e19), runs.subset(runs.frame["C"] > 1e19)
+            y = test.frame["loss"].to_numpy(float)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ens = fit_ensemble(train, laws=ND_LAWS, draws=args.draws, tune=args.tune, seed=args.seed + rep,
+                                   inner_draws=args.inner_draws, calibrate_extrapolation=True)
+            equal = EnsembleResult(ens.members, {k: 1.0 for k in ens.members}, seed=ens.seed)
+            line = []
+            for label, e in (("fallback", ens), ("equal", equal)):
+                for disc in (True, False):
+                    sc = _score(e.evaluator.predictive_at_runs(test, seed=args.seed, discrepancy=disc), y)
+                    acc.setdefault((scen, label, disc), []).append(sc)
+                    line.append(f"{label}{'' if disc else ' (no disc.)'} cov {sc['coverage_90']:.0%} MARE {sc['mare']:.2%}")
+            print(f"{scen:14s} rep {rep} rule {ens.info.get('weights_fallback', {}).get('rule')} weights "
+                  + ", ".join(f"{w:.2f}" for w in ens.weights.values()) + " | " + "; ".join(line), flush=True)
+    for (scen, label, disc), scs in acc.items():
+        print(f"{scen:14s} {label:8s} discrepancy {'yes' if disc else 'no '}: pooled cov90 "
+              f"{np.mean([s['coverage_90'] for s in scs]):.1%}, median MARE {np.median([s['mare'] for s in scs]):.2%}")
+    print(f"wall time {time.perf_counter() - t_all:.0f} s")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--depths", type=float, nargs="+", default=[0.5, 1.0, 1.5])
@@ -165,6 +212,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--cost", action="store_true", help="only time the 4-law ensemble from a cold process")
     ap.add_argument("--simulate", action="store_true", help="simulated ladders with a known truth instead")
+    ap.add_argument("--simulate-narrow", action="store_true", help="the no-cut fallback on narrow simulated ladders")
     ap.add_argument("--sim-reps", type=int, default=4)
     args = ap.parse_args(argv)
     print("command:", shlex.join([sys.executable, *sys.argv]), flush=True)
@@ -173,6 +221,8 @@ def main(argv=None) -> int:
         return cost(args)
     if args.simulate:
         return simulate(args)
+    if args.simulate_narrow:
+        return simulate_narrow(args)
     from bayes_scaling import datasets as ds
 
     t_all = time.perf_counter()

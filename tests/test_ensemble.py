@@ -281,3 +281,31 @@ def test_fallback_cut_keeps_budgets_whole_then_fits_fewer_runs_then_equal_weight
     assert fallback_cuts(ladder({3e18: 1, 9e18: 3}), items, 7) == ([], "equal")  # one N below the top
     # no ties: the largest quarter exactly (the rule the default cuts fell back to before)
     assert level_cut(np.arange(1.0, 21.0), lambda m: m.sum() >= 7) == 15.0
+
+
+def test_crps_block_matches_the_normal_closed_form_and_crps_stacking_picks_the_better_median():
+    """Gneiting & Raftery (2007): CRPS(N(mu, s), y) = s [z (2 Phi(z) - 1) + 2 phi(z) - 1/sqrt(pi)]. A member
+    centred on the truth with a too-narrow interval keeps most of the CRPS weight (the log score would
+    punish its overconfidence without bound); a member better on half the runs each gets a share."""
+    from scipy.stats import norm
+
+    from bayes_scaling.inference.ensemble_scores import crps_block, crps_stacking_weights, member_crps
+
+    rng = np.random.default_rng(0)
+    y = rng.normal(0.0, 0.05, 60)
+    narrow = rng.normal(0.0, 0.01, (60, 4000))  # right median, interval 5x too narrow
+    wide_off = rng.normal(0.08, 0.05, (60, 4000))  # honest width, biased median
+    block = crps_block([narrow, wide_off], y, seed=1)
+    z = (y - 0.08) / 0.05
+    exact = 0.05 * (z * (2 * norm.cdf(z) - 1) + 2 * norm.pdf(z) - 1 / np.sqrt(np.pi))
+    np.testing.assert_allclose(member_crps(block)[:, 1], exact, atol=0.005)  # 1000 draws: Monte Carlo error ~0.001
+    assert member_crps(block)[:, 1].mean() == pytest.approx(exact.mean(), rel=0.02)
+    w = crps_stacking_weights(block)
+    assert w[0] > 0.6 and w.sum() == pytest.approx(1.0)
+    logw = stacking_weights(np.column_stack([norm.logpdf(y, 0, 0.01), norm.logpdf(y, 0.08, 0.05)]), prior_alpha=1.0)
+    assert logw[0] < w[0]  # the log score trusts the overconfident member less
+    half = np.r_[np.zeros(30), np.full(30, 0.2)]
+    a = rng.normal(0.0, 0.02, (60, 2000))
+    b = rng.normal(0.2, 0.02, (60, 2000))
+    assert crps_stacking_weights(crps_block([a, b], half + rng.normal(0, 0.02, 60))) == pytest.approx([0.5, 0.5], abs=0.1)
+    assert crps_stacking_weights(np.zeros((0, 6))) == pytest.approx([0.5, 0.5])
