@@ -52,6 +52,11 @@ def _score(draws: np.ndarray, y: np.ndarray) -> dict:
             "n": int(len(y)), "signed": float(np.median((med - y) / y))}
 
 
+def _score_kw(args) -> dict:
+    """The stacking score option (``--score``), left to the library's default when not given."""
+    return {} if args.score is None else {"score": args.score}
+
+
 def one_split(runs, laws, threshold, args) -> dict:
     from bayes_scaling import baselines as bl
     from bayes_scaling.inference.backtest import split_runs
@@ -61,7 +66,7 @@ def one_split(runs, laws, threshold, args) -> dict:
     train, test, info = split_runs(runs, get_law(laws[-1]), holdout_above=threshold)
     y = test.frame["loss"].to_numpy(float)
     ens = fit_ensemble(train, laws=laws, draws=args.draws, tune=args.tune, seed=args.seed,
-                       inner_draws=args.inner_draws, calibrate_extrapolation=True)
+                       inner_draws=args.inner_draws, calibrate_extrapolation=True, **_score_kw(args))
     out = {"split": info, "weights": ens.weights, "weights_per_cut": ens.info.get("weights_per_cut", {}),
            "ensemble": _score(ens.evaluator.predictive_at_runs(test, seed=args.seed), y), "members": {},
            "ensemble_no_discrepancy": _score(ens.evaluator.predictive_at_runs(test, seed=args.seed, discrepancy=False), y)}
@@ -131,7 +136,7 @@ def simulate(args) -> int:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     ens = fit_ensemble(train, laws=ND_LAWS, draws=args.draws, tune=args.tune, seed=args.seed + rep,
-                                       inner_draws=args.inner_draws, calibrate_extrapolation=True)
+                                       inner_draws=args.inner_draws, calibrate_extrapolation=True, **_score_kw(args))
                 row = {"scenario": scen, "rep": rep, "depth": h, "weights": ens.weights,
                        "ensemble": _score(ens.evaluator.predictive_at_runs(test, seed=args.seed), y),
                        "no_discrepancy": _score(ens.evaluator.predictive_at_runs(test, seed=args.seed, discrepancy=False), y),
@@ -183,7 +188,7 @@ def simulate_narrow(args) -> int:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 ens = fit_ensemble(train, laws=ND_LAWS, draws=args.draws, tune=args.tune, seed=args.seed + rep,
-                                   inner_draws=args.inner_draws, calibrate_extrapolation=True)
+                                   inner_draws=args.inner_draws, calibrate_extrapolation=True, **_score_kw(args))
             equal = EnsembleResult(ens.members, {k: 1.0 for k in ens.members}, seed=ens.seed)
             line = []
             for label, e in (("fallback", ens), ("equal", equal)):
@@ -214,6 +219,7 @@ def main(argv=None) -> int:
     ap.add_argument("--simulate", action="store_true", help="simulated ladders with a known truth instead")
     ap.add_argument("--simulate-narrow", action="store_true", help="the no-cut fallback on narrow simulated ladders")
     ap.add_argument("--sim-reps", type=int, default=4)
+    ap.add_argument("--score", choices=["log", "crps"], default=None, help="stacking score (default: the library's)")
     args = ap.parse_args(argv)
     print("command:", shlex.join([sys.executable, *sys.argv]), flush=True)
     print(f"machine: {platform.node()}, {os.cpu_count()} cores, load avg {os.getloadavg()}", flush=True)

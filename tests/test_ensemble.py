@@ -309,3 +309,31 @@ def test_crps_block_matches_the_normal_closed_form_and_crps_stacking_picks_the_b
     b = rng.normal(0.2, 0.02, (60, 2000))
     assert crps_stacking_weights(crps_block([a, b], half + rng.normal(0, 0.02, 60))) == pytest.approx([0.5, 0.5], abs=0.1)
     assert crps_stacking_weights(np.zeros((0, 6))) == pytest.approx([0.5, 0.5])
+
+
+@pytest.mark.sampling
+def test_a_ladder_too_narrow_for_the_default_cuts_gets_fallback_weights_not_a_refusal():
+    """3 budgets over 0.7 decades (6 runs each) from the example's truth: no default cut leaves 7 runs to
+    fit, so one cut holds out the top budget; the weights, the rule and the calibration come back, and the
+    mixture predicts a run 1.5 decades larger within 5% of the truth. Four runs at two budgets: equal weights."""
+    from bayes_scaling.commands.ensemble import ensemble_lines
+    from bayes_scaling.inference.ensemble import fit_ensemble
+
+    design = bs.isoflop_design(np.array([1.8e18, 3e18, 9e18]), np.geomspace(5, 100, 6))
+    runs = bs.load_runs(bs.simulate_runs("chinchilla", TRUTH, design, sigma=0.01, seed=4))
+    laws = ["chinchilla", "chinchilla_tied"]
+    ens = fit_ensemble(runs, laws=laws, draws=200, tune=200, inner_draws=200, seed=1, calibrate_extrapolation=True,
+                       retries=0)
+    assert ens.info["weights_fallback"]["rule"] == "level"
+    assert [(c["n_train"], c["n_test"]) for c in ens.info["cuts"]] == [(12, 6)]
+    assert sum(ens.weights.values()) == pytest.approx(1.0) and len(ens.info["weights_per_cut"]) == 1
+    assert any(line.startswith("  fallback (level)") for line in ensemble_lines(ens, 0.9))
+    far = bs.simulate_runs("chinchilla", TRUTH, bs.isoflop_design(np.array([2.7e20]), np.array([20.0])), sigma=0.0)
+    pred = float(np.median(ens.evaluator.predictive_at_runs(bs.load_runs(far))))
+    true = float(far["loss"].iloc[0])
+    assert abs(pred / true - 1) < 0.05, (pred, true)
+    few = bs.load_runs(bs.simulate_runs("chinchilla", TRUTH, bs.isoflop_design(np.array([3e18, 9e18]),
+                                                                               np.array([10.0, 40.0])), sigma=0.01, seed=5))
+    eq = fit_ensemble(few, laws=laws, draws=200, tune=200, seed=1, calibrate_extrapolation="auto", retries=0)
+    assert eq.info["weights_fallback"]["rule"] == "equal" and eq.weights == pytest.approx({k: 0.5 for k in laws})
+    assert eq.info["discrepancy"].startswith("not calibrated")
