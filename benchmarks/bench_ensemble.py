@@ -12,6 +12,7 @@ before any result is seen; nothing is tuned per dataset.
     .venv/bin/python benchmarks/bench_ensemble.py --cost   # the 4-law Epoch ensemble from a cold process
     .venv/bin/python benchmarks/bench_ensemble.py --simulate   # simulated ladders, truth known
     .venv/bin/python benchmarks/bench_ensemble.py --simulate-narrow   # the no-cut fallback, narrow ladders
+    .venv/bin/python benchmarks/bench_ensemble.py --diagnose datablations --depths 1   # weights, training runs only
 """
 
 from __future__ import annotations
@@ -205,6 +206,51 @@ def simulate_narrow(args) -> int:
     return 0
 
 
+def diagnose(args) -> int:
+    """Why the weights are what they are, from the TRAINING runs only: for each dataset and depth h the
+    runs with C <= C_max / 10^h are cut as the ensemble cuts them, and each member fitted below a cut is
+    scored on the runs above it by log score, CRPS, MARE of its median, 90% coverage and width; then the
+    weights by log-score stacking (Dirichlet(2) and plain) and by CRPS stacking. No held-out run is used."""
+    from bayes_scaling import datasets as ds
+    from bayes_scaling.inference.backtest import split_runs
+    from bayes_scaling.inference.ensemble import CUT_DECADES, _crps, _cuts, _lpd, stacking_weights
+    from bayes_scaling.inference.ensemble_calibration import run_weights
+    from bayes_scaling.inference.ensemble_scores import crps_stacking_weights, member_crps
+    from bayes_scaling.inference.fit import fit, resolve_spec
+    from bayes_scaling.laws.registry import get_law
+
+    for name, opts, laws in DATASETS:
+        if name not in args.diagnose:
+            continue
+        runs = ds.load(name, **opts)
+        for h in args.depths:
+            train, _, _ = split_runs(runs, get_law(laws[-1]), holdout_above=float(runs.frame["C"].max()) / 10 ** h)
+            items = [resolve_spec(law=law) for law in laws]
+            axis, cuts = _cuts(train, items[0].law, CUT_DECADES, max(6, max(len(s.law.param_names) for s in items) + 2))
+            lpds, crpss, vs = [], [], []
+            print(f"{name} h={h:g}: training runs only ({len(train)})", flush=True)
+            for j, (dec, thr, tr, te) in enumerate(cuts):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    fits = {law: fit(tr, spec=s, draws=args.inner_draws, tune=args.inner_draws, seed=args.seed + 1 + j,
+                                     progress=False) for law, s in zip(laws, items)}
+                lpds.append(np.column_stack([_lpd(f, te) for f in fits.values()]))
+                crpss.append(_crps(fits, te, args.seed + 1 + j))
+                vs.append(te.frame[axis].to_numpy(float))
+                y = te.frame["loss"].to_numpy(float)
+                print(f"  cut {dec:g} decades: {len(tr)} runs fitted, {len(te)} scored", flush=True)
+                for k, (law, f) in enumerate(fits.items()):
+                    sc = _score(f.evaluator.predictive_at_runs(te, seed=args.seed), y)
+                    print(f"    {law:17s} log score {lpds[-1][:, k].sum():8.1f}  CRPS {member_crps(crpss[-1])[:, k].mean():.4f}"
+                          f"  MARE {sc['mare']:.2%} (signed {sc['signed']:+.2%})  cov90 {sc['coverage_90']:.0%}", flush=True)
+            v = np.concatenate([run_weights(x, [c[1] for c in cuts]) for x in vs])
+            for label, w in (("log score, Dirichlet(2)", stacking_weights(np.vstack(lpds), point_weights=v)),
+                             ("log score, plain", stacking_weights(np.vstack(lpds), point_weights=v, prior_alpha=1.0)),
+                             ("CRPS", crps_stacking_weights(np.vstack(crpss), point_weights=v))):
+                print(f"  weights by {label}: " + ", ".join(f"{k} {x:.2f}" for k, x in zip(laws, w)), flush=True)
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--depths", type=float, nargs="+", default=[0.5, 1.0, 1.5])
@@ -219,6 +265,8 @@ def main(argv=None) -> int:
     ap.add_argument("--simulate", action="store_true", help="simulated ladders with a known truth instead")
     ap.add_argument("--simulate-narrow", action="store_true", help="the no-cut fallback on narrow simulated ladders")
     ap.add_argument("--sim-reps", type=int, default=4)
+    ap.add_argument("--diagnose", nargs="+", default=None, metavar="DATASET",
+                    help="score each member on the training runs' stacking cuts only (no held-out run)")
     ap.add_argument("--score", choices=["log", "crps"], default=None, help="stacking score (default: the library's)")
     args = ap.parse_args(argv)
     print("command:", shlex.join([sys.executable, *sys.argv]), flush=True)
@@ -227,6 +275,8 @@ def main(argv=None) -> int:
         return cost(args)
     if args.simulate:
         return simulate(args)
+    if args.diagnose:
+        return diagnose(args)
     if args.simulate_narrow:
         return simulate_narrow(args)
     from bayes_scaling import datasets as ds

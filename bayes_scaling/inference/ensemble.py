@@ -7,6 +7,14 @@ and scores the log predictive density of each run above it; the weights maximise
 the weighted predictive densities over the held-out runs of all cuts. Weights per cut show how
 stable the choice is. ``method="loo"`` stacks PSIS-LOO densities of the full-data fits instead
 (in-sample: it rewards fit, not extrapolation). The members are then fitted to all runs.
+``score="crps"`` stacks on the CRPS instead of the log score (:mod:`~bayes_scaling.inference.ensemble_scores`).
+
+**When no cut is possible** (a ladder spanning under a decade, or few runs), leave-future-out weights
+are not refused; :func:`fallback_cuts` tries, in order: one cut between budgets (runs at one budget
+are never split) holding out the largest quarter of the runs; the same with as few runs to fit as
+the members' proper priors allow; else equal weights, the Dirichlet prior's mode with no held-out
+run. ``info["weights_fallback"]`` and the summary say which. A cut between budgets keeps the scored
+runs a real extrapolation (whole larger budgets), as the default cuts do.
 
 Two choices keep the weights and the calibration honest when held-out runs are few:
 
