@@ -323,8 +323,9 @@ def test_a_ladder_too_narrow_for_the_default_cuts_gets_fallback_weights_not_a_re
     runs = bs.load_runs(bs.simulate_runs("chinchilla", TRUTH, design, sigma=0.01, seed=4))
     laws = ["chinchilla", "chinchilla_tied"]
     ens = fit_ensemble(runs, laws=laws, draws=200, tune=200, inner_draws=200, seed=1, calibrate_extrapolation=True,
-                       retries=0)
-    assert ens.info["weights_fallback"]["rule"] == "level"
+                       retries=0, score="crps")  # the CRPS path end to end (log: test_lfo_stacking_...)
+    assert ens.info["weights_fallback"]["rule"] == "level" and ens.info["score"] == "crps"
+    assert set(ens.info["heldout_crps_per_member"]) == set(laws)
     assert [(c["n_train"], c["n_test"]) for c in ens.info["cuts"]] == [(12, 6)]
     assert sum(ens.weights.values()) == pytest.approx(1.0) and len(ens.info["weights_per_cut"]) == 1
     assert any(line.startswith("  fallback (level)") for line in ensemble_lines(ens, 0.9))
