@@ -11,6 +11,8 @@ before any result is seen; nothing is tuned per dataset.
     .venv/bin/python benchmarks/bench_ensemble.py [--only NAME ...] [--depths 0.5 1 1.5] [--json PATH]
     .venv/bin/python benchmarks/bench_ensemble.py --cost   # the 4-law Epoch ensemble from a cold process
     .venv/bin/python benchmarks/bench_ensemble.py --simulate   # simulated ladders, truth known
+    .venv/bin/python benchmarks/bench_ensemble.py --simulate-narrow   # the no-cut fallback, narrow ladders
+    .venv/bin/python benchmarks/bench_ensemble.py --diagnose datablations --depths 1   # weights, training runs only
 """
 
 from __future__ import annotations
@@ -51,6 +53,11 @@ def _score(draws: np.ndarray, y: np.ndarray) -> dict:
             "n": int(len(y)), "signed": float(np.median((med - y) / y))}
 
 
+def _score_kw(args) -> dict:
+    """The stacking score option (``--score``), left to the library's default when not given."""
+    return {} if args.score is None else {"score": args.score}
+
+
 def one_split(runs, laws, threshold, args) -> dict:
     from bayes_scaling import baselines as bl
     from bayes_scaling.inference.backtest import split_runs
@@ -60,7 +67,7 @@ def one_split(runs, laws, threshold, args) -> dict:
     train, test, info = split_runs(runs, get_law(laws[-1]), holdout_above=threshold)
     y = test.frame["loss"].to_numpy(float)
     ens = fit_ensemble(train, laws=laws, draws=args.draws, tune=args.tune, seed=args.seed,
-                       inner_draws=args.inner_draws, calibrate_extrapolation=True)
+                       inner_draws=args.inner_draws, calibrate_extrapolation=True, **_score_kw(args))
     out = {"split": info, "weights": ens.weights, "weights_per_cut": ens.info.get("weights_per_cut", {}),
            "ensemble": _score(ens.evaluator.predictive_at_runs(test, seed=args.seed), y), "members": {},
            "ensemble_no_discrepancy": _score(ens.evaluator.predictive_at_runs(test, seed=args.seed, discrepancy=False), y)}
@@ -130,7 +137,7 @@ def simulate(args) -> int:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     ens = fit_ensemble(train, laws=ND_LAWS, draws=args.draws, tune=args.tune, seed=args.seed + rep,
-                                       inner_draws=args.inner_draws, calibrate_extrapolation=True)
+                                       inner_draws=args.inner_draws, calibrate_extrapolation=True, **_score_kw(args))
                 row = {"scenario": scen, "rep": rep, "depth": h, "weights": ens.weights,
                        "ensemble": _score(ens.evaluator.predictive_at_runs(test, seed=args.seed), y),
                        "no_discrepancy": _score(ens.evaluator.predictive_at_runs(test, seed=args.seed, discrepancy=False), y),
@@ -153,6 +160,97 @@ def simulate(args) -> int:
     return 0
 
 
+#: Narrow simulated ladders (``--simulate-narrow``): 3 budgets over 0.7 decades (1.8e18, 3e18, 9e18 FLOPs; 6 ratios
+#: 5-100 tokens/parameter, 18 runs, shaped like a ladder too narrow for the default stacking cuts) and the runs at
+#: 3e19-3e20 FLOPs held out; same truths and noise as ``--simulate``. Scores the fallback cut's weights against
+#: equal weights on the same member fits.
+NARROW_TRAIN, NARROW_TEST = (1.8e18, 3e18, 9e18), (3e19, 9e19, 3e20)
+
+
+def simulate_narrow(args) -> int:
+    """The no-cut fallback on narrow simulated ladders (truth known): coverage and MARE of its weights
+    beside equal weights, each with and without the discrepancy calibrated at the fallback cut."""
+    import pandas as pd
+
+    import bayes_scaling as bs
+    from bayes_scaling.inference.ensemble import fit_ensemble
+    from bayes_scaling.result.ensemble import EnsembleResult
+
+    design = bs.isoflop_design(np.array([*NARROW_TRAIN, *NARROW_TEST]), np.geomspace(5, 100, 6))
+    acc = {}
+    t_all = time.perf_counter()
+    for scen in SIM_SCENARIOS:
+        for rep in range(args.sim_reps):
+            frame = bs.simulate_runs("chinchilla", SIM_TRUTH, design, sigma=0.01, seed=200 + rep)
+            frame["loss"] *= np.exp(SIM_SCENARIOS[scen] * (np.log10(frame["compute"]) - 18.0) ** 2 / 16)
+            runs = bs.load_runs(pd.DataFrame(frame))
+            train, test = runs.subset(runs.frame["C"] < 1e19), runs.subset(runs.frame["C"] > 1e19)
+            y = test.frame["loss"].to_numpy(float)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ens = fit_ensemble(train, laws=ND_LAWS, draws=args.draws, tune=args.tune, seed=args.seed + rep,
+                                   inner_draws=args.inner_draws, calibrate_extrapolation=True, **_score_kw(args))
+            equal = EnsembleResult(ens.members, {k: 1.0 for k in ens.members}, seed=ens.seed)
+            line = []
+            for label, e in (("fallback", ens), ("equal", equal)):
+                for disc in (True, False):
+                    sc = _score(e.evaluator.predictive_at_runs(test, seed=args.seed, discrepancy=disc), y)
+                    acc.setdefault((scen, label, disc), []).append(sc)
+                    line.append(f"{label}{'' if disc else ' (no disc.)'} cov {sc['coverage_90']:.0%} MARE {sc['mare']:.2%}")
+            print(f"{scen:14s} rep {rep} rule {ens.info.get('weights_fallback', {}).get('rule')} weights "
+                  + ", ".join(f"{w:.2f}" for w in ens.weights.values()) + " | " + "; ".join(line), flush=True)
+    for (scen, label, disc), scs in acc.items():
+        print(f"{scen:14s} {label:8s} discrepancy {'yes' if disc else 'no '}: pooled cov90 "
+              f"{np.mean([s['coverage_90'] for s in scs]):.1%}, median MARE {np.median([s['mare'] for s in scs]):.2%}")
+    print(f"wall time {time.perf_counter() - t_all:.0f} s")
+    return 0
+
+
+def diagnose(args) -> int:
+    """Why the weights are what they are, from the TRAINING runs only: for each dataset and depth h the
+    runs with C <= C_max / 10^h are cut as the ensemble cuts them, and each member fitted below a cut is
+    scored on the runs above it by log score, CRPS, MARE of its median, 90% coverage and width; then the
+    weights by log-score stacking (Dirichlet(2) and plain) and by CRPS stacking. No held-out run is used."""
+    from bayes_scaling import datasets as ds
+    from bayes_scaling.inference.backtest import split_runs
+    from bayes_scaling.inference.ensemble import CUT_DECADES, _crps, _cuts, _lpd, stacking_weights
+    from bayes_scaling.inference.ensemble_calibration import run_weights
+    from bayes_scaling.inference.ensemble_scores import crps_stacking_weights, member_crps
+    from bayes_scaling.inference.fit import fit, resolve_spec
+    from bayes_scaling.laws.registry import get_law
+
+    for name, opts, laws in DATASETS:
+        if name not in args.diagnose:
+            continue
+        runs = ds.load(name, **opts)
+        for h in args.depths:
+            train, _, _ = split_runs(runs, get_law(laws[-1]), holdout_above=float(runs.frame["C"].max()) / 10 ** h)
+            items = [resolve_spec(law=law) for law in laws]
+            axis, cuts = _cuts(train, items[0].law, CUT_DECADES, max(6, max(len(s.law.param_names) for s in items) + 2))
+            lpds, crpss, vs = [], [], []
+            print(f"{name} h={h:g}: training runs only ({len(train)})", flush=True)
+            for j, (dec, thr, tr, te) in enumerate(cuts):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    fits = {law: fit(tr, spec=s, draws=args.inner_draws, tune=args.inner_draws, seed=args.seed + 1 + j,
+                                     progress=False) for law, s in zip(laws, items)}
+                lpds.append(np.column_stack([_lpd(f, te) for f in fits.values()]))
+                crpss.append(_crps(fits, te, args.seed + 1 + j))
+                vs.append(te.frame[axis].to_numpy(float))
+                y = te.frame["loss"].to_numpy(float)
+                print(f"  cut {dec:g} decades: {len(tr)} runs fitted, {len(te)} scored", flush=True)
+                for k, (law, f) in enumerate(fits.items()):
+                    sc = _score(f.evaluator.predictive_at_runs(te, seed=args.seed), y)
+                    print(f"    {law:17s} log score {lpds[-1][:, k].sum():8.1f}  CRPS {member_crps(crpss[-1])[:, k].mean():.4f}"
+                          f"  MARE {sc['mare']:.2%} (signed {sc['signed']:+.2%})  cov90 {sc['coverage_90']:.0%}", flush=True)
+            v = np.concatenate([run_weights(x, [c[1] for c in cuts]) for x in vs])
+            for label, w in (("log score, Dirichlet(2)", stacking_weights(np.vstack(lpds), point_weights=v)),
+                             ("log score, plain", stacking_weights(np.vstack(lpds), point_weights=v, prior_alpha=1.0)),
+                             ("CRPS", crps_stacking_weights(np.vstack(crpss), point_weights=v))):
+                print(f"  weights by {label}: " + ", ".join(f"{k} {x:.2f}" for k, x in zip(laws, w)), flush=True)
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--depths", type=float, nargs="+", default=[0.5, 1.0, 1.5])
@@ -165,7 +263,11 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--cost", action="store_true", help="only time the 4-law ensemble from a cold process")
     ap.add_argument("--simulate", action="store_true", help="simulated ladders with a known truth instead")
+    ap.add_argument("--simulate-narrow", action="store_true", help="the no-cut fallback on narrow simulated ladders")
     ap.add_argument("--sim-reps", type=int, default=4)
+    ap.add_argument("--diagnose", nargs="+", default=None, metavar="DATASET",
+                    help="score each member on the training runs' stacking cuts only (no held-out run)")
+    ap.add_argument("--score", choices=["log", "crps"], default=None, help="stacking score (default: the library's)")
     args = ap.parse_args(argv)
     print("command:", shlex.join([sys.executable, *sys.argv]), flush=True)
     print(f"machine: {platform.node()}, {os.cpu_count()} cores, load avg {os.getloadavg()}", flush=True)
@@ -173,6 +275,10 @@ def main(argv=None) -> int:
         return cost(args)
     if args.simulate:
         return simulate(args)
+    if args.diagnose:
+        return diagnose(args)
+    if args.simulate_narrow:
+        return simulate_narrow(args)
     from bayes_scaling import datasets as ds
 
     t_all = time.perf_counter()

@@ -248,3 +248,93 @@ def test_fit_ensembles_reuses_the_cut_fits_for_the_discrepancy_and_skips_it_when
     assert abs(c0 - 0.4) < 0.1, c0
     assert short.members["power_x"].discrepancy is None
     assert short.info["discrepancy"].startswith("not calibrated")
+
+
+def test_fallback_cut_keeps_budgets_whole_then_fits_fewer_runs_then_equal_weights():
+    """A ladder under a decade wide with many runs per budget (3 at 1.8e18, 15 at 3e18, 30 at 9e18 FLOPs):
+    no default cut leaves 7 runs to fit, and the largest quarter would split the top budget; the fallback
+    holds out the whole top budget. With only 2 runs per budget the cut fits fewer runs than the default
+    7 (what the members' proper priors allow); with one run below the top budget no member can be fitted
+    and the rule is equal weights."""
+    import pandas as pd
+
+    from bayes_scaling.inference.ensemble import _cuts, fallback_cuts, level_cut
+    from bayes_scaling.inference.fit import resolve_spec
+
+    items = [resolve_spec(law=name) for name in ("chinchilla", "chinchilla_tied")]
+
+    def ladder(counts):
+        rows = []
+        for c, k in counts.items():
+            for n in np.geomspace(1e8, 1e9, k):
+                rows.append({"params": n, "tokens": c / (6 * n), "loss": 3.5})
+        return bs.load_runs(pd.DataFrame(rows))
+
+    runs = ladder({1.8e18: 3, 3e18: 15, 9e18: 30})
+    assert _cuts(runs, items[0].law, (0.5, 1.0, 1.5), 7)[1] == []
+    cuts, rule = fallback_cuts(runs, items, 7)
+    assert rule == "level" and len(cuts) == 1
+    dec, thr, train, test = cuts[0]
+    assert thr == pytest.approx(3e18) and (len(train), len(test)) == (18, 30)
+    cuts, rule = fallback_cuts(ladder({1e18: 2, 3e18: 2, 9e18: 3}), items, 7)
+    assert rule == "few_runs" and (len(cuts[0][2]), len(cuts[0][3])) == (4, 3)
+    assert fallback_cuts(ladder({3e18: 1, 9e18: 3}), items, 7) == ([], "equal")  # one N below the top
+    # no ties: the largest quarter exactly (the rule the default cuts fell back to before)
+    assert level_cut(np.arange(1.0, 21.0), lambda m: m.sum() >= 7) == 15.0
+
+
+def test_crps_block_matches_the_normal_closed_form_and_crps_stacking_picks_the_better_median():
+    """Gneiting & Raftery (2007): CRPS(N(mu, s), y) = s [z (2 Phi(z) - 1) + 2 phi(z) - 1/sqrt(pi)]. A member
+    centred on the truth with a too-narrow interval keeps most of the CRPS weight (the log score would
+    punish its overconfidence without bound); a member better on half the runs each gets a share."""
+    from scipy.stats import norm
+
+    from bayes_scaling.inference.ensemble_scores import crps_block, crps_stacking_weights, member_crps
+
+    rng = np.random.default_rng(0)
+    y = rng.normal(0.0, 0.05, 60)
+    narrow = rng.normal(0.0, 0.01, (60, 4000))  # right median, interval 5x too narrow
+    wide_off = rng.normal(0.08, 0.05, (60, 4000))  # honest width, biased median
+    block = crps_block([narrow, wide_off], y, seed=1)
+    z = (y - 0.08) / 0.05
+    exact = 0.05 * (z * (2 * norm.cdf(z) - 1) + 2 * norm.pdf(z) - 1 / np.sqrt(np.pi))
+    np.testing.assert_allclose(member_crps(block)[:, 1], exact, atol=0.005)  # 1000 draws: Monte Carlo error ~0.001
+    assert member_crps(block)[:, 1].mean() == pytest.approx(exact.mean(), rel=0.02)
+    w = crps_stacking_weights(block)
+    assert w[0] > 0.6 and w.sum() == pytest.approx(1.0)
+    logw = stacking_weights(np.column_stack([norm.logpdf(y, 0, 0.01), norm.logpdf(y, 0.08, 0.05)]), prior_alpha=1.0)
+    assert logw[0] < w[0]  # the log score trusts the overconfident member less
+    half = np.r_[np.zeros(30), np.full(30, 0.2)]
+    a = rng.normal(0.0, 0.02, (60, 2000))
+    b = rng.normal(0.2, 0.02, (60, 2000))
+    assert crps_stacking_weights(crps_block([a, b], half + rng.normal(0, 0.02, 60))) == pytest.approx([0.5, 0.5], abs=0.1)
+    assert crps_stacking_weights(np.zeros((0, 6))) == pytest.approx([0.5, 0.5])
+
+
+@pytest.mark.sampling
+def test_a_ladder_too_narrow_for_the_default_cuts_gets_fallback_weights_not_a_refusal():
+    """3 budgets over 0.7 decades (6 runs each) from the example's truth: no default cut leaves 7 runs to
+    fit, so one cut holds out the top budget; the weights, the rule and the calibration come back, and the
+    mixture predicts a run 1.5 decades larger within 5% of the truth. Four runs at two budgets: equal weights."""
+    from bayes_scaling.commands.ensemble import ensemble_lines
+    from bayes_scaling.inference.ensemble import fit_ensemble
+
+    design = bs.isoflop_design(np.array([1.8e18, 3e18, 9e18]), np.geomspace(5, 100, 6))
+    runs = bs.load_runs(bs.simulate_runs("chinchilla", TRUTH, design, sigma=0.01, seed=4))
+    laws = ["chinchilla", "chinchilla_tied"]
+    ens = fit_ensemble(runs, laws=laws, draws=200, tune=200, inner_draws=200, seed=1, calibrate_extrapolation=True,
+                       retries=0, score="crps")  # the CRPS path end to end (log: test_lfo_stacking_...)
+    assert ens.info["weights_fallback"]["rule"] == "level" and ens.info["score"] == "crps"
+    assert set(ens.info["heldout_crps_per_member"]) == set(laws)
+    assert [(c["n_train"], c["n_test"]) for c in ens.info["cuts"]] == [(12, 6)]
+    assert sum(ens.weights.values()) == pytest.approx(1.0) and len(ens.info["weights_per_cut"]) == 1
+    assert any(line.startswith("  fallback (level)") for line in ensemble_lines(ens, 0.9))
+    far = bs.simulate_runs("chinchilla", TRUTH, bs.isoflop_design(np.array([2.7e20]), np.array([20.0])), sigma=0.0)
+    pred = float(np.median(ens.evaluator.predictive_at_runs(bs.load_runs(far))))
+    true = float(far["loss"].iloc[0])
+    assert abs(pred / true - 1) < 0.05, (pred, true)
+    few = bs.load_runs(bs.simulate_runs("chinchilla", TRUTH, bs.isoflop_design(np.array([3e18, 9e18]),
+                                                                               np.array([10.0, 40.0])), sigma=0.01, seed=5))
+    eq = fit_ensemble(few, laws=laws, draws=200, tune=200, seed=1, calibrate_extrapolation="auto", retries=0)
+    assert eq.info["weights_fallback"]["rule"] == "equal" and eq.weights == pytest.approx({k: 0.5 for k in laws})
+    assert eq.info["discrepancy"].startswith("not calibrated")

@@ -47,10 +47,12 @@ def ensemble_lines(result, ci_prob: float) -> list[str]:
     """The text view of an ensemble: members, weights, how the weights were found, diagnostics."""
     info = result.info
     lines = [f"ensemble of {len(result.members)} law forms on {len(result.runs)} runs; weights by "
-             f"{info.get('method', '?')}"]
+             f"{info.get('method', '?')}" + (f" ({info['score']} score)" if info.get("score", "log") != "log" else "")]
     for k, m in result.members.items():
         lines.append(f"  {k}: weight {result.weights[k]:.3f}  {m.law.formula}  ({m.diagnostics.r_hat_max:.3f} R-hat "
                      f"max, {m.diagnostics.divergences} divergences)")
+    if info.get("weights_fallback"):
+        lines.append(f"  fallback ({info['weights_fallback']['rule']}): {info['weights_fallback']['why']}")
     for cut, ws in info.get("weights_per_cut", {}).items():
         lines.append(f"  weights fitted below {cut} decade(s) under the largest run: "
                      + ", ".join(f"{k} {w:.2f}" for k, w in ws.items()))
@@ -81,8 +83,8 @@ def cmd_ensemble(args) -> int:
         raise BayesScalingError("an ensemble needs at least two law forms: --laws a,b[,c] and/or --spec FILE ...")
     out = fit_out(args.out)
     runs = runs_from_args(args)
-    ens = fit_ensemble(runs, laws=laws, specs=specs, method=args.weights, draws=args.draws, tune=args.tune,
-                       chains=args.chains, seed=0 if args.seed is None else args.seed,
+    ens = fit_ensemble(runs, laws=laws, specs=specs, method=args.weights, score=args.score, draws=args.draws,
+                       tune=args.tune, chains=args.chains, seed=0 if args.seed is None else args.seed,
                        calibrate_extrapolation=args.calibrate_extrapolation,
                        group_col=args.group_col[0] if args.group_col else None,
                        vary=[v.strip() for v in args.vary.split(",") if v.strip()] if args.vary else None)
@@ -99,6 +101,8 @@ def add_parser(sub) -> None:
     p.add_argument("--spec", action="append", default=None, help="a spec file or shipped spec name (repeatable)")
     p.add_argument("--weights", choices=("lfo", "loo", "equal"), default="lfo",
                    help="leave-future-out stacking (default), PSIS-LOO stacking, or equal weights")
+    p.add_argument("--score", choices=("log", "crps"), default="log",
+                   help="the leave-future-out stacking score: log predictive density (default) or CRPS")
     p.add_argument("--out", required=True, help="output ensemble file (.nc)")
     add_runs_args(p)
     add_sampler_args(p)

@@ -7,6 +7,14 @@ and scores the log predictive density of each run above it; the weights maximise
 the weighted predictive densities over the held-out runs of all cuts. Weights per cut show how
 stable the choice is. ``method="loo"`` stacks PSIS-LOO densities of the full-data fits instead
 (in-sample: it rewards fit, not extrapolation). The members are then fitted to all runs.
+``score="crps"`` stacks on the CRPS instead of the log score (:mod:`~bayes_scaling.inference.ensemble_scores`).
+
+**When no cut is possible** (a ladder spanning under a decade, or few runs), leave-future-out weights
+are not refused; :func:`fallback_cuts` tries, in order: one cut between budgets (runs at one budget
+are never split) holding out the largest quarter of the runs; the same with as few runs to fit as
+the members' proper priors allow; else equal weights, the Dirichlet prior's mode with no held-out
+run. ``info["weights_fallback"]`` and the summary say which. A cut between budgets keeps the scored
+runs a real extrapolation (whole larger budgets), as the default cuts do.
 
 Two choices keep the weights and the calibration honest when held-out runs are few:
 
@@ -40,6 +48,7 @@ import numpy as np
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.discrepancy import draws_from_grid, grid_posterior, split_axis
 from bayes_scaling.inference.ensemble_calibration import calibration_cuts, run_weights, with_cross_fitted_discrepancy
+from bayes_scaling.inference.ensemble_scores import crps_block, crps_stacking_weights, member_crps
 from bayes_scaling.inference.fit import fit, resolve_spec
 from bayes_scaling.posterior.discrepancy import Discrepancy
 from bayes_scaling.result.ensemble import EnsembleResult
@@ -79,19 +88,22 @@ def stacking_weights(lpd: np.ndarray, *, point_weights=None, prior_alpha: float 
     return softmax(np.append(best.x, 0.0))
 
 
-def cross_fitted_weights(blocks, thresholds, values, prior_alpha: float = PRIOR_ALPHA) -> list[np.ndarray]:
+def cross_fitted_weights(blocks, thresholds, values, prior_alpha: float = PRIOR_ALPHA, *, weigh=None) -> list[np.ndarray]:
     """Per cut j, the stacking weights a fit below cut j could have learned: from the held-out scores
     ``blocks[k]`` (runs x members) of the deeper cuts k (``thresholds[k] < thresholds[j]``), on their runs
     at or below ``thresholds[j]`` only (``values[k]``: those runs on the split axis); the prior's equal
-    weights where there are none. Cut j's own held-out runs never enter its weights."""
+    weights where there are none. Cut j's own held-out runs never enter its weights. ``weigh(rows,
+    point_weights)``: the stacking rule (default :func:`stacking_weights` with ``prior_alpha``)."""
+    if weigh is None:
+        weigh = lambda rows, point_weights: stacking_weights(rows, point_weights=point_weights,  # noqa: E731
+                                                             prior_alpha=prior_alpha)
     out = []
     for tj in thresholds:
         used = [k for k, tk in enumerate(thresholds) if tk < tj]
         rows = [(blocks[k][values[k] <= tj], values[k][values[k] <= tj]) for k in used]
         lpd = np.vstack([r for r, _ in rows]) if rows else np.zeros((0, blocks[0].shape[1]))
         v = np.concatenate([x for _, x in rows]) if rows else np.zeros(0)
-        out.append(stacking_weights(lpd, point_weights=run_weights(v, [thresholds[k] for k in used]),
-                                    prior_alpha=prior_alpha))
+        out.append(weigh(lpd, point_weights=run_weights(v, [thresholds[k] for k in used])))
     return out
 
 
@@ -107,8 +119,7 @@ def _lpd(result, test) -> np.ndarray:
 
 def _cuts(runs, law, cut_decades, n_min_train: int):
     """(axis, [(decades, threshold, train, test)]): the cuts ``cut_decades`` below the largest run
-    that leave enough runs on both sides; when none does (a ladder spanning under a decade or so),
-    one cut holding out the largest quarter of the runs."""
+    that leave ``n_min_train`` runs to fit and ``MIN_TEST`` to score (empty when none does)."""
     axis = split_axis(law)
     v = runs.frame[axis].to_numpy(float)
     out = []
@@ -117,21 +128,67 @@ def _cuts(runs, law, cut_decades, n_min_train: int):
         test = v > thr
         if test.sum() >= MIN_TEST and (~test).sum() >= n_min_train:
             out.append((float(dec), thr, runs.subset(~test), runs.subset(test)))
-    if not out:
-        k = max(MIN_TEST, int(np.ceil(0.25 * len(v))))
-        if k < len(v):
-            thr = float(np.sort(v)[-k - 1])
-            test = v > thr
-            if test.sum() >= MIN_TEST and (~test).sum() >= n_min_train:
-                out.append((round(float(np.log10(v.max() / thr)), 2), thr, runs.subset(~test), runs.subset(test)))
     return axis, out
+
+
+def level_cut(values, fits_ok, quarter: float = 0.25):
+    """The fallback cut's threshold on the split axis ``values``, or None: between two distinct values
+    (runs at one budget are never split), holding out at least ``MIN_TEST`` runs and the largest
+    ``quarter`` of them where the ladder allows, the fewest above that; ``fits_ok(mask)`` says whether
+    the members can be fitted to the runs in ``mask`` (those at or below the threshold)."""
+    v = np.asarray(values, float)
+    want = max(MIN_TEST, int(np.ceil(quarter * len(v))))
+    level = np.round(np.log10(v), 6)  # one budget: equal to 1e-6 decades (C = 6ND in floating point)
+    tops = [float(v[level == u].max()) for u in np.unique(level)[:-1]]
+    ok = [(int((v > t).sum()), t) for t in tops if (v > t).sum() >= MIN_TEST and fits_ok(v <= t)]
+    if not ok:
+        return None
+    above = [c for c in ok if c[0] >= want]
+    return min(above)[1] if above else max(ok)[1]
+
+
+def fallback_cuts(runs, items, n_min_train: int):
+    """(cuts, rule) when no cut at the default depths is possible (a ladder spanning under a decade or
+    so, or few runs): one cut between budgets holding out the largest quarter, with ``n_min_train`` runs
+    to fit (rule ``"level"``); else the same with as few runs to fit as every member's design and
+    priors allow (the few-run fits that proper priors permit: ``"few_runs"``); else no cut (``"equal"``:
+    equal weights, the mode of the weights' Dirichlet prior with no held-out run to score)."""
+    axis = split_axis(items[0].law)
+    v = runs.frame[axis].to_numpy(float)
+
+    def members_fit(mask):
+        sub = runs.subset(mask)
+        try:
+            for s in items:
+                sub.require(s.law, proper_priors=s.priors_proper)
+        except BayesScalingError:
+            return False
+        return True
+
+    for rule, ok in (("level", lambda m: m.sum() >= n_min_train and members_fit(m)), ("few_runs", members_fit)):
+        thr = level_cut(v, ok)
+        if thr is not None:
+            test = v > thr
+            return [(round(float(np.log10(v.max() / thr)), 2), thr, runs.subset(~test), runs.subset(test))], rule
+    return [], "equal"
+
+
+#: What each fallback rule does, for ``info["weights_fallback"]`` and the summary.
+FALLBACK_RULES = {
+    "level": "no cut at the default depths leaves {n_min} runs to fit and 3 to score; one cut between budgets "
+             "holds out the largest quarter of the runs (whole budgets)",
+    "few_runs": "no cut leaves {n_min} runs to fit; one cut between budgets with as few runs to fit as the members' "
+                "proper priors allow (prior-dominated inner fits)",
+    "equal": "no cut leaves runs the members can be fitted to and 3 to score: equal weights (the Dirichlet "
+             "prior's mode with no held-out run); the law-form spread is not weighted by extrapolation",
+}
 
 
 def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decades=CUT_DECADES,
                  draws: int = 1000, tune: int = 1000, chains: int = 4, seed: int = 0, inner_draws: int = 500,
                  calibrate_extrapolation: bool = False, progress: bool = False, columns: dict | None = None,
                  group_col: str | None = None, vary=None, prior_alpha: float = PRIOR_ALPHA,
-                 inner_fit_kw: dict | None = None, **fit_kw) -> EnsembleResult:
+                 inner_fit_kw: dict | None = None, score: str = "log", **fit_kw) -> EnsembleResult:
     """Fit each law (names) or spec (objects, names or paths) to ``runs`` and stack them.
 
     ``method``: ``"lfo"`` (leave-future-out stacking at ``cut_decades`` below the largest run),
@@ -141,7 +198,9 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
     or ``"auto"`` (calibrate when the runs allow the discrepancy's split, else record why not in
     ``info["discrepancy"]``). ``fit_kw``: further options of every fit (``retries``,
     ``retry_budget_s``, ``target_accept``); ``inner_fit_kw`` overrides them for the inner (stacking) fits,
-    e.g. ``{"retries": 0}``: their draws only score held-out runs. Returns an :class:`EnsembleResult` whose ``info`` records the cuts, the weights
+    e.g. ``{"retries": 0}``: their draws only score held-out runs. ``score``: the stacking score of the
+    ``"lfo"`` weights, ``"log"`` (log predictive density, Dirichlet(``prior_alpha``) prior) or ``"crps"``
+    (:mod:`~bayes_scaling.inference.ensemble_scores`). Returns an :class:`EnsembleResult` whose ``info`` records the cuts, the weights
     per cut and the held-out log scores."""
     if not hasattr(runs, "frame"):
         from bayes_scaling.data.runs import load_runs
@@ -156,6 +215,8 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
     axes = {split_axis(s.law) for s in items}
     if len(axes) > 1:
         raise BayesScalingError(f"ensemble members must extrapolate along one axis; these use {sorted(axes)}")
+    if score not in ("log", "crps"):
+        raise BayesScalingError(f"ensemble stacking score must be 'log' or 'crps', got {score!r}", quantity="score")
     if method not in ("lfo", "loo", "equal"):
         raise BayesScalingError(f"ensemble weights method must be 'lfo', 'loo' or 'equal', got {method!r}")
     if group_col is not None:
@@ -181,31 +242,35 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
         n_min = max(6, max(len(s.law.param_names) for s in items) + 2)
         axis, cuts = _cuts(runs, items[0].law, cut_decades, n_min)
         if not cuts:
-            raise BayesScalingError(f"too few runs for leave-future-out weights: no cut at {list(cut_decades)} decades "
-                                    f"below the largest {axis} leaves {n_min} runs to fit and {MIN_TEST} to score; "
-                                    f"use method='loo' or 'equal'")
-        per_cut, blocks, inner_ok, values = {}, [], {}, []
+            cuts, rule = fallback_cuts(runs, items, n_min)
+            info["weights_fallback"] = {"rule": rule, "why": FALLBACK_RULES[rule].format(n_min=n_min)}
+    if method == "lfo" and cuts:
+        weigh = (crps_stacking_weights if score == "crps" else
+                 lambda rows, point_weights=None: stacking_weights(rows, point_weights=point_weights, prior_alpha=prior_alpha))
+        per_cut, blocks, inner_ok, values, lpds = {}, [], {}, [], []
         for j, (dec, thr, train, test) in enumerate(cuts):
             fits_j = {n: fit(train, spec=s, draws=inner_draws, tune=inner_draws, seed=seed + 1 + j,
                              **{**kw, **(inner_fit_kw or {})})
                       for n, s in zip(names, items)}
             inner_fits[thr] = fits_j
-            lpd = np.column_stack([_lpd(f, test) for f in fits_j.values()])
-            blocks.append(lpd)
+            lpds.append(np.column_stack([_lpd(f, test) for f in fits_j.values()]))
+            blocks.append(lpds[-1] if score == "log" else _crps(fits_j, test, seed + 1 + j))
             values.append(test.frame[axis].to_numpy(float))
-            per_cut[f"{dec:g}"] = dict(zip(names, map(float, stacking_weights(lpd, prior_alpha=prior_alpha))))
+            per_cut[f"{dec:g}"] = dict(zip(names, map(float, weigh(blocks[-1]))))
             inner_ok[f"{dec:g}"] = {n: bool(f.diagnostics.ok) for n, f in fits_j.items()}
         thresholds = [t for _, t, _, _ in cuts]
-        w = stacking_weights(np.vstack(blocks), point_weights=np.concatenate([run_weights(v, thresholds) for v in values]),
-                             prior_alpha=prior_alpha)
-        crossed = cross_fitted_weights(blocks, thresholds, values, prior_alpha)
+        w = weigh(np.vstack(blocks), point_weights=np.concatenate([run_weights(v, thresholds) for v in values]))
+        crossed = cross_fitted_weights(blocks, thresholds, values, prior_alpha, weigh=weigh)
         info.update({"axis": axis, "cuts": [{"decades": d, "threshold": t, "n_train": len(tr), "n_test": len(te)}
                                              for d, t, tr, te in cuts],
                      "weights_per_cut": per_cut, "inner_diagnostics_ok": inner_ok, "prior_alpha": prior_alpha,
                      "weights_cross_fitted": {f"{c[0]:g}": dict(zip(names, map(float, x))) for c, x in zip(cuts, crossed)},
-                     "heldout_lpd_per_member": {n: float(v) for n, v in zip(names, np.vstack(blocks).sum(axis=0))}})
+                     "heldout_lpd_per_member": {n: float(v) for n, v in zip(names, np.vstack(lpds).sum(axis=0))},
+                     "score": score})
+        if score == "crps":
+            info["heldout_crps_per_member"] = {n: float(v) for n, v in zip(names, member_crps(np.vstack(blocks)).mean(axis=0))}
     members = {n: fit(runs, spec=s, draws=draws, tune=tune, seed=seed, **kw) for n, s in zip(names, items)}
-    if method == "equal":
+    if method == "equal" or (method == "lfo" and not cuts):
         w = np.ones(len(items)) / len(items)
     elif method == "loo":
         w = stacking_weights(np.column_stack([_loo_pointwise(m) for m in members.values()]), prior_alpha=prior_alpha)
@@ -213,12 +278,19 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
     if no_calibration:
         info["discrepancy"] = no_calibration
     ens = EnsembleResult(members, dict(zip(names, map(float, w))), info, seed=seed)
-    if calibrate_extrapolation and method == "lfo":
+    if calibrate_extrapolation and method == "lfo" and cuts:
         cal, selection = calibration_cuts([(c[0], c[1], c[3], inner_fits[c[1]]) for c in cuts], crossed, values, w)
         ens = with_cross_fitted_discrepancy(ens, cal, seed=seed, selection=selection)
     elif calibrate_extrapolation:
         ens = with_mixture_discrepancy(ens, seed=seed, draws=inner_draws, fit_kw=fit_kw)
     return ens
+
+
+def _crps(fits, test, seed: int) -> np.ndarray:
+    """The CRPS block (:func:`~bayes_scaling.inference.ensemble_scores.crps_block`) of member ``fits`` on
+    the held-out runs ``test``, from their posterior predictive draws of log-loss."""
+    draws = [np.log(f.evaluator.predictive_at_runs(test, seed=seed)) for f in fits.values()]
+    return crps_block(draws, np.log(test.frame["loss"].to_numpy(float)), seed=seed)
 
 
 def _vary_for(spec, vary) -> list[str]:

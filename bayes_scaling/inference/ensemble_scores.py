@@ -1,0 +1,94 @@
+"""Stacking on the continuous ranked probability score (CRPS) instead of the log score (an option of
+:func:`~bayes_scaling.inference.ensemble.fit_ensemble`, ``score="crps"``).
+
+Yao et al. (2018, Bayesian Analysis 13(3), sec. 2.2) define stacking for any proper scoring rule. The
+log score punishes a member whose interval is too narrow without bound, even where its median is
+the best; the CRPS, in the units of the predicted quantity (here log-loss, so nats/token as a
+relative error), grows only linearly with a miss. For a mixture sum_k w_k F_k the CRPS of an observed
+y is  sum_k w_k E|X_k - y| - 1/2 sum_k sum_l w_k w_l E|X_k - X_l|  (Gneiting & Raftery 2007, eq. 21),
+a convex quadratic in the weights, minimised here over the simplex. Unlike the log-score weights,
+no Dirichlet prior is added: the CRPS is not a log-likelihood, so a log prior has no common scale
+with it.
+
+A block of scores is one row per held-out run: the k terms E|X_k - y| then the k x k terms
+E|X_k - X_l| (row-major), so blocks stack and subset by run like the log scores.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_MAX_DRAWS = 1000  # predictive draws per member used for the expectations
+
+
+def crps_block(draws: list[np.ndarray], y, *, seed: int = 0) -> np.ndarray:
+    """Per run (rows): E|X_k - y| for each member k, then E|X_k - X_l| for every pair (k, l), from
+    ``draws`` (one array run x draws per member, of log-loss) and the observed log-losses ``y``."""
+    rng = np.random.default_rng(seed)
+    y = np.asarray(y, float)
+    xs = []
+    for d in draws:
+        d = np.asarray(d, float)
+        xs.append(d[:, rng.choice(d.shape[1], size=min(_MAX_DRAWS, d.shape[1]), replace=False)])
+    k, n = len(xs), len(y)
+    a = np.column_stack([np.abs(x - y[:, None]).mean(axis=1) for x in xs])
+    b = np.empty((n, k, k))
+    for i, xi in enumerate(xs):
+        b[:, i, i] = _mean_abs_within(xi)
+        for j in range(i + 1, k):
+            xj = xs[j][:, rng.permutation(xs[j].shape[1])][:, :xi.shape[1]]
+            m = min(xi.shape[1], xj.shape[1])
+            b[:, i, j] = b[:, j, i] = np.abs(xi[:, :m] - xj[:, :m]).mean(axis=1)
+    return np.hstack([a, b.reshape(n, k * k)])
+
+
+def _mean_abs_within(x: np.ndarray) -> np.ndarray:
+    """E|X - X'| per row over distinct pairs of draws (sorted-draws identity, O(n log n))."""
+    s = np.sort(x, axis=1)
+    n = s.shape[1]
+    coef = 2.0 * np.arange(1, n + 1) - n - 1
+    return 2.0 * (s @ coef) / (n * (n - 1))
+
+
+def member_crps(block: np.ndarray) -> np.ndarray:
+    """Each member's own CRPS per run (run x members) from a :func:`crps_block`."""
+    k = _members(block)
+    b = block[:, k:].reshape(-1, k, k)
+    return block[:, :k] - 0.5 * np.einsum("rkk->rk", b)
+
+
+def crps_stacking_weights(block: np.ndarray, *, point_weights=None) -> np.ndarray:
+    """Weights on the simplex minimising sum_i v_i CRPS_i(mixture) (v = ``point_weights``, default 1);
+    equal weights when there are no runs."""
+    from scipy.optimize import minimize
+
+    block = np.asarray(block, float)
+    k = _members(block)
+    if k == 1:
+        return np.ones(1)
+    if len(block) == 0:
+        return np.full(k, 1.0 / k)
+    v = np.ones(len(block)) if point_weights is None else np.asarray(point_weights, float)
+    a = v @ block[:, :k]
+    b = (v @ block[:, k:]).reshape(k, k)
+    scale = max(float(np.abs(a).max()), 1e-300)
+    a, b = a / scale, b / scale
+
+    def objective(w):
+        return float(w @ a - 0.5 * w @ b @ w), a - b @ w
+
+    best = min((minimize(objective, w0, jac=True, method="SLSQP", bounds=[(0.0, 1.0)] * k,
+                         constraints=({"type": "eq", "fun": lambda w: w.sum() - 1.0},),
+                         options={"ftol": 1e-12, "maxiter": 500})
+                for w0 in (np.full(k, 1.0 / k), *np.eye(k) * 0.9 + 0.1 / k)), key=lambda r: r.fun)
+    w = np.clip(best.x, 0.0, None)
+    return w / w.sum()
+
+
+def _members(block: np.ndarray) -> int:
+    """The number of members k of a block with k + k^2 columns."""
+    c = block.shape[1]
+    k = int(round((-1 + np.sqrt(1 + 4 * c)) / 2))
+    if k + k * k != c:
+        raise ValueError(f"a CRPS block has k + k^2 columns; got {c}")
+    return k
