@@ -82,8 +82,9 @@ def stacking_weights(lpd: np.ndarray, *, point_weights=None, prior_alpha: float 
         logw = log_softmax(np.append(z, 0.0))
         return -float(np.sum(v * logsumexp(lpd + logw[None, :], axis=1)) + (prior_alpha - 1.0) * logw.sum())
 
-    best = min((minimize(objective, z0, method="Nelder-Mead" if k <= 3 else "Powell",
-                         options={"xatol": 1e-6, "fatol": 1e-9, "maxiter": 20000}) for z0 in
+    method = "Nelder-Mead" if k <= 3 else "Powell"  # each with its own tolerance names
+    tol = {"xatol": 1e-6, "fatol": 1e-9} if k <= 3 else {"xtol": 1e-6, "ftol": 1e-9}
+    best = min((minimize(objective, z0, method=method, options={**tol, "maxiter": 20000}) for z0 in
                 (np.zeros(k - 1), *np.eye(k - 1) * 3.0)), key=lambda r: r.fun)
     return softmax(np.append(best.x, 0.0))
 
