@@ -9,7 +9,8 @@ default chinchilla spec (nutpie, 2 chains x (300 tune + 300 draws)). The extra b
 
 * **designed**: ``design_runs`` on 100 IsoFLOP grid candidates over the trusted shapes (0.04-340
   tokens/parameter, the span of Hoffmann et al. 2022's runs; ``--ratios``), objective ``n_star``, batch <= 5,
-  the Laplace fallback where an outcome's importance weights collapse (``--no-laplace``);
+  the Laplace fallback where an outcome's importance weights collapse (``--no-laplace``), the best greedy
+  rule's batch refined by exchange among the 20 best candidates by gain and by gain per FLOP (``--exchange``);
 * (a) **ssl suggest**: simple-scaling-laws 0.2.0's ``suggest_runs`` (greedy linear-Gaussian variance
   reduction of log N* at the target over its bootstrap draws; its own ``fit``, law ``separable-power``,
   400 draws, cost 6ND): 5 runs on the iso-cost curve of the budget of (b)'s runs, 3x the largest, so it
@@ -78,6 +79,8 @@ except ImportError:
 CANDIDATE_RATIOS = TRUSTED_TOKENS_PER_PARAM
 #: the designed strategy's Laplace fallback (--no-laplace turns it off)
 LAPLACE = True
+#: the designed strategy's exchange pool (candidates by gain and by gain per FLOP; --exchange, 0: greedy only)
+EXCHANGE = 20
 #: the designed strategy's objective (--objective)
 OBJECTIVE = "n_star"
 #: importance-weight ESS below which a simulated outcome is scored by the Laplace fallback (design and refit check)
@@ -138,9 +141,9 @@ def strategies(res, frame: pd.DataFrame, rng: np.random.Generator, seed: int) ->
     n, d = candidate_grid(res.runs.frame["C"], EXTRA_BUDGET, ratios=CANDIDATE_RATIOS)
     t0 = T()
     des = design_runs(res, TARGET, EXTRA_BUDGET, n, d, objective=OBJECTIVE, batch=len(RATIOS), seed=seed,
-                      laplace=LAPLACE, min_ess=MIN_ESS)
+                      laplace=LAPLACE, min_ess=MIN_ESS, exchange=EXCHANGE)
     picks = [b["candidate"] for b in des.batch]
-    info = {"seconds": T() - t0, "rule": des.rule, "cost": float(des.cost[picks].sum()), "n_runs": len(picks),
+    info = {"seconds": T() - t0, "rule": des.rule, "cost": float(des.cost[picks].sum()), "n_runs": len(picks), "moves": des.exchanged,
             "min_ess": float(min([b["ess"] for b in des.batch] or [0])),
             "laplace_share": float(max([b["laplace_share"] for b in des.batch] or [0])),
             "tokens_per_param": [float(des.tokens[j] / des.n_params[j]) for j in picks], "_des": des}
@@ -234,6 +237,8 @@ def main() -> None:
                     help="objective of the designed strategy (default %(default)s)")
     ap.add_argument("--skip-timing", action="store_true", help="skip the ranking-time measurement")
     ap.add_argument("--no-laplace", action="store_true", help="designed strategy without the Laplace fallback")
+    ap.add_argument("--exchange", type=int, default=EXCHANGE,
+                    help="designed strategy: exchange pool per ranking (0: greedy only; default %(default)s)")
     ap.add_argument("--first", type=int, default=0,
                     help="index of the first ladder (its seeds); 0 for the benchmark, others for development")
     ap.add_argument("--refit-checks", type=int, default=4, metavar="K",
@@ -244,10 +249,11 @@ def main() -> None:
     globals()["CANDIDATE_RATIOS"] = tuple(args.ratios)
     globals()["LAPLACE"] = not args.no_laplace
     globals()["OBJECTIVE"] = args.objective
+    globals()["EXCHANGE"] = args.exchange
     t0 = T()
     timing = {"candidates": 0, "draws": 0, "seconds": {}} if args.skip_timing else time_ranking()
     print(f"designed candidates: tokens/parameter {CANDIDATE_RATIOS[0]:g}-{CANDIDATE_RATIOS[1]:g}; objective {OBJECTIVE}; "
-          f"Laplace fallback {'on' if LAPLACE else 'off'}", flush=True)
+          f"Laplace fallback {'on' if LAPLACE else 'off'}; exchange pool {EXCHANGE}", flush=True)
     if timing["seconds"]:
         print(f"ranking {timing['candidates']} candidates ({timing['draws']} draws, thinned to 800): "
               + ", ".join(f"{k} {v['rank']:.2f} s (with batch and stop-or-go {v['rank_batch_stop_go']:.2f} s)"
@@ -263,7 +269,7 @@ def main() -> None:
         print(f"{i:>3} {kind:<11} " + "  ".join(f"{k} {r[k]['wasted']:.2%}/{r[k]['width_decades']:.2f}"
                                                  f"{'' if r[k]['covered'] else '!'}"
                                                  for k in STRATEGIES if k in r)
-              + f"  (design {r['design']['seconds']:.1f} s, {r['design']['n_runs']} runs, {r['design']['rule']}, "
+              + f"  (design {r['design']['seconds']:.1f} s, {r['design']['n_runs']} runs, {r['design']['rule']}, {r['design']['moves']} moves, "
                 f"{r['design']['cost']:.2g} FLOPs, D/N {','.join(f'{x:.2g}' for x in r['design']['tokens_per_param'])}, "
                 f"min ESS {r['design']['min_ess']:.0f}, Laplace share {r['design']['laplace_share']:.0%})", flush=True)
         if "refit_check" in r["design"]:
