@@ -81,6 +81,8 @@ CANDIDATE_RATIOS = TRUSTED_TOKENS_PER_PARAM
 LAPLACE = True
 #: the designed strategy's exchange pool (candidates by gain and by gain per FLOP; --exchange, 0: greedy only)
 EXCHANGE = 20
+#: score every plan by the design's estimator too (--diagnose)
+DIAGNOSE = False
 #: the designed strategy's objective (--objective)
 OBJECTIVE = "n_star"
 #: importance-weight ESS below which a simulated outcome is scored by the Laplace fallback (design and refit check)
@@ -179,6 +181,23 @@ def refit_check(res, des, sims: int, seed: int) -> dict:
             "runs": len(picks), "cost": float(des.cost[picks].sum())}
 
 
+def expected_after_batch(res, n, d, seed: int) -> float:
+    """The design's estimate of the expected var log N* at the target after runs (N, D), on worlds and a
+    draw thinning independent of the design's (256 worlds, Laplace fallback below ESS ``MIN_ESS``)."""
+    from bayes_scaling.queries.design import Preposterior, Worlds, draws_sigma_family, expected_after, outcome_loglik
+    from bayes_scaling.queries.design_laplace import laplace_for
+    from bayes_scaling.queries.draws import resolve_cost
+
+    n, d = np.asarray(n, float), np.asarray(d, float)
+    pre = Preposterior(*draws_sigma_family(res, resolve_cost(res, None, 6.0)), TARGET, objective="n_star", seed=seed)
+    w = Worlds.draw(pre, len(n), 256, seed)
+    w.laplace, w.min_ess = laplace_for(pre, n, d), MIN_ESS
+    ll = outcome_loglik(pre, pre.log_mean(n, d), w)
+    for j in range(len(n) - 1):
+        w.add(j, ll)
+    return float(expected_after(pre, ll, w, [len(n) - 1], "n_star", before=0.0).after[-1])
+
+
 def one_ladder(i: int, kind: str, check_sims: int = 0) -> dict:
     rng = np.random.default_rng(1000 + i)
     truth = truth_for(kind, rng)
@@ -191,6 +210,14 @@ def one_ladder(i: int, kind: str, check_sims: int = 0) -> dict:
     if check_sims and des.batch:
         info["refit_check"] = refit_check(res, des, check_sims, seed=i)
     out["design"] = info
+    if DIAGNOSE:  # every plan scored by the design's own estimator; ssl's shapes clipped to the designed range
+        est = {k: expected_after_batch(res, n, d, 7777 + i) for k, (n, d) in plans.items() if len(n)}
+        if "ssl_suggest" in plans:
+            n, d = plans["ssl_suggest"]
+            r = np.clip(d / n, *CANDIDATE_RATIOS)
+            nc = np.sqrt(n * d / r)
+            est["ssl_clipped"] = expected_after_batch(res, nc, r * nc, 7777 + i)
+        info["expected_var_after"] = est
     for name, (n, d) in plans.items():
         new = runs_at(truth, n, d, seed=10_000 + i)  # the same noise stream for every strategy
         out[name] = {**score(refit(pd.concat([frame, new], ignore_index=True), seed=i), truth),
@@ -239,6 +266,8 @@ def main() -> None:
     ap.add_argument("--no-laplace", action="store_true", help="designed strategy without the Laplace fallback")
     ap.add_argument("--exchange", type=int, default=EXCHANGE,
                     help="designed strategy: exchange pool per ranking (0: greedy only; default %(default)s)")
+    ap.add_argument("--diagnose", action="store_true",
+                    help="also score every plan (and ssl's clipped to the designed shapes) by the design's estimator")
     ap.add_argument("--first", type=int, default=0,
                     help="index of the first ladder (its seeds); 0 for the benchmark, others for development")
     ap.add_argument("--refit-checks", type=int, default=4, metavar="K",
@@ -250,6 +279,7 @@ def main() -> None:
     globals()["LAPLACE"] = not args.no_laplace
     globals()["OBJECTIVE"] = args.objective
     globals()["EXCHANGE"] = args.exchange
+    globals()["DIAGNOSE"] = args.diagnose
     t0 = T()
     timing = {"candidates": 0, "draws": 0, "seconds": {}} if args.skip_timing else time_ranking()
     print(f"designed candidates: tokens/parameter {CANDIDATE_RATIOS[0]:g}-{CANDIDATE_RATIOS[1]:g}; objective {OBJECTIVE}; "
@@ -272,6 +302,9 @@ def main() -> None:
               + f"  (design {r['design']['seconds']:.1f} s, {r['design']['n_runs']} runs, {r['design']['rule']}, {r['design']['moves']} moves, "
                 f"{r['design']['cost']:.2g} FLOPs, D/N {','.join(f'{x:.2g}' for x in r['design']['tokens_per_param'])}, "
                 f"min ESS {r['design']['min_ess']:.0f}, Laplace share {r['design']['laplace_share']:.0%})", flush=True)
+        if "expected_var_after" in r["design"]:
+            print("    estimated expected var log N* after: " + ", ".join(
+                f"{k} {v:.3g}" for k, v in r["design"]["expected_var_after"].items()), flush=True)
         if "refit_check" in r["design"]:
             c = r["design"]["refit_check"]
             print(f"    refit check (the batch, {c['runs']} runs, {c['cost']:.2g} FLOPs): {c['objective']} "
@@ -283,6 +316,14 @@ def main() -> None:
             ratio = np.array([c[k] / c["refit"] for c in checks])
             print(f"refit check: estimated / refit {OBJECTIVE} after the designed batch, {k}: geometric mean "
                   f"{np.exp(np.mean(np.log(ratio))):.2f} (each {', '.join(f'{x:.2f}' for x in ratio)})")
+    diag = [r["design"]["expected_var_after"] for r in rows if "expected_var_after" in r["design"]]
+    for kind in ("chinchilla", "kaplan_like"):
+        sub = [e for e, r in zip(diag, rows) if r["kind"] == kind]
+        if sub:
+            print(f"estimated expected var log N* after, {kind}: geometric mean ratio to designed: " + ", ".join(
+                f"{k} {np.exp(np.mean([np.log(e[k] / e['designed']) for e in sub])):.3f} "
+                f"(designed lower in {sum(e[k] > e['designed'] for e in sub)}/{len(sub)})"
+                for k in sub[0] if k != "designed"))
     summary = {"all": summarise(rows), **{k: summarise([r for r in rows if r["kind"] == k])
                                           for k in ("chinchilla", "kaplan_like")}}
     print(f"\n{args.ladders} ladders; extra budget {EXTRA_BUDGET:.3g} FLOPs; target {TARGET:.3g} FLOPs; "

@@ -317,8 +317,9 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
     picks, moves = tries[rule][1], 0
     if exchange and picks:  # the pool: the best candidates alone, by gain and by gain per FLOP
         pool = np.union1d(np.argsort(-first_gains)[:exchange], np.argsort(-first_gains / cost)[:exchange])
-        picks, wr, moves = exchanged(pre, ll, w, picks, cost, budget, batch, pool)
-        tries[rule] = (picks[-1]["cumulative_gain"], picks, wr)
+        new, wr, moves = exchanged(pre, ll, w, picks, cost, budget, batch, pool)
+        if moves:  # otherwise the greedy order stands
+            picks, tries[rule] = new, (new[-1]["cumulative_gain"], new, wr)
     # stop or go: the batch of either rule whose best first picks pay most
     sgs = {r: {**stop_or_go(pre, ll, w, t[2].picks, cost), "rule": r} for r, t in tries.items()}
     sg = max(sgs.values(), key=lambda x: max([0.0] + [st["net_flops"] for st in x["steps"]]))
