@@ -40,6 +40,26 @@ def test_exchange_never_worsens_the_greedy_batch():
     better = design_runs(res, 1e23, budget, n, r * n, batch=4, exchange=10)
     assert greedy.exchanged == 0 and better.batch[-1]["cumulative_cost"] <= budget
     assert better.batch[-1]["after"] <= greedy.batch[-1]["after"] + 1e-12
+    # here the greedy batch is far from the best: the exchange moves and cuts the expected objective
+    assert better.exchanged > 0 and better.batch[-1]["after"] < 0.9 * greedy.batch[-1]["after"]
     assert better.rule == greedy.rule
     after = [b["after"] for b in better.batch]
     assert sum(b["gain"] for b in better.batch) == pytest.approx(better.gains.before - after[-1])
+
+
+def test_cli_exchange_flag(tmp_path, capsys):
+    import json
+
+    from bayes_scaling.cli import main
+
+    fit_file = str(fake_fit(draws=200).save(tmp_path / "fit.nc"))
+    base = ["design", fit_file, "--target-compute", "1e23", "--ladder-budget", "3e21", "--batch", "3", "--worlds", "16",
+            "--json"]
+    outs = []
+    for k in ("0", "10"):
+        assert main(base + ["--exchange", k]) == 0
+        outs.append(json.loads(capsys.readouterr().out))
+    assert outs[0]["batch_exchange_moves"] == 0 and outs[1]["batch_exchange_moves"] >= 0
+    assert outs[1]["batch_expected_after"] <= outs[0]["batch_expected_after"] + 1e-12
+    assert main(base + ["--exchange", "-1"]) != 0
+    assert "exchange" in capsys.readouterr().err
