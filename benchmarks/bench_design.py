@@ -9,7 +9,8 @@ default chinchilla spec (nutpie, 2 chains x (300 tune + 300 draws)). The extra b
 
 * **designed**: ``design_runs`` on 100 IsoFLOP grid candidates over the trusted shapes (0.04-340
   tokens/parameter, the span of Hoffmann et al. 2022's runs; ``--ratios``), objective ``n_star``, batch <= 5,
-  the Laplace fallback where an outcome's importance weights collapse (``--no-laplace``);
+  the Laplace fallback where an outcome's importance weights collapse (``--no-laplace``), the best greedy
+  rule's batch refined by exchange among the 20 best candidates by gain and by gain per FLOP (``--exchange``);
 * (a) **ssl suggest**: simple-scaling-laws 0.2.0's ``suggest_runs`` (greedy linear-Gaussian variance
   reduction of log N* at the target over its bootstrap draws; its own ``fit``, law ``separable-power``,
   400 draws, cost 6ND): 5 runs on the iso-cost curve of the budget of (b)'s runs, 3x the largest, so it
@@ -78,6 +79,10 @@ except ImportError:
 CANDIDATE_RATIOS = TRUSTED_TOKENS_PER_PARAM
 #: the designed strategy's Laplace fallback (--no-laplace turns it off)
 LAPLACE = True
+#: the designed strategy's exchange pool (candidates by gain and by gain per FLOP; --exchange, 0: greedy only)
+EXCHANGE = 20
+#: score every plan by the design's estimator too (--diagnose)
+DIAGNOSE = False
 #: the designed strategy's objective (--objective)
 OBJECTIVE = "n_star"
 #: importance-weight ESS below which a simulated outcome is scored by the Laplace fallback (design and refit check)
@@ -138,9 +143,9 @@ def strategies(res, frame: pd.DataFrame, rng: np.random.Generator, seed: int) ->
     n, d = candidate_grid(res.runs.frame["C"], EXTRA_BUDGET, ratios=CANDIDATE_RATIOS)
     t0 = T()
     des = design_runs(res, TARGET, EXTRA_BUDGET, n, d, objective=OBJECTIVE, batch=len(RATIOS), seed=seed,
-                      laplace=LAPLACE, min_ess=MIN_ESS)
+                      laplace=LAPLACE, min_ess=MIN_ESS, exchange=EXCHANGE)
     picks = [b["candidate"] for b in des.batch]
-    info = {"seconds": T() - t0, "rule": des.rule, "cost": float(des.cost[picks].sum()), "n_runs": len(picks),
+    info = {"seconds": T() - t0, "rule": des.rule, "cost": float(des.cost[picks].sum()), "n_runs": len(picks), "moves": des.exchanged,
             "min_ess": float(min([b["ess"] for b in des.batch] or [0])),
             "laplace_share": float(max([b["laplace_share"] for b in des.batch] or [0])),
             "tokens_per_param": [float(des.tokens[j] / des.n_params[j]) for j in picks], "_des": des}
@@ -176,6 +181,23 @@ def refit_check(res, des, sims: int, seed: int) -> dict:
             "runs": len(picks), "cost": float(des.cost[picks].sum())}
 
 
+def expected_after_batch(res, n, d, seed: int) -> float:
+    """The design's estimate of the expected var log N* at the target after runs (N, D), on worlds and a
+    draw thinning independent of the design's (256 worlds, Laplace fallback below ESS ``MIN_ESS``)."""
+    from bayes_scaling.queries.design import Preposterior, Worlds, draws_sigma_family, expected_after, outcome_loglik
+    from bayes_scaling.queries.design_laplace import laplace_for
+    from bayes_scaling.queries.draws import resolve_cost
+
+    n, d = np.asarray(n, float), np.asarray(d, float)
+    pre = Preposterior(*draws_sigma_family(res, resolve_cost(res, None, 6.0)), TARGET, objective="n_star", seed=seed)
+    w = Worlds.draw(pre, len(n), 256, seed)
+    w.laplace, w.min_ess = laplace_for(pre, n, d), MIN_ESS
+    ll = outcome_loglik(pre, pre.log_mean(n, d), w)
+    for j in range(len(n) - 1):
+        w.add(j, ll)
+    return float(expected_after(pre, ll, w, [len(n) - 1], "n_star", before=0.0).after[-1])
+
+
 def one_ladder(i: int, kind: str, check_sims: int = 0) -> dict:
     rng = np.random.default_rng(1000 + i)
     truth = truth_for(kind, rng)
@@ -188,6 +210,14 @@ def one_ladder(i: int, kind: str, check_sims: int = 0) -> dict:
     if check_sims and des.batch:
         info["refit_check"] = refit_check(res, des, check_sims, seed=i)
     out["design"] = info
+    if DIAGNOSE:  # every plan scored by the design's own estimator; ssl's shapes clipped to the designed range
+        est = {k: expected_after_batch(res, n, d, 7777 + i) for k, (n, d) in plans.items() if len(n)}
+        if "ssl_suggest" in plans:
+            n, d = plans["ssl_suggest"]
+            r = np.clip(d / n, *CANDIDATE_RATIOS)
+            nc = np.sqrt(n * d / r)
+            est["ssl_clipped"] = expected_after_batch(res, nc, r * nc, 7777 + i)
+        info["expected_var_after"] = est
     for name, (n, d) in plans.items():
         new = runs_at(truth, n, d, seed=10_000 + i)  # the same noise stream for every strategy
         out[name] = {**score(refit(pd.concat([frame, new], ignore_index=True), seed=i), truth),
@@ -207,8 +237,11 @@ def time_ranking() -> dict:
     times = {}
     for obj in ("n_star", "loss", "wasted_compute"):
         t0 = T()
-        des = design_runs(res, TARGET, EXTRA_BUDGET, n, d, objective=obj, batch=5)
+        des = design_runs(res, TARGET, EXTRA_BUDGET, n, d, objective=obj, batch=5, exchange=EXCHANGE)
         times[obj] = {"rank": des.seconds["rank"], "rank_batch_stop_go": T() - t0}
+        t0 = T()  # baseline: the greedy batch alone
+        design_runs(res, TARGET, EXTRA_BUDGET, n, d, objective=obj, batch=5, exchange=0)
+        times[obj]["rank_batch_stop_go_greedy_only"] = T() - t0
     return {"candidates": len(n), "draws": 4000, "seconds": times}
 
 
@@ -234,6 +267,10 @@ def main() -> None:
                     help="objective of the designed strategy (default %(default)s)")
     ap.add_argument("--skip-timing", action="store_true", help="skip the ranking-time measurement")
     ap.add_argument("--no-laplace", action="store_true", help="designed strategy without the Laplace fallback")
+    ap.add_argument("--exchange", type=int, default=EXCHANGE,
+                    help="designed strategy: exchange pool per ranking (0: greedy only; default %(default)s)")
+    ap.add_argument("--diagnose", action="store_true",
+                    help="also score every plan (and ssl's clipped to the designed shapes) by the design's estimator")
     ap.add_argument("--first", type=int, default=0,
                     help="index of the first ladder (its seeds); 0 for the benchmark, others for development")
     ap.add_argument("--refit-checks", type=int, default=4, metavar="K",
@@ -244,13 +281,16 @@ def main() -> None:
     globals()["CANDIDATE_RATIOS"] = tuple(args.ratios)
     globals()["LAPLACE"] = not args.no_laplace
     globals()["OBJECTIVE"] = args.objective
+    globals()["EXCHANGE"] = args.exchange
+    globals()["DIAGNOSE"] = args.diagnose
     t0 = T()
     timing = {"candidates": 0, "draws": 0, "seconds": {}} if args.skip_timing else time_ranking()
     print(f"designed candidates: tokens/parameter {CANDIDATE_RATIOS[0]:g}-{CANDIDATE_RATIOS[1]:g}; objective {OBJECTIVE}; "
-          f"Laplace fallback {'on' if LAPLACE else 'off'}", flush=True)
+          f"Laplace fallback {'on' if LAPLACE else 'off'}; exchange pool {EXCHANGE}", flush=True)
     if timing["seconds"]:
-        print(f"ranking {timing['candidates']} candidates ({timing['draws']} draws, thinned to 800): "
-              + ", ".join(f"{k} {v['rank']:.2f} s (with batch and stop-or-go {v['rank_batch_stop_go']:.2f} s)"
+        print(f"ranking {timing['candidates']} candidates ({timing['draws']} draws, thinned to 800), target <= 10 s: "
+              + ", ".join(f"{k} {v['rank']:.2f} s (with batch, exchange and stop-or-go {v['rank_batch_stop_go']:.2f} s; "
+                          f"greedy only {v['rank_batch_stop_go_greedy_only']:.2f} s)"
                           for k, v in timing["seconds"].items()), flush=True)
     if ssl is None:
         print("strategy (a) ssl suggest skipped: simple-scaling-laws is not installed (pip install '.[bench]')",
@@ -263,9 +303,12 @@ def main() -> None:
         print(f"{i:>3} {kind:<11} " + "  ".join(f"{k} {r[k]['wasted']:.2%}/{r[k]['width_decades']:.2f}"
                                                  f"{'' if r[k]['covered'] else '!'}"
                                                  for k in STRATEGIES if k in r)
-              + f"  (design {r['design']['seconds']:.1f} s, {r['design']['n_runs']} runs, {r['design']['rule']}, "
+              + f"  (design {r['design']['seconds']:.1f} s, {r['design']['n_runs']} runs, {r['design']['rule']}, {r['design']['moves']} moves, "
                 f"{r['design']['cost']:.2g} FLOPs, D/N {','.join(f'{x:.2g}' for x in r['design']['tokens_per_param'])}, "
                 f"min ESS {r['design']['min_ess']:.0f}, Laplace share {r['design']['laplace_share']:.0%})", flush=True)
+        if "expected_var_after" in r["design"]:
+            print("    estimated expected var log N* after: " + ", ".join(
+                f"{k} {v:.3g}" for k, v in r["design"]["expected_var_after"].items()), flush=True)
         if "refit_check" in r["design"]:
             c = r["design"]["refit_check"]
             print(f"    refit check (the batch, {c['runs']} runs, {c['cost']:.2g} FLOPs): {c['objective']} "
@@ -277,6 +320,14 @@ def main() -> None:
             ratio = np.array([c[k] / c["refit"] for c in checks])
             print(f"refit check: estimated / refit {OBJECTIVE} after the designed batch, {k}: geometric mean "
                   f"{np.exp(np.mean(np.log(ratio))):.2f} (each {', '.join(f'{x:.2f}' for x in ratio)})")
+    diag = [r["design"]["expected_var_after"] for r in rows if "expected_var_after" in r["design"]]
+    for kind in ("chinchilla", "kaplan_like"):
+        sub = [e for e, r in zip(diag, rows) if r["kind"] == kind]
+        if sub:
+            print(f"estimated expected var log N* after, {kind}: geometric mean ratio to designed: " + ", ".join(
+                f"{k} {np.exp(np.mean([np.log(e[k] / e['designed']) for e in sub])):.3f} "
+                f"(designed lower in {sum(e[k] > e['designed'] for e in sub)}/{len(sub)})"
+                for k in sub[0] if k != "designed"))
     summary = {"all": summarise(rows), **{k: summarise([r for r in rows if r["kind"] == k])
                                           for k in ("chinchilla", "kaplan_like")}}
     print(f"\n{args.ladders} ladders; extra budget {EXTRA_BUDGET:.3g} FLOPs; target {TARGET:.3g} FLOPs; "

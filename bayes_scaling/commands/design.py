@@ -78,7 +78,8 @@ def cmd_design(args) -> int:
 
     des = design_runs(result, target, budget, n, d, objective=args.objective, batch=args.batch, worlds=args.worlds,
                       min_ess=args.min_ess, refit=None if args.max_refits == 0 or hasattr(result, "members") else refit,
-                      max_refits=args.max_refits, seed=args.seed, cost=cost, laplace=not args.no_laplace)
+                      max_refits=args.max_refits, seed=args.seed, cost=cost, laplace=not args.no_laplace,
+                      exchange=args.exchange)
     cands, batch, sg = des.candidate_records(), des.batch_records(), des.stop_go
     out: dict[str, Any] = {
         "target_compute_flops": target, "ladder_budget_flops": budget, "cost": cost.describe(),
@@ -87,7 +88,8 @@ def cmd_design(args) -> int:
         "laplace": des.laplace, "shapes_tokens_per_param": list(shapes) if args.candidates == "grid" else None,
         "candidates": cands, "batch": batch, "batch_cost_flops": sum(b["cost_flops"] for b in batch),
         "batch_expected_after": batch[-1]["after"] if batch else des.gains.before,
-        "seconds": des.seconds, "batch_rule": des.rule, "batch_refit_expected_after": des.batch_refit, "stop_or_go": sg,
+        "seconds": des.seconds, "batch_rule": des.rule, "batch_exchange_moves": des.exchanged,
+        "batch_refit_expected_after": des.batch_refit, "stop_or_go": sg,
     }
 
     def text():
@@ -102,8 +104,8 @@ def cmd_design(args) -> int:
             yield (f"  {r['N']:>9.3g} {r['D']:>9.3g} {r['tokens_per_param']:>6.3g} {r['cost_flops']:>9.3g} "
                    f"{r['gain']:>9.3g} {100 * r['relative_gain']:>5.1f}% {1e18 * r['gain_per_flop']:>10.3g} "
                    f"{r['ess']:>5.0f}  {r['method']}")
-        yield (f"greedy batch ({RULES[des.rule]} rule; each pick conditioned on "
-               f"the earlier ones' simulated outcomes), {len(batch)} runs:")
+        yield (f"greedy batch ({RULES[des.rule]} rule; each pick conditioned on the earlier ones' simulated outcomes"
+               + (f"; then {des.exchanged} exchange move(s)" if des.exchanged else "") + f"), {len(batch)} runs:")
         for i, b in enumerate(batch, 1):
             yield (f"  {i}. N = {b['N']:.3g}, D = {b['D']:.3g} ({b['cost_flops']:.3g} FLOPs; total "
                    f"{b['cumulative_cost']:.3g}): expected {_VAR_LABEL[args.objective]} after {b['after']:.4g} "
@@ -182,6 +184,9 @@ def add_parser(sub) -> None:
                    help="importance-weight ESS below which a simulated outcome is scored by the Laplace update and "
                         "the best candidates are refit (default %(default)s)")
     p.add_argument("--no-laplace", action="store_true", help="reweighting only (refits where the weights collapse)")
+    p.add_argument("--exchange", type=int_at_least(0), default=20,
+                   help="refine the greedy batch by swaps among the K best candidates by gain and by gain per FLOP "
+                        "(0: greedy only; default %(default)s)")
     p.add_argument("--max-refits", type=int_at_least(0), default=3, help="candidates rechecked by real refits")
     p.add_argument("--refit-sims", type=int_at_least(1), default=4, help="simulated worlds per refit check")
     p.add_argument("--prior-draws", type=int_at_least(50), default=400, help="--spec: prior draws (default %(default)s)")

@@ -24,113 +24,15 @@ import numpy as np
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.cost import CostLaw
+from bayes_scaling.queries.design_exchange import exchange_batch
 from bayes_scaling.queries.design_laplace import candidate_grid, laplace_for  # noqa: F401 (candidate_grid: re-export)
-from bayes_scaling.queries.draws import bisect_decreasing, budgets_flops, law_draws, resolve_cost, thin_draws
+from bayes_scaling.queries.design_preposterior import (OBJECTIVES, Preposterior, check_objective,  # noqa: F401 (re-exports)
+                                                      draws_sigma_family)
+from bayes_scaling.queries.draws import budgets_flops, resolve_cost
 
-OBJECTIVES = ("n_star", "loss", "wasted_compute")
 #: the greedy batch's rules (:func:`greedy_batch`), as reports name them
 RULES = {"per_flop": "gain per FLOP", "gain": "gain", "paced": "gain within an equal share of the budget left"}
 OBJECTIVE_UNITS = {"n_star": "(log parameters)^2", "loss": "(nats/token)^2", "wasted_compute": "fraction of C"}
-
-
-def check_objective(objective: str) -> str:
-    if objective not in OBJECTIVES:
-        raise BayesScalingError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
-    return objective
-
-
-def _flat(a) -> np.ndarray:
-    return np.asarray(a, float).reshape(-1)
-
-
-def draws_sigma_family(result, cost: CostLaw | None = None):
-    """(law draws priced by ``cost``, noise scale per draw flattened, likelihood family) of a fit or an ensemble."""
-    for name in ("hierarchy", "covariates"):
-        if getattr(result, name) is not None:
-            raise BayesScalingError(f"design supports fits without groups or covariates; this fit has {name}")
-    draws = law_draws(result, cost=cost)
-    if hasattr(result, "members"):
-        picks = result.evaluator.picks
-        fams = {m.spec.likelihood.describe() for m in result.members.values()}
-        if len(fams) > 1:
-            raise BayesScalingError(f"ensemble members use different likelihood families {sorted(fams)}")
-        sigma = np.concatenate([_flat(m.evaluator.sigma.transpose("chain", "draw").values)[picks[k]]
-                                for k, m in result.members.items()])
-        return draws, sigma, next(iter(result.members.values())).spec.likelihood.dist
-    return draws, _flat(result.evaluator.sigma.transpose("chain", "draw").values), result.spec.likelihood.dist
-
-
-class Preposterior:
-    """Posterior draws (thinned to ``max_draws``) and the decision grid at the target budget C (FLOPs,
-    priced by ``draws.cost``); :meth:`objective` scores rows of normalised draw weights."""
-
-    def __init__(self, draws, sigma, family, target_flops: float, *, objective: str = "n_star",
-                 max_draws: int = 800, grid: int = 81, seed: int = 0):
-        self.objective_name = check_objective(objective)
-        self.cost = draws.cost
-        self.k = self.cost.k
-        (self.target,) = budgets_flops([target_flops], "flops")
-        self.family = family
-        total = int(np.prod(draws.shape))
-        rng = np.random.default_rng(seed)
-        idx = np.sort(rng.choice(total, max_draws, replace=False)) if total > max_draws else np.arange(total)
-        self.draws = thin_draws(draws, idx)
-        self.sigma = np.asarray(sigma, float)[idx]
-        self.log_ct = float(np.log(self.target / self.k))
-        self.log_nstar = self._flat(self.draws.log_n_opt(np.array([self.log_ct])))[:, 0]
-        lo, hi = np.quantile(self.log_nstar, [0.001, 0.999])
-        self.u = np.linspace(lo - np.log(3.0), hi + np.log(3.0), grid)
-        self.loss_grid = np.exp(self._flat(self.draws.log_loss(self.u, self.draws.log_tokens(self.log_ct, self.u))))
-        self._waste = None
-
-    @property
-    def size(self) -> int:
-        return len(self.sigma)
-
-    @staticmethod
-    def _flat(a) -> np.ndarray:
-        a = np.asarray(a, float)
-        return a.reshape(-1, a.shape[-1])
-
-    def log_mean(self, n_params, tokens) -> np.ndarray:
-        """log L per draw at runs (N parameters, D tokens): array (draws, runs)."""
-        n, d = np.atleast_1d(np.asarray(n_params, float)), np.atleast_1d(np.asarray(tokens, float))
-        return self._flat(self.draws.log_loss(np.log(n), np.log(d)))
-
-    @property
-    def waste_grid(self) -> np.ndarray:
-        """Wasted compute (fraction of C) of each grid plan per draw: 1 - C'/C, C' the budget at which
-        the draw's optimal plan reaches the plan's loss (array draws x grid)."""
-        if self._waste is None:
-            shape = self.draws.shape + (len(self.u),)
-            log_plan = self.draws.log_loss(self.u, self.draws.log_tokens(self.log_ct, self.u))
-            g = lambda x: self.draws.log_loss_opt(x)  # noqa: E731
-            x = bisect_decreasing(g, log_plan, np.full(shape, self.log_ct - 60.0), np.full(shape, self.log_ct),
-                                  iters=60)
-            self._waste = self._flat(np.clip(1 - np.exp(x - self.log_ct), 0.0, 1.0))
-        return self._waste
-
-    def objective(self, w: np.ndarray, name: str | None = None) -> np.ndarray:
-        """The objective for each row of normalised weights ``w`` (worlds x draws)."""
-        name = name or self.objective_name
-        w = np.atleast_2d(w)
-        if name == "n_star":
-            m = w @ self.log_nstar
-            return np.maximum(w @ self.log_nstar ** 2 - m * m, 0.0)
-        if name == "loss":
-            pick = np.argmin(w @ self.loss_grid, axis=1)
-            at = self.loss_grid[:, pick].T
-            m = np.sum(w * at, axis=1)
-            return np.maximum(np.sum(w * at * at, axis=1) - m * m, 0.0)
-        return np.min(w @ self.waste_grid, axis=1)
-
-    def current(self, name: str | None = None) -> float:
-        """The objective under the current posterior (equal weights)."""
-        return float(self.objective(np.full(self.size, 1.0 / self.size), name)[0])
-
-    def decision(self) -> float:
-        """N (parameters) minimising the posterior expected loss on the grid."""
-        return float(np.exp(self.u[np.argmin(self.loss_grid.mean(axis=0))]))
 
 
 def normalise(logw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -262,12 +164,38 @@ def greedy_batch(pre: Preposterior, ll: np.ndarray, worlds: Worlds, cost: np.nda
         if not g.gain[best] > 0:
             break
         worlds.add(best, ll)
-        spent += float(cost[best])
-        before = float(g.after[best])
-        out.append({"candidate": best, "gain": float(g.gain[best]), "after": before, "cumulative_cost": spent,
-                    "cumulative_gain": first - before, "ess": float(g.ess[best]),
-                    "laplace_share": float(g.laplace_share[best])})
+        spent, before = spent + float(cost[best]), float(g.after[best])
+        out.append(_record(best, g, spent, first))
     return out
+
+
+def _record(j: int, g: Gains, spent: float, first: float) -> dict:
+    return {"candidate": j, "gain": float(g.gain[j]), "after": float(g.after[j]), "cumulative_cost": spent,
+            "cumulative_gain": first - float(g.after[j]), "ess": float(g.ess[j]), "laplace_share": float(g.laplace_share[j])}
+
+
+def exchanged(pre: Preposterior, ll: np.ndarray, worlds: Worlds, picks: list[dict], cost: np.ndarray, budget: float,
+              batch: int, pool) -> tuple[list[dict], Worlds, int]:
+    """The greedy batch ``picks`` improved by exchange (:func:`~bayes_scaling.queries.design_exchange.exchange_batch`,
+    swaps among candidates ``pool``): its records in order, the worlds conditioned on it and the moves taken.
+    ``worlds``: with no picks (not changed)."""
+    def after_with(others, which):
+        w = worlds.copy()
+        for j in others:
+            w.add(j, ll)
+        return expected_after(pre, ll, w, which, before=0.0).after[which]
+
+    left, _, moves = exchange_batch([p["candidate"] for p in picks], after_with, cost, budget, batch=batch, pool=pool)
+    w, out, spent, first = worlds.copy(), [], 0.0, pre.current()
+    before = first
+    while left:  # in the order of gain per FLOP given the earlier ones, as stop-or-go takes them
+        g = expected_after(pre, ll, w, left, before=before)
+        j = max(left, key=lambda k: g.gain[k] / cost[k])
+        left.remove(j)
+        w.add(j, ll)
+        spent, before = spent + float(cost[j]), float(g.after[j])
+        out.append(_record(j, g, spent, first))
+    return out, w, moves
 
 
 def stop_or_go(pre: Preposterior, ll: np.ndarray, worlds: Worlds, picks: list[int], cost: np.ndarray) -> dict:
@@ -318,6 +246,7 @@ class Design:
     rule: str = "per_flop"
     laplace: bool = False  #: collapsed outcomes scored by the Laplace update (False: off, or an ensemble)
     worlds: int = 0  #: simulated outcomes per candidate
+    exchanged: int = 0  #: swaps (or added runs) by which the exchange changed the greedy batch
     #: wall seconds: ``rank`` (every candidate's expected gain, refits excluded) and ``total``
     seconds: dict = field(default_factory=dict)
 
@@ -346,7 +275,7 @@ class Design:
 def design_runs(result, target_flops: float, ladder_budget: float, n_params, tokens, *, objective: str = "n_star",
                 batch: int = 4, worlds: int = 128, max_draws: int = 800, min_ess: float = 50.0,
                 refit=None, max_refits: int = 3, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
-                seed: int = 0, cost: CostLaw | None = None, laplace: bool = True) -> Design:
+                seed: int = 0, cost: CostLaw | None = None, laplace: bool = True, exchange: int = 20) -> Design:
     """Rank candidate runs (N parameters, D tokens; priced by ``cost``, default the fit's stored cost
     law, else C = k N D with k = ``flops_per_token``) by the expected reduction of ``objective`` at
     ``target_flops`` per FLOP, and pick a greedy batch of up to ``batch`` runs within ``ladder_budget`` FLOPs. ``refit(n, d)`` (e.g. built on
@@ -354,7 +283,8 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
     real refits: used for the best ``max_refits`` candidates whose importance-weight ESS is below
     ``min_ess``, and for the batch when its ESS is. ``laplace``: score the simulated outcomes whose
     weights' ESS is below ``min_ess`` by the linearised Gaussian update (single fits; an ensemble's
-    mixture of laws is reweighted only)."""
+    mixture of laws is reweighted only). ``exchange``: refine the best rule's batch by swaps among the
+    ``exchange`` best candidates by gain and by gain per FLOP (0: greedy only)."""
     (budget,) = budgets_flops([ladder_budget], "flops")
     n, d = np.atleast_1d(np.asarray(n_params, float)), np.atleast_1d(np.asarray(tokens, float))
     if n.shape != d.shape or n.size == 0 or not np.all(np.isfinite(n * d)) or np.any(n <= 0) or np.any(d <= 0):
@@ -384,7 +314,12 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
         picks = greedy_batch(pre, ll, wr, cost, budget, batch, rule, first_gains)
         tries[rule] = (picks[-1]["cumulative_gain"] if picks else 0.0, picks, wr)
     rule = max(tries, key=lambda r: tries[r][0])
-    picks = tries[rule][1]
+    picks, moves = tries[rule][1], 0
+    if exchange and picks:  # the pool: the best candidates alone, by gain and by gain per FLOP
+        pool = np.union1d(np.argsort(-first_gains)[:exchange], np.argsort(-first_gains / cost)[:exchange])
+        new, wr, moves = exchanged(pre, ll, w, picks, cost, budget, batch, pool)
+        if moves:  # otherwise the greedy order stands
+            picks, tries[rule] = new, (new[-1]["cumulative_gain"], new, wr)
     # stop or go: the batch of either rule whose best first picks pay most
     sgs = {r: {**stop_or_go(pre, ll, w, t[2].picks, cost), "rule": r} for r, t in tries.items()}
     sg = max(sgs.values(), key=lambda x: max([0.0] + [st["net_flops"] for st in x["steps"]]))
@@ -392,7 +327,7 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
         st.update(N=float(n[j]), D=float(d[j]))
     seconds["total"] = time.perf_counter() - t0
     out = Design(pre, n, d, cost, gains, method, picks, sg, rule=rule, laplace=w.laplace is not None, worlds=worlds,
-                 seconds=seconds)
+                 seconds=seconds, exchanged=moves)
     if refit is not None and picks and sg["ess"] < min_ess:
         idx = [p["candidate"] for p in picks]
         out.batch_refit = float(refit(n[idx], d[idx]))

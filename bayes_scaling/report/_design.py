@@ -67,7 +67,8 @@ def design_section(ctx) -> Section:
                   [[str(i), num(b["N"]), num(b["D"]), num(b["cost_flops"]), num(b["cumulative_cost"]),
                     num(b["after"]), f"{b['ess']:.0f}"] for i, b in enumerate(batch, 1)],
                   f"Greedy batch within {num(budget)} FLOPs ({rule} rule; each pick conditioned on the earlier "
-                  f"picks' simulated outcomes)"))
+                  f"picks' simulated outcomes" + (f"; then {des.exchanged} exchange move(s)" if des.exchanged else "")
+                  + ")"))
     sg = des.stop_go
     steps = "; ".join(f"first {i}: saves {num(st['value_flops'])} FLOPs for {num(st['cost_flops'])}"
                       for i, st in enumerate(sg["steps"], 1))

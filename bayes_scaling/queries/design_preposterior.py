@@ -1,0 +1,112 @@
+"""The preposterior's posterior side for run design (:mod:`bayes_scaling.queries.design`): thinned
+posterior draws, the decision grid at the target budget and the objectives scored on weighted draws."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bayes_scaling.cost import CostLaw
+from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.queries.draws import bisect_decreasing, budgets_flops, law_draws, thin_draws
+
+OBJECTIVES = ("n_star", "loss", "wasted_compute")
+
+
+def check_objective(objective: str) -> str:
+    if objective not in OBJECTIVES:
+        raise BayesScalingError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    return objective
+
+
+def _flat(a) -> np.ndarray:
+    return np.asarray(a, float).reshape(-1)
+
+
+def draws_sigma_family(result, cost: CostLaw | None = None):
+    """(law draws priced by ``cost``, noise scale per draw flattened, likelihood family) of a fit or an ensemble."""
+    for name in ("hierarchy", "covariates"):
+        if getattr(result, name) is not None:
+            raise BayesScalingError(f"design supports fits without groups or covariates; this fit has {name}")
+    draws = law_draws(result, cost=cost)
+    if hasattr(result, "members"):
+        picks = result.evaluator.picks
+        fams = {m.spec.likelihood.describe() for m in result.members.values()}
+        if len(fams) > 1:
+            raise BayesScalingError(f"ensemble members use different likelihood families {sorted(fams)}")
+        sigma = np.concatenate([_flat(m.evaluator.sigma.transpose("chain", "draw").values)[picks[k]]
+                                for k, m in result.members.items()])
+        return draws, sigma, next(iter(result.members.values())).spec.likelihood.dist
+    return draws, _flat(result.evaluator.sigma.transpose("chain", "draw").values), result.spec.likelihood.dist
+
+
+class Preposterior:
+    """Posterior draws (thinned to ``max_draws``) and the decision grid at the target budget C (FLOPs,
+    priced by ``draws.cost``); :meth:`objective` scores rows of normalised draw weights."""
+
+    def __init__(self, draws, sigma, family, target_flops: float, *, objective: str = "n_star",
+                 max_draws: int = 800, grid: int = 81, seed: int = 0):
+        self.objective_name = check_objective(objective)
+        self.cost = draws.cost
+        self.k = self.cost.k
+        (self.target,) = budgets_flops([target_flops], "flops")
+        self.family = family
+        total = int(np.prod(draws.shape))
+        rng = np.random.default_rng(seed)
+        idx = np.sort(rng.choice(total, max_draws, replace=False)) if total > max_draws else np.arange(total)
+        self.draws = thin_draws(draws, idx)
+        self.sigma = np.asarray(sigma, float)[idx]
+        self.log_ct = float(np.log(self.target / self.k))
+        self.log_nstar = self._flat(self.draws.log_n_opt(np.array([self.log_ct])))[:, 0]
+        lo, hi = np.quantile(self.log_nstar, [0.001, 0.999])
+        self.u = np.linspace(lo - np.log(3.0), hi + np.log(3.0), grid)
+        self.loss_grid = np.exp(self._flat(self.draws.log_loss(self.u, self.draws.log_tokens(self.log_ct, self.u))))
+        self._waste = None
+
+    @property
+    def size(self) -> int:
+        return len(self.sigma)
+
+    @staticmethod
+    def _flat(a) -> np.ndarray:
+        a = np.asarray(a, float)
+        return a.reshape(-1, a.shape[-1])
+
+    def log_mean(self, n_params, tokens) -> np.ndarray:
+        """log L per draw at runs (N parameters, D tokens): array (draws, runs)."""
+        n, d = np.atleast_1d(np.asarray(n_params, float)), np.atleast_1d(np.asarray(tokens, float))
+        return self._flat(self.draws.log_loss(np.log(n), np.log(d)))
+
+    @property
+    def waste_grid(self) -> np.ndarray:
+        """Wasted compute (fraction of C) of each grid plan per draw: 1 - C'/C, C' the budget at which
+        the draw's optimal plan reaches the plan's loss (array draws x grid)."""
+        if self._waste is None:
+            shape = self.draws.shape + (len(self.u),)
+            log_plan = self.draws.log_loss(self.u, self.draws.log_tokens(self.log_ct, self.u))
+            g = lambda x: self.draws.log_loss_opt(x)  # noqa: E731
+            x = bisect_decreasing(g, log_plan, np.full(shape, self.log_ct - 60.0), np.full(shape, self.log_ct),
+                                  iters=60)
+            self._waste = self._flat(np.clip(1 - np.exp(x - self.log_ct), 0.0, 1.0))
+        return self._waste
+
+    def objective(self, w: np.ndarray, name: str | None = None) -> np.ndarray:
+        """The objective for each row of normalised weights ``w`` (worlds x draws)."""
+        name = name or self.objective_name
+        w = np.atleast_2d(w)
+        if name == "n_star":
+            m = w @ self.log_nstar
+            return np.maximum(w @ self.log_nstar ** 2 - m * m, 0.0)
+        if name == "loss":
+            pick = np.argmin(w @ self.loss_grid, axis=1)
+            at = self.loss_grid[:, pick].T
+            m = np.sum(w * at, axis=1)
+            return np.maximum(np.sum(w * at * at, axis=1) - m * m, 0.0)
+        return np.min(w @ self.waste_grid, axis=1)
+
+    def current(self, name: str | None = None) -> float:
+        """The objective under the current posterior (equal weights)."""
+        return float(self.objective(np.full(self.size, 1.0 / self.size), name)[0])
+
+    def decision(self) -> float:
+        """N (parameters) minimising the posterior expected loss on the grid."""
+        return float(np.exp(self.u[np.argmin(self.loss_grid.mean(axis=0))]))
