@@ -11,7 +11,7 @@ stable the choice is. ``method="loo"`` stacks PSIS-LOO densities of the full-dat
 
 **When no cut is possible** (a ladder spanning under a decade, or few runs), leave-future-out weights
 are not refused; :func:`fallback_cuts` tries, in order: one cut between budgets (runs at one budget
-are never split) holding out the largest quarter of the runs; the same with as few runs to fit as
+are never split) holding out at least the largest quarter of the runs; the same with as few runs to fit as
 the members' proper priors allow; else equal weights, the Dirichlet prior's mode with no held-out
 run. ``info["weights_fallback"]`` and the summary say which. A cut between budgets keeps the scored
 runs a real extrapolation (whole larger budgets), as the default cuts do.
@@ -21,8 +21,9 @@ Two choices keep the weights and the calibration honest when held-out runs are f
 * **Regularised weights.** The cuts are nested, so a run above the shallowest cut is scored by every
   cut; each run's score is weighted 1 / (number of cuts that hold it out), so it counts once. The
   objective adds a Dirichlet(alpha = 2) prior on the weights: (alpha - 1) sum_k log w_k, the score of
-  one pseudo-run per member that only that member predicts. A few held-out runs cannot drive a weight
-  to 0 or 1, while a hundred runs that agree still come close. With no member the truth (the M-open
+  one pseudo-run per member that only that member predicts. Under the log score a few held-out runs
+  cannot drive a weight to 0 or 1, while a hundred runs that agree still come close (the CRPS option
+  has no prior and can: few-run fallback cuts always use the log score). With no member the truth (the M-open
   case of Yao et al. 2018), weights near 0/1 from a handful of correlated runs are noise, not evidence.
 * **Cross-fitted calibration.** The extrapolation discrepancy must measure the misses of the whole
   procedure (choose weights below a cut, predict above it), not of the form that won on the very
@@ -42,6 +43,7 @@ the *mixture's* misses, i.e. on what the law-form spread did not already cover.
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 
@@ -132,15 +134,32 @@ def _cuts(runs, law, cut_decades, n_min_train: int):
     return axis, out
 
 
+#: One budget on the split axis: values within this many decades of the next smaller one (C ~ 2.3%). N and D
+#: recorded to 3 significant figures are each off by up to 0.5%, so C = 6ND by up to 1% and two runs of
+#: one nominal budget by up to 2% (0.0086 decades); distinct budgets of a ladder differ by far more.
+BUDGET_DECADES = 0.01
+
+
+def budget_levels(values, tol_decades: float = BUDGET_DECADES) -> np.ndarray:
+    """An integer budget level per value (0 = smallest): sorted by log10, a new level starts only where the
+    gap to the previous value exceeds ``tol_decades``, so values of one budget recorded to a few
+    significant figures are never split (nearby values chain into one level)."""
+    x = np.log10(np.asarray(values, float))
+    order = np.argsort(x, kind="stable")
+    level = np.empty(len(x), int)
+    level[order] = np.cumsum(np.r_[0, np.diff(x[order]) > tol_decades])
+    return level
+
+
 def level_cut(values, fits_ok, quarter: float = 0.25):
-    """The fallback cut's threshold on the split axis ``values``, or None: between two distinct values
-    (runs at one budget are never split), holding out at least ``MIN_TEST`` runs and the largest
-    ``quarter`` of them where the ladder allows, the fewest above that; ``fits_ok(mask)`` says whether
-    the members can be fitted to the runs in ``mask`` (those at or below the threshold)."""
+    """The fallback cut's threshold on the split axis ``values``, or None: between two budgets
+    (:func:`budget_levels`; runs at one budget are never split), holding out at least ``MIN_TEST`` runs
+    and at least the largest ``quarter`` of them where the ladder allows, the fewest above that;
+    ``fits_ok(mask)`` says whether the members can be fitted to the runs in ``mask`` (at or below it)."""
     v = np.asarray(values, float)
     want = max(MIN_TEST, int(np.ceil(quarter * len(v))))
-    level = np.round(np.log10(v), 6)  # one budget: equal to 1e-6 decades (C = 6ND in floating point)
-    tops = [float(v[level == u].max()) for u in np.unique(level)[:-1]]
+    level = budget_levels(v)
+    tops = [float(v[level == u].max()) for u in range(int(level.max()) if len(v) else 0)]
     ok = [(int((v > t).sum()), t) for t in tops if (v > t).sum() >= MIN_TEST and fits_ok(v <= t)]
     if not ok:
         return None
@@ -150,18 +169,20 @@ def level_cut(values, fits_ok, quarter: float = 0.25):
 
 def fallback_cuts(runs, items, n_min_train: int):
     """(cuts, rule) when no cut at the default depths is possible (a ladder spanning under a decade or
-    so, or few runs): one cut between budgets holding out the largest quarter, with ``n_min_train`` runs
+    so, or few runs): one cut between budgets holding out at least the largest quarter, with ``n_min_train`` runs
     to fit (rule ``"level"``); else the same with as few runs to fit as every member's design and
     priors allow (the few-run fits that proper priors permit: ``"few_runs"``); else no cut (``"equal"``:
     equal weights, the mode of the weights' Dirichlet prior with no held-out run to score)."""
     axis = split_axis(items[0].law)
     v = runs.frame[axis].to_numpy(float)
 
-    def members_fit(mask):
+    def members_fit(mask):  # a probe, not a fit: the require warnings (e.g. prior-dominated) are not shown
         sub = runs.subset(mask)
         try:
-            for s in items:
-                sub.require(s.law, proper_priors=s.priors_proper)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                for s in items:
+                    sub.require(s.law, proper_priors=s.priors_proper)
         except BayesScalingError:
             return False
         return True
@@ -177,7 +198,7 @@ def fallback_cuts(runs, items, n_min_train: int):
 #: What each fallback rule does, for ``info["weights_fallback"]`` and the summary.
 FALLBACK_RULES = {
     "level": "no cut at the default depths leaves {n_min} runs to fit and 3 to score; one cut between budgets "
-             "holds out the largest quarter of the runs (whole budgets)",
+             "holds out at least the largest quarter of the runs (whole budgets)",
     "few_runs": "no cut leaves {n_min} runs to fit; one cut between budgets with as few runs to fit as the members' "
                 "proper priors allow (prior-dominated inner fits)",
     "equal": "no cut leaves runs the members can be fitted to and 3 to score: equal weights (the Dirichlet "
@@ -220,6 +241,9 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
         raise BayesScalingError(f"ensemble stacking score must be 'log' or 'crps', got {score!r}", quantity="score")
     if method not in ("lfo", "loo", "equal"):
         raise BayesScalingError(f"ensemble weights method must be 'lfo', 'loo' or 'equal', got {method!r}")
+    if score != "log" and method != "lfo":
+        raise BayesScalingError(f"stacking score {score!r} (--score) applies to leave-future-out weights only; "
+                                f"weights by {method!r} use no held-out score", quantity="score")
     if group_col is not None:
         items = [s.with_vary(_vary_for(s, vary)) for s in items]
     elif vary:
@@ -239,12 +263,19 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
         raise BayesScalingError(f"calibrate_extrapolation must be True, False or 'auto', got {calibrate_extrapolation!r}")
     info: dict = {"method": method}
     inner_fits: dict = {}  # cut threshold -> member fits below it (reused by the discrepancy's split)
+    cuts: list = []
     if method == "lfo":
         n_min = max(6, max(len(s.law.param_names) for s in items) + 2)
         axis, cuts = _cuts(runs, items[0].law, cut_decades, n_min)
         if not cuts:
             cuts, rule = fallback_cuts(runs, items, n_min)
             info["weights_fallback"] = {"rule": rule, "why": FALLBACK_RULES[rule].format(n_min=n_min)}
+            score = _fallback_score(score, rule, info)
+        info["score"] = score
+    if calibrate_extrapolation is True and not cuts:  # refuse before fitting: the mixture's split must exist
+        from bayes_scaling.inference.discrepancy import inner_split
+
+        inner_split(runs, items[0].law)
     if method == "lfo" and cuts:
         weigh = (crps_stacking_weights if score == "crps" else
                  lambda rows, point_weights=None: stacking_weights(rows, point_weights=point_weights, prior_alpha=prior_alpha))
@@ -266,8 +297,7 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
                                              for d, t, tr, te in cuts],
                      "weights_per_cut": per_cut, "inner_diagnostics_ok": inner_ok, "prior_alpha": prior_alpha,
                      "weights_cross_fitted": {f"{c[0]:g}": dict(zip(names, map(float, x))) for c, x in zip(cuts, crossed)},
-                     "heldout_lpd_per_member": {n: float(v) for n, v in zip(names, np.vstack(lpds).sum(axis=0))},
-                     "score": score})
+                     "heldout_lpd_per_member": {n: float(v) for n, v in zip(names, np.vstack(lpds).sum(axis=0))}})
         if score == "crps":
             info["heldout_crps_per_member"] = {n: float(v) for n, v in zip(names, member_crps(np.vstack(blocks)).mean(axis=0))}
     members = {n: fit(runs, spec=s, draws=draws, tune=tune, seed=seed, **kw) for n, s in zip(names, items)}
@@ -285,6 +315,19 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
     elif calibrate_extrapolation:
         ens = with_mixture_discrepancy(ens, seed=seed, draws=inner_draws, fit_kw=fit_kw)
     return ens
+
+
+def _fallback_score(score: str, rule: str, info: dict) -> str:
+    """The stacking score a fallback ``rule`` uses (recorded in ``info``): few-run cuts score with the log
+    score and its Dirichlet prior whatever was asked (the CRPS has no prior, and a handful of runs scored
+    by prior-dominated fits would set its weights to 0 or 1); equal weights use no score."""
+    if rule == "equal" or (rule == "few_runs" and score != "log"):
+        info["score_requested"] = score
+        info["score_note"] = ("no held-out run: no score" if rule == "equal" else
+                              f"{score} not used on a few-run cut: the log score with the Dirichlet prior keeps "
+                              "weights from prior-dominated fits away from 0 and 1")
+        return "none" if rule == "equal" else "log"
+    return score
 
 
 def _crps(fits, test, seed: int) -> np.ndarray:

@@ -6,9 +6,11 @@ log score punishes a member whose interval is too narrow without bound, even whe
 the best; the CRPS, in the units of the predicted quantity (here log-loss, so nats/token as a
 relative error), grows only linearly with a miss. For a mixture sum_k w_k F_k the CRPS of an observed
 y is  sum_k w_k E|X_k - y| - 1/2 sum_k sum_l w_k w_l E|X_k - X_l|  (Gneiting & Raftery 2007, eq. 21),
-a convex quadratic in the weights, minimised here over the simplex. Unlike the log-score weights,
-no Dirichlet prior is added: the CRPS is not a log-likelihood, so a log prior has no common scale
-with it.
+a convex quadratic in the weights over the simplex when the expectations are those of the empirical
+draws (every pair of draws, a draw with itself included: :func:`crps_block`), minimised there. Unlike
+the log-score weights, no Dirichlet prior is added: the CRPS is not a log-likelihood, so a log prior
+has no common scale with it. Hence with a handful of held-out runs and near-identical members the
+CRPS weights can reach 0 or 1; the few-run fallback cut therefore always stacks on the log score.
 
 A block of scores is one row per held-out run: the k terms E|X_k - y| then the k x k terms
 E|X_k - X_l| (row-major), so blocks stack and subset by run like the log scores.
@@ -36,18 +38,29 @@ def crps_block(draws: list[np.ndarray], y, *, seed: int = 0) -> np.ndarray:
     for i, xi in enumerate(xs):
         b[:, i, i] = _mean_abs_within(xi)
         for j in range(i + 1, k):
-            xj = xs[j][:, rng.permutation(xs[j].shape[1])][:, :xi.shape[1]]
-            m = min(xi.shape[1], xj.shape[1])
-            b[:, i, j] = b[:, j, i] = np.abs(xi[:, :m] - xj[:, :m]).mean(axis=1)
+            b[:, i, j] = b[:, j, i] = _mean_abs_between(xi, xs[j])
     return np.hstack([a, b.reshape(n, k * k)])
 
 
 def _mean_abs_within(x: np.ndarray) -> np.ndarray:
-    """E|X - X'| per row over distinct pairs of draws (sorted-draws identity, O(n log n))."""
+    """E|X - X'| per row over all n^2 pairs of draws, a draw with itself included (the plug-in value, so
+    that the block's k x k terms are those of the empirical mixture: convex weights; O(n log n))."""
     s = np.sort(x, axis=1)
     n = s.shape[1]
     coef = 2.0 * np.arange(1, n + 1) - n - 1
-    return 2.0 * (s @ coef) / (n * (n - 1))
+    return 2.0 * (s @ coef) / (n * n)
+
+
+def _mean_abs_between(x: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """E|X - Z| per row over all pairs of a draw of ``x`` and one of ``z`` (sorted ``z``, cumulative sums)."""
+    zs = np.sort(z, axis=1)
+    m = zs.shape[1]
+    out = np.empty(len(x))
+    for r, (xr, zr) in enumerate(zip(x, zs)):
+        cs = np.r_[0.0, np.cumsum(zr)]
+        idx = np.searchsorted(zr, xr)
+        out[r] = np.sum(xr * idx - cs[idx] + (cs[-1] - cs[idx]) - xr * (m - idx)) / (len(xr) * m)
+    return out
 
 
 def member_crps(block: np.ndarray) -> np.ndarray:
