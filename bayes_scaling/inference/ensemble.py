@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -169,8 +170,8 @@ def level_cut(values, fits_ok, quarter: float = 0.25):
 
 def fallback_cuts(runs, items, n_min_train: int):
     """(cuts, rule) when no cut at the default depths is possible (a ladder spanning under a decade or
-    so, or few runs): one cut between budgets holding out at least the largest quarter, with ``n_min_train`` runs
-    to fit (rule ``"level"``); else the same with as few runs to fit as every member's design and
+    so, or few runs): one cut between budgets holding out at least the largest quarter, with
+    ``n_min_train`` runs to fit (rule ``"level"``); else the same with as few runs to fit as every member's design and
     priors allow (the few-run fits that proper priors permit: ``"few_runs"``); else no cut (``"equal"``:
     equal weights, the mode of the weights' Dirichlet prior with no held-out run to score)."""
     axis = split_axis(items[0].law)
@@ -231,7 +232,7 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
     items = [resolve_spec(law=name) for name in (laws or [])] + [resolve_spec(spec=s) for s in (specs or [])]
     if len(items) < 1:
         raise BayesScalingError("an ensemble needs at least one law or spec (e.g. laws=['chinchilla', 'chinchilla_tied'])")
-    names = [s.law_name if s.origin.endswith(f"{s.law_name}.toml") else _stem(s.origin) for s in items]
+    names = [s.law_name if s.origin.endswith(f"{s.law_name}.toml") else Path(s.origin).stem for s in items]
     if len(set(names)) != len(names):
         raise BayesScalingError(f"ensemble members must differ; got {names}")
     axes = {split_axis(s.law) for s in items}
@@ -323,9 +324,9 @@ def _fallback_score(score: str, rule: str, info: dict) -> str:
     by prior-dominated fits would set its weights to 0 or 1); equal weights use no score."""
     if rule == "equal" or (rule == "few_runs" and score != "log"):
         info["score_requested"] = score
-        info["score_note"] = ("no held-out run: no score" if rule == "equal" else
-                              f"{score} not used on a few-run cut: the log score with the Dirichlet prior keeps "
-                              "weights from prior-dominated fits away from 0 and 1")
+        info["score_note"] = ("no held-out run to score" if rule == "equal" else
+                              "a few-run cut stacks on the log score, whose Dirichlet prior keeps weights from "
+                              "prior-dominated fits away from 0 and 1")
         return "none" if rule == "equal" else "log"
     return score
 
@@ -352,12 +353,6 @@ def _loo_pointwise(result) -> np.ndarray:
     from bayes_scaling.result.loglik import loo
 
     return np.asarray(loo(result).elpd_i.values, float).ravel()
-
-
-def _stem(origin: str) -> str:
-    from pathlib import Path
-
-    return Path(origin).stem
 
 
 def with_mixture_discrepancy(ens: EnsembleResult, *, seed: int = 0, draws: int = 500, inner_decades: float = 1.0,
