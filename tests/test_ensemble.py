@@ -345,6 +345,19 @@ def test_crps_block_pairs_are_every_pair_of_draws_so_the_objective_is_convex():
         assert b[0, 0] + b[1, 1] - 2 * b[0, 1] <= 1e-12
 
 
+def test_crps_weights_average_over_bootstrapped_runs_so_three_split_runs_set_no_corner():
+    """Members of one spread (no curvature): the plain CRPS argmin follows the sum of three runs that
+    disagree to a corner; the Bayesian-bootstrap average stays interior, and 50 runs that agree keep
+    their corner."""
+    from bayes_scaling.inference.ensemble_scores import crps_stacking_weights
+
+    three = np.hstack([[[0.10, 0.11], [0.12, 0.10], [0.10, 0.105]], np.full((3, 4), 0.05)])
+    assert crps_stacking_weights(three, n_boot=0) == pytest.approx([0.0, 1.0], abs=1e-6)
+    assert 0.2 < crps_stacking_weights(three)[0] < 0.8
+    agree = np.hstack([np.tile([0.10, 0.11], (50, 1)), np.full((50, 4), 0.05)])
+    assert crps_stacking_weights(agree)[0] > 0.99
+
+
 def test_crps_block_matches_the_normal_closed_form_and_crps_stacking_picks_the_better_median():
     """Gneiting & Raftery (2007): CRPS(N(mu, s), y) = s [z (2 Phi(z) - 1) + 2 phi(z) - 1/sqrt(pi)]. A member
     centred on the truth with a too-narrow interval keeps most of the CRPS weight (the log score would
