@@ -22,8 +22,8 @@ Two choices keep the weights and the calibration honest when held-out runs are f
   cut; each run's score is weighted 1 / (number of cuts that hold it out), so it counts once. The
   objective adds a Dirichlet(alpha = 2) prior on the weights: (alpha - 1) sum_k log w_k, the score of
   one pseudo-run per member that only that member predicts. Under the log score a few held-out runs
-  cannot drive a weight to 0 or 1, while a hundred runs that agree still come close (the CRPS option
-  has no prior and can: few-run fallback cuts always use the log score). With no member the truth (the M-open
+  cannot drive a weight to 0 or 1, while a hundred runs that agree still come close (the CRPS option has
+  no prior: its weights average over bootstrapped runs; few-run fallback cuts always use the log score). With no member the truth (the M-open
   case of Yao et al. 2018), weights near 0/1 from a handful of correlated runs are noise, not evidence.
 * **Cross-fitted calibration.** The extrapolation discrepancy must measure the misses of the whole
   procedure (choose weights below a cut, predict above it), not of the form that won on the very
@@ -321,7 +321,7 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
 def _fallback_score(score: str, rule: str, info: dict) -> str:
     """The stacking score a fallback ``rule`` uses (recorded in ``info``): few-run cuts score with the log
     score and its Dirichlet prior whatever was asked (the CRPS has no prior, and a handful of runs scored
-    by prior-dominated fits would set its weights to 0 or 1); equal weights use no score."""
+    by prior-dominated fits could set its weights near 0 or 1); equal weights use no score."""
     if rule == "equal" or (rule == "few_runs" and score != "log"):
         info["score_requested"] = score
         info["score_note"] = ("no held-out run to score" if rule == "equal" else
