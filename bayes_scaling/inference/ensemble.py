@@ -219,7 +219,8 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
     if score not in ("log", "crps"):
         raise BayesScalingError(f"ensemble stacking score must be 'log' or 'crps', got {score!r}", quantity="score")
     if method not in ("lfo", "loo", "equal"):
-        raise BayesScalingError(f"ensemble weights method must be 'lfo', 'loo' or 'equal', got {method!r}")
+        raise BayesScalingError(f"ensemble weights method must be 'lfo', 'loo' or 'equal', got {method!r}",
+                                quantity="weights")
     if group_col is not None:
         items = [s.with_vary(_vary_for(s, vary)) for s in items]
     elif vary:
