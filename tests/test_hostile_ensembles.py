@@ -233,3 +233,31 @@ def test_ensemble_weights_are_checked_in_python_too():
     for weights in ({"a": 0.0}, {"a": np.nan}, {"a": -1.0}, {"a": "1"}):
         with pytest.raises(BayesScalingError, match="weights must be finite"):
             EnsembleResult({"a": a}, weights)
+
+
+# -- the Python API of design and ensembles -----------------------------------------------------
+
+@pytest.mark.parametrize("kw, words", [({"batch": 0}, "batch must be"), ({"batch": 2.5}, "batch must be"),
+                                       ({"worlds": 0}, "worlds must be"), ({"max_draws": 0}, "max_draws must be"),
+                                       ({"min_ess": float("nan")}, "min_ess must be"),
+                                       ({"max_refits": -1}, "max_refits must be")])
+def test_design_counts_are_checked_in_python(kw, words):
+    from bayes_scaling.queries.design import design_runs
+
+    with pytest.raises(BayesScalingError, match=words):
+        design_runs(fake_fit(draws=20), 1e23, 1e21, [1e9], [2e10], **kw)
+
+
+@pytest.mark.parametrize("budget", [0.0, -1.0, float("inf")])
+def test_a_grid_for_a_budget_that_is_not_a_positive_number_is_refused(budget):
+    from bayes_scaling.queries.design_laplace import candidate_grid
+
+    with pytest.raises(BayesScalingError, match="ladder budget"):
+        candidate_grid([1e18, 1e20], budget)
+
+
+def test_an_ensembles_summary_checks_its_interval_mass(files_dir):
+    from bayes_scaling.result import load_fit
+
+    with pytest.raises(BayesScalingError, match="ci_prob"):
+        load_fit(files_dir / "ens.nc").summary(ci_prob=1.5)

@@ -1,16 +1,14 @@
 """Which runs next: preposterior analysis of candidate ladder runs by importance reweighting.
 
-For a candidate run x = (N, D) and a posterior draw s taken as the truth, a simulated log-loss
-y = log L_s(x) + sigma_s eps (eps from the likelihood family) reweights every draw r by
-p(y | theta_r); the objective at the target budget C is recomputed on the reweighted draws and
-averaged over simulated worlds (a true draw and an outcome each). No sampling: the worlds share
-their true draws and noise across candidates (common random numbers), so candidates compare fairly.
+For a candidate run x = (N, D) and a posterior draw s taken as the truth, a simulated log-loss y = log L_s(x) +
+sigma_s eps (eps from the likelihood family) reweights every draw r by p(y | theta_r); the objective at the target
+budget C is recomputed on the reweighted draws and averaged over simulated worlds (a true draw and an outcome each).
+No sampling: candidates share the worlds' true draws and noise (common random numbers), so they compare fairly.
 
-Objectives at C (FLOPs): ``n_star``, the variance of log N*(C) (log parameters, squared);
-``loss``, the variance of the loss (nats/token, squared) at the decision that minimises expected
-loss; ``wasted_compute``, the expected wasted compute (fraction of C) of the decision that
-minimises it: its reduction is the expected value of sample information, in FLOPs once times C.
-In a world whose weights collapse (ESS below ``min_ess``) the objective comes from a linearised
+Objectives at C (FLOPs): ``n_star``, the variance of log N*(C) (log parameters, squared); ``loss``, the variance of
+the loss (nats/token, squared) at the decision that minimises expected loss; ``wasted_compute``, the expected wasted
+compute (fraction of C) of the decision that minimises it: its reduction is the expected value of sample information,
+in FLOPs once times C. In a world whose weights collapse (ESS below ``min_ess``) the objective comes from a linearised
 Gaussian update instead (:mod:`bayes_scaling.queries.design_laplace`).
 """
 
@@ -21,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, check_count
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.queries.design_exchange import exchange_batch
@@ -286,6 +284,11 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
     mixture of laws is reweighted only). ``exchange``: refine the best rule's batch by swaps among the
     ``exchange`` best candidates by gain and by gain per FLOP (0: greedy only)."""
     (budget,) = budgets_flops([ladder_budget], "flops")
+    batch, worlds, max_draws, max_refits, exchange = (check_count(*a) for a in (
+        ("batch", batch, 1), ("worlds", worlds, 8), ("max_draws", max_draws, 10), ("max_refits", max_refits, 0),
+        ("exchange", exchange, 0)))
+    if not min_ess > 0:  # also NaN
+        raise BayesScalingError(f"min_ess must be a number > 0, got {min_ess!r}")
     n, d = np.atleast_1d(np.asarray(n_params, float)), np.atleast_1d(np.asarray(tokens, float))
     if n.shape != d.shape or n.size == 0 or not np.all(np.isfinite(n * d)) or np.any(n <= 0) or np.any(d <= 0):
         raise BayesScalingError("candidate runs need one N > 0 and one D > 0 each")

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayes_scaling.conventions import CI_PROB
+from bayes_scaling.conventions import CI_PROB, check_ci_prob
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.diagnostics import Diagnostics
 from bayes_scaling.posterior.mixture import MixtureEvaluator
@@ -137,7 +137,7 @@ class EnsembleResult:
             rows.append({"member": k, "law": m.law.name, "formula": m.law.formula, "weight": self.weights[k],
                          "r_hat_max": d.r_hat_max, "ess_bulk_min": d.ess_bulk_min, "divergences": d.divergences})
         df = pd.DataFrame(rows).set_index("member")
-        df.attrs["ci_prob"] = ci_prob
+        df.attrs["ci_prob"] = check_ci_prob(ci_prob)  # recorded with the table, so checked like any interval mass
         return df
 
     # -- persistence -------------------------------------------------------------------------------
