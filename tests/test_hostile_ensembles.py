@@ -261,3 +261,9 @@ def test_an_ensembles_summary_checks_its_interval_mass(files_dir):
 
     with pytest.raises(BayesScalingError, match="ci_prob"):
         load_fit(files_dir / "ens.nc").summary(ci_prob=1.5)
+
+
+def test_a_loss_below_every_draws_floor_is_unreachable_not_nan(files_dir, capsys):
+    assert main(["target", str(files_dir / "ens.nc"), "--loss", "0.5"]) == 0
+    out = capsys.readouterr().out
+    assert "P(unreachable at any budget) = 1.000" in out and "nan" not in out and "compute (FLOPs): none" in out
