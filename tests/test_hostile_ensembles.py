@@ -267,3 +267,17 @@ def test_a_loss_below_every_draws_floor_is_unreachable_not_nan(files_dir, capsys
     assert main(["target", str(files_dir / "ens.nc"), "--loss", "0.5"]) == 0
     out = capsys.readouterr().out
     assert "P(unreachable at any budget) = 1.000" in out and "nan" not in out and "compute (FLOPs): none" in out
+
+
+@pytest.mark.parametrize("argv", [["fit", "small.csv", "--law", "chinchilla"],
+                                  ["ensemble", "small.csv", "--laws", "chinchilla,chinchilla_tied", "--weights", "equal"]])
+def test_a_calibration_the_runs_cannot_split_is_refused_before_any_fit(argv, work, monkeypatch, capsys):
+    import bayes_scaling.inference.fit as fit_module
+
+    def never(*a, **k):
+        raise AssertionError("the model was compiled: the refusal came after the work")
+
+    monkeypatch.setattr(fit_module, "compiled_model", never)
+    runs_frame().head(8).to_csv("small.csv", index=False)
+    line = run([*argv, "--calibrate-extrapolation", "--out", "x.nc"], capsys, work)
+    assert "too few runs to calibrate" in line and line.endswith("[--calibrate-extrapolation]")

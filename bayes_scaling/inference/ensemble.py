@@ -238,6 +238,10 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
             calibrate_extrapolation, no_calibration = False, f"not calibrated: {e}"
     elif calibrate_extrapolation not in (True, False):
         raise BayesScalingError(f"calibrate_extrapolation must be True, False or 'auto', got {calibrate_extrapolation!r}")
+    elif calibrate_extrapolation and method != "lfo":  # the mixture's split, refused before any fit
+        from bayes_scaling.inference.discrepancy import inner_split
+
+        inner_split(runs, items[0].law)
     info: dict = {"method": method}
     inner_fits: dict = {}  # cut threshold -> member fits below it (reused by the discrepancy's split)
     if method == "lfo":

@@ -269,6 +269,10 @@ def fit(
     if cost is not None and not isinstance(cost, CostLaw):
         raise BayesScalingError(f"cost must be a CostLaw, got {cost!r}", quantity="cost")
     spec = resolve_spec(law, spec).with_vary(vary).synced()
+    if calibrate_extrapolation:  # a split the runs cannot give is refused before the sampling, not after it
+        from bayes_scaling.inference.discrepancy import inner_split
+
+        inner_split(runs, spec.law)
     draws = _check_int("draws", draws, 10)
     if tune is not None:
         tune = _check_int("tune", tune, 10)
