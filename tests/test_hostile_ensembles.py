@@ -281,3 +281,15 @@ def test_a_calibration_the_runs_cannot_split_is_refused_before_any_fit(argv, wor
     runs_frame().head(8).to_csv("small.csv", index=False)
     line = run([*argv, "--calibrate-extrapolation", "--out", "x.nc"], capsys, work)
     assert "too few runs to calibrate" in line and line.endswith("[--calibrate-extrapolation]")
+
+
+def test_a_member_the_runs_cannot_fit_is_refused_before_any_fit(files_dir, work, monkeypatch, capsys):
+    import bayes_scaling.inference.fit as fit_module
+
+    def never(*a, **k):
+        raise AssertionError("the model was compiled: the refusal came after the work")
+
+    monkeypatch.setattr(fit_module, "compiled_model", never)
+    line = run(["ensemble", files_dir / "runs.csv", "--laws", "chinchilla,data_constrained", "--out", "x.nc"], capsys,
+               work)
+    assert "'data_constrained' needs unique tokens U" in line and line.endswith("[--col U=COLUMN]")

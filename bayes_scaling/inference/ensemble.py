@@ -42,6 +42,7 @@ the *mixture's* misses, i.e. on what the law-form spread did not already cover.
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 
@@ -213,6 +214,10 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
     names = [s.law_name if s.origin.endswith(f"{s.law_name}.toml") else _stem(s.origin) for s in items]
     if len(set(names)) != len(names):
         raise BayesScalingError(f"ensemble members must differ; got {names}")
+    with warnings.catch_warnings():  # each member's inputs and design, before any fit (the fits warn again)
+        warnings.simplefilter("ignore")
+        for s in items:
+            runs.require(s.law, proper_priors=s.priors_proper)
     axes = {split_axis(s.law) for s in items}
     if len(axes) > 1:
         raise BayesScalingError(f"ensemble members must extrapolate along one axis; these use {sorted(axes)}")
