@@ -293,3 +293,14 @@ def test_a_member_the_runs_cannot_fit_is_refused_before_any_fit(files_dir, work,
     line = run(["ensemble", files_dir / "runs.csv", "--laws", "chinchilla,data_constrained", "--out", "x.nc"], capsys,
                work)
     assert "'data_constrained' needs unique tokens U" in line and line.endswith("[--col U=COLUMN]")
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["fit", "g.csv", "--law", "chinchilla", "--group-col", "arch", "--vary", "nosuch"], "[--vary]"),
+    (["ensemble", "g.csv", "--laws", "chinchilla,kaplan_nd", "--group-col", "arch", "--vary", "alpha"], "[--vary]"),
+    (["ensemble", "g.csv", "--laws", "chinchilla,chinchilla_tied", "--vary", "alpha"], "--group-col"),
+])
+def test_hierarchy_options_that_cannot_apply_name_their_flag(argv, flag, work, capsys):
+    frame = runs_frame()
+    frame.assign(arch=np.where(np.arange(len(frame)) % 2, "x", "y")).to_csv("g.csv", index=False)
+    assert flag in run([*argv, "--out", "x.nc"], capsys, work)

@@ -26,7 +26,7 @@ COLUMN_ROLE_OPTIONS = {"group": "--group-col", "seed": "--seed-col", "covariate"
 ARGUMENT_OPTIONS = {"law": "--law", "holdout_above": "--holdout-above", "holdout_fraction": "--holdout-fraction",
                     "calibrate_extrapolation": "--calibrate-extrapolation", "cost": "--cost", "n_ctx": "--n-ctx",
                     "aspect_ratio": "--aspect-ratio", "run_noise": "--run-noise", "shapes": "--shapes",
-                    "draws": "--draws", "tune": "--tune", "chains": "--chains", "seed": "--seed", "weights": "--weights",
+                    "draws": "--draws", "tune": "--tune", "chains": "--chains", "seed": "--seed", "weights": "--weights", "vary": "--vary",
                     "candidates": "--candidates"}
 
 

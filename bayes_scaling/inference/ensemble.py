@@ -229,7 +229,8 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
     if group_col is not None:
         items = [s.with_vary(_vary_for(s, vary)) for s in items]
     elif vary:
-        raise BayesScalingError("vary needs a group column (group_col) whose groups get their own parameters")
+        raise BayesScalingError("vary needs a group column (group_col) whose groups get their own parameters",
+                                quantity="group", column=True)
     t0 = time.perf_counter()
     kw = {"chains": chains, "progress": progress, "group_col": group_col, **fit_kw}
     no_calibration = None
@@ -311,7 +312,7 @@ def _vary_for(spec, vary) -> list[str]:
     missing = [v for v in vary if v not in law.param_names]
     if missing:
         raise BayesScalingError(f"ensemble member {law.name!r} has no parameter(s) {missing} to vary by group; "
-                                f"its parameters are {list(law.param_names)}")
+                                f"its parameters are {list(law.param_names)}", quantity="vary")
     return list(vary)
 
 
