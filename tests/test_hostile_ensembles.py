@@ -304,3 +304,12 @@ def test_hierarchy_options_that_cannot_apply_name_their_flag(argv, flag, work, c
     frame = runs_frame()
     frame.assign(arch=np.where(np.arange(len(frame)) % 2, "x", "y")).to_csv("g.csv", index=False)
     assert flag in run([*argv, "--out", "x.nc"], capsys, work)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["breakdown", "{fit}", "--kaplan-d", "{fit}"], "--kaplan-d has no effect"),
+    (["breakdown", "{fit}", "--breaks", "2"], "--breaks has no effect"),
+    (["compare-laws", "{fit}", "{fit}"], "is given twice"),
+])
+def test_options_and_files_that_would_be_ignored_or_repeated_are_refused(argv, words, files_dir, capsys):
+    assert words in run([a.format(fit=files_dir / "fit.nc") for a in argv], capsys)
