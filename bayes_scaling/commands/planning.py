@@ -107,6 +107,8 @@ def cmd_target(args) -> int:
     from bayes_scaling.queries.allocate import compute_for_loss, prob_reach
     from bayes_scaling.result import load_fit
 
+    if args.compute is None:
+        refuse_unused(args, {"--compute-unit": ("compute_unit", "flops")}, "to --compute (the answer gives both units)")
     result = load_fit(args.fit)
     cost = query_cost(args, result)
     ds = compute_for_loss(result, args.loss, cost=cost)
