@@ -313,3 +313,10 @@ def test_hierarchy_options_that_cannot_apply_name_their_flag(argv, flag, work, c
 ])
 def test_options_and_files_that_would_be_ignored_or_repeated_are_refused(argv, words, files_dir, capsys):
     assert words in run([a.format(fit=files_dir / "fit.nc") for a in argv], capsys)
+
+
+def test_a_single_fit_read_as_an_ensemble_is_named(files_dir, tmp_path):
+    with pytest.raises(BayesScalingError, match="a single fit, not an ensemble"):
+        EnsembleResult.load(files_dir / "fit.nc")
+    with pytest.raises(BayesScalingError, match="does not exist"):
+        EnsembleResult.load(tmp_path / "missing.nc")

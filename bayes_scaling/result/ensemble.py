@@ -21,7 +21,7 @@ from bayes_scaling.conventions import CI_PROB, check_ci_prob
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.diagnostics import Diagnostics
 from bayes_scaling.posterior.mixture import MixtureEvaluator
-from bayes_scaling.result.fit import ENSEMBLE_FORMAT, FitResult, write_tree
+from bayes_scaling.result.fit import ENSEMBLE_FORMAT, FORMAT, FitResult, write_tree
 
 
 def law_form_share(per_member: dict[str, xr.DataArray], weights: dict[str, float]) -> xr.DataArray:
@@ -153,10 +153,23 @@ class EnsembleResult:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "EnsembleResult":
+        """Read an ensemble written by :meth:`save` (members checked as :meth:`FitResult.load` checks a fit);
+        anything else fails with one line (:func:`bayes_scaling.result.load_fit` reads either kind)."""
         path = Path(path)
+        if not path.is_file():
+            raise BayesScalingError(f"ensemble file {str(path)!r} does not exist: run `bayes-scaling ensemble ... "
+                                    f"--out {path}` first")
         try:
             with xr.open_datatree(path, engine="h5netcdf") as tree:
                 tree = tree.load()
+        except Exception:
+            raise BayesScalingError(f"{str(path)!r} is not a bayes_scaling ensemble file (not readable as netCDF/HDF5: "
+                                    f"truncated, damaged or another format)") from None
+        if tree.attrs.get("bayes_scaling_format") != ENSEMBLE_FORMAT:
+            single = tree.attrs.get("bayes_scaling_format") == FORMAT
+            raise BayesScalingError(f"{str(path)!r} is " + ("a single fit, not an ensemble: read it with load_fit or "
+                                                            "FitResult.load" if single else "not a bayes_scaling ensemble"))
+        try:
             names = json.loads(tree.attrs["members"])
             weights = json.loads(tree.attrs["weights"])
             info = json.loads(tree.attrs.get("info", "{}"))
