@@ -310,6 +310,7 @@ def test_hierarchy_options_that_cannot_apply_name_their_flag(argv, flag, work, c
     (["breakdown", "{fit}", "--breaks", "2"], "--breaks has no effect"),
     (["compare-laws", "{fit}", "{fit}"], "is given twice"),
     (["target", "{fit}", "--loss", "2", "--compute-unit", "pf-days"], "--compute-unit has no effect"),
+    (["datasets", "--out", "x.csv"], "--out has no effect"),
 ])
 def test_options_and_files_that_would_be_ignored_or_repeated_are_refused(argv, words, files_dir, capsys):
     assert words in run([a.format(fit=files_dir / "fit.nc") for a in argv], capsys)
