@@ -321,3 +321,25 @@ def test_a_single_fit_read_as_an_ensemble_is_named(files_dir, tmp_path):
         EnsembleResult.load(files_dir / "fit.nc")
     with pytest.raises(BayesScalingError, match="does not exist"):
         EnsembleResult.load(tmp_path / "missing.nc")
+
+
+def test_loo_weights_on_influential_runs_warn_in_one_line(files_dir, work, monkeypatch, capsys):
+    import warnings
+    from types import SimpleNamespace
+
+    import bayes_scaling.result.loglik as loglik
+
+    def shaky_loo(result):
+        warnings.warn("Estimated shape parameter of Pareto distribution is greater than 0.7 for one or more samples. "
+                      "You should consider using a more robust model ...", UserWarning)
+        n = len(result.runs)
+        return SimpleNamespace(pareto_k=xr.DataArray(np.full(n, 1.2)), elpd_i=xr.DataArray(np.full(n, -1.0)))
+
+    _members_then(monkeypatch, 0, None)
+    monkeypatch.setattr(loglik, "loo", shaky_loo)
+    rc = main(["ensemble", str(files_dir / "runs.csv"), "--laws", "chinchilla,chinchilla_tied", "--weights", "loo",
+               "--out", "e.nc"])
+    err = capsys.readouterr().err
+    assert rc == 0 and "Estimated shape parameter" not in err
+    assert [line for line in err.splitlines() if "Pareto" in line] == [
+        "warning: PSIS-LOO weights: Pareto k up to 1.20 (> 0.7): influential runs, so treat the weights as indicative"]

@@ -285,7 +285,7 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
     if method == "equal" or (method == "lfo" and not cuts):
         w = np.ones(len(items)) / len(items)
     elif method == "loo":
-        w = stacking_weights(np.column_stack([_loo_pointwise(m) for m in members.values()]), prior_alpha=prior_alpha)
+        w = stacking_weights(_loo_pointwise(members, info), prior_alpha=prior_alpha)
     info["seconds"] = time.perf_counter() - t0
     if no_calibration:
         info["discrepancy"] = no_calibration
@@ -316,10 +316,19 @@ def _vary_for(spec, vary) -> list[str]:
     return list(vary)
 
 
-def _loo_pointwise(result) -> np.ndarray:
+def _loo_pointwise(members: dict, info: dict) -> np.ndarray:
+    """Pointwise PSIS-LOO elpd (runs x members). ArviZ's per-fit Pareto-k warnings become one line, and
+    each member's largest k is kept in ``info["pareto_k_max"]``."""
     from bayes_scaling.result.loglik import loo
 
-    return np.asarray(loo(result).elpd_i.values, float).ravel()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        elpd = {k: loo(m) for k, m in members.items()}
+    info["pareto_k_max"] = khat = {k: float(np.max(e.pareto_k.values)) for k, e in elpd.items()}
+    if max(khat.values()) > 0.7:
+        warnings.warn(f"PSIS-LOO weights: Pareto k up to {max(khat.values()):.2f} (> 0.7): influential runs, so treat "
+                      f"the weights as indicative", UserWarning, stacklevel=3)
+    return np.column_stack([np.asarray(e.elpd_i.values, float).ravel() for e in elpd.values()])
 
 
 def _stem(origin: str) -> str:
