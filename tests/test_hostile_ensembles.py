@@ -343,3 +343,10 @@ def test_loo_weights_on_influential_runs_warn_in_one_line(files_dir, work, monke
     assert rc == 0 and "Estimated shape parameter" not in err
     assert [line for line in err.splitlines() if "Pareto" in line] == [
         "warning: PSIS-LOO weights: Pareto k up to 1.20 (> 0.7): influential runs, so treat the weights as indicative"]
+
+
+def test_a_ladder_budget_above_the_target_warns_that_they_may_be_swapped(files_dir, work, capsys):
+    (work / "c.csv").write_text("params,tokens\n1e8,2e9\n2e8,4e9\n")
+    assert main(["design", str(files_dir / "fit.nc"), "--target-compute", "1e20", "--ladder-budget", "1e23",
+                 "--worlds", "8", "--max-refits", "0", "--candidates", "c.csv"]) == 0
+    assert "not swapped" in capsys.readouterr().err

@@ -5,6 +5,7 @@ uncertainty. Compute in FLOPs (or ``--compute-unit pf-days``)."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -71,6 +72,9 @@ def cmd_design(args) -> int:
                                 + (", not both" if args.fit is not None else ""))
     target = to_flops(args.target_compute, args.compute_unit)
     budget = to_flops(args.ladder_budget, args.compute_unit)
+    if budget > target:
+        warnings.warn(f"the ladder budget ({budget:.3g} FLOPs) exceeds the run it plans for ({target:.3g} FLOPs): check "
+                      f"that --ladder-budget and --target-compute are not swapped", UserWarning, stacklevel=2)
     if args.spec is not None:
         refuse_unused(args, _FIT_ONLY, "to a design from a fit (FIT.nc), not to a new project's (--spec)")
         return _new_project(args, target, budget)
