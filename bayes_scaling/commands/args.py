@@ -26,8 +26,8 @@ COLUMN_ROLE_OPTIONS = {"group": "--group-col", "seed": "--seed-col", "covariate"
 ARGUMENT_OPTIONS = {"law": "--law", "holdout_above": "--holdout-above", "holdout_fraction": "--holdout-fraction",
                     "calibrate_extrapolation": "--calibrate-extrapolation", "cost": "--cost", "n_ctx": "--n-ctx",
                     "aspect_ratio": "--aspect-ratio", "run_noise": "--run-noise", "shapes": "--shapes",
-                    "draws": "--draws", "tune": "--tune", "chains": "--chains", "seed": "--seed", "weights": "--weights", "vary": "--vary",
-                    "candidates": "--candidates"}
+                    "draws": "--draws", "tune": "--tune", "chains": "--chains", "seed": "--seed", "weights": "--weights",
+                    "vary": "--vary", "score": "--score", "candidates": "--candidates"}
 
 
 def option_for(quantity: str | None, column: bool = False) -> str | None:
@@ -105,7 +105,8 @@ def add_law_args(p, law_help: str = "law name") -> None:
 
 def add_sampler_args(p, draws: int = 1000, tune: int | None = 1000, tune_help: str = "%(default)s") -> None:
     """``--draws``, ``--tune``, ``--chains``, ``--seed`` of the NUTS sampler."""
-    p.add_argument("--draws", type=int_at_least(10), default=draws, help="posterior draws per chain (default %(default)s)")
+    p.add_argument("--draws", type=int_at_least(10), default=draws,
+                   help="posterior draws per chain (default %(default)s)")
     p.add_argument("--tune", type=int_at_least(10), default=tune, help=f"tuning steps per chain (default {tune_help})")
     p.add_argument("--chains", type=int_at_least(2, " (R-hat compares chains)"), default=4,
                    help="chains, at least 2 (default %(default)s)")
