@@ -54,7 +54,8 @@ def read_candidates(path: str, cost) -> tuple[np.ndarray, np.ndarray]:
         raise BayesScalingError(f"{where} needs columns params and tokens (or one of them and compute); columns are "
                                 f"{list(frame.columns)}", quantity="candidates")
     if len(n) == 0:
-        raise BayesScalingError(f"{where} has a header but no rows: add one candidate run per row", quantity="candidates")
+        raise BayesScalingError(f"{where} has a header but no rows: add one candidate run per row",
+                                quantity="candidates")
     bad = np.flatnonzero(~(np.isfinite(n * d) & (n > 0) & (d > 0)))
     if bad.size:
         raise BayesScalingError(f"{where}: every N and D must be a finite number > 0; not in data row(s) "
@@ -73,8 +74,8 @@ def cmd_design(args) -> int:
     target = to_flops(args.target_compute, args.compute_unit)
     budget = to_flops(args.ladder_budget, args.compute_unit)
     if budget > target:
-        warnings.warn(f"the ladder budget ({budget:.3g} FLOPs) exceeds the run it plans for ({target:.3g} FLOPs): check "
-                      f"that --ladder-budget and --target-compute are not swapped", UserWarning, stacklevel=2)
+        warnings.warn(f"the ladder budget ({budget:.3g} FLOPs) exceeds the run it plans for ({target:.3g} FLOPs): "
+                      f"check that --ladder-budget and --target-compute are not swapped", UserWarning, stacklevel=2)
     if args.spec is not None:
         refuse_unused(args, _FIT_ONLY, "to a design from a fit (FIT.nc), not to a new project's (--spec)")
         return _new_project(args, target, budget)

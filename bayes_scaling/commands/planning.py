@@ -283,7 +283,7 @@ def cmd_breakdown(args) -> int:
             (law.name == "kaplan_c", _BREAKDOWN_KAPLAN, "to a kaplan_c fit (Kaplan's contradiction point)"),
             (nd, {"--delta": ("delta", 0.02)}, "to a law of N and D (the data requirement)"),
             (law.name == "kaplan_c" or nd, {"--budget": ("budget", None)}, "to a kaplan_c fit or a law of N and D"),
-            (single_axis, {"--breaks": ("breaks", 1), "--seed": ("seed", 0)}, "to a power_* or bnsl* fit (break test)")):
+            (single_axis, {"--breaks": ("breaks", 1), "--seed": ("seed", 0)}, "to a power_* or bnsl* fit (breaks)")):
         if not applies:  # an option that would be silently ignored
             refuse_unused(args, options, why)
 

@@ -40,7 +40,8 @@ def read_source(source: str | Path | pd.DataFrame, what: str = "runs") -> tuple[
         try:
             frame = pd.read_parquet(io.BytesIO(raw))
         except Exception as e:  # pyarrow raises several types for corrupt files
-            raise BayesScalingError(f"{what} file {str(path)!r} is not a readable Parquet file ({type(e).__name__})") from None
+            raise BayesScalingError(f"{what} file {str(path)!r} is not a readable Parquet file "
+                                    f"({type(e).__name__})") from None
         return frame, str(path), sha
     if suffix not in (".csv", ".tsv", ".txt"):
         raise BayesScalingError(f"{what} file {str(path)!r} has unsupported extension {suffix!r}: use .csv or .parquet")

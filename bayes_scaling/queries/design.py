@@ -1,14 +1,16 @@
 """Which runs next: preposterior analysis of candidate ladder runs by importance reweighting.
 
-For a candidate run x = (N, D) and a posterior draw s taken as the truth, a simulated log-loss y = log L_s(x) +
-sigma_s eps (eps from the likelihood family) reweights every draw r by p(y | theta_r); the objective at the target
-budget C is recomputed on the reweighted draws and averaged over simulated worlds (a true draw and an outcome each).
-No sampling: candidates share the worlds' true draws and noise (common random numbers), so they compare fairly.
+For a candidate run x = (N, D) and a posterior draw s taken as the truth, a simulated log-loss
+y = log L_s(x) + sigma_s eps (eps from the likelihood family) reweights every draw r by
+p(y | theta_r); the objective at the target budget C is recomputed on the reweighted draws and
+averaged over simulated worlds (a true draw and an outcome each). No sampling: the worlds share
+their true draws and noise across candidates (common random numbers), so candidates compare fairly.
 
-Objectives at C (FLOPs): ``n_star``, the variance of log N*(C) (log parameters, squared); ``loss``, the variance of
-the loss (nats/token, squared) at the decision that minimises expected loss; ``wasted_compute``, the expected wasted
-compute (fraction of C) of the decision that minimises it: its reduction is the expected value of sample information,
-in FLOPs once times C. In a world whose weights collapse (ESS below ``min_ess``) the objective comes from a linearised
+Objectives at C (FLOPs): ``n_star``, the variance of log N*(C) (log parameters, squared);
+``loss``, the variance of the loss (nats/token, squared) at the decision that minimises expected
+loss; ``wasted_compute``, the expected wasted compute (fraction of C) of the decision that
+minimises it: its reduction is the expected value of sample information, in FLOPs once times C.
+In a world whose weights collapse (ESS below ``min_ess``) the objective comes from a linearised
 Gaussian update instead (:mod:`bayes_scaling.queries.design_laplace`).
 """
 

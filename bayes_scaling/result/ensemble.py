@@ -49,7 +49,8 @@ class EnsembleResult:
         for name, m in members.items():
             if not np.array_equal(m.runs.frame["loss"].to_numpy(), first):
                 raise BayesScalingError(f"ensemble member {name!r} was fitted to other runs: members share one runs table")
-        bad = {k: v for k, v in weights.items() if not (isinstance(v, (int, float, np.number)) and np.isfinite(v) and v >= 0)}
+        bad = {k: v for k, v in weights.items()
+               if not (isinstance(v, (int, float, np.number)) and np.isfinite(v) and v >= 0)}
         total = float(sum(weights.values())) if not bad else 0.0
         if bad or total <= 0:
             raise BayesScalingError(f"ensemble weights must be finite numbers >= 0 with a positive sum, got {weights}")
@@ -167,8 +168,9 @@ class EnsembleResult:
                                     f"truncated, damaged or another format)") from None
         if tree.attrs.get("bayes_scaling_format") != ENSEMBLE_FORMAT:
             single = tree.attrs.get("bayes_scaling_format") == FORMAT
-            raise BayesScalingError(f"{str(path)!r} is " + ("a single fit, not an ensemble: read it with load_fit or "
-                                                            "FitResult.load" if single else "not a bayes_scaling ensemble"))
+            what = "a single fit, not an ensemble: read it with load_fit or FitResult.load" if single else \
+                "not a bayes_scaling ensemble"
+            raise BayesScalingError(f"{str(path)!r} is {what}")
         try:
             names = json.loads(tree.attrs["members"])
             weights = json.loads(tree.attrs["weights"])

@@ -166,8 +166,8 @@ class LawSpec:
                                     quantity="vary")
         bad = sorted(set(vary) - set(self.law.param_names))
         if bad:
-            raise BayesScalingError(f"cannot vary {bad} by group: law {self.law_name!r} has {list(self.law.param_names)}",
-                                    quantity="vary")
+            raise BayesScalingError(f"cannot vary {bad} by group: law {self.law_name!r} has "
+                                    f"{list(self.law.param_names)}", quantity="vary")
         if not vary:
             return replace(self, hierarchy=None)
         tau = self.hierarchy.tau if self.hierarchy else HierarchySpec(vary).tau
