@@ -149,7 +149,7 @@ def test_one_chain_is_refused_by_the_library_with_its_flag():
 
 @pytest.mark.parametrize("argv, flags", [
     (["--spec", "chinchilla", "--candidates", "c.csv", "--batch", "2"], "--candidates, --batch have no effect"),
-    (["--spec", "chinchilla", "--shapes", "1", "10"], "--shapes has no effect"),
+    (["--spec", "chinchilla", "--shapes", "1", "10", "--exchange", "0"], "--shapes, --exchange have no effect"),
     (["{fit}", "--prior-draws", "100"], "--prior-draws has no effect"),
 ])
 def test_design_options_that_have_no_effect_are_refused(argv, flags, files_dir, capsys):
