@@ -151,9 +151,10 @@ def test_one_chain_is_refused_by_the_library_with_its_flag():
     (["--spec", "chinchilla", "--candidates", "c.csv", "--batch", "2"], "--candidates, --batch have no effect"),
     (["--spec", "chinchilla", "--shapes", "1", "10", "--exchange", "0"], "--shapes, --exchange have no effect"),
     (["{fit}", "--prior-draws", "100"], "--prior-draws has no effect"),
+    (["{ens}", "--max-refits", "5"], "--max-refits has no effect"),
 ])
 def test_design_options_that_have_no_effect_are_refused(argv, flags, files_dir, capsys):
-    argv = [a.format(fit=files_dir / "fit.nc") for a in argv]
+    argv = [a.format(fit=files_dir / "fit.nc", ens=files_dir / "ens.nc") for a in argv]
     assert flags in run(["design", *argv, "--target-compute", "1e23", "--ladder-budget", "1e21"], capsys)
 
 

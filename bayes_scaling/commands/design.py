@@ -86,6 +86,9 @@ def cmd_design(args) -> int:
     from bayes_scaling.result import load_fit
 
     result = load_fit(args.fit)
+    if hasattr(result, "members"):  # a mixture of laws is reweighted only: no refits, no Gaussian update
+        refuse_unused(args, {k: _FIT_ONLY[k] for k in ("--no-laplace", "--max-refits", "--refit-sims")},
+                      "to a single fit's design (an ensemble's is reweighted only)")
     cost = resolve_cost(result, cost_from_args(args, getattr(result, "runs", None)), args.flops_per_token)
     shapes = tuple(TRUSTED_TOKENS_PER_PARAM if args.shapes is None else args.shapes)
     if args.candidates == "grid":
