@@ -142,7 +142,7 @@ class RunTable:
                 raise BayesScalingError(
                     f"law {law.name!r} needs runs at 2 or more distinct values of {name}; all runs share {name} = "
                     f"{self.frame[name].iloc[0]:.4g}: add runs at other sizes or fit a law without {name}",
-                    quantity=name)
+                    quantity=name, column=True)
         min_runs = len(law.params) + 2
         if len(self) >= min_runs:
             return

@@ -42,6 +42,7 @@ the *mixture's* misses, i.e. on what the law-form spread did not already cover.
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 
@@ -213,17 +214,23 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
     names = [s.law_name if s.origin.endswith(f"{s.law_name}.toml") else _stem(s.origin) for s in items]
     if len(set(names)) != len(names):
         raise BayesScalingError(f"ensemble members must differ; got {names}")
+    with warnings.catch_warnings():  # each member's inputs and design, before any fit (the fits warn again)
+        warnings.simplefilter("ignore")
+        for s in items:
+            runs.require(s.law, proper_priors=s.priors_proper)
     axes = {split_axis(s.law) for s in items}
     if len(axes) > 1:
         raise BayesScalingError(f"ensemble members must extrapolate along one axis; these use {sorted(axes)}")
     if score not in ("log", "crps"):
         raise BayesScalingError(f"ensemble stacking score must be 'log' or 'crps', got {score!r}", quantity="score")
     if method not in ("lfo", "loo", "equal"):
-        raise BayesScalingError(f"ensemble weights method must be 'lfo', 'loo' or 'equal', got {method!r}")
+        raise BayesScalingError(f"ensemble weights method must be 'lfo', 'loo' or 'equal', got {method!r}",
+                                quantity="weights")
     if group_col is not None:
         items = [s.with_vary(_vary_for(s, vary)) for s in items]
     elif vary:
-        raise BayesScalingError("vary needs a group column (group_col) whose groups get their own parameters")
+        raise BayesScalingError("vary needs a group column (group_col) whose groups get their own parameters",
+                                quantity="group", column=True)
     t0 = time.perf_counter()
     kw = {"chains": chains, "progress": progress, "group_col": group_col, **fit_kw}
     no_calibration = None
@@ -237,6 +244,10 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
             calibrate_extrapolation, no_calibration = False, f"not calibrated: {e}"
     elif calibrate_extrapolation not in (True, False):
         raise BayesScalingError(f"calibrate_extrapolation must be True, False or 'auto', got {calibrate_extrapolation!r}")
+    elif calibrate_extrapolation and method != "lfo":  # the mixture's split, refused before any fit
+        from bayes_scaling.inference.discrepancy import inner_split
+
+        inner_split(runs, items[0].law)
     info: dict = {"method": method}
     inner_fits: dict = {}  # cut threshold -> member fits below it (reused by the discrepancy's split)
     if method == "lfo":
@@ -274,7 +285,7 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
     if method == "equal" or (method == "lfo" and not cuts):
         w = np.ones(len(items)) / len(items)
     elif method == "loo":
-        w = stacking_weights(np.column_stack([_loo_pointwise(m) for m in members.values()]), prior_alpha=prior_alpha)
+        w = stacking_weights(_loo_pointwise(members, info), prior_alpha=prior_alpha)
     info["seconds"] = time.perf_counter() - t0
     if no_calibration:
         info["discrepancy"] = no_calibration
@@ -301,14 +312,23 @@ def _vary_for(spec, vary) -> list[str]:
     missing = [v for v in vary if v not in law.param_names]
     if missing:
         raise BayesScalingError(f"ensemble member {law.name!r} has no parameter(s) {missing} to vary by group; "
-                                f"its parameters are {list(law.param_names)}")
+                                f"its parameters are {list(law.param_names)}", quantity="vary")
     return list(vary)
 
 
-def _loo_pointwise(result) -> np.ndarray:
+def _loo_pointwise(members: dict, info: dict) -> np.ndarray:
+    """Pointwise PSIS-LOO elpd (runs x members). ArviZ's per-fit Pareto-k warnings become one line, and
+    each member's largest k is kept in ``info["pareto_k_max"]``."""
     from bayes_scaling.result.loglik import loo
 
-    return np.asarray(loo(result).elpd_i.values, float).ravel()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        elpd = {k: loo(m) for k, m in members.items()}
+    info["pareto_k_max"] = khat = {k: float(np.max(e.pareto_k.values)) for k, e in elpd.items()}
+    if max(khat.values()) > 0.7:
+        warnings.warn(f"PSIS-LOO weights: Pareto k up to {max(khat.values()):.2f} (> 0.7): influential runs, so treat "
+                      f"the weights as indicative", UserWarning, stacklevel=3)
+    return np.column_stack([np.asarray(e.elpd_i.values, float).ravel() for e in elpd.values()])
 
 
 def _stem(origin: str) -> str:

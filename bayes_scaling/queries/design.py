@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, check_count
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.queries.design_exchange import exchange_batch
@@ -286,6 +286,11 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
     mixture of laws is reweighted only). ``exchange``: refine the best rule's batch by swaps among the
     ``exchange`` best candidates by gain and by gain per FLOP (0: greedy only)."""
     (budget,) = budgets_flops([ladder_budget], "flops")
+    batch, worlds, max_draws, max_refits, exchange = (check_count(*a) for a in (
+        ("batch", batch, 1), ("worlds", worlds, 8), ("max_draws", max_draws, 10), ("max_refits", max_refits, 0),
+        ("exchange", exchange, 0)))
+    if not min_ess > 0:  # also NaN
+        raise BayesScalingError(f"min_ess must be a number > 0, got {min_ess!r}")
     n, d = np.atleast_1d(np.asarray(n_params, float)), np.atleast_1d(np.asarray(tokens, float))
     if n.shape != d.shape or n.size == 0 or not np.all(np.isfinite(n * d)) or np.any(n <= 0) or np.any(d <= 0):
         raise BayesScalingError("candidate runs need one N > 0 and one D > 0 each")
