@@ -7,7 +7,7 @@ import numbers
 
 import numpy as np
 
-from bayes_scaling.conventions import PF_DAY_FLOPS
+from bayes_scaling.data.table import log_in_unit
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.quantities import label
 
@@ -116,5 +116,4 @@ def query_inputs(law, N=None, D=None, C=None, **extra) -> dict[str, dict[str, np
 
 def law_log_inputs(law, values: dict) -> dict[str, np.ndarray]:
     """Natural logs of the law's inputs from values by symbol (C in FLOPs, converted to the law's unit)."""
-    return {s: np.log(np.asarray(values[s], float) / (PF_DAY_FLOPS if (s == "C" and law.compute_unit == "PF-days")
-                                                       else 1.0)) for s in law.input_names}
+    return {s: log_in_unit(s, values[s], law.compute_unit) for s in law.input_names}

@@ -8,7 +8,7 @@ import copy
 
 import numpy as np
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, pf_days_to_flops
 from bayes_scaling.cost import CostLaw, stored_cost
 from bayes_scaling.errors import BayesScalingError
 
@@ -23,12 +23,22 @@ def require_allocation(law) -> None:
         )
 
 
-def budgets_flops(compute, compute_unit: str) -> np.ndarray:
-    c = np.atleast_1d(np.asarray(compute, dtype=float))
+def check_budgets(compute, unit: str = "FLOPs") -> np.ndarray:
+    """Compute budgets as a 1-D array of finite numbers > 0, in ``unit`` (named in the error)."""
+    try:
+        c = np.atleast_1d(np.asarray(compute, dtype=float))
+    except (TypeError, ValueError):
+        c = np.array([np.nan])
     if c.ndim != 1 or c.size == 0 or not np.all(np.isfinite(c)) or np.any(c <= 0):
-        raise BayesScalingError(f"compute budgets must be finite numbers > 0, got {compute!r}")
+        raise BayesScalingError(f"compute budgets must be finite numbers > 0 ({unit}), got {compute!r}")
+    return c
+
+
+def budgets_flops(compute, compute_unit: str) -> np.ndarray:
+    """Compute budgets given in ``compute_unit`` ("flops" or "pf-days"), checked, in FLOPs."""
+    c = check_budgets(compute, "PF-days" if compute_unit == "pf-days" else "FLOPs")
     if compute_unit == "pf-days":
-        return c * PF_DAY_FLOPS
+        return pf_days_to_flops(c)
     if compute_unit != "flops":
         raise BayesScalingError(f"compute_unit must be 'flops' or 'pf-days', got {compute_unit!r}")
     return c
