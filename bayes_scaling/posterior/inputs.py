@@ -46,6 +46,28 @@ def _array(symbol: str, v) -> np.ndarray | None:
     return a
 
 
+def positive_number(value, rule: str, *, quantity: str | None = None) -> float:
+    """``value`` as a finite float > 0; anything else fails with ``"{rule}, got {value!r}"``."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = float("nan")
+    if not np.isfinite(v) or v <= 0:
+        raise BayesScalingError(f"{rule}, got {value!r}", quantity=quantity)
+    return v
+
+
+def fraction(value, rule: str, *, quantity: str | None = None) -> float:
+    """``value`` as a float strictly between 0 and 1; anything else fails with ``"{rule}, got {value!r}"``."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = float("nan")
+    if not 0.0 < v < 1.0:
+        raise BayesScalingError(f"{rule}, got {value!r}", quantity=quantity)
+    return v
+
+
 def check_query_size(n_points: int, n_draws: int) -> None:
     """Refuse a query whose draws (``n_draws`` x ``n_points`` values) would exceed
     :data:`MAX_DRAW_VALUES`, with the largest number of points that fits."""

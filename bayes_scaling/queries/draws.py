@@ -11,6 +11,7 @@ import numpy as np
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, pf_days_to_flops
 from bayes_scaling.cost import CostLaw, stored_cost
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.posterior.inputs import positive_number
 
 _GOLDEN = (np.sqrt(5.0) - 1) / 2
 
@@ -45,10 +46,7 @@ def budgets_flops(compute, compute_unit: str) -> np.ndarray:
 
 
 def check_flops_per_token(flops_per_token: float) -> float:
-    k = float(flops_per_token)
-    if not np.isfinite(k) or k <= 0:
-        raise BayesScalingError(f"flops_per_token must be > 0 (6 for the usual 6ND), got {flops_per_token!r}")
-    return k
+    return positive_number(flops_per_token, "flops_per_token must be > 0 (6 for the usual 6ND)")
 
 
 def resolve_cost(result, cost: CostLaw | None = None, flops_per_token: float = FLOPS_PER_PARAM_TOKEN) -> CostLaw:
@@ -69,13 +67,7 @@ def resolve_cost(result, cost: CostLaw | None = None, flops_per_token: float = F
 
 
 def check_target_loss(target_loss) -> float:
-    try:
-        t = float(target_loss)
-    except (TypeError, ValueError):
-        t = float("nan")
-    if not np.isfinite(t) or t <= 0:
-        raise BayesScalingError(f"target loss must be a number > 0 (nats/token), got {target_loss!r}")
-    return t
+    return positive_number(target_loss, "target loss must be a number > 0 (nats/token)")
 
 
 class LawDraws:

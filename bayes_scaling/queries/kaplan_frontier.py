@@ -23,7 +23,7 @@ import xarray as xr
 
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, KAPLAN_ALPHA_B, KAPLAN_B_STAR_TOKENS, PF_DAY_FLOPS
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.posterior.inputs import check_query_size
+from bayes_scaling.posterior.inputs import check_query_size, fraction
 from bayes_scaling.queries.draws import bisect_decreasing, check_budgets
 
 
@@ -88,8 +88,7 @@ def converged_plan_loss(result, compute_pf_days: float, *, f: float = 0.02, b_st
     """Per draw, the model trained until its loss is within ``f`` of converged, L = (1 + f) L(N, inf),
     that exactly spends budget C (PF-days): its N, steps and loss. The steps follow from
     (S_c/S)^alpha_S = f (N_c/N)^alpha_N; C = 6 N B_crit(L) S grows with N, so N is found by bisection."""
-    if not 0 < f < 1:
-        raise BayesScalingError(f"f (distance from convergence) must be in (0, 1), e.g. 0.02, got {f!r}")
+    fraction(f, "f (distance from convergence) must be in (0, 1), e.g. 0.02")
     (c,) = check_budgets([compute_pf_days], "PF-days")
     a_n, a_s, log_nc, log_sc = _params(result)
     log_c = np.log(c * PF_DAY_FLOPS)

@@ -15,6 +15,7 @@ import xarray as xr
 
 from bayes_scaling.conventions import QUERY_DIM
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.posterior.inputs import fraction
 from bayes_scaling.queries.allocate import BUDGET_DIM, compute_optimal
 
 
@@ -77,8 +78,7 @@ def compute_for_metric(loss_fit, metric_fit, target: float, *, budgets=None, see
     interpolation between budgets), and ``metric_opt``, the metric along that frontier (chain, draw,
     budget). Needs a loss law of N and D (allocation)."""
     _check(loss_fit, metric_fit)
-    if not 0 < target < 1:
-        raise BayesScalingError(f"target metric must be a fraction in (0, 1), got {target!r}")
+    fraction(target, "target metric must be a fraction in (0, 1)")
     budgets = np.geomspace(1e17, 1e27, 121) if budgets is None else np.asarray(budgets, float)
     opt = compute_optimal(loss_fit, budgets)
     mu, _ = metric_at_loss(metric_fit, opt["loss_opt"].values, rng=np.random.default_rng(seed))
