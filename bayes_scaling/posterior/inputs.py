@@ -46,26 +46,28 @@ def _array(symbol: str, v) -> np.ndarray | None:
     return a
 
 
-def positive_number(value, rule: str, *, quantity: str | None = None) -> float:
-    """``value`` as a finite float > 0; anything else fails with ``"{rule}, got {value!r}"``."""
+def _as_float(value) -> float:
     try:
-        v = float(value)
+        return float(value)
     except (TypeError, ValueError):
-        v = float("nan")
-    if not np.isfinite(v) or v <= 0:
+        return float("nan")
+
+
+def _inside(value, rule: str, high: float, quantity: str | None) -> float:
+    v = _as_float(value)
+    if not 0.0 < v < high:  # NaN and inf fail too
         raise BayesScalingError(f"{rule}, got {value!r}", quantity=quantity)
     return v
+
+
+def positive_number(value, rule: str, *, quantity: str | None = None) -> float:
+    """``value`` as a finite float > 0; anything else fails with ``"{rule}, got {value!r}"``."""
+    return _inside(value, rule, np.inf, quantity)
 
 
 def fraction(value, rule: str, *, quantity: str | None = None) -> float:
     """``value`` as a float strictly between 0 and 1; anything else fails with ``"{rule}, got {value!r}"``."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        v = float("nan")
-    if not 0.0 < v < 1.0:
-        raise BayesScalingError(f"{rule}, got {value!r}", quantity=quantity)
-    return v
+    return _inside(value, rule, 1.0, quantity)
 
 
 def check_query_size(n_points: int, n_draws: int) -> None:
