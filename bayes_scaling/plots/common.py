@@ -13,7 +13,7 @@ import numpy as np
 
 from bayes_scaling.conventions import RUN_DIM, check_ci_prob
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.posterior.intervals import interval_bounds
+from bayes_scaling.posterior.intervals import flat_draws, interval_bounds
 
 LOSS_LABEL = "loss (nats/token)"
 #: Runs whose compute lies within this many decades of each other belong to one IsoFLOP budget.
@@ -126,9 +126,7 @@ def run_draws(result, *, seed: int | None = None) -> tuple[np.ndarray, np.ndarra
     log_mu = ev.log_mean_at_runs(runs)
     axis = None if ev.discrepancy is None else runs.frame[ev.discrepancy.axis].to_numpy(float)
     log_pred = ev.log_predictive(log_mu, axis, rng=ev.default_rng(2, seed))
-    n = log_mu.shape[-1]
-    flat = lambda da: np.exp(da.transpose(RUN_DIM, "chain", "draw").values).reshape(n, -1)  # noqa: E731
-    return flat(log_mu), flat(log_pred)
+    return np.exp(flat_draws(log_mu.transpose(RUN_DIM, ...))), np.exp(flat_draws(log_pred.transpose(RUN_DIM, ...)))
 
 
 def budget_labels(compute, tol_decades: float = BUDGET_TOL_DECADES) -> tuple[np.ndarray, np.ndarray, bool]:

@@ -14,17 +14,20 @@ def interval_bounds(ci_prob: float) -> tuple[float, float]:
     return (1 - p) / 2, 1 - (1 - p) / 2
 
 
+def flat_draws(da: xr.DataArray) -> np.ndarray:
+    """The values of ``da`` with its other dims first (in order) and its ``chain`` x ``draw`` samples
+    flattened, chain-major, onto the last axis."""
+    others = [d for d in da.dims if d not in SAMPLE_DIMS]
+    arr = da.transpose(*others, *SAMPLE_DIMS).values
+    return arr.reshape(arr.shape[: len(others)] + (-1,))
+
+
 def median_interval(draws, ci_prob: float = CI_PROB) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(median, lower, upper) of the equal-tailed ``ci_prob`` interval over the samples of ``draws``:
     an xarray object with ``chain`` and ``draw`` dims (the other dims kept, in order), or an array whose
     last axis holds the samples. NaN draws are skipped."""
     lo, hi = interval_bounds(ci_prob)
-    if isinstance(draws, xr.DataArray):
-        others = [d for d in draws.dims if d not in SAMPLE_DIMS]
-        arr = draws.transpose(*others, *SAMPLE_DIMS).values
-        arr = arr.reshape(arr.shape[: len(others)] + (-1,))
-    else:
-        arr = np.asarray(draws, float)
+    arr = flat_draws(draws) if isinstance(draws, xr.DataArray) else np.asarray(draws, float)
     with np.errstate(invalid="ignore"):
         q = np.nanquantile(arr, [0.5, lo, hi], axis=-1)
     return q[0], q[1], q[2]

@@ -12,6 +12,7 @@ from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, pf_days_to_flops
 from bayes_scaling.cost import CostLaw, stored_cost
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import positive_number
+from bayes_scaling.posterior.intervals import flat_draws
 
 _GOLDEN = (np.sqrt(5.0) - 1) / 2
 
@@ -116,7 +117,7 @@ class MixtureDraws:
         self.parts = []
         for name, fit in ensemble.members.items():
             require_allocation(fit.law)
-            flat = {k: np.asarray(v.transpose("chain", "draw").values).reshape(-1)[picks[name]][None, :, None]
+            flat = {k: flat_draws(v)[picks[name]][None, :, None]
                     for k, v in fit.law_params(group).items()}
             self.parts.append(LawDraws(fit, law=fit.law, params=flat, cost=cost))
         self.law = self.parts[0].law
