@@ -131,8 +131,10 @@ def cmd_design(args) -> int:
             yield (f"  {r['N']:>9.3g} {r['D']:>9.3g} {r['tokens_per_param']:>6.3g} {r['cost_flops']:>9.3g} "
                    f"{r['gain']:>9.3g} {100 * r['relative_gain']:>5.1f}% {1e18 * r['gain_per_flop']:>10.3g} "
                    f"{r['ess']:>5.0f}  {r['method']}")
-        yield (f"greedy batch ({RULES[des.rule]} rule; each pick conditioned on the earlier ones' simulated outcomes"
-               + (f"; then {des.exchanged} exchange move(s)" if des.exchanged else "") + f"), {len(batch)} runs:")
+        rule = RULES[des.rule]
+        yield ((f"batch refined by exchange ({des.exchanged} move(s)) from the greedy batch ({rule} rule), in order of "
+                f"gain per FLOP" if des.exchanged else f"greedy batch ({rule} rule; each pick conditioned on the "
+                f"earlier ones' simulated outcomes)") + f", {len(batch)} runs:")
         for i, b in enumerate(batch, 1):
             yield (f"  {i}. N = {b['N']:.3g}, D = {b['D']:.3g} ({b['cost_flops']:.3g} FLOPs; total "
                    f"{b['cumulative_cost']:.3g}): expected {_VAR_LABEL[args.objective]} after {b['after']:.4g} "
@@ -140,13 +142,17 @@ def cmd_design(args) -> int:
         if des.batch_refit is not None:
             yield f"  weights collapsed for the batch: real refits give {des.batch_refit:.4g} after it"
         yield (f"stop or go: expected wasted compute at C {sg['expected_wasted_now']:.2%} now (perfect information "
-               f"would save {sg['evpi_flops']:.3g} FLOPs); after the first k picks of the "
-               f"{RULES[sg['rule']]} batch:")
+               f"would save {sg['evpi_flops']:.3g} FLOPs); after the first k picks of the batch above:")
         for i, st in enumerate(sg["steps"], 1):
             yield (f"  k = {i} (N = {st['N']:.3g}, D = {st['D']:.3g}): {st['expected_wasted_after']:.2%}, saves "
                    f"{st['value_flops']:.3g} FLOPs in expectation for {st['cost_flops']:.3g} (net {st['net_flops']:+.3g})")
         yield (f"  -> {sg['verdict'].upper()}" + (f": run the first {sg['go_runs']} pick(s)" if sg["go_runs"] else
                                                    ": the current ladder is enough for this decision"))
+        best = max([0.0] + [st["net_flops"] for st in sg["steps"]])
+        for alt in sg["alternatives"]:
+            if alt["net_flops"] > best:
+                yield (f"  (alternative: the first {alt['go_runs']} pick(s) of the greedy batch by {RULES[alt['rule']]} "
+                       f"would net {alt['net_flops']:+.3g} FLOPs)")
 
     return emit(text, out, as_json=args.json)
 
