@@ -26,11 +26,35 @@ from bayes_scaling.errors import (RECEIVED_INTERRUPTS, BayesScalingError, Diagno
                                   raise_received_interrupt)
 
 
+#: A negative number in any spelling (-7e9, -1.5, -inf): argparse's own pattern misses exponents and
+#: infinities, and would read ``--params -7e9`` as a missing value followed by an unknown option.
+_NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|infinity|nan)$", re.IGNORECASE)
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports a usage error as one line and exit code 2."""
+    """argparse that reports a usage error as one line and exit code 2, reads a negative number as a
+    value (so its option's type can say what is wrong with it), and names the subcommand and the
+    command an unknown option belongs to."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if hasattr(self, "_negative_number_matcher"):  # argparse's attribute (Python 3.12-3.14)
+            self._negative_number_matcher = _NEGATIVE_NUMBER
 
     def error(self, message: str):  # noqa: D401
         raise BayesScalingError(f"{message} (see `{self.prog} --help`)")
+
+    def parse_args(self, args=None, namespace=None):
+        """As argparse's, but unknown options are reported by the subcommand's parser, with the
+        commands that do take them."""
+        parsed, extra = self.parse_known_args(args, namespace)
+        if extra:
+            sub = self._subparsers._group_actions[0].choices if self._subparsers else {}
+            command = sub.get(getattr(parsed, "command", None), self)
+            owners = [name for name, p in sub.items() if extra[0].split("=")[0] in p._option_string_actions]
+            hint = f"; {extra[0].split('=')[0]} is an option of: {', '.join(owners)}" if owners else ""
+            command.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
+        return parsed
 
 
 def build_parser() -> argparse.ArgumentParser:

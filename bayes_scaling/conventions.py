@@ -57,6 +57,13 @@ def check_ci_prob(ci_prob: float) -> float:
     return p
 
 
+def check_count(name: str, value, minimum: int) -> int:
+    """Validate a whole number >= ``minimum`` (a count of draws, worlds, runs in a batch ...)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise BayesScalingError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+    return int(value)
+
+
 #: Default tokens/parameter range of design candidates: the span of the 245 training runs that
 #: Hoffmann et al. (2022, arXiv:2203.15556) fitted their law to, as extracted by Besiroglu et al.
 #: (2024, arXiv:2404.10102): 0.036 to 341. Shapes outside it are extrapolations of the law's form.

@@ -257,6 +257,23 @@ def summarise(rows: list[dict]) -> dict:
     return out
 
 
+def diagnose_lines(rows: list[dict]) -> list[str]:
+    """--diagnose's summary per kind: each plan's estimated expected var log N* after, as a geometric-mean
+    ratio to the designed batch's, over the ladders whose designed batch is not empty (an empty one has
+    no 'designed' score) and the plans scored on all of them."""
+    out = []
+    for kind in ("chinchilla", "kaplan_like"):
+        sub = [r["design"]["expected_var_after"] for r in rows
+               if r["kind"] == kind and "designed" in r["design"].get("expected_var_after", {})]
+        if sub:
+            out.append(f"estimated expected var log N* after, {kind} ({len(sub)} ladders with a designed batch): "
+                       f"geometric mean ratio to designed: " + ", ".join(
+                           f"{k} {np.exp(np.mean([np.log(e[k] / e['designed']) for e in sub])):.3f} "
+                           f"(designed lower in {sum(e[k] > e['designed'] for e in sub)}/{len(sub)})"
+                           for k in sub[0] if k != "designed" and all(k in e for e in sub)))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ladders", type=int, default=60)
@@ -278,6 +295,8 @@ def main() -> None:
                          "against real refits (default %(default)s)")
     ap.add_argument("--refit-sims", type=int, default=6, help="simulated outcomes per refit check")
     args = ap.parse_args()
+    if args.exchange < 0:  # checked before the timing run (design_runs would refuse it only after it)
+        ap.error(f"--exchange must be a whole number >= 0, got {args.exchange}")
     globals()["CANDIDATE_RATIOS"] = tuple(args.ratios)
     globals()["LAPLACE"] = not args.no_laplace
     globals()["OBJECTIVE"] = args.objective
@@ -320,14 +339,8 @@ def main() -> None:
             ratio = np.array([c[k] / c["refit"] for c in checks])
             print(f"refit check: estimated / refit {OBJECTIVE} after the designed batch, {k}: geometric mean "
                   f"{np.exp(np.mean(np.log(ratio))):.2f} (each {', '.join(f'{x:.2f}' for x in ratio)})")
-    diag = [r["design"]["expected_var_after"] for r in rows if "expected_var_after" in r["design"]]
-    for kind in ("chinchilla", "kaplan_like"):
-        sub = [e for e, r in zip(diag, rows) if r["kind"] == kind]
-        if sub:
-            print(f"estimated expected var log N* after, {kind}: geometric mean ratio to designed: " + ", ".join(
-                f"{k} {np.exp(np.mean([np.log(e[k] / e['designed']) for e in sub])):.3f} "
-                f"(designed lower in {sum(e[k] > e['designed'] for e in sub)}/{len(sub)})"
-                for k in sub[0] if k != "designed"))
+    for line in diagnose_lines(rows):
+        print(line)
     summary = {"all": summarise(rows), **{k: summarise([r for r in rows if r["kind"] == k])
                                           for k in ("chinchilla", "kaplan_like")}}
     print(f"\n{args.ladders} ladders; extra budget {EXTRA_BUDGET:.3g} FLOPs; target {TARGET:.3g} FLOPs; "

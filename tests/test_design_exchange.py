@@ -5,11 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bayes_scaling.queries.design import design_runs
+from bayes_scaling.queries.design import Worlds, design_runs, expected_after, outcome_loglik
 from bayes_scaling.queries.design_exchange import exchange_batch
+from bayes_scaling.queries.design_laplace import laplace_for
 from bayes_scaling.testing import fake_fit
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+C = np.repeat(np.geomspace(1e19, 1e22, 6), 4)
+RATIO = np.tile([0.1, 5.0, 20.0, 300.0], 6)
+N = np.sqrt(C / (6 * RATIO))
 
 
 def test_exchange_revises_a_poor_start_within_budget():
@@ -31,20 +36,90 @@ def test_exchange_revises_a_poor_start_within_budget():
     assert sorted(picks) == [1, 2]
 
 
-def test_exchange_never_worsens_the_greedy_batch():
+def recomputed(des, worlds: int, seed: int, min_ess: float) -> list[tuple[float, float]]:
+    """(expected objective after, median ESS) of each prefix of the design's batch, recomputed from the
+    design's own posterior draws and worlds (same seed), outside design_runs."""
+    w = Worlds.draw(des.pre, len(des.cost), worlds, seed)
+    w.laplace, w.min_ess = laplace_for(des.pre, des.n_params, des.tokens), min_ess
+    ll = outcome_loglik(des.pre, des.pre.log_mean(des.n_params, des.tokens), w)
+    out = []
+    for b in des.batch:
+        g = expected_after(des.pre, ll, w, [b["candidate"]])
+        out.append((float(g.after[b["candidate"]]), float(g.ess[b["candidate"]])))
+        w.add(b["candidate"], ll)
+    return out
+
+
+def check_stop_or_go_is_the_batch(des):
+    """Stop or go scores the batch that design reports, in its order."""
+    sg, batch = des.stop_go, des.batch_records()
+    assert [(s["N"], s["D"]) for s in sg["steps"]] == [(b["N"], b["D"]) for b in batch]
+    assert [s["cost_flops"] for s in sg["steps"]] == pytest.approx([b["cumulative_cost"] for b in batch])
+    assert sg["rule"] == des.rule and sg["ess"] == pytest.approx(batch[-1]["ess"])
+    nets = [0.0] + [s["net_flops"] for s in sg["steps"]]
+    assert sg["go_runs"] == int(np.argmax(nets))
+    assert all(a["net_flops"] >= 0 and a["rule"] != des.rule for a in sg["alternatives"])
+
+
+def test_exchange_cuts_the_objective_on_the_laplace_path():
+    """A fit whose simulated outcomes collapse the importance weights (every batch scored by the Laplace
+    update): the greedy batch is far from the best and the exchange cuts its expected objective."""
     res = fake_fit(draws=300, rel_sd=0.1)
-    c, r = np.repeat(np.geomspace(1e19, 1e22, 6), 4), np.tile([0.1, 5.0, 20.0, 300.0], 6)
-    n = np.sqrt(c / (6 * r))
     budget = 2.5e22
-    greedy = design_runs(res, 1e23, budget, n, r * n, batch=4, exchange=0)
-    better = design_runs(res, 1e23, budget, n, r * n, batch=4, exchange=10)
-    assert greedy.exchanged == 0 and better.batch[-1]["cumulative_cost"] <= budget
-    assert better.batch[-1]["after"] <= greedy.batch[-1]["after"] + 1e-12
-    # here the greedy batch is far from the best: the exchange moves and cuts the expected objective
-    assert better.exchanged > 0 and better.batch[-1]["after"] < 0.9 * greedy.batch[-1]["after"]
-    assert better.rule == greedy.rule
-    after = [b["after"] for b in better.batch]
-    assert sum(b["gain"] for b in better.batch) == pytest.approx(better.gains.before - after[-1])
+    greedy = design_runs(res, 1e23, budget, N, RATIO * N, batch=4, exchange=0)
+    better = design_runs(res, 1e23, budget, N, RATIO * N, batch=4, exchange=10)
+    assert min(b["laplace_share"] for b in greedy.batch + better.batch) > 0.5  # the regime this test is for
+    assert better.exchanged > 0 and better.batch[-1]["cumulative_cost"] <= budget
+    assert better.batch[-1]["after"] < 0.9 * greedy.batch[-1]["after"]
+    # the records are the exchanged batch's own (recomputed prefix by prefix), in order of gain per FLOP
+    assert [b["after"] for b in better.batch] == pytest.approx([a for a, _ in recomputed(better, 128, 0, 50.0)])
+    check_stop_or_go_is_the_batch(better)
+
+
+def test_exchange_on_the_reweighting_path():
+    """Outcomes that leave the weights' ESS far above min_ess (no Laplace update anywhere): the exchange
+    moves, lowers the expected objective, and its records match a recomputation by reweighting."""
+    res = fake_fit(draws=100, rel_sd=0.02, sigma=0.05)
+    kw = dict(batch=4, seed=1, worlds=32, min_ess=10.0)
+    calls = []
+
+    def refit(n, d):  # a batch refit is only for a batch whose weights collapsed: never here
+        calls.append(len(n))
+        return float("nan")
+
+    greedy = design_runs(res, 1e23, 2.5e22, N, RATIO * N, exchange=0, **kw)
+    better = design_runs(res, 1e23, 2.5e22, N, RATIO * N, exchange=10, refit=refit, max_refits=0, **kw)
+    for des in (greedy, better):
+        assert all(b["laplace_share"] == 0 and b["ess"] > 5 * kw["min_ess"] for b in des.batch)
+    assert better.exchanged > 0 and better.batch[-1]["cumulative_cost"] <= 2.5e22
+    assert better.batch[-1]["after"] < 0.99 * greedy.batch[-1]["after"]
+    again = recomputed(better, kw["worlds"], kw["seed"], kw["min_ess"])
+    assert [b["after"] for b in better.batch] == pytest.approx([a for a, _ in again], rel=1e-9)
+    assert [b["ess"] for b in better.batch] == pytest.approx([e for _, e in again], rel=1e-9)
+    check_stop_or_go_is_the_batch(better)
+    assert calls == [] and better.batch_refit is None
+
+
+def test_stop_or_go_scores_the_exchanged_batch():
+    """A case where the exchange adds an expensive run that lowers var log N* but does not pay in wasted
+    compute: stop or go still judges the batch shown (it used to switch to another rule's greedy batch),
+    and the batch refit is triggered by that batch's ESS and refits its runs."""
+    res = fake_fit(draws=200, rel_sd=0.02)
+    seen = []
+
+    def refit(n, d):
+        seen.append((list(n), list(d)))
+        return 0.5
+
+    des = design_runs(res, 1e23, 2.5e22, N, RATIO * N, batch=4, exchange=10, seed=1, worlds=64, refit=refit,
+                      max_refits=0)
+    assert des.exchanged > 0
+    check_stop_or_go_is_the_batch(des)
+    nets = [s["net_flops"] for s in des.stop_go["steps"]]
+    assert nets[-1] < max(nets) and des.stop_go["go_runs"] < len(des.batch)  # the expensive last run does not pay
+    batch = des.batch_records()
+    assert batch[-1]["ess"] < 50 and des.batch_refit == 0.5
+    assert seen == [([b["N"] for b in batch], [b["D"] for b in batch])]
 
 
 def test_cli_exchange_flag(tmp_path, capsys):
@@ -53,13 +128,44 @@ def test_cli_exchange_flag(tmp_path, capsys):
     from bayes_scaling.cli import main
 
     fit_file = str(fake_fit(draws=200).save(tmp_path / "fit.nc"))
-    base = ["design", fit_file, "--target-compute", "1e23", "--ladder-budget", "3e21", "--batch", "3", "--worlds", "16",
-            "--json"]
+    base = ["design", fit_file, "--target-compute", "1e23", "--ladder-budget", "3e21", "--batch", "3", "--worlds", "16"]
     outs = []
     for k in ("0", "10"):
-        assert main(base + ["--exchange", k]) == 0
+        assert main(base + ["--json", "--exchange", k]) == 0
         outs.append(json.loads(capsys.readouterr().out))
-    assert outs[0]["batch_exchange_moves"] == 0 and outs[1]["batch_exchange_moves"] >= 0
-    assert outs[1]["batch_expected_after"] <= outs[0]["batch_expected_after"] + 1e-12
+    assert outs[0]["batch_exchange_moves"] == 0 and outs[1]["batch_exchange_moves"] >= 1
+    assert outs[1]["batch_expected_after"] < outs[0]["batch_expected_after"]
+    steps = outs[1]["stop_or_go"]["steps"]
+    assert [(s["N"], s["D"]) for s in steps] == [(b["N"], b["D"]) for b in outs[1]["batch"]]
+    # the text names the exchanged batch as such, and stop or go as about that batch
+    assert main(base + ["--exchange", "10"]) == 0
+    text = capsys.readouterr().out
+    assert "\nbatch refined by exchange (" in text and "\ngreedy batch (" not in text
+    assert "after the first k picks of the batch above:" in text
     assert main(base + ["--exchange", "-1"]) != 0
-    assert "exchange" in capsys.readouterr().err
+    assert "argument --exchange:" in capsys.readouterr().err
+
+
+def test_bench_design_checks_exchange_and_skips_empty_batches(monkeypatch, capsys):
+    """bench_design: --exchange -1 is refused before the timing run; --diagnose's summary leaves out a
+    ladder whose designed batch is empty (it has no 'designed' score) instead of failing."""
+    import sys
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_design
+
+    def boom():
+        raise AssertionError("timed before the options were checked")
+
+    monkeypatch.setattr(bench_design, "time_ranking", boom)
+    monkeypatch.setattr(sys, "argv", ["bench_design.py", "--exchange", "-1", "--ladders", "0"])
+    with pytest.raises(SystemExit) as e:
+        bench_design.main()
+    assert e.value.code == 2 and "--exchange must be a whole number >= 0" in capsys.readouterr().err
+    rows = [{"kind": "chinchilla", "design": {"expected_var_after": {"designed": 0.02, "isoflop_3x": 0.08}}},
+            {"kind": "chinchilla", "design": {"expected_var_after": {"isoflop_3x": 0.1}}},  # empty designed batch
+            {"kind": "kaplan_like", "design": {"expected_var_after": {"isoflop_3x": 0.1}}}]
+    lines = bench_design.diagnose_lines(rows)
+    assert len(lines) == 1 and "chinchilla (1 ladders with a designed batch)" in lines[0]
+    assert "isoflop_3x 4.000 (designed lower in 1/1)" in lines[0]

@@ -306,7 +306,7 @@ def test_priors_with_absurd_scales_fail_the_sampler_start_in_one_line():
 
     text = load_spec("chinchilla").text.replace("mu = 0.5\n", "mu = 1e300\n", 1)
     with pytest.raises(BayesScalingError, match="priors are likely at fault"):
-        fit(load_runs(runs_frame()), spec=parse_spec(text), draws=10, tune=10, chains=1, seed=1)
+        fit(load_runs(runs_frame()), spec=parse_spec(text), draws=10, tune=10, chains=2, seed=1)
 
 
 # -- tampered fit files -------------------------------------------------------------------------

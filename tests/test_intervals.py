@@ -107,3 +107,19 @@ def test_invalid_ci_prob(bad):
 def test_tiny_ci_prob_is_rejected_or_summarized():
     rec = summary_record(_draws(6), 1e-17)
     assert rec["ci_low"] <= rec["median"] <= rec["ci_high"]
+
+
+def test_median_interval_is_the_summary_of_the_draws_in_either_layout():
+    from bayes_scaling.posterior.intervals import median_interval
+
+    da = _draws(3, extra=5)
+    s = summarize(da, 0.8)
+    med, lo, hi = median_interval(da, 0.8)
+    for got, key in ((med, "median"), (lo, "ci_low"), (hi, "ci_high")):
+        np.testing.assert_allclose(got, s[key].values, rtol=1e-12)
+    flat = da.transpose("query", "chain", "draw").values.reshape(5, -1)
+    np.testing.assert_array_equal(np.array(median_interval(flat, 0.8)), np.array([med, lo, hi]))
+    flat[0, :10] = np.nan  # NaN draws are skipped
+    assert np.all(np.isfinite(median_interval(flat, 0.8)))
+    with pytest.raises(BayesScalingError, match="ci_prob"):
+        median_interval(flat, 1.5)

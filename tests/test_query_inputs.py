@@ -109,3 +109,21 @@ def test_simulating_an_unknown_noise_family_is_refused():
     design = runs_frame()[["params", "tokens", "compute"]]
     with pytest.raises(BayesScalingError, match="likelihood family"):
         simulate_runs("chinchilla", EXAMPLE["truth"], design, family="Laplace")
+
+
+def test_scalar_inputs_that_are_not_numbers_fail_with_one_clear_line(chin):
+    from bayes_scaling.queries.allocate import compute_optimal, plan_outcome
+    from bayes_scaling.queries.compare_groups import compare_groups
+
+    kaplan = fake_fit("kaplan_ns", {"alpha_N": 0.076, "alpha_S": 0.76, "N_c": 6.5e13, "S_c": 2.1e3}, draws=20)
+    cases = [
+        (lambda: compute_optimal(chin, "lots"), "compute budgets must be finite numbers > 0 \\(FLOPs\\)"),
+        (lambda: compute_optimal(chin, [1e21], compute_unit="pf-days", flops_per_token="six"), "flops_per_token"),
+        (lambda: plan_outcome(chin, 1e21, "big"), "planned parameters must be > 0"),
+        (lambda: converged_plan_loss(kaplan, 1.0, f="small"), "distance from convergence"),
+        (lambda: converged_plan_loss(kaplan, "lots"), "PF-days"),
+        (lambda: compare_groups(fake_hierarchical_fit(draws=20), N=1e9, D=2e10, rope=None), "rope"),
+    ]
+    for call, match in cases:
+        with pytest.raises(BayesScalingError, match=match):
+            call()

@@ -25,7 +25,9 @@ COLUMN_ROLE_OPTIONS = {"group": "--group-col", "seed": "--seed-col", "covariate"
 #: Options that set an argument of the library (not a quantity): the CLI names them after an error.
 ARGUMENT_OPTIONS = {"law": "--law", "holdout_above": "--holdout-above", "holdout_fraction": "--holdout-fraction",
                     "calibrate_extrapolation": "--calibrate-extrapolation", "cost": "--cost", "n_ctx": "--n-ctx",
-                    "aspect_ratio": "--aspect-ratio", "run_noise": "--run-noise", "shapes": "--shapes"}
+                    "aspect_ratio": "--aspect-ratio", "run_noise": "--run-noise", "shapes": "--shapes",
+                    "draws": "--draws", "tune": "--tune", "chains": "--chains", "seed": "--seed", "weights": "--weights",
+                    "vary": "--vary", "score": "--score", "candidates": "--candidates"}
 
 
 def option_for(quantity: str | None, column: bool = False) -> str | None:
@@ -103,9 +105,11 @@ def add_law_args(p, law_help: str = "law name") -> None:
 
 def add_sampler_args(p, draws: int = 1000, tune: int | None = 1000, tune_help: str = "%(default)s") -> None:
     """``--draws``, ``--tune``, ``--chains``, ``--seed`` of the NUTS sampler."""
-    p.add_argument("--draws", type=int, default=draws, help="posterior draws per chain (default %(default)s)")
-    p.add_argument("--tune", type=int, default=tune, help=f"tuning steps per chain (default {tune_help})")
-    p.add_argument("--chains", type=int, default=4, help="chains (default %(default)s)")
+    p.add_argument("--draws", type=int_at_least(10), default=draws,
+                   help="posterior draws per chain (default %(default)s)")
+    p.add_argument("--tune", type=int_at_least(10), default=tune, help=f"tuning steps per chain (default {tune_help})")
+    p.add_argument("--chains", type=int_at_least(2, " (R-hat compares chains)"), default=4,
+                   help="chains, at least 2 (default %(default)s)")
     p.add_argument("--seed", type=int_at_least(0, high=MAX_SEED), default=None,
                    help="random seed, 0 to 2^63 - 1 (default: drawn and recorded in the fit)")
 
@@ -248,3 +252,13 @@ def fit_out(out: str):
     if Path(out).suffix.lower() not in (".nc", ".h5", ".nc4"):
         raise BayesScalingError(f"--out {out!r} should end in .nc (the fit is written as netCDF)")
     return check_out_file(out, "give a file name such as fit.nc")
+
+
+def refuse_unused(args, options: dict[str, tuple[str, Any]], why: str) -> None:
+    """One line naming the ``options`` (flag -> (dest, default)) that were given a value other than
+    their default where they have no effect; ``why`` completes "... only applies ...". Called so that
+    an option is never silently ignored."""
+    given = [f for f, (dest, default) in options.items() if getattr(args, dest, default) != default]
+    if given:
+        raise BayesScalingError(f"{', '.join(given)} {'has' if len(given) == 1 else 'have'} no effect here: "
+                                f"{'it applies' if len(given) == 1 else 'they apply'} only {why}")

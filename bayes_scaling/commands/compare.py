@@ -7,6 +7,7 @@ from typing import Any
 from bayes_scaling.commands.args import add_ci_arg, add_compute_unit_arg, add_json_arg, budget_flops, positive_float
 from bayes_scaling.commands.output import diagnostics_line, diagnostics_record, emit, interval_line
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
+from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import summary_record as rec
 
 
@@ -115,6 +116,9 @@ def cmd_compare_laws(args) -> int:
     from bayes_scaling.result import FitResult
 
     fits = {}
+    same = [p for i, p in enumerate(args.fits) if any(Path(p).resolve() == Path(q).resolve() for q in args.fits[:i])]
+    if same:
+        raise BayesScalingError(f"fit file {same[0]!r} is given twice: compare fits of different laws or groupings")
     for path in args.fits:
         res = FitResult.load(path)
         name = Path(path).stem

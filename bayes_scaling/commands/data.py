@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 
+from bayes_scaling.commands.args import refuse_unused
 from bayes_scaling.commands.output import emit
 from bayes_scaling.errors import BayesScalingError
 
@@ -66,6 +67,8 @@ def cmd_datasets(args) -> int:
     from bayes_scaling.files import atomic_path, check_out_file
 
     if args.name is None:
+        refuse_unused(args, {"--out": ("out", None), "--option": ("option", [])},
+                      "with a dataset name (`datasets NAME`)")
         return emit(f"{name}: {d.title}\n    {d.citation}\n    license: {d.license}; units: {d.units}"
                     for name, d in ((n, ds.info(n)) for n in ds.list_datasets()))
     if args.out is None:

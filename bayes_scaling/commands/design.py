@@ -5,29 +5,38 @@ uncertainty. Compute in FLOPs (or ``--compute-unit pf-days``)."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 
 from bayes_scaling.commands.args import (add_compute_unit_arg, add_cost_args, add_json_arg, cost_from_args,
-                                         int_at_least, positive_float, to_flops)
+                                         int_at_least, positive_float, refuse_unused, to_flops)
 from bayes_scaling.commands.output import emit
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, TRUSTED_TOKENS_PER_PARAM
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.errors import BayesScalingError
 
+#: Options of a design from a fit's draws (flag -> (dest, default)), which a new project's (--spec) does not use.
+_FIT_ONLY = {"--candidates": ("candidates", "grid"), "--shapes": ("shapes", None), "--batch": ("batch", 4),
+             "--worlds": ("worlds", 128), "--min-ess": ("min_ess", 50.0), "--no-laplace": ("no_laplace", False),
+             "--max-refits": ("max_refits", 3), "--refit-sims": ("refit_sims", 4), "--exchange": ("exchange", 20)}
+_SPEC_ONLY = {"--prior-draws": ("prior_draws", 400)}
 _VAR_LABEL = {"n_star": "var log N*", "loss": "var loss at the decision", "wasted_compute": "E[wasted compute]"}
 
 
 def read_candidates(path: str, cost) -> tuple[np.ndarray, np.ndarray]:
-    """Candidate runs from a CSV: columns params and tokens (or N and D), or params and compute
-    (C, FLOPs, priced by the cost law ``cost``)."""
+    """Candidate runs from a CSV (read and checked as a runs file is): columns params and tokens (or N
+    and D), or params and compute (C, FLOPs, priced by the cost law ``cost``); one row per distinct run."""
     import pandas as pd
 
+    from bayes_scaling.data.sources import read_source
+
     try:
-        frame = pd.read_csv(path)
-    except (OSError, ValueError) as e:
-        raise BayesScalingError(f"cannot read candidate runs {path!r}: {' '.join(str(e).split())}") from None
+        frame, _, _ = read_source(path, what="candidate runs")
+    except BayesScalingError as e:
+        raise BayesScalingError(*e.problems, quantity="candidates") from None
+    where = f"candidate runs file {path!r}"
 
     def col(*names):
         hit = next((c for c in names if c in frame), None)
@@ -36,32 +45,50 @@ def read_candidates(path: str, cost) -> tuple[np.ndarray, np.ndarray]:
     n, d, c = col("params", "N"), col("tokens", "D"), col("compute", "C")
     if n is None and d is not None and c is not None:
         if not cost.linear:
-            raise BayesScalingError(f"candidate runs {path!r}: with {cost.describe()} give params (with tokens or "
-                                    f"compute), not tokens and compute")
+            raise BayesScalingError(f"{where}: with {cost.describe()} give params (with tokens or compute), not tokens "
+                                    f"and compute", quantity="candidates")
         n = c / (cost.k * d)
     if d is None and n is not None and c is not None:
         d = cost.tokens(c, n)
-    if n is None or d is None or len(n) == 0:
-        raise BayesScalingError(f"candidate runs {path!r} need columns params and tokens (or one of them and compute); "
-                                f"columns are {list(frame.columns)}")
-    if not np.all(np.isfinite(n * d)) or np.any(n <= 0) or np.any(d <= 0):
-        raise BayesScalingError(f"candidate runs {path!r}: every N and D must be a number > 0")
+    if n is None or d is None:
+        raise BayesScalingError(f"{where} needs columns params and tokens (or one of them and compute); columns are "
+                                f"{list(frame.columns)}", quantity="candidates")
+    if len(n) == 0:
+        raise BayesScalingError(f"{where} has a header but no rows: add one candidate run per row",
+                                quantity="candidates")
+    bad = np.flatnonzero(~(np.isfinite(n * d) & (n > 0) & (d > 0)))
+    if bad.size:
+        raise BayesScalingError(f"{where}: every N and D must be a finite number > 0; not in data row(s) "
+                                f"{(bad[:10] + 1).tolist()}", quantity="candidates")
+    dup = np.flatnonzero(pd.DataFrame({"n": n, "d": d}).duplicated().to_numpy())
+    if dup.size:
+        raise BayesScalingError(f"{where} repeats a run (same N and D) in data row(s) {(dup[:10] + 1).tolist()}: list "
+                                f"each candidate once", quantity="candidates")
     return n, d
 
 
 def cmd_design(args) -> int:
     if (args.fit is None) == (args.spec is None):
-        raise BayesScalingError("give a fit file (runs so far) or --spec SPEC (a new project), not both")
+        raise BayesScalingError("give a fit file (runs so far) or --spec SPEC (a new project)"
+                                + (", not both" if args.fit is not None else ""))
     target = to_flops(args.target_compute, args.compute_unit)
     budget = to_flops(args.ladder_budget, args.compute_unit)
+    if budget > target:
+        warnings.warn(f"the ladder budget ({budget:.3g} FLOPs) exceeds the run it plans for ({target:.3g} FLOPs): "
+                      f"check that --ladder-budget and --target-compute are not swapped", UserWarning, stacklevel=2)
     if args.spec is not None:
+        refuse_unused(args, _FIT_ONLY, "to a design from a fit (FIT.nc), not to a new project's (--spec)")
         return _new_project(args, target, budget)
+    refuse_unused(args, _SPEC_ONLY, "to a new project's design (--spec), not to a design from a fit")
     from bayes_scaling.inference.design import refit_expected
     from bayes_scaling.queries.design import OBJECTIVE_UNITS, RULES, candidate_grid, design_runs, posterior_objective
     from bayes_scaling.queries.draws import resolve_cost
     from bayes_scaling.result import load_fit
 
     result = load_fit(args.fit)
+    if hasattr(result, "members"):  # a mixture of laws is reweighted only: no refits, no Gaussian update
+        refuse_unused(args, {k: _FIT_ONLY[k] for k in ("--no-laplace", "--max-refits", "--refit-sims")},
+                      "to a single fit's design (an ensemble's is reweighted only)")
     cost = resolve_cost(result, cost_from_args(args, getattr(result, "runs", None)), args.flops_per_token)
     shapes = tuple(TRUSTED_TOKENS_PER_PARAM if args.shapes is None else args.shapes)
     if args.candidates == "grid":
@@ -104,8 +131,10 @@ def cmd_design(args) -> int:
             yield (f"  {r['N']:>9.3g} {r['D']:>9.3g} {r['tokens_per_param']:>6.3g} {r['cost_flops']:>9.3g} "
                    f"{r['gain']:>9.3g} {100 * r['relative_gain']:>5.1f}% {1e18 * r['gain_per_flop']:>10.3g} "
                    f"{r['ess']:>5.0f}  {r['method']}")
-        yield (f"greedy batch ({RULES[des.rule]} rule; each pick conditioned on the earlier ones' simulated outcomes"
-               + (f"; then {des.exchanged} exchange move(s)" if des.exchanged else "") + f"), {len(batch)} runs:")
+        rule = RULES[des.rule]
+        yield ((f"batch refined by exchange ({des.exchanged} move(s)) from the greedy batch ({rule} rule), in order of "
+                f"gain per FLOP" if des.exchanged else f"greedy batch ({rule} rule; each pick conditioned on the "
+                f"earlier ones' simulated outcomes)") + f", {len(batch)} runs:")
         for i, b in enumerate(batch, 1):
             yield (f"  {i}. N = {b['N']:.3g}, D = {b['D']:.3g} ({b['cost_flops']:.3g} FLOPs; total "
                    f"{b['cumulative_cost']:.3g}): expected {_VAR_LABEL[args.objective]} after {b['after']:.4g} "
@@ -113,13 +142,17 @@ def cmd_design(args) -> int:
         if des.batch_refit is not None:
             yield f"  weights collapsed for the batch: real refits give {des.batch_refit:.4g} after it"
         yield (f"stop or go: expected wasted compute at C {sg['expected_wasted_now']:.2%} now (perfect information "
-               f"would save {sg['evpi_flops']:.3g} FLOPs); after the first k picks of the "
-               f"{RULES[sg['rule']]} batch:")
+               f"would save {sg['evpi_flops']:.3g} FLOPs); after the first k picks of the batch above:")
         for i, st in enumerate(sg["steps"], 1):
             yield (f"  k = {i} (N = {st['N']:.3g}, D = {st['D']:.3g}): {st['expected_wasted_after']:.2%}, saves "
                    f"{st['value_flops']:.3g} FLOPs in expectation for {st['cost_flops']:.3g} (net {st['net_flops']:+.3g})")
         yield (f"  -> {sg['verdict'].upper()}" + (f": run the first {sg['go_runs']} pick(s)" if sg["go_runs"] else
                                                    ": the current ladder is enough for this decision"))
+        best = max([0.0] + [st["net_flops"] for st in sg["steps"]])
+        for alt in sg["alternatives"]:
+            if alt["net_flops"] > best:
+                yield (f"  (alternative: the first {alt['go_runs']} pick(s) of the greedy batch by {RULES[alt['rule']]} "
+                       f"would net {alt['net_flops']:+.3g} FLOPs)")
 
     return emit(text, out, as_json=args.json)
 
@@ -169,27 +202,33 @@ def add_parser(sub) -> None:
     p.add_argument("--target-compute", type=positive_float, required=True, help="budget of the big run")
     p.add_argument("--ladder-budget", type=positive_float, required=True, help="compute for the ladder runs")
     add_compute_unit_arg(p, "unit of --target-compute and --ladder-budget")
-    p.add_argument("--candidates", default="grid", help="'grid' (IsoFLOP candidates) or a CSV of params, tokens")
+    p.add_argument("--candidates", default=_FIT_ONLY["--candidates"][1],
+                   help="'grid' (IsoFLOP candidates) or a CSV of params, tokens")
     p.add_argument("--objective", choices=("n_star", "loss", "wasted_compute"), default="n_star",
                    help="var of log N*, var of the loss at the decision, or expected wasted compute (default %(default)s)")
-    p.add_argument("--batch", type=int_at_least(1), default=4, help="runs in the batch, at most (default %(default)s)")
+    p.add_argument("--batch", type=int_at_least(1), default=_FIT_ONLY["--batch"][1],
+                   help="runs in the batch, at most (default %(default)s)")
     p.add_argument("--flops-per-token", type=positive_float, default=FLOPS_PER_PARAM_TOKEN,
                    help="training FLOPs per parameter per token (default 6)")
     add_cost_args(p, stored=False)
-    p.add_argument("--worlds", type=int_at_least(8), default=128, help="simulated outcomes per run (default %(default)s)")
+    p.add_argument("--worlds", type=int_at_least(8), default=_FIT_ONLY["--worlds"][1],
+                   help="simulated outcomes per run (default %(default)s)")
     p.add_argument("--shapes", type=positive_float, nargs=2, default=None, metavar=("LO", "HI"),
                    help=f"grid candidates' tokens/parameter range LO < HI, the shapes where the law is trusted (default "
                         f"{TRUSTED_TOKENS_PER_PARAM}: the span of Hoffmann et al. 2022's runs)")
-    p.add_argument("--min-ess", type=positive_float, default=50.0,
+    p.add_argument("--min-ess", type=positive_float, default=_FIT_ONLY["--min-ess"][1],
                    help="importance-weight ESS below which a simulated outcome is scored by the Laplace update and "
                         "the best candidates are refit (default %(default)s)")
     p.add_argument("--no-laplace", action="store_true", help="reweighting only (refits where the weights collapse)")
-    p.add_argument("--exchange", type=int_at_least(0), default=20,
+    p.add_argument("--exchange", type=int_at_least(0), default=_FIT_ONLY["--exchange"][1],
                    help="refine the greedy batch by swaps among the K best candidates by gain and by gain per FLOP "
                         "(0: greedy only; default %(default)s)")
-    p.add_argument("--max-refits", type=int_at_least(0), default=3, help="candidates rechecked by real refits")
-    p.add_argument("--refit-sims", type=int_at_least(1), default=4, help="simulated worlds per refit check")
-    p.add_argument("--prior-draws", type=int_at_least(50), default=400, help="--spec: prior draws (default %(default)s)")
+    p.add_argument("--max-refits", type=int_at_least(0), default=_FIT_ONLY["--max-refits"][1],
+                   help="candidates rechecked by real refits")
+    p.add_argument("--refit-sims", type=int_at_least(1), default=_FIT_ONLY["--refit-sims"][1],
+                   help="simulated worlds per refit check")
+    p.add_argument("--prior-draws", type=int_at_least(50), default=_SPEC_ONLY["--prior-draws"][1],
+                   help="--spec: prior draws (default %(default)s)")
     p.add_argument("--top", type=int_at_least(1), default=10, help="rows of the table (default %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of the simulated outcomes")
     add_json_arg(p)

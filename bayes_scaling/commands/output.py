@@ -48,7 +48,10 @@ def emit(text: Text = (), record: Any = None, *, as_json: bool = False) -> int:
 
 
 def interval_line(label: str, r: dict, unit: str = "", fmt: str = ".4g") -> str:
-    """``"  label: median M<unit>, 90% interval [lo, hi]"`` from a :func:`summary_record`."""
+    """``"  label: median M<unit>, 90% interval [lo, hi]"`` from a :func:`summary_record`; a quantity no draw
+    has a value of (e.g. the compute for a loss below every draw's floor) says so instead of printing nan."""
+    if all(v is None or v != v for v in (r["median"], r["ci_low"], r["ci_high"])):
+        return f"  {label}: none (no posterior draw has a finite value)"
     pct = f"{r['ci_prob']:.0%}"
     return (f"  {label}: median {r['median']:{fmt}}{unit}, {pct} interval "
             f"[{r['ci_low']:{fmt}}, {r['ci_high']:{fmt}}]")

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from bayes_scaling.commands.args import (add_ci_arg, add_compute_unit_arg, add_cost_args, add_json_arg, budget_flops,
-                                         cost_from_args, int_at_least, positive_float, to_flops)
+                                         cost_from_args, int_at_least, positive_float, refuse_unused, to_flops)
 from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, emit, extrapolation_lines,
                                            interval_line)
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
@@ -107,6 +107,8 @@ def cmd_target(args) -> int:
     from bayes_scaling.queries.allocate import compute_for_loss, prob_reach
     from bayes_scaling.result import load_fit
 
+    if args.compute is None:
+        refuse_unused(args, {"--compute-unit": ("compute_unit", "flops")}, "to --compute (the answer gives both units)")
     result = load_fit(args.fit)
     cost = query_cost(args, result)
     ds = compute_for_loss(result, args.loss, cost=cost)
@@ -275,6 +277,15 @@ def cmd_breakdown(args) -> int:
     out: dict[str, Any] = {"law": law.name}
     lines = [f"breakdown checks for a {law.name} fit ({law.formula})"]
     budget = None if args.budget is None else to_flops(args.budget, args.compute_unit)
+    nd = law.name != "kaplan_c" and set(law.input_names) == {"N", "D"}
+    single_axis = law.name.startswith(("power_", "bnsl"))
+    for applies, options, why in (
+            (law.name == "kaplan_c", _BREAKDOWN_KAPLAN, "to a kaplan_c fit (Kaplan's contradiction point)"),
+            (nd, {"--delta": ("delta", 0.02)}, "to a law of N and D (the data requirement)"),
+            (law.name == "kaplan_c" or nd, {"--budget": ("budget", None)}, "to a kaplan_c fit or a law of N and D"),
+            (single_axis, {"--breaks": ("breaks", 1), "--seed": ("seed", 0)}, "to a power_* or bnsl* fit (breaks)")):
+        if not applies:  # an option that would be silently ignored
+            refuse_unused(args, options, why)
 
     if law.name == "kaplan_c":
         if not args.kaplan_d:
@@ -355,6 +366,11 @@ def cmd_breakdown(args) -> int:
     return emit([*lines, diagnostics_line(result)], out, as_json=args.json)
 
 
+#: Options of Kaplan's contradiction point (flag -> (dest, default)): a kaplan_c fit's only.
+_BREAKDOWN_KAPLAN = {"--kaplan-d": ("kaplan_d", None), "--kaplan-ns": ("kaplan_ns", None),
+                     "--path-ne": ("path_ne", 1.3e9), "--path-p": ("path_p", 0.73)}
+
+
 def _add_breakdown_parser(sub) -> None:
     p = sub.add_parser("breakdown", help="where scaling may break down (contradiction point, breaks, data needs)")
     p.add_argument("fit", help="fit file (.nc)")
@@ -362,9 +378,10 @@ def _add_breakdown_parser(sub) -> None:
     add_compute_unit_arg(p, "unit of --budget")
     p.add_argument("--kaplan-d", default=None, help="kaplan_d fit, for the contradiction point of a kaplan_c fit")
     p.add_argument("--kaplan-ns", default=None, help="kaplan_ns fit whose compute-efficient frontier gives the path")
-    p.add_argument("--path-ne", type=positive_float, default=1.3e9,
+    p.add_argument("--path-ne", type=positive_float, default=_BREAKDOWN_KAPLAN["--path-ne"][1],
                    help="compute-efficient path N = NE C^P (C in PF-days; Kaplan Table 6: 1.3e9)")
-    p.add_argument("--path-p", type=positive_float, default=0.73, help="exponent P of that path (Kaplan: 0.73)")
+    p.add_argument("--path-p", type=positive_float, default=_BREAKDOWN_KAPLAN["--path-p"][1],
+                   help="exponent P of that path (Kaplan: 0.73)")
     p.add_argument("--delta", type=positive_float, default=0.02, help="overfitting penalty for the data requirement")
     p.add_argument("--seed", type=int, default=0, help="seed of the counterpart fit in break tests")
     p.add_argument("--breaks", type=int, choices=(1, 2), default=1, help="breaks of the law a power-law fit is tested against")

@@ -16,9 +16,10 @@ import pandas as pd
 from bayes_scaling.errors import BayesScalingError
 
 
-def read_source(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str, str]:
+def read_source(source: str | Path | pd.DataFrame, what: str = "runs") -> tuple[pd.DataFrame, str, str]:
     """(raw frame, source name, SHA-256 of the file's bytes) of a runs file or a DataFrame (copied;
-    name ``"<DataFrame>"`` and an empty hash). Values are left as read (no units, no value checks)."""
+    name ``"<DataFrame>"`` and an empty hash). Values are left as read (no units, no value checks).
+    ``what`` names the table in messages (e.g. ``"candidate runs"``)."""
     if isinstance(source, pd.DataFrame):
         dup = source.columns[source.columns.duplicated()].tolist()
         if dup:
@@ -26,40 +27,41 @@ def read_source(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str, s
         return source.copy(), "<DataFrame>", ""
     path = Path(source)
     if not path.exists():
-        raise BayesScalingError(f"runs file {str(path)!r} does not exist: check the path")
+        raise BayesScalingError(f"{what} file {str(path)!r} does not exist: check the path")
     if path.is_dir():
-        raise BayesScalingError(f"runs path {str(path)!r} is a directory: give a .csv or .parquet file")
+        raise BayesScalingError(f"{what} path {str(path)!r} is a directory: give a .csv or .parquet file")
     try:
         raw = path.read_bytes()
     except OSError as e:
-        raise BayesScalingError(f"cannot read runs file {str(path)!r}: {e.strerror}") from None
+        raise BayesScalingError(f"cannot read {what} file {str(path)!r}: {e.strerror}") from None
     sha = hashlib.sha256(raw).hexdigest()
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
         try:
             frame = pd.read_parquet(io.BytesIO(raw))
         except Exception as e:  # pyarrow raises several types for corrupt files
-            raise BayesScalingError(f"runs file {str(path)!r} is not a readable Parquet file ({type(e).__name__})") from None
+            raise BayesScalingError(f"{what} file {str(path)!r} is not a readable Parquet file "
+                                    f"({type(e).__name__})") from None
         return frame, str(path), sha
     if suffix not in (".csv", ".tsv", ".txt"):
-        raise BayesScalingError(f"runs file {str(path)!r} has unsupported extension {suffix!r}: use .csv or .parquet")
+        raise BayesScalingError(f"{what} file {str(path)!r} has unsupported extension {suffix!r}: use .csv or .parquet")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise BayesScalingError(f"runs file {str(path)!r} is not UTF-8 text: save it as UTF-8 CSV") from None
+        raise BayesScalingError(f"{what} file {str(path)!r} is not UTF-8 text: save it as UTF-8 CSV") from None
     if not text.strip():
-        raise BayesScalingError(f"runs file {str(path)!r} is empty: it needs a header row and one row per run")
+        raise BayesScalingError(f"{what} file {str(path)!r} is empty: it needs a header row and one row per run")
     sep = "\t" if suffix == ".tsv" else ","
-    header = _csv_header(text, sep, str(path))
+    header = _csv_header(text, sep, f"{what} file {str(path)!r}")
     stripped = [h.strip() for h in header]
     dup = sorted({h for h in stripped if stripped.count(h) > 1})
     if dup:
-        raise BayesScalingError(f"runs file {str(path)!r} has duplicate column names {dup}: rename them")
+        raise BayesScalingError(f"{what} file {str(path)!r} has duplicate column names {dup}: rename them")
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, skipinitialspace=True, index_col=False)
     except pd.errors.ParserError as e:
         first = str(e).strip().splitlines()[0]
-        raise BayesScalingError(f"runs file {str(path)!r} is not valid CSV: {first}") from None
+        raise BayesScalingError(f"{what} file {str(path)!r} is not valid CSV: {first}") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame, str(path), sha
 
@@ -101,10 +103,10 @@ def _csv_header(text: str, sep: str, name: str) -> list[str]:
             if len(fields) != len(header):
                 fix = (f"remove the trailing {sep!r}" if len(fields) == len(header) + 1 and not fields[-1].strip()
                        else f"quote values that contain {sep!r} and give one value per column")
-                raise BayesScalingError(f"runs file {name!r} is not valid CSV: data row {row} (line {line}) has "
+                raise BayesScalingError(f"{name} is not valid CSV: data row {row} (line {line}) has "
                                         f"{len(fields)} fields but the header has {len(header)}: {fix}")
     except csv.Error as e:
-        raise BayesScalingError(f"runs file {name!r} is not valid CSV from line {start}: {e}; check the quoting "
+        raise BayesScalingError(f"{name} is not valid CSV from line {start}: {e}; check the quoting "
                                 f"(an unclosed quote runs to the end of the file)") from None
     finally:
         csv.field_size_limit(limit)

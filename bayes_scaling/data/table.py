@@ -46,6 +46,13 @@ def _needed(symbol: str) -> str:
     return label(symbol)
 
 
+def log_in_unit(symbol: str, values, compute_unit: str = "FLOPs") -> np.ndarray:
+    """Natural log of a quantity's values; compute C (given in FLOPs) is first converted to
+    ``compute_unit``, a law's unit ("FLOPs" or "PF-days")."""
+    v = np.asarray(values, float)
+    return np.log(v / PF_DAY_FLOPS if (symbol == "C" and compute_unit == "PF-days") else v)
+
+
 @dataclass(frozen=True)
 class ColumnMap:
     """Which source column holds each quantity (``None``: absent)."""
@@ -118,14 +125,8 @@ class RunTable:
 
     def log_inputs(self, compute_unit: str = "FLOPs") -> dict[str, np.ndarray]:
         """Natural logs of the inputs present (N, D, C with C in ``compute_unit``, U, X)."""
-        out = {}
-        for q in ("N", "D", "C", *EXTRA_QUANTITIES):
-            if self.has(q):
-                v = self.frame[q].to_numpy(float)
-                if q == "C" and compute_unit == "PF-days":
-                    v = v / PF_DAY_FLOPS
-                out[q] = np.log(v)
-        return out
+        return {q: log_in_unit(q, self.frame[q].to_numpy(float), compute_unit)
+                for q in ("N", "D", "C", *EXTRA_QUANTITIES) if self.has(q)}
 
     def require(self, law, *, proper_priors: bool = False) -> None:
         """Check that this table can fit ``law``: inputs present (an error names the missing quantity)
@@ -142,7 +143,7 @@ class RunTable:
                 raise BayesScalingError(
                     f"law {law.name!r} needs runs at 2 or more distinct values of {name}; all runs share {name} = "
                     f"{self.frame[name].iloc[0]:.4g}: add runs at other sizes or fit a law without {name}",
-                    quantity=name)
+                    quantity=name, column=True)
         min_runs = len(law.params) + 2
         if len(self) >= min_runs:
             return

@@ -56,7 +56,8 @@ def split_runs(runs, law, *, holdout_above: float | None = None, holdout_fractio
     test = v > holdout_above
     if not test.any() or test.all():
         raise BayesScalingError(f"holding out {axis} > {holdout_above:.4g} leaves {int(test.sum())} of {len(v)} runs "
-                                f"out: choose a threshold inside the data")
+                                f"out: choose a threshold inside the data ({v.min():.3g} to {v.max():.3g})",
+                                quantity="holdout_above")
     info = {"axis": axis, "holdout_above": float(holdout_above), "n_train": int((~test).sum()),
             "n_test": int(test.sum()), "decades_beyond": float(np.log10(v[test].max() / v[~test].max()))}
     return runs.subset(~test), runs.subset(test), info

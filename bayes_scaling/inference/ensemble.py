@@ -9,32 +9,26 @@ stable the choice is. ``method="loo"`` stacks PSIS-LOO densities of the full-dat
 (in-sample: it rewards fit, not extrapolation). The members are then fitted to all runs.
 ``score="crps"`` stacks on the CRPS instead of the log score (:mod:`~bayes_scaling.inference.ensemble_scores`).
 
-**When no cut is possible** (a ladder spanning under a decade, or few runs), leave-future-out weights
-are not refused; :func:`fallback_cuts` tries, in order: one cut between budgets (runs at one budget
-are never split) holding out at least the largest quarter of the runs; the same with as few runs to fit as
-the members' proper priors allow; else equal weights, the Dirichlet prior's mode with no held-out
-run. ``info["weights_fallback"]`` and the summary say which. A cut between budgets keeps the scored
-runs a real extrapolation (whole larger budgets), as the default cuts do.
+**When no cut is possible** (a ladder spanning under a decade, or few runs), :func:`fallback_cuts`
+tries, in order: one cut between budgets (:func:`budget_levels`; a budget is never split) holding out
+at least the largest quarter of the runs; the same with as few runs to fit as the members' proper
+priors allow (always on the log score); else equal weights, the Dirichlet prior's mode.
+``info["weights_fallback"]`` and the summary say which. Whole larger budgets keep the scored runs a
+real extrapolation, as the default cuts do.
 
-Two choices keep the weights and the calibration honest when held-out runs are few:
-
-* **Regularised weights.** The cuts are nested, so a run above the shallowest cut is scored by every
-  cut; each run's score is weighted 1 / (number of cuts that hold it out), so it counts once. The
-  objective adds a Dirichlet(alpha = 2) prior on the weights: (alpha - 1) sum_k log w_k, the score of
-  one pseudo-run per member that only that member predicts. Under the log score a few held-out runs
-  cannot drive a weight to 0 or 1, while a hundred runs that agree still come close (the CRPS option has
-  no prior: its weights average over bootstrapped runs; few-run fallback cuts always use the log score). With no member the truth (the M-open
-  case of Yao et al. 2018), weights near 0/1 from a handful of correlated runs are noise, not evidence.
-* **Cross-fitted calibration.** The extrapolation discrepancy must measure the misses of the whole
-  procedure (choose weights below a cut, predict above it), not of the form that won on the very
-  runs it is scored on. At each cut the members fitted below it are mixed with weights learned only
-  from runs below that cut (scores of the deeper cuts on runs under this cut's threshold), tempered
-  to be as concentrated as the final weights; the deepest cut, with nothing below it to learn from,
-  is left out (:mod:`~bayes_scaling.inference.ensemble_calibration`). The misses of the cuts used,
-  each run at its own distance beyond its cut, enter one grid posterior of the discrepancy's
-  (tau0, tau1), each run counting once in all. This applies leave-future-out (Bürkner, Gabry &
-  Vehtari 2020) one level deeper, to the weighting step itself (nested cross-validation). The inner
-  fits are those of the stacking cuts: nothing is refitted.
+* **Regularised weights.** The cuts are nested, so each held-out run's score is weighted 1 / (number
+  of cuts that hold it out): it counts once. The log-score objective adds a Dirichlet(alpha = 2) prior,
+  (alpha - 1) sum_k log w_k, the score of one pseudo-run per member that only that member predicts: a
+  few held-out runs cannot drive a weight to 0 or 1, a hundred that agree still come close. With no
+  member the truth (M-open, Yao et al. 2018), 0/1 weights from a handful of correlated runs are noise.
+  (The CRPS has no prior; its weights average over bootstrapped runs.)
+* **Cross-fitted calibration.** The extrapolation discrepancy measures the misses of the whole
+  procedure (choose weights below a cut, predict above it): at each cut the members fitted below it
+  are mixed with weights learned only from runs below that cut, tempered to the final weights'
+  concentration; the deepest cut, with nothing below it to learn from, is left out
+  (:mod:`~bayes_scaling.inference.ensemble_calibration`). The misses, each run at its own distance
+  beyond its cut and counting once, enter one grid posterior of (tau0, tau1): leave-future-out
+  (Bürkner, Gabry & Vehtari 2020) applied to the weighting step itself. Nothing is refitted.
 
 The ensemble and the discrepancy do not count the same miss twice: the discrepancy is calibrated on
 the *mixture's* misses, i.e. on what the law-form spread did not already cover.
@@ -135,16 +129,14 @@ def _cuts(runs, law, cut_decades, n_min_train: int):
     return axis, out
 
 
-#: One budget on the split axis: values within this many decades of the next smaller one (C ~ 2.3%). N and D
-#: recorded to 3 significant figures are each off by up to 0.5%, so C = 6ND by up to 1% and two runs of
-#: one nominal budget by up to 2% (0.0086 decades); distinct budgets of a ladder differ by far more.
+#: One budget: split-axis values within 0.01 decades (2.3%) of the next smaller. N, D to 3 significant figures
+#: are off by up to 0.5% each, C = 6ND by 1%, two runs of one budget by 2% (0.0086 decades).
 BUDGET_DECADES = 0.01
 
 
 def budget_levels(values, tol_decades: float = BUDGET_DECADES) -> np.ndarray:
-    """An integer budget level per value (0 = smallest): sorted by log10, a new level starts only where the
-    gap to the previous value exceeds ``tol_decades``, so values of one budget recorded to a few
-    significant figures are never split (nearby values chain into one level)."""
+    """An integer budget level per value (0 = smallest): sorted by log10, a new level starts only where the gap
+    to the previous value exceeds ``tol_decades`` (values of one budget are never split; near ones chain)."""
     x = np.log10(np.asarray(values, float))
     order = np.argsort(x, kind="stable")
     level = np.empty(len(x), int)
@@ -153,10 +145,9 @@ def budget_levels(values, tol_decades: float = BUDGET_DECADES) -> np.ndarray:
 
 
 def level_cut(values, fits_ok, quarter: float = 0.25):
-    """The fallback cut's threshold on the split axis ``values``, or None: between two budgets
-    (:func:`budget_levels`; runs at one budget are never split), holding out at least ``MIN_TEST`` runs
-    and at least the largest ``quarter`` of them where the ladder allows, the fewest above that;
-    ``fits_ok(mask)`` says whether the members can be fitted to the runs in ``mask`` (at or below it)."""
+    """The fallback cut's threshold on the split axis ``values``, or None: between two :func:`budget_levels`,
+    holding out at least ``MIN_TEST`` runs and the largest ``quarter`` where the ladder allows, the fewest
+    above that; ``fits_ok(mask)``: can the members be fitted to the runs in ``mask`` (at or below it)."""
     v = np.asarray(values, float)
     want = max(MIN_TEST, int(np.ceil(quarter * len(v))))
     level = budget_levels(v)
@@ -223,8 +214,8 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
     ``retry_budget_s``, ``target_accept``); ``inner_fit_kw`` overrides them for the inner (stacking) fits,
     e.g. ``{"retries": 0}``: their draws only score held-out runs. ``score``: the stacking score of the
     ``"lfo"`` weights, ``"log"`` (log predictive density, Dirichlet(``prior_alpha``) prior) or ``"crps"``
-    (:mod:`~bayes_scaling.inference.ensemble_scores`). Returns an :class:`EnsembleResult` whose ``info`` records the cuts, the weights
-    per cut and the held-out log scores."""
+    (:mod:`~bayes_scaling.inference.ensemble_scores`). Returns an :class:`EnsembleResult`; ``info``: the cuts, the
+    weights per cut, the held-out scores and the score used."""
     if not hasattr(runs, "frame"):
         from bayes_scaling.data.runs import load_runs
 
@@ -235,20 +226,26 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
     names = [s.law_name if s.origin.endswith(f"{s.law_name}.toml") else Path(s.origin).stem for s in items]
     if len(set(names)) != len(names):
         raise BayesScalingError(f"ensemble members must differ; got {names}")
+    with warnings.catch_warnings():  # each member's inputs and design, before any fit (the fits warn again)
+        warnings.simplefilter("ignore")
+        for s in items:
+            runs.require(s.law, proper_priors=s.priors_proper)
     axes = {split_axis(s.law) for s in items}
     if len(axes) > 1:
         raise BayesScalingError(f"ensemble members must extrapolate along one axis; these use {sorted(axes)}")
     if score not in ("log", "crps"):
         raise BayesScalingError(f"ensemble stacking score must be 'log' or 'crps', got {score!r}", quantity="score")
     if method not in ("lfo", "loo", "equal"):
-        raise BayesScalingError(f"ensemble weights method must be 'lfo', 'loo' or 'equal', got {method!r}")
+        raise BayesScalingError(f"ensemble weights method must be 'lfo', 'loo' or 'equal', got {method!r}",
+                                quantity="weights")
     if score != "log" and method != "lfo":
         raise BayesScalingError(f"stacking score {score!r} (--score) applies to leave-future-out weights only; "
                                 f"weights by {method!r} use no held-out score", quantity="score")
     if group_col is not None:
         items = [s.with_vary(_vary_for(s, vary)) for s in items]
     elif vary:
-        raise BayesScalingError("vary needs a group column (group_col) whose groups get their own parameters")
+        raise BayesScalingError("vary needs a group column (group_col) whose groups get their own parameters",
+                                quantity="group", column=True)
     t0 = time.perf_counter()
     kw = {"chains": chains, "progress": progress, "group_col": group_col, **fit_kw}
     no_calibration = None
@@ -305,7 +302,7 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
     if method == "equal" or (method == "lfo" and not cuts):
         w = np.ones(len(items)) / len(items)
     elif method == "loo":
-        w = stacking_weights(np.column_stack([_loo_pointwise(m) for m in members.values()]), prior_alpha=prior_alpha)
+        w = stacking_weights(_loo_pointwise(members, info), prior_alpha=prior_alpha)
     info["seconds"] = time.perf_counter() - t0
     if no_calibration:
         info["discrepancy"] = no_calibration
@@ -319,9 +316,8 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
 
 
 def _fallback_score(score: str, rule: str, info: dict) -> str:
-    """The stacking score a fallback ``rule`` uses (recorded in ``info``): few-run cuts score with the log
-    score and its Dirichlet prior whatever was asked (the CRPS has no prior, and a handful of runs scored
-    by prior-dominated fits could set its weights near 0 or 1); equal weights use no score."""
+    """The score a fallback ``rule`` stacks on (recorded in ``info``): few-run cuts the log score with its
+    prior whatever was asked (prior-dominated fits could set CRPS weights near 0 or 1); equal weights none."""
     if rule == "equal" or (rule == "few_runs" and score != "log"):
         info["score_requested"] = score
         info["score_note"] = ("no held-out run to score" if rule == "equal" else
@@ -345,14 +341,23 @@ def _vary_for(spec, vary) -> list[str]:
     missing = [v for v in vary if v not in law.param_names]
     if missing:
         raise BayesScalingError(f"ensemble member {law.name!r} has no parameter(s) {missing} to vary by group; "
-                                f"its parameters are {list(law.param_names)}")
+                                f"its parameters are {list(law.param_names)}", quantity="vary")
     return list(vary)
 
 
-def _loo_pointwise(result) -> np.ndarray:
+def _loo_pointwise(members: dict, info: dict) -> np.ndarray:
+    """Pointwise PSIS-LOO elpd (runs x members). ArviZ's per-fit Pareto-k warnings become one line, and
+    each member's largest k is kept in ``info["pareto_k_max"]``."""
     from bayes_scaling.result.loglik import loo
 
-    return np.asarray(loo(result).elpd_i.values, float).ravel()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        elpd = {k: loo(m) for k, m in members.items()}
+    info["pareto_k_max"] = khat = {k: float(np.max(e.pareto_k.values)) for k, e in elpd.items()}
+    if max(khat.values()) > 0.7:
+        warnings.warn(f"PSIS-LOO weights: Pareto k up to {max(khat.values()):.2f} (> 0.7): influential runs, so treat "
+                      f"the weights as indicative", UserWarning, stacklevel=3)
+    return np.column_stack([np.asarray(e.elpd_i.values, float).ravel() for e in elpd.values()])
 
 
 def with_mixture_discrepancy(ens: EnsembleResult, *, seed: int = 0, draws: int = 500, inner_decades: float = 1.0,

@@ -98,9 +98,9 @@ def stuck_chains(trace) -> list[int]:
     return [int(c) for c in np.flatnonzero(~(med >= med[best] - margin))]
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
+def _check_int(name: str, value: Any, minimum: int, why: str = "") -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise BayesScalingError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise BayesScalingError(f"{name} must be an integer >= {minimum}{why}, got {value!r}", quantity=name)
     return int(value)
 
 
@@ -269,10 +269,14 @@ def fit(
     if cost is not None and not isinstance(cost, CostLaw):
         raise BayesScalingError(f"cost must be a CostLaw, got {cost!r}", quantity="cost")
     spec = resolve_spec(law, spec).with_vary(vary).synced()
+    if calibrate_extrapolation:  # a split the runs cannot give is refused before the sampling, not after it
+        from bayes_scaling.inference.discrepancy import inner_split
+
+        inner_split(runs, spec.law)
     draws = _check_int("draws", draws, 10)
     if tune is not None:
         tune = _check_int("tune", tune, 10)
-    chains = _check_int("chains", chains, 1)
+    chains = _check_int("chains", chains, 2, " (R-hat, the check that chains agree, compares chains)")
     retries = _check_int("retries", retries, 0)
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1)[0])

@@ -6,11 +6,11 @@ import numpy as np
 
 from bayes_scaling.conventions import CI_PROB, FLOPS_PER_PARAM_TOKEN
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.posterior.intervals import median_interval
 from bayes_scaling.plots.common import (
     BAND_COLOR,
     LOSS_LABEL,
     axis_label,
-    band,
     budget_labels,
     check_ci,
     envelope_runs,
@@ -83,13 +83,13 @@ def plot_isoflops(result, budgets=None, *, ci_prob: float = CI_PROB, ax=None, gr
     shades = colormaps["viridis"](np.linspace(0.0, 0.88, len(budgets)))
     ymin, ymax = np.inf, -np.inf
     for i, b in enumerate(budgets):
-        n_med, n_lo, n_hi = band(opt["N_opt"].isel(budget=i), ci_prob)
+        n_med, n_lo, n_hi = median_interval(opt["N_opt"].isel(budget=i), ci_prob)
         at = _runs_at(result, b, labels, centres, isoflop)
         lo_n = min(float(n_lo), n_obs[at].min() if at.size else np.inf) / 2
         hi_n = max(float(n_hi), n_obs[at].max() if at.size else 0.0) * 2
         grid = np.geomspace(lo_n, hi_n, 60)
         pred = result.predict(N=grid, D=cost.tokens(b, grid), group=group)
-        med, lo, hi = band(pred["loss"], ci_prob)
+        med, lo, hi = median_interval(pred["loss"], ci_prob)
         ax.fill_between(grid, lo, hi, color=shades[i], alpha=0.22, lw=0)
         ax.plot(grid, med, color=shades[i], lw=1.7, label=f"C = {sci(b)} FLOPs")
         if at.size:
@@ -152,7 +152,7 @@ def plot_frontier(result, compute_min=None, compute_max=None, *, ci_prob: float 
     expo = frontier_exponents(result, lo_c, hi_c, group=group, cost=cost)
     best, _ = envelope_runs(result)
     for ax, key, q, exp_name in ((axes[0], "N_opt", "N", "a"), (axes[1], "D_opt", "D", "b")):
-        med, lo, hi = band(opt[key], ci_prob)
+        med, lo, hi = median_interval(opt[key], ci_prob)
         e = summary_record(expo[exp_name], ci_prob)
         ax.scatter(c, frame[q], s=8, color="0.7", lw=0, zorder=1, label="observed runs")
         if best.size:

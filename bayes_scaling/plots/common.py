@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import xarray as xr
 
 from bayes_scaling.conventions import RUN_DIM, check_ci_prob
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.posterior.intervals import flat_draws, interval_bounds
 
 LOSS_LABEL = "loss (nats/token)"
 #: Runs whose compute lies within this many decades of each other belong to one IsoFLOP budget.
@@ -43,8 +43,8 @@ def target_ax(ax, figsize=(7.0, 4.6)):
 
 def check_ci(ci_prob: float) -> tuple[float, float, float]:
     """(ci_prob, lower quantile, upper quantile) of the equal-tailed interval."""
-    p = check_ci_prob(ci_prob)
-    return p, (1 - p) / 2, 1 - (1 - p) / 2
+    lo, hi = interval_bounds(ci_prob)
+    return check_ci_prob(ci_prob), lo, hi
 
 
 def axis_label(result, quantity: str) -> str:
@@ -88,21 +88,6 @@ def scale_axis(result) -> str:
     return "C" if "C" in result.runs.frame else law.input_names[-1]
 
 
-def band(draws, ci_prob: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(median, lower, upper) over the sample dims of ``draws``: an xarray object with ``chain``
-    and ``draw`` dims, or an array whose last axis holds the samples."""
-    _, lo, hi = check_ci(ci_prob)
-    if isinstance(draws, xr.DataArray):
-        others = [d for d in draws.dims if d not in ("chain", "draw")]
-        arr = draws.transpose(*others, "chain", "draw").values
-        arr = arr.reshape(arr.shape[: len(others)] + (-1,))
-    else:
-        arr = np.asarray(draws, float)
-    with np.errstate(invalid="ignore"):
-        q = np.nanquantile(arr, [0.5, lo, hi], axis=-1)
-    return q[0], q[1], q[2]
-
-
 def check_groups(result, groups) -> list[str | None]:
     """Groups to draw: ``[None]`` (the population) for a fit without groups; all or the given ones
     of a hierarchical fit (unknown names fail with one clear message)."""
@@ -141,9 +126,7 @@ def run_draws(result, *, seed: int | None = None) -> tuple[np.ndarray, np.ndarra
     log_mu = ev.log_mean_at_runs(runs)
     axis = None if ev.discrepancy is None else runs.frame[ev.discrepancy.axis].to_numpy(float)
     log_pred = ev.log_predictive(log_mu, axis, rng=ev.default_rng(2, seed))
-    n = log_mu.shape[-1]
-    flat = lambda da: np.exp(da.transpose(RUN_DIM, "chain", "draw").values).reshape(n, -1)  # noqa: E731
-    return flat(log_mu), flat(log_pred)
+    return np.exp(flat_draws(log_mu.transpose(RUN_DIM, ...))), np.exp(flat_draws(log_pred.transpose(RUN_DIM, ...)))
 
 
 def budget_labels(compute, tol_decades: float = BUDGET_TOL_DECADES) -> tuple[np.ndarray, np.ndarray, bool]:

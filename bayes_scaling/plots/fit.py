@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bayes_scaling.conventions import CI_PROB, PF_DAY_FLOPS
+from bayes_scaling.posterior.intervals import median_interval
 from bayes_scaling.plots.common import (
     BAND_COLOR,
     FLAG_COLOR,
@@ -12,7 +13,6 @@ from bayes_scaling.plots.common import (
     OBS_COLOR,
     PRED_COLOR,
     axis_label,
-    band,
     budget_labels,
     check_ci,
     check_groups,
@@ -75,7 +75,7 @@ def _fit_nd(result, groups, ci_prob, ax, fig):
     grid = np.geomspace(c.min() / 2, c.max() * 100, 80)
     colors = group_colors(groups, result)
     for g in groups:
-        med, lo, hi = band(compute_optimal(result, grid, group=g)["loss_opt"], ci_prob)
+        med, lo, hi = median_interval(compute_optimal(result, grid, group=g)["loss_opt"], ci_prob)
         name = "" if g is None else f" ({mpl_text(g)})"
         ax.fill_between(grid, lo, hi, color=colors[g], alpha=0.22, lw=0, label=f"{pct(ci_prob)} band of L*(C){name}")
         ax.plot(grid, med, color=colors[g], lw=1.8, label=f"L*(C) posterior median{name}")
@@ -122,8 +122,8 @@ def _fit_single(result, groups, ci_prob, ax):
     colors = group_colors(groups, result)
     for g in groups:
         pred = result.predict(**{axis: grid}, group=g)
-        med, lo, hi = band(pred["loss"], ci_prob)
-        _, plo, phi = band(pred["loss_predictive"], ci_prob)
+        med, lo, hi = median_interval(pred["loss"], ci_prob)
+        _, plo, phi = median_interval(pred["loss_predictive"], ci_prob)
         name = "" if g is None else f" ({mpl_text(g)})"
         if len(groups) == 1:
             ax.fill_between(grid, plo, phi, color=PRED_COLOR, alpha=0.18, lw=0,
@@ -149,7 +149,7 @@ def _fit_per_run(result, ci_prob, ax):
     axis = scale_axis(result)
     frame = result.runs.frame
     law_draws, _ = run_draws(result)
-    med, lo, hi = band(law_draws, ci_prob)
+    med, lo, hi = median_interval(law_draws, ci_prob)
     x = frame[axis].to_numpy(float)
     ax.errorbar(x, med, yerr=[med - lo, hi - med], fmt="o", ms=3, color=BAND_COLOR, alpha=0.8, lw=1,
                 label=f"fitted loss per run, {pct(ci_prob)} interval")
@@ -170,7 +170,7 @@ def plot_residuals(result, *, ci_prob: float = CI_PROB, ax=None):
     x, spread = spread_x(result, axis)
     y = frame["loss"].to_numpy(float)
     _, pred = run_draws(result)
-    med, lo, hi = band(pred, ci_prob)
+    med, lo, hi = median_interval(pred, ci_prob)
     rel, rlo, rhi = y / med - 1, lo / med - 1, hi / med - 1
     outside = (y < lo) | (y > hi)
     ax.errorbar(x, np.zeros_like(x), yerr=[-rlo, rhi], fmt="none", ecolor=PRED_COLOR, elinewidth=2.5, alpha=0.6,

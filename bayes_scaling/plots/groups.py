@@ -6,10 +6,10 @@ import numpy as np
 
 from bayes_scaling.conventions import CI_PROB, FLOPS_PER_PARAM_TOKEN
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.posterior.intervals import median_interval
 from bayes_scaling.plots.common import (
     BAND_COLOR,
     LOSS_LABEL,
-    band,
     check_ci,
     group_colors,
     is_nd,
@@ -48,7 +48,7 @@ def plot_group_comparison(result, groups=None, *, compute=None, N=None, D=None, 
     colors = group_colors(names, result)
     y = np.arange(len(names))[::-1]
     for yi, g in zip(y, names):
-        med, lo, hi = band(c["loss"][g], ci_prob)
+        med, lo, hi = median_interval(c["loss"][g], ci_prob)
         ax_l.errorbar([med], [yi], xerr=[[med - lo], [hi - med]], fmt="o", color=colors[g], capsize=3, lw=1.8)
     ax_l.set_yticks(y, [shown[g] for g in names])
     ax_l.set_xlabel(LOSS_LABEL)
@@ -64,7 +64,7 @@ def plot_group_comparison(result, groups=None, *, compute=None, N=None, D=None, 
         return fig
     yd = np.arange(len(diffs))[::-1]
     for yi, (g, d) in zip(yd, diffs.items()):
-        med, lo, hi = band(d, ci_prob)
+        med, lo, hi = median_interval(d, ci_prob)
         ax_d.errorbar([med], [yi], xerr=[[med - lo], [hi - med]], fmt="o", color=BAND_COLOR, capsize=3, lw=1.8)
         ax_d.annotate(f"P({shown[ref]} better) = {float((d > 0).mean()):.2f}", (med, yi), xytext=(0, 9),
                       textcoords="offset points", ha="center", fontsize="small")

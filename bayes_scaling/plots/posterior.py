@@ -8,6 +8,7 @@ import numpy as np
 
 from bayes_scaling.conventions import CI_PROB
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.posterior.intervals import median_interval
 from bayes_scaling.plots.common import check_ci, mpl_text, param_unit, pct
 
 
@@ -39,7 +40,6 @@ def plot_posterior(result, var_names=None, *, ci_prob: float = CI_PROB):
                        figure_kwargs={"figsize": (3.9 * cols, 2.6 * rows + 0.5), "layout": "constrained"})
     fig = pc.viz["figure"].item()
     plots = pc.viz["plot"]
-    _, lo, hi = check_ci(ci_prob)
     for name in names:
         unit = param_unit(result, name)
         da = post[name]
@@ -48,7 +48,7 @@ def plot_posterior(result, var_names=None, *, ci_prob: float = CI_PROB):
         targets = np.atleast_1d(plots[name].values).ravel()
         for i, ax in enumerate(targets):
             v = stacked.isel(__s=i).values.ravel()
-            q = np.quantile(v, [0.5, lo, hi])
+            q = median_interval(v, ci_prob)
             label = (name if not others else f"{name}[{mpl_text(stacked[others[0]].values[i])}]" if len(others) == 1
                      else ax.get_title())
             ax.set_title(f"{label}: {_fmt(q[0])} [{_fmt(q[1])}, {_fmt(q[2])}]", fontsize="small")

@@ -7,7 +7,7 @@ import numbers
 
 import numpy as np
 
-from bayes_scaling.conventions import PF_DAY_FLOPS
+from bayes_scaling.data.table import log_in_unit
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.quantities import label
 
@@ -44,6 +44,30 @@ def _array(symbol: str, v) -> np.ndarray | None:
     if a.size == 0 or not np.all(np.isfinite(a)) or np.any(a <= 0):
         raise BayesScalingError(f"{label(symbol)} must be finite and > 0, got {v!r}"[:200], quantity=symbol)
     return a
+
+
+def _as_float(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _inside(value, rule: str, high: float, quantity: str | None) -> float:
+    v = _as_float(value)
+    if not 0.0 < v < high:  # NaN and inf fail too
+        raise BayesScalingError(f"{rule}, got {value!r}", quantity=quantity)
+    return v
+
+
+def positive_number(value, rule: str, *, quantity: str | None = None) -> float:
+    """``value`` as a finite float > 0; anything else fails with ``"{rule}, got {value!r}"``."""
+    return _inside(value, rule, np.inf, quantity)
+
+
+def fraction(value, rule: str, *, quantity: str | None = None) -> float:
+    """``value`` as a float strictly between 0 and 1; anything else fails with ``"{rule}, got {value!r}"``."""
+    return _inside(value, rule, 1.0, quantity)
 
 
 def check_query_size(n_points: int, n_draws: int) -> None:
@@ -116,5 +140,4 @@ def query_inputs(law, N=None, D=None, C=None, **extra) -> dict[str, dict[str, np
 
 def law_log_inputs(law, values: dict) -> dict[str, np.ndarray]:
     """Natural logs of the law's inputs from values by symbol (C in FLOPs, converted to the law's unit)."""
-    return {s: np.log(np.asarray(values[s], float) / (PF_DAY_FLOPS if (s == "C" and law.compute_unit == "PF-days")
-                                                       else 1.0)) for s in law.input_names}
+    return {s: log_in_unit(s, values[s], law.compute_unit) for s in law.input_names}

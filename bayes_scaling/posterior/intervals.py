@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import xarray as xr
 
 from bayes_scaling.conventions import CI_PROB, SAMPLE_DIMS, check_ci_prob
@@ -11,6 +12,25 @@ def interval_bounds(ci_prob: float) -> tuple[float, float]:
     """Quantile levels of the equal-tailed interval of mass ``ci_prob``."""
     p = check_ci_prob(ci_prob)
     return (1 - p) / 2, 1 - (1 - p) / 2
+
+
+def flat_draws(da: xr.DataArray) -> np.ndarray:
+    """The values of ``da`` with its other dims first (in order) and its ``chain`` x ``draw`` samples
+    flattened, chain-major, onto the last axis."""
+    others = [d for d in da.dims if d not in SAMPLE_DIMS]
+    arr = da.transpose(*others, *SAMPLE_DIMS).values
+    return arr.reshape(arr.shape[: len(others)] + (-1,))
+
+
+def median_interval(draws, ci_prob: float = CI_PROB) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(median, lower, upper) of the equal-tailed ``ci_prob`` interval over the samples of ``draws``:
+    an xarray object with ``chain`` and ``draw`` dims (the other dims kept, in order), or an array whose
+    last axis holds the samples. NaN draws are skipped."""
+    lo, hi = interval_bounds(ci_prob)
+    arr = flat_draws(draws) if isinstance(draws, xr.DataArray) else np.asarray(draws, float)
+    with np.errstate(invalid="ignore"):
+        q = np.nanquantile(arr, [0.5, lo, hi], axis=-1)
+    return q[0], q[1], q[2]
 
 
 def summarize(da: xr.DataArray, ci_prob: float = CI_PROB) -> xr.Dataset:

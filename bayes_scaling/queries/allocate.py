@@ -21,7 +21,7 @@ import xarray as xr
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
 from bayes_scaling.cost import check_cost_range
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.posterior.inputs import check_query_size
+from bayes_scaling.posterior.inputs import check_query_size, positive_number
 from bayes_scaling.queries.draws import (LawDraws, bisect_decreasing, budgets_flops, check_target_loss, law_draws,
                                          require_allocation, resolve_cost)
 
@@ -96,8 +96,7 @@ def plan_outcome(result, compute: float, n_params: float, *, flops_per_token: fl
     cost = resolve_cost(result, cost, flops_per_token)
     k = cost.k
     (c,) = budgets_flops([compute], compute_unit)
-    if not np.isfinite(n_params) or n_params <= 0:
-        raise BayesScalingError(f"planned parameters must be > 0, got {n_params!r}")
+    positive_number(n_params, "planned parameters must be > 0")
     draws = law_draws(result, group, cost)
     log_ct = np.log(c / k)
     log_d_plan = float(draws.log_tokens(log_ct, np.log(n_params)))

@@ -18,6 +18,7 @@ import xarray as xr
 
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.posterior.intervals import flat_draws
 from bayes_scaling.laws.registry import counterpart_law  # noqa: F401  (part of this module's answers)
 
 #: Kaplan et al. 2020 Table 6: N_opt = 1.3e9 C_min^0.73 (C_min in PF-days), trained at C = 2 C_min.
@@ -25,7 +26,7 @@ KAPLAN_PATH = {"n_e": 1.3e9, "p_n": 0.73, "compute_factor": 2.0}
 
 
 def _flat(result, name):
-    return result.posterior[name].transpose("chain", "draw").values.ravel()
+    return flat_draws(result.posterior[name])
 
 
 def path_from_frontier(fit_ns) -> tuple[np.ndarray, np.ndarray]:
@@ -34,7 +35,7 @@ def path_from_frontier(fit_ns) -> tuple[np.ndarray, np.ndarray]:
     from bayes_scaling.queries.kaplan_frontier import efficient_frontier
 
     ef = efficient_frontier(fit_ns, [1.0]).isel(budget=0)
-    return (ef["N_opt"].transpose("chain", "draw").values.ravel(), ef["p_N"].transpose("chain", "draw").values.ravel())
+    return flat_draws(ef["N_opt"]), flat_draws(ef["p_N"])
 
 
 def contradiction_point(fit_c, fit_d, *, n_e=KAPLAN_PATH["n_e"], p_n=KAPLAN_PATH["p_n"],

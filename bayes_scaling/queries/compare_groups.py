@@ -20,6 +20,7 @@ import xarray as xr
 
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.posterior.inputs import fraction
 from bayes_scaling.queries.allocate import compute_optimal
 from bayes_scaling.queries.draws import bisect_decreasing, budgets_flops, check_flops_per_token, law_draws
 
@@ -79,8 +80,7 @@ def compare_groups(result, groups=None, *, compute: float | None = None, N=None,
     quantities. ``paired=False`` shuffles B's loss draws against A's before the loss difference,
     P(A better) and the ROPE probability (only those), to show what pairing buys; everything else
     stays paired. Fitting the groups separately widens intervals further (benchmarks/README.md)."""
-    if not 0 < rope < 1:
-        raise BayesScalingError(f"rope must be a relative loss difference in (0, 1), e.g. 0.01, got {rope!r}")
+    fraction(rope, "rope must be a relative loss difference in (0, 1), e.g. 0.01")
     groups = _check_groups(result, groups)
     losses = group_losses(result, groups, compute=compute, N=N, D=D, flops_per_token=flops_per_token)
     a, b = groups[0], groups[1]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, check_count
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.queries.design_exchange import exchange_batch
@@ -231,8 +231,8 @@ def posterior_objective(result, target_flops: float, objective: str, *, flops_pe
 
 @dataclass
 class Design:
-    """Candidates ranked by expected reduction of the objective per FLOP, the greedy batch and the
-    stop-or-go comparison (see :func:`design_runs`)."""
+    """Candidates ranked by expected reduction of the objective per FLOP, the batch (greedy, or refined by
+    exchange when ``exchanged`` > 0) and the stop-or-go comparison for that batch (see :func:`design_runs`)."""
 
     pre: Preposterior
     n_params: np.ndarray
@@ -284,8 +284,15 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
     ``min_ess``, and for the batch when its ESS is. ``laplace``: score the simulated outcomes whose
     weights' ESS is below ``min_ess`` by the linearised Gaussian update (single fits; an ensemble's
     mixture of laws is reweighted only). ``exchange``: refine the best rule's batch by swaps among the
-    ``exchange`` best candidates by gain and by gain per FLOP (0: greedy only)."""
+    ``exchange`` best candidates by gain and by gain per FLOP (0: greedy only). Stop or go
+    (:func:`stop_or_go`) scores the reported batch in its order; the other rules' greedy batches appear
+    only as ``stop_go["alternatives"]`` (their best net saving in FLOPs)."""
     (budget,) = budgets_flops([ladder_budget], "flops")
+    batch, worlds, max_draws, max_refits, exchange = (check_count(*a) for a in (
+        ("batch", batch, 1), ("worlds", worlds, 8), ("max_draws", max_draws, 10), ("max_refits", max_refits, 0),
+        ("exchange", exchange, 0)))
+    if not min_ess > 0:  # also NaN
+        raise BayesScalingError(f"min_ess must be a number > 0, got {min_ess!r}")
     n, d = np.atleast_1d(np.asarray(n_params, float)), np.atleast_1d(np.asarray(tokens, float))
     if n.shape != d.shape or n.size == 0 or not np.all(np.isfinite(n * d)) or np.any(n <= 0) or np.any(d <= 0):
         raise BayesScalingError("candidate runs need one N > 0 and one D > 0 each")
@@ -320,15 +327,21 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
         new, wr, moves = exchanged(pre, ll, w, picks, cost, budget, batch, pool)
         if moves:  # otherwise the greedy order stands
             picks, tries[rule] = new, (new[-1]["cumulative_gain"], new, wr)
-    # stop or go: the batch of either rule whose best first picks pay most
-    sgs = {r: {**stop_or_go(pre, ll, w, t[2].picks, cost), "rule": r} for r, t in tries.items()}
-    sg = max(sgs.values(), key=lambda x: max([0.0] + [st["net_flops"] for st in x["steps"]]))
-    for st, j in zip(sg["steps"], tries[sg["rule"]][2].picks):
+    # stop or go on the reported batch; the other rules' greedy batches only as alternatives
+    shown = [p["candidate"] for p in picks]
+    sg = {**stop_or_go(pre, ll, w, shown, cost), "rule": rule, "exchanged": moves, "alternatives": []}
+    for st, j in zip(sg["steps"], shown):
         st.update(N=float(n[j]), D=float(d[j]))
+    seen = [shown]
+    for r, t in tries.items():
+        if t[2].picks not in seen:  # a rule whose greedy batch differs from those already scored
+            seen.append(t[2].picks)
+            alt = stop_or_go(pre, ll, w, t[2].picks, cost)
+            sg["alternatives"].append({"rule": r, "go_runs": alt["go_runs"], "runs": len(t[2].picks),
+                                       "net_flops": max([0.0] + [st["net_flops"] for st in alt["steps"]])})
     seconds["total"] = time.perf_counter() - t0
     out = Design(pre, n, d, cost, gains, method, picks, sg, rule=rule, laplace=w.laplace is not None, worlds=worlds,
                  seconds=seconds, exchanged=moves)
-    if refit is not None and picks and sg["ess"] < min_ess:
-        idx = [p["candidate"] for p in picks]
-        out.batch_refit = float(refit(n[idx], d[idx]))
+    if refit is not None and picks and picks[-1]["ess"] < min_ess:
+        out.batch_refit = float(refit(n[shown], d[shown]))
     return out

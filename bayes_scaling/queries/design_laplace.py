@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, TRUSTED_TOKENS_PER_PARAM
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, TRUSTED_TOKENS_PER_PARAM, check_count
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.queries.design_prior import family_information
@@ -104,6 +104,9 @@ def candidate_grid(runs_compute, budget: float, *, budgets: int = 10, ratios=TRU
     if not 0 < ratios[0] < ratios[1] < np.inf:
         raise BayesScalingError(f"candidate tokens/parameter range must be 0 < LO < HI (lower first), got "
                                 f"{tuple(ratios)}", quantity="shapes")
+    if not (np.isfinite(budget) and budget > 0):
+        raise BayesScalingError(f"the ladder budget must be a finite number of FLOPs > 0, got {budget!r}")
+    budgets, per_budget = check_count("budgets", budgets, 1), check_count("per_budget", per_budget, 1)
     cost = CostLaw("6nd", k=flops_per_token) if cost is None else cost
     c_runs = np.asarray(runs_compute, float)
     lo = min(float(np.min(c_runs)), budget / 100)

@@ -8,9 +8,11 @@ import copy
 
 import numpy as np
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, pf_days_to_flops
 from bayes_scaling.cost import CostLaw, stored_cost
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.posterior.inputs import positive_number
+from bayes_scaling.posterior.intervals import flat_draws
 
 _GOLDEN = (np.sqrt(5.0) - 1) / 2
 
@@ -23,22 +25,29 @@ def require_allocation(law) -> None:
         )
 
 
-def budgets_flops(compute, compute_unit: str) -> np.ndarray:
-    c = np.atleast_1d(np.asarray(compute, dtype=float))
+def check_budgets(compute, unit: str = "FLOPs") -> np.ndarray:
+    """Compute budgets as a 1-D array of finite numbers > 0, in ``unit`` (named in the error)."""
+    try:
+        c = np.atleast_1d(np.asarray(compute, dtype=float))
+    except (TypeError, ValueError):
+        c = np.array([np.nan])
     if c.ndim != 1 or c.size == 0 or not np.all(np.isfinite(c)) or np.any(c <= 0):
-        raise BayesScalingError(f"compute budgets must be finite numbers > 0, got {compute!r}")
+        raise BayesScalingError(f"compute budgets must be finite numbers > 0 ({unit}), got {compute!r}")
+    return c
+
+
+def budgets_flops(compute, compute_unit: str) -> np.ndarray:
+    """Compute budgets given in ``compute_unit`` ("flops" or "pf-days"), checked, in FLOPs."""
+    c = check_budgets(compute, "PF-days" if compute_unit == "pf-days" else "FLOPs")
     if compute_unit == "pf-days":
-        return c * PF_DAY_FLOPS
+        return pf_days_to_flops(c)
     if compute_unit != "flops":
         raise BayesScalingError(f"compute_unit must be 'flops' or 'pf-days', got {compute_unit!r}")
     return c
 
 
 def check_flops_per_token(flops_per_token: float) -> float:
-    k = float(flops_per_token)
-    if not np.isfinite(k) or k <= 0:
-        raise BayesScalingError(f"flops_per_token must be > 0 (6 for the usual 6ND), got {flops_per_token!r}")
-    return k
+    return positive_number(flops_per_token, "flops_per_token must be > 0 (6 for the usual 6ND)")
 
 
 def resolve_cost(result, cost: CostLaw | None = None, flops_per_token: float = FLOPS_PER_PARAM_TOKEN) -> CostLaw:
@@ -59,13 +68,7 @@ def resolve_cost(result, cost: CostLaw | None = None, flops_per_token: float = F
 
 
 def check_target_loss(target_loss) -> float:
-    try:
-        t = float(target_loss)
-    except (TypeError, ValueError):
-        t = float("nan")
-    if not np.isfinite(t) or t <= 0:
-        raise BayesScalingError(f"target loss must be a number > 0 (nats/token), got {target_loss!r}")
-    return t
+    return positive_number(target_loss, "target loss must be a number > 0 (nats/token)")
 
 
 class LawDraws:
@@ -114,7 +117,7 @@ class MixtureDraws:
         self.parts = []
         for name, fit in ensemble.members.items():
             require_allocation(fit.law)
-            flat = {k: np.asarray(v.transpose("chain", "draw").values).reshape(-1)[picks[name]][None, :, None]
+            flat = {k: flat_draws(v)[picks[name]][None, :, None]
                     for k, v in fit.law_params(group).items()}
             self.parts.append(LawDraws(fit, law=fit.law, params=flat, cost=cost))
         self.law = self.parts[0].law

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from bayes_scaling.conventions import CI_PROB, INPUT_QUANTITIES
-from bayes_scaling.posterior.intervals import interval_bounds
+from bayes_scaling.posterior.intervals import flat_draws, interval_bounds
 
 #: The check is flagged when a run's PIT is outside [PIT_EXTREME, 1 - PIT_EXTREME], or when more than
 #: OUTSIDE_FRACTION of the largest runs fall outside the predictive interval (0.1 expected at 90%).
@@ -52,7 +52,7 @@ def largest_runs_check(result, n_largest: int = 5, ci_prob: float = CI_PROB) -> 
         cov = result.covariates
         covariates = {n: float(one[n].iloc[0]) for n in cov["names"]} if cov else None
         pred = result.predict(group=group, covariates=covariates, **{k: one[k].to_numpy() for k in result.law.input_names})
-        rows.append(pred["loss_predictive"].transpose("query", "chain", "draw").values.reshape(-1))
+        rows.append(flat_draws(pred["loss_predictive"]).reshape(-1))  # one query point
     draws = np.stack(rows)
     obs = sub["loss"].to_numpy()
     pit = (draws < obs[:, None]).mean(axis=1)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from bayes_scaling.conventions import check_ci_prob
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.posterior.intervals import interval_bounds
+from bayes_scaling.posterior.intervals import median_interval
 from bayes_scaling.queries.allocate import compute_optimal
 
 
@@ -29,7 +30,7 @@ def isoflop_minima(frame: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0, de
     parabola's N_opt and its bootstrap ``ci_prob`` interval (runs resampled within the budget; resamples
     with fewer than 3 sizes or no minimum are dropped). ``frame``: columns N, D, C (FLOPs), loss."""
     rng = np.random.default_rng(seed)
-    lo_q, hi_q = interval_bounds(ci_prob)
+    check_ci_prob(ci_prob)
     rows = []
     for key, g in frame.groupby(np.round(np.log10(frame["C"].to_numpy(float)), decimals)):
         x, y = np.log(g["N"].to_numpy(float)), g["loss"].to_numpy(float)
@@ -43,9 +44,9 @@ def isoflop_minima(frame: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0, de
         boots = np.asarray(boots)
         boots = boots[np.isfinite(boots)]
         point = parabola_minimum(x, y)
+        _, b_lo, b_hi = median_interval(boots, ci_prob) if boots.size else (np.nan, np.nan, np.nan)
         rows.append({"budget": 10 ** key, "n_runs": len(g), "N_parabola": np.exp(point),
-                     "N_parabola_low": np.exp(np.quantile(boots, lo_q)) if boots.size else np.nan,
-                     "N_parabola_high": np.exp(np.quantile(boots, hi_q)) if boots.size else np.nan,
+                     "N_parabola_low": np.exp(b_lo), "N_parabola_high": np.exp(b_hi),
                      "inside_grid": bool(x.min() < point < x.max()),
                      "log_6nd": float(np.mean(np.log(g["N"].to_numpy(float) * g["D"].to_numpy(float))))})
     if not rows:
@@ -73,8 +74,7 @@ def approach2_check(result, runs=None, *, group: str | None = None, n_boot: int 
     k = result.law.flops_per_param_token
     compute = k * np.exp(table.pop("log_6nd").to_numpy())
     n_opt = compute_optimal(result, compute, group=group)["N_opt"]
-    lo_q, hi_q = interval_bounds(ci_prob)
-    q = n_opt.quantile([0.5, lo_q, hi_q], dim=("chain", "draw")).values
+    q = median_interval(n_opt, ci_prob)
     table.insert(1, "compute", compute)
     table["N_fit"], table["N_fit_low"], table["N_fit_high"] = q[0], q[1], q[2]
     table["agree"] = (table["N_fit_low"] <= table["N_parabola_high"]) & (table["N_parabola_low"] <= table["N_fit_high"])

@@ -23,8 +23,8 @@ import xarray as xr
 
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, KAPLAN_ALPHA_B, KAPLAN_B_STAR_TOKENS, PF_DAY_FLOPS
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.posterior.inputs import check_query_size
-from bayes_scaling.queries.draws import bisect_decreasing
+from bayes_scaling.posterior.inputs import check_query_size, fraction
+from bayes_scaling.queries.draws import bisect_decreasing, check_budgets
 
 
 def _params(result):
@@ -44,16 +44,6 @@ def _log_cc(a_n, a_s, log_nc, log_sc, b_star, alpha_b):
     return alpha_c, log_cc
 
 
-def _pf_days(compute_pf_days) -> np.ndarray:
-    try:
-        c = np.atleast_1d(np.asarray(compute_pf_days, dtype=float))
-    except (TypeError, ValueError):
-        c = np.array([np.nan])
-    if c.ndim != 1 or c.size == 0 or not np.all(np.isfinite(c)) or np.any(c <= 0):
-        raise BayesScalingError(f"compute budgets must be finite numbers > 0 (PF-days), got {compute_pf_days!r}")
-    return c
-
-
 def efficient_frontier(result, compute_pf_days, *, b_star: float = KAPLAN_B_STAR_TOKENS,
                        alpha_b: float = KAPLAN_ALPHA_B) -> xr.Dataset:
     """Posterior of the compute-efficient plan at budgets C (PF-days; C = 6 N B S with B_crit).
@@ -62,7 +52,7 @@ def efficient_frontier(result, compute_pf_days, *, b_star: float = KAPLAN_B_STAR
     (nats/token) over (chain, draw, budget), and the exponents ``p_N``, ``p_B``, ``p_S``,
     ``alpha_C`` over (chain, draw).
     """
-    c = _pf_days(compute_pf_days)
+    c = check_budgets(compute_pf_days, "PF-days")
     check_query_size(c.size, result.posterior.sizes["chain"] * result.posterior.sizes["draw"])
     a_n, a_s, log_nc, log_sc = _params(result)
     alpha_c, log_cc = _log_cc(a_n, a_s, log_nc, log_sc, b_star, alpha_b)
@@ -98,9 +88,8 @@ def converged_plan_loss(result, compute_pf_days: float, *, f: float = 0.02, b_st
     """Per draw, the model trained until its loss is within ``f`` of converged, L = (1 + f) L(N, inf),
     that exactly spends budget C (PF-days): its N, steps and loss. The steps follow from
     (S_c/S)^alpha_S = f (N_c/N)^alpha_N; C = 6 N B_crit(L) S grows with N, so N is found by bisection."""
-    if not 0 < f < 1:
-        raise BayesScalingError(f"f (distance from convergence) must be in (0, 1), e.g. 0.02, got {f!r}")
-    (c,) = _pf_days([compute_pf_days])
+    fraction(f, "f (distance from convergence) must be in (0, 1), e.g. 0.02")
+    (c,) = check_budgets([compute_pf_days], "PF-days")
     a_n, a_s, log_nc, log_sc = _params(result)
     log_c = np.log(c * PF_DAY_FLOPS)
 

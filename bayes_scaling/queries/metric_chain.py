@@ -15,6 +15,8 @@ import xarray as xr
 
 from bayes_scaling.conventions import QUERY_DIM
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.posterior.inputs import fraction
+from bayes_scaling.posterior.intervals import flat_draws
 from bayes_scaling.queries.allocate import BUDGET_DIM, compute_optimal
 
 
@@ -39,12 +41,12 @@ def metric_at_loss(metric_fit, loss: np.ndarray, *, rng: np.random.Generator,
     standard error (a fraction), added in quadrature to the metric fit's noise on the family's scale."""
     ev = metric_fit.evaluator
     shape = loss.shape[:2]
-    flat = {k: v.values.reshape(-1) for k, v in ev.params().items()}
+    flat = {k: flat_draws(v) for k, v in ev.params().items()}
     idx = pair_index(ev.sigma.size, int(np.prod(shape)), rng)
     extra = (1,) * (loss.ndim - 2)
     p = {k: v[idx].reshape(shape + extra) for k, v in flat.items()}
     log_mu = ev.law.log_loss(np, {"L": np.log(loss)}, p)
-    sigma = ev.sigma.values.reshape(-1)[idx].reshape(shape + extra)
+    sigma = flat_draws(ev.sigma)[idx].reshape(shape + extra)
     if se is not None:
         if not (np.isfinite(se) and se >= 0):
             raise BayesScalingError(f"the metric's evaluation standard error must be >= 0, got {se!r}", quantity="SE")
@@ -77,8 +79,7 @@ def compute_for_metric(loss_fit, metric_fit, target: float, *, budgets=None, see
     interpolation between budgets), and ``metric_opt``, the metric along that frontier (chain, draw,
     budget). Needs a loss law of N and D (allocation)."""
     _check(loss_fit, metric_fit)
-    if not 0 < target < 1:
-        raise BayesScalingError(f"target metric must be a fraction in (0, 1), got {target!r}")
+    fraction(target, "target metric must be a fraction in (0, 1)")
     budgets = np.geomspace(1e17, 1e27, 121) if budgets is None else np.asarray(budgets, float)
     opt = compute_optimal(loss_fit, budgets)
     mu, _ = metric_at_loss(metric_fit, opt["loss_opt"].values, rng=np.random.default_rng(seed))

@@ -11,6 +11,7 @@ import numpy as np
 from bayes_scaling.conventions import CI_PROB, check_ci_prob
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.plots.common import is_nd, pct
+from bayes_scaling.posterior.inputs import positive_number
 from bayes_scaling.queries.draws import resolve_cost
 from bayes_scaling.report._analysis import (
     breakdown_section,
@@ -97,12 +98,7 @@ def report_budgets(result, budgets) -> np.ndarray | None:
 
 def check_design_budget(budget) -> float | None:
     """The extra ladder budget of the design section in FLOPs (> 0), or None (the default)."""
-    if budget is None:
-        return None
-    b = float(budget)
-    if not np.isfinite(b) or b <= 0:
-        raise BayesScalingError(f"the design section's ladder budget must be FLOPs > 0, got {budget!r}")
-    return b
+    return None if budget is None else positive_number(budget, "the design section's ladder budget must be FLOPs > 0")
 
 
 def check_kaplan_fits(kaplan_fits) -> tuple | None:

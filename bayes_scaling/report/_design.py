@@ -66,19 +66,24 @@ def design_section(ctx) -> Section:
                    "expected var(log N*) after", "ESS"],
                   [[str(i), num(b["N"]), num(b["D"]), num(b["cost_flops"]), num(b["cumulative_cost"]),
                     num(b["after"]), f"{b['ess']:.0f}"] for i, b in enumerate(batch, 1)],
+                  f"Batch within {num(budget)} FLOPs refined by exchange ({des.exchanged} move(s)) from the greedy batch "
+                  f"({rule} rule), in order of gain per FLOP" if des.exchanged else
                   f"Greedy batch within {num(budget)} FLOPs ({rule} rule; each pick conditioned on the earlier "
-                  f"picks' simulated outcomes" + (f"; then {des.exchanged} exchange move(s)" if des.exchanged else "")
-                  + ")"))
+                  f"picks' simulated outcomes)"))
     sg = des.stop_go
     steps = "; ".join(f"first {i}: saves {num(st['value_flops'])} FLOPs for {num(st['cost_flops'])}"
                       for i, st in enumerate(sg["steps"], 1))
-    which = RULES[sg["rule"]]
-    verdict = (f"GO: run the first {sg['go_runs']} pick(s) of the {which} batch, whose expected saving at C exceeds their cost" if sg["go_runs"] else
-               "STOP: no batch's expected saving at C exceeds its cost; the current ladder is enough for this decision")
+    verdict = (f"GO: run the first {sg['go_runs']} pick(s) of the batch above, whose expected saving at C exceeds "
+               f"their cost" if sg["go_runs"] else "STOP: no batch of the first picks above saves more at C than it "
+               "costs; the current ladder is enough for this decision")
+    best = max([0.0] + [st["net_flops"] for st in sg["steps"]])
+    alts = [f"the first {a['go_runs']} pick(s) of the greedy batch by {RULES[a['rule']]} would net {num(a['net_flops'])} "
+            f"FLOPs" for a in sg["alternatives"] if a["net_flops"] > best]
     low = sg["ess"] < 50
     sec.add(Para(f"Stop or go: the decision at C wastes {100 * sg['expected_wasted_now']:.2f}% of the budget in "
                  f"expectation now (perfect information would save {num(sg['evpi_flops'])} FLOPs). "
                  f"{steps or 'no picks'}. "
-                 f"{verdict}." + (f" The importance weights collapsed (ESS {sg['ess']:.0f}): recheck with real refits."
-                                  if low else ""), flag=low))
+                 f"{verdict}." + (f" Alternative: {'; '.join(alts)}." if alts else "")
+                 + (f" The importance weights collapsed (ESS {sg['ess']:.0f}): recheck with real refits."
+                    if low else ""), flag=low))
     return sec

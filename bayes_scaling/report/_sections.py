@@ -10,7 +10,7 @@ import numpy as np
 
 from bayes_scaling.conventions import ESS_MIN_PER_CHAIN, PF_DAY_FLOPS, RHAT_MAX
 from bayes_scaling.plots.common import budget_labels, is_nd, pct, unit_text
-from bayes_scaling.report._model import Para, Section, Table, draws_interval, figure_item, num
+from bayes_scaling.report._model import Para, Section, Table, draws_interval, figure_item, interval, num
 from bayes_scaling.specs.moments import contraction_label
 
 KIND_NOTE = {
@@ -149,7 +149,7 @@ def parameters_section(ctx) -> Section:
     sec = Section("parameters", "Parameters")
     df = result.summary(ci)
     rows = [[name, unit_text(r["unit"]),
-             f"{num(r['median'])} [{num(r['ci_low'])}, {num(r['ci_high'])}]", num(r["mean"]), num(r["sd"]),
+             interval(r), num(r["mean"]), num(r["sd"]),
              f"{r['r_hat']:.3f}", f"{r['ess_bulk']:.0f}", f"{r['ess_tail']:.0f}",
              contraction_label(r["contraction"], r["contraction_scale"])]
             for name, r in df.iterrows()]

@@ -17,13 +17,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayes_scaling.conventions import CI_PROB
+from bayes_scaling.conventions import CI_PROB, check_ci_prob
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.diagnostics import Diagnostics
 from bayes_scaling.posterior.mixture import MixtureEvaluator
-from bayes_scaling.result.fit import FitResult, write_tree
-
-ENSEMBLE_FORMAT = "bayes_scaling.ensemble/1"
+from bayes_scaling.result.fit import ENSEMBLE_FORMAT, FORMAT, FitResult, write_tree
 
 
 def law_form_share(per_member: dict[str, xr.DataArray], weights: dict[str, float]) -> xr.DataArray:
@@ -51,7 +49,11 @@ class EnsembleResult:
         for name, m in members.items():
             if not np.array_equal(m.runs.frame["loss"].to_numpy(), first):
                 raise BayesScalingError(f"ensemble member {name!r} was fitted to other runs: members share one runs table")
-        total = float(sum(weights.values()))
+        bad = {k: v for k, v in weights.items()
+               if not (isinstance(v, (int, float, np.number)) and np.isfinite(v) and v >= 0)}
+        total = float(sum(weights.values())) if not bad else 0.0
+        if bad or total <= 0:
+            raise BayesScalingError(f"ensemble weights must be finite numbers >= 0 with a positive sum, got {weights}")
         self.members = dict(members)
         self.weights = {k: float(v) / total for k, v in weights.items()}
         self.info = dict(info or {})
@@ -136,7 +138,7 @@ class EnsembleResult:
             rows.append({"member": k, "law": m.law.name, "formula": m.law.formula, "weight": self.weights[k],
                          "r_hat_max": d.r_hat_max, "ess_bulk_min": d.ess_bulk_min, "divergences": d.divergences})
         df = pd.DataFrame(rows).set_index("member")
-        df.attrs["ci_prob"] = ci_prob
+        df.attrs["ci_prob"] = check_ci_prob(ci_prob)  # recorded with the table, so checked like any interval mass
         return df
 
     # -- persistence -------------------------------------------------------------------------------
@@ -152,19 +154,36 @@ class EnsembleResult:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "EnsembleResult":
+        """Read an ensemble written by :meth:`save` (members checked as :meth:`FitResult.load` checks a fit);
+        anything else fails with one line (:func:`bayes_scaling.result.load_fit` reads either kind)."""
         path = Path(path)
+        if not path.is_file():
+            raise BayesScalingError(f"ensemble file {str(path)!r} does not exist: run `bayes-scaling ensemble ... "
+                                    f"--out {path}` first")
         try:
             with xr.open_datatree(path, engine="h5netcdf") as tree:
                 tree = tree.load()
+        except Exception:
+            raise BayesScalingError(f"{str(path)!r} is not a bayes_scaling ensemble file (not readable as netCDF/HDF5: "
+                                    f"truncated, damaged or another format)") from None
+        if tree.attrs.get("bayes_scaling_format") != ENSEMBLE_FORMAT:
+            single = tree.attrs.get("bayes_scaling_format") == FORMAT
+            what = "a single fit, not an ensemble: read it with load_fit or FitResult.load" if single else \
+                "not a bayes_scaling ensemble"
+            raise BayesScalingError(f"{str(path)!r} is {what}")
+        try:
             names = json.loads(tree.attrs["members"])
             weights = json.loads(tree.attrs["weights"])
             info = json.loads(tree.attrs.get("info", "{}"))
-            members = {k: FitResult(tree[k].copy()) for k in names}
-        except BayesScalingError:
-            raise
+            trees = {k: tree[k].copy() for k in names}
+            seed = int(tree.attrs.get("seed", 0))
+            if not isinstance(weights, dict) or not isinstance(info, dict):
+                raise TypeError("weights and info are JSON objects")
         except Exception:
-            raise BayesScalingError(f"{str(path)!r} is not a readable bayes_scaling ensemble file") from None
-        return cls(members, weights, info, seed=int(tree.attrs.get("seed", 0)))
+            raise BayesScalingError(f"{str(path)!r} is not a readable bayes_scaling ensemble file (truncated, damaged "
+                                    f"or edited): refit it with `bayes-scaling ensemble`") from None
+        members = {k: FitResult.checked(t, f"{path} (member {k})") for k, t in trees.items()}
+        return cls(members, weights, info, seed=seed)
 
     def __repr__(self) -> str:
         ws = ", ".join(f"{k} {w:.2f}" for k, w in self.weights.items())

@@ -29,6 +29,8 @@ from bayes_scaling.result.loglik import loglik_group
 from bayes_scaling.specs.spec import LawSpec, parse_spec
 
 FORMAT = "bayes_scaling.fit/1"
+#: The marker of an ensemble file (:mod:`bayes_scaling.result.ensemble`), recognised here to say so.
+ENSEMBLE_FORMAT = "bayes_scaling.ensemble/1"
 
 
 #: Packages whose versions every fit records (with Python's), for the reproducibility of reports.
@@ -185,10 +187,8 @@ class FitResult:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "FitResult":
-        """Read a fit written by :meth:`save`; anything else (another file, a damaged or tampered fit)
-        fails with one clear message (see :func:`bayes_scaling.posterior.checks.check_fit_tree`)."""
-        from bayes_scaling.posterior.checks import check_fit_tree
-
+        """Read a fit written by :meth:`save`; anything else (another file, an ensemble, a damaged or
+        tampered fit) fails with one clear message (see :meth:`checked`)."""
         path = Path(path)
         if not path.is_file():
             raise BayesScalingError(f"fit file {str(path)!r} does not exist: run `bayes-scaling fit ... --out {path}` first")
@@ -196,20 +196,33 @@ class FitResult:
             with xr.open_datatree(path, engine="h5netcdf") as tree:
                 tree = tree.load()
         except Exception:
-            raise BayesScalingError(f"{str(path)!r} is not a bayes_scaling fit file (not readable as netCDF/HDF5)") from None
+            raise BayesScalingError(f"{str(path)!r} is not a bayes_scaling fit file (not readable as netCDF/HDF5: "
+                                    f"truncated, damaged or another format)") from None
+        if tree.attrs.get("bayes_scaling_format") == ENSEMBLE_FORMAT:
+            raise BayesScalingError(f"{str(path)!r} is an ensemble of law forms, and this reads a single fit: give one "
+                                    f"law's fit (`bayes-scaling fit --law LAW ...`)")
+        return cls.checked(tree, str(path))
+
+    @classmethod
+    def checked(cls, tree: xr.DataTree, name: str) -> "FitResult":
+        """A fit from a tree read from disk (``name`` says where, in messages), after checking its marker,
+        groups and stored values (:func:`bayes_scaling.posterior.checks.check_fit_tree`) and building every
+        view a command reads, so a damaged or edited fit fails now, in one line."""
+        from bayes_scaling.posterior.checks import check_fit_tree
+
         if tree.attrs.get("bayes_scaling_format") != FORMAT:
-            raise BayesScalingError(f"{str(path)!r} is a netCDF file but not a bayes_scaling fit (no {FORMAT!r} marker)")
+            raise BayesScalingError(f"{name!r} is a netCDF file but not a bayes_scaling fit (no {FORMAT!r} marker)")
         missing = [g for g in ("posterior", "sample_stats", "observed_data", "constant_data") if g not in tree.children]
         if missing:
-            raise BayesScalingError(f"{str(path)!r} is an incomplete bayes_scaling fit: missing group(s) {missing}")
-        check_fit_tree(tree, str(path))
+            raise BayesScalingError(f"{name!r} is an incomplete bayes_scaling fit: missing group(s) {missing}")
+        check_fit_tree(tree, name)
         result = cls(tree)
-        try:  # every view a command reads, built once here so a damaged one fails now, in one line
+        try:
             result.runs, result.diagnostics, result.evaluator, result.sampler_config  # noqa: B018
         except BayesScalingError:
             raise
         except (KeyError, ValueError, TypeError, AttributeError, IndexError) as e:
-            raise BayesScalingError(f"fit file {str(path)!r} is damaged or was edited ({type(e).__name__}: "
+            raise BayesScalingError(f"fit file {name!r} is damaged or was edited ({type(e).__name__}: "
                                     f"{' '.join(str(e).split())[:120]}); refit it with `bayes-scaling fit`") from None
         return result
 

@@ -162,10 +162,12 @@ class LawSpec:
             return self
         vary = tuple(vary)
         if len(set(vary)) != len(vary):
-            raise BayesScalingError(f"vary names a parameter twice: {list(vary)}; name each once")
+            raise BayesScalingError(f"vary names a parameter twice: {list(vary)}; name each once",
+                                    quantity="vary")
         bad = sorted(set(vary) - set(self.law.param_names))
         if bad:
-            raise BayesScalingError(f"cannot vary {bad} by group: law {self.law_name!r} has {list(self.law.param_names)}")
+            raise BayesScalingError(f"cannot vary {bad} by group: law {self.law_name!r} has "
+                                    f"{list(self.law.param_names)}", quantity="vary")
         if not vary:
             return replace(self, hierarchy=None)
         tau = self.hierarchy.tau if self.hierarchy else HierarchySpec(vary).tau
