@@ -276,11 +276,86 @@ def test_fallback_cut_keeps_budgets_whole_then_fits_fewer_runs_then_equal_weight
     assert rule == "level" and len(cuts) == 1
     dec, thr, train, test = cuts[0]
     assert thr == pytest.approx(3e18) and (len(train), len(test)) == (18, 30)
-    cuts, rule = fallback_cuts(ladder({1e18: 2, 3e18: 2, 9e18: 3}), items, 7)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # probing subsets it never fits warns nothing (e.g. 'dominated by the prior')
+        cuts, rule = fallback_cuts(ladder({1e18: 2, 3e18: 2, 9e18: 3}), items, 7)
     assert rule == "few_runs" and (len(cuts[0][2]), len(cuts[0][3])) == (4, 3)
     assert fallback_cuts(ladder({3e18: 1, 9e18: 3}), items, 7) == ([], "equal")  # one N below the top
     # no ties: the largest quarter exactly (the rule the default cuts fell back to before)
     assert level_cut(np.arange(1.0, 21.0), lambda m: m.sum() >= 7) == 15.0
+
+
+def test_a_budget_recorded_to_a_few_significant_figures_is_never_split():
+    """C = 6ND with D rounded to 3 significant figures: the six runs of a 3e18-FLOP budget differ by up to
+    ~1% in C (and runs 1 ulp apart straddle any rounding of log10 C), yet form one budget level; the cut
+    falls between the budgets. Budgets 3% apart (over BUDGET_DECADES) stay distinct."""
+    from bayes_scaling.inference.ensemble import BUDGET_DECADES, budget_levels, level_cut
+
+    n = np.geomspace(1e8, 1e9, 6)
+    c = np.r_[np.full(6, 1e18), 6 * n * np.array([float(f"{x:.3g}") for x in 3e18 / (6 * n)])]
+    assert np.unique(c[6:]).size > 1 and np.ptp(np.log10(c[6:])) < BUDGET_DECADES
+    assert budget_levels(c).tolist() == [0] * 6 + [1] * 6
+    assert level_cut(c, lambda m: m.sum() >= 6) == 1e18
+    tie = np.r_[np.full(4, 1e17), np.nextafter(np.full(3, 1e18), 0), np.full(2, 1e18)]
+    assert level_cut(tie, lambda m: m.sum() >= 2) == 1e17  # all five near-1e18 runs held out together
+    assert budget_levels([1e18, 1.03e18, 1.001e18]).tolist() == [0, 1, 0]
+    assert level_cut(np.full(10, 3e18), lambda m: True) is None  # one budget: no cut
+
+
+def test_ensemble_refuses_before_fitting_and_records_the_score_it_used(monkeypatch):
+    """Calibration asked on runs too few for the mixture's split: refused before any member is fitted. The
+    CRPS with weights that use no held-out score is refused naming --score; a few-run fallback cut stacks
+    on the log score whatever was asked, equal weights on none, and info says so."""
+    from bayes_scaling.errors import BayesScalingError
+    from bayes_scaling.inference import ensemble as ens_mod
+
+    few = bs.load_runs(bs.simulate_runs("chinchilla", TRUTH, bs.isoflop_design(np.array([3e18, 9e18]),
+                                                                               np.array([10.0, 40.0])), sigma=0.01, seed=5))
+    monkeypatch.setattr(ens_mod, "fit", lambda *a, **k: pytest.fail("a member was fitted before the refusal"))
+    laws = ["chinchilla", "chinchilla_tied"]
+    for method in ("lfo", "equal"):
+        with pytest.raises(BayesScalingError, match="too few runs to calibrate"):
+            ens_mod.fit_ensemble(few, laws=laws, method=method, calibrate_extrapolation=True)
+    with pytest.raises(BayesScalingError, match="leave-future-out weights only") as e:
+        ens_mod.fit_ensemble(few, laws=laws, method="loo", score="crps")
+    assert e.value.quantity == "score"
+    info: dict = {}
+    assert ens_mod._fallback_score("crps", "few_runs", info) == "log" and info["score_requested"] == "crps"
+    assert ens_mod._fallback_score("crps", "level", {}) == "crps"
+    assert ens_mod._fallback_score("crps", "equal", {}) == "none"
+
+
+def test_crps_block_pairs_are_every_pair_of_draws_so_the_objective_is_convex():
+    """The k x k terms are E|X_k - X_l| over all pairs of draws (a draw with itself included): the exact CRPS
+    of the empirical mixture, whose curvature along the simplex, B_00 + B_11 - 2 B_01 (an energy distance),
+    is never negative, even for two members with one predictive distribution."""
+    from bayes_scaling.inference.ensemble_scores import crps_block
+
+    rng = np.random.default_rng(2)
+    x, z, y = rng.normal(0, 0.05, (4, 60)), rng.normal(0.01, 0.05, (4, 80)), rng.normal(0, 0.05, 4)
+    b = crps_block([x, z], y)[:, 2:].reshape(4, 2, 2)
+    np.testing.assert_allclose(b[:, 0, 1], np.abs(x[:, :, None] - z[:, None, :]).mean(axis=(1, 2)), rtol=1e-12)
+    np.testing.assert_allclose(b[:, 0, 0], np.abs(x[:, :, None] - x[:, None, :]).mean(axis=(1, 2)), rtol=1e-12)
+    for seed in range(10):
+        r = np.random.default_rng(seed)
+        b = crps_block([r.normal(0, 0.05, (20, 300)), r.normal(0, 0.05, (20, 300))], r.normal(0, 0.05, 20),
+                       seed=seed)[:, 2:].sum(axis=0).reshape(2, 2)
+        assert b[0, 0] + b[1, 1] - 2 * b[0, 1] <= 1e-12
+
+
+def test_crps_weights_average_over_bootstrapped_runs_so_three_split_runs_set_no_corner():
+    """Members of one spread (no curvature): the plain CRPS argmin follows the sum of three runs that
+    disagree to a corner; the Bayesian-bootstrap average stays interior, and 50 runs that agree keep
+    their corner."""
+    from bayes_scaling.inference.ensemble_scores import crps_stacking_weights
+
+    three = np.hstack([[[0.10, 0.11], [0.12, 0.10], [0.10, 0.105]], np.full((3, 4), 0.05)])
+    assert crps_stacking_weights(three, n_boot=0) == pytest.approx([0.0, 1.0], abs=1e-6)
+    assert 0.2 < crps_stacking_weights(three)[0] < 0.8
+    agree = np.hstack([np.tile([0.10, 0.11], (50, 1)), np.full((50, 4), 0.05)])
+    assert crps_stacking_weights(agree)[0] > 0.99
 
 
 def test_crps_block_matches_the_normal_closed_form_and_crps_stacking_picks_the_better_median():
@@ -335,6 +410,10 @@ def test_a_ladder_too_narrow_for_the_default_cuts_gets_fallback_weights_not_a_re
     assert abs(pred / true - 1) < 0.05, (pred, true)
     few = bs.load_runs(bs.simulate_runs("chinchilla", TRUTH, bs.isoflop_design(np.array([3e18, 9e18]),
                                                                                np.array([10.0, 40.0])), sigma=0.01, seed=5))
-    eq = fit_ensemble(few, laws=laws, draws=200, tune=200, seed=1, calibrate_extrapolation="auto", retries=0)
+    eq = fit_ensemble(few, laws=laws, draws=200, tune=200, seed=1, calibrate_extrapolation="auto", retries=0,
+                      score="crps")
     assert eq.info["weights_fallback"]["rule"] == "equal" and eq.weights == pytest.approx({k: 0.5 for k in laws})
     assert eq.info["discrepancy"].startswith("not calibrated")
+    assert (eq.info["score"], eq.info["score_requested"]) == ("none", "crps")
+    head = ensemble_lines(eq, 0.9)[0]
+    assert "weights equal (leave-future-out fallback" in head and "--score crps not used" in head

@@ -46,8 +46,13 @@ def member_lines(block: dict, label: str) -> list[str]:
 def ensemble_lines(result, ci_prob: float) -> list[str]:
     """The text view of an ensemble: members, weights, how the weights were found, diagnostics."""
     info = result.info
-    lines = [f"ensemble of {len(result.members)} law forms on {len(result.runs)} runs; weights by "
-             f"{info.get('method', '?')}" + (f" ({info['score']} score)" if info.get("score", "log") != "log" else "")]
+    rule = (info.get("weights_fallback") or {}).get("rule")
+    how = "equal (leave-future-out fallback: no cut)" if rule == "equal" else f"by {info.get('method', '?')}"
+    used = info.get("score", "log")
+    lines = [f"ensemble of {len(result.members)} law forms on {len(result.runs)} runs; weights {how}"
+             + (f" ({used} score)" if used not in ("log", "none") else "")
+             + (f"; --score {info['score_requested']} not used: {info['score_note']}"
+                if info.get("score_requested", used) not in (used, "log") else "")]
     for k, m in result.members.items():
         lines.append(f"  {k}: weight {result.weights[k]:.3f}  {m.law.formula}  ({m.diagnostics.r_hat_max:.3f} R-hat "
                      f"max, {m.diagnostics.divergences} divergences)")

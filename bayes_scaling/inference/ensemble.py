@@ -9,31 +9,26 @@ stable the choice is. ``method="loo"`` stacks PSIS-LOO densities of the full-dat
 (in-sample: it rewards fit, not extrapolation). The members are then fitted to all runs.
 ``score="crps"`` stacks on the CRPS instead of the log score (:mod:`~bayes_scaling.inference.ensemble_scores`).
 
-**When no cut is possible** (a ladder spanning under a decade, or few runs), leave-future-out weights
-are not refused; :func:`fallback_cuts` tries, in order: one cut between budgets (runs at one budget
-are never split) holding out the largest quarter of the runs; the same with as few runs to fit as
-the members' proper priors allow; else equal weights, the Dirichlet prior's mode with no held-out
-run. ``info["weights_fallback"]`` and the summary say which. A cut between budgets keeps the scored
-runs a real extrapolation (whole larger budgets), as the default cuts do.
+**When no cut is possible** (a ladder spanning under a decade, or few runs), :func:`fallback_cuts`
+tries, in order: one cut between budgets (:func:`budget_levels`; a budget is never split) holding out
+at least the largest quarter of the runs; the same with as few runs to fit as the members' proper
+priors allow (always on the log score); else equal weights, the Dirichlet prior's mode.
+``info["weights_fallback"]`` and the summary say which. Whole larger budgets keep the scored runs a
+real extrapolation, as the default cuts do.
 
-Two choices keep the weights and the calibration honest when held-out runs are few:
-
-* **Regularised weights.** The cuts are nested, so a run above the shallowest cut is scored by every
-  cut; each run's score is weighted 1 / (number of cuts that hold it out), so it counts once. The
-  objective adds a Dirichlet(alpha = 2) prior on the weights: (alpha - 1) sum_k log w_k, the score of
-  one pseudo-run per member that only that member predicts. A few held-out runs cannot drive a weight
-  to 0 or 1, while a hundred runs that agree still come close. With no member the truth (the M-open
-  case of Yao et al. 2018), weights near 0/1 from a handful of correlated runs are noise, not evidence.
-* **Cross-fitted calibration.** The extrapolation discrepancy must measure the misses of the whole
-  procedure (choose weights below a cut, predict above it), not of the form that won on the very
-  runs it is scored on. At each cut the members fitted below it are mixed with weights learned only
-  from runs below that cut (scores of the deeper cuts on runs under this cut's threshold), tempered
-  to be as concentrated as the final weights; the deepest cut, with nothing below it to learn from,
-  is left out (:mod:`~bayes_scaling.inference.ensemble_calibration`). The misses of the cuts used,
-  each run at its own distance beyond its cut, enter one grid posterior of the discrepancy's
-  (tau0, tau1), each run counting once in all. This applies leave-future-out (Bürkner, Gabry &
-  Vehtari 2020) one level deeper, to the weighting step itself (nested cross-validation). The inner
-  fits are those of the stacking cuts: nothing is refitted.
+* **Regularised weights.** The cuts are nested, so each held-out run's score is weighted 1 / (number
+  of cuts that hold it out): it counts once. The log-score objective adds a Dirichlet(alpha = 2) prior,
+  (alpha - 1) sum_k log w_k, the score of one pseudo-run per member that only that member predicts: a
+  few held-out runs cannot drive a weight to 0 or 1, a hundred that agree still come close. With no
+  member the truth (M-open, Yao et al. 2018), 0/1 weights from a handful of correlated runs are noise.
+  (The CRPS has no prior; its weights average over bootstrapped runs.)
+* **Cross-fitted calibration.** The extrapolation discrepancy measures the misses of the whole
+  procedure (choose weights below a cut, predict above it): at each cut the members fitted below it
+  are mixed with weights learned only from runs below that cut, tempered to the final weights'
+  concentration; the deepest cut, with nothing below it to learn from, is left out
+  (:mod:`~bayes_scaling.inference.ensemble_calibration`). The misses, each run at its own distance
+  beyond its cut and counting once, enter one grid posterior of (tau0, tau1): leave-future-out
+  (Bürkner, Gabry & Vehtari 2020) applied to the weighting step itself. Nothing is refitted.
 
 The ensemble and the discrepancy do not count the same miss twice: the discrepancy is calibrated on
 the *mixture's* misses, i.e. on what the law-form spread did not already cover.
@@ -43,6 +38,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -133,15 +129,29 @@ def _cuts(runs, law, cut_decades, n_min_train: int):
     return axis, out
 
 
+#: One budget: split-axis values within 0.01 decades (2.3%) of the next smaller. N, D to 3 significant figures
+#: are off by up to 0.5% each, C = 6ND by 1%, two runs of one budget by 2% (0.0086 decades).
+BUDGET_DECADES = 0.01
+
+
+def budget_levels(values, tol_decades: float = BUDGET_DECADES) -> np.ndarray:
+    """An integer budget level per value (0 = smallest): sorted by log10, a new level starts only where the gap
+    to the previous value exceeds ``tol_decades`` (values of one budget are never split; near ones chain)."""
+    x = np.log10(np.asarray(values, float))
+    order = np.argsort(x, kind="stable")
+    level = np.empty(len(x), int)
+    level[order] = np.cumsum(np.r_[0, np.diff(x[order]) > tol_decades])
+    return level
+
+
 def level_cut(values, fits_ok, quarter: float = 0.25):
-    """The fallback cut's threshold on the split axis ``values``, or None: between two distinct values
-    (runs at one budget are never split), holding out at least ``MIN_TEST`` runs and the largest
-    ``quarter`` of them where the ladder allows, the fewest above that; ``fits_ok(mask)`` says whether
-    the members can be fitted to the runs in ``mask`` (those at or below the threshold)."""
+    """The fallback cut's threshold on the split axis ``values``, or None: between two :func:`budget_levels`,
+    holding out at least ``MIN_TEST`` runs and the largest ``quarter`` where the ladder allows, the fewest
+    above that; ``fits_ok(mask)``: can the members be fitted to the runs in ``mask`` (at or below it)."""
     v = np.asarray(values, float)
     want = max(MIN_TEST, int(np.ceil(quarter * len(v))))
-    level = np.round(np.log10(v), 6)  # one budget: equal to 1e-6 decades (C = 6ND in floating point)
-    tops = [float(v[level == u].max()) for u in np.unique(level)[:-1]]
+    level = budget_levels(v)
+    tops = [float(v[level == u].max()) for u in range(int(level.max()) if len(v) else 0)]
     ok = [(int((v > t).sum()), t) for t in tops if (v > t).sum() >= MIN_TEST and fits_ok(v <= t)]
     if not ok:
         return None
@@ -151,18 +161,20 @@ def level_cut(values, fits_ok, quarter: float = 0.25):
 
 def fallback_cuts(runs, items, n_min_train: int):
     """(cuts, rule) when no cut at the default depths is possible (a ladder spanning under a decade or
-    so, or few runs): one cut between budgets holding out the largest quarter, with ``n_min_train`` runs
-    to fit (rule ``"level"``); else the same with as few runs to fit as every member's design and
+    so, or few runs): one cut between budgets holding out at least the largest quarter, with
+    ``n_min_train`` runs to fit (rule ``"level"``); else the same with as few runs to fit as every member's design and
     priors allow (the few-run fits that proper priors permit: ``"few_runs"``); else no cut (``"equal"``:
     equal weights, the mode of the weights' Dirichlet prior with no held-out run to score)."""
     axis = split_axis(items[0].law)
     v = runs.frame[axis].to_numpy(float)
 
-    def members_fit(mask):
+    def members_fit(mask):  # a probe, not a fit: the require warnings (e.g. prior-dominated) are not shown
         sub = runs.subset(mask)
         try:
-            for s in items:
-                sub.require(s.law, proper_priors=s.priors_proper)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                for s in items:
+                    sub.require(s.law, proper_priors=s.priors_proper)
         except BayesScalingError:
             return False
         return True
@@ -178,7 +190,7 @@ def fallback_cuts(runs, items, n_min_train: int):
 #: What each fallback rule does, for ``info["weights_fallback"]`` and the summary.
 FALLBACK_RULES = {
     "level": "no cut at the default depths leaves {n_min} runs to fit and 3 to score; one cut between budgets "
-             "holds out the largest quarter of the runs (whole budgets)",
+             "holds out at least the largest quarter of the runs (whole budgets)",
     "few_runs": "no cut leaves {n_min} runs to fit; one cut between budgets with as few runs to fit as the members' "
                 "proper priors allow (prior-dominated inner fits)",
     "equal": "no cut leaves runs the members can be fitted to and 3 to score: equal weights (the Dirichlet "
@@ -202,8 +214,8 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
     ``retry_budget_s``, ``target_accept``); ``inner_fit_kw`` overrides them for the inner (stacking) fits,
     e.g. ``{"retries": 0}``: their draws only score held-out runs. ``score``: the stacking score of the
     ``"lfo"`` weights, ``"log"`` (log predictive density, Dirichlet(``prior_alpha``) prior) or ``"crps"``
-    (:mod:`~bayes_scaling.inference.ensemble_scores`). Returns an :class:`EnsembleResult` whose ``info`` records the cuts, the weights
-    per cut and the held-out log scores."""
+    (:mod:`~bayes_scaling.inference.ensemble_scores`). Returns an :class:`EnsembleResult`; ``info``: the cuts, the
+    weights per cut, the held-out scores and the score used."""
     if not hasattr(runs, "frame"):
         from bayes_scaling.data.runs import load_runs
 
@@ -211,7 +223,7 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
     items = [resolve_spec(law=name) for name in (laws or [])] + [resolve_spec(spec=s) for s in (specs or [])]
     if len(items) < 1:
         raise BayesScalingError("an ensemble needs at least one law or spec (e.g. laws=['chinchilla', 'chinchilla_tied'])")
-    names = [s.law_name if s.origin.endswith(f"{s.law_name}.toml") else _stem(s.origin) for s in items]
+    names = [s.law_name if s.origin.endswith(f"{s.law_name}.toml") else Path(s.origin).stem for s in items]
     if len(set(names)) != len(names):
         raise BayesScalingError(f"ensemble members must differ; got {names}")
     with warnings.catch_warnings():  # each member's inputs and design, before any fit (the fits warn again)
@@ -226,6 +238,9 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
     if method not in ("lfo", "loo", "equal"):
         raise BayesScalingError(f"ensemble weights method must be 'lfo', 'loo' or 'equal', got {method!r}",
                                 quantity="weights")
+    if score != "log" and method != "lfo":
+        raise BayesScalingError(f"stacking score {score!r} (--score) applies to leave-future-out weights only; "
+                                f"weights by {method!r} use no held-out score", quantity="score")
     if group_col is not None:
         items = [s.with_vary(_vary_for(s, vary)) for s in items]
     elif vary:
@@ -244,18 +259,21 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
             calibrate_extrapolation, no_calibration = False, f"not calibrated: {e}"
     elif calibrate_extrapolation not in (True, False):
         raise BayesScalingError(f"calibrate_extrapolation must be True, False or 'auto', got {calibrate_extrapolation!r}")
-    elif calibrate_extrapolation and method != "lfo":  # the mixture's split, refused before any fit
-        from bayes_scaling.inference.discrepancy import inner_split
-
-        inner_split(runs, items[0].law)
     info: dict = {"method": method}
     inner_fits: dict = {}  # cut threshold -> member fits below it (reused by the discrepancy's split)
+    cuts: list = []
     if method == "lfo":
         n_min = max(6, max(len(s.law.param_names) for s in items) + 2)
         axis, cuts = _cuts(runs, items[0].law, cut_decades, n_min)
         if not cuts:
             cuts, rule = fallback_cuts(runs, items, n_min)
             info["weights_fallback"] = {"rule": rule, "why": FALLBACK_RULES[rule].format(n_min=n_min)}
+            score = _fallback_score(score, rule, info)
+        info["score"] = score
+    if calibrate_extrapolation is True and not cuts:  # refuse before fitting: the mixture's split must exist
+        from bayes_scaling.inference.discrepancy import inner_split
+
+        inner_split(runs, items[0].law)
     if method == "lfo" and cuts:
         weigh = (crps_stacking_weights if score == "crps" else
                  lambda rows, point_weights=None: stacking_weights(rows, point_weights=point_weights, prior_alpha=prior_alpha))
@@ -277,8 +295,7 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
                                              for d, t, tr, te in cuts],
                      "weights_per_cut": per_cut, "inner_diagnostics_ok": inner_ok, "prior_alpha": prior_alpha,
                      "weights_cross_fitted": {f"{c[0]:g}": dict(zip(names, map(float, x))) for c, x in zip(cuts, crossed)},
-                     "heldout_lpd_per_member": {n: float(v) for n, v in zip(names, np.vstack(lpds).sum(axis=0))},
-                     "score": score})
+                     "heldout_lpd_per_member": {n: float(v) for n, v in zip(names, np.vstack(lpds).sum(axis=0))}})
         if score == "crps":
             info["heldout_crps_per_member"] = {n: float(v) for n, v in zip(names, member_crps(np.vstack(blocks)).mean(axis=0))}
     members = {n: fit(runs, spec=s, draws=draws, tune=tune, seed=seed, **kw) for n, s in zip(names, items)}
@@ -296,6 +313,18 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
     elif calibrate_extrapolation:
         ens = with_mixture_discrepancy(ens, seed=seed, draws=inner_draws, fit_kw=fit_kw)
     return ens
+
+
+def _fallback_score(score: str, rule: str, info: dict) -> str:
+    """The score a fallback ``rule`` stacks on (recorded in ``info``): few-run cuts the log score with its
+    prior whatever was asked (prior-dominated fits could set CRPS weights near 0 or 1); equal weights none."""
+    if rule == "equal" or (rule == "few_runs" and score != "log"):
+        info["score_requested"] = score
+        info["score_note"] = ("no held-out run to score" if rule == "equal" else
+                              "a few-run cut stacks on the log score, whose Dirichlet prior keeps weights from "
+                              "prior-dominated fits away from 0 and 1")
+        return "none" if rule == "equal" else "log"
+    return score
 
 
 def _crps(fits, test, seed: int) -> np.ndarray:
@@ -329,12 +358,6 @@ def _loo_pointwise(members: dict, info: dict) -> np.ndarray:
         warnings.warn(f"PSIS-LOO weights: Pareto k up to {max(khat.values()):.2f} (> 0.7): influential runs, so treat "
                       f"the weights as indicative", UserWarning, stacklevel=3)
     return np.column_stack([np.asarray(e.elpd_i.values, float).ravel() for e in elpd.values()])
-
-
-def _stem(origin: str) -> str:
-    from pathlib import Path
-
-    return Path(origin).stem
 
 
 def with_mixture_discrepancy(ens: EnsembleResult, *, seed: int = 0, draws: int = 500, inner_decades: float = 1.0,

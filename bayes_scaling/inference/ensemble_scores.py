@@ -6,9 +6,13 @@ log score punishes a member whose interval is too narrow without bound, even whe
 the best; the CRPS, in the units of the predicted quantity (here log-loss, so nats/token as a
 relative error), grows only linearly with a miss. For a mixture sum_k w_k F_k the CRPS of an observed
 y is  sum_k w_k E|X_k - y| - 1/2 sum_k sum_l w_k w_l E|X_k - X_l|  (Gneiting & Raftery 2007, eq. 21),
-a convex quadratic in the weights, minimised here over the simplex. Unlike the log-score weights,
-no Dirichlet prior is added: the CRPS is not a log-likelihood, so a log prior has no common scale
-with it.
+a convex quadratic in the weights over the simplex when the expectations are those of the empirical
+draws (every pair of draws, a draw with itself included: :func:`crps_block`), minimised there. Unlike
+the log-score weights, no Dirichlet prior is added: the CRPS is not a log-likelihood, so a log prior
+has no common scale with it. The plain argmin puts weights at 0 or 1 from a handful of runs when the
+members are near-identical (the objective is then nearly flat); :func:`crps_stacking_weights` averages
+it over Bayesian-bootstrap reweightings of the runs instead, and the few-run fallback cut always stacks
+on the log score.
 
 A block of scores is one row per held-out run: the k terms E|X_k - y| then the k x k terms
 E|X_k - X_l| (row-major), so blocks stack and subset by run like the log scores.
@@ -36,18 +40,29 @@ def crps_block(draws: list[np.ndarray], y, *, seed: int = 0) -> np.ndarray:
     for i, xi in enumerate(xs):
         b[:, i, i] = _mean_abs_within(xi)
         for j in range(i + 1, k):
-            xj = xs[j][:, rng.permutation(xs[j].shape[1])][:, :xi.shape[1]]
-            m = min(xi.shape[1], xj.shape[1])
-            b[:, i, j] = b[:, j, i] = np.abs(xi[:, :m] - xj[:, :m]).mean(axis=1)
+            b[:, i, j] = b[:, j, i] = _mean_abs_between(xi, xs[j])
     return np.hstack([a, b.reshape(n, k * k)])
 
 
 def _mean_abs_within(x: np.ndarray) -> np.ndarray:
-    """E|X - X'| per row over distinct pairs of draws (sorted-draws identity, O(n log n))."""
+    """E|X - X'| per row over all n^2 pairs of draws, a draw with itself included (the plug-in value, so
+    that the block's k x k terms are those of the empirical mixture: convex weights; O(n log n))."""
     s = np.sort(x, axis=1)
     n = s.shape[1]
     coef = 2.0 * np.arange(1, n + 1) - n - 1
-    return 2.0 * (s @ coef) / (n * (n - 1))
+    return 2.0 * (s @ coef) / (n * n)
+
+
+def _mean_abs_between(x: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """E|X - Z| per row over all pairs of a draw of ``x`` and one of ``z`` (sorted ``z``, cumulative sums)."""
+    zs = np.sort(z, axis=1)
+    m = zs.shape[1]
+    out = np.empty(len(x))
+    for r, (xr, zr) in enumerate(zip(x, zs)):
+        cs = np.r_[0.0, np.cumsum(zr)]
+        idx = np.searchsorted(zr, xr)
+        out[r] = np.sum(xr * idx - cs[idx] + (cs[-1] - cs[idx]) - xr * (m - idx)) / (len(xr) * m)
+    return out
 
 
 def member_crps(block: np.ndarray) -> np.ndarray:
@@ -57,18 +72,35 @@ def member_crps(block: np.ndarray) -> np.ndarray:
     return block[:, :k] - 0.5 * np.einsum("rkk->rk", b)
 
 
-def crps_stacking_weights(block: np.ndarray, *, point_weights=None) -> np.ndarray:
-    """Weights on the simplex minimising sum_i v_i CRPS_i(mixture) (v = ``point_weights``, default 1);
-    equal weights when there are no runs."""
-    from scipy.optimize import minimize
+#: Bayesian-bootstrap replicates averaged by :func:`crps_stacking_weights` (0: the plain argmin).
+CRPS_BOOT = 100
 
+
+def crps_stacking_weights(block: np.ndarray, *, point_weights=None, n_boot: int = CRPS_BOOT,
+                          seed: int = 0) -> np.ndarray:
+    """Weights on the simplex minimising sum_i v_i CRPS_i(mixture) (v = ``point_weights``, default 1),
+    averaged over ``n_boot`` Bayesian-bootstrap reweightings of the runs (Rubin 1981: v_i g_i, g ~ n
+    Dirichlet(1, ..., 1)); equal weights when there are no runs. The CRPS has no prior to keep weights
+    off 0 and 1 (module docstring): averaging over the runs' resampling does, by as much as the runs
+    disagree, while many runs that agree still give the same corner in every replicate."""
     block = np.asarray(block, float)
     k = _members(block)
     if k == 1:
         return np.ones(1)
-    if len(block) == 0:
+    n = len(block)
+    if n == 0:
         return np.full(k, 1.0 / k)
-    v = np.ones(len(block)) if point_weights is None else np.asarray(point_weights, float)
+    v = np.ones(n) if point_weights is None else np.asarray(point_weights, float)
+    if n_boot <= 0:
+        return _crps_argmin(block, v, k)
+    g = np.random.default_rng(seed).dirichlet(np.ones(n), size=n_boot) * n
+    return np.mean([_crps_argmin(block, v * gi, k) for gi in g], axis=0)
+
+
+def _crps_argmin(block: np.ndarray, v: np.ndarray, k: int) -> np.ndarray:
+    """The simplex weights minimising sum_i v_i CRPS_i(mixture): a convex quadratic (module docstring)."""
+    from scipy.optimize import minimize
+
     a = v @ block[:, :k]
     b = (v @ block[:, k:]).reshape(k, k)
     scale = max(float(np.abs(a).max()), 1e-300)
