@@ -10,7 +10,7 @@ from bayes_scaling.commands.args import (add_ci_arg, add_compute_unit_arg, add_c
                                          cost_from_args, int_at_least, positive_float, refuse_unused, to_flops)
 from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, emit, extrapolation_lines,
                                            interval_line)
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, flops_to_pf_days
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import summary_record as rec
 
@@ -41,7 +41,7 @@ def cmd_allocate(args) -> int:
     fe = frontier_exponents(result, c / 10, c * 10, group=args.group, cost=cost)
     ci = args.ci
     out: dict[str, Any] = {
-        "compute": {"flops": c, "pf_days": c / PF_DAY_FLOPS, "flops_per_token": cost.k, "cost": cost.describe()},
+        "compute": {"flops": c, "pf_days": flops_to_pf_days(c), "flops_per_token": cost.k, "cost": cost.describe()},
         "decision": {"N": d.N, "D": d.D, "tokens_per_param": d.tokens_per_param, "utility": d.utility,
                      "objective_loss": d.objective, "constraints": d.constraints},
         **{k: rec(d.optimum[k], ci) for k in ("N_opt", "D_opt", "tokens_per_param", "loss_opt")},
@@ -78,7 +78,7 @@ def cmd_allocate(args) -> int:
                    "new": "an unseen group (group values drawn around the population)"}.get(
                 args.group, f"group {args.group!r}")
             yield f"for {who}"
-        yield f"budget C = {c:.4g} FLOPs ({c / PF_DAY_FLOPS:.4g} PF-days); training cost {cost.describe()}"
+        yield f"budget C = {c:.4g} FLOPs ({flops_to_pf_days(c):.4g} PF-days); training cost {cost.describe()}"
         yield (f"decision ({d.utility}): train N = {d.N:.4g} {units} parameters on D = {d.D:.4g} tokens "
                f"({d.tokens_per_param:.1f} tokens/parameter)"
                + (f", constraints {d.constraints}" if d.constraints else ""))
@@ -117,7 +117,7 @@ def cmd_target(args) -> int:
         "target_loss": args.loss, "cost": cost.describe(),
         "p_unreachable": ds.attrs["p_unreachable"],
         "compute": rec(ds["compute"], ci),
-        "compute_pf_days": rec(ds["compute"] / PF_DAY_FLOPS, ci),
+        "compute_pf_days": rec(ds["compute"].copy(data=flops_to_pf_days(ds["compute"].values)), ci),
         "N_opt": rec(ds["N_opt"], ci),
         "D_opt": rec(ds["D_opt"], ci),
     }
@@ -190,7 +190,7 @@ def _kaplan_frontier(args, result, lo: float, hi: float) -> int:
     """Kaplan's compute-efficient frontier of an L(N, S_min) fit, and efficient vs converged training."""
     from bayes_scaling.queries.kaplan_frontier import efficient_frontier, efficient_vs_converged
 
-    budgets = np.geomspace(lo, hi, args.points) / PF_DAY_FLOPS
+    budgets = flops_to_pf_days(np.geomspace(lo, hi, args.points))
     ef = efficient_frontier(result, budgets)
     ci = args.ci
     out: dict[str, Any] = {k: rec(ef[k], ci) for k in ("p_N", "p_B", "p_S", "alpha_C", "C_c")}
@@ -303,13 +303,13 @@ def cmd_breakdown(args) -> int:
         cp["path"] = {"n_e_median": point.attrs["n_e_median"], "p_n_median": point.attrs["p_n_median"],
                       "from": "kaplan_ns fit" if args.kaplan_ns else "given"}
         if budget is not None:
-            cp["p_before_budget"] = bd.prob_before(point, budget / PF_DAY_FLOPS)
+            cp["p_before_budget"] = bd.prob_before(point, flops_to_pf_days(budget))
         out["contradiction_point"] = cp
         lines.append(f"Kaplan's contradiction point (L(C_min) meets L(D) on the path {path}):")
         lines += [interval_line("C* (PF-days)", cp["C_star"]), interval_line("N* (parameters)", cp["N_star"]),
                   interval_line("D* (tokens)", cp["D_star"]), interval_line("L* (nats/token)", cp["L_star"])]
         if "p_before_budget" in cp:
-            lines.append(f"  P(C* < budget {budget / PF_DAY_FLOPS:.4g} PF-days) = {cp['p_before_budget']:.3f}")
+            lines.append(f"  P(C* < budget {flops_to_pf_days(budget):.4g} PF-days) = {cp['p_before_budget']:.3f}")
     elif set(law.input_names) == {"N", "D"}:
         from bayes_scaling.queries.data_requirement import data_requirement
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayes_scaling.conventions import ESS_MIN_PER_CHAIN, PF_DAY_FLOPS, RHAT_MAX
+from bayes_scaling.conventions import ESS_MIN_PER_CHAIN, PF_DAY_FLOPS, RHAT_MAX, flops_to_pf_days, is_pf_days
 from bayes_scaling.plots.common import budget_labels, is_nd, pct, unit_text
 from bayes_scaling.report._model import Para, Section, Table, draws_interval, figure_item, interval, num
 from bayes_scaling.specs.moments import contraction_label
@@ -61,8 +61,8 @@ def data_section(ctx) -> Section:
 
     command = result.tree.attrs.get("command", "")
     given = meta.get("compute_unit")  # recorded by load_runs; older fits: inferred from the fit command
-    if given == "pf-days" or (given is None and "--compute-unit pf-days" in command):
-        read = "read in PF-days and converted to FLOPs (1 PF-day = 8.64e19 FLOPs)"
+    if is_pf_days(given) or (given is None and "--compute-unit pf-days" in command):
+        read = f"read in PF-days and converted to FLOPs (1 PF-day = {num(PF_DAY_FLOPS)} FLOPs)"
     elif given or command:
         read = "read in FLOPs"
     else:
@@ -76,7 +76,7 @@ def data_section(ctx) -> Section:
                     ("X", "scale axis units"), ("S", "steps"), ("loss", "nats/token")):
         if q in frame:
             v = frame[q].to_numpy(float)
-            extra = f" ({num(v.min() / PF_DAY_FLOPS)} - {num(v.max() / PF_DAY_FLOPS)} PF-days)" if q == "C" else ""
+            extra = f" ({num(flops_to_pf_days(v.min()))} - {num(flops_to_pf_days(v.max()))} PF-days)" if q == "C" else ""
             ranges.append([q, unit, f"{num(v.min())} - {num(v.max())}{extra}"])
     sec.add(Table(["quantity", "unit"], units, "Units"))
     sec.add(Table(["quantity", "unit", "range in the runs"], ranges, "Ranges"))
@@ -252,7 +252,7 @@ def frontier_section(ctx) -> Section:
         d = decide(result, float(b))
         ctx.decisions.append(d)
         dec = f"{max(np.log10(b / c_max), 0.0):.2f}"
-        rows.append([num(b), num(b / PF_DAY_FLOPS), draws_interval(sel["N_opt"], ci), draws_interval(sel["D_opt"], ci),
+        rows.append([num(b), num(flops_to_pf_days(b)), draws_interval(sel["N_opt"], ci), draws_interval(sel["D_opt"], ci),
                      draws_interval(sel["tokens_per_param"], ci, 3), draws_interval(sel["loss_opt"], ci),
                      f"{num(d.N)} / {num(d.D)}", draws_interval(d.outcome["loss"], ci), dec])
     sec.add(Table(["budget C (FLOPs)", "PF-days", f"N* ({kind} parameters)", "D* (tokens)", "D*/N* (tokens/parameter)",
