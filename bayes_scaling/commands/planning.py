@@ -12,7 +12,7 @@ from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record,
                                            interval_line)
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, flops_to_pf_days
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.posterior.intervals import summary_record as rec
+from bayes_scaling.posterior.intervals import format_interval, summary_record as rec
 
 #: More budgets than a table can show: frontier --points is bounded (memory grows with points x draws).
 MAX_POINTS = 1000
@@ -178,9 +178,10 @@ def cmd_frontier(args) -> int:
                f"{'L* median [' + pct + ']':>26}")
         for r in rows:
             n, t, l_ = r["N_opt"], r["tokens_per_param"], r["loss_opt"]
-            yield (f"  {r['compute_flops']:>10.3g}  {n['median']:>9.3g} [{n['ci_low']:.3g}, {n['ci_high']:.3g}]".ljust(44)
-                   + f"  {t['median']:>7.3g} [{t['ci_low']:.3g}, {t['ci_high']:.3g}]".ljust(28)
-                   + f"  {l_['median']:.4f} [{l_['ci_low']:.4f}, {l_['ci_high']:.4f}]")
+            n_text = f"{n['median']:>9.3g} {format_interval(n, '.3g', median=False)}"
+            yield (f"  {r['compute_flops']:>10.3g}  {n_text}".ljust(44)
+                   + f"  {t['median']:>7.3g} {format_interval(t, '.3g', median=False)}".ljust(28)
+                   + f"  {format_interval(l_, '.4f')}")
         yield diagnostics_line(result)
 
     return emit(text, out, as_json=args.json)
@@ -215,9 +216,9 @@ def _kaplan_frontier(args, result, lo: float, hi: float) -> int:
         yield f"efficient (large, stopped early) vs trained to within {args.converged_within:.0%} of convergence:"
         for r in rows:
             n, g = r["N_opt"], r["loss_gap"]
-            yield (f"  C = {r['compute_pf_days']:.3g} PF-days: N* {n['median']:.3g} [{n['ci_low']:.3g}, {n['ci_high']:.3g}] "
-                   f"vs converged N {r['converged_N']['median']:.3g}; loss gap {g['median']:.4f} "
-                   f"[{g['ci_low']:.4f}, {g['ci_high']:.4f}] nats; P(efficient better) = {r['p_efficient_better']:.3f}")
+            yield (f"  C = {r['compute_pf_days']:.3g} PF-days: N* {format_interval(n, '.3g')} "
+                   f"vs converged N {r['converged_N']['median']:.3g}; loss gap {format_interval(g, '.4f')} "
+                   f"nats; P(efficient better) = {r['p_efficient_better']:.3f}")
         yield diagnostics_line(result)
 
     return emit(text, out, as_json=args.json)

@@ -10,7 +10,8 @@ import numpy as np
 
 from bayes_scaling.conventions import ESS_MIN_PER_CHAIN, PF_DAY_FLOPS, RHAT_MAX, flops_to_pf_days, is_pf_days
 from bayes_scaling.plots.common import budget_labels, is_nd, pct, unit_text
-from bayes_scaling.report._model import Para, Section, Table, draws_interval, figure_item, interval, num
+from bayes_scaling.report._model import (Para, Section, Table, draws_interval, figure_item, interval, interval_header,
+                                         num)
 from bayes_scaling.specs.moments import contraction_label
 
 KIND_NOTE = {
@@ -153,7 +154,7 @@ def parameters_section(ctx) -> Section:
              f"{r['r_hat']:.3f}", f"{r['ess_bulk']:.0f}", f"{r['ess_tail']:.0f}",
              contraction_label(r["contraction"], r["contraction_scale"])]
             for name, r in df.iterrows()]
-    sec.add(Table(["parameter", "unit", f"median [{pct(ci)} interval]", "mean", "sd", "R-hat", "ESS bulk", "ESS tail",
+    sec.add(Table(["parameter", "unit", f"{interval_header(ci)}", "mean", "sd", "R-hat", "ESS bulk", "ESS tail",
                    "contraction"], rows,
                   f"Posterior of each parameter ({pct(ci)} equal-tailed intervals). Contraction: 1 - posterior "
                   f"variance / prior variance (log: on the log scale, for heavy-tailed priors); near 0 the prior, "
@@ -258,6 +259,6 @@ def frontier_section(ctx) -> Section:
     sec.add(Table(["budget C (FLOPs)", "PF-days", f"N* ({kind} parameters)", "D* (tokens)", "D*/N* (tokens/parameter)",
                    "L* (nats/token)", f"decision N ({kind} parameters) / D (tokens), min. expected loss",
                    "loss at the decision (nats/token)", "decades beyond the largest run"], rows,
-                  f"Allocation per budget: per-draw optimum, median [{pct(ci)} interval]; the decision is one plan "
+                  f"Allocation per budget: per-draw optimum, {interval_header(ci)}; the decision is one plan "
                   f"for all draws" + (" (population of the hierarchical fit)" if result.hierarchy else "")))
     return sec
