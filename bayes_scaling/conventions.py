@@ -60,7 +60,7 @@ def canonical_compute_unit(unit) -> str | None:
 
 def is_pf_days(unit) -> bool:
     """Whether a compute unit (either spelling, "pf-days" or "PF-days") is PF-days; any other is FLOPs."""
-    return unit in ("pf-days", "PF-days")
+    return canonical_compute_unit(unit) == "pf-days"
 
 
 def compute_to_flops(values, unit):
