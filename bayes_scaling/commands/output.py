@@ -112,8 +112,8 @@ def discrepancy_line(result, ci_prob: float) -> str | None:
         f"(signed {d['inner_median_signed_rel_error']:+.2%})")
     flag = "" if d["inner_diagnostics_ok"] else " (inner fit's diagnostics FAILED: rerun with more draws)"
     return (f"extrapolation discrepancy (leave-future-out: {d['inner_n_train']} runs fit, {d['inner_n_test']} "
-            f"held out): log-loss sd {t0['median']:.3g} [{t0['ci_low']:.3g}, {t0['ci_high']:.3g}] + "
-            f"{t1['median']:.3g} [{t1['ci_low']:.3g}, {t1['ci_high']:.3g}] per decade of {d['axis']} beyond "
+            f"held out): log-loss sd {format_interval(t0, '.3g')} + "
+            f"{format_interval(t1, '.3g')} per decade of {d['axis']} beyond "
             f"{d['largest_fitted']:.3g}; held-out 90% coverage {d['inner_coverage_90_raw']:.0%} without it, "
             f"{d['inner_coverage_90_calibrated']:.0%} with it{miss}{flag}")
 
