@@ -4,6 +4,8 @@ Units used throughout:
 - parameters N: count (total or non-embedding, declared by the user and stored with the fit);
 - tokens D: count of training tokens;
 - compute C: FLOPs unless a name says ``pf_days`` (1 PF-day = 1e15 FLOP/s x 86400 s, Kaplan et al. 2020 §1.3);
+  a compute unit is spelled "flops" / "pf-days" in options and stored metadata (:data:`COMPUTE_UNITS`) and
+  "FLOPs" / "PF-days" in text and a law's ``compute_unit`` (:data:`COMPUTE_UNIT_NAMES`); conversions accept both;
 - loss: cross-entropy in nats/token.
 """
 
@@ -36,6 +38,11 @@ KAPLAN_B_STAR_TOKENS = 2.1e8
 KAPLAN_ALPHA_B = 0.21
 
 
+#: Compute units: the spelling options and stored metadata use -> the one text and laws use.
+COMPUTE_UNIT_NAMES = {"flops": "FLOPs", "pf-days": "PF-days"}
+COMPUTE_UNITS = tuple(COMPUTE_UNIT_NAMES)
+
+
 def flops_to_pf_days(flops):
     """Convert FLOPs to PF-days."""
     return np.asarray(flops, dtype=float) / PF_DAY_FLOPS
@@ -44,6 +51,26 @@ def flops_to_pf_days(flops):
 def pf_days_to_flops(pf_days):
     """Convert PF-days to FLOPs."""
     return np.asarray(pf_days, dtype=float) * PF_DAY_FLOPS
+
+
+def canonical_compute_unit(unit) -> str | None:
+    """The option spelling ("flops" or "pf-days") of a compute unit given in either spelling; None if it is neither."""
+    return next((key for key, name in COMPUTE_UNIT_NAMES.items() if unit in (key, name)), None)
+
+
+def is_pf_days(unit) -> bool:
+    """Whether a compute unit (either spelling, "pf-days" or "PF-days") is PF-days; any other is FLOPs."""
+    return canonical_compute_unit(unit) == "pf-days"
+
+
+def compute_to_flops(values, unit):
+    """Compute values given in ``unit`` (FLOPs or PF-days, either spelling) as float FLOPs."""
+    return pf_days_to_flops(values) if is_pf_days(unit) else np.asarray(values, dtype=float)
+
+
+def flops_to_unit(flops, unit):
+    """Compute values in FLOPs as float values in ``unit`` (FLOPs or PF-days, either spelling)."""
+    return flops_to_pf_days(flops) if is_pf_days(unit) else np.asarray(flops, dtype=float)
 
 
 def check_ci_prob(ci_prob: float) -> float:
@@ -55,6 +82,18 @@ def check_ci_prob(ci_prob: float) -> float:
     if not 0.0 < p < 1.0:
         raise BayesScalingError(f"ci_prob must be in (0, 1), got {ci_prob!r} (e.g. 0.9 for a 90% interval)")
     return p
+
+
+def check_positive(rule: str, value, quantity: str | None = None, *, below: float = np.inf) -> float:
+    """``value`` as a float in (0, ``below``) (finite > 0 by default); anything else (NaN, infinity, text)
+    fails with ``"{rule}, got {value!r}"`` naming ``quantity``."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = float("nan")
+    if not 0.0 < v < below:  # NaN and inf fail too
+        raise BayesScalingError(f"{rule}, got {value!r}", quantity=quantity)
+    return v
 
 
 def check_count(name: str, value, minimum: int) -> int:

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from bayes_scaling.accounting import training_flops
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, check_positive
 from bayes_scaling.errors import BayesScalingError
 
 COST_KINDS = ("6nd", "kaplan", "fitted")
@@ -32,16 +32,6 @@ COST_KINDS = ("6nd", "kaplan", "fitted")
 #: (natural log; 0.1 = about 10%) for its form k N^a D to be trusted.
 MIN_DISTINCT_N = 2
 MAX_RMS_LOG_ERROR = 0.1
-
-
-def _positive(name: str, value, quantity: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        v = float("nan")
-    if not np.isfinite(v) or v <= 0:
-        raise BayesScalingError(f"{name} must be a number > 0, got {value!r}", quantity=quantity)
-    return v
 
 
 @dataclass(frozen=True)
@@ -64,16 +54,16 @@ class CostLaw:
     def __post_init__(self):
         if self.kind not in COST_KINDS:
             raise BayesScalingError(f"cost must be one of {', '.join(COST_KINDS)}, got {self.kind!r}", quantity="cost")
-        _positive("FLOPs per parameter per token k", self.k, "cost")
-        _positive("cost exponent a", self.a, "cost")
+        check_positive("FLOPs per parameter per token k must be a number > 0", self.k, "cost")
+        check_positive("cost exponent a must be a number > 0", self.a, "cost")
         if self.kind == "kaplan":
             if self.n_ctx is None:
                 raise BayesScalingError("the kaplan cost needs the context length n_ctx (tokens)", quantity="n_ctx")
-            _positive("context length n_ctx (tokens)", self.n_ctx, "n_ctx")
+            check_positive("context length n_ctx (tokens) must be a number > 0", self.n_ctx, "n_ctx")
             if self.aspect_ratio is None:
                 raise BayesScalingError("the kaplan cost needs the aspect ratio d_model / n_layer (give it, or shape "
                                         "columns in the runs)", quantity="aspect_ratio")
-            _positive("aspect ratio d_model / n_layer", self.aspect_ratio, "aspect_ratio")
+            check_positive("aspect ratio d_model / n_layer must be a number > 0", self.aspect_ratio, "aspect_ratio")
             if self.k != FLOPS_PER_PARAM_TOKEN:
                 raise BayesScalingError("the kaplan cost counts 6 FLOPs per parameter per token (3 x 2, Kaplan et al. "
                                         "2020 Table 1); give k only with the 6nd cost", quantity="cost")

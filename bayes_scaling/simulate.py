@@ -10,9 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.laws.registry import get_law
+from bayes_scaling.posterior.inputs import law_log_inputs
 
 
 def isoflop_design(budgets_flops, tokens_per_param) -> pd.DataFrame:
@@ -37,13 +38,10 @@ def true_loss(law_name: str, truth: dict[str, float], N=None, D=None, C=None, **
     further inputs by name (U unique tokens, X scale axis, S steps)."""
     law = get_law(law_name)
     given = {"N": N, "D": D, "C": C, **extra}
-    x = {}
     for k in law.input_names:
         if given.get(k) is None:
             raise BayesScalingError(f"law {law_name!r} needs {k}")
-        v = np.asarray(given[k], float)
-        x[k] = np.log(v / PF_DAY_FLOPS if (k == "C" and law.compute_unit == "PF-days") else v)
-    return law.loss(np, x, law_truth_params(law, truth))
+    return law.loss(np, law_log_inputs(law, given), law_truth_params(law, truth))
 
 
 def simulate_runs(law_name: str, truth: dict[str, float], design: pd.DataFrame, *, sigma: float = 0.01,

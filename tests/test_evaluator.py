@@ -65,6 +65,22 @@ def test_mixture_of_one_fit_is_that_fit_and_weights_set_the_shares():
         bs.MixtureEvaluator({"a": a.evaluator}, {"a": -1.0})
 
 
+def test_mixture_and_ensemble_weights_are_normalised_and_checked_alike():
+    from bayes_scaling.posterior.mixture import normalised_weights
+    from bayes_scaling.result.ensemble import EnsembleResult
+
+    assert normalised_weights({"b": 1.0, "a": 3}, ["a", "b"], "w") == {"a": 0.75, "b": 0.25}
+    fit = fake_fit(draws=20)
+    for w in ({"a": 3.0, "b": 1.0}, {"a": 0.2, "b": 0.1}):
+        assert EnsembleResult({"a": fit, "b": fit}, w).weights == \
+            pytest.approx(bs.MixtureEvaluator({"a": fit.evaluator, "b": fit.evaluator}, w).weights, rel=1e-15)
+    for bad in ({"a": 0.0, "b": 0.0}, {"a": -1.0, "b": 2.0}, {"a": float("nan"), "b": 1.0}, {"a": "1", "b": 1.0}):
+        with pytest.raises(bs.BayesScalingError, match=r"^ensemble weights must be finite numbers >= 0"):
+            EnsembleResult({"a": fit, "b": fit}, bad)
+        with pytest.raises(bs.BayesScalingError, match=r"^mixture weights must be >= 0"):
+            bs.MixtureEvaluator({"a": fit.evaluator, "b": fit.evaluator}, bad)
+
+
 def test_fit_accepts_a_dataframe_with_a_column_mapping():
     frame = pd.read_csv(bs.example_path()).rename(columns={"params": "n"})
     with pytest.raises(bs.BayesScalingError, match="columns takes"):

@@ -10,7 +10,7 @@ import pytest
 import xarray as xr
 
 from bayes_scaling import CI_PROB, BayesScalingError
-from bayes_scaling.posterior.intervals import interval_bounds, summarize, summary_record
+from bayes_scaling.posterior.intervals import format_interval, interval_bounds, summarize, summary_record
 
 
 def _draws(seed=0, extra=None):
@@ -123,3 +123,11 @@ def test_median_interval_is_the_summary_of_the_draws_in_either_layout():
     assert np.all(np.isfinite(median_interval(flat, 0.8)))
     with pytest.raises(BayesScalingError, match="ci_prob"):
         median_interval(flat, 1.5)
+
+
+def test_format_interval_writes_median_and_bracket_once():
+    r = {"median": 2.34567, "ci_low": 2.1, "ci_high": 2.6, "ci_prob": 0.9}
+    assert format_interval(r, ".3f") == "2.346 [2.100, 2.600]"
+    assert format_interval(r, ".3f", median=False) == "[2.100, 2.600]"
+    assert format_interval((1e21, 5e20, 2e21), ".3g") == "1e+21 [5e+20, 2e+21]"
+    assert format_interval({**r, "median": None}, lambda v: "n/a" if v is None else f"{v:.1f}") == "n/a [2.1, 2.6]"

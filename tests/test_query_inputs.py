@@ -127,3 +127,22 @@ def test_scalar_inputs_that_are_not_numbers_fail_with_one_clear_line(chin):
     for call, match in cases:
         with pytest.raises(BayesScalingError, match=match):
             call()
+
+
+@pytest.mark.parametrize("value", [0, -1.0, float("nan"), float("inf"), "x", None, [1.0]])
+def test_one_positive_check_keeps_each_callers_message_and_quantity(value):
+    from bayes_scaling.conventions import check_positive
+    from bayes_scaling.cost import CostLaw
+    from bayes_scaling.posterior.inputs import fraction, positive_number
+
+    for call, message, quantity in (
+            (lambda: check_positive("width must be > 0", value, "w"), "width must be > 0", "w"),
+            (lambda: positive_number(value, "scale must be > 0", quantity="X"), "scale must be > 0", "X"),
+            (lambda: fraction(value, "f must be in (0, 1)", quantity="f"), "f must be in (0, 1)", "f"),
+            (lambda: CostLaw(a=value), "cost exponent a must be a number > 0", "cost")):
+        with pytest.raises(BayesScalingError) as ei:
+            call()
+        assert str(ei.value) == f"{message}, got {value!r}" and ei.value.quantity == quantity
+    assert check_positive("r", "2.5") == 2.5 and fraction(0.25, "f") == 0.25
+    with pytest.raises(BayesScalingError):
+        fraction(1.0, "f")

@@ -145,6 +145,22 @@ def test_compute_unit_is_recorded_in_the_metadata_and_rebuilt_from_it():
     assert rebuilt.compute_unit is None and "compute_unit" not in rebuilt.metadata()
 
 
+def test_compute_unit_spellings_are_one_pair_and_both_convert():
+    from bayes_scaling.conventions import canonical_compute_unit, compute_to_flops, flops_to_unit
+
+    assert [canonical_compute_unit(u) for u in ("flops", "FLOPs", "pf-days", "PF-days", "pf_days", None)] == \
+        ["flops", "flops", "pf-days", "pf-days", None, None]
+    for unit in ("pf-days", "PF-days"):
+        assert float(compute_to_flops(2.0, unit)) == 2.0 * 8.64e19
+        assert float(flops_to_unit(8.64e19, unit)) == 1.0
+    assert float(compute_to_flops(3e20, "FLOPs")) == 3e20 and float(flops_to_unit(3e20, "flops")) == 3e20
+    frame = pd.DataFrame({"params": N, "pf": 6 * np.array(N) * np.array(D) / 8.64e19, "loss": LOSS})
+    lower = load_runs(frame, compute_col="pf", compute_unit="pf-days", tokens_col=None)
+    upper = load_runs(frame, compute_col="pf", compute_unit="PF-days", tokens_col=None)
+    pd.testing.assert_frame_equal(lower.frame, upper.frame)
+    assert upper.compute_unit == "pf-days"  # stored in the option spelling
+
+
 def test_bad_compute_unit_and_params_kind():
     with pytest.raises(BayesScalingError) as ei:
         load_runs(_frame(), compute_col=None, compute_unit="exaflops")

@@ -9,14 +9,13 @@ import argparse
 import math
 from typing import Any
 
-from bayes_scaling.conventions import CI_PROB, PARAMS_KINDS, PF_DAY_FLOPS
+from bayes_scaling.conventions import CI_PROB, COMPUTE_UNITS, PARAMS_KINDS, compute_to_flops
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.quantities import flag
 
 #: Largest seed (nutpie's seed is 64-bit unsigned; restarts add to it).
 MAX_SEED = 2**63 - 1
 CI_HELP = "credible interval mass, equal-tailed (default 0.9)"
-COMPUTE_UNITS = ("flops", "pf-days")
 #: Options that set the runs-file columns holding no quantity, by the role their errors carry.
 COLUMN_ROLE_OPTIONS = {"group": "--group-col", "seed": "--seed-col", "covariate": "--covariate",
                        "shape": "--shape-cols"}
@@ -235,7 +234,7 @@ def cost_from_args(args, runs=None):
 
 def to_flops(value: float, compute_unit: str) -> float:
     """A compute value given in ``--compute-unit`` (flops or pf-days), in FLOPs."""
-    return value * (PF_DAY_FLOPS if compute_unit == "pf-days" else 1.0)
+    return float(compute_to_flops(value, compute_unit))
 
 
 def budget_flops(args) -> float:

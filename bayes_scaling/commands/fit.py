@@ -13,9 +13,10 @@ from bayes_scaling.commands.args import (add_calibrate_arg, add_ci_arg, add_cost
                                          add_runs_args, add_sampler_args, cost_from_args, fit_out, group_kw,
                                          int_at_least, runs_from_args, spec_from_args)
 from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, discrepancy_line,
-                                           discrepancy_record, emit)
+                                           discrepancy_record, emit, interval_line)
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.whiten import BIG_TABLE_ROWS, BIG_TUNE
+from bayes_scaling.posterior.intervals import format_interval
 from bayes_scaling.specs.moments import contraction_label
 
 
@@ -38,7 +39,7 @@ def param_table(result, ci_prob: float, truth: dict[str, float] | None = None) -
         (["truth"] if truth else [])
     rows = [head]
     for name, r in df.iterrows():
-        row = [name, r["unit"], fmt(r["median"]), f"[{fmt(r['ci_low'])}, {fmt(r['ci_high'])}]",
+        row = [name, r["unit"], fmt(r["median"]), format_interval(r, fmt, median=False),
                f"{r['r_hat']:.3f}", f"{r['ess_bulk']:.0f}",
                contraction_label(r["contraction"], r["contraction_scale"])]
         if truth:
@@ -215,8 +216,7 @@ def cmd_demo(args) -> int:
     inside = "inside" if s["ci_low"] <= t <= s["ci_high"] else "OUTSIDE"
     emit([f"prediction for a model 10x larger than the largest run: N = {n_big:.3g} parameters, "
           f"D = {d_big:.3g} tokens (20 tokens/parameter), C = {6 * n_big * d_big:.3g} FLOPs",
-          f"  loss: median {s['median']:.4f} nats/token, {args.ci:.0%} interval [{s['ci_low']:.4f}, "
-          f"{s['ci_high']:.4f}]; truth {t:.4f} ({inside} the interval)"])
+          interval_line("loss", s, " nats/token", ".4f") + f"; truth {t:.4f} ({inside} the interval)"])
     if out:
         result.save(out)
         emit(f"saved {out}")

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from bayes_scaling.posterior.intervals import summary_record
+from bayes_scaling.posterior.intervals import format_interval, summary_record
 
 Text = str | Iterable[str] | Callable[[], str | Iterable[str]]
 
@@ -47,14 +47,19 @@ def emit(text: Text = (), record: Any = None, *, as_json: bool = False) -> int:
     return 0
 
 
-def interval_line(label: str, r: dict, unit: str = "", fmt: str = ".4g") -> str:
-    """``"  label: median M<unit>, 90% interval [lo, hi]"`` from a :func:`summary_record`; a quantity no draw
-    has a value of (e.g. the compute for a loss below every draw's floor) says so instead of printing nan."""
+def interval_text(label: str, r: dict, unit: str = "", fmt=".4g") -> str:
+    """``"label: median M<unit>, 90% interval [lo, hi]"`` from a :func:`summary_record` (``fmt``: a format
+    spec or a function of a number); a quantity no draw has a value of (e.g. the compute for a loss below
+    every draw's floor) says so instead of printing nan."""
     if all(v is None or v != v for v in (r["median"], r["ci_low"], r["ci_high"])):
-        return f"  {label}: none (no posterior draw has a finite value)"
-    pct = f"{r['ci_prob']:.0%}"
-    return (f"  {label}: median {r['median']:{fmt}}{unit}, {pct} interval "
-            f"[{r['ci_low']:{fmt}}, {r['ci_high']:{fmt}}]")
+        return f"{label}: none (no posterior draw has a finite value)"
+    m = fmt(r["median"]) if callable(fmt) else format(r["median"], fmt)
+    return f"{label}: median {m}{unit}, {r['ci_prob']:.0%} interval {format_interval(r, fmt, median=False)}"
+
+
+def interval_line(label: str, r: dict, unit: str = "", fmt=".4g") -> str:
+    """:func:`interval_text` indented as a line of a command's answer."""
+    return "  " + interval_text(label, r, unit, fmt)
 
 
 def _attempts(result) -> list[dict]:
@@ -107,8 +112,8 @@ def discrepancy_line(result, ci_prob: float) -> str | None:
         f"(signed {d['inner_median_signed_rel_error']:+.2%})")
     flag = "" if d["inner_diagnostics_ok"] else " (inner fit's diagnostics FAILED: rerun with more draws)"
     return (f"extrapolation discrepancy (leave-future-out: {d['inner_n_train']} runs fit, {d['inner_n_test']} "
-            f"held out): log-loss sd {t0['median']:.3g} [{t0['ci_low']:.3g}, {t0['ci_high']:.3g}] + "
-            f"{t1['median']:.3g} [{t1['ci_low']:.3g}, {t1['ci_high']:.3g}] per decade of {d['axis']} beyond "
+            f"held out): log-loss sd {format_interval(t0, '.3g')} + "
+            f"{format_interval(t1, '.3g')} per decade of {d['axis']} beyond "
             f"{d['largest_fitted']:.3g}; held-out 90% coverage {d['inner_coverage_90_raw']:.0%} without it, "
             f"{d['inner_coverage_90_calibrated']:.0%} with it{miss}{flag}")
 

@@ -10,9 +10,9 @@ from bayes_scaling.commands.args import (add_ci_arg, add_compute_unit_arg, add_c
                                          cost_from_args, int_at_least, positive_float, refuse_unused, to_flops)
 from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, emit, extrapolation_lines,
                                            interval_line)
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, flops_to_pf_days
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.posterior.intervals import summary_record as rec
+from bayes_scaling.posterior.intervals import format_interval, summary_record as rec
 
 #: More budgets than a table can show: frontier --points is bounded (memory grows with points x draws).
 MAX_POINTS = 1000
@@ -41,7 +41,7 @@ def cmd_allocate(args) -> int:
     fe = frontier_exponents(result, c / 10, c * 10, group=args.group, cost=cost)
     ci = args.ci
     out: dict[str, Any] = {
-        "compute": {"flops": c, "pf_days": c / PF_DAY_FLOPS, "flops_per_token": cost.k, "cost": cost.describe()},
+        "compute": {"flops": c, "pf_days": flops_to_pf_days(c), "flops_per_token": cost.k, "cost": cost.describe()},
         "decision": {"N": d.N, "D": d.D, "tokens_per_param": d.tokens_per_param, "utility": d.utility,
                      "objective_loss": d.objective, "constraints": d.constraints},
         **{k: rec(d.optimum[k], ci) for k in ("N_opt", "D_opt", "tokens_per_param", "loss_opt")},
@@ -78,7 +78,7 @@ def cmd_allocate(args) -> int:
                    "new": "an unseen group (group values drawn around the population)"}.get(
                 args.group, f"group {args.group!r}")
             yield f"for {who}"
-        yield f"budget C = {c:.4g} FLOPs ({c / PF_DAY_FLOPS:.4g} PF-days); training cost {cost.describe()}"
+        yield f"budget C = {c:.4g} FLOPs ({flops_to_pf_days(c):.4g} PF-days); training cost {cost.describe()}"
         yield (f"decision ({d.utility}): train N = {d.N:.4g} {units} parameters on D = {d.D:.4g} tokens "
                f"({d.tokens_per_param:.1f} tokens/parameter)"
                + (f", constraints {d.constraints}" if d.constraints else ""))
@@ -117,7 +117,7 @@ def cmd_target(args) -> int:
         "target_loss": args.loss, "cost": cost.describe(),
         "p_unreachable": ds.attrs["p_unreachable"],
         "compute": rec(ds["compute"], ci),
-        "compute_pf_days": rec(ds["compute"] / PF_DAY_FLOPS, ci),
+        "compute_pf_days": rec(ds["compute"].copy(data=flops_to_pf_days(ds["compute"].values)), ci),
         "N_opt": rec(ds["N_opt"], ci),
         "D_opt": rec(ds["D_opt"], ci),
     }
@@ -178,9 +178,10 @@ def cmd_frontier(args) -> int:
                f"{'L* median [' + pct + ']':>26}")
         for r in rows:
             n, t, l_ = r["N_opt"], r["tokens_per_param"], r["loss_opt"]
-            yield (f"  {r['compute_flops']:>10.3g}  {n['median']:>9.3g} [{n['ci_low']:.3g}, {n['ci_high']:.3g}]".ljust(44)
-                   + f"  {t['median']:>7.3g} [{t['ci_low']:.3g}, {t['ci_high']:.3g}]".ljust(28)
-                   + f"  {l_['median']:.4f} [{l_['ci_low']:.4f}, {l_['ci_high']:.4f}]")
+            n_text = f"{n['median']:>9.3g} {format_interval(n, '.3g', median=False)}"
+            yield (f"  {r['compute_flops']:>10.3g}  {n_text}".ljust(44)
+                   + f"  {t['median']:>7.3g} {format_interval(t, '.3g', median=False)}".ljust(28)
+                   + f"  {format_interval(l_, '.4f')}")
         yield diagnostics_line(result)
 
     return emit(text, out, as_json=args.json)
@@ -190,7 +191,7 @@ def _kaplan_frontier(args, result, lo: float, hi: float) -> int:
     """Kaplan's compute-efficient frontier of an L(N, S_min) fit, and efficient vs converged training."""
     from bayes_scaling.queries.kaplan_frontier import efficient_frontier, efficient_vs_converged
 
-    budgets = np.geomspace(lo, hi, args.points) / PF_DAY_FLOPS
+    budgets = flops_to_pf_days(np.geomspace(lo, hi, args.points))
     ef = efficient_frontier(result, budgets)
     ci = args.ci
     out: dict[str, Any] = {k: rec(ef[k], ci) for k in ("p_N", "p_B", "p_S", "alpha_C", "C_c")}
@@ -215,9 +216,9 @@ def _kaplan_frontier(args, result, lo: float, hi: float) -> int:
         yield f"efficient (large, stopped early) vs trained to within {args.converged_within:.0%} of convergence:"
         for r in rows:
             n, g = r["N_opt"], r["loss_gap"]
-            yield (f"  C = {r['compute_pf_days']:.3g} PF-days: N* {n['median']:.3g} [{n['ci_low']:.3g}, {n['ci_high']:.3g}] "
-                   f"vs converged N {r['converged_N']['median']:.3g}; loss gap {g['median']:.4f} "
-                   f"[{g['ci_low']:.4f}, {g['ci_high']:.4f}] nats; P(efficient better) = {r['p_efficient_better']:.3f}")
+            yield (f"  C = {r['compute_pf_days']:.3g} PF-days: N* {format_interval(n, '.3g')} "
+                   f"vs converged N {r['converged_N']['median']:.3g}; loss gap {format_interval(g, '.4f')} "
+                   f"nats; P(efficient better) = {r['p_efficient_better']:.3f}")
         yield diagnostics_line(result)
 
     return emit(text, out, as_json=args.json)
@@ -303,13 +304,13 @@ def cmd_breakdown(args) -> int:
         cp["path"] = {"n_e_median": point.attrs["n_e_median"], "p_n_median": point.attrs["p_n_median"],
                       "from": "kaplan_ns fit" if args.kaplan_ns else "given"}
         if budget is not None:
-            cp["p_before_budget"] = bd.prob_before(point, budget / PF_DAY_FLOPS)
+            cp["p_before_budget"] = bd.prob_before(point, flops_to_pf_days(budget))
         out["contradiction_point"] = cp
         lines.append(f"Kaplan's contradiction point (L(C_min) meets L(D) on the path {path}):")
         lines += [interval_line("C* (PF-days)", cp["C_star"]), interval_line("N* (parameters)", cp["N_star"]),
                   interval_line("D* (tokens)", cp["D_star"]), interval_line("L* (nats/token)", cp["L_star"])]
         if "p_before_budget" in cp:
-            lines.append(f"  P(C* < budget {budget / PF_DAY_FLOPS:.4g} PF-days) = {cp['p_before_budget']:.3f}")
+            lines.append(f"  P(C* < budget {flops_to_pf_days(budget):.4g} PF-days) = {cp['p_before_budget']:.3f}")
     elif set(law.input_names) == {"N", "D"}:
         from bayes_scaling.queries.data_requirement import data_requirement
 

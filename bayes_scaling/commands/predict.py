@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bayes_scaling.commands.args import add_ci_arg, add_json_arg, positive_float
-from bayes_scaling.commands.output import diagnostics_line, diagnostics_record, emit, extrapolation_lines
+from bayes_scaling.commands.output import diagnostics_line, diagnostics_record, emit, extrapolation_lines, interval_text
 from bayes_scaling.conventions import INPUT_QUANTITIES
 
 
@@ -42,11 +42,8 @@ def cmd_predict(args) -> int:
 
     def text():
         q = ", ".join(f"{k} = {v:.4g}" for k, v in out["query"].items())
-        pct = f"{args.ci:.0%}"
         for key, label in (("loss", "law (mean curve)"), ("loss_predictive", "new run (with run-to-run noise)")):
-            s = out[key]
-            yield (f"predicted loss at {q}: {label}: median {s['median']:.4f} nats/token, "
-                   f"{pct} interval [{s['ci_low']:.4f}, {s['ci_high']:.4f}]")
+            yield interval_text(f"predicted loss at {q}: {label}", out[key], " nats/token", ".4f")
         yield from member_lines({k: out[k] for k in ("members", "law_form_share") if k in out}, "loss")
         yield from extrapolation_lines(out["extrapolation"])
         yield diagnostics_line(result)

@@ -19,8 +19,11 @@ from bayes_scaling.conventions import (
     FLOPS_PER_PARAM_TOKEN,
     KAPLAN_ALPHA_B,
     KAPLAN_B_STAR_TOKENS,
+    COMPUTE_UNIT_NAMES,
+    COMPUTE_UNITS,
     PARAMS_KINDS,
-    PF_DAY_FLOPS,
+    canonical_compute_unit,
+    compute_to_flops,
 )
 from bayes_scaling.data.plausibility import UNIT_FACTOR, check_plausible, plausibility_problems
 from bayes_scaling.data.sources import read_source
@@ -33,7 +36,6 @@ __all__ = ["COMPUTE_MISMATCH_FACTOR", "EXTRA_QUANTITIES", "ColumnMap", "RunTable
 #: Given compute may differ from 6ND by this factor before a warning (Hoffmann et al. 2022 Table A4
 #: shows exact counts within 10% of 6ND; a 2x gap means mismatched units or conventions).
 COMPUTE_MISMATCH_FACTOR = 2.0
-_COMPUTE_UNITS = ("flops", "pf-days")
 #: Columns of the canonical table, which group and covariate columns must not overwrite.
 _OWN_COLUMNS = {"N": "parameters", "D": "tokens", "C": "compute", "loss": "loss", **EXTRA_QUANTITIES,
                 "steps_raw": "optimizer steps before the S_min conversion"}
@@ -128,7 +130,7 @@ def load_runs(
     """Load observed runs from CSV, Parquet or a DataFrame and convert to canonical units.
 
     ``params_kind`` declares whether N counts total or non-embedding parameters. Compute is read in
-    ``compute_unit`` ("flops" or "pf-days") and stored in FLOPs. Absent compute is derived as
+    ``compute_unit`` ("flops" or "pf-days"; "FLOPs" or "PF-days" too) and stored in FLOPs. Absent compute is derived as
     C = 6ND; absent tokens as D = C / 6N. A given C more than 2x away from 6ND triggers a warning.
     ``*_col`` name the source column of each quantity (``None``: absent; a default name may be absent,
     a name given explicitly must exist). Errors carry the quantity (or column role) at fault.
@@ -137,8 +139,9 @@ def load_runs(
     """
     if params_kind not in PARAMS_KINDS:
         raise BayesScalingError(f"params_kind must be one of {PARAMS_KINDS}, got {params_kind!r}")
-    if compute_unit not in _COMPUTE_UNITS:
-        raise BayesScalingError(f"compute_unit must be one of {_COMPUTE_UNITS}, got {compute_unit!r}")
+    if canonical_compute_unit(compute_unit) is None:
+        raise BayesScalingError(f"compute_unit must be one of {COMPUTE_UNITS}, got {compute_unit!r}")
+    compute_unit = canonical_compute_unit(compute_unit)
     frame, name, sha = read_source(source)
     if len(frame) == 0:
         raise BayesScalingError(f"runs table {name!r} has a header but no runs: add one row per training run")
@@ -193,7 +196,7 @@ def load_runs(
             f"of at least one (columns are: {available})", quantity="N", column=True)
     out = pd.DataFrame(index=pd.RangeIndex(len(frame), name="run"))
     specs = [("N", params_c, "parameters", "parameters"), ("D", tokens_c, "tokens", "tokens"),
-             ("C", compute_c, "compute", "PF-days" if compute_unit == "pf-days" else "FLOPs"),
+             ("C", compute_c, "compute", COMPUTE_UNIT_NAMES[compute_unit]),
              ("loss", loss_c, "loss", "nats/token"),
              *((q, col, EXTRA_QUANTITIES[q], EXTRA_QUANTITIES[q]) for q, col in extra_cols.items())]
     for key, col, label, unit in specs:
@@ -201,7 +204,7 @@ def load_runs(
             continue
         arr = _numeric(frame, col, label, unit, problems)
         if arr is not None:
-            out[key] = arr * (PF_DAY_FLOPS if key == "C" and compute_unit == "pf-days" else 1.0)
+            out[key] = compute_to_flops(arr, compute_unit) if key == "C" else arr
     if problems:
         raise BayesScalingError(*problems)
 

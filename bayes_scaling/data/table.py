@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayes_scaling.conventions import PF_DAY_FLOPS
+from bayes_scaling.conventions import flops_to_unit
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.quantities import label
 
@@ -48,9 +48,9 @@ def _needed(symbol: str) -> str:
 
 def log_in_unit(symbol: str, values, compute_unit: str = "FLOPs") -> np.ndarray:
     """Natural log of a quantity's values; compute C (given in FLOPs) is first converted to
-    ``compute_unit``, a law's unit ("FLOPs" or "PF-days")."""
+    ``compute_unit``, a law's unit ("FLOPs" or "PF-days", either spelling)."""
     v = np.asarray(values, float)
-    return np.log(v / PF_DAY_FLOPS if (symbol == "C" and compute_unit == "PF-days") else v)
+    return np.log(flops_to_unit(v, compute_unit) if symbol == "C" else v)
 
 
 @dataclass(frozen=True)

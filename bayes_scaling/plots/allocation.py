@@ -6,7 +6,7 @@ import numpy as np
 
 from bayes_scaling.conventions import CI_PROB, FLOPS_PER_PARAM_TOKEN
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.posterior.intervals import median_interval
+from bayes_scaling.posterior.intervals import format_interval, median_interval
 from bayes_scaling.plots.common import (
     BAND_COLOR,
     LOSS_LABEL,
@@ -160,8 +160,8 @@ def plot_frontier(result, compute_min=None, compute_max=None, *, ci_prob: float 
                        label="lowest-loss run per budget")
         ax.fill_between(grid, lo, hi, color=BAND_COLOR, alpha=0.22, lw=0, label=f"{pct(ci_prob)} band")
         ax.plot(grid, med, color=BAND_COLOR, lw=1.8,
-                label=f"{q}*(C) median: {q}* ∝ C^{exp_name}, {exp_name} = {e['median']:.3f} "
-                      f"[{e['ci_low']:.3f}, {e['ci_high']:.3f}]")
+                label=f"{q}*(C) median: {q}* ∝ C^{exp_name}, {exp_name} = "
+                      f"{format_interval(e, '.3f')}")
         for (name, slope), style in zip(REFERENCE_SLOPES[q], ("--", ":")):
             ax.plot(grid, med[0] * (grid / grid[0]) ** slope, ls=style, color="0.45", lw=1.0, alpha=0.8,
                     label=f"{name} (slope only)")

@@ -8,12 +8,8 @@ import numpy as np
 
 from bayes_scaling.conventions import CI_PROB
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.posterior.intervals import median_interval
+from bayes_scaling.posterior.intervals import format_interval, median_interval
 from bayes_scaling.plots.common import check_ci, mpl_text, param_unit, pct
-
-
-def _fmt(v: float) -> str:
-    return f"{v:.4g}"
 
 
 def plot_posterior(result, var_names=None, *, ci_prob: float = CI_PROB):
@@ -51,7 +47,7 @@ def plot_posterior(result, var_names=None, *, ci_prob: float = CI_PROB):
             q = median_interval(v, ci_prob)
             label = (name if not others else f"{name}[{mpl_text(stacked[others[0]].values[i])}]" if len(others) == 1
                      else ax.get_title())
-            ax.set_title(f"{label}: {_fmt(q[0])} [{_fmt(q[1])}, {_fmt(q[2])}]", fontsize="small")
+            ax.set_title(f"{label}: {format_interval(q, '.4g')}", fontsize="small")
             ax.set_xlabel(f"{name} ({unit})" if unit else name, fontsize="small")
             ax.tick_params(labelsize="small")
             ax.xaxis.set_major_locator(MaxNLocator(5))

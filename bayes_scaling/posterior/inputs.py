@@ -7,6 +7,7 @@ import numbers
 
 import numpy as np
 
+from bayes_scaling.conventions import check_positive
 from bayes_scaling.data.table import log_in_unit
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.quantities import label
@@ -46,28 +47,14 @@ def _array(symbol: str, v) -> np.ndarray | None:
     return a
 
 
-def _as_float(value) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return float("nan")
-
-
-def _inside(value, rule: str, high: float, quantity: str | None) -> float:
-    v = _as_float(value)
-    if not 0.0 < v < high:  # NaN and inf fail too
-        raise BayesScalingError(f"{rule}, got {value!r}", quantity=quantity)
-    return v
-
-
 def positive_number(value, rule: str, *, quantity: str | None = None) -> float:
     """``value`` as a finite float > 0; anything else fails with ``"{rule}, got {value!r}"``."""
-    return _inside(value, rule, np.inf, quantity)
+    return check_positive(rule, value, quantity)
 
 
 def fraction(value, rule: str, *, quantity: str | None = None) -> float:
     """``value`` as a float strictly between 0 and 1; anything else fails with ``"{rule}, got {value!r}"``."""
-    return _inside(value, rule, 1.0, quantity)
+    return check_positive(rule, value, quantity, below=1.0)
 
 
 def check_query_size(n_points: int, n_draws: int) -> None:

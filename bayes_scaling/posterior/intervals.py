@@ -62,3 +62,12 @@ def summary_record(da: xr.DataArray, ci_prob: float = CI_PROB) -> dict[str, floa
         "ci_prob": float(ci_prob),
     }
 
+
+
+def format_interval(r, fmt=".4g", *, median: bool = True) -> str:
+    """``"median [lo, hi]"`` (``"[lo, hi]"`` with ``median=False``) of a :func:`summary_record` (or any
+    mapping with ``median``, ``ci_low``, ``ci_high``) or a ``(median, lo, hi)`` tuple; ``fmt``: a format
+    spec (``".4g"``) or a function of one number returning its text."""
+    m, lo, hi = (r["median"], r["ci_low"], r["ci_high"]) if hasattr(r, "keys") else r
+    f = fmt if callable(fmt) else (lambda v: format(v, fmt))
+    return f"{f(m)} [{f(lo)}, {f(hi)}]" if median else f"[{f(lo)}, {f(hi)}]"

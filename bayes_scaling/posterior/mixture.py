@@ -4,12 +4,24 @@ that takes an evaluator's draws answers with the mixture. Each draw remembers it
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import xarray as xr
 
 from bayes_scaling.errors import BayesScalingError
 
 SAMPLE_DIMS = ("chain", "draw")
+
+
+def normalised_weights(weights: dict, names, rule: str) -> dict[str, float]:
+    """The weights of ``names`` (in that order) divided by their sum; a weight that is not a finite real
+    number >= 0, or a zero sum, fails with ``"{rule}, got {weights}"``."""
+    ok = all(isinstance(weights[k], numbers.Real) and np.isfinite(weights[k]) and weights[k] >= 0 for k in names)
+    w = np.array([float(weights[k]) for k in names]) if ok else np.zeros(0)
+    if not ok or w.sum() <= 0:
+        raise BayesScalingError(f"{rule}, got {weights}")
+    return dict(zip(names, w / w.sum()))
 
 
 class MixtureEvaluator:
@@ -21,16 +33,14 @@ class MixtureEvaluator:
     def __init__(self, members: dict, weights: dict[str, float], *, n_draws: int | None = None, seed: int = 0):
         if not members or set(members) != set(weights):
             raise BayesScalingError("a mixture needs one weight per member (and at least one member)")
-        w = np.array([float(weights[k]) for k in members])
-        if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
-            raise BayesScalingError(f"mixture weights must be >= 0 with a positive sum, got {dict(weights)}")
+        self.weights = normalised_weights(dict(weights), list(members), "mixture weights must be >= 0 with a positive sum")
         self.members = dict(members)
-        self.weights = dict(zip(members, w / w.sum()))
+        p = np.array(list(self.weights.values()))
         sizes = [int(np.prod(m.shape)) for m in members.values()]
         self.n_draws = int(n_draws or min(sizes))
-        counts = np.floor(w / w.sum() * self.n_draws).astype(int)
+        counts = np.floor(p * self.n_draws).astype(int)
         short = self.n_draws - counts.sum()
-        counts[np.argsort(-(w / w.sum() * self.n_draws - counts))[:short]] += 1
+        counts[np.argsort(-(p * self.n_draws - counts))[:short]] += 1
         if any(c > s for c, s in zip(counts, sizes)):
             raise BayesScalingError(f"n_draws = {self.n_draws} asks a member for more draws than it has ({sizes})")
         rng = np.random.default_rng(seed)

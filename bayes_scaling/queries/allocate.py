@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
 from bayes_scaling.cost import check_cost_range
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import check_query_size, positive_number

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, pf_days_to_flops
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import flat_draws
 from bayes_scaling.laws.registry import counterpart_law  # noqa: F401  (part of this module's answers)
@@ -69,7 +69,7 @@ def contradiction_point(fit_c, fit_d, *, n_e=KAPLAN_PATH["n_e"], p_n=KAPLAN_PATH
     a_c, log_cc = _flat(fit_c, "alpha_C"), np.log(_flat(fit_c, "C_c"))
     a_d, log_dc = _flat(fit_d, "alpha_D")[idx], np.log(_flat(fit_d, "D_c"))[idx]
     # log D(C) = log_k + (1 - p_n) log C, C in PF-days
-    log_k = np.log(compute_factor * PF_DAY_FLOPS / (FLOPS_PER_PARAM_TOKEN * n_e))
+    log_k = np.log(pf_days_to_flops(compute_factor) / (FLOPS_PER_PARAM_TOKEN * n_e))
     denom = a_c - a_d * (1 - p_n)
     meets = denom > 0
     x = np.where(meets, (a_c * log_cc - a_d * log_dc + a_d * log_k) / np.where(meets, denom, 1.0), np.inf)

@@ -8,7 +8,8 @@ import copy
 
 import numpy as np
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, pf_days_to_flops
+from bayes_scaling.conventions import (COMPUTE_UNIT_NAMES, FLOPS_PER_PARAM_TOKEN, canonical_compute_unit,
+                                       compute_to_flops)
 from bayes_scaling.cost import CostLaw, stored_cost
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import positive_number
@@ -37,13 +38,12 @@ def check_budgets(compute, unit: str = "FLOPs") -> np.ndarray:
 
 
 def budgets_flops(compute, compute_unit: str) -> np.ndarray:
-    """Compute budgets given in ``compute_unit`` ("flops" or "pf-days"), checked, in FLOPs."""
-    c = check_budgets(compute, "PF-days" if compute_unit == "pf-days" else "FLOPs")
-    if compute_unit == "pf-days":
-        return pf_days_to_flops(c)
-    if compute_unit != "flops":
+    """Compute budgets given in ``compute_unit`` ("flops" or "pf-days", either spelling), checked, in FLOPs."""
+    unit = canonical_compute_unit(compute_unit)
+    c = check_budgets(compute, COMPUTE_UNIT_NAMES.get(unit, "FLOPs"))
+    if unit is None:
         raise BayesScalingError(f"compute_unit must be 'flops' or 'pf-days', got {compute_unit!r}")
-    return c
+    return compute_to_flops(c, unit)
 
 
 def check_flops_per_token(flops_per_token: float) -> float:

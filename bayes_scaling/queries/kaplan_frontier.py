@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, KAPLAN_ALPHA_B, KAPLAN_B_STAR_TOKENS, PF_DAY_FLOPS
+from bayes_scaling.conventions import (FLOPS_PER_PARAM_TOKEN, KAPLAN_ALPHA_B, KAPLAN_B_STAR_TOKENS, flops_to_pf_days,
+                                       pf_days_to_flops)
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import check_query_size, fraction
 from bayes_scaling.queries.draws import bisect_decreasing, check_budgets
@@ -57,7 +58,7 @@ def efficient_frontier(result, compute_pf_days, *, b_star: float = KAPLAN_B_STAR
     a_n, a_s, log_nc, log_sc = _params(result)
     alpha_c, log_cc = _log_cc(a_n, a_s, log_nc, log_sc, b_star, alpha_b)
     e = lambda v: v[..., None]  # noqa: E731
-    log_c = np.log(c * PF_DAY_FLOPS)
+    log_c = np.log(pf_days_to_flops(c))
     r = a_n / a_s
     x = log_c - e(log_cc)
     log_n = e(log_nc) + e(alpha_c / a_n) * x + e(np.log1p(r) / a_n)
@@ -75,7 +76,7 @@ def efficient_frontier(result, compute_pf_days, *, b_star: float = KAPLAN_B_STAR
             "p_N": (dims2, alpha_c / a_n),
             "p_B": (dims2, alpha_c / alpha_b),
             "p_S": (dims2, alpha_c / a_s),
-            "C_c": (dims2, np.exp(log_cc) / PF_DAY_FLOPS, {"units": "PF-days"}),
+            "C_c": (dims2, flops_to_pf_days(np.exp(log_cc)), {"units": "PF-days"}),
         },
         coords={"budget": ("budget", c, {"units": "PF-days"})},
     )
@@ -91,7 +92,7 @@ def converged_plan_loss(result, compute_pf_days: float, *, f: float = 0.02, b_st
     fraction(f, "f (distance from convergence) must be in (0, 1), e.g. 0.02")
     (c,) = check_budgets([compute_pf_days], "PF-days")
     a_n, a_s, log_nc, log_sc = _params(result)
-    log_c = np.log(c * PF_DAY_FLOPS)
+    log_c = np.log(pf_days_to_flops(c))
 
     def parts(log_n):
         log_l_inf = a_n * (log_nc - log_n)

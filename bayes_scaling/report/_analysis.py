@@ -9,7 +9,8 @@ import time
 import numpy as np
 
 from bayes_scaling.plots.common import axis_label, is_nd, param_unit, pct
-from bayes_scaling.report._model import Para, Section, Table, draws_interval, figure_item, interval, num
+from bayes_scaling.report._model import (Para, Section, Table, draws_interval, figure_item, interval, interval_header,
+                                         num)
 from bayes_scaling.report._refits import OUTLIER_ROBUST_SDS, break_test_from, convert_params
 
 
@@ -47,7 +48,7 @@ def breakdown_section(ctx) -> Section:
             rows.append([f"{num(x_max * f)} ({f:g}x the largest run)", draws_interval(pred["loss"].isel(query=0), ci),
                          draws_interval(pred["loss_predictive"].isel(query=0), ci), f"{np.log10(f):+.2f}"])
         sec.add(Table([axis_label(result, axis), "law loss (nats/token)", "new run's loss (nats/token)",
-                       "decades beyond"], rows, f"Extrapolation, median [{pct(ci)} interval]"))
+                       "decades beyond"], rows, f"Extrapolation, {interval_header(ci)}"))
     chk = ctx.largest_check
     if chk is not None:
         sec.add(Para(f"Posterior predictive check of the {chk['n_runs']} largest runs: {chk['outside_interval']} outside "
@@ -69,7 +70,7 @@ def _discrepancy_part(ctx, sec: Section) -> None:
         return
     ci = ctx.ci
     info = disc.info
-    sec.add(Table(["quantity", f"median [{pct(ci)} interval]"],
+    sec.add(Table(["quantity", f"{interval_header(ci)}"],
                   [["tau0: discrepancy sd at the data's edge (log-loss)", draws_interval(disc.tau0, ci)],
                    [f"tau1: growth per decade of {disc.axis} beyond the data (log-loss)", draws_interval(disc.tau1, ci)],
                    ["held-out runs in the calibration (fit / held out)",
@@ -137,7 +138,7 @@ def _kaplan_part(ctx, sec: Section) -> None:
             (("C_star", "C*", "PF-days"), ("N_star", "N*", "parameters"), ("D_star", "D*", "tokens"),
              ("L_star", "L*", "nats/token"))]
     rows.append(["P(the curves never meet)", "", f"{point.attrs['p_never_meet']:.3f}"])
-    sec.add(Table(["quantity", "unit", f"median [{pct(ci)} interval]"], rows,
+    sec.add(Table(["quantity", "unit", f"{interval_header(ci)}"], rows,
                   f"Kaplan et al. 2020 §6.3 contradiction point on the path N = {num(point.attrs['n_e_median'])} "
                   f"C^{point.attrs['p_n_median']:g} (C in PF-days): kaplan_c fit ({_diag(fit_c)}), kaplan_d fit "
                   f"({_diag(fit_d)})"))
@@ -178,7 +179,7 @@ def groups_section(ctx) -> Section | None:
         diff.append([f"compute {bb} needs to match {a} (x C)", draws_interval(c["compute_multiplier"], ci, 3)])
     diff += [[f"{k}({bb}) - {k}({a}) ({param_unit(result, k)})", draws_interval(v, ci)]
              for k, v in c["param_diff"].items()]
-    sec.add(Table(["quantity", f"median [{pct(ci)} interval] or probability"], diff, f"Paired difference {bb} vs {a}"))
+    sec.add(Table(["quantity", f"{interval_header(ci)} or probability"], diff, f"Paired difference {bb} vs {a}"))
     fig = plot_group_comparison(result, compute=b, ci_prob=ci)
     return sec.add(figure_item("groups", fig, f"Loss per group and paired differences at C = {num(b)} FLOPs, "
                                               f"{pct(ci)} intervals.", "loss per group and paired differences"))
@@ -253,8 +254,8 @@ def sensitivity_section(ctx) -> Section:
             rows.append([name, str(len(fit.runs)), draws_interval(n_opt, ci), draws_interval(ratio, ci, 3),
                          draws_interval(opt["loss_opt"], ci), _diag(fit)])
         sec.add(Table(["variant", "runs", f"N* ({kind} parameters)", "D*/N* (tokens/parameter)", "L* (nats/token)",
-                       "diagnostics"], rows, f"Allocation at the first budget, C = {num(b)} FLOPs, median "
-                                             f"[{pct(ci)} interval]"))
+                       "diagnostics"], rows, f"Allocation at the first budget, C = {num(b)} FLOPs, "
+                                             f"{interval_header(ci)}"))
     else:
         law = result.law
         axis = law.input_names[-1]
@@ -269,7 +270,7 @@ def sensitivity_section(ctx) -> Section:
         head = [f"{p} ({param_unit(result, p)})" for p in names]
         loss = f"loss (nats/token) at {axis_label(result, axis)} = {num(x10)}, 10x the largest run"
         sec.add(Table(["variant", "runs", *head, loss, "diagnostics"], rows,
-                      f"Parameters and an extrapolation per variant, median [{pct(ci)} interval]"))
+                      f"Parameters and an extrapolation per variant, {interval_header(ci)}"))
     for n in notes:
         sec.add(Para(n))
     for f in failed:

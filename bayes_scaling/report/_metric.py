@@ -9,7 +9,7 @@ import json
 import numpy as np
 
 from bayes_scaling.plots.common import pct
-from bayes_scaling.report._model import Para, Section, Table, draws_interval, num
+from bayes_scaling.report._model import Para, Section, Table, draws_interval, interval_header, num
 
 #: Losses (fractions of the smallest observed) at which the metric is extrapolated beyond the runs.
 EXTRAPOLATE_LOSS = (0.9, 0.8)
@@ -34,7 +34,7 @@ def metric_section(ctx) -> Section | None:
     ceiling = law.loss(np, {"L": np.log(1e-9)}, p)
     rows = [["floor (metric as the loss grows)", law.floor_param, draws_interval(floor, ci)],
             ["ceiling (metric as the loss goes to 0)", "-", draws_interval(ceiling, ci)]]
-    sec.add(Table(["quantity", "parameter", f"median [{pct(ci)} interval]"], rows,
+    sec.add(Table(["quantity", "parameter", f"{interval_header(ci)}"], rows,
                   f"Bounds of the metric ({law.response_unit})"))
     L = result.runs.frame["L"].to_numpy(float)
     grid = [*(float(np.quantile(L, q)) for q in (1.0, 0.5, 0.0)), *(f * float(L.min()) for f in EXTRAPOLATE_LOSS)]
@@ -72,7 +72,7 @@ def noise_section(ctx) -> Section | None:
                        ("sigma", "a new run at a new configuration")):
         d = post[name]
         rows.append([name, what, draws_interval(d, ci), draws_interval(d / slope, ci)])
-    sec.add(Table(["component", "meaning", f"on the family's scale, median [{pct(ci)} interval]",
+    sec.add(Table(["component", "meaning", f"on the family's scale, {interval_header(ci)}",
                    f"in {unit} at the median response {num(typical)}"], rows,
                   "Noise components (delta method for the response's units)"))
     return sec

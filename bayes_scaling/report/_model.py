@@ -8,7 +8,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from bayes_scaling.posterior.intervals import summary_record
+from bayes_scaling.plots.common import pct as pct_text
+from bayes_scaling.posterior.intervals import format_interval, summary_record
 
 
 @dataclass
@@ -87,9 +88,12 @@ def num(v: float, digits: int = 4) -> str:
 
 def interval(rec: dict, digits: int = 4, pct: bool = False) -> str:
     """``median [lo, hi]`` of a summary record (``summary_record``)."""
-    if pct:
-        return f"{rec['median']:.{max(digits - 3, 1)}%} [{rec['ci_low']:.{max(digits - 3, 1)}%}, {rec['ci_high']:.{max(digits - 3, 1)}%}]"
-    return f"{num(rec['median'], digits)} [{num(rec['ci_low'], digits)}, {num(rec['ci_high'], digits)}]"
+    return format_interval(rec, f".{max(digits - 3, 1)}%" if pct else (lambda v: num(v, digits)))
+
+
+def interval_header(ci: float) -> str:
+    """The header of a table column of :func:`interval` cells: ``median [90% interval]``."""
+    return f"median [{pct_text(ci)} interval]"
 
 
 def draws_interval(draws, ci: float, digits: int = 4, pct: bool = False) -> str:

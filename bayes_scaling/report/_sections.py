@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayes_scaling.conventions import ESS_MIN_PER_CHAIN, PF_DAY_FLOPS, RHAT_MAX
+from bayes_scaling.conventions import ESS_MIN_PER_CHAIN, PF_DAY_FLOPS, RHAT_MAX, flops_to_pf_days, is_pf_days
 from bayes_scaling.plots.common import budget_labels, is_nd, pct, unit_text
-from bayes_scaling.report._model import Para, Section, Table, draws_interval, figure_item, interval, num
+from bayes_scaling.report._model import (Para, Section, Table, draws_interval, figure_item, interval, interval_header,
+                                         num)
 from bayes_scaling.specs.moments import contraction_label
 
 KIND_NOTE = {
@@ -61,8 +62,8 @@ def data_section(ctx) -> Section:
 
     command = result.tree.attrs.get("command", "")
     given = meta.get("compute_unit")  # recorded by load_runs; older fits: inferred from the fit command
-    if given == "pf-days" or (given is None and "--compute-unit pf-days" in command):
-        read = "read in PF-days and converted to FLOPs (1 PF-day = 8.64e19 FLOPs)"
+    if is_pf_days(given) or (given is None and "--compute-unit pf-days" in command):
+        read = f"read in PF-days and converted to FLOPs (1 PF-day = {num(PF_DAY_FLOPS)} FLOPs)"
     elif given or command:
         read = "read in FLOPs"
     else:
@@ -76,7 +77,7 @@ def data_section(ctx) -> Section:
                     ("X", "scale axis units"), ("S", "steps"), ("loss", "nats/token")):
         if q in frame:
             v = frame[q].to_numpy(float)
-            extra = f" ({num(v.min() / PF_DAY_FLOPS)} - {num(v.max() / PF_DAY_FLOPS)} PF-days)" if q == "C" else ""
+            extra = f" ({num(flops_to_pf_days(v.min()))} - {num(flops_to_pf_days(v.max()))} PF-days)" if q == "C" else ""
             ranges.append([q, unit, f"{num(v.min())} - {num(v.max())}{extra}"])
     sec.add(Table(["quantity", "unit"], units, "Units"))
     sec.add(Table(["quantity", "unit", "range in the runs"], ranges, "Ranges"))
@@ -153,7 +154,7 @@ def parameters_section(ctx) -> Section:
              f"{r['r_hat']:.3f}", f"{r['ess_bulk']:.0f}", f"{r['ess_tail']:.0f}",
              contraction_label(r["contraction"], r["contraction_scale"])]
             for name, r in df.iterrows()]
-    sec.add(Table(["parameter", "unit", f"median [{pct(ci)} interval]", "mean", "sd", "R-hat", "ESS bulk", "ESS tail",
+    sec.add(Table(["parameter", "unit", f"{interval_header(ci)}", "mean", "sd", "R-hat", "ESS bulk", "ESS tail",
                    "contraction"], rows,
                   f"Posterior of each parameter ({pct(ci)} equal-tailed intervals). Contraction: 1 - posterior "
                   f"variance / prior variance (log: on the log scale, for heavy-tailed priors); near 0 the prior, "
@@ -252,12 +253,12 @@ def frontier_section(ctx) -> Section:
         d = decide(result, float(b))
         ctx.decisions.append(d)
         dec = f"{max(np.log10(b / c_max), 0.0):.2f}"
-        rows.append([num(b), num(b / PF_DAY_FLOPS), draws_interval(sel["N_opt"], ci), draws_interval(sel["D_opt"], ci),
+        rows.append([num(b), num(flops_to_pf_days(b)), draws_interval(sel["N_opt"], ci), draws_interval(sel["D_opt"], ci),
                      draws_interval(sel["tokens_per_param"], ci, 3), draws_interval(sel["loss_opt"], ci),
                      f"{num(d.N)} / {num(d.D)}", draws_interval(d.outcome["loss"], ci), dec])
     sec.add(Table(["budget C (FLOPs)", "PF-days", f"N* ({kind} parameters)", "D* (tokens)", "D*/N* (tokens/parameter)",
                    "L* (nats/token)", f"decision N ({kind} parameters) / D (tokens), min. expected loss",
                    "loss at the decision (nats/token)", "decades beyond the largest run"], rows,
-                  f"Allocation per budget: per-draw optimum, median [{pct(ci)} interval]; the decision is one plan "
+                  f"Allocation per budget: per-draw optimum, {interval_header(ci)}; the decision is one plan "
                   f"for all draws" + (" (population of the hierarchical fit)" if result.hierarchy else "")))
     return sec

@@ -20,7 +20,7 @@ import xarray as xr
 from bayes_scaling.conventions import CI_PROB, check_ci_prob
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.diagnostics import Diagnostics
-from bayes_scaling.posterior.mixture import MixtureEvaluator
+from bayes_scaling.posterior.mixture import MixtureEvaluator, normalised_weights
 from bayes_scaling.result.fit import ENSEMBLE_FORMAT, FORMAT, FitResult, write_tree
 
 
@@ -49,13 +49,9 @@ class EnsembleResult:
         for name, m in members.items():
             if not np.array_equal(m.runs.frame["loss"].to_numpy(), first):
                 raise BayesScalingError(f"ensemble member {name!r} was fitted to other runs: members share one runs table")
-        bad = {k: v for k, v in weights.items()
-               if not (isinstance(v, (int, float, np.number)) and np.isfinite(v) and v >= 0)}
-        total = float(sum(weights.values())) if not bad else 0.0
-        if bad or total <= 0:
-            raise BayesScalingError(f"ensemble weights must be finite numbers >= 0 with a positive sum, got {weights}")
+        self.weights = {k: float(v) for k, v in normalised_weights(
+            weights, list(weights), "ensemble weights must be finite numbers >= 0 with a positive sum").items()}
         self.members = dict(members)
-        self.weights = {k: float(v) / total for k, v in weights.items()}
         self.info = dict(info or {})
         self.seed = int(seed)
 
