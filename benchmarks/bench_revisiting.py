@@ -149,6 +149,9 @@ def main(argv=None) -> int:
                          "known before any fit; the M4 baseline fixes eps_0 = 1 there too); 'none': m4.toml everywhere")
     ap.add_argument("--retry-budget", type=float, default=30.0,
                     help="seconds per fit within which a fit whose diagnostics failed is resampled (fit's retries)")
+    ap.add_argument("--retry-clock", choices=("cpu", "wall"), default="cpu",
+                    help="clock of --retry-budget: the worker's CPU seconds (default: the same retries on a loaded "
+                         "machine as on an idle one) or wall seconds")
     ap.add_argument("--calibrate", action="store_true",
                     help="also score each fit with its leave-future-out extrapolation discrepancy (one more fit per "
                          "curve, in this process, timed separately)")
@@ -196,13 +199,13 @@ def main(argv=None) -> int:
         cuts = tuple(float(c) for c in args.cuts.split(","))
         print(f"fit_ensembles(members={members}, leave-future-out cuts {list(cuts)}, discrepancy on the mixture, "
               f"draws={args.ens_draws}, tune={args.ens_tune} (inner {args.inner_draws}, retries {args.inner_retries}), m4 spec on IC "
-              f"{args.error_rate_spec}, retry budget {args.retry_budget:g} s per fit, workers={args.workers})",
+              f"{args.error_rate_spec}, retry budget {args.retry_budget:g} {args.retry_clock} s per fit, workers={args.workers})",
               flush=True)
         c0 = _children_cpu()
         t1 = time.perf_counter()
         ens_kw = dict(workers=args.workers, method="lfo", cut_decades=cuts, draws=args.ens_draws, tune=args.ens_tune,
                       inner_draws=args.inner_draws, chains=args.chains, seed=args.seed, calibrate_extrapolation="auto",
-                      retry_budget_s=args.retry_budget,
+                      retry_budget_s=args.retry_budget, retry_clock=args.retry_clock,
                       inner_fit_kw=None if args.inner_retries < 0 else {"retries": args.inner_retries})
         # IC curves are error rates: their m4 member takes the error-rate spec (decided by what the loss is)
         own = {} if args.error_rate_spec == "none" or "m4" not in members else {

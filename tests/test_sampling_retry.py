@@ -40,15 +40,18 @@ def test_a_fit_that_fails_its_first_attempt_retries_and_records_it():
     assert any("ESS" in p for p in att[0]["problems"])
     assert att[1]["draws"] == 60 and att[1]["tune"] == 60 and att[1]["target_accept"] == 0.95
     assert att[0]["seed"] != att[1]["seed"]
+    assert all(a["cpu_seconds"] > 0 and a["seconds"] > 0 for a in att)  # CPU and wall seconds of each attempt
     assert res.posterior.sizes["draw"] == 60 and res.sampler_config["draws"] == 60
     assert res.sampler_config["seed"] == 7  # the fit's seed: every attempt's derives from it
     assert "attempt 2 of 2" in diagnostics_line(res) and len(diagnostics_record(res)["attempts"]) == 2
     # no retry without the budget for one, or with retries=0
-    for kw in ({"retry_budget_s": 0.0}, {"retries": 0}):
+    for kw in ({"retry_budget_s": 0.0}, {"retry_budget_s": 0.0, "retry_clock": "cpu"}, {"retries": 0}):
         once = bs.fit(runs, law="chinchilla", draws=30, tune=30, chains=2, seed=7, progress=False, **kw)
         assert len(once.sampler_config["attempts"]) == 1 and not once.diagnostics.ok
     with pytest.raises(bs.BayesScalingError, match="retries"):
         bs.fit(runs, law="chinchilla", retries=-1)
+    with pytest.raises(bs.BayesScalingError, match="retry_clock"):
+        bs.fit(runs, law="chinchilla", retry_clock="gpu")
 
 
 def test_a_passing_fit_makes_one_attempt(epoch_fit):
