@@ -142,6 +142,8 @@ def main(argv=None) -> int:
     ap.add_argument("--ens-tune", type=int, default=300, help="tuning steps per chain of the members' full fits")
     ap.add_argument("--inner-draws", type=int, default=200,
                     help="draws and tuning steps per chain of the inner (stacking) fits, which only score held-out points")
+    ap.add_argument("--inner-chains", type=int, default=4,
+                    help="chains of the inner (stacking) fits (the calibration scores at most 400 mixture draws per cut)")
     ap.add_argument("--inner-retries", type=int, default=0,
                     help="retries of an inner fit whose diagnostics fail (-1: fit's default)")
     ap.add_argument("--error-rate-spec", default="m4_error_rate",
@@ -152,6 +154,9 @@ def main(argv=None) -> int:
     ap.add_argument("--retry-clock", choices=("cpu", "wall"), default="cpu",
                     help="clock of --retry-budget: the worker's CPU seconds (default: the same retries on a loaded "
                          "machine as on an idle one) or wall seconds")
+    ap.add_argument("--retry-schedule", choices=("double", "ess"), default="double",
+                    help="retries of the members' fits: 'double' (fit's default: draws and tuning doubled, smaller "
+                         "steps) or 'ess' (draws sized by the ESS shortfall, smaller steps only after divergences)")
     ap.add_argument("--calibrate", action="store_true",
                     help="also score each fit with its leave-future-out extrapolation discrepancy (one more fit per "
                          "curve, in this process, timed separately)")
@@ -198,15 +203,17 @@ def main(argv=None) -> int:
 
         cuts = tuple(float(c) for c in args.cuts.split(","))
         print(f"fit_ensembles(members={members}, leave-future-out cuts {list(cuts)}, discrepancy on the mixture, "
-              f"draws={args.ens_draws}, tune={args.ens_tune} (inner {args.inner_draws}, retries {args.inner_retries}), m4 spec on IC "
-              f"{args.error_rate_spec}, retry budget {args.retry_budget:g} {args.retry_clock} s per fit, workers={args.workers})",
+              f"draws={args.ens_draws}, tune={args.ens_tune} (inner {args.inner_chains} x {args.inner_draws}, retries {args.inner_retries}), m4 spec on IC "
+              f"{args.error_rate_spec}, retry budget {args.retry_budget:g} {args.retry_clock} s per fit ({args.retry_schedule} schedule), workers={args.workers})",
               flush=True)
         c0 = _children_cpu()
         t1 = time.perf_counter()
         ens_kw = dict(workers=args.workers, method="lfo", cut_decades=cuts, draws=args.ens_draws, tune=args.ens_tune,
                       inner_draws=args.inner_draws, chains=args.chains, seed=args.seed, calibrate_extrapolation="auto",
                       retry_budget_s=args.retry_budget, retry_clock=args.retry_clock,
-                      inner_fit_kw=None if args.inner_retries < 0 else {"retries": args.inner_retries})
+                      retry_schedule=args.retry_schedule,
+                      inner_fit_kw={"chains": args.inner_chains,
+                                    **({} if args.inner_retries < 0 else {"retries": args.inner_retries})})
         # IC curves are error rates: their m4 member takes the error-rate spec (decided by what the loss is)
         own = {} if args.error_rate_spec == "none" or "m4" not in members else {
             k: ([m for m in members if m != "m4"], [args.error_rate_spec]) for k in fit_tables if k.startswith("IC|")}

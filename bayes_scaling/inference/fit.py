@@ -23,6 +23,8 @@ from bayes_scaling.errors import BayesScalingError, DiagnosticsError
 from bayes_scaling.inference.checks import check_posterior, check_runs
 from bayes_scaling.inference.compile import compile_jax_model, compile_nutpie_model
 from bayes_scaling.inference.model import build_model, model_data, prior_containers
+from bayes_scaling.inference.retry import (MAX_RETRIES, RETRY_BUDGET_S, RETRY_CLOCKS, RETRY_SCHEDULES,  # noqa: F401
+                                           RETRY_SEED_STRIDE, escalate, escalate_to_ess, expected_factor, may_retry)
 from bayes_scaling.inference.sampling import sample_nuts
 from bayes_scaling.inference.whiten import (BIG_TUNE, WHITE_CHOL, WHITE_MEAN, big_backend, feed, is_big, pilot,
                                             whitened_model)
@@ -190,33 +192,6 @@ def _sample(compiled, *, draws: int, tune: int, chains: int, seed: int, progress
     raise AssertionError("unreachable")
 
 
-#: Refits when diagnostics fail: at most MAX_RETRIES, each with twice the tuning (and, unless only
-#: divergences failed, draws) of the last and a higher target acceptance (smaller steps, fewer divergences); none starts unless its
-#: expected time (RETRY_TIME_FACTOR x the last attempt's) fits in RETRY_BUDGET_S seconds from the start.
-MAX_RETRIES = 2
-RETRY_BUDGET_S = 300.0
-RETRY_TIME_FACTOR = 2.5
-RETRY_SEED_STRIDE = 104729
-#: Clocks a retry budget can be measured on: wall seconds, or this process's CPU seconds.
-RETRY_CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
-#: target_accept of retry 1, 2 (hierarchical fits, whose group-scale funnels need the smallest steps).
-RETRY_TARGET_ACCEPT = {False: (0.95, 0.99), True: (0.99, 0.995)}
-
-
-def escalate(settings: dict, retry: int, *, hierarchical: bool, more_draws: bool = True) -> dict:
-    """Sampler settings of retry number ``retry`` (1, 2, ...) after ``settings`` failed: tuning doubled,
-    target acceptance raised to the schedule's value (never lowered), and draws doubled when
-    ``more_draws`` (R-hat or ESS failed; divergences alone need smaller steps, not more draws)."""
-    ladder = RETRY_TARGET_ACCEPT[hierarchical]
-    target = ladder[min(retry, len(ladder)) - 1]
-    return {"draws": settings["draws"] * (2 if more_draws else 1), "tune": 2 * settings["tune"],
-            "target_accept": max(float(settings["target_accept"]), target)}
-
-
-def _may_retry(done: int, retries: int, last_s: float, elapsed_s: float, budget_s: float) -> bool:
-    return done <= retries and elapsed_s + RETRY_TIME_FACTOR * last_s <= budget_s
-
-
 def fit(
     runs: RunTable,
     law: str | None = None,
@@ -237,6 +212,7 @@ def fit(
     retries: int = MAX_RETRIES,
     retry_budget_s: float = RETRY_BUDGET_S,
     retry_clock: str = "wall",
+    retry_schedule: str = "double",
     cost: CostLaw | None = None,
     run_noise: bool = False,
 ):
@@ -269,6 +245,8 @@ def fit(
     ``"wall"`` (default) or ``"cpu"`` (this process's CPU seconds, :func:`time.process_time`: the same
     retries on a loaded machine as on an idle one, for batch workers sampling on one thread). Every attempt
     (settings, wall and CPU seconds, problems) is recorded in ``sampler_config["attempts"]``; the last one is returned.
+    ``retry_schedule``: ``"double"`` (default, :func:`escalate`) or ``"ess"`` (:func:`escalate_to_ess`: draws
+    sized by the ESS shortfall, smaller steps only after divergences).
     A KeyboardInterrupt while sampling propagates (it is never taken for a failed attempt).
     ``cost`` (a :class:`~bayes_scaling.cost.CostLaw`, e.g. :func:`~bayes_scaling.cost.fit_cost` of the
     runs' recorded compute) is stored with the fit: allocation, frontiers and design price budgets with it.
@@ -300,6 +278,9 @@ def fit(
     if retry_clock not in RETRY_CLOCKS:
         raise BayesScalingError(f"retry_clock must be 'wall' or 'cpu', got {retry_clock!r}", quantity="retry_clock")
     clock = RETRY_CLOCKS[retry_clock]
+    if retry_schedule not in RETRY_SCHEDULES:
+        raise BayesScalingError(f"retry_schedule must be 'double' or 'ess', got {retry_schedule!r}",
+                                quantity="retry_schedule")
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1)[0])
     seed = _check_int("seed", seed, 0)
@@ -335,11 +316,19 @@ def fit(
         attempts.append({**settings, "seed": seed + len(attempts) * RETRY_SEED_STRIDE,
                          "seconds": round(time.perf_counter() - t_wall, 2),
                          "cpu_seconds": round(time.process_time() - c0, 2), "ok": diag.ok, "problems": diag.problems})
-        if diag.ok or not _may_retry(len(attempts), retries, seconds, clock() - start, retry_budget_s):
+        if diag.ok or len(attempts) > retries:
             break
-        more_draws = not (diag.r_hat_max <= diag.r_hat_threshold and diag.ess_bulk_min >= diag.ess_threshold * chains
-                          and diag.ess_tail_min >= diag.ess_threshold * chains)
-        settings = escalate(settings, len(attempts), hierarchical=data.group_idx is not None, more_draws=more_draws)
+        hierarchical = data.group_idx is not None
+        if retry_schedule == "ess":
+            nxt = escalate_to_ess(settings, diag, len(attempts), hierarchical=hierarchical)
+        else:
+            more_draws = not (diag.r_hat_max <= diag.r_hat_threshold and diag.ess_bulk_min >= diag.ess_threshold * chains
+                              and diag.ess_tail_min >= diag.ess_threshold * chains)
+            nxt = escalate(settings, len(attempts), hierarchical=hierarchical, more_draws=more_draws)
+        if not may_retry(len(attempts), retries, seconds, clock() - start, retry_budget_s,
+                          expected_factor(retry_schedule, settings, nxt)):
+            break
+        settings = nxt
         if progress:
             print(f"diagnostics failed ({'; '.join(diag.problems)}): retrying with {settings}",
                   file=sys.stderr, flush=True)
