@@ -142,7 +142,7 @@ def main(argv=None) -> int:
     ap.add_argument("--ens-tune", type=int, default=300, help="tuning steps per chain of the members' full fits")
     ap.add_argument("--inner-draws", type=int, default=200,
                     help="draws and tuning steps per chain of the inner (stacking) fits, which only score held-out points")
-    ap.add_argument("--inner-chains", type=int, default=4,
+    ap.add_argument("--inner-chains", type=int, default=2,
                     help="chains of the inner (stacking) fits (the calibration scores at most 400 mixture draws per cut)")
     ap.add_argument("--inner-retries", type=int, default=0,
                     help="retries of an inner fit whose diagnostics fail (-1: fit's default)")
@@ -154,7 +154,7 @@ def main(argv=None) -> int:
     ap.add_argument("--retry-clock", choices=("cpu", "wall"), default="cpu",
                     help="clock of --retry-budget: the worker's CPU seconds (default: the same retries on a loaded "
                          "machine as on an idle one) or wall seconds")
-    ap.add_argument("--retry-schedule", choices=("double", "ess"), default="double",
+    ap.add_argument("--retry-schedule", choices=("double", "ess"), default="ess",
                     help="retries of the members' fits: 'double' (fit's default: draws and tuning doubled, smaller "
                          "steps) or 'ess' (draws sized by the ESS shortfall, smaller steps only after divergences)")
     ap.add_argument("--calibrate", action="store_true",
