@@ -16,10 +16,13 @@ For each curve (72 vision few-shot IC, 5 NMT, 5 LM, 10 BIG-bench): fit on the au
   on the stacking cut's member fits (no refit). The held-out points are never used.
   ``calibrate_extrapolation="auto"``: curves too short to split keep the plain mixture. On the IC curves
   (classification error rates, eps_0 <= 1: known before any fit, as the M4 baseline's eps_0 = 1) the m4
-  member takes ``models/m4_error_rate.toml`` (``--error-rate-spec``). Member fits: 4 chains x
-  (``--ens-tune`` 300 + ``--ens-draws`` 700), fit's retries within ``--retry-budget`` seconds; inner
-  (stacking) fits: 200 + 200 (``--inner-draws``) without retries (``--inner-retries``): they only score
-  held-out points, and their diagnostics are reported apart.
+  member takes ``models/m4_error_rate.toml`` (``--error-rate-spec``; one compiled M4 serves both specs:
+  the positive parameters' prior numbers are model data). Member fits: 4 chains x (``--ens-tune`` 300 +
+  ``--ens-draws`` 700), retried on fit's ``"ess"`` schedule (``--retry-schedule``: draws sized by the ESS
+  shortfall, smaller steps only after divergences) within ``--retry-budget`` 30 CPU seconds per fit
+  (``--retry-clock cpu``: the same retries on a loaded machine as on an idle one); inner (stacking) fits:
+  2 chains (``--inner-chains``) x (200 + 200) (``--inner-draws``) without retries (``--inner-retries``):
+  they only score held-out points, and their diagnostics are reported apart.
 - M4 (:func:`bayes_scaling.baselines.m4_fit`; eps_0 fixed to 1 for IC error rates).
 - Huber power-law point fit (:func:`bayes_scaling.baselines.huber_fit` with ``power_x``).
 
@@ -150,7 +153,7 @@ def main(argv=None) -> int:
                     help="spec of the m4 member on the IC curves, whose loss is a classification error rate (eps_0 <= 1, "
                          "known before any fit; the M4 baseline fixes eps_0 = 1 there too); 'none': m4.toml everywhere")
     ap.add_argument("--retry-budget", type=float, default=30.0,
-                    help="seconds per fit within which a fit whose diagnostics failed is resampled (fit's retries)")
+                    help="seconds per fit (on --retry-clock) within which a fit whose diagnostics failed is resampled")
     ap.add_argument("--retry-clock", choices=("cpu", "wall"), default="cpu",
                     help="clock of --retry-budget: the worker's CPU seconds (default: the same retries on a loaded "
                          "machine as on an idle one) or wall seconds")
