@@ -16,10 +16,13 @@ For each curve (72 vision few-shot IC, 5 NMT, 5 LM, 10 BIG-bench): fit on the au
   on the stacking cut's member fits (no refit). The held-out points are never used.
   ``calibrate_extrapolation="auto"``: curves too short to split keep the plain mixture. On the IC curves
   (classification error rates, eps_0 <= 1: known before any fit, as the M4 baseline's eps_0 = 1) the m4
-  member takes ``models/m4_error_rate.toml`` (``--error-rate-spec``). Member fits: 4 chains x
-  (``--ens-tune`` 300 + ``--ens-draws`` 700), fit's retries within ``--retry-budget`` seconds; inner
-  (stacking) fits: 200 + 200 (``--inner-draws``) without retries (``--inner-retries``): they only score
-  held-out points, and their diagnostics are reported apart.
+  member takes ``models/m4_error_rate.toml`` (``--error-rate-spec``; one compiled M4 serves both specs:
+  the positive parameters' prior numbers are model data). Member fits: 4 chains x (``--ens-tune`` 300 +
+  ``--ens-draws`` 700), retried on fit's ``"ess"`` schedule (``--retry-schedule``: draws sized by the ESS
+  shortfall, smaller steps only after divergences) within ``--retry-budget`` 30 CPU seconds per fit
+  (``--retry-clock cpu``: the same retries on a loaded machine as on an idle one); inner (stacking) fits:
+  2 chains (``--inner-chains``) x (200 + 200) (``--inner-draws``) without retries (``--inner-retries``):
+  they only score held-out points, and their diagnostics are reported apart.
 - M4 (:func:`bayes_scaling.baselines.m4_fit`; eps_0 fixed to 1 for IC error rates).
 - Huber power-law point fit (:func:`bayes_scaling.baselines.huber_fit` with ``power_x``).
 
@@ -142,13 +145,21 @@ def main(argv=None) -> int:
     ap.add_argument("--ens-tune", type=int, default=300, help="tuning steps per chain of the members' full fits")
     ap.add_argument("--inner-draws", type=int, default=200,
                     help="draws and tuning steps per chain of the inner (stacking) fits, which only score held-out points")
+    ap.add_argument("--inner-chains", type=int, default=2,
+                    help="chains of the inner (stacking) fits (the calibration scores at most 400 mixture draws per cut)")
     ap.add_argument("--inner-retries", type=int, default=0,
                     help="retries of an inner fit whose diagnostics fail (-1: fit's default)")
     ap.add_argument("--error-rate-spec", default="m4_error_rate",
                     help="spec of the m4 member on the IC curves, whose loss is a classification error rate (eps_0 <= 1, "
                          "known before any fit; the M4 baseline fixes eps_0 = 1 there too); 'none': m4.toml everywhere")
     ap.add_argument("--retry-budget", type=float, default=30.0,
-                    help="seconds per fit within which a fit whose diagnostics failed is resampled (fit's retries)")
+                    help="seconds per fit (on --retry-clock) within which a fit whose diagnostics failed is resampled")
+    ap.add_argument("--retry-clock", choices=("cpu", "wall"), default="cpu",
+                    help="clock of --retry-budget: the worker's CPU seconds (default: the same retries on a loaded "
+                         "machine as on an idle one) or wall seconds")
+    ap.add_argument("--retry-schedule", choices=("double", "ess"), default="ess",
+                    help="retries of the members' fits: 'double' (fit's default: draws and tuning doubled, smaller "
+                         "steps) or 'ess' (draws sized by the ESS shortfall, smaller steps only after divergences)")
     ap.add_argument("--calibrate", action="store_true",
                     help="also score each fit with its leave-future-out extrapolation discrepancy (one more fit per "
                          "curve, in this process, timed separately)")
@@ -195,15 +206,17 @@ def main(argv=None) -> int:
 
         cuts = tuple(float(c) for c in args.cuts.split(","))
         print(f"fit_ensembles(members={members}, leave-future-out cuts {list(cuts)}, discrepancy on the mixture, "
-              f"draws={args.ens_draws}, tune={args.ens_tune} (inner {args.inner_draws}, retries {args.inner_retries}), m4 spec on IC "
-              f"{args.error_rate_spec}, retry budget {args.retry_budget:g} s per fit, workers={args.workers})",
+              f"draws={args.ens_draws}, tune={args.ens_tune} (inner {args.inner_chains} x {args.inner_draws}, retries {args.inner_retries}), m4 spec on IC "
+              f"{args.error_rate_spec}, retry budget {args.retry_budget:g} {args.retry_clock} s per fit ({args.retry_schedule} schedule), workers={args.workers})",
               flush=True)
         c0 = _children_cpu()
         t1 = time.perf_counter()
         ens_kw = dict(workers=args.workers, method="lfo", cut_decades=cuts, draws=args.ens_draws, tune=args.ens_tune,
                       inner_draws=args.inner_draws, chains=args.chains, seed=args.seed, calibrate_extrapolation="auto",
-                      retry_budget_s=args.retry_budget,
-                      inner_fit_kw=None if args.inner_retries < 0 else {"retries": args.inner_retries})
+                      retry_budget_s=args.retry_budget, retry_clock=args.retry_clock,
+                      retry_schedule=args.retry_schedule,
+                      inner_fit_kw={"chains": args.inner_chains,
+                                    **({} if args.inner_retries < 0 else {"retries": args.inner_retries})})
         # IC curves are error rates: their m4 member takes the error-rate spec (decided by what the loss is)
         own = {} if args.error_rate_spec == "none" or "m4" not in members else {
             k: ([m for m in members if m != "m4"], [args.error_rate_spec]) for k in fit_tables if k.startswith("IC|")}

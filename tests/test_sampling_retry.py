@@ -30,6 +30,25 @@ def test_escalate_doubles_the_work_and_raises_target_accept():
                                                                           "target_accept": 0.99}
 
 
+def test_escalate_to_ess_sizes_the_draws_by_the_shortfall_and_shrinks_steps_only_after_divergences():
+    from types import SimpleNamespace
+
+    def diag(ess, r_hat=1.0, div=0):
+        return SimpleNamespace(ess_threshold=100, n_chains=4, ess_bulk_min=ess, ess_tail_min=ess + 50,
+                               r_hat_max=r_hat, r_hat_threshold=1.01, divergences=div)
+
+    s0 = {"draws": 700, "tune": 300, "target_accept": 0.8}
+    s1 = fit_mod.escalate_to_ess(s0, diag(100), 1, hierarchical=False)
+    assert s1 == {"draws": int(np.ceil(700 * 1.3 * 4)), "tune": 600, "target_accept": 0.8}  # 4x short, 1.3 margin
+    assert fit_mod.escalate_to_ess(s0, diag(380), 1, hierarchical=False)["draws"] == 1400  # at least 2x
+    assert fit_mod.escalate_to_ess(s0, diag(5), 1, hierarchical=False)["draws"] == 5600  # at most 8x
+    assert fit_mod.escalate_to_ess(s0, diag(500, r_hat=1.05), 1, hierarchical=False)["draws"] == 1400  # R-hat alone
+    only_div = fit_mod.escalate_to_ess(s0, diag(500, div=3), 1, hierarchical=False)
+    assert only_div == {"draws": 700, "tune": 600, "target_accept": 0.95}
+    assert fit_mod.expected_factor("ess", s0, s1) == (s1["draws"] + 600) / 1000
+    assert fit_mod.expected_factor("ess", s0, only_div) == pytest.approx(1.5 * 1300 / 1000)
+
+
 def test_a_fit_that_fails_its_first_attempt_retries_and_records_it():
     runs = bs.load_runs(example_path())
     # 2 chains x 30 draws cannot reach the ESS threshold (200): the fit retries with 60, then 120 draws
@@ -40,15 +59,24 @@ def test_a_fit_that_fails_its_first_attempt_retries_and_records_it():
     assert any("ESS" in p for p in att[0]["problems"])
     assert att[1]["draws"] == 60 and att[1]["tune"] == 60 and att[1]["target_accept"] == 0.95
     assert att[0]["seed"] != att[1]["seed"]
+    assert all(a["cpu_seconds"] > 0 and a["seconds"] > 0 for a in att)  # CPU and wall seconds of each attempt
     assert res.posterior.sizes["draw"] == 60 and res.sampler_config["draws"] == 60
     assert res.sampler_config["seed"] == 7  # the fit's seed: every attempt's derives from it
     assert "attempt 2 of 2" in diagnostics_line(res) and len(diagnostics_record(res)["attempts"]) == 2
     # no retry without the budget for one, or with retries=0
-    for kw in ({"retry_budget_s": 0.0}, {"retries": 0}):
+    for kw in ({"retry_budget_s": 0.0}, {"retry_budget_s": 0.0, "retry_clock": "cpu"}, {"retries": 0}):
         once = bs.fit(runs, law="chinchilla", draws=30, tune=30, chains=2, seed=7, progress=False, **kw)
         assert len(once.sampler_config["attempts"]) == 1 and not once.diagnostics.ok
     with pytest.raises(bs.BayesScalingError, match="retries"):
         bs.fit(runs, law="chinchilla", retries=-1)
+    with pytest.raises(bs.BayesScalingError, match="retry_clock"):
+        bs.fit(runs, law="chinchilla", retry_clock="gpu")
+    with pytest.raises(bs.BayesScalingError, match="retry_schedule"):
+        bs.fit(runs, law="chinchilla", retry_schedule="triple")
+    ess = bs.fit(runs, law="chinchilla", draws=30, tune=30, chains=2, seed=7, progress=False, retries=1,
+                 retry_schedule="ess", retry_clock="cpu")
+    att = ess.sampler_config["attempts"]
+    assert len(att) == 2 and att[1]["draws"] >= 60 and att[1]["target_accept"] == 0.8
 
 
 def test_a_passing_fit_makes_one_attempt(epoch_fit):

@@ -22,7 +22,9 @@ from bayes_scaling.data.runs import RunTable
 from bayes_scaling.errors import BayesScalingError, DiagnosticsError
 from bayes_scaling.inference.checks import check_posterior, check_runs
 from bayes_scaling.inference.compile import compile_jax_model, compile_nutpie_model
-from bayes_scaling.inference.model import build_model, model_data
+from bayes_scaling.inference.model import build_model, model_data, prior_containers
+from bayes_scaling.inference.retry import (MAX_RETRIES, RETRY_BUDGET_S, RETRY_CLOCKS, RETRY_SCHEDULES,  # noqa: F401
+                                           RETRY_SEED_STRIDE, escalate, escalate_to_ess, expected_factor, may_retry)
 from bayes_scaling.inference.sampling import sample_nuts
 from bayes_scaling.inference.whiten import (BIG_TUNE, WHITE_CHOL, WHITE_MEAN, big_backend, feed, is_big, pilot,
                                             whitened_model)
@@ -62,11 +64,17 @@ RESTART_SEED_STRIDE = 7919
 TIGHT_PRIOR_SD = 0.1
 
 
+_SPREADS: dict[str, float] = {}
+
+
 def _prior_spread(prior) -> float:
     import pymc as pm
 
-    x = np.asarray(pm.draw(prior.pymc_dist(), draws=400, random_seed=0), float)
-    return float(np.std(np.log(x)) if np.all(x > 0) else np.std(x))
+    key = repr(prior)
+    if key not in _SPREADS:
+        x = np.asarray(pm.draw(prior.pymc_dist(), draws=400, random_seed=0), float)
+        _SPREADS[key] = float(np.std(np.log(x)) if np.all(x > 0) else np.std(x))
+    return _SPREADS[key]
 
 
 def jittered_rvs(spec: LawSpec, model) -> set:
@@ -106,12 +114,20 @@ def _check_int(name: str, value: Any, minimum: int, why: str = "") -> int:
 
 def model_key(spec: LawSpec, data) -> str:
     """Cache key of a compiled model: everything that changes the graph's structure (law, priors,
-    hierarchy and number of groups, covariates), not the data it is fed."""
+    hierarchy and number of groups, covariates), not the data it is fed (runs, and the numbers of the
+    positive parameters' priors)."""
     hier = spec.hierarchy
     shape = f"{hier.vary}|{hier.tau}|{len(data.groups)}" if hier and data.group_idx is not None else ""
+    # the positive parameters' prior numbers are data (prior_containers): only their families and
+    # whether they are tight (which decides the chains' starting jitter, jittered_rvs) shape the graph
+    positive = set(spec.law.positive_names)
+    priors = sorted((k, repr(v) if k not in positive else repr((v.dist, sorted(v.kwargs), v.relative_to,
+                                                                 _prior_spread(v) < TIGHT_PRIOR_SD)))
+                    for k, v in spec.priors.items())
+    structure = repr((spec.law_name, priors, repr(spec.likelihood), repr(hier), repr(spec.covariate_prior)))
     covs = f"{len(data.covariate_names)}|{spec.covariate_prior}" if data.covariates is not None else ""
     noise = f"\nrun_noise|{data.n_cells}" if data.cell_idx is not None else ""
-    return hashlib.sha256(f"{spec.content_key()}\n{shape}\n{covs}{noise}".encode()).hexdigest()
+    return hashlib.sha256(f"{structure}\n{shape}\n{covs}{noise}".encode()).hexdigest()
 
 
 def compiled_model(spec: LawSpec, data, *, progress: bool = False, route: str | None = None, whiten: bool = False):
@@ -142,7 +158,7 @@ def compiled_model(spec: LawSpec, data, *, progress: bool = False, route: str | 
     # law never centres U): feed those, so reuse works for every law.
     known = set(compiled._shared_data) if whiten and big_backend() == "jax" else \
         {var.name for var in compiled.shared_var_keys}
-    return feed(compiled, **{k: v for k, v in data.containers().items() if k in known})
+    return feed(compiled, **{k: v for k, v in {**data.containers(), **prior_containers(spec)}.items() if k in known})
 
 
 def _whitened(spec: LawSpec, data, *, progress: bool):
@@ -176,31 +192,6 @@ def _sample(compiled, *, draws: int, tune: int, chains: int, seed: int, progress
     raise AssertionError("unreachable")
 
 
-#: Refits when diagnostics fail: at most MAX_RETRIES, each with twice the tuning (and, unless only
-#: divergences failed, draws) of the last and a higher target acceptance (smaller steps, fewer divergences); none starts unless its
-#: expected time (RETRY_TIME_FACTOR x the last attempt's) fits in RETRY_BUDGET_S seconds from the start.
-MAX_RETRIES = 2
-RETRY_BUDGET_S = 300.0
-RETRY_TIME_FACTOR = 2.5
-RETRY_SEED_STRIDE = 104729
-#: target_accept of retry 1, 2 (hierarchical fits, whose group-scale funnels need the smallest steps).
-RETRY_TARGET_ACCEPT = {False: (0.95, 0.99), True: (0.99, 0.995)}
-
-
-def escalate(settings: dict, retry: int, *, hierarchical: bool, more_draws: bool = True) -> dict:
-    """Sampler settings of retry number ``retry`` (1, 2, ...) after ``settings`` failed: tuning doubled,
-    target acceptance raised to the schedule's value (never lowered), and draws doubled when
-    ``more_draws`` (R-hat or ESS failed; divergences alone need smaller steps, not more draws)."""
-    ladder = RETRY_TARGET_ACCEPT[hierarchical]
-    target = ladder[min(retry, len(ladder)) - 1]
-    return {"draws": settings["draws"] * (2 if more_draws else 1), "tune": 2 * settings["tune"],
-            "target_accept": max(float(settings["target_accept"]), target)}
-
-
-def _may_retry(done: int, retries: int, last_s: float, elapsed_s: float, budget_s: float) -> bool:
-    return done <= retries and elapsed_s + RETRY_TIME_FACTOR * last_s <= budget_s
-
-
 def fit(
     runs: RunTable,
     law: str | None = None,
@@ -220,6 +211,8 @@ def fit(
     columns: dict | None = None,
     retries: int = MAX_RETRIES,
     retry_budget_s: float = RETRY_BUDGET_S,
+    retry_clock: str = "wall",
+    retry_schedule: str = "double",
     cost: CostLaw | None = None,
     run_noise: bool = False,
 ):
@@ -248,8 +241,12 @@ def fit(
 
     When the diagnostics fail, the fit is sampled again (new seed) up to ``retries`` times with longer
     tuning, more draws (unless only divergences failed) and a higher target acceptance (:func:`escalate`); a retry starts only if its
-    expected time fits in ``retry_budget_s`` seconds from the fit's start. Every attempt (settings,
-    seconds, problems) is recorded in ``sampler_config["attempts"]``; the last one is returned.
+    expected time fits in ``retry_budget_s`` seconds from the fit's start, measured on ``retry_clock``:
+    ``"wall"`` (default) or ``"cpu"`` (this process's CPU seconds, :func:`time.process_time`: the same
+    retries on a loaded machine as on an idle one, for batch workers sampling on one thread). Every attempt
+    (settings, wall and CPU seconds, problems) is recorded in ``sampler_config["attempts"]``; the last one is returned.
+    ``retry_schedule``: ``"double"`` (default, :func:`escalate`) or ``"ess"`` (:func:`escalate_to_ess`: draws
+    sized by the ESS shortfall, smaller steps only after divergences).
     A KeyboardInterrupt while sampling propagates (it is never taken for a failed attempt).
     ``cost`` (a :class:`~bayes_scaling.cost.CostLaw`, e.g. :func:`~bayes_scaling.cost.fit_cost` of the
     runs' recorded compute) is stored with the fit: allocation, frontiers and design price budgets with it.
@@ -278,6 +275,12 @@ def fit(
         tune = _check_int("tune", tune, 10)
     chains = _check_int("chains", chains, 2, " (R-hat, the check that chains agree, compares chains)")
     retries = _check_int("retries", retries, 0)
+    if retry_clock not in RETRY_CLOCKS:
+        raise BayesScalingError(f"retry_clock must be 'wall' or 'cpu', got {retry_clock!r}", quantity="retry_clock")
+    clock = RETRY_CLOCKS[retry_clock]
+    if retry_schedule not in RETRY_SCHEDULES:
+        raise BayesScalingError(f"retry_schedule must be 'double' or 'ess', got {retry_schedule!r}",
+                                quantity="retry_schedule")
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1)[0])
     seed = _check_int("seed", seed, 0)
@@ -300,23 +303,32 @@ def fit(
         raise BayesScalingError(f"target_accept must be in [0.5, 1), got {target_accept!r}")
     settings = {"draws": draws, "tune": tune, "target_accept": float(target_accept)}
     attempts: list[dict] = []
-    start = time.perf_counter()
+    start = clock()
     while True:
-        t0 = time.perf_counter()
+        t0, c0, t_wall = clock(), time.process_time(), time.perf_counter()
         trace, restarts, stuck = _sample(compiled, chains=chains, seed=seed + len(attempts) * RETRY_SEED_STRIDE,
                                          progress=bool(progress), **settings)
         config = {"sampler": "nutpie", "adaptation": "low_rank", **settings, "chains": chains, "seed": seed,
                   "stuck_chain_restarts": restarts, "stuck_chains": stuck, **({"big_table_pilot": big} if big else {})}
         result = FitResult.from_trace(trace, spec=spec, runs=runs, data=data, command=command, sampler_config=config)
         diag = result.diagnostics
-        seconds = time.perf_counter() - t0
-        attempts.append({**settings, "seed": seed + len(attempts) * RETRY_SEED_STRIDE, "seconds": round(seconds, 2),
-                         "ok": diag.ok, "problems": diag.problems})
-        if diag.ok or not _may_retry(len(attempts), retries, seconds, time.perf_counter() - start, retry_budget_s):
+        seconds = clock() - t0
+        attempts.append({**settings, "seed": seed + len(attempts) * RETRY_SEED_STRIDE,
+                         "seconds": round(time.perf_counter() - t_wall, 2),
+                         "cpu_seconds": round(time.process_time() - c0, 2), "ok": diag.ok, "problems": diag.problems})
+        if diag.ok or len(attempts) > retries:
             break
-        more_draws = not (diag.r_hat_max <= diag.r_hat_threshold and diag.ess_bulk_min >= diag.ess_threshold * chains
-                          and diag.ess_tail_min >= diag.ess_threshold * chains)
-        settings = escalate(settings, len(attempts), hierarchical=data.group_idx is not None, more_draws=more_draws)
+        hierarchical = data.group_idx is not None
+        if retry_schedule == "ess":
+            nxt = escalate_to_ess(settings, diag, len(attempts), hierarchical=hierarchical)
+        else:
+            more_draws = not (diag.r_hat_max <= diag.r_hat_threshold and diag.ess_bulk_min >= diag.ess_threshold * chains
+                              and diag.ess_tail_min >= diag.ess_threshold * chains)
+            nxt = escalate(settings, len(attempts), hierarchical=hierarchical, more_draws=more_draws)
+        if not may_retry(len(attempts), retries, seconds, clock() - start, retry_budget_s,
+                          expected_factor(retry_schedule, settings, nxt)):
+            break
+        settings = nxt
         if progress:
             print(f"diagnostics failed ({'; '.join(diag.problems)}): retrying with {settings}",
                   file=sys.stderr, flush=True)

@@ -158,6 +158,17 @@ def replicate_loglik(xp, family, log_mu, log_y, cell, n_cells: int, sigma_law, s
     return base + xp.sum(-0.5 * xp.log1p(v * big_w) + 0.5 * v * wr ** 2 / (1 + v * big_w))
 
 
+def _prior_data(name: str, prior) -> dict[str, tuple[str, np.ndarray]]:
+    return {k: (f"prior_{name}_{k}", np.asarray(v, dtype=np.float64)) for k, v in prior.pymc_kwargs.items()}
+
+
+def prior_containers(spec: LawSpec) -> dict[str, np.ndarray]:
+    """The numbers of the positive parameters' priors (E, G, A ...), keyed by ``pm.Data`` name: a
+    model holds them as data, so specs that differ only there (e.g. ``m4`` and ``m4_error_rate``)
+    share one compiled model, fed each spec's numbers."""
+    return {key: v for c in spec.law.positive_names for key, v in _prior_data(c, spec.priors[c]).values()}
+
+
 def slope_coordinates(spec: LawSpec) -> dict[str, str]:
     """The law's exponents sampled through local-slope coordinates (:meth:`ScalingLaw.slope_coordinates`),
     except those that vary by group or have a tight prior (sampled directly, as before)."""
@@ -221,8 +232,10 @@ def build_model(spec: LawSpec, data: ModelData, *, summed: bool = False):
             pm.Deterministic(c, pt.exp(logc[f"log_{c}"]))
             prior = spec.priors[c]
             log_v = logc[f"log_{c}"] - (ref[prior.relative_to] if prior.relative_to else 0.0)
+            # the prior's numbers are data (prior_containers): specs that differ only there share one compiled model
+            dist = getattr(pm, prior.dist).dist(**{k: pm.Data(name, v) for k, (name, v) in _prior_data(c, prior).items()})
             # density of log v = density of v times v (the Jacobian of v = exp(log v))
-            prior_terms.append(pm.logp(prior.pymc_dist(), pt.exp(log_v)) + log_v)
+            prior_terms.append(pm.logp(dist, pt.exp(log_v)) + log_v)
         pm.Potential("positive_params_prior", pt.sum(pt.stack(prior_terms)))
         params = {**p, **logc}
         if spec.hierarchy is not None and data.group_idx is not None:

@@ -1,0 +1,67 @@
+"""When and how a fit whose diagnostics failed is sampled again (:func:`~bayes_scaling.inference.fit.fit`'s
+retries): the settings of the next attempt, and whether it fits in the retry budget."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+#: Refits when diagnostics fail: at most MAX_RETRIES, each with twice the tuning (and, unless only
+#: divergences failed, draws) of the last and a higher target acceptance (smaller steps, fewer divergences); none starts unless its
+#: expected time (RETRY_TIME_FACTOR x the last attempt's) fits in RETRY_BUDGET_S seconds from the start.
+MAX_RETRIES = 2
+RETRY_BUDGET_S = 300.0
+RETRY_TIME_FACTOR = 2.5
+RETRY_SEED_STRIDE = 104729
+#: Clocks a retry budget can be measured on: wall seconds, or this process's CPU seconds.
+RETRY_CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+#: target_accept of retry 1, 2 (hierarchical fits, whose group-scale funnels need the smallest steps).
+RETRY_TARGET_ACCEPT = {False: (0.95, 0.99), True: (0.99, 0.995)}
+
+
+def escalate(settings: dict, retry: int, *, hierarchical: bool, more_draws: bool = True) -> dict:
+    """Sampler settings of retry number ``retry`` (1, 2, ...) after ``settings`` failed: tuning doubled,
+    target acceptance raised to the schedule's value (never lowered), and draws doubled when
+    ``more_draws`` (R-hat or ESS failed; divergences alone need smaller steps, not more draws)."""
+    ladder = RETRY_TARGET_ACCEPT[hierarchical]
+    target = ladder[min(retry, len(ladder)) - 1]
+    return {"draws": settings["draws"] * (2 if more_draws else 1), "tune": 2 * settings["tune"],
+            "target_accept": max(float(settings["target_accept"]), target)}
+
+
+#: Retry schedules: "double" (:func:`escalate`) or "ess" (:func:`escalate_to_ess`).
+RETRY_SCHEDULES = ("double", "ess")
+#: "ess" schedule: draws scaled by ESS_MARGIN x the ESS shortfall, between 2x and ESS_MAX_FACTOR x.
+ESS_MARGIN = 1.3
+ESS_MAX_FACTOR = 8.0
+
+
+def escalate_to_ess(settings: dict, diag, retry: int, *, hierarchical: bool) -> dict:
+    """Sampler settings of retry ``retry`` after ``settings`` failed with diagnostics ``diag``, sized by
+    the failure: ESS grows about linearly with the draws, so the draws are scaled by the shortfall
+    (needed / reached ESS, times :data:`ESS_MARGIN`, at least 2x while R-hat or ESS failed, at most
+    :data:`ESS_MAX_FACTOR` x) and the tuning doubled; the target acceptance is raised (as :func:`escalate`)
+    only when there were divergences, the one failure smaller steps cure."""
+    need = diag.ess_threshold * diag.n_chains
+    reached = max(1.0, min(diag.ess_bulk_min, diag.ess_tail_min))
+    mixing = not (diag.r_hat_max <= diag.r_hat_threshold and reached >= need)
+    factor = min(ESS_MAX_FACTOR, max(2.0, ESS_MARGIN * need / reached)) if mixing else 1.0
+    out = {"draws": int(np.ceil(settings["draws"] * factor)), "tune": 2 * settings["tune"],
+           "target_accept": float(settings["target_accept"])}
+    if diag.divergences > 0:
+        out["target_accept"] = escalate(settings, retry, hierarchical=hierarchical)["target_accept"]
+    return out
+
+
+def expected_factor(schedule: str, old: dict, new: dict) -> float:
+    """Expected time of the next attempt over the last one's: steps ratio, x1.5 when the steps shrink."""
+    if schedule == "double":
+        return RETRY_TIME_FACTOR
+    steps = (new["draws"] + new["tune"]) / (old["draws"] + old["tune"])
+    return steps * (1.5 if new["target_accept"] > old["target_accept"] else 1.0)
+
+
+def may_retry(done: int, retries: int, last_s: float, elapsed_s: float, budget_s: float,
+               factor: float = RETRY_TIME_FACTOR) -> bool:
+    return done <= retries and elapsed_s + factor * last_s <= budget_s
