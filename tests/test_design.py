@@ -206,10 +206,15 @@ def test_reweighting_matches_warm_refits():
         assert ess > 20
     print("reweighted / refit var log N*:", np.round(ratios, 3))
     assert 0.5 < np.exp(np.mean(np.log(ratios))) < 2.0, ratios
-    n2, d2 = isoflop([3e19, 1e22])  # inside the ladder, and beyond it
+    # A run inside the ladder (3e19 FLOPs, 20 tokens/param) against runs beyond it (1e22 FLOPs) at shapes
+    # off the optimum (2 and 200 tokens/param). A run at the optimal shape says little about N* (its
+    # gain is within the estimator's Monte Carlo noise, either sign), so it is not a robust comparison.
+    # Across fit seeds 3-5 and design seeds 0-1, beyond / inside was >= 3x for every objective.
+    (n_in, d_in), (n_a, d_a), (n_b, d_b) = isoflop([3e19]), isoflop([1e22], 2.0), isoflop([1e22], 200.0)
+    n2, d2 = np.concatenate([n_in, n_a, n_b]), np.concatenate([d_in, d_a, d_b])
     for objective in ("n_star", "loss", "wasted_compute"):
-        inside, beyond = design_runs(res, TARGET, 1e23, n2, d2, objective=objective, batch=1).gains.gain
-        assert beyond > inside, objective
+        inside, beyond_a, beyond_b = design_runs(res, TARGET, 1e23, n2, d2, objective=objective, batch=1).gains.gain
+        assert min(beyond_a, beyond_b) > 1.5 * inside > 0, (objective, inside, beyond_a, beyond_b)
 
 
 def test_gaussian_update_matches_linear_gaussian_conditioning():
