@@ -87,6 +87,8 @@ def check_ci_prob(ci_prob: float) -> float:
 def check_positive(rule: str, value, quantity: str | None = None, *, below: float = np.inf) -> float:
     """``value`` as a float in (0, ``below``) (finite > 0 by default); anything else (NaN, infinity, text)
     fails with ``"{rule}, got {value!r}"`` naming ``quantity``."""
+    if np.ndim(value) > 0:  # as NumPy 2 does, an array (even of one element) is not a number
+        raise BayesScalingError(f"{rule}, got {value!r} (one number, not an array or list)", quantity=quantity)
     try:
         v = float(value)
     except (TypeError, ValueError):

@@ -351,3 +351,31 @@ def test_a_ladder_budget_above_the_target_warns_that_they_may_be_swapped(files_d
     assert main(["design", str(files_dir / "fit.nc"), "--target-compute", "1e20", "--ladder-budget", "1e23",
                  "--worlds", "8", "--max-refits", "0", "--candidates", "c.csv"]) == 0
     assert "not swapped" in capsys.readouterr().err
+
+
+def test_design_on_an_ensemble_takes_the_options_it_already_follows(files_dir, work, capsys):
+    """--no-laplace and --max-refits 0 ask for what an ensemble's design does anyway: not refused."""
+    (work / "c.csv").write_text("params,tokens\n1e8,2e9\n2e8,4e9\n")
+    assert main(["design", str(files_dir / "ens.nc"), "--target-compute", "1e23", "--ladder-budget", "1e21",
+                 "--worlds", "8", "--no-laplace", "--max-refits", "0", "--candidates", "c.csv"]) == 0, \
+        capsys.readouterr().err
+
+
+def test_an_array_is_refused_as_a_number_with_a_clear_line():
+    from bayes_scaling.conventions import check_positive
+
+    assert check_positive("x must be in (0, 1)", np.float32(0.5), below=1.0) == 0.5
+    for bad in (np.array([0.02]), [0.1], np.array([0.1, 0.2])):
+        with pytest.raises(BayesScalingError, match="one number, not an array"):
+            check_positive("x must be > 0", bad, "x")
+
+
+def test_rope_and_converged_within_errors_name_their_flags():
+    from bayes_scaling.commands.args import option_for
+    from bayes_scaling.queries.compare_groups import compare_groups
+    from bayes_scaling.testing import fake_hierarchical_fit
+
+    with pytest.raises(BayesScalingError) as ei:
+        compare_groups(fake_hierarchical_fit(draws=20), N=1e9, D=2e10, rope=1.5)
+    assert option_for(ei.value.quantity) == "--rope"
+    assert option_for("converged_within") == "--converged-within"

@@ -131,3 +131,17 @@ def test_format_interval_writes_median_and_bracket_once():
     assert format_interval(r, ".3f", median=False) == "[2.100, 2.600]"
     assert format_interval((1e21, 5e20, 2e21), ".3g") == "1e+21 [5e+20, 2e+21]"
     assert format_interval({**r, "median": None}, lambda v: "n/a" if v is None else f"{v:.1f}") == "n/a [2.1, 2.6]"
+
+
+def test_flat_draws_is_chain_major_whatever_the_dims_order():
+    """Sample k of the flattened axis is (chain k // n_draw, draw k % n_draw), for either storage order."""
+    import xarray as xr
+
+    from bayes_scaling.posterior.intervals import flat_draws
+
+    chains, draws = 3, 4
+    val = np.arange(chains)[:, None] * 100 + np.arange(draws)[None, :]  # chain*100 + draw
+    da = xr.DataArray(np.stack([val, val + 1000], axis=-1), dims=("chain", "draw", "query"))
+    expected = np.stack([val.ravel(), val.ravel() + 1000])
+    assert np.array_equal(flat_draws(da), expected)
+    assert np.array_equal(flat_draws(da.transpose("draw", "query", "chain")), expected)

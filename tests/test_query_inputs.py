@@ -142,7 +142,8 @@ def test_one_positive_check_keeps_each_callers_message_and_quantity(value):
             (lambda: CostLaw(a=value), "cost exponent a must be a number > 0", "cost")):
         with pytest.raises(BayesScalingError) as ei:
             call()
-        assert str(ei.value) == f"{message}, got {value!r}" and ei.value.quantity == quantity
+        tail = " (one number, not an array or list)" if isinstance(value, list) else ""
+        assert str(ei.value) == f"{message}, got {value!r}{tail}" and ei.value.quantity == quantity
     assert check_positive("r", "2.5") == 2.5 and fraction(0.25, "f") == 0.25
     with pytest.raises(BayesScalingError):
         fraction(1.0, "f")

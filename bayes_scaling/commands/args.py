@@ -26,7 +26,8 @@ ARGUMENT_OPTIONS = {"law": "--law", "holdout_above": "--holdout-above", "holdout
                     "calibrate_extrapolation": "--calibrate-extrapolation", "cost": "--cost", "n_ctx": "--n-ctx",
                     "aspect_ratio": "--aspect-ratio", "run_noise": "--run-noise", "shapes": "--shapes",
                     "draws": "--draws", "tune": "--tune", "chains": "--chains", "seed": "--seed", "weights": "--weights",
-                    "vary": "--vary", "score": "--score", "candidates": "--candidates"}
+                    "vary": "--vary", "score": "--score", "candidates": "--candidates", "rope": "--rope",
+                    "converged_within": "--converged-within"}
 
 
 def option_for(quantity: str | None, column: bool = False) -> str | None:

@@ -87,8 +87,9 @@ def cmd_design(args) -> int:
 
     result = load_fit(args.fit)
     if hasattr(result, "members"):  # a mixture of laws is reweighted only: no refits, no Gaussian update
-        refuse_unused(args, {k: _FIT_ONLY[k] for k in ("--no-laplace", "--max-refits", "--refit-sims")},
-                      "to a single fit's design (an ensemble's is reweighted only)")
+        # --no-laplace and --max-refits 0 ask for what an ensemble's design does anyway
+        asked = ("--refit-sims",) + (("--max-refits",) if args.max_refits > 0 else ())
+        refuse_unused(args, {k: _FIT_ONLY[k] for k in asked}, "to a single fit's design (an ensemble's is reweighted only)")
     cost = resolve_cost(result, cost_from_args(args, getattr(result, "runs", None)), args.flops_per_token)
     shapes = tuple(TRUSTED_TOKENS_PER_PARAM if args.shapes is None else args.shapes)
     if args.candidates == "grid":
@@ -203,7 +204,8 @@ def add_parser(sub) -> None:
     p.add_argument("--ladder-budget", type=positive_float, required=True, help="compute for the ladder runs")
     add_compute_unit_arg(p, "unit of --target-compute and --ladder-budget")
     p.add_argument("--candidates", default=_FIT_ONLY["--candidates"][1],
-                   help="'grid' (IsoFLOP candidates) or a CSV of params, tokens")
+                   help="'grid' (IsoFLOP candidates) or a .csv/.parquet file with columns params, tokens "
+                        "(read like a runs file: each run once)")
     p.add_argument("--objective", choices=("n_star", "loss", "wasted_compute"), default="n_star",
                    help="var of log N*, var of the loss at the decision, or expected wasted compute (default %(default)s)")
     p.add_argument("--batch", type=int_at_least(1), default=_FIT_ONLY["--batch"][1],

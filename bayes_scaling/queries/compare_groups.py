@@ -80,7 +80,7 @@ def compare_groups(result, groups=None, *, compute: float | None = None, N=None,
     quantities. ``paired=False`` shuffles B's loss draws against A's before the loss difference,
     P(A better) and the ROPE probability (only those), to show what pairing buys; everything else
     stays paired. Fitting the groups separately widens intervals further (benchmarks/README.md)."""
-    fraction(rope, "rope must be a relative loss difference in (0, 1), e.g. 0.01")
+    fraction(rope, "rope must be a relative loss difference in (0, 1), e.g. 0.01", quantity="rope")
     groups = _check_groups(result, groups)
     losses = group_losses(result, groups, compute=compute, N=N, D=D, flops_per_token=flops_per_token)
     a, b = groups[0], groups[1]

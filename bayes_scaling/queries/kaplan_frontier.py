@@ -89,7 +89,7 @@ def converged_plan_loss(result, compute_pf_days: float, *, f: float = 0.02, b_st
     """Per draw, the model trained until its loss is within ``f`` of converged, L = (1 + f) L(N, inf),
     that exactly spends budget C (PF-days): its N, steps and loss. The steps follow from
     (S_c/S)^alpha_S = f (N_c/N)^alpha_N; C = 6 N B_crit(L) S grows with N, so N is found by bisection."""
-    fraction(f, "f (distance from convergence) must be in (0, 1), e.g. 0.02")
+    fraction(f, "f (distance from convergence) must be in (0, 1), e.g. 0.02", quantity="converged_within")
     (c,) = check_budgets([compute_pf_days], "PF-days")
     a_n, a_s, log_nc, log_sc = _params(result)
     log_c = np.log(pf_days_to_flops(c))
