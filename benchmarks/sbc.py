@@ -169,15 +169,17 @@ def install_refit_workaround() -> None:
     drops are recorded (they cannot affect sampling: the compiled graph does not contain them).
     For every other law nothing is dropped and the call is the package's own."""
     import bayes_scaling.inference.fit as fitmod
+    from bayes_scaling.inference.model import prior_containers
 
     original = fitmod.compiled_model
 
-    def compiled_model(spec, data, *, progress=False):
+    def compiled_model(spec, data, *, progress=False, **kw):
         compiled = fitmod._COMPILED.get(fitmod.model_key(spec, data))
-        if compiled is None:
-            return original(spec, data, progress=progress)
+        if compiled is None or kw.get("whiten"):
+            return original(spec, data, progress=progress, **kw)
         known = {v.name for v in compiled.shared_var_keys}
-        containers = data.containers()
+        # the spec's prior numbers are model data too: a reused model must get this spec's
+        containers = {**data.containers(), **prior_containers(spec)}
         dropped = sorted(set(containers) - known)
         if dropped:
             DROPPED_CONTAINERS[spec.law_name] = dropped

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 import bayes_scaling as bs
+from bayes_scaling import BayesScalingError
 from bayes_scaling.commands.output import diagnostics_line, diagnostics_record
 from bayes_scaling.examples import EXAMPLE, example_path
 from bayes_scaling.inference import fit as fit_mod
@@ -131,3 +132,26 @@ def test_group_offsets_sum_to_zero_and_recover_a_known_truth():
     log_a = new["log_A"] - res.law_params()["log_A"]
     ratio = float((log_a / post["tau_A"]).std())
     assert ratio == pytest.approx(np.sqrt(1 + 1 / 3), rel=0.05)
+
+
+def test_ess_retry_is_cut_to_the_budget_left_but_never_below_twice_the_draws():
+    from bayes_scaling.inference.retry import expected_factor, fit_to_budget, may_retry
+
+    old = {"draws": 700, "tune": 300, "target_accept": 0.8}
+    big = {"draws": 5600, "tune": 600, "target_accept": 0.8}  # ESS 40 of 400 needed: the 8x cap
+    assert fit_to_budget(old, big, last_s=1.0, left_s=100.0) == big  # fits: unchanged
+    cut = fit_to_budget(old, big, last_s=5.0, left_s=25.0)  # 6.2x would need 31 s
+    assert 2 * old["draws"] <= cut["draws"] < big["draws"] and cut["tune"] == 600
+    assert expected_factor("ess", old, cut) * 5.0 <= 25.0 and may_retry(1, 2, 5.0, 0.0, 25.0, expected_factor("ess", old, cut))
+    floor = fit_to_budget(old, big, last_s=5.0, left_s=6.0)  # not even 2x fits: 2x, and may_retry says no
+    assert floor["draws"] == 2 * old["draws"]
+    assert not may_retry(1, 2, 5.0, 0.0, 6.0, expected_factor("ess", old, floor))
+
+
+@pytest.mark.parametrize("budget", [-1.0, float("nan"), "soon"])
+def test_a_retry_budget_must_be_seconds_at_least_zero(budget):
+    from bayes_scaling.inference.fit import fit
+    from bayes_scaling.testing import runs_frame
+
+    with pytest.raises(BayesScalingError, match="retry_budget_s"):
+        fit(runs_frame(), law="chinchilla", retry_budget_s=budget, draws=10, tune=10, progress=False)

@@ -24,7 +24,8 @@ from bayes_scaling.inference.checks import check_posterior, check_runs
 from bayes_scaling.inference.compile import compile_jax_model, compile_nutpie_model
 from bayes_scaling.inference.model import build_model, model_data, prior_containers
 from bayes_scaling.inference.retry import (MAX_RETRIES, RETRY_BUDGET_S, RETRY_CLOCKS, RETRY_SCHEDULES,  # noqa: F401
-                                           RETRY_SEED_STRIDE, escalate, escalate_to_ess, expected_factor, may_retry)
+                                           RETRY_SEED_STRIDE, escalate, escalate_to_ess, expected_factor, fit_to_budget,
+                                           may_retry)
 from bayes_scaling.inference.sampling import sample_nuts
 from bayes_scaling.inference.whiten import (BIG_TUNE, WHITE_CHOL, WHITE_MEAN, big_backend, feed, is_big, pilot,
                                             whitened_model)
@@ -243,7 +244,8 @@ def fit(
     tuning, more draws (unless only divergences failed) and a higher target acceptance (:func:`escalate`); a retry starts only if its
     expected time fits in ``retry_budget_s`` seconds from the fit's start, measured on ``retry_clock``:
     ``"wall"`` (default) or ``"cpu"`` (this process's CPU seconds, :func:`time.process_time`: the same
-    retries on a loaded machine as on an idle one, for batch workers sampling on one thread). Every attempt
+    retries on a loaded machine as on an idle one, for batch workers sampling on one thread; all threads
+    count, so with N sampler threads it runs out about N times sooner in wall time). Every attempt
     (settings, wall and CPU seconds, problems) is recorded in ``sampler_config["attempts"]``; the last one is returned.
     ``retry_schedule``: ``"double"`` (default, :func:`escalate`) or ``"ess"`` (:func:`escalate_to_ess`: draws
     sized by the ESS shortfall, smaller steps only after divergences).
@@ -275,6 +277,13 @@ def fit(
         tune = _check_int("tune", tune, 10)
     chains = _check_int("chains", chains, 2, " (R-hat, the check that chains agree, compares chains)")
     retries = _check_int("retries", retries, 0)
+    try:
+        budget_ok = float(retry_budget_s) >= 0  # NaN fails
+    except (TypeError, ValueError):
+        budget_ok = False
+    if not budget_ok:
+        raise BayesScalingError(f"retry_budget_s must be a number of seconds >= 0, got {retry_budget_s!r}",
+                                quantity="retry_budget_s")
     if retry_clock not in RETRY_CLOCKS:
         raise BayesScalingError(f"retry_clock must be 'wall' or 'cpu', got {retry_clock!r}", quantity="retry_clock")
     clock = RETRY_CLOCKS[retry_clock]
@@ -320,7 +329,8 @@ def fit(
             break
         hierarchical = data.group_idx is not None
         if retry_schedule == "ess":
-            nxt = escalate_to_ess(settings, diag, len(attempts), hierarchical=hierarchical)
+            nxt = fit_to_budget(settings, escalate_to_ess(settings, diag, len(attempts), hierarchical=hierarchical),
+                                seconds, retry_budget_s - (clock() - start))
         else:
             more_draws = not (diag.r_hat_max <= diag.r_hat_threshold and diag.ess_bulk_min >= diag.ess_threshold * chains
                               and diag.ess_tail_min >= diag.ess_threshold * chains)

@@ -14,7 +14,8 @@ MAX_RETRIES = 2
 RETRY_BUDGET_S = 300.0
 RETRY_TIME_FACTOR = 2.5
 RETRY_SEED_STRIDE = 104729
-#: Clocks a retry budget can be measured on: wall seconds, or this process's CPU seconds.
+#: Clocks a retry budget can be measured on: wall seconds, or this process's CPU seconds (all its
+#: threads: with N sampler threads a CPU budget runs out about N times sooner in wall time).
 RETRY_CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 #: target_accept of retry 1, 2 (hierarchical fits, whose group-scale funnels need the smallest steps).
 RETRY_TARGET_ACCEPT = {False: (0.95, 0.99), True: (0.99, 0.995)}
@@ -52,6 +53,18 @@ def escalate_to_ess(settings: dict, diag, retry: int, *, hierarchical: bool) -> 
     if diag.divergences > 0:
         out["target_accept"] = escalate(settings, retry, hierarchical=hierarchical)["target_accept"]
     return out
+
+
+def fit_to_budget(old: dict, new: dict, last_s: float, left_s: float) -> dict:
+    """The ``"ess"`` schedule's ``new`` settings with the draws cut so that the attempt's expected time
+    (:func:`expected_factor` x ``last_s``) fits in the ``left_s`` seconds of budget left, but never below
+    twice the last attempt's draws where it asked for more: a smaller retry that fits is tried rather
+    than none (``may_retry`` still refuses one whose 2x does not fit)."""
+    if new["draws"] <= old["draws"] or expected_factor("ess", old, new) * last_s <= left_s:
+        return new
+    accept = 1.5 if new["target_accept"] > old["target_accept"] else 1.0
+    steps = left_s / max(last_s, 1e-9) / accept * (old["draws"] + old["tune"])
+    return {**new, "draws": int(max(2 * old["draws"], min(new["draws"], np.floor(steps - new["tune"]))))}
 
 
 def expected_factor(schedule: str, old: dict, new: dict) -> float:
