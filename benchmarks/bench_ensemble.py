@@ -114,10 +114,20 @@ SIM_TRUTH = {"E": 1.80, "A": 450.0, "B": 2000.0, "alpha": 0.34, "beta": 0.36}
 SIM_SCENARIOS = {"inside": 0.0, "outside": 0.03, "outside_strong": 0.10}
 
 
-def simulate(args) -> int:
-    """Coverage and MARE of the ensemble's held-out predictions on simulated ladders (truth known)."""
+def _simulated_runs(design, scen: str, seed: int):
+    """Runs simulated from ``SIM_TRUTH`` on ``design`` (noise scale 0.01 on log-loss), the loss bent by
+    scenario ``scen`` (+b at 1e22 FLOPs)."""
     import pandas as pd
 
+    import bayes_scaling as bs
+
+    frame = bs.simulate_runs("chinchilla", SIM_TRUTH, design, sigma=0.01, seed=seed)
+    frame["loss"] *= np.exp(SIM_SCENARIOS[scen] * (np.log10(frame["compute"]) - 18.0) ** 2 / 16)
+    return bs.load_runs(pd.DataFrame(frame))
+
+
+def simulate(args) -> int:
+    """Coverage and MARE of the ensemble's held-out predictions on simulated ladders (truth known)."""
     import bayes_scaling as bs
     from bayes_scaling.inference.ensemble import fit_ensemble
 
@@ -126,9 +136,7 @@ def simulate(args) -> int:
     t_all = time.perf_counter()
     for scen in SIM_SCENARIOS:
         for rep in range(args.sim_reps):
-            frame = bs.simulate_runs("chinchilla", SIM_TRUTH, design, sigma=0.01, seed=100 + rep)
-            frame["loss"] *= np.exp(SIM_SCENARIOS[scen] * (np.log10(frame["compute"]) - 18.0) ** 2 / 16)
-            runs = bs.load_runs(pd.DataFrame(frame))
+            runs = _simulated_runs(design, scen, seed=100 + rep)
             for h in args.depths:
                 thr = 1e22 / 10 ** h * 1.001
                 train, test = runs.subset(runs.frame["C"] <= thr), runs.subset(runs.frame["C"] > thr)
@@ -170,8 +178,6 @@ NARROW_TRAIN, NARROW_TEST = (1.8e18, 3e18, 9e18), (3e19, 9e19, 3e20)
 def simulate_narrow(args) -> int:
     """The no-cut fallback on narrow simulated ladders (truth known): coverage and MARE of its weights
     beside equal weights, each with and without the discrepancy calibrated at the fallback cut."""
-    import pandas as pd
-
     import bayes_scaling as bs
     from bayes_scaling.inference.ensemble import fit_ensemble
     from bayes_scaling.result.ensemble import EnsembleResult
@@ -181,9 +187,7 @@ def simulate_narrow(args) -> int:
     t_all = time.perf_counter()
     for scen in SIM_SCENARIOS:
         for rep in range(args.sim_reps):
-            frame = bs.simulate_runs("chinchilla", SIM_TRUTH, design, sigma=0.01, seed=200 + rep)
-            frame["loss"] *= np.exp(SIM_SCENARIOS[scen] * (np.log10(frame["compute"]) - 18.0) ** 2 / 16)
-            runs = bs.load_runs(pd.DataFrame(frame))
+            runs = _simulated_runs(design, scen, seed=200 + rep)
             train, test = runs.subset(runs.frame["C"] < 1e19), runs.subset(runs.frame["C"] > 1e19)
             y = test.frame["loss"].to_numpy(float)
             with warnings.catch_warnings():
