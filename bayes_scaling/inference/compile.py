@@ -100,7 +100,11 @@ def _cached_cfunc(raw, signature, name: str, key: str):
     # __name__: numba rebuilds a cached function's environment by importing its module
     fn = compile_numba_function_src(src, name, global_env={"__name__": __name__, "raw": numba.njit(raw)},
                                     cache_key=f"{name}_{key}")
-    return numba.cfunc(signature, cache=True)(fn)
+    with warnings.catch_warnings():
+        # a graph holding large constant arrays (e.g. tables of ~1e5 rows or more) cannot be cached: numba
+        # then compiles it in each process, as the "nutpie" route always does; not the user's concern
+        warnings.filterwarnings("ignore", message="Cannot cache compiled function", category=numba.NumbaWarning)
+        return numba.cfunc(signature, cache=True)(fn)
 
 
 def _compile_cached(model, jitter_rvs):
