@@ -195,5 +195,8 @@ def test_ctrl_c_stops_a_big_fit_promptly_with_one_line_and_no_file(marker, delay
         p.kill() if p.poll() is None else None
     lines = [ln for ln in err.strip().splitlines() if ln not in ("BUILDING", "PILOT", "SAMPLING")]
     assert rc == 130 and lines == ["error: interrupted by Ctrl-C (SIGINT)"], err
-    assert seconds < 10, seconds
+    # Python handles the signal between bytecodes: during a cold numba/LLVM compile of the 2e5-row
+    # model (its data are large constants, compiled in each process) it waits for the compile to end,
+    # 19 s in one cold-cache CI run; elsewhere it stops within seconds
+    assert seconds < (40 if marker == "BUILDING" else 10), seconds
     assert sorted(f.name for f in tmp_path.iterdir()) == ["curves.csv"]
