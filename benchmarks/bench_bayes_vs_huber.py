@@ -32,7 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_ensemble import DATASETS  # noqa: E402  (the same datasets and options)
 
-EXP_FLAT = '[priors.alpha]\ndist = "Uniform"\nlower = 0.0\nupper = 1.0\n[priors.beta]\ndist = "Uniform"\nlower = 0.0\nupper = 1.0\n'
+EXP_FLAT = "".join(f'[priors.{k}]\ndist = "Uniform"\nlower = 0.0\nupper = 1.0\n' for k in ("alpha", "beta"))
 E_WIDE = '[priors.E]\ndist = "LogNormal"\nmu = 0.5\nsigma = 1.5\n'
 SIGMA_WIDE = {"dist": "HalfNormal", "sigma": 0.2}
 
@@ -93,7 +93,8 @@ def family_cuts(args) -> int:
         runs = ds.load(name, **opts)
         for h in args.depths:
             train, _, _ = split_runs(runs, get_law(laws[-1]), holdout_above=float(runs.frame["C"].max()) / 10 ** h)
-            _, cuts = _cuts(train, get_law("chinchilla"), CUT_DECADES, max(6, max(len(get_law(law).param_names) for law in laws) + 2))
+            n_min = max(6, max(len(get_law(law).param_names) for law in laws) + 2)  # as fit_ensemble
+            _, cuts = _cuts(train, get_law("chinchilla"), CUT_DECADES, n_min)
             for dec, _, tr, te in cuts:
                 y = te.frame["loss"].to_numpy(float)
                 line = []
@@ -157,7 +158,8 @@ def main(argv=None) -> int:
                 post = f.law_params()
                 p_med = {k: float(np.median(np.asarray(v_))) for k, v_ in post.items()}
                 m2, _ = _mare(np.exp(np.asarray(law.log_loss(np, {k: le[k] for k in law.input_names}, p_med))), y)
-                nat = {k: float(np.median(np.asarray(v_))) for k, v_ in f.posterior.items() if k in ("E", "alpha", "beta", "sigma")}
+                nat = {k: float(np.median(np.asarray(v_))) for k, v_ in f.posterior.items()
+                       if k in ("E", "alpha", "beta", "sigma")}
                 per_chain = np.median(pred.reshape(len(y), f.posterior.sizes["chain"], -1), axis=2)  # run x chain
                 chain_mare = [_mare(per_chain[:, c], y)[0] for c in range(per_chain.shape[1])]
                 row["fits"][v] = {"mare": m, "signed": s, "mare_at_param_median": m2, "params": nat,
