@@ -210,8 +210,8 @@ def add_parser(sub) -> None:
                    help="'grid' (IsoFLOP candidates) or a .csv/.parquet file with columns params, tokens "
                         "(read like a runs file: each run once)")
     p.add_argument("--objective", choices=("n_star", "n_star_width", "loss", "wasted_compute"), default="n_star",
-                   help="var of log N*, width of N*'s 90%% interval (decades; not with --spec), var of the loss at the "
-                        "decision, or expected wasted compute (default %(default)s)")
+                   help="var of log N*, width of N*'s 90%% interval (decades), var of the loss at the "
+                        "decision, or expected wasted compute (default %(default)s; with --spec: n_star or loss)")
     p.add_argument("--batch", type=int_at_least(1), default=_FIT_ONLY["--batch"][1],
                    help="runs in the batch, at most (default %(default)s)")
     p.add_argument("--flops-per-token", type=positive_float, default=FLOPS_PER_PARAM_TOKEN,
