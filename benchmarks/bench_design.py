@@ -8,7 +8,8 @@ default chinchilla spec (nutpie, 2 chains x (300 tune + 300 draws)). The extra b
 (b) one more IsoFLOP budget at 3x the largest (5 runs, 1.5e21 FLOPs). Strategies spending it:
 
 * **designed**: ``design_runs`` on 100 IsoFLOP grid candidates over the trusted shapes (0.04-340
-  tokens/parameter, the span of Hoffmann et al. 2022's runs; ``--ratios``), objective ``n_star``, batch <= 5,
+  tokens/parameter, the span of Hoffmann et al. 2022's runs; ``--ratios``), objective ``n_star`` (``--objective``:
+  ``n_star_width``, the width of N*'s 90% interval, or the others), batch <= 5,
   the Laplace fallback where an outcome's importance weights collapse (``--no-laplace``), the best greedy
   rule's batch refined by exchange among the 20 best candidates by gain and by gain per FLOP (``--exchange``);
 * (a) **ssl suggest**: simple-scaling-laws 0.2.0's ``suggest_runs`` (greedy linear-Gaussian variance
@@ -23,7 +24,9 @@ default chinchilla spec (nutpie, 2 chains x (300 tune + 300 draws)). The extra b
 The new runs' losses are simulated from the truth, the fit is redone with all runs, and at
 C = 100x the largest budget (1e22 FLOPs) we score: the wasted compute of ``decide``'s N against the
 truth (1 - C'/C, C' where the true optimal plan reaches the plan's true loss), the width of N*'s 90%
-interval (decades, log10(hi/lo)) and whether it covers the true N* (target 85-95%). Also timed: ranking
+interval (decades, log10(hi/lo)) and whether it covers the true N* (target 85-95%); per kind, the share of
+ladders where the designed batch beat each rival, and the posterior quantile of the true exponents in the
+ladder's fit (far from 0.5: the prior pulls the posterior away from the truth). Also timed: ranking
 100 candidates with ``design_runs`` on a 4 x 1000-draw fit (target <= 10 s on 2 cores). On the first
 ``--refit-checks`` ladders the expected objective (``--objective``) after the designed batch, estimated by reweighting
 alone and with the Laplace fallback, is compared with real warm refits.
@@ -57,7 +60,7 @@ from bayes_scaling.inference.fit import fit  # noqa: E402
 from bayes_scaling.laws.registry import get_law  # noqa: E402
 from bayes_scaling.queries.allocate import compute_optimal, decide  # noqa: E402
 from bayes_scaling.inference.design import refit_expected  # noqa: E402
-from bayes_scaling.queries.design import candidate_grid, design_runs, posterior_objective  # noqa: E402
+from bayes_scaling.queries.design import OBJECTIVES, candidate_grid, design_runs, posterior_objective  # noqa: E402
 from bayes_scaling.conventions import TRUSTED_TOKENS_PER_PARAM  # noqa: E402
 from bayes_scaling.simulate import isoflop_design, law_truth_params, simulate_runs  # noqa: E402
 
@@ -204,7 +207,9 @@ def one_ladder(i: int, kind: str, check_sims: int = 0) -> dict:
     base = isoflop_design(BUDGETS, RATIOS)
     frame = runs_at(truth, base["params"], base["tokens"], seed=i)
     res = refit(frame, seed=i)
-    out = {"kind": kind, "truth": truth, "none": score(res, truth)}
+    lp = res.law_params()  # where the truth sits in the ladder's posterior (prior-data conflict: near 0 or 1)
+    out = {"kind": kind, "truth": truth, "none": score(res, truth),
+           "truth_quantile": {k: float(np.mean(np.asarray(lp[k]).reshape(-1) < truth[k])) for k in ("alpha", "beta")}}
     plans, info = strategies(res, frame, rng, seed=i)
     des = info.pop("_des")
     if check_sims and des.batch:
@@ -235,7 +240,7 @@ def time_ranking() -> dict:
                   progress=False)
     n, d = candidate_grid(res.runs.frame["C"], EXTRA_BUDGET)
     times = {}
-    for obj in ("n_star", "loss", "wasted_compute"):
+    for obj in OBJECTIVES:
         t0 = T()
         des = design_runs(res, TARGET, EXTRA_BUDGET, n, d, objective=obj, batch=5, exchange=EXCHANGE)
         times[obj] = {"rank": des.seconds["rank"], "rank_batch_stop_go": T() - t0}
@@ -254,6 +259,23 @@ def summarise(rows: list[dict]) -> dict:
         out[name] = {"median_wasted": float(np.median(w)), "mean_wasted": float(w.mean()),
                      "median_width_decades": float(np.median(width)), "coverage_90": float(cov),
                      "median_cost": float(np.median([r[name].get("cost", 0.0) for r in rows]))}
+    return out
+
+
+def paired_lines(rows: list[dict]) -> list[str]:
+    """Per kind: where the true exponents sit in the ladder's posterior (median quantile), and the share of
+    ladders on which the designed batch beat each rival (lower waste; narrower N* interval)."""
+    out = []
+    for kind in ("all", "chinchilla", "kaplan_like"):
+        sub = [r for r in rows if kind in ("all", r["kind"])]
+        if not sub:
+            continue
+        q = {k: np.median([r["truth_quantile"][k] for r in sub]) for k in ("alpha", "beta")}
+        wins = [f"{k} {np.mean([r['designed']['wasted'] < r[k]['wasted'] for r in sub]):.0%}/"
+                f"{np.mean([r['designed']['width_decades'] < r[k]['width_decades'] for r in sub]):.0%}"
+                for k in STRATEGIES[1:] if all(k in r for r in sub)]
+        out.append(f"{kind} ({len(sub)}): true alpha, beta at posterior quantile (median) {q['alpha']:.2f}, "
+                   f"{q['beta']:.2f}; designed beats (lower waste/narrower): " + ", ".join(wins))
     return out
 
 
@@ -280,7 +302,7 @@ def main() -> None:
     ap.add_argument("--json", default=None)
     ap.add_argument("--ratios", type=float, nargs=2, default=CANDIDATE_RATIOS, metavar=("LO", "HI"),
                     help="tokens/parameter range of the designed candidates (default: candidate_grid's 2 200)")
-    ap.add_argument("--objective", choices=("n_star", "loss", "wasted_compute"), default=OBJECTIVE,
+    ap.add_argument("--objective", choices=OBJECTIVES, default=OBJECTIVE,
                     help="objective of the designed strategy (default %(default)s)")
     ap.add_argument("--skip-timing", action="store_true", help="skip the ranking-time measurement")
     ap.add_argument("--no-laplace", action="store_true", help="designed strategy without the Laplace fallback")
@@ -339,7 +361,7 @@ def main() -> None:
             ratio = np.array([c[k] / c["refit"] for c in checks])
             print(f"refit check: estimated / refit {OBJECTIVE} after the designed batch, {k}: geometric mean "
                   f"{np.exp(np.mean(np.log(ratio))):.2f} (each {', '.join(f'{x:.2f}' for x in ratio)})")
-    for line in diagnose_lines(rows):
+    for line in paired_lines(rows) + diagnose_lines(rows):
         print(line)
     summary = {"all": summarise(rows), **{k: summarise([r for r in rows if r["kind"] == k])
                                           for k in ("chinchilla", "kaplan_like")}}

@@ -22,7 +22,8 @@ _FIT_ONLY = {"--candidates": ("candidates", "grid"), "--shapes": ("shapes", None
              "--worlds": ("worlds", 128), "--min-ess": ("min_ess", 50.0), "--no-laplace": ("no_laplace", False),
              "--max-refits": ("max_refits", 3), "--refit-sims": ("refit_sims", 4), "--exchange": ("exchange", 20)}
 _SPEC_ONLY = {"--prior-draws": ("prior_draws", 400)}
-_VAR_LABEL = {"n_star": "var log N*", "loss": "var loss at the decision", "wasted_compute": "E[wasted compute]"}
+_VAR_LABEL = {"n_star": "var log N*", "n_star_width": "width of N*'s 90% interval", "loss": "var loss at the decision",
+              "wasted_compute": "E[wasted compute]"}
 
 
 def read_candidates(path: str, cost) -> tuple[np.ndarray, np.ndarray]:
@@ -163,6 +164,8 @@ def _new_project(args, target: float, budget: float) -> int:
     from bayes_scaling.inference.fit import resolve_spec
     from bayes_scaling.queries.design_prior import PriorLadder, design_new_ladder
 
+    if args.objective not in ("n_star", "loss"):
+        raise BayesScalingError(f"a new project's design (--spec) takes --objective n_star or loss, got {args.objective}")
     spec = resolve_spec(None, args.spec)
     if not spec.law.has("allocation"):
         raise BayesScalingError(f"design needs a law of N and D; spec {spec.name!r} is for {spec.law.name!r}")
@@ -206,8 +209,9 @@ def add_parser(sub) -> None:
     p.add_argument("--candidates", default=_FIT_ONLY["--candidates"][1],
                    help="'grid' (IsoFLOP candidates) or a .csv/.parquet file with columns params, tokens "
                         "(read like a runs file: each run once)")
-    p.add_argument("--objective", choices=("n_star", "loss", "wasted_compute"), default="n_star",
-                   help="var of log N*, var of the loss at the decision, or expected wasted compute (default %(default)s)")
+    p.add_argument("--objective", choices=("n_star", "n_star_width", "loss", "wasted_compute"), default="n_star",
+                   help="var of log N*, width of N*'s 90%% interval (decades), var of the loss at the "
+                        "decision, or expected wasted compute (default %(default)s; with --spec: n_star or loss)")
     p.add_argument("--batch", type=int_at_least(1), default=_FIT_ONLY["--batch"][1],
                    help="runs in the batch, at most (default %(default)s)")
     p.add_argument("--flops-per-token", type=positive_float, default=FLOPS_PER_PARAM_TOKEN,

@@ -6,7 +6,8 @@ p(y | theta_r); the objective at the target budget C is recomputed on the reweig
 averaged over simulated worlds (a true draw and an outcome each). No sampling: the worlds share
 their true draws and noise across candidates (common random numbers), so candidates compare fairly.
 
-Objectives at C (FLOPs): ``n_star``, the variance of log N*(C) (log parameters, squared);
+Objectives at C (FLOPs): ``n_star``, the variance of log N*(C) (log parameters, squared); ``n_star_width``,
+the width of N*'s 90% interval (decades, weighted quantiles of the reweighted draws);
 ``loss``, the variance of the loss (nats/token, squared) at the decision that minimises expected
 loss; ``wasted_compute``, the expected wasted compute (fraction of C) of the decision that
 minimises it: its reduction is the expected value of sample information, in FLOPs once times C.
@@ -26,13 +27,13 @@ from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.queries.design_exchange import exchange_batch
 from bayes_scaling.queries.design_laplace import candidate_grid, laplace_for  # noqa: F401 (candidate_grid: re-export)
-from bayes_scaling.queries.design_preposterior import (OBJECTIVES, Preposterior, check_objective,  # noqa: F401 (re-exports)
-                                                      draws_sigma_family)
+from bayes_scaling.queries.design_preposterior import (OBJECTIVES, VARIANCE_POWER, Preposterior,  # noqa: F401
+                                                      check_objective, draws_sigma_family)
 from bayes_scaling.queries.draws import budgets_flops, resolve_cost
 
 #: the greedy batch's rules (:func:`greedy_batch`), as reports name them
 RULES = {"per_flop": "gain per FLOP", "gain": "gain", "paced": "gain within an equal share of the budget left"}
-OBJECTIVE_UNITS = {"n_star": "(log parameters)^2", "loss": "(nats/token)^2", "wasted_compute": "fraction of C"}
+OBJECTIVE_UNITS = {"n_star": "(log parameters)^2", "n_star_width": "decades", "loss": "(nats/token)^2", "wasted_compute": "fraction of C"}
 
 
 def normalise(logw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -110,7 +111,8 @@ def _scored(pre: Preposterior, logw: np.ndarray, worlds: Worlds, j: int | None, 
         lap, truth = worlds.laplace, worlds.truth[low]
         info = np.zeros((len(truth),) + lap.cov.shape) if worlds.info is None else worlds.info[low]
         info = info if j is None else info + lap.fisher(j, truth)
-        obj[low] = pre.current(name) * lap.ratio(info, truth, name or pre.objective_name)
+        name = name or pre.objective_name
+        obj[low] = pre.current(name) * lap.ratio(info, truth, name) ** VARIANCE_POWER[name]
     return obj, e, low
 
 

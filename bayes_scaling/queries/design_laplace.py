@@ -14,7 +14,8 @@ i_z per unit scale and the world's true noise scale sigma_s,
     P' = (P^-1 + sum_j J_j^T J_j / (sigma_s^2 / i_z + r_j))^-1,
 
 and the objective is scaled by g^T P' g / g^T P g (q = log N*(C) for ``n_star`` and, to second order
-in the error of log N*, for ``wasted_compute``; the loss at the current decision for ``loss``). The
+in the error of log N*, for ``wasted_compute``; the loss at the current decision for ``loss``); ``n_star_width``
+is scaled by its square root (a Gaussian's interval width goes as its standard deviation). The
 residual r_j counts as noise (statistical linearisation, e.g. Sarkka 2013, Bayesian Filtering and
 Smoothing, sec. 5.3). Exact for a law linear in theta with Gaussian posterior and noise.
 """

@@ -1,15 +1,23 @@
 """The preposterior's posterior side for run design (:mod:`bayes_scaling.queries.design`): thinned
-posterior draws, the decision grid at the target budget and the objectives scored on weighted draws."""
+posterior draws, the decision grid at the target budget and the objectives scored on weighted draws.
+
+``n_star_width`` is the width in decades (log10 hi/lo) of N*'s equal-tailed ``CI_PROB`` (0.9) interval, the
+number a user reads off the posterior, taken as weighted quantiles of the reweighted draws. Unlike the
+variance of log N* it is not dominated by the draws in the tails (a world whose posterior keeps a far
+tail adds that tail squared to the variance, but only its quantile shift to the width)."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from bayes_scaling.conventions import CI_PROB
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.queries.draws import bisect_decreasing, budgets_flops, law_draws, thin_draws
 
-OBJECTIVES = ("n_star", "loss", "wasted_compute")
+OBJECTIVES = ("n_star", "n_star_width", "loss", "wasted_compute")
+#: how each objective scales with the variance of the linearised quantity (Gaussian update): a width as its square root
+VARIANCE_POWER = {"n_star": 1.0, "n_star_width": 0.5, "loss": 1.0, "wasted_compute": 1.0}
 
 
 def check_objective(objective: str) -> str:
@@ -39,6 +47,20 @@ def draws_sigma_family(result, cost: CostLaw | None = None):
     return draws, _flat(result.evaluator.sigma.transpose("chain", "draw").values), result.spec.likelihood.dist
 
 
+def interval_width(values: np.ndarray, w: np.ndarray, ci_prob: float = CI_PROB) -> np.ndarray:
+    """Width of the equal-tailed ``ci_prob`` interval of ``values`` (sorted ascending, units kept) under
+    each row of normalised weights ``w`` (rows x values, in the same order): weighted quantiles with each
+    value's mass centred on it (Hazen's plotting position), linearly interpolated."""
+    mid = np.cumsum(w, axis=1) - 0.5 * w
+    rows, ends = np.arange(len(w)), []
+    for p in ((1 - ci_prob) / 2, (1 + ci_prob) / 2):
+        k = np.clip(np.sum(mid < p, axis=1), 1, len(values) - 1)  # mid[k-1] < p <= mid[k], inside the ends
+        lo, hi = mid[rows, k - 1], mid[rows, k]
+        t = np.clip((p - lo) / np.maximum(hi - lo, 1e-300), 0.0, 1.0)
+        ends.append(values[k - 1] + t * (values[k] - values[k - 1]))
+    return np.maximum(ends[1] - ends[0], 0.0)
+
+
 class Preposterior:
     """Posterior draws (thinned to ``max_draws``) and the decision grid at the target budget C (FLOPs,
     priced by ``draws.cost``); :meth:`objective` scores rows of normalised draw weights."""
@@ -61,6 +83,8 @@ class Preposterior:
         self.u = np.linspace(lo - np.log(3.0), hi + np.log(3.0), grid)
         self.loss_grid = np.exp(self._flat(self.draws.log_loss(self.u, self.draws.log_tokens(self.log_ct, self.u))))
         self._waste = None
+        self._order = np.argsort(self.log_nstar, kind="stable")
+        self._sorted_log10 = self.log_nstar[self._order] / np.log(10.0)
 
     @property
     def size(self) -> int:
@@ -96,12 +120,19 @@ class Preposterior:
         if name == "n_star":
             m = w @ self.log_nstar
             return np.maximum(w @ self.log_nstar ** 2 - m * m, 0.0)
+        if name == "n_star_width":
+            return self.width(w)
         if name == "loss":
             pick = np.argmin(w @ self.loss_grid, axis=1)
             at = self.loss_grid[:, pick].T
             m = np.sum(w * at, axis=1)
             return np.maximum(np.sum(w * at * at, axis=1) - m * m, 0.0)
         return np.min(w @ self.waste_grid, axis=1)
+
+    def width(self, w: np.ndarray, ci_prob: float = CI_PROB) -> np.ndarray:
+        """Width (decades, log10 hi/lo) of N*'s equal-tailed ``ci_prob`` interval for each row of normalised
+        weights ``w`` (worlds x draws)."""
+        return interval_width(self._sorted_log10, np.atleast_2d(w)[:, self._order], ci_prob)
 
     def current(self, name: str | None = None) -> float:
         """The objective under the current posterior (equal weights)."""
