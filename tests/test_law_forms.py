@@ -46,6 +46,20 @@ def test_m4_phi_parts_are_the_softplus_forms_and_their_derivatives():
         assert np.all(np.isfinite(f)) and np.all(df >= min(1.0, alpha) * (1 - 1e-15))
 
 
+def test_m4_phi_gradient_in_t_is_phi_prime():
+    """The sampled coordinate t_ref enters phi (from_internal, the Jacobian, the slope map): PyTensor's
+    gradients of phi and phi' in t are phi' and phi'' on both sides of t = 0."""
+    tt, aa = pt.dvector("t"), pt.dscalar("a")
+    f, df, _ = m4.phi_parts(pt, tt, aa)
+    grads = pytensor.function([tt, aa], [pt.grad(f.sum(), tt), pt.grad(df.sum(), tt)])
+    t = np.array([-40.0, -3.0, -0.2, 0.3, 2.5, 40.0])
+    for alpha in (0.02, 0.7, 5.0):
+        g_f, g_df = grads(t, alpha)
+        _, want_df, want_d2f = m4.phi_parts(np, t, alpha)
+        np.testing.assert_allclose(g_f, want_df, rtol=1e-13)
+        np.testing.assert_allclose(g_df, want_d2f, rtol=1e-10, atol=1e-300)
+
+
 def test_m4_limits_are_the_power_law_and_the_logistic():
     law, x = get_law("m4"), {"X": np.log(np.geomspace(10, 1e6, 7))}
     p = {"E": 0.4, "G": 2.0, "beta": 3.0, "c": 0.5}

@@ -34,8 +34,9 @@ def phi_parts(xp, t, alpha):
     e = xp.exp(-xp.abs(t))
     l1p = xp.log1p(e)
     q = 1.0 / (1.0 + e)
-    pos = t >= 0  # sigmoid(t) = q for t >= 0, e q below (arithmetic, not where: xarray draws keep their dims)
-    sig_pos, sig_neg = q * (e + pos * (1.0 - e)), q * (1.0 + pos * (e - 1.0))
+    # sigmoid(t) = q for t >= 0, e q below; sigmoid(-t) the other way round (arithmetic, not where: xarray
+    # draws keep their dims; e stays exact where it is the answer, so neither sigmoid loses its tail)
+    sig_pos, sig_neg = q * (e + (t >= 0) * (1.0 - e)), q * (e + (t < 0) * (1.0 - e))
     f = alpha * (xp.maximum(t, 0.0) + l1p) - (xp.maximum(-t, 0.0) + l1p)
     return f, sig_neg + alpha * sig_pos, (alpha - 1.0) * sig_pos * sig_neg
 
