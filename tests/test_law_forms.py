@@ -22,14 +22,42 @@ def _p(law, natural):
     return law.to_law_params(natural)
 
 
-@pytest.mark.parametrize("alpha", [1e-3, 0.05, 0.3, 1.0, 3.0, 100.0])
-def test_m4_solve_reaches_machine_precision_in_8_steps(alpha, monkeypatch):
-    assert m4.NEWTON_STEPS >= 8  # what the law runs
-    monkeypatch.setattr(m4, "NEWTON_STEPS", 8)
-    log_g = np.linspace(-800.0, 800.0, 40001)
+@pytest.mark.parametrize("alpha", [1e-3, 2e-3, 0.05, 0.3, 1.0, 3.0, 100.0])
+def test_m4_solve_reaches_machine_precision_in_5_halley_steps(alpha, monkeypatch):
+    assert m4.HALLEY_STEPS >= 5  # what the law runs
+    monkeypatch.setattr(m4, "HALLEY_STEPS", 5)
+    log_g = np.concatenate([np.linspace(-800.0, 800.0, 40001), np.linspace(-2.0, 2.0, 20001)])
     t = m4.solve_logit(np, log_g, np.full_like(log_g, alpha))
     f, _ = m4.phi(np, t, alpha)
     assert np.max(np.abs(f - log_g) / np.maximum(1.0, np.abs(log_g))) < 1e-14
+
+
+def test_m4_phi_parts_are_the_softplus_forms_and_their_derivatives():
+    """phi from one exp (phi_parts) equals alpha softplus(t) - softplus(-t); phi' and phi'' match central
+    differences; far in both tails nothing overflows."""
+    t = np.concatenate([np.linspace(-30.0, 30.0, 601), [-700.0, 700.0]])
+    for alpha in (1e-3, 0.4, 1.0, 7.0):
+        f, df, d2f = m4.phi_parts(np, t, alpha)
+        np.testing.assert_allclose(f, alpha * np.logaddexp(0.0, t) - np.logaddexp(0.0, -t), rtol=1e-14, atol=1e-15)
+        h = 1e-5
+        up, dn = m4.phi_parts(np, t + h, alpha), m4.phi_parts(np, t - h, alpha)
+        np.testing.assert_allclose(df, (up[0] - dn[0]) / (2 * h), rtol=1e-7, atol=1e-9)
+        np.testing.assert_allclose(d2f, (up[1] - dn[1]) / (2 * h), rtol=1e-6, atol=1e-9)
+        assert np.all(np.isfinite(f)) and np.all(df >= min(1.0, alpha) * (1 - 1e-15))
+
+
+def test_m4_phi_gradient_in_t_is_phi_prime():
+    """The sampled coordinate t_ref enters phi (from_internal, the Jacobian, the slope map): PyTensor's
+    gradients of phi and phi' in t are phi' and phi'' on both sides of t = 0."""
+    tt, aa = pt.dvector("t"), pt.dscalar("a")
+    f, df, _ = m4.phi_parts(pt, tt, aa)
+    grads = pytensor.function([tt, aa], [pt.grad(f.sum(), tt), pt.grad(df.sum(), tt)])
+    t = np.array([-40.0, -3.0, -0.2, 0.3, 2.5, 40.0])
+    for alpha in (0.02, 0.7, 5.0):
+        g_f, g_df = grads(t, alpha)
+        _, want_df, want_d2f = m4.phi_parts(np, t, alpha)
+        np.testing.assert_allclose(g_f, want_df, rtol=1e-13)
+        np.testing.assert_allclose(g_df, want_d2f, rtol=1e-10, atol=1e-300)
 
 
 def test_m4_limits_are_the_power_law_and_the_logistic():
