@@ -15,14 +15,15 @@ that each change one component of the default spec:
   as the default); A and B themselves get LogNormal(0, 1000) (flat in log). Not expressible in a TOML
   spec (``relative_to`` divides by the input, not by the input^exponent), so it is a script-level
   model: ``build_model`` of the flat-A/B spec plus a potential on the terms.
+* ``low_AB``: A ~ LogNormal(4.3, 2.5), B ~ LogNormal(5.3, 2.5): centred between the published constants in log.
 * ``wide_E``: E ~ LogNormal(0.5, 1.5) instead of sigma 0.5.
 * ``a+b``: several of these changes at once.
 * ``chinchilla_wide``: the opt-in spec ``models/chinchilla_wide.toml``.
 
 Per fit: the truth's posterior quantile of alpha, beta, log A, log(A / N_ref^alpha) and log N*(C) at
 C = 1e22 FLOPs (Hoffmann et al. 2022 Eq. 4 at C/6 tokens x parameters), whether the 0.9 equal-tailed
-intervals cover the truth, and the interval widths (alpha, beta: absolute; log A, log term: nats; N*: decades). Ladders use seeds 20000+ (bench_design uses
-1000-1059 and 1500-1511 for its truths).
+intervals cover the truth, and the interval widths (alpha, beta: absolute; log A, log term: nats;
+N*: decades). Ladders use seeds 20000+ (bench_design uses 1000-1059 and 1500-1511 for its truths).
 
 Usage::
 
@@ -62,6 +63,8 @@ SEED0 = 20000
 EDITS = {
     "flat_exp": [("alpha = 2.0\nbeta = 4.0", "alpha = 1.0\nbeta = 1.0")],
     "wide_AB": [("mu = 6.0\nsigma = 2.5", "mu = 6.0\nsigma = 5.0"), ("mu = 7.0\nsigma = 2.5", "mu = 7.0\nsigma = 5.0")],
+    # centred between the published constants in log (Kaplan 2020 A 11, B 20; Besiroglu 2024 A 482, B 2085)
+    "low_AB": [("mu = 6.0\nsigma = 2.5", "mu = 4.3\nsigma = 2.5"), ("mu = 7.0\nsigma = 2.5", "mu = 5.3\nsigma = 2.5")],
     "wide_E": [("mu = 0.5\nsigma = 0.5", "mu = 0.5\nsigma = 1.5")],
     "term_ref": [("mu = 6.0\nsigma = 2.5", "mu = 0.0\nsigma = 1000.0"),
                  ("mu = 7.0\nsigma = 2.5", "mu = 0.0\nsigma = 1000.0")],
