@@ -35,8 +35,10 @@ def test_wide_spec_fits_a_kaplan_like_ladder():
     res = bs.fit(bs.load_runs(frame), spec="chinchilla_wide", draws=1000, tune=1000, chains=4, seed=3,
                  progress=False)
     assert res.spec.name == "chinchilla_wide"
-    s = res.summary(ci_prob=0.9)
-    for k in ("alpha", "beta"):  # weakly identified: wide intervals that hold the truth
+    # weakly identified: wide intervals that hold the truth (it sat at quantiles 0.16-0.18 for alpha, 0.09-0.10
+    # for beta over 3 seeds, so the 95% interval leaves margin for chains that differ by CPU)
+    s = res.summary(ci_prob=0.95)
+    for k in ("alpha", "beta"):
         assert s.loc[k, "ci_low"] < TRUTH[k] < s.loc[k, "ci_high"], (k, s.loc[k].to_dict())
     law = bs.get_law("chinchilla")
     log_ct = np.log(C_TARGET / 6)
