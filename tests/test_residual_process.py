@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.examples import EXAMPLE
 from bayes_scaling.inference.residual_process import fit_residual_process, with_residual_process
 from bayes_scaling.posterior.discrepancy import Discrepancy, ResidualProcess
 from bayes_scaling.testing import fake_fit
@@ -74,3 +75,14 @@ def test_fit_stores_the_process_and_widens_and_shifts_only_beyond_the_data(tmp_p
     far = float(d.scale([top * 1e4]).values.min())
     assert far == pytest.approx(d.residual.s, rel=1e-6)  # tau0 = tau1 = 0: the process alone
     assert isinstance(Discrepancy.from_dataset(d.to_dataset()).residual, ResidualProcess)
+
+
+def test_an_ensemble_gets_one_process_from_its_mixture_and_keeps_its_weights():
+    from bayes_scaling.result import EnsembleResult
+
+    a = fake_fit(seed=1)
+    b = fake_fit(truth={**EXAMPLE["truth"], "beta": 0.30}, runs_truth=EXAMPLE["truth"], seed=1)  # same runs
+    ens = with_residual_process(EnsembleResult({"a": a, "b": b}, {"a": 3.0, "b": 1.0}, {"method": "test"}))
+    procs = [m.discrepancy.residual for m in ens.members.values()]
+    np.testing.assert_array_equal(procs[0].resid, procs[1].resid)
+    assert ens.weights == {"a": 0.75, "b": 0.25} and ens.info["residual_process"]["n_runs"] == len(a.runs)
