@@ -70,6 +70,9 @@ def with_residual_process(result):
     without a calibrated discrepancy gets tau0 = tau1 = 0 and the process alone."""
     members = getattr(result, "members", None)
     first = result if members is None else next(iter(members.values()))
+    if first.hierarchy is not None:
+        raise BayesScalingError("the residual process follows one curve along its axis; this fit has groups, whose "
+                                "runs interleave on it", quantity="residual_process")
     axis = split_axis(first.law)
     runs = result.runs
     x = runs.frame[axis].to_numpy(float)
