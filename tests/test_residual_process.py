@@ -86,3 +86,25 @@ def test_an_ensemble_gets_one_process_from_its_mixture_and_keeps_its_weights():
     procs = [m.discrepancy.residual for m in ens.members.values()]
     np.testing.assert_array_equal(procs[0].resid, procs[1].resid)
     assert ens.weights == {"a": 0.75, "b": 0.25} and ens.info["residual_process"]["n_runs"] == len(a.runs)
+
+
+def test_fit_ensembles_attaches_the_process_to_every_ensemble():
+    """Through fit_ensembles(residual_process=True): a learning curve whose noise wanders (an OU path
+    of s = 0.02, ell = 0.3 decades) gets a process of about that scale on every member."""
+    import pandas as pd
+
+    import bayes_scaling as bs
+    from bayes_scaling.inference.batch import fit_ensembles
+
+    rng = np.random.default_rng(4)
+    x = np.geomspace(1e2, 1e5, 40)
+    wander = _ou_path(rng, np.log10(x), 0.02, 0.3, 0.002)
+    frame = pd.DataFrame({"X": x, "loss": (0.5 + 5 * x ** -0.4) * np.exp(wander)})
+    runs = bs.load_runs(frame, extra_cols={"X": "X"})
+    out = fit_ensembles({"c": runs}, ["power_x"], workers=1, cut_decades=(1.0,), calibrate_extrapolation="auto",
+                        draws=200, tune=200, inner_draws=200, seed=2, inner_fit_kw={"retries": 0},
+                        residual_process=True)
+    ens = out.fits["c"]
+    proc = ens.members["power_x"].discrepancy.residual
+    assert isinstance(proc, ResidualProcess) and ens.info["residual_process"]["n_runs"] == 40
+    assert 0.005 < proc.s < 0.06, proc.s
