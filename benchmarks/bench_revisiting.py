@@ -22,7 +22,10 @@ For each curve (72 vision few-shot IC, 5 NMT, 5 LM, 10 BIG-bench): fit on the au
   shortfall, smaller steps only after divergences) within ``--retry-budget`` 30 CPU seconds per fit
   (``--retry-clock cpu``: the same retries on a loaded machine as on an idle one); inner (stacking) fits:
   2 chains (``--inner-chains``) x (200 + 200) (``--inner-draws``) without retries (``--inner-retries``):
-  they only score held-out points, and their diagnostics are reported apart.
+  they only score held-out points, and their diagnostics are reported apart. ``--residual-process``: each
+  curve's correlated residuals continue beyond its fit rows (an OU process in log10 X fitted to the mixture
+  median's residuals at the fit rows, :mod:`bayes_scaling.inference.residual_process`); the same ensembles are
+  also scored without it.
 - M4 (:func:`bayes_scaling.baselines.m4_fit`; eps_0 fixed to 1 for IC error rates).
 - Huber power-law point fit (:func:`bayes_scaling.baselines.huber_fit` with ``power_x``).
 
@@ -119,7 +122,21 @@ def _ensemble_row(ens, xt, yt, seed):
     diag = {law[k]: bool(m.diagnostics.ok) for k, m in ens.members.items()}
     inner = [ok for cut in ens.info.get("inner_diagnostics_ok", {}).values() for ok in cut.values()]
     first = next(iter(ens.members.values()))
-    return {**_scores("ens", q, yt), "ens_weights": {law[k]: w for k, w in ens.weights.items()},
+    extra = {}
+    if isinstance(ens.info.get("residual_process"), dict):  # the same fits scored without the process too
+        from bayes_scaling.posterior.discrepancy import Discrepancy
+        from bayes_scaling.result.ensemble import EnsembleResult
+
+        bare = EnsembleResult({k: m.with_discrepancy(Discrepancy(m.discrepancy.tau0, m.discrepancy.tau1, m.discrepancy.axis,
+                                                                 m.discrepancy.log10_axis_max, m.discrepancy.info))
+                               for k, m in ens.members.items()}, ens.weights, ens.info, seed=ens.seed)
+        s0 = bare.predict(X=xt, seed=seed)["loss_predictive"].transpose("query", "chain", "draw").values
+        extra = {**_scores("ensnp", np.quantile(s0.reshape(len(xt), -1), [0.05, 0.25, 0.5, 0.75, 0.95], axis=1), yt),
+                 "ens_process_ell_decades": ens.info["residual_process"]["ell_decades"],
+                 "ens_process_s": ens.info["residual_process"]["s"]}
+    elif "residual_process" in ens.info:
+        extra = {"ens_process": ens.info["residual_process"]}
+    return {**_scores("ens", q, yt), **extra, "ens_weights": {law[k]: w for k, w in ens.weights.items()},
             "ens_weights_per_cut": ens.info.get("weights_per_cut"),
             "ens_calibrated": first.discrepancy is not None,
             "ens_member_diagnostics_ok": diag, "ens_inner_fits": len(inner), "ens_inner_ok": int(sum(inner)),
@@ -160,6 +177,9 @@ def main(argv=None) -> int:
     ap.add_argument("--retry-schedule", choices=("double", "ess"), default="ess",
                     help="retries of the members' fits: 'double' (fit's default: draws and tuning doubled, smaller "
                          "steps) or 'ess' (draws sized by the ESS shortfall, smaller steps only after divergences)")
+    ap.add_argument("--residual-process", action="store_true",
+                    help="ensembles: continue each curve's correlated residuals beyond its fit rows (an OU process in "
+                         "log10 X fitted to the mixture median's residuals at the fit rows; inference.residual_process)")
     ap.add_argument("--calibrate", action="store_true",
                     help="also score each fit with its leave-future-out extrapolation discrepancy (one more fit per "
                          "curve, in this process, timed separately)")
@@ -214,7 +234,7 @@ def main(argv=None) -> int:
         ens_kw = dict(workers=args.workers, method="lfo", cut_decades=cuts, draws=args.ens_draws, tune=args.ens_tune,
                       inner_draws=args.inner_draws, chains=args.chains, seed=args.seed, calibrate_extrapolation="auto",
                       retry_budget_s=args.retry_budget, retry_clock=args.retry_clock,
-                      retry_schedule=args.retry_schedule,
+                      retry_schedule=args.retry_schedule, residual_process=args.residual_process,
                       inner_fit_kw={"chains": args.inner_chains,
                                     **({} if args.inner_retries < 0 else {"retries": args.inner_retries})})
         # IC curves are error rates: their m4 member takes the error-rate spec (decided by what the loss is)
@@ -276,6 +296,8 @@ def main(argv=None) -> int:
     # ---- summaries ---------------------------------------------------------------------------------
     methods = ("bayes", "ens", "m4", "huber") if members else ("bayes", "m4", "huber")
     interval_methods = [m for m in ("bayes", "ens", "lfo") if m in methods or (m == "lfo" and args.calibrate)]
+    if any("ensnp_cov90" in r for r in per_curve):
+        interval_methods.append("ensnp")
     domains = [d for d in ("IC", "NMT", "LM", "BB") if any(r["domain"] == d for r in per_curve)]
 
     def summ(rows):
@@ -290,6 +312,8 @@ def main(argv=None) -> int:
         both = [x for x in rows if all(f"{m}_rmse_log" in x for m in methods)]
         for m in methods:
             out[f"{m}_wins"] = sum(min(methods, key=lambda k: x[f"{k}_rmse_log"]) == m for x in both)
+        r = [x["ensnp_rmse_log"] for x in rows if "ensnp_rmse_log" in x]
+        out["ensnp_rmse_log_mean"] = float(np.mean(r)) if r else None
         if "ens" in methods:
             both = [x for x in rows if "ens_rmse_log" in x and "m4_rmse_log" in x]
             out["ens_beats_m4_curves"] = sum(x["ens_rmse_log"] < x["m4_rmse_log"] for x in both)
@@ -322,7 +346,8 @@ def main(argv=None) -> int:
     total = summ(per_curve)
     f = lambda v, p=False: "–" if v is None else (f"{100 * v:.0f}%" if p else f"{v:.4f}")  # noqa: E731
     names = {"bayes": f"Bayes {args.law}", "ens": f"Bayes ensemble ({'+'.join(members)})", "m4": "M4",
-             "huber": f"Huber {args.law}", "lfo": f"Bayes {args.law} + LFO discrepancy"}
+             "huber": f"Huber {args.law}", "lfo": f"Bayes {args.law} + LFO discrepancy",
+             "ensnp": "same ensembles without the residual process"}
     print("\nper domain: RMSE-log (mean over curves) / MARE (median over curves); wins: lowest RMSE-log of "
           + "/".join(methods))
     print(" | ".join(["domain", "curves", *(f"{names[m]} rmse / mare" for m in methods), "wins"]))
@@ -379,6 +404,9 @@ def main(argv=None) -> int:
         print(f"   ensemble RMSE-log {f(a['ens_rmse_log_mean'])} vs M4 {f(a['m4_rmse_log_mean'])} (target: below M4; "
               f"ensemble better on {a['ens_beats_m4_curves']} of {len(per_curve)} curves): "
               f"{v(acceptance['ens_rmse_log_below_m4'][2])}")
+        if a.get("ensnp_cov90_curves") is not None:
+            print(f"   (the same ensembles without the residual process: RMSE-log {f(a['ensnp_rmse_log_mean'])}, 90% coverage "
+                  f"averaged over curves {f(a['ensnp_cov90_curves'], True)})")
         print(f"   ensemble 90% coverage averaged over curves {f(a['ens_cov90_curves'], True)} (target 80-97%): "
               f"{v(acceptance['ens_cov90_curves_80_97'][2])}")
         print(f"   diagnostics pass on {f(acceptance['diagnostics_share_ge_95'][0], True)} of the ensemble members' "

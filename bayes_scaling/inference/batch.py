@@ -282,9 +282,24 @@ def _ensemble_one(item, laws, spec_texts, kw, threads=None):
         try:
             specs = [_SPECS.get((text, origin)) or _SPECS.setdefault((text, origin), parse_spec(text, origin))
                      for text, origin in spec_texts]
-            return name, fit_ensemble(runs, laws, specs or None, **kw), None
+            kw = dict(kw)
+            process = kw.pop("residual_process", False)
+            ens = fit_ensemble(runs, laws, specs or None, **kw)
+            return name, _with_process(ens) if process else ens, None
         except BayesScalingError as e:
             return name, None, str(e)
+
+
+def _with_process(ens):
+    """``ens`` with the residual process (:mod:`~bayes_scaling.inference.residual_process`), or as it is
+    with the reason in its ``info`` when its runs are too few to fit one."""
+    from bayes_scaling.inference.residual_process import with_residual_process
+
+    try:
+        return with_residual_process(ens)
+    except BayesScalingError as e:
+        ens.info["residual_process"] = f"not fitted: {e}"
+        return ens
 
 
 def fit_ensembles(tables, laws=None, specs=None, *, members=None, workers: int | None = None, **kw):
@@ -292,7 +307,8 @@ def fit_ensembles(tables, laws=None, specs=None, *, members=None, workers: int |
     with the same members and options ``kw``, on ``workers`` local processes (default: CPU count; 1 runs in-process). ``members``:
     ``{table name: (laws, specs)}`` for tables whose members differ (e.g. a spec for error rates). Each
     worker samples on one core, compiles every member's model once and swaps the data for the later tables
-    and cuts (as :func:`fit_many`). Returns a :class:`BatchResult` of ensembles
+    and cuts (as :func:`fit_many`). ``residual_process=True``: each ensemble's discrepancy also continues
+    its correlated residuals beyond the data (:mod:`~bayes_scaling.inference.residual_process`). Returns a :class:`BatchResult` of ensembles
     (:class:`~bayes_scaling.result.ensemble.EnsembleResult`)."""
     from bayes_scaling.inference.fit import resolve_spec
 

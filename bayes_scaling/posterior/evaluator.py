@@ -236,7 +236,8 @@ class PosteriorEvaluator:
         disc = self.discrepancy
         if discrepancy and disc is not None:
             s = disc.scale(axis_values).rename(query=log_mu.dims[-1])
-            out = out + s * xr.DataArray(rng.standard_normal(log_mu.shape), dims=log_mu.dims)
+            out = out + disc.shift(axis_values).rename(query=log_mu.dims[-1]) \
+                + s * xr.DataArray(rng.standard_normal(log_mu.shape), dims=log_mu.dims)
         return out.transpose(*log_mu.dims)
 
     def default_rng(self, offset: int = 1, seed: int | None = None) -> np.random.Generator:
