@@ -17,8 +17,8 @@ guess on values cut off from the gradient, then one Newton step on the connected
 the root and its gradient the implicit-function-theorem one, exact at the root, identically in NumPy
 and PyTensor. Each Halley step takes one exp and one log1p (:func:`phi_parts`); the Newton step and
 every other connected use of phi take the smooth softplus forms (:func:`phi`), whose gradient is right
-at t = 0 too. This is not a closed form: the
-law is an implicit solve converged to machine precision, not an approximation of a different curve.
+at t = 0 too. This is not a closed form: the law is an implicit solve converged to machine precision,
+not an approximation of a different curve.
 """
 
 from __future__ import annotations
