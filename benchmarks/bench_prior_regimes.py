@@ -160,24 +160,41 @@ def run(variants, ladders: int, draws: int, chains: int) -> list[dict]:
     return rows
 
 
+def _paired(rows: list[dict], v: str, kind: str) -> list[tuple[dict, dict]]:
+    """(variant row, default row) on the same ladder (seed), for the paired columns."""
+    base = {r["seed"]: r for r in rows if r["variant"] == "default" and r["kind"] == kind}
+    return [(r, base[r["seed"]]) for r in rows if r["variant"] == v and r["kind"] == kind and r["seed"] in base]
+
+
 def table(rows: list[dict]) -> str:
-    lines = ["| variant | regime | median q(alpha) | median q(beta) | median q(log N*) | q<0.15 alpha/beta | "
-             "alpha/beta/N* 90% coverage | median width alpha | median width beta | median width N* (decades) | "
-             "median alpha | median q(log A) | median width log A / log term_A |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    """The README's table: medians over ladders, counts of n; paired columns against ``default`` on the
+    same ladders (N* 90% width ratio as a geometric mean; ladders where q(alpha), q(beta) rose)."""
+    lines = ["| variant | regime | median q(alpha) | median q(beta) | median q(log N*) | q < 0.15 alpha / beta | "
+             "90% coverage alpha / beta / N* | median 90% width alpha | width beta | width N* (decades) | "
+             "N* width vs default (geo. mean) | raised q(alpha) / q(beta) vs default | diagnostics pass | "
+             "median of posterior median alpha |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for v in dict.fromkeys(r["variant"] for r in rows):
         for kind in ("chinchilla", "kaplan"):
             rs = [r for r in rows if r["variant"] == v and r["kind"] == kind]
             if not rs:
                 continue
             m = lambda k: float(np.median([r[k] for r in rs]))  # noqa: E731
-            low = f"{sum(r['q_alpha'] < 0.15 for r in rs)}/{sum(r['q_beta'] < 0.15 for r in rs)} of {len(rs)}"
-            cov = "/".join(str(sum(r[f"cover_{k}"] for r in rs)) for k in ("alpha", "beta", "log_nstar"))
-            cov += f" of {len(rs)}"
-            lines.append(f"| {v} | {kind}-like | {m('q_alpha'):.2f} | {m('q_beta'):.2f} | {m('q_log_nstar'):.2f} | "
-                         f"{low} | {cov} | {m('width_alpha'):.3f} | {m('width_beta'):.3f} | "
-                         f"{m('width_log_nstar'):.2f} | {m('med_alpha'):.3f} | {m('q_log_A'):.2f} | "
-                         f"{m('width_log_A'):.2f} / {m('width_log_term_A'):.2f} |")
+            n = len(rs)
+            low = f"{sum(r['q_alpha'] < 0.15 for r in rs)} / {sum(r['q_beta'] < 0.15 for r in rs)} of {n}"
+            cov = " / ".join(str(sum(r[f"cover_{k}"] for r in rs)) for k in ("alpha", "beta", "log_nstar"))
+            pairs = _paired(rows, v, kind)
+            if v == "default" or not pairs:
+                ratio, raised = ("1", "–") if v == "default" else ("–", "–")
+            else:
+                log_ratio = [np.log(r["width_log_nstar"] / d["width_log_nstar"]) for r, d in pairs]
+                ratio = f"{np.exp(np.mean(log_ratio)):.2f}"
+                raised = " / ".join(str(sum(r[f"q_{k}"] > d[f"q_{k}"] for r, d in pairs)) for k in ("alpha", "beta"))
+                raised += f" of {len(pairs)}"
+            lines.append(f"| {v} | {kind.capitalize()}-like | {m('q_alpha'):.2f} | {m('q_beta'):.2f} | "
+                         f"{m('q_log_nstar'):.2f} | {low} | {cov} of {n} | {m('width_alpha'):.3f} | "
+                         f"{m('width_beta'):.3f} | {m('width_log_nstar'):.2f} | {ratio} | {raised} | "
+                         f"{sum(r['ok'] for r in rs)} of {n} | {m('med_alpha'):.3f} |")
     return "\n".join(lines)
 
 

@@ -47,17 +47,48 @@ def test_m4_phi_parts_are_the_softplus_forms_and_their_derivatives():
 
 
 def test_m4_phi_gradient_in_t_is_phi_prime():
-    """The sampled coordinate t_ref enters phi (from_internal, the Jacobian, the slope map): PyTensor's
-    gradients of phi and phi' in t are phi' and phi'' on both sides of t = 0."""
+    """The sampled coordinate t_ref enters phi (from_internal, the Jacobian, the slope map, the final Newton
+    step): PyTensor's gradients of phi and phi' in t are phi' and phi'' on both sides of t = 0 and at t = 0
+    itself, where t_ref starts (a one-sided kink there gave dphi/dt = 1 + alpha, not (1 + alpha) / 2)."""
     tt, aa = pt.dvector("t"), pt.dscalar("a")
-    f, df, _ = m4.phi_parts(pt, tt, aa)
+    f, df = m4.phi(pt, tt, aa)
     grads = pytensor.function([tt, aa], [pt.grad(f.sum(), tt), pt.grad(df.sum(), tt)])
-    t = np.array([-40.0, -3.0, -0.2, 0.3, 2.5, 40.0])
+    t = np.array([-40.0, -3.0, -0.2, -1e-12, -1e-300, 0.0, 1e-300, 1e-12, 0.3, 2.5, 40.0])
     for alpha in (0.02, 0.7, 5.0):
         g_f, g_df = grads(t, alpha)
         _, want_df, want_d2f = m4.phi_parts(np, t, alpha)
+        np.testing.assert_allclose(want_df[5], (1 + alpha) / 2, rtol=1e-15)
+        np.testing.assert_allclose(want_d2f[5], (alpha - 1) / 4, rtol=1e-15)
         np.testing.assert_allclose(g_f, want_df, rtol=1e-13)
         np.testing.assert_allclose(g_df, want_d2f, rtol=1e-10, atol=1e-300)
+
+
+def test_m4_model_gradient_matches_finite_differences_at_the_initial_point():
+    """The sampler's start: every value variable's dlogp of an M4 fit's model (t_ref = 0 there) matches
+    central differences of its logp, at the initial point and with t_ref moved to +-1e-9 and 0.5."""
+    from bayes_scaling.inference import fit as fit_mod
+    from bayes_scaling.inference.model import build_model
+
+    law = get_law("m4")
+    x = np.geomspace(1e2, 1e4, 20)
+    truth = {"E": 0.15, "G": 0.8, "beta": 10.0, "c": 0.5, "alpha": 0.6}
+    y = law.loss(np, {"X": np.log(x)}, _p(law, truth)) * np.exp(np.random.default_rng(3).normal(0, 0.01, x.size))
+    runs = bs.load_runs(pd.DataFrame({"X": x, "loss": y}), extra_cols={"X": "X"})
+    spec = fit_mod.resolve_spec(spec="m4_error_rate").synced()
+    model = build_model(spec, model_data(spec, runs))
+    ip = model.initial_point()
+    assert float(ip["t_ref"]) == 0.0
+    logp, dlogp = model.compile_logp(), model.compile_dlogp()
+    names = [v.name for v in model.value_vars]
+    assert all(np.ndim(ip[n]) == 0 for n in names)
+    h = 1e-6
+    for t0 in (0.0, -1e-9, 1e-9, 0.5):
+        p = {**ip, "t_ref": np.asarray(t0)}
+        g = dlogp(p)
+        for i, n in enumerate(names):
+            up, dn = {**p, n: np.asarray(p[n] + h)}, {**p, n: np.asarray(p[n] - h)}
+            fd = (logp(up) - logp(dn)) / (2 * h)
+            assert g[i] == pytest.approx(fd, rel=1e-5, abs=1e-5), (t0, n, g[i], fd)
 
 
 def test_m4_limits_are_the_power_law_and_the_logistic():

@@ -15,8 +15,10 @@ Halley steps (cubic convergence; 5, which reach machine precision for alpha in [
 |log g| <= 800, tests/test_law_forms.py; the prior puts alpha < 1e-3 at -5 sd) from the asymptotes'
 guess on values cut off from the gradient, then one Newton step on the connected values: its value is
 the root and its gradient the implicit-function-theorem one, exact at the root, identically in NumPy
-and PyTensor. Each step takes one exp and one log1p (:func:`phi_parts`). This is not a closed form: the
-law is an implicit solve converged to machine precision, not an approximation of a different curve.
+and PyTensor. Each Halley step takes one exp and one log1p (:func:`phi_parts`); the Newton step and
+every other connected use of phi take the smooth softplus forms (:func:`phi`), whose gradient is right
+at t = 0 too. This is not a closed form: the law is an implicit solve converged to machine precision,
+not an approximation of a different curve.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ HALLEY_STEPS = 5
 
 def phi_parts(xp, t, alpha):
     """phi(t) = log sigmoid(t) - alpha log sigmoid(-t), phi' and phi'' in t, from one exp and one log1p:
-    softplus(+-t) = max(+-t, 0) + log1p(e^-|t|) and sigmoid(|t|) = 1 / (1 + e^-|t|)."""
+    softplus(+-t) = max(+-t, 0) + log1p(e^-|t|) and sigmoid(|t|) = 1 / (1 + e^-|t|). Values only: at
+    t = 0 PyTensor's gradient of max and |t| is one-sided (use :func:`phi` where the gradient flows)."""
     e = xp.exp(-xp.abs(t))
     l1p = xp.log1p(e)
     q = 1.0 / (1.0 + e)
@@ -46,9 +49,12 @@ def _softplus(xp, t):
 
 
 def phi(xp, t, alpha):
-    """log sigmoid(t) - alpha log sigmoid(-t) and its derivative in t."""
-    f, df, _ = phi_parts(xp, t, alpha)
-    return f, df
+    """log sigmoid(t) - alpha log sigmoid(-t) and its derivative in t, from smooth forms (two softplus,
+    two exp): the evaluations the gradient flows through (t_ref is sampled and starts at 0). phi_parts'
+    max and |t| have a kink at t = 0 where PyTensor's gradient takes one side (dphi/dt 1 + alpha, not
+    (1 + alpha) / 2), so it serves only the Halley steps, whose values are cut from the gradient."""
+    sp_pos, sp_neg = _softplus(xp, t), _softplus(xp, -t)
+    return alpha * sp_pos - sp_neg, xp.exp(-sp_pos) + alpha * xp.exp(-sp_neg)
 
 
 def _cut(xp, v):
