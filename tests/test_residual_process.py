@@ -85,10 +85,33 @@ def test_conditional_mean_decays_and_variance_grows_beyond_the_data():
     assert np.all(np.diff(v) > 0) and v[-1] == pytest.approx(0.02 ** 2, rel=1e-6)
 
 
-def test_too_few_residuals_are_refused_with_the_quantity():
+@pytest.mark.parametrize("t, words", [([0.0, 1.0, 2.0], "got 3"), ([0.0, 1.0, 1.0, 2.0, 2.0, 0.0], "distinct values"),
+                                      ([0.0, 1.0, -np.inf, 2.0, 3.0], "run 2 has log10 value -inf")])
+def test_degenerate_axis_values_are_refused_in_one_line(t, words):
     with pytest.raises(BayesScalingError) as e:
-        fit_residual_process([0.0, 1.0, 2.0], [0.0, 0.1, 0.0])
-    assert e.value.quantity == "residual_process"
+        fit_residual_process(t, np.zeros(len(t)))
+    assert e.value.quantity == "residual_process" and words in str(e.value) and "\n" not in str(e.value)
+
+
+def test_too_many_runs_are_refused():
+    from bayes_scaling.inference.residual_process import MAX_RUNS
+
+    with pytest.raises(BayesScalingError, match=f"at most {MAX_RUNS} runs"):
+        fit_residual_process(np.linspace(0, 3, MAX_RUNS + 1), np.zeros(MAX_RUNS + 1))
+
+
+def test_ell_at_its_bound_and_a_flat_likelihood_are_recorded():
+    """A linear drift (a perfectly smooth residual) pushes ell to its upper bound; white noise alone
+    leaves ell unidentified (at a bound or flat: 22 of 30 seeds here); OU paths of ell 0.15 never are."""
+    t = np.linspace(0, 2, 40)
+    weak = lambda info: info["ell_at_bound"] or info["likelihood_flat_in_ell"]  # noqa: E731
+    drift, white, ou = 0, 0, 0
+    for k in range(20):
+        rng = np.random.default_rng(k)
+        drift += fit_residual_process(t, 0.01 * t + rng.normal(0, 1e-4, 40)).fit_info["ell_at_bound"]
+        white += weak(fit_residual_process(t, rng.normal(0, 0.01, 40)).fit_info)
+        ou += weak(fit_residual_process(t, _ou_path(rng, t, 0.02, 0.15, 0.002)).fit_info)
+    assert drift >= 18 and white >= 8 and ou <= 2, (drift, white, ou)
 
 
 def test_fit_stores_the_process_and_widens_and_shifts_only_beyond_the_data(tmp_path):

@@ -9,8 +9,16 @@ t = log10(axis) (exponential kernel s^2 exp(-|t - t'| / ell)) plus white noise s
 scales fitted by maximum marginal likelihood (Rasmussen & Williams 2006, ch. 5) to the residuals
 of the law's posterior median at the fitted runs. Beyond the data a new run's log-loss gets the
 process's conditional mean (the last runs' offset, decaying over ell decades) and conditional
-variance (growing to s^2), on top of the fit's noise and calibrated discrepancy. A two-stage
-approximation: the law's posterior is not refitted under the correlated error model.
+variance (growing to s^2), plus the calibrated discrepancy; the family's noise there is cut to the
+white part se (by min(1, se / sigma) per draw), because the fit's sigma, fitted under independent
+noise, already holds the process's marginal variance s^2 + se^2. Inside the data nothing changes.
+A two-stage approximation: the law's posterior is not refitted under the correlated error model.
+
+Only the predictive of a new run (``predict``'s ``loss_predictive``, ``predictive_at_runs`` and what
+uses them) carries the process. Law-based queries (allocate, decide, frontier, compare, breakdown;
+``predict``'s ``loss``) use the law alone. For an ensemble, the process is fitted once to the
+mixture median's residuals and every member is shifted by it: a design choice (one curve, one
+wander), so a member whose own residuals differ is still moved by the mixture's.
 """
 
 from __future__ import annotations

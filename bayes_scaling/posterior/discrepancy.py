@@ -119,6 +119,32 @@ class Discrepancy:
         """The residual process's conditional mean per query beyond the data (log-loss; 0 without one)."""
         return xr.DataArray(self._process(axis_values)[1], dims="query")
 
+    def process_line(self) -> str | None:
+        """One line on the residual process (None without one): its scales and what it does beyond the data."""
+        r = self.residual
+        if r is None:
+            return None
+        rp = self.info.get("residual_process")
+        rp = rp if isinstance(rp, dict) else {}
+        weak = " (ell at a bound of its range or the likelihood flat in it: ell is not identified)" if (
+            rp.get("ell_at_bound") or rp.get("likelihood_flat_in_ell")) else ""
+        edge = float(r.conditional([self.log10_axis_max])[0][0])
+        return (f"residual process (OU in log10 {self.axis} + white noise, fitted to the law's residuals at the "
+                f"{len(r.resid)} fitted runs): s {r.s:.3g}, ell {r.ell:.3g} decades{weak}, se {r.se:.3g} (log-loss); "
+                f"beyond the data the predictive is shifted by its conditional mean ({edge:+.3g} log-loss at the edge, "
+                f"decaying over ell) and its noise is se plus its conditional variance; law-based queries use the law alone")
+
+    def process_record(self) -> dict | None:
+        """The residual process's scales as JSON (s, se: log-loss; ell: decades), None without one."""
+        r = self.residual
+        if r is None:
+            return None
+        rp = self.info.get("residual_process")
+        flags = {k: rp[k] for k in ("ell_at_bound", "likelihood_flat_in_ell") if k in rp} if isinstance(rp, dict) else {}
+        return {"s": r.s, "ell_decades": r.ell, "se": r.se, "n_runs": len(r.resid), **flags,
+                "beyond_the_data": "predictive shifted by the process's conditional mean; noise se plus its "
+                                   "conditional variance; law-based queries use the law alone"}
+
     def to_dataset(self) -> xr.Dataset:
         ds = xr.Dataset({"tau0": self.tau0, "tau1": self.tau1})
         ds["tau0"].attrs["units"] = "log-loss"
