@@ -102,7 +102,7 @@ def test_too_many_runs_are_refused():
 
 def test_ell_at_its_bound_and_a_flat_likelihood_are_recorded():
     """A linear drift (a perfectly smooth residual) pushes ell to its upper bound; white noise alone
-    leaves ell unidentified (at a bound or flat: 22 of 30 seeds here); OU paths of ell 0.15 never are."""
+    leaves ell unidentified (at a bound or flat: 18 of these 20 seeds); OU paths of ell 0.15 never are."""
     t = np.linspace(0, 2, 40)
     weak = lambda info: info["ell_at_bound"] or info["likelihood_flat_in_ell"]  # noqa: E731
     drift, white, ou = 0, 0, 0
@@ -111,7 +111,7 @@ def test_ell_at_its_bound_and_a_flat_likelihood_are_recorded():
         drift += fit_residual_process(t, 0.01 * t + rng.normal(0, 1e-4, 40)).fit_info["ell_at_bound"]
         white += weak(fit_residual_process(t, rng.normal(0, 0.01, 40)).fit_info)
         ou += weak(fit_residual_process(t, _ou_path(rng, t, 0.02, 0.15, 0.002)).fit_info)
-    assert drift >= 18 and white >= 8 and ou <= 2, (drift, white, ou)
+    assert drift >= 18 and white >= 12 and ou <= 2, (drift, white, ou)
 
 
 def test_fit_stores_the_process_and_widens_and_shifts_only_beyond_the_data(tmp_path):
@@ -124,6 +124,7 @@ def test_fit_stores_the_process_and_widens_and_shifts_only_beyond_the_data(tmp_p
     d = out.discrepancy
     assert isinstance(d.residual, ResidualProcess) and len(d.residual.resid) == len(fit.runs)
     assert d.info["residual_process"]["ell_decades"] == pytest.approx(d.residual.ell)
+    assert d.info["residual_process"]["likelihood_flat_in_ell"]  # 4 budgets a decade apart: no ell below a decade is seen
     path = tmp_path / "f.nc"
     out.save(path)
     back = load_fit(path).discrepancy

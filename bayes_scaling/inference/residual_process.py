@@ -68,8 +68,8 @@ def fit_residual_process(log10_axis, resid) -> ResidualProcess:
     """Maximum marginal likelihood (s, ell, se) of the OU-plus-white-noise process (module docstring)
     for residuals ``resid`` (log-loss) at ``log10_axis`` (log10 of the split axis); needs 4 or more
     distinct axis values and at most ``MAX_RUNS`` runs. Its ``fit_info`` says whether ell sits at a bound
-    of ``ELL_BOUNDS`` and whether the likelihood is flat in ell (optima from the starts with ell a
-    factor > 10 apart within ``FLAT_NATS`` nats: ell not identified)."""
+    of ``ELL_BOUNDS`` and whether the likelihood is flat in ell (optima from the starts with ell a factor
+    > 10 apart, or ell moved a factor 10 from the best, within ``FLAT_NATS`` nats: ell not identified)."""
     from scipy.optimize import minimize
 
     t, e = np.asarray(log10_axis, float), np.asarray(resid, float)
@@ -94,6 +94,10 @@ def fit_residual_process(log10_axis, resid) -> ResidualProcess:
                                 quantity="residual_process")
     best = min(found, key=lambda r: r.fun)
     near = [r.x[1] for r in found if r.fun - best.fun < FLAT_NATS]
+    for step in (-np.log(10.0), np.log(10.0)):  # the profile a factor 10 either side (s, se held)
+        ell_k = float(np.clip(best.x[1] + step, lo, hi))
+        if ell_k != best.x[1] and _nll([best.x[0], ell_k, best.x[2]], t, e) - best.fun < FLAT_NATS:
+            near.append(best.x[1] + step)
     s, ell, se = map(float, np.exp(best.x))
     info = {"ell_at_bound": bool(min(abs(best.x[1] - lo), abs(best.x[1] - hi)) < 0.01),
             "likelihood_flat_in_ell": bool(max(near) - min(near) > np.log(10.0)), "nll": float(best.fun)}
