@@ -334,7 +334,7 @@ def main(argv=None) -> int:
             "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
             "n_curves": len(ids), "t_load_s": t_load, "t_fit_many_s": t_bayes, "t_predict_s": t_pred, "t_m4_s": t_m4,
             "t_huber_s": t_hub, "t_calibrate_s": t_cal, "t_fit_many_cpu_s": t_bayes_cpu, "t_ensemble_s": t_ens,
-            "t_ensemble_cpu_s": t_ens_cpu, "acceptance": acceptance, "ensemble_errors": None if ens_batch is None else ens_batch.errors, "t_baselines_wall_s": tbaselines, "time_target_s": TIME_TARGET_S, "time_verdict": None if args.quick else verdict,
+            "t_ensemble_cpu_s": t_ens_cpu, "acceptance": acceptance, "ensemble_errors": None if ens_batch is None else ens_batch.errors, "t_baselines_wall_s": t_baselines, "time_target_s": TIME_TARGET_S, "time_verdict": None if args.quick else verdict,
             "fit_errors": batch.errors, "by_domain": by_domain, "all": total, "per_curve": per_curve,
             "load_end": os.getloadavg()}, indent=2, default=float))
         print("wrote", args.json)
