@@ -62,56 +62,9 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("BAYES_SCALING_DATASETS", str(ROOT.parent / "shared" / "datasets"))
 sys.path.insert(0, str(ROOT))
 
+from revisiting_scores import baselines, children_cpu, scores, summarise  # noqa: E402
+
 TIME_TARGET_S = 180.0
-
-
-def _rmse_log(pred, y):
-    return float(np.sqrt(np.mean((np.log(pred) - np.log(y)) ** 2)))
-
-
-def _mare(pred, y):
-    return float(np.median(np.abs(pred - y) / y))
-
-
-def _baselines(dom, xf, yf, xt, yt, seed):
-    """M4 and Huber power-law point fit of one curve (run in a worker process); returns (row, t_m4, t_huber)."""
-    from bayes_scaling import baselines as bl
-
-    row = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        a = time.perf_counter()
-        try:
-            m4 = bl.m4_fit(xf, yf, eps0=1.0 if dom == "IC" and yf.max() < 1.0 else None, seed=seed)
-            p = bl.m4_predict(m4, xt)
-            row.update(m4_rmse_log=_rmse_log(p, yt), m4_mare=_mare(p, yt))
-        except Exception as e:
-            row["m4_error"] = f"{type(e).__name__}: {e}"
-        t_m4 = time.perf_counter() - a
-        a = time.perf_counter()
-        try:
-            hf = bl.huber_fit("power_x", {"X": np.log(xf)}, np.log(yf), seed=seed)
-            p = hf.predict({"X": np.log(xt)})
-            row.update(huber_rmse_log=_rmse_log(p, yt), huber_mare=_mare(p, yt))
-        except Exception as e:
-            row["huber_error"] = f"{type(e).__name__}: {e}"
-        t_hub = time.perf_counter() - a
-    return row, t_m4, t_hub
-
-
-def _children_cpu() -> float:
-    """CPU seconds (user + system) of this process's finished child processes (the worker pools)."""
-    t = os.times()
-    return t.children_user + t.children_system
-
-
-def _scores(prefix, q, yt):
-    """RMSE-log and MARE of the median, 50%/90% coverage and the 90% misses below/above, from the
-    predictive quantiles q = (5, 25, 50, 75, 95)%."""
-    return {f"{prefix}_rmse_log": _rmse_log(q[2], yt), f"{prefix}_mare": _mare(q[2], yt),
-            f"{prefix}_cov50": float(np.mean((q[1] <= yt) & (yt <= q[3]))),
-            f"{prefix}_cov90": float(np.mean((q[0] <= yt) & (yt <= q[4]))),
-            f"{prefix}_below90": float(np.mean(yt < q[0])), f"{prefix}_above90": float(np.mean(yt > q[4]))}
 
 
 def _ensemble_row(ens, xt, yt, seed):
@@ -131,12 +84,12 @@ def _ensemble_row(ens, xt, yt, seed):
                                                                  m.discrepancy.log10_axis_max, m.discrepancy.info))
                                for k, m in ens.members.items()}, ens.weights, ens.info, seed=ens.seed)
         s0 = bare.predict(X=xt, seed=seed)["loss_predictive"].transpose("query", "chain", "draw").values
-        extra = {**_scores("ensnp", np.quantile(s0.reshape(len(xt), -1), [0.05, 0.25, 0.5, 0.75, 0.95], axis=1), yt),
+        extra = {**scores("ensnp", np.quantile(s0.reshape(len(xt), -1), [0.05, 0.25, 0.5, 0.75, 0.95], axis=1), yt),
                  "ens_process_ell_decades": ens.info["residual_process"]["ell_decades"],
                  "ens_process_s": ens.info["residual_process"]["s"]}
     elif "residual_process" in ens.info:
         extra = {"ens_process": ens.info["residual_process"]}
-    return {**_scores("ens", q, yt), **extra, "ens_weights": {law[k]: w for k, w in ens.weights.items()},
+    return {**scores("ens", q, yt), **extra, "ens_weights": {law[k]: w for k, w in ens.weights.items()},
             "ens_weights_per_cut": ens.info.get("weights_per_cut"),
             "ens_calibrated": first.discrepancy is not None,
             "ens_member_diagnostics_ok": diag, "ens_inner_fits": len(inner), "ens_inner_ok": int(sum(inner)),
@@ -211,12 +164,12 @@ def main(argv=None) -> int:
     print(f"{len(ids)} curves loaded in {t_load:.1f} s; fitting with fit_many(law={args.law!r}, workers={args.workers}, "
           f"chains={args.chains}, draws={args.draws}, tune={args.tune})", flush=True)
 
-    c0 = _children_cpu()
+    c0 = children_cpu()
     t1 = time.perf_counter()
     batch = fit_many(fit_tables, law=args.law, workers=args.workers, chains=args.chains, draws=args.draws,
                      tune=args.tune, seed=args.seed)
     t_bayes = time.perf_counter() - t1
-    t_bayes_cpu = _children_cpu() - c0
+    t_bayes_cpu = children_cpu() - c0
     print(f"fit_many: {len(batch.fits)} fitted, {len(batch.errors)} errors, {t_bayes:.1f} s wall", flush=True)
 
     members = [] if args.members == "none" else args.members.split(",")
@@ -229,7 +182,7 @@ def main(argv=None) -> int:
               f"draws={args.ens_draws}, tune={args.ens_tune} (inner {args.inner_chains} x {args.inner_draws}, retries {args.inner_retries}), m4 spec on IC "
               f"{args.error_rate_spec}, retry budget {args.retry_budget:g} {args.retry_clock} s per fit ({args.retry_schedule} schedule), workers={args.workers})",
               flush=True)
-        c0 = _children_cpu()
+        c0 = children_cpu()
         t1 = time.perf_counter()
         ens_kw = dict(workers=args.workers, method="lfo", cut_decades=cuts, draws=args.ens_draws, tune=args.ens_tune,
                       inner_draws=args.inner_draws, chains=args.chains, seed=args.seed, calibrate_extrapolation="auto",
@@ -242,7 +195,7 @@ def main(argv=None) -> int:
             k: ([m for m in members if m != "m4"], [args.error_rate_spec]) for k in fit_tables if k.startswith("IC|")}
         ens_batch = fit_ensembles(fit_tables, members, members=own, **ens_kw)
         t_ens = time.perf_counter() - t1
-        t_ens_cpu = _children_cpu() - c0
+        t_ens_cpu = children_cpu() - c0
         print(f"fit_ensembles: {len(ens_batch.fits)} fitted, {len(ens_batch.errors)} errors, {t_ens:.1f} s wall, "
               f"{t_ens_cpu:.1f} s CPU in workers", flush=True)
 
@@ -264,7 +217,7 @@ def main(argv=None) -> int:
             q = np.quantile(s, [0.05, 0.25, 0.5, 0.75, 0.95], axis=1)
             t_pred += time.perf_counter() - a
             d = res.diagnostics
-            row.update(**_scores("bayes", q, yt), r_hat_max=float(d.r_hat_max), divergences=int(d.divergences), diagnostics_ok=bool(d.ok))
+            row.update(**scores("bayes", q, yt), r_hat_max=float(d.r_hat_max), divergences=int(d.divergences), diagnostics_ok=bool(d.ok))
             if args.calibrate:
                 from bayes_scaling.inference.discrepancy import calibrate
                 from bayes_scaling.inference.fit import fit
@@ -276,7 +229,7 @@ def main(argv=None) -> int:
                         cal = res.with_discrepancy(calibrate(res, fit, draws=args.draws, tune=args.tune))
                     s = cal.predict(X=xt, seed=args.seed)["loss_predictive"].transpose("query", "chain", "draw")
                     q = np.quantile(s.values.reshape(len(xt), -1), [0.05, 0.25, 0.5, 0.75, 0.95], axis=1)
-                    row.update(**_scores("lfo", q, yt), lfo_tau1=float(cal.discrepancy.tau1.median()))
+                    row.update(**scores("lfo", q, yt), lfo_tau1=float(cal.discrepancy.tau1.median()))
                 except Exception as e:  # e.g. too few points to split: reported, the raw row stands
                     row["lfo_error"] = f"{type(e).__name__}: {e}"
                 t_cal += time.perf_counter() - a
@@ -285,7 +238,7 @@ def main(argv=None) -> int:
             row["ens_error"] = ens_batch.errors.get(cid, "missing")
         elif ens is not None:
             row.update(_ensemble_row(ens, xt, yt, args.seed))
-        bl_rows.append(pool.submit(_baselines, dom, xf, yf, xt, yt, args.seed))
+        bl_rows.append(pool.submit(baselines, dom, xf, yf, xt, yt, args.seed))
         per_curve.append(row)
     for row, fut in zip(per_curve, bl_rows):
         r, a, b = fut.result()
@@ -301,46 +254,7 @@ def main(argv=None) -> int:
     domains = [d for d in ("IC", "NMT", "LM", "BB") if any(r["domain"] == d for r in per_curve)]
 
     def summ(rows):
-        out = {"curves": len(rows)}
-        for m in methods:
-            r = [x[f"{m}_rmse_log"] for x in rows if f"{m}_rmse_log" in x]
-            e = [x[f"{m}_mare"] for x in rows if f"{m}_mare" in x]
-            out[f"{m}_rmse_log_mean"] = float(np.mean(r)) if r else None
-            out[f"{m}_rmse_log_median"] = float(np.median(r)) if r else None
-            out[f"{m}_mare_median"] = float(np.median(e)) if e else None
-            out[f"{m}_n"] = len(r)
-        both = [x for x in rows if all(f"{m}_rmse_log" in x for m in methods)]
-        for m in methods:
-            out[f"{m}_wins"] = sum(min(methods, key=lambda k: x[f"{k}_rmse_log"]) == m for x in both)
-        r = [x["ensnp_rmse_log"] for x in rows if "ensnp_rmse_log" in x]
-        out["ensnp_rmse_log_mean"] = float(np.mean(r)) if r else None
-        if "ens" in methods:
-            both = [x for x in rows if "ens_rmse_log" in x and "m4_rmse_log" in x]
-            out["ens_beats_m4_curves"] = sum(x["ens_rmse_log"] < x["m4_rmse_log"] for x in both)
-        for m in interval_methods:
-            b = [x for x in rows if f"{m}_cov90" in x]
-            n = sum(x["n_test"] for x in b)
-            out[f"{m}_curves_scored"] = len(b)
-            for k in ("cov50", "cov90", "below90", "above90"):
-                out[f"{m}_{k}_points"] = sum(x[f"{m}_{k}"] * x["n_test"] for x in b) / n if n else None
-                out[f"{m}_{k}_curves"] = float(np.mean([x[f"{m}_{k}"] for x in b])) if b else None
-        out["n_test_points"] = sum(x["n_test"] for x in rows)
-        b = [x for x in rows if "bayes_cov90" in x]
-        out["diagnostics_ok"] = sum(x["diagnostics_ok"] for x in b)
-        out["divergent_curves"] = sum(x["divergences"] > 0 for x in b)
-        if "ens" in methods:
-            e = [x for x in rows if "ens_member_diagnostics_ok" in x]
-            out["ens_member_fits"] = sum(len(x["ens_member_diagnostics_ok"]) for x in e)
-            out["ens_member_fits_ok"] = sum(sum(x["ens_member_diagnostics_ok"].values()) for x in e)
-            out["ens_member_fits_ok_by_law"] = {k: f'{sum(x["ens_member_diagnostics_ok"][k] for x in e)} of {len(e)}'
-                                                for k in members}
-            out["ens_inner_fits"] = sum(x["ens_inner_fits"] for x in e)
-            out["ens_inner_fits_ok"] = sum(x["ens_inner_ok"] for x in e)
-            out["ens_calibrated"] = sum(x["ens_calibrated"] for x in e)
-            out["ens_weights_mean"] = {k: float(np.mean([x["ens_weights"][k] for x in e])) for k in members} if e else None
-        out["lfo_mare_median"] = (float(np.median([x["lfo_mare"] for x in rows if "lfo_mare" in x]))
-                                  if any("lfo_mare" in x for x in rows) else None)
-        return out
+        return summarise(rows, methods, interval_methods, members)
 
     by_domain = {d: summ([r for r in per_curve if r["domain"] == d]) for d in domains}
     total = summ(per_curve)

@@ -202,6 +202,25 @@ def test_summary_text_has_intervals_and_diagnostics(fit_file, capsys):
     assert "80% interval" in out and "r_hat_max" in out and "divergences" in out
 
 
+def test_summary_of_a_fit_with_a_residual_process_only(tmp_path, capsys):
+    """A fit with the residual process but no leave-future-out calibration: the text and JSON summaries
+    name the process's scales (s, ell in decades, se) and its shift beyond the data."""
+    from bayes_scaling.inference.residual_process import with_residual_process
+
+    path = tmp_path / "rp.nc"
+    fit = with_residual_process(fake_fit(seed=3))
+    fit.save(path)
+    r = fit.discrepancy.residual
+    assert main(["summary", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"s {r.s:.3g}, ell {r.ell:.3g} decades" in out and f"se {r.se:.3g}" in out
+    assert "shifted by its conditional mean" in out
+    assert main(["summary", str(path), "--json"]) == 0
+    rec = json.loads(capsys.readouterr().out)["extrapolation_discrepancy"]["residual_process"]
+    assert rec["ell_decades"] == pytest.approx(r.ell) and rec["s"] == pytest.approx(r.s)
+    assert rec["se"] == pytest.approx(r.se) and rec["n_runs"] == len(fit.runs)
+
+
 def test_predict_json_matches_truth_and_ci_prob(fit_file, capsys):
     from bayes_scaling.examples import EXAMPLE
     from bayes_scaling.simulate import true_loss

@@ -96,26 +96,33 @@ def discrepancy_record(result, ci_prob: float) -> dict[str, Any] | None:
     disc = result.discrepancy
     if disc is None:
         return None
-    return {"axis": disc.axis, "largest_fitted": 10 ** disc.log10_axis_max,
-            "tau0": summary_record(disc.tau0, ci_prob), "tau1_per_decade": summary_record(disc.tau1, ci_prob),
-            **disc.info}
+    out = {"axis": disc.axis, "largest_fitted": 10 ** disc.log10_axis_max,
+           "tau0": summary_record(disc.tau0, ci_prob), "tau1_per_decade": summary_record(disc.tau1, ci_prob),
+           **disc.info}
+    if disc.residual is not None:
+        out["residual_process"] = disc.process_record()
+    return out
 
 
 def discrepancy_line(result, ci_prob: float) -> str | None:
-    """One line on the extrapolation discrepancy, or None when the fit has none."""
+    """One line on the extrapolation discrepancy and its residual process, or None when the fit has none."""
     d = discrepancy_record(result, ci_prob)
     if d is None:
         return None
+    process = result.discrepancy.process_line()
+    if "inner_n_train" not in d:  # no leave-future-out calibration (a residual process alone)
+        return process or f"extrapolation discrepancy: {d.get('method', 'not calibrated')}"
     t0, t1 = d["tau0"], d["tau1_per_decade"]
     miss = "" if d.get("inner_mare") is None else (
         f"; the smaller runs' law missed the held-out ones by a median {d['inner_mare']:.2%} "
         f"(signed {d['inner_median_signed_rel_error']:+.2%})")
-    flag = "" if d["inner_diagnostics_ok"] else " (inner fit's diagnostics FAILED: rerun with more draws)"
-    return (f"extrapolation discrepancy (leave-future-out: {d['inner_n_train']} runs fit, {d['inner_n_test']} "
+    flag = "" if d.get("inner_diagnostics_ok", True) else " (inner fit's diagnostics FAILED: rerun with more draws)"
+    line = (f"extrapolation discrepancy (leave-future-out: {d['inner_n_train']} runs fit, {d['inner_n_test']} "
             f"held out): log-loss sd {format_interval(t0, '.3g')} + "
             f"{format_interval(t1, '.3g')} per decade of {d['axis']} beyond "
             f"{d['largest_fitted']:.3g}; held-out 90% coverage {d['inner_coverage_90_raw']:.0%} without it, "
             f"{d['inner_coverage_90_calibrated']:.0%} with it{miss}{flag}")
+    return line if process is None else f"{line}\n{process}"
 
 
 def extrapolation_lines(report: dict) -> list[str]:

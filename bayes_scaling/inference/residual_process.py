@@ -9,59 +9,99 @@ t = log10(axis) (exponential kernel s^2 exp(-|t - t'| / ell)) plus white noise s
 scales fitted by maximum marginal likelihood (Rasmussen & Williams 2006, ch. 5) to the residuals
 of the law's posterior median at the fitted runs. Beyond the data a new run's log-loss gets the
 process's conditional mean (the last runs' offset, decaying over ell decades) and conditional
-variance (growing to s^2), on top of the fit's noise and calibrated discrepancy. A two-stage
-approximation: the law's posterior is not refitted under the correlated error model.
+variance (growing to s^2), plus the calibrated discrepancy; the family's noise there is cut to the
+white part se (by min(1, se / sigma) per draw), because the fit's sigma, fitted under independent
+noise, already holds the process's marginal variance s^2 + se^2. Inside the data nothing changes.
+A two-stage approximation: the law's posterior is not refitted under the correlated error model.
+
+Only the predictive of a new run (``predict``'s ``loss_predictive``, ``predictive_at_runs`` and what
+uses them) carries the process. Law-based queries (allocate, decide, frontier, compare, breakdown;
+``predict``'s ``loss``) use the law alone. For an ensemble, the process is fitted once to the
+mixture median's residuals and every member is shifted by it: a design choice (one curve, one
+wander), so a member whose own residuals differ is still moved by the mixture's.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import solve_triangular
 
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.posterior.discrepancy import Discrepancy, ResidualProcess, split_axis
+from bayes_scaling.posterior.discrepancy import Discrepancy, ResidualProcess, process_cholesky, split_axis
 
-__all__ = ["fit_residual_process", "with_residual_process", "ELL_BOUNDS"]
+__all__ = ["fit_residual_process", "with_residual_process", "ELL_BOUNDS", "ELL_STARTS", "MAX_RUNS"]
 
 ELL_BOUNDS = (0.005, 10.0)  # decades: the length scale's search range
+ELL_STARTS = (0.03, 0.3, 3.0)  # decades: the optimiser's starts (s starts at the residuals' sd, se at half of it)
+FLAT_NATS = 0.5  # optima within this many nats of the best count as equally good (flat likelihood)
+MAX_RUNS = 2000  # runs: above this the n x n factorisation is refused
 
 
 def _nll(p, t, e):
     s, ell, se = np.exp(p)
-    k = s ** 2 * np.exp(-np.abs(t[:, None] - t[None, :]) / ell) + (se ** 2 + 1e-12) * np.eye(len(t))
     try:
-        chol = np.linalg.cholesky(k)
+        chol = process_cholesky(t, s, ell, se)
     except np.linalg.LinAlgError:
         return np.inf
-    a = np.linalg.solve(chol, e)
+    a = solve_triangular(chol, e, lower=True)
     return float(0.5 * a @ a + np.log(np.diag(chol)).sum())
+
+
+def _check(t, e):
+    bad = np.flatnonzero(~np.isfinite(t))
+    if bad.size:
+        raise BayesScalingError(f"the residual process needs finite positive values on the split axis; run {bad[0]} has "
+                                f"log10 value {t[bad[0]]}", quantity="residual_process")
+    if not np.all(np.isfinite(e)):
+        raise BayesScalingError(f"the residual process needs finite residuals; run {np.flatnonzero(~np.isfinite(e))[0]} "
+                                f"has none", quantity="residual_process")
+    n_distinct = len(np.unique(t))
+    if n_distinct < 4:
+        raise BayesScalingError(f"the residual process needs 4 or more distinct values on the split axis, got "
+                                f"{n_distinct}", quantity="residual_process")
+    if len(t) > MAX_RUNS:
+        raise BayesScalingError(f"the residual process is fitted to at most {MAX_RUNS} runs (its cost grows as n^3), "
+                                f"got {len(t)}", quantity="residual_process")
 
 
 def fit_residual_process(log10_axis, resid) -> ResidualProcess:
     """Maximum marginal likelihood (s, ell, se) of the OU-plus-white-noise process (module docstring)
-    for residuals ``resid`` (log-loss) at ``log10_axis`` (log10 of the split axis); needs 4 runs or more."""
+    for residuals ``resid`` (log-loss) at ``log10_axis`` (log10 of the split axis); needs 4 or more
+    distinct axis values and at most ``MAX_RUNS`` runs. Its ``fit_info`` says whether ell sits at a bound
+    of ``ELL_BOUNDS`` and whether the likelihood is flat in ell (optima from the starts with ell a factor
+    > 10 apart, or ell moved a factor 10 from the best, within ``FLAT_NATS`` nats: ell not identified)."""
     from scipy.optimize import minimize
 
     t, e = np.asarray(log10_axis, float), np.asarray(resid, float)
-    if len(t) < 4 or not (np.all(np.isfinite(t)) and np.all(np.isfinite(e))):
-        raise BayesScalingError(f"the residual process needs 4 or more finite residuals, got {len(t)}",
+    if t.shape != e.shape or t.ndim != 1:
+        raise BayesScalingError(f"the residual process needs one residual per axis value, got {t.shape} and {e.shape}",
                                 quantity="residual_process")
+    _check(t, e)
     sd = max(float(np.std(e)), 1e-6)
     lo, hi = np.log(ELL_BOUNDS)
     bounds = [(np.log(sd) - 12, np.log(sd) + 3), (lo, hi), (np.log(sd) - 12, np.log(sd) + 3)]
     from threadpoolctl import threadpool_limits
 
-    best = None
+    found = []
     with threadpool_limits(limits=1, user_api="blas"):  # tiny problems: BLAS threads only oversubscribe (6x slower)
-        for ell0 in (0.03, 0.3, 3.0):
+        for ell0 in ELL_STARTS:
             r = minimize(_nll, [np.log(sd), np.log(ell0), np.log(sd / 2)], args=(t, e), method="L-BFGS-B",
                          bounds=bounds)
-            if np.isfinite(r.fun) and (best is None or r.fun < best.fun):
-                best = r
-    if best is None:
+            if np.isfinite(r.fun):
+                found.append(r)
+    if not found:
         raise BayesScalingError("the residual process's marginal likelihood could not be evaluated",
                                 quantity="residual_process")
+    best = min(found, key=lambda r: r.fun)
+    near = [r.x[1] for r in found if r.fun - best.fun < FLAT_NATS]
+    for step in (-np.log(10.0), np.log(10.0)):  # the profile a factor 10 either side (s, se held)
+        ell_k = float(np.clip(best.x[1] + step, lo, hi))
+        if ell_k != best.x[1] and _nll([best.x[0], ell_k, best.x[2]], t, e) - best.fun < FLAT_NATS:
+            near.append(best.x[1] + step)
     s, ell, se = map(float, np.exp(best.x))
-    return ResidualProcess(t, e, s, ell, se)
+    info = {"ell_at_bound": bool(min(abs(best.x[1] - lo), abs(best.x[1] - hi)) < 0.01),
+            "likelihood_flat_in_ell": bool(max(near) - min(near) > np.log(10.0)), "nll": float(best.fun)}
+    return ResidualProcess(t, e, s, ell, se, info)
 
 
 def with_residual_process(result):
@@ -81,7 +121,9 @@ def with_residual_process(result):
     proc = fit_residual_process(np.log10(x), resid)
     top = float(np.log10(x.max()))
     info = {"residual_process": {"kernel": "exponential in log10 axis + white noise", "s": proc.s,
-                                 "ell_decades": proc.ell, "se": proc.se, "n_runs": len(x)}}
+                                 "ell_decades": proc.ell, "se": proc.se, "n_runs": len(x),
+                                 "ell_at_bound": proc.fit_info["ell_at_bound"],
+                                 "likelihood_flat_in_ell": proc.fit_info["likelihood_flat_in_ell"]}}
 
     def attach(m):
         d = m.discrepancy

@@ -4,7 +4,8 @@ data end (calibrated in :mod:`bayes_scaling.inference.discrepancy`).
 A new run's log-loss = law + noise + delta, delta ~ Normal(0, s(d)), s(d) = sqrt(tau0^2 + (tau1 d)^2),
 d = decades beyond the largest fitted run on the split axis (0 inside the data). With a
 :class:`ResidualProcess` (optional), beyond the data delta also carries the law's correlated residuals
-continued past the last fitted runs: their Gaussian-process conditional mean and variance are added.
+continued past the last fitted runs: their Gaussian-process conditional mean and variance are added,
+and the family's noise there keeps only the process's white part (:meth:`Discrepancy.noise_factor`).
 """
 
 from __future__ import annotations
@@ -32,25 +33,46 @@ def split_axis(law) -> str:
     return "C" if {"N", "D"} <= set(law.input_names) else law.input_names[-1]
 
 
+def ou_kernel(t1, t2, s: float, ell: float) -> np.ndarray:
+    """The exponential (Ornstein-Uhlenbeck) covariance s^2 exp(-|t1 - t2| / ell) between two sets of
+    log10 axis values (``s`` in log-loss, ``ell`` in decades; log-loss^2)."""
+    t1, t2 = np.asarray(t1, float), np.asarray(t2, float)
+    return s ** 2 * np.exp(-np.abs(t1[:, None] - t2[None, :]) / ell)
+
+
+def process_cholesky(t, s: float, ell: float, se: float) -> np.ndarray:
+    """Lower Cholesky factor of the process's covariance at ``t`` (OU kernel plus white noise se^2);
+    raises ``numpy.linalg.LinAlgError`` where it is not positive definite."""
+    return np.linalg.cholesky(ou_kernel(t, t, s, ell) + (se ** 2 + 1e-12) * np.eye(len(t)))
+
+
 @dataclass
 class ResidualProcess:
     """Residuals of the law along the split axis as a Gaussian process: an exponential (Ornstein-Uhlenbeck)
     kernel of scale ``s`` (log-loss) and length ``ell`` (decades) plus white noise ``se`` (log-loss),
-    fitted to ``resid`` (log-loss: log y minus the law's median) at the fitted runs ``log10_axis``."""
+    fitted to ``resid`` (log-loss: log y minus the law's median) at the fitted runs ``log10_axis``.
+    The Cholesky factor of the residuals' covariance is computed once, at the first query."""
 
     log10_axis: np.ndarray
     resid: np.ndarray
     s: float
     ell: float
     se: float
+    fit_info: dict = field(default_factory=dict, compare=False)  # how the fit went (not stored with a fit)
+    _factor: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     def conditional(self, log10_values) -> tuple[np.ndarray, np.ndarray]:
-        """(mean, variance) of the process at ``log10_values`` given the residuals (log-loss, log-loss^2)."""
-        t, q = np.asarray(self.log10_axis, float), np.atleast_1d(np.asarray(log10_values, float))
-        k = self.s ** 2 * np.exp(-np.abs(t[:, None] - t[None, :]) / self.ell) + (self.se ** 2 + 1e-12) * np.eye(len(t))
-        ks = self.s ** 2 * np.exp(-np.abs(q[:, None] - t[None, :]) / self.ell)
-        a = np.linalg.solve(k, ks.T).T
-        return a @ np.asarray(self.resid, float), np.maximum(self.s ** 2 - np.einsum("ij,ij->i", a, ks), 0.0)
+        """(mean, variance) of the process's smooth (OU) part at ``log10_values`` given the residuals
+        (log-loss, log-loss^2); the white noise se^2 of a new run is not included."""
+        from scipy.linalg import solve_triangular
+
+        if self._factor is None:
+            chol = process_cholesky(self.log10_axis, self.s, self.ell, self.se)
+            self._factor = (chol, solve_triangular(chol, np.asarray(self.resid, float), lower=True))
+        chol, w = self._factor
+        q = np.atleast_1d(np.asarray(log10_values, float))
+        a = solve_triangular(chol, ou_kernel(self.log10_axis, q, self.s, self.ell), lower=True)  # run x query
+        return a.T @ w, np.maximum(self.s ** 2 - (a * a).sum(axis=0), 0.0)
 
 
 @dataclass
@@ -65,13 +87,26 @@ class Discrepancy:
     residual: ResidualProcess | None = None
 
     def _process(self, axis_values) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(d, mean, variance) per query: decades beyond the data and the residual process there (0 inside)."""
+        """(d, mean, variance) per query: decades beyond the data and the residual process there (0 inside;
+        nothing is computed when no query lies beyond the data)."""
         lv = np.atleast_1d(np.log10(np.asarray(axis_values, float)))
         d = np.maximum(0.0, lv - self.log10_axis_max)
-        if self.residual is None:
-            return d, np.zeros_like(d), np.zeros_like(d)
-        m, v = self.residual.conditional(lv)
-        return d, np.where(d > 0, m, 0.0), np.where(d > 0, v, 0.0)
+        m, v = np.zeros_like(d), np.zeros_like(d)
+        beyond = d > 0
+        if self.residual is not None and beyond.any():
+            m[beyond], v[beyond] = self.residual.conditional(lv[beyond])
+        return d, m, v
+
+    def noise_factor(self, sigma: xr.DataArray, axis_values) -> xr.DataArray:
+        """Factor on the family's noise scale ``sigma`` (dims chain, draw) per query (dims chain, draw, query):
+        min(1, se / sigma) beyond the data with a residual process, else 1. ``sigma`` was fitted under
+        independent noise, so it already holds the process's marginal variance s^2 + se^2; beyond the data
+        the process's conditional variance replaces the smooth part and only the white part se stays."""
+        d = np.atleast_1d(np.log10(np.asarray(axis_values, float))) - self.log10_axis_max
+        beyond = xr.DataArray((d > 0) & (self.residual is not None), dims="query")
+        se = 0.0 if self.residual is None else self.residual.se
+        f = np.minimum(1.0, se / sigma)
+        return xr.where(beyond, f, 1.0).transpose("chain", "draw", "query")
 
     def scale(self, axis_values) -> xr.DataArray:
         """s(d) per draw and query (dims chain, draw, query) for values on the split axis (log-loss), with
@@ -83,6 +118,32 @@ class Discrepancy:
     def shift(self, axis_values) -> xr.DataArray:
         """The residual process's conditional mean per query beyond the data (log-loss; 0 without one)."""
         return xr.DataArray(self._process(axis_values)[1], dims="query")
+
+    def process_line(self) -> str | None:
+        """One line on the residual process (None without one): its scales and what it does beyond the data."""
+        r = self.residual
+        if r is None:
+            return None
+        rp = self.info.get("residual_process")
+        rp = rp if isinstance(rp, dict) else {}
+        weak = " (ell at a bound of its range or the likelihood flat in it: ell is not identified)" if (
+            rp.get("ell_at_bound") or rp.get("likelihood_flat_in_ell")) else ""
+        edge = float(r.conditional([self.log10_axis_max])[0][0])
+        return (f"residual process (OU in log10 {self.axis} + white noise, fitted to the law's residuals at the "
+                f"{len(r.resid)} fitted runs): s {r.s:.3g}, ell {r.ell:.3g} decades{weak}, se {r.se:.3g} (log-loss); "
+                f"beyond the data the predictive is shifted by its conditional mean ({edge:+.3g} log-loss at the edge, "
+                f"decaying over ell) and its noise is se plus its conditional variance; law-based queries use the law alone")
+
+    def process_record(self) -> dict | None:
+        """The residual process's scales as JSON (s, se: log-loss; ell: decades), None without one."""
+        r = self.residual
+        if r is None:
+            return None
+        rp = self.info.get("residual_process")
+        flags = {k: rp[k] for k in ("ell_at_bound", "likelihood_flat_in_ell") if k in rp} if isinstance(rp, dict) else {}
+        return {"s": r.s, "ell_decades": r.ell, "se": r.se, "n_runs": len(r.resid), **flags,
+                "beyond_the_data": "predictive shifted by the process's conditional mean; noise se plus its "
+                                   "conditional variance; law-based queries use the law alone"}
 
     def to_dataset(self) -> xr.Dataset:
         ds = xr.Dataset({"tau0": self.tau0, "tau1": self.tau1})

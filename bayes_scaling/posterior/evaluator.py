@@ -218,11 +218,17 @@ class PosteriorEvaluator:
                        discrepancy: bool = True, se: float | None = None) -> xr.DataArray:
         """Draws of a new run's log-loss around ``log_mu`` (dims chain, draw, points): the family's
         noise with the fitted scale and, when the fit carries one and ``discrepancy``, the
-        extrapolation discrepancy at ``axis_values`` (values on its split axis, one per point). ``se``:
+        extrapolation discrepancy at ``axis_values`` (values on its split axis, one per point); with a
+        residual process, beyond the data the noise scale drops to the process's white part (its
+        conditional variance replaces the rest: :meth:`Discrepancy.noise_factor`). ``se``:
         the new run's evaluation standard error (response units), added in quadrature on the family's
         scale (for fits with run noise, whose ``sigma`` leaves the evaluation noise out when SEs were given)."""
         noise = xr.DataArray(self.family.draws(rng, log_mu.shape), dims=log_mu.dims)
-        scale = self.sigma
+        disc = self.discrepancy if discrepancy else None
+        sigma = self.sigma
+        if disc is not None and disc.residual is not None:  # beyond the data: the process's white part only
+            sigma = sigma * disc.noise_factor(sigma, axis_values).rename(query=log_mu.dims[-1])
+        scale = sigma
         if se is not None:
             try:
                 se = float(se)
@@ -231,10 +237,9 @@ class PosteriorEvaluator:
             if not np.isfinite(se) or se < 0:
                 raise BayesScalingError(f"the evaluation standard error must be a number >= 0, got {se!r}", quantity="SE")
             slope = xr.DataArray(self.family.location_slope(np.exp(log_mu.values)), dims=log_mu.dims)
-            scale = np.sqrt(self.sigma ** 2 + (se * slope) ** 2)
+            scale = np.sqrt(sigma ** 2 + (se * slope) ** 2)
         out = self.family.add_noise(np, log_mu, scale, noise)
-        disc = self.discrepancy
-        if discrepancy and disc is not None:
+        if disc is not None:
             s = disc.scale(axis_values).rename(query=log_mu.dims[-1])
             out = out + disc.shift(axis_values).rename(query=log_mu.dims[-1]) \
                 + s * xr.DataArray(rng.standard_normal(log_mu.shape), dims=log_mu.dims)

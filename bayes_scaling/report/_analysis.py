@@ -70,6 +70,11 @@ def _discrepancy_part(ctx, sec: Section) -> None:
         return
     ci = ctx.ci
     info = disc.info
+    if disc.residual is not None:
+        line = disc.process_line()
+        sec.add(Para(line[0].upper() + line[1:] + "."))
+    if "inner_n_train" not in info:  # a residual process without a leave-future-out calibration
+        return
     sec.add(Table(["quantity", f"{interval_header(ci)}"],
                   [["tau0: discrepancy sd at the data's edge (log-loss)", draws_interval(disc.tau0, ci)],
                    [f"tau1: growth per decade of {disc.axis} beyond the data (log-loss)", draws_interval(disc.tau1, ci)],
