@@ -210,3 +210,23 @@ def test_bench_design_spec_reaches_every_fit_and_diagnostics_are_counted(monkeyp
     s = bench_design.summarise([{"designed": row(True, False)}, {"designed": row(False, False)},
                                 {"designed": row(True, True)}])
     assert (s["designed"]["first_ok"], s["designed"]["diagnostics_ok"], s["designed"]["fits"]) == (1, 2, 3)
+
+
+def test_bench_design_compare_pairs_ladders_and_refuses_other_ladders(monkeypatch):
+    """bench_design_compare: paired shares per kind and strategy; two runs on different ladders refused."""
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_design_compare as cmp
+
+    def run(waste_designed):
+        return [{"kind": k, "truth": {"E": i}, "designed": {"wasted": w, "width_decades": 1.0},
+                 "ssl_suggest": {"wasted": 0.02, "width_decades": 0.9}}
+                for i, (k, w) in enumerate(zip(("chinchilla", "kaplan_like"), waste_designed))]
+
+    out = cmp.lines(run([0.03, 0.03]), run([0.01, 0.05]), ("A", "B"))
+    assert "chinchilla  designed    B vs A: lower waste on 100%, narrower on 0% of 1" in "\n".join(out)
+    assert "kaplan_like designed    B vs A: lower waste on 0%" in "\n".join(out)
+    assert "all         B: designed beats ssl on waste in 50%, on width in 0% of 2" in out
+    with pytest.raises(SystemExit, match="not on the same ladders"):
+        cmp.lines(run([0.03, 0.03]), run([0.03, 0.03])[::-1], ("A", "B"))
