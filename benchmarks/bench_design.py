@@ -4,7 +4,8 @@ On simulated ladders with a known truth (half Chinchilla-like: E 1.7-1.9, A ~400
 alpha and beta 0.28-0.38; half Kaplan-like through the same chinchilla law with small exponents,
 alpha 0.07-0.10, beta 0.08-0.11), each ladder an IsoFLOP grid of 4 budgets (1e18-1e20 FLOPs) x 5
 tokens/parameter ratios (2-200), Student-t(4) noise of scale 0.01 on log-loss, fitted with the
-default chinchilla spec (nutpie, 2 chains x (300 tune + 300 draws)). The extra budget is that of
+default chinchilla spec (``--spec``: another spec of the chinchilla law, e.g. ``chinchilla_wide``, for every
+ladder, every strategy's refit and the posterior the design uses; nutpie, 2 chains x (300 tune + 300 draws)). The extra budget is that of
 (b) one more IsoFLOP budget at 3x the largest (5 runs, 1.5e21 FLOPs). Strategies spending it:
 
 * **designed**: ``design_runs`` on 100 IsoFLOP grid candidates over the trusted shapes (0.04-340
@@ -26,7 +27,9 @@ C = 100x the largest budget (1e22 FLOPs) we score: the wasted compute of ``decid
 truth (1 - C'/C, C' where the true optimal plan reaches the plan's true loss), the width of N*'s 90%
 interval (decades, log10(hi/lo)) and whether it covers the true N* (target 85-95%); per kind, the share of
 ladders where the designed batch beat each rival, and the posterior quantile of the true exponents in the
-ladder's fit (far from 0.5: the prior pulls the posterior away from the truth). Also timed: ranking
+ladder's fit (far from 0.5: the prior pulls the posterior away from the truth), and the share of each
+strategy's refits that pass the sampler diagnostics at the first attempt (2 x 300 draws) and after the
+fit's own retries (``fit``: up to 2, longer tuning and more draws). Also timed: ranking
 100 candidates with ``design_runs`` on a 4 x 1000-draw fit (target <= 10 s on 2 cores). On the first
 ``--refit-checks`` ladders the expected objective (``--objective``) after the designed batch, estimated by reweighting
 alone and with the Laplace fallback, is compared with real warm refits.
@@ -37,6 +40,7 @@ Usage::
     python benchmarks/bench_design.py --ladders 20 --ratios 0.001 1e6 --skip-timing   # ssl-like freedom of shape
     python benchmarks/bench_design.py --first 500 --ladders 12 --skip-timing   # development ladders (other seeds)
     python benchmarks/bench_design.py --ladders 6     # quick
+    python benchmarks/bench_design.py --spec chinchilla_wide   # the opt-in wide-prior spec for every fit
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ from bayes_scaling.queries.allocate import compute_optimal, decide  # noqa: E402
 from bayes_scaling.inference.design import refit_expected  # noqa: E402
 from bayes_scaling.queries.design import OBJECTIVES, candidate_grid, design_runs, posterior_objective  # noqa: E402
 from bayes_scaling.conventions import TRUSTED_TOKENS_PER_PARAM  # noqa: E402
+from bayes_scaling.specs.spec import load_spec  # noqa: E402
 from bayes_scaling.simulate import isoflop_design, law_truth_params, simulate_runs  # noqa: E402
 
 T = time.perf_counter
@@ -90,6 +95,8 @@ DIAGNOSE = False
 OBJECTIVE = "n_star"
 #: importance-weight ESS below which a simulated outcome is scored by the Laplace fallback (design and refit check)
 MIN_ESS = 50.0
+#: the fit spec of every ladder's fit and every strategy's refit (--spec; the design uses its posterior)
+SPEC = load_spec("chinchilla")
 STRATEGIES = ("designed", "ssl_suggest", "isoflop_3x", "random", "none")
 
 
@@ -110,7 +117,7 @@ def runs_at(truth: dict, n, d, seed: int) -> pd.DataFrame:
 def refit(frame: pd.DataFrame, seed: int):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return fit(load_runs(frame), law="chinchilla", seed=seed, progress=False, **SAMPLER)
+        return fit(load_runs(frame), spec=SPEC, seed=seed, progress=False, **SAMPLER)
 
 
 def score(res, truth: dict) -> dict:
@@ -119,7 +126,9 @@ def score(res, truth: dict) -> dict:
     n_opt = compute_optimal(res, [TARGET])["N_opt"].values.reshape(-1)
     lo, hi = np.quantile(n_opt, [0.05, 0.95])
     return {"wasted": true_wasted(LAW, p, decide(res, TARGET).N, TARGET), "width_decades": float(np.log10(hi / lo)),
-            "covered": bool(lo <= n_true <= hi)}
+            "covered": bool(lo <= n_true <= hi), "diagnostics_ok": bool(res.diagnostics.ok),
+            "first_ok": bool(res.sampler_config.get("attempts", [{"ok": res.diagnostics.ok}])[0]["ok"]),
+            "attempts": len(res.sampler_config.get("attempts", [None]))}
 
 
 def ssl_suggest(frame: pd.DataFrame, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -236,8 +245,7 @@ def time_ranking() -> dict:
     base = isoflop_design(BUDGETS, RATIOS)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = fit(load_runs(runs_at(truth, base["params"], base["tokens"], 0)), law="chinchilla", seed=0,
-                  progress=False)
+        res = fit(load_runs(runs_at(truth, base["params"], base["tokens"], 0)), spec=SPEC, seed=0, progress=False)
     n, d = candidate_grid(res.runs.frame["C"], EXTRA_BUDGET)
     times = {}
     for obj in OBJECTIVES:
@@ -258,7 +266,9 @@ def summarise(rows: list[dict]) -> dict:
         cov = np.mean([r[name]["covered"] for r in rows])
         out[name] = {"median_wasted": float(np.median(w)), "mean_wasted": float(w.mean()),
                      "median_width_decades": float(np.median(width)), "coverage_90": float(cov),
-                     "median_cost": float(np.median([r[name].get("cost", 0.0) for r in rows]))}
+                     "median_cost": float(np.median([r[name].get("cost", 0.0) for r in rows])),
+                     "diagnostics_ok": int(sum(r[name]["diagnostics_ok"] for r in rows)),
+                     "first_ok": int(sum(r[name]["first_ok"] for r in rows)), "fits": len(rows)}
     return out
 
 
@@ -296,6 +306,20 @@ def diagnose_lines(rows: list[dict]) -> list[str]:
     return out
 
 
+def bench_spec(ap: argparse.ArgumentParser, name: str):
+    """The spec ``--spec`` names, refused (one line, exit 2) unless it loads and is of the chinchilla law."""
+    from bayes_scaling.errors import BayesScalingError
+
+    try:
+        spec = load_spec(name)
+    except BayesScalingError as e:
+        ap.error(f"--spec: {e}")
+    if spec.law_name != LAW.name:
+        ap.error(f"--spec must be a spec of the {LAW.name} law (the ladders are simulated from it), "
+                 f"got {name!r} of law {spec.law_name!r}")
+    return spec
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ladders", type=int, default=60)
@@ -316,7 +340,11 @@ def main() -> None:
                     help="on the first K ladders, check the estimated objective after the whole designed batch "
                          "against real refits (default %(default)s)")
     ap.add_argument("--refit-sims", type=int, default=6, help="simulated outcomes per refit check")
+    ap.add_argument("--spec", default="chinchilla",
+                    help="fit spec (shipped name or TOML path) of every fit, refit and the design's posterior; "
+                         "a spec of the chinchilla law, the ladders' truth (default %(default)s)")
     args = ap.parse_args()
+    globals()["SPEC"] = bench_spec(ap, args.spec)
     if args.exchange < 0:  # checked before the timing run (design_runs would refuse it only after it)
         ap.error(f"--exchange must be a whole number >= 0, got {args.exchange}")
     globals()["CANDIDATE_RATIOS"] = tuple(args.ratios)
@@ -326,7 +354,7 @@ def main() -> None:
     globals()["DIAGNOSE"] = args.diagnose
     t0 = T()
     timing = {"candidates": 0, "draws": 0, "seconds": {}} if args.skip_timing else time_ranking()
-    print(f"designed candidates: tokens/parameter {CANDIDATE_RATIOS[0]:g}-{CANDIDATE_RATIOS[1]:g}; objective {OBJECTIVE}; "
+    print(f"fit spec {SPEC.origin}; designed candidates: tokens/parameter {CANDIDATE_RATIOS[0]:g}-{CANDIDATE_RATIOS[1]:g}; objective {OBJECTIVE}; "
           f"Laplace fallback {'on' if LAPLACE else 'off'}; exchange pool {EXCHANGE}", flush=True)
     if timing["seconds"]:
         print(f"ranking {timing['candidates']} candidates ({timing['draws']} draws, thinned to 800), target <= 10 s: "
@@ -342,7 +370,7 @@ def main() -> None:
         r = one_ladder(i, kind, args.refit_sims if i < args.first + args.refit_checks else 0)
         rows.append(r)
         print(f"{i:>3} {kind:<11} " + "  ".join(f"{k} {r[k]['wasted']:.2%}/{r[k]['width_decades']:.2f}"
-                                                 f"{'' if r[k]['covered'] else '!'}"
+                                                 f"{'' if r[k]['covered'] else '!'}{'' if r[k]['diagnostics_ok'] else '?'}"
                                                  for k in STRATEGIES if k in r)
               + f"  (design {r['design']['seconds']:.1f} s, {r['design']['n_runs']} runs, {r['design']['rule']}, {r['design']['moves']} moves, "
                 f"{r['design']['cost']:.2g} FLOPs, D/N {','.join(f'{x:.2g}' for x in r['design']['tokens_per_param'])}, "
@@ -368,11 +396,12 @@ def main() -> None:
     print(f"\n{args.ladders} ladders; extra budget {EXTRA_BUDGET:.3g} FLOPs; target {TARGET:.3g} FLOPs; "
           f"{T() - t0:.0f} s in all ({platform.processor() or platform.machine()}, {platform.python_version()})")
     print(f"{'subset':<12} {'strategy':<11} {'median wasted':>13} {'mean wasted':>11} {'median 90% width (dec)':>22} "
-          f"{'coverage 90%':>12} {'median FLOPs':>12}")
+          f"{'coverage 90%':>12} {'median FLOPs':>12} {'diagnostics pass, 1st try / final':>33}")
     for subset, s in summary.items():
         for name, v in s.items():
             print(f"{subset:<12} {name:<11} {v['median_wasted']:>13.3%} {v['mean_wasted']:>11.3%} "
-                  f"{v['median_width_decades']:>22.3f} {v['coverage_90']:>12.0%} {v['median_cost']:>12.3g}")
+                  f"{v['median_width_decades']:>22.3f} {v['coverage_90']:>12.0%} {v['median_cost']:>12.3g} "
+                  f"{v['first_ok']:>24} / {v['diagnostics_ok']} of {v['fits']}")
     if args.json:
         Path(args.json).write_text(json.dumps({"timing": timing, "summary": summary, "ladders": rows}, indent=1,
                                               default=float))

@@ -169,3 +169,64 @@ def test_bench_design_checks_exchange_and_skips_empty_batches(monkeypatch, capsy
     lines = bench_design.diagnose_lines(rows)
     assert len(lines) == 1 and "chinchilla (1 ladders with a designed batch)" in lines[0]
     assert "isoflop_3x 4.000 (designed lower in 1/1)" in lines[0]
+
+
+def test_bench_design_spec_reaches_every_fit_and_diagnostics_are_counted(monkeypatch, capsys):
+    """bench_design --spec: a spec of another law or an unknown name is refused (one line, exit 2) before
+    the timing run; a chinchilla-law spec becomes the spec of every refit; summarise counts the refits that
+    pass the diagnostics at the first attempt and after the retries."""
+    import sys
+    import warnings
+    from pathlib import Path
+
+    import pandas as pd
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_design
+
+    monkeypatch.setattr(bench_design, "SPEC", bench_design.SPEC)  # restored after the test
+
+    def boom():
+        raise AssertionError("timed before --spec was checked")
+
+    monkeypatch.setattr(bench_design, "time_ranking", boom)
+    for bad, msg in (("kaplan_nd", "--spec must be a spec of the chinchilla law"), ("nosuch", "no shipped spec")):
+        monkeypatch.setattr(sys, "argv", ["bench_design.py", "--spec", bad, "--ladders", "0"])
+        with pytest.raises(SystemExit) as e:
+            bench_design.main()
+        assert e.value.code == 2 and msg in capsys.readouterr().err
+    assert bench_design.SPEC.origin.endswith("chinchilla.toml")
+    monkeypatch.setattr(sys, "argv", ["bench_design.py", "--spec", "chinchilla_wide", "--ladders", "0", "--skip-timing"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the empty summary's means of nothing
+        bench_design.main()
+    assert "chinchilla_wide.toml" in capsys.readouterr().out
+    seen = []
+    monkeypatch.setattr(bench_design, "fit", lambda runs, **kw: seen.append(kw["spec"]))
+    bench_design.refit(pd.DataFrame({"params": [1e8, 2e8], "tokens": [2e9, 4e9], "loss": [3.0, 2.9]}), seed=0)
+    assert seen and seen[0].origin.endswith("chinchilla_wide.toml") and seen[0].priors["A"].kwargs["sigma"] == 5.0
+    row = lambda ok, first: {"wasted": 0.01, "width_decades": 0.5, "covered": True, "diagnostics_ok": ok,  # noqa: E731
+                             "first_ok": first, "attempts": 1 if first else 2}
+    s = bench_design.summarise([{"designed": row(True, False)}, {"designed": row(False, False)},
+                                {"designed": row(True, True)}])
+    assert (s["designed"]["first_ok"], s["designed"]["diagnostics_ok"], s["designed"]["fits"]) == (1, 2, 3)
+
+
+def test_bench_design_compare_pairs_ladders_and_refuses_other_ladders(monkeypatch):
+    """bench_design_compare: paired shares per kind and strategy; two runs on different ladders refused."""
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_design_compare as cmp
+
+    def run(waste_designed):
+        return [{"kind": k, "truth": {"E": i}, "designed": {"wasted": w, "width_decades": 1.0},
+                 "ssl_suggest": {"wasted": 0.02, "width_decades": 0.9}}
+                for i, (k, w) in enumerate(zip(("chinchilla", "kaplan_like"), waste_designed))]
+
+    out = cmp.lines(run([0.03, 0.03]), run([0.01, 0.05]), ("A", "B"))
+    assert "chinchilla  designed    B vs A: lower waste on 100%, narrower on 0% of 1" in "\n".join(out)
+    assert "kaplan_like designed    B vs A: lower waste on 0%" in "\n".join(out)
+    assert "all         B: designed beats ssl on waste in 50%, on width in 0% of 2" in out
+    with pytest.raises(SystemExit, match="not on the same ladders"):
+        cmp.lines(run([0.03, 0.03]), run([0.03, 0.03])[::-1], ("A", "B"))
