@@ -183,17 +183,36 @@ REFUSALS = {"groups": (_grouped, "this fit has groups"), "three_budgets": (_thre
             "too_many_runs": (_too_many, "at most 2000 runs")}
 
 
-@pytest.mark.parametrize("command", ["fit", "ensemble"])
+@pytest.mark.parametrize("command", ["fit", "ensemble", "backtest"])
 @pytest.mark.parametrize("case", sorted(REFUSALS))
 def test_refusals_before_sampling_name_the_flag_and_write_nothing(case, command, tmp_path, no_sampling, capsys):
+    if command == "backtest" and case == "too_many_runs":
+        pytest.skip("backtest fits the runs below its hold-out: fewer than the 2001 of this table")
     make, words = REFUSALS[case]
-    law = (["--law", "power_x"] if case == "too_many_runs" else ["--law", "chinchilla"]) if command == "fit" else \
-        ["--laws", "power_x,m4" if case == "too_many_runs" else "chinchilla,chinchilla_tied"]
+    law = (["--law", "power_x"] if case == "too_many_runs" else ["--law", "chinchilla"]) if command != "ensemble" \
+        else ["--laws", "power_x,m4" if case == "too_many_runs" else "chinchilla,chinchilla_tied"]
     out = tmp_path / "out.nc"
-    assert main([command, *make(tmp_path), *law, FLAG, "--out", str(out)]) == 2
+    assert main([command, *make(tmp_path), *law, FLAG, *(["--out", str(out)] if command != "backtest" else ["--holdout-fraction", "0.25"])]) == 2
     line = _one_error_line(capsys)
     assert words in line and line.endswith(f"[{FLAG}]"), line
     assert not out.exists() and not list(tmp_path.glob(".out.nc*"))
+
+
+def test_backtest_scores_a_row_with_the_process(tmp_path, monkeypatch, capsys):
+    """``backtest --residual-process`` adds a scored row whose fit carries the training runs' process."""
+    import bayes_scaling.inference.fit as fit_module
+
+    truth = {"alpha_N": 0.076, "N_c": 8.8e13}
+    monkeypatch.setattr(fit_module, "fit", lambda *a, **k: fake_fit("kaplan_n", truth, seed=0))
+    csv = tmp_path / "runs.csv"
+    runs_frame("kaplan_n", truth).to_csv(csv, index=False)  # split axis N: 16 distinct values
+    assert main(["backtest", str(csv), "--law", "kaplan_n", "--holdout-fraction", "0.25", "--no-calibrate",
+                 "--n-boot", "5", FLAG, "--json"]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    rows = {r["method"]: r for r in rec["methods"]}
+    assert "bayes + residual process (kaplan_n)" in rows and "bayes (kaplan_n)" in rows
+    assert 0 <= rows["bayes + residual process (kaplan_n)"]["coverage_90"] <= 1
+    assert rec["split"]["residual_process"]["n_runs"] == 16
 
 
 def test_non_finite_residuals_after_the_fit_fail_the_command_without_a_file(tmp_path, monkeypatch, capsys):
