@@ -21,7 +21,7 @@ from contextlib import contextmanager
 
 from bayes_scaling.commands import (compare, data, design, ensemble, fit, isoflop, metric, planning, predict, report,
                                     validate)
-from bayes_scaling.commands.args import option_for
+from bayes_scaling.commands.args import with_option
 from bayes_scaling.errors import (RECEIVED_INTERRUPTS, BayesScalingError, DiagnosticsError, Terminated,
                                   raise_received_interrupt)
 
@@ -84,11 +84,7 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 def error_line(e: BayesScalingError) -> str:
     """The one stderr line of a bad-input error: its message on one line and, when it names the
     quantity at fault, the option that sets it in brackets (once: not if the message names it)."""
-    text = " ".join(str(e).split())
-    option = option_for(getattr(e, "quantity", None), getattr(e, "column", False))
-    if option and not re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", text):
-        text += f" [{option}]"
-    return f"error: {text}"
+    return f"error: {with_option(str(e), getattr(e, 'quantity', None), getattr(e, 'column', False))}"
 
 
 def _raise_terminated(signum, frame):

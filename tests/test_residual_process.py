@@ -78,6 +78,28 @@ def test_predictive_beyond_the_data_has_the_process_white_noise_and_conditional_
     np.testing.assert_allclose(sd[1:], np.sqrt(0.004 ** 2 + v[1:]), rtol=0.05)
 
 
+def test_the_process_composes_with_a_calibrated_discrepancy_as_independent_terms():
+    """With (tau0, tau1) calibrated and the process attached (README, "Correlated residuals beyond the data"):
+    inside the data the spread is sqrt(sigma^2 + tau0^2) and the centre the law's; at d decades beyond it,
+    sqrt(se^2 + tau0^2 + (tau1 d)^2 + v) around the law shifted by the process's conditional mean."""
+    from bayes_scaling.testing import fake_fit
+
+    fit = fake_fit("power_x", {"E": 0.5, "B": 20.0, "c0": 0.45}, rel_sd=0.0, draws=4000)
+    p = ResidualProcess(np.linspace(2, 4, 30), np.full(30, 0.02), 0.02, 0.3, 0.004)
+    tau0, tau1 = fit.posterior["sigma"] * 0.0 + 0.01, fit.posterior["sigma"] * 0.0 + 0.02
+    ev = _flat_posterior_evaluator(fit, 0.03, Discrepancy(tau0, tau1, "X", 4.0, {}, p))
+    xq = np.array([1e3, 10 ** 4.1, 1e5])
+    logs = np.log(ev.predict({"X": xq}, seed=1)["loss_predictive"].values.reshape(-1, 3))
+    law = ev.log_mean({"X": xq}).values[0, 0]
+    m, v = p.conditional(np.log10(xq))
+    d = np.log10(xq) - 4.0
+    assert logs[:, 0].std() == pytest.approx(np.hypot(0.03, 0.01), rel=0.05)
+    np.testing.assert_allclose(logs[:, 1:].std(axis=0), np.sqrt(0.004 ** 2 + 0.01 ** 2 + (0.02 * d[1:]) ** 2 + v[1:]),
+                               rtol=0.05)
+    np.testing.assert_allclose(logs.mean(axis=0) - law, [0.0, m[1], m[2]], atol=0.002)
+    assert m[1] > 0.01  # the shift is well above the tolerance
+
+
 def test_conditional_mean_decays_and_variance_grows_beyond_the_data():
     p = ResidualProcess(np.linspace(0, 1, 20), np.full(20, 0.03), 0.02, 0.1, 0.001)
     m, v = p.conditional(np.array([1.01, 1.1, 1.5, 5.0]))

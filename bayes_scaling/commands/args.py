@@ -27,7 +27,7 @@ ARGUMENT_OPTIONS = {"law": "--law", "holdout_above": "--holdout-above", "holdout
                     "aspect_ratio": "--aspect-ratio", "run_noise": "--run-noise", "shapes": "--shapes",
                     "draws": "--draws", "tune": "--tune", "chains": "--chains", "seed": "--seed", "weights": "--weights",
                     "vary": "--vary", "score": "--score", "candidates": "--candidates", "rope": "--rope",
-                    "converged_within": "--converged-within"}
+                    "converged_within": "--converged-within", "residual_process": "--residual-process"}
 
 
 def option_for(quantity: str | None, column: bool = False) -> str | None:
@@ -37,6 +37,18 @@ def option_for(quantity: str | None, column: bool = False) -> str | None:
         return None
     return (flag(quantity, column=column) or (COLUMN_ROLE_OPTIONS.get(quantity) if column else None)
             or (None if column else ARGUMENT_OPTIONS.get(quantity)))
+
+
+def with_option(text: str, quantity: str | None, column: bool = False) -> str:
+    """``text`` (an error message) on one line, ending with the option that sets ``quantity`` in brackets
+    (once: not where the message names it already)."""
+    import re
+
+    text = " ".join(str(text).split())
+    option = option_for(quantity, column)
+    if option and not re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", text):
+        text += f" [{option}]"
+    return text
 
 
 # -- value types --------------------------------------------------------------------------------
@@ -119,6 +131,17 @@ def add_calibrate_arg(p) -> None:
     p.add_argument("--calibrate-extrapolation", action="store_true",
                    help="also fit the runs below one decade under the largest and learn how far predictions miss "
                         "beyond the data; widens predictive intervals beyond the data accordingly")
+
+
+def add_residual_process_arg(p) -> None:
+    """``--residual-process``: also continue the law's correlated residuals beyond the data."""
+    p.add_argument("--residual-process", action="store_true",
+                   help="also model the law's residuals along the scale axis (C for laws of N and D) as a correlated "
+                        "process (Ornstein-Uhlenbeck in log10 of the axis plus white noise) and continue it beyond the "
+                        "data: a new run's predictive there is shifted by the last runs' offset from the law (decaying "
+                        "over the fitted length, in decades) and widened by its uncertainty. Needs 4 or more distinct "
+                        "axis values, at most 2000 runs and no groups; refused otherwise. With the "
+                        "leave-future-out discrepancy, both widen the interval")
 
 
 def add_runs_args(p) -> None:

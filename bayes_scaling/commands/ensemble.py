@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bayes_scaling.commands.args import (add_calibrate_arg, add_ci_arg, add_json_arg, add_runs_args, add_sampler_args,
-                                         fit_out, runs_from_args)
+from bayes_scaling.commands.args import (add_calibrate_arg, add_ci_arg, add_json_arg, add_residual_process_arg,
+                                         add_runs_args, add_sampler_args, fit_out, runs_from_args)
 from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, discrepancy_line, discrepancy_record,
                                            emit)
 from bayes_scaling.errors import BayesScalingError
@@ -61,10 +61,16 @@ def ensemble_lines(result, ci_prob: float) -> list[str]:
     for cut, ws in info.get("weights_per_cut", {}).items():
         lines.append(f"  weights fitted below {cut} decade(s) under the largest run: "
                      + ", ".join(f"{k} {w:.2f}" for k, w in ws.items()))
-    disc = discrepancy_line(next(iter(result.members.values())), ci_prob)  # one, shared by the members
+    first = next(iter(result.members.values()))
+    disc = discrepancy_line(first, ci_prob)  # one, shared by the members
     if disc:
-        lines.append(f"{disc} ({info.get('discrepancy', 'calibrated on the mixture')})")
-        dinfo = next(iter(result.members.values())).discrepancy.info
+        process = first.discrepancy.process_line()
+        calibrated = disc if process is None else disc.removesuffix(process).rstrip("\n")
+        if calibrated:
+            lines.append(f"{calibrated} ({info.get('discrepancy', 'calibrated on the mixture')})")
+        if process:
+            lines.append(f"{process} (the mixture median's residuals; one process shared by the members)")
+        dinfo = first.discrepancy.info
         if dinfo.get("weights_source"):
             dropped = "".join(f"; cut {c} left out: {why}" for c, why in dinfo.get("dropped_cuts", {}).items())
             lines.append(f"  calibration mixture weights: {dinfo['weights_source']}{dropped}")
@@ -88,11 +94,21 @@ def cmd_ensemble(args) -> int:
         raise BayesScalingError("an ensemble needs at least two law forms: --laws a,b[,c] and/or --spec FILE ...")
     out = fit_out(args.out)
     runs = runs_from_args(args)
+    if args.residual_process:  # refused before the sampling where the runs alone decide
+        from bayes_scaling.inference.fit import resolve_spec
+        from bayes_scaling.inference.residual_process import check_process_runs
+
+        check_process_runs(runs, [resolve_spec(law=x).law for x in laws] + [resolve_spec(spec=x).law for x in specs],
+                           grouped=bool(args.group_col))
     ens = fit_ensemble(runs, laws=laws, specs=specs, method=args.weights, score=args.score, draws=args.draws,
                        tune=args.tune, chains=args.chains, seed=0 if args.seed is None else args.seed,
                        calibrate_extrapolation=args.calibrate_extrapolation,
                        group_col=args.group_col[0] if args.group_col else None,
                        vary=[v.strip() for v in args.vary.split(",") if v.strip()] if args.vary else None)
+    if args.residual_process:  # one process, fitted to the mixture median's residuals, shared by the members
+        from bayes_scaling.inference.residual_process import with_residual_process
+
+        ens = with_residual_process(ens)
     ens.save(out)
     return emit(lambda: [*ensemble_lines(ens, args.ci), f"saved {out}"],
                 lambda: {**ensemble_json(ens, args.ci), "out": str(out)}, as_json=args.json)
@@ -112,6 +128,7 @@ def add_parser(sub) -> None:
     add_runs_args(p)
     add_sampler_args(p)
     add_calibrate_arg(p)
+    add_residual_process_arg(p)
     add_ci_arg(p)
     add_json_arg(p)
     p.set_defaults(func=cmd_ensemble)

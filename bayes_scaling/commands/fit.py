@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from bayes_scaling.commands.args import (add_calibrate_arg, add_ci_arg, add_cost_args, add_json_arg, add_law_args,
-                                         add_runs_args, add_sampler_args, cost_from_args, fit_out, group_kw,
-                                         int_at_least, runs_from_args, spec_from_args)
+                                         add_residual_process_arg, add_runs_args, add_sampler_args, cost_from_args,
+                                         fit_out, group_kw, int_at_least, runs_from_args, spec_from_args, with_option)
 from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, discrepancy_line,
                                            discrepancy_record, emit, interval_line)
 from bayes_scaling.errors import BayesScalingError
@@ -98,9 +98,17 @@ def cmd_fit(args) -> int:
     kw = group_kw(args, spec)
     runs = runs_from_args(args)
     cost = cost_from_args(args, runs)
+    if args.residual_process:  # refused before the sampling where the runs alone decide
+        from bayes_scaling.inference.residual_process import check_process_runs
+
+        check_process_runs(runs, [spec.law], grouped=kw["group_col"] is not None)
     result = fit(runs, spec=spec, draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed,
                  strict=args.strict, command=args.command_line, calibrate_extrapolation=args.calibrate_extrapolation,
                  cost=cost, run_noise=args.run_noise, **kw)
+    if args.residual_process:
+        from bayes_scaling.inference.residual_process import with_residual_process
+
+        result = with_residual_process(result)
     result.save(out)
     costed = [f"training cost: {cost.describe()}"] if cost is not None else []
     return emit(lambda: [*fit_lines(result, args.ci), *costed, f"saved {out}"],
@@ -150,13 +158,18 @@ def cmd_fit_many(args) -> int:
     out_dir = Path(args.out_dir)
     if not out_dir.is_dir():
         raise BayesScalingError(f"--out-dir {args.out_dir!r} is not an existing folder: create it first")
+    if args.residual_process and kw["group_col"] is not None:  # every curve would be refused: say so once
+        from bayes_scaling.inference.residual_process import check_process_runs
+
+        check_process_runs(None, [], grouped=True)
     tables, paths = _by_tables(args, out_dir)
     # the progress line goes to stderr: when asked (--progress), or by default on a terminal without --json
     progress = args.progress if args.progress is not None else (sys.stderr.isatty() and not args.json)
     res = fit_many(tables, spec=spec, workers=args.workers, scheduler=args.scheduler, out=paths, keep=False,
                    progress=progress, draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed,
-                   calibrate_extrapolation=args.calibrate_extrapolation, **kw)
+                   calibrate_extrapolation=args.calibrate_extrapolation, residual_process=args.residual_process, **kw)
     rows = [{"name": name, **r} for name, r in res.records.items()]
+    errors = {name: with_option(err, res.error_quantities.get(name)) for name, err in res.errors.items()}
     summary = {"curves": len(tables), "fitted": len(rows), "passed_diagnostics": res.passed,
                "not_fitted": len(res.errors), "seconds": round(res.seconds, 2),
                "sampler": {"chains": args.chains, "tune": args.tune, "draws": args.draws}}
@@ -165,13 +178,13 @@ def cmd_fit_many(args) -> int:
         for r in rows:
             yield (f"{r['name']}: {r['n_runs']} runs, r_hat_max {r['r_hat_max']:.3f}, divergences {r['divergences']}"
                    f"{'' if r['ok'] else ' (diagnostics FAILED: ' + '; '.join(r['problems']) + ')'} -> {r['out']}")
-        for name, err in res.errors.items():
+        for name, err in errors.items():
             yield f"{name}: not fitted: {err}"
         yield (f"{len(rows)} of {len(tables)} curves fitted, {res.passed} pass the diagnostics (R-hat, ESS, "
                f"divergences), {len(res.errors)} not fitted; {res.seconds:.1f} s ({args.chains} chains x "
                f"{args.tune} tune + {args.draws} draws)")
 
-    emit(text, {"fits": rows, "errors": res.errors, "summary": summary}, as_json=args.json)
+    emit(text, {"fits": rows, "errors": errors, "summary": summary}, as_json=args.json)
     return 0 if rows else 2
 
 
@@ -260,6 +273,7 @@ def add_parsers(sub) -> None:
                    help="split the noise into run to run (replicates: runs at the same N and D) and each configuration's "
                         "offset from the law; a column given as --col SE=COLUMN holds each run's evaluation standard "
                         "error (the loss column's units). Needs a normal or logit_normal likelihood")
+    add_residual_process_arg(p)
     add_cost_args(p, stored=True)
     add_ci_arg(p)
     add_json_arg(p)
@@ -275,6 +289,7 @@ def add_parsers(sub) -> None:
     add_runs_args(p)
     add_sampler_args(p, draws=FIT_MANY_DRAWS, tune=FIT_MANY_TUNE)
     add_calibrate_arg(p)
+    add_residual_process_arg(p)
     add_json_arg(p)
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress line on stderr (curves done/total, rate, ETA, failures); default: on a terminal, "

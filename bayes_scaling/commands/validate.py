@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayes_scaling.commands.args import (add_json_arg, add_law_args, add_runs_args, add_sampler_args, group_kw,
-                                         positive_float, runs_from_args, spec_from_args)
+from bayes_scaling.commands.args import (add_json_arg, add_law_args, add_residual_process_arg, add_runs_args,
+                                         add_sampler_args, group_kw, positive_float, runs_from_args, spec_from_args)
 from bayes_scaling.commands.output import emit
 
 
@@ -17,7 +17,7 @@ def cmd_backtest(args) -> int:
     runs = runs_from_args(args)
     res = backtest(runs, spec=spec, holdout_above=args.holdout_above, holdout_fraction=args.holdout_fraction,
                    seed=args.seed, draws=args.draws, tune=args.tune, n_boot=args.n_boot,
-                   calibrate=not args.no_calibrate, **group_kw(args, spec))
+                   calibrate=not args.no_calibrate, residual_process=args.residual_process, **group_kw(args, spec))
     table = res.table.reset_index().to_dict(orient="records")
 
     def text():
@@ -33,6 +33,10 @@ def cmd_backtest(args) -> int:
             yield (f"extrapolation discrepancy learned inside the training runs (leave-future-out, {disc['inner_n_train']} "
                    f"fit, {disc['inner_n_test']} held out): sd {disc['tau0_median']:.3g} + {disc['tau1_median']:.3g} "
                    f"per decade (log-loss, medians)")
+        rp = sp.get("residual_process")
+        if rp:
+            yield (f"residual process fitted to the training runs: s {rp['s']:.3g}, ell {rp['ell_decades']:.3g} decades, "
+                   f"se {rp['se']:.3g} (log-loss); its row's predictive is shifted and widened beyond them")
         yield f"  {'method':<40} {'cover 50%':>9} {'cover 90%':>9} {'MARE':>8} {'CRPS':>8}"
         for r in table:
             if r.get("error") and isinstance(r["error"], str):
@@ -56,6 +60,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--n-boot", type=int, default=100, help="bootstrap resamples of the Huber baseline")
     p.add_argument("--no-calibrate", action="store_true",
                    help="skip the leave-future-out extrapolation discrepancy (one fit fewer)")
+    add_residual_process_arg(p)
     add_runs_args(p)
     add_sampler_args(p)
     add_json_arg(p)

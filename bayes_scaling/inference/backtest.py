@@ -82,19 +82,26 @@ def _covers(lo, hi, y):
 def backtest(runs, law: str | None = None, spec=None, *, holdout_above: float | None = None,
              holdout_fraction: float | None = None, seed: int = 0, draws: int = 1000, tune: int = 1000,
              n_boot: int = 100, baselines: bool = True, calibrate: bool = True, group_col: str | None = None,
-             vary: tuple[str, ...] | list[str] | None = None) -> BacktestResult:
+             vary: tuple[str, ...] | list[str] | None = None, residual_process: bool = False) -> BacktestResult:
     """Fit on the smaller runs, predict the held-out larger ones, and score every method.
 
     ``calibrate``: also score the fit with its extrapolation discrepancy, learned by
     leave-future-out inside the training runs only (:mod:`bayes_scaling.inference.discrepancy`).
     ``group_col`` and ``vary``: a hierarchical fit (e.g. runs that are checkpoints of one model share
-    that model's data term); held-out runs of unseen groups are predicted as a new group."""
+    that model's data term); held-out runs of unseen groups are predicted as a new group.
+    ``residual_process``: also score the fit (with its discrepancy, if calibrated) whose predictive continues
+    the training runs' correlated residuals beyond them (:mod:`bayes_scaling.inference.residual_process`);
+    training runs it cannot be fitted to (groups, fewer than 4 distinct axis values) are refused before sampling."""
     from bayes_scaling import baselines as bl
     from bayes_scaling.inference.fit import fit, resolve_spec
 
     spec = resolve_spec(law, spec)
     lw = spec.law
     train, test, info = split_runs(runs, lw, holdout_above=holdout_above, holdout_fraction=holdout_fraction)
+    if residual_process:
+        from bayes_scaling.inference.residual_process import check_process_runs, with_residual_process
+
+        check_process_runs(train, [lw], grouped=group_col is not None)
     res = fit(train, spec=spec, seed=seed, draws=draws, tune=tune, progress=False, group_col=group_col, vary=vary)
     inputs = {k: test.frame[k].to_numpy(float) for k in lw.input_names if k in test.frame}
     if "C" not in inputs and "C" in test.frame:
@@ -109,6 +116,10 @@ def backtest(runs, law: str | None = None, spec=None, *, holdout_above: float | 
             fits.append((f"bayes + LFO discrepancy ({lw.name})", "bayes_lfo", res))
         except BayesScalingError as e:  # too few runs to split again: the plain posterior predictive stands
             info["discrepancy_error"] = str(e)
+    if residual_process:
+        with_process = with_residual_process(res)
+        fits.append((f"{fits[-1][0].split(' (')[0]} + residual process ({lw.name})", "bayes_rp", with_process))
+        info["residual_process"] = with_process.discrepancy.process_record()
     rows, per_run, nonfinite = [], pd.DataFrame({"loss": y, **inputs}), 0
     for label, key, r in fits:
         samples = r.evaluator.predictive_at_runs(test, seed=seed)

@@ -74,15 +74,17 @@ def _fit_each(chunk, law, spec_text, spec_origin, fit_kw, keep):
         spec = _SPECS.get((spec_text, spec_origin))
         if spec is None:
             spec = _SPECS[(spec_text, spec_origin)] = parse_spec(spec_text, spec_origin)
+    fit_kw = dict(fit_kw)
+    process = fit_kw.pop("residual_process", False)
     out = []
     for name, runs, path in chunk:
         t0, c0 = time.perf_counter(), time.process_time()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                res = fit(runs, law=None if spec else law, spec=spec, progress=False, **fit_kw)
+                res = _fit_one(fit, runs, law, spec, fit_kw, process)
             except BayesScalingError as e:
-                out.append((name, None, None, str(e)))
+                out.append((name, None, None, (str(e), e.quantity)))
                 continue
         record = curve_record(res)
         if path is not None:
@@ -92,6 +94,17 @@ def _fit_each(chunk, law, spec_text, spec_origin, fit_kw, keep):
         record.update(seconds=round(time.perf_counter() - t0, 3), cpu_seconds=round(time.process_time() - c0, 3))
         out.append((name, res if keep or path is None else None, record, None))
     return out
+
+
+def _fit_one(fit, runs, law, spec, fit_kw, process: bool):
+    """One curve's fit; with ``process``, its residual process too (checked before the sampling, fitted after)."""
+    if not process:
+        return fit(runs, law=None if spec else law, spec=spec, progress=False, **fit_kw)
+    from bayes_scaling.inference.fit import resolve_spec
+    from bayes_scaling.inference.residual_process import check_process_runs, with_residual_process
+
+    check_process_runs(runs, [(spec or resolve_spec(law)).law], grouped=fit_kw.get("group_col") is not None)
+    return with_residual_process(fit(runs, law=None if spec else law, spec=spec, progress=False, **fit_kw))
 
 
 def _save(result, path: str) -> None:
@@ -117,12 +130,14 @@ def _worker_init() -> None:
 @dataclass
 class BatchResult:
     """Per table name: the fit (unless dropped after writing), a record (runs, medians, diagnostics,
-    attempts, seconds, ``out``), or the one-line reason it could not be fitted."""
+    attempts, seconds, ``out``), or the one-line reason it could not be fitted (and in ``error_quantities``
+    the quantity at fault, where the error names one)."""
 
     fits: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     records: dict[str, dict] = field(default_factory=dict)
     seconds: float = 0.0
+    error_quantities: dict[str, str] = field(default_factory=dict)
 
     @property
     def passed(self) -> int:
@@ -147,7 +162,9 @@ def fit_many(tables: Mapping[str, RunTable], *, law: str | None = None, spec=Non
     written are not sent back (``records`` still are), which saves memory and transfer for
     thousands of curves. ``progress``: ``True`` for a progress line on stderr, or a callable
     ``(done, failed_diagnostics, not_fitted)`` called as curves finish. ``chunk``: curves per task
-    (default :func:`chunk_size`).
+    (default :func:`chunk_size`). ``residual_process=True``: each fit's discrepancy also continues its
+    correlated residuals beyond the data (:mod:`~bayes_scaling.inference.residual_process`); a curve it
+    refuses (checked before its sampling where the runs alone decide) is not fitted, and no file is written for it.
     """
     from bayes_scaling.inference.fit import resolve_spec
     from bayes_scaling.inference.progress import ProgressLine
@@ -171,7 +188,9 @@ def fit_many(tables: Mapping[str, RunTable], *, law: str | None = None, spec=Non
     def collect(results) -> None:
         for name, fitted, record, err in results:
             if err is not None:
-                res.errors[name] = err
+                res.errors[name], quantity = err
+                if quantity is not None:
+                    res.error_quantities[name] = quantity
                 continue
             res.records[name] = record
             if fitted is not None:

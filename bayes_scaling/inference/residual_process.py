@@ -28,8 +28,10 @@ from scipy.linalg import solve_triangular
 
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.discrepancy import Discrepancy, ResidualProcess, process_cholesky, split_axis
+from bayes_scaling.quantities import label
 
-__all__ = ["fit_residual_process", "with_residual_process", "ELL_BOUNDS", "ELL_STARTS", "MAX_RUNS"]
+__all__ = ["fit_residual_process", "with_residual_process", "check_process_runs", "ELL_BOUNDS", "ELL_STARTS",
+           "MAX_RUNS"]
 
 ELL_BOUNDS = (0.005, 10.0)  # decades: the length scale's search range
 ELL_STARTS = (0.03, 0.3, 3.0)  # decades: the optimiser's starts (s starts at the residuals' sd, se at half of it)
@@ -47,21 +49,53 @@ def _nll(p, t, e):
     return float(0.5 * a @ a + np.log(np.diag(chol)).sum())
 
 
-def _check(t, e):
+def _check_axis(t, axis: str = "the split axis"):
     bad = np.flatnonzero(~np.isfinite(t))
     if bad.size:
-        raise BayesScalingError(f"the residual process needs finite positive values on the split axis; run {bad[0]} has "
+        raise BayesScalingError(f"the residual process needs finite positive values on {axis}; run {bad[0]} has "
                                 f"log10 value {t[bad[0]]}", quantity="residual_process")
-    if not np.all(np.isfinite(e)):
-        raise BayesScalingError(f"the residual process needs finite residuals; run {np.flatnonzero(~np.isfinite(e))[0]} "
-                                f"has none", quantity="residual_process")
     n_distinct = len(np.unique(t))
     if n_distinct < 4:
-        raise BayesScalingError(f"the residual process needs 4 or more distinct values on the split axis, got "
-                                f"{n_distinct}", quantity="residual_process")
+        raise BayesScalingError(f"the residual process needs 4 or more distinct values on {axis}, got {n_distinct}: "
+                                f"add runs at other values or fit without the process", quantity="residual_process")
     if len(t) > MAX_RUNS:
         raise BayesScalingError(f"the residual process is fitted to at most {MAX_RUNS} runs (its cost grows as n^3), "
-                                f"got {len(t)}", quantity="residual_process")
+                                f"got {len(t)}: fit a subset of the curve or fit without the process",
+                                quantity="residual_process")
+
+
+def _check(t, e):
+    _check_axis(t)
+    bad = np.flatnonzero(~np.isfinite(e))
+    if bad.size:
+        raise BayesScalingError(f"the residual process needs finite residuals; run {bad[0]} has {e[bad[0]]} (the law's "
+                                f"posterior median is not finite there: check the fit's draws)", quantity="residual_process")
+
+
+def _axis_of(law) -> str:
+    if getattr(law, "response", "loss") != "loss":
+        raise BayesScalingError(f"the residual process follows a loss curve along its scale axis; law {law.name!r} "
+                                f"predicts a {law.response}", quantity="residual_process")
+    return split_axis(law)
+
+
+def _refuse_groups() -> None:
+    raise BayesScalingError("the residual process follows one curve along its axis; this fit has groups, whose "
+                            "runs interleave on it: fit each group's runs on their own", quantity="residual_process")
+
+
+def check_process_runs(runs, laws, *, grouped: bool = False) -> None:
+    """Refuse, before any sampling, ``runs`` (a ``RunTable``) that the residual process of a fit of
+    ``laws`` (law objects, sharing one split axis) cannot be fitted to: a fit with groups (``grouped``),
+    a law of a metric, axis values not finite and positive, fewer than 4 distinct values on the split
+    axis, more than ``MAX_RUNS`` runs. Raises a one-line error whose quantity is ``residual_process``."""
+    if grouped:
+        _refuse_groups()
+    for law in laws:
+        axis = _axis_of(law)
+        if axis in runs.frame:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                _check_axis(np.log10(runs.frame[axis].to_numpy(float)), f"the split axis {label(axis)}")
 
 
 def fit_residual_process(log10_axis, resid) -> ResidualProcess:
@@ -111,9 +145,8 @@ def with_residual_process(result):
     members = getattr(result, "members", None)
     first = result if members is None else next(iter(members.values()))
     if first.hierarchy is not None:
-        raise BayesScalingError("the residual process follows one curve along its axis; this fit has groups, whose "
-                                "runs interleave on it", quantity="residual_process")
-    axis = split_axis(first.law)
+        _refuse_groups()
+    axis = _axis_of(first.law)
     runs = result.runs
     x = runs.frame[axis].to_numpy(float)
     law = result.evaluator.log_mean_at_runs(runs)  # chain, draw, run (the mixture's draws for an ensemble)
