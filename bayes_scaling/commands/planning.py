@@ -80,8 +80,8 @@ def cmd_allocate(args) -> int:
             yield f"for {who}"
         yield f"budget C = {c:.4g} FLOPs ({flops_to_pf_days(c):.4g} PF-days); training cost {cost.describe()}"
         yield (f"decision ({d.utility}): train N = {d.N:.4g} {units} parameters on D = {d.D:.4g} tokens "
-               f"({d.tokens_per_param:.1f} tokens/parameter)"
-               + (f", constraints {d.constraints}" if d.constraints else ""))
+               f"({d.tokens_per_param:.3g} tokens/parameter)" + "".join(
+                   f", {'N' if k == 'max_params' else 'D'} <= {v:.4g}" for k, v in d.constraints.items()))
         yield interval_line("loss at the decision (nats/token)", out["loss"])
         yield interval_line("wasted compute vs each draw's optimum", out["wasted_compute"], fmt=".2%")
         yield "compute-optimal allocation, per posterior draw:"
