@@ -113,3 +113,17 @@ def test_a_full_disk_while_writing_a_markdown_report_names_the_fix_and_leaves_no
     _, err = cli(["report", fit_path, "--out", "r.md", "--no-refits"], capsys, code=2)
     assert len(calls) == 2 and "disk is full" in err and len(err.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_truncated_normal_prior_is_measured_without_a_compiler_warning():
+    """Published specs' TruncatedNormal priors have no numba kernel: measuring their spread (which
+    decides the chains' starting jitter) must not print PyTensor's object-mode warning to the user."""
+    from bayes_scaling.inference.fit import jittered_rvs, resolve_spec
+    from bayes_scaling.inference.model import build_model, model_data
+
+    spec = resolve_spec(None, "chinchilla_epoch2024")
+    assert any(p.dist == "TruncatedNormal" for p in spec.priors.values())
+    model = build_model(spec, model_data(spec, load_runs(runs_frame())))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        jittered_rvs(spec, model)
