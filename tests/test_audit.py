@@ -127,3 +127,11 @@ def test_a_truncated_normal_prior_is_measured_without_a_compiler_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         jittered_rvs(spec, model)
+
+
+def test_a_loss_that_never_changes_warns_and_fails_under_strict():
+    flat = runs_frame().assign(loss=3.0)
+    with pytest.warns(UserWarning, match="the loss is 3 in every run"):
+        load_runs(flat)
+    with pytest.raises(BayesScalingError, match="the loss is 3 in every run"):
+        load_runs(flat, strict=True)

@@ -15,6 +15,7 @@ Bounds, from published facts with wide margins:
   small models reach ~1e4-1e5).
 - C/(6ND): a given compute more than :data:`UNIT_FACTOR` = 100x from 6ND means N, D or C is in
   another unit (thousands, millions, billions, PF-days).
+- A loss that is the same in every run is no measurement of scaling (a wrong or constant column).
 - A row equal to an earlier one in every column (inputs, loss, group, seed) is a copy: replicates of
   a configuration differ at least in their loss (or their seed). Each copy would count as another run
   and narrow the intervals.
@@ -58,6 +59,9 @@ def plausibility_problems(frame: pd.DataFrame) -> list[str]:
             out.append(f"loss up to {worst:.4g} nats/token: no language model's loss exceeds ~{MAX_LOSS:g} "
                        f"(uniform over a 256k vocabulary is 12.45): give the loss per token in nats, not bits, "
                        f"percent or a sum")
+        if len(frame) > 1 and frame["loss"].nunique() == 1:
+            out.append(f"the loss is {worst:.6g} in every run: the runs say nothing about how loss scales (is the "
+                       f"loss column the right one?)")
     for q, (low, high) in TYPICAL_RANGES.items():
         if q not in frame:
             continue
