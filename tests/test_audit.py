@@ -135,3 +135,10 @@ def test_a_loss_that_never_changes_warns_and_fails_under_strict():
         load_runs(flat)
     with pytest.raises(BayesScalingError, match="the loss is 3 in every run"):
         load_runs(flat, strict=True)
+
+
+def test_summary_json_gives_each_parameters_unit(fit_path, capsys):
+    out, _ = cli(["summary", fit_path, "--json"], capsys)
+    record = json.loads(out)
+    assert record["E"]["unit"] == "nats/token" and record["alpha"]["unit"] == "1"
+    assert record["sigma"]["unit"] == "log(nats/token)"

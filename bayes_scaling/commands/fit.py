@@ -51,7 +51,8 @@ def param_table(result, ci_prob: float, truth: dict[str, float] | None = None) -
 
 
 def _contraction_record(row) -> dict[str, Any]:
-    return {"contraction": float(row["contraction"]), "contraction_scale": str(row["contraction_scale"])}
+    return {"unit": str(row["unit"]), "contraction": float(row["contraction"]),
+            "contraction_scale": str(row["contraction_scale"])}
 
 
 def summary_json(result, ci_prob: float) -> dict[str, Any]:
