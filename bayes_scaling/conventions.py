@@ -84,6 +84,12 @@ def check_ci_prob(ci_prob: float) -> float:
     return p
 
 
+def pct(p: float) -> str:
+    """A probability (an interval mass) as an exact percentage: 0.8 -> 80%, 0.975 -> 97.5% (never
+    rounded to 98%), 0.999 -> 99.9%."""
+    return f"{100 * p:.6g}%"
+
+
 def check_positive(rule: str, value, quantity: str | None = None, *, below: float = np.inf) -> float:
     """``value`` as a float in (0, ``below``) (finite > 0 by default); anything else (NaN, infinity, text)
     fails with ``"{rule}, got {value!r}"`` naming ``quantity``."""

@@ -188,7 +188,7 @@ def test_summary_json_shape(fit_file, capsys):
     assert main(["summary", str(fit_file), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     for name in ("E", "A", "B", "alpha", "beta", "sigma"):
-        assert set(out[name]) == {"median", "mean", "ci_low", "ci_high", "ci_prob", "contraction", "contraction_scale"}
+        assert set(out[name]) == {"median", "mean", "ci_low", "ci_high", "ci_prob", "unit", "contraction", "contraction_scale"}
         assert out[name]["ci_low"] <= out[name]["median"] <= out[name]["ci_high"]
         assert out[name]["ci_prob"] == 0.9
     assert {"r_hat_max", "ess_bulk_min", "divergences"} <= set(out["diagnostics"])

@@ -267,7 +267,7 @@ def test_fallback_cut_keeps_budgets_whole_then_fits_fewer_runs_then_equal_weight
         rows = []
         for c, k in counts.items():
             for n in np.geomspace(1e8, 1e9, k):
-                rows.append({"params": n, "tokens": c / (6 * n), "loss": 3.5})
+                rows.append({"params": n, "tokens": c / (6 * n), "loss": 3.5 * (1e18 / c) ** 0.05})  # falls with the budget
         return bs.load_runs(pd.DataFrame(rows))
 
     runs = ladder({1.8e18: 3, 3e18: 15, 9e18: 30})

@@ -126,7 +126,7 @@ def test_cli_fit_then_strict_failure(tmp_path, capsys):
     payload = json.loads(captured.out)
     assert payload["out"] == str(out) and out.exists()
     assert payload["runs"]["n_runs"] == 63
-    assert {"median", "mean", "ci_low", "ci_high", "ci_prob", "contraction", "contraction_scale"} == set(payload["alpha"])
+    assert {"median", "mean", "ci_low", "ci_high", "ci_prob", "unit", "contraction", "contraction_scale"} == set(payload["alpha"])
     assert 0.5 < payload["alpha"]["contraction"] <= 1  # 63 runs pin alpha far more than its Beta(2, 4) prior
     # 4 chains x 20 draws cannot reach the ESS threshold: --strict exits 1 and writes nothing
     strict_out = tmp_path / "strict.nc"

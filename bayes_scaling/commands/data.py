@@ -48,13 +48,13 @@ def export_frame(runs):
         args += ["--compute-col", ""]
     if "params" not in frame:
         args += ["--params-col", ""]
-    for q in ("U", "X", "S", "B"):
+    for q in ("U", "X", "S", "B", "L", "SE"):
         if q in frame:
             args += ["--col", f"{q}={q}"]
     for g in runs.columns.groups:
         args += ["--group-col", g]
-    if runs.columns.seed:
-        args += ["--seed-col", runs.columns.seed]
+    if "seed" in frame:  # the runs frame names the seed column "seed", whatever the source called it
+        args += ["--seed-col", "seed"]
     for c in (*runs.columns.covariates, *(["log_aspect_ratio"] if runs.columns.shape else [])):
         args += ["--covariate", c]
     if runs.params_kind != "total":
@@ -77,7 +77,12 @@ def cmd_datasets(args) -> int:
     if out.suffix.lower() != ".csv":
         raise BayesScalingError(f"--out {str(out)!r} must end in .csv")
     loader = ds.info(args.name).loader
-    options = dict(_option(o, loader) for o in args.option)
+    options = {}
+    for key, value in (_option(o, loader) for o in args.option):
+        if key in options:
+            raise BayesScalingError(f"--option {key} is given twice: give it once (several values as "
+                                    f"{key}=A,B where the loader takes a list)")
+        options[key] = value
     runs = ds.load(args.name, data_home=args.data_home, **options)
     frame, fit_args = export_frame(runs)
     with atomic_path(out) as tmp:

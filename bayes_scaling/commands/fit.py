@@ -14,6 +14,7 @@ from bayes_scaling.commands.args import (add_calibrate_arg, add_ci_arg, add_cost
                                          fit_out, group_kw, int_at_least, runs_from_args, spec_from_args, with_option)
 from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, discrepancy_line,
                                            discrepancy_record, emit, interval_line)
+from bayes_scaling.conventions import pct
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.whiten import BIG_TABLE_ROWS, BIG_TUNE
 from bayes_scaling.posterior.intervals import format_interval
@@ -34,8 +35,8 @@ def param_table(result, ci_prob: float, truth: dict[str, float] | None = None) -
     """The parameter table of a fit: unit, median, interval, R-hat, bulk ESS, contraction (and the
     truth if known)."""
     df = result.summary(ci_prob)
-    pct = f"{ci_prob:.0%}"
-    head = ["param", "unit", "median", f"{pct} interval", "r_hat", "ess_bulk", "contraction"] + \
+    pct_text = pct(ci_prob)
+    head = ["param", "unit", "median", f"{pct_text} interval", "r_hat", "ess_bulk", "contraction"] + \
         (["truth"] if truth else [])
     rows = [head]
     for name, r in df.iterrows():
@@ -50,7 +51,8 @@ def param_table(result, ci_prob: float, truth: dict[str, float] | None = None) -
 
 
 def _contraction_record(row) -> dict[str, Any]:
-    return {"contraction": float(row["contraction"]), "contraction_scale": str(row["contraction_scale"])}
+    return {"unit": str(row["unit"]), "contraction": float(row["contraction"]),
+            "contraction_scale": str(row["contraction_scale"])}
 
 
 def summary_json(result, ci_prob: float) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bayes_scaling.commands.args import add_ci_arg, add_json_arg, int_at_least
 from bayes_scaling.commands.output import emit
+from bayes_scaling.conventions import pct
 
 
 def cmd_isoflop_check(args) -> int:
@@ -18,8 +19,8 @@ def cmd_isoflop_check(args) -> int:
            "n_disagree": int((~table["agree"]).sum())}
 
     def text():
-        pct = f"{args.ci:.0%}"
-        yield f"Approach 2 check of {result.law.name}: N* by budget, parabola (bootstrap {pct}) vs fit ({pct})"
+        pct_text = pct(args.ci)
+        yield f"Approach 2 check of {result.law.name}: N* by budget, parabola (bootstrap {pct_text}) vs fit ({pct_text})"
         for r in records:
             flag = "ok" if r["agree"] else "DISAGREE"
             grid = "" if r["inside_grid"] else " (parabola minimum outside the budget's sizes)"

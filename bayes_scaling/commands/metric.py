@@ -8,6 +8,7 @@ import numpy as np
 
 from bayes_scaling.commands.args import add_ci_arg, add_json_arg, positive_float
 from bayes_scaling.commands.output import emit, interval_line
+from bayes_scaling.conventions import pct
 from bayes_scaling.posterior.intervals import format_interval
 
 
@@ -63,7 +64,7 @@ def cmd_target_metric(args) -> int:
         yield f"compute for the optimal plan to reach {args.target:.3g} ({metric_fit.law.name} of {loss_fit.law.name}):"
         r = out["compute"]
         fmt = lambda v: "not reached" if v is None else f"{v:.4g}"  # noqa: E731
-        yield (f"  compute (FLOPs): median {fmt(r['median'])}, {args.ci:.0%} interval "
+        yield (f"  compute (FLOPs): median {fmt(r['median'])}, {pct(args.ci)} interval "
                f"{format_interval(r, fmt, median=False)}; P(never reached) = {out['p_unreachable']:.3f}")
         if args.budget is not None:
             yield f"  P(reaching it within {args.budget:.3g} FLOPs) = {out['p_reach_within_budget']:.3f}"

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from bayes_scaling.conventions import pct
 from bayes_scaling.posterior.intervals import format_interval, summary_record
 
 Text = str | Iterable[str] | Callable[[], str | Iterable[str]]
@@ -54,7 +55,7 @@ def interval_text(label: str, r: dict, unit: str = "", fmt=".4g") -> str:
     if all(v is None or v != v for v in (r["median"], r["ci_low"], r["ci_high"])):
         return f"{label}: none (no posterior draw has a finite value)"
     m = fmt(r["median"]) if callable(fmt) else format(r["median"], fmt)
-    return f"{label}: median {m}{unit}, {r['ci_prob']:.0%} interval {format_interval(r, fmt, median=False)}"
+    return f"{label}: median {m}{unit}, {pct(r['ci_prob'])} interval {format_interval(r, fmt, median=False)}"
 
 
 def interval_line(label: str, r: dict, unit: str = "", fmt=".4g") -> str:
@@ -131,6 +132,6 @@ def extrapolation_lines(report: dict) -> list[str]:
     dec = ", ".join(f"{k} {v:+.2f}" for k, v in report["decades_beyond"].items())
     chk = report["largest_runs_check"]
     lines = [f"extrapolation: decades beyond the largest run: {dec}; largest {chk['n_runs']} runs: "
-             f"{chk['outside_interval']} outside their {chk['ci_prob']:.0%} predictive interval"]
+             f"{chk['outside_interval']} outside their {pct(chk['ci_prob'])} predictive interval"]
     lines += [f"WARNING: {n}" for n in report["notes"]]
     return lines

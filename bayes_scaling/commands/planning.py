@@ -10,7 +10,7 @@ from bayes_scaling.commands.args import (add_ci_arg, add_compute_unit_arg, add_c
                                          cost_from_args, int_at_least, positive_float, refuse_unused, to_flops)
 from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, emit, extrapolation_lines,
                                            interval_line)
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, flops_to_pf_days
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, flops_to_pf_days, pct
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import format_interval, summary_record as rec
 
@@ -80,8 +80,8 @@ def cmd_allocate(args) -> int:
             yield f"for {who}"
         yield f"budget C = {c:.4g} FLOPs ({flops_to_pf_days(c):.4g} PF-days); training cost {cost.describe()}"
         yield (f"decision ({d.utility}): train N = {d.N:.4g} {units} parameters on D = {d.D:.4g} tokens "
-               f"({d.tokens_per_param:.1f} tokens/parameter)"
-               + (f", constraints {d.constraints}" if d.constraints else ""))
+               f"({d.tokens_per_param:.3g} tokens/parameter)" + "".join(
+                   f", {'N' if k == 'max_params' else 'D'} <= {v:.4g}" for k, v in d.constraints.items()))
         yield interval_line("loss at the decision (nats/token)", out["loss"])
         yield interval_line("wasted compute vs each draw's optimum", out["wasted_compute"], fmt=".2%")
         yield "compute-optimal allocation, per posterior draw:"
@@ -124,6 +124,11 @@ def cmd_target(args) -> int:
     if args.compute is not None:
         out["budget_flops"] = budget_flops(args)
         out["p_reach"] = prob_reach(result, args.loss, out["budget_flops"], cost=cost)
+    where = {q: out[k]["median"] for q, k in (("N", "N_opt"), ("D", "D_opt"), ("C", "compute"))}
+    if all(np.isfinite(v) for v in where.values()):  # the guard at the median plan (none if unreachable)
+        from bayes_scaling.queries.extrapolation import extrapolation_report
+
+        out["extrapolation"] = extrapolation_report(result, {q: np.array([v]) for q, v in where.items()}, ci)
     out["diagnostics"] = diagnostics_record(result)
 
     def text():
@@ -135,6 +140,8 @@ def cmd_target(args) -> int:
         yield interval_line("D* (tokens)", out["D_opt"])
         if "p_reach" in out:
             yield f"P(reach {args.loss:g} within {out['budget_flops']:.4g} FLOPs) = {out['p_reach']:.3f}"
+        if "extrapolation" in out:
+            yield from extrapolation_lines(out["extrapolation"])
         yield diagnostics_line(result)
 
     return emit(text, out, as_json=args.json)
@@ -173,9 +180,9 @@ def cmd_frontier(args) -> int:
         yield interval_line("a in N* ~ C^a", out["a"], fmt=".3f")
         yield interval_line("b in D* ~ C^b", out["b"], fmt=".3f")
         yield interval_line("d log L* / d log C", out["loss_slope"], fmt=".4f")
-        pct = f"{ci:.0%}"
-        yield (f"  {'C (FLOPs)':>10}  {'N* median [' + pct + ']':>30}  {'D*/N* median [' + pct + ']':>26}  "
-               f"{'L* median [' + pct + ']':>26}")
+        pct_text = pct(ci)
+        yield (f"  {'C (FLOPs)':>10}  {'N* median [' + pct_text + ']':>30}  {'D*/N* median [' + pct_text + ']':>26}  "
+               f"{'L* median [' + pct_text + ']':>26}")
         for r in rows:
             n, t, l_ = r["N_opt"], r["tokens_per_param"], r["loss_opt"]
             n_text = f"{n['median']:>9.3g} {format_interval(n, '.3g', median=False)}"
@@ -361,7 +368,7 @@ def cmd_breakdown(args) -> int:
     at_budget = out.get("extrapolation_at_budget")  # already ran the same check
     check = at_budget["largest_runs_check"] if at_budget else largest_runs_check(result, ci_prob=ci)
     out["largest_runs_check"] = check
-    lines.append(f"largest {check['n_runs']} runs: {check['outside_interval']} outside their {ci:.0%} predictive "
+    lines.append(f"largest {check['n_runs']} runs: {check['outside_interval']} outside their {pct(ci)} predictive "
                  f"interval" + (" - WARNING: the fit misses them" if check["poor_fit"] else ""))
     out["diagnostics"] = diagnostics_record(result)
     return emit([*lines, diagnostics_line(result)], out, as_json=args.json)

@@ -7,7 +7,7 @@ import time
 from bayes_scaling.commands.args import CI_HELP, ci_fraction, positive_float
 from bayes_scaling.commands.output import diagnostics_line, emit
 from bayes_scaling.conventions import CI_PROB
-from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.files import os_error
 
 
 def cmd_report(args) -> int:
@@ -28,8 +28,8 @@ def cmd_report(args) -> int:
     report = build_report(result, config)
     try:
         written = write_report(report, path, fmt)
-    except OSError as e:
-        raise BayesScalingError(f"cannot write the report to {str(path)!r}: {e.strerror or e}") from None
+    except OSError as e:  # the cause and its fix (full disk, permissions), as for every output file
+        raise os_error(e, path, "write the report to") from None
     size = path.stat().st_size / 1024
     extra = f" and {len(written) - 1} figure file(s) next to it" if len(written) > 1 else ""
     return emit([f"wrote {path} ({fmt}, {len(report.sections)} sections, {size:.0f} KiB){extra} in "

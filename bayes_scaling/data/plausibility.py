@@ -15,6 +15,10 @@ Bounds, from published facts with wide margins:
   small models reach ~1e4-1e5).
 - C/(6ND): a given compute more than :data:`UNIT_FACTOR` = 100x from 6ND means N, D or C is in
   another unit (thousands, millions, billions, PF-days).
+- A loss that is the same in every run is no measurement of scaling (a wrong or constant column).
+- A row equal to an earlier one in every column (inputs, loss, group, seed) is a copy: replicates of
+  a configuration differ at least in their loss (or their seed). Each copy would count as another run
+  and narrow the intervals.
 """
 
 from __future__ import annotations
@@ -55,6 +59,9 @@ def plausibility_problems(frame: pd.DataFrame) -> list[str]:
             out.append(f"loss up to {worst:.4g} nats/token: no language model's loss exceeds ~{MAX_LOSS:g} "
                        f"(uniform over a 256k vocabulary is 12.45): give the loss per token in nats, not bits, "
                        f"percent or a sum")
+        if len(frame) > 1 and frame["loss"].nunique() == 1:
+            out.append(f"the loss is {worst:.6g} in every run: the runs say nothing about how loss scales (is the "
+                       f"loss column the right one?)")
     for q, (low, high) in TYPICAL_RANGES.items():
         if q not in frame:
             continue
@@ -68,6 +75,11 @@ def plausibility_problems(frame: pd.DataFrame) -> list[str]:
         if not TOKENS_PER_PARAM_RANGE[0] <= tpp <= TOKENS_PER_PARAM_RANGE[1]:
             out.append(f"the runs' median tokens per parameter D/N is {tpp:.3g} (plausible: {TOKENS_PER_PARAM_RANGE[0]:g} to {TOKENS_PER_PARAM_RANGE[1]:g}): N or D is "
                        f"probably in another unit (thousands, millions, billions)")
+    copies = np.flatnonzero(frame.duplicated().to_numpy())
+    if copies.size:
+        out.append(f"{copies.size} row(s) repeat an earlier row in every column (data row(s) "
+                   f"{(copies + 1).tolist()[:5]}): a file pasted or concatenated twice? each copy counts as "
+                   f"another run and narrows the intervals: drop the copies")
     if {"N", "D", "C"} <= set(frame.columns):
         ratio = float(np.median(frame["C"] / (FLOPS_PER_PARAM_TOKEN * frame["N"] * frame["D"])))
         if not 1 / UNIT_FACTOR <= ratio <= UNIT_FACTOR:

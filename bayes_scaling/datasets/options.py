@@ -26,7 +26,10 @@ def choice(value, allowed: Sequence[str], option: str, dataset: str) -> None:
 
 
 def as_list(value) -> list[str] | None:
-    """None, one name, or several names, as None or a list."""
+    """None, one name, several names, or names separated by commas (``--option sizes=190M,1B`` on the
+    command line), as None or a list."""
     if value is None:
         return None
-    return [value] if isinstance(value, str) else list(value)
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return list(value)

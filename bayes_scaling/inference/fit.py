@@ -73,7 +73,9 @@ def _prior_spread(prior) -> float:
 
     key = repr(prior)
     if key not in _SPREADS:
-        x = np.asarray(pm.draw(prior.pymc_dist(), draws=400, random_seed=0), float)
+        with warnings.catch_warnings():  # a prior numba has no kernel for (TruncatedNormal) is drawn in
+            warnings.filterwarnings("ignore", message="Numba will use object mode")  # object mode: harmless here
+            x = np.asarray(pm.draw(prior.pymc_dist(), draws=400, random_seed=0), float)
         _SPREADS[key] = float(np.std(np.log(x)) if np.all(x > 0) else np.std(x))
     return _SPREADS[key]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from bayes_scaling.conventions import RUN_DIM, check_ci_prob
+from bayes_scaling.conventions import RUN_DIM, check_ci_prob, pct  # noqa: F401  (pct: used by the figures and the report)
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import flat_draws, interval_bounds
 
@@ -224,11 +224,6 @@ def legend(ax, **kw: Any) -> None:
     handles, _ = ax.get_legend_handles_labels()
     if handles:
         ax.legend(fontsize="small", framealpha=0.85, **kw)
-
-
-def pct(p: float) -> str:
-    """A probability as an exact percentage: 0.8 -> 80%, 0.975 -> 97.5% (never rounded to 98%)."""
-    return f"{100 * p:.6g}%"
 
 
 def mpl_text(label) -> str:

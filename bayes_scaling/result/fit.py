@@ -344,7 +344,7 @@ class FitResult:
                 return "log-loss per unit covariate"
             if n in derived:
                 return "1"
-            return "log scale" if n.startswith("tau_") else "log(nats/token)"
+            return "log scale" if n.startswith("tau_") else self.spec.likelihood.dist.noise_unit(self.law.response_unit)
 
         for n in names + extra + derived:
             dim = next((d for d in ("group", "covariate") if d in post[n].dims), None)

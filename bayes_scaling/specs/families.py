@@ -61,6 +61,11 @@ class Family:
         standard error of the response to the family's scale (delta method); 1 / value on log-loss."""
         return 1.0 / np.asarray(value, float)
 
+    def noise_unit(self, response_unit: str) -> str:
+        """The unit of the noise scale ``sigma``: the family's scale of a response in
+        ``response_unit`` (``log(nats/token)`` for the families of log-loss)."""
+        return f"log({response_unit})"
+
     def add_noise(self, xp: Any, log_value: Any, sigma: Any, noise: Any) -> Any:
         """log of a new observation: standardised ``noise`` (:meth:`draws`) with scale ``sigma`` added on
         the family's scale (:meth:`location`) around the law's ``log_value``."""
@@ -189,6 +194,9 @@ class LogitNormal(Normal):
 
     def from_location(self, xp, value):
         return -xp.logaddexp(0.0, -value)  # log expit
+
+    def noise_unit(self, response_unit):
+        return f"logit({response_unit})"
 
 
 FAMILIES: dict[str, type[Family]] = {}

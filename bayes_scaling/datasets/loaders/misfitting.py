@@ -13,7 +13,9 @@ def load_misfitting(get, checkpoints: str = "last", params_kind: str = "total", 
     (tokens seen); C = the authors' precise ``C`` or ``C_no_emb`` (FLOPs); loss = C4 eval loss
     (nats/token). ``checkpoints``: "last" (final checkpoint of each of 261 runs) or "all" (4,852
     mid-schedule checkpoints, correlated within a run). ``best_lr`` keeps the lowest loss per
-    (model, planned tokens, checkpoint) over the learning-rate sweeps."""
+    (model, planned tokens, checkpoint) over the learning-rate sweeps. Without it, 21 final checkpoints of
+    the 17m model's sweep 2024_11_10 repeat another run's loss to the last digit under a different peak LR
+    (in the source file): loading them warns that those rows are copies."""
     choice(checkpoints, ("last", "all"), "checkpoints", "misfitting")
     choice(params_kind, ("total", "non-embedding"), "params_kind", "misfitting")
     frame = get("scaling_results_last_ckpt_only.csv" if checkpoints == "last" else "scaling_results.csv")
