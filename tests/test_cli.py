@@ -238,6 +238,14 @@ def test_predict_json_matches_truth_and_ci_prob(fit_file, capsys):
     assert {"r_hat_max", "ess_bulk_min", "divergences"} <= set(out["diagnostics"])
 
 
+def test_ci_prob_is_an_alias_of_ci_on_every_interval_command(fit_file, capsys):
+    """``--ci-prob`` (as ``report`` spells it) sets the same interval mass as ``--ci``; a bad value names it."""
+    assert main(["predict", str(fit_file), "--params", "7e10", "--tokens", "1.4e12", "--ci-prob", "0.8", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["loss"]["ci_prob"] == 0.8
+    assert main(["allocate", str(fit_file), "--compute", "1e21", "--ci-prob", "1.5"]) == 2
+    assert "--ci/--ci-prob" in capsys.readouterr().err
+
+
 def test_predict_from_compute_derives_tokens(fit_file, capsys):
     assert main(["predict", str(fit_file), "--params", "1e9", "--compute", "1.2e20", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

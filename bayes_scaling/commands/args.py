@@ -95,8 +95,8 @@ def int_at_least(low: int, why: str = "", high: int | None = None):
 # -- option builders ----------------------------------------------------------------------------
 
 def add_ci_arg(p) -> None:
-    """``--ci``: the credible interval mass of every interval printed."""
-    p.add_argument("--ci", type=ci_fraction, default=CI_PROB, help=CI_HELP)
+    """``--ci`` (alias ``--ci-prob``, as ``report`` spells it): the credible interval mass of every interval printed."""
+    p.add_argument("--ci", "--ci-prob", dest="ci", type=ci_fraction, default=CI_PROB, help=CI_HELP)
 
 
 def add_json_arg(p) -> None:
