@@ -87,3 +87,26 @@ def test_fit_accepts_a_dataframe_with_a_column_mapping():
         bs.fit(frame, law="chinchilla", columns={"no_such_option": 1})
     with pytest.raises(bs.BayesScalingError):
         bs.fit(frame, law="chinchilla", draws=5)  # the mapping is needed: 'params' is absent, and draws < 10
+
+
+@pytest.mark.parametrize("law_name", bs.list_laws())
+def test_law_on_plain_arrays_gives_the_same_numbers_as_on_dataarrays(law_name):
+    """The evaluator runs the law on NumPy arrays (draws x 1 against the points) instead of DataArrays:
+    the same elementwise operations, so bit for bit the same log-loss, dims and draw coordinates."""
+    import xarray as xr
+
+    from bayes_scaling.posterior.evaluator import law_log_loss
+    from test_laws import _random_inputs, _random_params
+
+    law = bs.get_law(law_name)
+    rng = np.random.default_rng(11)
+    x = _random_inputs(law, rng, 9)
+    coords = {"chain": np.arange(3), "draw": np.arange(5)}
+    p = {k: xr.DataArray(v, dims=("chain", "draw"), coords=coords) for k, v in _random_params(law, rng, (3, 5)).items()}
+    want = law.log_loss(np, {k: xr.DataArray(v, dims="run") for k, v in x.items()}, p).transpose("chain", "draw", "run")
+    got = law_log_loss(law, x, p, "run")
+    assert got.dims == ("chain", "draw", "run")
+    np.testing.assert_array_equal(got.values, want.values)
+    np.testing.assert_array_equal(got["draw"].values, coords["draw"])
+    one = {k: v.isel(chain=[0]) for k, v in p.items()}  # a single chain keeps its shape
+    assert law_log_loss(law, x, one, "run").shape == (1, 5, 9)

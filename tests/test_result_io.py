@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from bayes_scaling.testing import fake_hierarchical_fit
 
 
@@ -25,3 +27,16 @@ def test_hierarchical_fit_round_trips_exactly_and_is_readable_by_others(tmp_path
     back = FitResult.load(path)
     xr.testing.assert_identical(back.tree, h.tree)
     assert back.spec.content_key() == h.spec.content_key()
+
+
+def test_package_versions_are_read_once_per_process(monkeypatch):
+    """Every fit records the package versions; reading them parses metadata files (~30 ms), so they
+    are read once per process, not at every fit of a batch."""
+    from importlib import metadata
+
+    from bayes_scaling.result import package_versions
+
+    first = package_versions()
+    assert first["numpy"] == np.__version__ and "Python" in first
+    monkeypatch.setattr(metadata, "version", lambda pkg: (_ for _ in ()).throw(AssertionError("read again")))
+    assert package_versions() == first

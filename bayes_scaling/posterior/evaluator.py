@@ -66,6 +66,26 @@ def new_group_rng(seed: int, stream: int = 0) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), 0x6E6577, int(stream)]))
 
 
+def law_log_loss(law, x: dict, params: dict, dim: str) -> xr.DataArray:
+    """``law.log_loss`` of draws ``params`` (DataArrays, dims chain, draw) at points ``x`` (1-D arrays, one
+    value per point), dims (chain, draw, ``dim``). Evaluated on plain NumPy arrays, draws x 1 against the
+    points: the same elementwise operations as on DataArrays, so the same numbers, without xarray's index
+    alignment at each of the law's operations (most of the time of an implicit law such as ``m4``). Other
+    parameter layouts (e.g. per group) take the DataArray route."""
+    if not params or not all(isinstance(v, xr.DataArray) and v.dims == SAMPLE_DIMS for v in params.values()):
+        return law.log_loss(np, {k: xr.DataArray(np.asarray(v), dims=dim) for k, v in x.items()},
+                            params).transpose(*SAMPLE_DIMS, dim)
+    first = next(iter(params.values()))
+    values = law.log_loss(np, {k: np.asarray(v, float) for k, v in x.items()},
+                          {k: v.values[..., None] for k, v in params.items()})
+    n = len(next(iter(x.values())))
+    values = np.asarray(values, float)
+    if values.shape != (*first.shape, n):
+        values = np.array(np.broadcast_to(values, (*first.shape, n)))
+    return xr.DataArray(values, dims=(*SAMPLE_DIMS, dim), coords={d: first.coords[d].values for d in SAMPLE_DIMS
+                                                                   if d in first.coords})
+
+
 class PosteriorEvaluator:
     """The posterior draws of one fit, evaluated.
 
@@ -148,11 +168,9 @@ class PosteriorEvaluator:
         (one, or one per point); those not given stay at the runs' mean."""
         q = query_inputs(self.law, **values)
         check_query_size(int(np.prod(next(iter(q["values"].values())).shape)), self.shape[0] * self.shape[1])
-        x = {k: xr.DataArray(v, dims=QUERY_DIM) for k, v in q["logs"].items()}
-        log_mu = self.law.log_loss(np, x, self.params(group, seed=seed))
+        log_mu = law_log_loss(self.law, q["logs"], self.params(group, seed=seed), QUERY_DIM)
         if covariates:
-            log_mu = log_mu + self._covariate_shift(self._query_shift(covariates, len(next(iter(x.values())))),
-                                                    QUERY_DIM)
+            log_mu = log_mu + self._covariate_shift(self._query_shift(covariates, log_mu.sizes[QUERY_DIM]), QUERY_DIM)
         return log_mu.transpose(*SAMPLE_DIMS, QUERY_DIM)
 
     def _query_shift(self, covariates: dict, n: int) -> np.ndarray:
@@ -195,9 +213,9 @@ class PosteriorEvaluator:
         """log of the law's loss at runs given their log-inputs (dims chain, draw, run): with a group
         label per run (``labels``; a group the fit never saw as ``"new"``) and the runs' centred
         covariates ``shift`` (run x covariate)."""
-        x = {k: xr.DataArray(v, dims=RUN_DIM) for k, v in log_inputs.items()}
+        x = {k: np.asarray(v, float) for k, v in log_inputs.items()}
         if labels is None:
-            mu = self.law.log_loss(np, x, self.params(None))
+            mu = law_log_loss(self.law, x, self.params(None), RUN_DIM)
         else:
             labels = np.asarray(labels)
             groups, parts, n_new = self.hierarchy["groups"], [], 0
@@ -206,7 +224,7 @@ class PosteriorEvaluator:
                 unseen = lab not in groups
                 params = self.params("new" if unseen else lab, seed=seed, stream=n_new if unseen else 0)
                 n_new += unseen
-                m = self.law.log_loss(np, {k: v.isel({RUN_DIM: sel}) for k, v in x.items()}, params)
+                m = law_log_loss(self.law, {k: v[sel] for k, v in x.items()}, params, RUN_DIM)
                 parts.append(m.transpose(*SAMPLE_DIMS, RUN_DIM).assign_coords({RUN_DIM: sel}))
             mu = xr.concat(parts, dim=RUN_DIM).sortby(RUN_DIM).drop_vars(RUN_DIM)
         if shift is not None:

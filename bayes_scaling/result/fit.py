@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +38,10 @@ RECORDED_PACKAGES = ("bayes_scaling", "pymc", "pytensor", "nutpie", "arviz-base"
                      "numpy", "scipy", "xarray", "pandas", "matplotlib")
 
 
+@cache
 def package_versions() -> dict[str, str]:
-    """Installed versions of :data:`RECORDED_PACKAGES` and Python."""
+    """Installed versions of :data:`RECORDED_PACKAGES` and Python, read once per process (a read parses the
+    packages' metadata: ~30 ms, paid by every fit of a batch before); shared, not to be modified."""
     import platform
     from importlib import metadata
 
@@ -124,8 +126,7 @@ class FitResult:
         if "covariate" in posterior.dims:
             posterior = posterior.assign_coords(covariate=list(data.covariate_names))
         stats = trace["sample_stats"].to_dataset()
-        n = len(runs)
-        run_coord = {RUN_DIM: np.arange(n)}
+        run_coord = {RUN_DIM: np.arange(len(runs))}
         frame = runs.frame
         # text columns (groups, labels) as fixed-width strings: what netCDF gives back on load
         const = xr.Dataset({c: (RUN_DIM, _column(frame[c])) for c in frame.columns if c != "loss"}, coords=run_coord)
