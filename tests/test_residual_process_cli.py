@@ -207,11 +207,17 @@ def test_refusals_before_sampling_name_the_flag_and_write_nothing(case, command,
 
 
 def test_backtest_scores_a_row_with_the_process(tmp_path, monkeypatch, capsys):
-    """``backtest --residual-process`` adds a scored row whose fit carries the training runs' process."""
+    """``backtest --residual-process`` adds a scored row whose fit carries the training runs' process: fitted to
+    the training runs only (as many runs, none beyond the split), never to the held-out ones."""
     import bayes_scaling.inference.fit as fit_module
 
     truth = {"alpha_N": 0.076, "N_c": 8.8e13}
-    monkeypatch.setattr(fit_module, "fit", lambda *a, **k: fake_fit("kaplan_n", truth, seed=0))
+    import bayes_scaling.inference.residual_process as rp_module
+
+    monkeypatch.setattr(fit_module, "fit", lambda runs, *a, **k: fake_fit("kaplan_n", truth, seed=0, runs=runs))
+    processes, real = [], rp_module.with_residual_process
+    monkeypatch.setattr(rp_module, "with_residual_process",
+                        lambda r: processes.append(real(r).discrepancy.residual) or real(r))
     csv = tmp_path / "runs.csv"
     runs_frame("kaplan_n", truth).to_csv(csv, index=False)  # split axis N: 16 distinct values
     assert main(["backtest", str(csv), "--law", "kaplan_n", "--holdout-fraction", "0.25", "--no-calibrate",
@@ -220,7 +226,9 @@ def test_backtest_scores_a_row_with_the_process(tmp_path, monkeypatch, capsys):
     rows = {r["method"]: r for r in rec["methods"]}
     assert "bayes + residual process (kaplan_n)" in rows and "bayes (kaplan_n)" in rows
     assert 0 <= rows["bayes + residual process (kaplan_n)"]["coverage_90"] <= 1
-    assert rec["split"]["residual_process"]["n_runs"] == 16
+    split = rec["split"]
+    assert split["n_train"] < 16 and split["residual_process"]["n_runs"] == split["n_train"]
+    assert len(processes) == 1 and processes[0].log10_axis.max() <= np.log10(split["holdout_above"]) + 1e-12
 
 
 def test_non_finite_residuals_after_the_fit_fail_the_command_without_a_file(tmp_path, monkeypatch, capsys):
