@@ -276,14 +276,49 @@ def test_fit_many_fits_the_process_per_curve_and_names_the_flag_for_a_curve_it_r
     assert load_fit(out_dir / "a.nc").discrepancy.residual is not None
 
 
-def test_fit_many_with_groups_is_refused_once_before_any_fit(tmp_path, no_sampling, capsys):
+def _t_nu2_spec(t):
+    """chinchilla's default spec with a Student-t likelihood of nu = 2 (no finite sd)."""
+    from pathlib import Path
+
+    import bayes_scaling
+
+    text = (Path(bayes_scaling.__file__).parents[1] / "models" / "chinchilla.toml").read_text()
+    assert text.count("nu = 4.0") == 1
+    (t / "t2.toml").write_text(text.replace("nu = 4.0", "nu = 2.0"))
+    return ["--spec", str(t / "t2.toml")]
+
+
+@pytest.mark.parametrize("case, words", [("groups", "this fit has groups"), ("metric_law", "predicts a"),
+                                         ("t_nu2", "nu <= 2")])
+def test_fit_many_refuses_what_every_curve_would_refuse_once_before_any_fit(case, words, tmp_path, no_sampling,
+                                                                            capsys):
+    """Groups, a law of a metric and a likelihood without a finite sd refuse every curve: said once, on stderr,
+    before any fit (exit 2, no file), not once per curve."""
     csv = tmp_path / "curves.csv"
-    runs_frame().assign(curve="a", arch=["x", "y"] * 8).to_csv(csv, index=False)
+    runs_frame().assign(curve=["a", "b"] * 8, arch=["x", "y"] * 8).to_csv(csv, index=False)
     out_dir = tmp_path / "fits"
     out_dir.mkdir()
-    assert main(["fit-many", str(csv), "--by", "curve", "--law", "chinchilla", "--out-dir", str(out_dir),
-                 "--group-col", "arch", FLAG]) == 2
-    assert _one_error_line(capsys).endswith(f"[{FLAG}]") and not list(out_dir.iterdir())
+    law = {"groups": ["--law", "chinchilla", "--group-col", "arch"], "metric_law": ["--law", "exp_metric"],
+           "t_nu2": _t_nu2_spec(tmp_path)}[case]
+    assert main(["fit-many", str(csv), "--by", "curve", *law, "--out-dir", str(out_dir), FLAG]) == 2
+    line = _one_error_line(capsys)
+    assert words in line and line.endswith(f"[{FLAG}]"), line
+    assert not list(out_dir.iterdir()) and not capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["fit", "ensemble", "backtest"])
+def test_a_likelihood_without_a_finite_sd_is_refused_before_sampling(command, tmp_path, no_sampling, capsys):
+    """Beyond the data the family's noise keeps the white part's sd; Student-t with nu <= 2 has none."""
+    csv = tmp_path / "runs.csv"
+    runs_frame().to_csv(csv, index=False)
+    spec = _t_nu2_spec(tmp_path)
+    law = [*spec, "--laws", "chinchilla_tied"] if command == "ensemble" else spec
+    out = tmp_path / "out.nc"
+    assert main([command, str(csv), *law, FLAG, *(["--out", str(out)] if command != "backtest"
+                                                  else ["--holdout-fraction", "0.25"])]) == 2
+    line = _one_error_line(capsys)
+    assert "nu <= 2" in line and line.endswith(f"[{FLAG}]"), line
+    assert not out.exists()
 
 
 def test_the_python_batch_keeps_an_ensemble_whose_process_is_refused(monkeypatch):
