@@ -77,7 +77,8 @@ def _check(t, e):
 def _axis_of(law) -> str:
     if getattr(law, "response", "loss") != "loss":
         raise BayesScalingError(f"the residual process follows a loss curve along its scale axis; law {law.name!r} "
-                                f"predicts a {law.response}", quantity="residual_process")
+                                f"predicts a {law.response}: use it with a loss law, or fit the metric law without it",
+                                quantity="residual_process")
     return split_axis(law)
 
 
