@@ -19,9 +19,10 @@ from bayes_scaling.simulate import isoflop_design, simulate_runs
 
 def fake_fit(law: str = "chinchilla", truth: dict[str, float] | None = None, *, chains: int = 2, draws: int = 200,
              rel_sd: float = 0.01, sigma: float = 0.01, seed: int = 0, spec=None,
-             runs_truth: dict[str, float] | None = None):
+             runs_truth: dict[str, float] | None = None, runs=None):
     """A FitResult with draws ~ truth x (1 + rel_sd * z) on runs simulated from ``runs_truth``
-    (default: the same truth; a different one gives a deliberately wrong posterior)."""
+    (default: the same truth; a different one gives a deliberately wrong posterior), or on ``runs``
+    (a ``RunTable``, e.g. the runs a stand-in for ``fit`` is given)."""
     from bayes_scaling.examples import EXAMPLE
     from bayes_scaling.result import FitResult
 
@@ -31,8 +32,9 @@ def fake_fit(law: str = "chinchilla", truth: dict[str, float] | None = None, *, 
         if law_obj.name != "chinchilla":
             raise ValueError("give a truth for laws other than chinchilla")
         truth = EXAMPLE["truth"]
-    frame = runs_frame(law_obj.name, runs_truth or truth, sigma=sigma, seed=seed)
-    runs = load_runs(frame, extra_cols={k: k for k in ("U", "X", "S", "L") if k in frame})
+    if runs is None:
+        frame = runs_frame(law_obj.name, runs_truth or truth, sigma=sigma, seed=seed)
+        runs = load_runs(frame, extra_cols={k: k for k in ("U", "X", "S", "L") if k in frame})
     data = model_data(spec, runs)
     rng = np.random.default_rng(seed)
     post = {n: (("chain", "draw"), truth[n] * (1 + rel_sd * rng.standard_normal((chains, draws))))

@@ -195,8 +195,28 @@ def test_laplace_normal_convolution_matches_numerical_integration():
     assert np.isfinite(laplace_normal_logpdf(np.array([5.0, -5.0]), np.array([0.001, 0.001]), 1e-4)).all()
 
 
-@pytest.mark.parametrize("family, sd_per_scale", [("normal", 1.0), ("laplace", np.sqrt(2.0))])
-def test_predictive_noise_follows_the_likelihood_family(family, sd_per_scale):
+@pytest.mark.parametrize("family, nu, k", [("normal", 4.0, 1.0), ("laplace", 4.0, np.sqrt(2.0)),
+                                           ("student_t", 4.0, np.sqrt(2.0)), ("student_t", 10.0, np.sqrt(1.25)),
+                                           ("logit_normal", 4.0, 1.0)])
+def test_each_family_knows_its_sd_per_unit_of_scale(family, nu, k):
+    """sd_per_scale is the sd of the standardised draws (Student-t: sqrt(nu / (nu - 2)); Laplace: sqrt(2))."""
+    from bayes_scaling.specs.families import get_family
+
+    fam = get_family(family, nu)
+    assert fam.sd_per_scale == pytest.approx(k)
+    if family != "student_t" or nu > 4:  # t4's sample sd converges too slowly (infinite fourth moment)
+        assert np.std(fam.draws(np.random.default_rng(0), 200_000)) == pytest.approx(k, rel=0.02)
+
+
+@pytest.mark.parametrize("nu", [1.0, 2.0])
+def test_a_student_t_without_a_finite_variance_has_an_infinite_sd_per_scale(nu):
+    from bayes_scaling.specs.families import get_family
+
+    assert get_family("student_t", nu).sd_per_scale == np.inf
+
+
+@pytest.mark.parametrize("family", ["normal", "laplace"])
+def test_predictive_noise_follows_the_likelihood_family(family):
     """A new run's log-loss spread = the likelihood's sd at the fitted scale (Laplace: sqrt(2) b)."""
 
     from bayes_scaling.specs.spec import default_spec
@@ -206,7 +226,8 @@ def test_predictive_noise_follows_the_likelihood_family(family, sd_per_scale):
     fit = fake_fit(spec=spec, draws=2000, rel_sd=0.0, sigma=0.02)
     pred = fit.predict(N=1e9, D=2e10, seed=3)
     spread = np.log(pred["loss_predictive"]) - np.log(pred["loss"])
-    assert float(spread.std()) == pytest.approx(0.02 * sd_per_scale, rel=0.05)
+    assert float(spread.std()) == pytest.approx(0.02 * spec.likelihood.dist.sd_per_scale, rel=0.05)
+    assert spec.likelihood.dist.sd_per_scale == pytest.approx({"normal": 1.0, "laplace": np.sqrt(2.0)}[family])
 
 
 def test_pooled_grid_posterior_adds_the_blocks_weighted_log_likelihoods():

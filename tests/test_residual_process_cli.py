@@ -207,11 +207,17 @@ def test_refusals_before_sampling_name_the_flag_and_write_nothing(case, command,
 
 
 def test_backtest_scores_a_row_with_the_process(tmp_path, monkeypatch, capsys):
-    """``backtest --residual-process`` adds a scored row whose fit carries the training runs' process."""
+    """``backtest --residual-process`` adds a scored row whose fit carries the training runs' process: fitted to
+    the training runs only (as many runs, none beyond the split), never to the held-out ones."""
     import bayes_scaling.inference.fit as fit_module
 
     truth = {"alpha_N": 0.076, "N_c": 8.8e13}
-    monkeypatch.setattr(fit_module, "fit", lambda *a, **k: fake_fit("kaplan_n", truth, seed=0))
+    import bayes_scaling.inference.residual_process as rp_module
+
+    monkeypatch.setattr(fit_module, "fit", lambda runs, *a, **k: fake_fit("kaplan_n", truth, seed=0, runs=runs))
+    processes, real = [], rp_module.with_residual_process
+    monkeypatch.setattr(rp_module, "with_residual_process",
+                        lambda r: processes.append(real(r).discrepancy.residual) or real(r))
     csv = tmp_path / "runs.csv"
     runs_frame("kaplan_n", truth).to_csv(csv, index=False)  # split axis N: 16 distinct values
     assert main(["backtest", str(csv), "--law", "kaplan_n", "--holdout-fraction", "0.25", "--no-calibrate",
@@ -220,7 +226,9 @@ def test_backtest_scores_a_row_with_the_process(tmp_path, monkeypatch, capsys):
     rows = {r["method"]: r for r in rec["methods"]}
     assert "bayes + residual process (kaplan_n)" in rows and "bayes (kaplan_n)" in rows
     assert 0 <= rows["bayes + residual process (kaplan_n)"]["coverage_90"] <= 1
-    assert rec["split"]["residual_process"]["n_runs"] == 16
+    split = rec["split"]
+    assert split["n_train"] < 16 and split["residual_process"]["n_runs"] == split["n_train"]
+    assert len(processes) == 1 and processes[0].log10_axis.max() <= np.log10(split["holdout_above"]) + 1e-12
 
 
 def test_non_finite_residuals_after_the_fit_fail_the_command_without_a_file(tmp_path, monkeypatch, capsys):
@@ -268,14 +276,49 @@ def test_fit_many_fits_the_process_per_curve_and_names_the_flag_for_a_curve_it_r
     assert load_fit(out_dir / "a.nc").discrepancy.residual is not None
 
 
-def test_fit_many_with_groups_is_refused_once_before_any_fit(tmp_path, no_sampling, capsys):
+def _t_nu2_spec(t):
+    """chinchilla's default spec with a Student-t likelihood of nu = 2 (no finite sd)."""
+    from pathlib import Path
+
+    import bayes_scaling
+
+    text = (Path(bayes_scaling.__file__).parents[1] / "models" / "chinchilla.toml").read_text()
+    assert text.count("nu = 4.0") == 1
+    (t / "t2.toml").write_text(text.replace("nu = 4.0", "nu = 2.0"))
+    return ["--spec", str(t / "t2.toml")]
+
+
+@pytest.mark.parametrize("case, words", [("groups", "this fit has groups"), ("metric_law", "predicts a"),
+                                         ("t_nu2", "nu <= 2")])
+def test_fit_many_refuses_what_every_curve_would_refuse_once_before_any_fit(case, words, tmp_path, no_sampling,
+                                                                            capsys):
+    """Groups, a law of a metric and a likelihood without a finite sd refuse every curve: said once, on stderr,
+    before any fit (exit 2, no file), not once per curve."""
     csv = tmp_path / "curves.csv"
-    runs_frame().assign(curve="a", arch=["x", "y"] * 8).to_csv(csv, index=False)
+    runs_frame().assign(curve=["a", "b"] * 8, arch=["x", "y"] * 8).to_csv(csv, index=False)
     out_dir = tmp_path / "fits"
     out_dir.mkdir()
-    assert main(["fit-many", str(csv), "--by", "curve", "--law", "chinchilla", "--out-dir", str(out_dir),
-                 "--group-col", "arch", FLAG]) == 2
-    assert _one_error_line(capsys).endswith(f"[{FLAG}]") and not list(out_dir.iterdir())
+    law = {"groups": ["--law", "chinchilla", "--group-col", "arch"], "metric_law": ["--law", "exp_metric"],
+           "t_nu2": _t_nu2_spec(tmp_path)}[case]
+    assert main(["fit-many", str(csv), "--by", "curve", *law, "--out-dir", str(out_dir), FLAG]) == 2
+    line = _one_error_line(capsys)
+    assert words in line and line.endswith(f"[{FLAG}]"), line
+    assert not list(out_dir.iterdir()) and not capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["fit", "ensemble", "backtest"])
+def test_a_likelihood_without_a_finite_sd_is_refused_before_sampling(command, tmp_path, no_sampling, capsys):
+    """Beyond the data the family's noise keeps the white part's sd; Student-t with nu <= 2 has none."""
+    csv = tmp_path / "runs.csv"
+    runs_frame().to_csv(csv, index=False)
+    spec = _t_nu2_spec(tmp_path)
+    law = [*spec, "--laws", "chinchilla_tied"] if command == "ensemble" else spec
+    out = tmp_path / "out.nc"
+    assert main([command, str(csv), *law, FLAG, *(["--out", str(out)] if command != "backtest"
+                                                  else ["--holdout-fraction", "0.25"])]) == 2
+    line = _one_error_line(capsys)
+    assert "nu <= 2" in line and line.endswith(f"[{FLAG}]"), line
+    assert not out.exists()
 
 
 def test_the_python_batch_keeps_an_ensemble_whose_process_is_refused(monkeypatch):

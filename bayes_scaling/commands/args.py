@@ -140,7 +140,8 @@ def add_residual_process_arg(p) -> None:
                         "process (Ornstein-Uhlenbeck in log10 of the axis plus white noise) and continue it beyond the "
                         "data: a new run's predictive there is shifted by the last runs' offset from the law (decaying "
                         "over the fitted length, in decades) and widened by its uncertainty. Needs 4 or more distinct "
-                        "axis values, at most 2000 runs and no groups; refused otherwise. With the "
+                        "axis values, at most 2000 runs, no groups, a law of the loss (not a metric law) and a likelihood with a "
+                        "finite sd (Student-t nu > 2); refused otherwise. With the "
                         "leave-future-out discrepancy, both widen the interval")
 
 

@@ -98,8 +98,9 @@ def cmd_ensemble(args) -> int:
         from bayes_scaling.inference.fit import resolve_spec
         from bayes_scaling.inference.residual_process import check_process_runs
 
-        check_process_runs(runs, [resolve_spec(law=x).law for x in laws] + [resolve_spec(spec=x).law for x in specs],
-                           grouped=bool(args.group_col))
+        resolved = [resolve_spec(law=x) for x in laws] + [resolve_spec(spec=x) for x in specs]
+        check_process_runs(runs, [s.law for s in resolved], grouped=bool(args.group_col),
+                           families=[s.likelihood.dist for s in resolved])
     ens = fit_ensemble(runs, laws=laws, specs=specs, method=args.weights, score=args.score, draws=args.draws,
                        tune=args.tune, chains=args.chains, seed=0 if args.seed is None else args.seed,
                        calibrate_extrapolation=args.calibrate_extrapolation,

@@ -103,7 +103,7 @@ def cmd_fit(args) -> int:
     if args.residual_process:  # refused before the sampling where the runs alone decide
         from bayes_scaling.inference.residual_process import check_process_runs
 
-        check_process_runs(runs, [spec.law], grouped=kw["group_col"] is not None)
+        check_process_runs(runs, [spec.law], grouped=kw["group_col"] is not None, families=[spec.likelihood.dist])
     result = fit(runs, spec=spec, draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed,
                  strict=args.strict, command=args.command_line, calibrate_extrapolation=args.calibrate_extrapolation,
                  cost=cost, run_noise=args.run_noise, **kw)
@@ -160,10 +160,10 @@ def cmd_fit_many(args) -> int:
     out_dir = Path(args.out_dir)
     if not out_dir.is_dir():
         raise BayesScalingError(f"--out-dir {args.out_dir!r} is not an existing folder: create it first")
-    if args.residual_process and kw["group_col"] is not None:  # every curve would be refused: say so once
+    if args.residual_process:  # what refuses every curve (groups, a metric law, the family) is said once
         from bayes_scaling.inference.residual_process import check_process_runs
 
-        check_process_runs(None, [], grouped=True)
+        check_process_runs(None, [spec.law], grouped=kw["group_col"] is not None, families=[spec.likelihood.dist])
     tables, paths = _by_tables(args, out_dir)
     # the progress line goes to stderr: when asked (--progress), or by default on a terminal without --json
     progress = args.progress if args.progress is not None else (sys.stderr.isatty() and not args.json)

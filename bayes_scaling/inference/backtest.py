@@ -101,7 +101,7 @@ def backtest(runs, law: str | None = None, spec=None, *, holdout_above: float | 
     if residual_process:
         from bayes_scaling.inference.residual_process import check_process_runs, with_residual_process
 
-        check_process_runs(train, [lw], grouped=group_col is not None)
+        check_process_runs(train, [lw], grouped=group_col is not None, families=[spec.likelihood.dist])
     res = fit(train, spec=spec, seed=seed, draws=draws, tune=tune, progress=False, group_col=group_col, vary=vary)
     inputs = {k: test.frame[k].to_numpy(float) for k in lw.input_names if k in test.frame}
     if "C" not in inputs and "C" in test.frame:

@@ -103,7 +103,9 @@ def _fit_one(fit, runs, law, spec, fit_kw, process: bool):
     from bayes_scaling.inference.fit import resolve_spec
     from bayes_scaling.inference.residual_process import check_process_runs, with_residual_process
 
-    check_process_runs(runs, [(spec or resolve_spec(law)).law], grouped=fit_kw.get("group_col") is not None)
+    resolved = spec or resolve_spec(law)
+    check_process_runs(runs, [resolved.law], grouped=fit_kw.get("group_col") is not None,
+                       families=[resolved.likelihood.dist])
     return with_residual_process(fit(runs, law=None if spec else law, spec=spec, progress=False, **fit_kw))
 
 

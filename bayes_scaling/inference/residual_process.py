@@ -10,8 +10,10 @@ scales fitted by maximum marginal likelihood (Rasmussen & Williams 2006, ch. 5) 
 of the law's posterior median at the fitted runs. Beyond the data a new run's log-loss gets the
 process's conditional mean (the last runs' offset, decaying over ell decades) and conditional
 variance (growing to s^2), plus the calibrated discrepancy; the family's noise there is cut to the
-white part se (by min(1, se / sigma) per draw), because the fit's sigma, fitted under independent
-noise, already holds the process's marginal variance s^2 + se^2. Inside the data nothing changes.
+white part's sd se (its scale by min(1, se / (k sigma)) per draw, k the family's sd per unit of
+scale: 1 for Normal, sqrt(2) for Laplace, sqrt(nu / (nu - 2)) for Student-t), because the noise's
+variance (k sigma)^2, fitted under independent noise, already holds the process's marginal variance
+s^2 + se^2. Student-t with nu <= 2 has no finite sd and is refused. Inside the data nothing changes.
 A two-stage approximation: the law's posterior is not refitted under the correlated error model.
 
 Only the predictive of a new run (``predict``'s ``loss_predictive``, ``predictive_at_runs`` and what
@@ -27,7 +29,7 @@ import numpy as np
 from scipy.linalg import solve_triangular
 
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.posterior.discrepancy import Discrepancy, ResidualProcess, process_cholesky, split_axis
+from bayes_scaling.posterior.discrepancy import NO_SD, Discrepancy, ResidualProcess, process_cholesky, split_axis
 from bayes_scaling.quantities import label
 
 __all__ = ["fit_residual_process", "with_residual_process", "check_process_runs", "ELL_BOUNDS", "ELL_STARTS",
@@ -75,7 +77,8 @@ def _check(t, e):
 def _axis_of(law) -> str:
     if getattr(law, "response", "loss") != "loss":
         raise BayesScalingError(f"the residual process follows a loss curve along its scale axis; law {law.name!r} "
-                                f"predicts a {law.response}", quantity="residual_process")
+                                f"predicts a {law.response}: use it with a loss law, or fit the metric law without it",
+                                quantity="residual_process")
     return split_axis(law)
 
 
@@ -84,16 +87,20 @@ def _refuse_groups() -> None:
                             "runs interleave on it: fit each group's runs on their own", quantity="residual_process")
 
 
-def check_process_runs(runs, laws, *, grouped: bool = False) -> None:
-    """Refuse, before any sampling, ``runs`` (a ``RunTable``) that the residual process of a fit of
-    ``laws`` (law objects, sharing one split axis) cannot be fitted to: a fit with groups (``grouped``),
-    a law of a metric, axis values not finite and positive, fewer than 4 distinct values on the split
-    axis, more than ``MAX_RUNS`` runs. Raises a one-line error whose quantity is ``residual_process``."""
+def check_process_runs(runs, laws, *, grouped: bool = False, families=()) -> None:
+    """Refuse, before any sampling, ``runs`` (a ``RunTable``; None: check the laws and families only) that
+    the residual process of a fit of ``laws`` (law objects, sharing one split axis) with likelihood
+    ``families`` (family objects) cannot be fitted to: a fit with groups (``grouped``), a law of a metric, a
+    family without a finite sd (Student-t with nu <= 2), axis values not finite and positive, fewer than 4
+    distinct values on the split axis, more than ``MAX_RUNS`` runs. Raises a one-line error whose quantity
+    is ``residual_process``."""
     if grouped:
         _refuse_groups()
+    if any(not np.isfinite(f.sd_per_scale) for f in families):
+        raise BayesScalingError(NO_SD, quantity="residual_process")
     for law in laws:
         axis = _axis_of(law)
-        if axis in runs.frame:
+        if runs is not None and axis in runs.frame:
             with np.errstate(divide="ignore", invalid="ignore"):
                 _check_axis(np.log10(runs.frame[axis].to_numpy(float)), f"the split axis {label(axis)}")
 
@@ -147,6 +154,7 @@ def with_residual_process(result):
     if first.hierarchy is not None:
         _refuse_groups()
     axis = _axis_of(first.law)
+    check_process_runs(None, [], families=[m.evaluator.family for m in (members or {"": result}).values()])
     runs = result.runs
     x = runs.frame[axis].to_numpy(float)
     law = result.evaluator.log_mean_at_runs(runs)  # chain, draw, run (the mixture's draws for an ensemble)

@@ -5,7 +5,8 @@ A new run's log-loss = law + noise + delta, delta ~ Normal(0, s(d)), s(d) = sqrt
 d = decades beyond the largest fitted run on the split axis (0 inside the data). With a
 :class:`ResidualProcess` (optional), beyond the data delta also carries the law's correlated residuals
 continued past the last fitted runs: their Gaussian-process conditional mean and variance are added,
-and the family's noise there keeps only the process's white part (:meth:`Discrepancy.noise_factor`).
+and the family's noise there keeps only the process's white part, matched in standard deviation
+(:meth:`Discrepancy.noise_factor`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
+from bayes_scaling.errors import BayesScalingError
+
+#: Why a family without a finite standard deviation cannot carry the residual process.
+NO_SD = ("the residual process keeps the white part's standard deviation of the family's noise beyond the data; a "
+         "Student-t likelihood with nu <= 2 has no finite standard deviation: set the likelihood's nu above 2 or "
+         "fit without the process")
+
 #: Name of the fit file's group that holds the discrepancy.
 GROUP = "extrapolation_discrepancy"
 
@@ -25,8 +33,6 @@ def split_axis(law) -> str:
     Only loss laws have one: a metric law of a loss extrapolates toward *lower* loss, which no
     held-out split by the largest input (backtests, the discrepancy, leave-future-out weights) tests."""
     if getattr(law, "response", "loss") != "loss":
-        from bayes_scaling.errors import BayesScalingError
-
         raise BayesScalingError(f"law {law.name!r} predicts a {law.response}, not a loss: backtests, the extrapolation "
                                 f"discrepancy and leave-future-out weights apply to loss laws; check a metric "
                                 f"law through the loss -> metric chain instead")
@@ -97,15 +103,20 @@ class Discrepancy:
             m[beyond], v[beyond] = self.residual.conditional(lv[beyond])
         return d, m, v
 
-    def noise_factor(self, sigma: xr.DataArray, axis_values) -> xr.DataArray:
+    def noise_factor(self, sigma: xr.DataArray, axis_values, sd_per_scale: float = 1.0) -> xr.DataArray:
         """Factor on the family's noise scale ``sigma`` (dims chain, draw) per query (dims chain, draw, query):
-        min(1, se / sigma) beyond the data with a residual process, else 1. ``sigma`` was fitted under
-        independent noise, so it already holds the process's marginal variance s^2 + se^2; beyond the data
-        the process's conditional variance replaces the smooth part and only the white part se stays."""
+        min(1, se / (k sigma)) beyond the data with a residual process, else 1; k = ``sd_per_scale``, the
+        family's sd per unit of scale (:attr:`~bayes_scaling.specs.families.Family.sd_per_scale`). ``sigma``
+        was fitted under independent noise, so the noise's variance (k sigma)^2 already holds the process's
+        marginal variance s^2 + se^2; beyond the data the process's conditional variance replaces the smooth
+        part and the noise keeps the white part's sd se (se is a Gaussian sd: the process is fitted by a
+        Gaussian marginal likelihood). A family without a finite sd (Student-t with nu <= 2) is refused."""
         d = np.atleast_1d(np.log10(np.asarray(axis_values, float))) - self.log10_axis_max
         beyond = xr.DataArray((d > 0) & (self.residual is not None), dims="query")
         se = 0.0 if self.residual is None else self.residual.se
-        f = np.minimum(1.0, se / sigma)
+        if self.residual is not None and not np.isfinite(sd_per_scale):
+            raise BayesScalingError(NO_SD, quantity="residual_process")
+        f = np.minimum(1.0, se / (sd_per_scale * sigma))
         return xr.where(beyond, f, 1.0).transpose("chain", "draw", "query")
 
     def scale(self, axis_values) -> xr.DataArray:

@@ -237,7 +237,7 @@ class PosteriorEvaluator:
         """Draws of a new run's log-loss around ``log_mu`` (dims chain, draw, points): the family's
         noise with the fitted scale and, when the fit carries one and ``discrepancy``, the
         extrapolation discrepancy at ``axis_values`` (values on its split axis, one per point); with a
-        residual process, beyond the data the noise scale drops to the process's white part (its
+        residual process, beyond the data the noise's sd drops to the process's white part se (its
         conditional variance replaces the rest: :meth:`Discrepancy.noise_factor`). ``se``:
         the new run's evaluation standard error (response units), added in quadrature on the family's
         scale (for fits with run noise, whose ``sigma`` leaves the evaluation noise out when SEs were given)."""
@@ -245,7 +245,7 @@ class PosteriorEvaluator:
         disc = self.discrepancy if discrepancy else None
         sigma = self.sigma
         if disc is not None and disc.residual is not None:  # beyond the data: the process's white part only
-            sigma = sigma * disc.noise_factor(sigma, axis_values).rename(query=log_mu.dims[-1])
+            sigma = sigma * disc.noise_factor(sigma, axis_values, self.family.sd_per_scale).rename(query=log_mu.dims[-1])
         scale = sigma
         if se is not None:
             try:

@@ -3,7 +3,8 @@ its log density, its draws, its convolution with a Normal discrepancy and the sc
 no other module switches on the family's name.
 
 A family is standardised: ``sigma`` is its scale parameter on the family's scale (Student-t and
-Normal: the scale; Laplace: b, so its sd is sigma * sqrt(2)). Laws return the log of their response;
+Normal: the scale; Laplace: b, so its sd is sigma * sqrt(2); :attr:`Family.sd_per_scale` says how
+many standard deviations one unit of scale is). Laws return the log of their response;
 :meth:`Family.location` maps that log to the family's scale (log-loss for the loss families, the logit
 of a fraction for ``logit_normal``) and :meth:`Family.from_location` maps back. Register a new family
 with :func:`register`.
@@ -28,6 +29,12 @@ class Family:
 
     def describe(self) -> str:
         """Its name for reports (e.g. ``"Student-t (nu = 4)"``)."""
+        raise NotImplementedError
+
+    @property
+    def sd_per_scale(self) -> float:
+        """The standard deviation of the standardised noise: a noise of scale ``sigma`` has sd
+        ``sd_per_scale * sigma`` (``math.inf`` where the variance is not finite)."""
         raise NotImplementedError
 
     def observe(self, pm: Any, name: str, mu: Any, sigma: Any, observed: Any, **kw) -> Any:
@@ -81,6 +88,12 @@ class StudentT(Family):
     def describe(self) -> str:
         return f"Student-t (nu = {self.nu:g})"
 
+    @property
+    def sd_per_scale(self) -> float:
+        """sqrt(nu / (nu - 2)) for nu > 2 (sqrt(2) at nu = 4); ``math.inf`` for nu <= 2, whose variance
+        is infinite (1 < nu <= 2) or undefined (nu <= 1)."""
+        return float(np.sqrt(self.nu / (self.nu - 2))) if self.nu > 2 else float("inf")
+
     def observe(self, pm, name, mu, sigma, observed, **kw):
         return pm.StudentT(name, nu=np.float64(self.nu), mu=mu, sigma=sigma, observed=observed, **kw)
 
@@ -110,6 +123,10 @@ class Normal(Family):
     def describe(self) -> str:
         return "Gaussian"
 
+    @property
+    def sd_per_scale(self) -> float:
+        return 1.0
+
     def observe(self, pm, name, mu, sigma, observed, **kw):
         return pm.Normal(name, mu=mu, sigma=sigma, observed=observed, **kw)
 
@@ -133,6 +150,11 @@ class Laplace(Family):
 
     def describe(self) -> str:
         return "Laplace"
+
+    @property
+    def sd_per_scale(self) -> float:
+        """sqrt(2): Laplace(0, b) has variance 2 b^2."""
+        return float(np.sqrt(2.0))
 
     def observe(self, pm, name, mu, sigma, observed, **kw):
         return pm.Laplace(name, mu=mu, b=sigma, observed=observed, **kw)
