@@ -11,6 +11,8 @@ Units used throughout:
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import numpy as np
 
 from bayes_scaling.errors import BayesScalingError
@@ -85,9 +87,11 @@ def check_ci_prob(ci_prob: float) -> float:
 
 
 def pct(p: float) -> str:
-    """A probability (an interval mass) as an exact percentage: 0.8 -> 80%, 0.975 -> 97.5% (never
-    rounded to 98%), 0.999 -> 99.9%."""
-    return f"{100 * p:.6g}%"
+    """A probability (an interval mass) as an exact percentage, in positional notation, from the
+    shortest decimal that reads back as ``p`` (Python's ``repr``), shifted two places: 0.975 -> 97.5%,
+    0.9999996 -> 99.99996%, 1e-7 -> 0.00001%. Never rounded, so p < 1 never prints 100% and p > 0
+    never prints 0%."""
+    return f"{Decimal(repr(float(p))).scaleb(2).normalize():f}%"
 
 
 def check_positive(rule: str, value, quantity: str | None = None, *, below: float = np.inf) -> float:

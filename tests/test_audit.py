@@ -8,6 +8,7 @@ import errno
 import json
 import pathlib
 import warnings
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -37,9 +38,26 @@ def cli(argv, capsys, code: int = 0) -> tuple[str, str]:
     return out, err
 
 
-@pytest.mark.parametrize("p, text", [(0.9, "90%"), (0.975, "97.5%"), (0.999, "99.9%"), (0.5, "50%")])
+@pytest.mark.parametrize("p, text", [(0.9, "90%"), (0.975, "97.5%"), (0.999, "99.9%"), (0.5, "50%"),
+                                     (0.9999996, "99.99996%"), (0.12345678, "12.345678%"), (1e-7, "0.00001%"),
+                                     (np.float64(0.95), "95%"), (1.0, "100%")])
 def test_interval_masses_are_printed_exactly(p, text):
     assert pct(p) == text
+
+
+@pytest.mark.parametrize("p", [1 - 1e-15, 0.9999996, 1e-7, 5e-12, 1e-300])
+def test_a_mass_strictly_inside_0_and_1_never_prints_as_0_or_100_percent(p):
+    text = pct(p)
+    assert text not in ("100%", "0%") and "e" not in text.lower()
+    assert float(Decimal(text[:-1]).scaleb(-2)) == p  # exact: the percentage reads back as p
+
+
+def test_the_figures_and_the_report_use_the_one_definition_of_pct():
+    import bayes_scaling.conventions as conventions
+    import bayes_scaling.plots.common as common
+    from bayes_scaling.report import _model
+
+    assert common.pct is conventions.pct and _model.pct_text is conventions.pct
 
 
 def test_the_command_line_never_rounds_an_interval_mass(fit_path, capsys):
@@ -62,13 +80,17 @@ def test_target_carries_the_extrapolation_guard(fit_path, capsys):
     out, _ = cli(["target", fit_path, "--loss", 60], capsys)  # a loss only a tiny model reaches
     assert "WARNING: extrapolates" in out and "below the smallest observed run" in out
     out, _ = cli(["target", fit_path, "--loss", 0.5, "--json"], capsys)  # below every draw's floor: no plan
-    assert "extrapolation" not in json.loads(out)
+    record = json.loads(out)
+    assert record["p_unreachable"] > 0.5 and record["extrapolation"] is None
+    assert record["extrapolation_note"] == "extrapolation guard: none (the median plan is unreachable)"
+    out, _ = cli(["target", fit_path, "--loss", 0.5], capsys)
+    assert "extrapolation guard: none (the median plan is unreachable)" in out.splitlines()
 
 
 def test_copied_rows_warn_and_fail_under_strict():
     frame = runs_frame()
     doubled = pd.concat([frame, frame.iloc[:3]], ignore_index=True)
-    with pytest.warns(UserWarning, match=r"3 row\(s\) repeat an earlier row .*\[17, 18, 19\]"):
+    with pytest.warns(UserWarning, match=r"3 identical row\(s\) repeat an earlier row .*\[17, 18, 19\]"):
         load_runs(doubled)
     with pytest.raises(BayesScalingError, match="repeat an earlier row"):
         load_runs(doubled, strict=True)
@@ -78,11 +100,59 @@ def test_copied_rows_warn_and_fail_under_strict():
         load_runs(replicates)
 
 
+def test_replicates_sharing_a_rounded_loss_are_copies_only_without_their_seed_column():
+    frame = runs_frame().assign(seed=0)
+    replicates = pd.concat([frame, frame.assign(seed=1)], ignore_index=True)  # same loss to the last digit
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_runs(replicates, seed_col="seed", strict=True)
+    with pytest.warns(UserWarning, match="16 identical row") as record:
+        load_runs(replicates)
+    msg = str(record[0].message)
+    assert "if these are replicates (other seeds), name the seed column with --seed-col" in msg
+    assert msg.endswith("otherwise drop the copies") and "\n" not in msg
+
+
 def test_a_list_option_of_a_dataset_takes_comma_separated_values(capsys):
-    assert as_list("190M,1B") == ["190M", "1B"] and as_list("3B") == ["3B"] and as_list(None) is None
+    assert as_list("190M,1B", "sizes") == ["190M", "1B"] and as_list("3B", "sizes") == ["3B"]
+    assert as_list(None, "sizes") is None and as_list(["1B"], "sizes") == ["1B"]
     _, err = cli(["datasets", "olmo_ladder", "--option", "sizes=1B", "--option", "sizes=3B", "--out", "x.csv"],
                  capsys, code=2)
     assert err.startswith("error: --option sizes is given twice") and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("value", ["", ",", " , ", []])
+def test_a_list_option_that_names_nothing_is_refused(value):
+    with pytest.raises(BayesScalingError, match="option sizes=.* names no value"):
+        as_list(value, "sizes")
+
+
+@pytest.mark.parametrize("name, option", [("isoflops", "dataset=,"), ("olmo_ladder", "sizes="),
+                                          ("revisiting", "domain= ")])
+def test_an_empty_dataset_option_names_the_option_and_writes_nothing(name, option, tmp_path, capsys):
+    out = tmp_path / "x.csv"
+    _, err = cli(["datasets", name, "--option", option, "--out", out], capsys, code=2)
+    key = option.split("=")[0]
+    assert err.startswith(f"error: --option {key} names no value") and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_the_printed_fit_command_derives_s_min_once(tmp_path):
+    """S and B give Kaplan's S_min; the exported file carries the raw steps, so ``fit`` reading it
+    back with the printed options gets the same S_min (not S_min converted a second time)."""
+    from bayes_scaling.cli import build_parser
+    from bayes_scaling.commands.args import runs_from_args
+
+    frame = runs_frame().assign(steps=lambda f: f["tokens"] / 2**19, batch=2.0**19)  # 2^19-token batches
+    runs = load_runs(frame, extra_cols={"S": "steps", "B": "batch"})
+    assert np.all(runs.frame["S"] < runs.frame["steps_raw"])  # converted once
+    exported, fit_args = export_frame(runs)
+    path = tmp_path / "runs.csv"
+    exported.to_csv(path, index=False)
+    args = build_parser().parse_args(["fit", str(path), *fit_args, "--law", "kaplan_ns", "--out", "f.nc"])
+    back = runs_from_args(args)
+    np.testing.assert_allclose(back.frame["S"], runs.frame["S"], rtol=1e-12)
+    np.testing.assert_allclose(back.frame["steps_raw"], runs.frame["steps_raw"], rtol=1e-12)
 
 
 def test_the_printed_fit_command_reads_back_the_exported_seed_and_predictor_columns(tmp_path):
@@ -135,6 +205,13 @@ def test_a_loss_that_never_changes_warns_and_fails_under_strict():
         load_runs(flat)
     with pytest.raises(BayesScalingError, match="the loss is 3 in every run"):
         load_runs(flat, strict=True)
+
+
+def test_a_constant_metric_warns_in_the_words_of_a_metric():
+    flat = runs_frame("sigmoid_metric", truth={"b": 0.25, "r": 0.9, "L0": 0.6, "k": 5.0}).assign(loss=0.25)
+    with pytest.warns(UserWarning, match=r"the metric \(loss column\) is 0.25 in every run") as record:
+        load_runs(flat, tokens_col=None, compute_col=None, params_col=None, extra_cols={"L": "L"})
+    assert "how loss scales" not in str(record[0].message)
 
 
 def test_summary_json_gives_each_parameters_unit(fit_path, capsys):

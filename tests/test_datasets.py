@@ -229,6 +229,22 @@ def test_misfitting(home):
     assert noemb.frame["N"].min() < runs.frame["N"].min()
 
 
+def test_misfitting_copied_rows_are_as_the_loader_says(home):
+    """The loader's docstring: 21 pairs of final checkpoints share N, D, C and loss; 13 differ in peak
+    LR, 8 repeat it, one pair is the same row twice; loading warns of 21 copied rows."""
+    raw = pd.read_csv(home / "misfitting_li2025/scaling_results_last_ckpt_only.csv")
+    copied = raw[raw.duplicated(["N", "D", "C", "loss"], keep=False)]
+    sweep = raw[raw["sweep"].str.startswith("2024_11_10")]
+    assert copied.index.equals(sweep.index) and set(copied["model"]) == {"misfitting_17m"}  # the whole sweep
+    pairs = copied.groupby(["N", "D", "C", "loss"])
+    assert pairs.ngroups == 21 and set(pairs.size()) == {2}
+    same_lr = pairs["peak_lr"].nunique() == 1
+    assert int(same_lr.sum()) == 8 and int((same_lr & (pairs["total_epochs"].nunique() > 1)).sum()) == 7
+    assert int(raw.duplicated().sum()) == 1
+    with pytest.warns(UserWarning, match="21 identical row"):
+        bsd.load("misfitting", data_home=home)
+
+
 # ---------------------------------------------------------------- hashes, download, offline
 
 

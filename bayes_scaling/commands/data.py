@@ -22,6 +22,9 @@ def _option(text: str, loader) -> tuple[str, object]:
     key, sep, raw = text.partition("=")
     if not sep or not key:
         raise BayesScalingError(f"--option takes KEY=VALUE (e.g. best_lr=true), got {text!r}")
+    if not raw.replace(",", "").strip():  # "sizes=" or "dataset=,": no value (a list of none would select all)
+        raise BayesScalingError(f"--option {key} names no value: give {key}=VALUE (several as {key}=A,B where the "
+                                f"loader takes a list), or leave the option out")
     param = inspect.signature(loader).parameters.get(key)
     kind = str(param.annotation) if param is not None else "str"  # an unknown key is refused by the loader
     if kind == "bool":
@@ -39,8 +42,12 @@ def _option(text: str, loader) -> tuple[str, object]:
 
 def export_frame(runs):
     """(frame, fit arguments): the runs with N, D, C, loss named as ``fit``'s defaults, and the ``fit``
-    options that read it back (further inputs, groups, the parameter convention)."""
+    options that read it back (further inputs, groups, the parameter convention). With S and B the
+    table's S is Kaplan's S_min, derived from the raw steps: S is exported as the raw steps, so that
+    reading the file back derives the same S_min once."""
     frame = runs.frame.rename(columns=EXPORT_NAMES)
+    if "steps_raw" in frame:
+        frame = frame.assign(S=frame["steps_raw"]).drop(columns="steps_raw")
     args = []
     if "tokens" not in frame:
         args += ["--tokens-col", ""]

@@ -129,6 +129,8 @@ def cmd_target(args) -> int:
         from bayes_scaling.queries.extrapolation import extrapolation_report
 
         out["extrapolation"] = extrapolation_report(result, {q: np.array([v]) for q, v in where.items()}, ci)
+    else:  # said, not left out (P(unreachable) > 0.5): no guard must not read as a plan within the data
+        out["extrapolation"], out["extrapolation_note"] = None, "extrapolation guard: none (the median plan is unreachable)"
     out["diagnostics"] = diagnostics_record(result)
 
     def text():
@@ -140,8 +142,7 @@ def cmd_target(args) -> int:
         yield interval_line("D* (tokens)", out["D_opt"])
         if "p_reach" in out:
             yield f"P(reach {args.loss:g} within {out['budget_flops']:.4g} FLOPs) = {out['p_reach']:.3f}"
-        if "extrapolation" in out:
-            yield from extrapolation_lines(out["extrapolation"])
+        yield from (extrapolation_lines(out["extrapolation"]) if out["extrapolation"] else [out["extrapolation_note"]])
         yield diagnostics_line(result)
 
     return emit(text, out, as_json=args.json)

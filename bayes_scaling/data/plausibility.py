@@ -15,10 +15,12 @@ Bounds, from published facts with wide margins:
   small models reach ~1e4-1e5).
 - C/(6ND): a given compute more than :data:`UNIT_FACTOR` = 100x from 6ND means N, D or C is in
   another unit (thousands, millions, billions, PF-days).
-- A loss that is the same in every run is no measurement of scaling (a wrong or constant column).
-- A row equal to an earlier one in every column (inputs, loss, group, seed) is a copy: replicates of
-  a configuration differ at least in their loss (or their seed). Each copy would count as another run
-  and narrow the intervals.
+- A response (the loss, or a metric when a predictor loss L is given) that is the same in every run
+  is no measurement of scaling (a wrong or constant column).
+- A row equal to an earlier one in every column kept (inputs, loss, groups, seed) is a copy pasted
+  twice, or a replicate whose seed column was not named: replicates can share a rounded loss. Each
+  copy would count as another run and narrow the intervals, so the warning asks for the seed column
+  or for the copies to be dropped.
 """
 
 from __future__ import annotations
@@ -60,8 +62,10 @@ def plausibility_problems(frame: pd.DataFrame) -> list[str]:
                        f"(uniform over a 256k vocabulary is 12.45): give the loss per token in nats, not bits, "
                        f"percent or a sum")
         if len(frame) > 1 and frame["loss"].nunique() == 1:
-            out.append(f"the loss is {worst:.6g} in every run: the runs say nothing about how loss scales (is the "
-                       f"loss column the right one?)")
+            what, how = (("the metric (loss column)", "how the metric changes with the predictor loss L")
+                         if "L" in frame else ("the loss", "how loss scales"))
+            out.append(f"{what} is {worst:.6g} in every run: the runs say nothing about {how} (is the loss column "
+                       f"the right one?)")
     for q, (low, high) in TYPICAL_RANGES.items():
         if q not in frame:
             continue
@@ -77,9 +81,10 @@ def plausibility_problems(frame: pd.DataFrame) -> list[str]:
                        f"probably in another unit (thousands, millions, billions)")
     copies = np.flatnonzero(frame.duplicated().to_numpy())
     if copies.size:
-        out.append(f"{copies.size} row(s) repeat an earlier row in every column (data row(s) "
-                   f"{(copies + 1).tolist()[:5]}): a file pasted or concatenated twice? each copy counts as "
-                   f"another run and narrows the intervals: drop the copies")
+        out.append(f"{copies.size} identical row(s) repeat an earlier row in every column (data row(s) "
+                   f"{(copies + 1).tolist()[:5]}), and each counts as another run and narrows the intervals; if "
+                   f"these are replicates (other seeds), name the seed column with --seed-col (seed_col= in "
+                   f"Python); otherwise drop the copies")
     if {"N", "D", "C"} <= set(frame.columns):
         ratio = float(np.median(frame["C"] / (FLOPS_PER_PARAM_TOKEN * frame["N"] * frame["D"])))
         if not 1 / UNIT_FACTOR <= ratio <= UNIT_FACTOR:

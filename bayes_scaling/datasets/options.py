@@ -25,11 +25,14 @@ def choice(value, allowed: Sequence[str], option: str, dataset: str) -> None:
         raise BayesScalingError(f"dataset {dataset!r}: {option} must be one of {list(allowed)}, got {value!r}")
 
 
-def as_list(value) -> list[str] | None:
+def as_list(value, option: str) -> list[str] | None:
     """None, one name, several names, or names separated by commas (``--option sizes=190M,1B`` on the
-    command line), as None or a list."""
+    command line), as None or a list. A value that names nothing ("", ",", []) is refused: it would
+    otherwise select every name, or none."""
     if value is None:
         return None
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    return list(value)
+    names = [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else list(value)
+    if not names:
+        raise BayesScalingError(f"option {option}={value!r} names no value: give one name, or several separated by "
+                                f"commas")
+    return names

@@ -29,7 +29,7 @@ def load_isoflops(get, source: str | None = None, dataset: str | Sequence[str] |
     choice(source, _SOURCES, "source", "isoflops")
     frame = get()
     frame = frame[frame["source"] == source]
-    datasets = as_list(dataset)
+    datasets = as_list(dataset, "dataset")
     if datasets is not None:
         unknown = sorted(set(datasets) - set(frame["dataset"]))
         if unknown:
@@ -66,7 +66,7 @@ def load_marin_raw(get, dataset: str | Sequence[str] | None = None,
     ``eval/paloma/macro_loss`` (nats/token), group column ``dataset``. The "validation-optimal" runs
     (a different budget convention) are dropped unless ``include_validation_optimal``, as the
     compilation does (leaving 85 + 85 + 88 runs)."""
-    names = as_list(dataset) or list(_MARIN_DATASETS)
+    names = as_list(dataset, "dataset") or list(_MARIN_DATASETS)
     for d in names:
         choice(d, list(_MARIN_DATASETS), "dataset", "marin_raw")
     parts = []

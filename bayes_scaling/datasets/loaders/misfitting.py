@@ -13,9 +13,10 @@ def load_misfitting(get, checkpoints: str = "last", params_kind: str = "total", 
     (tokens seen); C = the authors' precise ``C`` or ``C_no_emb`` (FLOPs); loss = C4 eval loss
     (nats/token). ``checkpoints``: "last" (final checkpoint of each of 261 runs) or "all" (4,852
     mid-schedule checkpoints, correlated within a run). ``best_lr`` keeps the lowest loss per
-    (model, planned tokens, checkpoint) over the learning-rate sweeps. Without it, 21 final checkpoints of
-    the 17m model's sweep 2024_11_10 repeat another run's loss to the last digit under a different peak LR
-    (in the source file): loading them warns that those rows are copies."""
+    (model, planned tokens, checkpoint) over the learning-rate sweeps. Without it, the 42 final checkpoints
+    of the 17m model's sweep 2024_11_10 form 21 pairs with the same N, D, C and loss to the last digit (in the
+    source file): 13 pairs differ in peak LR, 8 repeat the same peak LR (7 of these differ in
+    ``total_epochs``; 1 is the same row twice, in every column). Loading them warns of 21 copied rows."""
     choice(checkpoints, ("last", "all"), "checkpoints", "misfitting")
     choice(params_kind, ("total", "non-embedding"), "params_kind", "misfitting")
     frame = get("scaling_results_last_ckpt_only.csv" if checkpoints == "last" else "scaling_results.csv")

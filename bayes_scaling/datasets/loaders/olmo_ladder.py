@@ -59,7 +59,7 @@ def load_olmo_ladder(get, target: str = "c4", task: str | None = None, sizes: st
             frame = frame.copy()
             frame["N_total"] = frame["run_id"].map(sizes_n)
         frame = _last_fraction(frame, float(drop_first))
-    keep = as_list(sizes)
+    keep = as_list(sizes, "sizes")
     for s in keep or ():
         choice(s, SIZES, "sizes", "olmo_ladder")
     mask = np.ones(len(frame), bool)

@@ -21,7 +21,7 @@ _SEP = "|"
 
 
 def _frame(get, domain, dedupe: bool = True) -> pd.DataFrame:
-    domains = as_list(domain)
+    domains = as_list(domain, "domain")
     if domains is not None:
         for d in domains:
             choice(d, list(_DOMAINS), "domain", "revisiting")
