@@ -110,3 +110,25 @@ def test_law_on_plain_arrays_gives_the_same_numbers_as_on_dataarrays(law_name):
     np.testing.assert_array_equal(got["draw"].values, coords["draw"])
     one = {k: v.isel(chain=[0]) for k, v in p.items()}  # a single chain keeps its shape
     assert law_log_loss(law, x, one, "run").shape == (1, 5, 9)
+
+
+def test_law_log_loss_refuses_inputs_of_unequal_length_and_keeps_extra_draw_dims_last():
+    """One value per point for every input (either order refused, not broadcast); draws with a further dim
+    (e.g. per group) take the DataArray route, that dim after (chain, draw, point)."""
+    import xarray as xr
+
+    from bayes_scaling.errors import BayesScalingError
+    from bayes_scaling.posterior.evaluator import law_log_loss
+
+    law = bs.get_law("chinchilla")
+    p = {k: xr.DataArray(np.full((2, 4), v), dims=("chain", "draw"))
+         for k, v in {"log_E": 0.6, "log_A": 6.0, "log_B": 7.3, "alpha": 0.34, "beta": 0.28}.items()}
+    for x in ({"N": np.log([1e9, 2e9, 4e9]), "D": np.log([2e10])}, {"N": np.log([1e9]), "D": np.log([2e10, 4e10])}):
+        with pytest.raises(BayesScalingError, match="one value per point"):
+            law_log_loss(law, x, p, "run")
+    x = {"N": np.log([1e9, 2e9]), "D": np.log([2e10, 4e10])}
+    grouped = dict(p, log_E=xr.DataArray(np.full((2, 4, 3), 0.6) + np.arange(3) * 0.1, dims=("chain", "draw", "group")))
+    got = law_log_loss(law, x, grouped, "run")
+    assert got.dims == ("chain", "draw", "run", "group")
+    flat = law_log_loss(law, x, dict(p, log_E=grouped["log_E"].isel(group=2)), "run")
+    np.testing.assert_allclose(got.isel(group=2).values, flat.values)

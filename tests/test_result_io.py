@@ -40,3 +40,5 @@ def test_package_versions_are_read_once_per_process(monkeypatch):
     assert first["numpy"] == np.__version__ and "Python" in first
     monkeypatch.setattr(metadata, "version", lambda pkg: (_ for _ in ()).throw(AssertionError("read again")))
     assert package_versions() == first
+    first["numpy"] = "edited by a caller"  # each call hands out its own dict: the cache is not edited
+    assert package_versions()["numpy"] == np.__version__

@@ -68,17 +68,21 @@ def new_group_rng(seed: int, stream: int = 0) -> np.random.Generator:
 
 def law_log_loss(law, x: dict, params: dict, dim: str) -> xr.DataArray:
     """``law.log_loss`` of draws ``params`` (DataArrays, dims chain, draw) at points ``x`` (1-D arrays, one
-    value per point), dims (chain, draw, ``dim``). Evaluated on plain NumPy arrays, draws x 1 against the
-    points: the same elementwise operations as on DataArrays, so the same numbers, without xarray's index
-    alignment at each of the law's operations (most of the time of an implicit law such as ``m4``). Other
-    parameter layouts (e.g. per group) take the DataArray route."""
+    value per point, every input the same length), dims (chain, draw, ``dim``). Evaluated on plain NumPy
+    arrays, draws x 1 against the points: the same elementwise operations as on DataArrays, so the same
+    numbers, without xarray's index alignment at each of the law's operations (most of the time of an
+    implicit law such as ``m4``). A group's draws are sliced to (chain, draw) before they get here; draws
+    with further dims take the DataArray route, those dims last."""
+    sizes = {k: len(np.atleast_1d(v)) for k, v in x.items()}
+    if len(set(sizes.values())) > 1:
+        raise BayesScalingError(f"the law's inputs need one value per point each; got {sizes}")
     if not params or not all(isinstance(v, xr.DataArray) and v.dims == SAMPLE_DIMS for v in params.values()):
         return law.log_loss(np, {k: xr.DataArray(np.asarray(v), dims=dim) for k, v in x.items()},
-                            params).transpose(*SAMPLE_DIMS, dim)
+                            params).transpose(*SAMPLE_DIMS, dim, ...)
     first = next(iter(params.values()))
     values = law.log_loss(np, {k: np.asarray(v, float) for k, v in x.items()},
                           {k: v.values[..., None] for k, v in params.items()})
-    n = len(next(iter(x.values())))
+    n = next(iter(sizes.values()))
     values = np.asarray(values, float)
     if values.shape != (*first.shape, n):
         values = np.array(np.broadcast_to(values, (*first.shape, n)))

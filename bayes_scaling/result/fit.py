@@ -1,10 +1,9 @@
 """``FitResult``: a fitted posterior wrapping an ``xarray.DataTree``, with save/load.
 
-Groups: ``posterior`` (law parameters in user units, ``sigma``, and the law's internal
-centred sampling coordinates), ``sample_stats``, ``log_likelihood`` (``obs``, per run, while draws x runs
-is small: ``result.loglik``), ``observed_data`` (``loss``) and ``constant_data`` (``N``, ``D``, ``C``,
-groups). Root attributes hold the spec text, the runs' provenance, the sampler configuration and the diagnostics.
-"""
+Groups: ``posterior`` (law parameters in user units, ``sigma``, the law's centred sampling coordinates),
+``sample_stats``, ``log_likelihood`` (``obs``, per run, while draws x runs is small: ``result.loglik``),
+``observed_data`` (``loss``), ``constant_data`` (``N``, ``D``, ``C``, groups). Root attributes: the spec
+text, the runs' provenance, the sampler configuration and the diagnostics."""
 
 from __future__ import annotations
 
@@ -32,16 +31,18 @@ FORMAT = "bayes_scaling.fit/1"
 #: The marker of an ensemble file (:mod:`bayes_scaling.result.ensemble`), recognised here to say so.
 ENSEMBLE_FORMAT = "bayes_scaling.ensemble/1"
 
-
 #: Packages whose versions every fit records (with Python's), for the reproducibility of reports.
 RECORDED_PACKAGES = ("bayes_scaling", "pymc", "pytensor", "nutpie", "arviz-base", "arviz-stats", "arviz-plots",
                      "numpy", "scipy", "xarray", "pandas", "matplotlib")
 
 
-@cache
 def package_versions() -> dict[str, str]:
-    """Installed versions of :data:`RECORDED_PACKAGES` and Python, read once per process (a read parses the
-    packages' metadata: ~30 ms, paid by every fit of a batch before); shared, not to be modified."""
+    """Installed versions of :data:`RECORDED_PACKAGES` and Python, a fresh dict (metadata read once per process)."""
+    return dict(_read_versions())
+
+
+@cache
+def _read_versions() -> tuple[tuple[str, str], ...]:
     import platform
     from importlib import metadata
 
@@ -51,8 +52,7 @@ def package_versions() -> dict[str, str]:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             out[pkg] = "not installed"
-    out["Python"] = platform.python_version()
-    return out
+    return (*out.items(), ("Python", platform.python_version()))
 
 
 def _column(values: pd.Series) -> np.ndarray:
