@@ -40,9 +40,18 @@ def _option(text: str, loader) -> tuple[str, object]:
     return key, raw
 
 
+def size_labels(runs) -> list[str]:
+    """The group columns in which every group holds a single N (parameters): labels of model size, not a
+    grouping to fit by: per-group parameters of a law of N could not be told apart from N's own term."""
+    if "N" not in runs.frame:
+        return []
+    return [g for g in runs.columns.groups if (runs.frame.groupby(g)["N"].nunique() <= 1).all()]
+
+
 def export_frame(runs):
     """(frame, fit arguments): the runs with N, D, C, loss named as ``fit``'s defaults, and the ``fit``
-    options that read it back (further inputs, groups, the parameter convention). With S and B the
+    options that read it back (further inputs, groups other than :func:`size_labels`, the parameter
+    convention). With S and B the
     table's S is Kaplan's S_min, derived from the raw steps: S is exported as the raw steps, so that
     reading the file back derives the same S_min once."""
     frame = runs.frame.rename(columns=EXPORT_NAMES)
@@ -59,7 +68,8 @@ def export_frame(runs):
         if q in frame:
             args += ["--col", f"{q}={q}"]
     for g in runs.columns.groups:
-        args += ["--group-col", g]
+        if g not in size_labels(runs):
+            args += ["--group-col", g]
     if "seed" in frame:  # the runs frame names the seed column "seed", whatever the source called it
         args += ["--seed-col", "seed"]
     for c in (*runs.columns.covariates, *(["log_aspect_ratio"] if runs.columns.shape else [])):
@@ -94,7 +104,10 @@ def cmd_datasets(args) -> int:
     frame, fit_args = export_frame(runs)
     with atomic_path(out) as tmp:
         frame.to_csv(tmp, index=False)
+    labels = [f"column {g!r} is not suggested as --group-col: each of its groups has a single N (a model-size "
+              f"label), so per-group parameters of a law of N would not be identified" for g in size_labels(runs)]
     return emit([f"wrote {out}: {len(frame)} runs of {args.name!r}, columns {', '.join(map(str, frame.columns))}",
+                 *labels,
                  "fit it with: bayes-scaling fit " + shlex.join([str(out), *fit_args]) + " --law LAW --out FIT.nc"])
 
 

@@ -26,12 +26,14 @@ def cmd_predict_metric(args) -> int:
     ds = predict_metric(loss_fit, metric_fit, N=args.params, D=args.tokens, C=args.compute, seed=args.seed)
     out = {k: summary_record(ds[k].isel(query=0), args.ci) for k in ("loss", "metric", "metric_predictive")}
     out["query"] = {k: float(ds[k].values[0]) for k in ("N", "D", "C") if k in ds.coords}
-    out["units"] = {"loss": "the loss fit's unit (nats/token or bits/byte)", "metric": metric_fit.law.response_unit}
+    # The loss fit's response unit: its law's (nats/token) unless the prediction carries its own.
+    loss_unit = ds["loss"].attrs.get("units") or loss_fit.law.response_unit
+    out["units"] = {"loss": loss_unit, "metric": metric_fit.law.response_unit}
 
     def text():
         q = ", ".join(f"{k} = {v:.4g}" for k, v in out["query"].items())
         yield f"metric at {q} ({loss_fit.law.name} -> {metric_fit.law.name}):"
-        yield interval_line("loss of a new run", out["loss"])
+        yield interval_line(f"loss of a new run ({loss_unit})", out["loss"])
         yield interval_line("metric law at that loss", out["metric"])
         yield interval_line("metric of a new run (with evaluation noise)", out["metric_predictive"])
 

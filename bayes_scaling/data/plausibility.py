@@ -7,6 +7,8 @@ Bounds, from published facts with wide margins:
 - loss (nats/token): uniform guessing over a 256k-token vocabulary costs ln(256000) = 12.45 nats; a
   trained model's final loss above :data:`MAX_LOSS` = 20 nats (uniform over 485M tokens) is not a
   per-token cross-entropy in nats.
+- a metric (the loss column when a predictor loss L is given: accuracy as a fraction): above
+  :data:`MAX_METRIC` = 1 it is not a fraction (percent, or a count).
 - N (parameters): from 100 (Kaplan et al. 2020's smallest models have 768 non-embedding
   parameters) to 1e13 (the largest dense models have ~2e12).
 - D (tokens): from 1e3 to 1e15 (the largest training sets are ~4e13 tokens).
@@ -36,6 +38,7 @@ from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.quantities import label
 
 MAX_LOSS = 20.0
+MAX_METRIC = 1.0
 #: Typical ranges (low, high) of the inputs, in canonical units.
 TYPICAL_RANGES: dict[str, tuple[float, float]] = {"N": (1e2, 1e13), "D": (1e3, 1e15), "C": (1e6, 1e28)}
 TOKENS_PER_PARAM_RANGE = (1e-3, 1e6)
@@ -57,13 +60,17 @@ def plausibility_problems(frame: pd.DataFrame) -> list[str]:
     out = []
     if "loss" in frame:
         worst = float(frame["loss"].max())
-        if worst > MAX_LOSS:
+        metric = "L" in frame  # a predictor loss L makes the loss column a metric (a fraction)
+        if metric and worst > MAX_METRIC:
+            out.append(f"the metric (loss column) reaches {worst:.4g}: a metric law's response is a fraction in "
+                       f"(0, 1) (accuracy 0.45, not 45 %): divide a percentage by 100")
+        elif not metric and worst > MAX_LOSS:
             out.append(f"loss up to {worst:.4g} nats/token: no language model's loss exceeds ~{MAX_LOSS:g} "
                        f"(uniform over a 256k vocabulary is 12.45): give the loss per token in nats, not bits, "
                        f"percent or a sum")
         if len(frame) > 1 and frame["loss"].nunique() == 1:
             what, how = (("the metric (loss column)", "how the metric changes with the predictor loss L")
-                         if "L" in frame else ("the loss", "how loss scales"))
+                         if metric else ("the loss", "how loss scales"))
             out.append(f"{what} is {worst:.6g} in every run: the runs say nothing about {how} (is the loss column "
                        f"the right one?)")
     for q, (low, high) in TYPICAL_RANGES.items():

@@ -25,6 +25,8 @@ def read_source(source: str | Path | pd.DataFrame, what: str = "runs") -> tuple[
         if dup:
             raise BayesScalingError(f"duplicate column names {dup}: rename them so each column is unique")
         return source.copy(), "<DataFrame>", ""
+    if isinstance(source, str) and not source.strip():  # Path("") is ".", the current directory
+        raise BayesScalingError(f"{what} path is empty: give a .csv or .parquet file")
     path = Path(source)
     if not path.exists():
         raise BayesScalingError(f"{what} file {str(path)!r} does not exist: check the path")

@@ -10,7 +10,7 @@ import numpy as np
 
 from bayes_scaling.plots.common import axis_label, is_nd, param_unit, pct
 from bayes_scaling.report._model import (Para, Section, Table, draws_interval, figure_item, interval, interval_header,
-                                         num)
+                                         num, sampler_settings)
 from bayes_scaling.report._refits import OUTLIER_ROBUST_SDS, break_test_from, convert_params
 
 
@@ -304,7 +304,8 @@ def reproducibility_section(ctx) -> Section:
            ["fit command", f"`{attrs.get('command')}`" if attrs.get("command") else "not recorded (fitted from Python)"],
            ["report command", f"`{ctx.command}`" if ctx.command else "(built from Python)"],
            ["seed", str(cfg.get("seed", "not recorded"))],
-           ["sampler", ", ".join(f"{k} = {v}" for k, v in sorted(cfg.items()))],
+           ["sampler", ", ".join(f"{k} = {v}" for k, v in sampler_settings(cfg))
+            + (f"; {len(cfg['attempts'])} attempt(s) (Diagnostics)" if cfg.get("attempts") else "")],
            ["spec", f"`{result.spec.origin}`"], ["interval", f"{pct(ctx.ci)} equal-tailed (ci_prob = {ctx.ci:g})"]]
     if ctx.refits:
         rc = ctx.refit_config

@@ -99,3 +99,37 @@ def interval_header(ci: float) -> str:
 def draws_interval(draws, ci: float, digits: int = 4, pct: bool = False) -> str:
     """``median [lo, hi]`` of posterior draws, the interval equal-tailed with mass ``ci``."""
     return interval(summary_record(draws, ci), digits, pct)
+
+
+def setting_text(value) -> str:
+    """A sampler setting as text: a dict as ``(key = value, ...)``, a list of problems joined by ``; ``."""
+    if isinstance(value, dict):
+        return "(" + ", ".join(f"{k} = {setting_text(v)}" for k, v in sorted(value.items())) + ")"
+    if isinstance(value, (list, tuple)):
+        return "; ".join(map(setting_text, value))
+    return num(value) if isinstance(value, float) else str(value)
+
+
+def sampler_settings(cfg: dict) -> list[list[str]]:
+    """(setting, value) rows of a fit's sampler configuration, without its attempts (:func:`attempts_table`)."""
+    return [[k, setting_text(v)] for k, v in sorted(cfg.items()) if k != "attempts"]
+
+
+def attempts_table(cfg: dict) -> Table | None:
+    """One row per sampling attempt of a fit (draws, tuning steps, wall seconds, whether its diagnostics
+    passed, and why it was sampled: the previous attempt's failed diagnostics); None when not recorded."""
+    attempts = cfg.get("attempts") or []
+    if not attempts:
+        return None
+    rows = []
+    for i, a in enumerate(attempts):
+        why = "first attempt" if i == 0 else "retry: " + ("; ".join(attempts[i - 1].get("problems") or [])
+                                                         or "previous attempt failed")
+        ok = a.get("ok")
+        passed = "not recorded" if ok is None else ("passed" if ok else "failed")
+        rows.append([str(i + 1), str(a.get("draws", "")), str(a.get("tune", "")),
+                     setting_text(a.get("target_accept", "")), str(a.get("seed", "")),
+                     setting_text(a.get("seconds", "")), why, passed])
+    return Table(["attempt", "draws", "tune", "target_accept", "seed", "wall s", "why sampled", "diagnostics"], rows,
+                 "Sampling attempts: a failed attempt is sampled again (new seed, more tuning or draws) while the "
+                 "retry budget allows; the fit keeps the last")

@@ -11,7 +11,7 @@ import numpy as np
 from bayes_scaling.conventions import ESS_MIN_PER_CHAIN, PF_DAY_FLOPS, RHAT_MAX, flops_to_pf_days, is_pf_days
 from bayes_scaling.plots.common import budget_labels, is_nd, pct, unit_text
 from bayes_scaling.report._model import (Para, Section, Table, draws_interval, figure_item, interval, interval_header,
-                                         num)
+                                         attempts_table, num, sampler_settings)
 from bayes_scaling.specs.moments import contraction_label
 
 KIND_NOTE = {
@@ -137,7 +137,10 @@ def diagnostics_section(ctx) -> Section:
         sec.add(Para("Sampler diagnostics FAILED: " + "; ".join(d.problems) + ". Refit with more --tune/--draws or a "
                      "more informative spec before trusting the numbers in this report.", flag=True))
     cfg = result.sampler_config
-    sec.add(Table(["setting", "value"], [[k, str(v)] for k, v in sorted(cfg.items())], "Sampler configuration"))
+    sec.add(Table(["setting", "value"], sampler_settings(cfg), "Sampler configuration"))
+    tried = attempts_table(cfg)
+    if tried is not None:
+        sec.add(tried)
     return sec
 
 

@@ -43,8 +43,9 @@ def load_olmo_ladder(get, target: str = "c4", task: str | None = None, sizes: st
                      params: str = "N") -> RunTable:
     """N = ``N`` (the authors' count: no input embedding, with the LM head; ``params="N_total"`` for all),
     D = ``D_tokens``, C = 6ND, ``seed`` = the replicate (orig, rerun, seed-1, seed-1-init), group column
-    ``size`` (190M ... 3B). ``target``: "c4" (loss = ``val_ce_c4_en``, nats/token), "bpb" (loss = the task's
-    bits-per-byte) or "acc" (loss = the task's accuracy, a fraction, and L = its bits-per-byte, for metric
+    ``size`` (190M ... 3B): a label of model size (one N per group), not a grouping to fit by (the whole
+    ladder trains on one data mix, olmoe-mix-0924). ``target``: "c4" (loss = ``val_ce_c4_en``,
+    nats/token), "bpb" (loss = the task's bits-per-byte) or "acc" (loss = the task's accuracy, a fraction, and L = its bits-per-byte, for metric
     laws); ``task`` one of :data:`TASKS`. ``sizes`` keeps some sizes; ``replicates=False`` keeps the main
     ladder only; ``checkpoints=True`` reads every evaluated checkpoint after the first ``drop_first`` of
     each run (intermediate checkpoints are not finished runs at that D)."""
