@@ -40,6 +40,15 @@ KAPLAN_B_STAR_TOKENS = 2.1e8
 KAPLAN_ALPHA_B = 0.21
 
 
+#: How a dimensionless quantity's unit ("1" in a law's parameter table) is written in every table and text.
+DIMENSIONLESS = "dimensionless"
+
+
+def unit_text(unit: str) -> str:
+    """A unit as written in tables and text: "1" (a law's dimensionless parameter) is :data:`DIMENSIONLESS`."""
+    return DIMENSIONLESS if unit == "1" else unit
+
+
 #: Compute units: the spelling options and stored metadata use -> the one text and laws use.
 COMPUTE_UNIT_NAMES = {"flops": "FLOPs", "pf-days": "PF-days"}
 COMPUTE_UNITS = tuple(COMPUTE_UNIT_NAMES)

@@ -9,7 +9,7 @@ from typing import Any
 from bayes_scaling.commands.args import (add_calibrate_arg, add_ci_arg, add_json_arg, add_residual_process_arg,
                                          add_runs_args, add_sampler_args, fit_out, runs_from_args)
 from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, discrepancy_line, discrepancy_record,
-                                           emit)
+                                           emit, interval_line)
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import summary_record as rec
 
@@ -31,15 +31,16 @@ def member_records(result, query, ci_prob: float) -> dict[str, Any]:
             "law_form_share": float(law_form_share(per, result.weights))}
 
 
-def member_lines(block: dict, label: str) -> list[str]:
-    """Text lines for :func:`member_records`' output."""
+def member_lines(block: dict, label: str, unit: str = "") -> list[str]:
+    """Text lines for :func:`member_records`' output (``unit``: of the value, e.g. "nats/token")."""
     if not block:
         return []
     lines = [f"{label} by law form (the answer above mixes them by weight):"]
     for k, r in block["members"].items():
-        lines.append(f"  {k} (weight {r['weight']:.2f}): median {r['median']:.4g}, [{r['ci_low']:.4g}, "
-                     f"{r['ci_high']:.4g}]")
-    lines.append(f"  share of the variance of log({label}) from the law form: {block['law_form_share']:.0%}")
+        lines.append(interval_line(f"{k} (weight {r['weight']:.2f})", r, f" {unit}" if unit else ""))
+    share = block["law_form_share"]
+    lines.append(f"  share of the variance of log({label}) from the law form: "
+                 + (f"{share:.0%}" if share == share else "undefined (some draws have no finite value)"))
     return lines
 
 

@@ -16,7 +16,7 @@ from bayes_scaling.quantities import quantity
 def _fits(args):
     from bayes_scaling.result import load_fit
 
-    return load_fit(args.loss_fit), load_fit(args.metric_fit)
+    return load_fit(args.loss_fit, "LOSS_FIT"), load_fit(args.metric_fit, "METRIC_FIT")
 
 
 def cmd_predict_metric(args) -> int:

@@ -44,7 +44,7 @@ def cmd_predict(args) -> int:
         q = ", ".join(f"{k} = {v:.4g}" for k, v in out["query"].items())
         for key, label in (("loss", "law (mean curve)"), ("loss_predictive", "new run (with run-to-run noise)")):
             yield interval_text(f"predicted loss at {q}: {label}", out[key], " nats/token", ".4f")
-        yield from member_lines({k: out[k] for k in ("members", "law_form_share") if k in out}, "loss")
+        yield from member_lines({k: out[k] for k in ("members", "law_form_share") if k in out}, "loss", "nats/token")
         yield from extrapolation_lines(out["extrapolation"])
         yield diagnostics_line(result)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from bayes_scaling.conventions import RUN_DIM, check_ci_prob, pct  # noqa: F401  (pct: used by the figures and the report)
+from bayes_scaling.conventions import RUN_DIM, check_ci_prob, pct, unit_text  # noqa: F401  (pct: used by the figures and the report)
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import flat_draws, interval_bounds
 
@@ -229,11 +229,6 @@ def legend(ax, **kw: Any) -> None:
 def mpl_text(label) -> str:
     """A label (e.g. a group name) as literal matplotlib text: ``$`` escaped, so it never starts mathtext."""
     return str(label).replace("$", r"\$")
-
-
-def unit_text(unit: str) -> str:
-    """A law parameter's unit as written in figures and tables ("1" is "dimensionless")."""
-    return "dimensionless" if unit == "1" else unit
 
 
 def param_unit(result, name: str) -> str:

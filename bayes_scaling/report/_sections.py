@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayes_scaling.conventions import ESS_MIN_PER_CHAIN, PF_DAY_FLOPS, RHAT_MAX, flops_to_pf_days, is_pf_days
-from bayes_scaling.plots.common import budget_labels, is_nd, pct, unit_text
+from bayes_scaling.conventions import (ESS_MIN_PER_CHAIN, PF_DAY_FLOPS, RHAT_MAX, flops_to_pf_days, is_pf_days,
+                                       unit_text)
+from bayes_scaling.plots.common import budget_labels, is_nd, pct
 from bayes_scaling.report._model import (Para, Section, Table, draws_interval, figure_item, interval, interval_header,
                                          attempts_table, num, sampler_settings)
 from bayes_scaling.specs.moments import contraction_label

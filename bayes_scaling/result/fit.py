@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayes_scaling.conventions import CI_PROB, RUN_DIM
+from bayes_scaling.conventions import CI_PROB, DIMENSIONLESS, RUN_DIM, unit_text
 from bayes_scaling.data.runs import RunTable, runs_from_frame
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.files import given_path
 from bayes_scaling.posterior.diagnostics import Diagnostics, compute_diagnostics
 from bayes_scaling.posterior.discrepancy import GROUP, Discrepancy
 from bayes_scaling.posterior.evaluator import ZERO_SUM, PosteriorEvaluator
@@ -190,7 +191,7 @@ class FitResult:
     def load(cls, path: str | os.PathLike) -> "FitResult":
         """Read a fit written by :meth:`save`; anything else (another file, an ensemble, a damaged or
         tampered fit) fails with one clear message (see :meth:`checked`)."""
-        path = Path(path)
+        path = given_path(path)
         if not path.is_file():
             raise BayesScalingError(f"fit file {str(path)!r} does not exist: run `bayes-scaling fit ... --out {path}` first")
         try:
@@ -340,11 +341,11 @@ class FitResult:
         def unit_of(n: str) -> str:
             base = n.removesuffix("_group")
             if base in self.law.param_names:
-                return self.law.param(base).unit
+                return unit_text(self.law.param(base).unit)
             if n == "gamma":
                 return "log-loss per unit covariate"
             if n in derived:
-                return "1"
+                return DIMENSIONLESS
             return "log scale" if n.startswith("tau_") else self.spec.likelihood.dist.noise_unit(self.law.response_unit)
 
         for n in names + extra + derived:
@@ -365,23 +366,11 @@ class FitResult:
         return df
 
     def _contraction(self, name: str, draws: xr.DataArray) -> dict[str, Any]:
-        """``contraction`` and its ``contraction_scale`` for one row of :meth:`summary` (NaN and ""
-        for group-level and derived parameters, which have no prior of their own). The priors' moments
-        are stored with the fit (computed here for fits saved before they were)."""
-        try:
-            stored = json.loads(self.tree.attrs.get("prior_moments", "null"))
-        except (TypeError, ValueError):
-            stored = None
-        if not isinstance(stored, dict) or name not in stored:
-            from bayes_scaling.specs.moments import prior_moments
+        """``contraction`` and ``contraction_scale`` of one row of :meth:`summary` (:func:`specs.moments.contraction`)."""
+        from bayes_scaling.specs.moments import contraction
 
-            stored = prior_moments(self.spec, [name], json.loads(self.tree.attrs["reference_log_inputs"]))
-        if stored.get(name) is None:
-            return {"contraction": float("nan"), "contraction_scale": ""}
-        scale, prior_var = stored[name]
-        v = np.asarray(draws, float)
-        post_var = float(np.var(np.log(v) if scale == "log" else v))
-        return {"contraction": 1.0 - post_var / prior_var, "contraction_scale": scale}
+        return contraction(self.spec, name, draws, self.tree.attrs.get("prior_moments"),
+                           json.loads(self.tree.attrs["reference_log_inputs"]))
 
     def predict(self, N=None, D=None, C=None, *, seed: int | None = None, group: str | None = None,
                 covariates: dict[str, float] | None = None, se: float | None = None, **extra) -> xr.Dataset:
