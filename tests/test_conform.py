@@ -12,8 +12,21 @@ from bayes_scaling import BayesScalingError
 from bayes_scaling.cli import main
 from bayes_scaling.conventions import DIMENSIONLESS, unit_text
 from bayes_scaling.queries.design import best_go, verdict_text
-from bayes_scaling.result import load_fit
-from bayes_scaling.testing import fake_fit
+from bayes_scaling.data.runs import load_runs
+from bayes_scaling.examples import EXAMPLE
+from bayes_scaling.result import EnsembleResult, load_fit
+from bayes_scaling.testing import fake_fit, runs_frame
+
+TRUTH = EXAMPLE["truth"]
+
+
+@pytest.fixture(scope="module")
+def ens_path(tmp_path_factory):
+    """An ensemble of two forms of L(N, D) that disagree on beta (so on N* and the data requirement)."""
+    folder = tmp_path_factory.mktemp("conform_ens")
+    a, b = fake_fit(seed=1, draws=50), fake_fit(truth={**TRUTH, "beta": 0.30}, runs_truth=TRUTH, seed=1, draws=50)
+    return str(EnsembleResult({"right": a, "other": b}, {"right": 0.75, "other": 0.25}, {"method": "test"}).save(
+        folder / "ens.nc"))
 
 
 def test_summary_text_json_and_report_say_dimensionless_for_exponents(tmp_path, capsys):
@@ -76,3 +89,73 @@ def test_an_empty_fit_path_names_its_argument(argv, argument, capsys, tmp_path, 
     assert "'.'" not in err and not (tmp_path / "r.md").exists()
     with pytest.raises(BayesScalingError, match="FIT argument"):
         load_fit("  ")
+
+
+@pytest.mark.parametrize("argv,label,unit", [
+    (["predict", "{e}", "--params", "1e9", "--tokens", "2e10"], "loss by law form", "nats/token"),
+    (["allocate", "{e}", "--compute", "1e22"], "N* by law form", "parameters"),
+    (["target", "{e}", "--loss", "2.6"], "compute by law form", "FLOPs"),
+    (["frontier", "{e}", "--compute-min", "1e21", "--compute-max", "1e23", "--points", "2"], "N* at 1e+23 FLOPs by law form",
+     "parameters"),
+    (["breakdown", "{e}", "--budget", "1e24"], "gamma by law form", "")])
+def test_every_planning_query_shows_each_member_with_unit_interval_and_law_form_share(argv, label, unit, ens_path,
+                                                                                      capsys):
+    assert main([a.format(e=ens_path) for a in argv]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    i = next(k for k, line in enumerate(lines) if line.startswith(label))
+    for member, w in (("right", "0.75"), ("other", "0.25")):
+        row = next(line for line in lines[i:] if line.strip().startswith(f"{member} (weight {w})"))
+        assert "90% interval [" in row and (unit in row if unit else True), row
+    assert any(line.strip().startswith("share of the variance of log(") for line in lines[i:])
+    assert main([a.format(e=ens_path) for a in argv] + ["--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    block = next(v for k, v in record.items() if k.endswith("by_law_form") or k == "members")
+    block = block if "members" in block else record
+    assert set(block["members"]) == {"right", "other"} and 0 <= record.get("law_form_share", block.get(
+        "law_form_share")) <= 1
+
+
+def test_allocation_on_an_ensemble_with_a_member_of_c_only_names_that_member(tmp_path, capsys):
+    a = fake_fit(seed=1, draws=50)
+    c = fake_fit("power_c", {"E": 1.7, "B": 50.0, "c0": 0.1}, draws=50, seed=1, runs=a.runs)
+    path = str(EnsembleResult({"nd": a, "conly": c}, {"nd": 0.5, "conly": 0.5}, {"method": "test"}).save(
+        tmp_path / "e.nc"))
+    for argv in (["allocate", path, "--compute", "1e22"], ["target", path, "--loss", "2.5"], ["breakdown", path]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "'conly' has ['C']" in err, err
+
+
+def test_a_fit_records_its_loss_unit_and_prints_it_with_every_loss(tmp_path, capsys):
+    frame = runs_frame()
+    frame.to_csv(tmp_path / "runs.csv", index=False)
+    assert load_runs(frame).loss_unit == "nats/token"
+    with pytest.raises(BayesScalingError, match="--loss-unit"):
+        load_runs(frame, loss_unit="bits/nat")
+    runs = load_runs(frame, loss_unit="bits/byte")
+    fit = fake_fit(draws=50, runs=runs)
+    path = str(fit.save(tmp_path / "bpb.nc"))
+    assert load_fit(path).loss_unit == "bits/byte" and load_fit(path).runs.loss_unit == "bits/byte"
+    assert main(["predict", path, "--params", "1e9", "--tokens", "2e10"]) == 0
+    out = capsys.readouterr().out
+    assert "bits/byte, 90% interval" in out and "nats/token" not in out
+    assert main(["predict", path, "--params", "1e9", "--tokens", "2e10", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["units"]["loss"] == "bits/byte"
+    assert main(["summary", path]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.split()}
+    assert rows["E"].split()[1] == "bits/byte" and rows["sigma"].split()[1] == "log(bits/byte)"
+    assert main(["allocate", path, "--compute", "1e22"]) == 0
+    out = capsys.readouterr().out
+    assert "loss at the decision (bits/byte)" in out and "nats/token" not in out
+    mp = str(fake_fit("sigmoid_metric", {"b": 0.25, "r": 2 / 3, "L0": 2.5, "k": 4.0}, draws=50,
+                      sigma=0.02).save(tmp_path / "metric.nc"))
+    assert main(["predict-metric", path, mp, "--params", "1e9", "--tokens", "2e10"]) == 0
+    assert "loss of a new run (bits/byte): median" in capsys.readouterr().out
+    assert main(["report", path, "--out", str(tmp_path / "r.md"), "--no-refits"]) == 0
+    text = (tmp_path / "r.md").read_text()
+    assert "| loss | bits/byte |" in text and "nats/token" not in text.split("## Reproducibility")[0]
+    # a fit saved before the unit was recorded reads as nats/token
+    meta = json.loads(fit.tree.attrs["runs_metadata"])
+    del meta["loss_unit"]
+    fit.tree.attrs["runs_metadata"] = json.dumps(meta)
+    assert fit.loss_unit == "nats/token"

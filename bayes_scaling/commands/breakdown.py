@@ -138,11 +138,11 @@ def _ensemble_breakdown(args, result) -> int:
     per = {k: data_requirement(m, lo, hi, delta=args.delta) for k, m in result.members.items()}
     name_of = {id(m): k for k, m in result.members.items()}
     req = {v: result.pooled({k: d[v] for k, d in per.items()}) for v in ("k", "gamma")}
-    out: dict[str, Any] = {"law": "ensemble", "members": {k: m.law.name for k, m in result.members.items()},
+    out: dict[str, Any] = {"law": "ensemble", "laws": {k: m.law.name for k, m in result.members.items()},
                            "data_requirement": {"k": rec(req["k"], ci), "gamma": rec(req["gamma"], ci),
                                                 "delta": args.delta, "n_range": [lo, hi]},
                            "gamma_by_law_form": member_records(result, lambda m: per[name_of[id(m)]]["gamma"], ci)}
-    lines = [f"breakdown checks for an ensemble of {len(result.members)} law forms ({', '.join(out['members'])})",
+    lines = [f"breakdown checks for an ensemble of {len(result.members)} law forms ({', '.join(out['laws'])})",
              f"data requirement: D >= k N^gamma keeps the overfitting penalty under {args.delta:.0%} "
              f"(N from {lo:.3g} to {hi:.3g}; the mixture)",
              interval_line("gamma", out["data_requirement"]["gamma"], fmt=".3f"),

@@ -44,7 +44,7 @@ def cmd_compare(args) -> int:
             f"at N = {args.params:.4g}, D = {args.tokens:.4g}"
         yield f"paired comparison {where} (same posterior draw for every group):"
         for g, r in out["loss"].items():
-            yield interval_line(f"loss of {g} (nats/token)", r)
+            yield interval_line(f"loss of {g} ({result.loss_unit})", r)
         yield interval_line(f"L({b}) - L({a})", out["loss_diff"])
         yield (f"  P({a} better than {b}) = {out['p_a_better']:.3f}; P(|difference| < {args.rope:.0%} of the loss) = "
                f"{out['p_rope']:.3f}")

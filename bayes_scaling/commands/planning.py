@@ -82,20 +82,20 @@ def cmd_allocate(args) -> int:
         yield (f"decision ({d.utility}): train N = {d.N:.4g} {units} parameters on D = {d.D:.4g} tokens "
                f"({d.tokens_per_param:.3g} tokens/parameter)" + "".join(
                    f", {'N' if k == 'max_params' else 'D'} <= {v:.4g}" for k, v in d.constraints.items()))
-        yield interval_line("loss at the decision (nats/token)", out["loss"])
+        yield interval_line(f"loss at the decision ({result.loss_unit})", out["loss"])
         yield interval_line("wasted compute vs each draw's optimum", out["wasted_compute"], fmt=".2%")
         yield "compute-optimal allocation, per posterior draw:"
         yield interval_line("N* (parameters)", out["N_opt"])
         yield interval_line("D* (tokens)", out["D_opt"])
         yield interval_line("D*/N* (tokens/parameter)", out["tokens_per_param"], fmt=".3g")
-        yield interval_line("L* (nats/token)", out["loss_opt"])
+        yield interval_line(f"L* ({result.loss_unit})", out["loss_opt"])
         yield from member_lines(out.get("N_opt_by_law_form", {}), "N*", "parameters")
         yield interval_line("a in N* ~ C^a (C/10 to 10C)", out["a"], fmt=".3f")
         yield interval_line("b in D* ~ C^b", out["b"], fmt=".3f")
         for name, alt in out["alternatives"].items():
             yield (f"alternative '{name}': N = {alt['N']:.4g}, D = {alt['D']:.4g}; P(worse than the decision) = "
                    f"{alt['p_worse_than_decision']:.2f}")
-            yield interval_line("loss penalty (nats/token)", alt["loss_penalty"])
+            yield interval_line(f"loss penalty ({result.loss_unit})", alt["loss_penalty"])
             yield interval_line("wasted compute", alt["wasted_compute"], fmt=".2%")
         yield from extrapolation_lines(out["extrapolation"])
         yield diagnostics_line(result)
@@ -138,7 +138,7 @@ def cmd_target(args) -> int:
     out["diagnostics"] = diagnostics_record(result)
 
     def text():
-        yield (f"to reach a loss of {args.loss:g} nats/token with the compute-optimal plan "
+        yield (f"to reach a loss of {args.loss:g} {result.loss_unit} with the compute-optimal plan "
                f"(P(unreachable at any budget) = {out['p_unreachable']:.3f}):")
         yield interval_line("compute (FLOPs)", out["compute"])
         yield interval_line("compute (PF-days)", out["compute_pf_days"])
@@ -268,7 +268,7 @@ def add_parsers(sub) -> None:
 
     p = sub.add_parser("target", help="compute needed to reach a target loss")
     common(p)
-    p.add_argument("--loss", type=positive_float, required=True, help="target loss in nats/token")
+    p.add_argument("--loss", type=positive_float, required=True, help="target loss, in the fit's loss unit (nats/token unless fitted with --loss-unit)")
     p.add_argument("--compute", type=positive_float, default=None, help="budget: also print P(reach the target)")
     p.set_defaults(func=cmd_target)
 

@@ -45,7 +45,7 @@ def ensemble_section(ens, budgets, ci: float) -> Section:
             rows.append([num(c), draws_interval(mix["N_opt"].isel(budget=0), ci, 3),
                          draws_interval(mix["loss_opt"].isel(budget=0), ci, 4),
                          "; ".join(f"{k} {num(float(v.median()), 3)}" for k, v in per.items()), f"{share:.0%}"])
-        sec.add(Table(["budget (FLOPs)", "N* (mixture)", "L* nats/token (mixture)", "N* median by member",
+        sec.add(Table(["budget (FLOPs)", "N* (mixture)", f"L* {ens.loss_unit} (mixture)", "N* median by member",
                        "law-form share of var log N*"], rows,
                       "Compute-optimal allocation by the ensemble, and by each law form"))
     return sec

@@ -65,6 +65,11 @@ class EnsembleResult:
         return next(iter(self.members.values())).runs_metadata
 
     @property
+    def loss_unit(self) -> str:
+        """The members' loss unit (they share the runs)."""
+        return next(iter(self.members.values())).loss_unit
+
+    @property
     def hierarchy(self) -> dict | None:
         """The groups every member shares (``{vary, tau, group_col, groups}`` of the first), or ``None``."""
         hs = [m.hierarchy for m in self.members.values()]

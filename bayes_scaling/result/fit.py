@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayes_scaling.conventions import CI_PROB, DIMENSIONLESS, RUN_DIM, unit_text
+from bayes_scaling.conventions import CI_PROB, DEFAULT_LOSS_UNIT, RUN_DIM
 from bayes_scaling.data.runs import RunTable, runs_from_frame
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.files import given_path
@@ -27,6 +27,7 @@ from bayes_scaling.posterior.evaluator import ZERO_SUM, PosteriorEvaluator
 from bayes_scaling.posterior.intervals import summarize
 from bayes_scaling.result.loglik import loglik_group
 from bayes_scaling.specs.spec import LawSpec, parse_spec
+from bayes_scaling.specs.units import summary_unit
 
 FORMAT = "bayes_scaling.fit/1"
 #: The marker of an ensemble file (:mod:`bayes_scaling.result.ensemble`), recognised here to say so.
@@ -281,6 +282,13 @@ class FitResult:
         return json.loads(self.tree.attrs["runs_metadata"])
 
     @property
+    def loss_unit(self) -> str:
+        """Unit of the fitted response: the runs' loss unit as recorded (nats/token for fits saved before it
+        was), or a metric law's own (``fraction``)."""
+        return self.law.response_unit if self.law.response_unit != DEFAULT_LOSS_UNIT else \
+            self.runs_metadata.get("loss_unit", DEFAULT_LOSS_UNIT)
+
+    @property
     def sampler_config(self) -> dict[str, Any]:
         return json.loads(self.tree.attrs["sampler_config"])
 
@@ -338,23 +346,13 @@ class FitResult:
         rhat, ess_b, ess_t = self._convergence(post)
         rows = []
 
-        def unit_of(n: str) -> str:
-            base = n.removesuffix("_group")
-            if base in self.law.param_names:
-                return unit_text(self.law.param(base).unit)
-            if n == "gamma":
-                return "log-loss per unit covariate"
-            if n in derived:
-                return DIMENSIONLESS
-            return "log scale" if n.startswith("tau_") else self.spec.likelihood.dist.noise_unit(self.law.response_unit)
-
         for n in names + extra + derived:
             dim = next((d for d in ("group", "covariate") if d in post[n].dims), None)
             for label, sel in ([(n, {})] if dim is None else
                                [(f"{n.removesuffix('_group')}[{g}]", {dim: g}) for g in post[n][dim].values]):
                 s = summarize(post[n].sel(sel), ci_prob)
                 rows.append({
-                    "param": label, "unit": unit_of(n),
+                    "param": label, "unit": summary_unit(self.spec, n, derived, self.loss_unit),
                     "median": float(s["median"]), "mean": float(s["mean"]), "sd": float(s["sd"]),
                     "ci_low": float(s["ci_low"]), "ci_high": float(s["ci_high"]),
                     "r_hat": float(rhat[n].sel(sel)), "ess_bulk": float(ess_b[n].sel(sel)),
