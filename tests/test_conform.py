@@ -159,3 +159,31 @@ def test_a_fit_records_its_loss_unit_and_prints_it_with_every_loss(tmp_path, cap
     del meta["loss_unit"]
     fit.tree.attrs["runs_metadata"] = json.dumps(meta)
     assert fit.loss_unit == "nats/token"
+
+
+def test_compare_on_a_hierarchical_ensemble_shows_each_member_difference(tmp_path, capsys):
+    from bayes_scaling.testing import fake_hierarchical_fit
+
+    a, b = fake_hierarchical_fit(seed=0), fake_hierarchical_fit(seed=0, draws=100)
+    path = str(EnsembleResult({"a": a, "b": b}, {"a": 0.5, "b": 0.5}).save(tmp_path / "h.nc"))
+    assert main(["compare", path, "--compute", "1e21"]) == 0
+    out = capsys.readouterr().out
+    assert "L(y) - L(x) by law form" in out and "share of the variance of L(y) - L(x) from the law form:" in out
+    assert "a (weight 0.50): median" in out and "nats/token, 90% interval [" in out
+    assert main(["compare", path, "--compute", "1e21", "--json"]) == 0
+    block = json.loads(capsys.readouterr().out)["loss_diff_by_law_form"]
+    assert set(block["members"]) == {"a", "b"} and block["law_form_share_of"] == "value"
+    assert 0 <= block["law_form_share"] <= 1  # a difference of either sign: the share of its own variance
+    assert main(["compare", str(a.save(tmp_path / "a.nc")), "--compute", "1e21", "--json"]) == 0
+    assert "loss_diff_by_law_form" not in json.loads(capsys.readouterr().out)  # a single fit: none
+
+
+def test_the_report_of_a_fit_with_fewer_runs_than_parameters_plus_two_says_prior_dominated(tmp_path):
+    frame = runs_frame().iloc[[0, 5, 10, 15, 3]]
+    fit = fake_fit(draws=50, runs=load_runs(frame))
+    assert main(["report", str(fit.save(tmp_path / "f.nc")), "--out", str(tmp_path / "r.md"), "--no-refits"]) == 0
+    text = (tmp_path / "r.md").read_text()
+    assert "5 runs for law 'chinchilla' with 5 parameters plus noise: the posterior is dominated by the prior" in text
+    fit = fake_fit(draws=50)
+    assert main(["report", str(fit.save(tmp_path / "g.nc")), "--out", str(tmp_path / "s.md"), "--no-refits"]) == 0
+    assert "dominated by the prior" not in (tmp_path / "s.md").read_text()

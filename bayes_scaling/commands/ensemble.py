@@ -18,9 +18,10 @@ def is_ensemble(result) -> bool:
     return hasattr(result, "members")
 
 
-def member_records(result, query, ci_prob: float) -> dict[str, Any]:
+def member_records(result, query, ci_prob: float, log: bool = True) -> dict[str, Any]:
     """``{"members": {name: {weight, law, value}}, "law_form_share": ...}`` for ``query(fit) -> draws``
-    of one scalar per draw; empty for a single fit."""
+    of one scalar per draw (the share of the variance of its log; of the value itself, ``log=False``, for
+    a quantity of either sign); empty for a single fit."""
     if not is_ensemble(result):
         return {}
     from bayes_scaling.result.ensemble import law_form_share
@@ -28,7 +29,8 @@ def member_records(result, query, ci_prob: float) -> dict[str, Any]:
     per = result.member_answers(query)
     return {"members": {k: {"law": result.members[k].law.name, "weight": result.weights[k], **rec(v, ci_prob)}
                         for k, v in per.items()},
-            "law_form_share": float(law_form_share(per, result.weights))}
+            "law_form_share": float(law_form_share(per, result.weights, log)), "law_form_share_of": "log" if log
+            else "value"}
 
 
 def member_lines(block: dict, label: str, unit: str = "") -> list[str]:
@@ -39,7 +41,8 @@ def member_lines(block: dict, label: str, unit: str = "") -> list[str]:
     for k, r in block["members"].items():
         lines.append(interval_line(f"{k} (weight {r['weight']:.2f})", r, f" {unit}" if unit else ""))
     share = block["law_form_share"]
-    lines.append(f"  share of the variance of log({label}) from the law form: "
+    of = f"log({label})" if block.get("law_form_share_of", "log") == "log" else label
+    lines.append(f"  share of the variance of {of} from the law form: "
                  + (f"{share:.0%}" if share == share else "undefined (some draws have no finite value)"))
     return lines
 

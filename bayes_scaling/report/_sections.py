@@ -152,6 +152,11 @@ def parameters_section(ctx) -> Section:
 
     result, ci = ctx.result, ctx.ci
     sec = Section("parameters", "Parameters")
+    n_params, n_runs = len(result.law.params), len(result.runs)
+    if n_runs < n_params + 2:  # the fit's warning, kept with the report (fits of few runs need proper priors)
+        sec.add(Para(f"{n_runs} runs for law {result.law.name!r} with {n_params} parameters plus noise: the posterior "
+                     f"is dominated by the prior; the contraction column says which parameters the runs informed.",
+                     flag=True))
     df = result.summary(ci)
     rows = [[name, unit_text(r["unit"]),
              interval(r), num(r["mean"]), num(r["sd"]),
