@@ -187,3 +187,19 @@ def test_the_report_of_a_fit_with_fewer_runs_than_parameters_plus_two_says_prior
     fit = fake_fit(draws=50)
     assert main(["report", str(fit.save(tmp_path / "g.nc")), "--out", str(tmp_path / "s.md"), "--no-refits"]) == 0
     assert "dominated by the prior" not in (tmp_path / "s.md").read_text()
+
+
+def test_member_answers_of_a_hierarchical_ensemble_are_for_the_group_asked(tmp_path, capsys):
+    from bayes_scaling.queries.allocate import compute_optimal
+    from bayes_scaling.testing import fake_hierarchical_fit
+
+    a, b = fake_hierarchical_fit(seed=0), fake_hierarchical_fit(seed=0, draws=100)
+    path = str(EnsembleResult({"a": a, "b": b}, {"a": 0.5, "b": 0.5}).save(tmp_path / "h.nc"))
+    assert main(["predict", path, "--params", "1e9", "--tokens", "2e10", "--group", "y", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)["members"]["a"]["median"]
+    want = float(a.predict(N=1e9, D=2e10, group="y")["loss"].median())
+    assert got == pytest.approx(want, rel=1e-9) and got != pytest.approx(float(a.predict(N=1e9, D=2e10)["loss"].median()),
+                                                                         rel=1e-4)
+    assert main(["allocate", path, "--compute", "1e21", "--group", "y", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)["N_opt_by_law_form"]["members"]["b"]["median"]
+    assert got == pytest.approx(float(compute_optimal(b, 1e21, group="y")["N_opt"].median()), rel=1e-9)

@@ -64,7 +64,7 @@ def cmd_allocate(args) -> int:
 
     out["extrapolation"] = extrapolation_report(result, query, ci)
     out["diagnostics"] = diagnostics_record(result)
-    by_form = member_records(result, lambda m: compute_optimal(m, c, cost=cost)[
+    by_form = member_records(result, lambda m: compute_optimal(m, c, cost=cost, group=args.group)[
         "N_opt"].isel(budget=0, drop=True), ci)
     if by_form:
         out["N_opt_by_law_form"] = by_form

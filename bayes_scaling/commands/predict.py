@@ -37,8 +37,8 @@ def cmd_predict(args) -> int:
     extra = {k: v for k, v in (("U", args.unique_tokens), ("X", args.x), ("S", args.steps)) if v is not None}
     pred = result.predict(N=args.params, D=args.tokens, C=args.compute, group=args.group, **extra)
     out = prediction_json(result, pred, args.ci)
-    out.update(member_records(result, lambda m: m.predict(N=args.params, D=args.tokens, C=args.compute, **extra)[
-        "loss"].isel(query=0, drop=True), args.ci))
+    out.update(member_records(result, lambda m: m.predict(N=args.params, D=args.tokens, C=args.compute, group=args.group,
+                                                          **extra)["loss"].isel(query=0, drop=True), args.ci))
 
     def text():
         q = ", ".join(f"{k} = {v:.4g}" for k, v in out["query"].items())
