@@ -47,7 +47,8 @@ def breakdown_section(ctx) -> Section:
             pred = result.predict(**{axis: x_max * f})
             rows.append([f"{num(x_max * f)} ({f:g}x the largest run)", draws_interval(pred["loss"].isel(query=0), ci),
                          draws_interval(pred["loss_predictive"].isel(query=0), ci), f"{np.log10(f):+.2f}"])
-        sec.add(Table([axis_label(result, axis), f"law loss ({result.loss_unit})", f"new run's loss ({result.loss_unit})",
+        what = "metric" if getattr(law, "response", "loss") == "metric" else "loss"
+        sec.add(Table([axis_label(result, axis), f"law {what} ({result.loss_unit})", f"new run's {what} ({result.loss_unit})",
                        "decades beyond"], rows, f"Extrapolation, {interval_header(ci)}"))
     chk = ctx.largest_check
     if chk is not None:

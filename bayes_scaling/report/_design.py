@@ -30,9 +30,9 @@ def design_section(ctx) -> Section:
     laws = [m.law for m in result.members.values()] if hasattr(result, "members") else [result.law]
     for law in laws:
         if not is_nd(law):
-            whose = "a member of this ensemble has law" if len(laws) > 1 else "this fit's law"
+            whose = "a member of this ensemble, law" if len(laws) > 1 else "this fit's law"
             sec.add(Para(f"Not applicable: run design needs a law of parameters N and tokens D; {whose} "
-                         f"{law.name!r}, with inputs {list(law.input_names)}."))
+                         f"{law.name!r} has inputs {list(law.input_names)}."))
             return sec
     target, budget = design_targets(ctx)
     try:
