@@ -59,7 +59,7 @@ def cmd_breakdown(args) -> int:
         out["contradiction_point"] = cp
         lines.append(f"Kaplan's contradiction point (L(C_min) meets L(D) on the path {path}):")
         lines += [interval_line("C* (PF-days)", cp["C_star"]), interval_line("N* (parameters)", cp["N_star"]),
-                  interval_line("D* (tokens)", cp["D_star"]), interval_line("L* (nats/token)", cp["L_star"])]
+                  interval_line("D* (tokens)", cp["D_star"]), interval_line(f"L* ({result.loss_unit})", cp["L_star"])]
         if "p_before_budget" in cp:
             lines.append(f"  P(C* < budget {flops_to_pf_days(budget):.4g} PF-days) = {cp['p_before_budget']:.3f}")
     elif set(law.input_names) == {"N", "D"}:

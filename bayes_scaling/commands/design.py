@@ -13,7 +13,7 @@ import numpy as np
 from bayes_scaling.commands.args import (add_compute_unit_arg, add_cost_args, add_json_arg, cost_from_args,
                                          int_at_least, positive_float, refuse_unused, to_flops)
 from bayes_scaling.commands.output import emit
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, TRUSTED_TOKENS_PER_PARAM
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, TRUSTED_TOKENS_PER_PARAM, in_loss_unit
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.errors import BayesScalingError
 
@@ -111,9 +111,10 @@ def cmd_design(args) -> int:
                       max_refits=args.max_refits, seed=args.seed, cost=cost, laplace=not args.no_laplace,
                       exchange=args.exchange)
     cands, batch, sg = des.candidate_records(), des.batch_records(), des.stop_go
+    obj_unit = in_loss_unit(OBJECTIVE_UNITS[args.objective], result.loss_unit)
     out: dict[str, Any] = {
         "target_compute_flops": target, "ladder_budget_flops": budget, "cost": cost.describe(),
-        "objective": args.objective, "objective_units": OBJECTIVE_UNITS[args.objective], "objective_now": des.gains.before,
+        "objective": args.objective, "objective_units": obj_unit, "objective_now": des.gains.before,
         "decision_N_now": des.pre.decision(), "draws": des.pre.size, "worlds": args.worlds, "min_ess": args.min_ess,
         "laplace": des.laplace, "shapes_tokens_per_param": list(shapes) if args.candidates == "grid" else None,
         "candidates": cands, "batch": batch, "batch_cost_flops": sum(b["cost_flops"] for b in batch),
@@ -125,7 +126,7 @@ def cmd_design(args) -> int:
 
     def text():
         yield (f"design for C = {target:.3g} FLOPs with a ladder budget of {budget:.3g} FLOPs ({cost.describe()}); objective "
-               f"{_VAR_LABEL[args.objective]} = {des.gains.before:.4g} {OBJECTIVE_UNITS[args.objective]} now "
+               f"{_VAR_LABEL[args.objective]} = {des.gains.before:.4g} {obj_unit} now "
                f"({des.pre.size} draws, {args.worlds} simulated outcomes per run; "
                + (f"an outcome whose importance weights have ESS < {args.min_ess:g} is scored by the Laplace update)"
                   if des.laplace else "reweighting only: Laplace update "
