@@ -40,6 +40,34 @@ KAPLAN_B_STAR_TOKENS = 2.1e8
 KAPLAN_ALPHA_B = 0.21
 
 
+#: How a dimensionless quantity's unit ("1" in a law's parameter table) is written in every table and text.
+DIMENSIONLESS = "dimensionless"
+
+
+def unit_text(unit: str) -> str:
+    """A unit as written in tables and text: "1" (a law's dimensionless parameter) is :data:`DIMENSIONLESS`."""
+    return DIMENSIONLESS if unit == "1" else unit
+
+
+#: Units of a runs table's loss column a fit records (``--loss-unit``): cross-entropy per token in nats (the
+#: default) or bits, or per byte of text in bits (a task's bits-per-byte, Bhagia et al. 2024). Laws and
+#: queries are unit-agnostic; the unit labels every loss printed.
+LOSS_UNITS = ("nats/token", "bits/token", "bits/byte")
+DEFAULT_LOSS_UNIT = LOSS_UNITS[0]
+
+
+def in_loss_unit(text: str, loss_unit: str) -> str:
+    """``text`` (a unit or label written for losses in nats/token) with the loss in ``loss_unit``."""
+    return text.replace(DEFAULT_LOSS_UNIT, loss_unit)
+
+
+def check_loss_unit(loss_unit: str) -> str:
+    """``loss_unit`` if it is one of :data:`LOSS_UNITS`, else one clear error."""
+    if loss_unit not in LOSS_UNITS:
+        raise BayesScalingError(f"loss unit (--loss-unit) must be one of {', '.join(LOSS_UNITS)}, got {loss_unit!r}")
+    return loss_unit
+
+
 #: Compute units: the spelling options and stored metadata use -> the one text and laws use.
 COMPUTE_UNIT_NAMES = {"flops": "FLOPs", "pf-days": "PF-days"}
 COMPUTE_UNITS = tuple(COMPUTE_UNIT_NAMES)

@@ -25,6 +25,15 @@ _FIXES = {
 }
 
 
+def given_path(path: str | os.PathLike, argument: str = "FIT") -> Path:
+    """``path`` as a :class:`Path`, refused in one line when it is empty (``Path("")`` would be the current
+    folder); ``argument`` names the command-line argument that gave it."""
+    if not str(path).strip():
+        raise BayesScalingError(f"the {argument} argument (a fit file path) is empty: give the .nc file written by "
+                                f"`bayes-scaling fit` or `bayes-scaling ensemble`")
+    return Path(path)
+
+
 def os_error(e: OSError, path: str | os.PathLike, doing: str = "write") -> BayesScalingError:
     """A one-line error for an :class:`OSError` met while ``doing`` ``path``: the cause and its fix."""
     fix = _FIXES.get(e.errno) or (e.strerror or type(e).__name__)

@@ -217,5 +217,5 @@ def test_a_constant_metric_warns_in_the_words_of_a_metric():
 def test_summary_json_gives_each_parameters_unit(fit_path, capsys):
     out, _ = cli(["summary", fit_path, "--json"], capsys)
     record = json.loads(out)
-    assert record["E"]["unit"] == "nats/token" and record["alpha"]["unit"] == "1"
+    assert record["E"]["unit"] == "nats/token" and record["alpha"]["unit"] == "dimensionless"
     assert record["sigma"]["unit"] == "log(nats/token)"

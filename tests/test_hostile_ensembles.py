@@ -63,8 +63,7 @@ def run(argv, capsys, folder: Path | None = None, code: int = 2) -> str:
 
 # -- an ensemble where one fit is read ---------------------------------------------------------
 
-@pytest.mark.parametrize("argv", [["breakdown", "{ens}", "--budget", "1e24"], ["shape", "{ens}"],
-                                  ["compare-laws", "{fit}", "{ens}"]])
+@pytest.mark.parametrize("argv", [["shape", "{ens}"], ["compare-laws", "{fit}", "{ens}"]])
 def test_an_ensemble_given_where_one_fit_is_read_is_named(argv, files_dir, capsys):
     argv = [a.format(ens=files_dir / "ens.nc", fit=files_dir / "fit.nc") for a in argv]
     line = run(argv, capsys)

@@ -88,10 +88,10 @@ def test_predict_metric_states_the_predictor_loss_unit(tmp_path, capsys):
     mp = str(fake_fit("sigmoid_metric", {"b": 0.25, "r": 2 / 3, "L0": 2.5, "k": 4.0}, draws=100,
                       sigma=0.02).save(tmp_path / "metric.nc"))
     assert main(["predict-metric", lp, mp, "--params", "1e9", "--tokens", "2e10"]) == 0
-    # a fit does not know whether its loss column was nats/token or a task's bits/byte: both are named
-    assert "loss of a new run (nats/token or bits/byte): median" in capsys.readouterr().out
+    # the loss fit's recorded unit (--loss-unit, nats/token by default; tests/test_conform.py: bits/byte)
+    assert "loss of a new run (nats/token): median" in capsys.readouterr().out
     assert main(["predict-metric", lp, mp, "--params", "1e9", "--tokens", "2e10", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["units"]["loss"] == "nats/token or bits/byte"
+    assert json.loads(capsys.readouterr().out)["units"]["loss"] == "nats/token"
 
 
 def test_an_empty_runs_path_is_called_empty(capsys, tmp_path, monkeypatch):

@@ -9,7 +9,8 @@ import argparse
 import math
 from typing import Any
 
-from bayes_scaling.conventions import CI_PROB, COMPUTE_UNITS, PARAMS_KINDS, compute_to_flops
+from bayes_scaling.conventions import (CI_PROB, COMPUTE_UNITS, DEFAULT_LOSS_UNIT, LOSS_UNITS, PARAMS_KINDS,
+                                       compute_to_flops)
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.quantities import flag
 
@@ -150,7 +151,10 @@ def add_runs_args(p) -> None:
     p.add_argument("--params-col", default="params", help="column with parameter counts N")
     p.add_argument("--tokens-col", default="tokens", help="column with training tokens D ('' if absent)")
     p.add_argument("--compute-col", default="compute", help="column with training compute C ('' if absent)")
-    p.add_argument("--loss-col", default="loss", help="column with final loss in nats/token")
+    p.add_argument("--loss-col", default="loss", help="column with final loss (in --loss-unit)")
+    p.add_argument("--loss-unit", choices=LOSS_UNITS, default=DEFAULT_LOSS_UNIT,
+                   help="unit of the loss column, recorded with the fit and printed with every loss (values are "
+                        "not converted; default %(default)s; bits/byte: e.g. a task's bits-per-byte)")
     p.add_argument("--params-kind", choices=PARAMS_KINDS, default="total",
                    help="whether N counts total or non-embedding parameters (default %(default)s)")
     add_compute_unit_arg(p, "unit of the compute column")
@@ -198,6 +202,7 @@ def runs_from_args(args, source=None):
         loss_col=args.loss_col,
         params_kind=args.params_kind,
         compute_unit=args.compute_unit,
+        loss_unit=getattr(args, "loss_unit", DEFAULT_LOSS_UNIT),
         group_cols=args.group_col or (),
         seed_col=args.seed_col,
         extra_cols=col_map(args.col),

@@ -37,6 +37,13 @@ def cmd_compare(args) -> int:
         out["compute_multiplier"] = rec(c["compute_multiplier"], ci)
     if "p_best" in c:
         out["p_best"], out["expected_rank"] = c["p_best"], c["expected_rank"]
+    from bayes_scaling.commands.ensemble import member_lines, member_records
+
+    by_form = member_records(result, lambda m: compare_groups(
+        m, args.groups, compute=compute, N=args.params, D=args.tokens, rope=args.rope,
+        flops_per_token=args.flops_per_token)["loss_diff"], ci, log=False)
+    if by_form:
+        out["loss_diff_by_law_form"] = by_form
     out["diagnostics"] = diagnostics_record(result)
 
     def text():
@@ -44,8 +51,9 @@ def cmd_compare(args) -> int:
             f"at N = {args.params:.4g}, D = {args.tokens:.4g}"
         yield f"paired comparison {where} (same posterior draw for every group):"
         for g, r in out["loss"].items():
-            yield interval_line(f"loss of {g} (nats/token)", r)
-        yield interval_line(f"L({b}) - L({a})", out["loss_diff"])
+            yield interval_line(f"loss of {g} ({result.loss_unit})", r)
+        yield interval_line(f"L({b}) - L({a}) ({result.loss_unit})", out["loss_diff"])
+        yield from member_lines(out.get("loss_diff_by_law_form", {}), f"L({b}) - L({a})", result.loss_unit)
         yield (f"  P({a} better than {b}) = {out['p_a_better']:.3f}; P(|difference| < {args.rope:.0%} of the loss) = "
                f"{out['p_rope']:.3f}")
         if "compute_multiplier" in out:

@@ -6,6 +6,7 @@ import shlex
 
 from bayes_scaling.commands.args import refuse_unused
 from bayes_scaling.commands.output import emit
+from bayes_scaling.conventions import DEFAULT_LOSS_UNIT
 from bayes_scaling.errors import BayesScalingError
 
 #: Canonical run-table columns -> the CSV column names ``fit`` reads by default.
@@ -76,6 +77,8 @@ def export_frame(runs):
         args += ["--covariate", c]
     if runs.params_kind != "total":
         args += ["--params-kind", runs.params_kind]
+    if runs.loss_unit != DEFAULT_LOSS_UNIT:
+        args += ["--loss-unit", runs.loss_unit]
     return frame, args
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from bayes_scaling.commands.args import (add_compute_unit_arg, add_cost_args, add_json_arg, cost_from_args,
                                          int_at_least, positive_float, refuse_unused, to_flops)
 from bayes_scaling.commands.output import emit
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, TRUSTED_TOKENS_PER_PARAM
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, TRUSTED_TOKENS_PER_PARAM, in_loss_unit
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.errors import BayesScalingError
 
@@ -82,7 +82,8 @@ def cmd_design(args) -> int:
         return _new_project(args, target, budget)
     refuse_unused(args, _SPEC_ONLY, "to a new project's design (--spec), not to a design from a fit")
     from bayes_scaling.inference.design import refit_expected
-    from bayes_scaling.queries.design import OBJECTIVE_UNITS, RULES, candidate_grid, design_runs, posterior_objective
+    from bayes_scaling.queries.design import (OBJECTIVE_UNITS, RULES, candidate_grid, design_runs, posterior_objective,
+                                              verdict_text)
     from bayes_scaling.queries.draws import resolve_cost
     from bayes_scaling.result import load_fit
 
@@ -110,24 +111,29 @@ def cmd_design(args) -> int:
                       max_refits=args.max_refits, seed=args.seed, cost=cost, laplace=not args.no_laplace,
                       exchange=args.exchange)
     cands, batch, sg = des.candidate_records(), des.batch_records(), des.stop_go
+    obj_unit = in_loss_unit(OBJECTIVE_UNITS[args.objective], result.loss_unit)
     out: dict[str, Any] = {
         "target_compute_flops": target, "ladder_budget_flops": budget, "cost": cost.describe(),
-        "objective": args.objective, "objective_units": OBJECTIVE_UNITS[args.objective], "objective_now": des.gains.before,
+        "objective": args.objective, "objective_units": obj_unit, "objective_now": des.gains.before,
         "decision_N_now": des.pre.decision(), "draws": des.pre.size, "worlds": args.worlds, "min_ess": args.min_ess,
         "laplace": des.laplace, "shapes_tokens_per_param": list(shapes) if args.candidates == "grid" else None,
         "candidates": cands, "batch": batch, "batch_cost_flops": sum(b["cost_flops"] for b in batch),
         "batch_expected_after": batch[-1]["after"] if batch else des.gains.before,
         "seconds": des.seconds, "batch_rule": des.rule, "batch_exchange_moves": des.exchanged,
         "batch_refit_expected_after": des.batch_refit, "stop_or_go": sg,
+        "candidates_over_budget": int(np.size(n) - len(des.cost)),
     }
 
     def text():
         yield (f"design for C = {target:.3g} FLOPs with a ladder budget of {budget:.3g} FLOPs ({cost.describe()}); objective "
-               f"{_VAR_LABEL[args.objective]} = {des.gains.before:.4g} {OBJECTIVE_UNITS[args.objective]} now "
+               f"{_VAR_LABEL[args.objective]} = {des.gains.before:.4g} {obj_unit} now "
                f"({des.pre.size} draws, {args.worlds} simulated outcomes per run; "
                + (f"an outcome whose importance weights have ESS < {args.min_ess:g} is scored by the Laplace update)"
                   if des.laplace else "reweighting only: Laplace update "
                   + ("off)" if args.no_laplace else "not for an ensemble's mixture of laws)")))
+        if out["candidates_over_budget"]:
+            yield (f"  {out['candidates_over_budget']} of {np.size(n)} candidates cost more than the ladder budget "
+                   f"and are left out")
         yield f"  {'N':>9} {'D':>9} {'D/N':>6} {'cost':>9} {'gain':>9} {'gain%':>6} {'gain/EFLOP':>10} {'ESS':>5}  how"
         for r in cands[:args.top]:
             yield (f"  {r['N']:>9.3g} {r['D']:>9.3g} {r['tokens_per_param']:>6.3g} {r['cost_flops']:>9.3g} "
@@ -148,13 +154,7 @@ def cmd_design(args) -> int:
         for i, st in enumerate(sg["steps"], 1):
             yield (f"  k = {i} (N = {st['N']:.3g}, D = {st['D']:.3g}): {st['expected_wasted_after']:.2%}, saves "
                    f"{st['value_flops']:.3g} FLOPs in expectation for {st['cost_flops']:.3g} (net {st['net_flops']:+.3g})")
-        yield (f"  -> {sg['verdict'].upper()}" + (f": run the first {sg['go_runs']} pick(s)" if sg["go_runs"] else
-                                                   ": the current ladder is enough for this decision"))
-        best = max([0.0] + [st["net_flops"] for st in sg["steps"]])
-        for alt in sg["alternatives"]:
-            if alt["net_flops"] > best:
-                yield (f"  (alternative: the first {alt['go_runs']} pick(s) of the greedy batch by {RULES[alt['rule']]} "
-                       f"would net {alt['net_flops']:+.3g} FLOPs)")
+        yield "  -> " + verdict_text(sg)
 
     return emit(text, out, as_json=args.json)
 
@@ -182,15 +182,20 @@ def _new_project(args, target: float, budget: float) -> int:
            "best": {**summary(best), "runs": [{"N": float(a), "D": float(b)} for a, b in zip(best["N"], best["D"])]},
            "designs": [summary(r) for r in rows[:args.top]]}
     what = "log N*" if args.objective == "n_star" else "L* (nats/token)"
+    unit = "(log parameters)^2" if args.objective == "n_star" else "(nats/token)^2"
 
     def text():
         yield (f"new project ({spec.name}): IsoFLOP ladders spending {budget:.3g} FLOPs, ranked by the expected "
                f"posterior variance of {what} at C = {target:.3g} FLOPs (Laplace, {args.prior_draws} prior draws; "
-               f"prior: {out['prior_expected_var']:.3g})")
-        yield f"  {'budgets':>8} {'x':>3} {'spacing':>7} {'width':>5} {'largest C':>10} {'E[var]':>9} {'median':>9}"
+               f"prior: {out['prior_expected_var']:.3g} {unit})")
+        yield ("  budgets: IsoFLOP budgets, each C_max / spacing^i; sizes: runs per budget, log-even over N*/width to "
+               f"N* x width; var: posterior variance of {what} after the ladder, {unit}, its mean and median over the "
+               "prior")
+        yield (f"  {'budgets':>8} {'sizes':>5} {'spacing':>7} {'width':>5} {'largest C':>10} {'mean var':>9} "
+               f"{'median var':>10}")
         for r in out["designs"]:
-            yield (f"  {len(r['budgets']):>8} {r['per_budget']:>3} {r['spacing']:>7.3g} {r['width']:>5.3g} "
-                   f"{r['budgets'][-1]:>10.3g} {r['expected_var']:>9.3g} {r['median_var']:>9.3g}")
+            yield (f"  {len(r['budgets']):>8} {r['per_budget']:>5} {r['spacing']:>7.3g} {r['width']:>5.3g} "
+                   f"{r['budgets'][-1]:>10.3g} {r['expected_var']:>9.3g} {r['median_var']:>10.3g}")
         yield "best ladder's runs (N parameters, D tokens):"
         for run in out["best"]["runs"]:
             yield f"  N = {run['N']:.3g}, D = {run['D']:.3g}"

@@ -9,7 +9,7 @@ from typing import Any
 from bayes_scaling.commands.args import (add_calibrate_arg, add_ci_arg, add_json_arg, add_residual_process_arg,
                                          add_runs_args, add_sampler_args, fit_out, runs_from_args)
 from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, discrepancy_line, discrepancy_record,
-                                           emit)
+                                           emit, interval_line)
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import summary_record as rec
 
@@ -18,9 +18,10 @@ def is_ensemble(result) -> bool:
     return hasattr(result, "members")
 
 
-def member_records(result, query, ci_prob: float) -> dict[str, Any]:
+def member_records(result, query, ci_prob: float, log: bool = True) -> dict[str, Any]:
     """``{"members": {name: {weight, law, value}}, "law_form_share": ...}`` for ``query(fit) -> draws``
-    of one scalar per draw; empty for a single fit."""
+    of one scalar per draw (the share of the variance of its log; of the value itself, ``log=False``, for
+    a quantity of either sign); empty for a single fit."""
     if not is_ensemble(result):
         return {}
     from bayes_scaling.result.ensemble import law_form_share
@@ -28,18 +29,21 @@ def member_records(result, query, ci_prob: float) -> dict[str, Any]:
     per = result.member_answers(query)
     return {"members": {k: {"law": result.members[k].law.name, "weight": result.weights[k], **rec(v, ci_prob)}
                         for k, v in per.items()},
-            "law_form_share": float(law_form_share(per, result.weights))}
+            "law_form_share": float(law_form_share(per, result.weights, log)), "law_form_share_of": "log" if log
+            else "value"}
 
 
-def member_lines(block: dict, label: str) -> list[str]:
-    """Text lines for :func:`member_records`' output."""
+def member_lines(block: dict, label: str, unit: str = "") -> list[str]:
+    """Text lines for :func:`member_records`' output (``unit``: of the value, e.g. "nats/token")."""
     if not block:
         return []
     lines = [f"{label} by law form (the answer above mixes them by weight):"]
     for k, r in block["members"].items():
-        lines.append(f"  {k} (weight {r['weight']:.2f}): median {r['median']:.4g}, [{r['ci_low']:.4g}, "
-                     f"{r['ci_high']:.4g}]")
-    lines.append(f"  share of the variance of log({label}) from the law form: {block['law_form_share']:.0%}")
+        lines.append(interval_line(f"{k} (weight {r['weight']:.2f})", r, f" {unit}" if unit else ""))
+    share = block["law_form_share"]
+    of = f"log({label})" if block.get("law_form_share_of", "log") == "log" else label
+    lines.append(f"  share of the variance of {of} from the law form: "
+                 + (f"{share:.0%}" if share == share else "undefined (some draws have no finite value)"))
     return lines
 
 

@@ -10,13 +10,12 @@ from bayes_scaling.commands.args import add_ci_arg, add_json_arg, positive_float
 from bayes_scaling.commands.output import emit, interval_line
 from bayes_scaling.conventions import pct
 from bayes_scaling.posterior.intervals import format_interval
-from bayes_scaling.quantities import quantity
 
 
 def _fits(args):
     from bayes_scaling.result import load_fit
 
-    return load_fit(args.loss_fit), load_fit(args.metric_fit)
+    return load_fit(args.loss_fit, "LOSS_FIT"), load_fit(args.metric_fit, "METRIC_FIT")
 
 
 def cmd_predict_metric(args) -> int:
@@ -27,9 +26,8 @@ def cmd_predict_metric(args) -> int:
     ds = predict_metric(loss_fit, metric_fit, N=args.params, D=args.tokens, C=args.compute, seed=args.seed)
     out = {k: summary_record(ds[k].isel(query=0), args.ci) for k in ("loss", "metric", "metric_predictive")}
     out["query"] = {k: float(ds[k].values[0]) for k in ("N", "D", "C") if k in ds.coords}
-    # A fit does not record whether its loss column was nats/token or a task's bits/byte (the loss law's
-    # own unit says nats/token either way): the predictor loss's unit names both.
-    loss_unit = quantity("L").unit
+    # the loss fit's recorded unit (--loss-unit; nats/token for fits saved before it was recorded)
+    loss_unit = loss_fit.loss_unit
     out["units"] = {"loss": loss_unit, "metric": metric_fit.law.response_unit}
 
     def text():

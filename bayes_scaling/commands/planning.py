@@ -1,4 +1,4 @@
-"""Planning commands: ``allocate``, ``target``, ``frontier``, ``breakdown``."""
+"""Planning commands: ``allocate``, ``target``, ``frontier`` (and ``breakdown``, registered from :mod:`.breakdown`)."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def cmd_allocate(args) -> int:
 
     out["extrapolation"] = extrapolation_report(result, query, ci)
     out["diagnostics"] = diagnostics_record(result)
-    by_form = member_records(result, lambda m: compute_optimal(m, c, cost=cost)[
+    by_form = member_records(result, lambda m: compute_optimal(m, c, cost=cost, group=args.group)[
         "N_opt"].isel(budget=0, drop=True), ci)
     if by_form:
         out["N_opt_by_law_form"] = by_form
@@ -82,20 +82,20 @@ def cmd_allocate(args) -> int:
         yield (f"decision ({d.utility}): train N = {d.N:.4g} {units} parameters on D = {d.D:.4g} tokens "
                f"({d.tokens_per_param:.3g} tokens/parameter)" + "".join(
                    f", {'N' if k == 'max_params' else 'D'} <= {v:.4g}" for k, v in d.constraints.items()))
-        yield interval_line("loss at the decision (nats/token)", out["loss"])
+        yield interval_line(f"loss at the decision ({result.loss_unit})", out["loss"])
         yield interval_line("wasted compute vs each draw's optimum", out["wasted_compute"], fmt=".2%")
         yield "compute-optimal allocation, per posterior draw:"
         yield interval_line("N* (parameters)", out["N_opt"])
         yield interval_line("D* (tokens)", out["D_opt"])
         yield interval_line("D*/N* (tokens/parameter)", out["tokens_per_param"], fmt=".3g")
-        yield interval_line("L* (nats/token)", out["loss_opt"])
-        yield from member_lines(out.get("N_opt_by_law_form", {}), "N*")
+        yield interval_line(f"L* ({result.loss_unit})", out["loss_opt"])
+        yield from member_lines(out.get("N_opt_by_law_form", {}), "N*", "parameters")
         yield interval_line("a in N* ~ C^a (C/10 to 10C)", out["a"], fmt=".3f")
         yield interval_line("b in D* ~ C^b", out["b"], fmt=".3f")
         for name, alt in out["alternatives"].items():
             yield (f"alternative '{name}': N = {alt['N']:.4g}, D = {alt['D']:.4g}; P(worse than the decision) = "
                    f"{alt['p_worse_than_decision']:.2f}")
-            yield interval_line("loss penalty (nats/token)", alt["loss_penalty"])
+            yield interval_line(f"loss penalty ({result.loss_unit})", alt["loss_penalty"])
             yield interval_line("wasted compute", alt["wasted_compute"], fmt=".2%")
         yield from extrapolation_lines(out["extrapolation"])
         yield diagnostics_line(result)
@@ -104,6 +104,7 @@ def cmd_allocate(args) -> int:
 
 
 def cmd_target(args) -> int:
+    from bayes_scaling.commands.ensemble import member_lines, member_records
     from bayes_scaling.queries.allocate import compute_for_loss, prob_reach
     from bayes_scaling.result import load_fit
 
@@ -121,6 +122,9 @@ def cmd_target(args) -> int:
         "N_opt": rec(ds["N_opt"], ci),
         "D_opt": rec(ds["D_opt"], ci),
     }
+    by_form = member_records(result, lambda m: compute_for_loss(m, args.loss, cost=cost)["compute"], ci)
+    if by_form:
+        out["compute_by_law_form"] = by_form
     if args.compute is not None:
         out["budget_flops"] = budget_flops(args)
         out["p_reach"] = prob_reach(result, args.loss, out["budget_flops"], cost=cost)
@@ -134,12 +138,13 @@ def cmd_target(args) -> int:
     out["diagnostics"] = diagnostics_record(result)
 
     def text():
-        yield (f"to reach a loss of {args.loss:g} nats/token with the compute-optimal plan "
+        yield (f"to reach a loss of {args.loss:g} {result.loss_unit} with the compute-optimal plan "
                f"(P(unreachable at any budget) = {out['p_unreachable']:.3f}):")
         yield interval_line("compute (FLOPs)", out["compute"])
         yield interval_line("compute (PF-days)", out["compute_pf_days"])
         yield interval_line("N* (parameters)", out["N_opt"])
         yield interval_line("D* (tokens)", out["D_opt"])
+        yield from member_lines(out.get("compute_by_law_form", {}), "compute", "FLOPs")
         if "p_reach" in out:
             yield f"P(reach {args.loss:g} within {out['budget_flops']:.4g} FLOPs) = {out['p_reach']:.3f}"
         yield from (extrapolation_lines(out["extrapolation"]) if out["extrapolation"] else [out["extrapolation_note"]])
@@ -149,6 +154,7 @@ def cmd_target(args) -> int:
 
 
 def cmd_frontier(args) -> int:
+    from bayes_scaling.commands.ensemble import member_lines, member_records
     from bayes_scaling.queries.allocate import compute_optimal, frontier_exponents
     from bayes_scaling.result import load_fit
 
@@ -175,6 +181,9 @@ def cmd_frontier(args) -> int:
                                                                                    "loss_opt")}})
     out = {"a": rec(fe["a"], ci), "b": rec(fe["b"], ci), "loss_slope": rec(fe["loss_slope"], ci),
            "budgets": rows, "cost": cost.describe(), "diagnostics": diagnostics_record(result)}
+    by_form = member_records(result, lambda m: compute_optimal(m, [hi], cost=cost)["N_opt"].isel(budget=0, drop=True), ci)
+    if by_form:
+        out["N_opt_at_compute_max_by_law_form"] = by_form
 
     def text():
         yield f"compute-optimal frontier from {lo:.3g} to {hi:.3g} FLOPs (training cost {cost.describe()}):"
@@ -190,6 +199,7 @@ def cmd_frontier(args) -> int:
             yield (f"  {r['compute_flops']:>10.3g}  {n_text}".ljust(44)
                    + f"  {t['median']:>7.3g} {format_interval(t, '.3g', median=False)}".ljust(28)
                    + f"  {format_interval(l_, '.4f')}")
+        yield from member_lines(out.get("N_opt_at_compute_max_by_law_form", {}), f"N* at {hi:.3g} FLOPs", "parameters")
         yield diagnostics_line(result)
 
     return emit(text, out, as_json=args.json)
@@ -258,7 +268,7 @@ def add_parsers(sub) -> None:
 
     p = sub.add_parser("target", help="compute needed to reach a target loss")
     common(p)
-    p.add_argument("--loss", type=positive_float, required=True, help="target loss in nats/token")
+    p.add_argument("--loss", type=positive_float, required=True, help="target loss, in the fit's loss unit (nats/token unless fitted with --loss-unit)")
     p.add_argument("--compute", type=positive_float, default=None, help="budget: also print P(reach the target)")
     p.set_defaults(func=cmd_target)
 
@@ -271,129 +281,6 @@ def add_parsers(sub) -> None:
     p.add_argument("--converged-within", type=positive_float, default=0.02,
                    help="kaplan_ns fits: the converged plan stops within this fraction of its converged loss")
     p.set_defaults(func=cmd_frontier)
-    _add_breakdown_parser(sub)
+    from bayes_scaling.commands.breakdown import add_breakdown_parser
 
-
-def cmd_breakdown(args) -> int:
-    """Where scaling may break down, for whatever the fit's law supports."""
-    from bayes_scaling.queries import breakdown as bd
-    from bayes_scaling.queries.extrapolation import largest_runs_check
-    from bayes_scaling.result import FitResult
-
-    result = FitResult.load(args.fit)
-    law = result.law
-    ci = args.ci
-    out: dict[str, Any] = {"law": law.name}
-    lines = [f"breakdown checks for a {law.name} fit ({law.formula})"]
-    budget = None if args.budget is None else to_flops(args.budget, args.compute_unit)
-    nd = law.name != "kaplan_c" and set(law.input_names) == {"N", "D"}
-    single_axis = law.name.startswith(("power_", "bnsl"))
-    for applies, options, why in (
-            (law.name == "kaplan_c", _BREAKDOWN_KAPLAN, "to a kaplan_c fit (Kaplan's contradiction point)"),
-            (nd, {"--delta": ("delta", 0.02)}, "to a law of N and D (the data requirement)"),
-            (law.name == "kaplan_c" or nd, {"--budget": ("budget", None)}, "to a kaplan_c fit or a law of N and D"),
-            (single_axis, {"--breaks": ("breaks", 1), "--seed": ("seed", 0)}, "to a power_* or bnsl* fit (breaks)")):
-        if not applies:  # an option that would be silently ignored
-            refuse_unused(args, options, why)
-
-    if law.name == "kaplan_c":
-        if not args.kaplan_d:
-            raise BayesScalingError("Kaplan's contradiction point needs an L(D) fit too: add --kaplan-d FIT_D.nc "
-                                    "(a fit of the kaplan_d law)")
-        if args.kaplan_ns:
-            n_e, p_n = bd.path_from_frontier(FitResult.load(args.kaplan_ns))
-            path = f"the kaplan_ns fit's frontier, N = {np.median(n_e):.3g} C^{np.median(p_n):.3f} (medians)"
-        else:
-            n_e, p_n = args.path_ne, args.path_p
-            path = f"N = {n_e:.3g} C^{p_n}"
-        point = bd.contradiction_point(result, FitResult.load(args.kaplan_d), n_e=n_e, p_n=p_n)
-        cp = {k: rec(point[k], ci) for k in ("C_star", "N_star", "D_star", "L_star")}
-        cp["p_never_meet"] = point.attrs["p_never_meet"]
-        cp["path"] = {"n_e_median": point.attrs["n_e_median"], "p_n_median": point.attrs["p_n_median"],
-                      "from": "kaplan_ns fit" if args.kaplan_ns else "given"}
-        if budget is not None:
-            cp["p_before_budget"] = bd.prob_before(point, flops_to_pf_days(budget))
-        out["contradiction_point"] = cp
-        lines.append(f"Kaplan's contradiction point (L(C_min) meets L(D) on the path {path}):")
-        lines += [interval_line("C* (PF-days)", cp["C_star"]), interval_line("N* (parameters)", cp["N_star"]),
-                  interval_line("D* (tokens)", cp["D_star"]), interval_line("L* (nats/token)", cp["L_star"])]
-        if "p_before_budget" in cp:
-            lines.append(f"  P(C* < budget {flops_to_pf_days(budget):.4g} PF-days) = {cp['p_before_budget']:.3f}")
-    elif set(law.input_names) == {"N", "D"}:
-        from bayes_scaling.queries.data_requirement import data_requirement
-
-        n_obs = result.runs.frame["N"]
-        req = data_requirement(result, float(n_obs.min()), 10 * float(n_obs.max()), delta=args.delta)
-        out["data_requirement"] = {"k": rec(req["k"], ci), "gamma": rec(req["gamma"], ci), "delta": args.delta,
-                                   "n_range": [float(n_obs.min()), 10 * float(n_obs.max())]}
-        g = out["data_requirement"]["gamma"]
-        lines.append(f"data requirement: D >= k N^gamma keeps the overfitting penalty under {args.delta:.0%} "
-                     f"(N from {n_obs.min():.3g} to {10 * n_obs.max():.3g})")
-        lines += [interval_line("gamma", g, fmt=".3f"), interval_line("k", out["data_requirement"]["k"])]
-        if budget is not None:
-            from bayes_scaling.queries.allocate import decide
-            from bayes_scaling.queries.extrapolation import extrapolation_report
-
-            d = decide(result, budget)
-            rep = extrapolation_report(result, {"N": np.array([d.N]), "D": np.array([d.D]), "C": np.array([budget])}, ci)
-            out["extrapolation_at_budget"] = rep
-            lines.append(f"at the budget's decision (N = {d.N:.3g}, D = {d.D:.3g}): decades beyond the data "
-                         + ", ".join(f"{k} {v:+.2f}" for k, v in rep["decades_beyond"].items()))
-    else:
-        other = None
-        if law.name.startswith(("power_", "bnsl")):  # single-axis laws have a broken/unbroken counterpart
-            try:
-                from bayes_scaling.inference.counterpart import fit_counterpart
-                other = fit_counterpart(result, n_breaks=args.breaks, seed=args.seed)
-            except BayesScalingError as e:
-                out["break_test"] = {"skipped": str(e)}
-                lines.append(f"break test skipped: {e}")
-        if other is not None:
-            from bayes_scaling.queries.compare_laws import break_test
-
-            unbroken, broken = (result, other) if law.name.startswith("power") else (other, result)
-            test = break_test(unbroken, broken, ci)
-            test["diagnostics_counterpart"] = diagnostics_record(other)
-            out["break_test"] = test
-            lines.append(f"break test on {test['axis']} (PSIS-LOO, {test['laws']['broken']} vs {test['laws']['unbroken']}): "
-                         f"P(break) = {test['p_break']:.3f}, elpd difference {test['elpd_diff']:.1f} "
-                         f"(se {test['se_diff']:.1f}), stacking weight of the broken law "
-                         f"{test['stacking_weight_broken']:.2f}")
-            for name, r in test["break_location"].items():
-                lines.append(interval_line(f"break location {name}", r))
-            k = test["pareto_k_max"]
-            if max(k.values()) > 0.7:
-                lines.append(f"  note: Pareto k up to {max(k.values()):.2f} (> 0.7): some runs are influential; "
-                             f"treat the LOO difference as indicative")
-            lines.append("  counterpart fit " + diagnostics_line(other))
-    at_budget = out.get("extrapolation_at_budget")  # already ran the same check
-    check = at_budget["largest_runs_check"] if at_budget else largest_runs_check(result, ci_prob=ci)
-    out["largest_runs_check"] = check
-    lines.append(f"largest {check['n_runs']} runs: {check['outside_interval']} outside their {pct(ci)} predictive "
-                 f"interval" + (" - WARNING: the fit misses them" if check["poor_fit"] else ""))
-    out["diagnostics"] = diagnostics_record(result)
-    return emit([*lines, diagnostics_line(result)], out, as_json=args.json)
-
-
-#: Options of Kaplan's contradiction point (flag -> (dest, default)): a kaplan_c fit's only.
-_BREAKDOWN_KAPLAN = {"--kaplan-d": ("kaplan_d", None), "--kaplan-ns": ("kaplan_ns", None),
-                     "--path-ne": ("path_ne", 1.3e9), "--path-p": ("path_p", 0.73)}
-
-
-def _add_breakdown_parser(sub) -> None:
-    p = sub.add_parser("breakdown", help="where scaling may break down (contradiction point, breaks, data needs)")
-    p.add_argument("fit", help="fit file (.nc)")
-    p.add_argument("--budget", type=positive_float, default=None, help="your compute budget")
-    add_compute_unit_arg(p, "unit of --budget")
-    p.add_argument("--kaplan-d", default=None, help="kaplan_d fit, for the contradiction point of a kaplan_c fit")
-    p.add_argument("--kaplan-ns", default=None, help="kaplan_ns fit whose compute-efficient frontier gives the path")
-    p.add_argument("--path-ne", type=positive_float, default=_BREAKDOWN_KAPLAN["--path-ne"][1],
-                   help="compute-efficient path N = NE C^P (C in PF-days; Kaplan Table 6: 1.3e9)")
-    p.add_argument("--path-p", type=positive_float, default=_BREAKDOWN_KAPLAN["--path-p"][1],
-                   help="exponent P of that path (Kaplan: 0.73)")
-    p.add_argument("--delta", type=positive_float, default=0.02, help="overfitting penalty for the data requirement")
-    p.add_argument("--seed", type=int, default=0, help="seed of the counterpart fit in break tests")
-    p.add_argument("--breaks", type=int, choices=(1, 2), default=1, help="breaks of the law a power-law fit is tested against")
-    add_ci_arg(p)
-    add_json_arg(p)
-    p.set_defaults(func=cmd_breakdown)
+    add_breakdown_parser(sub)

@@ -1,5 +1,5 @@
-"""``predict``: the loss (nats/token) of the law and of a new run at given N (parameters), D (tokens),
-C (FLOPs) or the fit's further inputs, with credible intervals and the extrapolation guard."""
+"""``predict``: the loss (in the fit's loss unit, nats/token by default) of the law and of a new run at given
+N (parameters), D (tokens), C (FLOPs) or the fit's further inputs, with credible intervals and the extrapolation guard."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def prediction_json(result, pred, ci_prob: float) -> dict[str, Any]:
         "loss": summary_record(pred["loss"].isel(query=0), ci_prob),
         "loss_predictive": summary_record(pred["loss_predictive"].isel(query=0), ci_prob),
         "query": {k: float(pred[k].values[0]) for k in INPUT_QUANTITIES if k in pred.coords},
-        "units": {"loss": "nats/token", "N": f"{result.runs_metadata['params_kind']} parameters", "D": "tokens",
+        "units": {"loss": result.loss_unit, "N": f"{result.runs_metadata['params_kind']} parameters", "D": "tokens",
                   "C": "FLOPs"},
     }
     out["extrapolation"] = extrapolation_report(
@@ -37,14 +37,14 @@ def cmd_predict(args) -> int:
     extra = {k: v for k, v in (("U", args.unique_tokens), ("X", args.x), ("S", args.steps)) if v is not None}
     pred = result.predict(N=args.params, D=args.tokens, C=args.compute, group=args.group, **extra)
     out = prediction_json(result, pred, args.ci)
-    out.update(member_records(result, lambda m: m.predict(N=args.params, D=args.tokens, C=args.compute, **extra)[
-        "loss"].isel(query=0, drop=True), args.ci))
+    out.update(member_records(result, lambda m: m.predict(N=args.params, D=args.tokens, C=args.compute, group=args.group,
+                                                          **extra)["loss"].isel(query=0, drop=True), args.ci))
 
     def text():
         q = ", ".join(f"{k} = {v:.4g}" for k, v in out["query"].items())
         for key, label in (("loss", "law (mean curve)"), ("loss_predictive", "new run (with run-to-run noise)")):
-            yield interval_text(f"predicted loss at {q}: {label}", out[key], " nats/token", ".4f")
-        yield from member_lines({k: out[k] for k in ("members", "law_form_share") if k in out}, "loss")
+            yield interval_text(f"predicted loss at {q}: {label}", out[key], f" {result.loss_unit}", ".4f")
+        yield from member_lines({k: out[k] for k in ("members", "law_form_share") if k in out}, "loss", result.loss_unit)
         yield from extrapolation_lines(out["extrapolation"])
         yield diagnostics_line(result)
 

@@ -21,8 +21,10 @@ from bayes_scaling.conventions import (
     KAPLAN_B_STAR_TOKENS,
     COMPUTE_UNIT_NAMES,
     COMPUTE_UNITS,
+    DEFAULT_LOSS_UNIT,
     PARAMS_KINDS,
     canonical_compute_unit,
+    check_loss_unit,
     compute_to_flops,
 )
 from bayes_scaling.data.plausibility import UNIT_FACTOR, check_plausible, plausibility_problems
@@ -119,6 +121,7 @@ def load_runs(
     loss_col: str = "loss",
     params_kind: str = "total",
     compute_unit: str = "flops",
+    loss_unit: str = DEFAULT_LOSS_UNIT,
     group_cols: tuple[str, ...] | list[str] = (),
     seed_col: str | None = None,
     extra_cols: dict[str, str] | None = None,
@@ -132,6 +135,8 @@ def load_runs(
     ``params_kind`` declares whether N counts total or non-embedding parameters. Compute is read in
     ``compute_unit`` ("flops" or "pf-days"; "FLOPs" or "PF-days" too) and stored in FLOPs. Absent compute is derived as
     C = 6ND; absent tokens as D = C / 6N. A given C more than 2x away from 6ND triggers a warning.
+    ``loss_unit`` (one of :data:`~bayes_scaling.conventions.LOSS_UNITS`) is the loss column's unit, recorded
+    with the table (and a fit of it) to label every loss; values are not converted.
     ``*_col`` name the source column of each quantity (``None``: absent; a default name may be absent,
     a name given explicitly must exist). Errors carry the quantity (or column role) at fault.
     Implausible values (a sign of wrong units: :mod:`bayes_scaling.data.plausibility`) warn, or
@@ -142,6 +147,7 @@ def load_runs(
     if canonical_compute_unit(compute_unit) is None:
         raise BayesScalingError(f"compute_unit must be one of {COMPUTE_UNITS}, got {compute_unit!r}")
     compute_unit = canonical_compute_unit(compute_unit)
+    loss_unit = check_loss_unit(loss_unit)
     frame, name, sha = read_source(source)
     if len(frame) == 0:
         raise BayesScalingError(f"runs table {name!r} has a header but no runs: add one row per training run")
@@ -254,4 +260,4 @@ def load_runs(
     implausible = plausibility_problems(out)
     check_plausible(implausible, strict=strict)
     notes += [f"implausible runs: {p}" for p in implausible]
-    return RunTable(out, params_kind, cmap, name, sha, tuple(derived), tuple(notes), compute_unit)
+    return RunTable(out, params_kind, cmap, name, sha, tuple(derived), tuple(notes), compute_unit, loss_unit)

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayes_scaling.conventions import flops_to_unit
+from bayes_scaling.conventions import DEFAULT_LOSS_UNIT, flops_to_unit
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.quantities import label
 
@@ -94,6 +94,8 @@ class RunTable:
     notes: tuple[str, ...] = field(default_factory=tuple)
     #: The unit compute was read in ("flops" or "pf-days"; stored in FLOPs either way); None: not recorded.
     compute_unit: str | None = None
+    #: The unit of the loss column (:data:`bayes_scaling.conventions.LOSS_UNITS`); a label, not converted.
+    loss_unit: str = DEFAULT_LOSS_UNIT
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -165,6 +167,7 @@ class RunTable:
             "derived": list(self.derived),
             "n_runs": len(self),
             **({"compute_unit": self.compute_unit} if self.compute_unit else {}),
+            "loss_unit": self.loss_unit,
             **({"notes": list(self.notes)} if self.notes else {}),
         }
 
@@ -177,4 +180,4 @@ def runs_from_frame(frame: pd.DataFrame, metadata: dict[str, Any]) -> RunTable:
                      tuple(cols.get("covariates", ())), tuple(cols.get("shape", ())))
     return RunTable(frame, metadata.get("params_kind", "total"), cmap, metadata.get("source", ""),
                     metadata.get("sha256", ""), tuple(metadata.get("derived", ())), tuple(metadata.get("notes", ())),
-                    compute_unit=metadata.get("compute_unit"))
+                    compute_unit=metadata.get("compute_unit"), loss_unit=metadata.get("loss_unit", DEFAULT_LOSS_UNIT))

@@ -63,7 +63,9 @@ def prior_draws(spec, n: int = 400, seed: int = 0) -> tuple[dict[str, np.ndarray
     rel = [k for k, p in spec.priors.items() if p.relative_to]
     if rel:
         raise BayesScalingError(f"priors of {rel} are relative to the data; a new project has no runs yet")
-    values = {k: np.asarray(pm.draw(p.pymc_dist(), draws=n, random_seed=seed + i), float)
-              for i, (k, p) in enumerate(spec.priors.items())}
-    sigma = np.asarray(pm.draw(spec.likelihood.sigma.pymc_dist(), draws=n, random_seed=seed + 97), float)
+    with warnings.catch_warnings():  # numba runs a truncated Normal's draws in object mode: slower, not wrong
+        warnings.filterwarnings("ignore", message=".*object mode.*", category=UserWarning)
+        values = {k: np.asarray(pm.draw(p.pymc_dist(), draws=n, random_seed=seed + i), float)
+                  for i, (k, p) in enumerate(spec.priors.items())}
+        sigma = np.asarray(pm.draw(spec.likelihood.sigma.pymc_dist(), draws=n, random_seed=seed + 97), float)
     return {k: np.asarray(v, float) for k, v in law.to_law_params(values).items()}, sigma

@@ -9,7 +9,7 @@ from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import format_interval, median_interval
 from bayes_scaling.plots.common import (
     BAND_COLOR,
-    LOSS_LABEL,
+    loss_label,
     axis_label,
     budget_labels,
     check_ci,
@@ -106,7 +106,7 @@ def plot_isoflops(result, budgets=None, *, ci_prob: float = CI_PROB, ax=None, gr
                 Line2D([], [], ls="-", marker="o", mfc="white", color="0.3", ms=6),
                 Line2D([], [], color="0.6", lw=6, alpha=0.4)]
     names += ["observed runs at that budget", f"N* median and {pct(ci_prob)} interval", f"{pct(ci_prob)} band"]
-    finish_log_axes(ax, axis_label(result, "N"), LOSS_LABEL, logy=False)
+    finish_log_axes(ax, axis_label(result, "N"), loss_label(result), logy=False)
     if np.isfinite(ymin) and np.isfinite(ymax) and ymax > ymin:
         pad = 0.05 * (ymax - ymin)
         ax.set_ylim(ymin - pad, ymax + pad)

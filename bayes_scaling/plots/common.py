@@ -11,11 +11,16 @@ from typing import Any
 
 import numpy as np
 
-from bayes_scaling.conventions import RUN_DIM, check_ci_prob, pct  # noqa: F401  (pct: used by the figures and the report)
+from bayes_scaling.conventions import RUN_DIM, check_ci_prob, in_loss_unit, pct, unit_text  # noqa: F401  (pct: used by the figures and the report)
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import flat_draws, interval_bounds
 
 LOSS_LABEL = "loss (nats/token)"
+
+
+def loss_label(result) -> str:
+    """The loss axis label of a fit's figures, in its recorded loss unit (nats/token by default)."""
+    return f"loss ({getattr(result, 'loss_unit', 'nats/token')})"
 #: Runs whose compute lies within this many decades of each other belong to one IsoFLOP budget.
 BUDGET_TOL_DECADES = 0.08
 #: Colours: posterior median and band, observed runs, highlights.
@@ -231,18 +236,13 @@ def mpl_text(label) -> str:
     return str(label).replace("$", r"\$")
 
 
-def unit_text(unit: str) -> str:
-    """A law parameter's unit as written in figures and tables ("1" is "dimensionless")."""
-    return "dimensionless" if unit == "1" else unit
-
-
 def param_unit(result, name: str) -> str:
     """Unit of a posterior variable of ``result``: the law's unit for its parameters (and their
     ``_group`` values), the log scales of ``sigma`` and ``tau_*``; "" when unknown."""
     base = name.removesuffix("_group")
     law = result.law
     if base in law.param_names:
-        return unit_text(law.param(base).unit)
+        return in_loss_unit(unit_text(law.param(base).unit), getattr(result, "loss_unit", "nats/token"))
     if name == "sigma":
         return "log-loss scale"
     if name.startswith("tau_"):

@@ -9,7 +9,7 @@ from bayes_scaling.posterior.intervals import median_interval
 from bayes_scaling.plots.common import (
     BAND_COLOR,
     FLAG_COLOR,
-    LOSS_LABEL,
+    loss_label,
     OBS_COLOR,
     PRED_COLOR,
     axis_label,
@@ -102,7 +102,7 @@ def _fit_nd(result, groups, ci_prob, ax, fig):
                        zorder=3, label="runs (colour: tokens per parameter)")
             _colorbar(fig, ax, norm, "viridis", "tokens per parameter D/N")
     ax.axvspan(c.max(), grid[-1], color="0.5", alpha=0.08, lw=0, label="beyond the largest run")
-    finish_log_axes(ax, axis_label(result, "C"), LOSS_LABEL)
+    finish_log_axes(ax, axis_label(result, "C"), loss_label(result))
     ax.set_xlim(grid[0], grid[-1])
     ax.set_title(f"{result.law.name} fit: compute-optimal loss L*(C) with its {pct(ci_prob)} band", fontsize="medium")
     legend(ax, loc="upper right")
@@ -134,7 +134,7 @@ def _fit_single(result, groups, ci_prob, ax):
         ax.scatter(sub[axis], sub["loss"], s=18, color=OBS_COLOR if g is None else colors[g], edgecolor="white",
                    lw=0.4, zorder=3, label="observed runs" + name)
     ax.axvspan(x.max(), grid[-1], color="0.5", alpha=0.08, lw=0, label="beyond the largest run")
-    finish_log_axes(ax, axis_label(result, axis), LOSS_LABEL)
+    finish_log_axes(ax, axis_label(result, axis), loss_label(result))
     ax.set_xlim(grid[0], grid[-1])
     formula = result.law.formula
     what = f"{result.law.name} fit: {formula}" if len(formula) <= 40 else f"{result.law.name} fit"
@@ -154,7 +154,7 @@ def _fit_per_run(result, ci_prob, ax):
     ax.errorbar(x, med, yerr=[med - lo, hi - med], fmt="o", ms=3, color=BAND_COLOR, alpha=0.8, lw=1,
                 label=f"fitted loss per run, {pct(ci_prob)} interval")
     ax.scatter(x, frame["loss"], s=14, marker="x", color=OBS_COLOR, zorder=3, label="observed runs")
-    finish_log_axes(ax, axis_label(result, axis), LOSS_LABEL)
+    finish_log_axes(ax, axis_label(result, axis), loss_label(result))
     ax.set_title(f"{result.law.name} fit: fitted vs observed loss per run", fontsize="medium")
     legend(ax, loc="upper right")
 

@@ -9,7 +9,7 @@ from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import median_interval
 from bayes_scaling.plots.common import (
     BAND_COLOR,
-    LOSS_LABEL,
+    loss_label,
     check_ci,
     group_colors,
     is_nd,
@@ -51,7 +51,7 @@ def plot_group_comparison(result, groups=None, *, compute=None, N=None, D=None, 
         med, lo, hi = median_interval(c["loss"][g], ci_prob)
         ax_l.errorbar([med], [yi], xerr=[[med - lo], [hi - med]], fmt="o", color=colors[g], capsize=3, lw=1.8)
     ax_l.set_yticks(y, [shown[g] for g in names])
-    ax_l.set_xlabel(LOSS_LABEL)
+    ax_l.set_xlabel(loss_label(result))
     ax_l.grid(True, axis="x", alpha=0.25)
     where = (f"at C = {compute:.3g} FLOPs, each group at its own optimum" if compute is not None
              else f"at N = {N:.3g} parameters, D = {D:.3g} tokens")

@@ -224,6 +224,35 @@ def stop_or_go(pre: Preposterior, ll: np.ndarray, worlds: Worlds, picks: list[in
             "evpi_flops": now * pre.target, "steps": steps, "go_runs": go, "verdict": "go" if go else "stop"}
 
 
+def best_go(sg: dict) -> dict:
+    """The verdict of stop or go: the action of largest expected net saving (value - cost, FLOPs at the
+    target) among stopping (0) and the first picks of each scored batch, the reported one (``sg``) and its
+    ``alternatives``. The reported batch is chosen for the objective (e.g. var(log N*)), not for net
+    FLOPs, so another batch can save more; a decision maximises expected utility over the actions
+    scored (on the same simulated outcomes, so the choice among a few batches is only slightly
+    optimistic, as the choice of k is). ``go_batch``: ``"reported"``, a rule name, or None (stop)."""
+    net = max([0.0] + [st["net_flops"] for st in sg["steps"]])
+    best = max(sg["alternatives"], key=lambda a: a["net_flops"], default=None)
+    if best is not None and best["net_flops"] > net:
+        return {"verdict": "go", "go_batch": best["rule"], "best_net_flops": best["net_flops"]}
+    return {"verdict": "go" if sg["go_runs"] else "stop", "go_batch": "reported" if sg["go_runs"] else None,
+            "best_net_flops": net}
+
+
+def verdict_text(sg: dict) -> str:
+    """Stop or go in one sentence (:func:`bayes_scaling.queries.design.best_go`): the batch to run, or stop."""
+    if sg["verdict"] == "stop":
+        return "STOP: the current ladder is enough for this decision (no batch scored saves more than it costs)"
+    if sg["go_batch"] == "reported":
+        return f"GO: run the first {sg['go_runs']} pick(s) of the batch above (net {sg['best_net_flops']:+.3g} FLOPs)"
+    alt = next(a for a in sg["alternatives"] if a["rule"] == sg["go_batch"])
+    runs = "; ".join(f"N = {p['N']:.3g}, D = {p['D']:.3g}" for p in alt["picks"][:alt["go_runs"]])
+    reported = max([0.0] + [st["net_flops"] for st in sg["steps"]])
+    return (f"GO: run the first {alt['go_runs']} pick(s) of the greedy batch by {RULES[alt['rule']]} [{runs}] (net "
+            f"{alt['net_flops']:+.3g} FLOPs, more than the batch above's best {reported:+.3g}: that batch is chosen "
+            f"for the objective, this verdict for the FLOPs saved)")
+
+
 def posterior_objective(result, target_flops: float, objective: str, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
                         max_draws: int = 800, cost: CostLaw | None = None) -> float:
     """The objective of a fit's posterior at the target budget (used to score real refits)."""
@@ -340,7 +369,9 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
             seen.append(t[2].picks)
             alt = stop_or_go(pre, ll, w, t[2].picks, cost)
             sg["alternatives"].append({"rule": r, "go_runs": alt["go_runs"], "runs": len(t[2].picks),
-                                       "net_flops": max([0.0] + [st["net_flops"] for st in alt["steps"]])})
+                                       "net_flops": max([0.0] + [st["net_flops"] for st in alt["steps"]]),
+                                       "picks": [{"N": float(n[j]), "D": float(d[j])} for j in t[2].picks]})
+    sg.update(best_go(sg))
     seconds["total"] = time.perf_counter() - t0
     out = Design(pre, n, d, cost, gains, method, picks, sg, rule=rule, laplace=w.laplace is not None, worlds=worlds,
                  seconds=seconds, exchanged=moves)

@@ -116,7 +116,10 @@ class MixtureDraws:
         picks = ensemble.evaluator.picks
         self.parts = []
         for name, fit in ensemble.members.items():
-            require_allocation(fit.law)
+            if not fit.law.has("allocation"):
+                raise BayesScalingError(f"allocation needs every ensemble member to be a law of both N and D; member "
+                                        f"{name!r} has {list(fit.law.input_names)}: build the ensemble from laws of N "
+                                        f"and D (e.g. `ensemble --laws chinchilla,chinchilla_tied,kaplan_nd_floor`)")
             flat = {k: flat_draws(v)[picks[name]][None, :, None]
                     for k, v in fit.law_params(group).items()}
             self.parts.append(LawDraws(fit, law=fit.law, params=flat, cost=cost))

@@ -47,7 +47,8 @@ def breakdown_section(ctx) -> Section:
             pred = result.predict(**{axis: x_max * f})
             rows.append([f"{num(x_max * f)} ({f:g}x the largest run)", draws_interval(pred["loss"].isel(query=0), ci),
                          draws_interval(pred["loss_predictive"].isel(query=0), ci), f"{np.log10(f):+.2f}"])
-        sec.add(Table([axis_label(result, axis), "law loss (nats/token)", "new run's loss (nats/token)",
+        what = "metric" if getattr(law, "response", "loss") == "metric" else "loss"
+        sec.add(Table([axis_label(result, axis), f"law {what} ({result.loss_unit})", f"new run's {what} ({result.loss_unit})",
                        "decades beyond"], rows, f"Extrapolation, {interval_header(ci)}"))
     chk = ctx.largest_check
     if chk is not None:
@@ -141,7 +142,7 @@ def _kaplan_part(ctx, sec: Section) -> None:
     point = contradiction_point(fit_c, fit_d)
     rows = [[name, unit, draws_interval(point[k], ci)] for k, name, unit in
             (("C_star", "C*", "PF-days"), ("N_star", "N*", "parameters"), ("D_star", "D*", "tokens"),
-             ("L_star", "L*", "nats/token"))]
+             ("L_star", "L*", fit_c.loss_unit))]
     rows.append(["P(the curves never meet)", "", f"{point.attrs['p_never_meet']:.3f}"])
     sec.add(Table(["quantity", "unit", f"{interval_header(ci)}"], rows,
                   f"Kaplan et al. 2020 §6.3 contradiction point on the path N = {num(point.attrs['n_e_median'])} "
@@ -172,11 +173,11 @@ def groups_section(ctx) -> Section | None:
         if "p_best" in c:
             row += [f"{c['p_best'][g]:.3f}", f"{c['expected_rank'][g]:.2f}"]
         rows.append(row)
-    head = ["group", "optimal loss L* (nats/token)"] + (["P(best)", "expected rank"] if "p_best" in c else [])
+    head = ["group", f"optimal loss L* ({result.loss_unit})"] + (["P(best)", "expected rank"] if "p_best" in c else [])
     sec.add(Table(head, rows, f"At C = {num(b)} FLOPs, each group at its own optimal allocation; median "
                               f"[{pct(ci)} interval], the same posterior draw for every group"))
     a, bb = c["a"], c["b"]
-    diff = [[f"L({bb}) - L({a}) (nats/token)", draws_interval(c["loss_diff"], ci)],
+    diff = [[f"L({bb}) - L({a}) ({result.loss_unit})", draws_interval(c["loss_diff"], ci)],
             ["relative difference", draws_interval(c["rel_diff"], ci, pct=True)],
             [f"P({a} better than {bb})", f"{c['p_a_better']:.3f}"],
             [f"P(|difference| < {pct(c['rope'])} of the loss)", f"{c['p_rope']:.3f}"]]
@@ -258,7 +259,7 @@ def sensitivity_section(ctx) -> Section:
             ratio = opt["D_opt"] / n_opt
             rows.append([name, str(len(fit.runs)), draws_interval(n_opt, ci), draws_interval(ratio, ci, 3),
                          draws_interval(opt["loss_opt"], ci), _diag(fit)])
-        sec.add(Table(["variant", "runs", f"N* ({kind} parameters)", "D*/N* (tokens/parameter)", "L* (nats/token)",
+        sec.add(Table(["variant", "runs", f"N* ({kind} parameters)", "D*/N* (tokens/parameter)", f"L* ({result.loss_unit})",
                        "diagnostics"], rows, f"Allocation at the first budget, C = {num(b)} FLOPs, "
                                              f"{interval_header(ci)}"))
     else:
@@ -273,7 +274,7 @@ def sensitivity_section(ctx) -> Section:
             rows.append([name, str(len(fit.runs))] + [draws_interval(fit.posterior[p], ci) for p in names]
                         + [draws_interval(pred, ci), _diag(fit)])
         head = [f"{p} ({param_unit(result, p)})" for p in names]
-        loss = f"loss (nats/token) at {axis_label(result, axis)} = {num(x10)}, 10x the largest run"
+        loss = f"loss ({result.loss_unit}) at {axis_label(result, axis)} = {num(x10)}, 10x the largest run"
         sec.add(Table(["variant", "runs", *head, loss, "diagnostics"], rows,
                       f"Parameters and an extrapolation per variant, {interval_header(ci)}"))
     for n in notes:

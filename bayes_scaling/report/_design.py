@@ -23,14 +23,17 @@ def design_targets(ctx) -> tuple[float, float]:
 
 
 def design_section(ctx) -> Section:
-    from bayes_scaling.queries.design import RULES, candidate_grid, design_runs
+    from bayes_scaling.queries.design import RULES, candidate_grid, design_runs, verdict_text
 
     result = ctx.result
     sec = Section("design", "Which runs next")
-    if not is_nd(result.law):
-        sec.add(Para(f"Not applicable: run design needs a law of parameters N and tokens D; this fit's law "
-                     f"{result.law.name!r} has inputs {list(result.law.input_names)}."))
-        return sec
+    laws = [m.law for m in result.members.values()] if hasattr(result, "members") else [result.law]
+    for law in laws:
+        if not is_nd(law):
+            whose = "a member of this ensemble, law" if len(laws) > 1 else "this fit's law"
+            sec.add(Para(f"Not applicable: run design needs a law of parameters N and tokens D; {whose} "
+                         f"{law.name!r} has inputs {list(law.input_names)}."))
+            return sec
     target, budget = design_targets(ctx)
     try:
         n, d = candidate_grid(result.runs.frame["C"], budget, cost=ctx.cost)
@@ -40,7 +43,9 @@ def design_section(ctx) -> Section:
         return sec
     before = des.gains.before
     sec.add(Para(
-        f"If the ladder got {num(budget)} more FLOPs"
+        (f"For the ensemble's mixture of {len(laws)} law forms (importance reweighting only: the draws of every "
+         f"member, so an outcome also shifts the weight between forms). " if len(laws) > 1 else "")
+        + f"If the ladder got {num(budget)} more FLOPs"
         f"{' (as much again as its runs so far)' if ctx.design_budget is None else ''}, which runs would most "
         f"reduce the uncertainty of the compute-optimal size N* at C = {num(target)} FLOPs? Now var(log N*) = "
         f"{num(before)} (log parameters squared). Each of {len(des.cost)} IsoFLOP candidates is scored by "
@@ -73,17 +78,12 @@ def design_section(ctx) -> Section:
     sg = des.stop_go
     steps = "; ".join(f"first {i}: saves {num(st['value_flops'])} FLOPs for {num(st['cost_flops'])}"
                       for i, st in enumerate(sg["steps"], 1))
-    verdict = (f"GO: run the first {sg['go_runs']} pick(s) of the batch above, whose expected saving at C exceeds "
-               f"their cost" if sg["go_runs"] else "STOP: no batch of the first picks above saves more at C than it "
-               "costs; the current ladder is enough for this decision")
-    best = max([0.0] + [st["net_flops"] for st in sg["steps"]])
-    alts = [f"the first {a['go_runs']} pick(s) of the greedy batch by {RULES[a['rule']]} would net {num(a['net_flops'])} "
-            f"FLOPs" for a in sg["alternatives"] if a["net_flops"] > best]
+    verdict = verdict_text(sg)
     low = sg["ess"] < 50
     sec.add(Para(f"Stop or go: the decision at C wastes {100 * sg['expected_wasted_now']:.2f}% of the budget in "
                  f"expectation now (perfect information would save {num(sg['evpi_flops'])} FLOPs). "
                  f"{steps or 'no picks'}. "
-                 f"{verdict}." + (f" Alternative: {'; '.join(alts)}." if alts else "")
+                 f"{verdict}."
                  + (f" The importance weights collapsed (ESS {sg['ess']:.0f}): recheck with real refits."
                     if low else ""), flag=low))
     return sec

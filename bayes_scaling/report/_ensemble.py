@@ -1,10 +1,15 @@
-"""The report of an ensemble of law forms: the sections of its heaviest member, led by a section on
+"""The report of an ensemble of law forms: the sections of its heaviest member (but "Which runs next", for
+the mixture), led by a section on
 the ensemble itself: members and stacking weights (and how stable they were across cuts), and the
 compute-optimal allocation at the report's budgets from the mixture beside each member, with the
 share of each interval that the law form contributes."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+from bayes_scaling.queries.draws import resolve_cost
+from bayes_scaling.report._design import design_section
 from bayes_scaling.report._model import Para, Report, Section, Table, draws_interval, num
 
 
@@ -19,7 +24,7 @@ def ensemble_section(ens, budgets, ci: float) -> Section:
     sec.add(Para(f"{len(ens.members)} law forms fitted to the same {len(ens.runs)} runs and mixed by "
                  f"{how} stacking weights: every answer in this report's ensemble table "
                  f"draws from the mixture, so its intervals include the uncertainty about the law's form. "
-                 f"The other sections show the heaviest member."))
+                 f"'Which runs next' designs for the mixture; the other sections show the heaviest member."))
     cuts = info.get("weights_per_cut", {})
     lpd = info.get("heldout_lpd_per_member", {})
     rows = []
@@ -40,7 +45,7 @@ def ensemble_section(ens, budgets, ci: float) -> Section:
             rows.append([num(c), draws_interval(mix["N_opt"].isel(budget=0), ci, 3),
                          draws_interval(mix["loss_opt"].isel(budget=0), ci, 4),
                          "; ".join(f"{k} {num(float(v.median()), 3)}" for k, v in per.items()), f"{share:.0%}"])
-        sec.add(Table(["budget (FLOPs)", "N* (mixture)", "L* nats/token (mixture)", "N* median by member",
+        sec.add(Table(["budget (FLOPs)", "N* (mixture)", f"L* {ens.loss_unit} (mixture)", "N* median by member",
                        "law-form share of var log N*"], rows,
                       "Compute-optimal allocation by the ensemble, and by each law form"))
     return sec
@@ -53,6 +58,12 @@ def ensemble_report(ens, config, build, budgets_of) -> Report:
     report = build(ens.members[top], config)
     budgets = budgets_of(ens.members[top], config.budgets)
     report.sections.insert(0, ensemble_section(ens, budgets, config.ci_prob))
+    for i, sec in enumerate(report.sections):  # which runs next: for the mixture, not its heaviest member
+        if sec.id == "design":
+            report.sections[i] = design_section(SimpleNamespace(
+                result=ens, budgets=budgets, seed=int(ens.members[top].sampler_config.get("seed", 0) or 0),
+                design_budget=None if config.design_budget is None else float(config.design_budget),
+                cost=resolve_cost(ens.members[top])))
     weights = ", ".join(f"{k} {w:.2f}" for k, w in ens.weights.items())
     return Report(f"Scaling-law report: ensemble of {len(ens.members)} law forms on {len(ens.runs)} runs",
                   f"Weights {weights}. " + report.subtitle, report.sections)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayes_scaling.conventions import ESS_MIN_PER_CHAIN, PF_DAY_FLOPS, RHAT_MAX, flops_to_pf_days, is_pf_days
-from bayes_scaling.plots.common import budget_labels, is_nd, pct, unit_text
+from bayes_scaling.conventions import (ESS_MIN_PER_CHAIN, PF_DAY_FLOPS, RHAT_MAX, flops_to_pf_days, in_loss_unit,
+                                       is_pf_days, unit_text)
+from bayes_scaling.plots.common import budget_labels, is_nd, pct
 from bayes_scaling.report._model import (Para, Section, Table, draws_interval, figure_item, interval, interval_header,
                                          attempts_table, num, sampler_settings)
 from bayes_scaling.specs.moments import contraction_label
@@ -71,10 +72,10 @@ def data_section(ctx) -> Section:
     kind = meta.get("params_kind", "total")
     units = [["N", KIND_NOTE.get(kind, kind)], ["D", "tokens"],
              ["C", f"FLOPs, {read}" + ("; C = 6 N D where derived" if any("C =" in d for d in derived) else "")],
-             ["loss", "nats/token"]]
+             ["loss", result.loss_unit]]
     ranges = []
     for q, unit in (("N", f"{kind} parameters"), ("D", "tokens"), ("C", "FLOPs"), ("U", "unique tokens"),
-                    ("X", "scale axis units"), ("S", "steps"), ("loss", "nats/token")):
+                    ("X", "scale axis units"), ("S", "steps"), ("loss", result.loss_unit)):
         if q in frame:
             v = frame[q].to_numpy(float)
             extra = f" ({num(flops_to_pf_days(v.min()))} - {num(flops_to_pf_days(v.max()))} PF-days)" if q == "C" else ""
@@ -93,7 +94,7 @@ def law_section(ctx) -> Section:
     sec.add(Para(f"{law.title}: `{law.formula}`. Source: {law.citation}."))
     prov = [["spec", f"`{spec.origin}`"]] + [[k, v] for k, v in spec.provenance.items()]
     sec.add(Table(["", ""], prov, "Prior specification and its provenance"))
-    rows = [[p.name, p.kind, unit_text(p.unit), p.doc, spec.priors[p.name].describe()]
+    rows = [[p.name, p.kind, in_loss_unit(unit_text(p.unit), result.loss_unit), p.doc, spec.priors[p.name].describe()]
             for p in law.params]
     lik = spec.likelihood
     fam = lik.describe()
@@ -151,6 +152,11 @@ def parameters_section(ctx) -> Section:
 
     result, ci = ctx.result, ctx.ci
     sec = Section("parameters", "Parameters")
+    n_params, n_runs = len(result.law.params), len(result.runs)
+    if n_runs < n_params + 2:  # the fit's warning, kept with the report (fits of few runs need proper priors)
+        sec.add(Para(f"{n_runs} runs for law {result.law.name!r} with {n_params} parameters plus noise: the posterior "
+                     f"is dominated by the prior; the contraction column says which parameters the runs informed.",
+                     flag=True))
     df = result.summary(ci)
     rows = [[name, unit_text(r["unit"]),
              interval(r), num(r["mean"]), num(r["sd"]),
@@ -260,8 +266,8 @@ def frontier_section(ctx) -> Section:
                      draws_interval(sel["tokens_per_param"], ci, 3), draws_interval(sel["loss_opt"], ci),
                      f"{num(d.N)} / {num(d.D)}", draws_interval(d.outcome["loss"], ci), dec])
     sec.add(Table(["budget C (FLOPs)", "PF-days", f"N* ({kind} parameters)", "D* (tokens)", "D*/N* (tokens/parameter)",
-                   "L* (nats/token)", f"decision N ({kind} parameters) / D (tokens), min. expected loss",
-                   "loss at the decision (nats/token)", "decades beyond the largest run"], rows,
+                   f"L* ({result.loss_unit})", f"decision N ({kind} parameters) / D (tokens), min. expected loss",
+                   f"loss at the decision ({result.loss_unit})", "decades beyond the largest run"], rows,
                   f"Allocation per budget: per-draw optimum, {interval_header(ci)}; the decision is one plan "
                   f"for all draws" + (" (population of the hierarchical fit)" if result.hierarchy else "")))
     return sec

@@ -7,15 +7,15 @@ from bayes_scaling.result.fit import FORMAT, FitResult, package_versions
 __all__ = ["ENSEMBLE_FORMAT", "FORMAT", "EnsembleResult", "FitResult", "load_fit", "package_versions"]
 
 
-def load_fit(path):
-    """A :class:`FitResult` or an :class:`EnsembleResult`, whichever the file holds."""
-    from pathlib import Path
-
+def load_fit(path, argument: str = "FIT"):
+    """A :class:`FitResult` or an :class:`EnsembleResult`, whichever the file holds (``argument``: the
+    command-line argument that named it, for the message when ``path`` is empty)."""
     import h5py
 
     from bayes_scaling.errors import BayesScalingError
+    from bayes_scaling.files import given_path
 
-    p = Path(path)
+    p = given_path(path, argument)
     if p.is_file():
         try:
             with h5py.File(p, "r") as f:

@@ -24,10 +24,11 @@ from bayes_scaling.posterior.mixture import MixtureEvaluator, normalised_weights
 from bayes_scaling.result.fit import ENSEMBLE_FORMAT, FORMAT, FitResult, write_tree
 
 
-def law_form_share(per_member: dict[str, xr.DataArray], weights: dict[str, float]) -> xr.DataArray:
-    """Share of the mixture's variance of log(value) that lies between members (the law form), by the
-    law of total variance: Var = E_k[Var_k] + Var_k[E_k], weights w_k; 0 = the forms agree."""
-    logs = {k: np.log(v) for k, v in per_member.items()}
+def law_form_share(per_member: dict[str, xr.DataArray], weights: dict[str, float], log: bool = True) -> xr.DataArray:
+    """Share of the mixture's variance of log(value) (of the value, ``log=False``: e.g. a difference) that
+    lies between members (the law form), by the law of total variance: Var = E_k[Var_k] + Var_k[E_k],
+    weights w_k; 0 = the forms agree."""
+    logs = {k: np.log(v) if log else v for k, v in per_member.items()}
     means = {k: v.mean(("chain", "draw")) for k, v in logs.items()}
     within = sum(weights[k] * v.var(("chain", "draw")) for k, v in logs.items())
     grand = sum(weights[k] * means[k] for k in logs)
@@ -63,6 +64,11 @@ class EnsembleResult:
     @property
     def runs_metadata(self) -> dict:
         return next(iter(self.members.values())).runs_metadata
+
+    @property
+    def loss_unit(self) -> str:
+        """The members' loss unit (they share the runs)."""
+        return next(iter(self.members.values())).loss_unit
 
     @property
     def hierarchy(self) -> dict | None:

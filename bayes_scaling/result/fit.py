@@ -17,15 +17,17 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayes_scaling.conventions import CI_PROB, RUN_DIM
+from bayes_scaling.conventions import CI_PROB, DEFAULT_LOSS_UNIT, RUN_DIM
 from bayes_scaling.data.runs import RunTable, runs_from_frame
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.files import given_path
 from bayes_scaling.posterior.diagnostics import Diagnostics, compute_diagnostics
 from bayes_scaling.posterior.discrepancy import GROUP, Discrepancy
 from bayes_scaling.posterior.evaluator import ZERO_SUM, PosteriorEvaluator
 from bayes_scaling.posterior.intervals import summarize
 from bayes_scaling.result.loglik import loglik_group
 from bayes_scaling.specs.spec import LawSpec, parse_spec
+from bayes_scaling.specs.units import summary_unit
 
 FORMAT = "bayes_scaling.fit/1"
 #: The marker of an ensemble file (:mod:`bayes_scaling.result.ensemble`), recognised here to say so.
@@ -190,7 +192,7 @@ class FitResult:
     def load(cls, path: str | os.PathLike) -> "FitResult":
         """Read a fit written by :meth:`save`; anything else (another file, an ensemble, a damaged or
         tampered fit) fails with one clear message (see :meth:`checked`)."""
-        path = Path(path)
+        path = given_path(path)
         if not path.is_file():
             raise BayesScalingError(f"fit file {str(path)!r} does not exist: run `bayes-scaling fit ... --out {path}` first")
         try:
@@ -280,6 +282,13 @@ class FitResult:
         return json.loads(self.tree.attrs["runs_metadata"])
 
     @property
+    def loss_unit(self) -> str:
+        """Unit of the fitted response: the runs' loss unit as recorded (nats/token for fits saved before it
+        was), or a metric law's own (``fraction``)."""
+        return self.law.response_unit if self.law.response_unit != DEFAULT_LOSS_UNIT else \
+            self.runs_metadata.get("loss_unit", DEFAULT_LOSS_UNIT)
+
+    @property
     def sampler_config(self) -> dict[str, Any]:
         return json.loads(self.tree.attrs["sampler_config"])
 
@@ -337,23 +346,13 @@ class FitResult:
         rhat, ess_b, ess_t = self._convergence(post)
         rows = []
 
-        def unit_of(n: str) -> str:
-            base = n.removesuffix("_group")
-            if base in self.law.param_names:
-                return self.law.param(base).unit
-            if n == "gamma":
-                return "log-loss per unit covariate"
-            if n in derived:
-                return "1"
-            return "log scale" if n.startswith("tau_") else self.spec.likelihood.dist.noise_unit(self.law.response_unit)
-
         for n in names + extra + derived:
             dim = next((d for d in ("group", "covariate") if d in post[n].dims), None)
             for label, sel in ([(n, {})] if dim is None else
                                [(f"{n.removesuffix('_group')}[{g}]", {dim: g}) for g in post[n][dim].values]):
                 s = summarize(post[n].sel(sel), ci_prob)
                 rows.append({
-                    "param": label, "unit": unit_of(n),
+                    "param": label, "unit": summary_unit(self.spec, n, derived, self.loss_unit),
                     "median": float(s["median"]), "mean": float(s["mean"]), "sd": float(s["sd"]),
                     "ci_low": float(s["ci_low"]), "ci_high": float(s["ci_high"]),
                     "r_hat": float(rhat[n].sel(sel)), "ess_bulk": float(ess_b[n].sel(sel)),
@@ -365,23 +364,11 @@ class FitResult:
         return df
 
     def _contraction(self, name: str, draws: xr.DataArray) -> dict[str, Any]:
-        """``contraction`` and its ``contraction_scale`` for one row of :meth:`summary` (NaN and ""
-        for group-level and derived parameters, which have no prior of their own). The priors' moments
-        are stored with the fit (computed here for fits saved before they were)."""
-        try:
-            stored = json.loads(self.tree.attrs.get("prior_moments", "null"))
-        except (TypeError, ValueError):
-            stored = None
-        if not isinstance(stored, dict) or name not in stored:
-            from bayes_scaling.specs.moments import prior_moments
+        """``contraction`` and ``contraction_scale`` of one row of :meth:`summary` (:func:`specs.moments.contraction`)."""
+        from bayes_scaling.specs.moments import contraction
 
-            stored = prior_moments(self.spec, [name], json.loads(self.tree.attrs["reference_log_inputs"]))
-        if stored.get(name) is None:
-            return {"contraction": float("nan"), "contraction_scale": ""}
-        scale, prior_var = stored[name]
-        v = np.asarray(draws, float)
-        post_var = float(np.var(np.log(v) if scale == "log" else v))
-        return {"contraction": 1.0 - post_var / prior_var, "contraction_scale": scale}
+        return contraction(self.spec, name, draws, self.tree.attrs.get("prior_moments"),
+                           json.loads(self.tree.attrs["reference_log_inputs"]))
 
     def predict(self, N=None, D=None, C=None, *, seed: int | None = None, group: str | None = None,
                 covariates: dict[str, float] | None = None, se: float | None = None, **extra) -> xr.Dataset:

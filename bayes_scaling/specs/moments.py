@@ -116,3 +116,24 @@ def prior_moments(spec, names, ref: dict) -> dict[str, tuple[str, float] | None]
         scale = contraction_scale(prior)
         out[name] = (scale, float(prior_variance(prior, scale, ref.get(prior.relative_to, 0.0))))
     return out
+
+
+def contraction(spec, name: str, draws, stored_json: str | None, ref: dict) -> dict:
+    """``{"contraction": 1 - Var(posterior) / Var(prior), "contraction_scale": scale}`` of one parameter's
+    posterior ``draws`` (NaN and "" when it has no prior of its own: group-level and derived parameters).
+    ``stored_json``: the priors' moments as a fit stores them (JSON), else they are computed from ``spec``
+    at the reference log inputs ``ref``."""
+    import json
+
+    try:
+        stored = json.loads(stored_json or "null")
+    except (TypeError, ValueError):
+        stored = None
+    if not isinstance(stored, dict) or name not in stored:
+        stored = prior_moments(spec, [name], ref)
+    if stored.get(name) is None:
+        return {"contraction": float("nan"), "contraction_scale": ""}
+    scale, prior_var = stored[name]
+    v = np.asarray(draws, float)
+    post_var = float(np.var(np.log(v) if scale == "log" else v))
+    return {"contraction": 1.0 - post_var / prior_var, "contraction_scale": scale}
