@@ -27,7 +27,11 @@ ARGUMENT_OPTIONS = {"law": "--law", "holdout_above": "--holdout-above", "holdout
                     "aspect_ratio": "--aspect-ratio", "run_noise": "--run-noise", "shapes": "--shapes",
                     "draws": "--draws", "tune": "--tune", "chains": "--chains", "seed": "--seed", "weights": "--weights",
                     "vary": "--vary", "score": "--score", "candidates": "--candidates", "rope": "--rope",
-                    "converged_within": "--converged-within", "residual_process": "--residual-process"}
+                    "converged_within": "--converged-within", "residual_process": "--residual-process",
+                    "target_metric": "--target", "utility": "--utility", "group": "--group", "groups": "--groups",
+                    "data_home": "--data-home", "dataset_option": "--option", "spec": "--spec",
+                    "worlds": "--worlds", "prior_draws": "--prior-draws", "refit_sims": "--refit-sims",
+                    "batch": "--batch", "exchange": "--exchange", "max_refits": "--max-refits"}
 
 
 def option_for(quantity: str | None, column: bool = False) -> str | None:
@@ -92,6 +96,11 @@ def int_at_least(low: int, why: str = "", high: int | None = None):
     return parse
 
 
+#: argparse type of every ``--seed``: a whole number from 0 to 2^63 - 1 (NumPy refuses a negative seed, and
+#: nutpie's is 64-bit unsigned with restarts added to it).
+seed_value = int_at_least(0, high=MAX_SEED)
+
+
 # -- option builders ----------------------------------------------------------------------------
 
 def add_ci_arg(p) -> None:
@@ -122,7 +131,7 @@ def add_sampler_args(p, draws: int = 1000, tune: int | None = 1000, tune_help: s
     p.add_argument("--tune", type=int_at_least(10), default=tune, help=f"tuning steps per chain (default {tune_help})")
     p.add_argument("--chains", type=int_at_least(2, " (R-hat compares chains)"), default=4,
                    help="chains, at least 2 (default %(default)s)")
-    p.add_argument("--seed", type=int_at_least(0, high=MAX_SEED), default=None,
+    p.add_argument("--seed", type=seed_value, default=None,
                    help="random seed, 0 to 2^63 - 1 (default: drawn and recorded in the fit)")
 
 

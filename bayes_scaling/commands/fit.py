@@ -139,7 +139,7 @@ def _by_tables(args, out_dir: Path) -> tuple[dict[str, Any], dict[str, Path]]:
     for value, part in frame.groupby(args.by, sort=True):
         name = str(value)
         path = check_out_file(out_dir / (re.sub(r"[^A-Za-z0-9._-]+", "_", name) + ".nc"),
-                              "move that folder away or choose another --out-dir", "output file")
+                              "move that folder away or choose another --out-dir", "--out-dir")
         if path in paths.values():
             other = next(k for k, v in paths.items() if v == path)
             raise BayesScalingError(f"--by values {other!r} and {name!r} would both be saved as {path.name}: "
@@ -158,7 +158,7 @@ def cmd_fit_many(args) -> int:
     spec = spec_from_args(args)
     kw = group_kw(args, spec)
     out_dir = Path(args.out_dir)
-    if not out_dir.is_dir():
+    if not args.out_dir.strip() or not out_dir.is_dir():
         raise BayesScalingError(f"--out-dir {args.out_dir!r} is not an existing folder: create it first")
     if args.residual_process:  # what refuses every curve (groups, a metric law, the family) is said once
         from bayes_scaling.inference.residual_process import check_process_runs
@@ -210,7 +210,7 @@ def cmd_demo(args) -> int:
     from bayes_scaling.posterior.intervals import summary_record
     from bayes_scaling.simulate import true_loss
 
-    out = fit_out(args.out) if args.out else None
+    out = fit_out(args.out) if args.out is not None else None
     path = example_path()
     runs = load_runs(path, params_kind=EXAMPLE["params_kind"])
     truth = EXAMPLE["truth"]

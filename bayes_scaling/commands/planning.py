@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from bayes_scaling.commands.args import (add_ci_arg, add_compute_unit_arg, add_cost_args, add_json_arg, budget_flops,
-                                         cost_from_args, int_at_least, positive_float, refuse_unused, to_flops)
+                                         cost_from_args, int_at_least, positive_float, refuse_unused, seed_value, to_flops)
 from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, emit, extrapolation_lines,
                                            interval_line)
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, flops_to_pf_days, pct
@@ -163,6 +163,7 @@ def cmd_frontier(args) -> int:
                 raise BayesScalingError(f"{option} does not apply to a kaplan_ns fit, whose frontier counts "
                                         f"C = 6 N B S (Kaplan et al. 2020, Appendix B): drop the option")
         return _kaplan_frontier(args, result, lo, hi)
+    refuse_unused(args, {"--converged-within": ("converged_within", 0.02)}, "to a kaplan_ns fit")
     cost = query_cost(args, result)
     fe = frontier_exponents(result, lo, hi, cost=cost)
     budgets = np.geomspace(lo, hi, args.points)
@@ -392,7 +393,7 @@ def _add_breakdown_parser(sub) -> None:
     p.add_argument("--path-p", type=positive_float, default=_BREAKDOWN_KAPLAN["--path-p"][1],
                    help="exponent P of that path (Kaplan: 0.73)")
     p.add_argument("--delta", type=positive_float, default=0.02, help="overfitting penalty for the data requirement")
-    p.add_argument("--seed", type=int, default=0, help="seed of the counterpart fit in break tests")
+    p.add_argument("--seed", type=seed_value, default=0, help="seed of the counterpart fit in break tests")
     p.add_argument("--breaks", type=int, choices=(1, 2), default=1, help="breaks of the law a power-law fit is tested against")
     add_ci_arg(p)
     add_json_arg(p)

@@ -349,7 +349,13 @@ def list_specs() -> list[str]:
 
 def load_spec(spec: str | Path) -> LawSpec:
     """Load a spec from a path, or by shipped name (e.g. ``"chinchilla"`` or ``"chinchilla_epoch2024"``)."""
+    if not str(spec).strip():
+        raise BayesScalingError("spec is empty: give a spec file or a shipped spec name (see `bayes-scaling specs`)",
+                                quantity="spec")
     path = Path(spec)
+    if path.is_dir():
+        raise BayesScalingError(f"spec {str(spec)!r} is a folder: give a spec file (.toml) or a shipped spec name",
+                                quantity="spec")
     if not path.suffix and not path.exists():
         shipped = models_dir() / f"{spec}.toml"
         if not shipped.exists():
