@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bayes_scaling import BayesScalingError
@@ -43,7 +44,6 @@ def work(tmp_path, monkeypatch) -> Path:
         raise AssertionError("the sampler was reached: the refusal came after the work")
 
     monkeypatch.setattr(fit_module, "compiled_model", never)
-    monkeypatch.setattr(batch, "_fit_chunk", never)
     monkeypatch.setattr(batch, "_pool_run", never)
     monkeypatch.chdir(tmp_path)
     return tmp_path
@@ -198,3 +198,60 @@ def test_legal_neighbours_still_run(files_dir, work, capsys):
                  ["design", d / "fit.nc", "--target-compute", "1e23", "--ladder-budget", "1e21", "--max-refits", "0",
                   "--worlds", "16", "--exchange", "0", "--seed", "0"]):
         assert main([str(a) for a in argv]) == 0, capsys.readouterr().err
+
+
+# -- runs-file options that were read as absent, or accepted with no effect -------------------------------------
+
+@pytest.fixture(scope="module")
+def shapes_csv(files_dir) -> Path:
+    path = files_dir / "shapes.csv"
+    frame = runs_frame().assign(width=512.0, depth=8.0, cov=np.arange(16.0), seedc=[1, 2] * 8)
+    frame.to_csv(path, index=False)
+    frame.assign(width=-512.0, cov=[np.nan] + [1.0] * 15).to_csv(files_dir / "bad_shapes.csv", index=False)
+    return path
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["--vary", ""], "--vary"),  # an empty list was read as no --vary
+    (["--seed-col", ""], "--seed-col"),  # an empty column name was read as no seed column
+    (["--shape-cols", "width", "width"], "--shape-cols"),  # log(width / width) = 0: a covariate of zeros
+    (["--col", "U=tokens"], "--col"),  # chinchilla reads no unique tokens: the column was ignored
+])
+def test_fit_options_that_were_read_as_absent_or_ignored_are_refused(argv, option, shapes_csv, work, capsys):
+    refused(["fit", shapes_csv, "--law", "chinchilla", "--out", "x.nc", *argv], capsys, work, option)
+
+
+@pytest.mark.parametrize("argv, option", [(["--shape-cols", "width", "depth"], "--shape-cols"),
+                                          (["--covariate", "cov"], "--covariate")])
+def test_bad_values_in_shape_and_covariate_columns_name_their_option(argv, option, shapes_csv, work, capsys):
+    refused(["fit", shapes_csv.parent / "bad_shapes.csv", "--law", "chinchilla", "--out", "x.nc", *argv], capsys,
+            work, option)
+
+
+def test_an_ensemble_refuses_a_column_no_member_reads(files_dir, work, capsys):
+    refused(["ensemble", files_dir / "runs.csv", "--laws", "chinchilla,chinchilla_tied", "--col", "X=params",
+             "--out", "x.nc"], capsys, work, "--col X")
+
+
+def test_a_fit_many_that_fits_no_curve_says_why_in_one_line(files_dir, work, capsys):
+    # each value of --by loss is one run: every curve was refused on stdout, and the exit 2 had no stderr line
+    line = refused(["fit-many", files_dir / "runs.csv", "--by", "loss", "--law", "chinchilla", "--out-dir", ".",
+                    "--workers", "1"], capsys, work, "none of the 16 curves was fitted")
+    assert "runs" in line
+
+
+def test_an_empty_scheduler_address_is_refused(files_dir, work, capsys):
+    refused(["fit-many", files_dir / "curves.csv", "--by", "curve", "--law", "chinchilla", "--out-dir", ".",
+             "--scheduler", ""], capsys, work, "--scheduler")
+
+
+@pytest.mark.parametrize("budgets", [["1e22", "1e22"], [f"{i}e21" for i in range(1, 22)]])
+def test_report_budgets_are_different_and_few(budgets, files_dir, work, capsys):
+    # 2000 copies of one budget ran for minutes, drawing one row and one curve each
+    refused(["report", files_dir / "fit.nc", "--out", "r.md", "--no-refits", "--budgets", *budgets], capsys, work,
+            "budgets must be at most 20 different values")
+
+
+def test_a_missing_kaplan_fit_names_its_option(files_dir, work, capsys):
+    refused(["report", files_dir / "fit.nc", "--out", "r.md", "--no-refits", "--kaplan-fits", "no.nc", "no.nc"],
+            capsys, work, "--kaplan-fits")

@@ -11,7 +11,7 @@ from typing import Any
 
 from bayes_scaling.conventions import CI_PROB, COMPUTE_UNITS, PARAMS_KINDS, compute_to_flops
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.quantities import flag
+from bayes_scaling.quantities import flag, label
 
 #: Largest seed (nutpie's seed is 64-bit unsigned; restarts add to it).
 MAX_SEED = 2**63 - 1
@@ -195,9 +195,16 @@ def col_map(items: list[str]) -> dict[str, str]:
     return out
 
 
-def runs_from_args(args, source=None):
-    """The runs table of ``args.runs`` (or of ``source``, a path or DataFrame) mapped by the runs options."""
+def runs_from_args(args, source=None, laws=()):
+    """The runs table of ``args.runs`` (or of ``source``, a path or DataFrame) mapped by the runs options.
+    ``laws``: the laws to be fitted; a law input given with ``--col`` that none of them reads is refused."""
     from bayes_scaling.data.runs import load_runs
+    from bayes_scaling.quantities import INPUT_SYMBOLS
+
+    unused = [q for q in col_map(args.col) if laws and q in INPUT_SYMBOLS and not any(q in w.input_names for w in laws)]
+    if unused:
+        raise BayesScalingError(f"--col {unused[0]}=... has no effect here: law(s) {[w.name for w in laws]} do not read "
+                                f"{label(unused[0])}; drop it or choose a law that does")
 
     return load_runs(
         args.runs if source is None else source,
@@ -229,8 +236,10 @@ def group_kw(args, spec) -> dict[str, Any]:
     """``vary`` and ``group_col`` of a fit from ``--group-col``/``--vary``. With a group column, the
     parameters in ``--vary`` vary by group, else the spec's ``[hierarchy]`` ones, else all but the
     irreducible loss."""
+    if args.vary is not None and not [v for v in args.vary.split(",") if v.strip()]:
+        raise BayesScalingError("--vary names no parameter: give the parameters that vary by group, e.g. --vary A,B")
     if not args.group_col:
-        if args.vary:
+        if args.vary is not None:
             raise BayesScalingError("--vary needs --group-col COLUMN (the column whose groups get their own parameters)")
         return {"vary": None, "group_col": None}
     vary = ([v.strip() for v in args.vary.split(",") if v.strip()] if args.vary is not None

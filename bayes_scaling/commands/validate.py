@@ -16,7 +16,7 @@ def cmd_backtest(args) -> int:
     from bayes_scaling.inference.backtest import backtest
 
     spec = spec_from_args(args)
-    runs = runs_from_args(args)
+    runs = runs_from_args(args, laws=[spec.law])
     res = backtest(runs, spec=spec, holdout_above=args.holdout_above, holdout_fraction=args.holdout_fraction,
                    seed=args.seed, draws=args.draws, tune=args.tune, chains=args.chains, n_boot=args.n_boot,
                    calibrate=not args.no_calibrate, residual_process=args.residual_process, **group_kw(args, spec))
