@@ -255,3 +255,21 @@ def test_report_budgets_are_different_and_few(budgets, files_dir, work, capsys):
 def test_a_missing_kaplan_fit_names_its_option(files_dir, work, capsys):
     refused(["report", files_dir / "fit.nc", "--out", "r.md", "--no-refits", "--kaplan-fits", "no.nc", "no.nc"],
             capsys, work, "--kaplan-fits")
+
+
+def test_an_unknown_law_in_a_spec_file_names_the_file(files_dir, work, capsys):
+    (work / "badlaw.toml").write_text("[law]\nname = 'nosuch'\n")
+    line = refused(["fit", files_dir / "runs.csv", "--spec", "badlaw.toml", "--out", "x.nc"], capsys, work,
+                   "spec 'badlaw.toml': unknown law 'nosuch'")
+    assert "choose one of" in line
+
+
+def test_a_new_projects_design_refuses_a_fitted_cost_before_drawing_from_the_prior(work, monkeypatch, capsys):
+    import bayes_scaling.inference.design as design
+
+    def never(*a, **k):
+        raise AssertionError("the prior was drawn: the refusal came after the work")
+
+    monkeypatch.setattr(design, "prior_draws", never)
+    refused(["design", "--spec", "chinchilla", "--target-compute", "1e23", "--ladder-budget", "1e21", "--cost",
+             "fitted"], capsys, work, "[--cost]")

@@ -201,12 +201,7 @@ def runs_from_args(args, source=None, laws=()):
     from bayes_scaling.data.runs import load_runs
     from bayes_scaling.quantities import INPUT_SYMBOLS
 
-    unused = [q for q in col_map(args.col) if laws and q in INPUT_SYMBOLS and not any(q in w.input_names for w in laws)]
-    if unused:
-        raise BayesScalingError(f"--col {unused[0]}=... has no effect here: law(s) {[w.name for w in laws]} do not read "
-                                f"{label(unused[0])}; drop it or choose a law that does")
-
-    return load_runs(
+    runs = load_runs(
         args.runs if source is None else source,
         params_col=args.params_col or None,
         tokens_col=args.tokens_col or None,
@@ -221,6 +216,11 @@ def runs_from_args(args, source=None, laws=()):
         covariate_cols=args.covariate or (),
         strict=getattr(args, "strict", False),
     )
+    unused = [q for q in col_map(args.col) if laws and q in INPUT_SYMBOLS and not any(q in w.input_names for w in laws)]
+    if unused:
+        raise BayesScalingError(f"--col {unused[0]}=... has no effect here: law(s) {[w.name for w in laws]} do not read "
+                                f"{label(unused[0])}; drop it or choose a law that does")
+    return runs
 
 
 def spec_from_args(args):

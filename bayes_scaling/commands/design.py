@@ -169,9 +169,9 @@ def _new_project(args, target: float, budget: float) -> int:
     spec = resolve_spec(None, args.spec)
     if not spec.law.has("allocation"):
         raise BayesScalingError(f"design needs a law of N and D; spec {spec.name!r} is for {spec.law.name!r}")
+    cost = cost_from_args(args) or CostLaw("6nd", k=args.flops_per_token)  # refused before the prior draws
     params, sigma = prior_draws(spec, args.prior_draws, seed=args.seed)
-    prior = PriorLadder(spec.law, params, sigma, spec.likelihood.dist, target, objective=args.objective,
-                        cost=cost_from_args(args) or CostLaw("6nd", k=args.flops_per_token))
+    prior = PriorLadder(spec.law, params, sigma, spec.likelihood.dist, target, objective=args.objective, cost=cost)
     rows = design_new_ladder(prior, budget)
     best = rows[0]
     summary = lambda r: {k: r[k] for k in ("budgets", "per_budget", "spacing", "width", "cost_flops",  # noqa: E731

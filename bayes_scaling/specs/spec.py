@@ -266,7 +266,10 @@ def parse_spec(text: str, origin: str = "<string>") -> LawSpec:
         raise BayesScalingError(f"spec {origin!r} needs a [law] section with name = \"chinchilla\" (or another law)")
     if set(law_table) != {"name"}:
         raise BayesScalingError(f"spec {origin!r}: [law] takes only name, got {sorted(law_table)}")
-    law = get_law(law_table["name"])
+    try:
+        law = get_law(law_table["name"])
+    except BayesScalingError as e:  # say which file names it
+        raise BayesScalingError(f"spec {origin!r}: {e}") from None
     priors_table = data.get("priors", {})
     if not isinstance(priors_table, dict):
         raise BayesScalingError(f"spec {origin!r}: [priors] must be a table of per-parameter tables")
