@@ -94,13 +94,18 @@ def check_out_file(out: str | os.PathLike, fix: str, option: str = "--out") -> P
     folder (``fix`` says what to do instead), in a folder that exists and accepts a new file (a
     probe file is created and removed). Call it before the (slow) work whose result goes there."""
     path = Path(out)
+    if not str(out).strip():
+        raise BayesScalingError(f"{option} is empty: {fix}")
     if path.is_dir():
         raise BayesScalingError(f"{option} {str(out)!r} is a folder: {fix}")
     parent = path.parent
     if str(parent) not in ("", ".") and not parent.is_dir():
         what = "is a file, not a folder" if parent.exists() else "does not exist: create it first"
-        raise BayesScalingError(f"output folder {str(parent)!r} {what}")
-    fd, probe = temp_sibling(path, ".probe")
+        raise BayesScalingError(f"{option} {str(out)!r}: its folder {str(parent)!r} {what}")
+    try:
+        fd, probe = temp_sibling(path, ".probe")
+    except BayesScalingError as e:  # the folder refuses a new file: say which option chose it
+        raise BayesScalingError(f"{option}: {e}") from None
     os.close(fd)
     probe.unlink(missing_ok=True)
     return path

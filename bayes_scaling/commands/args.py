@@ -12,7 +12,7 @@ from typing import Any
 from bayes_scaling.conventions import (CI_PROB, COMPUTE_UNITS, DEFAULT_LOSS_UNIT, LOSS_UNITS, PARAMS_KINDS,
                                        compute_to_flops)
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.quantities import flag
+from bayes_scaling.quantities import flag, label
 
 #: Largest seed (nutpie's seed is 64-bit unsigned; restarts add to it).
 MAX_SEED = 2**63 - 1
@@ -28,7 +28,11 @@ ARGUMENT_OPTIONS = {"law": "--law", "holdout_above": "--holdout-above", "holdout
                     "aspect_ratio": "--aspect-ratio", "run_noise": "--run-noise", "shapes": "--shapes",
                     "draws": "--draws", "tune": "--tune", "chains": "--chains", "seed": "--seed", "weights": "--weights",
                     "vary": "--vary", "score": "--score", "candidates": "--candidates", "rope": "--rope",
-                    "converged_within": "--converged-within", "residual_process": "--residual-process"}
+                    "converged_within": "--converged-within", "residual_process": "--residual-process",
+                    "target_metric": "--target", "utility": "--utility", "group": "--group", "groups": "--groups",
+                    "data_home": "--data-home", "dataset_option": "--option", "spec": "--spec",
+                    "worlds": "--worlds", "prior_draws": "--prior-draws", "refit_sims": "--refit-sims",
+                    "batch": "--batch", "exchange": "--exchange", "max_refits": "--max-refits"}
 
 
 def option_for(quantity: str | None, column: bool = False) -> str | None:
@@ -93,6 +97,11 @@ def int_at_least(low: int, why: str = "", high: int | None = None):
     return parse
 
 
+#: argparse type of every ``--seed``: a whole number from 0 to 2^63 - 1 (NumPy refuses a negative seed, and
+#: nutpie's is 64-bit unsigned with restarts added to it).
+seed_value = int_at_least(0, high=MAX_SEED)
+
+
 # -- option builders ----------------------------------------------------------------------------
 
 def add_ci_arg(p) -> None:
@@ -123,7 +132,7 @@ def add_sampler_args(p, draws: int = 1000, tune: int | None = 1000, tune_help: s
     p.add_argument("--tune", type=int_at_least(10), default=tune, help=f"tuning steps per chain (default {tune_help})")
     p.add_argument("--chains", type=int_at_least(2, " (R-hat compares chains)"), default=4,
                    help="chains, at least 2 (default %(default)s)")
-    p.add_argument("--seed", type=int_at_least(0, high=MAX_SEED), default=None,
+    p.add_argument("--seed", type=seed_value, default=None,
                    help="random seed, 0 to 2^63 - 1 (default: drawn and recorded in the fit)")
 
 
@@ -190,11 +199,13 @@ def col_map(items: list[str]) -> dict[str, str]:
     return out
 
 
-def runs_from_args(args, source=None):
-    """The runs table of ``args.runs`` (or of ``source``, a path or DataFrame) mapped by the runs options."""
+def runs_from_args(args, source=None, laws=()):
+    """The runs table of ``args.runs`` (or of ``source``, a path or DataFrame) mapped by the runs options.
+    ``laws``: the laws to be fitted; a law input given with ``--col`` that none of them reads is refused."""
     from bayes_scaling.data.runs import load_runs
+    from bayes_scaling.quantities import INPUT_SYMBOLS
 
-    return load_runs(
+    runs = load_runs(
         args.runs if source is None else source,
         params_col=args.params_col or None,
         tokens_col=args.tokens_col or None,
@@ -210,6 +221,11 @@ def runs_from_args(args, source=None):
         covariate_cols=args.covariate or (),
         strict=getattr(args, "strict", False),
     )
+    unused = [q for q in col_map(args.col) if laws and q in INPUT_SYMBOLS and not any(q in w.input_names for w in laws)]
+    if unused:
+        raise BayesScalingError(f"--col {unused[0]}=... has no effect here: law(s) {[w.name for w in laws]} do not read "
+                                f"{label(unused[0])}; drop it or choose a law that does")
+    return runs
 
 
 def spec_from_args(args):
@@ -225,8 +241,10 @@ def group_kw(args, spec) -> dict[str, Any]:
     """``vary`` and ``group_col`` of a fit from ``--group-col``/``--vary``. With a group column, the
     parameters in ``--vary`` vary by group, else the spec's ``[hierarchy]`` ones, else all but the
     irreducible loss."""
+    if args.vary is not None and not [v for v in args.vary.split(",") if v.strip()]:
+        raise BayesScalingError("--vary names no parameter: give the parameters that vary by group, e.g. --vary A,B")
     if not args.group_col:
-        if args.vary:
+        if args.vary is not None:
             raise BayesScalingError("--vary needs --group-col COLUMN (the column whose groups get their own parameters)")
         return {"vary": None, "group_col": None}
     vary = ([v.strip() for v in args.vary.split(",") if v.strip()] if args.vary is not None

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from bayes_scaling.commands.args import (add_ci_arg, add_compute_unit_arg, add_json_arg, positive_float, refuse_unused,
-                                         to_flops)
+                                         seed_value, to_flops)
 from bayes_scaling.commands.output import diagnostics_line, diagnostics_record, emit, interval_line
 from bayes_scaling.conventions import flops_to_pf_days, pct
 from bayes_scaling.errors import BayesScalingError
@@ -180,7 +180,7 @@ def add_breakdown_parser(sub) -> None:
     p.add_argument("--path-p", type=positive_float, default=_BREAKDOWN_KAPLAN["--path-p"][1],
                    help="exponent P of that path (Kaplan: 0.73)")
     p.add_argument("--delta", type=positive_float, default=0.02, help="overfitting penalty for the data requirement")
-    p.add_argument("--seed", type=int, default=0, help="seed of the counterpart fit in break tests")
+    p.add_argument("--seed", type=seed_value, default=0, help="seed of the counterpart fit in break tests")
     p.add_argument("--breaks", type=int, choices=(1, 2), default=1, help="breaks of the law a power-law fit is tested against")
     add_ci_arg(p)
     add_json_arg(p)

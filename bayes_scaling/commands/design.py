@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 
 from bayes_scaling.commands.args import (add_compute_unit_arg, add_cost_args, add_json_arg, cost_from_args,
-                                         int_at_least, positive_float, refuse_unused, to_flops)
+                                         int_at_least, positive_float, refuse_unused, seed_value, to_flops)
 from bayes_scaling.commands.output import emit
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, TRUSTED_TOKENS_PER_PARAM, in_loss_unit
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, MAX_MONTE_CARLO, TRUSTED_TOKENS_PER_PARAM, in_loss_unit
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.errors import BayesScalingError
 
@@ -169,9 +169,9 @@ def _new_project(args, target: float, budget: float) -> int:
     spec = resolve_spec(None, args.spec)
     if not spec.law.has("allocation"):
         raise BayesScalingError(f"design needs a law of N and D; spec {spec.name!r} is for {spec.law.name!r}")
+    cost = cost_from_args(args) or CostLaw("6nd", k=args.flops_per_token)  # refused before the prior draws
     params, sigma = prior_draws(spec, args.prior_draws, seed=args.seed)
-    prior = PriorLadder(spec.law, params, sigma, spec.likelihood.dist, target, objective=args.objective,
-                        cost=cost_from_args(args) or CostLaw("6nd", k=args.flops_per_token))
+    prior = PriorLadder(spec.law, params, sigma, spec.likelihood.dist, target, objective=args.objective, cost=cost)
     rows = design_new_ladder(prior, budget)
     best = rows[0]
     summary = lambda r: {k: r[k] for k in ("budgets", "per_budget", "spacing", "width", "cost_flops",  # noqa: E731
@@ -238,9 +238,9 @@ def add_parser(sub) -> None:
                    help="candidates rechecked by real refits")
     p.add_argument("--refit-sims", type=int_at_least(1), default=_FIT_ONLY["--refit-sims"][1],
                    help="simulated worlds per refit check")
-    p.add_argument("--prior-draws", type=int_at_least(50), default=_SPEC_ONLY["--prior-draws"][1],
+    p.add_argument("--prior-draws", type=int_at_least(50, high=MAX_MONTE_CARLO), default=_SPEC_ONLY["--prior-draws"][1],
                    help="--spec: prior draws (default %(default)s)")
     p.add_argument("--top", type=int_at_least(1), default=10, help="rows of the table (default %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the simulated outcomes")
+    p.add_argument("--seed", type=seed_value, default=0, help="seed of the simulated outcomes")
     add_json_arg(p)
     p.set_defaults(func=cmd_design)

@@ -91,15 +91,15 @@ def ensemble_json(result, ci_prob: float) -> dict[str, Any]:
 
 def cmd_ensemble(args) -> int:
     from bayes_scaling.inference.ensemble import fit_ensemble
+    from bayes_scaling.inference.fit import resolve_spec
 
     laws = [s.strip() for s in (args.laws or "").split(",") if s.strip()]
     specs = list(args.spec or [])
     if len(laws) + len(specs) < 2:
         raise BayesScalingError("an ensemble needs at least two law forms: --laws a,b[,c] and/or --spec FILE ...")
     out = fit_out(args.out)
-    runs = runs_from_args(args)
+    runs = runs_from_args(args, laws=[resolve_spec(w, None).law for w in laws] + [resolve_spec(None, s).law for s in specs])
     if args.residual_process:  # refused before the sampling where the runs alone decide
-        from bayes_scaling.inference.fit import resolve_spec
         from bayes_scaling.inference.residual_process import check_process_runs
 
         resolved = [resolve_spec(law=x) for x in laws] + [resolve_spec(spec=x) for x in specs]

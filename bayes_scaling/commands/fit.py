@@ -98,7 +98,7 @@ def cmd_fit(args) -> int:
     spec = spec_from_args(args)
     out = fit_out(args.out)
     kw = group_kw(args, spec)
-    runs = runs_from_args(args)
+    runs = runs_from_args(args, laws=[spec.law])
     cost = cost_from_args(args, runs)
     if args.residual_process:  # refused before the sampling where the runs alone decide
         from bayes_scaling.inference.residual_process import check_process_runs
@@ -118,7 +118,7 @@ def cmd_fit(args) -> int:
                          "cost": None if cost is None else json.loads(cost.to_json())}, as_json=args.json)
 
 
-def _by_tables(args, out_dir: Path) -> tuple[dict[str, Any], dict[str, Path]]:
+def _by_tables(args, out_dir: Path, laws) -> tuple[dict[str, Any], dict[str, Path]]:
     """``fit-many``'s runs split by the ``--by`` column: {value: runs table}, {value: fit file}."""
     import re
     from dataclasses import replace
@@ -139,13 +139,13 @@ def _by_tables(args, out_dir: Path) -> tuple[dict[str, Any], dict[str, Path]]:
     for value, part in frame.groupby(args.by, sort=True):
         name = str(value)
         path = check_out_file(out_dir / (re.sub(r"[^A-Za-z0-9._-]+", "_", name) + ".nc"),
-                              "move that folder away or choose another --out-dir", "output file")
+                              "move that folder away or choose another --out-dir", "--out-dir")
         if path in paths.values():
             other = next(k for k, v in paths.items() if v == path)
             raise BayesScalingError(f"--by values {other!r} and {name!r} would both be saved as {path.name}: "
                                     f"rename one of them in column {args.by!r}")
         # Each table is a slice of one file: it records that file and its SHA-256, as load_runs does.
-        tables[name] = replace(runs_from_args(args, part.reset_index(drop=True)), source=source, sha256=sha)
+        tables[name] = replace(runs_from_args(args, part.reset_index(drop=True), laws=laws), source=source, sha256=sha)
         paths[name] = path
     return tables, paths
 
@@ -158,13 +158,15 @@ def cmd_fit_many(args) -> int:
     spec = spec_from_args(args)
     kw = group_kw(args, spec)
     out_dir = Path(args.out_dir)
-    if not out_dir.is_dir():
+    if not args.out_dir.strip() or not out_dir.is_dir():
         raise BayesScalingError(f"--out-dir {args.out_dir!r} is not an existing folder: create it first")
+    if args.scheduler is not None and not args.scheduler.strip():
+        raise BayesScalingError("--scheduler is empty: give a Dask scheduler address (tcp://host:port), or drop it")
     if args.residual_process:  # what refuses every curve (groups, a metric law, the family) is said once
         from bayes_scaling.inference.residual_process import check_process_runs
 
         check_process_runs(None, [spec.law], grouped=kw["group_col"] is not None, families=[spec.likelihood.dist])
-    tables, paths = _by_tables(args, out_dir)
+    tables, paths = _by_tables(args, out_dir, [spec.law])
     # the progress line goes to stderr: when asked (--progress), or by default on a terminal without --json
     progress = args.progress if args.progress is not None else (sys.stderr.isatty() and not args.json)
     res = fit_many(tables, spec=spec, workers=args.workers, scheduler=args.scheduler, out=paths, keep=False,
@@ -172,6 +174,9 @@ def cmd_fit_many(args) -> int:
                    calibrate_extrapolation=args.calibrate_extrapolation, residual_process=args.residual_process, **kw)
     rows = [{"name": name, **r} for name, r in res.records.items()]
     errors = {name: with_option(err, res.error_quantities.get(name)) for name, err in res.errors.items()}
+    if not rows:  # exit 2 says why in one line, as every refusal does
+        first = next(iter(errors.items()), ("", "no curve"))
+        raise BayesScalingError(f"none of the {len(tables)} curves was fitted; {first[0]}: {first[1]}")
     summary = {"curves": len(tables), "fitted": len(rows), "passed_diagnostics": res.passed,
                "not_fitted": len(res.errors), "seconds": round(res.seconds, 2),
                "sampler": {"chains": args.chains, "tune": args.tune, "draws": args.draws}}
@@ -187,7 +192,7 @@ def cmd_fit_many(args) -> int:
                f"{args.tune} tune + {args.draws} draws)")
 
     emit(text, {"fits": rows, "errors": errors, "summary": summary}, as_json=args.json)
-    return 0 if rows else 2
+    return 0
 
 
 def cmd_summary(args) -> int:
@@ -210,7 +215,7 @@ def cmd_demo(args) -> int:
     from bayes_scaling.posterior.intervals import summary_record
     from bayes_scaling.simulate import true_loss
 
-    out = fit_out(args.out) if args.out else None
+    out = fit_out(args.out) if args.out is not None else None
     path = example_path()
     runs = load_runs(path, params_kind=EXAMPLE["params_kind"])
     truth = EXAMPLE["truth"]

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from bayes_scaling.commands.args import add_ci_arg, add_json_arg, int_at_least
+from bayes_scaling.commands.args import add_ci_arg, add_json_arg, int_at_least, seed_value
 from bayes_scaling.commands.output import emit
-from bayes_scaling.conventions import pct
+from bayes_scaling.conventions import MAX_MONTE_CARLO, pct
 
 
 def cmd_isoflop_check(args) -> int:
@@ -37,8 +37,9 @@ def add_parser(sub) -> None:
     p = sub.add_parser("isoflop-check", help="compare a fit's N*(C) with law-free IsoFLOP minima (Approach 2)")
     p.add_argument("fit", help="fit file (.nc) of a law of N and D fitted on IsoFLOP runs")
     p.add_argument("--group", default=None, help="hierarchical fits: check one group's runs")
-    p.add_argument("--bootstrap", type=int_at_least(50), default=1000, help="bootstrap resamples per budget")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument("--bootstrap", type=int_at_least(50, high=MAX_MONTE_CARLO), default=1000,
+                   help="bootstrap resamples per budget")
+    p.add_argument("--seed", type=seed_value, default=0, help="bootstrap seed")
     add_ci_arg(p)
     add_json_arg(p)
     p.set_defaults(func=cmd_isoflop_check)

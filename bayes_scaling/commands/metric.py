@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayes_scaling.commands.args import add_ci_arg, add_json_arg, positive_float
+from bayes_scaling.commands.args import add_ci_arg, add_json_arg, positive_float, seed_value
 from bayes_scaling.commands.output import emit, interval_line
 from bayes_scaling.conventions import pct
 from bayes_scaling.posterior.intervals import format_interval
@@ -77,7 +77,7 @@ def cmd_target_metric(args) -> int:
 def _common(p) -> None:
     p.add_argument("loss_fit", help="fit of a loss law of (N, D) (.nc), e.g. chinchilla on a task's bits-per-byte")
     p.add_argument("metric_fit", help="fit of a metric law of that loss (.nc), e.g. sigmoid_metric")
-    p.add_argument("--seed", type=int, default=None, help="seed of the draw pairing and noise")
+    p.add_argument("--seed", type=seed_value, default=None, help="seed of the draw pairing and noise")
     add_ci_arg(p)
     add_json_arg(p)
 

@@ -169,6 +169,7 @@ def cmd_frontier(args) -> int:
                 raise BayesScalingError(f"{option} does not apply to a kaplan_ns fit, whose frontier counts "
                                         f"C = 6 N B S (Kaplan et al. 2020, Appendix B): drop the option")
         return _kaplan_frontier(args, result, lo, hi)
+    refuse_unused(args, {"--converged-within": ("converged_within", 0.02)}, "to a kaplan_ns fit")
     cost = query_cost(args, result)
     fe = frontier_exponents(result, lo, hi, cost=cost)
     budgets = np.geomspace(lo, hi, args.points)

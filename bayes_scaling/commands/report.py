@@ -7,6 +7,7 @@ import time
 from bayes_scaling.commands.args import CI_HELP, ci_fraction, positive_float
 from bayes_scaling.commands.output import diagnostics_line, emit
 from bayes_scaling.conventions import CI_PROB
+from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.files import os_error
 
 
@@ -21,7 +22,10 @@ def cmd_report(args) -> int:
     t0 = time.perf_counter()
     path, fmt = check_out_path(args.out, args.format)
     result = load_fit(args.fit)
-    kaplan = tuple(FitResult.load(p) for p in args.kaplan_fits) if args.kaplan_fits else None
+    try:
+        kaplan = tuple(FitResult.load(p) for p in args.kaplan_fits) if args.kaplan_fits else None
+    except BayesScalingError as e:  # which of the two options' files
+        raise BayesScalingError(f"--kaplan-fits: {e}") from None
     config = ReportConfig(ci_prob=args.ci_prob, budgets=tuple(args.budgets) if args.budgets else None,
                           refits=not args.no_refits, kaplan_fits=kaplan, design_budget=args.design_budget,
                           command=args.command_line, fit_path=args.fit)

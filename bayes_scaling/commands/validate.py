@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from bayes_scaling.commands.args import (add_json_arg, add_law_args, add_residual_process_arg, add_runs_args,
-                                         add_sampler_args, group_kw, positive_float, runs_from_args, spec_from_args)
+                                         add_sampler_args, group_kw, int_at_least, positive_float, runs_from_args,
+                                         spec_from_args)
+from bayes_scaling.conventions import MAX_MONTE_CARLO
 from bayes_scaling.commands.output import emit
 
 
@@ -14,9 +16,9 @@ def cmd_backtest(args) -> int:
     from bayes_scaling.inference.backtest import backtest
 
     spec = spec_from_args(args)
-    runs = runs_from_args(args)
+    runs = runs_from_args(args, laws=[spec.law])
     res = backtest(runs, spec=spec, holdout_above=args.holdout_above, holdout_fraction=args.holdout_fraction,
-                   seed=args.seed, draws=args.draws, tune=args.tune, n_boot=args.n_boot,
+                   seed=args.seed, draws=args.draws, tune=args.tune, chains=args.chains, n_boot=args.n_boot,
                    calibrate=not args.no_calibrate, residual_process=args.residual_process, **group_kw(args, spec))
     table = res.table.reset_index().to_dict(orient="records")
 
@@ -57,7 +59,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--holdout-above", type=positive_float, default=None,
                    help="hold out runs above this compute in FLOPs (or value of a single-axis law's input)")
     p.add_argument("--holdout-fraction", type=float, default=None, help="or hold out this fraction of the largest runs")
-    p.add_argument("--n-boot", type=int, default=100, help="bootstrap resamples of the Huber baseline")
+    p.add_argument("--n-boot", type=int_at_least(2, high=MAX_MONTE_CARLO), default=100,
+                   help="bootstrap resamples of the Huber baseline")
     p.add_argument("--no-calibrate", action="store_true",
                    help="skip the leave-future-out extrapolation discrepancy (one fit fewer)")
     add_residual_process_arg(p)

@@ -158,8 +158,12 @@ def load_runs(
         raise BayesScalingError(f"unknown quantity {unknown} in extra_cols; known: {sorted(EXTRA_QUANTITIES)} "
                                 f"(parameters, tokens, compute and loss have their own arguments)")
     shape_cols = tuple(shape_cols or ())
-    if shape_cols and len(shape_cols) != 2:
-        raise BayesScalingError(f"shape columns are (d_model, n_layer), got {list(shape_cols)}")
+    if shape_cols and (len(shape_cols) != 2 or shape_cols[0] == shape_cols[1]):  # one column twice: log(1) = 0
+        raise BayesScalingError(f"shape columns are two different columns (d_model, n_layer), got {list(shape_cols)}",
+                                quantity="shape", column=True)
+    if seed_col is not None and not str(seed_col).strip():
+        raise BayesScalingError("seed column name is empty: name the column, or give none", quantity="seed",
+                                column=True)
     covariate_cols = tuple(covariate_cols)
     _check_names(group_cols, covariate_cols, seed_col, shape_cols)
     cmap = ColumnMap(params_col, tokens_col, compute_col, loss_col, group_cols, seed_col, tuple(extra_cols.items()),
@@ -244,18 +248,19 @@ def load_runs(
             raise BayesScalingError(f"group column {g!r} is empty in data row(s) {(np.flatnonzero(empty) + 1).tolist()[:5]}: "
                                     f"give every run a group or drop those runs", quantity="group", column=True)
         out[g] = frame[g].astype(str).to_numpy()
-    if seed_col:
+    if seed_col:  # a seed may be unknown (empty): only rows equal in every column kept are told apart by it
         out["seed"] = frame[seed_col].to_numpy()
     if shape_cols:
         width = _numeric(frame, shape_cols[0], "d_model (width)", "units", problems)
         depth = _numeric(frame, shape_cols[1], "n_layer (depth)", "layers", problems)
         if problems:
-            raise BayesScalingError(*problems)
+            raise BayesScalingError(*problems, quantity="shape", column=True)
         out["log_aspect_ratio"] = np.log(width / depth)
     for col in covariate_cols:
         values = pd.to_numeric(frame[col], errors="coerce").to_numpy(float)
         if not np.all(np.isfinite(values)):
-            raise BayesScalingError(f"covariate column {col!r} must be finite numbers in every run")
+            raise BayesScalingError(f"covariate column {col!r} must be finite numbers in every run",
+                                    quantity="covariate", column=True)
         out[col] = values
     implausible = plausibility_problems(out)
     check_plausible(implausible, strict=strict)

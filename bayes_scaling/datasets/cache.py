@@ -130,20 +130,21 @@ def fetch(
         return local
     where = f"not found in {str(home)!r}"
     if not download:
-        raise BayesScalingError(f"dataset {ds.name!r} file {f.path!r} {where} and download=False; {_HINT}")
+        raise BayesScalingError(f"dataset {ds.name!r} file {f.path!r} {where} and download=False; {_HINT}",
+                                quantity="data_home")
     mirror = mirror or os.environ.get(ENV_MIRROR) or None
     urls = ([_mirror_url(mirror, f.path)] if mirror else []) + list(f.urls)
     if not urls:
         raise BayesScalingError(
             f"dataset {ds.name!r} file {f.path!r} {where}, and it has no byte-identical public copy to download "
-            f"(it was converted from {f.derived_from}); {_HINT} (or {ENV_MIRROR} to a mirror of that layout)"
-        )
+            f"(it was converted from {f.derived_from}); {_HINT} (or {ENV_MIRROR} to a mirror of that layout)",
+            quantity="data_home")
     created = [p for p in (local.parent, *local.parent.parents) if not p.exists()]
     try:
         local.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise BayesScalingError(f"dataset {ds.name!r}: cannot create {str(local.parent)!r} to download into "
-                                f"({e.strerror or e}); {_HINT}") from None
+                                f"({e.strerror or e}); {_HINT}", quantity="data_home") from None
     failures = []
     for url in urls:
         why = _retrieve(url, local, f.sha256)
@@ -154,5 +155,5 @@ def fetch(
         with contextlib.suppress(OSError):
             p.rmdir()
     raise BayesScalingError(
-        f"dataset {ds.name!r} file {f.path!r} {where} and could not be downloaded from {'; '.join(failures)}; {_HINT}"
-    )
+        f"dataset {ds.name!r} file {f.path!r} {where} and could not be downloaded from {'; '.join(failures)}; {_HINT}",
+        quantity="data_home")

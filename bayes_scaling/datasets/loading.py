@@ -34,7 +34,8 @@ def _call(fn: Callable, ds: Dataset, get: _Getter, options: dict, what: str):
     allowed = [p for p in params if p != "get"]
     unknown = sorted(set(options) - set(allowed))
     if unknown:
-        raise BayesScalingError(f"dataset {ds.name!r} {what} has no option(s) {unknown}; its options are {allowed}")
+        raise BayesScalingError(f"dataset {ds.name!r} {what} has no option(s) {unknown}; its options are {allowed}",
+                                quantity="dataset_option")
     return fn(get, **options)
 
 

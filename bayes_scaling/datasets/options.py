@@ -22,7 +22,8 @@ def with_columns(runs: RunTable, **columns) -> RunTable:
 def choice(value, allowed: Sequence[str], option: str, dataset: str) -> None:
     """Refuse (one line) an option ``value`` that is not one of ``allowed``."""
     if value not in allowed:
-        raise BayesScalingError(f"dataset {dataset!r}: {option} must be one of {list(allowed)}, got {value!r}")
+        raise BayesScalingError(f"dataset {dataset!r}: {option} must be one of {list(allowed)}, got {value!r}",
+                                quantity="dataset_option")
 
 
 def as_list(value, option: str) -> list[str] | None:
@@ -34,5 +35,5 @@ def as_list(value, option: str) -> list[str] | None:
     names = [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else list(value)
     if not names:
         raise BayesScalingError(f"option {option}={value!r} names no value: give one name, or several separated by "
-                                f"commas")
+                                f"commas", quantity="dataset_option")
     return names

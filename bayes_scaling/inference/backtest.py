@@ -81,7 +81,8 @@ def _covers(lo, hi, y):
 
 def backtest(runs, law: str | None = None, spec=None, *, holdout_above: float | None = None,
              holdout_fraction: float | None = None, seed: int = 0, draws: int = 1000, tune: int = 1000,
-             n_boot: int = 100, baselines: bool = True, calibrate: bool = True, group_col: str | None = None,
+             chains: int = 4, n_boot: int = 100, baselines: bool = True, calibrate: bool = True,
+             group_col: str | None = None,
              vary: tuple[str, ...] | list[str] | None = None, residual_process: bool = False) -> BacktestResult:
     """Fit on the smaller runs, predict the held-out larger ones, and score every method.
 
@@ -102,7 +103,8 @@ def backtest(runs, law: str | None = None, spec=None, *, holdout_above: float | 
         from bayes_scaling.inference.residual_process import check_process_runs, with_residual_process
 
         check_process_runs(train, [lw], grouped=group_col is not None, families=[spec.likelihood.dist])
-    res = fit(train, spec=spec, seed=seed, draws=draws, tune=tune, progress=False, group_col=group_col, vary=vary)
+    res = fit(train, spec=spec, seed=seed, draws=draws, tune=tune, chains=chains, progress=False, group_col=group_col,
+              vary=vary)
     inputs = {k: test.frame[k].to_numpy(float) for k in lw.input_names if k in test.frame}
     if "C" not in inputs and "C" in test.frame:
         inputs["C"] = test.frame["C"].to_numpy(float)

@@ -33,6 +33,7 @@ from typing import Any
 
 from bayes_scaling.data.runs import RunTable
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.inference.checks import check_sampler_counts
 
 #: Curves per task: at most this many, and at least 16 tasks per worker when there are enough curves
 #: (so the progress line moves and the last tasks balance across workers).
@@ -175,6 +176,8 @@ def fit_many(tables: Mapping[str, RunTable], *, law: str | None = None, spec=Non
         raise BayesScalingError("no runs tables to fit")
     if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
         raise BayesScalingError(f"chunk must be a whole number of curves >= 1, got {chunk!r}")
+    # counts every curve would refuse are refused once, before any worker starts (fit's defaults otherwise)
+    check_sampler_counts(fit_kw.get("draws", 1000), fit_kw.get("tune"), fit_kw.get("chains", 4))
     out = dict(out or {})
     unknown = sorted(set(out) - set(tables))
     if unknown:

@@ -20,7 +20,7 @@ import numpy as np
 from bayes_scaling.cost import CostLaw, store_cost
 from bayes_scaling.data.runs import RunTable
 from bayes_scaling.errors import BayesScalingError, DiagnosticsError
-from bayes_scaling.inference.checks import check_posterior, check_runs
+from bayes_scaling.inference.checks import check_posterior, check_runs, check_sampler_counts
 from bayes_scaling.inference.compile import compile_jax_model, compile_nutpie_model
 from bayes_scaling.inference.model import build_model, model_data, prior_containers
 from bayes_scaling.inference.retry import (MAX_RETRIES, RETRY_BUDGET_S, RETRY_CLOCKS, RETRY_SCHEDULES,  # noqa: F401
@@ -274,10 +274,7 @@ def fit(
         from bayes_scaling.inference.discrepancy import inner_split
 
         inner_split(runs, spec.law)
-    draws = _check_int("draws", draws, 10)
-    if tune is not None:
-        tune = _check_int("tune", tune, 10)
-    chains = _check_int("chains", chains, 2, " (R-hat, the check that chains agree, compares chains)")
+    draws, tune, chains = check_sampler_counts(draws, tune, chains)
     retries = _check_int("retries", retries, 0)
     try:
         budget_ok = float(retry_budget_s) >= 0  # NaN fails

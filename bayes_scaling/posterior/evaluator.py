@@ -136,7 +136,8 @@ class PosteriorEvaluator:
             return params
         h = self.hierarchy
         if h is None:
-            raise BayesScalingError(f"this fit has no groups; group {group!r} is not available (fit with groups)")
+            raise BayesScalingError(f"this fit has no groups; group {group!r} is not available (fit with groups)",
+                                    quantity="group")
         if group == "new":
             rng = new_group_rng(seed, stream)
             tau = {k: post[f"tau_{k}"].values for k in h["vary"]}
@@ -148,7 +149,8 @@ class PosteriorEvaluator:
             return {k: xr.DataArray(np.broadcast_to(v, self.shape), dims=SAMPLE_DIMS)
                     for k, v in {**p_g, **logc_g}.items()}
         if group not in h["groups"]:
-            raise BayesScalingError(f"unknown group {group!r}; the fit's groups are {h['groups']} (or 'new')")
+            raise BayesScalingError(f"unknown group {group!r}; the fit's groups are {h['groups']} (or 'new')",
+                                    quantity="group")
         return self._with_groups(params, lambda v: v.sel(group=group, drop=True))
 
     def _with_groups(self, params: dict, pick) -> dict:

@@ -142,7 +142,8 @@ def parse_utility(utility: str) -> float | None:
             q = -1.0
         if 0 < q < 1:
             return q
-    raise BayesScalingError(f"utility must be 'mean' or 'quantile:Q' with 0 < Q < 1, got {utility!r}")
+    raise BayesScalingError(f"utility must be 'mean' or 'quantile:Q' with 0 < Q < 1, got {utility!r}",
+                            quantity="utility")
 
 
 def decide(result, compute: float, *, utility: str = "mean", max_params: float | None = None,

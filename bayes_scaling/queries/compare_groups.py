@@ -32,9 +32,9 @@ def _check_groups(result, groups) -> list[str]:
     groups = list(groups) if groups else list(h["groups"])
     bad = [g for g in groups if g not in h["groups"]]
     if bad:
-        raise BayesScalingError(f"unknown group(s) {bad}; the fit's groups are {h['groups']}")
+        raise BayesScalingError(f"unknown group(s) {bad}; the fit's groups are {h['groups']}", quantity="groups")
     if len(set(groups)) < 2:
-        raise BayesScalingError("compare at least two different groups")
+        raise BayesScalingError("compare at least two different groups", quantity="groups")
     return groups
 
 
@@ -43,6 +43,9 @@ def group_losses(result, groups=None, *, compute: float | None = None, N=None, D
     """Loss per group and draw (dims chain, draw, group): at a budget C (FLOPs), each group at its
     own compute-optimal allocation, or at a given (N, D)."""
     groups = _check_groups(result, groups)
+    if compute is not None and (N is not None or D is not None):  # one would be ignored
+        raise BayesScalingError("compare at a budget (--compute C) or at a model (--params N --tokens D), not both: "
+                                "drop one", quantity="C")
     if compute is not None:
         losses = [compute_optimal(result, [compute], flops_per_token=flops_per_token, group=g)["loss_opt"]
                   .isel(budget=0, drop=True) for g in groups]

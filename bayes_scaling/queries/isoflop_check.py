@@ -68,7 +68,11 @@ def approach2_check(result, runs=None, *, group: str | None = None, n_boot: int 
     if group is not None:
         col = (result.hierarchy or {}).get("group_col")
         if col is None or col not in frame:
-            raise BayesScalingError(f"group {group!r} needs a hierarchical fit with its group column in the runs")
+            raise BayesScalingError(f"group {group!r} needs a hierarchical fit with its group column in the runs",
+                                    quantity="group")
+        if group not in frame[col].astype(str).to_numpy():
+            groups = sorted(frame[col].astype(str).unique().tolist())
+            raise BayesScalingError(f"unknown group {group!r}; the fit's groups are {groups}", quantity="group")
         frame = frame[frame[col].astype(str) == group]
     table = isoflop_minima(frame, n_boot=n_boot, seed=seed, ci_prob=ci_prob)
     k = result.law.flops_per_param_token

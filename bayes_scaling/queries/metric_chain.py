@@ -79,7 +79,7 @@ def compute_for_metric(loss_fit, metric_fit, target: float, *, budgets=None, see
     interpolation between budgets), and ``metric_opt``, the metric along that frontier (chain, draw,
     budget). Needs a loss law of N and D (allocation)."""
     _check(loss_fit, metric_fit)
-    fraction(target, "target metric must be a fraction in (0, 1)")
+    fraction(target, "target metric must be a fraction in (0, 1)", quantity="target_metric")
     budgets = np.geomspace(1e17, 1e27, 121) if budgets is None else np.asarray(budgets, float)
     opt = compute_optimal(loss_fit, budgets)
     mu, _ = metric_at_loss(metric_fit, opt["loss_opt"].values, rng=np.random.default_rng(seed))

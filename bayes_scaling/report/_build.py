@@ -35,6 +35,9 @@ from bayes_scaling.report._sections import (
     residuals_section,
 )
 
+#: Most budgets of the allocation table: each is a row and a shade of one colour map in its figure, and
+#: more shades than this cannot be told apart.
+MAX_BUDGETS = 20
 #: Default budgets: these multiples of the largest run's compute.
 DEFAULT_BUDGET_FACTORS = (10.0, 100.0, 1000.0)
 
@@ -93,6 +96,9 @@ def report_budgets(result, budgets) -> np.ndarray | None:
     b = np.asarray(budgets, dtype=float)
     if b.ndim != 1 or not np.all(np.isfinite(b)) or np.any(b <= 0):
         raise BayesScalingError(f"budgets must be compute values in FLOPs > 0, e.g. 1e22 1e23, got {list(budgets)!r}")
+    if len(np.unique(b)) < b.size or b.size > MAX_BUDGETS:
+        raise BayesScalingError(f"budgets must be at most {MAX_BUDGETS} different values (one row and one shade of the "
+                                f"figure each), got {b.size} with {len(np.unique(b))} different")
     return b
 
 

@@ -266,7 +266,10 @@ def parse_spec(text: str, origin: str = "<string>") -> LawSpec:
         raise BayesScalingError(f"spec {origin!r} needs a [law] section with name = \"chinchilla\" (or another law)")
     if set(law_table) != {"name"}:
         raise BayesScalingError(f"spec {origin!r}: [law] takes only name, got {sorted(law_table)}")
-    law = get_law(law_table["name"])
+    try:
+        law = get_law(law_table["name"])
+    except BayesScalingError as e:  # say which file names it
+        raise BayesScalingError(f"spec {origin!r}: {e}") from None
     priors_table = data.get("priors", {})
     if not isinstance(priors_table, dict):
         raise BayesScalingError(f"spec {origin!r}: [priors] must be a table of per-parameter tables")
@@ -349,7 +352,13 @@ def list_specs() -> list[str]:
 
 def load_spec(spec: str | Path) -> LawSpec:
     """Load a spec from a path, or by shipped name (e.g. ``"chinchilla"`` or ``"chinchilla_epoch2024"``)."""
+    if not str(spec).strip():
+        raise BayesScalingError("spec is empty: give a spec file or a shipped spec name (see `bayes-scaling specs`)",
+                                quantity="spec")
     path = Path(spec)
+    if path.is_dir():
+        raise BayesScalingError(f"spec {str(spec)!r} is a folder: give a spec file (.toml) or a shipped spec name",
+                                quantity="spec")
     if not path.suffix and not path.exists():
         shipped = models_dir() / f"{spec}.toml"
         if not shipped.exists():

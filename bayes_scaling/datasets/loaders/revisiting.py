@@ -67,7 +67,8 @@ def load_revisiting(get, curve: str | Sequence[str] | None = None, domain: str |
     if cid is not None:
         frame = frame[frame["curve"] == cid].reset_index(drop=True)
         if frame.empty:
-            raise BayesScalingError(f"revisiting has no curve {cid!r}; list them with bayes_scaling.datasets.curves()")
+            raise BayesScalingError(f"revisiting has no curve {cid!r}; list them with bayes_scaling.datasets.curves()",
+                                    quantity="dataset_option")
     frame["split"] = np.where(frame["Training"].astype(int) == 1, "fit", "extrapolate")
     if split is not None:
         choice(split, ("fit", "extrapolate"), "split", "revisiting")
