@@ -286,6 +286,11 @@ def test_a_malformed_scheduler_address_is_one_line(address, work, capsys):
     line = run(["fit-many", runs, "--by", "curve", "--law", "chinchilla", "--out-dir", ".", "--scheduler", address],
                capsys, work)
     assert "Dask scheduler" in line
+    import dask
+
+    # the failed Client must not leave dask's global scheduler pointing at itself (later writes would fail)
+    assert dask.config.get("scheduler", None) is None
+    fake_fit(draws=5).save(work / "after.nc")
 
 
 def test_a_deeply_nested_spec_is_one_line(work, capsys):

@@ -269,8 +269,8 @@ def _dask_run(items, args, scheduler, chunk, collect) -> None:
     client = scheduler if isinstance(scheduler, Client) else None
     own = client is None
     if own:
-        try:
-            client = Client(scheduler, timeout="10s")
+        try:  # not the process's default client: one that failed to start would stay the default of later writes
+            client = Client(scheduler, timeout="10s", set_as_default=False)
         except (OSError, ValueError, TypeError) as e:  # unreachable, or a malformed address
             raise BayesScalingError(f"cannot reach the Dask scheduler at {scheduler!r}: "
                                     f"{' '.join(str(e).split())} (expected tcp://host:port)") from None
