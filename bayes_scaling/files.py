@@ -109,3 +109,15 @@ def check_out_file(out: str | os.PathLike, fix: str, option: str = "--out") -> P
     os.close(fd)
     probe.unlink(missing_ok=True)
     return path
+
+
+def keep_generated_source_in_cache() -> None:
+    """Keep the Python source PyTensor generates for each compiled kernel in its compile folder
+    (``<base_compiledir>/generated_src``: one file per distinct source, pruned by PyTensor when unused),
+    instead of one new file per compiled function in the system temp folder, which PyTensor never
+    removes (a small fit left 22). A ``generated_src_dir`` the user set (``PYTENSOR_FLAGS``) wins.
+    Call before anything is compiled."""
+    import pytensor
+
+    if not pytensor.config.generated_src_dir:
+        pytensor.config.generated_src_dir = str(Path(pytensor.config.base_compiledir) / "generated_src")

@@ -473,3 +473,24 @@ def test_an_interrupt_lost_in_a_finalizer_is_raised_again_and_writes_no_file(tmp
         assert sorted(tmp_path.iterdir()) == []
     finally:
         errors.RECEIVED_INTERRUPTS.clear()
+
+
+def test_compiled_kernels_leave_nothing_in_the_temp_folder(tmp_path):
+    """PyTensor writes each compiled kernel's source to a new temp file it never removes, unless its
+    generated_src_dir is set: the package sets it to the compile folder (a user's own setting wins)."""
+    script = ("import os, pytensor, numpy as np\n"
+              "from bayes_scaling.inference.design import prior_draws\n"
+              "from bayes_scaling.specs.spec import load_spec\n"
+              "values, sigma = prior_draws(load_spec('chinchilla'), n=5)\n"
+              "assert np.all(np.isfinite(sigma))\n"
+              "print(pytensor.config.generated_src_dir)\n")
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp"), "PYTENSOR_FLAGS": f"base_compiledir={tmp_path / 'cache'}"}
+    (tmp_path / "tmp").mkdir()
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(tmp_path / "cache" / "generated_src")
+    assert list((tmp_path / "tmp").iterdir()) == []
+    assert list((tmp_path / "cache" / "generated_src").glob("m*.py"))  # the source went there instead
+    env["PYTENSOR_FLAGS"] += f",generated_src_dir={tmp_path / 'mine'}"
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == str(tmp_path / "mine"), out.stderr

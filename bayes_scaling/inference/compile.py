@@ -51,6 +51,9 @@ def compile_nutpie_model(model, *, jitter_rvs: set, route: str | None = None):
     """A nutpie ``CompiledPyMCModel`` of the PyMC ``model`` (jittered initial values for ``jitter_rvs``)."""
     import nutpie
 
+    from bayes_scaling.files import keep_generated_source_in_cache
+
+    keep_generated_source_in_cache()
     if compile_route(route) == "cached":
         compiled = _compile_cached(model, jitter_rvs)
         if compiled is not None:

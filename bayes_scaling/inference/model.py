@@ -200,6 +200,9 @@ def build_model(spec: LawSpec, data: ModelData, *, summed: bool = False):
     import pymc as pm
     import pytensor.tensor as pt
 
+    from bayes_scaling.files import keep_generated_source_in_cache
+
+    keep_generated_source_in_cache()
     law = spec.law
     n = len(data.log_loss)
     coords = {"run": np.arange(n)}

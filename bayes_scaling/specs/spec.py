@@ -87,6 +87,9 @@ class PriorSpec:
         """The unnamed PyMC distribution (``pm.X.dist(**kwargs)``)."""
         import pymc as pm
 
+        from bayes_scaling.files import keep_generated_source_in_cache
+
+        keep_generated_source_in_cache()  # its draws compile a function
         return getattr(pm, self.dist).dist(**self.pymc_kwargs)
 
     def as_dict(self) -> dict[str, Any]:
