@@ -116,8 +116,14 @@ def keep_generated_source_in_cache() -> None:
     (``<base_compiledir>/generated_src``: one file per distinct source, pruned by PyTensor when unused),
     instead of one new file per compiled function in the system temp folder, which PyTensor never
     removes (a small fit left 22). A ``generated_src_dir`` the user set (``PYTENSOR_FLAGS``) wins.
-    Call before anything is compiled."""
+    Call before anything is compiled. Where that folder cannot be made (e.g. a file of that name),
+    PyTensor keeps its own temp-file behaviour."""
     import pytensor
 
     if not pytensor.config.generated_src_dir:
-        pytensor.config.generated_src_dir = str(Path(pytensor.config.base_compiledir) / "generated_src")
+        folder = Path(pytensor.config.base_compiledir) / "generated_src"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return
+        pytensor.config.generated_src_dir = str(folder)

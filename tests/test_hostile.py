@@ -494,3 +494,13 @@ def test_compiled_kernels_leave_nothing_in_the_temp_folder(tmp_path):
     env["PYTENSOR_FLAGS"] += f",generated_src_dir={tmp_path / 'mine'}"
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and out.stdout.strip() == str(tmp_path / "mine"), out.stderr
+
+
+def test_an_unusable_generated_source_folder_falls_back_to_pytensors_temp_files(tmp_path):
+    script = ("import pytensor\nfrom bayes_scaling.files import keep_generated_source_in_cache\n"
+              "keep_generated_source_in_cache()\nprint(repr(pytensor.config.generated_src_dir))\n")
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "generated_src").write_text("a file where the folder would go")
+    env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={tmp_path / 'cache'}"}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "''", out.stderr
