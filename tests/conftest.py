@@ -10,6 +10,18 @@ import pytest
 DATASETS = Path(os.environ.get("BAYES_SCALING_DATASETS", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
 
 
+def graph_check_mode():
+    """A PyTensor mode for tests that check a graph's numbers against NumPy, SciPy or finite differences
+    (no sampling): PyMC's usual rewrites (``fast_run``) without elemwise fusion (a fused op of more than 32
+    inputs has no Python implementation), evaluated by PyTensor's Python linker. The default (numba)
+    linker compiles every distinct graph first: ~5-12 s each with a cold cache, which made these checks
+    a third of a cold test run. Sampling tests, and one density check per backend, keep numba (the route
+    nutpie samples with; see test_laws.test_model_log_density_level_is_float64_exact)."""
+    from pytensor.compile.mode import Mode
+
+    return Mode(linker="py", optimizer="fast_run").excluding("fusion")
+
+
 def dataset(relpath: str) -> Path:
     """Path of a file under ``$BAYES_SCALING_DATASETS``; skips the test when it is absent."""
     path = DATASETS / relpath

@@ -13,6 +13,7 @@ import pandas as pd
 import pytensor
 import pytensor.tensor as pt
 import pytest
+from conftest import graph_check_mode
 from scipy import special, stats
 
 import bayes_scaling as bs
@@ -21,6 +22,14 @@ from bayes_scaling.inference.model import build_model, model_data, slope_coordin
 from bayes_scaling.specs.spec import default_spec, load_spec, parse_spec
 
 LAWS = list_laws()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _graph_check_mode():
+    """Every graph compiled here is evaluated by PyTensor's Python linker (conftest.graph_check_mode);
+    no test here samples."""
+    with pytensor.config.change_flags(mode=graph_check_mode()):
+        yield
 
 
 def test_registry_has_the_shipped_laws():
@@ -571,7 +580,8 @@ def test_model_log_density_level_is_float64_exact(runs):
     data = model_data(spec, runs)
     model = build_model(spec, data)
     want, point = _hand_logp(spec, data, POINTS["chinchilla"], 0.03, _value_names(model), False)
-    assert float(model.compile_logp(jacobian=False)(point)) == pytest.approx(want, rel=1e-12, abs=1e-10)
+    # numba, as nutpie samples it (the other density checks here use the Python linker)
+    assert float(model.compile_logp(jacobian=False, mode="NUMBA")(point)) == pytest.approx(want, rel=1e-12, abs=1e-10)
 
 
 def test_model_deterministics_return_the_published_constants(runs):
