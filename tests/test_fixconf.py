@@ -155,3 +155,25 @@ def test_every_loss_label_and_units_attribute_is_the_fits_unit(tmp_path, capsys)
         fig = plot_group_comparison(h, compute=1e21)
     labels = [a.get_xlabel() for a in fig.axes]
     assert "paired loss difference (bits/byte)" in labels and not any("nats" in x for x in labels)
+
+
+def test_backtest_states_the_loss_unit_of_its_losses_and_crps(tmp_path, capsys, monkeypatch):
+    import pandas as pd
+
+    from bayes_scaling.inference import backtest as bt_mod
+
+    runs = load_runs(runs_frame(), loss_unit="bits/byte")
+    fit = fake_fit(draws=50, runs=runs)
+    table = pd.DataFrame([{"method": "bayes", "coverage_50": 0.5, "coverage_90": 0.9, "mare": 0.01, "crps": 0.002}]
+                         ).set_index("method")
+    split = {"n_train": 12, "n_test": 4, "axis": "C", "holdout_above": 1e20, "decades_beyond": 1.0, "r_hat_max": 1.0,
+             "divergences": 0, "diagnostics_ok": True, "nonfinite_predictive_draws": 0}
+    monkeypatch.setattr(bt_mod, "backtest", lambda *a, **k: bt_mod.BacktestResult(table, pd.DataFrame(), split, fit))
+    runs_frame().to_csv(tmp_path / "runs.csv", index=False)
+    argv = ["backtest", str(tmp_path / "runs.csv"), "--law", "chinchilla", "--holdout-fraction", "0.25",
+            "--loss-unit", "bits/byte"]
+    assert main(argv) == 0
+    assert "losses in bits/byte; CRPS in bits/byte" in capsys.readouterr().out
+    assert main(argv + ["--json"]) == 0
+    units = json.loads(capsys.readouterr().out)["units"]
+    assert units["loss"] == units["crps"] == "bits/byte"
