@@ -61,6 +61,12 @@ def in_loss_unit(text: str, loss_unit: str) -> str:
     return text.replace(DEFAULT_LOSS_UNIT, loss_unit)
 
 
+def loss_unit_of(result) -> str:
+    """The unit of the losses of a fit, ensemble, evaluator or backtest (its ``loss_unit``; nats/token for
+    one that has none): the one place every loss label and ``units`` attribute takes it from."""
+    return getattr(result, "loss_unit", None) or DEFAULT_LOSS_UNIT
+
+
 def check_loss_unit(loss_unit: str) -> str:
     """``loss_unit`` if it is one of :data:`LOSS_UNITS`, else one clear error."""
     if loss_unit not in LOSS_UNITS:

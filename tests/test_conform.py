@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 import pytest
 
 from bayes_scaling import BayesScalingError
@@ -173,7 +175,22 @@ def test_compare_on_a_hierarchical_ensemble_shows_each_member_difference(tmp_pat
     assert main(["compare", path, "--compute", "1e21", "--json"]) == 0
     block = json.loads(capsys.readouterr().out)["loss_diff_by_law_form"]
     assert set(block["members"]) == {"a", "b"} and block["law_form_share_of"] == "value"
-    assert 0 <= block["law_form_share"] <= 1  # a difference of either sign: the share of its own variance
+    # the share is between / (between + within) of the difference's variance (law of total variance, member
+    # weights): the mixture's variance is within / (1 - share), within = the weighted members' variances
+    from bayes_scaling.queries.compare_groups import compare_groups
+    from bayes_scaling.result import load_fit
+
+    ens = load_fit(path)
+    per = ens.member_answers(lambda m: compare_groups(m, compute=1e21)["loss_diff"])
+    w = ens.weights
+    within = sum(w[k] * float(v.var()) for k, v in per.items())
+    between = sum(w[k] * (float(v.mean()) - sum(w[j] * float(per[j].mean()) for j in per)) ** 2 for k, v in per.items())
+    share = block["law_form_share"]
+    assert share == pytest.approx(between / (between + within), rel=1e-9)
+    x = np.concatenate([v.values.ravel() for v in per.values()])  # the mixture: draw weights w_k / n_k
+    dw = np.concatenate([np.full(v.size, w[k] / v.size) for k, v in per.items()])
+    pooled_var = float(np.average((x - np.average(x, weights=dw)) ** 2, weights=dw))
+    assert pooled_var == pytest.approx(within / (1 - share), rel=1e-9)
     assert main(["compare", str(a.save(tmp_path / "a.nc")), "--compute", "1e21", "--json"]) == 0
     assert "loss_diff_by_law_form" not in json.loads(capsys.readouterr().out)  # a single fit: none
 

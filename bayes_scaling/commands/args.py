@@ -161,9 +161,10 @@ def add_runs_args(p) -> None:
     p.add_argument("--tokens-col", default="tokens", help="column with training tokens D ('' if absent)")
     p.add_argument("--compute-col", default="compute", help="column with training compute C ('' if absent)")
     p.add_argument("--loss-col", default="loss", help="column with final loss (in --loss-unit)")
-    p.add_argument("--loss-unit", choices=LOSS_UNITS, default=DEFAULT_LOSS_UNIT,
-                   help="unit of the loss column, recorded with the fit and printed with every loss (values are "
-                        "not converted; default %(default)s; bits/byte: e.g. a task's bits-per-byte)")
+    p.add_argument("--loss-unit", choices=LOSS_UNITS, default=None,
+                   help=f"unit of the loss column, recorded with the fit and printed with every loss (values are "
+                        f"not converted; default {DEFAULT_LOSS_UNIT}; bits/byte: e.g. a task's bits-per-byte; not for "
+                        f"a metric law, whose response is a fraction)")
     p.add_argument("--params-kind", choices=PARAMS_KINDS, default="total",
                    help="whether N counts total or non-embedding parameters (default %(default)s)")
     add_compute_unit_arg(p, "unit of the compute column")
@@ -205,6 +206,10 @@ def runs_from_args(args, source=None, laws=()):
     from bayes_scaling.data.runs import load_runs
     from bayes_scaling.quantities import INPUT_SYMBOLS
 
+    metric = [w for w in laws if w.response_unit != DEFAULT_LOSS_UNIT]
+    if metric and getattr(args, "loss_unit", None) is not None:
+        raise BayesScalingError(f"--loss-unit does not apply to law {metric[0].name!r}: its response is a "
+                                f"{metric[0].response_unit}, not a loss; drop --loss-unit", quantity="loss_unit")
     runs = load_runs(
         args.runs if source is None else source,
         params_col=args.params_col or None,
@@ -213,7 +218,7 @@ def runs_from_args(args, source=None, laws=()):
         loss_col=args.loss_col,
         params_kind=args.params_kind,
         compute_unit=args.compute_unit,
-        loss_unit=getattr(args, "loss_unit", DEFAULT_LOSS_UNIT),
+        loss_unit=getattr(args, "loss_unit", None) or DEFAULT_LOSS_UNIT,
         group_cols=args.group_col or (),
         seed_col=args.seed_col,
         extra_cols=col_map(args.col),

@@ -77,7 +77,7 @@ def export_frame(runs):
         args += ["--covariate", c]
     if runs.params_kind != "total":
         args += ["--params-kind", runs.params_kind]
-    if runs.loss_unit != DEFAULT_LOSS_UNIT:
+    if runs.loss_unit not in (None, DEFAULT_LOSS_UNIT):  # None: a metric column, no loss unit
         args += ["--loss-unit", runs.loss_unit]
     return frame, args
 

@@ -237,7 +237,7 @@ def _kaplan_frontier(args, result, lo: float, hi: float) -> int:
             n, g = r["N_opt"], r["loss_gap"]
             yield (f"  C = {r['compute_pf_days']:.3g} PF-days: N* {format_interval(n, '.3g')} "
                    f"vs converged N {r['converged_N']['median']:.3g}; loss gap {format_interval(g, '.4f')} "
-                   f"nats; P(efficient better) = {r['p_efficient_better']:.3f}")
+                   f"{result.loss_unit}; P(efficient better) = {r['p_efficient_better']:.3f}")
         yield diagnostics_line(result)
 
     return emit(text, out, as_json=args.json)

@@ -7,7 +7,7 @@ import numpy as np
 from bayes_scaling.commands.args import (add_json_arg, add_law_args, add_residual_process_arg, add_runs_args,
                                          add_sampler_args, group_kw, int_at_least, positive_float, runs_from_args,
                                          spec_from_args)
-from bayes_scaling.conventions import MAX_MONTE_CARLO
+from bayes_scaling.conventions import MAX_MONTE_CARLO, loss_unit_of
 from bayes_scaling.commands.output import emit
 
 
@@ -21,6 +21,8 @@ def cmd_backtest(args) -> int:
                    seed=args.seed, draws=args.draws, tune=args.tune, chains=args.chains, n_boot=args.n_boot,
                    calibrate=not args.no_calibrate, residual_process=args.residual_process, **group_kw(args, spec))
     table = res.table.reset_index().to_dict(orient="records")
+    unit = loss_unit_of(res.fit)
+    units = {"loss": unit, "crps": unit, "mare": "fraction of the observed loss", "coverage": "fraction of held-out runs"}
 
     def text():
         sp = res.split
@@ -39,6 +41,7 @@ def cmd_backtest(args) -> int:
         if rp:
             yield (f"residual process fitted to the training runs: s {rp['s']:.3g}, ell {rp['ell_decades']:.3g} decades, "
                    f"se {rp['se']:.3g} (log-loss); its row's predictive is shifted and widened beyond them")
+        yield f"losses in {unit}; CRPS in {unit}, MARE relative:"
         yield f"  {'method':<40} {'cover 50%':>9} {'cover 90%':>9} {'MARE':>8} {'CRPS':>8}"
         for r in table:
             if r.get("error") and isinstance(r["error"], str):
@@ -48,7 +51,7 @@ def cmd_backtest(args) -> int:
             cells += [f"{r['mare']:>8.2%}", f"{r['crps']:>8.4f}" if np.isfinite(r["crps"]) else f"{'-':>8}"]
             yield f"  {r['method']:<40} " + " ".join(cells)
 
-    return emit(text, {"split": res.split, "methods": table}, as_json=args.json)
+    return emit(text, {"split": res.split, "units": units, "methods": table}, as_json=args.json)
 
 
 def add_parsers(sub) -> None:

@@ -121,7 +121,7 @@ def load_runs(
     loss_col: str = "loss",
     params_kind: str = "total",
     compute_unit: str = "flops",
-    loss_unit: str = DEFAULT_LOSS_UNIT,
+    loss_unit: str | None = DEFAULT_LOSS_UNIT,
     group_cols: tuple[str, ...] | list[str] = (),
     seed_col: str | None = None,
     extra_cols: dict[str, str] | None = None,
@@ -136,7 +136,8 @@ def load_runs(
     ``compute_unit`` ("flops" or "pf-days"; "FLOPs" or "PF-days" too) and stored in FLOPs. Absent compute is derived as
     C = 6ND; absent tokens as D = C / 6N. A given C more than 2x away from 6ND triggers a warning.
     ``loss_unit`` (one of :data:`~bayes_scaling.conventions.LOSS_UNITS`) is the loss column's unit, recorded
-    with the table (and a fit of it) to label every loss; values are not converted.
+    with the table (and a fit of it) to label every loss; values are not converted. ``None``: the column is
+    a metric (e.g. accuracy, for a metric law), not a loss.
     ``*_col`` name the source column of each quantity (``None``: absent; a default name may be absent,
     a name given explicitly must exist). Errors carry the quantity (or column role) at fault.
     Implausible values (a sign of wrong units: :mod:`bayes_scaling.data.plausibility`) warn, or
@@ -147,7 +148,7 @@ def load_runs(
     if canonical_compute_unit(compute_unit) is None:
         raise BayesScalingError(f"compute_unit must be one of {COMPUTE_UNITS}, got {compute_unit!r}")
     compute_unit = canonical_compute_unit(compute_unit)
-    loss_unit = check_loss_unit(loss_unit)
+    loss_unit = None if loss_unit is None else check_loss_unit(loss_unit)
     frame, name, sha = read_source(source)
     if len(frame) == 0:
         raise BayesScalingError(f"runs table {name!r} has a header but no runs: add one row per training run")

@@ -95,7 +95,7 @@ class RunTable:
     #: The unit compute was read in ("flops" or "pf-days"; stored in FLOPs either way); None: not recorded.
     compute_unit: str | None = None
     #: The unit of the loss column (:data:`bayes_scaling.conventions.LOSS_UNITS`); a label, not converted.
-    loss_unit: str = DEFAULT_LOSS_UNIT
+    loss_unit: str | None = DEFAULT_LOSS_UNIT  # None: the column is a metric, not a loss
 
     def __len__(self) -> int:
         return len(self.frame)

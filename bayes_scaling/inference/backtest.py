@@ -7,7 +7,7 @@ method, on the held-out runs:
 - coverage of the 50% and 90% intervals (Bayes: posterior predictive of a new run; Huber:
   bootstrap percentile interval of the fitted curve);
 - median absolute relative error (MARE) of the point prediction (Bayes: predictive median);
-- CRPS (Bayes, from predictive draws; nats/token), the proper score;
+- CRPS (Bayes, from predictive draws; in the runs' loss unit), the proper score;
 - baselines in the same run: Huber / L-BFGS point fit with bootstrap (Hoffmann et al. 2022
   Approach 3 style) and, for single-axis curves, the M4 estimator (Alabdulmohsin et al. 2022) and
   a BNSL point fit (Caballero et al. 2022).

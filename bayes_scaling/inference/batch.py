@@ -169,7 +169,7 @@ def fit_many(tables: Mapping[str, RunTable], *, law: str | None = None, spec=Non
     correlated residuals beyond the data (:mod:`~bayes_scaling.inference.residual_process`); a curve it
     refuses (checked before its sampling where the runs alone decide) is not fitted, and no file is written for it.
     """
-    from bayes_scaling.inference.fit import resolve_spec
+    from bayes_scaling.inference.fit import check_units, resolve_spec
     from bayes_scaling.inference.progress import ProgressLine
 
     if not tables:
@@ -183,6 +183,8 @@ def fit_many(tables: Mapping[str, RunTable], *, law: str | None = None, spec=Non
     if unknown:
         raise BayesScalingError(f"out names tables that are not being fitted: {unknown[:5]}")
     parsed = resolve_spec(law, spec).synced()
+    for runs in tables.values():  # a unit every curve's fit would refuse is refused before any worker starts
+        check_units(parsed, runs)
     args = (law, parsed.text, parsed.origin, dict(fit_kw), keep)
     items = [(name, runs, None if out.get(name) is None else str(out[name])) for name, runs in tables.items()]
     line = ProgressLine(len(items)) if progress is True else None

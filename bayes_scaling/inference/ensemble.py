@@ -46,7 +46,7 @@ from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.discrepancy import draws_from_grid, grid_posterior, split_axis
 from bayes_scaling.inference.ensemble_calibration import calibration_cuts, run_weights, with_cross_fitted_discrepancy
 from bayes_scaling.inference.ensemble_scores import crps_block, crps_stacking_weights, member_crps
-from bayes_scaling.inference.fit import fit, resolve_spec
+from bayes_scaling.inference.fit import check_units, fit, resolve_spec
 from bayes_scaling.posterior.discrepancy import Discrepancy
 from bayes_scaling.result.ensemble import EnsembleResult
 
@@ -229,6 +229,7 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
     with warnings.catch_warnings():  # each member's inputs and design, before any fit (the fits warn again)
         warnings.simplefilter("ignore")
         for s in items:
+            check_units(s, runs)
             runs.require(s.law, proper_priors=s.priors_proper)
     axes = {split_axis(s.law) for s in items}
     if len(axes) > 1:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from bayes_scaling.conventions import DEFAULT_LOSS_UNIT
 from bayes_scaling.cost import CostLaw, store_cost
 from bayes_scaling.data.runs import RunTable
 from bayes_scaling.errors import BayesScalingError, DiagnosticsError
@@ -66,6 +67,22 @@ TIGHT_PRIOR_SD = 0.1
 
 
 _SPREADS: dict[str, float] = {}
+
+
+def check_units(spec: LawSpec, runs) -> None:
+    """Refuse, before sampling, losses in a unit the spec's loss-scale priors are not in, and a loss unit on
+    the runs of a metric law (its response is a fraction, not a loss)."""
+    if spec.law.response_unit != DEFAULT_LOSS_UNIT:
+        if runs.loss_unit not in (None, DEFAULT_LOSS_UNIT):
+            raise BayesScalingError(f"--loss-unit {runs.loss_unit} does not apply to law {spec.law_name!r}: its "
+                                    f"response is a {spec.law.response_unit}, not a loss; drop --loss-unit",
+                                    quantity="loss_unit")
+        return
+    if runs.loss_unit is None:
+        raise BayesScalingError(f"these runs' response is a metric with no loss unit (e.g. accuracy): fit a metric "
+                                f"law of a loss L (sigmoid_metric, exp_metric), not {spec.law_name!r}",
+                                quantity="loss_unit")
+    spec.check_loss_unit(runs.loss_unit)
 
 
 def _prior_spread(prior) -> float:
@@ -270,6 +287,7 @@ def fit(
     if cost is not None and not isinstance(cost, CostLaw):
         raise BayesScalingError(f"cost must be a CostLaw, got {cost!r}", quantity="cost")
     spec = resolve_spec(law, spec).with_vary(vary).synced()
+    check_units(spec, runs)
     if calibrate_extrapolation:  # a split the runs cannot give is refused before the sampling, not after it
         from bayes_scaling.inference.discrepancy import inner_split
 

@@ -8,7 +8,7 @@ from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.plots.common import (
     BAND_COLOR,
     FLAG_COLOR,
-    LOSS_LABEL,
+    loss_label,
     OBS_COLOR,
     axis_label,
     finish_log_axes,
@@ -55,7 +55,7 @@ def plot_backtest(bt, *, ax=None):
                    label=f"held-out run outside its 90% interval ({int(outside.sum())})")
     ax.axvline(split["holdout_above"], color="0.4", ls="--", lw=0.9, label="hold-out threshold")
     result_axis_label = axis_label(fit, axis)
-    finish_log_axes(ax, result_axis_label, LOSS_LABEL)
+    finish_log_axes(ax, result_axis_label, loss_label(fit))
     table = bt.table
     bayes = next((m for m in table.index if str(m).startswith("bayes")), None)
     title = f"Backtest: {split['n_test']} held-out runs up to {split['decades_beyond']:.2f} decades beyond the training runs"

@@ -11,16 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from bayes_scaling.conventions import RUN_DIM, check_ci_prob, in_loss_unit, pct, unit_text  # noqa: F401  (pct: used by the figures and the report)
+from bayes_scaling.conventions import RUN_DIM, check_ci_prob, in_loss_unit, loss_unit_of, pct, unit_text  # noqa: F401  (pct: used by the figures and the report)
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import flat_draws, interval_bounds
 
-LOSS_LABEL = "loss (nats/token)"
-
-
 def loss_label(result) -> str:
     """The loss axis label of a fit's figures, in its recorded loss unit (nats/token by default)."""
-    return f"loss ({getattr(result, 'loss_unit', 'nats/token')})"
+    return f"loss ({loss_unit_of(result)})"
 #: Runs whose compute lies within this many decades of each other belong to one IsoFLOP budget.
 BUDGET_TOL_DECADES = 0.08
 #: Colours: posterior median and band, observed runs, highlights.
@@ -242,7 +239,7 @@ def param_unit(result, name: str) -> str:
     base = name.removesuffix("_group")
     law = result.law
     if base in law.param_names:
-        return in_loss_unit(unit_text(law.param(base).unit), getattr(result, "loss_unit", "nats/token"))
+        return in_loss_unit(unit_text(law.param(base).unit), loss_unit_of(result))
     if name == "sigma":
         return "log-loss scale"
     if name.startswith("tau_"):

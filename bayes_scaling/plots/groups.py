@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayes_scaling.conventions import CI_PROB, FLOPS_PER_PARAM_TOKEN
+from bayes_scaling.conventions import CI_PROB, FLOPS_PER_PARAM_TOKEN, loss_unit_of
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import median_interval
 from bayes_scaling.plots.common import (
@@ -70,7 +70,7 @@ def plot_group_comparison(result, groups=None, *, compute=None, N=None, D=None, 
                       textcoords="offset points", ha="center", fontsize="small")
     ax_d.axvline(0.0, color="0.4", lw=0.8)
     ax_d.set_yticks(yd, [f"L({shown[g]}) − L({shown[ref]})" for g in diffs])
-    ax_d.set_xlabel("paired loss difference (nats/token)")
+    ax_d.set_xlabel(f"paired loss difference ({loss_unit_of(result)})")
     ax_d.set_ylim(-0.7, len(diffs) - 0.3)
     ax_d.grid(True, axis="x", alpha=0.25)
     ax_d.set_title(f"paired difference from {shown[ref]} (same draw), {pct(ci_prob)} interval", fontsize="medium")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.conventions import QUERY_DIM, RUN_DIM
+from bayes_scaling.conventions import QUERY_DIM, RUN_DIM, loss_unit_of
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import check_query_size, query_inputs
 
@@ -101,8 +101,10 @@ class PosteriorEvaluator:
     """
 
     def __init__(self, law, family, posterior: xr.Dataset, *, ref: dict, hierarchy: dict | None = None,
-                 hierarchy_spec=None, covariates: dict | None = None, discrepancy=None, seed: int = 0):
+                 hierarchy_spec=None, covariates: dict | None = None, discrepancy=None, seed: int = 0,
+                 loss_unit: str | None = None):
         self.law = law
+        self.loss_unit = loss_unit  # of the fitted losses (labels only; None: nats/token)
         self.family = family
         self.posterior = posterior
         self.ref = ref
@@ -285,8 +287,8 @@ class PosteriorEvaluator:
         ds = ds.assign_coords({k: (QUERY_DIM, v) for k, v in q["values"].items()})
         from bayes_scaling.quantities import QUANTITIES
 
-        ds["loss"].attrs["units"] = "nats/token"
-        ds["loss_predictive"].attrs["units"] = "nats/token"
+        ds["loss"].attrs["units"] = loss_unit_of(self)
+        ds["loss_predictive"].attrs["units"] = loss_unit_of(self)
         for k in q["values"]:
             ds[k].attrs["units"] = QUANTITIES[k].unit
         return ds

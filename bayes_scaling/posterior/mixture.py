@@ -72,6 +72,8 @@ class MixtureEvaluator:
         preds = {k: m.predict(values, seed=_member_seed(m, seed, i), **kw) for i, (k, m) in enumerate(self.members.items())}
         ds = xr.Dataset({v: self.pool({k: p[v] for k, p in preds.items()}) for v in ("loss", "loss_predictive")})
         first = next(iter(preds.values()))
+        for v in ("loss", "loss_predictive"):
+            ds[v].attrs["units"] = first[v].attrs.get("units")
         return ds.assign_coords({c: first[c] for c in first.coords if c not in SAMPLE_DIMS})
 
     def log_mean_at_runs(self, runs, **kw) -> xr.DataArray:

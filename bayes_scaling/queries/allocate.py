@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, loss_unit_of
 from bayes_scaling.cost import check_cost_range
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import check_query_size, positive_number
@@ -42,7 +42,7 @@ def compute_optimal(result, compute, *, flops_per_token: float = FLOPS_PER_PARAM
     """Posterior of the compute-optimal allocation at each budget.
 
     Returns ``N_opt`` (parameters), ``D_opt`` (tokens), ``tokens_per_param`` and ``loss_opt``
-    (nats/token), dims ``(chain, draw, budget)``; the ``budget`` coordinate is in FLOPs. ``group``
+    (the fit's loss unit), dims ``(chain, draw, budget)``; the ``budget`` coordinate is in FLOPs. ``group``
     selects a group of a hierarchical fit (``"new"``: an unseen group; ``None``: the population).
     ``cost``: a :class:`~bayes_scaling.cost.CostLaw` (default: the fit's stored one, else C = k N D).
     """
@@ -60,7 +60,7 @@ def compute_optimal(result, compute, *, flops_per_token: float = FLOPS_PER_PARAM
         "N_opt": _da(np.exp(log_n), budgets, {"units": f"{result.runs_metadata['params_kind']} parameters"}),
         "D_opt": _da(np.exp(log_d), budgets, {"units": "tokens"}),
         "tokens_per_param": _da(np.exp(log_d - log_n), budgets, {"units": "tokens/parameter"}),
-        "loss_opt": _da(loss, budgets, {"units": "nats/token"}),
+        "loss_opt": _da(loss, budgets, {"units": loss_unit_of(result)}),
     })
     ds[BUDGET_DIM].attrs["units"] = "FLOPs"
     ds.attrs["flops_per_token"] = k
@@ -89,7 +89,7 @@ def plan_outcome(result, compute: float, n_params: float, *, flops_per_token: fl
                  compute_unit: str = "flops", group: str | None = None, cost=None) -> xr.Dataset:
     """What training ``n_params`` parameters on budget C costs, per draw.
 
-    ``loss`` (nats/token), ``loss_penalty`` = loss - the draw's optimal loss at C, and
+    ``loss`` (the fit's loss unit), ``loss_penalty`` = loss - the draw's optimal loss at C, and
     ``wasted_compute`` = 1 - C'/C where C' is the budget at which that draw's optimal plan reaches
     the same loss (0 for an optimal plan; 0.3 means 30% of the budget bought nothing).
     """
@@ -106,8 +106,8 @@ def plan_outcome(result, compute: float, n_params: float, *, flops_per_token: fl
     log_ct_equiv = bisect_decreasing(lambda x: draws.log_loss_opt(x[..., None])[..., 0], log_loss_plan,
                                       np.full(draws.shape, log_ct - 60.0), np.full(draws.shape, log_ct))
     return xr.Dataset({
-        "loss": _da(np.exp(log_loss_plan), attrs={"units": "nats/token"}),
-        "loss_penalty": _da(np.exp(log_loss_plan) - np.exp(log_loss_opt), attrs={"units": "nats/token"}),
+        "loss": _da(np.exp(log_loss_plan), attrs={"units": loss_unit_of(result)}),
+        "loss_penalty": _da(np.exp(log_loss_plan) - np.exp(log_loss_opt), attrs={"units": loss_unit_of(result)}),
         "wasted_compute": _da(1 - np.exp(log_ct_equiv - log_ct), attrs={"units": "fraction of the budget"}),
     }, attrs={"compute_flops": c, "N": float(n_params), "D": float(np.exp(log_d_plan))})
 

@@ -45,7 +45,7 @@ def contradiction_point(fit_c, fit_d, *, n_e=KAPLAN_PATH["n_e"], p_n=KAPLAN_PATH
     The path N = n_e C^p_n is given as numbers (default: Kaplan's Table 6) or as per-draw arrays
     (e.g. :func:`path_from_frontier` of a ``kaplan_ns`` fit). Draws of independent posteriors are
     paired at random (seeded). Returns ``C_star``
-    (PF-days), ``N_star`` (parameters), ``D_star`` (tokens) and ``L_star`` (nats/token) over
+    (PF-days), ``N_star`` (parameters), ``D_star`` (tokens) and ``L_star`` (in the fits' loss unit) over
     ``(chain, draw)`` of ``fit_c``; ``inf`` where the curves never meet (alpha_C <= alpha_D (1 - p_N)).
     """
     if not (fit_c.law.has("compute_law") and fit_d.law.has("data_law")):
@@ -53,6 +53,9 @@ def contradiction_point(fit_c, fit_d, *, n_e=KAPLAN_PATH["n_e"], p_n=KAPLAN_PATH
             f"the contradiction point needs a kaplan_c fit and a kaplan_d fit, got {fit_c.law.name!r} and "
             f"{fit_d.law.name!r}"
         )
+    if fit_c.loss_unit != fit_d.loss_unit:  # L(C) meets L(D) only with both losses in one unit
+        raise BayesScalingError(f"the kaplan_c fit's losses are in {fit_c.loss_unit} and the kaplan_d fit's in "
+                                f"{fit_d.loss_unit}: fit both with the same --loss-unit", quantity="loss_unit")
     try:
         n_e, p_n = np.broadcast_arrays(np.atleast_1d(np.asarray(n_e, float)), np.atleast_1d(np.asarray(p_n, float)))
     except ValueError:

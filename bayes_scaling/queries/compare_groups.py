@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, loss_unit_of
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import fraction
 from bayes_scaling.queries.allocate import compute_optimal
@@ -56,7 +56,7 @@ def group_losses(result, groups=None, *, compute: float | None = None, N=None, D
     else:
         raise BayesScalingError("compare at a budget (--compute C) or at a model (--params N --tokens D)")
     out = xr.concat(losses, dim="group").assign_coords(group=groups).transpose("chain", "draw", "group")
-    out.attrs["units"] = "nats/token"
+    out.attrs["units"] = loss_unit_of(result)
     return out
 
 

@@ -229,15 +229,26 @@ def best_go(sg: dict) -> dict:
     """The verdict of stop or go: the action of largest expected net saving (value - cost, FLOPs at the
     target) among stopping (0) and the first picks of each scored batch, the reported one (``sg``) and its
     ``alternatives``. The reported batch is chosen for the objective (e.g. var(log N*)), not for net
-    FLOPs, so another batch can save more; a decision maximises expected utility over the actions
-    scored (on the same simulated outcomes, so the choice among a few batches is only slightly
-    optimistic, as the choice of k is). ``go_batch``: ``"reported"``, a rule name, or None (stop)."""
+    FLOPs, so another batch can save more. All are scored on the same simulated outcomes, so the best of
+    them is optimistic: its expected net saving is biased upward by the choice (the winner's curse, as for
+    the choice of k), more so the more batches and the closer their savings. ``go_batch``: ``"reported"``,
+    a rule name, or None (stop); ``go_runs``: how many first picks of that batch to run (0: stop);
+    ``reported_go_runs``: the best count for the reported batch alone."""
     net = max([0.0] + [st["net_flops"] for st in sg["steps"]])
+    reported = sg.get("reported_go_runs", sg["go_runs"])
     best = max(sg["alternatives"], key=lambda a: a["net_flops"], default=None)
+    out = {"reported_go_runs": reported, "batches_scored": 1 + len(sg["alternatives"])}
     if best is not None and best["net_flops"] > net:
-        return {"verdict": "go", "go_batch": best["rule"], "best_net_flops": best["net_flops"]}
-    return {"verdict": "go" if sg["go_runs"] else "stop", "go_batch": "reported" if sg["go_runs"] else None,
-            "best_net_flops": net}
+        return {**out, "verdict": "go", "go_batch": best["rule"], "go_runs": best["go_runs"],
+                "best_net_flops": best["net_flops"]}
+    return {**out, "verdict": "go" if reported else "stop", "go_batch": "reported" if reported else None,
+            "go_runs": reported, "best_net_flops": net}
+
+
+def _optimism(sg: dict) -> str:
+    k = sg.get("batches_scored", 1 + len(sg.get("alternatives", ())))
+    return (f"; the best of {k} batches scored on the same simulated outcomes, so this net saving is optimistic"
+            if k > 1 else "")
 
 
 def verdict_text(sg: dict) -> str:
@@ -245,13 +256,14 @@ def verdict_text(sg: dict) -> str:
     if sg["verdict"] == "stop":
         return "STOP: the current ladder is enough for this decision (no batch scored saves more than it costs)"
     if sg["go_batch"] == "reported":
-        return f"GO: run the first {sg['go_runs']} pick(s) of the batch above (net {sg['best_net_flops']:+.3g} FLOPs)"
+        return (f"GO: run the first {sg['go_runs']} pick(s) of the batch above (net {sg['best_net_flops']:+.3g} "
+                f"FLOPs{_optimism(sg)})")
     alt = next(a for a in sg["alternatives"] if a["rule"] == sg["go_batch"])
     runs = "; ".join(f"N = {p['N']:.3g}, D = {p['D']:.3g}" for p in alt["picks"][:alt["go_runs"]])
     reported = max([0.0] + [st["net_flops"] for st in sg["steps"]])
     return (f"GO: run the first {alt['go_runs']} pick(s) of the greedy batch by {RULES[alt['rule']]} [{runs}] (net "
             f"{alt['net_flops']:+.3g} FLOPs, more than the batch above's best {reported:+.3g}: that batch is chosen "
-            f"for the objective, this verdict for the FLOPs saved)")
+            f"for the objective, this verdict for the FLOPs saved{_optimism(sg)})")
 
 
 def posterior_objective(result, target_flops: float, objective: str, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
@@ -317,8 +329,9 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
     weights' ESS is below ``min_ess`` by the linearised Gaussian update (single fits; an ensemble's
     mixture of laws is reweighted only). ``exchange``: refine the best rule's batch by swaps among the
     ``exchange`` best candidates by gain and by gain per FLOP (0: greedy only). Stop or go
-    (:func:`stop_or_go`) scores the reported batch in its order; the other rules' greedy batches appear
-    only as ``stop_go["alternatives"]`` (their best net saving in FLOPs)."""
+    (:func:`stop_or_go`) scores the reported batch in its order and the other rules' greedy batches
+    (``stop_go["alternatives"]``, their best net saving in FLOPs); the verdict (:func:`best_go`) takes the
+    batch of largest net saving among them, and ``stop_go["go_runs"]`` counts that batch's runs."""
     (budget,) = budgets_flops([ladder_budget], "flops")
     batch, worlds, max_draws, max_refits, exchange = (check_count(*a) for a in (
         ("batch", batch, 1), ("worlds", worlds, 8), ("max_draws", max_draws, 10), ("max_refits", max_refits, 0),

@@ -50,6 +50,10 @@ class EnsembleResult:
         for name, m in members.items():
             if not np.array_equal(m.runs.frame["loss"].to_numpy(), first):
                 raise BayesScalingError(f"ensemble member {name!r} was fitted to other runs: members share one runs table")
+        units = {name: m.loss_unit for name, m in members.items()}
+        if len(set(units.values())) > 1:
+            raise BayesScalingError(f"ensemble members have different loss units {dict(sorted(units.items()))}: "
+                                    f"fit every member with the same --loss-unit", quantity="loss_unit")
         self.weights = {k: float(v) for k, v in normalised_weights(
             weights, list(weights), "ensemble weights must be finite numbers >= 0 with a positive sum").items()}
         self.members = dict(members)

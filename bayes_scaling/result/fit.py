@@ -303,7 +303,8 @@ class FitResult:
         return PosteriorEvaluator(self.law, self.spec.likelihood.dist, self.posterior,
                                   ref=json.loads(self.tree.attrs["reference_log_inputs"]), hierarchy=self.hierarchy,
                                   hierarchy_spec=self.spec.hierarchy, covariates=self.covariates,
-                                  discrepancy=self.discrepancy, seed=int(self.sampler_config.get("seed", 0)))
+                                  discrepancy=self.discrepancy, seed=int(self.sampler_config.get("seed", 0)),
+                                  loss_unit=self.loss_unit)
 
     def law_params(self, group: str | None = None, *, seed: int = 0) -> dict[str, xr.DataArray]:
         """Posterior draws in the law function's convention (for NumPy queries): ``group`` ``None``

@@ -28,7 +28,9 @@ def _prior_lines(table: str, prior: PriorSpec) -> list[str]:
 
 def spec_to_toml(spec: LawSpec) -> str:
     """TOML text of a spec (round-trips through :func:`parse_spec`)."""
-    lines = ["[law]", f"name = {_toml_value(spec.law_name)}", ""]
+    lines = ["[law]", f"name = {_toml_value(spec.law_name)}"]
+    lines += [f"loss_unit = {_toml_value(spec.loss_unit)}"] if spec.loss_unit else []
+    lines.append("")
     if spec.provenance:
         lines.append("[provenance]")
         lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in spec.provenance.items()]
