@@ -9,13 +9,11 @@ import argparse
 import math
 from typing import Any
 
-from bayes_scaling.conventions import (CI_PROB, COMPUTE_UNITS, DEFAULT_LOSS_UNIT, LOSS_UNITS, PARAMS_KINDS,
+from bayes_scaling.conventions import (CI_PROB, COMPUTE_UNITS, DEFAULT_LOSS_UNIT, LOSS_UNITS, MAX_SEED, PARAMS_KINDS,
                                        compute_to_flops)
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.quantities import flag, label
 
-#: Largest seed (nutpie's seed is 64-bit unsigned; restarts add to it).
-MAX_SEED = 2**63 - 1
 CI_HELP = "credible interval mass, equal-tailed (default 0.9)"
 #: Options that set the runs-file columns holding no quantity, by the role their errors carry.
 COLUMN_ROLE_OPTIONS = {"group": "--group-col", "seed": "--seed-col", "covariate": "--covariate",
@@ -98,7 +96,7 @@ def int_at_least(low: int, why: str = "", high: int | None = None):
 
 
 #: argparse type of every ``--seed``: a whole number from 0 to 2^63 - 1 (NumPy refuses a negative seed, and
-#: nutpie's is 64-bit unsigned with restarts added to it).
+#: nutpie's is 64-bit unsigned; seeds derived from it wrap within that range, ``conventions.derived_seed``).
 seed_value = int_at_least(0, high=MAX_SEED)
 
 
