@@ -197,11 +197,16 @@ def col_map(items: list[str]) -> dict[str, str]:
     return out
 
 
+#: The law input each ``--col`` quantity reaches a fit through, where it is not one itself: batch size B only
+#: turns optimizer steps S into Kaplan's S_min; SE (evaluation standard errors) enters the likelihood, not a
+#: law (with run noise; the fit warns without it). Every other quantity must be read by a law being fitted.
+READ_THROUGH: dict[str, str | None] = {"B": "S", "SE": None}
+
+
 def runs_from_args(args, source=None, laws=()):
     """The runs table of ``args.runs`` (or of ``source``, a path or DataFrame) mapped by the runs options.
     ``laws``: the laws to be fitted; a law input given with ``--col`` that none of them reads is refused."""
     from bayes_scaling.data.runs import load_runs
-    from bayes_scaling.quantities import INPUT_SYMBOLS
 
     runs = load_runs(
         args.runs if source is None else source,
@@ -219,10 +224,12 @@ def runs_from_args(args, source=None, laws=()):
         covariate_cols=args.covariate or (),
         strict=getattr(args, "strict", False),
     )
-    unused = [q for q in col_map(args.col) if laws and q in INPUT_SYMBOLS and not any(q in w.input_names for w in laws)]
-    if unused:
-        raise BayesScalingError(f"--col {unused[0]}=... has no effect here: law(s) {[w.name for w in laws]} do not read "
-                                f"{label(unused[0])}; drop it or choose a law that does")
+    for q in col_map(args.col) if laws else ():
+        via = READ_THROUGH.get(q, q)
+        if via is not None and not any(via in w.input_names for w in laws):
+            through = "" if via == q else f" (the only input {label(q)} changes)"
+            raise BayesScalingError(f"--col {q}=... has no effect here: law(s) {[w.name for w in laws]} do not read "
+                                    f"{label(via)}{through}; drop it or choose a law that does")
     return runs
 
 
