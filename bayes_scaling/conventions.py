@@ -155,6 +155,26 @@ def check_count(name: str, value, minimum: int) -> int:
     return int(value)
 
 
+#: Largest seed: nutpie's seed is an unsigned 64-bit integer and numpy's any non-negative integer; seeds
+#: (and every seed derived from one, :func:`derived_seed`) stay in [0, 2^63 - 1].
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(seed) -> int:
+    """Validate a seed: a whole number in [0, 2^63 - 1] (the error carries ``quantity="seed"``, so the
+    command line names ``--seed``)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise BayesScalingError(f"seed must be a whole number in [0, 2^63 - 1], got {seed!r}", quantity="seed")
+    return int(seed)
+
+
+def derived_seed(seed: int, offset: int) -> int:
+    """The seed of a stream derived from ``seed`` (a retry, a restart, an inner or refit fit):
+    ``(seed + offset) mod 2^63``, a valid seed for every seed and offset >= 0. It is ``seed + offset``
+    whenever that is below 2^63 (every seed in normal use), so those streams are unchanged."""
+    return (int(seed) + int(offset)) % (MAX_SEED + 1)
+
+
 #: Default tokens/parameter range of design candidates: the span of the 245 training runs that
 #: Hoffmann et al. (2022, arXiv:2203.15556) fitted their law to, as extracted by Besiroglu et al.
 #: (2024, arXiv:2404.10102): 0.036 to 341. Shapes outside it are extrapolations of the law's form.

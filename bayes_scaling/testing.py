@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayes_scaling.conventions import derived_seed
 from bayes_scaling.data.runs import load_runs
 from bayes_scaling.inference.fit import resolve_spec
 from bayes_scaling.inference.model import model_data
@@ -72,7 +73,7 @@ def fake_hierarchical_fit(seed: int = 0, chains: int = 2, draws: int = 200):
 
     truth = EXAMPLE["truth"]
     scale = {"x": 1.0, "y": 1.06}
-    frames = [runs_frame(truth={**truth, "A": truth["A"] * k, "B": truth["B"] * k}, seed=seed + i).assign(arch=g)
+    frames = [runs_frame(truth={**truth, "A": truth["A"] * k, "B": truth["B"] * k}, seed=derived_seed(seed, i)).assign(arch=g)
               for i, (g, k) in enumerate(scale.items())]
     runs = load_runs(pd.concat(frames, ignore_index=True), group_cols=["arch"])
     spec = resolve_spec("chinchilla").with_vary(["A", "B"])

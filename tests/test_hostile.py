@@ -447,8 +447,9 @@ def test_save_onto_a_read_only_place_or_a_full_disk_is_one_line(chin, tmp_path, 
 def test_a_seed_beyond_64_bits_is_refused_by_the_sampler_call():
     from bayes_scaling.inference.sampling import sample_nuts
 
-    with pytest.raises(BayesScalingError, match="seed must be an integer"):
+    with pytest.raises(BayesScalingError, match=r"seed must be a whole number in \[0, 2\^63 - 1\]") as e:
         sample_nuts(None, seed=2**64 + 1)
+    assert e.value.quantity == "seed"  # the command line names --seed
 
 
 def test_an_interrupt_lost_in_a_finalizer_is_raised_again_and_writes_no_file(tmp_path):

@@ -117,11 +117,11 @@ def test_sampler_counts_beyond_what_a_query_can_hold_are_refused_before_sampling
 
 
 def test_the_library_bounds_the_sampler_counts_with_their_quantity():
-    from bayes_scaling.inference.checks import MAX_CHAINS, check_sampler_counts
+    from bayes_scaling.inference.checks import MAX_CHAINS, MAX_WARMUP_STEPS, check_sampler_counts
     from bayes_scaling.posterior.inputs import MAX_DRAW_VALUES
 
     assert check_sampler_counts(1000, None, 4) == (1000, None, 4)
-    for kw, quantity in (({"draws": MAX_DRAW_VALUES // 4 + 1}, "draws"), ({"tune": MAX_DRAW_VALUES}, "tune"),
+    for kw, quantity in (({"draws": MAX_DRAW_VALUES // 4 + 1}, "draws"), ({"tune": MAX_WARMUP_STEPS // 4 + 1}, "tune"),
                          ({"chains": MAX_CHAINS + 1}, "chains"), ({"chains": 1}, "chains"), ({"draws": 9.5}, "draws")):
         args = {"draws": 1000, "tune": None, "chains": 4, **kw}
         with pytest.raises(BayesScalingError) as e:

@@ -9,13 +9,11 @@ import argparse
 import math
 from typing import Any
 
-from bayes_scaling.conventions import (CI_PROB, COMPUTE_UNITS, DEFAULT_LOSS_UNIT, LOSS_UNITS, PARAMS_KINDS,
+from bayes_scaling.conventions import (CI_PROB, COMPUTE_UNITS, DEFAULT_LOSS_UNIT, LOSS_UNITS, MAX_SEED, PARAMS_KINDS,
                                        compute_to_flops)
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.quantities import flag, label
 
-#: Largest seed (nutpie's seed is 64-bit unsigned; restarts add to it).
-MAX_SEED = 2**63 - 1
 CI_HELP = "credible interval mass, equal-tailed (default 0.9)"
 #: Options that set the runs-file columns holding no quantity, by the role their errors carry.
 COLUMN_ROLE_OPTIONS = {"group": "--group-col", "seed": "--seed-col", "covariate": "--covariate",
@@ -98,7 +96,7 @@ def int_at_least(low: int, why: str = "", high: int | None = None):
 
 
 #: argparse type of every ``--seed``: a whole number from 0 to 2^63 - 1 (NumPy refuses a negative seed, and
-#: nutpie's is 64-bit unsigned with restarts added to it).
+#: nutpie's is 64-bit unsigned; seeds derived from it wrap within that range, ``conventions.derived_seed``).
 seed_value = int_at_least(0, high=MAX_SEED)
 
 
@@ -200,11 +198,16 @@ def col_map(items: list[str]) -> dict[str, str]:
     return out
 
 
+#: The law input each ``--col`` quantity reaches a fit through, where it is not one itself: batch size B only
+#: turns optimizer steps S into Kaplan's S_min; SE (evaluation standard errors) enters the likelihood, not a
+#: law (with run noise; the fit warns without it). Every other quantity must be read by a law being fitted.
+READ_THROUGH: dict[str, str | None] = {"B": "S", "SE": None}
+
+
 def runs_from_args(args, source=None, laws=()):
     """The runs table of ``args.runs`` (or of ``source``, a path or DataFrame) mapped by the runs options.
     ``laws``: the laws to be fitted; a law input given with ``--col`` that none of them reads is refused."""
     from bayes_scaling.data.runs import load_runs
-    from bayes_scaling.quantities import INPUT_SYMBOLS
 
     metric = [w for w in laws if w.response_unit != DEFAULT_LOSS_UNIT]
     if metric and getattr(args, "loss_unit", None) is not None:
@@ -226,10 +229,12 @@ def runs_from_args(args, source=None, laws=()):
         covariate_cols=args.covariate or (),
         strict=getattr(args, "strict", False),
     )
-    unused = [q for q in col_map(args.col) if laws and q in INPUT_SYMBOLS and not any(q in w.input_names for w in laws)]
-    if unused:
-        raise BayesScalingError(f"--col {unused[0]}=... has no effect here: law(s) {[w.name for w in laws]} do not read "
-                                f"{label(unused[0])}; drop it or choose a law that does")
+    for q in col_map(args.col) if laws else ():
+        via = READ_THROUGH.get(q, q)
+        if via is not None and not any(via in w.input_names for w in laws):
+            through = "" if via == q else f" (the only input {label(q)} changes)"
+            raise BayesScalingError(f"--col {q}=... has no effect here: law(s) {[w.name for w in laws]} do not read "
+                                    f"{label(via)}{through}; drop it or choose a law that does")
     return runs
 
 

@@ -16,13 +16,20 @@ from bayes_scaling.posterior.inputs import MAX_DRAW_VALUES
 #: Most chains one fit samples: R-hat and ESS need 2 and gain little beyond a few dozen; nutpie keeps a
 #: sampler state per chain, so thousands of chains are a typo rather than a plan.
 MAX_CHAINS = 1024
+#: Most warmup steps (chains x tune) one fit takes. Warmup is not in the result (``save_warmup=False``), but
+#: nutpie (0.16) keeps every step of every chain in its trace while it samples, the parameters and about 15
+#: sampler statistics each, and converts them all to arrays before it drops the warmup: at least ~20
+#: float64 values x 2 copies = 320 bytes a step, so 1e8 steps hold >= 32 GB. The same 1e8 as the draws'
+#: bound, for a reason of its own.
+MAX_WARMUP_STEPS = 100_000_000
 
 
 def check_sampler_counts(draws, tune, chains) -> tuple[int, int | None, int]:
     """``(draws, tune, chains)`` as whole numbers, refused (with the quantity at fault) unless draws >= 10,
-    tune >= 10 (or None: the default), 2 <= chains <= :data:`MAX_CHAINS`, and chains x draws and
-    chains x tune <= :data:`~bayes_scaling.posterior.inputs.MAX_DRAW_VALUES` (1e8): every query holds
-    each parameter's draws in one array, and refuses more than that, so a larger fit could answer none."""
+    tune >= 10 (or None: the default), 2 <= chains <= :data:`MAX_CHAINS`, chains x draws <=
+    :data:`~bayes_scaling.posterior.inputs.MAX_DRAW_VALUES` (1e8: every query holds each parameter's
+    draws in one array and refuses more, so a larger fit could answer none) and chains x tune <=
+    :data:`MAX_WARMUP_STEPS` (memory: see there)."""
     def whole(name, value, low, why=""):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise BayesScalingError(f"{name} must be an integer >= {low}{why}, got {value!r}", quantity=name)
@@ -33,11 +40,15 @@ def check_sampler_counts(draws, tune, chains) -> tuple[int, int | None, int]:
     chains = whole("chains", chains, 2, " (R-hat, the check that chains agree, compares chains)")
     if chains > MAX_CHAINS:
         raise BayesScalingError(f"chains must be at most {MAX_CHAINS}, got {chains}", quantity="chains")
-    for name, n in (("draws", draws), ("tune", tune)):
-        if n is not None and n * chains > MAX_DRAW_VALUES:
-            raise BayesScalingError(f"{name} x chains = {n * chains:.3g} is more than the {MAX_DRAW_VALUES:.0e} draws "
-                                    f"a query can hold: ask for at most {MAX_DRAW_VALUES // chains} {name} per chain",
-                                    quantity=name)
+    if draws * chains > MAX_DRAW_VALUES:
+        raise BayesScalingError(f"draws x chains = {draws * chains:.3g} is more than the {MAX_DRAW_VALUES:.0e} draws "
+                                f"a query can hold: ask for at most {MAX_DRAW_VALUES // chains} draws per chain",
+                                quantity="draws")
+    if tune is not None and tune * chains > MAX_WARMUP_STEPS:
+        raise BayesScalingError(f"tune x chains = {tune * chains:.3g} is more than the {MAX_WARMUP_STEPS:.0e} warmup "
+                                f"steps the sampler can hold in memory (it keeps each step's draw and statistics "
+                                f"until it ends): ask for at most {MAX_WARMUP_STEPS // chains} tune per chain",
+                                quantity="tune")
     return draws, tune, chains
 
 

@@ -11,6 +11,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from bayes_scaling.conventions import derived_seed
 from bayes_scaling.cost import CostLaw, store_cost, stored_cost
 from bayes_scaling.errors import BayesScalingError
 
@@ -47,7 +48,7 @@ def refit_expected(result, n_params, tokens, score: Callable, *, sims: int = 6, 
         runs = with_simulated_runs(result, n_params, tokens, rng=rng)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            new = fit(runs, spec=result.spec, draws=draws, tune=tune, chains=chains, seed=seed + 101 * i,
+            new = fit(runs, spec=result.spec, draws=draws, tune=tune, chains=chains, seed=derived_seed(seed, 101 * i),
                       progress=False)
         store_cost(new, stored_cost(result))
         scores.append(float(score(new)))
@@ -65,7 +66,7 @@ def prior_draws(spec, n: int = 400, seed: int = 0) -> tuple[dict[str, np.ndarray
         raise BayesScalingError(f"priors of {rel} are relative to the data; a new project has no runs yet")
     with warnings.catch_warnings():  # numba runs a truncated Normal's draws in object mode: slower, not wrong
         warnings.filterwarnings("ignore", message=".*object mode.*", category=UserWarning)
-        values = {k: np.asarray(pm.draw(p.pymc_dist(), draws=n, random_seed=seed + i), float)
+        values = {k: np.asarray(pm.draw(p.pymc_dist(), draws=n, random_seed=derived_seed(seed, i)), float)
                   for i, (k, p) in enumerate(spec.priors.items())}
-        sigma = np.asarray(pm.draw(spec.likelihood.sigma.pymc_dist(), draws=n, random_seed=seed + 97), float)
+        sigma = np.asarray(pm.draw(spec.likelihood.sigma.pymc_dist(), draws=n, random_seed=derived_seed(seed, 97)), float)
     return {k: np.asarray(v, float) for k, v in law.to_law_params(values).items()}, sigma

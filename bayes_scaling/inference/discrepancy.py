@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from bayes_scaling.conventions import derived_seed
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.discrepancy import GROUP, Discrepancy, split_axis
 from bayes_scaling.specs.families import get_family, laplace_normal_logpdf
@@ -124,7 +125,7 @@ def calibrate(result, fitter, *, inner_decades: float = 1.0, draws: int | None =
 
     spec, runs, law = result.spec, result.runs, result.law
     cfg = result.sampler_config
-    seed = int(cfg.get("seed", 0)) + 1 if seed is None else int(seed)
+    seed = derived_seed(cfg.get("seed", 0), 1) if seed is None else int(seed)
     train, test, thr = inner_split(runs, law, inner_decades)
     h = result.hierarchy
     inner = fitter(train, spec=spec, draws=draws or min(int(cfg.get("draws", 1000)), 1000),

@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bayes_scaling.conventions import derived_seed
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.discrepancy import draws_from_grid, grid_posterior, split_axis
 from bayes_scaling.inference.ensemble_calibration import calibration_cuts, run_weights, with_cross_fitted_discrepancy
@@ -280,12 +281,12 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
                  lambda rows, point_weights=None: stacking_weights(rows, point_weights=point_weights, prior_alpha=prior_alpha))
         per_cut, blocks, inner_ok, values, lpds = {}, [], {}, [], []
         for j, (dec, thr, train, test) in enumerate(cuts):
-            fits_j = {n: fit(train, spec=s, draws=inner_draws, tune=inner_draws, seed=seed + 1 + j,
+            fits_j = {n: fit(train, spec=s, draws=inner_draws, tune=inner_draws, seed=derived_seed(seed, 1 + j),
                              **{**kw, **(inner_fit_kw or {})})
                       for n, s in zip(names, items)}
             inner_fits[thr] = fits_j
             lpds.append(np.column_stack([_lpd(f, test) for f in fits_j.values()]))
-            blocks.append(lpds[-1] if score == "log" else _crps(fits_j, test, seed + 1 + j))
+            blocks.append(lpds[-1] if score == "log" else _crps(fits_j, test, derived_seed(seed, 1 + j)))
             values.append(test.frame[axis].to_numpy(float))
             per_cut[f"{dec:g}"] = dict(zip(names, map(float, weigh(blocks[-1]))))
             inner_ok[f"{dec:g}"] = {n: bool(f.diagnostics.ok) for n, f in fits_j.items()}
@@ -378,7 +379,7 @@ def with_mixture_discrepancy(ens: EnsembleResult, *, seed: int = 0, draws: int =
     inner = (inner_fits or {}).get(thr)
     reused = inner is not None and set(inner) == set(ens.members)
     if not reused:
-        inner = {k: fit(train, spec=m.spec, draws=draws, tune=draws, seed=seed + 99, chains=4, progress=False,
+        inner = {k: fit(train, spec=m.spec, draws=draws, tune=draws, seed=derived_seed(seed, 99), chains=4, progress=False,
                         group_col=None if h is None else h["group_col"], **(fit_kw or {}))
                  for k, m in ens.members.items()}
     mix = EnsembleResult(inner, ens.weights, seed=seed).evaluator

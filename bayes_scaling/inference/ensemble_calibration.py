@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from bayes_scaling.conventions import derived_seed
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.discrepancy import draws_from_grid, split_axis
 from bayes_scaling.posterior.discrepancy import Discrepancy
@@ -130,7 +131,7 @@ def with_cross_fitted_discrepancy(ens: EnsembleResult, cuts, *, seed: int = 0, s
     med = [float(tau[np.searchsorted(np.cumsum(m), 0.5)]) for m in (m0, m1)]
     for (r, sg, d, _), c in zip(blocks, per_cut.values()):
         c["coverage_90_calibrated"] = heldout_coverage(r, sg, d, med[0], med[1], lik, rng)
-    total, diag_rng = sum(float(b[3].sum()) for b in blocks), np.random.default_rng(seed + 1)
+    total, diag_rng = sum(float(b[3].sum()) for b in blocks), np.random.default_rng(derived_seed(seed, 1))
     deepest = min(cuts, key=lambda c: c[1])
     info = {"method": "cross-fitted leave-future-out grid posterior on the ensemble's mixture", "cuts": per_cut,
             **(selection or {}),

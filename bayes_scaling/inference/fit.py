@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from bayes_scaling.conventions import DEFAULT_LOSS_UNIT
+from bayes_scaling.conventions import DEFAULT_LOSS_UNIT, check_seed, derived_seed
 from bayes_scaling.cost import CostLaw, store_cost
 from bayes_scaling.data.runs import RunTable
 from bayes_scaling.errors import BayesScalingError, DiagnosticsError
@@ -203,7 +203,8 @@ def _sample(compiled, *, draws: int, tune: int, chains: int, seed: int, progress
     An interrupt cancels the sampling and propagates (:func:`~bayes_scaling.inference.sampling.sample_nuts`),
     so no caller mistakes a stopped run for a finished one."""
     for restart in range(MAX_RESTARTS + 1):
-        trace = sample_nuts(compiled, draws=draws, tune=tune, chains=chains, seed=seed + restart * RESTART_SEED_STRIDE,
+        trace = sample_nuts(compiled, draws=draws, tune=tune, chains=chains,
+                            seed=derived_seed(seed, restart * RESTART_SEED_STRIDE),
                             progress_bar=progress, adaptation="low_rank", save_warmup=False,
                             target_accept=target_accept)
         stuck = stuck_chains(trace)
@@ -309,7 +310,7 @@ def fit(
                                 quantity="retry_schedule")
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1)[0])
-    seed = _check_int("seed", seed, 0)
+    seed = check_seed(seed)
     data = model_data(spec, runs, group_col, run_noise=bool(run_noise))
     if progress is None:
         progress = sys.stderr.isatty()
@@ -332,14 +333,15 @@ def fit(
     start = clock()
     while True:
         t0, c0, t_wall = clock(), time.process_time(), time.perf_counter()
-        trace, restarts, stuck = _sample(compiled, chains=chains, seed=seed + len(attempts) * RETRY_SEED_STRIDE,
+        attempt_seed = derived_seed(seed, len(attempts) * RETRY_SEED_STRIDE)
+        trace, restarts, stuck = _sample(compiled, chains=chains, seed=attempt_seed,
                                          progress=bool(progress), **settings)
         config = {"sampler": "nutpie", "adaptation": "low_rank", **settings, "chains": chains, "seed": seed,
                   "stuck_chain_restarts": restarts, "stuck_chains": stuck, **({"big_table_pilot": big} if big else {})}
         result = FitResult.from_trace(trace, spec=spec, runs=runs, data=data, command=command, sampler_config=config)
         diag = result.diagnostics
         seconds = clock() - t0
-        attempts.append({**settings, "seed": seed + len(attempts) * RETRY_SEED_STRIDE,
+        attempts.append({**settings, "seed": attempt_seed,
                          "seconds": round(time.perf_counter() - t_wall, 2),
                          "cpu_seconds": round(time.process_time() - c0, 2), "ok": diag.ok, "problems": diag.problems})
         if diag.ok or len(attempts) > retries:

@@ -15,10 +15,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from bayes_scaling.conventions import check_seed
 from bayes_scaling.errors import BayesScalingError, raise_received_interrupt
 
-#: nutpie's seed is an unsigned 64-bit integer; restarts add to it, so stay well below 2^64.
-MAX_SEED = 2**63 - 1
 #: Seconds an interrupt waits for the chains to stop before it propagates without them.
 CANCEL_WAIT_S = 2.0
 #: Samplers still stopping after an interrupt, kept alive here (collecting one would wait for its chains).
@@ -61,13 +60,12 @@ def sample_nuts(compiled, *, seed: int, **kwargs: Any):
     the data's scale, or absurd prior parameters) raises a one-line :class:`BayesScalingError`."""
     import nutpie
 
-    if not 0 <= int(seed) <= MAX_SEED:
-        raise BayesScalingError(f"seed must be an integer in [0, 2^63 - 1], got {seed}")
+    seed = check_seed(seed)
     threads = SAMPLER_THREADS.get()
     if threads is not None:
         kwargs.setdefault("cores", threads)
     raise_received_interrupt()  # a Ctrl-C lost while the model compiled stops here, before sampling
-    sampler = nutpie.sample(compiled, seed=int(seed), blocking=False, **kwargs)
+    sampler = nutpie.sample(compiled, seed=seed, blocking=False, **kwargs)
     try:
         return sampler.wait()
     except KeyboardInterrupt:

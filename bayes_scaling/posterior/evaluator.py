@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.conventions import QUERY_DIM, RUN_DIM, loss_unit_of
+from bayes_scaling.conventions import QUERY_DIM, RUN_DIM, derived_seed, loss_unit_of
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import check_query_size, query_inputs
 
@@ -273,7 +273,7 @@ class PosteriorEvaluator:
 
     def default_rng(self, offset: int = 1, seed: int | None = None) -> np.random.Generator:
         """The predictive draws' generator: ``seed``, or the fit's seed + ``offset``."""
-        return np.random.default_rng(self.seed + offset if seed is None else seed)
+        return np.random.default_rng(derived_seed(self.seed, offset) if seed is None else seed)
 
     def predict(self, values: dict, *, group: str | None = None, seed: int | None = None,
                 covariates: dict | None = None, se: float | None = None) -> xr.Dataset:

@@ -9,6 +9,7 @@ import numbers
 import numpy as np
 import xarray as xr
 
+from bayes_scaling.conventions import derived_seed
 from bayes_scaling.errors import BayesScalingError
 
 SAMPLE_DIMS = ("chain", "draw")
@@ -95,5 +96,5 @@ MEMBER_SEED_STRIDE = 1_000_003
 
 def _member_seed(member, seed: int | None, i: int) -> int:
     """Member ``i``'s seed: ``seed`` (or the member's fit seed + 1) moved to a stream of its own."""
-    base = (getattr(member, "seed", 0) + 1) if seed is None else int(seed)
-    return base + i * MEMBER_SEED_STRIDE
+    base = derived_seed(getattr(member, "seed", 0), 1) if seed is None else int(seed)
+    return derived_seed(base, i * MEMBER_SEED_STRIDE)

@@ -24,9 +24,9 @@ import numpy as np
 
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, check_count
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.posterior.inputs import MAX_DRAW_VALUES
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.queries.design_exchange import exchange_batch
+from bayes_scaling.queries.design_loglik import check_loglik_memory, outcome_loglik  # noqa: F401 (re-export)
 from bayes_scaling.queries.design_laplace import candidate_grid, laplace_for  # noqa: F401 (candidate_grid: re-export)
 from bayes_scaling.queries.design_preposterior import (OBJECTIVES, VARIANCE_POWER, Preposterior,  # noqa: F401
                                                       check_objective, draws_sigma_family)
@@ -76,15 +76,6 @@ class Worlds:
         rng = np.random.default_rng(seed)
         truth = rng.integers(0, pre.size, worlds)
         return cls(truth, pre.family.draws(rng, (worlds, n_candidates)), np.zeros((worlds, pre.size)))
-
-
-def outcome_loglik(pre: Preposterior, log_mu: np.ndarray, worlds: Worlds) -> np.ndarray:
-    """log p(y_wj | draw) for each candidate j, world w and draw: array (candidates, worlds, draws);
-    ``log_mu`` is (draws, candidates)."""
-    sig = pre.sigma[worlds.truth][:, None]
-    y = log_mu[worlds.truth] + sig * worlds.noise  # (worlds, candidates)
-    z = (y.T[:, :, None] - log_mu.T[:, None, :]) / pre.sigma[None, None, :]
-    return pre.family.logpdf(z) - np.log(pre.sigma)[None, None, :]
 
 
 @dataclass
@@ -350,10 +341,7 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
         raise BayesScalingError(f"no candidate run fits the ladder budget {budget:.3g} FLOPs (the cheapest costs "
                                 f"{cost.min():.3g}): raise the budget or add smaller candidates")
     n, d, cost = n[keep], d[keep], cost[keep]
-    if len(n) * worlds * pre.size > MAX_DRAW_VALUES:  # the outcomes' log-likelihoods: candidates x worlds x draws
-        raise BayesScalingError(f"{worlds} worlds x {len(n)} candidates x {pre.size} draws is too much to hold in "
-                                f"memory at once: ask for at most {max(MAX_DRAW_VALUES // (len(n) * pre.size), 1)} worlds",
-                                quantity="worlds")
+    check_loglik_memory(len(n), worlds, pre.size)
     w = Worlds.draw(pre, len(n), worlds, seed)
     w.laplace, w.min_ess = laplace_for(pre, n, d) if laplace else None, min_ess
     ll = outcome_loglik(pre, pre.log_mean(n, d), w)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.conventions import QUERY_DIM
+from bayes_scaling.conventions import QUERY_DIM, derived_seed
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import fraction
 from bayes_scaling.posterior.intervals import flat_draws
@@ -65,7 +65,7 @@ def predict_metric(loss_fit, metric_fit, N=None, D=None, C=None, *, seed: int | 
     _check(loss_fit, metric_fit)
     pred = loss_fit.predict(N=N, D=D, C=C, seed=seed, **extra)
     loss = pred["loss_predictive" if loss_noise else "loss"]
-    rng = np.random.default_rng(metric_fit.evaluator.seed + 2 if seed is None else seed + 2)
+    rng = np.random.default_rng(derived_seed(metric_fit.evaluator.seed if seed is None else seed, 2))
     mu, m_pred = metric_at_loss(metric_fit, loss.values, rng=rng, se=metric_se)
     ds = xr.Dataset({"loss": loss, "metric": (loss.dims, mu), "metric_predictive": (loss.dims, m_pred)},
                     coords={k: pred[k] for k in pred.coords if k not in ("chain", "draw")})

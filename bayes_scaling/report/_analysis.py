@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 
+from bayes_scaling.conventions import derived_seed
 from bayes_scaling.plots.common import axis_label, is_nd, param_unit, pct
 from bayes_scaling.report._model import (Para, Section, Table, draws_interval, figure_item, interval, interval_header,
                                          num, sampler_settings)
@@ -282,7 +283,7 @@ def sensitivity_section(ctx) -> Section:
     for f in failed:
         sec.add(Para(f, flag=True))
     sec.add(Para(f"Refits use {cfg.chains} chains x {cfg.draws} draws after {cfg.tune} tuning steps (fewer than a full "
-                 f"fit), seeds {ctx.seed + 1}-{ctx.seed + 3}."))
+                 f"fit), seeds {derived_seed(ctx.seed, 1)}-{derived_seed(ctx.seed, 3)}."))
     return sec
 
 
@@ -311,7 +312,7 @@ def reproducibility_section(ctx) -> Section:
     if ctx.refits:
         rc = ctx.refit_config
         run.append(["refits", (f"{rc.chains} chains x {rc.draws} draws (+{rc.tune} tuning); break-test fits "
-                               f"{rc.break_draws} draws (+{rc.break_tune}); seeds from {ctx.seed + 1}")])
+                               f"{rc.break_draws} draws (+{rc.break_tune}); seeds from {derived_seed(ctx.seed, 1)}")])
     else:
         run.append(["refits", "skipped (--no-refits)"])
     if ctx.timings:

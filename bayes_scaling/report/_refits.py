@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_scaling.accounting import PEARCE_SONG_OMEGA, total_from_non_embedding
+from bayes_scaling.conventions import derived_seed
 from bayes_scaling.plots.common import envelope_runs, is_nd, run_draws
 from bayes_scaling.specs.spec import LawSpec, parse_spec
 
@@ -156,18 +157,18 @@ def plan_refits(result, cfg: RefitConfig, seed: int) -> RefitPlan:
     hier = result.hierarchy
     spec = result.spec
     other_spec = other_likelihood_spec(spec)
-    jobs = [_job("likelihood", result.runs, other_spec, cfg, seed + 1, hier)]
+    jobs = [_job("likelihood", result.runs, other_spec, cfg, derived_seed(seed, 1), hier)]
     keep, resid, rsd = outlier_mask(result)
     n_out = int((~keep).sum())
     note = None
     if n_out and keep.sum() >= len(result.law.params) + 2:
-        jobs.append(_job("outliers", result.runs.subset(keep), spec, cfg, seed + 2, hier))
+        jobs.append(_job("outliers", result.runs.subset(keep), spec, cfg, derived_seed(seed, 2), hier))
     elif n_out:
         note = f"dropping {n_out} runs would leave too few to fit; not refitted"
     other_kind = None
     if "N" in result.law.input_names:
         converted, other_kind = runs_in_other_params_kind(result.runs)
-        jobs.append(_job("params_kind", converted, spec, cfg, seed + 3, hier))
+        jobs.append(_job("params_kind", converted, spec, cfg, derived_seed(seed, 3), hier))
     got = break_runs(result)
     if isinstance(got, str):
         break_info = got
@@ -176,7 +177,7 @@ def plan_refits(result, cfg: RefitConfig, seed: int) -> RefitPlan:
         names = {"unbroken": f"power_{axis.lower()}", "broken": f"bnsl1_{axis.lower()}"}
         for i, (role, law_name) in enumerate(names.items()):
             if not (result.law.name == law_name and runs is result.runs):
-                jobs.append(_job(f"break_{role}", runs, _spec(law_name), cfg, seed + 10 + i, break_fit=True))
+                jobs.append(_job(f"break_{role}", runs, _spec(law_name), cfg, derived_seed(seed, 10 + i), break_fit=True))
         break_info = (label, how, len(runs), names)
     return RefitPlan(jobs, other_spec.likelihood.describe(), keep, resid, rsd, note, other_kind, break_info)
 

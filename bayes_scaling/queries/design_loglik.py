@@ -1,0 +1,67 @@
+"""The outcome log-likelihoods of a design (:mod:`bayes_scaling.queries.design`): log p(y | draw) of every
+candidate's simulated outcome in every world under every posterior draw, filled in blocks of candidates so
+that the temporaries stay small, and the bound on their memory (the array is held for the whole search)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.queries.design_preposterior import Preposterior
+
+#: Values (candidates x worlds x draws) of one block of :func:`outcome_loglik`'s temporaries, 2^23 float64 =
+#: 64 MB each: the result is filled block by block, so its size alone bounds the memory a design needs.
+LOGLIK_BLOCK_VALUES = 2**23
+#: Share of the machine's physical memory the outcomes' log-likelihoods may take (the rest: the posterior,
+#: the worlds' weights, the interpreter and whatever else runs).
+LOGLIK_MEMORY_SHARE = 0.5
+
+
+def outcome_loglik(pre: Preposterior, log_mu: np.ndarray, worlds) -> np.ndarray:
+    """log p(y_wj | draw) for each candidate j, world w and draw: array (candidates, worlds, draws);
+    ``log_mu`` is (draws, candidates), ``worlds`` a :class:`~bayes_scaling.queries.design.Worlds`. Filled in
+    blocks of candidates (:data:`LOGLIK_BLOCK_VALUES` values each), so only the result is large."""
+    sig = pre.sigma[worlds.truth][:, None]
+    y = (log_mu[worlds.truth] + sig * worlds.noise).T  # (candidates, worlds)
+    log_sigma = np.log(pre.sigma)[None, None, :]
+    out = np.empty((y.shape[0], y.shape[1], pre.size))
+    step = max(1, LOGLIK_BLOCK_VALUES // max(y.shape[1] * pre.size, 1))
+    for a in range(0, y.shape[0], step):
+        z = (y[a:a + step, :, None] - log_mu.T[a:a + step, None, :]) / pre.sigma[None, None, :]
+        out[a:a + step] = pre.family.logpdf(z) - log_sigma
+    return out
+
+
+def physical_memory_bytes() -> float:
+    """This machine's physical memory in bytes (inf where the platform does not say)."""
+    try:
+        return float(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return float("inf")
+
+
+#: Fewest simulated worlds a design takes (``design --worlds``' minimum): never suggested below it.
+MIN_WORLDS = 8
+
+
+def check_loglik_memory(candidates: int, worlds: int, draws: int) -> None:
+    """Refuse a design whose outcome log-likelihoods (candidates x worlds x draws float64 values, held for
+    the whole greedy search) would take more than :data:`LOGLIK_MEMORY_SHARE` of physical memory. The
+    message suggests fewer candidates, and fewer worlds only down to :data:`MIN_WORLDS` (the worlds are
+    the precision of every expected gain)."""
+    memory = physical_memory_bytes()
+    limit, need = LOGLIK_MEMORY_SHARE * memory, 8.0 * candidates * worlds * draws
+    if need <= limit:
+        return
+    most_candidates = int(limit // (8.0 * worlds * draws))
+    most_worlds = int(limit // (8.0 * candidates * draws))
+    fixes = ([f"give at most {most_candidates} candidates (a coarser grid or a narrower range)"]
+             if most_candidates >= 1 else [])
+    fixes += [f"ask for at most {most_worlds} worlds"] if most_worlds >= MIN_WORLDS else []
+    fixes = fixes or [f"use at most {int(limit // (8.0 * MIN_WORLDS))} posterior draws (max_draws)"]
+    raise BayesScalingError(f"{candidates} candidates x {worlds} worlds x {draws} draws of outcome log-likelihoods "
+                            f"take {need / 1e9:.3g} GB, over {LOGLIK_MEMORY_SHARE:.0%} of this machine's "
+                            f"{memory / 1e9:.3g} GB of memory: {', or '.join(fixes)}",
+                            quantity="candidates" if most_candidates >= 1 else "worlds")
