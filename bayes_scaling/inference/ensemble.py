@@ -24,9 +24,8 @@ real extrapolation, as the default cuts do.
   (The CRPS has no prior; its weights average over bootstrapped runs.)
 * **Cross-fitted calibration.** The extrapolation discrepancy measures the misses of the whole
   procedure (choose weights below a cut, predict above it): at each cut the members fitted below it
-  are mixed with weights learned only from runs below that cut, tempered to the final weights'
-  concentration; the deepest cut, with nothing below it to learn from, is left out
-  (:mod:`~bayes_scaling.inference.ensemble_calibration`). The misses, each run at its own distance
+  are mixed with weights learned only from runs below that cut, tempered to the final weights' concentration;
+  the deepest cut, with nothing below it to learn from, is left out (:mod:`.ensemble_calibration`). The misses, each run at its own distance
   beyond its cut and counting once, enter one grid posterior of (tau0, tau1): leave-future-out
   (Bürkner, Gabry & Vehtari 2020) applied to the weighting step itself. Nothing is refitted.
 
