@@ -171,8 +171,11 @@ def check_seed(seed) -> int:
 def derived_seed(seed: int, offset: int) -> int:
     """The seed of a stream derived from ``seed`` (a retry, a restart, an inner or refit fit):
     ``(seed + offset) mod 2^63``, a valid seed for every seed and offset >= 0. It is ``seed + offset``
-    whenever that is below 2^63 (every seed in normal use), so those streams are unchanged."""
-    return (int(seed) + int(offset)) % (MAX_SEED + 1)
+    whenever that is below 2^63 (every seed in normal use), so those streams are unchanged. ``seed`` is
+    checked (:func:`check_seed`), so a bad seed is refused before any derived stream runs."""
+    if isinstance(seed, (float, np.floating)) and float(seed).is_integer():  # e.g. a seed read back from a file
+        seed = int(seed)
+    return (check_seed(seed) + int(offset)) % (MAX_SEED + 1)
 
 
 #: Default tokens/parameter range of design candidates: the span of the 245 training runs that

@@ -5,6 +5,8 @@ never asks for fewer than 8 worlds (``design --worlds``' minimum)."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -60,3 +62,24 @@ def test_too_large_a_design_is_refused_with_a_fix_that_fits(candidates, worlds, 
     assert len(text.splitlines()) == 1
     for k in range(1, 8):
         assert f"at most {k} worlds" not in text
+
+
+def test_the_last_resort_advice_counts_the_candidates_and_unknown_memory_has_a_bound(monkeypatch):
+    monkeypatch.setattr(dl, "physical_memory_bytes", lambda: 1e9)
+    # 10^6 worlds: no candidate fits; at 8 worlds 200,000 candidates need fewer than 800 draws (0.5 GB / 12.8 MB)
+    with pytest.raises(BayesScalingError, match="fewer candidates, or design on a fit of at most 39 draws") as e:
+        dl.check_loglik_memory(200_000, 10**6, 800)
+    assert e.value.quantity == "candidates"
+    monkeypatch.setattr(dl, "physical_memory_bytes", lambda: None)  # a platform that does not say
+    dl.check_loglik_memory(100, 128, 800)  # 82 MB
+    with pytest.raises(BayesScalingError, match="not known"):
+        dl.check_loglik_memory(10**6, 10**6, 10**6)
+
+
+def test_a_container_limit_below_the_machine_memory_is_the_bound(monkeypatch, tmp_path):
+    limit = tmp_path / "memory.max"
+    limit.write_text("4294967296\n")  # 4 GiB
+    monkeypatch.setattr(dl, "_CGROUP_LIMITS", (str(limit),))
+    assert dl.physical_memory_bytes() == 4294967296.0
+    limit.write_text("max\n")  # no limit: the machine's memory
+    assert dl.physical_memory_bytes() == float(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))

@@ -61,3 +61,12 @@ def test_backtest_keeps_the_discrepancy_method_at_the_top_seed(capsys):
     assert rc == 0, err
     methods = [m["method"] for m in json.loads(out)["methods"]]
     assert "bayes + LFO discrepancy (chinchilla)" in methods, (methods, err)
+
+
+def test_a_derived_seed_refuses_a_bad_seed_before_any_stream_runs():
+    from bayes_scaling.conventions import derived_seed
+
+    for bad in (-5, 2**63, 1.5, True):
+        with pytest.raises(BayesScalingError) as e:
+            derived_seed(bad, 1)
+        assert e.value.quantity == "seed"

@@ -46,8 +46,8 @@ def check_sampler_counts(draws, tune, chains) -> tuple[int, int | None, int]:
                                 quantity="draws")
     if tune is not None and tune * chains > MAX_WARMUP_STEPS:
         raise BayesScalingError(f"tune x chains = {tune * chains:.3g} is more than the {MAX_WARMUP_STEPS:.0e} warmup "
-                                f"steps the sampler can hold in memory (it keeps each step's draw and statistics "
-                                f"until it ends): ask for at most {MAX_WARMUP_STEPS // chains} tune per chain",
+                                f"steps allowed (the sampler keeps each step's draw and statistics until it ends: 1e8 "
+                                f"steps take 32 GB or more): ask for at most {MAX_WARMUP_STEPS // chains} tune per chain",
                                 quantity="tune")
     return draws, tune, chains
 

@@ -34,12 +34,28 @@ def outcome_loglik(pre: Preposterior, log_mu: np.ndarray, worlds) -> np.ndarray:
     return out
 
 
-def physical_memory_bytes() -> float:
-    """This machine's physical memory in bytes (inf where the platform does not say)."""
+#: cgroup files that hold a container's memory limit (v2, then v1): the machine's memory is not the process's.
+_CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+#: Values the outcome log-likelihoods may hold where the memory is not known (0.8 GB).
+UNKNOWN_MEMORY_VALUES = 100_000_000
+
+
+def physical_memory_bytes() -> float | None:
+    """Memory this process may use, in bytes: the smaller of the machine's physical memory and a container's
+    (cgroup) limit; None where neither is known."""
+    known = []
     try:
-        return float(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        known.append(float(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")))
     except (AttributeError, ValueError, OSError):
-        return float("inf")
+        pass
+    for path in _CGROUP_LIMITS:
+        try:
+            text = open(path).read().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) > 0:  # "max" (no limit), or v1's huge sentinel, which min() ignores
+            known.append(float(text))
+    return min(known) if known else None
 
 
 #: Fewest simulated worlds a design takes (``design --worlds``' minimum): never suggested below it.
@@ -52,16 +68,21 @@ def check_loglik_memory(candidates: int, worlds: int, draws: int) -> None:
     message suggests fewer candidates, and fewer worlds only down to :data:`MIN_WORLDS` (the worlds are
     the precision of every expected gain)."""
     memory = physical_memory_bytes()
-    limit, need = LOGLIK_MEMORY_SHARE * memory, 8.0 * candidates * worlds * draws
+    limit = 8.0 * UNKNOWN_MEMORY_VALUES if memory is None else LOGLIK_MEMORY_SHARE * memory
+    need = 8.0 * candidates * worlds * draws
     if need <= limit:
         return
     most_candidates = int(limit // (8.0 * worlds * draws))
     most_worlds = int(limit // (8.0 * candidates * draws))
+    most_draws = int(limit // (8.0 * candidates * MIN_WORLDS))
     fixes = ([f"give at most {most_candidates} candidates (a coarser grid or a narrower range)"]
              if most_candidates >= 1 else [])
     fixes += [f"ask for at most {most_worlds} worlds"] if most_worlds >= MIN_WORLDS else []
-    fixes = fixes or [f"use at most {int(limit // (8.0 * MIN_WORLDS))} posterior draws (max_draws)"]
+    quantity = "candidates" if most_candidates >= 1 else "worlds"
+    if not fixes:  # not even one candidate fits at the fewest worlds
+        quantity = "candidates"
+        fixes = ["give fewer candidates"] + ([f"design on a fit of at most {most_draws} draws"] if 1 <= most_draws < draws else [])
+    where = ("the 0.8 GB allowed where this machine's memory is not known" if memory is None else
+             f"{LOGLIK_MEMORY_SHARE:.0%} of the {memory / 1e9:.3g} GB of memory this process may use")
     raise BayesScalingError(f"{candidates} candidates x {worlds} worlds x {draws} draws of outcome log-likelihoods "
-                            f"take {need / 1e9:.3g} GB, over {LOGLIK_MEMORY_SHARE:.0%} of this machine's "
-                            f"{memory / 1e9:.3g} GB of memory: {', or '.join(fixes)}",
-                            quantity="candidates" if most_candidates >= 1 else "worlds")
+                            f"take {need / 1e9:.3g} GB, over {where}: {', or '.join(fixes)}", quantity=quantity)
