@@ -145,11 +145,14 @@ def test_olmo_ladder_and_pythia_loaders():
     assert runs.frame["loss"].between(2.5, 4.0).all()  # C4 loss, nats/token
     acc = bs.datasets.load("olmo_ladder", data_home=DATASETS, target="acc", task="piqa", sizes=["3B"])
     assert len(acc) == 6 and acc.frame["loss"].between(0.5, 1).all() and acc.frame["L"].between(0.3, 3).all()
+    # L is the task's bits-per-byte: recorded as the metric fit's predictor unit, None for the others
+    assert acc.loss_unit is None and acc.predictor_unit == "bits/byte" and runs.predictor_unit is None
     ck = bs.datasets.load("olmo_ladder", data_home=DATASETS, target="bpb", task="mmlu", checkpoints=True)
     assert 2500 < len(ck) < 3805
     dataset("pythia_evals_biderman2023/pythia_evals_final.csv")
     final = bs.datasets.load("pythia_evals", data_home=DATASETS, task="arc_easy", final=True)
     assert len(final) == 16 and final.frame["D"].nunique() == 1
+    assert final.predictor_unit is None  # LAMBADA nats per target word: none of LOSS_UNITS, not recorded
 
 
 def test_replicate_noise_on_the_olmo_ladder():

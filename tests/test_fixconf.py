@@ -70,9 +70,11 @@ def test_metric_fits_refuse_a_loss_unit_and_a_metric_table_refuses_a_loss_law(tm
     frame.to_csv(tmp_path / "m.csv", index=False)
     argv = ["fit", str(tmp_path / "m.csv"), "--law", "sigmoid_metric", "--params-col", "", "--tokens-col", "",
             "--compute-col", "", "--col", "L=L", "--out", str(tmp_path / "m.nc")]
-    assert main(argv + ["--loss-unit", "bits/byte"]) != 0
-    assert "--loss-unit does not apply to law 'sigmoid_metric'" in capsys.readouterr().err
-    with pytest.raises(BayesScalingError, match="does not apply to law 'sigmoid_metric'"):
+    mixed = ["ensemble", str(tmp_path / "m.csv"), "--laws", "sigmoid_metric,chinchilla", "--col", "L=L",
+             "--loss-unit", "bits/byte", "--out", str(tmp_path / "e.nc")]
+    assert main(mixed) != 0 and not (tmp_path / "e.nc").exists()  # a metric law and a loss law
+    assert "--loss-unit is ambiguous with metric law 'sigmoid_metric'" in capsys.readouterr().err
+    with pytest.raises(BayesScalingError, match="does not apply to the response of law 'sigmoid_metric'"):
         check_units(load_spec("sigmoid_metric"), load_runs(frame, params_col=None, tokens_col=None,
                                                               compute_col=None, extra_cols={"L": "L"},
                                                               loss_unit="bits/token"))
@@ -103,7 +105,7 @@ def test_fits_of_different_loss_units_are_not_combined(tmp_path, capsys):
     with pytest.raises(BayesScalingError, match="kaplan_c fit's losses are in bits/token and the kaplan_d fit's in "
                                                 "nats/token"):
         contradiction_point(c, d)
-    # a metric fit records no unit for its predictor L: the chain says so instead of a confident label
+    # a metric fit that records no unit for its predictor L: the chain says so instead of a confident label
     mp = str(fake_fit("sigmoid_metric", {"b": 0.25, "r": 2 / 3, "L0": 2.5, "k": 4.0}, draws=50,
                       sigma=0.02).save(tmp_path / "metric.nc"))
     path = str(bits.save(tmp_path / "bits.nc"))

@@ -161,8 +161,10 @@ def add_runs_args(p) -> None:
     p.add_argument("--loss-col", default="loss", help="column with final loss (in --loss-unit)")
     p.add_argument("--loss-unit", choices=LOSS_UNITS, default=None,
                    help=f"unit of the loss column, recorded with the fit and printed with every loss (values are "
-                        f"not converted; default {DEFAULT_LOSS_UNIT}; bits/byte: e.g. a task's bits-per-byte; not for "
-                        f"a metric law, whose response is a fraction)")
+                        f"not converted; default {DEFAULT_LOSS_UNIT}; bits/byte: e.g. a task's bits-per-byte). For a "
+                        f"metric law (response a fraction): the unit of its predictor loss L (--col L=...), recorded "
+                        f"so that predict-metric and target-metric refuse a loss fit in another unit (default: "
+                        f"unknown, a note)")
     p.add_argument("--params-kind", choices=PARAMS_KINDS, default="total",
                    help="whether N counts total or non-embedding parameters (default %(default)s)")
     add_compute_unit_arg(p, "unit of the compute column")
@@ -210,9 +212,11 @@ def runs_from_args(args, source=None, laws=()):
     from bayes_scaling.data.runs import load_runs
 
     metric = [w for w in laws if w.response_unit != DEFAULT_LOSS_UNIT]
-    if metric and getattr(args, "loss_unit", None) is not None:
-        raise BayesScalingError(f"--loss-unit does not apply to law {metric[0].name!r}: its response is a "
-                                f"{metric[0].response_unit}, not a loss; drop --loss-unit", quantity="loss_unit")
+    unit = getattr(args, "loss_unit", None)
+    if metric and unit is not None and len(metric) < len(laws):
+        raise BayesScalingError(f"--loss-unit is ambiguous with metric law {metric[0].name!r} and a loss law: it is the "
+                                f"unit of a metric law's predictor L but of a loss law's response; fit them apart",
+                                quantity="loss_unit")
     runs = load_runs(
         args.runs if source is None else source,
         params_col=args.params_col or None,
@@ -221,7 +225,8 @@ def runs_from_args(args, source=None, laws=()):
         loss_col=args.loss_col,
         params_kind=args.params_kind,
         compute_unit=args.compute_unit,
-        loss_unit=getattr(args, "loss_unit", None) or DEFAULT_LOSS_UNIT,
+        loss_unit=None if metric else unit or DEFAULT_LOSS_UNIT,  # a metric law's response is not a loss
+        predictor_unit=unit if metric else None,  # for a metric law, --loss-unit is its predictor L's unit
         group_cols=args.group_col or (),
         seed_col=args.seed_col,
         extra_cols=col_map(args.col),

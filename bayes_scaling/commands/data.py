@@ -79,6 +79,8 @@ def export_frame(runs):
         args += ["--params-kind", runs.params_kind]
     if runs.loss_unit not in (None, DEFAULT_LOSS_UNIT):  # None: a metric column, no loss unit
         args += ["--loss-unit", runs.loss_unit]
+    elif runs.predictor_unit is not None:  # a metric column: --loss-unit is the unit of its predictor L
+        args += ["--loss-unit", runs.predictor_unit]
     return frame, args
 
 

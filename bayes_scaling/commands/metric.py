@@ -18,9 +18,12 @@ def _fits(args):
     return load_fit(args.loss_fit, "LOSS_FIT"), load_fit(args.metric_fit, "METRIC_FIT")
 
 
-def predictor_note(loss_fit) -> str:
-    """What is known of the metric fit's predictor L: a metric fit records no unit for it (its runs' loss
-    column is the metric), so the chain holds only if L was in the loss fit's unit."""
+def predictor_note(loss_fit, metric_fit) -> str | None:
+    """The note on the metric fit's predictor L where its unit is unknown (not recorded: no ``--loss-unit`` at
+    its fit, or a fit saved before it was recorded); None where it is recorded (a different unit than the loss
+    fit's is refused by :func:`bayes_scaling.queries.metric_chain.check_predictor_unit`)."""
+    if getattr(metric_fit, "predictor_unit", None) is not None:
+        return None
     return (f"the metric fit does not record the unit of its predictor L: this assumes L was in the loss fit's "
             f"unit, {loss_fit.loss_unit}")
 
@@ -35,8 +38,10 @@ def cmd_predict_metric(args) -> int:
     out["query"] = {k: float(ds[k].values[0]) for k in ("N", "D", "C") if k in ds.coords}
     # the loss fit's recorded unit (--loss-unit; nats/token for fits saved before it was recorded)
     loss_unit = loss_fit.loss_unit
-    out["units"] = {"loss": loss_unit, "metric": metric_fit.law.response_unit, "metric_predictor_L": "not recorded"}
-    out["note"] = predictor_note(loss_fit)
+    out["units"] = {"loss": loss_unit, "metric": metric_fit.law.response_unit,
+                    "metric_predictor_L": metric_fit.predictor_unit or "not recorded"}
+    if note := predictor_note(loss_fit, metric_fit):
+        out["note"] = note
 
     def text():
         q = ", ".join(f"{k} = {v:.4g}" for k, v in out["query"].items())
@@ -44,7 +49,8 @@ def cmd_predict_metric(args) -> int:
         yield interval_line(f"loss of a new run ({loss_unit})", out["loss"])
         yield interval_line("metric law at that loss", out["metric"])
         yield interval_line("metric of a new run (with evaluation noise)", out["metric_predictive"])
-        yield f"  note: {out['note']}"
+        if "note" in out:
+            yield f"  note: {out['note']}"
 
     return emit(text, out, as_json=args.json)
 
@@ -66,8 +72,9 @@ def cmd_target_metric(args) -> int:
     rec["ci_prob"] = float(args.ci)
     if np.isfinite(flat).any():
         rec["mean_of_reached"] = float(flat[np.isfinite(flat)].mean())
-    out = {"target": args.target, "compute": rec, "p_unreachable": res.attrs["p_unreachable"],
-           "note": predictor_note(loss_fit)}
+    out = {"target": args.target, "compute": rec, "p_unreachable": res.attrs["p_unreachable"]}
+    if note := predictor_note(loss_fit, metric_fit):
+        out["note"] = note
     if args.budget is not None:
         out["budget"] = args.budget
         out["p_reach_within_budget"] = float((c <= args.budget).mean())
@@ -80,7 +87,8 @@ def cmd_target_metric(args) -> int:
                f"{format_interval(r, fmt, median=False)}; P(never reached) = {out['p_unreachable']:.3f}")
         if args.budget is not None:
             yield f"  P(reaching it within {args.budget:.3g} FLOPs) = {out['p_reach_within_budget']:.3f}"
-        yield f"  note: {out['note']}"
+        if "note" in out:
+            yield f"  note: {out['note']}"
 
     return emit(text, out, as_json=args.json)
 

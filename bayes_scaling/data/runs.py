@@ -122,6 +122,7 @@ def load_runs(
     params_kind: str = "total",
     compute_unit: str = "flops",
     loss_unit: str | None = DEFAULT_LOSS_UNIT,
+    predictor_unit: str | None = None,
     group_cols: tuple[str, ...] | list[str] = (),
     seed_col: str | None = None,
     extra_cols: dict[str, str] | None = None,
@@ -137,7 +138,8 @@ def load_runs(
     C = 6ND; absent tokens as D = C / 6N. A given C more than 2x away from 6ND triggers a warning.
     ``loss_unit`` (one of :data:`~bayes_scaling.conventions.LOSS_UNITS`) is the loss column's unit, recorded
     with the table (and a fit of it) to label every loss; values are not converted. ``None``: the column is
-    a metric (e.g. accuracy, for a metric law), not a loss.
+    a metric (e.g. accuracy, for a metric law), not a loss. ``predictor_unit``: the unit of the predictor
+    loss L of a metric law (``extra_cols["L"]``), recorded so that a chain of fits can check it; None: unknown.
     ``*_col`` name the source column of each quantity (``None``: absent; a default name may be absent,
     a name given explicitly must exist). Errors carry the quantity (or column role) at fault.
     Implausible values (a sign of wrong units: :mod:`bayes_scaling.data.plausibility`) warn, or
@@ -149,6 +151,10 @@ def load_runs(
         raise BayesScalingError(f"compute_unit must be one of {COMPUTE_UNITS}, got {compute_unit!r}")
     compute_unit = canonical_compute_unit(compute_unit)
     loss_unit = None if loss_unit is None else check_loss_unit(loss_unit)
+    predictor_unit = None if predictor_unit is None else check_loss_unit(predictor_unit)
+    if predictor_unit is not None and "L" not in (extra_cols or {}):
+        raise BayesScalingError(f"the predictor loss unit {predictor_unit} applies to a predictor loss L, which these "
+                                f"runs lack: give its column (--col L=COLUMN) or drop the unit", quantity="L")
     frame, name, sha = read_source(source)
     if len(frame) == 0:
         raise BayesScalingError(f"runs table {name!r} has a header but no runs: add one row per training run")
@@ -266,4 +272,5 @@ def load_runs(
     implausible = plausibility_problems(out)
     check_plausible(implausible, strict=strict)
     notes += [f"implausible runs: {p}" for p in implausible]
-    return RunTable(out, params_kind, cmap, name, sha, tuple(derived), tuple(notes), compute_unit, loss_unit)
+    return RunTable(out, params_kind, cmap, name, sha, tuple(derived), tuple(notes), compute_unit, loss_unit,
+                    predictor_unit)

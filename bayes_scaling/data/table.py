@@ -96,6 +96,8 @@ class RunTable:
     compute_unit: str | None = None
     #: The unit of the loss column (:data:`bayes_scaling.conventions.LOSS_UNITS`); a label, not converted.
     loss_unit: str | None = DEFAULT_LOSS_UNIT  # None: the column is a metric, not a loss
+    #: The unit of the predictor loss L of a metric law (one of ``LOSS_UNITS``); None: not recorded.
+    predictor_unit: str | None = None
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -168,6 +170,7 @@ class RunTable:
             "n_runs": len(self),
             **({"compute_unit": self.compute_unit} if self.compute_unit else {}),
             "loss_unit": self.loss_unit,
+            **({"predictor_unit": self.predictor_unit} if self.predictor_unit else {}),
             **({"notes": list(self.notes)} if self.notes else {}),
         }
 
@@ -180,4 +183,5 @@ def runs_from_frame(frame: pd.DataFrame, metadata: dict[str, Any]) -> RunTable:
                      tuple(cols.get("covariates", ())), tuple(cols.get("shape", ())))
     return RunTable(frame, metadata.get("params_kind", "total"), cmap, metadata.get("source", ""),
                     metadata.get("sha256", ""), tuple(metadata.get("derived", ())), tuple(metadata.get("notes", ())),
-                    compute_unit=metadata.get("compute_unit"), loss_unit=metadata.get("loss_unit", DEFAULT_LOSS_UNIT))
+                    compute_unit=metadata.get("compute_unit"), loss_unit=metadata.get("loss_unit", DEFAULT_LOSS_UNIT),
+                    predictor_unit=metadata.get("predictor_unit"))

@@ -74,8 +74,9 @@ def check_units(spec: LawSpec, runs) -> None:
     the runs of a metric law (its response is a fraction, not a loss)."""
     if spec.law.response_unit != DEFAULT_LOSS_UNIT:
         if runs.loss_unit not in (None, DEFAULT_LOSS_UNIT):
-            raise BayesScalingError(f"--loss-unit {runs.loss_unit} does not apply to law {spec.law_name!r}: its "
-                                    f"response is a {spec.law.response_unit}, not a loss; drop --loss-unit",
+            raise BayesScalingError(f"loss unit {runs.loss_unit} does not apply to the response of law "
+                                    f"{spec.law_name!r}, a {spec.law.response_unit}: load the runs with "
+                                    f"loss_unit=None and give the unit of its predictor L as predictor_unit",
                                     quantity="loss_unit")
         return
     if runs.loss_unit is None:

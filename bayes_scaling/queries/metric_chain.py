@@ -5,7 +5,8 @@ loss -> a bounded metric (a metric law, e.g. accuracy as a fraction), as in Bhag
 Every posterior draw of the first fit is pushed through one draw of the second (paired by index; the
 second fit's draws are resampled with replacement when the counts differ), so the metric carries both
 fits' uncertainty; ``metric_predictive`` adds the second fit's noise (a new run's evaluation). Draws keep
-``(chain, draw)`` of the first fit.
+``(chain, draw)`` of the first fit. A chain whose loss fit is in another unit than the metric fit's recorded
+predictor L (e.g. C4 nats/token into a law of a task's bits/byte) is refused.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.conventions import QUERY_DIM, derived_seed
+from bayes_scaling.conventions import QUERY_DIM, derived_seed, loss_unit_of
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import fraction
 from bayes_scaling.posterior.intervals import flat_draws
@@ -26,6 +27,18 @@ def _check(loss_fit, metric_fit) -> None:
                                 f"got {metric_fit.law.name!r}")
     if loss_fit.law.response == "metric":
         raise BayesScalingError(f"the first fit must predict a loss from N, D or C, got {loss_fit.law.name!r}")
+    check_predictor_unit(loss_fit, metric_fit)
+
+
+def check_predictor_unit(loss_fit, metric_fit) -> None:
+    """Refuse a chain whose loss fit's losses are not in the unit of the metric fit's predictor L, where the
+    metric fit records that unit (``predictor_unit``; None, unknown, is not refused here)."""
+    want, have = getattr(metric_fit, "predictor_unit", None), loss_unit_of(loss_fit)
+    if want is not None and want != have:
+        raise BayesScalingError(f"the {metric_fit.law.name} fit's predictor L is in {want} but the {loss_fit.law.name} "
+                                f"fit's losses are in {have}: chain it with a loss fit of losses in {want} "
+                                f"(fit --loss-unit {want}), or refit the metric law with L in {have}",
+                                quantity="loss_unit")
 
 
 def pair_index(n_from: int, n_to: int, rng: np.random.Generator) -> np.ndarray:

@@ -23,11 +23,13 @@ def metric_section(ctx) -> Section | None:
     if law.response != "metric":
         return None
     sec = Section("metric", "Downstream metrics")
-    sec.add(Para(f"`{law.name}` maps a loss L ({law.inputs[0].unit}) to a bounded metric ({law.response_unit}, "
+    unit = (f"in {result.predictor_unit}, as recorded" if result.predictor_unit else
+            f"{law.inputs[0].unit}: its unit is not recorded")
+    sec.add(Para(f"`{law.name}` maps a loss L ({unit}) to a bounded metric ({law.response_unit}, "
                  f"{result.spec.likelihood.describe()}). The floor's prior carries the benchmark's chance level; "
                  f"the runs see part of the curve only, so the ceiling rests mostly on its prior where they stop "
                  f"short of it. Chain it with a loss law of N and D (`predict-metric`, `target-metric`) to ask about "
-                 f"a new model."))
+                 f"a new model; they refuse a loss fit in another unit than L's where it is recorded."))
     ev = result.evaluator
     p = ev.params()  # DataArrays (chain, draw)
     floor = np.exp(p[f"log_{law.floor_param}"])

@@ -75,6 +75,11 @@ class EnsembleResult:
         return next(iter(self.members.values())).loss_unit
 
     @property
+    def predictor_unit(self) -> str | None:
+        """Unit of a metric law's predictor L as the members' runs (the same runs) record it; None: unknown."""
+        return next(iter(self.members.values())).predictor_unit
+
+    @property
     def hierarchy(self) -> dict | None:
         """The groups every member shares (``{vary, tau, group_col, groups}`` of the first), or ``None``."""
         hs = [m.hierarchy for m in self.members.values()]

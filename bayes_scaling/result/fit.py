@@ -289,6 +289,12 @@ class FitResult:
             self.runs_metadata.get("loss_unit", DEFAULT_LOSS_UNIT)
 
     @property
+    def predictor_unit(self) -> str | None:
+        """Unit of a metric law's predictor loss L as recorded with its runs (``--loss-unit`` of a metric fit, or
+        the dataset's); None: unknown (not given, not a metric law, or a fit saved before it was recorded)."""
+        return self.runs_metadata.get("predictor_unit")
+
+    @property
     def sampler_config(self) -> dict[str, Any]:
         return json.loads(self.tree.attrs["sampler_config"])
 

@@ -74,4 +74,5 @@ def load_olmo_ladder(get, target: str = "c4", task: str | None = None, sizes: st
     return load_runs(frame, params_col=params, tokens_col="D_tokens", compute_col=None, loss_col=loss_col,
                      params_kind="total" if params == "N_total" else "non-embedding", extra_cols=extra,
                      seed_col="replicate", group_cols=("size",),
-                     loss_unit={"bpb": "bits/byte", "acc": None}.get(target, "nats/token"))  # acc: a metric
+                     loss_unit={"bpb": "bits/byte", "acc": None}.get(target, "nats/token"),  # acc: a metric
+                     predictor_unit="bits/byte" if target == "acc" else None)  # acc: L is the task's bits-per-byte

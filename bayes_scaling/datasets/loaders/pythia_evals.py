@@ -21,7 +21,8 @@ def load_pythia_evals(get, task: str | None = None, n_shot: int = 0, dataset: st
     fraction; ``acc``, ``mmlu_acc_macro`` for MMLU) with L = the LAMBADA log-perplexity (for metric laws).
     ``n_shot`` 0 or 5; ``dataset`` "pile" or "pile-deduped" (both by default: group column ``dataset``);
     checkpoints from step ``min_step`` on (early ones sit at chance), or the ``final`` ones. The
-    batch-size variants are left out. Rows whose response is 0 or missing are dropped."""
+    batch-size variants are left out. Rows whose response is 0 or missing are dropped. L's unit (nats per target
+    word) is none of ``LOSS_UNITS``, so it is not recorded: a chain of fits notes that it assumes L's unit."""
     choice(n_shot, [0, 5], "n_shot", "pythia_evals")
     choice(params, ["N_nonembedding", "N_total"], "params", "pythia_evals")
     if task is not None:
