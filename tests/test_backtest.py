@@ -44,3 +44,31 @@ def test_backtest_on_the_bundled_example():
     assert bayes["mare"] < 0.02 and bayes["crps"] > 0
     assert "huber + bootstrap (chinchilla)" in res.table.index
     assert list(res.runs["loss"]) == list(runs.frame.loc[runs.frame["C"] > 1e21, "loss"])
+
+
+def test_only_too_few_runs_drops_the_discrepancy_row_other_failures_are_raised(monkeypatch):
+    """The LFO discrepancy row is left out (and said why) only when the training runs are too few to split
+    again; any other failure of that step reaches the user instead of silently dropping the row."""
+    import bayes_scaling.inference.discrepancy as disc_mod
+    import bayes_scaling.inference.fit as fit_mod
+    from bayes_scaling.data.runs import load_runs
+    from bayes_scaling.testing import fake_fit
+
+    runs = load_runs(example_path())
+    monkeypatch.setattr(fit_mod, "fit", lambda train, **kw: fake_fit(draws=30, runs=train))
+
+    def too_few(*a, **k):
+        raise BayesScalingError("too few runs to calibrate the extrapolation discrepancy",
+                                quantity="calibrate_extrapolation")
+
+    monkeypatch.setattr(disc_mod, "calibrate", too_few)
+    res = backtest(runs, "chinchilla", holdout_fraction=0.25, baselines=False, n_boot=2)
+    assert "too few runs" in res.split["discrepancy_error"]
+    assert list(res.table.index) == ["bayes (chinchilla)"]  # the discrepancy row is left out
+
+    def broken(*a, **k):
+        raise BayesScalingError("seed must be a whole number", quantity="seed")
+
+    monkeypatch.setattr(disc_mod, "calibrate", broken)
+    with pytest.raises(BayesScalingError, match="seed must be"):
+        backtest(runs, "chinchilla", holdout_fraction=0.25, baselines=False, n_boot=2)

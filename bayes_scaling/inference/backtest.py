@@ -117,6 +117,8 @@ def backtest(runs, law: str | None = None, spec=None, *, holdout_above: float | 
             res = res.with_discrepancy(lfo(res, fit, draws=draws, tune=tune))
             fits.append((f"bayes + LFO discrepancy ({lw.name})", "bayes_lfo", res))
         except BayesScalingError as e:  # too few runs to split again: the plain posterior predictive stands
+            if e.quantity != "calibrate_extrapolation":  # any other failure is the user's to see
+                raise
             info["discrepancy_error"] = str(e)
     if residual_process:
         with_process = with_residual_process(res)
