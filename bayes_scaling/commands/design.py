@@ -242,7 +242,9 @@ def add_parser(sub) -> None:
                    help="refine the greedy batch by swaps among the K best candidates by gain and by gain per FLOP "
                         "(0: greedy only; default %(default)s)")
     p.add_argument("--max-refits", type=int_at_least(0), default=_FIT_ONLY["--max-refits"][1],
-                   help="candidates rechecked by real refits")
+                   help="candidates rechecked by real refits; with K > 0 the batch and stop or go's verdict are "
+                        "also refit where their importance weights collapse (the verdict then rests on the refits; "
+                        "0: no refits)")
     p.add_argument("--refit-sims", type=int_at_least(1), default=_FIT_ONLY["--refit-sims"][1],
                    help="simulated worlds per refit check")
     p.add_argument("--prior-draws", type=int_at_least(50, high=MAX_MONTE_CARLO), default=_SPEC_ONLY["--prior-draws"][1],
