@@ -60,7 +60,7 @@ def best_go(sg: dict) -> dict:
 
 
 def _optimism(sg: dict) -> str:
-    if (sg.get("refit_check") or {}).get("used"):  # the refits' outcomes are drawn apart from those that chose
+    if (sg.get("refit_check") or {}).get("used"):  # refits score their own simulated outcomes, not those that chose
         return ""
     k = sg.get("batches_scored", 1 + len(sg.get("alternatives", ())))
     return (f"; the best of {k} batches scored on the same simulated outcomes, so this net saving is optimistic"
