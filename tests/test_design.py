@@ -88,13 +88,14 @@ def test_refit_fallback_used_when_weights_collapse(res):
     n, d = isoflop([1e19, 1e24])
     calls = []
 
-    def refit(nn, dd):
-        calls.append(float(nn[0]))
-        return 0.0
+    def refit(nn, dd, objective):
+        calls.append((float(nn[0]), objective))
+        return [0.0, 0.0]
 
     des = design_runs(res, TARGET, 1e25, n, d, batch=1, min_ess=1e9, max_refits=1, refit=refit)
-    assert len(calls) == 2 and des.method.count("refit") == 1  # one candidate, then the collapsed batch
-    assert des.batch_refit == 0.0
+    # one candidate, then the collapsed batch, then stop or go's picks (scored for wasted compute)
+    assert [o for _, o in calls] == ["n_star", "n_star", "wasted_compute"] and des.method.count("refit") == 1
+    assert des.batch_refit == 0.0 and des.stop_go["refit_check"]["used"]
 
 
 def test_cost_follows_the_law_and_bad_candidates(res):

@@ -86,7 +86,7 @@ def test_exchange_on_the_reweighting_path():
     kw = dict(batch=4, seed=1, worlds=32, min_ess=10.0)
     calls = []
 
-    def refit(n, d):  # a batch refit is only for a batch whose weights collapsed: never here
+    def refit(n, d, objective):  # a refit is only for picks whose weights collapsed: never here
         calls.append(len(n))
         return float("nan")
 
@@ -110,8 +110,8 @@ def test_stop_or_go_scores_the_exchanged_batch():
     res = fake_fit(draws=200, rel_sd=0.02)
     seen = []
 
-    def refit(n, d):
-        seen.append((list(n), list(d)))
+    def refit(n, d, objective):
+        seen.append((list(n), list(d), objective))
         return 0.5
 
     des = design_runs(res, 1e23, 2.5e22, N, RATIO * N, batch=4, exchange=10, seed=1, worlds=64, refit=refit,
@@ -122,7 +122,8 @@ def test_stop_or_go_scores_the_exchanged_batch():
     assert nets[-1] < max(nets) and des.stop_go["reported_go_runs"] < len(des.batch)  # the expensive last run does not pay
     batch = des.batch_records()
     assert batch[-1]["ess"] < 50 and des.batch_refit == 0.5
-    assert seen == [([b["N"] for b in batch], [b["D"] for b in batch])]
+    assert seen[0] == ([b["N"] for b in batch], [b["D"] for b in batch], "n_star")
+    assert [o for *_, o in seen[1:]] == ["wasted_compute"] * (len(seen) - 1)  # stop or go's picks, if they collapsed
 
 
 def test_cli_exchange_flag(tmp_path, capsys):

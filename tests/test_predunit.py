@@ -108,3 +108,32 @@ def test_datasets_suggests_the_predictor_unit_and_the_report_states_it(tmp_path)
         path = metric_fit(unit, tmp_path, f"r{unit is None}.nc")
         assert main(["report", path, "--out", str(tmp_path / "r.md"), "--no-refits"]) == 0
         assert text in (tmp_path / "r.md").read_text()
+
+
+def test_a_metric_tables_csv_round_trip_keeps_no_loss_unit_and_an_unknown_predictor_unit(tmp_path, capsys):
+    """The pythia loader's accuracy tables are metrics (no loss unit) with L's unit unknown, like OLMo's acc tables
+    (L in bits/byte); ``datasets --out`` and a refit of the CSV by the suggested command keep both."""
+    import shlex
+
+    from conftest import DATASETS, dataset
+
+    from bayes_scaling import datasets as ds
+
+    dataset("pythia_evals_biderman2023/pythia_evals_final.csv")
+    home = str(DATASETS)
+    table = ds.load("pythia_evals", data_home=home, task="piqa", final=True)
+    assert (table.loss_unit, table.predictor_unit) == (None, None)
+    from bayes_scaling.inference.fit import check_units, resolve_spec
+
+    with pytest.raises(BayesScalingError, match="no loss unit"):  # a loss law is refused on it, as on OLMo's
+        check_units(resolve_spec("chinchilla"), table)
+    out = tmp_path / "piqa.csv"
+    assert main(["datasets", "pythia_evals", "--option", "task=piqa", "--option", "final=true", "--out", str(out),
+                 "--data-home", home]) == 0
+    text = capsys.readouterr().out
+    assert "is a metric (no loss unit)" in text and "unit of its predictor L is unknown" in text
+    cmd = shlex.split(text.split("fit it with: bayes-scaling ")[1].strip())
+    args = build_parser().parse_args([a if a != "METRIC_LAW" else "sigmoid_metric" for a in cmd])
+    back = runs_from_args(args, laws=[get_law("sigmoid_metric")])
+    assert (back.loss_unit, back.predictor_unit) == (table.loss_unit, table.predictor_unit) == (None, None)
+    assert "--loss-unit" not in cmd and "L" in back.frame

@@ -113,7 +113,7 @@ def test_kaplan_n_recovers_kaplan_exponent():
     assert pred["ci_low"] <= float(true_loss("kaplan_n", truth, N=1e10)) <= pred["ci_high"]
 
 
-def test_cli_fit_then_strict_failure(tmp_path, capsys):
+def test_cli_fit_then_strict_failure(tmp_path, capsys, monkeypatch):
     csv = tmp_path / "runs.csv"
     import shutil
 
@@ -128,7 +128,11 @@ def test_cli_fit_then_strict_failure(tmp_path, capsys):
     assert payload["runs"]["n_runs"] == 63
     assert {"median", "mean", "ci_low", "ci_high", "ci_prob", "unit", "contraction", "contraction_scale"} == set(payload["alpha"])
     assert 0.5 < payload["alpha"]["contraction"] <= 1  # 63 runs pin alpha far more than its Beta(2, 4) prior
-    # 4 chains x 20 draws cannot reach the ESS threshold: --strict exits 1 and writes nothing
+    # 4 chains x 20 draws cannot reach the ESS threshold: --strict exits 1 and writes nothing (no retry: one
+    # would start at a default fit's 1000 + 1000 draws and pass)
+    from bayes_scaling.inference import fit as fit_mod
+
+    monkeypatch.setattr(fit_mod, "may_retry", lambda *a, **k: False)
     strict_out = tmp_path / "strict.nc"
     code = main(["fit", str(csv), "--law", "chinchilla", "--out", str(strict_out), "--seed", "4", "--draws", "20",
                  "--tune", "20", "--strict"])

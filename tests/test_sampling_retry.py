@@ -12,6 +12,7 @@ from bayes_scaling import BayesScalingError
 from bayes_scaling.commands.output import diagnostics_line, diagnostics_record
 from bayes_scaling.examples import EXAMPLE, example_path
 from bayes_scaling.inference import fit as fit_mod
+from bayes_scaling.inference import retry as retry_mod
 from bayes_scaling.simulate import isoflop_design, simulate_runs
 
 pytestmark = pytest.mark.sampling
@@ -29,6 +30,16 @@ def test_escalate_doubles_the_work_and_raises_target_accept():
     # divergences alone: smaller steps and longer tuning, the same draws
     assert fit_mod.escalate(s0, 1, hierarchical=True, more_draws=False) == {"draws": 1000, "tune": 2000,
                                                                           "target_accept": 0.99}
+    # a short start is lifted to a default fit's first attempt (the tuning alone after divergences alone)
+    short, floor = {"draws": 300, "tune": 300, "target_accept": 0.8}, fit_mod.default_floor()
+    assert floor == {"draws": 1000, "tune": 1000}
+    assert fit_mod.escalate(short, 1, hierarchical=False, floor=floor) == {"draws": 1000, "tune": 1000,
+                                                                          "target_accept": 0.95}
+    assert fit_mod.escalate(short, 1, hierarchical=False, more_draws=False, floor=floor)["draws"] == 300
+    assert fit_mod.escalate(s0, 1, hierarchical=False, floor=floor) == s1  # at or above the defaults: doubling
+    assert fit_mod.expected_factor("double", s0, s1) == retry_mod.RETRY_TIME_FACTOR
+    assert fit_mod.expected_factor("double", short, {**short, "draws": 1000, "tune": 1000}) == pytest.approx(
+        retry_mod.RETRY_TIME_FACTOR * 2000 / 1200)
 
 
 def test_escalate_to_ess_sizes_the_draws_by_the_shortfall_and_shrinks_steps_only_after_divergences():
@@ -52,16 +63,17 @@ def test_escalate_to_ess_sizes_the_draws_by_the_shortfall_and_shrinks_steps_only
 
 def test_a_fit_that_fails_its_first_attempt_retries_and_records_it():
     runs = bs.load_runs(example_path())
-    # 2 chains x 30 draws cannot reach the ESS threshold (200): the fit retries with 60, then 120 draws
+    # 2 chains x 30 draws cannot reach the ESS threshold (200): the fit retries, at a default fit's 1000 + 1000
+    # (doubling would give 60 + 60: a retry never samples less than a default fit's first attempt)
     res = bs.fit(runs, law="chinchilla", draws=30, tune=30, chains=2, seed=7, progress=False, retries=1)
     att = res.sampler_config["attempts"]
     assert len(att) == 2
     assert att[0]["draws"] == 30 and att[0]["tune"] == 30 and not att[0]["ok"]
     assert any("ESS" in p for p in att[0]["problems"])
-    assert att[1]["draws"] == 60 and att[1]["tune"] == 60 and att[1]["target_accept"] == 0.95
+    assert att[1]["draws"] == 1000 and att[1]["tune"] == 1000 and att[1]["target_accept"] == 0.95
     assert att[0]["seed"] != att[1]["seed"]
     assert all(a["cpu_seconds"] > 0 and a["seconds"] > 0 for a in att)  # CPU and wall seconds of each attempt
-    assert res.posterior.sizes["draw"] == 60 and res.sampler_config["draws"] == 60
+    assert res.posterior.sizes["draw"] == 1000 and res.sampler_config["draws"] == 1000
     assert res.sampler_config["seed"] == 7  # the fit's seed: every attempt's derives from it
     assert "attempt 2 of 2" in diagnostics_line(res) and len(diagnostics_record(res)["attempts"]) == 2
     # no retry without the budget for one, or with retries=0

@@ -111,9 +111,18 @@ def cmd_datasets(args) -> int:
         frame.to_csv(tmp, index=False)
     labels = [f"column {g!r} is not suggested as --group-col: each of its groups has a single N (a model-size "
               f"label), so per-group parameters of a law of N would not be identified" for g in size_labels(runs)]
+    law, units = "LAW", []
+    if runs.loss_unit is None:  # the CSV cannot record it: the fit's law must say that the response is a metric
+        from bayes_scaling.laws.registry import get_law, list_laws
+
+        metric = [w for w in list_laws() if get_law(w).response_unit != DEFAULT_LOSS_UNIT]
+        law = "METRIC_LAW"
+        units = [f"column loss is a metric (no loss unit): fit it with a metric law ({', '.join(metric)}), not a "
+                 f"loss law" + ("" if runs.predictor_unit else "; the unit of its predictor L is unknown (not "
+                                "recorded): give --loss-unit only if you know it")]
     return emit([f"wrote {out}: {len(frame)} runs of {args.name!r}, columns {', '.join(map(str, frame.columns))}",
-                 *labels,
-                 "fit it with: bayes-scaling fit " + shlex.join([str(out), *fit_args]) + " --law LAW --out FIT.nc"])
+                 *labels, *units,
+                 "fit it with: bayes-scaling fit " + shlex.join([str(out), *fit_args]) + f" --law {law} --out FIT.nc"])
 
 
 def add_parsers(sub) -> None:

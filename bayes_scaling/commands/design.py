@@ -84,6 +84,7 @@ def cmd_design(args) -> int:
     from bayes_scaling.inference.design import refit_expected
     from bayes_scaling.queries.design import (OBJECTIVE_UNITS, RULES, candidate_grid, design_runs, posterior_objective,
                                               verdict_text)
+    from bayes_scaling.queries.design_verdict import NOISE_SE, gain_text, within_noise
     from bayes_scaling.queries.draws import resolve_cost
     from bayes_scaling.result import load_fit
 
@@ -102,9 +103,9 @@ def cmd_design(args) -> int:
     else:
         n, d = read_candidates(args.candidates, cost)
 
-    def refit(nn, dd):
-        score = lambda f: posterior_objective(f, target, args.objective, cost=cost)  # noqa: E731
-        return refit_expected(result, nn, dd, score, sims=args.refit_sims, seed=args.seed)["mean"]
+    def refit(nn, dd, objective):  # the objective after runs (nn, dd) in each simulated world
+        score = lambda f: posterior_objective(f, target, objective, cost=cost)  # noqa: E731
+        return refit_expected(result, nn, dd, score, sims=args.refit_sims, seed=args.seed)["scores"]
 
     des = design_runs(result, target, budget, n, d, objective=args.objective, batch=args.batch, worlds=args.worlds,
                       min_ess=args.min_ess, refit=None if args.max_refits == 0 or hasattr(result, "members") else refit,
@@ -134,11 +135,16 @@ def cmd_design(args) -> int:
         if out["candidates_over_budget"]:
             yield (f"  {out['candidates_over_budget']} of {np.size(n)} candidates cost more than the ladder budget "
                    f"and are left out")
-        yield f"  {'N':>9} {'D':>9} {'D/N':>6} {'cost':>9} {'gain':>9} {'gain%':>6} {'gain/EFLOP':>10} {'ESS':>5}  how"
+        yield (f"  gain: expected reduction of the objective ({obj_unit}); one within {NOISE_SE:g} Monte Carlo SE of 0 "
+               f"(over the simulated outcomes) is shown as gain ± SE (noise)")
+        yield f"  {'N':>9} {'D':>9} {'D/N':>6} {'cost':>9} {'gain':>26} {'gain%':>6} {'gain/EFLOP':>10} {'ESS':>5}  how"
         for r in cands[:args.top]:
+            noise = within_noise(r["gain"], r["gain_se"])
             yield (f"  {r['N']:>9.3g} {r['D']:>9.3g} {r['tokens_per_param']:>6.3g} {r['cost_flops']:>9.3g} "
-                   f"{r['gain']:>9.3g} {100 * r['relative_gain']:>5.1f}% {1e18 * r['gain_per_flop']:>10.3g} "
-                   f"{r['ess']:>5.0f}  {r['method']}")
+                   f"{gain_text(r['gain'], r['gain_se']):>26} "
+                   + (f"{'-':>6} {'-':>10}" if noise else
+                      f"{100 * r['relative_gain']:>5.1f}% {1e18 * r['gain_per_flop']:>10.3g}")
+                   + f" {r['ess']:>5.0f}  {r['method']}")
         rule = RULES[des.rule]
         yield ((f"batch refined by exchange ({des.exchanged} move(s)) from the greedy batch ({rule} rule), in order of "
                 f"gain per FLOP" if des.exchanged else f"greedy batch ({rule} rule; each pick conditioned on the "
@@ -153,7 +159,8 @@ def cmd_design(args) -> int:
                f"would save {sg['evpi_flops']:.3g} FLOPs); after the first k picks of the batch above:")
         for i, st in enumerate(sg["steps"], 1):
             yield (f"  k = {i} (N = {st['N']:.3g}, D = {st['D']:.3g}): {st['expected_wasted_after']:.2%}, saves "
-                   f"{st['value_flops']:.3g} FLOPs in expectation for {st['cost_flops']:.3g} (net {st['net_flops']:+.3g})")
+                   f"{st['value_flops']:.3g} ± {st['value_se_flops']:.2g} FLOPs in expectation for "
+                   f"{st['cost_flops']:.3g} (net {st['net_flops']:+.3g})")
         yield "  -> " + verdict_text(sg)
 
     return emit(text, out, as_json=args.json)
@@ -235,7 +242,9 @@ def add_parser(sub) -> None:
                    help="refine the greedy batch by swaps among the K best candidates by gain and by gain per FLOP "
                         "(0: greedy only; default %(default)s)")
     p.add_argument("--max-refits", type=int_at_least(0), default=_FIT_ONLY["--max-refits"][1],
-                   help="candidates rechecked by real refits")
+                   help="candidates rechecked by real refits; with K > 0 the batch and stop or go's verdict are "
+                        "also refit where their importance weights collapse (the verdict then rests on the refits; "
+                        "0: no refits)")
     p.add_argument("--refit-sims", type=int_at_least(1), default=_FIT_ONLY["--refit-sims"][1],
                    help="simulated worlds per refit check")
     p.add_argument("--prior-draws", type=int_at_least(50, high=MAX_MONTE_CARLO), default=_SPEC_ONLY["--prior-draws"][1],

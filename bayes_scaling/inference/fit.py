@@ -24,9 +24,9 @@ from bayes_scaling.errors import BayesScalingError, DiagnosticsError
 from bayes_scaling.inference.checks import check_posterior, check_runs, check_sampler_counts
 from bayes_scaling.inference.compile import compile_jax_model, compile_nutpie_model
 from bayes_scaling.inference.model import build_model, model_data, prior_containers
-from bayes_scaling.inference.retry import (MAX_RETRIES, RETRY_BUDGET_S, RETRY_CLOCKS, RETRY_SCHEDULES,  # noqa: F401
-                                           RETRY_SEED_STRIDE, escalate, escalate_to_ess, expected_factor, fit_to_budget,
-                                           may_retry)
+from bayes_scaling.inference.retry import (DEFAULT_DRAWS, DEFAULT_TUNE, MAX_RETRIES, RETRY_BUDGET_S,  # noqa: F401
+                                           RETRY_CLOCKS, RETRY_SCHEDULES, RETRY_SEED_STRIDE, default_floor, escalate,
+                                           escalate_to_ess, expected_factor, fit_to_budget, may_retry)
 from bayes_scaling.inference.sampling import sample_nuts
 from bayes_scaling.inference.whiten import (BIG_TUNE, WHITE_CHOL, WHITE_MEAN, big_backend, feed, is_big, pilot,
                                             whitened_model)
@@ -219,7 +219,7 @@ def fit(
     law: str | None = None,
     spec: LawSpec | str | None = None,
     *,
-    draws: int = 1000,
+    draws: int = DEFAULT_DRAWS,
     tune: int | None = None,
     chains: int = 4,
     seed: int | None = None,
@@ -262,7 +262,8 @@ def fit(
     added to the run's own noise (:func:`~bayes_scaling.inference.model.build_model`).
 
     When the diagnostics fail, the fit is sampled again (new seed) up to ``retries`` times with longer
-    tuning, more draws (unless only divergences failed) and a higher target acceptance (:func:`escalate`); a retry starts only if its
+    tuning, more draws (unless only divergences failed), never less than a default fit's first attempt, and a higher
+    target acceptance (:func:`escalate`); a retry starts only if its
     expected time fits in ``retry_budget_s`` seconds from the fit's start, measured on ``retry_clock``:
     ``"wall"`` (default) or ``"cpu"`` (this process's CPU seconds, :func:`time.process_time`: the same
     retries on a loaded machine as on an idle one, for batch workers sampling on one thread; all threads
@@ -324,7 +325,7 @@ def fit(
     if compiled is None:
         compiled = compiled_model(spec, data, progress=progress)
     if tune is None:
-        tune = BIG_TUNE if big and big["ok"] else 1000
+        tune = BIG_TUNE if big and big["ok"] else DEFAULT_TUNE
     if target_accept is None:
         target_accept = 0.95 if data.group_idx is not None else 0.8
     if not 0.5 <= float(target_accept) < 1:
@@ -354,7 +355,8 @@ def fit(
         else:
             more_draws = not (diag.r_hat_max <= diag.r_hat_threshold and diag.ess_bulk_min >= diag.ess_threshold * chains
                               and diag.ess_tail_min >= diag.ess_threshold * chains)
-            nxt = escalate(settings, len(attempts), hierarchical=hierarchical, more_draws=more_draws)
+            nxt = escalate(settings, len(attempts), hierarchical=hierarchical, more_draws=more_draws,
+                           floor=default_floor(BIG_TUNE if big and big["ok"] else DEFAULT_TUNE))
         if not may_retry(len(attempts), retries, seconds, clock() - start, retry_budget_s,
                           expected_factor(retry_schedule, settings, nxt)):
             break

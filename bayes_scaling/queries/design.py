@@ -30,10 +30,10 @@ from bayes_scaling.queries.design_loglik import check_loglik_memory, outcome_log
 from bayes_scaling.queries.design_laplace import candidate_grid, laplace_for  # noqa: F401 (candidate_grid: re-export)
 from bayes_scaling.queries.design_preposterior import (OBJECTIVES, VARIANCE_POWER, Preposterior,  # noqa: F401
                                                       check_objective, draws_sigma_family)
+from bayes_scaling.queries.design_verdict import (RULES, best_go, mc_se, refit_check, verdict_text,  # noqa: F401
+                                                  within_noise)
 from bayes_scaling.queries.draws import budgets_flops, resolve_cost
 
-#: the greedy batch's rules (:func:`greedy_batch`), as reports name them
-RULES = {"per_flop": "gain per FLOP", "gain": "gain", "paced": "gain within an equal share of the budget left"}
 OBJECTIVE_UNITS = {"n_star": "(log parameters)^2", "n_star_width": "decades", "loss": "(nats/token)^2", "wasted_compute": "fraction of C"}
 
 
@@ -81,12 +81,14 @@ class Worlds:
 @dataclass
 class Gains:
     """Expected objective after each candidate (given the worlds' earlier picks), the reduction against
-    ``before``, the median importance-weight ESS and the share of collapsed worlds (scored by Laplace)."""
+    ``before``, the median importance-weight ESS, the share of collapsed worlds (scored by Laplace) and the
+    gain's Monte Carlo standard error ``se`` (objective units; :func:`expected_after`)."""
 
     before: float
     after: np.ndarray
     ess: np.ndarray
     laplace_share: np.ndarray | None = None
+    se: np.ndarray | None = None
 
     @property
     def gain(self) -> np.ndarray:
@@ -112,15 +114,23 @@ def expected_after(pre: Preposterior, ll: np.ndarray, worlds: Worlds, which=None
                    before: float | None = None) -> Gains:
     """Preposterior expected objective after adding candidate j to the worlds' picks, for j in ``which``
     (``before``: the expected objective with the picks alone, when known; otherwise scored the same way,
-    collapsed worlds by the Laplace update)."""
+    collapsed worlds by the Laplace update).
+
+    The gain's standard error is the Monte Carlo SE over the simulated worlds, which are independent
+    (each a true draw and its outcome; the thinned draws that are reweighted are fixed): sd / sqrt(worlds)
+    of each world's reduction (its objective before, with the picks alone, minus after) when ``before`` is
+    scored here, else of each world's objective after (``before`` then taken as given). With no picks every
+    world's objective before is the current one, so both are the same."""
     which = np.arange(ll.shape[0]) if which is None else np.asarray(which, int)
+    base = 0.0
     if before is None:
-        before = float(np.mean(_scored(pre, worlds.logw, worlds, None, name)[0]))
-    after, ess, share = (np.full(ll.shape[0], np.nan) for _ in range(3))
+        base = _scored(pre, worlds.logw, worlds, None, name)[0]
+        before = float(np.mean(base))
+    after, ess, share, se = (np.full(ll.shape[0], np.nan) for _ in range(4))
     for j in which:
         obj, e, low = _scored(pre, worlds.logw + ll[j], worlds, j, name)
-        after[j], ess[j], share[j] = np.mean(obj), np.median(e), np.mean(low)
-    return Gains(before, after, ess, share)
+        after[j], ess[j], share[j], se[j] = np.mean(obj), np.median(e), np.mean(low), mc_se(base - obj)
+    return Gains(before, after, ess, share, se)
 
 
 def greedy_batch(pre: Preposterior, ll: np.ndarray, worlds: Worlds, cost: np.ndarray, budget: float,
@@ -195,66 +205,27 @@ def exchanged(pre: Preposterior, ll: np.ndarray, worlds: Worlds, picks: list[dic
 def stop_or_go(pre: Preposterior, ll: np.ndarray, worlds: Worlds, picks: list[int], cost: np.ndarray) -> dict:
     """The value of the batch ``picks`` (in order) against its cost, in FLOPs at the target: after each
     pick, the expected reduction of the decision's wasted compute x C (EVSI) against the FLOPs spent so
-    far. ``go_runs``: how many of the first picks maximise value - cost (0: stop, the ladder is enough).
+    far, each with its Monte Carlo SE over the simulated worlds (``value_se_flops``, ``net_se_flops``: the cost is
+    exact). ``go_runs``: how many of the first picks maximise value - cost (0: stop, the ladder is enough).
     ``evpi_flops`` (current expected waste x C) bounds what any ladder could save. ``worlds``: with no
     picks (copied, not changed)."""
     now = pre.current("wasted_compute")
     wr, spent, steps = worlds.copy(), 0.0, []
-    for j in picks:
+    for j in picks:  # now is every world's waste before (no picks): the SE of after is the SE of the value
         g = expected_after(pre, ll, wr, [j], "wasted_compute", before=now)
-        after, ess = float(g.after[j]), g.ess[j:j + 1]
+        after, ess, se = float(g.after[j]), g.ess[j:j + 1], float(g.se[j]) * pre.target
         wr.add(j, ll)
         spent += float(cost[j])
         value = (now - after) * pre.target
         steps.append({"expected_wasted_after": after, "value_flops": value, "cost_flops": spent,
-                      "net_flops": value - spent, "ess": float(np.median(ess))})
+                      "net_flops": value - spent, "value_se_flops": se, "net_se_flops": se,
+                      "ess": float(np.median(ess))})
     nets = [0.0] + [s["net_flops"] for s in steps]
     go = int(np.argmax(nets))
     last = steps[-1] if steps else {"expected_wasted_after": now, "value_flops": 0.0, "cost_flops": 0.0, "ess": pre.size}
     return {"expected_wasted_now": now, "expected_wasted_after": last["expected_wasted_after"],
             "value_flops": last["value_flops"], "batch_cost_flops": last["cost_flops"], "ess": last["ess"],
             "evpi_flops": now * pre.target, "steps": steps, "go_runs": go, "verdict": "go" if go else "stop"}
-
-
-def best_go(sg: dict) -> dict:
-    """The verdict of stop or go: the action of largest expected net saving (value - cost, FLOPs at the
-    target) among stopping (0) and the first picks of each scored batch, the reported one (``sg``) and its
-    ``alternatives``. The reported batch is chosen for the objective (e.g. var(log N*)), not for net
-    FLOPs, so another batch can save more. All are scored on the same simulated outcomes, so the best of
-    them is optimistic: its expected net saving is biased upward by the choice (the winner's curse, as for
-    the choice of k), more so the more batches and the closer their savings. ``go_batch``: ``"reported"``,
-    a rule name, or None (stop); ``go_runs``: how many first picks of that batch to run (0: stop);
-    ``reported_go_runs``: the best count for the reported batch alone."""
-    net = max([0.0] + [st["net_flops"] for st in sg["steps"]])
-    reported = sg.get("reported_go_runs", sg["go_runs"])
-    best = max(sg["alternatives"], key=lambda a: a["net_flops"], default=None)
-    out = {"reported_go_runs": reported, "batches_scored": 1 + len(sg["alternatives"])}
-    if best is not None and best["net_flops"] > net:
-        return {**out, "verdict": "go", "go_batch": best["rule"], "go_runs": best["go_runs"],
-                "best_net_flops": best["net_flops"]}
-    return {**out, "verdict": "go" if reported else "stop", "go_batch": "reported" if reported else None,
-            "go_runs": reported, "best_net_flops": net}
-
-
-def _optimism(sg: dict) -> str:
-    k = sg.get("batches_scored", 1 + len(sg.get("alternatives", ())))
-    return (f"; the best of {k} batches scored on the same simulated outcomes, so this net saving is optimistic"
-            if k > 1 else "")
-
-
-def verdict_text(sg: dict) -> str:
-    """Stop or go in one sentence (:func:`bayes_scaling.queries.design.best_go`): the batch to run, or stop."""
-    if sg["verdict"] == "stop":
-        return "STOP: the current ladder is enough for this decision (no batch scored saves more than it costs)"
-    if sg["go_batch"] == "reported":
-        return (f"GO: run the first {sg['go_runs']} pick(s) of the batch above (net {sg['best_net_flops']:+.3g} "
-                f"FLOPs{_optimism(sg)})")
-    alt = next(a for a in sg["alternatives"] if a["rule"] == sg["go_batch"])
-    runs = "; ".join(f"N = {p['N']:.3g}, D = {p['D']:.3g}" for p in alt["picks"][:alt["go_runs"]])
-    reported = max([0.0] + [st["net_flops"] for st in sg["steps"]])
-    return (f"GO: run the first {alt['go_runs']} pick(s) of the greedy batch by {RULES[alt['rule']]} [{runs}] (net "
-            f"{alt['net_flops']:+.3g} FLOPs, more than the batch above's best {reported:+.3g}: that batch is chosen "
-            f"for the objective, this verdict for the FLOPs saved{_optimism(sg)})")
 
 
 def posterior_objective(result, target_flops: float, objective: str, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
@@ -291,11 +262,13 @@ class Design:
         return self.pre.cost.describe()
 
     def candidate_records(self) -> list[dict]:
-        """One record per candidate, best gain per FLOP first."""
+        """One record per candidate, best gain per FLOP first; ``gain_se``: the gain's Monte Carlo SE (objective
+        units, :func:`expected_after`; a refit row's: over its refits' worlds), ``gain_within_noise``: |gain| < 2 SE."""
         g, before = self.gains, self.gains.before
         recs = [{"N": float(self.n_params[j]), "D": float(self.tokens[j]),
                  "tokens_per_param": float(self.tokens[j] / self.n_params[j]), "cost_flops": float(self.cost[j]),
-                 "expected_after": float(g.after[j]), "gain": float(g.gain[j]),
+                 "expected_after": float(g.after[j]), "gain": float(g.gain[j]), "gain_se": float(g.se[j]),
+                 "gain_within_noise": within_noise(float(g.gain[j]), float(g.se[j])),
                  "relative_gain": float(g.gain[j] / before) if before > 0 else 0.0,
                  "gain_per_flop": float(g.gain[j] / self.cost[j]), "ess": float(g.ess[j]),
                  "laplace_share": float(g.laplace_share[j]), "method": self.method[j]}
@@ -313,10 +286,12 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
                 seed: int = 0, cost: CostLaw | None = None, laplace: bool = True, exchange: int = 20) -> Design:
     """Rank candidate runs (N parameters, D tokens; priced by ``cost``, default the fit's stored cost
     law, else C = k N D with k = ``flops_per_token``) by the expected reduction of ``objective`` at
-    ``target_flops`` per FLOP, and pick a greedy batch of up to ``batch`` runs within ``ladder_budget`` FLOPs. ``refit(n, d)`` (e.g. built on
-    :func:`bayes_scaling.inference.design.refit_expected`) gives the expected objective after runs by
-    real refits: used for the best ``max_refits`` candidates whose importance-weight ESS is below
-    ``min_ess``, and for the batch when its ESS is. ``laplace``: score the simulated outcomes whose
+    ``target_flops`` per FLOP, and pick a greedy batch of up to ``batch`` runs within ``ladder_budget`` FLOPs. ``refit(n, d, objective)`` (e.g. built on
+    :func:`bayes_scaling.inference.design.refit_expected`) gives the objective after runs (N, D) in each of a
+    few simulated worlds by real refits (their mean is the estimate, its SE theirs): used for the best
+    ``max_refits`` candidates whose importance-weight ESS is below ``min_ess``, for the batch when its ESS
+    is, and for stop or go when the verdict's picks' ESS is (objective ``wasted_compute``): the verdict then
+    rests on the refits (:func:`~bayes_scaling.queries.design_verdict.refit_check`). ``laplace``: score the simulated outcomes whose
     weights' ESS is below ``min_ess`` by the linearised Gaussian update (single fits; an ensemble's
     mixture of laws is reweighted only). ``exchange``: refine the best rule's batch by swaps among the
     ``exchange`` best candidates by gain and by gain per FLOP (0: greedy only). Stop or go
@@ -350,7 +325,8 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
     seconds = {"rank": time.perf_counter() - t0}
     first_gains = gains.gain.copy()
     for j in [] if refit is None else [j for j in np.argsort(-gains.gain / cost) if gains.ess[j] < min_ess][:max_refits]:
-        gains.after[j], method[j] = refit(n[j:j + 1], d[j:j + 1]), "refit"
+        scores = np.atleast_1d(np.asarray(refit(n[j:j + 1], d[j:j + 1], objective), float))
+        gains.after[j], gains.se[j], method[j] = np.mean(scores), mc_se(scores), "refit"
     # the best of the rules' batches (budgeted greedy, Leskovec et al. 2007, plus a paced rule)
     tries = {}
     for rule in RULES:
@@ -369,18 +345,29 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
     sg = {**stop_or_go(pre, ll, w, shown, cost), "rule": rule, "exchanged": moves, "alternatives": []}
     for st, j in zip(sg["steps"], shown):
         st.update(N=float(n[j]), D=float(d[j]))
-    seen = [shown]
+    seen, order = [shown], {"reported": (shown, sg["steps"])}
     for r, t in tries.items():
         if t[2].picks not in seen:  # a rule whose greedy batch differs from those already scored
             seen.append(t[2].picks)
             alt = stop_or_go(pre, ll, w, t[2].picks, cost)
-            sg["alternatives"].append({"rule": r, "go_runs": alt["go_runs"], "runs": len(t[2].picks),
-                                       "net_flops": max([0.0] + [st["net_flops"] for st in alt["steps"]]),
+            k = alt["go_runs"]
+            order[r] = (t[2].picks, alt["steps"])
+            sg["alternatives"].append({"rule": r, "go_runs": k, "runs": len(t[2].picks),
+                                       "net_flops": alt["steps"][k - 1]["net_flops"] if k else 0.0,
+                                       "net_se_flops": alt["steps"][k - 1]["net_se_flops"] if k else 0.0,
                                        "picks": [{"N": float(n[j]), "D": float(d[j])} for j in t[2].picks]})
     sg.update(best_go(sg))
     seconds["total"] = time.perf_counter() - t0
     out = Design(pre, n, d, cost, gains, method, picks, sg, rule=rule, laplace=w.laplace is not None, worlds=worlds,
                  seconds=seconds, exchanged=moves)
     if refit is not None and picks and picks[-1]["ess"] < min_ess:
-        out.batch_refit = float(refit(n[shown], d[shown]))
+        out.batch_refit = float(np.mean(refit(n[shown], d[shown], objective)))
+    # where the verdict's picks (a STOP: the reported batch's best) have collapsed weights, real refits decide
+    which, k = (sg["go_batch"], sg["go_runs"]) if sg["verdict"] == "go" else \
+        ("reported", int(np.argmax([st["net_flops"] for st in sg["steps"]])) + 1 if sg["steps"] else 0)
+    if refit is not None and k and order[which][1][k - 1]["ess"] < min_ess:
+        js = order[which][0][:k]
+        scores = np.atleast_1d(np.asarray(refit(n[js], d[js], "wasted_compute"), float))
+        sg.update(refit_check(sg, scores, sg["expected_wasted_now"], pre.target, float(cost[js].sum()),
+                              order[which][1][k - 1]["ess"], which, k))
     return out

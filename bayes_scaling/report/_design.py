@@ -62,9 +62,12 @@ def design_section(ctx) -> Section:
     sec.add(Table(["N (parameters)", "D (tokens)", "D/N (tokens/parameter)", "cost (FLOPs)",
                    "expected var(log N*) after", "reduction", "reduction per 1e18 FLOPs", "ESS", "Laplace share"],
                   [[num(r["N"]), num(r["D"]), num(r["tokens_per_param"], 3), num(r["cost_flops"]),
-                    num(r["expected_after"]), f"{100 * r['relative_gain']:.1f}%", num(1e18 * r["gain_per_flop"]),
+                    num(r["expected_after"]),
+                    f"{100 * r['relative_gain']:.1f}%" + (" (within noise)" if r["gain_within_noise"] else ""),
+                    num(1e18 * r["gain_per_flop"]),
                     f"{r['ess']:.0f}", f"{100 * r['laplace_share']:.0f}%"] for r in cands],
-                  f"The {len(cands)} candidates with the largest expected reduction of var(log N*) per FLOP"))
+                  f"The {len(cands)} candidates with the largest expected reduction of var(log N*) per FLOP (within noise: "
+                  f"less than 2 Monte Carlo standard errors over the simulated outcomes)"))
     batch = des.batch_records()
     rule = RULES[des.rule]
     sec.add(Table(["pick", "N (parameters)", "D (tokens)", "cost (FLOPs)", "cumulative cost (FLOPs)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from bayes_scaling.conventions import DEFAULT_LOSS_UNIT
 from bayes_scaling.data.runs import RunTable, load_runs
 from bayes_scaling.datasets.options import choice
 from bayes_scaling.datasets.registry import register
@@ -21,8 +22,11 @@ def load_pythia_evals(get, task: str | None = None, n_shot: int = 0, dataset: st
     fraction; ``acc``, ``mmlu_acc_macro`` for MMLU) with L = the LAMBADA log-perplexity (for metric laws).
     ``n_shot`` 0 or 5; ``dataset`` "pile" or "pile-deduped" (both by default: group column ``dataset``);
     checkpoints from step ``min_step`` on (early ones sit at chance), or the ``final`` ones. The
-    batch-size variants are left out. Rows whose response is 0 or missing are dropped. L's unit (nats per target
-    word) is none of ``LOSS_UNITS``, so it is not recorded: a chain of fits notes that it assumes L's unit."""
+    batch-size variants are left out. Rows whose response is 0 or missing are dropped. With ``task`` the
+    response is a metric (no loss unit: ``loss_unit`` None, so a loss law is refused) and L's unit (nats per
+    target word) is none of ``LOSS_UNITS``, so it is not recorded: a chain of fits notes that it assumes L's
+    unit. Without it the LAMBADA loss is labelled with the default loss unit, though it is per word, not per
+    token (no loss unit names nats per word)."""
     choice(n_shot, [0, 5], "n_shot", "pythia_evals")
     choice(params, ["N_nonembedding", "N_total"], "params", "pythia_evals")
     if task is not None:
@@ -38,4 +42,5 @@ def load_pythia_evals(get, task: str | None = None, n_shot: int = 0, dataset: st
     groups = ("dataset",) if frame["dataset"].nunique() > 1 else ()
     return load_runs(frame, params_col=params, tokens_col="D_tokens", compute_col=None, loss_col=loss_col,
                      params_kind="total" if params == "N_total" else "non-embedding", group_cols=groups,
-                     extra_cols={"L": "lambada_logppl"} if task is not None else {})
+                     extra_cols={"L": "lambada_logppl"} if task is not None else {},
+                     loss_unit=None if task is not None else DEFAULT_LOSS_UNIT)  # a task: accuracy, a metric

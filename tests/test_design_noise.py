@@ -1,0 +1,114 @@
+"""Run design's Monte Carlo noise and its check by real refits: every expected gain and net saving carries
+its standard error over the simulated outcomes, a gain within 2 SE of 0 is shown as noise (not as a negative
+reduction), and where refits ran for stop or go's picks the verdict rests on them. No sampling (``fake_fit``;
+the refits are stand-ins returning known per-world scores)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bayes_scaling.cli import main
+from bayes_scaling.queries.design import (Preposterior, Worlds, design_runs, draws_sigma_family, expected_after,
+                                          outcome_loglik)
+from bayes_scaling.queries.design_verdict import best_go, mc_se, verdict_text, within_noise
+from bayes_scaling.testing import fake_fit
+
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+TARGET = 1e23  # FLOPs
+
+
+def isoflop(c, ratio=20.0):
+    n = np.sqrt(np.asarray(c, float) / (6 * ratio))
+    return n, ratio * n
+
+
+@pytest.fixture(scope="module")
+def noisy():
+    """A posterior whose runs' noise (sigma 0.3 on log-loss) dwarfs what one run can teach: gains are near 0."""
+    return fake_fit(draws=200, rel_sd=0.01, sigma=0.3)
+
+
+def test_gain_se_is_the_sd_over_worlds_of_the_reduction(noisy):
+    draws, sigma, fam = draws_sigma_family(noisy)
+    pre = Preposterior(draws, sigma, fam, TARGET, max_draws=300)
+    n, d = isoflop([1e19, 1e21, 1e22])
+    w = Worlds.draw(pre, len(n), 64, seed=3)
+    ll = outcome_loglik(pre, pre.log_mean(n, d), w)
+    g = expected_after(pre, ll, w)
+    from bayes_scaling.queries.design import normalise
+
+    for j in range(len(n)):  # with no picks every world's objective before is the current one
+        per_world = pre.objective(normalise(ll[j])[0])
+        assert g.se[j] == pytest.approx(np.std(per_world, ddof=1) / np.sqrt(64), rel=1e-9)
+        assert g.gain[j] == pytest.approx(pre.current() - per_world.mean(), abs=1e-9 * pre.current())
+    assert mc_se([1.0]) != mc_se([1.0])  # one value: NaN, not 0
+
+
+def test_a_negative_gain_is_shown_as_noise_not_as_a_reduction(noisy, tmp_path, capsys):
+    path = str(noisy.save(tmp_path / "noisy.nc"))
+    argv = ["design", path, "--target-compute", "1e23", "--ladder-budget", "3e21", "--worlds", "32", "--top", "200"]
+    assert main(argv + ["--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    cands = out["candidates"]
+    assert all(np.isfinite(c["gain_se"]) and c["gain_se"] > 0 for c in cands)
+    assert [c["gain_within_noise"] for c in cands] == [abs(c["gain"]) < 2 * c["gain_se"] for c in cands]
+    negative = [c for c in cands if c["gain"] < 0]
+    assert negative and all(c["gain_within_noise"] for c in negative)  # the expected gain is >= 0: noise only
+    assert main(argv) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.rstrip().endswith(("reweight", "laplace"))]
+    assert len(rows) == len(cands)
+    for line, c in zip(rows, cands):
+        assert ("(noise)" in line) == c["gain_within_noise"], line
+    # every printed negative gain carries its SE and the noise mark
+    assert all("(noise)" in line for line in rows if line.split()[4].startswith("-"))
+
+
+def test_stop_or_go_carries_its_se_and_a_go_within_noise_says_so(noisy):
+    n, d = isoflop(np.geomspace(1e19, 1e21, 5))
+    des = design_runs(noisy, TARGET, 3e21, n, d, batch=2, worlds=32)
+    for st in des.stop_go["steps"]:
+        assert st["value_se_flops"] > 0 and st["net_se_flops"] == st["value_se_flops"]
+    sg = {"steps": [{"net_flops": 1e19, "net_se_flops": 2e19}], "go_runs": 1, "alternatives": []}
+    sg.update(best_go(sg))
+    assert sg["verdict"] == "go" and sg["best_net_se_flops"] == 2e19
+    assert "within 2 SE of 0" in verdict_text(sg) and "± 2e+19" in verdict_text(sg)
+    clear = {"steps": [{"net_flops": 1e20, "net_se_flops": 1e19}], "go_runs": 1, "alternatives": []}
+    clear.update(best_go(clear))
+    assert "within" not in verdict_text(clear) and within_noise(1e19, 1e19) and not within_noise(3e19, 1e19)
+
+
+@pytest.mark.parametrize("waste_after", ["none", "unchanged"])
+def test_refits_decide_stop_or_go_where_the_weights_collapsed(waste_after):
+    """min_ess above any ESS: every pick's weights count as collapsed, so stop or go's picks are refit (for
+    wasted compute). Refits that remove all waste make it GO; refits that leave the waste as it is, STOP;
+    either way the reweighting estimate stays on record and in the text."""
+    res = fake_fit(draws=200, rel_sd=0.05)
+    n, d = isoflop(np.geomspace(1e19, 1e21, 4))
+    calls = []
+
+    def refit(nn, dd, objective):
+        calls.append(objective)
+        if objective != "wasted_compute":
+            return [0.0, 0.0]
+        now = des_now[0]
+        return [0.0, 0.0, 0.0] if waste_after == "none" else [now, now, now]
+
+    des_now = [design_runs(res, TARGET, 3e21, n, d, batch=2, worlds=32).stop_go["expected_wasted_now"]]
+    des = design_runs(res, TARGET, 3e21, n, d, batch=2, worlds=32, min_ess=1e9, max_refits=0, refit=refit)
+    sg = des.stop_go
+    rc = sg["refit_check"]
+    assert calls.count("wasted_compute") == 1 and rc["used"] and rc["sims"] == 3
+    spent = float(des.cost[[b["candidate"] for b in des.batch][:rc["runs"]]].sum()) if rc["batch"] == "reported" else None
+    if waste_after == "none":
+        assert sg["verdict"] == "go" and rc["net_flops"] > 0
+        if spent is not None:
+            assert rc["net_flops"] == pytest.approx(des_now[0] * TARGET - spent)
+        assert rc["net_se_flops"] == pytest.approx(0.0, abs=1e-9 * des_now[0] * TARGET) and "from real refits" in verdict_text(sg)
+    else:
+        assert sg["verdict"] == "stop" and rc["net_flops"] < 0 and sg["go_runs"] == 0
+        assert verdict_text(sg).startswith("STOP: real refits find no saving")
+    assert f"reweighting gave {rc['reweight_net_flops']:+.3g} FLOPs" in verdict_text(sg)
