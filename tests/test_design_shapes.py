@@ -131,3 +131,16 @@ def test_cli_without_extension_keeps_todays_grid(inside, tmp_path, capsys):
     near = [np.argmin(np.abs(grid - np.log(r["tokens_per_param"]))) for r in out["candidates"]]
     np.testing.assert_allclose([r["tokens_per_param"] for r in out["candidates"]], np.exp(grid[near]), rtol=1e-9)
     assert sorted(set(near)) == list(range(10))
+
+
+def test_an_ensembles_interval_is_over_its_mixture(inside):
+    """A mixture of a member whose optimum is inside the trusted range and one far beyond it: the interval
+    spans both, so the grid extends (each member alone would give the trusted grid or a far interval)."""
+    from bayes_scaling.result import EnsembleResult
+
+    far_member = fake_fit(truth=FAR, runs_truth=None, runs=inside.runs, draws=300, rel_sd=0.01)
+    ens = EnsembleResult({"inside": inside, "far": far_member}, {"inside": 1.0, "far": 1.0}, {"method": "test"})
+    lo, hi = optimal_shape_interval(ens, TARGET)
+    alone = optimal_shape_interval(inside, TARGET), optimal_shape_interval(far_member, TARGET)
+    assert lo == pytest.approx(alone[0][0], rel=0.3) and hi == pytest.approx(alone[1][1], rel=0.3)
+    assert lo < HI < hi and len(shape_ratios(reach=(lo, hi))) > 10
