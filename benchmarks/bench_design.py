@@ -9,9 +9,9 @@ ladder, every strategy's refit and the posterior the design uses; nutpie, 2 chai
 (b) one more IsoFLOP budget at 3x the largest (5 runs, 1.5e21 FLOPs). Strategies spending it:
 
 * **designed**: ``design_runs`` on the design's default IsoFLOP grid: 10 budgets x the trusted shapes (10 ratios
-  over 0.04-340 tokens/parameter, the span of Hoffmann et al. 2022's runs), extended at the same spacing (at most
-  10 more ratios) to the posterior's 90% interval of the compute-optimal D/N at the target, as ``bayes-scaling
-  design`` does (``--ratios LO HI``: a fixed range instead), objective ``n_star`` (``--objective``:
+  over 0.04-340 tokens/parameter, the span of Hoffmann et al. 2022's runs; ``--ratios LO HI``; with
+  ``--reach-optimal-shape`` extended at the same spacing, at most 10 more ratios, to the posterior's 90% interval
+  of the compute-optimal D/N at the target, as ``bayes-scaling design --reach-optimal-shape``), objective ``n_star`` (``--objective``:
   ``n_star_width``, the width of N*'s 90% interval, or the others), batch <= 5,
   the Laplace fallback where an outcome's importance weights collapse (``--no-laplace``), the best greedy
   rule's batch refined by exchange among the 20 best candidates by gain and by gain per FLOP (``--exchange``);
@@ -86,9 +86,10 @@ try:  # benchmark-only dependency (pyproject extra "bench")
     from simple_scaling_laws.cost import cost_model as ssl_cost_model
 except ImportError:
     ssl = None
-#: tokens/parameter range of the designed strategy's candidates, fixed (--ratios); None: the design's default,
-#: the trusted shapes extended to the posterior's 90% interval of the optimal shape at the target (as the CLI)
-CANDIDATE_RATIOS = None
+#: tokens/parameter range of the designed strategy's candidates (the CLI's default, the trusted shapes; --ratios)
+CANDIDATE_RATIOS = TRUSTED_TOKENS_PER_PARAM
+#: extend the candidates to the posterior's 90% interval of the optimal shape at the target (--reach-optimal-shape)
+REACH = False
 #: the designed strategy's Laplace fallback (--no-laplace turns it off)
 LAPLACE = True
 #: the designed strategy's exchange pool (candidates by gain and by gain per FLOP; --exchange, 0: greedy only)
@@ -156,9 +157,8 @@ def strategies(res, frame: pd.DataFrame, rng: np.random.Generator, seed: int) ->
     costs = EXTRA_BUDGET * rng.dirichlet(np.ones(len(RATIOS)))
     ratio = np.exp(rng.uniform(np.log(2), np.log(200), len(RATIOS)))
     n_rand = np.sqrt(costs / (6 * ratio))
-    reach = optimal_shape_interval(res, TARGET) if CANDIDATE_RATIOS is None else None
-    n, d = candidate_grid(res.runs.frame["C"], EXTRA_BUDGET, ratios=CANDIDATE_RATIOS or TRUSTED_TOKENS_PER_PARAM,
-                          reach=reach)
+    reach = optimal_shape_interval(res, TARGET) if REACH else None
+    n, d = candidate_grid(res.runs.frame["C"], EXTRA_BUDGET, ratios=CANDIDATE_RATIOS, reach=reach)
     t0 = T()
     des = design_runs(res, TARGET, EXTRA_BUDGET, n, d, objective=OBJECTIVE, batch=len(RATIOS), seed=seed,
                       laplace=LAPLACE, min_ess=MIN_ESS, exchange=EXCHANGE)
@@ -255,7 +255,8 @@ def time_ranking() -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = fit(load_runs(runs_at(truth, base["params"], base["tokens"], 0)), spec=SPEC, seed=0, progress=False)
-    n, d = candidate_grid(res.runs.frame["C"], EXTRA_BUDGET, reach=optimal_shape_interval(res, TARGET))
+    n, d = candidate_grid(res.runs.frame["C"], EXTRA_BUDGET, ratios=CANDIDATE_RATIOS,
+                          reach=optimal_shape_interval(res, TARGET) if REACH else None)
     times = {}
     for obj in OBJECTIVES:
         t0 = T()
@@ -333,9 +334,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ladders", type=int, default=60)
     ap.add_argument("--json", default=None)
-    ap.add_argument("--ratios", type=float, nargs=2, default=None, metavar=("LO", "HI"),
-                    help="tokens/parameter range of the designed candidates, fixed (default: the design's default, "
-                         "the trusted 0.04-340 extended to the posterior's 90%% interval of the optimal shape at the target)")
+    ap.add_argument("--ratios", type=float, nargs=2, default=CANDIDATE_RATIOS, metavar=("LO", "HI"),
+                    help="tokens/parameter range of the designed candidates (default: the design's, 0.04 340)")
+    ap.add_argument("--reach-optimal-shape", action="store_true",
+                    help="extend the designed candidates to the posterior's 90%% interval of the optimal shape at the "
+                         "target, as design --reach-optimal-shape")
     ap.add_argument("--objective", choices=OBJECTIVES, default=OBJECTIVE,
                     help="objective of the designed strategy (default %(default)s)")
     ap.add_argument("--skip-timing", action="store_true", help="skip the ranking-time measurement")
@@ -357,15 +360,16 @@ def main() -> None:
     globals()["SPEC"] = bench_spec(ap, args.spec)
     if args.exchange < 0:  # checked before the timing run (design_runs would refuse it only after it)
         ap.error(f"--exchange must be a whole number >= 0, got {args.exchange}")
-    globals()["CANDIDATE_RATIOS"] = None if args.ratios is None else tuple(args.ratios)
+    globals()["CANDIDATE_RATIOS"] = tuple(args.ratios)
+    globals()["REACH"] = args.reach_optimal_shape
     globals()["LAPLACE"] = not args.no_laplace
     globals()["OBJECTIVE"] = args.objective
     globals()["EXCHANGE"] = args.exchange
     globals()["DIAGNOSE"] = args.diagnose
     t0 = T()
     timing = {"candidates": 0, "draws": 0, "seconds": {}} if args.skip_timing else time_ranking()
-    shapes = ("the trusted 0.04-340 extended to the posterior's 90% interval of D*/N* at the target" if CANDIDATE_RATIOS
-              is None else f"{CANDIDATE_RATIOS[0]:g}-{CANDIDATE_RATIOS[1]:g} (fixed)")
+    shapes = f"{CANDIDATE_RATIOS[0]:g}-{CANDIDATE_RATIOS[1]:g}" + (
+        ", extended to the posterior's 90% interval of D*/N* at the target" if REACH else "")
     print(f"fit spec {SPEC.origin}; designed candidates: tokens/parameter {shapes}; objective {OBJECTIVE}; "
           f"Laplace fallback {'on' if LAPLACE else 'off'}; exchange pool {EXCHANGE}", flush=True)
     if timing["seconds"]:

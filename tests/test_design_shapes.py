@@ -1,4 +1,4 @@
-"""Run design's default candidates: the trusted shapes, extended to the posterior's interval of the
+"""Run design's candidates: the trusted shapes and, with --reach-optimal-shape, the posterior's interval of the
 compute-optimal shape at the target (``queries/design_shapes``), and the CLI's record of it. Posteriors
 from ``fake_fit`` (no sampling)."""
 
@@ -95,7 +95,12 @@ BASE = ["--target-compute", "1e23", "--ladder-budget", "3e21", "--batch", "2", "
 
 def test_cli_records_the_extension_and_shapes_turns_it_off(far, far_file, capsys):
     reach = optimal_shape_interval(far, TARGET)
+    # off by default: the trusted grid, nothing outside it
     assert main(["design", far_file, *BASE, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["shapes_extended"] is False and out["optimal_shape_interval_tokens_per_param"] is None
+    assert not any(r["outside_trusted"] for r in out["candidates"])
+    assert main(["design", far_file, *BASE, "--json", "--reach-optimal-shape"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["shapes_extended"] is True and out["trusted_tokens_per_param"] == [LO, HI]
     assert out["optimal_shape_interval_tokens_per_param"] == pytest.approx(list(reach))
@@ -105,12 +110,12 @@ def test_cli_records_the_extension_and_shapes_turns_it_off(far, far_file, capsys
                            for r in flagged)
     assert all(r["proposed_for"] == "trusted shapes" for r in out["candidates"] if not r["outside_trusted"])
     assert all("outside_trusted" in b for b in out["batch"])
-    assert main(["design", far_file, *BASE]) == 0
+    assert main(["design", far_file, *BASE, "--reach-optimal-shape"]) == 0
     text = capsys.readouterr().out
     line = next(x for x in text.splitlines() if "extended to" in x).strip()
     assert line.startswith(f"extended to {LO:.3g}-") and "tokens/parameter: the posterior's 90% interval of the " \
         "optimal shape at C = 1e+23 FLOPs" in line
-    # --shapes: a fixed range, no extension
+    # --shapes alone: a fixed range, no extension; a candidates CSV refuses the extension
     assert main(["design", far_file, *BASE, "--json", "--shapes", str(LO), str(HI)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["shapes_extended"] is False and out["optimal_shape_interval_tokens_per_param"] is None
@@ -122,7 +127,7 @@ def test_cli_records_the_extension_and_shapes_turns_it_off(far, far_file, capsys
 
 def test_cli_without_extension_keeps_todays_grid(inside, tmp_path, capsys):
     path = str(inside.save(tmp_path / "inside.nc"))
-    assert main(["design", path, *BASE, "--json"]) == 0
+    assert main(["design", path, *BASE, "--json", "--reach-optimal-shape"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["shapes_extended"] is False and out["shapes_tokens_per_param"] == [LO, HI]
     lo, hi = out["optimal_shape_interval_tokens_per_param"]

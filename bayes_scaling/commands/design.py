@@ -19,7 +19,8 @@ from bayes_scaling.cost import CostLaw
 from bayes_scaling.errors import BayesScalingError
 
 #: Options of a design from a fit's draws (flag -> (dest, default)), which a new project's (--spec) does not use.
-_FIT_ONLY = {"--candidates": ("candidates", "grid"), "--shapes": ("shapes", None), "--batch": ("batch", 4),
+_FIT_ONLY = {"--candidates": ("candidates", "grid"), "--shapes": ("shapes", None),
+             "--reach-optimal-shape": ("reach_optimal_shape", False), "--batch": ("batch", 4),
              "--worlds": ("worlds", 128), "--min-ess": ("min_ess", 50.0), "--no-laplace": ("no_laplace", False),
              "--max-refits": ("max_refits", 3), "--refit-sims": ("refit_sims", 4), "--exchange": ("exchange", 20)}
 _SPEC_ONLY = {"--prior-draws": ("prior_draws", 400)}
@@ -96,10 +97,13 @@ def cmd_design(args) -> int:
         refuse_unused(args, {k: _FIT_ONLY[k] for k in asked}, "to a single fit's design (an ensemble's is reweighted only)")
     cost = resolve_cost(result, cost_from_args(args, getattr(result, "runs", None)), args.flops_per_token)
     shapes = tuple(TRUSTED_TOKENS_PER_PARAM if args.shapes is None else args.shapes)
-    reach = None  # the posterior's interval of the optimal shape at the target: the default grid extends to it
+    reach = None  # --reach-optimal-shape: the posterior's interval of the optimal shape at the target
     if args.candidates == "grid":
-        reach = optimal_shape_interval(result, target, cost=cost) if args.shapes is None else None
+        reach = optimal_shape_interval(result, target, cost=cost) if args.reach_optimal_shape else None
         n, d = candidate_grid(result.runs.frame["C"], budget, cost=cost, ratios=shapes, reach=reach)
+    elif args.reach_optimal_shape:
+        raise BayesScalingError("--reach-optimal-shape extends the grid candidates; a candidates CSV gives its runs' own "
+                                "shapes", quantity="reach_optimal_shape")
     elif args.shapes is not None:
         raise BayesScalingError("--shapes sets the grid candidates' range; a candidates CSV gives its runs' own shapes",
                                 quantity="shapes")
@@ -115,13 +119,13 @@ def cmd_design(args) -> int:
                       max_refits=args.max_refits, seed=args.seed, cost=cost, laplace=not args.no_laplace,
                       exchange=args.exchange)
     cands, batch, sg = des.candidate_records(), des.batch_records(), des.stop_go
-    why = ("candidates file" if args.candidates != "grid" else "--shapes range" if args.shapes is not None
-           else "optimal shape at the target")  # why a candidate outside the trusted shapes was proposed
-    for r in cands + batch:
+    base_why = "candidates file" if args.candidates != "grid" else "--shapes range"
+    for r in cands + batch:  # why a candidate outside the trusted shapes was proposed
         out_trusted = bool(outside(r["D"] / r["N"]))
+        why = ("optimal shape at the target" if reach is not None and outside(r["D"] / r["N"], shapes) else base_why)
         r.update(outside_trusted=out_trusted, proposed_for=why if out_trusted else "trusted shapes")
     span = [float(np.min(d / n)), float(np.max(d / n))]
-    extended = reach is not None and bool(np.any(outside(d / n)))
+    extended = reach is not None and bool(np.any(outside(d / n, shapes)))
     obj_unit = in_loss_unit(OBJECTIVE_UNITS[args.objective], result.loss_unit)
     out: dict[str, Any] = {
         "target_compute_flops": target, "ladder_budget_flops": budget, "cost": cost.describe(),
@@ -147,8 +151,8 @@ def cmd_design(args) -> int:
                   + ("off)" if args.no_laplace else "not for an ensemble's mixture of laws)")))
         if extended:
             yield (f"  extended to {span[0]:.3g}-{span[1]:.3g} tokens/parameter: the posterior's {CI_PROB:.0%} interval of "
-                   f"the optimal shape at C = {target:.3g} FLOPs is {reach[0]:.3g}-{reach[1]:.3g}, beyond the trusted "
-                   f"{TRUSTED_TOKENS_PER_PARAM[0]:g}-{TRUSTED_TOKENS_PER_PARAM[1]:g} (shape 'optimal' below)")
+                   f"the optimal shape at C = {target:.3g} FLOPs is {reach[0]:.3g}-{reach[1]:.3g}, beyond "
+                   f"{shapes[0]:g}-{shapes[1]:g} (shape 'optimal' below)")
         if out["candidates_over_budget"]:
             yield (f"  {out['candidates_over_budget']} of {np.size(n)} candidates cost more than the ladder budget "
                    f"and are left out")
@@ -157,7 +161,7 @@ def cmd_design(args) -> int:
         for r in cands[:args.top]:
             yield (f"  {r['N']:>9.3g} {r['D']:>9.3g} {r['tokens_per_param']:>6.3g} {r['cost_flops']:>9.3g} "
                    f"{r['gain']:>9.3g} {100 * r['relative_gain']:>5.1f}% {1e18 * r['gain_per_flop']:>10.3g} "
-                   f"{r['ess']:>5.0f}  {r['method']:<8}" + (f"  {'optimal' if r['outside_trusted'] else 'trusted':>8}"
+                   f"{r['ess']:>5.0f}  {r['method']:<8}" + (f"  {'optimal' if r['proposed_for'].startswith('optimal') else 'grid':>8}"
                                                             if extended else "")).rstrip()
         rule = RULES[des.rule]
         yield ((f"batch refined by exchange ({des.exchanged} move(s)) from the greedy batch ({rule} rule), in order of "
@@ -245,10 +249,12 @@ def add_parser(sub) -> None:
     p.add_argument("--worlds", type=int_at_least(8), default=_FIT_ONLY["--worlds"][1],
                    help="simulated outcomes per run (default %(default)s)")
     p.add_argument("--shapes", type=positive_float, nargs=2, default=None, metavar=("LO", "HI"),
-                   help=f"grid candidates' tokens/parameter range LO < HI, fixed (default: the trusted shapes "
-                        f"{TRUSTED_TOKENS_PER_PARAM}, the span of Hoffmann et al. 2022's runs, extended to the "
-                        f"posterior's {100 * CI_PROB:.0f}%% interval of the compute-optimal D/N at the target where it lies "
-                        f"beyond them, at the same spacing, at most {MAX_EXTRA_SHAPES} more ratios)")
+                   help=f"grid candidates' tokens/parameter range LO < HI (default {TRUSTED_TOKENS_PER_PARAM}: the "
+                        f"trusted shapes, the span of Hoffmann et al. 2022's runs)")
+    p.add_argument("--reach-optimal-shape", action="store_true",
+                   help=f"also propose grid candidates out to the posterior's {100 * CI_PROB:.0f}%% interval of the "
+                        f"compute-optimal D/N at the target where it lies beyond the range, at the grid's spacing (at "
+                        f"most {MAX_EXTRA_SHAPES} more ratios; off by default: see benchmarks/README, run design)")
     p.add_argument("--min-ess", type=positive_float, default=_FIT_ONLY["--min-ess"][1],
                    help="importance-weight ESS below which a simulated outcome is scored by the Laplace update and "
                         "the best candidates are refit (default %(default)s)")

@@ -1,10 +1,12 @@
 """Run design's candidate shapes: an IsoFLOP grid over the trusted tokens/parameter range, extended
-to where the decision lives.
+to where the decision lives (opt-in).
 
 The decision at the target compute C trains at the posterior's compute-optimal shape D*/N*(C)
 (tokens/parameter). Where that shape lies outside the trusted range, the decision already relies on
-the law there, so ladder-sized runs at that shape test the law where it is used. By default the
-candidates therefore cover the trusted shapes and the posterior's central ``CI_PROB`` (0.9) interval of
+the law there, so ladder-sized runs at that shape test the law where it is used. With ``reach`` (the
+CLI's ``design --reach-optimal-shape``; off by default: on simulated ladders it narrowed N*'s intervals
+without lowering the decision's waste and cost coverage, benchmarks/README "Run design") the
+candidates cover the trusted shapes and the posterior's central ``CI_PROB`` (0.9) interval of
 D*/N*(C) (:func:`optimal_shape_interval`), extended beyond the trusted ends at the trusted grid's own
 log spacing (:func:`shape_ratios`): a posterior whose interval lies inside the trusted range gets exactly
 the trusted grid.

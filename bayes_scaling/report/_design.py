@@ -24,7 +24,6 @@ def design_targets(ctx) -> tuple[float, float]:
 
 def design_section(ctx) -> Section:
     from bayes_scaling.queries.design import RULES, candidate_grid, design_runs, verdict_text
-    from bayes_scaling.queries.design_shapes import optimal_shape_interval, outside
 
     result = ctx.result
     sec = Section("design", "Which runs next")
@@ -37,8 +36,7 @@ def design_section(ctx) -> Section:
             return sec
     target, budget = design_targets(ctx)
     try:
-        reach = optimal_shape_interval(result, target, cost=ctx.cost)
-        n, d = candidate_grid(result.runs.frame["C"], budget, cost=ctx.cost, reach=reach)
+        n, d = candidate_grid(result.runs.frame["C"], budget, cost=ctx.cost)
         des = design_runs(result, target, budget, n, d, objective="n_star", batch=4, seed=ctx.seed, cost=ctx.cost)
     except BayesScalingError as e:  # e.g. a hierarchical fit, or no candidate within the budget
         sec.add(Para(f"Not computed: {e}"))
@@ -58,11 +56,9 @@ def design_section(ctx) -> Section:
            "(Laplace) update linearised over the draws instead; the share of such outcomes is listed. "
            if des.laplace else "") + f"Candidates span "
         f"{num(min(des.tokens / des.n_params), 2)}-{num(max(des.tokens / des.n_params), 3)} tokens/parameter, the "
-        f"shapes of Hoffmann et al. (2022)'s runs"
-        + (f", extended to the posterior's 90% interval of the compute-optimal shape at C, {num(reach[0], 3)}-"
-           f"{num(reach[1], 3)} tokens/parameter (the decision relies on the law there)"
-           if np.any(outside(des.tokens / des.n_params)) else "")
-        + "; `bayes-scaling design --shapes` fixes the range, and real refits recheck a row."))
+        f"shapes of Hoffmann et al. (2022)'s runs; `bayes-scaling design --shapes` changes the range, "
+        f"`--reach-optimal-shape` extends it to the posterior's interval of the compute-optimal shape at C, and real "
+        f"refits recheck a row."))
     cands = des.candidate_records()[:TOP_CANDIDATES]
     sec.add(Table(["N (parameters)", "D (tokens)", "D/N (tokens/parameter)", "cost (FLOPs)",
                    "expected var(log N*) after", "reduction", "reduction per 1e18 FLOPs", "ESS", "Laplace share"],
