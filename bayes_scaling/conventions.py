@@ -182,3 +182,8 @@ def derived_seed(seed: int, offset: int) -> int:
 #: Hoffmann et al. (2022, arXiv:2203.15556) fitted their law to, as extracted by Besiroglu et al.
 #: (2024, arXiv:2404.10102): 0.036 to 341. Shapes outside it are extrapolations of the law's form.
 TRUSTED_TOKENS_PER_PARAM = (0.04, 340.0)
+#: At most this many tokens/parameter ratios a design's default candidate grid adds beyond the trusted
+#: shapes (both sides together) to reach the posterior's interval of the optimal shape at the target
+#: (:mod:`bayes_scaling.queries.design_shapes`): the grid at most doubles (10 -> 20 ratios), so the
+#: ranking's time and memory, linear in the candidates, at most double.
+MAX_EXTRA_SHAPES = 10

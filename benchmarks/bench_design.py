@@ -8,8 +8,10 @@ default chinchilla spec (``--spec``: another spec of the chinchilla law, e.g. ``
 ladder, every strategy's refit and the posterior the design uses; nutpie, 2 chains x (300 tune + 300 draws)). The extra budget is that of
 (b) one more IsoFLOP budget at 3x the largest (5 runs, 1.5e21 FLOPs). Strategies spending it:
 
-* **designed**: ``design_runs`` on 100 IsoFLOP grid candidates over the trusted shapes (0.04-340
-  tokens/parameter, the span of Hoffmann et al. 2022's runs; ``--ratios``), objective ``n_star`` (``--objective``:
+* **designed**: ``design_runs`` on the design's default IsoFLOP grid: 10 budgets x the trusted shapes (10 ratios
+  over 0.04-340 tokens/parameter, the span of Hoffmann et al. 2022's runs; ``--ratios LO HI``; with
+  ``--reach-optimal-shape`` extended at the same spacing, at most 10 more ratios, to the posterior's 90% interval
+  of the compute-optimal D/N at the target, as ``bayes-scaling design --reach-optimal-shape``), objective ``n_star`` (``--objective``:
   ``n_star_width``, the width of N*'s 90% interval, or the others), batch <= 5,
   the Laplace fallback where an outcome's importance weights collapse (``--no-laplace``), the best greedy
   rule's batch refined by exchange among the 20 best candidates by gain and by gain per FLOP (``--exchange``);
@@ -65,6 +67,7 @@ from bayes_scaling.laws.registry import get_law  # noqa: E402
 from bayes_scaling.queries.allocate import compute_optimal, decide  # noqa: E402
 from bayes_scaling.inference.design import refit_expected  # noqa: E402
 from bayes_scaling.queries.design import OBJECTIVES, candidate_grid, design_runs, posterior_objective  # noqa: E402
+from bayes_scaling.queries.design_shapes import optimal_shape_interval, outside  # noqa: E402
 from bayes_scaling.conventions import TRUSTED_TOKENS_PER_PARAM  # noqa: E402
 from bayes_scaling.specs.spec import load_spec  # noqa: E402
 from bayes_scaling.simulate import isoflop_design, law_truth_params, simulate_runs  # noqa: E402
@@ -83,8 +86,10 @@ try:  # benchmark-only dependency (pyproject extra "bench")
     from simple_scaling_laws.cost import cost_model as ssl_cost_model
 except ImportError:
     ssl = None
-#: tokens/parameter range of the designed strategy's candidates (candidate_grid's default; --ratios)
+#: tokens/parameter range of the designed strategy's candidates (the CLI's default, the trusted shapes; --ratios)
 CANDIDATE_RATIOS = TRUSTED_TOKENS_PER_PARAM
+#: extend the candidates to the posterior's 90% interval of the optimal shape at the target (--reach-optimal-shape)
+REACH = False
 #: the designed strategy's Laplace fallback (--no-laplace turns it off)
 LAPLACE = True
 #: the designed strategy's exchange pool (candidates by gain and by gain per FLOP; --exchange, 0: greedy only)
@@ -152,7 +157,8 @@ def strategies(res, frame: pd.DataFrame, rng: np.random.Generator, seed: int) ->
     costs = EXTRA_BUDGET * rng.dirichlet(np.ones(len(RATIOS)))
     ratio = np.exp(rng.uniform(np.log(2), np.log(200), len(RATIOS)))
     n_rand = np.sqrt(costs / (6 * ratio))
-    n, d = candidate_grid(res.runs.frame["C"], EXTRA_BUDGET, ratios=CANDIDATE_RATIOS)
+    reach = optimal_shape_interval(res, TARGET) if REACH else None
+    n, d = candidate_grid(res.runs.frame["C"], EXTRA_BUDGET, ratios=CANDIDATE_RATIOS, reach=reach)
     t0 = T()
     des = design_runs(res, TARGET, EXTRA_BUDGET, n, d, objective=OBJECTIVE, batch=len(RATIOS), seed=seed,
                       laplace=LAPLACE, min_ess=MIN_ESS, exchange=EXCHANGE)
@@ -160,7 +166,10 @@ def strategies(res, frame: pd.DataFrame, rng: np.random.Generator, seed: int) ->
     info = {"seconds": T() - t0, "rule": des.rule, "cost": float(des.cost[picks].sum()), "n_runs": len(picks), "moves": des.exchanged,
             "min_ess": float(min([b["ess"] for b in des.batch] or [0])),
             "laplace_share": float(max([b["laplace_share"] for b in des.batch] or [0])),
-            "tokens_per_param": [float(des.tokens[j] / des.n_params[j]) for j in picks], "_des": des}
+            "tokens_per_param": [float(des.tokens[j] / des.n_params[j]) for j in picks], "_des": des,
+            "optimal_shape_interval": None if reach is None else list(reach), "candidates": len(n),
+            "shapes": [float(np.min(d / n)), float(np.max(d / n))],
+            "picks_outside_trusted": int(np.sum(outside(des.tokens[picks] / des.n_params[picks])))}
     plans = {"designed": (des.n_params[picks], des.tokens[picks]), "isoflop_3x": (iso["params"], iso["tokens"]),
              "random": (n_rand, ratio * n_rand)}
     if ssl is not None:
@@ -228,7 +237,7 @@ def one_ladder(i: int, kind: str, check_sims: int = 0) -> dict:
         est = {k: expected_after_batch(res, n, d, 7777 + i) for k, (n, d) in plans.items() if len(n)}
         if "ssl_suggest" in plans:
             n, d = plans["ssl_suggest"]
-            r = np.clip(d / n, *CANDIDATE_RATIOS)
+            r = np.clip(d / n, *info["shapes"])
             nc = np.sqrt(n * d / r)
             est["ssl_clipped"] = expected_after_batch(res, nc, r * nc, 7777 + i)
         info["expected_var_after"] = est
@@ -246,7 +255,8 @@ def time_ranking() -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = fit(load_runs(runs_at(truth, base["params"], base["tokens"], 0)), spec=SPEC, seed=0, progress=False)
-    n, d = candidate_grid(res.runs.frame["C"], EXTRA_BUDGET)
+    n, d = candidate_grid(res.runs.frame["C"], EXTRA_BUDGET, ratios=CANDIDATE_RATIOS,
+                          reach=optimal_shape_interval(res, TARGET) if REACH else None)
     times = {}
     for obj in OBJECTIVES:
         t0 = T()
@@ -325,7 +335,10 @@ def main() -> None:
     ap.add_argument("--ladders", type=int, default=60)
     ap.add_argument("--json", default=None)
     ap.add_argument("--ratios", type=float, nargs=2, default=CANDIDATE_RATIOS, metavar=("LO", "HI"),
-                    help="tokens/parameter range of the designed candidates (default: candidate_grid's 2 200)")
+                    help="tokens/parameter range of the designed candidates (default: the design's, 0.04 340)")
+    ap.add_argument("--reach-optimal-shape", action="store_true",
+                    help="extend the designed candidates to the posterior's 90%% interval of the optimal shape at the "
+                         "target, as design --reach-optimal-shape")
     ap.add_argument("--objective", choices=OBJECTIVES, default=OBJECTIVE,
                     help="objective of the designed strategy (default %(default)s)")
     ap.add_argument("--skip-timing", action="store_true", help="skip the ranking-time measurement")
@@ -348,13 +361,16 @@ def main() -> None:
     if args.exchange < 0:  # checked before the timing run (design_runs would refuse it only after it)
         ap.error(f"--exchange must be a whole number >= 0, got {args.exchange}")
     globals()["CANDIDATE_RATIOS"] = tuple(args.ratios)
+    globals()["REACH"] = args.reach_optimal_shape
     globals()["LAPLACE"] = not args.no_laplace
     globals()["OBJECTIVE"] = args.objective
     globals()["EXCHANGE"] = args.exchange
     globals()["DIAGNOSE"] = args.diagnose
     t0 = T()
     timing = {"candidates": 0, "draws": 0, "seconds": {}} if args.skip_timing else time_ranking()
-    print(f"fit spec {SPEC.origin}; designed candidates: tokens/parameter {CANDIDATE_RATIOS[0]:g}-{CANDIDATE_RATIOS[1]:g}; objective {OBJECTIVE}; "
+    shapes = f"{CANDIDATE_RATIOS[0]:g}-{CANDIDATE_RATIOS[1]:g}" + (
+        ", extended to the posterior's 90% interval of D*/N* at the target" if REACH else "")
+    print(f"fit spec {SPEC.origin}; designed candidates: tokens/parameter {shapes}; objective {OBJECTIVE}; "
           f"Laplace fallback {'on' if LAPLACE else 'off'}; exchange pool {EXCHANGE}", flush=True)
     if timing["seconds"]:
         print(f"ranking {timing['candidates']} candidates ({timing['draws']} draws, thinned to 800), target <= 10 s: "
@@ -374,7 +390,9 @@ def main() -> None:
                                                  for k in STRATEGIES if k in r)
               + f"  (design {r['design']['seconds']:.1f} s, {r['design']['n_runs']} runs, {r['design']['rule']}, {r['design']['moves']} moves, "
                 f"{r['design']['cost']:.2g} FLOPs, D/N {','.join(f'{x:.2g}' for x in r['design']['tokens_per_param'])}, "
-                f"min ESS {r['design']['min_ess']:.0f}, Laplace share {r['design']['laplace_share']:.0%})", flush=True)
+                f"min ESS {r['design']['min_ess']:.0f}, Laplace share {r['design']['laplace_share']:.0%}, "
+                f"{r['design']['candidates']} candidates at D/N {r['design']['shapes'][0]:.2g}-{r['design']['shapes'][1]:.2g}, "
+                f"{r['design']['picks_outside_trusted']} picks outside 0.04-340)", flush=True)
         if "expected_var_after" in r["design"]:
             print("    estimated expected var log N* after: " + ", ".join(
                 f"{k} {v:.3g}" for k, v in r["design"]["expected_var_after"].items()), flush=True)

@@ -249,7 +249,7 @@ def test_design_counts_are_checked_in_python(kw, words):
 
 @pytest.mark.parametrize("budget", [0.0, -1.0, float("inf")])
 def test_a_grid_for_a_budget_that_is_not_a_positive_number_is_refused(budget):
-    from bayes_scaling.queries.design_laplace import candidate_grid
+    from bayes_scaling.queries.design_shapes import candidate_grid
 
     with pytest.raises(BayesScalingError, match="ladder budget"):
         candidate_grid([1e18, 1e20], budget)

@@ -13,12 +13,14 @@ import numpy as np
 from bayes_scaling.commands.args import (add_compute_unit_arg, add_cost_args, add_json_arg, cost_from_args,
                                          int_at_least, positive_float, refuse_unused, seed_value, to_flops)
 from bayes_scaling.commands.output import emit
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, MAX_MONTE_CARLO, TRUSTED_TOKENS_PER_PARAM, in_loss_unit
+from bayes_scaling.conventions import (CI_PROB, FLOPS_PER_PARAM_TOKEN, MAX_EXTRA_SHAPES, MAX_MONTE_CARLO,
+                                       TRUSTED_TOKENS_PER_PARAM, in_loss_unit)
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.errors import BayesScalingError
 
 #: Options of a design from a fit's draws (flag -> (dest, default)), which a new project's (--spec) does not use.
-_FIT_ONLY = {"--candidates": ("candidates", "grid"), "--shapes": ("shapes", None), "--batch": ("batch", 4),
+_FIT_ONLY = {"--candidates": ("candidates", "grid"), "--shapes": ("shapes", None),
+             "--reach-optimal-shape": ("reach_optimal_shape", False), "--batch": ("batch", 4),
              "--worlds": ("worlds", 128), "--min-ess": ("min_ess", 50.0), "--no-laplace": ("no_laplace", False),
              "--max-refits": ("max_refits", 3), "--refit-sims": ("refit_sims", 4), "--exchange": ("exchange", 20)}
 _SPEC_ONLY = {"--prior-draws": ("prior_draws", 400)}
@@ -84,6 +86,7 @@ def cmd_design(args) -> int:
     from bayes_scaling.inference.design import refit_expected
     from bayes_scaling.queries.design import (OBJECTIVE_UNITS, RULES, candidate_grid, design_runs, posterior_objective,
                                               verdict_text)
+    from bayes_scaling.queries.design_shapes import optimal_shape_interval, outside
     from bayes_scaling.queries.design_verdict import NOISE_SE, gain_text, within_noise
     from bayes_scaling.queries.draws import resolve_cost
     from bayes_scaling.result import load_fit
@@ -95,8 +98,13 @@ def cmd_design(args) -> int:
         refuse_unused(args, {k: _FIT_ONLY[k] for k in asked}, "to a single fit's design (an ensemble's is reweighted only)")
     cost = resolve_cost(result, cost_from_args(args, getattr(result, "runs", None)), args.flops_per_token)
     shapes = tuple(TRUSTED_TOKENS_PER_PARAM if args.shapes is None else args.shapes)
+    reach = None  # --reach-optimal-shape: the posterior's interval of the optimal shape at the target
     if args.candidates == "grid":
-        n, d = candidate_grid(result.runs.frame["C"], budget, cost=cost, ratios=shapes)
+        reach = optimal_shape_interval(result, target, cost=cost) if args.reach_optimal_shape else None
+        n, d = candidate_grid(result.runs.frame["C"], budget, cost=cost, ratios=shapes, reach=reach)
+    elif args.reach_optimal_shape:
+        raise BayesScalingError("--reach-optimal-shape extends the grid candidates; a candidates CSV gives its runs' own "
+                                "shapes", quantity="reach_optimal_shape")
     elif args.shapes is not None:
         raise BayesScalingError("--shapes sets the grid candidates' range; a candidates CSV gives its runs' own shapes",
                                 quantity="shapes")
@@ -112,12 +120,22 @@ def cmd_design(args) -> int:
                       max_refits=args.max_refits, seed=args.seed, cost=cost, laplace=not args.no_laplace,
                       exchange=args.exchange)
     cands, batch, sg = des.candidate_records(), des.batch_records(), des.stop_go
+    base_why = "candidates file" if args.candidates != "grid" else "--shapes range"
+    for r in cands + batch:  # why a candidate outside the trusted shapes was proposed
+        out_trusted = bool(outside(r["D"] / r["N"]))
+        why = ("optimal shape at the target" if reach is not None and outside(r["D"] / r["N"], shapes) else base_why)
+        r.update(outside_trusted=out_trusted, proposed_for=why if out_trusted else "trusted shapes")
+    span = [float(np.min(d / n)), float(np.max(d / n))]
+    extended = reach is not None and bool(np.any(outside(d / n, shapes)))
     obj_unit = in_loss_unit(OBJECTIVE_UNITS[args.objective], result.loss_unit)
     out: dict[str, Any] = {
         "target_compute_flops": target, "ladder_budget_flops": budget, "cost": cost.describe(),
         "objective": args.objective, "objective_units": obj_unit, "objective_now": des.gains.before,
         "decision_N_now": des.pre.decision(), "draws": des.pre.size, "worlds": args.worlds, "min_ess": args.min_ess,
-        "laplace": des.laplace, "shapes_tokens_per_param": list(shapes) if args.candidates == "grid" else None,
+        "laplace": des.laplace, "shapes_tokens_per_param": (span if extended else list(shapes)) if args.candidates == "grid" else None,
+        "trusted_tokens_per_param": list(TRUSTED_TOKENS_PER_PARAM), "shapes_extended": extended,
+        "optimal_shape_interval_tokens_per_param": None if reach is None else list(reach),
+        "optimal_shape_ci_prob": None if reach is None else CI_PROB,
         "candidates": cands, "batch": batch, "batch_cost_flops": sum(b["cost_flops"] for b in batch),
         "batch_expected_after": batch[-1]["after"] if batch else des.gains.before,
         "seconds": des.seconds, "batch_rule": des.rule, "batch_exchange_moves": des.exchanged,
@@ -132,19 +150,26 @@ def cmd_design(args) -> int:
                + (f"an outcome whose importance weights have ESS < {args.min_ess:g} is scored by the Laplace update)"
                   if des.laplace else "reweighting only: Laplace update "
                   + ("off)" if args.no_laplace else "not for an ensemble's mixture of laws)")))
+        if extended:
+            yield (f"  extended to {span[0]:.3g}-{span[1]:.3g} tokens/parameter: the posterior's {CI_PROB:.0%} interval of "
+                   f"the optimal shape at C = {target:.3g} FLOPs is {reach[0]:.3g}-{reach[1]:.3g}, beyond "
+                   f"{shapes[0]:g}-{shapes[1]:g} (shape 'optimal' below)")
         if out["candidates_over_budget"]:
             yield (f"  {out['candidates_over_budget']} of {np.size(n)} candidates cost more than the ladder budget "
                    f"and are left out")
         yield (f"  gain: expected reduction of the objective ({obj_unit}); one within {NOISE_SE:g} Monte Carlo SE of 0 "
                f"(over the simulated outcomes) is shown as gain ± SE (noise)")
-        yield f"  {'N':>9} {'D':>9} {'D/N':>6} {'cost':>9} {'gain':>26} {'gain%':>6} {'gain/EFLOP':>10} {'ESS':>5}  how"
+        yield (f"  {'N':>9} {'D':>9} {'D/N':>6} {'cost':>9} {'gain':>26} {'gain%':>6} {'gain/EFLOP':>10} {'ESS':>5}  how"
+               + ("       shape" if extended else ""))
         for r in cands[:args.top]:
             noise = within_noise(r["gain"], r["gain_se"])
             yield (f"  {r['N']:>9.3g} {r['D']:>9.3g} {r['tokens_per_param']:>6.3g} {r['cost_flops']:>9.3g} "
                    f"{gain_text(r['gain'], r['gain_se']):>26} "
                    + (f"{'-':>6} {'-':>10}" if noise else
                       f"{100 * r['relative_gain']:>5.1f}% {1e18 * r['gain_per_flop']:>10.3g}")
-                   + f" {r['ess']:>5.0f}  {r['method']}")
+                   + f" {r['ess']:>5.0f}  {r['method']:<8}"
+                   + (f"  {'optimal' if r['proposed_for'].startswith('optimal') else 'grid':>8}" if extended else "")
+                   ).rstrip()
         rule = RULES[des.rule]
         yield ((f"batch refined by exchange ({des.exchanged} move(s)) from the greedy batch ({rule} rule), in order of "
                 f"gain per FLOP" if des.exchanged else f"greedy batch ({rule} rule; each pick conditioned on the "
@@ -232,8 +257,12 @@ def add_parser(sub) -> None:
     p.add_argument("--worlds", type=int_at_least(8), default=_FIT_ONLY["--worlds"][1],
                    help="simulated outcomes per run (default %(default)s)")
     p.add_argument("--shapes", type=positive_float, nargs=2, default=None, metavar=("LO", "HI"),
-                   help=f"grid candidates' tokens/parameter range LO < HI, the shapes where the law is trusted (default "
-                        f"{TRUSTED_TOKENS_PER_PARAM}: the span of Hoffmann et al. 2022's runs)")
+                   help=f"grid candidates' tokens/parameter range LO < HI (default {TRUSTED_TOKENS_PER_PARAM}: the "
+                        f"trusted shapes, the span of Hoffmann et al. 2022's runs)")
+    p.add_argument("--reach-optimal-shape", action="store_true",
+                   help=f"also propose grid candidates out to the posterior's {100 * CI_PROB:.0f}%% interval of the "
+                        f"compute-optimal D/N at the target where it lies beyond the range, at the grid's spacing (at "
+                        f"most {MAX_EXTRA_SHAPES} more ratios; off by default: see benchmarks/README, run design)")
     p.add_argument("--min-ess", type=positive_float, default=_FIT_ONLY["--min-ess"][1],
                    help="importance-weight ESS below which a simulated outcome is scored by the Laplace update and "
                         "the best candidates are refit (default %(default)s)")

@@ -27,7 +27,8 @@ from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.queries.design_exchange import exchange_batch
 from bayes_scaling.queries.design_loglik import check_loglik_memory, outcome_loglik  # noqa: F401 (re-export)
-from bayes_scaling.queries.design_laplace import candidate_grid, laplace_for  # noqa: F401 (candidate_grid: re-export)
+from bayes_scaling.queries.design_laplace import laplace_for
+from bayes_scaling.queries.design_shapes import candidate_grid, optimal_shape_interval  # noqa: F401 (re-export)
 from bayes_scaling.queries.design_preposterior import (OBJECTIVES, VARIANCE_POWER, Preposterior,  # noqa: F401
                                                       check_objective, draws_sigma_family)
 from bayes_scaling.queries.design_verdict import (RULES, best_go, mc_se, refit_check, verdict_text,  # noqa: F401

@@ -1,5 +1,4 @@
-"""Run design's candidates (an IsoFLOP grid within a range of trusted shapes) and the Gaussian
-(Laplace) fallback of its importance reweighting.
+"""Run design's Gaussian (Laplace) fallback of its importance reweighting.
 
 When a simulated outcome is far more precise than the posterior in some direction (a run at an
 extreme shape pins one term of the law), the importance weights of the posterior draws collapse onto
@@ -24,9 +23,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, TRUSTED_TOKENS_PER_PARAM, check_count
-from bayes_scaling.cost import CostLaw
-from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.queries.design_prior import family_information
 
 
@@ -93,25 +89,3 @@ def laplace_for(pre, n_params, tokens) -> LaplaceUpdate | None:
     if hasattr(pre.draws, "parts"):
         return None
     return LaplaceUpdate(pre, n_params, tokens)
-
-
-def candidate_grid(runs_compute, budget: float, *, budgets: int = 10, ratios=TRUSTED_TOKENS_PER_PARAM,
-                   per_budget: int = 10, flops_per_token: float = FLOPS_PER_PARAM_TOKEN, cost: CostLaw | None = None
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """IsoFLOP candidates (N parameters, D tokens): ``budgets`` budgets from the ladder's smallest
-    run (or budget / 100 if smaller) to the ladder budget (FLOPs), ``per_budget`` tokens/parameter
-    ratios log-evenly over ``ratios`` (the trusted shapes, default :data:`TRUSTED_TOKENS_PER_PARAM`)
-    each, priced by ``cost`` (default C = k N D, k = ``flops_per_token``)."""
-    if not 0 < ratios[0] < ratios[1] < np.inf:
-        raise BayesScalingError(f"candidate tokens/parameter range must be 0 < LO < HI (lower first), got "
-                                f"{tuple(ratios)}", quantity="shapes")
-    if not (np.isfinite(budget) and budget > 0):
-        raise BayesScalingError(f"the ladder budget must be a finite number of FLOPs > 0, got {budget!r}")
-    budgets, per_budget = check_count("budgets", budgets, 1), check_count("per_budget", per_budget, 1)
-    cost = CostLaw("6nd", k=flops_per_token) if cost is None else cost
-    c_runs = np.asarray(runs_compute, float)
-    lo = min(float(np.min(c_runs)), budget / 100)
-    c = np.repeat(np.geomspace(lo, budget, budgets), per_budget)
-    r = np.tile(np.geomspace(*ratios, per_budget), budgets)
-    n = cost.params_at_ratio(c, r)
-    return n, r * n

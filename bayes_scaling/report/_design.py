@@ -56,7 +56,8 @@ def design_section(ctx) -> Section:
            "(Laplace) update linearised over the draws instead; the share of such outcomes is listed. "
            if des.laplace else "") + f"Candidates span "
         f"{num(min(des.tokens / des.n_params), 2)}-{num(max(des.tokens / des.n_params), 3)} tokens/parameter, the "
-        f"shapes of Hoffmann et al. (2022)'s runs; `bayes-scaling design --shapes` changes the range, and real "
+        f"shapes of Hoffmann et al. (2022)'s runs; `bayes-scaling design --shapes` changes the range, "
+        f"`--reach-optimal-shape` extends it to the posterior's interval of the compute-optimal shape at C, and real "
         f"refits recheck a row."))
     cands = des.candidate_records()[:TOP_CANDIDATES]
     sec.add(Table(["N (parameters)", "D (tokens)", "D/N (tokens/parameter)", "cost (FLOPs)",

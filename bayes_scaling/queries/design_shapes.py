@@ -1,0 +1,121 @@
+"""Run design's candidate shapes: an IsoFLOP grid over the trusted tokens/parameter range, extended
+to where the decision lives (opt-in).
+
+The decision at the target compute C trains at the posterior's compute-optimal shape D*/N*(C)
+(tokens/parameter). Where that shape lies outside the trusted range, the decision already relies on
+the law there, so ladder-sized runs at that shape test the law where it is used. With ``reach`` (the
+CLI's ``design --reach-optimal-shape``; off by default: on simulated ladders it narrowed N*'s intervals
+without lowering the decision's waste and cost coverage, benchmarks/README "Run design") the
+candidates cover the trusted shapes and the posterior's central ``CI_PROB`` (0.9) interval of
+D*/N*(C) (:func:`optimal_shape_interval`), extended beyond the trusted ends at the trusted grid's own
+log spacing (:func:`shape_ratios`): a posterior whose interval lies inside the trusted range gets exactly
+the trusted grid.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bayes_scaling.conventions import (CI_PROB, FLOPS_PER_PARAM_TOKEN, MAX_EXTRA_SHAPES, TRUSTED_TOKENS_PER_PARAM,
+                                       check_count)
+from bayes_scaling.cost import CostLaw
+from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.queries.design_preposterior import draws_sigma_family
+from bayes_scaling.queries.draws import budgets_flops, resolve_cost
+
+#: At most this many ratios are added beyond the trusted range (:data:`MAX_EXTRA_SHAPES`, 10: the grid at
+#: most doubles). 10 ratios at the trusted grid's spacing (0.44 decades) reach 4.4 decades beyond it; a
+#: wider interval is reached by spacing the added ratios more coarsely (log-evenly up to the interval's
+#: end) rather than by stopping short of it.
+MAX_EXTRA_RATIOS = MAX_EXTRA_SHAPES
+
+
+def optimal_shape_interval(result, target_flops: float, *, cost: CostLaw | None = None,
+                           ci_prob: float = CI_PROB) -> tuple[float, float]:
+    """Equal-tailed ``ci_prob`` interval (tokens/parameter) of the compute-optimal shape D*/N* at
+    ``target_flops`` FLOPs over the posterior draws of a fit, or over an ensemble's mixture (priced by
+    ``cost``, default the fit's stored cost law, else 6ND)."""
+    if not 0 < ci_prob < 1:
+        raise BayesScalingError(f"ci_prob must be in (0, 1), got {ci_prob!r}", quantity="ci_prob")
+    (target,) = budgets_flops([target_flops], "flops")
+    draws = draws_sigma_family(result, resolve_cost(result, cost))[0]
+    log_ct = np.array([np.log(target / draws.cost.k)])
+    log_n = np.asarray(draws.log_n_opt(log_ct), float)
+    log_ratio = (np.asarray(draws.log_tokens(log_ct, log_n), float) - log_n).reshape(-1)
+    log_ratio = log_ratio[np.isfinite(log_ratio)]
+    if log_ratio.size == 0:
+        raise BayesScalingError(f"no posterior draw has a finite compute-optimal shape at {target:.3g} FLOPs",
+                                quantity="target compute")
+    lo, hi = np.exp(np.quantile(log_ratio, [(1 - ci_prob) / 2, (1 + ci_prob) / 2]))
+    return float(lo), float(hi)
+
+
+def _side(end: float, reach: float, step: float) -> int:
+    """Ratios needed beyond a trusted ``end`` at log spacing ``step`` (> 0, log units) to reach ``reach``."""
+    gap = abs(np.log(reach / end))
+    return int(np.ceil(gap / step - 1e-9)) if gap > 1e-12 else 0
+
+
+def shape_ratios(ratios=TRUSTED_TOKENS_PER_PARAM, per_budget: int = 10, reach=None,
+                 max_extra: int = MAX_EXTRA_RATIOS) -> np.ndarray:
+    """Tokens/parameter ratios of the candidate grid, ascending: ``per_budget`` log-evenly over ``ratios``
+    (LO, HI), and, where ``reach`` (LO', HI'; e.g. :func:`optimal_shape_interval`) goes beyond them, more
+    at the same log spacing out to the first ratio at or beyond each end of ``reach``. At most
+    ``max_extra`` are added; when more would be needed the added ratios are spread log-evenly from the
+    trusted end to ``reach``'s end instead (coarser, shared between the sides by the decades each needs)."""
+    if not 0 < ratios[0] < ratios[1] < np.inf:
+        raise BayesScalingError(f"candidate tokens/parameter range must be 0 < LO < HI (lower first), got "
+                                f"{tuple(ratios)}", quantity="shapes")
+    per_budget, max_extra = check_count("per_budget", per_budget, 1), check_count("max_extra", max_extra, 0)
+    lo, hi = float(ratios[0]), float(ratios[1])
+    base = np.geomspace(lo, hi, per_budget)
+    if reach is None or max_extra == 0:
+        return base
+    r_lo, r_hi = (float(x) for x in reach)
+    if not 0 < r_lo <= r_hi < np.inf:
+        raise BayesScalingError(f"the shapes to reach must be 0 < LO <= HI tokens/parameter, got {tuple(reach)}",
+                                quantity="shapes")
+    step = np.log(hi / lo) / (per_budget - 1) if per_budget > 1 else np.log(10.0)
+    need = [_side(lo, r_lo, step) if r_lo < lo else 0, _side(hi, r_hi, step) if r_hi > hi else 0]
+    if sum(need) <= max_extra:
+        below = lo * np.exp(-step * np.arange(need[0], 0, -1))
+        above = hi * np.exp(step * np.arange(1, need[1] + 1))
+        return np.concatenate([below, base, above])
+    gaps = np.array([np.log(lo / r_lo) if need[0] else 0.0, np.log(r_hi / hi) if need[1] else 0.0])
+    k = np.floor(max_extra * gaps / gaps.sum()).astype(int)
+    k = np.where(gaps > 0, np.maximum(k, 1), 0)
+    while k.sum() > max_extra:  # rounding up a side with a tiny gap can overshoot by one
+        k[int(np.argmax(k))] -= 1
+    while k.sum() < max_extra:  # the rest to the side with the widest spacing
+        k[int(np.argmax(np.where(gaps > 0, gaps / np.maximum(k, 1), -1)))] += 1
+    below = lo * np.exp(-gaps[0] * np.arange(k[0], 0, -1) / max(k[0], 1))
+    above = hi * np.exp(gaps[1] * np.arange(1, k[1] + 1) / max(k[1], 1))
+    return np.concatenate([below, base, above])
+
+
+def candidate_grid(runs_compute, budget: float, *, budgets: int = 10, ratios=TRUSTED_TOKENS_PER_PARAM,
+                   per_budget: int = 10, reach=None, max_extra: int = MAX_EXTRA_RATIOS,
+                   flops_per_token: float = FLOPS_PER_PARAM_TOKEN, cost: CostLaw | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """IsoFLOP candidates (N parameters, D tokens): ``budgets`` budgets from the ladder's smallest
+    run (or budget / 100 if smaller) to the ladder budget (FLOPs), each at the tokens/parameter ratios of
+    :func:`shape_ratios` (``per_budget`` log-evenly over ``ratios``, default the trusted shapes
+    :data:`TRUSTED_TOKENS_PER_PARAM`; extended towards ``reach`` when given), priced by ``cost``
+    (default C = k N D, k = ``flops_per_token``)."""
+    r = shape_ratios(ratios, per_budget, reach, max_extra)
+    if not (np.isfinite(budget) and budget > 0):
+        raise BayesScalingError(f"the ladder budget must be a finite number of FLOPs > 0, got {budget!r}")
+    budgets = check_count("budgets", budgets, 1)
+    cost = CostLaw("6nd", k=flops_per_token) if cost is None else cost
+    c_runs = np.asarray(runs_compute, float)
+    lo = min(float(np.min(c_runs)), budget / 100)
+    c = np.repeat(np.geomspace(lo, budget, budgets), len(r))
+    rr = np.tile(r, budgets)
+    n = cost.params_at_ratio(c, rr)
+    return n, rr * n
+
+
+def outside(tokens_per_param, ratios=TRUSTED_TOKENS_PER_PARAM) -> np.ndarray:
+    """Whether each shape (tokens/parameter) lies outside ``ratios`` (LO, HI), allowing rounding (1e-9 relative)."""
+    r = np.asarray(tokens_per_param, float)
+    return (r < ratios[0] * (1 - 1e-9)) | (r > ratios[1] * (1 + 1e-9))

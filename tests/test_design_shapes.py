@@ -1,0 +1,151 @@
+"""Run design's candidates: the trusted shapes and, with --reach-optimal-shape, the posterior's interval of the
+compute-optimal shape at the target (``queries/design_shapes``), and the CLI's record of it. Posteriors
+from ``fake_fit`` (no sampling)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bayes_scaling.cli import main
+from bayes_scaling.conventions import MAX_EXTRA_SHAPES, TRUSTED_TOKENS_PER_PARAM
+from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.queries.allocate import compute_optimal
+from bayes_scaling.queries.design_shapes import candidate_grid, optimal_shape_interval, outside, shape_ratios
+from bayes_scaling.testing import fake_fit
+
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+TARGET = 1e23  # FLOPs
+LO, HI = TRUSTED_TOKENS_PER_PARAM
+STEP = np.log(HI / LO) / 9  # the trusted grid's log spacing (10 ratios)
+#: a chinchilla truth with alpha = beta, so D*/N* = (beta B / (alpha A))^(2 / (alpha + beta)) at any budget:
+#: (9000 / 406)^(1 / 0.34) ~ 9e3 tokens/parameter, far beyond the trusted 340
+FAR = {"E": 1.69, "A": 406.4, "B": 9000.0, "alpha": 0.34, "beta": 0.34}
+
+
+@pytest.fixture(scope="module")
+def far():
+    return fake_fit(truth=FAR, draws=300, rel_sd=0.01)
+
+
+@pytest.fixture(scope="module")
+def inside():
+    return fake_fit(draws=300)
+
+
+def test_grid_is_unchanged_when_the_optimum_lies_inside_the_trusted_range(inside):
+    reach = optimal_shape_interval(inside, TARGET)
+    assert LO < reach[0] < reach[1] < HI
+    base = candidate_grid([1e18, 1e21], 3e21)
+    for a, b in zip(candidate_grid([1e18, 1e21], 3e21, reach=reach), base):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(shape_ratios(reach=reach), np.geomspace(LO, HI, 10))
+
+
+def test_interval_is_the_posteriors_quantiles_of_the_optimal_shape(far):
+    lo, hi = optimal_shape_interval(far, TARGET)
+    shape = np.asarray(compute_optimal(far, [TARGET])["tokens_per_param"]).reshape(-1)
+    assert (lo, hi) == pytest.approx(tuple(np.quantile(shape, [0.05, 0.95])), rel=1e-6)
+    truth = (FAR["B"] / FAR["A"]) ** (1 / 0.34)  # alpha = beta: the closed form above
+    assert lo < truth < hi and lo > HI
+    wide = optimal_shape_interval(far, TARGET, ci_prob=0.99)
+    assert wide[0] < lo and wide[1] > hi
+    with pytest.raises(BayesScalingError, match="ci_prob"):
+        optimal_shape_interval(far, TARGET, ci_prob=1.0)
+
+
+def test_grid_extends_at_the_trusted_spacing_to_cover_the_interval(far):
+    reach = optimal_shape_interval(far, TARGET)
+    r = shape_ratios(reach=reach)
+    np.testing.assert_allclose(r[:10], np.geomspace(LO, HI, 10), rtol=1e-12)  # the trusted grid, then the extension
+    np.testing.assert_allclose(np.diff(np.log(r)), STEP, rtol=1e-9)
+    assert r[-1] >= reach[1] > r[-2]  # out to the first ratio at or beyond the interval's end, no further
+    assert len(r) - 10 == int(np.ceil(np.log(reach[1] / HI) / STEP))
+    n, d = candidate_grid([1e18, 1e21], 3e21, reach=reach)
+    assert len(n) == 10 * len(r) and np.sum(outside(d / n)) == 10 * (len(r) - 10)
+    # below the trusted range too, on both sides at once
+    both = shape_ratios(reach=(1e-3, 1e3))
+    assert both[0] <= 1e-3 < both[1] and both[-1] >= 1e3 > both[-2]
+    np.testing.assert_allclose(np.diff(np.log(both)), STEP, rtol=1e-9)
+
+
+def test_extension_is_capped_and_then_spaced_out_to_the_interval(far):
+    r = shape_ratios(reach=(1e-4, 1e12))
+    assert len(r) == 10 + MAX_EXTRA_SHAPES
+    assert r[0] == pytest.approx(1e-4) and r[-1] == pytest.approx(1e12)
+    below, above = np.sum(r < LO * 0.999), np.sum(r > HI * 1.001)
+    assert below + above == MAX_EXTRA_SHAPES and above > below  # shared by the decades each side needs
+    one = shape_ratios(reach=(1.0, 1e30))
+    assert len(one) == 10 + MAX_EXTRA_SHAPES and one[-1] == pytest.approx(1e30) and one[0] == pytest.approx(LO)
+    assert len(shape_ratios(reach=(1.0, 1e30), max_extra=0)) == 10
+    with pytest.raises(BayesScalingError, match="shapes to reach"):
+        shape_ratios(reach=(10.0, 1.0))
+
+
+@pytest.fixture(scope="module")
+def far_file(far, tmp_path_factory):
+    return str(far.save(tmp_path_factory.mktemp("dshape") / "far.nc"))
+
+
+BASE = ["--target-compute", "1e23", "--ladder-budget", "3e21", "--batch", "2", "--worlds", "16", "--max-refits", "0"]
+
+
+def test_cli_records_the_extension_and_shapes_turns_it_off(far, far_file, capsys):
+    reach = optimal_shape_interval(far, TARGET)
+    # off by default: the trusted grid, nothing outside it
+    assert main(["design", far_file, *BASE, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["shapes_extended"] is False and out["optimal_shape_interval_tokens_per_param"] is None
+    assert not any(r["outside_trusted"] for r in out["candidates"])
+    assert main(["design", far_file, *BASE, "--json", "--reach-optimal-shape"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["shapes_extended"] is True and out["trusted_tokens_per_param"] == [LO, HI]
+    assert out["optimal_shape_interval_tokens_per_param"] == pytest.approx(list(reach))
+    assert out["shapes_tokens_per_param"][1] >= reach[1] and out["shapes_tokens_per_param"][0] == pytest.approx(LO)
+    flagged = [r for r in out["candidates"] if r["outside_trusted"]]
+    assert flagged and all(r["tokens_per_param"] > HI and r["proposed_for"] == "optimal shape at the target"
+                           for r in flagged)
+    assert all(r["proposed_for"] == "trusted shapes" for r in out["candidates"] if not r["outside_trusted"])
+    assert all("outside_trusted" in b for b in out["batch"])
+    assert main(["design", far_file, *BASE, "--reach-optimal-shape"]) == 0
+    text = capsys.readouterr().out
+    line = next(x for x in text.splitlines() if "extended to" in x).strip()
+    assert line.startswith(f"extended to {LO:.3g}-") and "tokens/parameter: the posterior's 90% interval of the " \
+        "optimal shape at C = 1e+23 FLOPs" in line
+    # --shapes alone: a fixed range, no extension; a candidates CSV refuses the extension
+    assert main(["design", far_file, *BASE, "--json", "--shapes", str(LO), str(HI)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["shapes_extended"] is False and out["optimal_shape_interval_tokens_per_param"] is None
+    assert max(r["tokens_per_param"] for r in out["candidates"]) == pytest.approx(HI)
+    assert not any(r["outside_trusted"] for r in out["candidates"])
+    assert main(["design", far_file, *BASE, "--shapes", str(LO), str(HI)]) == 0
+    assert "extended to" not in capsys.readouterr().out
+
+
+def test_cli_without_extension_keeps_todays_grid(inside, tmp_path, capsys):
+    path = str(inside.save(tmp_path / "inside.nc"))
+    assert main(["design", path, *BASE, "--json", "--reach-optimal-shape"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["shapes_extended"] is False and out["shapes_tokens_per_param"] == [LO, HI]
+    lo, hi = out["optimal_shape_interval_tokens_per_param"]
+    assert LO < lo < hi < HI
+    grid = np.log(np.geomspace(LO, HI, 10))
+    near = [np.argmin(np.abs(grid - np.log(r["tokens_per_param"]))) for r in out["candidates"]]
+    np.testing.assert_allclose([r["tokens_per_param"] for r in out["candidates"]], np.exp(grid[near]), rtol=1e-9)
+    assert sorted(set(near)) == list(range(10))
+
+
+def test_an_ensembles_interval_is_over_its_mixture(inside):
+    """A mixture of a member whose optimum is inside the trusted range and one far beyond it: the interval
+    spans both, so the grid extends (each member alone would give the trusted grid or a far interval)."""
+    from bayes_scaling.result import EnsembleResult
+
+    far_member = fake_fit(truth=FAR, runs_truth=None, runs=inside.runs, draws=300, rel_sd=0.01)
+    ens = EnsembleResult({"inside": inside, "far": far_member}, {"inside": 1.0, "far": 1.0}, {"method": "test"})
+    lo, hi = optimal_shape_interval(ens, TARGET)
+    alone = optimal_shape_interval(inside, TARGET), optimal_shape_interval(far_member, TARGET)
+    assert lo == pytest.approx(alone[0][0], rel=0.3) and hi == pytest.approx(alone[1][1], rel=0.3)
+    assert lo < HI < hi and len(shape_ratios(reach=(lo, hi))) > 10
