@@ -187,3 +187,7 @@ TRUSTED_TOKENS_PER_PARAM = (0.04, 340.0)
 #: (:mod:`bayes_scaling.queries.design_shapes`): the grid at most doubles (10 -> 20 ratios), so the
 #: ranking's time and memory, linear in the candidates, at most double.
 MAX_EXTRA_SHAPES = 10
+#: ... and at most this many decades beyond each end of the range: a posterior interval wider than that (a
+#: prior-dominated fit: e.g. 6e-6 to 8e7 tokens/parameter) would propose runs of a few parameters or tokens,
+#: 1000x outside any shape the law was fitted to, which no real ladder would train.
+MAX_REACH_DECADES = 3.0

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from bayes_scaling.cli import main
-from bayes_scaling.conventions import MAX_EXTRA_SHAPES, TRUSTED_TOKENS_PER_PARAM
+from bayes_scaling.conventions import MAX_EXTRA_SHAPES, MAX_REACH_DECADES, TRUSTED_TOKENS_PER_PARAM
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.queries.allocate import compute_optimal
 from bayes_scaling.queries.design_shapes import candidate_grid, optimal_shape_interval, outside, shape_ratios
@@ -73,13 +73,16 @@ def test_grid_extends_at_the_trusted_spacing_to_cover_the_interval(far):
 
 
 def test_extension_is_capped_and_then_spaced_out_to_the_interval(far):
-    r = shape_ratios(reach=(1e-4, 1e12))
+    r = shape_ratios(reach=(1e-3, 3e5))  # 1.6 decades below, 3 above: 11 ratios at the spacing, 10 allowed
     assert len(r) == 10 + MAX_EXTRA_SHAPES
-    assert r[0] == pytest.approx(1e-4) and r[-1] == pytest.approx(1e12)
+    assert r[0] == pytest.approx(1e-3) and r[-1] == pytest.approx(3e5)
     below, above = np.sum(r < LO * 0.999), np.sum(r > HI * 1.001)
     assert below + above == MAX_EXTRA_SHAPES and above > below  # shared by the decades each side needs
-    one = shape_ratios(reach=(1.0, 1e30))
-    assert len(one) == 10 + MAX_EXTRA_SHAPES and one[-1] == pytest.approx(1e30) and one[0] == pytest.approx(LO)
+    one = shape_ratios(reach=(1.0, 1e30))  # cut at MAX_REACH_DECADES beyond the range
+    assert len(one) == 10 + 7 and one[-1] == pytest.approx(HI * 10 ** MAX_REACH_DECADES, rel=0.3)
+    assert one[-1] >= HI * 10 ** MAX_REACH_DECADES and one[0] == pytest.approx(LO)
+    wide = shape_ratios(reach=(1e-9, 1e12))
+    assert wide[0] == pytest.approx(LO / 10 ** MAX_REACH_DECADES) and wide[-1] == pytest.approx(HI * 10 ** MAX_REACH_DECADES)
     assert len(shape_ratios(reach=(1.0, 1e30), max_extra=0)) == 10
     with pytest.raises(BayesScalingError, match="shapes to reach"):
         shape_ratios(reach=(10.0, 1.0))
@@ -149,3 +152,19 @@ def test_an_ensembles_interval_is_over_its_mixture(inside):
     alone = optimal_shape_interval(inside, TARGET), optimal_shape_interval(far_member, TARGET)
     assert lo == pytest.approx(alone[0][0], rel=0.3) and hi == pytest.approx(alone[1][1], rel=0.3)
     assert lo < HI < hi and len(shape_ratios(reach=(lo, hi))) > 10
+
+
+def test_shapes_and_reach_together_label_the_extension(inside, tmp_path, capsys):
+    """--shapes 0.04 1 with --reach-optimal-shape: candidates beyond 1 tokens/parameter come from the extension
+    (inside the trusted shapes, but proposed for the optimal shape), and the table marks them."""
+    path = str(inside.save(tmp_path / "inside.nc"))
+    assert main(["design", path, *BASE, "--json", "--shapes", str(LO), "1", "--reach-optimal-shape"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["shapes_extended"] is True
+    added = [r for r in out["candidates"] if r["tokens_per_param"] > 1.001]
+    assert added and all(r["proposed_for"] == "optimal shape at the target" and not r["outside_trusted"]
+                         for r in added)
+    assert all(r["proposed_for"] == "trusted shapes" for r in out["candidates"] if r["tokens_per_param"] <= 1.001)
+    assert main(["design", path, *BASE, "--shapes", str(LO), "1", "--reach-optimal-shape", "--top", "200"]) == 0
+    rows = [x for x in capsys.readouterr().out.splitlines() if x.rstrip().endswith("optimal")]
+    assert len(rows) == len(added)

@@ -121,10 +121,11 @@ def cmd_design(args) -> int:
                       exchange=args.exchange)
     cands, batch, sg = des.candidate_records(), des.batch_records(), des.stop_go
     base_why = "candidates file" if args.candidates != "grid" else "--shapes range"
-    for r in cands + batch:  # why a candidate outside the trusted shapes was proposed
+    for r in cands + batch:  # why each candidate was proposed: the extension beyond the range, the range, the trusted shapes
         out_trusted = bool(outside(r["D"] / r["N"]))
-        why = ("optimal shape at the target" if reach is not None and outside(r["D"] / r["N"], shapes) else base_why)
-        r.update(outside_trusted=out_trusted, proposed_for=why if out_trusted else "trusted shapes")
+        why = ("optimal shape at the target" if reach is not None and outside(r["D"] / r["N"], shapes)
+               else base_why if out_trusted else "trusted shapes")
+        r.update(outside_trusted=out_trusted, proposed_for=why)
     span = [float(np.min(d / n)), float(np.max(d / n))]
     extended = reach is not None and bool(np.any(outside(d / n, shapes)))
     obj_unit = in_loss_unit(OBJECTIVE_UNITS[args.objective], result.loss_unit)

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayes_scaling.conventions import (CI_PROB, FLOPS_PER_PARAM_TOKEN, MAX_EXTRA_SHAPES, TRUSTED_TOKENS_PER_PARAM,
-                                       check_count)
+from bayes_scaling.conventions import (CI_PROB, FLOPS_PER_PARAM_TOKEN, MAX_EXTRA_SHAPES, MAX_REACH_DECADES,
+                                       TRUSTED_TOKENS_PER_PARAM, check_count)
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.queries.design_preposterior import draws_sigma_family
@@ -60,7 +60,8 @@ def shape_ratios(ratios=TRUSTED_TOKENS_PER_PARAM, per_budget: int = 10, reach=No
                  max_extra: int = MAX_EXTRA_RATIOS) -> np.ndarray:
     """Tokens/parameter ratios of the candidate grid, ascending: ``per_budget`` log-evenly over ``ratios``
     (LO, HI), and, where ``reach`` (LO', HI'; e.g. :func:`optimal_shape_interval`) goes beyond them, more
-    at the same log spacing out to the first ratio at or beyond each end of ``reach``. At most
+    at the same log spacing out to the first ratio at or beyond each end of ``reach``, itself cut at
+    :data:`MAX_REACH_DECADES` beyond each end of the range. At most
     ``max_extra`` are added; when more would be needed the added ratios are spread log-evenly from the
     trusted end to ``reach``'s end instead (coarser, shared between the sides by the decades each needs)."""
     if not 0 < ratios[0] < ratios[1] < np.inf:
@@ -75,6 +76,8 @@ def shape_ratios(ratios=TRUSTED_TOKENS_PER_PARAM, per_budget: int = 10, reach=No
     if not 0 < r_lo <= r_hi < np.inf:
         raise BayesScalingError(f"the shapes to reach must be 0 < LO <= HI tokens/parameter, got {tuple(reach)}",
                                 quantity="shapes")
+    # never more than MAX_REACH_DECADES beyond the range (a prior-dominated interval can span 14 decades)
+    r_lo, r_hi = max(r_lo, lo / 10 ** MAX_REACH_DECADES), min(r_hi, hi * 10 ** MAX_REACH_DECADES)
     step = np.log(hi / lo) / (per_budget - 1) if per_budget > 1 else np.log(10.0)
     need = [_side(lo, r_lo, step) if r_lo < lo else 0, _side(hi, r_hi, step) if r_hi > hi else 0]
     if sum(need) <= max_extra:
