@@ -36,14 +36,31 @@ def _tables():
 def in_process():
     # The process that first stores the compiled callbacks in the disk cache can differ from later
     # processes in the last bit of the log density (inference/compile.py), and then takes other draws
-    # of the same posterior. Fill the cache in another process first, so that this process and the
-    # Dask worker both load the stored copy and must agree draw for draw.
+    # of the same posterior. Fill the cache in another process first, so that later processes (a
+    # Dask worker, fresh_process_c0) load the stored copy and must agree draw for draw.
     code = ("import sys; sys.path.insert(0, {tests!r}); from test_batch import _tables, KW; "
             "from bayes_scaling.inference.batch import fit_many; "
             "fit_many({{'c': _tables()['curve0']}}, law='power_x', workers=1, seed=0, draws=20, tune=20)")
     subprocess.run([sys.executable, "-c", code.format(tests=str(Path(__file__).parent))], check=True,
                    capture_output=True, timeout=600)
     return fit_many(_tables(), law="power_x", workers=1, **KW)
+
+
+@pytest.fixture(scope="module")
+def fresh_process_c0(in_process, tmp_path_factory):
+    """The in-process route's c0 draws of each curve, from a new process that loads the stored
+    callbacks. This process may have compiled a power_x model itself before ``in_process`` filled the
+    cache (an earlier test in the same process, e.g. under pytest-xdist, which runs files in any order),
+    and would then keep its own build and take other draws than a Dask worker."""
+    out = tmp_path_factory.mktemp("batch") / "c0.npz"
+    code = ("import sys; sys.path.insert(0, {tests!r}); import numpy as np; from test_batch import _tables, KW; "
+            "from bayes_scaling.inference.batch import fit_many; "
+            "res = fit_many(_tables(), law='power_x', workers=1, **KW); "
+            "np.savez({out!r}, **{{k: f.posterior['c0'].values for k, f in res.fits.items()}})")
+    subprocess.run([sys.executable, "-c", code.format(tests=str(Path(__file__).parent), out=str(out))], check=True,
+                   capture_output=True, timeout=600)
+    with np.load(out) as c0:
+        return dict(c0)
 
 
 def test_in_process_recovers_each_curve_and_reports_unfittable_tables(in_process):
@@ -62,7 +79,7 @@ def test_compiled_model_is_reused_across_curves(in_process):
     assert list(fit_mod._COMPILED) == keys
 
 
-def test_local_dask_cluster_matches_in_process(in_process):
+def test_local_dask_cluster_matches_in_process(fresh_process_c0):
     from distributed import Client, LocalCluster
 
     tables = {k: v for k, v in _tables().items() if k != "too_small"}
@@ -72,7 +89,7 @@ def test_local_dask_cluster_matches_in_process(in_process):
         assert len(client.scheduler_info()["workers"]) == 1
     assert set(res.fits) == set(tables)
     for name in tables:
-        np.testing.assert_array_equal(res.fits[name].posterior["c0"].values, in_process.fits[name].posterior["c0"].values)
+        np.testing.assert_array_equal(res.fits[name].posterior["c0"].values, fresh_process_c0[name])
 
 
 def test_unreachable_scheduler_is_one_clear_error():
