@@ -163,3 +163,25 @@ def test_verdict_choice_after_refits_compares_like_with_like():
     assert "by real refits, more than the batch above's best +5e+18 by reweighting" in verdict_text(more)
     one = {**base, **refit_check(base, [0.00989], 0.01, 1e23, 2e18, 5.0, "gain", 1)}
     assert one["go_batch"] == "gain" and "nan" not in verdict_text(one)
+
+
+def test_refit_worlds_are_drawn_apart_from_the_reweighting_worlds(monkeypatch):
+    """refit_expected draws its simulated worlds (true draw, new runs' losses) from a stream of its own,
+    not from ``seed`` itself, from which design's reweighting draws its worlds. The fits are stood in."""
+    from bayes_scaling.conventions import derived_seed
+    from bayes_scaling.inference import design as inf_design
+    from bayes_scaling.inference import fit as fit_mod
+
+    res, seen = fake_fit(draws=200, rel_sd=0.05), []
+    n, d = isoflop(np.array([1e20, 3e20]))
+    monkeypatch.setattr(fit_mod, "fit", lambda runs, **kw: (seen.append(runs.frame["loss"].to_numpy()[-2:]), res)[1])
+    out = inf_design.refit_expected(res, n, d, lambda f: 0.0, sims=2, seed=3)
+    assert out["scores"] == [0.0, 0.0] and len(seen) == 2
+
+    def losses(rng):
+        return [inf_design.with_simulated_runs(res, n, d, rng=rng).frame["loss"].to_numpy()[-2:] for _ in range(2)]
+
+    apart = losses(np.random.default_rng(derived_seed(3, inf_design.REFIT_WORLD_OFFSET)))
+    same = losses(np.random.default_rng(3))
+    assert all(np.array_equal(a, b) for a, b in zip(seen, apart))
+    assert not any(np.allclose(a, b) for a, b in zip(seen, same))
