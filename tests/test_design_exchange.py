@@ -8,7 +8,7 @@ import pytest
 from bayes_scaling.queries.design import Worlds, design_runs, expected_after, outcome_loglik
 from bayes_scaling.queries.design_exchange import exchange_batch
 from bayes_scaling.queries.design_laplace import laplace_for
-from bayes_scaling.queries.design_verdict import options
+from bayes_scaling.queries.design_verdict import options, verdict_text
 from bayes_scaling.testing import fake_fit
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -134,6 +134,8 @@ def test_stop_or_go_scores_the_exchanged_batch():
         assert objective == "wasted_compute" and rc["ess"] < 50
         assert (nn, dd) == ([p["N"] for p in picks[b][:rc["runs"]]], [p["D"] for p in picks[b][:rc["runs"]]])
     assert sg["verdict"] == "stop" and sg["refit_check"]["used"]
+    text = verdict_text(sg)  # every batch refit is named, with both estimates
+    assert text.count("real refits (") == len(sg["refits"]) and text.count("reweighting gave") == len(sg["refits"])
     assert all(o["estimate"] == "refits" for o in options(sg)[1:] if o["batch"] in sg["refits"] or o["net"] > 0)
 
 

@@ -143,7 +143,8 @@ def _which_estimate(sg: dict) -> str:
     first = rc.get("batch") if rc.get("used") else None
     text = f"; from {_refit_text(refits[first])}" if first in refits else ""
     others = [r for b, r in refits.items() if b != first]
-    return text + "".join(f"; {_refit_text(r)}: no more saving than the verdict" for r in others)
+    tail = ": no saving either" if sg["verdict"] == "stop" else ": no more saving than the verdict"
+    return text + "".join(f"; {_refit_text(r)}{tail}" for r in others)
 
 
 def verdict_text(sg: dict) -> str:
