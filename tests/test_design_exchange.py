@@ -8,6 +8,7 @@ import pytest
 from bayes_scaling.queries.design import Worlds, design_runs, expected_after, outcome_loglik
 from bayes_scaling.queries.design_exchange import exchange_batch
 from bayes_scaling.queries.design_laplace import laplace_for
+from bayes_scaling.queries.design_verdict import options, verdict_text
 from bayes_scaling.testing import fake_fit
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -123,7 +124,19 @@ def test_stop_or_go_scores_the_exchanged_batch():
     batch = des.batch_records()
     assert batch[-1]["ess"] < 50 and des.batch_refit == 0.5
     assert seen[0] == ([b["N"] for b in batch], [b["D"] for b in batch], "n_star")
-    assert [o for *_, o in seen[1:]] == ["wasted_compute"] * (len(seen) - 1)  # stop or go's picks, if they collapsed
+    # stop or go's picks have collapsed weights here (ESS < min_ess), so real refits score them, one call per
+    # batch refit, each on that batch's first picks; refits at waste 0.5 of C save nothing, so it is a STOP
+    # with every option that reweighting found saving refit
+    sg = des.stop_go
+    picks = {"reported": batch, **{a["rule"]: a["picks"] for a in sg["alternatives"]}}
+    assert len(seen) - 1 == len(sg["refits"]) >= 1
+    for (nn, dd, objective), (b, rc) in zip(seen[1:], sg["refits"].items()):
+        assert objective == "wasted_compute" and rc["ess"] < 50
+        assert (nn, dd) == ([p["N"] for p in picks[b][:rc["runs"]]], [p["D"] for p in picks[b][:rc["runs"]]])
+    assert sg["verdict"] == "stop" and sg["refit_check"]["used"]
+    text = verdict_text(sg)  # every batch refit is named, with both estimates
+    assert text.count("real refits (") == len(sg["refits"]) and text.count("reweighting gave") == len(sg["refits"])
+    assert all(o["estimate"] == "refits" for o in options(sg)[1:] if o["batch"] in sg["refits"] or o["net"] > 0)
 
 
 def test_cli_exchange_flag(tmp_path, capsys):

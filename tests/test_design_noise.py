@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from bayes_scaling.cli import main
-from bayes_scaling.queries.design import (Preposterior, Worlds, design_runs, draws_sigma_family, expected_after,
-                                          outcome_loglik)
-from bayes_scaling.queries.design_verdict import best_go, mc_se, verdict_text, within_noise
+from bayes_scaling.queries.design import (Preposterior, Worlds, candidate_grid, design_runs, draws_sigma_family,
+                                          expected_after, outcome_loglik)
+from bayes_scaling.queries.design_verdict import best_go, mc_se, options, refit_check, verdict_text, within_noise
 from bayes_scaling.testing import fake_fit
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -101,7 +101,9 @@ def test_refits_decide_stop_or_go_where_the_weights_collapsed(waste_after):
     des = design_runs(res, TARGET, 3e21, n, d, batch=2, worlds=32, min_ess=1e9, max_refits=0, refit=refit)
     sg = des.stop_go
     rc = sg["refit_check"]
-    assert calls.count("wasted_compute") == 1 and rc["used"] and rc["sims"] == 3
+    refits = sg["refits"]  # each batch refit once at most, until the choice rests on refits or on healthy weights
+    assert calls.count("wasted_compute") == len(refits) >= 1 and rc["used"] and rc["sims"] == 3
+    assert len(refits) <= sg["batches_scored"] and (len(refits) == 1 if waste_after == "none" else True)
     spent = float(des.cost[[b["candidate"] for b in des.batch][:rc["runs"]]].sum()) if rc["batch"] == "reported" else None
     if waste_after == "none":
         assert sg["verdict"] == "go" and rc["net_flops"] > 0
@@ -111,4 +113,75 @@ def test_refits_decide_stop_or_go_where_the_weights_collapsed(waste_after):
     else:
         assert sg["verdict"] == "stop" and rc["net_flops"] < 0 and sg["go_runs"] == 0
         assert verdict_text(sg).startswith("STOP: real refits find no saving")
+        # no option is left that saves by either estimate: each that reweighting found saving was refit
+        assert all(o["net"] <= 0 and (o["estimate"] == "refits" or o["runs"] == 0) for o in options(sg)[1:])
     assert f"reweighting gave {rc['reweight_net_flops']:+.3g} FLOPs" in verdict_text(sg)
+
+
+def test_a_refit_of_another_batch_showing_no_saving_leaves_the_reported_batch_with_healthy_weights():
+    """The verdict's batch is another rule's whose weights collapsed; its refits find no saving. The
+    verdict is chosen again among all options: the reported batch's best prefix, whose weights are healthy
+    (ESS >= min_ess) and whose reweighting net is positive, is a GO (it used to be a STOP)."""
+    res = fake_fit(draws=200, rel_sd=0.02, seed=0)
+    n, d = candidate_grid(res.runs.frame["C"], 3e21)
+    kw = dict(batch=4, worlds=32, seed=0, objective="loss", min_ess=20.0)
+    sg0 = design_runs(res, TARGET, 3e21, n, d, **kw).stop_go
+    mine, alt = options(sg0)[1], next(o for o in options(sg0) if o["batch"] == sg0["go_batch"])
+    # the fixture: the verdict is another batch's, whose weights collapsed; the reported batch's are healthy
+    assert sg0["go_batch"] not in (None, "reported") and mine["net"] > 0 and alt["ess"] < 20.0 <= mine["ess"]
+    now, calls = sg0["expected_wasted_now"], []
+
+    def refit(nn, dd, objective):
+        calls.append((len(nn), objective))
+        return [now] * 4 if objective == "wasted_compute" else [0.0] * 4
+
+    sg = design_runs(res, TARGET, 3e21, n, d, max_refits=0, refit=refit, **kw).stop_go
+    assert [c for c in calls if c[1] == "wasted_compute"] == [(alt["runs"], "wasted_compute")]
+    assert sg["verdict"] == "go" and sg["go_batch"] == "reported" and sg["go_runs"] == mine["runs"]
+    assert sg["best_net_flops"] == mine["net"] and sg["estimate"] == "reweighting"
+    assert sg["refits"][alt["batch"]]["net_flops"] < 0 and not sg["refit_check"]
+    text = verdict_text(sg)
+    assert text.startswith(f"GO: run the first {mine['runs']} pick(s) of the batch above") and "by reweighting" in text
+    assert "no more saving than the verdict" in text
+
+
+def test_verdict_choice_after_refits_compares_like_with_like():
+    """Unit case (no sampling): the reported batch (healthy, +5e18 by reweighting) against another batch
+    (+8e18 by reweighting, weights collapsed). Refits of the other at no saving: GO with the reported
+    batch; at +9e18: GO with the other, its text naming which estimate each figure is. One refit world:
+    its SE is unknown and no "± nan" is printed."""
+    steps = [{"net_flops": 5e18, "net_se_flops": 1e18, "ess": 400.0}]
+    alt = {"rule": "gain", "go_runs": 1, "runs": 1, "net_flops": 8e18, "net_se_flops": 3e18, "ess": 5.0,
+           "picks": [{"N": 1e9, "D": 2e10}]}
+    base = {"steps": steps, "go_runs": 1, "alternatives": [alt], "expected_wasted_now": 0.01}
+    base.update(best_go(base))
+    assert base["go_batch"] == "gain"
+    none = {**base, **refit_check(base, [0.01] * 4, 0.01, 1e23, 2e18, 5.0, "gain", 1)}
+    assert (none["verdict"], none["go_batch"], none["best_net_flops"]) == ("go", "reported", 5e18)
+    more = {**base, **refit_check(base, [0.00989] * 4, 0.01, 1e23, 2e18, 5.0, "gain", 1)}
+    assert more["go_batch"] == "gain" and more["best_net_flops"] == pytest.approx(9e18) and more["refit_check"]["used"]
+    assert "by real refits, more than the batch above's best +5e+18 by reweighting" in verdict_text(more)
+    one = {**base, **refit_check(base, [0.00989], 0.01, 1e23, 2e18, 5.0, "gain", 1)}
+    assert one["go_batch"] == "gain" and "nan" not in verdict_text(one)
+
+
+def test_refit_worlds_are_drawn_apart_from_the_reweighting_worlds(monkeypatch):
+    """refit_expected draws its simulated worlds (true draw, new runs' losses) from a stream of its own,
+    not from ``seed`` itself, from which design's reweighting draws its worlds. The fits are stood in."""
+    from bayes_scaling.conventions import derived_seed
+    from bayes_scaling.inference import design as inf_design
+    from bayes_scaling.inference import fit as fit_mod
+
+    res, seen = fake_fit(draws=200, rel_sd=0.05), []
+    n, d = isoflop(np.array([1e20, 3e20]))
+    monkeypatch.setattr(fit_mod, "fit", lambda runs, **kw: (seen.append(runs.frame["loss"].to_numpy()[-2:]), res)[1])
+    out = inf_design.refit_expected(res, n, d, lambda f: 0.0, sims=2, seed=3)
+    assert out["scores"] == [0.0, 0.0] and len(seen) == 2
+
+    def losses(rng):
+        return [inf_design.with_simulated_runs(res, n, d, rng=rng).frame["loss"].to_numpy()[-2:] for _ in range(2)]
+
+    apart = losses(np.random.default_rng(derived_seed(3, inf_design.REFIT_WORLD_OFFSET)))
+    same = losses(np.random.default_rng(3))
+    assert all(np.array_equal(a, b) for a, b in zip(seen, apart))
+    assert not any(np.allclose(a, b) for a, b in zip(seen, same))

@@ -167,3 +167,20 @@ def test_a_retry_budget_must_be_seconds_at_least_zero(budget):
 
     with pytest.raises(BayesScalingError, match="retry_budget_s"):
         fit(runs_frame(), law="chinchilla", retry_budget_s=budget, draws=10, tune=10, progress=False)
+
+
+@pytest.mark.parametrize("last_s, expect", [(30.0, (1000, 1000)), (60.0, (800, 400)), (110.0, None)])
+def test_a_floored_retry_that_does_not_fit_the_budget_falls_back_to_plain_doubling(last_s, expect):
+    """fit-many's 400 + 200 first attempt under the 300 s budget: the floored retry (1000 + 1000, expected
+    2.5 x 2000/1200 = 4.17 x the first attempt) where it fits; at 60 s it does not (310 s), but plain
+    doubling (800 + 400, 2.5 x: 210 s) does and is run, as before the floor; at 110 s neither fits."""
+    first = {"draws": 400, "tune": 200, "target_accept": 0.8}
+
+    def fits(new):
+        return retry_mod.may_retry(1, 2, last_s, last_s, retry_mod.RETRY_BUDGET_S,
+                                   retry_mod.expected_factor("double", first, new))
+
+    new = retry_mod.double_retry(first, 1, fits, hierarchical=False, more_draws=True, floor=retry_mod.default_floor())
+    assert fits(new) == (expect is not None)
+    if expect is not None:
+        assert (new["draws"], new["tune"]) == expect and new["target_accept"] == 0.95

@@ -25,8 +25,8 @@ from bayes_scaling.inference.checks import check_posterior, check_runs, check_sa
 from bayes_scaling.inference.compile import compile_jax_model, compile_nutpie_model
 from bayes_scaling.inference.model import build_model, model_data, prior_containers
 from bayes_scaling.inference.retry import (DEFAULT_DRAWS, DEFAULT_TUNE, MAX_RETRIES, RETRY_BUDGET_S,  # noqa: F401
-                                           RETRY_CLOCKS, RETRY_SCHEDULES, RETRY_SEED_STRIDE, default_floor, escalate,
-                                           escalate_to_ess, expected_factor, fit_to_budget, may_retry)
+                                           RETRY_CLOCKS, RETRY_SCHEDULES, RETRY_SEED_STRIDE, default_floor, double_retry,
+                                           escalate, escalate_to_ess, expected_factor, fit_to_budget, may_retry)
 from bayes_scaling.inference.sampling import sample_nuts
 from bayes_scaling.inference.whiten import (BIG_TUNE, WHITE_CHOL, WHITE_MEAN, big_backend, feed, is_big, pilot,
                                             whitened_model)
@@ -262,8 +262,9 @@ def fit(
     added to the run's own noise (:func:`~bayes_scaling.inference.model.build_model`).
 
     When the diagnostics fail, the fit is sampled again (new seed) up to ``retries`` times with longer
-    tuning, more draws (unless only divergences failed), never less than a default fit's first attempt, and a higher
-    target acceptance (:func:`escalate`); a retry starts only if its
+    tuning, more draws (unless only divergences failed), and a higher target acceptance (:func:`escalate`);
+    with the ``"double"`` schedule a retry samples at least a default fit's first attempt where that fits the
+    budget, else the plain doubling (:func:`double_retry`); a retry starts only if its
     expected time fits in ``retry_budget_s`` seconds from the fit's start, measured on ``retry_clock``:
     ``"wall"`` (default) or ``"cpu"`` (this process's CPU seconds, :func:`time.process_time`: the same
     retries on a loaded machine as on an idle one, for batch workers sampling on one thread; all threads
@@ -355,8 +356,10 @@ def fit(
         else:
             more_draws = not (diag.r_hat_max <= diag.r_hat_threshold and diag.ess_bulk_min >= diag.ess_threshold * chains
                               and diag.ess_tail_min >= diag.ess_threshold * chains)
-            nxt = escalate(settings, len(attempts), hierarchical=hierarchical, more_draws=more_draws,
-                           floor=default_floor(BIG_TUNE if big and big["ok"] else DEFAULT_TUNE))
+            nxt = double_retry(settings, len(attempts), lambda new: may_retry(
+                len(attempts), retries, seconds, clock() - start, retry_budget_s, expected_factor("double", settings, new)),
+                hierarchical=hierarchical, more_draws=more_draws,
+                floor=default_floor(BIG_TUNE if big and big["ok"] else DEFAULT_TUNE))
         if not may_retry(len(attempts), retries, seconds, clock() - start, retry_budget_s,
                           expected_factor(retry_schedule, settings, nxt)):
             break

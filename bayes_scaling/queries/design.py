@@ -31,7 +31,7 @@ from bayes_scaling.queries.design_laplace import laplace_for
 from bayes_scaling.queries.design_shapes import candidate_grid, optimal_shape_interval  # noqa: F401 (re-export)
 from bayes_scaling.queries.design_preposterior import (OBJECTIVES, VARIANCE_POWER, Preposterior,  # noqa: F401
                                                       check_objective, draws_sigma_family)
-from bayes_scaling.queries.design_verdict import (RULES, best_go, mc_se, refit_check, verdict_text,  # noqa: F401
+from bayes_scaling.queries.design_verdict import (RULES, best_go, mc_se, refit_check, to_refit, verdict_text,  # noqa: F401
                                                   within_noise)
 from bayes_scaling.queries.draws import budgets_flops, resolve_cost
 
@@ -291,8 +291,9 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
     :func:`bayes_scaling.inference.design.refit_expected`) gives the objective after runs (N, D) in each of a
     few simulated worlds by real refits (their mean is the estimate, its SE theirs): used for the best
     ``max_refits`` candidates whose importance-weight ESS is below ``min_ess``, for the batch when its ESS
-    is, and for stop or go when the verdict's picks' ESS is (objective ``wasted_compute``): the verdict then
-    rests on the refits (:func:`~bayes_scaling.queries.design_verdict.refit_check`). ``laplace``: score the simulated outcomes whose
+    is, and for stop or go when the verdict's picks' ESS is (objective ``wasted_compute``): the verdict is
+    then chosen again among all options, each by its refits where it has them, else by reweighting, until it
+    rests on refits or on healthy weights (:func:`~bayes_scaling.queries.design_verdict.refit_check`). ``laplace``: score the simulated outcomes whose
     weights' ESS is below ``min_ess`` by the linearised Gaussian update (single fits; an ensemble's
     mixture of laws is reweighted only). ``exchange``: refine the best rule's batch by swaps among the
     ``exchange`` best candidates by gain and by gain per FLOP (0: greedy only). Stop or go
@@ -356,6 +357,7 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
             sg["alternatives"].append({"rule": r, "go_runs": k, "runs": len(t[2].picks),
                                        "net_flops": alt["steps"][k - 1]["net_flops"] if k else 0.0,
                                        "net_se_flops": alt["steps"][k - 1]["net_se_flops"] if k else 0.0,
+                                       "ess": alt["steps"][k - 1]["ess"] if k else float("inf"),
                                        "picks": [{"N": float(n[j]), "D": float(d[j])} for j in t[2].picks]})
     sg.update(best_go(sg))
     seconds["total"] = time.perf_counter() - t0
@@ -363,12 +365,11 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
                  seconds=seconds, exchanged=moves)
     if refit is not None and picks and picks[-1]["ess"] < min_ess:
         out.batch_refit = float(np.mean(refit(n[shown], d[shown], objective)))
-    # where the verdict's picks (a STOP: the reported batch's best) have collapsed weights, real refits decide
-    which, k = (sg["go_batch"], sg["go_runs"]) if sg["verdict"] == "go" else \
-        ("reported", int(np.argmax([st["net_flops"] for st in sg["steps"]])) + 1 if sg["steps"] else 0)
-    if refit is not None and k and order[which][1][k - 1]["ess"] < min_ess:
-        js = order[which][0][:k]
+    # where the verdict's picks (a STOP: the reported batch's best) have collapsed weights, real refits score
+    # them and the verdict is chosen again among all options (each by its refits where it has them)
+    while refit is not None and (o := to_refit(sg, min_ess)) is not None:
+        js = order[o["batch"]][0][:o["runs"]]
         scores = np.atleast_1d(np.asarray(refit(n[js], d[js], "wasted_compute"), float))
-        sg.update(refit_check(sg, scores, sg["expected_wasted_now"], pre.target, float(cost[js].sum()),
-                              order[which][1][k - 1]["ess"], which, k))
+        sg.update(refit_check(sg, scores, sg["expected_wasted_now"], pre.target, float(cost[js].sum()), o["ess"],
+                              o["batch"], o["runs"]))
     return out

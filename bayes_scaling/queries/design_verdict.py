@@ -4,8 +4,9 @@ check by real refits.
 Every expected value of a design is an average over simulated worlds (a true draw and an outcome each), so it
 carries a Monte Carlo standard error (:func:`mc_se`). A gain or net saving within ``NOISE_SE`` standard errors
 of 0 is shown as within noise, not as a reduction or a loss. Where the importance weights of the verdict's
-batch collapse and real warm refits were run (:func:`refit_check`), the verdict rests on the refits; the text
-names the estimate it used and gives the other's value."""
+batch collapse and real warm refits were run (:func:`refit_check`), the verdict is chosen again among all
+scored options (:func:`choose`), each by its refits where it has them, else by reweighting; the text names
+the estimate of each figure it gives and the other's value for every batch refit."""
 
 from __future__ import annotations
 
@@ -59,71 +60,131 @@ def best_go(sg: dict) -> dict:
             "go_runs": reported, "best_net_flops": net, "best_net_se_flops": net_se}
 
 
+def options(sg: dict) -> list[dict]:
+    """The scored actions of stop or go, stop first, then the reported batch's best prefix (its step of
+    largest net saving, even where not positive: the prefix a STOP's refit checks), then each alternative's
+    best prefix: ``batch`` (None, ``"reported"`` or a rule), ``runs``, ``net`` and ``se`` (FLOPs), ``ess``
+    (median ESS of the picks' weights) and ``estimate``: ``"refits"`` where real refits of those picks
+    were run (``sg["refits"]``), else ``"reweighting"``."""
+    out = [{"batch": None, "runs": 0, "net": 0.0, "se": 0.0, "ess": float("inf"), "estimate": "none"}]
+    if sg["steps"]:
+        k = int(np.argmax([st["net_flops"] for st in sg["steps"]])) + 1
+        st = sg["steps"][k - 1]
+        out.append({"batch": "reported", "runs": k, "net": st["net_flops"], "se": st.get("net_se_flops", float("nan")),
+                    "ess": st.get("ess", float("inf"))})
+    out += [{"batch": a["rule"], "runs": a["go_runs"], "net": a["net_flops"], "se": a.get("net_se_flops", float("nan")),
+             "ess": a.get("ess", float("inf"))} for a in sg["alternatives"] if a["go_runs"]]
+    for o in out[1:]:
+        rc = (sg.get("refits") or {}).get(o["batch"])
+        o["estimate"] = "reweighting"
+        if rc and rc["runs"] == o["runs"]:
+            o.update(net=rc["net_flops"], se=rc["net_se_flops"], estimate="refits")
+    return out
+
+
+def choose(sg: dict) -> dict:
+    """The verdict again, after real refits: the option (:func:`options`) of largest net saving, each by its
+    refits where it has them, else by reweighting (ties: stop, then the reported batch). ``refit_check``:
+    the chosen option's refits (``used``), or for a STOP the first batch refit (its refits found no saving)."""
+    opts = options(sg)
+    best = max(opts, key=lambda o: o["net"])
+    refits = sg.get("refits") or {}
+    rc = refits.get(best["batch"]) if best["estimate"] == "refits" else \
+        (next(iter(refits.values()), None) if best["batch"] is None else None)
+    return {"verdict": "go" if best["runs"] else "stop", "go_batch": best["batch"], "go_runs": best["runs"],
+            "best_net_flops": best["net"], "best_net_se_flops": best["se"], "estimate": best["estimate"],
+            "refit_check": {**rc, "used": True} if rc else None}
+
+
+def to_refit(sg: dict, min_ess: float) -> dict | None:
+    """The option real refits should check next: the verdict's batch (a STOP: the reported batch's best
+    prefix) where its weights collapsed (median ESS < ``min_ess``) and it was not refit yet; else None."""
+    opts = options(sg)
+    o = next((o for o in opts if o["batch"] == sg["go_batch"]), None) if sg["verdict"] == "go" else \
+        (opts[1] if len(opts) > 1 and opts[1]["batch"] == "reported" else None)
+    return o if o and o["runs"] and o["estimate"] == "reweighting" and o["ess"] < min_ess else None
+
+
+def _name(batch: str) -> str:
+    return "the batch above" if batch == "reported" else "the greedy batch by " + RULES[batch]
+
+
+def _pm(net: float, se: float) -> str:
+    return f"{net:+.3g} ± {se:.2g}" if np.isfinite(se) else f"{net:+.3g}"
+
+
 def _optimism(sg: dict) -> str:
-    if (sg.get("refit_check") or {}).get("used"):  # refits score their own simulated outcomes, not those that chose
+    if sg.get("estimate") == "refits":  # refits score their own simulated outcomes, not those that chose
         return ""
     k = sg.get("batches_scored", 1 + len(sg.get("alternatives", ())))
     return (f"; the best of {k} batches scored on the same simulated outcomes, so this net saving is optimistic"
             if k > 1 else "")
 
 
-def _net(net: float, se: float) -> str:
+def _net(net: float, se: float, by: str = "") -> str:
     if not np.isfinite(se):
-        return f"net {net:+.3g} FLOPs"
+        return f"net {net:+.3g} FLOPs{by}"
     noise = (f", within {NOISE_SE:g} SE of 0: not told apart from Monte Carlo noise (more --worlds would tell)"
              if within_noise(net, se) else "")
-    return f"net {net:+.3g} ± {se:.2g} FLOPs{noise}"
+    return f"net {net:+.3g} ± {se:.2g} FLOPs{by}{noise}"
+
+
+def _refit_text(rc: dict) -> str:
+    return (f"real refits ({rc['sims']} simulated outcomes, net {_pm(rc['net_flops'], rc['net_se_flops'])} FLOPs "
+            f"for the first {rc['runs']} pick(s) of {_name(rc['batch'])}), the importance weights having collapsed "
+            f"(ESS {rc['ess']:.0f}); reweighting gave {rc['reweight_net_flops']:+.3g} FLOPs")
 
 
 def _which_estimate(sg: dict) -> str:
-    rc = sg.get("refit_check")
-    if not rc:
-        return ""
-    if rc["used"]:
-        return (f"; from real refits ({rc['sims']} simulated outcomes, net {rc['net_flops']:+.3g} ± "
-                f"{rc['net_se_flops']:.2g} FLOPs for the first {rc['runs']} pick(s) of "
-                f"{'the batch above' if rc['batch'] == 'reported' else 'the greedy batch by ' + RULES[rc['batch']]}), "
-                f"the importance weights having collapsed (ESS {rc['ess']:.0f}); reweighting gave "
-                f"{rc['reweight_net_flops']:+.3g} FLOPs")
-    return ""
+    """The refits behind the verdict (``from real refits ...``) and those of batches they ruled out."""
+    rc, refits = sg.get("refit_check") or {}, sg.get("refits") or {}
+    if not refits and rc.get("used"):  # a verdict from refit_check's record alone
+        refits = {rc["batch"]: rc}
+    first = rc.get("batch") if rc.get("used") else None
+    text = f"; from {_refit_text(refits[first])}" if first in refits else ""
+    others = [r for b, r in refits.items() if b != first]
+    tail = ": no saving either" if sg["verdict"] == "stop" else ": no more saving than the verdict"
+    return text + "".join(f"; {_refit_text(r)}{tail}" for r in others)
 
 
 def verdict_text(sg: dict) -> str:
-    """Stop or go in one sentence (:func:`best_go`, or the refit check): the batch to run, or stop; which
-    estimate the verdict used (reweighting or real refits) and the other's value."""
+    """Stop or go in one sentence (:func:`best_go`, or :func:`choose` after refits): the batch to run, or
+    stop; which estimate each net saving is (reweighting or real refits) and the other's value."""
     rc = sg.get("refit_check") or {}
     if sg["verdict"] == "stop":
         if rc.get("used"):
             return "STOP: real refits find no saving over the cost of the batch the reweighting chose" + _which_estimate(sg)
         return "STOP: the current ladder is enough for this decision (no batch scored saves more than it costs)"
-    net = _net(sg["best_net_flops"], sg.get("best_net_se_flops", float("nan")))
+    by = " by real refits" if sg.get("estimate") == "refits" else (" by reweighting" if sg.get("refits") else "")
     if sg["go_batch"] == "reported":
+        net = _net(sg["best_net_flops"], sg.get("best_net_se_flops", float("nan")), by)
         return f"GO: run the first {sg['go_runs']} pick(s) of the batch above ({net}{_optimism(sg)}{_which_estimate(sg)})"
     alt = next(a for a in sg["alternatives"] if a["rule"] == sg["go_batch"])
     runs = "; ".join(f"N = {p['N']:.3g}, D = {p['D']:.3g}" for p in alt["picks"][:sg["go_runs"]])
-    reported = max([0.0] + [st["net_flops"] for st in sg["steps"]])
+    mine = next((o for o in options(sg) if o["batch"] == "reported"), None)
+    reported = max(0.0, mine["net"]) if mine else 0.0
+    kind = "real refits" if mine and mine["estimate"] == "refits" else "reweighting"
+    net = _net(sg["best_net_flops"], sg.get("best_net_se_flops", float("nan")),
+               by or (" by reweighting" if kind == "real refits" else ""))
     return (f"GO: run the first {sg['go_runs']} pick(s) of the greedy batch by {RULES[alt['rule']]} [{runs}] ({net}, "
-            f"more than the batch above's best {reported:+.3g}: that batch is chosen for the objective, this verdict "
-            f"for the FLOPs saved{_optimism(sg)}{_which_estimate(sg)})")
+            f"more than the batch above's best {reported:+.3g} by {kind}: that batch is chosen for the objective, this "
+            f"verdict for the FLOPs saved{_optimism(sg)}{_which_estimate(sg)})")
 
 
 def refit_check(sg: dict, scores: list[float], now: float, target: float, cost_flops: float, ess: float,
                 batch: str, runs: int) -> dict:
-    """Replace the verdict by real refits of the first ``runs`` picks of ``batch`` (``"reported"`` or a rule
-    name: the verdict's own, or for a STOP the reported batch's best, ``batch="reported"``). ``scores``: the expected wasted compute
-    (fraction of C) after those picks in each simulated world, by real warm refits; ``now``: before them;
-    ``target``: C in FLOPs; ``cost_flops``: the picks' cost; ``ess``: their importance weights' median ESS.
-    The refits' net saving (mean over the worlds, its SE) decides: GO with those picks if it is > 0, else
-    STOP. Returns the updates of ``sg`` (``refit_check`` records both estimates)."""
+    """Record real refits of the first ``runs`` picks of ``batch`` (``"reported"`` or a rule name: an option
+    of :func:`options`) and choose the verdict again (:func:`choose`) with their net saving in place of the
+    reweighting's. ``scores``: the expected wasted compute (fraction of C) after those picks in each
+    simulated world, by real warm refits; ``now``: before them; ``target``: C in FLOPs; ``cost_flops``: the
+    picks' cost; ``ess``: their importance weights' median ESS. Returns the updates of ``sg`` (``refits``:
+    every batch's refit record, by batch, with both estimates)."""
     value = (now - np.asarray(scores, float)) * target
     net, se = float(np.mean(value)) - cost_flops, mc_se(value)
-    # what reweighting gave for the same picks (a STOP's check is of the reported batch's best picks)
-    reweight = sg["best_net_flops"] if sg["verdict"] == "go" else sg["steps"][runs - 1]["net_flops"]
-    check = {"used": True, "sims": len(scores), "net_flops": net, "net_se_flops": se, "runs": runs, "batch": batch,
-             "ess": ess, "reweight_net_flops": reweight, "reweight_verdict": sg["verdict"],
+    reweight = next((o["net"] for o in options({**sg, "refits": {}}) if o["batch"] == batch and o["runs"] == runs),
+                    float("nan"))
+    check = {"used": False, "sims": len(scores), "net_flops": net, "net_se_flops": se, "runs": runs, "batch": batch,
+             "ess": ess, "reweight_net_flops": reweight, "reweight_verdict": sg.get("reweight_verdict", sg["verdict"]),
              "scores": [float(s) for s in scores]}
-    if net > 0:
-        return {"refit_check": check, "verdict": "go", "go_batch": batch, "go_runs": runs, "best_net_flops": net,
-                "best_net_se_flops": se}
-    return {"refit_check": check, "verdict": "stop", "go_batch": None, "go_runs": 0, "best_net_flops": net,
-            "best_net_se_flops": se}
+    refits = {**(sg.get("refits") or {}), batch: check}
+    return {"refits": refits, "reweight_verdict": check["reweight_verdict"], **choose({**sg, "refits": refits})}
