@@ -13,7 +13,7 @@ import pytest
 from bayes_scaling.cli import main
 from bayes_scaling.queries.design import (Preposterior, Worlds, candidate_grid, design_runs, draws_sigma_family,
                                           expected_after, outcome_loglik)
-from bayes_scaling.queries.design_verdict import best_go, mc_se, options, refit_check, verdict_text, within_noise
+from bayes_scaling.queries.design_verdict import best_go, mc_se, options, refit_check, to_refit, verdict_text, within_noise
 from bayes_scaling.testing import fake_fit
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -121,7 +121,8 @@ def test_refits_decide_stop_or_go_where_the_weights_collapsed(waste_after):
 def test_a_refit_of_another_batch_showing_no_saving_leaves_the_reported_batch_with_healthy_weights():
     """The verdict's batch is another rule's whose weights collapsed; its refits find no saving. The
     verdict is chosen again among all options: the reported batch's best prefix, whose weights are healthy
-    (ESS >= min_ess) and whose reweighting net is positive, is a GO (it used to be a STOP)."""
+    (ESS >= min_ess) and whose reweighting net is positive, is then refit too (a verdict compares refits
+    with refits); where its refits save, it is a GO (it used to be a STOP decided by the other batch)."""
     res = fake_fit(draws=200, rel_sd=0.02, seed=0)
     n, d = candidate_grid(res.runs.frame["C"], 3e21)
     kw = dict(batch=4, worlds=32, seed=0, objective="loss", min_ess=20.0)
@@ -129,26 +130,32 @@ def test_a_refit_of_another_batch_showing_no_saving_leaves_the_reported_batch_wi
     mine, alt = options(sg0)[1], next(o for o in options(sg0) if o["batch"] == sg0["go_batch"])
     # the fixture: the verdict is another batch's, whose weights collapsed; the reported batch's are healthy
     assert sg0["go_batch"] not in (None, "reported") and mine["net"] > 0 and alt["ess"] < 20.0 <= mine["ess"]
+    alt_n = [p["N"] for p in next(a for a in sg0["alternatives"] if a["rule"] == alt["batch"])["picks"][:alt["runs"]]]
     now, calls = sg0["expected_wasted_now"], []
 
     def refit(nn, dd, objective):
-        calls.append((len(nn), objective))
-        return [now] * 4 if objective == "wasted_compute" else [0.0] * 4
+        other = list(nn) == pytest.approx(alt_n)
+        calls.append((len(nn), objective, other))
+        if objective != "wasted_compute":
+            return [0.0] * 4
+        return [now] * 4 if other else [0.0] * 4  # the other batch saves nothing; the reported one all the waste
 
     sg = design_runs(res, TARGET, 3e21, n, d, max_refits=0, refit=refit, **kw).stop_go
-    assert [c for c in calls if c[1] == "wasted_compute"] == [(alt["runs"], "wasted_compute")]
+    assert [c for c in calls if c[1] == "wasted_compute"] == [(alt["runs"], "wasted_compute", True),
+                                                             (mine["runs"], "wasted_compute", False)]
     assert sg["verdict"] == "go" and sg["go_batch"] == "reported" and sg["go_runs"] == mine["runs"]
-    assert sg["best_net_flops"] == mine["net"] and sg["estimate"] == "reweighting"
-    assert sg["refits"][alt["batch"]]["net_flops"] < 0 and not sg["refit_check"]
+    assert sg["estimate"] == "refits" and sg["best_net_flops"] > mine["net"] > 0
+    assert sg["refits"][alt["batch"]]["net_flops"] < 0 and sg["refit_check"]["used"]
     text = verdict_text(sg)
-    assert text.startswith(f"GO: run the first {mine['runs']} pick(s) of the batch above") and "by reweighting" in text
+    assert text.startswith(f"GO: run the first {mine['runs']} pick(s) of the batch above") and "by real refits" in text
     assert "no more saving than the verdict" in text
 
 
 def test_verdict_choice_after_refits_compares_like_with_like():
     """Unit case (no sampling): the reported batch (healthy, +5e18 by reweighting) against another batch
     (+8e18 by reweighting, weights collapsed). Refits of the other at no saving: GO with the reported
-    batch; at +9e18: GO with the other, its text naming which estimate each figure is. One refit world:
+    batch by reweighting, which is then refit as well (to_refit), so the verdict compares refits with refits:
+    at no saving either, STOP; refits of the other at +9e18: GO with the other, its text naming which estimate each figure is. One refit world:
     its SE is unknown and no "± nan" is printed."""
     steps = [{"net_flops": 5e18, "net_se_flops": 1e18, "ess": 400.0}]
     alt = {"rule": "gain", "go_runs": 1, "runs": 1, "net_flops": 8e18, "net_se_flops": 3e18, "ess": 5.0,
@@ -158,6 +165,12 @@ def test_verdict_choice_after_refits_compares_like_with_like():
     assert base["go_batch"] == "gain"
     none = {**base, **refit_check(base, [0.01] * 4, 0.01, 1e23, 2e18, 5.0, "gain", 1)}
     assert (none["verdict"], none["go_batch"], none["best_net_flops"]) == ("go", "reported", 5e18)
+    # a verdict resting on reweighting after another batch's refits is refit too, though its weights are healthy
+    nxt = to_refit(none, min_ess=50)
+    assert nxt is not None and nxt["batch"] == "reported" and nxt["runs"] == 1
+    both = {**none, **refit_check(none, [0.01] * 4, 0.01, 1e23, 2e18, 400.0, "reported", 1)}
+    assert (both["verdict"], both["estimate"]) == ("stop", "none") and to_refit(both, min_ess=50) is None
+    assert to_refit(base, min_ess=1.0) is None  # nothing refit and no collapsed weights: no refit
     more = {**base, **refit_check(base, [0.00989] * 4, 0.01, 1e23, 2e18, 5.0, "gain", 1)}
     assert more["go_batch"] == "gain" and more["best_net_flops"] == pytest.approx(9e18) and more["refit_check"]["used"]
     assert "by real refits, more than the batch above's best +5e+18 by reweighting" in verdict_text(more)

@@ -13,7 +13,7 @@ import numpy as np
 from bayes_scaling.commands.args import (add_compute_unit_arg, add_cost_args, add_json_arg, cost_from_args,
                                          int_at_least, positive_float, refuse_unused, seed_value, to_flops)
 from bayes_scaling.commands.output import emit
-from bayes_scaling.conventions import (CI_PROB, FLOPS_PER_PARAM_TOKEN, MAX_EXTRA_SHAPES, MAX_MONTE_CARLO,
+from bayes_scaling.conventions import (CI_PROB, FLOPS_PER_PARAM_TOKEN, MAX_EXTRA_SHAPES, MAX_MONTE_CARLO, MAX_REACH_DECADES,
                                        TRUSTED_TOKENS_PER_PARAM, in_loss_unit)
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.errors import BayesScalingError
@@ -154,7 +154,9 @@ def cmd_design(args) -> int:
         if extended:
             yield (f"  extended to {span[0]:.3g}-{span[1]:.3g} tokens/parameter: the posterior's {CI_PROB:.0%} interval of "
                    f"the optimal shape at C = {target:.3g} FLOPs is {reach[0]:.3g}-{reach[1]:.3g}, beyond "
-                   f"{shapes[0]:g}-{shapes[1]:g} (shape 'optimal' below)")
+                   f"{shapes[0]:g}-{shapes[1]:g} (shape 'optimal' below)"
+                   + (f"; cut at {MAX_REACH_DECADES:g} decades beyond the range" if reach[0] < span[0] * (1 - 1e-9)
+                      or reach[1] > span[1] * (1 + 1e-9) else ""))
         if out["candidates_over_budget"]:
             yield (f"  {out['candidates_over_budget']} of {np.size(n)} candidates cost more than the ladder budget "
                    f"and are left out")
@@ -273,8 +275,8 @@ def add_parser(sub) -> None:
                         "(0: greedy only; default %(default)s)")
     p.add_argument("--max-refits", type=int_at_least(0), default=_FIT_ONLY["--max-refits"][1],
                    help="candidates rechecked by real refits; with K > 0 the batch and stop or go's verdict are "
-                        "also refit where their importance weights collapse (the verdict then rests on the refits; "
-                        "0: no refits)")
+                        "also refit where their importance weights collapse (then the verdict is chosen again, the "
+                        "option it lands on refit too: at most 4 batches; 0: no refits)")
     p.add_argument("--refit-sims", type=int_at_least(1), default=_FIT_ONLY["--refit-sims"][1],
                    help="simulated worlds per refit check")
     p.add_argument("--prior-draws", type=int_at_least(50, high=MAX_MONTE_CARLO), default=_SPEC_ONLY["--prior-draws"][1],

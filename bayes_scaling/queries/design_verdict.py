@@ -46,7 +46,9 @@ def best_go(sg: dict) -> dict:
     the choice of k), more so the more batches and the closer their savings. ``go_batch``: ``"reported"``,
     a rule name, or None (stop); ``go_runs``: how many first picks of that batch to run (0: stop);
     ``reported_go_runs``: the best count for the reported batch alone; ``best_net_se_flops``: the Monte Carlo
-    SE of the chosen net saving (NaN where unknown)."""
+    SE of the chosen net saving (NaN where unknown); ``estimate``: ``"reweighting"``, or ``"none"`` for a STOP
+    (after refits :func:`choose` sets ``"refits"`` where the verdict rests on them; a STOP's ``best_net_flops``
+    is then 0, the refits' nets are in ``refits``)."""
     nets = [0.0] + [st["net_flops"] for st in sg["steps"]]
     k = int(np.argmax(nets))
     net, net_se = nets[k], (sg["steps"][k - 1].get("net_se_flops", float("nan")) if k else 0.0)
@@ -54,10 +56,12 @@ def best_go(sg: dict) -> dict:
     best = max(sg["alternatives"], key=lambda a: a["net_flops"], default=None)
     out = {"reported_go_runs": reported, "batches_scored": 1 + len(sg["alternatives"])}
     if best is not None and best["net_flops"] > net:
+        out["estimate"] = "reweighting"
         return {**out, "verdict": "go", "go_batch": best["rule"], "go_runs": best["go_runs"],
                 "best_net_flops": best["net_flops"], "best_net_se_flops": best.get("net_se_flops", float("nan"))}
     return {**out, "verdict": "go" if reported else "stop", "go_batch": "reported" if reported else None,
-            "go_runs": reported, "best_net_flops": net, "best_net_se_flops": net_se}
+            "go_runs": reported, "best_net_flops": net, "best_net_se_flops": net_se,
+            "estimate": "reweighting" if reported else "none"}
 
 
 def options(sg: dict) -> list[dict]:
@@ -98,11 +102,14 @@ def choose(sg: dict) -> dict:
 
 def to_refit(sg: dict, min_ess: float) -> dict | None:
     """The option real refits should check next: the verdict's batch (a STOP: the reported batch's best
-    prefix) where its weights collapsed (median ESS < ``min_ess``) and it was not refit yet; else None."""
+    prefix) where it was not refit yet and either its weights collapsed (median ESS < ``min_ess``) or another
+    batch has been refit (so that a verdict never weighs one option's refit net, unbiased, against another's
+    reweighting net, the optimistic best of several prefixes on the worlds that chose it); else None."""
     opts = options(sg)
     o = next((o for o in opts if o["batch"] == sg["go_batch"]), None) if sg["verdict"] == "go" else \
         (opts[1] if len(opts) > 1 and opts[1]["batch"] == "reported" else None)
-    return o if o and o["runs"] and o["estimate"] == "reweighting" and o["ess"] < min_ess else None
+    return (o if o and o["runs"] and o["estimate"] == "reweighting" and (o["ess"] < min_ess or sg.get("refits"))
+            else None)
 
 
 def _name(batch: str) -> str:
