@@ -36,7 +36,7 @@ from bayes_scaling.quantities import label
 
 #: Further positive inputs a law may use, with their units.
 EXTRA_QUANTITIES = {"U": "unique tokens", "X": "units of the scale axis", "S": "optimizer steps",
-                    "B": "batch size in tokens", "L": "predictor loss (nats/token or bits/byte)",
+                    "B": "batch size in tokens", "L": "predictor loss (nats/token, bits/byte or nats/word)",
                     "SE": "evaluation standard error (units of the loss column)"}
 
 
