@@ -100,8 +100,9 @@ def test_lambada_is_nats_per_word_and_never_mixed_with_per_token_losses():
     assert lam.loss_unit == "nats/word" and lam.columns.loss == "lambada_logppl"
     # ln(ppl) of the README's check value: Pythia-12B 0-shot LAMBADA ppl 3.92 (Biderman et al. 2023)
     assert np.log(3.9236) == pytest.approx(lam.frame["loss"].min(), abs=0.02)
-    with pytest.raises(BayesScalingError, match="--loss-unit nats/word does not match"):
+    with pytest.raises(BayesScalingError, match="--loss-unit nats/word does not match") as err:
         check_units(resolve_spec("chinchilla", "chinchilla_hoffmann2022"), lam)  # published priors: per token
+    assert "give the losses in nats/token" not in str(err.value)  # a per-word loss has no per-token value
     check_units(resolve_spec("chinchilla"), lam)  # weak priors: fitted and labelled per word
     acc = ds.load("pythia_evals", data_home=DATASETS, task="piqa", final=True)
     assert (acc.loss_unit, acc.predictor_unit) == (None, "nats/word")

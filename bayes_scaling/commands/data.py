@@ -9,8 +9,6 @@ from bayes_scaling.commands.output import emit
 from bayes_scaling.conventions import DEFAULT_LOSS_UNIT
 from bayes_scaling.errors import BayesScalingError
 
-
-
 _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 
 

@@ -33,7 +33,8 @@ from bayes_scaling.data.table import EXTRA_QUANTITIES, METRIC_COLUMN, ColumnMap,
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.quantities import QUANTITIES
 
-__all__ = ["COMPUTE_MISMATCH_FACTOR", "EXTRA_QUANTITIES", "METRIC_COLUMN", "ColumnMap", "RunTable", "load_runs", "runs_from_frame"]
+__all__ = ["COMPUTE_MISMATCH_FACTOR", "EXTRA_QUANTITIES", "METRIC_COLUMN", "ColumnMap", "RunTable", "load_runs",
+           "runs_from_frame"]
 
 #: Given compute may differ from 6ND by this factor before a warning (Hoffmann et al. 2022 Table A4
 #: shows exact counts within 10% of 6ND; a 2x gap means mismatched units or conventions).
@@ -140,8 +141,8 @@ def load_runs(
     with the table (and a fit of it) to label every loss; values are not converted. ``None``: the column is
     a metric (e.g. accuracy, for a metric law), not a loss. ``loss_col`` None reads column ``loss`` or, where
     there is none, :data:`~bayes_scaling.data.table.METRIC_COLUMN` (``metric``); a response column named
-    ``metric`` is a metric whatever ``loss_unit`` says (a loss unit other than the default is refused). ``predictor_unit``: the unit of the predictor
-    loss L of a metric law (``extra_cols["L"]``), recorded so that a chain of fits can check it; None: unknown.
+    ``metric`` is a metric whatever ``loss_unit`` says (a loss unit other than the default is refused).
+    ``predictor_unit``: the unit of the predictor loss L of a metric law (``extra_cols["L"]``), recorded so that a chain of fits can check it; None: unknown.
     ``*_col`` name the source column of each quantity (``None``: absent; a default name may be absent,
     a name given explicitly must exist). Errors carry the quantity (or column role) at fault.
     Implausible values (a sign of wrong units: :mod:`bayes_scaling.data.plausibility`) warn, or
@@ -196,7 +197,8 @@ def load_runs(
             return col
         if required:
             missing.append(role)
-            hint = f" (a metric, e.g. accuracy as a fraction, goes in column {METRIC_COLUMN!r})" if role == "loss" else ""
+            hint = (f" (a metric, e.g. accuracy as a fraction, goes in column {METRIC_COLUMN!r})"
+                    if role == "loss" and col == "loss" else "")
             problems.append(f"{_column_label(role)} column {col!r} not found; columns are: {available}{hint}")
         return None
 
@@ -226,7 +228,7 @@ def load_runs(
     specs = [("N", params_c, "parameters", "parameters"), ("D", tokens_c, "tokens", "tokens"),
              ("C", compute_c, "compute", COMPUTE_UNIT_NAMES[compute_unit]),
              ("loss", loss_c, "metric" if loss_unit is None else "loss",
-              "a fraction" if loss_unit is None else loss_unit),
+              "fractions (0 to 1)" if loss_unit is None else loss_unit),
              *((q, col, EXTRA_QUANTITIES[q], EXTRA_QUANTITIES[q]) for q, col in extra_cols.items())]
     for key, col, label, unit in specs:
         if col is None:
