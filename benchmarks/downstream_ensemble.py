@@ -94,7 +94,7 @@ def ensemble_record(ens, targets: dict, seed: int) -> dict:
 def one_split(label: str, fit_sizes, target_sizes: dict, kw: dict, seed: int) -> dict:
     train = c4_rows(fit_sizes)
     targets = {k: c4_rows(v) for k, v in target_sizes.items()}
-    res = {"fit_sizes": list(fit_sizes), "n_train": len(train), "rows": {}}
+    res = {"split": label, "fit_sizes": list(fit_sizes), "n_train": len(train), "rows": {}}
     t0 = time.perf_counter()
     single = bs.fit(train, "chinchilla", **kw)  # (i): bench_downstream.py's C4 row
     res["rows"]["(i) chinchilla, single fit"] = {"diagnostics": diag(single.diagnostics), "targets": {}}
