@@ -19,6 +19,12 @@ spread at 190M-1xC and 1B-1xC (4 replicates each): C4 loss in nats/token, MMLU a
 from (N, D), accuracy from bits-per-byte, both with run noise; the run-to-run sd of a new run's accuracy is the
 step-1 run sd through the sigmoid's slope plus the step-2 run sd, per draw).
 
+Law-form ensembles (``--part ensemble``, issue 12; not in ``all``): the C4 rows of step 1 fitted by the default
+single ``chinchilla`` fit, by each member of ``bench_ensemble.py``'s default ensemble alone, by the ensemble
+(leave-future-out stacking) without and with ``calibrate_extrapolation``, and by the Huber point fit of the Chinchilla
+form; scored on the 3B runs (split A: fit 190M-1B) and, deeper, on the 1B and the 3B runs with 190M-760M fitted
+(split B). Protocol: ``benchmarks/README.md``, "A real ladder with larger models held out".
+
     BAYES_SCALING_DATASETS=... python benchmarks/bench_downstream.py [--draws 500] [--part all] [--out FILE.json]
 """
 
@@ -39,6 +45,11 @@ from bayes_scaling.datasets.loaders.olmo_ladder import CHANCE, MAIN_TASKS
 from bayes_scaling.queries.metric_chain import predict_metric
 
 TRAIN = ["190M", "370M", "760M", "1B"]
+
+
+def c4_rows(sizes):
+    """Step 1's C4 rows: the final runs of ``sizes`` (every replicate and token multiple), loss ``val_ce_c4_en``."""
+    return bs.datasets.load("olmo_ladder", target="c4", sizes=sizes)
 
 
 def chinchilla_ls(N, D, y):
@@ -163,7 +174,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--draws", type=int, default=500)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--part", choices=("all", "accuracy", "noise"), default="all")
+    ap.add_argument("--part", choices=("all", "accuracy", "noise", "ensemble"), default="all",
+                    help="all: accuracy and noise; ensemble: the law-form ensemble rows (issue 12), run alone")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     kw = dict(draws=args.draws, tune=1000, chains=2, seed=args.seed, progress=False)
@@ -171,6 +183,15 @@ def main() -> None:
     t_start = time.perf_counter()
     rows = {}
     warnings.simplefilter("ignore")
+    if args.part == "ensemble":
+        from downstream_ensemble import ensemble_part
+
+        rows["ensemble"] = ensemble_part(kw, args.seed)
+        print(f"total {time.perf_counter() - t_start:.0f} s")
+        if args.out:
+            with open(args.out, "w") as fh:
+                json.dump(rows, fh, indent=2, default=float)
+        return
     if args.part != "accuracy":
         rows["noise"] = noise_part(kw, args.seed)
     if args.part == "noise":
@@ -180,8 +201,8 @@ def main() -> None:
                 json.dump(rows, fh, indent=2)
         return
 
-    c4 = load("olmo_ladder", target="c4", sizes=TRAIN)
-    test = load("olmo_ladder", target="c4", sizes=["3B"])
+    c4 = c4_rows(TRAIN)
+    test = c4_rows(["3B"])
     N, D = test.frame["N"].to_numpy(), test.frame["D"].to_numpy()
     fit = bs.fit(c4, "chinchilla", **kw)
     pred = fit.predict(N=N, D=D, seed=args.seed)["loss_predictive"]

@@ -126,7 +126,7 @@ def run_draws(result, *, seed: int | None = None) -> tuple[np.ndarray, np.ndarra
     ev = result.evaluator
     runs = result.runs
     log_mu = ev.log_mean_at_runs(runs)
-    axis = None if ev.discrepancy is None else runs.frame[ev.discrepancy.axis].to_numpy(float)
+    axis = None if ev.discrepancy is None else runs.frame
     log_pred = ev.log_predictive(log_mu, axis, rng=ev.default_rng(2, seed))
     return np.exp(flat_draws(log_mu.transpose(RUN_DIM, ...))), np.exp(flat_draws(log_pred.transpose(RUN_DIM, ...)))
 
