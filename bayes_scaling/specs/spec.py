@@ -165,12 +165,13 @@ class LawSpec:
 
     def check_loss_unit(self, loss_unit: str) -> None:
         """Refuse losses in ``loss_unit`` when this spec's loss-scale priors are declared in another unit."""
-        if self.loss_unit is not None and loss_unit != self.loss_unit:
-            raise BayesScalingError(
-                f"--loss-unit {loss_unit} does not match --spec {self.name}, whose priors on loss-scale parameters "
-                f"are in {self.loss_unit}: give the losses in {self.loss_unit} (--loss-unit {self.loss_unit}), or use "
-                f"a spec with weak priors (e.g. {self.law_name}) or one declaring loss_unit = \"{loss_unit}\"",
-                quantity="loss_unit")
+        if self.loss_unit is not None and loss_unit != self.loss_unit:  # per word: no per-token value to give
+            convert = ("" if "word" in loss_unit + self.loss_unit
+                       else f"give the losses in {self.loss_unit} (--loss-unit {self.loss_unit}), or ")
+            raise BayesScalingError(f"--loss-unit {loss_unit} does not match --spec {self.name}, whose priors on "
+                                    f"loss-scale parameters are in {self.loss_unit}: {convert}use a spec with weak "
+                                    f"priors (e.g. {self.law_name}) or one declaring loss_unit = \"{loss_unit}\"",
+                                    quantity="loss_unit")
 
     def with_vary(self, vary: tuple[str, ...] | list[str] | None) -> "LawSpec":
         """This spec with ``vary`` as the group-varying parameters (validated; ``None``: unchanged)."""
