@@ -133,3 +133,64 @@ def test_contradiction_budget_is_training_compute_against_c_min():
     budget = float(np.median(c)) * 2.0  # training compute whose C_min (budget / 2) is the median C*
     assert prob_before(pt, budget) == pytest.approx((c < budget / 2.0).mean(), abs=1e-12)
     assert 0.3 < prob_before(pt, budget) < 0.7  # not ~1, as comparing budget itself with C* gives
+
+
+@pytest.mark.parametrize("dist,kwargs", [("HalfNormal", {"sigma": 0.05}), ("Exponential", {"lam": 20.0}),
+                                         ("HalfStudentT", {"nu": 3.0, "sigma": 0.05})])
+def test_run_noise_sigma_prior_variance_matches_monte_carlo(dist, kwargs):
+    from bayes_scaling.specs.moments import contraction_scale, quadrature_sum_variance, scipy_dist
+    from bayes_scaling.specs.spec import PriorSpec
+
+    prior = PriorSpec(dist, kwargs)
+    rng = np.random.default_rng(0)
+    d = scipy_dist(prior)
+    x, y = (np.abs(d.rvs(size=2_000_000, random_state=rng)) for _ in range(2))
+    h = np.hypot(x, y)
+    for scale in ("linear", "log"):
+        if scale == "linear" and contraction_scale(prior) == "log":
+            continue  # heavy tails: no usable linear variance
+        mc = np.var(np.log(h) if scale == "log" else h)
+        assert quadrature_sum_variance(prior, scale) == pytest.approx(mc, rel=0.02)
+    # deterministic
+    assert quadrature_sum_variance(prior, "log") == quadrature_sum_variance(prior, "log")
+
+
+def test_run_noise_sigma_contraction_uses_the_derived_prior():
+    import json
+
+    from bayes_scaling.inference.fit import resolve_spec
+    from bayes_scaling.specs import moments
+
+    spec = resolve_spec("chinchilla", None)
+    m = moments.prior_moments(spec, ["sigma", "sigma_law", "sigma_run"], {})
+    s = 0.05  # the default HalfNormal(0.05) on each component
+    assert m["sigma_run"][1] == pytest.approx(s ** 2 * (1 - 2 / np.pi))
+    rng = np.random.default_rng(1)
+    h = np.hypot(np.abs(rng.normal(0, s, 10 ** 6)), np.abs(rng.normal(0, s, 10 ** 6)))
+    assert m["sigma"][1] == pytest.approx(np.var(h), rel=0.01)
+    # a posterior of the derived sigma with half the prior variance contracts by 0.5, also from an older
+    # file's stored moments that gave sigma HalfNormal's variance
+    draws = np.sqrt(0.5) * (h[:200_000] - h.mean()) + h.mean()
+    old = json.dumps({**m, "sigma": ["linear", s ** 2 * (1 - 2 / np.pi)]})
+    for stored in (json.dumps(m), old):
+        c = moments.contraction(spec, "sigma", draws, stored, {})["contraction"]
+        assert c == pytest.approx(0.5, abs=0.02)
+
+
+def test_planning_and_compare_json_carry_the_units_block(tmp_path, capsys):
+    import json
+
+    from bayes_scaling.cli import main
+
+    f, h = fake_fit(draws=50), fake_hierarchical_fit(draws=50)
+    pf, ph = tmp_path / "f.nc", tmp_path / "h.nc"
+    f.save(pf)
+    h.save(ph)
+    want = {"loss": f.loss_unit, "N": f"{f.runs_metadata['params_kind']} parameters", "D": "tokens", "C": "FLOPs"}
+    for argv in (["predict", pf, "--params", "1e9", "--tokens", "2e10"], ["allocate", pf, "--compute", "1e22"],
+                 ["target", pf, "--loss", "2.5"], ["frontier", pf, "--compute-min", "1e20", "--compute-max", "1e22"],
+                 ["compare", ph, "--compute", "1e22"]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert main([str(a) for a in argv] + ["--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["units"] == want, argv[0]

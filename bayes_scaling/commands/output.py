@@ -48,6 +48,13 @@ def emit(text: Text = (), record: Any = None, *, as_json: bool = False) -> int:
     return 0
 
 
+def units_record(result) -> dict[str, str]:
+    """The ``units`` block of a command's JSON: the fit's loss unit, the kind of parameters N counts,
+    D in tokens and C in FLOPs (a key named ``..._pf_days`` says its own unit)."""
+    return {"loss": result.loss_unit, "N": f"{result.runs_metadata['params_kind']} parameters", "D": "tokens",
+            "C": "FLOPs"}
+
+
 def interval_text(label: str, r: dict, unit: str = "", fmt=".4g", *, inf: str | None = None) -> str:
     """``"label: median M<unit>, 90% interval [lo, hi]"`` from a :func:`summary_record` (``fmt``: a format
     spec or a function of a number); a quantity no draw has a value of (e.g. the compute for a loss below

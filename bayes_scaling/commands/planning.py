@@ -9,7 +9,7 @@ import numpy as np
 from bayes_scaling.commands.args import (add_ci_arg, add_compute_unit_arg, add_cost_args, add_json_arg, budget_flops,
                                          cost_from_args, int_at_least, positive_float, refuse_unused, to_flops)
 from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, emit, extrapolation_lines,
-                                           infinite_as_null, interval_line)
+                                           infinite_as_null, interval_line, units_record)
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, flops_to_pf_days, pct
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import format_interval, summary_record as rec
@@ -51,6 +51,7 @@ def cmd_allocate(args) -> int:
         "a": rec(fe["a"], ci),
         "b": rec(fe["b"], ci),
         "alternatives": {},
+        "units": units_record(result),
     }
     for name, alt in d.alternatives.items():
         out["alternatives"][name] = {
@@ -121,6 +122,7 @@ def cmd_target(args) -> int:
         "compute_pf_days": rec(ds["compute"].copy(data=flops_to_pf_days(ds["compute"].values)), ci),
         "N_opt": rec(ds["N_opt"], ci),
         "D_opt": rec(ds["D_opt"], ci),
+        "units": units_record(result),
     }
     by_form = member_records(result, lambda m: compute_for_loss(m, args.loss, cost=cost)["compute"], ci)
     if by_form:
@@ -191,7 +193,8 @@ def cmd_frontier(args) -> int:
         rows.append({"compute_flops": float(c), **{k: rec(sel[k], ci) for k in ("N_opt", "D_opt", "tokens_per_param",
                                                                                    "loss_opt")}})
     out = {"a": rec(fe["a"], ci), "b": rec(fe["b"], ci), "loss_slope": rec(fe["loss_slope"], ci),
-           "budgets": rows, "cost": cost.describe(), "diagnostics": diagnostics_record(result)}
+           "budgets": rows, "cost": cost.describe(), "units": units_record(result),
+           "diagnostics": diagnostics_record(result)}
     by_form = member_records(result, lambda m: compute_optimal(m, [hi], cost=cost)["N_opt"].isel(budget=0, drop=True), ci)
     if by_form:
         out["N_opt_at_compute_max_by_law_form"] = by_form
@@ -233,6 +236,7 @@ def _kaplan_frontier(args, result, lo: float, hi: float) -> int:
                      "loss_gap": rec(cmp["loss_gap"], ci), "p_efficient_better": cmp["p_efficient_better"]})
     out["budgets"] = rows
     out["converged_within"] = args.converged_within
+    out["units"] = units_record(result)
     out["diagnostics"] = diagnostics_record(result)
 
     def text():
