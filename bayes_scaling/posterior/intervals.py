@@ -52,7 +52,8 @@ def summarize(da: xr.DataArray, ci_prob: float = CI_PROB) -> xr.Dataset:
     lo, hi = interval_bounds(ci_prob)
     others = [d for d in da.dims if d not in SAMPLE_DIMS]
     q = quantiles(flat_draws(da), [0.5, lo, hi])
-    part = lambda i: xr.DataArray(q[i], dims=others, coords={d: da[d] for d in others if d in da.coords})  # noqa: E731
+    coords = {k: v for k, v in da.coords.items() if set(v.dims) <= set(others)}
+    part = lambda i: xr.DataArray(q[i], dims=others, coords=coords)  # noqa: E731
     out = xr.Dataset(
         {
             "median": part(0),
