@@ -60,8 +60,9 @@ def interval_text(label: str, r: dict, unit: str = "", fmt=".4g", *, inf: str | 
     spec or a function of a number); a quantity no draw has a value of (e.g. the compute for a loss below
     every draw's floor) says so instead of printing nan. ``inf``: the text of a +infinite median or end
     (e.g. ``"unreachable"``), with the share of infinite draws when the record has it."""
-    if all(v is None or v != v for v in (r["median"], r["ci_low"], r["ci_high"])):
-        return f"{label}: none (no posterior draw has a finite value)"
+    if all(v is None or not math.isfinite(v) for v in (r["median"], r["ci_low"], r["ci_high"])):
+        every = f": {inf} in every draw" if inf is not None and r.get("p_infinite") == 1.0 else ""
+        return f"{label}: none (no posterior draw has a finite value{every})"
     base = fmt if callable(fmt) else (lambda v: format(v, fmt))
     f = base if inf is None else (lambda v: inf if v == math.inf else base(v))  # noqa: E731
     text = f"{label}: median {f(r['median'])}{unit}, {pct(r['ci_prob'])} interval {format_interval(r, f, median=False)}"

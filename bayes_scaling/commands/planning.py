@@ -150,7 +150,7 @@ def cmd_target(args) -> int:
         for key, name in (("compute", "compute (FLOPs)"), ("compute_pf_days", "compute (PF-days)"),
                           ("N_opt", "N* (parameters)"), ("D_opt", "D* (tokens)")):
             yield interval_line(name, out[key], inf="unreachable")
-        if out["p_unreachable"] > 0:
+        if 0 < out["p_unreachable"] < 1:
             yield interval_line("compute over the draws that reach it (FLOPs)", rec(ds["compute"].where(
                 np.isfinite(ds["compute"])), ci))
         yield from member_lines(out.get("compute_by_law_form", {}), "compute", "FLOPs")
