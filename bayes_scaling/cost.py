@@ -108,6 +108,19 @@ class CostLaw:
         """Tokens D that spend ``compute`` FLOPs at N parameters."""
         return np.asarray(compute, float) / self.flops_per_token(n_params)
 
+    def params(self, compute, tokens):
+        """Parameters N at which a run on ``tokens`` tokens costs ``compute`` FLOPs (f(N) D = C; f increases with N)."""
+        c, d = np.broadcast_arrays(np.asarray(compute, float), np.asarray(tokens, float))
+        if self.kind != "kaplan":
+            return (c / (self.k * d)) ** (1.0 / self.a)
+        hi = np.log(c / (FLOPS_PER_PARAM_TOKEN * d))  # f(N) >= 6N: N <= C / (6D)
+        lo = hi - 60.0
+        for _ in range(100):
+            mid = (lo + hi) / 2
+            over = self.flops(np.exp(mid), d) > c
+            lo, hi = np.where(over, lo, mid), np.where(over, mid, hi)
+        return np.exp((lo + hi) / 2)
+
     def params_at_ratio(self, compute, tokens_per_param):
         """N such that a run of N parameters on D = r N tokens costs ``compute`` FLOPs (r = tokens/parameter)."""
         c, r = np.broadcast_arrays(np.asarray(compute, float), np.asarray(tokens_per_param, float))
@@ -164,6 +177,7 @@ def store_cost(result, cost: CostLaw | None) -> None:
         result.tree.attrs.pop("cost_law", None)
     else:
         result.tree.attrs["cost_law"] = cost.to_json()
+    vars(result).pop("evaluator", None)  # a cached evaluator would complete query points with the old law
 
 
 def fit_cost(n_params, tokens, compute) -> CostLaw:

@@ -435,9 +435,12 @@ def test_prob_before(kaplan_cd0):
     fc = fake_fit("kaplan_c", KAPLAN_C, rel_sd=0.01, seed=1)
     fd = fake_fit("kaplan_d", KAPLAN_D, rel_sd=0.01, seed=2)
     pt = contradiction_point(fc, fd)
-    ps = [prob_before(pt, b) for b in (1e2, 1e3, 1e4, 1.67e4, 1e5, 1e6, 1e7)]
+    ps = [prob_before(pt, b) for b in (1e2, 1e3, 1e4, 3.34e4, 1e5, 1e6, 1e7)]
     assert ps == sorted(ps)
-    assert 0.0 < prob_before(pt, 1.67e4) < 1.0
+    # C* ~ 1.67e4 PF-days of C_min; a training budget buys budget / compute_factor (2) of C_min
+    assert 0.0 < prob_before(pt, 2 * 1.67e4) < 1.0
+    assert prob_before(pt, 2 * 1.67e4) == pytest.approx(float((pt["C_star"] < 1.67e4).mean()), abs=1e-12)
+    assert prob_before(pt, 1.67e4) < prob_before(pt, 2 * 1.67e4)
 
 
 def test_contradiction_point_needs_kaplan_c_and_d(kaplan_cd0, hoff0):
@@ -596,7 +599,8 @@ def test_cli_target_json(cli_files, capsys):
     assert {"compute", "p_unreachable", "p_reach"} <= set(js)
     assert set(js["compute"]) >= RECORD_KEYS
     assert js["p_unreachable"] == 0.0
-    assert 0.0 <= js["p_reach"] <= 1.0
+    r = js["p_reach"]
+    assert 0.0 <= r["with_the_decisions_plan"] <= r["if_the_optimal_N_were_known"] <= 1.0  # per draw, optimum <= plan
     assert js["compute_pf_days"]["median"] == pytest.approx(js["compute"]["median"] / PF_DAY_FLOPS, rel=1e-9)
 
 

@@ -51,6 +51,11 @@ def cmd_breakdown(args) -> int:
             path = f"N = {n_e:.3g} C^{p_n}"
         point = bd.contradiction_point(result, FitResult.load(args.kaplan_d), n_e=n_e, p_n=p_n)
         cp = {k: rec(point[k], ci) for k in ("C_star", "N_star", "D_star", "L_star")}
+        factor = point.attrs["compute_factor"]
+        cp["C_star_training"] = rec(point["C_star"] * factor, ci)
+        cp["compute_units"] = {"C_star": "PF-days of C_min (Kaplan et al. 2020 sec. 6)",
+                               "C_star_training": f"PF-days of training compute = {factor:g} x C_min on the path",
+                               "budget": "PF-days of training compute", "compute_factor": factor}
         cp["p_never_meet"] = point.attrs["p_never_meet"]
         cp["path"] = {"n_e_median": point.attrs["n_e_median"], "p_n_median": point.attrs["p_n_median"],
                       "from": "kaplan_ns fit" if args.kaplan_ns else "given"}
@@ -58,10 +63,14 @@ def cmd_breakdown(args) -> int:
             cp["p_before_budget"] = bd.prob_before(point, flops_to_pf_days(budget))
         out["contradiction_point"] = cp
         lines.append(f"Kaplan's contradiction point (L(C_min) meets L(D) on the path {path}):")
-        lines += [interval_line("C* (PF-days)", cp["C_star"]), interval_line("N* (parameters)", cp["N_star"]),
+        lines += [interval_line("C* (PF-days of C_min)", cp["C_star"]),
+                  interval_line(f"C* as training compute ({factor:g} x C_min, PF-days)", cp["C_star_training"]),
+                  interval_line("N* (parameters)", cp["N_star"]),
                   interval_line("D* (tokens)", cp["D_star"]), interval_line(f"L* ({result.loss_unit})", cp["L_star"])]
         if "p_before_budget" in cp:
-            lines.append(f"  P(C* < budget {flops_to_pf_days(budget):.4g} PF-days) = {cp['p_before_budget']:.3f}")
+            b = flops_to_pf_days(budget)
+            lines.append(f"  P(C* < budget): budget {b:.4g} PF-days of training compute = {b / factor:.4g} PF-days of "
+                         f"C_min; P = {cp['p_before_budget']:.3f}")
     elif set(law.input_names) == {"N", "D"}:
         from bayes_scaling.queries.data_requirement import data_requirement
 

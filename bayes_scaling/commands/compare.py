@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from bayes_scaling.commands.args import add_ci_arg, add_compute_unit_arg, add_json_arg, budget_flops, positive_float
-from bayes_scaling.commands.output import diagnostics_line, diagnostics_record, emit, interval_line
+from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, emit, infinite_as_null, interval_line,
+                                           units_record)
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import summary_record as rec
@@ -32,9 +33,11 @@ def cmd_compare(args) -> int:
         "rope": c["rope"],
         "p_rope": c["p_rope"],
         "param_diff": {k: rec(v, ci) for k, v in c["param_diff"].items()},
+        "units": units_record(result),
     }
     if "compute_multiplier" in c:
-        out["compute_multiplier"] = rec(c["compute_multiplier"], ci)
+        out["compute_multiplier"] = infinite_as_null(rec(c["compute_multiplier"], ci), f"null: +infinity ({b} cannot "
+                                                     f"match {a}'s loss at any budget in that share of draws, p_infinite)")
     if "p_best" in c:
         out["p_best"], out["expected_rank"] = c["p_best"], c["expected_rank"]
     from bayes_scaling.commands.ensemble import member_lines, member_records
@@ -57,7 +60,8 @@ def cmd_compare(args) -> int:
         yield (f"  P({a} better than {b}) = {out['p_a_better']:.3f}; P(|difference| < {args.rope:.0%} of the loss) = "
                f"{out['p_rope']:.3f}")
         if "compute_multiplier" in out:
-            yield interval_line(f"compute {b} needs to match {a} (x C)", out["compute_multiplier"], fmt=".3g")
+            yield interval_line(f"compute {b} needs to match {a} (x C)", out["compute_multiplier"], fmt=".3g",
+                                inf="never")
         for k, r in out["param_diff"].items():
             yield interval_line(f"{k}({b}) - {k}({a})", r)
         if "p_best" in out:

@@ -48,19 +48,45 @@ def emit(text: Text = (), record: Any = None, *, as_json: bool = False) -> int:
     return 0
 
 
-def interval_text(label: str, r: dict, unit: str = "", fmt=".4g") -> str:
+def units_record(result) -> dict[str, str]:
+    """The ``units`` block of a command's JSON: the fit's loss unit, the kind of parameters N counts,
+    D in tokens and C in FLOPs (a key named ``..._pf_days`` says its own unit)."""
+    return {"loss": result.loss_unit, "N": f"{result.runs_metadata['params_kind']} parameters", "D": "tokens",
+            "C": "FLOPs"}
+
+
+def interval_text(label: str, r: dict, unit: str = "", fmt=".4g", *, inf: str | None = None) -> str:
     """``"label: median M<unit>, 90% interval [lo, hi]"`` from a :func:`summary_record` (``fmt``: a format
     spec or a function of a number); a quantity no draw has a value of (e.g. the compute for a loss below
-    every draw's floor) says so instead of printing nan."""
-    if all(v is None or v != v for v in (r["median"], r["ci_low"], r["ci_high"])):
-        return f"{label}: none (no posterior draw has a finite value)"
-    m = fmt(r["median"]) if callable(fmt) else format(r["median"], fmt)
-    return f"{label}: median {m}{unit}, {pct(r['ci_prob'])} interval {format_interval(r, fmt, median=False)}"
+    every draw's floor) says so instead of printing nan. ``inf``: the text of a +infinite median or end
+    (e.g. ``"unreachable"``), with the share of infinite draws when the record has it."""
+    if all(v is None or not math.isfinite(v) for v in (r["median"], r["ci_low"], r["ci_high"])):
+        every = f": {inf} in every draw" if inf is not None and r.get("p_infinite") == 1.0 else ""
+        return f"{label}: none (no posterior draw has a finite value{every})"
+    base = fmt if callable(fmt) else (lambda v: format(v, fmt))
+    f = base if inf is None else (lambda v: inf if v == math.inf else base(v))  # noqa: E731
+    text = f"{label}: median {f(r['median'])}{unit}, {pct(r['ci_prob'])} interval {format_interval(r, f, median=False)}"
+    if inf is not None and r.get("p_infinite"):
+        text += f" ({inf} in {r['p_infinite']:.1%} of draws)"
+    return text
 
 
-def interval_line(label: str, r: dict, unit: str = "", fmt=".4g") -> str:
+def interval_line(label: str, r: dict, unit: str = "", fmt=".4g", *, inf: str | None = None) -> str:
     """:func:`interval_text` indented as a line of a command's answer."""
-    return "  " + interval_text(label, r, unit, fmt)
+    return "  " + interval_text(label, r, unit, fmt, inf=inf)
+
+
+#: What a JSON null means in a record whose draws include +inf (:func:`infinite_as_null`).
+UNREACHABLE_NULL = "null: +infinity (unreachable at any budget in that share of draws, p_infinite)"
+
+
+def infinite_as_null(r: dict, meaning: str = UNREACHABLE_NULL) -> dict:
+    """A :func:`summary_record` for JSON when some draws are +inf: its +inf values (median, mean or an
+    interval end) are written as null like every non-finite number (:func:`json_safe`), and the record
+    says so in ``"null_means"``; ``mean_finite`` (over the finite draws) stays a number."""
+    if any(r.get(k) == math.inf for k in ("median", "mean", "ci_low", "ci_high")):
+        return {**r, "null_means": meaning}
+    return r
 
 
 def _attempts(result) -> list[dict]:

@@ -9,7 +9,7 @@ import numpy as np
 from bayes_scaling.commands.args import (add_ci_arg, add_compute_unit_arg, add_cost_args, add_json_arg, budget_flops,
                                          cost_from_args, int_at_least, positive_float, refuse_unused, to_flops)
 from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, emit, extrapolation_lines,
-                                           interval_line)
+                                           infinite_as_null, interval_line, units_record)
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, flops_to_pf_days, pct
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import format_interval, summary_record as rec
@@ -51,6 +51,7 @@ def cmd_allocate(args) -> int:
         "a": rec(fe["a"], ci),
         "b": rec(fe["b"], ci),
         "alternatives": {},
+        "units": units_record(result),
     }
     for name, alt in d.alternatives.items():
         out["alternatives"][name] = {
@@ -105,7 +106,7 @@ def cmd_allocate(args) -> int:
 
 def cmd_target(args) -> int:
     from bayes_scaling.commands.ensemble import member_lines, member_records
-    from bayes_scaling.queries.allocate import compute_for_loss, prob_reach
+    from bayes_scaling.queries.allocate import compute_for_loss, decide, prob_reach
     from bayes_scaling.result import load_fit
 
     if args.compute is None:
@@ -121,13 +122,17 @@ def cmd_target(args) -> int:
         "compute_pf_days": rec(ds["compute"].copy(data=flops_to_pf_days(ds["compute"].values)), ci),
         "N_opt": rec(ds["N_opt"], ci),
         "D_opt": rec(ds["D_opt"], ci),
+        "units": units_record(result),
     }
     by_form = member_records(result, lambda m: compute_for_loss(m, args.loss, cost=cost)["compute"], ci)
     if by_form:
         out["compute_by_law_form"] = by_form
     if args.compute is not None:
         out["budget_flops"] = budget_flops(args)
-        out["p_reach"] = prob_reach(result, args.loss, out["budget_flops"], cost=cost)
+        d = decide(result, out["budget_flops"], cost=cost)
+        out["p_reach"] = {"with_the_decisions_plan": float((d.outcome["loss"] <= args.loss).mean()),
+                          "if_the_optimal_N_were_known": prob_reach(result, args.loss, out["budget_flops"], cost=cost),
+                          "decision": {"N": d.N, "D": d.D, "utility": d.utility}}
     where = {q: out[k]["median"] for q, k in (("N", "N_opt"), ("D", "D_opt"), ("C", "compute"))}
     if all(np.isfinite(v) for v in where.values()):  # the guard at the median plan (none if unreachable)
         from bayes_scaling.queries.extrapolation import extrapolation_report
@@ -136,17 +141,24 @@ def cmd_target(args) -> int:
     else:  # said, not left out (P(unreachable) > 0.5): no guard must not read as a plan within the data
         out["extrapolation"], out["extrapolation_note"] = None, "extrapolation guard: none (the median plan is unreachable)"
     out["diagnostics"] = diagnostics_record(result)
+    for key in ("compute", "compute_pf_days", "N_opt", "D_opt"):
+        out[key] = infinite_as_null(out[key])
 
     def text():
         yield (f"to reach a loss of {args.loss:g} {result.loss_unit} with the compute-optimal plan "
                f"(P(unreachable at any budget) = {out['p_unreachable']:.3f}):")
-        yield interval_line("compute (FLOPs)", out["compute"])
-        yield interval_line("compute (PF-days)", out["compute_pf_days"])
-        yield interval_line("N* (parameters)", out["N_opt"])
-        yield interval_line("D* (tokens)", out["D_opt"])
+        for key, name in (("compute", "compute (FLOPs)"), ("compute_pf_days", "compute (PF-days)"),
+                          ("N_opt", "N* (parameters)"), ("D_opt", "D* (tokens)")):
+            yield interval_line(name, out[key], inf="unreachable")
+        if 0 < out["p_unreachable"] < 1:
+            yield interval_line("compute over the draws that reach it (FLOPs)", rec(ds["compute"].where(
+                np.isfinite(ds["compute"])), ci))
         yield from member_lines(out.get("compute_by_law_form", {}), "compute", "FLOPs")
         if "p_reach" in out:
-            yield f"P(reach {args.loss:g} within {out['budget_flops']:.4g} FLOPs) = {out['p_reach']:.3f}"
+            r = out["p_reach"]
+            yield (f"P(reach {args.loss:g} within {out['budget_flops']:.4g} FLOPs) = {r['with_the_decisions_plan']:.3f} "
+                   f"with the decision's plan (N = {r['decision']['N']:.4g}, D = {r['decision']['D']:.4g}), "
+                   f"{r['if_the_optimal_N_were_known']:.3f} if the optimal N were known")
         yield from (extrapolation_lines(out["extrapolation"]) if out["extrapolation"] else [out["extrapolation_note"]])
         yield diagnostics_line(result)
 
@@ -181,7 +193,8 @@ def cmd_frontier(args) -> int:
         rows.append({"compute_flops": float(c), **{k: rec(sel[k], ci) for k in ("N_opt", "D_opt", "tokens_per_param",
                                                                                    "loss_opt")}})
     out = {"a": rec(fe["a"], ci), "b": rec(fe["b"], ci), "loss_slope": rec(fe["loss_slope"], ci),
-           "budgets": rows, "cost": cost.describe(), "diagnostics": diagnostics_record(result)}
+           "budgets": rows, "cost": cost.describe(), "units": units_record(result),
+           "diagnostics": diagnostics_record(result)}
     by_form = member_records(result, lambda m: compute_optimal(m, [hi], cost=cost)["N_opt"].isel(budget=0, drop=True), ci)
     if by_form:
         out["N_opt_at_compute_max_by_law_form"] = by_form
@@ -223,6 +236,7 @@ def _kaplan_frontier(args, result, lo: float, hi: float) -> int:
                      "loss_gap": rec(cmp["loss_gap"], ci), "p_efficient_better": cmp["p_efficient_better"]})
     out["budgets"] = rows
     out["converged_within"] = args.converged_within
+    out["units"] = units_record(result)
     out["diagnostics"] = diagnostics_record(result)
 
     def text():

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from bayes_scaling.commands.args import add_ci_arg, add_json_arg, positive_float
-from bayes_scaling.commands.output import diagnostics_line, diagnostics_record, emit, extrapolation_lines, interval_text
+from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, emit, extrapolation_lines, interval_text,
+                                           units_record)
 from bayes_scaling.conventions import INPUT_QUANTITIES
 
 
@@ -20,8 +21,7 @@ def prediction_json(result, pred, ci_prob: float) -> dict[str, Any]:
         "loss": summary_record(pred["loss"].isel(query=0), ci_prob),
         "loss_predictive": summary_record(pred["loss_predictive"].isel(query=0), ci_prob),
         "query": {k: float(pred[k].values[0]) for k in INPUT_QUANTITIES if k in pred.coords},
-        "units": {"loss": result.loss_unit, "N": f"{result.runs_metadata['params_kind']} parameters", "D": "tokens",
-                  "C": "FLOPs"},
+        "units": units_record(result),
     }
     out["extrapolation"] = extrapolation_report(
         result, {k: pred[k].values for k in INPUT_QUANTITIES if k in pred.coords}, ci_prob)

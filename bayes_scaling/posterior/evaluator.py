@@ -102,8 +102,9 @@ class PosteriorEvaluator:
 
     def __init__(self, law, family, posterior: xr.Dataset, *, ref: dict, hierarchy: dict | None = None,
                  hierarchy_spec=None, covariates: dict | None = None, discrepancy=None, seed: int = 0,
-                 loss_unit: str | None = None):
+                 loss_unit: str | None = None, cost=None):
         self.law = law
+        self.cost = cost  # the fit's stored CostLaw completing N, D, C at query points (None: C = 6ND)
         self.loss_unit = loss_unit  # of the fitted losses (labels only; None: nats/token)
         self.family = family
         self.posterior = posterior
@@ -174,7 +175,7 @@ class PosteriorEvaluator:
         """log of the law's loss at query points (dims chain, draw, query); ``values`` by symbol (N
         parameters, D tokens, C FLOPs ...; two of N, D, C suffice). ``covariates``: values by name
         (one, or one per point); those not given stay at the runs' mean."""
-        q = query_inputs(self.law, **values)
+        q = query_inputs(self.law, **values, cost=self.cost)
         check_query_size(int(np.prod(next(iter(q["values"].values())).shape)), self.shape[0] * self.shape[1])
         log_mu = law_log_loss(self.law, q["logs"], self.params(group, seed=seed), QUERY_DIM)
         if covariates:
@@ -280,7 +281,7 @@ class PosteriorEvaluator:
                 covariates: dict | None = None, se: float | None = None) -> xr.Dataset:
         """``loss`` (the law) and ``loss_predictive`` (a new run: noise, discrepancy and, with ``se``, its
         evaluation standard error), nats/token, dims (chain, draw, query), with the query's inputs as coords."""
-        q = query_inputs(self.law, **values)
+        q = query_inputs(self.law, **values, cost=self.cost)
         log_mu = self.log_mean(values, group=group, seed=self.seed if seed is None else seed, covariates=covariates)
         axis = None if self.discrepancy is None else q["values"]
         log_pred = self.log_predictive(log_mu, axis, rng=self.default_rng(1, seed), se=se)

@@ -1,5 +1,6 @@
-"""Query points: values of a law's inputs checked, completed through the law's compute cost
-(C = k N D FLOPs, k = 6 by default) and converted to the natural logs the law reads."""
+"""Query points: values of a law's inputs checked, completed through the fit's compute cost
+(its stored :class:`~bayes_scaling.cost.CostLaw`, else C = k N D FLOPs with k = 6) and converted to the
+natural logs the law reads."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numbers
 import numpy as np
 
 from bayes_scaling.conventions import check_positive
+from bayes_scaling.cost import CostLaw
 from bayes_scaling.data.table import log_in_unit
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.quantities import label
@@ -89,35 +91,37 @@ def _shape(arrays) -> tuple[int, ...]:
         raise BayesScalingError("query inputs must have the same number of values (or one value each)") from None
 
 
-def query_inputs(law, N=None, D=None, C=None, **extra) -> dict[str, dict[str, np.ndarray]]:
+def query_inputs(law, N=None, D=None, C=None, *, cost: CostLaw | None = None,
+                 **extra) -> dict[str, dict[str, np.ndarray]]:
     """``{"values": ..., "logs": ...}``: query values by symbol (N parameters, D tokens, C FLOPs, and
     ``extra`` inputs such as U unique tokens, X scale axis, S steps), two of N, D, C completing the
-    third through the law's compute cost; ``logs`` are the law's inputs (C in the law's compute unit)."""
+    third through ``cost`` (the fit's stored cost law; None: C = k N D with the law's k); ``logs`` are
+    the law's inputs (C in the law's compute unit)."""
     N, D, C = _array("N", N), _array("D", D), _array("C", C)
     extra = {k: _array(k, v) for k, v in extra.items()}
     _shape((N, D, C, *extra.values()))
-    k = law.flops_per_param_token
+    cost = CostLaw("6nd", k=law.flops_per_param_token) if cost is None else cost
     unused = _unused(law, {"N": N, "D": D, "C": C, **extra})
     if unused:
         raise BayesScalingError(f"law {law.name!r} does not use {', '.join(label(u) for u in unused)}: drop it "
                                 f"(the law's inputs are {', '.join(label(s) for s in law.input_names)})",
                                 quantity=unused[0])
     if N is not None and D is not None and C is not None:
-        if not np.allclose(C, k * N * D, rtol=1e-3, atol=0.0):
-            raise BayesScalingError(f"N, D and C disagree (C must be {k:g}ND FLOPs): give two of them, not all three",
-                                    quantity="C")
+        if not np.allclose(C, cost.flops(N, D), rtol=1e-3, atol=0.0):
+            raise BayesScalingError(f"N, D and C disagree (the fit's cost is {cost.describe()}): give two of them, "
+                                    f"not all three", quantity="C")
     if D is None and N is not None and C is not None:
-        D = C / (k * N)
+        D = cost.tokens(C, N)
     if N is None and D is not None and C is not None:
-        N = C / (k * D)
+        N = cost.params(C, D)
     if C is None and N is not None and D is not None:
-        C = k * N * D
+        C = cost.flops(N, D)
     given = {"N": N, "D": D, "C": C, **extra}
     missing = [s for s in law.input_names if given.get(s) is None]
     if missing:
         raise BayesScalingError(
             f"law {law.name!r} needs {', '.join(label(m) for m in missing)} to predict"
-            + (f" (or two of N, D, C, with C = {k:g}ND)" if set(missing) <= {"N", "D", "C"} else ""),
+            + (f" (or two of N, D, C, with {cost.describe()})" if set(missing) <= {"N", "D", "C"} else ""),
             quantity=missing[0])
     present = {s: v for s, v in given.items() if v is not None}
     shape = _shape(present.values())

@@ -247,9 +247,16 @@ def compute_for_loss(result, target_loss: float, *, flops_per_token: float = FLO
 
 
 def prob_reach(result, target_loss: float, compute: float, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
-               compute_unit: str = "flops", group: str | None = None, cost=None) -> float:
-    """Posterior probability that the optimal plan at budget C reaches ``target_loss`` (law loss)."""
+               compute_unit: str = "flops", group: str | None = None, cost=None, plan: str = "optimal") -> float:
+    """Posterior probability that a plan at budget C reaches ``target_loss`` (law loss). ``plan``:
+    ``"optimal"``, each draw at its own optimal N (as if the optimal N were known: an upper bound);
+    ``"decision"``, the one (N, D) that :func:`decide` picks (expected-loss utility), the plan one would train."""
     target_loss = check_target_loss(target_loss)
+    if plan == "decision":
+        d = decide(result, compute, flops_per_token=flops_per_token, compute_unit=compute_unit, group=group, cost=cost)
+        return float((d.outcome["loss"] <= target_loss).mean())
+    if plan != "optimal":
+        raise BayesScalingError(f"plan must be 'optimal' or 'decision', got {plan!r}", quantity="plan")
     opt = compute_optimal(result, [compute], flops_per_token=flops_per_token, compute_unit=compute_unit, group=group,
                           cost=cost)
     return float((opt["loss_opt"] <= target_loss).mean())

@@ -82,7 +82,7 @@ def contradiction_point(fit_c, fit_d, *, n_e=KAPLAN_PATH["n_e"], p_n=KAPLAN_PATH
     l_star = np.where(meets, np.exp(a_c * (log_cc - np.where(meets, x, 0.0))), np.nan)
     dims = ("chain", "draw")
     ds = xr.Dataset({
-        "C_star": (dims, c_star.reshape(shape), {"units": "PF-days"}),
+        "C_star": (dims, c_star.reshape(shape), {"units": "PF-days of C_min"}),
         "N_star": (dims, n_star.reshape(shape), {"units": "parameters"}),
         "D_star": (dims, d_star.reshape(shape), {"units": "tokens"}),
         "L_star": (dims, l_star.reshape(shape), {"units": "nats/token"}),
@@ -93,5 +93,7 @@ def contradiction_point(fit_c, fit_d, *, n_e=KAPLAN_PATH["n_e"], p_n=KAPLAN_PATH
 
 
 def prob_before(point: xr.Dataset, budget_pf_days: float) -> float:
-    """P(C* < budget): the probability that the laws already contradict each other at the budget."""
-    return float((point["C_star"] < budget_pf_days).mean())
+    """P(the laws already contradict each other at a training budget): C* is a C_min value (Kaplan et al.
+    2020 §6), while a run on the path costs ``compute_factor`` x C_min of training compute (Table 6: 2), so
+    the budget (PF-days of training compute) is compared as C_min = budget / compute_factor: P(C* < that)."""
+    return float((point["C_star"] < budget_pf_days / point.attrs["compute_factor"]).mean())

@@ -22,7 +22,7 @@ from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, loss_unit_of
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import fraction
 from bayes_scaling.queries.allocate import compute_optimal
-from bayes_scaling.queries.draws import bisect_decreasing, budgets_flops, check_flops_per_token, law_draws
+from bayes_scaling.queries.draws import bisect_decreasing, budgets_flops, law_draws, resolve_cost
 
 
 def _check_groups(result, groups) -> list[str]:
@@ -64,11 +64,12 @@ def compute_multiplier(result, a: str, b: str, compute: float, *,
                        flops_per_token: float = FLOPS_PER_PARAM_TOKEN) -> xr.DataArray:
     """Per draw, C'/C where C' is the budget at which group ``b``'s optimal plan matches group
     ``a``'s optimal loss at C (> 1: ``b`` needs more compute than ``a``); ``inf`` in draws where
-    ``b`` cannot reach that loss at any budget (its loss floor is above it)."""
-    k = check_flops_per_token(flops_per_token)
+    ``b`` cannot reach that loss at any budget (its loss floor is above it). Budgets are priced by
+    the same cost law as :func:`group_losses` (the fit's stored one, else C = k N D)."""
+    cost = resolve_cost(result, None, flops_per_token)
     (c,) = budgets_flops([compute], "flops")
-    da, db = law_draws(result, a), law_draws(result, b)
-    log_ct = np.log(c / k)
+    da, db = law_draws(result, a, cost), law_draws(result, b, cost)
+    log_ct = np.log(c / cost.k)
     target = da.log_loss_opt(np.array([log_ct]))[..., 0]
     g = lambda x: db.log_loss_opt(x[..., None])[..., 0]  # noqa: E731
     lo, hi = np.full(da.shape, log_ct - 40.0), np.full(da.shape, log_ct + 40.0)

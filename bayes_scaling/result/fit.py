@@ -18,6 +18,7 @@ import pandas as pd
 import xarray as xr
 
 from bayes_scaling.conventions import CI_PROB, DEFAULT_LOSS_UNIT, RUN_DIM
+from bayes_scaling.cost import stored_cost
 from bayes_scaling.data.runs import RunTable, runs_from_frame
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.files import given_path
@@ -310,7 +311,7 @@ class FitResult:
                                   ref=json.loads(self.tree.attrs["reference_log_inputs"]), hierarchy=self.hierarchy,
                                   hierarchy_spec=self.spec.hierarchy, covariates=self.covariates,
                                   discrepancy=self.discrepancy, seed=int(self.sampler_config.get("seed", 0)),
-                                  loss_unit=self.loss_unit)
+                                  loss_unit=self.loss_unit, cost=stored_cost(self))
 
     def law_params(self, group: str | None = None, *, seed: int = 0) -> dict[str, xr.DataArray]:
         """Posterior draws in the law function's convention (for NumPy queries): ``group`` ``None``

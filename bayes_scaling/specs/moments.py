@@ -94,6 +94,27 @@ def prior_variance(prior, scale: str, log_ref: float = 0.0) -> float:
     return _plain_moments(prior)[1] * math.exp(2.0 * log_ref)
 
 
+#: Prior quantiles per axis of the deterministic grid that gives the prior variance of sqrt(X^2 + Y^2)
+#: for priors other than HalfNormal (:func:`quadrature_sum_variance`).
+QUADRATURE_GRID = 2000
+
+
+def quadrature_sum_variance(prior, scale: str, log_ref: float = 0.0) -> float:
+    """Prior variance, on ``scale``, of sqrt(X^2 + Y^2) for X, Y independent draws of ``prior``: the
+    noise scale ``sigma`` of a fit with run noise, from ``sigma_law`` and ``sigma_run`` (same prior).
+    HalfNormal(s): the sum is Rayleigh(s), variance (2 - pi/2) s^2 (E[X^2 + Y^2] = 2 s^2 minus the
+    squared mean s^2 pi/2) and log-variance pi^2/24 (Weibull shape 2). Other priors: the pairs of a
+    deterministic grid of prior quantiles (:data:`QUADRATURE_GRID` per axis, midpoints)."""
+    if prior.dist == "HalfNormal":
+        s2 = prior.kwargs["sigma"] ** 2
+        return math.pi ** 2 / 24 if scale == "log" else (2 - math.pi / 2) * s2 * math.exp(2.0 * log_ref)
+    u = (np.arange(QUADRATURE_GRID) + 0.5) / QUADRATURE_GRID
+    d = scipy_dist(prior)
+    x = np.abs(d.ppf(0.5 + u / 2) if prior.dist == "HalfStudentT" else d.ppf(u))  # |T|: upper half
+    h = np.hypot(x[:, None], x[None, :])
+    return float(np.var(np.log(h))) if scale == "log" else float(np.var(h)) * math.exp(2.0 * log_ref)
+
+
 def contraction_label(contraction: float, scale: str) -> str:
     """``"0.97"``, ``"0.97 (log)"`` on the log scale, or ``""`` for NaN (no prior of its own)."""
     if contraction != contraction:
@@ -103,7 +124,9 @@ def contraction_label(contraction: float, scale: str) -> str:
 
 def prior_moments(spec, names, ref: dict) -> dict[str, tuple[str, float] | None]:
     """Per name (a law parameter, ``sigma``, ``gamma`` or ``tau_<name>``): (scale, prior variance on that
-    scale) of its prior (:mod:`bayes_scaling.specs.moments`), or ``None`` when it has no prior of its own."""
+    scale) of its prior (:mod:`bayes_scaling.specs.moments`), or ``None`` when it has no prior of its own.
+    With ``sigma_run`` among ``names`` (run noise), ``sigma`` is sqrt(sigma_law^2 + sigma_run^2):
+    :func:`quadrature_sum_variance`."""
     out = {}
     for name in names:
         prior = spec.covariate_prior if name == "gamma" else spec.likelihood.sigma if name.startswith("sigma") else \
@@ -114,7 +137,11 @@ def prior_moments(spec, names, ref: dict) -> dict[str, tuple[str, float] | None]
             out[name] = None
             continue
         scale = contraction_scale(prior)
-        out[name] = (scale, float(prior_variance(prior, scale, ref.get(prior.relative_to, 0.0))))
+        log_ref = ref.get(prior.relative_to, 0.0)
+        if name == "sigma" and "sigma_run" in names:  # run noise: sigma = sqrt(sigma_law^2 + sigma_run^2)
+            out[name] = (scale, quadrature_sum_variance(prior, scale, log_ref))
+        else:
+            out[name] = (scale, float(prior_variance(prior, scale, log_ref)))
     return out
 
 
@@ -131,6 +158,8 @@ def contraction(spec, name: str, draws, stored_json: str | None, ref: dict) -> d
         stored = None
     if not isinstance(stored, dict) or name not in stored:
         stored = prior_moments(spec, [name], ref)
+    elif name == "sigma" and "sigma_run" in stored:  # run noise (files before the derived variance stored HalfNormal's)
+        stored = prior_moments(spec, ["sigma", "sigma_run"], ref)
     if stored.get(name) is None:
         return {"contraction": float("nan"), "contraction_scale": ""}
     scale, prior_var = stored[name]
