@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, seeded_rng
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.laws.registry import get_law
 from bayes_scaling.posterior.inputs import law_log_inputs
@@ -51,7 +51,7 @@ def simulate_runs(law_name: str, truth: dict[str, float], design: pd.DataFrame, 
     Noise on log-loss with scale ``sigma``: Student-t(nu) by default, or ``family`` "normal" / "laplace"."""
     from bayes_scaling.specs.families import get_family
 
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     out = design.copy()
     extra = {k: out[k] for k in ("U", "X", "S", "L") if k in out}
     mean = true_loss(law_name, truth, N=out.get("params"), D=out.get("tokens"), C=out.get("compute"), **extra)

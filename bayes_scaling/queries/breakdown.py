@@ -16,10 +16,11 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, pf_days_to_flops
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, pf_days_to_flops, seeded_rng
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import flat_draws
 from bayes_scaling.laws.registry import counterpart_law  # noqa: F401  (part of this module's answers)
+from bayes_scaling.result import require_fit
 
 #: Kaplan et al. 2020 Table 6: N_opt = 1.3e9 C_min^0.73 (C_min in PF-days), trained at C = 2 C_min.
 KAPLAN_PATH = {"n_e": 1.3e9, "p_n": 0.73, "compute_factor": 2.0}
@@ -32,6 +33,7 @@ def _flat(result, name):
 def path_from_frontier(fit_ns) -> tuple[np.ndarray, np.ndarray]:
     """The compute-efficient path N = n_e C^p_n (C in PF-days) per draw of a ``kaplan_ns`` fit
     (Appendix B), flattened over (chain, draw): the alternative to Kaplan's Table 6 constants."""
+    require_fit(fit_ns, "fit_ns", ensemble=False)
     from bayes_scaling.queries.kaplan_frontier import efficient_frontier
 
     ef = efficient_frontier(fit_ns, [1.0]).isel(budget=0)
@@ -48,6 +50,8 @@ def contradiction_point(fit_c, fit_d, *, n_e=KAPLAN_PATH["n_e"], p_n=KAPLAN_PATH
     (PF-days), ``N_star`` (parameters), ``D_star`` (tokens) and ``L_star`` (in the fits' loss unit) over
     ``(chain, draw)`` of ``fit_c``; ``inf`` where the curves never meet (alpha_C <= alpha_D (1 - p_N)).
     """
+    require_fit(fit_c, "fit_c", ensemble=False)
+    require_fit(fit_d, "fit_d", ensemble=False)
     if not (fit_c.law.has("compute_law") and fit_d.law.has("data_law")):
         raise BayesScalingError(
             f"the contradiction point needs a kaplan_c fit and a kaplan_d fit, got {fit_c.law.name!r} and "
@@ -65,7 +69,7 @@ def contradiction_point(fit_c, fit_d, *, n_e=KAPLAN_PATH["n_e"], p_n=KAPLAN_PATH
         raise BayesScalingError("the compute-efficient path needs n_e > 0, 0 < p_n < 1 and compute_factor > 0")
     shape = (fit_c.posterior.sizes["chain"], fit_c.posterior.sizes["draw"])
     size = shape[0] * shape[1]
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     idx = rng.choice(fit_d.posterior.sizes["chain"] * fit_d.posterior.sizes["draw"], size=size, replace=True)
     path = rng.choice(n_e.size, size=size, replace=True) if n_e.size > 1 else np.zeros(size, int)
     n_e, p_n = n_e[path], p_n[path]

@@ -18,11 +18,12 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, loss_unit_of
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, loss_unit_of, seeded_rng
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import fraction
 from bayes_scaling.queries.allocate import compute_optimal
 from bayes_scaling.queries.draws import bisect_decreasing, budgets_flops, check_flops_per_token, law_draws
+from bayes_scaling.result import require_fit
 
 
 def _check_groups(result, groups) -> list[str]:
@@ -42,6 +43,7 @@ def group_losses(result, groups=None, *, compute: float | None = None, N=None, D
                  flops_per_token: float = FLOPS_PER_PARAM_TOKEN) -> xr.DataArray:
     """Loss per group and draw (dims chain, draw, group): at a budget C (FLOPs), each group at its
     own compute-optimal allocation, or at a given (N, D)."""
+    require_fit(result)
     groups = _check_groups(result, groups)
     if compute is not None and (N is not None or D is not None):  # one would be ignored
         raise BayesScalingError("compare at a budget (--compute C) or at a model (--params N --tokens D), not both: "
@@ -65,6 +67,7 @@ def compute_multiplier(result, a: str, b: str, compute: float, *,
     """Per draw, C'/C where C' is the budget at which group ``b``'s optimal plan matches group
     ``a``'s optimal loss at C (> 1: ``b`` needs more compute than ``a``); ``inf`` in draws where
     ``b`` cannot reach that loss at any budget (its loss floor is above it)."""
+    require_fit(result)
     k = check_flops_per_token(flops_per_token)
     (c,) = budgets_flops([compute], "flops")
     da, db = law_draws(result, a), law_draws(result, b)
@@ -83,13 +86,14 @@ def compare_groups(result, groups=None, *, compute: float | None = None, N=None,
     quantities. ``paired=False`` shuffles B's loss draws against A's before the loss difference,
     P(A better) and the ROPE probability (only those), to show what pairing buys; everything else
     stays paired. Fitting the groups separately widens intervals further (benchmarks/README.md)."""
+    require_fit(result)
     fraction(rope, "rope must be a relative loss difference in (0, 1), e.g. 0.01", quantity="rope")
     groups = _check_groups(result, groups)
     losses = group_losses(result, groups, compute=compute, N=N, D=D, flops_per_token=flops_per_token)
     a, b = groups[0], groups[1]
     la, lb = losses.sel(group=a, drop=True), losses.sel(group=b, drop=True)
     if not paired:
-        rng = np.random.default_rng(seed)
+        rng = seeded_rng(seed)
         flat = lb.values.ravel()
         lb = lb.copy(data=rng.permutation(flat).reshape(lb.shape))
     diff = lb - la

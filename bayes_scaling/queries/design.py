@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, check_count
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, check_count, seeded_rng
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.queries.design_exchange import exchange_batch
@@ -34,6 +34,7 @@ from bayes_scaling.queries.design_preposterior import (OBJECTIVES, VARIANCE_POWE
 from bayes_scaling.queries.design_verdict import (RULES, best_go, mc_se, refit_check, to_refit, verdict_text,  # noqa: F401
                                                   within_noise)
 from bayes_scaling.queries.draws import budgets_flops, resolve_cost
+from bayes_scaling.result import require_fit
 
 OBJECTIVE_UNITS = {"n_star": "(log parameters)^2", "n_star_width": "decades", "loss": "(nats/token)^2", "wasted_compute": "fraction of C"}
 
@@ -74,7 +75,7 @@ class Worlds:
 
     @classmethod
     def draw(cls, pre: Preposterior, n_candidates: int, worlds: int = 128, seed: int = 0) -> "Worlds":
-        rng = np.random.default_rng(seed)
+        rng = seeded_rng(seed)
         truth = rng.integers(0, pre.size, worlds)
         return cls(truth, pre.family.draws(rng, (worlds, n_candidates)), np.zeros((worlds, pre.size)))
 
@@ -232,6 +233,7 @@ def stop_or_go(pre: Preposterior, ll: np.ndarray, worlds: Worlds, picks: list[in
 def posterior_objective(result, target_flops: float, objective: str, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
                         max_draws: int = 800, cost: CostLaw | None = None) -> float:
     """The objective of a fit's posterior at the target budget (used to score real refits)."""
+    require_fit(result)
     draws, sigma, family = draws_sigma_family(result, resolve_cost(result, cost, flops_per_token))
     return Preposterior(draws, sigma, family, target_flops, objective=objective, max_draws=max_draws).current()
 
@@ -300,6 +302,7 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
     (:func:`stop_or_go`) scores the reported batch in its order and the other rules' greedy batches
     (``stop_go["alternatives"]``, their best net saving in FLOPs); the verdict (:func:`best_go`) takes the
     batch of largest net saving among them, and ``stop_go["go_runs"]`` counts that batch's runs."""
+    require_fit(result)
     (budget,) = budgets_flops([ladder_budget], "flops")
     batch, worlds, max_draws, max_refits, exchange = (check_count(*a) for a in (
         ("batch", batch, 1), ("worlds", worlds, 8), ("max_draws", max_draws, 10), ("max_refits", max_refits, 0),

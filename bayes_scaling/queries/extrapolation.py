@@ -14,6 +14,7 @@ import numpy as np
 
 from bayes_scaling.conventions import CI_PROB, INPUT_QUANTITIES
 from bayes_scaling.posterior.intervals import flat_draws, interval_bounds
+from bayes_scaling.result import require_fit
 
 #: The check is flagged when a run's PIT is outside [PIT_EXTREME, 1 - PIT_EXTREME], or when more than
 #: OUTSIDE_FRACTION of the largest runs fall outside the predictive interval (0.1 expected at 90%).
@@ -71,6 +72,7 @@ def largest_runs_check(result, n_largest: int = 5, ci_prob: float = CI_PROB) -> 
 
 def extrapolation_report(result, query: dict[str, np.ndarray], ci_prob: float = CI_PROB) -> dict:
     """Decades beyond (and below) the data plus the largest-runs check, with one line per concern."""
+    require_fit(result)
     decades = decades_beyond(result, query)
     below = decades_below(result, query)
     check = largest_runs_check(result, ci_prob=ci_prob)

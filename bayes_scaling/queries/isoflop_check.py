@@ -11,10 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bayes_scaling.conventions import check_ci_prob
+from bayes_scaling.conventions import MAX_MONTE_CARLO, check_ci_prob, check_count, seeded_rng
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import median_interval
 from bayes_scaling.queries.allocate import compute_optimal
+from bayes_scaling.result import require_fit
 
 
 def parabola_minimum(log_n: np.ndarray, loss: np.ndarray) -> float:
@@ -29,8 +30,10 @@ def isoflop_minima(frame: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0, de
     """Per budget (runs grouped by log10 C rounded to ``decimals``; budgets with 4+ runs at 3+ sizes): the
     parabola's N_opt and its bootstrap ``ci_prob`` interval (runs resampled within the budget; resamples
     with fewer than 3 sizes or no minimum are dropped). ``frame``: columns N, D, C (FLOPs), loss."""
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     check_ci_prob(ci_prob)
+    n_boot = check_count("n_boot", n_boot, 1, MAX_MONTE_CARLO)
+    decimals = check_count("decimals", decimals, 0, 15, " (decimals of log10 C that group runs into budgets)")
     rows = []
     for key, g in frame.groupby(np.round(np.log10(frame["C"].to_numpy(float)), decimals)):
         x, y = np.log(g["N"].to_numpy(float)), g["loss"].to_numpy(float)
@@ -62,6 +65,7 @@ def approach2_check(result, runs=None, *, group: str | None = None, n_boot: int 
     (FLOPs, nominal), compute (k x geometric mean N D), n_runs, N_parabola (+ _low, _high), N_fit (median,
     _low, _high: the posterior's ``ci_prob`` interval), ``agree`` (the intervals overlap) and
     ``inside_grid`` (the parabola's minimum lies within the budget's sizes)."""
+    require_fit(result)
     if not result.law.has("allocation"):
         raise BayesScalingError(f"law {result.law.name!r} has no compute-optimal allocation (a law of N and D)")
     frame = (runs or result.runs).frame

@@ -26,6 +26,7 @@ from bayes_scaling.conventions import (FLOPS_PER_PARAM_TOKEN, KAPLAN_ALPHA_B, KA
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import check_query_size, fraction
 from bayes_scaling.queries.draws import bisect_decreasing, check_budgets
+from bayes_scaling.result import require_fit
 
 
 def _params(result):
@@ -53,6 +54,7 @@ def efficient_frontier(result, compute_pf_days, *, b_star: float = KAPLAN_B_STAR
     (nats/token) over (chain, draw, budget), and the exponents ``p_N``, ``p_B``, ``p_S``,
     ``alpha_C`` over (chain, draw).
     """
+    require_fit(result)
     c = check_budgets(compute_pf_days, "PF-days")
     check_query_size(c.size, result.posterior.sizes["chain"] * result.posterior.sizes["draw"])
     a_n, a_s, log_nc, log_sc = _params(result)
@@ -89,6 +91,7 @@ def converged_plan_loss(result, compute_pf_days: float, *, f: float = 0.02, b_st
     """Per draw, the model trained until its loss is within ``f`` of converged, L = (1 + f) L(N, inf),
     that exactly spends budget C (PF-days): its N, steps and loss. The steps follow from
     (S_c/S)^alpha_S = f (N_c/N)^alpha_N; C = 6 N B_crit(L) S grows with N, so N is found by bisection."""
+    require_fit(result)
     fraction(f, "f (distance from convergence) must be in (0, 1), e.g. 0.02", quantity="converged_within")
     (c,) = check_budgets([compute_pf_days], "PF-days")
     a_n, a_s, log_nc, log_sc = _params(result)
@@ -115,6 +118,7 @@ def converged_plan_loss(result, compute_pf_days: float, *, f: float = 0.02, b_st
 def efficient_vs_converged(result, compute_pf_days: float, *, f: float = 0.02, **kw) -> dict:
     """At budget C: P(the compute-efficient plan reaches a lower loss than training to within ``f`` of
     convergence), the loss gap (converged - efficient, nats/token) per draw, and both plans."""
+    require_fit(result)
     eff = efficient_frontier(result, [compute_pf_days], **kw).isel(budget=0)
     conv = converged_plan_loss(result, compute_pf_days, f=f, **kw)
     gap = conv["loss"] - eff["loss"]

@@ -14,11 +14,12 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.conventions import QUERY_DIM, derived_seed, loss_unit_of
+from bayes_scaling.conventions import QUERY_DIM, derived_seed, loss_unit_of, seeded_rng
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import fraction
 from bayes_scaling.posterior.intervals import flat_draws
 from bayes_scaling.queries.allocate import BUDGET_DIM, compute_optimal
+from bayes_scaling.result import require_fit
 
 
 def _check(loss_fit, metric_fit) -> None:
@@ -75,6 +76,8 @@ def predict_metric(loss_fit, metric_fit, N=None, D=None, C=None, *, seed: int | 
     ``metric`` (the metric law at that loss) and ``metric_predictive`` (plus the metric's noise), both
     fractions, dims (chain, draw, query). ``metric_se``: the new run's evaluation standard error of the metric
     (a fraction, e.g. sqrt(p (1 - p) / n) on n examples), for a metric fit with run noise given SEs."""
+    require_fit(loss_fit, "loss_fit")
+    require_fit(metric_fit, "metric_fit")
     _check(loss_fit, metric_fit)
     pred = loss_fit.predict(N=N, D=D, C=C, seed=seed, **extra)
     loss = pred["loss_predictive" if loss_noise else "loss"]
@@ -91,11 +94,13 @@ def compute_for_metric(loss_fit, metric_fit, target: float, *, budgets=None, see
     fraction, e.g. 0.55), per draw (``inf`` where the grid of ``budgets`` never reaches it; log-linear
     interpolation between budgets), and ``metric_opt``, the metric along that frontier (chain, draw,
     budget). Needs a loss law of N and D (allocation)."""
+    require_fit(loss_fit, "loss_fit")
+    require_fit(metric_fit, "metric_fit")
     _check(loss_fit, metric_fit)
     fraction(target, "target metric must be a fraction in (0, 1)", quantity="target_metric")
     budgets = np.geomspace(1e17, 1e27, 121) if budgets is None else np.asarray(budgets, float)
     opt = compute_optimal(loss_fit, budgets)
-    mu, _ = metric_at_loss(metric_fit, opt["loss_opt"].values, rng=np.random.default_rng(seed))
+    mu, _ = metric_at_loss(metric_fit, opt["loss_opt"].values, rng=seeded_rng(seed))
     hit = mu >= target
     first = np.argmax(hit, axis=-1)
     logc = np.log(budgets)
@@ -113,5 +118,7 @@ def compute_for_metric(loss_fit, metric_fit, target: float, *, budgets=None, see
 def prob_reach_metric(loss_fit, metric_fit, target: float, compute: float, *, seed: int = 0) -> float:
     """Posterior probability that the compute-optimal plan at ``compute`` FLOPs reaches the metric ``target``
     (the metric law's mean at that plan)."""
+    require_fit(loss_fit, "loss_fit")
+    require_fit(metric_fit, "metric_fit")
     out = compute_for_metric(loss_fit, metric_fit, target, budgets=[float(compute)], seed=seed)
     return float(np.isfinite(out["compute"]).mean())

@@ -36,6 +36,17 @@ def law_form_share(per_member: dict[str, xr.DataArray], weights: dict[str, float
     return between / (between + within)
 
 
+def require_fit(value, argument: str = "result", *, ensemble: bool = True):
+    """``value`` if it is a fit (a :class:`FitResult`, or with ``ensemble`` an :class:`EnsembleResult`);
+    anything else (None, a path, a runs table) fails with one line naming ``argument``."""
+    kinds = (FitResult, EnsembleResult) if ensemble else (FitResult,)
+    if not isinstance(value, kinds):
+        what = "a fit (FitResult or EnsembleResult" if ensemble else "one law's fit (a FitResult, not an ensemble"
+        raise BayesScalingError(f"{argument} must be {what}: from fit, fit_ensemble or load_fit), got "
+                                f"{type(value).__name__} {str(value)[:60]!r}", quantity=argument)
+    return value
+
+
 class EnsembleResult:
     """Members (name -> :class:`FitResult` on the same runs), normalised ``weights`` and ``info`` (how
     the weights were found: method, cuts, weights per cut, held-out log scores)."""
