@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -25,6 +26,9 @@ def read_source(source: str | Path | pd.DataFrame, what: str = "runs") -> tuple[
         if dup:
             raise BayesScalingError(f"duplicate column names {dup}: rename them so each column is unique")
         return source.copy(), "<DataFrame>", ""
+    if not isinstance(source, (str, os.PathLike)):
+        raise BayesScalingError(f"{what} must be a pandas DataFrame or a .csv/.parquet file path, got "
+                                f"{type(source).__name__} {str(source)[:60]!r}", quantity="source")
     if isinstance(source, str) and not source.strip():  # Path("") is ".", the current directory
         raise BayesScalingError(f"{what} path is empty: give a .csv or .parquet file")
     path = Path(source)
