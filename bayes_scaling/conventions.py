@@ -80,13 +80,22 @@ COMPUTE_UNITS = tuple(COMPUTE_UNIT_NAMES)
 
 
 def flops_to_pf_days(flops):
-    """Convert FLOPs to PF-days."""
-    return np.asarray(flops, dtype=float) / PF_DAY_FLOPS
+    """Convert FLOPs to PF-days (elementwise; numbers only: text, bools and None are refused)."""
+    return _numbers_for_conversion(flops, "flops") / PF_DAY_FLOPS
 
 
 def pf_days_to_flops(pf_days):
-    """Convert PF-days to FLOPs."""
-    return np.asarray(pf_days, dtype=float) * PF_DAY_FLOPS
+    """Convert PF-days to FLOPs (elementwise; numbers only: text, bools and None are refused)."""
+    return _numbers_for_conversion(pf_days, "pf_days") * PF_DAY_FLOPS
+
+
+def _numbers_for_conversion(value, name: str) -> np.ndarray:
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iuf":  # the common case, as fast as before
+        return value.astype(float, copy=False)
+    a = real_array(value)
+    if a is None:
+        raise BayesScalingError(f"{name} must be a number or an array of numbers, got {value!r}"[:200], quantity=name)
+    return a.reshape(np.shape(value))
 
 
 def canonical_compute_unit(unit) -> str | None:
@@ -179,11 +188,22 @@ def real_array(value) -> np.ndarray | None:
     except (TypeError, ValueError):
         return None
     if a.dtype.kind == "O":
-        if not all(isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_)) for x in a.ravel().tolist()):
+        items = [x[()] if isinstance(x, np.ndarray) and x.ndim == 0 else x for x in a.ravel().tolist()]
+        if not all(isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_)) for x in items):
             return None
+        return np.atleast_1d(np.array(items, dtype=float).reshape(a.shape))
     elif a.dtype.kind not in "iuf":
         return None
     return np.atleast_1d(a.astype(float))
+
+
+def check_positive_array(rule: str, value, quantity: str | None = None) -> np.ndarray:
+    """``value`` (a number, list, tuple, array or Series) as a float array of its own shape, of finite
+    numbers > 0 (at least one); anything else fails with ``"{rule}, got {value!r}"`` naming ``quantity``."""
+    a = real_array(value)
+    if a is None or a.size == 0 or not np.all(np.isfinite(a)) or np.any(a <= 0):
+        raise BayesScalingError(f"{rule}, got {value!r}"[:200].replace("\n", " "), quantity=quantity)
+    return a.reshape(np.shape(value))
 
 
 def seeded_rng(seed) -> np.random.Generator:

@@ -23,6 +23,7 @@ import pandas as pd
 from bayes_scaling.conventions import MAX_MONTE_CARLO, check_count, check_positive
 from bayes_scaling.data.runs import require_runs
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.laws.base import ScalingLaw
 from bayes_scaling.laws.registry import get_law
 from bayes_scaling.inference.discrepancy import split_axis
 
@@ -41,7 +42,7 @@ def split_runs(runs, law, *, holdout_above: float | None = None, holdout_fractio
     """(train, test, info): hold out runs with the split axis above a threshold or the largest fraction
     (``law``: a law or its name)."""
     require_runs(runs)
-    law = get_law(law) if isinstance(law, str) else law
+    law = law if isinstance(law, ScalingLaw) else get_law(law)
     axis = split_axis(law)
     if axis not in runs.frame:
         raise BayesScalingError(f"backtests split on {axis}, which the runs table lacks")

@@ -81,7 +81,7 @@ def check_ensemble_options(laws, cut_decades, inner_draws, prior_alpha) -> tuple
     if cuts is None or cuts.ndim != 1 or not np.all(np.isfinite(cuts)) or np.any(cuts <= 0):
         raise BayesScalingError(f"cut_decades must be a list of decades > 0 below the largest run (e.g. "
                                 f"(0.5, 1.0, 1.5)), got {cut_decades!r}"[:200], quantity="cut_decades")
-    check_count("inner_draws", inner_draws, 10)
+    check_count("inner_draws", inner_draws, 10, MAX_DRAW_VALUES // 2, " (its fits' draws x 2 chains <= 1e8)")
     if not 1.0 <= as_number(prior_alpha) < np.inf:
         raise BayesScalingError(f"prior_alpha must be a finite number >= 1 (1: plain stacking; 2: one pseudo-run per "
                                 f"member), got {prior_alpha!r}", quantity="prior_alpha")

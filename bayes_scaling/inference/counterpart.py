@@ -13,7 +13,7 @@ def fit_counterpart(result, *, n_breaks: int = 1, seed: int = 0, draws: int = 40
     """Fit the counterpart law (see :func:`counterpart_law`) on the same runs. Broken laws get more
     draws: their posteriors are narrow and curved, and mix slowly."""
     require_fit(result, ensemble=False)
-    n_breaks = check_count("n_breaks", n_breaks, 1)
+    n_breaks = check_count("n_breaks", n_breaks, 1, 2, " (the broken laws have 1 or 2 breaks)")
     check_sampler_counts(draws, tune, 2)
     return fit(result.runs, law=counterpart_law(result.law, n_breaks), seed=seed, draws=draws, tune=tune,
                progress=False)

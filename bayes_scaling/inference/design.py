@@ -16,6 +16,7 @@ from bayes_scaling.cost import CostLaw, store_cost, stored_cost
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.checks import check_sampler_counts
 from bayes_scaling.result import require_fit
+from bayes_scaling.specs.spec import LawSpec, load_spec
 
 
 #: Offset of the stream that draws the refits' simulated worlds (:func:`refit_expected`; a prime, apart from
@@ -77,6 +78,8 @@ def prior_draws(spec, n: int = 400, seed: int = 0) -> tuple[dict[str, np.ndarray
 
     n = check_count("n", n, 1, MAX_MONTE_CARLO)
     check_seed(seed)
+    if not isinstance(spec, LawSpec):  # a shipped name or a path
+        spec = load_spec(spec)
     law = spec.law
     rel = [k for k, p in spec.priors.items() if p.relative_to]
     if rel:

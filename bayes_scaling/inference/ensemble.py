@@ -66,7 +66,7 @@ def stacking_weights(lpd: np.ndarray, *, point_weights=None, prior_alpha: float 
     from scipy.optimize import minimize
     from scipy.special import log_softmax, logsumexp, softmax
 
-    if not 1.0 <= as_number(prior_alpha) < np.inf:
+    if not 1.0 <= (prior_alpha := as_number(prior_alpha)) < np.inf:
         raise BayesScalingError(f"prior_alpha must be >= 1 (1: plain stacking; 2: one pseudo-run per member), "
                                 f"got {prior_alpha!r}", quantity="prior_alpha")
     lpd = np.asarray(lpd, float)
@@ -225,7 +225,7 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
         raise BayesScalingError("an ensemble needs at least one law or spec (e.g. laws=['chinchilla', 'chinchilla_tied'])")
     names = [s.law_name if s.origin.endswith(f"{s.law_name}.toml") else Path(s.origin).stem for s in items]
     if len(set(names)) != len(names):
-        raise BayesScalingError(f"ensemble members must differ; got {names}")
+        raise BayesScalingError(f"ensemble members (laws, specs) must differ; got {names}", quantity="laws")
     with warnings.catch_warnings():  # each member's inputs and design, before any fit (the fits warn again)
         warnings.simplefilter("ignore")
         for s in items:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.conventions import QUERY_DIM, RUN_DIM, derived_seed, loss_unit_of, check_seed, seeded_rng
+from bayes_scaling.conventions import QUERY_DIM, RUN_DIM, derived_seed, loss_unit_of, as_number, check_seed, seeded_rng
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import check_query_size, query_inputs
 
@@ -176,6 +176,9 @@ class PosteriorEvaluator:
         parameters, D tokens, C FLOPs ...; two of N, D, C suffice). ``covariates``: values by name
         (one, or one per point); those not given stay at the runs' mean."""
         q = query_inputs(self.law, **values)
+        if covariates is not None and not isinstance(covariates, dict):
+            raise BayesScalingError(f"covariates must be a dict {{name: value}}, got {covariates!r}"[:200],
+                                    quantity="covariates")
         check_query_size(int(np.prod(next(iter(q["values"].values())).shape)), self.shape[0] * self.shape[1])
         log_mu = law_log_loss(self.law, q["logs"], self.params(group, seed=seed), QUERY_DIM)
         if covariates:
@@ -257,12 +260,10 @@ class PosteriorEvaluator:
             sigma = sigma * disc.noise_factor(sigma, axis_values, self.family.sd_per_scale).rename(query=log_mu.dims[-1])
         scale = sigma
         if se is not None:
-            try:
-                se = float(se)
-            except (TypeError, ValueError):
-                se = float("nan")
+            value, se = se, as_number(se)
             if not np.isfinite(se) or se < 0:
-                raise BayesScalingError(f"the evaluation standard error must be a number >= 0, got {se!r}", quantity="SE")
+                raise BayesScalingError(f"the evaluation standard error se must be a finite number >= 0 (in the loss "
+                                        f"column's units), got {value!r}", quantity="SE")
             slope = xr.DataArray(self.family.location_slope(np.exp(log_mu.values)), dims=log_mu.dims)
             scale = np.sqrt(sigma ** 2 + (se * slope) ** 2)
         out = self.family.add_noise(np, log_mu, scale, noise)

@@ -100,7 +100,7 @@ def plan_outcome(result, compute: float, n_params: float, *, flops_per_token: fl
     cost = resolve_cost(result, cost, flops_per_token)
     k = cost.k
     (c,) = budgets_flops([compute], compute_unit)
-    positive_number(n_params, "planned parameters must be > 0")
+    n_params = positive_number(n_params, "planned parameters must be > 0", quantity="n_params")
     draws = law_draws(result, group, cost)
     log_ct = np.log(c / k)
     log_d_plan = float(draws.log_tokens(log_ct, np.log(n_params)))
@@ -150,6 +150,11 @@ def parse_utility(utility: str) -> float | None:
                             quantity="utility")
 
 
+#: Most points of :func:`decide`'s grid over log N: the grid only brackets the optimum for the golden-section
+#: refinement (60 steps, to float precision), so 1e5 points (spacing ~1e-4 of the window) is far more than it needs.
+MAX_DECISION_GRID = 100_000
+
+
 def decide(result, compute: float, *, utility: str = "mean", max_params: float | None = None,
            max_tokens: float | None = None, alternatives: dict[str, float] | None = None,
            alt_tokens_per_param: float | None = None, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
@@ -162,7 +167,7 @@ def decide(result, compute: float, *, utility: str = "mean", max_params: float |
     many tokens per parameter (e.g. 20, the Chinchilla rule of thumb).
     """
     require_fit(result)
-    grid = check_count("grid", grid, 3)
+    grid = check_count("grid", grid, 3, MAX_DECISION_GRID, " (the grid brackets the optimum; a golden-section search refines it)")
     q = parse_utility(utility)
     cost = resolve_cost(result, cost, flops_per_token)
     k = cost.k
@@ -206,10 +211,14 @@ def decide(result, compute: float, *, utility: str = "mean", max_params: float |
         a, b = (a, m2) if s1 < s2 else (m1, b)
     best = (a + b) / 2
     n_best = float(np.exp(best))
-    alts = dict(alternatives or {})
+    if alternatives is not None and not isinstance(alternatives, dict):
+        raise BayesScalingError(f"alternatives must be a dict {{name: planned N}}, got {alternatives!r}"[:200],
+                                quantity="alternatives")
+    alts = {str(k): positive_number(v, f"alternatives[{k!r}] must be a finite number of parameters > 0",
+                                    quantity="alternatives") for k, v in (alternatives or {}).items()}
     if alt_tokens_per_param is not None:
-        if not alt_tokens_per_param > 0:
-            raise BayesScalingError(f"alt_tokens_per_param must be > 0, got {alt_tokens_per_param!r}")
+        alt_tokens_per_param = positive_number(alt_tokens_per_param, "alt_tokens_per_param must be a finite number > 0",
+                                               quantity="alt_tokens_per_param")
         alts[f"{alt_tokens_per_param:g} tokens/parameter"] = float(cost.params_at_ratio(c, alt_tokens_per_param))
     return Decision(
         compute=c, N=n_best, D=float(np.exp(draws.log_tokens(log_ct, best))), utility=utility,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, pf_days_to_flops, seeded_rng
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, check_positive, pf_days_to_flops, real_array, seeded_rng
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import flat_draws
 from bayes_scaling.laws.registry import counterpart_law  # noqa: F401  (part of this module's answers)
@@ -60,13 +60,18 @@ def contradiction_point(fit_c, fit_d, *, n_e=KAPLAN_PATH["n_e"], p_n=KAPLAN_PATH
     if fit_c.loss_unit != fit_d.loss_unit:  # L(C) meets L(D) only with both losses in one unit
         raise BayesScalingError(f"the kaplan_c fit's losses are in {fit_c.loss_unit} and the kaplan_d fit's in "
                                 f"{fit_d.loss_unit}: fit both with the same --loss-unit", quantity="loss_unit")
+    compute_factor = check_positive("compute_factor must be a finite number > 0", compute_factor, "compute_factor")
+    path_n_e, path_p_n = real_array(n_e), real_array(p_n)
+    if path_n_e is None or path_p_n is None:
+        raise BayesScalingError(f"n_e and p_n must be numbers or lists of numbers, got {n_e!r} and {p_n!r}"[:200],
+                                quantity="n_e" if path_n_e is None else "p_n")
     try:
-        n_e, p_n = np.broadcast_arrays(np.atleast_1d(np.asarray(n_e, float)), np.atleast_1d(np.asarray(p_n, float)))
+        n_e, p_n = np.broadcast_arrays(path_n_e, path_p_n)
     except ValueError:
-        raise BayesScalingError("n_e and p_n must be one number each or arrays of the same length (one per path)") \
-            from None
-    if n_e.ndim != 1 or not (np.all(n_e > 0) and np.all((0 < p_n) & (p_n < 1)) and compute_factor > 0):
-        raise BayesScalingError("the compute-efficient path needs n_e > 0, 0 < p_n < 1 and compute_factor > 0")
+        raise BayesScalingError("n_e and p_n must be one number each or arrays of the same length (one per path)",
+                                quantity="n_e") from None
+    if n_e.ndim != 1 or not (np.all((0 < n_e) & (n_e < np.inf)) and np.all((0 < p_n) & (p_n < 1))):
+        raise BayesScalingError("the compute-efficient path needs finite n_e > 0 and 0 < p_n < 1", quantity="n_e")
     shape = (fit_c.posterior.sizes["chain"], fit_c.posterior.sizes["draw"])
     size = shape[0] * shape[1]
     rng = seeded_rng(seed)
@@ -98,4 +103,8 @@ def contradiction_point(fit_c, fit_d, *, n_e=KAPLAN_PATH["n_e"], p_n=KAPLAN_PATH
 
 def prob_before(point: xr.Dataset, budget_pf_days: float) -> float:
     """P(C* < budget): the probability that the laws already contradict each other at the budget."""
+    if not isinstance(point, xr.Dataset) or "C_star" not in point:
+        raise BayesScalingError("point must be the Dataset contradiction_point returns (with C_star)", quantity="point")
+    budget_pf_days = check_positive("budget_pf_days must be a finite number of PF-days > 0", budget_pf_days,
+                                    "budget_pf_days")
     return float((point["C_star"] < budget_pf_days).mean())

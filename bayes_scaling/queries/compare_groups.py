@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, loss_unit_of, seeded_rng
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, check_seed, loss_unit_of, seeded_rng
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import fraction
 from bayes_scaling.queries.allocate import compute_optimal
@@ -30,6 +30,9 @@ def _check_groups(result, groups) -> list[str]:
     h = result.hierarchy
     if h is None:
         raise BayesScalingError("comparing groups needs a hierarchical fit: fit with --group-col COLUMN (and --vary)")
+    if groups is not None and (not isinstance(groups, (list, tuple)) or not all(isinstance(g, str) for g in groups)):
+        raise BayesScalingError(f"groups must be a list of group names (e.g. {list(h['groups'][:2])}), got {groups!r}",
+                                quantity="groups")
     groups = list(groups) if groups else list(h["groups"])
     bad = [g for g in groups if g not in h["groups"]]
     if bad:
@@ -87,7 +90,8 @@ def compare_groups(result, groups=None, *, compute: float | None = None, N=None,
     P(A better) and the ROPE probability (only those), to show what pairing buys; everything else
     stays paired. Fitting the groups separately widens intervals further (benchmarks/README.md)."""
     require_fit(result)
-    fraction(rope, "rope must be a relative loss difference in (0, 1), e.g. 0.01", quantity="rope")
+    rope = fraction(rope, "rope must be a relative loss difference in (0, 1), e.g. 0.01", quantity="rope")
+    check_seed(seed)
     groups = _check_groups(result, groups)
     losses = group_losses(result, groups, compute=compute, N=N, D=D, flops_per_token=flops_per_token)
     a, b = groups[0], groups[1]

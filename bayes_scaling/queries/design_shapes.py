@@ -75,10 +75,10 @@ def shape_ratios(ratios=TRUSTED_TOKENS_PER_PARAM, per_budget: int = 10, reach=No
     r = real_array(ratios)
     if r is None or r.shape != (2,) or not 0 < r[0] < r[1] < np.inf:
         raise BayesScalingError(f"candidate tokens/parameter range must be 0 < LO < HI (lower first), got "
-                                f"{tuple(ratios)}", quantity="shapes")
+                                f"{ratios!r}", quantity="shapes")
     per_budget = check_count("per_budget", per_budget, 1, MAX_GRID, GRID_WHY)
     max_extra = check_count("max_extra", max_extra, 0, MAX_GRID, GRID_WHY)
-    lo, hi = float(ratios[0]), float(ratios[1])
+    lo, hi = float(r[0]), float(r[1])
     base = np.geomspace(lo, hi, per_budget)
     if reach is None or max_extra == 0:
         return base

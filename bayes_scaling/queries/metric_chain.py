@@ -14,11 +14,12 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.conventions import QUERY_DIM, derived_seed, loss_unit_of, seeded_rng
+from bayes_scaling.conventions import QUERY_DIM, as_number, derived_seed, loss_unit_of, seeded_rng
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.posterior.inputs import fraction
+from bayes_scaling.posterior.inputs import fraction, positive_number
 from bayes_scaling.posterior.intervals import flat_draws
 from bayes_scaling.queries.allocate import BUDGET_DIM, compute_optimal
+from bayes_scaling.queries.draws import check_budgets
 from bayes_scaling.result import require_fit
 
 
@@ -62,8 +63,10 @@ def metric_at_loss(metric_fit, loss: np.ndarray, *, rng: np.random.Generator,
     log_mu = ev.law.log_loss(np, {"L": np.log(loss)}, p)
     sigma = flat_draws(ev.sigma)[idx].reshape(shape + extra)
     if se is not None:
+        value, se = se, as_number(se)
         if not (np.isfinite(se) and se >= 0):
-            raise BayesScalingError(f"the metric's evaluation standard error must be >= 0, got {se!r}", quantity="SE")
+            raise BayesScalingError(f"the metric's evaluation standard error metric_se must be a finite number >= 0, "
+                                    f"got {value!r}", quantity="SE")
         sigma = np.sqrt(sigma ** 2 + (se * ev.family.location_slope(np.exp(log_mu))) ** 2)
     log_pred = ev.family.add_noise(np, log_mu, sigma, ev.family.draws(rng, log_mu.shape))
     return np.exp(log_mu), np.exp(log_pred)
@@ -97,8 +100,8 @@ def compute_for_metric(loss_fit, metric_fit, target: float, *, budgets=None, see
     require_fit(loss_fit, "loss_fit")
     require_fit(metric_fit, "metric_fit")
     _check(loss_fit, metric_fit)
-    fraction(target, "target metric must be a fraction in (0, 1)", quantity="target_metric")
-    budgets = np.geomspace(1e17, 1e27, 121) if budgets is None else np.asarray(budgets, float)
+    target = fraction(target, "target metric must be a fraction in (0, 1)", quantity="target_metric")
+    budgets = np.geomspace(1e17, 1e27, 121) if budgets is None else check_budgets(budgets)
     opt = compute_optimal(loss_fit, budgets)
     mu, _ = metric_at_loss(metric_fit, opt["loss_opt"].values, rng=seeded_rng(seed))
     hit = mu >= target
@@ -120,5 +123,6 @@ def prob_reach_metric(loss_fit, metric_fit, target: float, compute: float, *, se
     (the metric law's mean at that plan)."""
     require_fit(loss_fit, "loss_fit")
     require_fit(metric_fit, "metric_fit")
-    out = compute_for_metric(loss_fit, metric_fit, target, budgets=[float(compute)], seed=seed)
+    compute = positive_number(compute, "compute must be a finite number of FLOPs > 0", quantity="C")
+    out = compute_for_metric(loss_fit, metric_fit, target, budgets=[compute], seed=seed)
     return float(np.isfinite(out["compute"]).mean())

@@ -53,8 +53,11 @@ class EnsembleResult:
 
     def __init__(self, members: dict[str, FitResult], weights: dict[str, float], info: dict | None = None,
                  *, seed: int = 0):
-        if not members:
-            raise BayesScalingError("an ensemble needs at least one member fit")
+        if not isinstance(members, dict) or not members or not isinstance(weights, dict):
+            raise BayesScalingError("an ensemble needs members {name: FitResult} (at least one) and weights {name: "
+                                    "weight}", quantity="members")
+        for name, m in members.items():
+            require_fit(m, f"members[{name!r}]", ensemble=False)
         if set(members) != set(weights):
             raise BayesScalingError(f"ensemble weights {sorted(weights)} do not match its members {sorted(members)}")
         first = next(iter(members.values())).runs.frame["loss"].to_numpy()
