@@ -304,7 +304,7 @@ def build():
                 sweep(name, lambda fn=fn, **k: fn(**k), base, arg, "num", basev, needles=needles, legal=False,
                       extra_bad=[("reversed pair", (340.0, 0.04)), ("three values", (0.04, 1.0, 340.0))],)
                 for lab, v in (("list", [0.04, 340.0]), ("array", np.array([0.04, 340.0])), ("pd.Series", pd.Series([0.04, 340.0]))):
-                    add(f"arr:{name}", f"{name}(ratios={lab}) legal", (lambda fn=fn, v=v: fn(**{**base, "ratios": v})), "OK")
+                    add(f"arr:{name}", f"{name}(ratios={lab}) legal", (lambda fn=fn, v=v, base=base: fn(**{**base, "ratios": v})), "OK")
             elif kind == "arr" and arg in ("n_e", "p_n", "budgets"):
                 sweep(name, lambda fn=fn, **k: fn(**k), base, arg, "num", basev, needles=needles)
             else:
@@ -315,11 +315,12 @@ def build():
             for lab, w in WRONG_FITS.items():
                 if w is base[first]:
                     continue
-                expect = "?" if (lab in ("ensemble", "hierarchical") or (lab == "kaplan_ns fit" and name == "extrapolation_report")) and name in (
+                legal_kind = lab in ("ensemble", "hierarchical") or (lab == "kaplan_ns fit" and name == "extrapolation_report")
+                expect = "?" if legal_kind and name in (
                     "predict_loss", "compute_optimal", "frontier_exponents", "plan_outcome", "decide", "compute_for_loss",
                     "prob_reach", "extrapolation_report", "posterior_objective", "design_runs", "approach2_check",
                     "data_requirement", "tokens_for_loss", "tokens_to_limit_overfitting",
-                    "predict_metric", "compute_for_metric", "prob_reach_metric")) else "E"
+                    "predict_metric", "compute_for_metric", "prob_reach_metric") else "E"
                 add(f"fit:{name}", f"{name}({first}={lab})", (lambda fn=fn, base=base, w=w, first=first: fn(**{**base, first: w})),
                     expect, (first, "fit", "law", "result", "ensemble"))
     for lab, v in bad_arrays(1e8)[:9]:
