@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, check_positive, check_positive_array, seeded_rng
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, as_number, check_positive_array, seeded_rng
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.laws.registry import get_law
 from bayes_scaling.posterior.inputs import law_log_inputs
@@ -58,12 +58,14 @@ def simulate_runs(law_name: str, truth: dict[str, float], design: pd.DataFrame, 
     from bayes_scaling.specs.families import get_family
 
     rng = seeded_rng(seed)
-    sigma = check_positive("sigma (the noise scale on log-loss) must be a finite number > 0", sigma, "sigma")
+    if not 0.0 <= (scale := as_number(sigma)) < np.inf:  # 0: noise-free runs
+        raise BayesScalingError(f"sigma (the noise scale on log-loss) must be a finite number >= 0, got {sigma!r}",
+                                quantity="sigma")
     if not isinstance(design, pd.DataFrame):
         raise BayesScalingError(f"design must be a DataFrame of runs (e.g. isoflop_design(...)), got "
                                 f"{type(design).__name__}", quantity="design")
     out = design.copy()
     extra = {k: out[k] for k in ("U", "X", "S", "L") if k in out}
     mean = true_loss(law_name, truth, N=out.get("params"), D=out.get("tokens"), C=out.get("compute"), **extra)
-    out["loss"] = np.exp(np.log(mean) + sigma * get_family(family, nu).draws(rng, len(out)))
+    out["loss"] = np.exp(np.log(mean) + scale * get_family(family, nu).draws(rng, len(out)))
     return out

@@ -117,6 +117,7 @@ LEGAL_HERE = {
     ("fit_many", "workers", "None"): "R", ("fit_many", "chunk", "None"): "R",
     ("isoflop_minima", "decimals", "0"): "OK",  # budgets grouped by whole decades
     ("FitResult.save", "path", "unknown"): "OK",  # a file name without a suffix is still a file
+    ("simulate_runs", "sigma", "0"): "OK",  # noise-free runs
     ("fit_many", "workers", "huge"): "R", ("fit_many", "chunk", "huge"): "R",  # capped at the number of tables
     ("posterior_objective", "max_draws", "huge"): "OK",  # a cap: the posterior's draws are used when fewer
     ("design_runs", "max_draws", "huge"): "OK", ("design_runs", "batch", "huge"): "OK",  # a cap, as above
