@@ -33,7 +33,8 @@ from bayes_scaling.data.table import EXTRA_QUANTITIES, ColumnMap, RunTable, runs
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.quantities import QUANTITIES
 
-__all__ = ["COMPUTE_MISMATCH_FACTOR", "EXTRA_QUANTITIES", "ColumnMap", "RunTable", "load_runs", "require_runs", "runs_from_frame"]
+__all__ = ["COMPUTE_MISMATCH_FACTOR", "EXTRA_QUANTITIES", "ColumnMap", "RunTable", "load_runs", "require_runs",
+           "runs_from_frame"]
 
 #: Given compute may differ from 6ND by this factor before a warning (Hoffmann et al. 2022 Table A4
 #: shows exact counts within 10% of 6ND; a 2x gap means mismatched units or conventions).

@@ -23,8 +23,9 @@ def read_source(source: str | Path | pd.DataFrame, what: str = "runs") -> tuple[
     ``what`` names the table in messages (e.g. ``"candidate runs"``)."""
     if isinstance(source, pd.DataFrame):
         if source.columns.nlevels > 1:
-            raise BayesScalingError(f"the {what} DataFrame has {source.columns.nlevels} levels of column names: flatten "
-                                    f"them to one (e.g. frame.columns = ['params', 'tokens', 'loss'])", quantity="source")
+            raise BayesScalingError(f"the {what} DataFrame has {source.columns.nlevels} levels of column names: "
+                                    f"flatten them to one (e.g. frame.columns = ['params', 'tokens', 'loss'])",
+                                    quantity="source")
         dup = source.columns[source.columns.duplicated()].tolist()
         if dup:
             raise BayesScalingError(f"duplicate column names {dup}: rename them so each column is unique")

@@ -291,7 +291,8 @@ def fit(
     if cost is not None and not isinstance(cost, CostLaw):
         raise BayesScalingError(f"cost must be a CostLaw, got {cost!r}", quantity="cost")
     if vary is not None and (not isinstance(vary, (list, tuple)) or not all(isinstance(v, str) for v in vary)):
-        raise BayesScalingError(f"vary must be a list of parameter names (e.g. ['A', 'B']), got {vary!r}", quantity="vary")
+        raise BayesScalingError(f"vary must be a list of parameter names (e.g. ['A', 'B']), got {vary!r}",
+                                quantity="vary")
     spec = resolve_spec(law, spec).with_vary(vary).synced()
     check_units(spec, runs)
     if calibrate_extrapolation:  # a split the runs cannot give is refused before the sampling, not after it

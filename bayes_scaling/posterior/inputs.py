@@ -21,7 +21,8 @@ def _numbers(symbol: str, v) -> np.ndarray:
     times and durations, text) rather than coercing it."""
     a = real_array(v)
     if a is None:
-        raise BayesScalingError(f"{label(symbol)} must be a number or a list of numbers, got {v!r}"[:200], quantity=symbol)
+        raise BayesScalingError(f"{label(symbol)} must be a number or a list of numbers, got {v!r}"[:200],
+                                quantity=symbol)
     return a
 
 

@@ -167,7 +167,8 @@ def decide(result, compute: float, *, utility: str = "mean", max_params: float |
     many tokens per parameter (e.g. 20, the Chinchilla rule of thumb).
     """
     require_fit(result)
-    grid = check_count("grid", grid, 3, MAX_DECISION_GRID, " (the grid brackets the optimum; a golden-section search refines it)")
+    grid = check_count("grid", grid, 3, MAX_DECISION_GRID,
+                       " (the grid brackets the optimum; a golden-section search refines it)")
     q = parse_utility(utility)
     cost = resolve_cost(result, cost, flops_per_token)
     k = cost.k
@@ -180,11 +181,13 @@ def decide(result, compute: float, *, utility: str = "mean", max_params: float |
     lo_c, hi_c = 0.0, log_ct
     constraints = {}
     if max_params is not None:
-        max_params = positive_number(max_params, "max_params must be a finite number > 0 (parameters)", quantity="max_params")
+        max_params = positive_number(max_params, "max_params must be a finite number > 0 (parameters)",
+                                     quantity="max_params")
         hi_c = min(hi_c, np.log(max_params))
         constraints["max_params"] = float(max_params)
     if max_tokens is not None:
-        max_tokens = positive_number(max_tokens, "max_tokens must be a finite number > 0 (tokens)", quantity="max_tokens")
+        max_tokens = positive_number(max_tokens, "max_tokens must be a finite number > 0 (tokens)",
+                                     quantity="max_tokens")
         # D <= max_tokens: log N at or above where the budget buys exactly max_tokens (D falls with N)
         lo_c = max(lo_c, float(bisect_decreasing(lambda u: draws.log_tokens(log_ct, u), np.log(max_tokens),
                                                  -60.0, log_ct + 60.0)))

@@ -42,7 +42,8 @@ def compare_fits(fits: dict, method: str = "stacking") -> pd.DataFrame:
     for name, f in fits.items():
         require_fit(f, f"fits[{name!r}]", ensemble=False)
     if method not in STACKING_METHODS:
-        raise BayesScalingError(f"method must be one of {', '.join(STACKING_METHODS)}, got {method!r}", quantity="method")
+        raise BayesScalingError(f"method must be one of {', '.join(STACKING_METHODS)}, got {method!r}",
+                                quantity="method")
     _same_runs(fits)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, check_count, check_positive, check_seed, real_array, seeded_rng
+from bayes_scaling.conventions import (FLOPS_PER_PARAM_TOKEN, check_count, check_positive, check_seed, real_array,
+                                       seeded_rng)
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.queries.design_exchange import exchange_batch

@@ -61,8 +61,8 @@ def isoflop_minima(frame: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0, de
         warnings.warn(f"IsoFLOP budgets {', '.join(f'{c:.3g}' for c in skipped)} FLOPs left out: their parabola "
                       f"has no minimum (it opens downwards)", stacklevel=2)
     if not rows:
-        raise BayesScalingError("no IsoFLOP budget has 4 or more runs at 3 or more sizes and a parabola with a minimum: "
-                                "Approach 2 needs IsoFLOP data", quantity="C")
+        raise BayesScalingError("no IsoFLOP budget has 4 or more runs at 3 or more sizes and a parabola with a "
+                                "minimum: Approach 2 needs IsoFLOP data", quantity="C")
     table = pd.DataFrame(rows)
     table.attrs["skipped_budgets"] = skipped
     return table

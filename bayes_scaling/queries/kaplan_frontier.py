@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.conventions import (FLOPS_PER_PARAM_TOKEN, KAPLAN_ALPHA_B, KAPLAN_B_STAR_TOKENS, check_positive, flops_to_pf_days,
-                                       pf_days_to_flops)
+from bayes_scaling.conventions import (FLOPS_PER_PARAM_TOKEN, KAPLAN_ALPHA_B, KAPLAN_B_STAR_TOKENS, check_positive,
+                                       flops_to_pf_days, pf_days_to_flops)
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import check_query_size, fraction
 from bayes_scaling.queries.draws import bisect_decreasing, check_budgets
