@@ -82,13 +82,22 @@ COMPUTE_UNITS = tuple(COMPUTE_UNIT_NAMES)
 
 
 def flops_to_pf_days(flops):
-    """Convert FLOPs to PF-days."""
-    return np.asarray(flops, dtype=float) / PF_DAY_FLOPS
+    """Convert FLOPs to PF-days (elementwise; numbers only: text, bools and None are refused)."""
+    return _numbers_for_conversion(flops, "flops") / PF_DAY_FLOPS
 
 
 def pf_days_to_flops(pf_days):
-    """Convert PF-days to FLOPs."""
-    return np.asarray(pf_days, dtype=float) * PF_DAY_FLOPS
+    """Convert PF-days to FLOPs (elementwise; numbers only: text, bools and None are refused)."""
+    return _numbers_for_conversion(pf_days, "pf_days") * PF_DAY_FLOPS
+
+
+def _numbers_for_conversion(value, name: str) -> np.ndarray:
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iuf":  # the common case, as fast as before
+        return value.astype(float, copy=False)
+    a = real_array(value)
+    if a is None:
+        raise BayesScalingError(f"{name} must be a number or an array of numbers, got {value!r}"[:200], quantity=name)
+    return a.reshape(np.shape(value))
 
 
 def canonical_compute_unit(unit) -> str | None:
@@ -113,10 +122,9 @@ def flops_to_unit(flops, unit):
 
 def check_ci_prob(ci_prob: float) -> float:
     """Validate an interval mass in (0, 1)."""
-    try:
-        p = float(ci_prob)
-    except (TypeError, ValueError):
-        raise BayesScalingError(f"ci_prob must be a number in (0, 1), got {ci_prob!r}") from None
+    p = as_number(ci_prob)
+    if np.ndim(ci_prob) > 0 or np.isnan(p):
+        raise BayesScalingError(f"ci_prob must be a number in (0, 1), got {ci_prob!r}")
     if not 0.0 < p < 1.0:
         raise BayesScalingError(f"ci_prob must be in (0, 1), got {ci_prob!r} (e.g. 0.9 for a 90% interval)")
     return p
@@ -135,10 +143,7 @@ def check_positive(rule: str, value, quantity: str | None = None, *, below: floa
     fails with ``"{rule}, got {value!r}"`` naming ``quantity``."""
     if np.ndim(value) > 0:  # as NumPy 2 does, an array (even of one element) is not a number
         raise BayesScalingError(f"{rule}, got {value!r} (one number, not an array or list)", quantity=quantity)
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        v = float("nan")
+    v = as_number(value)
     if not 0.0 < v < below:  # NaN and inf fail too
         raise BayesScalingError(f"{rule}, got {value!r}", quantity=quantity)
     return v
@@ -150,11 +155,62 @@ def check_positive(rule: str, value, quantity: str | None = None, *, below: floa
 MAX_MONTE_CARLO = 100_000
 
 
-def check_count(name: str, value, minimum: int) -> int:
-    """Validate a whole number >= ``minimum`` (a count of draws, worlds, runs in a batch ...)."""
+def check_count(name: str, value, minimum: int, maximum: int | None = None, why: str = "") -> int:
+    """Validate a whole number in [``minimum``, ``maximum``] (a count of draws, worlds, runs in a batch ...);
+    ``why`` explains the maximum in the error."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise BayesScalingError(f"{name} must be a whole number >= {minimum}, got {value!r}", quantity=name)
+    if maximum is not None and value > maximum:
+        raise BayesScalingError(f"{name} must be at most {maximum:,}{why}, got {value!r}", quantity=name)
     return int(value)
+
+
+def as_number(value) -> float:
+    """One real number as a float (Python or NumPy, a 0-d array, or text that spells a number, as read
+    from a file or a command line); NaN for anything else: bools (True is not 1 here), complex numbers,
+    None, containers, words."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, (bool, np.bool_, complex, np.complexfloating)) or np.ndim(value) > 0:
+        return float("nan")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def real_array(value) -> np.ndarray | None:
+    """``value`` (a number, list, tuple, array or Series) as a float array of at least one dimension, or
+    None if any element is not a real number (text, bools, complex numbers, None, times), which a
+    numeric argument refuses rather than coerces (NumPy would turn ``[1e9, False]`` or ``"1e9"`` into floats)."""
+    import numbers
+
+    try:
+        a = np.asarray(value, dtype=object) if isinstance(value, (list, tuple)) else np.asarray(value)
+    except (TypeError, ValueError):
+        return None
+    if a.dtype.kind == "O":
+        items = [x[()] if isinstance(x, np.ndarray) and x.ndim == 0 else x for x in a.ravel().tolist()]
+        if not all(isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_)) for x in items):
+            return None
+        return np.atleast_1d(np.array(items, dtype=float).reshape(a.shape))
+    elif a.dtype.kind not in "iuf":
+        return None
+    return np.atleast_1d(a.astype(float))
+
+
+def check_positive_array(rule: str, value, quantity: str | None = None) -> np.ndarray:
+    """``value`` (a number, list, tuple, array or Series) as a float array of its own shape, of finite
+    numbers > 0 (at least one); anything else fails with ``"{rule}, got {value!r}"`` naming ``quantity``."""
+    a = real_array(value)
+    if a is None or a.size == 0 or not np.all(np.isfinite(a)) or np.any(a <= 0):
+        raise BayesScalingError(f"{rule}, got {value!r}"[:200].replace("\n", " "), quantity=quantity)
+    return a.reshape(np.shape(value))
+
+
+def seeded_rng(seed) -> np.random.Generator:
+    """NumPy's generator for a user's ``seed``, checked first (:func:`check_seed`)."""
+    return np.random.default_rng(check_seed(seed))
 
 
 #: Largest seed: nutpie's seed is an unsigned 64-bit integer and numpy's any non-negative integer; seeds

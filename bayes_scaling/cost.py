@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from bayes_scaling.accounting import training_flops
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, check_positive
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, check_positive, check_positive_array
 from bayes_scaling.errors import BayesScalingError
 
 COST_KINDS = ("6nd", "kaplan", "fitted")
@@ -87,8 +87,9 @@ class CostLaw:
         return self.k * n ** self.a
 
     def flops(self, n_params, tokens):
-        """Training compute C = f(N) D in FLOPs."""
-        return self.flops_per_token(n_params) * np.asarray(tokens, float)
+        """Training compute C = f(N) D in FLOPs (N parameters, D tokens: finite numbers > 0)."""
+        n = check_positive_array("n_params must be finite numbers of parameters > 0", n_params, "N")
+        return self.flops_per_token(n) * check_positive_array("tokens must be finite numbers > 0", tokens, "D")
 
     def log_overhead(self, log_n):
         """log g(N) = log(f(N) / (k N)) at log N (0 for 6ND)."""
@@ -105,8 +106,9 @@ class CostLaw:
         return x - log_n - self.log_overhead(log_n)
 
     def tokens(self, compute, n_params):
-        """Tokens D that spend ``compute`` FLOPs at N parameters."""
-        return np.asarray(compute, float) / self.flops_per_token(n_params)
+        """Tokens D that spend ``compute`` FLOPs at N parameters (finite numbers > 0)."""
+        c = check_positive_array("compute must be finite numbers of FLOPs > 0", compute, "C")
+        return c / self.flops_per_token(check_positive_array("n_params must be finite numbers > 0", n_params, "N"))
 
     def params(self, compute, tokens):
         """Parameters N at which a run on ``tokens`` tokens costs ``compute`` FLOPs (f(N) D = C; f increases with N)."""
@@ -123,7 +125,9 @@ class CostLaw:
 
     def params_at_ratio(self, compute, tokens_per_param):
         """N such that a run of N parameters on D = r N tokens costs ``compute`` FLOPs (r = tokens/parameter)."""
-        c, r = np.broadcast_arrays(np.asarray(compute, float), np.asarray(tokens_per_param, float))
+        c, r = np.broadcast_arrays(check_positive_array("compute must be finite numbers of FLOPs > 0", compute, "C"),
+                                   check_positive_array("tokens_per_param must be finite numbers > 0", tokens_per_param,
+                                                        "tokens_per_param"))
         if self.linear:
             return np.sqrt(c / (self.k * r))
         lo, hi = np.zeros(c.shape), np.log(c)
@@ -184,9 +188,11 @@ def fit_cost(n_params, tokens, compute) -> CostLaw:
     """The ``fitted`` cost law C = k N^a D from runs' recorded compute (FLOPs): least squares of
     log(C / D) on log N. Needs runs at 2 or more distinct N, and the form must match the records
     (rms log error <= 0.1), else one error naming the cost."""
-    n, d, c = (np.asarray(v, float).reshape(-1) for v in (n_params, tokens, compute))
-    if not (n.size == d.size == c.size) or not np.all(np.isfinite(n * d * c)) or np.any(n * d * c <= 0):
-        raise BayesScalingError("a fitted cost needs every run's N, D and recorded compute C > 0", quantity="cost")
+    n, d, c = (check_positive_array(f"a fitted cost needs every run's {name} > 0", v, "cost").reshape(-1)
+               for name, v in (("N (n_params)", n_params), ("D (tokens)", tokens), ("recorded compute C", compute)))
+    if not n.size == d.size == c.size:
+        raise BayesScalingError(f"n_params, tokens and compute must have one value per run, got {n.size}, {d.size} and "
+                                f"{c.size}", quantity="cost")
     if np.unique(n).size < MIN_DISTINCT_N:
         raise BayesScalingError(f"a fitted cost needs runs at {MIN_DISTINCT_N} or more distinct N; these have "
                                 f"{np.unique(n).size}", quantity="cost")

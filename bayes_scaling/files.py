@@ -25,9 +25,18 @@ _FIXES = {
 }
 
 
+def require_path(path, what: str) -> None:
+    """Refuse, in one line naming ``what``, a path that is not text or a path-like object (None, a number,
+    a list): ``Path`` would fail with a bare TypeError."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise BayesScalingError(f"{what} must be a file path (text or pathlib.Path), got {type(path).__name__} "
+                                f"{str(path)[:60]!r}")
+
+
 def given_path(path: str | os.PathLike, argument: str = "FIT") -> Path:
     """``path`` as a :class:`Path`, refused in one line when it is empty (``Path("")`` would be the current
     folder); ``argument`` names the command-line argument that gave it."""
+    require_path(path, f"the {argument} argument (a fit file path)")
     if not str(path).strip():
         raise BayesScalingError(f"the {argument} argument (a fit file path) is empty: give the .nc file written by "
                                 f"`bayes-scaling fit` or `bayes-scaling ensemble`")
@@ -93,6 +102,7 @@ def check_out_file(out: str | os.PathLike, fix: str, option: str = "--out") -> P
     """``out`` as a Path, refused with one line unless a file can be written there: not an existing
     folder (``fix`` says what to do instead), in a folder that exists and accepts a new file (a
     probe file is created and removed). Call it before the (slow) work whose result goes there."""
+    require_path(out, option)
     path = Path(out)
     if not str(out).strip():
         raise BayesScalingError(f"{option} is empty: {fix}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, as_number, check_positive_array, seeded_rng
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.laws.registry import get_law
 from bayes_scaling.posterior.inputs import law_log_inputs
@@ -19,8 +19,13 @@ from bayes_scaling.posterior.inputs import law_log_inputs
 def isoflop_design(budgets_flops, tokens_per_param) -> pd.DataFrame:
     """IsoFLOP ladder (Hoffmann et al. 2022, Approach 2): at each budget C (FLOPs), one run per
     tokens-per-parameter ratio r, with N = sqrt(C / (6 r)) and D = r N."""
-    C = np.repeat(np.asarray(budgets_flops, float), len(tokens_per_param))
-    r = np.tile(np.asarray(tokens_per_param, float), len(budgets_flops))
+    budgets = check_positive_array("budgets_flops must be finite numbers of FLOPs > 0", budgets_flops, "C")
+    ratios = check_positive_array("tokens_per_param must be finite numbers > 0", tokens_per_param, "tokens_per_param")
+    if budgets.ndim > 1 or ratios.ndim > 1:
+        raise BayesScalingError("budgets_flops and tokens_per_param must be flat lists of numbers", quantity="C")
+    budgets, ratios = budgets.reshape(-1), ratios.reshape(-1)
+    C = np.repeat(budgets, len(ratios))
+    r = np.tile(ratios, len(budgets))
     N = np.sqrt(C / (FLOPS_PER_PARAM_TOKEN * r))
     return pd.DataFrame({"params": N, "tokens": r * N, "compute": C})
 
@@ -37,7 +42,8 @@ def true_loss(law_name: str, truth: dict[str, float], N=None, D=None, C=None, **
     """Noise-free loss (nats/token) of ``law_name`` at the truth; C in FLOPs; ``extra`` holds
     further inputs by name (U unique tokens, X scale axis, S steps)."""
     law = get_law(law_name)
-    given = {"N": N, "D": D, "C": C, **extra}
+    given = {k: None if v is None else check_positive_array(f"{k} must be finite numbers > 0", v, k)
+             for k, v in {"N": N, "D": D, "C": C, **extra}.items()}
     for k in law.input_names:
         if given.get(k) is None:
             raise BayesScalingError(f"law {law_name!r} needs {k}")
@@ -51,9 +57,15 @@ def simulate_runs(law_name: str, truth: dict[str, float], design: pd.DataFrame, 
     Noise on log-loss with scale ``sigma``: Student-t(nu) by default, or ``family`` "normal" / "laplace"."""
     from bayes_scaling.specs.families import get_family
 
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
+    if not 0.0 <= (scale := as_number(sigma)) < np.inf:  # 0: noise-free runs
+        raise BayesScalingError(f"sigma (the noise scale on log-loss) must be a finite number >= 0, got {sigma!r}",
+                                quantity="sigma")
+    if not isinstance(design, pd.DataFrame):
+        raise BayesScalingError(f"design must be a DataFrame of runs (e.g. isoflop_design(...)), got "
+                                f"{type(design).__name__}", quantity="design")
     out = design.copy()
     extra = {k: out[k] for k in ("U", "X", "S", "L") if k in out}
     mean = true_loss(law_name, truth, N=out.get("params"), D=out.get("tokens"), C=out.get("compute"), **extra)
-    out["loss"] = np.exp(np.log(mean) + sigma * get_family(family, nu).draws(rng, len(out)))
+    out["loss"] = np.exp(np.log(mean) + scale * get_family(family, nu).draws(rng, len(out)))
     return out

@@ -95,13 +95,10 @@ def test_fits_of_different_loss_units_are_not_combined(tmp_path, capsys):
                                                     seed=3)}, {"x": 1, "y": 1}).loss_unit == "bits/byte"
     from bayes_scaling.queries.breakdown import contradiction_point
 
-    from types import SimpleNamespace
-
-    from bayes_scaling.laws.registry import get_law
-
-    # the units are checked before any draw is read: the two fits' laws and units are all it needs
-    c = SimpleNamespace(law=get_law("kaplan_c"), loss_unit="bits/token")
-    d = SimpleNamespace(law=get_law("kaplan_d"), loss_unit="nats/token")
+    # the units are checked before any draw is read (fits, as every query requires, of two loss units)
+    truth_c, truth_d = {"alpha_C": 0.050, "C_c": 3.1e8}, {"alpha_D": 0.095, "D_c": 5.4e13}
+    c = fake_fit("kaplan_c", truth_c, draws=20, runs=load_runs(runs_frame("kaplan_c", truth_c), loss_unit="bits/token"))
+    d = fake_fit("kaplan_d", truth_d, draws=20)
     with pytest.raises(BayesScalingError, match="kaplan_c fit's losses are in bits/token and the kaplan_d fit's in "
                                                 "nats/token"):
         contradiction_point(c, d)

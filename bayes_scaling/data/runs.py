@@ -34,6 +34,7 @@ from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.quantities import QUANTITIES
 
 __all__ = ["COMPUTE_MISMATCH_FACTOR", "EXTRA_QUANTITIES", "METRIC_COLUMN", "ColumnMap", "RunTable", "load_runs",
+           "require_runs",
            "runs_from_frame"]
 
 #: Given compute may differ from 6ND by this factor before a warning (Hoffmann et al. 2022 Table A4
@@ -288,3 +289,12 @@ def load_runs(
     notes += [f"implausible runs: {p}" for p in implausible]
     return RunTable(out, params_kind, cmap, name, sha, tuple(derived), tuple(notes), compute_unit, loss_unit,
                     predictor_unit)
+
+
+def require_runs(runs, argument: str = "runs") -> RunTable:
+    """``runs`` if it is a :class:`RunTable`; a data frame, a path or anything else fails with one line
+    saying how to make one."""
+    if not isinstance(runs, RunTable):
+        raise BayesScalingError(f"{argument} must be a RunTable: make one with load_runs(frame_or_path), got "
+                                f"{type(runs).__name__}", quantity=argument)
+    return runs

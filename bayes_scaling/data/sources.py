@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -21,10 +22,17 @@ def read_source(source: str | Path | pd.DataFrame, what: str = "runs") -> tuple[
     name ``"<DataFrame>"`` and an empty hash). Values are left as read (no units, no value checks).
     ``what`` names the table in messages (e.g. ``"candidate runs"``)."""
     if isinstance(source, pd.DataFrame):
+        if source.columns.nlevels > 1:
+            raise BayesScalingError(f"the {what} DataFrame has {source.columns.nlevels} levels of column names: "
+                                    f"flatten them to one (e.g. frame.columns = ['params', 'tokens', 'loss'])",
+                                    quantity="source")
         dup = source.columns[source.columns.duplicated()].tolist()
         if dup:
             raise BayesScalingError(f"duplicate column names {dup}: rename them so each column is unique")
         return source.copy(), "<DataFrame>", ""
+    if not isinstance(source, (str, os.PathLike)):
+        raise BayesScalingError(f"{what} must be a pandas DataFrame or a .csv/.parquet file path, got "
+                                f"{type(source).__name__} {str(source)[:60]!r}", quantity="source")
     if isinstance(source, str) and not source.strip():  # Path("") is ".", the current directory
         raise BayesScalingError(f"{what} path is empty: give a .csv or .parquet file")
     path = Path(source)

@@ -20,7 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bayes_scaling.conventions import MAX_MONTE_CARLO, check_count, check_positive
+from bayes_scaling.data.runs import require_runs
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.laws.base import ScalingLaw
+from bayes_scaling.laws.registry import get_law
 from bayes_scaling.inference.discrepancy import split_axis
 
 
@@ -35,7 +39,10 @@ class BacktestResult:
 
 
 def split_runs(runs, law, *, holdout_above: float | None = None, holdout_fraction: float | None = None):
-    """(train, test, info): hold out runs with the split axis above a threshold or the largest fraction."""
+    """(train, test, info): hold out runs with the split axis above a threshold or the largest fraction
+    (``law``: a law or its name)."""
+    require_runs(runs)
+    law = law if isinstance(law, ScalingLaw) else get_law(law)
     axis = split_axis(law)
     if axis not in runs.frame:
         raise BayesScalingError(f"backtests split on {axis}, which the runs table lacks")
@@ -44,15 +51,17 @@ def split_runs(runs, law, *, holdout_above: float | None = None, holdout_fractio
         raise BayesScalingError("give one of holdout_above (a value on the split axis) or holdout_fraction (of the runs)",
                                 quantity="holdout_above")
     if holdout_fraction is not None:
-        if not 0 < holdout_fraction < 1:
-            raise BayesScalingError(f"holdout_fraction must be in (0, 1), got {holdout_fraction!r}",
-                                    quantity="holdout_fraction")
+        holdout_fraction = check_positive("holdout_fraction must be in (0, 1)", holdout_fraction, "holdout_fraction",
+                                          below=1.0)
         k = min(max(1, int(round(holdout_fraction * len(v)))), len(v) - 1)  # keep at least one run to fit
         below = v[v < np.sort(v)[-k]]  # hold out at least k runs, whole groups of tied values ...
         if below.size == 0 and np.unique(v).size == 1:
             raise BayesScalingError(f"holdout_fraction {holdout_fraction} cannot split: every run has the same {axis}",
                                     quantity="holdout_fraction")
         holdout_above = float(below.max()) if below.size else float(v.min())  # ... but fit at least the smallest
+    else:
+        holdout_above = check_positive(f"holdout_above must be a finite number > 0 (a value of {axis})", holdout_above,
+                                       "holdout_above")
     test = v > holdout_above
     if not test.any() or test.all():
         raise BayesScalingError(f"holding out {axis} > {holdout_above:.4g} leaves {int(test.sum())} of {len(v)} runs "
@@ -98,6 +107,7 @@ def backtest(runs, law: str | None = None, spec=None, *, holdout_above: float | 
 
     spec = resolve_spec(law, spec)
     lw = spec.law
+    n_boot = check_count("n_boot", n_boot, 1, MAX_MONTE_CARLO)  # before the fit, which would be wasted
     train, test, info = split_runs(runs, lw, holdout_above=holdout_above, holdout_fraction=holdout_fraction)
     if residual_process:
         from bayes_scaling.inference.residual_process import check_process_runs, with_residual_process

@@ -31,7 +31,9 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from bayes_scaling.data.runs import RunTable
+from bayes_scaling.conventions import check_count
+from bayes_scaling.data.runs import RunTable, require_runs
+from bayes_scaling.files import check_out_file
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.checks import check_sampler_counts
 
@@ -172,13 +174,18 @@ def fit_many(tables: Mapping[str, RunTable], *, law: str | None = None, spec=Non
     from bayes_scaling.inference.fit import check_units, resolve_spec
     from bayes_scaling.inference.progress import ProgressLine
 
-    if not tables:
-        raise BayesScalingError("no runs tables to fit")
-    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
-        raise BayesScalingError(f"chunk must be a whole number of curves >= 1, got {chunk!r}")
+    if not isinstance(tables, Mapping) or not tables:
+        raise BayesScalingError(f"tables must be a non-empty dict {{name: RunTable}}, got {type(tables).__name__}"
+                                f"{'' if tables else ' (empty)'}", quantity="tables")
+    for name, runs in tables.items():
+        require_runs(runs, f"tables[{name!r}]")
+    chunk = None if chunk is None else check_count("chunk", chunk, 1)
+    workers = None if workers is None else check_count("workers", workers, 1)
     # counts every curve would refuse are refused once, before any worker starts (fit's defaults otherwise)
     check_sampler_counts(fit_kw.get("draws", 1000), fit_kw.get("tune"), fit_kw.get("chains", 4))
-    out = dict(out or {})
+    if out is not None and not isinstance(out, Mapping):
+        raise BayesScalingError(f"out must be a dict {{name: fit file}}, got {type(out).__name__}", quantity="out")
+    out = {k: check_out_file(v, "give a fit file in an existing folder", "out") for k, v in (out or {}).items()}
     unknown = sorted(set(out) - set(tables))
     if unknown:
         raise BayesScalingError(f"out names tables that are not being fitted: {unknown[:5]}")

@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 
+from bayes_scaling.conventions import as_number, check_count, real_array
 from bayes_scaling.data.plausibility import check_plausible
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.checks import prior_conflicts
@@ -67,3 +68,21 @@ def check_posterior(result, *, strict: bool, stacklevel: int = 3) -> list[str]:
     for p in problems:
         warnings.warn(p, UserWarning, stacklevel=stacklevel)
     return problems
+
+
+def check_ensemble_options(laws, cut_decades, inner_draws, prior_alpha) -> tuple[float, ...]:
+    """An ensemble's options checked before any member is fitted: ``laws`` a list of law names,
+    ``cut_decades`` decades > 0 below the largest run (returned as a tuple), ``inner_draws`` a count
+    >= 10, ``prior_alpha`` a finite number >= 1."""
+    if laws is not None and (not isinstance(laws, (list, tuple)) or not all(isinstance(x, str) for x in laws)):
+        raise BayesScalingError(f"laws must be a list of law names (e.g. ['chinchilla', 'chinchilla_tied']), got "
+                                f"{laws!r}"[:200], quantity="laws")
+    cuts = real_array(cut_decades)
+    if cuts is None or cuts.ndim != 1 or not np.all(np.isfinite(cuts)) or np.any(cuts <= 0):
+        raise BayesScalingError(f"cut_decades must be a list of decades > 0 below the largest run (e.g. "
+                                f"(0.5, 1.0, 1.5)), got {cut_decades!r}"[:200], quantity="cut_decades")
+    check_count("inner_draws", inner_draws, 10, MAX_DRAW_VALUES // 2, " (its fits' draws x 2 chains <= 1e8)")
+    if not 1.0 <= as_number(prior_alpha) < np.inf:
+        raise BayesScalingError(f"prior_alpha must be a finite number >= 1 (1: plain stacking; 2: one pseudo-run per "
+                                f"member), got {prior_alpha!r}", quantity="prior_alpha")
+    return tuple(cuts.tolist())

@@ -11,9 +11,12 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from bayes_scaling.conventions import derived_seed
+from bayes_scaling.conventions import MAX_MONTE_CARLO, check_count, check_seed, derived_seed
 from bayes_scaling.cost import CostLaw, store_cost, stored_cost
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.inference.checks import check_sampler_counts
+from bayes_scaling.result import require_fit
+from bayes_scaling.specs.spec import LawSpec, load_spec
 
 
 #: Offset of the stream that draws the refits' simulated worlds (:func:`refit_expected`; a prime, apart from
@@ -51,7 +54,10 @@ def refit_expected(result, n_params, tokens, score: Callable, *, sims: int = 6, 
     from bayes_scaling.inference.fit import fit
 
     if hasattr(result, "members"):
-        raise BayesScalingError("refits need a single fit, not an ensemble (reweighting only)")
+        raise BayesScalingError("refits need a single fit, not an ensemble (reweighting only)", quantity="result")
+    require_fit(result, ensemble=False)
+    sims = check_count("sims", sims, 1, MAX_MONTE_CARLO)
+    check_sampler_counts(draws, tune, chains)
     rng = np.random.default_rng(derived_seed(seed, REFIT_WORLD_OFFSET))
     scores, t0 = [], time.perf_counter()
     for i in range(sims):
@@ -70,6 +76,10 @@ def prior_draws(spec, n: int = 400, seed: int = 0) -> tuple[dict[str, np.ndarray
     constants, exponents as they are) and of the noise scale sigma from a spec's priors (PyMC)."""
     import pymc as pm
 
+    n = check_count("n", n, 1, MAX_MONTE_CARLO)
+    check_seed(seed)
+    if not isinstance(spec, LawSpec):  # a shipped name or a path
+        spec = load_spec(spec)
     law = spec.law
     rel = [k for k, p in spec.priors.items() if p.relative_to]
     if rel:

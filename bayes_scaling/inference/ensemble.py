@@ -41,11 +41,13 @@ from pathlib import Path
 
 import numpy as np
 
-from bayes_scaling.conventions import derived_seed
+from bayes_scaling.conventions import as_number, derived_seed
+from bayes_scaling.data.runs import load_runs
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.discrepancy import decades_outside, draws_from_grid, extrapolation_box, grid_posterior, split_axis
 from bayes_scaling.inference.ensemble_calibration import calibration_cuts, run_weights, with_cross_fitted_discrepancy
 from bayes_scaling.inference.ensemble_scores import crps_block, crps_stacking_weights, member_crps
+from bayes_scaling.inference.checks import check_ensemble_options
 from bayes_scaling.inference.fit import check_units, fit, resolve_spec
 from bayes_scaling.posterior.discrepancy import Discrepancy
 from bayes_scaling.result.ensemble import EnsembleResult
@@ -64,7 +66,7 @@ def stacking_weights(lpd: np.ndarray, *, point_weights=None, prior_alpha: float 
     from scipy.optimize import minimize
     from scipy.special import log_softmax, logsumexp, softmax
 
-    if not prior_alpha >= 1.0:
+    if not 1.0 <= (prior_alpha := as_number(prior_alpha)) < np.inf:
         raise BayesScalingError(f"prior_alpha must be >= 1 (1: plain stacking; 2: one pseudo-run per member), "
                                 f"got {prior_alpha!r}", quantity="prior_alpha")
     lpd = np.asarray(lpd, float)
@@ -216,16 +218,14 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
     ``"lfo"`` weights, ``"log"`` (log predictive density, Dirichlet(``prior_alpha``) prior) or ``"crps"``
     (:mod:`~bayes_scaling.inference.ensemble_scores`). Returns an :class:`EnsembleResult`; ``info``: the cuts, the
     weights per cut, the held-out scores and the score used."""
-    if not hasattr(runs, "frame"):
-        from bayes_scaling.data.runs import load_runs
-
-        runs = load_runs(runs, **(columns or {}))
+    runs = runs if hasattr(runs, "frame") else load_runs(runs, **(columns or {}))
+    cut_decades = check_ensemble_options(laws, cut_decades, inner_draws, prior_alpha)
     items = [resolve_spec(law=name) for name in (laws or [])] + [resolve_spec(spec=s) for s in (specs or [])]
     if len(items) < 1:
         raise BayesScalingError("an ensemble needs at least one law or spec (e.g. laws=['chinchilla', 'chinchilla_tied'])")
     names = [s.law_name if s.origin.endswith(f"{s.law_name}.toml") else Path(s.origin).stem for s in items]
     if len(set(names)) != len(names):
-        raise BayesScalingError(f"ensemble members must differ; got {names}")
+        raise BayesScalingError(f"ensemble members (laws, specs) must differ; got {names}", quantity="laws")
     with warnings.catch_warnings():  # each member's inputs and design, before any fit (the fits warn again)
         warnings.simplefilter("ignore")
         for s in items:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from bayes_scaling.conventions import DEFAULT_LOSS_UNIT, check_seed, derived_seed
+from bayes_scaling.conventions import DEFAULT_LOSS_UNIT, as_number, check_seed, derived_seed
 from bayes_scaling.cost import CostLaw, store_cost
 from bayes_scaling.data.runs import METRIC_COLUMN, RunTable
 from bayes_scaling.errors import BayesScalingError, DiagnosticsError
@@ -292,6 +292,9 @@ def fit(
     check_runs(runs, strict=strict)  # implausible values (wrong units) refused before sampling
     if cost is not None and not isinstance(cost, CostLaw):
         raise BayesScalingError(f"cost must be a CostLaw, got {cost!r}", quantity="cost")
+    if vary is not None and (not isinstance(vary, (list, tuple)) or not all(isinstance(v, str) for v in vary)):
+        raise BayesScalingError(f"vary must be a list of parameter names (e.g. ['A', 'B']), got {vary!r}",
+                                quantity="vary")
     spec = resolve_spec(law, spec).with_vary(vary).synced()
     check_units(spec, runs)
     if calibrate_extrapolation:  # a split the runs cannot give is refused before the sampling, not after it
@@ -316,6 +319,11 @@ def fit(
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1)[0])
     seed = check_seed(seed)
+    if target_accept is not None and not 0.5 <= as_number(target_accept) < 1:  # before compiling: NaN, text fail
+        raise BayesScalingError(f"target_accept must be in [0.5, 1), got {target_accept!r}", quantity="target_accept")
+    if group_col is not None and (spec.hierarchy is None or not isinstance(group_col, str)):
+        raise BayesScalingError(f"group_col {group_col!r} names the groups of a hierarchical fit: give vary (the "
+                                f"parameters that vary by group) too, or drop it", quantity="group_col")
     data = model_data(spec, runs, group_col, run_noise=bool(run_noise))
     if progress is None:
         progress = sys.stderr.isatty()
@@ -331,8 +339,6 @@ def fit(
         tune = BIG_TUNE if big and big["ok"] else DEFAULT_TUNE
     if target_accept is None:
         target_accept = 0.95 if data.group_idx is not None else 0.8
-    if not 0.5 <= float(target_accept) < 1:
-        raise BayesScalingError(f"target_accept must be in [0.5, 1), got {target_accept!r}")
     settings = {"draws": draws, "tune": tune, "target_accept": float(target_accept)}
     attempts: list[dict] = []
     start = clock()

@@ -10,7 +10,7 @@ from functools import cache
 
 import bayes_scaling.laws as _package
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.laws.base import REGISTRY, ScalingLaw
+from bayes_scaling.laws.base import CAPABILITIES, REGISTRY, ScalingLaw
 
 
 @cache
@@ -28,14 +28,19 @@ def list_laws() -> list[str]:
 def get_law(name: str) -> ScalingLaw:
     """Instantiate a law by name; unknown names give one clear error."""
     _discover()
+    if not isinstance(name, str):
+        raise BayesScalingError(f"law must be a law's name (e.g. 'chinchilla'), got {name!r}"[:200], quantity="law")
     try:
-        return REGISTRY[str(name)]()
+        return REGISTRY[name]()
     except KeyError:
         raise BayesScalingError(f"unknown law {name!r}; choose one of: {', '.join(list_laws())}") from None
 
 
 def laws_with(capability: str) -> list[str]:
     """Names of the laws that have ``capability`` (see :data:`bayes_scaling.laws.base.CAPABILITIES`)."""
+    if not isinstance(capability, str) or capability not in CAPABILITIES:
+        raise BayesScalingError(f"capability must be one of {sorted(CAPABILITIES)}, got {capability!r}",
+                                quantity="capability")
     return [n for n in list_laws() if get_law(n).has(capability)]
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.conventions import QUERY_DIM, RUN_DIM, derived_seed, loss_unit_of
+from bayes_scaling.conventions import QUERY_DIM, RUN_DIM, derived_seed, loss_unit_of, as_number, check_seed, seeded_rng
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import check_query_size, query_inputs
 
@@ -63,7 +63,7 @@ def new_group_scale(hierarchy: dict) -> float:
 def new_group_rng(seed: int, stream: int = 0) -> np.random.Generator:
     """The generator of an unseen group's deviations: a stream of its own (``stream`` for the k-th
     unseen group), never the one the predictive noise draws from with the same ``seed``."""
-    return np.random.default_rng(np.random.SeedSequence([int(seed), 0x6E6577, int(stream)]))
+    return np.random.default_rng(np.random.SeedSequence([check_seed(seed), 0x6E6577, int(stream)]))
 
 
 def law_log_loss(law, x: dict, params: dict, dim: str) -> xr.DataArray:
@@ -133,6 +133,7 @@ class PosteriorEvaluator:
         label, or ``"new"`` for an unseen group (deviations drawn from the fitted spread: ``seed``, and
         ``stream`` to tell several unseen groups apart; a stream of its own, independent of the noise
         draws made with the same seed)."""
+        check_seed(seed)
         law, post = self.law, self.posterior
         params = law.to_law_params(post)
         if group is None:
@@ -176,6 +177,9 @@ class PosteriorEvaluator:
         parameters, D tokens, C FLOPs ...; two of N, D, C suffice). ``covariates``: values by name
         (one, or one per point); those not given stay at the runs' mean."""
         q = query_inputs(self.law, **values, cost=self.cost)
+        if covariates is not None and not isinstance(covariates, dict):
+            raise BayesScalingError(f"covariates must be a dict {{name: value}}, got {covariates!r}"[:200],
+                                    quantity="covariates")
         check_query_size(int(np.prod(next(iter(q["values"].values())).shape)), self.shape[0] * self.shape[1])
         log_mu = law_log_loss(self.law, q["logs"], self.params(group, seed=seed), QUERY_DIM)
         if covariates:
@@ -258,12 +262,10 @@ class PosteriorEvaluator:
             sigma = sigma * disc.noise_factor(sigma, axis_values, self.family.sd_per_scale).rename(query=log_mu.dims[-1])
         scale = sigma
         if se is not None:
-            try:
-                se = float(se)
-            except (TypeError, ValueError):
-                se = float("nan")
+            value, se = se, as_number(se)
             if not np.isfinite(se) or se < 0:
-                raise BayesScalingError(f"the evaluation standard error must be a number >= 0, got {se!r}", quantity="SE")
+                raise BayesScalingError(f"the evaluation standard error se must be a finite number >= 0 (in the loss "
+                                        f"column's units), got {value!r}", quantity="SE")
             slope = xr.DataArray(self.family.location_slope(np.exp(log_mu.values)), dims=log_mu.dims)
             scale = np.sqrt(sigma ** 2 + (se * slope) ** 2)
         out = self.family.add_noise(np, log_mu, scale, noise)
@@ -275,7 +277,7 @@ class PosteriorEvaluator:
 
     def default_rng(self, offset: int = 1, seed: int | None = None) -> np.random.Generator:
         """The predictive draws' generator: ``seed``, or the fit's seed + ``offset``."""
-        return np.random.default_rng(derived_seed(self.seed, offset) if seed is None else seed)
+        return np.random.default_rng(derived_seed(self.seed, offset)) if seed is None else seeded_rng(seed)
 
     def predict(self, values: dict, *, group: str | None = None, seed: int | None = None,
                 covariates: dict | None = None, se: float | None = None) -> xr.Dataset:
@@ -301,7 +303,7 @@ class PosteriorEvaluator:
         discrepancy, if the fit carries one."""
         log_mu = self.log_mean_at_runs(runs, seed=seed)
         axis = None if self.discrepancy is None else runs.frame
-        log_pred = self.log_predictive(log_mu, axis, rng=np.random.default_rng(seed), discrepancy=discrepancy)
+        log_pred = self.log_predictive(log_mu, axis, rng=seeded_rng(seed), discrepancy=discrepancy)
         return np.exp(log_pred.values).reshape(-1, log_mu.shape[-1]).T
 
     def pointwise_loglik(self, log_mu: xr.DataArray, log_loss) -> xr.DataArray:

@@ -4,11 +4,9 @@ natural logs the law reads."""
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from bayes_scaling.conventions import check_positive
+from bayes_scaling.conventions import check_positive, real_array
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.data.table import log_in_unit
 from bayes_scaling.errors import BayesScalingError
@@ -23,18 +21,11 @@ MAX_DRAW_VALUES = 100_000_000
 def _numbers(symbol: str, v) -> np.ndarray:
     """``v`` as a float array, refusing anything that is not a real number (bools, complex numbers,
     times and durations, text) rather than coercing it."""
-    bad = BayesScalingError(f"{label(symbol)} must be a number or a list of numbers, got {v!r}"[:200], quantity=symbol)
-    try:  # lists element by element (NumPy would turn [1e9, False] into floats)
-        a = np.asarray(v, dtype=object) if isinstance(v, (list, tuple)) else np.asarray(v)
-    except (TypeError, ValueError):
-        raise bad from None
-    if a.dtype.kind == "O":
-        if not all(isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_)) for x in a.ravel().tolist()):
-            raise bad
-        a = a.astype(float)
-    elif a.dtype.kind not in "iuf":
-        raise bad
-    return np.atleast_1d(a.astype(float))
+    a = real_array(v)
+    if a is None:
+        raise BayesScalingError(f"{label(symbol)} must be a number or a list of numbers, got {v!r}"[:200],
+                                quantity=symbol)
+    return a
 
 
 def _array(symbol: str, v) -> np.ndarray | None:

@@ -9,7 +9,7 @@ import numbers
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.conventions import derived_seed
+from bayes_scaling.conventions import derived_seed, check_seed, seeded_rng
 from bayes_scaling.errors import BayesScalingError
 
 SAMPLE_DIMS = ("chain", "draw")
@@ -44,7 +44,7 @@ class MixtureEvaluator:
         counts[np.argsort(-(p * self.n_draws - counts))[:short]] += 1
         if any(c > s for c, s in zip(counts, sizes)):
             raise BayesScalingError(f"n_draws = {self.n_draws} asks a member for more draws than it has ({sizes})")
-        rng = np.random.default_rng(seed)
+        rng = seeded_rng(seed)
         self._picks = {k: np.sort(rng.choice(s, size=c, replace=False)) for (k, s, c) in zip(members, sizes, counts)}
 
     @property
@@ -96,5 +96,5 @@ MEMBER_SEED_STRIDE = 1_000_003
 
 def _member_seed(member, seed: int | None, i: int) -> int:
     """Member ``i``'s seed: ``seed`` (or the member's fit seed + 1) moved to a stream of its own."""
-    base = derived_seed(getattr(member, "seed", 0), 1) if seed is None else int(seed)
+    base = derived_seed(getattr(member, "seed", 0), 1) if seed is None else check_seed(seed)
     return derived_seed(base, i * MEMBER_SEED_STRIDE)

@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, loss_unit_of
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, check_count, loss_unit_of
 from bayes_scaling.cost import check_cost_range
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import check_query_size, positive_number
 from bayes_scaling.queries.draws import (LawDraws, bisect_decreasing, budgets_flops, check_target_loss, law_draws,
                                          require_allocation, resolve_cost)
+from bayes_scaling.result import require_fit
 
 BUDGET_DIM = "budget"
 _GOLDEN = (np.sqrt(5.0) - 1) / 2
@@ -46,6 +47,7 @@ def compute_optimal(result, compute, *, flops_per_token: float = FLOPS_PER_PARAM
     selects a group of a hierarchical fit (``"new"``: an unseen group; ``None``: the population).
     ``cost``: a :class:`~bayes_scaling.cost.CostLaw` (default: the fit's stored one, else C = k N D).
     """
+    require_fit(result)
     cost = resolve_cost(result, cost, flops_per_token)
     k = cost.k
     budgets = budgets_flops(compute, compute_unit)
@@ -74,6 +76,7 @@ def frontier_exponents(result, compute_min: float, compute_max: float, *,
     """Exponents a, b of N* ~ C^a and D* ~ C^b between two budgets (per draw; exact for power-law
     frontiers such as Chinchilla's, where a = beta/(alpha+beta)), and the local loss slope
     d log(L* - 0)/d log C."""
+    require_fit(result)
     lo, hi = budgets_flops([compute_min, compute_max], compute_unit)
     if not hi > lo:
         raise BayesScalingError(f"compute_max must exceed compute_min, got {compute_min!r} and {compute_max!r}")
@@ -93,10 +96,11 @@ def plan_outcome(result, compute: float, n_params: float, *, flops_per_token: fl
     ``wasted_compute`` = 1 - C'/C where C' is the budget at which that draw's optimal plan reaches
     the same loss (0 for an optimal plan; 0.3 means 30% of the budget bought nothing).
     """
+    require_fit(result)
     cost = resolve_cost(result, cost, flops_per_token)
     k = cost.k
     (c,) = budgets_flops([compute], compute_unit)
-    positive_number(n_params, "planned parameters must be > 0")
+    n_params = positive_number(n_params, "planned parameters must be > 0", quantity="n_params")
     draws = law_draws(result, group, cost)
     log_ct = np.log(c / k)
     log_d_plan = float(draws.log_tokens(log_ct, np.log(n_params)))
@@ -146,6 +150,11 @@ def parse_utility(utility: str) -> float | None:
                             quantity="utility")
 
 
+#: Most points of :func:`decide`'s grid over log N: the grid only brackets the optimum for the golden-section
+#: refinement (60 steps, to float precision), so 1e5 points (spacing ~1e-4 of the window) is far more than it needs.
+MAX_DECISION_GRID = 100_000
+
+
 def decide(result, compute: float, *, utility: str = "mean", max_params: float | None = None,
            max_tokens: float | None = None, alternatives: dict[str, float] | None = None,
            alt_tokens_per_param: float | None = None, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
@@ -157,6 +166,9 @@ def decide(result, compute: float, *, utility: str = "mean", max_params: float |
     ``alternatives`` maps names to planned N; ``alt_tokens_per_param`` adds the plan with that
     many tokens per parameter (e.g. 20, the Chinchilla rule of thumb).
     """
+    require_fit(result)
+    grid = check_count("grid", grid, 3, MAX_DECISION_GRID,
+                       " (the grid brackets the optimum; a golden-section search refines it)")
     q = parse_utility(utility)
     cost = resolve_cost(result, cost, flops_per_token)
     k = cost.k
@@ -169,13 +181,13 @@ def decide(result, compute: float, *, utility: str = "mean", max_params: float |
     lo_c, hi_c = 0.0, log_ct
     constraints = {}
     if max_params is not None:
-        if not max_params > 0:
-            raise BayesScalingError(f"max_params must be > 0, got {max_params!r}")
+        max_params = positive_number(max_params, "max_params must be a finite number > 0 (parameters)",
+                                     quantity="max_params")
         hi_c = min(hi_c, np.log(max_params))
         constraints["max_params"] = float(max_params)
     if max_tokens is not None:
-        if not max_tokens > 0:
-            raise BayesScalingError(f"max_tokens must be > 0, got {max_tokens!r}")
+        max_tokens = positive_number(max_tokens, "max_tokens must be a finite number > 0 (tokens)",
+                                     quantity="max_tokens")
         # D <= max_tokens: log N at or above where the budget buys exactly max_tokens (D falls with N)
         lo_c = max(lo_c, float(bisect_decreasing(lambda u: draws.log_tokens(log_ct, u), np.log(max_tokens),
                                                  -60.0, log_ct + 60.0)))
@@ -189,6 +201,7 @@ def decide(result, compute: float, *, utility: str = "mean", max_params: float |
     hi = min(np.quantile(log_nopt, 0.999) + np.log(30.0), hi_c)
     if lo > hi:  # the limits exclude every plausible optimum: search next to the binding limit
         lo, hi = (max(lo_c, hi_c - 2 * np.log(30.0)), hi_c) if hi_c < lo else (lo_c, min(hi_c, lo_c + 2 * np.log(30.0)))
+    check_query_size(grid, int(np.prod(draws.shape)))
     u = np.linspace(lo, hi, grid)
     loss = np.exp(draws.log_loss(u, draws.log_tokens(log_ct, u))).reshape(-1, grid)
     score = loss.mean(axis=0) if q is None else np.quantile(loss, q, axis=0)
@@ -201,10 +214,14 @@ def decide(result, compute: float, *, utility: str = "mean", max_params: float |
         a, b = (a, m2) if s1 < s2 else (m1, b)
     best = (a + b) / 2
     n_best = float(np.exp(best))
-    alts = dict(alternatives or {})
+    if alternatives is not None and not isinstance(alternatives, dict):
+        raise BayesScalingError(f"alternatives must be a dict {{name: planned N}}, got {alternatives!r}"[:200],
+                                quantity="alternatives")
+    alts = {str(k): positive_number(v, f"alternatives[{k!r}] must be a finite number of parameters > 0",
+                                    quantity="alternatives") for k, v in (alternatives or {}).items()}
     if alt_tokens_per_param is not None:
-        if not alt_tokens_per_param > 0:
-            raise BayesScalingError(f"alt_tokens_per_param must be > 0, got {alt_tokens_per_param!r}")
+        alt_tokens_per_param = positive_number(alt_tokens_per_param, "alt_tokens_per_param must be a finite number > 0",
+                                               quantity="alt_tokens_per_param")
         alts[f"{alt_tokens_per_param:g} tokens/parameter"] = float(cost.params_at_ratio(c, alt_tokens_per_param))
     return Decision(
         compute=c, N=n_best, D=float(np.exp(draws.log_tokens(log_ct, best))), utility=utility,
@@ -224,6 +241,7 @@ def compute_for_loss(result, target_loss: float, *, flops_per_token: float = FLO
                      group: str | None = None, cost=None) -> xr.Dataset:
     """Compute (FLOPs) the optimal plan needs to reach ``target_loss`` (nats/token), per draw, with
     the N* and D* there. Draws whose loss floor is above the target give ``inf``."""
+    require_fit(result)
     target_loss = check_target_loss(target_loss)
     cost = resolve_cost(result, cost, flops_per_token)
     k = cost.k
@@ -251,6 +269,7 @@ def prob_reach(result, target_loss: float, compute: float, *, flops_per_token: f
     """Posterior probability that a plan at budget C reaches ``target_loss`` (law loss). ``plan``:
     ``"optimal"``, each draw at its own optimal N (as if the optimal N were known: an upper bound);
     ``"decision"``, the one (N, D) that :func:`decide` picks (expected-loss utility), the plan one would train."""
+    require_fit(result)
     target_loss = check_target_loss(target_loss)
     if plan == "decision":
         d = decide(result, compute, flops_per_token=flops_per_token, compute_unit=compute_unit, group=group, cost=cost)

@@ -16,10 +16,11 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, pf_days_to_flops
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, check_positive, pf_days_to_flops, real_array, seeded_rng
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import flat_draws
 from bayes_scaling.laws.registry import counterpart_law  # noqa: F401  (part of this module's answers)
+from bayes_scaling.result import require_fit
 
 #: Kaplan et al. 2020 Table 6: N_opt = 1.3e9 C_min^0.73 (C_min in PF-days), trained at C = 2 C_min.
 KAPLAN_PATH = {"n_e": 1.3e9, "p_n": 0.73, "compute_factor": 2.0}
@@ -32,6 +33,7 @@ def _flat(result, name):
 def path_from_frontier(fit_ns) -> tuple[np.ndarray, np.ndarray]:
     """The compute-efficient path N = n_e C^p_n (C in PF-days) per draw of a ``kaplan_ns`` fit
     (Appendix B), flattened over (chain, draw): the alternative to Kaplan's Table 6 constants."""
+    require_fit(fit_ns, "fit_ns", ensemble=False)
     from bayes_scaling.queries.kaplan_frontier import efficient_frontier
 
     ef = efficient_frontier(fit_ns, [1.0]).isel(budget=0)
@@ -48,6 +50,8 @@ def contradiction_point(fit_c, fit_d, *, n_e=KAPLAN_PATH["n_e"], p_n=KAPLAN_PATH
     (PF-days), ``N_star`` (parameters), ``D_star`` (tokens) and ``L_star`` (in the fits' loss unit) over
     ``(chain, draw)`` of ``fit_c``; ``inf`` where the curves never meet (alpha_C <= alpha_D (1 - p_N)).
     """
+    require_fit(fit_c, "fit_c", ensemble=False)
+    require_fit(fit_d, "fit_d", ensemble=False)
     if not (fit_c.law.has("compute_law") and fit_d.law.has("data_law")):
         raise BayesScalingError(
             f"the contradiction point needs a kaplan_c fit and a kaplan_d fit, got {fit_c.law.name!r} and "
@@ -56,16 +60,21 @@ def contradiction_point(fit_c, fit_d, *, n_e=KAPLAN_PATH["n_e"], p_n=KAPLAN_PATH
     if fit_c.loss_unit != fit_d.loss_unit:  # L(C) meets L(D) only with both losses in one unit
         raise BayesScalingError(f"the kaplan_c fit's losses are in {fit_c.loss_unit} and the kaplan_d fit's in "
                                 f"{fit_d.loss_unit}: fit both with the same --loss-unit", quantity="loss_unit")
+    compute_factor = check_positive("compute_factor must be a finite number > 0", compute_factor, "compute_factor")
+    path_n_e, path_p_n = real_array(n_e), real_array(p_n)
+    if path_n_e is None or path_p_n is None:
+        raise BayesScalingError(f"n_e and p_n must be numbers or lists of numbers, got {n_e!r} and {p_n!r}"[:200],
+                                quantity="n_e" if path_n_e is None else "p_n")
     try:
-        n_e, p_n = np.broadcast_arrays(np.atleast_1d(np.asarray(n_e, float)), np.atleast_1d(np.asarray(p_n, float)))
+        n_e, p_n = np.broadcast_arrays(path_n_e, path_p_n)
     except ValueError:
-        raise BayesScalingError("n_e and p_n must be one number each or arrays of the same length (one per path)") \
-            from None
-    if n_e.ndim != 1 or not (np.all(n_e > 0) and np.all((0 < p_n) & (p_n < 1)) and compute_factor > 0):
-        raise BayesScalingError("the compute-efficient path needs n_e > 0, 0 < p_n < 1 and compute_factor > 0")
+        raise BayesScalingError("n_e and p_n must be one number each or arrays of the same length (one per path)",
+                                quantity="n_e") from None
+    if n_e.ndim != 1 or not (np.all((0 < n_e) & (n_e < np.inf)) and np.all((0 < p_n) & (p_n < 1))):
+        raise BayesScalingError("the compute-efficient path needs finite n_e > 0 and 0 < p_n < 1", quantity="n_e")
     shape = (fit_c.posterior.sizes["chain"], fit_c.posterior.sizes["draw"])
     size = shape[0] * shape[1]
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     idx = rng.choice(fit_d.posterior.sizes["chain"] * fit_d.posterior.sizes["draw"], size=size, replace=True)
     path = rng.choice(n_e.size, size=size, replace=True) if n_e.size > 1 else np.zeros(size, int)
     n_e, p_n = n_e[path], p_n[path]
@@ -96,4 +105,8 @@ def prob_before(point: xr.Dataset, budget_pf_days: float) -> float:
     """P(the laws already contradict each other at a training budget): C* is a C_min value (Kaplan et al.
     2020 §6), while a run on the path costs ``compute_factor`` x C_min of training compute (Table 6: 2), so
     the budget (PF-days of training compute) is compared as C_min = budget / compute_factor: P(C* < that)."""
+    if not isinstance(point, xr.Dataset) or "C_star" not in point:
+        raise BayesScalingError("point must be the Dataset contradiction_point returns (with C_star)", quantity="point")
+    budget_pf_days = check_positive("budget_pf_days must be a finite number of PF-days > 0", budget_pf_days,
+                                    "budget_pf_days")
     return float((point["C_star"] < budget_pf_days / point.attrs["compute_factor"]).mean())

@@ -18,17 +18,21 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, loss_unit_of
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, check_seed, loss_unit_of, seeded_rng
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import fraction
 from bayes_scaling.queries.allocate import compute_optimal
 from bayes_scaling.queries.draws import bisect_decreasing, budgets_flops, law_draws, resolve_cost
+from bayes_scaling.result import require_fit
 
 
 def _check_groups(result, groups) -> list[str]:
     h = result.hierarchy
     if h is None:
         raise BayesScalingError("comparing groups needs a hierarchical fit: fit with --group-col COLUMN (and --vary)")
+    if groups is not None and (not isinstance(groups, (list, tuple)) or not all(isinstance(g, str) for g in groups)):
+        raise BayesScalingError(f"groups must be a list of group names (e.g. {list(h['groups'][:2])}), got {groups!r}",
+                                quantity="groups")
     groups = list(groups) if groups else list(h["groups"])
     bad = [g for g in groups if g not in h["groups"]]
     if bad:
@@ -42,6 +46,7 @@ def group_losses(result, groups=None, *, compute: float | None = None, N=None, D
                  flops_per_token: float = FLOPS_PER_PARAM_TOKEN) -> xr.DataArray:
     """Loss per group and draw (dims chain, draw, group): at a budget C (FLOPs), each group at its
     own compute-optimal allocation, or at a given (N, D)."""
+    require_fit(result)
     groups = _check_groups(result, groups)
     if compute is not None and (N is not None or D is not None):  # one would be ignored
         raise BayesScalingError("compare at a budget (--compute C) or at a model (--params N --tokens D), not both: "
@@ -66,6 +71,7 @@ def compute_multiplier(result, a: str, b: str, compute: float, *,
     ``a``'s optimal loss at C (> 1: ``b`` needs more compute than ``a``); ``inf`` in draws where
     ``b`` cannot reach that loss at any budget (its loss floor is above it). Budgets are priced by
     the same cost law as :func:`group_losses` (the fit's stored one, else C = k N D)."""
+    require_fit(result)
     cost = resolve_cost(result, None, flops_per_token)
     (c,) = budgets_flops([compute], "flops")
     da, db = law_draws(result, a, cost), law_draws(result, b, cost)
@@ -84,13 +90,15 @@ def compare_groups(result, groups=None, *, compute: float | None = None, N=None,
     quantities. ``paired=False`` shuffles B's loss draws against A's before the loss difference,
     P(A better) and the ROPE probability (only those), to show what pairing buys; everything else
     stays paired. Fitting the groups separately widens intervals further (benchmarks/README.md)."""
-    fraction(rope, "rope must be a relative loss difference in (0, 1), e.g. 0.01", quantity="rope")
+    require_fit(result)
+    rope = fraction(rope, "rope must be a relative loss difference in (0, 1), e.g. 0.01", quantity="rope")
+    check_seed(seed)
     groups = _check_groups(result, groups)
     losses = group_losses(result, groups, compute=compute, N=N, D=D, flops_per_token=flops_per_token)
     a, b = groups[0], groups[1]
     la, lb = losses.sel(group=a, drop=True), losses.sel(group=b, drop=True)
     if not paired:
-        rng = np.random.default_rng(seed)
+        rng = seeded_rng(seed)
         flat = lb.values.ravel()
         lb = lb.copy(data=rng.permutation(flat).reshape(lb.shape))
     diff = lb - la

@@ -13,9 +13,14 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from bayes_scaling.conventions import CI_PROB
+from bayes_scaling.conventions import CI_PROB, check_ci_prob
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import summary_record
+from bayes_scaling.result import require_fit
+
+
+#: ``compare_fits``' weighting methods (ArviZ's names).
+STACKING_METHODS = ("stacking", "BB-pseudo-BMA", "pseudo-BMA")
 
 
 def _same_runs(fits: dict) -> None:
@@ -31,8 +36,14 @@ def compare_fits(fits: dict, method: str = "stacking") -> pd.DataFrame:
 
     from bayes_scaling.result.loglik import loo
 
-    if len(fits) < 2:
-        raise BayesScalingError("compare at least two fits")
+    if not isinstance(fits, dict) or len(fits) < 2:
+        raise BayesScalingError(f"fits must be a dict of at least two fits by name, got {type(fits).__name__}",
+                                quantity="fits")
+    for name, f in fits.items():
+        require_fit(f, f"fits[{name!r}]", ensemble=False)
+    if method not in STACKING_METHODS:
+        raise BayesScalingError(f"method must be one of {', '.join(STACKING_METHODS)}, got {method!r}",
+                                quantity="method")
     _same_runs(fits)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -47,6 +58,12 @@ def compare_fits(fits: dict, method: str = "stacking") -> pd.DataFrame:
 
 def break_test(unbroken, broken, ci_prob: float = CI_PROB) -> dict:
     """Is there a break? LOO comparison of ``broken`` against ``unbroken`` on the same runs."""
+    require_fit(unbroken, "unbroken", ensemble=False)
+    require_fit(broken, "broken", ensemble=False)
+    check_ci_prob(ci_prob)
+    if not getattr(broken.law, "n_breaks", 0):
+        raise BayesScalingError(f"broken must be a fit of a broken law (bnsl1_x, ...), got {broken.law.name!r}",
+                                quantity="broken")
     from scipy.stats import norm
 
     table = compare_fits({"unbroken": unbroken, "broken": broken})

@@ -12,8 +12,10 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from bayes_scaling.conventions import check_count, check_positive, real_array
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.queries.draws import bisect_decreasing, check_target_loss, law_draws
+from bayes_scaling.result import require_fit
 
 #: log of "infinitely many" tokens: large enough that any power-law data term vanishes.
 _LOG_D_INF = 700.0
@@ -21,9 +23,10 @@ _LOG_D_MAX = 200.0
 
 
 def _sizes(N) -> np.ndarray:
-    n = np.atleast_1d(np.asarray(N, dtype=float))
-    if n.ndim != 1 or n.size == 0 or not np.all(np.isfinite(n)) or np.any(n <= 0):
-        raise BayesScalingError(f"model sizes N must be finite numbers > 0, got {N!r}")
+    n = real_array(N)
+    if n is None or n.ndim != 1 or n.size == 0 or not np.all(np.isfinite(n)) or np.any(n <= 0):
+        raise BayesScalingError(f"model sizes N must be finite numbers > 0, got {N!r}"[:200].replace("\n", " "),
+                                quantity="N")
     return n
 
 
@@ -35,8 +38,8 @@ def _query(values, draws, attrs=None):
 
 def tokens_to_limit_overfitting(result, N, delta: float = 0.02) -> xr.DataArray:
     """Fewest tokens D with L(N, D) / L(N, inf) - 1 <= ``delta``, per draw (dims chain, draw, N)."""
-    if not 0 < delta < 10:
-        raise BayesScalingError(f"delta must be a relative penalty in (0, 10), e.g. 0.02, got {delta!r}")
+    require_fit(result)
+    delta = check_positive("delta must be a relative penalty in (0, 10), e.g. 0.02", delta, "delta", below=10.0)
     n = _sizes(N)
     d = law_draws(result)
     log_n = np.log(n)
@@ -51,10 +54,12 @@ def data_requirement(result, n_min: float, n_max: float, delta: float = 0.02, po
     """D >= k N^gamma fitted per draw (least squares in log-log) to the tokens that keep the
     overfitting penalty under ``delta`` for N between ``n_min`` and ``n_max``. Exact for Kaplan's
     L(N, D), where gamma = alpha_N / alpha_D."""
-    if not 0 < n_min < n_max:
-        raise BayesScalingError(f"need 0 < n_min < n_max, got {n_min!r} and {n_max!r}")
-    if isinstance(points, bool) or not isinstance(points, (int, np.integer)) or points < 2:
-        raise BayesScalingError(f"points must be an integer >= 2 (a slope needs two sizes), got {points!r}")
+    require_fit(result)
+    n_min = check_positive("n_min must be a finite number > 0 (parameters)", n_min, "n_min")
+    n_max = check_positive("n_max must be a finite number > 0 (parameters)", n_max, "n_max")
+    if not n_min < n_max:
+        raise BayesScalingError(f"need n_min < n_max, got {n_min!r} and {n_max!r}", quantity="n_min")
+    points = check_count("points", points, 2, 10_000, " (sizes along N; a slope needs two)")
     n = np.geomspace(n_min, n_max, points)
     dmin = tokens_to_limit_overfitting(result, n, delta)
     x = np.log(n) - np.log(n).mean()
@@ -69,6 +74,7 @@ def data_requirement(result, n_min: float, n_max: float, delta: float = 0.02, po
 def tokens_for_loss(result, N, target_loss: float) -> xr.DataArray:
     """Tokens a model of N parameters needs to reach ``target_loss`` (nats/token), per draw;
     ``inf`` where even infinite data cannot get there (L(N, inf) >= target)."""
+    require_fit(result)
     target_loss = check_target_loss(target_loss)
     n = _sizes(N)
     d = law_draws(result)

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, check_count
+from bayes_scaling.conventions import (FLOPS_PER_PARAM_TOKEN, check_count, check_positive, check_seed, real_array,
+                                       seeded_rng)
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.queries.design_exchange import exchange_batch
@@ -34,6 +35,7 @@ from bayes_scaling.queries.design_preposterior import (OBJECTIVES, VARIANCE_POWE
 from bayes_scaling.queries.design_verdict import (RULES, best_go, mc_se, refit_check, to_refit, verdict_text,  # noqa: F401
                                                   within_noise)
 from bayes_scaling.queries.draws import budgets_flops, resolve_cost
+from bayes_scaling.result import require_fit
 
 OBJECTIVE_UNITS = {"n_star": "(log parameters)^2", "n_star_width": "decades", "loss": "(nats/token)^2", "wasted_compute": "fraction of C"}
 
@@ -74,7 +76,7 @@ class Worlds:
 
     @classmethod
     def draw(cls, pre: Preposterior, n_candidates: int, worlds: int = 128, seed: int = 0) -> "Worlds":
-        rng = np.random.default_rng(seed)
+        rng = seeded_rng(seed)
         truth = rng.integers(0, pre.size, worlds)
         return cls(truth, pre.family.draws(rng, (worlds, n_candidates)), np.zeros((worlds, pre.size)))
 
@@ -232,6 +234,9 @@ def stop_or_go(pre: Preposterior, ll: np.ndarray, worlds: Worlds, picks: list[in
 def posterior_objective(result, target_flops: float, objective: str, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
                         max_draws: int = 800, cost: CostLaw | None = None) -> float:
     """The objective of a fit's posterior at the target budget (used to score real refits)."""
+    require_fit(result)
+    target_flops = check_positive("target_flops must be a finite number of FLOPs > 0", target_flops, "target_flops")
+    max_draws = check_count("max_draws", max_draws, 10)
     draws, sigma, family = draws_sigma_family(result, resolve_cost(result, cost, flops_per_token))
     return Preposterior(draws, sigma, family, target_flops, objective=objective, max_draws=max_draws).current()
 
@@ -300,15 +305,20 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
     (:func:`stop_or_go`) scores the reported batch in its order and the other rules' greedy batches
     (``stop_go["alternatives"]``, their best net saving in FLOPs); the verdict (:func:`best_go`) takes the
     batch of largest net saving among them, and ``stop_go["go_runs"]`` counts that batch's runs."""
-    (budget,) = budgets_flops([ladder_budget], "flops")
+    require_fit(result)
+    target_flops = check_positive("target_flops must be a finite number of FLOPs > 0", target_flops, "target_flops")
+    budget = check_positive("ladder_budget must be a finite number of FLOPs > 0", ladder_budget, "ladder_budget")
     batch, worlds, max_draws, max_refits, exchange = (check_count(*a) for a in (
         ("batch", batch, 1), ("worlds", worlds, 8), ("max_draws", max_draws, 10), ("max_refits", max_refits, 0),
         ("exchange", exchange, 0)))
-    if not min_ess > 0:  # also NaN
-        raise BayesScalingError(f"min_ess must be a number > 0, got {min_ess!r}")
-    n, d = np.atleast_1d(np.asarray(n_params, float)), np.atleast_1d(np.asarray(tokens, float))
-    if n.shape != d.shape or n.size == 0 or not np.all(np.isfinite(n * d)) or np.any(n <= 0) or np.any(d <= 0):
-        raise BayesScalingError("candidate runs need one N > 0 and one D > 0 each")
+    min_ess = check_positive("min_ess must be a finite number > 0 (effective draws)", min_ess, "min_ess")
+    check_seed(seed)
+    n, d = real_array(n_params), real_array(tokens)
+    if n is None or d is None or n.ndim != 1 or n.shape != d.shape or n.size == 0 or not np.all(np.isfinite(n * d)) \
+            or np.any(n <= 0) or np.any(d <= 0):
+        raise BayesScalingError("candidate runs need one N > 0 and one D > 0 each: n_params and tokens must be "
+                                "flat lists of finite numbers > 0 of the same length (e.g. from candidate_grid)",
+                                quantity="n_params")
     t0 = time.perf_counter()
     pre = Preposterior(*draws_sigma_family(result, resolve_cost(result, cost, flops_per_token)), target_flops,
                        objective=objective, max_draws=max_draws, seed=seed)

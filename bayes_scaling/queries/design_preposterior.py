@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayes_scaling.conventions import CI_PROB
+from bayes_scaling.conventions import CI_PROB, seeded_rng
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.queries.draws import bisect_decreasing, budgets_flops, law_draws, thin_draws
@@ -73,7 +73,7 @@ class Preposterior:
         (self.target,) = budgets_flops([target_flops], "flops")
         self.family = family
         total = int(np.prod(draws.shape))
-        rng = np.random.default_rng(seed)
+        rng = seeded_rng(seed)
         idx = np.sort(rng.choice(total, max_draws, replace=False)) if total > max_draws else np.arange(total)
         self.draws = thin_draws(draws, idx)
         self.sigma = np.asarray(sigma, float)[idx]

@@ -16,7 +16,7 @@ import itertools
 
 import numpy as np
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, seeded_rng
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.queries.draws import LawDraws, budgets_flops, check_flops_per_token
@@ -27,7 +27,7 @@ _H = 1e-4
 def family_information(family, n: int = 20000, seed: int = 0) -> float:
     """Fisher information of the family's location per unit scale, E[(d log f / dz)^2] (Normal: 1;
     Student-t: (nu + 1) / (nu + 3)), by Monte Carlo."""
-    z = family.draws(np.random.default_rng(seed), n)
+    z = family.draws(seeded_rng(seed), n)
     score = (family.logpdf(z + _H) - family.logpdf(z - _H)) / (2 * _H)
     return float(np.mean(score ** 2))
 

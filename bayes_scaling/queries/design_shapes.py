@@ -18,6 +18,7 @@ import numpy as np
 
 from bayes_scaling.conventions import (CI_PROB, FLOPS_PER_PARAM_TOKEN, MAX_EXTRA_SHAPES, MAX_REACH_DECADES,
                                        TRUSTED_TOKENS_PER_PARAM, check_count)
+from bayes_scaling.conventions import check_positive, real_array
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.queries.design_preposterior import draws_sigma_family
@@ -56,6 +57,13 @@ def _side(end: float, reach: float, step: float) -> int:
     return int(np.ceil(gap / step - 1e-9)) if gap > 1e-12 else 0
 
 
+#: Most budgets, ratios per budget or added ratios a candidate grid takes: the design scores every candidate
+#: in each of its worlds, so a grid of 1e4 x 1e4 candidates could not be ranked; finer than 1e4 points
+#: along one axis resolves no difference a ladder could measure.
+MAX_GRID = 10_000
+GRID_WHY = " (points along one axis of the candidate grid)"
+
+
 def shape_ratios(ratios=TRUSTED_TOKENS_PER_PARAM, per_budget: int = 10, reach=None,
                  max_extra: int = MAX_EXTRA_RATIOS) -> np.ndarray:
     """Tokens/parameter ratios of the candidate grid, ascending: ``per_budget`` log-evenly over ``ratios``
@@ -64,11 +72,13 @@ def shape_ratios(ratios=TRUSTED_TOKENS_PER_PARAM, per_budget: int = 10, reach=No
     :data:`MAX_REACH_DECADES` beyond each end of the range. At most
     ``max_extra`` are added; when more would be needed the added ratios are spread log-evenly from the
     trusted end to ``reach``'s end instead (coarser, shared between the sides by the decades each needs)."""
-    if not 0 < ratios[0] < ratios[1] < np.inf:
+    r = real_array(ratios)
+    if r is None or r.shape != (2,) or not 0 < r[0] < r[1] < np.inf:
         raise BayesScalingError(f"candidate tokens/parameter range must be 0 < LO < HI (lower first), got "
-                                f"{tuple(ratios)}", quantity="shapes")
-    per_budget, max_extra = check_count("per_budget", per_budget, 1), check_count("max_extra", max_extra, 0)
-    lo, hi = float(ratios[0]), float(ratios[1])
+                                f"{ratios!r}", quantity="shapes")
+    per_budget = check_count("per_budget", per_budget, 1, MAX_GRID, GRID_WHY)
+    max_extra = check_count("max_extra", max_extra, 0, MAX_GRID, GRID_WHY)
+    lo, hi = float(r[0]), float(r[1])
     base = np.geomspace(lo, hi, per_budget)
     if reach is None or max_extra == 0:
         return base
@@ -106,11 +116,13 @@ def candidate_grid(runs_compute, budget: float, *, budgets: int = 10, ratios=TRU
     :data:`TRUSTED_TOKENS_PER_PARAM`; extended towards ``reach`` when given), priced by ``cost``
     (default C = k N D, k = ``flops_per_token``)."""
     r = shape_ratios(ratios, per_budget, reach, max_extra)
-    if not (np.isfinite(budget) and budget > 0):
-        raise BayesScalingError(f"the ladder budget must be a finite number of FLOPs > 0, got {budget!r}")
-    budgets = check_count("budgets", budgets, 1)
+    budget = check_positive("the ladder budget must be a finite number of FLOPs > 0", budget, "budget")
+    budgets = check_count("budgets", budgets, 1, MAX_GRID, GRID_WHY)
     cost = CostLaw("6nd", k=flops_per_token) if cost is None else cost
-    c_runs = np.asarray(runs_compute, float)
+    c_runs = real_array(runs_compute)
+    if c_runs is None or c_runs.ndim != 1 or c_runs.size == 0 or not np.all(np.isfinite(c_runs)) or np.any(c_runs <= 0):
+        raise BayesScalingError(f"runs_compute must be a flat list of the ladder's run costs, finite FLOPs > 0, got "
+                                f"{runs_compute!r}"[:200], quantity="runs_compute")
     lo = min(float(np.min(c_runs)), budget / 100)
     c = np.repeat(np.geomspace(lo, budget, budgets), len(r))
     rr = np.tile(r, budgets)

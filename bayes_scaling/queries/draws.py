@@ -9,7 +9,7 @@ import copy
 import numpy as np
 
 from bayes_scaling.conventions import (COMPUTE_UNIT_NAMES, FLOPS_PER_PARAM_TOKEN, canonical_compute_unit,
-                                       compute_to_flops)
+                                       compute_to_flops, real_array)
 from bayes_scaling.cost import CostLaw, stored_cost
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import positive_number
@@ -28,12 +28,12 @@ def require_allocation(law) -> None:
 
 def check_budgets(compute, unit: str = "FLOPs") -> np.ndarray:
     """Compute budgets as a 1-D array of finite numbers > 0, in ``unit`` (named in the error)."""
-    try:
-        c = np.atleast_1d(np.asarray(compute, dtype=float))
-    except (TypeError, ValueError):
+    c = real_array(compute)
+    if c is None:
         c = np.array([np.nan])
     if c.ndim != 1 or c.size == 0 or not np.all(np.isfinite(c)) or np.any(c <= 0):
-        raise BayesScalingError(f"compute budgets must be finite numbers > 0 ({unit}), got {compute!r}")
+        raise BayesScalingError(f"compute budgets must be finite numbers > 0 ({unit}), got {compute!r}"[:200],
+                                quantity="compute")
     return c
 
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayes_scaling.conventions import CI_PROB, INPUT_QUANTITIES
+from bayes_scaling.conventions import CI_PROB, INPUT_QUANTITIES, check_ci_prob, check_positive_array
+from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import flat_draws, interval_bounds
+from bayes_scaling.result import require_fit
 
 #: The check is flagged when a run's PIT is outside [PIT_EXTREME, 1 - PIT_EXTREME], or when more than
 #: OUTSIDE_FRACTION of the largest runs fall outside the predictive interval (0.1 expected at 90%).
@@ -71,6 +73,12 @@ def largest_runs_check(result, n_largest: int = 5, ci_prob: float = CI_PROB) -> 
 
 def extrapolation_report(result, query: dict[str, np.ndarray], ci_prob: float = CI_PROB) -> dict:
     """Decades beyond (and below) the data plus the largest-runs check, with one line per concern."""
+    require_fit(result)
+    if not isinstance(query, dict) or not set(query) & set(result.law.input_names):
+        raise BayesScalingError(f"query must be a dict of the law's inputs ({', '.join(result.law.input_names)}), "
+                                f"got {query!r}"[:200], quantity="query")
+    query = {k: check_positive_array(f"query[{k!r}] must be finite numbers > 0", v, k) for k, v in query.items()}
+    check_ci_prob(ci_prob)
     decades = decades_beyond(result, query)
     below = decades_below(result, query)
     check = largest_runs_check(result, ci_prob=ci_prob)

@@ -8,13 +8,16 @@ Compute per budget is the geometric mean of k N D over its runs (k = the law's F
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
-from bayes_scaling.conventions import check_ci_prob
+from bayes_scaling.conventions import MAX_MONTE_CARLO, check_ci_prob, check_count, seeded_rng
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import median_interval
 from bayes_scaling.queries.allocate import compute_optimal
+from bayes_scaling.result import require_fit
 
 
 def parabola_minimum(log_n: np.ndarray, loss: np.ndarray) -> float:
@@ -29,9 +32,11 @@ def isoflop_minima(frame: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0, de
     """Per budget (runs grouped by log10 C rounded to ``decimals``; budgets with 4+ runs at 3+ sizes): the
     parabola's N_opt and its bootstrap ``ci_prob`` interval (runs resampled within the budget; resamples
     with fewer than 3 sizes or no minimum are dropped). ``frame``: columns N, D, C (FLOPs), loss."""
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     check_ci_prob(ci_prob)
-    rows = []
+    n_boot = check_count("n_boot", n_boot, 1, MAX_MONTE_CARLO)
+    decimals = check_count("decimals", decimals, 0, 15, " (decimals of log10 C that group runs into budgets)")
+    rows, skipped = [], []
     for key, g in frame.groupby(np.round(np.log10(frame["C"].to_numpy(float)), decimals)):
         x, y = np.log(g["N"].to_numpy(float)), g["loss"].to_numpy(float)
         if len(g) < 4 or len(np.unique(x)) < 3:
@@ -44,15 +49,23 @@ def isoflop_minima(frame: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0, de
         boots = np.asarray(boots)
         boots = boots[np.isfinite(boots)]
         point = parabola_minimum(x, y)
-        _, b_lo, b_hi = median_interval(boots, ci_prob) if boots.size else (np.nan, np.nan, np.nan)
+        if not np.isfinite(point) or boots.size == 0:  # no law-free minimum at this budget: nothing to compare
+            skipped.append(float(10 ** key))
+            continue
+        _, b_lo, b_hi = median_interval(boots, ci_prob)
         rows.append({"budget": 10 ** key, "n_runs": len(g), "N_parabola": np.exp(point),
                      "N_parabola_low": np.exp(b_lo), "N_parabola_high": np.exp(b_hi),
                      "inside_grid": bool(x.min() < point < x.max()),
                      "log_6nd": float(np.mean(np.log(g["N"].to_numpy(float) * g["D"].to_numpy(float))))})
+    if skipped:
+        warnings.warn(f"IsoFLOP budgets {', '.join(f'{c:.3g}' for c in skipped)} FLOPs left out: their parabola "
+                      f"has no minimum (it opens downwards)", stacklevel=2)
     if not rows:
-        raise BayesScalingError("no IsoFLOP budget has 4 or more runs at 3 or more sizes: Approach 2 needs IsoFLOP data",
-                                quantity="C")
-    return pd.DataFrame(rows)
+        raise BayesScalingError("no IsoFLOP budget has 4 or more runs at 3 or more sizes and a parabola with a "
+                                "minimum: Approach 2 needs IsoFLOP data", quantity="C")
+    table = pd.DataFrame(rows)
+    table.attrs["skipped_budgets"] = skipped
+    return table
 
 
 def approach2_check(result, runs=None, *, group: str | None = None, n_boot: int = 1000, seed: int = 0,
@@ -62,6 +75,7 @@ def approach2_check(result, runs=None, *, group: str | None = None, n_boot: int 
     (FLOPs, nominal), compute (k x geometric mean N D), n_runs, N_parabola (+ _low, _high), N_fit (median,
     _low, _high: the posterior's ``ci_prob`` interval), ``agree`` (the intervals overlap) and
     ``inside_grid`` (the parabola's minimum lies within the budget's sizes)."""
+    require_fit(result)
     if not result.law.has("allocation"):
         raise BayesScalingError(f"law {result.law.name!r} has no compute-optimal allocation (a law of N and D)")
     frame = (runs or result.runs).frame

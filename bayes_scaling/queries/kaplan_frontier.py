@@ -21,11 +21,12 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.conventions import (FLOPS_PER_PARAM_TOKEN, KAPLAN_ALPHA_B, KAPLAN_B_STAR_TOKENS, flops_to_pf_days,
-                                       pf_days_to_flops)
+from bayes_scaling.conventions import (FLOPS_PER_PARAM_TOKEN, KAPLAN_ALPHA_B, KAPLAN_B_STAR_TOKENS, check_positive,
+                                       flops_to_pf_days, pf_days_to_flops)
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import check_query_size, fraction
 from bayes_scaling.queries.draws import bisect_decreasing, check_budgets
+from bayes_scaling.result import require_fit
 
 
 def _params(result):
@@ -53,6 +54,9 @@ def efficient_frontier(result, compute_pf_days, *, b_star: float = KAPLAN_B_STAR
     (nats/token) over (chain, draw, budget), and the exponents ``p_N``, ``p_B``, ``p_S``,
     ``alpha_C`` over (chain, draw).
     """
+    require_fit(result, ensemble=False)
+    b_star = check_positive("b_star must be a finite number of tokens > 0 (Kaplan's B*)", b_star, "b_star")
+    alpha_b = check_positive("alpha_b must be a finite number > 0 (Kaplan's alpha_B)", alpha_b, "alpha_b")
     c = check_budgets(compute_pf_days, "PF-days")
     check_query_size(c.size, result.posterior.sizes["chain"] * result.posterior.sizes["draw"])
     a_n, a_s, log_nc, log_sc = _params(result)
@@ -89,7 +93,8 @@ def converged_plan_loss(result, compute_pf_days: float, *, f: float = 0.02, b_st
     """Per draw, the model trained until its loss is within ``f`` of converged, L = (1 + f) L(N, inf),
     that exactly spends budget C (PF-days): its N, steps and loss. The steps follow from
     (S_c/S)^alpha_S = f (N_c/N)^alpha_N; C = 6 N B_crit(L) S grows with N, so N is found by bisection."""
-    fraction(f, "f (distance from convergence) must be in (0, 1), e.g. 0.02", quantity="converged_within")
+    require_fit(result)
+    f = fraction(f, "f (distance from convergence) must be in (0, 1), e.g. 0.02", quantity="converged_within")
     (c,) = check_budgets([compute_pf_days], "PF-days")
     a_n, a_s, log_nc, log_sc = _params(result)
     log_c = np.log(pf_days_to_flops(c))
@@ -115,6 +120,7 @@ def converged_plan_loss(result, compute_pf_days: float, *, f: float = 0.02, b_st
 def efficient_vs_converged(result, compute_pf_days: float, *, f: float = 0.02, **kw) -> dict:
     """At budget C: P(the compute-efficient plan reaches a lower loss than training to within ``f`` of
     convergence), the loss gap (converged - efficient, nats/token) per draw, and both plans."""
+    require_fit(result)
     eff = efficient_frontier(result, [compute_pf_days], **kw).isel(budget=0)
     conv = converged_plan_loss(result, compute_pf_days, f=f, **kw)
     gap = conv["loss"] - eff["loss"]

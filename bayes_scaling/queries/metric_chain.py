@@ -14,11 +14,13 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.conventions import QUERY_DIM, derived_seed, loss_unit_of
+from bayes_scaling.conventions import QUERY_DIM, as_number, derived_seed, loss_unit_of, seeded_rng
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.posterior.inputs import fraction
+from bayes_scaling.posterior.inputs import fraction, positive_number
 from bayes_scaling.posterior.intervals import flat_draws
 from bayes_scaling.queries.allocate import BUDGET_DIM, compute_optimal
+from bayes_scaling.queries.draws import check_budgets
+from bayes_scaling.result import require_fit
 
 
 def _check(loss_fit, metric_fit) -> None:
@@ -61,8 +63,10 @@ def metric_at_loss(metric_fit, loss: np.ndarray, *, rng: np.random.Generator,
     log_mu = ev.law.log_loss(np, {"L": np.log(loss)}, p)
     sigma = flat_draws(ev.sigma)[idx].reshape(shape + extra)
     if se is not None:
+        value, se = se, as_number(se)
         if not (np.isfinite(se) and se >= 0):
-            raise BayesScalingError(f"the metric's evaluation standard error must be >= 0, got {se!r}", quantity="SE")
+            raise BayesScalingError(f"the metric's evaluation standard error metric_se must be a finite number >= 0, "
+                                    f"got {value!r}", quantity="SE")
         sigma = np.sqrt(sigma ** 2 + (se * ev.family.location_slope(np.exp(log_mu))) ** 2)
     log_pred = ev.family.add_noise(np, log_mu, sigma, ev.family.draws(rng, log_mu.shape))
     return np.exp(log_mu), np.exp(log_pred)
@@ -75,6 +79,8 @@ def predict_metric(loss_fit, metric_fit, N=None, D=None, C=None, *, seed: int | 
     ``metric`` (the metric law at that loss) and ``metric_predictive`` (plus the metric's noise), both
     fractions, dims (chain, draw, query). ``metric_se``: the new run's evaluation standard error of the metric
     (a fraction, e.g. sqrt(p (1 - p) / n) on n examples), for a metric fit with run noise given SEs."""
+    require_fit(loss_fit, "loss_fit")
+    require_fit(metric_fit, "metric_fit")
     _check(loss_fit, metric_fit)
     pred = loss_fit.predict(N=N, D=D, C=C, seed=seed, **extra)
     loss = pred["loss_predictive" if loss_noise else "loss"]
@@ -91,11 +97,13 @@ def compute_for_metric(loss_fit, metric_fit, target: float, *, budgets=None, see
     fraction, e.g. 0.55), per draw (``inf`` where the grid of ``budgets`` never reaches it; log-linear
     interpolation between budgets), and ``metric_opt``, the metric along that frontier (chain, draw,
     budget). Needs a loss law of N and D (allocation)."""
+    require_fit(loss_fit, "loss_fit")
+    require_fit(metric_fit, "metric_fit")
     _check(loss_fit, metric_fit)
-    fraction(target, "target metric must be a fraction in (0, 1)", quantity="target_metric")
-    budgets = np.geomspace(1e17, 1e27, 121) if budgets is None else np.asarray(budgets, float)
+    target = fraction(target, "target metric must be a fraction in (0, 1)", quantity="target_metric")
+    budgets = np.geomspace(1e17, 1e27, 121) if budgets is None else check_budgets(budgets)
     opt = compute_optimal(loss_fit, budgets)
-    mu, _ = metric_at_loss(metric_fit, opt["loss_opt"].values, rng=np.random.default_rng(seed))
+    mu, _ = metric_at_loss(metric_fit, opt["loss_opt"].values, rng=seeded_rng(seed))
     hit = mu >= target
     first = np.argmax(hit, axis=-1)
     logc = np.log(budgets)
@@ -113,5 +121,8 @@ def compute_for_metric(loss_fit, metric_fit, target: float, *, budgets=None, see
 def prob_reach_metric(loss_fit, metric_fit, target: float, compute: float, *, seed: int = 0) -> float:
     """Posterior probability that the compute-optimal plan at ``compute`` FLOPs reaches the metric ``target``
     (the metric law's mean at that plan)."""
-    out = compute_for_metric(loss_fit, metric_fit, target, budgets=[float(compute)], seed=seed)
+    require_fit(loss_fit, "loss_fit")
+    require_fit(metric_fit, "metric_fit")
+    compute = positive_number(compute, "compute must be a finite number of FLOPs > 0", quantity="C")
+    out = compute_for_metric(loss_fit, metric_fit, target, budgets=[compute], seed=seed)
     return float(np.isfinite(out["compute"]).mean())

@@ -8,6 +8,7 @@ import numpy as np
 import xarray as xr
 
 from bayes_scaling.posterior.inputs import query_inputs
+from bayes_scaling.result import require_fit
 
 __all__ = ["predict_loss", "log_mu_at_runs", "predictive_at_runs", "query_inputs"]
 
@@ -15,6 +16,7 @@ __all__ = ["predict_loss", "log_mu_at_runs", "predictive_at_runs", "query_inputs
 def predict_loss(result, N=None, D=None, C=None, *, seed: int | None = None, group: str | None = None,
                  covariates: dict[str, float] | None = None, **extra) -> xr.Dataset:
     """``loss`` (the law) and ``loss_predictive`` (a new run) at query points: see :meth:`FitResult.predict`."""
+    require_fit(result)
     return result.predict(N=N, D=D, C=C, seed=seed, group=group, covariates=covariates, **extra)
 
 

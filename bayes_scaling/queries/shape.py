@@ -12,11 +12,13 @@ import numpy as np
 
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import summary_record
+from bayes_scaling.result import require_fit
 
 
 def shape_effect(result, rope: float = 0.01, ci_prob: float = 0.9, covariate: str = "log_aspect_ratio") -> dict:
     """Posterior of the loss ratio between the most and least extreme observed shapes at fixed N
     and D, exp(gamma (x_max - x_min)) - 1, and P(|ratio| < rope) for each covariate."""
+    require_fit(result)
     cov = result.covariates
     if cov is None or covariate not in cov["names"]:
         raise BayesScalingError(f"this fit has no covariate {covariate!r}: fit with --shape-cols WIDTH DEPTH")

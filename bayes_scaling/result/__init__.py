@@ -1,10 +1,10 @@
 """Fits as stored and viewed: :class:`FitResult` (one law's posterior) and :class:`EnsembleResult`
 (several laws on the same runs, with stacking weights); :func:`load_fit` reads either from disk."""
 
-from bayes_scaling.result.ensemble import ENSEMBLE_FORMAT, EnsembleResult
+from bayes_scaling.result.ensemble import ENSEMBLE_FORMAT, EnsembleResult, require_fit
 from bayes_scaling.result.fit import FORMAT, FitResult, package_versions
 
-__all__ = ["ENSEMBLE_FORMAT", "FORMAT", "EnsembleResult", "FitResult", "load_fit", "package_versions"]
+__all__ = ["ENSEMBLE_FORMAT", "FORMAT", "EnsembleResult", "FitResult", "load_fit", "package_versions", "require_fit"]
 
 
 def load_fit(path, argument: str = "FIT"):

@@ -36,14 +36,28 @@ def law_form_share(per_member: dict[str, xr.DataArray], weights: dict[str, float
     return between / (between + within)
 
 
+def require_fit(value, argument: str = "result", *, ensemble: bool = True):
+    """``value`` if it is a fit (a :class:`FitResult`, or with ``ensemble`` an :class:`EnsembleResult`);
+    anything else (None, a path, a runs table) fails with one line naming ``argument``."""
+    kinds = (FitResult, EnsembleResult) if ensemble else (FitResult,)
+    if not isinstance(value, kinds):
+        what = "a fit (FitResult or EnsembleResult" if ensemble else "one law's fit (a FitResult, not an ensemble"
+        raise BayesScalingError(f"{argument} must be {what}: from fit, fit_ensemble or load_fit), got "
+                                f"{type(value).__name__} {str(value)[:60]!r}", quantity=argument)
+    return value
+
+
 class EnsembleResult:
     """Members (name -> :class:`FitResult` on the same runs), normalised ``weights`` and ``info`` (how
     the weights were found: method, cuts, weights per cut, held-out log scores)."""
 
     def __init__(self, members: dict[str, FitResult], weights: dict[str, float], info: dict | None = None,
                  *, seed: int = 0):
-        if not members:
-            raise BayesScalingError("an ensemble needs at least one member fit")
+        if not isinstance(members, dict) or not members or not isinstance(weights, dict):
+            raise BayesScalingError("an ensemble needs members {name: FitResult} (at least one) and weights {name: "
+                                    "weight}", quantity="members")
+        for name, m in members.items():
+            require_fit(m, f"members[{name!r}]", ensemble=False)
         if set(members) != set(weights):
             raise BayesScalingError(f"ensemble weights {sorted(weights)} do not match its members {sorted(members)}")
         first = next(iter(members.values())).runs.frame["loss"].to_numpy()

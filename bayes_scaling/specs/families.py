@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from bayes_scaling.conventions import check_positive
 from bayes_scaling.errors import BayesScalingError
 
 
@@ -25,7 +26,7 @@ class Family:
     name: ClassVar[str]
 
     def __init__(self, nu: float = 4.0):
-        self.nu = float(nu)
+        self.nu = check_positive("nu (the Student-t degrees of freedom) must be a finite number > 0", nu, "nu")
 
     def describe(self) -> str:
         """Its name for reports (e.g. ``"Student-t (nu = 4)"``)."""
@@ -240,7 +241,6 @@ def family_names() -> tuple[str, ...]:
 
 def get_family(name: str, nu: float = 4.0) -> Family:
     """The family called ``name`` (``nu``: Student-t's degrees of freedom, ignored by the others)."""
-    try:
-        return FAMILIES[name](nu)
-    except KeyError:
-        raise BayesScalingError(f"likelihood family must be one of {family_names()}, got {name!r}") from None
+    if not isinstance(name, str) or name not in FAMILIES:
+        raise BayesScalingError(f"likelihood family must be one of {family_names()}, got {name!r}", quantity="family")
+    return FAMILIES[name](nu)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+from bayes_scaling.conventions import check_positive
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.specs.spec import LawSpec, PriorSpec
 
@@ -15,8 +16,9 @@ def with_chance(spec: LawSpec, chance: float, rel_sd: float = 0.1) -> LawSpec:
     floor = getattr(spec.law, "floor_param", None)
     if floor is None:
         raise BayesScalingError(f"law {spec.law_name!r} is not a metric law: it has no chance floor")
-    if not 0 < chance < 1 or rel_sd <= 0:
-        raise BayesScalingError(f"chance must be a fraction in (0, 1) and rel_sd > 0, got {chance!r}, {rel_sd!r}")
+    chance = check_positive("chance must be a fraction in (0, 1) (e.g. 0.25 for 4-way multiple choice)", chance,
+                            "chance", below=1.0)
+    rel_sd = check_positive("rel_sd must be a finite number > 0 (the floor prior's relative spread)", rel_sd, "rel_sd")
     prior = PriorSpec("LogNormal", {"mu": math.log(chance), "sigma": float(rel_sd)})
     return replace(spec, priors={**spec.priors, floor: prior},
                    origin=f"{spec.origin} (chance {chance:g})").synced()

@@ -373,9 +373,9 @@ def list_specs() -> list[str]:
 
 def load_spec(spec: str | Path) -> LawSpec:
     """Load a spec from a path, or by shipped name (e.g. ``"chinchilla"`` or ``"chinchilla_epoch2024"``)."""
-    if not str(spec).strip():
-        raise BayesScalingError("spec is empty: give a spec file or a shipped spec name (see `bayes-scaling specs`)",
-                                quantity="spec")
+    if not isinstance(spec, (str, Path)) or not str(spec).strip():
+        raise BayesScalingError(f"spec is {'empty' if isinstance(spec, str) else repr(spec)[:60]}: give a spec file or "
+                                f"a shipped spec name (see `bayes-scaling specs`)", quantity="spec")
     path = Path(spec)
     if path.is_dir():
         raise BayesScalingError(f"spec {str(spec)!r} is a folder: give a spec file (.toml) or a shipped spec name",
