@@ -101,7 +101,7 @@ def _break_part(ctx, sec: Section) -> None:
                      "law (Caballero et al. 2022) and compares them by PSIS-LOO; rerun without --no-refits to add it."))
         return
     t0 = time.perf_counter()
-    test = break_test_from(result, ctx.plan, ctx.runner, ci)
+    test = break_test_from(ctx.refit_of or result, ctx.plan, ctx.runner, ci)
     ctx.timings["break-test fits"] = time.perf_counter() - t0
     if isinstance(test, str):
         sec.add(Para(f"Break test not run: {test}."))
