@@ -244,6 +244,9 @@ def sensitivity_section(ctx) -> Section:
                      f"vocabulary 32k; an assumption when the runs' embedding sizes are unknown); tokens D unchanged. "
                      f"Its N* is converted back to {kind} parameters to compare; its budget is read as C = 6 N D with "
                      f"N in its own convention.")
+    elif "N" in result.law.input_names:
+        notes.append(f"Parameter convention: not refitted: spec {result.spec.name} states its scale priors for "
+                     f"{result.spec.params_kind} parameters, which N in the other convention would contradict.")
     else:
         notes.append("Parameter convention: not applicable (the law has no N).")
     ctx.timings["sensitivity refits"] = time.perf_counter() - t0
