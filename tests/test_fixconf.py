@@ -232,3 +232,13 @@ def test_the_declared_kind_and_specs_declaring_none_accept_the_runs():
     for spec in ("kaplan_nd", "chinchilla", "kaplan_d_kaplan2020"):
         for kind in ("total", "non-embedding"):
             check_units(load_spec(spec), load_runs(runs_frame(), params_kind=kind))
+
+
+def test_the_reports_other_convention_refit_is_planned_only_for_specs_that_declare_no_kind():
+    from bayes_scaling.report._refits import RefitConfig, RefitRunner, plan_refits
+
+    truth = {"alpha_N": 0.076, "alpha_D": 0.103, "N_c": 6.4e13, "D_c": 1.8e13}
+    runs = load_runs(runs_frame("kaplan_nd", truth), params_kind="non-embedding")
+    for spec, planned in (("kaplan_nd_kaplan2020", False), ("kaplan_nd", True)):
+        plan = plan_refits(fake_fit("kaplan_nd", truth, draws=50, runs=runs, spec=load_spec(spec)), RefitConfig(), 0)
+        assert ("params_kind" in RefitRunner(plan.jobs)) is planned and (plan.other_kind is None) is not planned
