@@ -50,9 +50,11 @@ def unit_text(unit: str) -> str:
 
 
 #: Units of a runs table's loss column a fit records (``--loss-unit``): cross-entropy per token in nats (the
-#: default) or bits, or per byte of text in bits (a task's bits-per-byte, Bhagia et al. 2024). Laws and
-#: queries are unit-agnostic; the unit labels every loss printed.
-LOSS_UNITS = ("nats/token", "bits/token", "bits/byte")
+#: default) or bits, per byte of text in bits (a task's bits-per-byte, Bhagia et al. 2024), or per word in nats
+#: (a word-level log-perplexity such as LAMBADA's, Paperno et al. 2016: a word spans a tokenizer-dependent number of
+#: tokens, so it is never converted to per token). Laws and queries are unit-agnostic; the unit labels every loss
+#: printed, and fits, priors and chains in different units are refused, never mixed.
+LOSS_UNITS = ("nats/token", "bits/token", "bits/byte", "nats/word")
 DEFAULT_LOSS_UNIT = LOSS_UNITS[0]
 
 

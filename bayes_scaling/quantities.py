@@ -41,7 +41,7 @@ QUANTITIES: dict[str, Quantity] = {q.symbol: q for q in (
     Quantity("U", "unique tokens", "tokens", "--unique-tokens", None, "--col U=COLUMN"),
     Quantity("X", "scale axis", "the axis's own units", "--x", None, "--col X=COLUMN"),
     Quantity("S", "optimizer steps", "steps", "--steps", None, "--col S=COLUMN"),
-    Quantity("L", "predictor loss", "nats/token or bits/byte", "--task-loss", None, "--col L=COLUMN"),
+    Quantity("L", "predictor loss", "nats/token, bits/byte or nats/word", "--task-loss", None, "--col L=COLUMN"),
     Quantity("B", "batch size", "tokens per step", None, None, "--col B=COLUMN"),
     Quantity("SE", "evaluation standard error", "units of the loss column", None, None, "--col SE=COLUMN"),
     Quantity("loss", "loss", "nats/token", None, "loss", "--loss-col"),

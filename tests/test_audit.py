@@ -209,7 +209,7 @@ def test_a_loss_that_never_changes_warns_and_fails_under_strict():
 
 def test_a_constant_metric_warns_in_the_words_of_a_metric():
     flat = runs_frame("sigmoid_metric", truth={"b": 0.25, "r": 0.9, "L0": 0.6, "k": 5.0}).assign(loss=0.25)
-    with pytest.warns(UserWarning, match=r"the metric \(loss column\) is 0.25 in every run") as record:
+    with pytest.warns(UserWarning, match=r"the metric \(the response\) is 0.25 in every run") as record:
         load_runs(flat, tokens_col=None, compute_col=None, params_col=None, extra_cols={"L": "L"})
     assert "how loss scales" not in str(record[0].message)
 

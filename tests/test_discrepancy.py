@@ -57,6 +57,36 @@ def _width(pred):
     return (q.sel(quantile=0.95) - q.sel(quantile=0.05)).values
 
 
+def test_distance_is_the_furthest_axis_beyond_the_fitted_runs(tmp_path):
+    """A model 10x larger than any fitted one, trained at a compute inside the data, is 1 decade beyond
+    (in N); a fit saved before the box measures d along C alone."""
+    from bayes_scaling.inference.discrepancy import extrapolation_box
+    from bayes_scaling.result import FitResult
+
+    fit = fake_fit(draws=500)
+    frame = fit.runs.frame
+    box = extrapolation_box(fit.law, frame)
+    assert set(box) == {"N", "D", "C"}
+    n_big = 10 * float(frame["N"].max())
+    c_in = float(frame["C"].max()) / 10  # a tenth of the largest run's compute
+    d_in = float(frame["D"].median())
+    q = {"N": np.array([n_big]), "D": np.array([c_in / (6 * n_big)]), "C": np.array([c_in])}
+    shape = (fit.posterior.sizes["chain"], fit.posterior.sizes["draw"])
+    dims = ("chain", "draw")
+    tau = [xr.DataArray(np.full(shape, t), dims=dims) for t in (0.0, 0.05)]
+    disc = Discrepancy(*tau, "C", box["C"], {"method": "test"}, box=box)
+    assert disc.distance(q)[0] == pytest.approx(1.0)
+    assert disc.distance({"N": [1.0], "D": [d_in], "C": [1.0]})[0] == 0.0
+    legacy = Discrepancy(*tau, "C", box["C"], {"method": "test"})
+    assert legacy.distance(q)[0] == 0.0  # along C only: inside
+    cal = fit.with_discrepancy(disc)
+    wide, raw = cal.predict(N=[n_big], C=[c_in], seed=1), fit.predict(N=[n_big], C=[c_in], seed=1)
+    assert _width(wide)[0] > 1.5 * _width(raw)[0]
+    back = FitResult.load(cal.save(tmp_path / "box.nc"))
+    assert back.discrepancy.box == pytest.approx(box)
+    xr.testing.assert_identical(back.predict(N=[n_big], C=[c_in], seed=1)["loss_predictive"], wide["loss_predictive"])
+
+
 def test_discrepancy_widens_only_the_predictive_and_grows_beyond_the_data(tmp_path):
     fit = fake_fit(draws=500)
     cal = _with_disc(fit)

@@ -152,7 +152,7 @@ def test_olmo_ladder_and_pythia_loaders():
     dataset("pythia_evals_biderman2023/pythia_evals_final.csv")
     final = bs.datasets.load("pythia_evals", data_home=DATASETS, task="arc_easy", final=True)
     assert len(final) == 16 and final.frame["D"].nunique() == 1
-    assert final.predictor_unit is None  # LAMBADA nats per target word: none of LOSS_UNITS, not recorded
+    assert final.predictor_unit == "nats/word"  # LAMBADA's log-perplexity is per target word
 
 
 def test_replicate_noise_on_the_olmo_ladder():

@@ -80,7 +80,7 @@ def test_metric_fits_refuse_a_loss_unit_and_a_metric_table_refuses_a_loss_law(tm
                                                               loss_unit="bits/token"))
     metric_runs = load_runs(runs_frame(), loss_unit=None)  # e.g. the OLMo ladder's accuracy target
     assert metric_runs.loss_unit is None and metric_runs.metadata()["loss_unit"] is None
-    with pytest.raises(BayesScalingError, match="metric with no loss unit"):
+    with pytest.raises(BayesScalingError, match="column 'loss', is a metric .* not the loss law 'chinchilla'$"):
         check_units(load_spec("chinchilla"), metric_runs)
 
 

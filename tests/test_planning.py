@@ -696,3 +696,20 @@ def test_allocate_on_a_hierarchical_fit_says_for_which_group(tmp_path, capsys):
         assert words in capsys.readouterr().out
     assert main(["allocate", str(path), "--compute", "1e21", "--group", "x", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["group"] == "x"
+
+
+def test_far_extrapolation_says_the_interval_assumes_the_form_unless_the_fit_carries_its_error():
+    """Beyond a decade, a fit with neither a calibrated discrepancy nor several forms says its interval is
+    conditional on the law's form; a fit that carries the discrepancy does not."""
+    from bayes_scaling.inference.discrepancy import Discrepancy, extrapolation_box
+
+    fit = fake_fit("chinchilla", HOFF_UNROUNDED, rel_sd=0.01, seed=4)
+    far = {"N": np.array([1e13]), "D": np.array([2e14])}
+    note = extrapolation_report(fit, far)["notes"][0]
+    assert "assumes the law's form" in note and "--calibrate-extrapolation" in note
+    zero = fit.posterior["sigma"] * 0.0
+    box = extrapolation_box(fit.law, fit.runs.frame)
+    cal = fit.with_discrepancy(Discrepancy(zero, zero, "C", box["C"], {}, box=box))
+    assert "assumes" not in extrapolation_report(cal, far)["notes"][0]
+    near = {"N": np.array([float(fit.runs.frame["N"].max())]), "D": np.array([float(fit.runs.frame["D"].max())])}
+    assert not any("assumes" in n for n in extrapolation_report(fit, near)["notes"])

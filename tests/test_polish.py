@@ -49,7 +49,8 @@ def test_an_implausible_metric_is_worded_as_a_metric_not_a_loss():
         runs = load_runs(frame, loss_col="acc", extra_cols={"L": "L"})
     problems = plausibility_problems(runs.frame)
     assert len(problems) == 1
-    assert "metric (loss column) reaches 60" in problems[0] and "nats" not in problems[0]
+    assert "metric (the response, a fraction) reaches 60" in problems[0] and "nats" not in problems[0]
+    assert runs.implausible() == problems  # the table words it the same
     # a metric above 1 (a small accuracy in percent) is caught too; one in (0, 1) is not
     assert plausibility_problems(runs.frame.assign(loss=np.linspace(0.2, 1.5, len(frame))))
     assert not plausibility_problems(runs.frame.assign(loss=np.linspace(0.2, 0.9, len(frame))))

@@ -35,7 +35,7 @@ def test_runs_record_the_predictor_unit_and_refuse_a_bad_one():
     assert runs.predictor_unit == "bits/byte" and runs.metadata()["predictor_unit"] == "bits/byte"
     assert "predictor_unit" not in metric_runs(None).metadata()  # unknown: absent, read back as None
     with pytest.raises(BayesScalingError, match="must be one of"):
-        metric_runs("nats/word")
+        metric_runs("nats/char")
     with pytest.raises(BayesScalingError, match="predictor loss L, which these runs lack"):
         load_runs(runs_frame(), predictor_unit="bits/byte")
 
@@ -110,9 +110,10 @@ def test_datasets_suggests_the_predictor_unit_and_the_report_states_it(tmp_path)
         assert text in (tmp_path / "r.md").read_text()
 
 
-def test_a_metric_tables_csv_round_trip_keeps_no_loss_unit_and_an_unknown_predictor_unit(tmp_path, capsys):
-    """The pythia loader's accuracy tables are metrics (no loss unit) with L's unit unknown, like OLMo's acc tables
-    (L in bits/byte); ``datasets --out`` and a refit of the CSV by the suggested command keep both."""
+def test_a_metric_tables_csv_round_trip_keeps_no_loss_unit_and_the_predictor_unit(tmp_path, capsys):
+    """The pythia loader's accuracy tables are metrics (no loss unit) with L, LAMBADA's log-perplexity, in
+    nats/word, like OLMo's acc tables (L in bits/byte); ``datasets --out`` writes the response as column
+    ``metric`` and a refit of the CSV by the suggested command keeps both; a loss law on the CSV is refused."""
     import shlex
 
     from conftest import DATASETS, dataset
@@ -122,7 +123,7 @@ def test_a_metric_tables_csv_round_trip_keeps_no_loss_unit_and_an_unknown_predic
     dataset("pythia_evals_biderman2023/pythia_evals_final.csv")
     home = str(DATASETS)
     table = ds.load("pythia_evals", data_home=home, task="piqa", final=True)
-    assert (table.loss_unit, table.predictor_unit) == (None, None)
+    assert (table.loss_unit, table.predictor_unit) == (None, "nats/word")
     from bayes_scaling.inference.fit import check_units, resolve_spec
 
     with pytest.raises(BayesScalingError, match="no loss unit"):  # a loss law is refused on it, as on OLMo's
@@ -131,9 +132,14 @@ def test_a_metric_tables_csv_round_trip_keeps_no_loss_unit_and_an_unknown_predic
     assert main(["datasets", "pythia_evals", "--option", "task=piqa", "--option", "final=true", "--out", str(out),
                  "--data-home", home]) == 0
     text = capsys.readouterr().out
-    assert "is a metric (no loss unit)" in text and "unit of its predictor L is unknown" in text
+    assert "column metric is a metric (a fraction, no loss unit)" in text and "unknown" not in text
     cmd = shlex.split(text.split("fit it with: bayes-scaling ")[1].strip())
     args = build_parser().parse_args([a if a != "METRIC_LAW" else "sigmoid_metric" for a in cmd])
     back = runs_from_args(args, laws=[get_law("sigmoid_metric")])
-    assert (back.loss_unit, back.predictor_unit) == (table.loss_unit, table.predictor_unit) == (None, None)
-    assert "--loss-unit" not in cmd and "L" in back.frame
+    assert (back.loss_unit, back.predictor_unit) == (table.loss_unit, table.predictor_unit) == (None, "nats/word")
+    assert cmd[cmd.index("--loss-unit") + 1] == "nats/word" and "L" in back.frame
+    loss_cmd = [a for a in cmd if a not in ("--col", "L=L", "--loss-unit", "nats/word")]
+    loss_cmd = [a if a != "FIT.nc" else str(tmp_path / "loss.nc") for a in loss_cmd]
+    assert main([a if a != "METRIC_LAW" else "chinchilla" for a in loss_cmd]) == 2 and not (tmp_path / "loss.nc").exists()
+    err = capsys.readouterr().err
+    assert "column 'metric', is a metric" in err and "not the loss law 'chinchilla'" in err and len(err.splitlines()) == 1

@@ -158,11 +158,14 @@ def add_runs_args(p) -> None:
     p.add_argument("--params-col", default="params", help="column with parameter counts N")
     p.add_argument("--tokens-col", default="tokens", help="column with training tokens D ('' if absent)")
     p.add_argument("--compute-col", default="compute", help="column with training compute C ('' if absent)")
-    p.add_argument("--loss-col", default="loss", help="column with final loss (in --loss-unit)")
+    p.add_argument("--loss-col", default=None,
+                   help="column with the response: the final loss (in --loss-unit), or a metric for a metric law "
+                        "(default: column 'loss', or where there is none column 'metric', which is read as a metric, "
+                        "a fraction with no loss unit, that loss laws refuse)")
     p.add_argument("--loss-unit", choices=LOSS_UNITS, default=None,
                    help=f"unit of the loss column, recorded with the fit and printed with every loss (values are "
-                        f"not converted; default {DEFAULT_LOSS_UNIT}; bits/byte: e.g. a task's bits-per-byte). For a "
-                        f"metric law (response a fraction): the unit of its predictor loss L (--col L=...), recorded "
+                        f"not converted; default {DEFAULT_LOSS_UNIT}; bits/byte: e.g. a task's bits-per-byte; "
+                        f"nats/word: a word-level log-perplexity such as LAMBADA's). For a metric law (response a fraction): the unit of its predictor loss L (--col L=...), recorded "
                         f"so that predict-metric and target-metric refuse a loss fit in another unit (default: "
                         f"unknown, a note)")
     p.add_argument("--params-kind", choices=PARAMS_KINDS, default="total",

@@ -9,10 +9,6 @@ from bayes_scaling.commands.output import emit
 from bayes_scaling.conventions import DEFAULT_LOSS_UNIT
 from bayes_scaling.errors import BayesScalingError
 
-#: Canonical run-table columns -> the CSV column names ``fit`` reads by default.
-EXPORT_NAMES = {"N": "params", "D": "tokens", "C": "compute", "loss": "loss"}
-
-
 _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 
 
@@ -50,14 +46,11 @@ def size_labels(runs) -> list[str]:
 
 
 def export_frame(runs):
-    """(frame, fit arguments): the runs with N, D, C, loss named as ``fit``'s defaults, and the ``fit``
-    options that read it back (further inputs, groups other than :func:`size_labels`, the parameter
-    convention). With S and B the
-    table's S is Kaplan's S_min, derived from the raw steps: S is exported as the raw steps, so that
-    reading the file back derives the same S_min once."""
-    frame = runs.frame.rename(columns=EXPORT_NAMES)
-    if "steps_raw" in frame:
-        frame = frame.assign(S=frame["steps_raw"]).drop(columns="steps_raw")
+    """(frame, fit arguments): the runs as :meth:`~bayes_scaling.data.table.RunTable.export_frame` writes them
+    (N, D, C and the loss named as ``fit``'s defaults; a metric response named ``metric``, which ``fit`` reads as
+    a metric), and the ``fit`` options that read it back (further inputs, groups other than :func:`size_labels`,
+    the parameter convention, the loss unit or, for a metric, its predictor L's)."""
+    frame = runs.export_frame()
     args = []
     if "tokens" not in frame:
         args += ["--tokens-col", ""]
@@ -108,18 +101,18 @@ def cmd_datasets(args) -> int:
     runs = ds.load(args.name, data_home=args.data_home, **options)
     frame, fit_args = export_frame(runs)
     with atomic_path(out) as tmp:
-        frame.to_csv(tmp, index=False)
+        frame.to_csv(tmp, index=False)  # as runs.to_csv(out)
     labels = [f"column {g!r} is not suggested as --group-col: each of its groups has a single N (a model-size "
               f"label), so per-group parameters of a law of N would not be identified" for g in size_labels(runs)]
     law, units = "LAW", []
-    if runs.loss_unit is None:  # the CSV cannot record it: the fit's law must say that the response is a metric
+    if runs.loss_unit is None:  # column "metric": fit reads it as a metric and refuses a loss law on it
         from bayes_scaling.laws.registry import get_law, list_laws
 
         metric = [w for w in list_laws() if get_law(w).response_unit != DEFAULT_LOSS_UNIT]
         law = "METRIC_LAW"
-        units = [f"column loss is a metric (no loss unit): fit it with a metric law ({', '.join(metric)}), not a "
-                 f"loss law" + ("" if runs.predictor_unit else "; the unit of its predictor L is unknown (not "
-                                "recorded): give --loss-unit only if you know it")]
+        units = [f"column metric is a metric (a fraction, no loss unit): fit it with a metric law ({', '.join(metric)}); "
+                 f"a loss law is refused" + ("" if runs.predictor_unit else "; the unit of its predictor L is unknown "
+                                             "(not recorded): give --loss-unit only if you know it")]
     return emit([f"wrote {out}: {len(frame)} runs of {args.name!r}, columns {', '.join(map(str, frame.columns))}",
                  *labels, *units,
                  "fit it with: bayes-scaling fit " + shlex.join([str(out), *fit_args]) + f" --law {law} --out FIT.nc"])

@@ -98,6 +98,8 @@ def discrepancy_record(result, ci_prob: float) -> dict[str, Any] | None:
     if disc is None:
         return None
     out = {"axis": disc.axis, "largest_fitted": 10 ** disc.log10_axis_max,
+           "distance": f"decades beyond the largest fitted value of {', '.join(disc.box or [disc.axis])}, the furthest",
+           **({"largest_fitted_by_axis": {k: 10 ** v for k, v in disc.box.items()}} if disc.box else {}),
            "tau0": summary_record(disc.tau0, ci_prob), "tau1_per_decade": summary_record(disc.tau1, ci_prob),
            **disc.info}
     if disc.residual is not None:
@@ -120,8 +122,10 @@ def discrepancy_line(result, ci_prob: float) -> str | None:
     flag = "" if d.get("inner_diagnostics_ok", True) else " (inner fit's diagnostics FAILED: rerun with more draws)"
     line = (f"extrapolation discrepancy (leave-future-out: {d['inner_n_train']} runs fit, {d['inner_n_test']} "
             f"held out): log-loss sd {format_interval(t0, '.3g')} + "
-            f"{format_interval(t1, '.3g')} per decade of {d['axis']} beyond "
-            f"{d['largest_fitted']:.3g}; held-out 90% coverage {d['inner_coverage_90_raw']:.0%} without it, "
+            f"{format_interval(t1, '.3g')} per decade beyond "
+            + (", ".join(f"{k} {v:.3g}" for k, v in d["largest_fitted_by_axis"].items()) + " (the furthest)"
+               if "largest_fitted_by_axis" in d else f"{d['axis']} {d['largest_fitted']:.3g}")
+            + f"; held-out 90% coverage {d['inner_coverage_90_raw']:.0%} without it, "
             f"{d['inner_coverage_90_calibrated']:.0%} with it{miss}{flag}")
     return line if process is None else f"{line}\n{process}"
 

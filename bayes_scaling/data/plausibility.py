@@ -6,9 +6,9 @@ Bounds, from published facts with wide margins:
 
 - loss (nats/token): uniform guessing over a 256k-token vocabulary costs ln(256000) = 12.45 nats; a
   trained model's final loss above :data:`MAX_LOSS` = 20 nats (uniform over 485M tokens) is not a
-  per-token cross-entropy in nats.
-- a metric (the loss column when a predictor loss L is given: accuracy as a fraction): above
-  :data:`MAX_METRIC` = 1 it is not a fraction (percent, or a count).
+  per-token cross-entropy in nats. The bound is the same in nats/word and, in bits, 20 / ln 2 = 28.9.
+- a metric (the response of a table with no loss unit, or with a predictor loss L: accuracy as a fraction):
+  above :data:`MAX_METRIC` = 1 it is not a fraction (percent, or a count).
 - N (parameters): from 100 (Kaplan et al. 2020's smallest models have 768 non-embedding
   parameters) to 1e13 (the largest dense models have ~2e12).
 - D (tokens): from 1e3 to 1e15 (the largest training sets are ~4e13 tokens).
@@ -33,7 +33,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
+from bayes_scaling.conventions import DEFAULT_LOSS_UNIT, FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.quantities import label
 
@@ -55,24 +55,28 @@ def _unit_hint(ratio: float) -> str:
     return "N, D or C in another unit"
 
 
-def plausibility_problems(frame: pd.DataFrame) -> list[str]:
-    """One line per implausible feature of a canonical runs frame (columns N, D, C, loss ...)."""
+def plausibility_problems(frame: pd.DataFrame, *, metric: bool | None = None,
+                          loss_unit: str | None = DEFAULT_LOSS_UNIT) -> list[str]:
+    """One line per implausible feature of a canonical runs frame (columns N, D, C, loss ...). ``metric``: the
+    response is a metric, not a loss (None: where a predictor loss L is given); ``loss_unit``: the loss's unit."""
     out = []
     if "loss" in frame:
         worst = float(frame["loss"].max())
-        metric = "L" in frame  # a predictor loss L makes the loss column a metric (a fraction)
+        metric = "L" in frame if metric is None else metric
+        unit = loss_unit or DEFAULT_LOSS_UNIT
+        bound = MAX_LOSS / math.log(2) if unit.startswith("bits") else MAX_LOSS
         if metric and worst > MAX_METRIC:
-            out.append(f"the metric (loss column) reaches {worst:.4g}: a metric law's response is a fraction in "
+            out.append(f"the metric (the response, a fraction) reaches {worst:.4g}: a metric is a fraction in "
                        f"(0, 1) (accuracy 0.45, not 45 %): divide a percentage by 100")
-        elif not metric and worst > MAX_LOSS:
-            out.append(f"loss up to {worst:.4g} nats/token: no language model's loss exceeds ~{MAX_LOSS:g} "
-                       f"(uniform over a 256k vocabulary is 12.45): give the loss per token in nats, not bits, "
-                       f"percent or a sum")
+        elif not metric and worst > bound:
+            out.append(f"loss up to {worst:.4g} {unit}: no language model's loss exceeds ~{bound:.3g} {unit} "
+                       f"(uniform over a 256k vocabulary is 12.45 nats/token): give the loss in {unit}, not in "
+                       f"another unit, percent or a sum")
         if len(frame) > 1 and frame["loss"].nunique() == 1:
-            what, how = (("the metric (loss column)", "how the metric changes with the predictor loss L")
+            what, how = (("the metric (the response)", "how the metric changes with the predictor loss L")
                          if metric else ("the loss", "how loss scales"))
-            out.append(f"{what} is {worst:.6g} in every run: the runs say nothing about {how} (is the loss column "
-                       f"the right one?)")
+            out.append(f"{what} is {worst:.6g} in every run: the runs say nothing about {how} (is the "
+                       f"{'metric' if metric else 'loss'} column the right one?)")
     for q, (low, high) in TYPICAL_RANGES.items():
         if q not in frame:
             continue

@@ -29,11 +29,12 @@ from bayes_scaling.conventions import (
 )
 from bayes_scaling.data.plausibility import UNIT_FACTOR, check_plausible, plausibility_problems
 from bayes_scaling.data.sources import read_source
-from bayes_scaling.data.table import EXTRA_QUANTITIES, ColumnMap, RunTable, runs_from_frame
+from bayes_scaling.data.table import EXTRA_QUANTITIES, METRIC_COLUMN, ColumnMap, RunTable, runs_from_frame
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.quantities import QUANTITIES
 
-__all__ = ["COMPUTE_MISMATCH_FACTOR", "EXTRA_QUANTITIES", "ColumnMap", "RunTable", "load_runs", "runs_from_frame"]
+__all__ = ["COMPUTE_MISMATCH_FACTOR", "EXTRA_QUANTITIES", "METRIC_COLUMN", "ColumnMap", "RunTable", "load_runs",
+           "runs_from_frame"]
 
 #: Given compute may differ from 6ND by this factor before a warning (Hoffmann et al. 2022 Table A4
 #: shows exact counts within 10% of 6ND; a 2x gap means mismatched units or conventions).
@@ -118,7 +119,7 @@ def load_runs(
     params_col: str | None = "params",
     tokens_col: str | None = "tokens",
     compute_col: str | None = "compute",
-    loss_col: str = "loss",
+    loss_col: str | None = None,
     params_kind: str = "total",
     compute_unit: str = "flops",
     loss_unit: str | None = DEFAULT_LOSS_UNIT,
@@ -138,8 +139,10 @@ def load_runs(
     C = 6ND; absent tokens as D = C / 6N. A given C more than 2x away from 6ND triggers a warning.
     ``loss_unit`` (one of :data:`~bayes_scaling.conventions.LOSS_UNITS`) is the loss column's unit, recorded
     with the table (and a fit of it) to label every loss; values are not converted. ``None``: the column is
-    a metric (e.g. accuracy, for a metric law), not a loss. ``predictor_unit``: the unit of the predictor
-    loss L of a metric law (``extra_cols["L"]``), recorded so that a chain of fits can check it; None: unknown.
+    a metric (e.g. accuracy, for a metric law), not a loss. ``loss_col`` None reads column ``loss`` or, where
+    there is none, :data:`~bayes_scaling.data.table.METRIC_COLUMN` (``metric``); a response column named
+    ``metric`` is a metric whatever ``loss_unit`` says (a loss unit other than the default is refused).
+    ``predictor_unit``: the unit of the predictor loss L of a metric law (``extra_cols["L"]``), recorded so that a chain of fits can check it; None: unknown.
     ``*_col`` name the source column of each quantity (``None``: absent; a default name may be absent,
     a name given explicitly must exist). Errors carry the quantity (or column role) at fault.
     Implausible values (a sign of wrong units: :mod:`bayes_scaling.data.plausibility`) warn, or
@@ -158,6 +161,14 @@ def load_runs(
     frame, name, sha = read_source(source)
     if len(frame) == 0:
         raise BayesScalingError(f"runs table {name!r} has a header but no runs: add one row per training run")
+    if loss_col is None:  # the default response: a loss, else a metric written by RunTable.to_csv or by hand
+        loss_col = METRIC_COLUMN if "loss" not in frame.columns and METRIC_COLUMN in frame.columns else "loss"
+    if loss_col == METRIC_COLUMN:
+        if loss_unit not in (None, DEFAULT_LOSS_UNIT):
+            raise BayesScalingError(f"column {METRIC_COLUMN!r} holds a metric (a fraction, no loss unit), but the loss "
+                                    f"unit {loss_unit} was given: drop the loss unit (for a metric law it is the unit "
+                                    f"of the predictor L), or name a loss column 'loss'", quantity="loss_unit")
+        loss_unit = None
     group_cols = tuple(group_cols)
     extra_cols = dict(extra_cols or {})
     unknown = sorted(set(extra_cols) - set(EXTRA_QUANTITIES))
@@ -186,7 +197,9 @@ def load_runs(
             return col
         if required:
             missing.append(role)
-            problems.append(f"{_column_label(role)} column {col!r} not found; columns are: {available}")
+            hint = (f" (a metric, e.g. accuracy as a fraction, goes in column {METRIC_COLUMN!r})"
+                    if role == "loss" and col == "loss" else "")
+            problems.append(f"{_column_label(role)} column {col!r} not found; columns are: {available}{hint}")
         return None
 
     problems: list[str] = []
@@ -214,7 +227,8 @@ def load_runs(
     out = pd.DataFrame(index=pd.RangeIndex(len(frame), name="run"))
     specs = [("N", params_c, "parameters", "parameters"), ("D", tokens_c, "tokens", "tokens"),
              ("C", compute_c, "compute", COMPUTE_UNIT_NAMES[compute_unit]),
-             ("loss", loss_c, "loss", "nats/token"),
+             ("loss", loss_c, "metric" if loss_unit is None else "loss",
+              "fractions (0 to 1)" if loss_unit is None else loss_unit),
              *((q, col, EXTRA_QUANTITIES[q], EXTRA_QUANTITIES[q]) for q, col in extra_cols.items())]
     for key, col, label, unit in specs:
         if col is None:
@@ -269,7 +283,7 @@ def load_runs(
             raise BayesScalingError(f"covariate column {col!r} must be finite numbers in every run",
                                     quantity="covariate", column=True)
         out[col] = values
-    implausible = plausibility_problems(out)
+    implausible = plausibility_problems(out, metric=loss_unit is None or "L" in out, loss_unit=loss_unit)
     check_plausible(implausible, strict=strict)
     notes += [f"implausible runs: {p}" for p in implausible]
     return RunTable(out, params_kind, cmap, name, sha, tuple(derived), tuple(notes), compute_unit, loss_unit,

@@ -6,7 +6,9 @@ Columns of the canonical table (one row per run, dim ``run``):
 - ``N``: parameters (count; ``params_kind`` says total or non-embedding),
 - ``D``: training tokens (count),
 - ``C``: training compute in FLOPs (derived as 6ND when absent),
-- ``loss``: final loss in nats/token,
+- ``loss``: final loss in the table's ``loss_unit`` (nats/token by default), or a metric (accuracy as a
+  fraction) where ``loss_unit`` is None; written to CSV (:meth:`RunTable.to_csv`) as column ``loss`` or, for a
+  metric, :data:`METRIC_COLUMN`, so that reading the file back knows which it is,
 - optional further inputs some laws need (``EXTRA_QUANTITIES``): ``U`` unique tokens,
   ``X`` a generic scale axis (e.g. training-set size of a learning curve), ``S`` optimizer steps
   and ``B`` batch size in tokens (with both, S becomes Kaplan's S_min = S / (1 + B_crit(L)/B)),
@@ -34,8 +36,16 @@ from bayes_scaling.quantities import label
 
 #: Further positive inputs a law may use, with their units.
 EXTRA_QUANTITIES = {"U": "unique tokens", "X": "units of the scale axis", "S": "optimizer steps",
-                    "B": "batch size in tokens", "L": "predictor loss (nats/token or bits/byte)",
+                    "B": "batch size in tokens", "L": "predictor loss (nats/token, bits/byte or nats/word)",
                     "SE": "evaluation standard error (units of the loss column)"}
+
+
+#: The CSV column of a metric response (accuracy as a fraction, no loss unit): a runs file with this column and no
+#: ``loss`` column is read as a metric (``loss_unit`` None), which only a metric law fits.
+METRIC_COLUMN = "metric"
+#: Canonical columns -> the CSV column names a runs file is read with by default (the response: ``loss``, or
+#: :data:`METRIC_COLUMN` for a metric).
+EXPORT_NAMES = {"N": "params", "D": "tokens", "C": "compute", "loss": "loss"}
 
 
 def _needed(symbol: str) -> str:
@@ -122,7 +132,37 @@ class RunTable:
         (:mod:`bayes_scaling.data.plausibility`)."""
         from bayes_scaling.data.plausibility import plausibility_problems
 
-        return plausibility_problems(self.frame)
+        return plausibility_problems(self.frame, metric=self.is_metric, loss_unit=self.loss_unit)
+
+    @property
+    def is_metric(self) -> bool:
+        """Whether the response is a metric (no loss unit, or a predictor loss L given), not a loss."""
+        return self.loss_unit is None or "L" in self.frame
+
+    @property
+    def response_label(self) -> str:
+        """The response as messages name it: ``"metric (column 'acc')"`` or ``"loss (column 'loss', nats/token)"``."""
+        if self.loss_unit is None:
+            return f"metric (column {self.columns.loss!r}, a fraction: no loss unit)"
+        return f"loss (column {self.columns.loss!r}, {self.loss_unit})"
+
+    def export_frame(self) -> pd.DataFrame:
+        """The runs as a CSV that :func:`~bayes_scaling.data.runs.load_runs` reads back with its default column
+        names (:data:`EXPORT_NAMES`): a metric response (no loss unit) is named :data:`METRIC_COLUMN`. With S and B
+        the table's S is Kaplan's S_min, derived from the raw steps: S is written as the raw steps, so that reading
+        the file back derives the same S_min once."""
+        names = {**EXPORT_NAMES, **({"loss": METRIC_COLUMN} if self.loss_unit is None else {})}
+        frame = self.frame.rename(columns=names)
+        if "steps_raw" in frame:
+            frame = frame.assign(S=frame["steps_raw"]).drop(columns="steps_raw")
+        return frame
+
+    def to_csv(self, path) -> None:
+        """Write :meth:`export_frame` to ``path`` (atomically: a failed write leaves no file)."""
+        from bayes_scaling.files import atomic_path
+
+        with atomic_path(path) as tmp:
+            self.export_frame().to_csv(tmp, index=False)
 
     def has(self, quantity: str) -> bool:
         return quantity in self.frame.columns and self.frame[quantity].notna().all()

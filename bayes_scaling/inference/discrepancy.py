@@ -8,8 +8,10 @@ one decade below their largest scale, the same spec is fitted to the smaller one
 larger runs show how far its predictions miss.
 
 Model: a new run's log-loss = law + noise + delta, delta ~ Normal(0, s(d)),
-s(d) = sqrt(tau0^2 + (tau1 * d)^2), d = decades beyond the largest fitted run on the split axis
-(compute C for laws of N and D, else the law's input; 0 inside the data). tau0 (log-loss) and tau1
+s(d) = sqrt(tau0^2 + (tau1 * d)^2), d = decades beyond the fitted runs: the largest of log10(value /
+largest fitted value) over N, D and C for laws of N and D (a model larger than any fitted one is an
+extrapolation in N even at a compute inside the data), over the law's input otherwise; 0 inside the data.
+The split itself is along C (or the law's input). tau0 (log-loss) and tau1
 (log-loss per decade) have HalfNormal(0.05) priors; their posterior is computed on a grid from the
 held-out runs' predictive densities (Student-t with scale sqrt(sigma^2 + s^2); exact for a Normal
 likelihood, and for a Laplace one by the exact Laplace-Normal convolution). Draws of (tau0, tau1) are stored with the fit and widen ``loss_predictive`` only, never
@@ -24,10 +26,10 @@ import xarray as xr
 
 from bayes_scaling.conventions import derived_seed
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.posterior.discrepancy import GROUP, Discrepancy, split_axis
+from bayes_scaling.posterior.discrepancy import GROUP, Discrepancy, decades_outside, extrapolation_box, split_axis
 from bayes_scaling.specs.families import get_family, laplace_normal_logpdf
 
-__all__ = ["GROUP", "Discrepancy", "split_axis", "laplace_normal_logpdf", "calibrate", "grid_posterior", "pooled_grid_posterior",
+__all__ = ["GROUP", "Discrepancy", "split_axis", "decades_outside", "extrapolation_box", "laplace_normal_logpdf", "calibrate", "grid_posterior", "pooled_grid_posterior",
            "inner_split", "heldout_coverage"]
 
 PRIOR_SCALE = 0.05
@@ -140,8 +142,7 @@ def calibrate(result, fitter, *, inner_decades: float = 1.0, draws: int | None =
     y = np.log(test.frame["loss"].to_numpy(float))
     r = y[:, None] - flat_mu[:, keep]
     axis = split_axis(law)
-    inner_max = float(train.frame[axis].max())
-    d = np.maximum(0.0, np.log10(test.frame[axis].to_numpy(float) / inner_max))
+    d = decades_outside(test.frame, extrapolation_box(law, train.frame))
     rel = np.expm1(np.median(flat_mu, axis=1) - y)  # law median vs loss, relative
     lik = spec.likelihood
     tau, mass = grid_posterior(r, flat_sigma[keep], d, family=lik.family, nu=float(lik.nu))
@@ -161,7 +162,7 @@ def calibrate(result, fitter, *, inner_decades: float = 1.0, draws: int | None =
         # How far the smaller runs' law missed the larger ones (median of |relative error| and its sign).
         "inner_mare": float(np.median(np.abs(rel))), "inner_median_signed_rel_error": float(np.median(rel)),
     }
-    return Discrepancy(t0, t1, axis, float(np.log10(runs.frame[axis].max())), info)
+    return Discrepancy(t0, t1, axis, float(np.log10(runs.frame[axis].max())), info, box=extrapolation_box(law, runs.frame))
 
 
 def draws_from_grid(tau: np.ndarray, mass: np.ndarray, posterior: xr.Dataset, rng: np.random.Generator):

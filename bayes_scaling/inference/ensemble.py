@@ -43,7 +43,7 @@ import numpy as np
 
 from bayes_scaling.conventions import derived_seed
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.inference.discrepancy import draws_from_grid, grid_posterior, split_axis
+from bayes_scaling.inference.discrepancy import decades_outside, draws_from_grid, extrapolation_box, grid_posterior, split_axis
 from bayes_scaling.inference.ensemble_calibration import calibration_cuts, run_weights, with_cross_fitted_discrepancy
 from bayes_scaling.inference.ensemble_scores import crps_block, crps_stacking_weights, member_crps
 from bayes_scaling.inference.fit import check_units, fit, resolve_spec
@@ -385,8 +385,8 @@ def with_mixture_discrepancy(ens: EnsembleResult, *, seed: int = 0, draws: int =
     mu = mix.log_mean_at_runs(test).values.reshape(-1, len(test)).T  # run x draw
     sigma = mix.pool({k: m.posterior["sigma"] for k, m in inner.items()}).values.ravel()
     y = np.log(test.frame["loss"].to_numpy(float))
-    axis = split_axis(first.law)
-    d = np.maximum(0.0, np.log10(test.frame[axis].to_numpy(float) / float(train.frame[axis].max())))
+    axis, box = split_axis(first.law), extrapolation_box(first.law, ens.runs.frame)
+    d = decades_outside(test.frame, extrapolation_box(first.law, train.frame))
     lik = first.spec.likelihood
     tau, mass = grid_posterior(y[:, None] - mu, sigma, d, family=lik.family, nu=float(lik.nu))
     rng = np.random.default_rng(seed)
@@ -396,5 +396,5 @@ def with_mixture_discrepancy(ens: EnsembleResult, *, seed: int = 0, draws: int =
         info = {"method": "leave-future-out grid posterior on the ensemble's mixture", "inner_threshold": thr,
                 "inner_n_train": len(train), "inner_n_test": len(test), "inner_fits_reused": reused,
                 "inner_diagnostics_ok": bool(inner[k].diagnostics.ok)}
-        out[k] = m.with_discrepancy(Discrepancy(t0, t1, axis, float(np.log10(ens.runs.frame[axis].max())), info))
+        out[k] = m.with_discrepancy(Discrepancy(t0, t1, axis, box[axis], info, box=box))
     return EnsembleResult(out, ens.weights, {**ens.info, "discrepancy": "calibrated on the mixture"}, seed=ens.seed)

@@ -26,7 +26,7 @@ import numpy as np
 from bayes_scaling.conventions import derived_seed
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.discrepancy import draws_from_grid, split_axis
-from bayes_scaling.posterior.discrepancy import Discrepancy
+from bayes_scaling.posterior.discrepancy import Discrepancy, decades_outside, extrapolation_box
 from bayes_scaling.result.ensemble import EnsembleResult
 
 _MAX_DRAWS = 400  # mixture draws per cut scored by the discrepancy's calibration
@@ -119,9 +119,8 @@ def with_cross_fitted_discrepancy(ens: EnsembleResult, cuts, *, seed: int = 0, s
         sigma = mix.pool({k: m.posterior["sigma"] for k, m in fits_j.items()}).values.ravel()
         keep = rng.choice(mu.shape[1], size=min(_MAX_DRAWS, mu.shape[1]), replace=False)
         v = test.frame[axis].to_numpy(float)
-        train_max = float(next(iter(fits_j.values())).runs.frame[axis].max())
         r = np.log(test.frame["loss"].to_numpy(float))[:, None] - mu[:, keep]
-        d = np.maximum(0.0, np.log10(v / train_max))
+        d = decades_outside(test.frame, extrapolation_box(first.law, next(iter(fits_j.values())).runs.frame))
         blocks.append((r, sigma[keep], d, run_weights(v, thresholds)))
         per_cut[f"{dec:g}"] = {"n_test": len(test), "decades_beyond_max": float(d.max()),
                                "weights": dict(zip(fits_j, map(float, w))),
@@ -144,7 +143,8 @@ def with_cross_fitted_discrepancy(ens: EnsembleResult, cuts, *, seed: int = 0, s
     out = {}
     for k, m in ens.members.items():
         t0, t1 = draws_from_grid(tau, mass, m.posterior, rng)
-        out[k] = m.with_discrepancy(Discrepancy(t0, t1, axis, float(np.log10(ens.runs.frame[axis].max())), info))
+        box = extrapolation_box(first.law, ens.runs.frame)
+        out[k] = m.with_discrepancy(Discrepancy(t0, t1, axis, box[axis], info, box=box))
     return EnsembleResult(out, ens.weights, {**ens.info, "discrepancy": "cross-fitted on the mixture"}, seed=ens.seed)
 
 

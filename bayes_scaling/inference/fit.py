@@ -19,7 +19,7 @@ import numpy as np
 
 from bayes_scaling.conventions import DEFAULT_LOSS_UNIT, check_seed, derived_seed
 from bayes_scaling.cost import CostLaw, store_cost
-from bayes_scaling.data.runs import RunTable
+from bayes_scaling.data.runs import METRIC_COLUMN, RunTable
 from bayes_scaling.errors import BayesScalingError, DiagnosticsError
 from bayes_scaling.inference.checks import check_posterior, check_runs, check_sampler_counts
 from bayes_scaling.inference.compile import compile_jax_model, compile_nutpie_model
@@ -82,9 +82,11 @@ def check_units(spec: LawSpec, runs) -> None:
                                     quantity="loss_unit")
         return
     if runs.loss_unit is None:
-        raise BayesScalingError(f"these runs' response is a metric with no loss unit (e.g. accuracy): fit a metric "
-                                f"law of a loss L (sigmoid_metric, exp_metric), not {spec.law_name!r}",
-                                quantity="loss_unit")
+        raise BayesScalingError(f"the runs' response, column {runs.columns.loss!r}, is a metric (e.g. accuracy as a "
+                                f"fraction, no loss unit): fit a metric law of a loss L (sigmoid_metric, exp_metric), "
+                                f"not the loss law {spec.law_name!r}"
+                                + ("; a loss goes in a column named 'loss'" if runs.columns.loss == METRIC_COLUMN else ""),
+                                quantity="loss", column=True)
     check_loss_unit(spec, runs.loss_unit)
     check_params_kind(spec, runs.params_kind)
 

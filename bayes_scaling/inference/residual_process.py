@@ -171,7 +171,7 @@ def with_residual_process(result):
         if d is None:
             zero = m.posterior["sigma"] * 0.0
             d = Discrepancy(zero, zero, axis, top, {"method": "none (residual process only)"})
-        return m.with_discrepancy(Discrepancy(d.tau0, d.tau1, d.axis, d.log10_axis_max, {**d.info, **info}, proc))
+        return m.with_discrepancy(Discrepancy(d.tau0, d.tau1, d.axis, d.log10_axis_max, {**d.info, **info}, proc, d.box))
 
     if members is None:
         return attach(result)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from bayes_scaling.laws.base import Input, Param, ScalingLaw, join_two_terms, split_two_terms
 
-_LOSS_INPUT = (Input("L", "nats/token or bits/byte"),)
+_LOSS_INPUT = (Input("L", "nats/token, bits/byte or nats/word"),)
 
 
 class _MetricLaw(ScalingLaw):

@@ -2,7 +2,8 @@
 data end (calibrated in :mod:`bayes_scaling.inference.discrepancy`).
 
 A new run's log-loss = law + noise + delta, delta ~ Normal(0, s(d)), s(d) = sqrt(tau0^2 + (tau1 d)^2),
-d = decades beyond the largest fitted run on the split axis (0 inside the data). With a
+d = decades beyond the fitted runs (:func:`decades_outside`: the largest of log10(value / largest fitted)
+over N, D and C for laws of N and D, over the law's input otherwise; 0 inside the data). With a
 :class:`ResidualProcess` (optional), beyond the data delta also carries the law's correlated residuals
 continued past the last fitted runs: their Gaussian-process conditional mean and variance are added,
 and the family's noise there keeps only the process's white part, matched in standard deviation
@@ -37,6 +38,33 @@ def split_axis(law) -> str:
                                 f"discrepancy and leave-future-out weights apply to loss laws; check a metric "
                                 f"law through the loss -> metric chain instead")
     return "C" if {"N", "D"} <= set(law.input_names) else law.input_names[-1]
+
+
+def box_axes(law) -> tuple[str, ...]:
+    """The scale axes a prediction can go beyond the data along: N, D and C for laws of N and D (a model
+    larger than any fitted one extrapolates the law in N even at a compute inside the data), else the
+    law's input."""
+    ax = split_axis(law)
+    return ("N", "D", "C") if ax == "C" else (ax,)
+
+
+def extrapolation_box(law, frame) -> dict[str, float]:
+    """log10 of the largest fitted value on each of the law's :func:`box_axes` (``frame``: the fitted runs'
+    table or a mapping of their values)."""
+    return {a: float(np.log10(np.max(np.asarray(frame[a], float)))) for a in box_axes(law)}
+
+
+def decades_outside(values, box: dict[str, float]) -> np.ndarray:
+    """Decades beyond the fitted runs per point: max over the axes of ``box`` (log10 of the largest fitted
+    value, :func:`extrapolation_box`) of log10(value / largest fitted), 0 inside. ``values``: a mapping
+    (or table) with each axis of ``box``."""
+    d = [np.atleast_1d(np.log10(np.asarray(values[a], float))) - m for a, m in box.items()]
+    return np.maximum(0.0, np.max(np.stack(d), axis=0))
+
+
+def _on_axis(values, axis: str) -> np.ndarray:
+    """The query's values on ``axis``: ``values`` is a mapping or table of axes, or already that axis's values."""
+    return np.asarray(values[axis], float) if hasattr(values, "keys") else np.asarray(values, float)
 
 
 def ou_kernel(t1, t2, s: float, ell: float) -> np.ndarray:
@@ -83,7 +111,10 @@ class ResidualProcess:
 
 @dataclass
 class Discrepancy:
-    """Posterior draws of the discrepancy scales (dims chain, draw) and where the data end."""
+    """Posterior draws of the discrepancy scales (dims chain, draw) and where the data end: the split axis
+    (the residual process's) and its largest fitted value, and ``box``, the largest fitted value on every
+    axis the distance d is measured over (:func:`extrapolation_box`; None: the split axis alone, as fits
+    saved before the box)."""
 
     tau0: xr.DataArray
     tau1: xr.DataArray
@@ -91,14 +122,22 @@ class Discrepancy:
     log10_axis_max: float
     info: dict = field(default_factory=dict)
     residual: ResidualProcess | None = None
+    box: dict | None = None
 
-    def _process(self, axis_values) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(d, mean, variance) per query: decades beyond the data and the residual process there (0 inside;
-        nothing is computed when no query lies beyond the data)."""
-        lv = np.atleast_1d(np.log10(np.asarray(axis_values, float)))
-        d = np.maximum(0.0, lv - self.log10_axis_max)
-        m, v = np.zeros_like(d), np.zeros_like(d)
-        beyond = d > 0
+    def distance(self, values) -> np.ndarray:
+        """d per query: decades beyond the fitted runs (:func:`decades_outside` over ``box``). ``values``: a
+        mapping or table with the box's axes, or the split axis's values alone (then d is along it)."""
+        if self.box and hasattr(values, "keys") and all(a in values for a in self.box):
+            return decades_outside(values, self.box)
+        return decades_outside({self.axis: _on_axis(values, self.axis)}, {self.axis: self.log10_axis_max})
+
+    def _process(self, values) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(d, mean, variance) per query: decades beyond the data (:meth:`distance`) and the residual process
+        beyond the data on its split axis (0 inside; nothing is computed when no query lies beyond it)."""
+        lv = np.atleast_1d(np.log10(_on_axis(values, self.axis)))
+        d = self.distance(values)
+        m, v = np.zeros_like(lv), np.zeros_like(lv)
+        beyond = lv > self.log10_axis_max
         if self.residual is not None and beyond.any():
             m[beyond], v[beyond] = self.residual.conditional(lv[beyond])
         return d, m, v
@@ -111,7 +150,7 @@ class Discrepancy:
         marginal variance s^2 + se^2; beyond the data the process's conditional variance replaces the smooth
         part and the noise keeps the white part's sd se (se is a Gaussian sd: the process is fitted by a
         Gaussian marginal likelihood). A family without a finite sd (Student-t with nu <= 2) is refused."""
-        d = np.atleast_1d(np.log10(np.asarray(axis_values, float))) - self.log10_axis_max
+        d = np.atleast_1d(np.log10(_on_axis(axis_values, self.axis))) - self.log10_axis_max
         beyond = xr.DataArray((d > 0) & (self.residual is not None), dims="query")
         se = 0.0 if self.residual is None else self.residual.se
         if self.residual is not None and not np.isfinite(sd_per_scale):
@@ -120,8 +159,8 @@ class Discrepancy:
         return xr.where(beyond, f, 1.0).transpose("chain", "draw", "query")
 
     def scale(self, axis_values) -> xr.DataArray:
-        """s(d) per draw and query (dims chain, draw, query) for values on the split axis (log-loss), with
-        the residual process's conditional variance beyond the data."""
+        """s(d) per draw and query (dims chain, draw, query) for the query's values (a mapping of axes, or the
+        split axis's values; log-loss), with the residual process's conditional variance beyond the data."""
         d, _, v = self._process(axis_values)
         d, v = xr.DataArray(d, dims="query"), xr.DataArray(v, dims="query")
         return np.sqrt(self.tau0 ** 2 + (self.tau1 * d) ** 2 + v).transpose("chain", "draw", "query")
@@ -161,6 +200,8 @@ class Discrepancy:
         ds["tau0"].attrs["units"] = "log-loss"
         ds["tau1"].attrs["units"] = "log-loss per decade beyond the data"
         ds.attrs.update({"axis": self.axis, "log10_axis_max": self.log10_axis_max, "info": json.dumps(self.info)})
+        if self.box:
+            ds.attrs["log10_box_max"] = json.dumps(self.box)
         r = self.residual
         if r is not None:
             ds["residual_log10_axis"] = xr.DataArray(np.asarray(r.log10_axis, float), dims="fit_run")
@@ -175,5 +216,6 @@ class Discrepancy:
             r = ResidualProcess(ds["residual_log10_axis"].values, ds["residual"].values, float(ds.attrs["residual_s"]),
                                 float(ds.attrs["residual_ell_decades"]), float(ds.attrs["residual_se"]))
         tau = {k: ds[k] for k in ("tau0", "tau1")}
+        box = json.loads(ds.attrs["log10_box_max"]) if "log10_box_max" in ds.attrs else None
         return cls(tau["tau0"], tau["tau1"], str(ds.attrs["axis"]), float(ds.attrs["log10_axis_max"]),
-                   json.loads(ds.attrs.get("info", "{}")), r)
+                   json.loads(ds.attrs.get("info", "{}")), r, box)

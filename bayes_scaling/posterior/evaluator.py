@@ -244,7 +244,8 @@ class PosteriorEvaluator:
                        discrepancy: bool = True, se: float | None = None) -> xr.DataArray:
         """Draws of a new run's log-loss around ``log_mu`` (dims chain, draw, points): the family's
         noise with the fitted scale and, when the fit carries one and ``discrepancy``, the
-        extrapolation discrepancy at ``axis_values`` (values on its split axis, one per point); with a
+        extrapolation discrepancy at ``axis_values`` (the points' N, D, C as a mapping or table, or their
+        values on its split axis; :meth:`Discrepancy.distance`); with a
         residual process, beyond the data the noise's sd drops to the process's white part se (its
         conditional variance replaces the rest: :meth:`Discrepancy.noise_factor`). ``se``:
         the new run's evaluation standard error (response units), added in quadrature on the family's
@@ -281,7 +282,7 @@ class PosteriorEvaluator:
         evaluation standard error), nats/token, dims (chain, draw, query), with the query's inputs as coords."""
         q = query_inputs(self.law, **values)
         log_mu = self.log_mean(values, group=group, seed=self.seed if seed is None else seed, covariates=covariates)
-        axis = None if self.discrepancy is None else q["values"][self.discrepancy.axis]
+        axis = None if self.discrepancy is None else q["values"]
         log_pred = self.log_predictive(log_mu, axis, rng=self.default_rng(1, seed), se=se)
         ds = xr.Dataset({"loss": np.exp(log_mu), "loss_predictive": np.exp(log_pred)})
         ds = ds.assign_coords({k: (QUERY_DIM, v) for k, v in q["values"].items()})
@@ -298,7 +299,7 @@ class PosteriorEvaluator:
         (:meth:`log_mean_at_runs`), the fitted noise and (``discrepancy``) the extrapolation
         discrepancy, if the fit carries one."""
         log_mu = self.log_mean_at_runs(runs, seed=seed)
-        axis = None if self.discrepancy is None else runs.frame[self.discrepancy.axis].to_numpy(float)
+        axis = None if self.discrepancy is None else runs.frame
         log_pred = self.log_predictive(log_mu, axis, rng=np.random.default_rng(seed), discrepancy=discrepancy)
         return np.exp(log_pred.values).reshape(-1, log_mu.shape[-1]).T
 

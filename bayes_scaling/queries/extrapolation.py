@@ -78,7 +78,11 @@ def extrapolation_report(result, query: dict[str, np.ndarray], ci_prob: float = 
     under = max(below.values(), default=0.0)
     notes = []
     if far > 1:
-        notes.append(f"extrapolates {far:.1f} decades beyond the largest observed run")
+        plain = getattr(result, "discrepancy", None) is None and getattr(result, "members", None) is None
+        notes.append(f"extrapolates {far:.1f} decades beyond the largest observed run" + (
+            ": its interval assumes the law's form holds there; calibrating the extrapolation discrepancy "
+            "(fit --calibrate-extrapolation) or an ensemble of law forms (bayes-scaling ensemble) adds the "
+            "form's error" if plain else ""))
     if under > 1:
         worst = max(below, key=below.get)
         notes.append(f"extrapolates {under:.1f} decades below the smallest observed run ({worst}): the law was not "

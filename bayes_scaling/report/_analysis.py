@@ -79,7 +79,8 @@ def _discrepancy_part(ctx, sec: Section) -> None:
         return
     sec.add(Table(["quantity", f"{interval_header(ci)}"],
                   [["tau0: discrepancy sd at the data's edge (log-loss)", draws_interval(disc.tau0, ci)],
-                   [f"tau1: growth per decade of {disc.axis} beyond the data (log-loss)", draws_interval(disc.tau1, ci)],
+                   [f"tau1: growth per decade of {'/'.join(disc.box or [disc.axis])} beyond the data (log-loss)",
+                    draws_interval(disc.tau1, ci)],
                    ["held-out runs in the calibration (fit / held out)",
                     f"{info.get('inner_n_train')} / {info.get('inner_n_test')}"],
                    ["their 90% coverage without / with the discrepancy",

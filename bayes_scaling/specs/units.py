@@ -26,12 +26,13 @@ def summary_unit(spec, name: str, derived, loss_unit: str) -> str:
 
 def check_loss_unit(spec, loss_unit: str) -> None:
     """Refuse losses in ``loss_unit`` when ``spec``'s loss-scale priors are declared in another unit."""
-    if spec.loss_unit is not None and loss_unit != spec.loss_unit:
-        raise BayesScalingError(
-            f"--loss-unit {loss_unit} does not match --spec {spec.name}, whose priors on loss-scale parameters "
-            f"are in {spec.loss_unit}: give the losses in {spec.loss_unit} (--loss-unit {spec.loss_unit}), or use "
-            f"a spec with weak priors (e.g. {spec.law_name}) or one declaring loss_unit = \"{loss_unit}\"",
-            quantity="loss_unit")
+    if spec.loss_unit is not None and loss_unit != spec.loss_unit:  # per word: no per-token value to give
+        convert = ("" if "word" in loss_unit + spec.loss_unit
+                   else f"give the losses in {spec.loss_unit} (--loss-unit {spec.loss_unit}), or ")
+        raise BayesScalingError(f"--loss-unit {loss_unit} does not match --spec {spec.name}, whose priors on "
+                                f"loss-scale parameters are in {spec.loss_unit}: {convert}use a spec with weak "
+                                f"priors (e.g. {spec.law_name}) or one declaring loss_unit = \"{loss_unit}\"",
+                                quantity="loss_unit")
 
 
 def check_params_kind(spec, params_kind: str) -> None:

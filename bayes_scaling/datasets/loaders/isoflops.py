@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pandas as pd
 
@@ -22,7 +23,9 @@ def load_isoflops(get, source: str | None = None, dataset: str | Sequence[str] |
     budget in FLOPs; x3 of the run-name budget for Marin), loss = ``loss`` (nats; its definition is the
     source's). ``source`` is required: one of epochai_chinchilla, ml_scalefit, misfitting, llama_3,
     marin_202603; ``dataset`` filters it; ``condition`` ("raw_loss" or "exp_loss") is required for
-    llama_3. With several datasets the group column is ``dataset``."""
+    llama_3. With several datasets the group column is ``dataset``. For llama_3 the unit of the loss is not
+    stated by the source (a figure's "validation loss" digitised, 0.69-0.93 raw; ``exp_loss`` = exp(raw),
+    2.00-2.54): it is labelled nats/token only by default, and a note says so."""
     if source is None:
         raise BayesScalingError(f"dataset 'isoflops' is a compilation of sources whose losses differ: choose one with "
                                 f"source=, one of {list(_SOURCES)}")
@@ -45,8 +48,12 @@ def load_isoflops(get, source: str | None = None, dataset: str | Sequence[str] |
                                 f"with condition= (exp_loss = exp(raw_loss))")
     frame = frame.reset_index(drop=True)
     groups = ("dataset",) if frame["dataset"].nunique() > 1 else ()
-    return load_runs(frame, params_col="params", tokens_col="tokens", compute_col="budget", loss_col="loss",
+    runs = load_runs(frame, params_col="params", tokens_col="tokens", compute_col="budget", loss_col="loss",
                      params_kind="total", group_cols=groups)
+    if source != "llama_3":
+        return runs
+    return replace(runs, notes=(*runs.notes, f"loss ({condition}) of llama_3: a digitised figure's validation loss whose "
+                                             f"unit the source does not state; labelled nats/token by default only"))
 
 
 @register("marin")

@@ -10,8 +10,8 @@ from bayes_scaling.datasets.registry import register
 @register("misfitting")
 def load_misfitting(get, checkpoints: str = "last", params_kind: str = "total", best_lr: bool = False) -> RunTable:
     """N = ``N`` (total, 57M-1.18B) or ``N_no_emb`` with ``params_kind="non-embedding"``; D = ``D``
-    (tokens seen); C = the authors' precise ``C`` or ``C_no_emb`` (FLOPs); loss = C4 eval loss
-    (nats/token). ``checkpoints``: "last" (final checkpoint of each of 261 runs) or "all" (4,852
+    (tokens seen); C = the file's ``C`` or ``C_no_emb`` (FLOPs; though described as the authors' more
+    precise estimates, they equal 6ND with the matching N to 1e-9 in every row); loss = C4 eval loss (nats/token). ``checkpoints``: "last" (final checkpoint of each of 261 runs) or "all" (4,852
     mid-schedule checkpoints, correlated within a run). ``best_lr`` keeps the lowest loss per
     (model, planned tokens, checkpoint) over the learning-rate sweeps. Without it, the 42 final checkpoints
     of the 17m model's sweep 2024_11_10 form 21 pairs with the same N, D, C and loss to the last digit (in the

@@ -4,6 +4,7 @@ with the C4 loss, each task's bits-per-byte and accuracy."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -40,9 +41,11 @@ def _last_fraction(frame, drop_first: float):
 @register("olmo_ladder")
 def load_olmo_ladder(get, target: str = "c4", task: str | None = None, sizes: str | Sequence[str] | None = None,
                      replicates: bool = True, checkpoints: bool = False, drop_first: float = 0.1,
-                     params: str = "N") -> RunTable:
+                     params: str = "N", compute: str = "6ND") -> RunTable:
     """N = ``N`` (the authors' count: no input embedding, with the LM head; ``params="N_total"`` for all),
-    D = ``D_tokens``, C = 6ND, ``seed`` = the replicate (orig, rerun, seed-1, seed-1-init), group column
+    D = ``D_tokens``, C = 6ND FLOPs, or with ``compute="authors"`` the paper's own count ``C_flops`` = D x (2N +
+    4 N_total + 12 n_layers d_model seq_len) FLOPs (OLMo's forward + backward FLOPs per token, 1.2-1.7x 6ND on
+    this ladder; Bhagia et al. 2024 ``get_step1_data_by_name``), ``seed`` = the replicate (orig, rerun, seed-1, seed-1-init), group column
     ``size`` (190M ... 3B): a label of model size (one N per group), not a grouping to fit by (the whole
     ladder trains on one data mix, olmoe-mix-0924). ``target``: "c4" (loss = ``val_ce_c4_en``,
     nats/token), "bpb" (loss = the task's bits-per-byte) or "acc" (loss = the task's accuracy, a fraction, and L = its bits-per-byte, for metric
@@ -51,6 +54,7 @@ def load_olmo_ladder(get, target: str = "c4", task: str | None = None, sizes: st
     each run (intermediate checkpoints are not finished runs at that D)."""
     choice(target, _TARGETS, "target", "olmo_ladder")
     choice(params, ["N", "N_total"], "params", "olmo_ladder")
+    choice(compute, ["6ND", "authors"], "compute", "olmo_ladder")
     if target != "c4" and task is None:
         raise BayesScalingError(f"dataset 'olmo_ladder': target={target!r} needs task=, one of {list(TASKS)}")
     frame = get("olmo_ladder_checkpoints.csv") if checkpoints else get("olmo_ladder_final.csv")
@@ -71,8 +75,14 @@ def load_olmo_ladder(get, target: str = "c4", task: str | None = None, sizes: st
     frame = frame[mask].rename(columns={"size_key": "size"}).reset_index(drop=True)
     loss_col = "val_ce_c4_en" if target == "c4" else task_column(target, task)
     extra = {"L": task_column("bpb", task)} if target == "acc" else {}
-    return load_runs(frame, params_col=params, tokens_col="D_tokens", compute_col=None, loss_col=loss_col,
+    runs = load_runs(frame, params_col=params, tokens_col="D_tokens", loss_col=loss_col,
+                     compute_col="C_flops" if compute == "authors" else None,
                      params_kind="total" if params == "N_total" else "non-embedding", extra_cols=extra,
                      seed_col="replicate", group_cols=("size",),
                      loss_unit={"bpb": "bits/byte", "acc": None}.get(target, "nats/token"),  # acc: a metric
                      predictor_unit="bits/byte" if target == "acc" else None)  # acc: L is the task's bits-per-byte
+    if params == "N_total":
+        return runs
+    return replace(runs, notes=(*runs.notes, "N is the authors' count (ladder.py MODEL_PARAMS): without the input "
+                                             "embedding but with the untied LM head, so not Kaplan et al. 2020's "
+                                             "non-embedding count (params=N_total counts every parameter)"))

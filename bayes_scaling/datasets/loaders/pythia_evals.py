@@ -5,28 +5,29 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayes_scaling.conventions import DEFAULT_LOSS_UNIT
 from bayes_scaling.data.runs import RunTable, load_runs
 from bayes_scaling.datasets.options import choice
 from bayes_scaling.datasets.registry import register
 
 _TASKS = ("lambada_openai", "piqa", "arc_easy", "arc_challenge", "winogrande", "sciq", "logiqa", "wsc", "mmlu")
 _DATASETS = ("pile", "pile-deduped")
+#: LAMBADA's perplexity is per target word (Paperno et al. 2016; lm-evaluation-harness ``lambada_openai`` ppl).
+LAMBADA_UNIT = "nats/word"
 
 
 @register("pythia_evals")
 def load_pythia_evals(get, task: str | None = None, n_shot: int = 0, dataset: str | None = None,
                       final: bool = False, min_step: int = 1000, params: str = "N_nonembedding") -> RunTable:
     """N = ``N_nonembedding`` (or ``params="N_total"``), D = step x batch tokens, C = 6ND, loss = LAMBADA
-    log-perplexity (nats per target word: the dataset's only loss) or, with ``task``, the task's accuracy (a
-    fraction; ``acc``, ``mmlu_acc_macro`` for MMLU) with L = the LAMBADA log-perplexity (for metric laws).
+    log-perplexity, ln of the target word's perplexity (the dataset's only loss) in nats/word: the mean negative
+    log-likelihood of the last word of each passage, summed over that word's tokens (Paperno et al. 2016; the
+    dataset's README), so its unit is ``"nats/word"``, which no per-token spec or loss fit is mixed with; it is
+    not converted to per token (the tokens per word are not given). With ``task``: the task's accuracy (a
+    fraction; ``acc``, ``mmlu_acc_macro`` for MMLU; a metric, ``loss_unit`` None, so a loss law is refused) with
+    L = the LAMBADA log-perplexity (``predictor_unit`` nats/word, so a chain refuses a loss fit per token).
     ``n_shot`` 0 or 5; ``dataset`` "pile" or "pile-deduped" (both by default: group column ``dataset``);
-    checkpoints from step ``min_step`` on (early ones sit at chance), or the ``final`` ones. The
-    batch-size variants are left out. Rows whose response is 0 or missing are dropped. With ``task`` the
-    response is a metric (no loss unit: ``loss_unit`` None, so a loss law is refused) and L's unit (nats per
-    target word) is none of ``LOSS_UNITS``, so it is not recorded: a chain of fits notes that it assumes L's
-    unit. Without it the LAMBADA loss is labelled with the default loss unit, though it is per word, not per
-    token (no loss unit names nats per word)."""
+    checkpoints from step ``min_step`` on (early ones sit at chance), or the ``final`` ones. The batch-size
+    variants are left out. Rows whose response is 0 or missing are dropped."""
     choice(n_shot, [0, 5], "n_shot", "pythia_evals")
     choice(params, ["N_nonembedding", "N_total"], "params", "pythia_evals")
     if task is not None:
@@ -43,4 +44,5 @@ def load_pythia_evals(get, task: str | None = None, n_shot: int = 0, dataset: st
     return load_runs(frame, params_col=params, tokens_col="D_tokens", compute_col=None, loss_col=loss_col,
                      params_kind="total" if params == "N_total" else "non-embedding", group_cols=groups,
                      extra_cols={"L": "lambada_logppl"} if task is not None else {},
-                     loss_unit=None if task is not None else DEFAULT_LOSS_UNIT)  # a task: accuracy, a metric
+                     loss_unit=None if task is not None else LAMBADA_UNIT,  # a task: accuracy, a metric
+                     predictor_unit=LAMBADA_UNIT if task is not None else None)
