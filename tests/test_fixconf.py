@@ -176,3 +176,66 @@ def test_backtest_states_the_loss_unit_of_its_losses_and_crps(tmp_path, capsys, 
     assert main(argv + ["--json"]) == 0
     units = json.loads(capsys.readouterr().out)["units"]
     assert units["loss"] == units["crps"] == "bits/byte"
+
+
+#: Shipped specs whose scale constants are stated for one kind of parameter count (N_c, or Kaplan's C_c in
+#: compute counted from non-embedding N; Hoffmann et al. 2022's A for total N).
+PARAMS_KIND_SPECS = {"kaplan_n_kaplan2020": "non-embedding", "kaplan_nd_kaplan2020": "non-embedding",
+                     "kaplan_ns_kaplan2020": "non-embedding", "kaplan_c_kaplan2020": "non-embedding",
+                     "chinchilla_hoffmann2022": "total", "chinchilla_epoch2024": "total"}
+
+
+def test_specs_of_a_papers_constants_declare_their_parameter_kind_and_keep_it_through_their_text():
+    from dataclasses import replace
+
+    declared = {n: load_spec(n).params_kind for n in list_specs()}
+    assert {n: k for n, k in declared.items() if k} == PARAMS_KIND_SPECS
+    spec = load_spec("kaplan_nd_kaplan2020")
+    assert parse_spec(spec.synced().text).params_kind == "non-embedding"
+    assert parse_spec(replace(spec, text="").synced().text).params_kind == "non-embedding"  # written from the fields
+    with pytest.raises(BayesScalingError, match="params_kind must be one of total, non-embedding"):
+        parse_spec('[law]\nname = "power_x"\nparams_kind = "embedding"\n')
+
+
+@pytest.mark.parametrize("spec,kind", [("kaplan_nd_kaplan2020", "total"), ("chinchilla_hoffmann2022", "non-embedding")])
+def test_runs_of_the_other_parameter_kind_are_refused_before_sampling(spec, kind, tmp_path, capsys, monkeypatch):
+    from bayes_scaling.inference import fit as fit_mod
+    from bayes_scaling.inference.backtest import backtest
+    from bayes_scaling.inference.batch import fit_many
+    from bayes_scaling.inference.ensemble import fit_ensemble
+
+    monkeypatch.setattr(fit_mod, "_sample", lambda *a, **k: pytest.fail("sampled"))
+    runs = load_runs(runs_frame(), params_kind=kind)
+    law = load_spec(spec).law_name
+    for call in (lambda: fit_mod.fit(runs, spec=spec),
+                 lambda: fit_many({"a": runs}, spec=spec, workers=1),
+                 lambda: fit_ensemble(runs, laws=[law], specs=[spec]),
+                 lambda: backtest(runs, spec=spec, holdout_fraction=0.25)):
+        with pytest.raises(BayesScalingError, match=f"--params-kind {kind} does not match --spec {spec}"):
+            call()
+    runs_frame().to_csv(tmp_path / "runs.csv", index=False)
+    assert main(["fit", str(tmp_path / "runs.csv"), "--spec", spec, "--params-kind", kind,
+                 "--out", str(tmp_path / "f.nc")]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"--params-kind {PARAMS_KIND_SPECS[spec]}" in err[0] and f"--spec {spec}" in err[0]
+    assert not (tmp_path / "f.nc").exists()
+
+
+def test_the_declared_kind_and_specs_declaring_none_accept_the_runs():
+    from bayes_scaling.inference.fit import check_units
+
+    for spec, kind in PARAMS_KIND_SPECS.items():
+        check_units(load_spec(spec), load_runs(runs_frame(), params_kind=kind))
+    for spec in ("kaplan_nd", "chinchilla", "kaplan_d_kaplan2020"):
+        for kind in ("total", "non-embedding"):
+            check_units(load_spec(spec), load_runs(runs_frame(), params_kind=kind))
+
+
+def test_the_reports_other_convention_refit_is_planned_only_for_specs_that_declare_no_kind():
+    from bayes_scaling.report._refits import RefitConfig, RefitRunner, plan_refits
+
+    truth = {"alpha_N": 0.076, "alpha_D": 0.103, "N_c": 6.4e13, "D_c": 1.8e13}
+    runs = load_runs(runs_frame("kaplan_nd", truth), params_kind="non-embedding")
+    for spec, planned in (("kaplan_nd_kaplan2020", False), ("kaplan_nd", True)):
+        plan = plan_refits(fake_fit("kaplan_nd", truth, draws=50, runs=runs, spec=load_spec(spec)), RefitConfig(), 0)
+        assert ("params_kind" in RefitRunner(plan.jobs)) is planned and (plan.other_kind is None) is not planned

@@ -31,6 +31,7 @@ from bayes_scaling.inference.sampling import sample_nuts
 from bayes_scaling.inference.whiten import (BIG_TUNE, WHITE_CHOL, WHITE_MEAN, big_backend, feed, is_big, pilot,
                                             whitened_model)
 from bayes_scaling.specs.spec import LawSpec, default_spec, load_spec
+from bayes_scaling.specs.units import check_loss_unit, check_params_kind
 
 _COMPILED: dict[str, Any] = {}
 #: Unconstrained starting point of the plain model of each whitened compiled model (by model key).
@@ -70,8 +71,9 @@ _SPREADS: dict[str, float] = {}
 
 
 def check_units(spec: LawSpec, runs) -> None:
-    """Refuse, before sampling, losses in a unit the spec's loss-scale priors are not in, and a loss unit on
-    the runs of a metric law (its response is a fraction, not a loss)."""
+    """Refuse, before sampling, losses in a unit the spec's loss-scale priors are not in, N counted in another
+    kind of parameters than its scale priors, and a loss unit on the runs of a metric law (its response is a
+    fraction, not a loss)."""
     if spec.law.response_unit != DEFAULT_LOSS_UNIT:
         if runs.loss_unit not in (None, DEFAULT_LOSS_UNIT):
             raise BayesScalingError(f"loss unit {runs.loss_unit} does not apply to the response of law "
@@ -85,7 +87,8 @@ def check_units(spec: LawSpec, runs) -> None:
                                 f"not the loss law {spec.law_name!r}"
                                 + ("; a loss goes in a column named 'loss'" if runs.columns.loss == METRIC_COLUMN else ""),
                                 quantity="loss", column=True)
-    spec.check_loss_unit(runs.loss_unit)
+    check_loss_unit(spec, runs.loss_unit)
+    check_params_kind(spec, runs.params_kind)
 
 
 def _prior_spread(prior) -> float:

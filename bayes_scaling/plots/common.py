@@ -122,10 +122,13 @@ def group_colors(groups, result=None) -> dict:
 def run_draws(result, *, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per run, posterior draws of the law's loss and of a new run's loss (posterior predictive: noise,
     and the extrapolation discrepancy when the fit carries one), each shaped (run, sample), nats/token,
-    with every run's own group parameters and covariates (the fit's evaluator)."""
+    with every run's own group parameters and covariates (the fit's evaluator; an ensemble's: its mixture)."""
     ev = result.evaluator
     runs = result.runs
     log_mu = ev.log_mean_at_runs(runs)
+    if not hasattr(ev, "log_predictive"):  # an ensemble's mixture: each member's noise, pooled by weight
+        pred = ev.predictive_at_runs(runs, seed=2 if seed is None else seed)
+        return np.exp(flat_draws(log_mu.transpose(RUN_DIM, ...))), pred
     axis = None if ev.discrepancy is None else runs.frame
     log_pred = ev.log_predictive(log_mu, axis, rng=ev.default_rng(2, seed))
     return np.exp(flat_draws(log_mu.transpose(RUN_DIM, ...))), np.exp(flat_draws(log_pred.transpose(RUN_DIM, ...)))

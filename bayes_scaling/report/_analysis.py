@@ -102,7 +102,7 @@ def _break_part(ctx, sec: Section) -> None:
                      "law (Caballero et al. 2022) and compares them by PSIS-LOO; rerun without --no-refits to add it."))
         return
     t0 = time.perf_counter()
-    test = break_test_from(result, ctx.plan, ctx.runner, ci)
+    test = break_test_from(ctx.refit_of or result, ctx.plan, ctx.runner, ci)
     ctx.timings["break-test fits"] = time.perf_counter() - t0
     if isinstance(test, str):
         sec.add(Para(f"Break test not run: {test}."))
@@ -245,6 +245,9 @@ def sensitivity_section(ctx) -> Section:
                      f"vocabulary 32k; an assumption when the runs' embedding sizes are unknown); tokens D unchanged. "
                      f"Its N* is converted back to {kind} parameters to compare; its budget is read as C = 6 N D with "
                      f"N in its own convention.")
+    elif "N" in result.law.input_names:
+        notes.append(f"Parameter convention: not refitted: spec {result.spec.name} states its scale priors for "
+                     f"{result.spec.params_kind} parameters, which N in the other convention would contradict.")
     else:
         notes.append("Parameter convention: not applicable (the law has no N).")
     ctx.timings["sensitivity refits"] = time.perf_counter() - t0

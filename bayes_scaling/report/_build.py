@@ -4,7 +4,7 @@ the sections."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -81,6 +81,7 @@ class _Context:
     runner: object = None
     design_budget: float | None = None
     cost: object = None
+    refit_of: object = None  # the fit the refits' plan was made from (an ensemble's heaviest member), if not result
 
 
 def report_budgets(result, budgets) -> np.ndarray | None:
@@ -118,35 +119,54 @@ def check_kaplan_fits(kaplan_fits) -> tuple | None:
     return fit_c, fit_d
 
 
+#: The sections in order, and what an ensemble's report builds each from: "mixture" (the planning sections,
+#: answered by the ensemble's mixture through the same queries as the CLI), "member" (per-fit sections: its
+#: heaviest member, named in the title) or "shared" (the runs, which every member shares).
+SECTIONS = ((data_section, "shared"), (law_section, "member"), (diagnostics_section, "member"),
+            (parameters_section, "member"), (fit_section, "mixture"), (residuals_section, "mixture"),
+            (metric_section, "member"), (noise_section, "member"), (isoflops_section, "mixture"),
+            (frontier_section, "mixture"), (design_section, "mixture"), (breakdown_section, "mixture"),
+            (groups_section, "mixture"), (sensitivity_section, "member"), (reproducibility_section, "member"))
+
+
+def _context(result, config: ReportConfig) -> _Context:
+    return _Context(result=result, ci=check_ci_prob(config.ci_prob), budgets=report_budgets(result, config.budgets),
+                    refits=config.refits, refit_config=config.refit, kaplan_fits=check_kaplan_fits(config.kaplan_fits),
+                    seed=int(result.sampler_config.get("seed", 0) or 0), command=config.command,
+                    fit_path=config.fit_path, design_budget=check_design_budget(config.design_budget),
+                    cost=resolve_cost(result))
+
+
 def build_report(result, config: ReportConfig | None = None) -> Report:
-    """Compute every section of the report for ``result`` (a FitResult, or an EnsembleResult: its
-    heaviest member's sections after one on the ensemble)."""
+    """Compute every section of the report for ``result``: a FitResult, or an EnsembleResult (a section on
+    the ensemble first; the planning sections from its mixture, the per-fit ones from its heaviest member)."""
     config = config or ReportConfig()
-    if hasattr(result, "members"):
-        return ensemble_report(result, config, build_report, report_budgets)
-    ci = check_ci_prob(config.ci_prob)
-    ctx = _Context(result=result, ci=ci, budgets=report_budgets(result, config.budgets), refits=config.refits,
-                   refit_config=config.refit, kaplan_fits=check_kaplan_fits(config.kaplan_fits),
-                   seed=int(result.sampler_config.get("seed", 0) or 0), command=config.command,
-                   fit_path=config.fit_path, design_budget=check_design_budget(config.design_budget),
-                   cost=resolve_cost(result))
-    builders = [data_section, law_section, diagnostics_section, parameters_section, fit_section, residuals_section,
-                metric_section, noise_section, isoflops_section, frontier_section, design_section, breakdown_section,
-                groups_section, sensitivity_section, reproducibility_section]
-    sections = []
+    ens = result if hasattr(result, "members") else None
+    top = None if ens is None else max(ens.weights, key=ens.weights.get)
+    fit = result if ens is None else ens.members[top]
+    ctx = _context(fit, config)
+    sections, mixed = [], []
     t_all = time.perf_counter()
     if ctx.refits:  # decided up front, fitted when the breakdown and sensitivity sections ask
-        ctx.plan = plan_refits(result, ctx.refit_config, ctx.seed)
+        ctx.plan = plan_refits(fit, ctx.refit_config, ctx.seed)
         ctx.runner = RefitRunner(ctx.plan.jobs)
-    for build in builders:
+    # the mixture's context shares the member's refits (the break test is of the runs) and its timings
+    mix = None if ens is None else replace(ctx, result=ens, cost=resolve_cost(ens), decisions=[], refit_of=fit)
+    for build, whose in SECTIONS:
         if build is reproducibility_section:
             ctx.timings["report before this section"] = time.perf_counter() - t_all
-        sec = build(ctx)
+        sec = build(mix if mix is not None and whose == "mixture" else ctx)
         if sec is not None:
+            if ens is not None and whose != "shared":
+                if whose == "mixture":
+                    mixed.append(sec.title)
+                sec.title += (" (mixture)" if whose == "mixture" else
+                              f" (member {top}: {fit.law.name}, weight {ens.weights[top]:.2f})")
             sections.append(sec)
-    law = result.law
+    law = fit.law
     d = result.diagnostics
-    title = f"Scaling-law report: {law.name} fit to {len(result.runs)} runs"
-    subtitle = (f"{law.title}: `{law.formula}`. Intervals are {pct(ci)} equal-tailed credible intervals "
+    subtitle = (f"{law.title}: `{law.formula}`. Intervals are {pct(ctx.ci)} equal-tailed credible intervals "
                 f"(median [lower, upper]). Diagnostics: {'pass' if d.ok else 'FAILED'}.")
-    return Report(title, subtitle, sections)
+    if ens is not None:
+        return ensemble_report(ens, top, sections, subtitle, ctx.budgets, ctx.ci, mixed)
+    return Report(f"Scaling-law report: {law.name} fit to {len(result.runs)} runs", subtitle, sections)

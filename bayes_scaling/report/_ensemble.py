@@ -1,30 +1,28 @@
-"""The report of an ensemble of law forms: the sections of its heaviest member (but "Which runs next", for
-the mixture), led by a section on
-the ensemble itself: members and stacking weights (and how stable they were across cuts), and the
-compute-optimal allocation at the report's budgets from the mixture beside each member, with the
-share of each interval that the law form contributes."""
+"""The report of an ensemble of law forms, led by a section on the ensemble itself: members and stacking
+weights (and how stable they were across cuts), and the compute-optimal allocation at the report's budgets
+from the mixture beside each member, with the share of each interval that the law form contributes. The
+planning sections that follow answer with the mixture; the per-fit ones show the heaviest member."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
-from bayes_scaling.queries.draws import resolve_cost
-from bayes_scaling.report._design import design_section
 from bayes_scaling.report._model import Para, Report, Section, Table, draws_interval, num
 
-
-def ensemble_section(ens, budgets, ci: float) -> Section:
-    """Members, weights, weights per cut, held-out scores; N* and L* by law form at ``budgets`` (FLOPs)."""
+def ensemble_section(ens, budgets, ci: float, mixture_titles=()) -> Section:
+    """Members, weights, weights per cut, held-out scores; N* and L* by law form at ``budgets`` (FLOPs);
+    ``mixture_titles``: the sections answered by the mixture."""
     from bayes_scaling.queries.allocate import compute_optimal
     from bayes_scaling.result.ensemble import law_form_share
 
     info = ens.info
     how = {"lfo": "leave-future-out", "loo": "PSIS-LOO", "equal": "equal"}.get(info.get("method"), "given")
     sec = Section("ensemble", "Ensemble of law forms")
+    top = max(ens.weights, key=ens.weights.get)
     sec.add(Para(f"{len(ens.members)} law forms fitted to the same {len(ens.runs)} runs and mixed by "
-                 f"{how} stacking weights: every answer in this report's ensemble table "
-                 f"draws from the mixture, so its intervals include the uncertainty about the law's form. "
-                 f"'Which runs next' designs for the mixture; the other sections show the heaviest member."))
+                 f"{how} stacking weights. The planning sections ({', '.join(mixture_titles)}) answer with the "
+                 f"mixture, as `allocate`, `frontier` and `breakdown` do, so their intervals include the "
+                 f"uncertainty about the law's form; the table below gives each form's answer beside it. The "
+                 f"per-fit sections (priors, sampler diagnostics, parameters, noise, sensitivity refits, "
+                 f"reproducibility) show the heaviest member, {top}, and say so in their titles."))
     cuts = info.get("weights_per_cut", {})
     lpd = info.get("heldout_lpd_per_member", {})
     rows = []
@@ -44,26 +42,17 @@ def ensemble_section(ens, budgets, ci: float) -> Section:
             share = float(law_form_share(per, ens.weights))
             rows.append([num(c), draws_interval(mix["N_opt"].isel(budget=0), ci, 3),
                          draws_interval(mix["loss_opt"].isel(budget=0), ci, 4),
-                         "; ".join(f"{k} {num(float(v.median()), 3)}" for k, v in per.items()), f"{share:.0%}"])
-        sec.add(Table(["budget (FLOPs)", "N* (mixture)", f"L* {ens.loss_unit} (mixture)", "N* median by member",
+                         "; ".join(f"{k} {draws_interval(v, ci, 3)}" for k, v in per.items()), f"{share:.0%}"])
+        sec.add(Table(["budget (FLOPs)", "N* (mixture)", f"L* {ens.loss_unit} (mixture)", "N* by member",
                        "law-form share of var log N*"], rows,
                       "Compute-optimal allocation by the ensemble, and by each law form"))
     return sec
 
 
-def ensemble_report(ens, config, build, budgets_of) -> Report:
-    """``build(member, config)`` for the heaviest member, with the ensemble section first (allocation
-    at ``budgets_of(member, config.budgets)``)."""
-    top = max(ens.weights, key=ens.weights.get)
-    report = build(ens.members[top], config)
-    budgets = budgets_of(ens.members[top], config.budgets)
-    report.sections.insert(0, ensemble_section(ens, budgets, config.ci_prob))
-    for i, sec in enumerate(report.sections):  # which runs next: for the mixture, not its heaviest member
-        if sec.id == "design":
-            report.sections[i] = design_section(SimpleNamespace(
-                result=ens, budgets=budgets, seed=int(ens.members[top].sampler_config.get("seed", 0) or 0),
-                design_budget=None if config.design_budget is None else float(config.design_budget),
-                cost=resolve_cost(ens.members[top])))
+def ensemble_report(ens, top: str, sections: list, subtitle: str, budgets, ci: float, mixture_titles) -> Report:
+    """The report of ``ens`` from its ``sections`` (built from the mixture, ``mixture_titles``, or from member
+    ``top``), with the ensemble section first (allocation at ``budgets``, FLOPs)."""
     weights = ", ".join(f"{k} {w:.2f}" for k, w in ens.weights.items())
     return Report(f"Scaling-law report: ensemble of {len(ens.members)} law forms on {len(ens.runs)} runs",
-                  f"Weights {weights}. " + report.subtitle, report.sections)
+                  f"Weights {weights}; heaviest member {top}: " + subtitle,
+                  [ensemble_section(ens, budgets, ci, mixture_titles), *sections])

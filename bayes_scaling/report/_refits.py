@@ -166,7 +166,7 @@ def plan_refits(result, cfg: RefitConfig, seed: int) -> RefitPlan:
     elif n_out:
         note = f"dropping {n_out} runs would leave too few to fit; not refitted"
     other_kind = None
-    if "N" in result.law.input_names:
+    if "N" in result.law.input_names and spec.params_kind is None:  # a declared kind refuses the other one
         converted, other_kind = runs_in_other_params_kind(result.runs)
         jobs.append(_job("params_kind", converted, spec, cfg, derived_seed(seed, 3), hier))
     got = break_runs(result)

@@ -3,7 +3,8 @@
 A spec names a law, gives one prior per law parameter (in the user's units: E in nats/token,
 A and N_c as the published constants, exponents as plain numbers), the likelihood on log-loss
 and its provenance. ``[law] loss_unit`` declares the unit its loss-scale priors are in (a paper's
-nats/token fit); a fit of losses in another unit is refused. Specs are parsed as data with ``tomllib``; nothing in them is evaluated.
+nats/token fit), ``[law] params_kind`` the parameter count its scale constants are in (Kaplan et al. 2020's
+non-embedding N_c); a fit of runs in another unit or kind is refused. Specs are parsed as data with ``tomllib``; nothing in them is evaluated.
 
 Example::
 
@@ -34,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from bayes_scaling.conventions import INPUT_QUANTITIES, LOSS_UNITS
+from bayes_scaling.conventions import INPUT_QUANTITIES, LOSS_UNITS, PARAMS_KINDS
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.laws.base import ScalingLaw
 from bayes_scaling.laws.registry import get_law
@@ -162,16 +163,9 @@ class LawSpec:
     #: Unit of the losses its loss-scale priors (floors, scale constants) are set in (``[law] loss_unit``),
     #: e.g. "nats/token" for a paper's fit; ``None``: priors weak or relative to the data, any unit fits.
     loss_unit: str | None = None
-
-    def check_loss_unit(self, loss_unit: str) -> None:
-        """Refuse losses in ``loss_unit`` when this spec's loss-scale priors are declared in another unit."""
-        if self.loss_unit is not None and loss_unit != self.loss_unit:  # per word: no per-token value to give
-            convert = ("" if "word" in loss_unit + self.loss_unit
-                       else f"give the losses in {self.loss_unit} (--loss-unit {self.loss_unit}), or ")
-            raise BayesScalingError(f"--loss-unit {loss_unit} does not match --spec {self.name}, whose priors on "
-                                    f"loss-scale parameters are in {self.loss_unit}: {convert}use a spec with weak "
-                                    f"priors (e.g. {self.law_name}) or one declaring loss_unit = \"{loss_unit}\"",
-                                    quantity="loss_unit")
+    #: Kind of parameter count its scale priors are stated in (``[law] params_kind``: "total" or
+    #: "non-embedding"; see :mod:`bayes_scaling.specs.units`); ``None``: either.
+    params_kind: str | None = None
 
     def with_vary(self, vary: tuple[str, ...] | list[str] | None) -> "LawSpec":
         """This spec with ``vary`` as the group-varying parameters (validated; ``None``: unchanged)."""
@@ -210,7 +204,7 @@ class LawSpec:
         """Everything that defines the model (law, priors, likelihood, hierarchy, covariate prior), as
         text; provenance, comments and the origin are left out."""
         return repr((self.law_name, sorted((k, repr(v)) for k, v in self.priors.items()), repr(self.likelihood),
-                     repr(self.hierarchy), repr(self.covariate_prior), self.loss_unit))
+                     repr(self.hierarchy), repr(self.covariate_prior), self.loss_unit, self.params_kind))
 
     def synced(self) -> "LawSpec":
         """This spec with ``text`` that parses back to it (provenance included): ``self`` when it
@@ -281,12 +275,13 @@ def parse_spec(text: str, origin: str = "<string>") -> LawSpec:
     law_table = data.get("law")
     if not isinstance(law_table, dict) or "name" not in law_table:
         raise BayesScalingError(f"spec {origin!r} needs a [law] section with name = \"chinchilla\" (or another law)")
-    if set(law_table) - {"name", "loss_unit"}:
-        raise BayesScalingError(f"spec {origin!r}: [law] takes only name and loss_unit, got {sorted(law_table)}")
-    spec_unit = law_table.get("loss_unit")
-    if spec_unit is not None and spec_unit not in LOSS_UNITS:
-        raise BayesScalingError(f"spec {origin!r}: [law] loss_unit must be one of {', '.join(LOSS_UNITS)}, "
-                                f"got {spec_unit!r}")
+    if set(law_table) - {"name", "loss_unit", "params_kind"}:
+        raise BayesScalingError(f"spec {origin!r}: [law] takes only name, loss_unit and params_kind, got "
+                                f"{sorted(law_table)}")
+    spec_unit, spec_kind = law_table.get("loss_unit"), law_table.get("params_kind")
+    for key, value, allowed in (("loss_unit", spec_unit, LOSS_UNITS), ("params_kind", spec_kind, PARAMS_KINDS)):
+        if value is not None and value not in allowed:
+            raise BayesScalingError(f"spec {origin!r}: [law] {key} must be one of {', '.join(allowed)}, got {value!r}")
     try:
         law = get_law(law_table["name"])
     except BayesScalingError as e:  # say which file names it
@@ -355,7 +350,7 @@ def parse_spec(text: str, origin: str = "<string>") -> LawSpec:
             raise BayesScalingError(f"spec {origin!r}: [covariates] takes one prior table, [covariates.prior]")
         extra["covariate_prior"] = parse_prior(f"spec {origin!r} covariates.prior", cov["prior"], relative=False)
     return LawSpec(law.name, priors, LikelihoodSpec(family, float(nu), sigma), {k: str(v) for k, v in prov.items()},
-                   text, origin, hierarchy, **extra, loss_unit=spec_unit)
+                   text, origin, hierarchy, **extra, loss_unit=spec_unit, params_kind=spec_kind)
 
 
 def models_dir() -> Path:

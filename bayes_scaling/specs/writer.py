@@ -30,6 +30,7 @@ def spec_to_toml(spec: LawSpec) -> str:
     """TOML text of a spec (round-trips through :func:`parse_spec`)."""
     lines = ["[law]", f"name = {_toml_value(spec.law_name)}"]
     lines += [f"loss_unit = {_toml_value(spec.loss_unit)}"] if spec.loss_unit else []
+    lines += [f"params_kind = {_toml_value(spec.params_kind)}"] if spec.params_kind else []
     lines.append("")
     if spec.provenance:
         lines.append("[provenance]")
