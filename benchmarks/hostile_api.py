@@ -14,7 +14,7 @@ legal input), reached (illegal input reached the sampler), hang. Every class but
 
     BAYES_SCALING_DATASETS=/work/shared/datasets .venv/bin/python benchmarks/hostile_api.py [--only SUBSTR] [--json OUT] [-v]
 """
-import argparse, collections, json, signal, sys, time, traceback, warnings
+import argparse, collections, json, os, signal, sys, tempfile, time, traceback, warnings
 
 import numpy as np
 import pandas as pd
@@ -566,11 +566,18 @@ def main(argv=None):
     ap.add_argument("--json", help="write every case's verdict here")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every misbehaving case")
     a = ap.parse_args(argv)
+    out = os.path.abspath(a.json) if a.json else None
     build()
     cases = [c for c in CASES if not a.only or a.only in c[0] or a.only in c[1]]
     rows, t0 = [], time.time()
+    home = os.getcwd()
     for case in cases:
-        verdict, detail, dt = run(case)
+        with tempfile.TemporaryDirectory() as scratch:  # a case that legally writes (e.g. a save) writes here
+            os.chdir(scratch)
+            try:
+                verdict, detail, dt = run(case)
+            finally:
+                os.chdir(home)
         rows.append({"class": case[0], "case": case[1], "expect": case[3], "verdict": verdict, "detail": detail,
                      "seconds": round(dt, 3)})
         if a.verbose and verdict in BAD:
@@ -581,8 +588,8 @@ def main(argv=None):
     print(f"misbehaving: {len(bad)}")
     for r in bad[:400]:
         print(f"  {r['verdict']:8s} {r['case']}: {r['detail']}")
-    if a.json:
-        with open(a.json, "w") as fh:
+    if out:
+        with open(out, "w") as fh:
             json.dump({"cases": len(rows), "by_verdict": dict(by), "misbehaving": len(bad), "rows": rows}, fh, indent=1)
     return 1 if bad else 0
 
