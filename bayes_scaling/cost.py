@@ -54,16 +54,18 @@ class CostLaw:
     def __post_init__(self):
         if self.kind not in COST_KINDS:
             raise BayesScalingError(f"cost must be one of {', '.join(COST_KINDS)}, got {self.kind!r}", quantity="cost")
-        check_positive("FLOPs per parameter per token k must be a number > 0", self.k, "cost")
-        check_positive("cost exponent a must be a number > 0", self.a, "cost")
+        for name, what in (("k", "FLOPs per parameter per token k"), ("a", "cost exponent a")):  # stored as floats
+            object.__setattr__(self, name, check_positive(f"{what} must be a number > 0", getattr(self, name), "cost"))
         if self.kind == "kaplan":
             if self.n_ctx is None:
                 raise BayesScalingError("the kaplan cost needs the context length n_ctx (tokens)", quantity="n_ctx")
-            check_positive("context length n_ctx (tokens) must be a number > 0", self.n_ctx, "n_ctx")
+            object.__setattr__(self, "n_ctx", check_positive("context length n_ctx (tokens) must be a number > 0",
+                                                             self.n_ctx, "n_ctx"))
             if self.aspect_ratio is None:
                 raise BayesScalingError("the kaplan cost needs the aspect ratio d_model / n_layer (give it, or shape "
                                         "columns in the runs)", quantity="aspect_ratio")
-            check_positive("aspect ratio d_model / n_layer must be a number > 0", self.aspect_ratio, "aspect_ratio")
+            object.__setattr__(self, "aspect_ratio", check_positive("aspect ratio d_model / n_layer must be a number > 0",
+                                                                    self.aspect_ratio, "aspect_ratio"))
             if self.k != FLOPS_PER_PARAM_TOKEN:
                 raise BayesScalingError("the kaplan cost counts 6 FLOPs per parameter per token (3 x 2, Kaplan et al. "
                                         "2020 Table 1); give k only with the 6nd cost", quantity="cost")

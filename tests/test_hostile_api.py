@@ -226,3 +226,49 @@ def test_names_and_containers_of_the_wrong_type(chin):
     refused(lambda: bs.extrapolation_report(chin, {"L": np.array([1.0])}), "query")
     refused(lambda: bs.load_runs(runs_frame().set_axis(pd.MultiIndex.from_product([["a"], list("wxyz")]), axis=1)),
             "source")
+
+
+# -- review of the session's merges ------------------------------------------------------------------
+
+def test_review_legal_values_kept_and_ensembles_refused_where_a_query_needs_one_fit():
+    """CostLaw stores numbers given as text as floats; decide's +inf limit means no limit; a metric
+    ensemble and a Kaplan ensemble are refused where the query needs one law's fit (they crashed)."""
+    import numpy as np
+    import pytest
+
+    from bayes_scaling import BayesScalingError
+    from bayes_scaling.cost import CostLaw
+    from bayes_scaling.queries.allocate import decide
+    from bayes_scaling.queries.kaplan_frontier import converged_plan_loss
+    from bayes_scaling.queries.metric_chain import predict_metric
+    from bayes_scaling.result import EnsembleResult
+    from bayes_scaling.testing import fake_fit
+
+    c = CostLaw(k="6")
+    assert isinstance(c.k, float) and c.flops(1e9, 1e10) == pytest.approx(6e19)
+    f = fake_fit()
+    assert float(decide(f, 1e24, max_params=np.inf).N) == pytest.approx(float(decide(f, 1e24).N))
+    ens = EnsembleResult({"a": f, "b": f}, {"a": 0.5, "b": 0.5})
+    with pytest.raises(BayesScalingError, match="metric_fit must be one law's fit.*from fit or load_fit"):
+        predict_metric(f, ens, N=1e9, D=2e10)
+    with pytest.raises(BayesScalingError, match="one law's fit"):
+        converged_plan_loss(ens, 1e3)
+
+
+def test_a_spec_declaring_a_parameter_kind_accepts_runs_without_n():
+    """Compute-only runs carry no parameter count, so a spec's declared kind has nothing to refuse."""
+    import pandas as pd
+    import pytest
+
+    from bayes_scaling import BayesScalingError
+    from bayes_scaling.data.runs import load_runs
+    from bayes_scaling.inference.fit import check_units
+    from bayes_scaling.specs.spec import load_spec
+
+    spec = load_spec("kaplan_c_kaplan2020")
+    conly = load_runs(pd.DataFrame({"C": [1e18, 1e19, 1e20, 1e21], "loss": [3.0, 2.8, 2.6, 2.5]}), params_col=None,
+                      compute_col="C", tokens_col=None)
+    check_units(spec, conly)  # accepted at the default --params-kind total
+    nd = load_runs(pd.DataFrame({"N": [1e8, 1e9], "D": [2e9, 2e10], "loss": [3.0, 2.7]}), params_col="N", tokens_col="D")
+    with pytest.raises(BayesScalingError, match="--params-kind total does not match"):
+        check_units(load_spec("kaplan_nd_kaplan2020"), nd)

@@ -88,7 +88,7 @@ def check_units(spec: LawSpec, runs) -> None:
                                 + ("; a loss goes in a column named 'loss'" if runs.columns.loss == METRIC_COLUMN else ""),
                                 quantity="loss", column=True)
     check_loss_unit(spec, runs.loss_unit)
-    check_params_kind(spec, runs.params_kind)
+    check_params_kind(spec, runs.params_kind, "N" in runs.frame)
 
 
 def _prior_spread(prior) -> float:

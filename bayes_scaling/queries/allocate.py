@@ -180,6 +180,7 @@ def decide(result, compute: float, *, utility: str = "mean", max_params: float |
     # feasible log N from the limits, then the search window around the posterior of N*
     lo_c, hi_c = 0.0, log_ct
     constraints = {}
+    max_params, max_tokens = (None if _no_limit(v) else v for v in (max_params, max_tokens))  # +inf: no limit
     if max_params is not None:
         max_params = positive_number(max_params, "max_params must be a finite number > 0 (parameters)",
                                      quantity="max_params")
@@ -262,6 +263,11 @@ def compute_for_loss(result, target_loss: float, *, flops_per_token: float = FLO
                                                                      np.where(np.isfinite(log_n), log_n, 0.0))), np.inf),
                      attrs={"units": "tokens"}),
     }, attrs={"target_loss": float(target_loss), "p_unreachable": float(1 - reachable.mean())})
+
+
+def _no_limit(v) -> bool:
+    """Whether a limit is +inf ("no limit", as None)."""
+    return isinstance(v, (int, float, np.floating)) and not isinstance(v, bool) and v == np.inf
 
 
 def prob_reach(result, target_loss: float, compute: float, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,

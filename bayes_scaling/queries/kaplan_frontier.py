@@ -93,7 +93,7 @@ def converged_plan_loss(result, compute_pf_days: float, *, f: float = 0.02, b_st
     """Per draw, the model trained until its loss is within ``f`` of converged, L = (1 + f) L(N, inf),
     that exactly spends budget C (PF-days): its N, steps and loss. The steps follow from
     (S_c/S)^alpha_S = f (N_c/N)^alpha_N; C = 6 N B_crit(L) S grows with N, so N is found by bisection."""
-    require_fit(result)
+    require_fit(result, ensemble=False)
     f = fraction(f, "f (distance from convergence) must be in (0, 1), e.g. 0.02", quantity="converged_within")
     (c,) = check_budgets([compute_pf_days], "PF-days")
     a_n, a_s, log_nc, log_sc = _params(result)
@@ -120,7 +120,7 @@ def converged_plan_loss(result, compute_pf_days: float, *, f: float = 0.02, b_st
 def efficient_vs_converged(result, compute_pf_days: float, *, f: float = 0.02, **kw) -> dict:
     """At budget C: P(the compute-efficient plan reaches a lower loss than training to within ``f`` of
     convergence), the loss gap (converged - efficient, nats/token) per draw, and both plans."""
-    require_fit(result)
+    require_fit(result, ensemble=False)
     eff = efficient_frontier(result, [compute_pf_days], **kw).isel(budget=0)
     conv = converged_plan_loss(result, compute_pf_days, f=f, **kw)
     gap = conv["loss"] - eff["loss"]

@@ -80,7 +80,7 @@ def predict_metric(loss_fit, metric_fit, N=None, D=None, C=None, *, seed: int | 
     fractions, dims (chain, draw, query). ``metric_se``: the new run's evaluation standard error of the metric
     (a fraction, e.g. sqrt(p (1 - p) / n) on n examples), for a metric fit with run noise given SEs."""
     require_fit(loss_fit, "loss_fit")
-    require_fit(metric_fit, "metric_fit")
+    require_fit(metric_fit, "metric_fit", ensemble=False)
     _check(loss_fit, metric_fit)
     pred = loss_fit.predict(N=N, D=D, C=C, seed=seed, **extra)
     loss = pred["loss_predictive" if loss_noise else "loss"]
@@ -98,7 +98,7 @@ def compute_for_metric(loss_fit, metric_fit, target: float, *, budgets=None, see
     interpolation between budgets), and ``metric_opt``, the metric along that frontier (chain, draw,
     budget). Needs a loss law of N and D (allocation)."""
     require_fit(loss_fit, "loss_fit")
-    require_fit(metric_fit, "metric_fit")
+    require_fit(metric_fit, "metric_fit", ensemble=False)
     _check(loss_fit, metric_fit)
     target = fraction(target, "target metric must be a fraction in (0, 1)", quantity="target_metric")
     budgets = np.geomspace(1e17, 1e27, 121) if budgets is None else check_budgets(budgets)
@@ -122,7 +122,7 @@ def prob_reach_metric(loss_fit, metric_fit, target: float, compute: float, *, se
     """Posterior probability that the compute-optimal plan at ``compute`` FLOPs reaches the metric ``target``
     (the metric law's mean at that plan)."""
     require_fit(loss_fit, "loss_fit")
-    require_fit(metric_fit, "metric_fit")
+    require_fit(metric_fit, "metric_fit", ensemble=False)
     compute = positive_number(compute, "compute must be a finite number of FLOPs > 0", quantity="C")
     out = compute_for_metric(loss_fit, metric_fit, target, budgets=[compute], seed=seed)
     return float(np.isfinite(out["compute"]).mean())

@@ -41,8 +41,9 @@ def require_fit(value, argument: str = "result", *, ensemble: bool = True):
     anything else (None, a path, a runs table) fails with one line naming ``argument``."""
     kinds = (FitResult, EnsembleResult) if ensemble else (FitResult,)
     if not isinstance(value, kinds):
-        what = "a fit (FitResult or EnsembleResult" if ensemble else "one law's fit (a FitResult, not an ensemble"
-        raise BayesScalingError(f"{argument} must be {what}: from fit, fit_ensemble or load_fit), got "
+        what = ("a fit (FitResult or EnsembleResult: from fit, fit_ensemble or load_fit" if ensemble
+                else "one law's fit (a FitResult, not an ensemble: from fit or load_fit")
+        raise BayesScalingError(f"{argument} must be {what}), got "
                                 f"{type(value).__name__} {str(value)[:60]!r}", quantity=argument)
     return value
 

@@ -35,10 +35,11 @@ def check_loss_unit(spec, loss_unit: str) -> None:
                                 quantity="loss_unit")
 
 
-def check_params_kind(spec, params_kind: str) -> None:
+def check_params_kind(spec, params_kind: str, has_params: bool = True) -> None:
     """Refuse runs whose N counts ``params_kind`` parameters ("total" or "non-embedding") when ``spec``'s scale
-    priors are stated in the other kind (e.g. Kaplan et al. 2020's N_c, in non-embedding parameters, §2.1)."""
-    if spec.params_kind is not None and params_kind != spec.params_kind:
+    priors are stated in the other kind (e.g. Kaplan et al. 2020's N_c, in non-embedding parameters, §2.1).
+    Runs without N (``has_params`` False, e.g. compute and loss only) carry no parameter count to check."""
+    if spec.params_kind is not None and params_kind != spec.params_kind and has_params:
         raise BayesScalingError(
             f"--params-kind {params_kind} does not match --spec {spec.name}, whose scale priors are stated for "
             f"{spec.params_kind} parameters: give N as {spec.params_kind} parameters (--params-kind "
