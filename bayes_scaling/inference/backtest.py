@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.inference.budgets import snap_to_budgets
 from bayes_scaling.inference.discrepancy import split_axis
 
 
@@ -35,7 +36,9 @@ class BacktestResult:
 
 
 def split_runs(runs, law, *, holdout_above: float | None = None, holdout_fraction: float | None = None):
-    """(train, test, info): hold out runs with the split axis above a threshold or the largest fraction."""
+    """(train, test, info): hold out runs with the split axis above a threshold or the largest fraction.
+    Either threshold then moves to the nearest gap between compute budgets (:func:`~.budgets.snap_to_budgets`:
+    a budget is never split; ``info["holdout_above"]`` is the threshold used), keeping a run on each side."""
     axis = split_axis(law)
     if axis not in runs.frame:
         raise BayesScalingError(f"backtests split on {axis}, which the runs table lacks")
@@ -53,6 +56,7 @@ def split_runs(runs, law, *, holdout_above: float | None = None, holdout_fractio
             raise BayesScalingError(f"holdout_fraction {holdout_fraction} cannot split: every run has the same {axis}",
                                     quantity="holdout_fraction")
         holdout_above = float(below.max()) if below.size else float(v.min())  # ... but fit at least the smallest
+    holdout_above = snap_to_budgets(v, holdout_above)
     test = v > holdout_above
     if not test.any() or test.all():
         raise BayesScalingError(f"holding out {axis} > {holdout_above:.4g} leaves {int(test.sum())} of {len(v)} runs "
