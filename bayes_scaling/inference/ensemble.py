@@ -45,7 +45,8 @@ from bayes_scaling.conventions import derived_seed
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.budgets import BUDGET_DECADES, budget_levels, snap_to_budgets  # noqa: F401 (re-exported)
 from bayes_scaling.inference.discrepancy import decades_outside, draws_from_grid, extrapolation_box, grid_posterior, split_axis
-from bayes_scaling.inference.ensemble_calibration import calibration_cuts, run_weights, with_cross_fitted_discrepancy
+from bayes_scaling.inference.ensemble_calibration import (calibration_cuts, heldout_log_score, run_weights,
+                                                         with_cross_fitted_discrepancy)
 from bayes_scaling.inference.ensemble_scores import crps_block, crps_stacking_weights, member_crps
 from bayes_scaling.inference.fit import check_units, fit, resolve_spec
 from bayes_scaling.posterior.discrepancy import Discrepancy
@@ -175,6 +176,10 @@ def fallback_cuts(runs, items, n_min_train: int):
     return [], "equal"
 
 
+#: The calibration mixture's weights under ``method="loo"`` (in the discrepancy's info and the summary).
+LOO_WEIGHTS_SOURCE = ("full-data PSIS-LOO weights, whose fits include the runs that then score the calibration "
+                      "(in-sample: the calibration can be optimistic)")
+
 #: What each fallback rule does, for ``info["weights_fallback"]`` and the summary.
 FALLBACK_RULES = {
     "level": "no cut at the default depths leaves {n_min} runs to fit and 3 to score; one cut between budgets "
@@ -284,7 +289,7 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
                                              for d, t, tr, te in cuts],
                      "weights_per_cut": per_cut, "inner_diagnostics_ok": inner_ok, "prior_alpha": prior_alpha,
                      "weights_cross_fitted": {f"{c[0]:g}": dict(zip(names, map(float, x))) for c, x in zip(cuts, crossed)},
-                     "heldout_lpd_per_member": {n: float(v) for n, v in zip(names, np.vstack(lpds).sum(axis=0))}})
+                     "heldout_lpd_per_member": {n: float(v) for n, v in zip(names, heldout_log_score(lpds, values, thresholds))}})
         if score == "crps":
             info["heldout_crps_per_member"] = {n: float(v) for n, v in zip(names, member_crps(np.vstack(blocks)).mean(axis=0))}
     members = {n: fit(runs, spec=s, draws=draws, tune=tune, seed=seed, **kw) for n, s in zip(names, items)}
@@ -384,5 +389,7 @@ def with_mixture_discrepancy(ens: EnsembleResult, *, seed: int = 0, draws: int =
         info = {"method": "leave-future-out grid posterior on the ensemble's mixture", "inner_threshold": thr,
                 "inner_n_train": len(train), "inner_n_test": len(test), "inner_fits_reused": reused,
                 "inner_diagnostics_ok": bool(inner[k].diagnostics.ok)}
+        if ens.info.get("method") == "loo":
+            info["weights_source"] = LOO_WEIGHTS_SOURCE
         out[k] = m.with_discrepancy(Discrepancy(t0, t1, axis, box[axis], info, box=box))
     return EnsembleResult(out, ens.weights, {**ens.info, "discrepancy": "calibrated on the mixture"}, seed=ens.seed)
