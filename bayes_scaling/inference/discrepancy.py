@@ -4,8 +4,8 @@ A law fitted to small runs misses large ones by more than the run-to-run noise i
 the law is an approximation, and the gap (model discrepancy, Kennedy & O'Hagan 2001) grows as
 predictions move beyond the data. The runs a law was fitted to cannot measure that gap, so it is
 measured the way it is used (leave-future-out, Bürkner, Gabry & Vehtari 2020): the runs are split
-one decade below their largest scale, the same spec is fitted to the smaller ones, and the held-out
-larger runs show how far its predictions miss.
+one decade below their largest scale (at the nearest gap between compute budgets), the same spec is
+fitted to the smaller ones, and the held-out larger runs show how far its predictions miss.
 
 Model: a new run's log-loss = law + noise + delta, delta ~ Normal(0, s(d)),
 s(d) = sqrt(tau0^2 + (tau1 * d)^2), d = decades beyond the fitted runs: the largest of log10(value /
@@ -15,7 +15,8 @@ The split itself is along C (or the law's input). tau0 (log-loss) and tau1
 (log-loss per decade) have HalfNormal(0.05) priors; their posterior is computed on a grid from the
 held-out runs' predictive densities: the noise convolved with Normal(0, s), exactly (a Normal's variance
 adds; Laplace-Normal in closed form; Student-t-Normal by quadrature over the t's Normal scale mixture,
-:func:`~bayes_scaling.specs.families.student_t_normal_logpdf`). Draws of (tau0, tau1) are stored with the fit and widen ``loss_predictive`` only, never
+:func:`~bayes_scaling.specs.families.student_t_normal_logpdf`). Draws of (tau0, tau1) are stored with
+the fit and widen ``loss_predictive`` only, never
 the law's own ``loss``. The calibration also records how far the smaller runs' law missed the larger
 ones (``inner_mare``: median |relative error| of the law's median; ``inner_median_signed_rel_error``).
 """
