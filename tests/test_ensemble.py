@@ -53,6 +53,18 @@ def test_run_weights_count_each_run_once_over_nested_cuts():
     np.testing.assert_allclose(run_weights([5.0, 50.0, 500.0, 0.5], [1.0, 10.0, 100.0]), [1.0, 0.5, 1 / 3, 0.0])
 
 
+def test_heldout_log_score_counts_each_run_once_over_nested_cuts():
+    """Runs at 2e20, 5e20, 2e21, 3e21 FLOPs held out by cuts at 1e20, 3.16e20 and 1e21: the top two
+    runs appear in three blocks, yet each run's score counts once (a plain sum counted them 3x)."""
+    from bayes_scaling.inference.ensemble_calibration import heldout_log_score
+
+    runs = np.array([2e20, 5e20, 2e21, 3e21])
+    per_run = np.column_stack([[-1.2, -1.2, 0.0, 0.0], [0.0, 0.0, -1.0, -1.0]])  # nats, runs x members
+    thr = [1e20, 3.16e20, 1e21]
+    blocks = [per_run[runs > t] for t in thr]
+    np.testing.assert_allclose(heldout_log_score(blocks, [runs[runs > t] for t in thr], thr), per_run.sum(axis=0))
+
+
 def test_cross_fitted_weights_never_use_the_scored_cut():
     """Three nested cuts (thresholds 1, 10, 100). Runs above 10 favour member 2, runs in (1, 10]
     favour member 1: cut 10's weights see only (1, 10] and prefer member 1; the deepest cut has

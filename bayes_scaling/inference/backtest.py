@@ -25,6 +25,7 @@ from bayes_scaling.data.runs import require_runs
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.laws.base import ScalingLaw
 from bayes_scaling.laws.registry import get_law
+from bayes_scaling.inference.budgets import snap_to_budgets
 from bayes_scaling.inference.discrepancy import split_axis
 
 
@@ -39,8 +40,9 @@ class BacktestResult:
 
 
 def split_runs(runs, law, *, holdout_above: float | None = None, holdout_fraction: float | None = None):
-    """(train, test, info): hold out runs with the split axis above a threshold or the largest fraction
-    (``law``: a law or its name)."""
+    """(train, test, info): hold out runs with the split axis above a threshold or the largest fraction.
+    Either threshold then moves to the nearest gap between compute budgets (:func:`~.budgets.snap_to_budgets`:
+    a budget is never split; ``info["holdout_above"]`` is the threshold used), keeping a run on each side."""
     require_runs(runs)
     law = law if isinstance(law, ScalingLaw) else get_law(law)
     axis = split_axis(law)
@@ -62,6 +64,7 @@ def split_runs(runs, law, *, holdout_above: float | None = None, holdout_fractio
     else:
         holdout_above = check_positive(f"holdout_above must be a finite number > 0 (a value of {axis})", holdout_above,
                                        "holdout_above")
+    holdout_above = snap_to_budgets(v, holdout_above)
     test = v > holdout_above
     if not test.any() or test.all():
         raise BayesScalingError(f"holding out {axis} > {holdout_above:.4g} leaves {int(test.sum())} of {len(v)} runs "

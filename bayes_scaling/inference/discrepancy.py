@@ -4,8 +4,8 @@ A law fitted to small runs misses large ones by more than the run-to-run noise i
 the law is an approximation, and the gap (model discrepancy, Kennedy & O'Hagan 2001) grows as
 predictions move beyond the data. The runs a law was fitted to cannot measure that gap, so it is
 measured the way it is used (leave-future-out, Bürkner, Gabry & Vehtari 2020): the runs are split
-one decade below their largest scale, the same spec is fitted to the smaller ones, and the held-out
-larger runs show how far its predictions miss.
+one decade below their largest scale (at the nearest gap between compute budgets), the same spec is
+fitted to the smaller ones, and the held-out larger runs show how far its predictions miss.
 
 Model: a new run's log-loss = law + noise + delta, delta ~ Normal(0, s(d)),
 s(d) = sqrt(tau0^2 + (tau1 * d)^2), d = decades beyond the fitted runs: the largest of log10(value /
@@ -13,8 +13,10 @@ largest fitted value) over N, D and C for laws of N and D (a model larger than a
 extrapolation in N even at a compute inside the data), over the law's input otherwise; 0 inside the data.
 The split itself is along C (or the law's input). tau0 (log-loss) and tau1
 (log-loss per decade) have HalfNormal(0.05) priors; their posterior is computed on a grid from the
-held-out runs' predictive densities (Student-t with scale sqrt(sigma^2 + s^2); exact for a Normal
-likelihood, and for a Laplace one by the exact Laplace-Normal convolution). Draws of (tau0, tau1) are stored with the fit and widen ``loss_predictive`` only, never
+held-out runs' predictive densities: the noise convolved with Normal(0, s), exactly (a Normal's variance
+adds; Laplace-Normal in closed form; Student-t-Normal by quadrature over the t's Normal scale mixture,
+:func:`~bayes_scaling.specs.families.student_t_normal_logpdf`). Draws of (tau0, tau1) are stored with
+the fit and widen ``loss_predictive`` only, never
 the law's own ``loss``. The calibration also records how far the smaller runs' law missed the larger
 ones (``inner_mare``: median |relative error| of the law's median; ``inner_median_signed_rel_error``).
 """
@@ -26,6 +28,7 @@ import xarray as xr
 
 from bayes_scaling.conventions import derived_seed
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.inference.budgets import snap_to_budgets
 from bayes_scaling.posterior.discrepancy import GROUP, Discrepancy, decades_outside, extrapolation_box, split_axis
 from bayes_scaling.specs.families import get_family, laplace_normal_logpdf
 
@@ -41,15 +44,17 @@ _MAX_DRAWS = 400
 
 def inner_split(runs, law, inner_decades: float = 1.0, min_test: int = 3):
     """(train, test, threshold): hold out the runs within ``inner_decades`` of the largest on the
-    split axis, or the largest quarter when that leaves too few on either side."""
+    split axis, or the largest quarter when that leaves too few on either side; either threshold moves
+    to the nearest gap between budgets (:func:`~bayes_scaling.inference.budgets.snap_to_budgets`)."""
     axis = split_axis(law)
     v = runs.frame[axis].to_numpy(float)
     n_min_train = max(6, 2 * (len(law.param_names) + 1))
-    thr = float(v.max()) / 10 ** inner_decades
+    thr = snap_to_budgets(v, float(v.max()) / 10 ** inner_decades, min_below=n_min_train, min_above=min_test)
     test = v > thr
     if test.sum() < min_test or (~test).sum() < n_min_train:
         k = max(min_test, int(np.ceil(0.25 * len(v))))
         thr = float(np.sort(v)[-k - 1]) if k < len(v) else float(v.min())
+        thr = snap_to_budgets(v, thr, min_below=n_min_train, min_above=min_test)
         test = v > thr
     if test.sum() < min_test or (~test).sum() < n_min_train:
         raise BayesScalingError(

@@ -44,8 +44,10 @@ import numpy as np
 from bayes_scaling.conventions import as_number, derived_seed
 from bayes_scaling.data.runs import load_runs
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.inference.budgets import BUDGET_DECADES, budget_levels, snap_to_budgets  # noqa: F401 (re-exported)
 from bayes_scaling.inference.discrepancy import decades_outside, draws_from_grid, extrapolation_box, grid_posterior, split_axis
-from bayes_scaling.inference.ensemble_calibration import calibration_cuts, run_weights, with_cross_fitted_discrepancy
+from bayes_scaling.inference.ensemble_calibration import (calibration_cuts, heldout_log_score, run_weights,
+                                                         with_cross_fitted_discrepancy)
 from bayes_scaling.inference.ensemble_scores import crps_block, crps_stacking_weights, member_crps
 from bayes_scaling.inference.checks import check_ensemble_options
 from bayes_scaling.inference.fit import check_units, fit, resolve_spec
@@ -118,32 +120,19 @@ def _lpd(result, test) -> np.ndarray:
 
 
 def _cuts(runs, law, cut_decades, n_min_train: int):
-    """(axis, [(decades, threshold, train, test)]): the cuts ``cut_decades`` below the largest run
-    that leave ``n_min_train`` runs to fit and ``MIN_TEST`` to score (empty when none does)."""
+    """(axis, [(decades, threshold, train, test)]): the cuts ``cut_decades`` below the largest run, each
+    moved to the nearest gap between budgets (:func:`~.budgets.snap_to_budgets`), that leave ``n_min_train``
+    runs to fit and ``MIN_TEST`` to score (empty when none does); a depth that lands on an earlier one's
+    threshold is dropped."""
     axis = split_axis(law)
     v = runs.frame[axis].to_numpy(float)
     out = []
     for dec in cut_decades:
-        thr = float(v.max()) / 10 ** dec
+        thr = snap_to_budgets(v, float(v.max()) / 10 ** dec, min_below=n_min_train, min_above=MIN_TEST)
         test = v > thr
-        if test.sum() >= MIN_TEST and (~test).sum() >= n_min_train:
+        if test.sum() >= MIN_TEST and (~test).sum() >= n_min_train and all(thr != c[1] for c in out):
             out.append((float(dec), thr, runs.subset(~test), runs.subset(test)))
     return axis, out
-
-
-#: One budget: split-axis values within 0.01 decades (2.3%) of the next smaller. N, D to 3 significant figures
-#: are off by up to 0.5% each, C = 6ND by 1%, two runs of one budget by 2% (0.0086 decades).
-BUDGET_DECADES = 0.01
-
-
-def budget_levels(values, tol_decades: float = BUDGET_DECADES) -> np.ndarray:
-    """An integer budget level per value (0 = smallest): sorted by log10, a new level starts only where the gap
-    to the previous value exceeds ``tol_decades`` (values of one budget are never split; near ones chain)."""
-    x = np.log10(np.asarray(values, float))
-    order = np.argsort(x, kind="stable")
-    level = np.empty(len(x), int)
-    level[order] = np.cumsum(np.r_[0, np.diff(x[order]) > tol_decades])
-    return level
 
 
 def level_cut(values, fits_ok, quarter: float = 0.25):
@@ -188,6 +177,10 @@ def fallback_cuts(runs, items, n_min_train: int):
             return [(round(float(np.log10(v.max() / thr)), 2), thr, runs.subset(~test), runs.subset(test))], rule
     return [], "equal"
 
+
+#: The calibration mixture's weights under ``method="loo"`` (in the discrepancy's info and the summary).
+LOO_WEIGHTS_SOURCE = ("full-data PSIS-LOO weights, whose fits include the runs that then score the calibration "
+                      "(in-sample: the calibration can be optimistic)")
 
 #: What each fallback rule does, for ``info["weights_fallback"]`` and the summary.
 FALLBACK_RULES = {
@@ -296,7 +289,7 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
                                              for d, t, tr, te in cuts],
                      "weights_per_cut": per_cut, "inner_diagnostics_ok": inner_ok, "prior_alpha": prior_alpha,
                      "weights_cross_fitted": {f"{c[0]:g}": dict(zip(names, map(float, x))) for c, x in zip(cuts, crossed)},
-                     "heldout_lpd_per_member": {n: float(v) for n, v in zip(names, np.vstack(lpds).sum(axis=0))}})
+                     "heldout_lpd_per_member": {n: float(v) for n, v in zip(names, heldout_log_score(lpds, values, thresholds))}})
         if score == "crps":
             info["heldout_crps_per_member"] = {n: float(v) for n, v in zip(names, member_crps(np.vstack(blocks)).mean(axis=0))}
     members = {n: fit(runs, spec=s, draws=draws, tune=tune, seed=seed, **kw) for n, s in zip(names, items)}
@@ -396,5 +389,7 @@ def with_mixture_discrepancy(ens: EnsembleResult, *, seed: int = 0, draws: int =
         info = {"method": "leave-future-out grid posterior on the ensemble's mixture", "inner_threshold": thr,
                 "inner_n_train": len(train), "inner_n_test": len(test), "inner_fits_reused": reused,
                 "inner_diagnostics_ok": bool(inner[k].diagnostics.ok)}
+        if ens.info.get("method") == "loo":
+            info["weights_source"] = LOO_WEIGHTS_SOURCE
         out[k] = m.with_discrepancy(Discrepancy(t0, t1, axis, box[axis], info, box=box))
     return EnsembleResult(out, ens.weights, {**ens.info, "discrepancy": "calibrated on the mixture"}, seed=ens.seed)

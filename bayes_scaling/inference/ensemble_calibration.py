@@ -39,6 +39,13 @@ def run_weights(values, thresholds) -> np.ndarray:
     return np.where(n > 0, 1.0 / np.maximum(n, 1), 0.0)
 
 
+def heldout_log_score(blocks, values, thresholds) -> np.ndarray:
+    """Per member, the held-out log score (nats) over all cuts: ``blocks[j]`` (runs x members) scored at the cut
+    ``thresholds[j]``, its runs at ``values[j]`` on the split axis, each run weighted by :func:`run_weights`,
+    so a run held out by several nested cuts counts once, as in the stacking objective."""
+    vw = np.concatenate([run_weights(v, thresholds) for v in values])
+    return vw @ np.vstack(blocks)
+
 
 def entropy(w) -> float:
     """Shannon entropy (nats) of the weights ``w``."""

@@ -31,7 +31,7 @@ def ensemble_section(ens, budgets, ci: float, mixture_titles=()) -> Section:
         rows.append([k, f"`{m.law.formula}`", f"{ens.weights[k]:.3f}",
                      *(f"{cuts[c].get(k, float('nan')):.2f}" for c in cuts),
                      num(lpd[k]) if k in lpd else "n/a", f"{d.r_hat_max:.3f}", str(d.divergences)])
-    sec.add(Table(["member", "law", "weight", *(f"weight below {c} dec." for c in cuts), "held-out log score",
+    sec.add(Table(["member", "law", "weight", *(f"weight below {c} dec." for c in cuts), "held-out log score (each run once)",
                    "R-hat max", "divergences"], rows,
                   "Members, their stacking weights (overall and fitted below each cut) and diagnostics"))
     if budgets is not None and all(m.law.has("allocation") for m in ens.members.values()):

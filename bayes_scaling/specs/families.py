@@ -112,10 +112,9 @@ class StudentT(Family):
         return rng.standard_t(self.nu, size=shape)
 
     def logpdf_plus_normal(self, r, sigma, s):
-        # The Student-t scale widened to sqrt(sigma^2 + s^2): a close, heavier-tailed approximation.
-        nu = self.nu
-        v = sigma ** 2 + s * s
-        return self._log_const() - 0.5 * np.log(v) - (nu + 1) / 2 * np.log1p(r ** 2 / (nu * v))
+        if s == 0:
+            return self.logpdf(np.asarray(r, float) / sigma) - np.log(sigma)
+        return student_t_normal_logpdf(r, sigma, float(s), self.nu)
 
 
 class Normal(Family):
@@ -188,6 +187,64 @@ def laplace_normal_logpdf(r: np.ndarray, b: np.ndarray, s: float) -> np.ndarray:
     t1 = log_term((s / b - r / s) / np.sqrt(2), base - r / b)
     t2 = log_term((s / b + r / s) / np.sqrt(2), base + r / b)
     return np.logaddexp(t1, t2) - np.log(4 * b)
+
+
+#: Trapezoid step in log(lambda), in units of the mixing density's width sqrt(2 / nu) (see below).
+_T_STEP_WIDTHS = 0.8
+#: Log-density the lower end of the log(lambda) range lies below the heaviest tail's peak (nats).
+_T_LOWER_NATS = 20.0
+#: Widths above the light end's peak where the range stops (the integrand falls as exp(-lambda) there).
+_T_UPPER_WIDTHS = 4.0
+_T_CHUNK = 1 << 22  # elements of (node x residual) held at once
+
+
+def student_t_normal_logpdf(r: np.ndarray, sigma: np.ndarray, s: float, nu: float) -> np.ndarray:
+    """log density at ``r`` of t_nu(0, sigma) + Normal(0, s) (``r``, ``sigma``, ``s`` in the same unit,
+    e.g. log-loss; ``s`` > 0): the exact convolution, by quadrature.
+
+    The t is a scale mixture of Normals (t_nu(sigma) = Normal(0, sigma^2 / lambda), lambda ~ Gamma(nu/2,
+    rate nu/2)), so the sum is Normal(0, sigma^2 / lambda + s^2) mixed over lambda. The integral over
+    u = nu lambda / 2 is taken by the trapezoid rule in log u, which converges geometrically for this
+    smooth integrand (Trefethen & Weideman 2014, SIAM Rev. 56:385): the step is a fixed fraction of the
+    mixing density's width in log u (sqrt(2 / nu)); the range runs from far below the peak of the largest
+    |r| / sigma's tail (small lambda, the t's heavy tail) to above that of lambda ~ 1 (the Normal's core),
+    so it holds for every s / sigma. Largest error of the log density against adaptive quadrature
+    (|r| / sigma <= 50, s / sigma <= 100, nu in 2.5..30): < 1e-4 nats. Broadcasts ``r`` against
+    ``sigma``; its cost is one exponential per node and residual (about 20-40 nodes)."""
+
+    r = np.asarray(r, float)
+    sigma = np.asarray(sigma, float)
+    r = np.broadcast_to(r, np.broadcast_shapes(r.shape, sigma.shape))
+    half = nu / 2.0
+    width = 1.0 / np.sqrt(half)
+    z_max = float(np.max(np.abs(r) / sigma)) if r.size else 0.0
+    lo = np.log((half + 0.5) / (1.0 + z_max ** 2 / nu)) - _T_LOWER_NATS / (half + 0.5)
+    hi = np.log(half + 0.5) + _T_UPPER_WIDTHS * width
+    h = _T_STEP_WIDTHS * width
+    w = h * np.arange(np.floor(lo / h), np.ceil(hi / h) + 1)  # on one lattice: a wider range only adds nodes
+    per_row = max(1, r.size // max(1, r.shape[0])) if r.ndim else 1
+    if r.ndim and r.shape[0] > 1 and len(w) * r.size > _T_CHUNK:
+        step = max(1, _T_CHUNK // (len(w) * per_row))
+        rows = sigma.ndim == r.ndim and sigma.shape[0] > 1
+        return np.concatenate([_t_normal_nodes(r[i:i + step], sigma[i:i + step] if rows else sigma, s, nu, w, h)
+                               for i in range(0, r.shape[0], step)])
+    return _t_normal_nodes(r, sigma, s, nu, w, h)
+
+
+def _t_normal_nodes(r, sigma, s, nu, w, h):
+    """:func:`student_t_normal_logpdf` on the nodes ``w`` (log u, step ``h``)."""
+    from scipy.special import gammaln
+
+    half = nu / 2.0
+    w = w.reshape((-1,) + (1,) * r.ndim)
+    v = (half * sigma ** 2) * np.exp(-w) + s * s  # variance given u (node, ...sigma)
+    const = np.log(h) - gammaln(half) - 0.5 * np.log(2 * np.pi)
+    c = half * w - np.exp(w) - 0.5 * np.log(v) + const  # log(u^(nu/2) e^-u / Gamma(nu/2)) + Normal's norm
+    t = c - (0.5 * r * r) * (1.0 / v)
+    m = t.max(axis=0)
+    t -= m
+    np.exp(t, out=t)
+    return m + np.log(t.sum(axis=0))
 
 
 class LogitNormal(Normal):

@@ -1,0 +1,56 @@
+"""Compute budgets on a split axis, and thresholds that never cut one in two.
+
+Runs of one budget (an IsoFLOP ladder's rung) share a compute up to rounding: N and D to 3 significant
+figures are off by up to 0.5% each, C = 6ND by 1%. A held-out split through such a budget would fit
+some of its runs and score the others, which is interpolation, not extrapolation. Every threshold of
+a leave-future-out split (backtests, the ensemble's stacking cuts, the discrepancy's inner split) is
+therefore moved to a gap between :func:`budget_levels` by :func:`snap_to_budgets`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: One budget: split-axis values within 0.01 decades (2.3%) of the next smaller. N, D to 3 significant figures
+#: are off by up to 0.5% each, C = 6ND by 1%, two runs of one budget by 2% (0.0086 decades).
+BUDGET_DECADES = 0.01
+
+
+def budget_levels(values, tol_decades: float = BUDGET_DECADES) -> np.ndarray:
+    """An integer budget level per value (0 = smallest): sorted by log10, a new level starts only where the gap
+    to the previous value exceeds ``tol_decades`` (values of one budget are never split; near ones chain)."""
+    x = np.log10(np.asarray(values, float))
+    order = np.argsort(x, kind="stable")
+    level = np.empty(len(x), int)
+    level[order] = np.cumsum(np.r_[0, np.diff(x[order]) > tol_decades])
+    return level
+
+
+def snap_to_budgets(values, threshold: float, *, min_below: int = 1, min_above: int = 1) -> float:
+    """``threshold`` on the split axis ``values`` (runs above it are held out), moved off any budget it cuts.
+
+    Rule (fixed from principle, not tuned on data): a threshold inside a budget (runs of one
+    :func:`budget_levels` level on both sides) moves to the nearer in log10 of the two gaps around that
+    budget: up to the budget's largest value (the whole budget is fitted) when the threshold lies at or
+    above the budget's log-midpoint, else down to the previous budget's largest value (the whole budget
+    is held out). When that leaves fewer than ``min_below`` runs at or below it or ``min_above`` above,
+    the other gap is tried; when neither does, the threshold is returned unchanged, and the caller's own
+    checks (its fallback or its error) decide. A threshold already between budgets is returned unchanged."""
+    v = np.asarray(values, float)
+    thr = float(threshold)
+    if v.size == 0:
+        return thr
+    level = budget_levels(v)
+    cut = [u for u in np.unique(level) if (v[level == u] <= thr).any() and (v[level == u] > thr).any()]
+    if not cut:
+        return thr
+    inside = v[level == cut[0]]
+    up = float(inside.max())
+    lower = v[level < cut[0]]
+    down = float(lower.max()) if lower.size else None
+    mid = 0.5 * (np.log10(inside.min()) + np.log10(inside.max()))
+    order = (up, down) if np.log10(thr) >= mid else (down, up)
+    for t in order:
+        if t is not None and (v <= t).sum() >= min_below and (v > t).sum() >= min_above:
+            return t
+    return thr
