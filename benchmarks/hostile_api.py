@@ -112,6 +112,8 @@ LEGAL_HERE = {
     ("contradiction_point", "p_n", "list of two"): "OK",
     ("compute_for_metric", "budgets", "list of two"): "OK", ("compute_for_metric", "budgets", "None"): "OK",
     ("decide", "max_params", "None"): "OK", ("decide", "max_tokens", "None"): "OK",  # None: no limit
+    ("decide", "max_params", "inf"): "OK", ("decide", "max_tokens", "inf"): "OK",  # +inf: no limit, as None
+    ("decide", "max_params", "1e400"): "OK", ("decide", "max_tokens", "1e400"): "OK",
     ("decide", "alt_tokens_per_param", "None"): "OK", ("decide", "alternatives", "None"): "OK",
     ("fit", "tune", "None"): "R",  # None: the default tuning
     ("fit_many", "workers", "None"): "R", ("fit_many", "chunk", "None"): "R",
