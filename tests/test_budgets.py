@@ -49,6 +49,7 @@ def test_backtest_stacking_and_inner_splits_never_cut_a_budget():
     for above, n_test in ((1.003e20, 24), (1.015e20, 16)):  # the 1e20 budget's log-midpoint is at 1.009e20
         _, test, info = split_runs(runs, law, holdout_above=above)
         assert not _split_budgets(v, info["holdout_above"]) and len(test) == n_test
+        assert info["holdout_above_asked"] == above != info["holdout_above"]  # the threshold asked is kept
     _, cuts = _cuts(runs, law, CUT_DECADES, 6)
     assert cuts and all(not _split_budgets(v, thr) for _, thr, _, _ in cuts)
     assert len({thr for _, thr, _, _ in cuts}) == len(cuts)

@@ -26,7 +26,10 @@ def cmd_backtest(args) -> int:
 
     def text():
         sp = res.split
-        yield (f"backtest: trained on {sp['n_train']} runs with {sp['axis']} <= {sp['holdout_above']:.4g}, predicted "
+        moved = sp.get("holdout_above_asked", sp["holdout_above"]) != sp["holdout_above"]
+        moved = (f" (the threshold {sp['holdout_above_asked']:.4g} moved to the nearest gap between compute budgets, so "
+                 f"no budget is split)") if moved else ""
+        yield (f"backtest: trained on {sp['n_train']} runs with {sp['axis']} <= {sp['holdout_above']:.4g}{moved}, predicted "
                f"{sp['n_test']} held-out runs up to {sp['decades_beyond']:.2f} decades beyond "
                f"(fit r_hat_max {sp['r_hat_max']:.3f}, divergences {sp['divergences']})")
         if not sp["diagnostics_ok"] or sp["nonfinite_predictive_draws"]:

@@ -64,13 +64,14 @@ def split_runs(runs, law, *, holdout_above: float | None = None, holdout_fractio
     else:
         holdout_above = check_positive(f"holdout_above must be a finite number > 0 (a value of {axis})", holdout_above,
                                        "holdout_above")
-    holdout_above = snap_to_budgets(v, holdout_above)
+    asked, holdout_above = holdout_above, snap_to_budgets(v, holdout_above)
     test = v > holdout_above
     if not test.any() or test.all():
         raise BayesScalingError(f"holding out {axis} > {holdout_above:.4g} leaves {int(test.sum())} of {len(v)} runs "
                                 f"out: choose a threshold inside the data ({v.min():.3g} to {v.max():.3g})",
                                 quantity="holdout_above")
-    info = {"axis": axis, "holdout_above": float(holdout_above), "n_train": int((~test).sum()),
+    info = {"axis": axis, "holdout_above": float(holdout_above), "holdout_above_asked": float(asked),
+            "n_train": int((~test).sum()),
             "n_test": int(test.sum()), "decades_beyond": float(np.log10(v[test].max() / v[~test].max()))}
     return runs.subset(~test), runs.subset(test), info
 
