@@ -1,8 +1,9 @@
 """Which runs next: preposterior analysis of candidate ladder runs by importance reweighting.
 
-For a candidate run x = (N, D) and a posterior draw s taken as the truth, a simulated log-loss
-y = log L_s(x) + sigma_s eps (eps from the likelihood family) reweights every draw r by
-p(y | theta_r); the objective at the target budget C is recomputed on the reweighted draws and
+For a candidate run x = (N, D) and a posterior draw s taken as the truth, a simulated log-loss y drawn
+from draw s's predictive of a new run, as ``predict`` draws it (law + the family's noise + the fit's
+extrapolation discrepancy and residual process, where it carries them:
+:mod:`bayes_scaling.queries.design_outcome`), reweights every draw r by its predictive density p(y | r); the objective at the target budget C is recomputed on the reweighted draws and
 averaged over simulated worlds (a true draw and an outcome each). No sampling: the worlds share
 their true draws and noise across candidates (common random numbers), so candidates compare fairly.
 
@@ -29,6 +30,7 @@ from bayes_scaling.cost import CostLaw
 from bayes_scaling.queries.design_exchange import exchange_batch
 from bayes_scaling.queries.design_loglik import check_loglik_memory, outcome_loglik  # noqa: F401 (re-export)
 from bayes_scaling.queries.design_laplace import laplace_for
+from bayes_scaling.queries.design_outcome import candidate_outcome
 from bayes_scaling.queries.design_shapes import candidate_grid, optimal_shape_interval  # noqa: F401 (re-export)
 from bayes_scaling.queries.design_preposterior import (OBJECTIVES, VARIANCE_POWER, Preposterior,  # noqa: F401
                                                       check_objective, draws_sigma_family)
@@ -61,10 +63,12 @@ class Worlds:
     #: the Laplace fallback (:class:`~bayes_scaling.queries.design_laplace.LaplaceUpdate`) and its ESS threshold
     laplace: object = None
     min_ess: float = 0.0
+    #: standard Normal draws of each candidate's discrepancy there (worlds x candidates; used where the fit has one)
+    z: np.ndarray | None = None
 
     def copy(self) -> "Worlds":
         return Worlds(self.truth, self.noise, self.logw.copy(), list(self.picks),
-                      None if self.info is None else self.info.copy(), self.laplace, self.min_ess)
+                      None if self.info is None else self.info.copy(), self.laplace, self.min_ess, self.z)
 
     def add(self, j: int, ll: np.ndarray) -> None:
         """Condition the worlds on candidate ``j``'s outcome."""
@@ -78,7 +82,8 @@ class Worlds:
     def draw(cls, pre: Preposterior, n_candidates: int, worlds: int = 128, seed: int = 0) -> "Worlds":
         rng = seeded_rng(seed)
         truth = rng.integers(0, pre.size, worlds)
-        return cls(truth, pre.family.draws(rng, (worlds, n_candidates)), np.zeros((worlds, pre.size)))
+        noise = pre.family.draws(rng, (worlds, n_candidates))
+        return cls(truth, noise, np.zeros((worlds, pre.size)), z=rng.standard_normal((worlds, n_candidates)))
 
 
 @dataclass
@@ -330,8 +335,9 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
     n, d, cost = n[keep], d[keep], cost[keep]
     check_loglik_memory(len(n), worlds, pre.size)
     w = Worlds.draw(pre, len(n), worlds, seed)
-    w.laplace, w.min_ess = laplace_for(pre, n, d) if laplace else None, min_ess
-    ll = outcome_loglik(pre, pre.log_mean(n, d), w)
+    outcome = candidate_outcome(result, pre, n, d)  # predict's predictive: noise, discrepancy, residual process
+    w.laplace, w.min_ess = laplace_for(pre, n, d, outcome) if laplace else None, min_ess
+    ll = outcome_loglik(pre, pre.log_mean(n, d), w, outcome)
     gains = expected_after(pre, ll, w)
     method = ["laplace" if s > 0.5 else "reweight" for s in gains.laplace_share]
     seconds = {"rank": time.perf_counter() - t0}
