@@ -123,3 +123,46 @@ def test_convolution_takes_one_s_per_draw(name):
     got = fam.logpdf_plus_normal(r, sigma[None, :], s[None, :])
     want = np.stack([fam.logpdf_plus_normal(r[:, i], sigma[i], float(s[i])) for i in range(50)], axis=1)
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-4)
+
+
+def test_refits_simulate_new_runs_from_the_same_predictive(res):
+    """inference.design's simulated runs carry the discrepancy: log-loss spread about the draw's law is
+    sqrt(sigma^2 k^2 + s(d)^2) (Student-t noise: k = sqrt(2) at nu = 4), not the noise's alone."""
+    from bayes_scaling.inference.design import with_simulated_runs
+
+    rd = with_disc(res, 0.3, 0.0)
+    rng = np.random.default_rng(0)
+    log_mu = rd.evaluator.log_mean_runs({"N": np.log(N), "D": np.log(D)}).values.reshape(-1, 2)[0]
+    y = np.array([np.log(with_simulated_runs(rd, N, D, rng=rng, draw=0).frame["loss"].to_numpy()[-2:])
+                  for _ in range(200)])
+    sd = np.std(y - log_mu, axis=0)
+    assert np.all((sd > 0.25) & (sd < 0.35)), sd
+    plain = np.array([np.log(with_simulated_runs(res, N, D, rng=rng, draw=0).frame["loss"].to_numpy()[-2:])
+                      for _ in range(200)])
+    assert np.all(np.std(plain - log_mu, axis=0) < 0.05)
+
+
+def test_refits_keep_the_fits_run_noise(res, monkeypatch):
+    """A run-noise fit is refit with run noise, its simulated runs with SE 0 where the table has an SE column
+    (before the fix the refit dropped the option)."""
+    import json
+
+    from bayes_scaling.inference import design as inf_design
+    from bayes_scaling.inference import fit as fit_mod
+
+    fit = fake_fit(draws=100, rel_sd=0.05)
+    fit.tree.attrs["run_noise"] = json.dumps({"cells": 12, "replicate_cells": 0, "cell_by": ["N", "D"], "se": True})
+    frame = fit.runs.frame.copy()
+    frame["SE"] = 0.001
+    from dataclasses import replace
+
+    fit.__dict__["runs"] = replace(fit.runs, frame=frame)
+    seen = []
+    monkeypatch.setattr(fit_mod, "fit", lambda runs, **kw: (seen.append((runs, kw)), fit)[1])
+    inf_design.refit_expected(fit, N, D, lambda f: 0.0, sims=1)
+    runs, kw = seen[0]
+    assert kw.get("run_noise") is True
+    np.testing.assert_array_equal(runs.frame["SE"].to_numpy()[-2:], 0.0)
+    seen.clear()
+    inf_design.refit_expected(res, N, D, lambda f: 0.0, sims=1)
+    assert seen[0][1].get("run_noise") is False
