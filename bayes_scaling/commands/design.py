@@ -84,8 +84,8 @@ def cmd_design(args) -> int:
         return _new_project(args, target, budget)
     refuse_unused(args, _SPEC_ONLY, "to a new project's design (--spec), not to a design from a fit")
     from bayes_scaling.inference.design import refit_expected
-    from bayes_scaling.queries.design import (OBJECTIVE_UNITS, RULES, candidate_grid, design_runs, posterior_objective,
-                                              verdict_text)
+    from bayes_scaling.queries.design import (OBJECTIVE_UNITS, RULES, candidate_grid, collapse_note, design_runs,
+                                              posterior_objective, verdict_text)
     from bayes_scaling.queries.design_shapes import optimal_shape_interval, outside
     from bayes_scaling.queries.design_verdict import NOISE_SE, gain_text, within_noise
     from bayes_scaling.queries.draws import resolve_cost
@@ -142,6 +142,7 @@ def cmd_design(args) -> int:
         "seconds": des.seconds, "batch_rule": des.rule, "batch_exchange_moves": des.exchanged,
         "batch_refit_expected_after": des.batch_refit, "stop_or_go": sg,
         "candidates_over_budget": int(np.size(n) - len(des.cost)),
+        "verdict_warning": collapse_note(sg, args.min_ess, refits=not hasattr(result, "members")),
     }
 
     def text():
@@ -188,8 +189,12 @@ def cmd_design(args) -> int:
         for i, st in enumerate(sg["steps"], 1):
             yield (f"  k = {i} (N = {st['N']:.3g}, D = {st['D']:.3g}): {st['expected_wasted_after']:.2%}, saves "
                    f"{st['value_flops']:.3g} ± {st['value_se_flops']:.2g} FLOPs in expectation for "
-                   f"{st['cost_flops']:.3g} (net {st['net_flops']:+.3g})")
+                   f"{st['cost_flops']:.3g} (net {st['net_flops']:+.3g}"
+                   + (f"; Laplace update for a share {st['laplace_share']:.2g} of outcomes" if st.get("laplace_share") else "")
+                   + ")")
         yield "  -> " + verdict_text(sg)
+        if out["verdict_warning"]:
+            yield "  !! " + out["verdict_warning"]
 
     return emit(text, out, as_json=args.json)
 
