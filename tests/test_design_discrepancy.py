@@ -166,3 +166,14 @@ def test_refits_keep_the_fits_run_noise(res, monkeypatch):
     seen.clear()
     inf_design.refit_expected(res, N, D, lambda f: 0.0, sims=1)
     assert seen[0][1].get("run_noise") is False
+
+
+def test_cli_says_what_each_outcome_carries(res, tmp_path, capsys):
+    import json
+
+    from bayes_scaling.cli import main
+
+    path = str(with_disc(res, 0.05, 0.1).save(tmp_path / "disc.nc"))
+    assert main(["design", path, "--target-compute", "1e23", "--ladder-budget", "1e21", "--worlds", "16",
+                 "--max-refits", "0", "--exchange", "0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["outcome"] == "fitted noise + extrapolation discrepancy"

@@ -129,11 +129,14 @@ def cmd_design(args) -> int:
     span = [float(np.min(d / n)), float(np.max(d / n))]
     extended = reach is not None and bool(np.any(outside(d / n, shapes)))
     obj_unit = in_loss_unit(OBJECTIVE_UNITS[args.objective], result.loss_unit)
+    disc = result.discrepancy  # what each simulated outcome carries: predict's predictive of a new run
+    outcome = "fitted noise" + ("" if disc is None else " + extrapolation discrepancy" + (
+        " + residual process" if disc.residual is not None else ""))
     out: dict[str, Any] = {
         "target_compute_flops": target, "ladder_budget_flops": budget, "cost": cost.describe(),
         "objective": args.objective, "objective_units": obj_unit, "objective_now": des.gains.before,
         "decision_N_now": des.pre.decision(), "draws": des.pre.size, "worlds": args.worlds, "min_ess": args.min_ess,
-        "laplace": des.laplace, "shapes_tokens_per_param": (span if extended else list(shapes)) if args.candidates == "grid" else None,
+        "laplace": des.laplace, "outcome": outcome, "shapes_tokens_per_param": (span if extended else list(shapes)) if args.candidates == "grid" else None,
         "trusted_tokens_per_param": list(TRUSTED_TOKENS_PER_PARAM), "shapes_extended": extended,
         "optimal_shape_interval_tokens_per_param": None if reach is None else list(reach),
         "optimal_shape_ci_prob": None if reach is None else CI_PROB,
@@ -148,7 +151,7 @@ def cmd_design(args) -> int:
     def text():
         yield (f"design for C = {target:.3g} FLOPs with a ladder budget of {budget:.3g} FLOPs ({cost.describe()}); objective "
                f"{_VAR_LABEL[args.objective]} = {des.gains.before:.4g} {obj_unit} now "
-               f"({des.pre.size} draws, {args.worlds} simulated outcomes per run; "
+               f"({des.pre.size} draws, {args.worlds} simulated outcomes per run, each with the {outcome}; "
                + (f"an outcome whose importance weights have ESS < {args.min_ess:g} is scored by the Laplace update)"
                   if des.laplace else "reweighting only: Laplace update "
                   + ("off)" if args.no_laplace else "not for an ensemble's mixture of laws)")))
