@@ -115,7 +115,8 @@ def test_refits_decide_stop_or_go_where_the_weights_collapsed(waste_after):
         assert verdict_text(sg).startswith("STOP: real refits find no saving")
         # no option is left that saves by either estimate: each that reweighting found saving was refit
         assert all(o["net"] <= 0 and (o["estimate"] == "refits" or o["runs"] == 0) for o in options(sg)[1:])
-    assert f"reweighting gave {rc['reweight_net_flops']:+.3g} FLOPs" in verdict_text(sg)
+    by = {"reweighting": "reweighting", "laplace": "the Laplace update"}[rc["reweight_estimate"]]
+    assert f"{by} gave {rc['reweight_net_flops']:+.3g} FLOPs" in verdict_text(sg)
 
 
 def test_a_refit_of_another_batch_showing_no_saving_leaves_the_reported_batch_with_healthy_weights():

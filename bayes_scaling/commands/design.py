@@ -84,8 +84,8 @@ def cmd_design(args) -> int:
         return _new_project(args, target, budget)
     refuse_unused(args, _SPEC_ONLY, "to a new project's design (--spec), not to a design from a fit")
     from bayes_scaling.inference.design import refit_expected
-    from bayes_scaling.queries.design import (OBJECTIVE_UNITS, RULES, candidate_grid, design_runs, posterior_objective,
-                                              verdict_text)
+    from bayes_scaling.queries.design import (OBJECTIVE_UNITS, RULES, candidate_grid, collapse_note, design_runs,
+                                              posterior_objective, verdict_text)
     from bayes_scaling.queries.design_shapes import optimal_shape_interval, outside
     from bayes_scaling.queries.design_verdict import NOISE_SE, gain_text, within_noise
     from bayes_scaling.queries.draws import resolve_cost
@@ -129,11 +129,14 @@ def cmd_design(args) -> int:
     span = [float(np.min(d / n)), float(np.max(d / n))]
     extended = reach is not None and bool(np.any(outside(d / n, shapes)))
     obj_unit = in_loss_unit(OBJECTIVE_UNITS[args.objective], result.loss_unit)
+    disc = result.discrepancy  # what each simulated outcome carries: predict's predictive of a new run
+    outcome = "fitted noise" + ("" if disc is None else " + extrapolation discrepancy" + (
+        " + residual process" if disc.residual is not None else ""))
     out: dict[str, Any] = {
         "target_compute_flops": target, "ladder_budget_flops": budget, "cost": cost.describe(),
         "objective": args.objective, "objective_units": obj_unit, "objective_now": des.gains.before,
         "decision_N_now": des.pre.decision(), "draws": des.pre.size, "worlds": args.worlds, "min_ess": args.min_ess,
-        "laplace": des.laplace, "shapes_tokens_per_param": (span if extended else list(shapes)) if args.candidates == "grid" else None,
+        "laplace": des.laplace, "outcome": outcome, "shapes_tokens_per_param": (span if extended else list(shapes)) if args.candidates == "grid" else None,
         "trusted_tokens_per_param": list(TRUSTED_TOKENS_PER_PARAM), "shapes_extended": extended,
         "optimal_shape_interval_tokens_per_param": None if reach is None else list(reach),
         "optimal_shape_ci_prob": None if reach is None else CI_PROB,
@@ -142,12 +145,13 @@ def cmd_design(args) -> int:
         "seconds": des.seconds, "batch_rule": des.rule, "batch_exchange_moves": des.exchanged,
         "batch_refit_expected_after": des.batch_refit, "stop_or_go": sg,
         "candidates_over_budget": int(np.size(n) - len(des.cost)),
+        "verdict_warning": collapse_note(sg, args.min_ess, refits=not hasattr(result, "members")),
     }
 
     def text():
         yield (f"design for C = {target:.3g} FLOPs with a ladder budget of {budget:.3g} FLOPs ({cost.describe()}); objective "
                f"{_VAR_LABEL[args.objective]} = {des.gains.before:.4g} {obj_unit} now "
-               f"({des.pre.size} draws, {args.worlds} simulated outcomes per run; "
+               f"({des.pre.size} draws, {args.worlds} simulated outcomes per run, each with the {outcome}; "
                + (f"an outcome whose importance weights have ESS < {args.min_ess:g} is scored by the Laplace update)"
                   if des.laplace else "reweighting only: Laplace update "
                   + ("off)" if args.no_laplace else "not for an ensemble's mixture of laws)")))
@@ -188,8 +192,12 @@ def cmd_design(args) -> int:
         for i, st in enumerate(sg["steps"], 1):
             yield (f"  k = {i} (N = {st['N']:.3g}, D = {st['D']:.3g}): {st['expected_wasted_after']:.2%}, saves "
                    f"{st['value_flops']:.3g} ± {st['value_se_flops']:.2g} FLOPs in expectation for "
-                   f"{st['cost_flops']:.3g} (net {st['net_flops']:+.3g})")
+                   f"{st['cost_flops']:.3g} (net {st['net_flops']:+.3g}"
+                   + (f"; Laplace update for a share {st['laplace_share']:.2g} of outcomes" if st.get("laplace_share") else "")
+                   + ")")
         yield "  -> " + verdict_text(sg)
+        if out["verdict_warning"]:
+            yield "  !! " + out["verdict_warning"]
 
     return emit(text, out, as_json=args.json)
 

@@ -4,6 +4,7 @@ from a spec's priors (the prior predictive of a project with no runs yet)."""
 
 from __future__ import annotations
 
+import json
 import warnings
 from dataclasses import replace
 from typing import Callable
@@ -27,15 +28,34 @@ REFIT_WORLD_OFFSET = 7919
 
 def with_simulated_runs(result, n_params, tokens, *, rng: np.random.Generator, draw: int | None = None):
     """The fit's runs table plus runs at (N parameters, D tokens) whose losses (nats/token) are drawn
-    from one posterior draw (``draw``, flattened index; random when None) with the family's noise."""
+    from one posterior draw (``draw``, flattened index; random when None) as ``predict`` draws a new run:
+    the family's noise and, where the fit carries one, the extrapolation discrepancy (and the residual
+    process: its shift, its white noise and its conditional variance beyond the data; each run on its own,
+    :mod:`bayes_scaling.queries.design_outcome`). Where the runs have an ``SE`` column (run-noise fits) the
+    new runs' is 0: their losses carry no evaluation noise."""
     ev = result.evaluator
     n, d = np.atleast_1d(np.asarray(n_params, float)), np.atleast_1d(np.asarray(tokens, float))
     mu = ev.log_mean_runs({"N": np.log(n), "D": np.log(d)}).values.reshape(-1, len(n))
     sigma = ev.sigma.transpose("chain", "draw").values.reshape(-1)
     s = int(rng.integers(len(sigma))) if draw is None else int(draw)
-    y = ev.family.add_noise(np, mu[s], sigma[s], ev.family.draws(rng, len(n)))
+    noise = ev.family.draws(rng, len(n))
+    disc = ev.discrepancy
+    if disc is None:
+        y = ev.family.add_noise(np, mu[s], sigma[s], noise)
+    else:  # the draw's predictive at the new runs, on the family's scale
+        from bayes_scaling.posterior.inputs import query_inputs
+
+        values = query_inputs(ev.law, N=n, D=d, cost=ev.cost)["values"]
+        scale = np.full(len(n), sigma[s])
+        if disc.residual is not None:
+            scale = (ev.sigma * disc.noise_factor(ev.sigma, values, ev.family.sd_per_scale)).values.reshape(-1, len(n))[s]
+        sd = disc.scale(values).values.reshape(-1, len(n))[s]
+        loc = ev.family.location(np, mu[s]) + disc.shift(values).values + scale * noise + sd * rng.standard_normal(len(n))
+        y = ev.family.from_location(np, loc)
     cost = stored_cost(result) or CostLaw()
     new = pd.DataFrame({"N": n, "D": d, "C": cost.flops(n, d), "loss": np.exp(y)})
+    if "SE" in result.runs.frame:
+        new["SE"] = 0.0
     frame = pd.concat([result.runs.frame, new], ignore_index=True).rename_axis("run")
     return replace(result.runs, frame=frame)
 
@@ -43,7 +63,10 @@ def with_simulated_runs(result, n_params, tokens, *, rng: np.random.Generator, d
 def refit_expected(result, n_params, tokens, score: Callable, *, sims: int = 6, seed: int = 0, draws: int = 300,
                    tune: int = 300, chains: int = 2) -> dict:
     """Expected ``score(fit)`` after adding runs (N, D) by real warm refits: per simulated world a
-    posterior draw is the truth, the new runs' losses are drawn from it and the fit is redone. The worlds
+    posterior draw is the truth, the new runs' losses are drawn from its predictive (:func:`with_simulated_runs`)
+    and the fit is redone with the fit's spec, its cost law and, for a run-noise fit, run noise. The
+    extrapolation discrepancy is not calibrated again: a refit's score (the objective at the target,
+    :func:`~bayes_scaling.queries.design.posterior_objective`) reads the law's draws alone. The worlds
     come from the stream ``derived_seed(seed, REFIT_WORLD_OFFSET)``, apart from those design's reweighting
     drew from ``seed``. The compiled model is reused: a 2 x (300 + 300) refit that passes at its first
     attempt took 0.1 s, one whose diagnostics failed and that :func:`~bayes_scaling.inference.fit.fit`
@@ -58,6 +81,7 @@ def refit_expected(result, n_params, tokens, score: Callable, *, sims: int = 6, 
     require_fit(result, ensemble=False)
     sims = check_count("sims", sims, 1, MAX_MONTE_CARLO)
     check_sampler_counts(draws, tune, chains)
+    run_noise = json.loads(result.tree.attrs.get("run_noise", "null")) is not None
     rng = np.random.default_rng(derived_seed(seed, REFIT_WORLD_OFFSET))
     scores, t0 = [], time.perf_counter()
     for i in range(sims):
@@ -65,7 +89,7 @@ def refit_expected(result, n_params, tokens, score: Callable, *, sims: int = 6, 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             new = fit(runs, spec=result.spec, draws=draws, tune=tune, chains=chains, seed=derived_seed(seed, 101 * i),
-                      progress=False)
+                      progress=False, run_noise=run_noise)
         store_cost(new, stored_cost(result))
         scores.append(float(score(new)))
     return {"mean": float(np.mean(scores)), "scores": scores, "seconds": time.perf_counter() - t0}

@@ -1,8 +1,9 @@
 """Which runs next: preposterior analysis of candidate ladder runs by importance reweighting.
 
-For a candidate run x = (N, D) and a posterior draw s taken as the truth, a simulated log-loss
-y = log L_s(x) + sigma_s eps (eps from the likelihood family) reweights every draw r by
-p(y | theta_r); the objective at the target budget C is recomputed on the reweighted draws and
+For a candidate run x = (N, D) and a posterior draw s taken as the truth, a simulated log-loss y drawn
+from draw s's predictive of a new run, as ``predict`` draws it (law + the family's noise + the fit's
+extrapolation discrepancy and residual process, where it carries them:
+:mod:`bayes_scaling.queries.design_outcome`), reweights every draw r by its predictive density p(y | r); the objective at the target budget C is recomputed on the reweighted draws and
 averaged over simulated worlds (a true draw and an outcome each). No sampling: the worlds share
 their true draws and noise across candidates (common random numbers), so candidates compare fairly.
 
@@ -29,11 +30,12 @@ from bayes_scaling.cost import CostLaw
 from bayes_scaling.queries.design_exchange import exchange_batch
 from bayes_scaling.queries.design_loglik import check_loglik_memory, outcome_loglik  # noqa: F401 (re-export)
 from bayes_scaling.queries.design_laplace import laplace_for
+from bayes_scaling.queries.design_outcome import candidate_outcome
 from bayes_scaling.queries.design_shapes import candidate_grid, optimal_shape_interval  # noqa: F401 (re-export)
 from bayes_scaling.queries.design_preposterior import (OBJECTIVES, VARIANCE_POWER, Preposterior,  # noqa: F401
                                                       check_objective, draws_sigma_family)
-from bayes_scaling.queries.design_verdict import (RULES, best_go, mc_se, refit_check, to_refit, verdict_text,  # noqa: F401
-                                                  within_noise)
+from bayes_scaling.queries.design_verdict import (RULES, best_go, collapse_note, mc_se, refit_check, to_refit,  # noqa: F401
+                                                  verdict_text, within_noise)
 from bayes_scaling.queries.draws import budgets_flops, resolve_cost
 from bayes_scaling.result import require_fit
 
@@ -61,10 +63,12 @@ class Worlds:
     #: the Laplace fallback (:class:`~bayes_scaling.queries.design_laplace.LaplaceUpdate`) and its ESS threshold
     laplace: object = None
     min_ess: float = 0.0
+    #: standard Normal draws of each candidate's discrepancy there (worlds x candidates; used where the fit has one)
+    z: np.ndarray | None = None
 
     def copy(self) -> "Worlds":
         return Worlds(self.truth, self.noise, self.logw.copy(), list(self.picks),
-                      None if self.info is None else self.info.copy(), self.laplace, self.min_ess)
+                      None if self.info is None else self.info.copy(), self.laplace, self.min_ess, self.z)
 
     def add(self, j: int, ll: np.ndarray) -> None:
         """Condition the worlds on candidate ``j``'s outcome."""
@@ -78,7 +82,8 @@ class Worlds:
     def draw(cls, pre: Preposterior, n_candidates: int, worlds: int = 128, seed: int = 0) -> "Worlds":
         rng = seeded_rng(seed)
         truth = rng.integers(0, pre.size, worlds)
-        return cls(truth, pre.family.draws(rng, (worlds, n_candidates)), np.zeros((worlds, pre.size)))
+        noise = pre.family.draws(rng, (worlds, n_candidates))
+        return cls(truth, noise, np.zeros((worlds, pre.size)), z=rng.standard_normal((worlds, n_candidates)))
 
 
 @dataclass
@@ -209,7 +214,8 @@ def stop_or_go(pre: Preposterior, ll: np.ndarray, worlds: Worlds, picks: list[in
     """The value of the batch ``picks`` (in order) against its cost, in FLOPs at the target: after each
     pick, the expected reduction of the decision's wasted compute x C (EVSI) against the FLOPs spent so
     far, each with its Monte Carlo SE over the simulated worlds (``value_se_flops``, ``net_se_flops``: the cost is
-    exact). ``go_runs``: how many of the first picks maximise value - cost (0: stop, the ladder is enough).
+    exact; the SE counts the worlds' spread only, not the error of the Laplace update that scores a
+    collapsed world), and ``laplace_share``, the share of worlds scored by the Laplace update. ``go_runs``: how many of the first picks maximise value - cost (0: stop, the ladder is enough).
     ``evpi_flops`` (current expected waste x C) bounds what any ladder could save. ``worlds``: with no
     picks (copied, not changed)."""
     now = pre.current("wasted_compute")
@@ -222,7 +228,7 @@ def stop_or_go(pre: Preposterior, ll: np.ndarray, worlds: Worlds, picks: list[in
         value = (now - after) * pre.target
         steps.append({"expected_wasted_after": after, "value_flops": value, "cost_flops": spent,
                       "net_flops": value - spent, "value_se_flops": se, "net_se_flops": se,
-                      "ess": float(np.median(ess))})
+                      "ess": float(np.median(ess)), "laplace_share": float(g.laplace_share[j])})
     nets = [0.0] + [s["net_flops"] for s in steps]
     go = int(np.argmax(nets))
     last = steps[-1] if steps else {"expected_wasted_after": now, "value_flops": 0.0, "cost_flops": 0.0, "ess": pre.size}
@@ -259,6 +265,7 @@ class Design:
     laplace: bool = False  #: collapsed outcomes scored by the Laplace update (False: off, or an ensemble)
     worlds: int = 0  #: simulated outcomes per candidate
     exchanged: int = 0  #: swaps (or added runs) by which the exchange changed the greedy batch
+    min_ess: float = 50.0  #: ESS below which an outcome's weights count as collapsed
     #: wall seconds: ``rank`` (every candidate's expected gain, refits excluded) and ``total``
     seconds: dict = field(default_factory=dict)
 
@@ -330,8 +337,9 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
     n, d, cost = n[keep], d[keep], cost[keep]
     check_loglik_memory(len(n), worlds, pre.size)
     w = Worlds.draw(pre, len(n), worlds, seed)
-    w.laplace, w.min_ess = laplace_for(pre, n, d) if laplace else None, min_ess
-    ll = outcome_loglik(pre, pre.log_mean(n, d), w)
+    outcome = candidate_outcome(result, pre, n, d)  # predict's predictive: noise, discrepancy, residual process
+    w.laplace, w.min_ess = laplace_for(pre, n, d, outcome) if laplace else None, min_ess
+    ll = outcome_loglik(pre, pre.log_mean(n, d), w, outcome)
     gains = expected_after(pre, ll, w)
     method = ["laplace" if s > 0.5 else "reweight" for s in gains.laplace_share]
     seconds = {"rank": time.perf_counter() - t0}
@@ -368,11 +376,12 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
                                        "net_flops": alt["steps"][k - 1]["net_flops"] if k else 0.0,
                                        "net_se_flops": alt["steps"][k - 1]["net_se_flops"] if k else 0.0,
                                        "ess": alt["steps"][k - 1]["ess"] if k else float("inf"),
+                                       "laplace_share": alt["steps"][k - 1]["laplace_share"] if k else 0.0,
                                        "picks": [{"N": float(n[j]), "D": float(d[j])} for j in t[2].picks]})
     sg.update(best_go(sg))
     seconds["total"] = time.perf_counter() - t0
     out = Design(pre, n, d, cost, gains, method, picks, sg, rule=rule, laplace=w.laplace is not None, worlds=worlds,
-                 seconds=seconds, exchanged=moves)
+                 seconds=seconds, exchanged=moves, min_ess=min_ess)
     if refit is not None and picks and picks[-1]["ess"] < min_ess:
         out.batch_refit = float(np.mean(refit(n[shown], d[shown], objective)))
     # where the verdict's picks (a STOP: the reported batch's best) have collapsed weights, real refits score

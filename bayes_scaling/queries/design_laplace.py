@@ -8,9 +8,10 @@ linearised over the posterior draws (regression, not the slope at one point: log
 far from linear across a wide posterior, so a local slope overstates what a run tells): with P the
 draws' covariance of theta, J_j = Cov(y_j, theta) P^-1 and r_j the variance of the residual of the
 log-loss y_j at candidate j about that line, g = Cov(q, theta) P^-1, the family's Fisher information
-i_z per unit scale and the world's true noise scale sigma_s,
+i_z per unit scale, the world's true noise scale sigma_s and its discrepancy sd s_s(d_j) at the run
+(:mod:`bayes_scaling.queries.design_outcome`: the same predictive the reweighting simulates),
 
-    P' = (P^-1 + sum_j J_j^T J_j / (sigma_s^2 / i_z + r_j))^-1,
+    P' = (P^-1 + sum_j J_j^T J_j / (sigma_s^2 / i_z + s_s(d_j)^2 + r_j))^-1,
 
 and the objective is scaled by g^T P' g / g^T P g (q = log N*(C) for ``n_star`` and, to second order
 in the error of log N*, for ``wasted_compute``; the loss at the current decision for ``loss``); ``n_star_width``
@@ -31,7 +32,7 @@ class LaplaceUpdate:
     :class:`~bayes_scaling.queries.design.Preposterior` on one law's draws) for candidate runs
     (N parameters, D tokens)."""
 
-    def __init__(self, pre, n_params, tokens):
+    def __init__(self, pre, n_params, tokens, outcome=None):
         self.pre = pre
         p = {k: np.asarray(v, float).reshape(-1) for k, v in pre.draws.p.items()}
         self.keys = [k for k in p if np.ptp(p[k]) > 0]  # fixed (not sampled) parameters carry no uncertainty
@@ -42,8 +43,10 @@ class LaplaceUpdate:
         self.prec = np.linalg.inv(cov + 1e-12 * np.trace(cov) * np.eye(len(cov)))
         y = pre.log_mean(n_params, tokens)  # (draws, candidates)
         self.jac, resid = self._regress(y)  # (candidates, params), (candidates,)
-        noise = pre.sigma ** 2 / family_information(pre.family)  # per draw, log-loss^2
-        self.info = 1.0 / (noise[:, None] + resid[None, :])  # (draws, candidates)
+        info_z = family_information(pre.family)
+        # the outcome's variance per draw and candidate (family scale^2): the noise's, plus the discrepancy's s(d)^2
+        noise = (pre.sigma ** 2 / info_z)[:, None] if outcome is None else outcome.variance(info_z)
+        self.info = 1.0 / (noise + resid[None, :])  # (draws, candidates)
         self._grads: dict[str, np.ndarray] = {}
 
     def _regress(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -84,8 +87,10 @@ def gaussian_ratio(cov: np.ndarray, prec: np.ndarray, extra: np.ndarray, g: np.n
     return np.clip(np.einsum("wp,wp->w", g, post) / np.maximum(prior, 1e-300), 0.0, 1.0)
 
 
-def laplace_for(pre, n_params, tokens) -> LaplaceUpdate | None:
-    """The Laplace fallback for ``pre``'s draws, or None for an ensemble's mixture of laws."""
+def laplace_for(pre, n_params, tokens, outcome=None) -> LaplaceUpdate | None:
+    """The Laplace fallback for ``pre``'s draws (``outcome``: the candidates' predictive,
+    :class:`~bayes_scaling.queries.design_outcome.Outcome`; None: the family's noise alone), or None for an
+    ensemble's mixture of laws."""
     if hasattr(pre.draws, "parts"):
         return None
-    return LaplaceUpdate(pre, n_params, tokens)
+    return LaplaceUpdate(pre, n_params, tokens, outcome)

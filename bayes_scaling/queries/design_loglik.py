@@ -19,18 +19,32 @@ LOGLIK_BLOCK_VALUES = 2**23
 LOGLIK_MEMORY_SHARE = 0.5
 
 
-def outcome_loglik(pre: Preposterior, log_mu: np.ndarray, worlds) -> np.ndarray:
+def outcome_loglik(pre: Preposterior, log_mu: np.ndarray, worlds, outcome=None) -> np.ndarray:
     """log p(y_wj | draw) for each candidate j, world w and draw: array (candidates, worlds, draws);
-    ``log_mu`` is (draws, candidates), ``worlds`` a :class:`~bayes_scaling.queries.design.Worlds`. Filled in
-    blocks of candidates (:data:`LOGLIK_BLOCK_VALUES` values each), so only the result is large."""
-    sig = pre.sigma[worlds.truth][:, None]
-    y = (log_mu[worlds.truth] + sig * worlds.noise).T  # (candidates, worlds)
-    log_sigma = np.log(pre.sigma)[None, None, :]
+    ``log_mu`` is (draws, candidates), ``worlds`` a :class:`~bayes_scaling.queries.design.Worlds`, ``outcome``
+    the candidates' predictive (:class:`~bayes_scaling.queries.design_outcome.Outcome`; None: the family's
+    noise with the fitted scale alone). Each world's outcome is drawn from its true draw's predictive (noise
+    ``worlds.noise``, discrepancy ``worlds.z``) and weighed by every draw's density of it. Filled in blocks of
+    candidates (:data:`LOGLIK_BLOCK_VALUES` values each), so only the result is large."""
+    fam = pre.family
+    if outcome is None:
+        from bayes_scaling.queries.design_outcome import Outcome
+
+        outcome = Outcome.plain(pre.sigma, log_mu.shape[1])
+    loc = fam.location(np, log_mu) + outcome.shift  # (draws, candidates), the family's scale
+    y = loc[worlds.truth] + outcome.scale[worlds.truth] * worlds.noise
+    if outcome.s is not None:
+        y = y + outcome.s[worlds.truth] * worlds.z
+    y = y.T  # (candidates, worlds)
     out = np.empty((y.shape[0], y.shape[1], pre.size))
     step = max(1, LOGLIK_BLOCK_VALUES // max(y.shape[1] * pre.size, 1))
     for a in range(0, y.shape[0], step):
-        z = (y[a:a + step, :, None] - log_mu.T[a:a + step, None, :]) / pre.sigma[None, None, :]
-        out[a:a + step] = pre.family.logpdf(z) - log_sigma
+        r = y[a:a + step, :, None] - loc.T[a:a + step, None, :]
+        scale = outcome.scale.T[a:a + step, None, :]
+        if outcome.s is None:
+            out[a:a + step] = fam.logpdf(r / scale) - np.log(scale)
+        else:
+            out[a:a + step] = fam.logpdf_plus_normal(r, scale, outcome.s.T[a:a + step, None, :])
     return out
 
 

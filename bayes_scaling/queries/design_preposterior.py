@@ -75,6 +75,7 @@ class Preposterior:
         total = int(np.prod(draws.shape))
         rng = seeded_rng(seed)
         idx = np.sort(rng.choice(total, max_draws, replace=False)) if total > max_draws else np.arange(total)
+        self.index = idx  #: which of the flattened draws were kept
         self.draws = thin_draws(draws, idx)
         self.sigma = np.asarray(sigma, float)[idx]
         self.log_ct = float(np.log(self.target / self.k))

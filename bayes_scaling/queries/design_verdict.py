@@ -16,6 +16,17 @@ import numpy as np
 RULES = {"per_flop": "gain per FLOP", "gain": "gain", "paced": "gain within an equal share of the budget left"}
 #: a mean within this many standard errors of 0 is shown as within Monte Carlo noise (about a two-sided 95% band)
 NOISE_SE = 2.0
+#: share of simulated worlds scored by the Laplace update above which a figure is labelled its estimate (most
+#: of its worlds rest on it; the same rule as a candidate's ``method``)
+LAPLACE_MAJORITY = 0.5
+#: how each estimate is named in the verdict's sentence
+_BY = {"reweighting": "reweighting", "laplace": "the Laplace update", "refits": "real refits"}
+
+
+def estimate_of(step: dict) -> str:
+    """``"laplace"`` where more than :data:`LAPLACE_MAJORITY` of a step's worlds were scored by the Laplace update
+    (its importance weights collapsed there), else ``"reweighting"``."""
+    return "laplace" if step.get("laplace_share", 0.0) > LAPLACE_MAJORITY else "reweighting"
 
 
 def mc_se(values) -> float:
@@ -46,9 +57,12 @@ def best_go(sg: dict) -> dict:
     the choice of k), more so the more batches and the closer their savings. ``go_batch``: ``"reported"``,
     a rule name, or None (stop); ``go_runs``: how many first picks of that batch to run (0: stop);
     ``reported_go_runs``: the best count for the reported batch alone; ``best_net_se_flops``: the Monte Carlo
-    SE of the chosen net saving (NaN where unknown); ``estimate``: ``"reweighting"``, or ``"none"`` for a STOP
+    SE of the chosen net saving over the simulated worlds (NaN where unknown; it leaves out the error of the
+    Laplace update where that scored the worlds); ``estimate``: ``"reweighting"``, ``"laplace"`` where most of
+    the chosen picks' worlds were scored by the Laplace update (:func:`estimate_of`), or ``"none"`` for a STOP
     (after refits :func:`choose` sets ``"refits"`` where the verdict rests on them; a STOP's ``best_net_flops``
-    is then 0, the refits' nets are in ``refits``)."""
+    is then 0, the refits' nets are in ``refits``); ``laplace_share`` and ``ess``: the chosen picks' (a STOP:
+    the reported batch's best prefix's)."""
     nets = [0.0] + [st["net_flops"] for st in sg["steps"]]
     k = int(np.argmax(nets))
     net, net_se = nets[k], (sg["steps"][k - 1].get("net_se_flops", float("nan")) if k else 0.0)
@@ -56,31 +70,40 @@ def best_go(sg: dict) -> dict:
     best = max(sg["alternatives"], key=lambda a: a["net_flops"], default=None)
     out = {"reported_go_runs": reported, "batches_scored": 1 + len(sg["alternatives"])}
     if best is not None and best["net_flops"] > net:
-        out["estimate"] = "reweighting"
         return {**out, "verdict": "go", "go_batch": best["rule"], "go_runs": best["go_runs"],
-                "best_net_flops": best["net_flops"], "best_net_se_flops": best.get("net_se_flops", float("nan"))}
+                "best_net_flops": best["net_flops"], "best_net_se_flops": best.get("net_se_flops", float("nan")),
+                "estimate": estimate_of(best), "laplace_share": best.get("laplace_share", 0.0),
+                "verdict_ess": best.get("ess", float("inf"))}
+    if sg["steps"]:  # a STOP's figures: the reported batch's best prefix (the picks refits would check)
+        st = sg["steps"][int(np.argmax(nets[1:]))] if not k else sg["steps"][k - 1]
+        share, ess = st.get("laplace_share", 0.0), st.get("ess", float("inf"))
+    else:
+        share, ess = 0.0, float("inf")
     return {**out, "verdict": "go" if reported else "stop", "go_batch": "reported" if reported else None,
             "go_runs": reported, "best_net_flops": net, "best_net_se_flops": net_se,
-            "estimate": "reweighting" if reported else "none"}
+            "estimate": estimate_of({"laplace_share": share}) if reported else "none", "laplace_share": share,
+            "verdict_ess": ess}
 
 
 def options(sg: dict) -> list[dict]:
     """The scored actions of stop or go, stop first, then the reported batch's best prefix (its step of
     largest net saving, even where not positive: the prefix a STOP's refit checks), then each alternative's
     best prefix: ``batch`` (None, ``"reported"`` or a rule), ``runs``, ``net`` and ``se`` (FLOPs), ``ess``
-    (median ESS of the picks' weights) and ``estimate``: ``"refits"`` where real refits of those picks
-    were run (``sg["refits"]``), else ``"reweighting"``."""
-    out = [{"batch": None, "runs": 0, "net": 0.0, "se": 0.0, "ess": float("inf"), "estimate": "none"}]
+    (median ESS of the picks' weights), ``laplace_share`` and ``estimate``: ``"refits"`` where real refits of
+    those picks were run (``sg["refits"]``), else ``"laplace"`` or ``"reweighting"`` (:func:`estimate_of`)."""
+    out = [{"batch": None, "runs": 0, "net": 0.0, "se": 0.0, "ess": float("inf"), "laplace_share": 0.0,
+            "estimate": "none"}]
     if sg["steps"]:
         k = int(np.argmax([st["net_flops"] for st in sg["steps"]])) + 1
         st = sg["steps"][k - 1]
         out.append({"batch": "reported", "runs": k, "net": st["net_flops"], "se": st.get("net_se_flops", float("nan")),
-                    "ess": st.get("ess", float("inf"))})
+                    "ess": st.get("ess", float("inf")), "laplace_share": st.get("laplace_share", 0.0)})
     out += [{"batch": a["rule"], "runs": a["go_runs"], "net": a["net_flops"], "se": a.get("net_se_flops", float("nan")),
-             "ess": a.get("ess", float("inf"))} for a in sg["alternatives"] if a["go_runs"]]
+             "ess": a.get("ess", float("inf")), "laplace_share": a.get("laplace_share", 0.0)}
+            for a in sg["alternatives"] if a["go_runs"]]
     for o in out[1:]:
         rc = (sg.get("refits") or {}).get(o["batch"])
-        o["estimate"] = "reweighting"
+        o["estimate"] = estimate_of(o)
         if rc and rc["runs"] == o["runs"]:
             o.update(net=rc["net_flops"], se=rc["net_se_flops"], estimate="refits")
     return out
@@ -97,6 +120,7 @@ def choose(sg: dict) -> dict:
         (next(iter(refits.values()), None) if best["batch"] is None else None)
     return {"verdict": "go" if best["runs"] else "stop", "go_batch": best["batch"], "go_runs": best["runs"],
             "best_net_flops": best["net"], "best_net_se_flops": best["se"], "estimate": best["estimate"],
+            "laplace_share": best["laplace_share"] if best["estimate"] != "refits" else 0.0, "verdict_ess": best["ess"],
             "refit_check": {**rc, "used": True} if rc else None}
 
 
@@ -108,7 +132,7 @@ def to_refit(sg: dict, min_ess: float) -> dict | None:
     opts = options(sg)
     o = next((o for o in opts if o["batch"] == sg["go_batch"]), None) if sg["verdict"] == "go" else \
         (opts[1] if len(opts) > 1 and opts[1]["batch"] == "reported" else None)
-    return (o if o and o["runs"] and o["estimate"] == "reweighting" and (o["ess"] < min_ess or sg.get("refits"))
+    return (o if o and o["runs"] and o["estimate"] in ("reweighting", "laplace") and (o["ess"] < min_ess or sg.get("refits"))
             else None)
 
 
@@ -136,10 +160,33 @@ def _net(net: float, se: float, by: str = "") -> str:
     return f"net {net:+.3g} ± {se:.2g} FLOPs{by}{noise}"
 
 
+def collapse_note(sg: dict, min_ess: float, *, refits: bool = True) -> str | None:
+    """The warning a design gives where its verdict's figures rest on collapsed importance weights (the
+    verdict's picks' median ESS below ``min_ess``, :func:`best_go`'s ``verdict_ess``; a STOP: the reported
+    batch's best prefix) and no real refits rechecked them; None otherwise. ``refits``: whether refits can be
+    run for this result (not for an ensemble's mixture of laws)."""
+    ess = sg.get("verdict_ess", sg.get("ess", float("inf")))
+    if sg.get("estimate") == "refits" or not ess < min_ess:
+        return None
+    how = ("recheck with real refits (--max-refits 1 or more)" if refits else
+           "an ensemble's design reweights only: recheck on its members' fits with real refits")
+    return f"weights collapsed (ESS {ess:.0f}): {how}"
+
+
+def _laplace_note(sg: dict) -> str:
+    """Where the verdict rests on the Laplace update: how much, and what its ± leaves out."""
+    if sg.get("estimate") != "laplace":
+        return ""
+    return (f"; a share {sg.get('laplace_share', 1.0):.2g} of its simulated outcomes scored by the Laplace update, "
+            f"their importance weights having collapsed (ESS {sg.get('verdict_ess', float('nan')):.0f}): the ± is the Monte "
+            f"Carlo SE over the outcomes and leaves out that approximation's own error")
+
+
 def _refit_text(rc: dict) -> str:
     return (f"real refits ({rc['sims']} simulated outcomes, net {_pm(rc['net_flops'], rc['net_se_flops'])} FLOPs "
             f"for the first {rc['runs']} pick(s) of {_name(rc['batch'])}), the importance weights having collapsed "
-            f"(ESS {rc['ess']:.0f}); reweighting gave {rc['reweight_net_flops']:+.3g} FLOPs")
+            f"(ESS {rc['ess']:.0f}); {_BY[rc.get('reweight_estimate', 'reweighting')]} gave "
+            f"{rc['reweight_net_flops']:+.3g} FLOPs")
 
 
 def _which_estimate(sg: dict) -> str:
@@ -156,26 +203,28 @@ def _which_estimate(sg: dict) -> str:
 
 def verdict_text(sg: dict) -> str:
     """Stop or go in one sentence (:func:`best_go`, or :func:`choose` after refits): the batch to run, or
-    stop; which estimate each net saving is (reweighting or real refits) and the other's value."""
+    stop; which estimate each net saving is (reweighting, the Laplace update or real refits) and the other's value."""
     rc = sg.get("refit_check") or {}
     if sg["verdict"] == "stop":
         if rc.get("used"):
             return "STOP: real refits find no saving over the cost of the batch the reweighting chose" + _which_estimate(sg)
         return "STOP: the current ladder is enough for this decision (no batch scored saves more than it costs)"
-    by = " by real refits" if sg.get("estimate") == "refits" else (" by reweighting" if sg.get("refits") else "")
+    est = sg.get("estimate", "reweighting")
+    by = (" by real refits" if est == "refits" else f" by {_BY[est]}" if est == "laplace" or sg.get("refits") else "")
     if sg["go_batch"] == "reported":
         net = _net(sg["best_net_flops"], sg.get("best_net_se_flops", float("nan")), by)
-        return f"GO: run the first {sg['go_runs']} pick(s) of the batch above ({net}{_optimism(sg)}{_which_estimate(sg)})"
+        return (f"GO: run the first {sg['go_runs']} pick(s) of the batch above ({net}{_laplace_note(sg)}{_optimism(sg)}"
+                f"{_which_estimate(sg)})")
     alt = next(a for a in sg["alternatives"] if a["rule"] == sg["go_batch"])
     runs = "; ".join(f"N = {p['N']:.3g}, D = {p['D']:.3g}" for p in alt["picks"][:sg["go_runs"]])
     mine = next((o for o in options(sg) if o["batch"] == "reported"), None)
     reported = max(0.0, mine["net"]) if mine else 0.0
-    kind = "real refits" if mine and mine["estimate"] == "refits" else "reweighting"
+    kind = _BY[mine["estimate"]] if mine else "reweighting"
     net = _net(sg["best_net_flops"], sg.get("best_net_se_flops", float("nan")),
-               by or (" by reweighting" if kind == "real refits" else ""))
+               by or (" by reweighting" if kind != "reweighting" else ""))
     return (f"GO: run the first {sg['go_runs']} pick(s) of the greedy batch by {RULES[alt['rule']]} [{runs}] ({net}, "
             f"more than the batch above's best {reported:+.3g} by {kind}: that batch is chosen for the objective, this "
-            f"verdict for the FLOPs saved{_optimism(sg)}{_which_estimate(sg)})")
+            f"verdict for the FLOPs saved{_laplace_note(sg)}{_optimism(sg)}{_which_estimate(sg)})")
 
 
 def refit_check(sg: dict, scores: list[float], now: float, target: float, cost_flops: float, ess: float,
@@ -188,10 +237,10 @@ def refit_check(sg: dict, scores: list[float], now: float, target: float, cost_f
     every batch's refit record, by batch, with both estimates)."""
     value = (now - np.asarray(scores, float)) * target
     net, se = float(np.mean(value)) - cost_flops, mc_se(value)
-    reweight = next((o["net"] for o in options({**sg, "refits": {}}) if o["batch"] == batch and o["runs"] == runs),
-                    float("nan"))
+    mine = next((o for o in options({**sg, "refits": {}}) if o["batch"] == batch and o["runs"] == runs), None)
+    reweight = mine["net"] if mine else float("nan")
     check = {"used": False, "sims": len(scores), "net_flops": net, "net_se_flops": se, "runs": runs, "batch": batch,
-             "ess": ess, "reweight_net_flops": reweight, "reweight_verdict": sg.get("reweight_verdict", sg["verdict"]),
+             "ess": ess, "reweight_net_flops": reweight, "reweight_estimate": mine["estimate"] if mine else "reweighting", "reweight_verdict": sg.get("reweight_verdict", sg["verdict"]),
              "scores": [float(s) for s in scores]}
     refits = {**(sg.get("refits") or {}), batch: check}
     return {"refits": refits, "reweight_verdict": check["reweight_verdict"], **choose({**sg, "refits": refits})}

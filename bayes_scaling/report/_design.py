@@ -23,7 +23,7 @@ def design_targets(ctx) -> tuple[float, float]:
 
 
 def design_section(ctx) -> Section:
-    from bayes_scaling.queries.design import RULES, candidate_grid, design_runs, verdict_text
+    from bayes_scaling.queries.design import RULES, candidate_grid, collapse_note, design_runs, verdict_text
 
     result = ctx.result
     sec = Section("design", "Which runs next")
@@ -49,10 +49,12 @@ def design_section(ctx) -> Section:
         f"{' (as much again as its runs so far)' if ctx.design_budget is None else ''}, which runs would most "
         f"reduce the uncertainty of the compute-optimal size N* at C = {num(target)} FLOPs? Now var(log N*) = "
         f"{num(before)} (log parameters squared). Each of {len(des.cost)} IsoFLOP candidates is scored by "
-        f"preposterior analysis: its loss is simulated in {des.worlds} worlds (a posterior draw as the truth, the "
-        f"fitted noise), the {des.pre.size} draws are reweighted by each outcome's likelihood, and var(log N*) is "
+        f"preposterior analysis: its loss is simulated in {des.worlds} worlds (a posterior draw as the truth, its "
+        f"predictive of a new run: the fitted noise"
+        f"{' and the extrapolation discrepancy at the run' if result.discrepancy is not None else ''}), the "
+        f"{des.pre.size} draws are reweighted by each outcome's predictive density, and var(log N*) is "
         f"averaged over the worlds (cost: {des.cost_name}; {des.seconds['total']:.1f} s). "
-        + ("Where an outcome's importance weights collapse (ESS below 50) var(log N*) comes from a Gaussian "
+        + (f"Where an outcome's importance weights collapse (ESS below {des.min_ess:g}) var(log N*) comes from a Gaussian "
            "(Laplace) update linearised over the draws instead; the share of such outcomes is listed. "
            if des.laplace else "") + f"Candidates span "
         f"{num(min(des.tokens / des.n_params), 2)}-{num(max(des.tokens / des.n_params), 3)} tokens/parameter, the "
@@ -83,11 +85,10 @@ def design_section(ctx) -> Section:
     steps = "; ".join(f"first {i}: saves {num(st['value_flops'])} FLOPs for {num(st['cost_flops'])}"
                       for i, st in enumerate(sg["steps"], 1))
     verdict = verdict_text(sg)
-    low = sg["ess"] < 50
+    note = collapse_note(sg, des.min_ess, refits=not hasattr(result, "members"))
     sec.add(Para(f"Stop or go: the decision at C wastes {100 * sg['expected_wasted_now']:.2f}% of the budget in "
                  f"expectation now (perfect information would save {num(sg['evpi_flops'])} FLOPs). "
                  f"{steps or 'no picks'}. "
                  f"{verdict}."
-                 + (f" The importance weights collapsed (ESS {sg['ess']:.0f}): recheck with real refits."
-                    if low else ""), flag=low))
+                 + (f" The {note}." if note else ""), flag=note is not None))
     return sec

@@ -50,9 +50,10 @@ class Family:
         """Standardised noise draws of ``shape``."""
         raise NotImplementedError
 
-    def logpdf_plus_normal(self, r: np.ndarray, sigma: np.ndarray, s: float) -> np.ndarray:
+    def logpdf_plus_normal(self, r: np.ndarray, sigma: np.ndarray, s) -> np.ndarray:
         """log density at residual ``r`` of this noise with scale ``sigma`` plus an independent
-        Normal(0, s) (the extrapolation discrepancy)."""
+        Normal(0, s) (the extrapolation discrepancy); ``s`` one number >= 0 or an array (e.g. one per
+        posterior draw) that broadcasts with ``r`` and ``sigma``, all on the family's scale."""
         raise NotImplementedError
 
     def location(self, xp: Any, log_value: Any) -> Any:
@@ -112,9 +113,9 @@ class StudentT(Family):
         return rng.standard_t(self.nu, size=shape)
 
     def logpdf_plus_normal(self, r, sigma, s):
-        if s == 0:
+        if np.all(np.asarray(s) == 0):
             return self.logpdf(np.asarray(r, float) / sigma) - np.log(sigma)
-        return student_t_normal_logpdf(r, sigma, float(s), self.nu)
+        return student_t_normal_logpdf(r, sigma, s, self.nu)
 
 
 class Normal(Family):
@@ -168,15 +169,20 @@ class Laplace(Family):
         return rng.laplace(0.0, 1.0, size=shape)
 
     def logpdf_plus_normal(self, r, sigma, s):
-        return laplace_normal_logpdf(r, sigma, float(s))
+        return laplace_normal_logpdf(r, sigma, s)
 
 
-def laplace_normal_logpdf(r: np.ndarray, b: np.ndarray, s: float) -> np.ndarray:
-    """log density of Laplace(0, b) + Normal(0, s) at ``r`` (exact convolution, stable in the tails)."""
+def laplace_normal_logpdf(r: np.ndarray, b: np.ndarray, s) -> np.ndarray:
+    """log density of Laplace(0, b) + Normal(0, s) at ``r`` (exact convolution, stable in the tails);
+    ``s`` one number >= 0 or an array broadcasting with ``r`` and ``b`` (where it is 0: the Laplace alone)."""
     from scipy.special import erfc, erfcx
 
-    if s == 0:
-        return -np.log(2 * b) - np.abs(r) / b
+    r, b, s = (np.asarray(a, float) for a in (r, b, s))
+    plain = -np.log(2 * b) - np.abs(r) / b
+    if np.all(s == 0):
+        return plain
+    zero = s == 0
+    s = np.where(zero, 1.0, s)  # any positive stand-in: those points take the Laplace alone below
 
     def log_term(x, e):  # log(exp(e) erfc(x)), with e - x^2 = -r^2 / (2 s^2)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -186,7 +192,7 @@ def laplace_normal_logpdf(r: np.ndarray, b: np.ndarray, s: float) -> np.ndarray:
     base = s * s / (2 * b * b)
     t1 = log_term((s / b - r / s) / np.sqrt(2), base - r / b)
     t2 = log_term((s / b + r / s) / np.sqrt(2), base + r / b)
-    return np.logaddexp(t1, t2) - np.log(4 * b)
+    return np.where(zero, plain, np.logaddexp(t1, t2) - np.log(4 * b))
 
 
 #: Trapezoid step in log(lambda), in units of the mixing density's width sqrt(2 / nu) (see below).
@@ -198,9 +204,10 @@ _T_UPPER_WIDTHS = 4.0
 _T_CHUNK = 1 << 22  # elements of (node x residual) held at once
 
 
-def student_t_normal_logpdf(r: np.ndarray, sigma: np.ndarray, s: float, nu: float) -> np.ndarray:
+def student_t_normal_logpdf(r: np.ndarray, sigma: np.ndarray, s, nu: float) -> np.ndarray:
     """log density at ``r`` of t_nu(0, sigma) + Normal(0, s) (``r``, ``sigma``, ``s`` in the same unit,
-    e.g. log-loss; ``s`` > 0): the exact convolution, by quadrature.
+    e.g. log-loss; ``s`` >= 0, one number or an array, e.g. one per posterior draw): the exact convolution,
+    by quadrature.
 
     The t is a scale mixture of Normals (t_nu(sigma) = Normal(0, sigma^2 / lambda), lambda ~ Gamma(nu/2,
     rate nu/2)), so the sum is Normal(0, sigma^2 / lambda + s^2) mixed over lambda. The integral over
@@ -209,12 +216,11 @@ def student_t_normal_logpdf(r: np.ndarray, sigma: np.ndarray, s: float, nu: floa
     mixing density's width in log u (sqrt(2 / nu)); the range runs from far below the peak of the largest
     |r| / sigma's tail (small lambda, the t's heavy tail) to above that of lambda ~ 1 (the Normal's core),
     so it holds for every s / sigma. Largest error of the log density against adaptive quadrature
-    (|r| / sigma <= 50, s / sigma <= 100, nu in 2.5..30): < 1e-4 nats. Broadcasts ``r`` against
-    ``sigma``; its cost is one exponential per node and residual (about 20-40 nodes)."""
+    (|r| / sigma <= 50, s / sigma <= 100, nu in 2.5..30): < 1e-4 nats. Broadcasts ``r``, ``sigma`` and
+    ``s``; its cost is one exponential per node and value (about 20-40 nodes), in chunks of
+    ``_T_CHUNK`` node x value elements."""
 
-    r = np.asarray(r, float)
-    sigma = np.asarray(sigma, float)
-    r = np.broadcast_to(r, np.broadcast_shapes(r.shape, sigma.shape))
+    r, sigma, s = np.broadcast_arrays(*(np.asarray(a, float) for a in (r, sigma, s)))
     half = nu / 2.0
     width = 1.0 / np.sqrt(half)
     z_max = float(np.max(np.abs(r) / sigma)) if r.size else 0.0
@@ -222,13 +228,12 @@ def student_t_normal_logpdf(r: np.ndarray, sigma: np.ndarray, s: float, nu: floa
     hi = np.log(half + 0.5) + _T_UPPER_WIDTHS * width
     h = _T_STEP_WIDTHS * width
     w = h * np.arange(np.floor(lo / h), np.ceil(hi / h) + 1)  # on one lattice: a wider range only adds nodes
-    per_row = max(1, r.size // max(1, r.shape[0])) if r.ndim else 1
-    if r.ndim and r.shape[0] > 1 and len(w) * r.size > _T_CHUNK:
-        step = max(1, _T_CHUNK // (len(w) * per_row))
-        rows = sigma.ndim == r.ndim and sigma.shape[0] > 1
-        return np.concatenate([_t_normal_nodes(r[i:i + step], sigma[i:i + step] if rows else sigma, s, nu, w, h)
-                               for i in range(0, r.shape[0], step)])
-    return _t_normal_nodes(r, sigma, s, nu, w, h)
+    if len(w) * r.size <= _T_CHUNK:
+        return _t_normal_nodes(r, sigma, s, nu, w, h)
+    flat = [a.reshape(-1) for a in (r, sigma, s)]  # copies of broadcast views: one value each
+    step = max(1, _T_CHUNK // len(w))
+    return np.concatenate([_t_normal_nodes(*(a[i:i + step] for a in flat), nu, w, h)
+                           for i in range(0, r.size, step)]).reshape(r.shape)
 
 
 def _t_normal_nodes(r, sigma, s, nu, w, h):
