@@ -4,26 +4,17 @@ Runs of one budget (an IsoFLOP ladder's rung) share a compute up to rounding: N 
 figures are off by up to 0.5% each, C = 6ND by 1%. A held-out split through such a budget would fit
 some of its runs and score the others, which is interpolation, not extrapolation. Every threshold of
 a leave-future-out split (backtests, the ensemble's stacking cuts, the discrepancy's inner split) is
-therefore moved to a gap between :func:`budget_levels` by :func:`snap_to_budgets`.
+therefore moved to a gap between :func:`budget_levels` by :func:`snap_to_budgets`. The grouping itself
+(:func:`budget_levels`, one tolerance) lives in :mod:`bayes_scaling.data.budgets`, where the figures, the
+report and Approach 2 find it too.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-#: One budget: split-axis values within 0.01 decades (2.3%) of the next smaller. N, D to 3 significant figures
-#: are off by up to 0.5% each, C = 6ND by 1%, two runs of one budget by 2% (0.0086 decades).
-BUDGET_DECADES = 0.01
+from bayes_scaling.data.budgets import BUDGET_DECADES, budget_levels  # noqa: F401 (re-exported: the one grouper)
 
-
-def budget_levels(values, tol_decades: float = BUDGET_DECADES) -> np.ndarray:
-    """An integer budget level per value (0 = smallest): sorted by log10, a new level starts only where the gap
-    to the previous value exceeds ``tol_decades`` (values of one budget are never split; near ones chain)."""
-    x = np.log10(np.asarray(values, float))
-    order = np.argsort(x, kind="stable")
-    level = np.empty(len(x), int)
-    level[order] = np.cumsum(np.r_[0, np.diff(x[order]) > tol_decades])
-    return level
 
 
 def snap_to_budgets(values, threshold: float, *, min_below: int = 1, min_above: int = 1) -> float:

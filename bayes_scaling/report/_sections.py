@@ -37,7 +37,7 @@ def data_section(ctx) -> Section:
         counts = frame[h["group_col"]].astype(str).value_counts()
         rows.append([f"groups ({h['group_col']})", ", ".join(f"{g}: {counts.get(g, 0)} runs" for g in h["groups"])])
     if "C" in frame:
-        _, centres, isoflop = budget_labels(frame["C"].to_numpy(float))
+        _, centres, isoflop = budget_labels(frame["C"].to_numpy(float), frame["N"] if "N" in frame else None)
         rows.append(["compute budgets", f"IsoFLOP ladder of {len(centres)} budgets" if isoflop
                      else "runs are not on IsoFLOP budgets (compute varies from run to run)"])
     derived = meta.get("derived") or []
