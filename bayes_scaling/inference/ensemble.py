@@ -42,10 +42,12 @@ from pathlib import Path
 import numpy as np
 
 from bayes_scaling.conventions import as_number, derived_seed
+from bayes_scaling.cost import stored_cost
 from bayes_scaling.data.runs import load_runs
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.budgets import BUDGET_DECADES, budget_levels, snap_to_budgets  # noqa: F401 (re-exported)
-from bayes_scaling.inference.discrepancy import decades_outside, draws_from_grid, extrapolation_box, grid_posterior, split_axis
+from bayes_scaling.inference.discrepancy import (decades_outside, draws_from_grid, extrapolation_box, grid_posterior,
+                                                 scale_values, split_axis)
 from bayes_scaling.inference.ensemble_calibration import (calibration_cuts, heldout_log_score, run_weights,
                                                          with_cross_fitted_discrepancy)
 from bayes_scaling.inference.ensemble_scores import crps_block, crps_stacking_weights, member_crps
@@ -378,8 +380,9 @@ def with_mixture_discrepancy(ens: EnsembleResult, *, seed: int = 0, draws: int =
     mu = mix.log_mean_at_runs(test).values.reshape(-1, len(test)).T  # run x draw
     sigma = mix.pool({k: m.posterior["sigma"] for k, m in inner.items()}).values.ravel()
     y = np.log(test.frame["loss"].to_numpy(float))
-    axis, box = split_axis(first.law), extrapolation_box(first.law, ens.runs.frame)
-    d = decades_outside(test.frame, extrapolation_box(first.law, train.frame))
+    cost = stored_cost(ens)  # C in a query's currency (scale_values)
+    axis, box = split_axis(first.law), extrapolation_box(first.law, ens.runs.frame, cost)
+    d = decades_outside(scale_values(first.law, test.frame, cost), extrapolation_box(first.law, train.frame, cost))
     lik = first.spec.likelihood
     tau, mass = grid_posterior(y[:, None] - mu, sigma, d, family=lik.family, nu=float(lik.nu))
     rng = np.random.default_rng(seed)
@@ -391,5 +394,5 @@ def with_mixture_discrepancy(ens: EnsembleResult, *, seed: int = 0, draws: int =
                 "inner_diagnostics_ok": bool(inner[k].diagnostics.ok)}
         if ens.info.get("method") == "loo":
             info["weights_source"] = LOO_WEIGHTS_SOURCE
-        out[k] = m.with_discrepancy(Discrepancy(t0, t1, axis, box[axis], info, box=box))
+        out[k] = m.with_discrepancy(Discrepancy(t0, t1, axis, float(np.log10(ens.runs.frame[axis].max())), info, box=box))
     return EnsembleResult(out, ens.weights, {**ens.info, "discrepancy": "calibrated on the mixture"}, seed=ens.seed)
