@@ -113,3 +113,14 @@ def test_approach2_asks_the_fit_at_its_stored_cost_law():
     np.testing.assert_allclose(t8["compute"], t6["compute"] * 8 / 6, rtol=1e-12)
     np.testing.assert_allclose(t8["budget"], t6["budget"])
     np.testing.assert_allclose(t8["N_fit"], t6["N_fit"], rtol=1e-9)
+
+
+def test_the_shared_cut_keeps_budgets_whole_and_both_sides_filled():
+    """decades_cut: a decade below the top, snapped off the budget it cuts; None when a side runs short."""
+    from bayes_scaling.inference.budgets import decades_cut, sides_hold
+
+    v = np.r_[np.full(4, 1e18), 1e19 * 10 ** np.linspace(0, 0.008, 5), np.full(3, 1e20)]
+    assert decades_cut(v, 1.0, min_below=4, min_above=3) == 1e18  # 1e19 cuts the budget low: it is held out whole
+    assert decades_cut(v, 1.0, min_below=5, min_above=3) == float(v[8])  # too few to fit: fitted whole instead
+    assert decades_cut(v, 1.0, min_below=10, min_above=3) is None
+    assert sides_hold(v, 1e19 * 1.02, min_below=9, min_above=3) and not sides_hold(v, 1e20, min_below=1, min_above=1)

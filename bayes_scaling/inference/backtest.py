@@ -25,7 +25,7 @@ from bayes_scaling.data.runs import require_runs
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.laws.base import ScalingLaw
 from bayes_scaling.laws.registry import get_law
-from bayes_scaling.inference.budgets import snap_to_budgets
+from bayes_scaling.inference.budgets import sides_hold, snap_to_budgets
 from bayes_scaling.inference.discrepancy import decades_outside, extrapolation_box, scale_values, split_axis
 
 
@@ -68,7 +68,7 @@ def split_runs(runs, law, *, holdout_above: float | None = None, holdout_fractio
                                        "holdout_above")
     asked, holdout_above = holdout_above, snap_to_budgets(v, holdout_above)
     test = v > holdout_above
-    if not test.any() or test.all():
+    if not sides_hold(v, holdout_above, min_below=1, min_above=1):
         raise BayesScalingError(f"holding out {axis} > {holdout_above:.4g} leaves {int(test.sum())} of {len(v)} runs "
                                 f"out: choose a threshold inside the data ({v.min():.3g} to {v.max():.3g})",
                                 quantity="holdout_above")

@@ -29,7 +29,7 @@ import xarray as xr
 from bayes_scaling.conventions import derived_seed
 from bayes_scaling.cost import stored_cost
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.inference.budgets import snap_to_budgets
+from bayes_scaling.inference.budgets import decades_cut, sides_hold, snap_to_budgets
 from bayes_scaling.posterior.discrepancy import (GROUP, Discrepancy, decades_outside, extrapolation_box, scale_values,
                                                  split_axis)
 from bayes_scaling.specs.families import get_family, laplace_normal_logpdf
@@ -51,14 +51,13 @@ def inner_split(runs, law, inner_decades: float = 1.0, min_test: int = 3):
     axis = split_axis(law)
     v = runs.frame[axis].to_numpy(float)
     n_min_train = max(6, 2 * (len(law.param_names) + 1))
-    thr = snap_to_budgets(v, float(v.max()) / 10 ** inner_decades, min_below=n_min_train, min_above=min_test)
-    test = v > thr
-    if test.sum() < min_test or (~test).sum() < n_min_train:
+    thr = decades_cut(v, inner_decades, min_below=n_min_train, min_above=min_test)
+    if thr is None:
         k = max(min_test, int(np.ceil(0.25 * len(v))))
         thr = float(np.sort(v)[-k - 1]) if k < len(v) else float(v.min())
         thr = snap_to_budgets(v, thr, min_below=n_min_train, min_above=min_test)
-        test = v > thr
-    if test.sum() < min_test or (~test).sum() < n_min_train:
+    test = v > thr
+    if not sides_hold(v, thr, min_below=n_min_train, min_above=min_test):
         raise BayesScalingError(
             f"too few runs to calibrate the extrapolation discrepancy: {len(v)} runs, but it needs {n_min_train} "
             f"to fit and {min_test} more to hold out; fit without the extrapolation calibration",
