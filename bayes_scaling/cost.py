@@ -19,7 +19,7 @@ overhead g(N) = f(N) / (k N) (1 for ``6nd``); :meth:`CostLaw.log_tokens` is that
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -186,6 +186,29 @@ def store_cost(result, cost: CostLaw | None) -> None:
     vars(result).pop("evaluator", None)  # a cached evaluator would complete query points with the old law
 
 
+#: How :mod:`bayes_scaling.data.runs` notes a C or D it derived with 6ND (the load knows no cost law yet).
+DERIVED_6ND = ("C = 6 N D", "D = C / (6 N)")
+
+
+def with_cost(runs, cost: CostLaw | None):
+    """``runs`` (a :class:`~bayes_scaling.data.table.RunTable`) with a C or D that loading derived as 6ND
+    derived again with ``cost``, the law the fit stores, so that the runs' C and a query's C(N, D) are one
+    currency; unchanged when nothing was derived or ``cost`` is None or 6ND (recorded columns are data and
+    stay as they are)."""
+    if cost is None or (cost.kind == "6nd" and cost.k == FLOPS_PER_PARAM_TOKEN):
+        return runs
+    derived, frame = list(runs.derived), runs.frame
+    if DERIVED_6ND[0] in derived:
+        frame = frame.assign(C=cost.flops(frame["N"].to_numpy(float), frame["D"].to_numpy(float)))
+        derived[derived.index(DERIVED_6ND[0])] = f"C = f(N) D of the fit's cost law ({cost.describe()})"
+    elif DERIVED_6ND[1] in derived:
+        frame = frame.assign(D=cost.tokens(frame["C"].to_numpy(float), frame["N"].to_numpy(float)))
+        derived[derived.index(DERIVED_6ND[1])] = f"D = C / f(N) of the fit's cost law ({cost.describe()})"
+    else:
+        return runs
+    return replace(runs, frame=frame, derived=tuple(derived))
+
+
 def fit_cost(n_params, tokens, compute) -> CostLaw:
     """The ``fitted`` cost law C = k N^a D from runs' recorded compute (FLOPs): least squares of
     log(C / D) on log N. Needs runs at 2 or more distinct N, and the form must match the records
@@ -253,7 +276,7 @@ def cost_from_options(kind: str | None, *, flops_per_token: float = FLOPS_PER_PA
         if runs is None:
             raise BayesScalingError("a fitted cost is fitted to the runs' recorded compute: give it when fitting",
                                     quantity="cost")
-        if "C" not in runs.frame or {"C = 6 N D", "D = C / (6 N)"} & set(runs.derived):
+        if "C" not in runs.frame or set(DERIVED_6ND) & set(runs.derived):
             raise BayesScalingError("a fitted cost needs compute recorded beside N and D (the runs' compute or tokens "
                                     "were derived as 6ND)", quantity="cost")
         f = runs.frame

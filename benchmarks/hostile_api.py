@@ -117,7 +117,6 @@ LEGAL_HERE = {
     ("decide", "alt_tokens_per_param", "None"): "OK", ("decide", "alternatives", "None"): "OK",
     ("fit", "tune", "None"): "R",  # None: the default tuning
     ("fit_many", "workers", "None"): "R", ("fit_many", "chunk", "None"): "R",
-    ("isoflop_minima", "decimals", "0"): "OK",  # budgets grouped by whole decades
     ("FitResult.save", "path", "unknown"): "OK",  # a file name without a suffix is still a file
     ("simulate_runs", "sigma", "0"): "OK",  # noise-free runs
     ("fit_many", "workers", "huge"): "R", ("fit_many", "chunk", "huge"): "R",  # capped at the number of tables
@@ -232,7 +231,7 @@ def build():
         "approach2_check": (bs.approach2_check, {"result": A, "n_boot": 50}, {"n_boot": ("count", ("n_boot",)),
                             "seed": ("seed", ("seed",)), "ci_prob": ("prob", ("ci_prob",))}),
         "isoflop_minima": (bs.isoflop_minima, {"frame": ISO, "n_boot": 50}, {"n_boot": ("count", ("n_boot",)),
-                           "decimals": ("count", ("decimals",)), "ci_prob": ("prob", ("ci_prob",))}),
+                           "ci_prob": ("prob", ("ci_prob",))}),
         "predict_metric": (bs.predict_metric, {"loss_fit": A, "metric_fit": M, "N": 1e9, "D": 2e10, "seed": 0},
                            {"N": ("arr", ("N",)), "D": ("arr", ("D",)), "metric_se": ("num", ("metric_se",)), "seed": ("seed", ("seed",))}),
         "compute_for_metric": (bs.compute_for_metric, {"loss_fit": A, "metric_fit": M, "target": 0.5},
@@ -293,7 +292,7 @@ def build():
             if basev is None:
                 basev = {"max_params": 1e11, "max_tokens": 1e12, "alt_tokens_per_param": 20.0, "delta": 0.02,
                          "points": 25, "b_star": 2.1e8, "alpha_b": 0.21, "f": 0.02, "n_e": 1.3e9, "p_n": 0.73,
-                         "compute_factor": 2.0, "seed": 0, "rope": 0.01, "n_boot": 50, "decimals": 1, "ci_prob": 0.9,
+                         "compute_factor": 2.0, "seed": 0, "rope": 0.01, "n_boot": 50, "ci_prob": 0.9,
                          "metric_se": 0.01, "budgets": 1e22, "max_draws": 800, "batch": 4, "min_ess": 50.0,
                          "per_budget": 10, "grid": 801, "nu": 4.0, "sigma": 0.01, "rel_sd": 0.1, "prior_alpha": 2.0,
                          "flops_per_token": 6.0, "ratios": 0.04, "group": "x", "groups": "x", "compute_unit": "flops",

@@ -72,3 +72,17 @@ def test_only_too_few_runs_drops_the_discrepancy_row_other_failures_are_raised(m
     monkeypatch.setattr(disc_mod, "calibrate", broken)
     with pytest.raises(BayesScalingError, match="seed must be"):
         backtest(runs, "chinchilla", holdout_fraction=0.25, baselines=False, n_boot=2)
+
+
+def test_split_distance_is_the_discrepancys_d_over_n_d_and_c():
+    """A held-out run with a model 10x larger than any fitted one at a compute only 2x larger is 1 decade beyond
+    the training runs (the split axis alone said 0.30)."""
+    import pandas as pd
+
+    n = np.array([1e8, 2e8, 4e8, 1e8, 2e8, 4e8, 4e9])
+    d = np.array([2e9, 4e9, 8e9, 4e9, 8e9, 1.6e10, 3.2e9])
+    runs = bs.load_runs(pd.DataFrame({"params": n, "tokens": d, "loss": 2.0 + 1e3 / n ** 0.3 + 1e3 / d ** 0.3}))
+    train, test, info = split_runs(runs, get_law("chinchilla"), holdout_above=6.0 * 4e8 * 1.6e10)
+    assert len(test) == 1 and test.frame["N"].iloc[0] == 4e9
+    assert info["decades_beyond"] == pytest.approx(1.0, abs=1e-12)
+    assert info["decades_beyond_split_axis"] < info["decades_beyond"]

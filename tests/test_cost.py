@@ -223,3 +223,62 @@ def test_a_fitted_cost_law_warns_when_the_allocation_extrapolates_it():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         compute_optimal(res, [1e16], cost=law)  # N* ~ 1e7: inside the runs
+
+
+def test_a_derived_c_or_d_is_derived_again_with_the_fits_cost_law():
+    """Loading derives a missing C (or D) as 6ND; the fit stores another cost law, so the runs' C is derived
+    again with it (recorded columns stay): the runs' C and a query's C(N, D) are then one currency."""
+    from bayes_scaling.cost import with_cost
+
+    n, d = np.array([1e8, 4e8, 1.6e9]), np.array([2e9, 8e9, 3.2e10])
+    runs = load_runs(pd.DataFrame({"params": n, "tokens": d, "loss": [3.0, 2.7, 2.5]}))
+    assert "C = 6 N D" in runs.derived
+    again = with_cost(runs, KAPLAN)
+    np.testing.assert_allclose(again.frame["C"], KAPLAN.flops(n, d), rtol=1e-12)
+    assert "C = 6 N D" not in again.derived and any("cost law" in x for x in again.derived)
+    assert with_cost(again, KAPLAN) is again and with_cost(runs, None) is runs and with_cost(runs, CostLaw()) is runs
+    from_c = load_runs(pd.DataFrame({"params": n, "compute": 6 * n * d, "loss": [3.0, 2.7, 2.5]}))
+    np.testing.assert_allclose(with_cost(from_c, KAPLAN).frame["D"], KAPLAN.tokens(6 * n * d, n), rtol=1e-12)
+    recorded = load_runs(pd.DataFrame({"params": n, "tokens": d, "compute": 6.3 * n * d, "loss": [3.0, 2.7, 2.5]}))
+    assert with_cost(recorded, KAPLAN) is recorded
+
+
+@pytest.mark.parametrize("cost", [None, CostLaw("6nd", k=8.0), KAPLAN])
+def test_a_fitted_run_asked_about_by_its_n_and_d_is_inside_the_data(cost):
+    """The box's C limit is in a query's currency (the cost law's C of the runs' N, D), also where the runs'
+    C was recorded 5% above 6ND: every fitted run is at d = 0, a model twice the largest N is 0.3 decades out."""
+    from bayes_scaling import get_law
+    from bayes_scaling.posterior.discrepancy import decades_outside, extrapolation_box
+    from bayes_scaling.posterior.inputs import query_inputs
+
+    law = get_law("chinchilla")
+    n, d = np.geomspace(1e8, 3e9, 6), np.geomspace(3e9, 6e10, 6)[::-1] * 1.0
+    frame = pd.DataFrame({"N": n, "D": d, "C": 6.3 * n * d})
+    box = extrapolation_box(law, frame, cost)
+    inside = decades_outside(query_inputs(law, N=n, D=d, cost=cost)["values"], box)
+    assert np.all(inside == 0.0)
+    out = decades_outside(query_inputs(law, N=2 * n[-1], D=d[-1], cost=cost)["values"], box)
+    assert out[0] == pytest.approx(np.log10(2), abs=1e-9)
+
+
+def test_fit_derives_c_with_its_cost_and_calibrates_d_in_that_currency():
+    """fit(cost=kaplan) on runs whose C was derived as 6ND: the stored runs' C is the kaplan C, and the stored
+    discrepancy's box has the largest fitted run, asked about by its N and D, at d = 0 (0.017 decades before)."""
+    import warnings
+
+    import bayes_scaling as bs
+
+    rng = np.random.default_rng(1)
+    n = np.repeat(np.geomspace(3e7, 1e9, 5), 4)
+    d = n * np.tile(np.geomspace(5, 100, 4), 5)
+    loss = (1.8 + 400 / n ** 0.34 + 2000 / d ** 0.36) * np.exp(0.01 * rng.standard_normal(n.size))
+    runs = load_runs(pd.DataFrame({"params": n, "tokens": d, "loss": loss}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = bs.fit(runs, law="chinchilla", cost=KAPLAN, draws=100, tune=100, chains=2, seed=1, progress=False,
+                     calibrate_extrapolation=True)
+    np.testing.assert_allclose(fit.runs.frame["C"], KAPLAN.flops(n, d), rtol=1e-12)
+    big = int(np.argmax(n * d))
+    q = fit.predict(N=n[big], D=d[big])
+    assert float(q["C"][0]) == pytest.approx(float(fit.runs.frame["C"].max()), rel=1e-12)
+    assert fit.discrepancy.distance({k: q[k].values for k in ("N", "D", "C")})[0] == 0.0

@@ -132,7 +132,7 @@ def test_counts_have_limits_and_huge_ones_are_refused_at_once(chin):
     refused(lambda: bs.decide(chin, 1e22, grid=10**30), "grid")
     refused(lambda: bs.decide(chin, 1e22, grid=2.5), "grid")
     refused(lambda: bs.approach2_check(chin, n_boot=10**9), "n_boot")  # not a bootstrap that never ends
-    refused(lambda: bs.isoflop_minima(chin.runs.frame, decimals=-1), "decimals")
+    refused(lambda: bs.isoflop_minima(chin.runs.frame, cost="6nd"), "cost")  # a CostLaw, not its name
     refused(lambda: bs.prior_draws("chinchilla", n=2.5), "n")
     refused(lambda: bs.posterior_objective(chin, 1e23, "n_star", max_draws=0), "max_draws")
     refused(lambda: bs.candidate_grid([1e18, 1e19], 1e21, per_budget=10**9), "per_budget")

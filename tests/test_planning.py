@@ -717,3 +717,29 @@ def test_far_extrapolation_says_the_interval_assumes_the_form_unless_the_fit_car
     assert "assumes" not in extrapolation_report(cal, far)["notes"][0]
     near = {"N": np.array([float(fit.runs.frame["N"].max())]), "D": np.array([float(fit.runs.frame["D"].max())])}
     assert not any("assumes" in n for n in extrapolation_report(fit, near)["notes"])
+
+
+def test_the_distance_beyond_the_data_is_one_number_in_the_report_and_the_guard():
+    """A decision at the largest fitted compute whose N is 0.81 decades above the largest fitted N: the report's
+    frontier table and the extrapolation guard say 0.81 (the report said 0.00 from C alone)."""
+    import pandas as pd
+
+    import bayes_scaling as bs
+    from bayes_scaling.examples import EXAMPLE
+    from bayes_scaling.queries.extrapolation import decades_beyond_data, extrapolation_report
+    from bayes_scaling.report import ReportConfig, build_report
+
+    n, d = np.repeat(np.geomspace(2e7, 2e8, 4), 3), np.tile([2e10, 6e10, 2e11], 4)
+    runs = bs.load_runs(bs.simulate_runs("chinchilla", EXAMPLE["truth"], pd.DataFrame({"params": n, "tokens": d}),
+                                         sigma=0.005, seed=1))
+    fit = fake_fit("chinchilla", runs=runs)
+    c_max = float(runs.frame["C"].max())
+    dec = bs.decide(fit, c_max)
+    far = math.log10(dec.N / 2e8)
+    assert far > 0.3
+    assert decades_beyond_data(fit, {"N": np.array([dec.N]), "D": np.array([dec.D])}) == pytest.approx(far, rel=1e-9)
+    rep = extrapolation_report(fit, {"N": np.array([dec.N]), "D": np.array([dec.D])})
+    assert rep["decades_beyond_data"] == pytest.approx(far, rel=1e-9) and rep["decades_beyond"]["C"] <= 1e-9
+    report = build_report(fit, ReportConfig(refits=False, budgets=(c_max,)))
+    table = next(i for s in report.sections if s.id == "frontier" for i in s.items if hasattr(i, "rows"))
+    assert table.rows[0][-1] == f"{far:.2f}"

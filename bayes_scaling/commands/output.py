@@ -157,11 +157,13 @@ def discrepancy_line(result, ci_prob: float) -> str | None:
 
 
 def extrapolation_lines(report: dict) -> list[str]:
-    """The extrapolation guard of a query: decades beyond the largest run per input, the largest
-    runs' predictive check, and any warnings."""
+    """The extrapolation guard of a query: decades beyond the data (one number, and per input beyond the largest
+    run), the largest runs' predictive check, and any warnings."""
     dec = ", ".join(f"{k} {v:+.2f}" for k, v in report["decades_beyond"].items())
     chk = report["largest_runs_check"]
-    lines = [f"extrapolation: decades beyond the largest run: {dec}; largest {chk['n_runs']} runs: "
+    far = report.get("decades_beyond_data", max(0.0, *report["decades_beyond"].values()))
+    lines = [f"extrapolation: {far:.2f} decades beyond the data (per input, beyond the largest run: {dec}); largest "
+             f"{chk['n_runs']} runs: "
              f"{chk['outside_interval']} outside their {pct(chk['ci_prob'])} predictive interval"]
     lines += [f"WARNING: {n}" for n in report["notes"]]
     return lines

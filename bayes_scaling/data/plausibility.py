@@ -96,7 +96,7 @@ def plausibility_problems(frame: pd.DataFrame, *, metric: bool | None = None,
                    f"{(copies + 1).tolist()[:5]}), and each counts as another run and narrows the intervals; if "
                    f"these are replicates (other seeds), name the seed column with --seed-col (seed_col= in "
                    f"Python); otherwise drop the copies")
-    if {"N", "D", "C"} <= set(frame.columns):
+    if {"N", "D", "C"} <= set(frame.columns):  # 6ND as a unit yardstick (a factor UNIT_FACTOR off), not a cost law
         ratio = float(np.median(frame["C"] / (FLOPS_PER_PARAM_TOKEN * frame["N"] * frame["D"])))
         if not 1 / UNIT_FACTOR <= ratio <= UNIT_FACTOR:
             out.append(f"compute is {ratio:.3g}x 6ND in the median run: {_unit_hint(ratio)}?")

@@ -242,6 +242,8 @@ def load_runs(
 
     derived = []
     notes = []
+    # Loading knows no cost law yet: a missing C or D is derived as 6ND here and derived again with the cost law a
+    # fit stores (cost.with_cost, in fit), so the fit's runs and its queries share one C(N, D).
     if "D" not in out and "C" in out and "N" in out:
         out["D"] = out["C"] / (FLOPS_PER_PARAM_TOKEN * out["N"])
         derived.append("D = C / (6 N)")
@@ -249,6 +251,8 @@ def load_runs(
         out["C"] = FLOPS_PER_PARAM_TOKEN * out["N"] * out["D"]
         derived.append("C = 6 N D")
     elif {"C", "N", "D"} <= set(out.columns) and "D = C / (6 N)" not in derived:
+        # 6ND is the yardstick of a unit check, not a cost: every cost law is within a few x of it (Kaplan et al.
+        # 2020 Table 1's context term adds n_ctx / (12 d_model), under 2x above d_model ~ n_ctx / 12)
         ratio = out["C"] / (FLOPS_PER_PARAM_TOKEN * out["N"] * out["D"])
         off = (ratio > COMPUTE_MISMATCH_FACTOR) | (ratio < 1 / COMPUTE_MISMATCH_FACTOR)
         if off.any() and 1 / UNIT_FACTOR <= ratio.median() <= UNIT_FACTOR:  # else a unit problem, below

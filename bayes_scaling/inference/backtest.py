@@ -25,8 +25,8 @@ from bayes_scaling.data.runs import require_runs
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.laws.base import ScalingLaw
 from bayes_scaling.laws.registry import get_law
-from bayes_scaling.inference.budgets import snap_to_budgets
-from bayes_scaling.inference.discrepancy import split_axis
+from bayes_scaling.inference.budgets import sides_hold, snap_to_budgets
+from bayes_scaling.inference.discrepancy import decades_outside, extrapolation_box, scale_values, split_axis
 
 
 @dataclass
@@ -41,6 +41,8 @@ class BacktestResult:
 
 def split_runs(runs, law, *, holdout_above: float | None = None, holdout_fraction: float | None = None):
     """(train, test, info): hold out runs with the split axis above a threshold or the largest fraction.
+    ``info["decades_beyond"]``: the furthest held-out run's distance beyond the training runs (decades, max over
+    N, D and C for laws of N and D, as the discrepancy's d; along the split axis alone: ``decades_beyond_split_axis``).
     Either threshold then moves to the nearest gap between compute budgets (:func:`~.budgets.snap_to_budgets`:
     a budget is never split; ``info["holdout_above"]`` is the threshold used), keeping a run on each side."""
     require_runs(runs)
@@ -66,14 +68,16 @@ def split_runs(runs, law, *, holdout_above: float | None = None, holdout_fractio
                                        "holdout_above")
     asked, holdout_above = holdout_above, snap_to_budgets(v, holdout_above)
     test = v > holdout_above
-    if not test.any() or test.all():
+    if not sides_hold(v, holdout_above, min_below=1, min_above=1):
         raise BayesScalingError(f"holding out {axis} > {holdout_above:.4g} leaves {int(test.sum())} of {len(v)} runs "
                                 f"out: choose a threshold inside the data ({v.min():.3g} to {v.max():.3g})",
                                 quantity="holdout_above")
+    train, held = runs.subset(~test), runs.subset(test)
+    beyond = decades_outside(scale_values(law, held.frame), extrapolation_box(law, train.frame))  # as the discrepancy's d
     info = {"axis": axis, "holdout_above": float(holdout_above), "holdout_above_asked": float(asked),
-            "n_train": int((~test).sum()),
-            "n_test": int(test.sum()), "decades_beyond": float(np.log10(v[test].max() / v[~test].max()))}
-    return runs.subset(~test), runs.subset(test), info
+            "n_train": int((~test).sum()), "n_test": int(test.sum()), "decades_beyond": float(beyond.max()),
+            "decades_beyond_split_axis": float(np.log10(v[test].max() / v[~test].max()))}
+    return train, held, info
 
 
 def crps_samples(draws: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -4,26 +4,18 @@ Runs of one budget (an IsoFLOP ladder's rung) share a compute up to rounding: N 
 figures are off by up to 0.5% each, C = 6ND by 1%. A held-out split through such a budget would fit
 some of its runs and score the others, which is interpolation, not extrapolation. Every threshold of
 a leave-future-out split (backtests, the ensemble's stacking cuts, the discrepancy's inner split) is
-therefore moved to a gap between :func:`budget_levels` by :func:`snap_to_budgets`.
+therefore moved to a gap between :func:`budget_levels` by :func:`snap_to_budgets`; :func:`decades_cut`,
+:func:`level_cut` and :func:`sides_hold` are the cuts and the minimum sizes those splits share. The grouping itself
+(:func:`budget_levels`, one tolerance) lives in :mod:`bayes_scaling.data.budgets`, where the figures, the
+report and Approach 2 find it too.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-#: One budget: split-axis values within 0.01 decades (2.3%) of the next smaller. N, D to 3 significant figures
-#: are off by up to 0.5% each, C = 6ND by 1%, two runs of one budget by 2% (0.0086 decades).
-BUDGET_DECADES = 0.01
+from bayes_scaling.data.budgets import BUDGET_DECADES, budget_levels  # noqa: F401 (re-exported: the one grouper)
 
-
-def budget_levels(values, tol_decades: float = BUDGET_DECADES) -> np.ndarray:
-    """An integer budget level per value (0 = smallest): sorted by log10, a new level starts only where the gap
-    to the previous value exceeds ``tol_decades`` (values of one budget are never split; near ones chain)."""
-    x = np.log10(np.asarray(values, float))
-    order = np.argsort(x, kind="stable")
-    level = np.empty(len(x), int)
-    level[order] = np.cumsum(np.r_[0, np.diff(x[order]) > tol_decades])
-    return level
 
 
 def snap_to_budgets(values, threshold: float, *, min_below: int = 1, min_above: int = 1) -> float:
@@ -54,3 +46,33 @@ def snap_to_budgets(values, threshold: float, *, min_below: int = 1, min_above: 
         if t is not None and (v <= t).sum() >= min_below and (v > t).sum() >= min_above:
             return t
     return thr
+
+
+def decades_cut(values, decades: float, *, min_below: int, min_above: int) -> float | None:
+    """The threshold ``decades`` below the largest of ``values`` (the split axis; runs above it are held out),
+    moved off any budget it cuts (:func:`snap_to_budgets`), or None when that leaves fewer than ``min_below``
+    runs at or below it or ``min_above`` above (the discrepancy's inner split, the ensemble's stacking cuts)."""
+    v = np.asarray(values, float)
+    thr = snap_to_budgets(v, float(v.max()) / 10 ** decades, min_below=min_below, min_above=min_above)
+    return thr if sides_hold(v, thr, min_below=min_below, min_above=min_above) else None
+
+
+def sides_hold(values, threshold: float, *, min_below: int, min_above: int) -> bool:
+    """Whether ``min_below`` or more of ``values`` lie at or below ``threshold`` and ``min_above`` or more above."""
+    test = np.asarray(values, float) > threshold
+    return bool(test.sum() >= min_above and (~test).sum() >= min_below)
+
+
+def level_cut(values, fits_ok, quarter: float = 0.25, *, min_above: int = 3):
+    """The fallback cut's threshold on the split axis ``values``, or None: between two :func:`budget_levels`,
+    holding out at least ``min_above`` runs and the largest ``quarter`` where the ladder allows, the fewest
+    above that; ``fits_ok(mask)``: can the members be fitted to the runs in ``mask`` (at or below it)."""
+    v = np.asarray(values, float)
+    want = max(min_above, int(np.ceil(quarter * len(v))))
+    level = budget_levels(v)
+    tops = [float(v[level == u].max()) for u in range(int(level.max()) if len(v) else 0)]
+    ok = [(int((v > t).sum()), t) for t in tops if (v > t).sum() >= min_above and fits_ok(v <= t)]
+    if not ok:
+        return None
+    above = [c for c in ok if c[0] >= want]
+    return min(above)[1] if above else max(ok)[1]

@@ -27,12 +27,14 @@ import numpy as np
 import xarray as xr
 
 from bayes_scaling.conventions import derived_seed
+from bayes_scaling.cost import stored_cost
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.inference.budgets import snap_to_budgets
-from bayes_scaling.posterior.discrepancy import GROUP, Discrepancy, decades_outside, extrapolation_box, split_axis
+from bayes_scaling.inference.budgets import decades_cut, sides_hold, snap_to_budgets
+from bayes_scaling.posterior.discrepancy import (GROUP, Discrepancy, decades_outside, extrapolation_box, scale_values,
+                                                 split_axis)
 from bayes_scaling.specs.families import get_family, laplace_normal_logpdf
 
-__all__ = ["GROUP", "Discrepancy", "split_axis", "decades_outside", "extrapolation_box", "laplace_normal_logpdf", "calibrate", "grid_posterior", "pooled_grid_posterior",
+__all__ = ["GROUP", "Discrepancy", "split_axis", "decades_outside", "extrapolation_box", "scale_values", "laplace_normal_logpdf", "calibrate", "grid_posterior", "pooled_grid_posterior",
            "inner_split", "heldout_coverage"]
 
 PRIOR_SCALE = 0.05
@@ -49,14 +51,13 @@ def inner_split(runs, law, inner_decades: float = 1.0, min_test: int = 3):
     axis = split_axis(law)
     v = runs.frame[axis].to_numpy(float)
     n_min_train = max(6, 2 * (len(law.param_names) + 1))
-    thr = snap_to_budgets(v, float(v.max()) / 10 ** inner_decades, min_below=n_min_train, min_above=min_test)
-    test = v > thr
-    if test.sum() < min_test or (~test).sum() < n_min_train:
+    thr = decades_cut(v, inner_decades, min_below=n_min_train, min_above=min_test)
+    if thr is None:
         k = max(min_test, int(np.ceil(0.25 * len(v))))
         thr = float(np.sort(v)[-k - 1]) if k < len(v) else float(v.min())
         thr = snap_to_budgets(v, thr, min_below=n_min_train, min_above=min_test)
-        test = v > thr
-    if test.sum() < min_test or (~test).sum() < n_min_train:
+    test = v > thr
+    if not sides_hold(v, thr, min_below=n_min_train, min_above=min_test):
         raise BayesScalingError(
             f"too few runs to calibrate the extrapolation discrepancy: {len(v)} runs, but it needs {n_min_train} "
             f"to fit and {min_test} more to hold out; fit without the extrapolation calibration",
@@ -147,7 +148,8 @@ def calibrate(result, fitter, *, inner_decades: float = 1.0, draws: int | None =
     y = np.log(test.frame["loss"].to_numpy(float))
     r = y[:, None] - flat_mu[:, keep]
     axis = split_axis(law)
-    d = decades_outside(test.frame, extrapolation_box(law, train.frame))
+    cost = stored_cost(result)  # C of held-out and fitted runs in a query's currency (scale_values)
+    d = decades_outside(scale_values(law, test.frame, cost), extrapolation_box(law, train.frame, cost))
     rel = np.expm1(np.median(flat_mu, axis=1) - y)  # law median vs loss, relative
     lik = spec.likelihood
     tau, mass = grid_posterior(r, flat_sigma[keep], d, family=lik.family, nu=float(lik.nu))
@@ -167,7 +169,7 @@ def calibrate(result, fitter, *, inner_decades: float = 1.0, draws: int | None =
         # How far the smaller runs' law missed the larger ones (median of |relative error| and its sign).
         "inner_mare": float(np.median(np.abs(rel))), "inner_median_signed_rel_error": float(np.median(rel)),
     }
-    return Discrepancy(t0, t1, axis, float(np.log10(runs.frame[axis].max())), info, box=extrapolation_box(law, runs.frame))
+    return Discrepancy(t0, t1, axis, float(np.log10(runs.frame[axis].max())), info, box=extrapolation_box(law, runs.frame, cost))
 
 
 def draws_from_grid(tau: np.ndarray, mass: np.ndarray, posterior: xr.Dataset, rng: np.random.Generator):

@@ -42,10 +42,13 @@ from pathlib import Path
 import numpy as np
 
 from bayes_scaling.conventions import as_number, derived_seed
+from bayes_scaling.cost import stored_cost
 from bayes_scaling.data.runs import load_runs
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.inference.budgets import BUDGET_DECADES, budget_levels, snap_to_budgets  # noqa: F401 (re-exported)
-from bayes_scaling.inference.discrepancy import decades_outside, draws_from_grid, extrapolation_box, grid_posterior, split_axis
+from bayes_scaling.inference.budgets import BUDGET_DECADES, budget_levels, decades_cut, snap_to_budgets  # noqa: F401 (re-exported)
+from bayes_scaling.inference.budgets import level_cut as budgets_level_cut
+from bayes_scaling.inference.discrepancy import (decades_outside, draws_from_grid, extrapolation_box, grid_posterior,
+                                                 scale_values, split_axis)
 from bayes_scaling.inference.ensemble_calibration import (calibration_cuts, heldout_log_score, run_weights,
                                                          with_cross_fitted_discrepancy)
 from bayes_scaling.inference.ensemble_scores import crps_block, crps_stacking_weights, member_crps
@@ -128,26 +131,15 @@ def _cuts(runs, law, cut_decades, n_min_train: int):
     v = runs.frame[axis].to_numpy(float)
     out = []
     for dec in cut_decades:
-        thr = snap_to_budgets(v, float(v.max()) / 10 ** dec, min_below=n_min_train, min_above=MIN_TEST)
-        test = v > thr
-        if test.sum() >= MIN_TEST and (~test).sum() >= n_min_train and all(thr != c[1] for c in out):
-            out.append((float(dec), thr, runs.subset(~test), runs.subset(test)))
+        thr = decades_cut(v, dec, min_below=n_min_train, min_above=MIN_TEST)
+        if thr is not None and all(thr != c[1] for c in out):
+            out.append((float(dec), thr, runs.subset(v <= thr), runs.subset(v > thr)))
     return axis, out
 
 
 def level_cut(values, fits_ok, quarter: float = 0.25):
-    """The fallback cut's threshold on the split axis ``values``, or None: between two :func:`budget_levels`,
-    holding out at least ``MIN_TEST`` runs and the largest ``quarter`` where the ladder allows, the fewest
-    above that; ``fits_ok(mask)``: can the members be fitted to the runs in ``mask`` (at or below it)."""
-    v = np.asarray(values, float)
-    want = max(MIN_TEST, int(np.ceil(quarter * len(v))))
-    level = budget_levels(v)
-    tops = [float(v[level == u].max()) for u in range(int(level.max()) if len(v) else 0)]
-    ok = [(int((v > t).sum()), t) for t in tops if (v > t).sum() >= MIN_TEST and fits_ok(v <= t)]
-    if not ok:
-        return None
-    above = [c for c in ok if c[0] >= want]
-    return min(above)[1] if above else max(ok)[1]
+    """:func:`~.budgets.level_cut` holding out at least ``MIN_TEST`` runs."""
+    return budgets_level_cut(values, fits_ok, quarter, min_above=MIN_TEST)
 
 
 def fallback_cuts(runs, items, n_min_train: int):
@@ -378,8 +370,9 @@ def with_mixture_discrepancy(ens: EnsembleResult, *, seed: int = 0, draws: int =
     mu = mix.log_mean_at_runs(test).values.reshape(-1, len(test)).T  # run x draw
     sigma = mix.pool({k: m.posterior["sigma"] for k, m in inner.items()}).values.ravel()
     y = np.log(test.frame["loss"].to_numpy(float))
-    axis, box = split_axis(first.law), extrapolation_box(first.law, ens.runs.frame)
-    d = decades_outside(test.frame, extrapolation_box(first.law, train.frame))
+    cost = stored_cost(ens)  # C in a query's currency (scale_values)
+    axis, box = split_axis(first.law), extrapolation_box(first.law, ens.runs.frame, cost)
+    d = decades_outside(scale_values(first.law, test.frame, cost), extrapolation_box(first.law, train.frame, cost))
     lik = first.spec.likelihood
     tau, mass = grid_posterior(y[:, None] - mu, sigma, d, family=lik.family, nu=float(lik.nu))
     rng = np.random.default_rng(seed)
@@ -391,5 +384,5 @@ def with_mixture_discrepancy(ens: EnsembleResult, *, seed: int = 0, draws: int =
                 "inner_diagnostics_ok": bool(inner[k].diagnostics.ok)}
         if ens.info.get("method") == "loo":
             info["weights_source"] = LOO_WEIGHTS_SOURCE
-        out[k] = m.with_discrepancy(Discrepancy(t0, t1, axis, box[axis], info, box=box))
+        out[k] = m.with_discrepancy(Discrepancy(t0, t1, axis, float(np.log10(ens.runs.frame[axis].max())), info, box=box))
     return EnsembleResult(out, ens.weights, {**ens.info, "discrepancy": "calibrated on the mixture"}, seed=ens.seed)

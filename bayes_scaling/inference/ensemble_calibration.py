@@ -24,9 +24,10 @@ from __future__ import annotations
 import numpy as np
 
 from bayes_scaling.conventions import derived_seed
+from bayes_scaling.cost import stored_cost
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.discrepancy import draws_from_grid, split_axis
-from bayes_scaling.posterior.discrepancy import Discrepancy, decades_outside, extrapolation_box
+from bayes_scaling.posterior.discrepancy import Discrepancy, decades_outside, extrapolation_box, scale_values
 from bayes_scaling.result.ensemble import EnsembleResult
 
 _MAX_DRAWS = 400  # mixture draws per cut scored by the discrepancy's calibration
@@ -117,6 +118,7 @@ def with_cross_fitted_discrepancy(ens: EnsembleResult, cuts, *, seed: int = 0, s
         raise BayesScalingError("calibrating one discrepancy on the mixture needs one likelihood family for every "
                                 "member; these members' families differ")
     axis, lik = split_axis(first.law), first.spec.likelihood
+    cost = stored_cost(ens)  # C of held-out and fitted runs in a query's currency (scale_values)
     rng = np.random.default_rng(seed)
     thresholds = [c[1] for c in cuts]
     blocks, per_cut = [], {}
@@ -127,7 +129,8 @@ def with_cross_fitted_discrepancy(ens: EnsembleResult, cuts, *, seed: int = 0, s
         keep = rng.choice(mu.shape[1], size=min(_MAX_DRAWS, mu.shape[1]), replace=False)
         v = test.frame[axis].to_numpy(float)
         r = np.log(test.frame["loss"].to_numpy(float))[:, None] - mu[:, keep]
-        d = decades_outside(test.frame, extrapolation_box(first.law, next(iter(fits_j.values())).runs.frame))
+        d = decades_outside(scale_values(first.law, test.frame, cost),
+                            extrapolation_box(first.law, next(iter(fits_j.values())).runs.frame, cost))
         blocks.append((r, sigma[keep], d, run_weights(v, thresholds)))
         per_cut[f"{dec:g}"] = {"n_test": len(test), "decades_beyond_max": float(d.max()),
                                "weights": dict(zip(fits_j, map(float, w))),
@@ -150,8 +153,9 @@ def with_cross_fitted_discrepancy(ens: EnsembleResult, cuts, *, seed: int = 0, s
     out = {}
     for k, m in ens.members.items():
         t0, t1 = draws_from_grid(tau, mass, m.posterior, rng)
-        box = extrapolation_box(first.law, ens.runs.frame)
-        out[k] = m.with_discrepancy(Discrepancy(t0, t1, axis, box[axis], info, box=box))
+        box = extrapolation_box(first.law, ens.runs.frame, cost)
+        out[k] = m.with_discrepancy(Discrepancy(t0, t1, axis, float(np.log10(ens.runs.frame[axis].max())), info,
+                                                box=box))
     return EnsembleResult(out, ens.weights, {**ens.info, "discrepancy": "cross-fitted on the mixture"}, seed=ens.seed)
 
 

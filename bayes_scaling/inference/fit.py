@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from bayes_scaling.conventions import DEFAULT_LOSS_UNIT, as_number, check_seed, derived_seed
-from bayes_scaling.cost import CostLaw, store_cost
+from bayes_scaling.cost import CostLaw, store_cost, with_cost
 from bayes_scaling.data.runs import METRIC_COLUMN, RunTable
 from bayes_scaling.errors import BayesScalingError, DiagnosticsError
 from bayes_scaling.inference.checks import check_posterior, check_runs, check_sampler_counts
@@ -295,6 +295,7 @@ def fit(
     check_runs(runs, strict=strict)  # implausible values (wrong units) refused before sampling
     if cost is not None and not isinstance(cost, CostLaw):
         raise BayesScalingError(f"cost must be a CostLaw, got {cost!r}", quantity="cost")
+    runs = with_cost(runs, cost)  # a C or D derived as 6ND at loading, derived with the cost law the fit stores
     if vary is not None and (not isinstance(vary, (list, tuple)) or not all(isinstance(v, str) for v in vary)):
         raise BayesScalingError(f"vary must be a list of parameter names (e.g. ['A', 'B']), got {vary!r}",
                                 quantity="vary")
@@ -388,10 +389,10 @@ def fit(
             raise DiagnosticsError(msg)
         warnings.warn(msg, UserWarning, stacklevel=2)
     check_posterior(result, strict=strict)  # prior-data conflicts: warn, or raise under strict
+    store_cost(result, cost)  # before the calibration: its distance d measures C in the stored cost law's currency
     if calibrate_extrapolation:
         from bayes_scaling.inference.discrepancy import calibrate
 
         result = result.with_discrepancy(calibrate(result, fit))
-    store_cost(result, cost)
     return result
 

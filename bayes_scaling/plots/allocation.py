@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bayes_scaling.conventions import CI_PROB, FLOPS_PER_PARAM_TOKEN
+from bayes_scaling.data.budgets import budget_levels
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import format_interval, median_interval
 from bayes_scaling.plots.common import (
@@ -34,8 +35,9 @@ REFERENCE_SLOPES = {
 
 def _budgets(result, budgets) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """(budgets in FLOPs, run labels, label budgets, isoflop) with defaults from the runs."""
-    c = result.runs.frame["C"].to_numpy(float)
-    labels, centres, isoflop = budget_labels(c)
+    frame = result.runs.frame
+    c = frame["C"].to_numpy(float)
+    labels, centres, isoflop = budget_labels(c, frame["N"])
     if budgets is None:
         if isoflop:
             budgets = centres
@@ -50,11 +52,13 @@ def _budgets(result, budgets) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]
 
 
 def _runs_at(result, budget, labels, centres, isoflop) -> np.ndarray:
-    """Indices of the observed runs at ``budget``: its IsoFLOP cluster, else within 0.1 decade."""
+    """Indices of the observed runs at ``budget``: on an IsoFLOP ladder, the runs of the budget the one grouper
+    (:func:`~bayes_scaling.data.budgets.budget_levels`) puts ``budget`` in; else (no budgets: compute varies
+    from run to run) the runs within 0.1 decade, drawn as runs near the curve."""
     c = result.runs.frame["C"].to_numpy(float)
     if isoflop:
-        near = np.flatnonzero(np.abs(np.log10(centres) - np.log10(budget)) < 0.05)
-        return np.flatnonzero(np.isin(labels, near))
+        level = budget_levels(np.r_[c, float(budget)])
+        return np.flatnonzero(level[:-1] == level[-1])
     return np.flatnonzero(np.abs(np.log10(c) - np.log10(budget)) <= 0.1)
 
 

@@ -12,14 +12,13 @@ from typing import Any
 import numpy as np
 
 from bayes_scaling.conventions import RUN_DIM, check_ci_prob, in_loss_unit, loss_unit_of, pct, unit_text  # noqa: F401  (pct: used by the figures and the report)
+from bayes_scaling.data.budgets import BUDGET_DECADES, budget_centres, budget_levels
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import flat_draws, interval_bounds
 
 def loss_label(result) -> str:
     """The loss axis label of a fit's figures, in its recorded loss unit (nats/token by default)."""
     return f"loss ({loss_unit_of(result)})"
-#: Runs whose compute lies within this many decades of each other belong to one IsoFLOP budget.
-BUDGET_TOL_DECADES = 0.08
 #: Colours: posterior median and band, observed runs, highlights.
 BAND_COLOR = "#1f4e8c"
 PRED_COLOR = "#7fa7d6"
@@ -134,19 +133,27 @@ def run_draws(result, *, seed: int | None = None) -> tuple[np.ndarray, np.ndarra
     return np.exp(flat_draws(log_mu.transpose(RUN_DIM, ...))), np.exp(flat_draws(log_pred.transpose(RUN_DIM, ...)))
 
 
-def budget_labels(compute, tol_decades: float = BUDGET_TOL_DECADES) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Cluster runs into compute budgets: (label per run, geometric-mean budget per label, whether
-    the runs form an IsoFLOP ladder, i.e. few budgets each spanning a narrow compute range)."""
+#: Approach 2 needs 3 sizes per budget for a parabola (Hoffmann et al. 2022 §3.2): runs are an IsoFLOP ladder
+#: only when at least half of them lie in budgets with this many distinct N.
+ISOFLOP_MIN_SIZES = 3
+
+
+def budget_labels(compute, n_params=None) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Runs grouped into compute budgets by the one rule (:func:`~bayes_scaling.data.budgets.budget_levels`):
+    (label per run, geometric-mean compute per label in FLOPs, whether the runs form an IsoFLOP ladder: 2 or
+    more budgets of 2 or more runs on average, each spanning at most 2 x ``BUDGET_DECADES``, and, given
+    ``n_params``, half the runs in budgets with :data:`ISOFLOP_MIN_SIZES` or more distinct N; replicates at one
+    size are not an IsoFLOP budget)."""
     lc = np.log10(np.asarray(compute, float))
-    order = np.argsort(lc)
-    gaps = np.diff(lc[order]) > tol_decades
-    sorted_labels = np.concatenate([[0], np.cumsum(gaps)])
-    labels = np.empty(len(lc), int)
-    labels[order] = sorted_labels
-    k = int(sorted_labels[-1]) + 1 if len(lc) else 0
-    centres = np.array([10 ** lc[labels == i].mean() for i in range(k)])
+    labels = budget_levels(10 ** lc)
+    k = int(labels.max()) + 1 if len(lc) else 0
+    centres = budget_centres(10 ** lc, labels)
     spans = np.array([np.ptp(lc[labels == i]) for i in range(k)])
-    isoflop = bool(k >= 2 and k <= max(2, len(lc) // 2) and np.all(spans <= 2 * tol_decades))
+    isoflop = bool(k >= 2 and k <= max(2, len(lc) // 2) and np.all(spans <= 2 * BUDGET_DECADES))
+    if isoflop and n_params is not None:
+        n = np.asarray(n_params, float)
+        sizes = np.array([np.unique(n[labels == i]).size for i in range(k)])
+        isoflop = bool(np.isin(labels, np.flatnonzero(sizes >= ISOFLOP_MIN_SIZES)).mean() >= 0.5)
     return labels, centres, isoflop
 
 
@@ -157,7 +164,7 @@ def envelope_runs(result, bin_decades: float = 0.25, min_runs: int = 3) -> tuple
     frame = result.runs.frame
     c = frame["C"].to_numpy(float)
     loss = frame["loss"].to_numpy(float)
-    labels, centres, isoflop = budget_labels(c)
+    labels, centres, isoflop = budget_labels(c, frame["N"] if "N" in frame else None)
     if isoflop:
         how = f"the lowest-loss run at each of the {len(centres)} IsoFLOP budgets"
     else:
@@ -184,7 +191,7 @@ def spread_x(result, axis: str, width_decades: float = 0.12) -> tuple[np.ndarray
     x = frame[axis].to_numpy(float)
     if axis != "C" or "N" not in frame:
         return x, False
-    labels, _, isoflop = budget_labels(x)
+    labels, _, isoflop = budget_labels(x, frame["N"])
     if not isoflop:
         return x, False
     out = x.copy()

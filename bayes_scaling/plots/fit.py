@@ -85,7 +85,7 @@ def _fit_nd(result, groups, ci_prob, ax, fig):
             ax.scatter(sub["C"], sub["loss"], s=18, color=colors[g], edgecolor="white", lw=0.4, zorder=3,
                        label=f"runs ({mpl_text(g)})")
     else:
-        labels, centres, isoflop = budget_labels(c)
+        labels, centres, isoflop = budget_labels(c, frame["N"] if "N" in frame else None)
         if isoflop:
             cmap = colormaps["viridis"]
             shades = cmap(np.linspace(0.0, 0.9, len(centres)))

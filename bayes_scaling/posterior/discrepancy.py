@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
+from bayes_scaling.cost import CostLaw
 from bayes_scaling.errors import BayesScalingError
 
 #: Why a family without a finite standard deviation cannot carry the residual process.
@@ -48,10 +49,22 @@ def box_axes(law) -> tuple[str, ...]:
     return ("N", "D", "C") if ax == "C" else (ax,)
 
 
-def extrapolation_box(law, frame) -> dict[str, float]:
+def scale_values(law, frame, cost=None) -> dict[str, np.ndarray]:
+    """The runs' values on the law's :func:`box_axes` (``frame``: a runs table or a mapping of their values). For
+    laws of N and D, C is in the currency of a query's C: the cost law's C(N, D) (``cost``: the fit's stored
+    :class:`~bayes_scaling.cost.CostLaw`; None: C = k N D with the law's k), not a recorded C column, so a run
+    asked about by its N and D lies inside the data (d = 0)."""
+    out = {a: np.asarray(frame[a], float) for a in box_axes(law) if a != "C"}
+    if "C" in box_axes(law):
+        cost = CostLaw("6nd", k=law.flops_per_param_token) if cost is None else cost
+        out["C"] = np.asarray(cost.flops(out["N"], out["D"]), float)
+    return out
+
+
+def extrapolation_box(law, frame, cost=None) -> dict[str, float]:
     """log10 of the largest fitted value on each of the law's :func:`box_axes` (``frame``: the fitted runs'
-    table or a mapping of their values)."""
-    return {a: float(np.log10(np.max(np.asarray(frame[a], float)))) for a in box_axes(law)}
+    table or a mapping of their values; C in ``cost``'s currency, :func:`scale_values`)."""
+    return {a: float(np.log10(np.max(v))) for a, v in scale_values(law, frame, cost).items()}
 
 
 def decades_outside(values, box: dict[str, float]) -> np.ndarray:

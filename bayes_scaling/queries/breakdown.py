@@ -80,7 +80,8 @@ def contradiction_point(fit_c, fit_d, *, n_e=KAPLAN_PATH["n_e"], p_n=KAPLAN_PATH
     n_e, p_n = n_e[path], p_n[path]
     a_c, log_cc = _flat(fit_c, "alpha_C"), np.log(_flat(fit_c, "C_c"))
     a_d, log_dc = _flat(fit_d, "alpha_D")[idx], np.log(_flat(fit_d, "D_c"))[idx]
-    # log D(C) = log_k + (1 - p_n) log C, C in PF-days
+    # log D(C) = log_k + (1 - p_n) log C, C in PF-days. 6 stays (not the fit's cost law): Kaplan et al. 2020 define
+    # C_min and its compute-efficient path N_e C^p_n with C = 6 N B S (§2.1, §6), and these fits are theirs
     log_k = np.log(pf_days_to_flops(compute_factor) / (FLOPS_PER_PARAM_TOKEN * n_e))
     denom = a_c - a_d * (1 - p_n)
     meets = denom > 0

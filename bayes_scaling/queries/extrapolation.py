@@ -1,8 +1,9 @@
 """Extrapolation guard: how far a query lies beyond the observed runs, and whether the fit
 describes the largest runs (the ones closest to any extrapolation) well.
 
-Every prediction reports, per input, the decades beyond the largest observed value
-(log10(query / max observed); <= 0 means inside the observed range) and below the smallest
+Every prediction reports the decades beyond the data, one number (the largest over the inputs, the
+extrapolation discrepancy's d), and per input the decades beyond the largest fitted value
+(log10(query / max fitted), C as the fit's cost law's C of the runs; <= 0 means inside the observed range) and below the smallest
 (log10(min observed / query); <= 0 means inside), and a posterior predictive
 check of the largest-compute runs: each run's PIT (posterior predictive probability of a loss
 below the observed one) and whether it falls outside the ``ci_prob`` predictive interval.
@@ -13,7 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from bayes_scaling.conventions import CI_PROB, INPUT_QUANTITIES, check_ci_prob, check_positive_array
+from bayes_scaling.cost import CostLaw, stored_cost
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.posterior.discrepancy import extrapolation_box
 from bayes_scaling.posterior.intervals import flat_draws, interval_bounds
 from bayes_scaling.result import require_fit
 
@@ -23,14 +26,33 @@ PIT_EXTREME = 0.005
 OUTSIDE_FRACTION = 0.4
 
 
-def decades_beyond(result, query: dict[str, np.ndarray]) -> dict[str, float]:
-    """log10(max query value / max observed value) per input present in both."""
-    frame = result.runs.frame
-    out = {}
-    for k in INPUT_QUANTITIES:
-        if k in query and k in frame:
-            out[k] = float(np.log10(np.max(query[k]) / frame[k].max()))
+def fitted_maxima(result) -> dict[str, float]:
+    """log10 of the largest fitted value per input: for loss laws of N and D, N, D and C as the extrapolation
+    discrepancy measures them (:func:`~bayes_scaling.posterior.discrepancy.extrapolation_box`: C as the stored
+    cost law's C(N, D) of the runs, a query's currency); other inputs from the runs' columns."""
+    frame, law = result.runs.frame, result.law
+    out = {k: float(np.log10(frame[k].max())) for k in INPUT_QUANTITIES if k in frame}
+    if getattr(law, "response", "loss") == "loss" and {"N", "D"} <= set(law.input_names):
+        out.update(extrapolation_box(law, frame, stored_cost(result)))
     return out
+
+
+def decades_beyond(result, query: dict[str, np.ndarray]) -> dict[str, float]:
+    """log10(max query value / largest fitted value, :func:`fitted_maxima`) per input present in both (<= 0:
+    inside; a query of N and D without C gets C from the fit's cost law); the headline distance beyond the data
+    is :func:`decades_beyond_data`."""
+    top = fitted_maxima(result)
+    if "C" in top and "C" not in query and "N" in query and "D" in query:
+        cost = stored_cost(result) or CostLaw("6nd", k=result.law.flops_per_param_token)
+        query = {**query, "C": cost.flops(query["N"], query["D"])}
+    return {k: float(np.log10(np.max(query[k])) - top[k]) for k in INPUT_QUANTITIES if k in query and k in top}
+
+
+def decades_beyond_data(result, query: dict[str, np.ndarray]) -> float:
+    """The one distance beyond the data of ``query`` (decades, 0 inside): the largest over the inputs of
+    :func:`decades_beyond`, i.e. the extrapolation discrepancy's d (:func:`~bayes_scaling.posterior.discrepancy.
+    decades_outside`: max over N, D and C for laws of N and D)."""
+    return max(0.0, *decades_beyond(result, query).values())
 
 
 def decades_below(result, query: dict[str, np.ndarray]) -> dict[str, float]:
@@ -82,7 +104,7 @@ def extrapolation_report(result, query: dict[str, np.ndarray], ci_prob: float = 
     decades = decades_beyond(result, query)
     below = decades_below(result, query)
     check = largest_runs_check(result, ci_prob=ci_prob)
-    far = max(decades.values(), default=0.0)
+    far = max(0.0, *decades.values())  # decades_beyond_data: the one distance, max over the axes
     under = max(below.values(), default=0.0)
     notes = []
     if far > 1:
@@ -97,5 +119,5 @@ def extrapolation_report(result, query: dict[str, np.ndarray], ci_prob: float = 
                      f"fitted there and small-scale effects dominate")
     if check["poor_fit"]:
         notes.append(f"the fit misses the {check['n_runs']} largest runs (posterior predictive check)")
-    return {"decades_beyond": decades, "decades_below": below, "largest_runs_check": check, "flag": bool(notes),
+    return {"decades_beyond_data": far, "decades_beyond": decades, "decades_below": below, "largest_runs_check": check, "flag": bool(notes),
             "notes": notes}

@@ -2,8 +2,9 @@
 parabola of loss in log N gives the loss-minimising N (with a bootstrap over the budget's runs); the
 fit's compute-optimal N*(C) at the same compute is flagged where its interval misses the parabola's.
 
-Compute per budget is the geometric mean of k N D over its runs (k = the law's FLOPs per parameter-token,
-6 by default), so both answers refer to the same C. N in parameters, loss in nats/token.
+Runs are grouped into budgets by the one rule (:mod:`bayes_scaling.data.budgets`). Compute per budget is the
+geometric mean over its runs of the fit's stored cost law C(N, D) (6ND when none is stored), so both answers
+refer to the same C. N in parameters, loss in nats/token.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ import numpy as np
 import pandas as pd
 
 from bayes_scaling.conventions import MAX_MONTE_CARLO, check_ci_prob, check_count, seeded_rng
+from bayes_scaling.cost import CostLaw
+from bayes_scaling.data.budgets import budget_centres, budget_levels
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import median_interval
 from bayes_scaling.queries.allocate import compute_optimal
+from bayes_scaling.queries.draws import resolve_cost
 from bayes_scaling.result import require_fit
 
 
@@ -27,17 +31,25 @@ def parabola_minimum(log_n: np.ndarray, loss: np.ndarray) -> float:
     return float(-b / (2 * c)) if c > 0 else float("nan")
 
 
-def isoflop_minima(frame: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0, decimals: int = 1,
-                   ci_prob: float = 0.9) -> pd.DataFrame:
-    """Per budget (runs grouped by log10 C rounded to ``decimals``; budgets with 4+ runs at 3+ sizes): the
-    parabola's N_opt and its bootstrap ``ci_prob`` interval (runs resampled within the budget; resamples
-    with fewer than 3 sizes or no minimum are dropped). ``frame``: columns N, D, C (FLOPs), loss."""
+def isoflop_minima(frame: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0, ci_prob: float = 0.9,
+                   cost: CostLaw | None = None) -> pd.DataFrame:
+    """Per budget (runs grouped by the one rule, :func:`~bayes_scaling.data.budgets.budget_levels`; budgets with
+    4+ runs at 3+ sizes): the budget's compute (geometric mean of its runs' C, FLOPs), the parabola's N_opt and
+    its bootstrap ``ci_prob`` interval (runs resampled within the budget; resamples with fewer than 3 sizes or
+    no minimum are dropped). ``frame``: columns N, D, C (FLOPs), loss. ``log_compute``: the mean over the budget's
+runs of log ``cost.flops(N, D)`` (``cost``: a :class:`~bayes_scaling.cost.CostLaw`, None: 6ND), the compute a
+fit's frontier is asked at."""
+    if cost is not None and not isinstance(cost, CostLaw):
+        raise BayesScalingError(f"cost must be a CostLaw (or None for 6ND), got {cost!r}"[:200], quantity="cost")
+    cost = CostLaw() if cost is None else cost
     rng = seeded_rng(seed)
     check_ci_prob(ci_prob)
     n_boot = check_count("n_boot", n_boot, 1, MAX_MONTE_CARLO)
-    decimals = check_count("decimals", decimals, 0, 15, " (decimals of log10 C that group runs into budgets)")
     rows, skipped = [], []
-    for key, g in frame.groupby(np.round(np.log10(frame["C"].to_numpy(float)), decimals)):
+    c = frame["C"].to_numpy(float)
+    levels = budget_levels(c)
+    centres = budget_centres(c, levels)
+    for key, g in frame.groupby(levels):
         x, y = np.log(g["N"].to_numpy(float)), g["loss"].to_numpy(float)
         if len(g) < 4 or len(np.unique(x)) < 3:
             continue
@@ -50,13 +62,13 @@ def isoflop_minima(frame: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0, de
         boots = boots[np.isfinite(boots)]
         point = parabola_minimum(x, y)
         if not np.isfinite(point) or boots.size == 0:  # no law-free minimum at this budget: nothing to compare
-            skipped.append(float(10 ** key))
+            skipped.append(float(centres[key]))
             continue
         _, b_lo, b_hi = median_interval(boots, ci_prob)
-        rows.append({"budget": 10 ** key, "n_runs": len(g), "N_parabola": np.exp(point),
+        rows.append({"budget": float(centres[key]), "n_runs": len(g), "N_parabola": np.exp(point),
                      "N_parabola_low": np.exp(b_lo), "N_parabola_high": np.exp(b_hi),
                      "inside_grid": bool(x.min() < point < x.max()),
-                     "log_6nd": float(np.mean(np.log(g["N"].to_numpy(float) * g["D"].to_numpy(float))))})
+                     "log_compute": float(np.mean(np.log(cost.flops(g["N"].to_numpy(float), g["D"].to_numpy(float)))))})
     if skipped:
         warnings.warn(f"IsoFLOP budgets {', '.join(f'{c:.3g}' for c in skipped)} FLOPs left out: their parabola "
                       f"has no minimum (it opens downwards)", stacklevel=2)
@@ -72,7 +84,8 @@ def approach2_check(result, runs=None, *, group: str | None = None, n_boot: int 
                     ci_prob: float = 0.9) -> pd.DataFrame:
     """Compare the fit's N*(C) with law-free IsoFLOP minima (Hoffmann et al. 2022, Approach 2) on ``runs``
     (default: the fit's own; ``group``: one group of a hierarchical fit, its runs only). Columns: budget
-    (FLOPs, nominal), compute (k x geometric mean N D), n_runs, N_parabola (+ _low, _high), N_fit (median,
+    (FLOPs, the geometric mean of its runs' C), compute (geometric mean of the fit's stored cost law's C(N, D) over
+    the budget's runs, :func:`~bayes_scaling.queries.draws.resolve_cost`: the compute N*(C) is asked at), n_runs, N_parabola (+ _low, _high), N_fit (median,
     _low, _high: the posterior's ``ci_prob`` interval), ``agree`` (the intervals overlap) and
     ``inside_grid`` (the parabola's minimum lies within the budget's sizes)."""
     require_fit(result)
@@ -88,10 +101,10 @@ def approach2_check(result, runs=None, *, group: str | None = None, n_boot: int 
             groups = sorted(frame[col].astype(str).unique().tolist())
             raise BayesScalingError(f"unknown group {group!r}; the fit's groups are {groups}", quantity="group")
         frame = frame[frame[col].astype(str) == group]
-    table = isoflop_minima(frame, n_boot=n_boot, seed=seed, ci_prob=ci_prob)
-    k = result.law.flops_per_param_token
-    compute = k * np.exp(table.pop("log_6nd").to_numpy())
-    n_opt = compute_optimal(result, compute, group=group)["N_opt"]
+    cost = resolve_cost(result)
+    table = isoflop_minima(frame, n_boot=n_boot, seed=seed, ci_prob=ci_prob, cost=cost)
+    compute = np.exp(table.pop("log_compute").to_numpy())
+    n_opt = compute_optimal(result, compute, group=group, cost=cost)["N_opt"]
     q = median_interval(n_opt, ci_prob)
     table.insert(1, "compute", compute)
     table["N_fit"], table["N_fit_low"], table["N_fit_high"] = q[0], q[1], q[2]

@@ -37,7 +37,7 @@ def data_section(ctx) -> Section:
         counts = frame[h["group_col"]].astype(str).value_counts()
         rows.append([f"groups ({h['group_col']})", ", ".join(f"{g}: {counts.get(g, 0)} runs" for g in h["groups"])])
     if "C" in frame:
-        _, centres, isoflop = budget_labels(frame["C"].to_numpy(float))
+        _, centres, isoflop = budget_labels(frame["C"].to_numpy(float), frame["N"] if "N" in frame else None)
         rows.append(["compute budgets", f"IsoFLOP ladder of {len(centres)} budgets" if isoflop
                      else "runs are not on IsoFLOP budgets (compute varies from run to run)"])
     derived = meta.get("derived") or []
@@ -236,6 +236,7 @@ def isoflops_section(ctx) -> Section:
 def frontier_section(ctx) -> Section:
     from bayes_scaling.plots import plot_frontier
     from bayes_scaling.queries.allocate import compute_optimal, decide, frontier_exponents
+    from bayes_scaling.queries.extrapolation import decades_beyond_data
 
     result, ci = ctx.result, ctx.ci
     sec = Section("frontier", "Compute-optimal frontier and allocation")
@@ -261,13 +262,13 @@ def frontier_section(ctx) -> Section:
         sel = opt.isel(budget=i)
         d = decide(result, float(b))
         ctx.decisions.append(d)
-        dec = f"{max(np.log10(b / c_max), 0.0):.2f}"
+        dec = f"{decades_beyond_data(result, {'N': np.array([d.N]), 'D': np.array([d.D]), 'C': np.array([d.compute])}):.2f}"
         rows.append([num(b), num(flops_to_pf_days(b)), draws_interval(sel["N_opt"], ci), draws_interval(sel["D_opt"], ci),
                      draws_interval(sel["tokens_per_param"], ci, 3), draws_interval(sel["loss_opt"], ci),
                      f"{num(d.N)} / {num(d.D)}", draws_interval(d.outcome["loss"], ci), dec])
     sec.add(Table(["budget C (FLOPs)", "PF-days", f"N* ({kind} parameters)", "D* (tokens)", "D*/N* (tokens/parameter)",
                    f"L* ({result.loss_unit})", f"decision N ({kind} parameters) / D (tokens), min. expected loss",
-                   f"loss at the decision ({result.loss_unit})", "decades beyond the largest run"], rows,
+                   f"loss at the decision ({result.loss_unit})", "decision: decades beyond the data (N, D or C)"], rows,
                   f"Allocation per budget: per-draw optimum, {interval_header(ci)}; the decision is one plan "
                   f"for all draws" + (" (population of the hierarchical fit)" if result.hierarchy else "")))
     return sec
