@@ -10,6 +10,7 @@ import numpy as np
 
 from bayes_scaling.baselines._core import Coords, lhs, multistart, natural, prepare
 from bayes_scaling.baselines.huber import HUBER_DELTA, HuberFit, huber_fit
+from bayes_scaling.conventions import check_seed
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.laws.registry import get_law
 
@@ -66,7 +67,7 @@ def huber_bootstrap(law_name: str, log_inputs: Mapping[str, np.ndarray], log_los
         raise BayesScalingError(f"point fit is {point.law!r} with delta={point.delta}, not {law.name!r} with {delta}")
     coords = Coords(law, point.ref)
     lo, hi = coords.box(x, y)
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xB007]))
+    rng = np.random.default_rng(np.random.SeedSequence([check_seed(seed), 0xB007]))
     n = y.size
     names = tuple(f"log_{k}" for k in coords.pos) + coords.direct
     draws = np.empty((n_boot, len(names)))

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.conventions import derived_seed
+from bayes_scaling.conventions import derived_seed, seeded_rng
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.budgets import snap_to_budgets
 from bayes_scaling.posterior.discrepancy import GROUP, Discrepancy, decades_outside, extrapolation_box, split_axis
@@ -140,7 +140,7 @@ def calibrate(result, fitter, *, inner_decades: float = 1.0, draws: int | None =
                 progress=False, group_col=None if h is None else h["group_col"],
                 target_accept=cfg.get("target_accept"), vary=None if h is None else tuple(h["vary"]))
     mu = inner.evaluator.log_mean_at_runs(test, seed=seed)  # chain, draw, run; unseen groups as a new group
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     flat_mu = mu.values.reshape(-1, mu.shape[-1]).T
     flat_sigma = inner.posterior["sigma"].stack(s=("chain", "draw")).values
     keep = rng.choice(flat_mu.shape[1], size=min(_MAX_DRAWS, flat_mu.shape[1]), replace=False)

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bayes_scaling.conventions import as_number, derived_seed
+from bayes_scaling.conventions import as_number, derived_seed, seeded_rng
 from bayes_scaling.data.runs import load_runs
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.budgets import BUDGET_DECADES, budget_levels, snap_to_budgets  # noqa: F401 (re-exported)
@@ -382,7 +382,7 @@ def with_mixture_discrepancy(ens: EnsembleResult, *, seed: int = 0, draws: int =
     d = decades_outside(test.frame, extrapolation_box(first.law, train.frame))
     lik = first.spec.likelihood
     tau, mass = grid_posterior(y[:, None] - mu, sigma, d, family=lik.family, nu=float(lik.nu))
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     out = {}
     for k, m in ens.members.items():
         t0, t1 = draws_from_grid(tau, mass, m.posterior, rng)

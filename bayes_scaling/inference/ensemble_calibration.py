@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayes_scaling.conventions import derived_seed
+from bayes_scaling.conventions import derived_seed, seeded_rng
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.discrepancy import draws_from_grid, split_axis
 from bayes_scaling.posterior.discrepancy import Discrepancy, decades_outside, extrapolation_box
@@ -117,7 +117,7 @@ def with_cross_fitted_discrepancy(ens: EnsembleResult, cuts, *, seed: int = 0, s
         raise BayesScalingError("calibrating one discrepancy on the mixture needs one likelihood family for every "
                                 "member; these members' families differ")
     axis, lik = split_axis(first.law), first.spec.likelihood
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     thresholds = [c[1] for c in cuts]
     blocks, per_cut = [], {}
     for dec, thr, test, fits_j, w in cuts:
@@ -137,7 +137,7 @@ def with_cross_fitted_discrepancy(ens: EnsembleResult, cuts, *, seed: int = 0, s
     med = [float(tau[np.searchsorted(np.cumsum(m), 0.5)]) for m in (m0, m1)]
     for (r, sg, d, _), c in zip(blocks, per_cut.values()):
         c["coverage_90_calibrated"] = heldout_coverage(r, sg, d, med[0], med[1], lik, rng)
-    total, diag_rng = sum(float(b[3].sum()) for b in blocks), np.random.default_rng(derived_seed(seed, 1))
+    total, diag_rng = sum(float(b[3].sum()) for b in blocks), seeded_rng(derived_seed(seed, 1))
     deepest = min(cuts, key=lambda c: c[1])
     info = {"method": "cross-fitted leave-future-out grid posterior on the ensemble's mixture", "cuts": per_cut,
             **(selection or {}),

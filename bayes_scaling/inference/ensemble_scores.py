@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from bayes_scaling.conventions import seeded_rng
+
 _MAX_DRAWS = 1000  # predictive draws per member used for the expectations
 
 
 def crps_block(draws: list[np.ndarray], y, *, seed: int = 0) -> np.ndarray:
     """Per run (rows): E|X_k - y| for each member k, then E|X_k - X_l| for every pair (k, l), from
     ``draws`` (one array run x draws per member, of log-loss) and the observed log-losses ``y``."""
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     y = np.asarray(y, float)
     xs = []
     for d in draws:
@@ -93,7 +95,7 @@ def crps_stacking_weights(block: np.ndarray, *, point_weights=None, n_boot: int 
     v = np.ones(n) if point_weights is None else np.asarray(point_weights, float)
     if n_boot <= 0:
         return _crps_argmin(block, v, k)
-    g = np.random.default_rng(seed).dirichlet(np.ones(n), size=n_boot) * n
+    g = seeded_rng(seed).dirichlet(np.ones(n), size=n_boot) * n
     return np.mean([_crps_argmin(block, v * gi, k) for gi in g], axis=0)
 
 
