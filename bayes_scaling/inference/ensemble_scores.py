@@ -23,8 +23,12 @@ from __future__ import annotations
 import numpy as np
 
 from bayes_scaling.conventions import seeded_rng
+from bayes_scaling.posterior.intervals import thin_indices
 
-_MAX_DRAWS = 1000  # predictive draws per member used for the expectations
+#: Predictive draws per member the expectations use (:func:`~bayes_scaling.posterior.intervals.thin_indices`):
+#: the pairwise terms sort them per run and member pair, and each expectation's Monte Carlo error is 1/30 of
+#: the draws' spread at 1000.
+CRPS_DRAWS = 1000
 
 
 def crps_block(draws: list[np.ndarray], y, *, seed: int = 0) -> np.ndarray:
@@ -35,7 +39,7 @@ def crps_block(draws: list[np.ndarray], y, *, seed: int = 0) -> np.ndarray:
     xs = []
     for d in draws:
         d = np.asarray(d, float)
-        xs.append(d[:, rng.choice(d.shape[1], size=min(_MAX_DRAWS, d.shape[1]), replace=False)])
+        xs.append(d[:, thin_indices(d.shape[1], CRPS_DRAWS, rng)])
     k, n = len(xs), len(y)
     a = np.column_stack([np.abs(x - y[:, None]).mean(axis=1) for x in xs])
     b = np.empty((n, k, k))

@@ -8,6 +8,7 @@ import numpy as np
 import xarray as xr
 
 from bayes_scaling.conventions import CI_PROB, SAMPLE_DIMS, check_ci_prob
+from bayes_scaling.errors import BayesScalingError
 
 
 def interval_bounds(ci_prob: float) -> tuple[float, float]:
@@ -22,6 +23,13 @@ def flat_draws(da: xr.DataArray) -> np.ndarray:
     others = [d for d in da.dims if d not in SAMPLE_DIMS]
     arr = da.transpose(*others, *SAMPLE_DIMS).values
     return arr.reshape(arr.shape[: len(others)] + (-1,))
+
+
+def thin_indices(total: int, cap: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of at most ``cap`` of ``total`` draws, uniformly at random without replacement (NumPy's
+    ``Generator.choice``, in the order drawn; with ``total <= cap``, every index in a random order): the one
+    way a summary that costs per draw thins the posterior. Sort them to keep the draws' order."""
+    return rng.choice(int(total), size=min(int(cap), int(total)), replace=False)
 
 
 def median_interval(draws, ci_prob: float = CI_PROB) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -45,6 +53,53 @@ def quantiles(arr, levels) -> np.ndarray:
         if np.isinf(arr).any():  # linear interpolation between two infs gives inf - inf = NaN
             q = np.where(np.isnan(q), np.nanquantile(arr, levels, axis=-1, method="inverted_cdf"), q)
     return q
+
+
+def weighted_quantiles(values, weights, levels) -> np.ndarray:
+    """Quantiles of ``values`` (1-D, any order, units kept) under each row of ``weights`` (..., n: finite,
+    >= 0, a positive sum per row; normalised here), levels first: :func:`quantiles` generalised to weighted
+    draws, and equal to it (up to rounding) when a row's weights are equal. Linear interpolation between the
+    values with positive weight, the k-th of them (ascending) at position (c_k - w_k / 2 - w_1 / 2) / (1 -
+    w_1 / 2 - w_m / 2), c_k the cumulative weight: each value's mass centred on it (Hazen), rescaled so the
+    smallest value sits at level 0 and the largest at 1, which for n equal weights puts the k-th at
+    (k - 1) / (n - 1), NumPy's default ("linear") positions. NaN values get no weight; a level between two
+    equal values (both infinite, say) is that value."""
+    v = np.asarray(values, float).reshape(-1)
+    w = np.array(np.broadcast_to(np.asarray(weights, float), np.shape(weights)), float)
+    if w.shape[-1:] != v.shape:
+        raise BayesScalingError(f"weights must have one weight per value on their last axis ({v.size}), got shape "
+                                f"{w.shape}", quantity="weights")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise BayesScalingError("weights must be finite numbers >= 0", quantity="weights")
+    order = np.argsort(v, kind="stable")  # NaN last
+    v, w = v[order], np.where(np.isnan(v[order]), 0.0, w[..., order])
+    total = w.sum(axis=-1, keepdims=True)
+    if np.any(total <= 0):
+        raise BayesScalingError("weights must have a positive sum in every row (over values that are not NaN)",
+                                quantity="weights")
+    w = w / total
+    pos = w > 0
+    first = np.take_along_axis(w, np.argmax(pos, axis=-1)[..., None], -1)
+    last = np.take_along_axis(w, (w.shape[-1] - 1 - np.argmax(pos[..., ::-1], axis=-1))[..., None], -1)
+    c = np.cumsum(w, axis=-1)
+    span = c[..., -1:] - first / 2 - last / 2
+    with np.errstate(invalid="ignore", divide="ignore"):  # one value with weight: every level is that value
+        at = np.where(span > 0, (c - w / 2 - first / 2) / span, 0.0)
+    idx = np.arange(v.size)
+    out = []
+    for p in np.atleast_1d(np.asarray(levels, float)):
+        above = pos & (at >= p)
+        hi = np.argmax(above, axis=-1)  # the first value with weight at or above p (the largest: at = 1)
+        hi = np.where(above.any(axis=-1), hi, v.size - 1 - np.argmax(pos[..., ::-1], axis=-1))
+        below = pos & (idx < hi[..., None])
+        lo = np.where(below.any(axis=-1), v.size - 1 - np.argmax(below[..., ::-1], axis=-1), hi)
+        a_lo, a_hi = (np.take_along_axis(at, i[..., None], -1)[..., 0] for i in (lo, hi))
+        t = np.clip(np.where(a_hi > a_lo, (p - a_lo) / np.where(a_hi > a_lo, a_hi - a_lo, 1.0), 1.0), 0.0, 1.0)
+        x_lo, x_hi = v[lo], v[hi]
+        with np.errstate(invalid="ignore"):
+            out.append(np.where(x_lo == x_hi, x_lo, x_lo + t * (x_hi - x_lo)))
+    q = np.stack(out)
+    return q if np.ndim(levels) else q[0]
 
 
 def summarize(da: xr.DataArray, ci_prob: float = CI_PROB) -> xr.Dataset:
