@@ -179,3 +179,29 @@ def test_thin_indices_is_numpys_choice_capped():
     np.testing.assert_array_equal(a, np.random.default_rng(3).choice(1000, size=400, replace=False))
     assert len(set(a.tolist())) == 400
     assert sorted(thin_indices(50, 400, np.random.default_rng(3)).tolist()) == list(range(50))
+
+
+@pytest.mark.parametrize("existed", [True, False])
+def test_several_files_are_written_all_or_nothing(tmp_path, existed):
+    from bayes_scaling.files import write_files_atomic
+
+    first, blocker, last = tmp_path / "a.png", tmp_path / "b.png", tmp_path / "report.md"
+    if existed:
+        first.write_bytes(b"old")
+    blocker.mkdir()  # a folder: renaming a file onto it fails after the first file was renamed into place
+    (blocker / "keep").write_text("x")
+    with pytest.raises(BayesScalingError, match=r"^cannot write .*b\.png"):
+        write_files_atomic({first: b"new", blocker: b"b", last: b"doc"})
+    assert (first.read_bytes() == b"old") if existed else not first.exists()
+    assert not last.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["b.png", *(["a.png"] if existed else [])])
+    assert write_files_atomic({first: b"1", last: b"2"}) == [first, last]
+    assert first.read_bytes() == b"1" and last.read_bytes() == b"2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png", "report.md"]
+
+
+def test_report_writer_uses_the_shared_atomic_writer():
+    import bayes_scaling.report._render as render
+
+    assert render.write_files_atomic is __import__("bayes_scaling.files", fromlist=["x"]).write_files_atomic
+    assert not hasattr(render, "write_atomic")
