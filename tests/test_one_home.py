@@ -205,3 +205,22 @@ def test_report_writer_uses_the_shared_atomic_writer():
 
     assert render.write_files_atomic is __import__("bayes_scaling.files", fromlist=["x"]).write_files_atomic
     assert not hasattr(render, "write_atomic")
+
+
+@pytest.mark.parametrize("family", ["student_t", "logit_normal"])
+def test_design_outcomes_are_drawn_and_scored_on_the_familys_scale(family):
+    from types import SimpleNamespace
+
+    from bayes_scaling.queries.design_loglik import outcome_loglik
+    from bayes_scaling.specs.families import get_family
+
+    rng = np.random.default_rng(1)
+    fam = get_family(family)
+    pre = SimpleNamespace(sigma=np.array([0.1, 0.2, 0.3]), family=fam, size=3)
+    log_mu = np.log(rng.uniform(0.2, 0.8, (3, 4)))  # (draws, candidates)
+    worlds = SimpleNamespace(truth=np.array([0, 2]), noise=rng.standard_normal((2, 4)))
+    got = outcome_loglik(pre, log_mu, worlds)  # (candidates, worlds, draws)
+    loc = (lambda m: np.log(m) - np.log1p(-m)) if family == "logit_normal" else np.log  # noqa: E731
+    y_loc = loc(np.exp(log_mu[worlds.truth])) + pre.sigma[worlds.truth][:, None] * worlds.noise  # (worlds, cand)
+    z = (y_loc.T[:, :, None] - loc(np.exp(log_mu)).T[:, None, :]) / pre.sigma
+    np.testing.assert_allclose(got, fam.logpdf(z) - np.log(pre.sigma), rtol=1e-9, atol=1e-12)

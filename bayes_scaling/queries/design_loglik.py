@@ -23,13 +23,14 @@ def outcome_loglik(pre: Preposterior, log_mu: np.ndarray, worlds) -> np.ndarray:
     """log p(y_wj | draw) for each candidate j, world w and draw: array (candidates, worlds, draws);
     ``log_mu`` is (draws, candidates), ``worlds`` a :class:`~bayes_scaling.queries.design.Worlds`. Filled in
     blocks of candidates (:data:`LOGLIK_BLOCK_VALUES` values each), so only the result is large."""
-    sig = pre.sigma[worlds.truth][:, None]
-    y = (log_mu[worlds.truth] + sig * worlds.noise).T  # (candidates, worlds)
+    fam, sig = pre.family, pre.sigma[worlds.truth][:, None]
+    y = fam.add_noise(np, log_mu[worlds.truth], sig, worlds.noise).T  # (candidates, worlds)
+    y, loc_mu = fam.location(np, y), fam.location(np, log_mu).T  # on the family's scale (log-loss: the same)
     log_sigma = np.log(pre.sigma)[None, None, :]
     out = np.empty((y.shape[0], y.shape[1], pre.size))
     step = max(1, LOGLIK_BLOCK_VALUES // max(y.shape[1] * pre.size, 1))
     for a in range(0, y.shape[0], step):
-        z = (y[a:a + step, :, None] - log_mu.T[a:a + step, None, :]) / pre.sigma[None, None, :]
+        z = (y[a:a + step, :, None] - loc_mu[a:a + step, None, :]) / pre.sigma[None, None, :]
         out[a:a + step] = pre.family.logpdf(z) - log_sigma
     return out
 
