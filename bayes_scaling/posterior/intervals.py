@@ -65,41 +65,48 @@ def weighted_quantiles(values, weights, levels) -> np.ndarray:
     (k - 1) / (n - 1), NumPy's default ("linear") positions. NaN values get no weight; a level between two
     equal values (both infinite, say) is that value."""
     v = np.asarray(values, float).reshape(-1)
+    levels = np.atleast_1d(np.asarray(levels, float))
+    if levels.ndim != 1 or not np.all((levels >= 0) & (levels <= 1)):
+        raise BayesScalingError(f"quantile levels must be numbers in [0, 1], got {levels.tolist()}", quantity="levels")
     w = np.array(np.broadcast_to(np.asarray(weights, float), np.shape(weights)), float)
     if w.shape[-1:] != v.shape:
         raise BayesScalingError(f"weights must have one weight per value on their last axis ({v.size}), got shape "
                                 f"{w.shape}", quantity="weights")
     if not np.all(np.isfinite(w)) or np.any(w < 0):
         raise BayesScalingError("weights must be finite numbers >= 0", quantity="weights")
-    order = np.argsort(v, kind="stable")  # NaN last
-    v, w = v[order], np.where(np.isnan(v[order]), 0.0, w[..., order])
+    if not np.all(v[1:] >= v[:-1]):  # not sorted, or NaN values: sort (NaN last, weightless)
+        order = np.argsort(v, kind="stable")
+        v, w = v[order], np.where(np.isnan(v[order]), 0.0, w[..., order])
     total = w.sum(axis=-1, keepdims=True)
     if np.any(total <= 0):
         raise BayesScalingError("weights must have a positive sum in every row (over values that are not NaN)",
                                 quantity="weights")
     w = w / total
     pos = w > 0
-    first = np.take_along_axis(w, np.argmax(pos, axis=-1)[..., None], -1)
-    last = np.take_along_axis(w, (w.shape[-1] - 1 - np.argmax(pos[..., ::-1], axis=-1))[..., None], -1)
+    every = bool(pos.all())  # the usual case: every value has weight
+    ends = (np.argmax(pos, axis=-1), w.shape[-1] - 1 - np.argmax(pos[..., ::-1], axis=-1)) if not every else None
+    first, last = (w[..., :1], w[..., -1:]) if every else (np.take_along_axis(w, e[..., None], -1) for e in ends)
     c = np.cumsum(w, axis=-1)
     span = c[..., -1:] - first / 2 - last / 2
     with np.errstate(invalid="ignore", divide="ignore"):  # one value with weight: every level is that value
-        at = np.where(span > 0, (c - w / 2 - first / 2) / span, 0.0)
+        at = np.where(span > 0, (c - w / 2 - first / 2) / span, 1.0)
     idx = np.arange(v.size)
+    if every:
+        prev = np.broadcast_to(idx, w.shape)
+    else:
+        at = np.where(pos, at, -np.inf)  # values without weight are never a neighbour
+        prev = np.maximum.accumulate(np.where(pos, idx, -1), axis=-1)  # the last with weight at or before k
     out = []
-    for p in np.atleast_1d(np.asarray(levels, float)):
-        above = pos & (at >= p)
-        hi = np.argmax(above, axis=-1)  # the first value with weight at or above p (the largest: at = 1)
-        hi = np.where(above.any(axis=-1), hi, v.size - 1 - np.argmax(pos[..., ::-1], axis=-1))
-        below = pos & (idx < hi[..., None])
-        lo = np.where(below.any(axis=-1), v.size - 1 - np.argmax(below[..., ::-1], axis=-1), hi)
-        a_lo, a_hi = (np.take_along_axis(at, i[..., None], -1)[..., 0] for i in (lo, hi))
+    for p in levels:
+        hi = np.argmax(at >= p, axis=-1)[..., None]  # the first value with weight at or above p (the last: at = 1)
+        lo = np.take_along_axis(prev, np.maximum(hi - 1, 0), -1)
+        lo = np.where((hi > 0) & (lo >= 0), lo, hi)
+        a_lo, a_hi = np.take_along_axis(at, lo, -1)[..., 0], np.take_along_axis(at, hi, -1)[..., 0]
         t = np.clip(np.where(a_hi > a_lo, (p - a_lo) / np.where(a_hi > a_lo, a_hi - a_lo, 1.0), 1.0), 0.0, 1.0)
-        x_lo, x_hi = v[lo], v[hi]
+        x_lo, x_hi = v[lo[..., 0]], v[hi[..., 0]]
         with np.errstate(invalid="ignore"):
             out.append(np.where(x_lo == x_hi, x_lo, x_lo + t * (x_hi - x_lo)))
-    q = np.stack(out)
-    return q if np.ndim(levels) else q[0]
+    return np.stack(out)
 
 
 def summarize(da: xr.DataArray, ci_prob: float = CI_PROB) -> xr.Dataset:
