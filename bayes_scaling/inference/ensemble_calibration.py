@@ -31,7 +31,6 @@ from bayes_scaling.posterior.intervals import thin_indices
 from bayes_scaling.result.ensemble import EnsembleResult
 
 
-
 def run_weights(values, thresholds) -> np.ndarray:
     """1 / (number of cuts in ``thresholds`` that hold each run out, i.e. lie below its ``values``), so
     a run held out by several nested cuts counts once in all (0 for a run no cut holds out)."""
@@ -132,7 +131,8 @@ def with_cross_fitted_discrepancy(ens: EnsembleResult, cuts, *, seed: int = 0, s
         blocks.append((r, sigma[keep], d, run_weights(v, thresholds)))
         per_cut[f"{dec:g}"] = {"n_test": len(test), "decades_beyond_max": float(d.max()),
                                "weights": dict(zip(fits_j, map(float, w))),
-                               "coverage_90_raw": heldout_coverage(r, sigma[keep], d, 0.0, 0.0, lik, rng, log_y=log_ys[-1])}
+                               "coverage_90_raw": heldout_coverage(r, sigma[keep], d, 0.0, 0.0, lik, rng,
+                                                                   log_y=log_ys[-1])}
     tau, mass = pooled_grid_posterior(blocks, family=lik.family, nu=float(lik.nu))
     m0, m1 = mass.sum(axis=1), mass.sum(axis=0)
     med = [float(tau[np.searchsorted(np.cumsum(m), 0.5)]) for m in (m0, m1)]
@@ -144,7 +144,8 @@ def with_cross_fitted_discrepancy(ens: EnsembleResult, cuts, *, seed: int = 0, s
             **(selection or {}),
             "inner_n_train": len(next(iter(deepest[3].values())).runs), "inner_n_test": len(deepest[2])}
     for label, taus in (("raw", (0.0, 0.0)), ("calibrated", med)):  # pooled, each held-out run once in all
-        info[f"inner_coverage_90_{label}"] = float(sum(b[3] @ _covered(b, y, lik, diag_rng, taus) for b, y in zip(blocks, log_ys)) / total)
+        covered = sum(b[3] @ _covered(b, y, lik, diag_rng, taus) for b, y in zip(blocks, log_ys))
+        info[f"inner_coverage_90_{label}"] = float(covered / total)
     info.update({
             "inner_fits_reused": True, "tau_median": med, "posterior_mass_at_grid_edge": float(m0[-5:].sum() + m1[-5:].sum()),
             "inner_diagnostics_ok": all(bool(f.diagnostics.ok) for c in cuts for f in c[3].values())})
