@@ -155,11 +155,12 @@ def check_positive(rule: str, value, quantity: str | None = None, *, below: floa
 MAX_MONTE_CARLO = 100_000
 
 
-def check_count(name: str, value, minimum: int, maximum: int | None = None, why: str = "") -> int:
-    """Validate a whole number in [``minimum``, ``maximum``] (a count of draws, worlds, runs in a batch ...);
-    ``why`` explains the maximum in the error."""
+def check_count(name: str, value, minimum: int, maximum: int | None = None, why: str = "", *,
+                min_why: str = "") -> int:
+    """Validate a whole number in [``minimum``, ``maximum``] (a count of draws, worlds, runs in a batch ...): the
+    one check of every whole-number argument. ``why`` explains the maximum in the error, ``min_why`` the minimum."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise BayesScalingError(f"{name} must be a whole number >= {minimum}, got {value!r}", quantity=name)
+        raise BayesScalingError(f"{name} must be a whole number >= {minimum}{min_why}, got {value!r}", quantity=name)
     if maximum is not None and value > maximum:
         raise BayesScalingError(f"{name} must be at most {maximum:,}{why}, got {value!r}", quantity=name)
     return int(value)

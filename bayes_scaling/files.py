@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from bayes_scaling.errors import BayesScalingError, raise_received_interrupt
@@ -96,6 +97,53 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes | memoryview) -> Pat
         f.flush()
         os.fsync(f.fileno())
     return path
+
+
+def write_files_atomic(files: Mapping[str | os.PathLike, bytes]) -> list[Path]:
+    """Write several files all or nothing: each to a temporary sibling (flushed to disk), then renamed into
+    place in the given order (pass the main document last). When a rename fails (or an interrupt comes), the
+    files already renamed are put back as they were (the old file restored from a hard link, or a copy where
+    the file system has none; a new file removed), no temporary file stays behind and an :class:`OSError`
+    becomes one line. Returns the paths, in order."""
+    paths, temps, backups, done, at = [Path(p) for p in files], {}, {}, [], None
+    try:
+        for path, data in zip(paths, files.values()):
+            at = path
+            fd, temps[path] = temp_sibling(path)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        raise_received_interrupt()  # an interrupt lost in a finalizer: no file
+        for path in paths:
+            at = path
+            if path.exists():
+                backups[path] = _backup(path)
+            os.replace(temps[path], path)
+            done.append(path)
+    except BaseException as e:
+        for path in reversed(done):  # undo, newest first
+            with suppress(OSError):
+                os.replace(backups.pop(path), path) if path in backups else path.unlink()
+        if isinstance(e, OSError):
+            raise os_error(e, at) from None
+        raise
+    finally:
+        for tmp in (*temps.values(), *backups.values()):
+            tmp.unlink(missing_ok=True)
+    return paths
+
+
+def _backup(path: Path) -> Path:
+    """A hidden sibling holding ``path``'s current content (a hard link; a copy where links fail)."""
+    fd, bak = temp_sibling(path, ".bak")
+    os.close(fd)
+    bak.unlink()
+    try:
+        os.link(path, bak)
+    except OSError:
+        shutil.copy2(path, bak)
+    return bak
 
 
 def check_out_file(out: str | os.PathLike, fix: str, option: str = "--out") -> Path:

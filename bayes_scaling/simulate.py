@@ -67,5 +67,6 @@ def simulate_runs(law_name: str, truth: dict[str, float], design: pd.DataFrame, 
     out = design.copy()
     extra = {k: out[k] for k in ("U", "X", "S", "L") if k in out}
     mean = true_loss(law_name, truth, N=out.get("params"), D=out.get("tokens"), C=out.get("compute"), **extra)
-    out["loss"] = np.exp(np.log(mean) + scale * get_family(family, nu).draws(rng, len(out)))
+    fam = get_family(family, nu)  # the noise on the family's scale: a logit_normal metric stays in (0, 1)
+    out["loss"] = np.exp(fam.add_noise(np, np.log(mean), scale, fam.draws(rng, len(out))))
     return out

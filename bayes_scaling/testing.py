@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayes_scaling.conventions import derived_seed
+from bayes_scaling.conventions import derived_seed, seeded_rng
 from bayes_scaling.data.runs import load_runs
 from bayes_scaling.inference.fit import resolve_spec
 from bayes_scaling.inference.model import model_data
@@ -37,7 +37,7 @@ def fake_fit(law: str = "chinchilla", truth: dict[str, float] | None = None, *, 
         frame = runs_frame(law_obj.name, runs_truth or truth, sigma=sigma, seed=seed)
         runs = load_runs(frame, extra_cols={k: k for k in ("U", "X", "S", "L") if k in frame})
     data = model_data(spec, runs)
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     post = {n: (("chain", "draw"), truth[n] * (1 + rel_sd * rng.standard_normal((chains, draws))))
             for n in law_obj.param_names}
     post["sigma"] = (("chain", "draw"), np.abs(sigma * (1 + 0.1 * rng.standard_normal((chains, draws)))))
@@ -78,7 +78,7 @@ def fake_hierarchical_fit(seed: int = 0, chains: int = 2, draws: int = 200):
     runs = load_runs(pd.concat(frames, ignore_index=True), group_cols=["arch"])
     spec = resolve_spec("chinchilla").with_vary(["A", "B"])
     data = model_data(spec, runs)
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     shape = (chains, draws)
     dims = ("chain", "draw")
     post = {n: (dims, truth[n] * (1 + 0.01 * rng.standard_normal(shape))) for n in spec.law.param_names}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import errno
 import json
-import pathlib
+import os
 import warnings
 from decimal import Decimal
 from pathlib import Path
@@ -170,16 +170,16 @@ def test_the_printed_fit_command_reads_back_the_exported_seed_and_predictor_colu
 def test_a_full_disk_while_writing_a_markdown_report_names_the_fix_and_leaves_nothing(fit_path, tmp_path,
                                                                                         monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    write = pathlib.Path.write_bytes
+    sync = os.fsync
     calls = []
 
-    def full(self, data):  # the second file (a figure or the document) hits a full disk
-        calls.append(self)
+    def full(fd):  # the second file (a figure or the document) hits a full disk when flushed to it
+        calls.append(fd)
         if len(calls) == 2:
             raise OSError(errno.ENOSPC, "No space left on device")
-        return write(self, data)
+        return sync(fd)
 
-    monkeypatch.setattr(pathlib.Path, "write_bytes", full)
+    monkeypatch.setattr(os, "fsync", full)
     _, err = cli(["report", fit_path, "--out", "r.md", "--no-refits"], capsys, code=2)
     assert len(calls) == 2 and "disk is full" in err and len(err.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == []

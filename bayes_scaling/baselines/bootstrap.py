@@ -10,7 +10,9 @@ import numpy as np
 
 from bayes_scaling.baselines._core import Coords, lhs, multistart, natural, prepare
 from bayes_scaling.baselines.huber import HUBER_DELTA, HuberFit, huber_fit
+from bayes_scaling.conventions import check_seed
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.posterior.intervals import interval_bounds, quantiles
 from bayes_scaling.laws.registry import get_law
 
 
@@ -42,9 +44,9 @@ class HuberBootstrap:
         return natural(get_law(self.law), self.p_draws())
 
     def interval(self, prob: float = 0.95) -> dict[str, tuple[float, float]]:
-        """Equal-tailed percentile interval of every parameter (natural units)."""
-        q = [50 * (1 - prob), 50 * (1 + prob)]
-        return {k: tuple(float(v) for v in np.percentile(d, q)) for k, d in self.param_draws().items()}
+        """Equal-tailed percentile interval of mass ``prob`` of every parameter (natural units)."""
+        levels = interval_bounds(prob)
+        return {k: tuple(float(v) for v in quantiles(d, levels)) for k, d in self.param_draws().items()}
 
 
 def huber_bootstrap(law_name: str, log_inputs: Mapping[str, np.ndarray], log_loss, *, n_boot: int = 200,
@@ -66,7 +68,7 @@ def huber_bootstrap(law_name: str, log_inputs: Mapping[str, np.ndarray], log_los
         raise BayesScalingError(f"point fit is {point.law!r} with delta={point.delta}, not {law.name!r} with {delta}")
     coords = Coords(law, point.ref)
     lo, hi = coords.box(x, y)
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xB007]))
+    rng = np.random.default_rng(np.random.SeedSequence([check_seed(seed), 0xB007]))
     n = y.size
     names = tuple(f"log_{k}" for k in coords.pos) + coords.direct
     draws = np.empty((n_boot, len(names)))
@@ -92,9 +94,10 @@ def predict_interval(boot: HuberBootstrap, log_inputs: Mapping[str, np.ndarray],
     "median", "lower", "upper"}``, arrays of losses in the data's units (e.g. nats/token), the
     interval equal-tailed with probability ``prob``.
     """
+    lo, hi = interval_bounds(prob)
     law = get_law(boot.law)
     x = {n: np.atleast_1d(np.asarray(log_inputs[n], float)) for n in law.input_names}
     pdraw = {k: v[:, None] for k, v in boot.p_draws().items()}
     lp = np.asarray(law.log_loss(np, x, pdraw), float)  # (n_boot, m)
-    q = np.percentile(lp, [50 * (1 - prob), 50.0, 50 * (1 + prob)], axis=0)
+    q = quantiles(lp.T, [lo, 0.5, hi])  # (level, m)
     return {"point": boot.point.predict(x), "median": np.exp(q[1]), "lower": np.exp(q[0]), "upper": np.exp(q[2])}

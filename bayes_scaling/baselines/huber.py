@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bayes_scaling.baselines._core import Coords, lhs, multistart, natural, prepare
+from bayes_scaling.conventions import seeded_rng
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.laws.registry import get_law
 
@@ -61,7 +62,7 @@ def _start_array(coords: Coords, starts, x, y, seed: int, default: int) -> np.nd
         if n < 1:
             raise BayesScalingError("starts must be a positive count or a list of parameter dicts")
         lo, hi = coords.box(x, y)
-        return lhs(n, lo, hi, np.random.default_rng(seed))
+        return lhs(n, lo, hi, seeded_rng(seed))
     return np.array([coords.from_p(s) for s in starts])
 
 

@@ -27,6 +27,7 @@ from bayes_scaling.laws.base import ScalingLaw
 from bayes_scaling.laws.registry import get_law
 from bayes_scaling.inference.budgets import sides_hold, snap_to_budgets
 from bayes_scaling.inference.discrepancy import decades_outside, extrapolation_box, scale_values, split_axis
+from bayes_scaling.posterior.intervals import interval_bounds, quantiles
 
 
 @dataclass
@@ -92,6 +93,12 @@ def crps_samples(draws: np.ndarray, y: np.ndarray) -> np.ndarray:
     return term1 - term2
 
 
+#: The backtest scores the equal-tailed 50% and 90% predictive intervals (its ``coverage_50`` and
+#: ``coverage_90`` columns) by definition, whatever ``ci_prob`` a user reads elsewhere: their quantile
+#: levels, with the median, ascending.
+SCORED_LEVELS = [interval_bounds(0.9)[0], interval_bounds(0.5)[0], 0.5, interval_bounds(0.5)[1], interval_bounds(0.9)[1]]
+
+
 def _covers(lo, hi, y):
     return float(np.mean((lo <= y) & (y <= hi)))
 
@@ -149,7 +156,7 @@ def backtest(runs, law: str | None = None, spec=None, *, holdout_above: float | 
         nonfinite = max(nonfinite, bad)
         if bad:  # e.g. a stuck chain; quantiles skip them, CRPS is undefined
             samples = np.where(np.isfinite(samples), samples, np.nan)
-        q = np.nanquantile(samples, [0.05, 0.25, 0.5, 0.75, 0.95], axis=1)
+        q = quantiles(samples, SCORED_LEVELS)  # lo90, lo50, median, hi50, hi90
         rows.append({"method": label, "coverage_50": _covers(q[1], q[3], y), "coverage_90": _covers(q[0], q[4], y),
                      "mare": float(np.median(np.abs(q[2] - y) / y)),
                      "crps": float(crps_samples(samples, y).mean()) if not bad else np.nan})

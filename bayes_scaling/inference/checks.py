@@ -31,16 +31,9 @@ def check_sampler_counts(draws, tune, chains) -> tuple[int, int | None, int]:
     :data:`~bayes_scaling.posterior.inputs.MAX_DRAW_VALUES` (1e8: every query holds each parameter's
     draws in one array and refuses more, so a larger fit could answer none) and chains x tune <=
     :data:`MAX_WARMUP_STEPS` (memory: see there)."""
-    def whole(name, value, low, why=""):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise BayesScalingError(f"{name} must be an integer >= {low}{why}, got {value!r}", quantity=name)
-        return int(value)
-
-    draws = whole("draws", draws, 10)
-    tune = None if tune is None else whole("tune", tune, 10)
-    chains = whole("chains", chains, 2, " (R-hat, the check that chains agree, compares chains)")
-    if chains > MAX_CHAINS:
-        raise BayesScalingError(f"chains must be at most {MAX_CHAINS}, got {chains}", quantity="chains")
+    draws = check_count("draws", draws, 10)
+    tune = None if tune is None else check_count("tune", tune, 10)
+    chains = check_count("chains", chains, 2, MAX_CHAINS, min_why=" (R-hat, the check that chains agree, compares chains)")
     if draws * chains > MAX_DRAW_VALUES:
         raise BayesScalingError(f"draws x chains = {draws * chains:.3g} is more than the {MAX_DRAW_VALUES:.0e} draws "
                                 f"a query can hold: ask for at most {MAX_DRAW_VALUES // chains} draws per chain",

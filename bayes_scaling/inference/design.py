@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from bayes_scaling.conventions import MAX_MONTE_CARLO, check_count, check_seed, derived_seed
+from bayes_scaling.conventions import MAX_MONTE_CARLO, check_count, check_seed, derived_seed, seeded_rng
 from bayes_scaling.cost import CostLaw, store_cost, stored_cost
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.checks import check_sampler_counts
@@ -82,7 +82,7 @@ def refit_expected(result, n_params, tokens, score: Callable, *, sims: int = 6, 
     sims = check_count("sims", sims, 1, MAX_MONTE_CARLO)
     check_sampler_counts(draws, tune, chains)
     run_noise = json.loads(result.tree.attrs.get("run_noise", "null")) is not None
-    rng = np.random.default_rng(derived_seed(seed, REFIT_WORLD_OFFSET))
+    rng = seeded_rng(derived_seed(seed, REFIT_WORLD_OFFSET))
     scores, t0 = [], time.perf_counter()
     for i in range(sims):
         runs = with_simulated_runs(result, n_params, tokens, rng=rng)

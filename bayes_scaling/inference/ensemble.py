@@ -41,20 +41,21 @@ from pathlib import Path
 
 import numpy as np
 
-from bayes_scaling.conventions import as_number, derived_seed
+from bayes_scaling.conventions import as_number, derived_seed, seeded_rng
 from bayes_scaling.cost import stored_cost
 from bayes_scaling.data.runs import load_runs
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.budgets import BUDGET_DECADES, budget_levels, decades_cut, snap_to_budgets  # noqa: F401 (re-exported)
 from bayes_scaling.inference.budgets import level_cut as budgets_level_cut
-from bayes_scaling.inference.discrepancy import (decades_outside, draws_from_grid, extrapolation_box, grid_posterior,
-                                                 scale_values, split_axis)
+from bayes_scaling.inference.discrepancy import (CALIBRATION_DRAWS, decades_outside, draws_from_grid, extrapolation_box,
+                                                 grid_posterior, scale_values, split_axis)
 from bayes_scaling.inference.ensemble_calibration import (calibration_cuts, heldout_log_score, run_weights,
                                                          with_cross_fitted_discrepancy)
 from bayes_scaling.inference.ensemble_scores import crps_block, crps_stacking_weights, member_crps
 from bayes_scaling.inference.checks import check_ensemble_options
 from bayes_scaling.inference.fit import check_units, fit, resolve_spec
 from bayes_scaling.posterior.discrepancy import Discrepancy
+from bayes_scaling.posterior.intervals import thin_indices
 from bayes_scaling.result.ensemble import EnsembleResult
 
 #: Default cuts: hold out the runs within 0.5, 1 and 1.5 decades of the largest on the split axis.
@@ -374,8 +375,9 @@ def with_mixture_discrepancy(ens: EnsembleResult, *, seed: int = 0, draws: int =
     axis, box = split_axis(first.law), extrapolation_box(first.law, ens.runs.frame, cost)
     d = decades_outside(scale_values(first.law, test.frame, cost), extrapolation_box(first.law, train.frame, cost))
     lik = first.spec.likelihood
-    tau, mass = grid_posterior(y[:, None] - mu, sigma, d, family=lik.family, nu=float(lik.nu))
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
+    keep = thin_indices(mu.shape[1], CALIBRATION_DRAWS, rng)  # as a single fit's calibration scores its draws
+    tau, mass = grid_posterior(y[:, None] - mu[:, keep], sigma[keep], d, family=lik.family, nu=float(lik.nu))
     out = {}
     for k, m in ens.members.items():
         t0, t1 = draws_from_grid(tau, mass, m.posterior, rng)

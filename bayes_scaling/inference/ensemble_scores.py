@@ -22,18 +22,24 @@ from __future__ import annotations
 
 import numpy as np
 
-_MAX_DRAWS = 1000  # predictive draws per member used for the expectations
+from bayes_scaling.conventions import seeded_rng
+from bayes_scaling.posterior.intervals import thin_indices
+
+#: Predictive draws per member the expectations use (:func:`~bayes_scaling.posterior.intervals.thin_indices`):
+#: the pairwise terms sort them per run and member pair, and each expectation's Monte Carlo error is 1/30 of
+#: the draws' spread at 1000.
+CRPS_DRAWS = 1000
 
 
 def crps_block(draws: list[np.ndarray], y, *, seed: int = 0) -> np.ndarray:
     """Per run (rows): E|X_k - y| for each member k, then E|X_k - X_l| for every pair (k, l), from
     ``draws`` (one array run x draws per member, of log-loss) and the observed log-losses ``y``."""
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     y = np.asarray(y, float)
     xs = []
     for d in draws:
         d = np.asarray(d, float)
-        xs.append(d[:, rng.choice(d.shape[1], size=min(_MAX_DRAWS, d.shape[1]), replace=False)])
+        xs.append(d[:, thin_indices(d.shape[1], CRPS_DRAWS, rng)])
     k, n = len(xs), len(y)
     a = np.column_stack([np.abs(x - y[:, None]).mean(axis=1) for x in xs])
     b = np.empty((n, k, k))
@@ -93,7 +99,7 @@ def crps_stacking_weights(block: np.ndarray, *, point_weights=None, n_boot: int 
     v = np.ones(n) if point_weights is None else np.asarray(point_weights, float)
     if n_boot <= 0:
         return _crps_argmin(block, v, k)
-    g = np.random.default_rng(seed).dirichlet(np.ones(n), size=n_boot) * n
+    g = seeded_rng(seed).dirichlet(np.ones(n), size=n_boot) * n
     return np.mean([_crps_argmin(block, v * gi, k) for gi in g], axis=0)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from bayes_scaling.conventions import DEFAULT_LOSS_UNIT, as_number, check_seed, derived_seed
+from bayes_scaling.conventions import DEFAULT_LOSS_UNIT, as_number, check_count, check_seed, derived_seed
 from bayes_scaling.cost import CostLaw, store_cost, with_cost
 from bayes_scaling.data.runs import METRIC_COLUMN, RunTable
 from bayes_scaling.errors import BayesScalingError, DiagnosticsError
@@ -130,12 +130,6 @@ def stuck_chains(trace) -> list[int]:
     q75, q25 = np.nanpercentile(lp[best], [75, 25])
     margin = max(10.0, 5.0 * (q75 - q25) / 1.349)
     return [int(c) for c in np.flatnonzero(~(med >= med[best] - margin))]
-
-
-def _check_int(name: str, value: Any, minimum: int, why: str = "") -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise BayesScalingError(f"{name} must be an integer >= {minimum}{why}, got {value!r}", quantity=name)
-    return int(value)
 
 
 def model_key(spec: LawSpec, data) -> str:
@@ -306,7 +300,7 @@ def fit(
 
         inner_split(runs, spec.law)
     draws, tune, chains = check_sampler_counts(draws, tune, chains)
-    retries = _check_int("retries", retries, 0)
+    retries = check_count("retries", retries, 0)
     try:
         budget_ok = float(retry_budget_s) >= 0  # NaN fails
     except (TypeError, ValueError):

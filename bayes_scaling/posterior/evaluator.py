@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.conventions import QUERY_DIM, RUN_DIM, derived_seed, loss_unit_of, as_number, check_seed, seeded_rng
+from bayes_scaling.conventions import QUERY_DIM, RUN_DIM, derived_seed, loss_unit_of, check_seed, seeded_rng
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import check_query_size, query_inputs
 
@@ -262,12 +262,7 @@ class PosteriorEvaluator:
             sigma = sigma * disc.noise_factor(sigma, axis_values, self.family.sd_per_scale).rename(query=log_mu.dims[-1])
         scale = sigma
         if se is not None:
-            value, se = se, as_number(se)
-            if not np.isfinite(se) or se < 0:
-                raise BayesScalingError(f"the evaluation standard error se must be a finite number >= 0 (in the loss "
-                                        f"column's units), got {value!r}", quantity="SE")
-            slope = xr.DataArray(self.family.location_slope(np.exp(log_mu.values)), dims=log_mu.dims)
-            scale = np.sqrt(sigma ** 2 + (se * slope) ** 2)
+            scale = self.family.scale_with_se(sigma, log_mu, se)
         out = self.family.add_noise(np, log_mu, scale, noise)
         if disc is not None:
             s = disc.scale(axis_values).rename(query=log_mu.dims[-1])

@@ -8,6 +8,7 @@ import numpy as np
 import xarray as xr
 
 from bayes_scaling.conventions import CI_PROB, SAMPLE_DIMS, check_ci_prob
+from bayes_scaling.errors import BayesScalingError
 
 
 def interval_bounds(ci_prob: float) -> tuple[float, float]:
@@ -22,6 +23,13 @@ def flat_draws(da: xr.DataArray) -> np.ndarray:
     others = [d for d in da.dims if d not in SAMPLE_DIMS]
     arr = da.transpose(*others, *SAMPLE_DIMS).values
     return arr.reshape(arr.shape[: len(others)] + (-1,))
+
+
+def thin_indices(total: int, cap: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of at most ``cap`` of ``total`` draws, uniformly at random without replacement (NumPy's
+    ``Generator.choice``, in the order drawn; with ``total <= cap``, every index in a random order): the one
+    way a summary that costs per draw thins the posterior. Sort them to keep the draws' order."""
+    return rng.choice(int(total), size=min(int(cap), int(total)), replace=False)
 
 
 def median_interval(draws, ci_prob: float = CI_PROB) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -45,6 +53,60 @@ def quantiles(arr, levels) -> np.ndarray:
         if np.isinf(arr).any():  # linear interpolation between two infs gives inf - inf = NaN
             q = np.where(np.isnan(q), np.nanquantile(arr, levels, axis=-1, method="inverted_cdf"), q)
     return q
+
+
+def weighted_quantiles(values, weights, levels) -> np.ndarray:
+    """Quantiles of ``values`` (1-D, any order, units kept) under each row of ``weights`` (..., n: finite,
+    >= 0, a positive sum per row; normalised here), levels first: :func:`quantiles` generalised to weighted
+    draws, and equal to it (up to rounding) when a row's weights are equal. Linear interpolation between the
+    values with positive weight, the k-th of them (ascending) at position (c_k - w_k / 2 - w_1 / 2) / (1 -
+    w_1 / 2 - w_m / 2), c_k the cumulative weight: each value's mass centred on it (Hazen), rescaled so the
+    smallest value sits at level 0 and the largest at 1, which for n equal weights puts the k-th at
+    (k - 1) / (n - 1), NumPy's default ("linear") positions. NaN values get no weight; a level between two
+    equal values (both infinite, say) is that value."""
+    v = np.asarray(values, float).reshape(-1)
+    levels = np.atleast_1d(np.asarray(levels, float))
+    if levels.ndim != 1 or not np.all((levels >= 0) & (levels <= 1)):
+        raise BayesScalingError(f"quantile levels must be numbers in [0, 1], got {levels.tolist()}", quantity="levels")
+    w = np.array(np.broadcast_to(np.asarray(weights, float), np.shape(weights)), float)
+    if w.shape[-1:] != v.shape:
+        raise BayesScalingError(f"weights must have one weight per value on their last axis ({v.size}), got shape "
+                                f"{w.shape}", quantity="weights")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise BayesScalingError("weights must be finite numbers >= 0", quantity="weights")
+    if not np.all(v[1:] >= v[:-1]):  # not sorted, or NaN values: sort (NaN last, weightless)
+        order = np.argsort(v, kind="stable")
+        v, w = v[order], np.where(np.isnan(v[order]), 0.0, w[..., order])
+    total = w.sum(axis=-1, keepdims=True)
+    if np.any(total <= 0):
+        raise BayesScalingError("weights must have a positive sum in every row (over values that are not NaN)",
+                                quantity="weights")
+    w = w / total
+    pos = w > 0
+    every = bool(pos.all())  # the usual case: every value has weight
+    ends = (np.argmax(pos, axis=-1), w.shape[-1] - 1 - np.argmax(pos[..., ::-1], axis=-1)) if not every else None
+    first, last = (w[..., :1], w[..., -1:]) if every else (np.take_along_axis(w, e[..., None], -1) for e in ends)
+    c = np.cumsum(w, axis=-1)
+    span = c[..., -1:] - first / 2 - last / 2
+    with np.errstate(invalid="ignore", divide="ignore"):  # one value with weight: every level is that value
+        at = np.where(span > 0, (c - w / 2 - first / 2) / span, 1.0)
+    idx = np.arange(v.size)
+    if every:
+        prev = np.broadcast_to(idx, w.shape)
+    else:
+        at = np.where(pos, at, -np.inf)  # values without weight are never a neighbour
+        prev = np.maximum.accumulate(np.where(pos, idx, -1), axis=-1)  # the last with weight at or before k
+    out = []
+    for p in levels:
+        hi = np.argmax(at >= p, axis=-1)[..., None]  # the first value with weight at or above p (the last: at = 1)
+        lo = np.take_along_axis(prev, np.maximum(hi - 1, 0), -1)
+        lo = np.where((hi > 0) & (lo >= 0), lo, hi)
+        a_lo, a_hi = np.take_along_axis(at, lo, -1)[..., 0], np.take_along_axis(at, hi, -1)[..., 0]
+        t = np.clip(np.where(a_hi > a_lo, (p - a_lo) / np.where(a_hi > a_lo, a_hi - a_lo, 1.0), 1.0), 0.0, 1.0)
+        x_lo, x_hi = v[lo[..., 0]], v[hi[..., 0]]
+        with np.errstate(invalid="ignore"):
+            out.append(np.where(x_lo == x_hi, x_lo, x_lo + t * (x_hi - x_lo)))
+    return np.stack(out)
 
 
 def summarize(da: xr.DataArray, ci_prob: float = CI_PROB) -> xr.Dataset:

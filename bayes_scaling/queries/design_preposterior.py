@@ -13,6 +13,7 @@ import numpy as np
 from bayes_scaling.conventions import CI_PROB, seeded_rng
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.posterior.intervals import interval_bounds, thin_indices, weighted_quantiles
 from bayes_scaling.queries.draws import bisect_decreasing, budgets_flops, law_draws, thin_draws
 
 OBJECTIVES = ("n_star", "n_star_width", "loss", "wasted_compute")
@@ -48,17 +49,11 @@ def draws_sigma_family(result, cost: CostLaw | None = None):
 
 
 def interval_width(values: np.ndarray, w: np.ndarray, ci_prob: float = CI_PROB) -> np.ndarray:
-    """Width of the equal-tailed ``ci_prob`` interval of ``values`` (sorted ascending, units kept) under
-    each row of normalised weights ``w`` (rows x values, in the same order): weighted quantiles with each
-    value's mass centred on it (Hazen's plotting position), linearly interpolated."""
-    mid = np.cumsum(w, axis=1) - 0.5 * w
-    rows, ends = np.arange(len(w)), []
-    for p in ((1 - ci_prob) / 2, (1 + ci_prob) / 2):
-        k = np.clip(np.sum(mid < p, axis=1), 1, len(values) - 1)  # mid[k-1] < p <= mid[k], inside the ends
-        lo, hi = mid[rows, k - 1], mid[rows, k]
-        t = np.clip((p - lo) / np.maximum(hi - lo, 1e-300), 0.0, 1.0)
-        ends.append(values[k - 1] + t * (values[k] - values[k - 1]))
-    return np.maximum(ends[1] - ends[0], 0.0)
+    """Width of the equal-tailed ``ci_prob`` interval of ``values`` (units kept) under each row of weights
+    ``w`` (rows x values, in the same order): :func:`~bayes_scaling.posterior.intervals.weighted_quantiles`,
+    which with equal weights are the posterior's own (linear) quantiles."""
+    lo, hi = weighted_quantiles(values, w, interval_bounds(ci_prob))
+    return np.maximum(hi - lo, 0.0)
 
 
 class Preposterior:
@@ -74,7 +69,7 @@ class Preposterior:
         self.family = family
         total = int(np.prod(draws.shape))
         rng = seeded_rng(seed)
-        idx = np.sort(rng.choice(total, max_draws, replace=False)) if total > max_draws else np.arange(total)
+        idx = np.sort(thin_indices(total, max_draws, rng))  # all of them, in order, when total <= max_draws
         self.index = idx  #: which of the flattened draws were kept
         self.draws = thin_draws(draws, idx)
         self.sigma = np.asarray(sigma, float)[idx]

@@ -21,6 +21,7 @@ from bayes_scaling.conventions import (CI_PROB, FLOPS_PER_PARAM_TOKEN, MAX_EXTRA
 from bayes_scaling.conventions import check_positive, real_array
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.posterior.intervals import interval_bounds, quantiles
 from bayes_scaling.queries.design_preposterior import draws_sigma_family
 from bayes_scaling.queries.draws import budgets_flops, resolve_cost
 
@@ -36,8 +37,7 @@ def optimal_shape_interval(result, target_flops: float, *, cost: CostLaw | None 
     """Equal-tailed ``ci_prob`` interval (tokens/parameter) of the compute-optimal shape D*/N* at
     ``target_flops`` FLOPs over the posterior draws of a fit, or over an ensemble's mixture (priced by
     ``cost``, default the fit's stored cost law, else 6ND)."""
-    if not 0 < ci_prob < 1:
-        raise BayesScalingError(f"ci_prob must be in (0, 1), got {ci_prob!r}", quantity="ci_prob")
+    levels = interval_bounds(ci_prob)  # checked before the draws are priced
     (target,) = budgets_flops([target_flops], "flops")
     draws = draws_sigma_family(result, resolve_cost(result, cost))[0]
     log_ct = np.array([np.log(target / draws.cost.k)])
@@ -47,7 +47,7 @@ def optimal_shape_interval(result, target_flops: float, *, cost: CostLaw | None 
     if log_ratio.size == 0:
         raise BayesScalingError(f"no posterior draw has a finite compute-optimal shape at {target:.3g} FLOPs",
                                 quantity="target compute")
-    lo, hi = np.exp(np.quantile(log_ratio, [(1 - ci_prob) / 2, (1 + ci_prob) / 2]))
+    lo, hi = np.exp(quantiles(log_ratio, levels))
     return float(lo), float(hi)
 
 

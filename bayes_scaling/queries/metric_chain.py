@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.conventions import QUERY_DIM, as_number, derived_seed, loss_unit_of, seeded_rng
+from bayes_scaling.conventions import QUERY_DIM, derived_seed, loss_unit_of, seeded_rng
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import fraction, positive_number
 from bayes_scaling.posterior.intervals import flat_draws
@@ -63,11 +63,7 @@ def metric_at_loss(metric_fit, loss: np.ndarray, *, rng: np.random.Generator,
     log_mu = ev.law.log_loss(np, {"L": np.log(loss)}, p)
     sigma = flat_draws(ev.sigma)[idx].reshape(shape + extra)
     if se is not None:
-        value, se = se, as_number(se)
-        if not (np.isfinite(se) and se >= 0):
-            raise BayesScalingError(f"the metric's evaluation standard error metric_se must be a finite number >= 0, "
-                                    f"got {value!r}", quantity="SE")
-        sigma = np.sqrt(sigma ** 2 + (se * ev.family.location_slope(np.exp(log_mu))) ** 2)
+        sigma = ev.family.scale_with_se(sigma, log_mu, se, "metric_se")
     log_pred = ev.family.add_noise(np, log_mu, sigma, ev.family.draws(rng, log_mu.shape))
     return np.exp(log_mu), np.exp(log_pred)
 

@@ -5,13 +5,12 @@ atomically (temporary files renamed into place)."""
 from __future__ import annotations
 
 import base64
-import contextlib
 import html
 import os
 import re
 from pathlib import Path
 
-from bayes_scaling.files import check_out_file, temp_sibling
+from bayes_scaling.files import check_out_file, write_files_atomic
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.report._model import Fig, Para, Report, Table
 
@@ -146,39 +145,14 @@ def check_out_path(out: str | os.PathLike, fmt: str | None) -> tuple[Path, str]:
     return check_out_file(path, f"give a file name such as report.{fmt}"), fmt
 
 
-def _temp_for(path: Path) -> Path:
-    fd, tmp = temp_sibling(path)
-    os.close(fd)
-    return tmp
-
-
-def write_atomic(files: dict[Path, bytes]) -> list[Path]:
-    """Write every file to a temporary sibling, then rename them all into place (the last one last:
-    pass the main document last). On failure nothing new is left behind."""
-    temps: dict[Path, Path] = {}
-    try:
-        for path, data in files.items():
-            tmp = _temp_for(path)
-            temps[path] = tmp
-            tmp.write_bytes(data)
-        for path, tmp in temps.items():
-            os.replace(tmp, path)
-    except BaseException:
-        for tmp in temps.values():
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-        raise
-    return list(files)
-
-
 def write_report(report: Report, out: str | os.PathLike, fmt: str | None = None) -> list[Path]:
     """Write ``report`` to ``out`` (HTML: one file; Markdown: the .md and one PNG per figure next to
     it, named ``<stem>_<figure>.png``). Returns the paths written, the document last."""
     path, fmt = check_out_path(out, fmt)
     if fmt == "html":
-        return write_atomic({path: render_html(report).encode("utf-8")})
+        return write_files_atomic({path: render_html(report).encode("utf-8")})
     figs = [item for sec in report.sections for item in sec.items if isinstance(item, Fig)]
     names = {f.name: f"{path.stem}_{f.name}.png" for f in figs}
     files = {path.parent / names[f.name]: f.png for f in figs}
     files[path] = render_markdown(report, names).encode("utf-8")
-    return write_atomic(files)
+    return write_files_atomic(files)

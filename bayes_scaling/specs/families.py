@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from bayes_scaling.conventions import check_positive
+from bayes_scaling.conventions import as_number, check_positive
 from bayes_scaling.errors import BayesScalingError
 
 
@@ -79,6 +79,22 @@ class Family:
         """log of a new observation: standardised ``noise`` (:meth:`draws`) with scale ``sigma`` added on
         the family's scale (:meth:`location`) around the law's ``log_value``."""
         return self.from_location(xp, self.location(xp, log_value) + sigma * noise)
+
+    def scale_with_se(self, sigma: Any, log_value: Any, se: Any, name: str = "se") -> Any:
+        """The noise scale of a new observation whose evaluation standard error is ``se`` (in the response's
+        units: the loss column's, or a fraction for a metric): ``sigma`` and ``se`` converted to the family's
+        scale at the law's ``log_value`` (:meth:`location_slope`, the delta method) added in quadrature.
+        ``sigma`` and ``log_value`` broadcast (NumPy arrays or xarray objects, whose dims are kept);
+        ``name`` names the argument in the error for a bad ``se``."""
+        s = as_number(se)
+        if not (np.isfinite(s) and s >= 0):
+            raise BayesScalingError(f"the evaluation standard error {name} must be a finite number >= 0 (in the "
+                                    f"response's units: the loss column's, or a fraction for a metric), got {se!r}",
+                                    quantity="SE")
+        slope = self.location_slope(np.exp(np.asarray(log_value, float)))
+        if hasattr(log_value, "dims"):  # an xarray object: keep its dims
+            slope = log_value.copy(data=slope)
+        return np.sqrt(sigma ** 2 + (s * slope) ** 2)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.describe()}>"
