@@ -5,6 +5,7 @@ in the fit's own shapes, ``frontier`` has the guard, and a hierarchical ``predic
 from __future__ import annotations
 
 import json
+import warnings
 
 from bayes_scaling.cli import main
 from bayes_scaling.testing import fake_fit
@@ -42,3 +43,44 @@ def test_predict_metric_and_target_metric_carry_both_diagnostics_and_the_guard(t
     out = json.loads(capsys.readouterr().out)
     assert out["extrapolation"] is None and "never reaches" in out["extrapolation_note"]
     assert set(out["diagnostics"]) == {"loss_fit", "metric_fit"}
+
+
+def test_rows_of_one_run_keep_their_run_id_and_fit_warns(tmp_path):
+    import numpy as np
+    import pytest
+
+    import bayes_scaling as bs
+    from bayes_scaling import BayesScalingError
+    from bayes_scaling.data.runs import load_runs
+    from bayes_scaling.testing import runs_frame
+
+    frame = runs_frame().assign(run_id=np.repeat(["a", "b", "c", "d"], 4))
+    runs = load_runs(frame)
+    runs.to_csv(tmp_path / "runs.csv")
+    back = load_runs(tmp_path / "runs.csv")  # the run id survives the CSV round trip
+    assert back.frame["run_id"].tolist() == frame["run_id"].tolist()
+    # the check runs before the sampler's counts are checked, so draws=1 stops the fit right after it
+    with pytest.warns(UserWarning, match=r"16 rows come from 4 training runs .* fitted as independent runs"), \
+            pytest.raises(BayesScalingError, match="draws"):
+        bs.fit(back, law="chinchilla", draws=1)
+    one = load_runs(frame.assign(run_id=[f"r{i}" for i in range(16)]))  # one row per run: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(BayesScalingError, match="draws"):
+            bs.fit(one, law="chinchilla", draws=1)
+
+
+def test_datasets_pythia_says_rows_are_checkpoints_and_offers_final(tmp_path, capsys):
+    import pandas as pd
+
+    from conftest import dataset
+
+    home = str(dataset("pythia_evals_biderman2023").parent)
+    assert main(["datasets", "pythia_evals", "--data-home", home, "--out", str(tmp_path / "p.csv")]) == 0
+    printed = capsys.readouterr().out
+    assert "256 rows come from 16 training runs" in printed and "--option final=true" in printed
+    assert pd.read_csv(tmp_path / "p.csv").groupby("run_id").size().eq(16).all()
+    assert main(["datasets", "pythia_evals", "--data-home", home, "--out", str(tmp_path / "f.csv"),
+                 "--option", "final=true"]) == 0
+    assert "training runs" not in capsys.readouterr().out
+    assert pd.read_csv(tmp_path / "f.csv")["run_id"].is_unique
