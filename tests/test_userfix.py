@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import warnings
 
+import pytest
+
 from bayes_scaling.cli import main
 from bayes_scaling.testing import fake_fit
 
@@ -47,7 +49,6 @@ def test_predict_metric_and_target_metric_carry_both_diagnostics_and_the_guard(t
 
 def test_rows_of_one_run_keep_their_run_id_and_fit_warns(tmp_path):
     import numpy as np
-    import pytest
 
     import bayes_scaling as bs
     from bayes_scaling import BayesScalingError
@@ -84,3 +85,20 @@ def test_datasets_pythia_says_rows_are_checkpoints_and_offers_final(tmp_path, ca
                  "--option", "final=true"]) == 0
     assert "training runs" not in capsys.readouterr().out
     assert pd.read_csv(tmp_path / "f.csv")["run_id"].is_unique
+
+
+def test_frontier_has_the_extrapolation_guard(tmp_path, capsys):
+    from test_kaplan_frontier import KAPLAN_NS
+
+    path = str(fake_fit(draws=100).save(tmp_path / "fit.nc"))  # runs up to 1e21 FLOPs
+    assert main(["frontier", path, "--compute-min", "1e21", "--compute-max", "1e24", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    ext = out["extrapolation"]
+    assert ext["decades_beyond"]["C"] == pytest.approx(3.0, abs=1e-6)  # the largest budget, 3 decades beyond
+    assert ext["decades_beyond"]["N"] > 0 and ext["flag"] and "extrapolates" in ext["notes"][0]
+    assert main(["frontier", path, "--compute-min", "1e21", "--compute-max", "1e24"]) == 0
+    text = capsys.readouterr().out
+    assert "extrapolation: decades beyond the largest run: N +" in text and "WARNING: extrapolates 3.0 decades" in text
+    kp = str(fake_fit("kaplan_ns", KAPLAN_NS, rel_sd=0.0, draws=50).save(tmp_path / "ns.nc"))
+    assert main(["frontier", kp, "--compute-min", "1e21", "--compute-max", "1e24", "--json"]) == 0
+    assert set(json.loads(capsys.readouterr().out)["extrapolation"]["decades_beyond"]) == {"N", "S"}

@@ -194,6 +194,8 @@ def cmd_frontier(args) -> int:
                                                                                    "loss_opt")}})
     out = {"a": rec(fe["a"], ci), "b": rec(fe["b"], ci), "loss_slope": rec(fe["loss_slope"], ci),
            "budgets": rows, "cost": cost.describe(), "units": units_record(result),
+           **frontier_guard(result, {"N": [r["N_opt"]["median"] for r in rows],
+                                     "D": [r["D_opt"]["median"] for r in rows], "C": budgets}, ci),
            "diagnostics": diagnostics_record(result)}
     by_form = member_records(result, lambda m: compute_optimal(m, [hi], cost=cost)["N_opt"].isel(budget=0, drop=True), ci)
     if by_form:
@@ -214,9 +216,24 @@ def cmd_frontier(args) -> int:
                    + f"  {t['median']:>7.3g} {format_interval(t, '.3g', median=False)}".ljust(28)
                    + f"  {format_interval(l_, '.4f')}")
         yield from member_lines(out.get("N_opt_at_compute_max_by_law_form", {}), f"N* at {hi:.3g} FLOPs", "parameters")
+        yield from (extrapolation_lines(out["extrapolation"]) if out["extrapolation"] else [out["extrapolation_note"]])
         yield diagnostics_line(result)
 
     return emit(text, out, as_json=args.json)
+
+
+def frontier_guard(result, plans: dict, ci_prob: float) -> dict:
+    """The extrapolation guard of a frontier, as ``allocate`` and ``target`` have it: ``plans`` maps inputs (N
+    parameters, D tokens, C FLOPs; S steps) to the median plan at each budget, so the guard reports the furthest
+    budget's plan beyond the runs and the nearest's below them. Plans with no finite median are left out; with none
+    left, ``extrapolation`` is None and ``extrapolation_note`` says why."""
+    from bayes_scaling.queries.extrapolation import extrapolation_report
+
+    arrays = {k: np.asarray(v, float) for k, v in plans.items()}
+    ok = np.logical_and.reduce([np.isfinite(v) & (v > 0) for v in arrays.values()])
+    if not ok.any():
+        return {"extrapolation": None, "extrapolation_note": "extrapolation guard: none (no budget's median plan is finite)"}
+    return {"extrapolation": extrapolation_report(result, {k: v[ok] for k, v in arrays.items()}, ci_prob)}
 
 
 def _kaplan_frontier(args, result, lo: float, hi: float) -> int:
@@ -237,6 +254,8 @@ def _kaplan_frontier(args, result, lo: float, hi: float) -> int:
     out["budgets"] = rows
     out["converged_within"] = args.converged_within
     out["units"] = units_record(result)
+    out.update(frontier_guard(result, {"N": [r["N_opt"]["median"] for r in rows],
+                                       "S": [r["S_min"]["median"] for r in rows]}, ci))
     out["diagnostics"] = diagnostics_record(result)
 
     def text():
@@ -252,6 +271,7 @@ def _kaplan_frontier(args, result, lo: float, hi: float) -> int:
             yield (f"  C = {r['compute_pf_days']:.3g} PF-days: N* {format_interval(n, '.3g')} "
                    f"vs converged N {r['converged_N']['median']:.3g}; loss gap {format_interval(g, '.4f')} "
                    f"{result.loss_unit}; P(efficient better) = {r['p_efficient_better']:.3f}")
+        yield from (extrapolation_lines(out["extrapolation"]) if out["extrapolation"] else [out["extrapolation_note"]])
         yield diagnostics_line(result)
 
     return emit(text, out, as_json=args.json)
