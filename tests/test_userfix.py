@@ -102,3 +102,28 @@ def test_frontier_has_the_extrapolation_guard(tmp_path, capsys):
     kp = str(fake_fit("kaplan_ns", KAPLAN_NS, rel_sd=0.0, draws=50).save(tmp_path / "ns.nc"))
     assert main(["frontier", kp, "--compute-min", "1e21", "--compute-max", "1e24", "--json"]) == 0
     assert set(json.loads(capsys.readouterr().out)["extrapolation"]["decades_beyond"]) == {"N", "S"}
+
+
+def test_allocate_warns_once_about_a_fitted_cost_beyond_its_runs(tmp_path, capsys):
+    path = str(fake_fit(draws=100).save(tmp_path / "fit.nc"))  # runs up to N ~ 9e9: N* at 1e24 is ~10x that
+    for argv in (["allocate", path, "--compute", "1e24", "--cost", "fitted"],
+                 ["frontier", path, "--compute-min", "1e22", "--compute-max", "1e24", "--cost", "fitted"]):
+        assert main(argv) == 0
+        err = capsys.readouterr().err
+        assert err.count("the largest run the fitted cost law saw") == 1, (argv, err)  # the asked budget's, only
+
+
+def test_predict_on_a_hierarchical_fit_names_the_population(tmp_path, capsys):
+    from bayes_scaling.testing import fake_hierarchical_fit
+
+    path = str(fake_hierarchical_fit(draws=100).save(tmp_path / "h.nc"))
+    assert main(["predict", path, "--params", "1e9", "--tokens", "2e10"]) == 0
+    assert capsys.readouterr().out.startswith("for the population (population values of the varying parameters")
+    assert main(["predict", path, "--params", "1e9", "--tokens", "2e10", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["group"] is None and out["answer_for"].startswith("the population")
+    assert main(["predict", path, "--params", "1e9", "--tokens", "2e10", "--group", "y", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["answer_for"] == "group 'y'"
+    plain = str(fake_fit(draws=50).save(tmp_path / "plain.nc"))  # no groups: no such key
+    assert main(["predict", plain, "--params", "1e9", "--tokens", "2e10", "--json"]) == 0
+    assert "answer_for" not in json.loads(capsys.readouterr().out)
