@@ -239,6 +239,11 @@ def fit_cost(n_params, tokens, compute) -> CostLaw:
 COST_EXTRAPOLATION_FACTOR = 3.0
 
 
+class CostExtrapolationWarning(UserWarning):
+    """A fitted cost law used beyond the runs it was fitted to (:func:`check_cost_range`); its own class so that
+    an internal evaluation (e.g. a slope between C/10 and 10C around an asked budget) can be silenced alone."""
+
+
 def check_cost_range(cost: CostLaw, n_params) -> None:
     """Warn when a fitted cost law is used at N (parameters; e.g. N* per draw, budgets on the last
     axis) whose median at some budget exceeds the largest N it was fitted to by
@@ -253,7 +258,7 @@ def check_cost_range(cost: CostLaw, n_params) -> None:
 
         warnings.warn(f"N* = {n:.3g} is {n / cost.n_max:.3g}x the largest run the fitted cost law saw "
                       f"({cost.n_max:.3g}): its FLOPs per token are extrapolated (the kaplan cost keeps the 6N limit)",
-                      UserWarning, stacklevel=3)
+                      CostExtrapolationWarning, stacklevel=3)
 
 
 def cost_from_options(kind: str | None, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN, n_ctx=None,

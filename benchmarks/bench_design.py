@@ -8,8 +8,9 @@ default chinchilla spec (``--spec``: another spec of the chinchilla law, e.g. ``
 ladder, every strategy's refit and the posterior the design uses; nutpie, 2 chains x (300 tune + 300 draws)). The extra budget is that of
 (b) one more IsoFLOP budget at 3x the largest (5 runs, 1.5e21 FLOPs). Strategies spending it:
 
-* **designed**: ``design_runs`` on the design's default IsoFLOP grid: 10 budgets x the trusted shapes (10 ratios
-  over 0.04-340 tokens/parameter, the span of Hoffmann et al. 2022's runs; ``--ratios LO HI``; with
+* **designed**: ``design_runs`` on the design's default IsoFLOP grid: 10 budgets x the fit's own shapes (10 ratios
+  over the ladder's tokens/parameter range, 2-200, as ``bayes-scaling design`` builds it by default; ``--ratios LO
+  HI``, e.g. ``--ratios 0.04 340``, the span of Hoffmann et al. 2022's runs and the default before wt_userfix; with
   ``--reach-optimal-shape`` extended at the same spacing, at most 10 more ratios, to the posterior's 90% interval
   of the compute-optimal D/N at the target, as ``bayes-scaling design --reach-optimal-shape``), objective ``n_star`` (``--objective``:
   ``n_star_width``, the width of N*'s 90% interval, or the others), batch <= 5,
@@ -67,8 +68,7 @@ from bayes_scaling.laws.registry import get_law  # noqa: E402
 from bayes_scaling.queries.allocate import compute_optimal, decide  # noqa: E402
 from bayes_scaling.inference.design import refit_expected  # noqa: E402
 from bayes_scaling.queries.design import OBJECTIVES, candidate_grid, design_runs, posterior_objective  # noqa: E402
-from bayes_scaling.queries.design_shapes import optimal_shape_interval, outside  # noqa: E402
-from bayes_scaling.conventions import TRUSTED_TOKENS_PER_PARAM  # noqa: E402
+from bayes_scaling.queries.design_shapes import data_shapes, optimal_shape_interval, outside  # noqa: E402
 from bayes_scaling.specs.spec import load_spec  # noqa: E402
 from bayes_scaling.simulate import isoflop_design, law_truth_params, simulate_runs  # noqa: E402
 
@@ -86,8 +86,9 @@ try:  # benchmark-only dependency (pyproject extra "bench")
     from simple_scaling_laws.cost import cost_model as ssl_cost_model
 except ImportError:
     ssl = None
-#: tokens/parameter range of the designed strategy's candidates (the CLI's default, the trusted shapes; --ratios)
-CANDIDATE_RATIOS = TRUSTED_TOKENS_PER_PARAM
+#: tokens/parameter range of the designed strategy's candidates (--ratios); None: the fit's own runs' range, the
+#: CLI's default (``data_shapes``)
+CANDIDATE_RATIOS = None
 #: extend the candidates to the posterior's 90% interval of the optimal shape at the target (--reach-optimal-shape)
 REACH = False
 #: the designed strategy's Laplace fallback (--no-laplace turns it off)
@@ -158,7 +159,7 @@ def strategies(res, frame: pd.DataFrame, rng: np.random.Generator, seed: int) ->
     ratio = np.exp(rng.uniform(np.log(2), np.log(200), len(RATIOS)))
     n_rand = np.sqrt(costs / (6 * ratio))
     reach = optimal_shape_interval(res, TARGET) if REACH else None
-    n, d = candidate_grid(res.runs.frame["C"], EXTRA_BUDGET, ratios=CANDIDATE_RATIOS, reach=reach)
+    n, d = candidate_grid(res.runs.frame["C"], EXTRA_BUDGET, ratios=CANDIDATE_RATIOS or data_shapes(res), reach=reach)
     t0 = T()
     des = design_runs(res, TARGET, EXTRA_BUDGET, n, d, objective=OBJECTIVE, batch=len(RATIOS), seed=seed,
                       laplace=LAPLACE, min_ess=MIN_ESS, exchange=EXCHANGE)
@@ -255,7 +256,7 @@ def time_ranking() -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = fit(load_runs(runs_at(truth, base["params"], base["tokens"], 0)), spec=SPEC, seed=0, progress=False)
-    n, d = candidate_grid(res.runs.frame["C"], EXTRA_BUDGET, ratios=CANDIDATE_RATIOS,
+    n, d = candidate_grid(res.runs.frame["C"], EXTRA_BUDGET, ratios=CANDIDATE_RATIOS or data_shapes(res),
                           reach=optimal_shape_interval(res, TARGET) if REACH else None)
     times = {}
     for obj in OBJECTIVES:
@@ -335,7 +336,8 @@ def main() -> None:
     ap.add_argument("--ladders", type=int, default=60)
     ap.add_argument("--json", default=None)
     ap.add_argument("--ratios", type=float, nargs=2, default=CANDIDATE_RATIOS, metavar=("LO", "HI"),
-                    help="tokens/parameter range of the designed candidates (default: the design's, 0.04 340)")
+                    help="tokens/parameter range of the designed candidates (default: the design's, the fit's own "
+                         "runs' range; 0.04 340 for Hoffmann et al. 2022's span)")
     ap.add_argument("--reach-optimal-shape", action="store_true",
                     help="extend the designed candidates to the posterior's 90%% interval of the optimal shape at the "
                          "target, as design --reach-optimal-shape")
@@ -360,7 +362,7 @@ def main() -> None:
     globals()["SPEC"] = bench_spec(ap, args.spec)
     if args.exchange < 0:  # checked before the timing run (design_runs would refuse it only after it)
         ap.error(f"--exchange must be a whole number >= 0, got {args.exchange}")
-    globals()["CANDIDATE_RATIOS"] = tuple(args.ratios)
+    globals()["CANDIDATE_RATIOS"] = None if args.ratios is None else tuple(args.ratios)
     globals()["REACH"] = args.reach_optimal_shape
     globals()["LAPLACE"] = not args.no_laplace
     globals()["OBJECTIVE"] = args.objective
@@ -368,7 +370,7 @@ def main() -> None:
     globals()["DIAGNOSE"] = args.diagnose
     t0 = T()
     timing = {"candidates": 0, "draws": 0, "seconds": {}} if args.skip_timing else time_ranking()
-    shapes = f"{CANDIDATE_RATIOS[0]:g}-{CANDIDATE_RATIOS[1]:g}" + (
+    shapes = ("the fit's own range" if CANDIDATE_RATIOS is None else f"{CANDIDATE_RATIOS[0]:g}-{CANDIDATE_RATIOS[1]:g}") + (
         ", extended to the posterior's 90% interval of D*/N* at the target" if REACH else "")
     print(f"fit spec {SPEC.origin}; designed candidates: tokens/parameter {shapes}; objective {OBJECTIVE}; "
           f"Laplace fallback {'on' if LAPLACE else 'off'}; exchange pool {EXCHANGE}", flush=True)

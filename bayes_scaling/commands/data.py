@@ -7,6 +7,7 @@ import shlex
 from bayes_scaling.commands.args import refuse_unused
 from bayes_scaling.commands.output import emit
 from bayes_scaling.conventions import DEFAULT_LOSS_UNIT
+from bayes_scaling.data.repeats import repeated_runs_note
 from bayes_scaling.errors import BayesScalingError
 
 _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
@@ -77,6 +78,20 @@ def export_frame(runs):
     return frame, args
 
 
+def _final_option(loader) -> str | None:
+    """The loader option that keeps one row per run (its final checkpoint), as the fix of
+    :func:`~bayes_scaling.data.repeats.repeated_runs_note`; None where the loader has none."""
+    import inspect
+
+    params = inspect.signature(loader).parameters
+    if "final" in params:
+        return "--option final=true keeps each run's final checkpoint"
+    if "checkpoints" in params:
+        default = str(params["checkpoints"].default).lower()
+        return f"--option checkpoints={default} (the default) keeps each run's final checkpoint"
+    return None
+
+
 def cmd_datasets(args) -> int:
     from bayes_scaling import datasets as ds
     from bayes_scaling.files import atomic_path, check_out_file
@@ -104,6 +119,8 @@ def cmd_datasets(args) -> int:
         frame.to_csv(tmp, index=False)  # as runs.to_csv(out)
     labels = [f"column {g!r} is not suggested as --group-col: each of its groups has a single N (a model-size "
               f"label), so per-group parameters of a law of N would not be identified" for g in size_labels(runs)]
+    if (repeats := repeated_runs_note(runs.frame, _final_option(loader))) is not None:
+        labels.append(repeats)
     law, units = "LAW", []
     if runs.loss_unit is None:  # column "metric": fit reads it as a metric and refuses a loss law on it
         from bayes_scaling.laws.registry import get_law, list_laws

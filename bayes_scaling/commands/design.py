@@ -86,7 +86,7 @@ def cmd_design(args) -> int:
     from bayes_scaling.inference.design import refit_expected
     from bayes_scaling.queries.design import (OBJECTIVE_UNITS, RULES, candidate_grid, collapse_note, design_runs,
                                               posterior_objective, verdict_text)
-    from bayes_scaling.queries.design_shapes import optimal_shape_interval, outside
+    from bayes_scaling.queries.design_shapes import data_shapes, optimal_shape_interval, outside
     from bayes_scaling.queries.design_verdict import NOISE_SE, gain_text, within_noise
     from bayes_scaling.queries.draws import resolve_cost
     from bayes_scaling.result import load_fit
@@ -97,7 +97,9 @@ def cmd_design(args) -> int:
         asked = ("--refit-sims",) + (("--max-refits",) if args.max_refits > 0 else ())
         refuse_unused(args, {k: _FIT_ONLY[k] for k in asked}, "to a single fit's design (an ensemble's is reweighted only)")
     cost = resolve_cost(result, cost_from_args(args, getattr(result, "runs", None)), args.flops_per_token)
-    shapes = tuple(TRUSTED_TOKENS_PER_PARAM if args.shapes is None else args.shapes)
+    # the default range: the shapes of the fit's own runs (the law has no data beyond them); --shapes widens it
+    fitted = data_shapes(result, require_range=args.candidates == "grid" and args.shapes is None)
+    shapes = tuple(fitted if args.shapes is None else args.shapes)
     reach = None  # --reach-optimal-shape: the posterior's interval of the optimal shape at the target
     if args.candidates == "grid":
         reach = optimal_shape_interval(result, target, cost=cost) if args.reach_optimal_shape else None
@@ -120,12 +122,12 @@ def cmd_design(args) -> int:
                       max_refits=args.max_refits, seed=args.seed, cost=cost, laplace=not args.no_laplace,
                       exchange=args.exchange)
     cands, batch, sg = des.candidate_records(), des.batch_records(), des.stop_go
-    base_why = "candidates file" if args.candidates != "grid" else "--shapes range"
-    for r in cands + batch:  # why each candidate was proposed: the extension beyond the range, the range, the trusted shapes
-        out_trusted = bool(outside(r["D"] / r["N"]))
-        why = ("optimal shape at the target" if reach is not None and outside(r["D"] / r["N"], shapes)
-               else base_why if out_trusted else "trusted shapes")
-        r.update(outside_trusted=out_trusted, proposed_for=why)
+    base_why = "candidates file" if args.candidates != "grid" else "fit's shapes" if args.shapes is None else "--shapes range"
+    for r in cands + batch:  # why each candidate was proposed (the extension beyond the range, or the range) and where
+        why = "optimal shape at the target" if reach is not None and outside(r["D"] / r["N"], shapes) else base_why
+        r.update(outside_trusted=bool(outside(r["D"] / r["N"])), outside_data_shapes=bool(outside(r["D"] / r["N"], fitted)),
+                 proposed_for=why)
+    beyond = sum(r["outside_data_shapes"] for r in cands)
     span = [float(np.min(d / n)), float(np.max(d / n))]
     extended = reach is not None and bool(np.any(outside(d / n, shapes)))
     obj_unit = in_loss_unit(OBJECTIVE_UNITS[args.objective], result.loss_unit)
@@ -138,6 +140,7 @@ def cmd_design(args) -> int:
         "decision_N_now": des.pre.decision(), "draws": des.pre.size, "worlds": args.worlds, "min_ess": args.min_ess,
         "laplace": des.laplace, "outcome": outcome, "shapes_tokens_per_param": (span if extended else list(shapes)) if args.candidates == "grid" else None,
         "trusted_tokens_per_param": list(TRUSTED_TOKENS_PER_PARAM), "shapes_extended": extended,
+        "data_tokens_per_param": list(fitted), "candidates_outside_data_shapes": beyond,
         "optimal_shape_interval_tokens_per_param": None if reach is None else list(reach),
         "optimal_shape_ci_prob": None if reach is None else CI_PROB,
         "candidates": cands, "batch": batch, "batch_cost_flops": sum(b["cost_flops"] for b in batch),
@@ -161,13 +164,17 @@ def cmd_design(args) -> int:
                    f"{shapes[0]:g}-{shapes[1]:g} (shape 'optimal' below)"
                    + (f"; cut at {MAX_REACH_DECADES:g} decades beyond the range" if reach[0] < span[0] * (1 - 1e-9)
                       or reach[1] > span[1] * (1 + 1e-9) else ""))
+        if beyond:
+            yield (f"  {beyond} of {len(cands)} candidates lie outside the fit's shapes, {fitted[0]:.3g}-{fitted[1]:.3g} "
+                   f"tokens/parameter (column 'data': outside): the law has no runs there, so their value rests on "
+                   f"its form holding beyond its data")
         if out["candidates_over_budget"]:
             yield (f"  {out['candidates_over_budget']} of {np.size(n)} candidates cost more than the ladder budget "
                    f"and are left out")
         yield (f"  gain: expected reduction of the objective ({obj_unit}); one within {NOISE_SE:g} Monte Carlo SE of 0 "
                f"(over the simulated outcomes) is shown as gain ± SE (noise)")
         yield (f"  {'N':>9} {'D':>9} {'D/N':>6} {'cost':>9} {'gain':>26} {'gain%':>6} {'gain/EFLOP':>10} {'ESS':>5}  how"
-               + ("       shape" if extended else ""))
+               + ("        data" if beyond else "") + ("       shape" if extended else ""))
         for r in cands[:args.top]:
             noise = within_noise(r["gain"], r["gain_se"])
             yield (f"  {r['N']:>9.3g} {r['D']:>9.3g} {r['tokens_per_param']:>6.3g} {r['cost_flops']:>9.3g} "
@@ -175,6 +182,7 @@ def cmd_design(args) -> int:
                    + (f"{'-':>6} {'-':>10}" if noise else
                       f"{100 * r['relative_gain']:>5.1f}% {1e18 * r['gain_per_flop']:>10.3g}")
                    + f" {r['ess']:>5.0f}  {r['method']:<8}"
+                   + (f"  {'outside' if r['outside_data_shapes'] else 'inside':>8}" if beyond else "")
                    + (f"  {'optimal' if r['proposed_for'].startswith('optimal') else 'grid':>8}" if extended else "")
                    ).rstrip()
         rule = RULES[des.rule]
@@ -184,7 +192,7 @@ def cmd_design(args) -> int:
         for i, b in enumerate(batch, 1):
             yield (f"  {i}. N = {b['N']:.3g}, D = {b['D']:.3g} ({b['cost_flops']:.3g} FLOPs; total "
                    f"{b['cumulative_cost']:.3g}): expected {_VAR_LABEL[args.objective]} after {b['after']:.4g} "
-                   f"(ESS {b['ess']:.0f})")
+                   f"(ESS {b['ess']:.0f})" + ("; outside the fit's shapes" if b["outside_data_shapes"] else ""))
         if des.batch_refit is not None:
             yield f"  weights collapsed for the batch: real refits give {des.batch_refit:.4g} after it"
         yield (f"stop or go: expected wasted compute at C {sg['expected_wasted_now']:.2%} now (perfect information "
@@ -268,8 +276,9 @@ def add_parser(sub) -> None:
     p.add_argument("--worlds", type=int_at_least(8), default=_FIT_ONLY["--worlds"][1],
                    help="simulated outcomes per run (default %(default)s)")
     p.add_argument("--shapes", type=positive_float, nargs=2, default=None, metavar=("LO", "HI"),
-                   help=f"grid candidates' tokens/parameter range LO < HI (default {TRUSTED_TOKENS_PER_PARAM}: the "
-                        f"trusted shapes, the span of Hoffmann et al. 2022's runs)")
+                   help="grid candidates' tokens/parameter range LO < HI (default: the fit's own runs' range, "
+                        "where the law has data; widen it e.g. to 0.04 340, the span of Hoffmann et al. 2022's runs: "
+                        "candidates outside the fit's shapes are flagged)")
     p.add_argument("--reach-optimal-shape", action="store_true",
                    help=f"also propose grid candidates out to the posterior's {100 * CI_PROB:.0f}%% interval of the "
                         f"compute-optimal D/N at the target where it lies beyond the range, at the grid's spacing (at "

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from bayes_scaling.commands.args import add_ci_arg, add_json_arg, positive_float, seed_value
-from bayes_scaling.commands.output import emit, interval_line
+from bayes_scaling.commands.output import diagnostics_line, diagnostics_record, emit, extrapolation_lines, interval_line
 from bayes_scaling.conventions import pct
 from bayes_scaling.posterior.intervals import format_interval
 
@@ -28,6 +28,37 @@ def predictor_note(loss_fit, metric_fit) -> str | None:
             f"unit, {loss_fit.loss_unit}")
 
 
+def chain_guard(loss_fit, metric_fit, query: dict, loss_median: float, ci_prob: float) -> dict:
+    """What a chained answer adds so it is read like ``predict``'s: ``extrapolation`` (the loss fit's guard at
+    ``query``, N parameters, D tokens, C FLOPs), ``metric_extrapolation`` (where ``loss_median``, the median
+    predicted loss, lies against the L the metric law was fitted on: outside that range the metric law's shape is
+    not seen in data) and ``diagnostics`` of both fits."""
+    from bayes_scaling.queries.extrapolation import extrapolation_report
+
+    lo, hi = (float(f(metric_fit.runs.frame["L"])) for f in (np.min, np.max))
+    below, above = float(np.log10(lo / loss_median)), float(np.log10(loss_median / hi))
+    m = {"loss_median": loss_median, "L_fitted_min": lo, "L_fitted_max": hi, "decades_below_fitted_L": below,
+         "decades_above_fitted_L": above, "outside": bool(below > 0 or above > 0)}
+    return {"extrapolation": extrapolation_report(loss_fit, {k: np.array([v]) for k, v in query.items()}, ci_prob),
+            "metric_extrapolation": m,
+            "diagnostics": {"loss_fit": diagnostics_record(loss_fit), "metric_fit": diagnostics_record(metric_fit)}}
+
+
+def chain_guard_lines(out: dict, loss_fit, metric_fit) -> list[str]:
+    """The text of :func:`chain_guard`'s records: the loss fit's guard, the metric law's range of L (a WARNING
+    outside it) and one diagnostics line per fit."""
+    m = out["metric_extrapolation"]
+    where = (f"metric law: median predicted loss {m['loss_median']:.4g} {loss_fit.loss_unit}, fitted on L in "
+             f"[{m['L_fitted_min']:.4g}, {m['L_fitted_max']:.4g}]")
+    lines = [*extrapolation_lines(out["extrapolation"]), where]
+    if m["outside"]:
+        side = "below the smallest" if m["decades_below_fitted_L"] > 0 else "above the largest"
+        lines.append(f"WARNING: the predicted loss is {side} L the {metric_fit.law.name} fit saw: its metric there "
+                     f"is the law's shape extrapolated, not seen in data")
+    lines += [f"loss fit {diagnostics_line(loss_fit)}", f"metric fit {diagnostics_line(metric_fit)}"]
+    return lines
+
+
 def cmd_predict_metric(args) -> int:
     from bayes_scaling.posterior.intervals import summary_record
     from bayes_scaling.queries.metric_chain import predict_metric
@@ -42,6 +73,7 @@ def cmd_predict_metric(args) -> int:
                     "metric_predictor_L": metric_fit.predictor_unit or "not recorded"}
     if note := predictor_note(loss_fit, metric_fit):
         out["note"] = note
+    out.update(chain_guard(loss_fit, metric_fit, out["query"], out["loss"]["median"], args.ci))
 
     def text():
         q = ", ".join(f"{k} = {v:.4g}" for k, v in out["query"].items())
@@ -51,6 +83,7 @@ def cmd_predict_metric(args) -> int:
         yield interval_line("metric of a new run (with evaluation noise)", out["metric_predictive"])
         if "note" in out:
             yield f"  note: {out['note']}"
+        yield from chain_guard_lines(out, loss_fit, metric_fit)
 
     return emit(text, out, as_json=args.json)
 
@@ -78,6 +111,7 @@ def cmd_target_metric(args) -> int:
     if args.budget is not None:
         out["budget"] = args.budget
         out["p_reach_within_budget"] = float((c <= args.budget).mean())
+    out.update(_plan_guard(loss_fit, metric_fit, rec["median"], args.ci))
 
     def text():
         yield f"compute for the optimal plan to reach {args.target:.3g} ({metric_fit.law.name} of {loss_fit.law.name}):"
@@ -89,8 +123,27 @@ def cmd_target_metric(args) -> int:
             yield f"  P(reaching it within {args.budget:.3g} FLOPs) = {out['p_reach_within_budget']:.3f}"
         if "note" in out:
             yield f"  note: {out['note']}"
+        if out["extrapolation"] is None:
+            yield out["extrapolation_note"]
+            yield from (f"{w} fit {diagnostics_line(f)}" for w, f in (("loss", loss_fit), ("metric", metric_fit)))
+        else:
+            yield from chain_guard_lines(out, loss_fit, metric_fit)
 
     return emit(text, out, as_json=args.json)
+
+
+def _plan_guard(loss_fit, metric_fit, compute_median: float | None, ci_prob: float) -> dict:
+    """:func:`chain_guard` at the loss fit's compute-optimal plan for the median compute (FLOPs); where the median
+    draw never reaches the target there is no plan to guard, and the record says so."""
+    from bayes_scaling.queries.allocate import compute_optimal
+
+    if compute_median is None:
+        return {"extrapolation": None, "metric_extrapolation": None,
+                "extrapolation_note": "extrapolation guard: none (the median plan never reaches the target)",
+                "diagnostics": {"loss_fit": diagnostics_record(loss_fit), "metric_fit": diagnostics_record(metric_fit)}}
+    opt = compute_optimal(loss_fit, [compute_median]).isel(budget=0)
+    plan = {"N": float(opt["N_opt"].median()), "D": float(opt["D_opt"].median()), "C": compute_median}
+    return chain_guard(loss_fit, metric_fit, plan, float(opt["loss_opt"].median()), ci_prob)
 
 
 def _common(p) -> None:

@@ -55,6 +55,16 @@ def units_record(result) -> dict[str, str]:
             "C": "FLOPs"}
 
 
+def group_answer(result, group: str | None) -> str | None:
+    """Whom a hierarchical fit's answer is for (None for a fit without groups): the population without a group
+    (the varying parameters at their population values), an unseen group (``"new"``), or the group named."""
+    if getattr(result, "hierarchy", None) is None:
+        return None
+    return {None: "the population (population values of the varying parameters; --group LABEL for a group, "
+                  "--group new for an unseen one)",
+            "new": "an unseen group (group values drawn around the population)"}.get(group, f"group {group!r}")
+
+
 def interval_text(label: str, r: dict, unit: str = "", fmt=".4g", *, inf: str | None = None) -> str:
     """``"label: median M<unit>, 90% interval [lo, hi]"`` from a :func:`summary_record` (``fmt``: a format
     spec or a function of a number); a quantity no draw has a value of (e.g. the compute for a loss below

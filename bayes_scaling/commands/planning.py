@@ -8,7 +8,7 @@ import numpy as np
 
 from bayes_scaling.commands.args import (add_ci_arg, add_compute_unit_arg, add_cost_args, add_json_arg, budget_flops,
                                          cost_from_args, int_at_least, positive_float, refuse_unused, to_flops)
-from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, emit, extrapolation_lines,
+from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, emit, extrapolation_lines, group_answer,
                                            infinite_as_null, interval_line, units_record)
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, flops_to_pf_days, pct
 from bayes_scaling.errors import BayesScalingError
@@ -17,6 +17,19 @@ from bayes_scaling.posterior.intervals import format_interval, summary_record as
 #: More budgets than a table can show: frontier --points is bounded (memory grows with points x draws).
 MAX_POINTS = 1000
 _points = int_at_least(2, " (the two ends of the range and at most one row per budget)", high=MAX_POINTS)
+
+
+def quiet_cost_range(query, *args, **kwargs):
+    """``query(*args, **kwargs)`` without the fitted cost law's extrapolation warning: for a command's internal
+    evaluation (allocate's exponents between C/10 and 10C, a frontier's exponents at its two ends), whose asked
+    budgets are evaluated, and warned about, on their own."""
+    import warnings
+
+    from bayes_scaling.cost import CostExtrapolationWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CostExtrapolationWarning)
+        return query(*args, **kwargs)
 
 
 def query_cost(args, result):
@@ -38,7 +51,7 @@ def cmd_allocate(args) -> int:
     alts = {f"N = {n:.3g}": n for n in (args.alt_params or [])}
     d = decide(result, c, utility=args.utility, max_params=args.max_params, max_tokens=args.max_tokens,
                alternatives=alts, alt_tokens_per_param=args.alt_tokens_per_param, group=args.group, cost=cost)
-    fe = frontier_exponents(result, c / 10, c * 10, group=args.group, cost=cost)
+    fe = quiet_cost_range(frontier_exponents, result, c / 10, c * 10, group=args.group, cost=cost)
     ci = args.ci
     out: dict[str, Any] = {
         "compute": {"flops": c, "pf_days": flops_to_pf_days(c), "flops_per_token": cost.k, "cost": cost.describe()},
@@ -69,16 +82,13 @@ def cmd_allocate(args) -> int:
         "N_opt"].isel(budget=0, drop=True), ci)
     if by_form:
         out["N_opt_by_law_form"] = by_form
-    if result.hierarchy is not None:
-        out["group"] = args.group
+    if (who := group_answer(result, args.group)) is not None:
+        out.update(group=args.group, answer_for=who)
 
     def text():
         units = result.runs_metadata["params_kind"]
-        if result.hierarchy is not None:
-            who = {None: "the population (population values of the varying parameters)",
-                   "new": "an unseen group (group values drawn around the population)"}.get(
-                args.group, f"group {args.group!r}")
-            yield f"for {who}"
+        if "answer_for" in out:
+            yield f"for {out['answer_for']}"
         yield f"budget C = {c:.4g} FLOPs ({flops_to_pf_days(c):.4g} PF-days); training cost {cost.describe()}"
         yield (f"decision ({d.utility}): train N = {d.N:.4g} {units} parameters on D = {d.D:.4g} tokens "
                f"({d.tokens_per_param:.3g} tokens/parameter)" + "".join(
@@ -183,7 +193,7 @@ def cmd_frontier(args) -> int:
         return _kaplan_frontier(args, result, lo, hi)
     refuse_unused(args, {"--converged-within": ("converged_within", 0.02)}, "to a kaplan_ns fit")
     cost = query_cost(args, result)
-    fe = frontier_exponents(result, lo, hi, cost=cost)
+    fe = quiet_cost_range(frontier_exponents, result, lo, hi, cost=cost)  # the table's budgets warn once
     budgets = np.geomspace(lo, hi, args.points)
     opt = compute_optimal(result, budgets, cost=cost)
     ci = args.ci
@@ -194,6 +204,8 @@ def cmd_frontier(args) -> int:
                                                                                    "loss_opt")}})
     out = {"a": rec(fe["a"], ci), "b": rec(fe["b"], ci), "loss_slope": rec(fe["loss_slope"], ci),
            "budgets": rows, "cost": cost.describe(), "units": units_record(result),
+           **frontier_guard(result, {"N": [r["N_opt"]["median"] for r in rows],
+                                     "D": [r["D_opt"]["median"] for r in rows], "C": budgets}, ci),
            "diagnostics": diagnostics_record(result)}
     by_form = member_records(result, lambda m: compute_optimal(m, [hi], cost=cost)["N_opt"].isel(budget=0, drop=True), ci)
     if by_form:
@@ -214,9 +226,24 @@ def cmd_frontier(args) -> int:
                    + f"  {t['median']:>7.3g} {format_interval(t, '.3g', median=False)}".ljust(28)
                    + f"  {format_interval(l_, '.4f')}")
         yield from member_lines(out.get("N_opt_at_compute_max_by_law_form", {}), f"N* at {hi:.3g} FLOPs", "parameters")
+        yield from (extrapolation_lines(out["extrapolation"]) if out["extrapolation"] else [out["extrapolation_note"]])
         yield diagnostics_line(result)
 
     return emit(text, out, as_json=args.json)
+
+
+def frontier_guard(result, plans: dict, ci_prob: float) -> dict:
+    """The extrapolation guard of a frontier, as ``allocate`` and ``target`` have it: ``plans`` maps inputs (N
+    parameters, D tokens, C FLOPs; S steps) to the median plan at each budget, so the guard reports the furthest
+    budget's plan beyond the runs and the nearest's below them. Plans with no finite median are left out; with none
+    left, ``extrapolation`` is None and ``extrapolation_note`` says why."""
+    from bayes_scaling.queries.extrapolation import extrapolation_report
+
+    arrays = {k: np.asarray(v, float) for k, v in plans.items()}
+    ok = np.logical_and.reduce([np.isfinite(v) & (v > 0) for v in arrays.values()])
+    if not ok.any():
+        return {"extrapolation": None, "extrapolation_note": "extrapolation guard: none (no budget's median plan is finite)"}
+    return {"extrapolation": extrapolation_report(result, {k: v[ok] for k, v in arrays.items()}, ci_prob)}
 
 
 def _kaplan_frontier(args, result, lo: float, hi: float) -> int:
@@ -237,6 +264,8 @@ def _kaplan_frontier(args, result, lo: float, hi: float) -> int:
     out["budgets"] = rows
     out["converged_within"] = args.converged_within
     out["units"] = units_record(result)
+    out.update(frontier_guard(result, {"N": [r["N_opt"]["median"] for r in rows],
+                                       "S": [r["S_min"]["median"] for r in rows]}, ci))
     out["diagnostics"] = diagnostics_record(result)
 
     def text():
@@ -252,6 +281,7 @@ def _kaplan_frontier(args, result, lo: float, hi: float) -> int:
             yield (f"  C = {r['compute_pf_days']:.3g} PF-days: N* {format_interval(n, '.3g')} "
                    f"vs converged N {r['converged_N']['median']:.3g}; loss gap {format_interval(g, '.4f')} "
                    f"{result.loss_unit}; P(efficient better) = {r['p_efficient_better']:.3f}")
+        yield from (extrapolation_lines(out["extrapolation"]) if out["extrapolation"] else [out["extrapolation_note"]])
         yield diagnostics_line(result)
 
     return emit(text, out, as_json=args.json)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from bayes_scaling.commands.args import add_ci_arg, add_json_arg, positive_float
-from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, emit, extrapolation_lines, interval_text,
-                                           units_record)
+from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, emit, extrapolation_lines, group_answer,
+                                           interval_text, units_record)
 from bayes_scaling.conventions import INPUT_QUANTITIES
 
 
@@ -39,9 +39,13 @@ def cmd_predict(args) -> int:
     out = prediction_json(result, pred, args.ci)
     out.update(member_records(result, lambda m: m.predict(N=args.params, D=args.tokens, C=args.compute, group=args.group,
                                                           **extra)["loss"].isel(query=0, drop=True), args.ci))
+    if (who := group_answer(result, args.group)) is not None:
+        out.update(group=args.group, answer_for=who)
 
     def text():
         q = ", ".join(f"{k} = {v:.4g}" for k, v in out["query"].items())
+        if "answer_for" in out:
+            yield f"for {out['answer_for']}"
         for key, label in (("loss", "law (mean curve)"), ("loss_predictive", "new run (with run-to-run noise)")):
             yield interval_text(f"predicted loss at {q}: {label}", out[key], f" {result.loss_unit}", ".4f")
         yield from member_lines({k: out[k] for k in ("members", "law_form_share") if k in out}, "loss", result.loss_unit)

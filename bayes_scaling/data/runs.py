@@ -28,6 +28,7 @@ from bayes_scaling.conventions import (
     compute_to_flops,
 )
 from bayes_scaling.data.plausibility import UNIT_FACTOR, check_plausible, plausibility_problems
+from bayes_scaling.data.repeats import RUN_ID_COLUMN
 from bayes_scaling.data.sources import read_source
 from bayes_scaling.data.table import EXTRA_QUANTITIES, METRIC_COLUMN, ColumnMap, RunTable, runs_from_frame
 from bayes_scaling.errors import BayesScalingError
@@ -146,6 +147,8 @@ def load_runs(
     ``predictor_unit``: the unit of the predictor loss L of a metric law (``extra_cols["L"]``), recorded so that a chain of fits can check it; None: unknown.
     ``*_col`` name the source column of each quantity (``None``: absent; a default name may be absent,
     a name given explicitly must exist). Errors carry the quantity (or column role) at fault.
+    A column ``run_id`` (:data:`~bayes_scaling.data.repeats.RUN_ID_COLUMN`), where the source has one, is kept: it
+    names the training run of each row (checkpoints of one run share it), which ``fit`` warns about.
     Implausible values (a sign of wrong units: :mod:`bayes_scaling.data.plausibility`) warn, or
     raise with ``strict``; the warnings are kept in ``notes``.
     """
@@ -276,6 +279,8 @@ def load_runs(
         out[g] = frame[g].astype(str).to_numpy()
     if seed_col:  # a seed may be unknown (empty): only rows equal in every column kept are told apart by it
         out["seed"] = frame[seed_col].to_numpy()
+    if RUN_ID_COLUMN in frame.columns and RUN_ID_COLUMN not in (*group_cols, *covariate_cols):  # no law reads it
+        out[RUN_ID_COLUMN] = frame[RUN_ID_COLUMN].astype(str).to_numpy()
     if shape_cols:
         width = _numeric(frame, shape_cols[0], "d_model (width)", "units", problems)
         depth = _numeric(frame, shape_cols[1], "n_layer (depth)", "layers", problems)

@@ -1,4 +1,5 @@
-"""Run design's candidate shapes: an IsoFLOP grid over the trusted tokens/parameter range, extended
+"""Run design's candidate shapes: an IsoFLOP grid over a tokens/parameter range (the command's default: the
+fit's own runs' range, :func:`data_shapes`; the library's: the trusted shapes of Hoffmann et al. 2022), extended
 to where the decision lives (opt-in).
 
 The decision at the target compute C trains at the posterior's compute-optimal shape D*/N*(C)
@@ -128,6 +129,23 @@ def candidate_grid(runs_compute, budget: float, *, budgets: int = 10, ratios=TRU
     rr = np.tile(r, budgets)
     n = cost.params_at_ratio(c, rr)
     return n, rr * n
+
+
+def data_shapes(result, *, require_range: bool = True) -> tuple[float, float]:
+    """(lowest, highest) tokens/parameter D/N over a fit's (or an ensemble's) runs: the shapes the law was fitted
+    and validated on, the design's default candidate range (a run outside it tests the law where it has no
+    data). With ``require_range``, one shape only (hi/lo < 1.001) is refused: no range to choose candidates from."""
+    frame = result.runs.frame
+    if not {"N", "D"} <= set(frame.columns):
+        raise BayesScalingError("run design needs runs with parameters N and tokens D", quantity="shapes")
+    ratio = (frame["D"] / frame["N"]).to_numpy(float)
+    lo, hi = float(np.min(ratio)), float(np.max(ratio))
+    if require_range and not hi > lo * 1.001:
+        raise BayesScalingError(f"the fit's runs all train at D/N = {lo:.3g} tokens/parameter: no range of shapes to "
+                                f"choose candidates from; give one with --shapes LO HI (e.g. 0.04 340, the span of "
+                                f"Hoffmann et al. 2022's runs), knowing the law is extrapolated beyond {lo:.3g}",
+                                quantity="shapes")
+    return lo, hi
 
 
 def outside(tokens_per_param, ratios=TRUSTED_TOKENS_PER_PARAM) -> np.ndarray:

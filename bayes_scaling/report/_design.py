@@ -24,6 +24,7 @@ def design_targets(ctx) -> tuple[float, float]:
 
 def design_section(ctx) -> Section:
     from bayes_scaling.queries.design import RULES, candidate_grid, collapse_note, design_runs, verdict_text
+    from bayes_scaling.queries.design_shapes import data_shapes
 
     result = ctx.result
     sec = Section("design", "Which runs next")
@@ -36,7 +37,8 @@ def design_section(ctx) -> Section:
             return sec
     target, budget = design_targets(ctx)
     try:
-        n, d = candidate_grid(result.runs.frame["C"], budget, cost=ctx.cost)
+        shapes = data_shapes(result)  # the fit's own shapes: the law has no data beyond them
+        n, d = candidate_grid(result.runs.frame["C"], budget, cost=ctx.cost, ratios=shapes)
         des = design_runs(result, target, budget, n, d, objective="n_star", batch=4, seed=ctx.seed, cost=ctx.cost)
     except BayesScalingError as e:  # e.g. a hierarchical fit, or no candidate within the budget
         sec.add(Para(f"Not computed: {e}"))
@@ -57,8 +59,9 @@ def design_section(ctx) -> Section:
         + (f"Where an outcome's importance weights collapse (ESS below {des.min_ess:g}) var(log N*) comes from a Gaussian "
            "(Laplace) update linearised over the draws instead; the share of such outcomes is listed. "
            if des.laplace else "") + f"Candidates span "
-        f"{num(min(des.tokens / des.n_params), 2)}-{num(max(des.tokens / des.n_params), 3)} tokens/parameter, the "
-        f"shapes of Hoffmann et al. (2022)'s runs; `bayes-scaling design --shapes` changes the range, "
+        f"{num(shapes[0], 3)}-{num(shapes[1], 3)} tokens/parameter, the shapes of the fit's own runs (the law has no "
+        f"data beyond them); `bayes-scaling design --shapes` widens the range (e.g. to 0.04-340, the span of Hoffmann "
+        f"et al. (2022)'s runs), "
         f"`--reach-optimal-shape` extends it to the posterior's interval of the compute-optimal shape at C, and real "
         f"refits recheck a row."))
     cands = des.candidate_records()[:TOP_CANDIDATES]

@@ -27,7 +27,11 @@ def load_pythia_evals(get, task: str | None = None, n_shot: int = 0, dataset: st
     L = the LAMBADA log-perplexity (``predictor_unit`` nats/word, so a chain refuses a loss fit per token).
     ``n_shot`` 0 or 5; ``dataset`` "pile" or "pile-deduped" (both by default: group column ``dataset``);
     checkpoints from step ``min_step`` on (early ones sit at chance), or the ``final`` ones. The batch-size
-    variants are left out. Rows whose response is 0 or missing are dropped."""
+    variants are left out. Rows whose response is 0 or missing are dropped. Each row is a checkpoint of one of
+    the 16 runs (8 sizes x 2 datasets), named by column ``run_id``: a mid-schedule loss of a run trained to
+    300B tokens, not the final loss of a run trained to that D, so ``fit`` warns that a run's checkpoints are
+    fitted as independent runs (:mod:`bayes_scaling.data.repeats`); ``final`` keeps one row per run, all at
+    143000 steps (one D: a law of N alone)."""
     choice(n_shot, [0, 5], "n_shot", "pythia_evals")
     choice(params, ["N_nonembedding", "N_total"], "params", "pythia_evals")
     if task is not None:
