@@ -73,3 +73,116 @@ def test_target_and_target_metric_answer_with_the_same_record(chain_fits, tmp_pa
     assert main(["target-metric", str(lp), str(mp), "--target", "0.99", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["p_unreachable"] == 1.0 and out["compute"]["median"] is None and "null_means" in out["compute"]
+
+
+# -- the chance level of a metric fit --------------------------------------------------------------------------
+
+def _metric_runs(truth, **kw):
+    from bayes_scaling.testing import runs_frame
+
+    frame = runs_frame("sigmoid_metric", truth)
+    return frame, bs.load_runs(frame, params_col=None, tokens_col=None, compute_col=None, extra_cols={"L": "L"},
+                               loss_unit=None, **kw)
+
+
+def test_a_table_records_its_chance_level_and_it_survives_the_csv(tmp_path):
+    _, runs = _metric_runs({"b": 0.5, "r": 0.9, "L0": 1.0, "k": 4.0}, chance=0.5)
+    assert runs.chance == 0.5
+    runs.to_csv(tmp_path / "m.csv")
+    back = bs.load_runs(tmp_path / "m.csv", params_col=None, tokens_col=None, compute_col=None, extra_cols={"L": "L"})
+    assert back.chance == 0.5 and back.loss_unit is None
+    for bad in (1.0, -0.1, float("nan"), "x"):
+        with pytest.raises(BayesScalingError, match="chance must be a fraction in") as e:
+            _metric_runs({"b": 0.5, "r": 0.9, "L0": 1.0, "k": 4.0}, chance=bad)
+        assert e.value.quantity == "chance"
+    with pytest.raises(BayesScalingError, match="response is a loss"):  # a loss table has no chance level
+        bs.load_runs(bs.testing.runs_frame(), chance=0.25)
+    frame = runs.export_frame().assign(chance=[0.5] * 8 + [0.25] * 8)
+    with pytest.raises(BayesScalingError, match="one value in every row"):
+        bs.load_runs(frame, params_col=None, tokens_col=None, compute_col=None, extra_cols={"L": "L"})
+
+
+def test_the_floor_prior_comes_from_chance_then_the_table_then_the_spec():
+    from bayes_scaling.specs.metric import spec_for_metric_runs
+    from bayes_scaling.specs.moments import scipy_dist
+
+    _, runs = _metric_runs({"b": 0.5, "r": 0.9, "L0": 1.0, "k": 4.0}, chance=0.5)
+    spec = bs.load_spec("sigmoid_metric")
+    median = lambda s: float(scipy_dist(s.priors["b"]).median())  # noqa: E731
+    assert median(spec_for_metric_runs(spec, runs)) == pytest.approx(0.5)  # the table's
+    assert spec_for_metric_runs(spec, runs).provenance["chance_source"] == "the runs table"
+    assert median(spec_for_metric_runs(spec, runs, chance=1 / 3)) == pytest.approx(1 / 3)  # --chance wins
+    from dataclasses import replace
+
+    from bayes_scaling.specs.spec import PriorSpec
+
+    own = replace(spec, priors={**spec.priors, "b": PriorSpec("LogNormal", {"mu": np.log(0.2), "sigma": 0.1})})
+    assert median(spec_for_metric_runs(own, runs)) == pytest.approx(0.2)  # a floor prior set in a spec is kept
+    assert median(spec_for_metric_runs(bs.with_chance(spec, 0.2), runs)) == pytest.approx(0.2)  # as is with_chance's
+    open_ended = bs.with_chance(spec, 0.0)
+    assert open_ended.priors["b"].dist == "HalfNormal" and scipy_dist(open_ended.priors["b"]).ppf(0.95) < 0.03
+    with pytest.raises(BayesScalingError, match="applies to a metric law.s floor"):
+        spec_for_metric_runs(bs.load_spec("chinchilla"), runs, chance=0.25)
+
+
+def test_a_metric_table_below_the_floor_prior_is_refused_naming_chance(tmp_path, capsys):
+    from bayes_scaling.specs.metric import spec_for_metric_runs
+
+    frame, runs = _metric_runs({"b": 0.02, "r": 0.9, "L0": 0.8, "k": 6.0})  # open-ended: accuracy down to ~0.03
+    spec = bs.load_spec("sigmoid_metric")
+    with pytest.raises(BayesScalingError, match="clearly below the prior of the floor b") as e:
+        spec_for_metric_runs(spec, runs)
+    assert e.value.quantity == "chance" and "--chance" in str(e.value)
+    assert spec_for_metric_runs(spec, runs, chance=0.0).priors["b"].dist == "HalfNormal"  # chance 0: accepted
+    frame.rename(columns={"loss": "metric"}).to_csv(tmp_path / "m.csv", index=False)
+    argv = ["fit", str(tmp_path / "m.csv"), "--law", "sigmoid_metric", "--params-col", "", "--tokens-col", "",
+            "--compute-col", "", "--col", "L=L", "--out", str(tmp_path / "m.nc")]
+    assert main(argv) != 0
+    err = capsys.readouterr().err
+    assert "--chance" in err and len(err.strip().splitlines()) == 1 and not (tmp_path / "m.nc").exists()
+    # values just under the floor (noise around a sigmoid that sits on it) are not refused
+    _, near = _metric_runs({"b": 0.25, "r": 0.9, "L0": 0.6, "k": 4.0})
+    spec_for_metric_runs(spec, near)
+
+
+def test_fit_centres_the_floor_on_the_chance_level_and_says_so(tmp_path, capsys):
+    frame, _ = _metric_runs({"b": 0.5, "r": 0.9, "L0": 1.0, "k": 4.0})
+    frame.rename(columns={"loss": "metric"}).assign(chance=0.5).to_csv(tmp_path / "m.csv", index=False)
+    argv = ["fit", str(tmp_path / "m.csv"), "--law", "sigmoid_metric", "--params-col", "", "--tokens-col", "",
+            "--compute-col", "", "--col", "L=L", "--chains", "2", "--draws", "300", "--seed", "3"]
+    assert main([*argv, "--out", str(tmp_path / "m.nc")]) == 0
+    out = capsys.readouterr().out
+    assert "floor b: prior centred on the chance level 0.5, recorded in the runs table" in out
+    b = load_fit_b(tmp_path / "m.nc")
+    assert abs(np.median(b) - 0.5) < 0.06  # truth 0.5; the default prior (0.25, 10%) cannot reach it
+    assert main([*argv, "--chance", "0.25", "--out", str(tmp_path / "q.nc")]) == 0
+    assert "chance level 0.25, given (--chance)" in capsys.readouterr().out
+    assert np.median(load_fit_b(tmp_path / "q.nc")) < 0.4
+
+
+def load_fit_b(path):
+    from bayes_scaling.result import load_fit
+
+    return load_fit(path).posterior["b"].values.ravel()
+
+
+def test_loaders_record_each_tasks_chance_level_and_datasets_suggests_it(tmp_path, capsys):
+    from conftest import DATASETS, dataset
+
+    from bayes_scaling import datasets as ds
+    from bayes_scaling.datasets.loaders import olmo_ladder, pythia_evals
+
+    assert set(olmo_ladder.CHANCE) == set(olmo_ladder.TASKS)
+    assert set(pythia_evals.CHANCE) == set(pythia_evals._TASKS)
+    assert (olmo_ladder.CHANCE["piqa"], olmo_ladder.CHANCE["hellaswag"], pythia_evals.CHANCE["lambada_openai"]) == (
+        0.5, 0.25, 0.0)
+    dataset("olmo_ladder_bhagia2024/olmo_ladder_final.csv")
+    home = str(DATASETS)
+    assert ds.load("olmo_ladder", data_home=home, target="acc", task="piqa").chance == 0.5
+    assert ds.load("olmo_ladder", data_home=home, target="c4").chance is None
+    out = tmp_path / "piqa.csv"
+    assert main(["datasets", "olmo_ladder", "--option", "target=acc", "--option", "task=piqa", "--out", str(out),
+                 "--data-home", home]) == 0
+    assert "--chance 0.5 " in capsys.readouterr().out
+    dataset("pythia_evals_biderman2023/pythia_evals_final.csv")
+    assert ds.load("pythia_evals", data_home=home, task="lambada_openai", final=True).chance == 0.0

@@ -74,6 +74,8 @@ def export_frame(runs):
         args += ["--loss-unit", runs.loss_unit]
     elif runs.predictor_unit is not None:  # a metric column: --loss-unit is the unit of its predictor L
         args += ["--loss-unit", runs.predictor_unit]
+    if runs.chance is not None:  # the task's chance level, the prior of a metric law's floor (also column 'chance')
+        args += ["--chance", f"{runs.chance:.6g}"]
     return frame, args
 
 

@@ -23,13 +23,15 @@ from bayes_scaling.conventions import (
     COMPUTE_UNITS,
     DEFAULT_LOSS_UNIT,
     PARAMS_KINDS,
+    as_number,
     canonical_compute_unit,
     check_loss_unit,
     compute_to_flops,
 )
 from bayes_scaling.data.plausibility import UNIT_FACTOR, check_plausible, plausibility_problems
 from bayes_scaling.data.sources import read_source
-from bayes_scaling.data.table import EXTRA_QUANTITIES, METRIC_COLUMN, ColumnMap, RunTable, runs_from_frame
+from bayes_scaling.data.table import (CHANCE_COLUMN, EXTRA_QUANTITIES, METRIC_COLUMN, ColumnMap, RunTable,
+                                      runs_from_frame)
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.quantities import QUANTITIES
 
@@ -125,6 +127,7 @@ def load_runs(
     compute_unit: str = "flops",
     loss_unit: str | None = DEFAULT_LOSS_UNIT,
     predictor_unit: str | None = None,
+    chance: float | None = None,
     group_cols: tuple[str, ...] | list[str] = (),
     seed_col: str | None = None,
     extra_cols: dict[str, str] | None = None,
@@ -144,6 +147,8 @@ def load_runs(
     there is none, :data:`~bayes_scaling.data.table.METRIC_COLUMN` (``metric``); a response column named
     ``metric`` is a metric whatever ``loss_unit`` says (a loss unit other than the default is refused).
     ``predictor_unit``: the unit of the predictor loss L of a metric law (``extra_cols["L"]``), recorded so that a chain of fits can check it; None: unknown.
+    ``chance``: a metric's chance level (a fraction in [0, 1), the prior of a metric law's floor); None reads the
+    column :data:`~bayes_scaling.data.table.CHANCE_COLUMN` of a metric table where there is one (one value).
     ``*_col`` name the source column of each quantity (``None``: absent; a default name may be absent,
     a name given explicitly must exist). Errors carry the quantity (or column role) at fault.
     Implausible values (a sign of wrong units: :mod:`bayes_scaling.data.plausibility`) warn, or
@@ -284,11 +289,39 @@ def load_runs(
             raise BayesScalingError(f"covariate column {col!r} must be finite numbers in every run",
                                     quantity="covariate", column=True)
         out[col] = values
+    chance = table_chance(frame, chance, metric=loss_unit is None or "L" in out)
     implausible = plausibility_problems(out, metric=loss_unit is None or "L" in out, loss_unit=loss_unit)
     check_plausible(implausible, strict=strict)
     notes += [f"implausible runs: {p}" for p in implausible]
     return RunTable(out, params_kind, cmap, name, sha, tuple(derived), tuple(notes), compute_unit, loss_unit,
-                    predictor_unit)
+                    predictor_unit, chance)
+
+
+def check_chance(chance, quantity: str = "chance") -> float:
+    """``chance`` as a float in [0, 1): the accuracy of a guess (a fraction: 1 / the number of choices)."""
+    value = as_number(chance)
+    if not (np.isfinite(value) and 0.0 <= value < 1.0):
+        raise BayesScalingError(f"chance must be a fraction in [0, 1) (the accuracy of a guess: 0.25 for 4-way "
+                                f"multiple choice, 0.5 for 2-way, 0 for an open-ended answer), got {chance!r}",
+                                quantity=quantity)
+    return float(value)
+
+
+def table_chance(frame: pd.DataFrame, chance, *, metric: bool) -> float | None:
+    """A metric table's chance level: ``chance`` where given, else its column ``chance`` (one value in every
+    row); None for a loss table (a ``chance`` column there is just a column) or where none is recorded."""
+    if chance is not None:
+        if not metric:
+            raise BayesScalingError("a chance level applies to a metric (e.g. accuracy as a fraction), but this "
+                                    "table's response is a loss: drop it", quantity="chance")
+        return check_chance(chance)
+    if not metric or CHANCE_COLUMN not in frame.columns:
+        return None
+    values = pd.to_numeric(frame[CHANCE_COLUMN], errors="coerce").unique()
+    if len(values) != 1:
+        raise BayesScalingError(f"column {CHANCE_COLUMN!r} (the metric's chance level) must hold one value in every "
+                                f"row, got {sorted(map(str, values))[:5]}: fit one task at a time", quantity="chance")
+    return check_chance(values[0])
 
 
 def require_runs(runs, argument: str = "runs") -> RunTable:
