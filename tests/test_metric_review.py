@@ -186,3 +186,28 @@ def test_loaders_record_each_tasks_chance_level_and_datasets_suggests_it(tmp_pat
     assert "--chance 0.5 " in capsys.readouterr().out
     dataset("pythia_evals_biderman2023/pythia_evals_final.csv")
     assert ds.load("pythia_evals", data_home=home, task="lambada_openai", final=True).chance == 0.0
+
+
+# -- breakdown: a break location only where a break is supported -----------------------------------------------
+
+def test_breakdown_gives_no_break_location_without_a_break(tmp_path, capsys):
+    """A false alarm: runs simulated from a power law with a floor (no break); the break test's P(break) falls far
+    below the 0.5 rule (0.007 on the review's machine, seed 11), so no location is printed; JSON flags it."""
+    import pandas as pd
+
+    rng = np.random.default_rng(11)
+    x = np.geomspace(1e2, 1e6, 16)
+    y = (1.0 + 5.0 * x ** -0.3) * np.exp(0.01 * rng.standard_normal(x.size))
+    pd.DataFrame({"X": x, "loss": y}).to_csv(tmp_path / "p.csv", index=False)
+    fit = tmp_path / "p.nc"
+    assert main(["fit", str(tmp_path / "p.csv"), "--law", "power_x", "--params-col", "", "--tokens-col", "",
+                 "--compute-col", "", "--col", "X=X", "--draws", "200", "--tune", "200", "--chains", "2", "--seed", "2",
+                 "--out", str(fit)]) == 0
+    capsys.readouterr()
+    assert main(["breakdown", str(fit), "--seed", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "no break is supported" in text and "break location d1" not in text
+    assert main(["breakdown", str(fit), "--seed", "2", "--json"]) == 0
+    test = json.loads(capsys.readouterr().out)["break_test"]
+    assert test["p_break"] < 0.2 and test["break_supported"] is False
+    assert "d1" in test["break_location"] and "not supported" in test["break_location_note"]
