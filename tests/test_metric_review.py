@@ -211,3 +211,40 @@ def test_breakdown_gives_no_break_location_without_a_break(tmp_path, capsys):
     test = json.loads(capsys.readouterr().out)["break_test"]
     assert test["p_break"] < 0.2 and test["break_supported"] is False
     assert "d1" in test["break_location"] and "not supported" in test["break_location_note"]
+
+
+# -- replicates and checkpoints ---------------------------------------------------------------------------------
+
+def test_rows_sharing_a_run_id_are_checkpoints_and_load_runs_warns(tmp_path):
+    from bayes_scaling.testing import runs_frame
+
+    frame = runs_frame()
+    one_each = frame.assign(run_id=[f"r{i}" for i in range(len(frame))])
+    with __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("error")  # one row per run: no warning
+        runs = bs.load_runs(one_each)
+    assert list(runs.frame["run_id"]) == list(one_each["run_id"])
+    shared = frame.assign(run_id=[f"r{i // 4}" for i in range(len(frame))])
+    with pytest.warns(UserWarning, match="16 rows are checkpoints of 4 training runs") as w:
+        runs = bs.load_runs(shared)
+    assert "not independent" in str(w[0].message) and "--residual-process" in str(w[0].message)
+    assert any("checkpoints of 4 training runs" in n for n in runs.notes)
+    runs.to_csv(tmp_path / "c.csv")  # the run identity survives the CSV, and the warning with it
+    with pytest.warns(UserWarning, match="checkpoints of 4 training runs"):
+        bs.load_runs(tmp_path / "c.csv")
+
+
+def test_datasets_suggests_run_noise_for_replicates_and_not_for_checkpoints(tmp_path, capsys):
+    from conftest import DATASETS, dataset
+
+    dataset("olmo_ladder_bhagia2024/olmo_ladder_checkpoints.csv")
+    home = str(DATASETS)
+    base = ["datasets", "olmo_ladder", "--data-home", home]
+    assert main([*base, "--option", "target=acc", "--option", "task=piqa", "--out", str(tmp_path / "a.csv")]) == 0
+    assert "--run-noise --law METRIC_LAW" in capsys.readouterr().out  # 4 replicates at 190M-1xC and 1B-1xC
+    assert main([*base, "--out", str(tmp_path / "c4.csv")]) == 0
+    text = capsys.readouterr().out
+    assert "hold runs of several seeds (replicates): add --run-noise" in text and "--run-noise --law" not in text
+    assert main([*base, "--option", "checkpoints=true", "--out", str(tmp_path / "ck.csv")]) == 0
+    out, err = capsys.readouterr()
+    assert "--run-noise" not in out and "checkpoints of 34 training runs" in err

@@ -30,8 +30,8 @@ from bayes_scaling.conventions import (
 )
 from bayes_scaling.data.plausibility import UNIT_FACTOR, check_plausible, plausibility_problems
 from bayes_scaling.data.sources import read_source
-from bayes_scaling.data.table import (CHANCE_COLUMN, EXTRA_QUANTITIES, METRIC_COLUMN, ColumnMap, RunTable,
-                                      runs_from_frame)
+from bayes_scaling.data.table import (CHANCE_COLUMN, EXTRA_QUANTITIES, METRIC_COLUMN, RUN_ID_COLUMN, ColumnMap,
+                                      RunTable, runs_from_frame)
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.quantities import QUANTITIES
 
@@ -130,6 +130,7 @@ def load_runs(
     chance: float | None = None,
     group_cols: tuple[str, ...] | list[str] = (),
     seed_col: str | None = None,
+    run_col: str | None = RUN_ID_COLUMN,
     extra_cols: dict[str, str] | None = None,
     critical_batch: tuple[float, float] = (KAPLAN_B_STAR_TOKENS, KAPLAN_ALPHA_B),
     shape_cols: tuple[str, str] | None = None,
@@ -149,6 +150,8 @@ def load_runs(
     ``predictor_unit``: the unit of the predictor loss L of a metric law (``extra_cols["L"]``), recorded so that a chain of fits can check it; None: unknown.
     ``chance``: a metric's chance level (a fraction in [0, 1), the prior of a metric law's floor); None reads the
     column :data:`~bayes_scaling.data.table.CHANCE_COLUMN` of a metric table where there is one (one value).
+    ``run_col``: the column of each row's training run (default ``run_id``, where there is one): rows that share a
+    run are checkpoints of it, not independent runs, and load_runs warns (:func:`checkpoint_note`).
     ``*_col`` name the source column of each quantity (``None``: absent; a default name may be absent,
     a name given explicitly must exist). Errors carry the quantity (or column role) at fault.
     Implausible values (a sign of wrong units: :mod:`bayes_scaling.data.plausibility`) warn, or
@@ -277,6 +280,11 @@ def load_runs(
         out[g] = frame[g].astype(str).to_numpy()
     if seed_col:  # a seed may be unknown (empty): only rows equal in every column kept are told apart by it
         out["seed"] = frame[seed_col].to_numpy()
+    if run_col is not None and run_col in frame.columns:
+        out[RUN_ID_COLUMN] = frame[run_col].astype(str).to_numpy()
+        if note := checkpoint_note(out[RUN_ID_COLUMN]):
+            warnings.warn(note, UserWarning, stacklevel=2)
+            notes.append(note)
     if shape_cols:
         width = _numeric(frame, shape_cols[0], "d_model (width)", "units", problems)
         depth = _numeric(frame, shape_cols[1], "n_layer (depth)", "layers", problems)
@@ -295,6 +303,19 @@ def load_runs(
     notes += [f"implausible runs: {p}" for p in implausible]
     return RunTable(out, params_kind, cmap, name, sha, tuple(derived), tuple(notes), compute_unit, loss_unit,
                     predictor_unit, chance)
+
+
+def checkpoint_note(run_ids) -> str | None:
+    """The warning for rows that share a training run (``run_ids``, one per row), None where each row is its own run."""
+    ids = pd.Series(np.asarray(run_ids))
+    n_runs = int(ids.nunique())
+    if n_runs == len(ids):
+        return None
+    return (f"{len(ids)} rows are checkpoints of {n_runs} training runs (column {RUN_ID_COLUMN!r}): checkpoints of one "
+            f"run are not independent runs (their noise is shared, and a mid-training checkpoint is not a run trained "
+            f"for that D under its schedule), so a fit that treats each row as a run narrows its intervals; fit one row "
+            f"per run (its final checkpoint), or each run's learning curve on its own (fit-many --by {RUN_ID_COLUMN} "
+            f"with a law of D such as power_d, and --residual-process for its correlated residuals)")
 
 
 def check_chance(chance, quantity: str = "chance") -> float:

@@ -43,6 +43,9 @@ EXTRA_QUANTITIES = {"U": "unique tokens", "X": "units of the scale axis", "S": "
 #: The CSV column of a metric response (accuracy as a fraction, no loss unit): a runs file with this column and no
 #: ``loss`` column is read as a metric (``loss_unit`` None), which only a metric law fits.
 METRIC_COLUMN = "metric"
+#: The column of a run's identity (a source column of that name is read by default): rows that share it are
+#: checkpoints of one training run, not independent runs (:func:`~bayes_scaling.data.runs.load_runs` warns).
+RUN_ID_COLUMN = "run_id"
 #: The CSV column of a metric's chance level (one value in every row), read back into ``RunTable.chance``.
 CHANCE_COLUMN = "chance"
 #: Canonical columns -> the CSV column names a runs file is read with by default (the response: ``loss``, or
