@@ -280,6 +280,9 @@ def load_runs(
         out[g] = frame[g].astype(str).to_numpy()
     if seed_col:  # a seed may be unknown (empty): only rows equal in every column kept are told apart by it
         out["seed"] = frame[seed_col].to_numpy()
+    if run_col is not None and run_col != RUN_ID_COLUMN and run_col not in frame.columns:  # named, so it must exist
+        raise BayesScalingError(f"run column {run_col!r} not found; columns are: {available}", quantity="run",
+                                column=True)
     if run_col is not None and run_col in frame.columns:
         out[RUN_ID_COLUMN] = frame[run_col].astype(str).to_numpy()
         if note := checkpoint_note(out[RUN_ID_COLUMN]):

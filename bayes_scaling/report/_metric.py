@@ -26,12 +26,14 @@ def metric_section(ctx) -> Section | None:
     sec = Section("metric", "Downstream metrics")
     unit = (f"in {result.predictor_unit}, as recorded" if result.predictor_unit else
             f"{law.inputs[0].unit}: its unit is not recorded")
-    level = result.spec.provenance.get("chance")
-    floor_text = (f"The floor's prior carries the benchmark's chance level, {float(level):g} "
-                  f"({'given with --chance' if result.spec.provenance.get('chance_source') == 'given' else 'recorded in the runs table'}); "
-                  if level is not None else
-                  f"The floor's prior is the spec's, median {scipy_dist(result.spec.priors[law.floor_param]).median():.3g}: "
-                  f"no chance level was given (`fit --chance P`) or recorded with the runs; ")
+    prov = result.spec.provenance
+    if prov.get("chance") is not None:
+        where = "given with --chance" if prov.get("chance_source") == "given" else "recorded in the runs table"
+        floor_text = f"The floor's prior carries the benchmark's chance level, {float(prov['chance']):g} ({where}); "
+    else:  # a fit without a chance level (or saved before it was recorded): say what the prior is instead
+        median = float(scipy_dist(result.spec.priors[law.floor_param]).median())
+        floor_text = (f"The floor's prior is the spec's, median {median:.3g}: no chance level was given "
+                      f"(`fit --chance P`) or recorded with the runs; ")
     sec.add(Para(f"`{law.name}` maps a loss L ({unit}) to a bounded metric ({law.response_unit}, "
                  f"{result.spec.likelihood.describe()}). {floor_text}"
                  f"the runs see part of the curve only, so the ceiling rests mostly on its prior where they stop "
