@@ -110,6 +110,7 @@ LEGAL_HERE = {
     ("predict_metric", "metric_se", "0"): "OK", ("predict_metric", "metric_se", "None"): "OK",
     ("contradiction_point", "n_e", "list of two"): "OK",  # one path per element (documented)
     ("contradiction_point", "p_n", "list of two"): "OK",
+    ("with_chance", "chance", "0"): "OK",  # chance 0: an open-ended task (LAMBADA), a HalfNormal floor prior
     ("compute_for_metric", "budgets", "list of two"): "OK", ("compute_for_metric", "budgets", "None"): "OK",
     ("decide", "max_params", "None"): "OK", ("decide", "max_tokens", "None"): "OK",  # None: no limit
     ("decide", "max_params", "inf"): "OK", ("decide", "max_tokens", "inf"): "OK",  # +inf: no limit, as None

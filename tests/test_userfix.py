@@ -61,9 +61,11 @@ def test_rows_of_one_run_keep_their_run_id_and_fit_warns(tmp_path):
     back = load_runs(tmp_path / "runs.csv")  # the run id survives the CSV round trip
     assert back.frame["run_id"].tolist() == frame["run_id"].tolist()
     # the check runs before the sampler's counts are checked, so draws=1 stops the fit right after it
-    with pytest.warns(UserWarning, match=r"16 rows come from 4 training runs .* fitted as independent runs"), \
+    # loading it (here inside fit, from the CSV) warns once, before the sampler's counts are checked
+    with pytest.warns(UserWarning, match=r"16 rows come from 4 training runs .* fitted as independent runs") as w, \
             pytest.raises(BayesScalingError, match="draws"):
-        bs.fit(back, law="chinchilla", draws=1)
+        bs.fit(tmp_path / "runs.csv", law="chinchilla", draws=1)
+    assert sum("training runs" in str(x.message) for x in w) == 1
     one = load_runs(frame.assign(run_id=[f"r{i}" for i in range(16)]))  # one row per run: no warning
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -27,7 +27,7 @@ ARGUMENT_OPTIONS = {"law": "--law", "holdout_above": "--holdout-above", "holdout
                     "draws": "--draws", "tune": "--tune", "chains": "--chains", "seed": "--seed", "weights": "--weights",
                     "vary": "--vary", "score": "--score", "candidates": "--candidates", "rope": "--rope",
                     "converged_within": "--converged-within", "residual_process": "--residual-process",
-                    "target_metric": "--target", "utility": "--utility", "group": "--group", "groups": "--groups",
+                    "target_metric": "--target", "chance": "--chance", "utility": "--utility", "group": "--group", "groups": "--groups",
                     "data_home": "--data-home", "dataset_option": "--option", "spec": "--spec",
                     "worlds": "--worlds", "prior_draws": "--prior-draws", "refit_sims": "--refit-sims",
                     "batch": "--batch", "exchange": "--exchange", "max_refits": "--max-refits"}

@@ -101,7 +101,7 @@ def cmd_breakdown(args) -> int:
                 out["break_test"] = {"skipped": str(e)}
                 lines.append(f"break test skipped: {e}")
         if other is not None:
-            from bayes_scaling.queries.compare_laws import break_test
+            from bayes_scaling.queries.compare_laws import BREAK_SUPPORTED_P, break_test
 
             unbroken, broken = (result, other) if law.name.startswith("power") else (other, result)
             test = break_test(unbroken, broken, ci)
@@ -111,8 +111,12 @@ def cmd_breakdown(args) -> int:
                          f"P(break) = {test['p_break']:.3f}, elpd difference {test['elpd_diff']:.1f} "
                          f"(se {test['se_diff']:.1f}), stacking weight of the broken law "
                          f"{test['stacking_weight_broken']:.2f}")
-            for name, r in test["break_location"].items():
-                lines.append(interval_line(f"break location {name}", r))
+            if test["break_supported"]:
+                for name, r in test["break_location"].items():
+                    lines.append(interval_line(f"break location {name}", r))
+            else:
+                lines.append(f"  no break is supported (P(break) = {test['p_break']:.3f} < {BREAK_SUPPORTED_P:g}: the "
+                             f"broken law does not predict left-out runs better), so no break location is given")
             k = test["pareto_k_max"]
             if max(k.values()) > 0.7:
                 lines.append(f"  note: Pareto k up to {max(k.values()):.2f} (> 0.7): some runs are influential; "

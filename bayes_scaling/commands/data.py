@@ -46,6 +46,19 @@ def size_labels(runs) -> list[str]:
     return [g for g in runs.columns.groups if (runs.frame.groupby(g)["N"].nunique() <= 1).all()]
 
 
+def replicated_configurations(runs) -> int:
+    """How many configurations (same N and D, and group) hold runs of two or more seeds: replicates, whose
+    scatter ``fit --run-noise`` separates from the law's misfit. 0 for a table of checkpoints (rows sharing a
+    ``run_id``), which is not to be fitted row by row (load_runs warns)."""
+    from bayes_scaling.data.table import RUN_ID_COLUMN
+
+    frame = runs.frame
+    keys = [q for q in ("N", "D") if q in frame] + list(runs.columns.groups)
+    if "seed" not in frame or not keys or (RUN_ID_COLUMN in frame and frame[RUN_ID_COLUMN].nunique() < len(frame)):
+        return 0
+    return int((frame.groupby(keys)["seed"].nunique() > 1).sum())
+
+
 def export_frame(runs):
     """(frame, fit arguments): the runs as :meth:`~bayes_scaling.data.table.RunTable.export_frame` writes them
     (N, D, C and the loss named as ``fit``'s defaults; a metric response named ``metric``, which ``fit`` reads as
@@ -75,6 +88,10 @@ def export_frame(runs):
         args += ["--loss-unit", runs.loss_unit]
     elif runs.predictor_unit is not None:  # a metric column: --loss-unit is the unit of its predictor L
         args += ["--loss-unit", runs.predictor_unit]
+    if runs.chance is not None:  # the task's chance level, the prior of a metric law's floor (also column 'chance')
+        args += ["--chance", f"{runs.chance:.6g}"]
+    if runs.loss_unit is None and replicated_configurations(runs):  # a metric law's logit-normal takes run noise
+        args += ["--run-noise"]
     return frame, args
 
 
@@ -130,6 +147,11 @@ def cmd_datasets(args) -> int:
         units = [f"column metric is a metric (a fraction, no loss unit): fit it with a metric law ({', '.join(metric)}); "
                  f"a loss law is refused" + ("" if runs.predictor_unit else "; the unit of its predictor L is unknown "
                                              "(not recorded): give --loss-unit only if you know it")]
+    n_rep = replicated_configurations(runs)
+    if n_rep and runs.loss_unit is not None:  # a loss law's default spec is Student-t: run noise needs a Normal
+        units.append(f"{n_rep} configuration(s) (N, D) hold runs of several seeds (replicates): add --run-noise to split "
+                     f"run-to-run noise from the law's misfit, with a spec whose [likelihood] family is \"normal\" "
+                     f"(the loss laws' default specs are Student-t)")
     return emit([f"wrote {out}: {len(frame)} runs of {args.name!r}, columns {', '.join(map(str, frame.columns))}",
                  *labels, *units,
                  "fit it with: bayes-scaling fit " + shlex.join([str(out), *fit_args]) + f" --law {law} --out FIT.nc"])

@@ -18,6 +18,7 @@ from bayes_scaling.conventions import pct
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.whiten import BIG_TABLE_ROWS, BIG_TUNE
 from bayes_scaling.posterior.intervals import format_interval
+from bayes_scaling.specs.metric import floor_prior_text, spec_for_metric_runs
 from bayes_scaling.specs.moments import contraction_label
 
 
@@ -87,18 +88,23 @@ def fit_lines(result, ci_prob: float, *, with_spec: bool = False) -> list[str]:
     lines = [f"{result.law.title}: {result.law.formula}"]
     if with_spec:
         lines.append(f"spec: {result.spec.origin} ({result.spec.provenance.get('source', '')})")
-    lines += [_runs_line(result), param_table(result, ci_prob), diagnostics_line(result)]
+    lines.append(_runs_line(result))
+    if (floor := floor_prior_text(result.spec)) is not None:  # a metric law: where its chance level comes from
+        lines.append(floor)
+    lines += [param_table(result, ci_prob), diagnostics_line(result)]
     line = discrepancy_line(result, ci_prob)
     return lines if line is None else [*lines, line]
 
 
 def cmd_fit(args) -> int:
-    from bayes_scaling.inference.fit import fit
+    from bayes_scaling.inference.fit import check_units, fit
 
     spec = spec_from_args(args)
     out = fit_out(args.out)
     kw = group_kw(args, spec)
     runs = runs_from_args(args, laws=[spec.law])
+    check_units(spec, runs)  # a loss law on a metric table (or the reverse) is named before --chance
+    spec = spec_for_metric_runs(spec, runs, chance=args.chance)
     cost = cost_from_args(args, runs)
     if args.residual_process:  # refused before the sampling where the runs alone decide
         from bayes_scaling.inference.residual_process import check_process_runs
@@ -281,6 +287,10 @@ def add_parsers(sub) -> None:
                         "offset from the law; a column given as --col SE=COLUMN holds each run's evaluation standard "
                         "error (the loss column's units). Needs a normal or logit_normal likelihood")
     add_residual_process_arg(p)
+    p.add_argument("--chance", type=float, default=None, metavar="P",
+                   help="a metric law's chance level, 0 <= P < 1 (the accuracy of a guess: 0.5 for 2-way, 0.25 for 4-way "
+                        "multiple choice, 0 for an open-ended answer): the floor's prior is centred on it. Default: the "
+                        "level the runs table records (a dataset's, or a column 'chance'), else the spec's prior")
     add_cost_args(p, stored=True)
     add_ci_arg(p)
     add_json_arg(p)

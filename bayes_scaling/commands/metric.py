@@ -7,9 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from bayes_scaling.commands.args import add_ci_arg, add_json_arg, positive_float, seed_value
-from bayes_scaling.commands.output import diagnostics_line, diagnostics_record, emit, extrapolation_lines, interval_line
-from bayes_scaling.conventions import pct
-from bayes_scaling.posterior.intervals import format_interval
+from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, emit, extrapolation_lines,
+                                           infinite_as_null, interval_line)
 
 
 def _fits(args):
@@ -89,36 +88,31 @@ def cmd_predict_metric(args) -> int:
 
 
 def cmd_target_metric(args) -> int:
+    from bayes_scaling.posterior.intervals import summary_record
     from bayes_scaling.queries.metric_chain import compute_for_metric
 
     loss_fit, metric_fit = _fits(args)
     res = compute_for_metric(loss_fit, metric_fit, args.target, seed=args.seed or 0)
     c = res["compute"]
-    # Draws that never reach the target have infinite compute: the interval's quantiles are taken over
-    # every draw (an unreached one counts as larger than any budget), and an end that falls among the
-    # unreached draws is reported as null (not reached), never as a placeholder number.
-    lo_q, hi_q = (1 - args.ci) / 2, 1 - (1 - args.ci) / 2
-    flat = np.sort(c.values.ravel())
-    q = {k: float(np.quantile(flat, p, method="inverted_cdf")) for k, p in (("ci_low", lo_q), ("median", 0.5),
-                                                                            ("ci_high", hi_q))}
-    rec = {k: (v if np.isfinite(v) else None) for k, v in q.items()}
-    rec["ci_prob"] = float(args.ci)
-    if np.isfinite(flat).any():
-        rec["mean_of_reached"] = float(flat[np.isfinite(flat)].mean())
-    out = {"target": args.target, "compute": rec, "p_unreachable": res.attrs["p_unreachable"]}
+    # The record of `target`: draws that never reach the target are +inf (an unreached draw counts as larger
+    # than any budget in the quantiles); an end among them is written as null, with null_means saying so.
+    out = {"target": args.target, "compute": infinite_as_null(summary_record(c, args.ci)),
+           "p_unreachable": res.attrs["p_unreachable"]}
     if note := predictor_note(loss_fit, metric_fit):
         out["note"] = note
     if args.budget is not None:
         out["budget"] = args.budget
         out["p_reach_within_budget"] = float((c <= args.budget).mean())
-    out.update(_plan_guard(loss_fit, metric_fit, rec["median"], args.ci))
+    median = out["compute"]["median"]
+    out.update(_plan_guard(loss_fit, metric_fit, median if np.isfinite(median) else None, args.ci))
 
     def text():
-        yield f"compute for the optimal plan to reach {args.target:.3g} ({metric_fit.law.name} of {loss_fit.law.name}):"
-        r = out["compute"]
-        fmt = lambda v: "not reached" if v is None else f"{v:.4g}"  # noqa: E731
-        yield (f"  compute (FLOPs): median {fmt(r['median'])}, {pct(args.ci)} interval "
-               f"{format_interval(r, fmt, median=False)}; P(never reached) = {out['p_unreachable']:.3f}")
+        yield (f"compute for the optimal plan to reach {args.target:.3g} ({metric_fit.law.name} of {loss_fit.law.name}; "
+               f"P(unreachable at any budget) = {out['p_unreachable']:.3f}):")
+        yield interval_line("compute (FLOPs)", out["compute"], inf="unreachable")
+        if 0 < out["p_unreachable"] < 1:
+            yield interval_line("compute over the draws that reach it (FLOPs)",
+                                summary_record(c.where(np.isfinite(c)), args.ci))
         if args.budget is not None:
             yield f"  P(reaching it within {args.budget:.3g} FLOPs) = {out['p_reach_within_budget']:.3f}"
         if "note" in out:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-#: The runs table's column naming the training run each row comes from (read by ``load_runs`` where the source
-#: has it, written back to CSV); no law reads it.
-RUN_ID_COLUMN = "run_id"
+from bayes_scaling.data.table import RUN_ID_COLUMN  # noqa: F401 (the one definition; re-exported)
 
 
 def rows_per_run(frame: pd.DataFrame) -> pd.Series | None:
@@ -34,4 +32,6 @@ def repeated_runs_note(frame: pd.DataFrame, fix: str | None = None) -> str | Non
             f"{size} rows each): the rows of one run, its checkpoints, are fitted as independent runs, so the "
             f"intervals narrow with the number of checkpoints, and a checkpoint's mid-schedule loss is read as the "
             f"final loss of a run trained to that D; "
-            + (fix or "keep one row per run (its final checkpoint), or fit one run's curve at a time"))
+            + (fix or f"keep one row per run (its final checkpoint), or fit each run's learning curve on its own "
+                    f"(fit-many --by {RUN_ID_COLUMN} with a law of D such as power_d, and --residual-process for its "
+                    f"correlated residuals)"))

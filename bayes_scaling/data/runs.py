@@ -23,14 +23,16 @@ from bayes_scaling.conventions import (
     COMPUTE_UNITS,
     DEFAULT_LOSS_UNIT,
     PARAMS_KINDS,
+    as_number,
     canonical_compute_unit,
     check_loss_unit,
     compute_to_flops,
 )
 from bayes_scaling.data.plausibility import UNIT_FACTOR, check_plausible, plausibility_problems
-from bayes_scaling.data.repeats import RUN_ID_COLUMN
+from bayes_scaling.data.repeats import repeated_runs_note
 from bayes_scaling.data.sources import read_source
-from bayes_scaling.data.table import EXTRA_QUANTITIES, METRIC_COLUMN, ColumnMap, RunTable, runs_from_frame
+from bayes_scaling.data.table import (CHANCE_COLUMN, EXTRA_QUANTITIES, METRIC_COLUMN, RUN_ID_COLUMN, ColumnMap,
+                                      RunTable, runs_from_frame)
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.quantities import QUANTITIES
 
@@ -126,8 +128,10 @@ def load_runs(
     compute_unit: str = "flops",
     loss_unit: str | None = DEFAULT_LOSS_UNIT,
     predictor_unit: str | None = None,
+    chance: float | None = None,
     group_cols: tuple[str, ...] | list[str] = (),
     seed_col: str | None = None,
+    run_col: str | None = RUN_ID_COLUMN,
     extra_cols: dict[str, str] | None = None,
     critical_batch: tuple[float, float] = (KAPLAN_B_STAR_TOKENS, KAPLAN_ALPHA_B),
     shape_cols: tuple[str, str] | None = None,
@@ -145,6 +149,10 @@ def load_runs(
     there is none, :data:`~bayes_scaling.data.table.METRIC_COLUMN` (``metric``); a response column named
     ``metric`` is a metric whatever ``loss_unit`` says (a loss unit other than the default is refused).
     ``predictor_unit``: the unit of the predictor loss L of a metric law (``extra_cols["L"]``), recorded so that a chain of fits can check it; None: unknown.
+    ``chance``: a metric's chance level (a fraction in [0, 1), the prior of a metric law's floor); None reads the
+    column :data:`~bayes_scaling.data.table.CHANCE_COLUMN` of a metric table where there is one (one value).
+    ``run_col``: the column of each row's training run (default ``run_id``, where there is one): rows that share a
+    run are checkpoints of it, not independent runs, and load_runs warns (:func:`~bayes_scaling.data.repeats.repeated_runs_note`).
     ``*_col`` name the source column of each quantity (``None``: absent; a default name may be absent,
     a name given explicitly must exist). Errors carry the quantity (or column role) at fault.
     A column ``run_id`` (:data:`~bayes_scaling.data.repeats.RUN_ID_COLUMN`), where the source has one, is kept: it
@@ -279,8 +287,14 @@ def load_runs(
         out[g] = frame[g].astype(str).to_numpy()
     if seed_col:  # a seed may be unknown (empty): only rows equal in every column kept are told apart by it
         out["seed"] = frame[seed_col].to_numpy()
-    if RUN_ID_COLUMN in frame.columns and RUN_ID_COLUMN not in (*group_cols, *covariate_cols):  # no law reads it
-        out[RUN_ID_COLUMN] = frame[RUN_ID_COLUMN].astype(str).to_numpy()
+    if run_col is not None and run_col != RUN_ID_COLUMN and run_col not in frame.columns:  # named, so it must exist
+        raise BayesScalingError(f"run column {run_col!r} not found; columns are: {available}", quantity="run",
+                                column=True)
+    if run_col is not None and run_col in frame.columns:
+        out[RUN_ID_COLUMN] = frame[run_col].astype(str).to_numpy()
+        if note := repeated_runs_note(pd.DataFrame({RUN_ID_COLUMN: out[RUN_ID_COLUMN]})):
+            warnings.warn(note, UserWarning, stacklevel=2)
+            notes.append(note)
     if shape_cols:
         width = _numeric(frame, shape_cols[0], "d_model (width)", "units", problems)
         depth = _numeric(frame, shape_cols[1], "n_layer (depth)", "layers", problems)
@@ -293,11 +307,39 @@ def load_runs(
             raise BayesScalingError(f"covariate column {col!r} must be finite numbers in every run",
                                     quantity="covariate", column=True)
         out[col] = values
+    chance = table_chance(frame, chance, metric=loss_unit is None or "L" in out)
     implausible = plausibility_problems(out, metric=loss_unit is None or "L" in out, loss_unit=loss_unit)
     check_plausible(implausible, strict=strict)
     notes += [f"implausible runs: {p}" for p in implausible]
     return RunTable(out, params_kind, cmap, name, sha, tuple(derived), tuple(notes), compute_unit, loss_unit,
-                    predictor_unit)
+                    predictor_unit, chance)
+
+
+def check_chance(chance, quantity: str = "chance") -> float:
+    """``chance`` as a float in [0, 1): the accuracy of a guess (a fraction: 1 / the number of choices)."""
+    value = as_number(chance)
+    if not (np.isfinite(value) and 0.0 <= value < 1.0):
+        raise BayesScalingError(f"chance must be a fraction in [0, 1) (the accuracy of a guess: 0.25 for 4-way "
+                                f"multiple choice, 0.5 for 2-way, 0 for an open-ended answer), got {chance!r}",
+                                quantity=quantity)
+    return float(value)
+
+
+def table_chance(frame: pd.DataFrame, chance, *, metric: bool) -> float | None:
+    """A metric table's chance level: ``chance`` where given, else its column ``chance`` (one value in every
+    row); None for a loss table (a ``chance`` column there is just a column) or where none is recorded."""
+    if chance is not None:
+        if not metric:
+            raise BayesScalingError("a chance level applies to a metric (e.g. accuracy as a fraction), but this "
+                                    "table's response is a loss: drop it", quantity="chance")
+        return check_chance(chance)
+    if not metric or CHANCE_COLUMN not in frame.columns:
+        return None
+    values = pd.to_numeric(frame[CHANCE_COLUMN], errors="coerce").unique()
+    if len(values) != 1:
+        raise BayesScalingError(f"column {CHANCE_COLUMN!r} (the metric's chance level) must hold one value in every "
+                                f"row, got {sorted(map(str, values))[:5]}: fit one task at a time", quantity="chance")
+    return check_chance(values[0])
 
 
 def require_runs(runs, argument: str = "runs") -> RunTable:

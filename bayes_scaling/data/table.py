@@ -43,6 +43,11 @@ EXTRA_QUANTITIES = {"U": "unique tokens", "X": "units of the scale axis", "S": "
 #: The CSV column of a metric response (accuracy as a fraction, no loss unit): a runs file with this column and no
 #: ``loss`` column is read as a metric (``loss_unit`` None), which only a metric law fits.
 METRIC_COLUMN = "metric"
+#: The column of a run's identity (a source column of that name is read by default): rows that share it are
+#: checkpoints of one training run, not independent runs (:func:`~bayes_scaling.data.runs.load_runs` warns).
+RUN_ID_COLUMN = "run_id"
+#: The CSV column of a metric's chance level (one value in every row), read back into ``RunTable.chance``.
+CHANCE_COLUMN = "chance"
 #: Canonical columns -> the CSV column names a runs file is read with by default (the response: ``loss``, or
 #: :data:`METRIC_COLUMN` for a metric).
 EXPORT_NAMES = {"N": "params", "D": "tokens", "C": "compute", "loss": "loss"}
@@ -108,6 +113,9 @@ class RunTable:
     loss_unit: str | None = DEFAULT_LOSS_UNIT  # None: the column is a metric, not a loss
     #: The unit of the predictor loss L of a metric law (one of ``LOSS_UNITS``); None: not recorded.
     predictor_unit: str | None = None
+    #: A metric's chance level (the accuracy of a guess, a fraction in [0, 1)), the prior of a metric law's
+    #: floor; written to CSV as the column :data:`CHANCE_COLUMN`; None: not recorded.
+    chance: float | None = None
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -153,6 +161,8 @@ class RunTable:
         the file back derives the same S_min once."""
         names = {**EXPORT_NAMES, **({"loss": METRIC_COLUMN} if self.loss_unit is None else {})}
         frame = self.frame.rename(columns=names)
+        if self.chance is not None:
+            frame = frame.assign(**{CHANCE_COLUMN: self.chance})
         if "steps_raw" in frame:
             frame = frame.assign(S=frame["steps_raw"]).drop(columns="steps_raw")
         return frame
@@ -211,6 +221,7 @@ class RunTable:
             **({"compute_unit": self.compute_unit} if self.compute_unit else {}),
             "loss_unit": self.loss_unit,
             **({"predictor_unit": self.predictor_unit} if self.predictor_unit else {}),
+            **({"chance": self.chance} if self.chance is not None else {}),
             **({"notes": list(self.notes)} if self.notes else {}),
         }
 
@@ -224,4 +235,4 @@ def runs_from_frame(frame: pd.DataFrame, metadata: dict[str, Any]) -> RunTable:
     return RunTable(frame, metadata.get("params_kind", "total"), cmap, metadata.get("source", ""),
                     metadata.get("sha256", ""), tuple(metadata.get("derived", ())), tuple(metadata.get("notes", ())),
                     compute_unit=metadata.get("compute_unit"), loss_unit=metadata.get("loss_unit", DEFAULT_LOSS_UNIT),
-                    predictor_unit=metadata.get("predictor_unit"))
+                    predictor_unit=metadata.get("predictor_unit"), chance=metadata.get("chance"))

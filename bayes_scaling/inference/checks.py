@@ -10,7 +10,6 @@ import numpy as np
 
 from bayes_scaling.conventions import as_number, check_count, real_array
 from bayes_scaling.data.plausibility import check_plausible
-from bayes_scaling.data.repeats import repeated_runs_note
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.checks import prior_conflicts
 from bayes_scaling.posterior.inputs import MAX_DRAW_VALUES
@@ -48,13 +47,10 @@ def check_sampler_counts(draws, tune, chains) -> tuple[int, int | None, int]:
 
 
 def check_runs(runs, *, strict: bool, stacklevel: int = 3) -> None:
-    """Under ``strict``, refuse runs with implausible values (a sign of wrong units) before sampling; warn where
-    several rows share a run id (checkpoints of one run fitted as independent runs:
-    :func:`~bayes_scaling.data.repeats.repeated_runs_note`)."""
+    """Under ``strict``, refuse runs with implausible values (a sign of wrong units) before sampling. (Rows that
+    share a run id, checkpoints of one run, are warned about once, by ``load_runs``.)"""
     if strict:
         check_plausible(runs.implausible(), strict=True)
-    if (note := repeated_runs_note(runs.frame)) is not None:
-        warnings.warn(note, UserWarning, stacklevel=stacklevel)
 
 
 def check_posterior(result, *, strict: bool, stacklevel: int = 3) -> list[str]:

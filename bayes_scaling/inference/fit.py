@@ -30,6 +30,7 @@ from bayes_scaling.inference.retry import (DEFAULT_DRAWS, DEFAULT_TUNE, MAX_RETR
 from bayes_scaling.inference.sampling import sample_nuts
 from bayes_scaling.inference.whiten import (BIG_TUNE, WHITE_CHOL, WHITE_MEAN, big_backend, feed, is_big, pilot,
                                             whitened_model)
+from bayes_scaling.specs.metric import spec_for_metric_runs
 from bayes_scaling.specs.spec import LawSpec, default_spec, load_spec
 from bayes_scaling.specs.units import check_loss_unit, check_params_kind
 
@@ -295,6 +296,7 @@ def fit(
                                 quantity="vary")
     spec = resolve_spec(law, spec).with_vary(vary).synced()
     check_units(spec, runs)
+    spec = spec_for_metric_runs(spec, runs)  # a metric law's floor at the table's chance level; runs below refused
     if calibrate_extrapolation:  # a split the runs cannot give is refused before the sampling, not after it
         from bayes_scaling.inference.discrepancy import inner_split
 

@@ -23,7 +23,7 @@ from bayes_scaling.cost import check_cost_range
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import check_query_size, positive_number
 from bayes_scaling.queries.draws import (LawDraws, bisect_decreasing, budgets_flops, check_target_loss, law_draws,
-                                         require_allocation, resolve_cost)
+                                         log_compute_to_reach, require_allocation, resolve_cost)
 from bayes_scaling.result import require_fit
 
 BUDGET_DIM = "budget"
@@ -247,14 +247,8 @@ def compute_for_loss(result, target_loss: float, *, flops_per_token: float = FLO
     cost = resolve_cost(result, cost, flops_per_token)
     k = cost.k
     draws = law_draws(result, group, cost)
-    log_t = np.log(target_loss)
-    lo_x, hi_x = np.log(1e6), np.log(1e60)
     g = lambda x: draws.log_loss_opt(x[..., None])[..., 0]  # noqa: E731
-    reachable = g(np.full(draws.shape, hi_x)) <= log_t
-    already = g(np.full(draws.shape, lo_x)) <= log_t
-    x = bisect_decreasing(g, log_t, np.full(draws.shape, lo_x), np.full(draws.shape, hi_x))
-    x = np.where(reachable, x, np.inf)
-    x = np.where(already, lo_x, x)
+    x, reachable = log_compute_to_reach(g, np.log(target_loss), draws.shape)
     log_n = np.where(np.isfinite(x), draws.log_n_opt(np.where(np.isfinite(x), x, 0.0)[..., None])[..., 0], np.inf)
     return xr.Dataset({
         "compute": _da(k * np.exp(x), attrs={"units": "FLOPs"}),

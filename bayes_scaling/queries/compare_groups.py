@@ -37,6 +37,9 @@ def _check_groups(result, groups) -> list[str]:
     bad = [g for g in groups if g not in h["groups"]]
     if bad:
         raise BayesScalingError(f"unknown group(s) {bad}; the fit's groups are {h['groups']}", quantity="groups")
+    repeated = sorted({g for g in groups if groups.count(g) > 1})
+    if repeated:
+        raise BayesScalingError(f"group(s) {repeated} given more than once: name each group once", quantity="groups")
     if len(set(groups)) < 2:
         raise BayesScalingError("compare at least two different groups", quantity="groups")
     return groups

@@ -56,8 +56,17 @@ def compare_fits(fits: dict, method: str = "stacking") -> pd.DataFrame:
     return table
 
 
+#: A break is supported where P(break) >= this: the broken law more likely than not predicts left-out runs better
+#: (elpd difference > 0). Below it the broken fit's break location describes a form the runs do not prefer, so it
+#: is no finding and is not shown as one.
+BREAK_SUPPORTED_P = 0.5
+
+
 def break_test(unbroken, broken, ci_prob: float = CI_PROB) -> dict:
-    """Is there a break? LOO comparison of ``broken`` against ``unbroken`` on the same runs."""
+    """Is there a break? LOO comparison of ``broken`` against ``unbroken`` on the same runs: ``p_break`` =
+    Phi(elpd difference / its se), ``break_supported`` where it is at least :data:`BREAK_SUPPORTED_P`, and the
+    broken fit's ``break_location`` draws summarised either way (flagged in ``break_location_note`` when the break
+    is not supported)."""
     require_fit(unbroken, "unbroken", ensemble=False)
     require_fit(broken, "broken", ensemble=False)
     check_ci_prob(ci_prob)
@@ -72,8 +81,15 @@ def break_test(unbroken, broken, ci_prob: float = CI_PROB) -> dict:
     p_break = float(norm.cdf(diff / se)) if se > 0 else float(diff > 0)
     law = broken.law
     breaks = {f"d{i}": summary_record(broken.posterior[f"d{i}"], ci_prob) for i in range(1, law.n_breaks + 1)}
+    supported = p_break >= BREAK_SUPPORTED_P
     return {
         "p_break": p_break,
+        "break_supported": supported,
+        "break_rule": f"a break is supported where P(break) >= {BREAK_SUPPORTED_P:g} (the broken law more likely than "
+                      f"not predicts left-out runs better)",
+        **({} if supported else {"break_location_note": f"not supported (P(break) = {p_break:.3g} < "
+                                                        f"{BREAK_SUPPORTED_P:g}): the broken fit's break location, "
+                                                        f"not a finding"}),
         "elpd_diff": diff,
         "se_diff": se,
         "stacking_weight_broken": float(table.loc["broken", "weight"]),

@@ -194,6 +194,27 @@ def bisect_decreasing(g, target, lo, hi, iters: int = 100):
     return (lo + hi) / 2
 
 
+#: The bracket of :func:`log_compute_to_reach` in x = log(C / k): 1e6 to 1e60 budgets in units of the cost law's
+#: k (e.g. 6e6 to 6e60 FLOPs for 6ND). Far beyond any training run at both ends, so the bisection, not the
+#: bracket, sets the answer; at its top a law's reducible terms are negligible (its loss is at its floor).
+LOG_COMPUTE_BRACKET = (float(np.log(1e6)), float(np.log(1e60)))
+
+
+def log_compute_to_reach(g, target, shape) -> tuple[np.ndarray, np.ndarray]:
+    """Per draw, (x, reachable): x = log(C / k) at which ``g`` (per-draw values at x, array (chain, draw),
+    decreasing in x, e.g. the log loss along the compute-optimal frontier) falls to ``target``, by bisection on
+    x over :data:`LOG_COMPUTE_BRACKET` (100 halvings: exact to ~1e-28 in log C). A draw is unreachable, x = +inf,
+    only where g at the bracket's top (compute -> infinity, the loss at its floor) is still above the target;
+    a draw already at the target at the bracket's bottom gets the bottom. The one search of ``target`` and
+    ``target-metric``."""
+    lo_x, hi_x = LOG_COMPUTE_BRACKET
+    reachable = g(np.full(shape, hi_x)) <= target
+    already = g(np.full(shape, lo_x)) <= target
+    x = bisect_decreasing(g, target, np.full(shape, lo_x), np.full(shape, hi_x))
+    x = np.where(reachable, np.where(already, lo_x, x), np.inf)
+    return x, reachable
+
+
 def thin_draws(draws, idx):
     """Law draws (:class:`LawDraws` or an ensemble's :class:`MixtureDraws`) at flat draw indices
     ``idx`` (sorted), shaped (1, len(idx))."""

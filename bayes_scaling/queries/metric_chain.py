@@ -14,12 +14,12 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.conventions import QUERY_DIM, derived_seed, loss_unit_of, seeded_rng
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, QUERY_DIM, as_number, derived_seed, loss_unit_of, seeded_rng
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import fraction, positive_number
 from bayes_scaling.posterior.intervals import flat_draws
-from bayes_scaling.queries.allocate import BUDGET_DIM, compute_optimal
-from bayes_scaling.queries.draws import check_budgets
+from bayes_scaling.queries.allocate import BUDGET_DIM
+from bayes_scaling.queries.draws import check_budgets, law_draws, log_compute_to_reach, resolve_cost
 from bayes_scaling.result import require_fit
 
 
@@ -49,19 +49,25 @@ def pair_index(n_from: int, n_to: int, rng: np.random.Generator) -> np.ndarray:
     return np.arange(n_to) if n_from == n_to else rng.integers(0, n_from, n_to)
 
 
+def paired_metric_params(metric_fit, shape: tuple, rng: np.random.Generator) -> tuple[dict, np.ndarray]:
+    """The metric fit's parameters and noise sigma, one draw per element of ``shape`` (the first fit's
+    (chain, draw)), paired by :func:`pair_index`: arrays shaped ``shape``."""
+    ev = metric_fit.evaluator
+    idx = pair_index(ev.sigma.size, int(np.prod(shape)), rng)
+    p = {k: flat_draws(v)[idx].reshape(shape) for k, v in ev.params().items()}
+    return p, flat_draws(ev.sigma)[idx].reshape(shape)
+
+
 def metric_at_loss(metric_fit, loss: np.ndarray, *, rng: np.random.Generator,
                    se: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(law, predictive) metric draws at ``loss`` (array (chain, draw, ...) of the first fit's draws): each
     leading draw paired with one draw of ``metric_fit`` (:func:`pair_index`); ``se``: the new evaluation's
     standard error (a fraction), added in quadrature to the metric fit's noise on the family's scale."""
     ev = metric_fit.evaluator
-    shape = loss.shape[:2]
-    flat = {k: flat_draws(v) for k, v in ev.params().items()}
-    idx = pair_index(ev.sigma.size, int(np.prod(shape)), rng)
     extra = (1,) * (loss.ndim - 2)
-    p = {k: v[idx].reshape(shape + extra) for k, v in flat.items()}
+    p, sigma = paired_metric_params(metric_fit, loss.shape[:2], rng)
+    p, sigma = {k: v.reshape(v.shape + extra) for k, v in p.items()}, sigma.reshape(sigma.shape + extra)
     log_mu = ev.law.log_loss(np, {"L": np.log(loss)}, p)
-    sigma = flat_draws(ev.sigma)[idx].reshape(shape + extra)
     if se is not None:
         sigma = ev.family.scale_with_se(sigma, log_mu, se, "metric_se")
     log_pred = ev.family.add_noise(np, log_mu, sigma, ev.family.draws(rng, log_mu.shape))
@@ -90,35 +96,39 @@ def predict_metric(loss_fit, metric_fit, N=None, D=None, C=None, *, seed: int | 
 
 def compute_for_metric(loss_fit, metric_fit, target: float, *, budgets=None, seed: int = 0) -> xr.Dataset:
     """Compute (FLOPs) the loss fit's compute-optimal plan needs for the metric law to reach ``target`` (a
-    fraction, e.g. 0.55), per draw (``inf`` where the grid of ``budgets`` never reaches it; log-linear
-    interpolation between budgets), and ``metric_opt``, the metric along that frontier (chain, draw,
-    budget). Needs a loss law of N and D (allocation)."""
+    fraction, e.g. 0.55), per draw, by the bisection on log compute that ``target`` uses
+    (:func:`bayes_scaling.queries.draws.log_compute_to_reach`, priced by the loss fit's cost law): ``inf`` only
+    in draws whose metric at the loss law's floor (compute -> infinity; at most the metric law's ceiling) stays
+    below the target. ``metric_opt``: the metric along the frontier at ``budgets`` (FLOPs; default 1e17 to
+    1e27), dims (chain, draw, budget). Needs a loss law of N and D (allocation)."""
     require_fit(loss_fit, "loss_fit")
     require_fit(metric_fit, "metric_fit", ensemble=False)
     _check(loss_fit, metric_fit)
     target = fraction(target, "target metric must be a fraction in (0, 1)", quantity="target_metric")
     budgets = np.geomspace(1e17, 1e27, 121) if budgets is None else check_budgets(budgets)
-    opt = compute_optimal(loss_fit, budgets)
-    mu, _ = metric_at_loss(metric_fit, opt["loss_opt"].values, rng=seeded_rng(seed))
-    hit = mu >= target
-    first = np.argmax(hit, axis=-1)
-    logc = np.log(budgets)
-    prev = np.maximum(first - 1, 0)
-    m0, m1 = np.take_along_axis(mu, prev[..., None], -1)[..., 0], np.take_along_axis(mu, first[..., None], -1)[..., 0]
-    w = np.where(m1 > m0, (target - m0) / np.where(m1 > m0, m1 - m0, 1.0), 1.0)
-    x = np.where(first > 0, logc[prev] + np.clip(w, 0, 1) * (logc[first] - logc[prev]), logc[0])
-    compute = np.where(hit.any(-1), np.exp(x), np.inf)
-    return xr.Dataset({"compute": (("chain", "draw"), compute, {"units": "FLOPs"}),
+    cost = resolve_cost(loss_fit, None, FLOPS_PER_PARAM_TOKEN)
+    draws = law_draws(loss_fit, None, cost)
+    p, _ = paired_metric_params(metric_fit, draws.shape, seeded_rng(seed))
+    law = metric_fit.law
+
+    def neg_log_metric(x):  # decreasing in log compute: the loss falls and the metric rises along the frontier
+        return -law.log_loss(np, {"L": draws.log_loss_opt(x[..., None])[..., 0]}, p)
+
+    x, reachable = log_compute_to_reach(neg_log_metric, -np.log(target), draws.shape)
+    x_b = np.log(budgets / cost.k)
+    log_l = draws.log_loss_opt(x_b)  # (chain, draw, budget)
+    mu = np.exp(law.log_loss(np, {"L": log_l}, {k: v[..., None] for k, v in p.items()}))
+    return xr.Dataset({"compute": (("chain", "draw"), cost.k * np.exp(x), {"units": "FLOPs"}),
                        "metric_opt": (("chain", "draw", BUDGET_DIM), mu, {"units": metric_fit.law.response_unit})},
                       coords={BUDGET_DIM: budgets}, attrs={"target": float(target),
-                                                           "p_unreachable": float(1 - hit.any(-1).mean())})
+                                                           "p_unreachable": float(1 - reachable.mean())})
 
 
 def prob_reach_metric(loss_fit, metric_fit, target: float, compute: float, *, seed: int = 0) -> float:
     """Posterior probability that the compute-optimal plan at ``compute`` FLOPs reaches the metric ``target``
-    (the metric law's mean at that plan)."""
+    (the metric law's mean at that plan): the share of draws whose :func:`compute_for_metric` is at most it."""
     require_fit(loss_fit, "loss_fit")
     require_fit(metric_fit, "metric_fit", ensemble=False)
     compute = positive_number(compute, "compute must be a finite number of FLOPs > 0", quantity="C")
     out = compute_for_metric(loss_fit, metric_fit, target, budgets=[compute], seed=seed)
-    return float(np.isfinite(out["compute"]).mean())
+    return float((out["compute"] <= compute).mean())

@@ -10,6 +10,7 @@ import numpy as np
 
 from bayes_scaling.conventions import derived_seed
 from bayes_scaling.plots.common import axis_label, is_nd, param_unit, pct
+from bayes_scaling.queries.compare_laws import BREAK_SUPPORTED_P
 from bayes_scaling.report._model import (Para, Section, Table, draws_interval, figure_item, interval, interval_header,
                                          num, sampler_settings)
 from bayes_scaling.report._refits import OUTLIER_ROBUST_SDS, break_test_from, convert_params
@@ -112,7 +113,9 @@ def _break_part(ctx, sec: Section) -> None:
     rows = [["P(break)", f"{test['p_break']:.3f}"],
             ["ELPD difference (broken - unbroken)", f"{test['elpd_diff']:.1f} (se {test['se_diff']:.1f})"],
             ["stacking weight of the broken law", f"{test['stacking_weight_broken']:.2f}"],
-            [f"break location d1 ({test['axis_label']})", interval(loc)],
+            [f"break location d1 ({test['axis_label']})",
+             interval(loc) if test.get("break_supported", True) else
+             f"none: no break is supported (P(break) < {BREAK_SUPPORTED_P:g})"],
             ["Pareto k max (unbroken / broken)", (f"{test['pareto_k_max']['unbroken']:.2f} / "
                                                   f"{test['pareto_k_max']['broken']:.2f}")],
             [f"fit {test['laws']['unbroken']}", _diag(fits["unbroken"])],

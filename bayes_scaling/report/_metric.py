@@ -10,6 +10,7 @@ import numpy as np
 
 from bayes_scaling.plots.common import pct
 from bayes_scaling.report._model import Para, Section, Table, draws_interval, interval_header, num
+from bayes_scaling.specs.moments import scipy_dist
 
 #: Losses (fractions of the smallest observed) at which the metric is extrapolated beyond the runs.
 EXTRAPOLATE_LOSS = (0.9, 0.8)
@@ -25,8 +26,16 @@ def metric_section(ctx) -> Section | None:
     sec = Section("metric", "Downstream metrics")
     unit = (f"in {result.predictor_unit}, as recorded" if result.predictor_unit else
             f"{law.inputs[0].unit}: its unit is not recorded")
+    prov = result.spec.provenance
+    if prov.get("chance") is not None:
+        where = "given with --chance" if prov.get("chance_source") == "given" else "recorded in the runs table"
+        floor_text = f"The floor's prior carries the benchmark's chance level, {float(prov['chance']):g} ({where}); "
+    else:  # a fit without a chance level (or saved before it was recorded): say what the prior is instead
+        median = float(scipy_dist(result.spec.priors[law.floor_param]).median())
+        floor_text = (f"The floor's prior is the spec's, median {median:.3g}: no chance level was given "
+                      f"(`fit --chance P`) or recorded with the runs; ")
     sec.add(Para(f"`{law.name}` maps a loss L ({unit}) to a bounded metric ({law.response_unit}, "
-                 f"{result.spec.likelihood.describe()}). The floor's prior carries the benchmark's chance level; "
+                 f"{result.spec.likelihood.describe()}). {floor_text}"
                  f"the runs see part of the curve only, so the ceiling rests mostly on its prior where they stop "
                  f"short of it. Chain it with a loss law of N and D (`predict-metric`, `target-metric`) to ask about "
                  f"a new model; they refuse a loss fit in another unit than L's where it is recorded."))

@@ -19,7 +19,13 @@ TASKS = {"mmlu": "mmlu_avg_test", "hellaswag": "hellaswag_val", "arc_challenge":
          "arc_easy": "arc_easy_test", "piqa": "piqa_val", "csqa": "csqa_val", "socialiqa": "socialiqa_val",
          "openbookqa": "openbookqa_test", "boolq": "boolq_val", "winogrande": "winogrande_val"}
 MAIN_TASKS = tuple(TASKS)[:8]
-#: Chance accuracy (fraction) per task: 1 / number of answer choices.
+#: Chance accuracy (fraction) per task: 1 / the number of answer choices, the accuracy of a guess (the floor
+#: of a metric law): MMLU 4-way (Hendrycks et al. 2021, arXiv:2009.03300), HellaSwag 4-way (Zellers et al. 2019,
+#: arXiv:1905.07830), ARC 4-way (Clark et al. 2018, arXiv:1803.05457; a few items have 3 or 5 choices), PIQA 2-way
+#: (Bisk et al. 2020, arXiv:1911.11641), CommonsenseQA 5-way (Talmor et al. 2019, arXiv:1811.00937), Social IQa
+#: 3-way (Sap et al. 2019, arXiv:1904.09728), OpenBookQA 4-way (Mihaylov et al. 2018, arXiv:1809.02789), BoolQ
+#: yes/no (Clark et al. 2019, arXiv:1905.10044: 0.5 is a guess; always answering the majority "yes" scores ~0.62,
+#: a learned prior, not chance), WinoGrande 2-way (Sakaguchi et al. 2020, arXiv:1907.10641).
 CHANCE = {"mmlu": 0.25, "hellaswag": 0.25, "arc_challenge": 0.25, "arc_easy": 0.25, "piqa": 0.5, "csqa": 0.2,
           "socialiqa": 1 / 3, "openbookqa": 0.25, "boolq": 0.5, "winogrande": 0.5}
 SIZES = ("190M", "370M", "760M", "1B", "3B")
@@ -49,7 +55,7 @@ def load_olmo_ladder(get, target: str = "c4", task: str | None = None, sizes: st
     ``size`` (190M ... 3B): a label of model size (one N per group), not a grouping to fit by (the whole
     ladder trains on one data mix, olmoe-mix-0924). ``target``: "c4" (loss = ``val_ce_c4_en``,
     nats/token), "bpb" (loss = the task's bits-per-byte) or "acc" (loss = the task's accuracy, a fraction, and L = its bits-per-byte, for metric
-    laws); ``task`` one of :data:`TASKS`. ``sizes`` keeps some sizes; ``replicates=False`` keeps the main
+    laws, with the task's chance level :data:`CHANCE` recorded for the floor's prior); ``task`` one of :data:`TASKS`. ``sizes`` keeps some sizes; ``replicates=False`` keeps the main
     ladder only; ``checkpoints=True`` reads every evaluated checkpoint after the first ``drop_first`` of
     each run (intermediate checkpoints are not finished runs at that D)."""
     choice(target, _TARGETS, "target", "olmo_ladder")
@@ -80,7 +86,8 @@ def load_olmo_ladder(get, target: str = "c4", task: str | None = None, sizes: st
                      params_kind="total" if params == "N_total" else "non-embedding", extra_cols=extra,
                      seed_col="replicate", group_cols=("size",),
                      loss_unit={"bpb": "bits/byte", "acc": None}.get(target, "nats/token"),  # acc: a metric
-                     predictor_unit="bits/byte" if target == "acc" else None)  # acc: L is the task's bits-per-byte
+                     predictor_unit="bits/byte" if target == "acc" else None,  # acc: L is the task's bits-per-byte
+                     chance=CHANCE[task] if target == "acc" else None)
     if params == "N_total":
         return runs
     return replace(runs, notes=(*runs.notes, "N is the authors' count (ladder.py MODEL_PARAMS): without the input "

@@ -11,6 +11,14 @@ from bayes_scaling.datasets.registry import register
 
 _TASKS = ("lambada_openai", "piqa", "arc_easy", "arc_challenge", "winogrande", "sciq", "logiqa", "wsc", "mmlu")
 _DATASETS = ("pile", "pile-deduped")
+#: Chance accuracy (fraction) per task, the accuracy of a guess (the floor of a metric law): LAMBADA is open-ended
+#: (the passage's last word, from the whole vocabulary: ~0; Paperno et al. 2016, arXiv:1606.06031); PIQA 2-way
+#: (Bisk et al. 2020, arXiv:1911.11641); ARC 4-way (Clark et al. 2018, arXiv:1803.05457); WinoGrande 2-way
+#: (Sakaguchi et al. 2020, arXiv:1907.10641); SciQ 4-way (Welbl et al. 2017, arXiv:1707.06209); LogiQA 4-way
+#: (Liu et al. 2020, arXiv:2007.08124); WSC in SuperGLUE's yes/no form, 0.5 (Wang et al. 2019, arXiv:1905.00537;
+#: its majority class scores above 0.5, a learned prior, not chance); MMLU 4-way (Hendrycks et al. 2021, arXiv:2009.03300).
+CHANCE = {"lambada_openai": 0.0, "piqa": 0.5, "arc_easy": 0.25, "arc_challenge": 0.25, "winogrande": 0.5,
+          "sciq": 0.25, "logiqa": 0.25, "wsc": 0.5, "mmlu": 0.25}
 #: LAMBADA's perplexity is per target word (Paperno et al. 2016; lm-evaluation-harness ``lambada_openai`` ppl).
 LAMBADA_UNIT = "nats/word"
 
@@ -24,7 +32,8 @@ def load_pythia_evals(get, task: str | None = None, n_shot: int = 0, dataset: st
     dataset's README), so its unit is ``"nats/word"``, which no per-token spec or loss fit is mixed with; it is
     not converted to per token (the tokens per word are not given). With ``task``: the task's accuracy (a
     fraction; ``acc``, ``mmlu_acc_macro`` for MMLU; a metric, ``loss_unit`` None, so a loss law is refused) with
-    L = the LAMBADA log-perplexity (``predictor_unit`` nats/word, so a chain refuses a loss fit per token).
+    L = the LAMBADA log-perplexity (``predictor_unit`` nats/word, so a chain refuses a loss fit per token) and the
+    task's chance level (:data:`CHANCE`).
     ``n_shot`` 0 or 5; ``dataset`` "pile" or "pile-deduped" (both by default: group column ``dataset``);
     checkpoints from step ``min_step`` on (early ones sit at chance), or the ``final`` ones. The batch-size
     variants are left out. Rows whose response is 0 or missing are dropped. Each row is a checkpoint of one of
@@ -49,4 +58,5 @@ def load_pythia_evals(get, task: str | None = None, n_shot: int = 0, dataset: st
                      params_kind="total" if params == "N_total" else "non-embedding", group_cols=groups,
                      extra_cols={"L": "lambada_logppl"} if task is not None else {},
                      loss_unit=None if task is not None else LAMBADA_UNIT,  # a task: accuracy, a metric
-                     predictor_unit=LAMBADA_UNIT if task is not None else None)
+                     predictor_unit=LAMBADA_UNIT if task is not None else None,
+                     chance=None if task is None else CHANCE[task])  # the floor's prior of a metric law
