@@ -8,9 +8,9 @@ default chinchilla spec (``--spec``: another spec of the chinchilla law, e.g. ``
 ladder, every strategy's refit and the posterior the design uses; nutpie, 2 chains x (300 tune + 300 draws)). The extra budget is that of
 (b) one more IsoFLOP budget at 3x the largest (5 runs, 1.5e21 FLOPs). Strategies spending it:
 
-* **designed**: ``design_runs`` on the design's default IsoFLOP grid: 10 budgets x the fit's own shapes (10 ratios
-  over the ladder's tokens/parameter range, 2-200, as ``bayes-scaling design`` builds it by default; ``--ratios LO
-  HI``, e.g. ``--ratios 0.04 340``, the span of Hoffmann et al. 2022's runs and the default before wt_userfix; with
+* **designed**: ``design_runs`` on the design's default IsoFLOP grid: 10 budgets x 10 ratios over the trusted
+  shapes, 0.04-340 tokens/parameter, the span of Hoffmann et al. 2022's runs, as ``bayes-scaling design`` builds it
+  by default (``--ratios LO HI``: another range; ``--data-shapes``: the fit's own runs' range, 2-200 here; with
   ``--reach-optimal-shape`` extended at the same spacing, at most 10 more ratios, to the posterior's 90% interval
   of the compute-optimal D/N at the target, as ``bayes-scaling design --reach-optimal-shape``), objective ``n_star`` (``--objective``:
   ``n_star_width``, the width of N*'s 90% interval, or the others), batch <= 5,
@@ -68,6 +68,7 @@ from bayes_scaling.laws.registry import get_law  # noqa: E402
 from bayes_scaling.queries.allocate import compute_optimal, decide  # noqa: E402
 from bayes_scaling.inference.design import refit_expected  # noqa: E402
 from bayes_scaling.queries.design import OBJECTIVES, candidate_grid, design_runs, posterior_objective  # noqa: E402
+from bayes_scaling.conventions import TRUSTED_TOKENS_PER_PARAM  # noqa: E402
 from bayes_scaling.queries.design_shapes import data_shapes, optimal_shape_interval, outside  # noqa: E402
 from bayes_scaling.specs.spec import load_spec  # noqa: E402
 from bayes_scaling.simulate import isoflop_design, law_truth_params, simulate_runs  # noqa: E402
@@ -86,9 +87,9 @@ try:  # benchmark-only dependency (pyproject extra "bench")
     from simple_scaling_laws.cost import cost_model as ssl_cost_model
 except ImportError:
     ssl = None
-#: tokens/parameter range of the designed strategy's candidates (--ratios); None: the fit's own runs' range, the
-#: CLI's default (``data_shapes``)
-CANDIDATE_RATIOS = None
+#: tokens/parameter range of the designed strategy's candidates (--ratios; the CLI's default, the trusted shapes);
+#: None: the fit's own runs' range (``data_shapes``, --data-shapes)
+CANDIDATE_RATIOS = tuple(TRUSTED_TOKENS_PER_PARAM)
 #: extend the candidates to the posterior's 90% interval of the optimal shape at the target (--reach-optimal-shape)
 REACH = False
 #: the designed strategy's Laplace fallback (--no-laplace turns it off)
@@ -336,8 +337,10 @@ def main() -> None:
     ap.add_argument("--ladders", type=int, default=60)
     ap.add_argument("--json", default=None)
     ap.add_argument("--ratios", type=float, nargs=2, default=CANDIDATE_RATIOS, metavar=("LO", "HI"),
-                    help="tokens/parameter range of the designed candidates (default: the design's, the fit's own "
-                         "runs' range; 0.04 340 for Hoffmann et al. 2022's span)")
+                    help="tokens/parameter range of the designed candidates (default: the design's, the trusted "
+                         "shapes 0.04-340 of Hoffmann et al. 2022's runs)")
+    ap.add_argument("--data-shapes", action="store_true",
+                    help="the designed candidates over the fit's own runs' tokens/parameter range instead")
     ap.add_argument("--reach-optimal-shape", action="store_true",
                     help="extend the designed candidates to the posterior's 90%% interval of the optimal shape at the "
                          "target, as design --reach-optimal-shape")
@@ -362,7 +365,7 @@ def main() -> None:
     globals()["SPEC"] = bench_spec(ap, args.spec)
     if args.exchange < 0:  # checked before the timing run (design_runs would refuse it only after it)
         ap.error(f"--exchange must be a whole number >= 0, got {args.exchange}")
-    globals()["CANDIDATE_RATIOS"] = None if args.ratios is None else tuple(args.ratios)
+    globals()["CANDIDATE_RATIOS"] = None if args.data_shapes else tuple(args.ratios)
     globals()["REACH"] = args.reach_optimal_shape
     globals()["LAPLACE"] = not args.no_laplace
     globals()["OBJECTIVE"] = args.objective

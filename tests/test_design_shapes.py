@@ -1,4 +1,4 @@
-"""Run design's candidates: the fit's own shapes (or --shapes, with the candidates beyond the fit's flagged) and, with --reach-optimal-shape, the posterior's interval of the
+"""Run design's candidates: the trusted shapes (the candidates outside the fit's own shapes flagged) and, with --reach-optimal-shape, the posterior's interval of the
 compute-optimal shape at the target (``queries/design_shapes``), and the CLI's record of it. Posteriors
 from ``fake_fit`` (no sampling)."""
 
@@ -99,70 +99,72 @@ BASE = ["--target-compute", "1e23", "--ladder-budget", "3e21", "--batch", "2", "
 
 def test_cli_records_the_extension_and_shapes_turns_it_off(far, far_file, capsys):
     reach = optimal_shape_interval(far, TARGET)
-    # off by default: the grid over the fit's own shapes (the fake runs' 2-200 tokens/parameter), nothing outside
+    # off by default: the trusted grid; the candidates outside the fit's own shapes (the fake runs' 2-200) flagged
     assert main(["design", far_file, *BASE, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["shapes_extended"] is False and out["optimal_shape_interval_tokens_per_param"] is None
-    assert out["data_tokens_per_param"] == pytest.approx(DATA) and out["shapes_tokens_per_param"] == pytest.approx(DATA)
-    assert out["candidates_outside_data_shapes"] == 0 and not any(r["outside_data_shapes"] for r in out["candidates"])
-    assert all(r["proposed_for"] == "fit's shapes" for r in out["candidates"])
+    assert out["shapes_tokens_per_param"] == [LO, HI] and out["data_tokens_per_param"] == pytest.approx(DATA)
+    assert not any(r["outside_trusted"] for r in out["candidates"])
+    assert all(r["proposed_for"] == "trusted shapes" for r in out["candidates"])
+    beyond = [r for r in out["candidates"] if not DATA[0] * 0.999 < r["tokens_per_param"] < DATA[1] * 1.001]
+    assert beyond and [r["outside_data_shapes"] for r in out["candidates"]] == [r in beyond for r in out["candidates"]]
+    assert out["candidates_outside_data_shapes"] == len(beyond)
+    assert main(["design", far_file, *BASE, "--top", "200"]) == 0
+    text = capsys.readouterr().out
+    assert f"{len(beyond)} of {len(out['candidates'])} candidates lie outside the fit's shapes, 2-200 " \
+        "tokens/parameter" in text and "--shapes 2 200 keeps to it" in text
+    assert sum(x.rstrip().endswith("outside") for x in text.splitlines()) == len(beyond)
     assert main(["design", far_file, *BASE, "--json", "--reach-optimal-shape"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["shapes_extended"] is True and out["trusted_tokens_per_param"] == [LO, HI]
     assert out["optimal_shape_interval_tokens_per_param"] == pytest.approx(list(reach))
-    assert out["shapes_tokens_per_param"][1] >= reach[1] and out["shapes_tokens_per_param"][0] == pytest.approx(DATA[0])
-    flagged = [r for r in out["candidates"] if r["outside_data_shapes"]]
-    assert flagged and all(r["tokens_per_param"] > DATA[1] and r["proposed_for"] == "optimal shape at the target"
-                           for r in flagged)
-    assert all(r["proposed_for"] == "fit's shapes" for r in out["candidates"] if not r["outside_data_shapes"])
+    assert out["shapes_tokens_per_param"][1] >= reach[1] and out["shapes_tokens_per_param"][0] == pytest.approx(LO)
+    flagged = [r for r in out["candidates"] if r["outside_trusted"]]
+    assert flagged and all(r["tokens_per_param"] > HI and r["proposed_for"] == "optimal shape at the target"
+                           and r["outside_data_shapes"] for r in flagged)
+    assert all(r["proposed_for"] == "trusted shapes" for r in out["candidates"] if not r["outside_trusted"])
     assert all("outside_data_shapes" in b and "outside_trusted" in b for b in out["batch"])
     assert main(["design", far_file, *BASE, "--reach-optimal-shape"]) == 0
     text = capsys.readouterr().out
     line = next(x for x in text.splitlines() if "extended to" in x).strip()
-    assert line.startswith(f"extended to {DATA[0]:.3g}-") and "tokens/parameter: the posterior's 90% interval of the " \
+    assert line.startswith(f"extended to {LO:.3g}-") and "tokens/parameter: the posterior's 90% interval of the " \
         "optimal shape at C = 1e+23 FLOPs" in line
-    # --shapes alone: a fixed range, no extension; the candidates outside the fit's shapes are flagged
-    assert main(["design", far_file, *BASE, "--json", "--shapes", str(LO), str(HI)]) == 0
+    # --shapes alone: a fixed range, no extension; the fit's own range leaves nothing outside its shapes
+    assert main(["design", far_file, *BASE, "--json", "--shapes", str(DATA[0]), str(DATA[1])]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["shapes_extended"] is False and out["optimal_shape_interval_tokens_per_param"] is None
-    assert max(r["tokens_per_param"] for r in out["candidates"]) == pytest.approx(HI)
-    assert not any(r["outside_trusted"] for r in out["candidates"])
-    beyond = [r for r in out["candidates"] if not DATA[0] * 0.999 < r["tokens_per_param"] < DATA[1] * 1.001]
-    assert beyond and [r["outside_data_shapes"] for r in out["candidates"]] == [r in beyond for r in out["candidates"]]
-    assert out["candidates_outside_data_shapes"] == len(beyond)
+    assert max(r["tokens_per_param"] for r in out["candidates"]) == pytest.approx(DATA[1])
+    assert out["candidates_outside_data_shapes"] == 0 and not any(r["outside_data_shapes"] for r in out["candidates"])
     assert all(r["proposed_for"] == "--shapes range" for r in out["candidates"])
-    assert main(["design", far_file, *BASE, "--shapes", str(LO), str(HI), "--top", "200"]) == 0
+    assert main(["design", far_file, *BASE, "--shapes", str(DATA[0]), str(DATA[1])]) == 0
     text = capsys.readouterr().out
-    assert "extended to" not in text and f"{len(beyond)} of {len(out['candidates'])} candidates lie outside the " \
-        "fit's shapes, 2-200 tokens/parameter" in text
-    assert sum(x.rstrip().endswith("outside") for x in text.splitlines()) == len(beyond)
+    assert "extended to" not in text and "lie outside the fit's shapes" not in text
 
 
 def test_cli_without_extension_keeps_todays_grid(inside, tmp_path, capsys):
     path = str(inside.save(tmp_path / "inside.nc"))
     assert main(["design", path, *BASE, "--json", "--reach-optimal-shape"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["shapes_extended"] is False and out["shapes_tokens_per_param"] == pytest.approx(DATA)
+    assert out["shapes_extended"] is False and out["shapes_tokens_per_param"] == [LO, HI]
     lo, hi = out["optimal_shape_interval_tokens_per_param"]
-    assert DATA[0] < lo < hi < DATA[1]
-    grid = np.log(np.geomspace(*DATA, 10))
+    assert LO < lo < hi < HI
+    grid = np.log(np.geomspace(LO, HI, 10))
     near = [np.argmin(np.abs(grid - np.log(r["tokens_per_param"]))) for r in out["candidates"]]
     np.testing.assert_allclose([r["tokens_per_param"] for r in out["candidates"]], np.exp(grid[near]), rtol=1e-9)
     assert sorted(set(near)) == list(range(10))
 
 
-def test_a_fit_at_one_shape_needs_shapes(tmp_path, capsys):
+def test_a_fit_at_one_shape_flags_every_other_shape(tmp_path, capsys):
     from bayes_scaling.data.runs import load_runs
     from bayes_scaling.testing import runs_frame
 
     frame = runs_frame().assign(tokens=lambda f: 20 * f["params"]).drop(columns="compute")
     path = str(fake_fit(runs=load_runs(frame), draws=100).save(tmp_path / "one.nc"))
-    assert main(["design", path, *BASE]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "all train at D/N = 20 tokens/parameter" in err and "--shapes" in err and len(err.splitlines()) == 1
-    assert main(["design", path, *BASE, "--json", "--shapes", "5", "80"]) == 0
+    assert main(["design", path, *BASE, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
+    assert out["data_tokens_per_param"] == pytest.approx([20, 20])
     assert out["candidates_outside_data_shapes"] == sum(abs(r["tokens_per_param"] - 20) > 1e-6 for r in out["candidates"])
+    assert out["candidates_outside_data_shapes"] > 0
 
 
 def test_an_ensembles_interval_is_over_its_mixture(inside):

@@ -97,9 +97,10 @@ def cmd_design(args) -> int:
         asked = ("--refit-sims",) + (("--max-refits",) if args.max_refits > 0 else ())
         refuse_unused(args, {k: _FIT_ONLY[k] for k in asked}, "to a single fit's design (an ensemble's is reweighted only)")
     cost = resolve_cost(result, cost_from_args(args, getattr(result, "runs", None)), args.flops_per_token)
-    # the default range: the shapes of the fit's own runs (the law has no data beyond them); --shapes widens it
-    fitted = data_shapes(result, require_range=args.candidates == "grid" and args.shapes is None)
-    shapes = tuple(fitted if args.shapes is None else args.shapes)
+    # the default range: the trusted shapes (where the Chinchilla form was fitted, Hoffmann et al. 2022); the
+    # candidates outside the fit's own runs' shapes are flagged (--shapes restricts the range to them)
+    fitted = data_shapes(result, require_range=False)
+    shapes = tuple(TRUSTED_TOKENS_PER_PARAM if args.shapes is None else args.shapes)
     reach = None  # --reach-optimal-shape: the posterior's interval of the optimal shape at the target
     if args.candidates == "grid":
         reach = optimal_shape_interval(result, target, cost=cost) if args.reach_optimal_shape else None
@@ -122,7 +123,7 @@ def cmd_design(args) -> int:
                       max_refits=args.max_refits, seed=args.seed, cost=cost, laplace=not args.no_laplace,
                       exchange=args.exchange)
     cands, batch, sg = des.candidate_records(), des.batch_records(), des.stop_go
-    base_why = "candidates file" if args.candidates != "grid" else "fit's shapes" if args.shapes is None else "--shapes range"
+    base_why = "candidates file" if args.candidates != "grid" else "trusted shapes" if args.shapes is None else "--shapes range"
     for r in cands + batch:  # why each candidate was proposed (the extension beyond the range, or the range) and where
         why = "optimal shape at the target" if reach is not None and outside(r["D"] / r["N"], shapes) else base_why
         r.update(outside_trusted=bool(outside(r["D"] / r["N"])), outside_data_shapes=bool(outside(r["D"] / r["N"], fitted)),
@@ -166,8 +167,8 @@ def cmd_design(args) -> int:
                       or reach[1] > span[1] * (1 + 1e-9) else ""))
         if beyond:
             yield (f"  {beyond} of {len(cands)} candidates lie outside the fit's shapes, {fitted[0]:.3g}-{fitted[1]:.3g} "
-                   f"tokens/parameter (column 'data': outside): the law has no runs there, so their value rests on "
-                   f"its form holding beyond its data")
+                   f"tokens/parameter (column 'data': outside): the law has no runs of yours there, so their value "
+                   f"rests on its form holding beyond your data (--shapes {fitted[0]:.3g} {fitted[1]:.3g} keeps to it)")
         if out["candidates_over_budget"]:
             yield (f"  {out['candidates_over_budget']} of {np.size(n)} candidates cost more than the ladder budget "
                    f"and are left out")
@@ -276,9 +277,9 @@ def add_parser(sub) -> None:
     p.add_argument("--worlds", type=int_at_least(8), default=_FIT_ONLY["--worlds"][1],
                    help="simulated outcomes per run (default %(default)s)")
     p.add_argument("--shapes", type=positive_float, nargs=2, default=None, metavar=("LO", "HI"),
-                   help="grid candidates' tokens/parameter range LO < HI (default: the fit's own runs' range, "
-                        "where the law has data; widen it e.g. to 0.04 340, the span of Hoffmann et al. 2022's runs: "
-                        "candidates outside the fit's shapes are flagged)")
+                   help=f"grid candidates' tokens/parameter range LO < HI (default {TRUSTED_TOKENS_PER_PARAM}: the "
+                        f"trusted shapes, the span of Hoffmann et al. 2022's runs; candidates outside the fit's own "
+                        f"runs' shapes are flagged, and --shapes with the fit's range keeps to them)")
     p.add_argument("--reach-optimal-shape", action="store_true",
                    help=f"also propose grid candidates out to the posterior's {100 * CI_PROB:.0f}%% interval of the "
                         f"compute-optimal D/N at the target where it lies beyond the range, at the grid's spacing (at "

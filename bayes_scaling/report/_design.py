@@ -24,7 +24,7 @@ def design_targets(ctx) -> tuple[float, float]:
 
 def design_section(ctx) -> Section:
     from bayes_scaling.queries.design import RULES, candidate_grid, collapse_note, design_runs, verdict_text
-    from bayes_scaling.queries.design_shapes import data_shapes
+    from bayes_scaling.queries.design_shapes import data_shapes, outside
 
     result = ctx.result
     sec = Section("design", "Which runs next")
@@ -37,8 +37,8 @@ def design_section(ctx) -> Section:
             return sec
     target, budget = design_targets(ctx)
     try:
-        shapes = data_shapes(result)  # the fit's own shapes: the law has no data beyond them
-        n, d = candidate_grid(result.runs.frame["C"], budget, cost=ctx.cost, ratios=shapes)
+        fitted = data_shapes(result, require_range=False)  # the fit's own shapes: picks beyond them are flagged
+        n, d = candidate_grid(result.runs.frame["C"], budget, cost=ctx.cost)  # over the trusted shapes
         des = design_runs(result, target, budget, n, d, objective="n_star", batch=4, seed=ctx.seed, cost=ctx.cost)
     except BayesScalingError as e:  # e.g. a hierarchical fit, or no candidate within the budget
         sec.add(Para(f"Not computed: {e}"))
@@ -59,27 +59,31 @@ def design_section(ctx) -> Section:
         + (f"Where an outcome's importance weights collapse (ESS below {des.min_ess:g}) var(log N*) comes from a Gaussian "
            "(Laplace) update linearised over the draws instead; the share of such outcomes is listed. "
            if des.laplace else "") + f"Candidates span "
-        f"{num(shapes[0], 3)}-{num(shapes[1], 3)} tokens/parameter, the shapes of the fit's own runs (the law has no "
-        f"data beyond them); `bayes-scaling design --shapes` widens the range (e.g. to 0.04-340, the span of Hoffmann "
-        f"et al. (2022)'s runs), "
+        f"{num(min(des.tokens / des.n_params), 2)}-{num(max(des.tokens / des.n_params), 3)} tokens/parameter, the "
+        f"shapes of Hoffmann et al. (2022)'s runs; the fit's own runs span {num(fitted[0], 3)}-{num(fitted[1], 3)}, "
+        f"and a candidate outside them rests on the law's form holding beyond this ladder's data (marked "
+        f"'outside' below); `bayes-scaling design --shapes` changes the range, "
         f"`--reach-optimal-shape` extends it to the posterior's interval of the compute-optimal shape at C, and real "
         f"refits recheck a row."))
     cands = des.candidate_records()[:TOP_CANDIDATES]
     sec.add(Table(["N (parameters)", "D (tokens)", "D/N (tokens/parameter)", "cost (FLOPs)",
-                   "expected var(log N*) after", "reduction", "reduction per 1e18 FLOPs", "ESS", "Laplace share"],
+                   "expected var(log N*) after", "reduction", "reduction per 1e18 FLOPs", "ESS", "Laplace share",
+                   "fit's shapes"],
                   [[num(r["N"]), num(r["D"]), num(r["tokens_per_param"], 3), num(r["cost_flops"]),
                     num(r["expected_after"]),
                     f"{100 * r['relative_gain']:.1f}%" + (" (within noise)" if r["gain_within_noise"] else ""),
                     num(1e18 * r["gain_per_flop"]),
-                    f"{r['ess']:.0f}", f"{100 * r['laplace_share']:.0f}%"] for r in cands],
+                    f"{r['ess']:.0f}", f"{100 * r['laplace_share']:.0f}%",
+                    "outside" if outside(r["tokens_per_param"], fitted) else "inside"] for r in cands],
                   f"The {len(cands)} candidates with the largest expected reduction of var(log N*) per FLOP (within noise: "
                   f"less than 2 Monte Carlo standard errors over the simulated outcomes)"))
     batch = des.batch_records()
     rule = RULES[des.rule]
     sec.add(Table(["pick", "N (parameters)", "D (tokens)", "cost (FLOPs)", "cumulative cost (FLOPs)",
-                   "expected var(log N*) after", "ESS"],
+                   "expected var(log N*) after", "ESS", "fit's shapes"],
                   [[str(i), num(b["N"]), num(b["D"]), num(b["cost_flops"]), num(b["cumulative_cost"]),
-                    num(b["after"]), f"{b['ess']:.0f}"] for i, b in enumerate(batch, 1)],
+                    num(b["after"]), f"{b['ess']:.0f}",
+                    "outside" if outside(b["D"] / b["N"], fitted) else "inside"] for i, b in enumerate(batch, 1)],
                   f"Batch within {num(budget)} FLOPs refined by exchange ({des.exchanged} move(s)) from the greedy batch "
                   f"({rule} rule), in order of gain per FLOP" if des.exchanged else
                   f"Greedy batch within {num(budget)} FLOPs ({rule} rule; each pick conditioned on the earlier "
