@@ -253,8 +253,9 @@ def load_runs(
 
     derived = []
     notes = []
-    # Loading knows no cost law yet: a missing C or D is derived as 6ND here and derived again with the cost law a
-    # fit stores (cost.with_cost, in fit), so the fit's runs and its queries share one C(N, D).
+    # Loading knows no cost law yet: a missing C or D is derived as 6ND here. A derived D (read by the law) is derived
+    # again with the cost law a fit stores (cost.with_cost, in fit); a derived C is the ladder's nominal budget and
+    # stays (it groups and splits runs; queries price C(N, D) with the cost law).
     if "D" not in out and "C" in out and "N" in out:
         out["D"] = out["C"] / (FLOPS_PER_PARAM_TOKEN * out["N"])
         derived.append("D = C / (6 N)")
