@@ -267,6 +267,24 @@ def test_rows_sharing_a_run_id_are_checkpoints_and_load_runs_warns(tmp_path):
         bs.load_runs(tmp_path / "c.csv")
 
 
+def test_one_learning_curve_is_not_warned_as_checkpoints_of_a_ladder():
+    """fit-many --by run_id loads each run's rows on their own: one run id for every row is one learning curve,
+    so no warning (before: one per curve); the whole two-run table still warns, once."""
+    import warnings
+
+    from bayes_scaling.testing import runs_frame
+
+    frame = runs_frame().assign(run_id=["r0"] * 8 + ["r1"] * 8)
+    with pytest.warns(UserWarning, match="16 rows come from 2 training runs") as w:
+        bs.load_runs(frame)
+    assert len([x for x in w if "training runs" in str(x.message)]) == 1
+    for _, part in frame.groupby("run_id"):  # as fit-many --by run_id splits the table
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            runs = bs.load_runs(part.reset_index(drop=True))
+        assert not any("training run" in n for n in runs.notes)
+
+
 def test_datasets_suggests_run_noise_for_replicates_and_not_for_checkpoints(tmp_path, capsys):
     from conftest import DATASETS, dataset
 
