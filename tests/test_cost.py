@@ -316,3 +316,17 @@ def test_fit_keeps_a_derived_c_nominal_and_calibrates_d_in_its_costs_currency():
     assert float(q["C"][0]) == pytest.approx(float(KAPLAN.flops(n, d).max()), rel=1e-12)
     assert fit.discrepancy.distance({k: q[k].values for k in ("N", "D", "C")})[0] == 0.0
     assert fit.discrepancy.log10_axis_max == pytest.approx(np.log10(float(q["C"][0])), abs=1e-12)
+
+
+def test_design_adds_runs_in_the_tables_currency_of_c():
+    """Refits' simulated runs join the table with its C: the nominal 6ND where the table's C was derived (so
+    they group into budgets with it), the stored cost law's where C was recorded."""
+    from bayes_scaling.inference.design import with_simulated_runs
+    from bayes_scaling.testing import runs_frame
+
+    n, d = np.array([2e9]), np.array([4e10])
+    for frame, want in ((runs_frame().drop(columns="compute"), 6 * n * d), (runs_frame(), KAPLAN.flops(n, d))):
+        res = fake_fit(runs=load_runs(frame), draws=20)
+        store_cost(res, KAPLAN)
+        new = with_simulated_runs(res, n, d, rng=np.random.default_rng(0), draw=0).frame.iloc[-1]
+        assert new["C"] == pytest.approx(float(want[0]), rel=1e-12)
