@@ -190,22 +190,24 @@ def store_cost(result, cost: CostLaw | None) -> None:
 DERIVED_6ND = ("C = 6 N D", "D = C / (6 N)")
 
 
+def derived_columns(runs) -> set[str]:
+    """The columns among C and D that were derived rather than recorded (loading's notes, or
+    :func:`with_cost`'s, begin "C = " or "D = "), whatever law derived them."""
+    return {col for col in ("C", "D") for note in runs.derived if note.startswith(f"{col} = ")}
+
+
 def with_cost(runs, cost: CostLaw | None):
-    """``runs`` (a :class:`~bayes_scaling.data.table.RunTable`) with a C or D that loading derived as 6ND
-    derived again with ``cost``, the law the fit stores, so that the runs' C and a query's C(N, D) are one
-    currency; unchanged when nothing was derived or ``cost`` is None or 6ND (recorded columns are data and
-    stay as they are)."""
-    if cost is None or (cost.kind == "6nd" and cost.k == FLOPS_PER_PARAM_TOKEN):
+    """``runs`` (a :class:`~bayes_scaling.data.table.RunTable`) with a D that loading derived from a recorded
+    C as C / (6N) derived again as C / f(N) with ``cost``, the law the fit stores (the law reads D, so D
+    must be the tokens the recorded FLOPs bought under that law). A C derived as 6ND stays: it is the
+    ladder's nominal budget (how rungs are planned; Hoffmann et al. 2022 §3.2), used only to group runs
+    into budgets and to split them, while the law reads N and D and queries price C(N, D) with the cost
+    law. Unchanged when nothing was derived, ``cost`` is None or 6ND, or columns were recorded."""
+    if cost is None or (cost.kind == "6nd" and cost.k == FLOPS_PER_PARAM_TOKEN) or DERIVED_6ND[1] not in runs.derived:
         return runs
-    derived, frame = list(runs.derived), runs.frame
-    if DERIVED_6ND[0] in derived:
-        frame = frame.assign(C=cost.flops(frame["N"].to_numpy(float), frame["D"].to_numpy(float)))
-        derived[derived.index(DERIVED_6ND[0])] = f"C = f(N) D of the fit's cost law ({cost.describe()})"
-    elif DERIVED_6ND[1] in derived:
-        frame = frame.assign(D=cost.tokens(frame["C"].to_numpy(float), frame["N"].to_numpy(float)))
-        derived[derived.index(DERIVED_6ND[1])] = f"D = C / f(N) of the fit's cost law ({cost.describe()})"
-    else:
-        return runs
+    derived = list(runs.derived)
+    frame = runs.frame.assign(D=cost.tokens(runs.frame["C"].to_numpy(float), runs.frame["N"].to_numpy(float)))
+    derived[derived.index(DERIVED_6ND[1])] = f"D = C / f(N) of the fit's cost law ({cost.describe()})"
     return replace(runs, frame=frame, derived=tuple(derived))
 
 
@@ -281,9 +283,11 @@ def cost_from_options(kind: str | None, *, flops_per_token: float = FLOPS_PER_PA
         if runs is None:
             raise BayesScalingError("a fitted cost is fitted to the runs' recorded compute: give it when fitting",
                                     quantity="cost")
-        if "C" not in runs.frame or set(DERIVED_6ND) & set(runs.derived):
-            raise BayesScalingError("a fitted cost needs compute recorded beside N and D (the runs' compute or tokens "
-                                    "were derived as 6ND)", quantity="cost")
+        derived = derived_columns(runs)
+        if "C" not in runs.frame or derived:
+            raise BayesScalingError(f"a fitted cost needs compute recorded beside N and D (the runs' "
+                                    f"{' and '.join(sorted(derived)) or 'C'} {'were' if len(derived) > 1 else 'was'} derived, not recorded): record both, "
+                                    f"or use --cost 6nd or kaplan", quantity="cost")
         f = runs.frame
         return fit_cost(f["N"], f["D"], f["C"])
     raise BayesScalingError(f"cost must be one of {', '.join(COST_KINDS)}, got {kind!r}", quantity="cost")

@@ -225,22 +225,54 @@ def test_a_fitted_cost_law_warns_when_the_allocation_extrapolates_it():
         compute_optimal(res, [1e16], cost=law)  # N* ~ 1e7: inside the runs
 
 
-def test_a_derived_c_or_d_is_derived_again_with_the_fits_cost_law():
-    """Loading derives a missing C (or D) as 6ND; the fit stores another cost law, so the runs' C is derived
-    again with it (recorded columns stay): the runs' C and a query's C(N, D) are then one currency."""
+def test_a_derived_d_is_derived_again_with_the_fits_cost_law_and_a_derived_c_stays_nominal():
+    """A D derived from recorded compute as C / (6N) is read by the law, so it is derived again as C / f(N) with
+    the fit's cost law; a C derived as 6ND is the ladder's nominal budget and stays (recorded columns stay too)."""
     from bayes_scaling.cost import with_cost
 
     n, d = np.array([1e8, 4e8, 1.6e9]), np.array([2e9, 8e9, 3.2e10])
     runs = load_runs(pd.DataFrame({"params": n, "tokens": d, "loss": [3.0, 2.7, 2.5]}))
     assert "C = 6 N D" in runs.derived
-    again = with_cost(runs, KAPLAN)
-    np.testing.assert_allclose(again.frame["C"], KAPLAN.flops(n, d), rtol=1e-12)
-    assert "C = 6 N D" not in again.derived and any("cost law" in x for x in again.derived)
-    assert with_cost(again, KAPLAN) is again and with_cost(runs, None) is runs and with_cost(runs, CostLaw()) is runs
+    assert with_cost(runs, KAPLAN) is runs and with_cost(runs, None) is runs and with_cost(runs, CostLaw()) is runs
     from_c = load_runs(pd.DataFrame({"params": n, "compute": 6 * n * d, "loss": [3.0, 2.7, 2.5]}))
-    np.testing.assert_allclose(with_cost(from_c, KAPLAN).frame["D"], KAPLAN.tokens(6 * n * d, n), rtol=1e-12)
+    again = with_cost(from_c, KAPLAN)
+    np.testing.assert_allclose(again.frame["D"], KAPLAN.tokens(6 * n * d, n), rtol=1e-12)
+    np.testing.assert_allclose(KAPLAN.flops(n, again.frame["D"]), 6 * n * d, rtol=1e-12)  # spends the recorded C
+    assert np.all(again.frame["D"] < d) and again.frame["C"].equals(from_c.frame["C"])
+    assert with_cost(again, KAPLAN) is again
+    np.testing.assert_allclose(with_cost(from_c, CostLaw("6nd", k=8.0)).frame["D"], 6 * d / 8, rtol=1e-12)
     recorded = load_runs(pd.DataFrame({"params": n, "tokens": d, "compute": 6.3 * n * d, "loss": [3.0, 2.7, 2.5]}))
     assert with_cost(recorded, KAPLAN) is recorded
+
+
+def test_a_kaplan_fit_of_a_6nd_ladder_keeps_its_budgets():
+    """with_cost (as fit(cost=kaplan) calls it) on an IsoFLOP ladder given as N and D: Kaplan's C varies within a
+    rung (1.1-1.45x 6ND), but the runs keep the nominal 6ND budgets, so the grouper finds the planned 4 rungs."""
+    from bayes_scaling.cost import with_cost
+    from bayes_scaling.data.budgets import budget_levels
+    from bayes_scaling.simulate import isoflop_design
+
+    des = isoflop_design(np.geomspace(1e17, 1e20, 4), np.geomspace(2, 200, 5))
+    frame = pd.DataFrame({"params": des["params"], "tokens": des["tokens"], "loss": 3.0})
+    runs = with_cost(load_runs(frame), CostLaw("kaplan", n_ctx=2048, aspect_ratio=64))
+    assert np.unique(budget_levels(runs.frame["C"])).size == 4
+    np.testing.assert_allclose(runs.frame["C"], 6 * frame["params"] * frame["tokens"], rtol=1e-12)
+
+
+def test_a_fitted_cost_refuses_any_derived_c_or_d():
+    """The refusal is structural: a C or D derived by any law (6ND at loading, the cost law after with_cost) is
+    not recorded compute."""
+    from bayes_scaling.cost import cost_from_options, derived_columns, with_cost
+
+    n, d = np.array([1e8, 4e8, 1.6e9]), np.array([2e9, 8e9, 3.2e10])
+    from_c = load_runs(pd.DataFrame({"params": n, "compute": 6.2 * n * d, "loss": [3.0, 2.7, 2.5]}))
+    for runs in (load_runs(pd.DataFrame({"params": n, "tokens": d, "loss": [3.0, 2.7, 2.5]})), from_c,
+                 with_cost(from_c, KAPLAN)):
+        assert derived_columns(runs)
+        with pytest.raises(BayesScalingError, match="derived, not recorded"):
+            cost_from_options("fitted", runs=runs)
+    recorded = load_runs(pd.DataFrame({"params": n, "tokens": d, "compute": 6.3 * n * d, "loss": [3.0, 2.7, 2.5]}))
+    assert not derived_columns(recorded) and cost_from_options("fitted", runs=recorded).kind == "fitted"
 
 
 @pytest.mark.parametrize("cost", [None, CostLaw("6nd", k=8.0), KAPLAN])
@@ -261,9 +293,10 @@ def test_a_fitted_run_asked_about_by_its_n_and_d_is_inside_the_data(cost):
     assert out[0] == pytest.approx(np.log10(2), abs=1e-9)
 
 
-def test_fit_derives_c_with_its_cost_and_calibrates_d_in_that_currency():
-    """fit(cost=kaplan) on runs whose C was derived as 6ND: the stored runs' C is the kaplan C, and the stored
-    discrepancy's box has the largest fitted run, asked about by its N and D, at d = 0 (0.017 decades before)."""
+def test_fit_keeps_a_derived_c_nominal_and_calibrates_d_in_its_costs_currency():
+    """fit(cost=kaplan) on runs whose C was derived as 6ND: the stored runs' C stays the nominal 6ND budget, and
+    the stored discrepancy's box and split-axis end are in the kaplan currency, so the largest fitted run, asked
+    about by its N and D, is at d = 0 and not beyond the split axis's end."""
     import warnings
 
     import bayes_scaling as bs
@@ -277,8 +310,23 @@ def test_fit_derives_c_with_its_cost_and_calibrates_d_in_that_currency():
         warnings.simplefilter("ignore")
         fit = bs.fit(runs, law="chinchilla", cost=KAPLAN, draws=100, tune=100, chains=2, seed=1, progress=False,
                      calibrate_extrapolation=True)
-    np.testing.assert_allclose(fit.runs.frame["C"], KAPLAN.flops(n, d), rtol=1e-12)
-    big = int(np.argmax(n * d))
+    np.testing.assert_allclose(fit.runs.frame["C"], 6 * n * d, rtol=1e-12)
+    big = int(np.argmax(KAPLAN.flops(n, d)))
     q = fit.predict(N=n[big], D=d[big])
-    assert float(q["C"][0]) == pytest.approx(float(fit.runs.frame["C"].max()), rel=1e-12)
+    assert float(q["C"][0]) == pytest.approx(float(KAPLAN.flops(n, d).max()), rel=1e-12)
     assert fit.discrepancy.distance({k: q[k].values for k in ("N", "D", "C")})[0] == 0.0
+    assert fit.discrepancy.log10_axis_max == pytest.approx(np.log10(float(q["C"][0])), abs=1e-12)
+
+
+def test_design_adds_runs_in_the_tables_currency_of_c():
+    """Refits' simulated runs join the table with its C: the nominal 6ND where the table's C was derived (so
+    they group into budgets with it), the stored cost law's where C was recorded."""
+    from bayes_scaling.inference.design import with_simulated_runs
+    from bayes_scaling.testing import runs_frame
+
+    n, d = np.array([2e9]), np.array([4e10])
+    for frame, want in ((runs_frame().drop(columns="compute"), 6 * n * d), (runs_frame(), KAPLAN.flops(n, d))):
+        res = fake_fit(runs=load_runs(frame), draws=20)
+        store_cost(res, KAPLAN)
+        new = with_simulated_runs(res, n, d, rng=np.random.default_rng(0), draw=0).frame.iloc[-1]
+        assert new["C"] == pytest.approx(float(want[0]), rel=1e-12)

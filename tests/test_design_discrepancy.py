@@ -177,3 +177,20 @@ def test_cli_says_what_each_outcome_carries(res, tmp_path, capsys):
     assert main(["design", path, "--target-compute", "1e23", "--ladder-budget", "1e21", "--worlds", "16",
                  "--max-refits", "0", "--exchange", "0", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["outcome"] == "fitted noise + extrapolation discrepancy"
+
+
+def test_design_refuses_a_logit_normal_fit_with_a_discrepancy(res):
+    """Design adds the discrepancy on the family's scale, predict on the log scale: for logit_normal they differ,
+    so design (ranking and refits' simulated runs) refuses such a fit in one line; without a discrepancy it runs."""
+    from bayes_scaling.errors import BayesScalingError
+    from bayes_scaling.inference.design import with_simulated_runs
+    from bayes_scaling.specs.spec import default_spec
+
+    logit = fake_fit(spec=default_spec("chinchilla").with_family("logit_normal"), draws=50, runs=res.runs)
+    bad = with_disc(logit, 0.1, 0.05)
+    for call in (lambda: design_runs(bad, TARGET, 2e22, N, D, batch=1, worlds=16, exchange=0, laplace=False),
+                 lambda: with_simulated_runs(bad, N, D, rng=np.random.default_rng(0))):
+        with pytest.raises(BayesScalingError, match="logit_normal fit with an extrapolation discrepancy") as e:
+            call()
+        assert "\n" not in str(e.value)
+    with_simulated_runs(logit, N, D, rng=np.random.default_rng(0))  # no discrepancy: design and predict agree

@@ -75,6 +75,39 @@ def test_target_and_target_metric_answer_with_the_same_record(chain_fits, tmp_pa
     assert out["p_unreachable"] == 1.0 and out["compute"]["median"] is None and "null_means" in out["compute"]
 
 
+def test_a_target_every_budget_meets_is_said_so_not_answered_with_the_searchs_lower_end(chain_fits, tmp_path,
+                                                                                          capsys):
+    """A metric target below chance (0.2 < 0.25) or a loss above what the smallest budget searched reaches is met
+    at any budget: compute 0 in those draws and said so, not the bracket's lower end (6e6 FLOPs) as a figure."""
+    from bayes_scaling.queries.allocate import compute_for_loss, compute_optimal
+    from bayes_scaling.queries.draws import LOG_COMPUTE_BRACKET
+
+    lf, mf = chain_fits
+    lp, mp = lf.save(tmp_path / "lf.nc"), mf.save(tmp_path / "mf.nc")
+    for args in (["target-metric", str(lp), str(mp), "--target", "0.2"], ["target", str(lp), "--loss", "1000"]):
+        assert main(args) == 0
+        text = capsys.readouterr().out
+        assert "reached at any budget (the target is at or above what the smallest budget already reaches)" in text
+        assert "6e+06" not in text and "interval" not in text
+        assert main(args + ["--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["p_met_at_any_budget"] == 1.0 and out["compute"]["ci_high"] == 0.0
+        assert out["extrapolation"] is None and "meets the target at any budget" in out["extrapolation_note"]
+    # a loss some draws already reach at the smallest budget searched and others need more for
+    bottom = 6.0 * np.exp(LOG_COMPUTE_BRACKET[0])
+    l0 = compute_optimal(lf, [bottom])["loss_opt"].values.reshape(-1)
+    target = float(np.median(l0))
+    c = compute_for_loss(lf, target)["compute"].values.reshape(-1)
+    clear = np.abs(l0 / target - 1) > 1e-6
+    np.testing.assert_array_equal((c == 0)[clear], (l0 <= target)[clear])
+    assert np.all(c[c > 0] > bottom * 0.999)
+    assert main(["target", str(lp), "--loss", repr(target), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert 0.3 < out["p_met_at_any_budget"] < 0.7 and out["compute_where_a_budget_is_needed"]["ci_low"] > bottom * 0.999
+    assert main(["target", str(lp), "--loss", repr(target)]) == 0
+    assert "compute over the draws that need a budget and reach it" in capsys.readouterr().out
+
+
 # -- the chance level of a metric fit --------------------------------------------------------------------------
 
 def _metric_runs(truth, **kw):
@@ -232,6 +265,24 @@ def test_rows_sharing_a_run_id_are_checkpoints_and_load_runs_warns(tmp_path):
     runs.to_csv(tmp_path / "c.csv")  # the run identity survives the CSV, and the warning with it
     with pytest.warns(UserWarning, match="come from 4 training runs"):
         bs.load_runs(tmp_path / "c.csv")
+
+
+def test_one_learning_curve_is_not_warned_as_checkpoints_of_a_ladder():
+    """fit-many --by run_id loads each run's rows on their own: one run id for every row is one learning curve,
+    so no warning (before: one per curve); the whole two-run table still warns, once."""
+    import warnings
+
+    from bayes_scaling.testing import runs_frame
+
+    frame = runs_frame().assign(run_id=["r0"] * 8 + ["r1"] * 8)
+    with pytest.warns(UserWarning, match="16 rows come from 2 training runs") as w:
+        bs.load_runs(frame)
+    assert len([x for x in w if "training runs" in str(x.message)]) == 1
+    for _, part in frame.groupby("run_id"):  # as fit-many --by run_id splits the table
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            runs = bs.load_runs(part.reset_index(drop=True))
+        assert not any("training run" in n for n in runs.notes)
 
 
 def test_datasets_suggests_run_noise_for_replicates_and_not_for_checkpoints(tmp_path, capsys):

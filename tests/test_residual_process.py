@@ -221,3 +221,32 @@ def test_fit_ensembles_attaches_the_process_to_every_ensemble():
     proc = ens.members["power_x"].discrepancy.residual
     assert isinstance(proc, ResidualProcess) and ens.info["residual_process"]["n_runs"] == 40
     assert 0.005 < proc.s < 0.06, proc.s
+
+
+@pytest.mark.parametrize("recorded, cost", [("6nd", "kaplan"), ("olmo-like", None)])
+def test_the_process_axis_is_a_querys_c_so_every_fitted_run_is_inside(recorded, cost):
+    """The process's axis and its end are the cost law's C(N, D), the box's and a query's, not the recorded C:
+    with a kaplan cost on runs recorded at 6ND (kaplan C above the records: the largest run asked by its N and D
+    was 'beyond the data', shift +0.018 and noise factor 0.21) and with no cost on runs recorded at 1.2-1.67x
+    6ND (as OLMo's), every fitted run asked about by its N and D gets no shift and the full noise."""
+    from bayes_scaling.cost import CostLaw, store_cost
+    from bayes_scaling.data.runs import load_runs
+    from bayes_scaling.posterior.inputs import query_inputs
+    from bayes_scaling.testing import runs_frame
+
+    frame = runs_frame()
+    if recorded != "6nd":
+        frame = frame.assign(compute=frame["compute"] * np.linspace(1.67, 1.2, len(frame)))
+    runs = load_runs(frame)
+    fit = fake_fit(seed=3, runs=runs)
+    if cost:
+        store_cost(fit, CostLaw("kaplan", n_ctx=4096, aspect_ratio=64))
+    out = with_residual_process(fit)
+    ev, d = out.evaluator, out.discrepancy
+    f = runs.frame
+    vals = query_inputs(ev.law, N=f["N"].to_numpy(), D=f["D"].to_numpy(), cost=ev.cost)["values"]
+    np.testing.assert_array_equal(d.residual.log10_axis, np.log10(vals["C"]))
+    assert d.log10_axis_max == float(np.log10(vals["C"]).max())
+    assert np.all(d.distance(vals) == 0.0)
+    assert float(np.abs(d.shift(vals).values).max()) == 0.0
+    assert float(d.noise_factor(ev.sigma, vals, ev.family.sd_per_scale).min()) == 1.0

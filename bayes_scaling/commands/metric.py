@@ -7,8 +7,9 @@ from __future__ import annotations
 import numpy as np
 
 from bayes_scaling.commands.args import add_ci_arg, add_json_arg, positive_float, seed_value
-from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, emit, extrapolation_lines,
-                                           infinite_as_null, interval_line)
+from bayes_scaling.commands.output import (MET_AT_ANY_BUDGET, diagnostics_line, diagnostics_record, emit,
+                                           extrapolation_lines, infinite_as_null, interval_line, reach_lines,
+                                           reach_records)
 
 
 def _fits(args):
@@ -97,22 +98,24 @@ def cmd_target_metric(args) -> int:
     # The record of `target`: draws that never reach the target are +inf (an unreached draw counts as larger
     # than any budget in the quantiles); an end among them is written as null, with null_means saying so.
     out = {"target": args.target, "compute": infinite_as_null(summary_record(c, args.ci)),
-           "p_unreachable": res.attrs["p_unreachable"]}
+           "p_unreachable": res.attrs["p_unreachable"], **reach_records(c, args.ci)}
     if note := predictor_note(loss_fit, metric_fit):
         out["note"] = note
     if args.budget is not None:
         out["budget"] = args.budget
         out["p_reach_within_budget"] = float((c <= args.budget).mean())
     median = out["compute"]["median"]
-    out.update(_plan_guard(loss_fit, metric_fit, median if np.isfinite(median) else None, args.ci))
+    out.update(_plan_guard(loss_fit, metric_fit, median if np.isfinite(median) and median > 0 else None, args.ci,
+                           why="the median draw meets the target at any budget" if median == 0 else None))
 
     def text():
-        yield (f"compute for the optimal plan to reach {args.target:.3g} ({metric_fit.law.name} of {loss_fit.law.name}; "
-               f"P(unreachable at any budget) = {out['p_unreachable']:.3f}):")
-        yield interval_line("compute (FLOPs)", out["compute"], inf="unreachable")
-        if 0 < out["p_unreachable"] < 1:
-            yield interval_line("compute over the draws that reach it (FLOPs)",
-                                summary_record(c.where(np.isfinite(c)), args.ci))
+        if out["p_met_at_any_budget"] == 1:
+            yield f"{args.target:.3g} ({metric_fit.law.name} of {loss_fit.law.name}): {MET_AT_ANY_BUDGET}"
+        else:
+            yield (f"compute for the optimal plan to reach {args.target:.3g} ({metric_fit.law.name} of "
+                   f"{loss_fit.law.name}; P(unreachable at any budget) = {out['p_unreachable']:.3f}):")
+            yield interval_line("compute (FLOPs)", out["compute"], inf="unreachable")
+        yield from reach_lines(out) if out["p_met_at_any_budget"] < 1 else ()
         if args.budget is not None:
             yield f"  P(reaching it within {args.budget:.3g} FLOPs) = {out['p_reach_within_budget']:.3f}"
         if "note" in out:
@@ -126,14 +129,14 @@ def cmd_target_metric(args) -> int:
     return emit(text, out, as_json=args.json)
 
 
-def _plan_guard(loss_fit, metric_fit, compute_median: float | None, ci_prob: float) -> dict:
+def _plan_guard(loss_fit, metric_fit, compute_median: float | None, ci_prob: float, why: str | None = None) -> dict:
     """:func:`chain_guard` at the loss fit's compute-optimal plan for the median compute (FLOPs); where the median
     draw never reaches the target there is no plan to guard, and the record says so."""
     from bayes_scaling.queries.allocate import compute_optimal
 
     if compute_median is None:
         return {"extrapolation": None, "metric_extrapolation": None,
-                "extrapolation_note": "extrapolation guard: none (the median plan never reaches the target)",
+                "extrapolation_note": f"extrapolation guard: none ({why or 'the median plan never reaches the target'})",
                 "diagnostics": {"loss_fit": diagnostics_record(loss_fit), "metric_fit": diagnostics_record(metric_fit)}}
     opt = compute_optimal(loss_fit, [compute_median]).isel(budget=0)
     plan = {"N": float(opt["N_opt"].median()), "D": float(opt["D_opt"].median()), "C": compute_median}

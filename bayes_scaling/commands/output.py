@@ -177,3 +177,30 @@ def extrapolation_lines(report: dict) -> list[str]:
              f"{chk['outside_interval']} outside their {pct(chk['ci_prob'])} predictive interval"]
     lines += [f"WARNING: {n}" for n in report["notes"]]
     return lines
+
+
+#: How ``target`` and ``target-metric`` say a target every searched budget meets (compute 0 in those draws).
+MET_AT_ANY_BUDGET = "reached at any budget (the target is at or above what the smallest budget already reaches)"
+
+
+def reach_records(compute, ci_prob: float) -> dict[str, Any]:
+    """JSON keys of a compute-to-reach answer (``compute``: FLOPs per draw; 0 where met at any budget, +inf where
+    unreachable): ``p_met_at_any_budget``, and when some draws are 0 or +inf and some are not,
+    ``compute_where_a_budget_is_needed`` (the summary over the draws that need a finite budget > 0)."""
+    c = np.asarray(compute, float)
+    out: dict[str, Any] = {"p_met_at_any_budget": float((c == 0).mean())}
+    needed = (c > 0) & np.isfinite(c)
+    if needed.any() and not needed.all():
+        out["compute_where_a_budget_is_needed"] = summary_record(compute.where(needed), ci_prob)
+    return out
+
+
+def reach_lines(out: dict) -> list[str]:
+    """The text lines of :func:`reach_records`' keys in a command's record ``out``."""
+    lines = []
+    if 0 < out["p_met_at_any_budget"]:
+        lines.append(f"  {MET_AT_ANY_BUDGET} in {out['p_met_at_any_budget']:.1%} of draws")
+    if "compute_where_a_budget_is_needed" in out:
+        lines.append(interval_line("compute over the draws that need a budget and reach it (FLOPs)",
+                                   out["compute_where_a_budget_is_needed"]))
+    return lines

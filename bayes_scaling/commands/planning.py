@@ -8,8 +8,9 @@ import numpy as np
 
 from bayes_scaling.commands.args import (add_ci_arg, add_compute_unit_arg, add_cost_args, add_json_arg, budget_flops,
                                          cost_from_args, int_at_least, positive_float, refuse_unused, to_flops)
-from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, emit, extrapolation_lines, group_answer,
-                                           infinite_as_null, interval_line, units_record)
+from bayes_scaling.commands.output import (MET_AT_ANY_BUDGET, diagnostics_line, diagnostics_record, emit,
+                                           extrapolation_lines, group_answer, infinite_as_null, interval_line,
+                                           reach_lines, reach_records, units_record)
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, flops_to_pf_days, pct
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import format_interval, summary_record as rec
@@ -127,7 +128,7 @@ def cmd_target(args) -> int:
     ci = args.ci
     out: dict[str, Any] = {
         "target_loss": args.loss, "cost": cost.describe(),
-        "p_unreachable": ds.attrs["p_unreachable"],
+        "p_unreachable": ds.attrs["p_unreachable"], **reach_records(ds["compute"], ci),
         "compute": rec(ds["compute"], ci),
         "compute_pf_days": rec(ds["compute"].copy(data=flops_to_pf_days(ds["compute"].values)), ci),
         "N_opt": rec(ds["N_opt"], ci),
@@ -144,7 +145,9 @@ def cmd_target(args) -> int:
                           "if_the_optimal_N_were_known": prob_reach(result, args.loss, out["budget_flops"], cost=cost),
                           "decision": {"N": d.N, "D": d.D, "utility": d.utility}}
     where = {q: out[k]["median"] for q, k in (("N", "N_opt"), ("D", "D_opt"), ("C", "compute"))}
-    if all(np.isfinite(v) for v in where.values()):  # the guard at the median plan (none if unreachable)
+    if where["C"] == 0:  # the median draw needs no budget: no plan to guard
+        out["extrapolation"], out["extrapolation_note"] = None, "extrapolation guard: none (the median draw meets the target at any budget)"
+    elif all(np.isfinite(v) for v in where.values()):  # the guard at the median plan (none if unreachable)
         from bayes_scaling.queries.extrapolation import extrapolation_report
 
         out["extrapolation"] = extrapolation_report(result, {q: np.array([v]) for q, v in where.items()}, ci)
@@ -155,14 +158,16 @@ def cmd_target(args) -> int:
         out[key] = infinite_as_null(out[key])
 
     def text():
+        if out["p_met_at_any_budget"] == 1:
+            yield f"a loss of {args.loss:g} {result.loss_unit}: {MET_AT_ANY_BUDGET}"
+            yield diagnostics_line(result)
+            return
         yield (f"to reach a loss of {args.loss:g} {result.loss_unit} with the compute-optimal plan "
                f"(P(unreachable at any budget) = {out['p_unreachable']:.3f}):")
         for key, name in (("compute", "compute (FLOPs)"), ("compute_pf_days", "compute (PF-days)"),
                           ("N_opt", "N* (parameters)"), ("D_opt", "D* (tokens)")):
             yield interval_line(name, out[key], inf="unreachable")
-        if 0 < out["p_unreachable"] < 1:
-            yield interval_line("compute over the draws that reach it (FLOPs)", rec(ds["compute"].where(
-                np.isfinite(ds["compute"])), ci))
+        yield from reach_lines(out)
         yield from member_lines(out.get("compute_by_law_form", {}), "compute", "FLOPs")
         if "p_reach" in out:
             r = out["p_reach"]

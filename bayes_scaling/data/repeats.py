@@ -22,9 +22,11 @@ def rows_per_run(frame: pd.DataFrame) -> pd.Series | None:
 
 def repeated_runs_note(frame: pd.DataFrame, fix: str | None = None) -> str | None:
     """One line where some run id holds several rows (checkpoints of one run fitted as independent runs), with
-    ``fix`` (what keeps one row per run) or a generic one; None where every run has one row or no run id is given."""
+    ``fix`` (what keeps one row per run) or a generic one; None where every run has one row, no run id is given,
+    or every row shares one run id (one learning curve, e.g. a group of ``fit-many --by run_id``, fitted as a
+    curve and not as runs of a ladder)."""
     n = rows_per_run(frame)
-    if n is None or not (n > 1).any():
+    if n is None or not (n > 1).any() or len(n) == 1:
         return None
     many = int((n > 1).sum())
     size = f"{int(n.min())} to {int(n.max())}" if n.min() != n.max() else f"{int(n.max())}"

@@ -142,7 +142,8 @@ def load_runs(
 
     ``params_kind`` declares whether N counts total or non-embedding parameters. Compute is read in
     ``compute_unit`` ("flops" or "pf-days"; "FLOPs" or "PF-days" too) and stored in FLOPs. Absent compute is derived as
-    C = 6ND; absent tokens as D = C / 6N. A given C more than 2x away from 6ND triggers a warning.
+    C = 6ND (the ladder's nominal budget: it groups and splits runs under any cost law); absent tokens as D = C / 6N
+    (derived again as C / f(N) by a fit that stores another cost law, :func:`~bayes_scaling.cost.with_cost`). A given C more than 2x away from 6ND triggers a warning.
     ``loss_unit`` (one of :data:`~bayes_scaling.conventions.LOSS_UNITS`) is the loss column's unit, recorded
     with the table (and a fit of it) to label every loss; values are not converted. ``None``: the column is
     a metric (e.g. accuracy, for a metric law), not a loss. ``loss_col`` None reads column ``loss`` or, where
@@ -152,7 +153,8 @@ def load_runs(
     ``chance``: a metric's chance level (a fraction in [0, 1), the prior of a metric law's floor); None reads the
     column :data:`~bayes_scaling.data.table.CHANCE_COLUMN` of a metric table where there is one (one value).
     ``run_col``: the column of each row's training run (default ``run_id``, where there is one): rows that share a
-    run are checkpoints of it, not independent runs, and load_runs warns (:func:`~bayes_scaling.data.repeats.repeated_runs_note`).
+    run are checkpoints of it, not independent runs, and load_runs warns (:func:`~bayes_scaling.data.repeats.repeated_runs_note`;
+    not when every row shares one run id: one learning curve).
     ``*_col`` name the source column of each quantity (``None``: absent; a default name may be absent,
     a name given explicitly must exist). Errors carry the quantity (or column role) at fault.
     A column ``run_id`` (:data:`~bayes_scaling.data.repeats.RUN_ID_COLUMN`), where the source has one, is kept: it
@@ -253,8 +255,9 @@ def load_runs(
 
     derived = []
     notes = []
-    # Loading knows no cost law yet: a missing C or D is derived as 6ND here and derived again with the cost law a
-    # fit stores (cost.with_cost, in fit), so the fit's runs and its queries share one C(N, D).
+    # Loading knows no cost law yet: a missing C or D is derived as 6ND here. A derived D (read by the law) is derived
+    # again with the cost law a fit stores (cost.with_cost, in fit); a derived C is the ladder's nominal budget and
+    # stays (it groups and splits runs; queries price C(N, D) with the cost law).
     if "D" not in out and "C" in out and "N" in out:
         out["D"] = out["C"] / (FLOPS_PER_PARAM_TOKEN * out["N"])
         derived.append("D = C / (6 N)")

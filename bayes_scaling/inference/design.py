@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_scaling.conventions import MAX_MONTE_CARLO, check_count, check_seed, derived_seed, seeded_rng
-from bayes_scaling.cost import CostLaw, store_cost, stored_cost
+from bayes_scaling.cost import CostLaw, derived_columns, store_cost, stored_cost
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.checks import check_sampler_counts
 from bayes_scaling.result import require_fit
@@ -26,6 +26,18 @@ from bayes_scaling.specs.spec import LawSpec, load_spec
 REFIT_WORLD_OFFSET = 7919
 
 
+def check_design_family(result) -> None:
+    """Design adds a new run's discrepancy (and residual process) on the family's scale, ``predict`` on the log
+    scale: the two agree for every family whose scale is the log (normal, Student-t, Laplace), not for
+    ``logit_normal``. A logit-normal fit (a member of an ensemble too) with a discrepancy is refused in one line."""
+    for m in getattr(result, "members", {"": result}).values():
+        if m.evaluator.family.name == "logit_normal" and m.discrepancy is not None:
+            raise BayesScalingError("design on a logit_normal fit with an extrapolation discrepancy is refused: it "
+                                    "would add the discrepancy on the logit scale, predict adds it on the log scale; "
+                                    "refit without --calibrate-extrapolation and --residual-process, or with another "
+                                    "--likelihood", quantity="likelihood")
+
+
 def with_simulated_runs(result, n_params, tokens, *, rng: np.random.Generator, draw: int | None = None):
     """The fit's runs table plus runs at (N parameters, D tokens) whose losses (nats/token) are drawn
     from one posterior draw (``draw``, flattened index; random when None) as ``predict`` draws a new run:
@@ -33,6 +45,7 @@ def with_simulated_runs(result, n_params, tokens, *, rng: np.random.Generator, d
     process: its shift, its white noise and its conditional variance beyond the data; each run on its own,
     :mod:`bayes_scaling.queries.design_outcome`). Where the runs have an ``SE`` column (run-noise fits) the
     new runs' is 0: their losses carry no evaluation noise."""
+    check_design_family(result)
     ev = result.evaluator
     n, d = np.atleast_1d(np.asarray(n_params, float)), np.atleast_1d(np.asarray(tokens, float))
     mu = ev.log_mean_runs({"N": np.log(n), "D": np.log(d)}).values.reshape(-1, len(n))
@@ -52,7 +65,8 @@ def with_simulated_runs(result, n_params, tokens, *, rng: np.random.Generator, d
         sd = disc.scale(values).values.reshape(-1, len(n))[s]
         loc = ev.family.location(np, mu[s]) + disc.shift(values).values + scale * noise + sd * rng.standard_normal(len(n))
         y = ev.family.from_location(np, loc)
-    cost = stored_cost(result) or CostLaw()
+    # a new run's C as the table's: the cost law's, or the nominal 6ND budget where the table's C was derived
+    cost = CostLaw() if "C" in derived_columns(result.runs) else (stored_cost(result) or CostLaw())
     new = pd.DataFrame({"N": n, "D": d, "C": cost.flops(n, d), "loss": np.exp(y)})
     if "SE" in result.runs.frame:
         new["SE"] = 0.0

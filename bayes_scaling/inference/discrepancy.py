@@ -178,7 +178,8 @@ def calibrate(result, fitter, *, inner_decades: float = 1.0, draws: int | None =
         # How far the smaller runs' law missed the larger ones (median of |relative error| and its sign).
         "inner_mare": float(np.median(np.abs(rel))), "inner_median_signed_rel_error": float(np.median(rel)),
     }
-    return Discrepancy(t0, t1, axis, float(np.log10(runs.frame[axis].max())), info, box=extrapolation_box(law, runs.frame, cost))
+    box = extrapolation_box(law, runs.frame, cost)  # the split axis's end too: C in a query's currency
+    return Discrepancy(t0, t1, axis, box[axis], info, box=box)
 
 
 def draws_from_grid(tau: np.ndarray, mass: np.ndarray, posterior: xr.Dataset, rng: np.random.Generator):

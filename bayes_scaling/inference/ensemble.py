@@ -386,5 +386,5 @@ def with_mixture_discrepancy(ens: EnsembleResult, *, seed: int = 0, draws: int =
                 "inner_diagnostics_ok": bool(inner[k].diagnostics.ok)}
         if ens.info.get("method") == "loo":
             info["weights_source"] = LOO_WEIGHTS_SOURCE
-        out[k] = m.with_discrepancy(Discrepancy(t0, t1, axis, float(np.log10(ens.runs.frame[axis].max())), info, box=box))
+        out[k] = m.with_discrepancy(Discrepancy(t0, t1, axis, box[axis], info, box=box))
     return EnsembleResult(out, ens.weights, {**ens.info, "discrepancy": "calibrated on the mixture"}, seed=ens.seed)

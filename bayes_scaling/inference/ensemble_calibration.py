@@ -156,8 +156,7 @@ def with_cross_fitted_discrepancy(ens: EnsembleResult, cuts, *, seed: int = 0, s
     for k, m in ens.members.items():
         t0, t1 = draws_from_grid(tau, mass, m.posterior, rng)
         box = extrapolation_box(first.law, ens.runs.frame, cost)
-        out[k] = m.with_discrepancy(Discrepancy(t0, t1, axis, float(np.log10(ens.runs.frame[axis].max())), info,
-                                                box=box))
+        out[k] = m.with_discrepancy(Discrepancy(t0, t1, axis, box[axis], info, box=box))
     return EnsembleResult(out, ens.weights, {**ens.info, "discrepancy": "cross-fitted on the mixture"}, seed=ens.seed)
 
 

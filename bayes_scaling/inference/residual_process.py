@@ -29,7 +29,9 @@ import numpy as np
 from scipy.linalg import solve_triangular
 
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.posterior.discrepancy import NO_SD, Discrepancy, ResidualProcess, process_cholesky, split_axis
+from bayes_scaling.cost import stored_cost
+from bayes_scaling.posterior.discrepancy import (NO_SD, Discrepancy, ResidualProcess, process_cholesky, scale_values,
+                                                split_axis)
 from bayes_scaling.quantities import label
 
 __all__ = ["fit_residual_process", "with_residual_process", "check_process_runs", "ELL_BOUNDS", "ELL_STARTS",
@@ -156,7 +158,7 @@ def with_residual_process(result):
     axis = _axis_of(first.law)
     check_process_runs(None, [], families=[m.evaluator.family for m in (members or {"": result}).values()])
     runs = result.runs
-    x = runs.frame[axis].to_numpy(float)
+    x = scale_values(first.law, runs.frame, stored_cost(result))[axis]  # C in a query's currency, as the box's
     law = result.evaluator.log_mean_at_runs(runs)  # chain, draw, run (the mixture's draws for an ensemble)
     resid = np.log(runs.frame["loss"].to_numpy(float)) - np.median(law.values.reshape(-1, len(x)), axis=0)
     proc = fit_residual_process(np.log10(x), resid)
@@ -171,7 +173,8 @@ def with_residual_process(result):
         if d is None:
             zero = m.posterior["sigma"] * 0.0
             d = Discrepancy(zero, zero, axis, top, {"method": "none (residual process only)"})
-        return m.with_discrepancy(Discrepancy(d.tau0, d.tau1, d.axis, d.log10_axis_max, {**d.info, **info}, proc, d.box))
+        # the process's end is where its axis (built above as the box's) ends, also for a fit calibrated before
+        return m.with_discrepancy(Discrepancy(d.tau0, d.tau1, d.axis, top, {**d.info, **info}, proc, d.box))
 
     if members is None:
         return attach(result)

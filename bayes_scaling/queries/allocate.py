@@ -23,7 +23,8 @@ from bayes_scaling.cost import check_cost_range
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import check_query_size, positive_number
 from bayes_scaling.queries.draws import (LawDraws, bisect_decreasing, budgets_flops, check_target_loss, law_draws,
-                                         log_compute_to_reach, require_allocation, resolve_cost)
+                                         log_compute_to_reach, met_at_any_budget, require_allocation,
+                                         resolve_cost)
 from bayes_scaling.result import require_fit
 
 BUDGET_DIM = "budget"
@@ -241,7 +242,9 @@ def _score(draws: LawDraws, u: float, log_ct: float, q: float | None) -> float:
 def compute_for_loss(result, target_loss: float, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
                      group: str | None = None, cost=None) -> xr.Dataset:
     """Compute (FLOPs) the optimal plan needs to reach ``target_loss`` (nats/token), per draw, with
-    the N* and D* there. Draws whose loss floor is above the target give ``inf``."""
+    the N* and D* there. Draws whose loss floor is above the target give ``inf``; draws that meet it at any
+    budget (already at the smallest searched, :func:`~bayes_scaling.queries.draws.met_at_any_budget`) give 0.
+    ``attrs``: ``p_unreachable`` and ``p_met_at_any_budget``, the shares of those draws."""
     require_fit(result)
     target_loss = check_target_loss(target_loss)
     cost = resolve_cost(result, cost, flops_per_token)
@@ -249,14 +252,16 @@ def compute_for_loss(result, target_loss: float, *, flops_per_token: float = FLO
     draws = law_draws(result, group, cost)
     g = lambda x: draws.log_loss_opt(x[..., None])[..., 0]  # noqa: E731
     x, reachable = log_compute_to_reach(g, np.log(target_loss), draws.shape)
-    log_n = np.where(np.isfinite(x), draws.log_n_opt(np.where(np.isfinite(x), x, 0.0)[..., None])[..., 0], np.inf)
+    fin = np.isfinite(x)
+    x0 = np.where(fin, x, 0.0)
+    log_n = np.where(fin, draws.log_n_opt(x0[..., None])[..., 0], x)  # x = +-inf: N* = inf or 0, as the compute
+    log_d = np.where(fin, draws.log_tokens(x0, np.where(fin, log_n, 0.0)), x)
     return xr.Dataset({
         "compute": _da(k * np.exp(x), attrs={"units": "FLOPs"}),
         "N_opt": _da(np.exp(log_n), attrs={"units": "parameters"}),
-        "D_opt": _da(np.where(np.isfinite(x), np.exp(draws.log_tokens(np.where(np.isfinite(x), x, 0.0),
-                                                                     np.where(np.isfinite(log_n), log_n, 0.0))), np.inf),
-                     attrs={"units": "tokens"}),
-    }, attrs={"target_loss": float(target_loss), "p_unreachable": float(1 - reachable.mean())})
+        "D_opt": _da(np.exp(log_d), attrs={"units": "tokens"}),
+    }, attrs={"target_loss": float(target_loss), "p_unreachable": float(1 - reachable.mean()),
+              "p_met_at_any_budget": met_at_any_budget(x)})
 
 
 def _no_limit(v) -> bool:

@@ -27,6 +27,7 @@ from bayes_scaling.conventions import (FLOPS_PER_PARAM_TOKEN, check_count, check
                                        seeded_rng)
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.cost import CostLaw
+from bayes_scaling.inference.design import check_design_family
 from bayes_scaling.queries.design_exchange import exchange_batch
 from bayes_scaling.queries.design_loglik import check_loglik_memory, outcome_loglik  # noqa: F401 (re-export)
 from bayes_scaling.queries.design_laplace import laplace_for
@@ -313,6 +314,7 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
     (``stop_go["alternatives"]``, their best net saving in FLOPs); the verdict (:func:`best_go`) takes the
     batch of largest net saving among them, and ``stop_go["go_runs"]`` counts that batch's runs."""
     require_fit(result)
+    check_design_family(result)
     target_flops = check_positive("target_flops must be a finite number of FLOPs > 0", target_flops, "target_flops")
     budget = check_positive("ladder_budget must be a finite number of FLOPs > 0", ladder_budget, "ladder_budget")
     batch, worlds, max_draws, max_refits, exchange = (check_count(*a) for a in (

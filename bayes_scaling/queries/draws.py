@@ -205,14 +205,21 @@ def log_compute_to_reach(g, target, shape) -> tuple[np.ndarray, np.ndarray]:
     decreasing in x, e.g. the log loss along the compute-optimal frontier) falls to ``target``, by bisection on
     x over :data:`LOG_COMPUTE_BRACKET` (100 halvings: exact to ~1e-28 in log C). A draw is unreachable, x = +inf,
     only where g at the bracket's top (compute -> infinity, the loss at its floor) is still above the target;
-    a draw already at the target at the bracket's bottom gets the bottom. The one search of ``target`` and
+    a draw already at the target at the bracket's bottom (the smallest budget searched) meets it at any budget,
+    x = -inf (compute 0; :func:`met_at_any_budget`), not the bracket's end. The one search of ``target`` and
     ``target-metric``."""
     lo_x, hi_x = LOG_COMPUTE_BRACKET
     reachable = g(np.full(shape, hi_x)) <= target
     already = g(np.full(shape, lo_x)) <= target
     x = bisect_decreasing(g, target, np.full(shape, lo_x), np.full(shape, hi_x))
-    x = np.where(reachable, np.where(already, lo_x, x), np.inf)
+    x = np.where(reachable, np.where(already, -np.inf, x), np.inf)
     return x, reachable
+
+
+def met_at_any_budget(x) -> float:
+    """The share of draws whose x from :func:`log_compute_to_reach` is -inf: the target is at or above what the
+    smallest budget searched already reaches, so any budget meets it (compute 0 FLOPs)."""
+    return float(np.isneginf(np.asarray(x, float)).mean())
 
 
 def thin_draws(draws, idx):

@@ -19,7 +19,7 @@ from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import fraction, positive_number
 from bayes_scaling.posterior.intervals import flat_draws
 from bayes_scaling.queries.allocate import BUDGET_DIM
-from bayes_scaling.queries.draws import check_budgets, law_draws, log_compute_to_reach, resolve_cost
+from bayes_scaling.queries.draws import check_budgets, law_draws, log_compute_to_reach, met_at_any_budget, resolve_cost
 from bayes_scaling.result import require_fit
 
 
@@ -99,7 +99,8 @@ def compute_for_metric(loss_fit, metric_fit, target: float, *, budgets=None, see
     fraction, e.g. 0.55), per draw, by the bisection on log compute that ``target`` uses
     (:func:`bayes_scaling.queries.draws.log_compute_to_reach`, priced by the loss fit's cost law): ``inf`` only
     in draws whose metric at the loss law's floor (compute -> infinity; at most the metric law's ceiling) stays
-    below the target. ``metric_opt``: the metric along the frontier at ``budgets`` (FLOPs; default 1e17 to
+    below the target; 0 in draws that meet it at any budget (``attrs["p_met_at_any_budget"]``, e.g. a target
+    at or below chance). ``metric_opt``: the metric along the frontier at ``budgets`` (FLOPs; default 1e17 to
     1e27), dims (chain, draw, budget). Needs a loss law of N and D (allocation)."""
     require_fit(loss_fit, "loss_fit")
     require_fit(metric_fit, "metric_fit", ensemble=False)
@@ -121,7 +122,8 @@ def compute_for_metric(loss_fit, metric_fit, target: float, *, budgets=None, see
     return xr.Dataset({"compute": (("chain", "draw"), cost.k * np.exp(x), {"units": "FLOPs"}),
                        "metric_opt": (("chain", "draw", BUDGET_DIM), mu, {"units": metric_fit.law.response_unit})},
                       coords={BUDGET_DIM: budgets}, attrs={"target": float(target),
-                                                           "p_unreachable": float(1 - reachable.mean())})
+                                                           "p_unreachable": float(1 - reachable.mean()),
+                                                           "p_met_at_any_budget": met_at_any_budget(x)})
 
 
 def prob_reach_metric(loss_fit, metric_fit, target: float, compute: float, *, seed: int = 0) -> float:
