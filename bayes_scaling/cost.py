@@ -211,6 +211,23 @@ def with_cost(runs, cost: CostLaw | None):
     return replace(runs, frame=frame, derived=tuple(derived))
 
 
+#: The note fits saved between 9741b6e and a519964 left on a C derived as 6ND that they rewrote as the cost law's C.
+REWRITTEN_C = "C = f(N) D of the fit's cost law"
+
+
+def with_nominal_c(runs, law):
+    """``runs`` read back from a fit file, with a C that fits saved between 9741b6e and a519964 rewrote as the cost
+    law's C(N, D) (note :data:`REWRITTEN_C`) restored to the nominal C = 6 N D (FLOPs) and its note to "C = 6 N D",
+    as :func:`with_cost` now keeps it. Only for laws of N and D (``law``), which never read C; a law of C read the
+    rewritten C, so its runs stay as fitted. Unchanged otherwise."""
+    notes = [n for n in runs.derived if n.startswith(REWRITTEN_C)]
+    if not notes or not {"N", "D"} <= set(law.input_names):
+        return runs
+    frame = runs.frame.assign(C=FLOPS_PER_PARAM_TOKEN * runs.frame["N"].to_numpy(float) * runs.frame["D"].to_numpy(float))
+    derived = tuple(DERIVED_6ND[0] if n == notes[0] else n for n in runs.derived)
+    return replace(runs, frame=frame, derived=derived)
+
+
 def fit_cost(n_params, tokens, compute) -> CostLaw:
     """The ``fitted`` cost law C = k N^a D from runs' recorded compute (FLOPs): least squares of
     log(C / D) on log N. Needs runs at 2 or more distinct N, and the form must match the records

@@ -194,3 +194,22 @@ def test_shapes_and_reach_together_label_the_extension(inside, tmp_path, capsys)
     assert main(["design", path, *BASE, "--shapes", str(LO), "1", "--reach-optimal-shape", "--top", "200"]) == 0
     rows = [x for x in capsys.readouterr().out.splitlines() if x.rstrip().endswith("optimal")]
     assert len(rows) == len(added)
+
+
+def test_the_keep_to_shapes_hint_gives_a_range_whose_grid_lies_inside_the_fits_shapes():
+    """design's hint rounds the fit's range inward (LO up, HI down, at 3 figures): at 2.0074-200.74 tokens/parameter
+    it said --shapes 2.01 201, whose grid end 201 lies outside; one shape (20-20, refused by --shapes) gets an
+    interval around it, which --shapes accepts."""
+    import re
+
+    from bayes_scaling.queries.design_shapes import keep_to_shapes, outside, shape_ratios
+
+    for fitted in [(2.0074, 200.74), (0.0399, 341.0), (5.0, 5.5), (2.0071, 2.0131), (20.0, 200.0)]:
+        lo, hi = map(float, re.search(r"--shapes (\S+) (\S+) keeps to it", keep_to_shapes(fitted)).groups())
+        assert fitted[0] <= lo < hi <= fitted[1], (fitted, lo, hi)
+        assert not outside(shape_ratios((lo, hi)), fitted).any()
+    assert keep_to_shapes((2.0074, 200.74)).startswith("--shapes 2.01 200 ")
+    assert keep_to_shapes((20.0, 200.0)).startswith("--shapes 20 200 ")
+    lo, hi = map(float, re.search(r"--shapes (\S+) (\S+) keeps", keep_to_shapes((20.0, 20.01))).groups())
+    assert lo < 20.0 < hi and shape_ratios((lo, hi)).size == 10
+    assert hi / lo == pytest.approx(float(shape_ratios()[1] / shape_ratios()[0]) ** 2, rel=0.01)

@@ -311,3 +311,25 @@ def test_student_t_discrepancy_recovers_a_normal_discrepancy_larger_than_the_noi
     tau, mass = grid_posterior(np.repeat(y[:, None], n_draws, 1), np.full(n_draws, sigma), np.zeros(n_runs),
                                family="student_t", nu=4.0, n_grid=301)  # steps of 0.001
     assert _posterior_median(tau, mass, 0) == pytest.approx(s_true, rel=0.1)
+
+
+def test_calibration_of_a_law_of_c_alone_on_a_table_of_c_and_loss():
+    """kaplan_c on a table of C and loss only (Kaplan's L(C) frontier): calibration measures d along the
+    recorded C (was KeyError 'N' from a box of N, D and C)."""
+    from bayes_scaling.data.runs import load_runs
+    from bayes_scaling.inference.discrepancy import calibrate
+    from bayes_scaling.testing import fake_fit, runs_frame
+
+    truth = {"alpha_C": 0.050, "C_c": 3.1e8}
+    runs = load_runs(runs_frame("kaplan_c", truth)[["compute", "loss"]])
+    fit = fake_fit("kaplan_c", truth, draws=50, runs=runs)
+    seen = {}
+
+    def fitter(train, spec, **kw):
+        seen["train"] = train
+        return fake_fit("kaplan_c", truth, draws=50, runs=train)
+
+    disc = calibrate(fit, fitter)
+    c_train = seen["train"].frame["C"].max()
+    assert disc.box == {"C": pytest.approx(float(np.log10(runs.frame["C"].max())))}
+    assert disc.info["inner_decades_beyond"] == pytest.approx(float(np.log10(runs.frame["C"].max() / c_train)))

@@ -743,3 +743,34 @@ def test_the_distance_beyond_the_data_is_one_number_in_the_report_and_the_guard(
     report = build_report(fit, ReportConfig(refits=False, budgets=(c_max,)))
     table = next(i for s in report.sections if s.id == "frontier" for i in s.items if hasattr(i, "rows"))
     assert table.rows[0][-1] == f"{far:.2f}"
+
+
+def test_target_met_in_every_or_some_draws_keeps_the_budget_answer_and_plans_over_the_draws_that_need_one(tmp_path,
+                                                                                                          capsys):
+    """A target every draw meets at any budget still prints P(reach within --compute) (its early return dropped it);
+    where some draws meet it at any budget, N* and D* (0 in those draws) are also summarised over the draws that
+    need a budget, in text and JSON, each with a 90% interval above 0."""
+    import json
+
+    from bayes_scaling.cli import main
+    from bayes_scaling.queries.allocate import compute_optimal
+    from bayes_scaling.queries.draws import LOG_COMPUTE_BRACKET
+    from bayes_scaling.testing import fake_fit
+
+    fit = fake_fit(draws=200)
+    path = str(fit.save(tmp_path / "t0.nc"))
+    assert main(["target", path, "--loss", "1000", "--compute", "1e20"]) == 0
+    text = capsys.readouterr().out
+    assert "reached at any budget" in text and "P(reach 1000 within 1e+20 FLOPs) = 1.000" in text
+    l0 = compute_optimal(fit, [6.0 * np.exp(LOG_COMPUTE_BRACKET[0])])["loss_opt"].values.reshape(-1)
+    target = repr(float(np.nanquantile(l0, 0.7)))
+    assert main(["target", path, "--loss", target, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert 0.5 < out["p_met_at_any_budget"] < 0.9 and out["N_opt"]["median"] == 0.0
+    for key in ("N_opt", "D_opt"):
+        rec = out[f"{key}_where_a_budget_is_needed"]
+        assert rec["ci_low"] > 0 and rec["ci_prob"] == 0.9
+    assert main(["target", path, "--loss", target]) == 0
+    text = capsys.readouterr().out
+    assert "N* over the draws that need a budget and reach it (parameters)" in text
+    assert "D* over the draws that need a budget and reach it (tokens)" in text

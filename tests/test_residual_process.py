@@ -250,3 +250,46 @@ def test_the_process_axis_is_a_querys_c_so_every_fitted_run_is_inside(recorded, 
     assert np.all(d.distance(vals) == 0.0)
     assert float(np.abs(d.shift(vals).values).max()) == 0.0
     assert float(d.noise_factor(ev.sigma, vals, ev.family.sd_per_scale).min()) == 1.0
+
+
+def test_predictive_at_runs_puts_the_fits_own_runs_inside_the_data_whatever_their_recorded_c():
+    """Runs recorded at 1.2-1.67x 6ND (as OLMo's): ``predictive_at_runs`` asks the discrepancy and the process
+    about them in the fit's currency (C = C(N, D)), so no fitted run is beyond the data and its predictive is
+    the one ``predict`` gives at its N and D (the recorded C put 4 runs 0.11 decades beyond the data, noise
+    factor 0.76)."""
+    from bayes_scaling.data.runs import load_runs
+    from bayes_scaling.testing import runs_frame
+
+    frame = runs_frame()
+    runs = load_runs(frame.assign(compute=frame["compute"] * np.linspace(1.67, 1.2, len(frame))))
+    ev = with_residual_process(fake_fit(seed=3, runs=runs)).evaluator
+    vals = ev.values_at_runs(runs)
+    assert np.all(ev.discrepancy.distance(vals) == 0.0)
+    assert float(ev.discrepancy.noise_factor(ev.sigma, vals, ev.family.sd_per_scale).min()) == 1.0
+    f = runs.frame
+    a = ev.predictive_at_runs(runs, seed=0)
+    b = np.asarray(ev.predict({"N": f["N"].to_numpy(), "D": f["D"].to_numpy()}, seed=0)["loss_predictive"])
+    b = b.reshape(-1, len(f)).T
+    i = int(np.argmax(f["C"]))
+    np.testing.assert_allclose(np.ptp(np.quantile(a[i], [0.05, 0.95])), np.ptp(np.quantile(b[i], [0.05, 0.95])),
+                               rtol=0.05)
+
+
+@pytest.mark.parametrize("columns", [["compute", "loss"], None])
+def test_a_law_of_c_alone_keeps_the_recorded_c(columns):
+    """kaplan_c (a law of C alone): the process and its box are along the recorded C, on a table of C and loss
+    only (was KeyError 'N') and on one with N, D and a recorded C of 1.5x 6ND (the process ended at 6ND)."""
+    from bayes_scaling.data.runs import load_runs
+    from bayes_scaling.posterior.discrepancy import box_axes
+    from bayes_scaling.testing import runs_frame
+
+    truth = {"alpha_C": 0.050, "C_c": 3.1e8}
+    f = runs_frame("kaplan_c", truth)
+    runs = load_runs(f[columns] if columns else f.assign(compute=f["compute"] * 1.5))
+    fit = fake_fit("kaplan_c", truth, draws=50, runs=runs)
+    assert box_axes(fit.law) == ("C",)
+    d = with_residual_process(fit).discrepancy
+    c = runs.frame["C"].to_numpy(float)
+    np.testing.assert_allclose(d.residual.log10_axis, np.log10(c))
+    assert d.log10_axis_max == pytest.approx(float(np.log10(c.max())))
+    assert np.all(d.distance(with_residual_process(fit).evaluator.values_at_runs(runs)) == 0.0)

@@ -42,3 +42,31 @@ def test_package_versions_are_read_once_per_process(monkeypatch):
     assert package_versions() == first
     first["numpy"] = "edited by a caller"  # each call hands out its own dict: the cache is not edited
     assert package_versions()["numpy"] == np.__version__
+
+
+def test_a_file_with_a_c_rewritten_by_the_cost_law_reads_back_the_nominal_6nd(tmp_path):
+    """Fits saved between 9741b6e and a519964 rewrote a C derived as 6ND as the cost law's C(N, D) (note "C = f(N) D
+    of the fit's cost law"): on load the nominal C = 6 N D and its note come back (the ladder's budgets grouped
+    again as planned); a law of C alone, which read the rewritten C, keeps it."""
+    from dataclasses import replace
+
+    from bayes_scaling.cost import CostLaw
+    from bayes_scaling.data.runs import load_runs
+    from bayes_scaling.result import load_fit
+    from bayes_scaling.testing import fake_fit, runs_frame
+
+    kaplan = CostLaw("kaplan", n_ctx=4096, aspect_ratio=64)
+    note = f"C = f(N) D of the fit's cost law ({kaplan.describe()})"
+    for law, truth in (("chinchilla", None), ("kaplan_c", {"alpha_C": 0.050, "C_c": 3.1e8})):
+        runs = load_runs(runs_frame(law, truth).drop(columns="compute"))
+        assert runs.derived == ("C = 6 N D",)
+        f = runs.frame
+        old = replace(runs, frame=f.assign(C=kaplan.flops(f["N"].to_numpy(float), f["D"].to_numpy(float))),
+                      derived=(note,))
+        back = load_fit(fake_fit(law, truth, runs=old, draws=20).save(tmp_path / f"{law}.nc")).runs
+        if law == "chinchilla":
+            assert back.derived == ("C = 6 N D",)
+            np.testing.assert_allclose(back.frame["C"], 6.0 * f["N"] * f["D"], rtol=1e-12)
+        else:
+            assert back.derived == (note,)
+            np.testing.assert_allclose(back.frame["C"], old.frame["C"], rtol=1e-12)

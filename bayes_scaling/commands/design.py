@@ -86,7 +86,7 @@ def cmd_design(args) -> int:
     from bayes_scaling.inference.design import refit_expected
     from bayes_scaling.queries.design import (OBJECTIVE_UNITS, RULES, candidate_grid, collapse_note, design_runs,
                                               posterior_objective, verdict_text)
-    from bayes_scaling.queries.design_shapes import data_shapes, optimal_shape_interval, outside
+    from bayes_scaling.queries.design_shapes import data_shapes, keep_to_shapes, shapes_range, optimal_shape_interval, outside
     from bayes_scaling.queries.design_verdict import NOISE_SE, gain_text, within_noise
     from bayes_scaling.queries.draws import resolve_cost
     from bayes_scaling.result import load_fit
@@ -166,9 +166,9 @@ def cmd_design(args) -> int:
                    + (f"; cut at {MAX_REACH_DECADES:g} decades beyond the range" if reach[0] < span[0] * (1 - 1e-9)
                       or reach[1] > span[1] * (1 + 1e-9) else ""))
         if beyond:
-            yield (f"  {beyond} of {len(cands)} candidates lie outside the fit's shapes, {fitted[0]:.3g}-{fitted[1]:.3g} "
+            yield (f"  {beyond} of {len(cands)} candidates lie outside the fit's shapes, {shapes_range(fitted)} "
                    f"tokens/parameter (column 'data': outside): the law has no runs of yours there, so their value "
-                   f"rests on its form holding beyond your data (--shapes {fitted[0]:.3g} {fitted[1]:.3g} keeps to it)")
+                   f"rests on its form holding beyond your data ({keep_to_shapes(fitted)})")
         if out["candidates_over_budget"]:
             yield (f"  {out['candidates_over_budget']} of {np.size(n)} candidates cost more than the ladder budget "
                    f"and are left out")

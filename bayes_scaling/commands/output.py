@@ -183,15 +183,18 @@ def extrapolation_lines(report: dict) -> list[str]:
 MET_AT_ANY_BUDGET = "reached at any budget (the target is at or above what the smallest budget already reaches)"
 
 
-def reach_records(compute, ci_prob: float) -> dict[str, Any]:
+def reach_records(compute, ci_prob: float, plan: dict | None = None) -> dict[str, Any]:
     """JSON keys of a compute-to-reach answer (``compute``: FLOPs per draw; 0 where met at any budget, +inf where
     unreachable): ``p_met_at_any_budget``, and when some draws are 0 or +inf and some are not,
-    ``compute_where_a_budget_is_needed`` (the summary over the draws that need a finite budget > 0)."""
+    ``compute_where_a_budget_is_needed`` (the summary over the draws that need a finite budget > 0), and likewise
+    ``<key>_where_a_budget_is_needed`` for each of ``plan`` (key -> draws aligned with ``compute``: e.g. N*, D*,
+    which are 0 in the draws met at any budget)."""
     c = np.asarray(compute, float)
     out: dict[str, Any] = {"p_met_at_any_budget": float((c == 0).mean())}
     needed = (c > 0) & np.isfinite(c)
     if needed.any() and not needed.all():
-        out["compute_where_a_budget_is_needed"] = summary_record(compute.where(needed), ci_prob)
+        for key, v in {"compute": compute, **(plan or {})}.items():
+            out[f"{key}_where_a_budget_is_needed"] = summary_record(v.where(needed), ci_prob)
     return out
 
 
@@ -200,7 +203,8 @@ def reach_lines(out: dict) -> list[str]:
     lines = []
     if 0 < out["p_met_at_any_budget"]:
         lines.append(f"  {MET_AT_ANY_BUDGET} in {out['p_met_at_any_budget']:.1%} of draws")
-    if "compute_where_a_budget_is_needed" in out:
-        lines.append(interval_line("compute over the draws that need a budget and reach it (FLOPs)",
-                                   out["compute_where_a_budget_is_needed"]))
+    for key, name, unit in (("compute", "compute", "FLOPs"), ("N_opt", "N*", "parameters"), ("D_opt", "D*", "tokens")):
+        if f"{key}_where_a_budget_is_needed" in out:
+            lines.append(interval_line(f"{name} over the draws that need a budget and reach it ({unit})",
+                                       out[f"{key}_where_a_budget_is_needed"]))
     return lines

@@ -128,7 +128,8 @@ def cmd_target(args) -> int:
     ci = args.ci
     out: dict[str, Any] = {
         "target_loss": args.loss, "cost": cost.describe(),
-        "p_unreachable": ds.attrs["p_unreachable"], **reach_records(ds["compute"], ci),
+        "p_unreachable": ds.attrs["p_unreachable"],
+        **reach_records(ds["compute"], ci, {"N_opt": ds["N_opt"], "D_opt": ds["D_opt"]}),
         "compute": rec(ds["compute"], ci),
         "compute_pf_days": rec(ds["compute"].copy(data=flops_to_pf_days(ds["compute"].values)), ci),
         "N_opt": rec(ds["N_opt"], ci),
@@ -159,15 +160,15 @@ def cmd_target(args) -> int:
 
     def text():
         if out["p_met_at_any_budget"] == 1:
-            yield f"a loss of {args.loss:g} {result.loss_unit}: {MET_AT_ANY_BUDGET}"
-            yield diagnostics_line(result)
-            return
-        yield (f"to reach a loss of {args.loss:g} {result.loss_unit} with the compute-optimal plan "
-               f"(P(unreachable at any budget) = {out['p_unreachable']:.3f}):")
-        for key, name in (("compute", "compute (FLOPs)"), ("compute_pf_days", "compute (PF-days)"),
-                          ("N_opt", "N* (parameters)"), ("D_opt", "D* (tokens)")):
-            yield interval_line(name, out[key], inf="unreachable")
-        yield from reach_lines(out)
+            yield f"a loss of {args.loss:g} {result.loss_unit}: {MET_AT_ANY_BUDGET} in every draw"
+        else:
+            yield (f"to reach a loss of {args.loss:g} {result.loss_unit} with the compute-optimal plan "
+                   f"(P(unreachable at any budget) = {out['p_unreachable']:.3f}; compute, N* and D* are 0 in a draw "
+                   f"that meets it at any budget):")
+            for key, name in (("compute", "compute (FLOPs)"), ("compute_pf_days", "compute (PF-days)"),
+                              ("N_opt", "N* (parameters)"), ("D_opt", "D* (tokens)")):
+                yield interval_line(name, out[key], inf="unreachable")
+            yield from reach_lines(out)
         yield from member_lines(out.get("compute_by_law_form", {}), "compute", "FLOPs")
         if "p_reach" in out:
             r = out["p_reach"]

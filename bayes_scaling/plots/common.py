@@ -128,7 +128,7 @@ def run_draws(result, *, seed: int | None = None) -> tuple[np.ndarray, np.ndarra
     if not hasattr(ev, "log_predictive"):  # an ensemble's mixture: each member's noise, pooled by weight
         pred = ev.predictive_at_runs(runs, seed=2 if seed is None else seed)
         return np.exp(flat_draws(log_mu.transpose(RUN_DIM, ...))), pred
-    axis = None if ev.discrepancy is None else runs.frame
+    axis = None if ev.discrepancy is None else ev.values_at_runs(runs)
     log_pred = ev.log_predictive(log_mu, axis, rng=ev.default_rng(2, seed))
     return np.exp(flat_draws(log_mu.transpose(RUN_DIM, ...))), np.exp(flat_draws(log_pred.transpose(RUN_DIM, ...)))
 

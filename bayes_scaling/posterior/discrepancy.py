@@ -44,20 +44,22 @@ def split_axis(law) -> str:
 def box_axes(law) -> tuple[str, ...]:
     """The scale axes a prediction can go beyond the data along: N, D and C for laws of N and D (a model
     larger than any fitted one extrapolates the law in N even at a compute inside the data), else the
-    law's input."""
-    ax = split_axis(law)
-    return ("N", "D", "C") if ax == "C" else (ax,)
+    law's input (a law of C alone, e.g. Kaplan's L(C): C itself)."""
+    return ("N", "D", "C") if {"N", "D"} <= set(law.input_names) else (split_axis(law),)
 
 
 def scale_values(law, frame, cost=None) -> dict[str, np.ndarray]:
-    """The runs' values on the law's :func:`box_axes` (``frame``: a runs table or a mapping of their values). For
-    laws of N and D, C is in the currency of a query's C: the cost law's C(N, D) (``cost``: the fit's stored
-    :class:`~bayes_scaling.cost.CostLaw`; None: C = k N D with the law's k), not a recorded C column, so a run
-    asked about by its N and D lies inside the data (d = 0)."""
-    out = {a: np.asarray(frame[a], float) for a in box_axes(law) if a != "C"}
-    if "C" in box_axes(law):
-        cost = CostLaw("6nd", k=law.flops_per_param_token) if cost is None else cost
-        out["C"] = np.asarray(cost.flops(out["N"], out["D"]), float)
+    """The runs' values on the law's :func:`box_axes` (``frame``: a runs table or a mapping of their values): the
+    discrepancy's and residual process's query values for runs. For laws of N and D, C is in the currency of a
+    query's C: the cost law's C(N, D) (``cost``: the fit's stored :class:`~bayes_scaling.cost.CostLaw`; None:
+    C = k N D with the law's k), not a recorded C column, so a run asked about by its N and D lies inside the
+    data (d = 0). A law of C alone reads the recorded C (FLOPs), as its fit did."""
+    axes = box_axes(law)
+    if len(axes) == 1:
+        return {axes[0]: np.asarray(frame[axes[0]], float)}
+    out = {a: np.asarray(frame[a], float) for a in ("N", "D")}
+    cost = CostLaw("6nd", k=law.flops_per_param_token) if cost is None else cost
+    out["C"] = np.asarray(cost.flops(out["N"], out["D"]), float)
     return out
 
 

@@ -292,12 +292,20 @@ class PosteriorEvaluator:
             ds[k].attrs["units"] = QUANTITIES[k].unit
         return ds
 
+    def values_at_runs(self, runs) -> dict[str, np.ndarray]:
+        """``runs``' (a ``RunTable``) values where the discrepancy and residual process are asked about them, in
+        the fit's currency (:func:`~bayes_scaling.posterior.discrepancy.scale_values`: for laws of N and D, C is
+        the cost law's C(N, D) in FLOPs, not a recorded C), so the fit's own runs lie inside its data."""
+        from bayes_scaling.posterior.discrepancy import scale_values
+
+        return scale_values(self.law, runs.frame, self.cost)
+
     def predictive_at_runs(self, runs, *, seed: int = 0, discrepancy: bool = True) -> np.ndarray:
         """Draws of each run's loss as a new run (nats/token; array run x draws): the law at the run
         (:meth:`log_mean_at_runs`), the fitted noise and (``discrepancy``) the extrapolation
         discrepancy, if the fit carries one."""
         log_mu = self.log_mean_at_runs(runs, seed=seed)
-        axis = None if self.discrepancy is None else runs.frame
+        axis = None if self.discrepancy is None else self.values_at_runs(runs)
         log_pred = self.log_predictive(log_mu, axis, rng=seeded_rng(seed), discrepancy=discrepancy)
         return np.exp(log_pred.values).reshape(-1, log_mu.shape[-1]).T
 

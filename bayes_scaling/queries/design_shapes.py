@@ -152,3 +152,34 @@ def outside(tokens_per_param, ratios=TRUSTED_TOKENS_PER_PARAM) -> np.ndarray:
     """Whether each shape (tokens/parameter) lies outside ``ratios`` (LO, HI), allowing rounding (1e-9 relative)."""
     r = np.asarray(tokens_per_param, float)
     return (r < ratios[0] * (1 - 1e-9)) | (r > ratios[1] * (1 + 1e-9))
+
+
+def _round_in(x: float, figures: int, up: bool) -> float:
+    """``x`` rounded to ``figures`` significant figures, up (``up``) or down."""
+    unit = 10.0 ** (np.floor(np.log10(x)) - figures + 1)
+    return float((np.ceil(x / unit - 1e-9) if up else np.floor(x / unit + 1e-9)) * unit)
+
+
+def keep_to_shapes(fitted) -> str:
+    """How ``--shapes`` keeps the grid to the fit's shapes ``fitted`` (LO, HI tokens/parameter, :func:`data_shapes`):
+    LO rounded up and HI down at 3 significant figures (more where that would cross), so every grid ratio lies
+    inside the fit's range. One shape (HI/LO < 1.001) has no range: an interval one step of the trusted grid
+    (:func:`shape_ratios`, 0.44 decades) either side of it is offered, its candidates off that shape flagged."""
+    lo, hi = (float(x) for x in fitted)
+    if hi > lo * 1.001:
+        for figures in range(3, 10):
+            a, b = _round_in(lo, figures, True), _round_in(hi, figures, False)
+            if a < b:
+                return f"--shapes {a:.{figures}g} {b:.{figures}g} keeps to it"
+        return f"--shapes {lo!r} {hi!r} keeps to it"
+    g = shape_ratios()
+    step = float(g[1] / g[0])
+    a, b = _round_in(lo / step, 3, False), _round_in(lo * step, 3, True)
+    return (f"one shape has no range: --shapes {a:.3g} {b:.3g} keeps the candidates within one step of the trusted grid "
+            f"({np.log10(step):.2f} decades) of it")
+
+
+def shapes_range(fitted) -> str:
+    """The fit's shapes ``fitted`` (LO, HI tokens/parameter) in words: "LO-HI", or "one shape, LO" (HI/LO < 1.001)."""
+    lo, hi = (float(x) for x in fitted)
+    return f"{lo:.4g}-{hi:.4g}" if hi > lo * 1.001 else f"one shape, {lo:.4g}"

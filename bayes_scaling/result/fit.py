@@ -18,7 +18,7 @@ import pandas as pd
 import xarray as xr
 
 from bayes_scaling.conventions import CI_PROB, DEFAULT_LOSS_UNIT, RUN_DIM
-from bayes_scaling.cost import stored_cost
+from bayes_scaling.cost import stored_cost, with_nominal_c
 from bayes_scaling.data.runs import RunTable, runs_from_frame
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.files import given_path
@@ -276,7 +276,7 @@ class FitResult:
         frame = pd.DataFrame({c: const[c].values for c in const.data_vars})
         frame["loss"] = self.tree["observed_data"]["loss"].values
         frame.index.name = RUN_DIM
-        return runs_from_frame(frame, self.runs_metadata)
+        return with_nominal_c(runs_from_frame(frame, self.runs_metadata), self.law)  # old files' rewritten C
 
     @property
     def runs_metadata(self) -> dict[str, Any]:
