@@ -50,6 +50,13 @@ def test_olmo_ladder_counts_and_the_authors_compute():
     assert load("olmo_ladder", target="bpb", task="mmlu").loss_unit == "bits/byte"
     total = load("olmo_ladder", params="N_total")
     assert total.params_kind == "total" and not any("untied LM head" in n for n in total.notes)
+    kaplan = load("olmo_ladder", params="non_embedding")  # Kaplan et al. 2020: no LM head either
+    L, d = raw["n_layers"].astype(float), raw["d_model"].astype(float)
+    np.testing.assert_allclose(kaplan.frame["N"], L * (16 * d * d + 4 * d) + d)
+    assert kaplan.params_kind == "non-embedding" and not any("untied LM head" in n for n in kaplan.notes)
+    np.testing.assert_allclose(kaplan.frame["C"], 6 * kaplan.frame["N"] * kaplan.frame["D"])
+    ckpt = load("olmo_ladder", params="non_embedding", checkpoints=True)
+    assert set(ckpt.frame["N"]) == set(kaplan.frame["N"])
     with pytest.raises(BayesScalingError, match="compute"):
         load("olmo_ladder", compute="flops")
 

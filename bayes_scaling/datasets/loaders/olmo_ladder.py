@@ -29,6 +29,11 @@ MAIN_TASKS = tuple(TASKS)[:8]
 CHANCE = {"mmlu": 0.25, "hellaswag": 0.25, "arc_challenge": 0.25, "arc_easy": 0.25, "piqa": 0.5, "csqa": 0.2,
           "socialiqa": 1 / 3, "openbookqa": 0.25, "boolq": 0.5, "winogrande": 0.5}
 SIZES = ("190M", "370M", "760M", "1B", "3B")
+#: Rows of the untied input embedding and LM-head matrices (the OLMo-2 tokenizer's padded vocabulary; the
+#: dataset's README: N_total = N + d_model x 100352).
+VOCAB_ROWS = 100352
+#: ``params`` choices: the authors' count, Kaplan et al. 2020's non-embedding count, every parameter.
+PARAMS = ("N", "non_embedding", "N_total")
 _TARGETS = ("c4", "bpb", "acc")
 
 
@@ -48,7 +53,9 @@ def _last_fraction(frame, drop_first: float):
 def load_olmo_ladder(get, target: str = "c4", task: str | None = None, sizes: str | Sequence[str] | None = None,
                      replicates: bool = True, checkpoints: bool = False, drop_first: float = 0.1,
                      params: str = "N", compute: str = "6ND") -> RunTable:
-    """N = ``N`` (the authors' count: no input embedding, with the LM head; ``params="N_total"`` for all),
+    """N = ``N`` (the authors' count: no input embedding, with the LM head; ``params="non_embedding"``:
+    Kaplan et al. 2020's non-embedding count, N - d_model x :data:`VOCAB_ROWS`, without the LM head either;
+    ``params="N_total"`` for all),
     D = ``D_tokens``, C = 6ND FLOPs, or with ``compute="authors"`` the paper's own count ``C_flops`` = D x (2N +
     4 N_total + 12 n_layers d_model seq_len) FLOPs (OLMo's forward + backward FLOPs per token, 1.2-1.7x 6ND on
     this ladder; Bhagia et al. 2024 ``get_step1_data_by_name``), ``seed`` = the replicate (orig, rerun, seed-1, seed-1-init), group column
@@ -59,17 +66,15 @@ def load_olmo_ladder(get, target: str = "c4", task: str | None = None, sizes: st
     ladder only; ``checkpoints=True`` reads every evaluated checkpoint after the first ``drop_first`` of
     each run (intermediate checkpoints are not finished runs at that D)."""
     choice(target, _TARGETS, "target", "olmo_ladder")
-    choice(params, ["N", "N_total"], "params", "olmo_ladder")
+    choice(params, list(PARAMS), "params", "olmo_ladder")
     choice(compute, ["6ND", "authors"], "compute", "olmo_ladder")
     if target != "c4" and task is None:
         raise BayesScalingError(f"dataset 'olmo_ladder': target={target!r} needs task=, one of {list(TASKS)}")
     frame = get("olmo_ladder_checkpoints.csv") if checkpoints else get("olmo_ladder_final.csv")
     if checkpoints:
-        if params == "N_total":
-            sizes_n = get("olmo_ladder_runs.csv").set_index("run_id")["N_total"]
-            frame = frame.copy()
-            frame["N_total"] = frame["run_id"].map(sizes_n)
         frame = _last_fraction(frame, float(drop_first))
+    if params != "N":
+        frame = _with_params(frame, params, get)
     keep = as_list(sizes, "sizes")
     for s in keep or ():
         choice(s, SIZES, "sizes", "olmo_ladder")
@@ -81,15 +86,32 @@ def load_olmo_ladder(get, target: str = "c4", task: str | None = None, sizes: st
     frame = frame[mask].rename(columns={"size_key": "size"}).reset_index(drop=True)
     loss_col = "val_ce_c4_en" if target == "c4" else task_column(target, task)
     extra = {"L": task_column("bpb", task)} if target == "acc" else {}
-    runs = load_runs(frame, params_col=params, tokens_col="D_tokens", loss_col=loss_col,
+    runs = load_runs(frame, params_col="N" if params == "non_embedding" else params, tokens_col="D_tokens", loss_col=loss_col,
                      compute_col="C_flops" if compute == "authors" else None,
                      params_kind="total" if params == "N_total" else "non-embedding", extra_cols=extra,
                      seed_col="replicate", group_cols=("size",),
                      loss_unit={"bpb": "bits/byte", "acc": None}.get(target, "nats/token"),  # acc: a metric
                      predictor_unit="bits/byte" if target == "acc" else None,  # acc: L is the task's bits-per-byte
                      chance=CHANCE[task] if target == "acc" else None)
-    if params == "N_total":
+    if params != "N":
         return runs
     return replace(runs, notes=(*runs.notes, "N is the authors' count (ladder.py MODEL_PARAMS): without the input "
                                              "embedding but with the untied LM head, so not Kaplan et al. 2020's "
-                                             "non-embedding count (params=N_total counts every parameter)"))
+                                             "non-embedding count (params=non_embedding drops the LM head too; "
+                                             "params=N_total counts every parameter)"))
+
+
+def _with_params(frame, params: str, get):
+    """``frame`` with column ``N_total`` (every parameter) or, for ``params="non_embedding"``, ``N`` replaced
+    by N - d_model x :data:`VOCAB_ROWS` (no LM head): the sizes come from the run table, which the checkpoints
+    file lacks."""
+    sizes = get("olmo_ladder_runs.csv").set_index("run_id")
+    frame = frame.copy()
+    if params == "N_total":
+        frame["N_total"] = frame["run_id"].map(sizes["N_total"])
+    else:
+        frame["N"] = frame["run_id"].map(sizes["N"] - sizes["d_model"] * VOCAB_ROWS)
+    if frame[["N_total" if params == "N_total" else "N"]].isna().any().any():
+        raise BayesScalingError("dataset 'olmo_ladder': a run of the loss file is missing from "
+                                "olmo_ladder_runs.csv, so its parameter count is unknown")
+    return frame
