@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bayes_scaling.conventions import CI_PROB, FLOPS_PER_PARAM_TOKEN
+from bayes_scaling.cost import ladder_cost
 from bayes_scaling.data.budgets import budget_levels
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import format_interval, median_interval
@@ -64,11 +65,14 @@ def _runs_at(result, budget, labels, centres, isoflop) -> np.ndarray:
 
 def plot_isoflops(result, budgets=None, *, ci_prob: float = CI_PROB, ax=None, group: str | None = None,
                   flops_per_token: float = FLOPS_PER_PARAM_TOKEN):
-    """Loss against N at fixed compute (IsoFLOP curves: D = C/(6N), or as the fit's cost law spends C)
-    with the posterior median and ``ci_prob`` band, the observed runs of each budget, and each
-    budget's compute-optimal N* with its interval. ``budgets`` in FLOPs (default: the runs' IsoFLOP budgets, or four budgets spread
-    over their compute). Laws of N and D only. ``group``: a group of a hierarchical fit (default:
-    the population)."""
+    """Loss against N at fixed compute (IsoFLOP curves) with the posterior median and ``ci_prob`` band, the
+    observed runs of each budget, and each budget's N* (the curve's minimum) with its interval. ``budgets`` in
+    FLOPs of the runs' C column (default: the runs' IsoFLOP budgets, or four budgets spread over their compute).
+    A curve spends its budget as the runs' C column was spent (:func:`~bayes_scaling.cost.ladder_cost`), so a
+    rung's curve passes through its runs: D = C / (6N) where C was derived as 6ND (the ladder's nominal budget;
+    under another cost law its runs would cost different amounts and lie off any one curve of that law), else as
+    the fit's cost law spends C (none stored: C = k N D, k = ``flops_per_token``). Laws of N and D only.
+    ``group``: a group of a hierarchical fit (default: the population)."""
     from matplotlib import colormaps
     from matplotlib.lines import Line2D
 
@@ -76,7 +80,8 @@ def plot_isoflops(result, budgets=None, *, ci_prob: float = CI_PROB, ax=None, gr
     from bayes_scaling.queries.draws import resolve_cost
 
     require_nd(result, "IsoFLOP curves")
-    cost = resolve_cost(result, None, flops_per_token)
+    fitted = resolve_cost(result, None, flops_per_token)
+    cost = ladder_cost(result.runs, fitted)
     ci_prob, _, _ = check_ci(ci_prob)
     budgets, labels, centres, isoflop = _budgets(result, budgets)
     fig, ax = target_ax(ax, figsize=(7.5, 4.8))
@@ -116,6 +121,8 @@ def plot_isoflops(result, budgets=None, *, ci_prob: float = CI_PROB, ax=None, gr
         ax.set_ylim(ymin - pad, ymax + pad)
     who = "" if group is None else f" (group {mpl_text(group)})"
     spent = f"D = C/({cost.k:g} N)" if cost.kind == "6nd" else f"{cost.kind} cost"
+    if cost != fitted:
+        spent += f", the runs' nominal C; the fit's {fitted.kind} cost prices runs elsewhere"
     ax.set_title(f"IsoFLOP curves{who}: loss vs N at fixed compute ({spent})", fontsize="medium")
     ax.legend(handles, names, fontsize="small", framealpha=0.85, loc="upper right")
     return fig
