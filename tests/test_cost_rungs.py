@@ -86,3 +86,26 @@ def test_ladder_cost_is_6nd_for_a_derived_c_else_the_fits():
         assert ladder_cost(runs, KAPLAN) == CostLaw() and ladder_cost(runs, None) == CostLaw()
     for cols in (["params", "compute", "loss"], ["params", "tokens", "compute", "loss"]):
         assert ladder_cost(with_cost(load_runs(frame[cols]), KAPLAN), KAPLAN) == KAPLAN
+
+
+def test_runs_sit_at_their_cost_law_c_beside_the_frontier():
+    """Under the Kaplan cost, runs given as N and D are drawn at Kaplan's C(N, D) beside L*(C) and N*(C), D*(C),
+    the currency of those curves, not at their nominal 6ND budget, 10-45% lower, where half the runs' fitted
+    loss would lie below the compute-optimal loss L*(C), an allocation better than optimal."""
+    from matplotlib.collections import PathCollection
+
+    from bayes_scaling.plots import plot_fit, plot_frontier
+
+    res = _fit(("params", "tokens", "loss"), KAPLAN)
+    frame = res.runs.frame
+    n, d = frame["N"].to_numpy(float), frame["D"].to_numpy(float)
+    want = np.sort(KAPLAN.flops(n, d))
+    ax = plot_fit(res).axes[0]
+    xs = np.concatenate([c.get_offsets()[:, 0] for c in ax.collections if isinstance(c, PathCollection)])
+    np.testing.assert_allclose(np.sort(xs), want, rtol=1e-9)
+    (line,) = [ln for ln in ax.get_lines() if ln.get_label().startswith("L*(C) posterior median")]
+    l_star = CubicSpline(np.log(line.get_xdata()), line.get_ydata())(np.log(KAPLAN.flops(n, d)))
+    assert np.all(_median_loss(res, n, d) > l_star - 1e-3)
+    for ax in plot_frontier(res).axes[:2]:
+        (runs,) = [c for c in ax.collections if c.get_label() == "observed runs"]
+        np.testing.assert_allclose(np.sort(runs.get_offsets()[:, 0]), want, rtol=1e-9)

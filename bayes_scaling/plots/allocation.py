@@ -15,6 +15,7 @@ from bayes_scaling.plots.common import (
     axis_label,
     budget_labels,
     check_ci,
+    compute_at_runs,
     envelope_runs,
     finish_log_axes,
     legend,
@@ -134,14 +135,18 @@ def plot_frontier(result, compute_min=None, compute_max=None, *, ci_prob: float 
     ``ci_prob`` band, the fitted exponents with intervals, the lowest-loss run per budget, and the
     published slopes (Kaplan N ∝ C^0.73, Chinchilla N ∝ C^0.5), drawn lightly through the median at
     ``compute_min`` for comparison. Budgets in FLOPs (default: the smallest run's compute to 1000x
-    the largest's). ``axes``: two Axes (default: a new figure)."""
+    the largest's). Runs are drawn at their C(N, D) in the frontier's cost law (the fit's, else C = k N D with k =
+    ``flops_per_token``), the currency of its C axis. ``axes``: two Axes (default: a new figure)."""
     from bayes_scaling.queries.allocate import compute_optimal, frontier_exponents
     from bayes_scaling.posterior.intervals import summary_record
 
     require_nd(result, "the compute-optimal frontier")
     ci_prob, _, _ = check_ci(ci_prob)
+    from bayes_scaling.queries.draws import resolve_cost
+
+    cost = resolve_cost(result, None, flops_per_token)
     frame = result.runs.frame
-    c = frame["C"].to_numpy(float)
+    c = compute_at_runs(result, cost=cost)  # beside N*(C) and D*(C), each run at its cost in the frontier's cost law
     lo_c = float(c.min()) if compute_min is None else float(compute_min)
     hi_c = float(c.max()) * 1000 if compute_max is None else float(compute_max)
     if not (np.isfinite(lo_c) and np.isfinite(hi_c) and 0 < lo_c < hi_c):
@@ -155,9 +160,6 @@ def plot_frontier(result, compute_min=None, compute_max=None, *, ci_prob: float 
             raise BayesScalingError(f"plot_frontier draws two panels (N* and D*): pass axes=[ax_N, ax_D], got "
                                     f"{len(axes)} axes")
         fig = axes[0].figure
-    from bayes_scaling.queries.draws import resolve_cost
-
-    cost = resolve_cost(result, None, flops_per_token)
     grid = np.geomspace(lo_c, hi_c, 60)
     opt = compute_optimal(result, grid, group=group, cost=cost)
     expo = frontier_exponents(result, lo_c, hi_c, group=group, cost=cost)
