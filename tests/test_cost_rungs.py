@@ -109,3 +109,25 @@ def test_runs_sit_at_their_cost_law_c_beside_the_frontier():
     for ax in plot_frontier(res).axes[:2]:
         (runs,) = [c for c in ax.collections if c.get_label() == "observed runs"]
         np.testing.assert_allclose(np.sort(runs.get_offsets()[:, 0]), want, rtol=1e-9)
+
+
+def test_defaults_from_the_runs_compute_are_in_the_fits_cost_law():
+    """The report's design budget (as much again as the runs so far) and the group comparison's default budget (the
+    largest run's) are priced in the cost law the candidates and the comparison use: Kaplan's C(N, D) of the runs,
+    not their nominal 6ND budgets."""
+    from types import SimpleNamespace
+
+    from bayes_scaling.plots import plot_group_comparison
+    from bayes_scaling.report._design import design_targets
+    from bayes_scaling.testing import fake_hierarchical_fit
+
+    res = _fit(("params", "tokens", "loss"), KAPLAN)
+    frame = res.runs.frame
+    kaplan_c = KAPLAN.flops(frame["N"].to_numpy(float), frame["D"].to_numpy(float))
+    ctx = SimpleNamespace(result=res, cost=KAPLAN, budgets=np.array([1e22]), design_budget=None)
+    assert design_targets(ctx)[1] == pytest.approx(float(kaplan_c.sum()), rel=1e-12)
+    hier = fake_hierarchical_fit()
+    store_cost(hier, KAPLAN)
+    f = hier.runs.frame
+    largest = float(KAPLAN.flops(f["N"].to_numpy(float), f["D"].to_numpy(float)).max())
+    assert f"at C = {largest:.3g} FLOPs" in plot_group_comparison(hier).axes[0].get_title()
