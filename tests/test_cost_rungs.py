@@ -131,3 +131,24 @@ def test_defaults_from_the_runs_compute_are_in_the_fits_cost_law():
     f = hier.runs.frame
     largest = float(KAPLAN.flops(f["N"].to_numpy(float), f["D"].to_numpy(float)).max())
     assert f"at C = {largest:.3g} FLOPs" in plot_group_comparison(hier).axes[0].get_title()
+
+
+def test_design_cli_starts_its_candidate_budgets_at_the_runs_cost_law_c(tmp_path, monkeypatch):
+    """``design``'s grid starts at the smallest run's compute priced, like its candidates, with the cost law."""
+    import bayes_scaling.queries.design as design_module
+    from bayes_scaling.cli import main
+    from bayes_scaling.errors import BayesScalingError
+
+    res = _fit(("params", "tokens", "loss"), KAPLAN)
+    res.save(tmp_path / "k.nc")
+    seen = []
+
+    def spy(runs_compute, *args, **kwargs):
+        seen.append(np.asarray(runs_compute, float))
+        raise BayesScalingError("stop before the design itself")
+
+    monkeypatch.setattr(design_module, "candidate_grid", spy)
+    assert main(["design", str(tmp_path / "k.nc"), "--target-compute", "1e23", "--ladder-budget", "3e21"]) == 2
+    frame = res.runs.frame
+    np.testing.assert_allclose(seen[0], KAPLAN.flops(frame["N"].to_numpy(float), frame["D"].to_numpy(float)),
+                               rtol=1e-12)
