@@ -72,6 +72,13 @@ def test_approach2_asks_the_fit_along_the_curve_of_the_rungs_runs():
         six = np.median(compute_optimal(nominal, table["compute"].to_numpy(), cost=CostLaw())["N_opt"].values
                         .reshape(-1, len(table)), axis=0)
         np.testing.assert_allclose(table["N_fit"], six, rtol=1e-9)
+        from bayes_scaling.plots import plot_isoflops
+
+        ax = plot_isoflops(nominal).axes[0]  # the figure's N* per rung: the same answer
+        marked = np.array([float(c.lines[0].get_xdata()[0]) for c in ax.containers])
+        budgets = [float(ln.get_label().split()[2]) for ln in ax.get_lines() if ln.get_label().startswith("C = ")]
+        kept = [bool(np.any(np.isclose(b, table["budget"], rtol=1e-3))) for b in budgets]  # rungs with a parabola
+        np.testing.assert_allclose(marked[kept], table["N_fit"], rtol=1e-9)
         recorded = _fit(("params", "compute", "loss"), KAPLAN)
         loaded = load_runs(runs_frame(seed=1)[["params", "compute", "loss"]])
         for runs in (None, loaded):
