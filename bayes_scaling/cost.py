@@ -196,6 +196,16 @@ def derived_columns(runs) -> set[str]:
     return {col for col in ("C", "D") for note in runs.derived if note.startswith(f"{col} = ")}
 
 
+def ladder_cost(runs, cost: CostLaw | None) -> CostLaw:
+    """The cost law in which ``runs``' C column (FLOPs) is spent, i.e. the one whose curve C(N, D) = C holds
+    the runs of one rung: 6ND (k = 6) where loading derived C as 6ND, since that C is the ladder's nominal
+    budget and its runs spent it as D = C / (6N) (under another cost law the runs of one rung have different
+    costs, so no curve of that law passes through them all); else ``cost`` (None: 6ND), the law a recorded C
+    (or a D derived from it, :func:`with_cost`) is read in. IsoFLOP curves, Approach 2 and new runs added to a
+    table price a rung with it; every other query prices C(N, D) with the fit's cost law."""
+    return CostLaw() if cost is None or DERIVED_6ND[0] in runs.derived else cost
+
+
 def with_cost(runs, cost: CostLaw | None):
     """``runs`` (a :class:`~bayes_scaling.data.table.RunTable`) with a D that loading derived from a recorded
     C as C / (6N) derived again as C / f(N) with ``cost``, the law the fit stores (the law reads D, so D

@@ -337,3 +337,44 @@ def test_the_python_batch_keeps_an_ensemble_whose_process_is_refused(monkeypatch
     ens = out.fits["c"]
     assert ens.info["residual_process"].startswith("not fitted: ") and "groups" in ens.info["residual_process"]
     assert ens.discrepancy is None and not out.errors
+
+
+def _ladder(t, columns, name):
+    """The three smallest budgets of the test ladder (12 runs, C = 6ND) with ``columns``."""
+    frame = runs_frame()
+    frame[frame["compute"] < frame["compute"].max() * 0.5][list(columns)].to_csv(t / name, index=False)
+    return [str(t / name)]
+
+
+KAPLAN_ARGS = ["--cost", "kaplan", "--n-ctx", "2048", "--aspect-ratio", "64"]
+
+
+@pytest.mark.parametrize("columns", [("params", "tokens", "compute", "loss"), ("params", "tokens", "loss")])
+def test_the_process_check_counts_scales_in_the_cost_laws_currency(columns, tmp_path, no_sampling):
+    """The process is fitted at the cost law's C(N, D) of the runs (as the box is), not at their recorded or nominal
+    C: a ladder of 3 budgets (recorded, or derived as 6ND) whose 12 runs cost 12 different amounts under the fit's
+    Kaplan cost (N differs within a budget, and so does Kaplan's C / 6ND) goes on to sampling."""
+    with pytest.raises(_Sampled):
+        main(["fit", *_ladder(tmp_path, columns, "three.csv"), "--law", "chinchilla", *KAPLAN_ARGS, FLAG,
+              "--out", str(tmp_path / "out.nc")])
+
+
+@pytest.mark.parametrize("columns, cost", [(("params", "compute", "loss"), KAPLAN_ARGS),
+                                           (("params", "tokens", "compute", "loss"), [])])
+def test_the_process_check_refuses_too_few_scales_in_the_cost_laws_currency(columns, cost, tmp_path, no_sampling,
+                                                                            capsys):
+    """A recorded C with D derived from it by the cost law (D = C / f(N)), or a recorded C equal to 6ND up to
+    rounding, leaves 3 distinct costs: refused before sampling with the one line."""
+    out = tmp_path / "out.nc"
+    assert main(["fit", *_ladder(tmp_path, columns, "three.csv"), "--law", "chinchilla", *cost, FLAG,
+                 "--out", str(out)]) == 2
+    line = _one_error_line(capsys)
+    assert "4 or more distinct values" in line and "got 3" in line and line.endswith(f"[{FLAG}]"), line
+    assert not out.exists()
+
+
+def test_values_within_rounding_are_one_scale():
+    from bayes_scaling.inference.residual_process import distinct_count
+
+    t = np.log10(np.array([1e18, 1e18 * (1 + 2e-16), 1e19, 1e19 * (1 - 4e-16), 1e20, 1.000001e20]))
+    assert distinct_count(t) == 4 and distinct_count(t[:4]) == 2 and distinct_count([]) == 0

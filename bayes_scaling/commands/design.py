@@ -104,7 +104,9 @@ def cmd_design(args) -> int:
     reach = None  # --reach-optimal-shape: the posterior's interval of the optimal shape at the target
     if args.candidates == "grid":
         reach = optimal_shape_interval(result, target, cost=cost) if args.reach_optimal_shape else None
-        n, d = candidate_grid(result.runs.frame["C"], budget, cost=cost, ratios=shapes, reach=reach)
+        from bayes_scaling.plots.common import compute_at_runs  # the runs' C in the candidates' cost law
+
+        n, d = candidate_grid(compute_at_runs(result, cost=cost), budget, cost=cost, ratios=shapes, reach=reach)
     elif args.reach_optimal_shape:
         raise BayesScalingError("--reach-optimal-shape extends the grid candidates; a candidates CSV gives its runs' own "
                                 "shapes", quantity="reach_optimal_shape")

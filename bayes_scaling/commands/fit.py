@@ -109,7 +109,8 @@ def cmd_fit(args) -> int:
     if args.residual_process:  # refused before the sampling where the runs alone decide
         from bayes_scaling.inference.residual_process import check_process_runs
 
-        check_process_runs(runs, [spec.law], grouped=kw["group_col"] is not None, families=[spec.likelihood.dist])
+        check_process_runs(runs, [spec.law], grouped=kw["group_col"] is not None, families=[spec.likelihood.dist],
+                           cost=cost)
     result = fit(runs, spec=spec, draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed,
                  strict=args.strict, command=args.command_line, calibrate_extrapolation=args.calibrate_extrapolation,
                  cost=cost, run_noise=args.run_noise, **kw)

@@ -108,7 +108,7 @@ def _fit_one(fit, runs, law, spec, fit_kw, process: bool):
 
     resolved = spec or resolve_spec(law)
     check_process_runs(runs, [resolved.law], grouped=fit_kw.get("group_col") is not None,
-                       families=[resolved.likelihood.dist])
+                       families=[resolved.likelihood.dist], cost=fit_kw.get("cost"))
     return with_residual_process(fit(runs, law=None if spec else law, spec=spec, progress=False, **fit_kw))
 
 

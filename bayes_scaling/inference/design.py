@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_scaling.conventions import MAX_MONTE_CARLO, check_count, check_seed, derived_seed, seeded_rng
-from bayes_scaling.cost import CostLaw, derived_columns, store_cost, stored_cost
+from bayes_scaling.cost import ladder_cost, store_cost, stored_cost
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.checks import check_sampler_counts
 from bayes_scaling.result import require_fit
@@ -66,7 +66,7 @@ def with_simulated_runs(result, n_params, tokens, *, rng: np.random.Generator, d
         loc = ev.family.location(np, mu[s]) + disc.shift(values).values + scale * noise + sd * rng.standard_normal(len(n))
         y = ev.family.from_location(np, loc)
     # a new run's C as the table's: the cost law's, or the nominal 6ND budget where the table's C was derived
-    cost = CostLaw() if "C" in derived_columns(result.runs) else (stored_cost(result) or CostLaw())
+    cost = ladder_cost(result.runs, stored_cost(result))
     new = pd.DataFrame({"N": n, "D": d, "C": cost.flops(n, d), "loss": np.exp(y)})
     if "SE" in result.runs.frame:
         new["SE"] = 0.0

@@ -29,9 +29,9 @@ import numpy as np
 from scipy.linalg import solve_triangular
 
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.cost import stored_cost
-from bayes_scaling.posterior.discrepancy import (NO_SD, Discrepancy, ResidualProcess, process_cholesky, scale_values,
-                                                split_axis)
+from bayes_scaling.cost import stored_cost, with_cost
+from bayes_scaling.posterior.discrepancy import (NO_SD, Discrepancy, ResidualProcess, box_axes, process_cholesky,
+                                                scale_values, split_axis)
 from bayes_scaling.quantities import label
 
 __all__ = ["fit_residual_process", "with_residual_process", "check_process_runs", "ELL_BOUNDS", "ELL_STARTS",
@@ -53,12 +53,24 @@ def _nll(p, t, e):
     return float(0.5 * a @ a + np.log(np.diag(chol)).sum())
 
 
+#: Axis values (log10) closer than this count as one: a C(N, D) recomputed from a recorded C (D = C / f(N), then
+#: f(N) D) differs from it by floating-point rounding (~1e-16 relative), which is not a new scale.
+SAME_DECADES = 1e-9
+
+
+def distinct_count(t) -> int:
+    """How many distinct values ``t`` (finite log10 axis values) holds, values within :data:`SAME_DECADES` of the
+    next one counting as one."""
+    t = np.sort(np.asarray(t, float).reshape(-1))
+    return int(t.size > 0) + int(np.count_nonzero(np.diff(t) > SAME_DECADES))
+
+
 def _check_axis(t, axis: str = "the split axis"):
     bad = np.flatnonzero(~np.isfinite(t))
     if bad.size:
         raise BayesScalingError(f"the residual process needs finite positive values on {axis}; run {bad[0]} has "
                                 f"log10 value {t[bad[0]]}", quantity="residual_process")
-    n_distinct = len(np.unique(t))
+    n_distinct = distinct_count(t)
     if n_distinct < 4:
         raise BayesScalingError(f"the residual process needs 4 or more distinct values on {axis}, got {n_distinct}: "
                                 f"add runs at other values or fit without the process", quantity="residual_process")
@@ -89,22 +101,26 @@ def _refuse_groups() -> None:
                             "runs interleave on it: fit each group's runs on their own", quantity="residual_process")
 
 
-def check_process_runs(runs, laws, *, grouped: bool = False, families=()) -> None:
+def check_process_runs(runs, laws, *, grouped: bool = False, families=(), cost=None) -> None:
     """Refuse, before any sampling, ``runs`` (a ``RunTable``; None: check the laws and families only) that
     the residual process of a fit of ``laws`` (law objects, sharing one split axis) with likelihood
-    ``families`` (family objects) cannot be fitted to: a fit with groups (``grouped``), a law of a metric, a
+    ``families`` (family objects) and cost law ``cost`` (the :class:`~bayes_scaling.cost.CostLaw` the fit
+    will store; None: 6ND) cannot be fitted to: a fit with groups (``grouped``), a law of a metric, a
     family without a finite sd (Student-t with nu <= 2), axis values not finite and positive, fewer than 4
-    distinct values on the split axis, more than ``MAX_RUNS`` runs. Raises a one-line error whose quantity
-    is ``residual_process``."""
+    distinct values on the split axis, more than ``MAX_RUNS`` runs. The axis values are those the process
+    is fitted at (:func:`with_residual_process`): for laws of N and D, C is the cost law's C(N, D) of the
+    runs as the fit stores them (:func:`~bayes_scaling.cost.with_cost`), not the recorded or nominal C
+    column. Raises a one-line error whose quantity is ``residual_process``."""
     if grouped:
         _refuse_groups()
     if any(not np.isfinite(f.sd_per_scale) for f in families):
         raise BayesScalingError(NO_SD, quantity="residual_process")
+    frame = None if runs is None else with_cost(runs, cost).frame  # D as the fit will read it
     for law in laws:
         axis = _axis_of(law)
-        if runs is not None and axis in runs.frame:
+        if frame is not None and set(box_axes(law)) - {"C"} <= set(frame) and axis in frame:
             with np.errstate(divide="ignore", invalid="ignore"):
-                _check_axis(np.log10(runs.frame[axis].to_numpy(float)), f"the split axis {label(axis)}")
+                _check_axis(np.log10(scale_values(law, frame, cost)[axis]), f"the split axis {label(axis)}")
 
 
 def fit_residual_process(log10_axis, resid) -> ResidualProcess:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bayes_scaling.conventions import CI_PROB, FLOPS_PER_PARAM_TOKEN
+from bayes_scaling.cost import ladder_cost
 from bayes_scaling.data.budgets import budget_levels
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import format_interval, median_interval
@@ -14,6 +15,7 @@ from bayes_scaling.plots.common import (
     axis_label,
     budget_labels,
     check_ci,
+    compute_at_runs,
     envelope_runs,
     finish_log_axes,
     legend,
@@ -64,11 +66,14 @@ def _runs_at(result, budget, labels, centres, isoflop) -> np.ndarray:
 
 def plot_isoflops(result, budgets=None, *, ci_prob: float = CI_PROB, ax=None, group: str | None = None,
                   flops_per_token: float = FLOPS_PER_PARAM_TOKEN):
-    """Loss against N at fixed compute (IsoFLOP curves: D = C/(6N), or as the fit's cost law spends C)
-    with the posterior median and ``ci_prob`` band, the observed runs of each budget, and each
-    budget's compute-optimal N* with its interval. ``budgets`` in FLOPs (default: the runs' IsoFLOP budgets, or four budgets spread
-    over their compute). Laws of N and D only. ``group``: a group of a hierarchical fit (default:
-    the population)."""
+    """Loss against N at fixed compute (IsoFLOP curves) with the posterior median and ``ci_prob`` band, the
+    observed runs of each budget, and each budget's N* (the curve's minimum) with its interval. ``budgets`` in
+    FLOPs of the runs' C column (default: the runs' IsoFLOP budgets, or four budgets spread over their compute).
+    A curve spends its budget as the runs' C column was spent (:func:`~bayes_scaling.cost.ladder_cost`), so a
+    rung's curve passes through its runs: D = C / (6N) where C was derived as 6ND (the ladder's nominal budget;
+    under another cost law its runs would cost different amounts and lie off any one curve of that law), else as
+    the fit's cost law spends C (none stored: C = k N D, k = ``flops_per_token``). Laws of N and D only.
+    ``group``: a group of a hierarchical fit (default: the population)."""
     from matplotlib import colormaps
     from matplotlib.lines import Line2D
 
@@ -76,7 +81,8 @@ def plot_isoflops(result, budgets=None, *, ci_prob: float = CI_PROB, ax=None, gr
     from bayes_scaling.queries.draws import resolve_cost
 
     require_nd(result, "IsoFLOP curves")
-    cost = resolve_cost(result, None, flops_per_token)
+    fitted = resolve_cost(result, None, flops_per_token)
+    cost = ladder_cost(result.runs, fitted)
     ci_prob, _, _ = check_ci(ci_prob)
     budgets, labels, centres, isoflop = _budgets(result, budgets)
     fig, ax = target_ax(ax, figsize=(7.5, 4.8))
@@ -116,6 +122,8 @@ def plot_isoflops(result, budgets=None, *, ci_prob: float = CI_PROB, ax=None, gr
         ax.set_ylim(ymin - pad, ymax + pad)
     who = "" if group is None else f" (group {mpl_text(group)})"
     spent = f"D = C/({cost.k:g} N)" if cost.kind == "6nd" else f"{cost.kind} cost"
+    if cost != fitted:
+        spent += f", the runs' nominal C; the fit's {fitted.kind} cost prices runs elsewhere"
     ax.set_title(f"IsoFLOP curves{who}: loss vs N at fixed compute ({spent})", fontsize="medium")
     ax.legend(handles, names, fontsize="small", framealpha=0.85, loc="upper right")
     return fig
@@ -127,14 +135,18 @@ def plot_frontier(result, compute_min=None, compute_max=None, *, ci_prob: float 
     ``ci_prob`` band, the fitted exponents with intervals, the lowest-loss run per budget, and the
     published slopes (Kaplan N ∝ C^0.73, Chinchilla N ∝ C^0.5), drawn lightly through the median at
     ``compute_min`` for comparison. Budgets in FLOPs (default: the smallest run's compute to 1000x
-    the largest's). ``axes``: two Axes (default: a new figure)."""
+    the largest's). Runs are drawn at their C(N, D) in the frontier's cost law (the fit's, else C = k N D with k =
+    ``flops_per_token``), the currency of its C axis. ``axes``: two Axes (default: a new figure)."""
     from bayes_scaling.queries.allocate import compute_optimal, frontier_exponents
     from bayes_scaling.posterior.intervals import summary_record
 
     require_nd(result, "the compute-optimal frontier")
     ci_prob, _, _ = check_ci(ci_prob)
+    from bayes_scaling.queries.draws import resolve_cost
+
+    cost = resolve_cost(result, None, flops_per_token)
     frame = result.runs.frame
-    c = frame["C"].to_numpy(float)
+    c = compute_at_runs(result, cost=cost)  # beside N*(C) and D*(C), each run at its cost in the frontier's cost law
     lo_c = float(c.min()) if compute_min is None else float(compute_min)
     hi_c = float(c.max()) * 1000 if compute_max is None else float(compute_max)
     if not (np.isfinite(lo_c) and np.isfinite(hi_c) and 0 < lo_c < hi_c):
@@ -148,9 +160,6 @@ def plot_frontier(result, compute_min=None, compute_max=None, *, ci_prob: float 
             raise BayesScalingError(f"plot_frontier draws two panels (N* and D*): pass axes=[ax_N, ax_D], got "
                                     f"{len(axes)} axes")
         fig = axes[0].figure
-    from bayes_scaling.queries.draws import resolve_cost
-
-    cost = resolve_cost(result, None, flops_per_token)
     grid = np.geomspace(lo_c, hi_c, 60)
     opt = compute_optimal(result, grid, group=group, cost=cost)
     expo = frontier_exponents(result, lo_c, hi_c, group=group, cost=cost)

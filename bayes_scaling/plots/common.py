@@ -157,6 +157,20 @@ def budget_labels(compute, n_params=None) -> tuple[np.ndarray, np.ndarray, bool]
     return labels, centres, isoflop
 
 
+def compute_at_runs(result, frame=None, cost=None) -> np.ndarray:
+    """The compute C (FLOPs) of ``frame``'s runs (default: the fit's) in the currency of the fit's queries, where a
+    run belongs on an axis of C beside L*(C), N*(C) or D*(C): for laws of N and D, C(N, D) of ``cost`` (default: the
+    stored cost law; none stored: C = k N D; :func:`~bayes_scaling.posterior.discrepancy.scale_values`), not the
+    table's C column, which (a nominal or recorded budget) only groups runs into budgets; a law of C: its C."""
+    from bayes_scaling.cost import stored_cost
+    from bayes_scaling.posterior.discrepancy import scale_values
+
+    frame = result.runs.frame if frame is None else frame
+    if not is_nd(result.law):
+        return frame["C"].to_numpy(float)
+    return scale_values(result.law, frame, stored_cost(result) if cost is None else cost)["C"]
+
+
 def envelope_runs(result, bin_decades: float = 0.25, min_runs: int = 3) -> tuple[np.ndarray, str]:
     """Indices (by increasing compute) of the lowest-loss run per compute budget: an IsoFLOP
     ladder's budgets, else bins of ``bin_decades`` in log10 C holding at least ``min_runs`` runs;

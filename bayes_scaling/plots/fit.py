@@ -16,6 +16,7 @@ from bayes_scaling.plots.common import (
     budget_labels,
     check_ci,
     check_groups,
+    compute_at_runs,
     finish_log_axes,
     group_colors,
     is_nd,
@@ -38,7 +39,8 @@ def plot_fit(result, *, groups=None, ci_prob: float = CI_PROB, ax=None):
       run's loss with the fitted run-to-run noise), extended one decade past the largest run.
     - Laws of N and D: loss against compute C (FLOPs) with the compute-optimal envelope L*(C)
       (each posterior draw at its own optimal allocation), two decades past the largest run; runs
-      coloured by IsoFLOP budget (or by tokens per parameter when they are not on budgets).
+      at their C(N, D) in the fit's cost law (the currency of L*(C)), coloured by IsoFLOP budget (grouped by
+      the table's C) or by tokens per parameter when they are not on budgets.
     - Other laws (several inputs, e.g. data-constrained): each run's fitted loss with its interval.
 
     Hierarchical fits get one band per group (``groups``: all by default). Returns the Figure.
@@ -71,7 +73,7 @@ def _fit_nd(result, groups, ci_prob, ax, fig):
     from bayes_scaling.queries.allocate import compute_optimal
 
     frame = result.runs.frame
-    c = frame["C"].to_numpy(float)
+    c = compute_at_runs(result)  # beside L*(C), each run at its cost in the fit's cost law
     grid = np.geomspace(c.min() / 2, c.max() * 100, 80)
     colors = group_colors(groups, result)
     for g in groups:
@@ -82,10 +84,10 @@ def _fit_nd(result, groups, ci_prob, ax, fig):
     if result.hierarchy is not None:
         for g in groups:
             sub = _runs_of(result, g)
-            ax.scatter(sub["C"], sub["loss"], s=18, color=colors[g], edgecolor="white", lw=0.4, zorder=3,
+            ax.scatter(compute_at_runs(result, sub), sub["loss"], s=18, color=colors[g], edgecolor="white", lw=0.4, zorder=3,
                        label=f"runs ({mpl_text(g)})")
     else:
-        labels, centres, isoflop = budget_labels(c, frame["N"] if "N" in frame else None)
+        labels, centres, isoflop = budget_labels(frame["C"].to_numpy(float), frame["N"] if "N" in frame else None)
         if isoflop:
             cmap = colormaps["viridis"]
             shades = cmap(np.linspace(0.0, 0.9, len(centres)))

@@ -11,6 +11,7 @@ from bayes_scaling.plots.common import (
     BAND_COLOR,
     loss_label,
     check_ci,
+    compute_at_runs,
     group_colors,
     is_nd,
     mpl_text,
@@ -24,15 +25,16 @@ def plot_group_comparison(result, groups=None, *, compute=None, N=None, D=None, 
     """Loss per group with its ``ci_prob`` interval (left) and the paired difference of each group
     from the first, with P(first group better) (right), from the same posterior draw for every
     group. At a budget ``compute`` (FLOPs; each group at its own optimal allocation; default: the
-    largest run's compute) or at a model (``N``, ``D``). ``ax``: None (new figure), two Axes, or one
-    Axes (the loss panel only, differences in its title)."""
+    largest run's C(N, D) in the cost law the comparison uses) or at a model (``N``, ``D``). ``ax``: None
+    (new figure), two Axes, or one Axes (the loss panel only, differences in its title)."""
     from bayes_scaling.queries.compare_groups import compare_groups
+    from bayes_scaling.queries.draws import resolve_cost
 
     ci_prob, _, _ = check_ci(ci_prob)
     if compute is None and (N is None or D is None):
         if not is_nd(result.law):
             raise BayesScalingError(f"compare groups of a {result.law.name!r} fit at a model: give N= and D=")
-        compute = float(result.runs.frame["C"].max())
+        compute = float(compute_at_runs(result, cost=resolve_cost(result, None, flops_per_token)).max())
     c = compare_groups(result, groups, compute=compute, N=None if compute is not None else N,
                        D=None if compute is not None else D, flops_per_token=flops_per_token)
     names = c["groups"]

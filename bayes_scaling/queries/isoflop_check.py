@@ -2,9 +2,12 @@
 parabola of loss in log N gives the loss-minimising N (with a bootstrap over the budget's runs); the
 fit's compute-optimal N*(C) at the same compute is flagged where its interval misses the parabola's.
 
-Runs are grouped into budgets by the one rule (:mod:`bayes_scaling.data.budgets`). Compute per budget is the
-geometric mean over its runs of the fit's stored cost law C(N, D) (6ND when none is stored), so both answers
-refer to the same C. N in parameters, loss in nats/token.
+Runs are grouped into budgets by the one rule (:mod:`bayes_scaling.data.budgets`). The parabola's minimum is
+along the curve the budget's runs lie on, so the fit's N* is asked along the same curve: in the cost law the
+runs' C column is spent in (:func:`~bayes_scaling.cost.ladder_cost`: 6ND where C was derived as 6ND, the
+ladder's nominal budget; else the fit's stored cost law, 6ND when none is stored), at the geometric mean over
+the budget's runs of that law's C(N, D). The IsoFLOP figure draws the same curves. N in parameters, loss in
+nats/token.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_scaling.conventions import MAX_MONTE_CARLO, check_ci_prob, check_count, seeded_rng
-from bayes_scaling.cost import CostLaw
+from bayes_scaling.cost import CostLaw, ladder_cost, with_cost
 from bayes_scaling.data.budgets import budget_centres, budget_levels
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import median_interval
@@ -84,14 +87,18 @@ def approach2_check(result, runs=None, *, group: str | None = None, n_boot: int 
                     ci_prob: float = 0.9) -> pd.DataFrame:
     """Compare the fit's N*(C) with law-free IsoFLOP minima (Hoffmann et al. 2022, Approach 2) on ``runs``
     (default: the fit's own; ``group``: one group of a hierarchical fit, its runs only). Columns: budget
-    (FLOPs, the geometric mean of its runs' C), compute (geometric mean of the fit's stored cost law's C(N, D) over
-    the budget's runs, :func:`~bayes_scaling.queries.draws.resolve_cost`: the compute N*(C) is asked at), n_runs, N_parabola (+ _low, _high), N_fit (median,
+    (FLOPs, the geometric mean of its runs' C), compute (geometric mean over the budget's runs of C(N, D) in the
+    cost law their C column is spent in, :func:`~bayes_scaling.cost.ladder_cost`: the compute N*(C) is asked at,
+    with that law, so that the fit's N* lies on the curve the parabola is fitted along), n_runs, N_parabola (+ _low, _high), N_fit (median,
     _low, _high: the posterior's ``ci_prob`` interval), ``agree`` (the intervals overlap) and
     ``inside_grid`` (the parabola's minimum lies within the budget's sizes)."""
     require_fit(result)
     if not result.law.has("allocation"):
         raise BayesScalingError(f"law {result.law.name!r} has no compute-optimal allocation (a law of N and D)")
-    frame = (runs or result.runs).frame
+    cost = resolve_cost(result)
+    runs = result.runs if runs is None else with_cost(runs, cost)  # a D derived from C as the fit's was
+    cost = ladder_cost(runs, cost)
+    frame = runs.frame
     if group is not None:
         col = (result.hierarchy or {}).get("group_col")
         if col is None or col not in frame:
@@ -101,7 +108,6 @@ def approach2_check(result, runs=None, *, group: str | None = None, n_boot: int 
             groups = sorted(frame[col].astype(str).unique().tolist())
             raise BayesScalingError(f"unknown group {group!r}; the fit's groups are {groups}", quantity="group")
         frame = frame[frame[col].astype(str) == group]
-    cost = resolve_cost(result)
     table = isoflop_minima(frame, n_boot=n_boot, seed=seed, ci_prob=ci_prob, cost=cost)
     compute = np.exp(table.pop("log_compute").to_numpy())
     n_opt = compute_optimal(result, compute, group=group, cost=cost)["N_opt"]

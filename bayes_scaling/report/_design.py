@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.plots.common import is_nd
+from bayes_scaling.plots.common import compute_at_runs, is_nd
 from bayes_scaling.report._model import Para, Section, Table, num
 
 #: Candidate rows shown, best expected reduction per FLOP first.
@@ -16,9 +16,10 @@ TOP_CANDIDATES = 8
 
 def design_targets(ctx) -> tuple[float, float]:
     """(target budget, ladder budget) in FLOPs: the middle of the report's budgets (100x the largest
-    run by default) and the report's ``design_budget`` (default: the compute of the runs so far)."""
+    run by default) and the report's ``design_budget`` (default: the compute of the runs so far, each run's C(N, D)
+    in the fit's cost law, the currency the candidates are priced in)."""
     target = float(np.sort(ctx.budgets)[len(ctx.budgets) // 2])
-    budget = ctx.design_budget if ctx.design_budget is not None else float(ctx.result.runs.frame["C"].sum())
+    budget = ctx.design_budget if ctx.design_budget is not None else float(compute_at_runs(ctx.result, cost=ctx.cost).sum())
     return target, budget
 
 
@@ -38,7 +39,7 @@ def design_section(ctx) -> Section:
     target, budget = design_targets(ctx)
     try:
         fitted = data_shapes(result, require_range=False)  # the fit's own shapes: picks beyond them are flagged
-        n, d = candidate_grid(result.runs.frame["C"], budget, cost=ctx.cost)  # over the trusted shapes
+        n, d = candidate_grid(compute_at_runs(result, cost=ctx.cost), budget, cost=ctx.cost)  # over the trusted shapes
         des = design_runs(result, target, budget, n, d, objective="n_star", batch=4, seed=ctx.seed, cost=ctx.cost)
     except BayesScalingError as e:  # e.g. a hierarchical fit, or no candidate within the budget
         sec.add(Para(f"Not computed: {e}"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from bayes_scaling.cost import ladder_cost
 from bayes_scaling.conventions import (ESS_MIN_PER_CHAIN, PF_DAY_FLOPS, RHAT_MAX, flops_to_pf_days, in_loss_unit,
                                        is_pf_days, unit_text)
 from bayes_scaling.plots.common import budget_labels, is_nd, pct
@@ -227,8 +228,12 @@ def isoflops_section(ctx) -> Section:
     if not is_nd(ctx.result.law):
         return _not_nd(ctx, sec, "an IsoFLOP curve")
     fig = plot_isoflops(ctx.result, ci_prob=ctx.ci)
-    cap = (f"Loss against N at fixed compute (training cost {ctx.cost.describe()}): posterior median and "
-           f"{pct(ctx.ci)} band, the observed runs at each budget, and the compute-optimal N* with its {pct(ctx.ci)} interval."
+    spent = ladder_cost(ctx.result.runs, ctx.cost)
+    cost = (f"training cost {ctx.cost.describe()}" if spent == ctx.cost else f"each budget spent as the runs' "
+            f"nominal C = 6 N D, derived from their N and D, so each curve passes through its runs; other queries "
+            f"use the training cost {ctx.cost.describe()}")
+    cap = (f"Loss against N at fixed compute ({cost}): posterior median and {pct(ctx.ci)} band, the observed runs "
+           f"at each budget, and the N* minimising each curve with its {pct(ctx.ci)} interval."
            + (" Hierarchical fit: population curves." if ctx.result.hierarchy else ""))
     return sec.add(figure_item("isoflops", fig, cap, "IsoFLOP curves: loss against parameters at fixed compute"))
 
