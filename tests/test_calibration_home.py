@@ -88,3 +88,18 @@ def test_inner_split_and_the_ensemble_fallback_share_one_largest_quarter_rule():
     train, test, thr = inner_split(runs, get_law("power_x"))
     assert (len(train), len(test), thr) == (8, 4, 8e3)
     assert level_cut(x, lambda fitted: fitted.sum() >= 8) == thr
+
+
+def test_the_mixtures_calibration_refuses_two_noise_families_before_any_inner_fit(monkeypatch):
+    """Members with Student-t and Normal noise cannot share one calibration: refused before fitting below the split."""
+    from bayes_scaling.errors import BayesScalingError
+    from bayes_scaling.inference import ensemble as ens_mod
+    from bayes_scaling.inference.fit import resolve_spec
+    from bayes_scaling.result import EnsembleResult
+    from bayes_scaling.testing import fake_fit
+
+    spec = resolve_spec("chinchilla", None)
+    a, b = fake_fit(spec=spec, seed=1), fake_fit(spec=spec.with_family("normal"), seed=1)
+    monkeypatch.setattr(ens_mod, "fit", lambda *a, **k: pytest.fail("an inner fit ran"))
+    with pytest.raises(BayesScalingError, match="families differ"):
+        ens_mod.with_mixture_discrepancy(EnsembleResult({"t": a, "n": b}, {"t": 0.5, "n": 0.5}, {"method": "equal"}))

@@ -47,8 +47,8 @@ from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.budgets import BUDGET_DECADES, budget_levels, decades_cut, snap_to_budgets  # noqa: F401 (re-exported)
 from bayes_scaling.inference.budgets import level_cut as budgets_level_cut
 from bayes_scaling.inference.discrepancy import split_axis
-from bayes_scaling.inference.ensemble_calibration import (calibration_cuts, heldout_log_score, run_weights,
-                                                         with_cross_fitted_discrepancy)
+from bayes_scaling.inference.ensemble_calibration import (calibration_cuts, check_one_family, heldout_log_score,
+                                                         run_weights, with_cross_fitted_discrepancy)
 from bayes_scaling.inference.ensemble_scores import crps_block, crps_stacking_weights, member_crps
 from bayes_scaling.inference.checks import check_ensemble_options
 from bayes_scaling.inference.fit import check_units, fit, resolve_spec
@@ -353,7 +353,7 @@ def with_mixture_discrepancy(ens: EnsembleResult, *, seed: int = 0, draws: int =
     reused, not refitted."""
     from bayes_scaling.inference.discrepancy import inner_split
 
-    first = next(iter(ens.members.values()))
+    first = check_one_family(ens)  # before any inner fit
     train, test, thr = inner_split(ens.runs, first.law, inner_decades)
     h = first.hierarchy
     inner = (inner_fits or {}).get(thr)

@@ -101,6 +101,15 @@ def calibration_cuts(cuts, crossed, values, final_weights) -> tuple[list, dict]:
     return out, info
 
 
+def check_one_family(ens: EnsembleResult):
+    """The first member of ``ens``, after checking that every member has one likelihood family (the mixture's
+    discrepancy is calibrated on one noise model)."""
+    if len({(m.spec.likelihood.family, m.spec.likelihood.nu) for m in ens.members.values()}) > 1:
+        raise BayesScalingError("calibrating one discrepancy on the mixture needs one likelihood family for every "
+                                "member; these members' families differ")
+    return next(iter(ens.members.values()))
+
+
 def with_cross_fitted_discrepancy(ens: EnsembleResult, cuts, *, seed: int = 0, selection: dict | None = None,
                                   note: str = "cross-fitted on the mixture") -> EnsembleResult:
     """Calibrate one extrapolation discrepancy on the misses of the whole procedure, cross-fitted: at each
@@ -111,10 +120,7 @@ def with_cross_fitted_discrepancy(ens: EnsembleResult, cuts, *, seed: int = 0, s
     :func:`~bayes_scaling.inference.discrepancy.discrepancy_from_blocks`). Every member gets the same
     discrepancy; ``note`` goes to the ensemble's ``info["discrepancy"]``. With one cut and the final weights it
     is the mixture's calibration at one split (:func:`~bayes_scaling.inference.ensemble.with_mixture_discrepancy`)."""
-    first = next(iter(ens.members.values()))
-    if len({(m.spec.likelihood.family, m.spec.likelihood.nu) for m in ens.members.values()}) > 1:
-        raise BayesScalingError("calibrating one discrepancy on the mixture needs one likelihood family for every "
-                                "member; these members' families differ")
+    first = check_one_family(ens)
     axis = split_axis(first.law)
     cost = stored_cost(ens)  # C of held-out and fitted runs in a query's currency (scale_values)
     rng = seeded_rng(seed)
