@@ -5,7 +5,8 @@ figures are off by up to 0.5% each, C = 6ND by 1%. A held-out split through such
 some of its runs and score the others, which is interpolation, not extrapolation. Every threshold of
 a leave-future-out split (backtests, the ensemble's stacking cuts, the discrepancy's inner split) is
 therefore moved to a gap between :func:`budget_levels` by :func:`snap_to_budgets`; :func:`decades_cut`,
-:func:`level_cut` and :func:`sides_hold` are the cuts and the minimum sizes those splits share. The grouping itself
+:func:`level_cut` (the one "largest quarter" fallback) and :func:`sides_hold` are the cuts and the minimum sizes
+those splits share. The grouping itself
 (:func:`budget_levels`, one tolerance) lives in :mod:`bayes_scaling.data.budgets`, where the figures, the
 report and Approach 2 find it too.
 """
@@ -64,9 +65,11 @@ def sides_hold(values, threshold: float, *, min_below: int, min_above: int) -> b
 
 
 def level_cut(values, fits_ok, quarter: float = 0.25, *, min_above: int = 3):
-    """The fallback cut's threshold on the split axis ``values``, or None: between two :func:`budget_levels`,
-    holding out at least ``min_above`` runs and the largest ``quarter`` where the ladder allows, the fewest
-    above that; ``fits_ok(mask)``: can the members be fitted to the runs in ``mask`` (at or below it)."""
+    """The one "largest quarter" fallback (the ensemble's fallback cut, the discrepancy's inner split): the
+    threshold on the split axis ``values``, or None, between two :func:`budget_levels` (a budget, ties included,
+    is held out whole), holding out at least ``min_above`` runs and the largest ``quarter`` where the ladder
+    allows, the fewest above that, else as many as ``fits_ok`` allows; ``fits_ok(mask)``: can the members be
+    fitted to the runs in ``mask`` (at or below it)."""
     v = np.asarray(values, float)
     want = max(min_above, int(np.ceil(quarter * len(v))))
     level = budget_levels(v)

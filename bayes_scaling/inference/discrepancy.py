@@ -19,9 +19,17 @@ adds; Laplace-Normal in closed form; Student-t-Normal by quadrature over the t's
 the fit and widen ``loss_predictive`` only, never
 the law's own ``loss``. The calibration also records how far the smaller runs' law missed the larger
 ones (``inner_mare``: median |relative error| of the law's median; ``inner_median_signed_rel_error``).
+
+This module is the one home of that calibration: :func:`misses_block` turns a predictive at held-out runs into
+misses, and :func:`discrepancy_from_blocks` turns one or more such blocks into the grid posterior, the draws and
+the diagnostics every calibration records (:data:`INFO_KEYS`, per cut under ``"cuts"``). A single fit's
+(:func:`calibrate`), an ensemble mixture's at one split and the cross-fitted ensemble calibration
+(:mod:`~bayes_scaling.inference.ensemble_calibration`) all call them, so their records read the same.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 import xarray as xr
@@ -29,14 +37,15 @@ import xarray as xr
 from bayes_scaling.conventions import derived_seed, seeded_rng
 from bayes_scaling.cost import stored_cost
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.inference.budgets import decades_cut, sides_hold, snap_to_budgets
+from bayes_scaling.inference.budgets import decades_cut, level_cut
 from bayes_scaling.posterior.intervals import interval_bounds, quantiles, thin_indices
 from bayes_scaling.posterior.discrepancy import (GROUP, Discrepancy, decades_outside, extrapolation_box, scale_values,
                                                  split_axis)
 from bayes_scaling.specs.families import get_family, laplace_normal_logpdf
 
 __all__ = ["GROUP", "Discrepancy", "split_axis", "decades_outside", "extrapolation_box", "scale_values", "laplace_normal_logpdf", "calibrate", "grid_posterior", "pooled_grid_posterior",
-           "inner_split", "heldout_coverage"]
+           "inner_split", "heldout_coverage", "heldout_covered", "Misses", "misses_block", "discrepancy_from_blocks",
+           "grid_median", "weighted_median", "INFO_KEYS"]
 
 PRIOR_SCALE = 0.05
 TAU_MAX = 0.3
@@ -50,26 +59,31 @@ CALIBRATION_DRAWS = 400
 #: The probability of the held-out predictive interval whose coverage the calibration reports (the
 #: ``inner_coverage_90_*`` keys): 90% by definition of that check, not the user's ``ci_prob``.
 COVERAGE_PROB = 0.9
+#: The info keys every calibration records (:func:`discrepancy_from_blocks`), whatever made it: a single fit's,
+#: an ensemble's mixture at one split, or cross-fitted over several cuts.
+INFO_KEYS = frozenset({"method", "prior", "inner_threshold", "inner_n_train", "inner_n_test", "inner_decades_beyond",
+                       "inner_diagnostics_ok", "inner_r_hat_max", "inner_coverage_90_raw",
+                       "inner_coverage_90_calibrated", "posterior_mass_at_grid_edge", "tau_median", "inner_mare",
+                       "inner_median_signed_rel_error", "cuts"})
 
 
 def inner_split(runs, law, inner_decades: float = 1.0, min_test: int = 3):
     """(train, test, threshold): hold out the runs within ``inner_decades`` of the largest on the
-    split axis, or the largest quarter when that leaves too few on either side; either threshold moves
-    to the nearest gap between budgets (:func:`~bayes_scaling.inference.budgets.snap_to_budgets`)."""
+    split axis, moved to the nearest gap between budgets (:func:`~bayes_scaling.inference.budgets.decades_cut`),
+    or, when that leaves too few on either side, the fallback the ensemble's cuts share
+    (:func:`~bayes_scaling.inference.budgets.level_cut`): whole budgets, at least the largest quarter held out."""
     axis = split_axis(law)
     v = runs.frame[axis].to_numpy(float)
     n_min_train = max(6, 2 * (len(law.param_names) + 1))
     thr = decades_cut(v, inner_decades, min_below=n_min_train, min_above=min_test)
     if thr is None:
-        k = max(min_test, int(np.ceil(0.25 * len(v))))
-        thr = float(np.sort(v)[-k - 1]) if k < len(v) else float(v.min())
-        thr = snap_to_budgets(v, thr, min_below=n_min_train, min_above=min_test)
-    test = v > thr
-    if not sides_hold(v, thr, min_below=n_min_train, min_above=min_test):
+        thr = level_cut(v, lambda fitted: fitted.sum() >= n_min_train, 0.25, min_above=min_test)
+    if thr is None:  # level_cut's threshold leaves n_min_train runs to fit and min_test to score
         raise BayesScalingError(
             f"too few runs to calibrate the extrapolation discrepancy: {len(v)} runs, but it needs {n_min_train} "
             f"to fit and {min_test} more to hold out; fit without the extrapolation calibration",
             quantity="calibrate_extrapolation")
+    test = v > thr
     return runs.subset(~test), runs.subset(test), thr
 
 
@@ -137,7 +151,7 @@ def calibrate(result, fitter, *, inner_decades: float = 1.0, draws: int | None =
               seed: int | None = None) -> Discrepancy:
     """Fit ``result``'s spec to its runs below the calibration split with ``fitter`` (the package's
     :func:`~bayes_scaling.inference.fit.fit`), score the predictions of the runs above it, and return
-    the posterior draws of (tau0, tau1) aligned with ``result``'s draws."""
+    the posterior draws of (tau0, tau1) aligned with ``result``'s draws (:func:`discrepancy_from_blocks`)."""
 
     spec, runs, law = result.spec, result.runs, result.law
     cfg = result.sampler_config
@@ -150,36 +164,12 @@ def calibrate(result, fitter, *, inner_decades: float = 1.0, draws: int | None =
                 target_accept=cfg.get("target_accept"), vary=None if h is None else tuple(h["vary"]))
     mu = inner.evaluator.log_mean_at_runs(test, seed=seed)  # chain, draw, run; unseen groups as a new group
     rng = seeded_rng(seed)
-    flat_mu = mu.values.reshape(-1, mu.shape[-1]).T
-    flat_sigma = inner.posterior["sigma"].stack(s=("chain", "draw")).values
-    keep = thin_indices(flat_mu.shape[1], CALIBRATION_DRAWS, rng)
-    y = np.log(test.frame["loss"].to_numpy(float))
-    r = y[:, None] - flat_mu[:, keep]
-    axis = split_axis(law)
     cost = stored_cost(result)  # C of held-out and fitted runs in a query's currency (scale_values)
-    d = decades_outside(scale_values(law, test.frame, cost), extrapolation_box(law, train.frame, cost))
-    rel = np.expm1(np.median(flat_mu, axis=1) - y)  # law median vs loss, relative
-    lik = spec.likelihood
-    tau, mass = grid_posterior(r, flat_sigma[keep], d, family=lik.family, nu=float(lik.nu))
-    t0, t1 = draws_from_grid(tau, mass, result.posterior, rng)
-    m0, m1 = (mass.sum(axis=1), mass.sum(axis=0))
-    edge = float(m0[-5:].sum() + m1[-5:].sum())
-    info = {
-        "method": "leave-future-out grid posterior",
-        "inner_threshold": thr, "inner_n_train": len(train), "inner_n_test": len(test),
-        "inner_decades_beyond": float(d.max()), "prior": f"HalfNormal({PRIOR_SCALE}) on tau0 and tau1",
-        "inner_diagnostics_ok": bool(inner.diagnostics.ok), "inner_r_hat_max": float(inner.diagnostics.r_hat_max),
-        "inner_seed": seed,
-        "inner_coverage_90_raw": heldout_coverage(r, flat_sigma[keep], np.zeros_like(d), 0.0, 0.0, lik, rng,
-                                                  log_y=y),
-        "inner_coverage_90_calibrated": heldout_coverage(r, flat_sigma[keep], d, float(t0.median()), float(t1.median()),
-                                                  lik, rng, log_y=y),
-        "posterior_mass_at_grid_edge": edge,
-        # How far the smaller runs' law missed the larger ones (median of |relative error| and its sign).
-        "inner_mare": float(np.median(np.abs(rel))), "inner_median_signed_rel_error": float(np.median(rel)),
-    }
+    block = misses_block(mu.values.reshape(-1, mu.shape[-1]).T, inner.posterior["sigma"].stack(s=("chain", "draw")).values,
+                         train, test, law, cost, rng, threshold=thr, fits=[inner])
+    info = {"method": "leave-future-out grid posterior", "inner_seed": seed}
     box = extrapolation_box(law, runs.frame, cost)  # the split axis's end too: C in a query's currency
-    return Discrepancy(t0, t1, axis, box[axis], info, box=box)
+    return discrepancy_from_blocks([block], spec.likelihood, [result.posterior], rng, info, law=law, box=box)[0]
 
 
 def draws_from_grid(tau: np.ndarray, mass: np.ndarray, posterior: xr.Dataset, rng: np.random.Generator):
@@ -196,8 +186,8 @@ def draws_from_grid(tau: np.ndarray, mass: np.ndarray, posterior: xr.Dataset, rn
                  for i, j in ((i0, jitter[0]), (i1, jitter[1])))
 
 
-def heldout_coverage(r, sigma, d, t0, t1, likelihood, rng, *, log_y) -> float:
-    """Share of held-out runs inside the :data:`COVERAGE_PROB` (90%) predictive interval: a new run's
+def heldout_covered(r, sigma, d, t0, t1, likelihood, rng, *, log_y) -> np.ndarray:
+    """Per held-out run, whether it lies inside the :data:`COVERAGE_PROB` (90%) predictive interval: a new run's
     log-loss drawn around the law mu = ``log_y`` - ``r`` (``r``: residuals, run x draw; ``log_y``: the runs'
     observed log-loss) with the family's noise (:meth:`~bayes_scaling.specs.families.Family.add_noise`, on its
     own scale) and the discrepancy Normal(0, s(d)) added on log-loss, as the evaluator draws it; y lies
@@ -205,7 +195,120 @@ def heldout_coverage(r, sigma, d, t0, t1, likelihood, rng, *, log_y) -> float:
     shape = r.shape
     log_y = np.asarray(log_y, float)[:, None]
     noise = likelihood.dist.draws(rng, shape)
-    s = np.sqrt(t0 ** 2 + (t1 * d) ** 2)[:, None]
+    s = np.sqrt(t0 ** 2 + (t1 * np.asarray(d, float)) ** 2)[:, None]
     sim = likelihood.dist.add_noise(np, log_y - r, sigma[None, :], noise) + s * rng.standard_normal(shape) - log_y
     lo, hi = quantiles(sim, interval_bounds(COVERAGE_PROB))
-    return float(np.mean((lo <= 0) & (0 <= hi)))
+    return (lo <= 0) & (0 <= hi)
+
+
+def heldout_coverage(r, sigma, d, t0, t1, likelihood, rng, *, log_y) -> float:
+    """Share of held-out runs inside the 90% predictive interval (:func:`heldout_covered`)."""
+    return float(np.mean(heldout_covered(r, sigma, d, t0, t1, likelihood, rng, log_y=log_y)))
+
+
+@dataclass
+class Misses:
+    """One calibration split's held-out misses (:func:`misses_block`): ``r`` (run x draw, log-loss: observed
+    minus the law's draws, thinned to :data:`CALIBRATION_DRAWS`), ``sigma`` (draw: the noise scale), ``d`` (run:
+    decades beyond the fitted runs), ``weights`` (run: its share of the pooled likelihood), ``log_y`` (run:
+    observed log-loss), ``rel`` (run: relative error of the law's median over every draw); the split's
+    ``threshold`` (split axis) and ``n_train``; its inner fits' ``fits_ok`` and ``r_hat_max``; ``label`` (decades
+    below the largest run) and ``extra`` (recorded with the cut)."""
+
+    r: np.ndarray
+    sigma: np.ndarray
+    d: np.ndarray
+    weights: np.ndarray
+    log_y: np.ndarray
+    rel: np.ndarray
+    threshold: float
+    n_train: int
+    fits_ok: bool
+    r_hat_max: float
+    label: str
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def block(self) -> tuple:
+        """``(r, sigma, d, weights)``, as :func:`pooled_grid_posterior` reads a block."""
+        return self.r, self.sigma, self.d, self.weights
+
+
+def misses_block(mu, sigma, train, test, law, cost, rng, *, threshold: float, fits, weights=None,
+                 label: str | None = None, extra: dict | None = None) -> Misses:
+    """The :class:`Misses` of one split: ``mu`` (run x draw: the law's log-mean at the held-out runs ``test``,
+    from fits to ``train``), ``sigma`` (draw, aligned with ``mu``'s), ``cost`` the fit's stored cost law (C in a
+    query's currency, :func:`scale_values`); ``rng`` thins the draws; ``fits``: the inner fits (diagnostics);
+    ``weights`` (run, default 1); ``label``: the cut's name in ``info["cuts"]`` (default: its decades below the
+    largest run, to 2 decimals)."""
+    mu, sigma = np.asarray(mu, float), np.asarray(sigma, float)
+    keep = thin_indices(mu.shape[1], CALIBRATION_DRAWS, rng)
+    y = np.log(test.frame["loss"].to_numpy(float))
+    d = decades_outside(scale_values(law, test.frame, cost), extrapolation_box(law, train.frame, cost))
+    v = test.frame[split_axis(law)].to_numpy(float)
+    diags = [f.diagnostics for f in fits]
+    return Misses(y[:, None] - mu[:, keep], sigma[keep], d, np.ones(len(y)) if weights is None else
+                  np.asarray(weights, float), y, np.expm1(np.median(mu, axis=1) - y), float(threshold), len(train),
+                  all(bool(g.ok) for g in diags), max(float(g.r_hat_max) for g in diags),
+                  label or f"{round(float(np.log10(v.max() / threshold)), 2):g}", dict(extra or {}))
+
+
+def weighted_median(x, w=None) -> float:
+    """Median of ``x`` with weights ``w`` (default equal: ``np.median``'s value, the two middle values averaged
+    when half the weight lies at or below one)."""
+    x = np.asarray(x, float)
+    w = np.ones(len(x)) if w is None else np.asarray(w, float)
+    order = np.argsort(x, kind="stable")
+    x, w = x[order][w[order] > 0], w[order][w[order] > 0]
+    cw = np.cumsum(w) / w.sum()
+    i = int(np.searchsorted(cw, 0.5 - 1e-12))
+    return float(0.5 * (x[i] + x[i + 1])) if np.isclose(cw[i], 0.5) and i + 1 < len(x) else float(x[i])
+
+
+def grid_median(tau, mass) -> list[float]:
+    """[tau0, tau1] posterior medians of the grid posterior (:func:`pooled_grid_posterior`): each marginal's,
+    with the mass spread uniformly over its cell as :func:`draws_from_grid` jitters it (the first cell, at 0,
+    folded onto [0, step / 2])."""
+    step, out = tau[1] - tau[0], []
+    for m in (mass.sum(axis=1), mass.sum(axis=0)):
+        cum = np.cumsum(m)
+        i = min(int(np.searchsorted(cum, 0.5)), len(m) - 1)
+        lo, hi = max(tau[i] - step / 2, 0.0), tau[i] + step / 2
+        out.append(float(lo + (0.5 - (cum[i] - m[i])) / m[i] * (hi - lo)))
+    return out
+
+
+def discrepancy_from_blocks(blocks: list[Misses], likelihood, posteriors, rng, info: dict, *, law, box: dict
+                            ) -> list[Discrepancy]:
+    """The one calibration of the extrapolation discrepancy from held-out ``blocks`` (:func:`misses_block`; one
+    for a single split, one per cut when cross-fitted): the grid posterior of (tau0, tau1) from every block's
+    weighted misses (:func:`pooled_grid_posterior`), a :class:`Discrepancy` per posterior in ``posteriors`` with
+    draws aligned to its (chain, draw) (``rng``, then the diagnostics), and ``info`` (the caller's method) with
+    the diagnostics every calibration records (:data:`INFO_KEYS`; pooled ones weight each run by its block
+    weight, so a run held out by several nested cuts counts once); ``box``: the full fit's extrapolation box."""
+    tau, mass = pooled_grid_posterior([b.block for b in blocks], family=likelihood.family, nu=float(likelihood.nu))
+    taus = [draws_from_grid(tau, mass, p, rng) for p in posteriors]
+    med = grid_median(tau, mass)
+    covered = {label: [heldout_covered(b.r, b.sigma, b.d, *t, likelihood, rng, log_y=b.log_y) for b in blocks]
+               for label, t in (("raw", (0.0, 0.0)), ("calibrated", med))}
+    w = np.concatenate([b.weights for b in blocks])
+    rel = np.concatenate([b.rel for b in blocks])
+    pooled = {k: float(w @ np.concatenate(c) / w.sum()) for k, c in covered.items()}
+    m0, m1 = mass.sum(axis=1), mass.sum(axis=0)
+    deepest = min(blocks, key=lambda b: b.n_train)  # nested cuts: its held-out runs include every other cut's
+    info = {**info, "prior": f"HalfNormal({PRIOR_SCALE}) on tau0 and tau1", "inner_threshold": deepest.threshold,
+            "inner_n_train": deepest.n_train, "inner_n_test": len(deepest.d),
+            "inner_decades_beyond": max(float(b.d.max()) for b in blocks),
+            "inner_diagnostics_ok": all(b.fits_ok for b in blocks),
+            "inner_r_hat_max": max(b.r_hat_max for b in blocks),
+            "inner_coverage_90_raw": pooled["raw"], "inner_coverage_90_calibrated": pooled["calibrated"],
+            "posterior_mass_at_grid_edge": float(m0[-5:].sum() + m1[-5:].sum()), "tau_median": med,
+            # How far the smaller runs' law missed the larger ones (median of |relative error| and its sign).
+            "inner_mare": weighted_median(np.abs(rel), w), "inner_median_signed_rel_error": weighted_median(rel, w),
+            "cuts": {b.label: {"threshold": b.threshold, "n_train": b.n_train, "n_test": len(b.d),
+                               "decades_beyond_max": float(b.d.max()),
+                               "coverage_90_raw": float(covered["raw"][j].mean()),
+                               "coverage_90_calibrated": float(covered["calibrated"][j].mean()),
+                               "mare": float(np.median(np.abs(b.rel))), **b.extra} for j, b in enumerate(blocks)}}
+    axis = split_axis(law)
+    return [Discrepancy(t0, t1, axis, box[axis], info, box=box) for t0, t1 in taus]

@@ -41,21 +41,17 @@ from pathlib import Path
 
 import numpy as np
 
-from bayes_scaling.conventions import as_number, derived_seed, seeded_rng
-from bayes_scaling.cost import stored_cost
+from bayes_scaling.conventions import as_number, derived_seed
 from bayes_scaling.data.runs import load_runs
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.budgets import BUDGET_DECADES, budget_levels, decades_cut, snap_to_budgets  # noqa: F401 (re-exported)
 from bayes_scaling.inference.budgets import level_cut as budgets_level_cut
-from bayes_scaling.inference.discrepancy import (CALIBRATION_DRAWS, decades_outside, draws_from_grid, extrapolation_box,
-                                                 grid_posterior, scale_values, split_axis)
-from bayes_scaling.inference.ensemble_calibration import (calibration_cuts, heldout_log_score, run_weights,
-                                                         with_cross_fitted_discrepancy)
+from bayes_scaling.inference.discrepancy import split_axis
+from bayes_scaling.inference.ensemble_calibration import (calibration_cuts, check_one_family, heldout_log_score,
+                                                         run_weights, with_cross_fitted_discrepancy)
 from bayes_scaling.inference.ensemble_scores import crps_block, crps_stacking_weights, member_crps
 from bayes_scaling.inference.checks import check_ensemble_options
 from bayes_scaling.inference.fit import check_units, fit, resolve_spec
-from bayes_scaling.posterior.discrepancy import Discrepancy
-from bayes_scaling.posterior.intervals import thin_indices
 from bayes_scaling.result.ensemble import EnsembleResult
 
 #: Default cuts: hold out the runs within 0.5, 1 and 1.5 decades of the largest on the split axis.
@@ -350,15 +346,14 @@ def _loo_pointwise(members: dict, info: dict) -> np.ndarray:
 def with_mixture_discrepancy(ens: EnsembleResult, *, seed: int = 0, draws: int = 500, inner_decades: float = 1.0,
                              inner_fits: dict | None = None, fit_kw: dict | None = None) -> EnsembleResult:
     """Calibrate one extrapolation discrepancy on the mixture's held-out misses (members fitted below
-    the split, mixed with the ensemble's weights) and give it to every member, so the law-form
-    spread and the discrepancy do not count the same miss twice. ``inner_fits`` (split threshold ->
-    member fits below it, from the stacking cuts): fits on the same split are reused, not refitted."""
+    the discrepancy's split, :func:`~bayes_scaling.inference.discrepancy.inner_split`, mixed with the ensemble's
+    weights) and give it to every member, so the law-form spread and the discrepancy do not count the same miss
+    twice: :func:`~.ensemble_calibration.with_cross_fitted_discrepancy` with that one cut and the final weights.
+    ``inner_fits`` (split threshold -> member fits below it, from the stacking cuts): fits on the same split are
+    reused, not refitted."""
     from bayes_scaling.inference.discrepancy import inner_split
 
-    first = next(iter(ens.members.values()))
-    if len({(m.spec.likelihood.family, m.spec.likelihood.nu) for m in ens.members.values()}) > 1:
-        raise BayesScalingError("calibrating one discrepancy on the mixture needs one likelihood family for every "
-                                "member; these members' families differ")
+    first = check_one_family(ens)  # before any inner fit
     train, test, thr = inner_split(ens.runs, first.law, inner_decades)
     h = first.hierarchy
     inner = (inner_fits or {}).get(thr)
@@ -367,24 +362,9 @@ def with_mixture_discrepancy(ens: EnsembleResult, *, seed: int = 0, draws: int =
         inner = {k: fit(train, spec=m.spec, draws=draws, tune=draws, seed=derived_seed(seed, 99), chains=4, progress=False,
                         group_col=None if h is None else h["group_col"], **(fit_kw or {}))
                  for k, m in ens.members.items()}
-    mix = EnsembleResult(inner, ens.weights, seed=seed).evaluator
-    mu = mix.log_mean_at_runs(test).values.reshape(-1, len(test)).T  # run x draw
-    sigma = mix.pool({k: m.posterior["sigma"] for k, m in inner.items()}).values.ravel()
-    y = np.log(test.frame["loss"].to_numpy(float))
-    cost = stored_cost(ens)  # C in a query's currency (scale_values)
-    axis, box = split_axis(first.law), extrapolation_box(first.law, ens.runs.frame, cost)
-    d = decades_outside(scale_values(first.law, test.frame, cost), extrapolation_box(first.law, train.frame, cost))
-    lik = first.spec.likelihood
-    rng = seeded_rng(seed)
-    keep = thin_indices(mu.shape[1], CALIBRATION_DRAWS, rng)  # as a single fit's calibration scores its draws
-    tau, mass = grid_posterior(y[:, None] - mu[:, keep], sigma[keep], d, family=lik.family, nu=float(lik.nu))
-    out = {}
-    for k, m in ens.members.items():
-        t0, t1 = draws_from_grid(tau, mass, m.posterior, rng)
-        info = {"method": "leave-future-out grid posterior on the ensemble's mixture", "inner_threshold": thr,
-                "inner_n_train": len(train), "inner_n_test": len(test), "inner_fits_reused": reused,
-                "inner_diagnostics_ok": bool(inner[k].diagnostics.ok)}
-        if ens.info.get("method") == "loo":
-            info["weights_source"] = LOO_WEIGHTS_SOURCE
-        out[k] = m.with_discrepancy(Discrepancy(t0, t1, axis, box[axis], info, box=box))
-    return EnsembleResult(out, ens.weights, {**ens.info, "discrepancy": "calibrated on the mixture"}, seed=ens.seed)
+    v = ens.runs.frame[split_axis(first.law)].to_numpy(float)
+    cut = (round(float(np.log10(v.max() / thr)), 2), thr, test, inner, [ens.weights[k] for k in inner])
+    method = ens.info.get("method")
+    selection = {"method": "leave-future-out grid posterior on the ensemble's mixture", "inner_fits_reused": reused,
+                 "weights_source": LOO_WEIGHTS_SOURCE if method == "loo" else f"the ensemble's final weights ({method})"}
+    return with_cross_fitted_discrepancy(ens, [cut], seed=seed, selection=selection, note="calibrated on the mixture")

@@ -23,12 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayes_scaling.conventions import derived_seed, seeded_rng
+from bayes_scaling.conventions import seeded_rng
 from bayes_scaling.cost import stored_cost
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.inference.discrepancy import CALIBRATION_DRAWS, draws_from_grid, split_axis
-from bayes_scaling.posterior.discrepancy import Discrepancy, decades_outside, extrapolation_box, scale_values
-from bayes_scaling.posterior.intervals import thin_indices
+from bayes_scaling.inference.discrepancy import discrepancy_from_blocks, extrapolation_box, misses_block, split_axis
 from bayes_scaling.result.ensemble import EnsembleResult
 
 
@@ -103,68 +101,44 @@ def calibration_cuts(cuts, crossed, values, final_weights) -> tuple[list, dict]:
     return out, info
 
 
-def with_cross_fitted_discrepancy(ens: EnsembleResult, cuts, *, seed: int = 0, selection: dict | None = None
-                                  ) -> EnsembleResult:
-    """Calibrate one extrapolation discrepancy on the misses of the whole procedure, cross-fitted: at each
-    cut ``(decades, threshold, held-out runs, member fits below the cut, weights)`` (:func:`calibration_cuts`,
-    whose ``selection`` info is recorded) the members fitted below it are mixed, and the held-out
-    misses of all cuts, each at its own distance beyond its cut, enter one grid posterior of (tau0, tau1),
-    each run counting once in all (:func:`run_weights`). Every member gets the same discrepancy."""
-    from bayes_scaling.inference.discrepancy import heldout_coverage, pooled_grid_posterior
-
-    first = next(iter(ens.members.values()))
+def check_one_family(ens: EnsembleResult):
+    """The first member of ``ens``, after checking that every member has one likelihood family (the mixture's
+    discrepancy is calibrated on one noise model)."""
     if len({(m.spec.likelihood.family, m.spec.likelihood.nu) for m in ens.members.values()}) > 1:
         raise BayesScalingError("calibrating one discrepancy on the mixture needs one likelihood family for every "
                                 "member; these members' families differ")
-    axis, lik = split_axis(first.law), first.spec.likelihood
+    return next(iter(ens.members.values()))
+
+
+def with_cross_fitted_discrepancy(ens: EnsembleResult, cuts, *, seed: int = 0, selection: dict | None = None,
+                                  note: str = "cross-fitted on the mixture") -> EnsembleResult:
+    """Calibrate one extrapolation discrepancy on the misses of the whole procedure, cross-fitted: at each
+    cut ``(decades, threshold, held-out runs, member fits below the cut, weights)`` (:func:`calibration_cuts`,
+    whose ``selection`` info is recorded; its ``method`` replaces the default) the members fitted below it are
+    mixed, and the held-out misses of all cuts, each at its own distance beyond its cut, enter one grid
+    posterior of (tau0, tau1), each run counting once in all (:func:`run_weights`;
+    :func:`~bayes_scaling.inference.discrepancy.discrepancy_from_blocks`). Every member gets the same
+    discrepancy; ``note`` goes to the ensemble's ``info["discrepancy"]``. With one cut and the final weights it
+    is the mixture's calibration at one split (:func:`~bayes_scaling.inference.ensemble.with_mixture_discrepancy`)."""
+    first = check_one_family(ens)
+    axis = split_axis(first.law)
     cost = stored_cost(ens)  # C of held-out and fitted runs in a query's currency (scale_values)
     rng = seeded_rng(seed)
     thresholds = [c[1] for c in cuts]
-    blocks, per_cut, log_ys = [], {}, []
+    blocks = []
     for dec, thr, test, fits_j, w in cuts:
         mix = EnsembleResult(fits_j, dict(zip(fits_j, w)), seed=seed).evaluator
         mu = mix.log_mean_at_runs(test).values.reshape(-1, len(test)).T  # run x draw
         sigma = mix.pool({k: m.posterior["sigma"] for k, m in fits_j.items()}).values.ravel()
-        keep = thin_indices(mu.shape[1], CALIBRATION_DRAWS, rng)  # mixture draws per cut
-        v = test.frame[axis].to_numpy(float)
-        log_ys.append(np.log(test.frame["loss"].to_numpy(float)))
-        r = log_ys[-1][:, None] - mu[:, keep]
-        d = decades_outside(scale_values(first.law, test.frame, cost),
-                            extrapolation_box(first.law, next(iter(fits_j.values())).runs.frame, cost))
-        blocks.append((r, sigma[keep], d, run_weights(v, thresholds)))
-        per_cut[f"{dec:g}"] = {"n_test": len(test), "decades_beyond_max": float(d.max()),
-                               "weights": dict(zip(fits_j, map(float, w))),
-                               "coverage_90_raw": heldout_coverage(r, sigma[keep], d, 0.0, 0.0, lik, rng,
-                                                                   log_y=log_ys[-1])}
-    tau, mass = pooled_grid_posterior(blocks, family=lik.family, nu=float(lik.nu))
-    m0, m1 = mass.sum(axis=1), mass.sum(axis=0)
-    med = [float(tau[np.searchsorted(np.cumsum(m), 0.5)]) for m in (m0, m1)]
-    for (r, sg, d, _), c, log_y in zip(blocks, per_cut.values(), log_ys):
-        c["coverage_90_calibrated"] = heldout_coverage(r, sg, d, med[0], med[1], lik, rng, log_y=log_y)
-    total, diag_rng = sum(float(b[3].sum()) for b in blocks), seeded_rng(derived_seed(seed, 1))
-    deepest = min(cuts, key=lambda c: c[1])
-    info = {"method": "cross-fitted leave-future-out grid posterior on the ensemble's mixture", "cuts": per_cut,
-            **(selection or {}),
-            "inner_n_train": len(next(iter(deepest[3].values())).runs), "inner_n_test": len(deepest[2])}
-    for label, taus in (("raw", (0.0, 0.0)), ("calibrated", med)):  # pooled, each held-out run once in all
-        covered = sum(b[3] @ _covered(b, y, lik, diag_rng, taus) for b, y in zip(blocks, log_ys))
-        info[f"inner_coverage_90_{label}"] = float(covered / total)
-    info.update({
-            "inner_fits_reused": True, "tau_median": med, "posterior_mass_at_grid_edge": float(m0[-5:].sum() + m1[-5:].sum()),
-            "inner_diagnostics_ok": all(bool(f.diagnostics.ok) for c in cuts for f in c[3].values())})
-    out = {}
-    for k, m in ens.members.items():
-        t0, t1 = draws_from_grid(tau, mass, m.posterior, rng)
-        box = extrapolation_box(first.law, ens.runs.frame, cost)
-        out[k] = m.with_discrepancy(Discrepancy(t0, t1, axis, box[axis], info, box=box))
-    return EnsembleResult(out, ens.weights, {**ens.info, "discrepancy": "cross-fitted on the mixture"}, seed=ens.seed)
-
-
-def _covered(block, log_y, likelihood, rng, taus) -> np.ndarray:
-    """Per held-out run of ``block`` (r, sigma, d, _; ``log_y`` its observed log-losses): 1 when inside the
-    90% predictive interval."""
-    from bayes_scaling.inference.discrepancy import heldout_coverage
-
-    r, sigma, d, _ = block
-    return np.array([heldout_coverage(r[i:i + 1], sigma, d[i:i + 1], *taus, likelihood, rng, log_y=log_y[i:i + 1])
-                     for i in range(len(d))])
+        train = next(iter(fits_j.values())).runs
+        blocks.append(misses_block(mu, sigma, train, test, first.law, cost, rng, threshold=thr,
+                                   fits=list(fits_j.values()),
+                                   weights=run_weights(test.frame[axis].to_numpy(float), thresholds),
+                                   label=f"{dec:g}", extra={"weights": dict(zip(fits_j, map(float, w)))}))
+    info = {"method": "cross-fitted leave-future-out grid posterior on the ensemble's mixture", "inner_fits_reused": True,
+            **(selection or {})}
+    box = extrapolation_box(first.law, ens.runs.frame, cost)
+    discs = discrepancy_from_blocks(blocks, first.spec.likelihood, [m.posterior for m in ens.members.values()], rng,
+                                    info, law=first.law, box=box)
+    out = {k: m.with_discrepancy(disc) for (k, m), disc in zip(ens.members.items(), discs)}
+    return EnsembleResult(out, ens.weights, {**ens.info, "discrepancy": note}, seed=ens.seed)
