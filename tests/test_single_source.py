@@ -1,0 +1,42 @@
+"""Ideas that were written twice, now with one home each: every test fails where the two paths disagreed."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from bayes_scaling.testing import fake_fit
+
+
+def _two_groups(e_b):
+    """A fit (2 draws, no spread) with groups a (the population's E) and b (E = ``e_b`` in every draw)."""
+    res = fake_fit(rel_sd=0.0, chains=1, draws=2)
+    post = res.tree["posterior"].to_dataset()
+    e = float(post["E"].values.ravel()[0])
+    post["E_group"] = xr.DataArray(np.array([[[e, e_b], [e, e_b]]]), dims=("chain", "draw", "group"),
+                                   coords={"group": ["a", "b"]})
+    res.tree["posterior"] = xr.DataTree(post)
+    res.tree.attrs["hierarchy"] = ('{"vary": ["E"], "tau": {"dist": "HalfNormal", "sigma": 0.1}, "group_col": "g", '
+                                   '"groups": ["a", "b"]}')
+    vars(res).pop("evaluator", None)
+    return res, e
+
+
+def test_compute_multiplier_searches_compute_as_target_does():
+    """Group b's floor just below a's optimal loss at C: b needs ~1e21 x C, found by the compute-to-reach
+    search (1e6 .. 1e60 budgets), not reported as never (the old +-40 nats window around C)."""
+    from bayes_scaling.queries.allocate import compute_for_loss, compute_optimal
+    from bayes_scaling.queries.compare_groups import compute_multiplier
+
+    c = 1e21
+    res, e = _two_groups(2.0)
+    la = float(compute_optimal(res, [c], group="a")["loss_opt"].values.ravel()[0])
+    res, e = _two_groups(la - (la - e) / 5000)
+    m = compute_multiplier(res, "a", "b", c)
+    need = compute_for_loss(res, la, group="b")["compute"].values.ravel()
+    assert np.all(np.isfinite(m.values)) and np.all(m.values > np.exp(40))
+    np.testing.assert_allclose(m.values.ravel(), need / c, rtol=1e-6)
+    assert m.attrs["p_unreachable"] == 0 and m.attrs["p_met_at_any_budget"] == 0
