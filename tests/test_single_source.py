@@ -40,3 +40,36 @@ def test_compute_multiplier_searches_compute_as_target_does():
     assert np.all(np.isfinite(m.values)) and np.all(m.values > np.exp(40))
     np.testing.assert_allclose(m.values.ravel(), need / c, rtol=1e-6)
     assert m.attrs["p_unreachable"] == 0 and m.attrs["p_met_at_any_budget"] == 0
+
+
+def test_every_refit_keeps_the_stored_cost_law(monkeypatch):
+    """Sensitivity refits, counterpart fits, design's refits and the report's break test on the fit's runs
+    all refit as :func:`refit` says: with the fit's stored cost law (not 6ND), which allocation then prices with."""
+    import bayes_scaling.inference.fit as fit_module
+    from bayes_scaling.cost import CostLaw, store_cost, stored_cost
+    from bayes_scaling.inference.counterpart import fit_counterpart
+    from bayes_scaling.inference.design import refit_expected
+    from bayes_scaling.report._refits import RefitConfig, RefitRunner, plan_refits
+
+    cost = CostLaw("6nd", k=8.0)
+    seen = []
+
+    def stand_in(runs, law=None, spec=None, **kw):
+        seen.append(kw.get("cost"))
+        out = fake_fit(draws=20)
+        fit_module.store_cost(out, kw.get("cost"))
+        return out
+
+    monkeypatch.setattr(fit_module, "fit", stand_in)
+    nd = fake_fit(draws=20)
+    store_cost(nd, cost)
+    plan = plan_refits(nd, RefitConfig(), 0)
+    runner = RefitRunner(plan.jobs)
+    for key in ("likelihood", "params_kind"):
+        refitted, err = runner.get(key)
+        assert err is None and stored_cost(refitted) == cost
+    refit_expected(nd, [1e8], [2e9], lambda f: 0.0, sims=1)
+    power = fake_fit("power_x", {"E": 1.5, "B": 10.0, "c0": 0.3}, draws=20)
+    store_cost(power, cost)
+    fit_counterpart(power)
+    assert seen and all(c == cost for c in seen)
