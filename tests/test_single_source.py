@@ -73,3 +73,17 @@ def test_every_refit_keeps_the_stored_cost_law(monkeypatch):
     store_cost(power, cost)
     fit_counterpart(power)
     assert seen and all(c == cost for c in seen)
+
+
+def test_an_unseen_group_is_the_same_in_predict_and_allocation():
+    """``predict --group new`` and allocation's draws (law_params) draw the same unseen group for one fit, and a
+    predict noise seed does not move it."""
+    from bayes_scaling.queries.draws import law_draws
+    from bayes_scaling.testing import fake_hierarchical_fit
+
+    r = fake_hierarchical_fit(seed=1)
+    n, d = 1e9, 2e10
+    law = np.exp(law_draws(r, "new").log_loss(np.log(n), np.log(d))).ravel()
+    for seed in (None, 5):
+        p = r.predict(N=n, D=d, group="new", seed=seed)["loss"].isel(query=0).values.ravel()
+        np.testing.assert_allclose(p, law, rtol=1e-12)
