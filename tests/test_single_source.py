@@ -87,3 +87,36 @@ def test_an_unseen_group_is_the_same_in_predict_and_allocation():
     for seed in (None, 5):
         p = r.predict(N=n, D=d, group="new", seed=seed)["loss"].isel(query=0).values.ravel()
         np.testing.assert_allclose(p, law, rtol=1e-12)
+
+
+def _span_starts(ax) -> list[float]:
+    from matplotlib.patches import Polygon, Rectangle
+
+    out = []
+    for p in ax.patches:
+        if isinstance(p, Rectangle):
+            out.append(float(p.get_x()))
+        elif isinstance(p, Polygon):
+            out.append(float(np.min(p.get_xy()[:, 0])))
+    return out
+
+
+def test_figures_shade_beyond_the_runs_where_the_guard_counts():
+    """With a stored 8ND cost law the guard's largest C is 8/6 of the nominal 6ND one; the figures' "beyond the
+    largest run" shading starts there too."""
+    from bayes_scaling.cost import CostLaw, store_cost
+    from bayes_scaling.plots.allocation import plot_frontier
+    from bayes_scaling.plots.fit import plot_fit
+    from bayes_scaling.queries.extrapolation import fitted_maxima
+
+    r = fake_fit(draws=20)
+    store_cost(r, CostLaw("6nd", k=8.0))
+    edge = 10 ** fitted_maxima(r)["C"]
+    assert edge == pytest.approx(r.runs.frame["C"].max() * 8 / 6, rel=1e-9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fig = plot_fit(r)
+        frontier = plot_frontier(r)
+    for ax in (fig.axes[0], frontier.axes[0], frontier.axes[1]):
+        starts = _span_starts(ax)
+        assert starts and any(s == pytest.approx(edge, rel=1e-9) for s in starts)
