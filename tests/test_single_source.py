@@ -120,3 +120,30 @@ def test_figures_shade_beyond_the_runs_where_the_guard_counts():
     for ax in (fig.axes[0], frontier.axes[0], frontier.axes[1]):
         starts = _span_starts(ax)
         assert starts and any(s == pytest.approx(edge, rel=1e-9) for s in starts)
+
+
+def test_design_decides_and_wastes_as_allocate_does():
+    """Design's decision now is allocate's (the same search: grid refined by golden section, not the nearest of
+    81 grid points), and its wasted compute of a plan is plan_outcome's."""
+    from bayes_scaling.queries.allocate import decide, plan_outcome
+    from bayes_scaling.queries.design_preposterior import Preposterior
+    from bayes_scaling.queries.draws import law_draws
+
+    r = fake_fit(rel_sd=0.05)  # 400 draws: all kept by the preposterior (max_draws 800)
+    c = 1e23
+    pre = Preposterior(law_draws(r), r.evaluator.sigma.values.ravel(), r.spec.likelihood.dist, c)
+    assert pre.size == 400
+    assert pre.decision() == pytest.approx(decide(r, c).N, rel=1e-6)
+    j = 17
+    waste = plan_outcome(r, c, float(np.exp(pre.u[j])))["wasted_compute"].values.ravel()
+    np.testing.assert_allclose(pre.waste_grid[:, j], waste, rtol=1e-9, atol=1e-12)
+
+
+def test_p_reach_of_the_decision_is_one_function():
+    from bayes_scaling.queries.allocate import decide, prob_reach
+
+    r = fake_fit(draws=50)
+    c = 1e22
+    d = decide(r, c)
+    target = float(np.median(d.outcome["loss"]))
+    assert prob_reach(r, target, c, plan="decision") == d.p_reach(target) == pytest.approx(0.5, abs=0.02)

@@ -22,13 +22,12 @@ from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, check_count, loss_u
 from bayes_scaling.cost import check_cost_range
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import check_query_size, positive_number
-from bayes_scaling.queries.draws import (LawDraws, bisect_decreasing, budgets_flops, check_target_loss, law_draws,
-                                         log_compute_to_reach, met_at_any_budget, require_allocation,
-                                         resolve_cost)
+from bayes_scaling.queries.draws import (LawDraws, bisect_decreasing, budgets_flops, check_target_loss,
+                                         decision_scores, decision_search, law_draws, log_compute_to_reach,
+                                         met_at_any_budget, require_allocation, resolve_cost, wasted_compute)
 from bayes_scaling.result import require_fit
 
 BUDGET_DIM = "budget"
-_GOLDEN = (np.sqrt(5.0) - 1) / 2
 
 
 def _da(values, budgets=None, attrs=None):
@@ -107,13 +106,10 @@ def plan_outcome(result, compute: float, n_params: float, *, flops_per_token: fl
     log_d_plan = float(draws.log_tokens(log_ct, np.log(n_params)))
     log_loss_plan = draws.log_loss(np.log(n_params), log_d_plan)[..., 0]
     log_loss_opt = draws.log_loss_opt(np.array([log_ct]))[..., 0]
-    # C' <= C: search log(C'/k) in [log_ct - 60, log_ct]
-    log_ct_equiv = bisect_decreasing(lambda x: draws.log_loss_opt(x[..., None])[..., 0], log_loss_plan,
-                                      np.full(draws.shape, log_ct - 60.0), np.full(draws.shape, log_ct))
     return xr.Dataset({
         "loss": _da(np.exp(log_loss_plan), attrs={"units": loss_unit_of(result)}),
         "loss_penalty": _da(np.exp(log_loss_plan) - np.exp(log_loss_opt), attrs={"units": loss_unit_of(result)}),
-        "wasted_compute": _da(1 - np.exp(log_ct_equiv - log_ct), attrs={"units": "fraction of the budget"}),
+        "wasted_compute": _da(wasted_compute(draws, log_ct, log_loss_plan), attrs={"units": "fraction of the budget"}),
     }, attrs={"compute_flops": c, "N": float(n_params), "D": float(np.exp(log_d_plan))})
 
 
@@ -134,6 +130,10 @@ class Decision:
     @property
     def tokens_per_param(self) -> float:
         return self.D / self.N
+
+    def p_reach(self, target_loss: float) -> float:
+        """Posterior probability that this plan's law loss is at or below ``target_loss`` (the fit's loss unit)."""
+        return float((self.outcome["loss"] <= check_target_loss(target_loss)).mean())
 
 
 def parse_utility(utility: str) -> float | None:
@@ -204,17 +204,7 @@ def decide(result, compute: float, *, utility: str = "mean", max_params: float |
     if lo > hi:  # the limits exclude every plausible optimum: search next to the binding limit
         lo, hi = (max(lo_c, hi_c - 2 * np.log(30.0)), hi_c) if hi_c < lo else (lo_c, min(hi_c, lo_c + 2 * np.log(30.0)))
     check_query_size(grid, int(np.prod(draws.shape)))
-    u = np.linspace(lo, hi, grid)
-    loss = np.exp(draws.log_loss(u, draws.log_tokens(log_ct, u))).reshape(-1, grid)
-    score = loss.mean(axis=0) if q is None else np.quantile(loss, q, axis=0)
-    i = int(np.argmin(score))
-    # refine between the neighbouring grid points
-    a, b = u[max(i - 1, 0)], u[min(i + 1, grid - 1)]
-    for _ in range(60):
-        m1, m2 = b - _GOLDEN * (b - a), a + _GOLDEN * (b - a)
-        s1, s2 = (_score(draws, m, log_ct, q) for m in (m1, m2))
-        a, b = (a, m2) if s1 < s2 else (m1, b)
-    best = (a + b) / 2
+    best = decision_search(draws, log_ct, lo, hi, q=q, grid=grid)
     n_best = float(np.exp(best))
     if alternatives is not None and not isinstance(alternatives, dict):
         raise BayesScalingError(f"alternatives must be a dict {{name: planned N}}, got {alternatives!r}"[:200],
@@ -235,8 +225,8 @@ def decide(result, compute: float, *, utility: str = "mean", max_params: float |
 
 
 def _score(draws: LawDraws, u: float, log_ct: float, q: float | None) -> float:
-    loss = np.exp(draws.log_loss(np.array([u]), draws.log_tokens(log_ct, np.array([u])))).ravel()
-    return float(loss.mean() if q is None else np.quantile(loss, q))
+    loss = np.exp(draws.log_loss(np.array([u]), draws.log_tokens(log_ct, np.array([u])))).reshape(-1, 1)
+    return float(decision_scores(loss, q)[0])
 
 
 def compute_for_loss(result, target_loss: float, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
@@ -278,7 +268,7 @@ def prob_reach(result, target_loss: float, compute: float, *, flops_per_token: f
     target_loss = check_target_loss(target_loss)
     if plan == "decision":
         d = decide(result, compute, flops_per_token=flops_per_token, compute_unit=compute_unit, group=group, cost=cost)
-        return float((d.outcome["loss"] <= target_loss).mean())
+        return d.p_reach(target_loss)
     if plan != "optimal":
         raise BayesScalingError(f"plan must be 'optimal' or 'decision', got {plan!r}", quantity="plan")
     opt = compute_optimal(result, [compute], flops_per_token=flops_per_token, compute_unit=compute_unit, group=group,

@@ -194,6 +194,48 @@ def bisect_decreasing(g, target, lo, hi, iters: int = 100):
     return (lo + hi) / 2
 
 
+def decision_scores(loss, q: float | None = None, weights=None) -> np.ndarray:
+    """The decision's objective of each plan: ``loss`` (draws x plans, the fit's loss unit) averaged over the
+    draws (``q`` None) or its ``q``-quantile; with ``weights`` (worlds x draws, rows summing to 1, mean only),
+    one row of scores per world (worlds x plans)."""
+    if weights is not None:
+        if q is not None:
+            raise BayesScalingError("a weighted decision minimises the expected loss only (no quantile utility)")
+        return np.asarray(weights, float) @ loss
+    return loss.mean(axis=0) if q is None else np.quantile(loss, q, axis=0)
+
+
+def decision_search(draws, log_ct: float, lo: float, hi: float, *, q: float | None = None, grid: int = 801) -> float:
+    """log N of the one plan (N, D at x = log(C/k) = ``log_ct`` under ``draws.cost``) that minimises the expected
+    loss over ``draws`` (``q`` None) or its ``q``-quantile (:func:`decision_scores`), within log N in [``lo``,
+    ``hi``]: the best of ``grid`` evenly spaced points, refined by golden section between its neighbours (60 steps,
+    to float precision). The one search of ``allocate``'s decision and of design's decision now (design's
+    simulated worlds pick theirs on its grid, :func:`decision_scores` with weights)."""
+
+    def score(v):
+        v = np.atleast_1d(np.asarray(v, float))
+        return decision_scores(np.exp(draws.log_loss(v, draws.log_tokens(log_ct, v))).reshape(-1, v.size), q)
+
+    u = np.linspace(lo, hi, grid)
+    i = int(np.argmin(score(u)))
+    a, b = u[max(i - 1, 0)], u[min(i + 1, grid - 1)]
+    for _ in range(60):
+        m1, m2 = b - _GOLDEN * (b - a), a + _GOLDEN * (b - a)
+        a, b = (a, m2) if score(m1)[0] < score(m2)[0] else (m1, b)
+    return float((a + b) / 2)
+
+
+def wasted_compute(draws, log_ct, log_loss_plan, iters: int = 100) -> np.ndarray:
+    """1 - C'/C per draw (fraction of the budget, in [0, 1]): C' the budget at which the draw's optimal plan reaches
+    the plan's loss (``log_loss_plan``, log of the fit's loss unit, shaped like ``draws`` plus any trailing plan
+    axes), C at x = log(C/k) = ``log_ct``; by bisection of log(C'/k) over [log_ct - 60, log_ct] (0 for an optimal
+    plan). The one wasted compute of ``allocate`` and of design."""
+    shape = np.shape(log_loss_plan)
+    x = bisect_decreasing(lambda v: draws.log_loss_opt(v.reshape(shape[:2] + (-1,))).reshape(shape), log_loss_plan,
+                          np.full(shape, log_ct - 60.0), np.full(shape, log_ct), iters=iters)
+    return np.clip(1 - np.exp(x - log_ct), 0.0, 1.0)
+
+
 #: The bracket of :func:`log_compute_to_reach` in x = log(C / k): 1e6 to 1e60 budgets in units of the cost law's
 #: k (e.g. 6e6 to 6e60 FLOPs for 6ND). Far beyond any training run at both ends, so the bisection, not the
 #: bracket, sets the answer; at its top a law's reducible terms are negligible (its loss is at its floor).
