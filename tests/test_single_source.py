@@ -147,3 +147,19 @@ def test_p_reach_of_the_decision_is_one_function():
     d = decide(r, c)
     target = float(np.median(d.outcome["loss"]))
     assert prob_reach(r, target, c, plan="decision") == d.p_reach(target) == pytest.approx(0.5, abs=0.02)
+
+
+def test_ensemble_or_single_is_asked_in_one_place():
+    """Every module asks ``conventions.is_ensemble`` (or the draws' ``mixture``), none its own hasattr test."""
+    import re
+    from pathlib import Path
+
+    import bayes_scaling
+    from bayes_scaling.conventions import is_ensemble
+
+    root = Path(bayes_scaling.__file__).parent
+    own = re.compile(r'hasattr\([^)]*"(members|parts)"\)')
+    found = [f"{p.relative_to(root)}:{i}" for p in root.rglob("*.py") for i, line in enumerate(p.read_text().splitlines(), 1)
+             if own.search(line) and p.name != "conventions.py"]
+    assert found == []
+    assert not is_ensemble(fake_fit(draws=5))

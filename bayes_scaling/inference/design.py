@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from bayes_scaling.conventions import MAX_MONTE_CARLO, check_count, check_seed, derived_seed, seeded_rng
+from bayes_scaling.conventions import MAX_MONTE_CARLO, check_count, check_seed, derived_seed, seeded_rng, is_ensemble
 from bayes_scaling.cost import CostLaw, derived_columns, stored_cost
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.checks import check_sampler_counts
@@ -90,7 +90,7 @@ def refit_expected(result, n_params, tokens, score: Callable, *, sims: int = 6, 
 
     from bayes_scaling.inference.refit import refit
 
-    if hasattr(result, "members"):
+    if is_ensemble(result):
         raise BayesScalingError("refits need a single fit, not an ensemble (reweighting only)", quantity="result")
     require_fit(result, ensemble=False)
     sims = check_count("sims", sims, 1, MAX_MONTE_CARLO)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayes_scaling.conventions import CI_PROB, seeded_rng
+from bayes_scaling.conventions import CI_PROB, seeded_rng, is_ensemble
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import interval_bounds, thin_indices, weighted_quantiles
@@ -38,7 +38,7 @@ def draws_sigma_family(result, cost: CostLaw | None = None):
         if getattr(result, name) is not None:
             raise BayesScalingError(f"design supports fits without groups or covariates; this fit has {name}")
     draws = law_draws(result, cost=cost)
-    if hasattr(result, "members"):
+    if is_ensemble(result):
         picks = result.evaluator.picks
         fams = {m.spec.likelihood.describe() for m in result.members.values()}
         if len(fams) > 1:

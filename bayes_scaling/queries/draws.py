@@ -8,6 +8,7 @@ import copy
 
 import numpy as np
 
+from bayes_scaling.conventions import is_ensemble
 from bayes_scaling.conventions import (COMPUTE_UNIT_NAMES, FLOPS_PER_PARAM_TOKEN, canonical_compute_unit,
                                        compute_to_flops, real_array)
 from bayes_scaling.cost import CostLaw, stored_cost
@@ -75,6 +76,8 @@ class LawDraws:
     """Posterior parameters of one law as NumPy arrays shaped (chain, draw, 1) for fast broadcasting.
     Budgets enter as x = log(C / k) with the cost law's k (``cost``, default 6ND)."""
 
+    mixture = False  #: one law's draws (:class:`MixtureDraws`: an ensemble's)
+
     def __init__(self, result, group: str | None = None, *, law=None, params: dict | None = None,
                  cost: CostLaw | None = None):
         self.law = result.law if law is None else law
@@ -111,6 +114,8 @@ class LawDraws:
 class MixtureDraws:
     """The draws of an ensemble as one (chain = 1, draw) array: each member's law on the draws the
     mixture picked from it, concatenated in the mixture's order; same calls as :class:`LawDraws`."""
+
+    mixture = True
 
     def __init__(self, ensemble, group: str | None = None, cost: CostLaw | None = None):
         picks = ensemble.evaluator.picks
@@ -153,7 +158,7 @@ class MixtureDraws:
 def law_draws(result, group: str | None = None, cost: CostLaw | None = None):
     """:class:`LawDraws` of a fit, or :class:`MixtureDraws` of an ensemble (budgets priced by ``cost``,
     default 6ND)."""
-    if hasattr(result, "members"):
+    if is_ensemble(result):
         if group is not None and result.hierarchy is None:
             raise BayesScalingError(f"group {group!r}: this ensemble's members share no groups")
         return MixtureDraws(result, group, cost)
@@ -267,7 +272,7 @@ def met_at_any_budget(x) -> float:
 def thin_draws(draws, idx):
     """Law draws (:class:`LawDraws` or an ensemble's :class:`MixtureDraws`) at flat draw indices
     ``idx`` (sorted), shaped (1, len(idx))."""
-    if hasattr(draws, "parts"):
+    if draws.mixture:
         out, parts, lo = copy.copy(draws), [], 0
         for part in draws.parts:
             size = int(np.prod(part.shape))
