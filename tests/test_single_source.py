@@ -163,3 +163,17 @@ def test_ensemble_or_single_is_asked_in_one_place():
              if own.search(line) and p.name != "conventions.py"]
     assert found == []
     assert not is_ensemble(fake_fit(draws=5))
+
+
+def test_n_star_units_and_target_loss_unit_are_the_fits():
+    from bayes_scaling.data.runs import load_runs
+    from bayes_scaling.errors import BayesScalingError
+    from bayes_scaling.queries.allocate import compute_for_loss, compute_optimal
+    from bayes_scaling.testing import runs_frame
+
+    fit = fake_fit(draws=20, runs=load_runs(runs_frame(), loss_unit="bits/token"))
+    want = compute_optimal(fit, [1e21])["N_opt"].attrs["units"]
+    assert want.endswith(" parameters") and want != "parameters"
+    assert compute_for_loss(fit, 3.0)["N_opt"].attrs["units"] == want
+    with pytest.raises(BayesScalingError, match=r"\(bits/token\)"):
+        compute_for_loss(fit, -1.0)

@@ -24,7 +24,8 @@ from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import check_query_size, positive_number
 from bayes_scaling.queries.draws import (LawDraws, bisect_decreasing, budgets_flops, check_target_loss,
                                          decision_scores, decision_search, law_draws, log_compute_to_reach,
-                                         met_at_any_budget, require_allocation, resolve_cost, wasted_compute)
+                                         met_at_any_budget, params_unit, require_allocation, resolve_cost,
+                                         wasted_compute)
 from bayes_scaling.result import require_fit
 
 BUDGET_DIM = "budget"
@@ -59,7 +60,7 @@ def compute_optimal(result, compute, *, flops_per_token: float = FLOPS_PER_PARAM
     check_cost_range(cost, np.exp(log_n))
     loss = np.exp(draws.log_loss(log_n, log_d))
     ds = xr.Dataset({
-        "N_opt": _da(np.exp(log_n), budgets, {"units": f"{result.runs_metadata['params_kind']} parameters"}),
+        "N_opt": _da(np.exp(log_n), budgets, {"units": params_unit(result)}),
         "D_opt": _da(np.exp(log_d), budgets, {"units": "tokens"}),
         "tokens_per_param": _da(np.exp(log_d - log_n), budgets, {"units": "tokens/parameter"}),
         "loss_opt": _da(loss, budgets, {"units": loss_unit_of(result)}),
@@ -133,7 +134,8 @@ class Decision:
 
     def p_reach(self, target_loss: float) -> float:
         """Posterior probability that this plan's law loss is at or below ``target_loss`` (the fit's loss unit)."""
-        return float((self.outcome["loss"] <= check_target_loss(target_loss)).mean())
+        unit = self.outcome["loss"].attrs.get("units") or "nats/token"
+        return float((self.outcome["loss"] <= check_target_loss(target_loss, unit)).mean())
 
 
 def parse_utility(utility: str) -> float | None:
@@ -231,12 +233,12 @@ def _score(draws: LawDraws, u: float, log_ct: float, q: float | None) -> float:
 
 def compute_for_loss(result, target_loss: float, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
                      group: str | None = None, cost=None) -> xr.Dataset:
-    """Compute (FLOPs) the optimal plan needs to reach ``target_loss`` (nats/token), per draw, with
+    """Compute (FLOPs) the optimal plan needs to reach ``target_loss`` (the fit's loss unit), per draw, with
     the N* and D* there. Draws whose loss floor is above the target give ``inf``; draws that meet it at any
     budget (already at the smallest searched, :func:`~bayes_scaling.queries.draws.met_at_any_budget`) give 0.
     ``attrs``: ``p_unreachable`` and ``p_met_at_any_budget``, the shares of those draws."""
     require_fit(result)
-    target_loss = check_target_loss(target_loss)
+    target_loss = check_target_loss(target_loss, loss_unit_of(result))
     cost = resolve_cost(result, cost, flops_per_token)
     k = cost.k
     draws = law_draws(result, group, cost)
@@ -248,7 +250,7 @@ def compute_for_loss(result, target_loss: float, *, flops_per_token: float = FLO
     log_d = np.where(fin, draws.log_tokens(x0, np.where(fin, log_n, 0.0)), x)
     return xr.Dataset({
         "compute": _da(k * np.exp(x), attrs={"units": "FLOPs"}),
-        "N_opt": _da(np.exp(log_n), attrs={"units": "parameters"}),
+        "N_opt": _da(np.exp(log_n), attrs={"units": params_unit(result)}),
         "D_opt": _da(np.exp(log_d), attrs={"units": "tokens"}),
     }, attrs={"target_loss": float(target_loss), "p_unreachable": float(1 - reachable.mean()),
               "p_met_at_any_budget": met_at_any_budget(x)})
@@ -265,7 +267,7 @@ def prob_reach(result, target_loss: float, compute: float, *, flops_per_token: f
     ``"optimal"``, each draw at its own optimal N (as if the optimal N were known: an upper bound);
     ``"decision"``, the one (N, D) that :func:`decide` picks (expected-loss utility), the plan one would train."""
     require_fit(result)
-    target_loss = check_target_loss(target_loss)
+    target_loss = check_target_loss(target_loss, loss_unit_of(result))
     if plan == "decision":
         d = decide(result, compute, flops_per_token=flops_per_token, compute_unit=compute_unit, group=group, cost=cost)
         return d.p_reach(target_loss)

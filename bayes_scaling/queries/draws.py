@@ -68,8 +68,15 @@ def resolve_cost(result, cost: CostLaw | None = None, flops_per_token: float = F
     return stored
 
 
-def check_target_loss(target_loss) -> float:
-    return positive_number(target_loss, "target loss must be a number > 0 (nats/token)")
+def check_target_loss(target_loss, loss_unit: str = "nats/token") -> float:
+    """A target loss: a finite number > 0, in ``loss_unit`` (the fit's, named in the error)."""
+    return positive_number(target_loss, f"target loss must be a number > 0 ({loss_unit})")
+
+
+def params_unit(result) -> str:
+    """The unit of a parameter count N the fit's runs define: ``"<params_kind> parameters"`` (e.g. ``"total
+    parameters"``); the one label of N, N* and N_opt in every query."""
+    return f"{result.runs_metadata['params_kind']} parameters"
 
 
 class LawDraws:
