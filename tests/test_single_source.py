@@ -177,3 +177,19 @@ def test_n_star_units_and_target_loss_unit_are_the_fits():
     assert compute_for_loss(fit, 3.0)["N_opt"].attrs["units"] == want
     with pytest.raises(BayesScalingError, match=r"\(bits/token\)"):
         compute_for_loss(fit, -1.0)
+
+
+def test_design_and_isoflop_check_carry_units_diagnostics_and_the_guard(tmp_path, capsys):
+    import json
+
+    from bayes_scaling.cli import main
+
+    path = str(fake_fit(draws=50).save(tmp_path / "f.nc"))
+    assert main(["design", path, "--target-compute", "1e23", "--ladder-budget", "3e21", "--worlds", "16",
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["units"]["N"].endswith("parameters") and "r_hat_max" in json.dumps(out["diagnostics"])
+    assert out["extrapolation"]["decades_beyond_data"] > 0  # the decision at 1e23 FLOPs lies beyond the runs
+    assert main(["isoflop-check", path, "--bootstrap", "50", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"units", "diagnostics"} <= set(out)

@@ -13,7 +13,7 @@ import numpy as np
 from bayes_scaling.conventions import is_ensemble
 from bayes_scaling.commands.args import (add_compute_unit_arg, add_cost_args, add_json_arg, cost_from_args,
                                          int_at_least, positive_float, refuse_unused, seed_value, to_flops)
-from bayes_scaling.commands.output import emit
+from bayes_scaling.commands.output import emit, query_lines, query_record
 from bayes_scaling.conventions import (CI_PROB, FLOPS_PER_PARAM_TOKEN, MAX_EXTRA_SHAPES, MAX_MONTE_CARLO, MAX_REACH_DECADES,
                                        TRUSTED_TOKENS_PER_PARAM, in_loss_unit)
 from bayes_scaling.cost import CostLaw
@@ -152,6 +152,8 @@ def cmd_design(args) -> int:
         "candidates_over_budget": int(np.size(n) - len(des.cost)),
         "verdict_warning": collapse_note(sg, args.min_ess, refits=not is_ensemble(result)),
     }
+    n_now = out["decision_N_now"]  # the guard at the decision now, at the target
+    out.update(query_record(result, CI_PROB, {"N": n_now, "D": float(cost.tokens(target, n_now)), "C": target}))
 
     def text():
         yield (f"design for C = {target:.3g} FLOPs with a ladder budget of {budget:.3g} FLOPs ({cost.describe()}); objective "
@@ -208,6 +210,7 @@ def cmd_design(args) -> int:
         yield "  -> " + verdict_text(sg)
         if out["verdict_warning"]:
             yield "  !! " + out["verdict_warning"]
+        yield from query_lines(result, out)
 
     return emit(text, out, as_json=args.json)
 
