@@ -193,3 +193,22 @@ def test_design_and_isoflop_check_carry_units_diagnostics_and_the_guard(tmp_path
     assert main(["isoflop-check", path, "--bootstrap", "50", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert {"units", "diagnostics"} <= set(out)
+
+
+def test_an_ensembles_noise_draws_come_from_its_mixture():
+    """Design's noise scale per draw of an ensemble is the mixture evaluator's own (each member's sigma on the
+    draws the mixture took from it), in the order of the mixture's law draws."""
+    from bayes_scaling.queries.design_preposterior import draws_sigma_family
+    from bayes_scaling.result import EnsembleResult
+
+    a, b = fake_fit(draws=30, seed=1), fake_fit(draws=30, seed=1)
+    for i, f in enumerate((a, b)):
+        post = f.tree["posterior"].to_dataset()
+        post["sigma"] = post["sigma"] * 0 + (0.01 if i == 0 else 0.05)
+        f.tree["posterior"] = xr.DataTree(post)
+        vars(f).pop("evaluator", None)
+    ens = EnsembleResult({"a": a, "b": b}, {"a": 0.7, "b": 0.3})
+    draws, sigma, _ = draws_sigma_family(ens)
+    picks = ens.evaluator.picks
+    assert sigma.shape == (draws.shape[1],)
+    np.testing.assert_allclose(sigma, np.r_[np.full(len(picks["a"]), 0.01), np.full(len(picks["b"]), 0.05)])

@@ -38,15 +38,12 @@ def draws_sigma_family(result, cost: CostLaw | None = None):
         if getattr(result, name) is not None:
             raise BayesScalingError(f"design supports fits without groups or covariates; this fit has {name}")
     draws = law_draws(result, cost=cost)
-    if is_ensemble(result):
-        picks = result.evaluator.picks
-        fams = {m.spec.likelihood.describe() for m in result.members.values()}
-        if len(fams) > 1:
-            raise BayesScalingError(f"ensemble members use different likelihood families {sorted(fams)}")
-        sigma = np.concatenate([_flat(m.evaluator.sigma.transpose("chain", "draw").values)[picks[k]]
-                                for k, m in result.members.items()])
-        return draws, sigma, next(iter(result.members.values())).spec.likelihood.dist
-    return draws, _flat(result.evaluator.sigma.transpose("chain", "draw").values), result.spec.likelihood.dist
+    fits = result.members.values() if is_ensemble(result) else [result]
+    fams = {m.spec.likelihood.describe() for m in fits}
+    if len(fams) > 1:
+        raise BayesScalingError(f"ensemble members use different likelihood families {sorted(fams)}")
+    sigma = _flat(result.evaluator.sigma.transpose("chain", "draw").values)  # an ensemble's: its mixture's draws
+    return draws, sigma, next(iter(fits)).spec.likelihood.dist
 
 
 def interval_width(values: np.ndarray, w: np.ndarray, ci_prob: float = CI_PROB) -> np.ndarray:
