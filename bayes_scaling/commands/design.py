@@ -10,12 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from bayes_scaling.conventions import is_ensemble
 from bayes_scaling.commands.args import (add_compute_unit_arg, add_cost_args, add_json_arg, cost_from_args,
                                          int_at_least, positive_float, refuse_unused, seed_value, to_flops)
 from bayes_scaling.commands.output import emit, query_lines, query_record
 from bayes_scaling.conventions import (CI_PROB, FLOPS_PER_PARAM_TOKEN, MAX_EXTRA_SHAPES, MAX_MONTE_CARLO, MAX_REACH_DECADES,
-                                       TRUSTED_TOKENS_PER_PARAM, in_loss_unit)
+                                       TRUSTED_TOKENS_PER_PARAM, in_loss_unit, is_ensemble)
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.errors import BayesScalingError
 

@@ -8,9 +8,8 @@ import copy
 
 import numpy as np
 
-from bayes_scaling.conventions import is_ensemble
 from bayes_scaling.conventions import (COMPUTE_UNIT_NAMES, FLOPS_PER_PARAM_TOKEN, canonical_compute_unit,
-                                       compute_to_flops, real_array)
+                                       compute_to_flops, real_array, is_ensemble)
 from bayes_scaling.cost import CostLaw, stored_cost
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import positive_number
