@@ -212,3 +212,19 @@ def test_an_ensembles_noise_draws_come_from_its_mixture():
     picks = ens.evaluator.picks
     assert sigma.shape == (draws.shape[1],)
     np.testing.assert_allclose(sigma, np.r_[np.full(len(picks["a"]), 0.01), np.full(len(picks["b"]), 0.05)])
+
+
+def test_backtest_takes_the_cost_law_a_fit_stores():
+    """``backtest`` and ``bayes-scaling backtest --cost`` fit with a cost law as ``fit`` does; a wrong one is refused
+    before any sampling."""
+    from bayes_scaling.cli import build_parser
+    from bayes_scaling.data.runs import load_runs
+    from bayes_scaling.errors import BayesScalingError
+    from bayes_scaling.inference.backtest import backtest
+    from bayes_scaling.testing import runs_frame
+
+    with pytest.raises(BayesScalingError, match="CostLaw") as e:
+        backtest(load_runs(runs_frame()), "chinchilla", holdout_fraction=0.25, cost="8nd")
+    assert e.value.quantity == "cost"
+    args = build_parser().parse_args(["backtest", "runs.csv", "--law", "chinchilla", "--cost", "kaplan", "--n-ctx", "2048"])
+    assert args.cost == "kaplan" and args.n_ctx == 2048
