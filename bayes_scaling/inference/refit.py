@@ -15,14 +15,16 @@ from bayes_scaling.specs.spec import LawSpec
 
 def refit_settings(result, spec: LawSpec | None = None) -> dict:
     """:func:`~bayes_scaling.inference.fit.fit` keywords a refit of ``result`` with ``spec`` (default: its own)
-    keeps: ``cost`` (the stored cost law, None for 6ND), ``run_noise`` (the fit's, where ``spec``'s family is
-    Normal), ``group_col`` and ``vary`` (the fit's hierarchy, or None)."""
+    keeps: ``cost`` (the stored cost law, None for 6ND), ``run_noise`` (the fit's; with another family, only a
+    Normal one), ``group_col`` and ``vary`` (the fit's hierarchy, or None)."""
     from bayes_scaling.specs.families import Normal
 
     spec = result.spec if spec is None else spec
     run_noise = json.loads(result.tree.attrs.get("run_noise", "null") or "null") is not None
     h = result.hierarchy
-    return {"cost": stored_cost(result), "run_noise": run_noise and isinstance(spec.likelihood.dist, Normal),
+    other_family = spec.likelihood.family != result.spec.likelihood.family  # e.g. the sensitivity's other likelihood
+    keeps_noise = run_noise and (not other_family or isinstance(spec.likelihood.dist, Normal))
+    return {"cost": stored_cost(result), "run_noise": keeps_noise,
             "group_col": None if h is None else h["group_col"], "vary": None if h is None else tuple(h["vary"])}
 
 
