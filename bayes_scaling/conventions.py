@@ -44,6 +44,12 @@ KAPLAN_ALPHA_B = 0.21
 DIMENSIONLESS = "dimensionless"
 
 
+def is_ensemble(result) -> bool:
+    """Whether ``result`` is an ensemble of fits (a mixture of law forms with ``members``; an
+    :class:`~bayes_scaling.result.EnsembleResult`) rather than one fit: the one test every layer asks."""
+    return hasattr(result, "members")
+
+
 def unit_text(unit: str) -> str:
     """A unit as written in tables and text: "1" (a law's dimensionless parameter) is :data:`DIMENSIONLESS`."""
     return DIMENSIONLESS if unit == "1" else unit

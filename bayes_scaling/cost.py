@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from bayes_scaling.accounting import training_flops
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, check_positive, check_positive_array
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, check_positive, check_positive_array, is_ensemble
 from bayes_scaling.errors import BayesScalingError
 
 COST_KINDS = ("6nd", "kaplan", "fitted")
@@ -167,7 +167,7 @@ class CostLaw:
 def stored_cost(result) -> CostLaw | None:
     """The cost law stored with a fit (its attribute ``cost_law``; an ensemble: its members', which
     must agree), or None (the fit assumes 6ND)."""
-    if hasattr(result, "members"):
+    if is_ensemble(result):
         costs = {m.tree.attrs.get("cost_law") for m in result.members.values()}
         if len(costs) > 1:
             raise BayesScalingError("the ensemble's members store different cost laws", quantity="cost")

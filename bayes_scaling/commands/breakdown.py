@@ -10,7 +10,7 @@ import numpy as np
 from bayes_scaling.commands.args import (add_ci_arg, add_compute_unit_arg, add_json_arg, positive_float, refuse_unused,
                                          seed_value, to_flops)
 from bayes_scaling.commands.output import diagnostics_line, diagnostics_record, emit, interval_line
-from bayes_scaling.conventions import flops_to_pf_days, pct
+from bayes_scaling.conventions import flops_to_pf_days, pct, is_ensemble
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import summary_record as rec
 
@@ -22,7 +22,7 @@ def cmd_breakdown(args) -> int:
     from bayes_scaling.result import FitResult, load_fit
 
     result = load_fit(args.fit)
-    if hasattr(result, "members"):
+    if is_ensemble(result):
         return _ensemble_breakdown(args, result)
     law = result.law
     ci = args.ci

@@ -36,8 +36,10 @@ def cmd_compare(args) -> int:
         "units": units_record(result),
     }
     if "compute_multiplier" in c:
-        out["compute_multiplier"] = infinite_as_null(rec(c["compute_multiplier"], ci), f"null: +infinity ({b} cannot "
-                                                     f"match {a}'s loss at any budget in that share of draws, p_infinite)")
+        m = c["compute_multiplier"]
+        out["compute_multiplier"] = {**infinite_as_null(rec(m, ci), f"null: +infinity ({b} cannot match {a}'s loss at "
+                                                                    f"any budget in that share of draws, p_infinite)"),
+                                     "p_met_at_any_budget": m.attrs["p_met_at_any_budget"]}
     if "p_best" in c:
         out["p_best"], out["expected_rank"] = c["p_best"], c["expected_rank"]
     from bayes_scaling.commands.ensemble import member_lines, member_records
@@ -62,6 +64,9 @@ def cmd_compare(args) -> int:
         if "compute_multiplier" in out:
             yield interval_line(f"compute {b} needs to match {a} (x C)", out["compute_multiplier"], fmt=".3g",
                                 inf="never")
+            if out["compute_multiplier"]["p_met_at_any_budget"] > 0:
+                yield (f"  {b} matches {a}'s loss at any budget (x 0) in "
+                       f"{out['compute_multiplier']['p_met_at_any_budget']:.1%} of draws")
         for k, r in out["param_diff"].items():
             yield interval_line(f"{k}({b}) - {k}({a})", r)
         if "p_best" in out:

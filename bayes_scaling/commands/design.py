@@ -12,9 +12,9 @@ import numpy as np
 
 from bayes_scaling.commands.args import (add_compute_unit_arg, add_cost_args, add_json_arg, cost_from_args,
                                          int_at_least, positive_float, refuse_unused, seed_value, to_flops)
-from bayes_scaling.commands.output import emit
+from bayes_scaling.commands.output import emit, query_lines, query_record
 from bayes_scaling.conventions import (CI_PROB, FLOPS_PER_PARAM_TOKEN, MAX_EXTRA_SHAPES, MAX_MONTE_CARLO, MAX_REACH_DECADES,
-                                       TRUSTED_TOKENS_PER_PARAM, in_loss_unit)
+                                       TRUSTED_TOKENS_PER_PARAM, in_loss_unit, is_ensemble)
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.errors import BayesScalingError
 
@@ -92,7 +92,7 @@ def cmd_design(args) -> int:
     from bayes_scaling.result import load_fit
 
     result = load_fit(args.fit)
-    if hasattr(result, "members"):  # a mixture of laws is reweighted only: no refits, no Gaussian update
+    if is_ensemble(result):  # a mixture of laws is reweighted only: no refits, no Gaussian update
         # --no-laplace and --max-refits 0 ask for what an ensemble's design does anyway
         asked = ("--refit-sims",) + (("--max-refits",) if args.max_refits > 0 else ())
         refuse_unused(args, {k: _FIT_ONLY[k] for k in asked}, "to a single fit's design (an ensemble's is reweighted only)")
@@ -121,7 +121,7 @@ def cmd_design(args) -> int:
         return refit_expected(result, nn, dd, score, sims=args.refit_sims, seed=args.seed)["scores"]
 
     des = design_runs(result, target, budget, n, d, objective=args.objective, batch=args.batch, worlds=args.worlds,
-                      min_ess=args.min_ess, refit=None if args.max_refits == 0 or hasattr(result, "members") else refit,
+                      min_ess=args.min_ess, refit=None if args.max_refits == 0 or is_ensemble(result) else refit,
                       max_refits=args.max_refits, seed=args.seed, cost=cost, laplace=not args.no_laplace,
                       exchange=args.exchange)
     cands, batch, sg = des.candidate_records(), des.batch_records(), des.stop_go
@@ -151,8 +151,10 @@ def cmd_design(args) -> int:
         "seconds": des.seconds, "batch_rule": des.rule, "batch_exchange_moves": des.exchanged,
         "batch_refit_expected_after": des.batch_refit, "stop_or_go": sg,
         "candidates_over_budget": int(np.size(n) - len(des.cost)),
-        "verdict_warning": collapse_note(sg, args.min_ess, refits=not hasattr(result, "members")),
+        "verdict_warning": collapse_note(sg, args.min_ess, refits=not is_ensemble(result)),
     }
+    n_now = out["decision_N_now"]  # the guard at the decision now, at the target
+    out.update(query_record(result, CI_PROB, {"N": n_now, "D": float(cost.tokens(target, n_now)), "C": target}))
 
     def text():
         yield (f"design for C = {target:.3g} FLOPs with a ladder budget of {budget:.3g} FLOPs ({cost.describe()}); objective "
@@ -209,6 +211,7 @@ def cmd_design(args) -> int:
         yield "  -> " + verdict_text(sg)
         if out["verdict_warning"]:
             yield "  !! " + out["verdict_warning"]
+        yield from query_lines(result, out)
 
     return emit(text, out, as_json=args.json)
 

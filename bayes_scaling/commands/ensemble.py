@@ -10,12 +10,9 @@ from bayes_scaling.commands.args import (add_calibrate_arg, add_ci_arg, add_json
                                          add_runs_args, add_sampler_args, fit_out, runs_from_args)
 from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, discrepancy_line, discrepancy_record,
                                            emit, interval_line)
+from bayes_scaling.conventions import is_ensemble
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import summary_record as rec
-
-
-def is_ensemble(result) -> bool:
-    return hasattr(result, "members")
 
 
 def member_records(result, query, ci_prob: float, log: bool = True) -> dict[str, Any]:

@@ -203,7 +203,8 @@ def cmd_fit_many(args) -> int:
 
 
 def cmd_summary(args) -> int:
-    from bayes_scaling.commands.ensemble import ensemble_json, ensemble_lines, is_ensemble
+    from bayes_scaling.commands.ensemble import ensemble_json, ensemble_lines
+    from bayes_scaling.conventions import is_ensemble
     from bayes_scaling.result import load_fit
 
     result = load_fit(args.fit)

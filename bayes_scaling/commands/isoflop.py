@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from bayes_scaling.commands.args import add_ci_arg, add_json_arg, int_at_least, seed_value
-from bayes_scaling.commands.output import emit
+from bayes_scaling.commands.output import emit, query_lines, query_record
 from bayes_scaling.conventions import MAX_MONTE_CARLO, pct
 
 
@@ -16,7 +16,7 @@ def cmd_isoflop_check(args) -> int:
     table = approach2_check(result, group=args.group, n_boot=args.bootstrap, seed=args.seed, ci_prob=args.ci)
     records = table.to_dict(orient="records")
     out = {"law": result.law.name, "ci_prob": args.ci, "budgets": records,
-           "n_disagree": int((~table["agree"]).sum())}
+           "n_disagree": int((~table["agree"]).sum()), **query_record(result, args.ci)}  # the runs' budgets: no guard
 
     def text():
         pct_text = pct(args.ci)
@@ -28,6 +28,7 @@ def cmd_isoflop_check(args) -> int:
                    f"[{r['N_parabola_low']:.3g}, {r['N_parabola_high']:.3g}], fit {r['N_fit']:.3g} "
                    f"[{r['N_fit_low']:.3g}, {r['N_fit_high']:.3g}]: {flag}{grid}")
         yield f"{out['n_disagree']} of {len(records)} budgets disagree"
+        yield from query_lines(result, out)
 
     return emit(text, out, as_json=args.json)
 

@@ -179,6 +179,26 @@ def extrapolation_lines(report: dict) -> list[str]:
     return lines
 
 
+def query_record(result, ci_prob: float, at: dict | None = None) -> dict[str, Any]:
+    """The blocks every query command's JSON carries about the fit it asked: ``units`` (:func:`units_record`),
+    ``diagnostics`` (:func:`diagnostics_record`) and, with ``at`` (the answer's plan: N parameters, D tokens, C FLOPs,
+    one each), ``extrapolation``, the guard's report there
+    (:func:`~bayes_scaling.queries.extrapolation.extrapolation_report`)."""
+    out: dict[str, Any] = {"units": units_record(result)}
+    if at is not None:
+        from bayes_scaling.queries.extrapolation import extrapolation_report
+
+        out["extrapolation"] = extrapolation_report(result, {k: np.array([v]) for k, v in at.items()}, ci_prob)
+    out["diagnostics"] = diagnostics_record(result)
+    return out
+
+
+def query_lines(result, record: dict) -> list[str]:
+    """The text of :func:`query_record`'s blocks: the extrapolation guard (when asked) and the diagnostics line."""
+    return [*(extrapolation_lines(record["extrapolation"]) if "extrapolation" in record else []),
+            diagnostics_line(result)]
+
+
 #: How ``target`` and ``target-metric`` say a target every searched budget meets (compute 0 in those draws).
 MET_AT_ANY_BUDGET = "reached at any budget (the target is at or above what the smallest budget already reaches)"
 

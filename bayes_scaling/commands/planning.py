@@ -142,7 +142,7 @@ def cmd_target(args) -> int:
     if args.compute is not None:
         out["budget_flops"] = budget_flops(args)
         d = decide(result, out["budget_flops"], cost=cost)
-        out["p_reach"] = {"with_the_decisions_plan": float((d.outcome["loss"] <= args.loss).mean()),
+        out["p_reach"] = {"with_the_decisions_plan": d.p_reach(args.loss),
                           "if_the_optimal_N_were_known": prob_reach(result, args.loss, out["budget_flops"], cost=cost),
                           "decision": {"N": d.N, "D": d.D, "utility": d.utility}}
     where = {q: out[k]["median"] for q, k in (("N", "N_opt"), ("D", "D_opt"), ("C", "compute"))}

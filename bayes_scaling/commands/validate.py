@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayes_scaling.commands.args import (add_json_arg, add_law_args, add_residual_process_arg, add_runs_args,
-                                         add_sampler_args, group_kw, int_at_least, positive_float, runs_from_args,
-                                         spec_from_args)
+from bayes_scaling.commands.args import (add_cost_args, add_json_arg, add_law_args, add_residual_process_arg,
+                                         add_runs_args, add_sampler_args, cost_from_args, group_kw, int_at_least,
+                                         positive_float, runs_from_args, spec_from_args)
 from bayes_scaling.conventions import MAX_MONTE_CARLO, loss_unit_of
 from bayes_scaling.commands.output import emit
 
@@ -19,7 +19,8 @@ def cmd_backtest(args) -> int:
     runs = runs_from_args(args, laws=[spec.law])
     res = backtest(runs, spec=spec, holdout_above=args.holdout_above, holdout_fraction=args.holdout_fraction,
                    seed=args.seed, draws=args.draws, tune=args.tune, chains=args.chains, n_boot=args.n_boot,
-                   calibrate=not args.no_calibrate, residual_process=args.residual_process, **group_kw(args, spec))
+                   calibrate=not args.no_calibrate, residual_process=args.residual_process,
+                   cost=cost_from_args(args, runs), **group_kw(args, spec))
     table = res.table.reset_index().to_dict(orient="records")
     unit = loss_unit_of(res.fit)
     units = {"loss": unit, "crps": unit, "mare": "fraction of the observed loss", "coverage": "fraction of held-out runs"}
@@ -70,6 +71,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--no-calibrate", action="store_true",
                    help="skip the leave-future-out extrapolation discrepancy (one fit fewer)")
     add_residual_process_arg(p)
+    add_cost_args(p, stored=True)
     add_runs_args(p)
     add_sampler_args(p)
     add_json_arg(p)

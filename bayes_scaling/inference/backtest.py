@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_scaling.conventions import MAX_MONTE_CARLO, check_count, check_positive
+from bayes_scaling.cost import CostLaw, with_cost
 from bayes_scaling.data.runs import require_runs
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.laws.base import ScalingLaw
@@ -107,7 +108,8 @@ def backtest(runs, law: str | None = None, spec=None, *, holdout_above: float | 
              holdout_fraction: float | None = None, seed: int = 0, draws: int = 1000, tune: int = 1000,
              chains: int = 4, n_boot: int = 100, baselines: bool = True, calibrate: bool = True,
              group_col: str | None = None,
-             vary: tuple[str, ...] | list[str] | None = None, residual_process: bool = False) -> BacktestResult:
+             vary: tuple[str, ...] | list[str] | None = None, residual_process: bool = False,
+             cost=None) -> BacktestResult:
     """Fit on the smaller runs, predict the held-out larger ones, and score every method.
 
     ``calibrate``: also score the fit with its extrapolation discrepancy, learned by
@@ -116,20 +118,26 @@ def backtest(runs, law: str | None = None, spec=None, *, holdout_above: float | 
     that model's data term); held-out runs of unseen groups are predicted as a new group.
     ``residual_process``: also score the fit (with its discrepancy, if calibrated) whose predictive continues
     the training runs' correlated residuals beyond them (:mod:`bayes_scaling.inference.residual_process`);
-    training runs it cannot be fitted to (groups, fewer than 4 distinct axis values) are refused before sampling."""
+    training runs it cannot be fitted to (groups, fewer than 4 distinct axis values) are refused before sampling.
+    ``cost``: the training cost law (a :class:`~bayes_scaling.cost.CostLaw`) the fit stores, as ``fit`` takes it
+    (default 6ND): a D derived from recorded compute is derived with it, and C beyond the runs is priced with it."""
     from bayes_scaling import baselines as bl
     from bayes_scaling.inference.fit import fit, resolve_spec
 
     spec = resolve_spec(law, spec)
     lw = spec.law
     n_boot = check_count("n_boot", n_boot, 1, MAX_MONTE_CARLO)  # before the fit, which would be wasted
+    if cost is not None and not isinstance(cost, CostLaw):
+        raise BayesScalingError(f"cost must be a CostLaw, got {cost!r}", quantity="cost")
+    require_runs(runs)
+    runs = with_cost(runs, cost)  # held-out runs' derived D as the training runs' (fit derives those again: a no-op)
     train, test, info = split_runs(runs, lw, holdout_above=holdout_above, holdout_fraction=holdout_fraction)
     if residual_process:
         from bayes_scaling.inference.residual_process import check_process_runs, with_residual_process
 
         check_process_runs(train, [lw], grouped=group_col is not None, families=[spec.likelihood.dist])
     res = fit(train, spec=spec, seed=seed, draws=draws, tune=tune, chains=chains, progress=False, group_col=group_col,
-              vary=vary)
+              vary=vary, cost=cost)
     inputs = {k: test.frame[k].to_numpy(float) for k in lw.input_names if k in test.frame}
     if "C" not in inputs and "C" in test.frame:
         inputs["C"] = test.frame["C"].to_numpy(float)

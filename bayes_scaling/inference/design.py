@@ -4,7 +4,6 @@ from a spec's priors (the prior predictive of a project with no runs yet)."""
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import replace
 from typing import Callable
@@ -12,8 +11,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from bayes_scaling.conventions import MAX_MONTE_CARLO, check_count, check_seed, derived_seed, seeded_rng
-from bayes_scaling.cost import ladder_cost, store_cost, stored_cost
+from bayes_scaling.conventions import MAX_MONTE_CARLO, check_count, check_seed, derived_seed, is_ensemble, seeded_rng
+from bayes_scaling.cost import ladder_cost, stored_cost
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.checks import check_sampler_counts
 from bayes_scaling.result import require_fit
@@ -78,7 +77,8 @@ def refit_expected(result, n_params, tokens, score: Callable, *, sims: int = 6, 
                    tune: int = 300, chains: int = 2) -> dict:
     """Expected ``score(fit)`` after adding runs (N, D) by real warm refits: per simulated world a
     posterior draw is the truth, the new runs' losses are drawn from its predictive (:func:`with_simulated_runs`)
-    and the fit is redone with the fit's spec, its cost law and, for a run-noise fit, run noise. The
+    and the fit is redone as every refit is (:func:`~bayes_scaling.inference.refit.refit`: its spec, cost law, run
+    noise). The
     extrapolation discrepancy is not calibrated again: a refit's score (the objective at the target,
     :func:`~bayes_scaling.queries.design.posterior_objective`) reads the law's draws alone. The worlds
     come from the stream ``derived_seed(seed, REFIT_WORLD_OFFSET)``, apart from those design's reweighting
@@ -88,23 +88,18 @@ def refit_expected(result, n_params, tokens, score: Callable, *, sims: int = 6, 
     bundled ladder and 5 of its runs). Returns the mean, the per-world scores and the seconds."""
     import time
 
-    from bayes_scaling.inference.fit import fit
+    from bayes_scaling.inference.refit import refit
 
-    if hasattr(result, "members"):
+    if is_ensemble(result):
         raise BayesScalingError("refits need a single fit, not an ensemble (reweighting only)", quantity="result")
     require_fit(result, ensemble=False)
     sims = check_count("sims", sims, 1, MAX_MONTE_CARLO)
     check_sampler_counts(draws, tune, chains)
-    run_noise = json.loads(result.tree.attrs.get("run_noise", "null")) is not None
     rng = seeded_rng(derived_seed(seed, REFIT_WORLD_OFFSET))
     scores, t0 = [], time.perf_counter()
     for i in range(sims):
         runs = with_simulated_runs(result, n_params, tokens, rng=rng)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            new = fit(runs, spec=result.spec, draws=draws, tune=tune, chains=chains, seed=derived_seed(seed, 101 * i),
-                      progress=False, run_noise=run_noise)
-        store_cost(new, stored_cost(result))
+        new = refit(result, runs, draws=draws, tune=tune, chains=chains, seed=derived_seed(seed, 101 * i))
         scores.append(float(score(new)))
     return {"mean": float(np.mean(scores)), "scores": scores, "seconds": time.perf_counter() - t0}
 

@@ -18,6 +18,7 @@ from bayes_scaling.plots.common import (
     compute_at_runs,
     envelope_runs,
     finish_log_axes,
+    largest_fitted,
     legend,
     mpl_text,
     new_figure,
@@ -148,7 +149,8 @@ def plot_frontier(result, compute_min=None, compute_max=None, *, ci_prob: float 
     frame = result.runs.frame
     c = compute_at_runs(result, cost=cost)  # beside N*(C) and D*(C), each run at its cost in the frontier's cost law
     lo_c = float(c.min()) if compute_min is None else float(compute_min)
-    hi_c = float(c.max()) * 1000 if compute_max is None else float(compute_max)
+    edge = largest_fitted(result, "C")  # the guard's largest run, C in the cost law's currency
+    hi_c = edge * 1000 if compute_max is None else float(compute_max)
     if not (np.isfinite(lo_c) and np.isfinite(hi_c) and 0 < lo_c < hi_c):
         raise BayesScalingError(f"the frontier needs 0 < compute_min < compute_max (FLOPs), got {compute_min!r} and "
                                 f"{compute_max!r}")
@@ -178,7 +180,7 @@ def plot_frontier(result, compute_min=None, compute_max=None, *, ci_prob: float 
         for (name, slope), style in zip(REFERENCE_SLOPES[q], ("--", ":")):
             ax.plot(grid, med[0] * (grid / grid[0]) ** slope, ls=style, color="0.45", lw=1.0, alpha=0.8,
                     label=f"{name} (slope only)")
-        ax.axvspan(c.max(), grid[-1], color="0.5", alpha=0.07, lw=0)
+        ax.axvspan(edge, grid[-1], color="0.5", alpha=0.07, lw=0)
         ylabel = f"compute-optimal {axis_label(result, 'N')}" if q == "N" else "compute-optimal tokens D*"
         finish_log_axes(ax, axis_label(result, "C"), ylabel, logy=True, loss_ticks=False)
         ax.set_xlim(grid[0], grid[-1])

@@ -67,6 +67,15 @@ def axis_label(result, quantity: str) -> str:
     return quantity
 
 
+def largest_fitted(result, quantity: str) -> float:
+    """The largest fitted value of ``quantity`` (e.g. ``"C"``, FLOPs) where the extrapolation guard starts counting
+    decades beyond the data (:func:`~bayes_scaling.queries.extrapolation.fitted_maxima`: for laws of N and D, C is
+    the stored cost law's C(N, D) of the runs): where a figure starts its "beyond the largest run" shading."""
+    from bayes_scaling.queries.extrapolation import fitted_maxima
+
+    return float(10 ** fitted_maxima(result)[quantity])
+
+
 def is_nd(law) -> bool:
     """Whether the law is a law of exactly N and D (allocation and IsoFLOP curves apply)."""
     return set(law.input_names) == {"N", "D"}

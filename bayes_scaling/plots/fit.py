@@ -20,6 +20,7 @@ from bayes_scaling.plots.common import (
     finish_log_axes,
     group_colors,
     is_nd,
+    largest_fitted,
     legend,
     mpl_text,
     pct,
@@ -74,7 +75,8 @@ def _fit_nd(result, groups, ci_prob, ax, fig):
 
     frame = result.runs.frame
     c = compute_at_runs(result)  # beside L*(C), each run at its cost in the fit's cost law
-    grid = np.geomspace(c.min() / 2, c.max() * 100, 80)
+    edge = largest_fitted(result, "C")  # the guard's largest run, C in the cost law's currency
+    grid = np.geomspace(c.min() / 2, edge * 100, 80)
     colors = group_colors(groups, result)
     for g in groups:
         med, lo, hi = median_interval(compute_optimal(result, grid, group=g)["loss_opt"], ci_prob)
@@ -103,7 +105,7 @@ def _fit_nd(result, groups, ci_prob, ax, fig):
             ax.scatter(c, frame["loss"], c=ratio, cmap="viridis", norm=norm, s=16, edgecolor="white", lw=0.3,
                        zorder=3, label="runs (colour: tokens per parameter)")
             _colorbar(fig, ax, norm, "viridis", "tokens per parameter D/N")
-    ax.axvspan(c.max(), grid[-1], color="0.5", alpha=0.08, lw=0, label="beyond the largest run")
+    ax.axvspan(edge, grid[-1], color="0.5", alpha=0.08, lw=0, label="beyond the largest run")
     finish_log_axes(ax, axis_label(result, "C"), loss_label(result))
     ax.set_xlim(grid[0], grid[-1])
     ax.set_title(f"{result.law.name} fit: compute-optimal loss L*(C) with its {pct(ci_prob)} band", fontsize="medium")

@@ -126,14 +126,15 @@ class PosteriorEvaluator:
         return self.posterior["sigma"]
 
     # -- parameters --------------------------------------------------------------------------
-    def params(self, group: str | None = None, *, seed: int = 0, stream: int = 0) -> dict[str, xr.DataArray]:
+    def params(self, group: str | None = None, *, seed: int | None = None, stream: int = 0) -> dict[str, xr.DataArray]:
         """Draws in the law function's convention (positive parameters as ``log_<name>``).
 
         ``group``: ``None`` for the population (the groups' mean on the log scale: offsets at 0), a fitted group's
-        label, or ``"new"`` for an unseen group (deviations drawn from the fitted spread: ``seed``, and
+        label, or ``"new"`` for an unseen group (deviations drawn from the fitted spread: ``seed``, default the
+        fit's, so ``predict``, allocation and every other query of one fit draw the same unseen group, and
         ``stream`` to tell several unseen groups apart; a stream of its own, independent of the noise
         draws made with the same seed)."""
-        check_seed(seed)
+        seed = self.seed if seed is None else check_seed(seed)
         law, post = self.law, self.posterior
         params = law.to_law_params(post)
         if group is None:
@@ -171,7 +172,7 @@ class PosteriorEvaluator:
     def _covariate_shift(self, shift: np.ndarray, dim: str) -> xr.DataArray:
         return xr.DataArray(shift, dims=(dim, "covariate")).dot(self.posterior["gamma"], dim="covariate")
 
-    def log_mean(self, values: dict, *, group: str | None = None, seed: int = 0,
+    def log_mean(self, values: dict, *, group: str | None = None, seed: int | None = None,
                  covariates: dict | None = None) -> xr.DataArray:
         """log of the law's loss at query points (dims chain, draw, query); ``values`` by symbol (N
         parameters, D tokens, C FLOPs ...; two of N, D, C suffice). ``covariates``: values by name
@@ -199,7 +200,7 @@ class PosteriorEvaluator:
         except ValueError:
             raise BayesScalingError(f"covariate values must be one number or one per query point ({n})") from None
 
-    def log_mean_at_runs(self, runs, *, seed: int = 0) -> xr.DataArray:
+    def log_mean_at_runs(self, runs, *, seed: int | None = None) -> xr.DataArray:
         """log of the law's loss at each run of a runs table (dims chain, draw, run), as the fit sees
         it: each run's own group (a group the fit never saw gets ``"new"``'s draws, ``seed``) and its
         covariate values centred as in the fit."""
@@ -222,7 +223,7 @@ class PosteriorEvaluator:
                                      for n, m in zip(self.covariates["names"], self.covariates["means"])])
         return {k: logs[k] for k in self.law.input_names}, labels, shift
 
-    def log_mean_runs(self, log_inputs: dict, *, labels=None, shift=None, seed: int = 0) -> xr.DataArray:
+    def log_mean_runs(self, log_inputs: dict, *, labels=None, shift=None, seed: int | None = None) -> xr.DataArray:
         """log of the law's loss at runs given their log-inputs (dims chain, draw, run): with a group
         label per run (``labels``; a group the fit never saw as ``"new"``) and the runs' centred
         covariates ``shift`` (run x covariate)."""
@@ -279,7 +280,7 @@ class PosteriorEvaluator:
         """``loss`` (the law) and ``loss_predictive`` (a new run: noise, discrepancy and, with ``se``, its
         evaluation standard error), nats/token, dims (chain, draw, query), with the query's inputs as coords."""
         q = query_inputs(self.law, **values, cost=self.cost)
-        log_mu = self.log_mean(values, group=group, seed=self.seed if seed is None else seed, covariates=covariates)
+        log_mu = self.log_mean(values, group=group, covariates=covariates)  # an unseen group: the fit's seed
         axis = None if self.discrepancy is None else q["values"]
         log_pred = self.log_predictive(log_mu, axis, rng=self.default_rng(1, seed), se=se)
         ds = xr.Dataset({"loss": np.exp(log_mu), "loss_predictive": np.exp(log_pred)})
@@ -304,7 +305,7 @@ class PosteriorEvaluator:
         """Draws of each run's loss as a new run (nats/token; array run x draws): the law at the run
         (:meth:`log_mean_at_runs`), the fitted noise and (``discrepancy``) the extrapolation
         discrepancy, if the fit carries one."""
-        log_mu = self.log_mean_at_runs(runs, seed=seed)
+        log_mu = self.log_mean_at_runs(runs)  # unseen groups from the fit's seed; ``seed`` draws the noise
         axis = None if self.discrepancy is None else self.values_at_runs(runs)
         log_pred = self.log_predictive(log_mu, axis, rng=seeded_rng(seed), discrepancy=discrepancy)
         return np.exp(log_pred.values).reshape(-1, log_mu.shape[-1]).T

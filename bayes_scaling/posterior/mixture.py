@@ -56,6 +56,12 @@ class MixtureEvaluator:
         """Per member, the indices (into its chain-major flattened draws) that enter the mixture."""
         return self._picks
 
+    @property
+    def sigma(self) -> xr.DataArray:
+        """Noise scale of log-loss per pooled draw (dims chain = 1, draw): each member's on the draws the mixture
+        took from it, as :attr:`PosteriorEvaluator.sigma <bayes_scaling.posterior.evaluator.PosteriorEvaluator.sigma>`."""
+        return self.pool({k: m.sigma for k, m in self.members.items()})
+
     def pool(self, per_member: dict[str, xr.DataArray]) -> xr.DataArray:
         """Member draws (dims chain, draw, ...) pooled by weight: dims (chain = 1, draw, ...)."""
         parts = []

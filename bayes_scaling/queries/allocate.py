@@ -22,13 +22,13 @@ from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, check_count, loss_u
 from bayes_scaling.cost import check_cost_range
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import check_query_size, positive_number
-from bayes_scaling.queries.draws import (LawDraws, bisect_decreasing, budgets_flops, check_target_loss, law_draws,
-                                         log_compute_to_reach, met_at_any_budget, require_allocation,
-                                         resolve_cost)
+from bayes_scaling.queries.draws import (LawDraws, bisect_decreasing, budgets_flops, check_target_loss,
+                                         decision_scores, decision_search, law_draws, log_compute_to_reach,
+                                         met_at_any_budget, params_unit, require_allocation, resolve_cost,
+                                         wasted_compute)
 from bayes_scaling.result import require_fit
 
 BUDGET_DIM = "budget"
-_GOLDEN = (np.sqrt(5.0) - 1) / 2
 
 
 def _da(values, budgets=None, attrs=None):
@@ -60,7 +60,7 @@ def compute_optimal(result, compute, *, flops_per_token: float = FLOPS_PER_PARAM
     check_cost_range(cost, np.exp(log_n))
     loss = np.exp(draws.log_loss(log_n, log_d))
     ds = xr.Dataset({
-        "N_opt": _da(np.exp(log_n), budgets, {"units": f"{result.runs_metadata['params_kind']} parameters"}),
+        "N_opt": _da(np.exp(log_n), budgets, {"units": params_unit(result)}),
         "D_opt": _da(np.exp(log_d), budgets, {"units": "tokens"}),
         "tokens_per_param": _da(np.exp(log_d - log_n), budgets, {"units": "tokens/parameter"}),
         "loss_opt": _da(loss, budgets, {"units": loss_unit_of(result)}),
@@ -107,13 +107,10 @@ def plan_outcome(result, compute: float, n_params: float, *, flops_per_token: fl
     log_d_plan = float(draws.log_tokens(log_ct, np.log(n_params)))
     log_loss_plan = draws.log_loss(np.log(n_params), log_d_plan)[..., 0]
     log_loss_opt = draws.log_loss_opt(np.array([log_ct]))[..., 0]
-    # C' <= C: search log(C'/k) in [log_ct - 60, log_ct]
-    log_ct_equiv = bisect_decreasing(lambda x: draws.log_loss_opt(x[..., None])[..., 0], log_loss_plan,
-                                      np.full(draws.shape, log_ct - 60.0), np.full(draws.shape, log_ct))
     return xr.Dataset({
         "loss": _da(np.exp(log_loss_plan), attrs={"units": loss_unit_of(result)}),
         "loss_penalty": _da(np.exp(log_loss_plan) - np.exp(log_loss_opt), attrs={"units": loss_unit_of(result)}),
-        "wasted_compute": _da(1 - np.exp(log_ct_equiv - log_ct), attrs={"units": "fraction of the budget"}),
+        "wasted_compute": _da(wasted_compute(draws, log_ct, log_loss_plan), attrs={"units": "fraction of the budget"}),
     }, attrs={"compute_flops": c, "N": float(n_params), "D": float(np.exp(log_d_plan))})
 
 
@@ -134,6 +131,11 @@ class Decision:
     @property
     def tokens_per_param(self) -> float:
         return self.D / self.N
+
+    def p_reach(self, target_loss: float) -> float:
+        """Posterior probability that this plan's law loss is at or below ``target_loss`` (the fit's loss unit)."""
+        unit = self.outcome["loss"].attrs.get("units") or "nats/token"
+        return float((self.outcome["loss"] <= check_target_loss(target_loss, unit)).mean())
 
 
 def parse_utility(utility: str) -> float | None:
@@ -204,17 +206,7 @@ def decide(result, compute: float, *, utility: str = "mean", max_params: float |
     if lo > hi:  # the limits exclude every plausible optimum: search next to the binding limit
         lo, hi = (max(lo_c, hi_c - 2 * np.log(30.0)), hi_c) if hi_c < lo else (lo_c, min(hi_c, lo_c + 2 * np.log(30.0)))
     check_query_size(grid, int(np.prod(draws.shape)))
-    u = np.linspace(lo, hi, grid)
-    loss = np.exp(draws.log_loss(u, draws.log_tokens(log_ct, u))).reshape(-1, grid)
-    score = loss.mean(axis=0) if q is None else np.quantile(loss, q, axis=0)
-    i = int(np.argmin(score))
-    # refine between the neighbouring grid points
-    a, b = u[max(i - 1, 0)], u[min(i + 1, grid - 1)]
-    for _ in range(60):
-        m1, m2 = b - _GOLDEN * (b - a), a + _GOLDEN * (b - a)
-        s1, s2 = (_score(draws, m, log_ct, q) for m in (m1, m2))
-        a, b = (a, m2) if s1 < s2 else (m1, b)
-    best = (a + b) / 2
+    best = decision_search(draws, log_ct, lo, hi, q=q, grid=grid)
     n_best = float(np.exp(best))
     if alternatives is not None and not isinstance(alternatives, dict):
         raise BayesScalingError(f"alternatives must be a dict {{name: planned N}}, got {alternatives!r}"[:200],
@@ -235,18 +227,18 @@ def decide(result, compute: float, *, utility: str = "mean", max_params: float |
 
 
 def _score(draws: LawDraws, u: float, log_ct: float, q: float | None) -> float:
-    loss = np.exp(draws.log_loss(np.array([u]), draws.log_tokens(log_ct, np.array([u])))).ravel()
-    return float(loss.mean() if q is None else np.quantile(loss, q))
+    loss = np.exp(draws.log_loss(np.array([u]), draws.log_tokens(log_ct, np.array([u])))).reshape(-1, 1)
+    return float(decision_scores(loss, q)[0])
 
 
 def compute_for_loss(result, target_loss: float, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
                      group: str | None = None, cost=None) -> xr.Dataset:
-    """Compute (FLOPs) the optimal plan needs to reach ``target_loss`` (nats/token), per draw, with
+    """Compute (FLOPs) the optimal plan needs to reach ``target_loss`` (the fit's loss unit), per draw, with
     the N* and D* there. Draws whose loss floor is above the target give ``inf``; draws that meet it at any
     budget (already at the smallest searched, :func:`~bayes_scaling.queries.draws.met_at_any_budget`) give 0.
     ``attrs``: ``p_unreachable`` and ``p_met_at_any_budget``, the shares of those draws."""
     require_fit(result)
-    target_loss = check_target_loss(target_loss)
+    target_loss = check_target_loss(target_loss, loss_unit_of(result))
     cost = resolve_cost(result, cost, flops_per_token)
     k = cost.k
     draws = law_draws(result, group, cost)
@@ -258,7 +250,7 @@ def compute_for_loss(result, target_loss: float, *, flops_per_token: float = FLO
     log_d = np.where(fin, draws.log_tokens(x0, np.where(fin, log_n, 0.0)), x)
     return xr.Dataset({
         "compute": _da(k * np.exp(x), attrs={"units": "FLOPs"}),
-        "N_opt": _da(np.exp(log_n), attrs={"units": "parameters"}),
+        "N_opt": _da(np.exp(log_n), attrs={"units": params_unit(result)}),
         "D_opt": _da(np.exp(log_d), attrs={"units": "tokens"}),
     }, attrs={"target_loss": float(target_loss), "p_unreachable": float(1 - reachable.mean()),
               "p_met_at_any_budget": met_at_any_budget(x)})
@@ -275,10 +267,10 @@ def prob_reach(result, target_loss: float, compute: float, *, flops_per_token: f
     ``"optimal"``, each draw at its own optimal N (as if the optimal N were known: an upper bound);
     ``"decision"``, the one (N, D) that :func:`decide` picks (expected-loss utility), the plan one would train."""
     require_fit(result)
-    target_loss = check_target_loss(target_loss)
+    target_loss = check_target_loss(target_loss, loss_unit_of(result))
     if plan == "decision":
         d = decide(result, compute, flops_per_token=flops_per_token, compute_unit=compute_unit, group=group, cost=cost)
-        return float((d.outcome["loss"] <= target_loss).mean())
+        return d.p_reach(target_loss)
     if plan != "optimal":
         raise BayesScalingError(f"plan must be 'optimal' or 'decision', got {plan!r}", quantity="plan")
     opt = compute_optimal(result, [compute], flops_per_token=flops_per_token, compute_unit=compute_unit, group=group,

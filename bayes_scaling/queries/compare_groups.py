@@ -22,7 +22,8 @@ from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, check_seed, loss_un
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import fraction
 from bayes_scaling.queries.allocate import compute_optimal
-from bayes_scaling.queries.draws import bisect_decreasing, budgets_flops, law_draws, resolve_cost
+from bayes_scaling.queries.draws import (budgets_flops, law_draws, log_compute_to_reach, met_at_any_budget,
+                                         resolve_cost)
 from bayes_scaling.result import require_fit
 
 
@@ -71,9 +72,12 @@ def group_losses(result, groups=None, *, compute: float | None = None, N=None, D
 def compute_multiplier(result, a: str, b: str, compute: float, *,
                        flops_per_token: float = FLOPS_PER_PARAM_TOKEN) -> xr.DataArray:
     """Per draw, C'/C where C' is the budget at which group ``b``'s optimal plan matches group
-    ``a``'s optimal loss at C (> 1: ``b`` needs more compute than ``a``); ``inf`` in draws where
-    ``b`` cannot reach that loss at any budget (its loss floor is above it). Budgets are priced by
-    the same cost law as :func:`group_losses` (the fit's stored one, else C = k N D)."""
+    ``a``'s optimal loss at C (> 1: ``b`` needs more compute than ``a``), searched as ``target`` searches a
+    loss (:func:`~bayes_scaling.queries.draws.log_compute_to_reach`, the same bracket): ``inf`` in draws where
+    ``b`` cannot reach that loss at any budget (its loss floor is above it), 0 where ``b`` meets it at any
+    budget (already at the smallest budget searched). ``attrs``: ``p_unreachable`` and ``p_met_at_any_budget``,
+    the shares of those draws. Budgets are priced by the same cost law as :func:`group_losses` (the fit's
+    stored one, else C = k N D)."""
     require_fit(result)
     cost = resolve_cost(result, None, flops_per_token)
     (c,) = budgets_flops([compute], "flops")
@@ -81,10 +85,10 @@ def compute_multiplier(result, a: str, b: str, compute: float, *,
     log_ct = np.log(c / cost.k)
     target = da.log_loss_opt(np.array([log_ct]))[..., 0]
     g = lambda x: db.log_loss_opt(x[..., None])[..., 0]  # noqa: E731
-    lo, hi = np.full(da.shape, log_ct - 40.0), np.full(da.shape, log_ct + 40.0)
-    x = bisect_decreasing(g, target, lo, hi)
-    x = np.where(g(hi) > target, np.inf, x)  # b never gets there
-    return xr.DataArray(np.exp(x - log_ct), dims=("chain", "draw"), attrs={"units": "compute ratio"})
+    x, reachable = log_compute_to_reach(g, target, da.shape)
+    return xr.DataArray(np.exp(x - log_ct), dims=("chain", "draw"),
+                        attrs={"units": "compute ratio", "p_unreachable": float(1 - reachable.mean()),
+                               "p_met_at_any_budget": met_at_any_budget(x)})
 
 
 def compare_groups(result, groups=None, *, compute: float | None = None, N=None, D=None, rope: float = 0.01,

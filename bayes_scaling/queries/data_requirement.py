@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.conventions import check_count, check_positive, real_array
+from bayes_scaling.conventions import check_count, check_positive, loss_unit_of, real_array
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.queries.draws import bisect_decreasing, check_target_loss, law_draws
 from bayes_scaling.result import require_fit
@@ -72,10 +72,10 @@ def data_requirement(result, n_min: float, n_max: float, delta: float = 0.02, po
 
 
 def tokens_for_loss(result, N, target_loss: float) -> xr.DataArray:
-    """Tokens a model of N parameters needs to reach ``target_loss`` (nats/token), per draw;
+    """Tokens a model of N parameters needs to reach ``target_loss`` (the fit's loss unit), per draw;
     ``inf`` where even infinite data cannot get there (L(N, inf) >= target)."""
     require_fit(result)
-    target_loss = check_target_loss(target_loss)
+    target_loss = check_target_loss(target_loss, loss_unit_of(result))
     n = _sizes(N)
     d = law_draws(result)
     log_n = np.log(n)

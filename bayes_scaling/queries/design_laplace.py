@@ -91,6 +91,6 @@ def laplace_for(pre, n_params, tokens, outcome=None) -> LaplaceUpdate | None:
     """The Laplace fallback for ``pre``'s draws (``outcome``: the candidates' predictive,
     :class:`~bayes_scaling.queries.design_outcome.Outcome`; None: the family's noise alone), or None for an
     ensemble's mixture of laws."""
-    if hasattr(pre.draws, "parts"):
+    if pre.draws.mixture:
         return None
     return LaplaceUpdate(pre, n_params, tokens, outcome)

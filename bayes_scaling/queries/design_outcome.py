@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bayes_scaling.conventions import is_ensemble
 from bayes_scaling.posterior.inputs import query_inputs
 
 
@@ -79,7 +80,7 @@ def candidate_outcome(result, pre, n_params, tokens) -> Outcome:
     of the fit's flattened draws it kept). An ensemble: each member's terms on the draws the mixture took
     from it, as ``predict`` on an ensemble applies each member's discrepancy to its own draws."""
     n, d = np.atleast_1d(np.asarray(n_params, float)), np.atleast_1d(np.asarray(tokens, float))
-    if hasattr(result, "members"):
+    if is_ensemble(result):
         picks = result.evaluator.picks
         parts = {k: _member_terms(m, n, d) for k, m in result.members.items()}
         scale, shift = (np.concatenate([p[i][picks[k]] for k, p in parts.items()]) for i in (0, 2))

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayes_scaling.conventions import CI_PROB, seeded_rng
+from bayes_scaling.conventions import CI_PROB, seeded_rng, is_ensemble
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import interval_bounds, thin_indices, weighted_quantiles
-from bayes_scaling.queries.draws import bisect_decreasing, budgets_flops, law_draws, thin_draws
+from bayes_scaling.queries.draws import (budgets_flops, decision_scores, decision_search, law_draws, thin_draws,
+                                         wasted_compute)
 
 OBJECTIVES = ("n_star", "n_star_width", "loss", "wasted_compute")
 #: how each objective scales with the variance of the linearised quantity (Gaussian update): a width as its square root
@@ -37,15 +38,12 @@ def draws_sigma_family(result, cost: CostLaw | None = None):
         if getattr(result, name) is not None:
             raise BayesScalingError(f"design supports fits without groups or covariates; this fit has {name}")
     draws = law_draws(result, cost=cost)
-    if hasattr(result, "members"):
-        picks = result.evaluator.picks
-        fams = {m.spec.likelihood.describe() for m in result.members.values()}
-        if len(fams) > 1:
-            raise BayesScalingError(f"ensemble members use different likelihood families {sorted(fams)}")
-        sigma = np.concatenate([_flat(m.evaluator.sigma.transpose("chain", "draw").values)[picks[k]]
-                                for k, m in result.members.items()])
-        return draws, sigma, next(iter(result.members.values())).spec.likelihood.dist
-    return draws, _flat(result.evaluator.sigma.transpose("chain", "draw").values), result.spec.likelihood.dist
+    fits = result.members.values() if is_ensemble(result) else [result]
+    fams = {m.spec.likelihood.describe() for m in fits}
+    if len(fams) > 1:
+        raise BayesScalingError(f"ensemble members use different likelihood families {sorted(fams)}")
+    sigma = _flat(result.evaluator.sigma.transpose("chain", "draw").values)  # an ensemble's: its mixture's draws
+    return draws, sigma, next(iter(fits)).spec.likelihood.dist
 
 
 def interval_width(values: np.ndarray, w: np.ndarray, ci_prob: float = CI_PROB) -> np.ndarray:
@@ -99,14 +97,10 @@ class Preposterior:
     @property
     def waste_grid(self) -> np.ndarray:
         """Wasted compute (fraction of C) of each grid plan per draw: 1 - C'/C, C' the budget at which
-        the draw's optimal plan reaches the plan's loss (array draws x grid)."""
+        the draw's optimal plan reaches the plan's loss (array draws x grid; :func:`~.draws.wasted_compute`)."""
         if self._waste is None:
-            shape = self.draws.shape + (len(self.u),)
             log_plan = self.draws.log_loss(self.u, self.draws.log_tokens(self.log_ct, self.u))
-            g = lambda x: self.draws.log_loss_opt(x)  # noqa: E731
-            x = bisect_decreasing(g, log_plan, np.full(shape, self.log_ct - 60.0), np.full(shape, self.log_ct),
-                                  iters=60)
-            self._waste = self._flat(np.clip(1 - np.exp(x - self.log_ct), 0.0, 1.0))
+            self._waste = self._flat(wasted_compute(self.draws, self.log_ct, log_plan))
         return self._waste
 
     def objective(self, w: np.ndarray, name: str | None = None) -> np.ndarray:
@@ -119,7 +113,7 @@ class Preposterior:
         if name == "n_star_width":
             return self.width(w)
         if name == "loss":
-            pick = np.argmin(w @ self.loss_grid, axis=1)
+            pick = np.argmin(decision_scores(self.loss_grid, weights=w), axis=1)  # each world's decision on the grid
             at = self.loss_grid[:, pick].T
             m = np.sum(w * at, axis=1)
             return np.maximum(np.sum(w * at * at, axis=1) - m * m, 0.0)
@@ -135,5 +129,6 @@ class Preposterior:
         return float(self.objective(np.full(self.size, 1.0 / self.size), name)[0])
 
     def decision(self) -> float:
-        """N (parameters) minimising the posterior expected loss on the grid."""
-        return float(np.exp(self.u[np.argmin(self.loss_grid.mean(axis=0))]))
+        """N (parameters) minimising the posterior expected loss over these draws, by ``allocate``'s search
+        (:func:`~.draws.decision_search`: its grid refined by golden section) within the grid's range."""
+        return float(np.exp(decision_search(self.draws, self.log_ct, self.u[0], self.u[-1])))

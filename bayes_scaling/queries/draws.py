@@ -9,7 +9,7 @@ import copy
 import numpy as np
 
 from bayes_scaling.conventions import (COMPUTE_UNIT_NAMES, FLOPS_PER_PARAM_TOKEN, canonical_compute_unit,
-                                       compute_to_flops, real_array)
+                                       compute_to_flops, real_array, is_ensemble)
 from bayes_scaling.cost import CostLaw, stored_cost
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import positive_number
@@ -67,13 +67,22 @@ def resolve_cost(result, cost: CostLaw | None = None, flops_per_token: float = F
     return stored
 
 
-def check_target_loss(target_loss) -> float:
-    return positive_number(target_loss, "target loss must be a number > 0 (nats/token)")
+def check_target_loss(target_loss, loss_unit: str = "nats/token") -> float:
+    """A target loss: a finite number > 0, in ``loss_unit`` (the fit's, named in the error)."""
+    return positive_number(target_loss, f"target loss must be a number > 0 ({loss_unit})")
+
+
+def params_unit(result) -> str:
+    """The unit of a parameter count N the fit's runs define: ``"<params_kind> parameters"`` (e.g. ``"total
+    parameters"``); the one label of N, N* and N_opt in every query."""
+    return f"{result.runs_metadata['params_kind']} parameters"
 
 
 class LawDraws:
     """Posterior parameters of one law as NumPy arrays shaped (chain, draw, 1) for fast broadcasting.
     Budgets enter as x = log(C / k) with the cost law's k (``cost``, default 6ND)."""
+
+    mixture = False  #: one law's draws (:class:`MixtureDraws`: an ensemble's)
 
     def __init__(self, result, group: str | None = None, *, law=None, params: dict | None = None,
                  cost: CostLaw | None = None):
@@ -111,6 +120,8 @@ class LawDraws:
 class MixtureDraws:
     """The draws of an ensemble as one (chain = 1, draw) array: each member's law on the draws the
     mixture picked from it, concatenated in the mixture's order; same calls as :class:`LawDraws`."""
+
+    mixture = True
 
     def __init__(self, ensemble, group: str | None = None, cost: CostLaw | None = None):
         picks = ensemble.evaluator.picks
@@ -153,7 +164,7 @@ class MixtureDraws:
 def law_draws(result, group: str | None = None, cost: CostLaw | None = None):
     """:class:`LawDraws` of a fit, or :class:`MixtureDraws` of an ensemble (budgets priced by ``cost``,
     default 6ND)."""
-    if hasattr(result, "members"):
+    if is_ensemble(result):
         if group is not None and result.hierarchy is None:
             raise BayesScalingError(f"group {group!r}: this ensemble's members share no groups")
         return MixtureDraws(result, group, cost)
@@ -194,6 +205,48 @@ def bisect_decreasing(g, target, lo, hi, iters: int = 100):
     return (lo + hi) / 2
 
 
+def decision_scores(loss, q: float | None = None, weights=None) -> np.ndarray:
+    """The decision's objective of each plan: ``loss`` (draws x plans, the fit's loss unit) averaged over the
+    draws (``q`` None) or its ``q``-quantile; with ``weights`` (worlds x draws, rows summing to 1, mean only),
+    one row of scores per world (worlds x plans)."""
+    if weights is not None:
+        if q is not None:
+            raise BayesScalingError("a weighted decision minimises the expected loss only (no quantile utility)")
+        return np.asarray(weights, float) @ loss
+    return loss.mean(axis=0) if q is None else np.quantile(loss, q, axis=0)
+
+
+def decision_search(draws, log_ct: float, lo: float, hi: float, *, q: float | None = None, grid: int = 801) -> float:
+    """log N of the one plan (N, D at x = log(C/k) = ``log_ct`` under ``draws.cost``) that minimises the expected
+    loss over ``draws`` (``q`` None) or its ``q``-quantile (:func:`decision_scores`), within log N in [``lo``,
+    ``hi``]: the best of ``grid`` evenly spaced points, refined by golden section between its neighbours (60 steps,
+    to float precision). The one search of ``allocate``'s decision and of design's decision now (design's
+    simulated worlds pick theirs on its grid, :func:`decision_scores` with weights)."""
+
+    def score(v):
+        v = np.atleast_1d(np.asarray(v, float))
+        return decision_scores(np.exp(draws.log_loss(v, draws.log_tokens(log_ct, v))).reshape(-1, v.size), q)
+
+    u = np.linspace(lo, hi, grid)
+    i = int(np.argmin(score(u)))
+    a, b = u[max(i - 1, 0)], u[min(i + 1, grid - 1)]
+    for _ in range(60):
+        m1, m2 = b - _GOLDEN * (b - a), a + _GOLDEN * (b - a)
+        a, b = (a, m2) if score(m1)[0] < score(m2)[0] else (m1, b)
+    return float((a + b) / 2)
+
+
+def wasted_compute(draws, log_ct, log_loss_plan, iters: int = 100) -> np.ndarray:
+    """1 - C'/C per draw (fraction of the budget, in [0, 1]): C' the budget at which the draw's optimal plan reaches
+    the plan's loss (``log_loss_plan``, log of the fit's loss unit, shaped like ``draws`` plus any trailing plan
+    axes), C at x = log(C/k) = ``log_ct``; by bisection of log(C'/k) over [log_ct - 60, log_ct] (0 for an optimal
+    plan). The one wasted compute of ``allocate`` and of design."""
+    shape = np.shape(log_loss_plan)
+    x = bisect_decreasing(lambda v: draws.log_loss_opt(v.reshape(shape[:2] + (-1,))).reshape(shape), log_loss_plan,
+                          np.full(shape, log_ct - 60.0), np.full(shape, log_ct), iters=iters)
+    return np.clip(1 - np.exp(x - log_ct), 0.0, 1.0)
+
+
 #: The bracket of :func:`log_compute_to_reach` in x = log(C / k): 1e6 to 1e60 budgets in units of the cost law's
 #: k (e.g. 6e6 to 6e60 FLOPs for 6ND). Far beyond any training run at both ends, so the bisection, not the
 #: bracket, sets the answer; at its top a law's reducible terms are negligible (its loss is at its floor).
@@ -225,7 +278,7 @@ def met_at_any_budget(x) -> float:
 def thin_draws(draws, idx):
     """Law draws (:class:`LawDraws` or an ensemble's :class:`MixtureDraws`) at flat draw indices
     ``idx`` (sorted), shaped (1, len(idx))."""
-    if hasattr(draws, "parts"):
+    if draws.mixture:
         out, parts, lo = copy.copy(draws), [], 0
         for part in draws.parts:
             size = int(np.prod(part.shape))

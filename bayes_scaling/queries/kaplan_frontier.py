@@ -25,7 +25,7 @@ from bayes_scaling.conventions import (FLOPS_PER_PARAM_TOKEN, KAPLAN_ALPHA_B, KA
                                        flops_to_pf_days, pf_days_to_flops)
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.inputs import check_query_size, fraction
-from bayes_scaling.queries.draws import bisect_decreasing, check_budgets
+from bayes_scaling.queries.draws import bisect_decreasing, check_budgets, params_unit
 from bayes_scaling.result import require_fit
 
 
@@ -72,7 +72,7 @@ def efficient_frontier(result, compute_pf_days, *, b_star: float = KAPLAN_B_STAR
     dims3, dims2 = ("chain", "draw", "budget"), ("chain", "draw")
     ds = xr.Dataset(
         {
-            "N_opt": (dims3, np.exp(log_n), {"units": "parameters"}),
+            "N_opt": (dims3, np.exp(log_n), {"units": params_unit(result)}),
             "S_min": (dims3, np.exp(log_s), {"units": "steps"}),
             "B": (dims3, np.exp(log_b), {"units": "tokens per batch"}),
             "loss": (dims3, np.exp(log_l), {"units": "nats/token"}),
@@ -111,7 +111,7 @@ def converged_plan_loss(result, compute_pf_days: float, *, f: float = 0.02, b_st
                                np.full(a_n.shape, 60.0))
     _, log_l, log_s = parts(log_n)
     dims = ("chain", "draw")
-    return xr.Dataset({"N": (dims, np.exp(log_n), {"units": "parameters"}),
+    return xr.Dataset({"N": (dims, np.exp(log_n), {"units": params_unit(result)}),
                        "S": (dims, np.exp(log_s), {"units": "steps"}),
                        "loss": (dims, np.exp(log_l), {"units": "nats/token"})},
                       attrs={"compute_pf_days": float(compute_pf_days), "f": f})

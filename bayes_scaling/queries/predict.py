@@ -20,9 +20,10 @@ def predict_loss(result, N=None, D=None, C=None, *, seed: int | None = None, gro
     return result.predict(N=N, D=D, C=C, seed=seed, group=group, covariates=covariates, **extra)
 
 
-def log_mu_at_runs(result, runs, *, seed: int = 0) -> xr.DataArray:
+def log_mu_at_runs(result, runs, *, seed: int | None = None) -> xr.DataArray:
     """The law's log-loss at each run of a runs table (dims chain, draw, run), each run in its own group
-    (an unseen group gets ``"new"``'s draws) with its covariates centred as in the fit."""
+    (an unseen group gets ``"new"``'s draws, seeded by ``seed``, default the fit's) with its covariates centred
+    as in the fit."""
     return result.evaluator.log_mean_at_runs(runs, seed=seed)
 
 

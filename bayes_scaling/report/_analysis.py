@@ -187,7 +187,10 @@ def groups_section(ctx) -> Section | None:
             [f"P({a} better than {bb})", f"{c['p_a_better']:.3f}"],
             [f"P(|difference| < {pct(c['rope'])} of the loss)", f"{c['p_rope']:.3f}"]]
     if "compute_multiplier" in c:
-        diff.append([f"compute {bb} needs to match {a} (x C)", draws_interval(c["compute_multiplier"], ci, 3)])
+        m = c["compute_multiplier"]
+        diff.append([f"compute {bb} needs to match {a} (x C)", draws_interval(m, ci, 3)])
+        if m.attrs["p_met_at_any_budget"] > 0:
+            diff.append([f"P({bb} matches {a}'s loss at any budget, x 0)", f"{m.attrs['p_met_at_any_budget']:.3f}"])
     diff += [[f"{k}({bb}) - {k}({a}) ({param_unit(result, k)})", draws_interval(v, ci)]
              for k, v in c["param_diff"].items()]
     sec.add(Table(["quantity", f"{interval_header(ci)} or probability"], diff, f"Paired difference {bb} vs {a}"))

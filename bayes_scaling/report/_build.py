@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from bayes_scaling.conventions import CI_PROB, check_ci_prob
+from bayes_scaling.conventions import CI_PROB, check_ci_prob, is_ensemble
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.plots.common import is_nd, pct
 from bayes_scaling.posterior.inputs import positive_number
@@ -141,7 +141,7 @@ def build_report(result, config: ReportConfig | None = None) -> Report:
     """Compute every section of the report for ``result``: a FitResult, or an EnsembleResult (a section on
     the ensemble first; the planning sections from its mixture, the per-fit ones from its heaviest member)."""
     config = config or ReportConfig()
-    ens = result if hasattr(result, "members") else None
+    ens = result if is_ensemble(result) else None
     top = None if ens is None else max(ens.weights, key=ens.weights.get)
     fit = result if ens is None else ens.members[top]
     ctx = _context(fit, config)

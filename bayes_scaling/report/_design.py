@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from bayes_scaling.conventions import is_ensemble
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.plots.common import compute_at_runs, is_nd
 from bayes_scaling.report._model import Para, Section, Table, num
@@ -29,7 +30,7 @@ def design_section(ctx) -> Section:
 
     result = ctx.result
     sec = Section("design", "Which runs next")
-    laws = [m.law for m in result.members.values()] if hasattr(result, "members") else [result.law]
+    laws = [m.law for m in result.members.values()] if is_ensemble(result) else [result.law]
     for law in laws:
         if not is_nd(law):
             whose = "a member of this ensemble, law" if len(laws) > 1 else "this fit's law"
@@ -93,7 +94,7 @@ def design_section(ctx) -> Section:
     steps = "; ".join(f"first {i}: saves {num(st['value_flops'])} FLOPs for {num(st['cost_flops'])}"
                       for i, st in enumerate(sg["steps"], 1))
     verdict = verdict_text(sg)
-    note = collapse_note(sg, des.min_ess, refits=not hasattr(result, "members"))
+    note = collapse_note(sg, des.min_ess, refits=not is_ensemble(result))
     sec.add(Para(f"Stop or go: the decision at C wastes {100 * sg['expected_wasted_now']:.2f}% of the budget in "
                  f"expectation now (perfect information would save {num(sg['evpi_flops'])} FLOPs). "
                  f"{steps or 'no picks'}. "

@@ -42,19 +42,21 @@ def other_likelihood_spec(spec: LawSpec) -> LawSpec:
     return replace(spec.with_family(family), origin=f"{spec.origin} (likelihood: {family})")
 
 
-def _quiet_fit(runs, spec, *, seed, draws, tune, chains, vary=None, group_col=None):
+def _quiet_fit(runs, spec, *, seed, draws, tune, chains, settings=None):
     """``fit`` with its diagnostics warning captured (the report shows the diagnostics itself)."""
     from bayes_scaling.inference.fit import fit
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return fit(runs, spec=spec, seed=seed, draws=draws, tune=tune, chains=chains, progress=False, vary=vary,
-                   group_col=group_col)
+        return fit(runs, spec=spec, seed=seed, draws=draws, tune=tune, chains=chains, progress=False,
+                   **(settings or {}))
 
 
 @dataclass(frozen=True)
 class FitJob:
-    """One refit: runs, the spec as text (it travels to a worker process), sampler settings."""
+    """One refit: runs, the spec as text (it travels to a worker process), sampler settings, and what a refit
+    of the report's fit keeps (:func:`~bayes_scaling.inference.refit.refit_settings`: cost law, run noise,
+    hierarchy; empty for the break test's fits of the loss envelope, which are not refits of the fit's runs)."""
 
     key: str
     runs: object
@@ -64,8 +66,7 @@ class FitJob:
     draws: int
     tune: int
     chains: int
-    vary: tuple | None = None
-    group_col: str | None = None
+    settings: tuple = ()  #: (keyword, value) pairs of :func:`~bayes_scaling.inference.refit.refit_settings`
 
 
 def _fit_job(job: FitJob) -> tuple[object, str | None]:
@@ -74,7 +75,7 @@ def _fit_job(job: FitJob) -> tuple[object, str | None]:
     try:
         spec = parse_spec(job.spec_text, job.spec_origin)
         return _quiet_fit(job.runs, spec, seed=job.seed, draws=job.draws, tune=job.tune, chains=job.chains,
-                          vary=list(job.vary) if job.vary else None, group_col=job.group_col), None
+                          settings=dict(job.settings)), None
     except Exception as e:  # noqa: BLE001
         return None, " ".join(f"{type(e).__name__}: {e}".split())
 
@@ -97,10 +98,14 @@ class RefitRunner:
         return self._done[key]
 
 
-def _job(key, runs, spec, cfg: RefitConfig, seed: int, hier: dict | None = None, *, break_fit: bool = False) -> FitJob:
+def _job(key, runs, spec, cfg: RefitConfig, seed: int, result=None, *, break_fit: bool = False) -> FitJob:
+    """A job; with ``result``, a refit of it (:func:`~bayes_scaling.inference.refit.refit_settings`)."""
+    from bayes_scaling.inference.refit import refit_settings
+
+    settings = () if result is None else tuple(refit_settings(result, spec).items())
     return FitJob(key, runs, spec.synced().text, spec.origin, seed,
                   cfg.break_draws if break_fit else cfg.draws, cfg.break_tune if break_fit else cfg.tune, cfg.chains,
-                  tuple(hier["vary"]) if hier else None, hier["group_col"] if hier else None)
+                  settings)
 
 
 def outlier_mask(result) -> tuple[np.ndarray, np.ndarray, float]:
@@ -154,21 +159,20 @@ class RefitPlan:
 def plan_refits(result, cfg: RefitConfig, seed: int) -> RefitPlan:
     """Every refit job of a report: the other likelihood, the outlier rule, the other parameter
     convention, and the two laws of the break test."""
-    hier = result.hierarchy
     spec = result.spec
     other_spec = other_likelihood_spec(spec)
-    jobs = [_job("likelihood", result.runs, other_spec, cfg, derived_seed(seed, 1), hier)]
+    jobs = [_job("likelihood", result.runs, other_spec, cfg, derived_seed(seed, 1), result)]
     keep, resid, rsd = outlier_mask(result)
     n_out = int((~keep).sum())
     note = None
     if n_out and keep.sum() >= len(result.law.params) + 2:
-        jobs.append(_job("outliers", result.runs.subset(keep), spec, cfg, derived_seed(seed, 2), hier))
+        jobs.append(_job("outliers", result.runs.subset(keep), spec, cfg, derived_seed(seed, 2), result))
     elif n_out:
         note = f"dropping {n_out} runs would leave too few to fit; not refitted"
     other_kind = None
     if "N" in result.law.input_names and spec.params_kind is None:  # a declared kind refuses the other one
         converted, other_kind = runs_in_other_params_kind(result.runs)
-        jobs.append(_job("params_kind", converted, spec, cfg, derived_seed(seed, 3), hier))
+        jobs.append(_job("params_kind", converted, spec, cfg, derived_seed(seed, 3), result))
     got = break_runs(result)
     if isinstance(got, str):
         break_info = got
@@ -177,7 +181,8 @@ def plan_refits(result, cfg: RefitConfig, seed: int) -> RefitPlan:
         names = {"unbroken": f"power_{axis.lower()}", "broken": f"bnsl1_{axis.lower()}"}
         for i, (role, law_name) in enumerate(names.items()):
             if not (result.law.name == law_name and runs is result.runs):
-                jobs.append(_job(f"break_{role}", runs, _spec(law_name), cfg, derived_seed(seed, 10 + i), break_fit=True))
+                jobs.append(_job(f"break_{role}", runs, _spec(law_name), cfg, derived_seed(seed, 10 + i),
+                                 result if runs is result.runs else None, break_fit=True))  # the fit's runs: a refit
         break_info = (label, how, len(runs), names)
     return RefitPlan(jobs, other_spec.likelihood.describe(), keep, resid, rsd, note, other_kind, break_info)
 

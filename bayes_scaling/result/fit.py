@@ -313,9 +313,10 @@ class FitResult:
                                   discrepancy=self.discrepancy, seed=int(self.sampler_config.get("seed", 0)),
                                   loss_unit=self.loss_unit, cost=stored_cost(self))
 
-    def law_params(self, group: str | None = None, *, seed: int = 0) -> dict[str, xr.DataArray]:
+    def law_params(self, group: str | None = None, *, seed: int | None = None) -> dict[str, xr.DataArray]:
         """Posterior draws in the law function's convention (for NumPy queries): ``group`` ``None``
-        for the population, a group label, or ``"new"`` for an unseen group (seeded by ``seed``)."""
+        for the population, a group label, or ``"new"`` for an unseen group (seeded by ``seed``, default the
+        fit's seed: the unseen group ``predict`` and every query draw)."""
         return self.evaluator.params(group, seed=seed)
 
     @property
@@ -383,8 +384,9 @@ class FitResult:
         """Posterior of the law's loss (``loss``) and of a new run's (``loss_predictive``: the fitted noise,
         plus the extrapolation discrepancy when the fit carries one) at query points, nats/token, dims
         (chain, draw, query). ``N`` parameters, ``D`` tokens, ``C`` FLOPs (two of them suffice),
-        ``extra``: further inputs (``U``, ``X``, ``S``, ``L``). ``group``: a group label, ``"new"`` or ``None``
-        (the population); ``covariates``: values by name (the rest stay at the runs' mean); ``se``: the new
+        ``extra``: further inputs (``U``, ``X``, ``S``, ``L``). ``group``: a group label, ``"new"`` (an unseen group,
+        drawn from the fit's seed as in every query) or ``None`` (the population); ``seed``: the new run's noise
+        draws (default: from the fit's seed); ``covariates``: values by name (the rest stay at the runs' mean); ``se``: the new
         run's evaluation standard error (response units), for fits with run noise that were given SEs."""
         return self.evaluator.predict({"N": N, "D": D, "C": C, **extra}, group=group, seed=seed,
                                       covariates=covariates, se=se)
