@@ -4,6 +4,8 @@ same diagnostics; and one "largest quarter" fallback for the discrepancy's split
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -103,3 +105,25 @@ def test_the_mixtures_calibration_refuses_two_noise_families_before_any_inner_fi
     monkeypatch.setattr(ens_mod, "fit", lambda *a, **k: pytest.fail("an inner fit ran"))
     with pytest.raises(BayesScalingError, match="families differ"):
         ens_mod.with_mixture_discrepancy(EnsembleResult({"t": a, "n": b}, {"t": 0.5, "n": 0.5}, {"method": "equal"}))
+
+
+def test_the_single_fits_inner_fit_keeps_the_cost_law_run_noise_and_hierarchy():
+    """The calibration's inner fit is a refit (:func:`~bayes_scaling.result.refit.refit_settings`): it keeps the
+    fit's stored cost law and run noise, as every other refit does (it fell back to 6ND and dropped run noise)."""
+    from bayes_scaling.cost import CostLaw, store_cost
+    from bayes_scaling.inference.discrepancy import calibrate
+
+    runs = _curve(16)
+    res = bs.fit(runs, law="power_x", draws=100, tune=100, chains=2, seed=3, progress=False)
+    store_cost(res, CostLaw(kind="6nd", k=8.0))
+    res.tree.attrs["run_noise"] = json.dumps({"sd": "sigma_run"})
+    seen = {}
+
+    def spy(train, **kw):
+        seen.update(kw)
+        raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError, match="stop"):
+        calibrate(res, spy)
+    assert seen["cost"] == CostLaw(kind="6nd", k=8.0) and seen["run_noise"] is True
+    assert seen["group_col"] is None and seen["vary"] is None

@@ -41,6 +41,7 @@ from bayes_scaling.inference.budgets import decades_cut, level_cut
 from bayes_scaling.posterior.intervals import interval_bounds, quantiles, thin_indices
 from bayes_scaling.posterior.discrepancy import (GROUP, Discrepancy, decades_outside, extrapolation_box, scale_values,
                                                  split_axis)
+from bayes_scaling.result.refit import refit_settings
 from bayes_scaling.specs.families import get_family, laplace_normal_logpdf
 
 __all__ = ["GROUP", "Discrepancy", "split_axis", "decades_outside", "extrapolation_box", "scale_values", "laplace_normal_logpdf", "calibrate", "grid_posterior", "pooled_grid_posterior",
@@ -157,11 +158,9 @@ def calibrate(result, fitter, *, inner_decades: float = 1.0, draws: int | None =
     cfg = result.sampler_config
     seed = derived_seed(cfg.get("seed", 0), 1) if seed is None else int(seed)
     train, test, thr = inner_split(runs, law, inner_decades)
-    h = result.hierarchy
     inner = fitter(train, spec=spec, draws=draws or min(int(cfg.get("draws", 1000)), 1000),
-                tune=tune or _inner_tune(cfg), chains=int(cfg.get("chains", 4)), seed=seed,
-                progress=False, group_col=None if h is None else h["group_col"],
-                target_accept=cfg.get("target_accept"), vary=None if h is None else tuple(h["vary"]))
+                tune=tune or _inner_tune(cfg), chains=int(cfg.get("chains", 4)), seed=seed, progress=False,
+                target_accept=cfg.get("target_accept"), **refit_settings(result))  # its cost law, run noise, hierarchy
     mu = inner.evaluator.log_mean_at_runs(test, seed=seed)  # chain, draw, run; unseen groups as a new group
     rng = seeded_rng(seed)
     cost = stored_cost(result)  # C of held-out and fitted runs in a query's currency (scale_values)

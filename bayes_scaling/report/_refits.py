@@ -55,7 +55,7 @@ def _quiet_fit(runs, spec, *, seed, draws, tune, chains, settings=None):
 @dataclass(frozen=True)
 class FitJob:
     """One refit: runs, the spec as text (it travels to a worker process), sampler settings, and what a refit
-    of the report's fit keeps (:func:`~bayes_scaling.inference.refit.refit_settings`: cost law, run noise,
+    of the report's fit keeps (:func:`~bayes_scaling.result.refit.refit_settings`: cost law, run noise,
     hierarchy; empty for the break test's fits of the loss envelope, which are not refits of the fit's runs)."""
 
     key: str
@@ -66,7 +66,7 @@ class FitJob:
     draws: int
     tune: int
     chains: int
-    settings: tuple = ()  #: (keyword, value) pairs of :func:`~bayes_scaling.inference.refit.refit_settings`
+    settings: tuple = ()  #: (keyword, value) pairs of :func:`~bayes_scaling.result.refit.refit_settings`
 
 
 def _fit_job(job: FitJob) -> tuple[object, str | None]:
@@ -99,8 +99,8 @@ class RefitRunner:
 
 
 def _job(key, runs, spec, cfg: RefitConfig, seed: int, result=None, *, break_fit: bool = False) -> FitJob:
-    """A job; with ``result``, a refit of it (:func:`~bayes_scaling.inference.refit.refit_settings`)."""
-    from bayes_scaling.inference.refit import refit_settings
+    """A job; with ``result``, a refit of it (:func:`~bayes_scaling.result.refit.refit_settings`)."""
+    from bayes_scaling.result.refit import refit_settings
 
     settings = () if result is None else tuple(refit_settings(result, spec).items())
     return FitJob(key, runs, spec.synced().text, spec.origin, seed,
