@@ -93,23 +93,34 @@ def test_an_empty_fit_path_names_its_argument(argv, argument, capsys, tmp_path, 
         load_fit("  ")
 
 
+@pytest.fixture(scope="module")
+def kaplan_ens_path(tmp_path_factory):
+    """An ensemble of two Kaplan L(N, D) fits that disagree on alpha_D (so on the data requirement)."""
+    k = {"alpha_N": 0.076, "alpha_D": 0.103, "N_c": 6.4e13, "D_c": 1.8e13}
+    a = fake_fit("kaplan_nd", k, seed=1, draws=50)
+    b = fake_fit("kaplan_nd", {**k, "alpha_D": 0.09}, seed=1, draws=50, runs=a.runs)
+    return str(EnsembleResult({"right": a, "other": b}, {"right": 0.75, "other": 0.25}, {"method": "test"}).save(
+        tmp_path_factory.mktemp("conform_kens") / "kens.nc"))
+
+
 @pytest.mark.parametrize("argv,label,unit", [
     (["predict", "{e}", "--params", "1e9", "--tokens", "2e10"], "loss by law form", "nats/token"),
     (["allocate", "{e}", "--compute", "1e22"], "N* by law form", "parameters"),
     (["target", "{e}", "--loss", "2.6"], "compute by law form", "FLOPs"),
     (["frontier", "{e}", "--compute-min", "1e21", "--compute-max", "1e23", "--points", "2"], "N* at 1e+23 FLOPs by law form",
      "parameters"),
-    (["breakdown", "{e}", "--budget", "1e24"], "gamma by law form", "")])
+    (["breakdown", "{k}", "--budget", "1e24"], "gamma by law form", "")])
 def test_every_planning_query_shows_each_member_with_unit_interval_and_law_form_share(argv, label, unit, ens_path,
-                                                                                      capsys):
-    assert main([a.format(e=ens_path) for a in argv]) == 0
+                                                                                      kaplan_ens_path, capsys):
+    argv = [a.format(e=ens_path, k=kaplan_ens_path) for a in argv]
+    assert main(argv) == 0
     lines = capsys.readouterr().out.splitlines()
     i = next(k for k, line in enumerate(lines) if line.startswith(label))
     for member, w in (("right", "0.75"), ("other", "0.25")):
         row = next(line for line in lines[i:] if line.strip().startswith(f"{member} (weight {w})"))
         assert "90% interval [" in row and (unit in row if unit else True), row
     assert any(line.strip().startswith("share of the variance of log(") for line in lines[i:])
-    assert main([a.format(e=ens_path) for a in argv] + ["--json"]) == 0
+    assert main(argv + ["--json"]) == 0
     record = json.loads(capsys.readouterr().out)
     block = next(v for k, v in record.items() if k.endswith("by_law_form") or k == "members")
     block = block if "members" in block else record

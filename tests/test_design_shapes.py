@@ -113,7 +113,10 @@ def test_cli_records_the_extension_and_shapes_turns_it_off(far, far_file, capsys
     text = capsys.readouterr().out
     assert f"{len(beyond)} of {len(out['candidates'])} candidates lie outside the fit's shapes, 2-200 " \
         "tokens/parameter" in text and "--shapes 2 200 keeps to it" in text
-    assert sum(x.rstrip().endswith("outside") for x in text.splitlines()) == len(beyond)
+    rows = [x.split() for x in text.splitlines() if x.split()[-2:-1] in (["reweight"], ["laplace"], ["refit"])
+            or x.split()[-1:] in (["reweight"], ["laplace"], ["refit"])]  # the table (column 'data': D/N, N, C or inside)
+    assert len(rows) == len(out["candidates"])
+    assert sum("D/N" in r[-1].split(",") for r in rows) == len(beyond)
     assert main(["design", far_file, *BASE, "--json", "--reach-optimal-shape"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["shapes_extended"] is True and out["trusted_tokens_per_param"] == [LO, HI]

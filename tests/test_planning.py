@@ -638,8 +638,8 @@ def test_cli_breakdown_chinchilla_json(cli_files, capsys):
     assert code == 0
     js = _no_nonfinite(out)
     assert js["law"] == "chinchilla"
-    req = js["data_requirement"]
-    assert set(req["k"]) >= RECORD_KEYS and set(req["gamma"]) >= RECORD_KEYS and req["delta"] == 0.02
+    # Chinchilla's B/D^beta is under-training, not Kaplan's overfitting penalty: no data requirement, said why
+    assert set(js["data_requirement"]) == {"skipped"} and "overfitting penalty" in js["data_requirement"]["skipped"]
     assert "extrapolation_at_budget" in js and "largest_runs_check" in js
 
 

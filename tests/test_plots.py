@@ -151,7 +151,7 @@ def test_posterior_marginals_carry_units_and_intervals(chin, hier):
     labelled = [ax for ax in fig.axes if ax.get_xlabel()]
     assert {ax.get_xlabel() for ax in labelled} == {"E (nats/token)", "A (nats/token x parameters^alpha)",
                                                     "B (nats/token x tokens^beta)", "alpha (dimensionless)",
-                                                    "beta (dimensionless)", "sigma (log-loss scale)"}
+                                                    "beta (dimensionless)", "sigma (log(nats/token))"}  # the summary's unit
     assert all("[" in ax.get_title() for ax in labelled)  # median [lo, hi]
     titles = {ax.get_title().split(":")[0] for ax in plot_posterior(hier, ["A_group"], ci_prob=0.8).axes if ax.get_xlabel()}
     assert titles == {"A_group[x]", "A_group[y]"}

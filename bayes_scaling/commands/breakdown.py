@@ -33,7 +33,8 @@ def cmd_breakdown(args) -> int:
     single_axis = law.name.startswith(("power_", "bnsl"))
     for applies, options, why in (
             (law.name == "kaplan_c", _BREAKDOWN_KAPLAN, "to a kaplan_c fit (Kaplan's contradiction point)"),
-            (nd, {"--delta": ("delta", 0.02)}, "to a law of N and D (the data requirement)"),
+            (nd and law.has("overfitting_penalty"), {"--delta": ("delta", 0.02)},
+             "to a law whose D term is an overfitting penalty, as Kaplan's L(N, D) (the data requirement)"),
             (law.name == "kaplan_c" or nd, {"--budget": ("budget", None)}, "to a kaplan_c fit or a law of N and D"),
             (single_axis, {"--breaks": ("breaks", 1), "--seed": ("seed", 0)}, "to a power_* or bnsl* fit (breaks)")):
         if not applies:  # an option that would be silently ignored
@@ -72,16 +73,20 @@ def cmd_breakdown(args) -> int:
             lines.append(f"  P(C* < budget): budget {b:.4g} PF-days of training compute = {b / factor:.4g} PF-days of "
                          f"C_min; P = {cp['p_before_budget']:.3f}")
     elif set(law.input_names) == {"N", "D"}:
-        from bayes_scaling.queries.data_requirement import data_requirement
+        from bayes_scaling.queries.data_requirement import data_requirement, overfitting_refusal
 
         n_obs = result.runs.frame["N"]
-        req = data_requirement(result, float(n_obs.min()), 10 * float(n_obs.max()), delta=args.delta)
-        out["data_requirement"] = {"k": rec(req["k"], ci), "gamma": rec(req["gamma"], ci), "delta": args.delta,
-                                   "n_range": [float(n_obs.min()), 10 * float(n_obs.max())]}
-        g = out["data_requirement"]["gamma"]
-        lines.append(f"data requirement: D >= k N^gamma keeps the overfitting penalty under {args.delta:.0%} "
-                     f"(N from {n_obs.min():.3g} to {10 * n_obs.max():.3g})")
-        lines += [interval_line("gamma", g, fmt=".3f"), interval_line("k", out["data_requirement"]["k"])]
+        if (skip := overfitting_refusal(law)) is not None:
+            out["data_requirement"] = {"skipped": skip}
+            lines.append(f"data requirement not given: {skip}")
+        else:
+            req = data_requirement(result, float(n_obs.min()), 10 * float(n_obs.max()), delta=args.delta)
+            out["data_requirement"] = {"k": rec(req["k"], ci), "gamma": rec(req["gamma"], ci), "delta": args.delta,
+                                       "n_range": [float(n_obs.min()), 10 * float(n_obs.max())]}
+            g = out["data_requirement"]["gamma"]
+            lines.append(f"data requirement: D >= k N^gamma keeps the overfitting penalty under {args.delta:.0%} "
+                         f"(N from {n_obs.min():.3g} to {10 * n_obs.max():.3g})")
+            lines += [interval_line("gamma", g, fmt=".3f"), interval_line("k", out["data_requirement"]["k"])]
         if budget is not None:
             from bayes_scaling.queries.allocate import decide
             from bayes_scaling.queries.extrapolation import extrapolation_report
@@ -132,10 +137,11 @@ def cmd_breakdown(args) -> int:
 
 
 def _ensemble_breakdown(args, result) -> int:
-    """Breakdown of an ensemble of laws of N and D: the data requirement of the mixture, each member's beside
-    it, and the share of its interval from the law form; the largest runs' check of the mixture."""
+    """Breakdown of an ensemble of laws of N and D: the data requirement of the mixture (where every member's D term
+    is an overfitting penalty), each member's beside it, and the share of its interval from the law form; the
+    decision's extrapolation at ``--budget``; the largest runs' check of the mixture."""
     from bayes_scaling.commands.ensemble import member_lines, member_records
-    from bayes_scaling.queries.data_requirement import data_requirement
+    from bayes_scaling.queries.data_requirement import data_requirement, overfitting_refusal
     from bayes_scaling.queries.extrapolation import extrapolation_report, largest_runs_check
 
     other = {k: list(m.law.input_names) for k, m in result.members.items()
@@ -148,18 +154,25 @@ def _ensemble_breakdown(args, result) -> int:
     refuse_unused(args, {"--breaks": ("breaks", 1), "--seed": ("seed", 0)}, "to a power_* or bnsl* fit (breaks)")
     ci, n_obs = args.ci, result.runs.frame["N"]
     lo, hi = float(n_obs.min()), 10 * float(n_obs.max())
-    per = {k: data_requirement(m, lo, hi, delta=args.delta) for k, m in result.members.items()}
-    name_of = {id(m): k for k, m in result.members.items()}
-    req = {v: result.pooled({k: d[v] for k, d in per.items()}) for v in ("k", "gamma")}
-    out: dict[str, Any] = {"law": "ensemble", "laws": {k: m.law.name for k, m in result.members.items()},
-                           "data_requirement": {"k": rec(req["k"], ci), "gamma": rec(req["gamma"], ci),
-                                                "delta": args.delta, "n_range": [lo, hi]},
-                           "gamma_by_law_form": member_records(result, lambda m: per[name_of[id(m)]]["gamma"], ci)}
-    lines = [f"breakdown checks for an ensemble of {len(result.members)} law forms ({', '.join(out['laws'])})",
-             f"data requirement: D >= k N^gamma keeps the overfitting penalty under {args.delta:.0%} "
-             f"(N from {lo:.3g} to {hi:.3g}; the mixture)",
-             interval_line("gamma", out["data_requirement"]["gamma"], fmt=".3f"),
-             interval_line("k", out["data_requirement"]["k"]), *member_lines(out["gamma_by_law_form"], "gamma")]
+    out: dict[str, Any] = {"law": "ensemble", "laws": {k: m.law.name for k, m in result.members.items()}}
+    lines = [f"breakdown checks for an ensemble of {len(result.members)} law forms ({', '.join(out['laws'])})"]
+    skip = overfitting_refusal([m.law for m in result.members.values()])
+    if skip is not None:  # every member's D term must be an overfitting penalty for the mixture's requirement
+        refuse_unused(args, {"--delta": ("delta", 0.02)}, "to laws whose D term is an overfitting penalty, as "
+                      "Kaplan's L(N, D) (the data requirement)")
+        out["data_requirement"] = {"skipped": skip}
+        lines.append(f"data requirement not given: {skip}")
+    else:
+        per = {k: data_requirement(m, lo, hi, delta=args.delta) for k, m in result.members.items()}
+        name_of = {id(m): k for k, m in result.members.items()}
+        req = {v: result.pooled({k: d[v] for k, d in per.items()}) for v in ("k", "gamma")}
+        out.update(data_requirement={"k": rec(req["k"], ci), "gamma": rec(req["gamma"], ci), "delta": args.delta,
+                                     "n_range": [lo, hi]},
+                   gamma_by_law_form=member_records(result, lambda m: per[name_of[id(m)]]["gamma"], ci))
+        lines += [f"data requirement: D >= k N^gamma keeps the overfitting penalty under {args.delta:.0%} "
+                  f"(N from {lo:.3g} to {hi:.3g}; the mixture)",
+                  interval_line("gamma", out["data_requirement"]["gamma"], fmt=".3f"),
+                  interval_line("k", out["data_requirement"]["k"]), *member_lines(out["gamma_by_law_form"], "gamma")]
     if args.budget is not None:
         from bayes_scaling.queries.allocate import decide
 

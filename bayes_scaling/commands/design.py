@@ -86,8 +86,8 @@ def cmd_design(args) -> int:
     from bayes_scaling.inference.design import refit_expected
     from bayes_scaling.queries.design import (OBJECTIVE_UNITS, RULES, candidate_grid, collapse_note, design_runs,
                                               posterior_objective, verdict_text)
-    from bayes_scaling.queries.design_shapes import data_shapes, keep_to_shapes, shapes_range, optimal_shape_interval, outside
-    from bayes_scaling.queries.design_verdict import NOISE_SE, gain_text, within_noise
+    from bayes_scaling.queries.design_shapes import data_box, keep_to_shapes, shapes_range, optimal_shape_interval, outside
+    from bayes_scaling.queries.design_verdict import NOISE_SE, gain_text, go_picks, within_noise
     from bayes_scaling.queries.draws import resolve_cost
     from bayes_scaling.result import load_fit
 
@@ -98,15 +98,14 @@ def cmd_design(args) -> int:
         refuse_unused(args, {k: _FIT_ONLY[k] for k in asked}, "to a single fit's design (an ensemble's is reweighted only)")
     cost = resolve_cost(result, cost_from_args(args, getattr(result, "runs", None)), args.flops_per_token)
     # the default range: the trusted shapes (where the Chinchilla form was fitted, Hoffmann et al. 2022); the
-    # candidates outside the fit's own runs' shapes are flagged (--shapes restricts the range to them)
-    fitted = data_shapes(result, require_range=False)
+    # candidates outside the fit's own runs' shapes, sizes N or costs C are flagged (--shapes restricts the shapes)
+    box = data_box(result, cost)
+    fitted = box.shapes
     shapes = tuple(TRUSTED_TOKENS_PER_PARAM if args.shapes is None else args.shapes)
     reach = None  # --reach-optimal-shape: the posterior's interval of the optimal shape at the target
     if args.candidates == "grid":
         reach = optimal_shape_interval(result, target, cost=cost) if args.reach_optimal_shape else None
-        from bayes_scaling.plots.common import compute_at_runs  # the runs' C in the candidates' cost law
-
-        n, d = candidate_grid(compute_at_runs(result, cost=cost), budget, cost=cost, ratios=shapes, reach=reach)
+        n, d = candidate_grid(box.compute, budget, cost=cost, ratios=shapes, reach=reach)
     elif args.reach_optimal_shape:
         raise BayesScalingError("--reach-optimal-shape extends the grid candidates; a candidates CSV gives its runs' own "
                                 "shapes", quantity="reach_optimal_shape")
@@ -128,9 +127,18 @@ def cmd_design(args) -> int:
     base_why = "candidates file" if args.candidates != "grid" else "trusted shapes" if args.shapes is None else "--shapes range"
     for r in cands + batch:  # why each candidate was proposed (the extension beyond the range, or the range) and where
         why = "optimal shape at the target" if reach is not None and outside(r["D"] / r["N"], shapes) else base_why
-        r.update(outside_trusted=bool(outside(r["D"] / r["N"])), outside_data_shapes=bool(outside(r["D"] / r["N"], fitted)),
+        off = {k: bool(v[0]) for k, v in box.outside([r["N"]], [r["D"]], [r["cost_flops"]]).items()}
+        r.update(outside_trusted=bool(outside(r["D"] / r["N"])), outside_data_shapes=off["shapes"],
+                 outside_data_N=off["N"], outside_data_C=off["C"], outside_data=box.where([r["N"]], [r["D"]], [r["cost_flops"]])[0],
                  proposed_for=why)
     beyond = sum(r["outside_data_shapes"] for r in cands)
+    beyond_scale = sum(r["outside_data_N"] or r["outside_data_C"] for r in cands)
+    flagged = beyond + beyond_scale > 0
+    runs_box = (f"N {box.params[0]:.3g}-{box.params[1]:.3g} parameters, C {box.compute[0]:.3g}-{box.compute[1]:.3g} "
+                f"FLOPs")
+    gos = go_picks(sg)
+    go_where = box.where([p["N"] for p in gos], [p["D"] for p in gos], [cost.flops(p["N"], p["D"]) for p in gos])
+    go_off = [w for w in go_where if "N" in w.split(",") or "C" in w.split(",")]
     span = [float(np.min(d / n)), float(np.max(d / n))]
     extended = reach is not None and bool(np.any(outside(d / n, shapes)))
     obj_unit = in_loss_unit(OBJECTIVE_UNITS[args.objective], result.loss_unit)
@@ -144,6 +152,9 @@ def cmd_design(args) -> int:
         "laplace": des.laplace, "outcome": outcome, "shapes_tokens_per_param": (span if extended else list(shapes)) if args.candidates == "grid" else None,
         "trusted_tokens_per_param": list(TRUSTED_TOKENS_PER_PARAM), "shapes_extended": extended,
         "data_tokens_per_param": list(fitted), "candidates_outside_data_shapes": beyond,
+        "data_params": list(box.params), "data_compute_flops": list(box.compute),
+        "candidates_outside_data_scale": beyond_scale,
+        "verdict_runs_outside_data_scale": len(go_off),
         "optimal_shape_interval_tokens_per_param": None if reach is None else list(reach),
         "optimal_shape_ci_prob": None if reach is None else CI_PROB,
         "candidates": cands, "batch": batch, "batch_cost_flops": sum(b["cost_flops"] for b in batch),
@@ -152,6 +163,9 @@ def cmd_design(args) -> int:
         "batch_refit_expected_after": des.batch_refit, "stop_or_go": sg,
         "candidates_over_budget": int(np.size(n) - len(des.cost)),
         "verdict_warning": collapse_note(sg, args.min_ess, refits=not is_ensemble(result)),
+        "verdict_scale_warning": (f"{len(go_off)} of the {len(gos)} run(s) the verdict proposes lie outside your runs' "
+                                  f"{runs_box}: their value rests on the law holding there, which your data do not "
+                                  f"test" if go_off else None),
     }
     n_now = out["decision_N_now"]  # the guard at the decision now, at the target
     out.update(query_record(result, CI_PROB, {"N": n_now, "D": float(cost.tokens(target, n_now)), "C": target}))
@@ -171,15 +185,18 @@ def cmd_design(args) -> int:
                       or reach[1] > span[1] * (1 + 1e-9) else ""))
         if beyond:
             yield (f"  {beyond} of {len(cands)} candidates lie outside the fit's shapes, {shapes_range(fitted)} "
-                   f"tokens/parameter (column 'data': outside): the law has no runs of yours there, so their value "
+                   f"tokens/parameter (column 'data': D/N): the law has no runs of yours there, so their value "
                    f"rests on its form holding beyond your data ({keep_to_shapes(fitted)})")
+        if beyond_scale:
+            yield (f"  {beyond_scale} of {len(cands)} candidates lie outside your runs' {runs_box} (column 'data': "
+                   f"N or C): the law is assumed to hold there")
         if out["candidates_over_budget"]:
             yield (f"  {out['candidates_over_budget']} of {np.size(n)} candidates cost more than the ladder budget "
                    f"and are left out")
         yield (f"  gain: expected reduction of the objective ({obj_unit}); one within {NOISE_SE:g} Monte Carlo SE of 0 "
                f"(over the simulated outcomes) is shown as gain ± SE (noise)")
         yield (f"  {'N':>9} {'D':>9} {'D/N':>6} {'cost':>9} {'gain':>26} {'gain%':>6} {'gain/EFLOP':>10} {'ESS':>5}  how"
-               + ("        data" if beyond else "") + ("       shape" if extended else ""))
+               + ("        data" if flagged else "") + ("       shape" if extended else ""))
         for r in cands[:args.top]:
             noise = within_noise(r["gain"], r["gain_se"])
             yield (f"  {r['N']:>9.3g} {r['D']:>9.3g} {r['tokens_per_param']:>6.3g} {r['cost_flops']:>9.3g} "
@@ -187,7 +204,7 @@ def cmd_design(args) -> int:
                    + (f"{'-':>6} {'-':>10}" if noise else
                       f"{100 * r['relative_gain']:>5.1f}% {1e18 * r['gain_per_flop']:>10.3g}")
                    + f" {r['ess']:>5.0f}  {r['method']:<8}"
-                   + (f"  {'outside' if r['outside_data_shapes'] else 'inside':>8}" if beyond else "")
+                   + (f"  {r['outside_data'] or 'inside':>8}" if flagged else "")
                    + (f"  {'optimal' if r['proposed_for'].startswith('optimal') else 'grid':>8}" if extended else "")
                    ).rstrip()
         rule = RULES[des.rule]
@@ -197,7 +214,7 @@ def cmd_design(args) -> int:
         for i, b in enumerate(batch, 1):
             yield (f"  {i}. N = {b['N']:.3g}, D = {b['D']:.3g} ({b['cost_flops']:.3g} FLOPs; total "
                    f"{b['cumulative_cost']:.3g}): expected {_VAR_LABEL[args.objective]} after {b['after']:.4g} "
-                   f"(ESS {b['ess']:.0f})" + ("; outside the fit's shapes" if b["outside_data_shapes"] else ""))
+                   f"(ESS {b['ess']:.0f})" + (f"; outside your runs' {b['outside_data']}" if b["outside_data"] else ""))
         if des.batch_refit is not None:
             yield f"  weights collapsed for the batch: real refits give {des.batch_refit:.4g} after it"
         yield (f"stop or go: expected wasted compute at C {sg['expected_wasted_now']:.2%} now (perfect information "
@@ -211,6 +228,8 @@ def cmd_design(args) -> int:
         yield "  -> " + verdict_text(sg)
         if out["verdict_warning"]:
             yield "  !! " + out["verdict_warning"]
+        if out["verdict_scale_warning"]:
+            yield "  !! " + out["verdict_scale_warning"]
         yield from query_lines(result, out)
 
     return emit(text, out, as_json=args.json)
@@ -236,7 +255,9 @@ def _new_project(args, target: float, budget: float) -> int:
     out = {"spec": spec.name, "target_compute_flops": target, "ladder_budget_flops": budget,
            "cost": prior.cost.describe(),
            "objective": args.objective, "prior_draws": args.prior_draws, "prior_expected_var": float(np.mean(prior.prior_var)),
-           "best": {**summary(best), "runs": [{"N": float(a), "D": float(b)} for a, b in zip(best["N"], best["D"])]},
+           "shapes_tokens_per_param": list(TRUSTED_TOKENS_PER_PARAM),
+           "best": {**summary(best), "runs": [{"N": float(a), "D": float(b), "tokens_per_param": float(b / a)}
+                                              for a, b in zip(best["N"], best["D"])]},
            "designs": [summary(r) for r in rows[:args.top]]}
     what = "log N*" if args.objective == "n_star" else "L* (nats/token)"
     unit = "(log parameters)^2" if args.objective == "n_star" else "(nats/token)^2"
@@ -246,8 +267,9 @@ def _new_project(args, target: float, budget: float) -> int:
                f"posterior variance of {what} at C = {target:.3g} FLOPs (Laplace, {args.prior_draws} prior draws; "
                f"prior: {out['prior_expected_var']:.3g} {unit})")
         yield ("  budgets: IsoFLOP budgets, each C_max / spacing^i; sizes: runs per budget, log-even over N*/width to "
-               f"N* x width; var: posterior variance of {what} after the ladder, {unit}, its mean and median over the "
-               "prior")
+               f"N* x width, cut to the trusted shapes {TRUSTED_TOKENS_PER_PARAM[0]:g}-{TRUSTED_TOKENS_PER_PARAM[1]:g} "
+               f"tokens/parameter (Hoffmann et al. 2022's runs; a fit's design grid keeps to them too); var: posterior "
+               f"variance of {what} after the ladder, {unit}, its mean and median over the prior")
         yield (f"  {'budgets':>8} {'sizes':>5} {'spacing':>7} {'width':>5} {'largest C':>10} {'mean var':>9} "
                f"{'median var':>10}")
         for r in out["designs"]:
@@ -255,7 +277,7 @@ def _new_project(args, target: float, budget: float) -> int:
                    f"{r['budgets'][-1]:>10.3g} {r['expected_var']:>9.3g} {r['median_var']:>10.3g}")
         yield "best ladder's runs (N parameters, D tokens):"
         for run in out["best"]["runs"]:
-            yield f"  N = {run['N']:.3g}, D = {run['D']:.3g}"
+            yield f"  N = {run['N']:.3g}, D = {run['D']:.3g} (D/N {run['tokens_per_param']:.3g})"
 
     return emit(text, out, as_json=args.json)
 

@@ -80,7 +80,8 @@ def _runs_line(result) -> str:
     m = result.runs_metadata
     cols = {k: v for k, v in m["columns"].items() if v}
     derived = f"; derived {', '.join(m['derived'])}" if m["derived"] else ""
-    return f"runs: {m['n_runs']} from {m['source']} (N = {m['params_kind']} parameters; columns {cols}{derived})"
+    kind = f"N = {m['params_kind']} parameters; " if "N" in result.runs.frame.columns else ""  # no N, no kind to give
+    return f"runs: {m['n_runs']} from {m['source']} ({kind}columns {cols}{derived})"
 
 
 def fit_lines(result, ci_prob: float, *, with_spec: bool = False) -> list[str]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from bayes_scaling.conventions import pct
+from bayes_scaling.conventions import is_ensemble, pct
 from bayes_scaling.posterior.intervals import format_interval, summary_record
 
 Text = str | Iterable[str] | Callable[[], str | Iterable[str]]
@@ -108,12 +108,44 @@ def diagnostics_record(result) -> dict[str, Any]:
     problems) when the fit was retried after failing them."""
     out = result.diagnostics.as_dict()
     out["attempts"] = _attempts(result)
+    if is_ensemble(result):  # an ensemble: each member's own, and which member each worst value is from
+        out["members"] = {k: diagnostics_record(m) for k, m in result.members.items()}
+        out["worst_member"] = _worst_members(result)
+        out["ok"] = all(v["ok"] for v in out["members"].values())
+        out["problems"] = [f"{k}: {p}" for k, v in out["members"].items() for p in v["problems"]]
     return out
+
+
+#: The worst value of each diagnostic over an ensemble's members: (field, which is worst).
+_WORST = (("r_hat_max", max), ("ess_bulk_min", min), ("ess_tail_min", min))
+
+
+def _worst_members(result) -> dict[str, str]:
+    diag = {k: m.diagnostics for k, m in result.members.items()}
+    return {f: pick(diag, key=lambda k: getattr(diag[k], f)) for f, pick in _WORST}
+
+
+def _ensemble_diagnostics_line(result) -> str:
+    """An ensemble's line: each worst value with the member it comes from and that member's chains x draws."""
+    worst, diag = _worst_members(result), {k: m.diagnostics for k, m in result.members.items()}
+    parts = []
+    for name in dict.fromkeys(worst.values()):  # members in the order their first worst value appears
+        d = diag[name]
+        vals = ", ".join(f"{f} {getattr(d, f):.4f}" if f == "r_hat_max" else f"{f} {getattr(d, f):.0f}"
+                         for f, _ in _WORST if worst[f] == name)
+        parts.append(f"{vals} ({name}: {d.n_chains} chains x {d.n_draws} draws)")
+    bad = [f"{k}: {'; '.join(d.problems)}" for k, d in diag.items() if d.problems]
+    divergences = sum(d.divergences for d in diag.values())
+    return (f"diagnostics, worst of {len(diag)} members: " + "; ".join(parts) + f"; divergences {divergences} (all "
+            f"members) - " + ("ok" if not bad else "FAILED: " + " | ".join(bad)))
 
 
 def diagnostics_line(result) -> str:
     """One line: R-hat, effective sample sizes, divergences and whether they pass; for a retried fit,
-    the number of attempts and why the first failed."""
+    the number of attempts and why the first failed. An ensemble's: the worst of its members, each value
+    named by its member with that member's chains x draws."""
+    if is_ensemble(result):
+        return _ensemble_diagnostics_line(result)
     d = result.diagnostics
     status = "ok" if d.ok else "FAILED: " + "; ".join(d.problems)
     attempts = _attempts(result)

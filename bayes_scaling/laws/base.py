@@ -40,6 +40,8 @@ CAPABILITIES = {
     "efficient_frontier": "Kaplan's compute-efficient frontier from L(N, S_min)",
     "compute_law": "Kaplan's L(C_min) in PF-days: one half of the contradiction point",
     "data_law": "Kaplan's L(D): the other half of the contradiction point",
+    "overfitting_penalty": "a D term that is Kaplan's overfitting penalty (D: a dataset's tokens, trained to early "
+                           "stopping; Kaplan et al. 2020 sec. 4): the data requirement",
 }
 
 

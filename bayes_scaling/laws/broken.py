@@ -114,8 +114,8 @@ class _PowerFamily(ScalingLaw):
 def _make(axis: str, n_breaks: int) -> type[ScalingLaw]:
     unit = _AXIS_UNITS[axis]
     params = [
-        Param("E", "loss", "loss units", "limit of the loss as the axis grows"),
-        Param("B", "constant", f"loss units x ({unit})^c0", "scale of the power-law term"),
+        Param("E", "loss", "nats/token", "limit of the loss as the axis grows"),
+        Param("B", "constant", f"nats/token x ({unit})^c0", "scale of the power-law term"),
         Param("c0", "exponent", "1", "exponent before the first break"),
     ]
     internal = ["log_L_ref", "z_B"]

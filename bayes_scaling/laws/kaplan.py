@@ -80,6 +80,7 @@ class KaplanC(_KaplanSingle):
 
 class KaplanND(ScalingLaw):
     name = "kaplan_nd"
+    capabilities = frozenset({"overfitting_penalty"})  # fitted to early-stopped runs on D tokens (sec. 4)
     title = "Kaplan L(N, D) (Kaplan et al. 2020, Eq. 1.5)"
     formula = "L(N, D) = [(N_c / N)^(alpha_N / alpha_D) + D_c / D]^alpha_D"
     citation = "Kaplan et al. 2020, arXiv:2001.08361, Eq. 1.5 / 4.1, Table 2"

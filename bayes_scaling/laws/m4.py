@@ -87,9 +87,9 @@ class M4(ScalingLaw):
                 "arXiv:2209.06640, estimator M4")
     inputs = (Input("X", "units of the scale axis"),)
     params = (
-        Param("E", "loss", "loss units", "eps_inf: limit of the loss as X grows"),
-        Param("G", "constant", "loss units", "eps_0 - eps_inf: gap from random guessing (eps_0) to the limit"),
-        Param("beta", "constant", "(loss units)^(1 - alpha) x (units of X)^c", "scale of the power law"),
+        Param("E", "loss", "nats/token", "eps_inf: limit of the loss as X grows"),
+        Param("G", "constant", "nats/token", "eps_0 - eps_inf: gap from random guessing (eps_0) to the limit"),
+        Param("beta", "constant", "(nats/token)^(1 - alpha) x (units of X)^c", "scale of the power law"),
         Param("c", "exponent", "1", "power-law exponent in X"),
         Param("alpha", "shape", "1", "bend towards eps_0 at small X (0: power law with a floor)"),
     )

@@ -273,8 +273,10 @@ def param_unit(result, name: str) -> str:
     law = result.law
     if base in law.param_names:
         return in_loss_unit(unit_text(law.param(base).unit), loss_unit_of(result))
-    if name == "sigma":
-        return "log-loss scale"
+    if name == "sigma":  # the family's noise scale in the recorded response unit, e.g. log(nats/token), logit(fraction)
+        spec = getattr(result, "spec", None)
+        return "log-loss scale" if spec is None else in_loss_unit(spec.likelihood.dist.noise_unit(law.response_unit),
+                                                                  loss_unit_of(result))
     if name.startswith("tau_"):
         return "log scale"
     return ""

@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bayes_scaling.conventions import (FLOPS_PER_PARAM_TOKEN, check_count, check_positive, check_seed, real_array,
-                                       seeded_rng)
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, check_count, check_positive, check_seed, real_array, seeded_rng
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.inference.design import check_design_family
@@ -32,12 +31,12 @@ from bayes_scaling.queries.design_exchange import exchange_batch
 from bayes_scaling.queries.design_loglik import check_loglik_memory, outcome_loglik  # noqa: F401 (re-export)
 from bayes_scaling.queries.design_laplace import laplace_for
 from bayes_scaling.queries.design_outcome import candidate_outcome
-from bayes_scaling.queries.design_shapes import candidate_grid, optimal_shape_interval  # noqa: F401 (re-export)
+from bayes_scaling.queries.design_shapes import FLOAT_RTOL, candidate_grid, optimal_shape_interval  # noqa: F401
 from bayes_scaling.queries.design_preposterior import (OBJECTIVES, VARIANCE_POWER, Preposterior,  # noqa: F401
                                                       check_objective, draws_sigma_family)
 from bayes_scaling.queries.design_verdict import (RULES, best_go, collapse_note, mc_se, refit_check, to_refit,  # noqa: F401
                                                   verdict_text, within_noise)
-from bayes_scaling.queries.draws import budgets_flops, resolve_cost
+from bayes_scaling.queries.draws import resolve_cost
 from bayes_scaling.result import require_fit
 
 OBJECTIVE_UNITS = {"n_star": "(log parameters)^2", "n_star_width": "decades", "loss": "(nats/token)^2", "wasted_compute": "fraction of C"}
@@ -52,8 +51,8 @@ def normalise(logw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass
 class Worlds:
-    """Simulated worlds: a true draw each, the noise of each candidate's outcome there, and each
-    draw's log-likelihood of the outcomes of the runs picked so far (log-weights, worlds x draws)."""
+    """Simulated worlds: a true draw each, each candidate's outcome noise there, each draw's log-likelihood of the
+    picks' outcomes so far (log-weights, worlds x draws), and the picks."""
 
     truth: np.ndarray
     noise: np.ndarray
@@ -61,11 +60,9 @@ class Worlds:
     picks: list[int] = field(default_factory=list)
     #: information about the law's parameters from the picks per world (Laplace fallback), or None
     info: np.ndarray | None = None
-    #: the Laplace fallback (:class:`~bayes_scaling.queries.design_laplace.LaplaceUpdate`) and its ESS threshold
-    laplace: object = None
-    min_ess: float = 0.0
-    #: standard Normal draws of each candidate's discrepancy there (worlds x candidates; used where the fit has one)
-    z: np.ndarray | None = None
+    laplace: object = None  #: the Laplace fallback (:class:`~bayes_scaling.queries.design_laplace.LaplaceUpdate`)
+    min_ess: float = 0.0  #: the ESS below which it scores a world
+    z: np.ndarray | None = None  #: standard Normal draws of each candidate's discrepancy there (worlds x candidates)
 
     def copy(self) -> "Worlds":
         return Worlds(self.truth, self.noise, self.logw.copy(), list(self.picks),
@@ -182,7 +179,7 @@ def greedy_batch(pre: Preposterior, ll: np.ndarray, worlds: Worlds, cost: np.nda
     return out
 
 
-def _record(j: int, g: Gains, spent: float, first: float) -> dict:
+def _record(j: int, g: Gains, spent: float, first: float) -> dict:  # one pick of a batch
     return {"candidate": j, "gain": float(g.gain[j]), "after": float(g.after[j]), "cumulative_cost": spent,
             "cumulative_gain": first - float(g.after[j]), "ess": float(g.ess[j]), "laplace_share": float(g.laplace_share[j])}
 
@@ -276,7 +273,7 @@ class Design:
         return self.pre.cost.describe()
 
     def candidate_records(self) -> list[dict]:
-        """One record per candidate, best gain per FLOP first; ``gain_se``: the gain's Monte Carlo SE (objective
+        """One record per candidate, best gain per FLOP first (:meth:`ranked`); ``gain_se``: the gain's Monte Carlo SE (objective
         units, :func:`expected_after`; a refit row's: over its refits' worlds), ``gain_within_noise``: |gain| < 2 SE."""
         g, before = self.gains, self.gains.before
         recs = [{"N": float(self.n_params[j]), "D": float(self.tokens[j]),
@@ -287,11 +284,17 @@ class Design:
                  "gain_per_flop": float(g.gain[j] / self.cost[j]), "ess": float(g.ess[j]),
                  "laplace_share": float(g.laplace_share[j]), "method": self.method[j]}
                 for j in range(len(self.cost))]
-        return sorted(recs, key=lambda r: -r["gain_per_flop"])
+        return [recs[j] for j in self.ranked()]
+
+    def ranked(self) -> list[int]:  # candidate indices, best gain per FLOP first (stable: ties keep the grid's order)
+        return sorted(range(len(self.cost)), key=lambda j: -float(self.gains.gain[j] / self.cost[j]))
 
     def batch_records(self) -> list[dict]:
+        """The batch's picks in order; ``candidate``: the pick's row in :meth:`candidate_records`."""
+        row = {j: i for i, j in enumerate(self.ranked())}
         return [{"N": float(self.n_params[b["candidate"]]), "D": float(self.tokens[b["candidate"]]),
-                 "cost_flops": float(self.cost[b["candidate"]]), **b} for b in self.batch]
+                 "cost_flops": float(self.cost[b["candidate"]]), **b, "candidate": row[b["candidate"]]}
+                for b in self.batch]
 
 
 def design_runs(result, target_flops: float, ladder_budget: float, n_params, tokens, *, objective: str = "n_star",
@@ -332,7 +335,8 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
     pre = Preposterior(*draws_sigma_family(result, resolve_cost(result, cost, flops_per_token)), target_flops,
                        objective=objective, max_draws=max_draws, seed=seed)
     cost = np.asarray(pre.cost.flops(n, d), float)
-    keep = cost <= budget
+    keep = cost <= budget * (1 + FLOAT_RTOL)  # a rung priced back to the budget can land an ulp above it: then
+    cost = np.minimum(cost, budget)  # (within FLOAT_RTOL, 1e-9 relative) it costs the budget
     if not keep.any():
         raise BayesScalingError(f"no candidate run fits the ladder budget {budget:.3g} FLOPs (the cheapest costs "
                                 f"{cost.min():.3g}): raise the budget or add smaller candidates")

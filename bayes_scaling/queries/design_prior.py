@@ -16,7 +16,7 @@ import itertools
 
 import numpy as np
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, seeded_rng
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, TRUSTED_TOKENS_PER_PARAM, seeded_rng
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.queries.draws import LawDraws, budgets_flops, check_flops_per_token
@@ -85,16 +85,22 @@ class PriorLadder:
 
 
 def isoflop_grids(prior: PriorLadder, ladder_budget: float, *, n_budgets=(3, 4, 5, 6), per_budget=(3, 5, 7),
-                  spacing=(2.0, 4.0, 10.0), widths=(3.0, 10.0)) -> list[dict]:
+                  spacing=(2.0, 4.0, 10.0), widths=(3.0, 10.0), ratios=TRUSTED_TOKENS_PER_PARAM) -> list[dict]:
     """IsoFLOP grids that spend ``ladder_budget`` FLOPs: budgets C_max / spacing^i (i < n_budgets),
     ``per_budget`` sizes per budget spread log-evenly over [N*/width, N* x width] around the prior
-    median N* at that budget."""
+    median N* at that budget, cut to the shapes ``ratios`` (LO, HI tokens/parameter; default the trusted shapes
+    of Hoffmann et al. 2022's runs, the range of a fit's design grid: one rule for both). Where the window lies
+    wholly outside them, its sizes sit at the nearer end."""
     out = []
     for nb, ns, r, w in itertools.product(n_budgets, per_budget, spacing, widths):
         c_max = ladder_budget / (ns * np.sum(float(r) ** -np.arange(nb)))
         budgets = c_max * float(r) ** -np.arange(nb)[::-1]
         centre = prior.median_log_n_opt(budgets)
-        log_n = (centre[:, None] + np.linspace(-np.log(w), np.log(w), ns)[None, :]).ravel()
+        # the sizes at the shape range's ends (more tokens per parameter: a smaller model)
+        small, large = (np.log(prior.cost.params_at_ratio(budgets, x)) for x in (ratios[1], ratios[0]))
+        lo = np.clip(centre - np.log(w), small, large)
+        hi = np.clip(centre + np.log(w), small, large)
+        log_n = (lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, ns)[None, :]).ravel()
         c = np.repeat(budgets, ns)
         n = np.exp(log_n)
         out.append({"budgets": budgets.tolist(), "per_budget": ns, "spacing": float(r), "width": float(w),

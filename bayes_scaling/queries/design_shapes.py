@@ -15,6 +15,8 @@ the trusted grid.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from bayes_scaling.conventions import (CI_PROB, FLOPS_PER_PARAM_TOKEN, MAX_EXTRA_SHAPES, MAX_REACH_DECADES,
@@ -22,9 +24,17 @@ from bayes_scaling.conventions import (CI_PROB, FLOPS_PER_PARAM_TOKEN, MAX_EXTRA
 from bayes_scaling.conventions import check_positive, real_array
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.posterior.discrepancy import scale_values
 from bayes_scaling.posterior.intervals import interval_bounds, quantiles
 from bayes_scaling.queries.design_preposterior import draws_sigma_family
 from bayes_scaling.queries.draws import budgets_flops, resolve_cost
+
+#: Relative tolerance of a comparison that only float rounding can upset (a grid rung priced back to its budget).
+FLOAT_RTOL = 1e-9
+#: Relative tolerance of a comparison with the fit's own runs (shape D/N, N, C): runs tables record sizes rounded
+#: to a few significant figures (10.01 tokens/parameter for a nominal 10), so a candidate within 1% of the data's
+#: edge counts as inside. 1% is far below the grid's own step (0.44 decades), so no real extrapolation hides in it.
+DATA_RTOL = 0.01
 
 #: At most this many ratios are added beyond the trusted range (:data:`MAX_EXTRA_SHAPES`, 10: the grid at
 #: most doubles). 10 ratios at the trusted grid's spacing (0.44 decades) reach 4.4 decades beyond it; a
@@ -111,11 +121,17 @@ def candidate_grid(runs_compute, budget: float, *, budgets: int = 10, ratios=TRU
                    per_budget: int = 10, reach=None, max_extra: int = MAX_EXTRA_RATIOS,
                    flops_per_token: float = FLOPS_PER_PARAM_TOKEN, cost: CostLaw | None = None
                    ) -> tuple[np.ndarray, np.ndarray]:
-    """IsoFLOP candidates (N parameters, D tokens): ``budgets`` budgets from the ladder's smallest
-    run (or budget / 100 if smaller) to the ladder budget (FLOPs), each at the tokens/parameter ratios of
+    """IsoFLOP candidates (N parameters, D tokens): ``budgets`` budgets log-evenly from the ladder's smallest
+    run (``runs_compute``, FLOPs) to the ladder budget (FLOPs), each at the tokens/parameter ratios of
     :func:`shape_ratios` (``per_budget`` log-evenly over ``ratios``, default the trusted shapes
     :data:`TRUSTED_TOKENS_PER_PARAM`; extended towards ``reach`` when given), priced by ``cost``
-    (default C = k N D, k = ``flops_per_token``)."""
+    (default C = k N D, k = ``flops_per_token``).
+
+    The grid starts at the smallest run, never below it: a run smaller than every run so far informs the
+    decision at the (larger) target only through the law's form holding below the data, where scaling laws
+    fit worst (Hoffmann et al. 2022 and Kaplan et al. 2020 leave their smallest runs out of their fits), so
+    its value would be an artefact of that assumption. A ladder budget below the smallest run is refused
+    (a candidates file can still propose smaller runs, which design flags)."""
     r = shape_ratios(ratios, per_budget, reach, max_extra)
     budget = check_positive("the ladder budget must be a finite number of FLOPs > 0", budget, "budget")
     budgets = check_count("budgets", budgets, 1, MAX_GRID, GRID_WHY)
@@ -124,9 +140,15 @@ def candidate_grid(runs_compute, budget: float, *, budgets: int = 10, ratios=TRU
     if c_runs is None or c_runs.ndim != 1 or c_runs.size == 0 or not np.all(np.isfinite(c_runs)) or np.any(c_runs <= 0):
         raise BayesScalingError(f"runs_compute must be a flat list of the ladder's run costs, finite FLOPs > 0, got "
                                 f"{runs_compute!r}"[:200], quantity="runs_compute")
-    lo = min(float(np.min(c_runs)), budget / 100)
-    c = np.repeat(np.geomspace(lo, budget, budgets), len(r))
-    rr = np.tile(r, budgets)
+    lo = float(np.min(c_runs))
+    if budget < lo * (1 - FLOAT_RTOL):
+        raise BayesScalingError(f"the ladder budget {budget:.3g} FLOPs is below the fit's smallest run ({lo:.3g} FLOPs): "
+                                f"every grid candidate would be smaller than the runs you have, where the law has no "
+                                f"data; raise the ladder budget to at least {lo:.3g} FLOPs, or give candidate runs in a "
+                                f"file (flagged outside the data)", quantity="ladder_budget")
+    levels = np.geomspace(lo, budget, budgets) if budget > lo * (1 + FLOAT_RTOL) else np.array([budget])
+    c = np.repeat(levels, len(r))
+    rr = np.tile(r, len(levels))
     n = cost.params_at_ratio(c, rr)
     return n, rr * n
 
@@ -148,10 +170,42 @@ def data_shapes(result, *, require_range: bool = True) -> tuple[float, float]:
     return lo, hi
 
 
-def outside(tokens_per_param, ratios=TRUSTED_TOKENS_PER_PARAM) -> np.ndarray:
-    """Whether each shape (tokens/parameter) lies outside ``ratios`` (LO, HI), allowing rounding (1e-9 relative)."""
+def outside(tokens_per_param, ratios=TRUSTED_TOKENS_PER_PARAM, rtol: float = FLOAT_RTOL) -> np.ndarray:
+    """Whether each value (e.g. a shape, tokens/parameter) lies outside ``ratios`` (LO, HI) by more than ``rtol``
+    relative (default :data:`FLOAT_RTOL`, float rounding; :data:`DATA_RTOL` against the fit's runs)."""
     r = np.asarray(tokens_per_param, float)
-    return (r < ratios[0] * (1 - 1e-9)) | (r > ratios[1] * (1 + 1e-9))
+    return (r < ratios[0] * (1 - rtol)) | (r > ratios[1] * (1 + rtol))
+
+
+@dataclass(frozen=True)
+class DataBox:
+    """The ranges (LO, HI) of a fit's runs: shapes D/N (tokens/parameter), sizes N (parameters) and costs C (FLOPs,
+    priced by the design's cost law, as the candidates are)."""
+
+    shapes: tuple[float, float]
+    params: tuple[float, float]
+    compute: tuple[float, float]
+
+    def outside(self, n, d, c) -> dict[str, np.ndarray]:
+        """Per candidate (N parameters, D tokens, C FLOPs), whether it lies outside each range beyond
+        :data:`DATA_RTOL`: keys ``shapes``, ``N``, ``C``."""
+        n, d, c = (np.asarray(x, float) for x in (n, d, c))
+        return {"shapes": outside(d / n, self.shapes, DATA_RTOL), "N": outside(n, self.params, DATA_RTOL),
+                "C": outside(c, self.compute, DATA_RTOL)}
+
+    def where(self, n, d, c) -> list[str]:
+        """Per candidate, what of it lies outside the runs (e.g. "N,C"; "" when inside every range)."""
+        out = self.outside(n, d, c)
+        names = (("shapes", "D/N"), ("N", "N"), ("C", "C"))
+        return [",".join(label for key, label in names if out[key][i]) for i in range(np.size(n))]
+
+
+def data_box(result, cost: CostLaw) -> DataBox:
+    """The :class:`DataBox` of a fit's (or an ensemble's) runs, C priced by ``cost`` (:func:`data_shapes`' checks)."""
+    shapes = data_shapes(result, require_range=False)
+    frame = result.runs.frame
+    n, c = frame["N"].to_numpy(float), scale_values(result.law, frame, cost)["C"]  # as every query prices runs
+    return DataBox(shapes, (float(n.min()), float(n.max())), (float(c.min()), float(c.max())))
 
 
 def _round_in(x: float, figures: int, up: bool) -> float:

@@ -85,6 +85,18 @@ def best_go(sg: dict) -> dict:
             "verdict_ess": ess}
 
 
+def go_picks(sg: dict) -> list[dict]:
+    """The runs (dicts with N parameters and D tokens) the verdict of stop or go proposes, in order: the first
+    ``go_runs`` picks of its ``go_batch`` (none for a STOP)."""
+    k, which = int(sg.get("go_runs") or 0), sg.get("go_batch")
+    if sg.get("verdict") != "go" or not k or which is None:
+        return []
+    if which == "reported":
+        return [{"N": st["N"], "D": st["D"]} for st in sg["steps"][:k]]
+    alt = next(a for a in sg["alternatives"] if a["rule"] == which)
+    return [{"N": p["N"], "D": p["D"]} for p in alt["picks"][:k]]
+
+
 def options(sg: dict) -> list[dict]:
     """The scored actions of stop or go, stop first, then the reported batch's best prefix (its step of
     largest net saving, even where not positive: the prefix a STOP's refit checks), then each alternative's

@@ -11,6 +11,7 @@ import numpy as np
 from bayes_scaling.conventions import derived_seed
 from bayes_scaling.plots.common import axis_label, is_nd, param_unit, pct
 from bayes_scaling.queries.compare_laws import BREAK_SUPPORTED_P
+from bayes_scaling.report._metric import EXTRAPOLATE_LOSS
 from bayes_scaling.report._model import (Para, Section, Table, draws_interval, figure_item, interval, interval_header,
                                          num, sampler_settings)
 from bayes_scaling.report._refits import OUTLIER_ROBUST_SDS, break_test_from, convert_params
@@ -43,15 +44,20 @@ def breakdown_section(ctx) -> Section:
                       "value; <= 0 is inside the data)"))
     elif len(law.input_names) == 1:
         axis = law.input_names[0]
-        x_max = float(frame[axis].max())
+        metric = getattr(law, "response", "loss") == "metric"
+        # better models lie at larger scale, or, for a metric law of a predictor loss L, at lower L (as the
+        # "Downstream metrics" section extrapolates: fractions of the smallest observed L)
+        edge = float(frame[axis].min() if metric else frame[axis].max())
         rows = []
-        for f in (10.0, 100.0, 1000.0):
-            pred = result.predict(**{axis: x_max * f})
-            rows.append([f"{num(x_max * f)} ({f:g}x the largest run)", draws_interval(pred["loss"].isel(query=0), ci),
-                         draws_interval(pred["loss_predictive"].isel(query=0), ci), f"{np.log10(f):+.2f}"])
-        what = "metric" if getattr(law, "response", "loss") == "metric" else "loss"
-        sec.add(Table([axis_label(result, axis), f"law {what} ({result.loss_unit})", f"new run's {what} ({result.loss_unit})",
-                       "decades beyond"], rows, f"Extrapolation, {interval_header(ci)}"))
+        for f in (EXTRAPOLATE_LOSS if metric else (10.0, 100.0, 1000.0)):
+            pred = result.predict(**{axis: edge * f})
+            where = f"{f:g}x the smallest run's" if metric else f"{f:g}x the largest run"
+            rows.append([f"{num(edge * f)} ({where})", draws_interval(pred["loss"].isel(query=0), ci),
+                         draws_interval(pred["loss_predictive"].isel(query=0), ci), f"{abs(np.log10(f)):+.2f}"])
+        what, unit = ("metric" if metric else "loss"), result.loss_unit
+        sec.add(Table([axis_label(result, axis), f"law {what} ({unit})", f"new run's {what} ({unit})", "decades beyond"],
+                      rows, f"Extrapolation {'towards better models (lower L)' if metric else 'to larger scale'}, "
+                            f"{interval_header(ci)}"))
     chk = ctx.largest_check
     if chk is not None:
         sec.add(Para(f"Posterior predictive check of the {chk['n_runs']} largest runs: {chk['outside_interval']} outside "

@@ -26,7 +26,9 @@ def design_targets(ctx) -> tuple[float, float]:
 
 def design_section(ctx) -> Section:
     from bayes_scaling.queries.design import RULES, candidate_grid, collapse_note, design_runs, verdict_text
-    from bayes_scaling.queries.design_shapes import data_shapes, outside
+    from bayes_scaling.queries.design_shapes import data_box
+    from bayes_scaling.queries.design_verdict import go_picks
+    from bayes_scaling.queries.draws import resolve_cost
 
     result = ctx.result
     sec = Section("design", "Which runs next")
@@ -39,8 +41,9 @@ def design_section(ctx) -> Section:
             return sec
     target, budget = design_targets(ctx)
     try:
-        fitted = data_shapes(result, require_range=False)  # the fit's own shapes: picks beyond them are flagged
-        n, d = candidate_grid(compute_at_runs(result, cost=ctx.cost), budget, cost=ctx.cost)  # over the trusted shapes
+        box = data_box(result, resolve_cost(result, ctx.cost))  # the runs' shapes, N and C: picks beyond are flagged
+        fitted = box.shapes
+        n, d = candidate_grid(box.compute, budget, cost=ctx.cost)  # over the trusted shapes
         des = design_runs(result, target, budget, n, d, objective="n_star", batch=4, seed=ctx.seed, cost=ctx.cost)
     except BayesScalingError as e:  # e.g. a hierarchical fit, or no candidate within the budget
         sec.add(Para(f"Not computed: {e}"))
@@ -62,30 +65,31 @@ def design_section(ctx) -> Section:
            "(Laplace) update linearised over the draws instead; the share of such outcomes is listed. "
            if des.laplace else "") + f"Candidates span "
         f"{num(min(des.tokens / des.n_params), 2)}-{num(max(des.tokens / des.n_params), 3)} tokens/parameter, the "
-        f"shapes of Hoffmann et al. (2022)'s runs; the fit's own runs span {num(fitted[0], 3)}-{num(fitted[1], 3)}, "
-        f"and a candidate outside them rests on the law's form holding beyond this ladder's data (marked "
-        f"'outside' below); `bayes-scaling design --shapes` changes the range, "
+        f"shapes of Hoffmann et al. (2022)'s runs; the fit's own runs span {num(fitted[0], 3)}-{num(fitted[1], 3)} "
+        f"tokens/parameter, N {num(box.params[0])}-{num(box.params[1])} parameters and C {num(box.compute[0])}-{num(box.compute[1])} "
+        f"FLOPs, and a candidate outside them (column 'outside the runs': D/N, N or C) rests on the law's form holding "
+        f"beyond this ladder's data; `bayes-scaling design --shapes` changes the range, "
         f"`--reach-optimal-shape` extends it to the posterior's interval of the compute-optimal shape at C, and real "
         f"refits recheck a row."))
     cands = des.candidate_records()[:TOP_CANDIDATES]
     sec.add(Table(["N (parameters)", "D (tokens)", "D/N (tokens/parameter)", "cost (FLOPs)",
                    "expected var(log N*) after", "reduction", "reduction per 1e18 FLOPs", "ESS", "Laplace share",
-                   "fit's shapes"],
+                   "outside the runs"],
                   [[num(r["N"]), num(r["D"]), num(r["tokens_per_param"], 3), num(r["cost_flops"]),
                     num(r["expected_after"]),
                     f"{100 * r['relative_gain']:.1f}%" + (" (within noise)" if r["gain_within_noise"] else ""),
                     num(1e18 * r["gain_per_flop"]),
                     f"{r['ess']:.0f}", f"{100 * r['laplace_share']:.0f}%",
-                    "outside" if outside(r["tokens_per_param"], fitted) else "inside"] for r in cands],
+                    box.where([r["N"]], [r["D"]], [r["cost_flops"]])[0] or "inside"] for r in cands],
                   f"The {len(cands)} candidates with the largest expected reduction of var(log N*) per FLOP (within noise: "
                   f"less than 2 Monte Carlo standard errors over the simulated outcomes)"))
     batch = des.batch_records()
     rule = RULES[des.rule]
     sec.add(Table(["pick", "N (parameters)", "D (tokens)", "cost (FLOPs)", "cumulative cost (FLOPs)",
-                   "expected var(log N*) after", "ESS", "fit's shapes"],
+                   "expected var(log N*) after", "ESS", "outside the runs"],
                   [[str(i), num(b["N"]), num(b["D"]), num(b["cost_flops"]), num(b["cumulative_cost"]),
                     num(b["after"]), f"{b['ess']:.0f}",
-                    "outside" if outside(b["D"] / b["N"], fitted) else "inside"] for i, b in enumerate(batch, 1)],
+                    box.where([b["N"]], [b["D"]], [b["cost_flops"]])[0] or "inside"] for i, b in enumerate(batch, 1)],
                   f"Batch within {num(budget)} FLOPs refined by exchange ({des.exchanged} move(s)) from the greedy batch "
                   f"({rule} rule), in order of gain per FLOP" if des.exchanged else
                   f"Greedy batch within {num(budget)} FLOPs ({rule} rule; each pick conditioned on the earlier "
@@ -95,9 +99,15 @@ def design_section(ctx) -> Section:
                       for i, st in enumerate(sg["steps"], 1))
     verdict = verdict_text(sg)
     note = collapse_note(sg, des.min_ess, refits=not is_ensemble(result))
+    gos = go_picks(sg)
+    off = [w for w in box.where([p["N"] for p in gos], [p["D"] for p in gos], [des.pre.cost.flops(p["N"], p["D"]) for p in gos])
+           if {"N", "C"} & set(w.split(","))]
+    scale = (f"{len(off)} of the {len(gos)} run(s) it proposes lie outside the runs' N or C: their value rests on the law "
+             f"holding there, which this ladder's data do not test" if off else None)
     sec.add(Para(f"Stop or go: the decision at C wastes {100 * sg['expected_wasted_now']:.2f}% of the budget in "
                  f"expectation now (perfect information would save {num(sg['evpi_flops'])} FLOPs). "
                  f"{steps or 'no picks'}. "
                  f"{verdict}."
-                 + (f" The {note}." if note else ""), flag=note is not None))
+                 + (f" The {note}." if note else "") + (f" {scale}." if scale else ""),
+                 flag=note is not None or scale is not None))
     return sec

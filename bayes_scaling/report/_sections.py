@@ -15,6 +15,7 @@ from bayes_scaling.plots.common import budget_labels, is_nd, pct
 from bayes_scaling.report._model import (Para, Section, Table, draws_interval, figure_item, interval, interval_header,
                                          attempts_table, num, sampler_settings)
 from bayes_scaling.specs.moments import contraction_label
+from bayes_scaling.specs.units import summary_unit
 
 KIND_NOTE = {
     "total": "total parameters, embeddings included (the convention of Hoffmann et al. 2022)",
@@ -99,7 +100,9 @@ def law_section(ctx) -> Section:
             for p in law.params]
     lik = spec.likelihood
     fam = lik.describe()
-    rows.append(["sigma", "noise", "log-loss scale", f"run-to-run noise of log-loss, {fam} likelihood",
+    metric = law.response == "metric"  # the noise unit as the parameter table gives it (specs/units.summary_unit)
+    rows.append(["sigma", "noise", summary_unit(spec, "sigma", (), result.loss_unit),
+                 f"run-to-run noise of {'the metric' if metric else 'log-loss'}, {fam} likelihood",
                  lik.sigma.describe()])
     sec.add(Table(["parameter", "kind", "unit", "meaning", "prior"], rows, "Priors (in the parameters' published units)"))
     h = result.hierarchy
