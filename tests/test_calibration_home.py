@@ -127,3 +127,23 @@ def test_the_single_fits_inner_fit_keeps_the_cost_law_run_noise_and_hierarchy():
         calibrate(res, spy)
     assert seen["cost"] == CostLaw(kind="6nd", k=8.0) and seen["run_noise"] is True
     assert seen["group_col"] is None and seen["vary"] is None
+
+
+def test_an_ensemble_saved_before_the_mixture_recorded_coverage_still_prints(tmp_path, capsys):
+    """A mixture's calibration saved by an older version has no held-out coverage: ``summary`` says it was not
+    recorded (it raised KeyError), and the report's table says so too."""
+    from bayes_scaling.cli import main
+    from bayes_scaling.posterior.discrepancy import Discrepancy
+    from bayes_scaling.result import EnsembleResult
+    from bayes_scaling.testing import fake_fit
+
+    old = {"method": "leave-future-out grid posterior on the ensemble's mixture", "inner_threshold": 1e20,
+           "inner_n_train": 12, "inner_n_test": 4, "inner_fits_reused": False, "inner_diagnostics_ok": True}
+    members = {}
+    for k in ("a", "b"):
+        r = fake_fit(seed=1, draws=50)
+        t = xr.DataArray(np.full((r.posterior.sizes["chain"], r.posterior.sizes["draw"]), 0.01), dims=("chain", "draw"))
+        members[k] = r.with_discrepancy(Discrepancy(t, t, "C", 20.0, old))
+    EnsembleResult(members, {"a": 0.5, "b": 0.5}, {"method": "equal"}, seed=0).save(tmp_path / "old.nc")
+    assert main(["summary", str(tmp_path / "old.nc")]) == 0
+    assert "held-out coverage not recorded" in capsys.readouterr().out

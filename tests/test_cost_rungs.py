@@ -160,3 +160,32 @@ def test_design_cli_starts_its_candidate_budgets_at_the_runs_cost_law_c(tmp_path
     c = KAPLAN.flops(frame["N"].to_numpy(float), frame["D"].to_numpy(float))
     np.testing.assert_allclose(seen[0], [c.min(), c.max()], rtol=1e-12)  # the runs' range of C, priced like candidates
     assert not np.isclose(c.min(), frame["C"].min(), rtol=1e-3)  # the nominal 6ND budget would differ
+
+
+def test_a_recorded_c_in_another_currency_draws_each_rung_at_approach_2s_compute(capsys, tmp_path):
+    """N, D and C all recorded, C an authors'-style count (1.3 x 6ND) and the fit's cost law 6ND: the recorded C is
+    not a point of the law, so each rung's curve, its N* marker and Approach 2's N_fit are all at the geometric mean
+    of the rung's 6ND C (they were at the recorded C in the figure and at 6ND in the check), and ``isoflop-check``
+    says where its N* was asked."""
+    from bayes_scaling.cli import main
+    from bayes_scaling.plots import plot_isoflops
+    from bayes_scaling.queries.isoflop_check import approach2_check
+
+    f = runs_frame(seed=1)[["params", "tokens", "compute", "loss"]].copy()
+    f["compute"] = 1.3 * 6 * f["params"] * f["tokens"]
+    res = fake_fit(runs=load_runs(f), seed=1, draws=50)
+    table = approach2_check(res, n_boot=20)
+    np.testing.assert_allclose(table["compute"], table["budget"] / 1.3, rtol=1e-9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ax = plot_isoflops(res).axes[0]
+    markers = np.array([float(c.lines[0].get_xdata()[0]) for c in ax.containers])
+    rungs = np.isin(np.round(np.log10(np.asarray([float(ln.get_label().split()[2]) for ln in ax.get_lines()
+                                                   if ln.get_label().startswith("C = ")])), 6),
+                    np.round(np.log10(table["compute"].to_numpy()), 6))
+    assert rungs.sum() == len(table)  # every checked budget is drawn at its compute
+    np.testing.assert_allclose(np.sort(markers[rungs]), np.sort(table["N_fit"].to_numpy()), rtol=1e-6)
+    res.save(tmp_path / "r.nc")
+    assert main(["isoflop-check", str(tmp_path / "r.nc"), "--bootstrap", "50"]) == 0
+    text = capsys.readouterr().out
+    assert "along each budget's curve in C = 6 N D FLOPs" in text and "the fit's N* at 1e+18 FLOPs in that law" in text

@@ -15,16 +15,18 @@ def cmd_isoflop_check(args) -> int:
     result = load_fit(args.fit)
     table = approach2_check(result, group=args.group, n_boot=args.bootstrap, seed=args.seed, ci_prob=args.ci)
     records = table.to_dict(orient="records")
-    out = {"law": result.law.name, "ci_prob": args.ci, "budgets": records,
+    out = {"law": result.law.name, "ci_prob": args.ci, "cost_law": table.attrs["cost_law"], "budgets": records,
            "n_disagree": int((~table["agree"]).sum()), **query_record(result, args.ci)}  # the runs' budgets: no guard
 
     def text():
         pct_text = pct(args.ci)
         yield f"Approach 2 check of {result.law.name}: N* by budget, parabola (bootstrap {pct_text}) vs fit ({pct_text})"
+        yield f"  along each budget's curve in {out['cost_law']}"
         for r in records:
             flag = "ok" if r["agree"] else "DISAGREE"
             grid = "" if r["inside_grid"] else " (parabola minimum outside the budget's sizes)"
-            yield (f"  C = {r['budget']:.3g} FLOPs ({r['n_runs']} runs): parabola {r['N_parabola']:.3g} "
+            at = "" if abs(r["compute"] / r["budget"] - 1) < 1e-3 else f", the fit's N* at {r['compute']:.3g} FLOPs in that law"
+            yield (f"  C = {r['budget']:.3g} FLOPs ({r['n_runs']} runs{at}): parabola {r['N_parabola']:.3g} "
                    f"[{r['N_parabola_low']:.3g}, {r['N_parabola_high']:.3g}], fit {r['N_fit']:.3g} "
                    f"[{r['N_fit_low']:.3g}, {r['N_fit_high']:.3g}]: {flag}{grid}")
         yield f"{out['n_disagree']} of {len(records)} budgets disagree"

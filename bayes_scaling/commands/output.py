@@ -193,8 +193,10 @@ def discrepancy_line(result, ci_prob: float) -> str | None:
             f"{format_interval(t1, '.3g')} per decade beyond "
             + (", ".join(f"{k} {v:.3g}" for k, v in d["largest_fitted_by_axis"].items()) + " (the furthest)"
                if "largest_fitted_by_axis" in d else f"{d['axis']} {d['largest_fitted']:.3g}")
-            + f"; held-out 90% coverage {d['inner_coverage_90_raw']:.0%} without it, "
-            f"{d['inner_coverage_90_calibrated']:.0%} with it{miss}{flag}")
+            + (f"; held-out 90% coverage {d['inner_coverage_90_raw']:.0%} without it, "
+               f"{d['inner_coverage_90_calibrated']:.0%} with it" if "inner_coverage_90_raw" in d else
+               "; held-out coverage not recorded (a mixture's calibration saved before it was)")  # older files
+            + f"{miss}{flag}")
     return line if process is None else f"{line}\n{process}"
 
 

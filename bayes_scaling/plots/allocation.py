@@ -73,7 +73,11 @@ def plot_isoflops(result, budgets=None, *, ci_prob: float = CI_PROB, ax=None, gr
     A curve spends its budget as the runs' C column was spent (:func:`~bayes_scaling.cost.ladder_cost`), so a
     rung's curve passes through its runs: D = C / (6N) where C was derived as 6ND (the ladder's nominal budget;
     under another cost law its runs would cost different amounts and lie off any one curve of that law), else as
-    the fit's cost law spends C (none stored: C = k N D, k = ``flops_per_token``). Laws of N and D only.
+    the fit's cost law spends C (none stored: C = k N D, k = ``flops_per_token``). A rung with runs is drawn at
+    Approach 2's compute (:func:`~bayes_scaling.queries.isoflop_check.approach2_check`): the geometric mean of its
+    runs' C(N, D) in that law, which is the nominal budget where C was derived; a C recorded in another currency
+    (e.g. the authors' FLOPs against a 6ND cost law) is not, and its runs sit off the curve by the difference:
+    ``--cost fitted`` makes the law price them. Laws of N and D only.
     ``group``: a group of a hierarchical fit (default: the population)."""
     from matplotlib import colormaps
     from matplotlib.lines import Line2D
@@ -90,12 +94,18 @@ def plot_isoflops(result, budgets=None, *, ci_prob: float = CI_PROB, ax=None, gr
     frame = result.runs.frame
     n_obs = frame["N"].to_numpy(float)
     loss_obs = frame["loss"].to_numpy(float)
+    ats = [_runs_at(result, b, labels, centres, isoflop) for b in budgets]
+    d_obs = frame["D"].to_numpy(float)
+    # each rung's curve at Approach 2's compute: the geometric mean of its runs' C(N, D) in that law (the
+    # nominal budget itself where C was derived as 6ND; a recorded C in another currency is not a point of it)
+    budgets = np.array([np.exp(np.mean(np.log(cost.flops(n_obs[at], d_obs[at])))) if isoflop and at.size else b
+                        for b, at in zip(budgets, ats)])
     opt = compute_optimal(result, budgets, group=group, cost=cost)
     shades = colormaps["viridis"](np.linspace(0.0, 0.88, len(budgets)))
     ymin, ymax = np.inf, -np.inf
     for i, b in enumerate(budgets):
         n_med, n_lo, n_hi = median_interval(opt["N_opt"].isel(budget=i), ci_prob)
-        at = _runs_at(result, b, labels, centres, isoflop)
+        at = ats[i]
         lo_n = min(float(n_lo), n_obs[at].min() if at.size else np.inf) / 2
         hi_n = max(float(n_hi), n_obs[at].max() if at.size else 0.0) * 2
         grid = np.geomspace(lo_n, hi_n, 60)

@@ -115,4 +115,5 @@ def approach2_check(result, runs=None, *, group: str | None = None, n_boot: int 
     table.insert(1, "compute", compute)
     table["N_fit"], table["N_fit_low"], table["N_fit_high"] = q[0], q[1], q[2]
     table["agree"] = (table["N_fit_low"] <= table["N_parabola_high"]) & (table["N_parabola_low"] <= table["N_fit_high"])
+    table.attrs["cost_law"] = cost.describe()  # the law each budget's curve and compute are in
     return table

@@ -91,8 +91,8 @@ def _discrepancy_part(ctx, sec: Section) -> None:
                    ["held-out runs in the calibration (fit / held out)",
                     f"{info.get('inner_n_train')} / {info.get('inner_n_test')}"],
                    ["their 90% coverage without / with the discrepancy",
-                    f"{info.get('inner_coverage_90_raw', float('nan')):.0%} / "
-                    f"{info.get('inner_coverage_90_calibrated', float('nan')):.0%}"],
+                    (f"{info['inner_coverage_90_raw']:.0%} / {info['inner_coverage_90_calibrated']:.0%}"
+                     if "inner_coverage_90_raw" in info else "not recorded (a file saved before they were)")],
                    *([["the smaller runs' law vs the held-out runs: median |error| (median signed error)",
                        f"{info['inner_mare']:.2%} ({info['inner_median_signed_rel_error']:+.2%})"]]
                      if "inner_mare" in info else [])],
