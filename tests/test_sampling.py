@@ -71,14 +71,22 @@ def test_numpy_loglik_matches_pymc(example_fit):
     np.testing.assert_allclose(mine, ll, rtol=1e-8, atol=1e-8)
 
 
-def test_warm_refit_reuses_compiled_model(example_fit):
+def test_warm_refit_reuses_compiled_model(example_fit, monkeypatch):
+    """A second fit of the same spec (other runs) compiles nothing: the process cache holds the
+    example fit's model and hands the same compiled object to the refit."""
     from bayes_scaling.inference import fit as fit_mod
+    from bayes_scaling.inference.model import model_data
 
-    before = len(fit_mod._COMPILED)
+    key = fit_mod.model_key(example_fit.spec, model_data(example_fit.spec, example_fit.runs))
+    held = fit_mod._COMPILED.get(key)
+    assert held is not None, "the example fit's compiled model is not in the cache"
+    compiles = []
+    real = fit_mod.compile_nutpie_model
+    monkeypatch.setattr(fit_mod, "compile_nutpie_model", lambda *a, **k: compiles.append(1) or real(*a, **k))
     frame = simulate_runs("chinchilla", EXAMPLE["truth"], example_fit.runs.frame[["N", "D", "C"]].rename(
         columns={"N": "params", "D": "tokens", "C": "compute"}).iloc[::2], seed=5)
     refit = bs.fit(bs.load_runs(frame), law="chinchilla", draws=300, tune=300, seed=3, progress=False)
-    assert len(fit_mod._COMPILED) == before
+    assert compiles == [] and fit_mod._COMPILED.get(key) is held
     assert len(refit.runs) == len(frame)
     assert refit.posterior.sizes["draw"] == 300
 
