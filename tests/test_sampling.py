@@ -10,6 +10,7 @@ import pytest
 
 import bayes_scaling as bs
 from bayes_scaling.cli import main
+from bayes_scaling.conventions import ESS_MIN_PER_CHAIN
 from bayes_scaling.examples import EXAMPLE, example_path
 from bayes_scaling.posterior.intervals import summary_record
 from bayes_scaling.simulate import simulate_runs, true_loss
@@ -165,8 +166,14 @@ def test_laplace_likelihood_recovers_truth_and_its_loglik_matches_pymc(example_f
     frame = simulate_runs("chinchilla", EXAMPLE["truth"], design, sigma=0.01, seed=21, family="laplace")
     base = default_spec("chinchilla")
     spec = base.with_family("laplace")
-    res = bs.fit(bs.load_runs(frame), spec=spec, draws=400, tune=400, chains=4, seed=5, progress=False)
-    assert res.spec.likelihood.family == "laplace" and res.diagnostics.ok, res.diagnostics.problems
+    res = bs.fit(bs.load_runs(frame), spec=spec, draws=600, tune=600, chains=4, seed=5, progress=False, retries=0)
+    assert res.spec.likelihood.family == "laplace"
+    # One attempt (retries=0), so the figures do not depend on a retry. Its max R-hat over seeds 1-24
+    # (host CPU, 2026-12-07) was 1.0015-1.0107 (at 400/400 draws: 1.0016-1.0134), a spread that reaches
+    # the fit's own 1.01 gate, so this asserts 1.02; bulk and tail ESS were >= 986, divergences 0.
+    d = res.diagnostics
+    assert d.r_hat_max <= 1.02 and d.divergences == 0, d.problems
+    assert min(d.ess_bulk_min, d.ess_tail_min) >= 4 * ESS_MIN_PER_CHAIN, d.problems
     s = res.summary(ci_prob=0.99)
     for name, value in {**EXAMPLE["truth"], "sigma": 0.01}.items():
         assert s.loc[name, "ci_low"] <= value <= s.loc[name, "ci_high"], (name, s.loc[name].to_dict())
