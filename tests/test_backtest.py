@@ -28,7 +28,12 @@ def test_split_by_compute_and_by_fraction():
     assert info["axis"] == "C" and len(train) + len(test) == len(runs)
     assert train.frame["C"].max() <= 1e21 < test.frame["C"].min()
     train, test, info = split_runs(runs, law, holdout_fraction=0.2)
-    assert len(test) == round(0.2 * len(runs)) or info["n_test"] >= 1
+    # the bundled example's budgets share one exact C each: at least the fraction is held out, whole budgets,
+    # and the held-out runs are the largest C
+    assert len(test) >= round(0.2 * len(runs)) and info["n_test"] == len(test)
+    assert train.frame["C"].max() < test.frame["C"].min()
+    # the budget just below is kept whole in training: holding it out too would overshoot the fraction
+    assert len(test) - round(0.2 * len(runs)) < (runs.frame["C"] == train.frame["C"].max()).sum()
     for bad in ({"holdout_above": 1e30}, {"holdout_fraction": 1.5}, {}):
         with pytest.raises(BayesScalingError):
             split_runs(runs, law, **bad)

@@ -71,12 +71,19 @@ def test_in_process_recovers_each_curve_and_reports_unfittable_tables(in_process
         assert s.loc["c0", "ci_low"] <= truth["c0"] <= s.loc["c0", "ci_high"]
 
 
-def test_compiled_model_is_reused_across_curves(in_process):
+def test_compiled_model_is_reused_across_curves(in_process, monkeypatch):
+    """After the in-process batch, another curve of the same law compiles nothing: the cache holds the
+    compiled model and the same objects stay in it."""
     from bayes_scaling.inference import fit as fit_mod
 
-    keys = [k for k in fit_mod._COMPILED]
-    fit_many({"again": _tables()["curve0"]}, law="power_x", workers=1, **KW)
-    assert list(fit_mod._COMPILED) == keys
+    held = dict(fit_mod._COMPILED)
+    assert held, "the batch's compiled model is not in the cache"
+    compiles = []
+    real = fit_mod.compile_nutpie_model
+    monkeypatch.setattr(fit_mod, "compile_nutpie_model", lambda *a, **k: compiles.append(1) or real(*a, **k))
+    res = fit_many({"again": _tables()["curve0"]}, law="power_x", workers=1, **KW)
+    assert set(res.fits) == {"again"} and compiles == []
+    assert set(fit_mod._COMPILED) == set(held) and all(fit_mod._COMPILED[k] is v for k, v in held.items())
 
 
 def test_local_dask_cluster_matches_in_process(fresh_process_c0):

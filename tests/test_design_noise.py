@@ -65,7 +65,8 @@ def test_a_negative_gain_is_shown_as_noise_not_as_a_reduction(noisy, tmp_path, c
     for line, c in zip(rows, cands):
         assert ("(noise)" in line) == c["gain_within_noise"], line
     # every printed negative gain carries its SE and the noise mark
-    assert all("(noise)" in line for line in rows if line.split()[4].startswith("-"))
+    printed_negative = [line for line in rows if line.split()[4].startswith("-")]
+    assert len(printed_negative) == len(negative) and all("(noise)" in line for line in printed_negative)
 
 
 def test_stop_or_go_carries_its_se_and_a_go_within_noise_says_so(noisy):

@@ -125,7 +125,8 @@ def test_cli_records_the_extension_and_shapes_turns_it_off(far, far_file, capsys
     flagged = [r for r in out["candidates"] if r["outside_trusted"]]
     assert flagged and all(r["tokens_per_param"] > HI and r["proposed_for"] == "optimal shape at the target"
                            and r["outside_data_shapes"] for r in flagged)
-    assert all(r["proposed_for"] == "trusted shapes" for r in out["candidates"] if not r["outside_trusted"])
+    trusted = [r for r in out["candidates"] if not r["outside_trusted"]]
+    assert trusted and all(r["proposed_for"] == "trusted shapes" for r in trusted)
     assert all("outside_data_shapes" in b and "outside_trusted" in b for b in out["batch"])
     assert main(["design", far_file, *BASE, "--reach-optimal-shape"]) == 0
     text = capsys.readouterr().out
@@ -193,7 +194,8 @@ def test_shapes_and_reach_together_label_the_extension(inside, tmp_path, capsys)
     added = [r for r in out["candidates"] if r["tokens_per_param"] > 1.001]
     assert added and all(r["proposed_for"] == "optimal shape at the target" and not r["outside_trusted"]
                          for r in added)
-    assert all(r["proposed_for"] == "--shapes range" for r in out["candidates"] if r["tokens_per_param"] <= 1.001)
+    ranged = [r for r in out["candidates"] if r["tokens_per_param"] <= 1.001]
+    assert ranged and all(r["proposed_for"] == "--shapes range" for r in ranged)
     assert main(["design", path, *BASE, "--shapes", str(LO), "1", "--reach-optimal-shape", "--top", "200"]) == 0
     rows = [x for x in capsys.readouterr().out.splitlines() if x.rstrip().endswith("optimal")]
     assert len(rows) == len(added)

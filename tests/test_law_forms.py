@@ -205,6 +205,8 @@ def test_m4_fit_recovers_a_bent_error_curve_and_extrapolates_it():
     runs = bs.load_runs(pd.DataFrame({"X": x, "loss": y}), extra_cols={"X": "X"})
     res = fit(runs, spec="m4_error_rate", draws=400, tune=300, seed=1, progress=False, retries=0)
     post = res.posterior
+    # Seeds 1-5 (host CPU, 2026-12-07): E median 0.135-0.138, c 0.426-0.437, the truth at quantile 0.63-0.67 of
+    # the prediction, |median / truth - 1| 0.008-0.011.
     assert 0.08 < float(post["E"].median()) < 0.22
     assert 0.3 < float(post["c"].median()) < 0.8
     x_new = np.array([10 ** 4.5])

@@ -10,6 +10,7 @@ import pytest
 
 import bayes_scaling as bs
 from bayes_scaling.cli import main
+from bayes_scaling.conventions import ESS_MIN_PER_CHAIN
 from bayes_scaling.examples import EXAMPLE, example_path
 from bayes_scaling.posterior.intervals import summary_record
 from bayes_scaling.simulate import simulate_runs, true_loss
@@ -71,14 +72,22 @@ def test_numpy_loglik_matches_pymc(example_fit):
     np.testing.assert_allclose(mine, ll, rtol=1e-8, atol=1e-8)
 
 
-def test_warm_refit_reuses_compiled_model(example_fit):
+def test_warm_refit_reuses_compiled_model(example_fit, monkeypatch):
+    """A second fit of the same spec (other runs) compiles nothing: the process cache holds the
+    example fit's model and hands the same compiled object to the refit."""
     from bayes_scaling.inference import fit as fit_mod
+    from bayes_scaling.inference.model import model_data
 
-    before = len(fit_mod._COMPILED)
+    key = fit_mod.model_key(example_fit.spec, model_data(example_fit.spec, example_fit.runs))
+    held = fit_mod._COMPILED.get(key)
+    assert held is not None, "the example fit's compiled model is not in the cache"
+    compiles = []
+    real = fit_mod.compile_nutpie_model
+    monkeypatch.setattr(fit_mod, "compile_nutpie_model", lambda *a, **k: compiles.append(1) or real(*a, **k))
     frame = simulate_runs("chinchilla", EXAMPLE["truth"], example_fit.runs.frame[["N", "D", "C"]].rename(
         columns={"N": "params", "D": "tokens", "C": "compute"}).iloc[::2], seed=5)
     refit = bs.fit(bs.load_runs(frame), law="chinchilla", draws=300, tune=300, seed=3, progress=False)
-    assert len(fit_mod._COMPILED) == before
+    assert compiles == [] and fit_mod._COMPILED.get(key) is held
     assert len(refit.runs) == len(frame)
     assert refit.posterior.sizes["draw"] == 300
 
@@ -157,8 +166,14 @@ def test_laplace_likelihood_recovers_truth_and_its_loglik_matches_pymc(example_f
     frame = simulate_runs("chinchilla", EXAMPLE["truth"], design, sigma=0.01, seed=21, family="laplace")
     base = default_spec("chinchilla")
     spec = base.with_family("laplace")
-    res = bs.fit(bs.load_runs(frame), spec=spec, draws=400, tune=400, chains=4, seed=5, progress=False)
-    assert res.spec.likelihood.family == "laplace" and res.diagnostics.ok, res.diagnostics.problems
+    res = bs.fit(bs.load_runs(frame), spec=spec, draws=600, tune=600, chains=4, seed=5, progress=False, retries=0)
+    assert res.spec.likelihood.family == "laplace"
+    # One attempt (retries=0), so the figures do not depend on a retry. Its max R-hat over seeds 1-24
+    # (host CPU, 2026-12-07) was 1.0015-1.0107 (at 400/400 draws: 1.0016-1.0134), a spread that reaches
+    # the fit's own 1.01 gate, so this asserts 1.02; bulk and tail ESS were >= 986, divergences 0.
+    d = res.diagnostics
+    assert d.r_hat_max <= 1.02 and d.divergences == 0, d.problems
+    assert min(d.ess_bulk_min, d.ess_tail_min) >= 4 * ESS_MIN_PER_CHAIN, d.problems
     s = res.summary(ci_prob=0.99)
     for name, value in {**EXAMPLE["truth"], "sigma": 0.01}.items():
         assert s.loc[name, "ci_low"] <= value <= s.loc[name, "ci_high"], (name, s.loc[name].to_dict())

@@ -126,8 +126,12 @@ def test_group_offsets_sum_to_zero_and_recover_a_known_truth():
     frame = pd.concat([simulate_runs("chinchilla", {**t, "A": t["A"] * k, "B": t["B"] * k}, design, sigma=0.005,
                                      seed=40 + i).assign(arch=g) for i, (g, k) in enumerate(scale.items())])
     res = bs.fit(bs.load_runs(frame, group_cols=["arch"]), law="chinchilla", vary=["A", "B"], seed=4,
-                 draws=500, tune=500, progress=False)
-    assert res.diagnostics.ok, res.diagnostics.problems
+                 draws=500, tune=500, progress=False, retries=0)
+    # One attempt (retries=0). Over seeds 1-5 (host CPU, 2026-12-07): R-hat 1.0040-1.0115 (seed 2 over the
+    # fit's 1.01 gate, hence 1.02 here), bulk/tail ESS >= 1103, no divergence; each group's true A and B at
+    # posterior quantiles 0.032-0.75 (the 99% interval: 0.005-0.995).
+    d = res.diagnostics
+    assert d.r_hat_max <= 1.02 and d.divergences == 0 and min(d.ess_bulk_min, d.ess_tail_min) >= 400, d.problems
     post = res.posterior
     for k in ("A", "B"):
         np.testing.assert_allclose(post[f"eps_{k}"].sum("group").values, 0.0, atol=1e-9)

@@ -80,6 +80,9 @@ def test_a_big_table_recovers_the_truth_from_a_pilot_start(monkeypatch):
     pilot = cfg["big_table_pilot"]
     assert pilot["ok"] and pilot["backend"] == "numba" and pilot["rows"] == 12_000 and cfg["tune"] == wh.BIG_TUNE
     assert pilot["max_whitened_gradient"] < 0.1  # the mode: under a tenth of a posterior sd from flat
+    # Seeds 1-4 (host CPU, 2026-12-07): pilot gradient < 1e-4, R-hat 1.0025-1.0065, mean tree steps 3.7-3.9
+    # (6.7 at seed 1, whose first attempt failed the gate: its retry), posterior means within 0.0011 of the
+    # truth for E, alpha and beta and 0.0002 for sigma.
     d = res.diagnostics
     assert d.ok and d.r_hat_max < 1.01, d.problems
     assert float(res.sample_stats["n_steps"].mean()) < 8  # a shallow tree per draw: the metric fits

@@ -1,7 +1,10 @@
 """Backtests: fit the smaller runs, predict the larger held-out ones, score the predictions.
 
 The split is by compute for laws of N and D (or by the law's single input axis): runs above
-``holdout_above``, or the largest ``holdout_fraction`` of them, are held out. Reported per
+``holdout_above``, or the largest runs, at least a ``holdout_fraction`` of them, are held out. Whole
+budgets are kept together, so the fraction is a floor: 0.05 holds out the bundled example's top
+budget, 7 of its 63 runs (11%). (Where a budget's runs differ in compute by rounding, the threshold
+moves to the nearer gap between budgets, which can hold out fewer: :func:`split_runs`.) Reported per
 method, on the held-out runs:
 
 - coverage of the 50% and 90% intervals (Bayes: posterior predictive of a new run; Huber:
