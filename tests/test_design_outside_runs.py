@@ -127,3 +127,14 @@ def test_a_new_projects_ladder_keeps_to_the_trusted_shapes(capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["shapes_tokens_per_param"] == [lo, hi]
     assert all(lo * (1 - 1e-9) <= r["tokens_per_param"] <= hi * (1 + 1e-9) for r in out["best"]["runs"])
+
+
+def test_design_of_a_law_without_d_is_refused_in_one_line(tmp_path, capsys):
+    """A law of N and steps (kaplan_ns) has no C(N, D) of its own: ``design`` refuses it in one line (the DataBox
+    once priced its runs through the law's query axes and raised KeyError 'C')."""
+    from bayes_scaling.cli import main
+
+    fake_fit("kaplan_ns", {"alpha_N": 0.076, "alpha_S": 0.76, "N_c": 6.5e13, "S_c": 2.1e3}, draws=50).save(tmp_path / "k.nc")
+    assert main(["design", str(tmp_path / "k.nc"), "--target-compute", "1e23", "--ladder-budget", "1e21", "--worlds", "16",
+                 "--max-refits", "0"]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1

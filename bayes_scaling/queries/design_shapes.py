@@ -24,7 +24,6 @@ from bayes_scaling.conventions import (CI_PROB, FLOPS_PER_PARAM_TOKEN, MAX_EXTRA
 from bayes_scaling.conventions import check_positive, real_array
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.errors import BayesScalingError
-from bayes_scaling.posterior.discrepancy import scale_values
 from bayes_scaling.posterior.intervals import interval_bounds, quantiles
 from bayes_scaling.queries.design_preposterior import draws_sigma_family
 from bayes_scaling.queries.draws import budgets_flops, resolve_cost
@@ -204,7 +203,8 @@ def data_box(result, cost: CostLaw) -> DataBox:
     """The :class:`DataBox` of a fit's (or an ensemble's) runs, C priced by ``cost`` (:func:`data_shapes`' checks)."""
     shapes = data_shapes(result, require_range=False)
     frame = result.runs.frame
-    n, c = frame["N"].to_numpy(float), scale_values(result.law, frame, cost)["C"]  # as every query prices runs
+    n = frame["N"].to_numpy(float)
+    c = np.asarray(cost.flops(n, frame["D"].to_numpy(float)), float)  # C(N, D) in the design's law, as candidates are
     return DataBox(shapes, (float(n.min()), float(n.max())), (float(c.min()), float(c.max())))
 
 
