@@ -81,9 +81,9 @@ def test_model_structure_with_groups():
     assert np.array_equal(np.bincount(data.group_idx), [16, 16, 16])
     model = build_model(spec, data)
     names = {rv.name for rv in model.free_RVs}
-    assert {"tau_alpha", "tau_A", "eps_alpha", "eps_A"} <= names
+    assert {"tau_alpha", "tau_A", "z_eps_alpha", "z_eps_A"} <= names  # offsets sampled non-centred
     det = {d.name for d in model.deterministics}
-    assert {"alpha_group", "A_group"} <= det and "B_group" not in det and "E_group" not in det
+    assert {"alpha_group", "A_group", "eps_alpha", "eps_A"} <= det and "B_group" not in det and "E_group" not in det
     assert model.named_vars_to_dims["eps_alpha"] == ("group",)
 
 

@@ -245,11 +245,13 @@ def build_model(spec: LawSpec, data: ModelData, *, summed: bool = False):
             idx = pm.Data("group_idx", data.group_idx, dims="run")
             t = spec.hierarchy.tau
             tau = {k: getattr(pm, t.dist)(f"tau_{k}", **t.pymc_kwargs) for k in spec.hierarchy.vary}
-            # centred, sum-to-zero offsets on the log scale: the population value is the groups' mean,
-            # identified by the data (no ridge along which it and every offset move together), and
-            # each offset is pinned by its group's runs, so tau | offsets is an easy 1-d posterior
-            # (docs: HierarchySpec; an unseen group's spread: PosteriorEvaluator.params)
-            eps = {k: pm.ZeroSumNormal(f"eps_{k}", sigma=tau[k], dims="group") for k in spec.hierarchy.vary}
+            # sum-to-zero offsets on the log scale, the population value the groups' mean (identified by the
+            # data: no ridge along which it and every offset move together), sampled non-centred: eps = tau z,
+            # z ~ ZeroSumNormal(1), so a small tau (a parameter the groups share) is no funnel neck for NUTS
+            # (docs: HierarchySpec; benchmarks/README, "Sampler diagnostics of default fits"). eps_<name>
+            # stays in the posterior, as in fits sampled centred before; an unseen group: PosteriorEvaluator.params
+            eps = {k: pm.Deterministic(f"eps_{k}", tau[k] * pm.ZeroSumNormal(f"z_eps_{k}", sigma=1.0, dims="group"),
+                                       dims="group") for k in spec.hierarchy.vary}
             p_g, logc_g = group_params(pt, law, spec.hierarchy, p, logc, ref, offsets=eps)
             for k in law.param_names:  # every parameter that differs by group, varying or pivoting
                 value = p_g[k] if k in law.direct_names else pt.exp(logc_g[f"log_{k}"])

@@ -125,8 +125,8 @@ class LikelihoodSpec:
 #: Default prior on a group scale tau (sd of group offsets on the log scale): LogNormal with median
 #: 0.05 (groups differ by ~5%) and 95% in [0.007, 0.35]. With 2-5 groups the data hold only G - 1
 #: contrasts about tau, so its posterior stays close to its prior: a HalfNormal(0.1), whose mode is 0
-#: (complete pooling), lets the prior alone decide that groups are alike and puts mass in the funnel
-#: neck (tau -> 0 with offsets pinned by the data) where NUTS diverges. This prior keeps tau off 0
+#: (complete pooling), lets the prior alone decide that groups are alike (and, with centred offsets,
+#: put mass in the funnel neck tau -> 0 where NUTS diverges; offsets are now non-centred). This prior keeps tau off 0
 #: while spanning sub-percent to tens-of-percent differences between architectures or datasets.
 DEFAULT_TAU = ("LogNormal", {"mu": -3.0, "sigma": 1.0})
 
@@ -135,10 +135,11 @@ DEFAULT_TAU = ("LogNormal", {"mu": -3.0, "sigma": 1.0})
 class HierarchySpec:
     """Which law parameters vary by group, and the prior on their group-level spread ``tau``.
 
-    Group offsets are on the log scale and centred: exponents as alpha_g = alpha exp(eps_g),
-    positive constants through their term at the reference point (:meth:`ScalingLaw.centre`), with
-    eps ~ ZeroSumNormal(tau) over the groups: the offsets sum to zero, so the population value is
-    the groups' mean on the log scale. tau is the sd of a group's offset around the (unobserved)
+    Group offsets are on the log scale: exponents as alpha_g = alpha exp(eps_g), positive constants
+    through their term at the reference point (:meth:`ScalingLaw.centre`), with eps ~ ZeroSumNormal(tau)
+    over the groups: the offsets sum to zero, so the population value is the groups' mean on the log
+    scale. They are sampled non-centred, eps = tau z with z ~ ZeroSumNormal(1) (``z_eps_<name>``; the
+    posterior keeps ``eps_<name>``). tau is the sd of a group's offset around the (unobserved)
     mean of all possible groups: tau = 0.1 means groups differ by about 10%. An unseen group's
     offset from the population value is Normal(0, tau sqrt(1 + 1/G)) (G fitted groups).
     """
