@@ -248,10 +248,11 @@ def build_model(spec: LawSpec, data: ModelData, *, summed: bool = False):
             # sum-to-zero offsets on the log scale, the population value the groups' mean (identified by the
             # data: no ridge along which it and every offset move together), sampled non-centred: eps = tau z,
             # z ~ ZeroSumNormal(1), so a small tau (a parameter the groups share) is no funnel neck for NUTS
-            # (docs: HierarchySpec; benchmarks/README, "Sampler diagnostics of default fits"). eps_<name>
-            # stays in the posterior, as in fits sampled centred before; an unseen group: PosteriorEvaluator.params
-            eps = {k: pm.Deterministic(f"eps_{k}", tau[k] * pm.ZeroSumNormal(f"z_eps_{k}", sigma=1.0, dims="group"),
-                                       dims="group") for k in spec.hierarchy.vary}
+            # (docs: HierarchySpec; benchmarks/README, "Sampler diagnostics of default fits"); the spec's
+            # hierarchy.centred, centred. eps_<name> is in the posterior either way (an unseen group: PosteriorEvaluator.params)
+            eps = {k: pm.ZeroSumNormal(f"eps_{k}", sigma=tau[k], dims="group") if k in spec.hierarchy.centred else
+                   pm.Deterministic(f"eps_{k}", tau[k] * pm.ZeroSumNormal(f"z_eps_{k}", sigma=1.0, dims="group"), dims="group")
+                   for k in spec.hierarchy.vary}
             p_g, logc_g = group_params(pt, law, spec.hierarchy, p, logc, ref, offsets=eps)
             for k in law.param_names:  # every parameter that differs by group, varying or pivoting
                 value = p_g[k] if k in law.direct_names else pt.exp(logc_g[f"log_{k}"])
