@@ -194,7 +194,9 @@ def build_model(spec: LawSpec, data: ModelData, *, summed: bool = False):
     error adds in quadrature to ``sigma_run``, and ``sigma`` = sqrt(sigma_law^2 + sigma_run^2) is a new
     run's noise at a new configuration (what predictions use). The configurations' offsets are integrated
     out (:func:`replicate_loglik`): Normal on the family's scale, so run noise needs a Normal family
-    (``normal``, ``logit_normal``). ``summed``: the law as log(sum(exp(terms))) where it states its
+    (``normal``, ``logit_normal``). Hierarchies: per varying parameter ``tau_<name>`` and the group offsets
+    ``eps_<name>`` = tau z, ``z_eps_<name>`` ~ ZeroSumNormal(1) (non-centred; centred, ``eps_<name>`` ~
+    ZeroSumNormal(tau), for the spec's ``hierarchy.centred``), and ``<name>_group``. ``summed``: the law as log(sum(exp(terms))) where it states its
     terms (:func:`~bayes_scaling.laws.base.summed_log_loss`; big tables: fewer calls per row).
     """
     import pymc as pm
