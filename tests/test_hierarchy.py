@@ -14,6 +14,7 @@ from bayes_scaling import BayesScalingError, get_law, list_laws
 from bayes_scaling.inference.model import build_model, model_data
 from bayes_scaling.posterior.evaluator import group_params
 from bayes_scaling.specs.spec import HierarchySpec, default_spec, parse_spec
+from bayes_scaling.specs.writer import spec_to_toml
 from bayes_scaling.testing import runs_frame
 
 
@@ -81,9 +82,9 @@ def test_model_structure_with_groups():
     assert np.array_equal(np.bincount(data.group_idx), [16, 16, 16])
     model = build_model(spec, data)
     names = {rv.name for rv in model.free_RVs}
-    assert {"tau_alpha", "tau_A", "eps_alpha", "eps_A"} <= names
+    assert {"tau_alpha", "tau_A", "z_eps_alpha", "z_eps_A"} <= names  # offsets sampled non-centred
     det = {d.name for d in model.deterministics}
-    assert {"alpha_group", "A_group"} <= det and "B_group" not in det and "E_group" not in det
+    assert {"alpha_group", "A_group", "eps_alpha", "eps_A"} <= det and "B_group" not in det and "E_group" not in det
     assert model.named_vars_to_dims["eps_alpha"] == ("group",)
 
 
@@ -180,3 +181,15 @@ def test_new_group_scale_is_that_of_the_iid_model_behind_sum_to_zero_offsets():
         assert scale == pytest.approx(np.sqrt(1 + 1 / n_groups))
         assert new.std() == pytest.approx(scale, rel=0.01)
     assert new_group_scale({"groups": ["a", "b"]}) == 1.0  # fits saved before sum-to-zero offsets
+
+
+def test_hierarchy_centred_names_parameters_sampled_centred():
+    text = default_spec("chinchilla").text + '\n[hierarchy]\nvary = ["alpha", "B"]\ncentred = ["B"]\n'
+    spec = parse_spec(text)
+    assert spec.hierarchy.centred == ("B",) and spec.with_vary(["alpha"]).hierarchy.centred == ()
+    assert parse_spec(spec_to_toml(spec)).hierarchy == spec.hierarchy  # the writer keeps it
+    model = build_model(spec, model_data(spec, _grouped_runs()))
+    names = {rv.name for rv in model.free_RVs}
+    assert {"eps_B", "z_eps_alpha"} <= names and "z_eps_B" not in names and "eps_alpha" not in names
+    with pytest.raises(BayesScalingError, match="centred"):
+        parse_spec(default_spec("chinchilla").text + '\n[hierarchy]\nvary = ["alpha"]\ncentred = ["B"]\n')

@@ -113,8 +113,8 @@ def jittered_rvs(spec: LawSpec, model) -> set:
     positive_tight = bool(tight & set(law.positive_names))
     out = set()
     for rv in model.free_RVs:
-        # group offsets start at 0 (every group at the population value), not +-1 on the log scale,
-        # which under a group scale tau ~ 0.05 would start them some 20 tau away, in the funnel's wall
+        # group offsets are sampled non-centred (z_eps_<name>: offsets in units of tau), so +-1 starts them
+        # within one tau; centred offsets (eps_, fits before) started at 0, +-1 on the log scale being ~20 tau
         if rv.name in tight or (rv.name in law.internal and positive_tight) or rv.name.startswith("eps_"):
             continue
         out.add(rv)
@@ -252,7 +252,7 @@ def fit(
     ``strict``. ``seed`` makes the fit reproducible (one is drawn and recorded when absent).
     ``vary`` (or the spec's ``[hierarchy]``) names the parameters that vary by ``group_col``
     (default: the runs' first group column), partially pooled around population values.
-    ``target_accept`` (default 0.8; 0.95 for hierarchical fits, whose group-scale funnels need
+    ``target_accept`` (default 0.8; 0.95 for hierarchical fits, whose tau-offset geometry needs
     smaller steps) is NUTS's target acceptance rate. ``calibrate_extrapolation`` also fits the runs
     below one decade under the largest and learns, from how its predictions miss the larger ones,
     a discrepancy that widens predictions beyond the data

@@ -194,7 +194,9 @@ def build_model(spec: LawSpec, data: ModelData, *, summed: bool = False):
     error adds in quadrature to ``sigma_run``, and ``sigma`` = sqrt(sigma_law^2 + sigma_run^2) is a new
     run's noise at a new configuration (what predictions use). The configurations' offsets are integrated
     out (:func:`replicate_loglik`): Normal on the family's scale, so run noise needs a Normal family
-    (``normal``, ``logit_normal``). ``summed``: the law as log(sum(exp(terms))) where it states its
+    (``normal``, ``logit_normal``). Hierarchies: per varying parameter ``tau_<name>`` and the group offsets
+    ``eps_<name>`` = tau z, ``z_eps_<name>`` ~ ZeroSumNormal(1) (non-centred; centred, ``eps_<name>`` ~
+    ZeroSumNormal(tau), for the spec's ``hierarchy.centred``), and ``<name>_group``. ``summed``: the law as log(sum(exp(terms))) where it states its
     terms (:func:`~bayes_scaling.laws.base.summed_log_loss`; big tables: fewer calls per row).
     """
     import pymc as pm
@@ -245,11 +247,14 @@ def build_model(spec: LawSpec, data: ModelData, *, summed: bool = False):
             idx = pm.Data("group_idx", data.group_idx, dims="run")
             t = spec.hierarchy.tau
             tau = {k: getattr(pm, t.dist)(f"tau_{k}", **t.pymc_kwargs) for k in spec.hierarchy.vary}
-            # centred, sum-to-zero offsets on the log scale: the population value is the groups' mean,
-            # identified by the data (no ridge along which it and every offset move together), and
-            # each offset is pinned by its group's runs, so tau | offsets is an easy 1-d posterior
-            # (docs: HierarchySpec; an unseen group's spread: PosteriorEvaluator.params)
-            eps = {k: pm.ZeroSumNormal(f"eps_{k}", sigma=tau[k], dims="group") for k in spec.hierarchy.vary}
+            # sum-to-zero offsets on the log scale, the population value the groups' mean (identified by the
+            # data: no ridge along which it and every offset move together), sampled non-centred: eps = tau z,
+            # z ~ ZeroSumNormal(1), so a small tau (a parameter the groups share) is no funnel neck for NUTS
+            # (docs: HierarchySpec; benchmarks/README, "Sampler diagnostics of default fits"); the spec's
+            # hierarchy.centred, centred. eps_<name> is in the posterior either way (an unseen group: PosteriorEvaluator.params)
+            eps = {k: pm.ZeroSumNormal(f"eps_{k}", sigma=tau[k], dims="group") if k in spec.hierarchy.centred else
+                   pm.Deterministic(f"eps_{k}", tau[k] * pm.ZeroSumNormal(f"z_eps_{k}", sigma=1.0, dims="group"), dims="group")
+                   for k in spec.hierarchy.vary}
             p_g, logc_g = group_params(pt, law, spec.hierarchy, p, logc, ref, offsets=eps)
             for k in law.param_names:  # every parameter that differs by group, varying or pivoting
                 value = p_g[k] if k in law.direct_names else pt.exp(logc_g[f"log_{k}"])

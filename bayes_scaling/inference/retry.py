@@ -19,7 +19,7 @@ RETRY_SEED_STRIDE = 104729
 #: Clocks a retry budget can be measured on: wall seconds, or this process's CPU seconds (all its
 #: threads: with N sampler threads a CPU budget runs out about N times sooner in wall time).
 RETRY_CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
-#: target_accept of retry 1, 2 (hierarchical fits, whose group-scale funnels need the smallest steps).
+#: target_accept of retry 1, 2 (hierarchical fits start at 0.95: the scales tau and their offsets need small steps).
 RETRY_TARGET_ACCEPT = {False: (0.95, 0.99), True: (0.99, 0.995)}
 
 

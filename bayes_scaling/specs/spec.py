@@ -125,8 +125,7 @@ class LikelihoodSpec:
 #: Default prior on a group scale tau (sd of group offsets on the log scale): LogNormal with median
 #: 0.05 (groups differ by ~5%) and 95% in [0.007, 0.35]. With 2-5 groups the data hold only G - 1
 #: contrasts about tau, so its posterior stays close to its prior: a HalfNormal(0.1), whose mode is 0
-#: (complete pooling), lets the prior alone decide that groups are alike and puts mass in the funnel
-#: neck (tau -> 0 with offsets pinned by the data) where NUTS diverges. This prior keeps tau off 0
+#: (complete pooling), lets the prior alone decide that groups are alike. This prior keeps tau off 0
 #: while spanning sub-percent to tens-of-percent differences between architectures or datasets.
 DEFAULT_TAU = ("LogNormal", {"mu": -3.0, "sigma": 1.0})
 
@@ -135,16 +134,20 @@ DEFAULT_TAU = ("LogNormal", {"mu": -3.0, "sigma": 1.0})
 class HierarchySpec:
     """Which law parameters vary by group, and the prior on their group-level spread ``tau``.
 
-    Group offsets are on the log scale and centred: exponents as alpha_g = alpha exp(eps_g),
-    positive constants through their term at the reference point (:meth:`ScalingLaw.centre`), with
-    eps ~ ZeroSumNormal(tau) over the groups: the offsets sum to zero, so the population value is
-    the groups' mean on the log scale. tau is the sd of a group's offset around the (unobserved)
+    Group offsets are on the log scale: exponents as alpha_g = alpha exp(eps_g), positive constants
+    through their term at the reference point (:meth:`ScalingLaw.centre`), with eps ~ ZeroSumNormal(tau)
+    over the groups: the offsets sum to zero, so the population value is the groups' mean on the log
+    scale. They are sampled non-centred, eps = tau z with z ~ ZeroSumNormal(1) (``z_eps_<name>``; the
+    posterior keeps ``eps_<name>``), except the parameters named in ``centred`` (``[hierarchy] centred``):
+    a parameter that truly differs between groups whose runs pin each offset (e.g. one varying parameter,
+    many runs a group) mixes better centred (benchmarks/README, "Sampler diagnostics of default fits"). tau is the sd of a group's offset around the (unobserved)
     mean of all possible groups: tau = 0.1 means groups differ by about 10%. An unseen group's
     offset from the population value is Normal(0, tau sqrt(1 + 1/G)) (G fitted groups).
     """
 
     vary: tuple[str, ...]
     tau: PriorSpec = field(default_factory=lambda: PriorSpec(*DEFAULT_TAU))
+    centred: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -181,8 +184,8 @@ class LawSpec:
                                     f"{list(self.law.param_names)}", quantity="vary")
         if not vary:
             return replace(self, hierarchy=None)
-        tau = self.hierarchy.tau if self.hierarchy else HierarchySpec(vary).tau
-        return replace(self, hierarchy=HierarchySpec(vary, tau))
+        tau, centred = (self.hierarchy.tau, self.hierarchy.centred) if self.hierarchy else (HierarchySpec(vary).tau, ())
+        return replace(self, hierarchy=HierarchySpec(vary, tau, tuple(c for c in centred if c in vary)))
 
     @property
     def law(self) -> ScalingLaw:
@@ -329,9 +332,10 @@ def parse_spec(text: str, origin: str = "<string>") -> LawSpec:
     hierarchy = None
     hier = data.get("hierarchy")
     if hier is not None:
-        if not isinstance(hier, dict) or not isinstance(hier.get("vary"), list) or set(hier) - {"vary", "tau"}:
-            raise BayesScalingError(f"spec {origin!r}: [hierarchy] takes vary = [\"alpha\", ...] and an optional "
-                                    f"[hierarchy.tau] prior")
+        if (not isinstance(hier, dict) or not isinstance(hier.get("vary"), list) or set(hier) - {"vary", "tau", "centred"}
+                or not set(map(str, hier.get("centred", []))) <= set(map(str, hier["vary"]))):
+            raise BayesScalingError(f"spec {origin!r}: [hierarchy] takes vary = [\"alpha\", ...], an optional "
+                                    f"[hierarchy.tau] prior and centred = [names among vary]")
         if len(set(map(str, hier["vary"]))) != len(hier["vary"]):
             raise BayesScalingError(f"spec {origin!r}: [hierarchy] vary names a parameter twice: {hier['vary']}")
         bad = sorted(str(v) for v in hier["vary"] if v not in law.param_names)
@@ -342,7 +346,7 @@ def parse_spec(text: str, origin: str = "<string>") -> LawSpec:
                      relative=False)
         if not tau.positive_support():
             raise BayesScalingError(f"spec {origin!r}: hierarchy.tau needs a prior on positive values (e.g. HalfNormal)")
-        hierarchy = HierarchySpec(tuple(hier["vary"]), tau) if hier["vary"] else None
+        hierarchy = HierarchySpec(tuple(hier["vary"]), tau, tuple(map(str, hier.get("centred", [])))) if hier["vary"] else None
     extra = {}
     cov = data.get("covariates")
     if cov is not None:

@@ -42,7 +42,8 @@ def spec_to_toml(spec: LawSpec) -> str:
     lines += ["[likelihood]", f"family = {_toml_value(lik.family)}", f"nu = {_toml_value(lik.nu)}", ""]
     lines += _prior_lines("likelihood.sigma", lik.sigma)
     if spec.hierarchy is not None:
-        lines += ["[hierarchy]", f"vary = {_toml_value(list(spec.hierarchy.vary))}", ""]
+        lines += ["[hierarchy]", f"vary = {_toml_value(list(spec.hierarchy.vary))}",
+                  *([f"centred = {_toml_value(list(spec.hierarchy.centred))}"] if spec.hierarchy.centred else []), ""]
         lines += _prior_lines("hierarchy.tau", spec.hierarchy.tau)
     lines += _prior_lines("covariates.prior", spec.covariate_prior)
     return "\n".join(lines)
