@@ -77,3 +77,39 @@ def test_a_counterpart_without_the_varied_parameter_is_refused_in_one_line():
     with pytest.raises(BayesScalingError, match=r"has no parameter \['d1'\].*vary among") as e:
         counterpart_spec(res, "power_n")
     assert "\n" not in str(e.value) and e.value.quantity == "vary"
+
+
+def _sensitivity_rows(monkeypatch, res):
+    """The sensitivity section's variant names, its refits stood in by fake fits that store run noise only where
+    the refit kept it."""
+    from types import SimpleNamespace
+
+    import bayes_scaling.inference.fit as fit_module
+    from bayes_scaling.report._analysis import sensitivity_section
+    from bayes_scaling.report._refits import RefitConfig, RefitRunner, plan_refits
+
+    def stand_in(runs, law=None, spec=None, **kw):
+        out = fake_fit("power_n", TRUTH, spec=spec, draws=20)
+        if kw.get("run_noise"):
+            out.tree.attrs["run_noise"] = res.tree.attrs["run_noise"]
+        return out
+
+    monkeypatch.setattr(fit_module, "fit", stand_in)
+    plan = plan_refits(res, RefitConfig(), 0)
+    ctx = SimpleNamespace(result=res, ci=0.9, refits=True, refit_config=RefitConfig(), plan=plan,
+                          runner=RefitRunner(plan.jobs), timings={}, seed=0, budgets=[1e21])
+    sec = sensitivity_section(ctx)
+    table = next(item for item in sec.items if hasattr(item, "rows"))
+    return [row[0] for row in table.rows]
+
+
+def test_the_other_likelihood_row_says_it_dropped_run_noise(monkeypatch):
+    """A Normal fit with run noise: its Student-t refit cannot keep run noise, and its row says so."""
+    res = _normal_fit_with_run_noise()
+    assert "Student-t likelihood (without run noise: only a Normal likelihood carries it)" in \
+        _sensitivity_rows(monkeypatch, res)
+
+
+def test_the_other_likelihood_row_of_a_fit_without_run_noise_is_plain(monkeypatch):
+    res = fake_fit("power_n", TRUTH, draws=20)  # Student-t, no run noise: its Gaussian refit loses nothing
+    assert "Gaussian likelihood" in _sensitivity_rows(monkeypatch, res)
