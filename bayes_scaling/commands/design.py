@@ -86,6 +86,7 @@ def cmd_design(args) -> int:
     from bayes_scaling.inference.design import refit_expected
     from bayes_scaling.queries.design import (OBJECTIVE_UNITS, RULES, candidate_grid, collapse_note, design_runs,
                                               posterior_objective, verdict_text)
+    from bayes_scaling.queries.design_preposterior import decision_now
     from bayes_scaling.queries.design_shapes import data_box, keep_to_shapes, shapes_range, optimal_shape_interval, outside
     from bayes_scaling.queries.design_verdict import NOISE_SE, gain_text, go_picks, within_noise
     from bayes_scaling.queries.draws import resolve_cost
@@ -148,7 +149,7 @@ def cmd_design(args) -> int:
     out: dict[str, Any] = {
         "target_compute_flops": target, "ladder_budget_flops": budget, "cost": cost.describe(),
         "objective": args.objective, "objective_units": obj_unit, "objective_now": des.gains.before,
-        "decision_N_now": des.pre.decision(), "draws": des.pre.size, "worlds": args.worlds, "min_ess": args.min_ess,
+        **decision_now(result, des.pre), "draws": des.pre.size, "worlds": args.worlds, "min_ess": args.min_ess,
         "laplace": des.laplace, "outcome": outcome, "shapes_tokens_per_param": (span if extended else list(shapes)) if args.candidates == "grid" else None,
         "trusted_tokens_per_param": list(TRUSTED_TOKENS_PER_PARAM), "shapes_extended": extended,
         "data_tokens_per_param": list(fitted), "candidates_outside_data_shapes": beyond,
@@ -217,7 +218,10 @@ def cmd_design(args) -> int:
                    f"(ESS {b['ess']:.0f})" + (f"; outside your runs' {b['outside_data']}" if b["outside_data"] else ""))
         if des.batch_refit is not None:
             yield f"  weights collapsed for the batch: real refits give {des.batch_refit:.4g} after it"
-        yield (f"stop or go: expected wasted compute at C {sg['expected_wasted_now']:.2%} now (perfect information "
+        yield (f"stop or go: allocate's decision at C (N = {out['decision_N_now']:.3g}) wastes "
+               f"{out['decision_wasted_now']:.2%} of it in expectation now ({out['decision_draws']} draws); the plan of "
+               f"least expected waste on the design's grid (N = {out['least_waste_N_now']:.3g}, {des.pre.size} draws) "
+               f"{sg['expected_wasted_now']:.2%}, the value the savings below are measured from (perfect information "
                f"would save {sg['evpi_flops']:.3g} FLOPs); after the first k picks of the batch above:")
         for i, st in enumerate(sg["steps"], 1):
             yield (f"  k = {i} (N = {st['N']:.3g}, D = {st['D']:.3g}): {st['expected_wasted_after']:.2%}, saves "
