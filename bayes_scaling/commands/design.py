@@ -5,6 +5,7 @@ uncertainty. Compute in FLOPs (or ``--compute-unit pf-days``)."""
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
@@ -13,8 +14,9 @@ import numpy as np
 from bayes_scaling.commands.args import (add_compute_unit_arg, add_cost_args, add_json_arg, cost_from_args,
                                          int_at_least, positive_float, refuse_unused, seed_value, to_flops)
 from bayes_scaling.commands.output import emit, query_lines, query_record
-from bayes_scaling.conventions import (CI_PROB, FLOPS_PER_PARAM_TOKEN, MAX_EXTRA_SHAPES, MAX_MONTE_CARLO, MAX_REACH_DECADES,
-                                       TRUSTED_TOKENS_PER_PARAM, in_loss_unit, is_ensemble)
+from bayes_scaling.conventions import (CI_PROB, COMPUTE_UNIT_NAMES, FLOPS_PER_PARAM_TOKEN, MAX_EXTRA_SHAPES,
+                                       MAX_MONTE_CARLO, MAX_REACH_DECADES, TRUSTED_TOKENS_PER_PARAM, flops_to_unit,
+                                       in_loss_unit, is_ensemble)
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.errors import BayesScalingError
 
@@ -70,6 +72,20 @@ def read_candidates(path: str, cost) -> tuple[np.ndarray, np.ndarray]:
     return n, d
 
 
+def _budget_below_runs(args, smallest_flops: float) -> str:
+    """The refusal of a ladder budget below the fit's smallest run, in the unit the user typed (``--compute-unit``);
+    the minimum is rounded up to 3 significant digits, so the number it names is accepted."""
+    unit = COMPUTE_UNIT_NAMES[args.compute_unit]
+    lo = float(flops_to_unit(smallest_flops, args.compute_unit))
+    step = 10.0 ** (math.floor(math.log10(lo)) - 2)
+    least = math.ceil(lo / step - 1e-6) * step
+    flops = "" if unit == "FLOPs" else f" = {smallest_flops:.3g} FLOPs"
+    return (f"--ladder-budget {args.ladder_budget:g} {unit} is below the fit's smallest run ({lo:.3g} {unit}{flops}): "
+            f"every grid candidate would be smaller than the runs you have, where the law has no data; raise "
+            f"--ladder-budget to at least {least:.3g} {unit}, or give candidate runs with --candidates FILE (runs "
+            f"outside the data are flagged)")
+
+
 def cmd_design(args) -> int:
     if (args.fit is None) == (args.spec is None):
         raise BayesScalingError("give a fit file (runs so far) or --spec SPEC (a new project)"
@@ -106,7 +122,12 @@ def cmd_design(args) -> int:
     reach = None  # --reach-optimal-shape: the posterior's interval of the optimal shape at the target
     if args.candidates == "grid":
         reach = optimal_shape_interval(result, target, cost=cost) if args.reach_optimal_shape else None
-        n, d = candidate_grid(box.compute, budget, cost=cost, ratios=shapes, reach=reach)
+        try:
+            n, d = candidate_grid(box.compute, budget, cost=cost, ratios=shapes, reach=reach)
+        except BayesScalingError as e:
+            if e.quantity != "ladder_budget":
+                raise
+            raise BayesScalingError(_budget_below_runs(args, box.compute[0]), quantity="ladder_budget") from None
     elif args.reach_optimal_shape:
         raise BayesScalingError("--reach-optimal-shape extends the grid candidates; a candidates CSV gives its runs' own "
                                 "shapes", quantity="reach_optimal_shape")
