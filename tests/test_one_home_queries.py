@@ -162,6 +162,12 @@ def test_designs_decision_and_guard_are_allocates(tmp_path, capsys):
     assert guard["flag"] == at["flag"] and guard["notes"] == at["notes"]
     for key in ("decades_beyond", "decades_below"):
         assert guard[key] == pytest.approx(at[key], rel=1e-12)
+    argv = ["design", path, "--target-compute", "1e23", "--ladder-budget", "3e21", "--batch", "1", "--worlds", "8",
+            "--max-refits", "0", "--exchange", "0"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert (f"allocate's decision at C (N = {des['decision_N_now']:.3g}) wastes {des['decision_wasted_now']:.2%}" in text
+            and f"wastes {des['stop_or_go']['expected_wasted_now']:.2%}, the value the savings" in text)
 
 
 def test_p_reach_of_the_decision_is_one_function():

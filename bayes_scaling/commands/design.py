@@ -242,7 +242,7 @@ def cmd_design(args) -> int:
         yield (f"stop or go: allocate's decision at C (N = {out['decision_N_now']:.3g}) wastes "
                f"{out['decision_wasted_now']:.2%} of it in expectation now ({out['decision_draws']} draws); the plan of "
                f"least expected waste on the design's grid (N = {out['least_waste_N_now']:.3g}, {des.pre.size} draws) "
-               f"{sg['expected_wasted_now']:.2%}, the value the savings below are measured from (perfect information "
+               f"wastes {sg['expected_wasted_now']:.2%}, the value the savings below are measured from (perfect information "
                f"would save {sg['evpi_flops']:.3g} FLOPs); after the first k picks of the batch above:")
         for i, st in enumerate(sg["steps"], 1):
             yield (f"  k = {i} (N = {st['N']:.3g}, D = {st['D']:.3g}): {st['expected_wasted_after']:.2%}, saves "
