@@ -12,6 +12,7 @@ import pytest
 from bayes_scaling.cli import main
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.errors import BayesScalingError
+from bayes_scaling.queries.allocate import decide
 from bayes_scaling.queries.design import design_runs
 from bayes_scaling.queries.design_shapes import DATA_RTOL, DataBox, candidate_grid, data_box
 from bayes_scaling.testing import fake_fit
@@ -43,9 +44,21 @@ def test_grid_starts_at_the_smallest_run_and_refuses_a_budget_below_it():
 
 
 def test_cli_refuses_a_ladder_budget_below_the_smallest_run(fit_file, capsys):
+    """The refusal names --ladder-budget and --candidates, and the least budget in the unit the user typed, which
+    is then accepted."""
+    from bayes_scaling.commands.args import option_for
+
+    assert option_for("ladder_budget") == "--ladder-budget"  # the library's refusal names the flag too
     assert main(["design", fit_file, *BASE, "--ladder-budget", "1e15"]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "ladder budget 1e+15 FLOPs is below the fit's smallest run (1e+18" in err
+    assert len(err.splitlines()) == 1 and "--ladder-budget 1e+15 FLOPs is below the fit's smallest run (1e+18 FLOPs)" in err
+    assert "at least 1e+18 FLOPs" in err and "--candidates FILE" in err
+    target = ["--target-compute", f"{1e23 / 8.64e19:.6g}"]
+    assert main(["design", fit_file, *target, *BASE[2:], "--compute-unit", "pf-days", "--ladder-budget", "1e-05"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--ladder-budget 1e-05 PF-days is below the fit's smallest run (0.0116 PF-days" in err
+    assert "at least 0.0116 PF-days" in err and "--candidates FILE" in err
+    assert main(["design", fit_file, *target, *BASE[2:], "--compute-unit", "pf-days", "--ladder-budget", "0.0116"]) == 0
 
 
 def test_top_budget_rungs_survive_float_rounding(res):
@@ -138,3 +151,20 @@ def test_design_of_a_law_without_d_is_refused_in_one_line(tmp_path, capsys):
     assert main(["design", str(tmp_path / "k.nc"), "--target-compute", "1e23", "--ladder-budget", "1e21", "--worlds", "16",
                  "--max-refits", "0"]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("call, flag", [
+    (lambda r: design_runs(r, 1e23, 3e21, [1e9], [2e10], min_ess=-1.0), "--min-ess"),
+    (lambda r: design_runs(r, float("nan"), 3e21, [1e9], [2e10]), "--target-compute"),
+    (lambda r: design_runs(r, 1e23, 0.0, [1e9], [2e10]), "--ladder-budget"),
+    (lambda r: decide(r, 1e23, max_params=-1.0), "--max-params"),
+    (lambda r: decide(r, 1e23, max_tokens=-1.0), "--max-tokens"),
+    (lambda r: decide(r, 1e23, alt_tokens_per_param=-1.0), "--alt-tokens-per-param"),
+])
+def test_design_and_allocate_refusals_name_their_flag(res, call, flag):
+    """Every quantity the library's design and allocation refuse has the CLI flag that sets it."""
+    from bayes_scaling.commands.args import option_for
+
+    with pytest.raises(BayesScalingError) as e:
+        call(res)
+    assert option_for(e.value.quantity) == flag

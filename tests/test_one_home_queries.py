@@ -123,20 +123,51 @@ def test_figures_shade_beyond_the_runs_where_the_guard_counts():
 
 
 def test_design_decides_and_wastes_as_allocate_does():
-    """Design's decision now is allocate's (the same search: grid refined by golden section, not the nearest of
-    81 grid points), and its wasted compute of a plan is plan_outcome's."""
+    """Design's decision now is allocate's over all the fit's draws (4 x 1000, more than the 800 the preposterior
+    keeps), its wasted compute plan_outcome's; the least-waste plan is stop or go's "now", on the thinned draws."""
     from bayes_scaling.queries.allocate import decide, plan_outcome
-    from bayes_scaling.queries.design_preposterior import Preposterior
+    from bayes_scaling.queries.design_preposterior import Preposterior, decision_now
     from bayes_scaling.queries.draws import law_draws
 
-    r = fake_fit(rel_sd=0.05)  # 400 draws: all kept by the preposterior (max_draws 800)
+    r = fake_fit(rel_sd=0.05, chains=4, draws=1000)
     c = 1e23
     pre = Preposterior(law_draws(r), r.evaluator.sigma.values.ravel(), r.spec.likelihood.dist, c)
-    assert pre.size == 400
-    assert pre.decision() == pytest.approx(decide(r, c).N, rel=1e-6)
+    assert pre.size == 800
+    now, dec = decision_now(r, pre), decide(r, c)
+    assert now["decision_N_now"] == pytest.approx(dec.N, rel=1e-9) and now["decision_draws"] == 4000
+    assert now["decision_wasted_now"] == pytest.approx(float(dec.outcome["wasted_compute"].mean()), rel=1e-9)
+    assert now["least_waste_now"] == pytest.approx(pre.current("wasted_compute"), rel=1e-12)
     j = 17
-    waste = plan_outcome(r, c, float(np.exp(pre.u[j])))["wasted_compute"].values.ravel()
+    waste = plan_outcome(r, c, float(np.exp(pre.u[j])))["wasted_compute"].values.ravel()[pre.index]
     np.testing.assert_allclose(pre.waste_grid[:, j], waste, rtol=1e-9, atol=1e-12)
+
+
+def test_designs_decision_and_guard_are_allocates(tmp_path, capsys):
+    """``design --json``'s decision now, its waste and the extrapolation guard at it are ``allocate --json``'s at the
+    target, on a fit of more draws than design thins to."""
+    import json
+
+    from bayes_scaling.cli import main
+
+    path = str(fake_fit(rel_sd=0.05, chains=4, draws=1000).save(tmp_path / "fit.nc"))
+    assert main(["allocate", path, "--compute", "1e23", "--json"]) == 0
+    alloc = json.loads(capsys.readouterr().out)
+    assert main(["design", path, "--target-compute", "1e23", "--ladder-budget", "3e21", "--batch", "1",
+                 "--worlds", "8", "--max-refits", "0", "--exchange", "0", "--json"]) == 0
+    des = json.loads(capsys.readouterr().out)
+    assert des["decision_N_now"] == pytest.approx(alloc["decision"]["N"], rel=1e-9)
+    assert des["decision_wasted_now"] == pytest.approx(alloc["wasted_compute"]["mean"], rel=1e-9)
+    assert des["least_waste_now"] == pytest.approx(des["stop_or_go"]["expected_wasted_now"], rel=1e-12)
+    guard, at = des["extrapolation"], alloc["extrapolation"]  # D = C/(kN): equal to the last bits
+    assert guard["flag"] == at["flag"] and guard["notes"] == at["notes"]
+    for key in ("decades_beyond", "decades_below"):
+        assert guard[key] == pytest.approx(at[key], rel=1e-12)
+    argv = ["design", path, "--target-compute", "1e23", "--ladder-budget", "3e21", "--batch", "1", "--worlds", "8",
+            "--max-refits", "0", "--exchange", "0"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert (f"allocate's decision at C (N = {des['decision_N_now']:.3g}) wastes {des['decision_wasted_now']:.2%}" in text
+            and f"wastes {des['stop_or_go']['expected_wasted_now']:.2%}, the value the savings" in text)
 
 
 def test_p_reach_of_the_decision_is_one_function():

@@ -30,7 +30,11 @@ ARGUMENT_OPTIONS = {"law": "--law", "holdout_above": "--holdout-above", "holdout
                     "target_metric": "--target", "chance": "--chance", "utility": "--utility", "group": "--group", "groups": "--groups",
                     "data_home": "--data-home", "dataset_option": "--option", "spec": "--spec",
                     "worlds": "--worlds", "prior_draws": "--prior-draws", "refit_sims": "--refit-sims",
-                    "batch": "--batch", "exchange": "--exchange", "max_refits": "--max-refits"}
+                    "batch": "--batch", "exchange": "--exchange", "max_refits": "--max-refits",
+                    "ladder_budget": "--ladder-budget", "target_flops": "--target-compute", "min_ess": "--min-ess",
+                    "reach_optimal_shape": "--reach-optimal-shape", "max_params": "--max-params",
+                    "max_tokens": "--max-tokens", "alt_tokens_per_param": "--alt-tokens-per-param",
+                    "alternatives": "--alt-params", "method": "--method", "loss_unit": "--loss-unit"}
 
 
 def option_for(quantity: str | None, column: bool = False) -> str | None:

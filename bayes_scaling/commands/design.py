@@ -5,6 +5,7 @@ uncertainty. Compute in FLOPs (or ``--compute-unit pf-days``)."""
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
@@ -13,8 +14,9 @@ import numpy as np
 from bayes_scaling.commands.args import (add_compute_unit_arg, add_cost_args, add_json_arg, cost_from_args,
                                          int_at_least, positive_float, refuse_unused, seed_value, to_flops)
 from bayes_scaling.commands.output import emit, query_lines, query_record
-from bayes_scaling.conventions import (CI_PROB, FLOPS_PER_PARAM_TOKEN, MAX_EXTRA_SHAPES, MAX_MONTE_CARLO, MAX_REACH_DECADES,
-                                       TRUSTED_TOKENS_PER_PARAM, in_loss_unit, is_ensemble)
+from bayes_scaling.conventions import (CI_PROB, COMPUTE_UNIT_NAMES, FLOPS_PER_PARAM_TOKEN, MAX_EXTRA_SHAPES,
+                                       MAX_MONTE_CARLO, MAX_REACH_DECADES, TRUSTED_TOKENS_PER_PARAM, flops_to_unit,
+                                       in_loss_unit, is_ensemble)
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.errors import BayesScalingError
 
@@ -70,6 +72,20 @@ def read_candidates(path: str, cost) -> tuple[np.ndarray, np.ndarray]:
     return n, d
 
 
+def _budget_below_runs(args, smallest_flops: float) -> str:
+    """The refusal of a ladder budget below the fit's smallest run, in the unit the user typed (``--compute-unit``);
+    the minimum is rounded up to 3 significant digits, so the number it names is accepted."""
+    unit = COMPUTE_UNIT_NAMES[args.compute_unit]
+    lo = float(flops_to_unit(smallest_flops, args.compute_unit))
+    step = 10.0 ** (math.floor(math.log10(lo)) - 2)
+    least = math.ceil(lo / step - 1e-6) * step
+    flops = "" if unit == "FLOPs" else f" = {smallest_flops:.3g} FLOPs"
+    return (f"--ladder-budget {args.ladder_budget:g} {unit} is below the fit's smallest run ({lo:.3g} {unit}{flops}): "
+            f"every grid candidate would be smaller than the runs you have, where the law has no data; raise "
+            f"--ladder-budget to at least {least:.3g} {unit}, or give candidate runs with --candidates FILE (runs "
+            f"outside the data are flagged)")
+
+
 def cmd_design(args) -> int:
     if (args.fit is None) == (args.spec is None):
         raise BayesScalingError("give a fit file (runs so far) or --spec SPEC (a new project)"
@@ -86,6 +102,7 @@ def cmd_design(args) -> int:
     from bayes_scaling.inference.design import refit_expected
     from bayes_scaling.queries.design import (OBJECTIVE_UNITS, RULES, candidate_grid, collapse_note, design_runs,
                                               posterior_objective, verdict_text)
+    from bayes_scaling.queries.design_preposterior import decision_now
     from bayes_scaling.queries.design_shapes import data_box, keep_to_shapes, shapes_range, optimal_shape_interval, outside
     from bayes_scaling.queries.design_verdict import NOISE_SE, gain_text, go_picks, within_noise
     from bayes_scaling.queries.draws import resolve_cost
@@ -105,7 +122,12 @@ def cmd_design(args) -> int:
     reach = None  # --reach-optimal-shape: the posterior's interval of the optimal shape at the target
     if args.candidates == "grid":
         reach = optimal_shape_interval(result, target, cost=cost) if args.reach_optimal_shape else None
-        n, d = candidate_grid(box.compute, budget, cost=cost, ratios=shapes, reach=reach)
+        try:
+            n, d = candidate_grid(box.compute, budget, cost=cost, ratios=shapes, reach=reach)
+        except BayesScalingError as e:
+            if e.quantity != "ladder_budget":
+                raise
+            raise BayesScalingError(_budget_below_runs(args, box.compute[0]), quantity="ladder_budget") from None
     elif args.reach_optimal_shape:
         raise BayesScalingError("--reach-optimal-shape extends the grid candidates; a candidates CSV gives its runs' own "
                                 "shapes", quantity="reach_optimal_shape")
@@ -148,7 +170,7 @@ def cmd_design(args) -> int:
     out: dict[str, Any] = {
         "target_compute_flops": target, "ladder_budget_flops": budget, "cost": cost.describe(),
         "objective": args.objective, "objective_units": obj_unit, "objective_now": des.gains.before,
-        "decision_N_now": des.pre.decision(), "draws": des.pre.size, "worlds": args.worlds, "min_ess": args.min_ess,
+        **decision_now(result, des.pre), "draws": des.pre.size, "worlds": args.worlds, "min_ess": args.min_ess,
         "laplace": des.laplace, "outcome": outcome, "shapes_tokens_per_param": (span if extended else list(shapes)) if args.candidates == "grid" else None,
         "trusted_tokens_per_param": list(TRUSTED_TOKENS_PER_PARAM), "shapes_extended": extended,
         "data_tokens_per_param": list(fitted), "candidates_outside_data_shapes": beyond,
@@ -217,7 +239,10 @@ def cmd_design(args) -> int:
                    f"(ESS {b['ess']:.0f})" + (f"; outside your runs' {b['outside_data']}" if b["outside_data"] else ""))
         if des.batch_refit is not None:
             yield f"  weights collapsed for the batch: real refits give {des.batch_refit:.4g} after it"
-        yield (f"stop or go: expected wasted compute at C {sg['expected_wasted_now']:.2%} now (perfect information "
+        yield (f"stop or go: allocate's decision at C (N = {out['decision_N_now']:.3g}) wastes "
+               f"{out['decision_wasted_now']:.2%} of it in expectation now ({out['decision_draws']} draws); the plan of "
+               f"least expected waste on the design's grid (N = {out['least_waste_N_now']:.3g}, {des.pre.size} draws) "
+               f"wastes {sg['expected_wasted_now']:.2%}, the value the savings below are measured from (perfect information "
                f"would save {sg['evpi_flops']:.3g} FLOPs); after the first k picks of the batch above:")
         for i, st in enumerate(sg["steps"], 1):
             yield (f"  k = {i} (N = {st['N']:.3g}, D = {st['D']:.3g}): {st['expected_wasted_after']:.2%}, saves "

@@ -10,13 +10,14 @@ from bayes_scaling.result import require_fit
 
 
 def fit_counterpart(result, *, n_breaks: int = 1, seed: int = 0, draws: int = 4000, tune: int = 2000):
-    """Fit the counterpart law (see :func:`counterpart_law`, its default spec) on the same runs, as every refit
-    keeps them (:func:`~bayes_scaling.inference.refit.refit`: cost law, run noise, hierarchy). Broken laws get
-    more draws: their posteriors are narrow and curved, and mix slowly."""
-    from bayes_scaling.specs.spec import default_spec
+    """Fit the counterpart law (see :func:`counterpart_law`) on the same runs, as every refit keeps them
+    (:func:`~bayes_scaling.inference.refit.refit`: cost law, run noise, hierarchy), with its default priors and the
+    fit's likelihood and hierarchy (:func:`~bayes_scaling.result.refit.counterpart_spec`). Broken laws get more
+    draws: their posteriors are narrow and curved, and mix slowly."""
+    from bayes_scaling.result.refit import counterpart_spec
 
     require_fit(result, ensemble=False)
     n_breaks = check_count("n_breaks", n_breaks, 1, 2, " (the broken laws have 1 or 2 breaks)")
     check_sampler_counts(draws, tune, 2)
-    return refit(result, spec=default_spec(counterpart_law(result.law, n_breaks)), seed=seed, draws=draws, tune=tune,
-                 chains=4, quiet=False)
+    spec = counterpart_spec(result, counterpart_law(result.law, n_breaks))
+    return refit(result, spec=spec, seed=seed, draws=draws, tune=tune, chains=4, quiet=False)

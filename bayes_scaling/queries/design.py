@@ -210,11 +210,11 @@ def exchanged(pre: Preposterior, ll: np.ndarray, worlds: Worlds, picks: list[dic
 
 def stop_or_go(pre: Preposterior, ll: np.ndarray, worlds: Worlds, picks: list[int], cost: np.ndarray) -> dict:
     """The value of the batch ``picks`` (in order) against its cost, in FLOPs at the target: after each
-    pick, the expected reduction of the decision's wasted compute x C (EVSI) against the FLOPs spent so
+    pick, the expected reduction of the least expected waste x C (EVSI, :func:`~.design_preposterior.decision_now`) against the FLOPs spent so
     far, each with its Monte Carlo SE over the simulated worlds (``value_se_flops``, ``net_se_flops``: the cost is
     exact; the SE counts the worlds' spread only, not the error of the Laplace update that scores a
     collapsed world), and ``laplace_share``, the share of worlds scored by the Laplace update. ``go_runs``: how many of the first picks maximise value - cost (0: stop, the ladder is enough).
-    ``evpi_flops`` (current expected waste x C) bounds what any ladder could save. ``worlds``: with no
+    ``evpi_flops`` (least expected waste now x C) bounds what any ladder could save. ``worlds``: with no
     picks (copied, not changed)."""
     now = pre.current("wasted_compute")
     wr, spent, steps = worlds.copy(), 0.0, []

@@ -14,8 +14,7 @@ from bayes_scaling.conventions import CI_PROB, seeded_rng, is_ensemble
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import interval_bounds, thin_indices, weighted_quantiles
-from bayes_scaling.queries.draws import (budgets_flops, decision_scores, decision_search, law_draws, thin_draws,
-                                         wasted_compute)
+from bayes_scaling.queries.draws import budgets_flops, decision_scores, law_draws, thin_draws, wasted_compute
 
 OBJECTIVES = ("n_star", "n_star_width", "loss", "wasted_compute")
 #: how each objective scales with the variance of the linearised quantity (Gaussian update): a width as its square root
@@ -128,7 +127,31 @@ class Preposterior:
         """The objective under the current posterior (equal weights)."""
         return float(self.objective(np.full(self.size, 1.0 / self.size), name)[0])
 
-    def decision(self) -> float:
-        """N (parameters) minimising the posterior expected loss over these draws, by ``allocate``'s search
-        (:func:`~.draws.decision_search`: its grid refined by golden section) within the grid's range."""
-        return float(np.exp(decision_search(self.draws, self.log_ct, self.u[0], self.u[-1])))
+    def least_waste(self) -> tuple[float, float]:
+        """(N in parameters, expected wasted compute as a fraction of C) of the grid plan of least expected waste
+        over these draws: the "now" of the value of information (:func:`decision_now`)."""
+        mean = self.waste_grid.mean(axis=0)
+        j = int(np.argmin(mean))
+        return float(np.exp(self.u[j])), float(mean[j])
+
+
+def decision_now(result, pre: Preposterior) -> dict:
+    """What the posterior decides now at ``pre``'s target budget, in two senses.
+
+    ``decision_N_now``, ``decision_D_now`` (parameters, tokens) and ``decision_wasted_now`` (its expected wasted
+    compute, fraction of C): ``allocate``'s decision (:func:`~bayes_scaling.queries.allocate.decide`, least expected
+    loss over all ``decision_draws`` of the fit, priced by ``pre.cost``), the plan a user trains and the extrapolation
+    guard is asked about. ``least_waste_N_now`` and ``least_waste_now``: the plan of least expected waste on the
+    design's grid over its ``pre.size`` thinned draws (:meth:`Preposterior.least_waste`), equal to stop or go's
+    ``expected_wasted_now``. The value of information is EVSI = min_a E[waste(a)] - E_y[min_a E[waste(a) | y]]: both
+    terms must be the same estimator (the same draws, reweighted after y, and the same grid of plans a), or their
+    difference mixes estimators with information (it could even turn negative). So gains, savings and the verdict use
+    the grid's least-waste value; the decision's waste over all draws is reported beside it, not mixed into them."""
+    from bayes_scaling.queries.allocate import decide
+
+    dec = decide(result, pre.target, cost=pre.cost)
+    n_grid, waste_grid = pre.least_waste()
+    return {"decision_N_now": dec.N, "decision_D_now": dec.D,
+            "decision_wasted_now": float(dec.outcome["wasted_compute"].mean()),
+            "decision_draws": int(dec.outcome["wasted_compute"].size),
+            "least_waste_N_now": n_grid, "least_waste_now": waste_grid}

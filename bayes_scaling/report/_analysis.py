@@ -224,14 +224,15 @@ def sensitivity_section(ctx) -> Section:
     variants = [("this fit", result, "")]
     failed = []
 
-    def add(name, key, other=""):
+    def add(name, key, other="", label=None):
         fit, err = ctx.runner.get(key)
         if fit is None:
             failed.append(f"{name}: the refit failed ({err})")
         else:
-            variants.append((name, fit, other))
+            variants.append((name if label is None else label(fit), fit, other))
 
-    add(f"{fam.split(' (')[0]} likelihood", "likelihood")
+    add(f"{fam.split(' (')[0]} likelihood", "likelihood",
+        label=lambda fit: likelihood_row_label(fam.split(" (")[0], result, fit))
     keep, resid, rsd = plan.keep, plan.resid, plan.robust_sd
     n_out = int((~keep).sum())
     notes = []
@@ -339,3 +340,15 @@ def reproducibility_section(ctx) -> Section:
                  "reproduces the draws on the same package versions."))
     return sec
 
+
+def likelihood_row_label(family: str, result, refitted) -> str:
+    """The sensitivity row of the other likelihood, saying what else the refit left out: run noise (and per-run
+    evaluation SEs) live only in a Normal family, so a refit in another family drops what the fit had."""
+    def noise(fit):
+        return json.loads(fit.tree.attrs.get("run_noise", "null") or "null")
+
+    had, kept = noise(result), noise(refitted)
+    if not had or kept:
+        return f"{family} likelihood"
+    lost, it = ("run noise and per-run SE", "them") if had.get("se") else ("run noise", "it")
+    return f"{family} likelihood (without {lost}: only a Normal likelihood carries {it})"

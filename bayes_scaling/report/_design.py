@@ -26,6 +26,7 @@ def design_targets(ctx) -> tuple[float, float]:
 
 def design_section(ctx) -> Section:
     from bayes_scaling.queries.design import RULES, candidate_grid, collapse_note, design_runs, verdict_text
+    from bayes_scaling.queries.design_preposterior import decision_now
     from bayes_scaling.queries.design_shapes import data_box
     from bayes_scaling.queries.design_verdict import go_picks
     from bayes_scaling.queries.draws import resolve_cost
@@ -104,8 +105,12 @@ def design_section(ctx) -> Section:
            if {"N", "C"} & set(w.split(","))]
     scale = (f"{len(off)} of the {len(gos)} run(s) it proposes lie outside the runs' N or C: their value rests on the law "
              f"holding there, which this ladder's data do not test" if off else None)
-    sec.add(Para(f"Stop or go: the decision at C wastes {100 * sg['expected_wasted_now']:.2f}% of the budget in "
-                 f"expectation now (perfect information would save {num(sg['evpi_flops'])} FLOPs). "
+    now = decision_now(result, des.pre)
+    sec.add(Para(f"Stop or go: allocate's decision at C (N = {num(now['decision_N_now'])}) wastes "
+                 f"{100 * now['decision_wasted_now']:.2f}% of the budget in expectation now ({now['decision_draws']} "
+                 f"draws); the plan of least expected waste on the design's grid (N = {num(now['least_waste_N_now'])}, "
+                 f"{des.pre.size} draws) wastes {100 * sg['expected_wasted_now']:.2f}%, the value the savings are "
+                 f"measured from (perfect information would save {num(sg['evpi_flops'])} FLOPs). "
                  f"{steps or 'no picks'}. "
                  f"{verdict}."
                  + (f" The {note}." if note else "") + (f" {scale}." if scale else ""),

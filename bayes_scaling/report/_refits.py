@@ -177,14 +177,33 @@ def plan_refits(result, cfg: RefitConfig, seed: int) -> RefitPlan:
     if isinstance(got, str):
         break_info = got
     else:
-        runs, axis, label, how = got
-        names = {"unbroken": f"power_{axis.lower()}", "broken": f"bnsl1_{axis.lower()}"}
-        for i, (role, law_name) in enumerate(names.items()):
-            if not (result.law.name == law_name and runs is result.runs):
-                jobs.append(_job(f"break_{role}", runs, _spec(law_name), cfg, derived_seed(seed, 10 + i),
-                                 result if runs is result.runs else None, break_fit=True))  # the fit's runs: a refit
-        break_info = (label, how, len(runs), names)
+        break_info = _break_jobs(result, got, cfg, seed, jobs)
     return RefitPlan(jobs, other_spec.likelihood.describe(), keep, resid, rsd, note, other_kind, break_info)
+
+
+def _break_jobs(result, got, cfg: RefitConfig, seed: int, jobs: list):
+    """Append the break test's fits to ``jobs``; its ``break_info``, or a reason string. On the fit's runs a fit is
+    a refit with the fit's likelihood and hierarchy (:func:`~bayes_scaling.result.refit.counterpart_spec`); on the
+    loss envelope both laws are fitted with their default specs (neither is the fit, both alike)."""
+    from bayes_scaling.errors import BayesScalingError
+    from bayes_scaling.result.refit import counterpart_spec
+    from bayes_scaling.specs.spec import default_spec
+
+    runs, axis, label, how = got
+    names = {"unbroken": f"power_{axis.lower()}", "broken": f"bnsl1_{axis.lower()}"}
+    refit_of_fit = runs is result.runs
+    new = []
+    for i, (role, law_name) in enumerate(names.items()):
+        if refit_of_fit and result.law.name == law_name:
+            continue  # the fit itself
+        try:
+            spec = counterpart_spec(result, law_name) if refit_of_fit else default_spec(law_name)
+        except BayesScalingError as e:
+            return f"no break test: {e}"
+        new.append(_job(f"break_{role}", runs, spec, cfg, derived_seed(seed, 10 + i),
+                        result if refit_of_fit else None, break_fit=True))
+    jobs.extend(new)
+    return label, how, len(runs), names
 
 
 # -- break test ------------------------------------------------------------------------------
@@ -243,8 +262,3 @@ def break_test_from(result, plan: RefitPlan, runner: RefitRunner, ci_prob: float
     test.update({"n_points": n_points, "how": how, "axis_label": label, "fits": fits})
     return test
 
-
-def _spec(law_name: str):
-    from bayes_scaling.specs.spec import default_spec
-
-    return default_spec(law_name)

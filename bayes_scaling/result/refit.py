@@ -25,3 +25,26 @@ def refit_settings(result, spec: LawSpec | None = None) -> dict:
     keeps_noise = run_noise and (not other_family or isinstance(spec.likelihood.dist, Normal))
     return {"cost": stored_cost(result), "run_noise": keeps_noise,
             "group_col": None if h is None else h["group_col"], "vary": None if h is None else tuple(h["vary"])}
+
+
+def counterpart_spec(result, law_name: str) -> LawSpec:
+    """The spec a break test fits ``law_name`` with beside ``result``: that law's default priors on its own
+    parameters, with the fit's likelihood (family, nu, noise prior), covariate prior and hierarchy (varied
+    parameters, tau prior), so PSIS-LOO between the two fits compares laws, not likelihoods or noise models.
+    Refused in one line when the fit varies by group a parameter ``law_name`` does not have."""
+    from dataclasses import replace
+
+    from bayes_scaling.errors import BayesScalingError
+    from bayes_scaling.specs.spec import default_spec
+
+    base, own = default_spec(law_name), result.spec
+    hier = own.hierarchy
+    if hier is not None:
+        missing = sorted(set(hier.vary) - set(base.law.param_names))
+        if missing:
+            raise BayesScalingError(f"the break test's counterpart law {law_name!r} has no parameter {missing} that "
+                                    f"the fit varies by group; refit with vary among {list(base.law.param_names)}",
+                                    quantity="vary")
+    origin = f"{base.origin} (likelihood and hierarchy of {own.name})"
+    return replace(base, likelihood=own.likelihood, hierarchy=hier, covariate_prior=own.covariate_prior,
+                   origin=origin).synced()
