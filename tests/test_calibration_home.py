@@ -131,7 +131,7 @@ def test_the_single_fits_inner_fit_keeps_the_cost_law_run_noise_and_hierarchy():
 
 def test_an_ensemble_saved_before_the_mixture_recorded_coverage_still_prints(tmp_path, capsys):
     """A mixture's calibration saved by an older version has no held-out coverage: ``summary`` says it was not
-    recorded (it raised KeyError), and the report's table says so too."""
+    recorded (it raised KeyError)."""
     from bayes_scaling.cli import main
     from bayes_scaling.posterior.discrepancy import Discrepancy
     from bayes_scaling.result import EnsembleResult

@@ -193,3 +193,23 @@ def test_hierarchy_centred_names_parameters_sampled_centred():
     assert {"eps_B", "z_eps_alpha"} <= names and "z_eps_B" not in names and "eps_alpha" not in names
     with pytest.raises(BayesScalingError, match="centred"):
         parse_spec(default_spec("chinchilla").text + '\n[hierarchy]\nvary = ["alpha"]\ncentred = ["B"]\n')
+    for bad in ('"B"', '["B", "B"]', '["Q"]'):  # text is not a list; a repeat; a name outside vary: named in the error
+        with pytest.raises(BayesScalingError, match=r"centred must list names of vary"):
+            parse_spec(default_spec("chinchilla").text + f'\n[hierarchy]\nvary = ["alpha", "B"]\ncentred = {bad}\n')
+
+
+def test_a_fit_reads_its_centred_parameters_from_its_hierarchy_record():
+    """``FitResult.spec`` rebuilds the hierarchy from the fit's record: ``centred`` is part of it (it was dropped,
+    so refits sampled every offset non-centred); a record without it (older files) reads as none centred."""
+    import json
+
+    from bayes_scaling.testing import fake_fit
+
+    res = fake_fit(draws=50)
+    record = {"vary": ["alpha", "B"], "tau": {"dist": "HalfNormal", "sigma": 0.1}, "group_col": "g", "groups": ["a", "b"],
+              "offsets": "zero_sum", "centred": ["B"]}
+    res.tree.attrs["hierarchy"] = json.dumps(record)
+    assert res.spec.hierarchy.centred == ("B",)
+    older = fake_fit(draws=50)
+    older.tree.attrs["hierarchy"] = json.dumps({k: v for k, v in record.items() if k != "centred"})
+    assert older.spec.hierarchy.centred == ()

@@ -268,3 +268,13 @@ def test_figures_display_as_png_in_an_ipython_shell():
     fig = plot_fit(fake_fit(draws=50))
     data, _ = shell.display_formatter.format(fig)
     assert data["image/png"][:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_groups_isoflop_curves_show_and_price_its_own_runs(hier):
+    """With ``group``, each rung's runs (the points and the compute the curve is drawn at) are the group's own, as
+    Approach 2 checks them (``approach2_check(group=...)``); they were every group's."""
+    col = hier.hierarchy["group_col"]
+    g = str(hier.groups[0])
+    mine = int((hier.runs.frame[col].astype(str) == g).sum())
+    ax = plot_isoflops(hier, group=g).axes[0]
+    assert _scatter_points(ax) == mine < len(hier.runs.frame)

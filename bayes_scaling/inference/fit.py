@@ -106,8 +106,8 @@ def _prior_spread(prior) -> float:
 
 def jittered_rvs(spec: LawSpec, model) -> set:
     """Free variables whose initial values get nutpie's random jitter: all but those with tight priors
-    and the group offsets; the law's internal coordinates (which carry the positive parameters'
-    priors) only when none of those priors is tight."""
+    and centred group offsets (``eps_*``; non-centred ``z_eps_*`` are jittered); the law's internal coordinates
+    (which carry the positive parameters' priors) only when none of those priors is tight."""
     law = spec.law
     tight = {name for name, prior in spec.priors.items() if _prior_spread(prior) < TIGHT_PRIOR_SD}
     positive_tight = bool(tight & set(law.positive_names))

@@ -69,7 +69,8 @@ def plot_isoflops(result, budgets=None, *, ci_prob: float = CI_PROB, ax=None, gr
                   flops_per_token: float = FLOPS_PER_PARAM_TOKEN):
     """Loss against N at fixed compute (IsoFLOP curves) with the posterior median and ``ci_prob`` band, the
     observed runs of each budget, and each budget's N* (the curve's minimum) with its interval. ``budgets`` in
-    FLOPs of the runs' C column (default: the runs' IsoFLOP budgets, or four budgets spread over their compute).
+    FLOPs of the runs' C column (default: the runs' IsoFLOP budgets, or four budgets spread over their compute);
+    one that matches no rung is drawn as it is, in the fit's cost law.
     A curve spends its budget as the runs' C column was spent (:func:`~bayes_scaling.cost.ladder_cost`), so a
     rung's curve passes through its runs: D = C / (6N) where C was derived as 6ND (the ladder's nominal budget;
     under another cost law its runs would cost different amounts and lie off any one curve of that law), else as
@@ -95,6 +96,9 @@ def plot_isoflops(result, budgets=None, *, ci_prob: float = CI_PROB, ax=None, gr
     n_obs = frame["N"].to_numpy(float)
     loss_obs = frame["loss"].to_numpy(float)
     ats = [_runs_at(result, b, labels, centres, isoflop) for b in budgets]
+    if group is not None and group != "new" and result.hierarchy is not None:  # a group's rungs: its own runs, as
+        mine = frame[result.hierarchy["group_col"]].astype(str).to_numpy() == str(group)  # Approach 2 checks them
+        ats = [at[mine[at]] for at in ats]
     d_obs = frame["D"].to_numpy(float)
     # each rung's curve at Approach 2's compute: the geometric mean of its runs' C(N, D) in that law (the
     # nominal budget itself where C was derived as 6ND; a recorded C in another currency is not a point of it)

@@ -166,7 +166,7 @@ class FitResult:
             "run_noise": json.dumps(data.run_noise_record()),
             "hierarchy": json.dumps(None if spec.hierarchy is None or data.group_idx is None else {
                 "vary": list(spec.hierarchy.vary), "tau": spec.hierarchy.tau.as_dict(), "group_col": data.group_col,
-                "groups": list(data.groups), "offsets": ZERO_SUM}),
+                "groups": list(data.groups), "offsets": ZERO_SUM, "centred": list(spec.hierarchy.centred)}),
         }
         tree = xr.DataTree.from_dict(
             {
@@ -241,7 +241,8 @@ class FitResult:
         h = self.hierarchy
         if h is None:
             return replace(spec, hierarchy=None)
-        return replace(spec, hierarchy=HierarchySpec(tuple(h["vary"]), parse_prior("hierarchy.tau", h["tau"])))
+        return replace(spec, hierarchy=HierarchySpec(tuple(h["vary"]), parse_prior("hierarchy.tau", h["tau"]),
+                                                     tuple(h.get("centred", ()))))  # older files: none centred
 
     @property
     def hierarchy(self) -> dict | None:

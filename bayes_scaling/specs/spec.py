@@ -332,10 +332,11 @@ def parse_spec(text: str, origin: str = "<string>") -> LawSpec:
     hierarchy = None
     hier = data.get("hierarchy")
     if hier is not None:
-        if (not isinstance(hier, dict) or not isinstance(hier.get("vary"), list) or set(hier) - {"vary", "tau", "centred"}
-                or not set(map(str, hier.get("centred", []))) <= set(map(str, hier["vary"]))):
+        if not isinstance(hier, dict) or not isinstance(hier.get("vary"), list) or set(hier) - {"vary", "tau", "centred"}:
             raise BayesScalingError(f"spec {origin!r}: [hierarchy] takes vary = [\"alpha\", ...], an optional "
                                     f"[hierarchy.tau] prior and centred = [names among vary]")
+        if not isinstance(c := hier.get("centred", []), list) or len(set(map(str, c))) != len(c) or set(map(str, c)) - set(map(str, hier["vary"])):
+            raise BayesScalingError(f"spec {origin!r}: [hierarchy] centred must list names of vary {hier['vary']} once each, got {c!r}")
         if len(set(map(str, hier["vary"]))) != len(hier["vary"]):
             raise BayesScalingError(f"spec {origin!r}: [hierarchy] vary names a parameter twice: {hier['vary']}")
         bad = sorted(str(v) for v in hier["vary"] if v not in law.param_names)
