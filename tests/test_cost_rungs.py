@@ -189,3 +189,25 @@ def test_a_recorded_c_in_another_currency_draws_each_rung_at_approach_2s_compute
     assert main(["isoflop-check", str(tmp_path / "r.nc"), "--bootstrap", "50"]) == 0
     text = capsys.readouterr().out
     assert "along each budget's curve in C = 6 N D FLOPs" in text and "the fit's N* at 1e+18 FLOPs in that law" in text
+
+
+def test_the_reports_design_prices_candidates_with_the_fits_stored_law(monkeypatch):
+    """With no cost law named for the report, its design section builds and prices the candidates in the fit's
+    stored cost law, as ``design`` does (the grid was built in 6ND and priced in the stored law)."""
+    from types import SimpleNamespace
+
+    import bayes_scaling.queries.design as design_module
+    from bayes_scaling.errors import BayesScalingError
+    from bayes_scaling.report._design import design_section
+
+    res = _fit(("params", "tokens", "loss"), KAPLAN)
+    seen = {}
+
+    def spy(runs_compute, budget, **kwargs):
+        seen["grid"] = kwargs.get("cost")
+        raise BayesScalingError("stop before the design itself")
+
+    monkeypatch.setattr(design_module, "candidate_grid", spy)
+    ctx = SimpleNamespace(result=res, cost=None, budgets=np.array([1e22]), design_budget=None, seed=0)
+    design_section(ctx)
+    assert seen["grid"] == KAPLAN

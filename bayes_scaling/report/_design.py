@@ -42,10 +42,11 @@ def design_section(ctx) -> Section:
             return sec
     target, budget = design_targets(ctx)
     try:
-        box = data_box(result, resolve_cost(result, ctx.cost))  # the runs' shapes, N and C: picks beyond are flagged
+        cost = resolve_cost(result, ctx.cost)  # the fit's stored law unless the report names one, as `design` prices
+        box = data_box(result, cost)  # the runs' shapes, N and C: picks beyond are flagged
         fitted = box.shapes
-        n, d = candidate_grid(box.compute, budget, cost=ctx.cost)  # over the trusted shapes
-        des = design_runs(result, target, budget, n, d, objective="n_star", batch=4, seed=ctx.seed, cost=ctx.cost)
+        n, d = candidate_grid(box.compute, budget, cost=cost)  # over the trusted shapes
+        des = design_runs(result, target, budget, n, d, objective="n_star", batch=4, seed=ctx.seed, cost=cost)
     except BayesScalingError as e:  # e.g. a hierarchical fit, or no candidate within the budget
         sec.add(Para(f"Not computed: {e}"))
         return sec
