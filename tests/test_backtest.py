@@ -39,6 +39,19 @@ def test_split_by_compute_and_by_fraction():
             split_runs(runs, law, **bad)
 
 
+def test_a_fraction_is_a_floor_when_a_budgets_runs_differ_in_compute_by_rounding():
+    """A budget whose runs' recorded C differ by rounding (within 2%, one budget by the grouper): the fraction's
+    threshold cuts it above its log-midpoint, and it is held out whole (it moved up to the nearer gap and held out
+    5 runs where 7 were asked)."""
+    import pandas as pd
+
+    c = np.r_[np.full(5, 1e19), 1e20 * np.array([1.0, 1.0001, 1.019, 1.0195, 1.02]), np.full(5, 1e21)]
+    n = np.tile(np.geomspace(1e8, 1e9, 5), 3)
+    runs = bs.load_runs(pd.DataFrame({"params": n, "tokens": c / (6 * n), "compute": c, "loss": 2 + 1e9 / c ** 0.5}))
+    train, test, _ = split_runs(runs, get_law("chinchilla"), holdout_fraction=7 / 15)
+    assert len(test) == 10 and train.frame["C"].max() < test.frame["C"].min()  # the cut budget held out whole
+
+
 @pytest.mark.sampling
 def test_backtest_on_the_bundled_example():
     runs = bs.load_runs(example_path())

@@ -3,8 +3,8 @@
 The split is by compute for laws of N and D (or by the law's single input axis): runs above
 ``holdout_above``, or the largest runs, at least a ``holdout_fraction`` of them, are held out. Whole
 budgets are kept together, so the fraction is a floor: 0.05 holds out the bundled example's top
-budget, 7 of its 63 runs (11%). (Where a budget's runs differ in compute by rounding, the threshold
-moves to the nearer gap between budgets, which can hold out fewer: :func:`split_runs`.) Reported per
+budget, 7 of its 63 runs (11%); where a budget's runs differ in compute by rounding, the budget the
+fraction's threshold cuts is held out whole. Reported per
 method, on the held-out runs:
 
 - coverage of the 50% and 90% intervals (Bayes: posterior predictive of a new run; Huber:
@@ -48,8 +48,9 @@ def split_runs(runs, law, *, holdout_above: float | None = None, holdout_fractio
     """(train, test, info): hold out runs with the split axis above a threshold or the largest fraction.
     ``info["decades_beyond"]``: the furthest held-out run's distance beyond the training runs (decades, max over
     N, D and C for laws of N and D, as the discrepancy's d; along the split axis alone: ``decades_beyond_split_axis``).
-    Either threshold then moves to the nearest gap between compute budgets (:func:`~.budgets.snap_to_budgets`:
-    a budget is never split; ``info["holdout_above"]`` is the threshold used), keeping a run on each side."""
+    Either threshold then moves to a gap between compute budgets (:func:`~.budgets.snap_to_budgets`: a budget is
+    never split; ``info["holdout_above"]`` is the threshold used), keeping a run on each side: ``holdout_above`` to
+    the nearer gap, a fraction's threshold down, holding out the budget it cuts, so at least the fraction is held out."""
     require_runs(runs)
     law = law if isinstance(law, ScalingLaw) else get_law(law)
     axis = split_axis(law)
@@ -71,7 +72,7 @@ def split_runs(runs, law, *, holdout_above: float | None = None, holdout_fractio
     else:
         holdout_above = check_positive(f"holdout_above must be a finite number > 0 (a value of {axis})", holdout_above,
                                        "holdout_above")
-    asked, holdout_above = holdout_above, snap_to_budgets(v, holdout_above)
+    asked, holdout_above = holdout_above, snap_to_budgets(v, holdout_above, hold_whole=holdout_fraction is not None)
     test = v > holdout_above
     if not sides_hold(v, holdout_above, min_below=1, min_above=1):
         raise BayesScalingError(f"holding out {axis} > {holdout_above:.4g} leaves {int(test.sum())} of {len(v)} runs "

@@ -19,7 +19,7 @@ from bayes_scaling.data.budgets import BUDGET_DECADES, budget_levels  # noqa: F4
 
 
 
-def snap_to_budgets(values, threshold: float, *, min_below: int = 1, min_above: int = 1) -> float:
+def snap_to_budgets(values, threshold: float, *, min_below: int = 1, min_above: int = 1, hold_whole: bool = False) -> float:
     """``threshold`` on the split axis ``values`` (runs above it are held out), moved off any budget it cuts.
 
     Rule (fixed from principle, not tuned on data): a threshold inside a budget (runs of one
@@ -28,7 +28,9 @@ def snap_to_budgets(values, threshold: float, *, min_below: int = 1, min_above: 
     above the budget's log-midpoint, else down to the previous budget's largest value (the whole budget
     is held out). When that leaves fewer than ``min_below`` runs at or below it or ``min_above`` above,
     the other gap is tried; when neither does, the threshold is returned unchanged, and the caller's own
-    checks (its fallback or its error) decide. A threshold already between budgets is returned unchanged."""
+    checks (its fallback or its error) decide. A threshold already between budgets is returned unchanged.
+    ``hold_whole``: the budget it cuts is held out whole first (down), so at least the runs asked for are held
+    out (a fraction of the runs), whatever the midpoint."""
     v = np.asarray(values, float)
     thr = float(threshold)
     if v.size == 0:
@@ -42,7 +44,7 @@ def snap_to_budgets(values, threshold: float, *, min_below: int = 1, min_above: 
     lower = v[level < cut[0]]
     down = float(lower.max()) if lower.size else None
     mid = 0.5 * (np.log10(inside.min()) + np.log10(inside.max()))
-    order = (up, down) if np.log10(thr) >= mid else (down, up)
+    order = (up, down) if np.log10(thr) >= mid and not hold_whole else (down, up)
     for t in order:
         if t is not None and (v <= t).sum() >= min_below and (v > t).sum() >= min_above:
             return t
