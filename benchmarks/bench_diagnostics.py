@@ -6,6 +6,11 @@ Not part of CI. Fits (default draws, tune, chains, target acceptance and retries
   budgets 1e18-1e21 FLOPs x 5 tokens/param 3-100), Chinchilla truth (``EXAMPLE``) with per-group
   A and B differing by 5% (sd, log scale) and alpha by 2%; Student-t(4) noise of scale 0.005 on
   log-loss; fitted as ``fit --group-col arch`` does (every parameter but E varies by group);
+* **differing**: one or two parameters that truly differ between groups, each group's offset pinned by many
+  runs (the case centred offsets suit, benchmarks/README "Automatic centring on a retry"): golden_outputs'
+  two-architecture ladder (16 runs a group, B 8% apart, 0.5% noise, ``--vary B``) and the A/B sets of
+  tests/test_sampling_retry.py (3 groups x 25 runs, A and B x 0.87, 1, 1.15, 0.5% noise, ``--vary A,B``),
+  seeds 1-3 each;
 * **overtrain**: simulated over-training grids, 25 runs (5 budgets x 5-640 tokens/param), the same
   noise, Chinchilla truth with alpha, beta, A, B moved by 10% (sd, log scale) per simulation;
 * **real**: every dataset of :mod:`bayes_scaling.datasets` that a default fit applies to, with the
@@ -16,7 +21,11 @@ Not part of CI. Fits (default draws, tune, chains, target acceptance and retries
 Pass = R-hat <= 1.01, bulk and tail ESS >= 400 (100 per chain x 4 chains), no divergences (the
 fit's own ``diagnostics.ok``). Target: pass rate >= 95%.
 
-    .venv/bin/python benchmarks/bench_diagnostics.py [--json PATH] [--only ladders,sparse,overtrain,real] [--quick]
+    .venv/bin/python benchmarks/bench_diagnostics.py [--json PATH] [--only ladders,sparse,differing,overtrain,real]
+        [--quick] [--no-autocentre]
+
+``--no-autocentre``: retries keep the offsets' parametrisation (the behaviour before the automatic centring),
+the baseline of the same run's numbers.
 
 ``--only ladders,sparse`` runs the hierarchical fits alone.
 """
@@ -89,6 +98,24 @@ def sparse(seed: int) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def differing(kind: str) -> pd.DataFrame:
+    """Groups that truly differ, each offset pinned by many runs: ``"B"`` (two architectures, B x 1, 1.08, 16
+    runs each, golden_outputs) or ``"AB"`` (three groups, A and B x 0.87, 1, 1.15, 25 runs each); noise 0.5%."""
+    from bayes_scaling.examples import EXAMPLE
+    from bayes_scaling.simulate import isoflop_design, simulate_runs
+
+    t = EXAMPLE["truth"]
+    if kind == "B":
+        design = isoflop_design(np.geomspace(1e18, 1e21, 4), np.geomspace(3, 150, 4))
+        return pd.concat([simulate_runs("chinchilla", {**t, "B": t["B"] * k}, design, sigma=0.005, seed=i).assign(arch=g)
+                          for i, (g, k) in enumerate((("base", 1.0), ("variant", 1.08)))], ignore_index=True)
+    design = isoflop_design(np.geomspace(1e18, 1e21, 5), np.geomspace(3, 100, 5))
+    return pd.concat([simulate_runs("chinchilla", {**t, "A": t["A"] * k, "B": t["B"] * k}, design, sigma=0.005,
+                                    seed=40 + i).assign(arch=g) for i, (g, k) in enumerate((("g0", 0.87), ("g1", 1.0),
+                                                                                            ("g2", 1.15)))],
+                     ignore_index=True)
+
+
 def overtrain(seed: int) -> pd.DataFrame:
     """An over-training grid: 5 budgets x 5-640 tokens/param (25 runs), a perturbed Chinchilla truth."""
     from bayes_scaling.examples import EXAMPLE
@@ -116,6 +143,11 @@ def cases(kinds: set, quick: bool):
         for s in seeds:
             yield "sparse", f"sparse 12+3+2 runs, seed {s}", lambda s=s: (
                 bs.load_runs(sparse(s), group_cols=["arch"]), {"law": "chinchilla", "vary": vary, "seed": s})
+    if "differing" in kinds:
+        for k in ("B", "AB"):
+            for s in seeds:
+                yield "differing", f"differing {k} ({'2 x 16' if k == 'B' else '3 x 25'} runs), seed {s}", lambda k=k, s=s: (
+                    bs.load_runs(differing(k), group_cols=["arch"]), {"law": "chinchilla", "vary": list(k), "seed": s})
     if "overtrain" in kinds:
         for s in range(1, 5 if quick else 11):
             yield "overtrain", f"overtrain 5-640 D/N, seed {s}", lambda s=s: (
@@ -151,7 +183,10 @@ def run_case(kind: str, label: str, thunk) -> dict:
     return {"kind": kind, "fit": label, "law": kw["law"], "runs": len(runs), "groups": len(res.groups),
             "attempts": len(res.sampler_config.get("attempts", [])), "r_hat": d.r_hat_max, "ess_bulk": d.ess_bulk_min,
             "ess_tail": d.ess_tail_min, "divergences": d.divergences, "seconds": time.perf_counter() - t0,
-            "pass": d.ok, "problems": d.problems, "first_problems": res.sampler_config["attempts"][0]["problems"]}
+            "pass": d.ok, "problems": d.problems, "first_problems": res.sampler_config["attempts"][0]["problems"],
+            "cpu_seconds": sum(a.get("cpu_seconds", 0.0) for a in res.sampler_config["attempts"]),
+            "centred": [a.get("centred") for a in res.sampler_config["attempts"]],
+            "returned_attempt": res.sampler_config.get("returned_attempt")}
 
 
 def table(rows: list[dict]) -> str:
@@ -169,7 +204,12 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="also write every number to this file")
     ap.add_argument("--only", default="ladders,sparse,overtrain,real", help="comma-separated kinds of fit")
     ap.add_argument("--quick", action="store_true", help="fewer simulated fits (2 seeds per ladder, 4 grids)")
+    ap.add_argument("--no-autocentre", action="store_true", help="retries keep the offsets' parametrisation (baseline)")
     args = ap.parse_args(argv)
+    if args.no_autocentre:
+        from bayes_scaling.inference import fit as fit_mod
+
+        fit_mod.next_centred = lambda diag, failing, *, vary, centred, spec_centred=(): tuple(centred)
     command = shlex.join([sys.executable, *sys.argv])
     machine = f"{platform.node()} {platform.machine()} {platform.processor()}, {os.cpu_count()} cores"
     print("command:", command, "\nmachine:", machine, "load avg", os.getloadavg(), flush=True)
@@ -189,9 +229,12 @@ def main(argv=None) -> int:
     total = time.perf_counter() - t_all
     print("\n" + table(rows))
     retried = sum(r["attempts"] > 1 for r in rows)
+    cpu = sum(r.get("cpu_seconds", 0.0) for r in rows)
+    switched = sum(any(c for c in (r.get("centred") or [])[1:]) for r in rows)
     first = sum(r["attempts"] == 1 and r["pass"] for r in rows)
     print(f"\npass rate {n_pass}/{len(rows)} = {100 * rate:.1f}% (target >= {100 * PASS_TARGET:.0f}%: "
-          f"{'PASS' if rate >= PASS_TARGET else 'MISS'}); first attempt {first}/{len(rows)}; {retried} fit(s) retried; total {total:.0f} s; "
+          f"{'PASS' if rate >= PASS_TARGET else 'MISS'}); first attempt {first}/{len(rows)}; {retried} fit(s) retried; "
+          f"{sum(r['attempts'] for r in rows)} attempts; {switched} retried centred; sampling CPU {cpu:.0f} s; total {total:.0f} s; "
           f"load avg at end {os.getloadavg()}")
     if args.json:
         args.json.write_text(json.dumps({"command": command, "machine": machine, "total_s": total, "pass_rate": rate,

@@ -151,9 +151,11 @@ def diagnostics_line(result) -> str:
     attempts = _attempts(result)
     retried = ""
     if len(attempts) > 1:
-        last = attempts[-1]
-        retried = (f"; attempt {len(attempts)} of {len(attempts)} (tune {last['tune']}, target_accept "
-                   f"{last['target_accept']}), after: {'; '.join(attempts[0]['problems'])}")
+        kept = int(result.sampler_config.get("returned_attempt", len(attempts)))
+        last = attempts[kept - 1]
+        centred = f", offsets centred: {', '.join(last['centred']) or 'none'}" if "centred" in last else ""
+        retried = (f"; attempt {kept} of {len(attempts)} (tune {last['tune']}, target_accept "
+                   f"{last['target_accept']}{centred}), after: {'; '.join(attempts[0]['problems'])}")
     return (f"diagnostics: r_hat_max {d.r_hat_max:.4f}, ess_bulk_min {d.ess_bulk_min:.0f}, "
             f"ess_tail_min {d.ess_tail_min:.0f}, divergences {d.divergences} "
             f"({d.n_chains} chains x {d.n_draws} draws{retried}) - {status}")

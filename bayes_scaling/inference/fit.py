@@ -13,6 +13,7 @@ import json
 import sys
 import time
 import warnings
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -25,11 +26,13 @@ from bayes_scaling.inference.checks import check_posterior, check_runs, check_sa
 from bayes_scaling.inference.compile import compile_jax_model, compile_nutpie_model
 from bayes_scaling.inference.model import build_model, model_data, prior_containers
 from bayes_scaling.inference.retry import (DEFAULT_DRAWS, DEFAULT_TUNE, MAX_RETRIES, RETRY_BUDGET_S,  # noqa: F401
-                                           RETRY_CLOCKS, RETRY_SCHEDULES, RETRY_SEED_STRIDE, default_floor, double_retry,
-                                           escalate, escalate_to_ess, expected_factor, fit_to_budget, may_retry)
-from bayes_scaling.inference.sampling import sample_nuts
+                                           RETRY_CLOCKS, RETRY_SCHEDULES, RETRY_SEED_STRIDE, better_attempt,
+                                           default_floor, double_retry, escalate, escalate_to_ess, expected_factor,
+                                           fit_to_budget, may_retry, next_centred, next_settings, offset_variables)
+from bayes_scaling.inference.sampling import sample_nuts, stuck_chains  # noqa: F401
 from bayes_scaling.inference.whiten import (BIG_TUNE, WHITE_CHOL, WHITE_MEAN, big_backend, feed, is_big, pilot,
                                             whitened_model)
+from bayes_scaling.posterior.diagnostics import failing_variables
 from bayes_scaling.specs.metric import spec_for_metric_runs
 from bayes_scaling.specs.spec import LawSpec, default_spec, load_spec
 from bayes_scaling.specs.units import check_loss_unit, check_params_kind
@@ -119,18 +122,6 @@ def jittered_rvs(spec: LawSpec, model) -> set:
             continue
         out.add(rv)
     return out
-
-
-def stuck_chains(trace) -> list[int]:
-    """Chains whose median log density is more than max(10, 5 robust sds) below the best chain's."""
-    lp = np.asarray(trace["sample_stats"]["logp"].values, float)
-    if lp.shape[0] < 2:
-        return []
-    med = np.nanmedian(lp, axis=1)
-    best = int(np.nanargmax(med))
-    q75, q25 = np.nanpercentile(lp[best], [75, 25])
-    margin = max(10.0, 5.0 * (q75 - q25) / 1.349)
-    return [int(c) for c in np.flatnonzero(~(med >= med[best] - margin))]
 
 
 def model_key(spec: LawSpec, data) -> str:
@@ -268,8 +259,12 @@ def fit(
     expected time fits in ``retry_budget_s`` seconds from the fit's start, measured on ``retry_clock``:
     ``"wall"`` (default) or ``"cpu"`` (this process's CPU seconds, :func:`time.process_time`: the same
     retries on a loaded machine as on an idle one, for batch workers sampling on one thread; all threads
-    count, so with N sampler threads it runs out about N times sooner in wall time). Every attempt
-    (settings, wall and CPU seconds, problems) is recorded in ``sampler_config["attempts"]``; the last one is returned.
+    count, so with N sampler threads it runs out about N times sooner in wall time). A hierarchical fit whose
+    attempt fails R-hat or ESS on a varying parameter with few divergences samples its offsets centred on the
+    retry (:func:`~bayes_scaling.inference.retry.next_centred`; the stored hierarchy says how the returned trace
+    was sampled, so a refit samples alike). Every attempt (settings, centred offsets, wall and CPU seconds,
+    problems) is recorded in ``sampler_config["attempts"]``; the last one is returned unless an earlier one failed
+    less (``"returned_attempt"``, counted from 1: :func:`~bayes_scaling.inference.retry.better_attempt`).
     ``retry_schedule``: ``"double"`` (default, :func:`escalate`) or ``"ess"`` (:func:`escalate_to_ess`: draws
     sized by the ESS shortfall, smaller steps only after divergences).
     A KeyboardInterrupt while sampling propagates (it is never taken for a failed attempt).
@@ -340,7 +335,9 @@ def fit(
     if target_accept is None:
         target_accept = 0.95 if data.group_idx is not None else 0.8
     settings = {"draws": draws, "tune": tune, "target_accept": float(target_accept)}
+    hier = spec.hierarchy if data.group_idx is not None else None
     attempts: list[dict] = []
+    tried: list[tuple] = []  # (result, config, diagnostics) of each attempt
     start = clock()
     while True:
         t0, c0, t_wall = clock(), time.process_time(), time.perf_counter()
@@ -352,32 +349,36 @@ def fit(
         result = FitResult.from_trace(trace, spec=spec, runs=runs, data=data, command=command, sampler_config=config)
         diag = result.diagnostics
         seconds = clock() - t0
-        attempts.append({**settings, "seed": attempt_seed,
+        attempts.append({**settings, "seed": attempt_seed, **({"centred": list(spec.hierarchy.centred)} if hier else {}),
                          "seconds": round(time.perf_counter() - t_wall, 2),
                          "cpu_seconds": round(time.process_time() - c0, 2), "ok": diag.ok, "problems": diag.problems})
+        tried.append((result, config, diag))
         if diag.ok or len(attempts) > retries:
             break
-        hierarchical = data.group_idx is not None
-        if retry_schedule == "ess":
-            nxt = fit_to_budget(settings, escalate_to_ess(settings, diag, len(attempts), hierarchical=hierarchical),
-                                seconds, retry_budget_s - (clock() - start))
-        else:
-            more_draws = not (diag.r_hat_max <= diag.r_hat_threshold and diag.ess_bulk_min >= diag.ess_threshold * chains
-                              and diag.ess_tail_min >= diag.ess_threshold * chains)
-            nxt = double_retry(settings, len(attempts), lambda new: may_retry(
-                len(attempts), retries, seconds, clock() - start, retry_budget_s, expected_factor("double", settings, new)),
-                hierarchical=hierarchical, more_draws=more_draws,
-                floor=default_floor(BIG_TUNE if big and big["ok"] else DEFAULT_TUNE))
+        nxt = next_settings(retry_schedule, settings, diag, len(attempts), retries=retries, last_s=seconds,
+                            elapsed_s=clock() - start, budget_s=retry_budget_s, hierarchical=hier is not None,
+                            floor=default_floor(BIG_TUNE if big and big["ok"] else DEFAULT_TUNE))
         if not may_retry(len(attempts), retries, seconds, clock() - start, retry_budget_s,
                           expected_factor(retry_schedule, settings, nxt)):
             break
         settings = nxt
+        if hier is not None:  # a mixing failure without divergences: the offsets it names centred (retry.next_centred)
+            failing = failing_variables(result.posterior, list(offset_variables(hier.vary)), diag)
+            centred = next_centred(diag, failing, vary=hier.vary, centred=spec.hierarchy.centred,
+                                   spec_centred=hier.centred)
+            if centred != spec.hierarchy.centred:
+                spec = replace(spec, hierarchy=replace(spec.hierarchy, centred=centred))
+                compiled = compiled_model(spec, data, progress=progress)
+                attempts[-1]["next_centred"] = list(centred)
         if progress:
-            print(f"diagnostics failed ({'; '.join(diag.problems)}): retrying with {settings}",
-                  file=sys.stderr, flush=True)
-    # "seed" is the fit's seed; "seed_used" drew the returned trace (a retry moves to a stream of its own).
-    result.tree.attrs["sampler_config"] = json.dumps({**config, "seed_used": attempts[-1]["seed"], "attempts": attempts},
-                                                     sort_keys=True)
+            print(f"diagnostics failed ({'; '.join(diag.problems)}): retrying with {settings}"
+                  + (f", centred offsets: {list(spec.hierarchy.centred)}" if hier else ""), file=sys.stderr, flush=True)
+    # the last attempt, unless an earlier one failed less (retry.better_attempt); "seed" is the fit's seed,
+    # "seed_used" drew the returned trace (a retry moves to a stream of its own).
+    kept = better_attempt([d for _, _, d in tried])
+    result, config, diag = tried[kept]
+    result.tree.attrs["sampler_config"] = json.dumps({**config, "seed_used": attempts[kept]["seed"], "attempts": attempts,
+                                                      "returned_attempt": kept + 1}, sort_keys=True)
     if not diag.ok:
         msg = "sampler diagnostics failed: " + "; ".join(diag.problems) + \
               f" after {len(attempts)} attempt(s) (increase the tuning steps and draws, check the data, or use a more informative spec)"

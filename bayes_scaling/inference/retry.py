@@ -115,3 +115,78 @@ def expected_factor(schedule: str, old: dict, new: dict) -> float:
 def may_retry(done: int, retries: int, last_s: float, elapsed_s: float, budget_s: float,
                factor: float = RETRY_TIME_FACTOR) -> bool:
     return done <= retries and elapsed_s + factor * last_s <= budget_s
+
+
+def next_settings(schedule: str, settings: dict, diag, done: int, *, retries: int, last_s: float, elapsed_s: float,
+                  budget_s: float, hierarchical: bool, floor: dict) -> dict:
+    """The settings of the attempt after ``done`` attempts, the last sampled with ``settings`` failing ``diag``
+    in ``last_s`` seconds (``elapsed_s`` since the fit's start): the ``"ess"`` schedule's
+    (:func:`escalate_to_ess` cut to the budget) or the ``"double"`` one's (:func:`double_retry`, more draws
+    unless only divergences failed). The caller still asks :func:`may_retry` whether it fits the budget."""
+    if schedule == "ess":
+        return fit_to_budget(settings, escalate_to_ess(settings, diag, done, hierarchical=hierarchical), last_s,
+                             budget_s - elapsed_s)
+    chains = diag.n_chains
+    more_draws = not (diag.r_hat_max <= diag.r_hat_threshold and diag.ess_bulk_min >= diag.ess_threshold * chains
+                      and diag.ess_tail_min >= diag.ess_threshold * chains)
+    return double_retry(settings, done, lambda new: may_retry(done, retries, last_s, elapsed_s, budget_s,
+                                                              expected_factor("double", settings, new)),
+                        hierarchical=hierarchical, more_draws=more_draws, floor=floor)
+
+
+#: Automatic centring on a retry (:func:`next_centred`). The rule, fixed before measuring: non-centred offsets
+#: (eps = tau z) fail by slow mixing, not by divergences, where the data pin each group's offset while tau stays
+#: loose (few groups): the posterior of z then has sd ~ (offset's sd) / tau, curving with tau (Papaspiliopoulos,
+#: Roberts & Skold 2007, Statistical Science 22(1); Betancourt & Girolami 2015, arXiv:1312.0906: the centred form
+#: suits strongly informative data, the non-centred one weak data). Centred offsets fail the other way, by divergences at the
+#: funnel's neck (small tau). So a mixing failure (R-hat or ESS) on a varying parameter (its population value,
+#: tau_<name>, <name>_group or eps_<name>) with at most a background share of divergent transitions switches
+#: that parameter to centred; more divergences than that keep (or return to) non-centred, and the retry raises
+#: target_accept as before. The background share: CENTRE_MAX_DIVERGENCE_RATE of the transitions, 2 of a
+#: default fit's 4 x 1000 draws: non-centred first attempts diverged in about 1 fit of 25, once; the centred
+#: funnel in 8 of 9 of the review's fits, 1-12 times each, 103 over 24 fits (benchmarks/README, "Non-centred
+#: group offsets").
+CENTRE_MAX_DIVERGENCE_RATE = 5e-4
+
+
+def divergences_few(diag) -> bool:
+    """Whether ``diag``'s divergent transitions are at most the background share CENTRE_MAX_DIVERGENCE_RATE."""
+    return diag.divergences <= CENTRE_MAX_DIVERGENCE_RATE * diag.n_chains * diag.n_draws
+
+
+def offset_variables(vary) -> dict[str, str]:
+    """The posterior variables whose mixing speaks for each varying parameter's offsets: variable -> parameter."""
+    return {v: k for k in vary for v in (k, f"tau_{k}", f"{k}_group", f"eps_{k}", f"z_eps_{k}")}
+
+
+def next_centred(diag, failing: tuple[str, ...] | None, *, vary, centred, spec_centred=()) -> tuple[str, ...]:
+    """The varying parameters the next attempt samples centred after an attempt that sampled ``centred``
+    (among ``vary``) failed with diagnostics ``diag``; ``failing``: the variables whose own R-hat or ESS failed
+    (:func:`~bayes_scaling.posterior.diagnostics.failing_variables`; None: not known, all of ``vary`` are
+    suspect). Mixing failed with few divergences (:func:`divergences_few`): ``centred`` plus the varying
+    parameters ``failing`` names. More divergences: ``spec_centred`` (the spec's own choice), the automatic
+    ones back to non-centred. Otherwise (only divergences, few: the diagnostics fail on nothing else)
+    ``centred`` unchanged. Ordered as ``vary``."""
+    mixing = not (diag.r_hat_max <= diag.r_hat_threshold
+                  and min(diag.ess_bulk_min, diag.ess_tail_min) >= diag.ess_threshold * diag.n_chains)
+    if not divergences_few(diag):
+        keep = set(spec_centred)
+    elif mixing:
+        names = offset_variables(vary)
+        keep = set(centred) | (set(vary) if failing is None else {names[v] for v in failing if v in names})
+    else:
+        keep = set(centred)
+    return tuple(k for k in vary if k in keep)
+
+
+def better_attempt(diags: list) -> int:
+    """Index of the attempt a fit returns, given each attempt's diagnostics: the last, unless it failed and an
+    earlier one failed less (fewer problems; then lower R-hat), e.g. a retry sampled centred that mixed worse."""
+    def rank(d):
+        return (not d.ok, len(d.problems), d.r_hat_max)
+
+    best = len(diags) - 1
+    for i, d in enumerate(diags[:-1]):
+        if rank(d) < rank(diags[best]):
+            best = i
+    return best

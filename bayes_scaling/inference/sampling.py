@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+import numpy as np
+
 from bayes_scaling.conventions import check_seed
 from bayes_scaling.errors import BayesScalingError, raise_received_interrupt
 
@@ -78,3 +80,15 @@ def sample_nuts(compiled, *, seed: int, **kwargs: Any):
                                     "point; the priors are likely at fault (absurd scales, or far from the data's "
                                     "units): check the spec's priors and the runs' units") from None
         raise
+
+
+def stuck_chains(trace) -> list[int]:
+    """Chains whose median log density is more than max(10, 5 robust sds) below the best chain's."""
+    lp = np.asarray(trace["sample_stats"]["logp"].values, float)
+    if lp.shape[0] < 2:
+        return []
+    med = np.nanmedian(lp, axis=1)
+    best = int(np.nanargmax(med))
+    q75, q25 = np.nanpercentile(lp[best], [75, 25])
+    margin = max(10.0, 5.0 * (q75 - q25) / 1.349)
+    return [int(c) for c in np.flatnonzero(~(med >= med[best] - margin))]

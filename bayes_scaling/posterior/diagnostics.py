@@ -71,3 +71,24 @@ def compute_diagnostics(posterior: xr.Dataset, sample_stats: xr.Dataset, var_nam
         n_chains=int(posterior.sizes["chain"]),
         n_draws=int(posterior.sizes["draw"]),
     )
+
+
+def failing_variables(posterior: xr.Dataset, var_names: list[str], diag: Diagnostics) -> tuple[str, ...]:
+    """The variables among ``var_names`` whose own R-hat or bulk/tail ESS (worst over their elements) fails
+    ``diag``'s thresholds: which parameters the worst-case figures of :class:`Diagnostics` came from."""
+    import arviz_stats as azs
+
+    names = [v for v in var_names if v in posterior.data_vars]
+    if not names:
+        return ()
+    ds = posterior[names]
+    need = diag.ess_threshold * diag.n_chains
+    rhat, bulk, tail = azs.rhat(ds), azs.ess(ds, method="bulk"), azs.ess(ds, method="tail")
+    out = []
+    for v in names:
+        r = np.nan_to_num(np.atleast_1d(rhat[v].values).astype(float), nan=np.inf)
+        e = np.nan_to_num(np.concatenate([np.atleast_1d(bulk[v].values), np.atleast_1d(tail[v].values)]).astype(float),
+                          nan=0.0)
+        if not (np.all(r <= diag.r_hat_threshold) and np.all(e >= need)):
+            out.append(v)
+    return tuple(out)

@@ -116,20 +116,27 @@ def sampler_settings(cfg: dict) -> list[list[str]]:
 
 
 def attempts_table(cfg: dict) -> Table | None:
-    """One row per sampling attempt of a fit (draws, tuning steps, wall seconds, whether its diagnostics
-    passed, and why it was sampled: the previous attempt's failed diagnostics); None when not recorded."""
+    """One row per sampling attempt of a fit (draws, tuning steps, wall seconds, the parameters whose group offsets
+    it sampled centred where recorded, whether its diagnostics passed, and why it was sampled: the previous
+    attempt's failed diagnostics); None when not recorded."""
     attempts = cfg.get("attempts") or []
     if not attempts:
         return None
+    centred = any("centred" in a for a in attempts)
+    kept = int(cfg.get("returned_attempt", len(attempts)))
     rows = []
     for i, a in enumerate(attempts):
         why = "first attempt" if i == 0 else "retry: " + ("; ".join(attempts[i - 1].get("problems") or [])
                                                          or "previous attempt failed")
         ok = a.get("ok")
         passed = "not recorded" if ok is None else ("passed" if ok else "failed")
+        passed += " (returned)" if kept != len(attempts) and i + 1 == kept else ""
         rows.append([str(i + 1), str(a.get("draws", "")), str(a.get("tune", "")),
                      setting_text(a.get("target_accept", "")), str(a.get("seed", "")),
-                     setting_text(a.get("seconds", "")), why, passed])
-    return Table(["attempt", "draws", "tune", "target_accept", "seed", "wall s", "why sampled", "diagnostics"], rows,
-                 "Sampling attempts: a failed attempt is sampled again (new seed, more tuning or draws) while the "
-                 "retry budget allows; the fit keeps the last")
+                     setting_text(a.get("seconds", "")),
+                     *([", ".join(a.get("centred", [])) or "none"] if centred else []), why, passed])
+    return Table(["attempt", "draws", "tune", "target_accept", "seed", "wall s",
+                  *(["offsets sampled centred"] if centred else []), "why sampled", "diagnostics"], rows,
+                 "Sampling attempts: a failed attempt is sampled again (new seed, more tuning or draws; a hierarchical "
+                 "fit's offsets centred after a mixing failure without divergences) while the retry budget allows; "
+                 f"the fit keeps {'the last' if kept == len(attempts) else f'attempt {kept}, which failed less'}")

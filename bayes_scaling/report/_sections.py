@@ -108,7 +108,8 @@ def law_section(ctx) -> Section:
     h = result.hierarchy
     if h:
         sec.add(Para(f"Hierarchy: {', '.join(h['vary'])} vary by {h['group_col']} (groups {', '.join(h['groups'])}), "
-                     f"partially pooled with group spread tau ~ {spec.hierarchy.tau.describe()} (centred offsets on the log scale, summing to zero: the population is the groups' mean)."))
+                     f"partially pooled with group spread tau ~ {spec.hierarchy.tau.describe()} (offsets on the log scale, summing to zero: the population is the groups' mean; "
+                     f"sampled {'non-centred' if not h.get('centred') else 'centred for ' + ', '.join(h['centred']) + (', non-centred for the rest' if set(h['vary']) - set(h['centred']) else '')})."))
     cov = result.covariates
     if cov:
         sec.add(Para(f"Covariates entering log-loss linearly: {', '.join(cov['names'])}, effect prior "

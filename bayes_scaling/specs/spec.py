@@ -140,7 +140,7 @@ class HierarchySpec:
     scale. They are sampled non-centred, eps = tau z with z ~ ZeroSumNormal(1) (``z_eps_<name>``; the
     posterior keeps ``eps_<name>``), except the parameters named in ``centred`` (``[hierarchy] centred``):
     a parameter that truly differs between groups whose runs pin each offset (e.g. one varying parameter,
-    many runs a group) mixes better centred (benchmarks/README, "Sampler diagnostics of default fits"). tau is the sd of a group's offset around the (unobserved)
+    many runs a group) mixes better centred (a fit's retry centres such a parameter itself: inference/retry.next_centred). tau is the sd of a group's offset around the (unobserved)
     mean of all possible groups: tau = 0.1 means groups differ by about 10%. An unseen group's
     offset from the population value is Normal(0, tau sqrt(1 + 1/G)) (G fitted groups).
     """
