@@ -21,6 +21,7 @@ from bayes_scaling.posterior.intervals import flat_draws
 from bayes_scaling.queries.allocate import BUDGET_DIM
 from bayes_scaling.queries.draws import check_budgets, law_draws, log_compute_to_reach, met_at_any_budget, resolve_cost
 from bayes_scaling.result import require_fit
+from bayes_scaling.result.noise import check_new_run_se
 
 
 def _check(loss_fit, metric_fit) -> None:
@@ -80,14 +81,15 @@ def predict_metric(loss_fit, metric_fit, N=None, D=None, C=None, *, seed: int | 
     loss draws: a new run's, with its noise, unless ``loss_noise=False``; nats/token or bits-per-byte),
     ``metric`` (the metric law at that loss) and ``metric_predictive`` (plus the metric's noise), both
     fractions, dims (chain, draw, query). ``metric_se``: the new run's evaluation standard error of the metric
-    (a fraction, e.g. sqrt(p (1 - p) / n) on n examples), for a metric fit with run noise given SEs."""
+    (a fraction at most 0.5, e.g. sqrt(p (1 - p) / n) on n examples), only for a metric fit with run noise given SEs
+    (elsewhere its sigma already holds the evaluation noise: :mod:`bayes_scaling.result.noise`)."""
     require_fit(loss_fit, "loss_fit")
     require_fit(metric_fit, "metric_fit", ensemble=False)
     _check(loss_fit, metric_fit)
     pred = loss_fit.predict(N=N, D=D, C=C, seed=seed, **extra)
     loss = pred["loss_predictive" if loss_noise else "loss"]
     rng = np.random.default_rng(derived_seed(metric_fit.evaluator.seed if seed is None else seed, 2))
-    mu, m_pred = metric_at_loss(metric_fit, loss.values, rng=rng, se=metric_se)
+    mu, m_pred = metric_at_loss(metric_fit, loss.values, rng=rng, se=check_new_run_se(metric_fit, metric_se, "metric_se"))
     ds = xr.Dataset({"loss": loss, "metric": (loss.dims, mu), "metric_predictive": (loss.dims, m_pred)},
                     coords={k: pred[k] for k in pred.coords if k not in ("chain", "draw")})
     ds["metric"].attrs["units"] = ds["metric_predictive"].attrs["units"] = metric_fit.law.response_unit
