@@ -17,7 +17,7 @@ from bayes_scaling.cli import main
 from bayes_scaling.examples import EXAMPLE
 from bayes_scaling.queries.metric_chain import pair_index, predict_metric
 from bayes_scaling.specs.spec import default_spec
-from bayes_scaling.testing import fake_fit
+from bayes_scaling.testing import fake_fit, fake_hierarchical_fit
 
 SIGMOID = {"b": 0.25, "r": 2 / 3, "L0": 2.5, "k": 4.0}  # range a = r (1 - b) = 0.5, ceiling 0.75
 
@@ -344,3 +344,28 @@ def test_a_new_runs_se_is_refused_where_sigma_already_holds_the_evaluation_noise
     with pytest.raises(BayesScalingError, match=f"metric_se = 0.02 would count evaluation noise twice: its {held}"):
         predict_metric(loss_fit, metric_fit, N=1e9, D=2e10, metric_se=0.02)
     assert float(loss_fit.predict(N=1e9, D=2e10)["loss_predictive"].std()) > 0  # without se: answered
+
+
+def test_chained_commands_answer_for_the_loss_fits_group_and_say_whose(tmp_path, capsys):
+    """``predict-metric``/``target-metric`` of a grouped loss fit take ``--group`` (as ``predict``) and name whose loss
+    they used: the population by default. Group y (A and B 6% larger) has higher losses, so its metric is lower and it needs
+    more compute for the same target."""
+    loss, metric = tmp_path / "hier.nc", tmp_path / "metric.nc"
+    fake_hierarchical_fit(draws=100).save(loss)
+    fake_fit("sigmoid_metric", SIGMOID, draws=100, sigma=0.02).save(metric)
+
+    def ask(*argv):
+        assert main([*argv, str(loss), str(metric), "--json"]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    q = ("--params", "1e9", "--tokens", "2e10")
+    pop, x, y = (ask("predict-metric", *q, *g) for g in ((), ("--group", "x"), ("--group", "y")))
+    assert pop["group"] is None and pop["answer_for"].startswith("the population")
+    assert (x["group"], x["answer_for"]) == ("x", "group 'x'")
+    assert y["loss"]["median"] > 1.01 * x["loss"]["median"] and y["metric"]["median"] < x["metric"]["median"]
+    tx, ty = (ask("target-metric", "--target", "0.6", "--group", g) for g in ("x", "y"))
+    assert ty["answer_for"] == "group 'y'" and ty["compute"]["median"] > tx["compute"]["median"]
+    assert main(["predict-metric", str(loss), str(metric), *q]) == 0
+    assert "loss for the population" in capsys.readouterr().out
+    assert main(["predict-metric", str(loss), str(metric), *q, "--group", "z"]) == 2
+    assert "--group" in capsys.readouterr().err
