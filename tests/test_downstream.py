@@ -344,6 +344,9 @@ def test_a_new_runs_se_is_refused_where_sigma_already_holds_the_evaluation_noise
     with pytest.raises(BayesScalingError, match=f"metric_se = 0.02 would count evaluation noise twice: its {held}"):
         predict_metric(loss_fit, metric_fit, N=1e9, D=2e10, metric_se=0.02)
     assert float(loss_fit.predict(N=1e9, D=2e10)["loss_predictive"].std()) > 0  # without se: answered
+    ens = bs.EnsembleResult({"a": loss_fit, "b": fake_fit(draws=300, seed=1, runs=loss_fit.runs)}, {"a": 0.5, "b": 0.5})
+    with pytest.raises(BayesScalingError, match="ensemble's predictive takes no new run's evaluation standard error"):
+        ens.predict(N=1e9, D=2e10, se=0.02)
 
 
 def test_chained_commands_answer_for_the_loss_fits_group_and_say_whose(tmp_path, capsys):
