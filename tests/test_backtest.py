@@ -104,3 +104,45 @@ def test_split_distance_is_the_discrepancys_d_over_n_d_and_c():
     assert len(test) == 1 and test.frame["N"].iloc[0] == 4e9
     assert info["decades_beyond"] == pytest.approx(1.0, abs=1e-12)
     assert info["decades_beyond_split_axis"] < info["decades_beyond"]
+
+
+def test_backtest_cost_law_is_learned_from_the_training_runs_only(tmp_path, monkeypatch, capsys):
+    """``backtest --cost fitted`` fits its cost law to the training runs: the held-out runs' recorded compute (here
+    1.3x the training runs' exact law C = 6 (N / 1e8)^0.05 N D, as a different stack would record it) must not move
+    it, and the distance beyond the data prices C with it (reviewer's olmo: 93.47 N^0.8826 D from all 34 runs,
+    102.6 N^0.8779 D from the 27 training runs)."""
+    import json
+
+    import bayes_scaling.inference.fit as fit_mod
+    from bayes_scaling.cli import main
+    from bayes_scaling.cost import cost_from_options, fit_cost
+    from bayes_scaling.inference.backtest import split_with_cost
+    from bayes_scaling.testing import fake_fit, runs_frame
+
+    f = runs_frame()
+    c = 6 * (f["params"] / 1e8) ** 0.05 * f["params"] * f["tokens"]
+    big = c > 2e20
+    path = tmp_path / "runs.csv"
+    f.assign(compute=np.where(big, 1.3 * c, c)).to_csv(path, index=False)
+    runs = bs.load_runs(path, compute_col="compute")
+    rule = lambda r: cost_from_options("fitted", runs=r)  # noqa: E731
+    train, test, info, cost = split_with_cost(runs, "chinchilla", holdout_fraction=0.25, cost=rule)
+    assert len(test) == int(big.sum()) == 4
+    assert cost.a == pytest.approx(1.05, abs=1e-9)  # the training runs' law, exactly
+    every = fit_cost(f["params"], f["tokens"], runs.frame["C"])
+    assert abs(every.a - 1.05) > 1e-3  # what the held-out runs would have moved it to
+    assert info["cost"] == cost.describe() != every.describe()
+    tr, te = (np.log10(cost.flops(r.frame["N"].to_numpy(float), r.frame["D"].to_numpy(float))) for r in (train, test))
+    assert info["decades_beyond"] == pytest.approx(max(te.max() - tr.max(), np.log10(test.frame["N"].max() / train.frame["N"].max()),
+                                                       np.log10(test.frame["D"].max() / train.frame["D"].max())), abs=1e-12)
+    seen = {}
+
+    def fake(train_runs, **kw):  # the backtest's fit: record its cost law, answer without sampling
+        seen["cost"] = kw["cost"]
+        return fake_fit(draws=30, runs=train_runs)
+
+    monkeypatch.setattr(fit_mod, "fit", fake)
+    assert main(["backtest", str(path), "--law", "chinchilla", "--compute-col", "compute", "--cost", "fitted",
+                 "--holdout-fraction", "0.25", "--no-calibrate", "--n-boot", "2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert seen["cost"].describe() == cost.describe() == out["split"]["cost"]

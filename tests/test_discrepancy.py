@@ -338,3 +338,42 @@ def test_calibration_of_a_law_of_c_alone_on_a_table_of_c_and_loss():
     c_train = seen["train"].frame["C"].max()
     assert disc.box == {"C": pytest.approx(float(np.log10(runs.frame["C"].max())))}
     assert disc.info["inner_decades_beyond"] == pytest.approx(float(np.log10(runs.frame["C"].max() / c_train)))
+
+
+def test_replicates_of_a_configuration_count_as_one_held_out_miss():
+    """Held-out replicates (same N, D and group) share their configuration's offset from the law: each weighs 1/k
+    of a miss (times the caller's weights), so a configuration held out three times moves the calibration as one
+    run does; runs of another group at the same N and D stay their own configuration."""
+    from bayes_scaling.inference.discrepancy import misses_block, pooled_grid_posterior
+    from dataclasses import replace
+
+    from bayes_scaling.testing import fake_hierarchical_fit
+
+    def rows(table, idx):  # a runs table of these rows, repeats allowed
+        return replace(table, frame=table.frame.iloc[idx].reset_index(drop=True).rename_axis("run"))
+
+    fit = fake_fit(draws=40)
+    runs = fit.runs
+    order = np.argsort(runs.frame["C"].to_numpy())
+    train, big = runs.subset(np.isin(np.arange(len(runs)), order[:12])), order[12:]
+    test = rows(runs, np.r_[big[:1], big[:1], big[:1], big[1:]])  # the first held-out run three times, the rest once
+    rng = np.random.default_rng(0)
+    mu = np.log(test.frame["loss"].to_numpy())[:, None] + 0.03 + 0.01 * rng.standard_normal((4, 80))[[0, 0, 0, 1, 2, 3]]
+    sigma = np.full(80, 0.01)
+    b = misses_block(mu, sigma, train, test, fit.law, None, np.random.default_rng(1), threshold=1.0, fits=[fit])
+    np.testing.assert_allclose(b.weights, [1 / 3] * 3 + [1.0] * 3)
+    once = misses_block(mu[2:], sigma, train, rows(test, np.arange(2, 6)), fit.law, None,
+                        np.random.default_rng(1), threshold=1.0, fits=[fit])
+    for x, y in zip(pooled_grid_posterior([b.block]), pooled_grid_posterior([once.block])):
+        np.testing.assert_allclose(x, y, rtol=1e-9, atol=1e-12)  # three copies at 1/3 each = the run once
+    half = misses_block(mu, sigma, train, test, fit.law, None, np.random.default_rng(1), threshold=1.0, fits=[fit],
+                        weights=np.full(6, 0.5))
+    np.testing.assert_allclose(half.weights, [1 / 6] * 3 + [0.5] * 3)  # a nested cut's weight times 1/k
+    hier = fake_hierarchical_fit(draws=20)
+    h = hier.runs
+    n_d = h.frame[["N", "D"]].round(-3).astype(str).agg("|".join, axis=1)
+    same = np.flatnonzero(n_d == n_d.iloc[0])  # one N and D in both groups
+    assert len(set(h.frame["arch"].iloc[same])) == 2
+    hb = misses_block(np.zeros((len(same), 10)), np.full(10, 0.01), h, rows(h, same), hier.law, None,
+                      np.random.default_rng(0), threshold=1.0, fits=[hier])
+    np.testing.assert_allclose(hb.weights, 1.0)

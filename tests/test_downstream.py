@@ -17,7 +17,7 @@ from bayes_scaling.cli import main
 from bayes_scaling.examples import EXAMPLE
 from bayes_scaling.queries.metric_chain import pair_index, predict_metric
 from bayes_scaling.specs.spec import default_spec
-from bayes_scaling.testing import fake_fit
+from bayes_scaling.testing import fake_fit, fake_hierarchical_fit
 
 SIGMOID = {"b": 0.25, "r": 2 / 3, "L0": 2.5, "k": 4.0}  # range a = r (1 - b) = 0.5, ceiling 0.75
 
@@ -291,10 +291,16 @@ def test_cli_run_noise_errors_name_the_option(tmp_path, capsys):
     assert "--run-noise" in err and "normal" in err
 
 
+def _with_run_noise(fit, se: bool = True):
+    """``fit`` marked as fitted with run noise (``se``: given per-run SEs), as ``fit --run-noise`` records it."""
+    fit.tree.attrs["run_noise"] = json.dumps({"cells": 8, "replicate_cells": 8, "cell_by": ["N", "D"], "se": se})
+    return fit
+
+
 def test_predict_adds_a_new_runs_evaluation_standard_error():
     """With ``se`` (response units) the new run's noise on the family's scale is sqrt(sigma^2 + (se x slope)^2):
     for the log-loss families the slope is 1 / loss."""
-    fit = fake_fit("chinchilla", draws=2000, sigma=0.01, spec=_normal_spec())
+    fit = _with_run_noise(fake_fit("chinchilla", draws=2000, sigma=0.01, spec=_normal_spec()))
     base = fit.predict(N=1e9, D=2e10, seed=3)
     wide = fit.predict(N=1e9, D=2e10, seed=3, se=0.02 * float(base["loss"].median()))
     law_sd = float(np.log(base["loss"]).std())
@@ -307,8 +313,9 @@ def test_predict_adds_a_new_runs_evaluation_standard_error():
     assert e.value.quantity == "SE"
 
 
-def test_chain_adds_the_metrics_evaluation_standard_error(fits):
-    loss_fit, metric_fit = fits
+def test_chain_adds_the_metrics_evaluation_standard_error():
+    loss_fit = fake_fit("chinchilla", draws=300)
+    metric_fit = _with_run_noise(fake_fit("sigmoid_metric", SIGMOID, draws=200, sigma=0.02))
     base = predict_metric(loss_fit, metric_fit, N=1e9, D=2e10, seed=1, loss_noise=False)
     wide = predict_metric(loss_fit, metric_fit, N=1e9, D=2e10, seed=1, loss_noise=False, metric_se=0.02)
     np.testing.assert_array_equal(base["metric"].values, wide["metric"].values)
@@ -316,3 +323,52 @@ def test_chain_adds_the_metrics_evaluation_standard_error(fits):
     assert sd1 == pytest.approx(np.hypot(sd0, 0.02), rel=0.1)  # in quadrature (near 0.5, logit ~ linear)
     with pytest.raises(BayesScalingError, match="standard error"):
         predict_metric(loss_fit, metric_fit, N=1e9, D=2e10, metric_se=-0.1)
+    with pytest.raises(BayesScalingError, match=r"metric_se = 2 .* at most 0.5") as e:  # not a fraction's SE
+        predict_metric(loss_fit, metric_fit, N=1e9, D=2e10, metric_se=2.0)
+    assert e.value.quantity == "SE"
+
+
+@pytest.mark.parametrize("record", [None, False], ids=["no run noise", "run noise without SEs"])
+def test_a_new_runs_se_is_refused_where_sigma_already_holds_the_evaluation_noise(record):
+    """Without run noise sigma holds every scatter, evaluation noise included; with run noise but no SE column,
+    sigma_run holds it: a new run's SE added on top would count it twice (reviewer's olmo_rn.nc: 90% width 0.098 ->
+    0.118 with se=0.02), so it is refused, naming the argument and the fix."""
+    loss_fit = fake_fit("chinchilla", draws=300, spec=_normal_spec())
+    metric_fit = fake_fit("sigmoid_metric", SIGMOID, draws=200, sigma=0.02)
+    if record is not None:
+        loss_fit, metric_fit = _with_run_noise(loss_fit, se=False), _with_run_noise(metric_fit, se=False)
+    held = "sigma already holds" if record is None else "sigma_run already holds"
+    with pytest.raises(BayesScalingError, match=f"se = 0.02 would count evaluation noise twice: its {held}") as e:
+        loss_fit.predict(N=1e9, D=2e10, se=0.02)
+    assert e.value.quantity == "SE" and "--run-noise" in str(e.value) and "\n" not in str(e.value)
+    with pytest.raises(BayesScalingError, match=f"metric_se = 0.02 would count evaluation noise twice: its {held}"):
+        predict_metric(loss_fit, metric_fit, N=1e9, D=2e10, metric_se=0.02)
+    assert float(loss_fit.predict(N=1e9, D=2e10)["loss_predictive"].std()) > 0  # without se: answered
+    ens = bs.EnsembleResult({"a": loss_fit, "b": fake_fit(draws=300, seed=1, runs=loss_fit.runs)}, {"a": 0.5, "b": 0.5})
+    with pytest.raises(BayesScalingError, match="ensemble's predictive takes no new run's evaluation standard error"):
+        ens.predict(N=1e9, D=2e10, se=0.02)
+
+
+def test_chained_commands_answer_for_the_loss_fits_group_and_say_whose(tmp_path, capsys):
+    """``predict-metric``/``target-metric`` of a grouped loss fit take ``--group`` (as ``predict``) and name whose loss
+    they used: the population by default. Group y (A and B 6% larger) has higher losses, so its metric is lower and it needs
+    more compute for the same target."""
+    loss, metric = tmp_path / "hier.nc", tmp_path / "metric.nc"
+    fake_hierarchical_fit(draws=100).save(loss)
+    fake_fit("sigmoid_metric", SIGMOID, draws=100, sigma=0.02).save(metric)
+
+    def ask(*argv):
+        assert main([*argv, str(loss), str(metric), "--json"]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    q = ("--params", "1e9", "--tokens", "2e10")
+    pop, x, y = (ask("predict-metric", *q, *g) for g in ((), ("--group", "x"), ("--group", "y")))
+    assert pop["group"] is None and pop["answer_for"].startswith("the population")
+    assert (x["group"], x["answer_for"]) == ("x", "group 'x'")
+    assert y["loss"]["median"] > 1.01 * x["loss"]["median"] and y["metric"]["median"] < x["metric"]["median"]
+    tx, ty = (ask("target-metric", "--target", "0.6", "--group", g) for g in ("x", "y"))
+    assert ty["answer_for"] == "group 'y'" and ty["compute"]["median"] > tx["compute"]["median"]
+    assert main(["predict-metric", str(loss), str(metric), *q]) == 0
+    assert "loss for the population" in capsys.readouterr().out
+    assert main(["predict-metric", str(loss), str(metric), *q, "--group", "z"]) == 2
+    assert "--group" in capsys.readouterr().err

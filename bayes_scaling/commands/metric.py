@@ -8,14 +8,21 @@ import numpy as np
 
 from bayes_scaling.commands.args import add_ci_arg, add_json_arg, positive_float, seed_value
 from bayes_scaling.commands.output import (MET_AT_ANY_BUDGET, diagnostics_line, diagnostics_record, emit,
-                                           extrapolation_lines, infinite_as_null, interval_line, reach_lines,
-                                           reach_records)
+                                           extrapolation_lines, group_answer, infinite_as_null, interval_line,
+                                           reach_lines, reach_records)
 
 
 def _fits(args):
     from bayes_scaling.result import load_fit
 
     return load_fit(args.loss_fit, "LOSS_FIT"), load_fit(args.metric_fit, "METRIC_FIT")
+
+
+def group_record(loss_fit, group: str | None) -> dict:
+    """Whose loss a chained answer is for, as ``predict`` says it (``group``, ``answer_for``: the population, a
+    group or an unseen group of the loss fit), where the loss fit has groups; {} where it has none."""
+    who = group_answer(loss_fit, group)
+    return {} if who is None else {"group": group, "answer_for": who}
 
 
 def predictor_note(loss_fit, metric_fit) -> str | None:
@@ -64,8 +71,10 @@ def cmd_predict_metric(args) -> int:
     from bayes_scaling.queries.metric_chain import predict_metric
 
     loss_fit, metric_fit = _fits(args)
-    ds = predict_metric(loss_fit, metric_fit, N=args.params, D=args.tokens, C=args.compute, seed=args.seed)
+    ds = predict_metric(loss_fit, metric_fit, N=args.params, D=args.tokens, C=args.compute, seed=args.seed,
+                        group=args.group)
     out = {k: summary_record(ds[k].isel(query=0), args.ci) for k in ("loss", "metric", "metric_predictive")}
+    out.update(group_record(loss_fit, args.group))
     out["query"] = {k: float(ds[k].values[0]) for k in ("N", "D", "C") if k in ds.coords}
     # the loss fit's recorded unit (--loss-unit; nats/token for fits saved before it was recorded)
     loss_unit = loss_fit.loss_unit
@@ -78,6 +87,8 @@ def cmd_predict_metric(args) -> int:
     def text():
         q = ", ".join(f"{k} = {v:.4g}" for k, v in out["query"].items())
         yield f"metric at {q} ({loss_fit.law.name} -> {metric_fit.law.name}):"
+        if "answer_for" in out:
+            yield f"  loss for {out['answer_for']}"
         yield interval_line(f"loss of a new run ({loss_unit})", out["loss"])
         yield interval_line("metric law at that loss", out["metric"])
         yield interval_line("metric of a new run (with evaluation noise)", out["metric_predictive"])
@@ -93,12 +104,12 @@ def cmd_target_metric(args) -> int:
     from bayes_scaling.queries.metric_chain import compute_for_metric
 
     loss_fit, metric_fit = _fits(args)
-    res = compute_for_metric(loss_fit, metric_fit, args.target, seed=args.seed or 0)
+    res = compute_for_metric(loss_fit, metric_fit, args.target, seed=args.seed or 0, group=args.group)
     c = res["compute"]
     # The record of `target`: draws that never reach the target are +inf (an unreached draw counts as larger
     # than any budget in the quantiles); an end among them is written as null, with null_means saying so.
     out = {"target": args.target, "compute": infinite_as_null(summary_record(c, args.ci)),
-           "p_unreachable": res.attrs["p_unreachable"], **reach_records(c, args.ci)}
+           "p_unreachable": res.attrs["p_unreachable"], **reach_records(c, args.ci), **group_record(loss_fit, args.group)}
     if note := predictor_note(loss_fit, metric_fit):
         out["note"] = note
     if args.budget is not None:
@@ -106,9 +117,12 @@ def cmd_target_metric(args) -> int:
         out["p_reach_within_budget"] = float((c <= args.budget).mean())
     median = out["compute"]["median"]
     out.update(_plan_guard(loss_fit, metric_fit, median if np.isfinite(median) and median > 0 else None, args.ci,
-                           why="the median draw meets the target at any budget" if median == 0 else None))
+                           why="the median draw meets the target at any budget" if median == 0 else None,
+                           group=args.group))
 
     def text():
+        if "answer_for" in out:
+            yield f"loss for {out['answer_for']}"
         if out["p_met_at_any_budget"] == 1:
             yield f"{args.target:.3g} ({metric_fit.law.name} of {loss_fit.law.name}): {MET_AT_ANY_BUDGET}"
         else:
@@ -129,7 +143,8 @@ def cmd_target_metric(args) -> int:
     return emit(text, out, as_json=args.json)
 
 
-def _plan_guard(loss_fit, metric_fit, compute_median: float | None, ci_prob: float, why: str | None = None) -> dict:
+def _plan_guard(loss_fit, metric_fit, compute_median: float | None, ci_prob: float, why: str | None = None,
+                group: str | None = None) -> dict:
     """:func:`chain_guard` at the loss fit's compute-optimal plan for the median compute (FLOPs); where the median
     draw never reaches the target there is no plan to guard, and the record says so."""
     from bayes_scaling.queries.allocate import compute_optimal
@@ -138,7 +153,7 @@ def _plan_guard(loss_fit, metric_fit, compute_median: float | None, ci_prob: flo
         return {"extrapolation": None, "metric_extrapolation": None,
                 "extrapolation_note": f"extrapolation guard: none ({why or 'the median plan never reaches the target'})",
                 "diagnostics": {"loss_fit": diagnostics_record(loss_fit), "metric_fit": diagnostics_record(metric_fit)}}
-    opt = compute_optimal(loss_fit, [compute_median]).isel(budget=0)
+    opt = compute_optimal(loss_fit, [compute_median], group=group).isel(budget=0)
     plan = {"N": float(opt["N_opt"].median()), "D": float(opt["D_opt"].median()), "C": compute_median}
     return chain_guard(loss_fit, metric_fit, plan, float(opt["loss_opt"].median()), ci_prob)
 
@@ -147,6 +162,8 @@ def _common(p) -> None:
     p.add_argument("loss_fit", help="fit of a loss law of (N, D) (.nc), e.g. chinchilla on a task's bits-per-byte")
     p.add_argument("metric_fit", help="fit of a metric law of that loss (.nc), e.g. sigmoid_metric")
     p.add_argument("--seed", type=seed_value, default=None, help="seed of the draw pairing and noise")
+    p.add_argument("--group", default=None, help="a hierarchical loss fit: a group label, or 'new' for an unseen "
+                                                 "group (default: the population)")
     add_ci_arg(p)
     add_json_arg(p)
 

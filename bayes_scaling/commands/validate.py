@@ -20,7 +20,7 @@ def cmd_backtest(args) -> int:
     res = backtest(runs, spec=spec, holdout_above=args.holdout_above, holdout_fraction=args.holdout_fraction,
                    seed=args.seed, draws=args.draws, tune=args.tune, chains=args.chains, n_boot=args.n_boot,
                    calibrate=not args.no_calibrate, residual_process=args.residual_process,
-                   cost=cost_from_args(args, runs), **group_kw(args, spec))
+                   cost=lambda train: cost_from_args(args, train), **group_kw(args, spec))  # of the training runs
     table = res.table.reset_index().to_dict(orient="records")
     unit = loss_unit_of(res.fit)
     units = {"loss": unit, "crps": unit, "mare": "fraction of the observed loss", "coverage": "fraction of held-out runs"}
@@ -33,6 +33,8 @@ def cmd_backtest(args) -> int:
         yield (f"backtest: trained on {sp['n_train']} runs with {sp['axis']} <= {sp['holdout_above']:.4g}{moved}, predicted "
                f"{sp['n_test']} held-out runs up to {sp['decades_beyond']:.2f} decades beyond "
                f"(fit r_hat_max {sp['r_hat_max']:.3f}, divergences {sp['divergences']})")
+        if "cost" in sp:
+            yield f"cost law of the training runs (prices the held-out runs' C): {sp['cost']}"
         if not sp["diagnostics_ok"] or sp["nonfinite_predictive_draws"]:
             yield (f"WARNING: the Bayesian fit's diagnostics failed ({sp['nonfinite_predictive_draws']} non-finite "
                    f"predictive draws): rerun with more --tune/--draws before trusting its row")

@@ -44,13 +44,35 @@ class BacktestResult:
     fit: object
 
 
-def split_runs(runs, law, *, holdout_above: float | None = None, holdout_fraction: float | None = None):
+def split_runs(runs, law, *, holdout_above: float | None = None, holdout_fraction: float | None = None, cost=None):
     """(train, test, info): hold out runs with the split axis above a threshold or the largest fraction.
     ``info["decades_beyond"]``: the furthest held-out run's distance beyond the training runs (decades, max over
-    N, D and C for laws of N and D, as the discrepancy's d; along the split axis alone: ``decades_beyond_split_axis``).
+    N, D and C for laws of N and D, as the discrepancy's d, C in ``cost``'s currency: :func:`split_with_cost`; along
+    the split axis alone: ``decades_beyond_split_axis``).
     Either threshold then moves to a gap between compute budgets (:func:`~.budgets.snap_to_budgets`: a budget is
     never split; ``info["holdout_above"]`` is the threshold used), keeping a run on each side: ``holdout_above`` to
     the nearer gap, a fraction's threshold down, holding out the budget it cuts, so at least the fraction is held out."""
+    return split_with_cost(runs, law, holdout_above=holdout_above, holdout_fraction=holdout_fraction, cost=cost)[:3]
+
+
+def training_cost(cost, train):
+    """The cost law a backtest's fit stores: ``cost`` (a :class:`~bayes_scaling.cost.CostLaw`, or None for 6ND), or,
+    where ``cost`` is a rule (a function of a runs table returning one: a cost law fitted to recorded compute, a
+    Kaplan cost whose aspect ratio is the runs' median), that rule applied to the training runs ``train`` alone, so
+    the held-out runs shape neither the fit nor the distance beyond it."""
+    if callable(cost) and not isinstance(cost, CostLaw):
+        cost = cost(train)
+    if cost is not None and not isinstance(cost, CostLaw):
+        raise BayesScalingError(f"cost must be a CostLaw or a function of the training runs returning one, got {cost!r}",
+                                quantity="cost")
+    return cost
+
+
+def split_with_cost(runs, law, *, holdout_above: float | None = None, holdout_fraction: float | None = None, cost=None):
+    """:func:`split_runs` and the cost law of the training runs, (train, test, info, cost): ``cost`` is resolved on
+    the training runs (:func:`training_cost`), a D that loading derived from recorded compute is derived with it on
+    both sides (:func:`~bayes_scaling.cost.with_cost`), and C in the distance beyond is its C(N, D)
+    (``info["cost"]``: its description, where one is given)."""
     require_runs(runs)
     law = law if isinstance(law, ScalingLaw) else get_law(law)
     axis = split_axis(law)
@@ -78,12 +100,16 @@ def split_runs(runs, law, *, holdout_above: float | None = None, holdout_fractio
         raise BayesScalingError(f"holding out {axis} > {holdout_above:.4g} leaves {int(test.sum())} of {len(v)} runs "
                                 f"out: choose a threshold inside the data ({v.min():.3g} to {v.max():.3g})",
                                 quantity="holdout_above")
+    cost = training_cost(cost, runs.subset(~test))
+    runs = with_cost(runs, cost)  # held-out runs' derived D as the training runs' (fit derives those again: a no-op)
     train, held = runs.subset(~test), runs.subset(test)
-    beyond = decades_outside(scale_values(law, held.frame), extrapolation_box(law, train.frame))  # as the discrepancy's d
+    beyond = decades_outside(scale_values(law, held.frame, cost), extrapolation_box(law, train.frame, cost))  # the d
     info = {"axis": axis, "holdout_above": float(holdout_above), "holdout_above_asked": float(asked),
             "n_train": int((~test).sum()), "n_test": int(test.sum()), "decades_beyond": float(beyond.max()),
             "decades_beyond_split_axis": float(np.log10(v[test].max() / v[~test].max()))}
-    return train, held, info
+    if cost is not None:
+        info["cost"] = cost.describe()
+    return train, held, info, cost
 
 
 def crps_samples(draws: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -124,18 +150,20 @@ def backtest(runs, law: str | None = None, spec=None, *, holdout_above: float | 
     the training runs' correlated residuals beyond them (:mod:`bayes_scaling.inference.residual_process`);
     training runs it cannot be fitted to (groups, fewer than 4 distinct axis values) are refused before sampling.
     ``cost``: the training cost law (a :class:`~bayes_scaling.cost.CostLaw`) the fit stores, as ``fit`` takes it
-    (default 6ND): a D derived from recorded compute is derived with it, and C beyond the runs is priced with it."""
+    (default 6ND), or a rule that makes one from runs (a cost fitted to recorded compute), applied to the training
+    runs only (:func:`training_cost`): a D derived from recorded compute is derived with it, and C beyond the runs is
+    priced with it."""
     from bayes_scaling import baselines as bl
     from bayes_scaling.inference.fit import fit, resolve_spec
 
     spec = resolve_spec(law, spec)
     lw = spec.law
     n_boot = check_count("n_boot", n_boot, 1, MAX_MONTE_CARLO)  # before the fit, which would be wasted
-    if cost is not None and not isinstance(cost, CostLaw):
-        raise BayesScalingError(f"cost must be a CostLaw, got {cost!r}", quantity="cost")
-    require_runs(runs)
-    runs = with_cost(runs, cost)  # held-out runs' derived D as the training runs' (fit derives those again: a no-op)
-    train, test, info = split_runs(runs, lw, holdout_above=holdout_above, holdout_fraction=holdout_fraction)
+    if cost is not None and not isinstance(cost, CostLaw) and not callable(cost):
+        raise BayesScalingError(f"cost must be a CostLaw or a function of the training runs returning one, got {cost!r}",
+                                quantity="cost")
+    train, test, info, cost = split_with_cost(runs, lw, holdout_above=holdout_above, holdout_fraction=holdout_fraction,
+                                              cost=cost)
     if residual_process:
         from bayes_scaling.inference.residual_process import check_process_runs, with_residual_process
 

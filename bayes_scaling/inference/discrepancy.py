@@ -21,7 +21,7 @@ the law's own ``loss``. The calibration also records how far the smaller runs' l
 ones (``inner_mare``: median |relative error| of the law's median; ``inner_median_signed_rel_error``).
 
 This module is the one home of that calibration: :func:`misses_block` turns a predictive at held-out runs into
-misses, and :func:`discrepancy_from_blocks` turns one or more such blocks into the grid posterior, the draws and
+misses (a configuration's k held-out replicates, which share its offset from the law, weigh 1/k each), and :func:`discrepancy_from_blocks` turns one or more such blocks into the grid posterior, the draws and
 the diagnostics every calibration records (:data:`INFO_KEYS`, per cut under ``"cuts"``). A single fit's
 (:func:`calibrate`), an ensemble mixture's at one split and the cross-fitted ensemble calibration
 (:mod:`~bayes_scaling.inference.ensemble_calibration`) all call them, so their records read the same.
@@ -38,6 +38,7 @@ from bayes_scaling.conventions import derived_seed, seeded_rng
 from bayes_scaling.cost import stored_cost
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.budgets import decades_cut, level_cut
+from bayes_scaling.inference.model import configurations
 from bayes_scaling.posterior.intervals import interval_bounds, quantiles, thin_indices
 from bayes_scaling.posterior.discrepancy import (GROUP, Discrepancy, decades_outside, extrapolation_box, scale_values,
                                                  split_axis)
@@ -238,16 +239,20 @@ def misses_block(mu, sigma, train, test, law, cost, rng, *, threshold: float, fi
     """The :class:`Misses` of one split: ``mu`` (run x draw: the law's log-mean at the held-out runs ``test``,
     from fits to ``train``), ``sigma`` (draw, aligned with ``mu``'s), ``cost`` the fit's stored cost law (C in a
     query's currency, :func:`scale_values`); ``rng`` thins the draws; ``fits``: the inner fits (diagnostics);
-    ``weights`` (run, default 1); ``label``: the cut's name in ``info["cuts"]`` (default: its decades below the
-    largest run, to 2 decimals)."""
+    ``weights`` (run, default 1), times 1/k for a run of a configuration with k replicates among ``test`` (same N,
+    D and group: :func:`~bayes_scaling.inference.model.configurations`), so a configuration's replicates, which
+    share its offset from the law, count as one miss; ``label``: the cut's name in ``info["cuts"]`` (default: its
+    decades below the largest run, to 2 decimals)."""
+    h = getattr(fits[0], "hierarchy", None) if fits else None
+    idx, counts, _ = configurations(law, test, None if h is None else test.frame[h["group_col"]].to_numpy())
+    weights = (1.0 if weights is None else np.asarray(weights, float)) / counts[idx]
     mu, sigma = np.asarray(mu, float), np.asarray(sigma, float)
     keep = thin_indices(mu.shape[1], CALIBRATION_DRAWS, rng)
     y = np.log(test.frame["loss"].to_numpy(float))
     d = decades_outside(scale_values(law, test.frame, cost), extrapolation_box(law, train.frame, cost))
     v = test.frame[split_axis(law)].to_numpy(float)
     diags = [f.diagnostics for f in fits]
-    return Misses(y[:, None] - mu[:, keep], sigma[keep], d, np.ones(len(y)) if weights is None else
-                  np.asarray(weights, float), y, np.expm1(np.median(mu, axis=1) - y), float(threshold), len(train),
+    return Misses(y[:, None] - mu[:, keep], sigma[keep], d, weights, y, np.expm1(np.median(mu, axis=1) - y), float(threshold), len(train),
                   all(bool(g.ok) for g in diags), max(float(g.r_hat_max) for g in diags),
                   label or f"{round(float(np.log10(v.max() / threshold)), 2):g}", dict(extra or {}))
 

@@ -62,20 +62,29 @@ class ModelData:
                 "cell_by": list(self.cell_by), "se": bool(self.se_given)}
 
 
+def configurations(law, runs: RunTable, groups=None) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """(configuration index per run, runs per configuration, the columns that define one): runs with the same N
+    and D (or, without both, the same law inputs) and group (``groups``: a label per run, or None) are one
+    configuration; two or more there are replicates. The one rule of run noise and of held-out misses' weights."""
+    by = ("N", "D") if runs.has("N") and runs.has("D") else law.input_names
+    cols = [np.round(np.log(runs.frame[c].to_numpy(float)), 9) for c in by]
+    if groups is not None:
+        cols.append(np.unique(np.asarray(groups), return_inverse=True)[1].reshape(-1).astype(float))
+    _, idx, counts = np.unique(np.column_stack(cols), axis=0, return_inverse=True, return_counts=True)
+    return idx.reshape(-1).astype(np.int64), counts, tuple(by)
+
+
 def replicate_cells(spec: LawSpec, runs: RunTable, group_idx: np.ndarray | None = None
                     ) -> tuple[np.ndarray, int, tuple[str, ...]]:
-    """(cell index per run, number of cells, the columns that define a cell): runs with the same N and D (or,
-    without both, the same law inputs) and group are one configuration; two or more there are replicates."""
+    """(cell index per run, number of cells, the columns that define a cell): :func:`configurations`, refused
+    where no configuration has replicates."""
     from bayes_scaling.errors import BayesScalingError
 
-    by = ("N", "D") if runs.has("N") and runs.has("D") else spec.law.input_names
-    keys = np.column_stack([np.round(np.log(runs.frame[c].to_numpy(float)), 9) for c in by]
-                           + ([group_idx.astype(float)] if group_idx is not None else []))
-    _, idx, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+    idx, counts, by = configurations(spec.law, runs, group_idx)
     if not np.any(counts >= 2):
         raise BayesScalingError(f"run noise needs replicates: two or more runs at the same {' and '.join(by)} "
                                 f"(e.g. training seeds); every configuration here has one run", quantity="seed", column=True)
-    return idx.reshape(-1).astype(np.int64), int(len(counts)), tuple(by)
+    return idx, int(len(counts)), by
 
 
 def _run_noise(spec: LawSpec, runs: RunTable, data: ModelData, run_noise: bool) -> ModelData:

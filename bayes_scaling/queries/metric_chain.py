@@ -21,6 +21,7 @@ from bayes_scaling.posterior.intervals import flat_draws
 from bayes_scaling.queries.allocate import BUDGET_DIM
 from bayes_scaling.queries.draws import check_budgets, law_draws, log_compute_to_reach, met_at_any_budget, resolve_cost
 from bayes_scaling.result import require_fit
+from bayes_scaling.result.noise import check_new_run_se
 
 
 def _check(loss_fit, metric_fit) -> None:
@@ -74,41 +75,45 @@ def metric_at_loss(metric_fit, loss: np.ndarray, *, rng: np.random.Generator,
     return np.exp(log_mu), np.exp(log_pred)
 
 
-def predict_metric(loss_fit, metric_fit, N=None, D=None, C=None, *, seed: int | None = None,
+def predict_metric(loss_fit, metric_fit, N=None, D=None, C=None, *, seed: int | None = None, group: str | None = None,
                    loss_noise: bool = True, metric_se: float | None = None, **extra) -> xr.Dataset:
     """The metric at query points (N parameters, D tokens, C FLOPs; two suffice): ``loss`` (the first fit's
     loss draws: a new run's, with its noise, unless ``loss_noise=False``; nats/token or bits-per-byte),
     ``metric`` (the metric law at that loss) and ``metric_predictive`` (plus the metric's noise), both
     fractions, dims (chain, draw, query). ``metric_se``: the new run's evaluation standard error of the metric
-    (a fraction, e.g. sqrt(p (1 - p) / n) on n examples), for a metric fit with run noise given SEs."""
+    (a fraction at most 0.5, e.g. sqrt(p (1 - p) / n) on n examples), only for a metric fit with run noise given SEs
+    (elsewhere its sigma already holds the evaluation noise: :mod:`bayes_scaling.result.noise`). ``group``: the
+    loss fit's group (a label, ``"new"`` for an unseen one, None for the population), as in ``predict``."""
     require_fit(loss_fit, "loss_fit")
     require_fit(metric_fit, "metric_fit", ensemble=False)
     _check(loss_fit, metric_fit)
-    pred = loss_fit.predict(N=N, D=D, C=C, seed=seed, **extra)
+    pred = loss_fit.predict(N=N, D=D, C=C, seed=seed, group=group, **extra)
     loss = pred["loss_predictive" if loss_noise else "loss"]
     rng = np.random.default_rng(derived_seed(metric_fit.evaluator.seed if seed is None else seed, 2))
-    mu, m_pred = metric_at_loss(metric_fit, loss.values, rng=rng, se=metric_se)
+    mu, m_pred = metric_at_loss(metric_fit, loss.values, rng=rng, se=check_new_run_se(metric_fit, metric_se, "metric_se"))
     ds = xr.Dataset({"loss": loss, "metric": (loss.dims, mu), "metric_predictive": (loss.dims, m_pred)},
                     coords={k: pred[k] for k in pred.coords if k not in ("chain", "draw")})
     ds["metric"].attrs["units"] = ds["metric_predictive"].attrs["units"] = metric_fit.law.response_unit
     return ds.transpose("chain", "draw", QUERY_DIM)
 
 
-def compute_for_metric(loss_fit, metric_fit, target: float, *, budgets=None, seed: int = 0) -> xr.Dataset:
+def compute_for_metric(loss_fit, metric_fit, target: float, *, budgets=None, seed: int = 0,
+                       group: str | None = None) -> xr.Dataset:
     """Compute (FLOPs) the loss fit's compute-optimal plan needs for the metric law to reach ``target`` (a
     fraction, e.g. 0.55), per draw, by the bisection on log compute that ``target`` uses
     (:func:`bayes_scaling.queries.draws.log_compute_to_reach`, priced by the loss fit's cost law): ``inf`` only
     in draws whose metric at the loss law's floor (compute -> infinity; at most the metric law's ceiling) stays
     below the target; 0 in draws that meet it at any budget (``attrs["p_met_at_any_budget"]``, e.g. a target
     at or below chance). ``metric_opt``: the metric along the frontier at ``budgets`` (FLOPs; default 1e17 to
-    1e27), dims (chain, draw, budget). Needs a loss law of N and D (allocation)."""
+    1e27), dims (chain, draw, budget). ``group``: the loss fit's group, as in ``allocate``. Needs a loss law of N and
+    D (allocation)."""
     require_fit(loss_fit, "loss_fit")
     require_fit(metric_fit, "metric_fit", ensemble=False)
     _check(loss_fit, metric_fit)
     target = fraction(target, "target metric must be a fraction in (0, 1)", quantity="target_metric")
     budgets = np.geomspace(1e17, 1e27, 121) if budgets is None else check_budgets(budgets)
     cost = resolve_cost(loss_fit, None, FLOPS_PER_PARAM_TOKEN)
-    draws = law_draws(loss_fit, None, cost)
+    draws = law_draws(loss_fit, group, cost)
     p, _ = paired_metric_params(metric_fit, draws.shape, seeded_rng(seed))
     law = metric_fit.law
 
@@ -126,11 +131,12 @@ def compute_for_metric(loss_fit, metric_fit, target: float, *, budgets=None, see
                                                            "p_met_at_any_budget": met_at_any_budget(x)})
 
 
-def prob_reach_metric(loss_fit, metric_fit, target: float, compute: float, *, seed: int = 0) -> float:
+def prob_reach_metric(loss_fit, metric_fit, target: float, compute: float, *, seed: int = 0,
+                      group: str | None = None) -> float:
     """Posterior probability that the compute-optimal plan at ``compute`` FLOPs reaches the metric ``target``
     (the metric law's mean at that plan): the share of draws whose :func:`compute_for_metric` is at most it."""
     require_fit(loss_fit, "loss_fit")
     require_fit(metric_fit, "metric_fit", ensemble=False)
     compute = positive_number(compute, "compute must be a finite number of FLOPs > 0", quantity="C")
-    out = compute_for_metric(loss_fit, metric_fit, target, budgets=[compute], seed=seed)
+    out = compute_for_metric(loss_fit, metric_fit, target, budgets=[compute], seed=seed, group=group)
     return float((out["compute"] <= compute).mean())

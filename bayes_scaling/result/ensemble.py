@@ -144,6 +144,9 @@ class EnsembleResult:
         ``member`` coordinate per draw; see :meth:`FitResult.predict`."""
         if covariates:
             raise BayesScalingError("ensembles take no covariates: their effects are per member")
+        if extra.get("se") is not None:
+            raise BayesScalingError("an ensemble's predictive takes no new run's evaluation standard error se: give it to a "
+                                    "member's predict (ensemble.members[name]) fitted with run noise and SEs", quantity="SE")
         if group is not None and self.hierarchy is None:
             raise BayesScalingError(f"group {group!r}: this ensemble's members share no groups (fit it with a group column)")
         return self.evaluator.predict({"N": N, "D": D, "C": C, **extra}, seed=seed, group=group)

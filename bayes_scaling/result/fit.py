@@ -27,6 +27,7 @@ from bayes_scaling.posterior.discrepancy import GROUP, Discrepancy
 from bayes_scaling.posterior.evaluator import ZERO_SUM, PosteriorEvaluator
 from bayes_scaling.posterior.intervals import summarize
 from bayes_scaling.result.loglik import loglik_group
+from bayes_scaling.result.noise import check_new_run_se
 from bayes_scaling.specs.spec import LawSpec, parse_spec
 from bayes_scaling.specs.units import summary_unit
 
@@ -388,9 +389,9 @@ class FitResult:
         ``extra``: further inputs (``U``, ``X``, ``S``, ``L``). ``group``: a group label, ``"new"`` (an unseen group,
         drawn from the fit's seed as in every query) or ``None`` (the population); ``seed``: the new run's noise
         draws (default: from the fit's seed); ``covariates``: values by name (the rest stay at the runs' mean); ``se``: the new
-        run's evaluation standard error (response units), for fits with run noise that were given SEs."""
+        run's evaluation SE (response units), only for fits with run noise given SEs (:mod:`~bayes_scaling.result.noise`)."""
         return self.evaluator.predict({"N": N, "D": D, "C": C, **extra}, group=group, seed=seed,
-                                      covariates=covariates, se=se)
+                                      covariates=covariates, se=check_new_run_se(self, se))
 
     def __repr__(self) -> str:
         d = self.diagnostics

@@ -1,0 +1,47 @@
+"""A new run's own evaluation standard error, where a fit's noise leaves room for it.
+
+A fit's ``sigma`` is the noise of a new run at a new configuration. Only a fit with run noise *and* per-run SEs
+(``--run-noise`` with an ``SE`` column) fitted the evaluation noise apart from ``sigma``; there a new run's SE is
+a separate term, added in quadrature. Without run noise, ``sigma`` holds every source of scatter, evaluation noise
+included; with run noise but no SEs, ``sigma_run`` holds it. Adding an SE there counts the evaluation noise twice,
+so it is refused (:func:`check_new_run_se`)."""
+
+from __future__ import annotations
+
+import json
+
+from bayes_scaling.conventions import as_number
+from bayes_scaling.errors import BayesScalingError
+
+#: The largest standard deviation of any quantity in [0, 1] (half its range, at two equal point masses): a
+#: metric's evaluation SE above it is not a fraction's.
+MAX_FRACTION_SE = 0.5
+
+
+def run_noise_record(result) -> dict | None:
+    """The fit's run-noise record (``cells``, ``replicate_cells``, ``cell_by``, ``se``), or None without run noise."""
+    return json.loads(result.tree.attrs.get("run_noise", "null") or "null")
+
+
+def check_new_run_se(result, se, name: str = "se") -> float | None:
+    """``se`` (a new run's evaluation standard error in the response's units; None: not given) as a float, or a
+    one-line error naming ``name``: refused unless ``result`` fitted per-run SEs apart from its noise (module
+    docstring), and, for a metric (a fraction), above :data:`MAX_FRACTION_SE`."""
+    if se is None:
+        return None
+    rec = run_noise_record(result)
+    if rec is None or not rec.get("se"):
+        held = ("its sigma already holds every run's evaluation noise (it was fitted without run noise)" if rec is None
+                else "its sigma_run already holds the evaluation noise (run noise was fitted without an SE column)")
+        raise BayesScalingError(f"the evaluation standard error {name} = {se!r} would count evaluation noise twice: "
+                                f"{held}; leave {name} out, or refit with --run-noise and --col SE=COLUMN",
+                                quantity="SE")
+    s = as_number(se)
+    if not (s == s and 0 <= s < float("inf")):
+        raise BayesScalingError(f"the evaluation standard error {name} must be a finite number >= 0 (in the "
+                                f"response's units), got {se!r}", quantity="SE")
+    if result.law.response == "metric" and s > MAX_FRACTION_SE:
+        raise BayesScalingError(f"the evaluation standard error {name} = {s:g} of a metric (a fraction) must be at "
+                                f"most {MAX_FRACTION_SE} (the largest sd of a quantity in [0, 1]); give it as a "
+                                f"fraction, e.g. sqrt(p (1 - p) / n) on n examples", quantity="SE")
+    return s
