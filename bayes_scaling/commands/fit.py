@@ -57,7 +57,9 @@ def _contraction_record(row) -> dict[str, Any]:
 
 
 def summary_json(result, ci_prob: float) -> dict[str, Any]:
-    """The JSON record of a fit shared by ``fit --json`` and ``summary --json``."""
+    """The JSON record of a fit shared by ``fit --json`` and ``summary --json``: every row of the text's parameter
+    table (:meth:`~bayes_scaling.result.FitResult.summary`: the law's parameters, sigma, the noise components,
+    group scales ``tau_*`` and per-group values ``name[group]``; the law's derived parameters under ``derived``)."""
     from bayes_scaling.posterior.intervals import summary_record
 
     post = result.posterior
@@ -65,6 +67,10 @@ def summary_json(result, ci_prob: float) -> dict[str, Any]:
     out: dict[str, Any] = {n: {**summary_record(post[n], ci_prob), **_contraction_record(table.loc[n])}
                            for n in [*result.law.param_names, "sigma"]}
     derived = result.law.derived(result.law.to_law_params(post))
+    for name, row in table.iterrows():  # every further row of the text's table: noise parts, tau_*, group values
+        if name not in out and name not in derived:
+            out[name] = {**{k: float(row[k]) for k in ("median", "mean", "ci_low", "ci_high")},
+                         "ci_prob": float(ci_prob), **_contraction_record(row)}
     if derived:
         out["derived"] = {k: summary_record(v, ci_prob) for k, v in derived.items()}
     out["law"] = result.law.name
