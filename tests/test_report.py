@@ -83,7 +83,7 @@ def test_html_numbers_carry_intervals_and_units(html):
         assert f"<tr><td>{budget}</td>" in frontier
     assert frontier.count("[") >= 3 * 5 and "D*/N* (tokens/parameter)" in frontier
     data = _section(html, "data")
-    assert "total parameters, embeddings included" in data and "FLOPs" in data and "PF-days" in data
+    assert "total parameters as the fit declares them (--params-kind total" in data and "FLOPs" in data and "PF-days" in data
     assert "skipped (--no-refits)" in _section(html, "sensitivity")
     assert "skipped (--no-refits)" in _section(html, "breakdown")
     assert "--kaplan-fits C.nc D.nc" in _section(html, "breakdown")

@@ -12,7 +12,7 @@ from typing import Any
 from bayes_scaling.commands.args import (add_calibrate_arg, add_ci_arg, add_cost_args, add_json_arg, add_law_args,
                                          add_residual_process_arg, add_runs_args, add_sampler_args, cost_from_args,
                                          fit_out, group_kw, int_at_least, runs_from_args, spec_from_args, with_option)
-from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, discrepancy_line,
+from bayes_scaling.commands.output import (data_notes, diagnostics_line, diagnostics_record, discrepancy_line,
                                            discrepancy_record, emit, interval_line)
 from bayes_scaling.conventions import pct
 from bayes_scaling.errors import BayesScalingError
@@ -91,14 +91,15 @@ def _runs_line(result) -> str:
 
 
 def fit_lines(result, ci_prob: float, *, with_spec: bool = False) -> list[str]:
-    """The text view of a fit shared by `fit` and `summary`: law, runs, parameters, diagnostics."""
+    """The text view of a fit shared by `fit` and `summary`: law, runs, the data's notes, parameters, diagnostics."""
     lines = [f"{result.law.title}: {result.law.formula}"]
     if with_spec:
         lines.append(f"spec: {result.spec.origin} ({result.spec.provenance.get('source', '')})")
     lines.append(_runs_line(result))
     if (floor := floor_prior_text(result.spec)) is not None:  # a metric law: where its chance level comes from
         lines.append(floor)
-    lines += [param_table(result, ci_prob), diagnostics_line(result)]
+    notes, said = data_notes(result)  # a checkpoints note said in full here is not said again under diagnostics
+    lines += [*notes, param_table(result, ci_prob), diagnostics_line(result, with_checkpoints=not said)]
     line = discrepancy_line(result, ci_prob)
     return lines if line is None else [*lines, line]
 
