@@ -97,3 +97,18 @@ def test_isoflop_check_names_no_flag_it_lacks(tmp_path, capsys):
     assert main(["isoflop-check", path]) == 2
     err = capsys.readouterr().err
     assert "Approach 2 needs IsoFLOP data" in err and "[--compute]" not in err
+
+
+@pytest.mark.parametrize("name, option, path", [
+    ("olmo_ladder", "drop_first=1.5", "olmo_ladder_bhagia2024/olmo_ladder_checkpoints.csv"),
+    ("pythia_evals", "min_step=200000", "pythia_evals_biderman2023/pythia_evals_checkpoints.csv")])
+def test_a_loader_option_out_of_range_is_named(name, option, path, tmp_path, capsys):
+    from conftest import DATASETS, dataset
+
+    dataset(path)
+    extra = ["--option", "checkpoints=true"] if name == "olmo_ladder" else []  # pythia's rows are checkpoints
+    assert main(["datasets", name, "--data-home", str(DATASETS), *extra, "--option", option,
+                 "--out", str(tmp_path / "x.csv")]) == 2
+    err = capsys.readouterr().err
+    assert f"--option {option} is out of range" in err and "no runs" not in err
+    assert not (tmp_path / "x.csv").exists()

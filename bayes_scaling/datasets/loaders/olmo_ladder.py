@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 
 from bayes_scaling.data.runs import RunTable, load_runs
-from bayes_scaling.datasets.options import as_list, choice
+from bayes_scaling.datasets.options import as_list, choice, in_range
 from bayes_scaling.datasets.registry import register
 from bayes_scaling.errors import BayesScalingError
 
@@ -72,6 +72,8 @@ def load_olmo_ladder(get, target: str = "c4", task: str | None = None, sizes: st
     if target != "c4" and task is None:
         raise BayesScalingError(f"dataset 'olmo_ladder': target={target!r} needs task=, one of {list(TASKS)}")
     frame = get("olmo_ladder_checkpoints.csv") if checkpoints else get("olmo_ladder_final.csv")
+    in_range(float(drop_first), 0, 1, "drop_first", "olmo_ladder", "the fraction of each run's first steps left out "
+             "with checkpoints=true", high_open=True)  # 1 or more would leave out every checkpoint
     if checkpoints:
         frame = _last_fraction(frame, float(drop_first))
     if params != "N":
