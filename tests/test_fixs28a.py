@@ -112,3 +112,16 @@ def test_a_loader_option_out_of_range_is_named(name, option, path, tmp_path, cap
     err = capsys.readouterr().err
     assert f"--option {option} is out of range" in err and "no runs" not in err
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_the_metric_law_ceiling_and_the_metric_at_zero_loss_are_named_apart(tmp_path, capsys):
+    from bayes_scaling.testing import fake_fit
+
+    path = tmp_path / "m.nc"
+    fake_fit("sigmoid_metric", {"b": 0.25, "r": 0.9, "L0": 1.0, "k": 4.0}, draws=50, sigma=0.02).save(path)
+    out = tmp_path / "r.md"
+    assert main(["report", str(path), "--out", str(out), "--no-refits"]) == 0
+    text = out.read_text()
+    assert "metric at zero loss (L -&gt; 0" in text or "metric at zero loss (L -> 0" in text
+    assert "ceiling (metric as the loss goes to 0)" not in text  # the law's ceiling a + b is the limit L -> -inf
+    assert "ceiling of the law (its limit as L -" in text

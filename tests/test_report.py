@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 
 import pytest
@@ -293,8 +294,9 @@ def test_metric_fit_gets_a_downstream_section_and_a_run_noise_fit_its_components
     assert "metric" in ids and "noise" not in ids
     sec = next(s for s in report.sections if s.id == "metric")
     bounds, curve = [i for i in sec.items if isinstance(i, Table)]
-    floor, ceiling = (float(r[2].split()[0]) for r in bounds.rows)
+    floor, at_zero, ceiling = (float(r[2].split()[0]) for r in bounds.rows)
     assert floor == pytest.approx(0.25, rel=0.05) and ceiling == pytest.approx(0.25 + 0.9 * 0.75, rel=0.05)
+    assert at_zero < ceiling and at_zero == pytest.approx(0.25 + 0.9 * 0.75 / (1 + math.exp(-4.0)), rel=0.05)
     assert len(curve.rows) == 5 and "extrapolated" in curve.rows[-1][1]
     # a fit with run noise (components added by hand to a fake fit): the noise section, in the response's units
     tree = result.tree.copy()
