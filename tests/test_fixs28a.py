@@ -125,3 +125,21 @@ def test_the_metric_law_ceiling_and_the_metric_at_zero_loss_are_named_apart(tmp_
     assert "metric at zero loss (L -&gt; 0" in text or "metric at zero loss (L -> 0" in text
     assert "ceiling (metric as the loss goes to 0)" not in text  # the law's ceiling a + b is the limit L -> -inf
     assert "ceiling of the law (its limit as L -" in text
+
+
+def test_a_written_table_keeps_its_notes_once(tmp_path):
+    from dataclasses import replace
+
+    import numpy as np
+
+    from bayes_scaling.data.runs import load_runs
+    from bayes_scaling.testing import runs_frame
+
+    with pytest.warns(UserWarning, match="come from 4 training runs"):
+        runs = load_runs(runs_frame().assign(run_id=np.repeat(["a", "b", "c", "d"], 4)))
+    runs = replace(runs, notes=(*runs.notes, "N counts the authors' way", "loss is per word"))
+    runs.to_csv(tmp_path / "r.csv")
+    with pytest.warns(UserWarning, match="come from 4 training runs"):
+        back = load_runs(tmp_path / "r.csv")
+    assert back.notes == runs.notes  # the checkpoints note, said again by loading, is kept once
+    assert "data_note" not in back.frame.columns
