@@ -36,6 +36,7 @@ def _checkpoint_fit(tmp_path):
     frame = runs_frame().assign(run_id=np.repeat(["a", "b", "c", "d"], 4))
     with pytest.warns(UserWarning, match="16 rows come from 4 training runs"):
         runs = load_runs(frame)
+    fake_fit(runs=runs, seed=1).save(tmp_path / "ck2.nc")
     return fake_fit(runs=runs).save(tmp_path / "ck.nc")
 
 
@@ -50,6 +51,8 @@ def test_every_query_and_the_report_say_the_rows_are_checkpoints(tmp_path, capsy
         assert main([*argv, "--json"]) == 0
         rec = json.loads(capsys.readouterr().out)["diagnostics"]["checkpoints"]
         assert (rec["rows"], rec["runs"]) == (16, 4) and rec["note"].startswith(line)
+    assert main(["compare-laws", path, path.replace("ck.nc", "ck2.nc")]) == 0  # PSIS-LOO leaves out checkpoints
+    assert capsys.readouterr().out.count(line) == 1
     assert main(["summary", path]) == 0  # the fit's data note says it in full (with the fix), once
     text = capsys.readouterr().out
     assert text.count(line) == 1 and f"data note: {line}" in text and "final checkpoint" in text

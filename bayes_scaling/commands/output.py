@@ -120,7 +120,8 @@ def data_notes(result) -> tuple[list[str], bool]:
 def diagnostics_record(result, *, member: bool = False) -> dict[str, Any]:
     """The sampler diagnostics of a fit, as JSON, with the sampling attempts (settings, seconds,
     problems) when the fit was retried after failing them, and ``checkpoints`` (:func:`checkpoints`) where the
-    fit's rows are checkpoints of fewer runs (said once for an ensemble, not per ``member``)."""
+    fit's rows are checkpoints of fewer runs (said once: not for a ``member`` of an ensemble or a counterpart fit on
+    the same runs)."""
     out = result.diagnostics.as_dict()
     out["attempts"] = _attempts(result)
     if not member and (rec := checkpoints(result)) is not None:
