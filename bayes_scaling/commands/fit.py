@@ -138,6 +138,7 @@ def _by_tables(args, out_dir: Path, laws) -> tuple[dict[str, Any], dict[str, Pat
     import re
     from dataclasses import replace
 
+    from bayes_scaling.data.runs import table_notes
     from bayes_scaling.data.sources import read_source
     from bayes_scaling.files import check_out_file
 
@@ -159,8 +160,11 @@ def _by_tables(args, out_dir: Path, laws) -> tuple[dict[str, Any], dict[str, Pat
             other = next(k for k, v in paths.items() if v == path)
             raise BayesScalingError(f"--by values {other!r} and {name!r} would both be saved as {path.name}: "
                                     f"rename one of them in column {args.by!r}")
-        # Each table is a slice of one file: it records that file and its SHA-256, as load_runs does.
-        tables[name] = replace(runs_from_args(args, part.reset_index(drop=True), laws=laws), source=source, sha256=sha)
+        # Each table is a slice of one file: it records that file and its SHA-256, as load_runs does, and the file's
+        # notes (written one a row from the first, so a slice holds some of them only)
+        part_runs = runs_from_args(args, part.reset_index(drop=True), laws=laws)
+        tables[name] = replace(part_runs, source=source, sha256=sha,
+                               notes=tuple(dict.fromkeys([*table_notes(frame), *part_runs.notes])))
         paths[name] = path
     return tables, paths
 
