@@ -387,6 +387,17 @@ def test_fit_many_tables_record_the_source_file_and_its_sha256(tmp_path, curves_
     assert all(t.metadata()["source"] == str(curves_csv) and t.metadata()["sha256"] == sha for t in tables.values())
 
 
+def test_fit_many_tables_keep_every_note_of_the_file(tmp_path, curves_csv, calls):
+    """A written table's notes sit one a row from the first (column data_note): each curve keeps all of them."""
+    frame = pd.read_csv(curves_csv)
+    frame["data_note"] = ["N counts the authors' way", "loss is per word"] + [""] * (len(frame) - 2)
+    frame.to_csv(curves_csv, index=False)
+    with pytest.raises(_Fitted):
+        main(_fit_many(curves_csv, tmp_path))
+    tables = calls["fit_many"][0][0]
+    assert all(t.notes[:2] == ("N counts the authors' way", "loss is per word") for t in tables.values())
+
+
 def test_fit_many_refuses_runs_without_a_by_value(tmp_path, calls, capsys):
     frame = runs_frame().assign(curve=["a", "b"] * 8)
     frame.loc[[2, 5], "curve"] = [np.nan, " "]

@@ -84,10 +84,11 @@ def test_a_target_every_budget_meets_is_said_so_not_answered_with_the_searchs_lo
 
     lf, mf = chain_fits
     lp, mp = lf.save(tmp_path / "lf.nc"), mf.save(tmp_path / "mf.nc")
-    for args in (["target-metric", str(lp), str(mp), "--target", "0.2"], ["target", str(lp), "--loss", "1000"]):
+    for args, where in ((["target-metric", str(lp), str(mp), "--target", "0.2"], "below"),  # a metric: higher is better
+                        (["target", str(lp), "--loss", "1000"], "above")):
         assert main(args) == 0
         text = capsys.readouterr().out
-        assert "reached at any budget (the target is at or above what the smallest budget already reaches)" in text
+        assert f"reached at any budget (the target is at or {where} what the smallest budget already reaches)" in text
         assert "6e+06" not in text and "interval" not in text
         assert main(args + ["--json"]) == 0
         out = json.loads(capsys.readouterr().out)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 
 import pytest
@@ -83,7 +84,7 @@ def test_html_numbers_carry_intervals_and_units(html):
         assert f"<tr><td>{budget}</td>" in frontier
     assert frontier.count("[") >= 3 * 5 and "D*/N* (tokens/parameter)" in frontier
     data = _section(html, "data")
-    assert "total parameters, embeddings included" in data and "FLOPs" in data and "PF-days" in data
+    assert "total parameters as the fit declares them (--params-kind total" in data and "FLOPs" in data and "PF-days" in data
     assert "skipped (--no-refits)" in _section(html, "sensitivity")
     assert "skipped (--no-refits)" in _section(html, "breakdown")
     assert "--kaplan-fits C.nc D.nc" in _section(html, "breakdown")
@@ -293,8 +294,9 @@ def test_metric_fit_gets_a_downstream_section_and_a_run_noise_fit_its_components
     assert "metric" in ids and "noise" not in ids
     sec = next(s for s in report.sections if s.id == "metric")
     bounds, curve = [i for i in sec.items if isinstance(i, Table)]
-    floor, ceiling = (float(r[2].split()[0]) for r in bounds.rows)
+    floor, at_zero, ceiling = (float(r[2].split()[0]) for r in bounds.rows)
     assert floor == pytest.approx(0.25, rel=0.05) and ceiling == pytest.approx(0.25 + 0.9 * 0.75, rel=0.05)
+    assert at_zero < ceiling and at_zero == pytest.approx(0.25 + 0.9 * 0.75 / (1 + math.exp(-4.0)), rel=0.05)
     assert len(curve.rows) == 5 and "extrapolated" in curve.rows[-1][1]
     # a fit with run noise (components added by hand to a fake fit): the noise section, in the response's units
     tree = result.tree.copy()

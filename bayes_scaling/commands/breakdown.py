@@ -110,7 +110,7 @@ def cmd_breakdown(args) -> int:
 
             unbroken, broken = (result, other) if law.name.startswith("power") else (other, result)
             test = break_test(unbroken, broken, ci)
-            test["diagnostics_counterpart"] = diagnostics_record(other)
+            test["diagnostics_counterpart"] = diagnostics_record(other, member=True)  # its runs: the fit's, said once
             out["break_test"] = test
             lines.append(f"break test on {test['axis']} (PSIS-LOO, {test['laws']['broken']} vs {test['laws']['unbroken']}): "
                          f"P(break) = {test['p_break']:.3f}, elpd difference {test['elpd_diff']:.1f} "
@@ -126,7 +126,7 @@ def cmd_breakdown(args) -> int:
             if max(k.values()) > 0.7:
                 lines.append(f"  note: Pareto k up to {max(k.values()):.2f} (> 0.7): some runs are influential; "
                              f"treat the LOO difference as indicative")
-            lines.append("  counterpart fit " + diagnostics_line(other))
+            lines.append("  counterpart fit " + diagnostics_line(other, with_checkpoints=False))  # said once, below
     at_budget = out.get("extrapolation_at_budget")  # already ran the same check
     check = at_budget["largest_runs_check"] if at_budget else largest_runs_check(result, ci_prob=ci)
     out["largest_runs_check"] = check

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from bayes_scaling.commands.args import add_ci_arg, add_compute_unit_arg, add_json_arg, budget_flops, positive_float
-from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, emit, infinite_as_null, interval_line,
-                                           units_record)
+from bayes_scaling.commands.output import (checkpoints, diagnostics_line, diagnostics_record, emit, infinite_as_null,
+                                           interval_line, units_record)
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import summary_record as rec
@@ -164,6 +164,8 @@ def cmd_compare_laws(args) -> int:
         if any(r["pareto_k_max"] > 0.7 for r in rows):
             yield ("  note: Pareto k > 0.7 for some runs: their LOO estimate is unreliable; treat differences as "
                    "indicative")
+        if (ckpt := checkpoints(next(iter(fits.values())))) is not None:  # the same runs: said once
+            yield f"WARNING: {ckpt['note']}"
 
     return emit(text, {"method": args.method, "fits": rows}, as_json=args.json)
 

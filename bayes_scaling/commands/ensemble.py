@@ -8,7 +8,7 @@ from typing import Any
 
 from bayes_scaling.commands.args import (add_calibrate_arg, add_ci_arg, add_json_arg, add_residual_process_arg,
                                          add_runs_args, add_sampler_args, fit_out, runs_from_args)
-from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, discrepancy_line, discrepancy_record,
+from bayes_scaling.commands.output import (data_notes, diagnostics_line, diagnostics_record, discrepancy_line, discrepancy_record,
                                            emit, interval_line)
 from bayes_scaling.conventions import is_ensemble
 from bayes_scaling.errors import BayesScalingError
@@ -75,13 +75,14 @@ def ensemble_lines(result, ci_prob: float) -> list[str]:
         if dinfo.get("weights_source"):
             dropped = "".join(f"; cut {c} left out: {why}" for c, why in dinfo.get("dropped_cuts", {}).items())
             lines.append(f"  calibration mixture weights: {dinfo['weights_source']}{dropped}")
-    lines.append(diagnostics_line(result))
+    notes, said = data_notes(result)  # a checkpoints note said in full here is not said again under diagnostics
+    lines += [*notes, diagnostics_line(result, with_checkpoints=not said)]
     return lines
 
 
 def ensemble_json(result, ci_prob: float) -> dict[str, Any]:
     return {"ensemble": {k: {"law": m.law.name, "formula": m.law.formula, "weight": result.weights[k],
-                             "diagnostics": diagnostics_record(m)} for k, m in result.members.items()},
+                             "diagnostics": diagnostics_record(m, member=True)} for k, m in result.members.items()},
             "weighting": result.info, "runs": result.runs_metadata, "diagnostics": diagnostics_record(result),
             "extrapolation_discrepancy": discrepancy_record(next(iter(result.members.values())), ci_prob)}
 

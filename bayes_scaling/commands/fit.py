@@ -12,7 +12,7 @@ from typing import Any
 from bayes_scaling.commands.args import (add_calibrate_arg, add_ci_arg, add_cost_args, add_json_arg, add_law_args,
                                          add_residual_process_arg, add_runs_args, add_sampler_args, cost_from_args,
                                          fit_out, group_kw, int_at_least, runs_from_args, spec_from_args, with_option)
-from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, discrepancy_line,
+from bayes_scaling.commands.output import (data_notes, diagnostics_line, diagnostics_record, discrepancy_line,
                                            discrepancy_record, emit, interval_line)
 from bayes_scaling.conventions import pct
 from bayes_scaling.errors import BayesScalingError
@@ -57,7 +57,9 @@ def _contraction_record(row) -> dict[str, Any]:
 
 
 def summary_json(result, ci_prob: float) -> dict[str, Any]:
-    """The JSON record of a fit shared by ``fit --json`` and ``summary --json``."""
+    """The JSON record of a fit shared by ``fit --json`` and ``summary --json``: every row of the text's parameter
+    table (:meth:`~bayes_scaling.result.FitResult.summary`: the law's parameters, sigma, the noise components,
+    group scales ``tau_*`` and per-group values ``name[group]``; the law's derived parameters under ``derived``)."""
     from bayes_scaling.posterior.intervals import summary_record
 
     post = result.posterior
@@ -65,6 +67,10 @@ def summary_json(result, ci_prob: float) -> dict[str, Any]:
     out: dict[str, Any] = {n: {**summary_record(post[n], ci_prob), **_contraction_record(table.loc[n])}
                            for n in [*result.law.param_names, "sigma"]}
     derived = result.law.derived(result.law.to_law_params(post))
+    for name, row in table.iterrows():  # every further row of the text's table: noise parts, tau_*, group values
+        if name not in out and name not in derived:
+            out[name] = {**{k: float(row[k]) for k in ("median", "mean", "ci_low", "ci_high")},
+                         "ci_prob": float(ci_prob), **_contraction_record(row)}
     if derived:
         out["derived"] = {k: summary_record(v, ci_prob) for k, v in derived.items()}
     out["law"] = result.law.name
@@ -85,14 +91,15 @@ def _runs_line(result) -> str:
 
 
 def fit_lines(result, ci_prob: float, *, with_spec: bool = False) -> list[str]:
-    """The text view of a fit shared by `fit` and `summary`: law, runs, parameters, diagnostics."""
+    """The text view of a fit shared by `fit` and `summary`: law, runs, the data's notes, parameters, diagnostics."""
     lines = [f"{result.law.title}: {result.law.formula}"]
     if with_spec:
         lines.append(f"spec: {result.spec.origin} ({result.spec.provenance.get('source', '')})")
     lines.append(_runs_line(result))
     if (floor := floor_prior_text(result.spec)) is not None:  # a metric law: where its chance level comes from
         lines.append(floor)
-    lines += [param_table(result, ci_prob), diagnostics_line(result)]
+    notes, said = data_notes(result)  # a checkpoints note said in full here is not said again under diagnostics
+    lines += [*notes, param_table(result, ci_prob), diagnostics_line(result, with_checkpoints=not said)]
     line = discrepancy_line(result, ci_prob)
     return lines if line is None else [*lines, line]
 
@@ -131,6 +138,7 @@ def _by_tables(args, out_dir: Path, laws) -> tuple[dict[str, Any], dict[str, Pat
     import re
     from dataclasses import replace
 
+    from bayes_scaling.data.runs import table_notes
     from bayes_scaling.data.sources import read_source
     from bayes_scaling.files import check_out_file
 
@@ -152,8 +160,11 @@ def _by_tables(args, out_dir: Path, laws) -> tuple[dict[str, Any], dict[str, Pat
             other = next(k for k, v in paths.items() if v == path)
             raise BayesScalingError(f"--by values {other!r} and {name!r} would both be saved as {path.name}: "
                                     f"rename one of them in column {args.by!r}")
-        # Each table is a slice of one file: it records that file and its SHA-256, as load_runs does.
-        tables[name] = replace(runs_from_args(args, part.reset_index(drop=True), laws=laws), source=source, sha256=sha)
+        # Each table is a slice of one file: it records that file and its SHA-256, as load_runs does, and the file's
+        # notes (written one a row from the first, so a slice holds some of them only)
+        part_runs = runs_from_args(args, part.reset_index(drop=True), laws=laws)
+        tables[name] = replace(part_runs, source=source, sha256=sha,
+                               notes=tuple(dict.fromkeys([*table_notes(frame), *part_runs.notes])))
         paths[name] = path
     return tables, paths
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from bayes_scaling.commands.args import add_ci_arg, add_json_arg, int_at_least, seed_value
 from bayes_scaling.commands.output import emit, query_lines, query_record
 from bayes_scaling.conventions import MAX_MONTE_CARLO, pct
+from bayes_scaling.errors import BayesScalingError
 
 
 def cmd_isoflop_check(args) -> int:
@@ -13,7 +14,13 @@ def cmd_isoflop_check(args) -> int:
     from bayes_scaling.result import load_fit
 
     result = load_fit(args.fit)
-    table = approach2_check(result, group=args.group, n_boot=args.bootstrap, seed=args.seed, ci_prob=args.ci)
+    try:
+        table = approach2_check(result, group=args.group, n_boot=args.bootstrap, seed=args.seed, ci_prob=args.ci)
+    except BayesScalingError as e:
+        if e.quantity != "C":
+            raise
+        # the fit's runs' compute, which no option of this command sets: named by no flag (not --compute)
+        raise BayesScalingError(*e.problems) from None
     records = table.to_dict(orient="records")
     out = {"law": result.law.name, "ci_prob": args.ci, "cost_law": table.attrs["cost_law"], "budgets": records,
            "n_disagree": int((~table["agree"]).sum()), **query_record(result, args.ci)}  # the runs' budgets: no guard

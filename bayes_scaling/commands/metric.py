@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from bayes_scaling.commands.args import add_ci_arg, add_json_arg, positive_float, seed_value
-from bayes_scaling.commands.output import (MET_AT_ANY_BUDGET, diagnostics_line, diagnostics_record, emit,
-                                           extrapolation_lines, group_answer, infinite_as_null, interval_line,
+from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, emit, extrapolation_lines,
+                                           group_answer, infinite_as_null, interval_line, met_at_any_budget,
                                            reach_lines, reach_records)
 
 
@@ -124,12 +124,12 @@ def cmd_target_metric(args) -> int:
         if "answer_for" in out:
             yield f"loss for {out['answer_for']}"
         if out["p_met_at_any_budget"] == 1:
-            yield f"{args.target:.3g} ({metric_fit.law.name} of {loss_fit.law.name}): {MET_AT_ANY_BUDGET}"
+            yield f"{args.target:.3g} ({metric_fit.law.name} of {loss_fit.law.name}): {met_at_any_budget(metric=True)}"
         else:
             yield (f"compute for the optimal plan to reach {args.target:.3g} ({metric_fit.law.name} of "
                    f"{loss_fit.law.name}; P(unreachable at any budget) = {out['p_unreachable']:.3f}):")
             yield interval_line("compute (FLOPs)", out["compute"], inf="unreachable")
-        yield from reach_lines(out) if out["p_met_at_any_budget"] < 1 else ()
+        yield from reach_lines(out, metric=True) if out["p_met_at_any_budget"] < 1 else ()
         if args.budget is not None:
             yield f"  P(reaching it within {args.budget:.3g} FLOPs) = {out['p_reach_within_budget']:.3f}"
         if "note" in out:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from bayes_scaling.conventions import is_ensemble, pct
+from bayes_scaling.data.repeats import checkpoints_record, notes_say_checkpoints
 from bayes_scaling.posterior.intervals import format_interval, summary_record
 
 Text = str | Iterable[str] | Callable[[], str | Iterable[str]]
@@ -103,13 +104,30 @@ def _attempts(result) -> list[dict]:
     return result.sampler_config.get("attempts", [])
 
 
-def diagnostics_record(result) -> dict[str, Any]:
+def checkpoints(result) -> dict | None:
+    """``{"rows", "runs", "note"}`` where the fit's rows are checkpoints of fewer training runs (a shared ``run_id``;
+    :func:`~bayes_scaling.data.repeats.checkpoints_record`), which every query's diagnostics say; else None."""
+    return checkpoints_record(result.runs.frame)
+
+
+def data_notes(result) -> tuple[list[str], bool]:
+    """(the ``data note:`` lines of the fit's runs notes: units, conventions, checkpoints, implausible values;
+    whether they already say the rows are checkpoints, so that :func:`diagnostics_line` need not say it again)."""
+    notes = result.runs_metadata.get("notes", [])
+    return [f"data note: {n}" for n in notes], notes_say_checkpoints(notes, checkpoints(result))
+
+
+def diagnostics_record(result, *, member: bool = False) -> dict[str, Any]:
     """The sampler diagnostics of a fit, as JSON, with the sampling attempts (settings, seconds,
-    problems) when the fit was retried after failing them."""
+    problems) when the fit was retried after failing them, and ``checkpoints`` (:func:`checkpoints`) where the
+    fit's rows are checkpoints of fewer runs (said once: not for a ``member`` of an ensemble or a counterpart fit on
+    the same runs)."""
     out = result.diagnostics.as_dict()
     out["attempts"] = _attempts(result)
+    if not member and (rec := checkpoints(result)) is not None:
+        out["checkpoints"] = rec
     if is_ensemble(result):  # an ensemble: each member's own, and which member each worst value is from
-        out["members"] = {k: diagnostics_record(m) for k, m in result.members.items()}
+        out["members"] = {k: diagnostics_record(m, member=True) for k, m in result.members.items()}
         out["worst_member"] = _worst_members(result)
         out["ok"] = all(v["ok"] for v in out["members"].values())
         out["problems"] = [f"{k}: {p}" for k, v in out["members"].items() for p in v["problems"]]
@@ -140,12 +158,17 @@ def _ensemble_diagnostics_line(result) -> str:
             f"members) - " + ("ok" if not bad else "FAILED: " + " | ".join(bad)))
 
 
-def diagnostics_line(result) -> str:
+def diagnostics_line(result, *, with_checkpoints: bool = True) -> str:
     """One line: R-hat, effective sample sizes, divergences and whether they pass; for a retried fit,
     the number of attempts and why the first failed. An ensemble's: the worst of its members, each value
-    named by its member with that member's chains x draws."""
-    if is_ensemble(result):
-        return _ensemble_diagnostics_line(result)
+    named by its member with that member's chains x draws. A second line where the fit's rows are checkpoints of
+    fewer training runs (:func:`checkpoints`; ``with_checkpoints=False`` where the caller says it otherwise)."""
+    line = _ensemble_diagnostics_line(result) if is_ensemble(result) else _single_diagnostics_line(result)
+    rec = checkpoints(result) if with_checkpoints else None
+    return line if rec is None else f"{line}\nWARNING: {rec['note']}"
+
+
+def _single_diagnostics_line(result) -> str:
     d = result.diagnostics
     status = "ok" if d.ok else "FAILED: " + "; ".join(d.problems)
     attempts = _attempts(result)
@@ -235,8 +258,12 @@ def query_lines(result, record: dict) -> list[str]:
             diagnostics_line(result)]
 
 
-#: How ``target`` and ``target-metric`` say a target every searched budget meets (compute 0 in those draws).
-MET_AT_ANY_BUDGET = "reached at any budget (the target is at or above what the smallest budget already reaches)"
+def met_at_any_budget(metric: bool = False) -> str:
+    """How ``target`` and ``target-metric`` say a target every searched budget meets (compute 0 in those draws): a
+    loss target at or above the smallest budget's loss, or a ``metric`` target (higher is better, e.g. accuracy) at
+    or below the smallest budget's metric."""
+    where = "at or below" if metric else "at or above"
+    return f"reached at any budget (the target is {where} what the smallest budget already reaches)"
 
 
 def reach_records(compute, ci_prob: float, plan: dict | None = None) -> dict[str, Any]:
@@ -254,11 +281,12 @@ def reach_records(compute, ci_prob: float, plan: dict | None = None) -> dict[str
     return out
 
 
-def reach_lines(out: dict) -> list[str]:
-    """The text lines of :func:`reach_records`' keys in a command's record ``out``."""
+def reach_lines(out: dict, *, metric: bool = False) -> list[str]:
+    """The text lines of :func:`reach_records`' keys in a command's record ``out`` (``metric``: a metric's target,
+    :func:`met_at_any_budget`)."""
     lines = []
     if 0 < out["p_met_at_any_budget"]:
-        lines.append(f"  {MET_AT_ANY_BUDGET} in {out['p_met_at_any_budget']:.1%} of draws")
+        lines.append(f"  {met_at_any_budget(metric)} in {out['p_met_at_any_budget']:.1%} of draws")
     for key, name, unit in (("compute", "compute", "FLOPs"), ("N_opt", "N*", "parameters"), ("D_opt", "D*", "tokens")):
         if f"{key}_where_a_budget_is_needed" in out:
             lines.append(interval_line(f"{name} over the draws that need a budget and reach it ({unit})",

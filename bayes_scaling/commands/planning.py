@@ -8,9 +8,9 @@ import numpy as np
 
 from bayes_scaling.commands.args import (add_ci_arg, add_compute_unit_arg, add_cost_args, add_json_arg, budget_flops,
                                          cost_from_args, int_at_least, positive_float, refuse_unused, to_flops)
-from bayes_scaling.commands.output import (MET_AT_ANY_BUDGET, diagnostics_line, diagnostics_record, emit,
+from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, emit,
                                            extrapolation_lines, group_answer, infinite_as_null, interval_line,
-                                           reach_lines, reach_records, units_record)
+                                           met_at_any_budget, reach_lines, reach_records, units_record)
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, flops_to_pf_days, pct
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import format_interval, summary_record as rec
@@ -160,7 +160,7 @@ def cmd_target(args) -> int:
 
     def text():
         if out["p_met_at_any_budget"] == 1:
-            yield f"a loss of {args.loss:g} {result.loss_unit}: {MET_AT_ANY_BUDGET} in every draw"
+            yield f"a loss of {args.loss:g} {result.loss_unit}: {met_at_any_budget()} in every draw"
         else:
             yield (f"to reach a loss of {args.loss:g} {result.loss_unit} with the compute-optimal plan "
                    f"(P(unreachable at any budget) = {out['p_unreachable']:.3f}; compute, N* and D* are 0 in a draw "

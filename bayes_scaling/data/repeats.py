@@ -20,20 +20,38 @@ def rows_per_run(frame: pd.DataFrame) -> pd.Series | None:
     return frame.groupby(RUN_ID_COLUMN, sort=False).size()
 
 
-def repeated_runs_note(frame: pd.DataFrame, fix: str | None = None) -> str | None:
-    """One line where some run id holds several rows (checkpoints of one run fitted as independent runs), with
-    ``fix`` (what keeps one row per run) or a generic one; None where every run has one row, no run id is given,
-    or every row shares one run id (one learning curve, e.g. a group of ``fit-many --by run_id``, fitted as a
-    curve and not as runs of a ladder)."""
+def checkpoints_record(frame: pd.DataFrame) -> dict | None:
+    """``{"rows", "runs", "note"}`` where some run id holds several rows (the fit's rows are checkpoints of fewer
+    training runs), ``note`` the one line every query, ``summary`` and the report say it in; None where every run has
+    one row, no run id is given, or every row shares one run id (one learning curve, e.g. a group of
+    ``fit-many --by run_id``, fitted as a curve and not as runs of a ladder)."""
     n = rows_per_run(frame)
     if n is None or not (n > 1).any() or len(n) == 1:
         return None
+    return {"rows": int(len(frame)), "runs": int(len(n)),
+            "note": f"{len(frame)} rows come from {len(n)} training runs (column {RUN_ID_COLUMN!r}): the rows of one "
+                    f"run, its checkpoints, are fitted as independent runs, so the intervals are too narrow (they "
+                    f"narrow with the number of checkpoints)"}
+
+
+def notes_say_checkpoints(notes, rec: dict | None) -> bool:
+    """Whether a table's ``notes`` already hold :func:`repeated_runs_note` for :func:`checkpoints_record` ``rec``
+    (this wording or an older one, which began alike), so that a view need not say it twice."""
+    return rec is not None and any(n.startswith(f"{rec['rows']} rows come from {rec['runs']} training runs")
+                                   for n in notes)
+
+
+def repeated_runs_note(frame: pd.DataFrame, fix: str | None = None) -> str | None:
+    """:func:`checkpoints_record`'s line, with how many rows each run holds, what else it implies, and ``fix`` (what
+    keeps one row per run) or a generic one; None where :func:`checkpoints_record` is None."""
+    rec = checkpoints_record(frame)
+    if rec is None:
+        return None
+    n = rows_per_run(frame)
     many = int((n > 1).sum())
     size = f"{int(n.min())} to {int(n.max())}" if n.min() != n.max() else f"{int(n.max())}"
-    return (f"{len(frame)} rows come from {len(n)} training runs (column {RUN_ID_COLUMN!r}; {many} of them with "
-            f"{size} rows each): the rows of one run, its checkpoints, are fitted as independent runs, so the "
-            f"intervals narrow with the number of checkpoints, and a checkpoint's mid-schedule loss is read as the "
-            f"final loss of a run trained to that D; "
+    return (f"{rec['note']}; {many} of the runs hold {size} rows each, and a checkpoint's mid-schedule loss is read "
+            f"as the final loss of a run trained to that D; "
             + (fix or f"keep one row per run (its final checkpoint), or fit each run's learning curve on its own "
                     f"(fit-many --by {RUN_ID_COLUMN} with a law of D such as power_d, and --residual-process for its "
                     f"correlated residuals)"))

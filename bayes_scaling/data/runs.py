@@ -31,8 +31,8 @@ from bayes_scaling.conventions import (
 from bayes_scaling.data.plausibility import UNIT_FACTOR, check_plausible, plausibility_problems
 from bayes_scaling.data.repeats import repeated_runs_note
 from bayes_scaling.data.sources import read_source
-from bayes_scaling.data.table import (CHANCE_COLUMN, EXTRA_QUANTITIES, METRIC_COLUMN, RUN_ID_COLUMN, ColumnMap,
-                                      RunTable, runs_from_frame)
+from bayes_scaling.data.table import (CHANCE_COLUMN, EXTRA_QUANTITIES, METRIC_COLUMN, NOTES_COLUMN, RUN_ID_COLUMN,
+                                      ColumnMap, RunTable, runs_from_frame)
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.quantities import QUANTITIES
 
@@ -254,7 +254,7 @@ def load_runs(
         raise BayesScalingError(*problems)
 
     derived = []
-    notes = []
+    notes = table_notes(frame)  # the notes a written table carries (RunTable.to_csv)
     # Loading knows no cost law yet: a missing C or D is derived as 6ND here. A derived D (read by the law) is derived
     # again with the cost law a fit stores (cost.with_cost, in fit); a derived C is the ladder's nominal budget and
     # stays (it groups and splits runs; queries price C(N, D) with the cost law).
@@ -314,6 +314,7 @@ def load_runs(
     implausible = plausibility_problems(out, metric=loss_unit is None or "L" in out, loss_unit=loss_unit)
     check_plausible(implausible, strict=strict)
     notes += [f"implausible runs: {p}" for p in implausible]
+    notes = list(dict.fromkeys(notes))  # a note the file carries and loading says again, once
     return RunTable(out, params_kind, cmap, name, sha, tuple(derived), tuple(notes), compute_unit, loss_unit,
                     predictor_unit, chance)
 
@@ -352,3 +353,11 @@ def require_runs(runs, argument: str = "runs") -> RunTable:
         raise BayesScalingError(f"{argument} must be a RunTable: make one with load_runs(frame_or_path), got "
                                 f"{type(runs).__name__}", quantity=argument)
     return runs
+
+
+def table_notes(frame: pd.DataFrame) -> list[str]:
+    """The notes column :data:`~bayes_scaling.data.table.NOTES_COLUMN` of a written table (one note a row, empty
+    cells skipped); none where there is no such column."""
+    if NOTES_COLUMN not in frame.columns:
+        return []
+    return [str(v).strip() for v in frame[NOTES_COLUMN] if isinstance(v, str) and v.strip()]

@@ -48,6 +48,9 @@ METRIC_COLUMN = "metric"
 RUN_ID_COLUMN = "run_id"
 #: The CSV column of a metric's chance level (one value in every row), read back into ``RunTable.chance``.
 CHANCE_COLUMN = "chance"
+#: The CSV column of a table's notes (units, conventions, provenance a loader records): one note a row, from the
+#: first row on, empty below; read back into ``RunTable.notes``, so that a fit of a written dataset keeps them.
+NOTES_COLUMN = "data_note"
 #: Canonical columns -> the CSV column names a runs file is read with by default (the response: ``loss``, or
 #: :data:`METRIC_COLUMN` for a metric).
 EXPORT_NAMES = {"N": "params", "D": "tokens", "C": "compute", "loss": "loss"}
@@ -158,11 +161,15 @@ class RunTable:
         """The runs as a CSV that :func:`~bayes_scaling.data.runs.load_runs` reads back with its default column
         names (:data:`EXPORT_NAMES`): a metric response (no loss unit) is named :data:`METRIC_COLUMN`. With S and B
         the table's S is Kaplan's S_min, derived from the raw steps: S is written as the raw steps, so that reading
-        the file back derives the same S_min once."""
+        the file back derives the same S_min once. The notes go to column :data:`NOTES_COLUMN`."""
         names = {**EXPORT_NAMES, **({"loss": METRIC_COLUMN} if self.loss_unit is None else {})}
         frame = self.frame.rename(columns=names)
         if self.chance is not None:
             frame = frame.assign(**{CHANCE_COLUMN: self.chance})
+        if self.notes:  # one note a row; where the notes outnumber the rows, the last row holds the rest
+            k = len(frame)
+            cells = [*self.notes[:k - 1], " | ".join(self.notes[k - 1:])] + [""] * max(0, k - len(self.notes))
+            frame = frame.assign(**{NOTES_COLUMN: cells[:k]})
         if "steps_raw" in frame:
             frame = frame.assign(S=frame["steps_raw"]).drop(columns="steps_raw")
         return frame

@@ -26,6 +26,15 @@ def choice(value, allowed: Sequence[str], option: str, dataset: str) -> None:
                                 quantity="dataset_option")
 
 
+def in_range(value: float, low: float, high: float, option: str, dataset: str, meaning: str, *,
+             high_open: bool = False) -> None:
+    """Refuse (one line, naming ``--option <option>``) a number outside [``low``, ``high``] (``high_open``: [low, high))."""
+    if not (low <= value < high if high_open else low <= value <= high):
+        raise BayesScalingError(f"dataset {dataset!r}: --option {option}={value:g} is out of range: {option} is "
+                                f"{meaning}, from {low:g} to {high:g}{' (exclusive)' if high_open else ''}",
+                                quantity="dataset_option")
+
+
 def as_list(value, option: str) -> list[str] | None:
     """None, one name, several names, or names separated by commas (``--option sizes=190M,1B`` on the
     command line), as None or a list. A value that names nothing ("", ",", []) is refused: it would

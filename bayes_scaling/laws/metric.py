@@ -99,7 +99,8 @@ class SigmoidMetric(ScalingLaw):
         return xp.logaddexp(p["log_b"], log_a + log_sig)
 
     def derived(self, p):
-        """The published range a = r (1 - b) and the ceiling a + b (fractions)."""
+        """The published range a = r (1 - b) and the ceiling a + b (fractions): the curve's limit as L -> -infinity,
+        which no loss reaches (a report's "metric at zero loss" is the curve at L -> 0, below it)."""
         import numpy as np
 
         b, r = np.exp(p["log_b"]), np.exp(p["log_r"])

@@ -77,7 +77,7 @@ fit's frontier is asked at."""
                       f"has no minimum (it opens downwards)", stacklevel=2)
     if not rows:
         raise BayesScalingError("no IsoFLOP budget has 4 or more runs at 3 or more sizes and a parabola with a "
-                                "minimum: Approach 2 needs IsoFLOP data", quantity="C")
+                                "minimum: Approach 2 needs IsoFLOP data", quantity="C")  # the runs' compute
     table = pd.DataFrame(rows)
     table.attrs["skipped_budgets"] = skipped
     return table

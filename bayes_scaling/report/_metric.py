@@ -42,9 +42,12 @@ def metric_section(ctx) -> Section | None:
     ev = result.evaluator
     p = ev.params()  # DataArrays (chain, draw)
     floor = np.exp(p[f"log_{law.floor_param}"])
-    ceiling = law.loss(np, {"L": np.log(1e-9)}, p)
+    at_zero = law.loss(np, {"L": np.log(1e-9)}, p)
     rows = [["floor (metric as the loss grows)", law.floor_param, draws_interval(floor, ci)],
-            ["ceiling (metric as the loss goes to 0)", "-", draws_interval(ceiling, ci)]]
+            ["metric at zero loss (L -> 0, the best a loss can give)", "-", draws_interval(at_zero, ci)]]
+    if "ceiling" in (derived := law.derived(p)):  # the law's own ceiling, a limit beyond any loss: named apart
+        rows.append(["ceiling of the law (its limit as L -> -infinity, which no loss reaches)", "ceiling",
+                     draws_interval(derived["ceiling"], ci)])
     sec.add(Table(["quantity", "parameter", f"{interval_header(ci)}"], rows,
                   f"Bounds of the metric ({law.response_unit})"))
     L = result.runs.frame["L"].to_numpy(float)

@@ -11,6 +11,7 @@ import numpy as np
 from bayes_scaling.cost import ladder_cost
 from bayes_scaling.conventions import (ESS_MIN_PER_CHAIN, PF_DAY_FLOPS, RHAT_MAX, flops_to_pf_days, in_loss_unit,
                                        is_pf_days, unit_text)
+from bayes_scaling.data.repeats import checkpoints_record, notes_say_checkpoints
 from bayes_scaling.plots.common import budget_labels, is_nd, pct
 from bayes_scaling.report._model import (Para, Section, Table, draws_interval, figure_item, interval, interval_header,
                                          attempts_table, num, sampler_settings)
@@ -18,8 +19,10 @@ from bayes_scaling.specs.moments import contraction_label
 from bayes_scaling.specs.units import summary_unit
 
 KIND_NOTE = {
-    "total": "total parameters, embeddings included (the convention of Hoffmann et al. 2022)",
-    "non-embedding": "non-embedding parameters (the convention of Kaplan et al. 2020)",
+    "total": "total parameters as the fit declares them (--params-kind total; Hoffmann et al. 2022 count every "
+             "parameter, embeddings included)",
+    "non-embedding": "non-embedding parameters as the fit declares them (--params-kind non-embedding; Kaplan et al. "
+                     "2020 leave out the embedding matrices)",
 }
 
 
@@ -34,6 +37,10 @@ def data_section(ctx) -> Section:
     sha = f"`{meta['sha256']}`" if meta.get("sha256") else "not recorded (runs were given as a DataFrame)"
     rows = [["runs file", f"`{meta.get('source', '')}`"], ["SHA-256 of the runs file", sha],
             ["runs", str(len(frame))]]
+    if (ckpt := checkpoints_record(frame)) is not None:  # the one line every query says it in, or the fuller note's
+        said = notes_say_checkpoints(meta.get("notes") or [], ckpt)
+        rows.append(["training runs (column run_id)", f"{ckpt['runs']}: the {ckpt['rows']} rows are their checkpoints, "
+                     f"fitted as independent runs (see the note below)" if said else ckpt["note"]])
     h = result.hierarchy
     if h:
         counts = frame[h["group_col"]].astype(str).value_counts()
@@ -84,6 +91,8 @@ def data_section(ctx) -> Section:
             ranges.append([q, unit, f"{num(v.min())} - {num(v.max())}{extra}"])
     sec.add(Table(["quantity", "unit"], units, "Units"))
     sec.add(Table(["quantity", "unit", "range in the runs"], ranges, "Ranges"))
+    for note in meta.get("notes") or []:  # the data's own notes: units, conventions, checkpoints, implausible values
+        sec.add(Para(f"Note on the data: {note}"))
     return sec
 
 

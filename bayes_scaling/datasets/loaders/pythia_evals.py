@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from bayes_scaling.data.runs import RunTable, load_runs
-from bayes_scaling.datasets.options import choice
+from bayes_scaling.datasets.options import choice, in_range
 from bayes_scaling.datasets.registry import register
 
 _TASKS = ("lambada_openai", "piqa", "arc_easy", "arc_challenge", "winogrande", "sciq", "logiqa", "wsc", "mmlu")
@@ -46,7 +46,10 @@ def load_pythia_evals(get, task: str | None = None, n_shot: int = 0, dataset: st
     if task is not None:
         choice(task, _TASKS, "task", "pythia_evals")
     frame = get("pythia_evals_final.csv") if final else get("pythia_evals_checkpoints.csv")
-    frame = frame[(frame["n_shot"] == n_shot) & (frame["batch_size_tokens"] == 2097152) & (frame["step"] >= min_step)]
+    frame = frame[(frame["n_shot"] == n_shot) & (frame["batch_size_tokens"] == 2097152)]
+    in_range(min_step, 0, int(frame["step"].max()), "min_step", "pythia_evals", "the first training step kept "
+             "(steps of 2,097,152 tokens)")  # beyond the last checkpoint nothing is left
+    frame = frame[frame["step"] >= min_step]
     if dataset is not None:
         choice(dataset, _DATASETS, "dataset", "pythia_evals")
         frame = frame[frame["dataset"] == dataset]
