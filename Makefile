@@ -20,5 +20,6 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/bayes-scaling demo
 
+# two pytest-xdist workers, whole files each (module-scoped fits built once); benchmarks/README.md "pytest-xdist"
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
