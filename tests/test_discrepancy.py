@@ -377,3 +377,33 @@ def test_replicates_of_a_configuration_count_as_one_held_out_miss():
     hb = misses_block(np.zeros((len(same), 10)), np.full(10, 0.01), h, rows(h, same), hier.law, None,
                       np.random.default_rng(0), threshold=1.0, fits=[hier])
     np.testing.assert_allclose(hb.weights, 1.0)
+
+
+def test_held_out_runs_evaluation_se_enters_the_calibration_not_tau():
+    """A fit with run noise and SEs leaves the evaluation noise out of sigma: a held-out run's miss carries both, so
+    the calibration convolves each run with sqrt(sigma^2 + se_i^2) (se_i = SE / loss on log-loss) and tau does not
+    absorb the SEs (which predict(se=) adds again). Law exact here: misses are noise only, tau's truth is 0."""
+    import json
+    from dataclasses import replace
+
+    from bayes_scaling.inference.discrepancy import grid_median, grid_posterior, held_out_se, misses_block
+
+    fit = fake_fit(draws=40)
+    runs = fit.runs
+    order = np.argsort(runs.frame["C"].to_numpy())
+    train = runs.subset(np.isin(np.arange(len(runs)), order[:12]))
+    test = runs.subset(np.isin(np.arange(len(runs)), order[12:]))
+    test = replace(test, frame=test.frame.assign(SE=0.02 * test.frame["loss"]))  # se = SE / loss = 0.02 log-loss
+    assert held_out_se([fit], test) is None  # a fit without run noise: its sigma holds the evaluation noise
+    fit.tree.attrs["run_noise"] = json.dumps({"cells": 8, "replicate_cells": 2, "cell_by": ["N", "D"], "se": True})
+    b = misses_block(np.log(test.frame["loss"].to_numpy())[:, None] + np.zeros((len(test), 40)), np.full(40, 0.01),
+                     train, test, fit.law, None, np.random.default_rng(0), threshold=1.0, fits=[fit])
+    np.testing.assert_allclose(b.se, 0.02)
+    rng = np.random.default_rng(0)
+    n, sigma, se = 120, 0.01, 0.02
+    d = np.linspace(0.1, 1.0, n)
+    r = np.repeat(rng.normal(0, np.hypot(sigma, se), (n, 1)), 20, axis=1)
+    without = grid_median(*grid_posterior(r, np.full(20, sigma), d, family="normal"))
+    with_se = grid_median(*grid_posterior(r, np.full(20, sigma), d, family="normal", se=np.full(n, se)))
+    assert without[0] > 0.012  # the SEs' 0.0173 beyond sigma, taken for a discrepancy
+    assert max(with_se) < 0.008  # prior-sized: nothing left to explain
