@@ -407,3 +407,23 @@ def test_held_out_runs_evaluation_se_enters_the_calibration_not_tau():
     with_se = grid_median(*grid_posterior(r, np.full(20, sigma), d, family="normal", se=np.full(n, se)))
     assert without[0] > 0.012  # the SEs' 0.0173 beyond sigma, taken for a discrepancy
     assert max(with_se) < 0.008  # prior-sized: nothing left to explain
+
+
+def test_configurations_key_on_every_law_input_and_covariate():
+    """Runs at one N and D but another unique-token pool U (data_constrained) or another covariate value expect
+    different losses: not replicates (run noise and held-out misses' 1/k weights share that rule)."""
+    import pandas as pd
+
+    import bayes_scaling as bs
+    from bayes_scaling.inference.model import configurations
+    from bayes_scaling.laws.registry import get_law
+
+    f = pd.DataFrame({"params": [1e9] * 4 + [2e9] * 2, "tokens": [2e10] * 4 + [4e10] * 2,
+                      "unique": [2e10, 5e9, 5e9, 1.25e9, 4e10, 4e10], "loss": [2.6, 2.65, 2.66, 2.8, 2.5, 2.51],
+                      "width_ratio": [0.5, 0.5, 0.5, 0.5, 0.5, -1.0]})
+    runs = bs.load_runs(f, compute_col=None, extra_cols={"U": "unique"})
+    idx, counts, by = configurations(get_law("data_constrained"), runs)
+    assert by == ("N", "D", "U") and counts[idx].tolist() == [1, 2, 2, 1, 2, 2]
+    cov = bs.load_runs(f, compute_col=None, extra_cols={"U": "unique"}, covariate_cols=["width_ratio"])
+    idx, counts, by = configurations(get_law("chinchilla"), cov)
+    assert by == ("N", "D", "width_ratio") and counts[idx].tolist() == [4, 4, 4, 4, 1, 1]
