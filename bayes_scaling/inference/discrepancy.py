@@ -38,7 +38,7 @@ from bayes_scaling.conventions import derived_seed, seeded_rng
 from bayes_scaling.cost import stored_cost
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.budgets import decades_cut, level_cut
-from bayes_scaling.inference.model import configurations
+from bayes_scaling.inference.model import replicate_shares
 from bayes_scaling.posterior.intervals import interval_bounds, quantiles, thin_indices
 from bayes_scaling.posterior.discrepancy import (GROUP, Discrepancy, decades_outside, extrapolation_box, scale_values,
                                                  split_axis)
@@ -272,8 +272,8 @@ def misses_block(mu, sigma, train, test, law, cost, rng, *, threshold: float, fi
     share its offset from the law, count as one miss; ``label``: the cut's name in ``info["cuts"]`` (default: its
     decades below the largest run, to 2 decimals)."""
     h = getattr(fits[0], "hierarchy", None) if fits else None
-    idx, counts, _ = configurations(law, test, None if h is None else test.frame[h["group_col"]].to_numpy())
-    weights = (1.0 if weights is None else np.asarray(weights, float)) / counts[idx]
+    weights = (1.0 if weights is None else np.asarray(weights, float)) * replicate_shares(
+        law, test, None if h is None else h["group_col"])
     mu, sigma = np.asarray(mu, float), np.asarray(sigma, float)
     keep = thin_indices(mu.shape[1], CALIBRATION_DRAWS, rng)
     y = np.log(test.frame["loss"].to_numpy(float))

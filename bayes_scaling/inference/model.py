@@ -80,6 +80,14 @@ def configurations(law, runs: RunTable, groups=None) -> tuple[np.ndarray, np.nda
     return idx.reshape(-1).astype(np.int64), counts, tuple(by)
 
 
+def replicate_shares(law, runs: RunTable, group_col: str | None = None) -> np.ndarray:
+    """Each run's share of its configuration (:func:`configurations`, groups from ``group_col`` where given): 1/k
+    for one of k replicates, which share the configuration's offset from the law, so as held-out runs they count
+    as one (the calibration's misses and the ensemble's stacking weights)."""
+    idx, counts, _ = configurations(law, runs, None if group_col is None else runs.frame[group_col].to_numpy())
+    return 1.0 / counts[idx]
+
+
 def replicate_cells(spec: LawSpec, runs: RunTable, group_idx: np.ndarray | None = None
                     ) -> tuple[np.ndarray, int, tuple[str, ...]]:
     """(cell index per run, number of cells, the columns that define a cell): :func:`configurations`, refused
