@@ -427,3 +427,32 @@ def test_configurations_key_on_every_law_input_and_covariate():
     cov = bs.load_runs(f, compute_col=None, extra_cols={"U": "unique"}, covariate_cols=["width_ratio"])
     idx, counts, by = configurations(get_law("chinchilla"), cov)
     assert by == ("N", "D", "width_ratio") and counts[idx].tolist() == [4, 4, 4, 4, 1, 1]
+
+
+def test_per_cut_diagnostics_weigh_replicates_as_the_pooled_ones():
+    """One held-out configuration replicated 5x (missed by 0.2 log-loss) and three single ones (hit): the cut's
+    coverage and MARE weigh each replicate 1/5 as the pooled figures do, and count 4 configurations in 8 rows."""
+    from dataclasses import replace
+
+    from bayes_scaling.inference.discrepancy import discrepancy_from_blocks, extrapolation_box, misses_block
+
+    def rows(t, idx):
+        return replace(t, frame=t.frame.iloc[idx].reset_index(drop=True).rename_axis("run"))
+
+    fit = fake_fit(draws=40)
+    runs = fit.runs
+    order = np.argsort(runs.frame["C"].to_numpy())
+    big, train = order[12:], runs.subset(np.isin(np.arange(len(runs)), order[:12]))
+    test = rows(runs, np.r_[[big[0]] * 5, big[1:]])
+    rng = np.random.default_rng(0)
+    mu = (np.log(test.frame["loss"].to_numpy())[:, None] + np.r_[[0.2] * 5, [0.0] * 3][:, None]
+          + 0.01 * rng.standard_normal((len(test), 80)))
+    b = misses_block(mu, np.full(80, 0.01), train, test, fit.law, None, np.random.default_rng(1), threshold=1.0,
+                     fits=[fit])
+    info = discrepancy_from_blocks([b], fit.spec.likelihood, [fit.posterior], np.random.default_rng(2), {"method": "x"},
+                                   law=fit.law, box=extrapolation_box(fit.law, runs.frame, None))[0].info
+    cut = next(iter(info["cuts"].values()))
+    assert cut["n_test"] == 8 and cut["n_test_configurations"] == 4
+    assert cut["coverage_90_raw"] == pytest.approx(info["inner_coverage_90_raw"])
+    assert 0.6 < cut["coverage_90_raw"] < 0.9  # 3 of 4 configurations covered (every row counted: 3 of 8)
+    assert cut["mare"] == pytest.approx(info["inner_mare"]) and cut["mare"] < 0.05

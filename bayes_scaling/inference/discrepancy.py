@@ -227,7 +227,9 @@ class Misses:
     observed log-loss), ``rel`` (run: relative error of the law's median over every draw); the split's
     ``threshold`` (split axis) and ``n_train``; its inner fits' ``fits_ok`` and ``r_hat_max``; ``label`` (decades
     below the largest run) and ``extra`` (recorded with the cut); ``se`` (run: each run's evaluation standard error
-    on the family's scale where the fits fitted their noise apart from it, else None: :func:`held_out_se`)."""
+    on the family's scale where the fits fitted their noise apart from it, else None: :func:`held_out_se`);
+    ``shares`` (run: 1/k for one of k replicates, :func:`~bayes_scaling.inference.model.replicate_shares`; their sum
+    is the number of configurations held out), by which the cut's own diagnostics weigh its runs."""
 
     r: np.ndarray
     sigma: np.ndarray
@@ -242,6 +244,7 @@ class Misses:
     label: str
     extra: dict = field(default_factory=dict)
     se: np.ndarray | None = None
+    shares: np.ndarray | None = None
 
     @property
     def block(self) -> tuple:
@@ -272,8 +275,8 @@ def misses_block(mu, sigma, train, test, law, cost, rng, *, threshold: float, fi
     share its offset from the law, count as one miss; ``label``: the cut's name in ``info["cuts"]`` (default: its
     decades below the largest run, to 2 decimals)."""
     h = getattr(fits[0], "hierarchy", None) if fits else None
-    weights = (1.0 if weights is None else np.asarray(weights, float)) * replicate_shares(
-        law, test, None if h is None else h["group_col"])
+    shares = replicate_shares(law, test, None if h is None else h["group_col"])
+    weights = (1.0 if weights is None else np.asarray(weights, float)) * shares
     mu, sigma = np.asarray(mu, float), np.asarray(sigma, float)
     keep = thin_indices(mu.shape[1], CALIBRATION_DRAWS, rng)
     y = np.log(test.frame["loss"].to_numpy(float))
@@ -283,7 +286,7 @@ def misses_block(mu, sigma, train, test, law, cost, rng, *, threshold: float, fi
     return Misses(y[:, None] - mu[:, keep], sigma[keep], d, weights, y, np.expm1(np.median(mu, axis=1) - y), float(threshold), len(train),
                   all(bool(g.ok) for g in diags), max(float(g.r_hat_max) for g in diags),
                   label or f"{round(float(np.log10(v.max() / threshold)), 2):g}", dict(extra or {}),
-                  held_out_se(fits, test))
+                  held_out_se(fits, test), shares)
 
 
 def weighted_median(x, w=None) -> float:
@@ -318,13 +321,15 @@ def discrepancy_from_blocks(blocks: list[Misses], likelihood, posteriors, rng, i
     weighted misses (:func:`pooled_grid_posterior`), a :class:`Discrepancy` per posterior in ``posteriors`` with
     draws aligned to its (chain, draw) (``rng``, then the diagnostics), and ``info`` (the caller's method) with
     the diagnostics every calibration records (:data:`INFO_KEYS`; pooled ones weight each run by its block
-    weight, so a run held out by several nested cuts counts once); ``box``: the full fit's extrapolation box."""
+    weight, so a run held out by several nested cuts counts once; a cut's own weigh a replicate 1/k and record
+    ``n_test_configurations`` beside the rows ``n_test``); ``box``: the full fit's extrapolation box."""
     tau, mass = pooled_grid_posterior([b.block for b in blocks], family=likelihood.family, nu=float(likelihood.nu))
     taus = [draws_from_grid(tau, mass, p, rng) for p in posteriors]
     med = grid_median(tau, mass)
     covered = {label: [heldout_covered(b.r, b.sigma, b.d, *t, likelihood, rng, log_y=b.log_y, se=b.se) for b in blocks]
                for label, t in (("raw", (0.0, 0.0)), ("calibrated", med))}
     w = np.concatenate([b.weights for b in blocks])
+    sh = [np.ones(len(b.d)) if b.shares is None else b.shares for b in blocks]  # a cut's own: 1/k per replicate
     rel = np.concatenate([b.rel for b in blocks])
     pooled = {k: float(w @ np.concatenate(c) / w.sum()) for k, c in covered.items()}
     m0, m1 = mass.sum(axis=1), mass.sum(axis=0)
@@ -339,9 +344,10 @@ def discrepancy_from_blocks(blocks: list[Misses], likelihood, posteriors, rng, i
             # How far the smaller runs' law missed the larger ones (median of |relative error| and its sign).
             "inner_mare": weighted_median(np.abs(rel), w), "inner_median_signed_rel_error": weighted_median(rel, w),
             "cuts": {b.label: {"threshold": b.threshold, "n_train": b.n_train, "n_test": len(b.d),
+                               "n_test_configurations": int(round(float(sh[j].sum()))),
                                "decades_beyond_max": float(b.d.max()),
-                               "coverage_90_raw": float(covered["raw"][j].mean()),
-                               "coverage_90_calibrated": float(covered["calibrated"][j].mean()),
-                               "mare": float(np.median(np.abs(b.rel))), **b.extra} for j, b in enumerate(blocks)}}
+                               "coverage_90_raw": float(sh[j] @ covered["raw"][j] / sh[j].sum()),
+                               "coverage_90_calibrated": float(sh[j] @ covered["calibrated"][j] / sh[j].sum()),
+                               "mare": weighted_median(np.abs(b.rel), sh[j]), **b.extra} for j, b in enumerate(blocks)}}
     axis = split_axis(law)
     return [Discrepancy(t0, t1, axis, box[axis], info, box=box) for t0, t1 in taus]
