@@ -456,3 +456,33 @@ def test_per_cut_diagnostics_weigh_replicates_as_the_pooled_ones():
     assert cut["coverage_90_raw"] == pytest.approx(info["inner_coverage_90_raw"])
     assert 0.6 < cut["coverage_90_raw"] < 0.9  # 3 of 4 configurations covered (every row counted: 3 of 8)
     assert cut["mare"] == pytest.approx(info["inner_mare"]) and cut["mare"] < 0.05
+
+
+def test_lfo_inner_fit_applies_the_cost_rule_to_its_own_training_runs():
+    """A backtest's cost fitted to recorded compute: the LFO calibration inside it refits below its inner split
+    with the rule applied to the inner training runs, not the law that the inner held-out runs (recording 1.3x
+    compute here) shaped; without a rule, the stored law."""
+    import bayes_scaling as bs
+    from bayes_scaling.cost import fit_cost, store_cost
+    from bayes_scaling.inference.discrepancy import calibrate, inner_split
+    from bayes_scaling.testing import runs_frame
+
+    f = runs_frame()
+    c = 6 * (f["params"] / 1e8) ** 0.05 * f["params"] * f["tokens"]
+    runs = bs.load_runs(f.assign(compute=np.where(c > 2e20, 1.3 * c, c)), compute_col="compute")
+    rule = lambda r: fit_cost(r.frame["N"], r.frame["D"], r.frame["C"])  # noqa: E731
+    res = fake_fit(draws=40, runs=runs)
+    store_cost(res, rule(runs))
+    train = inner_split(runs, res.law)[0]
+    seen = []
+
+    def fitter(tr, **kw):
+        seen.append(kw["cost"])
+        return fake_fit(draws=40, runs=tr)
+
+    calibrate(res, fitter, cost_rule=rule)
+    calibrate(res, fitter)
+    own, outer = rule(train), rule(runs)
+    assert abs(own.a - outer.a) > 0.01  # the held-out runs' 1.3x moved the outer law
+    assert (seen[0].k, seen[0].a) == pytest.approx((own.k, own.a))
+    assert (seen[1].k, seen[1].a) == pytest.approx((outer.k, outer.a))

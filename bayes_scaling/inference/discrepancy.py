@@ -35,7 +35,7 @@ import numpy as np
 import xarray as xr
 
 from bayes_scaling.conventions import derived_seed, seeded_rng
-from bayes_scaling.cost import stored_cost
+from bayes_scaling.cost import stored_cost, training_cost
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.budgets import decades_cut, level_cut
 from bayes_scaling.inference.model import replicate_shares
@@ -162,18 +162,25 @@ def _inner_tune(cfg: dict) -> int | None:
 
 
 def calibrate(result, fitter, *, inner_decades: float = 1.0, draws: int | None = None, tune: int | None = None,
-              seed: int | None = None) -> Discrepancy:
+              seed: int | None = None, cost_rule=None) -> Discrepancy:
     """Fit ``result``'s spec to its runs below the calibration split with ``fitter`` (the package's
     :func:`~bayes_scaling.inference.fit.fit`), score the predictions of the runs above it, and return
-    the posterior draws of (tau0, tau1) aligned with ``result``'s draws (:func:`discrepancy_from_blocks`)."""
+    the posterior draws of (tau0, tau1) aligned with ``result``'s draws (:func:`discrepancy_from_blocks`).
+    ``cost_rule``: the data-made rule ``result``'s stored cost law came from (a function of runs, e.g. a backtest's
+    cost fitted to recorded compute), applied to the inner training runs alone
+    (:func:`~bayes_scaling.cost.training_cost`) so the held-out runs do not shape the inner fit's cost law;
+    default None: the stored law (the held-out runs' C and d are measured with it either way)."""
 
     spec, runs, law = result.spec, result.runs, result.law
     cfg = result.sampler_config
     seed = derived_seed(cfg.get("seed", 0), 1) if seed is None else int(seed)
     train, test, thr = inner_split(runs, law, inner_decades)
+    settings = refit_settings(result)  # its cost law, run noise, hierarchy
+    if cost_rule is not None:
+        settings["cost"] = training_cost(cost_rule, train)
     inner = fitter(train, spec=spec, draws=draws or min(int(cfg.get("draws", 1000)), 1000),
                 tune=tune or _inner_tune(cfg), chains=int(cfg.get("chains", 4)), seed=seed, progress=False,
-                target_accept=cfg.get("target_accept"), **refit_settings(result))  # its cost law, run noise, hierarchy
+                target_accept=cfg.get("target_accept"), **settings)
     mu = inner.evaluator.log_mean_at_runs(test, seed=seed)  # chain, draw, run; unseen groups as a new group
     rng = seeded_rng(seed)
     cost = stored_cost(result)  # C of held-out and fitted runs in a query's currency (scale_values)
