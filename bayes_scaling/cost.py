@@ -318,3 +318,17 @@ def cost_from_options(kind: str | None, *, flops_per_token: float = FLOPS_PER_PA
         f = runs.frame
         return fit_cost(f["N"], f["D"], f["C"])
     raise BayesScalingError(f"cost must be one of {', '.join(COST_KINDS)}, got {kind!r}", quantity="cost")
+
+
+def training_cost(cost, train):
+    """The cost law a fit to training runs stores (a backtest's, and its LFO calibration's inner fit): ``cost`` (a
+    :class:`~bayes_scaling.cost.CostLaw`, or None for 6ND), or, where ``cost`` is a rule (a function of a runs table
+    returning one: a cost law fitted to recorded compute, a Kaplan cost whose aspect ratio is the runs' median), that
+    rule applied to the training runs ``train`` alone, so
+    the held-out runs shape neither the fit nor the distance beyond it."""
+    if callable(cost) and not isinstance(cost, CostLaw):
+        cost = cost(train)
+    if cost is not None and not isinstance(cost, CostLaw):
+        raise BayesScalingError(f"cost must be a CostLaw or a function of the training runs returning one, got {cost!r}",
+                                quantity="cost")
+    return cost

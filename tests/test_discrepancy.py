@@ -377,3 +377,112 @@ def test_replicates_of_a_configuration_count_as_one_held_out_miss():
     hb = misses_block(np.zeros((len(same), 10)), np.full(10, 0.01), h, rows(h, same), hier.law, None,
                       np.random.default_rng(0), threshold=1.0, fits=[hier])
     np.testing.assert_allclose(hb.weights, 1.0)
+
+
+def test_held_out_runs_evaluation_se_enters_the_calibration_not_tau():
+    """A fit with run noise and SEs leaves the evaluation noise out of sigma: a held-out run's miss carries both, so
+    the calibration convolves each run with sqrt(sigma^2 + se_i^2) (se_i = SE / loss on log-loss) and tau does not
+    absorb the SEs (which predict(se=) adds again). Law exact here: misses are noise only, tau's truth is 0."""
+    import json
+    from dataclasses import replace
+
+    from bayes_scaling.inference.discrepancy import grid_median, grid_posterior, held_out_se, misses_block
+
+    fit = fake_fit(draws=40)
+    runs = fit.runs
+    order = np.argsort(runs.frame["C"].to_numpy())
+    train = runs.subset(np.isin(np.arange(len(runs)), order[:12]))
+    test = runs.subset(np.isin(np.arange(len(runs)), order[12:]))
+    test = replace(test, frame=test.frame.assign(SE=0.02 * test.frame["loss"]))  # se = SE / loss = 0.02 log-loss
+    assert held_out_se([fit], test) is None  # a fit without run noise: its sigma holds the evaluation noise
+    fit.tree.attrs["run_noise"] = json.dumps({"cells": 8, "replicate_cells": 2, "cell_by": ["N", "D"], "se": True})
+    b = misses_block(np.log(test.frame["loss"].to_numpy())[:, None] + np.zeros((len(test), 40)), np.full(40, 0.01),
+                     train, test, fit.law, None, np.random.default_rng(0), threshold=1.0, fits=[fit])
+    np.testing.assert_allclose(b.se, 0.02)
+    rng = np.random.default_rng(0)
+    n, sigma, se = 120, 0.01, 0.02
+    d = np.linspace(0.1, 1.0, n)
+    r = np.repeat(rng.normal(0, np.hypot(sigma, se), (n, 1)), 20, axis=1)
+    without = grid_median(*grid_posterior(r, np.full(20, sigma), d, family="normal"))
+    with_se = grid_median(*grid_posterior(r, np.full(20, sigma), d, family="normal", se=np.full(n, se)))
+    assert without[0] > 0.012  # the SEs' 0.0173 beyond sigma, taken for a discrepancy
+    assert max(with_se) < 0.008  # prior-sized: nothing left to explain
+
+
+def test_configurations_key_on_every_law_input_and_covariate():
+    """Runs at one N and D but another unique-token pool U (data_constrained) or another covariate value expect
+    different losses: not replicates (run noise and held-out misses' 1/k weights share that rule)."""
+    import pandas as pd
+
+    import bayes_scaling as bs
+    from bayes_scaling.inference.model import configurations
+    from bayes_scaling.laws.registry import get_law
+
+    f = pd.DataFrame({"params": [1e9] * 4 + [2e9] * 2, "tokens": [2e10] * 4 + [4e10] * 2,
+                      "unique": [2e10, 5e9, 5e9, 1.25e9, 4e10, 4e10], "loss": [2.6, 2.65, 2.66, 2.8, 2.5, 2.51],
+                      "width_ratio": [0.5, 0.5, 0.5, 0.5, 0.5, -1.0]})
+    runs = bs.load_runs(f, compute_col=None, extra_cols={"U": "unique"})
+    idx, counts, by = configurations(get_law("data_constrained"), runs)
+    assert by == ("N", "D", "U") and counts[idx].tolist() == [1, 2, 2, 1, 2, 2]
+    cov = bs.load_runs(f, compute_col=None, extra_cols={"U": "unique"}, covariate_cols=["width_ratio"])
+    idx, counts, by = configurations(get_law("chinchilla"), cov)
+    assert by == ("N", "D", "width_ratio") and counts[idx].tolist() == [4, 4, 4, 4, 1, 1]
+
+
+def test_per_cut_diagnostics_weigh_replicates_as_the_pooled_ones():
+    """One held-out configuration replicated 5x (missed by 0.2 log-loss) and three single ones (hit): the cut's
+    coverage and MARE weigh each replicate 1/5 as the pooled figures do, and count 4 configurations in 8 rows."""
+    from dataclasses import replace
+
+    from bayes_scaling.inference.discrepancy import discrepancy_from_blocks, extrapolation_box, misses_block
+
+    def rows(t, idx):
+        return replace(t, frame=t.frame.iloc[idx].reset_index(drop=True).rename_axis("run"))
+
+    fit = fake_fit(draws=40)
+    runs = fit.runs
+    order = np.argsort(runs.frame["C"].to_numpy())
+    big, train = order[12:], runs.subset(np.isin(np.arange(len(runs)), order[:12]))
+    test = rows(runs, np.r_[[big[0]] * 5, big[1:]])
+    rng = np.random.default_rng(0)
+    mu = (np.log(test.frame["loss"].to_numpy())[:, None] + np.r_[[0.2] * 5, [0.0] * 3][:, None]
+          + 0.01 * rng.standard_normal((len(test), 80)))
+    b = misses_block(mu, np.full(80, 0.01), train, test, fit.law, None, np.random.default_rng(1), threshold=1.0,
+                     fits=[fit])
+    info = discrepancy_from_blocks([b], fit.spec.likelihood, [fit.posterior], np.random.default_rng(2), {"method": "x"},
+                                   law=fit.law, box=extrapolation_box(fit.law, runs.frame, None))[0].info
+    cut = next(iter(info["cuts"].values()))
+    assert cut["n_test"] == 8 and cut["n_test_configurations"] == 4
+    assert cut["coverage_90_raw"] == pytest.approx(info["inner_coverage_90_raw"])
+    assert 0.6 < cut["coverage_90_raw"] < 0.9  # 3 of 4 configurations covered (every row counted: 3 of 8)
+    assert cut["mare"] == pytest.approx(info["inner_mare"]) and cut["mare"] < 0.05
+
+
+def test_lfo_inner_fit_applies_the_cost_rule_to_its_own_training_runs():
+    """A backtest's cost fitted to recorded compute: the LFO calibration inside it refits below its inner split
+    with the rule applied to the inner training runs, not the law that the inner held-out runs (recording 1.3x
+    compute here) shaped; without a rule, the stored law."""
+    import bayes_scaling as bs
+    from bayes_scaling.cost import fit_cost, store_cost
+    from bayes_scaling.inference.discrepancy import calibrate, inner_split
+    from bayes_scaling.testing import runs_frame
+
+    f = runs_frame()
+    c = 6 * (f["params"] / 1e8) ** 0.05 * f["params"] * f["tokens"]
+    runs = bs.load_runs(f.assign(compute=np.where(c > 2e20, 1.3 * c, c)), compute_col="compute")
+    rule = lambda r: fit_cost(r.frame["N"], r.frame["D"], r.frame["C"])  # noqa: E731
+    res = fake_fit(draws=40, runs=runs)
+    store_cost(res, rule(runs))
+    train = inner_split(runs, res.law)[0]
+    seen = []
+
+    def fitter(tr, **kw):
+        seen.append(kw["cost"])
+        return fake_fit(draws=40, runs=tr)
+
+    calibrate(res, fitter, cost_rule=rule)
+    calibrate(res, fitter)
+    own, outer = rule(train), rule(runs)
+    assert abs(own.a - outer.a) > 0.01  # the held-out runs' 1.3x moved the outer law
+    assert (seen[0].k, seen[0].a) == pytest.approx((own.k, own.a))
+    assert (seen[1].k, seen[1].a) == pytest.approx((outer.k, outer.a))

@@ -65,6 +65,25 @@ def test_heldout_log_score_counts_each_run_once_over_nested_cuts():
     np.testing.assert_allclose(heldout_log_score(blocks, [runs[runs > t] for t in thr], thr), per_run.sum(axis=0))
 
 
+def test_replicates_count_once_in_stacking_and_the_heldout_score():
+    """A configuration held out as 5 replicates (same N, D) favours member 1, three single configurations favour
+    member 2: weighed 1/5 each (replicate_shares), the replicates count as one run, as in the calibration, so the
+    cross-fitted weights and held-out scores equal those with the configuration held out once."""
+    from bayes_scaling.inference.ensemble_calibration import heldout_log_score
+
+    thr = [10.0, 1.0]  # cut 10 learns its weights from the deeper cut's runs in (1, 10]
+    rep = np.array([[1.0, -1.0]] * 5 + [[-1.0, 1.0]] * 3)
+    vals = [np.array([20.0, 30.0]), np.r_[[5.0] * 5, 6.0, 7.0, 8.0]]
+    blocks = [np.array([[0.0, 0.0], [0.0, 0.0]]), rep]
+    shares = [np.ones(2), np.r_[[0.2] * 5, 1, 1, 1]]
+    once = [blocks[0], rep[4:]], [vals[0], vals[1][4:]], [shares[0], np.ones(4)]
+    w = cross_fitted_weights(blocks, thr, vals, shares=shares)[0]
+    np.testing.assert_allclose(w, cross_fitted_weights(once[0], thr, once[1])[0], atol=1e-6)
+    assert w[1] > 0.6  # three configurations against one: counted 5x, the replicates made member 1 win
+    assert cross_fitted_weights(blocks, thr, vals)[0][0] > 0.6
+    np.testing.assert_allclose(heldout_log_score(blocks, vals, thr, shares), heldout_log_score(once[0], once[1], thr))
+
+
 def test_cross_fitted_weights_never_use_the_scored_cut():
     """Three nested cuts (thresholds 1, 10, 100). Runs above 10 favour member 2, runs in (1, 10]
     favour member 1: cut 10's weights see only (1, 10] and prefer member 1; the deepest cut has

@@ -297,7 +297,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--strict", action="store_true", help="fail (exit 1) when diagnostics fail")
     add_calibrate_arg(p)
     p.add_argument("--run-noise", action="store_true",
-                   help="split the noise into run to run (replicates: runs at the same N and D) and each configuration's "
+                   help="split the noise into run to run (replicates: runs at the same N, D and other inputs) and each configuration's "
                         "offset from the law; a column given as --col SE=COLUMN holds each run's evaluation standard "
                         "error (the loss column's units). Needs a normal or logit_normal likelihood")
     add_residual_process_arg(p)

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_scaling.conventions import MAX_MONTE_CARLO, check_count, check_positive
-from bayes_scaling.cost import CostLaw, with_cost
+from bayes_scaling.cost import CostLaw, training_cost, with_cost
 from bayes_scaling.data.runs import require_runs
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.laws.base import ScalingLaw
@@ -55,22 +55,9 @@ def split_runs(runs, law, *, holdout_above: float | None = None, holdout_fractio
     return split_with_cost(runs, law, holdout_above=holdout_above, holdout_fraction=holdout_fraction, cost=cost)[:3]
 
 
-def training_cost(cost, train):
-    """The cost law a backtest's fit stores: ``cost`` (a :class:`~bayes_scaling.cost.CostLaw`, or None for 6ND), or,
-    where ``cost`` is a rule (a function of a runs table returning one: a cost law fitted to recorded compute, a
-    Kaplan cost whose aspect ratio is the runs' median), that rule applied to the training runs ``train`` alone, so
-    the held-out runs shape neither the fit nor the distance beyond it."""
-    if callable(cost) and not isinstance(cost, CostLaw):
-        cost = cost(train)
-    if cost is not None and not isinstance(cost, CostLaw):
-        raise BayesScalingError(f"cost must be a CostLaw or a function of the training runs returning one, got {cost!r}",
-                                quantity="cost")
-    return cost
-
-
 def split_with_cost(runs, law, *, holdout_above: float | None = None, holdout_fraction: float | None = None, cost=None):
     """:func:`split_runs` and the cost law of the training runs, (train, test, info, cost): ``cost`` is resolved on
-    the training runs (:func:`training_cost`), a D that loading derived from recorded compute is derived with it on
+    the training runs (:func:`~bayes_scaling.cost.training_cost`), a D that loading derived from recorded compute is derived with it on
     both sides (:func:`~bayes_scaling.cost.with_cost`), and C in the distance beyond is its C(N, D)
     (``info["cost"]``: its description, where one is given)."""
     require_runs(runs)
@@ -151,7 +138,7 @@ def backtest(runs, law: str | None = None, spec=None, *, holdout_above: float | 
     training runs it cannot be fitted to (groups, fewer than 4 distinct axis values) are refused before sampling.
     ``cost``: the training cost law (a :class:`~bayes_scaling.cost.CostLaw`) the fit stores, as ``fit`` takes it
     (default 6ND), or a rule that makes one from runs (a cost fitted to recorded compute), applied to the training
-    runs only (:func:`training_cost`): a D derived from recorded compute is derived with it, and C beyond the runs is
+    runs only (:func:`~bayes_scaling.cost.training_cost`): a D derived from recorded compute is derived with it, and C beyond the runs is
     priced with it."""
     from bayes_scaling import baselines as bl
     from bayes_scaling.inference.fit import fit, resolve_spec
@@ -162,6 +149,7 @@ def backtest(runs, law: str | None = None, spec=None, *, holdout_above: float | 
     if cost is not None and not isinstance(cost, CostLaw) and not callable(cost):
         raise BayesScalingError(f"cost must be a CostLaw or a function of the training runs returning one, got {cost!r}",
                                 quantity="cost")
+    rule = cost if callable(cost) and not isinstance(cost, CostLaw) else None  # the LFO split applies it again
     train, test, info, cost = split_with_cost(runs, lw, holdout_above=holdout_above, holdout_fraction=holdout_fraction,
                                               cost=cost)
     if residual_process:
@@ -179,7 +167,7 @@ def backtest(runs, law: str | None = None, spec=None, *, holdout_above: float | 
         from bayes_scaling.inference.discrepancy import calibrate as lfo
 
         try:
-            res = res.with_discrepancy(lfo(res, fit, draws=draws, tune=tune))
+            res = res.with_discrepancy(lfo(res, fit, draws=draws, tune=tune, cost_rule=rule))
             fits.append((f"bayes + LFO discrepancy ({lw.name})", "bayes_lfo", res))
         except BayesScalingError as e:  # too few runs to split again: the plain posterior predictive stands
             if e.quantity != "calibrate_extrapolation":  # any other failure is the user's to see

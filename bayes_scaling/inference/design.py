@@ -43,7 +43,8 @@ def with_simulated_runs(result, n_params, tokens, *, rng: np.random.Generator, d
     the family's noise and, where the fit carries one, the extrapolation discrepancy (and the residual
     process: its shift, its white noise and its conditional variance beyond the data; each run on its own,
     :mod:`bayes_scaling.queries.design_outcome`). Where the runs have an ``SE`` column (run-noise fits) the
-    new runs' is 0: their losses carry no evaluation noise."""
+    new runs' is 0: their losses carry no evaluation noise. That is optimistic for a fit with run noise and SEs,
+    whose sigma leaves evaluation noise out: a real new run, evaluated with its own SE, tells less than these."""
     check_design_family(result)
     ev = result.evaluator
     n, d = np.atleast_1d(np.asarray(n_params, float)), np.atleast_1d(np.asarray(tokens, float))

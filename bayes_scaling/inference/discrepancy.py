@@ -35,10 +35,10 @@ import numpy as np
 import xarray as xr
 
 from bayes_scaling.conventions import derived_seed, seeded_rng
-from bayes_scaling.cost import stored_cost
+from bayes_scaling.cost import stored_cost, training_cost
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.budgets import decades_cut, level_cut
-from bayes_scaling.inference.model import configurations
+from bayes_scaling.inference.model import replicate_shares
 from bayes_scaling.posterior.intervals import interval_bounds, quantiles, thin_indices
 from bayes_scaling.posterior.discrepancy import (GROUP, Discrepancy, decades_outside, extrapolation_box, scale_values,
                                                  split_axis)
@@ -46,7 +46,7 @@ from bayes_scaling.result.refit import refit_settings
 from bayes_scaling.specs.families import get_family, laplace_normal_logpdf
 
 __all__ = ["GROUP", "Discrepancy", "split_axis", "decades_outside", "extrapolation_box", "scale_values", "laplace_normal_logpdf", "calibrate", "grid_posterior", "pooled_grid_posterior",
-           "inner_split", "heldout_coverage", "heldout_covered", "Misses", "misses_block", "discrepancy_from_blocks",
+           "inner_split", "heldout_coverage", "heldout_covered", "Misses", "misses_block", "held_out_se", "noise_with_se", "discrepancy_from_blocks",
            "grid_median", "weighted_median", "INFO_KEYS"]
 
 PRIOR_SCALE = 0.05
@@ -89,33 +89,45 @@ def inner_split(runs, law, inner_decades: float = 1.0, min_test: int = 3):
     return runs.subset(~test), runs.subset(test), thr
 
 
+def noise_with_se(sigma, se) -> np.ndarray:
+    """The held-out runs' noise scale (run x draw, or 1 x draw without SEs): the fit's ``sigma`` (draw) and each
+    run's own evaluation standard error ``se`` (run, on the family's scale, or None) added in quadrature; a fit with
+    run noise and SEs fitted its sigma apart from them, so a held-out run's miss carries both."""
+    sigma = np.asarray(sigma, float)[None, :]
+    if se is None or not np.any(np.asarray(se, float) > 0):
+        return sigma
+    return np.sqrt(sigma ** 2 + np.asarray(se, float)[:, None] ** 2)
+
+
 def _mixture_logp(r: np.ndarray, sigma: np.ndarray, s_grid: np.ndarray, family) -> np.ndarray:
     """log predictive density of residuals ``r`` (run x draw) for each extra scale in ``s_grid``:
-    (s, run) = log mean_draws f(r | noise, plus Normal(0, s)), the family's own convolution."""
+    (s, run) = log mean_draws f(r | noise, plus Normal(0, s)), the family's own convolution; ``sigma``
+    (1 x draw or run x draw: :func:`noise_with_se`)."""
     from scipy.special import logsumexp
 
     out = np.empty((len(s_grid), r.shape[0]))
     for i, s in enumerate(s_grid):
-        lp = family.logpdf_plus_normal(r, sigma[None, :], float(s))
+        lp = family.logpdf_plus_normal(r, sigma, float(s))
         out[i] = logsumexp(lp, axis=1) - np.log(r.shape[1])
     return out
 
 
 def grid_posterior(r, sigma, d, *, family: str = "student_t", nu: float = 4.0, prior_scale: float = PRIOR_SCALE,
-                   tau_max: float = TAU_MAX, n_grid: int = GRID, weights=None):
+                   tau_max: float = TAU_MAX, n_grid: int = GRID, weights=None, se=None):
     """Posterior of (tau0, tau1) on a uniform grid from held-out residuals ``r`` (run x draw, log-loss),
     the noise draws ``sigma`` (draw) and the runs' decades beyond the fitted data ``d`` (run);
-    ``weights`` (run, default 1) temper each run's log-likelihood.
+    ``weights`` (run, default 1) temper each run's log-likelihood; ``se`` (run, family's scale, default none): each
+    run's own evaluation standard error, added to ``sigma`` in quadrature (:func:`noise_with_se`).
 
     Returns (tau grid, posterior mass over (tau0, tau1))."""
-    return pooled_grid_posterior([(r, sigma, d, weights)], family=family, nu=nu, prior_scale=prior_scale,
+    return pooled_grid_posterior([(r, sigma, d, weights, se)], family=family, nu=nu, prior_scale=prior_scale,
                                  tau_max=tau_max, n_grid=n_grid)
 
 
 def pooled_grid_posterior(blocks, *, family: str = "student_t", nu: float = 4.0, prior_scale: float = PRIOR_SCALE,
                           tau_max: float = TAU_MAX, n_grid: int = GRID):
     """:func:`grid_posterior` from several held-out blocks (e.g. the cuts of a cross-fitted calibration),
-    each ``(r, sigma, d, weights)`` as there, its own fits' residuals and noise draws; the blocks'
+    each ``(r, sigma, d, weights[, se])`` as there, its own fits' residuals and noise draws; the blocks'
     weighted log-likelihoods add (a power likelihood when a run is held out by several blocks and
     weighted 1 / their number). Returns (tau grid, posterior mass over (tau0, tau1))."""
     fam = get_family(family, nu)
@@ -124,10 +136,10 @@ def pooled_grid_posterior(blocks, *, family: str = "student_t", nu: float = 4.0,
     s_grid = np.linspace(0.0, s_max, _S_GRID)
     t0, t1 = np.meshgrid(tau, tau, indexing="ij")
     loglik = np.zeros_like(t0)
-    for r, sigma, d, w in blocks:
+    for r, sigma, d, w, *se in blocks:
         d = np.asarray(d, float)
         w = np.ones(len(d)) if w is None else np.asarray(w, float)
-        table = _mixture_logp(np.asarray(r, float), np.asarray(sigma, float), s_grid, fam)  # (s, run)
+        table = _mixture_logp(np.asarray(r, float), noise_with_se(sigma, se[0] if se else None), s_grid, fam)
         s = np.sqrt(t0[..., None] ** 2 + (t1[..., None] * d) ** 2)  # (tau0, tau1, run)
         pos = s / s_grid[-1] * (len(s_grid) - 1)
         lo = np.clip(np.floor(pos).astype(int), 0, len(s_grid) - 2)
@@ -150,18 +162,25 @@ def _inner_tune(cfg: dict) -> int | None:
 
 
 def calibrate(result, fitter, *, inner_decades: float = 1.0, draws: int | None = None, tune: int | None = None,
-              seed: int | None = None) -> Discrepancy:
+              seed: int | None = None, cost_rule=None) -> Discrepancy:
     """Fit ``result``'s spec to its runs below the calibration split with ``fitter`` (the package's
     :func:`~bayes_scaling.inference.fit.fit`), score the predictions of the runs above it, and return
-    the posterior draws of (tau0, tau1) aligned with ``result``'s draws (:func:`discrepancy_from_blocks`)."""
+    the posterior draws of (tau0, tau1) aligned with ``result``'s draws (:func:`discrepancy_from_blocks`).
+    ``cost_rule``: the data-made rule ``result``'s stored cost law came from (a function of runs, e.g. a backtest's
+    cost fitted to recorded compute), applied to the inner training runs alone
+    (:func:`~bayes_scaling.cost.training_cost`) so the held-out runs do not shape the inner fit's cost law;
+    default None: the stored law (the held-out runs' C and d are measured with it either way)."""
 
     spec, runs, law = result.spec, result.runs, result.law
     cfg = result.sampler_config
     seed = derived_seed(cfg.get("seed", 0), 1) if seed is None else int(seed)
     train, test, thr = inner_split(runs, law, inner_decades)
+    settings = refit_settings(result)  # its cost law, run noise, hierarchy
+    if cost_rule is not None:
+        settings["cost"] = training_cost(cost_rule, train)
     inner = fitter(train, spec=spec, draws=draws or min(int(cfg.get("draws", 1000)), 1000),
                 tune=tune or _inner_tune(cfg), chains=int(cfg.get("chains", 4)), seed=seed, progress=False,
-                target_accept=cfg.get("target_accept"), **refit_settings(result))  # its cost law, run noise, hierarchy
+                target_accept=cfg.get("target_accept"), **settings)
     mu = inner.evaluator.log_mean_at_runs(test, seed=seed)  # chain, draw, run; unseen groups as a new group
     rng = seeded_rng(seed)
     cost = stored_cost(result)  # C of held-out and fitted runs in a query's currency (scale_values)
@@ -186,24 +205,25 @@ def draws_from_grid(tau: np.ndarray, mass: np.ndarray, posterior: xr.Dataset, rn
                  for i, j in ((i0, jitter[0]), (i1, jitter[1])))
 
 
-def heldout_covered(r, sigma, d, t0, t1, likelihood, rng, *, log_y) -> np.ndarray:
+def heldout_covered(r, sigma, d, t0, t1, likelihood, rng, *, log_y, se=None) -> np.ndarray:
     """Per held-out run, whether it lies inside the :data:`COVERAGE_PROB` (90%) predictive interval: a new run's
     log-loss drawn around the law mu = ``log_y`` - ``r`` (``r``: residuals, run x draw; ``log_y``: the runs'
     observed log-loss) with the family's noise (:meth:`~bayes_scaling.specs.families.Family.add_noise`, on its
-    own scale) and the discrepancy Normal(0, s(d)) added on log-loss, as the evaluator draws it; y lies
-    inside iff 0 lies inside the interval of that draw minus y."""
+    own scale, its scale ``sigma`` with the run's evaluation SE ``se`` added: :func:`noise_with_se`) and the
+    discrepancy Normal(0, s(d)) added on log-loss, as the evaluator draws it; y lies inside iff 0 lies inside the
+    interval of that draw minus y."""
     shape = r.shape
     log_y = np.asarray(log_y, float)[:, None]
     noise = likelihood.dist.draws(rng, shape)
     s = np.sqrt(t0 ** 2 + (t1 * np.asarray(d, float)) ** 2)[:, None]
-    sim = likelihood.dist.add_noise(np, log_y - r, sigma[None, :], noise) + s * rng.standard_normal(shape) - log_y
+    sim = likelihood.dist.add_noise(np, log_y - r, noise_with_se(sigma, se), noise) + s * rng.standard_normal(shape) - log_y
     lo, hi = quantiles(sim, interval_bounds(COVERAGE_PROB))
     return (lo <= 0) & (0 <= hi)
 
 
-def heldout_coverage(r, sigma, d, t0, t1, likelihood, rng, *, log_y) -> float:
+def heldout_coverage(r, sigma, d, t0, t1, likelihood, rng, *, log_y, se=None) -> float:
     """Share of held-out runs inside the 90% predictive interval (:func:`heldout_covered`)."""
-    return float(np.mean(heldout_covered(r, sigma, d, t0, t1, likelihood, rng, log_y=log_y)))
+    return float(np.mean(heldout_covered(r, sigma, d, t0, t1, likelihood, rng, log_y=log_y, se=se)))
 
 
 @dataclass
@@ -213,7 +233,10 @@ class Misses:
     decades beyond the fitted runs), ``weights`` (run: its share of the pooled likelihood), ``log_y`` (run:
     observed log-loss), ``rel`` (run: relative error of the law's median over every draw); the split's
     ``threshold`` (split axis) and ``n_train``; its inner fits' ``fits_ok`` and ``r_hat_max``; ``label`` (decades
-    below the largest run) and ``extra`` (recorded with the cut)."""
+    below the largest run) and ``extra`` (recorded with the cut); ``se`` (run: each run's evaluation standard error
+    on the family's scale where the fits fitted their noise apart from it, else None: :func:`held_out_se`);
+    ``shares`` (run: 1/k for one of k replicates, :func:`~bayes_scaling.inference.model.replicate_shares`; their sum
+    is the number of configurations held out), by which the cut's own diagnostics weigh its runs."""
 
     r: np.ndarray
     sigma: np.ndarray
@@ -227,11 +250,26 @@ class Misses:
     r_hat_max: float
     label: str
     extra: dict = field(default_factory=dict)
+    se: np.ndarray | None = None
+    shares: np.ndarray | None = None
 
     @property
     def block(self) -> tuple:
-        """``(r, sigma, d, weights)``, as :func:`pooled_grid_posterior` reads a block."""
-        return self.r, self.sigma, self.d, self.weights
+        """``(r, sigma, d, weights, se)``, as :func:`pooled_grid_posterior` reads a block."""
+        return self.r, self.sigma, self.d, self.weights, self.se
+
+
+def held_out_se(fits, test) -> np.ndarray | None:
+    """Each held-out run's evaluation standard error on the family's scale (the ``SE`` column times the family's
+    :meth:`~bayes_scaling.specs.families.Family.location_slope` at the observed loss, as the fit itself converts
+    it), where every inner fit in ``fits`` fitted run noise with SEs (its sigma then leaves the evaluation noise
+    out); None otherwise (its sigma holds that noise already)."""
+    from bayes_scaling.result.noise import run_noise_record
+
+    if not fits or not test.has("SE") or not all((run_noise_record(f) or {}).get("se") for f in fits):
+        return None
+    loss = test.frame["loss"].to_numpy(float)
+    return test.frame["SE"].to_numpy(float) * np.abs(fits[0].spec.likelihood.dist.location_slope(loss))
 
 
 def misses_block(mu, sigma, train, test, law, cost, rng, *, threshold: float, fits, weights=None,
@@ -244,8 +282,8 @@ def misses_block(mu, sigma, train, test, law, cost, rng, *, threshold: float, fi
     share its offset from the law, count as one miss; ``label``: the cut's name in ``info["cuts"]`` (default: its
     decades below the largest run, to 2 decimals)."""
     h = getattr(fits[0], "hierarchy", None) if fits else None
-    idx, counts, _ = configurations(law, test, None if h is None else test.frame[h["group_col"]].to_numpy())
-    weights = (1.0 if weights is None else np.asarray(weights, float)) / counts[idx]
+    shares = replicate_shares(law, test, None if h is None else h["group_col"])
+    weights = (1.0 if weights is None else np.asarray(weights, float)) * shares
     mu, sigma = np.asarray(mu, float), np.asarray(sigma, float)
     keep = thin_indices(mu.shape[1], CALIBRATION_DRAWS, rng)
     y = np.log(test.frame["loss"].to_numpy(float))
@@ -254,7 +292,8 @@ def misses_block(mu, sigma, train, test, law, cost, rng, *, threshold: float, fi
     diags = [f.diagnostics for f in fits]
     return Misses(y[:, None] - mu[:, keep], sigma[keep], d, weights, y, np.expm1(np.median(mu, axis=1) - y), float(threshold), len(train),
                   all(bool(g.ok) for g in diags), max(float(g.r_hat_max) for g in diags),
-                  label or f"{round(float(np.log10(v.max() / threshold)), 2):g}", dict(extra or {}))
+                  label or f"{round(float(np.log10(v.max() / threshold)), 2):g}", dict(extra or {}),
+                  held_out_se(fits, test), shares)
 
 
 def weighted_median(x, w=None) -> float:
@@ -289,13 +328,15 @@ def discrepancy_from_blocks(blocks: list[Misses], likelihood, posteriors, rng, i
     weighted misses (:func:`pooled_grid_posterior`), a :class:`Discrepancy` per posterior in ``posteriors`` with
     draws aligned to its (chain, draw) (``rng``, then the diagnostics), and ``info`` (the caller's method) with
     the diagnostics every calibration records (:data:`INFO_KEYS`; pooled ones weight each run by its block
-    weight, so a run held out by several nested cuts counts once); ``box``: the full fit's extrapolation box."""
+    weight, so a run held out by several nested cuts counts once; a cut's own weigh a replicate 1/k and record
+    ``n_test_configurations`` beside the rows ``n_test``); ``box``: the full fit's extrapolation box."""
     tau, mass = pooled_grid_posterior([b.block for b in blocks], family=likelihood.family, nu=float(likelihood.nu))
     taus = [draws_from_grid(tau, mass, p, rng) for p in posteriors]
     med = grid_median(tau, mass)
-    covered = {label: [heldout_covered(b.r, b.sigma, b.d, *t, likelihood, rng, log_y=b.log_y) for b in blocks]
+    covered = {label: [heldout_covered(b.r, b.sigma, b.d, *t, likelihood, rng, log_y=b.log_y, se=b.se) for b in blocks]
                for label, t in (("raw", (0.0, 0.0)), ("calibrated", med))}
     w = np.concatenate([b.weights for b in blocks])
+    sh = [np.ones(len(b.d)) if b.shares is None else b.shares for b in blocks]  # a cut's own: 1/k per replicate
     rel = np.concatenate([b.rel for b in blocks])
     pooled = {k: float(w @ np.concatenate(c) / w.sum()) for k, c in covered.items()}
     m0, m1 = mass.sum(axis=1), mass.sum(axis=0)
@@ -310,9 +351,10 @@ def discrepancy_from_blocks(blocks: list[Misses], likelihood, posteriors, rng, i
             # How far the smaller runs' law missed the larger ones (median of |relative error| and its sign).
             "inner_mare": weighted_median(np.abs(rel), w), "inner_median_signed_rel_error": weighted_median(rel, w),
             "cuts": {b.label: {"threshold": b.threshold, "n_train": b.n_train, "n_test": len(b.d),
+                               "n_test_configurations": int(round(float(sh[j].sum()))),
                                "decades_beyond_max": float(b.d.max()),
-                               "coverage_90_raw": float(covered["raw"][j].mean()),
-                               "coverage_90_calibrated": float(covered["calibrated"][j].mean()),
-                               "mare": float(np.median(np.abs(b.rel))), **b.extra} for j, b in enumerate(blocks)}}
+                               "coverage_90_raw": float(sh[j] @ covered["raw"][j] / sh[j].sum()),
+                               "coverage_90_calibrated": float(sh[j] @ covered["calibrated"][j] / sh[j].sum()),
+                               "mare": weighted_median(np.abs(b.rel), sh[j]), **b.extra} for j, b in enumerate(blocks)}}
     axis = split_axis(law)
     return [Discrepancy(t0, t1, axis, box[axis], info, box=box) for t0, t1 in taus]

@@ -48,7 +48,8 @@ from bayes_scaling.inference.budgets import BUDGET_DECADES, budget_levels, decad
 from bayes_scaling.inference.budgets import level_cut as budgets_level_cut
 from bayes_scaling.inference.discrepancy import split_axis
 from bayes_scaling.inference.ensemble_calibration import (calibration_cuts, check_one_family, heldout_log_score,
-                                                         run_weights, with_cross_fitted_discrepancy)
+                                                         heldout_weights, run_weights, with_cross_fitted_discrepancy)
+from bayes_scaling.inference.model import replicate_shares
 from bayes_scaling.inference.ensemble_scores import crps_block, crps_stacking_weights, member_crps
 from bayes_scaling.inference.checks import check_ensemble_options
 from bayes_scaling.inference.fit import check_units, fit, resolve_spec
@@ -90,22 +91,25 @@ def stacking_weights(lpd: np.ndarray, *, point_weights=None, prior_alpha: float 
     return softmax(np.append(best.x, 0.0))
 
 
-def cross_fitted_weights(blocks, thresholds, values, prior_alpha: float = PRIOR_ALPHA, *, weigh=None) -> list[np.ndarray]:
+def cross_fitted_weights(blocks, thresholds, values, prior_alpha: float = PRIOR_ALPHA, *, weigh=None,
+                         shares=None) -> list[np.ndarray]:
     """Per cut j, the stacking weights a fit below cut j could have learned: from the held-out scores
     ``blocks[k]`` (runs x members) of the deeper cuts k (``thresholds[k] < thresholds[j]``), on their runs
     at or below ``thresholds[j]`` only (``values[k]``: those runs on the split axis); the prior's equal
     weights where there are none. Cut j's own held-out runs never enter its weights. ``weigh(rows,
-    point_weights)``: the stacking rule (default :func:`stacking_weights` with ``prior_alpha``)."""
+    point_weights)``: the stacking rule (default :func:`stacking_weights` with ``prior_alpha``). Each run weighs
+    :func:`heldout_weights`, ``shares[k]`` its configuration's share (default 1)."""
     if weigh is None:
         weigh = lambda rows, point_weights: stacking_weights(rows, point_weights=point_weights,  # noqa: E731
                                                              prior_alpha=prior_alpha)
     out = []
     for tj in thresholds:
         used = [k for k, tk in enumerate(thresholds) if tk < tj]
-        rows = [(blocks[k][values[k] <= tj], values[k][values[k] <= tj]) for k in used]
-        lpd = np.vstack([r for r, _ in rows]) if rows else np.zeros((0, blocks[0].shape[1]))
-        v = np.concatenate([x for _, x in rows]) if rows else np.zeros(0)
-        out.append(weigh(lpd, point_weights=run_weights(v, [thresholds[k] for k in used])))
+        keep = {k: values[k] <= tj for k in used}
+        lpd = np.vstack([blocks[k][keep[k]] for k in used]) if used else np.zeros((0, blocks[0].shape[1]))
+        pw = [heldout_weights(values[k][keep[k]], [thresholds[i] for i in used],
+                              None if shares is None else np.asarray(shares[k])[keep[k]]) for k in used]
+        out.append(weigh(lpd, point_weights=np.concatenate(pw) if pw else np.zeros(0)))
     return out
 
 
@@ -260,7 +264,7 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
     if method == "lfo" and cuts:
         weigh = (crps_stacking_weights if score == "crps" else
                  lambda rows, point_weights=None: stacking_weights(rows, point_weights=point_weights, prior_alpha=prior_alpha))
-        per_cut, blocks, inner_ok, values, lpds = {}, [], {}, [], []
+        per_cut, blocks, inner_ok, values, lpds, shares = {}, [], {}, [], [], []
         for j, (dec, thr, train, test) in enumerate(cuts):
             fits_j = {n: fit(train, spec=s, draws=inner_draws, tune=inner_draws, seed=derived_seed(seed, 1 + j),
                              **{**kw, **(inner_fit_kw or {})})
@@ -269,16 +273,18 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
             lpds.append(np.column_stack([_lpd(f, test) for f in fits_j.values()]))
             blocks.append(lpds[-1] if score == "log" else _crps(fits_j, test, derived_seed(seed, 1 + j)))
             values.append(test.frame[axis].to_numpy(float))
-            per_cut[f"{dec:g}"] = dict(zip(names, map(float, weigh(blocks[-1]))))
+            shares.append(replicate_shares(items[0].law, test, group_col))  # k replicates count as one run
+            per_cut[f"{dec:g}"] = dict(zip(names, map(float, weigh(blocks[-1], point_weights=shares[-1]))))
             inner_ok[f"{dec:g}"] = {n: bool(f.diagnostics.ok) for n, f in fits_j.items()}
         thresholds = [t for _, t, _, _ in cuts]
-        w = weigh(np.vstack(blocks), point_weights=np.concatenate([run_weights(v, thresholds) for v in values]))
-        crossed = cross_fitted_weights(blocks, thresholds, values, prior_alpha, weigh=weigh)
+        w = weigh(np.vstack(blocks), point_weights=np.concatenate([heldout_weights(v, thresholds, s)
+                                                                    for v, s in zip(values, shares)]))
+        crossed = cross_fitted_weights(blocks, thresholds, values, prior_alpha, weigh=weigh, shares=shares)
         info.update({"axis": axis, "cuts": [{"decades": d, "threshold": t, "n_train": len(tr), "n_test": len(te)}
                                              for d, t, tr, te in cuts],
                      "weights_per_cut": per_cut, "inner_diagnostics_ok": inner_ok, "prior_alpha": prior_alpha,
                      "weights_cross_fitted": {f"{c[0]:g}": dict(zip(names, map(float, x))) for c, x in zip(cuts, crossed)},
-                     "heldout_lpd_per_member": {n: float(v) for n, v in zip(names, heldout_log_score(lpds, values, thresholds))}})
+                     "heldout_lpd_per_member": {n: float(v) for n, v in zip(names, heldout_log_score(lpds, values, thresholds, shares))}})
         if score == "crps":
             info["heldout_crps_per_member"] = {n: float(v) for n, v in zip(names, member_crps(np.vstack(blocks)).mean(axis=0))}
     members = {n: fit(runs, spec=s, draws=draws, tune=tune, seed=seed, **kw) for n, s in zip(names, items)}

@@ -37,11 +37,19 @@ def run_weights(values, thresholds) -> np.ndarray:
     return np.where(n > 0, 1.0 / np.maximum(n, 1), 0.0)
 
 
-def heldout_log_score(blocks, values, thresholds) -> np.ndarray:
+def heldout_weights(values, thresholds, shares=None) -> np.ndarray:
+    """A held-out run's weight in the stacking objective and the held-out scores: :func:`run_weights` (a run held
+    out by several nested cuts counts once) times its configuration's share ``shares`` (1/k for one of k
+    replicates: :func:`~bayes_scaling.inference.model.replicate_shares`; default 1), as the calibration weighs it."""
+    return run_weights(values, thresholds) * (1.0 if shares is None else np.asarray(shares, float))
+
+
+def heldout_log_score(blocks, values, thresholds, shares=None) -> np.ndarray:
     """Per member, the held-out log score (nats) over all cuts: ``blocks[j]`` (runs x members) scored at the cut
-    ``thresholds[j]``, its runs at ``values[j]`` on the split axis, each run weighted by :func:`run_weights`,
-    so a run held out by several nested cuts counts once, as in the stacking objective."""
-    vw = np.concatenate([run_weights(v, thresholds) for v in values])
+    ``thresholds[j]``, its runs at ``values[j]`` on the split axis and ``shares[j]`` of their configurations
+    (default 1), each run weighted by :func:`heldout_weights`, as in the stacking objective."""
+    shares = shares or [None] * len(values)
+    vw = np.concatenate([heldout_weights(v, thresholds, s) for v, s in zip(values, shares)])
     return vw @ np.vstack(blocks)
 
 

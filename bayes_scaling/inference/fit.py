@@ -248,7 +248,7 @@ def fit(
     below one decade under the largest and learns, from how its predictions miss the larger ones,
     a discrepancy that widens predictions beyond the data
     (:mod:`bayes_scaling.inference.discrepancy`). ``run_noise`` splits the noise into ``sigma_run`` (run to
-    run: replicates at the same N and D, e.g. seeds) and ``sigma_law`` (each configuration's shared offset
+    run: replicates at the same N, D and other law inputs, e.g. seeds) and ``sigma_law`` (each configuration's shared offset
     from the law), with each run's evaluation standard error (an ``SE`` column, in the loss column's units)
     added to the run's own noise (:func:`~bayes_scaling.inference.model.build_model`).
 

@@ -64,14 +64,28 @@ class ModelData:
 
 def configurations(law, runs: RunTable, groups=None) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """(configuration index per run, runs per configuration, the columns that define one): runs with the same N
-    and D (or, without both, the same law inputs) and group (``groups``: a label per run, or None) are one
-    configuration; two or more there are replicates. The one rule of run noise and of held-out misses' weights."""
-    by = ("N", "D") if runs.has("N") and runs.has("D") else law.input_names
-    cols = [np.round(np.log(runs.frame[c].to_numpy(float)), 9) for c in by]
+    and D (or, without both, the same law inputs), the same value of every other law input (e.g. U of
+    data_constrained, S of kaplan: C aside where N and D define it), every covariate and group (``groups``: a
+    label per run, or None) are one configuration; two or more there are replicates, whose expected loss is one.
+    The one rule of run noise and of held-out misses' weights."""
+    nd = runs.has("N") and runs.has("D")
+    inputs = (("N", "D") if nd else ()) + tuple(q for q in law.input_names if not (nd and q in ("N", "D", "C")))
+    covs = tuple(c for c in runs.covariate_names if c in runs.frame)
+    by = inputs + covs
+    cols = [np.round(np.log(runs.frame[c].to_numpy(float)), 9) for c in inputs]
+    cols += [np.round(runs.frame[c].to_numpy(float), 9) for c in covs]
     if groups is not None:
         cols.append(np.unique(np.asarray(groups), return_inverse=True)[1].reshape(-1).astype(float))
     _, idx, counts = np.unique(np.column_stack(cols), axis=0, return_inverse=True, return_counts=True)
     return idx.reshape(-1).astype(np.int64), counts, tuple(by)
+
+
+def replicate_shares(law, runs: RunTable, group_col: str | None = None) -> np.ndarray:
+    """Each run's share of its configuration (:func:`configurations`, groups from ``group_col`` where given): 1/k
+    for one of k replicates, which share the configuration's offset from the law, so as held-out runs they count
+    as one (the calibration's misses and the ensemble's stacking weights)."""
+    idx, counts, _ = configurations(law, runs, None if group_col is None else runs.frame[group_col].to_numpy())
+    return 1.0 / counts[idx]
 
 
 def replicate_cells(spec: LawSpec, runs: RunTable, group_idx: np.ndarray | None = None
@@ -82,7 +96,7 @@ def replicate_cells(spec: LawSpec, runs: RunTable, group_idx: np.ndarray | None 
 
     idx, counts, by = configurations(spec.law, runs, group_idx)
     if not np.any(counts >= 2):
-        raise BayesScalingError(f"run noise needs replicates: two or more runs at the same {' and '.join(by)} "
+        raise BayesScalingError(f"run noise needs replicates: two or more runs at the same {', '.join(by)} "
                                 f"(e.g. training seeds); every configuration here has one run", quantity="seed", column=True)
     return idx, int(len(counts)), by
 

@@ -4,7 +4,7 @@ For a candidate run x = (N, D) and a posterior draw s taken as the truth, a simu
 from draw s's predictive of a new run, as ``predict`` draws it (law + the family's noise + the fit's
 extrapolation discrepancy and residual process, where it carries them:
 :mod:`bayes_scaling.queries.design_outcome`), reweights every draw r by its predictive density p(y | r); the objective at the target budget C is recomputed on the reweighted draws and
-averaged over simulated worlds (a true draw and an outcome each). No sampling: the worlds share
+averaged over simulated worlds (a true draw and an outcome each; no evaluation noise: optimistic with run noise + SEs). No sampling: the worlds share
 their true draws and noise across candidates (common random numbers), so candidates compare fairly.
 
 Objectives at C (FLOPs): ``n_star``, the variance of log N*(C) (log parameters, squared); ``n_star_width``,
