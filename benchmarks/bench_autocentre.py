@@ -3,7 +3,8 @@
 Not part of CI. Sets: ``shared`` (tests/test_sampling_offsets' design: 3 groups x 12 runs, only A differs, 1% noise,
 ``vary`` alpha, beta, A, B: the risky side, where most varying parameters are shared) and ``ab`` (the A/B sets of
 tests/test_sampling_retry: 3 x 25 runs, A and B x 0.87, 1, 1.15, 0.5% noise, ``vary`` A, B: the case centring
-suits). Each seed is fitted with the rule ("after") and with retries that keep the parametrisation ("before"),
+suits). Each seed is fitted with the rule ("after"), with wt_autocentre's rule (no check that the data inform the
+offsets, no memory of the forms that mixed badly: "merged") and with retries that keep the parametrisation ("before"),
 at the given first-attempt draws and tuning; default retries. Prints one JSON line per fit and the totals.
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_autocentre.py --set shared --draws 300 --tune 300 --seeds 1-5
@@ -45,7 +46,6 @@ def runs_of(kind: str, seed: int):
 
 def main(argv=None) -> int:
     import bayes_scaling as bs
-    from bayes_scaling.inference import fit as fit_mod
     from bayes_scaling.inference import retry
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -58,12 +58,16 @@ def main(argv=None) -> int:
     seeds = range(int(lo), int(hi or lo) + 1)
     print("command:", " ".join(sys.argv), "| utc", time.strftime("%Y-%m-%d %H:%M", time.gmtime()), "| load",
           os.getloadavg(), flush=True)
-    arms = {"after": retry.next_centred, "before": lambda diag, failing, *, vary, centred, spec_centred=(): tuple(centred)}
+    new_rule = retry.next_centred
+    arms = {"after": new_rule,  # "merged": wt_autocentre's rule, without the informed-offsets check and the memory
+            "merged": lambda diag, failing, *, vary, centred, spec_centred=(), **_: new_rule(
+                diag, failing, vary=vary, centred=centred, spec_centred=spec_centred),
+            "before": lambda diag, failing, *, vary, centred, **_: tuple(centred)}
     totals = {a: {"attempts": 0, "passes": 0, "cpu_seconds": 0.0} for a in arms}
     for seed in seeds:
         runs, vary = runs_of(args.set, seed)
         for arm, rule in arms.items():
-            fit_mod.next_centred = rule
+            retry.next_centred = rule  # retry.retry_centred calls it
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 res = bs.fit(runs, law="chinchilla", vary=vary, seed=seed, draws=args.draws, tune=args.tune, progress=False)
@@ -77,7 +81,7 @@ def main(argv=None) -> int:
                               "centred": [a["centred"] for a in att], "problems": [a["problems"] for a in att],
                               "cpu_seconds": round(cpu, 2), "r_hat": round(d.r_hat_max, 4), "ess_bulk": round(d.ess_bulk_min),
                               "divergences": d.divergences}), flush=True)
-    fit_mod.next_centred = retry.next_centred
+    retry.next_centred = new_rule
     for arm, t in totals.items():
         print(f"{arm}: {t['passes']}/{len(seeds)} pass, {t['attempts']} attempts, sampling CPU {t['cpu_seconds']:.1f} s")
     print("load at end", os.getloadavg())

@@ -207,9 +207,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-autocentre", action="store_true", help="retries keep the offsets' parametrisation (baseline)")
     args = ap.parse_args(argv)
     if args.no_autocentre:
-        from bayes_scaling.inference import fit as fit_mod
+        from bayes_scaling.inference import retry as retry_mod  # retry.retry_centred calls it
 
-        fit_mod.next_centred = lambda diag, failing, *, vary, centred, spec_centred=(): tuple(centred)
+        retry_mod.next_centred = lambda diag, failing, *, vary, centred, **_: tuple(centred)
     command = shlex.join([sys.executable, *sys.argv])
     machine = f"{platform.node()} {platform.machine()} {platform.processor()}, {os.cpu_count()} cores"
     print("command:", command, "\nmachine:", machine, "load avg", os.getloadavg(), flush=True)

@@ -11,10 +11,12 @@ import xarray as xr
 import bayes_scaling as bs
 from bayes_scaling.commands.output import diagnostics_line
 from bayes_scaling.examples import EXAMPLE
-from bayes_scaling.inference.retry import better_attempt, divergences_few, next_centred, next_settings
+from bayes_scaling.inference.retry import (INFORMED_MAX_RATIO, better_attempt, divergences_few, informed_offsets,
+                                           next_centred, next_settings, retry_centred)
 from bayes_scaling.posterior.diagnostics import Diagnostics, failing_variables
 from bayes_scaling.report._model import attempts_table
 from bayes_scaling.simulate import isoflop_design, simulate_runs
+from bayes_scaling.specs.spec import parse_spec
 
 VARY = ("alpha", "A", "B")
 
@@ -49,6 +51,49 @@ def test_divergences_keep_or_return_the_offsets_to_non_centred():
     assert next_centred(funnel, ("B_group",), vary=VARY, centred=("A", "B"), spec_centred=("A",)) == ("A",)
     # only a few divergences failed: the parametrisation stays
     assert next_centred(diag(div=1), (), vary=VARY, centred=("B",)) == ("B",)
+
+
+def fake_posterior(eps_sd, tau, groups=3, chains=4, draws=500, seed=0, stuck=0.0):
+    """A posterior with eps_<k> of sd ``eps_sd[k]`` per group about fixed offsets and tau_<k> near ``tau[k]``,
+    its chains apart by a factor exp(``stuck``) each (a mixing failure of tau_<k>)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for k in eps_sd:
+        out[f"eps_{k}"] = (("chain", "draw", "group"), np.linspace(-0.1, 0.1, groups)
+                           + eps_sd[k] * rng.normal(size=(chains, draws, groups)))
+        out[f"tau_{k}"] = (("chain", "draw"), tau[k] * np.exp(0.3 * rng.normal(size=(chains, draws))
+                                                             + stuck * np.arange(chains)[:, None]))
+    return xr.Dataset(out)
+
+
+def test_only_parameters_whose_offsets_the_data_inform_are_centred():
+    # A truly differs and its offsets are pinned (sd 0.01 against tau 0.14); B is shared: tau near 0, its offsets
+    # the prior's (sd ~ tau, the funnel), so a failing tau_B or B is no sign for centring
+    post = fake_posterior({"A": 0.01, "B": 0.03}, {"A": 0.14, "B": 0.032})
+    assert informed_offsets(post, ("A", "B")) == ("A",)
+    assert informed_offsets(post, ("A", "B", "alpha")) == ("A",)  # no eps_alpha: not informed
+    slow = diag(r_hat=1.03, bulk=150)
+    assert next_centred(slow, ("tau_B", "eps_B"), vary=("A", "B"), centred=(), informed=("A",)) == ()
+    assert next_centred(slow, ("tau_B", "eps_A"), vary=("A", "B"), centred=(), informed=("A",)) == ("A",)
+    # the margin: at the ratio INFORMED_MAX_RATIO and above, not informed
+    edge = fake_posterior({"A": 0.14 * INFORMED_MAX_RATIO * 1.2}, {"A": 0.14})
+    assert informed_offsets(edge, ("A",)) == ()
+
+
+def test_a_form_that_mixed_badly_is_not_returned_to_on_divergences():
+    """Non-centred B mixes badly -> centred; centred B diverges -> stays centred (target_accept rises), no
+    ping-pong back to the non-centred form that failed; one centred only by the previous rule returns."""
+    vary = ("A", "B")
+    post = fake_posterior({"A": 0.01, "B": 0.01}, {"A": 0.14, "B": 0.14}, stuck=0.3)
+    slow, funnel = diag(r_hat=1.03, bulk=150), diag(r_hat=1.03, div=12)
+    c1, bad = retry_centred(post, slow, vary=vary, centred=(), spec_centred=(), mixed_badly=())
+    assert c1 == ("A", "B") and bad == ("A", "B")
+    c2, bad2 = retry_centred(post, funnel, vary=vary, centred=c1, spec_centred=(), mixed_badly=bad)
+    assert c2 == ("A", "B") and bad2 == bad
+    assert next_centred(funnel, None, vary=vary, centred=("A", "B"), mixed_badly=("B",)) == ("B",)
+    assert next_settings("double", {"draws": 1000, "tune": 1000, "target_accept": 0.95}, funnel, 2, retries=2,
+                         last_s=1.0, elapsed_s=1.0, budget_s=300.0, hierarchical=True,
+                         floor={"draws": 1000, "tune": 1000})["target_accept"] == 0.995
 
 
 def test_the_retry_settings_are_unchanged_by_the_move_into_retry():
@@ -92,6 +137,29 @@ def test_the_report_shows_each_attempts_offsets_and_the_attempt_returned():
     assert "keeps attempt 1" in table.caption
 
 
+def test_the_summary_quotes_the_attempt_before_the_returned_one_and_old_records_say_not_recorded():
+    from types import SimpleNamespace
+
+    from bayes_scaling.report._sections import centring_text
+
+    base = {"draws": 1000, "tune": 1000, "target_accept": 0.95, "seed": 1, "seconds": 3.0, "centred": []}
+    att = [{**base, "ok": False, "problems": ["R-hat 1.024 > 1.01"]},
+           {**base, "ok": False, "problems": ["12 divergent transition(s)"]},
+           {**base, "ok": True, "problems": []}]
+
+    def line(attempts, kept):
+        res = SimpleNamespace(diagnostics=diag(r_hat=1.02), sampler_config={"attempts": attempts,
+                                                                             "returned_attempt": kept})
+        return diagnostics_line(res)
+
+    assert "attempt 3 of 3" in line(att, 3) and "after: 12 divergent" in line(att, 3)
+    first = line(att[:2], 1)  # the first attempt returned: no "after" quoting its own problems
+    assert "attempt 1 of 2" in first and "after:" not in first and "later ones failed more" in first
+    assert centring_text({"vary": ["A"], "centred": []}) == "non-centred"
+    assert centring_text({"vary": ["A", "B"], "centred": ["B"]}) == "centred for B, non-centred for the rest"
+    assert "not recorded" in centring_text({"vary": ["A"]})  # a file from before the key existed
+
+
 #: Largest |posterior median - truth| of a group's log-scale offset of A or B in the sampling test below. Over
 #: seeds 1, 2, 3, 5, 6 (host CPU, 2026-12-07): errors up to 0.0095, posterior sd 0.011-0.015. 0.04 is 4x the
 #: largest error and under a quarter of the true offsets (-0.139, 0, 0.140 about their mean): complete pooling fails.
@@ -99,7 +167,7 @@ OFFSET_TOL = 0.04
 
 
 @pytest.mark.sampling
-def test_truly_differing_offsets_are_centred_on_the_retry_and_recover_the_truth():
+def test_truly_differing_offsets_are_centred_on_the_retry_and_recover_the_truth(monkeypatch):
     """A and B truly differ (x 0.87, 1, 1.15) in 3 groups of 25 runs: the default spec (no ``centred``) samples
     them non-centred first, which mixes slowly without divergences; the retry samples them centred and passes.
     The first attempt is short (300 + 300, so that it fails on any CPU: R-hat 1.029-1.051, bulk ESS 78-158, no
@@ -107,6 +175,9 @@ def test_truly_differing_offsets_are_centred_on_the_retry_and_recover_the_truth(
     182-346); the retry is a default fit's 1000 + 1000, centred: R-hat <= 1.0033, bulk ESS >= 3254, tail >= 1996,
     no divergence over those seeds (gates: 1.01, 400). Before (retries kept non-centred), seeds 1-4 at 500 + 500
     needed 3, 2, 2, 2 attempts and 2.9-10x the retries' CPU seconds (benchmarks/README, "Automatic centring")."""
+    import importlib
+
+    fit_module = importlib.import_module("bayes_scaling.inference.fit")
     from bayes_scaling.result.refit import refit_settings
 
     t = EXAMPLE["truth"]
@@ -114,6 +185,15 @@ def test_truly_differing_offsets_are_centred_on_the_retry_and_recover_the_truth(
     design = isoflop_design(np.geomspace(1e18, 1e21, 5), np.geomspace(3, 100, 5))
     frame = pd.concat([simulate_runs("chinchilla", {**t, "A": t["A"] * k, "B": t["B"] * k}, design, sigma=0.005,
                                      seed=40 + i).assign(arch=g) for i, (g, k) in enumerate(scale.items())])
+    sampled = []  # the free variables of each attempt's raw trace (the stored posterior keeps eps_*, not z_eps_*)
+
+    def spy(*args, **kw):
+        out = sample(*args, **kw)
+        sampled.append(set(out[0]["posterior"].data_vars))
+        return out
+
+    sample = fit_module._sample
+    monkeypatch.setattr(fit_module, "_sample", spy)
     res = bs.fit(bs.load_runs(frame, group_cols=["arch"]), law="chinchilla", vary=["A", "B"], seed=1, draws=300,
                  tune=300, progress=False)
     cfg = res.sampler_config
@@ -124,6 +204,10 @@ def test_truly_differing_offsets_are_centred_on_the_retry_and_recover_the_truth(
     assert (att[1]["draws"], att[1]["tune"]) == (1000, 1000) and cfg["returned_attempt"] == 2
     # the record says how the returned trace was sampled, and a refit samples it alike
     assert res.hierarchy["centred"] == ["A", "B"] and res.spec.hierarchy.centred == ("A", "B")
+    # the stored spec text parses back to the sampled spec
+    assert parse_spec(res.tree.attrs["spec_text"]).hierarchy.centred == ("A", "B")
+    # each attempt's own trace: the first sampled z_eps_A, z_eps_B (non-centred), the returned one eps_* directly
+    assert {"z_eps_A", "z_eps_B"} <= sampled[0] and not {"z_eps_A", "z_eps_B"} & sampled[1], sampled
     kw = refit_settings(res)
     assert res.spec.with_vary(kw["vary"]).hierarchy.centred == ("A", "B")
     assert "offsets centred: A, B" in diagnostics_line(res)

@@ -177,8 +177,10 @@ def _single_diagnostics_line(result) -> str:
         kept = int(result.sampler_config.get("returned_attempt", len(attempts)))
         last = attempts[kept - 1]
         centred = f", offsets centred: {', '.join(last['centred']) or 'none'}" if "centred" in last else ""
+        before = (f", after: {'; '.join(attempts[kept - 2]['problems'])}" if kept > 1
+                  else ", the later ones failed more")  # what the attempt before the returned one failed on
         retried = (f"; attempt {kept} of {len(attempts)} (tune {last['tune']}, target_accept "
-                   f"{last['target_accept']}{centred}), after: {'; '.join(attempts[0]['problems'])}")
+                   f"{last['target_accept']}{centred}){before}")
     return (f"diagnostics: r_hat_max {d.r_hat_max:.4f}, ess_bulk_min {d.ess_bulk_min:.0f}, "
             f"ess_tail_min {d.ess_tail_min:.0f}, divergences {d.divergences} "
             f"({d.n_chains} chains x {d.n_draws} draws{retried}) - {status}")

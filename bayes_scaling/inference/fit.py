@@ -28,11 +28,11 @@ from bayes_scaling.inference.model import build_model, model_data, prior_contain
 from bayes_scaling.inference.retry import (DEFAULT_DRAWS, DEFAULT_TUNE, MAX_RETRIES, RETRY_BUDGET_S,  # noqa: F401
                                            RETRY_CLOCKS, RETRY_SCHEDULES, RETRY_SEED_STRIDE, better_attempt,
                                            default_floor, double_retry, escalate, escalate_to_ess, expected_factor,
-                                           fit_to_budget, may_retry, next_centred, next_settings, offset_variables)
+                                           fit_to_budget, may_retry, next_centred, next_settings, offset_variables,
+                                           retry_centred)
 from bayes_scaling.inference.sampling import sample_nuts, stuck_chains  # noqa: F401
 from bayes_scaling.inference.whiten import (BIG_TUNE, WHITE_CHOL, WHITE_MEAN, big_backend, feed, is_big, pilot,
                                             whitened_model)
-from bayes_scaling.posterior.diagnostics import failing_variables
 from bayes_scaling.specs.metric import spec_for_metric_runs
 from bayes_scaling.specs.spec import LawSpec, default_spec, load_spec
 from bayes_scaling.specs.units import check_loss_unit, check_params_kind
@@ -338,6 +338,7 @@ def fit(
     hier = spec.hierarchy if data.group_idx is not None else None
     attempts: list[dict] = []
     tried: list[tuple] = []  # (result, config, diagnostics) of each attempt
+    mixed_badly: tuple = ()  # varying parameters that failed by mixing non-centred (retry.retry_centred)
     start = clock()
     while True:
         t0, c0, t_wall = clock(), time.process_time(), time.perf_counter()
@@ -363,11 +364,10 @@ def fit(
             break
         settings = nxt
         if hier is not None:  # a mixing failure without divergences: the offsets it names centred (retry.next_centred)
-            failing = failing_variables(result.posterior, list(offset_variables(hier.vary)), diag)
-            centred = next_centred(diag, failing, vary=hier.vary, centred=spec.hierarchy.centred,
-                                   spec_centred=hier.centred)
-            if centred != spec.hierarchy.centred:
-                spec = replace(spec, hierarchy=replace(spec.hierarchy, centred=centred))
+            centred, mixed_badly = retry_centred(result.posterior, diag, vary=hier.vary, centred=spec.hierarchy.centred,
+                                                 spec_centred=hier.centred, mixed_badly=mixed_badly)
+            if centred != spec.hierarchy.centred:  # synced: the stored spec_text says how the trace was sampled
+                spec = replace(spec, hierarchy=replace(spec.hierarchy, centred=centred)).synced()
                 compiled = compiled_model(spec, data, progress=progress)
                 attempts[-1]["next_centred"] = list(centred)
         if progress:

@@ -7,6 +7,8 @@ import time
 
 import numpy as np
 
+from bayes_scaling.posterior.diagnostics import failing_variables
+
 #: Refits when diagnostics fail: at most MAX_RETRIES, each with twice the tuning (and, unless only
 #: divergences failed, draws) of the last and a higher target acceptance (smaller steps, fewer divergences);
 #: the "double" schedule lifts a retry to a default fit's first attempt where that fits (:func:`double_retry`).
@@ -141,8 +143,9 @@ def next_settings(schedule: str, settings: dict, diag, done: int, *, retries: in
 #: suits strongly informative data, the non-centred one weak data). Centred offsets fail the other way, by divergences at the
 #: funnel's neck (small tau). So a mixing failure (R-hat or ESS) on a varying parameter (its population value,
 #: tau_<name>, <name>_group or eps_<name>) with at most a background share of divergent transitions switches
-#: that parameter to centred; more divergences than that keep (or return to) non-centred, and the retry raises
-#: target_accept as before. The background share: CENTRE_MAX_DIVERGENCE_RATE of the transitions, 2 of a
+#: that parameter to centred when the data inform its offsets (:data:`INFORMED_MAX_RATIO`); more divergences than
+#: that keep (or return to) non-centred, except a parameter that already mixed badly non-centred (no ping-pong:
+#: it stays centred), and the retry raises target_accept as before. The background share: CENTRE_MAX_DIVERGENCE_RATE of the transitions, 2 of a
 #: default fit's 4 x 1000 draws: non-centred first attempts diverged in about 1 fit of 25, once; the centred
 #: funnel in 8 of 9 of the review's fits, 1-12 times each, 103 over 24 fits (benchmarks/README, "Non-centred
 #: group offsets").
@@ -159,24 +162,64 @@ def offset_variables(vary) -> dict[str, str]:
     return {v: k for k in vary for v in (k, f"tau_{k}", f"{k}_group", f"eps_{k}", f"z_eps_{k}")}
 
 
-def next_centred(diag, failing: tuple[str, ...] | None, *, vary, centred, spec_centred=()) -> tuple[str, ...]:
+#: Centring needs offsets the data inform (:func:`informed_offsets`): the median over groups of the posterior sd of
+#: eps_<name>[g], over the median of tau_<name>, below INFORMED_MAX_RATIO. From the normal model (Papaspiliopoulos
+#: et al. 2007): with likelihood sd s of an offset and its prior sd tau, kappa = s^2 / (s^2 + tau^2) is the centred
+#: Gibbs rate and 1 - kappa the non-centred one, and the offset's posterior sd given tau is tau sqrt(kappa). The
+#: forms tie at kappa = 1/2 (ratio 0.71); 0.5 asks kappa <= 1/4 (centred at least 3x faster) as a margin because
+#: the marginal sd and median tau come from an attempt that mixed badly. In the funnel (tau near 0: a shared
+#: parameter) the offsets are the prior's, sd ~ tau, ratio ~ 1: they stay non-centred. Fixed before measuring.
+INFORMED_MAX_RATIO = 0.5
+
+
+def informed_offsets(posterior, vary) -> tuple[str, ...]:
+    """The parameters of ``vary`` whose group offsets the data inform (:data:`INFORMED_MAX_RATIO`), from
+    ``posterior``'s ``eps_<name>`` (chain, draw, group) and ``tau_<name>``; one without both is not informed."""
+    out = []
+    for k in vary:
+        eps, tau = posterior.get(f"eps_{k}"), posterior.get(f"tau_{k}")
+        if eps is None or tau is None:
+            continue
+        sd = np.asarray(eps.std(("chain", "draw")).values, dtype=float)
+        t = float(np.median(np.asarray(tau.values, dtype=float)))
+        if np.isfinite(t) and t > 0 and np.median(sd) / t < INFORMED_MAX_RATIO:
+            out.append(k)
+    return tuple(out)
+
+
+def next_centred(diag, failing: tuple[str, ...] | None, *, vary, centred, spec_centred=(), informed=None,
+                 mixed_badly=()) -> tuple[str, ...]:
     """The varying parameters the next attempt samples centred after an attempt that sampled ``centred``
     (among ``vary``) failed with diagnostics ``diag``; ``failing``: the variables whose own R-hat or ESS failed
     (:func:`~bayes_scaling.posterior.diagnostics.failing_variables`; None: not known, all of ``vary`` are
-    suspect). Mixing failed with few divergences (:func:`divergences_few`): ``centred`` plus the varying
-    parameters ``failing`` names. More divergences: ``spec_centred`` (the spec's own choice), the automatic
-    ones back to non-centred. Otherwise (only divergences, few: the diagnostics fail on nothing else)
-    ``centred`` unchanged. Ordered as ``vary``."""
+    suspect); ``informed``: the parameters whose offsets the data inform (:func:`informed_offsets`; None: not
+    known, all); ``mixed_badly``: those that already failed by mixing while non-centred. Mixing failed with few
+    divergences (:func:`divergences_few`): ``centred`` plus the suspect parameters whose offsets are informed.
+    More divergences: ``spec_centred`` (the spec's own choice) and the parameters of ``mixed_badly`` that are
+    centred, kept so (the retry's higher target_accept is the cure; no return to a form that mixed badly); the
+    other automatic ones back to non-centred. Otherwise (only divergences, few) ``centred`` unchanged. Ordered as ``vary``."""
     mixing = not (diag.r_hat_max <= diag.r_hat_threshold
                   and min(diag.ess_bulk_min, diag.ess_tail_min) >= diag.ess_threshold * diag.n_chains)
     if not divergences_few(diag):
-        keep = set(spec_centred)
+        keep = set(spec_centred) | (set(centred) & set(mixed_badly))
     elif mixing:
         names = offset_variables(vary)
-        keep = set(centred) | (set(vary) if failing is None else {names[v] for v in failing if v in names})
+        suspect = set(vary) if failing is None else {names[v] for v in failing if v in names}
+        keep = set(centred) | (suspect & (set(vary) if informed is None else set(informed)))
     else:
         keep = set(centred)
     return tuple(k for k in vary if k in keep)
+
+
+def retry_centred(posterior, diag, *, vary, centred, spec_centred, mixed_badly) -> tuple[tuple, tuple]:
+    """:func:`next_centred` from a failed attempt's ``posterior``: (the next attempt's centred parameters, the
+    parameters that have failed by mixing while non-centred, this attempt's added to ``mixed_badly``)."""
+    failing = failing_variables(posterior, list(offset_variables(vary)), diag)
+    informed = informed_offsets(posterior, vary)
+    nxt = next_centred(diag, failing, vary=vary, centred=centred, spec_centred=spec_centred, informed=informed,
+                       mixed_badly=mixed_badly)
+    bad = set(mixed_badly) | ({k for k in nxt if k not in centred} if divergences_few(diag) else set())
+    return nxt, tuple(k for k in vary if k in bad)
 
 
 def better_attempt(diags: list) -> int:

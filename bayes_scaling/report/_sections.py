@@ -118,12 +118,23 @@ def law_section(ctx) -> Section:
     if h:
         sec.add(Para(f"Hierarchy: {', '.join(h['vary'])} vary by {h['group_col']} (groups {', '.join(h['groups'])}), "
                      f"partially pooled with group spread tau ~ {spec.hierarchy.tau.describe()} (offsets on the log scale, summing to zero: the population is the groups' mean; "
-                     f"sampled {'non-centred' if not h.get('centred') else 'centred for ' + ', '.join(h['centred']) + (', non-centred for the rest' if set(h['vary']) - set(h['centred']) else '')})."))
+                     f"sampled {centring_text(h)})."))
     cov = result.covariates
     if cov:
         sec.add(Para(f"Covariates entering log-loss linearly: {', '.join(cov['names'])}, effect prior "
                      f"{spec.covariate_prior.describe()}."))
     return sec
+
+
+def centring_text(h: dict) -> str:
+    """How a hierarchy record says its offsets were sampled; files written before 2026-12-07 14:04 UTC have no
+    ``centred`` key (they sampled every offset centred, but the file does not say so)."""
+    if "centred" not in h:
+        return "with the offsets' parametrisation not recorded (a file from before 2026-12-07 14:04 UTC)"
+    if not h["centred"]:
+        return "non-centred"
+    rest = ", non-centred for the rest" if set(h["vary"]) - set(h["centred"]) else ""
+    return f"centred for {', '.join(h['centred'])}{rest}"
 
 
 # -- diagnostics ---------------------------------------------------------------------------
