@@ -149,7 +149,9 @@ def test_the_summary_quotes_the_attempt_before_the_returned_one_and_old_records_
 
     def line(attempts, kept):
         res = SimpleNamespace(diagnostics=diag(r_hat=1.02), sampler_config={"attempts": attempts,
-                                                                             "returned_attempt": kept})
+                                                                             "returned_attempt": kept},
+                              runs=SimpleNamespace(frame=pd.DataFrame({"N": [1e8], "D": [2e9], "loss": [3.0]})),
+                              runs_metadata={})
         return diagnostics_line(res)
 
     assert "attempt 3 of 3" in line(att, 3) and "after: 12 divergent" in line(att, 3)
