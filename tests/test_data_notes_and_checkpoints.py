@@ -67,6 +67,9 @@ def test_datasets_prints_its_notes_and_olmo_n_is_declared_total(tmp_path, capsys
     assert main(["datasets", "olmo_ladder", "--data-home", str(DATASETS), "--out", str(tmp_path / "o.csv")]) == 0
     out = capsys.readouterr().out
     assert "note: N is the authors' count" in out and "declared as total parameters" in out
+    note = next(line for line in out.splitlines() if line.startswith("note: N is the authors' count"))
+    assert "call non-embedding" in note and "plus the untied LM head" in note  # what the count is, in their words
+    assert "up to 1.4x below the true total" in note and "params=non_embedding drops the LM head (Kaplan's" in note
     assert "--params-kind non-embedding" not in out
     assert main(["datasets", "olmo_ladder", "--data-home", str(DATASETS), "--option", "params=non_embedding",
                  "--out", str(tmp_path / "k.csv")]) == 0

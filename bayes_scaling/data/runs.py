@@ -122,9 +122,9 @@ def _check_notes_column(roles: dict[str, str | None]) -> None:
     column}``): it is reserved for the table's notes, which a written table would put there in its place."""
     for role, col in roles.items():
         if col == NOTES_COLUMN:
-            raise BayesScalingError(f"column {NOTES_COLUMN!r} is reserved for the table's notes (units and conventions, "
-                                    f"one a row) and cannot be read as the {_column_label(role)} column: rename that "
-                                    f"column in the runs file", quantity=role, column=True)
+            raise BayesScalingError(f"column {NOTES_COLUMN!r} is reserved for the table's notes (units and "
+                                    f"conventions, one a row) and cannot be read as the {_column_label(role)} "
+                                    f"column: rename that column in the runs file", quantity=role, column=True)
 
 
 def load_runs(

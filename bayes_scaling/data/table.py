@@ -55,7 +55,8 @@ NOTES_COLUMN = "data_note"
 #: The beginnings of the notes :func:`~bayes_scaling.data.runs.load_runs` derives from the rows (checkpoints, compute
 #: away from 6ND, implausible values): never written to :data:`NOTES_COLUMN` and dropped where read from it (an older
 #: file's), since loading derives them again from the rows it has (a subset's would go stale).
-ROW_NOTE_PATTERNS = (r"\d+ rows come from \d+ training runs", r"\d+ run\(s\) have compute more than ", r"implausible runs: ")
+ROW_NOTE_PATTERNS = (r"\d+ rows come from \d+ training runs", r"\d+ run\(s\) have compute more than ",
+                     r"implausible runs: ")
 
 
 def is_row_note(note: str) -> bool:
@@ -174,8 +175,8 @@ class RunTable:
         """The runs as a CSV that :func:`~bayes_scaling.data.runs.load_runs` reads back with its default column
         names (:data:`EXPORT_NAMES`): a metric response (no loss unit) is named :data:`METRIC_COLUMN`. With S and B
         the table's S is Kaplan's S_min, derived from the raw steps: S is written as the raw steps, so that reading
-        the file back derives the same S_min once. The notes go to column :data:`NOTES_COLUMN`, but those derived from the
-        rows (:func:`is_row_note`), which reading the file derives again."""
+        the file back derives the same S_min once. The notes go to column :data:`NOTES_COLUMN`, but those derived
+        from the rows (:func:`is_row_note`), which reading the file derives again."""
         names = {**EXPORT_NAMES, **({"loss": METRIC_COLUMN} if self.loss_unit is None else {})}
         frame = self.frame.rename(columns=names)
         if self.chance is not None:
