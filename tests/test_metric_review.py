@@ -258,7 +258,9 @@ def test_rows_sharing_a_run_id_are_checkpoints_and_load_runs_warns(tmp_path):
         __import__("warnings").simplefilter("error")  # one row per run: no warning
         runs = bs.load_runs(one_each)
     assert list(runs.frame["run_id"]) == list(one_each["run_id"])
-    shared = frame.assign(run_id=[f"r{i // 4}" for i in range(len(frame))])
+    shared = frame.drop(columns="compute")  # checkpoints: each run holds 4 D at its one N
+    shared = shared.assign(run_id=[f"r{i // 4}" for i in range(len(frame))],
+                           params=frame["params"].to_numpy()[::4].repeat(4))
     with pytest.warns(UserWarning, match="16 rows come from 4 training runs") as w:
         runs = bs.load_runs(shared)
     assert "fitted as independent runs" in str(w[0].message) and "--residual-process" in str(w[0].message)
@@ -275,7 +277,8 @@ def test_one_learning_curve_is_not_warned_as_checkpoints_of_a_ladder():
 
     from bayes_scaling.testing import runs_frame
 
-    frame = runs_frame().assign(run_id=["r0"] * 8 + ["r1"] * 8)
+    frame = runs_frame().drop(columns="compute")  # two runs, each 8 D at its one N
+    frame = frame.assign(run_id=["r0"] * 8 + ["r1"] * 8, params=frame["params"].to_numpy()[[0, 8]].repeat(8))
     with pytest.warns(UserWarning, match="16 rows come from 2 training runs") as w:
         bs.load_runs(frame)
     assert len([x for x in w if "training runs" in str(x.message)]) == 1

@@ -55,7 +55,8 @@ def test_rows_of_one_run_keep_their_run_id_and_fit_warns(tmp_path):
     from bayes_scaling.data.runs import load_runs
     from bayes_scaling.testing import runs_frame
 
-    frame = runs_frame().assign(run_id=np.repeat(["a", "b", "c", "d"], 4))
+    frame = runs_frame().drop(columns="compute")  # checkpoints: each run holds 4 D at its one N
+    frame = frame.assign(run_id=np.repeat(["a", "b", "c", "d"], 4), params=np.repeat(frame["params"][::4], 4).to_numpy())
     runs = load_runs(frame)
     runs.to_csv(tmp_path / "runs.csv")
     back = load_runs(tmp_path / "runs.csv")  # the run id survives the CSV round trip

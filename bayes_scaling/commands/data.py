@@ -136,9 +136,9 @@ def cmd_datasets(args) -> int:
         frame.to_csv(tmp, index=False)  # as runs.to_csv(out)
     labels = [f"column {g!r} is not suggested as --group-col: each of its groups has a single N (a model-size "
               f"label), so per-group parameters of a law of N would not be identified" for g in size_labels(runs)]
-    generic = repeated_runs_note(runs.frame)  # said below with this loader's own fix
+    generic = repeated_runs_note(runs.frame, groups=runs.group_cols)  # said below with this loader's own fix
     labels += [f"note: {n}" for n in runs.notes if n != generic]  # the dataset's units and conventions
-    if (repeats := repeated_runs_note(runs.frame, _final_option(loader))) is not None:
+    if (repeats := repeated_runs_note(runs.frame, _final_option(loader), runs.group_cols)) is not None:
         labels.append(repeats)
     law, units = "LAW", []
     if runs.loss_unit is None:  # column "metric": fit reads it as a metric and refuses a loss law on it

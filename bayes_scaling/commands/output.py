@@ -107,7 +107,7 @@ def _attempts(result) -> list[dict]:
 def checkpoints(result) -> dict | None:
     """``{"rows", "runs", "note"}`` where the fit's rows are checkpoints of fewer training runs (a shared ``run_id``;
     :func:`~bayes_scaling.data.repeats.checkpoints_record`), which every query's diagnostics say; else None."""
-    return checkpoints_record(result.runs.frame)
+    return checkpoints_record(result.runs.frame, result.runs.group_cols)
 
 
 def data_notes(result) -> tuple[list[str], bool]:

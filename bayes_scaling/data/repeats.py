@@ -13,23 +13,49 @@ import pandas as pd
 from bayes_scaling.data.table import RUN_ID_COLUMN  # noqa: F401 (the one definition; re-exported)
 
 
-def rows_per_run(frame: pd.DataFrame) -> pd.Series | None:
-    """Rows per run id (a Series indexed by run id), or None where ``frame`` has no :data:`RUN_ID_COLUMN`."""
+#: The canonical column of a run's seed (:func:`~bayes_scaling.data.runs.load_runs` ``seed_col``).
+SEED_COLUMN = "seed"
+
+
+def run_keys(frame: pd.DataFrame, groups=()) -> list[str]:
+    """The columns that name one training run: the group columns, the seed and :data:`RUN_ID_COLUMN` (run ids may
+    restart per group, and replicates of one configuration may share a run id and differ in seed)."""
+    return [c for c in (*groups, SEED_COLUMN, RUN_ID_COLUMN) if c in frame.columns]
+
+
+def rows_per_run(frame: pd.DataFrame, groups=()) -> pd.Series | None:
+    """Rows per training run (a Series indexed by :func:`run_keys`), or None where ``frame`` has no
+    :data:`RUN_ID_COLUMN`."""
     if RUN_ID_COLUMN not in frame.columns:
         return None
-    return frame.groupby(RUN_ID_COLUMN, sort=False).size()
+    return frame.groupby(run_keys(frame, groups), sort=False, dropna=False).size()
 
 
-def checkpoints_record(frame: pd.DataFrame) -> dict | None:
-    """``{"rows", "runs", "note"}`` where some run id holds several rows (the fit's rows are checkpoints of fewer
-    training runs), ``note`` the one line every query, ``summary`` and the report say it in; None where every run has
-    one row, no run id is given, or every row shares one run id (one learning curve, e.g. a group of
-    ``fit-many --by run_id``, fitted as a curve and not as runs of a ladder)."""
-    n = rows_per_run(frame)
-    if n is None or not (n > 1).any() or len(n) == 1:
+def checkpoint_runs(frame: pd.DataFrame, groups=()) -> pd.Series | None:
+    """Per training run (:func:`run_keys`), whether its rows are checkpoints: it holds several distinct D (tokens;
+    the scale axis X or steps S where there is no D) at one N. None where there is no :data:`RUN_ID_COLUMN`."""
+    if RUN_ID_COLUMN not in frame.columns:
         return None
-    return {"rows": int(len(frame)), "runs": int(len(n)),
-            "note": f"{len(frame)} rows come from {len(n)} training runs (column {RUN_ID_COLUMN!r}): the rows of one "
+    keys = run_keys(frame, groups)
+    axis = next((q for q in ("D", "X", "S") if q in frame.columns), None)
+    if axis is None:  # nothing tells a checkpoint from a replicate: several rows of one run are checkpoints
+        return frame.groupby(keys, sort=False, dropna=False).size() > 1
+    at = [*keys, "N"] if "N" in frame.columns else keys
+    distinct = frame.groupby(at, sort=False, dropna=False)[axis].nunique() > 1
+    return distinct.groupby(level=list(range(len(keys))), sort=False).any()
+
+
+def checkpoints_record(frame: pd.DataFrame, groups=()) -> dict | None:
+    """``{"rows", "runs", "note"}`` where some training run (:func:`run_keys`: group columns, seed and run id) holds
+    several distinct D at one N (the fit's rows are checkpoints of fewer training runs), ``note`` the one line every
+    query, ``summary`` and the report say it in; None where no run does (one row per run, or replicates and runs of
+    other groups that share a run id), no run id is given, or every row is one run (one learning curve, e.g. a group
+    of ``fit-many --by run_id``, fitted as a curve and not as runs of a ladder)."""
+    ck = checkpoint_runs(frame, groups)
+    if ck is None or not ck.any() or len(ck) == 1:
+        return None
+    return {"rows": int(len(frame)), "runs": int(len(ck)),
+            "note": f"{len(frame)} rows come from {len(ck)} training runs (column {RUN_ID_COLUMN!r}): the rows of one "
                     f"run, its checkpoints, are fitted as independent runs, so the intervals are too narrow (they "
                     f"narrow with the number of checkpoints)"}
 
@@ -41,14 +67,15 @@ def notes_say_checkpoints(notes, rec: dict | None) -> bool:
                                    for n in notes)
 
 
-def repeated_runs_note(frame: pd.DataFrame, fix: str | None = None) -> str | None:
+def repeated_runs_note(frame: pd.DataFrame, fix: str | None = None, groups=()) -> str | None:
     """:func:`checkpoints_record`'s line, with how many rows each run holds, what else it implies, and ``fix`` (what
     keeps one row per run) or a generic one; None where :func:`checkpoints_record` is None."""
-    rec = checkpoints_record(frame)
+    rec = checkpoints_record(frame, groups)
     if rec is None:
         return None
-    n = rows_per_run(frame)
-    many = int((n > 1).sum())
+    ck = checkpoint_runs(frame, groups)
+    n = rows_per_run(frame, groups)[ck]
+    many = int(len(n))
     size = f"{int(n.min())} to {int(n.max())}" if n.min() != n.max() else f"{int(n.max())}"
     return (f"{rec['note']}; {many} of the runs hold {size} rows each, and a checkpoint's mid-schedule loss is read "
             f"as the final loss of a run trained to that D; "

@@ -32,7 +32,7 @@ from bayes_scaling.data.plausibility import UNIT_FACTOR, check_plausible, plausi
 from bayes_scaling.data.repeats import repeated_runs_note
 from bayes_scaling.data.sources import read_source
 from bayes_scaling.data.table import (CHANCE_COLUMN, EXTRA_QUANTITIES, METRIC_COLUMN, NOTES_COLUMN, RUN_ID_COLUMN,
-                                      ColumnMap, RunTable, runs_from_frame)
+                                      ColumnMap, RunTable, is_row_note, runs_from_frame)
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.quantities import QUANTITIES
 
@@ -117,6 +117,16 @@ def _check_names(group_cols: tuple[str, ...], covariate_cols: tuple[str, ...], s
             seen[col] = role
 
 
+def _check_notes_column(roles: dict[str, str | None]) -> None:
+    """Refuse :data:`~bayes_scaling.data.table.NOTES_COLUMN` as the column of any quantity or role (``{role:
+    column}``): it is reserved for the table's notes, which a written table would put there in its place."""
+    for role, col in roles.items():
+        if col == NOTES_COLUMN:
+            raise BayesScalingError(f"column {NOTES_COLUMN!r} is reserved for the table's notes (units and "
+                                    f"conventions, one a row) and cannot be read as the {_column_label(role)} "
+                                    f"column: rename that column in the runs file", quantity=role, column=True)
+
+
 def load_runs(
     source: str | Path | pd.DataFrame,
     *,
@@ -152,9 +162,10 @@ def load_runs(
     ``predictor_unit``: the unit of the predictor loss L of a metric law (``extra_cols["L"]``), recorded so that a chain of fits can check it; None: unknown.
     ``chance``: a metric's chance level (a fraction in [0, 1), the prior of a metric law's floor); None reads the
     column :data:`~bayes_scaling.data.table.CHANCE_COLUMN` of a metric table where there is one (one value).
-    ``run_col``: the column of each row's training run (default ``run_id``, where there is one): rows that share a
-    run are checkpoints of it, not independent runs, and load_runs warns (:func:`~bayes_scaling.data.repeats.repeated_runs_note`;
-    not when every row shares one run id: one learning curve).
+    ``run_col``: the column of each row's training run (default ``run_id``, where there is one). A run is its group
+    columns, seed and run id (ids may restart per group; replicates may share one); where a run holds several distinct
+    D at one N its rows are checkpoints of it, not independent runs, and load_runs warns
+    (:func:`~bayes_scaling.data.repeats.repeated_runs_note`; not when every row is one run: one learning curve).
     ``*_col`` name the source column of each quantity (``None``: absent; a default name may be absent,
     a name given explicitly must exist). Errors carry the quantity (or column role) at fault.
     A column ``run_id`` (:data:`~bayes_scaling.data.repeats.RUN_ID_COLUMN`), where the source has one, is kept: it
@@ -198,6 +209,11 @@ def load_runs(
                                 column=True)
     covariate_cols = tuple(covariate_cols)
     _check_names(group_cols, covariate_cols, seed_col, shape_cols)
+    _check_notes_column({"N": params_col, "D": tokens_col, "C": compute_col, "loss": loss_col, **extra_cols,
+                         "seed": seed_col, "run": None if run_col == RUN_ID_COLUMN else run_col,
+                         **{"group": g for g in group_cols if g == NOTES_COLUMN},
+                         **{"covariate": c for c in covariate_cols if c == NOTES_COLUMN},
+                         **{"shape": c for c in shape_cols if c == NOTES_COLUMN}})
     cmap = ColumnMap(params_col, tokens_col, compute_col, loss_col, group_cols, seed_col, tuple(extra_cols.items()),
                      covariate_cols, shape_cols)
     available = list(frame.columns)
@@ -295,7 +311,7 @@ def load_runs(
                                 column=True)
     if run_col is not None and run_col in frame.columns:
         out[RUN_ID_COLUMN] = frame[run_col].astype(str).to_numpy()
-        if note := repeated_runs_note(pd.DataFrame({RUN_ID_COLUMN: out[RUN_ID_COLUMN]})):
+        if note := repeated_runs_note(out, groups=group_cols):
             warnings.warn(note, UserWarning, stacklevel=2)
             notes.append(note)
     if shape_cols:
@@ -357,7 +373,10 @@ def require_runs(runs, argument: str = "runs") -> RunTable:
 
 def table_notes(frame: pd.DataFrame) -> list[str]:
     """The notes column :data:`~bayes_scaling.data.table.NOTES_COLUMN` of a written table (one note a row, empty
-    cells skipped); none where there is no such column."""
+    cells skipped), less those derived from the rows
+    (:func:`~bayes_scaling.data.table.is_row_note`), which loading derives again from the rows it has; none where
+    there is no such column."""
     if NOTES_COLUMN not in frame.columns:
         return []
-    return [str(v).strip() for v in frame[NOTES_COLUMN] if isinstance(v, str) and v.strip()]
+    return [n for n in (str(v).strip() for v in frame[NOTES_COLUMN] if isinstance(v, str))
+            if n and not is_row_note(n)]

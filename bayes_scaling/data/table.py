@@ -49,8 +49,22 @@ RUN_ID_COLUMN = "run_id"
 #: The CSV column of a metric's chance level (one value in every row), read back into ``RunTable.chance``.
 CHANCE_COLUMN = "chance"
 #: The CSV column of a table's notes (units, conventions, provenance a loader records): one note a row, from the
-#: first row on, empty below; read back into ``RunTable.notes``, so that a fit of a written dataset keeps them.
+#: first row on, empty below; read back into ``RunTable.notes``, so that a fit of a written dataset keeps them. A
+#: reserved name: a source column of that name holds notes (no quantity, group or seed may be read from it).
 NOTES_COLUMN = "data_note"
+#: The beginnings of the notes :func:`~bayes_scaling.data.runs.load_runs` derives from the rows (checkpoints, compute
+#: away from 6ND, implausible values): never written to :data:`NOTES_COLUMN` and dropped where read from it (an older
+#: file's), since loading derives them again from the rows it has (a subset's would go stale).
+ROW_NOTE_PATTERNS = (r"\d+ rows come from \d+ training runs", r"\d+ run\(s\) have compute more than ",
+                     r"implausible runs: ")
+
+
+def is_row_note(note: str) -> bool:
+    """Whether ``note`` is one :func:`~bayes_scaling.data.runs.load_runs` derives from the rows
+    (:data:`ROW_NOTE_PATTERNS`), not a loader's note about units and conventions."""
+    import re
+
+    return any(re.match(p, str(note).strip()) for p in ROW_NOTE_PATTERNS)
 #: Canonical columns -> the CSV column names a runs file is read with by default (the response: ``loss``, or
 #: :data:`METRIC_COLUMN` for a metric).
 EXPORT_NAMES = {"N": "params", "D": "tokens", "C": "compute", "loss": "loss"}
@@ -161,14 +175,16 @@ class RunTable:
         """The runs as a CSV that :func:`~bayes_scaling.data.runs.load_runs` reads back with its default column
         names (:data:`EXPORT_NAMES`): a metric response (no loss unit) is named :data:`METRIC_COLUMN`. With S and B
         the table's S is Kaplan's S_min, derived from the raw steps: S is written as the raw steps, so that reading
-        the file back derives the same S_min once. The notes go to column :data:`NOTES_COLUMN`."""
+        the file back derives the same S_min once. The notes go to column :data:`NOTES_COLUMN`, but those derived
+        from the rows (:func:`is_row_note`), which reading the file derives again."""
         names = {**EXPORT_NAMES, **({"loss": METRIC_COLUMN} if self.loss_unit is None else {})}
         frame = self.frame.rename(columns=names)
         if self.chance is not None:
             frame = frame.assign(**{CHANCE_COLUMN: self.chance})
-        if self.notes:  # one note a row; where the notes outnumber the rows, the last row holds the rest
+        notes = [n for n in self.notes if not is_row_note(n)]
+        if notes:  # one note a row; where the notes outnumber the rows, the last row holds the rest
             k = len(frame)
-            cells = [*self.notes[:k - 1], " | ".join(self.notes[k - 1:])] + [""] * max(0, k - len(self.notes))
+            cells = [*notes[:k - 1], " | ".join(notes[k - 1:])] + [""] * max(0, k - len(notes))
             frame = frame.assign(**{NOTES_COLUMN: cells[:k]})
         if "steps_raw" in frame:
             frame = frame.assign(S=frame["steps_raw"]).drop(columns="steps_raw")

@@ -37,7 +37,8 @@ def data_section(ctx) -> Section:
     sha = f"`{meta['sha256']}`" if meta.get("sha256") else "not recorded (runs were given as a DataFrame)"
     rows = [["runs file", f"`{meta.get('source', '')}`"], ["SHA-256 of the runs file", sha],
             ["runs", str(len(frame))]]
-    if (ckpt := checkpoints_record(frame)) is not None:  # the one line every query says it in, or the fuller note's
+    groups = (meta.get("columns") or {}).get("groups", ())  # a run is (groups, seed, run id)
+    if (ckpt := checkpoints_record(frame, groups)) is not None:  # the line every query says it in, or the note's
         said = notes_say_checkpoints(meta.get("notes") or [], ckpt)
         rows.append(["training runs (column run_id)", f"{ckpt['runs']}: the {ckpt['rows']} rows are their checkpoints, "
                      f"fitted as independent runs (see the note below)" if said else ckpt["note"]])

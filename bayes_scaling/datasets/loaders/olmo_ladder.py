@@ -53,10 +53,10 @@ def _last_fraction(frame, drop_first: float):
 def load_olmo_ladder(get, target: str = "c4", task: str | None = None, sizes: str | Sequence[str] | None = None,
                      replicates: bool = True, checkpoints: bool = False, drop_first: float = 0.1,
                      params: str = "N", compute: str = "6ND") -> RunTable:
-    """N = ``N`` (the authors' count: no input embedding, with the LM head; declared ``params_kind="total"``, the
-    kind it is nearer in ratio at every size; ``params="non_embedding"``:
-    Kaplan et al. 2020's non-embedding count, N - d_model x :data:`VOCAB_ROWS`, without the LM head either;
-    ``params="N_total"`` for all),
+    """N = ``N`` (the authors' count, which they call non-embedding: the non-embedding parameters plus the untied LM
+    head; declared ``params_kind="total"``, the kind it is nearer in ratio at every size, 1.1-1.4x below the total;
+    ``params="non_embedding"``: Kaplan et al. 2020's non-embedding count, N - d_model x :data:`VOCAB_ROWS`, without
+    the LM head either; ``params="N_total"`` for all),
     D = ``D_tokens``, C = 6ND FLOPs, or with ``compute="authors"`` the paper's own count ``C_flops`` = D x (2N +
     4 N_total + 12 n_layers d_model seq_len) FLOPs (OLMo's forward + backward FLOPs per token, 1.2-1.7x 6ND on
     this ladder; Bhagia et al. 2024 ``get_step1_data_by_name``), ``seed`` = the replicate (orig, rerun, seed-1, seed-1-init), group column
@@ -98,12 +98,16 @@ def load_olmo_ladder(get, target: str = "c4", task: str | None = None, sizes: st
                      chance=CHANCE[task] if target == "acc" else None)
     if params != "N":
         return runs
-    return replace(runs, notes=(*runs.notes, "N is the authors' count (ladder.py MODEL_PARAMS): without the input "
-                                             "embedding but with the untied LM head, so not Kaplan et al. 2020's "
-                                             "non-embedding count; declared as total parameters, the kind it is "
-                                             "nearer at every size (1.1-1.4x below the total, 1.1-1.7x above the "
-                                             "non-embedding count); --option params=non_embedding drops the LM head "
-                                             "too, params=N_total counts every parameter"))
+    return replace(runs, notes=(*runs.notes, "N is the authors' count (ladder.py MODEL_PARAMS), which they call "
+                                             "non-embedding: the non-embedding parameters plus the untied LM head "
+                                             "(d_model x 100352), so neither Kaplan et al. 2020's non-embedding count "
+                                             "nor the total; declared as total parameters, the kind it is nearer in "
+                                             "ratio at every size (1.1-1.4x below the total, 1.1-1.7x above the "
+                                             "non-embedding count), so priors in the total convention (Hoffmann et al. "
+                                             "2022) read an N up to 1.4x below the true total (at 190M); "
+                                             "--option params=N_total counts every parameter (Hoffmann's count), "
+                                             "--option params=non_embedding drops the LM head (Kaplan's count, for "
+                                             "priors in Kaplan's convention)"))
 
 
 def _with_params(frame, params: str, get):
