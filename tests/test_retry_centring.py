@@ -150,7 +150,7 @@ def test_the_summary_quotes_the_attempt_before_the_returned_one_and_old_records_
     def line(attempts, kept):
         res = SimpleNamespace(diagnostics=diag(r_hat=1.02), sampler_config={"attempts": attempts,
                                                                              "returned_attempt": kept},
-                              runs=SimpleNamespace(frame=pd.DataFrame({"N": [1e8], "D": [2e9], "loss": [3.0]})),
+                              runs=SimpleNamespace(frame=pd.DataFrame({"N": [1e8], "D": [2e9], "loss": [3.0]}), group_cols=()),
                               runs_metadata={})
         return diagnostics_line(res)
 
