@@ -235,3 +235,16 @@ def test_replicates_and_grouped_runs_are_not_checkpoints_but_a_run_of_several_d_
     with pytest.warns(UserWarning, match="15 rows come from 3 training runs"):
         runs = load_runs(ck)
     assert checkpoints_record(runs.frame)["runs"] == 3
+
+
+def test_a_seed_column_with_empty_cells_keeps_those_runs_as_runs():
+    """A seed may be unknown (empty): runs without one are still runs, counted for checkpoints, with no crash."""
+    import pandas as pd
+
+    from bayes_scaling.data.repeats import checkpoints_record
+
+    f = pd.DataFrame({"run_id": list("aaabbbccc"), "N": [1e8] * 3 + [2e8] * 3 + [4e8] * 3,
+                      "D": [1e9, 2e9, 4e9] * 3, "seed": [1.0] * 3 + [float("nan")] * 3 + [1.0] * 3})
+    rec = checkpoints_record(f, ())
+    assert rec is not None and rec["rows"] == 9 and rec["runs"] == 3
+    assert checkpoints_record(f.assign(seed=float("nan")).iloc[:6], ())["runs"] == 2

@@ -486,3 +486,26 @@ def test_lfo_inner_fit_applies_the_cost_rule_to_its_own_training_runs():
     assert abs(own.a - outer.a) > 0.01  # the held-out runs' 1.3x moved the outer law
     assert (seen[0].k, seen[0].a) == pytest.approx((own.k, own.a))
     assert (seen[1].k, seen[1].a) == pytest.approx((outer.k, outer.a))
+
+
+def test_kaplan_steps_replicates_and_ensemble_shares_do_not_depend_on_the_loss_or_member_order():
+    """Kaplan's S_min = steps / (1 + B_crit(L)/B) moves with each run's own loss, so two seeds at the same steps
+    and batch are keyed on what was set (steps, B), not on S_min; an ensemble's configurations are every member's
+    inputs together, whatever the members' order."""
+    import pandas as pd
+
+    import bayes_scaling as bs
+    from bayes_scaling.inference.model import configurations, replicate_shares
+    from bayes_scaling.laws.registry import get_law
+
+    k = pd.DataFrame({"params": [1e8, 1e8, 4e8, 4e8], "steps": [2e4] * 4, "batch": [5e5] * 4,
+                      "loss": [3.10, 3.13, 2.90, 2.94], "seed": [1, 2, 1, 2]})
+    runs = bs.load_runs(k, tokens_col=None, compute_col=None, extra_cols={"S": "steps", "B": "batch"}, seed_col="seed")
+    assert runs.frame["S"].nunique() == 4  # S_min differs between the seeds
+    idx, counts, by = configurations(get_law("kaplan_ns"), runs)
+    assert "steps_raw" in by and counts[idx].tolist() == [2, 2, 2, 2]
+    f = pd.DataFrame({"params": [1e9] * 4 + [2e9] * 2, "tokens": [2e10] * 4 + [4e10] * 2,
+                      "unique": [2e10, 5e9, 5e9, 1.25e9, 4e10, 4e10], "loss": [2.6, 2.65, 2.66, 2.8, 2.5, 2.51]})
+    u = bs.load_runs(f, compute_col=None, extra_cols={"U": "unique"})
+    laws = [get_law("chinchilla"), get_law("data_constrained")]
+    assert replicate_shares(laws, u).tolist() == replicate_shares(laws[::-1], u).tolist() == [1, .5, .5, 1, .5, .5]

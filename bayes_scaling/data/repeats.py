@@ -42,7 +42,7 @@ def checkpoint_runs(frame: pd.DataFrame, groups=()) -> pd.Series | None:
         return frame.groupby(keys, sort=False, dropna=False).size() > 1
     at = [*keys, "N"] if "N" in frame.columns else keys
     distinct = frame.groupby(at, sort=False, dropna=False)[axis].nunique() > 1
-    return distinct.groupby(level=list(range(len(keys))), sort=False).any()
+    return distinct.groupby(level=list(range(len(keys))), sort=False, dropna=False).any()  # runs without a seed kept
 
 
 def checkpoints_record(frame: pd.DataFrame, groups=()) -> dict | None:

@@ -282,7 +282,7 @@ def misses_block(mu, sigma, train, test, law, cost, rng, *, threshold: float, fi
     share its offset from the law, count as one miss; ``label``: the cut's name in ``info["cuts"]`` (default: its
     decades below the largest run, to 2 decimals)."""
     h = getattr(fits[0], "hierarchy", None) if fits else None
-    shares = replicate_shares(law, test, None if h is None else h["group_col"])
+    shares = replicate_shares([f.law for f in fits] if fits else law, test, None if h is None else h["group_col"])
     weights = (1.0 if weights is None else np.asarray(weights, float)) * shares
     mu, sigma = np.asarray(mu, float), np.asarray(sigma, float)
     keep = thin_indices(mu.shape[1], CALIBRATION_DRAWS, rng)

@@ -273,12 +273,12 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
             lpds.append(np.column_stack([_lpd(f, test) for f in fits_j.values()]))
             blocks.append(lpds[-1] if score == "log" else _crps(fits_j, test, derived_seed(seed, 1 + j)))
             values.append(test.frame[axis].to_numpy(float))
-            shares.append(replicate_shares(items[0].law, test, group_col))  # k replicates count as one run
+            shares.append(replicate_shares([s.law for s in items], test, group_col))  # k replicates count as one run
             per_cut[f"{dec:g}"] = dict(zip(names, map(float, weigh(blocks[-1], point_weights=shares[-1]))))
             inner_ok[f"{dec:g}"] = {n: bool(f.diagnostics.ok) for n, f in fits_j.items()}
         thresholds = [t for _, t, _, _ in cuts]
-        w = weigh(np.vstack(blocks), point_weights=np.concatenate([heldout_weights(v, thresholds, s)
-                                                                    for v, s in zip(values, shares)]))
+        pw = np.concatenate([heldout_weights(v, thresholds, s) for v, s in zip(values, shares)])
+        w = weigh(np.vstack(blocks), point_weights=pw)
         crossed = cross_fitted_weights(blocks, thresholds, values, prior_alpha, weigh=weigh, shares=shares)
         info.update({"axis": axis, "cuts": [{"decades": d, "threshold": t, "n_train": len(tr), "n_test": len(te)}
                                              for d, t, tr, te in cuts],
@@ -286,7 +286,8 @@ def fit_ensemble(runs, laws=None, specs=None, *, method: str = "lfo", cut_decade
                      "weights_cross_fitted": {f"{c[0]:g}": dict(zip(names, map(float, x))) for c, x in zip(cuts, crossed)},
                      "heldout_lpd_per_member": {n: float(v) for n, v in zip(names, heldout_log_score(lpds, values, thresholds, shares))}})
         if score == "crps":
-            info["heldout_crps_per_member"] = {n: float(v) for n, v in zip(names, member_crps(np.vstack(blocks)).mean(axis=0))}
+            info["heldout_crps_per_member"] = {n: float(v) for n, v in zip(names, np.average(member_crps(np.vstack(blocks)),
+                                                                                        axis=0, weights=pw))}
     members = {n: fit(runs, spec=s, draws=draws, tune=tune, seed=seed, **kw) for n, s in zip(names, items)}
     if method == "equal" or (method == "lfo" and not cuts):
         w = np.ones(len(items)) / len(items)

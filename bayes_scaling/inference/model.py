@@ -65,11 +65,14 @@ class ModelData:
 def configurations(law, runs: RunTable, groups=None) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """(configuration index per run, runs per configuration, the columns that define one): runs with the same N
     and D (or, without both, the same law inputs), the same value of every other law input (e.g. U of
-    data_constrained, S of kaplan: C aside where N and D define it), every covariate and group (``groups``: a
+    data_constrained, the recorded steps and batch behind Kaplan's S_min, which moves with each run's loss: C aside
+    where N and D define it), every covariate and group (``groups``: a
     label per run, or None) are one configuration; two or more there are replicates, whose expected loss is one.
     The one rule of run noise and of held-out misses' weights."""
     nd = runs.has("N") and runs.has("D")
     inputs = (("N", "D") if nd else ()) + tuple(q for q in law.input_names if not (nd and q in ("N", "D", "C")))
+    if "S" in inputs and "steps_raw" in runs.frame:  # Kaplan's S_min depends on each run's own loss: key on what was set
+        inputs = tuple(q for q in inputs if q != "S") + ("steps_raw",) + (("B",) if "B" in runs.frame else ())
     covs = tuple(c for c in runs.covariate_names if c in runs.frame)
     by = inputs + covs
     cols = [np.round(np.log(runs.frame[c].to_numpy(float)), 9) for c in inputs]
@@ -80,12 +83,16 @@ def configurations(law, runs: RunTable, groups=None) -> tuple[np.ndarray, np.nda
     return idx.reshape(-1).astype(np.int64), counts, tuple(by)
 
 
-def replicate_shares(law, runs: RunTable, group_col: str | None = None) -> np.ndarray:
+def replicate_shares(laws, runs: RunTable, group_col: str | None = None) -> np.ndarray:
     """Each run's share of its configuration (:func:`configurations`, groups from ``group_col`` where given): 1/k
     for one of k replicates, which share the configuration's offset from the law, so as held-out runs they count
-    as one (the calibration's misses and the ensemble's stacking weights)."""
-    idx, counts, _ = configurations(law, runs, None if group_col is None else runs.frame[group_col].to_numpy())
-    return 1.0 / counts[idx]
+    as one (the calibration's misses and the ensemble's stacking weights). ``laws``: a law or the members of an
+    ensemble, whose configurations are those of every member's inputs together (independent of their order)."""
+    groups = None if group_col is None else runs.frame[group_col].to_numpy()
+    each = np.column_stack([configurations(law, runs, groups)[0] for law in (laws if isinstance(laws, (list, tuple))
+                                                                              else [laws])])
+    _, idx, counts = np.unique(each, axis=0, return_inverse=True, return_counts=True)
+    return 1.0 / counts[idx.reshape(-1)]
 
 
 def replicate_cells(spec: LawSpec, runs: RunTable, group_idx: np.ndarray | None = None
