@@ -43,6 +43,17 @@ A = fake_fit(draws=50, seed=1)
 B = fake_fit(truth={**T, "beta": 0.30}, runs_truth=T, draws=50, seed=1)
 M = fake_fit("sigmoid_metric", {"b": 0.25, "r": 2 / 3, "L0": 2.5, "k": 4.0}, draws=50, sigma=0.02)
 H = fake_hierarchical_fit(draws=50)
+
+
+def _with_se_noise(res):
+    """``res`` recorded as fitted with run noise and an SE column: the one kind of fit that takes a new run's
+    evaluation SE (``se=`` / ``metric_se=``; any other refuses it as counted twice, checked below)."""
+    res.tree.attrs["run_noise"] = json.dumps({"cells": 8, "replicate_cells": 2, "cell_by": ["N", "D"], "se": True})
+    return res
+
+
+ASE = _with_se_noise(fake_fit(draws=50, seed=1))
+MSE = _with_se_noise(fake_fit("sigmoid_metric", {"b": 0.25, "r": 2 / 3, "L0": 2.5, "k": 4.0}, draws=50, sigma=0.02))
 KNS = fake_fit("kaplan_ns", {"alpha_N": 0.076, "alpha_S": 0.76, "N_c": 6.5e13, "S_c": 2.1e3}, draws=50)
 KND = fake_fit("kaplan_nd", {"alpha_N": 0.076, "alpha_D": 0.103, "N_c": 6.4e13, "D_c": 1.8e13}, draws=50)
 KC = fake_fit("kaplan_c", {"alpha_C": 0.050, "C_c": 3.1e8}, draws=50)
@@ -177,8 +188,10 @@ def build():
         add(f"arr:{who}.predict", f"{who}.predict(unknown input Z)", lambda p=p: p(N=1e9, D=2e10, Z=3.0), "E", ("Z",))
         add(f"name:{who}.summary", f"{who}.summary()", lambda res=res: res.summary(), "OK")
         sweep(f"{who}.summary", lambda res=res, **k: res.summary(**k), {}, "ci_prob", "prob", 0.9)
-    sweep("FitResult.predict", lambda **k: A.predict(**k), {"N": 1e9, "D": 2e10, "seed": 0}, "se", "num", 0.01,
+    sweep("FitResult.predict", lambda **k: ASE.predict(**k), {"N": 1e9, "D": 2e10, "seed": 0}, "se", "num", 0.01,
           extra_legal=[("None", None)])
+    add("num:FitResult.predict", "FitResult.predict(se=0.01) of a fit without run noise",
+        lambda: A.predict(N=1e9, D=2e10, se=0.01), "E", ("se", "twice"))
     sweep("FitResult.predict", lambda **k: A.predict(**k), {"N": 1e9, "D": 2e10, "seed": 0}, "covariates", "name",
           {"nosuch": 1.0}, legal=False, extra_bad=[("dict unknown", {"nosuch": 1.0}), ("dict nan", {"width": float("nan")})])
     add("baseline", "hier.predict(group=x)", lambda: H.predict(N=1e9, D=2e10, group="x"), "OK")
@@ -233,7 +246,7 @@ def build():
                             "seed": ("seed", ("seed",)), "ci_prob": ("prob", ("ci_prob",))}),
         "isoflop_minima": (bs.isoflop_minima, {"frame": ISO, "n_boot": 50}, {"n_boot": ("count", ("n_boot",)),
                            "ci_prob": ("prob", ("ci_prob",))}),
-        "predict_metric": (bs.predict_metric, {"loss_fit": A, "metric_fit": M, "N": 1e9, "D": 2e10, "seed": 0},
+        "predict_metric": (bs.predict_metric, {"loss_fit": A, "metric_fit": MSE, "N": 1e9, "D": 2e10, "seed": 0},
                            {"N": ("arr", ("N",)), "D": ("arr", ("D",)), "metric_se": ("num", ("metric_se",)), "seed": ("seed", ("seed",))}),
         "compute_for_metric": (bs.compute_for_metric, {"loss_fit": A, "metric_fit": M, "target": 0.5},
                                {"target": ("prob", ("target",)), "budgets": ("arr", ("budget",)), "seed": ("seed", ("seed",))}),
