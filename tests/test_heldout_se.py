@@ -1,0 +1,102 @@
+"""A held-out run is an observation: where the scoring fit took per-run SEs apart from its noise (run noise and an SE
+column), its predictive and log score carry the run's own SE (result/noise.heldout_predictive, heldout_lpd), in the
+backtest's intervals and CRPS and the ensemble's stacking scores alike; every other fit scores a new run, unchanged."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from bayes_scaling.testing import fake_fit
+
+SIGMA = 0.01  # the fake fit's noise scale (log-loss)
+SE_LOG = 0.04  # each held-out run's SE / loss (log-loss): 4x sigma, so the scores must move
+
+
+def _with_se(runs, se_log=SE_LOG):
+    return replace(runs, frame=runs.frame.assign(SE=se_log * runs.frame["loss"]))
+
+
+def _took_se(fit):
+    fit.tree.attrs["run_noise"] = json.dumps({"cells": 8, "replicate_cells": 2, "cell_by": ["N", "D"], "se": True})
+    return fit
+
+
+def _iqr(log_draws):
+    q = np.quantile(log_draws, [0.25, 0.75], axis=1)
+    return q[1] - q[0]
+
+
+def test_heldout_predictive_and_lpd_carry_the_runs_se_only_where_the_fit_took_ses():
+    """Law exact (draws at the truth), Student-t(4) noise: a held-out run's log-loss predictive has an IQR of
+    2 x 0.741 x scale (t4's quartile), scale sigma without SEs and sqrt(sigma^2 + se^2) with them; its log density
+    at the observed loss is the same family's at that scale."""
+    from scipy import stats
+
+    from bayes_scaling.result.noise import held_out_se, heldout_lpd, heldout_predictive
+
+    fit = fake_fit(draws=2000, rel_sd=1e-4, sigma=SIGMA)
+    test = _with_se(fit.runs)
+    plain = heldout_predictive(fit, test, seed=3)
+    np.testing.assert_array_equal(plain, fit.evaluator.predictive_at_runs(test, seed=3))  # a new run's, unchanged
+    lpd0 = heldout_lpd(fit, test)
+    np.testing.assert_array_equal(lpd0, heldout_lpd(fit, fit.runs))  # the SE column ignored
+    t4_iqr = 2 * stats.t.ppf(0.75, 4)
+    assert np.median(_iqr(np.log(plain))) == pytest.approx(t4_iqr * SIGMA, rel=0.15)
+
+    _took_se(fit)
+    assert held_out_se([fit], fit.runs) is None  # no SE column: nothing to add
+    np.testing.assert_allclose(held_out_se([fit], test), SE_LOG)  # SE / loss on log-loss
+    wide = heldout_predictive(fit, test, seed=3)
+    assert np.median(_iqr(np.log(wide))) == pytest.approx(t4_iqr * np.hypot(SIGMA, SE_LOG), rel=0.15)
+    lpd = heldout_lpd(fit, test)
+    ev = fit.evaluator
+    r = np.log(test.frame["loss"].to_numpy()) - ev.log_mean_at_runs(test).values.reshape(-1, len(test))
+    scale = np.hypot(ev.sigma.values.reshape(-1, 1), SE_LOG)
+    expect = np.log(np.mean(stats.t.pdf(r / scale, 4) / scale, axis=0))
+    np.testing.assert_allclose(lpd, expect, rtol=1e-9)
+    assert lpd.mean() < lpd0.mean() - 0.5  # wider around near-hits: lower density
+
+
+def test_the_ensemble_stacking_scores_use_the_held_out_runs_predictive():
+    """The stacking's log score (``_lpd``) and CRPS draws (``_crps``) are the held-out run's: with SEs taken, a
+    member's log score and CRPS at runs its law hits exactly get worse (lower density, wider draws around a hit)."""
+    from bayes_scaling.inference.ensemble import _crps, _lpd
+
+    fit = fake_fit(draws=400, rel_sd=1e-4, sigma=SIGMA)
+    test = _with_se(fit.runs)
+    lpd0, crps0 = _lpd(fit, test), _crps({"a": fit}, test, 0)
+    _took_se(fit)
+    lpd1, crps1 = _lpd(fit, test), _crps({"a": fit}, test, 0)
+    assert lpd1.mean() < lpd0.mean() - 0.5  # log(0.0412 / 0.01) = 1.4 nats lower at a hit, in the Student-t's bulk
+    assert crps1.mean() > 2 * crps0.mean()  # CRPS of a hit grows with the predictive's scale (x4.1 here)
+
+
+def test_backtest_scores_held_out_runs_with_their_ses(monkeypatch):
+    """A backtest with run noise and SEs: the held-out runs' intervals widen by their SEs (the fit the backtest
+    makes stands in here, its run-noise record as a run-noise fit with an SE column writes it)."""
+    import bayes_scaling.inference.fit as fit_mod
+    from bayes_scaling.inference.backtest import backtest
+
+    base = fake_fit(draws=400, rel_sd=1e-4, sigma=SIGMA)
+    runs = _with_se(base.runs)
+    seen = {}
+
+    def fake(train, **kw):
+        seen["run_noise"] = kw["run_noise"]
+        f = fake_fit(draws=400, rel_sd=1e-4, sigma=SIGMA, runs=train)
+        return _took_se(f) if kw["run_noise"] else f
+
+    monkeypatch.setattr(fit_mod, "fit", fake)
+    widths = {}
+    for rn in (False, True):
+        res = backtest(runs, "chinchilla", holdout_fraction=0.25, baselines=False, calibrate=False, run_noise=rn)
+        assert seen["run_noise"] is rn
+        p = res.runs
+        widths[rn] = float(np.median(np.log(p["bayes_hi90"] / p["bayes_lo90"])))
+    t4_90 = 2 * 2.132  # t4's 95% quantile
+    assert widths[False] == pytest.approx(t4_90 * SIGMA, rel=0.15)
+    assert widths[True] == pytest.approx(t4_90 * np.hypot(SIGMA, SE_LOG), rel=0.15)
