@@ -100,3 +100,46 @@ def test_backtest_scores_held_out_runs_with_their_ses(monkeypatch):
     t4_90 = 2 * 2.132  # t4's 95% quantile
     assert widths[False] == pytest.approx(t4_90 * SIGMA, rel=0.15)
     assert widths[True] == pytest.approx(t4_90 * np.hypot(SIGMA, SE_LOG), rel=0.15)
+
+
+def test_fit_cost_fitted_with_calibration_fits_the_inner_cost_law_on_the_inner_training_runs(tmp_path, monkeypatch):
+    """``fit --cost fitted --calibrate-extrapolation``: the stored law is fitted to every run, the calibration's inner
+    fit's to its own training runs only. The runs above 2e20 FLOPs record 1.3x the compute of the exact law
+    C = 6 (N / 1e8)^0.05 N D, so whether they are included moves the fitted law. Sampling is stood in for by draws at
+    the truth (the wiring is under test, not NUTS)."""
+    import bayes_scaling as bs
+    import bayes_scaling.inference.fit as fit_mod
+    import xarray as xr
+    from bayes_scaling.cli import main
+    from bayes_scaling.cost import fit_cost
+    from bayes_scaling.inference.discrepancy import inner_split
+    from bayes_scaling.testing import runs_frame
+
+    f = runs_frame()
+    c = 6 * (f["params"] / 1e8) ** 0.05 * f["params"] * f["tokens"]
+    path = tmp_path / "runs.csv"
+    f.assign(compute=np.where(c > 2e20, 1.3 * c, c)).to_csv(path, index=False)
+    runs = bs.load_runs(path, compute_col="compute")
+    stored = []
+
+    def fake_sample(compiled, *, draws, chains, **kw):
+        ff = fake_fit(draws=draws, chains=chains)
+        stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros((chains, draws), bool))},
+                           coords=ff.posterior.coords)
+        return xr.DataTree.from_dict({"posterior": ff.posterior, "sample_stats": stats}), 0, []
+
+    real_store = fit_mod.store_cost
+    monkeypatch.setattr(fit_mod, "compiled_model", lambda *a, **k: None)
+    monkeypatch.setattr(fit_mod, "_sample", fake_sample)
+    monkeypatch.setattr(fit_mod, "store_cost", lambda res, cost: (stored.append((len(res.runs), cost)),
+                                                                  real_store(res, cost)))
+    assert main(["fit", str(path), "--law", "chinchilla", "--compute-col", "compute", "--cost", "fitted",
+                 "--calibrate-extrapolation", "--draws", "40", "--tune", "40", "--chains", "2", "--seed", "1",
+                 "--out", str(tmp_path / "fit.nc")]) == 0
+    train = inner_split(runs, bs.get_law("chinchilla"))[0]
+    every, own = (fit_cost(r.frame["N"], r.frame["D"], r.frame["C"]) for r in (runs, train))
+    assert abs(every.a - own.a) > 0.01  # the held-out runs' 1.3x moves the law fitted to every run
+    (n_outer, outer), (n_inner, inner) = stored
+    assert (n_outer, n_inner) == (len(runs), len(train))
+    assert (outer.k, outer.a) == pytest.approx((every.k, every.a), rel=1e-12)
+    assert (inner.k, inner.a) == pytest.approx((own.k, own.a), rel=1e-12)
