@@ -143,3 +143,57 @@ def test_fit_cost_fitted_with_calibration_fits_the_inner_cost_law_on_the_inner_t
     assert (n_outer, n_inner) == (len(runs), len(train))
     assert (outer.k, outer.a) == pytest.approx((every.k, every.a), rel=1e-12)
     assert (inner.k, inner.a) == pytest.approx((own.k, own.a), rel=1e-12)
+
+
+def test_with_cost_derives_again_a_d_another_cost_law_derived():
+    """A table of N and C (no D): loading derives D = C / (6N); a fit's law derives it as C / f(N); a second law
+    (an inner fit's own) derives it again from the recorded C, not from the first law's D; the same law twice is a
+    no-op in value."""
+    import pandas as pd
+
+    import bayes_scaling as bs
+    from bayes_scaling.cost import CostLaw, with_cost
+
+    n = np.array([1e8, 2e8, 4e8, 8e8])
+    c = np.array([1e18, 4e18, 1.6e19, 6.4e19])
+    runs = bs.load_runs(pd.DataFrame({"params": n, "compute": c, "loss": [3.0, 2.9, 2.8, 2.7]}), compute_col="compute")
+    a, b = CostLaw("kaplan", n_ctx=2048, aspect_ratio=64.0), CostLaw("kaplan", n_ctx=2048, aspect_ratio=128.0)
+    ra = with_cost(runs, a)
+    rb = with_cost(ra, b)
+    np.testing.assert_allclose(ra.frame["D"], a.tokens(c, n), rtol=1e-14)
+    np.testing.assert_allclose(rb.frame["D"], b.tokens(c, n), rtol=1e-14)
+    assert not np.allclose(ra.frame["D"], rb.frame["D"], rtol=1e-3)
+    np.testing.assert_array_equal(with_cost(ra, a).frame["D"], ra.frame["D"])
+    assert any(note.endswith(f"({b.describe()})") for note in rb.derived)
+    assert with_cost(runs, CostLaw()) is runs  # 6ND on loading's 6ND D: unchanged
+
+
+def test_lfo_inner_split_derives_d_with_the_inner_cost_law():
+    """A table of N and C whose cost rule depends on the runs (here Kaplan's with an aspect ratio set by them): the
+    calibration's inner fit reads D = C / f(N) of the law of its own training runs, not the outer fit's D."""
+    import pandas as pd
+
+    import bayes_scaling as bs
+    from bayes_scaling.cost import CostLaw, store_cost, with_cost
+    from bayes_scaling.inference.discrepancy import calibrate, inner_split
+    from bayes_scaling.testing import runs_frame
+
+    f = runs_frame()
+    f = pd.DataFrame({"params": f["params"], "compute": 6 * f["params"] * f["tokens"], "loss": f["loss"]})
+    runs = bs.load_runs(f, compute_col="compute")
+    rule = lambda r: CostLaw("kaplan", n_ctx=2048, aspect_ratio=float(np.median(r.frame["N"])) ** 0.25)  # noqa: E731
+    outer = rule(runs)
+    res = fake_fit(draws=40, runs=with_cost(runs, outer))
+    store_cost(res, outer)
+    seen = {}
+
+    def fitter(tr, **kw):
+        seen["D"], seen["cost"] = tr.frame[["N", "C", "D"]].to_numpy(), kw["cost"]
+        return fake_fit(draws=40, runs=tr)
+
+    calibrate(res, fitter, cost_rule=rule)
+    inner = rule(inner_split(runs, res.law)[0])
+    assert abs(inner.aspect_ratio / outer.aspect_ratio - 1) > 0.1 and seen["cost"] == inner
+    n, c, d = seen["D"].T
+    np.testing.assert_allclose(d, inner.tokens(c, n), rtol=1e-12)
+    assert not np.allclose(d, outer.tokens(c, n), rtol=1e-3)

@@ -139,8 +139,9 @@ def backtest(runs, law: str | None = None, spec=None, *, holdout_above: float | 
     training runs it cannot be fitted to (groups, fewer than 4 distinct axis values) are refused before sampling.
     ``cost``: the training cost law (a :class:`~bayes_scaling.cost.CostLaw`) the fit stores, as ``fit`` takes it
     (default 6ND), or a rule that makes one from runs (a cost fitted to recorded compute), applied to the training
-    runs only (:func:`~bayes_scaling.cost.training_cost`): a D derived from recorded compute is derived with it, and C beyond the runs is
-    priced with it. ``run_noise``: the fit's noise split as ``fit`` splits it (run to run, configuration to law; an
+    runs only (:func:`~bayes_scaling.cost.training_cost`): a D derived from recorded compute (a table of N and C) is
+    derived with it on both sides, and C beyond the runs is priced with it; the LFO calibration's inner split applies
+    the rule to its own training runs and derives that D again with the inner law (:func:`~bayes_scaling.cost.with_cost`). ``run_noise``: the fit's noise split as ``fit`` splits it (run to run, configuration to law; an
     ``SE`` column's evaluation standard errors apart from sigma); a held-out run is then scored as the observation
     it is, its own SE added to the predictive (:func:`~bayes_scaling.result.noise.heldout_predictive`), in the
     intervals, coverage, MARE's median and CRPS alike."""

@@ -35,7 +35,7 @@ import numpy as np
 import xarray as xr
 
 from bayes_scaling.conventions import derived_seed, seeded_rng
-from bayes_scaling.cost import stored_cost, training_cost
+from bayes_scaling.cost import stored_cost, training_cost, with_cost
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.budgets import decades_cut, level_cut
 from bayes_scaling.inference.model import replicate_shares
@@ -167,16 +167,18 @@ def calibrate(result, fitter, *, inner_decades: float = 1.0, draws: int | None =
     the posterior draws of (tau0, tau1) aligned with ``result``'s draws (:func:`discrepancy_from_blocks`).
     ``cost_rule``: the data-made rule ``result``'s stored cost law came from (a function of runs, e.g. a backtest's
     cost fitted to recorded compute), applied to the inner training runs alone
-    (:func:`~bayes_scaling.cost.training_cost`) so the held-out runs do not shape the inner fit's cost law;
-    default None: the stored law (the held-out runs' C and d are measured with it either way)."""
+    (:func:`~bayes_scaling.cost.training_cost`) so the held-out runs do not shape the inner fit's cost law, and a D
+    that loading derived from recorded compute (a table of N and C) derived again with that law on both sides of the
+    split (:func:`~bayes_scaling.cost.with_cost`); default None: the stored law (the held-out runs' C and d are measured with it either way)."""
 
     spec, runs, law = result.spec, result.runs, result.law
     cfg = result.sampler_config
     seed = derived_seed(cfg.get("seed", 0), 1) if seed is None else int(seed)
     train, test, thr = inner_split(runs, law, inner_decades)
     settings = refit_settings(result)  # its cost law, run noise, hierarchy
-    if cost_rule is not None:
+    if cost_rule is not None:  # a D derived from recorded compute, derived again with it on both sides (as a backtest's)
         settings["cost"] = training_cost(cost_rule, train)
+        train, test = with_cost(train, settings["cost"]), with_cost(test, settings["cost"])
     inner = fitter(train, spec=spec, draws=draws or min(int(cfg.get("draws", 1000)), 1000),
                 tune=tune or _inner_tune(cfg), chains=int(cfg.get("chains", 4)), seed=seed, progress=False,
                 target_accept=cfg.get("target_accept"), **settings)
