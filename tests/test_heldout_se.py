@@ -197,3 +197,25 @@ def test_lfo_inner_split_derives_d_with_the_inner_cost_law():
     n, c, d = seen["D"].T
     np.testing.assert_allclose(d, inner.tokens(c, n), rtol=1e-12)
     assert not np.allclose(d, outer.tokens(c, n), rtol=1e-3)
+
+
+def test_cli_backtest_run_noise_scores_with_the_se_column(tmp_path, monkeypatch, capsys):
+    """``backtest --run-noise --col SE=se`` asks the fit for run noise (its scores then take the SEs: above)."""
+    import bayes_scaling.inference.fit as fit_mod
+    from bayes_scaling.cli import main
+    from bayes_scaling.testing import runs_frame
+
+    path = tmp_path / "runs.csv"
+    f = runs_frame(sigma=SIGMA)
+    f.assign(se=SE_LOG * f["loss"]).to_csv(path, index=False)
+    seen = []
+
+    def fake(train, **kw):
+        seen.append(kw["run_noise"])
+        return _took_se(fake_fit(draws=400, rel_sd=1e-4, sigma=SIGMA, runs=train))
+
+    monkeypatch.setattr(fit_mod, "fit", fake)
+    assert main(["backtest", str(path), "--law", "chinchilla", "--col", "SE=se", "--run-noise", "--holdout-fraction",
+                 "0.25", "--no-calibrate", "--n-boot", "2", "--json"]) == 0
+    capsys.readouterr()
+    assert seen == [True]

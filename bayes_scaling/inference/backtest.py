@@ -141,10 +141,11 @@ def backtest(runs, law: str | None = None, spec=None, *, holdout_above: float | 
     (default 6ND), or a rule that makes one from runs (a cost fitted to recorded compute), applied to the training
     runs only (:func:`~bayes_scaling.cost.training_cost`): a D derived from recorded compute (a table of N and C) is
     derived with it on both sides, and C beyond the runs is priced with it; the LFO calibration's inner split applies
-    the rule to its own training runs and derives that D again with the inner law (:func:`~bayes_scaling.cost.with_cost`). ``run_noise``: the fit's noise split as ``fit`` splits it (run to run, configuration to law; an
-    ``SE`` column's evaluation standard errors apart from sigma); a held-out run is then scored as the observation
-    it is, its own SE added to the predictive (:func:`~bayes_scaling.result.noise.heldout_predictive`), in the
-    intervals, coverage, MARE's median and CRPS alike."""
+    the rule to its own training runs and derives that D again with the inner law (:func:`~bayes_scaling.cost.with_cost`).
+    ``run_noise``: the fit's noise split as ``fit`` splits it (run to run, configuration to law; an ``SE`` column's
+    evaluation standard errors apart from sigma); a held-out run is then scored as the observation it is, its own
+    SE added to the predictive (:func:`~bayes_scaling.result.noise.heldout_predictive`), in the intervals, coverage,
+    MARE's median and CRPS alike."""
     from bayes_scaling import baselines as bl
     from bayes_scaling.inference.fit import fit, resolve_spec
 

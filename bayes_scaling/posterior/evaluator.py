@@ -266,7 +266,7 @@ class PosteriorEvaluator:
         conditional variance replaces the rest: :meth:`Discrepancy.noise_factor`). ``se``:
         the new run's evaluation standard error (response units), added in quadrature on the family's
         scale (for fits with run noise, whose ``sigma`` leaves the evaluation noise out when SEs were given).
-        ``run_se``: instead, each point's own evaluation SE already on the family's scale (an observed run's,
+        ``run_se``: each point's own evaluation SE already on the family's scale (an observed run's,
         :func:`~bayes_scaling.result.noise.held_out_se`; one per point, or None), added as :func:`noise_with_se`."""
         noise = xr.DataArray(self.family.draws(rng, log_mu.shape), dims=log_mu.dims)
         disc = self.discrepancy if discrepancy else None
