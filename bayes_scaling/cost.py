@@ -218,15 +218,18 @@ def with_cost(runs, cost: CostLaw | None):
     make their own law) is derived again with ``cost`` the same way. A C derived as 6ND stays: it is the
     ladder's nominal budget (how rungs are planned; Hoffmann et al. 2022 §3.2), used only to group runs
     into budgets and to split them, while the law reads N and D and queries price C(N, D) with the cost
-    law. Unchanged when nothing was derived, ``cost`` is None, ``cost`` is 6ND on a D loading derived as 6ND, or
-    columns were recorded."""
+    law. Unchanged when nothing was derived, ``cost`` is None, ``cost`` is 6ND on a D loading derived as 6ND, the
+    D was derived with ``cost`` already, or columns were recorded."""
     if cost is None:
         return runs
     note = next((n for n in runs.derived if n == DERIVED_6ND[1] or n.startswith(DERIVED_D_COST)), None)
     if note is None or (note == DERIVED_6ND[1] and cost.kind == "6nd" and cost.k == FLOPS_PER_PARAM_TOKEN):
         return runs
+    d = cost.tokens(runs.frame["C"].to_numpy(float), runs.frame["N"].to_numpy(float))
+    if note != DERIVED_6ND[1] and np.array_equal(d, runs.frame["D"].to_numpy(float)):
+        return runs  # derived with this law already
     derived = list(runs.derived)
-    frame = runs.frame.assign(D=cost.tokens(runs.frame["C"].to_numpy(float), runs.frame["N"].to_numpy(float)))
+    frame = runs.frame.assign(D=d)
     derived[derived.index(note)] = f"{DERIVED_D_COST} ({cost.describe()})"
     return replace(runs, frame=frame, derived=tuple(derived))
 
