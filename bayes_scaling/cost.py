@@ -206,18 +206,31 @@ def ladder_cost(runs, cost: CostLaw | None) -> CostLaw:
     return CostLaw() if cost is None or DERIVED_6ND[0] in runs.derived else cost
 
 
+#: How :func:`with_cost` notes a D it derived from recorded compute with a cost law (followed by the law).
+DERIVED_D_COST = "D = C / f(N) of the fit's cost law"
+
+
 def with_cost(runs, cost: CostLaw | None):
     """``runs`` (a :class:`~bayes_scaling.data.table.RunTable`) with a D that loading derived from a recorded
     C as C / (6N) derived again as C / f(N) with ``cost``, the law the fit stores (the law reads D, so D
-    must be the tokens the recorded FLOPs bought under that law). A C derived as 6ND stays: it is the
+    must be the tokens the recorded FLOPs bought under that law); a D this function derived with another law (note
+    :data:`DERIVED_D_COST`, e.g. the outer fit's, read by a leave-future-out inner fit whose training runs
+    make their own law) is derived again with ``cost`` the same way. A C derived as 6ND stays: it is the
     ladder's nominal budget (how rungs are planned; Hoffmann et al. 2022 §3.2), used only to group runs
     into budgets and to split them, while the law reads N and D and queries price C(N, D) with the cost
-    law. Unchanged when nothing was derived, ``cost`` is None or 6ND, or columns were recorded."""
-    if cost is None or (cost.kind == "6nd" and cost.k == FLOPS_PER_PARAM_TOKEN) or DERIVED_6ND[1] not in runs.derived:
+    law. Unchanged when nothing was derived, ``cost`` is None, ``cost`` is 6ND on a D loading derived as 6ND, the
+    D was derived with ``cost`` already, or columns were recorded."""
+    if cost is None:
         return runs
+    note = next((n for n in runs.derived if n == DERIVED_6ND[1] or n.startswith(DERIVED_D_COST)), None)
+    if note is None or (note == DERIVED_6ND[1] and cost.kind == "6nd" and cost.k == FLOPS_PER_PARAM_TOKEN):
+        return runs
+    d = cost.tokens(runs.frame["C"].to_numpy(float), runs.frame["N"].to_numpy(float))
+    if note != DERIVED_6ND[1] and np.array_equal(d, runs.frame["D"].to_numpy(float)):
+        return runs  # derived with this law already
     derived = list(runs.derived)
-    frame = runs.frame.assign(D=cost.tokens(runs.frame["C"].to_numpy(float), runs.frame["N"].to_numpy(float)))
-    derived[derived.index(DERIVED_6ND[1])] = f"D = C / f(N) of the fit's cost law ({cost.describe()})"
+    frame = runs.frame.assign(D=d)
+    derived[derived.index(note)] = f"{DERIVED_D_COST} ({cost.describe()})"
     return replace(runs, frame=frame, derived=tuple(derived))
 
 

@@ -121,7 +121,8 @@ def cmd_fit(args) -> int:
                            cost=cost)
     result = fit(runs, spec=spec, draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed,
                  strict=args.strict, command=args.command_line, calibrate_extrapolation=args.calibrate_extrapolation,
-                 cost=cost, run_noise=args.run_noise, **kw)
+                 cost=None if cost is None else (lambda r: cost_from_args(args, r)),  # the rule: an inner fit's own
+                 run_noise=args.run_noise, **kw)
     if args.residual_process:
         from bayes_scaling.inference.residual_process import with_residual_process
 

@@ -19,7 +19,7 @@ def cmd_backtest(args) -> int:
     runs = runs_from_args(args, laws=[spec.law])
     res = backtest(runs, spec=spec, holdout_above=args.holdout_above, holdout_fraction=args.holdout_fraction,
                    seed=args.seed, draws=args.draws, tune=args.tune, chains=args.chains, n_boot=args.n_boot,
-                   calibrate=not args.no_calibrate, residual_process=args.residual_process,
+                   calibrate=not args.no_calibrate, residual_process=args.residual_process, run_noise=args.run_noise,
                    cost=lambda train: cost_from_args(args, train), **group_kw(args, spec))  # of the training runs
     table = res.table.reset_index().to_dict(orient="records")
     unit = loss_unit_of(res.fit)
@@ -72,6 +72,9 @@ def add_parsers(sub) -> None:
                    help="bootstrap resamples of the Huber baseline")
     p.add_argument("--no-calibrate", action="store_true",
                    help="skip the leave-future-out extrapolation discrepancy (one fit fewer)")
+    p.add_argument("--run-noise", action="store_true",
+                   help="fit with run noise, as fit --run-noise (needs a normal or logit_normal likelihood); with "
+                        "--col SE=COLUMN each held-out run is scored with its own evaluation standard error added")
     add_residual_process_arg(p)
     add_cost_args(p, stored=True)
     add_runs_args(p)

@@ -32,6 +32,7 @@ from bayes_scaling.laws.registry import get_law
 from bayes_scaling.inference.budgets import sides_hold, snap_to_budgets
 from bayes_scaling.inference.discrepancy import decades_outside, extrapolation_box, scale_values, split_axis
 from bayes_scaling.posterior.intervals import interval_bounds, quantiles
+from bayes_scaling.result.noise import heldout_predictive
 
 
 @dataclass
@@ -126,7 +127,7 @@ def backtest(runs, law: str | None = None, spec=None, *, holdout_above: float | 
              chains: int = 4, n_boot: int = 100, baselines: bool = True, calibrate: bool = True,
              group_col: str | None = None,
              vary: tuple[str, ...] | list[str] | None = None, residual_process: bool = False,
-             cost=None) -> BacktestResult:
+             cost=None, run_noise: bool = False) -> BacktestResult:
     """Fit on the smaller runs, predict the held-out larger ones, and score every method.
 
     ``calibrate``: also score the fit with its extrapolation discrepancy, learned by
@@ -138,8 +139,13 @@ def backtest(runs, law: str | None = None, spec=None, *, holdout_above: float | 
     training runs it cannot be fitted to (groups, fewer than 4 distinct axis values) are refused before sampling.
     ``cost``: the training cost law (a :class:`~bayes_scaling.cost.CostLaw`) the fit stores, as ``fit`` takes it
     (default 6ND), or a rule that makes one from runs (a cost fitted to recorded compute), applied to the training
-    runs only (:func:`~bayes_scaling.cost.training_cost`): a D derived from recorded compute is derived with it, and C beyond the runs is
-    priced with it."""
+    runs only (:func:`~bayes_scaling.cost.training_cost`): a D derived from recorded compute (a table of N and C) is
+    derived with it on both sides, and C beyond the runs is priced with it; the LFO calibration's inner split applies
+    the rule to its own training runs and derives that D again with the inner law (:func:`~bayes_scaling.cost.with_cost`).
+    ``run_noise``: the fit's noise split as ``fit`` splits it (run to run, configuration to law; an ``SE`` column's
+    evaluation standard errors apart from sigma); a held-out run is then scored as the observation it is, its own
+    SE added to the predictive (:func:`~bayes_scaling.result.noise.heldout_predictive`), in the intervals, coverage,
+    MARE's median and CRPS alike."""
     from bayes_scaling import baselines as bl
     from bayes_scaling.inference.fit import fit, resolve_spec
 
@@ -157,7 +163,7 @@ def backtest(runs, law: str | None = None, spec=None, *, holdout_above: float | 
 
         check_process_runs(train, [lw], grouped=group_col is not None, families=[spec.likelihood.dist])
     res = fit(train, spec=spec, seed=seed, draws=draws, tune=tune, chains=chains, progress=False, group_col=group_col,
-              vary=vary, cost=cost)
+              vary=vary, cost=cost, run_noise=run_noise)
     inputs = {k: test.frame[k].to_numpy(float) for k in lw.input_names if k in test.frame}
     if "C" not in inputs and "C" in test.frame:
         inputs["C"] = test.frame["C"].to_numpy(float)
@@ -179,7 +185,7 @@ def backtest(runs, law: str | None = None, spec=None, *, holdout_above: float | 
         info["residual_process"] = with_process.discrepancy.process_record()
     rows, per_run, nonfinite = [], pd.DataFrame({"loss": y, **inputs}), 0
     for label, key, r in fits:
-        samples = r.evaluator.predictive_at_runs(test, seed=seed)
+        samples = heldout_predictive(r, test, seed=seed)  # its own SE added where the fit took SEs
         bad = int((~np.isfinite(samples)).sum())
         nonfinite = max(nonfinite, bad)
         if bad:  # e.g. a stuck chain; quantiles skip them, CRPS is undefined

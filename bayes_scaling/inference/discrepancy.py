@@ -35,13 +35,15 @@ import numpy as np
 import xarray as xr
 
 from bayes_scaling.conventions import derived_seed, seeded_rng
-from bayes_scaling.cost import stored_cost, training_cost
+from bayes_scaling.cost import stored_cost, training_cost, with_cost
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.inference.budgets import decades_cut, level_cut
 from bayes_scaling.inference.model import replicate_shares
 from bayes_scaling.posterior.intervals import interval_bounds, quantiles, thin_indices
 from bayes_scaling.posterior.discrepancy import (GROUP, Discrepancy, decades_outside, extrapolation_box, scale_values,
                                                  split_axis)
+from bayes_scaling.posterior.evaluator import noise_with_se as run_noise_scale
+from bayes_scaling.result.noise import held_out_se
 from bayes_scaling.result.refit import refit_settings
 from bayes_scaling.specs.families import get_family, laplace_normal_logpdf
 
@@ -91,12 +93,9 @@ def inner_split(runs, law, inner_decades: float = 1.0, min_test: int = 3):
 
 def noise_with_se(sigma, se) -> np.ndarray:
     """The held-out runs' noise scale (run x draw, or 1 x draw without SEs): the fit's ``sigma`` (draw) and each
-    run's own evaluation standard error ``se`` (run, on the family's scale, or None) added in quadrature; a fit with
-    run noise and SEs fitted its sigma apart from them, so a held-out run's miss carries both."""
-    sigma = np.asarray(sigma, float)[None, :]
-    if se is None or not np.any(np.asarray(se, float) > 0):
-        return sigma
-    return np.sqrt(sigma ** 2 + np.asarray(se, float)[:, None] ** 2)
+    run's own evaluation standard error ``se`` (run, on the family's scale, or None) added in quadrature
+    (:func:`~bayes_scaling.posterior.evaluator.noise_with_se`, the one rule)."""
+    return run_noise_scale(np.asarray(sigma, float)[None, :], None if se is None else np.asarray(se, float)[:, None])
 
 
 def _mixture_logp(r: np.ndarray, sigma: np.ndarray, s_grid: np.ndarray, family) -> np.ndarray:
@@ -168,16 +167,18 @@ def calibrate(result, fitter, *, inner_decades: float = 1.0, draws: int | None =
     the posterior draws of (tau0, tau1) aligned with ``result``'s draws (:func:`discrepancy_from_blocks`).
     ``cost_rule``: the data-made rule ``result``'s stored cost law came from (a function of runs, e.g. a backtest's
     cost fitted to recorded compute), applied to the inner training runs alone
-    (:func:`~bayes_scaling.cost.training_cost`) so the held-out runs do not shape the inner fit's cost law;
-    default None: the stored law (the held-out runs' C and d are measured with it either way)."""
+    (:func:`~bayes_scaling.cost.training_cost`) so the held-out runs do not shape the inner fit's cost law, and a D
+    that loading derived from recorded compute (a table of N and C) derived again with that law on both sides of the
+    split (:func:`~bayes_scaling.cost.with_cost`); default None: the stored law (the held-out runs' C and d are measured with it either way)."""
 
     spec, runs, law = result.spec, result.runs, result.law
     cfg = result.sampler_config
     seed = derived_seed(cfg.get("seed", 0), 1) if seed is None else int(seed)
     train, test, thr = inner_split(runs, law, inner_decades)
     settings = refit_settings(result)  # its cost law, run noise, hierarchy
-    if cost_rule is not None:
+    if cost_rule is not None:  # a D derived from recorded compute, derived again with it on both sides (as a backtest's)
         settings["cost"] = training_cost(cost_rule, train)
+        train, test = with_cost(train, settings["cost"]), with_cost(test, settings["cost"])
     inner = fitter(train, spec=spec, draws=draws or min(int(cfg.get("draws", 1000)), 1000),
                 tune=tune or _inner_tune(cfg), chains=int(cfg.get("chains", 4)), seed=seed, progress=False,
                 target_accept=cfg.get("target_accept"), **settings)
@@ -257,19 +258,6 @@ class Misses:
     def block(self) -> tuple:
         """``(r, sigma, d, weights, se)``, as :func:`pooled_grid_posterior` reads a block."""
         return self.r, self.sigma, self.d, self.weights, self.se
-
-
-def held_out_se(fits, test) -> np.ndarray | None:
-    """Each held-out run's evaluation standard error on the family's scale (the ``SE`` column times the family's
-    :meth:`~bayes_scaling.specs.families.Family.location_slope` at the observed loss, as the fit itself converts
-    it), where every inner fit in ``fits`` fitted run noise with SEs (its sigma then leaves the evaluation noise
-    out); None otherwise (its sigma holds that noise already)."""
-    from bayes_scaling.result.noise import run_noise_record
-
-    if not fits or not test.has("SE") or not all((run_noise_record(f) or {}).get("se") for f in fits):
-        return None
-    loss = test.frame["loss"].to_numpy(float)
-    return test.frame["SE"].to_numpy(float) * np.abs(fits[0].spec.likelihood.dist.location_slope(loss))
 
 
 def misses_block(mu, sigma, train, test, law, cost, rng, *, threshold: float, fits, weights=None,

@@ -54,6 +54,7 @@ from bayes_scaling.inference.ensemble_scores import crps_block, crps_stacking_we
 from bayes_scaling.inference.checks import check_ensemble_options
 from bayes_scaling.inference.fit import check_units, fit, resolve_spec
 from bayes_scaling.result.ensemble import EnsembleResult
+from bayes_scaling.result.noise import heldout_lpd, heldout_predictive
 
 #: Default cuts: hold out the runs within 0.5, 1 and 1.5 decades of the largest on the split axis.
 CUT_DECADES = (0.5, 1.0, 1.5)
@@ -114,13 +115,9 @@ def cross_fitted_weights(blocks, thresholds, values, prior_alpha: float = PRIOR_
 
 
 def _lpd(result, test) -> np.ndarray:
-    """log mean over draws of p(observed log-loss | draw) for each held-out run."""
-    from scipy.special import logsumexp
-
-    ev = result.evaluator
-    mu = ev.log_mean_at_runs(test)
-    ll = ev.pointwise_loglik(mu, np.log(test.frame["loss"].to_numpy(float))).values.reshape(-1, len(test))
-    return logsumexp(ll, axis=0) - np.log(ll.shape[0])
+    """log mean over draws of p(observed log-loss | draw) for each held-out run, its own evaluation SE added where
+    the fit took SEs (:func:`~bayes_scaling.result.noise.heldout_lpd`)."""
+    return heldout_lpd(result, test)
 
 
 def _cuts(runs, law, cut_decades, n_min_train: int):
@@ -319,8 +316,9 @@ def _fallback_score(score: str, rule: str, info: dict) -> str:
 
 def _crps(fits, test, seed: int) -> np.ndarray:
     """The CRPS block (:func:`~bayes_scaling.inference.ensemble_scores.crps_block`) of member ``fits`` on
-    the held-out runs ``test``, from their posterior predictive draws of log-loss."""
-    draws = [np.log(f.evaluator.predictive_at_runs(test, seed=seed)) for f in fits.values()]
+    the held-out runs ``test``, from their predictive draws of each run's observed log-loss
+    (:func:`~bayes_scaling.result.noise.heldout_predictive`)."""
+    draws = [np.log(heldout_predictive(f, test, seed=seed)) for f in fits.values()]  # an SE where a fit took SEs
     return crps_block(draws, np.log(test.frame["loss"].to_numpy(float)), seed=seed)
 
 

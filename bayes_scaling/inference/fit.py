@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from bayes_scaling.conventions import DEFAULT_LOSS_UNIT, as_number, check_count, check_seed, derived_seed
-from bayes_scaling.cost import CostLaw, store_cost, with_cost
+from bayes_scaling.cost import CostLaw, store_cost, training_cost, with_cost
 from bayes_scaling.data.runs import METRIC_COLUMN, RunTable
 from bayes_scaling.errors import BayesScalingError, DiagnosticsError
 from bayes_scaling.inference.checks import check_posterior, check_runs, check_sampler_counts
@@ -226,7 +226,7 @@ def fit(
     retry_budget_s: float = RETRY_BUDGET_S,
     retry_clock: str = "wall",
     retry_schedule: str = "double",
-    cost: CostLaw | None = None,
+    cost=None,
     run_noise: bool = False,
 ):
     """Sample the posterior of ``law`` (or ``spec``) given ``runs``; return a :class:`FitResult`.
@@ -269,7 +269,10 @@ def fit(
     sized by the ESS shortfall, smaller steps only after divergences).
     A KeyboardInterrupt while sampling propagates (it is never taken for a failed attempt).
     ``cost`` (a :class:`~bayes_scaling.cost.CostLaw`, e.g. :func:`~bayes_scaling.cost.fit_cost` of the
-    runs' recorded compute) is stored with the fit: allocation, frontiers and design price budgets with it.
+    runs' recorded compute) is stored with the fit: allocation, frontiers and design price budgets with it;
+    or a rule that makes one from runs (a function of a runs table, e.g. a cost fitted to their recorded compute):
+    the fit stores the rule's law of ``runs``, and the extrapolation calibration's inner fit the rule's law of its
+    own training runs (:func:`~bayes_scaling.cost.training_cost`), so the runs it holds out never shape its cost law.
     """
     from bayes_scaling.result import FitResult
 
@@ -283,8 +286,8 @@ def fit(
     elif columns:
         raise BayesScalingError("columns maps the columns of a DataFrame or file; these runs are already a RunTable")
     check_runs(runs, strict=strict)  # implausible values (wrong units) refused before sampling
-    if cost is not None and not isinstance(cost, CostLaw):
-        raise BayesScalingError(f"cost must be a CostLaw, got {cost!r}", quantity="cost")
+    cost_rule = cost if callable(cost) and not isinstance(cost, CostLaw) else None  # the calibration applies it again
+    cost = training_cost(cost, runs)  # a CostLaw or None, else one error naming the cost
     runs = with_cost(runs, cost)  # a C or D derived as 6ND at loading, derived with the cost law the fit stores
     if vary is not None and (not isinstance(vary, (list, tuple)) or not all(isinstance(v, str) for v in vary)):
         raise BayesScalingError(f"vary must be a list of parameter names (e.g. ['A', 'B']), got {vary!r}",
@@ -390,6 +393,6 @@ def fit(
     if calibrate_extrapolation:
         from bayes_scaling.inference.discrepancy import calibrate
 
-        result = result.with_discrepancy(calibrate(result, fit))
+        result = result.with_discrepancy(calibrate(result, fit, cost_rule=cost_rule))
     return result
 

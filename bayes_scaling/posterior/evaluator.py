@@ -20,6 +20,16 @@ from bayes_scaling.posterior.inputs import check_query_size, query_inputs
 SAMPLE_DIMS = ("chain", "draw")
 
 
+def noise_with_se(sigma, se):
+    """A held-out run's noise scale on the family's scale: the fit's ``sigma`` and the run's own evaluation standard
+    error ``se`` (on the family's scale: :func:`~bayes_scaling.result.noise.held_out_se`) added in quadrature; a fit
+    with run noise and SEs fitted its sigma apart from them, so an observed run's scatter carries both. ``sigma`` and
+    ``se`` broadcast (NumPy arrays or xarray objects); ``se`` None or all 0: ``sigma`` itself."""
+    if se is None or not np.any(np.asarray(se, float) > 0):
+        return sigma
+    return np.sqrt(sigma ** 2 + se ** 2)
+
+
 def group_params(xp, law, hierarchy, p: dict, logc: dict, ref: dict, tau: dict | None = None,
                  eps: dict | None = None, *, offsets: dict | None = None) -> tuple[dict, dict]:
     """Group-level parameters from population ``p`` (exponents), ``logc`` (log constants) and the
@@ -247,7 +257,7 @@ class PosteriorEvaluator:
 
     # -- a new run ----------------------------------------------------------------------------
     def log_predictive(self, log_mu: xr.DataArray, axis_values=None, *, rng: np.random.Generator,
-                       discrepancy: bool = True, se: float | None = None) -> xr.DataArray:
+                       discrepancy: bool = True, se: float | None = None, run_se=None) -> xr.DataArray:
         """Draws of a new run's log-loss around ``log_mu`` (dims chain, draw, points): the family's
         noise with the fitted scale and, when the fit carries one and ``discrepancy``, the
         extrapolation discrepancy at ``axis_values`` (the points' N, D, C as a mapping or table, or their
@@ -255,7 +265,9 @@ class PosteriorEvaluator:
         residual process, beyond the data the noise's sd drops to the process's white part se (its
         conditional variance replaces the rest: :meth:`Discrepancy.noise_factor`). ``se``:
         the new run's evaluation standard error (response units), added in quadrature on the family's
-        scale (for fits with run noise, whose ``sigma`` leaves the evaluation noise out when SEs were given)."""
+        scale (for fits with run noise, whose ``sigma`` leaves the evaluation noise out when SEs were given).
+        ``run_se``: each point's own evaluation SE already on the family's scale (an observed run's,
+        :func:`~bayes_scaling.result.noise.held_out_se`; one per point, or None), added as :func:`noise_with_se`."""
         noise = xr.DataArray(self.family.draws(rng, log_mu.shape), dims=log_mu.dims)
         disc = self.discrepancy if discrepancy else None
         sigma = self.sigma
@@ -264,6 +276,8 @@ class PosteriorEvaluator:
         scale = sigma
         if se is not None:
             scale = self.family.scale_with_se(sigma, log_mu, se)
+        if run_se is not None:
+            scale = noise_with_se(scale, xr.DataArray(np.asarray(run_se, float), dims=log_mu.dims[-1]))
         out = self.family.add_noise(np, log_mu, scale, noise)
         if disc is not None:
             s = disc.scale(axis_values).rename(query=log_mu.dims[-1])
@@ -301,19 +315,29 @@ class PosteriorEvaluator:
 
         return scale_values(self.law, runs.frame, self.cost)
 
-    def predictive_at_runs(self, runs, *, seed: int = 0, discrepancy: bool = True) -> np.ndarray:
+    def predictive_at_runs(self, runs, *, seed: int = 0, discrepancy: bool = True, run_se=None) -> np.ndarray:
         """Draws of each run's loss as a new run (nats/token; array run x draws): the law at the run
         (:meth:`log_mean_at_runs`), the fitted noise and (``discrepancy``) the extrapolation
-        discrepancy, if the fit carries one."""
+        discrepancy, if the fit carries one; ``run_se`` (run, family's scale, or None): each run's own evaluation
+        SE added to the noise (an observed held-out run's predictive: :func:`~bayes_scaling.result.noise.heldout_predictive`)."""
         log_mu = self.log_mean_at_runs(runs)  # unseen groups from the fit's seed; ``seed`` draws the noise
         axis = None if self.discrepancy is None else self.values_at_runs(runs)
-        log_pred = self.log_predictive(log_mu, axis, rng=seeded_rng(seed), discrepancy=discrepancy)
+        log_pred = self.log_predictive(log_mu, axis, rng=seeded_rng(seed), discrepancy=discrepancy, run_se=run_se)
         return np.exp(log_pred.values).reshape(-1, log_mu.shape[-1]).T
 
-    def pointwise_loglik(self, log_mu: xr.DataArray, log_loss) -> xr.DataArray:
-        """log p(observed log-loss | draw) per point (dims chain, draw, run), on the family's scale."""
+    def pointwise_loglik(self, log_mu: xr.DataArray, log_loss, run_se=None) -> xr.DataArray:
+        """log p(observed log-loss | draw) per point (dims chain, draw, run), on the family's scale; ``run_se``
+        (run, family's scale, or None): each run's own evaluation SE added to the noise (:func:`noise_with_se`)."""
         fam = self.family
         y = xr.DataArray(fam.location(np, np.asarray(log_loss)), dims=log_mu.dims[-1])
-        z = ((y - fam.location(np, log_mu)) / self.sigma).transpose(*log_mu.dims)
-        ll = self.family.logpdf(z.values) - np.log(self.sigma.values[..., None])
+        sigma = self.sigma
+        scale = noise_with_se(sigma, None if run_se is None else
+                              xr.DataArray(np.asarray(run_se, float), dims=log_mu.dims[-1]))
+        if scale is sigma:  # every run's noise is sigma's
+            z = ((y - fam.location(np, log_mu)) / sigma).transpose(*log_mu.dims)
+            ll = self.family.logpdf(z.values) - np.log(sigma.values[..., None])
+            return xr.DataArray(ll, dims=log_mu.dims)
+        scale = scale.transpose(*log_mu.dims)
+        z = ((y - fam.location(np, log_mu)) / scale).transpose(*log_mu.dims)
+        ll = self.family.logpdf(z.values) - np.log(scale.values)
         return xr.DataArray(ll, dims=log_mu.dims)

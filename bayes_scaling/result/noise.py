@@ -4,11 +4,18 @@ A fit's ``sigma`` is the noise of a new run at a new configuration. Only a fit w
 (``--run-noise`` with an ``SE`` column) fitted the evaluation noise apart from ``sigma``; there a new run's SE is
 a separate term, added in quadrature. Without run noise, ``sigma`` holds every source of scatter, evaluation noise
 included; with run noise but no SEs, ``sigma_run`` holds it. Adding an SE there counts the evaluation noise twice,
-so it is refused (:func:`check_new_run_se`)."""
+so it is refused (:func:`check_new_run_se`).
+
+A held-out run (one a backtest, an ensemble's stacking or the extrapolation calibration scores) is an observation, not
+a new run: where the fit scoring it took SEs (the same rule), its predictive is the fit's with that run's own SE added
+on the family's scale (:func:`held_out_se`, :func:`heldout_predictive`, :func:`heldout_lpd`: the one definition the
+calibration's misses, the backtest's scores and the stacking's log score and CRPS share); elsewhere it is a new run's."""
 
 from __future__ import annotations
 
 import json
+
+import numpy as np
 
 from bayes_scaling.conventions import as_number
 from bayes_scaling.errors import BayesScalingError
@@ -45,3 +52,33 @@ def check_new_run_se(result, se, name: str = "se") -> float | None:
                                 f"most {MAX_FRACTION_SE} (the largest sd of a quantity in [0, 1]); give it as a "
                                 f"fraction, e.g. sqrt(p (1 - p) / n) on n examples", quantity="SE")
     return s
+
+
+def held_out_se(fits, runs) -> np.ndarray | None:
+    """Each run's evaluation standard error on the family's scale (the ``SE`` column times the family's
+    :meth:`~bayes_scaling.specs.families.Family.location_slope` at the observed loss, as the fit itself converts it;
+    on log-loss SE / loss), where every fit in ``fits`` fitted run noise with SEs (its sigma then leaves the
+    evaluation noise out); None otherwise (its sigma holds that noise already), or when ``runs`` has no SE column."""
+    if not fits or not runs.has("SE") or not all((run_noise_record(f) or {}).get("se") for f in fits):
+        return None
+    loss = runs.frame["loss"].to_numpy(float)
+    return runs.frame["SE"].to_numpy(float) * np.abs(fits[0].spec.likelihood.dist.location_slope(loss))
+
+
+def heldout_predictive(result, runs, *, seed: int = 0, discrepancy: bool = True) -> np.ndarray:
+    """Draws of each held-out run's observed loss (response units; array run x draws): a new run's predictive
+    (:meth:`~bayes_scaling.posterior.evaluator.PosteriorEvaluator.predictive_at_runs`) with the run's own
+    evaluation SE added where ``result`` took SEs (:func:`held_out_se`)."""
+    return result.evaluator.predictive_at_runs(runs, seed=seed, discrepancy=discrepancy,
+                                               run_se=held_out_se([result], runs))
+
+
+def heldout_lpd(result, runs) -> np.ndarray:
+    """Each held-out run's log predictive density (log mean over draws of p(observed | draw), on the family's scale
+    of the response's log), its own evaluation SE added to the noise where ``result`` took SEs (:func:`held_out_se`)."""
+    from scipy.special import logsumexp
+
+    ev = result.evaluator
+    ll = ev.pointwise_loglik(ev.log_mean_at_runs(runs), np.log(runs.frame["loss"].to_numpy(float)),
+                             run_se=held_out_se([result], runs)).values.reshape(-1, len(runs))
+    return logsumexp(ll, axis=0) - np.log(ll.shape[0])
