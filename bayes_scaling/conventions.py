@@ -88,12 +88,12 @@ COMPUTE_UNITS = tuple(COMPUTE_UNIT_NAMES)
 
 
 def flops_to_pf_days(flops):
-    """Convert FLOPs to PF-days (elementwise; numbers only: text, bools and None are refused)."""
+    """Convert FLOPs to PF-days (elementwise; numbers or text that spells them: words, bools and None are refused)."""
     return _numbers_for_conversion(flops, "flops") / PF_DAY_FLOPS
 
 
 def pf_days_to_flops(pf_days):
-    """Convert PF-days to FLOPs (elementwise; numbers only: text, bools and None are refused)."""
+    """Convert PF-days to FLOPs (elementwise; numbers or text that spells them: words, bools and None are refused)."""
     return _numbers_for_conversion(pf_days, "pf_days") * PF_DAY_FLOPS
 
 
@@ -186,19 +186,36 @@ def as_number(value) -> float:
         return float("nan")
 
 
-def real_array(value) -> np.ndarray | None:
-    """``value`` (a number, list, tuple, array or Series) as a float array of at least one dimension, or
-    None if any element is not a real number (text, bools, complex numbers, None, times), which a
-    numeric argument refuses rather than coerces (NumPy would turn ``[1e9, False]`` or ``"1e9"`` into floats)."""
+def _real_or_none(x) -> float | None:
+    """One element as a float: a real number, or text that spells one (as :func:`as_number` reads it); None for
+    anything else (words, bools, complex numbers, None, times)."""
     import numbers
 
+    if isinstance(x, np.ndarray) and x.ndim == 0:
+        x = x[()]
+    if isinstance(x, (str, bytes)):
+        try:
+            return float(x)  # as as_number reads text
+        except ValueError:
+            return None
+    if isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_)):
+        return float(x)
+    return None
+
+
+def real_array(value) -> np.ndarray | None:
+    """``value`` (a number, list, tuple, array or Series) as a float array of at least one dimension, or
+    None if any element is not a real number (words, bools, complex numbers, None, times), which a numeric
+    argument refuses rather than coerces (NumPy would turn ``[1e9, False]`` into floats). Text that spells a
+    number (``"1e9"``, as read from a file) is that number, element by element, as :func:`as_number` reads a
+    scalar."""
     try:
         a = np.asarray(value, dtype=object) if isinstance(value, (list, tuple)) else np.asarray(value)
     except (TypeError, ValueError):
         return None
-    if a.dtype.kind == "O":
-        items = [x[()] if isinstance(x, np.ndarray) and x.ndim == 0 else x for x in a.ravel().tolist()]
-        if not all(isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_)) for x in items):
+    if a.dtype.kind in "OUS":
+        items = [_real_or_none(x) for x in a.ravel().tolist()]
+        if any(x is None for x in items):
             return None
         return np.atleast_1d(np.array(items, dtype=float).reshape(a.shape))
     elif a.dtype.kind not in "iuf":

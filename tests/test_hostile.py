@@ -391,9 +391,9 @@ def chin():
 
 
 @pytest.mark.parametrize("N", [True, [1e9, False], 1e9 + 2j, np.array([1e9], complex), datetime.timedelta(days=1),
-                               np.array([1], "timedelta64[s]"), "1e9", np.datetime64("2024-01-01")],
+                               np.array([1], "timedelta64[s]"), "big", ["1e9", "x"], np.datetime64("2024-01-01")],
                          ids=["bool", "bool in list", "complex", "complex array", "timedelta", "timedelta64", "text",
-                              "datetime"])
+                              "text in list", "datetime"])
 def test_predict_refuses_inputs_that_are_not_real_numbers(N, chin):
     with pytest.raises(BayesScalingError, match="parameters N must be a number"):
         chin.predict(N=N, D=2e10)

@@ -296,10 +296,11 @@ def test_datasets_suggests_run_noise_for_replicates_and_not_for_checkpoints(tmp_
     home = str(DATASETS)
     base = ["datasets", "olmo_ladder", "--data-home", home]
     assert main([*base, "--option", "target=acc", "--option", "task=piqa", "--out", str(tmp_path / "a.csv")]) == 0
-    assert "--run-noise --law METRIC_LAW" in capsys.readouterr().out  # 4 replicates at 190M-1xC and 1B-1xC
+    text = capsys.readouterr().out  # replicates at 190M-1xC and 1B-1xC, but each seed has its own L: none for a metric law
+    assert "--run-noise" not in text.splitlines()[-1] and "each seed's predictor L differs" in text
     assert main([*base, "--out", str(tmp_path / "c4.csv")]) == 0
     text = capsys.readouterr().out
-    assert "hold runs of several seeds (replicates): add --run-noise" in text and "--run-noise --law" not in text
+    assert "(N, D) hold runs of several seeds (replicates): add --run-noise" in text and "--run-noise --law" not in text
     assert main([*base, "--option", "checkpoints=true", "--out", str(tmp_path / "ck.csv")]) == 0
     out, err = capsys.readouterr()
     assert "--run-noise" not in out and "come from 34 training runs" in err

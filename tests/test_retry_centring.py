@@ -17,6 +17,7 @@ from bayes_scaling.posterior.diagnostics import Diagnostics, failing_variables
 from bayes_scaling.report._model import attempts_table
 from bayes_scaling.simulate import isoflop_design, simulate_runs
 from bayes_scaling.specs.spec import parse_spec
+from bayes_scaling.testing import fake_hierarchical_fit
 
 VARY = ("alpha", "A", "B")
 
@@ -204,17 +205,60 @@ def test_truly_differing_offsets_are_centred_on_the_retry_and_recover_the_truth(
     assert att[0]["centred"] == [] and not att[0]["ok"] and not any("divergent" in p for p in att[0]["problems"])
     assert att[0]["next_centred"] == att[1]["centred"] == ["A", "B"]
     assert (att[1]["draws"], att[1]["tune"]) == (1000, 1000) and cfg["returned_attempt"] == 2
-    # the record says how the returned trace was sampled, and a refit samples it alike
-    assert res.hierarchy["centred"] == ["A", "B"] and res.spec.hierarchy.centred == ("A", "B")
+    # the record says how the returned trace was sampled; the fit's spec what the spec asked, which a refit starts from
+    assert res.hierarchy["centred"] == ["A", "B"] and res.spec.hierarchy.centred == ()
     # the stored spec text parses back to the sampled spec
     assert parse_spec(res.tree.attrs["spec_text"]).hierarchy.centred == ("A", "B")
     # each attempt's own trace: the first sampled z_eps_A, z_eps_B (non-centred), the returned one eps_* directly
     assert {"z_eps_A", "z_eps_B"} <= sampled[0] and not {"z_eps_A", "z_eps_B"} & sampled[1], sampled
     kw = refit_settings(res)
-    assert res.spec.with_vary(kw["vary"]).hierarchy.centred == ("A", "B")
+    assert res.spec.with_vary(kw["vary"]).hierarchy.centred == ()
     assert "offsets centred: A, B" in diagnostics_line(res)
     truth = np.log(list(scale.values()))
     truth -= truth.mean()
     for k in ("A", "B"):
         eps = res.posterior[f"eps_{k}"].median(("chain", "draw")).values
         assert np.max(np.abs(eps - truth)) < OFFSET_TOL, (k, eps, truth)
+
+
+def _retried(fit, asked, returned):
+    """``fit`` as a fit whose spec asked ``asked`` centred and whose retry returned a trace sampled ``returned``."""
+    import json
+    from dataclasses import replace
+
+    spec = fit.spec
+    sampled = replace(spec, hierarchy=replace(spec.hierarchy, centred=tuple(returned))).synced()
+    tree = fit.tree.copy()
+    h = {**json.loads(tree.attrs["hierarchy"]), "centred": list(returned)}
+    tree.attrs.update(spec_text=sampled.text, hierarchy=json.dumps(h), sampler_config=json.dumps(
+        {**fit.sampler_config, "attempts": [{"centred": list(asked), "ok": False}, {"centred": list(returned), "ok": True}]}))
+    return type(fit)(tree)
+
+
+def test_a_refit_starts_from_the_specs_parametrisation_not_the_retrys(monkeypatch, tmp_path):
+    """A fit whose retry centred A and B: its spec (and so every refit's first attempt) samples as the spec asked;
+    the record still says how the returned trace was sampled; a spec that asked for centring keeps it."""
+    import importlib
+    import json
+
+    from bayes_scaling.inference.refit import refit
+
+    fit_module = importlib.import_module("bayes_scaling.inference.fit")
+    res = _retried(fake_hierarchical_fit(draws=20), (), ("A", "B"))
+    path = tmp_path / "retried.nc"
+    res.save(path)
+    loaded = bs.FitResult.load(path)
+    assert loaded.hierarchy["centred"] == ["A", "B"] and loaded.spec.hierarchy.centred == ()
+    assert parse_spec(loaded.spec.text).hierarchy.centred == ()  # the spec's text says it too
+    got = []
+    monkeypatch.setattr(fit_module, "fit", lambda runs, spec, vary=None, **kw: got.append(spec.with_vary(vary)))
+    refit(loaded, seed=0, draws=10, tune=10, chains=2)
+    assert got[-1].hierarchy.centred == ()
+    assert _retried(loaded, ("B",), ("A", "B")).spec.hierarchy.centred == ("B",)  # the spec's own choice stays
+    refit(_retried(loaded, ("B",), ("A", "B")), seed=0, draws=10, tune=10, chains=2)
+    assert got[-1].hierarchy.centred == ("B",)
+    # a file from before the record (all offsets sampled centred, no choice then): none centred, today's default
+    old = loaded.tree.copy()
+    old.attrs["hierarchy"] = json.dumps({k: v for k, v in loaded.hierarchy.items() if k != "centred"})
+    old.attrs["sampler_config"] = json.dumps({k: v for k, v in loaded.sampler_config.items() if k != "attempts"})
+    assert type(loaded)(old).spec.hierarchy.centred == ()

@@ -46,17 +46,32 @@ def size_labels(runs) -> list[str]:
     return [g for g in runs.columns.groups if (runs.frame.groupby(g)["N"].nunique() <= 1).all()]
 
 
-def replicated_configurations(runs) -> int:
-    """How many configurations (same N and D, and group) hold runs of two or more seeds: replicates, whose
-    scatter ``fit --run-noise`` separates from the law's misfit. 0 for a table of checkpoints (rows sharing a
-    ``run_id``), which is not to be fitted row by row (load_runs warns)."""
+def replicated_configurations(runs, inputs: tuple[str, ...] | None = None) -> tuple[int, tuple[str, ...]]:
+    """(how many configurations hold runs of two or more seeds, the columns that define one): replicates, whose
+    scatter ``fit --run-noise`` separates from the law's misfit, counted as the fit counts them
+    (:func:`~bayes_scaling.inference.model.input_configurations`) over every input of the table's kind of law it
+    carries (a metric law's L, which each replicate evaluates anew; a loss law's N, D, C, U, X, S) and the groups of
+    the first suggested ``--group-col``: a law of fewer of them, or a fit without groups, sees these replicates too,
+    so the hint holds for whichever LAW is fitted (``inputs``: these instead). (0, ()) for a table without seeds or of
+    checkpoints (rows sharing a ``run_id``), which is not to be fitted row by row (load_runs warns)."""
     from bayes_scaling.data.table import RUN_ID_COLUMN
+    from bayes_scaling.inference.model import input_configurations
+    from bayes_scaling.laws.registry import get_law, list_laws
 
     frame = runs.frame
-    keys = [q for q in ("N", "D") if q in frame] + list(runs.columns.groups)
-    if "seed" not in frame or not keys or (RUN_ID_COLUMN in frame and frame[RUN_ID_COLUMN].nunique() < len(frame)):
-        return 0
-    return int((frame.groupby(keys)["seed"].nunique() > 1).sum())
+    if "seed" not in frame or (RUN_ID_COLUMN in frame and frame[RUN_ID_COLUMN].nunique() < len(frame)):
+        return 0, ()
+    metric = runs.loss_unit is None
+    if inputs is None:
+        inputs = tuple(dict.fromkeys(q for law in map(get_law, list_laws()) if (law.response == "metric") == metric
+                                     for q in law.input_names))
+    inputs = tuple(q for q in inputs if runs.has(q))
+    if not inputs:
+        return 0, ()
+    group = [g for g in runs.columns.groups if g not in size_labels(runs)][:1]
+    idx, _, by = input_configurations(inputs, runs, frame[group[0]].astype(str).to_numpy() if group else None)
+    seeds = frame["seed"].astype(str).groupby(idx).nunique()
+    return int((seeds > 1).sum()), by + tuple(group)
 
 
 def export_frame(runs):
@@ -90,7 +105,7 @@ def export_frame(runs):
         args += ["--loss-unit", runs.predictor_unit]
     if runs.chance is not None:  # the task's chance level, the prior of a metric law's floor (also column 'chance')
         args += ["--chance", f"{runs.chance:.6g}"]
-    if runs.loss_unit is None and replicated_configurations(runs):  # a metric law's logit-normal takes run noise
+    if runs.loss_unit is None and replicated_configurations(runs)[0]:  # a metric law's logit-normal takes run noise
         args += ["--run-noise"]
     return frame, args
 
@@ -149,9 +164,12 @@ def cmd_datasets(args) -> int:
         units = [f"column metric is a metric (a fraction, no loss unit): fit it with a metric law ({', '.join(metric)}); "
                  f"a loss law is refused" + ("" if runs.predictor_unit else "; the unit of its predictor L is unknown "
                                              "(not recorded): give --loss-unit only if you know it")]
-    n_rep = replicated_configurations(runs)
+        if not replicated_configurations(runs)[0] and (n_nd := replicated_configurations(runs, ("N", "D"))[0]):
+            units.append(f"{n_nd} configuration(s) (N, D) hold runs of several seeds, but each seed's predictor L "
+                         f"differs: a metric law of L sees no replicates there, so --run-noise is not suggested")
+    n_rep, by = replicated_configurations(runs)
     if n_rep and runs.loss_unit is not None:  # a loss law's default spec is Student-t: run noise needs a Normal
-        units.append(f"{n_rep} configuration(s) (N, D) hold runs of several seeds (replicates): add --run-noise to split "
+        units.append(f"{n_rep} configuration(s) ({', '.join(by)}) hold runs of several seeds (replicates): add --run-noise to split "
                      f"run-to-run noise from the law's misfit, with a spec whose [likelihood] family is \"normal\" "
                      f"(the loss laws' default specs are Student-t)")
     return emit([f"wrote {out}: {len(frame)} runs of {args.name!r}, columns {', '.join(map(str, frame.columns))}",

@@ -18,11 +18,21 @@ def _fits(args):
     return load_fit(args.loss_fit, "LOSS_FIT"), load_fit(args.metric_fit, "METRIC_FIT")
 
 
-def group_record(loss_fit, group: str | None) -> dict:
-    """Whose loss a chained answer is for, as ``predict`` says it (``group``, ``answer_for``: the population, a
-    group or an unseen group of the loss fit), where the loss fit has groups; {} where it has none."""
-    who = group_answer(loss_fit, group)
-    return {} if who is None else {"group": group, "answer_for": who}
+def group_record(loss_fit, metric_fit, group: str | None) -> dict:
+    """Whose loss and metric a chained answer is for, as ``predict`` says it: ``group``, ``answer_for`` (the
+    population, a group or an unseen group of the loss fit, where it has groups) and ``metric_answer_for`` (the
+    same of the metric fit, where it has groups); {} where neither fit has groups."""
+    from bayes_scaling.queries.metric_chain import chain_groups
+
+    loss_group, metric_group = chain_groups(loss_fit, metric_fit, group)
+    out = {k: v for k, v in (("answer_for", group_answer(loss_fit, loss_group)),
+                             ("metric_answer_for", group_answer(metric_fit, metric_group))) if v is not None}
+    return {"group": group, **out} if out else {}
+
+
+def group_lines(out: dict) -> list[str]:
+    """The text of :func:`group_record`."""
+    return [f"  {w} for {out[k]}" for w, k in (("loss", "answer_for"), ("metric", "metric_answer_for")) if k in out]
 
 
 def predictor_note(loss_fit, metric_fit) -> str | None:
@@ -74,7 +84,7 @@ def cmd_predict_metric(args) -> int:
     ds = predict_metric(loss_fit, metric_fit, N=args.params, D=args.tokens, C=args.compute, seed=args.seed,
                         group=args.group)
     out = {k: summary_record(ds[k].isel(query=0), args.ci) for k in ("loss", "metric", "metric_predictive")}
-    out.update(group_record(loss_fit, args.group))
+    out.update(group_record(loss_fit, metric_fit, args.group))
     out["query"] = {k: float(ds[k].values[0]) for k in ("N", "D", "C") if k in ds.coords}
     # the loss fit's recorded unit (--loss-unit; nats/token for fits saved before it was recorded)
     loss_unit = loss_fit.loss_unit
@@ -87,8 +97,7 @@ def cmd_predict_metric(args) -> int:
     def text():
         q = ", ".join(f"{k} = {v:.4g}" for k, v in out["query"].items())
         yield f"metric at {q} ({loss_fit.law.name} -> {metric_fit.law.name}):"
-        if "answer_for" in out:
-            yield f"  loss for {out['answer_for']}"
+        yield from group_lines(out)
         yield interval_line(f"loss of a new run ({loss_unit})", out["loss"])
         yield interval_line("metric law at that loss", out["metric"])
         yield interval_line("metric of a new run (with evaluation noise)", out["metric_predictive"])
@@ -109,7 +118,8 @@ def cmd_target_metric(args) -> int:
     # The record of `target`: draws that never reach the target are +inf (an unreached draw counts as larger
     # than any budget in the quantiles); an end among them is written as null, with null_means saying so.
     out = {"target": args.target, "compute": infinite_as_null(summary_record(c, args.ci)),
-           "p_unreachable": res.attrs["p_unreachable"], **reach_records(c, args.ci), **group_record(loss_fit, args.group)}
+           "p_unreachable": res.attrs["p_unreachable"], **reach_records(c, args.ci),
+           **group_record(loss_fit, metric_fit, args.group)}
     if note := predictor_note(loss_fit, metric_fit):
         out["note"] = note
     if args.budget is not None:
@@ -118,11 +128,10 @@ def cmd_target_metric(args) -> int:
     median = out["compute"]["median"]
     out.update(_plan_guard(loss_fit, metric_fit, median if np.isfinite(median) and median > 0 else None, args.ci,
                            why="the median draw meets the target at any budget" if median == 0 else None,
-                           group=args.group))
+                           group=args.group if "answer_for" in out else None))
 
     def text():
-        if "answer_for" in out:
-            yield f"loss for {out['answer_for']}"
+        yield from (line.strip() for line in group_lines(out))
         if out["p_met_at_any_budget"] == 1:
             yield f"{args.target:.3g} ({metric_fit.law.name} of {loss_fit.law.name}): {met_at_any_budget(metric=True)}"
         else:
@@ -145,8 +154,8 @@ def cmd_target_metric(args) -> int:
 
 def _plan_guard(loss_fit, metric_fit, compute_median: float | None, ci_prob: float, why: str | None = None,
                 group: str | None = None) -> dict:
-    """:func:`chain_guard` at the loss fit's compute-optimal plan for the median compute (FLOPs); where the median
-    draw never reaches the target there is no plan to guard, and the record says so."""
+    """:func:`chain_guard` at the loss fit's compute-optimal plan (of its ``group``) for the median compute (FLOPs);
+    where the median draw never reaches the target there is no plan to guard, and the record says so."""
     from bayes_scaling.queries.allocate import compute_optimal
 
     if compute_median is None:
@@ -162,8 +171,8 @@ def _common(p) -> None:
     p.add_argument("loss_fit", help="fit of a loss law of (N, D) (.nc), e.g. chinchilla on a task's bits-per-byte")
     p.add_argument("metric_fit", help="fit of a metric law of that loss (.nc), e.g. sigmoid_metric")
     p.add_argument("--seed", type=seed_value, default=None, help="seed of the draw pairing and noise")
-    p.add_argument("--group", default=None, help="a hierarchical loss fit: a group label, or 'new' for an unseen "
-                                                 "group (default: the population)")
+    p.add_argument("--group", default=None, help="hierarchical fits: a group label, or 'new' for an unseen group, "
+                                                 "asked of each fit with groups (default: the population)")
     add_ci_arg(p)
     add_json_arg(p)
 

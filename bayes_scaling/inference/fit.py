@@ -262,7 +262,7 @@ def fit(
     count, so with N sampler threads it runs out about N times sooner in wall time). A hierarchical fit whose
     attempt fails R-hat or ESS on a varying parameter with few divergences samples its offsets centred on the
     retry (:func:`~bayes_scaling.inference.retry.next_centred`; the stored hierarchy says how the returned trace
-    was sampled, so a refit samples alike). Every attempt (settings, centred offsets, wall and CPU seconds,
+    was sampled, ``result.spec`` what the spec asked, which a refit starts from). Every attempt (settings, centred offsets, wall and CPU seconds,
     problems) is recorded in ``sampler_config["attempts"]``; the last one is returned unless an earlier one failed
     less (``"returned_attempt"``, counted from 1: :func:`~bayes_scaling.inference.retry.better_attempt`).
     ``retry_schedule``: ``"double"`` (default, :func:`escalate`) or ``"ess"`` (:func:`escalate_to_ess`: draws

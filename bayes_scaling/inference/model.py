@@ -69,8 +69,14 @@ def configurations(law, runs: RunTable, groups=None) -> tuple[np.ndarray, np.nda
     where N and D define it), every covariate and group (``groups``: a
     label per run, or None) are one configuration; two or more there are replicates, whose expected loss is one.
     The one rule of run noise and of held-out misses' weights."""
+    return input_configurations(law.input_names, runs, groups)
+
+
+def input_configurations(input_names, runs: RunTable, groups=None) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """:func:`configurations` of a law whose inputs are ``input_names`` (quantity symbols, e.g. ("N", "D", "U")),
+    for a caller that knows the inputs but not yet the law (``datasets``' hint of run noise)."""
     nd = runs.has("N") and runs.has("D")
-    inputs = (("N", "D") if nd else ()) + tuple(q for q in law.input_names if not (nd and q in ("N", "D", "C")))
+    inputs = (("N", "D") if nd else ()) + tuple(q for q in input_names if not (nd and q in ("N", "D", "C")))
     if "S" in inputs and "steps_raw" in runs.frame:  # Kaplan's S_min depends on each run's own loss: key on what was set
         inputs = tuple(q for q in inputs if q != "S") + ("steps_raw",) + (("B",) if "B" in runs.frame else ())
     covs = tuple(c for c in runs.covariate_names if c in runs.frame)

@@ -19,8 +19,9 @@ MAX_DRAW_VALUES = 100_000_000
 
 
 def _numbers(symbol: str, v) -> np.ndarray:
-    """``v`` as a float array, refusing anything that is not a real number (bools, complex numbers,
-    times and durations, text) rather than coercing it."""
+    """``v`` as a float array (text that spells a number read as that number, as a scalar is), refusing
+    anything that is not a real number (bools, complex numbers, times and durations, words) rather than
+    coercing it."""
     a = real_array(v)
     if a is None:
         raise BayesScalingError(f"{label(symbol)} must be a number or a list of numbers, got {v!r}"[:200],

@@ -5,7 +5,9 @@ loss -> a bounded metric (a metric law, e.g. accuracy as a fraction), as in Bhag
 Every posterior draw of the first fit is pushed through one draw of the second (paired by index; the
 second fit's draws are resampled with replacement when the counts differ), so the metric carries both
 fits' uncertainty; ``metric_predictive`` adds the second fit's noise (a new run's evaluation). Draws keep
-``(chain, draw)`` of the first fit. A chain whose loss fit is in another unit than the metric fit's recorded
+``(chain, draw)`` of the first fit. A ``group`` is asked of each fit that has groups (:func:`chain_groups`): a
+named group's own parameters, ``"new"`` an unseen group's (drawn around the population from the fitted spread,
+as ``predict`` does), None the population values, in both fits alike. A chain whose loss fit is in another unit than the metric fit's recorded
 predictor L (e.g. C4 nats/token into a law of a task's bits/byte) is refused.
 """
 
@@ -44,29 +46,55 @@ def check_predictor_unit(loss_fit, metric_fit) -> None:
                                 quantity="loss_unit")
 
 
+def chain_groups(loss_fit, metric_fit, group: str | None) -> tuple[str | None, str | None]:
+    """The group the loss fit and the metric fit answer for, given the chain's ``group`` (a label, ``"new"`` or
+    None): each fit with groups is asked for it, a fit without groups answers as it is. A label the metric fit (or
+    the loss fit) has no group of is refused, naming the groups it has; so is a group where neither fit has groups."""
+    if group is None:
+        return None, None
+    if not isinstance(group, str):
+        raise BayesScalingError(f"group must be a group label or 'new', got {type(group).__name__} {group!r}",
+                                quantity="group")
+    picked = []
+    for name, f in (("loss", loss_fit), ("metric", metric_fit)):
+        h = f.hierarchy
+        if h is not None and group != "new" and group not in h["groups"]:
+            raise BayesScalingError(f"group {group!r} is not a group of the {name} fit ({f.law.name}, grouped by "
+                                    f"{h['group_col']!r}); its groups are {list(h['groups'])} (or 'new')",
+                                    quantity="group")
+        picked.append(None if h is None else group)
+    if picked == [None, None]:
+        raise BayesScalingError(f"group {group!r}: neither the loss fit nor the metric fit has groups (fit with "
+                                f"--group-col); leave the group out", quantity="group")
+    return picked[0], picked[1]
+
+
 def pair_index(n_from: int, n_to: int, rng: np.random.Generator) -> np.ndarray:
     """Indices into ``n_from`` draws, one per each of ``n_to`` draws: the identity when the counts agree,
     else a resample with replacement."""
     return np.arange(n_to) if n_from == n_to else rng.integers(0, n_from, n_to)
 
 
-def paired_metric_params(metric_fit, shape: tuple, rng: np.random.Generator) -> tuple[dict, np.ndarray]:
-    """The metric fit's parameters and noise sigma, one draw per element of ``shape`` (the first fit's
+def paired_metric_params(metric_fit, shape: tuple, rng: np.random.Generator,
+                         group: str | None = None) -> tuple[dict, np.ndarray]:
+    """The metric fit's parameters (of ``group``: a label, ``"new"`` or None for the population, as
+    :meth:`PosteriorEvaluator.params`) and noise sigma, one draw per element of ``shape`` (the first fit's
     (chain, draw)), paired by :func:`pair_index`: arrays shaped ``shape``."""
     ev = metric_fit.evaluator
     idx = pair_index(ev.sigma.size, int(np.prod(shape)), rng)
-    p = {k: flat_draws(v)[idx].reshape(shape) for k, v in ev.params().items()}
+    p = {k: flat_draws(v)[idx].reshape(shape) for k, v in ev.params(group).items()}
     return p, flat_draws(ev.sigma)[idx].reshape(shape)
 
 
 def metric_at_loss(metric_fit, loss: np.ndarray, *, rng: np.random.Generator,
-                   se: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   se: float | None = None, group: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(law, predictive) metric draws at ``loss`` (array (chain, draw, ...) of the first fit's draws): each
     leading draw paired with one draw of ``metric_fit`` (:func:`pair_index`); ``se``: the new evaluation's
-    standard error (a fraction), added in quadrature to the metric fit's noise on the family's scale."""
+    standard error (a fraction), added in quadrature to the metric fit's noise on the family's scale; ``group``:
+    the metric fit's group, as :func:`paired_metric_params`."""
     ev = metric_fit.evaluator
     extra = (1,) * (loss.ndim - 2)
-    p, sigma = paired_metric_params(metric_fit, loss.shape[:2], rng)
+    p, sigma = paired_metric_params(metric_fit, loss.shape[:2], rng, group)
     p, sigma = {k: v.reshape(v.shape + extra) for k, v in p.items()}, sigma.reshape(sigma.shape + extra)
     log_mu = ev.law.log_loss(np, {"L": np.log(loss)}, p)
     if se is not None:
@@ -82,15 +110,18 @@ def predict_metric(loss_fit, metric_fit, N=None, D=None, C=None, *, seed: int | 
     ``metric`` (the metric law at that loss) and ``metric_predictive`` (plus the metric's noise), both
     fractions, dims (chain, draw, query). ``metric_se``: the new run's evaluation standard error of the metric
     (a fraction at most 0.5, e.g. sqrt(p (1 - p) / n) on n examples), only for a metric fit with run noise given SEs
-    (elsewhere its sigma already holds the evaluation noise: :mod:`bayes_scaling.result.noise`). ``group``: the
-    loss fit's group (a label, ``"new"`` for an unseen one, None for the population), as in ``predict``."""
+    (elsewhere its sigma already holds the evaluation noise: :mod:`bayes_scaling.result.noise`). ``group``: a
+    label, ``"new"`` for an unseen group or None for the population, asked of each fit with groups as in
+    ``predict`` (:func:`chain_groups`)."""
     require_fit(loss_fit, "loss_fit")
     require_fit(metric_fit, "metric_fit", ensemble=False)
     _check(loss_fit, metric_fit)
-    pred = loss_fit.predict(N=N, D=D, C=C, seed=seed, group=group, **extra)
+    loss_group, metric_group = chain_groups(loss_fit, metric_fit, group)
+    pred = loss_fit.predict(N=N, D=D, C=C, seed=seed, group=loss_group, **extra)
     loss = pred["loss_predictive" if loss_noise else "loss"]
     rng = np.random.default_rng(derived_seed(metric_fit.evaluator.seed if seed is None else seed, 2))
-    mu, m_pred = metric_at_loss(metric_fit, loss.values, rng=rng, se=check_new_run_se(metric_fit, metric_se, "metric_se"))
+    mu, m_pred = metric_at_loss(metric_fit, loss.values, rng=rng, se=check_new_run_se(metric_fit, metric_se, "metric_se"),
+                                group=metric_group)
     ds = xr.Dataset({"loss": loss, "metric": (loss.dims, mu), "metric_predictive": (loss.dims, m_pred)},
                     coords={k: pred[k] for k in pred.coords if k not in ("chain", "draw")})
     ds["metric"].attrs["units"] = ds["metric_predictive"].attrs["units"] = metric_fit.law.response_unit
@@ -105,16 +136,17 @@ def compute_for_metric(loss_fit, metric_fit, target: float, *, budgets=None, see
     in draws whose metric at the loss law's floor (compute -> infinity; at most the metric law's ceiling) stays
     below the target; 0 in draws that meet it at any budget (``attrs["p_met_at_any_budget"]``, e.g. a target
     at or below chance). ``metric_opt``: the metric along the frontier at ``budgets`` (FLOPs; default 1e17 to
-    1e27), dims (chain, draw, budget). ``group``: the loss fit's group, as in ``allocate``. Needs a loss law of N and
-    D (allocation)."""
+    1e27), dims (chain, draw, budget). ``group``: asked of each fit with groups, as in :func:`predict_metric`. Needs a
+    loss law of N and D (allocation)."""
     require_fit(loss_fit, "loss_fit")
     require_fit(metric_fit, "metric_fit", ensemble=False)
     _check(loss_fit, metric_fit)
+    loss_group, metric_group = chain_groups(loss_fit, metric_fit, group)
     target = fraction(target, "target metric must be a fraction in (0, 1)", quantity="target_metric")
     budgets = np.geomspace(1e17, 1e27, 121) if budgets is None else check_budgets(budgets)
     cost = resolve_cost(loss_fit, None, FLOPS_PER_PARAM_TOKEN)
-    draws = law_draws(loss_fit, group, cost)
-    p, _ = paired_metric_params(metric_fit, draws.shape, seeded_rng(seed))
+    draws = law_draws(loss_fit, loss_group, cost)
+    p, _ = paired_metric_params(metric_fit, draws.shape, seeded_rng(seed), metric_group)
     law = metric_fit.law
 
     def neg_log_metric(x):  # decreasing in log compute: the loss falls and the metric rises along the frontier

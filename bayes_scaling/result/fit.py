@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from bayes_scaling.posterior.evaluator import ZERO_SUM, PosteriorEvaluator
 from bayes_scaling.posterior.intervals import summarize
 from bayes_scaling.result.loglik import loglik_group
 from bayes_scaling.result.noise import check_new_run_se
-from bayes_scaling.specs.spec import LawSpec, parse_spec
+from bayes_scaling.specs.spec import HierarchySpec, LawSpec, parse_prior, parse_spec
 from bayes_scaling.specs.units import summary_unit
 
 FORMAT = "bayes_scaling.fit/1"
@@ -234,20 +235,20 @@ class FitResult:
     # -- views -----------------------------------------------------------------------------
     @cached_property
     def spec(self) -> LawSpec:
-        from dataclasses import replace
-
-        from bayes_scaling.specs.spec import HierarchySpec, parse_prior
-
-        spec = parse_spec(self.tree.attrs["spec_text"], self.tree.attrs.get("spec_origin", "<fit>"))
-        h = self.hierarchy
+        """The spec the fit was asked with: ``centred`` offsets as the spec chose (the first attempt's), not as a retry
+        switched them (:attr:`hierarchy`'s), so a refit starts from it and its own retries decide; files before
+        2026-12-07 (all offsets centred, no choice then) read as none centred, today's default."""
+        spec, h = parse_spec(self.tree.attrs["spec_text"], self.tree.attrs.get("spec_origin", "<fit>")), self.hierarchy
         if h is None:
             return replace(spec, hierarchy=None)
-        return replace(spec, hierarchy=HierarchySpec(tuple(h["vary"]), parse_prior("hierarchy.tau", h["tau"]),
-                                                     tuple(h.get("centred", ()))))  # older files: none centred
+        asked = (self.sampler_config.get("attempts") or [{}])[0].get("centred", h.get("centred", ()))
+        centred = tuple(k for k in h["vary"] if k in asked)
+        spec = replace(spec, hierarchy=HierarchySpec(tuple(h["vary"]), parse_prior("hierarchy.tau", h["tau"]), centred))
+        return spec.synced() if centred != tuple(h.get("centred", ())) else spec
 
     @property
     def hierarchy(self) -> dict | None:
-        """``{vary, tau, group_col, groups}`` for a hierarchical fit, else ``None``."""
+        """``{vary, tau, group_col, groups, offsets, centred}`` (``centred``: as the returned trace sampled them)."""
         return json.loads(self.tree.attrs.get("hierarchy", "null"))
 
     @property

@@ -1,0 +1,36 @@
+"""``datasets``' run-noise hint counts replicates as ``fit --run-noise`` does (inference.model.input_configurations):
+over the law's other inputs too, so the suggested command is never refused for lack of replicates."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+import bayes_scaling as bs
+from bayes_scaling.commands.data import export_frame, replicated_configurations
+from bayes_scaling.inference.model import configurations
+
+
+def _ladder(**extra):
+    """Two seeds at each of 3 (N, D) configurations."""
+    n = np.repeat([1e8, 3e8, 1e9], 2)
+    return pd.DataFrame({"params": n, "tokens": 20 * n, "seed": [0, 1] * 3, **extra})
+
+
+def test_a_metric_tables_replicates_with_their_own_L_are_not_replicates_of_a_metric_law():
+    loss = np.repeat([3.0, 2.8, 2.6], 2) + np.tile([0.0, 0.01], 3)  # each seed's own predictor L
+    frame = _ladder(metric=np.linspace(0.3, 0.6, 6), L=loss)
+    runs = bs.load_runs(frame, extra_cols={"L": "L"}, seed_col="seed")
+    assert configurations(bs.get_law("sigmoid_metric"), runs)[1].max() == 1  # what fit --run-noise sees: none
+    assert replicated_configurations(runs) == (0, ("N", "D", "L"))
+    assert "--run-noise" not in export_frame(runs)[1]
+    same_l = bs.load_runs(frame.assign(L=np.repeat([3.0, 2.8, 2.6], 2)), extra_cols={"L": "L"}, seed_col="seed")
+    assert replicated_configurations(same_l)[0] == 3 and "--run-noise" in export_frame(same_l)[1]
+
+
+def test_a_loss_tables_replicates_are_keyed_on_every_input_it_carries():
+    frame = _ladder(loss=np.linspace(3.0, 2.5, 6), U=np.repeat([1e9, 6e9, 2e10], 2) * np.tile([1.0, 0.5], 3))
+    runs = bs.load_runs(frame, extra_cols={"U": "U"}, seed_col="seed")
+    assert replicated_configurations(runs) == (0, ("N", "D", "U"))  # the seeds saw different unique data U
+    runs = bs.load_runs(frame.drop(columns="U"), seed_col="seed")
+    assert replicated_configurations(runs) == (3, ("N", "D"))
