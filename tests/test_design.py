@@ -106,6 +106,10 @@ def test_cost_follows_the_law_and_bad_candidates(res):
     assert des.cost[0] == pytest.approx(1e19)
     with pytest.raises(BayesScalingError, match="ladder budget"):
         design_runs(res, TARGET, 1e18, n, d)
+    n2 = np.array([1e9, 2e9])  # 6 N D = 1.2e20 and 4.8e20 FLOPs: the message names the cheapest's own cost
+    with pytest.raises(BayesScalingError, match=r"budget 1e\+19 FLOPs \(the cheapest costs 1\.2e\+20\)") as e:
+        design_runs(res, TARGET, 1e19, n2, 20 * n2, worlds=8, exchange=0, max_refits=0)
+    assert e.value.quantity == "ladder_budget"
     with pytest.raises(BayesScalingError, match="N > 0"):
         design_runs(res, TARGET, 1e20, [-1.0], [1e9])
     assert posterior_objective(res, TARGET, "loss") > 0
