@@ -158,6 +158,14 @@ def test_cli_new_project_json(capsys):
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
     assert out["best"]["runs"] and out["designs"][0]["expected_var"] <= out["designs"][-1]["expected_var"]
+    # the prior's figure is the linearised g^T Cov g (the review: 178 at 1e23 where the draws' own variance is 109), and
+    # with --spec the loss objective is L* at each draw's own optimum: both say so
+    assert main(["design", "--spec", "chinchilla", "--target-compute", "1e24", "--ladder-budget", "1e21",
+                 "--prior-draws", "60"]) == 0
+    assert "linearised prior variance" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["design", "--help"])
+    assert "own optimum" in " ".join(capsys.readouterr().out.split())
 
 
 @pytest.mark.parametrize("argv, needle", [

@@ -294,7 +294,7 @@ def _new_project(args, target: float, budget: float) -> int:
     def text():
         yield (f"new project ({spec.name}): IsoFLOP ladders spending {budget:.3g} FLOPs, ranked by the expected "
                f"posterior variance of {what} at C = {target:.3g} FLOPs (Laplace, {args.prior_draws} prior draws; "
-               f"prior: {out['prior_expected_var']:.3g} {unit})")
+               f"linearised prior variance: {out['prior_expected_var']:.3g} {unit}, g^T Cov g averaged over the draws)")
         yield ("  budgets: IsoFLOP budgets, each C_max / spacing^i; sizes: runs per budget, log-even over N*/width to "
                f"N* x width, cut to the trusted shapes {TRUSTED_TOKENS_PER_PARAM[0]:g}-{TRUSTED_TOKENS_PER_PARAM[1]:g} "
                f"tokens/parameter (Hoffmann et al. 2022's runs; a fit's design grid keeps to them too); var: posterior "
@@ -324,7 +324,8 @@ def add_parser(sub) -> None:
                         "(read like a runs file: each run once)")
     p.add_argument("--objective", choices=("n_star", "n_star_width", "loss", "wasted_compute"), default="n_star",
                    help="var of log N*, width of N*'s 90%% interval (decades), var of the loss at the "
-                        "decision, or expected wasted compute (default %(default)s; with --spec: n_star or loss)")
+                        "decision, or expected wasted compute (default %(default)s; with --spec: n_star, or loss: "
+                        "the var of the optimal loss L* at each draw's own optimum, not at one decision)")
     p.add_argument("--batch", type=int_at_least(1), default=_FIT_ONLY["--batch"][1],
                    help="runs in the batch, at most (default %(default)s)")
     p.add_argument("--flops-per-token", type=positive_float, default=FLOPS_PER_PARAM_TOKEN,
