@@ -111,7 +111,7 @@ def cmd_design(args) -> int:
     result = load_fit(args.fit)
     no_refits = is_ensemble(result) or no_refit_reason(result)
     if no_refits:  # a mixture of laws, or a fit with a discrepancy, is reweighted only: no refits
-        # --no-laplace and --max-refits 0 ask for what an ensemble's design does anyway
+        # --max-refits 0 (and, for an ensemble, --no-laplace) ask for what its design does anyway
         asked = ("--refit-sims",) + (("--max-refits",) if args.max_refits > 0 else ())
         refuse_unused(args, {k: _FIT_ONLY[k] for k in asked}, "to a single fit's design (an ensemble's is reweighted only)"
                       if is_ensemble(result) else f"where refits can run ({no_refit_reason(result)})")
