@@ -194,3 +194,38 @@ def test_design_refuses_a_logit_normal_fit_with_a_discrepancy(res):
             call()
         assert "\n" not in str(e.value)
     with_simulated_runs(logit, N, D, rng=np.random.default_rng(0))  # no discrepancy: design and predict agree
+
+
+def test_a_fit_with_a_discrepancy_is_reweighted_only(res, tmp_path, capsys):
+    """Its outcomes are simulated with the discrepancy and a refit's likelihood has none, so refits would read the
+    discrepancy's scatter as the law's: such a fit's design runs none (no refit rows, no batch or verdict refits) and
+    says why, in the result, the text and the JSON; refit_expected refuses it. A plain fit still refits."""
+    import json
+
+    from bayes_scaling.cli import main
+    from bayes_scaling.errors import BayesScalingError
+    from bayes_scaling.inference.design import refit_expected
+
+    calls = []
+
+    def refit(nn, dd, objective):
+        calls.append(objective)
+        return [0.0, 0.0]
+
+    kw = dict(batch=1, worlds=16, exchange=0, laplace=False, min_ess=1e9, max_refits=2, refit=refit)
+    plain = design_runs(res, TARGET, 2e22, N, D, **kw)
+    assert calls and "refit" in plain.method and plain.refit_note is None
+    calls.clear()
+    rd = with_disc(res, 0.05, 0.1)
+    des = design_runs(rd, TARGET, 2e22, N, D, **kw)
+    assert calls == [] and "refit" not in des.method and des.batch_refit is None and not des.stop_go.get("refits")
+    assert "refits would drop the extrapolation discrepancy" in des.refit_note
+    with pytest.raises(BayesScalingError, match="without an extrapolation discrepancy"):
+        refit_expected(rd, N, D, lambda f: 0.0, sims=1)
+    path = str(rd.save(tmp_path / "disc.nc"))
+    argv = ["design", path, "--target-compute", "1e23", "--ladder-budget", "1e21", "--worlds", "16", "--exchange", "0"]
+    assert main(argv + ["--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["refit_note"] == des.refit_note and all(r["method"] != "refit" for r in out["candidates"])
+    assert main(argv) == 0 and des.refit_note in capsys.readouterr().out
+    assert main(argv + ["--refit-sims", "2"]) == 2 and "refits would drop" in capsys.readouterr().err

@@ -11,7 +11,7 @@ import xarray as xr
 import bayes_scaling as bs
 from bayes_scaling.commands.output import diagnostics_line
 from bayes_scaling.examples import EXAMPLE
-from bayes_scaling.inference.retry import (INFORMED_MAX_RATIO, better_attempt, divergences_few, informed_offsets,
+from bayes_scaling.inference.retry import (INFORMED_MAX_RATIO, badness, better_attempt, divergences_few, informed_offsets,
                                            next_centred, next_settings, retry_centred)
 from bayes_scaling.posterior.diagnostics import Diagnostics, failing_variables
 from bayes_scaling.report._model import attempts_table
@@ -112,6 +112,20 @@ def test_a_fit_returns_the_last_attempt_unless_an_earlier_one_failed_less():
     assert better_attempt([diag(r_hat=1.05), diag(r_hat=1.02)]) == 1
     assert better_attempt([diag(r_hat=1.02), diag(r_hat=1.03)]) == 0  # one problem each: the lower R-hat
     assert better_attempt([diag(r_hat=1.02), diag(r_hat=1.02)]) == 1  # a tie: the last
+    assert better_attempt([diag(r_hat=1.02), diag(r_hat=1.02), diag(r_hat=1.03)]) == 1  # a tie among earlier: the later
+
+
+def test_the_attempt_returned_is_the_least_bad_by_size_not_by_count():
+    """The review's cases: the number of problem lines ranked a first attempt with 400 divergences over a retry with
+    R-hat 1.011 and one divergence, and R-hat 1.90 / bulk ESS 12 over R-hat 1.011 / ESS 399 (plus a divergence)."""
+    div400, marginal = diag(div=400, draws=300, bulk=500, tail=500), diag(r_hat=1.011, div=1, draws=2000)
+    assert better_attempt([div400, marginal]) == 1
+    stuck = diag(r_hat=1.9, bulk=12, tail=30)
+    assert better_attempt([stuck, diag(r_hat=1.011, bulk=399, tail=398)]) == 1
+    assert better_attempt([stuck, diag(r_hat=1.011, bulk=399, tail=398, div=1, draws=2000)]) == 1
+    assert better_attempt([marginal, div400]) == 0  # the order does not decide it
+    assert badness(diag()) <= 1 < badness(diag(r_hat=1.011))
+    assert better_attempt([diag(), diag(div=1, draws=2000)]) == 0  # a passing attempt beats any failing one
 
 
 def test_failing_variables_names_the_variables_whose_own_diagnostics_fail():

@@ -99,7 +99,7 @@ def cmd_design(args) -> int:
         refuse_unused(args, _FIT_ONLY, "to a design from a fit (FIT.nc), not to a new project's (--spec)")
         return _new_project(args, target, budget)
     refuse_unused(args, _SPEC_ONLY, "to a new project's design (--spec), not to a design from a fit")
-    from bayes_scaling.inference.design import refit_expected
+    from bayes_scaling.inference.design import no_refit_reason, refit_expected
     from bayes_scaling.queries.design import (OBJECTIVE_UNITS, RULES, candidate_grid, collapse_note, design_runs,
                                               posterior_objective, verdict_text)
     from bayes_scaling.queries.design_preposterior import decision_now
@@ -109,10 +109,12 @@ def cmd_design(args) -> int:
     from bayes_scaling.result import load_fit
 
     result = load_fit(args.fit)
-    if is_ensemble(result):  # a mixture of laws is reweighted only: no refits, no Gaussian update
-        # --no-laplace and --max-refits 0 ask for what an ensemble's design does anyway
+    no_refits = is_ensemble(result) or no_refit_reason(result)
+    if no_refits:  # a mixture of laws, or a fit with a discrepancy, is reweighted only: no refits
+        # --max-refits 0 (and, for an ensemble, --no-laplace) ask for what its design does anyway
         asked = ("--refit-sims",) + (("--max-refits",) if args.max_refits > 0 else ())
-        refuse_unused(args, {k: _FIT_ONLY[k] for k in asked}, "to a single fit's design (an ensemble's is reweighted only)")
+        refuse_unused(args, {k: _FIT_ONLY[k] for k in asked}, "to a single fit's design (an ensemble's is reweighted only)"
+                      if is_ensemble(result) else f"where refits can run ({no_refit_reason(result)})")
     cost = resolve_cost(result, cost_from_args(args, getattr(result, "runs", None)), args.flops_per_token)
     # the default range: the trusted shapes (where the Chinchilla form was fitted, Hoffmann et al. 2022); the
     # candidates outside the fit's own runs' shapes, sizes N or costs C are flagged (--shapes restricts the shapes)
@@ -142,7 +144,7 @@ def cmd_design(args) -> int:
         return refit_expected(result, nn, dd, score, sims=args.refit_sims, seed=args.seed)["scores"]
 
     des = design_runs(result, target, budget, n, d, objective=args.objective, batch=args.batch, worlds=args.worlds,
-                      min_ess=args.min_ess, refit=None if args.max_refits == 0 or is_ensemble(result) else refit,
+                      min_ess=args.min_ess, refit=None if args.max_refits == 0 or no_refits else refit,
                       max_refits=args.max_refits, seed=args.seed, cost=cost, laplace=not args.no_laplace,
                       exchange=args.exchange)
     cands, batch, sg = des.candidate_records(), des.batch_records(), des.stop_go
@@ -182,9 +184,9 @@ def cmd_design(args) -> int:
         "candidates": cands, "batch": batch, "batch_cost_flops": sum(b["cost_flops"] for b in batch),
         "batch_expected_after": batch[-1]["after"] if batch else des.gains.before,
         "seconds": des.seconds, "batch_rule": des.rule, "batch_exchange_moves": des.exchanged,
-        "batch_refit_expected_after": des.batch_refit, "stop_or_go": sg,
+        "batch_refit_expected_after": des.batch_refit, "stop_or_go": sg, "refit_note": des.refit_note,
         "candidates_over_budget": int(np.size(n) - len(des.cost)),
-        "verdict_warning": collapse_note(sg, args.min_ess, refits=not is_ensemble(result)),
+        "verdict_warning": collapse_note(sg, args.min_ess, refits=not is_ensemble(result), why=des.refit_note),
         "verdict_scale_warning": (f"{len(go_off)} of the {len(gos)} run(s) the verdict proposes lie outside your runs' "
                                   f"{runs_box}: their value rests on the law holding there, which your data do not "
                                   f"test" if go_off else None),
@@ -199,6 +201,8 @@ def cmd_design(args) -> int:
                + (f"an outcome whose importance weights have ESS < {args.min_ess:g} is scored by the Laplace update)"
                   if des.laplace else "reweighting only: Laplace update "
                   + ("off)" if args.no_laplace else "not for an ensemble's mixture of laws)")))
+        if des.refit_note:
+            yield f"  {des.refit_note}"
         if extended:
             yield (f"  extended to {span[0]:.3g}-{span[1]:.3g} tokens/parameter: the posterior's {CI_PROB:.0%} interval of "
                    f"the optimal shape at C = {target:.3g} FLOPs is {reach[0]:.3g}-{reach[1]:.3g}, beyond "
@@ -290,7 +294,7 @@ def _new_project(args, target: float, budget: float) -> int:
     def text():
         yield (f"new project ({spec.name}): IsoFLOP ladders spending {budget:.3g} FLOPs, ranked by the expected "
                f"posterior variance of {what} at C = {target:.3g} FLOPs (Laplace, {args.prior_draws} prior draws; "
-               f"prior: {out['prior_expected_var']:.3g} {unit})")
+               f"linearised prior variance: {out['prior_expected_var']:.3g} {unit}, g^T Cov g averaged over the draws)")
         yield ("  budgets: IsoFLOP budgets, each C_max / spacing^i; sizes: runs per budget, log-even over N*/width to "
                f"N* x width, cut to the trusted shapes {TRUSTED_TOKENS_PER_PARAM[0]:g}-{TRUSTED_TOKENS_PER_PARAM[1]:g} "
                f"tokens/parameter (Hoffmann et al. 2022's runs; a fit's design grid keeps to them too); var: posterior "
@@ -320,7 +324,8 @@ def add_parser(sub) -> None:
                         "(read like a runs file: each run once)")
     p.add_argument("--objective", choices=("n_star", "n_star_width", "loss", "wasted_compute"), default="n_star",
                    help="var of log N*, width of N*'s 90%% interval (decades), var of the loss at the "
-                        "decision, or expected wasted compute (default %(default)s; with --spec: n_star or loss)")
+                        "decision, or expected wasted compute (default %(default)s; with --spec: n_star, or loss: "
+                        "the var of the optimal loss L* at each draw's own optimum, not at one decision)")
     p.add_argument("--batch", type=int_at_least(1), default=_FIT_ONLY["--batch"][1],
                    help="runs in the batch, at most (default %(default)s)")
     p.add_argument("--flops-per-token", type=positive_float, default=FLOPS_PER_PARAM_TOKEN,

@@ -37,6 +37,22 @@ def check_design_family(result) -> None:
                                     "--likelihood", quantity="likelihood")
 
 
+#: Why a design on a fit with an extrapolation discrepancy (or residual process) runs no refits (:func:`no_refit_reason`).
+NO_REFIT_DISCREPANCY = ("no refits: refits would drop the extrapolation discrepancy the outcomes were simulated with "
+                        "(a refit's likelihood has neither it nor the residual process), so the design reweights only")
+
+
+def no_refit_reason(result) -> str | None:
+    """Why real refits cannot score a design on the single fit ``result`` (None: they can; an ensemble, never refit,
+    has its own reason: :func:`refit_expected`, ``collapse_note``). A fit carrying an extrapolation
+    discrepancy (and residual process): its simulated outcomes carry them (:func:`with_simulated_runs`, as ``predict``
+    draws a new run), while a refit's likelihood (:func:`~bayes_scaling.inference.refit.refit`) has neither, so it
+    takes the discrepancy's scatter as evidence about the law (the review's repro: var log N* after one run a decade
+    beyond the ladder 0.28 by refits against 0.17 before it); the importance reweighting weighs each outcome by
+    the same predictive that drew it."""
+    return NO_REFIT_DISCREPANCY if not is_ensemble(result) and result.discrepancy is not None else None
+
+
 def with_simulated_runs(result, n_params, tokens, *, rng: np.random.Generator, draw: int | None = None):
     """The fit's runs table plus runs at (N parameters, D tokens) whose losses (nats/token) are drawn
     from one posterior draw (``draw``, flattened index; random when None) as ``predict`` draws a new run:
@@ -79,8 +95,8 @@ def refit_expected(result, n_params, tokens, score: Callable, *, sims: int = 6, 
     """Expected ``score(fit)`` after adding runs (N, D) by real warm refits: per simulated world a
     posterior draw is the truth, the new runs' losses are drawn from its predictive (:func:`with_simulated_runs`)
     and the fit is redone as every refit is (:func:`~bayes_scaling.inference.refit.refit`: its spec, cost law, run
-    noise). The
-    extrapolation discrepancy is not calibrated again: a refit's score (the objective at the target,
+    noise). A fit with an extrapolation discrepancy is refused (:func:`no_refit_reason`: a refit's likelihood would
+    lack what simulated its data); a refit's score (the objective at the target,
     :func:`~bayes_scaling.queries.design.posterior_objective`) reads the law's draws alone. The worlds
     come from the stream ``derived_seed(seed, REFIT_WORLD_OFFSET)``, apart from those design's reweighting
     drew from ``seed``. The compiled model is reused: a 2 x (300 + 300) refit that passes at its first
@@ -94,6 +110,9 @@ def refit_expected(result, n_params, tokens, score: Callable, *, sims: int = 6, 
     if is_ensemble(result):
         raise BayesScalingError("refits need a single fit, not an ensemble (reweighting only)", quantity="result")
     require_fit(result, ensemble=False)
+    if no_refit_reason(result):
+        raise BayesScalingError(f"refits need a fit without an extrapolation discrepancy: {no_refit_reason(result)}",
+                                quantity="result")
     sims = check_count("sims", sims, 1, MAX_MONTE_CARLO)
     check_sampler_counts(draws, tune, chains)
     rng = seeded_rng(derived_seed(seed, REFIT_WORLD_OFFSET))

@@ -262,9 +262,10 @@ def fit(
     count, so with N sampler threads it runs out about N times sooner in wall time). A hierarchical fit whose
     attempt fails R-hat or ESS on a varying parameter with few divergences samples its offsets centred on the
     retry (:func:`~bayes_scaling.inference.retry.next_centred`; the stored hierarchy says how the returned trace
-    was sampled, ``result.spec`` what the spec asked, which a refit starts from). Every attempt (settings, centred offsets, wall and CPU seconds,
-    problems) is recorded in ``sampler_config["attempts"]``; the last one is returned unless an earlier one failed
-    less (``"returned_attempt"``, counted from 1: :func:`~bayes_scaling.inference.retry.better_attempt`).
+    was sampled, ``result.spec`` what the spec asked, which a refit starts from). Every attempt (settings, centred
+    offsets, wall and CPU seconds, problems) is recorded in ``sampler_config["attempts"]``; the last one is returned
+    unless an earlier one is less bad (by its worst problem's size; ``"returned_attempt"``, counted from 1:
+    :func:`~bayes_scaling.inference.retry.better_attempt`).
     ``retry_schedule``: ``"double"`` (default, :func:`escalate`) or ``"ess"`` (:func:`escalate_to_ess`: draws
     sized by the ESS shortfall, smaller steps only after divergences).
     A KeyboardInterrupt while sampling propagates (it is never taken for a failed attempt).
@@ -376,7 +377,7 @@ def fit(
         if progress:
             print(f"diagnostics failed ({'; '.join(diag.problems)}): retrying with {settings}"
                   + (f", centred offsets: {list(spec.hierarchy.centred)}" if hier else ""), file=sys.stderr, flush=True)
-    # the last attempt, unless an earlier one failed less (retry.better_attempt); "seed" is the fit's seed,
+    # the last attempt, unless an earlier one is less bad (retry.better_attempt); "seed" is the fit's seed,
     # "seed_used" drew the returned trace (a retry moves to a stream of its own).
     kept = better_attempt([d for _, _, d in tried])
     result, config, diag = tried[kept]

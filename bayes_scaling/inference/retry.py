@@ -222,14 +222,24 @@ def retry_centred(posterior, diag, *, vary, centred, spec_centred, mixed_badly) 
     return nxt, tuple(k for k in vary if k in bad)
 
 
-def better_attempt(diags: list) -> int:
-    """Index of the attempt a fit returns, given each attempt's diagnostics: the last, unless it failed and an
-    earlier one failed less (fewer problems; then lower R-hat), e.g. a retry sampled centred that mixed worse."""
-    def rank(d):
-        return (not d.ok, len(d.problems), d.r_hat_max)
+def badness(diag) -> float:
+    """How far an attempt's diagnostics are from passing, in one number: the largest of (R-hat - 1) /
+    (threshold - 1), the ESS needed over the smaller of bulk and tail ESS, and the share of divergent transitions
+    over :data:`CENTRE_MAX_DIVERGENCE_RATE` (the background share the centring rule allows). Each is 1 at its
+    threshold, so the worst problem's size sets it, not how many problems there are; at most 1 for R-hat and ESS
+    when they pass. The thresholds are the diagnostics' own and the divergence scale the one above, fixed before
+    measuring; a non-finite R-hat or an ESS of 0 counts as infinitely bad."""
+    r = diag.r_hat_max if np.isfinite(diag.r_hat_max) else np.inf
+    ess = min(diag.ess_bulk_min, diag.ess_tail_min)
+    need = diag.ess_threshold * diag.n_chains
+    rate = diag.divergences / max(1, diag.n_chains * diag.n_draws)
+    return float(max((r - 1.0) / (diag.r_hat_threshold - 1.0), need / ess if ess > 0 else np.inf,
+                     rate / CENTRE_MAX_DIVERGENCE_RATE))
 
-    best = len(diags) - 1
-    for i, d in enumerate(diags[:-1]):
-        if rank(d) < rank(diags[best]):
-            best = i
-    return best
+
+def better_attempt(diags: list) -> int:
+    """Index of the attempt a fit returns, given each attempt's diagnostics: a passing attempt over any failing
+    one, else the least bad (:func:`badness`: the size of its worst problem, not their number), ties to the later
+    attempt; e.g. the first attempt, not a retry sampled centred that mixed worse, or a retry with R-hat 1.011 and one
+    divergence, not a first attempt with R-hat 1.9 and bulk ESS 12."""
+    return min(range(len(diags)), key=lambda i: (not diags[i].ok, badness(diags[i]), -i))

@@ -7,13 +7,12 @@ extrapolation discrepancy and residual process, where it carries them:
 averaged over simulated worlds (a true draw and an outcome each; no evaluation noise: optimistic with run noise + SEs). No sampling: the worlds share
 their true draws and noise across candidates (common random numbers), so candidates compare fairly.
 
-Objectives at C (FLOPs): ``n_star``, the variance of log N*(C) (log parameters, squared); ``n_star_width``,
-the width of N*'s 90% interval (decades, weighted quantiles of the reweighted draws);
-``loss``, the variance of the loss (nats/token, squared) at the decision that minimises expected
-loss; ``wasted_compute``, the expected wasted compute (fraction of C) of the decision that
-minimises it: its reduction is the expected value of sample information, in FLOPs once times C.
-In a world whose weights collapse (ESS below ``min_ess``) the objective comes from a linearised
-Gaussian update instead (:mod:`bayes_scaling.queries.design_laplace`).
+Objectives at C (FLOPs): ``n_star``, the variance of log N*(C) (log parameters, squared); ``n_star_width``, the width
+of N*'s 90% interval (decades, weighted quantiles of the reweighted draws); ``loss``, the variance of the loss
+(nats/token, squared) at the decision that minimises expected loss; ``wasted_compute``, the expected wasted compute
+(fraction of C) of the decision that minimises it: its reduction is the expected value of sample information, in FLOPs
+once times C. In a world whose weights collapse (ESS below ``min_ess``) the objective comes from a linearised Gaussian
+update instead (:mod:`bayes_scaling.queries.design_laplace`).
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ import numpy as np
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, check_count, check_positive, check_seed, real_array, seeded_rng
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.cost import CostLaw
-from bayes_scaling.inference.design import check_design_family
+from bayes_scaling.inference.design import check_design_family, no_refit_reason
 from bayes_scaling.queries.design_exchange import exchange_batch
 from bayes_scaling.queries.design_loglik import check_loglik_memory, outcome_loglik  # noqa: F401 (re-export)
 from bayes_scaling.queries.design_laplace import laplace_for
@@ -58,8 +57,7 @@ class Worlds:
     noise: np.ndarray
     logw: np.ndarray
     picks: list[int] = field(default_factory=list)
-    #: information about the law's parameters from the picks per world (Laplace fallback), or None
-    info: np.ndarray | None = None
+    info: np.ndarray | None = None  #: information about the law's parameters from the picks per world (Laplace), or None
     laplace: object = None  #: the Laplace fallback (:class:`~bayes_scaling.queries.design_laplace.LaplaceUpdate`)
     min_ess: float = 0.0  #: the ESS below which it scores a world
     z: np.ndarray | None = None  #: standard Normal draws of each candidate's discrepancy there (worlds x candidates)
@@ -143,9 +141,8 @@ def greedy_batch(pre: Preposterior, ll: np.ndarray, worlds: Worlds, cost: np.nda
                  batch: int, rule: str = "per_flop", first_gains: np.ndarray | None = None) -> list[dict]:
     """Pick up to ``batch`` distinct candidates within ``budget`` FLOPs, each the best gain per FLOP
     (``rule="per_flop"``), the best gain (``"gain"``) or the best gain among the runs that cost at most
-    an equal share of the budget left (``"paced"``: (budget - spent) / picks left) given the earlier
-    picks' simulated outcomes;
-    ``worlds`` (no picks yet) is updated in place. One record per pick. Lazy greedy (Minoux 1978;
+    an equal share of the budget left (``"paced"``: (budget - spent) / picks left) given the earlier picks' simulated
+    outcomes; ``worlds`` (no picks yet) is updated in place. One record per pick. Lazy greedy (Minoux 1978;
     CELF, Leskovec et al. 2007): a score from an earlier step bounds the score now (gains shrink as
     runs are added), so only candidates whose bound could win are re-evaluated. ``first_gains``: the
     gains before any pick, when known (from :func:`expected_after` on the same worlds).
@@ -227,8 +224,7 @@ def stop_or_go(pre: Preposterior, ll: np.ndarray, worlds: Worlds, picks: list[in
         steps.append({"expected_wasted_after": after, "value_flops": value, "cost_flops": spent,
                       "net_flops": value - spent, "value_se_flops": se, "net_se_flops": se,
                       "ess": float(np.median(ess)), "laplace_share": float(g.laplace_share[j])})
-    nets = [0.0] + [s["net_flops"] for s in steps]
-    go = int(np.argmax(nets))
+    go = int(np.argmax([0.0] + [s["net_flops"] for s in steps]))
     last = steps[-1] if steps else {"expected_wasted_after": now, "value_flops": 0.0, "cost_flops": 0.0, "ess": pre.size}
     return {"expected_wasted_now": now, "expected_wasted_after": last["expected_wasted_after"],
             "value_flops": last["value_flops"], "batch_cost_flops": last["cost_flops"], "ess": last["ess"],
@@ -247,8 +243,8 @@ def posterior_objective(result, target_flops: float, objective: str, *, flops_pe
 
 @dataclass
 class Design:
-    """Candidates ranked by expected reduction of the objective per FLOP, the batch (greedy, or refined by
-    exchange when ``exchanged`` > 0) and the stop-or-go comparison for that batch (see :func:`design_runs`)."""
+    """Candidates ranked by expected reduction of the objective per FLOP, the batch (greedy, or refined by exchange when
+    ``exchanged`` > 0) and the stop-or-go comparison for that batch (see :func:`design_runs`)."""
 
     pre: Preposterior
     n_params: np.ndarray
@@ -263,6 +259,7 @@ class Design:
     laplace: bool = False  #: collapsed outcomes scored by the Laplace update (False: off, or an ensemble)
     worlds: int = 0  #: simulated outcomes per candidate
     exchanged: int = 0  #: swaps (or added runs) by which the exchange changed the greedy batch
+    refit_note: str | None = None  #: why this design runs no refits (a fit with a discrepancy), or None
     min_ess: float = 50.0  #: ESS below which an outcome's weights count as collapsed
     #: wall seconds: ``rank`` (every candidate's expected gain, refits excluded) and ``total``
     seconds: dict = field(default_factory=dict)
@@ -309,7 +306,8 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
     ``max_refits`` candidates whose importance-weight ESS is below ``min_ess``, for the batch when its ESS
     is, and for stop or go when the verdict's picks' ESS is (objective ``wasted_compute``): the verdict is
     then chosen again among all options, each by its refits where it has them, else by reweighting, until it
-    rests on refits or on healthy weights (:func:`~bayes_scaling.queries.design_verdict.refit_check`). ``laplace``: score the simulated outcomes whose
+    rests on refits or on healthy weights (:func:`~bayes_scaling.queries.design_verdict.refit_check`); never for a
+    fit with an extrapolation discrepancy (``refit_note``, :func:`~bayes_scaling.inference.design.no_refit_reason`). ``laplace``: score the simulated outcomes whose
     weights' ESS is below ``min_ess`` by the linearised Gaussian update (single fits; an ensemble's
     mixture of laws is reweighted only). ``exchange``: refine the best rule's batch by swaps among the
     ``exchange`` best candidates by gain and by gain per FLOP (0: greedy only). Stop or go
@@ -325,6 +323,8 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
         ("exchange", exchange, 0)))
     min_ess = check_positive("min_ess must be a finite number > 0 (effective draws)", min_ess, "min_ess")
     check_seed(seed)
+    refit_note = no_refit_reason(result)  # a fit with a discrepancy: reweighting only, as an ensemble
+    refit = None if refit_note else refit
     n, d = real_array(n_params), real_array(tokens)
     if n is None or d is None or n.ndim != 1 or n.shape != d.shape or n.size == 0 or not np.all(np.isfinite(n * d)) \
             or np.any(n <= 0) or np.any(d <= 0):
@@ -336,10 +336,10 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
                        objective=objective, max_draws=max_draws, seed=seed)
     cost = np.asarray(pre.cost.flops(n, d), float)
     keep = cost <= budget * (1 + FLOAT_RTOL)  # a rung priced back to the budget can land an ulp above it: then
-    cost = np.minimum(cost, budget)  # (within FLOAT_RTOL, 1e-9 relative) it costs the budget
-    if not keep.any():
+    if not keep.any():  # (within FLOAT_RTOL, 1e-9 relative) it costs the budget
         raise BayesScalingError(f"no candidate run fits the ladder budget {budget:.3g} FLOPs (the cheapest costs "
-                                f"{cost.min():.3g}): raise the budget or add smaller candidates")
+                                f"{cost.min():.3g}): raise the budget or add smaller candidates", quantity="ladder_budget")
+    cost = np.minimum(cost, budget)
     n, d, cost = n[keep], d[keep], cost[keep]
     check_loglik_memory(len(n), worlds, pre.size)
     w = Worlds.draw(pre, len(n), worlds, seed)
@@ -387,7 +387,7 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
     sg.update(best_go(sg))
     seconds["total"] = time.perf_counter() - t0
     out = Design(pre, n, d, cost, gains, method, picks, sg, rule=rule, laplace=w.laplace is not None, worlds=worlds,
-                 seconds=seconds, exchanged=moves, min_ess=min_ess)
+                 seconds=seconds, exchanged=moves, min_ess=min_ess, refit_note=refit_note)
     if refit is not None and picks and picks[-1]["ess"] < min_ess:
         out.batch_refit = float(np.mean(refit(n[shown], d[shown], objective)))
     # where the verdict's picks (a STOP: the reported batch's best) have collapsed weights, real refits score

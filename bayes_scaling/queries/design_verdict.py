@@ -139,8 +139,10 @@ def choose(sg: dict) -> dict:
 def to_refit(sg: dict, min_ess: float) -> dict | None:
     """The option real refits should check next: the verdict's batch (a STOP: the reported batch's best
     prefix) where it was not refit yet and either its weights collapsed (median ESS < ``min_ess``) or another
-    batch has been refit (so that a verdict never weighs one option's refit net, unbiased, against another's
-    reweighting net, the optimistic best of several prefixes on the worlds that chose it); else None."""
+    batch has been refit (so that a verdict never weighs one option's refit net, free of the winner's curse as its
+    refits score worlds apart from those that chose it, and unbiased where the refits' likelihood is the one that
+    simulated their outcomes, a fit without a discrepancy: :func:`~bayes_scaling.inference.design.no_refit_reason`,
+    against another's reweighting net, the optimistic best of several prefixes on the worlds that chose it); else None."""
     opts = options(sg)
     o = next((o for o in opts if o["batch"] == sg["go_batch"]), None) if sg["verdict"] == "go" else \
         (opts[1] if len(opts) > 1 and opts[1]["batch"] == "reported" else None)
@@ -172,15 +174,16 @@ def _net(net: float, se: float, by: str = "") -> str:
     return f"net {net:+.3g} ± {se:.2g} FLOPs{by}{noise}"
 
 
-def collapse_note(sg: dict, min_ess: float, *, refits: bool = True) -> str | None:
+def collapse_note(sg: dict, min_ess: float, *, refits: bool = True, why: str | None = None) -> str | None:
     """The warning a design gives where its verdict's figures rest on collapsed importance weights (the
     verdict's picks' median ESS below ``min_ess``, :func:`best_go`'s ``verdict_ess``; a STOP: the reported
     batch's best prefix) and no real refits rechecked them; None otherwise. ``refits``: whether refits can be
-    run for this result (not for an ensemble's mixture of laws)."""
+    run for this result (not for an ensemble's mixture of laws); ``why``: the reason they cannot, where not that
+    (:func:`~bayes_scaling.inference.design.no_refit_reason`)."""
     ess = sg.get("verdict_ess", sg.get("ess", float("inf")))
     if sg.get("estimate") == "refits" or not ess < min_ess:
         return None
-    how = ("recheck with real refits (--max-refits 1 or more)" if refits else
+    how = (why if why else "recheck with real refits (--max-refits 1 or more)" if refits else
            "an ensemble's design reweights only: recheck on its members' fits with real refits")
     return f"weights collapsed (ESS {ess:.0f}): {how}"
 

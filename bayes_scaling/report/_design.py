@@ -100,7 +100,7 @@ def design_section(ctx) -> Section:
     steps = "; ".join(f"first {i}: saves {num(st['value_flops'])} FLOPs for {num(st['cost_flops'])}"
                       for i, st in enumerate(sg["steps"], 1))
     verdict = verdict_text(sg)
-    note = collapse_note(sg, des.min_ess, refits=not is_ensemble(result))
+    note = collapse_note(sg, des.min_ess, refits=not is_ensemble(result), why=des.refit_note)
     gos = go_picks(sg)
     off = [w for w in box.where([p["N"] for p in gos], [p["D"] for p in gos], [des.pre.cost.flops(p["N"], p["D"]) for p in gos])
            if {"N", "C"} & set(w.split(","))]

@@ -139,4 +139,4 @@ def attempts_table(cfg: dict) -> Table | None:
                   *(["offsets sampled centred"] if centred else []), "why sampled", "diagnostics"], rows,
                  "Sampling attempts: a failed attempt is sampled again (new seed, more tuning or draws; a hierarchical "
                  "fit's offsets centred after a mixing failure without divergences) while the retry budget allows; "
-                 f"the fit keeps {'the last' if kept == len(attempts) else f'attempt {kept}, which failed less'}")
+                 f"the fit keeps {'the last' if kept == len(attempts) else f'attempt {kept}, whose worst problem was smaller'}")
