@@ -37,7 +37,7 @@ def outcome_loglik(pre: Preposterior, log_mu: np.ndarray, worlds, outcome=None) 
     loc = fam.location(np, log_mu) + outcome.shift  # (draws, candidates), the family's scale
     truth = worlds.truth
     per_member = truth.ndim == 2  # an ensemble's worlds: a true draw per member, each member's own outcome
-    noise, z = worlds.noise, worlds.z
+    noise, z = worlds.noise, getattr(worlds, "z", None)
     noise, z = (noise[:, None], None if z is None else z[:, None]) if per_member else (noise, z)
     y = loc[truth] + outcome.scale[truth] * noise
     if outcome.s is not None:
