@@ -35,7 +35,7 @@ def outcome_loglik(pre: Preposterior, log_mu: np.ndarray, worlds, outcome=None) 
 
         outcome = Outcome.plain(pre.sigma, log_mu.shape[1])
     loc = fam.location(np, log_mu) + outcome.shift  # (draws, candidates), the family's scale
-    truth = worlds.truth
+    truth = np.asarray(worlds.truth)
     per_member = truth.ndim == 2  # an ensemble's worlds: a true draw per member, each member's own outcome
     noise, z = worlds.noise, getattr(worlds, "z", None)
     noise, z = (noise[:, None], None if z is None else z[:, None]) if per_member else (noise, z)
