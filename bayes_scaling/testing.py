@@ -20,10 +20,11 @@ from bayes_scaling.simulate import isoflop_design, simulate_runs
 
 def fake_fit(law: str = "chinchilla", truth: dict[str, float] | None = None, *, chains: int = 2, draws: int = 200,
              rel_sd: float = 0.01, sigma: float = 0.01, seed: int = 0, spec=None,
-             runs_truth: dict[str, float] | None = None, runs=None):
+             runs_truth: dict[str, float] | None = None, runs=None, covariate_effect: dict[str, float] | None = None):
     """A FitResult with draws ~ truth x (1 + rel_sd * z) on runs simulated from ``runs_truth``
     (default: the same truth; a different one gives a deliberately wrong posterior), or on ``runs``
-    (a ``RunTable``, e.g. the runs a stand-in for ``fit`` is given)."""
+    (a ``RunTable``, e.g. the runs a stand-in for ``fit`` is given). ``covariate_effect``: where ``runs`` carry
+    covariates, each one's effect on log-loss per unit (``gamma``; its draws scattered the same way; default 0)."""
     from bayes_scaling.examples import EXAMPLE
     from bayes_scaling.result import FitResult
 
@@ -42,6 +43,10 @@ def fake_fit(law: str = "chinchilla", truth: dict[str, float] | None = None, *, 
             for n in law_obj.param_names}
     post["sigma"] = (("chain", "draw"), np.abs(sigma * (1 + 0.1 * rng.standard_normal((chains, draws)))))
     coords = {"chain": np.arange(chains), "draw": np.arange(draws)}
+    if data.covariates is not None:
+        g = np.array([(covariate_effect or {}).get(c, 0.0) for c in data.covariate_names])
+        post["gamma"] = (("chain", "draw", "covariate"), g * (1 + rel_sd * rng.standard_normal((chains, draws, len(g)))))
+        coords["covariate"] = list(data.covariate_names)
     stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros((chains, draws), bool))}, coords=coords)
     trace = xr.DataTree.from_dict({"posterior": xr.Dataset(post, coords=coords), "sample_stats": stats})
     config = {"sampler": "fake (testing)", "draws": draws, "tune": 0, "chains": chains, "seed": seed}

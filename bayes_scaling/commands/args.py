@@ -34,7 +34,8 @@ ARGUMENT_OPTIONS = {"law": "--law", "holdout_above": "--holdout-above", "holdout
                     "ladder_budget": "--ladder-budget", "target_flops": "--target-compute", "min_ess": "--min-ess",
                     "reach_optimal_shape": "--reach-optimal-shape", "max_params": "--max-params",
                     "max_tokens": "--max-tokens", "alt_tokens_per_param": "--alt-tokens-per-param",
-                    "alternatives": "--alt-params", "method": "--method", "loss_unit": "--loss-unit"}
+                    "alternatives": "--alt-params", "method": "--method", "loss_unit": "--loss-unit",
+                    "covariates": "--covariate"}
 
 
 def option_for(quantity: str | None, column: bool = False) -> str | None:
@@ -104,7 +105,40 @@ def int_at_least(low: int, why: str = "", high: int | None = None):
 seed_value = int_at_least(0, high=MAX_SEED)
 
 
+def name_value(text: str) -> tuple[str, float]:
+    """argparse type: ``NAME=VALUE`` with a finite number VALUE (a covariate's value at a query)."""
+    name, eq, value = str(text).partition("=")
+    try:
+        v = float(value)
+    except ValueError:
+        v = math.nan
+    if not eq or not name.strip() or not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE with a finite number, like log_aspect_ratio=4.1, "
+                                         f"got {text[:60]!r}")
+    return name.strip(), v
+
+
 # -- option builders ----------------------------------------------------------------------------
+
+def add_covariate_value_arg(p) -> None:
+    """``--covariate NAME=VALUE`` (repeatable) of a query on a fit with covariates; unset ones stay at the runs' mean."""
+    p.add_argument("--covariate", dest="covariate_values", type=name_value, action="append", default=None,
+                   metavar="NAME=VALUE", help="a covariate's value at the query, e.g. log_aspect_ratio=4.1 "
+                   "(repeatable; a fit's covariates not given answer at the mean of its runs, which the output states)")
+
+
+def covariate_values(args) -> dict[str, float] | None:
+    """``--covariate NAME=VALUE`` options as ``{name: value}`` (None when none was given); a name given twice fails."""
+    pairs = getattr(args, "covariate_values", None) or []
+    names = [k for k, _ in pairs]
+    twice = sorted({k for k in names if names.count(k) > 1})
+    if twice:
+        from bayes_scaling.errors import BayesScalingError
+
+        raise BayesScalingError(f"covariate(s) {twice} given more than once: give each one value",
+                                quantity="covariates")
+    return dict(pairs) or None
+
 
 def add_ci_arg(p) -> None:
     """``--ci`` (alias ``--ci-prob``, as ``report`` spells it): the credible interval mass of every interval printed."""

@@ -187,6 +187,7 @@ def cmd_design(args) -> int:
         "batch_refit_expected_after": des.batch_refit, "stop_or_go": sg, "refit_note": des.refit_note,
         "candidates_over_budget": int(np.size(n) - len(des.cost)),
         "verdict_warning": collapse_note(sg, args.min_ess, refits=not is_ensemble(result), why=des.refit_note),
+        "law_form_weights": des.form_weights,  # an ensemble's: held at the stacking weights
         "verdict_scale_warning": (f"{len(go_off)} of the {len(gos)} run(s) the verdict proposes lie outside your runs' "
                                   f"{runs_box}: their value rests on the law holding there, which your data do not "
                                   f"test" if go_off else None),
@@ -203,6 +204,8 @@ def cmd_design(args) -> int:
                   + ("off)" if args.no_laplace else "not for an ensemble's mixture of laws)")))
         if des.refit_note:
             yield f"  {des.refit_note}"
+        if des.form_weights:
+            yield f"  {des.form_weights}"
         if extended:
             yield (f"  extended to {span[0]:.3g}-{span[1]:.3g} tokens/parameter: the posterior's {CI_PROB:.0%} interval of "
                    f"the optimal shape at C = {target:.3g} FLOPs is {reach[0]:.3g}-{reach[1]:.3g}, beyond "

@@ -56,6 +56,25 @@ def units_record(result) -> dict[str, str]:
             "C": "FLOPs"}
 
 
+def covariates_record(result, covariates: dict | None) -> list[dict]:
+    """The covariate values a query on ``result`` answers at (``name``, ``value``, ``source``: ``"given"`` or ``"mean of
+    the runs"``); empty for a fit without covariates or an ensemble (which refuses them where given)."""
+    if is_ensemble(result):
+        if covariates:
+            from bayes_scaling.errors import BayesScalingError
+
+            raise BayesScalingError("ensembles take no covariates: their effects are per member", quantity="covariates")
+        return []
+    return result.evaluator.covariate_settings(covariates)
+
+
+def covariates_line(records: list[dict]) -> str | None:
+    """``at log_aspect_ratio = 4.1 (mean of the runs)``: the covariate values an answer is for; None without any."""
+    if not records:
+        return None
+    return "at " + ", ".join(f"{r['name']} = {r['value']:.4g} ({r['source']})" for r in records)
+
+
 def group_answer(result, group: str | None) -> str | None:
     """Whom a hierarchical fit's answer is for (None for a fit without groups): the population without a group
     (the varying parameters at their population values), an unseen group (``"new"``), or the group named."""

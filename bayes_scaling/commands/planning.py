@@ -6,9 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from bayes_scaling.commands.args import (add_ci_arg, add_compute_unit_arg, add_cost_args, add_json_arg, budget_flops,
-                                         cost_from_args, int_at_least, positive_float, refuse_unused, to_flops)
-from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, emit,
+from bayes_scaling.commands.args import (add_ci_arg, add_compute_unit_arg, add_cost_args, add_covariate_value_arg,
+                                         add_json_arg, budget_flops, cost_from_args, covariate_values, int_at_least,
+                                         positive_float, refuse_unused, to_flops)
+from bayes_scaling.commands.output import (covariates_line, covariates_record, diagnostics_line, diagnostics_record, emit,
                                            extrapolation_lines, group_answer, infinite_as_null, interval_line,
                                            met_at_any_budget, reach_lines, reach_records, units_record)
 from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, flops_to_pf_days, pct
@@ -50,8 +51,11 @@ def cmd_allocate(args) -> int:
     c = budget_flops(args)
     cost = query_cost(args, result)
     alts = {f"N = {n:.3g}": n for n in (args.alt_params or [])}
+    given = covariate_values(args)
+    at = covariates_record(result, given)  # the covariate values answered at: given, else the runs' mean
     d = decide(result, c, utility=args.utility, max_params=args.max_params, max_tokens=args.max_tokens,
-               alternatives=alts, alt_tokens_per_param=args.alt_tokens_per_param, group=args.group, cost=cost)
+               alternatives=alts, alt_tokens_per_param=args.alt_tokens_per_param, group=args.group, cost=cost,
+               covariates=given)
     fe = quiet_cost_range(frontier_exponents, result, c / 10, c * 10, group=args.group, cost=cost)
     ci = args.ci
     out: dict[str, Any] = {
@@ -66,6 +70,7 @@ def cmd_allocate(args) -> int:
         "b": rec(fe["b"], ci),
         "alternatives": {},
         "units": units_record(result),
+        **({"covariates": at} if at else {}),
     }
     for name, alt in d.alternatives.items():
         out["alternatives"][name] = {
@@ -91,6 +96,8 @@ def cmd_allocate(args) -> int:
         if "answer_for" in out:
             yield f"for {out['answer_for']}"
         yield f"budget C = {c:.4g} FLOPs ({flops_to_pf_days(c):.4g} PF-days); training cost {cost.describe()}"
+        if at:
+            yield covariates_line(at)
         yield (f"decision ({d.utility}): train N = {d.N:.4g} {units} parameters on D = {d.D:.4g} tokens "
                f"({d.tokens_per_param:.3g} tokens/parameter)" + "".join(
                    f", {'N' if k == 'max_params' else 'D'} <= {v:.4g}" for k, v in d.constraints.items()))
@@ -315,6 +322,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--max-params", type=positive_float, default=None, help="largest feasible N")
     p.add_argument("--max-tokens", type=positive_float, default=None, help="tokens available")
     p.add_argument("--group", default=None, help="hierarchical fits: a group label, or 'new' for an unseen group")
+    add_covariate_value_arg(p)
     p.set_defaults(func=cmd_allocate)
 
     p = sub.add_parser("target", help="compute needed to reach a target loss")

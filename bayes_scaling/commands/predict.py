@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bayes_scaling.commands.args import add_ci_arg, add_json_arg, positive_float
-from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, emit, extrapolation_lines, group_answer,
-                                           interval_text, units_record)
+from bayes_scaling.commands.args import add_ci_arg, add_covariate_value_arg, add_json_arg, covariate_values, positive_float
+from bayes_scaling.commands.output import (covariates_record, diagnostics_line, diagnostics_record, emit,
+                                           extrapolation_lines, group_answer, interval_text, units_record)
 from bayes_scaling.conventions import INPUT_QUANTITIES
 
 
@@ -35,15 +35,20 @@ def cmd_predict(args) -> int:
 
     result = load_fit(args.fit)
     extra = {k: v for k, v in (("U", args.unique_tokens), ("X", args.x), ("S", args.steps)) if v is not None}
-    pred = result.predict(N=args.params, D=args.tokens, C=args.compute, group=args.group, **extra)
+    given = covariate_values(args)
+    at = covariates_record(result, given)  # the covariate values answered at: given, else the runs' mean
+    pred = result.predict(N=args.params, D=args.tokens, C=args.compute, group=args.group, covariates=given, **extra)
     out = prediction_json(result, pred, args.ci)
+    if at:
+        out["covariates"] = at
     out.update(member_records(result, lambda m: m.predict(N=args.params, D=args.tokens, C=args.compute, group=args.group,
                                                           **extra)["loss"].isel(query=0, drop=True), args.ci))
     if (who := group_answer(result, args.group)) is not None:
         out.update(group=args.group, answer_for=who)
 
     def text():
-        q = ", ".join(f"{k} = {v:.4g}" for k, v in out["query"].items())
+        q = ", ".join([f"{k} = {v:.4g}" for k, v in out["query"].items()]
+                      + [f"{r['name']} = {r['value']:.4g} ({r['source']})" for r in at])
         if "answer_for" in out:
             yield f"for {out['answer_for']}"
         for key, label in (("loss", "law (mean curve)"), ("loss_predictive", "new run (with run-to-run noise)")):
@@ -67,6 +72,7 @@ def add_parser(sub) -> None:
     p.add_argument("--steps", type=positive_float, default=None,
                    help="optimizer steps S_min (laws of N and S: kaplan_ns)")
     p.add_argument("--group", default=None, help="hierarchical fits: a group label, or 'new' for an unseen group")
+    add_covariate_value_arg(p)
     add_ci_arg(p)
     add_json_arg(p)
     p.set_defaults(func=cmd_predict)

@@ -197,13 +197,45 @@ class PosteriorEvaluator:
             log_mu = log_mu + self._covariate_shift(self._query_shift(covariates, log_mu.sizes[QUERY_DIM]), QUERY_DIM)
         return log_mu.transpose(*SAMPLE_DIMS, QUERY_DIM)
 
+    def covariate_settings(self, covariates: dict | None = None) -> list[dict]:
+        """The covariate values a query answers at, one record per covariate of the fit: ``name``, ``value`` (the
+        covariate's own unit, e.g. log aspect ratio) and ``source``, ``"given"`` or ``"mean of the runs"`` (the
+        default: the value at which the law's parameters are the fit's). Empty for a fit without covariates;
+        a name the fit lacks, or covariates given to a fit without any, fail in one line naming the fit's."""
+        given = self._check_covariates(covariates or {})
+        cov = self.covariates or {"names": [], "means": []}
+        return [{"name": c, "value": float(given[c]) if c in given else float(m),
+                 "source": "given" if c in given else "mean of the runs"} for c, m in zip(cov["names"], cov["means"])]
+
+    def covariate_log_shift(self, covariates: dict | None = None) -> np.ndarray:
+        """The covariates' effect on log-loss per draw at one setting (``covariates``: values by name, the rest
+        at the runs' mean): array (chain, draw), 0 at the runs' means or for a fit without covariates."""
+        if not covariates or self.covariates is None:
+            self._check_covariates(covariates or {})
+            return np.zeros(self.shape)
+        shift = self._covariate_shift(self._query_shift(covariates, 1), QUERY_DIM)
+        return shift.isel({QUERY_DIM: 0}).transpose(*SAMPLE_DIMS).values
+
+    def _check_covariates(self, covariates: dict) -> dict:
+        if not isinstance(covariates, dict):
+            raise BayesScalingError(f"covariates must be a dict {{name: value}}, got {covariates!r}"[:200],
+                                    quantity="covariates")
+        cov = self.covariates
+        if covariates and cov is None:
+            raise BayesScalingError(f"covariate(s) {sorted(covariates)} given, but this fit has no covariates: leave "
+                                    f"them out, or fit with --covariate COLUMN", quantity="covariates")
+        unknown = sorted(set(covariates) - set(cov["names"] if cov else []))
+        if unknown:
+            raise BayesScalingError(f"unknown covariate(s) {unknown}; the fit's covariates are {cov['names']}",
+                                    quantity="covariates")
+        bad = [k for k, v in covariates.items() if not _finite(v)]
+        if bad:
+            raise BayesScalingError(f"covariate value(s) of {bad} must be finite numbers", quantity="covariates")
+        return covariates
+
     def _query_shift(self, covariates: dict, n: int) -> np.ndarray:
         cov = self.covariates
-        if cov is None:
-            raise BayesScalingError("this fit has no covariates; fit with covariates to use them")
-        unknown = sorted(set(covariates) - set(cov["names"]))
-        if unknown:
-            raise BayesScalingError(f"unknown covariate(s) {unknown}; the fit's covariates are {cov['names']}")
+        self._check_covariates(covariates)
         try:
             return np.stack([np.broadcast_to(np.asarray(covariates.get(c, m), float) - m, (n,))
                              for c, m in zip(cov["names"], cov["means"])], axis=-1)
@@ -341,3 +373,11 @@ class PosteriorEvaluator:
         z = ((y - fam.location(np, log_mu)) / scale).transpose(*log_mu.dims)
         ll = self.family.logpdf(z.values) - np.log(scale.values)
         return xr.DataArray(ll, dims=log_mu.dims)
+
+
+def _finite(v) -> bool:
+    """Whether ``v`` is a finite number or an array of them."""
+    try:
+        return bool(np.all(np.isfinite(np.asarray(v, float))))
+    except (TypeError, ValueError):
+        return False

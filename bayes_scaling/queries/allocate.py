@@ -40,19 +40,21 @@ def _da(values, budgets=None, attrs=None):
 
 
 def compute_optimal(result, compute, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
-                    compute_unit: str = "flops", group: str | None = None, cost=None) -> xr.Dataset:
+                    compute_unit: str = "flops", group: str | None = None, cost=None,
+                    covariates: dict | None = None) -> xr.Dataset:
     """Posterior of the compute-optimal allocation at each budget.
 
     Returns ``N_opt`` (parameters), ``D_opt`` (tokens), ``tokens_per_param`` and ``loss_opt``
     (the fit's loss unit), dims ``(chain, draw, budget)``; the ``budget`` coordinate is in FLOPs. ``group``
     selects a group of a hierarchical fit (``"new"``: an unseen group; ``None``: the population).
     ``cost``: a :class:`~bayes_scaling.cost.CostLaw` (default: the fit's stored one, else C = k N D).
+    ``covariates``: a fit's covariate values by name (the rest, and all by default, at the runs' mean).
     """
     require_fit(result)
     cost = resolve_cost(result, cost, flops_per_token)
     k = cost.k
     budgets = budgets_flops(compute, compute_unit)
-    draws = law_draws(result, group, cost)
+    draws = law_draws(result, group, cost, covariates)
     check_query_size(budgets.size, draws.shape[0] * draws.shape[1])
     log_ct = np.log(budgets / k)
     log_n = draws.log_n_opt(log_ct)
@@ -90,8 +92,10 @@ def frontier_exponents(result, compute_min: float, compute_max: float, *,
 
 
 def plan_outcome(result, compute: float, n_params: float, *, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
-                 compute_unit: str = "flops", group: str | None = None, cost=None) -> xr.Dataset:
-    """What training ``n_params`` parameters on budget C costs, per draw.
+                 compute_unit: str = "flops", group: str | None = None, cost=None,
+                 covariates: dict | None = None) -> xr.Dataset:
+    """What training ``n_params`` parameters on budget C costs, per draw (``covariates`` as in
+    :func:`compute_optimal`).
 
     ``loss`` (the fit's loss unit), ``loss_penalty`` = loss - the draw's optimal loss at C, and
     ``wasted_compute`` = 1 - C'/C where C' is the budget at which that draw's optimal plan reaches
@@ -102,7 +106,7 @@ def plan_outcome(result, compute: float, n_params: float, *, flops_per_token: fl
     k = cost.k
     (c,) = budgets_flops([compute], compute_unit)
     n_params = positive_number(n_params, "planned parameters must be > 0", quantity="n_params")
-    draws = law_draws(result, group, cost)
+    draws = law_draws(result, group, cost, covariates)
     log_ct = np.log(c / k)
     log_d_plan = float(draws.log_tokens(log_ct, np.log(n_params)))
     log_loss_plan = draws.log_loss(np.log(n_params), log_d_plan)[..., 0]
@@ -161,13 +165,16 @@ MAX_DECISION_GRID = 100_000
 def decide(result, compute: float, *, utility: str = "mean", max_params: float | None = None,
            max_tokens: float | None = None, alternatives: dict[str, float] | None = None,
            alt_tokens_per_param: float | None = None, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
-           compute_unit: str = "flops", grid: int = 801, group: str | None = None, cost=None) -> Decision:
+           compute_unit: str = "flops", grid: int = 801, group: str | None = None, cost=None,
+           covariates: dict | None = None) -> Decision:
     """The one N (and D = C/(kN)) to train at budget C.
 
     Minimises the posterior expected loss (``utility="mean"``) or a loss quantile
     (``"quantile:0.9"``: risk-averse), subject to N <= ``max_params`` and D <= ``max_tokens``.
     ``alternatives`` maps names to planned N; ``alt_tokens_per_param`` adds the plan with that
-    many tokens per parameter (e.g. 20, the Chinchilla rule of thumb).
+    many tokens per parameter (e.g. 20, the Chinchilla rule of thumb). ``covariates``: a fit's covariate values by
+    name (the rest, and all by default, at the runs' mean; a covariate multiplies the loss, so it moves the losses,
+    not N* or the wasted compute).
     """
     require_fit(result)
     grid = check_count("grid", grid, 3, MAX_DECISION_GRID,
@@ -176,9 +183,9 @@ def decide(result, compute: float, *, utility: str = "mean", max_params: float |
     cost = resolve_cost(result, cost, flops_per_token)
     k = cost.k
     (c,) = budgets_flops([compute], compute_unit)
-    draws = law_draws(result, group, cost)
+    draws = law_draws(result, group, cost, covariates)
     log_ct = np.log(c / k)
-    opt = compute_optimal(result, [c], group=group, cost=cost)
+    opt = compute_optimal(result, [c], group=group, cost=cost, covariates=covariates)
     log_nopt = np.log(opt["N_opt"].values[..., 0])
     # feasible log N from the limits, then the search window around the posterior of N*
     lo_c, hi_c = 0.0, log_ct
@@ -219,9 +226,11 @@ def decide(result, compute: float, *, utility: str = "mean", max_params: float |
         alts[f"{alt_tokens_per_param:g} tokens/parameter"] = float(cost.params_at_ratio(c, alt_tokens_per_param))
     return Decision(
         compute=c, N=n_best, D=float(np.exp(draws.log_tokens(log_ct, best))), utility=utility,
-        objective=float(_score(draws, best, log_ct, q)), outcome=plan_outcome(result, c, n_best, group=group, cost=cost),
+        objective=float(_score(draws, best, log_ct, q)),
+        outcome=plan_outcome(result, c, n_best, group=group, cost=cost, covariates=covariates),
         optimum=opt.isel(budget=0, drop=True),
-        alternatives={name: plan_outcome(result, c, n, group=group, cost=cost) for name, n in alts.items()},
+        alternatives={name: plan_outcome(result, c, n, group=group, cost=cost, covariates=covariates)
+                      for name, n in alts.items()},
         constraints=constraints,
     )
 

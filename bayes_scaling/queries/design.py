@@ -6,6 +6,8 @@ extrapolation discrepancy and residual process, where it carries them:
 :mod:`bayes_scaling.queries.design_outcome`), reweights every draw r by its predictive density p(y | r); the objective at the target budget C is recomputed on the reweighted draws and
 averaged over simulated worlds (a true draw and an outcome each; no evaluation noise: optimistic with run noise + SEs). No sampling: the worlds share
 their true draws and noise across candidates (common random numbers), so candidates compare fairly.
+An ensemble's law-form weights stay at the stacking weights: each member's draws are reweighted by an outcome
+simulated from that member (:mod:`bayes_scaling.queries.design_preposterior`, :data:`ENSEMBLE_NOTE`).
 
 Objectives at C (FLOPs): ``n_star``, the variance of log N*(C) (log parameters, squared); ``n_star_width``, the width
 of N*'s 90% interval (decades, weighted quantiles of the reweighted draws); ``loss``, the variance of the loss
@@ -31,21 +33,14 @@ from bayes_scaling.queries.design_loglik import check_loglik_memory, outcome_log
 from bayes_scaling.queries.design_laplace import laplace_for
 from bayes_scaling.queries.design_outcome import candidate_outcome
 from bayes_scaling.queries.design_shapes import FLOAT_RTOL, candidate_grid, optimal_shape_interval  # noqa: F401
-from bayes_scaling.queries.design_preposterior import (OBJECTIVES, VARIANCE_POWER, Preposterior,  # noqa: F401
-                                                      check_objective, draws_sigma_family)
+from bayes_scaling.queries.design_preposterior import (ENSEMBLE_NOTE, OBJECTIVES, VARIANCE_POWER,  # noqa: F401
+                                                      Preposterior, check_objective, draws_sigma_family, normalise)
 from bayes_scaling.queries.design_verdict import (RULES, best_go, collapse_note, mc_se, refit_check, to_refit,  # noqa: F401
                                                   verdict_text, within_noise)
 from bayes_scaling.queries.draws import resolve_cost
 from bayes_scaling.result import require_fit
 
 OBJECTIVE_UNITS = {"n_star": "(log parameters)^2", "n_star_width": "decades", "loss": "(nats/token)^2", "wasted_compute": "fraction of C"}
-
-
-def normalise(logw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Normalised weights per row and each row's effective sample size (sum w)^2 / sum w^2."""
-    w = np.exp(logw - logw.max(axis=-1, keepdims=True))
-    w /= w.sum(axis=-1, keepdims=True)
-    return w, 1.0 / np.sum(w * w, axis=-1)
 
 
 @dataclass
@@ -77,7 +72,7 @@ class Worlds:
     @classmethod
     def draw(cls, pre: Preposterior, n_candidates: int, worlds: int = 128, seed: int = 0) -> "Worlds":
         rng = seeded_rng(seed)
-        truth = rng.integers(0, pre.size, worlds)
+        truth = pre.draw_truth(rng, worlds)  # an ensemble's: one per member (worlds x members)
         noise = pre.family.draws(rng, (worlds, n_candidates))
         return cls(truth, noise, np.zeros((worlds, pre.size)), z=rng.standard_normal((worlds, n_candidates)))
 
@@ -102,7 +97,7 @@ class Gains:
 def _scored(pre: Preposterior, logw: np.ndarray, worlds: Worlds, j: int | None, name: str | None):
     """Objective, ESS and collapse (ESS < min_ess: scored by the worlds' Laplace update given the picks'
     information and candidate ``j``'s, if not None) per world for log-weights ``logw`` (worlds x draws)."""
-    w, e = normalise(logw)
+    w, e = normalise(logw, pre.member)  # an ensemble's law-form weights stay fixed
     obj = pre.objective(w, name)
     low = e < worlds.min_ess if worlds.laplace is not None else np.zeros(len(e), bool)
     if low.any():
@@ -263,6 +258,7 @@ class Design:
     min_ess: float = 50.0  #: ESS below which an outcome's weights count as collapsed
     #: wall seconds: ``rank`` (every candidate's expected gain, refits excluded) and ``total``
     seconds: dict = field(default_factory=dict)
+    form_weights: str | None = None  #: an ensemble's: its law-form weights stay fixed (:data:`ENSEMBLE_NOTE`)
 
     @property
     def cost_name(self) -> str:
@@ -387,7 +383,8 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
     sg.update(best_go(sg))
     seconds["total"] = time.perf_counter() - t0
     out = Design(pre, n, d, cost, gains, method, picks, sg, rule=rule, laplace=w.laplace is not None, worlds=worlds,
-                 seconds=seconds, exchanged=moves, min_ess=min_ess, refit_note=refit_note)
+                 seconds=seconds, exchanged=moves, min_ess=min_ess, refit_note=refit_note,
+                 form_weights=None if pre.member is None else ENSEMBLE_NOTE)
     if refit is not None and picks and picks[-1]["ess"] < min_ess:
         out.batch_refit = float(np.mean(refit(n[shown], d[shown], objective)))
     # where the verdict's picks (a STOP: the reported batch's best) have collapsed weights, real refits score

@@ -24,22 +24,32 @@ def outcome_loglik(pre: Preposterior, log_mu: np.ndarray, worlds, outcome=None) 
     ``log_mu`` is (draws, candidates), ``worlds`` a :class:`~bayes_scaling.queries.design.Worlds`, ``outcome``
     the candidates' predictive (:class:`~bayes_scaling.queries.design_outcome.Outcome`; None: the family's
     noise with the fitted scale alone). Each world's outcome is drawn from its true draw's predictive (noise
-    ``worlds.noise``, discrepancy ``worlds.z``) and weighed by every draw's density of it. Filled in blocks of
-    candidates (:data:`LOGLIK_BLOCK_VALUES` values each), so only the result is large."""
+    ``worlds.noise``, discrepancy ``worlds.z``) and weighed by every draw's density of it; an ensemble's
+    worlds (``worlds.truth`` worlds x members) simulate one outcome per member from its true draw, with the
+    same noise, each weighed by that member's draws alone (law-form weights stay fixed,
+    :data:`~bayes_scaling.queries.design_preposterior.ENSEMBLE_NOTE`). Filled in blocks of candidates
+    (:data:`LOGLIK_BLOCK_VALUES` values each), so only the result is large."""
     fam = pre.family
     if outcome is None:
         from bayes_scaling.queries.design_outcome import Outcome
 
         outcome = Outcome.plain(pre.sigma, log_mu.shape[1])
     loc = fam.location(np, log_mu) + outcome.shift  # (draws, candidates), the family's scale
-    y = loc[worlds.truth] + outcome.scale[worlds.truth] * worlds.noise
+    truth = np.asarray(worlds.truth)
+    per_member = truth.ndim == 2  # an ensemble's worlds: a true draw per member, each member's own outcome
+    noise, z = worlds.noise, getattr(worlds, "z", None)
+    noise, z = (noise[:, None], None if z is None else z[:, None]) if per_member else (noise, z)
+    y = loc[truth] + outcome.scale[truth] * noise
     if outcome.s is not None:
-        y = y + outcome.s[worlds.truth] * worlds.z
-    y = y.T  # (candidates, worlds)
-    out = np.empty((y.shape[0], y.shape[1], pre.size))
-    step = max(1, LOGLIK_BLOCK_VALUES // max(y.shape[1] * pre.size, 1))
+        y = y + outcome.s[truth] * z
+    y = y.T  # (candidates, worlds); per member: (candidates, members, worlds)
+    out = np.empty((y.shape[0], y.shape[-1], pre.size))
+    step = max(1, LOGLIK_BLOCK_VALUES // max(y.shape[-1] * pre.size, 1))
     for a in range(0, y.shape[0], step):
-        r = y[a:a + step, :, None] - loc.T[a:a + step, None, :]
+        if per_member:  # draw r weighs the outcome simulated from its own member's true draw
+            r = np.transpose(y[a:a + step][:, pre.member, :], (0, 2, 1)) - loc.T[a:a + step, None, :]
+        else:
+            r = y[a:a + step, :, None] - loc.T[a:a + step, None, :]
         scale = outcome.scale.T[a:a + step, None, :]
         if outcome.s is None:
             out[a:a + step] = fam.logpdf(r / scale) - np.log(scale)

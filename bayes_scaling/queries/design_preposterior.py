@@ -16,6 +16,7 @@ from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import interval_bounds, thin_indices, weighted_quantiles
 from bayes_scaling.queries.draws import budgets_flops, decision_scores, law_draws, thin_draws, wasted_compute
 
+ENSEMBLE_NOTE = "law-form weights held at the stacking weights: a run informs each form's parameters, not the choice of form"
 OBJECTIVES = ("n_star", "n_star_width", "loss", "wasted_compute")
 #: how each objective scales with the variance of the linearised quantity (Gaussian update): a width as its square root
 VARIANCE_POWER = {"n_star": 1.0, "n_star_width": 0.5, "loss": 1.0, "wasted_compute": 1.0}
@@ -45,6 +46,23 @@ def draws_sigma_family(result, cost: CostLaw | None = None):
     return draws, sigma, next(iter(fits)).spec.likelihood.dist
 
 
+def normalise(logw: np.ndarray, member: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised weights per row of log-weights ``logw`` (worlds x draws) and each row's effective sample size
+    (sum w)^2 / sum w^2. ``member`` (an ensemble's member index per draw): each member's weights are normalised
+    to its share of the draws, so the law-form weights stay fixed (:data:`ENSEMBLE_NOTE`)."""
+    logw = np.asarray(logw, float)
+    if member is None:
+        w = np.exp(logw - logw.max(axis=-1, keepdims=True))
+        w /= w.sum(axis=-1, keepdims=True)
+    else:
+        w = np.empty_like(logw)
+        for k in np.unique(member):
+            sel = member == k
+            part = np.exp(logw[..., sel] - logw[..., sel].max(axis=-1, keepdims=True))
+            w[..., sel] = part / part.sum(axis=-1, keepdims=True) * (np.count_nonzero(sel) / member.size)
+    return w, 1.0 / np.sum(w * w, axis=-1)
+
+
 def interval_width(values: np.ndarray, w: np.ndarray, ci_prob: float = CI_PROB) -> np.ndarray:
     """Width of the equal-tailed ``ci_prob`` interval of ``values`` (units kept) under each row of weights
     ``w`` (rows x values, in the same order): :func:`~bayes_scaling.posterior.intervals.weighted_quantiles`,
@@ -70,6 +88,9 @@ class Preposterior:
         self.index = idx  #: which of the flattened draws were kept
         self.draws = thin_draws(draws, idx)
         self.sigma = np.asarray(sigma, float)[idx]
+        #: an ensemble's member (index into ``draws.parts``) per kept draw; None for one fit
+        self.member = (np.repeat(np.arange(len(self.draws.parts)), [p.shape[1] for p in self.draws.parts])
+                       if self.draws.mixture else None)
         self.log_ct = float(np.log(self.target / self.k))
         self.log_nstar = self._flat(self.draws.log_n_opt(np.array([self.log_ct])))[:, 0]
         lo, hi = np.quantile(self.log_nstar, [0.001, 0.999])
@@ -82,6 +103,16 @@ class Preposterior:
     @property
     def size(self) -> int:
         return len(self.sigma)
+
+    def draw_truth(self, rng: np.random.Generator, worlds: int) -> np.ndarray:
+        """Each world's true draw (index into the kept draws): array (worlds,), uniform over the draws; an
+        ensemble's (worlds, members), one uniform over each member's draws (its outcome reweights that member's
+        draws alone, :func:`normalise`)."""
+        if self.member is None:
+            return rng.integers(0, self.size, worlds)
+        start = np.searchsorted(self.member, np.arange(self.member.max() + 1))
+        count = np.bincount(self.member)
+        return start[None, :] + rng.integers(0, count[None, :], (worlds, len(count)))
 
     @staticmethod
     def _flat(a) -> np.ndarray:

@@ -85,7 +85,7 @@ class LawDraws:
     mixture = False  #: one law's draws (:class:`MixtureDraws`: an ensemble's)
 
     def __init__(self, result, group: str | None = None, *, law=None, params: dict | None = None,
-                 cost: CostLaw | None = None):
+                 cost: CostLaw | None = None, covariates: dict | None = None):
         self.law = result.law if law is None else law
         self.cost = CostLaw() if cost is None else cost
         require_allocation(self.law)
@@ -94,9 +94,12 @@ class LawDraws:
                       for k, v in result.law_params(group).items()}
         self.p = params
         self.shape = next(iter(params.values())).shape[:2]
+        #: the covariates' effect on log-loss per draw (chain, draw, 1) at ``covariates`` (the rest at the runs'
+        #: mean): a factor on the loss, so it moves the loss, not the optimal N or the wasted compute
+        self.shift = 0.0 if not covariates else result.evaluator.covariate_log_shift(covariates)[..., None]
 
     def log_loss(self, log_n, log_d):
-        return self.law.log_loss(np, {"N": log_n, "D": log_d}, self.p)
+        return self.law.log_loss(np, {"N": log_n, "D": log_d}, self.p) + self.shift
 
     def log_tokens(self, log_ct, log_n):
         """log D that spends x = log(C/k) at log N under the cost law (x - log N for 6ND)."""
@@ -161,14 +164,18 @@ class MixtureDraws:
         return self._each("log_loss_opt", log_ct)
 
 
-def law_draws(result, group: str | None = None, cost: CostLaw | None = None):
+def law_draws(result, group: str | None = None, cost: CostLaw | None = None, covariates: dict | None = None):
     """:class:`LawDraws` of a fit, or :class:`MixtureDraws` of an ensemble (budgets priced by ``cost``,
-    default 6ND)."""
+    default 6ND; ``covariates``: values by name, the rest at the runs' mean)."""
     if is_ensemble(result):
+        if covariates:
+            raise BayesScalingError("ensembles take no covariates: their effects are per member", quantity="covariates")
         if group is not None and result.hierarchy is None:
             raise BayesScalingError(f"group {group!r}: this ensemble's members share no groups")
         return MixtureDraws(result, group, cost)
-    return LawDraws(result, group, cost=cost)
+    if covariates is not None:
+        result.evaluator.covariate_settings(covariates)  # a name the fit lacks fails here, in one line
+    return LawDraws(result, group, cost=cost, covariates=covariates)
 
 
 def golden_min(f, lo, hi, shape, iters: int = 90):

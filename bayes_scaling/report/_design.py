@@ -52,8 +52,8 @@ def design_section(ctx) -> Section:
         return sec
     before = des.gains.before
     sec.add(Para(
-        (f"For the ensemble's mixture of {len(laws)} law forms (importance reweighting only: the draws of every "
-         f"member, so an outcome also shifts the weight between forms). " if len(laws) > 1 else "")
+        (f"For the ensemble's mixture of {len(laws)} law forms (importance reweighting only, within each member: "
+         f"{des.form_weights}). " if des.form_weights else "")
         + f"If the ladder got {num(budget)} more FLOPs"
         f"{' (as much again as its runs so far)' if ctx.design_budget is None else ''}, which runs would most "
         f"reduce the uncertainty of the compute-optimal size N* at C = {num(target)} FLOPs? Now var(log N*) = "
