@@ -1,0 +1,61 @@
+"""What a lab user's day found: metric replicates, grouped answers named, impossible units, messages."""
+
+from __future__ import annotations
+
+import shlex
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayes_scaling.cli import main
+
+
+def _metric_runs(**kw):
+    """Two seeds at each of three (N, D): accuracy and its predictor loss L, both differing by seed."""
+    import bayes_scaling as bs
+
+    f = pd.DataFrame({"params": [1e8, 1e8, 4e8, 4e8, 1e9, 1e9], "tokens": [2e9, 2e9, 8e9, 8e9, 2e10, 2e10],
+                      "metric": [0.30, 0.31, 0.38, 0.37, 0.45, 0.47], "L": [1.00, 0.99, 0.90, 0.91, 0.83, 0.82],
+                      "seed": [1, 2, 1, 2, 1, 2]})
+    return bs.load_runs(f, extra_cols={"L": "L"}, seed_col="seed", compute_col=None, **kw)
+
+
+def test_metric_configurations_key_on_n_and_d_not_the_measured_loss():
+    """A metric law's input L is each run's own measured loss (it differs by seed): two seeds at one N and D are
+    replicates of one configuration, keyed on N and D, not one configuration per run."""
+    from bayes_scaling.inference.model import configurations, replicate_shares
+    from bayes_scaling.laws.registry import get_law
+
+    runs = _metric_runs()
+    assert runs.loss_unit is None and runs.frame["L"].nunique() == 6
+    for name in ("sigmoid_metric", "exp_metric"):
+        idx, counts, by = configurations(get_law(name), runs)
+        assert by == ("N", "D") and counts[idx].tolist() == [2] * 6
+        assert replicate_shares([get_law(name)], runs).tolist() == [0.5] * 6
+    groups = np.array(["a", "a", "a", "b", "b", "b"])  # a group splits a configuration
+    idx, counts, by = configurations(get_law("sigmoid_metric"), runs, groups)
+    assert counts[idx].tolist() == [2, 2, 1, 1, 2, 2]
+
+
+def test_the_fit_that_datasets_suggests_for_accuracy_runs(tmp_path, capsys):
+    """The olmo_ladder accuracy table's suggested command (--run-noise, a metric law) fits: its replicates are
+    runs of several seeds at one N and D, whatever their measured L."""
+    import json
+
+    from conftest import DATASETS, dataset
+
+    dataset("olmo_ladder_bhagia2024/olmo_ladder_final.csv")
+    out = tmp_path / "a.csv"
+    assert main(["datasets", "olmo_ladder", "--option", "target=acc", "--option", "task=hellaswag", "--out", str(out),
+                 "--data-home", str(DATASETS)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("fit it with: "))
+    cmd = shlex.split(line.removeprefix("fit it with: bayes-scaling "))
+    assert "--run-noise" in cmd
+    cmd = [str(tmp_path / "x.nc") if c == "FIT.nc" else "sigmoid_metric" if c == "METRIC_LAW" else c for c in cmd]
+    assert main([*cmd, "--draws", "150", "--tune", "150", "--chains", "2", "--seed", "1"]) == 0
+    capsys.readouterr()
+    import bayes_scaling as bs
+
+    rec = json.loads(bs.FitResult.load(tmp_path / "x.nc").tree.attrs["run_noise"])
+    assert rec["cell_by"] == ["N", "D"] and rec["replicate_cells"] >= 2 and rec["cells"] < 34
