@@ -59,3 +59,44 @@ def test_the_fit_that_datasets_suggests_for_accuracy_runs(tmp_path, capsys):
 
     rec = json.loads(bs.FitResult.load(tmp_path / "x.nc").tree.attrs["run_noise"])
     assert rec["cell_by"] == ["N", "D"] and rec["replicate_cells"] >= 2 and rec["cells"] < 34
+
+
+def test_grouped_fits_name_whose_answer_target_frontier_breakdown_and_isoflop_check_give(tmp_path, capsys):
+    """target and frontier take --group (group y's A and B are 6% above x's: its target needs more compute and its
+    frontier's L* is higher); they, breakdown and isoflop-check name whose answer it is, in JSON and text; isoflop-check
+    without --group refuses to fit one parabola to every group's runs."""
+    import json
+
+    from bayes_scaling.testing import fake_fit, fake_hierarchical_fit
+
+    path = str(fake_hierarchical_fit(draws=100).save(tmp_path / "h.nc"))
+
+    def ask(*argv):
+        assert main([*argv, "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert main(list(argv)) == 0
+        return out, capsys.readouterr().out
+
+    target = {g: ask("target", path, "--loss", "2.3", "--compute", "1e21", *(["--group", g] if g else []))
+              for g in (None, "x", "y")}
+    assert target[None][0]["answer_for"].startswith("the population") and target[None][0]["group"] is None
+    assert target[None][1].startswith("for the population (population values of the varying parameters; --group")
+    assert target["y"][0]["answer_for"] == "group 'y'" and target["y"][1].startswith("for group 'y'")
+    cy, cx = (target[g][0]["compute"]["median"] for g in ("y", "x"))
+    assert cy > 1.2 * cx
+    assert target["y"][0]["p_reach"]["with_the_decisions_plan"] < target["x"][0]["p_reach"]["with_the_decisions_plan"]
+    front = {g: ask("frontier", path, "--compute-min", "1e20", "--compute-max", "1e22", *(["--group", g] if g else []))
+             for g in (None, "x", "y")}
+    assert front[None][1].startswith("for the population") and front["y"][1].startswith("for group 'y'")
+    lx, lp, ly = (front[g][0]["budgets"][-1]["loss_opt"]["median"] for g in ("x", None, "y"))
+    assert lx < lp < ly and ly - lx > 0.01  # 6% of the reducible loss (~0.45 nats/token) apart
+    out, text = ask("breakdown", path)
+    assert out["answer_for"].startswith("the population") and "--group" not in out["answer_for"]
+    assert text.startswith("for the population")
+    assert main(["isoflop-check", path, "--bootstrap", "50"]) == 2
+    assert "--group" in capsys.readouterr().err
+    assert main(["isoflop-check", path, "--bootstrap", "50", "--group", "x", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["answer_for"] == "group 'x'"
+    plain = str(fake_fit(draws=50).save(tmp_path / "plain.nc"))  # no groups: no such key, no line
+    out, text = ask("target", plain, "--loss", "2.3")
+    assert "answer_for" not in out and text.startswith("to reach")
