@@ -100,3 +100,27 @@ def test_grouped_fits_name_whose_answer_target_frontier_breakdown_and_isoflop_ch
     plain = str(fake_fit(draws=50).save(tmp_path / "plain.nc"))  # no groups: no such key, no line
     out, text = ask("target", plain, "--loss", "2.3")
     assert "answer_for" not in out and text.startswith("to reach")
+
+
+def test_counts_below_one_after_unit_conversion_are_refused_not_warned(tmp_path, capsys):
+    """Compute in PF-days read as FLOPs gives D = C / 6N of ~1e-10 tokens; N in billions gives 0.1 parameters: no
+    run has those, so the table is refused in one line naming the column and the option, and nothing is saved."""
+    import bayes_scaling as bs
+    from bayes_scaling.errors import BayesScalingError
+
+    f = pd.DataFrame({"params": [1e8, 4e8, 1e9], "tokens": [2e9, 8e9, 2e10], "compute": [0.1, 1.5, 9.0],
+                      "loss": [3.1, 2.9, 2.7]})
+    f.drop(columns="tokens").to_csv(tmp_path / "pf.csv", index=False)
+    out = tmp_path / "o.nc"
+    assert main(["fit", str(tmp_path / "pf.csv"), "--law", "chinchilla", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "tokens D derived as C / (6 N) reach 1.67e-10" in err and "--compute-unit pf-days" in err
+    assert "compute" in err and len(err.splitlines()) == 1 and not out.exists()
+    with pytest.raises(BayesScalingError, match="compute column 'compute' gives 0.1 FLOPs") as e:
+        bs.load_runs(f)
+    assert e.value.quantity == "compute_unit"
+    with pytest.raises(BayesScalingError, match="parameters column 'params' has 0.001 parameters") as e:
+        bs.load_runs(f.assign(params=f["params"] / 1e11), compute_col=None)
+    assert e.value.quantity == "N"
+    runs = bs.load_runs(f.drop(columns="tokens"), compute_unit="pf-days")  # read in its unit: loads
+    assert runs.frame["D"].min() > 1e9
