@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 
 import numpy as np
@@ -124,3 +125,40 @@ def test_counts_below_one_after_unit_conversion_are_refused_not_warned(tmp_path,
     assert e.value.quantity == "N"
     runs = bs.load_runs(f.drop(columns="tokens"), compute_unit="pf-days")  # read in its unit: loads
     assert runs.frame["D"].min() > 1e9
+
+
+def test_messages_name_the_ensemble_the_predictor_unit_and_a_budget_too_small(tmp_path, capsys):
+    """predict-metric / target-metric name an ensemble loss fit's members; a metric fit's summary gives L0 and k in
+    the recorded unit of L; a budget that cannot train one parameter on one token says to raise --compute."""
+    import json
+
+    import bayes_scaling as bs
+    from bayes_scaling.result import EnsembleResult
+    from bayes_scaling.testing import fake_fit, runs_frame
+
+    a = fake_fit(draws=50)
+    b = fake_fit("chinchilla_tied", {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.32}, draws=50, runs=a.runs)
+    ens = str(EnsembleResult({"chinchilla": a, "chinchilla_tied": b}, {"chinchilla": 0.5, "chinchilla_tied": 0.5},
+                             {"method": "test"}).save(tmp_path / "ens.nc"))
+    sigmoid = {"b": 0.25, "r": 2 / 3, "L0": 2.5, "k": 4.0}
+    runs = bs.load_runs(runs_frame("sigmoid_metric", sigmoid, sigma=0.02), extra_cols={"L": "L"},
+                        predictor_unit="bits/byte")
+    m = str(fake_fit("sigmoid_metric", sigmoid, draws=50, sigma=0.02, runs=runs).save(tmp_path / "m.nc"))
+    assert main(["predict-metric", ens, m, "--params", "1e9", "--tokens", "2e10"]) == 2  # L in bits/byte, loss in nats
+    assert "but the ensemble of chinchilla, chinchilla_tied fit's losses are in nats/token" in capsys.readouterr().err
+    assert main(["summary", m, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows["L0"]["unit"] == "bits/byte" and rows["k"]["unit"] == "1 / (bits/byte)"
+    m = str(fake_fit("sigmoid_metric", sigmoid, draws=50, sigma=0.02).save(tmp_path / "m.nc"))  # L's unit unknown
+    assert main(["predict-metric", ens, m, "--params", "1e9", "--tokens", "2e10"]) == 0
+    assert "(ensemble of chinchilla, chinchilla_tied -> sigmoid_metric):" in capsys.readouterr().out
+    assert main(["target-metric", ens, m, "--target", "0.6"]) == 0
+    assert "(sigmoid_metric of ensemble of chinchilla, chinchilla_tied;" in capsys.readouterr().out
+    assert main(["summary", m]) == 0
+    assert re.search(r"^L0 +units of L ", capsys.readouterr().out, re.M)
+    plain = str(a.save(tmp_path / "a.nc"))
+    assert main(["allocate", plain, "--compute", "1e-5"]) == 2
+    err = capsys.readouterr().err
+    assert "the budget is too small" in err and "raise the compute budget [--compute]" in err
+    assert main(["breakdown", plain, "--budget", "1e-5"]) == 2
+    assert "[--budget]" in capsys.readouterr().err

@@ -88,10 +88,9 @@ def cmd_breakdown(args) -> int:
                          f"(N from {n_obs.min():.3g} to {10 * n_obs.max():.3g})")
             lines += [interval_line("gamma", g, fmt=".3f"), interval_line("k", out["data_requirement"]["k"])]
         if budget is not None:
-            from bayes_scaling.queries.allocate import decide
             from bayes_scaling.queries.extrapolation import extrapolation_report
 
-            d = decide(result, budget)
+            d = _decide(result, budget)
             rep = extrapolation_report(result, {"N": np.array([d.N]), "D": np.array([d.D]), "C": np.array([budget])}, ci)
             out["extrapolation_at_budget"] = rep
             lines.append(f"at the budget's decision (N = {d.N:.3g}, D = {d.D:.3g}): decades beyond the data "
@@ -175,10 +174,8 @@ def _ensemble_breakdown(args, result) -> int:
                   interval_line("gamma", out["data_requirement"]["gamma"], fmt=".3f"),
                   interval_line("k", out["data_requirement"]["k"]), *member_lines(out["gamma_by_law_form"], "gamma")]
     if args.budget is not None:
-        from bayes_scaling.queries.allocate import decide
-
         budget = to_flops(args.budget, args.compute_unit)
-        d = decide(result, budget)
+        d = _decide(result, budget)
         rep = extrapolation_report(result, {"N": np.array([d.N]), "D": np.array([d.D]), "C": np.array([budget])}, ci)
         out["extrapolation_at_budget"] = rep
         lines.append(f"at the budget's decision (N = {d.N:.3g}, D = {d.D:.3g}): decades beyond the data "
@@ -188,6 +185,18 @@ def _ensemble_breakdown(args, result) -> int:
                  f"interval of the mixture" + (" - WARNING: the fit misses them" if check["poor_fit"] else ""))
     out["diagnostics"] = diagnostics_record(result)
     return emit([*lines, diagnostics_line(result)], out, as_json=args.json)
+
+
+def _decide(result, budget: float):
+    """The decision at ``--budget`` (FLOPs); a budget error names ``--budget``, this command's flag for it."""
+    from bayes_scaling.queries.allocate import decide
+
+    try:
+        return decide(result, budget)
+    except BayesScalingError as e:
+        if e.quantity != "C":
+            raise
+        raise BayesScalingError(*e.problems, quantity="budget") from None
 
 
 def _population(result) -> dict:
