@@ -85,10 +85,8 @@ UNIT_MISTAKES = {
     "loss in percent of 10": (lambda f: f.assign(loss=f["loss"] * 10), [], "loss up to"),
     "N in millions, no compute": (lambda f: f.drop(columns="compute").assign(params=f["params"] / 1e6), [],
                                   "parameters N spans"),
-    "N in billions": (lambda f: f.assign(params=f["params"] / 1e9), [], "parameters N"),
     "D in millions": (lambda f: f.drop(columns="compute").assign(tokens=f["tokens"] / 1e6), [], "tokens per parameter"),
     "FLOPs read as PF-days": (lambda f: f.drop(columns="tokens"), ["--compute-unit", "pf-days"], "training tokens D"),
-    "PF-days read as FLOPs": (lambda f: f.assign(compute=f["compute"] / PF_DAY_FLOPS), [], "PF-days"),
     "C off by 1e3": (lambda f: f.assign(compute=f["compute"] * 1e3), [], "thousands"),
     "C off by 1e6": (lambda f: f.assign(compute=f["compute"] / 1e6), [], "millions"),
 }
@@ -100,6 +98,23 @@ def test_unit_mistakes_fail_under_strict_before_the_fit(case, work, capsys):
     path = write_runs(work, "runs.csv", transform)
     line = run(["fit", path, "--law", "chinchilla", "--out", "fit.nc", "--strict", *extra], capsys, work)
     assert "implausible runs" in line and match in line
+
+
+#: Unit mistakes that leave a count below 1 (parameters, tokens, FLOPs): refused with or without --strict.
+IMPOSSIBLE_UNITS = {
+    "N in billions": (lambda f: f.assign(params=f["params"] / 1e9), "parameters column 'params' has", "[--params-col]"),
+    "PF-days read as FLOPs": (lambda f: f.assign(compute=f["compute"] / PF_DAY_FLOPS),
+                              "compute column 'compute' gives", "--compute-unit pf-days"),
+}
+
+
+@pytest.mark.parametrize("case", list(IMPOSSIBLE_UNITS))
+@pytest.mark.parametrize("strict", [[], ["--strict"]])
+def test_counts_below_one_are_refused_with_or_without_strict(case, strict, work, capsys):
+    transform, match, option = IMPOSSIBLE_UNITS[case]
+    path = write_runs(work, "runs.csv", transform)
+    line = run(["fit", path, "--law", "chinchilla", "--out", "fit.nc", *strict], capsys, work)
+    assert match in line and option in line and "below 1" in line
 
 
 @pytest.mark.parametrize("case", ["loss x80", "N in millions, no compute", "FLOPs read as PF-days", "C off by 1e3"])

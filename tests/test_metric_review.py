@@ -296,8 +296,8 @@ def test_datasets_suggests_run_noise_for_replicates_and_not_for_checkpoints(tmp_
     home = str(DATASETS)
     base = ["datasets", "olmo_ladder", "--data-home", home]
     assert main([*base, "--option", "target=acc", "--option", "task=piqa", "--out", str(tmp_path / "a.csv")]) == 0
-    text = capsys.readouterr().out  # replicates at 190M-1xC and 1B-1xC, but each seed has its own L: none for a metric law
-    assert "--run-noise" not in text.splitlines()[-1] and "each seed's predictor L differs" in text
+    text = capsys.readouterr().out  # replicates at 190M-1xC and 1B-1xC (keyed on N, D: each seed measures its own L)
+    assert "--run-noise --law METRIC_LAW" in text.splitlines()[-1]
     assert main([*base, "--out", str(tmp_path / "c4.csv")]) == 0
     text = capsys.readouterr().out
     assert "(N, D) hold runs of several seeds (replicates): add --run-noise" in text and "--run-noise --law" not in text

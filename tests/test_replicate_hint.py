@@ -17,15 +17,13 @@ def _ladder(**extra):
     return pd.DataFrame({"params": n, "tokens": 20 * n, "seed": [0, 1] * 3, **extra})
 
 
-def test_a_metric_tables_replicates_with_their_own_L_are_not_replicates_of_a_metric_law():
+def test_a_metric_tables_seeds_are_replicates_although_each_measures_its_own_L():
     loss = np.repeat([3.0, 2.8, 2.6], 2) + np.tile([0.0, 0.01], 3)  # each seed's own predictor L
     frame = _ladder(metric=np.linspace(0.3, 0.6, 6), L=loss)
     runs = bs.load_runs(frame, extra_cols={"L": "L"}, seed_col="seed")
-    assert configurations(bs.get_law("sigmoid_metric"), runs)[1].max() == 1  # what fit --run-noise sees: none
-    assert replicated_configurations(runs) == (0, ("N", "D", "L"))
-    assert "--run-noise" not in export_frame(runs)[1]
-    same_l = bs.load_runs(frame.assign(L=np.repeat([3.0, 2.8, 2.6], 2)), extra_cols={"L": "L"}, seed_col="seed")
-    assert replicated_configurations(same_l)[0] == 3 and "--run-noise" in export_frame(same_l)[1]
+    assert configurations(bs.get_law("sigmoid_metric"), runs)[1].max() == 2  # what fit --run-noise sees: keyed on N, D
+    assert replicated_configurations(runs) == (3, ("N", "D"))
+    assert "--run-noise" in export_frame(runs)[1]
 
 
 def test_a_loss_tables_replicates_are_keyed_on_every_input_it_carries():

@@ -9,7 +9,7 @@ import numpy as np
 
 from bayes_scaling.commands.args import (add_ci_arg, add_compute_unit_arg, add_json_arg, positive_float, refuse_unused,
                                          seed_value, to_flops)
-from bayes_scaling.commands.output import diagnostics_line, diagnostics_record, emit, interval_line
+from bayes_scaling.commands.output import diagnostics_line, diagnostics_record, emit, group_answer, interval_line
 from bayes_scaling.conventions import flops_to_pf_days, pct, is_ensemble
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.posterior.intervals import summary_record as rec
@@ -26,8 +26,8 @@ def cmd_breakdown(args) -> int:
         return _ensemble_breakdown(args, result)
     law = result.law
     ci = args.ci
-    out: dict[str, Any] = {"law": law.name}
-    lines = [f"breakdown checks for a {law.name} fit ({law.formula})"]
+    out: dict[str, Any] = {"law": law.name, **_population(result)}
+    lines = [*_for_line(out), f"breakdown checks for a {law.name} fit ({law.formula})"]
     budget = None if args.budget is None else to_flops(args.budget, args.compute_unit)
     nd = law.name != "kaplan_c" and set(law.input_names) == {"N", "D"}
     single_axis = law.name.startswith(("power_", "bnsl"))
@@ -88,10 +88,9 @@ def cmd_breakdown(args) -> int:
                          f"(N from {n_obs.min():.3g} to {10 * n_obs.max():.3g})")
             lines += [interval_line("gamma", g, fmt=".3f"), interval_line("k", out["data_requirement"]["k"])]
         if budget is not None:
-            from bayes_scaling.queries.allocate import decide
             from bayes_scaling.queries.extrapolation import extrapolation_report
 
-            d = decide(result, budget)
+            d = _decide(result, budget)
             rep = extrapolation_report(result, {"N": np.array([d.N]), "D": np.array([d.D]), "C": np.array([budget])}, ci)
             out["extrapolation_at_budget"] = rep
             lines.append(f"at the budget's decision (N = {d.N:.3g}, D = {d.D:.3g}): decades beyond the data "
@@ -154,8 +153,9 @@ def _ensemble_breakdown(args, result) -> int:
     refuse_unused(args, {"--breaks": ("breaks", 1), "--seed": ("seed", 0)}, "to a power_* or bnsl* fit (breaks)")
     ci, n_obs = args.ci, result.runs.frame["N"]
     lo, hi = float(n_obs.min()), 10 * float(n_obs.max())
-    out: dict[str, Any] = {"law": "ensemble", "laws": {k: m.law.name for k, m in result.members.items()}}
-    lines = [f"breakdown checks for an ensemble of {len(result.members)} law forms ({', '.join(out['laws'])})"]
+    out: dict[str, Any] = {"law": "ensemble", "laws": {k: m.law.name for k, m in result.members.items()},
+                           **_population(result)}
+    lines = [*_for_line(out), f"breakdown checks for an ensemble of {len(result.members)} law forms ({', '.join(out['laws'])})"]
     skip = overfitting_refusal([m.law for m in result.members.values()])
     if skip is not None:  # every member's D term must be an overfitting penalty for the mixture's requirement
         refuse_unused(args, {"--delta": ("delta", 0.02)}, "to laws whose D term is an overfitting penalty, as "
@@ -174,10 +174,8 @@ def _ensemble_breakdown(args, result) -> int:
                   interval_line("gamma", out["data_requirement"]["gamma"], fmt=".3f"),
                   interval_line("k", out["data_requirement"]["k"]), *member_lines(out["gamma_by_law_form"], "gamma")]
     if args.budget is not None:
-        from bayes_scaling.queries.allocate import decide
-
         budget = to_flops(args.budget, args.compute_unit)
-        d = decide(result, budget)
+        d = _decide(result, budget)
         rep = extrapolation_report(result, {"N": np.array([d.N]), "D": np.array([d.D]), "C": np.array([budget])}, ci)
         out["extrapolation_at_budget"] = rep
         lines.append(f"at the budget's decision (N = {d.N:.3g}, D = {d.D:.3g}): decades beyond the data "
@@ -187,6 +185,28 @@ def _ensemble_breakdown(args, result) -> int:
                  f"interval of the mixture" + (" - WARNING: the fit misses them" if check["poor_fit"] else ""))
     out["diagnostics"] = diagnostics_record(result)
     return emit([*lines, diagnostics_line(result)], out, as_json=args.json)
+
+
+def _decide(result, budget: float):
+    """The decision at ``--budget`` (FLOPs); a budget error names ``--budget``, this command's flag for it."""
+    from bayes_scaling.queries.allocate import decide
+
+    try:
+        return decide(result, budget)
+    except BayesScalingError as e:
+        if e.quantity != "C":
+            raise
+        raise BayesScalingError(*e.problems, quantity="budget") from None
+
+
+def _population(result) -> dict:
+    """A grouped fit's breakdown is the population's (its varying parameters at their population values)."""
+    who = group_answer(result, None, flag=False)
+    return {} if who is None else {"group": None, "answer_for": who}
+
+
+def _for_line(out: dict) -> list[str]:
+    return [f"for {out['answer_for']}"] if "answer_for" in out else []
 
 
 #: Options of Kaplan's contradiction point (flag -> (dest, default)): a kaplan_c fit's only.

@@ -50,7 +50,7 @@ def replicated_configurations(runs, inputs: tuple[str, ...] | None = None) -> tu
     """(how many configurations hold runs of two or more seeds, the columns that define one): replicates, whose
     scatter ``fit --run-noise`` separates from the law's misfit, counted as the fit counts them
     (:func:`~bayes_scaling.inference.model.input_configurations`) over every input of the table's kind of law it
-    carries (a metric law's L, which each replicate evaluates anew; a loss law's N, D, C, U, X, S) and the groups of
+    carries (a metric law's L, keyed on the N and D that were set since each seed measures its own; a loss law's N, D, C, U, X, S) and the groups of
     the first suggested ``--group-col``: a law of fewer of them, or a fit without groups, sees these replicates too,
     so the hint holds for whichever LAW is fitted (``inputs``: these instead). (0, ()) for a table without seeds or of
     checkpoints (rows sharing a ``run_id``), which is not to be fitted row by row (load_runs warns)."""
@@ -164,9 +164,6 @@ def cmd_datasets(args) -> int:
         units = [f"column metric is a metric (a fraction, no loss unit): fit it with a metric law ({', '.join(metric)}); "
                  f"a loss law is refused" + ("" if runs.predictor_unit else "; the unit of its predictor L is unknown "
                                              "(not recorded): give --loss-unit only if you know it")]
-        if not replicated_configurations(runs)[0] and (n_nd := replicated_configurations(runs, ("N", "D"))[0]):
-            units.append(f"{n_nd} configuration(s) (N, D) hold runs of several seeds, but each seed's predictor L "
-                         f"differs: a metric law of L sees no replicates there, so --run-noise is not suggested")
     n_rep, by = replicated_configurations(runs)
     if n_rep and runs.loss_unit is not None:  # a loss law's default spec is Student-t: run noise needs a Normal
         units.append(f"{n_rep} configuration(s) ({', '.join(by)}) hold runs of several seeds (replicates): add --run-noise to split "

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from bayes_scaling.commands.args import add_ci_arg, add_json_arg, int_at_least, seed_value
-from bayes_scaling.commands.output import emit, query_lines, query_record
+from bayes_scaling.commands.output import emit, group_answer, query_lines, query_record
 from bayes_scaling.conventions import MAX_MONTE_CARLO, pct
 from bayes_scaling.errors import BayesScalingError
 
@@ -14,6 +14,10 @@ def cmd_isoflop_check(args) -> int:
     from bayes_scaling.result import load_fit
 
     result = load_fit(args.fit)
+    if args.group is None and getattr(result, "hierarchy", None) is not None:  # one parabola would mix the groups' runs
+        raise BayesScalingError(f"the fit is grouped (by {result.hierarchy.get('group_col')!r}): name whose runs to check "
+                                f"with --group LABEL (one parabola over every group's runs mixes their optima)",
+                                quantity="group")
     try:
         table = approach2_check(result, group=args.group, n_boot=args.bootstrap, seed=args.seed, ci_prob=args.ci)
     except BayesScalingError as e:
@@ -24,8 +28,12 @@ def cmd_isoflop_check(args) -> int:
     records = table.to_dict(orient="records")
     out = {"law": result.law.name, "ci_prob": args.ci, "cost_law": table.attrs["cost_law"], "budgets": records,
            "n_disagree": int((~table["agree"]).sum()), **query_record(result, args.ci)}  # the runs' budgets: no guard
+    if (who := group_answer(result, args.group)) is not None:
+        out.update(group=args.group, answer_for=who)
 
     def text():
+        if "answer_for" in out:
+            yield f"for {out['answer_for']}"
         pct_text = pct(args.ci)
         yield f"Approach 2 check of {result.law.name}: N* by budget, parabola (bootstrap {pct_text}) vs fit ({pct_text})"
         yield f"  along each budget's curve in {out['cost_law']}"

@@ -10,6 +10,7 @@ from bayes_scaling.commands.args import add_ci_arg, add_json_arg, positive_float
 from bayes_scaling.commands.output import (diagnostics_line, diagnostics_record, emit, extrapolation_lines,
                                            group_answer, infinite_as_null, interval_line, met_at_any_budget,
                                            reach_lines, reach_records)
+from bayes_scaling.queries.metric_chain import loss_fit_name
 
 
 def _fits(args):
@@ -96,7 +97,7 @@ def cmd_predict_metric(args) -> int:
 
     def text():
         q = ", ".join(f"{k} = {v:.4g}" for k, v in out["query"].items())
-        yield f"metric at {q} ({loss_fit.law.name} -> {metric_fit.law.name}):"
+        yield f"metric at {q} ({loss_fit_name(loss_fit)} -> {metric_fit.law.name}):"
         yield from group_lines(out)
         yield interval_line(f"loss of a new run ({loss_unit})", out["loss"])
         yield interval_line("metric law at that loss", out["metric"])
@@ -133,10 +134,10 @@ def cmd_target_metric(args) -> int:
     def text():
         yield from (line.strip() for line in group_lines(out))
         if out["p_met_at_any_budget"] == 1:
-            yield f"{args.target:.3g} ({metric_fit.law.name} of {loss_fit.law.name}): {met_at_any_budget(metric=True)}"
+            yield f"{args.target:.3g} ({metric_fit.law.name} of {loss_fit_name(loss_fit)}): {met_at_any_budget(metric=True)}"
         else:
             yield (f"compute for the optimal plan to reach {args.target:.3g} ({metric_fit.law.name} of "
-                   f"{loss_fit.law.name}; P(unreachable at any budget) = {out['p_unreachable']:.3f}):")
+                   f"{loss_fit_name(loss_fit)}; P(unreachable at any budget) = {out['p_unreachable']:.3f}):")
             yield interval_line("compute (FLOPs)", out["compute"], inf="unreachable")
         yield from reach_lines(out, metric=True) if out["p_met_at_any_budget"] < 1 else ()
         if args.budget is not None:

@@ -75,13 +75,14 @@ def covariates_line(records: list[dict]) -> str | None:
     return "at " + ", ".join(f"{r['name']} = {r['value']:.4g} ({r['source']})" for r in records)
 
 
-def group_answer(result, group: str | None) -> str | None:
+def group_answer(result, group: str | None, *, flag: bool = True) -> str | None:
     """Whom a hierarchical fit's answer is for (None for a fit without groups): the population without a group
-    (the varying parameters at their population values), an unseen group (``"new"``), or the group named."""
+    (the varying parameters at their population values), an unseen group (``"new"``), or the group named.
+    ``flag``: the command takes ``--group`` (said beside the population)."""
     if getattr(result, "hierarchy", None) is None:
         return None
-    return {None: "the population (population values of the varying parameters; --group LABEL for a group, "
-                  "--group new for an unseen one)",
+    hint = "; --group LABEL for a group, --group new for an unseen one" if flag else ""
+    return {None: f"the population (population values of the varying parameters{hint})",
             "new": "an unseen group (group values drawn around the population)"}.get(group, f"group {group!r}")
 
 

@@ -131,7 +131,7 @@ def cmd_target(args) -> int:
         refuse_unused(args, {"--compute-unit": ("compute_unit", "flops")}, "to --compute (the answer gives both units)")
     result = load_fit(args.fit)
     cost = query_cost(args, result)
-    ds = compute_for_loss(result, args.loss, cost=cost)
+    ds = compute_for_loss(result, args.loss, cost=cost, group=args.group)
     ci = args.ci
     out: dict[str, Any] = {
         "target_loss": args.loss, "cost": cost.describe(),
@@ -143,14 +143,16 @@ def cmd_target(args) -> int:
         "D_opt": rec(ds["D_opt"], ci),
         "units": units_record(result),
     }
-    by_form = member_records(result, lambda m: compute_for_loss(m, args.loss, cost=cost)["compute"], ci)
+    by_form = member_records(result, lambda m: compute_for_loss(m, args.loss, cost=cost, group=args.group)["compute"],
+                             ci)
     if by_form:
         out["compute_by_law_form"] = by_form
     if args.compute is not None:
         out["budget_flops"] = budget_flops(args)
-        d = decide(result, out["budget_flops"], cost=cost)
+        d = decide(result, out["budget_flops"], cost=cost, group=args.group)
         out["p_reach"] = {"with_the_decisions_plan": d.p_reach(args.loss),
-                          "if_the_optimal_N_were_known": prob_reach(result, args.loss, out["budget_flops"], cost=cost),
+                          "if_the_optimal_N_were_known": prob_reach(result, args.loss, out["budget_flops"], cost=cost,
+                                                                    group=args.group),
                           "decision": {"N": d.N, "D": d.D, "utility": d.utility}}
     where = {q: out[k]["median"] for q, k in (("N", "N_opt"), ("D", "D_opt"), ("C", "compute"))}
     if where["C"] == 0:  # the median draw needs no budget: no plan to guard
@@ -164,8 +166,12 @@ def cmd_target(args) -> int:
     out["diagnostics"] = diagnostics_record(result)
     for key in ("compute", "compute_pf_days", "N_opt", "D_opt"):
         out[key] = infinite_as_null(out[key])
+    if (who := group_answer(result, args.group)) is not None:
+        out.update(group=args.group, answer_for=who)
 
     def text():
+        if "answer_for" in out:
+            yield f"for {out['answer_for']}"
         if out["p_met_at_any_budget"] == 1:
             yield f"a loss of {args.loss:g} {result.loss_unit}: {met_at_any_budget()} in every draw"
         else:
@@ -203,12 +209,13 @@ def cmd_frontier(args) -> int:
             if given:
                 raise BayesScalingError(f"{option} does not apply to a kaplan_ns fit, whose frontier counts "
                                         f"C = 6 N B S (Kaplan et al. 2020, Appendix B): drop the option")
+        refuse_unused(args, {"--group": ("group", None)}, "to a law of N and D (a kaplan_ns frontier is the population's)")
         return _kaplan_frontier(args, result, lo, hi)
     refuse_unused(args, {"--converged-within": ("converged_within", 0.02)}, "to a kaplan_ns fit")
     cost = query_cost(args, result)
-    fe = quiet_cost_range(frontier_exponents, result, lo, hi, cost=cost)  # the table's budgets warn once
+    fe = quiet_cost_range(frontier_exponents, result, lo, hi, cost=cost, group=args.group)  # the budgets warn once
     budgets = np.geomspace(lo, hi, args.points)
-    opt = compute_optimal(result, budgets, cost=cost)
+    opt = compute_optimal(result, budgets, cost=cost, group=args.group)
     ci = args.ci
     rows = []
     for i, c in enumerate(budgets):
@@ -220,11 +227,16 @@ def cmd_frontier(args) -> int:
            **frontier_guard(result, {"N": [r["N_opt"]["median"] for r in rows],
                                      "D": [r["D_opt"]["median"] for r in rows], "C": budgets}, ci),
            "diagnostics": diagnostics_record(result)}
-    by_form = member_records(result, lambda m: compute_optimal(m, [hi], cost=cost)["N_opt"].isel(budget=0, drop=True), ci)
+    by_form = member_records(result, lambda m: compute_optimal(m, [hi], cost=cost, group=args.group)["N_opt"].isel(
+        budget=0, drop=True), ci)
     if by_form:
         out["N_opt_at_compute_max_by_law_form"] = by_form
+    if (who := group_answer(result, args.group)) is not None:
+        out.update(group=args.group, answer_for=who)
 
     def text():
+        if "answer_for" in out:
+            yield f"for {out['answer_for']}"
         yield f"compute-optimal frontier from {lo:.3g} to {hi:.3g} FLOPs (training cost {cost.describe()}):"
         yield interval_line("a in N* ~ C^a", out["a"], fmt=".3f")
         yield interval_line("b in D* ~ C^b", out["b"], fmt=".3f")
@@ -280,8 +292,12 @@ def _kaplan_frontier(args, result, lo: float, hi: float) -> int:
     out.update(frontier_guard(result, {"N": [r["N_opt"]["median"] for r in rows],
                                        "S": [r["S_min"]["median"] for r in rows]}, ci))
     out["diagnostics"] = diagnostics_record(result)
+    if (who := group_answer(result, None, flag=False)) is not None:
+        out.update(group=None, answer_for=who)
 
     def text():
+        if "answer_for" in out:
+            yield f"for {out['answer_for']}"
         yield (f"Kaplan compute-efficient frontier (Appendix B; C = 6 N B S with B_crit), {budgets[0]:.3g} to "
                f"{budgets[-1]:.3g} PF-days:")
         yield interval_line("N ~ C^p_N", out["p_N"], fmt=".3f")
@@ -311,6 +327,7 @@ def add_parsers(sub) -> None:
         add_cost_args(p, stored=False)
         add_ci_arg(p)
         add_json_arg(p)
+        p.add_argument("--group", default=None, help="hierarchical fits: a group label, or 'new' for an unseen group")
 
     p = sub.add_parser("allocate", help="compute-optimal N and D at a budget, the decision, and alternatives")
     common(p)
@@ -321,7 +338,6 @@ def add_parsers(sub) -> None:
     p.add_argument("--alt-params", type=positive_float, action="append", help="compare with your own N; repeatable")
     p.add_argument("--max-params", type=positive_float, default=None, help="largest feasible N")
     p.add_argument("--max-tokens", type=positive_float, default=None, help="tokens available")
-    p.add_argument("--group", default=None, help="hierarchical fits: a group label, or 'new' for an unseen group")
     add_covariate_value_arg(p)
     p.set_defaults(func=cmd_allocate)
 

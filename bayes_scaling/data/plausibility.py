@@ -103,6 +103,38 @@ def plausibility_problems(frame: pd.DataFrame, *, metric: bool | None = None,
     return out
 
 
+def refuse_impossible(frame: pd.DataFrame, columns: dict[str, str | None], compute_unit: str) -> None:
+    """Raise, naming the column and the option that fixes it, where N, D or C (canonical units: parameters,
+    tokens, FLOPs) is below 1 in some run: no count of parameters, tokens or FLOPs is, so the column was read in
+    another unit (PF-days as FLOPs, billions of parameters ...); such a table is refused, not fitted with a
+    warning. ``columns``: the source column of each quantity (None: absent or derived)."""
+    pf = "use --compute-unit pf-days (compute_unit='pf-days' in Python) if it is in PF-days"
+    for q in ("N", "D", "C"):
+        if q not in frame:
+            continue
+        v = frame[q].to_numpy(float)
+        if not (v < 1).any():
+            continue
+        row, worst = int(np.argmax(v < 1)) + 1, float(v.min())
+        col = columns.get(q)
+        if q == "D" and col is None:  # D = C / (6 N): the compute (or the parameters) in another unit
+            fix = (f"compute column {columns.get('C')!r} read in {compute_unit}: {pf}, or give N as a count of "
+                   f"parameters" if compute_unit == "flops" else
+                   f"compute column {columns.get('C')!r} or parameters column {columns.get('N')!r} is in another unit")
+            msg = f"tokens D derived as C / (6 N) reach {worst:.3g} (below 1 token, data row {row}): {fix}"
+        elif q == "C":
+            fix = (pf if compute_unit == "flops" else "give compute in FLOPs or PF-days, as --compute-unit says")
+            msg = (f"compute column {col!r} gives {worst:.3g} FLOPs after conversion from {compute_unit} (below 1 "
+                   f"FLOP, data row {row}): {fix}")
+        else:
+            what = "parameters" if q == "N" else "tokens"
+            msg = (f"{what} column {col!r} has {worst:.3g} {what} (below 1, data row {row}): give a count of {what} "
+                   f"(7e9, not 7 for billions)")
+        if q == "N" or (q == "D" and col is not None):
+            raise BayesScalingError(msg, quantity=q, column=True)
+        raise BayesScalingError(msg, quantity="compute_unit")  # the compute's unit, named in the message
+
+
 def check_plausible(problems: list[str] | tuple[str, ...], *, strict: bool = False, stacklevel: int = 3) -> None:
     """Warn once per problem (one line each), or raise them as one :class:`BayesScalingError` when
     ``strict``."""

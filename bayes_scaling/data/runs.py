@@ -28,7 +28,7 @@ from bayes_scaling.conventions import (
     check_loss_unit,
     compute_to_flops,
 )
-from bayes_scaling.data.plausibility import UNIT_FACTOR, check_plausible, plausibility_problems
+from bayes_scaling.data.plausibility import UNIT_FACTOR, check_plausible, plausibility_problems, refuse_impossible
 from bayes_scaling.data.repeats import repeated_runs_note
 from bayes_scaling.data.sources import read_source
 from bayes_scaling.data.table import (CHANCE_COLUMN, EXTRA_QUANTITIES, METRIC_COLUMN, NOTES_COLUMN, RUN_ID_COLUMN,
@@ -277,6 +277,7 @@ def load_runs(
     if "D" not in out and "C" in out and "N" in out:
         out["D"] = out["C"] / (FLOPS_PER_PARAM_TOKEN * out["N"])
         derived.append("D = C / (6 N)")
+    refuse_impossible(out, {"N": params_c, "D": tokens_c, "C": compute_c}, compute_unit)
     if "C" not in out and "N" in out and "D" in out:
         out["C"] = FLOPS_PER_PARAM_TOKEN * out["N"] * out["D"]
         derived.append("C = 6 N D")

@@ -68,15 +68,20 @@ def configurations(law, runs: RunTable, groups=None) -> tuple[np.ndarray, np.nda
     data_constrained, the recorded steps and batch behind Kaplan's S_min, which moves with each run's loss: C aside
     where N and D define it), every covariate and group (``groups``: a
     label per run, or None) are one configuration; two or more there are replicates, whose expected loss is one.
-    The one rule of run noise and of held-out misses' weights."""
+    A metric law's input L is each run's own measured loss, so it is keyed on what was set instead: N and D (or C)
+    where the table has them. The one rule of run noise and of held-out misses' weights."""
     return input_configurations(law.input_names, runs, groups)
 
 
 def input_configurations(input_names, runs: RunTable, groups=None) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """:func:`configurations` of a law whose inputs are ``input_names`` (quantity symbols, e.g. ("N", "D", "U")),
-    for a caller that knows the inputs but not yet the law (``datasets``' hint of run noise)."""
+    for a caller that knows the inputs but not yet the law (``datasets``' hint of run noise). An input ``L`` (a
+    metric law's measured loss, which differs by seed) is keyed on what was set: N and D, else C."""
     nd = runs.has("N") and runs.has("D")
-    inputs = (("N", "D") if nd else ()) + tuple(q for q in input_names if not (nd and q in ("N", "D", "C")))
+    names = tuple(input_names)
+    if "L" in names and (set_by := ("N", "D") if nd else ("C",) if runs.has("C") else ()):
+        names = set_by + tuple(q for q in names if q != "L")  # L differs by seed: the run's N, D were chosen
+    inputs = (("N", "D") if nd else ()) + tuple(q for q in names if not (nd and q in ("N", "D", "C")))
     if "S" in inputs and "steps_raw" in runs.frame:  # Kaplan's S_min depends on each run's own loss: key on what was set
         inputs = tuple(q for q in inputs if q != "S") + ("steps_raw",) + (("B",) if "B" in runs.frame else ())
     covs = tuple(c for c in runs.covariate_names if c in runs.frame)

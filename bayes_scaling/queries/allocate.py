@@ -203,6 +203,9 @@ def decide(result, compute: float, *, utility: str = "mean", max_params: float |
         lo_c = max(lo_c, float(bisect_decreasing(lambda u: draws.log_tokens(log_ct, u), np.log(max_tokens),
                                                  -60.0, log_ct + 60.0)))
         constraints["max_tokens"] = float(max_tokens)
+    if log_ct < 0:  # no limit helps: C / k < 1 cannot buy N >= 1 parameter trained on D >= 1 token
+        raise BayesScalingError(f"the budget is too small: C = {c:.3g} FLOPs cannot train one parameter on one token "
+                                f"({cost.describe()}): raise the compute budget", quantity="C")
     if lo_c > hi_c:
         raise BayesScalingError(
             f"no feasible plan at C = {c:.3g} FLOPs: N <= {max_params or np.inf:.3g} and D <= {max_tokens or np.inf:.3g} "

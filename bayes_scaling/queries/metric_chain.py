@@ -35,12 +35,21 @@ def _check(loss_fit, metric_fit) -> None:
     check_predictor_unit(loss_fit, metric_fit)
 
 
+def loss_fit_name(loss_fit) -> str:
+    """The loss fit of a chain as its messages name it: its law, or an ensemble's members' laws."""
+    from bayes_scaling.conventions import is_ensemble
+
+    if is_ensemble(loss_fit):
+        return "ensemble of " + ", ".join(m.law.name for m in loss_fit.members.values())
+    return loss_fit.law.name
+
+
 def check_predictor_unit(loss_fit, metric_fit) -> None:
     """Refuse a chain whose loss fit's losses are not in the unit of the metric fit's predictor L, where the
     metric fit records that unit (``predictor_unit``; None, unknown, is not refused here)."""
     want, have = getattr(metric_fit, "predictor_unit", None), loss_unit_of(loss_fit)
     if want is not None and want != have:
-        raise BayesScalingError(f"the {metric_fit.law.name} fit's predictor L is in {want} but the {loss_fit.law.name} "
+        raise BayesScalingError(f"the {metric_fit.law.name} fit's predictor L is in {want} but the {loss_fit_name(loss_fit)} "
                                 f"fit's losses are in {have}: chain it with a loss fit of losses in {want} "
                                 f"(fit --loss-unit {want}), or refit the metric law with L in {have}",
                                 quantity="loss_unit")

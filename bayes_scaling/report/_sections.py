@@ -16,7 +16,7 @@ from bayes_scaling.plots.common import budget_labels, is_nd, pct
 from bayes_scaling.report._model import (Para, Section, Table, draws_interval, figure_item, interval, interval_header,
                                          attempts_table, num, sampler_settings)
 from bayes_scaling.specs.moments import contraction_label
-from bayes_scaling.specs.units import summary_unit
+from bayes_scaling.specs.units import in_predictor_unit, summary_unit
 
 KIND_NOTE = {
     "total": "total parameters as the fit declares them (--params-kind total; Hoffmann et al. 2022 count every "
@@ -106,8 +106,8 @@ def law_section(ctx) -> Section:
     sec.add(Para(f"{law.title}: `{law.formula}`. Source: {law.citation}."))
     prov = [["spec", f"`{spec.origin}`"]] + [[k, v] for k, v in spec.provenance.items()]
     sec.add(Table(["", ""], prov, "Prior specification and its provenance"))
-    rows = [[p.name, p.kind, in_loss_unit(unit_text(p.unit), result.loss_unit), p.doc, spec.priors[p.name].describe()]
-            for p in law.params]
+    rows = [[p.name, p.kind, in_predictor_unit(in_loss_unit(unit_text(p.unit), result.loss_unit), result.predictor_unit),
+             p.doc, spec.priors[p.name].describe()] for p in law.params]
     lik = spec.likelihood
     fam = lik.describe()
     metric = law.response == "metric"  # the noise unit as the parameter table gives it (specs/units.summary_unit)

@@ -364,7 +364,7 @@ class FitResult:
                                [(f"{n.removesuffix('_group')}[{g}]", {dim: g}) for g in post[n][dim].values]):
                 s = summarize(post[n].sel(sel), ci_prob)
                 rows.append({
-                    "param": label, "unit": summary_unit(self.spec, n, derived, self.loss_unit),
+                    "param": label, "unit": summary_unit(self.spec, n, derived, self.loss_unit, self.predictor_unit),
                     "median": float(s["median"]), "mean": float(s["mean"]), "sd": float(s["sd"]),
                     "ci_low": float(s["ci_low"]), "ci_high": float(s["ci_high"]),
                     "r_hat": float(rhat[n].sel(sel)), "ess_bulk": float(ess_b[n].sel(sel)),

@@ -8,13 +8,23 @@ from bayes_scaling.conventions import DIMENSIONLESS, in_loss_unit, unit_text
 from bayes_scaling.errors import BayesScalingError
 
 
-def summary_unit(spec, name: str, derived, loss_unit: str) -> str:
+def in_predictor_unit(unit: str, predictor_unit: str | None) -> str:
+    """A metric law's parameter unit (``"units of L"``, ``"1 / units of L"``) in the recorded unit of its predictor
+    loss L (e.g. bits/byte); unchanged where that is unknown (None)."""
+    if not predictor_unit or "units of L" not in unit:
+        return unit
+    inverse = f"({predictor_unit})" if "/" in predictor_unit else predictor_unit
+    return unit.replace("1 / units of L", f"1 / {inverse}").replace("units of L", predictor_unit)
+
+
+def summary_unit(spec, name: str, derived, loss_unit: str, predictor_unit: str | None = None) -> str:
     """Unit of the posterior variable ``name`` of a fit of ``spec`` (``derived``: the names a law derives
-    from its own parameters, dimensionless), with losses in ``loss_unit``."""
+    from its own parameters, dimensionless), with losses in ``loss_unit`` and a metric law's predictor loss L in
+    ``predictor_unit`` (None: unknown, "units of L")."""
     law = spec.law
     base = name.removesuffix("_group")
     if base in law.param_names:
-        unit = unit_text(law.param(base).unit)
+        unit = in_predictor_unit(unit_text(law.param(base).unit), predictor_unit)
     elif name == "gamma":
         unit = "log-loss per unit covariate"
     elif name in derived:
