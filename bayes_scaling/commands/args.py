@@ -34,7 +34,8 @@ ARGUMENT_OPTIONS = {"law": "--law", "holdout_above": "--holdout-above", "holdout
                     "ladder_budget": "--ladder-budget", "target_flops": "--target-compute", "min_ess": "--min-ess",
                     "reach_optimal_shape": "--reach-optimal-shape", "max_params": "--max-params",
                     "max_tokens": "--max-tokens", "alt_tokens_per_param": "--alt-tokens-per-param",
-                    "alternatives": "--alt-params", "method": "--method", "loss_unit": "--loss-unit"}
+                    "alternatives": "--alt-params", "method": "--method", "loss_unit": "--loss-unit",
+                    "candidate_se": "--candidate-se"}
 
 
 def option_for(quantity: str | None, column: bool = False) -> str | None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 from bayes_scaling.conventions import as_number
 from bayes_scaling.errors import BayesScalingError
 
@@ -45,3 +47,28 @@ def check_new_run_se(result, se, name: str = "se") -> float | None:
                                 f"most {MAX_FRACTION_SE} (the largest sd of a quantity in [0, 1]); give it as a "
                                 f"fraction, e.g. sqrt(p (1 - p) / n) on n examples", quantity="SE")
     return s
+
+
+def new_run_relative_se(result, relative_se=None, name: str = "candidate_se") -> tuple[float | None, str | None]:
+    """(the evaluation SE of a new run as a fraction of its loss, SE/loss, dimensionless; where it comes from) for a
+    fit that fitted per-run SEs apart from its noise (run noise with an ``SE`` column; an ensemble: every member):
+    ``relative_se`` where given, else the median SE/loss of the fit's recorded runs. A fit without them gives (None,
+    None): its sigma already holds the evaluation noise, so a given ``relative_se`` is refused (counted twice)."""
+    fits = list(getattr(result, "members", {"": result}).values())
+    fitted = all((run_noise_record(f) or {}).get("se") for f in fits)
+    if relative_se is not None:
+        s = as_number(relative_se)
+        if not (s == s and 0 <= s < 1):
+            raise BayesScalingError(f"{name} (a new run's evaluation SE as a fraction of its loss, SE/loss) must be a "
+                                    f"number in [0, 1), got {relative_se!r}: e.g. 0.003 for 0.3% of the loss",
+                                    quantity=name)
+        if not fitted:
+            raise BayesScalingError(f"{name} = {s:g} would count evaluation noise twice: this fit's noise already holds "
+                                    f"it (it was not fitted with --run-noise and an SE column); leave {name} out, or "
+                                    f"refit with --run-noise and --col SE=COLUMN", quantity=name)
+        return s, "given"
+    if not fitted:
+        return None, None
+    frame = fits[0].runs.frame
+    rel = frame["SE"].to_numpy(float) / frame["loss"].to_numpy(float)
+    return float(np.median(rel)), "median of the recorded runs"
