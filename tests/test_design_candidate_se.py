@@ -114,3 +114,17 @@ def test_cli_says_the_evaluation_se_and_refuses_it_where_it_is_counted_twice(fit
     assert main(["design", b] + argv + ["--candidate-se", "0.02"]) != 0
     err = capsys.readouterr().err
     assert "--candidate-se" in err and "twice" in err and len(err.strip().splitlines()) == 1
+
+
+def test_report_says_the_evaluation_se(fits):
+    from types import SimpleNamespace
+
+    from bayes_scaling.report._design import design_section
+
+    noisy, plain = fits
+    texts = []
+    for fit in (noisy, plain):
+        ctx = SimpleNamespace(result=fit, cost=None, budgets=np.array([TARGET]), design_budget=None, seed=0)
+        texts.append(" ".join(b.text for b in design_section(ctx).items if hasattr(b, "text")))
+    assert "with an evaluation SE of 0.3% of the loss (the median of the recorded runs" in texts[0]
+    assert "preposterior analysis" in texts[1] and "evaluation SE" not in texts[1]
