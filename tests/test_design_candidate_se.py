@@ -77,7 +77,7 @@ def test_the_default_is_the_recorded_runs_median_and_other_fits_refuse(fits):
     with pytest.raises(BayesScalingError, match="twice") as e:
         _design(plain, candidate_se=0.01)
     assert e.value.quantity == "candidate_se"
-    for bad in (-0.1, 1.0, float("nan")):
+    for bad in (-0.1, 1.0, float("nan"), float("inf"), True, "abc", [0.01]):
         with pytest.raises(BayesScalingError, match=r"SE/loss\) must be a number in \[0, 1\)"):
             _design(noisy, candidate_se=bad)
 
