@@ -78,7 +78,7 @@ def fake_hierarchical_fit(seed: int = 0, chains: int = 2, draws: int = 200):
               for i, (g, k) in enumerate(scale.items())]
     runs = load_runs(pd.concat(frames, ignore_index=True), group_cols=["arch"])
     spec = resolve_spec("chinchilla").with_vary(["A", "B"])
-    data = model_data(spec, runs, run_noise=run_noise)
+    data = model_data(spec, runs)
     rng = seeded_rng(seed)
     shape = (chains, draws)
     dims = ("chain", "draw")
