@@ -61,10 +61,10 @@ class Preposterior:
     each side. Its error, measured on bench_design's first 6 Chinchilla-like ladders (``benchmarks/
     bench_design_grid.py``, objective ``wasted_compute``, 2026-12-07), is below the Monte Carlo error of the
     simulated worlds: at 81 points against 321, the largest change of a candidate's gain is 0.17-0.65 of its Monte
-    Carlo SE per ladder (the median 0.02-0.22), the least expected waste now by at most 1.0e-4 of C (against 1281 points), and
-    the batch and stop or go's verdict are the same on 5 of 6 ladders (on one, two picks and the go count differ,
-    the batch's expected waste after it within about one gain SE). So 81 stays (the waste objective's cost grows in
-    proportion to the points)."""
+    Carlo SE per ladder (the median 0.02-0.22), the least expected waste now moves by at most 1.0e-4 of C (against
+    1281 points), and the batch and stop or go's verdict are the same on 5 of 6 ladders (on one, two picks and the
+    go count differ, the batch's expected waste after it within about one gain SE). So 81 stays (the waste
+    objective's cost grows in proportion to the points)."""
 
     def __init__(self, draws, sigma, family, target_flops: float, *, objective: str = "n_star",
                  max_draws: int = 800, grid: int = 81, seed: int = 0):
