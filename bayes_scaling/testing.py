@@ -20,11 +20,14 @@ from bayes_scaling.simulate import isoflop_design, simulate_runs
 
 def fake_fit(law: str = "chinchilla", truth: dict[str, float] | None = None, *, chains: int = 2, draws: int = 200,
              rel_sd: float = 0.01, sigma: float = 0.01, seed: int = 0, spec=None,
-             runs_truth: dict[str, float] | None = None, runs=None, covariate_effect: dict[str, float] | None = None):
+             runs_truth: dict[str, float] | None = None, runs=None, covariate_effect: dict[str, float] | None = None,
+             run_noise: bool = False):
     """A FitResult with draws ~ truth x (1 + rel_sd * z) on runs simulated from ``runs_truth``
     (default: the same truth; a different one gives a deliberately wrong posterior), or on ``runs``
     (a ``RunTable``, e.g. the runs a stand-in for ``fit`` is given). ``covariate_effect``: where ``runs`` carry
-    covariates, each one's effect on log-loss per unit (``gamma``; its draws scattered the same way; default 0)."""
+    covariates, each one's effect on log-loss per unit (``gamma``; its draws scattered the same way; default 0).
+    ``run_noise``: record the fit as one with run noise (the runs need replicates, a Normal family and, for SEs, an
+    ``SE`` column); ``sigma`` stays a new run's."""
     from bayes_scaling.examples import EXAMPLE
     from bayes_scaling.result import FitResult
 
@@ -37,7 +40,7 @@ def fake_fit(law: str = "chinchilla", truth: dict[str, float] | None = None, *, 
     if runs is None:
         frame = runs_frame(law_obj.name, runs_truth or truth, sigma=sigma, seed=seed)
         runs = load_runs(frame, extra_cols={k: k for k in ("U", "X", "S", "L") if k in frame})
-    data = model_data(spec, runs)
+    data = model_data(spec, runs, run_noise=run_noise)
     rng = seeded_rng(seed)
     post = {n: (("chain", "draw"), truth[n] * (1 + rel_sd * rng.standard_normal((chains, draws))))
             for n in law_obj.param_names}

@@ -143,8 +143,8 @@ def test_refits_simulate_new_runs_from_the_same_predictive(res):
 
 
 def test_refits_keep_the_fits_run_noise(res, monkeypatch):
-    """A run-noise fit is refit with run noise, its simulated runs with SE 0 where the table has an SE column
-    (before the fix the refit dropped the option)."""
+    """A run-noise fit is refit with run noise (before the fix the refit dropped the option), its simulated runs
+    with an SE of the recorded runs' median SE/loss times their loss (0 where candidate_se=0 is asked)."""
     import json
 
     from bayes_scaling.inference import design as inf_design
@@ -162,7 +162,11 @@ def test_refits_keep_the_fits_run_noise(res, monkeypatch):
     inf_design.refit_expected(fit, N, D, lambda f: 0.0, sims=1)
     runs, kw = seen[0]
     assert kw.get("run_noise") is True
-    np.testing.assert_array_equal(runs.frame["SE"].to_numpy()[-2:], 0.0)
+    rel = np.median(0.001 / frame["loss"].to_numpy())
+    np.testing.assert_allclose(runs.frame["SE"].to_numpy()[-2:], rel * runs.frame["loss"].to_numpy()[-2:], rtol=1e-12)
+    seen.clear()
+    inf_design.refit_expected(fit, N, D, lambda f: 0.0, sims=1, candidate_se=0.0)
+    np.testing.assert_array_equal(seen[0][0].frame["SE"].to_numpy()[-2:], 0.0)
     seen.clear()
     inf_design.refit_expected(res, N, D, lambda f: 0.0, sims=1)
     assert seen[0][1].get("run_noise") is False

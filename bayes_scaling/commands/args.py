@@ -35,7 +35,8 @@ ARGUMENT_OPTIONS = {"law": "--law", "holdout_above": "--holdout-above", "holdout
                     "reach_optimal_shape": "--reach-optimal-shape", "max_params": "--max-params",
                     "max_tokens": "--max-tokens", "alt_tokens_per_param": "--alt-tokens-per-param",
                     "alternatives": "--alt-params", "method": "--method", "loss_unit": "--loss-unit",
-                    "covariates": "--covariate", "compute_unit": "--compute-unit", "budget": "--budget"}
+                    "covariates": "--covariate", "compute_unit": "--compute-unit", "budget": "--budget",
+                    "candidate_se": "--candidate-se"}
 
 
 def option_for(quantity: str | None, column: bool = False) -> str | None:

@@ -24,7 +24,8 @@ from bayes_scaling.errors import BayesScalingError
 _FIT_ONLY = {"--candidates": ("candidates", "grid"), "--shapes": ("shapes", None),
              "--reach-optimal-shape": ("reach_optimal_shape", False), "--batch": ("batch", 4),
              "--worlds": ("worlds", 128), "--min-ess": ("min_ess", 50.0), "--no-laplace": ("no_laplace", False),
-             "--max-refits": ("max_refits", 3), "--refit-sims": ("refit_sims", 4), "--exchange": ("exchange", 20)}
+             "--max-refits": ("max_refits", 3), "--refit-sims": ("refit_sims", 4), "--exchange": ("exchange", 20),
+             "--candidate-se": ("candidate_se", None)}
 _SPEC_ONLY = {"--prior-draws": ("prior_draws", 400)}
 _VAR_LABEL = {"n_star": "var log N*", "n_star_width": "width of N*'s 90% interval", "loss": "var loss at the decision",
               "wasted_compute": "E[wasted compute]"}
@@ -141,12 +142,13 @@ def cmd_design(args) -> int:
 
     def refit(nn, dd, objective):  # the objective after runs (nn, dd) in each simulated world
         score = lambda f: posterior_objective(f, target, objective, cost=cost)  # noqa: E731
-        return refit_expected(result, nn, dd, score, sims=args.refit_sims, seed=args.seed)["scores"]
+        return refit_expected(result, nn, dd, score, sims=args.refit_sims, seed=args.seed,
+                              candidate_se=args.candidate_se)["scores"]
 
     des = design_runs(result, target, budget, n, d, objective=args.objective, batch=args.batch, worlds=args.worlds,
                       min_ess=args.min_ess, refit=None if args.max_refits == 0 or no_refits else refit,
                       max_refits=args.max_refits, seed=args.seed, cost=cost, laplace=not args.no_laplace,
-                      exchange=args.exchange)
+                      exchange=args.exchange, candidate_se=args.candidate_se)
     cands, batch, sg = des.candidate_records(), des.batch_records(), des.stop_go
     base_why = "candidates file" if args.candidates != "grid" else "trusted shapes" if args.shapes is None else "--shapes range"
     for r in cands + batch:  # why each candidate was proposed (the extension beyond the range, or the range) and where
@@ -167,13 +169,14 @@ def cmd_design(args) -> int:
     extended = reach is not None and bool(np.any(outside(d / n, shapes)))
     obj_unit = in_loss_unit(OBJECTIVE_UNITS[args.objective], result.loss_unit)
     disc = result.discrepancy  # what each simulated outcome carries: predict's predictive of a new run
-    outcome = "fitted noise" + ("" if disc is None else " + extrapolation discrepancy" + (
-        " + residual process" if disc.residual is not None else ""))
+    rel_se, se_source = des.outcome.relative_se, des.outcome.se_source  # a new run's evaluation SE/loss, or None
+    outcome = "fitted noise" + ("" if rel_se is None else " + evaluation SE") + ("" if disc is None else
+                                " + extrapolation discrepancy" + (" + residual process" if disc.residual is not None else ""))
     out: dict[str, Any] = {
         "target_compute_flops": target, "ladder_budget_flops": budget, "cost": cost.describe(),
         "objective": args.objective, "objective_units": obj_unit, "objective_now": des.gains.before,
         **decision_now(result, des.pre), "draws": des.pre.size, "worlds": args.worlds, "min_ess": args.min_ess,
-        "laplace": des.laplace, "outcome": outcome, "shapes_tokens_per_param": (span if extended else list(shapes)) if args.candidates == "grid" else None,
+        "laplace": des.laplace, "outcome": outcome, "candidate_se_relative": rel_se, "candidate_se_source": se_source, "shapes_tokens_per_param": (span if extended else list(shapes)) if args.candidates == "grid" else None,
         "trusted_tokens_per_param": list(TRUSTED_TOKENS_PER_PARAM), "shapes_extended": extended,
         "data_tokens_per_param": list(fitted), "candidates_outside_data_shapes": beyond,
         "data_params": list(box.params), "data_compute_flops": list(box.compute),
@@ -206,6 +209,10 @@ def cmd_design(args) -> int:
             yield f"  {des.refit_note}"
         if des.form_weights:
             yield f"  {des.form_weights}"
+        if rel_se is not None:
+            yield (f"  evaluation SE of new runs: {100 * rel_se:.3g}% of loss ("
+                   + ("given by --candidate-se" if se_source == "given" else f"{se_source}; --candidate-se to set it")
+                   + "), in each simulated outcome and its likelihood")
         if extended:
             yield (f"  extended to {span[0]:.3g}-{span[1]:.3g} tokens/parameter: the posterior's {CI_PROB:.0%} interval of "
                    f"the optimal shape at C = {target:.3g} FLOPs is {reach[0]:.3g}-{reach[1]:.3g}, beyond "
@@ -355,6 +362,10 @@ def add_parser(sub) -> None:
                    help="candidates rechecked by real refits; with K > 0 the batch and stop or go's verdict are "
                         "also refit where their importance weights collapse (then the verdict is chosen again, the "
                         "option it lands on refit too: at most 4 batches; 0: no refits)")
+    p.add_argument("--candidate-se", type=float, default=None, metavar="SE/LOSS",
+                   help="a new run's evaluation SE as a fraction of its loss (dimensionless, e.g. 0.003), added to each "
+                        "simulated outcome and its likelihood; only for a fit with --run-noise and an SE column "
+                        "(default: the median SE/loss of its recorded runs)")
     p.add_argument("--refit-sims", type=int_at_least(1), default=_FIT_ONLY["--refit-sims"][1],
                    help="simulated worlds per refit check")
     p.add_argument("--prior-draws", type=int_at_least(50, high=MAX_MONTE_CARLO), default=_SPEC_ONLY["--prior-draws"][1],

@@ -53,15 +53,21 @@ def no_refit_reason(result) -> str | None:
     return NO_REFIT_DISCREPANCY if not is_ensemble(result) and result.discrepancy is not None else None
 
 
-def with_simulated_runs(result, n_params, tokens, *, rng: np.random.Generator, draw: int | None = None):
+def with_simulated_runs(result, n_params, tokens, *, rng: np.random.Generator, draw: int | None = None,
+                        candidate_se: float | None = None):
     """The fit's runs table plus runs at (N parameters, D tokens) whose losses (nats/token) are drawn
     from one posterior draw (``draw``, flattened index; random when None) as ``predict`` draws a new run:
     the family's noise and, where the fit carries one, the extrapolation discrepancy (and the residual
     process: its shift, its white noise and its conditional variance beyond the data; each run on its own,
-    :mod:`bayes_scaling.queries.design_outcome`). Where the runs have an ``SE`` column (run-noise fits) the
-    new runs' is 0: their losses carry no evaluation noise. That is optimistic for a fit with run noise and SEs,
-    whose sigma leaves evaluation noise out: a real new run, evaluated with its own SE, tells less than these."""
+    :mod:`bayes_scaling.queries.design_outcome`). A fit with run noise and SEs leaves evaluation noise out of its
+    sigma: there each new run also carries an evaluation SE, ``candidate_se`` x its loss (SE/loss, default the
+    median of the recorded runs: :func:`~bayes_scaling.result.noise.new_run_relative_se`), added to its noise in
+    quadrature at the law's value as ``predict(se=)`` adds it, and recorded in its ``SE`` column, so a refit weighs it
+    so. Other runs tables with an ``SE`` column get 0 (such fits ignore it)."""
+    from bayes_scaling.result.noise import new_run_relative_se
+
     check_design_family(result)
+    rel = new_run_relative_se(result, candidate_se)[0]
     ev = result.evaluator
     n, d = np.atleast_1d(np.asarray(n_params, float)), np.atleast_1d(np.asarray(tokens, float))
     mu = ev.log_mean_runs({"N": np.log(n), "D": np.log(d)}).values.reshape(-1, len(n))
@@ -69,8 +75,11 @@ def with_simulated_runs(result, n_params, tokens, *, rng: np.random.Generator, d
     s = int(rng.integers(len(sigma))) if draw is None else int(draw)
     noise = ev.family.draws(rng, len(n))
     disc = ev.discrepancy
+    value = np.exp(mu[s])  # the SE in the response's units at the law's value, on the family's scale (delta method)
+    se = (rel or 0.0) * value * np.abs(ev.family.location_slope(value))
+    add_se = (lambda sc: np.sqrt(sc ** 2 + se ** 2)) if rel else (lambda sc: sc)
     if disc is None:
-        y = ev.family.add_noise(np, mu[s], sigma[s], noise)
+        y = ev.family.add_noise(np, mu[s], add_se(sigma[s]), noise)
     else:  # the draw's predictive at the new runs, on the family's scale
         from bayes_scaling.posterior.inputs import query_inputs
 
@@ -79,24 +88,25 @@ def with_simulated_runs(result, n_params, tokens, *, rng: np.random.Generator, d
         if disc.residual is not None:
             scale = (ev.sigma * disc.noise_factor(ev.sigma, values, ev.family.sd_per_scale)).values.reshape(-1, len(n))[s]
         sd = disc.scale(values).values.reshape(-1, len(n))[s]
-        loc = ev.family.location(np, mu[s]) + disc.shift(values).values + scale * noise + sd * rng.standard_normal(len(n))
+        loc = ev.family.location(np, mu[s]) + disc.shift(values).values + add_se(scale) * noise + sd * rng.standard_normal(len(n))
         y = ev.family.from_location(np, loc)
     # a new run's C as the table's: the cost law's, or the nominal 6ND budget where the table's C was derived
     cost = ladder_cost(result.runs, stored_cost(result))
     new = pd.DataFrame({"N": n, "D": d, "C": cost.flops(n, d), "loss": np.exp(y)})
     if "SE" in result.runs.frame:
-        new["SE"] = 0.0
+        new["SE"] = (rel or 0.0) * new["loss"]
     frame = pd.concat([result.runs.frame, new], ignore_index=True).rename_axis("run")
     return replace(result.runs, frame=frame)
 
 
 def refit_expected(result, n_params, tokens, score: Callable, *, sims: int = 6, seed: int = 0, draws: int = 300,
-                   tune: int = 300, chains: int = 2) -> dict:
+                   tune: int = 300, chains: int = 2, candidate_se: float | None = None) -> dict:
     """Expected ``score(fit)`` after adding runs (N, D) by real warm refits: per simulated world a
     posterior draw is the truth, the new runs' losses are drawn from its predictive (:func:`with_simulated_runs`)
     and the fit is redone as every refit is (:func:`~bayes_scaling.inference.refit.refit`: its spec, cost law, run
-    noise). A fit with an extrapolation discrepancy is refused (:func:`no_refit_reason`: a refit's likelihood would
-    lack what simulated its data); a refit's score (the objective at the target,
+    noise; ``candidate_se``: the new runs' evaluation SE/loss, :func:`with_simulated_runs`). A fit with an
+    extrapolation discrepancy is refused (:func:`no_refit_reason`: a refit's likelihood would lack what simulated its
+    data); a refit's score (the objective at the target,
     :func:`~bayes_scaling.queries.design.posterior_objective`) reads the law's draws alone. The worlds
     come from the stream ``derived_seed(seed, REFIT_WORLD_OFFSET)``, apart from those design's reweighting
     drew from ``seed``. The compiled model is reused: a 2 x (300 + 300) refit that passes at its first
@@ -118,7 +128,7 @@ def refit_expected(result, n_params, tokens, score: Callable, *, sims: int = 6, 
     rng = seeded_rng(derived_seed(seed, REFIT_WORLD_OFFSET))
     scores, t0 = [], time.perf_counter()
     for i in range(sims):
-        runs = with_simulated_runs(result, n_params, tokens, rng=rng)
+        runs = with_simulated_runs(result, n_params, tokens, rng=rng, candidate_se=candidate_se)
         new = refit(result, runs, draws=draws, tune=tune, chains=chains, seed=derived_seed(seed, 101 * i))
         scores.append(float(score(new)))
     return {"mean": float(np.mean(scores)), "scores": scores, "seconds": time.perf_counter() - t0}

@@ -4,8 +4,9 @@ For a candidate run x = (N, D) and a posterior draw s taken as the truth, a simu
 from draw s's predictive of a new run, as ``predict`` draws it (law + the family's noise + the fit's
 extrapolation discrepancy and residual process, where it carries them:
 :mod:`bayes_scaling.queries.design_outcome`), reweights every draw r by its predictive density p(y | r); the objective at the target budget C is recomputed on the reweighted draws and
-averaged over simulated worlds (a true draw and an outcome each; no evaluation noise: optimistic with run noise + SEs). No sampling: the worlds share
-their true draws and noise across candidates (common random numbers), so candidates compare fairly.
+averaged over simulated worlds (a true draw and an outcome each; for a fit with run noise and SEs the outcome
+carries a new run's evaluation SE too, ``candidate_se``). No sampling: the worlds share their true draws and noise
+across candidates (common random numbers), so candidates compare fairly.
 An ensemble's law-form weights stay at the stacking weights: each member's draws are reweighted by an outcome
 simulated from that member (:mod:`bayes_scaling.queries.design_preposterior`, :data:`ENSEMBLE_NOTE`).
 
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, check_count, check_positive, check_seed, real_array, seeded_rng
+from bayes_scaling.conventions import FLOPS_PER_PARAM_TOKEN, check_count, check_positive, check_seed, seeded_rng
 from bayes_scaling.errors import BayesScalingError
 from bayes_scaling.cost import CostLaw
 from bayes_scaling.inference.design import check_design_family, no_refit_reason
@@ -32,7 +33,7 @@ from bayes_scaling.queries.design_exchange import exchange_batch
 from bayes_scaling.queries.design_loglik import check_loglik_memory, outcome_loglik  # noqa: F401 (re-export)
 from bayes_scaling.queries.design_laplace import laplace_for
 from bayes_scaling.queries.design_outcome import candidate_outcome
-from bayes_scaling.queries.design_shapes import FLOAT_RTOL, candidate_grid, optimal_shape_interval  # noqa: F401
+from bayes_scaling.queries.design_shapes import FLOAT_RTOL, candidate_grid, check_candidates, optimal_shape_interval  # noqa: F401
 from bayes_scaling.queries.design_preposterior import (ENSEMBLE_NOTE, OBJECTIVES, VARIANCE_POWER,  # noqa: F401
                                                       Preposterior, check_objective, draws_sigma_family, normalise)
 from bayes_scaling.queries.design_verdict import (RULES, best_go, collapse_note, mc_se, refit_check, to_refit,  # noqa: F401
@@ -252,6 +253,7 @@ class Design:
     batch_refit: float | None = None
     rule: str = "per_flop"
     laplace: bool = False  #: collapsed outcomes scored by the Laplace update (False: off, or an ensemble)
+    outcome: object = None  #: the candidates' predictive (:class:`~.design_outcome.Outcome`: its ``relative_se``)
     worlds: int = 0  #: simulated outcomes per candidate
     exchanged: int = 0  #: swaps (or added runs) by which the exchange changed the greedy batch
     refit_note: str | None = None  #: why this design runs no refits (a fit with a discrepancy), or None
@@ -293,7 +295,8 @@ class Design:
 def design_runs(result, target_flops: float, ladder_budget: float, n_params, tokens, *, objective: str = "n_star",
                 batch: int = 4, worlds: int = 128, max_draws: int = 800, min_ess: float = 50.0,
                 refit=None, max_refits: int = 3, flops_per_token: float = FLOPS_PER_PARAM_TOKEN,
-                seed: int = 0, cost: CostLaw | None = None, laplace: bool = True, exchange: int = 20) -> Design:
+                seed: int = 0, cost: CostLaw | None = None, laplace: bool = True, exchange: int = 20,
+                candidate_se: float | None = None) -> Design:
     """Rank candidate runs (N parameters, D tokens; priced by ``cost``, default the fit's stored cost
     law, else C = k N D with k = ``flops_per_token``) by the expected reduction of ``objective`` at
     ``target_flops`` per FLOP, and pick a greedy batch of up to ``batch`` runs within ``ladder_budget`` FLOPs. ``refit(n, d, objective)`` (e.g. built on
@@ -309,7 +312,8 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
     ``exchange`` best candidates by gain and by gain per FLOP (0: greedy only). Stop or go
     (:func:`stop_or_go`) scores the reported batch in its order and the other rules' greedy batches
     (``stop_go["alternatives"]``, their best net saving in FLOPs); the verdict (:func:`best_go`) takes the
-    batch of largest net saving among them, and ``stop_go["go_runs"]`` counts that batch's runs."""
+    batch of largest net saving among them, and ``stop_go["go_runs"]`` counts that batch's runs. ``candidate_se``:
+    a new run's evaluation SE/loss (fits with run noise and SEs; default their runs' median: ``Design.outcome``)."""
     require_fit(result)
     check_design_family(result)
     target_flops = check_positive("target_flops must be a finite number of FLOPs > 0", target_flops, "target_flops")
@@ -321,12 +325,7 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
     check_seed(seed)
     refit_note = no_refit_reason(result)  # a fit with a discrepancy: reweighting only, as an ensemble
     refit = None if refit_note else refit
-    n, d = real_array(n_params), real_array(tokens)
-    if n is None or d is None or n.ndim != 1 or n.shape != d.shape or n.size == 0 or not np.all(np.isfinite(n * d)) \
-            or np.any(n <= 0) or np.any(d <= 0):
-        raise BayesScalingError("candidate runs need one N > 0 and one D > 0 each: n_params and tokens must be "
-                                "flat lists of finite numbers > 0 of the same length (e.g. from candidate_grid)",
-                                quantity="n_params")
+    n, d = check_candidates(n_params, tokens)
     t0 = time.perf_counter()
     pre = Preposterior(*draws_sigma_family(result, resolve_cost(result, cost, flops_per_token)), target_flops,
                        objective=objective, max_draws=max_draws, seed=seed)
@@ -339,7 +338,7 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
     n, d, cost = n[keep], d[keep], cost[keep]
     check_loglik_memory(len(n), worlds, pre.size)
     w = Worlds.draw(pre, len(n), worlds, seed)
-    outcome = candidate_outcome(result, pre, n, d)  # predict's predictive: noise, discrepancy, residual process
+    outcome = candidate_outcome(result, pre, n, d, candidate_se)  # predict's: noise (+ SE), discrepancy, process
     w.laplace, w.min_ess = laplace_for(pre, n, d, outcome) if laplace else None, min_ess
     ll = outcome_loglik(pre, pre.log_mean(n, d), w, outcome)
     gains = expected_after(pre, ll, w)
@@ -383,7 +382,7 @@ def design_runs(result, target_flops: float, ladder_budget: float, n_params, tok
     sg.update(best_go(sg))
     seconds["total"] = time.perf_counter() - t0
     out = Design(pre, n, d, cost, gains, method, picks, sg, rule=rule, laplace=w.laplace is not None, worlds=worlds,
-                 seconds=seconds, exchanged=moves, min_ess=min_ess, refit_note=refit_note,
+                 seconds=seconds, exchanged=moves, min_ess=min_ess, refit_note=refit_note, outcome=outcome,
                  form_weights=None if pre.member is None else ENSEMBLE_NOTE)
     if refit is not None and picks and picks[-1]["ess"] < min_ess:
         out.batch_refit = float(np.mean(refit(n[shown], d[shown], objective)))

@@ -6,7 +6,10 @@ On the family's scale (log-loss for the loss families) a new run at (N, D, C) is
 
     y = law + shift + f sigma eps + s(d) z,    eps ~ the family, z ~ Normal(0, 1),
 
-with sigma the draw's noise scale and, where the fit carries an extrapolation discrepancy
+with sigma the draw's noise scale (for a fit with run noise and per-run SEs, a new run's evaluation SE is added
+to it in quadrature, as ``predict(se=)`` adds it: the candidate's SE/loss, ``candidate_se``, times the law's loss
+and the family's slope, i.e. SE/loss itself on log-loss; :func:`~bayes_scaling.result.noise.new_run_relative_se`)
+and, where the fit carries an extrapolation discrepancy
 (:class:`~bayes_scaling.posterior.discrepancy.Discrepancy`), s(d) the draw's discrepancy sd at the run's
 distance d beyond the fitted runs; with a residual process, beyond the data ``shift`` is the process's
 conditional mean there, its conditional variance is in s(d)^2 and f = min(1, se / (k sigma)) keeps the
@@ -31,12 +34,15 @@ from bayes_scaling.posterior.inputs import query_inputs
 @dataclass
 class Outcome:
     """Per thinned posterior draw and candidate (arrays draws x candidates): the family's ``scale``
-    (f sigma), the discrepancy's sd ``s`` (None: no discrepancy) and the residual process's ``shift``
-    (0 without one), all on the family's scale."""
+    (f sigma, with the evaluation SE in quadrature where there is one), the discrepancy's sd ``s`` (None: no
+    discrepancy) and the residual process's ``shift`` (0 without one), all on the family's scale;
+    ``relative_se`` (SE/loss of a new run, None: none added) and where it comes from (``se_source``)."""
 
     scale: np.ndarray
     s: np.ndarray | None
     shift: np.ndarray
+    relative_se: float | None = None
+    se_source: str | None = None
 
     @classmethod
     def plain(cls, sigma: np.ndarray, candidates: int) -> "Outcome":
@@ -74,11 +80,16 @@ def _member_terms(fit, n: np.ndarray, d: np.ndarray):
     return scale, _flat(disc.scale(values).values), shift
 
 
-def candidate_outcome(result, pre, n_params, tokens) -> Outcome:
+def candidate_outcome(result, pre, n_params, tokens, candidate_se: float | None = None) -> Outcome:
     """The predictive outcome of runs (N parameters, D tokens) per draw of ``pre`` (a
     :class:`~bayes_scaling.queries.design_preposterior.Preposterior` of ``result``, whose ``index`` says which
     of the fit's flattened draws it kept). An ensemble: each member's terms on the draws the mixture took
-    from it, as ``predict`` on an ensemble applies each member's discrepancy to its own draws."""
+    from it, as ``predict`` on an ensemble applies each member's discrepancy to its own draws. ``candidate_se``:
+    a new run's evaluation SE as a fraction of its loss (SE/loss) for a fit with run noise and SEs, default the
+    median of its recorded runs (:func:`~bayes_scaling.result.noise.new_run_relative_se`; refused for other fits)."""
+    from bayes_scaling.result.noise import new_run_relative_se
+
+    rel, source = new_run_relative_se(result, candidate_se)
     n, d = np.atleast_1d(np.asarray(n_params, float)), np.atleast_1d(np.asarray(tokens, float))
     if is_ensemble(result):
         picks = result.evaluator.picks
@@ -89,5 +100,9 @@ def candidate_outcome(result, pre, n_params, tokens) -> Outcome:
     else:
         scale, s, shift = _member_terms(result, n, d)
     idx = pre.index
-    return Outcome(np.ascontiguousarray(scale[idx]), None if s is None else np.ascontiguousarray(s[idx]),
-                   np.ascontiguousarray(shift[idx]))
+    scale = scale[idx]
+    if rel:  # the SE in the response's units at the law's value, on the family's scale (delta method)
+        value = np.exp(pre.log_mean(n, d))
+        scale = np.sqrt(scale ** 2 + (rel * value * np.abs(pre.family.location_slope(value))) ** 2)
+    return Outcome(np.ascontiguousarray(scale), None if s is None else np.ascontiguousarray(s[idx]),
+                   np.ascontiguousarray(shift[idx]), rel, source)

@@ -237,3 +237,15 @@ def shapes_range(fitted) -> str:
     """The fit's shapes ``fitted`` (LO, HI tokens/parameter) in words: "LO-HI", or "one shape, LO" (HI/LO < 1.001)."""
     lo, hi = (float(x) for x in fitted)
     return f"{lo:.4g}-{hi:.4g}" if hi > lo * 1.001 else f"one shape, {lo:.4g}"
+
+
+def check_candidates(n_params, tokens) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate runs (N parameters, D tokens) as two flat float arrays of one length, each value finite and > 0;
+    otherwise one line naming ``n_params``."""
+    n, d = real_array(n_params), real_array(tokens)
+    if n is None or d is None or n.ndim != 1 or n.shape != d.shape or n.size == 0 or not np.all(np.isfinite(n * d)) \
+            or np.any(n <= 0) or np.any(d <= 0):
+        raise BayesScalingError("candidate runs need one N > 0 and one D > 0 each: n_params and tokens must be "
+                                "flat lists of finite numbers > 0 of the same length (e.g. from candidate_grid)",
+                                quantity="n_params")
+    return n, d

@@ -60,6 +60,7 @@ def design_section(ctx) -> Section:
         f"{num(before)} (log parameters squared). Each of {len(des.cost)} IsoFLOP candidates is scored by "
         f"preposterior analysis: its loss is simulated in {des.worlds} worlds (a posterior draw as the truth, its "
         f"predictive of a new run: the fitted noise"
+        f"{' with an evaluation SE of ' + num(100 * des.outcome.relative_se, 2) + '% of the loss (the median of the recorded runs; `bayes-scaling design --candidate-se` sets it)' if des.outcome.relative_se else ''}"
         f"{' and the extrapolation discrepancy at the run' if result.discrepancy is not None else ''}), the "
         f"{des.pre.size} draws are reweighted by each outcome's predictive density, and var(log N*) is "
         f"averaged over the worlds (cost: {des.cost_name}; {des.seconds['total']:.1f} s). "

@@ -82,3 +82,26 @@ def heldout_lpd(result, runs) -> np.ndarray:
     ll = ev.pointwise_loglik(ev.log_mean_at_runs(runs), np.log(runs.frame["loss"].to_numpy(float)),
                              run_se=held_out_se([result], runs)).values.reshape(-1, len(runs))
     return logsumexp(ll, axis=0) - np.log(ll.shape[0])
+def new_run_relative_se(result, relative_se=None, name: str = "candidate_se") -> tuple[float | None, str | None]:
+    """(the evaluation SE of a new run as a fraction of its loss, SE/loss, dimensionless; where it comes from) for a
+    fit that fitted per-run SEs apart from its noise (run noise with an ``SE`` column; an ensemble: every member):
+    ``relative_se`` where given, else the median SE/loss of the fit's recorded runs. A fit without them gives (None,
+    None): its sigma already holds the evaluation noise, so a given ``relative_se`` is refused (counted twice)."""
+    fits = list(getattr(result, "members", {"": result}).values())
+    fitted = all((run_noise_record(f) or {}).get("se") for f in fits)
+    if relative_se is not None:
+        s = as_number(relative_se)
+        if not (s == s and 0 <= s < 1):
+            raise BayesScalingError(f"{name} (a new run's evaluation SE as a fraction of its loss, SE/loss) must be a "
+                                    f"number in [0, 1), got {relative_se!r}: e.g. 0.003 for 0.3% of the loss",
+                                    quantity=name)
+        if not fitted:
+            raise BayesScalingError(f"{name} = {s:g} would count evaluation noise twice: this fit's noise already holds "
+                                    f"it (it was not fitted with --run-noise and an SE column); leave {name} out, or "
+                                    f"refit with --run-noise and --col SE=COLUMN", quantity=name)
+        return s, "given"
+    if not fitted:
+        return None, None
+    frame = fits[0].runs.frame
+    rel = frame["SE"].to_numpy(float) / frame["loss"].to_numpy(float)
+    return float(np.median(rel)), "median of the recorded runs"
