@@ -128,3 +128,19 @@ def test_report_says_the_evaluation_se(fits):
         texts.append(" ".join(b.text for b in design_section(ctx).items if hasattr(b, "text")))
     assert "with an evaluation SE of 0.3% of the loss (the median of the recorded runs" in texts[0]
     assert "preposterior analysis" in texts[1] and "evaluation SE" not in texts[1]
+
+
+def test_an_ensemble_of_members_fitted_differently_is_refused_and_a_zero_se_is_nothing_to_add():
+    from bayes_scaling.result import EnsembleResult
+
+    spec = default_spec("chinchilla")
+    spec = replace(spec, likelihood=replace(spec.likelihood, family="normal")).synced()
+    runs = bs.load_runs(_ladder(), compute_col=None, extra_cols={"SE": "se"}, seed_col="seed")
+    a = fake_fit(spec=spec, runs=runs, run_noise=True, rel_sd=0.02, sigma=0.01, draws=100)
+    b = fake_fit(spec=spec, runs=runs, run_noise=False, rel_sd=0.02, sigma=0.01, draws=100, seed=3)
+    ens = EnsembleResult({"a": a, "b": b}, {"a": 0.5, "b": 0.5}, {"method": "test"})
+    n, d = candidate_grid(runs.frame["C"], BUDGET)
+    with pytest.raises(BayesScalingError, match="fitted differently: a took per-run SEs.*b did not"):
+        design_runs(ens, TARGET, BUDGET, n, d, worlds=16, batch=1, exchange=0)
+    des = design_runs(b, TARGET, BUDGET, n, d, worlds=16, batch=1, exchange=0, candidate_se=0)
+    assert des.outcome.relative_se is None  # 0 on a fit whose noise holds the SE: nothing to add, not refused

@@ -225,9 +225,10 @@ def retry_centred(posterior, diag, *, vary, centred, spec_centred, mixed_badly) 
 def badness(diag) -> float:
     """How far an attempt's diagnostics are from passing, in one number: the largest of (R-hat - 1) /
     (threshold - 1), the ESS needed over the smaller of bulk and tail ESS, and the share of divergent transitions
-    over :data:`CENTRE_MAX_DIVERGENCE_RATE` (the background share the centring rule allows). Each is 1 at its
-    threshold, so the worst problem's size sets it, not how many problems there are; at most 1 for R-hat and ESS
-    when they pass. The thresholds are the diagnostics' own and the divergence scale the one above, fixed before
+    over :data:`CENTRE_MAX_DIVERGENCE_RATE` (the background share the centring rule allows). The R-hat and ESS terms
+    are 1 at the diagnostics' own thresholds (at most 1 when they pass); the diagnostics fail an attempt on any
+    divergence, but this ranks divergences by their share on the centring rule's scale, so a few divergences rank
+    like a near-miss R-hat. The worst problem's size sets it, not how many problems there are; scales fixed before
     measuring; a non-finite R-hat or an ESS of 0 counts as infinitely bad."""
     r = diag.r_hat_max if np.isfinite(diag.r_hat_max) else np.inf
     ess = min(diag.ess_bulk_min, diag.ess_tail_min)

@@ -87,8 +87,16 @@ def new_run_relative_se(result, relative_se=None, name: str = "candidate_se") ->
     fit that fitted per-run SEs apart from its noise (run noise with an ``SE`` column; an ensemble: every member):
     ``relative_se`` where given, else the median SE/loss of the fit's recorded runs. A fit without them gives (None,
     None): its sigma already holds the evaluation noise, so a given ``relative_se`` is refused (counted twice)."""
-    fits = list(getattr(result, "members", {"": result}).values())
-    fitted = all((run_noise_record(f) or {}).get("se") for f in fits)
+    members = getattr(result, "members", {"": result})
+    took = {k: bool((run_noise_record(f) or {}).get("se")) for k, f in members.items()}
+    fits, fitted = list(members.values()), all(took.values())
+    if any(took.values()) and not fitted:
+        raise BayesScalingError(f"the ensemble's members were fitted differently: {', '.join(k for k in took if took[k])} "
+                                f"took per-run SEs apart from their noise, {', '.join(k for k in took if not took[k])} "
+                                f"did not, so a new run's evaluation SE would count for some and not others; fit every "
+                                f"member alike (all with --run-noise and an SE column, or none)", quantity=name)
+    if relative_se is not None and not fitted and as_number(relative_se) == 0:
+        return None, None  # no evaluation SE asked of a fit whose noise holds it: nothing to add
     if relative_se is not None:
         s = as_number(relative_se)
         if not (s == s and 0 <= s < 1):
