@@ -82,3 +82,14 @@ def test_covariates_on_a_fit_without_them_are_refused(tmp_path, capsys):
     assert rc != 0 and "this fit has no covariates" in err and not out
     rc, text, _ = _cli(capsys, "allocate", str(path), "--compute", "1e22")
     assert rc == 0 and "mean of the runs" not in text
+
+
+@pytest.mark.parametrize("value", [[4.0, 5.0], True])
+def test_a_decision_takes_one_number_per_covariate(cov_fit, value):
+    """``decide`` answers at one setting: a list (predict's one value per point) or a bool is refused in one line."""
+    from bayes_scaling import BayesScalingError
+    from bayes_scaling.queries.allocate import decide
+
+    with pytest.raises(BayesScalingError, match="must each be one number") as e:
+        decide(cov_fit[0], 1e21, covariates={"ar": value})
+    assert e.value.quantity == "covariates"

@@ -22,16 +22,16 @@ from bayes_scaling.simulate import simulate_runs
 from bayes_scaling.testing import fake_fit, fake_hierarchical_fit
 
 TRUTH = {"b": 0.25, "L0": 3.0, "k": 4.0}
-CEILING_R = {"x": 0.5, "w": 0.95}  # the metric fit's groups: x is also a group of the hierarchical loss fit
+CEILING_R = {"x": 0.5, "w": 0.95}  # the metric fit's groups (by arch): x is also a group of the hierarchical loss fit
 QUERY = {"N": 1e10, "D": 2e11}  # loss ~2.15 nats/token, near the top of both sigmoids (L0 = 3)
 
 
 @pytest.fixture(scope="module")
 def metric_fit():
     frames = [simulate_runs("sigmoid_metric", {**TRUTH, "r": r}, pd.DataFrame({"L": np.geomspace(4.5, 1.5, 8)}),
-                            sigma=0.05, seed=i, family="logit_normal").assign(task=g)
+                            sigma=0.05, seed=i, family="logit_normal").assign(arch=g)
               for i, (g, r) in enumerate(CEILING_R.items())]
-    runs = load_runs(pd.concat(frames, ignore_index=True), extra_cols={"L": "L"}, group_cols=["task"])
+    runs = load_runs(pd.concat(frames, ignore_index=True), extra_cols={"L": "L"}, group_cols=["arch"])
     return bs.fit(runs, "sigmoid_metric", vary=["r"], draws=300, tune=400, chains=2, seed=3, progress=False)
 
 
@@ -86,3 +86,18 @@ def test_a_group_the_metric_fit_lacks_is_refused(metric_fit, tmp_path, capsys):
     assert main(["predict-metric", *q, "--group", "x", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert (out["group"], out["answer_for"], out["metric_answer_for"]) == ("x", "group 'x'", "group 'x'")
+    assert out["metric_extrapolation"]["L_fitted_runs"] == "group 'x''s runs"  # the range of L checked on x's runs
+
+
+def test_fits_grouped_by_different_columns_are_refused():
+    """One label cannot name a group of a loss fit grouped by arch and of a metric fit grouped by task."""
+    from types import SimpleNamespace
+
+    from bayes_scaling.queries.metric_chain import chain_groups
+
+    fit = lambda col, groups, law: SimpleNamespace(hierarchy={"group_col": col, "groups": groups},  # noqa: E731
+                                                  law=SimpleNamespace(name=law))
+    with pytest.raises(BayesScalingError, match="grouped by 'arch' and the metric fit by 'task'") as e:
+        chain_groups(fit("arch", ["x", "y"], "chinchilla"), fit("task", ["x", "w"], "sigmoid_metric"), "x")
+    assert e.value.quantity == "group"
+    assert chain_groups(fit("arch", ["x", "y"], "chinchilla"), fit("arch", ["x", "w"], "sigmoid_metric"), "x") == ("x", "x")

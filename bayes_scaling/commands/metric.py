@@ -46,17 +46,21 @@ def predictor_note(loss_fit, metric_fit) -> str | None:
             f"unit, {loss_fit.loss_unit}")
 
 
-def chain_guard(loss_fit, metric_fit, query: dict, loss_median: float, ci_prob: float) -> dict:
+def chain_guard(loss_fit, metric_fit, query: dict, loss_median: float, ci_prob: float, group: str | None = None) -> dict:
     """What a chained answer adds so it is read like ``predict``'s: ``extrapolation`` (the loss fit's guard at
     ``query``, N parameters, D tokens, C FLOPs), ``metric_extrapolation`` (where ``loss_median``, the median
-    predicted loss, lies against the L the metric law was fitted on: outside that range the metric law's shape is
-    not seen in data) and ``diagnostics`` of both fits."""
+    predicted loss, lies against the L the metric law was fitted on, the runs of ``group`` where the metric fit has
+    that group: outside that range the metric law's shape is not seen in data) and ``diagnostics`` of both fits."""
     from bayes_scaling.queries.extrapolation import extrapolation_report
 
-    lo, hi = (float(f(metric_fit.runs.frame["L"])) for f in (np.min, np.max))
+    frame, h = metric_fit.runs.frame, metric_fit.hierarchy
+    if h is not None and group not in (None, "new") and h["group_col"] in frame:
+        frame = frame[frame[h["group_col"]].astype(str) == str(group)]
+    lo, hi = (float(f(frame["L"])) for f in (np.min, np.max))
     below, above = float(np.log10(lo / loss_median)), float(np.log10(loss_median / hi))
     m = {"loss_median": loss_median, "L_fitted_min": lo, "L_fitted_max": hi, "decades_below_fitted_L": below,
-         "decades_above_fitted_L": above, "outside": bool(below > 0 or above > 0)}
+         "decades_above_fitted_L": above, "outside": bool(below > 0 or above > 0),
+         "L_fitted_runs": "all runs" if frame is metric_fit.runs.frame else f"group {group!r}'s runs"}
     return {"extrapolation": extrapolation_report(loss_fit, {k: np.array([v]) for k, v in query.items()}, ci_prob),
             "metric_extrapolation": m,
             "diagnostics": {"loss_fit": diagnostics_record(loss_fit), "metric_fit": diagnostics_record(metric_fit)}}
@@ -67,7 +71,8 @@ def chain_guard_lines(out: dict, loss_fit, metric_fit) -> list[str]:
     outside it) and one diagnostics line per fit."""
     m = out["metric_extrapolation"]
     where = (f"metric law: median predicted loss {m['loss_median']:.4g} {loss_fit.loss_unit}, fitted on L in "
-             f"[{m['L_fitted_min']:.4g}, {m['L_fitted_max']:.4g}]")
+             f"[{m['L_fitted_min']:.4g}, {m['L_fitted_max']:.4g}]" + ("" if m.get("L_fitted_runs", "all runs") == "all runs"
+                                                                  else f" ({m['L_fitted_runs']})"))
     lines = [*extrapolation_lines(out["extrapolation"]), where]
     if m["outside"]:
         side = "below the smallest" if m["decades_below_fitted_L"] > 0 else "above the largest"
@@ -93,7 +98,7 @@ def cmd_predict_metric(args) -> int:
                     "metric_predictor_L": metric_fit.predictor_unit or "not recorded"}
     if note := predictor_note(loss_fit, metric_fit):
         out["note"] = note
-    out.update(chain_guard(loss_fit, metric_fit, out["query"], out["loss"]["median"], args.ci))
+    out.update(chain_guard(loss_fit, metric_fit, out["query"], out["loss"]["median"], args.ci, group=args.group))
 
     def text():
         q = ", ".join(f"{k} = {v:.4g}" for k, v in out["query"].items())
@@ -129,7 +134,8 @@ def cmd_target_metric(args) -> int:
     median = out["compute"]["median"]
     out.update(_plan_guard(loss_fit, metric_fit, median if np.isfinite(median) and median > 0 else None, args.ci,
                            why="the median draw meets the target at any budget" if median == 0 else None,
-                           group=args.group if "answer_for" in out else None))
+                           group=args.group if "answer_for" in out else None,
+                           metric_group=args.group if "metric_answer_for" in out else None))
 
     def text():
         yield from (line.strip() for line in group_lines(out))
@@ -154,8 +160,9 @@ def cmd_target_metric(args) -> int:
 
 
 def _plan_guard(loss_fit, metric_fit, compute_median: float | None, ci_prob: float, why: str | None = None,
-                group: str | None = None) -> dict:
-    """:func:`chain_guard` at the loss fit's compute-optimal plan (of its ``group``) for the median compute (FLOPs);
+                group: str | None = None, metric_group: str | None = None) -> dict:
+    """:func:`chain_guard` at the loss fit's compute-optimal plan (of its ``group``) for the median compute (FLOPs),
+    against the L of the metric fit's ``metric_group``;
     where the median draw never reaches the target there is no plan to guard, and the record says so."""
     from bayes_scaling.queries.allocate import compute_optimal
 
@@ -165,7 +172,7 @@ def _plan_guard(loss_fit, metric_fit, compute_median: float | None, ci_prob: flo
                 "diagnostics": {"loss_fit": diagnostics_record(loss_fit), "metric_fit": diagnostics_record(metric_fit)}}
     opt = compute_optimal(loss_fit, [compute_median], group=group).isel(budget=0)
     plan = {"N": float(opt["N_opt"].median()), "D": float(opt["D_opt"].median()), "C": compute_median}
-    return chain_guard(loss_fit, metric_fit, plan, float(opt["loss_opt"].median()), ci_prob)
+    return chain_guard(loss_fit, metric_fit, plan, float(opt["loss_opt"].median()), ci_prob, group=metric_group)
 
 
 def _common(p) -> None:

@@ -203,6 +203,10 @@ class PosteriorEvaluator:
         default: the value at which the law's parameters are the fit's). Empty for a fit without covariates;
         a name the fit lacks, or covariates given to a fit without any, fail in one line naming the fit's."""
         given = self._check_covariates(covariates or {})
+        bad = [k for k, v in given.items() if isinstance(v, (bool, np.bool_)) or np.ndim(v) != 0]
+        if bad:
+            raise BayesScalingError(f"covariate value(s) of {bad} must each be one number here (one setting of the "
+                                    f"answer), got {[given[k] for k in bad]!r}"[:300], quantity="covariates")
         cov = self.covariates or {"names": [], "means": []}
         return [{"name": c, "value": float(given[c]) if c in given else float(m),
                  "source": "given" if c in given else "mean of the runs"} for c, m in zip(cov["names"], cov["means"])]

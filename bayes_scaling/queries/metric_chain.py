@@ -57,13 +57,20 @@ def check_predictor_unit(loss_fit, metric_fit) -> None:
 
 def chain_groups(loss_fit, metric_fit, group: str | None) -> tuple[str | None, str | None]:
     """The group the loss fit and the metric fit answer for, given the chain's ``group`` (a label, ``"new"`` or
-    None): each fit with groups is asked for it, a fit without groups answers as it is. A label the metric fit (or
-    the loss fit) has no group of is refused, naming the groups it has; so is a group where neither fit has groups."""
+    None): each fit with groups is asked for it, a fit without groups answers as it is. Two fits grouped by different
+    columns are refused (one label cannot name a group of both); so is a label the metric fit (or the loss fit) has no
+    group of, naming the groups it has, and a group where neither fit has groups."""
     if group is None:
         return None, None
     if not isinstance(group, str):
         raise BayesScalingError(f"group must be a group label or 'new', got {type(group).__name__} {group!r}",
                                 quantity="group")
+    cols = {name: f.hierarchy["group_col"] for name, f in (("loss", loss_fit), ("metric", metric_fit))
+            if f.hierarchy is not None}
+    if len(set(cols.values())) > 1:
+        raise BayesScalingError(f"group {group!r}: the loss fit is grouped by {cols['loss']!r} and the metric fit by "
+                                f"{cols['metric']!r}, so one group cannot name a group of both; chain fits grouped by the "
+                                f"same column, or one of them without groups", quantity="group")
     picked = []
     for name, f in (("loss", loss_fit), ("metric", metric_fit)):
         h = f.hierarchy
