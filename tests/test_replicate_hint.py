@@ -32,3 +32,18 @@ def test_a_loss_tables_replicates_are_keyed_on_every_input_it_carries():
     assert replicated_configurations(runs) == (0, ("N", "D", "U"))  # the seeds saw different unique data U
     runs = bs.load_runs(frame.drop(columns="U"), seed_col="seed")
     assert replicated_configurations(runs) == (3, ("N", "D"))
+
+
+def test_runs_of_declared_groups_at_one_n_d_are_not_replicates_of_a_pooled_fit():
+    """Two datasets trained at the same (N, D) were set apart on purpose: not replicates, whether or not the fit
+    varies by the group (stop 28 counted them 1/k each in a pooled fit's calibration and stacking)."""
+    from bayes_scaling.inference.model import replicate_shares
+
+    frame = _ladder(loss=np.linspace(3.0, 2.5, 6)).assign(dataset=np.tile(["a", "b"], 3))
+    runs = bs.load_runs(frame.drop(columns="seed"), group_cols=["dataset"])
+    idx, counts, by = configurations(bs.get_law("chinchilla"), runs)
+    assert counts.max() == 1 and by == ("N", "D", "dataset")
+    assert np.all(replicate_shares([bs.get_law("chinchilla")], runs) == 1.0)
+    same = bs.load_runs(frame.drop(columns="seed").assign(dataset="a"), group_cols=["dataset"])
+    assert configurations(bs.get_law("chinchilla"), same)[1].max() == 2  # one label: replicates again, keyed on N, D
+    assert configurations(bs.get_law("chinchilla"), same)[2] == ("N", "D")

@@ -71,7 +71,7 @@ def replicated_configurations(runs, inputs: tuple[str, ...] | None = None) -> tu
     group = [g for g in runs.columns.groups if g not in size_labels(runs)][:1]
     idx, _, by = input_configurations(inputs, runs, frame[group[0]].astype(str).to_numpy() if group else None)
     seeds = frame["seed"].astype(str).groupby(idx).nunique()
-    return int((seeds > 1).sum()), by + tuple(group)
+    return int((seeds > 1).sum()), by + tuple(g for g in group if g not in by)
 
 
 def export_frame(runs):

@@ -66,8 +66,9 @@ def configurations(law, runs: RunTable, groups=None) -> tuple[np.ndarray, np.nda
     """(configuration index per run, runs per configuration, the columns that define one): runs with the same N
     and D (or, without both, the same law inputs), the same value of every other law input (e.g. U of
     data_constrained, the recorded steps and batch behind Kaplan's S_min, which moves with each run's loss: C aside
-    where N and D define it), every covariate and group (``groups``: a
-    label per run, or None) are one configuration; two or more there are replicates, whose expected loss is one.
+    where N and D define it), every covariate, every group column the table declares (runs on different datasets
+    or architectures were set apart on purpose, whether or not the fit varies by them) and ``groups`` (a label per
+    run, or None) are one configuration; two or more there are replicates, whose expected loss is one.
     A metric law's input L is each run's own measured loss, so it is keyed on what was set instead: N and D (or C)
     where the table has them. The one rule of run noise and of held-out misses' weights."""
     return input_configurations(law.input_names, runs, groups)
@@ -85,9 +86,14 @@ def input_configurations(input_names, runs: RunTable, groups=None) -> tuple[np.n
     if "S" in inputs and "steps_raw" in runs.frame:  # Kaplan's S_min depends on each run's own loss: key on what was set
         inputs = tuple(q for q in inputs if q != "S") + ("steps_raw",) + (("B",) if "B" in runs.frame else ())
     covs = tuple(c for c in runs.covariate_names if c in runs.frame)
-    by = inputs + covs
     cols = [np.round(np.log(runs.frame[c].to_numpy(float)), 9) for c in inputs]
     cols += [np.round(runs.frame[c].to_numpy(float), 9) for c in covs]
+    key = np.unique(np.column_stack(cols), axis=0, return_inverse=True)[1].reshape(-1)
+    labels = {g: np.unique(runs.frame[g].astype(str).to_numpy(), return_inverse=True)[1].reshape(-1)
+              for g in runs.columns.groups if g in runs.frame}  # declared groups: runs set apart on purpose
+    labels = {g: v for g, v in labels.items() if len(np.unique(np.column_stack([key, v]), axis=0)) > key.max() + 1}
+    by = inputs + covs + tuple(labels)  # a label that splits no configuration (a size label) is left out
+    cols += [v.astype(float) for v in labels.values()]
     if groups is not None:
         cols.append(np.unique(np.asarray(groups), return_inverse=True)[1].reshape(-1).astype(float))
     _, idx, counts = np.unique(np.column_stack(cols), axis=0, return_inverse=True, return_counts=True)
