@@ -47,3 +47,26 @@ def test_runs_of_declared_groups_at_one_n_d_are_not_replicates_of_a_pooled_fit()
     same = bs.load_runs(frame.drop(columns="seed").assign(dataset="a"), group_cols=["dataset"])
     assert configurations(bs.get_law("chinchilla"), same)[1].max() == 2  # one label: replicates again, keyed on N, D
     assert configurations(bs.get_law("chinchilla"), same)[2] == ("N", "D")
+
+
+def test_design_runs_take_the_tables_one_group_label_and_stay_replicates():
+    """A simulated design run on a table that declares one group: it takes that label (a run at a recorded (N, D) is
+    a replicate there) and run noise's cells are built (a missing label crashed np.unique before)."""
+    from dataclasses import replace
+
+    from bayes_scaling.inference.design import with_simulated_runs
+    from bayes_scaling.inference.model import model_data
+    from bayes_scaling.specs.spec import default_spec
+    from bayes_scaling.testing import fake_fit
+
+    n = np.repeat([1e8, 3e8, 1e9, 3e9], 2)
+    f = pd.DataFrame({"params": n, "tokens": 20 * n, "seed": [0, 1] * 4, "dataset": "a",
+                      "loss": 1.7 + 400 / n ** 0.34 + 410 / (20 * n) ** 0.28 + np.tile([0, 0.01], 4)})
+    runs = bs.load_runs(f, group_cols=["dataset"], seed_col="seed")
+    spec = default_spec("chinchilla")
+    spec = replace(spec, likelihood=replace(spec.likelihood, family="normal")).synced()
+    sim = with_simulated_runs(fake_fit(spec=spec, runs=runs, run_noise=True), [1e9], [2e10],
+                              rng=np.random.default_rng(0))
+    assert sim.frame["dataset"].iloc[-1] == "a"
+    assert configurations(bs.get_law("chinchilla"), sim)[1].max() == 3  # the new run joins the two at (1e9, 2e10)
+    assert model_data(spec, sim, run_noise=True) is not None

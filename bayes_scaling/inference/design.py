@@ -63,7 +63,8 @@ def with_simulated_runs(result, n_params, tokens, *, rng: np.random.Generator, d
     sigma: there each new run also carries an evaluation SE, ``candidate_se`` x its loss (SE/loss, default the
     median of the recorded runs: :func:`~bayes_scaling.result.noise.new_run_relative_se`), added to its noise in
     quadrature at the law's value as ``predict(se=)`` adds it, and recorded in its ``SE`` column, so a refit weighs it
-    so. Other runs tables with an ``SE`` column get 0 (such fits ignore it)."""
+    so. Other runs tables with an ``SE`` column get 0 (such fits ignore it). A group column the table declares takes
+    its one label (so a new run at a recorded (N, D) is a replicate there), else the new runs' own label."""
     from bayes_scaling.result.noise import new_run_relative_se
 
     check_design_family(result)
@@ -95,6 +96,9 @@ def with_simulated_runs(result, n_params, tokens, *, rng: np.random.Generator, d
     new = pd.DataFrame({"N": n, "D": d, "C": cost.flops(n, d), "loss": np.exp(y)})
     if "SE" in result.runs.frame:
         new["SE"] = (rel or 0.0) * new["loss"]
+    for g in result.runs.columns.groups:  # a declared group: the table's one label, else a label of the new runs' own
+        labels = result.runs.frame[g].dropna().unique()
+        new[g] = labels[0] if len(labels) == 1 else "simulated run"
     frame = pd.concat([result.runs.frame, new], ignore_index=True).rename_axis("run")
     return replace(result.runs, frame=frame)
 

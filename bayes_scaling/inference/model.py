@@ -89,10 +89,10 @@ def input_configurations(input_names, runs: RunTable, groups=None) -> tuple[np.n
     cols = [np.round(np.log(runs.frame[c].to_numpy(float)), 9) for c in inputs]
     cols += [np.round(runs.frame[c].to_numpy(float), 9) for c in covs]
     key = np.unique(np.column_stack(cols), axis=0, return_inverse=True)[1].reshape(-1)
-    labels = {g: np.unique(runs.frame[g].astype(str).to_numpy(), return_inverse=True)[1].reshape(-1)
+    labels = {g: np.unique(np.array([str(v) for v in runs.frame[g]]), return_inverse=True)[1].reshape(-1)
               for g in runs.columns.groups if g in runs.frame}  # declared groups: runs set apart on purpose
     labels = {g: v for g, v in labels.items() if len(np.unique(np.column_stack([key, v]), axis=0)) > key.max() + 1}
-    by = inputs + covs + tuple(labels)  # a label that splits no configuration (a size label) is left out
+    by = inputs + covs + tuple(labels)  # a label that splits none (a size label, one per N) is left out; a name per run splits all
     cols += [v.astype(float) for v in labels.values()]
     if groups is not None:
         cols.append(np.unique(np.asarray(groups), return_inverse=True)[1].reshape(-1).astype(float))
